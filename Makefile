@@ -1,0 +1,107 @@
+# Makefile — builds ./qcal, its tests and benchmarks. `make check` runs every test and
+# ends with "N passed, N failed"; `make demo` runs the main job on the bundled model.
+# Both install missing system packages first (tools/install-deps.sh).
+
+BUILD ?= build
+SANITIZE ?=
+ifeq ($(SANITIZE),1)
+BUILD := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+PKGS := libpng libcjson libprotobuf-c openblas
+ONNX_PROTO := /usr/include/onnx/onnx.proto
+
+WARN := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wno-format-truncation
+OPT ?= -O2 -g
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+CHECK_CFLAGS = $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+ALL_CFLAGS = $(OPT) $(WARN) $(SANFLAGS) -D_GNU_SOURCE -I. -I$(BUILD)/gen $(PKG_CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+GEN_C := $(BUILD)/gen/onnx.pb-c.c
+GEN_H := $(BUILD)/gen/onnx.pb-c.h
+LIB_SRC := $(sort $(wildcard io/*.c graph/*.c stats/*.c calib/*.c kernels/*.c kernels/*/*.c))
+CLI_SRC := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/check_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/conformance
+BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps check check-run conformance demo bench data-full clean
+.DELETE_ON_ERROR:
+
+all: qcal
+
+deps:
+	@tools/install-deps.sh --if-missing
+
+# Only the AVX2 kernel files get -mavx2 -mfma; the rest runs on any x86-64.
+$(BUILD)/%-avx2.o: ALL_CFLAGS += -mavx2 -mfma
+
+$(GEN_C) $(GEN_H): $(ONNX_PROTO)
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(BUILD)/gen $(ONNX_PROTO)
+
+$(BUILD)/gen/onnx.pb-c.o: $(GEN_C)
+	$(CC) $(OPT) $(SANFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libqcal.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+ifeq ($(SANITIZE),1)
+qcal-san: $(CLI_OBJ) $(BUILD)/libqcal.a
+	$(CC) $(LDFLAGS_ALL) $^ $(PKG_LIBS) -o $@
+QCAL_BIN := ./qcal-san
+else
+qcal: $(CLI_OBJ) $(BUILD)/libqcal.a
+	$(CC) $(LDFLAGS_ALL) $^ $(PKG_LIBS) -o $@
+QCAL_BIN := ./qcal
+endif
+
+$(BUILD)/tests/check_%: tests/check_%.c $(BUILD)/libqcal.a | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $< $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(CHECK_LIBS) $(PKG_LIBS) -o $@
+
+$(BUILD)/tests/conformance: tests/conformance.c $(BUILD)/libqcal.a | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libqcal.a | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
+
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: $(QCAL_BIN) $(TESTS)
+	@QCAL=$(QCAL_BIN) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/cli-test.sh
+
+conformance: deps
+	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance
+	$(BUILD)/tests/conformance
+
+demo: deps
+	@$(MAKE) --no-print-directory qcal
+	./qcal eval models/lenet.onnx data/val
+
+bench: deps
+	@$(MAKE) --no-print-directory qcal $(BENCHES)
+	@for b in $(BENCHES); do $$b || exit 1; done
+
+data-full: deps
+	/usr/bin/python3 tools/make-data.py --full
+
+clean:
+	rm -rf build build-san qcal qcal-san
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,29 @@
+#!/bin/bash
+# run-all.sh — runs every test program given, sums their "N passed, N failed" lines and
+# prints the total last. Exits non-zero when any test failed or a program did not report.
+set -u
+total_pass=0
+total_fail=0
+status=0
+for t in "$@"; do
+    echo "== $t"
+    out=$("$t" 2>&1)
+    rc=$?
+    printf '%s\n' "$out" | tail -n 40
+    line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "error: '$t' printed no summary (exit $rc)"
+        total_fail=$((total_fail + 1))
+        status=1
+        continue
+    fi
+    p=$(printf '%s' "$line" | sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\2/')
+    f=$(printf '%s' "$line" | sed -E 's/^(.*[^0-9])?([0-9]+) passed, ([0-9]+) failed.*/\3/')
+    total_pass=$((total_pass + p))
+    total_fail=$((total_fail + f))
+    if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
+        status=1
+    fi
+done
+echo "$total_pass passed, $total_fail failed"
+exit $status

@@ -1,0 +1,28 @@
+#!/bin/sh
+# install-deps.sh — installs the Debian packages qcal builds and tests with.
+# --if-missing: do nothing when every build dependency is already there.
+set -e
+BUILD_PKGS="build-essential pkg-config libpng-dev libcjson-dev check libprotobuf-c-dev \
+protobuf-c-compiler libonnx-dev libopenblas-dev"
+TEST_PKGS="libonnx-testdata dataset-fashion-mnist python3-numpy python3-pil"
+
+have_all() {
+    pkg-config --exists libpng libcjson libprotobuf-c openblas check || return 1
+    command -v protoc-c >/dev/null 2>&1 || return 1
+    [ -f /usr/include/onnx/onnx.proto ] || return 1
+    [ -d /usr/share/libonnx-testdata/data/node ] || return 1
+    return 0
+}
+
+if [ "$1" = "--if-missing" ] && have_all; then
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+    SUDO=sudo
+fi
+echo "installing Debian packages: $BUILD_PKGS $TEST_PKGS" >&2
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
+    $BUILD_PKGS $TEST_PKGS
