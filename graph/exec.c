@@ -1,0 +1,170 @@
+/* exec.c — runs a prepared graph: per-thread activation buffers, shapes inferred again at run
+ * time (dynamic batch), an observer called on every produced tensor. */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph-impl.h"
+
+struct qc_exec {
+    const qc_graph *g;
+    qc_value *values;   /* one per graph tensor: the current value */
+    size_t *capacity;   /* bytes owned in values[i].data for activations, 0 otherwise */
+    void *scratch;
+    size_t scratch_size;
+    qc_observer observer;
+    void *observer_ctx;
+};
+
+/* qcal parallelises over images itself; OpenBLAS threads inside each GEMM would compete
+ * with that and make results depend on the thread count. */
+static void blas_single_thread(void)
+{
+    openblas_set_num_threads(1);
+}
+
+qc_exec *qc_exec_create(const qc_graph *g)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, blas_single_thread);
+    qc_exec *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->g = g;
+    size_t n = g->n_tensors ? (size_t)g->n_tensors : 1;
+    x->values = calloc(n, sizeof *x->values);
+    x->capacity = calloc(n, sizeof *x->capacity);
+    if (!x->values || !x->capacity) {
+        qc_exec_destroy(x);
+        return NULL;
+    }
+    return x;
+}
+
+void qc_exec_destroy(qc_exec *x)
+{
+    if (!x)
+        return;
+    if (x->values && x->capacity)
+        for (int i = 0; i < x->g->n_tensors; i++)
+            if (x->capacity[i])
+                free(x->values[i].data);
+    free(x->values);
+    free(x->capacity);
+    free(x->scratch);
+    free(x);
+}
+
+void qc_exec_set_observer(qc_exec *x, qc_observer fn, void *ctx)
+{
+    x->observer = fn;
+    x->observer_ctx = ctx;
+}
+
+void *qc_exec_scratch(qc_exec *x, size_t bytes)
+{
+    if (bytes > x->scratch_size) {
+        size_t size = (bytes + 63) & ~(size_t)63;
+        void *p = aligned_alloc(64, size);
+        if (!p)
+            return NULL;
+        free(x->scratch);
+        x->scratch = p;
+        x->scratch_size = size;
+    }
+    return x->scratch;
+}
+
+/* Gives activation tensor t a buffer of at least bytes (kept across runs). */
+static bool ensure_buffer(qc_exec *x, int t, size_t bytes)
+{
+    if (bytes <= x->capacity[t] && x->values[t].data)
+        return true;
+    size_t size = bytes ? (bytes + 63) & ~(size_t)63 : 64;
+    void *p = aligned_alloc(64, size);
+    if (!p)
+        return false;
+    if (x->capacity[t])
+        free(x->values[t].data);
+    x->values[t].data = p;
+    x->capacity[t] = size;
+    return true;
+}
+
+static qc_status bind_inputs(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
+{
+    const qc_graph *g = x->g;
+    if (n_inputs != g->n_inputs)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' takes %d input%s, %d given", g->name, g->n_inputs,
+                       g->n_inputs == 1 ? "" : "s", n_inputs);
+    for (int i = 0; i < n_inputs; i++) {
+        const qc_tensor *t = &g->tensors[g->inputs[i]];
+        const qc_value *v = &inputs[i];
+        char want[96], got[96];
+        if (t->value.dtype != QC_UNDEFINED && v->dtype != t->value.dtype)
+            return qc_fail(err, QC_ERR_INPUT, "input '%s' of '%s' is %s, %s given", t->name, g->name,
+                           qc_dtype_name(t->value.dtype), qc_dtype_name(v->dtype));
+        bool fits = t->value.rank < 0 || t->value.rank == v->rank;
+        for (int d = 0; fits && t->value.rank >= 0 && d < v->rank; d++)
+            fits = (t->symbolic >> d & 1) || t->value.dims[d] == v->dims[d];
+        if (!fits)
+            return qc_fail(err, QC_ERR_INPUT, "input '%s' of '%s' has shape %s, %s given", t->name,
+                           g->name, qc_shape_str(&t->value, want, sizeof want),
+                           qc_shape_str(v, got, sizeof got));
+        x->values[g->inputs[i]] = *v;
+    }
+    return QC_OK;
+}
+
+qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
+{
+    const qc_graph *g = x->g;
+    qc_status s = bind_inputs(x, inputs, n_inputs, err);
+    if (s != QC_OK)
+        return s;
+    for (int t = 0; t < g->n_tensors; t++)
+        if (g->tensors[t].is_const)
+            x->values[t] = g->tensors[t].value;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qc_node *n = &g->nodes[i];
+        const qc_value *in[16];
+        qc_value out[8];
+        if (n->n_inputs > 16 || n->n_outputs > 8)
+            return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s) has too many inputs or outputs", n->name, n->op_type);
+        for (int k = 0; k < n->n_inputs; k++)
+            in[k] = n->inputs[k] >= 0 ? &x->values[n->inputs[k]] : NULL;
+        memset(out, 0, sizeof out);
+        s = n->op->infer(n, in, out, err);
+        if (s != QC_OK)
+            return s;
+        for (int k = 0; k < n->n_outputs; k++) {
+            if (out[k].rank < 0)
+                return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s): cannot infer the output shape",
+                               n->name, n->op_type);
+            int t = n->outputs[k];
+            if (t < 0)
+                continue; /* an omitted optional output: data stays NULL */
+            if (!ensure_buffer(x, t, qc_value_bytes(&out[k])))
+                return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
+            out[k].data = x->values[t].data;
+        }
+        s = n->op->run(x, n, in, out, err);
+        if (s != QC_OK)
+            return s;
+        for (int k = 0; k < n->n_outputs; k++) {
+            int t = n->outputs[k];
+            if (t < 0)
+                continue;
+            x->values[t] = out[k];
+            if (x->observer)
+                x->observer(x->observer_ctx, g, t, &x->values[t]);
+        }
+    }
+    return QC_OK;
+}
+
+const qc_value *qc_exec_output(const qc_exec *x, int i)
+{
+    return &x->values[x->g->outputs[i]];
+}

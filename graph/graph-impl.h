@@ -1,0 +1,54 @@
+/* graph-impl.h — private to graph/: the operator table and helpers that op files share. */
+#ifndef QCAL_GRAPH_IMPL_H
+#define QCAL_GRAPH_IMPL_H
+
+#include "graph.h"
+
+/* One operator implementation. Every function receives the node, and values for its
+ * inputs in node order (NULL for an omitted optional input).
+ *
+ * check:  validates attributes and input count once, at load; names the node and the
+ *         attribute on error. May set n->state (freed by release).
+ * infer:  sets each output's dtype, rank and dims from the inputs. An input's data is
+ *         non-NULL when it is a constant or at run time; when infer needs data that is
+ *         not there (a Reshape fed a shape at run time), it sets the output rank to -1.
+ * run:    computes the outputs, whose buffers the executor has already sized from infer
+ *         (an omitted optional output has data NULL: skip it).
+ *         Scratch memory comes from qc_exec_scratch. Pure of global state, so it may run
+ *         concurrently on different qc_exec objects. */
+typedef struct qc_op {
+    const char *op_type;
+    const char *domain; /* "" for ONNX's default domain */
+    qc_status (*check)(const qc_graph *g, qc_node *n, qc_error *err);
+    qc_status (*infer)(const qc_node *n, const qc_value *const *in, qc_value *out, qc_error *err);
+    qc_status (*run)(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
+                     qc_error *err);
+    void (*release)(qc_node *n);
+} qc_op;
+
+/* Op tables, each ended by an entry whose op_type is NULL. */
+extern const qc_op qc_ops_tensor[]; /* ops-tensor.c: shape and data movement */
+extern const qc_op qc_ops_fp32[];   /* ops-fp32.c: FP32 math */
+
+const qc_op *qc_op_find(const char *op_type, const char *domain);
+
+/* Scratch memory owned by the executor, valid until the next call; NULL when out of
+ * memory. Aligned to 64 bytes. */
+void *qc_exec_scratch(qc_exec *x, size_t bytes);
+
+/* Sets every tensor's producer from the node list (after nodes moved). */
+void qc_graph_index_producers(qc_graph *g);
+
+/* Frees what a node owns (not the node itself), calling its op's release. */
+void qc_node_free(qc_node *n);
+
+/* Helpers for ops. */
+/* Normalises a possibly negative axis against rank; false when out of range. */
+bool qc_axis(int64_t axis, int rank, int *out);
+/* Numpy-style broadcast of a and b into out (dims only); false when incompatible. */
+bool qc_broadcast_shape(const qc_value *a, const qc_value *b, qc_value *out);
+/* Reads an integer constant input (int32 or int64) of at most max elements into dst;
+ * returns the count or -1 when it has no data or is too long. */
+int qc_read_ints(const qc_value *v, int64_t *dst, int max);
+
+#endif

@@ -1,0 +1,307 @@
+/* graph.c — the IR: tensors, nodes, attributes, values and errors. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph-impl.h"
+
+qc_status qc_fail(qc_error *err, qc_status status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+size_t qc_dtype_size(qc_dtype t)
+{
+    switch (t) {
+    case QC_FLOAT: return 4;
+    case QC_UINT8: return 1;
+    case QC_INT8: return 1;
+    case QC_INT32: return 4;
+    case QC_INT64: return 8;
+    case QC_BOOL: return 1;
+    default: return 0;
+    }
+}
+
+const char *qc_dtype_name(qc_dtype t)
+{
+    switch (t) {
+    case QC_FLOAT: return "float32";
+    case QC_UINT8: return "uint8";
+    case QC_INT8: return "int8";
+    case QC_INT32: return "int32";
+    case QC_INT64: return "int64";
+    case QC_BOOL: return "bool";
+    default: return "unsupported";
+    }
+}
+
+int64_t qc_value_count(const qc_value *v)
+{
+    int64_t n = 1;
+    for (int i = 0; i < v->rank; i++)
+        n *= v->dims[i];
+    return n;
+}
+
+size_t qc_value_bytes(const qc_value *v)
+{
+    return (size_t)qc_value_count(v) * qc_dtype_size(v->dtype);
+}
+
+qc_value qc_value_f32(int rank, const int64_t *dims, float *data)
+{
+    qc_value v = {.dtype = QC_FLOAT, .rank = rank, .data = data};
+    for (int i = 0; i < rank && i < QC_MAX_RANK; i++)
+        v.dims[i] = dims[i];
+    return v;
+}
+
+bool qc_same_shape(const qc_value *a, const qc_value *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return false;
+    return true;
+}
+
+char *qc_shape_str(const qc_value *v, char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (v->rank < 0) {
+        snprintf(buf, size, "?");
+        return buf;
+    }
+    if (v->rank == 0) {
+        snprintf(buf, size, "scalar");
+        return buf;
+    }
+    for (int i = 0; i < v->rank && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%lld", i ? "x" : "", (long long)v->dims[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+/* ---- graph construction ---------------------------------------------------------------- */
+
+qc_graph *qc_graph_create(const char *name)
+{
+    qc_graph *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->name = strdup(name ? name : "model");
+    if (!g->name) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+static void attr_free(qc_attr *a)
+{
+    free(a->name);
+    free(a->s);
+    free(a->floats);
+    free(a->ints);
+    free(a->t.data);
+}
+
+void qc_node_free(qc_node *n)
+{
+    if (n->op && n->op->release)
+        n->op->release(n);
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+    free(n->inputs);
+    free(n->outputs);
+    for (int a = 0; a < n->n_attrs; a++)
+        attr_free(&n->attrs[a]);
+    free(n->attrs);
+}
+
+void qc_graph_destroy(qc_graph *g)
+{
+    if (!g)
+        return;
+    for (int i = 0; i < g->n_nodes; i++)
+        qc_node_free(&g->nodes[i]);
+    for (int i = 0; i < g->n_tensors; i++) {
+        free(g->tensors[i].name);
+        free(g->tensors[i].value.data);
+    }
+    for (int i = 0; i < g->n_meta; i++) {
+        free(g->meta_keys[i]);
+        free(g->meta_values[i]);
+    }
+    free(g->meta_keys);
+    free(g->meta_values);
+    free(g->nodes);
+    free(g->tensors);
+    free(g->inputs);
+    free(g->outputs);
+    free(g->name);
+    free(g);
+}
+
+int qc_graph_find_tensor(const qc_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+int qc_graph_tensor(qc_graph *g, const char *name)
+{
+    int found = qc_graph_find_tensor(g, name);
+    if (found >= 0)
+        return found;
+    if (g->n_tensors == g->cap_tensors) {
+        int cap = g->cap_tensors ? 2 * g->cap_tensors : 64;
+        qc_tensor *grown = realloc(g->tensors, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        g->tensors = grown;
+        g->cap_tensors = cap;
+    }
+    qc_tensor *t = &g->tensors[g->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    if (!t->name)
+        return -1;
+    t->value.rank = -1;
+    t->producer = -1;
+    return g->n_tensors++;
+}
+
+int qc_graph_add_node(qc_graph *g, const char *name, const char *op_type, const char *domain)
+{
+    if (g->n_nodes == g->cap_nodes) {
+        int cap = g->cap_nodes ? 2 * g->cap_nodes : 32;
+        qc_node *grown = realloc(g->nodes, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        g->nodes = grown;
+        g->cap_nodes = cap;
+    }
+    qc_node *n = &g->nodes[g->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->name = strdup(name);
+    n->op_type = strdup(op_type);
+    n->domain = strdup(domain ? domain : "");
+    if (!n->name || !n->op_type || !n->domain) {
+        free(n->name);
+        free(n->op_type);
+        free(n->domain);
+        return -1;
+    }
+    return g->n_nodes++;
+}
+
+void qc_graph_index_producers(qc_graph *g)
+{
+    for (int t = 0; t < g->n_tensors; t++)
+        g->tensors[t].producer = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_outputs; k++)
+            if (g->nodes[i].outputs[k] >= 0)
+                g->tensors[g->nodes[i].outputs[k]].producer = i;
+}
+
+const qc_attr *qc_node_attr(const qc_node *n, const char *name)
+{
+    for (int i = 0; i < n->n_attrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0)
+            return &n->attrs[i];
+    return NULL;
+}
+
+int64_t qc_node_attr_int(const qc_node *n, const char *name, int64_t fallback)
+{
+    const qc_attr *a = qc_node_attr(n, name);
+    return a && a->type == QC_ATTR_INT ? a->i : fallback;
+}
+
+float qc_node_attr_float(const qc_node *n, const char *name, float fallback)
+{
+    const qc_attr *a = qc_node_attr(n, name);
+    return a && a->type == QC_ATTR_FLOAT ? a->f : fallback;
+}
+
+int64_t qc_graph_param_count(const qc_graph *g)
+{
+    int64_t count = 0;
+    for (int i = 0; i < g->n_tensors; i++) {
+        const qc_tensor *t = &g->tensors[i];
+        if (t->is_const && t->value.dtype == QC_FLOAT && t->value.data)
+            count += qc_value_count(&t->value);
+    }
+    return count;
+}
+
+/* ---- helpers for ops ------------------------------------------------------------------- */
+
+bool qc_axis(int64_t axis, int rank, int *out)
+{
+    if (axis < -rank || axis >= rank)
+        return false;
+    *out = (int)(axis < 0 ? axis + rank : axis);
+    return true;
+}
+
+bool qc_broadcast_shape(const qc_value *a, const qc_value *b, qc_value *out)
+{
+    int rank = a->rank > b->rank ? a->rank : b->rank;
+    if (rank > QC_MAX_RANK)
+        return false;
+    for (int i = 0; i < rank; i++) {
+        int ia = a->rank - rank + i, ib = b->rank - rank + i;
+        int64_t da = ia >= 0 ? a->dims[ia] : 1;
+        int64_t db = ib >= 0 ? b->dims[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return false;
+        out->dims[i] = da == 1 ? db : da;
+    }
+    out->rank = rank;
+    return true;
+}
+
+double qc_read_scalar(const qc_value *v, int64_t index)
+{
+    switch (v->dtype) {
+    case QC_FLOAT: return ((const float *)v->data)[index];
+    case QC_UINT8: return ((const uint8_t *)v->data)[index];
+    case QC_INT8: return ((const int8_t *)v->data)[index];
+    case QC_INT32: return ((const int32_t *)v->data)[index];
+    case QC_INT64: return (double)((const int64_t *)v->data)[index];
+    case QC_BOOL: return ((const uint8_t *)v->data)[index];
+    default: return 0;
+    }
+}
+
+int qc_read_ints(const qc_value *v, int64_t *dst, int max)
+{
+    if (!v || !v->data || (v->dtype != QC_INT64 && v->dtype != QC_INT32))
+        return -1;
+    int64_t count = qc_value_count(v);
+    if (count > max)
+        return -1;
+    for (int64_t i = 0; i < count; i++)
+        dst[i] = v->dtype == QC_INT64 ? ((const int64_t *)v->data)[i]
+                                      : ((const int32_t *)v->data)[i];
+    return (int)count;
+}

@@ -1,0 +1,201 @@
+/* graph.h — qcal's intermediate representation, its passes and the executor that runs it.
+ *
+ * A qc_graph is what an ONNX model becomes after loading: tensors (initializers carry
+ * data; activations only a name, a type and a statically inferred shape) and nodes in
+ * topological order. Running a graph needs a qc_exec: the per-thread state that owns the
+ * activation buffers, so that several threads can run one read-only graph at once.
+ *
+ *     qc_graph *g = ...;                    // from io/ (qc_onnx_load)
+ *     qc_exec *x = qc_exec_create(g);
+ *     qc_value in = qc_value_f32(4, (int64_t[]){1, 1, 28, 28}, pixels);
+ *     if (qc_exec_run(x, &in, 1, &err) != QC_OK) puts(err.msg);
+ *     const qc_value *logits = qc_exec_output(x, 0);
+ *     qc_exec_destroy(x);
+ *
+ * Library code never prints and never exits: it returns a qc_status whose values are
+ * the CLI's exit codes and fills a qc_error that names the file, node or tensor.
+ */
+#ifndef QCAL_GRAPH_H
+#define QCAL_GRAPH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- status and errors ------------------------------------------------------------ */
+
+typedef enum {
+    QC_OK = 0,
+    QC_ERR_GATE = 1,  /* an accuracy gate failed (used by the CLI) */
+    QC_ERR_USAGE = 2, /* bad command line */
+    QC_ERR_INPUT = 3, /* bad model, image, statistics or configuration */
+    QC_ERR_IO = 4,    /* I/O or internal error */
+} qc_status;
+
+typedef struct {
+    char msg[1024];
+} qc_error;
+
+/* Formats msg into err (when err is not NULL) and returns status. */
+qc_status qc_fail(qc_error *err, qc_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ---- tensors ------------------------------------------------------------------------ */
+
+/* Element types; the values are ONNX's TensorProto.DataType codes. */
+typedef enum {
+    QC_UNDEFINED = 0,
+    QC_FLOAT = 1,
+    QC_UINT8 = 2,
+    QC_INT8 = 3,
+    QC_INT32 = 6,
+    QC_INT64 = 7,
+    QC_BOOL = 9,
+} qc_dtype;
+
+#define QC_MAX_RANK 8
+
+size_t qc_dtype_size(qc_dtype t);     /* bytes per element; 0 when unsupported */
+const char *qc_dtype_name(qc_dtype t); /* "float32", "uint8", … */
+
+/* A typed n-dimensional array. data is not owned by the value itself: its owner is the
+ * graph (initializers) or the qc_exec (activations), or the caller (inputs). */
+typedef struct {
+    qc_dtype dtype;
+    int rank;
+    int64_t dims[QC_MAX_RANK];
+    void *data;
+} qc_value;
+
+int64_t qc_value_count(const qc_value *v); /* number of elements (1 for rank 0) */
+size_t qc_value_bytes(const qc_value *v);
+qc_value qc_value_f32(int rank, const int64_t *dims, float *data);
+bool qc_same_shape(const qc_value *a, const qc_value *b);
+/* Element index of v as a double, whatever its dtype. */
+double qc_read_scalar(const qc_value *v, int64_t index);
+/* "1x3x224x224" into buf; returns buf. */
+char *qc_shape_str(const qc_value *v, char *buf, size_t size);
+
+typedef struct {
+    char *name;       /* owned; unique in the graph */
+    qc_value value;   /* dtype and dims are the statically inferred ones for activations;
+                         data is owned and non-NULL only for constants (initializers) */
+    bool is_const;    /* an initializer, a folded Constant, or a folded shape subgraph */
+    bool is_input;    /* a graph input fed at run time */
+    bool is_output;   /* a graph output */
+    uint32_t symbolic; /* graph inputs: bit i set when dimension i was symbolic (dynamic)
+                          in the model; static shapes take such dimensions as 1 */
+    int producer;     /* index of the node that produces it, -1 for inputs and constants */
+} qc_tensor;
+
+/* ---- nodes ---------------------------------------------------------------------------- */
+
+typedef enum {
+    QC_ATTR_FLOAT = 1,
+    QC_ATTR_INT = 2,
+    QC_ATTR_STRING = 3,
+    QC_ATTR_TENSOR = 4,
+    QC_ATTR_FLOATS = 6,
+    QC_ATTR_INTS = 7,
+} qc_attr_type; /* values are ONNX's AttributeProto.AttributeType codes */
+
+typedef struct {
+    char *name;       /* owned */
+    qc_attr_type type;
+    float f;
+    int64_t i;
+    char *s;          /* owned, NUL-terminated */
+    int n;            /* number of floats or ints */
+    float *floats;    /* owned */
+    int64_t *ints;    /* owned */
+    qc_value t;       /* owned data, for QC_ATTR_TENSOR */
+} qc_attr;
+
+struct qc_op;
+
+typedef struct {
+    char *name;        /* owned; never NULL (the loader names unnamed nodes "op_type_index") */
+    char *op_type;     /* owned */
+    char *domain;      /* owned; "" for the default ONNX domain */
+    int n_inputs;
+    int *inputs;       /* tensor indices; -1 for an omitted optional input */
+    int n_outputs;
+    int *outputs;      /* tensor indices; -1 for an omitted optional output */
+    int n_attrs;
+    qc_attr *attrs;
+    const struct qc_op *op; /* resolved implementation; NULL when unsupported */
+    void *state;       /* owned by the op: precomputed data (packed weights, parsed attributes) */
+} qc_node;
+
+/* ---- the graph ------------------------------------------------------------------------- */
+
+typedef struct {
+    char *name;           /* owned: the file or graph name, used in messages */
+    int64_t opset;        /* default-domain opset version */
+    int n_tensors, cap_tensors;
+    qc_tensor *tensors;
+    int n_nodes, cap_nodes;
+    qc_node *nodes;       /* topological order */
+    int n_inputs;
+    int *inputs;          /* tensor indices of the inputs fed at run time */
+    int n_outputs;
+    int *outputs;         /* tensor indices */
+    int n_meta;
+    char **meta_keys, **meta_values; /* metadata_props, owned */
+} qc_graph;
+
+qc_graph *qc_graph_create(const char *name);
+void qc_graph_destroy(qc_graph *g);
+/* Finds a tensor by name; -1 when absent. */
+int qc_graph_find_tensor(const qc_graph *g, const char *name);
+/* Returns the index of the tensor with this name, adding an empty one when absent; -1 when
+ * out of memory. */
+int qc_graph_tensor(qc_graph *g, const char *name);
+/* Appends a node with copies of the given strings; returns its index or -1. */
+int qc_graph_add_node(qc_graph *g, const char *name, const char *op_type, const char *domain);
+const qc_attr *qc_node_attr(const qc_node *n, const char *name);
+int64_t qc_node_attr_int(const qc_node *n, const char *name, int64_t fallback);
+float qc_node_attr_float(const qc_node *n, const char *name, float fallback);
+
+/* Resolves every node's op, checks attributes, folds constants and shape subgraphs,
+ * infers static shapes (symbolic dimensions taken as 1) and orders nodes topologically.
+ * Unsupported ops are all listed in one error (op type and node name). */
+qc_status qc_graph_prepare(qc_graph *g, qc_error *err);
+
+/* Graph passes, each leaving a prepared graph prepared. */
+qc_status qc_pass_fold_batchnorm(qc_graph *g, qc_error *err); /* into a preceding Conv/Gemm */
+/* Removes nodes and tensors nothing depends on. */
+void qc_pass_prune(qc_graph *g);
+
+/* Is this op type (default domain) supported? */
+bool qc_op_supported(const char *op_type, const char *domain);
+/* Names of the supported ops, NULL-terminated. */
+const char *const *qc_supported_ops(void);
+
+int64_t qc_graph_param_count(const qc_graph *g); /* elements in float constants */
+
+/* ---- execution ---------------------------------------------------------------------------- */
+
+/* Called after every node with each tensor it produced. */
+typedef void (*qc_observer)(void *ctx, const qc_graph *g, int tensor, const qc_value *value);
+
+typedef struct qc_exec qc_exec;
+
+qc_exec *qc_exec_create(const qc_graph *g);
+void qc_exec_destroy(qc_exec *x);
+void qc_exec_set_observer(qc_exec *x, qc_observer fn, void *ctx);
+/* Runs the graph on inputs given in the order of g->inputs. Shapes may differ from the
+ * static ones (dynamic batch); every node's output shape is inferred again. */
+qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err);
+/* The i-th graph output of the last run; valid until the next run. */
+const qc_value *qc_exec_output(const qc_exec *x, int i);
+
+/* ---- a small thread pool ------------------------------------------------------------------ */
+
+/* Calls fn(ctx, worker, item) for item = 0..n_items-1 on n_threads threads (blocking
+ * waits, no spinning). Items are handed out in order; which worker runs an item varies,
+ * so fn must write its results by item. Returns the first non-zero fn result. */
+typedef int (*qc_task_fn)(void *ctx, int worker, int64_t item);
+int qc_parallel_for(int n_threads, int64_t n_items, qc_task_fn fn, void *ctx);
+
+#endif

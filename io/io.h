@@ -1,0 +1,134 @@
+/* io.h — qcal's file formats: ONNX models and tensors, PNG images and image sets,
+ * model cards (JSON) and atomic file writing. Nothing here computes; it only converts
+ * between files and the IR (graph/graph.h) or plain buffers.
+ *
+ *     qc_graph *g;
+ *     if (qc_onnx_load("models/lenet.onnx", &g, &err) != QC_OK) ...   // exit code = status
+ *     qc_image_set set;
+ *     qc_image_set_open(&set, "data/val", NULL, &err);                 // ImageFolder layout
+ *     qc_image_load(set.items[0].path, &pp, 1, 28, 28, pixels, &err);  // CHW floats
+ */
+#ifndef QCAL_IO_H
+#define QCAL_IO_H
+
+#include <stdio.h>
+
+#include "../graph/graph.h"
+
+/* ---- ONNX ------------------------------------------------------------------------------- */
+
+/* Loads an ONNX model file into a prepared graph (qc_graph_prepare has run). A missing or
+ * unreadable file is QC_ERR_IO; a malformed one, unsupported ops or types are QC_ERR_INPUT,
+ * with the file named in the message. */
+qc_status qc_onnx_load(const char *path, qc_graph **out, qc_error *err);
+/* Same from a buffer; name is used in messages. The graph is not prepared. */
+qc_status qc_onnx_parse(const void *data, size_t size, const char *name, qc_graph **out,
+                        qc_error *err);
+/* Loads a serialized TensorProto (the conformance data's input_0.pb). value->data is
+ * malloc'ed and owned by the caller; *name (may be NULL) too. */
+qc_status qc_onnx_load_tensor(const char *path, qc_value *value, char **name, qc_error *err);
+
+/* ---- images ---------------------------------------------------------------------------- */
+
+typedef enum {
+    QC_COLOR_GRAY = 1, /* one channel */
+    QC_COLOR_RGB = 3,  /* three channels, R first */
+    QC_COLOR_BGR = 4,  /* three channels, B first */
+} qc_color;
+
+/* How a PNG becomes a model input (CHW floats): convert to the colour model, resize
+ * (bilinear) to resize_h × resize_w, center-crop to crop_h × crop_w, then for every
+ * channel c: x = (pixel * scale - mean[c]) / std[c], with pixel in 0..255. */
+typedef struct {
+    qc_color color;
+    int resize_h, resize_w; /* 0: no resize (unless the image does not fit the model) */
+    int crop_h, crop_w;     /* 0: no crop */
+    float scale;
+    float mean[3], std[3];
+} qc_preprocess;
+
+/* color from channels (1 gray, 3 rgb), scale 1/255, mean 0, std 1, no resize or crop. */
+void qc_preprocess_default(qc_preprocess *pp, int channels);
+
+/* Reads a PNG file and writes channels × height × width floats (CHW) to dst following pp.
+ * When pp asks for no resize and no crop and the image size differs from height × width,
+ * the image is resized to it. A file that is missing is QC_ERR_IO; one that is not a PNG,
+ * is corrupt or truncated is QC_ERR_INPUT; both name the file. */
+qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels, int height,
+                        int width, float *dst, qc_error *err);
+
+/* Writes an 8-bit PNG (channels 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; pixels interleaved
+ * HWC). For tests and tools. */
+qc_status qc_png_write(const char *path, const unsigned char *pixels, int width, int height,
+                       int channels, qc_error *err);
+
+/* ---- image sets -------------------------------------------------------------------------- */
+
+typedef struct {
+    char *path;      /* owned: root joined with rel */
+    const char *rel; /* points into path: the path relative to the set's root */
+    int label;       /* class index, -1 when unknown */
+} qc_image_item;
+
+typedef struct {
+    char *root;            /* owned */
+    int n_items;
+    qc_image_item *items;  /* sorted by rel (byte order) */
+    int n_classes;
+    char **classes;        /* owned: class folder names (ImageFolder), or NULL */
+} qc_image_set;
+
+/* Scans root recursively for *.png (case-insensitive) in sorted order. Labels come from
+ * labels_file when given (lines "relative/path.png label", label an integer), otherwise
+ * from an ImageFolder layout: each top-level sub-folder is a class, sorted by name, and a
+ * folder name starting with a number ("3_dress") gives that index. Images directly in
+ * root have no label (-1). A single PNG file as root is a set of one. An empty set is
+ * QC_ERR_INPUT. */
+qc_status qc_image_set_open(qc_image_set *set, const char *root, const char *labels_file,
+                            qc_error *err);
+void qc_image_set_free(qc_image_set *set);
+
+/* ---- model cards ------------------------------------------------------------------------- */
+
+/* models/NAME.json beside models/NAME.onnx:
+ *   { "qcal": 1, "name": "lenet",
+ *     "preprocess": { "color": "gray", "size": [28, 28], "crop": [28, 28],
+ *                     "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] },
+ *     "classes": ["T-shirt/top", …],
+ *     "fp32_top1": { "correct": 9120, "images": 10000, "fraction": 0.912 } }
+ * "size", "crop", "mean", "std", "classes" and "fp32_top1" are optional. */
+typedef struct {
+    bool found;            /* a card was found and parsed */
+    char *path;            /* owned */
+    char *name;            /* owned, may be NULL */
+    qc_preprocess pp;
+    int n_classes;
+    char **classes;        /* owned, may be NULL */
+    int64_t top1_correct, top1_images; /* -1 when absent */
+} qc_model_card;
+
+/* Looks for the card beside model_path (same name, .json). No file: card->found = false
+ * and QC_OK. A file that is not valid JSON is QC_ERR_INPUT naming it. A JSON file without
+ * the "qcal" key is not a card: found = false, and *warning (when not NULL) gets a
+ * message for the CLI to print. */
+qc_status qc_model_card_load(const char *model_path, int channels, qc_model_card *card,
+                             char *warning, size_t warning_size, qc_error *err);
+void qc_model_card_free(qc_model_card *card);
+
+/* ---- files ----------------------------------------------------------------------------- */
+
+/* Atomic writing: data goes to a temporary file beside path, renamed over path by
+ * qc_file_commit; qc_file_abort removes it. Nothing half-written is ever left. */
+typedef struct {
+    FILE *f;
+    char *path, *tmp_path;
+} qc_file;
+
+qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err);
+qc_status qc_file_commit(qc_file *file, qc_error *err);
+void qc_file_abort(qc_file *file);
+
+/* Reads a whole file into a malloc'ed buffer (NUL-terminated, size excludes the NUL). */
+qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *err);
+
+#endif
