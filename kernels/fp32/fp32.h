@@ -1,0 +1,172 @@
+/* fp32.h — FP32 kernels of the reference executor: pure functions over NCHW buffers.
+ *
+ * Every kernel takes sizes (int64_t, in elements), pointers and parameters; none allocates,
+ * prints or fails. Shapes are the caller's business: a kernel trusts the sizes it is given
+ * (the ops in graph/ check them). Kernels that need working memory expose a *_scratch_size
+ * function; the caller passes a buffer of at least that many bytes.
+ *
+ * Results for one image (batch element, matrix row) never depend on how many images share a
+ * call: convolution runs image by image and the GEMM kernels row by row, so a tensor's values
+ * are the same whatever the batch size or the way a batch is split across threads.
+ *
+ * GEMM work goes through OpenBLAS's CBLAS with 32-bit integer sizes: every matrix dimension
+ * must stay below 2^31. The caller sets OpenBLAS to one thread.
+ */
+#ifndef QCAL_KERNELS_FP32_H
+#define QCAL_KERNELS_FP32_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define QC_F32_MAX_RANK 8 /* the most dimensions a broadcasting kernel takes */
+
+/* ---- element types of the type-generic kernels ------------------------------------------- */
+
+typedef enum {
+    QC_F32_ELEM_FLOAT,
+    QC_F32_ELEM_UINT8,
+    QC_F32_ELEM_INT8,
+    QC_F32_ELEM_INT32,
+    QC_F32_ELEM_INT64,
+} qc_f32_elem;
+
+/* ---- sliding windows (convolution and pooling) ------------------------------------------- */
+
+#define QC_F32_MAX_SPATIAL 3
+
+/* The geometry of a window sliding over 1 to 3 spatial dimensions. Position o of dimension i
+ * reads inputs o*stride[i] - pad_begin[i] + k*dilation[i] for k in [0, kernel[i]); positions
+ * outside [0, in[i]) are padding. out[i] is given by the caller (qc_f32_window_out_size for
+ * explicit pads); pad_end only matters to AveragePool's count_include_pad. */
+typedef struct {
+    int spatial;                             /* number of spatial dimensions: 1, 2 or 3 */
+    int64_t in[QC_F32_MAX_SPATIAL];          /* input size */
+    int64_t out[QC_F32_MAX_SPATIAL];         /* output size */
+    int64_t kernel[QC_F32_MAX_SPATIAL];      /* window size, before dilation */
+    int64_t stride[QC_F32_MAX_SPATIAL];
+    int64_t dilation[QC_F32_MAX_SPATIAL];
+    int64_t pad_begin[QC_F32_MAX_SPATIAL];
+    int64_t pad_end[QC_F32_MAX_SPATIAL];
+} qc_f32_window;
+
+/* Output size of one dimension with explicit pads: floor (or ceil) of
+ * (in + pad_begin + pad_end - dilation*(kernel-1) - 1) / stride, plus 1. With ceil_mode, a last
+ * window that would start in the end padding is dropped (as PyTorch and ONNX Runtime do).
+ * Returns a value < 1 when the dilated kernel does not fit in the padded input. */
+int64_t qc_f32_window_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t dilation,
+                               int64_t pad_begin, int64_t pad_end, bool ceil_mode);
+
+/* The positions o in [0, n) whose input o*stride + offset falls inside [0, in), as the range
+ * [*lo, *hi) (empty when *lo == *hi). stride >= 1. Used both over output positions (which
+ * outputs of a row see real input) and over kernel taps (stride = dilation). */
+void qc_f32_window_inside(int64_t n, int64_t in, int64_t stride, int64_t offset, int64_t *lo,
+                          int64_t *hi);
+
+/* ---- convolution ------------------------------------------------------------------------- */
+
+typedef struct {
+    qc_f32_window win;
+    int64_t in_channels;  /* C: input channels, a multiple of groups */
+    int64_t out_channels; /* M: output channels, a multiple of groups */
+    int64_t groups;
+} qc_f32_conv_params;
+
+typedef enum {
+    QC_F32_CONV_GEMM,      /* 1x1 kernel, stride 1, no padding: the input already is the matrix */
+    QC_F32_CONV_DEPTHWISE, /* 2-d, one input channel per group, groups > 1: direct loops */
+    QC_F32_CONV_IM2COL,    /* everything else: im2col, then one GEMM per group */
+} qc_f32_conv_algo;
+
+/* The algorithm qc_f32_conv uses for these parameters. */
+qc_f32_conv_algo qc_f32_conv_choose(const qc_f32_conv_params *p);
+/* Bytes of scratch qc_f32_conv needs: the im2col matrix of one group, or one zero-padded
+ * input plane for the depthwise algorithm; 0 for the GEMM one. */
+size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p);
+/* y[batch][M][out...] = conv(x[batch][C][in...], w[M][C/groups][kernel...]) + bias[M].
+ * bias may be NULL. scratch holds qc_f32_conv_scratch_size(p) bytes. */
+void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, const float *w,
+                 const float *bias, float *y, void *scratch);
+
+/* ---- matrix products --------------------------------------------------------------------- */
+
+/* Bytes of scratch qc_f32_gemm needs (k floats when trans_a, else 0). */
+size_t qc_f32_gemm_scratch_size(int64_t k, bool trans_a);
+/* ONNX Gemm: y[m][n] = alpha * op(a) * op(b) + beta * c. op(a) is m x k (a is k x m when
+ * trans_a), op(b) is k x n (b is n x k when trans_b). c, when not NULL, is c_rows x c_cols with
+ * c_rows in {1, m} and c_cols in {1, n}, broadcast to m x n. Row by row: see the top. */
+void qc_f32_gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, float alpha,
+                 const float *a, const float *b, float beta, const float *c, int64_t c_rows,
+                 int64_t c_cols, float *y, void *scratch);
+
+/* Batched matrix product with broadcast batch dimensions (ONNX MatMul once 1-d operands are
+ * promoted to matrices): for every index i of batch_dims (row-major), y[i] = a[i] x b[i]
+ * where a[i] is m x k and starts at a + sum(i[d] * a_batch_stride[d]), likewise b[i] (k x n);
+ * a stride of 0 broadcasts. y is contiguous: batch_dims..., m, n. batch_rank <=
+ * QC_F32_MAX_RANK. */
+void qc_f32_matmul(int batch_rank, const int64_t *batch_dims, const int64_t *a_batch_stride,
+                   const int64_t *b_batch_stride, int64_t m, int64_t n, int64_t k, const float *a,
+                   const float *b, float *y);
+
+/* ---- elementwise ------------------------------------------------------------------------- */
+
+typedef enum {
+    QC_F32_ADD,
+    QC_F32_SUB,
+    QC_F32_MUL,
+    QC_F32_DIV,
+} qc_f32_binary_op;
+
+/* y = a op b with numpy broadcasting (ranks up to QC_F32_MAX_RANK; y_dims is the broadcast of
+ * a_dims and b_dims, which the caller has checked). Integer types wrap around in the type;
+ * integer division truncates toward zero, x / 0 gives 0 and INT_MIN / -1 wraps to INT_MIN. */
+void qc_f32_binary(qc_f32_binary_op op, qc_f32_elem type, const void *a, int a_rank,
+                   const int64_t *a_dims, const void *b, int b_rank, const int64_t *b_dims, void *y,
+                   int y_rank, const int64_t *y_dims);
+
+/* max(x, 0); NaN stays NaN. */
+void qc_f32_relu(int64_t n, const float *x, float *y);
+/* x when x >= 0, alpha * x otherwise. */
+void qc_f32_leaky_relu(int64_t n, float alpha, const float *x, float *y);
+/* 1 / (1 + exp(-x)), without overflow for large |x|. */
+void qc_f32_sigmoid(int64_t n, const float *x, float *y);
+/* min(max(x, lo), hi): hi wins when lo > hi (numpy's clip); NaN stays NaN. */
+void qc_f32_clip(int64_t n, float lo, float hi, const float *x, float *y);
+/* The same for integer types; lo and hi are clamped to the type's range first. */
+void qc_f32_clip_int(qc_f32_elem type, int64_t n, int64_t lo, int64_t hi, const void *x, void *y);
+
+/* ---- pooling ----------------------------------------------------------------------------- */
+
+/* Max over each window of planes planes (N*C). type is float, uint8 or int8; padding never
+ * wins (a window with no input element gives the type's lowest value). indices, when not
+ * NULL, receives each maximum's flat position in the whole input (ONNX MaxPool's second
+ * output): plane * plane_size + the spatial offset, row-major or, when column_major, with the
+ * first spatial dimension varying fastest. Ties keep the first position in row-major order;
+ * NaN wins and stays, as in PyTorch. */
+void qc_f32_maxpool(qc_f32_elem type, const qc_f32_window *win, int64_t planes, const void *x,
+                    void *y, int64_t *indices, bool column_major);
+
+/* Mean over each window. Without count_include_pad, the divisor counts input elements only;
+ * with it, positions of the padded input [-pad_begin, in + pad_end) count too (positions past
+ * the end padding, reached in ceil mode, never do). An empty window gives 0. */
+void qc_f32_avgpool(const qc_f32_window *win, int64_t planes, bool count_include_pad,
+                    const float *x, float *y);
+
+/* Mean and max of each of planes contiguous planes of plane_size elements. */
+void qc_f32_global_avgpool(int64_t planes, int64_t plane_size, const float *x, float *y);
+void qc_f32_global_maxpool(int64_t planes, int64_t plane_size, const float *x, float *y);
+
+/* ---- normalization ----------------------------------------------------------------------- */
+
+/* Inference batch normalization over x[batch][channels][plane]:
+ * y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + bias[c], computed as
+ * (x - mean[c]) * gain[c] + bias[c] with gain = scale / sqrt(var + epsilon) per channel. */
+void qc_f32_batchnorm(int64_t batch, int64_t channels, int64_t plane, const float *x,
+                      const float *scale, const float *bias, const float *mean, const float *var,
+                      float epsilon, float *y);
+
+/* Softmax over the middle dimension of x[outer][axis_size][inner], the maximum subtracted
+ * first so that large inputs do not overflow. */
+void qc_f32_softmax(int64_t outer, int64_t axis_size, int64_t inner, const float *x, float *y);
+
+#endif

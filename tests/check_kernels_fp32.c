@@ -1,0 +1,1071 @@
+/* check_kernels_fp32.c — every FP32 kernel against a straightforward scalar reference, on
+ * random shapes and on the edge shapes (size 1, odd sizes, asymmetric pads, groups, dilation). */
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check-util.h"
+#include "kernels/kernels.h"
+
+/* Float paths are compared with the reference (computed in double) relative to the sum of the
+ * magnitudes of the terms, which bounds the rounding error of any summation order. */
+#define CONV_REL_TOL 1e-5
+#define GEMM_REL_TOL 1e-5
+#define POOL_AVG_REL_TOL 1e-6
+#define BATCHNORM_REL_TOL 1e-5
+#define SIGMOID_ABS_TOL 1e-6
+#define SOFTMAX_ABS_TOL 1e-6
+
+/* ---- helpers ----------------------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+
+static uint64_t rng_next(void)
+{
+    /* xorshift64*: deterministic, so that a failure replays. */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1du;
+}
+
+static int64_t rand_int(int64_t lo, int64_t hi) /* inclusive */
+{
+    return lo + (int64_t)(rng_next() % (uint64_t)(hi - lo + 1));
+}
+
+static float rand_float(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)(rng_next() >> 40) / (float)(1 << 24);
+}
+
+static float *rand_floats(int64_t n)
+{
+    float *v = malloc((size_t)(n > 0 ? n : 1) * sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = rand_float(-1.0f, 1.0f);
+    return v;
+}
+
+static double *new_doubles(int64_t n)
+{
+    double *v = calloc((size_t)(n > 0 ? n : 1), sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    return v;
+}
+
+static int64_t product(const int64_t *d, int n)
+{
+    int64_t p = 1;
+    for (int i = 0; i < n; i++)
+        p *= d[i];
+    return p;
+}
+
+/* Fails, with the position and both values, unless |got - want| <= tol * scale. */
+static void assert_close(const char *what, int64_t i, float got, double want, double scale,
+                         double tol)
+{
+    double diff = fabs((double)got - want);
+    if (!(diff <= tol * scale + 1e-30))
+        ck_abort_msg("%s: element %lld is %.9g, the reference %.9g (error %.3g, allowed %.3g)",
+                     what, (long long)i, (double)got, want, diff, tol * scale);
+}
+
+/* "in 7x5 out 4x2 kernel 3x3 ..." for failure messages. */
+static const char *describe_window(char *buf, size_t size, const qc_f32_window *w)
+{
+    static const char *const labels[] = {"in",       "out",       "kernel", "stride",
+                                         "dilation", "pad_begin", "pad_end"};
+    const int64_t *rows[] = {w->in,       w->out,       w->kernel, w->stride,
+                             w->dilation, w->pad_begin, w->pad_end};
+    size_t at = 0;
+    buf[0] = '\0';
+    for (int r = 0; r < 7 && at < size; r++) {
+        at += (size_t)snprintf(buf + at, size - at, "%s%s ", r ? " " : "", labels[r]);
+        for (int i = 0; i < w->spatial && at < size; i++)
+            at += (size_t)snprintf(buf + at, size - at, "%s%lld", i ? "x" : "",
+                                   (long long)rows[r][i]);
+    }
+    return buf;
+}
+
+/* A window over spatial dims with the output size from the explicit-pad formula. */
+static qc_f32_window make_window(int spatial, const int64_t *in, const int64_t *kernel,
+                                 const int64_t *stride, const int64_t *dilation,
+                                 const int64_t *pad_begin, const int64_t *pad_end, bool ceil_mode)
+{
+    qc_f32_window w;
+    memset(&w, 0, sizeof w);
+    w.spatial = spatial;
+    for (int i = 0; i < spatial; i++) {
+        w.in[i] = in[i];
+        w.kernel[i] = kernel[i];
+        w.stride[i] = stride[i];
+        w.dilation[i] = dilation[i];
+        w.pad_begin[i] = pad_begin[i];
+        w.pad_end[i] = pad_end[i];
+        w.out[i] = qc_f32_window_out_size(in[i], kernel[i], stride[i], dilation[i], pad_begin[i],
+                                          pad_end[i], ceil_mode);
+    }
+    return w;
+}
+
+/* A random window whose output is at least 1 in every dimension. */
+static qc_f32_window random_window(int spatial, int64_t max_in, bool dilate, bool ceil_mode)
+{
+    for (;;) {
+        int64_t in[3] = {0}, k[3] = {0}, s[3] = {0}, d[3] = {0}, pb[3] = {0}, pe[3] = {0};
+        for (int i = 0; i < spatial; i++) {
+            in[i] = rand_int(1, max_in);
+            k[i] = rand_int(1, 4);
+            s[i] = rand_int(1, 3);
+            d[i] = dilate ? rand_int(1, 3) : 1;
+            pb[i] = rand_int(0, k[i] - 1);
+            pe[i] = rand_int(0, k[i] - 1);
+        }
+        qc_f32_window w = make_window(spatial, in, k, s, d, pb, pe, ceil_mode);
+        bool fits = true;
+        for (int i = 0; i < spatial; i++)
+            fits = fits && w.out[i] >= 1;
+        if (fits)
+            return w;
+    }
+}
+
+/* Spatial sizes of a window as exactly 3 dimensions, the leading ones 1: the references
+ * loop over 3 dimensions whatever the rank. */
+typedef struct {
+    int64_t in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
+} dims3;
+
+static dims3 dims3_of(const qc_f32_window *w)
+{
+    dims3 g;
+    int lead = 3 - w->spatial;
+    for (int i = 0; i < 3; i++) {
+        int j = i - lead;
+        g.in[i] = j >= 0 ? w->in[j] : 1;
+        g.out[i] = j >= 0 ? w->out[j] : 1;
+        g.k[i] = j >= 0 ? w->kernel[j] : 1;
+        g.s[i] = j >= 0 ? w->stride[j] : 1;
+        g.d[i] = j >= 0 ? w->dilation[j] : 1;
+        g.pb[i] = j >= 0 ? w->pad_begin[j] : 0;
+        g.pe[i] = j >= 0 ? w->pad_end[j] : 0;
+    }
+    return g;
+}
+
+/* ---- window arithmetic ------------------------------------------------------------------- */
+
+START_TEST(test_window_out_size_follows_the_onnx_formula)
+{
+    /* floor((in + pads - dilation*(k-1) - 1) / stride) + 1 */
+    ck_assert_int_eq(qc_f32_window_out_size(32, 2, 1, 1, 0, 0, false), 31);
+    ck_assert_int_eq(qc_f32_window_out_size(32, 5, 3, 1, 0, 0, false), 10);
+    ck_assert_int_eq(qc_f32_window_out_size(28, 3, 1, 1, 2, 2, false), 30);
+    ck_assert_int_eq(qc_f32_window_out_size(4, 2, 1, 2, 0, 0, false), 2);
+    ck_assert_int_eq(qc_f32_window_out_size(1, 3, 1, 1, 1, 1, false), 1);
+    /* test_maxpool_2d_ceil: 4 wide, kernel 3, stride 2 gives 1 rounded down, 2 rounded up */
+    ck_assert_int_eq(qc_f32_window_out_size(4, 3, 2, 1, 0, 0, false), 1);
+    ck_assert_int_eq(qc_f32_window_out_size(4, 3, 2, 1, 0, 0, true), 2);
+}
+END_TEST
+
+START_TEST(test_ceil_mode_drops_a_window_that_starts_in_the_end_padding)
+{
+    /* in 4, kernel 2, stride 3, end pad 2: ceil((4+2-2)/3)+1 = 3 windows, but the third
+     * would start at 6, past the input: PyTorch and ONNX Runtime give 2. */
+    ck_assert_int_eq(qc_f32_window_out_size(4, 2, 3, 1, 0, 2, true), 2);
+    ck_assert_int_eq(qc_f32_window_out_size(4, 2, 3, 1, 0, 2, false), 2);
+}
+END_TEST
+
+START_TEST(test_window_out_size_is_below_one_when_the_kernel_does_not_fit)
+{
+    ck_assert_int_lt(qc_f32_window_out_size(2, 5, 1, 1, 0, 0, false), 1);
+    ck_assert_int_lt(qc_f32_window_out_size(3, 2, 1, 3, 0, 0, false), 1);
+    ck_assert_int_eq(qc_f32_window_out_size(3, 2, 1, 3, 1, 0, false), 1);
+}
+END_TEST
+
+START_TEST(test_window_inside_gives_the_positions_that_read_real_input)
+{
+    for (int trial = 0; trial < 2000; trial++) {
+        int64_t n = rand_int(0, 12), in = rand_int(0, 12), stride = rand_int(1, 4);
+        int64_t offset = rand_int(-15, 15), lo, hi;
+        qc_f32_window_inside(n, in, stride, offset, &lo, &hi);
+        ck_assert_int_le(lo, hi);
+        for (int64_t o = 0; o < n; o++) {
+            int64_t pos = o * stride + offset;
+            bool inside = pos >= 0 && pos < in;
+            ck_assert_msg(inside == (o >= lo && o < hi),
+                          "n %lld in %lld stride %lld offset %lld: position %lld", (long long)n,
+                          (long long)in, (long long)stride, (long long)offset, (long long)o);
+        }
+    }
+}
+END_TEST
+
+/* ---- convolution ------------------------------------------------------------------------- */
+
+/* Direct loops over every output and tap, in double; mag receives the sum of the magnitudes
+ * of the terms for the tolerance. */
+static void conv_ref(const qc_f32_conv_params *p, int64_t batch, const float *x, const float *w,
+                     const float *bias, double *y, double *mag)
+{
+    dims3 g = dims3_of(&p->win);
+    int64_t in_plane = product(g.in, 3), out_plane = product(g.out, 3), taps = product(g.k, 3);
+    int64_t cg = p->in_channels / p->groups, mg = p->out_channels / p->groups;
+    for (int64_t n = 0; n < batch; n++)
+        for (int64_t m = 0; m < p->out_channels; m++)
+            for (int64_t o0 = 0; o0 < g.out[0]; o0++)
+                for (int64_t o1 = 0; o1 < g.out[1]; o1++)
+                    for (int64_t o2 = 0; o2 < g.out[2]; o2++) {
+                        double sum = bias ? bias[m] : 0.0, abs_sum = bias ? fabs(bias[m]) : 0.0;
+                        for (int64_t c = 0; c < cg; c++) {
+                            int64_t ic = (m / mg) * cg + c;
+                            for (int64_t k0 = 0; k0 < g.k[0]; k0++)
+                                for (int64_t k1 = 0; k1 < g.k[1]; k1++)
+                                    for (int64_t k2 = 0; k2 < g.k[2]; k2++) {
+                                        int64_t i0 = o0 * g.s[0] - g.pb[0] + k0 * g.d[0];
+                                        int64_t i1 = o1 * g.s[1] - g.pb[1] + k1 * g.d[1];
+                                        int64_t i2 = o2 * g.s[2] - g.pb[2] + k2 * g.d[2];
+                                        if (i0 < 0 || i0 >= g.in[0] || i1 < 0 || i1 >= g.in[1] ||
+                                            i2 < 0 || i2 >= g.in[2])
+                                            continue;
+                                        double xv = x[(n * p->in_channels + ic) * in_plane +
+                                                      (i0 * g.in[1] + i1) * g.in[2] + i2];
+                                        double wv = w[(m * cg + c) * taps +
+                                                      (k0 * g.k[1] + k1) * g.k[2] + k2];
+                                        sum += xv * wv;
+                                        abs_sum += fabs(xv * wv);
+                                    }
+                        }
+                        int64_t at = (n * p->out_channels + m) * out_plane +
+                                     (o0 * g.out[1] + o1) * g.out[2] + o2;
+                        y[at] = sum;
+                        mag[at] = abs_sum;
+                    }
+}
+
+/* Runs the kernel and the reference on random data; returns the algorithm used. */
+static qc_f32_conv_algo check_conv(const qc_f32_conv_params *p, int64_t batch, bool with_bias)
+{
+    int64_t taps = product(p->win.kernel, p->win.spatial);
+    int64_t x_n = batch * p->in_channels * product(p->win.in, p->win.spatial);
+    int64_t w_n = p->out_channels * (p->in_channels / p->groups) * taps;
+    int64_t y_n = batch * p->out_channels * product(p->win.out, p->win.spatial);
+    float *x = rand_floats(x_n), *w = rand_floats(w_n), *b = rand_floats(p->out_channels);
+    float *y = rand_floats(y_n); /* garbage: the kernel must overwrite every element */
+    double *ref = new_doubles(y_n), *mag = new_doubles(y_n);
+    size_t scratch_bytes = qc_f32_conv_scratch_size(p);
+    void *scratch = malloc(scratch_bytes ? scratch_bytes : 1);
+    ck_assert_ptr_nonnull(scratch);
+
+    qc_f32_conv(p, batch, x, w, with_bias ? b : NULL, y, scratch);
+    conv_ref(p, batch, x, w, with_bias ? b : NULL, ref, mag);
+    char geometry[400], what[512];
+    snprintf(what, sizeof what, "conv C %lld M %lld groups %lld batch %lld %s",
+             (long long)p->in_channels, (long long)p->out_channels, (long long)p->groups,
+             (long long)batch, describe_window(geometry, sizeof geometry, &p->win));
+    for (int64_t i = 0; i < y_n; i++)
+        assert_close(what, i, y[i], ref[i], mag[i], CONV_REL_TOL);
+
+    qc_f32_conv_algo algo = qc_f32_conv_choose(p);
+    free(x), free(w), free(b), free(y), free(ref), free(mag), free(scratch);
+    return algo;
+}
+
+static qc_f32_conv_params conv_params(int64_t c, int64_t m, int64_t groups, qc_f32_window win)
+{
+    qc_f32_conv_params p = {.win = win, .in_channels = c, .out_channels = m, .groups = groups};
+    return p;
+}
+
+START_TEST(test_conv_matches_direct_loops_on_edge_shapes)
+{
+    struct {
+        const char *name;
+        int spatial;
+        int64_t c, m, groups, in[3], k[3], s[3], d[3], pb[3], pe[3];
+        qc_f32_conv_algo algo;
+    } cases[] = {
+        {"3x3 same", 2, 3, 4, 1, {7, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, QC_F32_CONV_IM2COL},
+        {"strided asymmetric pads", 2, 1, 1, 1, {7, 5}, {3, 3}, {2, 2}, {1, 1}, {1, 0}, {1, 0}, QC_F32_CONV_IM2COL},
+        {"one channel to many", 2, 1, 6, 1, {12, 12}, {5, 5}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, QC_F32_CONV_IM2COL},
+        {"1x1 grouped", 2, 4, 6, 2, {5, 3}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, QC_F32_CONV_GEMM},
+        {"1x1 strided", 2, 3, 2, 1, {6, 5}, {1, 1}, {2, 2}, {1, 1}, {0, 0}, {0, 0}, QC_F32_CONV_IM2COL},
+        {"1x1 padded", 2, 2, 2, 1, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 0}, {0, 2}, QC_F32_CONV_IM2COL},
+        {"depthwise", 2, 4, 4, 4, {6, 6}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, QC_F32_CONV_DEPTHWISE},
+        {"depthwise x2 strided dilated", 2, 3, 6, 3, {9, 7}, {3, 2}, {2, 1}, {2, 3}, {2, 0}, {0, 1}, QC_F32_CONV_DEPTHWISE},
+        {"depthwise wide rows", 2, 4, 8, 4, {5, 21}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, QC_F32_CONV_DEPTHWISE},
+        {"depthwise wide strided rows", 2, 2, 2, 2, {4, 40}, {3, 5}, {1, 2}, {1, 2}, {0, 2}, {2, 3}, QC_F32_CONV_DEPTHWISE},
+        {"dilated", 2, 3, 2, 1, {8, 8}, {3, 3}, {2, 2}, {2, 2}, {1, 1}, {1, 1}, QC_F32_CONV_IM2COL},
+        {"kernel wider than input", 1, 4, 4, 1, {1}, {5}, {1}, {1}, {2}, {2}, QC_F32_CONV_IM2COL},
+        {"1-d grouped", 1, 4, 6, 2, {6}, {3}, {1}, {1}, {0}, {0}, QC_F32_CONV_IM2COL},
+        {"1-d depthwise", 1, 3, 3, 3, {10}, {3}, {2}, {1}, {1}, {1}, QC_F32_CONV_IM2COL},
+        {"3-d strided padded", 3, 3, 4, 1, {5, 5, 5}, {2, 2, 2}, {2, 2, 2}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, QC_F32_CONV_IM2COL},
+        {"3-d grouped dilated", 3, 4, 6, 2, {4, 5, 4}, {3, 2, 2}, {1, 1, 1}, {1, 2, 1}, {1, 0, 0}, {0, 0, 1}, QC_F32_CONV_IM2COL},
+        {"3-d pointwise", 3, 3, 2, 1, {2, 3, 4}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}, {0, 0, 0}, {0, 0, 0}, QC_F32_CONV_GEMM},
+        {"one pixel", 2, 1, 1, 1, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, QC_F32_CONV_GEMM},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        qc_f32_window win = make_window(cases[i].spatial, cases[i].in, cases[i].k, cases[i].s,
+                                        cases[i].d, cases[i].pb, cases[i].pe, false);
+        qc_f32_conv_params p = conv_params(cases[i].c, cases[i].m, cases[i].groups, win);
+        ck_assert_msg(qc_f32_conv_choose(&p) == cases[i].algo, "%s: unexpected algorithm",
+                      cases[i].name);
+        check_conv(&p, 2, true);
+        check_conv(&p, 1, false);
+    }
+}
+END_TEST
+
+START_TEST(test_conv_matches_direct_loops_on_random_shapes)
+{
+    int used[3] = {0, 0, 0};
+    for (int trial = 0; trial < 300; trial++) {
+        int spatial = (int)rand_int(1, 3);
+        qc_f32_window win = random_window(spatial, spatial == 3 ? 5 : 9, true, false);
+        int64_t groups = rand_int(1, 3);
+        int64_t c = groups * rand_int(1, 3), m = groups * rand_int(1, 3);
+        if (trial % 4 == 0) { /* pointwise: 1x1, stride 1, no padding */
+            for (int i = 0; i < spatial; i++) {
+                win.kernel[i] = win.stride[i] = 1;
+                win.pad_begin[i] = win.pad_end[i] = 0;
+                win.out[i] = win.in[i];
+            }
+        } else if (trial % 4 == 1) { /* depthwise, with a channel multiplier at times */
+            groups = c;
+            m = c * rand_int(1, 2);
+        }
+        qc_f32_conv_params p = conv_params(c, m, groups, win);
+        used[check_conv(&p, rand_int(1, 3), trial % 2 == 0)]++;
+    }
+    ck_assert_msg(used[QC_F32_CONV_GEMM] > 0 && used[QC_F32_CONV_DEPTHWISE] > 0 &&
+                      used[QC_F32_CONV_IM2COL] > 0,
+                  "algorithms used: gemm %d, depthwise %d, im2col %d", used[0], used[1], used[2]);
+}
+END_TEST
+
+START_TEST(test_conv_gives_an_image_the_same_bits_whatever_the_batch)
+{
+    const int64_t in[2] = {13, 11}, k[2] = {3, 3}, s[2] = {1, 1}, d[2] = {1, 1}, pad[2] = {1, 1};
+    const int64_t k1[2] = {1, 1}, pad0[2] = {0, 0};
+    qc_f32_conv_params cases[] = {
+        conv_params(16, 24, 1, make_window(2, in, k, s, d, pad, pad, false)),
+        conv_params(16, 24, 1, make_window(2, in, k1, s, d, pad0, pad0, false)),
+        conv_params(16, 16, 16, make_window(2, in, k, s, d, pad, pad, false)),
+    };
+    const int64_t batch = 5;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const qc_f32_conv_params *p = &cases[c];
+        int64_t x_img = p->in_channels * in[0] * in[1];
+        int64_t y_img = p->out_channels * p->win.out[0] * p->win.out[1];
+        float *x = rand_floats(batch * x_img), *w = rand_floats(p->out_channels * 16 * 9);
+        float *b = rand_floats(p->out_channels);
+        float *all = rand_floats(batch * y_img), *one = rand_floats(y_img);
+        void *scratch = malloc(qc_f32_conv_scratch_size(p) + 1);
+        qc_f32_conv(p, batch, x, w, b, all, scratch);
+        for (int64_t n = 0; n < batch; n++) {
+            qc_f32_conv(p, 1, x + n * x_img, w, b, one, scratch);
+            ck_assert_msg(memcmp(one, all + n * y_img, (size_t)y_img * sizeof(float)) == 0,
+                          "case %zu: image %lld differs alone and in a batch", c, (long long)n);
+        }
+        free(x), free(w), free(b), free(all), free(one), free(scratch);
+    }
+}
+END_TEST
+
+/* ---- GEMM and MatMul --------------------------------------------------------------------- */
+
+START_TEST(test_gemm_matches_the_definition_with_every_bias_shape)
+{
+    for (int trial = 0; trial < 400; trial++) {
+        int64_t m = rand_int(1, 33), n = rand_int(1, 33), k = rand_int(trial < 10 ? 0 : 1, 40);
+        bool ta = rng_next() & 1, tb = rng_next() & 1;
+        float alpha = trial % 3 ? rand_float(-2, 2) : 1.0f, beta = rand_float(-2, 2);
+        int form = (int)rand_int(0, 4); /* none, 1x1, 1xn, mx1, mxn */
+        int64_t c_rows = form == 3 || form == 4 ? m : 1, c_cols = form == 2 || form == 4 ? n : 1;
+        float *a = rand_floats(m * k), *b = rand_floats(k * n), *c = rand_floats(m * n);
+        float *y = rand_floats(m * n), *scratch = rand_floats(k);
+        qc_f32_gemm(m, n, k, ta, tb, alpha, a, b, beta, form ? c : NULL, c_rows, c_cols, y,
+                    scratch);
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double sum = 0, mag = 0;
+                for (int64_t t = 0; t < k; t++) {
+                    double av = ta ? a[t * m + i] : a[i * k + t];
+                    double bv = tb ? b[j * k + t] : b[t * n + j];
+                    sum += av * bv;
+                    mag += fabs(av * bv);
+                }
+                double want = alpha * sum, scale = fabs(alpha) * mag;
+                if (form) {
+                    double cv = c[(c_rows == 1 ? 0 : i) * c_cols + (c_cols == 1 ? 0 : j)];
+                    want += beta * cv;
+                    scale += fabs(beta * cv);
+                }
+                assert_close("gemm", i * n + j, y[i * n + j], want, scale, GEMM_REL_TOL);
+            }
+        free(a), free(b), free(c), free(y), free(scratch);
+    }
+}
+END_TEST
+
+START_TEST(test_gemm_row_results_do_not_depend_on_the_row_count)
+{
+    const int64_t m = 37, n = 300, k = 257;
+    for (int form = 0; form < 4; form++) {
+        bool ta = form & 1, tb = form & 2;
+        float *a = rand_floats(m * k), *b = rand_floats(k * n), *c = rand_floats(n);
+        float *all = rand_floats(m * n), *row = rand_floats(n), *a_row = rand_floats(k);
+        float *scratch = rand_floats(k);
+        qc_f32_gemm(m, n, k, ta, tb, 1.0f, a, b, 1.0f, c, 1, n, all, scratch);
+        for (int64_t i = 0; i < m; i++) {
+            for (int64_t t = 0; t < k; t++)
+                a_row[t] = ta ? a[t * m + i] : a[i * k + t];
+            qc_f32_gemm(1, n, k, false, tb, 1.0f, a_row, b, 1.0f, c, 1, n, row, NULL);
+            ck_assert_msg(memcmp(row, all + i * n, (size_t)n * sizeof(float)) == 0,
+                          "transA %d transB %d: row %lld differs alone", ta, tb, (long long)i);
+        }
+        free(a), free(b), free(c), free(all), free(row), free(a_row), free(scratch);
+    }
+}
+END_TEST
+
+START_TEST(test_matmul_broadcasts_batch_dimensions_like_numpy)
+{
+    struct {
+        int a_rank, b_rank;
+        int64_t a[5], b[5];
+    } cases[] = {
+        {2, 2, {3, 4}, {4, 3}},
+        {3, 3, {2, 3, 4}, {2, 4, 3}},
+        {4, 3, {2, 1, 3, 4}, {5, 4, 6}},
+        {3, 2, {7, 1, 5}, {5, 2}},
+        {2, 4, {3, 5}, {2, 3, 5, 1}},
+        {4, 4, {1, 2, 3, 4}, {3, 1, 4, 2}},
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        int ar = cases[ci].a_rank, br = cases[ci].b_rank;
+        const int64_t *ad = cases[ci].a, *bd = cases[ci].b;
+        int64_t m = ad[ar - 2], k = ad[ar - 1], n = bd[br - 1];
+        int rank = (ar > br ? ar : br) - 2;
+        int64_t batch[QC_F32_MAX_RANK], as[QC_F32_MAX_RANK], bs[QC_F32_MAX_RANK];
+        int64_t a_step = m * k, b_step = k * n;
+        for (int d = rank - 1; d >= 0; d--) {
+            int ia = d - (rank - (ar - 2)), ib = d - (rank - (br - 2));
+            int64_t da = ia >= 0 ? ad[ia] : 1, db = ib >= 0 ? bd[ib] : 1;
+            batch[d] = da > db ? da : db;
+            as[d] = da == 1 ? 0 : a_step;
+            bs[d] = db == 1 ? 0 : b_step;
+            a_step *= da;
+            b_step *= db;
+        }
+        int64_t batches = product(batch, rank);
+        float *a = rand_floats(product(ad, ar)), *b = rand_floats(product(bd, br));
+        float *y = rand_floats(batches * m * n);
+        qc_f32_matmul(rank, batch, as, bs, m, n, k, a, b, y);
+        for (int64_t t = 0; t < batches; t++) {
+            /* Unravel t and pick each operand's matrix by its own (broadcast) index. */
+            int64_t rest = t, a_off = 0, b_off = 0;
+            for (int d = rank - 1; d >= 0; d--) {
+                int64_t idx = rest % batch[d];
+                rest /= batch[d];
+                a_off += idx * as[d];
+                b_off += idx * bs[d];
+            }
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    double sum = 0, mag = 0;
+                    for (int64_t q = 0; q < k; q++) {
+                        double p = (double)a[a_off + i * k + q] * b[b_off + q * n + j];
+                        sum += p;
+                        mag += fabs(p);
+                    }
+                    int64_t at = (t * m + i) * n + j;
+                    assert_close("matmul", at, y[at], sum, mag, GEMM_REL_TOL);
+                }
+        }
+        free(a), free(b), free(y);
+    }
+}
+END_TEST
+
+/* ---- elementwise binary ------------------------------------------------------------------ */
+
+/* Random shapes that broadcast: y dims 1..4, each operand taking the dim, or 1, or dropping
+ * leading dims. */
+static int random_broadcast(int64_t *y, int *a_rank, int64_t *a, int *b_rank, int64_t *b)
+{
+    int rank = (int)rand_int(0, 5);
+    for (int d = 0; d < rank; d++)
+        y[d] = rand_int(1, 4);
+    *a_rank = (int)rand_int(0, rank);
+    *b_rank = (int)rand_int(0, rank);
+    if (rng_next() & 1)
+        *a_rank = rank;
+    else
+        *b_rank = rank;
+    for (int d = 0; d < *a_rank; d++)
+        a[d] = rng_next() % 3 ? y[rank - *a_rank + d] : 1;
+    for (int d = 0; d < *b_rank; d++)
+        b[d] = rng_next() % 3 ? y[rank - *b_rank + d] : 1;
+    /* y is the broadcast of a and b: a dimension neither operand has becomes 1 */
+    for (int d = 0; d < rank; d++) {
+        int ia = d - (rank - *a_rank), ib = d - (rank - *b_rank);
+        int64_t da = ia >= 0 ? a[ia] : 1, db = ib >= 0 ? b[ib] : 1;
+        y[d] = da > db ? da : db;
+    }
+    return rank;
+}
+
+/* The flat index into an operand of the element of y at flat index i. */
+static int64_t source_index(int64_t i, int rank, const int64_t *y, int src_rank, const int64_t *src)
+{
+    int64_t at = 0, step = 1;
+    for (int d = rank - 1; d >= 0; d--) {
+        int64_t idx = i % y[d];
+        i /= y[d];
+        int s = d - (rank - src_rank);
+        if (s >= 0) {
+            at += (src[s] == 1 ? 0 : idx) * step;
+            step *= src[s];
+        }
+    }
+    return at;
+}
+
+START_TEST(test_float_binary_ops_broadcast_exactly_like_numpy)
+{
+    for (int trial = 0; trial < 500; trial++) {
+        int64_t y_dims[8], a_dims[8], b_dims[8];
+        int ar, br, rank = random_broadcast(y_dims, &ar, a_dims, &br, b_dims);
+        int64_t yn = product(y_dims, rank);
+        float *a = rand_floats(product(a_dims, ar)), *b = rand_floats(product(b_dims, br));
+        float *y = rand_floats(yn);
+        for (int64_t i = 0; i < product(b_dims, br); i++)
+            b[i] = b[i] == 0.0f ? 0.5f : b[i];
+        qc_f32_binary_op op = (qc_f32_binary_op)(trial % 4);
+        qc_f32_binary(op, QC_F32_ELEM_FLOAT, a, ar, a_dims, b, br, b_dims, y, rank, y_dims);
+        for (int64_t i = 0; i < yn; i++) {
+            float p = a[source_index(i, rank, y_dims, ar, a_dims)];
+            float q = b[source_index(i, rank, y_dims, br, b_dims)];
+            float want = op == QC_F32_ADD ? p + q : op == QC_F32_SUB ? p - q
+                       : op == QC_F32_MUL ? p * q : p / q;
+            ck_assert_msg(y[i] == want, "op %d trial %d element %lld: %.9g, not %.9g", op, trial,
+                          (long long)i, (double)y[i], (double)want);
+        }
+        free(a), free(b), free(y);
+    }
+}
+END_TEST
+
+START_TEST(test_integer_binary_ops_wrap_around_in_their_type)
+{
+    int64_t one = 1;
+    uint8_t u8a = 200, u8b = 100, u8y;
+    qc_f32_binary(QC_F32_ADD, QC_F32_ELEM_UINT8, &u8a, 1, &one, &u8b, 1, &one, &u8y, 1, &one);
+    ck_assert_int_eq(u8y, 44);
+    qc_f32_binary(QC_F32_SUB, QC_F32_ELEM_UINT8, &u8b, 1, &one, &u8a, 1, &one, &u8y, 1, &one);
+    ck_assert_int_eq(u8y, 156);
+    qc_f32_binary(QC_F32_MUL, QC_F32_ELEM_UINT8, &u8a, 1, &one, &u8b, 1, &one, &u8y, 1, &one);
+    ck_assert_int_eq(u8y, (200 * 100) % 256);
+
+    int8_t i8a = 100, i8b = 100, i8y;
+    qc_f32_binary(QC_F32_ADD, QC_F32_ELEM_INT8, &i8a, 1, &one, &i8b, 1, &one, &i8y, 1, &one);
+    ck_assert_int_eq(i8y, -56);
+    i8a = -128, i8b = 2;
+    qc_f32_binary(QC_F32_MUL, QC_F32_ELEM_INT8, &i8a, 1, &one, &i8b, 1, &one, &i8y, 1, &one);
+    ck_assert_int_eq(i8y, 0);
+
+    int32_t i32a = INT32_MAX, i32b = 1, i32y;
+    qc_f32_binary(QC_F32_ADD, QC_F32_ELEM_INT32, &i32a, 1, &one, &i32b, 1, &one, &i32y, 1, &one);
+    ck_assert_int_eq(i32y, INT32_MIN);
+    i32a = 65536, i32b = 65537;
+    qc_f32_binary(QC_F32_MUL, QC_F32_ELEM_INT32, &i32a, 1, &one, &i32b, 1, &one, &i32y, 1, &one);
+    ck_assert_int_eq(i32y, 65536);
+
+    int64_t i64a = INT64_MIN, i64b = 1, i64y;
+    qc_f32_binary(QC_F32_SUB, QC_F32_ELEM_INT64, &i64a, 1, &one, &i64b, 1, &one, &i64y, 1, &one);
+    ck_assert(i64y == INT64_MAX);
+}
+END_TEST
+
+START_TEST(test_integer_division_truncates_toward_zero_and_never_traps)
+{
+    int64_t four = 4;
+    int8_t i8a[4] = {-7, 7, -128, 5}, i8b[4] = {2, -2, -1, 0}, i8y[4];
+    qc_f32_binary(QC_F32_DIV, QC_F32_ELEM_INT8, i8a, 1, &four, i8b, 1, &four, i8y, 1, &four);
+    ck_assert_int_eq(i8y[0], -3);
+    ck_assert_int_eq(i8y[1], -3);
+    ck_assert_int_eq(i8y[2], -128);
+    ck_assert_int_eq(i8y[3], 0);
+
+    int32_t i32a[4] = {-7, 7, INT32_MIN, 5}, i32b[4] = {2, -2, -1, 0}, i32y[4];
+    qc_f32_binary(QC_F32_DIV, QC_F32_ELEM_INT32, i32a, 1, &four, i32b, 1, &four, i32y, 1, &four);
+    ck_assert_int_eq(i32y[0], -3);
+    ck_assert_int_eq(i32y[1], -3);
+    ck_assert_int_eq(i32y[2], INT32_MIN);
+    ck_assert_int_eq(i32y[3], 0);
+
+    int64_t i64a[4] = {-7, 7, INT64_MIN, 5}, i64b[4] = {2, -2, -1, 0}, i64y[4];
+    qc_f32_binary(QC_F32_DIV, QC_F32_ELEM_INT64, i64a, 1, &four, i64b, 1, &four, i64y, 1, &four);
+    ck_assert(i64y[0] == -3 && i64y[1] == -3 && i64y[2] == INT64_MIN && i64y[3] == 0);
+
+    uint8_t u8a[4] = {255, 7, 0, 9}, u8b[4] = {2, 7, 3, 0}, u8y[4];
+    qc_f32_binary(QC_F32_DIV, QC_F32_ELEM_UINT8, u8a, 1, &four, u8b, 1, &four, u8y, 1, &four);
+    ck_assert(u8y[0] == 127 && u8y[1] == 1 && u8y[2] == 0 && u8y[3] == 0);
+}
+END_TEST
+
+START_TEST(test_integer_binary_ops_broadcast_like_the_float_ones)
+{
+    for (int trial = 0; trial < 300; trial++) {
+        int64_t y_dims[8], a_dims[8], b_dims[8];
+        int ar, br, rank = random_broadcast(y_dims, &ar, a_dims, &br, b_dims);
+        int64_t an = product(a_dims, ar), bn = product(b_dims, br), yn = product(y_dims, rank);
+        int32_t *a = malloc((size_t)an * 4), *b = malloc((size_t)bn * 4), *y = malloc((size_t)yn * 4);
+        uint8_t *a8 = malloc((size_t)an), *b8 = malloc((size_t)bn), *y8 = malloc((size_t)yn);
+        for (int64_t i = 0; i < an; i++)
+            a8[i] = (uint8_t)(a[i] = (int32_t)rand_int(-1000000, 1000000));
+        for (int64_t i = 0; i < bn; i++)
+            b8[i] = (uint8_t)(b[i] = (int32_t)rand_int(-3000, 3000));
+        qc_f32_binary_op op = (qc_f32_binary_op)(trial % 4);
+        qc_f32_binary(op, QC_F32_ELEM_INT32, a, ar, a_dims, b, br, b_dims, y, rank, y_dims);
+        qc_f32_binary(op, QC_F32_ELEM_UINT8, a8, ar, a_dims, b8, br, b_dims, y8, rank, y_dims);
+        for (int64_t i = 0; i < yn; i++) {
+            int64_t p = a[source_index(i, rank, y_dims, ar, a_dims)];
+            int64_t q = b[source_index(i, rank, y_dims, br, b_dims)];
+            int64_t p8 = a8[source_index(i, rank, y_dims, ar, a_dims)];
+            int64_t q8 = b8[source_index(i, rank, y_dims, br, b_dims)];
+            int64_t want = op == QC_F32_ADD ? p + q : op == QC_F32_SUB ? p - q
+                         : op == QC_F32_MUL ? p * q : q ? p / q : 0;
+            int64_t want8 = op == QC_F32_ADD ? p8 + q8 : op == QC_F32_SUB ? p8 - q8
+                          : op == QC_F32_MUL ? p8 * q8 : q8 ? p8 / q8 : 0;
+            ck_assert_int_eq(y[i], (int32_t)(uint32_t)(uint64_t)want);
+            ck_assert_int_eq(y8[i], (uint8_t)(uint64_t)want8);
+        }
+        free(a), free(b), free(y), free(a8), free(b8), free(y8);
+    }
+}
+END_TEST
+
+/* ---- elementwise unary ------------------------------------------------------------------- */
+
+START_TEST(test_relu_leaky_relu_and_clip_are_exact)
+{
+    enum { N = 1001 };
+    float x[N], y[N];
+    for (int i = 0; i < N; i++)
+        x[i] = rand_float(-5, 5);
+    x[0] = -0.0f, x[1] = 0.0f, x[2] = -INFINITY, x[3] = INFINITY, x[4] = FLT_MIN;
+    qc_f32_relu(N, x, y);
+    for (int i = 0; i < N; i++)
+        ck_assert_float_eq(y[i], x[i] < 0 ? 0.0f : x[i]);
+    qc_f32_leaky_relu(N, 0.1f, x, y);
+    for (int i = 0; i < N; i++)
+        ck_assert_float_eq(y[i], x[i] < 0 ? 0.1f * x[i] : x[i]);
+    qc_f32_clip(N, -1.5f, 2.25f, x, y);
+    for (int i = 0; i < N; i++)
+        ck_assert_float_eq(y[i], x[i] < -1.5f ? -1.5f : x[i] > 2.25f ? 2.25f : x[i]);
+}
+END_TEST
+
+START_TEST(test_relu_and_clip_let_nan_through)
+{
+    float x = NAN, y = 0;
+    qc_f32_relu(1, &x, &y);
+    ck_assert(isnan(y));
+    qc_f32_clip(1, -1, 1, &x, &y);
+    ck_assert(isnan(y));
+}
+END_TEST
+
+START_TEST(test_clip_with_min_above_max_gives_max_like_numpy)
+{
+    float x[3] = {-3, 0.5f, 3}, y[3];
+    qc_f32_clip(3, 2, 1, x, y);
+    for (int i = 0; i < 3; i++)
+        ck_assert_float_eq(y[i], 1.0f);
+}
+END_TEST
+
+START_TEST(test_integer_clip_saturates_bounds_to_the_type)
+{
+    int8_t i8[5] = {-128, -5, 0, 5, 127}, i8y[5];
+    qc_f32_clip_int(QC_F32_ELEM_INT8, 5, INT64_MIN, 4, i8, i8y);
+    const int8_t want8[5] = {-128, -5, 0, 4, 4};
+    ck_assert_mem_eq(i8y, want8, sizeof want8);
+    qc_f32_clip_int(QC_F32_ELEM_INT8, 5, -1000, 1000, i8, i8y);
+    ck_assert_mem_eq(i8y, i8, sizeof i8);
+
+    uint8_t u8[4] = {0, 9, 200, 255}, u8y[4];
+    qc_f32_clip_int(QC_F32_ELEM_UINT8, 4, 10, 254, u8, u8y);
+    const uint8_t want_u8[4] = {10, 10, 200, 254};
+    ck_assert_mem_eq(u8y, want_u8, sizeof want_u8);
+
+    int32_t i32[3] = {INT32_MIN, 0, INT32_MAX}, i32y[3];
+    qc_f32_clip_int(QC_F32_ELEM_INT32, 3, 0, INT64_MAX, i32, i32y);
+    const int32_t want32[3] = {0, 0, INT32_MAX};
+    ck_assert_mem_eq(i32y, want32, sizeof want32);
+
+    int64_t i64[3] = {INT64_MIN, -1, INT64_MAX}, i64y[3];
+    qc_f32_clip_int(QC_F32_ELEM_INT64, 3, -1, INT64_MAX - 1, i64, i64y);
+    const int64_t want64[3] = {-1, -1, INT64_MAX - 1};
+    ck_assert_mem_eq(i64y, want64, sizeof want64);
+}
+END_TEST
+
+START_TEST(test_sigmoid_is_accurate_and_finite_at_extremes)
+{
+    enum { N = 2001 };
+    float x[N], y[N];
+    for (int i = 0; i < N; i++)
+        x[i] = -20.0f + 40.0f * (float)i / (N - 1);
+    qc_f32_sigmoid(N, x, y);
+    for (int i = 0; i < N; i++)
+        assert_close("sigmoid", i, y[i], 1.0 / (1.0 + exp(-(double)x[i])), 1.0, SIGMOID_ABS_TOL);
+    float big[4] = {-1000, -100, 100, 1000}, out[4];
+    qc_f32_sigmoid(4, big, out);
+    ck_assert_float_eq(out[0], 0.0f);
+    ck_assert_float_eq(out[3], 1.0f);
+    for (int i = 0; i < 4; i++)
+        ck_assert(isfinite(out[i]) && out[i] >= 0.0f && out[i] <= 1.0f);
+}
+END_TEST
+
+/* ---- pooling ----------------------------------------------------------------------------- */
+
+/* Naive max pool over every tap (float), with the first maximum's row-major and column-major
+ * positions. */
+static void maxpool_ref(const qc_f32_window *w, int64_t planes, const float *x, float *y,
+                        int64_t *row_idx, int64_t *col_idx)
+{
+    dims3 g = dims3_of(w);
+    int64_t in_plane = product(g.in, 3);
+    int64_t at = 0;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t o0 = 0; o0 < g.out[0]; o0++)
+            for (int64_t o1 = 0; o1 < g.out[1]; o1++)
+                for (int64_t o2 = 0; o2 < g.out[2]; o2++, at++) {
+                    float best = -INFINITY;
+                    int64_t bi = -1, bc = -1;
+                    for (int64_t k0 = 0; k0 < g.k[0]; k0++)
+                        for (int64_t k1 = 0; k1 < g.k[1]; k1++)
+                            for (int64_t k2 = 0; k2 < g.k[2]; k2++) {
+                                int64_t i0 = o0 * g.s[0] - g.pb[0] + k0 * g.d[0];
+                                int64_t i1 = o1 * g.s[1] - g.pb[1] + k1 * g.d[1];
+                                int64_t i2 = o2 * g.s[2] - g.pb[2] + k2 * g.d[2];
+                                if (i0 < 0 || i0 >= g.in[0] || i1 < 0 || i1 >= g.in[1] ||
+                                    i2 < 0 || i2 >= g.in[2])
+                                    continue;
+                                int64_t pos = (i0 * g.in[1] + i1) * g.in[2] + i2;
+                                float v = x[p * in_plane + pos];
+                                if (bi < 0 || v > best) {
+                                    best = v;
+                                    bi = p * in_plane + pos;
+                                    bc = p * in_plane + i0 + g.in[0] * (i1 + g.in[1] * i2);
+                                }
+                            }
+                    y[at] = best;
+                    row_idx[at] = bi;
+                    col_idx[at] = bc;
+                }
+}
+
+START_TEST(test_maxpool_matches_naive_loops_exactly_with_indices)
+{
+    for (int trial = 0; trial < 300; trial++) {
+        int spatial = (int)rand_int(1, 3);
+        qc_f32_window w = random_window(spatial, spatial == 3 ? 6 : 11, true, trial % 2 == 0);
+        int64_t planes = rand_int(1, 4);
+        int64_t xn = planes * product(w.in, spatial), yn = planes * product(w.out, spatial);
+        float *x = rand_floats(xn), *y = rand_floats(yn), *ref = rand_floats(yn);
+        /* few distinct values, so that ties happen and the first one must win */
+        for (int64_t i = 0; i < xn; i++)
+            x[i] = (float)(int)(x[i] * 4);
+        int64_t *idx = malloc((size_t)yn * 8), *ridx = malloc((size_t)yn * 8),
+                *cidx = malloc((size_t)yn * 8);
+        bool column_major = trial % 3 == 0;
+        qc_f32_maxpool(QC_F32_ELEM_FLOAT, &w, planes, x, y, idx, column_major);
+        maxpool_ref(&w, planes, x, ref, ridx, cidx);
+        char geometry[400];
+        describe_window(geometry, sizeof geometry, &w);
+        for (int64_t i = 0; i < yn; i++) {
+            ck_assert_msg(y[i] == ref[i], "maxpool %s: element %lld is %g, not %g", geometry,
+                          (long long)i, (double)y[i], (double)ref[i]);
+            ck_assert_msg(idx[i] == (column_major ? cidx[i] : ridx[i]),
+                          "maxpool %s: index %lld is %lld, not %lld", geometry, (long long)i,
+                          (long long)idx[i], (long long)(column_major ? cidx[i] : ridx[i]));
+        }
+
+        /* The integer versions see the same values and give the same maxima. */
+        uint8_t *xu = malloc((size_t)xn), *yu = malloc((size_t)yn);
+        int8_t *xs = malloc((size_t)xn), *ys = malloc((size_t)yn);
+        for (int64_t i = 0; i < xn; i++) {
+            xu[i] = (uint8_t)(x[i] + 4);
+            xs[i] = (int8_t)x[i];
+        }
+        qc_f32_maxpool(QC_F32_ELEM_UINT8, &w, planes, xu, yu, NULL, false);
+        qc_f32_maxpool(QC_F32_ELEM_INT8, &w, planes, xs, ys, NULL, false);
+        for (int64_t i = 0; i < yn; i++) {
+            /* a window that only sees padding gives the type's lowest value */
+            bool empty = ref[i] == -INFINITY;
+            ck_assert_int_eq(yu[i], empty ? 0 : (int)ref[i] + 4);
+            ck_assert_int_eq(ys[i], empty ? INT8_MIN : (int)ref[i]);
+        }
+        free(x), free(y), free(ref), free(idx), free(ridx), free(cidx);
+        free(xu), free(yu), free(xs), free(ys);
+    }
+}
+END_TEST
+
+START_TEST(test_maxpool_reproduces_the_onnx_argmax_example)
+{
+    /* test_maxpool_with_argmax_2d_precomputed_strides: 5x5 of 1..25, kernel 2, stride 2,
+     * storage_order 1 */
+    float x[25], y[4];
+    int64_t idx[4];
+    for (int i = 0; i < 25; i++)
+        x[i] = (float)(i + 1);
+    const int64_t in[2] = {5, 5}, k[2] = {2, 2}, s[2] = {2, 2}, d[2] = {1, 1}, p[2] = {0, 0};
+    qc_f32_window w = make_window(2, in, k, s, d, p, p, false);
+    qc_f32_maxpool(QC_F32_ELEM_FLOAT, &w, 1, x, y, idx, true);
+    const float want_y[4] = {7, 9, 17, 19};
+    const int64_t want_idx[4] = {6, 16, 8, 18};
+    ck_assert_mem_eq(y, want_y, sizeof want_y);
+    ck_assert_mem_eq(idx, want_idx, sizeof want_idx);
+}
+END_TEST
+
+START_TEST(test_maxpool_propagates_nan)
+{
+    float x[4] = {1, NAN, 3, 2}, y[2];
+    const int64_t in[1] = {4}, k[1] = {2}, s[1] = {2}, d[1] = {1}, p[1] = {0};
+    qc_f32_window w = make_window(1, in, k, s, d, p, p, false);
+    qc_f32_maxpool(QC_F32_ELEM_FLOAT, &w, 1, x, y, NULL, false);
+    ck_assert(isnan(y[0]));
+    ck_assert_float_eq(y[1], 3.0f);
+    qc_f32_global_maxpool(1, 4, x, y);
+    ck_assert(isnan(y[0]));
+}
+END_TEST
+
+static void avgpool_ref(const qc_f32_window *w, int64_t planes, bool include_pad, const float *x,
+                        double *y, double *mag)
+{
+    dims3 g = dims3_of(w);
+    int64_t in_plane = product(g.in, 3), at = 0;
+    for (int64_t p = 0; p < planes; p++)
+        for (int64_t o0 = 0; o0 < g.out[0]; o0++)
+            for (int64_t o1 = 0; o1 < g.out[1]; o1++)
+                for (int64_t o2 = 0; o2 < g.out[2]; o2++, at++) {
+                    double sum = 0, abs_sum = 0;
+                    int64_t inside = 0, padded = 0;
+                    for (int64_t k0 = 0; k0 < g.k[0]; k0++)
+                        for (int64_t k1 = 0; k1 < g.k[1]; k1++)
+                            for (int64_t k2 = 0; k2 < g.k[2]; k2++) {
+                                int64_t i[3] = {o0 * g.s[0] - g.pb[0] + k0 * g.d[0],
+                                                o1 * g.s[1] - g.pb[1] + k1 * g.d[1],
+                                                o2 * g.s[2] - g.pb[2] + k2 * g.d[2]};
+                                bool real = true, in_padded = true;
+                                for (int t = 0; t < 3; t++) {
+                                    real = real && i[t] >= 0 && i[t] < g.in[t];
+                                    in_padded = in_padded && i[t] >= -g.pb[t] &&
+                                                i[t] < g.in[t] + g.pe[t];
+                                }
+                                padded += in_padded;
+                                if (!real)
+                                    continue;
+                                double v = x[p * in_plane + (i[0] * g.in[1] + i[1]) * g.in[2] + i[2]];
+                                sum += v;
+                                abs_sum += fabs(v);
+                                inside++;
+                            }
+                    int64_t count = include_pad ? padded : inside;
+                    y[at] = count ? sum / (double)count : 0.0;
+                    mag[at] = count ? abs_sum / (double)count : 0.0;
+                }
+}
+
+START_TEST(test_avgpool_matches_naive_loops_with_and_without_padding_counted)
+{
+    for (int trial = 0; trial < 300; trial++) {
+        int spatial = (int)rand_int(1, 3);
+        qc_f32_window w = random_window(spatial, spatial == 3 ? 6 : 11, trial % 4 == 0,
+                                        trial % 2 == 0);
+        int64_t planes = rand_int(1, 3);
+        int64_t xn = planes * product(w.in, spatial), yn = planes * product(w.out, spatial);
+        bool include_pad = trial % 3 == 0;
+        float *x = rand_floats(xn), *y = rand_floats(yn);
+        double *ref = new_doubles(yn), *mag = new_doubles(yn);
+        qc_f32_avgpool(&w, planes, include_pad, x, y);
+        avgpool_ref(&w, planes, include_pad, x, ref, mag);
+        char geometry[400], what[480];
+        snprintf(what, sizeof what, "avgpool%s %s", include_pad ? " counting pads" : "",
+                 describe_window(geometry, sizeof geometry, &w));
+        for (int64_t i = 0; i < yn; i++)
+            assert_close(what, i, y[i], ref[i], mag[i], POOL_AVG_REL_TOL);
+        free(x), free(y), free(ref), free(mag);
+    }
+}
+END_TEST
+
+START_TEST(test_avgpool_reproduces_the_onnx_ceil_example)
+{
+    /* test_averagepool_2d_ceil: 4x4 of 1..16, kernel 3, stride 2, ceil_mode */
+    float x[16], y[4];
+    for (int i = 0; i < 16; i++)
+        x[i] = (float)(i + 1);
+    const int64_t in[2] = {4, 4}, k[2] = {3, 3}, s[2] = {2, 2}, d[2] = {1, 1}, p[2] = {0, 0};
+    qc_f32_window w = make_window(2, in, k, s, d, p, p, true);
+    ck_assert_int_eq(w.out[0], 2);
+    qc_f32_avgpool(&w, 1, false, x, y);
+    const float want[4] = {6, 7.5f, 12, 13.5f};
+    ck_assert_mem_eq(y, want, sizeof want);
+}
+END_TEST
+
+START_TEST(test_global_pools_reduce_each_plane)
+{
+    for (int trial = 0; trial < 50; trial++) {
+        int64_t planes = rand_int(1, 6), size = rand_int(1, 300);
+        float *x = rand_floats(planes * size), *avg = rand_floats(planes),
+              *max = rand_floats(planes);
+        qc_f32_global_avgpool(planes, size, x, avg);
+        qc_f32_global_maxpool(planes, size, x, max);
+        for (int64_t p = 0; p < planes; p++) {
+            double sum = 0, abs_sum = 0;
+            float best = -INFINITY;
+            for (int64_t i = 0; i < size; i++) {
+                sum += x[p * size + i];
+                abs_sum += fabs(x[p * size + i]);
+                best = x[p * size + i] > best ? x[p * size + i] : best;
+            }
+            assert_close("global avgpool", p, avg[p], sum / (double)size,
+                         abs_sum / (double)size, POOL_AVG_REL_TOL);
+            ck_assert_float_eq(max[p], best);
+        }
+        free(x), free(avg), free(max);
+    }
+}
+END_TEST
+
+/* ---- normalization ----------------------------------------------------------------------- */
+
+START_TEST(test_batchnorm_matches_the_formula)
+{
+    for (int trial = 0; trial < 50; trial++) {
+        int64_t batch = rand_int(1, 3), channels = rand_int(1, 7), plane = rand_int(1, 50);
+        int64_t n = batch * channels * plane;
+        float *x = rand_floats(n), *y = rand_floats(n), *scale = rand_floats(channels),
+              *bias = rand_floats(channels), *mean = rand_floats(channels),
+              *var = rand_floats(channels);
+        for (int64_t c = 0; c < channels; c++)
+            var[c] = fabsf(var[c]) * 3;
+        float eps = trial % 2 ? 1e-5f : 1e-2f;
+        qc_f32_batchnorm(batch, channels, plane, x, scale, bias, mean, var, eps, y);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t c = (i / plane) % channels;
+            double inv = 1.0 / sqrt((double)var[c] + eps);
+            double t = ((double)x[i] - mean[c]) * inv * scale[c];
+            double scl = (fabs(x[i]) + fabs(mean[c])) * inv * fabs(scale[c]) + fabs(bias[c]);
+            assert_close("batchnorm", i, y[i], t + bias[c], scl, BATCHNORM_REL_TOL);
+        }
+        free(x), free(y), free(scale), free(bias), free(mean), free(var);
+    }
+}
+END_TEST
+
+START_TEST(test_softmax_matches_the_definition_along_any_axis)
+{
+    for (int trial = 0; trial < 100; trial++) {
+        int64_t outer = rand_int(1, 5), axis = rand_int(1, 20), inner = rand_int(1, 6);
+        int64_t n = outer * axis * inner;
+        float *x = rand_floats(n), *y = rand_floats(n);
+        for (int64_t i = 0; i < n; i++)
+            x[i] *= 10;
+        qc_f32_softmax(outer, axis, inner, x, y);
+        for (int64_t o = 0; o < outer; o++)
+            for (int64_t i = 0; i < inner; i++) {
+                double sum = 0;
+                for (int64_t j = 0; j < axis; j++)
+                    sum += exp((double)x[(o * axis + j) * inner + i]);
+                double total = 0;
+                for (int64_t j = 0; j < axis; j++) {
+                    int64_t at = (o * axis + j) * inner + i;
+                    assert_close("softmax", at, y[at], exp((double)x[at]) / sum, 1.0,
+                                 SOFTMAX_ABS_TOL);
+                    total += y[at];
+                }
+                ck_assert_double_eq_tol(total, 1.0, SOFTMAX_ABS_TOL * (double)axis);
+            }
+        free(x), free(y);
+    }
+}
+END_TEST
+
+START_TEST(test_softmax_of_large_numbers_does_not_overflow)
+{
+    /* test_softmax_large_number: the same result as for the inputs minus their maximum */
+    float x[4] = {10000, 10001, 10002, 10003}, shifted[4] = {0, 1, 2, 3}, y[4], want[4];
+    qc_f32_softmax(1, 4, 1, x, y);
+    qc_f32_softmax(1, 4, 1, shifted, want);
+    for (int i = 0; i < 4; i++) {
+        ck_assert(isfinite(y[i]));
+        ck_assert_float_eq(y[i], want[i]);
+    }
+    assert_close("softmax", 3, y[3], 0.643914213228014, 1.0, SOFTMAX_ABS_TOL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("kernels_fp32");
+    TCase *tc = tcase_create("fp32");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_window_out_size_follows_the_onnx_formula);
+    tcase_add_test(tc, test_ceil_mode_drops_a_window_that_starts_in_the_end_padding);
+    tcase_add_test(tc, test_window_out_size_is_below_one_when_the_kernel_does_not_fit);
+    tcase_add_test(tc, test_window_inside_gives_the_positions_that_read_real_input);
+    tcase_add_test(tc, test_conv_matches_direct_loops_on_edge_shapes);
+    tcase_add_test(tc, test_conv_matches_direct_loops_on_random_shapes);
+    tcase_add_test(tc, test_conv_gives_an_image_the_same_bits_whatever_the_batch);
+    tcase_add_test(tc, test_gemm_matches_the_definition_with_every_bias_shape);
+    tcase_add_test(tc, test_gemm_row_results_do_not_depend_on_the_row_count);
+    tcase_add_test(tc, test_matmul_broadcasts_batch_dimensions_like_numpy);
+    tcase_add_test(tc, test_float_binary_ops_broadcast_exactly_like_numpy);
+    tcase_add_test(tc, test_integer_binary_ops_wrap_around_in_their_type);
+    tcase_add_test(tc, test_integer_division_truncates_toward_zero_and_never_traps);
+    tcase_add_test(tc, test_integer_binary_ops_broadcast_like_the_float_ones);
+    tcase_add_test(tc, test_relu_leaky_relu_and_clip_are_exact);
+    tcase_add_test(tc, test_relu_and_clip_let_nan_through);
+    tcase_add_test(tc, test_clip_with_min_above_max_gives_max_like_numpy);
+    tcase_add_test(tc, test_integer_clip_saturates_bounds_to_the_type);
+    tcase_add_test(tc, test_sigmoid_is_accurate_and_finite_at_extremes);
+    tcase_add_test(tc, test_maxpool_matches_naive_loops_exactly_with_indices);
+    tcase_add_test(tc, test_maxpool_reproduces_the_onnx_argmax_example);
+    tcase_add_test(tc, test_maxpool_propagates_nan);
+    tcase_add_test(tc, test_avgpool_matches_naive_loops_with_and_without_padding_counted);
+    tcase_add_test(tc, test_avgpool_reproduces_the_onnx_ceil_example);
+    tcase_add_test(tc, test_global_pools_reduce_each_plane);
+    tcase_add_test(tc, test_batchnorm_matches_the_formula);
+    tcase_add_test(tc, test_softmax_matches_the_definition_along_any_axis);
+    tcase_add_test(tc, test_softmax_of_large_numbers_does_not_overflow);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    openblas_set_num_threads(1); /* as the executor runs the kernels */
+    return qc_check_run("check_kernels_fp32", suite());
+}
