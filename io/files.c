@@ -1,0 +1,176 @@
+/* files.c — atomic file writing (temporary file + rename) and reading whole files. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image-impl.h"
+
+const char *qc_errno_text(int e, char *buf, size_t size)
+{
+    /* GNU strerror_r (we build with _GNU_SOURCE) may return a static string instead of buf. */
+    const char *s = strerror_r(e, buf, size);
+    if (s != buf)
+        snprintf(buf, size, "%s", s);
+    if (buf[0] && isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
+        buf[0] = (char)tolower((unsigned char)buf[0]);
+    return buf;
+}
+
+/* The process umask, without changing it (umask(2) can only read it by setting it, which
+ * races with other threads creating files). Linux has shown it in /proc since 4.7. */
+static mode_t current_umask(void)
+{
+    mode_t mask = 022;
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return mask;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Umask:", 6) == 0) {
+            mask = (mode_t)strtoul(line + 6, NULL, 8);
+            break;
+        }
+    }
+    fclose(f);
+    return mask & 0777;
+}
+
+static void file_release(qc_file *file)
+{
+    free(file->path);
+    free(file->tmp_path);
+    file->f = NULL;
+    file->path = file->tmp_path = NULL;
+}
+
+qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err)
+{
+    char msg[256];
+    file->f = NULL;
+    file->path = strdup(path);
+    /* The temporary file lives in the target's folder so that rename() stays within one
+     * file system and is atomic; the leading dot hides it from image-set scans. */
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) + 1 : 0;
+    const char *base = path + dir_len;
+    size_t tmp_size = dir_len + 1 + strlen(base) + 8;
+    file->tmp_path = malloc(tmp_size);
+    if (!file->path || !file->tmp_path) {
+        file_release(file);
+        return qc_fail(err, QC_ERR_IO, "cannot write '%s': out of memory", path);
+    }
+    snprintf(file->tmp_path, tmp_size, "%.*s.%s.XXXXXX", (int)dir_len, path, base);
+    int fd = mkstemp(file->tmp_path);
+    if (fd < 0) {
+        int e = errno;
+        file_release(file);
+        return qc_fail(err, QC_ERR_IO, "cannot write '%s': %s", path,
+                       qc_errno_text(e, msg, sizeof msg));
+    }
+    /* mkstemp creates the file 0600; give it the mode a plain fopen would have. */
+    if (fchmod(fd, 0666 & ~current_umask()) != 0 || !(file->f = fdopen(fd, "wb"))) {
+        int e = errno;
+        close(fd);
+        unlink(file->tmp_path);
+        file_release(file);
+        return qc_fail(err, QC_ERR_IO, "cannot write '%s': %s", path,
+                       qc_errno_text(e, msg, sizeof msg));
+    }
+    return QC_OK;
+}
+
+qc_status qc_file_commit(qc_file *file, qc_error *err)
+{
+    char msg[256];
+    if (!file->f) {
+        file_release(file);
+        return qc_fail(err, QC_ERR_IO, "internal error: no file open to commit");
+    }
+    /* Small files reach the disk only here, so the flush reports most failures. */
+    int e = 0;
+    errno = 0;
+    bool failed_before = ferror(file->f) != 0;
+    if (fflush(file->f) != 0)
+        e = errno ? errno : EIO;
+    if (!e && failed_before) {
+        /* An earlier fwrite failed and its errno is gone. One more byte, into a file that
+         * is about to be removed, usually fails the same way (disk full, size limit) and
+         * tells why. */
+        e = write(fileno(file->f), "", 1) < 0 ? errno : -1;
+    }
+    if (!e && fsync(fileno(file->f)) != 0 && errno != EINVAL)
+        e = errno;
+    if (fclose(file->f) != 0 && !e)
+        e = errno ? errno : EIO;
+    file->f = NULL;
+    if (!e && rename(file->tmp_path, file->path) != 0)
+        e = errno;
+    if (e) {
+        unlink(file->tmp_path);
+        qc_fail(err, QC_ERR_IO, "cannot write '%s': %s", file->path,
+                e > 0 ? qc_errno_text(e, msg, sizeof msg) : "write failed");
+        file_release(file);
+        return QC_ERR_IO;
+    }
+    file_release(file);
+    return QC_OK;
+}
+
+void qc_file_abort(qc_file *file)
+{
+    if (file->f) {
+        fclose(file->f);
+        file->f = NULL;
+    }
+    if (file->tmp_path)
+        unlink(file->tmp_path);
+    file_release(file);
+}
+
+qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *err)
+{
+    char msg[256];
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        return qc_fail(err, QC_ERR_IO, "cannot read '%s': %s", path,
+                       qc_errno_text(e, msg, sizeof msg));
+    }
+    /* Grow as we go rather than trusting st_size: pipes and /proc files report 0. */
+    size_t cap = 0, len = 0;
+    char *buf = NULL;
+    for (;;) {
+        if (cap - len < 2) {
+            size_t new_cap = cap ? cap * 2 : 65536;
+            char *p = new_cap > cap ? realloc(buf, new_cap) : NULL;
+            if (!p) {
+                free(buf);
+                fclose(f);
+                return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", path);
+            }
+            buf = p;
+            cap = new_cap;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        int e = errno ? errno : EIO;
+        free(buf);
+        fclose(f);
+        return qc_fail(err, QC_ERR_IO, "cannot read '%s': %s", path,
+                       qc_errno_text(e, msg, sizeof msg));
+    }
+    fclose(f);
+    buf[len] = '\0';
+    *data = buf;
+    *size = len;
+    return QC_OK;
+}

@@ -1,0 +1,238 @@
+/* modelcard.c — the JSON model card beside a model: preprocessing, classes, reference accuracy. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cJSON.h>
+
+#include "image-impl.h"
+
+/* models/NAME.onnx → models/NAME.json (a name without extension gets ".json" appended). */
+static char *card_path(const char *model_path)
+{
+    const char *slash = strrchr(model_path, '/');
+    const char *base = slash ? slash + 1 : model_path;
+    const char *dot = strrchr(base, '.');
+    size_t stem = dot && dot > base ? (size_t)(dot - model_path) : strlen(model_path);
+    char *path = malloc(stem + 6);
+    if (path)
+        snprintf(path, stem + 6, "%.*s.json", (int)stem, model_path);
+    return path;
+}
+
+static bool is_integer(const cJSON *item, double lo, double hi)
+{
+    return cJSON_IsNumber(item) && item->valuedouble == floor(item->valuedouble) &&
+           item->valuedouble >= lo && item->valuedouble <= hi;
+}
+
+/* "size" and "crop": [height, width], or one number for a square. */
+static bool read_size(const cJSON *item, int *h, int *w)
+{
+    if (is_integer(item, 1, QC_IMAGE_MAX_SIDE)) {
+        *h = *w = (int)item->valuedouble;
+        return true;
+    }
+    if (!cJSON_IsArray(item) || cJSON_GetArraySize(item) != 2)
+        return false;
+    const cJSON *a = cJSON_GetArrayItem(item, 0), *b = cJSON_GetArrayItem(item, 1);
+    if (!is_integer(a, 1, QC_IMAGE_MAX_SIDE) || !is_integer(b, 1, QC_IMAGE_MAX_SIDE))
+        return false;
+    *h = (int)a->valuedouble;
+    *w = (int)b->valuedouble;
+    return true;
+}
+
+/* "mean" and "std": one number per channel, or one for all. */
+static bool read_channels(const cJSON *item, int channels, float out[3])
+{
+    int n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : 0;
+    if (n != 1 && n != channels)
+        return false;
+    for (int c = 0; c < channels; c++) {
+        const cJSON *v = cJSON_GetArrayItem(item, n == 1 ? 0 : c);
+        if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+            return false;
+        out[c] = (float)v->valuedouble;
+    }
+    return true;
+}
+
+static qc_status bad_key(qc_error *err, const char *path, const char *key, const char *what)
+{
+    return qc_fail(err, QC_ERR_INPUT, "bad model card '%s': \"%s\" must be %s", path, key, what);
+}
+
+static qc_status read_preprocess(const cJSON *pre, const char *path, int channels,
+                                 qc_preprocess *pp, qc_error *err)
+{
+    if (!cJSON_IsObject(pre))
+        return bad_key(err, path, "preprocess", "an object");
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(pre, "color");
+    if (item) {
+        const char *s = cJSON_GetStringValue(item);
+        if (!s || (strcmp(s, "gray") && strcmp(s, "rgb") && strcmp(s, "bgr")))
+            return bad_key(err, path, "preprocess.color", "\"gray\", \"rgb\" or \"bgr\"");
+        pp->color = s[0] == 'g' ? QC_COLOR_GRAY : s[0] == 'r' ? QC_COLOR_RGB : QC_COLOR_BGR;
+    }
+    int pp_channels = pp->color == QC_COLOR_GRAY ? 1 : 3;
+    if (channels > 0 && pp_channels != channels)
+        return qc_fail(err, QC_ERR_INPUT,
+                       "bad model card '%s': \"preprocess.color\" gives %d channel%s but the "
+                       "model takes %d",
+                       path, pp_channels, pp_channels == 1 ? "" : "s", channels);
+    if ((item = cJSON_GetObjectItemCaseSensitive(pre, "size")) &&
+        !read_size(item, &pp->resize_h, &pp->resize_w))
+        return bad_key(err, path, "preprocess.size", "[height, width] in 1..16384");
+    if ((item = cJSON_GetObjectItemCaseSensitive(pre, "crop")) &&
+        !read_size(item, &pp->crop_h, &pp->crop_w))
+        return bad_key(err, path, "preprocess.crop", "[height, width] in 1..16384");
+    if ((item = cJSON_GetObjectItemCaseSensitive(pre, "scale"))) {
+        if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble))
+            return bad_key(err, path, "preprocess.scale", "a number");
+        pp->scale = (float)item->valuedouble;
+    }
+    if ((item = cJSON_GetObjectItemCaseSensitive(pre, "mean")) &&
+        !read_channels(item, pp_channels, pp->mean))
+        return bad_key(err, path, "preprocess.mean", pp_channels == 1 ? "[number]"
+                                                      : "an array of 1 or 3 numbers");
+    if ((item = cJSON_GetObjectItemCaseSensitive(pre, "std"))) {
+        bool ok = read_channels(item, pp_channels, pp->std);
+        for (int c = 0; ok && c < pp_channels; c++)
+            ok = pp->std[c] != 0.0f;
+        if (!ok)
+            return bad_key(err, path, "preprocess.std",
+                           pp_channels == 1 ? "[number] and not zero"
+                                            : "an array of 1 or 3 numbers, none zero");
+    }
+    /* One value for all channels counts for the unused ones too, so that mean[c] and
+     * std[c] are meaningful whatever c the caller reads. */
+    for (int c = pp_channels; c < 3; c++) {
+        pp->mean[c] = pp->mean[0];
+        pp->std[c] = pp->std[0];
+    }
+    return QC_OK;
+}
+
+static qc_status read_card(const cJSON *root, qc_model_card *card, int channels, qc_error *err)
+{
+    const char *path = card->path;
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "qcal");
+    if (!cJSON_IsNumber(item))
+        return bad_key(err, path, "qcal", "a number (the card format version, 1)");
+    if (item->valuedouble != 1)
+        return qc_fail(err, QC_ERR_INPUT,
+                       "bad model card '%s': format version %g is not supported (only 1)", path,
+                       item->valuedouble);
+    if ((item = cJSON_GetObjectItemCaseSensitive(root, "name"))) {
+        if (!cJSON_IsString(item))
+            return bad_key(err, path, "name", "a string");
+        if (!(card->name = strdup(item->valuestring)))
+            return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", path);
+    }
+    if ((item = cJSON_GetObjectItemCaseSensitive(root, "preprocess"))) {
+        qc_status st = read_preprocess(item, path, channels, &card->pp, err);
+        if (st != QC_OK)
+            return st;
+    }
+    if ((item = cJSON_GetObjectItemCaseSensitive(root, "classes"))) {
+        int n = cJSON_IsArray(item) ? cJSON_GetArraySize(item) : -1;
+        for (int i = 0; i < n; i++)
+            if (!cJSON_IsString(cJSON_GetArrayItem(item, i)))
+                n = -1;
+        if (n < 0)
+            return bad_key(err, path, "classes", "an array of strings");
+        if (n > 0 && !(card->classes = calloc((size_t)n, sizeof *card->classes)))
+            return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", path);
+        card->n_classes = n;
+        const cJSON *c;
+        int i = 0;
+        cJSON_ArrayForEach(c, item) {
+            if (!(card->classes[i++] = strdup(c->valuestring)))
+                return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", path);
+        }
+    }
+    if ((item = cJSON_GetObjectItemCaseSensitive(root, "fp32_top1"))) {
+        const cJSON *correct = cJSON_GetObjectItemCaseSensitive(item, "correct");
+        const cJSON *images = cJSON_GetObjectItemCaseSensitive(item, "images");
+        /* 2^53: every integer up to it is exact in the double cJSON keeps. */
+        if (!cJSON_IsObject(item) || !is_integer(correct, 0, 9007199254740992.0) ||
+            !is_integer(images, 1, 9007199254740992.0) ||
+            correct->valuedouble > images->valuedouble)
+            return bad_key(err, path, "fp32_top1",
+                           "{\"correct\": C, \"images\": N} with integers 0 <= C <= N, N > 0");
+        card->top1_correct = (int64_t)correct->valuedouble;
+        card->top1_images = (int64_t)images->valuedouble;
+    }
+    return QC_OK;
+}
+
+/* The line of a position in text, for messages. */
+static int line_of(const char *text, const char *pos)
+{
+    int line = 1;
+    for (const char *p = text; p < pos; p++)
+        line += *p == '\n';
+    return line;
+}
+
+qc_status qc_model_card_load(const char *model_path, int channels, qc_model_card *card,
+                             char *warning, size_t warning_size, qc_error *err)
+{
+    memset(card, 0, sizeof *card);
+    qc_preprocess_default(&card->pp, channels);
+    card->top1_correct = card->top1_images = -1;
+    if (warning && warning_size > 0)
+        warning[0] = '\0';
+    if (!(card->path = card_path(model_path)))
+        return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", model_path);
+    char *text = NULL;
+    size_t size;
+    cJSON *root = NULL;
+    qc_status st = QC_OK;
+    struct stat file_stat;
+    if (stat(card->path, &file_stat) != 0 && errno == ENOENT)
+        return QC_OK; /* no card: the defaults */
+    if ((st = qc_read_file(card->path, &text, &size, err)) != QC_OK)
+        goto end;
+    /* size + 1 takes in the NUL that qc_read_file appends, which is how cJSON checks that
+     * nothing follows the value. */
+    const char *parse_end = NULL;
+    root = cJSON_ParseWithLengthOpts(text, size + 1, &parse_end, true);
+    if (!root) {
+        st = qc_fail(err, QC_ERR_INPUT, "bad model card '%s': not valid JSON (line %d)",
+                     card->path, line_of(text, parse_end ? parse_end : text));
+        goto end;
+    }
+    if (!cJSON_GetObjectItemCaseSensitive(root, "qcal")) {
+        /* Some other JSON file that happens to share the model's name. */
+        if (warning && warning_size > 0)
+            snprintf(warning, warning_size,
+                     "ignoring '%s': not a qcal model card (no \"qcal\" key)", card->path);
+        goto end;
+    }
+    if ((st = read_card(root, card, channels, err)) != QC_OK)
+        goto end;
+    card->found = true;
+end:
+    cJSON_Delete(root);
+    free(text);
+    if (st != QC_OK)
+        qc_model_card_free(card);
+    return st;
+}
+
+void qc_model_card_free(qc_model_card *card)
+{
+    free(card->path);
+    free(card->name);
+    for (int i = 0; i < card->n_classes; i++)
+        free(card->classes[i]);
+    free(card->classes);
+    card->path = card->name = NULL;
+    card->classes = NULL;
+    card->n_classes = 0;
+    card->found = false;
+}

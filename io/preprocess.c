@@ -1,0 +1,170 @@
+/* preprocess.c — an image file to a model input: colour, resize, center crop, normalization.
+ *
+ * Each step follows PyTorch and torchvision, so that identical pixels give the tensors a
+ * PyTorch pipeline computes, bit for bit (the bundled models' reference accuracy comes from
+ * (p * scale - mean) / std in float32):
+ *
+ *   resize  as F.interpolate(mode="bilinear", align_corners=False, antialias=False) on the
+ *           CPU (its generic kernel), in float32. Pixel centers sit at i + 0.5, so output
+ *           index i reads source coordinate s = (in/out)·(i + 0.5) − 0.5, clamped below at 0;
+ *           i0 = min(floor(s), in − 1), i1 = min(i0 + 1, in − 1), λ1 = s − i0, λ0 = 1 − λ1;
+ *           a row is r(y) = p[y][x0]·λx0 + p[y][x1]·λx1 and the value r(y0)·λy0 + r(y1)·λy1.
+ *           No antialiasing when shrinking. The same size gives the input back exactly.
+ *           (PyTorch's other kernels, channels-last or separable, may round differently.)
+ *   crop    as torchvision's CenterCrop: offset round((size − crop) / 2) with Python's
+ *           round (half to even); a crop larger than the image pads with pixel value 0.
+ *   values  x = (p · scale − mean[c]) / std[c] in float32, in exactly that order.
+ *
+ * Resizing and cropping are done in one pass: only the cropped window of the resized
+ * image is computed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "image-impl.h"
+
+void qc_preprocess_default(qc_preprocess *pp, int channels)
+{
+    memset(pp, 0, sizeof *pp);
+    pp->color = channels == 1 ? QC_COLOR_GRAY : QC_COLOR_RGB;
+    pp->scale = 1.0f / 255.0f;
+    for (int c = 0; c < 3; c++) {
+        pp->mean[c] = 0.0f;
+        pp->std[c] = 1.0f;
+    }
+}
+
+/* Source indices and weights along one axis for output positions first..first+n-1 of a
+ * resize from in to out samples (the formula atop this file). Positions outside 0..out-1
+ * are padding: index -1. */
+typedef struct {
+    int i0, i1;
+    float l0, l1;
+} axis_tap;
+
+static void axis_taps(int in, int out, int first, int n, axis_tap *taps)
+{
+    float scale = (float)in / (float)out;
+    for (int k = 0; k < n; k++) {
+        int i = first + k;
+        if (i < 0 || i >= out) {
+            taps[k] = (axis_tap){-1, -1, 0.0f, 0.0f};
+            continue;
+        }
+        float s = scale * ((float)i + 0.5f) - 0.5f;
+        if (s < 0.0f)
+            s = 0.0f;
+        int i0 = (int)s < in - 1 ? (int)s : in - 1;
+        int i1 = i0 + (i0 < in - 1 ? 1 : 0);
+        float l1 = s - (float)i0;
+        if (l1 > 1.0f)
+            l1 = 1.0f;
+        taps[k] = (axis_tap){i0, i1, 1.0f - l1, l1};
+    }
+}
+
+/* Python's round() of half an integer d, i.e. of d / 2 with ties to even. */
+static int half_round_even(int d)
+{
+    int q = d / 2;
+    if (d % 2 != 0 && q % 2 != 0)
+        q++;
+    return q;
+}
+
+/* The offset of a centered window of size crop in size samples; negative when the
+ * window is larger (then the image is padded on both sides, the smaller pad first, as
+ * torchvision pads by (crop − size) // 2 before cropping). */
+static int crop_offset(int size, int crop)
+{
+    return crop <= size ? half_round_even(size - crop) : -((crop - size) / 2);
+}
+
+static qc_status geometry(const qc_image *img, int rh, int rw, int top, int left, int h, int w,
+                          float *dst)
+{
+    axis_tap *ty = malloc(sizeof *ty * (size_t)h), *tx = malloc(sizeof *tx * (size_t)w);
+    if (!ty || !tx) {
+        free(ty);
+        free(tx);
+        return QC_ERR_IO;
+    }
+    axis_taps(img->height, rh, top, h, ty);
+    axis_taps(img->width, rw, left, w, tx);
+    size_t plane = (size_t)img->width * (size_t)img->height;
+    for (int c = 0; c < img->channels; c++) {
+        const float *src = img->data + plane * (size_t)c;
+        float *out = dst + (size_t)c * (size_t)h * (size_t)w;
+        for (int y = 0; y < h; y++) {
+            const float *r0 = src + (size_t)ty[y].i0 * (size_t)img->width;
+            const float *r1 = src + (size_t)ty[y].i1 * (size_t)img->width;
+            for (int x = 0; x < w; x++) {
+                if (ty[y].i0 < 0 || tx[x].i0 < 0) {
+                    out[(size_t)y * (size_t)w + (size_t)x] = 0.0f;
+                    continue;
+                }
+                float a = r0[tx[x].i0] * tx[x].l0 + r0[tx[x].i1] * tx[x].l1;
+                float b = r1[tx[x].i0] * tx[x].l0 + r1[tx[x].i1] * tx[x].l1;
+                out[(size_t)y * (size_t)w + (size_t)x] = a * ty[y].l0 + b * ty[y].l1;
+            }
+        }
+    }
+    free(ty);
+    free(tx);
+    return QC_OK;
+}
+
+static const char *color_name(qc_color color)
+{
+    return color == QC_COLOR_GRAY ? "gray" : color == QC_COLOR_RGB ? "rgb" : "bgr";
+}
+
+qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels, int height,
+                        int width, float *dst, qc_error *err)
+{
+    if (pp->color != QC_COLOR_GRAY && pp->color != QC_COLOR_RGB && pp->color != QC_COLOR_BGR)
+        return qc_fail(err, QC_ERR_INPUT, "cannot load '%s': unknown colour model %d", path,
+                       (int)pp->color);
+    int pp_channels = pp->color == QC_COLOR_GRAY ? 1 : 3;
+    if (pp_channels != channels)
+        return qc_fail(err, QC_ERR_INPUT,
+                       "cannot load '%s': colour \"%s\" gives %d channel%s but the model takes %d",
+                       path, color_name(pp->color), pp_channels, pp_channels == 1 ? "" : "s",
+                       channels);
+    if (height < 1 || width < 1)
+        return qc_fail(err, QC_ERR_INPUT, "cannot load '%s': bad model input size %dx%d",
+                       path, height, width);
+    qc_image img;
+    qc_status st = qc_png_read(path, pp->color, &img, err);
+    if (st != QC_OK)
+        return st;
+    bool resize = pp->resize_h > 0 && pp->resize_w > 0;
+    bool crop = pp->crop_h > 0 && pp->crop_w > 0;
+    int rh = resize ? pp->resize_h : img.height, rw = resize ? pp->resize_w : img.width;
+    int h = crop ? pp->crop_h : rh, w = crop ? pp->crop_w : rw;
+    if (!resize && !crop && (h != height || w != width)) {
+        /* Nothing asked for: fit the image to the model. */
+        rh = h = height;
+        rw = w = width;
+    }
+    if (h != height || w != width) {
+        qc_image_free(&img);
+        return qc_fail(err, QC_ERR_INPUT,
+                       "cannot load '%s': preprocessing gives %dx%d pixels but the model "
+                       "takes %dx%d",
+                       path, h, w, height, width);
+    }
+    int top = crop ? crop_offset(rh, h) : 0, left = crop ? crop_offset(rw, w) : 0;
+    st = geometry(&img, rh, rw, top, left, h, w, dst);
+    qc_image_free(&img);
+    if (st != QC_OK)
+        return qc_fail(err, st, "cannot load '%s': out of memory", path);
+    size_t plane = (size_t)h * (size_t)w;
+    for (int c = 0; c < channels; c++) {
+        float scale = pp->scale, mean = pp->mean[c], std = pp->std[c];
+        float *x = dst + plane * (size_t)c;
+        for (size_t i = 0; i < plane; i++)
+            x[i] = (x[i] * scale - mean) / std;
+    }
+    return QC_OK;
+}
