@@ -1,0 +1,271 @@
+/* common.c — what every subcommand shares: messages, option values, preprocessing flags,
+ * the progress bar and JSON strings. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cli_warning(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("warning: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fprintf(stderr, "%s", usage);
+    return QC_ERR_USAGE;
+}
+
+bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool cli_parse_float(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return false;
+    *out = v;
+    return true;
+}
+
+const char *cli_option_value(const char *name, int argc, char **argv, int *i, bool *bad,
+                             const char *usage)
+{
+    const char *arg = argv[*i];
+    size_t len = strlen(name);
+    if (strncmp(arg, name, len))
+        return NULL;
+    if (arg[len] == '=')
+        return arg + len + 1;
+    if (arg[len])
+        return NULL;
+    if (*i + 1 >= argc) {
+        cli_usage_error(usage, "option '%s' needs a value", name);
+        *bad = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+int cli_common_option(cli_common *c, int argc, char **argv, int *i, const char *usage)
+{
+    const char *arg = argv[*i];
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        c->help = true;
+        return 1;
+    }
+    if (!strcmp(arg, "--json")) {
+        c->json = true;
+        return 1;
+    }
+    if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
+        c->quiet = true;
+        return 1;
+    }
+    bool bad = false;
+    const char *v = cli_option_value("--threads", argc, argv, i, &bad, usage);
+    if (bad)
+        return -1;
+    if (v) {
+        int64_t n;
+        if (!cli_parse_int(v, 1, 256, &n)) {
+            cli_usage_error(usage, "--threads takes a number from 1 to 256, not '%s'", v);
+            return -1;
+        }
+        c->threads = (int)n;
+        return 1;
+    }
+    return 0;
+}
+
+static bool parse_hw(const char *s, int *h, int *w)
+{
+    char *end;
+    long a = strtol(s, &end, 10);
+    if (end == s || (*end != 'x' && *end != 'X'))
+        return false;
+    const char *rest = end + 1;
+    long b = strtol(rest, &end, 10);
+    if (end == rest || *end || a < 1 || b < 1 || a > 16384 || b > 16384)
+        return false;
+    *h = (int)a;
+    *w = (int)b;
+    return true;
+}
+
+static int parse_list(const char *s, float *out)
+{
+    int n = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (n == 3 || !cli_parse_float(tok, &out[n]))
+            return -1;
+        n++;
+    }
+    return n == 1 || n == 3 ? n : -1;
+}
+
+int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *usage)
+{
+    bool bad = false;
+    const char *v;
+    if ((v = cli_option_value("--size", argc, argv, i, &bad, usage))) {
+        if (!parse_hw(v, &f->size_h, &f->size_w))
+            return cli_usage_error(usage, "--size takes HxW, e.g. 224x224, not '%s'", v), -1;
+        f->has_size = true;
+    } else if ((v = cli_option_value("--crop", argc, argv, i, &bad, usage))) {
+        if (!parse_hw(v, &f->crop_h, &f->crop_w))
+            return cli_usage_error(usage, "--crop takes HxW, e.g. 224x224, not '%s'", v), -1;
+        f->has_crop = true;
+    } else if ((v = cli_option_value("--scale", argc, argv, i, &bad, usage))) {
+        if (!cli_parse_float(v, &f->scale))
+            return cli_usage_error(usage, "--scale takes a number, not '%s'", v), -1;
+        f->has_scale = true;
+    } else if ((v = cli_option_value("--mean", argc, argv, i, &bad, usage))) {
+        if ((f->n_mean = parse_list(v, f->mean)) < 0)
+            return cli_usage_error(usage, "--mean takes M or M,M,M, not '%s'", v), -1;
+        f->has_mean = true;
+    } else if ((v = cli_option_value("--std", argc, argv, i, &bad, usage))) {
+        if ((f->n_std = parse_list(v, f->std)) < 0)
+            return cli_usage_error(usage, "--std takes S or S,S,S, not '%s'", v), -1;
+        for (int k = 0; k < f->n_std; k++)
+            if (f->std[k] == 0)
+                return cli_usage_error(usage, "--std must not be 0"), -1;
+        f->has_std = true;
+    } else if ((v = cli_option_value("--color", argc, argv, i, &bad, usage))) {
+        if (!strcmp(v, "gray"))
+            f->color = QC_COLOR_GRAY;
+        else if (!strcmp(v, "rgb"))
+            f->color = QC_COLOR_RGB;
+        else if (!strcmp(v, "bgr"))
+            f->color = QC_COLOR_BGR;
+        else
+            return cli_usage_error(usage, "--color takes gray, rgb or bgr, not '%s'", v), -1;
+        f->has_color = true;
+    }
+    if (bad)
+        return -1;
+    return v ? 1 : 0;
+}
+
+bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
+{
+    if (f->has_size) {
+        pp->resize_h = f->size_h;
+        pp->resize_w = f->size_w;
+    }
+    if (f->has_crop) {
+        pp->crop_h = f->crop_h;
+        pp->crop_w = f->crop_w;
+    }
+    if (f->has_scale)
+        pp->scale = f->scale;
+    if (f->has_color)
+        pp->color = f->color;
+    for (int c = 0; c < 3; c++) {
+        if (f->has_mean)
+            pp->mean[c] = f->mean[f->n_mean == 1 ? 0 : c];
+        if (f->has_std)
+            pp->std[c] = f->std[f->n_std == 1 ? 0 : c];
+    }
+    int color_channels = pp->color == QC_COLOR_GRAY ? 1 : 3;
+    if (color_channels != channels) {
+        cli_error("the model takes %d channel%s but the colour is %s (use --color)", channels,
+                  channels == 1 ? "" : "s", pp->color == QC_COLOR_GRAY ? "gray" : "rgb/bgr");
+        return false;
+    }
+    return true;
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool quiet)
+{
+    p->on = !quiet && isatty(STDERR_FILENO);
+    p->label = label;
+    p->total = total;
+    p->done = 0;
+    p->start = cli_now();
+    p->last_draw = 0;
+}
+
+void cli_progress_update(cli_progress *p, int64_t done)
+{
+    p->done = done;
+    if (!p->on)
+        return;
+    double now = cli_now();
+    if (now - p->last_draw < 0.1 && done < p->total)
+        return;
+    p->last_draw = now;
+    int width = 30, filled = p->total ? (int)(width * done / p->total) : width;
+    double elapsed = now - p->start;
+    double eta = done ? elapsed * (double)(p->total - done) / (double)done : 0;
+    fprintf(stderr, "\r%s [", p->label);
+    for (int i = 0; i < width; i++)
+        fputc(i < filled ? '#' : '.', stderr);
+    fprintf(stderr, "] %lld/%lld  ETA %.0fs ", (long long)done, (long long)p->total, eta);
+    fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *p)
+{
+    if (p->on)
+        fprintf(stderr, "\r%*s\r", 80, "");
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}

@@ -1,0 +1,359 @@
+/* eval.c — `qcal eval MODEL… IMAGES`: top-1/top-5 accuracy and images/s of each model. Every
+ * image runs through the graph on its own (batch 1, one executor per thread), so results do
+ * not depend on --batch or --threads. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define EVAL_USAGE                                                                            \
+    "usage: qcal eval MODEL... IMAGES [--labels FILE] [--limit N] [--batch N] [--threads N]\n" \
+    "                 [--predictions FILE] [--skip-bad] [--json] [--quiet]\n"                  \
+    "                 [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
+    "                 [--color gray|rgb|bgr]\n"                                                \
+    "  Runs each FP32 model over the PNG images (a folder scanned recursively, ImageFolder\n"  \
+    "  labels or --labels FILE) and prints top-1, top-5 and images/s. Preprocessing comes\n"   \
+    "  from the model card (MODEL.json) unless flags say otherwise.\n"
+
+#define MAX_MODELS 16
+#define TOP_K 5
+
+typedef struct {
+    qc_status status;
+    bool bad_image; /* the image could not be read (as opposed to the model failing) */
+    int top[TOP_K];
+    qc_error err;
+} item_result;
+
+typedef struct {
+    const qc_graph *g;
+    const qc_image_set *set;
+    const qc_preprocess *pp;
+    int channels, height, width, k;
+    int64_t first;
+    qc_exec **execs;
+    float **pixels;
+    item_result *results;
+} eval_ctx;
+
+typedef struct {
+    const char *path;
+    int64_t images, skipped, labelled, top1, top5;
+    double seconds;
+} eval_result;
+
+/* Indices of the k largest logits, largest first; ties go to the lower index. */
+static void top_k(const float *logits, int n, int k, int *top)
+{
+    for (int j = 0; j < k; j++) {
+        int best = -1;
+        for (int c = 0; c < n; c++) {
+            bool taken = false;
+            for (int t = 0; t < j; t++)
+                taken |= top[t] == c;
+            if (!taken && (best < 0 || logits[c] > logits[best]))
+                best = c;
+        }
+        top[j] = best;
+    }
+}
+
+static int eval_item(void *arg, int worker, int64_t item)
+{
+    eval_ctx *c = arg;
+    item_result *r = &c->results[item];
+    const qc_image_item *img = &c->set->items[c->first + item];
+    r->bad_image = false;
+    r->status = qc_image_load(img->path, c->pp, c->channels, c->height, c->width,
+                              c->pixels[worker], &r->err);
+    if (r->status != QC_OK) {
+        r->bad_image = true;
+        return 0;
+    }
+    int64_t dims[4] = {1, c->channels, c->height, c->width};
+    qc_value in = qc_value_f32(4, dims, c->pixels[worker]);
+    r->status = qc_exec_run(c->execs[worker], &in, 1, &r->err);
+    if (r->status != QC_OK)
+        return 0;
+    const qc_value *out = qc_exec_output(c->execs[worker], 0);
+    top_k(out->data, c->k, c->k < TOP_K ? c->k : TOP_K, r->top);
+    return 0;
+}
+
+/* The model's single NCHW float input, or an error. */
+static qc_status model_input(const qc_graph *g, const char *path, int *ch, int *h, int *w,
+                             int *classes, qc_error *err)
+{
+    if (g->n_inputs != 1 || g->n_outputs < 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: eval needs one image input", path, g->n_inputs);
+    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
+        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float NCHW tensor of fixed channels and size",
+                       path, t->name);
+    if (!(t->symbolic & 1) && t->value.dims[0] != 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",
+                       path, t->name, (long long)t->value.dims[0]);
+    const qc_tensor *o = &g->tensors[g->outputs[0]];
+    if (o->value.dtype != QC_FLOAT || o->value.rank < 1 || qc_value_count(&o->value) < 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s': output '%s' is not a float vector of class scores", path, o->name);
+    *ch = (int)t->value.dims[1];
+    *h = (int)t->value.dims[2];
+    *w = (int)t->value.dims[3];
+    *classes = (int)qc_value_count(&o->value);
+    return QC_OK;
+}
+
+typedef struct {
+    const char *labels, *predictions;
+    int64_t limit, batch;
+    bool skip_bad;
+    cli_pp_flags pp;
+    cli_common common;
+} eval_options;
+
+static qc_status write_prediction(qc_file *pred, const qc_image_item *img, int top1, qc_error *err)
+{
+    int w = img->label >= 0 ? fprintf(pred->f, "%s\t%d\t%d\n", img->rel, top1, img->label)
+                            : fprintf(pred->f, "%s\t%d\t\n", img->rel, top1);
+    return w < 0 ? qc_fail(err, QC_ERR_IO, "cannot write '%s'", pred->path) : QC_OK;
+}
+
+static int eval_model(const char *path, const qc_image_set *set, const eval_options *o,
+                      eval_result *res)
+{
+    qc_error err;
+    qc_graph *g = NULL;
+    qc_model_card card = {0};
+    eval_ctx c = {0};
+    qc_file pred = {0};
+    int threads = o->common.threads;
+    int status = qc_onnx_load(path, &g, &err);
+    if (status == QC_OK)
+        status = qc_pass_fold_batchnorm(g, &err);
+    if (status == QC_OK)
+        status = model_input(g, path, &c.channels, &c.height, &c.width, &c.k, &err);
+    char warning[512] = "";
+    if (status == QC_OK)
+        status = qc_model_card_load(path, c.channels, &card, warning, sizeof warning, &err);
+    if (status != QC_OK) {
+        cli_error("%s", err.msg);
+        goto end;
+    }
+    if (warning[0] && !o->common.quiet)
+        cli_warning("%s", warning);
+    qc_preprocess pp;
+    if (card.found)
+        pp = card.pp;
+    else
+        qc_preprocess_default(&pp, c.channels);
+    if (!cli_pp_apply(&o->pp, &pp, c.channels)) {
+        status = QC_ERR_USAGE;
+        goto end;
+    }
+    if (o->predictions && (status = qc_file_begin(&pred, o->predictions, &err)) != QC_OK) {
+        cli_error("%s", err.msg);
+        goto end;
+    }
+
+    c.g = g;
+    c.set = set;
+    c.pp = &pp;
+    c.execs = calloc((size_t)threads, sizeof *c.execs);
+    c.pixels = calloc((size_t)threads, sizeof *c.pixels);
+    c.results = calloc((size_t)o->batch, sizeof *c.results);
+    if (!c.execs || !c.pixels || !c.results) {
+        status = QC_ERR_IO;
+        cli_error("out of memory");
+        goto end;
+    }
+    for (int t = 0; t < threads; t++) {
+        c.execs[t] = qc_exec_create(g);
+        c.pixels[t] = malloc((size_t)c.channels * c.height * c.width * sizeof(float));
+        if (!c.execs[t] || !c.pixels[t]) {
+            status = QC_ERR_IO;
+            cli_error("out of memory");
+            goto end;
+        }
+    }
+
+    int64_t n = set->n_items < o->limit ? set->n_items : o->limit;
+    *res = (eval_result){.path = path};
+    cli_progress progress;
+    cli_progress_start(&progress, "eval", n, o->common.quiet);
+    double start = cli_now();
+    for (int64_t first = 0; first < n; first += o->batch) {
+        int64_t count = n - first < o->batch ? n - first : o->batch;
+        c.first = first;
+        qc_parallel_for(threads, count, eval_item, &c);
+        for (int64_t i = 0; i < count; i++) {
+            const item_result *r = &c.results[i];
+            const qc_image_item *img = &set->items[first + i];
+            if (r->status != QC_OK) {
+                if (r->bad_image && o->skip_bad) {
+                    res->skipped++;
+                    if (!o->common.quiet)
+                        cli_warning("skipping: %s", r->err.msg);
+                    continue;
+                }
+                cli_progress_end(&progress);
+                cli_error("%s", r->err.msg);
+                status = r->status;
+                goto end;
+            }
+            res->images++;
+            if (img->label >= 0) {
+                res->labelled++;
+                res->top1 += r->top[0] == img->label;
+                for (int j = 0; j < (c.k < TOP_K ? c.k : TOP_K); j++)
+                    res->top5 += r->top[j] == img->label;
+            }
+            if (pred.f && (status = write_prediction(&pred, img, r->top[0], &err)) != QC_OK) {
+                cli_progress_end(&progress);
+                cli_error("%s", err.msg);
+                goto end;
+            }
+        }
+        cli_progress_update(&progress, first + count);
+    }
+    res->seconds = cli_now() - start;
+    cli_progress_end(&progress);
+    if (pred.f && (status = qc_file_commit(&pred, &err)) != QC_OK)
+        cli_error("%s", err.msg);
+
+end:
+    if (pred.f)
+        qc_file_abort(&pred);
+    if (c.execs)
+        for (int t = 0; t < threads; t++)
+            qc_exec_destroy(c.execs[t]);
+    if (c.pixels)
+        for (int t = 0; t < threads; t++)
+            free(c.pixels[t]);
+    free(c.execs);
+    free(c.pixels);
+    free(c.results);
+    qc_model_card_free(&card);
+    qc_graph_destroy(g);
+    return status;
+}
+
+static void print_fraction_json(const char *key, int64_t count, int64_t total)
+{
+    if (total)
+        printf(", \"%s\": %.6f", key, (double)count / (double)total);
+    else
+        printf(", \"%s\": null", key);
+}
+
+static void print_result_json(const eval_result *r, const eval_options *o)
+{
+    printf("{\"model\": ");
+    cli_json_string(stdout, r->path);
+    printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->images,
+           (long long)r->skipped, (long long)r->labelled);
+    if (r->labelled)
+        printf(", \"top1_correct\": %lld, \"top5_correct\": %lld", (long long)r->top1, (long long)r->top5);
+    else
+        printf(", \"top1_correct\": null, \"top5_correct\": null");
+    print_fraction_json("top1", r->top1, r->labelled);
+    print_fraction_json("top5", r->top5, r->labelled);
+    printf(", \"images_per_s\": %.1f, \"threads\": %d, \"batch\": %lld}",
+           r->seconds > 0 ? (double)r->images / r->seconds : 0.0, o->common.threads, (long long)o->batch);
+}
+
+static void print_table(const eval_result *r, int n)
+{
+    printf("%-32s %8s %20s %20s %10s\n", "model", "images", "top-1", "top-5", "images/s");
+    for (int i = 0; i < n; i++) {
+        char t1[32] = "-", t5[32] = "-";
+        if (r[i].labelled) {
+            snprintf(t1, sizeof t1, "%.4f (%lld)", (double)r[i].top1 / (double)r[i].labelled, (long long)r[i].top1);
+            snprintf(t5, sizeof t5, "%.4f (%lld)", (double)r[i].top5 / (double)r[i].labelled, (long long)r[i].top5);
+        }
+        printf("%-32s %8lld %20s %20s %10.1f\n", r[i].path, (long long)r[i].images, t1, t5,
+               r[i].seconds > 0 ? (double)r[i].images / r[i].seconds : 0.0);
+        if (r[i].skipped)
+            printf("  (%lld bad images skipped)\n", (long long)r[i].skipped);
+    }
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    eval_options o = {.limit = INT64_MAX, .batch = 32, .common = {.threads = 1}};
+    const char *positional[MAX_MODELS + 1];
+    int n_pos = 0;
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        const char *v;
+        int r = cli_common_option(&o.common, argc, argv, &i, EVAL_USAGE);
+        if (r == 0)
+            r = cli_pp_option(&o.pp, argc, argv, &i, EVAL_USAGE);
+        if (r < 0)
+            return QC_ERR_USAGE;
+        if (r > 0)
+            continue;
+        if ((v = cli_option_value("--labels", argc, argv, &i, &bad, EVAL_USAGE))) {
+            o.labels = v;
+        } else if ((v = cli_option_value("--predictions", argc, argv, &i, &bad, EVAL_USAGE))) {
+            o.predictions = v;
+        } else if ((v = cli_option_value("--limit", argc, argv, &i, &bad, EVAL_USAGE))) {
+            if (!cli_parse_int(v, 1, INT64_MAX, &o.limit))
+                return cli_usage_error(EVAL_USAGE, "--limit takes a positive number, not '%s'", v);
+        } else if ((v = cli_option_value("--batch", argc, argv, &i, &bad, EVAL_USAGE))) {
+            if (!cli_parse_int(v, 1, 4096, &o.batch))
+                return cli_usage_error(EVAL_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
+        } else if (!strcmp(argv[i], "--skip-bad")) {
+            o.skip_bad = true;
+        } else if (bad) {
+            return QC_ERR_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error(EVAL_USAGE, "unknown option '%s'", argv[i]);
+        } else if (n_pos == MAX_MODELS + 1) {
+            return cli_usage_error(EVAL_USAGE, "at most %d models", MAX_MODELS);
+        } else {
+            positional[n_pos++] = argv[i];
+        }
+        if (bad)
+            return QC_ERR_USAGE;
+    }
+    if (o.common.help) {
+        printf("%s", EVAL_USAGE);
+        return 0;
+    }
+    if (n_pos < 2)
+        return cli_usage_error(EVAL_USAGE, "eval needs a MODEL and IMAGES");
+    int n_models = n_pos - 1;
+    if (o.predictions && n_models > 1)
+        return cli_usage_error(EVAL_USAGE, "--predictions takes one MODEL");
+
+    qc_error err;
+    qc_image_set set;
+    qc_status s = qc_image_set_open(&set, positional[n_pos - 1], o.labels, &err);
+    if (s != QC_OK) {
+        cli_error("%s", err.msg);
+        return s;
+    }
+    eval_result results[MAX_MODELS];
+    int status = QC_OK;
+    for (int m = 0; m < n_models && status == QC_OK; m++)
+        status = eval_model(positional[m], &set, &o, &results[m]);
+    qc_image_set_free(&set);
+    if (status != QC_OK)
+        return status;
+    if (o.common.json) {
+        if (n_models == 1) {
+            print_result_json(&results[0], &o);
+        } else {
+            printf("{\"models\": [");
+            for (int m = 0; m < n_models; m++) {
+                printf(m ? ", " : "");
+                print_result_json(&results[m], &o);
+            }
+            printf("]}");
+        }
+        printf("\n");
+    } else {
+        print_table(results, n_models);
+    }
+    return QC_OK;
+}

@@ -1,0 +1,114 @@
+#!/bin/bash
+# cli-test.sh — end-to-end tests of the qcal command line: help and synopsis, exit codes,
+# bad inputs named in messages, nothing half-written, results independent of threads and
+# batch, and the bundled models' FP32 top-1 on the full Fashion-MNIST test set against the
+# count PyTorch measured (model cards). Prints "cli: N passed, N failed".
+set -u
+QCAL=${QCAL:-./qcal}
+PY=${PYTHON:-python3}
+tmp=$(mktemp -d /tmp/qcal-cli.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; }
+# expect NAME CODE CMD… : the command exits with CODE; its stderr is kept in $tmp/err
+expect() {
+    local name=$1 code=$2
+    shift 2
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local rc=$?
+    if [ "$rc" -eq "$code" ]; then ok "$name"; else bad "$name (exit $rc, expected $code: $(head -c 300 "$tmp/err"))"; fi
+}
+# contains NAME FILE TEXT
+contains() {
+    if grep -qF -- "$3" "$2"; then ok "$1"; else bad "$1 ('$3' not in: $(head -c 300 "$2"))"; fi
+}
+json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(d$2)" "$1"; }
+
+# 1. help and synopsis: every command answers --help with its usage, and the README shows
+#    the same synopsis line.
+expect "qcal --help exits 0" 0 "$QCAL" --help
+for cmd in inspect eval; do
+    expect "$cmd --help exits 0" 0 "$QCAL" "$cmd" --help
+    first=$(head -n 1 "$tmp/out")
+    case "$first" in "usage: qcal $cmd"*) ok "$cmd --help starts with its usage" ;; *) bad "$cmd --help starts with its usage: $first" ;; esac
+    contains "README shows the synopsis of $cmd" README.md "${first#usage: }"
+done
+expect "an unknown command is a usage error" 2 "$QCAL" frobnicate
+expect "an unknown option is a usage error" 2 "$QCAL" eval --frobnicate models/lenet.onnx data/val
+expect "eval without images is a usage error" 2 "$QCAL" eval models/lenet.onnx
+expect "a bad --threads value is a usage error" 2 "$QCAL" eval --threads zero models/lenet.onnx data/val
+
+# 2. inspect
+expect "inspect of a bundled model exits 0" 0 "$QCAL" inspect models/resnet-bn.onnx
+contains "inspect lists BatchNormalization nodes" "$tmp/out" "BatchNormalization"
+contains "inspect shows the dynamic batch" "$tmp/out" "Nx1x28x28"
+expect "inspect --json exits 0" 0 "$QCAL" inspect --json models/lenet.onnx
+if [ "$(json_get "$tmp/out" "['inputs'][0]['shape']")" = "Nx1x28x28" ]; then ok "inspect --json gives the input shape"; else bad "inspect --json gives the input shape"; fi
+expect "a missing model is an I/O error" 4 "$QCAL" inspect "$tmp/missing.onnx"
+contains "the missing model is named" "$tmp/err" "missing.onnx"
+for f in tests/data/onnx-bad/*.onnx; do
+    expect "bad model $(basename "$f") is bad input" 3 "$QCAL" inspect "$f"
+    contains "bad model $(basename "$f") is named in the message" "$tmp/err" "$(basename "$f")"
+done
+if [ -f tests/data/onnx-bad/unsupported-ops.onnx ]; then
+    "$QCAL" inspect tests/data/onnx-bad/unsupported-ops.onnx >"$tmp/out" 2>"$tmp/err"
+    contains "unsupported ops are listed with a node name" "$tmp/err" "(node '"
+fi
+
+# 3. eval: JSON fields, predictions, invariance to threads and batch
+expect "eval --json exits 0" 0 "$QCAL" eval --json --limit 300 models/lenet.onnx data/val
+cp "$tmp/out" "$tmp/eval.json"
+for key in images top1_correct top1 top5 images_per_s; do
+    if json_get "$tmp/eval.json" "['$key']" >/dev/null 2>&1; then ok "eval --json has $key"; else bad "eval --json has $key"; fi
+done
+if [ "$(json_get "$tmp/eval.json" "['images']")" = 300 ]; then ok "--limit 300 evaluates 300 images"; else bad "--limit 300 evaluates 300 images"; fi
+expect "eval --predictions exits 0 (1 thread, batch 1)" 0 "$QCAL" eval --quiet --threads 1 --batch 1 --limit 300 --predictions "$tmp/p1.tsv" models/mobilenet.onnx data/val
+expect "eval --predictions exits 0 (2 threads, batch 7)" 0 "$QCAL" eval --quiet --threads 2 --batch 7 --limit 300 --predictions "$tmp/p2.tsv" models/mobilenet.onnx data/val
+if cmp -s "$tmp/p1.tsv" "$tmp/p2.tsv"; then ok "predictions do not depend on threads or batch"; else bad "predictions do not depend on threads or batch"; fi
+if [ "$(wc -l <"$tmp/p1.tsv")" -eq 300 ]; then ok "predictions have one line per image"; else bad "predictions have one line per image"; fi
+correct=$(awk -F'\t' '$2 == $3' "$tmp/p1.tsv" | wc -l)
+"$QCAL" eval --json --limit 300 models/mobilenet.onnx data/val >"$tmp/m.json" 2>/dev/null
+if [ "$(json_get "$tmp/m.json" "['top1_correct']")" = "$correct" ]; then ok "predictions agree with top1_correct"; else bad "predictions agree with top1_correct"; fi
+
+# 4. bad images: named, exit 3, nothing half-written; --skip-bad counts them
+mkdir -p "$tmp/imgs/0_a"
+cp "$(find data/val -name '*.png' | sort | head -n 1)" "$tmp/imgs/0_a/good.png"
+printf 'not a png' >"$tmp/imgs/0_a/zbad.png"
+expect "a bad image stops eval with bad input" 3 "$QCAL" eval --predictions "$tmp/pred.tsv" models/lenet.onnx "$tmp/imgs"
+contains "the bad image is named" "$tmp/err" "zbad.png"
+if [ ! -e "$tmp/pred.tsv" ] && [ -z "$(ls -A "$tmp" | grep '^\.pred')" ]; then ok "a failed eval leaves no predictions file"; else bad "a failed eval leaves no predictions file"; fi
+expect "--skip-bad skips the bad image" 0 "$QCAL" eval --json --skip-bad models/lenet.onnx "$tmp/imgs"
+if [ "$(json_get "$tmp/out" "['skipped']")" = 1 ] && [ "$(json_get "$tmp/out" "['images']")" = 1 ]; then ok "--skip-bad counts the skipped image"; else bad "--skip-bad counts the skipped image"; fi
+mkdir -p "$tmp/empty"
+expect "an empty image folder is bad input" 3 "$QCAL" eval models/lenet.onnx "$tmp/empty"
+
+# 5. the bundled models' FP32 top-1 on the 10,000 test images equals PyTorch's (model card), ±2
+full=${QCAL_FULL_TEST:-data/test-full}
+if [ "${QCAL_SKIP_FULL:-}" = 1 ]; then
+    echo "skip full test set: QCAL_SKIP_FULL=1 (sanitizer builds)"
+elif [ ! -d "$full" ] && [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import numpy, PIL' 2>/dev/null; then
+    /usr/bin/python3 tools/make-data.py --full "$full" >/dev/null
+fi
+if [ "${QCAL_SKIP_FULL:-}" != 1 ] && [ -d "$full" ]; then
+    for card in models/*.json; do
+        model=${card%.json}.onnx
+        [ -f "$model" ] || continue
+        want=$(json_get "$card" "['fp32_top1']['correct']")
+        "$QCAL" eval --json --quiet --threads 2 "$model" "$full" >"$tmp/full.json" 2>"$tmp/err"
+        got=$(json_get "$tmp/full.json" "['top1_correct']" 2>/dev/null || echo none)
+        n=$(json_get "$tmp/full.json" "['images']" 2>/dev/null || echo 0)
+        if [ "$got" != none ] && [ "$n" = 10000 ] && [ $((got - want)) -le 2 ] && [ $((want - got)) -le 2 ]; then
+            ok "$(basename "$model") top-1 on 10,000 test images: $got (PyTorch $want)"
+        else
+            bad "$(basename "$model") top-1 on 10,000 test images: $got of $n (PyTorch $want)"
+        fi
+    done
+elif [ "${QCAL_SKIP_FULL:-}" != 1 ]; then
+    echo "skip full test set: $full missing and it cannot be made (needs python3-numpy, python3-pil)"
+fi
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
