@@ -1,0 +1,137 @@
+/* dispatch.c — fills the INT8 kernel table once: AVX2 if present, unless QCAL_FORCE_SCALAR. */
+#include "int8-impl.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const qc_int8_table scalar_table = {
+    "scalar",
+    qc_q8gemm_packa_2x4c32__scalar,
+    qc_q8gemm_ukernel_2x4c32__scalar,
+    qc_requantize_u8__scalar,
+    qc_requantize_s8__scalar,
+    qc_quantize_u8__scalar,
+    qc_quantize_s8__scalar,
+    qc_dequantize_u8__scalar,
+    qc_dequantize_s8__scalar,
+    qc_dequantize_s32__scalar,
+    qc_maxpool_u8__scalar,
+    qc_global_avgpool_u8__scalar,
+    qc_qadd_u8__scalar,
+};
+
+static const qc_int8_table avx2_table = {
+    "avx2",
+    qc_q8gemm_packa_2x4c32__avx2,
+    qc_q8gemm_ukernel_2x4c32__avx2,
+    qc_requantize_u8__avx2,
+    qc_requantize_s8__avx2,
+    qc_quantize_u8__avx2,
+    qc_quantize_s8__avx2,
+    qc_dequantize_u8__avx2,
+    qc_dequantize_s8__avx2,
+    qc_dequantize_s32__avx2,
+    qc_maxpool_u8__avx2,
+    qc_global_avgpool_u8__avx2,
+    qc_qadd_u8__avx2,
+};
+
+static const qc_int8_table *table = &scalar_table;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static int have_avx2(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2");
+}
+
+static void init(void)
+{
+    const char *force = getenv("QCAL_FORCE_SCALAR");
+    const int forced = force != NULL && force[0] != '\0' && strcmp(force, "0") != 0;
+    table = !forced && have_avx2() ? &avx2_table : &scalar_table;
+}
+
+const qc_int8_table *qc_int8_kernels(void)
+{
+    pthread_once(&once, init);
+    return table;
+}
+
+int qc_int8_select(int isa)
+{
+    pthread_once(&once, init);
+    if (isa == QC_INT8_ISA_SCALAR) {
+        table = &scalar_table;
+        return 0;
+    }
+    if (isa == QC_INT8_ISA_AVX2 && have_avx2()) {
+        table = &avx2_table;
+        return 0;
+    }
+    return -1;
+}
+
+const char *qc_int8_isa(void)
+{
+    return qc_int8_kernels()->isa;
+}
+
+void qc_requantize_u8(size_t m, size_t n, const int32_t *acc, size_t acc_stride,
+                      const int32_t *bias, const qc_requant *rq, uint8_t *y, size_t y_stride)
+{
+    qc_int8_kernels()->requantize_u8(m, n, acc, acc_stride, bias, rq, y, y_stride);
+}
+
+void qc_requantize_s8(size_t m, size_t n, const int32_t *acc, size_t acc_stride,
+                      const int32_t *bias, const qc_requant *rq, int8_t *y, size_t y_stride)
+{
+    qc_int8_kernels()->requantize_s8(m, n, acc, acc_stride, bias, rq, y, y_stride);
+}
+
+void qc_quantize_u8(size_t outer, size_t channels, size_t inner, const float *x,
+                    const qc_quant *q, uint8_t *y)
+{
+    qc_int8_kernels()->quantize_u8(outer, channels, inner, x, q, y);
+}
+
+void qc_quantize_s8(size_t outer, size_t channels, size_t inner, const float *x,
+                    const qc_quant *q, int8_t *y)
+{
+    qc_int8_kernels()->quantize_s8(outer, channels, inner, x, q, y);
+}
+
+void qc_dequantize_u8(size_t outer, size_t channels, size_t inner, const uint8_t *x,
+                      const float *scale, const int32_t *zero_point, float *y)
+{
+    qc_int8_kernels()->dequantize_u8(outer, channels, inner, x, scale, zero_point, y);
+}
+
+void qc_dequantize_s8(size_t outer, size_t channels, size_t inner, const int8_t *x,
+                      const float *scale, const int32_t *zero_point, float *y)
+{
+    qc_int8_kernels()->dequantize_s8(outer, channels, inner, x, scale, zero_point, y);
+}
+
+void qc_dequantize_s32(size_t outer, size_t channels, size_t inner, const int32_t *x,
+                       const float *scale, const int32_t *zero_point, float *y)
+{
+    qc_int8_kernels()->dequantize_s32(outer, channels, inner, x, scale, zero_point, y);
+}
+
+void qc_maxpool_u8(size_t planes, const qc_pool2d *p, const uint8_t *x, uint8_t *y)
+{
+    qc_int8_kernels()->maxpool_u8(planes, p, x, y);
+}
+
+void qc_global_avgpool_u8(size_t planes, size_t n, const uint8_t *x, const qc_gavgpool *p,
+                          uint8_t *y)
+{
+    qc_int8_kernels()->global_avgpool_u8(planes, n, x, p, y);
+}
+
+void qc_qadd_u8(size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p, uint8_t *y)
+{
+    qc_int8_kernels()->qadd_u8(n, a, b, p, y);
+}

@@ -1,0 +1,142 @@
+/* int8-impl.h — private to kernels/int8: micro-kernel signatures, layouts, dispatch table. */
+#ifndef QCAL_KERNELS_INT8_IMPL_H
+#define QCAL_KERNELS_INT8_IMPL_H
+
+#include "int8.h"
+
+/* qgemm tile: MR rows of A × NR columns of B per micro-kernel call; the reduction dimension
+ * is packed in blocks of KB = 32 consecutive k ("c32"): one 256-bit register holds 32 k of one
+ * row (or one column), so the micro-kernel needs no broadcasts, only plain loads. */
+#define QC_Q8GEMM_MR 2
+#define QC_Q8GEMM_NR 4
+#define QC_Q8GEMM_KB 32
+/* cache blocking: at most KC k (a multiple of KB) per micro-kernel call */
+#define QC_Q8GEMM_KC 2048
+
+/* Packed B, as written by qc_q8gemm_pack (all offsets from the start of the buffer):
+ *   qc_q8gemm_header                                   64 bytes
+ *   int32 colsum[np]   Σ_k b[k][n] over the real k      np = n rounded up to NR
+ *   int32 zb[np]       weight zero points (0 when none)
+ *   int8  panels[np / NR][kp / KB][NR][KB]              kp = k rounded up to KB; zero padding
+ * The sizes of the two int32 arrays are rounded up to 64 bytes so panels start 64-aligned. */
+typedef struct qc_q8gemm_header {
+    uint32_t k;        /* reduction size */
+    uint32_t n;        /* columns */
+    uint32_t kp;       /* k rounded up to QC_Q8GEMM_KB */
+    uint32_t np;       /* n rounded up to QC_Q8GEMM_NR */
+    uint32_t flags;    /* QC_Q8GEMM_HAS_ZB */
+    uint32_t reserved[11];
+} qc_q8gemm_header;
+
+#define QC_Q8GEMM_HAS_ZB 1u /* some zb[n] != 0: the rank-1 term zb[n]·rowsum[m] is needed */
+
+/* Packed A micro-panel for one call of kc k (eqs. G2, G4 of docs/quantization.md): for each
+ * KB block, MR rows of m = (a < 128 ? 0xff : 0) then MR rows of u = |a − 128| (0..128), so that
+ * a' = a − 128 = (m ? −u : u); after the kc / KB blocks, MR int32 negsum[i] = Σ_k m·u (the row
+ * correction of G4). Padding (rows past mr, k past k_real) is a' = 0: m = u = 0. */
+#define QC_Q8GEMM_PACKA_BYTES(kc) (2 * QC_Q8GEMM_MR * (kc) + QC_Q8GEMM_MR * sizeof(int32_t))
+#define QC_Q8GEMM_PACKA(fn)                                                                    \
+    void fn(size_t mr, size_t kc, size_t k_real, const uint8_t *a, size_t a_stride,            \
+            uint8_t *packed, int32_t *rowsum)
+typedef QC_Q8GEMM_PACKA((*qc_q8gemm_packa_fn));
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_2x4c32__scalar);
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_2x4c32__avx2);
+
+typedef struct qc_q8gemm_ukernel_params {
+    const int32_t *init;   /* NR start values per column; NULL: accumulate onto c */
+    const int32_t *zb;     /* NR weight zero points; NULL: all zero */
+    const int32_t *rowsum; /* MR sums of this block's activations a (used only with zb) */
+} qc_q8gemm_ukernel_params;
+
+/* c[i][j] = (init ? init[j] : c[i][j]) + Σ_k a'[i][k]·w[k][j] − zb[j]·rowsum[i]
+ * for i < mr, j < nr, with a' from the packed A panel; kc is a multiple of KB; c_stride in
+ * elements; all arithmetic mod 2^32. */
+#define QC_Q8GEMM_UKERNEL(fn)                                                                  \
+    void fn(size_t mr, size_t nr, size_t kc, const uint8_t *a, const int8_t *w, int32_t *c,    \
+            size_t c_stride, const qc_q8gemm_ukernel_params *params)
+typedef QC_Q8GEMM_UKERNEL((*qc_q8gemm_ukernel_fn));
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_2x4c32__scalar);
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_2x4c32__avx2);
+
+/* requantize m × n int32 → u8/s8 (see qc_requantize_u8) */
+#define QC_REQUANTIZE_U8(fn)                                                                   \
+    void fn(size_t m, size_t n, const int32_t *acc, size_t acc_stride, const int32_t *bias,    \
+            const qc_requant *rq, uint8_t *y, size_t y_stride)
+#define QC_REQUANTIZE_S8(fn)                                                                   \
+    void fn(size_t m, size_t n, const int32_t *acc, size_t acc_stride, const int32_t *bias,    \
+            const qc_requant *rq, int8_t *y, size_t y_stride)
+typedef QC_REQUANTIZE_U8((*qc_requantize_u8_fn));
+typedef QC_REQUANTIZE_S8((*qc_requantize_s8_fn));
+QC_REQUANTIZE_U8(qc_requantize_u8__scalar);
+QC_REQUANTIZE_U8(qc_requantize_u8__avx2);
+QC_REQUANTIZE_S8(qc_requantize_s8__scalar);
+QC_REQUANTIZE_S8(qc_requantize_s8__avx2);
+
+/* f32 → u8/s8 (see qc_quantize_u8) and u8/s8/int32 → f32 */
+#define QC_QUANTIZE(fn, T)                                                                     \
+    void fn(size_t outer, size_t channels, size_t inner, const float *x, const qc_quant *q, T *y)
+#define QC_DEQUANTIZE(fn, T)                                                                   \
+    void fn(size_t outer, size_t channels, size_t inner, const T *x, const float *scale,       \
+            const int32_t *zero_point, float *y)
+typedef QC_QUANTIZE((*qc_quantize_u8_fn), uint8_t);
+typedef QC_QUANTIZE((*qc_quantize_s8_fn), int8_t);
+typedef QC_DEQUANTIZE((*qc_dequantize_u8_fn), uint8_t);
+typedef QC_DEQUANTIZE((*qc_dequantize_s8_fn), int8_t);
+typedef QC_DEQUANTIZE((*qc_dequantize_s32_fn), int32_t);
+QC_QUANTIZE(qc_quantize_u8__scalar, uint8_t);
+QC_QUANTIZE(qc_quantize_u8__avx2, uint8_t);
+QC_QUANTIZE(qc_quantize_s8__scalar, int8_t);
+QC_QUANTIZE(qc_quantize_s8__avx2, int8_t);
+QC_DEQUANTIZE(qc_dequantize_u8__scalar, uint8_t);
+QC_DEQUANTIZE(qc_dequantize_u8__avx2, uint8_t);
+QC_DEQUANTIZE(qc_dequantize_s8__scalar, int8_t);
+QC_DEQUANTIZE(qc_dequantize_s8__avx2, int8_t);
+QC_DEQUANTIZE(qc_dequantize_s32__scalar, int32_t);
+QC_DEQUANTIZE(qc_dequantize_s32__avx2, int32_t);
+
+#define QC_MAXPOOL_U8(fn) void fn(size_t planes, const qc_pool2d *p, const uint8_t *x, uint8_t *y)
+#define QC_GAVGPOOL_U8(fn)                                                                     \
+    void fn(size_t planes, size_t n, const uint8_t *x, const qc_gavgpool *p, uint8_t *y)
+#define QC_QADD_U8(fn)                                                                         \
+    void fn(size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p, uint8_t *y)
+typedef QC_MAXPOOL_U8((*qc_maxpool_u8_fn));
+typedef QC_GAVGPOOL_U8((*qc_gavgpool_u8_fn));
+typedef QC_QADD_U8((*qc_qadd_u8_fn));
+QC_MAXPOOL_U8(qc_maxpool_u8__scalar);
+QC_MAXPOOL_U8(qc_maxpool_u8__avx2);
+QC_GAVGPOOL_U8(qc_global_avgpool_u8__scalar);
+QC_GAVGPOOL_U8(qc_global_avgpool_u8__avx2);
+QC_QADD_U8(qc_qadd_u8__scalar);
+QC_QADD_U8(qc_qadd_u8__avx2);
+
+/* A2: round_half_away(t · multiplier / 2^shift) for the global average pool, shared by both
+ * twins (one value per plane; the AVX2 twin vectorizes the sum) */
+int32_t qc_gavgpool_round(int32_t t, int32_t multiplier, int32_t shift);
+
+/* One table of kernels, filled once (AVX2 when the CPU has it and QCAL_FORCE_SCALAR is unset
+ * or "0"). */
+typedef struct qc_int8_table {
+    const char *isa;
+    qc_q8gemm_packa_fn q8gemm_packa;
+    qc_q8gemm_ukernel_fn q8gemm_ukernel;
+    qc_requantize_u8_fn requantize_u8;
+    qc_requantize_s8_fn requantize_s8;
+    qc_quantize_u8_fn quantize_u8;
+    qc_quantize_s8_fn quantize_s8;
+    qc_dequantize_u8_fn dequantize_u8;
+    qc_dequantize_s8_fn dequantize_s8;
+    qc_dequantize_s32_fn dequantize_s32;
+    qc_maxpool_u8_fn maxpool_u8;
+    qc_gavgpool_u8_fn global_avgpool_u8;
+    qc_qadd_u8_fn qadd_u8;
+} qc_int8_table;
+
+const qc_int8_table *qc_int8_kernels(void);
+
+/* Tests and benchmarks: refill the table for QC_INT8_ISA_SCALAR or QC_INT8_ISA_AVX2 (only when
+ * the CPU supports it; returns 0, or -1 and leaves the table unchanged). Not thread-safe. */
+#define QC_INT8_ISA_SCALAR 0
+#define QC_INT8_ISA_AVX2 1
+int qc_int8_select(int isa);
+
+#endif

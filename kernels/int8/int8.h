@@ -1,0 +1,146 @@
+/* int8.h — qcal's own INT8 kernels: exact u8×s8 GEMM, requantization, (de)quantization.
+ *
+ * Every function here is pure: sizes, pointers, strides and a const parameter block in,
+ * results out; nothing allocates, nothing fails, nothing prints. Each has a scalar reference
+ * (which defines the bits) and an AVX2 twin that matches it exactly; the twin is chosen once
+ * at run time, and QCAL_FORCE_SCALAR=1 in the environment forces the references. The
+ * arithmetic is written as numbered equations in docs/quantization.md.
+ *
+ * A quantized layer, in order:
+ *
+ *     size_t bytes = qc_q8gemm_packed_size(k, n);      // weights: once per layer
+ *     void *w = aligned_alloc(64, bytes);             // (bytes is a multiple of 64)
+ *     qc_q8gemm_pack(k, n, weights, n, 1, NULL, w);   // K×N row-major, zero point 0
+ *
+ *     qc_q8gemm(m, n, k, act, k, za, w, acc, n);       // acc = Σ (a − za)(b − zb), exact
+ *     qc_requantize_u8(m, n, acc, n, bias, &rq, out, n);
+ *
+ * Strides are in elements, never bytes. */
+#ifndef QCAL_KERNELS_INT8_H
+#define QCAL_KERNELS_INT8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- qgemm: C[m][n] = Σ_k (A[m][k] − za)·(B[k][n] − zb[n]), u8 × s8 → int32 ----
+ *
+ * Exact for every uint8 activation and every int8 weight (−128 included): the AVX2 kernel
+ * cannot saturate by construction (docs/quantization.md, eq. G4). qcal's quantizer writes
+ * weights in the narrow range [−127, 127] anyway (symmetric, docs/qparams.md).
+ *
+ * C is exact whenever the true value fits int32; every intermediate sum is taken mod 2^32,
+ * so this holds for any K with 255·255·K < 2^31 (K ≤ 33 025). */
+
+/* bytes needed by qc_q8gemm_pack for a K×N weight matrix (a multiple of 64) */
+size_t qc_q8gemm_packed_size(size_t k, size_t n);
+
+/* Packs B into `packed` (qc_q8gemm_packed_size bytes, 64-byte aligned for best speed), with
+ * its column sums. B[k][n] = b[k * b_stride_k + n * b_stride_n]: strides (n, 1) for a K×N
+ * row-major matrix, (1, k) for N×K (ONNX Conv weights, Gemm with transB). zb: N weight zero
+ * points, or NULL for all zero (symmetric weights). */
+void qc_q8gemm_pack(size_t k, size_t n, const int8_t *b, size_t b_stride_k, size_t b_stride_n,
+                    const int8_t *zb, void *packed);
+
+/* C (m×n int32, row stride c_stride) = (A − za)·(B − zb) with A m×k u8 (row stride a_stride)
+ * and B packed by qc_q8gemm_pack for the same k and n. m, n or k may be 0 (k = 0 gives zeros).
+ * Single-threaded; row blocks of A and C may be given to different threads, and the result
+ * does not depend on how. Uses about 64 KiB of stack. */
+void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, uint8_t za,
+               const void *packed, int32_t *c, size_t c_stride);
+
+/* ---- requantize: int32 accumulators (+ int32 bias) → u8 / s8 ----
+ *
+ * y = clamp(round_half_even((acc + bias)·multiplier / 2^shift), qmin − z, qmax − z) + z
+ * computed exactly in integers (docs/quantization.md, eqs. R1–R5); the real multiplier
+ * s_in·s_w / s_out equals multiplier · 2^-shift. */
+enum {
+    QC_PER_TENSOR = 0,  /* one multiplier, shift (and bias) for all */
+    QC_PER_COLUMN = 1,  /* channel = column j: n values (NHWC, GEMM output channels) */
+    QC_PER_ROW = 2      /* channel = row i: m values (NCHW) */
+};
+
+typedef struct qc_requant {
+    const int32_t *multiplier; /* in [2^30, 2^31): 1 value, or one per channel */
+    const int32_t *shift;      /* total right shift in [1, 62]: 1 value, or one per channel */
+    int granularity;           /* QC_PER_TENSOR, QC_PER_COLUMN or QC_PER_ROW */
+    int32_t zero_point;        /* output zero point z */
+    int32_t qmin, qmax;        /* clamp, within the output type (fused Relu/Clip narrow it) */
+} qc_requant;
+
+/* bias: NULL, or int32 per channel (one value with QC_PER_TENSOR) in the accumulator's scale */
+void qc_requantize_u8(size_t m, size_t n, const int32_t *acc, size_t acc_stride,
+                      const int32_t *bias, const qc_requant *rq, uint8_t *y, size_t y_stride);
+void qc_requantize_s8(size_t m, size_t n, const int32_t *acc, size_t acc_stride,
+                      const int32_t *bias, const qc_requant *rq, int8_t *y, size_t y_stride);
+
+/* ---- quantize f32 → u8/s8, dequantize u8/s8/int32 → f32 (ONNX QuantizeLinear and
+ * DequantizeLinear semantics) ----
+ *
+ * Tensors are seen as [outer][channels][inner], contiguous; channel c uses scale[c] and
+ * zero_point[c]. Per tensor: channels = 1 (outer = 1, inner = count). Per axis: outer =
+ * product of the dimensions before the axis, inner = product of those after.
+ *
+ * quantize:   q = clamp(rint(x / scale) + z, qmin, qmax), rint rounding half to even, x / scale
+ *             an IEEE single-precision division (as ONNX: not x · (1/scale)); NaN gives z.
+ * dequantize: x = (float)(q − z) · scale (int32: q − z taken mod 2^32). */
+typedef struct qc_quant {
+    const float *scale;         /* > 0: one per channel */
+    const int32_t *zero_point;  /* one per channel, or NULL for 0 */
+    int32_t qmin, qmax;         /* saturation: the type's range for ONNX; narrower for b bits */
+} qc_quant;
+
+void qc_quantize_u8(size_t outer, size_t channels, size_t inner, const float *x,
+                    const qc_quant *q, uint8_t *y);
+void qc_quantize_s8(size_t outer, size_t channels, size_t inner, const float *x,
+                    const qc_quant *q, int8_t *y);
+void qc_dequantize_u8(size_t outer, size_t channels, size_t inner, const uint8_t *x,
+                      const float *scale, const int32_t *zero_point, float *y);
+void qc_dequantize_s8(size_t outer, size_t channels, size_t inner, const int8_t *x,
+                      const float *scale, const int32_t *zero_point, float *y);
+void qc_dequantize_s32(size_t outer, size_t channels, size_t inner, const int32_t *x,
+                       const float *scale, const int32_t *zero_point, float *y);
+
+/* ---- pooling and addition on quantized tensors (NCHW planes) ---- */
+
+/* 2-d window over each of `planes` contiguous in_h × in_w planes; output o reads inputs
+ * o·stride − pad + t·dilation for t < kernel, and positions outside the plane are padding. */
+typedef struct qc_pool2d {
+    size_t in_h, in_w, out_h, out_w;
+    size_t kernel_h, kernel_w;
+    size_t stride_h, stride_w;     /* ≥ 1 */
+    size_t dilation_h, dilation_w; /* ≥ 1 */
+    size_t pad_top, pad_left;
+} qc_pool2d;
+
+/* MaxPool: the largest input of each window, padding ignored (0 for a window with no input);
+ * exact, and the output keeps the input's scale and zero point. */
+void qc_maxpool_u8(size_t planes, const qc_pool2d *p, const uint8_t *x, uint8_t *y);
+
+/* GlobalAveragePool of `planes` planes of n values (docs/quantization.md, eqs. A1–A3):
+ *   y = clamp(round_half_away((Σ x − n·z_in) · multiplier / 2^shift) + z_out, qmin, qmax)
+ * where multiplier · 2^−shift = s_in / (s_out · n) (multiplier in [2^30, 2^31), shift in
+ * [1, 62]) and n·255 < 2^31. */
+typedef struct qc_gavgpool {
+    int32_t multiplier, shift;
+    int32_t in_zero_point, out_zero_point;
+    int32_t qmin, qmax;
+} qc_gavgpool;
+void qc_global_avgpool_u8(size_t planes, size_t n, const uint8_t *x, const qc_gavgpool *p,
+                          uint8_t *y);
+
+/* QLinearAdd of two same-sized u8 tensors with their own scales (eqs. S1–S3):
+ *   y = clamp(rint(((a − z_a)·a_multiplier + (b − z_b)·b_multiplier) / 2^shift) + z_y,
+ *             qmin, qmax)
+ * where a_multiplier · 2^−shift = s_a / s_y and b_multiplier · 2^−shift = s_b / s_y, both
+ * multipliers in [0, 2^31) and shift in [16, 62] (so s_a / s_y and s_b / s_y < 2^15). */
+typedef struct qc_qadd {
+    int32_t a_multiplier, b_multiplier, shift;
+    int32_t a_zero_point, b_zero_point, y_zero_point;
+    int32_t qmin, qmax;
+} qc_qadd;
+void qc_qadd_u8(size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p, uint8_t *y);
+
+/* "avx2" or "scalar": the kernels in use (for reports and benchmarks) */
+const char *qc_int8_isa(void);
+
+#endif

@@ -1,0 +1,793 @@
+/* check_kernels_int8.c — qcal's INT8 kernels: every AVX2 twin equals its scalar reference bit
+ * for bit, and the references equal independent definitions (an int64 triple loop for qgemm,
+ * exact long-double rounding for requantize, ONNX semantics for quantize). */
+#include "kernels/int8/int8-impl.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check-util.h"
+
+/* ---- random numbers and buffers ---- */
+
+static uint64_t rng_state;
+
+static void rng_seed(uint64_t s)
+{
+    rng_state = s;
+}
+
+static uint32_t rng(void)
+{
+    /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+static int rng_range(int lo, int hi)
+{
+    return lo + (int)(rng() % (uint32_t)(hi - lo + 1));
+}
+
+static int have_avx2(void)
+{
+    return qc_int8_select(QC_INT8_ISA_AVX2) == 0;
+}
+
+static void *xalloc(size_t bytes)
+{
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    ck_assert_ptr_nonnull(p);
+    return p;
+}
+
+/* ---- qgemm ---- */
+
+#define RANDOM (-1000) /* fill value: uniform over the type's whole range */
+
+typedef struct gemm_case {
+    size_t m, n, k;
+    size_t a_stride, c_stride;
+    int transposed; /* B given N×K */
+    int a_fill;     /* RANDOM or the value of every activation */
+    int b_fill;     /* RANDOM or the value of every weight */
+    int with_zb;
+} gemm_case;
+
+/* C from qc_q8gemm with the chosen kernels versus Σ (a − za)(b − zb) in int64 */
+static int run_gemm_case(const gemm_case *gc, int isa)
+{
+    const size_t m = gc->m, n = gc->n, k = gc->k;
+    uint8_t *a = xalloc(m * gc->a_stride + 1);
+    int8_t *b = xalloc(k * n + 1);
+    int8_t zb[4096];
+    int32_t *c = xalloc((m * gc->c_stride + 1) * sizeof *c);
+    const uint8_t za = (uint8_t)(gc->a_fill == RANDOM ? rng_range(0, 255) : 0);
+
+    for (size_t i = 0; i < m * gc->a_stride; i++)
+        a[i] = (uint8_t)(gc->a_fill == RANDOM ? rng_range(0, 255) : gc->a_fill);
+    for (size_t i = 0; i < k * n; i++)
+        b[i] = (int8_t)(gc->b_fill == RANDOM ? rng_range(-128, 127) : gc->b_fill);
+    for (size_t j = 0; j < n; j++)
+        zb[j] = (int8_t)(gc->with_zb ? rng_range(-128, 127) : 0);
+    for (size_t i = 0; i < m * gc->c_stride; i++)
+        c[i] = (int32_t)0xdeadbeef;
+
+    const size_t sk = gc->transposed ? 1 : n, sn = gc->transposed ? k : 1;
+    void *packed = xalloc(qc_q8gemm_packed_size(k, n));
+    qc_q8gemm_pack(k, n, b, sk, sn, gc->with_zb ? zb : NULL, packed);
+
+    ck_assert_int_eq(qc_int8_select(isa), 0);
+    qc_q8gemm(m, n, k, a, gc->a_stride, za, packed, c, gc->c_stride);
+
+    int bad = 0;
+    for (size_t i = 0; i < m && !bad; i++) {
+        for (size_t j = 0; j < n && !bad; j++) {
+            int64_t ref = 0;
+            for (size_t kk = 0; kk < k; kk++)
+                ref += ((int64_t)a[i * gc->a_stride + kk] - za) *
+                       ((int64_t)b[kk * sk + j * sn] - zb[j]);
+            ck_assert(ref >= INT32_MIN && ref <= INT32_MAX);
+            const int32_t got = c[i * gc->c_stride + j];
+            if (got != (int32_t)ref) {
+                fprintf(
+                    stderr,
+                    "qgemm %s: M=%zu N=%zu K=%zu za=%u zb=%d at (%zu, %zu): got %d, want %lld\n",
+                    isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", m, n, k, za, gc->with_zb, i, j,
+                    got, (long long)ref);
+                bad = 1;
+            }
+        }
+        /* nothing written past n */
+        for (size_t j = n; j < gc->c_stride && !bad; j++)
+            if (c[i * gc->c_stride + j] != (int32_t)0xdeadbeef) {
+                fprintf(stderr, "qgemm: M=%zu N=%zu K=%zu wrote past the row at (%zu, %zu)\n", m, n,
+                        k, i, j);
+                bad = 1;
+            }
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(packed);
+    return !bad;
+}
+
+static int isa_list(int *isas)
+{
+    int n = 0;
+    isas[n++] = QC_INT8_ISA_SCALAR;
+    if (have_avx2())
+        isas[n++] = QC_INT8_ISA_AVX2;
+    return n;
+}
+
+START_TEST(test_qgemm_swept_shapes_match_int64_reference)
+{
+    /* m = 1..MR+1, n = 1..2NR+1, k below / at / above the c32 block and odd or prime */
+    static const size_t ks[] = {1, 2, 3, 7, 31, 32, 33, 63, 64, 65, 97, 127, 576};
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(1);
+    for (int s = 0; s < nisa; s++)
+        for (size_t m = 1; m <= QC_Q8GEMM_MR + 1; m++)
+            for (size_t n = 1; n <= 2 * QC_Q8GEMM_NR + 1; n++)
+                for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+                    gemm_case gc = {m,
+                                    n,
+                                    ks[ki],
+                                    ks[ki] + (m & 1) * 3,
+                                    n + (n & 1) * 5,
+                                    (int)(ki & 1),
+                                    RANDOM,
+                                    RANDOM,
+                                    (int)(n % 3 == 0)};
+                    ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                }
+}
+END_TEST
+
+START_TEST(test_qgemm_k_blocks_and_column_blocks_match_reference)
+{
+    /* K above the cache block (several K blocks) and N above the L2 column block */
+    static const size_t shapes[][3] = {
+        {3, 5, 2047},   {3, 5, 2048},  {5, 7, 2049},  {2, 3, 4097},   {7, 13, 2111}, {3, 9, 1152},
+        {5, 301, 1024}, {3, 389, 512}, {17, 37, 101}, {1, 1000, 512}, {37, 64, 576},
+    };
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(2);
+    for (int s = 0; s < nisa; s++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+            gemm_case gc = {shapes[i][0],     shapes[i][1],     shapes[i][2],
+                            shapes[i][2] + 1, shapes[i][1] + 3, (int)(i & 1),
+                            RANDOM,           RANDOM,           (int)(i % 3 == 1)};
+            ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+        }
+}
+END_TEST
+
+START_TEST(test_qgemm_saturation_worst_cases_are_exact)
+{
+    /* a = 255 with b = ±127: 2·255·127 = 64770 for a plain vpmaddubsw; a = 0 (|a'| = 128)
+     * with b = 127 makes the kernel's pair sum exactly -32768; b = -128 everywhere */
+    static const int as[] = {0, 255, 127, 128};
+    static const int bs[] = {-128, -127, 127, 1};
+    static const size_t ks[] = {4, 32, 33, 1024, 2081};
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(3);
+    for (int s = 0; s < nisa; s++)
+        for (size_t ai = 0; ai < 4; ai++)
+            for (size_t bi = 0; bi < 4; bi++)
+                for (size_t ki = 0; ki < 5; ki++) {
+                    gemm_case gc = {3, 9, ks[ki], ks[ki], 9, 0, as[ai], bs[bi], 0};
+                    ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                    gc.with_zb = 1;
+                    ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                }
+}
+END_TEST
+
+START_TEST(test_qgemm_empty_sizes)
+{
+    int32_t c[6] = {7, 7, 7, 7, 7, 7};
+    uint8_t a[6] = {1, 2, 3, 4, 5, 6};
+    _Alignas(64) unsigned char packed[4096];
+    ck_assert_uint_le(qc_q8gemm_packed_size(0, 3), sizeof packed);
+    qc_q8gemm_pack(0, 3, NULL, 3, 1, NULL, packed);
+    qc_q8gemm(2, 3, 0, a, 0, 9, packed, c, 3);
+    for (int i = 0; i < 6; i++)
+        ck_assert_int_eq(c[i], 0);
+    c[0] = 7;
+    qc_q8gemm(0, 3, 0, a, 0, 9, packed, c, 3);
+    ck_assert_int_eq(c[0], 7);
+}
+END_TEST
+
+/* micro-kernel tester: AVX2 and scalar on the same packed panels, every mr, nr, kc */
+START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
+{
+    if (!have_avx2())
+        return;
+    enum { MR = QC_Q8GEMM_MR, NR = QC_Q8GEMM_NR, KB = QC_Q8GEMM_KB, KMAX = 8 * KB };
+    rng_seed(5);
+    for (size_t kc = KB; kc <= KMAX; kc += KB)
+        for (size_t mr = 1; mr <= MR; mr++)
+            for (size_t nr = 1; nr <= NR; nr++)
+                for (int mode = 0; mode < 5; mode++) {
+                    _Alignas(32) uint8_t a[QC_Q8GEMM_PACKA_BYTES(KMAX)];
+                    _Alignas(32) int8_t w[NR * KMAX];
+                    int32_t init[NR], zb[NR], rowsum[MR], negsum[MR] = {0};
+                    int32_t c0[MR * 7], c1[MR * 7];
+                    /* the panel layout packa writes: m rows, u rows, then negsum */
+                    for (size_t blk = 0; blk < kc / KB; blk++)
+                        for (size_t i = 0; i < MR; i++)
+                            for (size_t t = 0; t < KB; t++) {
+                                const int v = mode >= 3 ? -128 : rng_range(-128, 127);
+                                a[blk * 2 * MR * KB + i * KB + t] = v < 0 ? 0xff : 0;
+                                a[blk * 2 * MR * KB + (MR + i) * KB + t] =
+                                    (uint8_t)(v < 0 ? -v : v);
+                                negsum[i] += v < 0 ? -v : 0;
+                            }
+                    memcpy(a + 2 * MR * kc, negsum, sizeof negsum);
+                    for (size_t i = 0; i < NR * kc; i++)
+                        w[i] = (int8_t)(mode == 3   ? 127
+                                        : mode == 4 ? ((i & 1) ? 127 : -128)
+                                                    : rng_range(-128, 127));
+                    for (size_t j = 0; j < NR; j++) {
+                        init[j] = (int32_t)rng();
+                        zb[j] = rng_range(-128, 127);
+                    }
+                    for (size_t i = 0; i < MR; i++)
+                        rowsum[i] = rng_range(0, 255 * (int)kc);
+                    for (size_t i = 0; i < MR * 7; i++)
+                        c0[i] = c1[i] = (int32_t)rng();
+                    const qc_q8gemm_ukernel_params p = {mode & 1 ? init : NULL,
+                                                        mode & 2 ? zb : NULL, rowsum};
+                    qc_q8gemm_ukernel_2x4c32__scalar(mr, nr, kc, a, w, c0, 7, &p);
+                    qc_q8gemm_ukernel_2x4c32__avx2(mr, nr, kc, a, w, c1, 7, &p);
+                    for (size_t i = 0; i < MR * 7; i++)
+                        ck_assert_msg(c0[i] == c1[i],
+                                      "ukernel mr=%zu nr=%zu kc=%zu mode=%d at (%zu, %zu): "
+                                      "scalar %d, avx2 %d",
+                                      mr, nr, kc, mode, i / 7, i % 7, c0[i], c1[i]);
+                }
+}
+END_TEST
+
+START_TEST(test_qgemm_packa_avx2_equals_scalar)
+{
+    if (!have_avx2())
+        return;
+    enum { MR = QC_Q8GEMM_MR, KB = QC_Q8GEMM_KB, KMAX = 8 * KB };
+    rng_seed(6);
+    uint8_t a[MR * 300];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = (uint8_t)rng();
+    a[5] = 0;
+    a[6] = 255;
+    a[7] = 128;
+    a[8] = 127;
+    for (size_t kc = KB; kc <= KMAX; kc += KB)
+        for (size_t k_real = kc - KB + 1; k_real <= kc; k_real += 3)
+            for (size_t mr = 1; mr <= MR; mr++) {
+                uint8_t p0[QC_Q8GEMM_PACKA_BYTES(KMAX)], p1[QC_Q8GEMM_PACKA_BYTES(KMAX)];
+                int32_t r0[MR], r1[MR];
+                qc_q8gemm_packa_2x4c32__scalar(mr, kc, k_real, a, 300, p0, r0);
+                qc_q8gemm_packa_2x4c32__avx2(mr, kc, k_real, a, 300, p1, r1);
+                ck_assert_msg(memcmp(p0, p1, QC_Q8GEMM_PACKA_BYTES(kc)) == 0,
+                              "packa mr=%zu kc=%zu k=%zu", mr, kc, k_real);
+                for (size_t i = 0; i < MR; i++)
+                    ck_assert_msg(r0[i] == r1[i], "rowsum mr=%zu kc=%zu k=%zu row %zu: %d vs %d",
+                                  mr, kc, k_real, i, r0[i], r1[i]);
+            }
+}
+END_TEST
+
+START_TEST(test_force_scalar_environment_variable)
+{
+    const char *fork = getenv("CK_FORK");
+    if (fork != NULL && strcmp(fork, "no") == 0)
+        return; /* the table is filled once per process; only a fresh child can check this */
+    setenv("QCAL_FORCE_SCALAR", "1", 1);
+    ck_assert_str_eq(qc_int8_isa(), "scalar");
+}
+END_TEST
+
+/* ---- requantize ---- */
+
+/* the definition: rint((acc + bias)·multiplier·2^-shift) + z, saturated; long double holds the
+ * 62-bit product exactly and rint rounds half to even */
+static int32_t requant_ref(int64_t acc, int32_t mult, int32_t shift, int32_t z, int32_t qmin,
+                           int32_t qmax)
+{
+    const long double v = ldexpl((long double)acc * (long double)mult, -shift);
+    const long double r = rintl(v) + z;
+    return r < qmin ? qmin : r > qmax ? qmax : (int32_t)r;
+}
+
+static int32_t random_acc(void)
+{
+    switch (rng() % 4) {
+    case 0: return (int32_t)rng(); /* anything */
+    case 1: return rng_range(-(1 << 20), 1 << 20);
+    case 2: return rng_range(-300, 300);
+    default: return (int32_t)(rng() >> (rng() % 32)) * (rng() & 1 ? 1 : -1);
+    }
+}
+
+static void run_requant_case(int isa, int granularity, int is_u8, size_t m, size_t n, int tie_mode)
+{
+    enum { MAXC = 64 };
+    int32_t acc[5 * 70], bias[MAXC], mult[MAXC], shift[MAXC];
+    uint8_t yu[5 * 70];
+    int8_t ys[5 * 70];
+    const size_t stride = n + 3;
+    for (size_t i = 0; i < MAXC; i++) {
+        /* mostly multipliers < 1; some ≥ 1 (shift < 31), some tiny (shift up to 62) */
+        mult[i] = tie_mode ? 1 << 30 : (int32_t)(0x40000000u + (rng() & 0x3fffffffu));
+        const int r = rng_range(0, 9);
+        shift[i] = tie_mode ? rng_range(31, 33)
+                   : r == 0 ? rng_range(1, 30)
+                   : r == 1 ? rng_range(40, 62)
+                            : rng_range(31, 40);
+        bias[i] = tie_mode ? rng_range(-20, 20) : rng_range(-100000, 100000);
+    }
+    for (size_t i = 0; i < m * stride; i++)
+        acc[i] = tie_mode ? rng_range(-20, 20) : random_acc();
+    int32_t z = is_u8 ? rng_range(0, 255) : rng_range(-128, 127);
+    int32_t qmin = is_u8 ? 0 : -128, qmax = is_u8 ? 255 : 127;
+    if (rng() % 3 == 0) { /* a fused Relu / Clip */
+        qmin = z;
+        qmax = qmax - rng_range(0, 20);
+        if (qmax < qmin)
+            qmax = qmin;
+    }
+    const qc_requant rq = {mult, shift, granularity, z, qmin, qmax};
+    const int32_t *bp = rng() % 4 == 0 ? NULL : bias;
+    ck_assert_int_eq(qc_int8_select(isa), 0);
+    if (is_u8)
+        qc_requantize_u8(m, n, acc, stride, bp, &rq, yu, stride);
+    else
+        qc_requantize_s8(m, n, acc, stride, bp, &rq, ys, stride);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const size_t ch = granularity == QC_PER_COLUMN ? j : granularity == QC_PER_ROW ? i : 0;
+            const int64_t t = (int64_t)acc[i * stride + j] + (bp != NULL ? bp[ch] : 0);
+            if (t < INT32_MIN || t > INT32_MAX)
+                continue; /* R1 wraps; outside the precondition */
+            const int32_t want = requant_ref(t, mult[ch], shift[ch], z, qmin, qmax);
+            const int32_t got = is_u8 ? yu[i * stride + j] : ys[i * stride + j];
+            ck_assert_msg(got == want,
+                          "requantize %s %s g=%d at (%zu, %zu): acc=%d bias=%d mult=%d shift=%d "
+                          "z=%d [%d, %d]: got %d, want %d",
+                          isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", is_u8 ? "u8" : "s8",
+                          granularity, i, j, acc[i * stride + j], bp != NULL ? bp[ch] : 0, mult[ch],
+                          shift[ch], z, qmin, qmax, got, want);
+        }
+}
+
+START_TEST(test_requantize_matches_exact_rounding)
+{
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(7);
+    for (int s = 0; s < nisa; s++)
+        for (int g = 0; g < 3; g++)
+            for (int u = 0; u < 2; u++)
+                for (size_t n = 1; n <= 19; n++)
+                    for (int rep = 0; rep < 20; rep++)
+                        run_requant_case(isas[s], g, u, 1 + (size_t)rep % 5, n + (n == 19) * 45, 0);
+}
+END_TEST
+
+START_TEST(test_requantize_ties_round_to_even)
+{
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(8);
+    for (int s = 0; s < nisa; s++)
+        for (int g = 0; g < 3; g++)
+            for (int rep = 0; rep < 50; rep++)
+                run_requant_case(isas[s], g, rep & 1, 3, 17, 1);
+    /* explicit: multiplier 2^30, shift 31 is ×0.5 */
+    static const int32_t accs[] = {1, 3, 5, -1, -3, -5, 7};
+    static const int32_t want[] = {0, 2, 2, 0, -2, -2, 4};
+    const int32_t mult = 1 << 30, shift = 31;
+    for (int i = 0; i < nisa; i++) {
+        int8_t y[7];
+        const qc_requant rq = {&mult, &shift, QC_PER_TENSOR, 0, -128, 127};
+        ck_assert_int_eq(qc_int8_select(isas[i]), 0);
+        qc_requantize_s8(1, 7, accs, 7, NULL, &rq, y, 7);
+        for (int j = 0; j < 7; j++)
+            ck_assert_msg(y[j] == want[j], "%d × 0.5: got %d, want %d", accs[j], y[j], want[j]);
+    }
+}
+END_TEST
+
+START_TEST(test_requantize_extremes_saturate)
+{
+    static const int32_t accs[] = {INT32_MAX, INT32_MIN, INT32_MIN + 1, 0, 1 << 30, -(1 << 30)};
+    int isas[2];
+    const int nisa = isa_list(isas);
+    for (int s = 0; s < nisa; s++)
+        for (int32_t shift = 1; shift <= 62; shift++) {
+            const int32_t mult = INT32_MAX;
+            uint8_t y[6];
+            const qc_requant rq = {&mult, &shift, QC_PER_TENSOR, 128, 0, 255};
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            qc_requantize_u8(1, 6, accs, 6, NULL, &rq, y, 6);
+            for (int j = 0; j < 6; j++) {
+                const int32_t want = requant_ref(accs[j], mult, shift, 128, 0, 255);
+                ck_assert_msg(y[j] == want, "acc=%d shift=%d: got %d, want %d", accs[j], shift,
+                              y[j], want);
+            }
+        }
+}
+END_TEST
+
+/* ---- quantize / dequantize ---- */
+
+/* ONNX QuantizeLinear, computed independently: the double quotient rounded once to float is
+ * the IEEE single division; nearbyint in double rounds half to even */
+static int32_t quant_ref(float x, float s, int32_t z, int32_t qmin, int32_t qmax)
+{
+    if (isnan(x))
+        return z < qmin ? qmin : z > qmax ? qmax : z;
+    const double q = nearbyint((double)(float)((double)x / (double)s)) + z;
+    return q < qmin ? qmin : q > qmax ? qmax : (int32_t)q;
+}
+
+START_TEST(test_quantize_onnx_ties_and_saturation)
+{
+    static const float xs[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 300.0f, -300.0f, 0.0f, -0.0f};
+    static const int32_t want_s8[] = {0, 2, 2, 0, -2, -2, 127, -128, 0, 0};
+    static const int32_t want_u8[] = {10, 12, 12, 10, 8, 8, 255, 0, 10, 10};
+    int isas[2];
+    const int nisa = isa_list(isas);
+    for (int s = 0; s < nisa; s++) {
+        ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+        const float one = 1.0f;
+        const int32_t z0 = 0, z10 = 10;
+        int8_t ys[10];
+        uint8_t yu[10];
+        const qc_quant q8 = {&one, &z0, -128, 127}, qu = {&one, &z10, 0, 255};
+        qc_quantize_s8(1, 1, 10, xs, &q8, ys);
+        qc_quantize_u8(1, 1, 10, xs, &qu, yu);
+        for (int i = 0; i < 10; i++) {
+            ck_assert_msg(ys[i] == want_s8[i], "s8 %g: got %d, want %d", (double)xs[i], ys[i],
+                          want_s8[i]);
+            ck_assert_msg(yu[i] == want_u8[i], "u8 %g: got %d, want %d", (double)xs[i], yu[i],
+                          want_u8[i]);
+        }
+        /* ±inf saturate, NaN gives the zero point */
+        const float sp[3] = {INFINITY, -INFINITY, NAN};
+        qc_quantize_u8(1, 1, 3, sp, &qu, yu);
+        ck_assert_int_eq(yu[0], 255);
+        ck_assert_int_eq(yu[1], 0);
+        ck_assert_int_eq(yu[2], 10);
+        /* ONNX divides: x / s is exactly -49.5 (→ -50) where x · (1/s) is -49.4999962 (→ -49) */
+        const float s01 = 0.01f, x = -49.5f * 0.01f;
+        ck_assert(x / s01 == -49.5f);
+        ck_assert(rintf(x * (1.0f / s01)) == -49.0f);
+        const qc_quant qd = {&s01, NULL, -128, 127};
+        qc_quantize_s8(1, 1, 1, &x, &qd, ys);
+        ck_assert_int_eq(ys[0], -50);
+        /* a narrower range (4 bits, narrow signed weights) */
+        const qc_quant q4 = {&one, NULL, -7, 7};
+        const float big[2] = {9.0f, -100.0f};
+        qc_quantize_s8(1, 1, 2, big, &q4, ys);
+        ck_assert_int_eq(ys[0], 7);
+        ck_assert_int_eq(ys[1], -7);
+    }
+}
+END_TEST
+
+static float random_float(float scale)
+{
+    switch (rng() % 8) {
+    case 0: { /* exact ties at this scale */ return ((float)rng_range(-300, 300) + 0.5f) * scale;
+    }
+    case 1: {
+        uint32_t bits = rng();
+        float f;
+        memcpy(&f, &bits, sizeof f);
+        return f; /* any bit pattern: NaN, inf, denormals */
+    }
+    default: return ((float)(int32_t)rng() / 2147483648.0f) * 300.0f * scale;
+    }
+}
+
+START_TEST(test_quantize_per_channel_matches_reference)
+{
+    static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 37}, {2, 3, 9}, {3, 5, 16},  {2, 13, 1},
+                                       {4, 8, 1}, {1, 19, 1}, {2, 7, 3}, {1, 1, 1000}};
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(9);
+    for (int s = 0; s < nisa; s++)
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+            for (int u = 0; u < 2; u++) {
+                const size_t o = shapes[si][0], ch = shapes[si][1], in = shapes[si][2];
+                float scale[19], x[1000];
+                int32_t zp[19];
+                uint8_t yu[1000];
+                int8_t ys[1000];
+                for (size_t c = 0; c < ch; c++) {
+                    scale[c] = ldexpf(1.0f + (float)(rng() % 1000) / 1000.0f, rng_range(-12, 2));
+                    zp[c] = u ? rng_range(0, 255) : rng_range(-128, 127);
+                }
+                for (size_t i = 0; i < o * ch * in; i++)
+                    x[i] = random_float(scale[(i / in) % ch]);
+                const qc_quant q = {scale, rng() & 1 ? zp : NULL, u ? 0 : -128, u ? 255 : 127};
+                ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+                if (u)
+                    qc_quantize_u8(o, ch, in, x, &q, yu);
+                else
+                    qc_quantize_s8(o, ch, in, x, &q, ys);
+                for (size_t i = 0; i < o * ch * in; i++) {
+                    const size_t c = (i / in) % ch;
+                    const int32_t want =
+                        quant_ref(x[i], scale[c], q.zero_point ? zp[c] : 0, q.qmin, q.qmax);
+                    const int32_t got = u ? yu[i] : ys[i];
+                    ck_assert_msg(
+                        got == want,
+                        "quantize %s %s shape %zux%zux%zu at %zu: x=%a s=%a: got %d, want %d",
+                        isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", u ? "u8" : "s8", o, ch, in,
+                        i, (double)x[i], (double)scale[c], got, want);
+                }
+            }
+}
+END_TEST
+
+START_TEST(test_dequantize_matches_definition)
+{
+    static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 37}, {2, 3, 9}, {2, 13, 1}, {1, 19, 1}};
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(10);
+    for (int s = 0; s < nisa; s++)
+        for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
+            const size_t o = shapes[si][0], ch = shapes[si][1], in = shapes[si][2];
+            float scale[19], yu[80], ys[80], yi[80];
+            int32_t zp[19], zi[19], xi[80];
+            uint8_t xu[80];
+            int8_t xs[80];
+            for (size_t c = 0; c < ch; c++) {
+                scale[c] = ldexpf(1.0f + (float)(rng() % 1000) / 1000.0f, rng_range(-12, 2));
+                zp[c] = rng_range(0, 127);
+                zi[c] = (int32_t)rng();
+            }
+            for (size_t i = 0; i < o * ch * in; i++) {
+                xu[i] = (uint8_t)rng();
+                xs[i] = (int8_t)rng();
+                xi[i] = (int32_t)rng();
+            }
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            qc_dequantize_u8(o, ch, in, xu, scale, zp, yu);
+            qc_dequantize_s8(o, ch, in, xs, scale, zp, ys);
+            qc_dequantize_s32(o, ch, in, xi, scale, zi, yi);
+            for (size_t i = 0; i < o * ch * in; i++) {
+                const size_t c = (i / in) % ch;
+                ck_assert(yu[i] == (float)((double)((int)xu[i] - zp[c]) * scale[c]));
+                ck_assert(ys[i] == (float)((double)((int)xs[i] - zp[c]) * scale[c]));
+                const int32_t d = (int32_t)((uint32_t)xi[i] - (uint32_t)zi[c]);
+                ck_assert_msg(yi[i] == (float)d * scale[c], "s32 at %zu", i);
+            }
+        }
+}
+END_TEST
+
+/* ---- pooling and addition ---- */
+
+static uint8_t maxpool_ref(const qc_pool2d *p, const uint8_t *x, size_t oh, size_t ow)
+{
+    int m = 0;
+    for (size_t kh = 0; kh < p->kernel_h; kh++)
+        for (size_t kw = 0; kw < p->kernel_w; kw++) {
+            const long ih = (long)(oh * p->stride_h + kh * p->dilation_h) - (long)p->pad_top;
+            const long iw = (long)(ow * p->stride_w + kw * p->dilation_w) - (long)p->pad_left;
+            if (ih >= 0 && iw >= 0 && ih < (long)p->in_h && iw < (long)p->in_w &&
+                x[ih * (long)p->in_w + iw] > m)
+                m = x[ih * (long)p->in_w + iw];
+        }
+    return (uint8_t)m;
+}
+
+START_TEST(test_maxpool_matches_reference)
+{
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(11);
+    static uint8_t x[3 * 40 * 75], y[3 * 40 * 75];
+    for (int trial = 0; trial < 300; trial++) {
+        qc_pool2d p;
+        p.in_h = (size_t)rng_range(1, 40);
+        p.in_w = (size_t)rng_range(1, 75);
+        p.kernel_h = (size_t)rng_range(1, 3);
+        p.kernel_w = (size_t)rng_range(1, 3);
+        p.stride_h = (size_t)rng_range(1, 3);
+        p.stride_w = (size_t)(trial % 3 == 0 ? 1 : rng_range(1, 3));
+        p.dilation_h = (size_t)rng_range(1, 2);
+        p.dilation_w = (size_t)rng_range(1, 2);
+        p.pad_top = (size_t)rng_range(0, (int)p.kernel_h - 1);
+        p.pad_left = (size_t)rng_range(0, (int)p.kernel_w - 1);
+        const long eh = (long)(p.dilation_h * (p.kernel_h - 1) + 1),
+                   ew = (long)(p.dilation_w * (p.kernel_w - 1) + 1);
+        const long oh = ((long)(p.in_h + 2 * p.pad_top) - eh) / (long)p.stride_h + 1;
+        const long ow = ((long)(p.in_w + 2 * p.pad_left) - ew) / (long)p.stride_w + 1;
+        if (oh < 1 || ow < 1)
+            continue;
+        p.out_h = (size_t)oh;
+        p.out_w = (size_t)ow;
+        const size_t planes = (size_t)rng_range(1, 3);
+        for (size_t i = 0; i < planes * p.in_h * p.in_w; i++)
+            x[i] = (uint8_t)(trial % 7 == 0 ? 255 - rng_range(0, 3) : (int)(rng() & 255));
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            qc_maxpool_u8(planes, &p, x, y);
+            for (size_t c = 0; c < planes; c++)
+                for (size_t i = 0; i < p.out_h; i++)
+                    for (size_t j = 0; j < p.out_w; j++) {
+                        const uint8_t want = maxpool_ref(&p, x + c * p.in_h * p.in_w, i, j);
+                        const uint8_t got = y[(c * p.out_h + i) * p.out_w + j];
+                        ck_assert_msg(got == want,
+                                      "maxpool %s in %zux%zu k %zux%zu s %zux%zu d %zux%zu pad "
+                                      "%zu,%zu at (%zu, %zu, %zu): got %d, want %d",
+                                      isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", p.in_h,
+                                      p.in_w, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w,
+                                      p.dilation_h, p.dilation_w, p.pad_top, p.pad_left, c, i, j,
+                                      got, want);
+                    }
+        }
+    }
+}
+END_TEST
+
+/* the definition: round half away from zero of the exact value t · multiplier · 2^-shift */
+static int32_t gavg_ref(int64_t t, int32_t mult, int32_t shift, int32_t z, int32_t qmin,
+                        int32_t qmax)
+{
+    const long double v = ldexpl((long double)t * (long double)mult, -shift);
+    const long double r = roundl(v) + z;
+    return r < qmin ? qmin : r > qmax ? qmax : (int32_t)r;
+}
+
+START_TEST(test_global_avgpool_matches_reference)
+{
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(12);
+    static uint8_t x[4 * 3000];
+    uint8_t y[4];
+    for (int trial = 0; trial < 200; trial++) {
+        const size_t n = (size_t)(trial < 20 ? trial + 1 : rng_range(1, 3000)),
+                     planes = (size_t)rng_range(1, 4);
+        for (size_t i = 0; i < planes * n; i++)
+            x[i] = (uint8_t)(trial % 5 == 0 ? 255 : (int)(rng() & 255));
+        /* multiplier · 2^-shift ≈ s_in / (s_out · n); sometimes an exact 1/n for ties */
+        int32_t mult = (int32_t)(0x40000000u + (rng() & 0x3fffffffu)),
+                shift = 31 + rng_range(0, 12);
+        if (trial & 1) {
+            mult = 1 << 30;
+            shift = 31 + rng_range(0, 2);
+        }
+        const qc_gavgpool p = {mult, shift, rng_range(0, 255), rng_range(0, 255), 0, 255};
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            qc_global_avgpool_u8(planes, n, x, &p, y);
+            for (size_t c = 0; c < planes; c++) {
+                int64_t sum = 0;
+                for (size_t i = 0; i < n; i++)
+                    sum += x[c * n + i];
+                const int32_t want = gavg_ref(sum - (int64_t)n * p.in_zero_point, mult, shift,
+                                              p.out_zero_point, 0, 255);
+                ck_assert_msg(
+                    y[c] == want,
+                    "gavgpool %s n=%zu plane %zu: sum=%lld mult=%d shift=%d: got %d, want %d",
+                    isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", n, c, (long long)sum, mult,
+                    shift, y[c], want);
+            }
+        }
+    }
+    /* ties round away from zero: ×0.5 of 3 is 2, of -1 is -1 */
+    const uint8_t v[4] = {1, 2, 0, 1};
+    const qc_gavgpool half = {1 << 30, 31, 1, 10, 0, 255};
+    for (int s = 0; s < nisa; s++) {
+        ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+        qc_global_avgpool_u8(2, 2, v, &half, y);
+        ck_assert_int_eq(y[0], 11); /* (1 + 2 − 2·1)·0.5 = 0.5 → 1 */
+        ck_assert_int_eq(y[1], 9);  /* (0 + 1 − 2)·0.5 = −0.5 → −1 */
+    }
+}
+END_TEST
+
+START_TEST(test_qadd_matches_reference)
+{
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(13);
+    uint8_t a[100], b[100], y[100];
+    for (int trial = 0; trial < 300; trial++) {
+        const size_t n = (size_t)rng_range(1, 100);
+        for (size_t i = 0; i < n; i++) {
+            a[i] = (uint8_t)rng();
+            b[i] = (uint8_t)rng();
+        }
+        qc_qadd p;
+        p.shift = rng_range(16, 40);
+        p.a_multiplier = (int32_t)(rng() & 0x7fffffffu);
+        p.b_multiplier = (int32_t)(rng() & 0x7fffffffu);
+        if (trial % 4 == 0) { /* both × 0.5: ties on every odd sum */
+            p.a_multiplier = p.b_multiplier = 1 << 30;
+            p.shift = 31;
+        }
+        p.a_zero_point = rng_range(0, 255);
+        p.b_zero_point = rng_range(0, 255);
+        p.y_zero_point = rng_range(0, 255);
+        p.qmin = trial % 3 == 0 ? p.y_zero_point : 0; /* fused Relu */
+        p.qmax = 255;
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            qc_qadd_u8(n, a, b, &p, y);
+            for (size_t i = 0; i < n; i++) {
+                const long double v =
+                    ldexpl((long double)(a[i] - p.a_zero_point) * p.a_multiplier +
+                               (long double)(b[i] - p.b_zero_point) * p.b_multiplier,
+                           -p.shift);
+                const long double r = rintl(v) + p.y_zero_point;
+                const int want = r < p.qmin ? p.qmin : r > p.qmax ? p.qmax : (int)r;
+                ck_assert_msg(y[i] == want,
+                              "qadd %s at %zu: a=%d b=%d ma=%d mb=%d shift=%d: got %d, want %d",
+                              isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", i, a[i], b[i],
+                              p.a_multiplier, p.b_multiplier, p.shift, y[i], want);
+            }
+        }
+    }
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("kernels_int8");
+    TCase *g = tcase_create("qgemm");
+    tcase_set_timeout(g, 120);
+    tcase_add_test(g, test_qgemm_swept_shapes_match_int64_reference);
+    tcase_add_test(g, test_qgemm_k_blocks_and_column_blocks_match_reference);
+    tcase_add_test(g, test_qgemm_saturation_worst_cases_are_exact);
+    tcase_add_test(g, test_qgemm_empty_sizes);
+    tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);
+    tcase_add_test(g, test_qgemm_packa_avx2_equals_scalar);
+    tcase_add_test(g, test_force_scalar_environment_variable);
+    suite_add_tcase(s, g);
+    TCase *r = tcase_create("requantize");
+    tcase_set_timeout(r, 60);
+    tcase_add_test(r, test_requantize_matches_exact_rounding);
+    tcase_add_test(r, test_requantize_ties_round_to_even);
+    tcase_add_test(r, test_requantize_extremes_saturate);
+    suite_add_tcase(s, r);
+    TCase *q = tcase_create("quantize");
+    tcase_set_timeout(q, 60);
+    tcase_add_test(q, test_quantize_onnx_ties_and_saturation);
+    tcase_add_test(q, test_quantize_per_channel_matches_reference);
+    tcase_add_test(q, test_dequantize_matches_definition);
+    suite_add_tcase(s, q);
+    TCase *o = tcase_create("pool_add");
+    tcase_set_timeout(o, 60);
+    tcase_add_test(o, test_maxpool_matches_reference);
+    tcase_add_test(o, test_global_avgpool_matches_reference);
+    tcase_add_test(o, test_qadd_matches_reference);
+    suite_add_tcase(s, o);
+    return s;
+}
+
+int main(void)
+{
+    return qc_check_run("check_kernels_int8", suite());
+}
