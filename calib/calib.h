@@ -1,0 +1,136 @@
+/* calib.h — turning statistics into quantization parameters, and the quantizer.
+ *
+ * Quantization parameters ("qparams", the seeds' quantized builders) map a real range onto
+ * b-bit integers: r = scale · (q − zero_point). Two schemes (docs/qparams.md):
+ *
+ *   GemmLowP  asymmetric: the range is widened to contain 0, and the zero point is nudged to
+ *             an integer so that real 0.0 is exactly representable (uint8 by default);
+ *   SymLowP   zero point 0: int8 symmetric [−a, a], or uint8 from 0 for a range that is
+ *             non-negative (after a ReLU).
+ *
+ *     qc_qparams x, y, w[64];                             // input, output, weights
+ *     qc_qparams_activation(-1.0f, 3.0f, QC_SCHEME_GEMMLOWP, 8, false, "conv1_in", &x, &err);
+ *     qc_qparams_activation(0.0f, 6.0f, QC_SCHEME_GEMMLOWP, 8, false, "conv1_out", &y, &err);
+ *     qc_qparams_weights(weights, 1, 64, 27, true, QC_SCHEME_SYMLOWP, 8, false, "conv1.w",
+ *                        w, &err);                       // 64 output channels of 27 weights
+ *     int32_t b0 = qc_bias_quantize(bias[0], x.scale, w[0].scale);
+ *     int32_t m0, shift0;                                 // → qc_requant (kernels/int8)
+ *     qc_quantize_multiplier((double)x.scale * w[0].scale / y.scale, &m0, &shift0, &err);
+ *
+ * Everything here is pure: no allocation, no I/O. The scalar quantize/dequantize functions
+ * are the reference the INT8 kernels (kernels/int8) are checked against.
+ */
+#ifndef QCAL_CALIB_H
+#define QCAL_CALIB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "graph/graph.h"
+
+/* ---- quantization parameters (calib/qparams.c, docs/qparams.md) ---------------------- */
+
+typedef enum {
+    QC_SCHEME_GEMMLOWP = 0, /* asymmetric, nudged zero point */
+    QC_SCHEME_SYMLOWP = 1,  /* zero point 0 */
+} qc_scheme;
+
+/* Rounding of x / scale to an integer (eqs. P11a–e). */
+typedef enum {
+    QC_ROUND_HALF_EVEN = 0,   /* nearest, ties to even: ONNX's, the default */
+    QC_ROUND_HALF_AWAY = 1,   /* nearest, ties away from zero (C's round) */
+    QC_ROUND_TOWARD_ZERO = 2, /* truncate */
+    QC_ROUND_UP = 3,          /* ceil */
+    QC_ROUND_DOWN = 4,        /* floor */
+} qc_round_mode;
+
+#define QC_BITS_MIN 2
+#define QC_BITS_MAX 8
+
+/* r = scale · (q − zero_point) for q in [qmin, qmax] (eq. P1). A b-bit tensor is stored in an
+ * 8-bit container (int32 for biases); qmin and qmax say which part of it is used. */
+typedef struct {
+    float scale;        /* > 0, finite, normal */
+    int32_t zero_point; /* in [qmin, qmax]; 0 for SymLowP and for biases */
+    int32_t qmin, qmax; /* qmin < 0 means a signed container (int8 / int32) */
+} qc_qparams;
+
+/* Activation (or any tensor given by a range): min and max are the statistics' extremes.
+ *   GemmLowP: is_signed_hint false (default) → [0, 2^b−1] (uint8); true → [−2^(b−1),
+ *             2^(b−1)−1] (int8, as TFLite); zero point nudged either way (eqs. P5–P8).
+ *   SymLowP:  zero point 0. is_signed_hint false (default) → [0, 2^b−1] when min ≥ 0,
+ *             else signed [−2^(b−1), 2^(b−1)−1] with scale a / (2^(b−1)−1), a = max(|min|,
+ *             |max|); true → signed even when min ≥ 0 (eqs. P9a–b).
+ * A zero-width range after widening (all-zero tensor) gets scale 1, zero point 0 (eq. P10).
+ * Errors (QC_ERR_INPUT, naming `tensor`): bits outside 2..8, NaN or infinite min or max,
+ * min > max, a range too wide for a finite scale. */
+qc_status qc_qparams_activation(float min, float max, qc_scheme scheme, int bits,
+                                bool is_signed_hint, const char *tensor, qc_qparams *out,
+                                qc_error *err);
+
+/* Weights w, seen as [outer][channels][inner] contiguous; channel c is output channel c:
+ * ONNX Conv [M][C/g][kH][kW] and Gemm with transB are (1, M, rest), MatMul [K][N] is (K, N, 1).
+ * per_channel: out[c] for each of the `channels` channels; else one set in out[0].
+ *   SymLowP:  narrow signed [−(2^(b−1)−1), 2^(b−1)−1], scale a / qmax (int8, eq. P9c);
+ *   GemmLowP: [0, 2^b−1] with a nudged zero point (uint8, eqs. P5–P8).
+ * reduce_range (as ONNX Runtime, weights only; eq. P3): SymLowP [−2^(b−2), 2^(b−2)]
+ * ([−64, 64] at 8 bits), GemmLowP [0, 2^(b−1)−1] ([0, 127]).
+ * A channel (or tensor) with no elements or only zeros gets scale 1, zero point 0 (eq. P10).
+ * Errors (QC_ERR_INPUT, naming `tensor` and the element): NaN or infinite weights, bits
+ * outside 2..8, negative sizes. */
+qc_status qc_qparams_weights(const float *w, int64_t outer, int64_t channels, int64_t inner,
+                             bool per_channel, qc_scheme scheme, int bits, bool reduce_range,
+                             const char *tensor, qc_qparams *out, qc_error *err);
+
+/* Bias of a layer with input scale s_x and weight scale s_w: int32, scale fl(s_x · s_w)
+ * (a single-precision product, the scale written with the bias), zero point 0, qmin/qmax
+ * the whole int32 range (eq. P15). */
+qc_qparams qc_qparams_bias(float s_x, float s_w);
+
+/* ---- rounding, quantize, dequantize (scalar references) ------------------------------ */
+
+/* x rounded to an integer-valued float (eqs. P11a–e); NaN and ±Inf are returned unchanged.
+ * Does not depend on the floating-point environment's rounding mode. */
+float qc_round(float x, qc_round_mode mode);
+
+/* q = clamp(round(fl(x / scale)) + z, qmin, qmax), an IEEE single-precision division as ONNX
+ * QuantizeLinear; NaN gives z (eq. P12). */
+int32_t qc_quantize_value(float x, const qc_qparams *p, qc_round_mode mode);
+/* r = fl(q − z) · scale, in single precision (eq. P13) */
+float qc_dequantize_value(int32_t q, const qc_qparams *p);
+/* FakeQuantize: dequantize(quantize(x)) (eq. P14) */
+float qc_fake_quantize(float x, const qc_qparams *p, qc_round_mode mode);
+
+/* Arrays seen as [outer][channels][inner] contiguous, channel c using p[c] (per tensor:
+ * channels = 1, or outer = 1, channels = 1, inner = count). */
+void qc_quantize_array(int64_t outer, int64_t channels, int64_t inner, const float *x,
+                       const qc_qparams *p, qc_round_mode mode, int32_t *q);
+void qc_dequantize_array(int64_t outer, int64_t channels, int64_t inner, const int32_t *q,
+                         const qc_qparams *p, float *x);
+
+/* Bias b → int32 = clamp(round_half_even(b / fl(s_x · s_w)), −2^31, 2^31−1), the division in
+ * double precision; NaN gives 0, ±Inf and overflow saturate (eq. P15). */
+int32_t qc_bias_quantize(float b, float s_x, float s_w);
+/* n biases; w holds n weight qparams when per_channel, else 1 */
+void qc_bias_quantize_array(int64_t n, const float *b, float s_x, const qc_qparams *w,
+                            bool per_channel, int32_t *q);
+
+/* ---- requantization multiplier ------------------------------------------------------- */
+
+/* M (> 0, e.g. s_x · s_w / s_y) as multiplier · 2^−shift with multiplier in [2^30, 2^31) and
+ * shift the TOTAL right shift in [1, 62]: exactly the fields of kernels/int8's qc_requant
+ * (gemmlowp's right shift is shift − 31; M ≥ 1 just has shift ≤ 30). Computed from doubles
+ * as TFLite's QuantizeMultiplier (frexp, round half away, the 2^31 carry), so the value
+ * represented is within 2^−31 · M of M (eqs. P16–P17). Representable: 2^−32 ≤ M and
+ * rounded M < 2^30; anything else (and NaN, Inf, M ≤ 0) is QC_ERR_INPUT. */
+qc_status qc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift, qc_error *err);
+
+/* ---- names (for flags, metadata and reports) ------------------------------------------ */
+
+const char *qc_scheme_name(qc_scheme scheme);           /* "gemmlowp", "symlowp" */
+bool qc_scheme_parse(const char *name, qc_scheme *out); /* false for an unknown name */
+/* "half-even", "half-away", "toward-zero", "up", "down" */
+const char *qc_round_mode_name(qc_round_mode mode);
+bool qc_round_mode_parse(const char *name, qc_round_mode *out);
+
+#endif
