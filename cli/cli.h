@@ -14,6 +14,8 @@
 
 int cmd_inspect(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 
 /* Prints "error: …" (or "warning: …") to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -50,6 +52,11 @@ typedef struct {
 int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *usage);
 /* Returns false (after printing) when the result does not fit the model's channels. */
 bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
+/* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the
+ * card's, or the default for the channels, with the flags laid over. Prints what goes wrong;
+ * returns the exit status. */
+int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
+                    qc_model_card *card, qc_preprocess *pp);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {

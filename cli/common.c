@@ -185,6 +185,25 @@ int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *us
     return v ? 1 : 0;
 }
 
+int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
+                    qc_model_card *card, qc_preprocess *pp)
+{
+    qc_error err;
+    char warning[512] = "";
+    int status = qc_model_card_load(model_path, channels, card, warning, sizeof warning, &err);
+    if (status != QC_OK) {
+        cli_error("%s", err.msg);
+        return status;
+    }
+    if (warning[0] && !quiet)
+        cli_warning("%s", warning);
+    if (card->found)
+        *pp = card->pp;
+    else
+        qc_preprocess_default(pp, channels);
+    return cli_pp_apply(f, pp, channels) ? QC_OK : QC_ERR_USAGE;
+}
+
 bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
 {
     if (f->has_size) {

@@ -132,24 +132,14 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
         status = qc_pass_fold_batchnorm(g, &err);
     if (status == QC_OK)
         status = model_input(g, path, &c.channels, &c.height, &c.width, &c.k, &err);
-    char warning[512] = "";
-    if (status == QC_OK)
-        status = qc_model_card_load(path, c.channels, &card, warning, sizeof warning, &err);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         goto end;
     }
-    if (warning[0] && !o->common.quiet)
-        cli_warning("%s", warning);
     qc_preprocess pp;
-    if (card.found)
-        pp = card.pp;
-    else
-        qc_preprocess_default(&pp, c.channels);
-    if (!cli_pp_apply(&o->pp, &pp, c.channels)) {
-        status = QC_ERR_USAGE;
+    status = cli_model_setup(path, c.channels, &o->pp, o->common.quiet, &card, &pp);
+    if (status != QC_OK)
         goto end;
-    }
     if (o->predictions && (status = qc_file_begin(&pred, o->predictions, &err)) != QC_OK) {
         cli_error("%s", err.msg);
         goto end;

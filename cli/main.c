@@ -11,6 +11,8 @@ static const struct {
 } commands[] = {
     {"inspect", cmd_inspect, "ops, shapes, parameters and what qcal supports in a model"},
     {"eval", cmd_eval, "top-1/top-5 accuracy and images/s of models on an image set"},
+    {"stats", cmd_stats, "calibration statistics of every tensor over an image set"},
+    {"merge", cmd_merge, "merge statistics files (shards) into one"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

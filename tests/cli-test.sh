@@ -4,28 +4,9 @@
 # batch, and the bundled models' FP32 top-1 on the full Fashion-MNIST test set against the
 # count PyTorch measured (model cards). Prints "cli: N passed, N failed".
 set -u
-QCAL=${QCAL:-./qcal}
-PY=${PYTHON:-python3}
 tmp=$(mktemp -d /tmp/qcal-cli.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-# expect NAME CODE CMD… : the command exits with CODE; its stderr is kept in $tmp/err
-expect() {
-    local name=$1 code=$2
-    shift 2
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local rc=$?
-    if [ "$rc" -eq "$code" ]; then ok "$name"; else bad "$name (exit $rc, expected $code: $(head -c 300 "$tmp/err"))"; fi
-}
-# contains NAME FILE TEXT
-contains() {
-    if grep -qF -- "$3" "$2"; then ok "$1"; else bad "$1 ('$3' not in: $(head -c 300 "$2"))"; fi
-}
-json_get() { "$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print(d$2)" "$1"; }
+. "$(dirname "$0")/lib.sh"
 
 # 1. help and synopsis: every command answers --help with its usage, and the README shows
 #    the same synopsis line.
@@ -110,5 +91,4 @@ elif [ "${QCAL_SKIP_FULL:-}" != 1 ]; then
     echo "skip full test set: $full missing and it cannot be made (needs python3-numpy, python3-pil)"
 fi
 
-echo "cli: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary cli

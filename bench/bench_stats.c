@@ -1,0 +1,231 @@
+/* bench_stats.c — what gathering statistics costs: for each bundled model, the time of plain
+ * FP32 inference over the calibration images against the same inference with the statistics
+ * observer (per-channel moments; then with histograms too), as `qcal stats` runs it (one
+ * executor and one accumulator per thread, merged at the end). Images are decoded once
+ * beforehand, so only inference and statistics are timed (CPU time of the process). Prints
+ * the medians of several runs and the median of the runs' ratios to the plain run next to
+ * them; the targets are 1.15 without histograms and 1.5 with them.
+ *
+ * usage: bench_stats [--json] [--runs N] [--threads N] [--images DIR] [MODEL…]
+ *        (default: every models/NAME.onnx over data/calib) */
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "graph/graph.h"
+#include "io/io.h"
+#include "stats/stats.h"
+
+#define MAX_THREADS 16
+#define MAX_RUNS 64
+
+typedef enum { MODE_PLAIN, MODE_MOMENTS, MODE_HIST, N_MODES } bench_mode;
+
+static const char *const mode_names[N_MODES] = {"fp32", "stats", "stats_hist"};
+static const double targets[N_MODES] = {1.0, 1.15, 1.5};
+
+typedef struct {
+    const qc_graph *g;
+    qc_exec *execs[MAX_THREADS];
+    qc_stats *workers[MAX_THREADS];
+    const float *images;
+    int64_t image_size, dims[4], n;
+    int failed;
+    qc_error err;
+} bench_ctx;
+
+/* CPU time of the process (every thread): on a busy machine it moves far less than wall time. */
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* One group of QC_STATS_GROUP images, as qcal stats runs it. */
+static int run_group(void *arg, int worker, int64_t item)
+{
+    bench_ctx *c = arg;
+    qc_stats *w = c->workers[worker];
+    int64_t end = (item + 1) * QC_STATS_GROUP < c->n ? (item + 1) * QC_STATS_GROUP : c->n;
+    for (int64_t i = item * QC_STATS_GROUP; i < end; i++) {
+        qc_value in = qc_value_f32(4, c->dims, (float *)c->images + i * c->image_size);
+        if (w)
+            qc_stats_observe_inputs(w, c->g, &in, 1);
+        if (qc_exec_run(c->execs[worker], &in, 1, &c->err) != QC_OK)
+            return 1;
+    }
+    if (w)
+        qc_stats_flush(w);
+    return 0;
+}
+
+/* Seconds to run n images in one mode, statistics set-up and merging included. */
+static double run_mode(bench_ctx *c, bench_mode mode, int threads, int64_t n)
+{
+    double t0 = now();
+    qc_stats *root = NULL;
+    if (mode != MODE_PLAIN) {
+        qc_stats_options o = {.per_channel = true, .histograms = mode == MODE_HIST};
+        if (qc_stats_create(c->g, &o, &root, &c->err) != QC_OK)
+            return -1;
+    }
+    for (int t = 0; t < threads; t++) {
+        c->workers[t] = root ? qc_stats_clone_empty(root) : NULL;
+        qc_exec_set_observer(c->execs[t], root ? qc_stats_observer : NULL, c->workers[t]);
+    }
+    c->n = n;
+    int r = qc_parallel_for(threads, (n + QC_STATS_GROUP - 1) / QC_STATS_GROUP, run_group, c);
+    for (int t = 0; t < threads; t++) {
+        if (root && r == 0 && qc_stats_merge(root, c->workers[t], &c->err) != QC_OK)
+            r = -1;
+        qc_stats_destroy(c->workers[t]);
+        c->workers[t] = NULL;
+    }
+    qc_stats_destroy(root);
+    return r ? -1 : now() - t0;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Loads up to the set's images into one buffer of NCHW floats. */
+static float *load_images(const char *model, const char *dir, int ch, int h, int w, int64_t *n,
+                          qc_error *err)
+{
+    qc_image_set set;
+    qc_model_card card = {0};
+    if (qc_model_card_load(model, ch, &card, NULL, 0, err) != QC_OK ||
+        qc_image_set_open(&set, dir, NULL, err) != QC_OK) {
+        qc_model_card_free(&card);
+        return NULL;
+    }
+    qc_preprocess pp;
+    if (card.found)
+        pp = card.pp;
+    else
+        qc_preprocess_default(&pp, ch);
+    int64_t size = (int64_t)ch * h * w;
+    float *buf = malloc((size_t)(set.n_items * size) * sizeof *buf);
+    for (int i = 0; buf && i < set.n_items; i++)
+        if (qc_image_load(set.items[i].path, &pp, ch, h, w, buf + i * size, err) != QC_OK) {
+            free(buf);
+            buf = NULL;
+        }
+    *n = set.n_items;
+    qc_image_set_free(&set);
+    qc_model_card_free(&card);
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    bool json = false;
+    int runs = 5, threads = 1;
+    const char *images = "data/calib";
+    int only = -1; /* --only MODE: time that mode alone (for profilers) */
+    int first = 1;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        if (!strcmp(argv[first], "--json"))
+            json = true;
+        else if (!strcmp(argv[first], "--runs") && first + 1 < argc)
+            runs = atoi(argv[++first]);
+        else if (!strcmp(argv[first], "--threads") && first + 1 < argc)
+            threads = atoi(argv[++first]);
+        else if (!strcmp(argv[first], "--images") && first + 1 < argc)
+            images = argv[++first];
+        else if (!strcmp(argv[first], "--only") && first + 1 < argc)
+            only = atoi(argv[++first]);
+        else {
+            fprintf(stderr, "usage: bench_stats [--json] [--runs N] [--threads N] [--images DIR] [--only 0|1|2] [MODEL...]\n");
+            return 2;
+        }
+    }
+    if (runs < 1 || runs > MAX_RUNS)
+        runs = 5;
+    if (threads < 1 || threads > MAX_THREADS)
+        threads = 1;
+    glob_t found = {0};
+    char **models = argv + first;
+    int n_models = argc - first;
+    if (n_models == 0) {
+        glob("models/*.onnx", 0, NULL, &found);
+        models = found.gl_pathv;
+        n_models = (int)found.gl_pathc;
+    }
+    if (!json)
+        printf("statistics cost over %s, %d thread%s: median of %d runs (targets: stats x%.2f, with histograms x%.2f)\n",
+               images, threads, threads == 1 ? "" : "s", runs, targets[MODE_MOMENTS], targets[MODE_HIST]);
+    int status = 0;
+    for (int m = 0; m < n_models; m++) {
+        bench_ctx c = {0};
+        qc_graph *g = NULL;
+        float *buf = NULL;
+        int64_t n = 0;
+        if (qc_onnx_load(models[m], &g, &c.err) != QC_OK || qc_pass_fold_batchnorm(g, &c.err) != QC_OK)
+            goto fail;
+        const qc_tensor *in = &g->tensors[g->inputs[0]];
+        c.g = g;
+        c.dims[0] = 1;
+        for (int d = 1; d < 4; d++)
+            c.dims[d] = in->value.dims[d];
+        c.image_size = c.dims[1] * c.dims[2] * c.dims[3];
+        buf = load_images(models[m], images, (int)c.dims[1], (int)c.dims[2], (int)c.dims[3], &n, &c.err);
+        if (!buf)
+            goto fail;
+        c.images = buf;
+        for (int t = 0; t < threads; t++)
+            c.execs[t] = qc_exec_create(g);
+        if (only >= 0 && only < N_MODES) {
+            for (int r = 0; r < runs; r++)
+                if (run_mode(&c, (bench_mode)only, threads, n) < 0)
+                    goto fail;
+            goto next;
+        }
+        double times[N_MODES][MAX_RUNS];
+        for (int k = 0; k < N_MODES; k++) /* warm-up: buffers, caches */
+            if (run_mode(&c, (bench_mode)k, threads, n) < 0)
+                goto fail;
+        for (int r = 0; r < runs; r++) /* interleaved, so that drift hits every mode alike */
+            for (int k = 0; k < N_MODES; k++)
+                if ((times[k][r] = run_mode(&c, (bench_mode)k, threads, n)) < 0)
+                    goto fail;
+        /* The ratio of each run to the plain run just before it, then the median: runs next
+         * to each other share whatever else the machine is doing. */
+        double ratios[N_MODES][MAX_RUNS];
+        for (int k = 0; k < N_MODES; k++) {
+            for (int r = 0; r < runs; r++)
+                ratios[k][r] = times[k][r] / times[MODE_PLAIN][r];
+            qsort(ratios[k], (size_t)runs, sizeof ratios[k][0], compare_double);
+            qsort(times[k], (size_t)runs, sizeof times[k][0], compare_double);
+        }
+        for (int k = 0; k < N_MODES; k++) {
+            double med = times[k][runs / 2], ratio = ratios[k][runs / 2];
+            if (json)
+                printf("{\"name\": \"%s_ms\", \"model\": \"%s\", \"threads\": %d, \"median\": %.2f, \"min\": %.2f, "
+                       "\"max\": %.2f, \"unit\": \"ms\", \"ratio\": %.3f}\n",
+                       mode_names[k], models[m], threads, med * 1e3, times[k][0] * 1e3,
+                       times[k][runs - 1] * 1e3, ratio);
+            else
+                printf("%-26s %-10s %8.1f ms for %lld images (min %.1f, max %.1f)  x%.3f%s\n", models[m],
+                       mode_names[k], med * 1e3, (long long)n, times[k][0] * 1e3, times[k][runs - 1] * 1e3,
+                       ratio, k == MODE_PLAIN ? "" : ratio <= targets[k] ? "  ok" : "  OVER TARGET");
+        }
+        goto next;
+    fail:
+        fprintf(stderr, "error: %s: %s\n", models[m], c.err.msg);
+        status = 1;
+    next:
+        for (int t = 0; t < threads; t++)
+            qc_exec_destroy(c.execs[t]);
+        free(buf);
+        qc_graph_destroy(g);
+    }
+    globfree(&found);
+    return status;
+}

@@ -1,0 +1,577 @@
+/* stats.c — `qcal stats MODEL IMAGES -o STATS.json`: one FP32 pass over the calibration images
+ * recording what every range method needs (stats/), then a table of each tensor's range per
+ * method. As in eval, each image runs alone (batch 1), one executor and one accumulator per
+ * thread; a worker takes whole groups of QC_STATS_GROUP images, fixed by index in the sorted
+ * list, and flushes its sums after each, so the file does not depend on --threads, --batch or
+ * how the groups were sharded. `qcal stats MODEL --stats FILE` prints the table from a saved
+ * file (the calibration cache) after checking that it belongs to MODEL. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../stats/stats.h"
+#include "cli.h"
+
+#define STATS_USAGE                                                                               \
+    "usage: qcal stats MODEL IMAGES [-o STATS.json] [--shard I/N] [--granularity tensor|channel]\n" \
+    "                  [--method LIST] [--n N] [--percentile P] [--bits B] [--limit N]\n"          \
+    "                  [--batch N] [--threads N] [--json] [--quiet]\n"                              \
+    "                  [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n"   \
+    "                  [--color gray|rgb|bgr]\n"                                                    \
+    "       qcal stats MODEL --stats STATS.json [--method LIST] [--n N] [--percentile P]\n"        \
+    "                  [--bits B] [--json]\n"                                                       \
+    "  Runs the FP32 model over the PNG images and records, for its input, every activation\n"    \
+    "  and the Conv/Gemm/MatMul weights, what the range methods need: extremes, exact sums,\n"    \
+    "  per-channel values (--granularity channel, the default) and histograms. Writes them to\n"  \
+    "  STATS.json (-o) and prints each tensor's range per method.\n"                               \
+    "  --method     minmax,avg,avgstd,meanstd,percentile,entropy,mse or all (default); without\n" \
+    "               percentile, entropy or mse no histograms are recorded\n"                       \
+    "  --n N        avgstd and meanstd: mean ± N std (default 3)\n"                                 \
+    "  --percentile percentile: P in (50, 100] (default 99.99)\n"                                  \
+    "  --bits B     entropy and mse: the target bit width, 2 to 8 (default 8)\n"                   \
+    "  --shard I/N  only the groups of 16 images (by index in the sorted list) whose number is\n" \
+    "               I modulo N (0 <= I < N); combine the N files with 'qcal merge'\n"             \
+    "  --batch N    images in flight per step, rounded up to a multiple of 16 (default 32)\n"     \
+    "  --stats FILE print the ranges from a saved statistics file instead of running\n"
+
+typedef struct {
+    const char *out, *stats_file;
+    int64_t limit, batch;
+    int shard_i, shard_n;
+    bool per_channel;
+    bool methods[QC_RANGE_COUNT];
+    bool methods_given;
+    qc_range_params params;
+    cli_pp_flags pp;
+    cli_common common;
+} stats_options;
+
+typedef struct {
+    qc_status status;
+    qc_error err;
+} item_result;
+
+typedef struct {
+    const qc_graph *g;
+    const qc_image_set *set;
+    const qc_preprocess *pp;
+    const int64_t *sel;   /* indices into set->items of this shard's images, by group */
+    const int64_t *group; /* group k is sel[group[k]] … sel[group[k + 1] − 1] */
+    int64_t first;        /* the step's first group */
+    int channels, height, width;
+    qc_exec **execs;
+    qc_stats **workers;
+    float **pixels;
+    item_result *results; /* by group of the step */
+} stats_ctx;
+
+/* One group of images, on one worker, in order; then the worker's sums are flushed. */
+static int stats_group(void *arg, int worker, int64_t item)
+{
+    stats_ctx *c = arg;
+    item_result *r = &c->results[item];
+    qc_stats *w = c->workers[worker];
+    r->status = QC_OK;
+    for (int64_t k = c->group[c->first + item]; k < c->group[c->first + item + 1]; k++) {
+        const qc_image_item *img = &c->set->items[c->sel[k]];
+        r->status = qc_image_load(img->path, c->pp, c->channels, c->height, c->width, c->pixels[worker], &r->err);
+        if (r->status != QC_OK)
+            return 0;
+        int64_t dims[4] = {1, c->channels, c->height, c->width};
+        qc_value in = qc_value_f32(4, dims, c->pixels[worker]);
+        qc_stats_observe_inputs(w, c->g, &in, 1);
+        r->status = qc_exec_run(c->execs[worker], &in, 1, &r->err);
+        if (r->status == QC_OK && w->status != QC_OK)
+            r->status = qc_fail(&r->err, w->status, "%s (image '%s')", w->err.msg, img->path);
+        if (r->status != QC_OK)
+            return 0;
+        qc_stats_add_image(w, img->rel);
+    }
+    qc_stats_flush(w);
+    if (w->status != QC_OK)
+        r->status = qc_fail(&r->err, w->status, "%s", w->err.msg);
+    return 0;
+}
+
+/* The model's single NCHW float input. */
+static qc_status model_input(const qc_graph *g, const char *path, int *ch, int *h, int *w, qc_error *err)
+{
+    if (g->n_inputs != 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: stats needs one image input", path, g->n_inputs);
+    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
+        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float NCHW tensor of fixed channels and size",
+                       path, t->name);
+    if (!(t->symbolic & 1) && t->value.dims[0] != 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",
+                       path, t->name, (long long)t->value.dims[0]);
+    *ch = (int)t->value.dims[1];
+    *h = (int)t->value.dims[2];
+    *w = (int)t->value.dims[3];
+    return QC_OK;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* ---- the summary -------------------------------------------------------------------------- */
+
+static void shape_text(const qc_tensor_stats *t, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int d = 0; d < t->rank && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? "x" : "", (long long)t->dims[d]);
+    if (t->rank == 0)
+        snprintf(buf, size, "scalar");
+}
+
+/* Smallest and largest per-channel range (max − min); false without per-channel values. */
+static bool channel_spread(const qc_tensor_stats *t, double *lo, double *hi)
+{
+    if (!t->ch || t->channels < 2 || !t->samples)
+        return false;
+    *lo = INFINITY;
+    *hi = 0;
+    for (int c = 0; c < t->channels; c++) {
+        double r = (double)t->ch[c].max - (double)t->ch[c].min;
+        *lo = r < *lo ? r : *lo;
+        *hi = r > *hi ? r : *hi;
+    }
+    return true;
+}
+
+static void print_summary_json(const char *model, const qc_stats *s, const stats_options *o, double seconds)
+{
+    printf("{\"model\": ");
+    cli_json_string(stdout, model);
+    printf(", \"stats\": ");
+    if (o->out)
+        cli_json_string(stdout, o->out);
+    else if (o->stats_file)
+        cli_json_string(stdout, o->stats_file);
+    else
+        printf("null");
+    printf(", \"images\": %lld, \"granularity\": \"%s\", \"histograms\": %s", (long long)s->images,
+           s->per_channel ? "channel" : "tensor", s->histograms ? "true" : "false");
+    if (s->shard_count) {
+        printf(", \"shard\": {\"count\": %d, \"indices\": [", s->shard_count);
+        for (int i = 0; i < s->n_shards; i++)
+            printf("%s%d", i ? ", " : "", s->shards[i]);
+        printf("]}");
+    }
+    if (seconds >= 0)
+        printf(", \"seconds\": %.3f, \"threads\": %d, \"batch\": %lld", seconds, o->common.threads,
+               (long long)o->batch);
+    printf(", \"params\": {\"n\": %.9g, \"percentile\": %.9g, \"bits\": %d}, \"tensors\": [",
+           o->params.n_std, o->params.percentile, o->params.bits);
+    for (int i = 0; i < s->n_tensors; i++) {
+        const qc_tensor_stats *t = &s->tensors[i];
+        static const char *roles[] = {"input", "activation", "weight"};
+        printf("%s\n  {\"name\": ", i ? "," : "");
+        cli_json_string(stdout, t->name);
+        printf(", \"role\": \"%s\", \"shape\": [", roles[t->role]);
+        for (int d = 0; d < t->rank; d++)
+            printf("%s%lld", d ? ", " : "", (long long)t->dims[d]);
+        printf("], \"samples\": %lld", (long long)t->samples);
+        if (t->samples && t->t.min <= t->t.max)
+            printf(", \"min\": %.9g, \"max\": %.9g", (double)t->t.min, (double)t->t.max);
+        else
+            printf(", \"min\": null, \"max\": null");
+        printf(", \"ranges\": {");
+        bool first = true;
+        for (int m = 0; m < QC_RANGE_COUNT; m++) {
+            if (!o->methods[m])
+                continue;
+            float lo, hi;
+            printf("%s\"%s\": ", first ? "" : ", ", qc_range_method_name(m));
+            first = false;
+            if (qc_stats_range(t, m, &o->params, -1, &lo, &hi, NULL) == QC_OK)
+                printf("[%.9g, %.9g]", (double)lo, (double)hi);
+            else
+                printf("null");
+        }
+        double sl, sh;
+        if (channel_spread(t, &sl, &sh))
+            printf("}, \"channel_range\": [%.9g, %.9g]}", sl, sh);
+        else
+            printf("}, \"channel_range\": null}");
+    }
+    printf("\n]}\n");
+}
+
+static void print_summary_table(const qc_stats *s, const stats_options *o)
+{
+    int name_w = 6;
+    for (int i = 0; i < s->n_tensors; i++) {
+        int n = (int)strlen(s->tensors[i].name);
+        name_w = n > name_w ? n : name_w;
+    }
+    name_w = name_w > 48 ? 48 : name_w;
+    printf("%-*s %-10s %-14s %11s %11s", name_w, "tensor", "role", "shape", "min", "max");
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        if (o->methods[m])
+            printf("  %-21s", qc_range_method_name(m));
+    if (s->per_channel)
+        printf("  %s", "channel range (smallest..largest)");
+    printf("\n");
+    for (int i = 0; i < s->n_tensors; i++) {
+        const qc_tensor_stats *t = &s->tensors[i];
+        static const char *roles[] = {"input", "activation", "weight"};
+        char shape[64];
+        shape_text(t, shape, sizeof shape);
+        printf("%-*.*s %-10s %-14s", name_w, name_w, t->name, roles[t->role], shape);
+        if (!t->samples || !(t->t.min <= t->t.max)) {
+            printf(" %11s %11s\n", "-", "-");
+            continue;
+        }
+        printf(" %11.4g %11.4g", (double)t->t.min, (double)t->t.max);
+        for (int m = 0; m < QC_RANGE_COUNT; m++) {
+            if (!o->methods[m])
+                continue;
+            float lo, hi;
+            char buf[64] = "-";
+            if (qc_stats_range(t, m, &o->params, -1, &lo, &hi, NULL) == QC_OK)
+                snprintf(buf, sizeof buf, "%.4g..%.4g", (double)lo, (double)hi);
+            printf("  %-21s", buf);
+        }
+        double sl, sh;
+        if (channel_spread(t, &sl, &sh))
+            printf("  %.4g..%.4g", sl, sh);
+        printf("\n");
+    }
+    printf("%lld images, granularity %s, histograms %s; avgstd/meanstd n = %g, percentile %g, bits %d\n",
+           (long long)s->images, s->per_channel ? "channel" : "tensor", s->histograms ? "yes" : "no",
+           o->params.n_std, o->params.percentile, o->params.bits);
+}
+
+/* ---- running -------------------------------------------------------------------------------- */
+
+static bool any_histogram_method(const stats_options *o)
+{
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        if (o->methods[m] && qc_range_method_uses_histogram(m))
+            return true;
+    return false;
+}
+
+/* Runs the model over the shard's images; *out gets the merged statistics. */
+static int gather(const char *model_path, const char *images, const stats_options *o, qc_graph *g,
+                  uint64_t hash, qc_stats **out, double *seconds)
+{
+    qc_error err;
+    qc_image_set set = {0};
+    qc_model_card card = {0};
+    stats_ctx c = {0};
+    qc_stats *root = NULL;
+    int64_t *sel = NULL, *group = NULL;
+    int threads = o->common.threads;
+    int status = model_input(g, model_path, &c.channels, &c.height, &c.width, &err);
+    if (status != QC_OK) {
+        cli_error("%s", err.msg);
+        goto end;
+    }
+    qc_preprocess pp;
+    status = cli_model_setup(model_path, c.channels, &o->pp, o->common.quiet, &card, &pp);
+    if (status == QC_OK && (status = qc_image_set_open(&set, images, NULL, &err)) != QC_OK)
+        cli_error("%s", err.msg);
+    if (status != QC_OK)
+        goto end;
+
+    /* The images come in groups of QC_STATS_GROUP by index in the sorted list; the shard is
+     * the groups whose number is shard_i modulo shard_n. */
+    int64_t n = set.n_items < o->limit ? set.n_items : o->limit;
+    int64_t n_groups = (n + QC_STATS_GROUP - 1) / QC_STATS_GROUP, n_sel = 0, n_mine = 0;
+    uint64_t digest = 0;
+    sel = malloc((size_t)(n ? n : 1) * sizeof *sel);
+    group = malloc((size_t)(n_groups + 1) * sizeof *group);
+    if (!sel || !group) {
+        status = QC_ERR_IO;
+        cli_error("out of memory");
+        goto end;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const char *rel = set.items[i].rel;
+        digest += qc_fnv1a64(rel, strlen(rel), QC_FNV_BASIS);
+        if (i % QC_STATS_GROUP == 0 && (i / QC_STATS_GROUP) % o->shard_n == o->shard_i)
+            group[n_mine++] = n_sel;
+        if ((i / QC_STATS_GROUP) % o->shard_n == o->shard_i)
+            sel[n_sel++] = i;
+    }
+    group[n_mine] = n_sel;
+
+    qc_stats_options so = {.per_channel = o->per_channel, .histograms = any_histogram_method(o),
+                           .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
+    if ((status = qc_stats_create(g, &so, &root, &err)) != QC_OK) {
+        cli_error("%s", err.msg);
+        goto end;
+    }
+    c.g = g;
+    c.set = &set;
+    c.pp = &pp;
+    c.sel = sel;
+    c.group = group;
+    c.execs = calloc((size_t)threads, sizeof *c.execs);
+    c.workers = calloc((size_t)threads, sizeof *c.workers);
+    c.pixels = calloc((size_t)threads, sizeof *c.pixels);
+    int64_t step = (o->batch + QC_STATS_GROUP - 1) / QC_STATS_GROUP; /* groups per step */
+    c.results = calloc((size_t)step, sizeof *c.results);
+    if (!c.execs || !c.workers || !c.pixels || !c.results) {
+        status = QC_ERR_IO;
+        cli_error("out of memory");
+        goto end;
+    }
+    for (int t = 0; t < threads; t++) {
+        c.execs[t] = qc_exec_create(g);
+        c.workers[t] = qc_stats_clone_empty(root);
+        c.pixels[t] = malloc((size_t)c.channels * c.height * c.width * sizeof(float));
+        if (!c.execs[t] || !c.workers[t] || !c.pixels[t]) {
+            status = QC_ERR_IO;
+            cli_error("out of memory");
+            goto end;
+        }
+        qc_exec_set_observer(c.execs[t], qc_stats_observer, c.workers[t]);
+    }
+
+    cli_progress progress;
+    cli_progress_start(&progress, "stats", n_sel, o->common.quiet);
+    double start = cli_now();
+    for (int64_t first = 0; first < n_mine; first += step) {
+        int64_t count = n_mine - first < step ? n_mine - first : step;
+        c.first = first;
+        qc_parallel_for(threads, count, stats_group, &c);
+        for (int64_t i = 0; i < count; i++)
+            if (c.results[i].status != QC_OK) {
+                cli_progress_end(&progress);
+                cli_error("%s", c.results[i].err.msg);
+                status = c.results[i].status;
+                goto end;
+            }
+        cli_progress_update(&progress, group[first + count]);
+    }
+    for (int t = 0; t < threads && status == QC_OK; t++)
+        status = qc_stats_merge(root, c.workers[t], &err);
+    *seconds = cli_now() - start;
+    cli_progress_end(&progress);
+    if (status != QC_OK) {
+        cli_error("%s", err.msg);
+        goto end;
+    }
+    if (o->shard_n > 1) {
+        root->shard_count = o->shard_n;
+        root->shards = malloc(sizeof *root->shards);
+        if (!root->shards) {
+            status = QC_ERR_IO;
+            cli_error("out of memory");
+            goto end;
+        }
+        root->shards[0] = o->shard_i;
+        root->n_shards = 1;
+        root->shard_images = n;
+        root->shard_digest = digest;
+    }
+    *out = root;
+    root = NULL;
+
+end:
+    if (c.execs)
+        for (int t = 0; t < threads; t++) {
+            qc_exec_destroy(c.execs[t]);
+            qc_stats_destroy(c.workers[t]);
+            free(c.pixels[t]);
+        }
+    free(c.execs);
+    free(c.workers);
+    free(c.pixels);
+    free(c.results);
+    free(sel);
+    free(group);
+    qc_stats_destroy(root);
+    qc_model_card_free(&card);
+    qc_image_set_free(&set);
+    return status;
+}
+
+static bool parse_shard(const char *v, int *i, int *n)
+{
+    char *end;
+    long a = strtol(v, &end, 10);
+    if (end == v || *end != '/')
+        return false;
+    const char *rest = end + 1;
+    long b = strtol(rest, &end, 10);
+    if (end == rest || *end || b < 1 || b > (1 << 20) || a < 0 || a >= b)
+        return false;
+    *i = (int)a;
+    *n = (int)b;
+    return true;
+}
+
+static bool parse_methods(const char *v, bool *methods)
+{
+    char buf[256];
+    if (strlen(v) >= sizeof buf)
+        return false;
+    snprintf(buf, sizeof buf, "%s", v);
+    memset(methods, 0, QC_RANGE_COUNT * sizeof *methods);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "all")) {
+            for (int m = 0; m < QC_RANGE_COUNT; m++)
+                methods[m] = true;
+        } else {
+            int m = qc_range_method_parse(tok);
+            if (m < 0)
+                return false;
+            methods[m] = true;
+        }
+        n++;
+    }
+    return n > 0;
+}
+
+static int parse_options(int argc, char **argv, stats_options *o, const char **pos, int *n_pos)
+{
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        const char *v;
+        int r = cli_common_option(&o->common, argc, argv, &i, STATS_USAGE);
+        if (r == 0)
+            r = cli_pp_option(&o->pp, argc, argv, &i, STATS_USAGE);
+        if (r < 0)
+            return QC_ERR_USAGE;
+        if (r > 0)
+            continue;
+        if ((v = cli_option_value("-o", argc, argv, &i, &bad, STATS_USAGE)) ||
+            (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, STATS_USAGE)))) {
+            o->out = v;
+        } else if (!bad && (v = cli_option_value("--stats", argc, argv, &i, &bad, STATS_USAGE))) {
+            o->stats_file = v;
+        } else if (!bad && (v = cli_option_value("--shard", argc, argv, &i, &bad, STATS_USAGE))) {
+            if (!parse_shard(v, &o->shard_i, &o->shard_n))
+                return cli_usage_error(STATS_USAGE, "--shard takes I/N with 0 <= I < N, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--granularity", argc, argv, &i, &bad, STATS_USAGE))) {
+            if (strcmp(v, "tensor") && strcmp(v, "channel"))
+                return cli_usage_error(STATS_USAGE, "--granularity takes tensor or channel, not '%s'", v);
+            o->per_channel = !strcmp(v, "channel");
+        } else if (!bad && (v = cli_option_value("--method", argc, argv, &i, &bad, STATS_USAGE))) {
+            if (!parse_methods(v, o->methods))
+                return cli_usage_error(STATS_USAGE, "--method takes a list of minmax, avg, avgstd, meanstd, percentile, entropy, mse or all, not '%s'", v);
+            o->methods_given = true;
+        } else if (!bad && (v = cli_option_value("--n", argc, argv, &i, &bad, STATS_USAGE))) {
+            float f;
+            if (!cli_parse_float(v, &f) || f < 0)
+                return cli_usage_error(STATS_USAGE, "--n takes a number >= 0, not '%s'", v);
+            o->params.n_std = f;
+        } else if (!bad && (v = cli_option_value("--percentile", argc, argv, &i, &bad, STATS_USAGE))) {
+            char *end;
+            double p = strtod(v, &end);
+            if (end == v || *end || !(p > 50 && p <= 100))
+                return cli_usage_error(STATS_USAGE, "--percentile takes a number above 50 and at most 100, not '%s'", v);
+            o->params.percentile = p;
+        } else if (!bad && (v = cli_option_value("--bits", argc, argv, &i, &bad, STATS_USAGE))) {
+            int64_t b;
+            if (!cli_parse_int(v, 2, 8, &b))
+                return cli_usage_error(STATS_USAGE, "--bits takes a number from 2 to 8, not '%s'", v);
+            o->params.bits = (int)b;
+        } else if (!bad && (v = cli_option_value("--limit", argc, argv, &i, &bad, STATS_USAGE))) {
+            if (!cli_parse_int(v, 1, INT64_MAX, &o->limit))
+                return cli_usage_error(STATS_USAGE, "--limit takes a positive number, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--batch", argc, argv, &i, &bad, STATS_USAGE))) {
+            if (!cli_parse_int(v, 1, 4096, &o->batch))
+                return cli_usage_error(STATS_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
+        } else if (bad) {
+            return QC_ERR_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error(STATS_USAGE, "unknown option '%s'", argv[i]);
+        } else if (*n_pos == 2) {
+            return cli_usage_error(STATS_USAGE, "stats takes one MODEL and one IMAGES");
+        } else {
+            pos[(*n_pos)++] = argv[i];
+        }
+        if (bad)
+            return QC_ERR_USAGE;
+    }
+    return QC_OK;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+    stats_options o = {.limit = INT64_MAX, .batch = 32, .shard_i = 0, .shard_n = 1, .per_channel = true,
+                       .common = {.threads = 1}};
+    qc_range_params_default(&o.params);
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        o.methods[m] = true;
+    const char *pos[2];
+    int n_pos = 0;
+    int status = parse_options(argc, argv, &o, pos, &n_pos);
+    if (status != QC_OK)
+        return status;
+    if (o.common.help) {
+        printf("%s", STATS_USAGE);
+        return 0;
+    }
+    if (o.stats_file ? n_pos != 1 : n_pos != 2)
+        return cli_usage_error(STATS_USAGE, o.stats_file ? "stats --stats FILE takes a MODEL and no IMAGES"
+                                                         : "stats needs a MODEL and IMAGES");
+    if (o.stats_file && o.shard_n > 1)
+        return cli_usage_error(STATS_USAGE, "--shard needs IMAGES, not --stats");
+
+    qc_error err;
+    qc_graph *g = NULL;
+    qc_stats *s = NULL;
+    uint64_t hash = 0;
+    double seconds = -1;
+    status = qc_onnx_load(pos[0], &g, &err);
+    if (status == QC_OK)
+        status = qc_pass_fold_batchnorm(g, &err);
+    if (status == QC_OK)
+        status = qc_stats_hash_file(pos[0], &hash, &err);
+    if (status != QC_OK) {
+        cli_error("%s", err.msg);
+        goto end;
+    }
+    if (o.stats_file) {
+        status = qc_stats_load(o.stats_file, &s, &err);
+        if (status == QC_OK)
+            status = qc_stats_check_model(s, g, hash, o.stats_file, pos[0], &err);
+        if (status != QC_OK) {
+            cli_error("%s", err.msg);
+            goto end;
+        }
+        if (!s->histograms) {
+            bool asked = false;
+            for (int m = 0; m < QC_RANGE_COUNT; m++)
+                if (qc_range_method_uses_histogram(m) && o.methods[m]) {
+                    asked |= o.methods_given;
+                    o.methods[m] = false;
+                }
+            if (asked) {
+                cli_error("'%s' has no histograms: gather it with percentile, entropy or mse in --method",
+                          o.stats_file);
+                status = QC_ERR_INPUT;
+                goto end;
+            }
+        }
+    } else {
+        status = gather(pos[0], pos[1], &o, g, hash, &s, &seconds);
+        if (status != QC_OK)
+            goto end;
+        if (o.out && (status = qc_stats_save(s, o.out, &err)) != QC_OK) {
+            cli_error("%s", err.msg);
+            goto end;
+        }
+    }
+    if (o.common.json)
+        print_summary_json(pos[0], s, &o, seconds);
+    else if (!o.common.quiet || !o.out)
+        print_summary_table(s, &o);
+
+end:
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+    return status;
+}

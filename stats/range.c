@@ -1,0 +1,276 @@
+/* range.c — the range methods: pure functions of the recorded statistics that give the real
+ * range [lo, hi] to quantize a tensor (or one channel) to. The formulas are numbered in
+ * docs/statistics.md (R1–R7); every result is clamped to the absolute extremes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stats-impl.h"
+
+static const char *const method_names[QC_RANGE_COUNT] = {
+    "minmax", "avg", "avgstd", "meanstd", "percentile", "entropy", "mse",
+};
+
+void qc_range_params_default(qc_range_params *p)
+{
+    p->n_std = 3.0;
+    p->percentile = 99.99;
+    p->bits = 8;
+}
+
+const char *qc_range_method_name(qc_range_method m)
+{
+    return m >= 0 && m < QC_RANGE_COUNT ? method_names[m] : "?";
+}
+
+int qc_range_method_parse(const char *s)
+{
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        if (!strcmp(s, method_names[m]))
+            return m;
+    return -1;
+}
+
+bool qc_range_method_uses_histogram(qc_range_method m)
+{
+    return m == QC_RANGE_PERCENTILE || m == QC_RANGE_ENTROPY || m == QC_RANGE_MSE;
+}
+
+/* Values per sample in one channel (or the whole tensor). */
+static int64_t per_sample(const qc_tensor_stats *t, int channel)
+{
+    return channel < 0 ? t->numel : t->numel / t->channels;
+}
+
+/* Mean and population std of N terms whose sum and sum of squares are given (eq. R0). */
+static void mean_std(const qc_fix *sum, const qc_fix *sumsq, double n, double *mean, double *std)
+{
+    double m = qc_fix_to_double(sum) / n;
+    double var = qc_fix_to_double(sumsq) / n - m * m;
+    *mean = m;
+    *std = var > 0 ? sqrt(var) : 0.0;
+}
+
+bool qc_stats_mean_std(const qc_tensor_stats *t, int channel, double *mean, double *std)
+{
+    const qc_moments *m = channel < 0 ? &t->t : t->ch ? &t->ch[channel] : NULL;
+    double n = (double)t->samples * (double)per_sample(t, channel);
+    if (!m || !(n > 0))
+        return false;
+    mean_std(&m->sum, &m->sumsq, n, mean, std);
+    return true;
+}
+
+/* |x| histogram: a[j] counts |x| in bin j of width w = R / QC_HIST_HALF (positive bin j plus
+ * negative bin −1 − j). Returns the number of bins up to the last non-empty one. */
+static int abs_hist(const qc_hist *h, double *a)
+{
+    int n = 0;
+    for (int j = 0; j < QC_HIST_HALF; j++) {
+        a[j] = (double)(h->counts[QC_HIST_HALF + j] + h->counts[QC_HIST_HALF - 1 - j]);
+        if (a[j] > 0)
+            n = j + 1;
+    }
+    return n;
+}
+
+/* R5: percentile per side. hi is the upper edge of the first bin where the count from below
+ * reaches p% of the values, lo the lower edge of the last bin where the count from above
+ * does. */
+static void range_percentile(const qc_hist *h, double p, double w, double *lo, double *hi)
+{
+    double target = p / 100.0 * (double)h->total;
+    double cum = 0;
+    int b_hi = QC_HIST_BINS - 1, b_lo = 0;
+    for (int b = 0; b < QC_HIST_BINS; b++) {
+        cum += (double)h->counts[b];
+        if (cum >= target) {
+            b_hi = b;
+            break;
+        }
+    }
+    cum = 0;
+    for (int b = QC_HIST_BINS - 1; b >= 0; b--) {
+        cum += (double)h->counts[b];
+        if (cum >= target) {
+            b_lo = b;
+            break;
+        }
+    }
+    *hi = (b_hi - QC_HIST_HALF + 1) * w;
+    *lo = (b_lo - QC_HIST_HALF) * w;
+}
+
+static double xlogx(double x)
+{
+    return x > 0 ? x * log(x) : 0.0;
+}
+
+/* R6: TensorRT's entropy calibration on the |x| histogram a[0..n). For each candidate
+ * number of bins i (levels ≤ i ≤ n), with T the total and out = Σ a[i..n):
+ *   P = a[0..i) with out added to bin i − 1 (the clipped reference, total T);
+ *   Q = a[0..i) merged into `levels` groups g of bins ⌊i·g/levels⌋ … ⌊i·(g+1)/levels⌋ − 1,
+ *       each group's count G_g spread evenly over its nz_g non-empty bins (total T − out);
+ *   KL(P‖Q) = Σ_k p_k log(p_k / q_k), p = P / T, q = Q / (T − out), which is
+ *   (1/T) (Σ_k P_k log P_k − T log T + T log(T − out) − Σ_g G_g log(G_g / nz_g)
+ *          − out · log(G_last / nz_last)),
+ * infinite when bin i − 1 is empty but out is not (Q is 0 where P is not). Returns the i
+ * with the smallest divergence (the first on ties). */
+static int entropy_bins(const double *a, int n, int levels)
+{
+    if (n <= levels)
+        return n;
+    double *pre = malloc((size_t)(n + 1) * sizeof *pre);   /* Σ a[0..k) */
+    double *plp = malloc((size_t)(n + 1) * sizeof *plp);   /* Σ a log a over [0..k) */
+    int *nz = malloc((size_t)(n + 1) * sizeof *nz);        /* non-empty bins in [0..k) */
+    if (!pre || !plp || !nz) {
+        free(pre);
+        free(plp);
+        free(nz);
+        return n;
+    }
+    pre[0] = plp[0] = 0;
+    nz[0] = 0;
+    for (int k = 0; k < n; k++) {
+        pre[k + 1] = pre[k] + a[k];
+        plp[k + 1] = plp[k] + xlogx(a[k]);
+        nz[k + 1] = nz[k] + (a[k] > 0);
+    }
+    double T = pre[n];
+    int best = n;
+    double best_kl = INFINITY;
+    for (int i = levels; i <= n; i++) {
+        double out = pre[n] - pre[i];
+        if (out > 0 && a[i - 1] == 0)
+            continue;
+        double kl = plp[i - 1] + xlogx(a[i - 1] + out) - xlogx(T) + T * log(T - out);
+        for (int g = 0; g < levels; g++) {
+            int s = (int)((int64_t)i * g / levels), e = (int)((int64_t)i * (g + 1) / levels);
+            double G = pre[e] - pre[s];
+            int z = nz[e] - nz[s];
+            if (G > 0) {
+                double lq = log(G / z);
+                kl -= G * lq;
+                if (e == i)
+                    kl -= out * lq;
+            }
+        }
+        if (kl < best_kl) {
+            best_kl = kl;
+            best = i;
+        }
+    }
+    free(pre);
+    free(plp);
+    free(nz);
+    return best;
+}
+
+/* R7: the clip c = i·w (1 ≤ i ≤ n) minimising the squared error of fake-quantizing every bin
+ * centre x_j = (j + ½)·w with step s = c / qmax: Σ a_j (x_j − s·min(round(x_j / s), qmax))²,
+ * round half to even. Returns i (the first on ties). */
+static int mse_bins(const double *a, int n, double w, int qmax)
+{
+    int *idx = malloc((size_t)n * sizeof *idx);
+    if (!idx)
+        return n;
+    int m = 0;
+    for (int j = 0; j < n; j++)
+        if (a[j] > 0)
+            idx[m++] = j;
+    int best = n;
+    double best_err = INFINITY;
+    for (int i = 1; i <= n; i++) {
+        double c = i * w, s = c / qmax, inv = qmax / c, err = 0;
+        for (int k = 0; k < m; k++) {
+            double x = (idx[k] + 0.5) * w;
+            double q = nearbyint(x * inv);
+            double d = x - (q < qmax ? q : qmax) * s;
+            err += a[idx[k]] * d * d;
+        }
+        if (err < best_err) {
+            best_err = err;
+            best = i;
+        }
+    }
+    free(idx);
+    return best;
+}
+
+qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_range_params *p,
+                         int channel, float *lo, float *hi, qc_error *err)
+{
+    if (!(p->n_std >= 0) || !(p->percentile > 50 && p->percentile <= 100) || p->bits < 2 || p->bits > 16)
+        return qc_fail(err, QC_ERR_USAGE, "range parameters out of bounds (n %g, percentile %g, bits %d)",
+                       p->n_std, p->percentile, p->bits);
+    if (channel >= t->channels || (channel >= 0 && !t->ch))
+        return qc_fail(err, QC_ERR_INPUT, "tensor '%s' has no per-channel statistics for channel %d", t->name, channel);
+    const qc_moments *mo = channel < 0 ? &t->t : &t->ch[channel];
+    if (!t->samples || !(mo->min <= mo->max))
+        return qc_fail(err, QC_ERR_INPUT, "tensor '%s' has no statistics (no samples)", t->name);
+    double N = (double)t->samples, l, h;
+    switch (m) {
+    case QC_RANGE_MINMAX: /* R1 */
+        l = mo->min;
+        h = mo->max;
+        break;
+    case QC_RANGE_AVG: /* R2 */
+        l = qc_fix_to_double(&mo->smin) / N;
+        h = qc_fix_to_double(&mo->smax) / N;
+        break;
+    case QC_RANGE_AVGSTD: { /* R3 */
+        double mmin, smin, mmax, smax;
+        mean_std(&mo->smin, &mo->smin2, N, &mmin, &smin);
+        mean_std(&mo->smax, &mo->smax2, N, &mmax, &smax);
+        l = mmin - p->n_std * smin;
+        h = mmax + p->n_std * smax;
+        break;
+    }
+    case QC_RANGE_MEANSTD: { /* R4 */
+        double mean, std;
+        mean_std(&mo->sum, &mo->sumsq, N * (double)per_sample(t, channel), &mean, &std);
+        l = mean - p->n_std * std;
+        h = mean + p->n_std * std;
+        break;
+    }
+    case QC_RANGE_PERCENTILE:
+    case QC_RANGE_ENTROPY:
+    case QC_RANGE_MSE: {
+        if (channel >= 0)
+            return qc_fail(err, QC_ERR_INPUT, "%s is a per-tensor method (histograms are per tensor), not for channel %d of '%s'",
+                           qc_range_method_name(m), channel, t->name);
+        if (!t->hist.counts || !t->hist.total)
+            return qc_fail(err, QC_ERR_INPUT, "tensor '%s' has no histogram: gather statistics with a histogram method",
+                           t->name);
+        double w = ldexp(1.0, t->hist.log2_range - QC_HIST_HALF_LOG2);
+        if (m == QC_RANGE_PERCENTILE) {
+            range_percentile(&t->hist, p->percentile, w, &l, &h);
+            break;
+        }
+        double a[QC_HIST_HALF];
+        int n = abs_hist(&t->hist, a);
+        bool is_signed = t->t.min < 0;
+        int bits = p->bits;
+        int i = m == QC_RANGE_ENTROPY ? entropy_bins(a, n, 1 << (is_signed ? bits - 1 : bits))
+                                      : mse_bins(a, n, w, is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+        h = i * w;
+        l = is_signed ? -h : 0.0;
+        break;
+    }
+    default:
+        return qc_fail(err, QC_ERR_USAGE, "unknown range method %d", (int)m);
+    }
+    /* clamp to the extremes (R0); lo ≤ hi always */
+    float fl = (float)l, fh = (float)h;
+    fl = fl > mo->min ? fl : mo->min;
+    fh = fh < mo->max ? fh : mo->max;
+    if (fl > mo->max)
+        fl = mo->max;
+    if (fh < mo->min)
+        fh = mo->min;
+    if (fl > fh)
+        fl = fh;
+    *lo = fl;
+    *hi = fh;
+    return QC_OK;
+}

@@ -1,0 +1,44 @@
+/* stats-impl.h — what the files of stats/ share and nothing else sees. */
+#ifndef QCAL_STATS_IMPL_H
+#define QCAL_STATS_IMPL_H
+
+#include "stats.h"
+
+#define QC_HIST_HALF_LOG2 11 /* QC_HIST_HALF = 2^11 */
+
+/* Moments with nothing recorded: min +inf, max -inf, sums 0. */
+void qc_moments_clear(qc_moments *m);
+/* Frees what tensor t owns. */
+void qc_tensor_stats_free(qc_tensor_stats *t);
+/* Allocates per-channel moments and the histogram of t as s's options ask; false on no memory. */
+bool qc_tensor_stats_alloc(const qc_stats *s, qc_tensor_stats *t);
+
+/* Span statistics (span-scalar.c is the reference and defines the bits; the AVX2 version
+ * gives the same bits). */
+#define QC_SPAN_LANES 16
+void qc_span_stats__scalar(const float *x, int64_t n, qc_span *r);
+void qc_span_stats__avx2(const float *x, int64_t n, qc_span *r);
+/* The same for `channels` consecutive spans of `inner` values each: r[c] for x[c·inner …]. */
+void qc_span_channels__scalar(const float *x, int64_t channels, int64_t inner, qc_span *r);
+void qc_span_channels__avx2(const float *x, int64_t channels, int64_t inner, qc_span *r);
+
+/* Histogram bins of the non-zero values among n: idx[0 … m) = floor(x · scale) + QC_HIST_HALF
+ * for each x ≠ 0 in order (scale a power of two, so the product is exact in double); returns m.
+ * Zeros, often half of a tensor after a ReLU, are left to the caller to count at once. idx
+ * needs room for n + 7 entries. */
+int64_t qc_hist_index__scalar(const float *x, int64_t n, double scale, int32_t *idx);
+int64_t qc_hist_index__avx2(const float *x, int64_t n, double scale, int32_t *idx);
+
+/* The best versions this CPU runs, chosen once; QCAL_FORCE_SCALAR=1 forces the references. */
+typedef struct {
+    void (*span)(const float *x, int64_t n, qc_span *r);
+    void (*span_channels)(const float *x, int64_t channels, int64_t inner, qc_span *r);
+    int64_t (*hist_index)(const float *x, int64_t n, double scale, int32_t *idx);
+} qc_stats_kernels;
+const qc_stats_kernels *qc_stats_kernels_get(void);
+
+/* Adds x to f exactly (every bit worth 2^-128 or more); false when |x| ≥ 2^127 or x is not
+ * finite, f unchanged. */
+bool qc_fix_add_double(qc_fix *f, double x);
+
+#endif

@@ -1,0 +1,243 @@
+/* stats.h — calibration statistics: what quantization needs to know about every tensor,
+ * gathered in one FP32 pass, mergeable exactly, and the range methods computed from it.
+ *
+ * A qc_stats holds, for each recorded tensor (the model input, every float activation and
+ * the float weights of Conv/Gemm/MatMul), per tensor and optionally per channel: the
+ * extremes, sums of x and x², sums of each image's min and max (and of their squares), and a
+ * histogram of power-of-two range. Sums are taken in double over fixed groups of images, then
+ * added exactly as 256-bit fixed-point integers; histogram counts are integers too. So any
+ * split of the images over threads or machines merges into the same bits
+ * (docs/statistics.md).
+ *
+ *     qc_stats *s; qc_stats_create(g, &opts, &s, &err);   // tensors of g, weights recorded
+ *     qc_stats *w = qc_stats_clone_empty(s);                // one per worker thread
+ *     qc_exec_set_observer(x, qc_stats_observer, w);
+ *     for each image of a group of QC_STATS_GROUP images:   // groups fixed by image index
+ *         qc_stats_observe_inputs(w, g, &in, 1); qc_exec_run(x, &in, 1, &err);
+ *         qc_stats_add_image(w, "3_dress/0007.png");
+ *     qc_stats_flush(w);                                    // after each group
+ *     qc_stats_merge(s, w, &err);                           // any order, same result
+ *     qc_stats_save(s, "stats.json", &err);
+ *     qc_stats_range(&s->tensors[i], QC_RANGE_ENTROPY, &params, -1, &lo, &hi, &err);
+ */
+#ifndef QCAL_STATS_H
+#define QCAL_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../graph/graph.h"
+#include "../io/io.h"
+
+#define QC_STATS_FORMAT "qcal-stats"
+#define QC_STATS_VERSION 1
+
+/* ---- exact sums ------------------------------------------------------------------------- */
+
+/* A signed fixed-point number: a 256-bit two's complement integer in units of 2^-128. A double
+ * below 2^127 in magnitude keeps every bit worth 2^-128 or more (so it converts exactly from
+ * 2^-76 up; lower bits are truncated toward zero), and adding is integer addition, so sums
+ * do not depend on the order of the terms. */
+typedef struct {
+    uint64_t w[4]; /* little-endian words */
+} qc_fix;
+
+/* x converted into f; false (f unchanged) when |x| ≥ 2^127 or x is not finite. */
+bool qc_fix_from_double(double x, qc_fix *f);
+void qc_fix_add(qc_fix *a, const qc_fix *b); /* a += b (wraps like the integers it is) */
+double qc_fix_to_double(const qc_fix *f); /* nearest within a few ulp; deterministic */
+bool qc_fix_is_zero(const qc_fix *f);
+bool qc_fix_equal(const qc_fix *a, const qc_fix *b);
+/* Text form: "-" for negative values, then the magnitude in lowercase hexadecimal without
+ * leading zeros ("0" for zero), in units of 2^-128. buf needs QC_FIX_STR bytes. */
+#define QC_FIX_STR 68
+char *qc_fix_str(const qc_fix *f, char *buf);
+bool qc_fix_parse(const char *s, qc_fix *f);
+
+/* ---- what is recorded per tensor ---------------------------------------------------------- */
+
+/* Sums over samples. A sample is one image (activations, the input) or the whole tensor
+ * once (weights). */
+typedef struct {
+    float min, max;         /* extremes of all values; +inf/-inf before the first sample */
+    qc_fix sum, sumsq;      /* Σx and Σx² over all values */
+    qc_fix smin, smin2;     /* Σ over samples of the sample's min, and of min² */
+    qc_fix smax, smax2;     /* Σ over samples of the sample's max, and of max² */
+} qc_moments;
+
+/* Histogram over [−R, R), R = 2^log2_range, QC_HIST_BINS bins of width R / QC_HIST_HALF:
+ * bin b holds x with (b − QC_HIST_HALF)·width ≤ x < (b − QC_HIST_HALF + 1)·width. R is the
+ * smallest power of two above the absolute maximum (2^QC_HIST_LOG2_MIN when all values are
+ * 0); when it grows, bins are merged in aligned groups, which is exact. */
+#define QC_HIST_HALF 2048
+#define QC_HIST_BINS (2 * QC_HIST_HALF)
+#define QC_HIST_LOG2_MIN (-149)
+typedef struct {
+    int log2_range;
+    int64_t total;   /* Σ counts; 0 before the first value */
+    int64_t *counts; /* QC_HIST_BINS, owned; NULL when histograms are not recorded */
+} qc_hist;
+
+/* Sums of the samples since the last qc_stats_flush, in double, in the order they came. */
+typedef struct {
+    double sum, sumsq, smin, smin2, smax, smax2;
+} qc_pending;
+
+typedef enum {
+    QC_ROLE_INPUT = 0,      /* a graph input */
+    QC_ROLE_ACTIVATION = 1, /* a float tensor produced by a node */
+    QC_ROLE_WEIGHT = 2,     /* the constant weight (input 1) of a Conv, Gemm or MatMul */
+} qc_role;
+
+typedef struct {
+    char *name;                  /* owned */
+    qc_role role;
+    int rank;
+    int64_t dims[QC_MAX_RANK];   /* shape at batch 1 */
+    int axis;                    /* channel axis: 1 for activations (NCHW), the output-channel
+                                    axis for weights, -1 when the tensor has no channels */
+    int channels;                /* dims[axis], or 1 */
+    int64_t numel;               /* elements per sample */
+    int64_t samples;             /* images seen (1 for weights, 0 before any) */
+    qc_moments t;                /* the whole tensor */
+    qc_moments *ch;              /* per channel (channels entries), owned; NULL at tensor
+                                    granularity (weights always have them) */
+    qc_pending *pend;            /* owned: [0] the tensor, [1 + c] channel c (not saved) */
+    qc_hist hist;                /* per tensor only */
+} qc_tensor_stats;
+
+/* One sample of one channel (or tensor): its extremes and sums in double. */
+typedef struct {
+    float min, max;
+    double sum, sumsq;
+} qc_span;
+
+typedef struct {
+    /* model identity */
+    uint64_t model_hash;     /* FNV-1a 64 of the model file */
+    char *model_file;        /* owned: the model file's base name (informative) */
+    bool has_pp;
+    qc_preprocess pp;        /* how images became inputs (must agree to merge) */
+    bool per_channel, histograms;
+    /* images */
+    int64_t images;
+    uint64_t images_digest;  /* Σ FNV-1a 64 of the images' relative paths, mod 2^64 */
+    /* shards: shard_count 0 for a complete run; otherwise this file holds the shards whose
+     * indices are listed, out of shard_count over a list of shard_images images whose
+     * digest is shard_digest */
+    int shard_count, n_shards;
+    int *shards;             /* owned, sorted */
+    int64_t shard_images;
+    uint64_t shard_digest;
+    /* tensors */
+    int n_tensors;
+    qc_tensor_stats *tensors; /* owned */
+    /* collection state (not saved) */
+    int n_graph_tensors;
+    int *slot;               /* owned: graph tensor index → index in tensors, or -1 */
+    qc_status status;        /* first error met by the observer */
+    qc_error err;
+    qc_span *scratch;        /* owned: one sample's per-channel values */
+    int scratch_size;
+    bool pending;            /* some qc_pending is not zero */
+} qc_stats;
+
+typedef struct {
+    bool per_channel;        /* record per-channel moments too */
+    bool histograms;         /* record histograms (needed by percentile, entropy, mse) */
+    uint64_t model_hash;
+    const char *model_file;
+    const qc_preprocess *pp; /* may be NULL */
+} qc_stats_options;
+
+/* FNV-1a 64 of a buffer continued from h (start with QC_FNV_BASIS). */
+#define QC_FNV_BASIS 0xcbf29ce484222325ull
+uint64_t qc_fnv1a64(const void *data, size_t size, uint64_t h);
+/* FNV-1a 64 of a file's bytes. */
+qc_status qc_stats_hash_file(const char *path, uint64_t *hash, qc_error *err);
+
+/* An empty qc_stats with no tensors (for tests and tools), or the tensors of a prepared
+ * graph: its float inputs, every float tensor a node produces, and the constant float
+ * weights of Conv, Gemm and MatMul, in node order. Weights are recorded at once. */
+qc_stats *qc_stats_create_empty(const qc_stats_options *o);
+qc_status qc_stats_create(const qc_graph *g, const qc_stats_options *o, qc_stats **out,
+                          qc_error *err);
+/* Adds a tensor (name copied); returns its index or -1 when out of memory. */
+int qc_stats_add_tensor(qc_stats *s, const char *name, qc_role role, int rank,
+                        const int64_t *dims, int axis);
+/* Same tensors and options, nothing recorded: the accumulator of one worker. */
+qc_stats *qc_stats_clone_empty(const qc_stats *s);
+void qc_stats_destroy(qc_stats *s);
+
+/* Records one sample of tensor index i. The value's element count must be the tensor's
+ * numel; non-finite values are refused. Errors are kept in s->status / s->err (the first
+ * one wins) because the executor's observer cannot return them.
+ * The extremes and histograms are exact at once. The sample's sums are first added in double
+ * to pending sums, which qc_stats_flush adds exactly to the totals: the caller flushes after
+ * fixed groups of images (QC_STATS_GROUP consecutive images of the sorted list), so that every
+ * way of splitting the images over threads and shards adds the same doubles. */
+void qc_stats_observe(qc_stats *s, int i, const qc_value *v);
+void qc_stats_flush(qc_stats *s);
+#define QC_STATS_GROUP 16
+/* The qc_observer to give qc_exec_set_observer, ctx = the worker's qc_stats. */
+void qc_stats_observer(void *ctx, const qc_graph *g, int tensor, const qc_value *value);
+/* Records the graph inputs (the executor does not report them). */
+void qc_stats_observe_inputs(qc_stats *s, const qc_graph *g, const qc_value *inputs, int n);
+/* Counts one image and adds its relative path to the digest. */
+void qc_stats_add_image(qc_stats *s, const char *rel);
+
+/* dst += src (both flushed first). Both must describe the same model, preprocessing and
+ * options; the sums and histograms are added exactly, weights (recorded once per model) kept
+ * once. Shards must come from the same image list, with distinct indices. */
+qc_status qc_stats_merge(qc_stats *dst, qc_stats *src, qc_error *err);
+
+/* Is s about this graph (its tensor names and, when model_hash is not 0, the hash)? */
+qc_status qc_stats_check_model(const qc_stats *s, const qc_graph *g, uint64_t model_hash,
+                               const char *stats_name, const char *model_name, qc_error *err);
+
+/* JSON (docs/statistics.md). Writing is deterministic: the same statistics give the same
+ * bytes; pending sums are not written (flush first). qc_stats_save writes atomically. */
+qc_status qc_stats_write(const qc_stats *s, FILE *f, qc_error *err);
+qc_status qc_stats_save(const qc_stats *s, const char *path, qc_error *err);
+qc_status qc_stats_parse(const char *text, size_t size, const char *name, qc_stats **out,
+                         qc_error *err);
+qc_status qc_stats_load(const char *path, qc_stats **out, qc_error *err);
+int qc_stats_find(const qc_stats *s, const char *name); /* tensor index or -1 */
+
+/* ---- range methods (docs/statistics.md has the formulas) ---------------------------------- */
+
+typedef enum {
+    QC_RANGE_MINMAX = 0,
+    QC_RANGE_AVG,
+    QC_RANGE_AVGSTD,
+    QC_RANGE_MEANSTD,
+    QC_RANGE_PERCENTILE,
+    QC_RANGE_ENTROPY,
+    QC_RANGE_MSE,
+    QC_RANGE_COUNT
+} qc_range_method;
+
+typedef struct {
+    double n_std;      /* avgstd, meanstd: n (default 3) */
+    double percentile; /* percentile: p in (0, 100] (default 99.99) */
+    int bits;          /* entropy, mse: target bit width 2..16 (default 8) */
+} qc_range_params;
+
+void qc_range_params_default(qc_range_params *p);
+const char *qc_range_method_name(qc_range_method m);
+/* The method named s, or -1. */
+int qc_range_method_parse(const char *s);
+bool qc_range_method_uses_histogram(qc_range_method m);
+
+/* Mean and (population) standard deviation of all values of the tensor (channel -1) or of
+ * one channel; false when nothing was recorded. */
+bool qc_stats_mean_std(const qc_tensor_stats *t, int channel, double *mean, double *std);
+/* The range [lo, hi] method m gives for the tensor (channel -1) or one channel. Histogram
+ * methods are per tensor; they need histograms. Always lo ≤ hi, inside [min, max]. Parameters
+ * out of bounds are QC_ERR_USAGE; a channel that was not recorded, a tensor without samples or
+ * without a histogram QC_ERR_INPUT. */
+qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_range_params *p,
+                         int channel, float *lo, float *hi, qc_error *err);
+
+#endif

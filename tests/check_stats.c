@@ -1,0 +1,773 @@
+/* check_stats.c — focus: stats/ records exactly what the range methods need and merges it
+ * exactly: fixed-point sums, SIMD kernels against their scalar references, each range method
+ * against values worked out by hand (per tensor and per channel) or by a direct reference,
+ * histogram growth and merging, the JSON file round trip and its errors, shards, and the
+ * tensors recorded for a bundled model. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check-util.h"
+#include "stats/stats-impl.h"
+
+/* Float paths with a documented tolerance: sums converted back from fixed point are within a
+ * few ulp of the exact value. */
+#define RANGE_TOLERANCE 1e-5
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+static float frand(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)((rng() >> 11) * 0x1p-53);
+}
+
+static qc_stats *empty_stats(bool per_channel, bool hist)
+{
+    qc_stats_options o = {.per_channel = per_channel, .histograms = hist, .model_hash = 42,
+                          .model_file = "synthetic.onnx"};
+    qc_stats *s = qc_stats_create_empty(&o);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* Feeds one sample (image) of tensor i and flushes: exact per-image sums. */
+static void feed(qc_stats *s, int i, const float *data, int rank, const int64_t *dims)
+{
+    qc_value v = qc_value_f32(rank, dims, (float *)data);
+    qc_stats_observe(s, i, &v);
+    qc_stats_flush(s);
+    ck_assert_msg(s->status == QC_OK, "%s", s->err.msg);
+}
+
+static void range(const qc_tensor_stats *t, qc_range_method m, double n_std, int channel, float *lo,
+                  float *hi)
+{
+    qc_range_params p;
+    qc_range_params_default(&p);
+    p.n_std = n_std;
+    qc_error err;
+    ck_assert_msg(qc_stats_range(t, m, &p, channel, lo, hi, &err) == QC_OK, "%s", err.msg);
+}
+
+#define ck_assert_close(x, y) \
+    ck_assert_msg(fabs((double)(x) - (double)(y)) <= RANGE_TOLERANCE * (1 + fabs((double)(y))), \
+                  "%s = %.9g, expected %.9g", #x, (double)(x), (double)(y))
+
+/* ---- 1. fixed point ----------------------------------------------------------------------- */
+
+START_TEST(fixed_point_holds_doubles_exactly)
+{
+    const double v[] = {1.0, -1.0, 0.5, 3.25, -1234.0625, 0x1p-70, -0x1p100, 0x1.fffffffffffffp126, 1e-300};
+    for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
+        qc_fix f;
+        ck_assert(qc_fix_from_double(v[k], &f));
+        double back = qc_fix_to_double(&f);
+        if (fabs(v[k]) >= 0x1p-76)
+            ck_assert_msg(back == v[k], "%a came back as %a", v[k], back);
+        else
+            ck_assert(back == 0); /* below 2^-128: truncated */
+        char buf[QC_FIX_STR];
+        qc_fix g;
+        ck_assert(qc_fix_parse(qc_fix_str(&f, buf), &g));
+        ck_assert(qc_fix_equal(&f, &g));
+    }
+    qc_fix f;
+    char buf[QC_FIX_STR];
+    ck_assert(qc_fix_from_double(1.0, &f));
+    ck_assert_str_eq(qc_fix_str(&f, buf), "100000000000000000000000000000000");
+    ck_assert(qc_fix_from_double(-2.5, &f));
+    ck_assert_str_eq(qc_fix_str(&f, buf), "-280000000000000000000000000000000");
+    ck_assert(!qc_fix_from_double(0x1p127, &f));
+    ck_assert(!qc_fix_from_double(NAN, &f));
+    ck_assert(!qc_fix_from_double(-INFINITY, &f));
+    ck_assert(!qc_fix_parse("12x", &f));
+    ck_assert(!qc_fix_parse("", &f));
+    ck_assert(!qc_fix_parse("8000000000000000000000000000000000000000000000000000000000000000", &f));
+}
+END_TEST
+
+START_TEST(fixed_point_sums_do_not_depend_on_order)
+{
+    enum { N = 1000 };
+    double v[N];
+    for (int i = 0; i < N; i++)
+        v[i] = ldexp(frand(-1, 1), (int)(rng() % 80) - 40);
+    qc_fix a = {{0}}, b = {{0}}, parts[3] = {{{0}}};
+    for (int i = 0; i < N; i++)
+        ck_assert(qc_fix_add_double(&a, v[i]));
+    for (int i = N - 1; i >= 0; i--)
+        ck_assert(qc_fix_add_double(&b, v[i]));
+    ck_assert(qc_fix_equal(&a, &b));
+    for (int i = 0; i < N; i++) /* three "shards", merged */
+        qc_fix_add_double(&parts[rng() % 3], v[i]);
+    qc_fix_add(&parts[2], &parts[0]);
+    qc_fix_add(&parts[2], &parts[1]);
+    ck_assert(qc_fix_equal(&a, &parts[2]));
+    /* a value and its negation cancel exactly */
+    qc_fix z = {{0}};
+    for (int i = 0; i < N; i++)
+        qc_fix_add_double(&z, v[i]);
+    for (int i = 0; i < N; i++)
+        qc_fix_add_double(&z, -v[i]);
+    ck_assert(qc_fix_is_zero(&z));
+}
+END_TEST
+
+/* ---- 2. kernels against their references ------------------------------------------------------ */
+
+START_TEST(span_kernels_match_the_scalar_reference_bit_for_bit)
+{
+    float x[300];
+    for (int n = 0; n <= 200; n++) {
+        for (int i = 0; i < n + 3; i++)
+            x[i] = (rng() % 5 == 0) ? 0.0f : frand(-100, 100);
+        for (int off = 0; off < 3; off++) {
+            qc_span r, a;
+            qc_span_stats__scalar(x + off, n, &r);
+            if (__builtin_cpu_supports("avx2")) {
+                qc_span_stats__avx2(x + off, n, &a);
+                ck_assert_msg(!memcmp(&r, &a, sizeof r), "avx2 differs at n=%d", n);
+            }
+        }
+    }
+}
+END_TEST
+
+START_TEST(histogram_index_kernel_matches_the_scalar_reference)
+{
+    float x[1000];
+    int32_t a[1007], b[1007];
+    for (int i = 0; i < 1000; i++) {
+        int kind = (int)(rng() % 4);
+        /* bin edges exactly, zeros of both signs, values just below an edge, random */
+        x[i] = kind == 0 ? (float)((int)(rng() % 4096) - 2048) / 1024.0f
+             : kind == 1 ? (rng() % 2 ? 0.0f : -0.0f)
+             : kind == 2 ? nextafterf((float)((int)(rng() % 4096) - 2048) / 1024.0f, -INFINITY)
+                         : frand(-1.99f, 1.99f);
+    }
+    double scale = 1024.0; /* R = 2 */
+    int64_t m = qc_hist_index__scalar(x, 1000, scale, a), k = 0;
+    for (int i = 0; i < 1000; i++)
+        if (x[i] != 0)
+            ck_assert_int_eq(a[k++], (int)floor((double)x[i] * scale) + QC_HIST_HALF);
+    ck_assert_int_eq(m, k);
+    /* tiny values with R = 2^20 (scale 2^-9): products underflow, some to -0 */
+    float tiny[64];
+    for (int i = 0; i < 64; i++)
+        tiny[i] = (i % 2 ? -1.0f : 1.0f) * ldexpf(1.0f, -149 + i % 30) * (float)(1 + i % 3);
+    m = qc_hist_index__scalar(tiny, 64, 0x1p-9, a);
+    ck_assert_int_eq(m, 64);
+    for (int i = 0; i < 64; i++)
+        ck_assert_int_eq(a[i], QC_HIST_HALF - (i % 2));
+    if (__builtin_cpu_supports("avx2")) {
+        ck_assert_int_eq(qc_hist_index__avx2(tiny, 64, 0x1p-9, b), 64);
+        ck_assert(!memcmp(a, b, 64 * sizeof *a));
+    }
+    /* and with R = 2^-130 (scale 2^141, beyond float): the same bins */
+    for (int i = 0; i < 64; i++)
+        tiny[i] = (i % 2 ? -1.0f : 1.0f) * ldexpf((float)(1 + i), -140);
+    m = qc_hist_index__scalar(tiny, 64, 0x1p141, a);
+    for (int i = 0; i < 64; i++)
+        ck_assert_int_eq(a[i], (int)floor(ldexp(tiny[i], 141)) + QC_HIST_HALF);
+    if (__builtin_cpu_supports("avx2")) {
+        ck_assert_int_eq(qc_hist_index__avx2(tiny, 64, 0x1p141, b), m);
+        ck_assert(!memcmp(a, b, (size_t)m * sizeof *a));
+    }
+    if (__builtin_cpu_supports("avx2"))
+        for (int n = 0; n <= 1000; n += n < 40 ? 1 : 97) {
+            int64_t ma = qc_hist_index__scalar(x, n, scale, a), mb = qc_hist_index__avx2(x, n, scale, b);
+            ck_assert_int_eq(ma, mb);
+            ck_assert_msg(!memcmp(a, b, (size_t)ma * sizeof *a), "avx2 differs at n=%d", n);
+        }
+}
+END_TEST
+
+/* ---- 3. range methods by hand ---------------------------------------------------------------------- */
+
+/* Two images of a 1x2x2 tensor (channels on axis 1):
+ *   image A: channel 0 = {1, 3},  channel 1 = {-2, 4}
+ *   image B: channel 0 = {5, -1}, channel 1 = {0, 2}                                          */
+static qc_stats *two_images(bool per_channel)
+{
+    static const float a[4] = {1, 3, -2, 4}, b[4] = {5, -1, 0, 2};
+    int64_t dims[3] = {1, 2, 2};
+    qc_stats *s = empty_stats(per_channel, true);
+    int i = qc_stats_add_tensor(s, "t", QC_ROLE_ACTIVATION, 3, dims, 1);
+    ck_assert_int_eq(i, 0);
+    feed(s, i, a, 3, dims);
+    feed(s, i, b, 3, dims);
+    return s;
+}
+
+START_TEST(minmax_and_avg_per_tensor_are_the_hand_values)
+{
+    qc_stats *s = two_images(false);
+    const qc_tensor_stats *t = &s->tensors[0];
+    float lo, hi;
+    ck_assert_int_eq(t->samples, 2);
+    range(t, QC_RANGE_MINMAX, 3, -1, &lo, &hi);
+    ck_assert(lo == -2.0f && hi == 5.0f);
+    range(t, QC_RANGE_AVG, 3, -1, &lo, &hi); /* mins -2, -1; maxes 4, 5 */
+    ck_assert(lo == -1.5f && hi == 4.5f);
+    double mean, std;
+    ck_assert(qc_stats_mean_std(t, -1, &mean, &std)); /* Σx = 12, Σx² = 60, n = 8 */
+    ck_assert(mean == 1.5);
+    ck_assert_close(std, sqrt(5.25));
+    qc_stats_destroy(s);
+}
+END_TEST
+
+START_TEST(avgstd_and_meanstd_per_tensor_are_the_hand_values)
+{
+    qc_stats *s = two_images(false);
+    const qc_tensor_stats *t = &s->tensors[0];
+    float lo, hi;
+    range(t, QC_RANGE_AVGSTD, 0.5, -1, &lo, &hi); /* mean -1.5 ± 0.5·0.5, 4.5 ± 0.5·0.5 */
+    ck_assert(lo == -1.75f && hi == 4.75f);
+    range(t, QC_RANGE_AVGSTD, 3, -1, &lo, &hi); /* -3 and 6, clamped to the extremes */
+    ck_assert(lo == -2.0f && hi == 5.0f);
+    range(t, QC_RANGE_MEANSTD, 1, -1, &lo, &hi); /* 1.5 ± sqrt(5.25) */
+    ck_assert_close(lo, 1.5 - sqrt(5.25));
+    ck_assert_close(hi, 1.5 + sqrt(5.25));
+    range(t, QC_RANGE_MEANSTD, 3, -1, &lo, &hi); /* 1.5 ± 6.87: clamped */
+    ck_assert(lo == -2.0f && hi == 5.0f);
+    qc_stats_destroy(s);
+}
+END_TEST
+
+START_TEST(every_method_per_channel_is_the_hand_value)
+{
+    qc_stats *s = two_images(true);
+    const qc_tensor_stats *t = &s->tensors[0];
+    float lo, hi;
+    /* channel 0: values {1, 3, 5, -1}; image mins 1, -1; image maxes 3, 5 */
+    range(t, QC_RANGE_MINMAX, 3, 0, &lo, &hi);
+    ck_assert(lo == -1.0f && hi == 5.0f);
+    range(t, QC_RANGE_AVG, 3, 0, &lo, &hi);
+    ck_assert(lo == 0.0f && hi == 4.0f);
+    range(t, QC_RANGE_AVGSTD, 0.5, 0, &lo, &hi); /* 0 - 0.5·1, 4 + 0.5·1 */
+    ck_assert(lo == -0.5f && hi == 4.5f);
+    range(t, QC_RANGE_MEANSTD, 1, 0, &lo, &hi); /* mean 2, E[x²] 9, std √5 */
+    ck_assert_close(lo, 2 - sqrt(5.0));
+    ck_assert_close(hi, 2 + sqrt(5.0));
+    /* channel 1: values {-2, 4, 0, 2}; image mins -2, 0; image maxes 4, 2 */
+    range(t, QC_RANGE_MINMAX, 3, 1, &lo, &hi);
+    ck_assert(lo == -2.0f && hi == 4.0f);
+    range(t, QC_RANGE_AVG, 3, 1, &lo, &hi);
+    ck_assert(lo == -1.0f && hi == 3.0f);
+    range(t, QC_RANGE_AVGSTD, 1, 1, &lo, &hi); /* -1 - 1, 3 + 1 */
+    ck_assert(lo == -2.0f && hi == 4.0f);
+    range(t, QC_RANGE_MEANSTD, 1, 1, &lo, &hi); /* mean 1, E[x²] 6, std √5 */
+    ck_assert_close(lo, 1 - sqrt(5.0));
+    ck_assert_close(hi, 1 + sqrt(5.0));
+    /* histogram methods are per tensor */
+    qc_range_params p;
+    qc_range_params_default(&p);
+    qc_error err;
+    ck_assert_int_eq(qc_stats_range(t, QC_RANGE_ENTROPY, &p, 0, &lo, &hi, &err), QC_ERR_INPUT);
+    ck_assert_int_eq(qc_stats_range(t, QC_RANGE_MINMAX, &p, 2, &lo, &hi, &err), QC_ERR_INPUT);
+    qc_stats_destroy(s);
+}
+END_TEST
+
+/* 0, 1, …, 99 in one image of a 1x100 tensor: R = 128, bins of 1/16, value v in bin 2048 + 16v. */
+static qc_stats *ramp(void)
+{
+    float x[100];
+    int64_t dims[2] = {1, 100};
+    for (int i = 0; i < 100; i++)
+        x[i] = (float)i;
+    qc_stats *s = empty_stats(false, true);
+    qc_stats_add_tensor(s, "ramp", QC_ROLE_ACTIVATION, 2, dims, 1);
+    feed(s, 0, x, 2, dims);
+    return s;
+}
+
+START_TEST(percentile_is_the_hand_value)
+{
+    qc_stats *s = ramp();
+    const qc_tensor_stats *t = &s->tensors[0];
+    ck_assert_int_eq(t->hist.log2_range, 7);
+    ck_assert_int_eq(t->hist.counts[QC_HIST_HALF + 16 * 37], 1);
+    qc_range_params p;
+    qc_range_params_default(&p);
+    p.percentile = 99;
+    float lo, hi;
+    qc_error err;
+    /* 99 values reach up to 98: the upper edge of its bin is 98 + 1/16; from above, 99 values
+     * reach down to 1: the lower edge of its bin is 1 */
+    ck_assert(qc_stats_range(t, QC_RANGE_PERCENTILE, &p, -1, &lo, &hi, &err) == QC_OK);
+    ck_assert(lo == 1.0f && hi == 98.0625f);
+    p.percentile = 100;
+    ck_assert(qc_stats_range(t, QC_RANGE_PERCENTILE, &p, -1, &lo, &hi, &err) == QC_OK);
+    ck_assert(lo == 0.0f && hi == 99.0f); /* 99 + 1/16 clamped to the max */
+    qc_stats_destroy(s);
+}
+END_TEST
+
+/* The direct reference of TensorRT's entropy calibration (docs/statistics.md, R6): build P and
+ * Q bin by bin, normalise, sum p log(p/q). Returns the best number of bins. */
+static int entropy_reference(const double *a, int n, int levels, double *best_kl)
+{
+    int best = n;
+    *best_kl = INFINITY;
+    double *P = malloc((size_t)n * sizeof *P), *Q = malloc((size_t)n * sizeof *Q);
+    for (int i = levels; i <= n; i++) {
+        double out = 0, tp = 0, tq = 0;
+        for (int k = i; k < n; k++)
+            out += a[k];
+        for (int k = 0; k < i; k++)
+            P[k] = a[k];
+        P[i - 1] += out;
+        for (int g = 0; g < levels; g++) {
+            int s = (int)((int64_t)i * g / levels), e = (int)((int64_t)i * (g + 1) / levels), nz = 0;
+            double G = 0;
+            for (int k = s; k < e; k++) {
+                G += a[k];
+                nz += a[k] > 0;
+            }
+            for (int k = s; k < e; k++)
+                Q[k] = a[k] > 0 ? G / nz : 0;
+        }
+        for (int k = 0; k < i; k++) {
+            tp += P[k];
+            tq += Q[k];
+        }
+        double kl = 0;
+        for (int k = 0; k < i; k++)
+            if (P[k] > 0)
+                kl += Q[k] > 0 ? P[k] / tp * log((P[k] / tp) / (Q[k] / tq)) : INFINITY;
+        if (kl < *best_kl - 1e-12) {
+            *best_kl = kl;
+            best = i;
+        }
+    }
+    free(P);
+    free(Q);
+    return best;
+}
+
+/* A ReLU-like activation: many values near 0, a long tail, a few outliers. */
+static qc_stats *long_tail(int images)
+{
+    enum { N = 4096 };
+    float x[N];
+    int64_t dims[2] = {1, N};
+    qc_stats *s = empty_stats(false, true);
+    qc_stats_add_tensor(s, "tail", QC_ROLE_ACTIVATION, 2, dims, 1);
+    for (int im = 0; im < images; im++) {
+        for (int i = 0; i < N; i++) {
+            float u = frand(0.0001f, 1);
+            x[i] = rng() % 3 == 0 ? 0.0f : -logf(u); /* exponential */
+        }
+        x[0] = 20.0f + (float)im;
+        feed(s, 0, x, 2, dims);
+    }
+    return s;
+}
+
+START_TEST(entropy_matches_a_direct_kl_reference)
+{
+    qc_stats *s = long_tail(4);
+    const qc_tensor_stats *t = &s->tensors[0];
+    double a[QC_HIST_HALF];
+    int n = 0;
+    for (int j = 0; j < QC_HIST_HALF; j++) {
+        a[j] = (double)(t->hist.counts[QC_HIST_HALF + j] + t->hist.counts[QC_HIST_HALF - 1 - j]);
+        if (a[j] > 0)
+            n = j + 1;
+    }
+    double kl;
+    int want = entropy_reference(a, n, 256, &kl); /* unsigned tensor: 2^8 levels */
+    double w = ldexp(1.0, t->hist.log2_range - QC_HIST_HALF_LOG2);
+    float lo, hi;
+    range(t, QC_RANGE_ENTROPY, 3, -1, &lo, &hi);
+    ck_assert(lo == 0.0f);
+    ck_assert_msg(hi == (float)(want * w), "entropy clips at %g, the reference at %g", (double)hi, want * w);
+    ck_assert(hi < 20.0f); /* the outliers are clipped */
+    qc_stats_destroy(s);
+}
+END_TEST
+
+/* R7 directly: fake-quantize every bin centre for every clip. */
+static int mse_reference(const double *a, int n, double w, int qmax)
+{
+    int best = n;
+    double best_err = INFINITY;
+    for (int i = 1; i <= n; i++) {
+        double c = i * w, s = c / qmax, err = 0;
+        for (int j = 0; j < n; j++) {
+            double x = (j + 0.5) * w, q = nearbyint(x / s);
+            if (q > qmax)
+                q = qmax;
+            err += a[j] * (x - q * s) * (x - q * s);
+        }
+        if (err < best_err * (1 - 1e-12)) {
+            best_err = err;
+            best = i;
+        }
+    }
+    return best;
+}
+
+START_TEST(mse_matches_a_direct_reference)
+{
+    qc_stats *s = long_tail(2);
+    const qc_tensor_stats *t = &s->tensors[0];
+    double a[QC_HIST_HALF];
+    int n = 0;
+    for (int j = 0; j < QC_HIST_HALF; j++) {
+        a[j] = (double)(t->hist.counts[QC_HIST_HALF + j] + t->hist.counts[QC_HIST_HALF - 1 - j]);
+        if (a[j] > 0)
+            n = j + 1;
+    }
+    double w = ldexp(1.0, t->hist.log2_range - QC_HIST_HALF_LOG2);
+    qc_range_params p;
+    qc_range_params_default(&p);
+    qc_error err;
+    for (int bits = 2; bits <= 8; bits += 3) {
+        p.bits = bits;
+        int want = mse_reference(a, n, w, (1 << bits) - 1);
+        float lo, hi;
+        ck_assert(qc_stats_range(t, QC_RANGE_MSE, &p, -1, &lo, &hi, &err) == QC_OK);
+        ck_assert_msg(hi == (float)(want * w), "%d bits: mse clips at %g, the reference at %g", bits,
+                      (double)hi, want * w);
+    }
+    qc_stats_destroy(s);
+}
+END_TEST
+
+START_TEST(histogram_methods_of_two_spikes_are_the_hand_values)
+{
+    /* 0.5 five times, 1.5 three times: R = 2, bins of 1/1024, |x| bins 512 and 1536 */
+    float x[8] = {0.5f, 1.5f, 0.5f, 1.5f, 0.5f, 0.5f, 1.5f, 0.5f};
+    int64_t dims[2] = {1, 8};
+    qc_stats *s = empty_stats(false, true);
+    qc_stats_add_tensor(s, "two", QC_ROLE_ACTIVATION, 2, dims, 1);
+    feed(s, 0, x, 2, dims);
+    float lo, hi;
+    range(&s->tensors[0], QC_RANGE_PERCENTILE, 3, -1, &lo, &hi);
+    ck_assert(lo == 0.5f && hi == 1.5f);
+    /* entropy: i = 513 folds the 1.5s into bin 512, where Q (from the unclipped bins) also has
+     * all its mass, so KL = 0; every i from 514 to 1536 but the last has an empty bin i - 1
+     * taking the outliers (infinite KL), and i = 1537 has KL > 0 */
+    range(&s->tensors[0], QC_RANGE_ENTROPY, 3, -1, &lo, &hi);
+    ck_assert(lo == 0.5f && hi == 513.0f / 1024.0f);
+    /* mse at 8 bits: a clip of 1.5 + 1/1024 keeps both spikes at a small rounding error */
+    range(&s->tensors[0], QC_RANGE_MSE, 3, -1, &lo, &hi);
+    ck_assert(lo == 0.5f && hi == 1.5f);
+    qc_stats_destroy(s);
+}
+END_TEST
+
+/* ---- 4. histograms ------------------------------------------------------------------------------ */
+
+START_TEST(histogram_growth_is_exact_whatever_the_order)
+{
+    enum { N = 500 };
+    float small[N], big[N];
+    int64_t dims[2] = {1, N};
+    for (int i = 0; i < N; i++) {
+        small[i] = frand(-0.3f, 0.3f);
+        big[i] = frand(-37, 50);
+    }
+    qc_stats *a = empty_stats(false, true), *b = empty_stats(false, true), *c = empty_stats(false, true);
+    qc_stats *d = empty_stats(false, true);
+    for (qc_stats **p = (qc_stats *[]){a, b, c, d}, **e = p + 4; p < e; p++)
+        qc_stats_add_tensor(*p, "h", QC_ROLE_ACTIVATION, 2, dims, 1);
+    feed(a, 0, small, 2, dims); /* grows from 0.5 to 64 */
+    feed(a, 0, big, 2, dims);
+    feed(b, 0, big, 2, dims);
+    feed(b, 0, small, 2, dims);
+    feed(c, 0, small, 2, dims); /* two accumulators, merged */
+    feed(d, 0, big, 2, dims);
+    qc_error err;
+    ck_assert(qc_stats_merge(c, d, &err) == QC_OK);
+    ck_assert_int_eq(a->tensors[0].hist.log2_range, 6);
+    ck_assert_int_eq(b->tensors[0].hist.log2_range, 6);
+    ck_assert_int_eq(c->tensors[0].hist.log2_range, 6);
+    ck_assert(!memcmp(a->tensors[0].hist.counts, b->tensors[0].hist.counts, QC_HIST_BINS * sizeof(int64_t)));
+    ck_assert(!memcmp(a->tensors[0].hist.counts, c->tensors[0].hist.counts, QC_HIST_BINS * sizeof(int64_t)));
+    ck_assert_int_eq(a->tensors[0].hist.total, 2 * N);
+    /* every value is in the bin of floor(x · 2048 / 64) */
+    int64_t want[QC_HIST_BINS] = {0};
+    for (int i = 0; i < N; i++) {
+        want[QC_HIST_HALF + (int)floor(small[i] * 32.0)]++;
+        want[QC_HIST_HALF + (int)floor(big[i] * 32.0)]++;
+    }
+    ck_assert(!memcmp(a->tensors[0].hist.counts, want, sizeof want));
+    qc_stats_destroy(a);
+    qc_stats_destroy(b);
+    qc_stats_destroy(c);
+    qc_stats_destroy(d);
+}
+END_TEST
+
+/* ---- 5. merging and the file -------------------------------------------------------------------- */
+
+/* Statistics of 40 random images of a 1x3x4x5 tensor and of a 4x3 weight, with the images
+ * taken in groups of QC_STATS_GROUP: those whose group number is k mod n go to part k. */
+static qc_stats *synthetic(int k, int n)
+{
+    int64_t dims[4] = {1, 3, 4, 5}, wdims[2] = {4, 3};
+    float img[60], w[12];
+    qc_stats *s = empty_stats(true, true);
+    qc_stats_add_tensor(s, "input", QC_ROLE_INPUT, 4, dims, 1);
+    qc_stats_add_tensor(s, "fc.weight", QC_ROLE_WEIGHT, 2, wdims, 0);
+    for (int i = 0; i < 12; i++)
+        w[i] = (float)(i - 6) / 8.0f;
+    feed(s, 1, w, 2, wdims);
+    uint64_t saved = rng_state;
+    rng_state = 12345;
+    for (int im = 0; im < 40; im++) {
+        for (int i = 0; i < 60; i++)
+            img[i] = frand(-2, 2) * (float)(1 + im % 7);
+        if ((im / QC_STATS_GROUP) % n != k)
+            continue;
+        qc_value v = qc_value_f32(4, dims, img);
+        qc_stats_observe(s, 0, &v);
+        char rel[32];
+        snprintf(rel, sizeof rel, "img%02d.png", im);
+        qc_stats_add_image(s, rel);
+        if (im % QC_STATS_GROUP == QC_STATS_GROUP - 1)
+            qc_stats_flush(s);
+    }
+    qc_stats_flush(s);
+    rng_state = saved;
+    return s;
+}
+
+static char *to_text(const qc_stats *s, size_t *size)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, size);
+    qc_error err;
+    ck_assert(qc_stats_write(s, f, &err) == QC_OK);
+    fclose(f);
+    return buf;
+}
+
+START_TEST(merged_parts_write_the_same_bytes_as_one_run)
+{
+    qc_stats *all = synthetic(0, 1);
+    size_t n_all;
+    char *one = to_text(all, &n_all);
+    for (int parts = 2; parts <= 4; parts++) {
+        qc_stats *m = synthetic(parts - 1, parts);
+        qc_error err;
+        for (int k = 0; k < parts - 1; k++) {
+            qc_stats *p = synthetic(k, parts);
+            ck_assert_msg(qc_stats_merge(m, p, &err) == QC_OK, "%s", err.msg);
+            qc_stats_destroy(p);
+        }
+        size_t n_m;
+        char *text = to_text(m, &n_m);
+        ck_assert_msg(n_m == n_all && !memcmp(text, one, n_all), "%d parts differ from one run", parts);
+        free(text);
+        qc_stats_destroy(m);
+    }
+    free(one);
+    qc_stats_destroy(all);
+}
+END_TEST
+
+START_TEST(the_file_reads_back_to_the_same_bytes)
+{
+    qc_stats *s = synthetic(0, 1), *r;
+    size_t n;
+    char *text = to_text(s, &n);
+    qc_error err;
+    ck_assert_msg(qc_stats_parse(text, n, "mem.json", &r, &err) == QC_OK, "%s", err.msg);
+    size_t n2;
+    char *again = to_text(r, &n2);
+    ck_assert(n == n2 && !memcmp(text, again, n));
+    ck_assert_int_eq(r->images, 40);
+    ck_assert_int_eq(r->tensors[1].role, QC_ROLE_WEIGHT);
+    ck_assert_ptr_nonnull(r->tensors[1].ch); /* weights always have per-channel values */
+    float lo, hi;
+    range(&r->tensors[1], QC_RANGE_MINMAX, 3, 3, &lo, &hi); /* row 3: (9..11 − 6) / 8 */
+    ck_assert(lo == 0.375f && hi == 0.625f);
+    free(again);
+    free(text);
+    qc_stats_destroy(r);
+    qc_stats_destroy(s);
+}
+END_TEST
+
+static qc_status parse_edited(const char *text, const char *from, const char *to, qc_error *err)
+{
+    char *edited = malloc(strlen(text) + strlen(to) + 1);
+    const char *at = strstr(text, from);
+    ck_assert_ptr_nonnull(at);
+    size_t pre = (size_t)(at - text);
+    memcpy(edited, text, pre);
+    strcpy(edited + pre, to);
+    strcat(edited, at + strlen(from));
+    qc_stats *s = NULL;
+    qc_status st = qc_stats_parse(edited, strlen(edited), "bad.json", &s, err);
+    qc_stats_destroy(s);
+    free(edited);
+    return st;
+}
+
+START_TEST(a_bad_file_is_bad_input_named_in_the_message)
+{
+    qc_stats *s = synthetic(0, 1);
+    size_t n;
+    char *text = to_text(s, &n);
+    qc_error err;
+    ck_assert_int_eq(parse_edited(text, "\"version\": 1", "\"version\": 2", &err), QC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad.json"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "version 2"));
+    ck_assert_int_eq(parse_edited(text, "qcal-stats", "something", &err), QC_ERR_INPUT);
+    ck_assert_int_eq(parse_edited(text, "\"images\": 40", "\"images\": -1", &err), QC_ERR_INPUT);
+    ck_assert_int_eq(parse_edited(text, "\"sum\": \"", "\"sum\": \"zz", &err), QC_ERR_INPUT);
+    ck_assert_int_eq(parse_edited(text, "\"total\": 2400", "\"total\": 2401", &err), QC_ERR_INPUT);
+    ck_assert_int_eq(parse_edited(text, "\"channels\": 3", "\"channels\": 4", &err), QC_ERR_INPUT);
+    qc_stats *r = NULL;
+    for (size_t cut = 0; cut < n; cut += n / 13 + 1) { /* truncated anywhere */
+        ck_assert_int_eq(qc_stats_parse(text, cut, "cut.json", &r, &err), QC_ERR_INPUT);
+        ck_assert_ptr_null(r);
+    }
+    free(text);
+    qc_stats_destroy(s);
+}
+END_TEST
+
+START_TEST(shards_merge_only_when_they_belong_together)
+{
+    qc_stats *a = synthetic(0, 3), *b = synthetic(1, 3), *c = synthetic(2, 3), *all = synthetic(0, 1);
+    for (int k = 0; k < 3; k++) {
+        qc_stats *p = k == 0 ? a : k == 1 ? b : c;
+        p->shard_count = 3;
+        p->shards = malloc(sizeof(int));
+        p->shards[0] = k;
+        p->n_shards = 1;
+        p->shard_images = all->images;
+        p->shard_digest = all->images_digest;
+    }
+    qc_error err;
+    qc_stats *dup = synthetic(1, 3);
+    dup->shard_count = 3;
+    dup->shards = malloc(sizeof(int));
+    dup->shards[0] = 1;
+    dup->n_shards = 1;
+    dup->shard_images = all->images;
+    dup->shard_digest = all->images_digest;
+    ck_assert(qc_stats_merge(a, b, &err) == QC_OK);
+    ck_assert_int_eq(a->n_shards, 2);
+    ck_assert_int_eq(qc_stats_merge(a, dup, &err), QC_ERR_INPUT); /* shard 1 twice */
+    ck_assert_ptr_nonnull(strstr(err.msg, "shard 1/3"));
+    ck_assert_int_eq(qc_stats_merge(all, c, &err), QC_ERR_INPUT); /* a shard into a whole run */
+    ck_assert(qc_stats_merge(a, c, &err) == QC_OK);
+    ck_assert_int_eq(a->shard_count, 0); /* complete: the statistics of the whole list */
+    size_t n1, n2;
+    char *t1 = to_text(a, &n1), *t2 = to_text(all, &n2);
+    ck_assert(n1 == n2 && !memcmp(t1, t2, n1));
+    free(t1);
+    free(t2);
+    qc_stats *other = synthetic(0, 1);
+    other->model_hash = 7;
+    ck_assert_int_eq(qc_stats_merge(all, other, &err), QC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "different models"));
+    qc_stats_destroy(other);
+    qc_stats_destroy(dup);
+    qc_stats_destroy(a);
+    qc_stats_destroy(b);
+    qc_stats_destroy(c);
+    qc_stats_destroy(all);
+}
+END_TEST
+
+START_TEST(non_finite_values_are_refused_with_the_tensor_name)
+{
+    float x[5] = {1, 2, NAN, 4, 5};
+    int64_t dims[2] = {1, 5};
+    qc_stats *s = empty_stats(false, true);
+    qc_stats_add_tensor(s, "bad_tensor", QC_ROLE_ACTIVATION, 2, dims, 1);
+    qc_value v = qc_value_f32(2, dims, x);
+    qc_stats_observe(s, 0, &v);
+    ck_assert_int_eq(s->status, QC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(s->err.msg, "bad_tensor"));
+    qc_stats_destroy(s);
+}
+END_TEST
+
+/* ---- 6. a bundled model ------------------------------------------------------------------------ */
+
+START_TEST(lenet_records_its_input_activations_and_weights)
+{
+    if (access("models/lenet.onnx", F_OK) != 0)
+        return;
+    qc_graph *g;
+    qc_error err;
+    ck_assert(qc_onnx_load("models/lenet.onnx", &g, &err) == QC_OK);
+    ck_assert(qc_pass_fold_batchnorm(g, &err) == QC_OK);
+    qc_stats_options o = {.per_channel = true, .histograms = true, .model_hash = 1};
+    qc_stats *s;
+    ck_assert_msg(qc_stats_create(g, &o, &s, &err) == QC_OK, "%s", err.msg);
+    ck_assert_str_eq(s->tensors[0].name, "input");
+    ck_assert_int_eq(s->tensors[0].role, QC_ROLE_INPUT);
+    int w = qc_stats_find(s, "fc1.weight"), conv = qc_stats_find(s, "conv1.weight");
+    ck_assert_int_ge(w, 0);
+    ck_assert_int_eq(s->tensors[w].axis, 0); /* Gemm with transB: [N, K] */
+    ck_assert_int_eq(s->tensors[w].channels, 128);
+    ck_assert_int_eq(s->tensors[w].samples, 1);
+    ck_assert_int_eq(s->tensors[conv].channels, 16);
+    for (int i = 0; i < s->n_tensors; i++) /* no Shape/Gather integers */
+        ck_assert_str_ne(s->tensors[i].name, "/Shape_output_0");
+    ck_assert(qc_stats_check_model(s, g, 1, "s.json", "lenet.onnx", &err) == QC_OK);
+    ck_assert_int_eq(qc_stats_check_model(s, g, 2, "s.json", "lenet.onnx", &err), QC_ERR_INPUT);
+    free(s->tensors[3].name);
+    s->tensors[3].name = strdup("renamed");
+    ck_assert_int_eq(qc_stats_check_model(s, g, 1, "s.json", "lenet.onnx", &err), QC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "renamed"));
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("stats");
+    TCase *fix = tcase_create("fixed point");
+    tcase_add_test(fix, fixed_point_holds_doubles_exactly);
+    tcase_add_test(fix, fixed_point_sums_do_not_depend_on_order);
+    suite_add_tcase(s, fix);
+    TCase *kern = tcase_create("kernels");
+    tcase_add_test(kern, span_kernels_match_the_scalar_reference_bit_for_bit);
+    tcase_add_test(kern, histogram_index_kernel_matches_the_scalar_reference);
+    suite_add_tcase(s, kern);
+    TCase *meth = tcase_create("range methods");
+    tcase_add_test(meth, minmax_and_avg_per_tensor_are_the_hand_values);
+    tcase_add_test(meth, avgstd_and_meanstd_per_tensor_are_the_hand_values);
+    tcase_add_test(meth, every_method_per_channel_is_the_hand_value);
+    tcase_add_test(meth, percentile_is_the_hand_value);
+    tcase_add_test(meth, entropy_matches_a_direct_kl_reference);
+    tcase_add_test(meth, mse_matches_a_direct_reference);
+    tcase_add_test(meth, histogram_methods_of_two_spikes_are_the_hand_values);
+    suite_add_tcase(s, meth);
+    TCase *hist = tcase_create("histograms");
+    tcase_add_test(hist, histogram_growth_is_exact_whatever_the_order);
+    suite_add_tcase(s, hist);
+    TCase *file = tcase_create("merge and file");
+    tcase_add_test(file, merged_parts_write_the_same_bytes_as_one_run);
+    tcase_add_test(file, the_file_reads_back_to_the_same_bytes);
+    tcase_add_test(file, a_bad_file_is_bad_input_named_in_the_message);
+    tcase_add_test(file, shards_merge_only_when_they_belong_together);
+    tcase_add_test(file, non_finite_values_are_refused_with_the_tensor_name);
+    suite_add_tcase(s, file);
+    TCase *model = tcase_create("model");
+    tcase_set_timeout(model, 30);
+    tcase_add_test(model, lenet_records_its_input_activations_and_weights);
+    suite_add_tcase(s, model);
+    return qc_check_run("check_stats", s);
+}

@@ -1,0 +1,130 @@
+#!/bin/bash
+# stats-test.sh — end-to-end tests of `qcal stats` and `qcal merge`: help and synopsis, the
+# file being byte-identical whatever --threads, --batch or the number of shards, merging in any
+# order, the calibration cache (--stats), exit codes and messages for mismatched models,
+# empty folders, bad images and bad files, and no partial files. Prints
+# "stats: N passed, N failed".
+set -u
+tmp=$(mktemp -d /tmp/qcal-stats.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+absent() {
+    if [ ! -e "$2" ] && [ -z "$(ls -A "$(dirname "$2")" | grep -F ".$(basename "$2")")" ]; then ok "$1"; else bad "$1 ($2 or a temporary file is left)"; fi
+}
+py() { "$PY" -c "$@"; }
+
+M=models/lenet.onnx
+IMG=data/calib
+
+# 1. help and synopsis, as the README shows it
+for cmd in stats merge; do
+    expect "$cmd --help exits 0" 0 "$QCAL" "$cmd" --help
+    first=$(head -n 1 "$tmp/out")
+    case "$first" in "usage: qcal $cmd"*) ok "$cmd --help starts with its usage" ;; *) bad "$cmd --help starts with its usage: $first" ;; esac
+    contains "README shows the synopsis of $cmd" README.md "${first#usage: }"
+done
+expect "qcal --help lists stats" 0 "$QCAL" --help
+contains "qcal --help lists stats and merge" "$tmp/out" "merge"
+expect "stats without images is a usage error" 2 "$QCAL" stats "$M"
+expect "a bad --shard is a usage error" 2 "$QCAL" stats --shard 3/3 "$M" "$IMG"
+expect "a bad --method is a usage error" 2 "$QCAL" stats --method kl "$M" "$IMG"
+expect "a bad --granularity is a usage error" 2 "$QCAL" stats --granularity layer "$M" "$IMG"
+expect "a bad --percentile is a usage error" 2 "$QCAL" stats --percentile 40 "$M" "$IMG"
+expect "an unknown stats option is a usage error" 2 "$QCAL" stats --frobnicate "$M" "$IMG"
+expect "merge without -o is a usage error" 2 "$QCAL" merge "$tmp/a.json"
+
+# 2. one run; the same bytes whatever --threads and --batch
+expect "stats with 1 thread, batch 1 exits 0" 0 "$QCAL" stats --quiet --threads 1 --batch 1 -o "$tmp/one.json" "$M" "$IMG"
+expect "stats with 2 threads, batch 32 exits 0" 0 "$QCAL" stats --quiet --threads 2 --batch 32 -o "$tmp/two.json" "$M" "$IMG"
+same "stats do not depend on --threads or --batch" "$tmp/one.json" "$tmp/two.json"
+expect "stats with 2 threads, batch 5 exits 0" 0 "$QCAL" stats --quiet --threads 2 --batch 5 -o "$tmp/three.json" "$M" "$IMG"
+same "stats do not depend on an odd --batch" "$tmp/one.json" "$tmp/three.json"
+if py "import json,sys; d=json.load(open(sys.argv[1])); assert d['format']=='qcal-stats' and d['version']==1 and d['images']==500; t=d['tensors']; assert t[0]['name']=='input' and t[0]['role']=='input'; assert any(x['role']=='weight' for x in t); assert all(x['samples']==500 for x in t if x['role']!='weight'); assert all('histogram' in x and 'channel' in x for x in t)" "$tmp/one.json" 2>"$tmp/err"; then
+    ok "the file has the format, images, roles, histograms and channels"
+else
+    bad "the file has the format, images, roles, histograms and channels ($(tail -n 1 "$tmp/err"))"
+fi
+
+# 3. shards merged = one run, byte for byte, in any order
+for n in 2 3; do
+    files=()
+    for ((i = 0; i < n; i++)); do
+        "$QCAL" stats --quiet --threads 2 --shard "$i/$n" -o "$tmp/s$n-$i.json" "$M" "$IMG" 2>"$tmp/err" || bad "shard $i/$n ($(head -c 200 "$tmp/err"))"
+        files+=("$tmp/s$n-$i.json")
+    done
+    expect "merge of $n shards exits 0" 0 "$QCAL" merge --quiet -o "$tmp/m$n.json" "${files[@]}"
+    same "$n shards merged are the one run" "$tmp/one.json" "$tmp/m$n.json"
+done
+expect "merge in another order exits 0" 0 "$QCAL" merge --quiet -o "$tmp/r3.json" "$tmp/s3-2.json" "$tmp/s3-0.json" "$tmp/s3-1.json"
+same "merging does not depend on the order" "$tmp/one.json" "$tmp/r3.json"
+expect "merge of part of the shards exits 0" 0 "$QCAL" merge --json -o "$tmp/p.json" "$tmp/s3-2.json" "$tmp/s3-0.json"
+if [ "$(py "import json,sys; print(json.load(open(sys.argv[1]))['complete'])" "$tmp/out")" = False ]; then ok "a partial merge says it is not complete"; else bad "a partial merge says it is not complete"; fi
+expect "merging the partial merge with the last shard exits 0" 0 "$QCAL" merge --quiet -o "$tmp/p2.json" "$tmp/p.json" "$tmp/s3-1.json"
+same "merging merges gives the one run" "$tmp/one.json" "$tmp/p2.json"
+expect "a shard given twice is bad input" 3 "$QCAL" merge -o "$tmp/dup.json" "$tmp/s3-0.json" "$tmp/s3-0.json"
+contains "the duplicate shard is named" "$tmp/err" "shard 0/3"
+absent "a failed merge leaves no file" "$tmp/dup.json"
+expect "shards of different splits are bad input" 3 "$QCAL" merge -o "$tmp/mix.json" "$tmp/s3-0.json" "$tmp/s2-1.json"
+
+# the README's GNU parallel example, when parallel is installed
+if command -v parallel >/dev/null 2>&1; then
+    if parallel --will-cite "$QCAL" stats --quiet --shard {}/4 -o "$tmp/gp-{}.json" "$M" "$IMG" ::: 0 1 2 3 2>"$tmp/err" &&
+        "$QCAL" merge --quiet -o "$tmp/gp.json" "$tmp"/gp-0.json "$tmp"/gp-1.json "$tmp"/gp-2.json "$tmp"/gp-3.json 2>>"$tmp/err"; then
+        same "4 shards run by GNU parallel merge into the one run" "$tmp/one.json" "$tmp/gp.json"
+    else
+        bad "4 shards run by GNU parallel ($(head -c 200 "$tmp/err"))"
+    fi
+else
+    echo "skip GNU parallel example: parallel is not installed"
+fi
+
+# 4. the calibration cache: ranges from the file without running the model
+expect "stats --json exits 0" 0 "$QCAL" stats --quiet --json -o "$tmp/j.json" "$M" "$IMG"
+cp "$tmp/out" "$tmp/run.json"
+expect "stats --stats FILE --json exits 0" 0 "$QCAL" stats --json --stats "$tmp/j.json" "$M"
+if py "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); assert a['tensors']==b['tensors'] and len(a['tensors'][0]['ranges'])==7" "$tmp/run.json" "$tmp/out" 2>"$tmp/err"; then
+    ok "ranges from the cache equal those of the run, all seven methods"
+else
+    bad "ranges from the cache equal those of the run ($(tail -n 1 "$tmp/err"))"
+fi
+expect "the summary table prints" 0 "$QCAL" stats --stats "$tmp/j.json" "$M"
+contains "the table has the entropy column" "$tmp/out" "entropy"
+contains "the table has the input row" "$tmp/out" "input"
+
+# 5. mismatches and bad inputs: exit 3, named, no partial file
+expect "statistics of another model are bad input" 3 "$QCAL" stats --stats "$tmp/one.json" models/resnet.onnx
+contains "the mismatch names the stats file" "$tmp/err" "one.json"
+contains "the mismatch names the model" "$tmp/err" "resnet.onnx"
+"$QCAL" stats --quiet --limit 16 -o "$tmp/res.json" models/resnet.onnx "$IMG" 2>/dev/null
+expect "merging statistics of different models is bad input" 3 "$QCAL" merge -o "$tmp/x.json" "$tmp/one.json" "$tmp/res.json"
+contains "the merge error says why" "$tmp/err" "different models"
+absent "a failed merge leaves no output" "$tmp/x.json"
+mkdir -p "$tmp/empty"
+expect "an empty image folder is bad input" 3 "$QCAL" stats -o "$tmp/e.json" "$M" "$tmp/empty"
+absent "an empty folder leaves no stats file" "$tmp/e.json"
+mkdir -p "$tmp/imgs/0_a"
+cp "$(find "$IMG" -name '*.png' | sort | head -n 1)" "$tmp/imgs/0_a/good.png"
+printf 'not a png' >"$tmp/imgs/0_a/zbad.png"
+expect "a bad image is bad input" 3 "$QCAL" stats -o "$tmp/b.json" "$M" "$tmp/imgs"
+contains "the bad image is named" "$tmp/err" "zbad.png"
+absent "a bad image leaves no stats file" "$tmp/b.json"
+printf '{"format": "qcal-stats", "version": 1' >"$tmp/trunc.json"
+expect "a truncated stats file is bad input" 3 "$QCAL" stats --stats "$tmp/trunc.json" "$M"
+contains "the truncated file is named" "$tmp/err" "trunc.json"
+expect "a missing stats file is an I/O error" 4 "$QCAL" merge -o "$tmp/y.json" "$tmp/missing.json"
+expect "a missing model is an I/O error" 4 "$QCAL" stats -o "$tmp/y.json" "$tmp/missing.onnx" "$IMG"
+
+# 6. what is recorded follows --method and --granularity
+expect "stats --method minmax,avgstd exits 0" 0 "$QCAL" stats --quiet --method minmax,avgstd -o "$tmp/nohist.json" "$M" "$IMG"
+contains "without a histogram method no histograms are recorded" "$tmp/nohist.json" '"histograms": false'
+expect "entropy from a file without histograms is bad input" 3 "$QCAL" stats --method entropy --stats "$tmp/nohist.json" "$M"
+expect "the other methods from it are fine" 0 "$QCAL" stats --stats "$tmp/nohist.json" "$M"
+expect "merging files with and without histograms is bad input" 3 "$QCAL" merge -o "$tmp/z.json" "$tmp/one.json" "$tmp/nohist.json"
+expect "stats --granularity tensor exits 0" 0 "$QCAL" stats --quiet --granularity tensor -o "$tmp/tensor.json" "$M" "$IMG"
+if py "import json,sys; t=json.load(open(sys.argv[1]))['tensors']; assert all(('channel' in x) == (x['role']=='weight') for x in t)" "$tmp/tensor.json" 2>/dev/null; then
+    ok "at tensor granularity only weights keep per-channel values"
+else
+    bad "at tensor granularity only weights keep per-channel values"
+fi
+
+summary stats
