@@ -84,7 +84,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: $(QCAL_BIN) $(TESTS)
-	@QCAL=$(QCAL_BIN) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/cli-test.sh tests/stats-test.sh
+	@QCAL=$(QCAL_BIN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance

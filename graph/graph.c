@@ -212,6 +212,34 @@ int qc_graph_add_node(qc_graph *g, const char *name, const char *op_type, const 
     return g->n_nodes++;
 }
 
+qc_status qc_graph_set_meta(qc_graph *g, const char *key, const char *value)
+{
+    char *v = strdup(value);
+    if (!v)
+        return QC_ERR_IO;
+    for (int i = 0; i < g->n_meta; i++)
+        if (strcmp(g->meta_keys[i], key) == 0) {
+            free(g->meta_values[i]);
+            g->meta_values[i] = v;
+            return QC_OK;
+        }
+    char *k = strdup(key);
+    char **keys = k ? realloc(g->meta_keys, (size_t)(g->n_meta + 1) * sizeof *keys) : NULL;
+    if (keys)
+        g->meta_keys = keys; /* a larger array is harmless if the next realloc fails */
+    char **values = keys ? realloc(g->meta_values, (size_t)(g->n_meta + 1) * sizeof *values) : NULL;
+    if (!values) {
+        free(k);
+        free(v);
+        return QC_ERR_IO;
+    }
+    g->meta_values = values;
+    g->meta_keys[g->n_meta] = k;
+    g->meta_values[g->n_meta] = v;
+    g->n_meta++;
+    return QC_OK;
+}
+
 void qc_graph_index_producers(qc_graph *g)
 {
     for (int t = 0; t < g->n_tensors; t++)

@@ -153,6 +153,9 @@ int qc_graph_find_tensor(const qc_graph *g, const char *name);
 int qc_graph_tensor(qc_graph *g, const char *name);
 /* Appends a node with copies of the given strings; returns its index or -1. */
 int qc_graph_add_node(qc_graph *g, const char *name, const char *op_type, const char *domain);
+/* Sets metadata_props[key] = value (copies), replacing the value of an existing key and
+ * appending a new key after the others; QC_ERR_IO when out of memory. */
+qc_status qc_graph_set_meta(qc_graph *g, const char *key, const char *value);
 const qc_attr *qc_node_attr(const qc_node *n, const char *name);
 int64_t qc_node_attr_int(const qc_node *n, const char *name, int64_t fallback);
 float qc_node_attr_float(const qc_node *n, const char *name, float fallback);

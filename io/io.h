@@ -27,6 +27,13 @@ qc_status qc_onnx_parse(const void *data, size_t size, const char *name, qc_grap
 /* Loads a serialized TensorProto (the conformance data's input_0.pb). value->data is
  * malloc'ed and owned by the caller; *name (may be NULL) too. */
 qc_status qc_onnx_load_tensor(const char *path, qc_value *value, char **name, qc_error *err);
+/* Writes g as an ONNX model (IR version 8, the graph's opset plus any extra domains its nodes
+ * use, e.g. com.microsoft version 1) atomically to path. The same graph always gives the same
+ * bytes. Constants become initializers (raw_data), graph inputs and outputs get their dtype and
+ * shape (symbolic dimensions as "N", from qc_tensor.symbolic), metadata_props are kept. */
+qc_status qc_onnx_save(const qc_graph *g, const char *path, qc_error *err);
+/* The same into a malloc'ed buffer. */
+qc_status qc_onnx_serialize(const qc_graph *g, void **data, size_t *size, qc_error *err);
 
 /* ---- images ---------------------------------------------------------------------------- */
 
