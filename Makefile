@@ -1,4 +1,4 @@
-# Makefile — builds ./qcal, its tests and benchmarks. `make check` runs every test and
+# Makefile — builds ./qcal (QCAL_BIN=path to put it elsewhere), its tests and benchmarks. `make check` runs every test and
 # ends with "N passed, N failed"; `make demo` runs the main job on the bundled model.
 # Both install missing system packages first (tools/install-deps.sh).
 
@@ -35,7 +35,7 @@ BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 .PHONY: all deps check check-run conformance demo bench data-full clean
 .DELETE_ON_ERROR:
 
-all: qcal
+all: $(QCAL_BIN)
 
 deps:
 	@tools/install-deps.sh --if-missing
@@ -58,15 +58,18 @@ $(BUILD)/libqcal.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# The binary: qcal, qcal-san under SANITIZE=1, or QCAL_BIN=path (a second build
+# folder can then have its own binary beside it).
 ifeq ($(SANITIZE),1)
-qcal-san: $(CLI_OBJ) $(BUILD)/libqcal.a
-	$(CC) $(LDFLAGS_ALL) $^ $(PKG_LIBS) -o $@
-QCAL_BIN := ./qcal-san
+QCAL_BIN ?= qcal-san
 else
-qcal: $(CLI_OBJ) $(BUILD)/libqcal.a
-	$(CC) $(LDFLAGS_ALL) $^ $(PKG_LIBS) -o $@
-QCAL_BIN := ./qcal
+QCAL_BIN ?= qcal
 endif
+QCAL_RUN = $(abspath $(QCAL_BIN))
+
+$(QCAL_BIN): $(CLI_OBJ) $(BUILD)/libqcal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_ALL) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/check_%: tests/check_%.c $(BUILD)/libqcal.a | $(GEN_H)
 	@mkdir -p $(dir $@)
@@ -84,18 +87,18 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: $(QCAL_BIN) $(TESTS)
-	@QCAL=$(QCAL_BIN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh
+	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance
 	$(BUILD)/tests/conformance
 
 demo: deps
-	@$(MAKE) --no-print-directory qcal
-	./qcal eval models/lenet.onnx data/val
+	@$(MAKE) --no-print-directory $(QCAL_BIN)
+	$(QCAL_RUN) eval models/lenet.onnx data/val
 
 bench: deps
-	@$(MAKE) --no-print-directory qcal $(BENCHES)
+	@$(MAKE) --no-print-directory $(QCAL_BIN) $(BENCHES)
 	@for b in $(BENCHES); do $$b || exit 1; done
 
 data-full: deps
