@@ -2,7 +2,7 @@
  * threads, as qcal eval runs them (one executor per thread, images split across threads).
  * Prints medians of several runs and the 2-thread/1-thread ratio measured in the same run.
  *
- * usage: bench_models [--json] [--runs N] [MODEL…]   (default models/*.onnx) */
+ * usage: bench_models [--json] [--runs N] [MODEL…]   (default: every .onnx file in models/) */
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
