@@ -24,6 +24,7 @@ void qc_tensor_stats_free(qc_tensor_stats *t)
     free(t->ch);
     free(t->pend);
     free(t->hist.counts);
+    free(t->hist.pend);
     memset(t, 0, sizeof *t);
 }
 
@@ -39,9 +40,12 @@ bool qc_tensor_stats_alloc(const qc_stats *s, qc_tensor_stats *t)
         for (int c = 0; c < t->channels; c++)
             qc_moments_clear(&t->ch[c]);
     }
-    t->pend = calloc((size_t)(1 + (per_channel ? t->channels : 0)), sizeof *t->pend);
+    size_t n_pend = (size_t)(1 + (per_channel ? t->channels : 0));
+    t->pend = malloc(n_pend * sizeof *t->pend);
     if (!t->pend)
         return false;
+    for (size_t k = 0; k < n_pend; k++)
+        t->pend[k] = (qc_pending){.min = INFINITY, .max = -INFINITY};
     if (s->histograms) {
         t->hist.counts = calloc(QC_HIST_BINS, sizeof *t->hist.counts);
         if (!t->hist.counts)
@@ -264,11 +268,11 @@ static void fail_observe(qc_stats *s, qc_status status, const char *fmt, ...)
     s->status = status;
 }
 
-/* One sample: the extremes go straight into m, the sums into the pending double sums. */
-static void pending_add(qc_moments *m, qc_pending *p, const qc_span *r)
+/* One sample into the pending extremes and double sums. */
+static void pending_add(qc_pending *p, const qc_span *r)
 {
-    m->min = r->min < m->min ? r->min : m->min;
-    m->max = r->max > m->max ? r->max : m->max;
+    p->min = r->min < p->min ? r->min : p->min;
+    p->max = r->max > p->max ? r->max : p->max;
     p->sum += r->sum;
     p->sumsq += r->sumsq;
     p->smin += r->min;
@@ -277,15 +281,21 @@ static void pending_add(qc_moments *m, qc_pending *p, const qc_span *r)
     p->smax2 += (double)r->max * r->max;
 }
 
-/* m's exact sums += p; false when a value is too large. */
+/* m += p, the sums exactly; false when a value is too large. The extremes are combined as
+ * pending_add does (on ties the earlier value stays), so they are those of the samples one by
+ * one, signed zeros included. */
 static bool pending_flush(qc_moments *m, qc_pending *p)
 {
+    m->min = p->min < m->min ? p->min : m->min;
+    m->max = p->max > m->max ? p->max : m->max;
     bool ok = qc_fix_add_double(&m->sum, p->sum) & qc_fix_add_double(&m->sumsq, p->sumsq) &
               qc_fix_add_double(&m->smin, p->smin) & qc_fix_add_double(&m->smin2, p->smin2) &
               qc_fix_add_double(&m->smax, p->smax) & qc_fix_add_double(&m->smax2, p->smax2);
-    memset(p, 0, sizeof *p);
+    *p = (qc_pending){.min = INFINITY, .max = -INFINITY};
     return ok;
 }
+
+static void hist_fold(qc_hist *h);
 
 void qc_stats_flush(qc_stats *s)
 {
@@ -293,6 +303,7 @@ void qc_stats_flush(qc_stats *s)
         return;
     for (int i = 0; i < s->n_tensors; i++) {
         qc_tensor_stats *t = &s->tensors[i];
+        hist_fold(&t->hist);
         bool ok = pending_flush(&t->t, &t->pend[0]);
         for (int c = 0; t->ch && c < t->channels; c++)
             ok &= pending_flush(&t->ch[c], &t->pend[1 + c]);
@@ -343,25 +354,90 @@ static void hist_grow(qc_hist *h, int e)
     }
 }
 
+/* Copy k of the pending counts starts at pend + k · PEND_STRIDE: 64 bytes more than the bins,
+ * so that bin b of two copies is not 4 KiB apart (a load would then wait for the store to the
+ * other copy, as if it were the same address, and a run of one bin would be slow again). */
+#define PEND_STRIDE (QC_HIST_BINS + 16)
+
+/* Adds the pending counts of h to its counts (they fit: each copy holds at most pend_n). */
+static void hist_fold(qc_hist *h)
+{
+    if (!h->pend || h->pend_lo > h->pend_hi)
+        return;
+    const int lo = h->pend_lo, n = h->pend_hi - h->pend_lo + 1;
+    uint32_t *p0 = h->pend + lo, *p1 = p0 + PEND_STRIDE, *p2 = p1 + PEND_STRIDE, *p3 = p2 + PEND_STRIDE;
+    for (int b = 0; b < n; b++)
+        h->counts[lo + b] += (int64_t)p0[b] + p1[b] + p2[b] + p3[b];
+    for (int k = 0; k < 4; k++)
+        memset(h->pend + k * PEND_STRIDE + lo, 0, (size_t)n * sizeof *h->pend);
+    h->pend_lo = QC_HIST_BINS;
+    h->pend_hi = -1;
+    h->pend_n = 0;
+}
+
+/* The bin of x at this scale (as the hist_index kernels compute it), clamped to the bins. */
+static int hist_bin(float x, double scale)
+{
+    double d = floor((double)x * scale) + QC_HIST_HALF;
+    return d < 0 ? 0 : d > QC_HIST_BINS - 1 ? QC_HIST_BINS - 1 : (int)d;
+}
+
 /* Adds n values with these extremes to h: the bins of the non-zero values come from the
- * hist_index kernel in chunks; zeros, often half of a tensor after a ReLU, are counted at once
- * (incrementing one bin over and over would make each increment wait for the previous one). */
-static void hist_add(qc_hist *h, const float *x, int64_t n, float min, float max,
+ * hist_index kernel in chunks. Runs of one bin would make each increment wait for the one
+ * before, so zeros, often half of a tensor after a ReLU, are counted at once, and the other
+ * values go round the four copies of the pending counts, which the flush adds to the counts;
+ * straight into the counts when pending is false (weights, recorded once) or the copies
+ * cannot be had. */
+static void hist_add(qc_hist *h, const float *x, int64_t n, float min, float max, bool pending,
                      const qc_stats_kernels *k)
 {
     int e = hist_log2(-min > max ? -min : max);
     if (h->total == 0)
         h->log2_range = e;
-    else if (e > h->log2_range)
+    else if (e > h->log2_range) {
+        hist_fold(h);
         hist_grow(h, e);
+    }
     double scale = ldexp(1.0, QC_HIST_HALF_LOG2 - h->log2_range);
+    if (pending && n <= (int64_t)UINT32_MAX) {
+        if (!h->pend) {
+            h->pend = calloc(4 * PEND_STRIDE, sizeof *h->pend);
+            h->pend_lo = QC_HIST_BINS;
+            h->pend_hi = -1;
+            h->pend_n = 0;
+        }
+        if (h->pend && h->pend_n + n > (int64_t)UINT32_MAX)
+            hist_fold(h);
+        pending = h->pend != NULL;
+    } else
+        pending = false;
     int64_t *c = h->counts, nonzero = 0;
     int32_t idx[512 + 7];
-    for (int64_t i = 0; i < n; i += 512) {
-        int64_t m = k->hist_index(x + i, n - i < 512 ? n - i : 512, scale, idx);
-        for (int64_t j = 0; j < m; j++)
-            c[idx[j]]++;
-        nonzero += m;
+    if (pending) {
+        int lo = hist_bin(min, scale), hi = hist_bin(max, scale);
+        h->pend_lo = lo < h->pend_lo ? lo : h->pend_lo;
+        h->pend_hi = hi > h->pend_hi ? hi : h->pend_hi;
+        h->pend_n += n;
+        uint32_t *p0 = h->pend, *p1 = p0 + PEND_STRIDE, *p2 = p1 + PEND_STRIDE, *p3 = p2 + PEND_STRIDE;
+        for (int64_t i = 0; i < n; i += 512) {
+            int64_t m = k->hist_index(x + i, n - i < 512 ? n - i : 512, scale, idx), j = 0;
+            for (; j + 4 <= m; j += 4) {
+                p0[idx[j]]++;
+                p1[idx[j + 1]]++;
+                p2[idx[j + 2]]++;
+                p3[idx[j + 3]]++;
+            }
+            for (; j < m; j++)
+                p0[idx[j]]++;
+            nonzero += m;
+        }
+    } else {
+        for (int64_t i = 0; i < n; i += 512) {
+            int64_t m = k->hist_index(x + i, n - i < 512 ? n - i : 512, scale, idx);
+            for (int64_t j = 0; j < m; j++)
+                c[idx[j]]++;
+            nonzero += m;
+        }
     }
     c[QC_HIST_HALF] += n - nonzero;
     h->total += n;
@@ -447,12 +523,12 @@ void qc_stats_observe(qc_stats *s, int i, const qc_value *v)
                      t->name, tot.sumsq);
         return;
     }
-    pending_add(&t->t, &t->pend[0], &tot);
+    pending_add(&t->pend[0], &tot);
     for (int c = 0; t->ch && c < C; c++)
-        pending_add(&t->ch[c], &t->pend[1 + c], &s->scratch[c]);
+        pending_add(&t->pend[1 + c], &s->scratch[c]);
     s->pending = true;
     if (t->hist.counts)
-        hist_add(&t->hist, x, t->numel, tot.min, tot.max, kern);
+        hist_add(&t->hist, x, t->numel, tot.min, tot.max, t->role != QC_ROLE_WEIGHT, kern);
     t->samples++;
 }
 

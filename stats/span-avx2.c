@@ -11,17 +11,19 @@
 static const int32_t tail_mask[32] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                                       -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 
-/* Eight lanes' worth of values a (lanes 8h … 8h + 7): min, max, and the sums in double. */
-#define SPAN_STEP(a, mn, mx, s_lo, s_hi, q_lo, q_hi)                        \
+/* Eight lanes' worth of values a at x (lanes 8h … 8h + 7): min, max, and the sums in double.
+ * The halves are converted straight from memory; the square of a float is exact in double, so
+ * the fused multiply-add rounds once, as the reference's multiply then add does. */
+#define SPAN_STEP(x, a, mn, mx, s_lo, s_hi, q_lo, q_hi)                    \
     do {                                                                   \
         mn = _mm256_min_ps(a, mn); /* a < mn ? a : mn, as the reference */ \
         mx = _mm256_max_ps(a, mx);                                         \
-        __m256d lo_ = _mm256_cvtps_pd(_mm256_castps256_ps128(a));          \
-        __m256d hi_ = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));        \
+        __m256d lo_ = _mm256_cvtps_pd(_mm_loadu_ps(x));                    \
+        __m256d hi_ = _mm256_cvtps_pd(_mm_loadu_ps((x) + 4));              \
         s_lo = _mm256_add_pd(s_lo, lo_);                                   \
         s_hi = _mm256_add_pd(s_hi, hi_);                                   \
-        q_lo = _mm256_add_pd(q_lo, _mm256_mul_pd(lo_, lo_));               \
-        q_hi = _mm256_add_pd(q_hi, _mm256_mul_pd(hi_, hi_));               \
+        q_lo = _mm256_fmadd_pd(lo_, lo_, q_lo);                            \
+        q_hi = _mm256_fmadd_pd(hi_, hi_, q_hi);                            \
     } while (0)
 
 static inline __attribute__((always_inline)) void span(const float *x, int64_t n, qc_span *r)
@@ -32,42 +34,48 @@ static inline __attribute__((always_inline)) void span(const float *x, int64_t n
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
-        SPAN_STEP(a, mn0, mx0, s0, s1, q0, q1);
-        SPAN_STEP(b, mn1, mx1, s2, s3, q2, q3);
+        SPAN_STEP(x + i, a, mn0, mx0, s0, s1, q0, q1);
+        SPAN_STEP(x + i + 8, b, mn1, mx1, s2, s3, q2, q3);
     }
     if (i < n) {
         /* The t tail elements go to the last t lanes, as in the reference: the last sixteen
          * values are loaded again (or, for n < 16, copied to a buffer) and the lanes already
-         * counted get +inf, -inf and +0, which change nothing (a lane's sum is never -0). */
+         * counted get +inf, -inf and +0, which change nothing (a lane's sum is never -0); so
+         * the groups of four lanes with no tail element are skipped (one, 49 = 3 · 16 + 1,
+         * is a 7×7 channel). */
         int64_t t = n - i;
-        __m256 a, b;
-        if (n >= 16) {
-            a = _mm256_loadu_ps(x + n - 16);
-            b = _mm256_loadu_ps(x + n - 8);
-        } else {
-            float buf[16] = {0};
+        const float *e = x + n - 16;
+        float buf[16] = {0};
+        if (n < 16) {
             memcpy(buf + 16 - t, x, (size_t)t * sizeof *buf);
-            a = _mm256_loadu_ps(buf);
-            b = _mm256_loadu_ps(buf + 8);
+            e = buf;
         }
-        __m256 ma = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(tail_mask + t)));
+        __m256 b = _mm256_loadu_ps(e + 8);
         __m256 mb = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(tail_mask + t + 8)));
-        mn0 = _mm256_min_ps(_mm256_blendv_ps(inf, a, ma), mn0);
-        mx0 = _mm256_max_ps(_mm256_blendv_ps(ninf, a, ma), mx0);
         mn1 = _mm256_min_ps(_mm256_blendv_ps(inf, b, mb), mn1);
         mx1 = _mm256_max_ps(_mm256_blendv_ps(ninf, b, mb), mx1);
-        a = _mm256_and_ps(a, ma);
         b = _mm256_and_ps(b, mb);
-        __m256d alo = _mm256_cvtps_pd(_mm256_castps256_ps128(a)), ahi = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
-        __m256d blo = _mm256_cvtps_pd(_mm256_castps256_ps128(b)), bhi = _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1));
-        s0 = _mm256_add_pd(s0, alo);
-        s1 = _mm256_add_pd(s1, ahi);
-        s2 = _mm256_add_pd(s2, blo);
+        __m256d bhi = _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1));
         s3 = _mm256_add_pd(s3, bhi);
-        q0 = _mm256_add_pd(q0, _mm256_mul_pd(alo, alo));
-        q1 = _mm256_add_pd(q1, _mm256_mul_pd(ahi, ahi));
-        q2 = _mm256_add_pd(q2, _mm256_mul_pd(blo, blo));
-        q3 = _mm256_add_pd(q3, _mm256_mul_pd(bhi, bhi));
+        q3 = _mm256_fmadd_pd(bhi, bhi, q3);
+        if (t > 4) {
+            __m256d blo = _mm256_cvtps_pd(_mm256_castps256_ps128(b));
+            s2 = _mm256_add_pd(s2, blo);
+            q2 = _mm256_fmadd_pd(blo, blo, q2);
+        }
+        if (t > 8) {
+            __m256 a = _mm256_loadu_ps(e);
+            __m256 ma = _mm256_castsi256_ps(_mm256_loadu_si256((const __m256i *)(tail_mask + t)));
+            mn0 = _mm256_min_ps(_mm256_blendv_ps(inf, a, ma), mn0);
+            mx0 = _mm256_max_ps(_mm256_blendv_ps(ninf, a, ma), mx0);
+            a = _mm256_and_ps(a, ma);
+            __m256d alo = _mm256_cvtps_pd(_mm256_castps256_ps128(a));
+            __m256d ahi = _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1));
+            s0 = _mm256_add_pd(s0, alo);
+            s1 = _mm256_add_pd(s1, ahi);
+            q0 = _mm256_fmadd_pd(alo, alo, q0);
+            q1 = _mm256_fmadd_pd(ahi, ahi, q1);
+        }
     }
     /* The reference's tree: lane j += lane j + 8, then j + 4, j + 2, j + 1; min(upper, lower). */
     __m256 mn = _mm256_min_ps(mn1, mn0), mx = _mm256_max_ps(mx1, mx0);
@@ -119,8 +127,8 @@ static void fill_compact(void)
 
 /* The bins in float, eight at a time: x · scale is exact in float too (a power of two; |x ·
  * scale| < 2048), except that it may underflow for tiny x when scale < 1 — then the floor is 0
- * for x > 0 and -1 for x < 0, which the truncation gives except when the product rounded to -0:
- * that case is corrected. Same bins as the scalar reference, computed in double. */
+ * for x > 0 and -1 for x < 0, which the float floor gives except when the product rounded to
+ * -0: that case is corrected. Same bins as the scalar reference, computed in double. */
 int64_t qc_hist_index__avx2(const float *x, int64_t n, double scale, int32_t *idx)
 {
     if (scale >= 0x1p64) /* values below 2^-53: float cannot hold the scale; rare */
@@ -134,10 +142,9 @@ int64_t qc_hist_index__avx2(const float *x, int64_t n, double scale, int32_t *id
     for (; i + 8 <= n; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         __m256 d = _mm256_mul_ps(v, s);
-        __m256i k = _mm256_cvttps_epi32(d);
-        __m256 below = _mm256_cmp_ps(d, _mm256_cvtepi32_ps(k), _CMP_LT_OQ);
         __m256 neg0 = _mm256_and_ps(_mm256_cmp_ps(v, zero, _CMP_LT_OQ), _mm256_cmp_ps(d, zero, _CMP_EQ_OQ));
-        k = _mm256_add_epi32(k, _mm256_castps_si256(_mm256_or_ps(below, neg0))); /* -1: floor */
+        __m256i k = _mm256_cvttps_epi32(_mm256_floor_ps(d)); /* an integer below 2^11: exact */
+        k = _mm256_add_epi32(k, _mm256_castps_si256(neg0)); /* -1 */
         k = _mm256_add_epi32(k, half);
         int nz = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_NEQ_UQ));
         __m256i perm = _mm256_srlv_epi32(_mm256_set1_epi32((int)compact[nz]), shifts);

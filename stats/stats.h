@@ -77,10 +77,19 @@ typedef struct {
     int log2_range;
     int64_t total;   /* Σ counts; 0 before the first value */
     int64_t *counts; /* QC_HIST_BINS, owned; NULL when histograms are not recorded */
+    /* collection state (not saved): the counts of the activations since the last
+     * qc_stats_flush, in four copies of the bins (stats/collect.c) taken in turn, so that a
+     * run of values in one bin does not make each increment wait for the one before */
+    uint32_t *pend;       /* owned; NULL until the first activation */
+    int pend_lo, pend_hi; /* the pending bins lie in pend_lo … pend_hi (none when lo > hi) */
+    int64_t pend_n;       /* values pending (each copy holds at most this many) */
 } qc_hist;
 
-/* Sums of the samples since the last qc_stats_flush, in double, in the order they came. */
+/* The samples since the last qc_stats_flush: their extremes (+inf/-inf before the first), and
+ * their sums in double, in the order they came. Kept apart from the qc_moments, which are
+ * large, so that a sample touches one small record per channel. */
 typedef struct {
+    float min, max;
     double sum, sumsq, smin, smin2, smax, smax2;
 } qc_pending;
 
@@ -140,7 +149,7 @@ typedef struct {
     qc_error err;
     qc_span *scratch;        /* owned: one sample's per-channel values */
     int scratch_size;
-    bool pending;            /* some qc_pending is not zero */
+    bool pending;            /* some qc_pending holds samples */
 } qc_stats;
 
 typedef struct {
@@ -173,10 +182,11 @@ void qc_stats_destroy(qc_stats *s);
 /* Records one sample of tensor index i. The value's element count must be the tensor's
  * numel; non-finite values are refused. Errors are kept in s->status / s->err (the first
  * one wins) because the executor's observer cannot return them.
- * The extremes and histograms are exact at once. The sample's sums are first added in double
- * to pending sums, which qc_stats_flush adds exactly to the totals: the caller flushes after
- * fixed groups of images (QC_STATS_GROUP consecutive images of the sorted list), so that every
- * way of splitting the images over threads and shards adds the same doubles. */
+ * The sample's extremes, sums (in double) and histogram counts are first added to pending
+ * ones, which qc_stats_flush adds exactly to the totals (read them only after a flush); the
+ * caller flushes after fixed groups of images (QC_STATS_GROUP consecutive images of the
+ * sorted list), so that every way of splitting the images over threads and shards adds the
+ * same doubles. */
 void qc_stats_observe(qc_stats *s, int i, const qc_value *v);
 void qc_stats_flush(qc_stats *s);
 #define QC_STATS_GROUP 16

@@ -1,7 +1,7 @@
 /* check_stats.c — focus: stats/ records exactly what the range methods need and merges it
  * exactly: fixed-point sums, SIMD kernels against their scalar references, each range method
  * against values worked out by hand (per tensor and per channel) or by a direct reference,
- * histogram growth and merging, the JSON file round trip and its errors, shards, and the
+ * histogram growth, pending counts and merging, the JSON file round trip and its errors, shards, and the
  * tensors recorded for a bundled model. */
 #include <check.h>
 #include <math.h>
@@ -138,6 +138,39 @@ START_TEST(span_kernels_match_the_scalar_reference_bit_for_bit)
             }
         }
     }
+}
+END_TEST
+
+/* The per-channel kernel, on channels of every tail length and of the 7×7 and 14×14 maps of
+ * the bundled models, with values whose squares need every bit of a double. */
+START_TEST(channel_span_kernels_match_the_scalar_reference_bit_for_bit)
+{
+    static float x[4 * 200 + 3];
+    static const int64_t inners[] = {1, 2, 7, 15, 16, 17, 31, 33, 49, 64, 196, 200};
+    for (size_t k = 0; k < sizeof inners / sizeof inners[0]; k++)
+        for (int64_t channels = 1; channels <= 4; channels++) {
+            int64_t inner = inners[k];
+            for (int64_t i = 0; i < channels * inner + 3; i++) {
+                int kind = (int)(rng() % 6);
+                x[i] = kind == 0 ? 0.0f
+                     : kind == 1 ? ldexpf(frand(-1, 1), (int)(rng() % 200) - 100)
+                                 : frand(-100, 100);
+            }
+            for (int off = 0; off < 3; off++) {
+                qc_span r[4], a[4], one;
+                qc_span_channels__scalar(x + off, channels, inner, r);
+                for (int64_t c = 0; c < channels; c++) {
+                    qc_span_stats__scalar(x + off + c * inner, inner, &one);
+                    ck_assert(!memcmp(&one, &r[c], sizeof one));
+                }
+                if (__builtin_cpu_supports("avx2")) {
+                    qc_span_channels__avx2(x + off, channels, inner, a);
+                    ck_assert_msg(!memcmp(r, a, (size_t)channels * sizeof *r),
+                                  "avx2 differs at %lld channels of %lld", (long long)channels,
+                                  (long long)inner);
+                }
+            }
+        }
 }
 END_TEST
 
@@ -511,6 +544,48 @@ START_TEST(histogram_growth_is_exact_whatever_the_order)
 }
 END_TEST
 
+/* Counts are kept pending between flushes; a group of images whose range grows in the middle
+ * must give the counts of floor(x · 2048 / R) for the final R, the same as flushing after
+ * every image. */
+START_TEST(histogram_counts_pending_within_a_group_are_exact)
+{
+    enum { N = 3 * 67, IMAGES = 20 };
+    static float img[IMAGES][N];
+    int64_t dims[3] = {1, 3, 67};
+    float absmax = 0;
+    for (int im = 0; im < IMAGES; im++)
+        for (int i = 0; i < N; i++) {
+            float v = rng() % 3 == 0 ? 0.0f : frand(-1, 1) * (float)(1 << (im / 4));
+            if (i % 50 == 7) /* runs of one value, as a ReLU6 clips them */
+                v = 6.0f;
+            img[im][i] = v;
+            absmax = fabsf(v) > absmax ? fabsf(v) : absmax;
+        }
+    int e;
+    frexp(absmax, &e); /* R = 2^e, the smallest power of two above the absolute maximum */
+    int64_t want[QC_HIST_BINS] = {0};
+    for (int im = 0; im < IMAGES; im++)
+        for (int i = 0; i < N; i++)
+            want[QC_HIST_HALF + (int)floor(ldexp(img[im][i], QC_HIST_HALF_LOG2 - e))]++;
+    qc_stats *a = empty_stats(true, true), *b = empty_stats(true, true);
+    qc_stats_add_tensor(a, "h", QC_ROLE_ACTIVATION, 3, dims, 1);
+    qc_stats_add_tensor(b, "h", QC_ROLE_ACTIVATION, 3, dims, 1);
+    for (int im = 0; im < IMAGES; im++) {
+        qc_value v = qc_value_f32(3, dims, img[im]);
+        qc_stats_observe(a, 0, &v); /* one group: no flush until the end */
+        feed(b, 0, img[im], 3, dims);
+    }
+    qc_stats_flush(a);
+    ck_assert_int_eq(a->status, QC_OK);
+    ck_assert_int_eq(a->tensors[0].hist.log2_range, e);
+    ck_assert_int_eq(a->tensors[0].hist.total, IMAGES * N);
+    ck_assert(!memcmp(a->tensors[0].hist.counts, want, sizeof want));
+    ck_assert(!memcmp(b->tensors[0].hist.counts, want, sizeof want));
+    qc_stats_destroy(a);
+    qc_stats_destroy(b);
+}
+END_TEST
+
 /* ---- 5. merging and the file -------------------------------------------------------------------- */
 
 /* Statistics of 40 random images of a 1x3x4x5 tensor and of a 4x3 weight, with the images
@@ -744,6 +819,7 @@ int main(void)
     suite_add_tcase(s, fix);
     TCase *kern = tcase_create("kernels");
     tcase_add_test(kern, span_kernels_match_the_scalar_reference_bit_for_bit);
+    tcase_add_test(kern, channel_span_kernels_match_the_scalar_reference_bit_for_bit);
     tcase_add_test(kern, histogram_index_kernel_matches_the_scalar_reference);
     suite_add_tcase(s, kern);
     TCase *meth = tcase_create("range methods");
@@ -757,6 +833,7 @@ int main(void)
     suite_add_tcase(s, meth);
     TCase *hist = tcase_create("histograms");
     tcase_add_test(hist, histogram_growth_is_exact_whatever_the_order);
+    tcase_add_test(hist, histogram_counts_pending_within_a_group_are_exact);
     suite_add_tcase(s, hist);
     TCase *file = tcase_create("merge and file");
     tcase_add_test(file, merged_parts_write_the_same_bytes_as_one_run);
