@@ -1,6 +1,9 @@
-/* bench_qgemm.c — single-thread qgemm GMAC/s against the AVX2 int8 peak and OpenBLAS sgemm. */
+/* bench_qgemm.c — single-thread qgemm GMAC/s (AVX2 and AVX-VNNI kernels) against the AVX2 int8
+ * peak, the exact kernels' ceiling, the previous kernel and OpenBLAS sgemm. */
 #include "kernels/int8/int8.h"
+#include "kernels/int8/int8-impl.h" /* qc_int8_select: each kernel table in turn */
 
+#include <cJSON.h>
 #include <cblas.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,10 +18,13 @@ typedef struct figure {
     double median, min, max; /* GMAC/s */
 } figure;
 
+/* The calling thread's CPU time, not the wall clock: every figure here is single-threaded, and
+ * on a shared machine the time the thread spends descheduled would otherwise count (with other
+ * jobs running, wall-clock figures dropped to half while CPU-time ones stayed within 2 %). */
 static double now(void)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -66,6 +72,75 @@ static long peak_loop(long iters)
 #endif
 }
 
+/* The ceiling of any exact AVX2 kernel: the xor form of the sign trick (docs/quantization.md,
+ * eq. G4) adds one vpxor to each step, register-only, six independent chains. On a core with
+ * three vector ALU ports (Intel) its 4 operations per 32 MACs cannot reach the 3-operation
+ * peak above; on four-port cores (AMD Zen) they can. */
+static long exact_loop(long iters)
+{
+#if defined(__x86_64__)
+#define EXACT_STEP(T, A)                                                                           \
+    "vpxor %%ymm12, %%ymm15, %%ymm" #T "\n\t"                                                      \
+    "vpmaddubsw %%ymm" #T ", %%ymm14, %%ymm" #T "\n\t"                                             \
+    "vpmaddwd %%ymm13, %%ymm" #T ", %%ymm" #T "\n\t"                                               \
+    "vpaddd %%ymm" #T ", %%ymm" #A ", %%ymm" #A "\n\t"
+    long n = iters;
+    __asm__ volatile("vpcmpeqw %%ymm13, %%ymm13, %%ymm13\n\t"
+                     "vpabsw %%ymm13, %%ymm13\n\t"
+                     "vpxor %%ymm12, %%ymm12, %%ymm12\n\t"
+                     "vpxor %%ymm14, %%ymm14, %%ymm14\n\t"
+                     "vpxor %%ymm15, %%ymm15, %%ymm15\n\t"
+                     "1:\n\t" EXACT_STEP(0, 6) EXACT_STEP(1, 7) EXACT_STEP(2, 8) EXACT_STEP(3, 9)
+                         EXACT_STEP(4, 10) EXACT_STEP(5, 11) "dec %0\n\t"
+                                                             "jnz 1b\n\t"
+                                                             "vzeroupper\n\t"
+                     : "+r"(n)
+                     :
+                     : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                       "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    return iters * 6 * 32;
+#undef EXACT_STEP
+#else
+    (void)iters;
+    return 0;
+#endif
+}
+
+static double exact_run(long iters)
+{
+    const double t = now();
+    const long macs = exact_loop(iters);
+    return (double)macs / (now() - t) * 1e-9;
+}
+
+/* The previous kernel's ratios to the peak, per shape, from a committed baseline (see
+ * bench/qgemm-baseline.json); 0 where absent. Ratios, not GMAC/s, are compared, because the
+ * peak is measured in the same run and the machine's load cancels out of them. */
+static void load_baseline(const char *path, const char *const *shapes, int n, double *ratio)
+{
+    for (int i = 0; i < n; i++)
+        ratio[i] = 0;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return;
+    char buf[8192];
+    const size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "shapes"), *e;
+    cJSON_ArrayForEach(e, list)
+    {
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(e, "shape");
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(e, "ratio");
+        if (!cJSON_IsString(sh) || !cJSON_IsNumber(r))
+            continue;
+        for (int i = 0; i < n; i++)
+            if (strcmp(sh->valuestring, shapes[i]) == 0)
+                ratio[i] = r->valuedouble;
+    }
+    cJSON_Delete(root);
+}
+
 /* iterations of peak_loop that take about MIN_RUN_SEC */
 static long calibrate_peak(void)
 {
@@ -98,6 +173,15 @@ typedef struct gemm_data {
     int32_t *c;
     float *fa, *fb, *fc;
 } gemm_data;
+
+static int kernels_scalar; /* no AVX2: the scalar kernels are measured */
+
+/* qc_int8_select, or the scalar table when the CPU lacks the kernels (first entry only) */
+static void select_kernels(int isa)
+{
+    if (kernels_scalar || qc_int8_select(isa) != 0)
+        qc_int8_select(QC_INT8_ISA_SCALAR);
+}
 
 static void run_qgemm(const gemm_data *d)
 {
@@ -150,25 +234,30 @@ static int check_exact(const gemm_data *d)
     return 1;
 }
 
+/* extra: NULL, or more "key": value pairs to append */
 static void print_json(const char *name, const shape *s, const figure *f, const char *unit,
-                       double ratio)
+                       double ratio, const char *extra)
 {
     char sh[64] = "";
     if (s != NULL)
         snprintf(sh, sizeof sh, "%zux%zux%zu", s->m, s->n, s->k);
     printf("{\"name\": \"%s\", \"shape\": \"%s\", \"threads\": 1, \"median\": %.2f, \"min\": %.2f, "
-           "\"max\": %.2f, \"unit\": \"%s\", \"ratio\": %.3f}\n",
-           name, sh, f->median, f->min, f->max, unit, ratio);
+           "\"max\": %.2f, \"unit\": \"%s\", \"ratio\": %.3f%s%s}\n",
+           name, sh, f->median, f->min, f->max, unit, ratio, extra != NULL ? ", " : "",
+           extra != NULL ? extra : "");
 }
 
 int main(int argc, char **argv)
 {
     int json = 0;
+    const char *baseline = "bench/qgemm-baseline.json";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--baseline") == 0 && i + 1 < argc) {
+            baseline = argv[++i];
         } else {
-            fprintf(stderr, "usage: bench_qgemm [--json]\n");
+            fprintf(stderr, "usage: bench_qgemm [--json] [--baseline FILE]\n");
             return 2;
         }
     }
@@ -176,18 +265,42 @@ int main(int argc, char **argv)
         {1024, 1024, 1024}, {3136, 64, 576}, {784, 128, 1152}, {64, 1000, 512}, {1, 1000, 512},
     };
     enum { NSHAPES = sizeof shapes / sizeof *shapes };
+    const char *names[NSHAPES];
+    char name_buf[NSHAPES][32];
+    for (size_t si = 0; si < NSHAPES; si++) {
+        snprintf(name_buf[si], sizeof name_buf[si], "%zux%zux%zu", shapes[si].m, shapes[si].n,
+                 shapes[si].k);
+        names[si] = name_buf[si];
+    }
+    double prev[NSHAPES];
+    load_baseline(baseline, names, NSHAPES, prev);
     openblas_set_num_threads(1);
     __builtin_cpu_init();
     const int avx2 = __builtin_cpu_supports("avx2");
     const long peak_iters = avx2 ? calibrate_peak() : 0;
 
+    /* qgemm kernel tables: the AVX2 one (the xor form, eq. G4), and the AVX2 one with the
+     * AVX-VNNI micro-kernel when the CPU has it (what qcal then uses) */
+    static const struct {
+        int isa;
+        const char *name;
+    } kernels[] = {{QC_INT8_ISA_AVX2, "avx2"}, {QC_INT8_ISA_AVXVNNI, "avxvnni"}};
+    enum { NK = sizeof kernels / sizeof *kernels };
+    int have[NK];
+    for (int v = 0; v < NK; v++)
+        have[v] = qc_int8_select(kernels[v].isa) == 0;
+    if (!have[0]) {
+        have[0] = 1; /* no AVX2: the scalar reference, under the first name */
+        kernels_scalar = 1;
+    }
+
     /* The machine may be shared: every qgemm run sits between a peak run and an sgemm run,
      * and the ratios are medians of these paired ratios, so that load changes between the
      * figures cancel. The peak figure is the median of all peak runs. */
-    double peak_all[NSHAPES * RUNS];
+    double peak_all[NSHAPES * RUNS], exact_all[NSHAPES * RUNS];
     int npeak = 0;
-    figure qf[NSHAPES], ff[NSHAPES];
-    double qratio[NSHAPES], fratio[NSHAPES];
+    figure qf[NK][NSHAPES], ff[NSHAPES];
+    double qratio[NK][NSHAPES], fratio[NSHAPES];
     int exact[NSHAPES], all_exact = 1;
     for (size_t si = 0; si < NSHAPES; si++) {
         gemm_data d = {shapes[si], NULL, NULL, NULL, NULL, NULL, NULL, NULL};
@@ -215,21 +328,38 @@ int main(int argc, char **argv)
             d.fb[i] = (float)d.b[i];
         }
         qc_q8gemm_pack(k, n, d.b, n, 1, NULL, d.packed);
-        const long qreps = calibrate(run_qgemm, &d), freps = calibrate(run_sgemm, &d);
-        double q[RUNS], f[RUNS], rq[RUNS], rf[RUNS];
+        long qreps[NK];
+        for (int v = 0; v < NK; v++)
+            if (have[v]) {
+                select_kernels(kernels[v].isa);
+                qreps[v] = calibrate(run_qgemm, &d);
+            }
+        const long freps = calibrate(run_sgemm, &d);
+        double q[NK][RUNS], f[RUNS], rq[NK][RUNS], rf[RUNS];
         for (int r = 0; r < RUNS; r++) {
             const double pk = avx2 ? peak_run(peak_iters) : 0;
-            q[r] = run(run_qgemm, &d, qreps);
+            for (int v = 0; v < NK; v++)
+                if (have[v]) {
+                    select_kernels(kernels[v].isa);
+                    q[v][r] = run(run_qgemm, &d, qreps[v]);
+                    rq[v][r] = pk > 0 ? q[v][r] / pk : 0;
+                }
             f[r] = run(run_sgemm, &d, freps);
+            exact_all[npeak] = avx2 ? exact_run(peak_iters) : 0;
             peak_all[npeak++] = pk;
-            rq[r] = pk > 0 ? q[r] / pk : 0;
-            rf[r] = q[r] / f[r];
+            rf[r] = q[0][r] / f[r];
         }
-        qf[si] = summarize(q, RUNS);
+        exact[si] = 1;
+        for (int v = 0; v < NK; v++)
+            if (have[v]) {
+                qf[v][si] = summarize(q[v], RUNS);
+                qratio[v][si] = summarize(rq[v], RUNS).median;
+                select_kernels(kernels[v].isa);
+                run_qgemm(&d);
+                exact[si] &= check_exact(&d);
+            }
         ff[si] = summarize(f, RUNS);
-        qratio[si] = summarize(rq, RUNS).median;
         fratio[si] = summarize(rf, RUNS).median;
-        exact[si] = check_exact(&d);
         all_exact &= exact[si];
         free(d.a);
         free(d.b);
@@ -241,32 +371,62 @@ int main(int argc, char **argv)
     }
 
     const figure peak = summarize(peak_all, npeak);
+    const figure exact_peak = summarize(exact_all, npeak);
     if (json) {
-        print_json("int8_peak_vpmaddubsw", NULL, &peak, "GMAC/s", 1.0);
+        print_json("int8_peak_vpmaddubsw", NULL, &peak, "GMAC/s", 1.0, NULL);
+        print_json("int8_exact_ceiling_vpxor", NULL, &exact_peak, "GMAC/s",
+                   peak.median > 0 ? exact_peak.median / peak.median : 0, NULL);
     } else {
-        printf("qgemm kernels: %s; single thread; median of %d runs (min-max), GMAC/s\n",
-               qc_int8_isa(), RUNS);
-        printf("int8 peak (register-only vpmaddubsw+vpmaddwd+vpaddd): %.1f (%.1f-%.1f)\n\n",
+        printf("qgemm kernels: %s%s; single thread; median of %d runs (min-max), GMAC/s\n",
+               kernels_scalar ? "scalar" : "avx2", have[1] ? ", and avx2 with AVX-VNNI" : "",
+               RUNS);
+        printf("int8 peak (register-only vpmaddubsw+vpmaddwd+vpaddd): %.1f (%.1f-%.1f)\n",
                peak.median, peak.min, peak.max);
-        printf("%-16s %-20s %8s %-20s %9s %6s\n", "M x N x K", "qgemm", "/peak", "sgemm",
-               "int8/f32", "exact");
+        printf("exact ceiling (the same + vpxor, eq. G4):             %.1f (%.1f-%.1f) = %.2f of "
+               "the peak\n\n",
+               exact_peak.median, exact_peak.min, exact_peak.max,
+               peak.median > 0 ? exact_peak.median / peak.median : 0);
+        printf("%-16s %-8s %-20s %6s %8s %-20s %9s %6s\n", "M x N x K", "kernel", "qgemm",
+               "/peak", "vs prev", "sgemm", "int8/f32", "exact");
     }
     for (size_t si = 0; si < NSHAPES; si++) {
-        if (json) {
-            print_json("qgemm", &shapes[si], &qf[si], "GMAC/s", qratio[si]);
-            print_json("sgemm_openblas", &shapes[si], &ff[si], "GMAC/s", fratio[si]);
-        } else {
-            char sh[32], qs[32], fs[32];
-            snprintf(sh, sizeof sh, "%zux%zux%zu", shapes[si].m, shapes[si].n, shapes[si].k);
-            snprintf(qs, sizeof qs, "%.1f (%.1f-%.1f)", qf[si].median, qf[si].min, qf[si].max);
-            snprintf(fs, sizeof fs, "%.1f (%.1f-%.1f)", ff[si].median, ff[si].min, ff[si].max);
-            printf("%-16s %-20s %8.2f %-20s %9.2f %6s\n", sh, qs, qratio[si], fs, fratio[si],
-                   exact[si] ? "yes" : "NO");
+        for (int v = 0; v < NK; v++) {
+            if (!have[v])
+                continue;
+            /* the baseline is the previous AVX2 kernel */
+            const double vs_prev = prev[si] > 0 ? qratio[v][si] / prev[si] : 0;
+            char qname[32];
+            snprintf(qname, sizeof qname, "qgemm_%s", kernels_scalar ? "scalar" : kernels[v].name);
+            if (json) {
+                char extra[64];
+                snprintf(extra, sizeof extra, "\"vs_previous\": %.3f", vs_prev);
+                print_json(qname, &shapes[si], &qf[v][si], "GMAC/s", qratio[v][si],
+                           prev[si] > 0 ? extra : NULL);
+                continue;
+            }
+            char qs[32], ps[16] = "-";
+            snprintf(qs, sizeof qs, "%.1f (%.1f-%.1f)", qf[v][si].median, qf[v][si].min,
+                     qf[v][si].max);
+            if (prev[si] > 0)
+                snprintf(ps, sizeof ps, "x%.2f", vs_prev);
+            if (v == 0) {
+                char fs[32];
+                snprintf(fs, sizeof fs, "%.1f (%.1f-%.1f)", ff[si].median, ff[si].min,
+                         ff[si].max);
+                printf("%-16s %-8s %-20s %6.2f %8s %-20s %9.2f %6s\n", names[si], qname + 6, qs,
+                       qratio[v][si], ps, fs, fratio[si], exact[si] ? "yes" : "NO");
+            } else {
+                printf("%-16s %-8s %-20s %6.2f %8s\n", "", qname + 6, qs, qratio[v][si], ps);
+            }
         }
+        if (json)
+            print_json("sgemm_openblas", &shapes[si], &ff[si], "GMAC/s", fratio[si], NULL);
     }
     if (!json)
-        printf("\n/peak and int8/f32 are medians of qgemm over the adjacent peak (sgemm) run;\n"
-               "in --json, sgemm_openblas's ratio is int8/f32\n");
+        printf("\n/peak and int8/f32 (the AVX2 kernel's) are medians of qgemm over the adjacent\n"
+               "peak (sgemm) run; vs prev is /peak over the previous AVX2 kernel's /peak (%s);\n"
+               "in --json, sgemm_openblas's ratio is int8/f32\n",
+               baseline);
     if (!all_exact) {
         fprintf(stderr, "error: qgemm result is not exact\n");
         return 1;

@@ -1,6 +1,7 @@
 /* qparams.c — quantization parameters from ranges and weights, rounding, scalar quantize and
  * dequantize, biases and fixed-point requantization multipliers (docs/qparams.md, eqs. P1–P17). */
 #include "calib.h"
+#include "kernels/kernels.h"
 
 #include <float.h>
 #include <math.h>
@@ -322,27 +323,23 @@ void qc_bias_quantize_array(int64_t n, const float *b, float s_x, const qc_qpara
 
 qc_status qc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift, qc_error *err)
 {
-    if (!isfinite(m) || !(m > 0.0))
+    int32_t mult, sh;
+    switch (qc_requant_multiplier(m, &mult, &sh)) {
+    case QC_MULTIPLIER_NOT_POSITIVE:
         return qc_fail(err, QC_ERR_INPUT, "requantization multiplier %g is not a positive number",
                        m);
-    int e;
-    const double f = frexp(m, &e);                         /* m = f · 2^e, f in [0.5, 1) */
-    int64_t q = (int64_t)round_half_away(ldexp(f, 31));    /* in [2^30, 2^31] */
-    if (q == (int64_t)1 << 31) {                           /* f rounded up to 1 */
-        q /= 2;
-        e++;
-    }
-    const int total = 31 - e; /* m ≈ q · 2^(e − 31) */
-    if (total < 1)
+    case QC_MULTIPLIER_TOO_LARGE:
         return qc_fail(err, QC_ERR_INPUT,
                        "requantization multiplier %g is too large (at least 2^30)", m);
-    if (total > 62)
+    case QC_MULTIPLIER_TOO_SMALL:
         return qc_fail(err, QC_ERR_INPUT,
                        "requantization multiplier %g is too small (below 2^-32: every output "
                        "would round to the zero point)", m);
-    *multiplier = (int32_t)q;
-    *shift = total;
-    return QC_OK;
+    default:
+        *multiplier = mult;
+        *shift = sh;
+        return QC_OK;
+    }
 }
 
 /* ---- names -------------------------------------------------------------------------------- */

@@ -11,9 +11,10 @@
     "                 [--predictions FILE] [--skip-bad] [--json] [--quiet]\n"                  \
     "                 [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                 [--color gray|rgb|bgr]\n"                                                \
-    "  Runs each FP32 model over the PNG images (a folder scanned recursively, ImageFolder\n"  \
-    "  labels or --labels FILE) and prints top-1, top-5 and images/s. Preprocessing comes\n"   \
-    "  from the model card (MODEL.json) unless flags say otherwise.\n"
+    "  Runs each model over the PNG images (a folder scanned recursively, ImageFolder labels\n" \
+    "  or --labels FILE) and prints top-1, top-5 and images/s. Models may be FP32 or quantized\n" \
+    "  (QDQ pairs are fused into qcal's integer kernels, QOperator ops run as they are).\n"    \
+    "  Preprocessing comes from the model card (MODEL.json) unless flags say otherwise.\n"
 
 #define MAX_MODELS 16
 #define TOP_K 5
@@ -130,6 +131,8 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     int status = qc_onnx_load(path, &g, &err);
     if (status == QC_OK)
         status = qc_pass_fold_batchnorm(g, &err);
+    if (status == QC_OK)
+        status = qc_pass_fuse_qdq(g, &err);
     if (status == QC_OK)
         status = model_input(g, path, &c.channels, &c.height, &c.width, &c.k, &err);
     if (status != QC_OK) {

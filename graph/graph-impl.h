@@ -3,6 +3,7 @@
 #define QCAL_GRAPH_IMPL_H
 
 #include "graph.h"
+#include "kernels/kernels.h"
 
 /* One operator implementation. Every function receives the node, and values for its
  * inputs in node order (NULL for an omitted optional input).
@@ -29,6 +30,7 @@ typedef struct qc_op {
 /* Op tables, each ended by an entry whose op_type is NULL. */
 extern const qc_op qc_ops_tensor[]; /* ops-tensor.c: shape and data movement */
 extern const qc_op qc_ops_fp32[];   /* ops-fp32.c: FP32 math */
+extern const qc_op qc_ops_int8[];   /* ops-int8.c: quantized ops on kernels/int8 */
 
 const qc_op *qc_op_find(const char *op_type, const char *domain);
 
@@ -42,7 +44,35 @@ void qc_graph_index_producers(qc_graph *g);
 /* Frees what a node owns (not the node itself), calling its op's release. */
 void qc_node_free(qc_node *n);
 
-/* Helpers for ops. */
+/* Helpers for ops (ops-window.c). */
+/* Formats an error that names the node first: "node 'conv1' (Conv): ..."; QC_ERR_INPUT. */
+qc_status qc_node_fail(qc_error *err, const qc_node *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Input and output counts, at load: min_in inputs are required (present, not omitted). */
+qc_status qc_node_check_arity(const qc_node *n, int min_in, int max_in, int max_out,
+                              qc_error *err);
+
+/* The window attributes of Conv and the pools (their quantized forms too). */
+typedef enum { QC_PAD_NOTSET, QC_PAD_VALID, QC_PAD_SAME_UPPER, QC_PAD_SAME_LOWER } qc_auto_pad;
+typedef struct {
+    int spatial;            /* fixed by the attributes; 0 when none gives it (Conv without
+                               kernel_shape, strides, dilations and pads: taken from W) */
+    bool has_kernel;
+    qc_auto_pad auto_pad;
+    bool ceil_mode;
+    int64_t kernel[QC_F32_MAX_SPATIAL];
+    int64_t stride[QC_F32_MAX_SPATIAL];
+    int64_t dilation[QC_F32_MAX_SPATIAL];
+    int64_t pad_begin[QC_F32_MAX_SPATIAL];
+    int64_t pad_end[QC_F32_MAX_SPATIAL];
+} qc_window_attrs;
+qc_status qc_window_parse(const qc_node *n, qc_window_attrs *wa, qc_error *err);
+/* The window of input x (N x C x spatial...) for the given kernel size: pads resolved from
+ * auto_pad, output size checked. */
+qc_status qc_window_geometry(const qc_node *n, const qc_window_attrs *wa, const qc_value *x,
+                             const int64_t *kernel, qc_f32_window *win, qc_error *err);
+
+/* Other helpers for ops. */
 /* Normalises a possibly negative axis against rank; false when out of range. */
 bool qc_axis(int64_t axis, int rank, int *out);
 /* Numpy-style broadcast of a and b into out (dims only); false when incompatible. */

@@ -167,6 +167,10 @@ qc_status qc_graph_prepare(qc_graph *g, qc_error *err);
 
 /* Graph passes, each leaving a prepared graph prepared. */
 qc_status qc_pass_fold_batchnorm(qc_graph *g, qc_error *err); /* into a preceding Conv/Gemm */
+/* DequantizeLinear → Conv/Gemm/MatMul/Add/pooling/Concat [→ Relu/Clip] → QuantizeLinear
+ * patterns (ONNX Runtime's QDQ format) become integer ops; DequantizeLinear of constants
+ * left over is folded (docs/quantization.md, section 7). */
+qc_status qc_pass_fuse_qdq(qc_graph *g, qc_error *err);
 /* Removes nodes and tensors nothing depends on. */
 void qc_pass_prune(qc_graph *g);
 

@@ -15,52 +15,21 @@
 
 /* ---- messages, arity, attributes --------------------------------------------------------- */
 
-static qc_status node_fail(qc_error *err, const qc_node *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Every error of this file names the node first: "node 'conv1' (Conv): ...". */
-static qc_status node_fail(qc_error *err, const qc_node *n, const char *fmt, ...)
-{
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s): %s", n->name, n->op_type, msg);
-}
-
-/* Input and output counts, at load: min_in inputs are required (present, not omitted). */
-static qc_status check_arity(const qc_node *n, int min_in, int max_in, int max_out, qc_error *err)
-{
-    if (n->n_inputs < min_in || n->n_inputs > max_in) {
-        if (min_in == max_in)
-            return node_fail(err, n, "takes %d input%s, %d given", min_in, min_in == 1 ? "" : "s",
-                             n->n_inputs);
-        return node_fail(err, n, "takes %d to %d inputs, %d given", min_in, max_in, n->n_inputs);
-    }
-    for (int k = 0; k < min_in; k++)
-        if (n->inputs[k] < 0)
-            return node_fail(err, n, "input %d is required", k);
-    if (n->n_outputs < 1 || n->n_outputs > max_out)
-        return node_fail(err, n, "has %d outputs, %d supported at most", n->n_outputs, max_out);
-    return QC_OK;
-}
-
 /* The same guard at infer time, for graphs whose check was skipped or rewritten since. */
 static qc_status need_inputs(const qc_node *n, const qc_value *const *in, int count, qc_error *err)
 {
     if (n->n_inputs < count)
-        return node_fail(err, n, "takes at least %d inputs, %d given", count, n->n_inputs);
+        return qc_node_fail(err, n, "takes at least %d inputs, %d given", count, n->n_inputs);
     for (int k = 0; k < count; k++)
         if (!in[k])
-            return node_fail(err, n, "input %d is required", k);
+            return qc_node_fail(err, n, "input %d is required", k);
     return QC_OK;
 }
 
 static qc_status need_float(const qc_node *n, const qc_value *v, int index, qc_error *err)
 {
     if (v->dtype != QC_FLOAT)
-        return node_fail(err, n, "input %d is %s; only float32 is supported", index,
+        return qc_node_fail(err, n, "input %d is %s; only float32 is supported", index,
                          qc_dtype_name(v->dtype));
     return QC_OK;
 }
@@ -101,7 +70,7 @@ static qc_status attr_int(const qc_node *n, const char *name, int64_t fallback, 
     const qc_attr *a = qc_node_attr(n, name);
     *v = a && a->type == QC_ATTR_INT ? a->i : fallback;
     if (a && a->type != QC_ATTR_INT)
-        return node_fail(err, n, "attribute '%s' must be an int", name);
+        return qc_node_fail(err, n, "attribute '%s' must be an int", name);
     return QC_OK;
 }
 
@@ -110,7 +79,7 @@ static qc_status attr_flag(const qc_node *n, const char *name, bool *v, qc_error
     int64_t i;
     qc_status s = attr_int(n, name, 0, &i, err);
     if (s == QC_OK && i != 0 && i != 1)
-        return node_fail(err, n, "%s must be 0 or 1, not %lld", name, (long long)i);
+        return qc_node_fail(err, n, "%s must be 0 or 1, not %lld", name, (long long)i);
     *v = i == 1;
     return s;
 }
@@ -121,25 +90,7 @@ static qc_status attr_float(const qc_node *n, const char *name, float fallback, 
     const qc_attr *a = qc_node_attr(n, name);
     *v = a && a->type == QC_ATTR_FLOAT ? a->f : fallback;
     if (a && a->type != QC_ATTR_FLOAT)
-        return node_fail(err, n, "attribute '%s' must be a float", name);
-    return QC_OK;
-}
-
-/* Reads an ints attribute of at most max values into dst; *count is 0 when it is absent. */
-static qc_status attr_ints(const qc_node *n, const char *name, int max, int64_t *dst, int *count,
-                           qc_error *err)
-{
-    const qc_attr *a = qc_node_attr(n, name);
-    *count = 0;
-    if (!a)
-        return QC_OK;
-    if (a->type != QC_ATTR_INTS)
-        return node_fail(err, n, "attribute '%s' must be a list of ints", name);
-    if (a->n > max)
-        return node_fail(err, n, "%s has %d values; 1 to %d spatial dimensions are supported", name,
-                         a->n, QC_F32_MAX_SPATIAL);
-    memcpy(dst, a->ints, (size_t)a->n * sizeof *dst);
-    *count = a->n;
+        return qc_node_fail(err, n, "attribute '%s' must be a float", name);
     return QC_OK;
 }
 
@@ -161,152 +112,10 @@ static void release_state(qc_node *n)
     n->state = NULL;
 }
 
-/* ---- window attributes (Conv, MaxPool, AveragePool) -------------------------------------- */
-
-typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } auto_pad_mode;
-
-typedef struct {
-    int spatial;            /* fixed by the attributes; 0 when none gives it (Conv without
-                               kernel_shape, strides, dilations and pads: taken from W) */
-    bool has_kernel;
-    auto_pad_mode auto_pad;
-    bool ceil_mode;
-    int64_t kernel[QC_F32_MAX_SPATIAL];
-    int64_t stride[QC_F32_MAX_SPATIAL];
-    int64_t dilation[QC_F32_MAX_SPATIAL];
-    int64_t pad_begin[QC_F32_MAX_SPATIAL];
-    int64_t pad_end[QC_F32_MAX_SPATIAL];
-} window_attrs;
-
-static qc_status parse_auto_pad(const qc_node *n, auto_pad_mode *mode, qc_error *err)
-{
-    const qc_attr *a = qc_node_attr(n, "auto_pad");
-    *mode = PAD_NOTSET;
-    if (!a)
-        return QC_OK;
-    if (a->type != QC_ATTR_STRING || !a->s)
-        return node_fail(err, n, "attribute 'auto_pad' must be a string");
-    if (!strcmp(a->s, "NOTSET") || !a->s[0])
-        *mode = PAD_NOTSET;
-    else if (!strcmp(a->s, "VALID"))
-        *mode = PAD_VALID;
-    else if (!strcmp(a->s, "SAME_UPPER"))
-        *mode = PAD_SAME_UPPER;
-    else if (!strcmp(a->s, "SAME_LOWER"))
-        *mode = PAD_SAME_LOWER;
-    else
-        return node_fail(err, n, "auto_pad '%s' is not supported", a->s);
-    return QC_OK;
-}
-
-/* Agrees the spatial rank implied by one list attribute with the one found so far. */
-static qc_status agree_spatial(const qc_node *n, const char *name, int count, int *spatial,
-                               qc_error *err)
-{
-    if (count == 0)
-        return QC_OK;
-    if (*spatial && *spatial != count)
-        return node_fail(err, n, "%s has %d values where other attributes give %d spatial dimensions",
-                         name, count, *spatial);
-    *spatial = count;
-    return QC_OK;
-}
-
-static qc_status parse_window(const qc_node *n, window_attrs *wa, qc_error *err)
-{
-    int n_kernel, n_stride, n_dilation, n_pads;
-    int64_t pads[2 * QC_F32_MAX_SPATIAL];
-    memset(wa, 0, sizeof *wa);
-    qc_status s = parse_auto_pad(n, &wa->auto_pad, err);
-    if (s == QC_OK)
-        s = attr_ints(n, "kernel_shape", QC_F32_MAX_SPATIAL, wa->kernel, &n_kernel, err);
-    if (s == QC_OK)
-        s = attr_ints(n, "strides", QC_F32_MAX_SPATIAL, wa->stride, &n_stride, err);
-    if (s == QC_OK)
-        s = attr_ints(n, "dilations", QC_F32_MAX_SPATIAL, wa->dilation, &n_dilation, err);
-    if (s == QC_OK)
-        s = attr_ints(n, "pads", 2 * QC_F32_MAX_SPATIAL, pads, &n_pads, err);
-    if (s == QC_OK && n_pads % 2)
-        s = node_fail(err, n, "pads has %d values; it needs a begin and an end per dimension",
-                      n_pads);
-    if (s == QC_OK)
-        s = agree_spatial(n, "kernel_shape", n_kernel, &wa->spatial, err);
-    if (s == QC_OK)
-        s = agree_spatial(n, "strides", n_stride, &wa->spatial, err);
-    if (s == QC_OK)
-        s = agree_spatial(n, "dilations", n_dilation, &wa->spatial, err);
-    if (s == QC_OK)
-        s = agree_spatial(n, "pads", n_pads / 2, &wa->spatial, err);
-    if (s == QC_OK)
-        s = attr_flag(n, "ceil_mode", &wa->ceil_mode, err);
-    if (s != QC_OK)
-        return s;
-    wa->has_kernel = n_kernel > 0;
-    for (int i = 0; i < QC_F32_MAX_SPATIAL; i++) {
-        if (i >= n_stride)
-            wa->stride[i] = 1;
-        if (i >= n_dilation)
-            wa->dilation[i] = 1;
-        /* Explicit pads only count without auto_pad: ONNX forbids both at once, and exporters
-         * that write zero pads next to an auto_pad mean nothing by them. */
-        bool explicit_pads = i < n_pads / 2 && wa->auto_pad == PAD_NOTSET;
-        wa->pad_begin[i] = explicit_pads ? pads[i] : 0;
-        wa->pad_end[i] = explicit_pads ? pads[i + n_pads / 2] : 0;
-        if ((i < n_kernel && wa->kernel[i] < 1) || wa->stride[i] < 1 || wa->dilation[i] < 1)
-            return node_fail(err, n, "kernel_shape, strides and dilations must be positive");
-        if (wa->pad_begin[i] < 0 || wa->pad_end[i] < 0)
-            return node_fail(err, n, "negative pads are not supported");
-    }
-    return QC_OK;
-}
-
-/* The window of input x (N x C x spatial...) for the given kernel size: pads resolved from
- * auto_pad, output size checked. */
-static qc_status window_geometry(const qc_node *n, const window_attrs *wa, const qc_value *x,
-                                 const int64_t *kernel, qc_f32_window *win, qc_error *err)
-{
-    int spatial = x->rank - 2;
-    memset(win, 0, sizeof *win);
-    win->spatial = spatial;
-    for (int i = 0; i < spatial; i++) {
-        int64_t in = x->dims[2 + i], k = kernel[i], s = wa->stride[i], d = wa->dilation[i];
-        int64_t pb = 0, pe = 0, out;
-        if (wa->auto_pad == PAD_SAME_UPPER || wa->auto_pad == PAD_SAME_LOWER) {
-            /* ONNX: output ceil(in / stride), the padding needed split evenly, the odd one
-             * at the end (SAME_UPPER) or at the beginning (SAME_LOWER). */
-            out = (in + s - 1) / s;
-            int64_t total = (out - 1) * s + (k - 1) * d + 1 - in;
-            if (total < 0)
-                total = 0;
-            pb = wa->auto_pad == PAD_SAME_UPPER ? total / 2 : total - total / 2;
-            pe = total - pb;
-        } else {
-            if (wa->auto_pad == PAD_NOTSET) {
-                pb = wa->pad_begin[i];
-                pe = wa->pad_end[i];
-            }
-            out = qc_f32_window_out_size(in, k, s, d, pb, pe, wa->ceil_mode);
-        }
-        if (out < 1)
-            return node_fail(err, n,
-                             "a kernel of %lld (dilation %lld) does not fit an input of %lld with pads %lld+%lld",
-                             (long long)k, (long long)d, (long long)in, (long long)pb,
-                             (long long)pe);
-        win->in[i] = in;
-        win->out[i] = out;
-        win->kernel[i] = k;
-        win->stride[i] = s;
-        win->dilation[i] = d;
-        win->pad_begin[i] = pb;
-        win->pad_end[i] = pe;
-    }
-    return QC_OK;
-}
-
 /* ---- Conv -------------------------------------------------------------------------------- */
 
 typedef struct {
-    window_attrs win;
+    qc_window_attrs win;
     int64_t group;
 } conv_state;
 
@@ -314,13 +123,13 @@ static qc_status conv_check(const qc_graph *g, qc_node *n, qc_error *err)
 {
     (void)g;
     conv_state st = {0};
-    qc_status s = check_arity(n, 2, 3, 1, err);
+    qc_status s = qc_node_check_arity(n, 2, 3, 1, err);
     if (s == QC_OK)
-        s = parse_window(n, &st.win, err);
+        s = qc_window_parse(n, &st.win, err);
     if (s == QC_OK)
         s = attr_int(n, "group", 1, &st.group, err);
     if (s == QC_OK && st.group < 1)
-        s = node_fail(err, n, "group must be positive, not %lld", (long long)st.group);
+        s = qc_node_fail(err, n, "group must be positive, not %lld", (long long)st.group);
     if (s != QC_OK)
         return s;
     st.win.ceil_mode = false; /* a pooling attribute: Conv's output size always rounds down */
@@ -342,34 +151,34 @@ static qc_status conv_geometry(const qc_node *n, const qc_value *const *in, qc_f
         (b && (s = need_float(n, b, 2, err)) != QC_OK))
         return s;
     if (x->rank < 3 || x->rank > 2 + QC_F32_MAX_SPATIAL)
-        return node_fail(err, n, "input X has rank %d; 1 to %d spatial dimensions (rank 3 to %d) are supported",
+        return qc_node_fail(err, n, "input X has rank %d; 1 to %d spatial dimensions (rank 3 to %d) are supported",
                          x->rank, QC_F32_MAX_SPATIAL, 2 + QC_F32_MAX_SPATIAL);
     if (w->rank != x->rank)
-        return node_fail(err, n, "weights W have rank %d but input X has rank %d", w->rank, x->rank);
+        return qc_node_fail(err, n, "weights W have rank %d but input X has rank %d", w->rank, x->rank);
     int spatial = x->rank - 2;
     if (st->win.spatial && st->win.spatial != spatial)
-        return node_fail(err, n, "the attributes give %d spatial dimensions but input X has %d",
+        return qc_node_fail(err, n, "the attributes give %d spatial dimensions but input X has %d",
                          st->win.spatial, spatial);
     for (int i = 0; st->win.has_kernel && i < spatial; i++)
         if (st->win.kernel[i] != w->dims[2 + i]) {
             char shape[96];
-            return node_fail(err, n, "kernel_shape does not match the weights W of shape %s",
+            return qc_node_fail(err, n, "kernel_shape does not match the weights W of shape %s",
                              qc_shape_str(w, shape, sizeof shape));
         }
     int64_t channels = x->dims[1], maps = w->dims[0];
     if (w->dims[1] * st->group != channels)
-        return node_fail(err, n, "input X has %lld channels but W expects %lld x group %lld",
+        return qc_node_fail(err, n, "input X has %lld channels but W expects %lld x group %lld",
                          (long long)channels, (long long)w->dims[1], (long long)st->group);
     if (maps % st->group)
-        return node_fail(err, n, "%lld output channels do not split into %lld groups",
+        return qc_node_fail(err, n, "%lld output channels do not split into %lld groups",
                          (long long)maps, (long long)st->group);
     if (b && (b->rank != 1 || b->dims[0] != maps))
-        return node_fail(err, n, "bias B must have %lld values (one per output channel)",
+        return qc_node_fail(err, n, "bias B must have %lld values (one per output channel)",
                          (long long)maps);
     p->in_channels = channels;
     p->out_channels = maps;
     p->groups = st->group;
-    return window_geometry(n, &st->win, x, w->dims + 2, &p->win, err);
+    return qc_window_geometry(n, &st->win, x, w->dims + 2, &p->win, err);
 }
 
 static qc_status conv_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
@@ -422,7 +231,7 @@ static qc_status gemm_check(const qc_graph *g, qc_node *n, qc_error *err)
     gemm_state st = {0};
     int64_t ta, tb;
     /* C is optional from opset 11; older models always give it, accepting both is harmless. */
-    qc_status s = check_arity(n, 2, 3, 1, err);
+    qc_status s = qc_node_check_arity(n, 2, 3, 1, err);
     if (s == QC_OK)
         s = attr_int(n, "transA", 0, &ta, err);
     if (s == QC_OK)
@@ -451,25 +260,25 @@ static qc_status gemm_geometry(const qc_node *n, const qc_value *const *in, gemm
         (c && (s = need_float(n, c, 2, err)) != QC_OK))
         return s;
     if (a->rank != 2 || b->rank != 2)
-        return node_fail(err, n, "A and B must be matrices, not of rank %d and %d", a->rank,
+        return qc_node_fail(err, n, "A and B must be matrices, not of rank %d and %d", a->rank,
                          b->rank);
     sh->m = st->trans_a ? a->dims[1] : a->dims[0];
     sh->k = st->trans_a ? a->dims[0] : a->dims[1];
     int64_t k2 = st->trans_b ? b->dims[1] : b->dims[0];
     sh->n = st->trans_b ? b->dims[0] : b->dims[1];
     if (k2 != sh->k)
-        return node_fail(err, n, "op(A) is %lldx%lld and op(B) is %lldx%lld: inner sizes differ",
+        return qc_node_fail(err, n, "op(A) is %lldx%lld and op(B) is %lldx%lld: inner sizes differ",
                          (long long)sh->m, (long long)sh->k, (long long)k2, (long long)sh->n);
     sh->c_rows = sh->c_cols = 1;
     if (c) {
         if (c->rank > 2)
-            return node_fail(err, n, "C has rank %d; at most 2 is supported", c->rank);
+            return qc_node_fail(err, n, "C has rank %d; at most 2 is supported", c->rank);
         if (c->rank >= 1)
             sh->c_cols = c->dims[c->rank - 1];
         if (c->rank == 2)
             sh->c_rows = c->dims[0];
         if ((sh->c_rows != 1 && sh->c_rows != sh->m) || (sh->c_cols != 1 && sh->c_cols != sh->n))
-            return node_fail(err, n, "C (%lldx%lld) does not broadcast to %lldx%lld",
+            return qc_node_fail(err, n, "C (%lldx%lld) does not broadcast to %lldx%lld",
                              (long long)sh->c_rows, (long long)sh->c_cols, (long long)sh->m,
                              (long long)sh->n);
     }
@@ -529,14 +338,14 @@ static qc_status matmul_geometry(const qc_node *n, const qc_value *const *in, ma
     if ((s = need_float(n, a, 0, err)) != QC_OK || (s = need_float(n, b, 1, err)) != QC_OK)
         return s;
     if (a->rank < 1 || b->rank < 1)
-        return node_fail(err, n, "MatMul needs inputs of rank 1 or more");
+        return qc_node_fail(err, n, "MatMul needs inputs of rank 1 or more");
     int a_batch = a->rank >= 2 ? a->rank - 2 : 0, b_batch = b->rank >= 2 ? b->rank - 2 : 0;
     sh->m = a->rank >= 2 ? a->dims[a->rank - 2] : 1;
     sh->k = a->dims[a->rank - 1];
     int64_t k2 = b->rank >= 2 ? b->dims[b->rank - 2] : b->dims[0];
     sh->n = b->rank >= 2 ? b->dims[b->rank - 1] : 1;
     if (k2 != sh->k)
-        return node_fail(err, n, "A has %lld columns but B has %lld rows", (long long)sh->k,
+        return qc_node_fail(err, n, "A has %lld columns but B has %lld rows", (long long)sh->k,
                          (long long)k2);
     sh->batch_rank = a_batch > b_batch ? a_batch : b_batch;
     int64_t a_step = sh->m * sh->k, b_step = sh->k * sh->n;
@@ -544,7 +353,7 @@ static qc_status matmul_geometry(const qc_node *n, const qc_value *const *in, ma
         int ia = d - (sh->batch_rank - a_batch), ib = d - (sh->batch_rank - b_batch);
         int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
         if (da != db && da != 1 && db != 1)
-            return node_fail(err, n, "batch dimensions %lld and %lld do not broadcast",
+            return qc_node_fail(err, n, "batch dimensions %lld and %lld do not broadcast",
                              (long long)da, (long long)db);
         sh->batch[d] = da == 1 ? db : da;
         sh->a_stride[d] = da == 1 ? 0 : a_step;
@@ -589,7 +398,7 @@ static qc_status matmul_run(qc_exec *x, const qc_node *n, const qc_value *const 
 static qc_status matmul_check(const qc_graph *g, qc_node *n, qc_error *err)
 {
     (void)g;
-    return check_arity(n, 2, 2, 1, err);
+    return qc_node_check_arity(n, 2, 2, 1, err);
 }
 
 /* ---- Add, Sub, Mul, Div ------------------------------------------------------------------ */
@@ -609,7 +418,7 @@ static qc_status binary_check(const qc_graph *g, qc_node *n, qc_error *err)
         st.op = QC_F32_MUL;
     else if (!strcmp(n->op_type, "Div"))
         st.op = QC_F32_DIV;
-    qc_status s = check_arity(n, 2, 2, 1, err);
+    qc_status s = qc_node_check_arity(n, 2, 2, 1, err);
     if (s != QC_OK)
         return s;
     /* Before opset 7, broadcasting was opt-in (broadcast=1) and B's dimensions could be
@@ -636,7 +445,7 @@ static qc_status binary_b_shape(const qc_node *n, const qc_value *a, const qc_va
         return QC_OK;
     int axis;
     if (!qc_axis(st->axis, a->rank, &axis) || b->rank > a->rank - axis)
-        return node_fail(err, n, "B of rank %d cannot be aligned with A of rank %d at axis %lld",
+        return qc_node_fail(err, n, "B of rank %d cannot be aligned with A of rank %d at axis %lld",
                          b->rank, a->rank, (long long)st->axis);
     while (shape->rank < a->rank - axis)
         shape->dims[shape->rank++] = 1;
@@ -652,17 +461,17 @@ static qc_status binary_infer(const qc_node *n, const qc_value *const *in, qc_va
     const qc_value *a = in[0], *b = in[1];
     qc_f32_elem e;
     if (a->dtype != b->dtype)
-        return node_fail(err, n, "inputs are %s and %s; they must have the same type",
+        return qc_node_fail(err, n, "inputs are %s and %s; they must have the same type",
                          qc_dtype_name(a->dtype), qc_dtype_name(b->dtype));
     if (!elem_of(a->dtype, &e))
-        return node_fail(err, n, "%s inputs are not supported (float32, uint8, int8, int32, int64 are)",
+        return qc_node_fail(err, n, "%s inputs are not supported (float32, uint8, int8, int32, int64 are)",
                          qc_dtype_name(a->dtype));
     qc_value bshape;
     if ((s = binary_b_shape(n, a, b, &bshape, err)) != QC_OK)
         return s;
     if (!qc_broadcast_shape(a, &bshape, &out[0])) {
         char sa[96], sb[96];
-        return node_fail(err, n, "shapes %s and %s do not broadcast", qc_shape_str(a, sa, sizeof sa),
+        return qc_node_fail(err, n, "shapes %s and %s do not broadcast", qc_shape_str(a, sa, sizeof sa),
                          qc_shape_str(b, sb, sizeof sb));
     }
     out[0].dtype = a->dtype;
@@ -681,7 +490,7 @@ static qc_status binary_run(qc_exec *x, const qc_node *n, const qc_value *const 
     if (s != QC_OK)
         return s;
     if (!elem_of(a->dtype, &e))
-        return node_fail(err, n, "%s inputs are not supported", qc_dtype_name(a->dtype));
+        return qc_node_fail(err, n, "%s inputs are not supported", qc_dtype_name(a->dtype));
     qc_f32_binary(st->op, e, a->data, a->rank, a->dims, b->data, bshape.rank, bshape.dims,
                   out[0].data, out[0].rank, out[0].dims);
     return QC_OK;
@@ -692,7 +501,7 @@ static qc_status binary_run(qc_exec *x, const qc_node *n, const qc_value *const 
 static qc_status unary_check(const qc_graph *g, qc_node *n, qc_error *err)
 {
     (void)g;
-    return check_arity(n, 1, 1, 1, err);
+    return qc_node_check_arity(n, 1, 1, 1, err);
 }
 
 /* Same type and shape as the input; float only unless ints_too. */
@@ -706,7 +515,7 @@ static qc_status unary_infer_typed(const qc_node *n, const qc_value *const *in, 
     bool ok = ints_too ? elem_of(in[0]->dtype, &e) && e != QC_F32_ELEM_UINT8
                        : in[0]->dtype == QC_FLOAT;
     if (!ok)
-        return node_fail(err, n, "%s input is not supported", qc_dtype_name(in[0]->dtype));
+        return qc_node_fail(err, n, "%s input is not supported", qc_dtype_name(in[0]->dtype));
     copy_shape(&out[0], in[0]);
     return QC_OK;
 }
@@ -753,7 +562,7 @@ static qc_status leaky_check(const qc_graph *g, qc_node *n, qc_error *err)
 {
     (void)g;
     leaky_state st = {0};
-    qc_status s = check_arity(n, 1, 1, 1, err);
+    qc_status s = qc_node_check_arity(n, 1, 1, 1, err);
     if (s == QC_OK)
         s = attr_float(n, "alpha", 0.01f, &st.alpha, err);
     if (s != QC_OK)
@@ -780,7 +589,7 @@ typedef struct {
 static qc_status clip_check(const qc_graph *g, qc_node *n, qc_error *err)
 {
     clip_state st = {.from_attrs = g->opset < 11};
-    qc_status s = check_arity(n, 1, st.from_attrs ? 1 : 3, 1, err);
+    qc_status s = qc_node_check_arity(n, 1, st.from_attrs ? 1 : 3, 1, err);
     if (s == QC_OK && st.from_attrs)
         s = attr_float(n, "min", -FLT_MAX, &st.min, err);
     if (s == QC_OK && st.from_attrs)
@@ -798,16 +607,16 @@ static qc_status clip_infer(const qc_node *n, const qc_value *const *in, qc_valu
         return s;
     qc_f32_elem e;
     if (!elem_of(in[0]->dtype, &e))
-        return node_fail(err, n, "%s input is not supported", qc_dtype_name(in[0]->dtype));
+        return qc_node_fail(err, n, "%s input is not supported", qc_dtype_name(in[0]->dtype));
     for (int k = 1; k < n->n_inputs && k < 3; k++) {
         const qc_value *bound = in[k];
         if (!bound)
             continue;
         if (bound->dtype != in[0]->dtype)
-            return node_fail(err, n, "%s is %s but the input is %s", k == 1 ? "min" : "max",
+            return qc_node_fail(err, n, "%s is %s but the input is %s", k == 1 ? "min" : "max",
                              qc_dtype_name(bound->dtype), qc_dtype_name(in[0]->dtype));
         if (qc_value_count(bound) != 1)
-            return node_fail(err, n, "%s must be a scalar", k == 1 ? "min" : "max");
+            return qc_node_fail(err, n, "%s must be a scalar", k == 1 ? "min" : "max");
     }
     copy_shape(&out[0], in[0]);
     return QC_OK;
@@ -849,7 +658,7 @@ static qc_status clip_run(qc_exec *x, const qc_node *n, const qc_value *const *i
 /* ---- MaxPool, AveragePool ---------------------------------------------------------------- */
 
 typedef struct {
-    window_attrs win;
+    qc_window_attrs win;
     bool column_major;      /* MaxPool storage_order=1: indices in column-major order */
     bool count_include_pad; /* AveragePool */
 } pool_state;
@@ -860,15 +669,15 @@ static qc_status pool_check(const qc_graph *g, qc_node *n, qc_error *err)
     bool is_max = !strcmp(n->op_type, "MaxPool");
     pool_state st = {0};
     int64_t order = 0;
-    qc_status s = check_arity(n, 1, 1, is_max ? 2 : 1, err);
+    qc_status s = qc_node_check_arity(n, 1, 1, is_max ? 2 : 1, err);
     if (s == QC_OK)
-        s = parse_window(n, &st.win, err);
+        s = qc_window_parse(n, &st.win, err);
     if (s == QC_OK && !st.win.has_kernel)
-        s = node_fail(err, n, "kernel_shape is required");
+        s = qc_node_fail(err, n, "kernel_shape is required");
     if (s == QC_OK && is_max)
         s = attr_int(n, "storage_order", 0, &order, err);
     if (s == QC_OK && order != 0 && order != 1)
-        s = node_fail(err, n, "storage_order must be 0 or 1, not %lld", (long long)order);
+        s = qc_node_fail(err, n, "storage_order must be 0 or 1, not %lld", (long long)order);
     if (s == QC_OK && !is_max)
         s = attr_flag(n, "count_include_pad", &st.count_include_pad, err);
     if (s != QC_OK)
@@ -888,12 +697,12 @@ static qc_status pool_geometry(const qc_node *n, const qc_value *const *in, qc_f
     const qc_value *x = in[0];
     qc_dtype t = x->dtype;
     if (t != QC_FLOAT && !(is_max && (t == QC_UINT8 || t == QC_INT8)))
-        return node_fail(err, n, "%s input is not supported (float32%s)", qc_dtype_name(t),
+        return qc_node_fail(err, n, "%s input is not supported (float32%s)", qc_dtype_name(t),
                          is_max ? ", uint8 and int8 are" : " is");
     if (x->rank != st->win.spatial + 2)
-        return node_fail(err, n, "input X has rank %d but kernel_shape has %d values", x->rank,
+        return qc_node_fail(err, n, "input X has rank %d but kernel_shape has %d values", x->rank,
                          st->win.spatial);
-    return window_geometry(n, &st->win, x, st->win.kernel, win, err);
+    return qc_window_geometry(n, &st->win, x, st->win.kernel, win, err);
 }
 
 static qc_status pool_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
@@ -913,17 +722,51 @@ static qc_status pool_infer(const qc_node *n, const qc_value *const *in, qc_valu
     return QC_OK;
 }
 
+/* 8-bit MaxPool on the int8 kernel (exact: max commutes with dequantization). int8 runs as
+ * uint8 through x XOR 0x80 = x + 128, an increasing map, and back. */
+static qc_status maxpool_8bit(qc_exec *x, const qc_node *n, const qc_f32_window *win,
+                              int64_t planes, const qc_value *in, qc_value *out, qc_error *err)
+{
+    int h = win->spatial == 2 ? 0 : -1, w = win->spatial - 1;
+    qc_pool2d p = {
+        .in_h = h < 0 ? 1 : (size_t)win->in[h], .in_w = (size_t)win->in[w],
+        .out_h = h < 0 ? 1 : (size_t)win->out[h], .out_w = (size_t)win->out[w],
+        .kernel_h = h < 0 ? 1 : (size_t)win->kernel[h], .kernel_w = (size_t)win->kernel[w],
+        .stride_h = h < 0 ? 1 : (size_t)win->stride[h], .stride_w = (size_t)win->stride[w],
+        .dilation_h = h < 0 ? 1 : (size_t)win->dilation[h], .dilation_w = (size_t)win->dilation[w],
+        .pad_top = h < 0 ? 0 : (size_t)win->pad_begin[h], .pad_left = (size_t)win->pad_begin[w],
+    };
+    const uint8_t *src = in->data;
+    size_t count = (size_t)qc_value_count(in), out_count = (size_t)qc_value_count(out);
+    if (in->dtype == QC_INT8) {
+        uint8_t *t = qc_exec_scratch(x, count ? count : 1);
+        if (!t)
+            return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
+        for (size_t i = 0; i < count; i++)
+            t[i] = src[i] ^ 0x80;
+        src = t;
+    }
+    qc_maxpool_u8((size_t)planes, &p, src, out->data);
+    if (in->dtype == QC_INT8)
+        for (size_t i = 0; i < out_count; i++)
+            ((uint8_t *)out->data)[i] ^= 0x80;
+    return QC_OK;
+}
+
 static qc_status pool_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
                           qc_error *err)
 {
-    (void)x;
     const pool_state *st = n->state;
     qc_f32_window win;
     qc_status s = pool_geometry(n, in, &win, err);
     if (s != QC_OK)
         return s;
     int64_t planes = in[0]->dims[0] * in[0]->dims[1];
-    if (!strcmp(n->op_type, "MaxPool")) {
+    bool is_max = !strcmp(n->op_type, "MaxPool");
+    if (is_max && (in[0]->dtype == QC_UINT8 || in[0]->dtype == QC_INT8) && win.spatial <= 2 &&
+        n->n_outputs == 1)
+        return maxpool_8bit(x, n, &win, planes, in[0], &out[0], err);
+    if (is_max) {
         qc_f32_elem e;
         elem_of(in[0]->dtype, &e);
         int64_t *indices = n->n_outputs > 1 ? out[1].data : NULL;
@@ -945,7 +788,7 @@ static qc_status global_pool_infer(const qc_node *n, const qc_value *const *in, 
     if (s != QC_OK)
         return s;
     if (in[0]->rank < 3)
-        return node_fail(err, n, "input X has rank %d; N x C x spatial dimensions expected",
+        return qc_node_fail(err, n, "input X has rank %d; N x C x spatial dimensions expected",
                          in[0]->rank);
     copy_shape(&out[0], in[0]);
     for (int d = 2; d < in[0]->rank; d++)
@@ -980,19 +823,19 @@ static qc_status batchnorm_check(const qc_graph *g, qc_node *n, qc_error *err)
     int outputs = 0;
     for (int k = 0; k < n->n_outputs; k++)
         outputs += n->outputs[k] >= 0;
-    qc_status s = check_arity(n, 5, 5, 5, err);
+    qc_status s = qc_node_check_arity(n, 5, 5, 5, err);
     if (s == QC_OK)
         s = attr_int(n, "training_mode", 0, &training, err);
     if (s == QC_OK && training != 0)
-        s = node_fail(err, n, "training_mode=1 is not supported (qcal runs inference only)");
+        s = qc_node_fail(err, n, "training_mode=1 is not supported (qcal runs inference only)");
     /* The extra outputs (running or saved mean and variance) only exist in training. */
     if (s == QC_OK && outputs > 1)
-        s = node_fail(err, n, "%d outputs are not supported: only the inference form, with the single output Y",
+        s = qc_node_fail(err, n, "%d outputs are not supported: only the inference form, with the single output Y",
                       outputs);
     if (s == QC_OK)
         s = attr_int(n, "spatial", 1, &spatial, err);
     if (s == QC_OK && spatial != 1)
-        s = node_fail(err, n, "spatial=0 (per-activation statistics) is not supported");
+        s = qc_node_fail(err, n, "spatial=0 (per-activation statistics) is not supported");
     if (s == QC_OK)
         s = attr_float(n, "epsilon", 1e-5f, &st.epsilon, err);
     if (s != QC_OK)
@@ -1010,11 +853,11 @@ static qc_status batchnorm_infer(const qc_node *n, const qc_value *const *in, qc
     if (s != QC_OK)
         return s;
     if (in[0]->rank < 2)
-        return node_fail(err, n, "input X has rank %d; N x C x ... expected", in[0]->rank);
+        return qc_node_fail(err, n, "input X has rank %d; N x C x ... expected", in[0]->rank);
     int64_t channels = in[0]->dims[1];
     for (int k = 1; k < 5; k++)
         if (in[k]->rank != 1 || in[k]->dims[0] != channels)
-            return node_fail(err, n, "%s must have %lld values (one per channel)", names[k],
+            return qc_node_fail(err, n, "%s must have %lld values (one per channel)", names[k],
                              (long long)channels);
     copy_shape(&out[0], in[0]);
     for (int k = 1; k < n->n_outputs; k++)
@@ -1043,7 +886,7 @@ typedef struct {
 static qc_status softmax_check(const qc_graph *g, qc_node *n, qc_error *err)
 {
     softmax_state st = {.coerce_2d = g->opset < 13};
-    qc_status s = check_arity(n, 1, 1, 1, err);
+    qc_status s = qc_node_check_arity(n, 1, 1, 1, err);
     if (s == QC_OK)
         s = attr_int(n, "axis", st.coerce_2d ? 1 : -1, &st.axis, err);
     if (s != QC_OK)
@@ -1055,7 +898,7 @@ static qc_status softmax_axis(const qc_node *n, const qc_value *v, int *axis, qc
 {
     const softmax_state *st = n->state;
     if (!qc_axis(st->axis, v->rank, axis))
-        return node_fail(err, n, "axis %lld is out of range for an input of rank %d",
+        return qc_node_fail(err, n, "axis %lld is out of range for an input of rank %d",
                          (long long)st->axis, v->rank);
     return QC_OK;
 }

@@ -8,7 +8,7 @@
 
 const qc_op *qc_op_find(const char *op_type, const char *domain)
 {
-    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32};
+    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8};
     bool default_domain = !domain || !domain[0] || strcmp(domain, "ai.onnx") == 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const qc_op *op = tables[t]; op->op_type; op++) {
@@ -30,10 +30,16 @@ const char *const *qc_supported_ops(void)
     static const char *names[128];
     if (!names[0]) {
         int n = 0;
-        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32};
+        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8};
         for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
-            for (const qc_op *op = tables[t]; op->op_type && n < 127; op++)
-                names[n++] = op->op_type;
+            for (const qc_op *op = tables[t]; op->op_type && n < 127; op++) {
+                /* each type once; the private "qcal" domain only holds fused forms */
+                bool seen = !strcmp(op->domain, "qcal");
+                for (int i = 0; i < n && !seen; i++)
+                    seen = !strcmp(names[i], op->op_type);
+                if (!seen)
+                    names[n++] = op->op_type;
+            }
     }
     return names;
 }
@@ -139,6 +145,10 @@ static bool graph_has_symbolic_input(const qc_graph *g)
  * whose input's shape is fully static (no symbolic input dimension anywhere). */
 static bool foldable(const qc_graph *g, const qc_node *n, bool symbolic)
 {
+    /* DequantizeLinear of integer weights stays a node until qc_pass_fuse_qdq has seen the
+     * integer tensors (that pass folds the ones it leaves). */
+    if (!strcmp(n->op_type, "DequantizeLinear") && !n->domain[0])
+        return false;
     if (!strcmp(n->op_type, "Shape") && !n->domain[0])
         return !symbolic && n->n_inputs == 1 && n->inputs[0] >= 0 &&
                g->tensors[n->inputs[0]].value.rank >= 0;

@@ -3,6 +3,7 @@
  * on small models built here with the protobuf-c bindings. */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -448,6 +449,176 @@ START_TEST(parallel_for_visits_every_item_exactly_once)
 }
 END_TEST
 
+/* ---- QDQ fusion and the integer ops, against ONNX Runtime --------------------------------
+ *
+ * tests/data/qdq/ (tools/make-qdq-tests.py) holds small QDQ and QOperator models with ONNX
+ * Runtime's outputs: quantized codes, so that the comparison is in integers. Every case
+ * must match exactly, except where ONNX Runtime computes in float what qcal computes
+ * exactly (docs/quantization.md, section 7): there a code may differ by one, on at most a
+ * quarter of the elements (a systematic error would move most of them). */
+
+typedef struct {
+    const char *name;
+    const char *fused_op;   /* op type that must be in the fused graph; NULL: none checked */
+    const char *float_op;   /* op type that must be gone after fusion; NULL: none checked */
+    int tolerance;          /* 0: exact; 1: one code, on at most 1/4 of the elements */
+} qdq_case;
+
+static const qdq_case qdq_cases[] = {
+    {"qdq-conv-relu", "QLinearConv", "Conv", 0},
+    {"qdq-conv-relu-zp", "QLinearConv", "Relu", 0},
+    {"qdq-conv-clip", "QLinearConv", "Clip", 0},
+    {"qdq-conv-stride2", "QLinearConv", "Conv", 0},
+    {"qdq-conv-pointwise", "QLinearConv", "Conv", 0},
+    {"qdq-conv-depthwise", "QLinearConv", "Conv", 0},
+    {"qdq-conv-depthwise-s2", "QLinearConv", "Conv", 0},
+    {"qdq-conv-group-dilated", "QLinearConv", "Conv", 0},
+    {"qdq-conv-s8", "QLinearConv", "Conv", 0},
+    {"qdq-conv-per-tensor", "QLinearConv", "Conv", 0},
+    {"qdq-gemm", "QGemm", "Gemm", 0},
+    {"qdq-gemm-relu", "QGemm", "Gemm", 0},
+    {"qdq-matmul", "QLinearMatMul", "MatMul", 0},
+    /* ONNX Runtime adds in float: (a − z_a)·fl(s_a/s_y) + (b − z_b)·fl(s_b/s_y) */
+    {"qdq-add-relu", "QLinearAdd", "Add", 1},
+    {"qdq-concat", "QLinearConcat", "Concat", 0},
+    {"qdq-maxpool", "MaxPool", "DequantizeLinear", 0},
+    /* ONNX Runtime averages dequantized floats; qcal too, in another summation order */
+    {"qdq-avgpool", "QLinearAveragePool", "AveragePool", 1},
+    /* ONNX Runtime rounds fl(s_in / (s_out · n)) · Σ; qcal rounds the exact ratio (eq. A2) */
+    {"qdq-globalavgpool", "QLinearGlobalAveragePool", "GlobalAveragePool", 1},
+    {"qop-conv", "QLinearConv", NULL, 0},
+    {"qop-conv-u8w", "QLinearConv", NULL, 0},
+    {"qop-conv-depthwise", "QLinearConv", NULL, 0},
+    {"qop-matmul-u8w", "QLinearMatMul", NULL, 0},
+    {"qop-conv1d-same", "QLinearConv", NULL, 0},
+    {"qop-conv-clip", "QLinearConv", "Clip", 0},
+    /* the Conv fuses, the Sigmoid stays float (ONNX Runtime makes it a lookup table) */
+    {"qdq-unfused-sigmoid", "Sigmoid", "Conv", 1},
+    {"qdq-maxpool-s8", "MaxPool", "DequantizeLinear", 0},
+    {"qop-contrib", "QLinearAdd", NULL, 1},
+    {"qop-contrib-s8", "QLinearConcat", NULL, 1},
+};
+
+static bool graph_has_op(const qc_graph *g, const char *op_type)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!strcmp(g->nodes[i].op_type, op_type))
+            return true;
+    return false;
+}
+
+static void run_qdq_case(const qdq_case *c)
+{
+    char path[512];
+    qc_error err;
+    qc_graph *g = NULL;
+    snprintf(path, sizeof path, "tests/data/qdq/%s/model.onnx", c->name);
+    ck_assert_msg(qc_onnx_load(path, &g, &err) == QC_OK, "%s: %s", c->name, err.msg);
+    ck_assert_msg(qc_pass_fuse_qdq(g, &err) == QC_OK, "%s: %s", c->name, err.msg);
+    if (c->fused_op)
+        ck_assert_msg(graph_has_op(g, c->fused_op), "%s: no %s after fusion", c->name, c->fused_op);
+    if (c->float_op)
+        ck_assert_msg(!graph_has_op(g, c->float_op), "%s: %s left after fusion", c->name,
+                      c->float_op);
+    qc_value in[4], want;
+    int n_in = 0;
+    for (; n_in < 4; n_in++) {
+        snprintf(path, sizeof path, "tests/data/qdq/%s/test_data_set_0/input_%d.pb", c->name, n_in);
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            break;
+        fclose(f);
+        ck_assert_msg(qc_onnx_load_tensor(path, &in[n_in], NULL, &err) == QC_OK, "%s", err.msg);
+    }
+    snprintf(path, sizeof path, "tests/data/qdq/%s/test_data_set_0/output_0.pb", c->name);
+    ck_assert_msg(qc_onnx_load_tensor(path, &want, NULL, &err) == QC_OK, "%s", err.msg);
+    qc_exec *x = qc_exec_create(g);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_msg(qc_exec_run(x, in, n_in, &err) == QC_OK, "%s: %s", c->name, err.msg);
+    const qc_value *got = qc_exec_output(x, 0);
+    ck_assert_msg(got->dtype == want.dtype && qc_same_shape(got, &want), "%s: type or shape",
+                  c->name);
+    int64_t count = qc_value_count(&want), off = 0, worst = 0;
+    for (int64_t i = 0; i < count; i++) {
+        int64_t d = (int64_t)fabs(qc_read_scalar(got, i) - qc_read_scalar(&want, i));
+        off += d != 0;
+        worst = d > worst ? d : worst;
+    }
+    ck_assert_msg(worst <= c->tolerance && off * 4 <= count * c->tolerance,
+                  "%s: %lld of %lld codes differ from ONNX Runtime's, by up to %lld (allowed %d)",
+                  c->name, (long long)off, (long long)count, (long long)worst, c->tolerance);
+    qc_exec_destroy(x);
+    for (int i = 0; i < n_in; i++)
+        free(in[i].data);
+    free(want.data);
+    qc_graph_destroy(g);
+}
+
+START_TEST(quantized_models_run_on_integer_ops_and_match_onnx_runtime)
+{
+    run_qdq_case(&qdq_cases[_i]);
+}
+END_TEST
+
+START_TEST(qdq_fusion_leaves_no_float_op_in_a_quantized_lenet)
+{
+    qc_error err;
+    qc_graph *g = NULL;
+    ck_assert_msg(qc_onnx_load("tests/data/qdq/lenet-qdq.onnx", &g, &err) == QC_OK, "%s", err.msg);
+    ck_assert_msg(qc_pass_fuse_qdq(g, &err) == QC_OK, "%s", err.msg);
+    /* the input's QuantizeLinear and the logits' DequantizeLinear stay; nothing else float */
+    int q = 0, dq = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const char *t = g->nodes[i].op_type;
+        q += !strcmp(t, "QuantizeLinear");
+        dq += !strcmp(t, "DequantizeLinear");
+        ck_assert_msg(strcmp(t, "Conv") && strcmp(t, "Gemm") && strcmp(t, "Relu"),
+                      "node '%s' (%s) was not fused", g->nodes[i].name, t);
+    }
+    ck_assert_int_eq(q, 1);
+    ck_assert_int_eq(dq, 1);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(fused_and_unfused_qdq_lenet_agree_within_one_code_of_the_logits)
+{
+    /* the unfused graph runs float ops between DQ and Q: the same model, computed in float */
+    qc_error err;
+    qc_graph *fused = NULL, *plain = NULL;
+    ck_assert(qc_onnx_load("tests/data/qdq/lenet-qdq.onnx", &fused, &err) == QC_OK);
+    ck_assert(qc_onnx_load("tests/data/qdq/lenet-qdq.onnx", &plain, &err) == QC_OK);
+    ck_assert_msg(qc_pass_fuse_qdq(fused, &err) == QC_OK, "%s", err.msg);
+    float pixels[2 * 28 * 28];
+    uint32_t seed = 12345;
+    for (int i = 0; i < 2 * 28 * 28; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        pixels[i] = (float)(seed >> 8) / (float)(1u << 24) * 4.0f - 2.0f;
+    }
+    qc_value in = qc_value_f32(4, (int64_t[]){2, 1, 28, 28}, pixels);
+    qc_exec *xf = qc_exec_create(fused), *xp = qc_exec_create(plain);
+    ck_assert_msg(qc_exec_run(xf, &in, 1, &err) == QC_OK, "%s", err.msg);
+    ck_assert_msg(qc_exec_run(xp, &in, 1, &err) == QC_OK, "%s", err.msg);
+    const qc_value *a = qc_exec_output(xf, 0), *b = qc_exec_output(xp, 0);
+    ck_assert(qc_same_shape(a, b));
+    /* one code of the logits is the scale of their DequantizeLinear; the layers before may
+     * each move a code by one, which the last layers can amplify: a few codes at most */
+    float step = 0.0f;
+    for (int i = 0; i < fused->n_nodes; i++)
+        if (!strcmp(fused->nodes[i].op_type, "DequantizeLinear"))
+            step = *(const float *)fused->tensors[fused->nodes[i].inputs[1]].value.data;
+    ck_assert(step > 0.0f);
+    for (int64_t i = 0; i < qc_value_count(a); i++)
+        ck_assert_msg(fabsf(((float *)a->data)[i] - ((float *)b->data)[i]) <= 4 * step + 1e-5f,
+                      "logit %lld: fused %g, float %g", (long long)i, ((float *)a->data)[i],
+                      ((float *)b->data)[i]);
+    qc_exec_destroy(xf);
+    qc_exec_destroy(xp);
+    qc_graph_destroy(fused);
+    qc_graph_destroy(plain);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
@@ -467,6 +638,12 @@ static Suite *suite(void)
     tcase_add_test(exec, an_input_of_the_wrong_shape_is_named);
     tcase_add_test(exec, parallel_for_visits_every_item_exactly_once);
     suite_add_tcase(s, exec);
+    TCase *qdq = tcase_create("qdq");
+    tcase_add_loop_test(qdq, quantized_models_run_on_integer_ops_and_match_onnx_runtime, 0,
+                        (int)(sizeof qdq_cases / sizeof qdq_cases[0]));
+    tcase_add_test(qdq, qdq_fusion_leaves_no_float_op_in_a_quantized_lenet);
+    tcase_add_test(qdq, fused_and_unfused_qdq_lenet_agree_within_one_code_of_the_logits);
+    suite_add_tcase(s, qdq);
     return s;
 }
 

@@ -98,7 +98,10 @@ static int run_gemm_case(const gemm_case *gc, int isa)
                 fprintf(
                     stderr,
                     "qgemm %s: M=%zu N=%zu K=%zu za=%u zb=%d at (%zu, %zu): got %d, want %lld\n",
-                    isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", m, n, k, za, gc->with_zb, i, j,
+                    isa == QC_INT8_ISA_AVXVNNI ? "avxvnni"
+                    : isa == QC_INT8_ISA_AVX2  ? "avx2"
+                                               : "scalar",
+                    m, n, k, za, gc->with_zb, i, j,
                     got, (long long)ref);
                 bad = 1;
             }
@@ -118,6 +121,12 @@ static int run_gemm_case(const gemm_case *gc, int isa)
     return !bad;
 }
 
+static int have_avxvnni(void)
+{
+    __builtin_cpu_init();
+    return have_avx2() && __builtin_cpu_supports("avxvnni");
+}
+
 static int isa_list(int *isas)
 {
     int n = 0;
@@ -127,12 +136,21 @@ static int isa_list(int *isas)
     return n;
 }
 
+/* isa_list plus the AVX2 table with the AVX-VNNI qgemm micro-kernel: up to 3 entries */
+static int qgemm_isa_list(int *isas)
+{
+    int n = isa_list(isas);
+    if (have_avxvnni())
+        isas[n++] = QC_INT8_ISA_AVXVNNI;
+    return n;
+}
+
 START_TEST(test_qgemm_swept_shapes_match_int64_reference)
 {
-    /* m = 1..MR+1, n = 1..2NR+1, k below / at / above the c32 block and odd or prime */
-    static const size_t ks[] = {1, 2, 3, 7, 31, 32, 33, 63, 64, 65, 97, 127, 576};
-    int isas[2];
-    const int nisa = isa_list(isas);
+    /* m = 1..MR+1, n = 1..2NR+1, k below / at / above the c4 group and the KB pad, odd or prime */
+    static const size_t ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 97, 127, 576};
+    int isas[3];
+    const int nisa = qgemm_isa_list(isas);
     rng_seed(1);
     for (int s = 0; s < nisa; s++)
         for (size_t m = 1; m <= QC_Q8GEMM_MR + 1; m++)
@@ -158,9 +176,12 @@ START_TEST(test_qgemm_k_blocks_and_column_blocks_match_reference)
     static const size_t shapes[][3] = {
         {3, 5, 2047},   {3, 5, 2048},  {5, 7, 2049},  {2, 3, 4097},   {7, 13, 2111}, {3, 9, 1152},
         {5, 301, 1024}, {3, 389, 512}, {17, 37, 101}, {1, 1000, 512}, {37, 64, 576},
+        /* K at / above the 1536 block; M across the packed A block (54 rows at K = 576, 96
+         * rows at small K) */
+        {7, 17, 1536},  {13, 33, 1537}, {6, 16, 3073}, {61, 19, 576},  {103, 35, 100},
     };
-    int isas[2];
-    const int nisa = isa_list(isas);
+    int isas[3];
+    const int nisa = qgemm_isa_list(isas);
     rng_seed(2);
     for (int s = 0; s < nisa; s++)
         for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
@@ -179,8 +200,8 @@ START_TEST(test_qgemm_saturation_worst_cases_are_exact)
     static const int as[] = {0, 255, 127, 128};
     static const int bs[] = {-128, -127, 127, 1};
     static const size_t ks[] = {4, 32, 33, 1024, 2081};
-    int isas[2];
-    const int nisa = isa_list(isas);
+    int isas[3];
+    const int nisa = qgemm_isa_list(isas);
     rng_seed(3);
     for (int s = 0; s < nisa; s++)
         for (size_t ai = 0; ai < 4; ai++)
@@ -210,12 +231,14 @@ START_TEST(test_qgemm_empty_sizes)
 }
 END_TEST
 
-/* micro-kernel tester: AVX2 and scalar on the same packed panels, every mr, nr, kc */
+/* micro-kernel tester: AVX2 (and AVX-VNNI) and scalar on the same packed panels (A packed by
+ * the scalar reference), every mr ≤ MR, nr ≤ NR and kc up to 12 K groups, worst cases
+ * included */
 START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
 {
     if (!have_avx2())
         return;
-    enum { MR = QC_Q8GEMM_MR, NR = QC_Q8GEMM_NR, KB = QC_Q8GEMM_KB, KMAX = 8 * KB };
+    enum { MR = QC_Q8GEMM_MR, NR = QC_Q8GEMM_NR, KB = QC_Q8GEMM_KB, KMAX = 12 * KB };
     rng_seed(5);
     for (size_t kc = KB; kc <= KMAX; kc += KB)
         for (size_t mr = 1; mr <= MR; mr++)
@@ -223,19 +246,14 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
                 for (int mode = 0; mode < 5; mode++) {
                     _Alignas(32) uint8_t a[QC_Q8GEMM_PACKA_BYTES(KMAX)];
                     _Alignas(32) int8_t w[NR * KMAX];
-                    int32_t init[NR], zb[NR], rowsum[MR], negsum[MR] = {0};
-                    int32_t c0[MR * 7], c1[MR * 7];
-                    /* the panel layout packa writes: m rows, u rows, then negsum */
-                    for (size_t blk = 0; blk < kc / KB; blk++)
-                        for (size_t i = 0; i < MR; i++)
-                            for (size_t t = 0; t < KB; t++) {
-                                const int v = mode >= 3 ? -128 : rng_range(-128, 127);
-                                a[blk * 2 * MR * KB + i * KB + t] = v < 0 ? 0xff : 0;
-                                a[blk * 2 * MR * KB + (MR + i) * KB + t] =
-                                    (uint8_t)(v < 0 ? -v : v);
-                                negsum[i] += v < 0 ? -v : 0;
-                            }
-                    memcpy(a + 2 * MR * kc, negsum, sizeof negsum);
+                    uint8_t raw[MR * KMAX];
+                    int32_t init[NR], zb[NR], rowsum[MR];
+                    int32_t c0[MR * 19], c1[MR * 19], c2[MR * 19];
+                    /* mode 3: a = 0 (|a'| = 128) against b = 127, the pair sum −32768 */
+                    for (size_t i = 0; i < MR * kc; i++)
+                        raw[i] = (uint8_t)(mode >= 3 ? 0 : rng_range(0, 255));
+                    qc_q8gemm_packa_6x16c4__scalar(mr, kc, kc - (mode == 2) * 3, raw, kc, a,
+                                                   rowsum);
                     for (size_t i = 0; i < NR * kc; i++)
                         w[i] = (int8_t)(mode == 3   ? 127
                                         : mode == 4 ? ((i & 1) ? 127 : -128)
@@ -244,19 +262,25 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
                         init[j] = (int32_t)rng();
                         zb[j] = rng_range(-128, 127);
                     }
-                    for (size_t i = 0; i < MR; i++)
-                        rowsum[i] = rng_range(0, 255 * (int)kc);
-                    for (size_t i = 0; i < MR * 7; i++)
-                        c0[i] = c1[i] = (int32_t)rng();
+                    for (size_t i = 0; i < MR * 19; i++)
+                        c0[i] = c1[i] = c2[i] = (int32_t)rng();
                     const qc_q8gemm_ukernel_params p = {mode & 1 ? init : NULL,
                                                         mode & 2 ? zb : NULL, rowsum};
-                    qc_q8gemm_ukernel_2x4c32__scalar(mr, nr, kc, a, w, c0, 7, &p);
-                    qc_q8gemm_ukernel_2x4c32__avx2(mr, nr, kc, a, w, c1, 7, &p);
-                    for (size_t i = 0; i < MR * 7; i++)
+                    qc_q8gemm_ukernel_6x16c4__scalar(mr, nr, kc, a, w, c0, 19, &p);
+                    qc_q8gemm_ukernel_6x16c4__avx2(mr, nr, kc, a, w, c1, 19, &p);
+                    for (size_t i = 0; i < MR * 19; i++)
                         ck_assert_msg(c0[i] == c1[i],
                                       "ukernel mr=%zu nr=%zu kc=%zu mode=%d at (%zu, %zu): "
                                       "scalar %d, avx2 %d",
-                                      mr, nr, kc, mode, i / 7, i % 7, c0[i], c1[i]);
+                                      mr, nr, kc, mode, i / 19, i % 19, c0[i], c1[i]);
+                    if (!have_avxvnni())
+                        continue;
+                    qc_q8gemm_ukernel_6x16c4__avxvnni(mr, nr, kc, a, w, c2, 19, &p);
+                    for (size_t i = 0; i < MR * 19; i++)
+                        ck_assert_msg(c0[i] == c2[i],
+                                      "ukernel mr=%zu nr=%zu kc=%zu mode=%d at (%zu, %zu): "
+                                      "scalar %d, avxvnni %d",
+                                      mr, nr, kc, mode, i / 19, i % 19, c0[i], c2[i]);
                 }
 }
 END_TEST
@@ -265,9 +289,10 @@ START_TEST(test_qgemm_packa_avx2_equals_scalar)
 {
     if (!have_avx2())
         return;
-    enum { MR = QC_Q8GEMM_MR, KB = QC_Q8GEMM_KB, KMAX = 8 * KB };
+    /* kc up to 12 groups of KB: below, at and above the AVX2 packer's 32-k step */
+    enum { MR = QC_Q8GEMM_MR, KB = QC_Q8GEMM_KB, KMAX = 12 * KB };
     rng_seed(6);
-    uint8_t a[MR * 300];
+    uint8_t a[MR * 301];
     for (size_t i = 0; i < sizeof a; i++)
         a[i] = (uint8_t)rng();
     a[5] = 0;
@@ -279,8 +304,8 @@ START_TEST(test_qgemm_packa_avx2_equals_scalar)
             for (size_t mr = 1; mr <= MR; mr++) {
                 uint8_t p0[QC_Q8GEMM_PACKA_BYTES(KMAX)], p1[QC_Q8GEMM_PACKA_BYTES(KMAX)];
                 int32_t r0[MR], r1[MR];
-                qc_q8gemm_packa_2x4c32__scalar(mr, kc, k_real, a, 300, p0, r0);
-                qc_q8gemm_packa_2x4c32__avx2(mr, kc, k_real, a, 300, p1, r1);
+                qc_q8gemm_packa_6x16c4__scalar(mr, kc, k_real, a, 301, p0, r0);
+                qc_q8gemm_packa_6x16c4__avx2(mr, kc, k_real, a, 301, p1, r1);
                 ck_assert_msg(memcmp(p0, p1, QC_Q8GEMM_PACKA_BYTES(kc)) == 0,
                               "packa mr=%zu kc=%zu k=%zu", mr, kc, k_real);
                 for (size_t i = 0; i < MR; i++)
@@ -753,6 +778,322 @@ START_TEST(test_qadd_matches_reference)
 }
 END_TEST
 
+/* ---- convolution: im2col, grouped conv through qgemm, depthwise ----
+ *
+ * Every result is checked against a direct int64 convolution of the definition
+ *   acc[m][oh][ow] = Σ_{c, i, j inside} (x[c][ih][iw] − z_x)·(w[m][c][i][j] − z_w[m])
+ * (taps in the padding add nothing), over swept geometries: kernels 1..5, strides 1..3,
+ * dilations 1..2, pads up to the kernel, planes of every width remainder, and values over the
+ * whole range (constant 0, 255, −128 and 127 fills included). */
+
+#include "kernels/int8/dwconv-impl.h"
+
+typedef struct conv_geo {
+    qc_pool2d p;
+    size_t groups, cg, mg; /* channels per group in and out */
+} conv_geo;
+
+/* Random geometry with at least one output; false when it does not fit. */
+static int conv_geo_random(conv_geo *g, int max_in, int max_k)
+{
+    qc_pool2d *p = &g->p;
+    p->in_h = (size_t)rng_range(1, max_in);
+    p->in_w = (size_t)rng_range(1, max_in);
+    p->kernel_h = (size_t)rng_range(1, max_k);
+    p->kernel_w = (size_t)rng_range(1, max_k);
+    p->stride_h = (size_t)rng_range(1, 3);
+    p->stride_w = (size_t)rng_range(1, 3);
+    p->dilation_h = (size_t)rng_range(1, 2);
+    p->dilation_w = (size_t)rng_range(1, 2);
+    p->pad_top = (size_t)rng_range(0, (int)p->kernel_h);
+    p->pad_left = (size_t)rng_range(0, (int)p->kernel_w);
+    const long pad_bottom = rng_range(0, (int)p->kernel_h), pad_right = rng_range(0, (int)p->kernel_w);
+    const long eh = (long)(p->dilation_h * (p->kernel_h - 1) + 1),
+               ew = (long)(p->dilation_w * (p->kernel_w - 1) + 1);
+    const long oh = ((long)(p->in_h + p->pad_top) + pad_bottom - eh) / (long)p->stride_h + 1;
+    const long ow = ((long)(p->in_w + p->pad_left) + pad_right - ew) / (long)p->stride_w + 1;
+    if (oh < 1 || ow < 1 || (long)(p->in_h + p->pad_top) + pad_bottom < eh ||
+        (long)(p->in_w + p->pad_left) + pad_right < ew)
+        return 0;
+    p->out_h = (size_t)oh;
+    p->out_w = (size_t)ow;
+    return 1;
+}
+
+/* The definition, in int64: one output of map m (of group m / mg). */
+static int64_t conv_ref(const conv_geo *g, const uint8_t *x, int32_t zx, const int8_t *w,
+                        const int32_t *zw, size_t m, size_t oh, size_t ow)
+{
+    const qc_pool2d *p = &g->p;
+    const size_t grp = m / g->mg, plane = p->in_h * p->in_w;
+    int64_t acc = 0;
+    for (size_t c = 0; c < g->cg; c++)
+        for (size_t i = 0; i < p->kernel_h; i++)
+            for (size_t j = 0; j < p->kernel_w; j++) {
+                const long ih = (long)(oh * p->stride_h + i * p->dilation_h) - (long)p->pad_top;
+                const long iw = (long)(ow * p->stride_w + j * p->dilation_w) - (long)p->pad_left;
+                if (ih < 0 || iw < 0 || ih >= (long)p->in_h || iw >= (long)p->in_w)
+                    continue;
+                const int64_t xv = x[(grp * g->cg + c) * plane + (size_t)ih * p->in_w + (size_t)iw];
+                const int64_t wv = w[((m * g->cg + c) * p->kernel_h + i) * p->kernel_w + j];
+                acc += (xv - zx) * (wv - zw[m]);
+            }
+    return acc;
+}
+
+/* activations: uniform, or a constant extreme every few trials */
+static uint8_t x_value(int trial)
+{
+    switch (trial % 9) {
+    case 1: return 0;
+    case 2: return 255;
+    default: return (uint8_t)(rng() & 255);
+    }
+}
+
+static int8_t w_value(int trial)
+{
+    switch (trial % 7) {
+    case 3: return -128;
+    case 4: return 127;
+    default: return (int8_t)(rng() & 255);
+    }
+}
+
+START_TEST(test_im2col_matches_definition)
+{
+    rng_seed(21);
+    static uint8_t x[3 * 20 * 20], cols[20 * 20 * 3 * 5 * 5 + 8];
+    for (int trial = 0; trial < 300; trial++) {
+        conv_geo g;
+        if (!conv_geo_random(&g, 20, 5))
+            continue;
+        const qc_pool2d *p = &g.p;
+        const size_t channels = (size_t)rng_range(1, 3), taps = p->kernel_h * p->kernel_w;
+        const size_t k = channels * taps, ld = k + (size_t)rng_range(0, 3);
+        const uint8_t pad = (uint8_t)rng_range(0, 255);
+        for (size_t i = 0; i < channels * p->in_h * p->in_w; i++)
+            x[i] = x_value(trial);
+        qc_im2col_u8(channels, p, x, pad, cols, ld);
+        for (size_t oh = 0; oh < p->out_h; oh++)
+            for (size_t ow = 0; ow < p->out_w; ow++)
+                for (size_t c = 0; c < channels; c++)
+                    for (size_t i = 0; i < p->kernel_h; i++)
+                        for (size_t j = 0; j < p->kernel_w; j++) {
+                            const long ih = (long)(oh * p->stride_h + i * p->dilation_h) - (long)p->pad_top;
+                            const long iw = (long)(ow * p->stride_w + j * p->dilation_w) - (long)p->pad_left;
+                            const int inside = ih >= 0 && iw >= 0 && ih < (long)p->in_h && iw < (long)p->in_w;
+                            const uint8_t want =
+                                inside ? x[c * p->in_h * p->in_w + (size_t)ih * p->in_w + (size_t)iw] : pad;
+                            const uint8_t got = cols[(oh * p->out_w + ow) * ld + c * taps + i * p->kernel_w + j];
+                            ck_assert_msg(got == want, "im2col trial %d at (%zu,%zu) tap (%zu,%zu,%zu): %d, want %d",
+                                          trial, oh, ow, c, i, j, got, want);
+                        }
+    }
+}
+END_TEST
+
+START_TEST(test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference)
+{
+    /* the runtime's general path: per group, im2col rows of K = cg·kh·kw taps (padding = z_x)
+     * times the weights packed N×K with per-map zero points, into [pixels][M] */
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(22);
+    enum { MAXC = 8, MAXM = 12, MAXIN = 13, MAXK = 4 };
+    static uint8_t x[MAXC * MAXIN * MAXIN], cols[MAXIN * MAXIN * MAXC * MAXK * MAXK];
+    static int8_t w[MAXM * MAXC * MAXK * MAXK], zw8[MAXM];
+    static int32_t zw[MAXM], acc[MAXIN * MAXIN * MAXM];
+    for (int trial = 0; trial < 200; trial++) {
+        conv_geo g;
+        if (!conv_geo_random(&g, MAXIN, MAXK))
+            continue;
+        const qc_pool2d *p = &g.p;
+        g.groups = (size_t)rng_range(1, 3);
+        g.cg = (size_t)rng_range(1, MAXC / 3 + 1);
+        g.mg = (size_t)rng_range(1, MAXM / 3);
+        const size_t c_all = g.groups * g.cg, m_all = g.groups * g.mg;
+        const size_t k = g.cg * p->kernel_h * p->kernel_w, pixels = p->out_h * p->out_w;
+        const int32_t zx = trial % 5 == 0 ? 0 : trial % 5 == 1 ? 255 : rng_range(0, 255);
+        for (size_t i = 0; i < c_all * p->in_h * p->in_w; i++)
+            x[i] = x_value(trial);
+        for (size_t i = 0; i < m_all * k; i++)
+            w[i] = w_value(trial);
+        for (size_t m = 0; m < m_all; m++) {
+            zw8[m] = (int8_t)(trial % 3 == 0 ? 0 : rng_range(-128, 127));
+            zw[m] = zw8[m];
+        }
+        /* order 0: NCHW im2col, ONNX's weight order; order 1: the runtime's NHWC im2col with
+         * the weights reordered to [M][kh][kw][C] */
+        const int order = trial % 2;
+        const size_t taps = p->kernel_h * p->kernel_w, plane = p->in_h * p->in_w;
+        static int8_t wr[MAXM * MAXC * MAXK * MAXK];
+        static uint8_t xn[MAXC * MAXIN * MAXIN];
+        for (size_t m = 0; m < m_all; m++)
+            for (size_t c = 0; c < g.cg; c++)
+                for (size_t t = 0; t < taps; t++)
+                    wr[m * k + (order ? t * g.cg + c : c * taps + t)] = w[(m * g.cg + c) * taps + t];
+        for (size_t c = 0; c < c_all; c++)
+            for (size_t i = 0; i < plane; i++)
+                xn[i * c_all + c] = x[c * plane + i];
+        const size_t bytes = qc_q8gemm_packed_size(k, g.mg);
+        uint8_t *packed = xalloc(g.groups * bytes);
+        for (size_t grp = 0; grp < g.groups; grp++)
+            qc_q8gemm_pack(k, g.mg, wr + grp * g.mg * k, 1, k, zw8 + grp * g.mg, packed + grp * bytes);
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            for (size_t grp = 0; grp < g.groups; grp++) {
+                if (order)
+                    qc_im2col_nhwc_u8(g.cg, p, xn + grp * g.cg, c_all, (uint8_t)zx, cols, k);
+                else
+                    qc_im2col_u8(g.cg, p, x + grp * g.cg * plane, (uint8_t)zx, cols, k);
+                qc_q8gemm(pixels, g.mg, k, cols, k, (uint8_t)zx, packed + grp * bytes,
+                          acc + grp * g.mg, m_all);
+            }
+            for (size_t px = 0; px < pixels; px++)
+                for (size_t m = 0; m < m_all; m++) {
+                    const int64_t want = conv_ref(&g, x, zx, w, zw, m, px / p->out_w, px % p->out_w);
+                    ck_assert_msg(acc[px * m_all + m] == want,
+                                  "conv %s %s trial %d groups %zu cg %zu mg %zu in %zux%zu k %zux%zu "
+                                  "pixel %zu map %zu: %d, want %lld",
+                                  isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar",
+                                  order ? "nhwc" : "nchw", trial, g.groups,
+                                  g.cg, g.mg, p->in_h, p->in_w, p->kernel_h, p->kernel_w, px, m,
+                                  acc[px * m_all + m], (long long)want);
+                }
+        }
+        free(packed);
+    }
+}
+END_TEST
+
+START_TEST(test_pointwise_transpose_is_the_im2col_of_a_1x1_window)
+{
+    rng_seed(23);
+    static uint8_t x[7 * 37], a[7 * 37], b[7 * 37];
+    static int32_t xs[5 * 11], ys[5 * 11];
+    for (size_t c = 1; c <= 7; c++)
+        for (size_t px = 1; px <= 37; px += 4) {
+            for (size_t i = 0; i < c * px; i++)
+                x[i] = (uint8_t)(rng() & 255);
+            qc_pool2d p = {1, px, 1, px, 1, 1, 1, 1, 1, 1, 0, 0};
+            qc_im2col_u8(c, &p, x, 0, a, c);
+            qc_transpose_u8(c, px, x, px, b, c);
+            ck_assert_mem_eq(a, b, c * px);
+        }
+    for (size_t r = 1; r <= 5; r++)
+        for (size_t c = 1; c <= 11; c++) {
+            for (size_t i = 0; i < r * c; i++)
+                xs[i] = (int32_t)rng();
+            qc_transpose_s32(r, c, xs, c, ys, r);
+            for (size_t i = 0; i < r; i++)
+                for (size_t j = 0; j < c; j++)
+                    ck_assert_int_eq(ys[j * r + i], xs[i * c + j]);
+        }
+}
+END_TEST
+
+START_TEST(test_dwconv_avx2_equals_scalar_equals_int64_reference)
+{
+    rng_seed(24);
+    enum { MAXC = 4, MAXIN = 40, MAXK = 5 };
+    static uint8_t x[MAXC * MAXIN * MAXIN];
+    static int8_t w[MAXC * MAXK * MAXK];
+    static int32_t zw[MAXC], ref[MAXC * MAXIN * MAXIN], sc[MAXC * MAXIN * MAXIN],
+        vx[MAXC * MAXIN * MAXIN];
+    const int avx2 = have_avx2();
+    for (int trial = 0; trial < 600; trial++) {
+        conv_geo g;
+        if (!conv_geo_random(&g, trial % 4 == 0 ? MAXIN : 12, MAXK))
+            continue;
+        const qc_pool2d *p = &g.p;
+        const size_t channels = (size_t)rng_range(1, MAXC), taps = p->kernel_h * p->kernel_w;
+        const size_t out_plane = p->out_h * p->out_w;
+        g.groups = channels;
+        g.cg = g.mg = 1;
+        const int32_t zx = trial % 5 == 0 ? 0 : trial % 5 == 1 ? 255 : rng_range(0, 255);
+        for (size_t i = 0; i < channels * p->in_h * p->in_w; i++)
+            x[i] = x_value(trial);
+        for (size_t i = 0; i < channels * taps; i++)
+            w[i] = w_value(trial);
+        for (size_t c = 0; c < channels; c++) /* uint8 weights shifted by −128 reach ±255 */
+            zw[c] = trial % 3 == 0 ? 0 : trial % 3 == 1 ? rng_range(-128, 127) : rng_range(-255, 255);
+        for (size_t c = 0; c < channels; c++)
+            for (size_t i = 0; i < out_plane; i++)
+                ref[c * out_plane + i] =
+                    (int32_t)conv_ref(&g, x, zx, w, zw, c, i / p->out_w, i % p->out_w);
+        qc_dwconv_u8s8__scalar(channels, p, x, zx, w, zw, sc);
+        for (size_t i = 0; i < channels * out_plane; i++)
+            ck_assert_msg(sc[i] == ref[i],
+                          "dwconv scalar trial %d in %zux%zu k %zux%zu s %zux%zu d %zux%zu pad "
+                          "%zu,%zu at %zu: %d, want %d", trial, p->in_h, p->in_w, p->kernel_h,
+                          p->kernel_w, p->stride_h, p->stride_w, p->dilation_h, p->dilation_w,
+                          p->pad_top, p->pad_left, i, sc[i], ref[i]);
+        if (!avx2)
+            continue;
+        qc_dwconv_u8s8__avx2(channels, p, x, zx, w, zw, vx);
+        ck_assert_msg(memcmp(vx, sc, channels * out_plane * sizeof *vx) == 0,
+                      "dwconv avx2 differs from scalar, trial %d in %zux%zu k %zux%zu s %zux%zu",
+                      trial, p->in_h, p->in_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w);
+        /* the public entry point follows the selected table */
+        ck_assert_int_eq(qc_int8_select(QC_INT8_ISA_AVX2), 0);
+        qc_dwconv_u8s8(channels, p, x, zx, w, zw, vx);
+        ck_assert_mem_eq(vx, sc, channels * out_plane * sizeof *vx);
+    }
+}
+END_TEST
+
+START_TEST(test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference)
+{
+    /* channels 1..27: every remainder of the 8-channel vectors, and whole vectors */
+    rng_seed(25);
+    enum { MAXC = 27, MAXIN = 16, MAXK = 5 };
+    static uint8_t x[MAXC * MAXIN * MAXIN], xn[MAXC * MAXIN * MAXIN];
+    static int8_t w[MAXC * MAXK * MAXK], wt[MAXC * MAXK * MAXK];
+    static int32_t zw[MAXC], sc[MAXC * MAXIN * MAXIN], vx[MAXC * MAXIN * MAXIN];
+    const int avx2 = have_avx2();
+    for (int trial = 0; trial < 500; trial++) {
+        conv_geo g;
+        if (!conv_geo_random(&g, MAXIN, MAXK))
+            continue;
+        const qc_pool2d *p = &g.p;
+        const size_t channels = (size_t)(trial % MAXC) + 1, taps = p->kernel_h * p->kernel_w;
+        const size_t plane = p->in_h * p->in_w, pixels = p->out_h * p->out_w;
+        g.groups = channels;
+        g.cg = g.mg = 1;
+        const int32_t zx = trial % 5 == 0 ? 0 : trial % 5 == 1 ? 255 : rng_range(0, 255);
+        for (size_t i = 0; i < channels * plane; i++)
+            x[i] = x_value(trial);
+        for (size_t i = 0; i < channels * taps; i++)
+            w[i] = w_value(trial);
+        for (size_t c = 0; c < channels; c++)
+            zw[c] = trial % 3 == 0 ? 0 : trial % 3 == 1 ? rng_range(-128, 127) : rng_range(-255, 255);
+        for (size_t c = 0; c < channels; c++) {
+            for (size_t i = 0; i < plane; i++)
+                xn[i * channels + c] = x[c * plane + i];
+            for (size_t t = 0; t < taps; t++)
+                wt[t * channels + c] = w[c * taps + t];
+        }
+        qc_dwconv_nhwc_u8s8__scalar(channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, sc);
+        for (size_t px = 0; px < pixels; px++)
+            for (size_t c = 0; c < channels; c++) {
+                const int32_t *zr = trial % 4 == 3 ? (const int32_t[MAXC]){0} : zw;
+                const int64_t want = conv_ref(&g, x, zx, w, zr, c, px / p->out_w, px % p->out_w);
+                ck_assert_msg(sc[px * channels + c] == want,
+                              "dwconv nhwc scalar trial %d channels %zu in %zux%zu k %zux%zu s "
+                              "%zux%zu at pixel %zu channel %zu: %d, want %lld", trial, channels,
+                              p->in_h, p->in_w, p->kernel_h, p->kernel_w, p->stride_h,
+                              p->stride_w, px, c, sc[px * channels + c], (long long)want);
+            }
+        if (!avx2)
+            continue;
+        qc_dwconv_nhwc_u8s8__avx2(channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, vx);
+        ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
+                      "dwconv nhwc avx2 differs from scalar, trial %d channels %zu", trial, channels);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels_int8");
@@ -784,6 +1125,14 @@ static Suite *suite(void)
     tcase_add_test(o, test_global_avgpool_matches_reference);
     tcase_add_test(o, test_qadd_matches_reference);
     suite_add_tcase(s, o);
+    TCase *cv = tcase_create("conv");
+    tcase_set_timeout(cv, 60);
+    tcase_add_test(cv, test_im2col_matches_definition);
+    tcase_add_test(cv, test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference);
+    tcase_add_test(cv, test_pointwise_transpose_is_the_im2col_of_a_1x1_window);
+    tcase_add_test(cv, test_dwconv_avx2_equals_scalar_equals_int64_reference);
+    tcase_add_test(cv, test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference);
+    suite_add_tcase(s, cv);
     return s;
 }
 

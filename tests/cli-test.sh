@@ -91,4 +91,13 @@ elif [ "${QCAL_SKIP_FULL:-}" != 1 ]; then
     echo "skip full test set: $full missing and it cannot be made (needs python3-numpy, python3-pil)"
 fi
 
+# quantized models written by another tool (tools/make-qdq-tests.py, checked against ONNX
+# Runtime there): both layouts run out of the box and keep lenet's accuracy
+for layout in qdq qop; do
+    m=tests/data/qdq/lenet-$layout.onnx
+    expect "eval of lenet in the $layout layout exits 0" 0 "$QCAL" eval --json --quiet "$m" data/val
+    got=$(json_get "$tmp/out" "['top1_correct']" 2>/dev/null || echo 0)
+    if [ "$got" -ge 1800 ]; then ok "lenet-$layout keeps top-1 on data/val ($got of 2000)"; else bad "lenet-$layout keeps top-1 on data/val ($got of 2000)"; fi
+done
+
 summary cli

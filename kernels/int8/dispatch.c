@@ -1,5 +1,6 @@
 /* dispatch.c — fills the INT8 kernel table once: AVX2 if present, unless QCAL_FORCE_SCALAR. */
 #include "int8-impl.h"
+#include "dwconv-impl.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -7,8 +8,8 @@
 
 static const qc_int8_table scalar_table = {
     "scalar",
-    qc_q8gemm_packa_2x4c32__scalar,
-    qc_q8gemm_ukernel_2x4c32__scalar,
+    qc_q8gemm_packa_6x16c4__scalar,
+    qc_q8gemm_ukernel_6x16c4__scalar,
     qc_requantize_u8__scalar,
     qc_requantize_s8__scalar,
     qc_quantize_u8__scalar,
@@ -23,8 +24,26 @@ static const qc_int8_table scalar_table = {
 
 static const qc_int8_table avx2_table = {
     "avx2",
-    qc_q8gemm_packa_2x4c32__avx2,
-    qc_q8gemm_ukernel_2x4c32__avx2,
+    qc_q8gemm_packa_6x16c4__avx2,
+    qc_q8gemm_ukernel_6x16c4__avx2,
+    qc_requantize_u8__avx2,
+    qc_requantize_s8__avx2,
+    qc_quantize_u8__avx2,
+    qc_quantize_s8__avx2,
+    qc_dequantize_u8__avx2,
+    qc_dequantize_s8__avx2,
+    qc_dequantize_s32__avx2,
+    qc_maxpool_u8__avx2,
+    qc_global_avgpool_u8__avx2,
+    qc_qadd_u8__avx2,
+};
+
+/* the AVX2 table with the qgemm micro-kernel on AVX-VNNI dot products (same packing, same
+ * bits); its isa stays "avx2": every other kernel is the AVX2 one */
+static const qc_int8_table avxvnni_table = {
+    "avx2",
+    qc_q8gemm_packa_6x16c4__avx2,
+    qc_q8gemm_ukernel_6x16c4__avxvnni,
     qc_requantize_u8__avx2,
     qc_requantize_s8__avx2,
     qc_quantize_u8__avx2,
@@ -46,11 +65,20 @@ static int have_avx2(void)
     return __builtin_cpu_supports("avx2");
 }
 
+static int have_avxvnni(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+}
+
 static void init(void)
 {
     const char *force = getenv("QCAL_FORCE_SCALAR");
     const int forced = force != NULL && force[0] != '\0' && strcmp(force, "0") != 0;
-    table = !forced && have_avx2() ? &avx2_table : &scalar_table;
+    table = forced         ? &scalar_table
+            : have_avxvnni() ? &avxvnni_table
+            : have_avx2()    ? &avx2_table
+                             : &scalar_table;
 }
 
 const qc_int8_table *qc_int8_kernels(void)
@@ -68,6 +96,10 @@ int qc_int8_select(int isa)
     }
     if (isa == QC_INT8_ISA_AVX2 && have_avx2()) {
         table = &avx2_table;
+        return 0;
+    }
+    if (isa == QC_INT8_ISA_AVXVNNI && have_avxvnni()) {
+        table = &avxvnni_table;
         return 0;
     }
     return -1;
@@ -134,4 +166,23 @@ void qc_global_avgpool_u8(size_t planes, size_t n, const uint8_t *x, const qc_ga
 void qc_qadd_u8(size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p, uint8_t *y)
 {
     qc_int8_kernels()->qadd_u8(n, a, b, p, y);
+}
+
+/* The depthwise kernels live outside the shared table; they follow its choice. */
+void qc_dwconv_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x, int32_t x_zero_point,
+                    const int8_t *w, const int32_t *w_zero_point, int32_t *acc)
+{
+    const qc_dwconv_u8s8_fn fn =
+        strcmp(qc_int8_kernels()->isa, "avx2") == 0 ? qc_dwconv_u8s8__avx2 : qc_dwconv_u8s8__scalar;
+    fn(channels, p, x, x_zero_point, w, w_zero_point, acc);
+}
+
+void qc_dwconv_nhwc_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x,
+                         int32_t x_zero_point, const int8_t *w, const int32_t *w_zero_point,
+                         int32_t *acc)
+{
+    const qc_dwconv_nhwc_u8s8_fn fn = strcmp(qc_int8_kernels()->isa, "avx2") == 0
+                                          ? qc_dwconv_nhwc_u8s8__avx2
+                                          : qc_dwconv_nhwc_u8s8__scalar;
+    fn(channels, p, x, x_zero_point, w, w_zero_point, acc);
 }

@@ -4,20 +4,23 @@
 
 #include "int8.h"
 
-/* qgemm tile: MR rows of A × NR columns of B per micro-kernel call; the reduction dimension
- * is packed in blocks of KB = 32 consecutive k ("c32"): one 256-bit register holds 32 k of one
- * row (or one column), so the micro-kernel needs no broadcasts, only plain loads. */
-#define QC_Q8GEMM_MR 2
-#define QC_Q8GEMM_NR 4
-#define QC_Q8GEMM_KB 32
-/* cache blocking: at most KC k (a multiple of KB) per micro-kernel call */
-#define QC_Q8GEMM_KC 2048
+/* qgemm tile: MR rows of A × NR columns of B per micro-kernel call ("6x16c4"): 12 256-bit
+ * accumulators, each 8 columns of one row; the reduction dimension goes in groups of 4
+ * consecutive k ("c4"), so one broadcast 32-bit value of A meets a 256-bit vector of B (8
+ * columns × 4 k) and the products land in the right column without horizontal sums. K is
+ * padded to KB = 8 (the kernel's loop takes two groups at a time). */
+#define QC_Q8GEMM_MR 6
+#define QC_Q8GEMM_NR 16
+#define QC_Q8GEMM_KB 8
+/* cache blocking: at most KC k (a multiple of KB) per micro-kernel call; a panel of B is then
+ * at most NR·KC = 24 KiB and stays in L1 while the micro-kernel runs down the packed rows */
+#define QC_Q8GEMM_KC 1536
 
 /* Packed B, as written by qc_q8gemm_pack (all offsets from the start of the buffer):
  *   qc_q8gemm_header                                   64 bytes
  *   int32 colsum[np]   Σ_k b[k][n] over the real k      np = n rounded up to NR
  *   int32 zb[np]       weight zero points (0 when none)
- *   int8  panels[np / NR][kp / KB][NR][KB]              kp = k rounded up to KB; zero padding
+ *   int8  panels[np / NR][kp / 4][NR][4]                kp = k rounded up to KB; zero padding
  * The sizes of the two int32 arrays are rounded up to 64 bytes so panels start 64-aligned. */
 typedef struct qc_q8gemm_header {
     uint32_t k;        /* reduction size */
@@ -30,17 +33,18 @@ typedef struct qc_q8gemm_header {
 
 #define QC_Q8GEMM_HAS_ZB 1u /* some zb[n] != 0: the rank-1 term zb[n]·rowsum[m] is needed */
 
-/* Packed A micro-panel for one call of kc k (eqs. G2, G4 of docs/quantization.md): for each
- * KB block, MR rows of m = (a < 128 ? 0xff : 0) then MR rows of u = |a − 128| (0..128), so that
- * a' = a − 128 = (m ? −u : u); after the kc / KB blocks, MR int32 negsum[i] = Σ_k m·u (the row
- * correction of G4). Padding (rows past mr, k past k_real) is a' = 0: m = u = 0. */
+/* Packed A micro-panel for one call of kc k (eqs. G2, G4 of docs/quantization.md): MR rows of
+ * 2·kc bytes; for each group of 4 k, a row holds m = (a < 128 ? 0xff : 0) for the 4 k, then
+ * u = |a − 128| (0..128) for the same 4 k, so that a' = a − 128 = (m ? −u : u); after the
+ * rows, MR int32 negsum[i] = Σ_k m·u (the row correction of G4). Padding (rows past mr, k past
+ * k_real) is a' = 0: m = u = 0. */
 #define QC_Q8GEMM_PACKA_BYTES(kc) (2 * QC_Q8GEMM_MR * (kc) + QC_Q8GEMM_MR * sizeof(int32_t))
 #define QC_Q8GEMM_PACKA(fn)                                                                    \
     void fn(size_t mr, size_t kc, size_t k_real, const uint8_t *a, size_t a_stride,            \
             uint8_t *packed, int32_t *rowsum)
 typedef QC_Q8GEMM_PACKA((*qc_q8gemm_packa_fn));
-QC_Q8GEMM_PACKA(qc_q8gemm_packa_2x4c32__scalar);
-QC_Q8GEMM_PACKA(qc_q8gemm_packa_2x4c32__avx2);
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__scalar);
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2);
 
 typedef struct qc_q8gemm_ukernel_params {
     const int32_t *init;   /* NR start values per column; NULL: accumulate onto c */
@@ -49,14 +53,16 @@ typedef struct qc_q8gemm_ukernel_params {
 } qc_q8gemm_ukernel_params;
 
 /* c[i][j] = (init ? init[j] : c[i][j]) + Σ_k a'[i][k]·w[k][j] − zb[j]·rowsum[i]
- * for i < mr, j < nr, with a' from the packed A panel; kc is a multiple of KB; c_stride in
- * elements; all arithmetic mod 2^32. */
+ * for i < mr, j < nr, with a' from the packed A panel and w the panel [kc / 4][NR][4]; kc is
+ * a positive multiple of KB; c_stride in elements; all arithmetic mod 2^32. */
 #define QC_Q8GEMM_UKERNEL(fn)                                                                  \
     void fn(size_t mr, size_t nr, size_t kc, const uint8_t *a, const int8_t *w, int32_t *c,    \
             size_t c_stride, const qc_q8gemm_ukernel_params *params)
 typedef QC_Q8GEMM_UKERNEL((*qc_q8gemm_ukernel_fn));
-QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_2x4c32__scalar);
-QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_2x4c32__avx2);
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__scalar);
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx2);
+/* the same with AVX-VNNI's vpdpbusd (CPUs that have it; packs A with the AVX2 packa) */
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avxvnni);
 
 /* requantize m × n int32 → u8/s8 (see qc_requantize_u8) */
 #define QC_REQUANTIZE_U8(fn)                                                                   \
@@ -114,7 +120,7 @@ QC_QADD_U8(qc_qadd_u8__avx2);
 int32_t qc_gavgpool_round(int32_t t, int32_t multiplier, int32_t shift);
 
 /* One table of kernels, filled once (AVX2 when the CPU has it and QCAL_FORCE_SCALAR is unset
- * or "0"). */
+ * or "0"; with AVX-VNNI, the AVX2 table with the VNNI qgemm micro-kernel). */
 typedef struct qc_int8_table {
     const char *isa;
     qc_q8gemm_packa_fn q8gemm_packa;
@@ -133,10 +139,13 @@ typedef struct qc_int8_table {
 
 const qc_int8_table *qc_int8_kernels(void);
 
-/* Tests and benchmarks: refill the table for QC_INT8_ISA_SCALAR or QC_INT8_ISA_AVX2 (only when
- * the CPU supports it; returns 0, or -1 and leaves the table unchanged). Not thread-safe. */
+/* Tests and benchmarks: refill the table for QC_INT8_ISA_SCALAR, QC_INT8_ISA_AVX2 or
+ * QC_INT8_ISA_AVXVNNI (AVX2 with the AVX-VNNI qgemm micro-kernel; the default when the CPU has
+ * it) — only when the CPU supports it; returns 0, or -1 and leaves the table unchanged. Not
+ * thread-safe. */
 #define QC_INT8_ISA_SCALAR 0
 #define QC_INT8_ISA_AVX2 1
+#define QC_INT8_ISA_AVXVNNI 2
 int qc_int8_select(int isa);
 
 #endif

@@ -68,6 +68,21 @@ typedef struct qc_requant {
 } qc_requant;
 
 /* bias: NULL, or int32 per channel (one value with QC_PER_TENSOR) in the accumulator's scale */
+/* The real multiplier M (e.g. s_in·s_w / s_out) as multiplier · 2^−shift, the fields above
+ * (docs/quantization.md, R0): frexp, the mantissa rounded half away from zero to 31 bits, and
+ * the carry when it rounds up to 1, as TFLite's QuantizeMultiplier — so the value is within
+ * 2^−31·M of M. Returns QC_MULTIPLIER_OK, or why M is not representable:
+ * QC_MULTIPLIER_NOT_POSITIVE (NaN, ±Inf, M ≤ 0), QC_MULTIPLIER_TOO_LARGE (rounded M ≥ 2^30),
+ * QC_MULTIPLIER_TOO_SMALL (M < 2^−32; multiplier 2^30 and shift 62 are still written: they
+ * too map every int32 accumulator to 0, as M itself does). */
+enum {
+    QC_MULTIPLIER_OK = 0,
+    QC_MULTIPLIER_NOT_POSITIVE = 1,
+    QC_MULTIPLIER_TOO_LARGE = 2,
+    QC_MULTIPLIER_TOO_SMALL = 3
+};
+int qc_requant_multiplier(double m, int32_t *multiplier, int32_t *shift);
+
 void qc_requantize_u8(size_t m, size_t n, const int32_t *acc, size_t acc_stride,
                       const int32_t *bias, const qc_requant *rq, uint8_t *y, size_t y_stride);
 void qc_requantize_s8(size_t m, size_t n, const int32_t *acc, size_t acc_stride,
@@ -139,6 +154,45 @@ typedef struct qc_qadd {
     int32_t qmin, qmax;
 } qc_qadd;
 void qc_qadd_u8(size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p, uint8_t *y);
+
+/* ---- convolution (NCHW planes; the window geometry is a qc_pool2d) ----
+ *
+ * General convolution is im2col + qc_q8gemm: one row of K = C·kernel_h·kernel_w taps per
+ * output pixel (tap k = (c·kernel_h + i)·kernel_w + j, the order of ONNX's weights
+ * [M][C][kh][kw], so the weights pack as N×K with strides (1, K)); the GEMM gives
+ * [pixels][out channels], which is requantized per column and transposed into NCHW.
+ * Depthwise convolution (one input channel per group) is direct (docs/quantization.md,
+ * eq. C3). */
+
+/* cols[(oh·out_w + ow)·ld + k] for `channels` contiguous in_h × in_w planes; taps in the
+ * padding get pad_value (the input zero point, so they add nothing). ld ≥ K. */
+void qc_im2col_u8(size_t channels, const qc_pool2d *p, const uint8_t *x, uint8_t pad_value,
+                  uint8_t *cols, size_t ld);
+
+/* The same from channels-last input (pixel (h, w) of channel c at x[(h·in_w + w)·x_stride + c],
+ * x_stride ≥ channels: a group's channels inside a wider NHWC tensor), with the taps ordered
+ * k = (i·kernel_w + j)·channels + c; weights must be packed in that order. This is the one
+ * the runtime uses: each tap is `channels` contiguous bytes. */
+void qc_im2col_nhwc_u8(size_t channels, const qc_pool2d *p, const uint8_t *x, size_t x_stride,
+                       uint8_t pad_value, uint8_t *cols, size_t ld);
+
+/* y[j][i] = x[i][j] for a rows × cols matrix (NHWC ↔ NCHW) */
+void qc_transpose_u8(size_t rows, size_t cols, const uint8_t *x, size_t x_stride, uint8_t *y,
+                     size_t y_stride);
+void qc_transpose_s32(size_t rows, size_t cols, const int32_t *x, size_t x_stride, int32_t *y,
+                      size_t y_stride);
+
+/* Depthwise: acc[c][oh][ow] = Σ_taps (x[c][ih][iw] − x_zero_point)·(w[c][tap] − zw[c]),
+ * taps in the padding skipped (they would add 0); w is [channels][kernel_h][kernel_w] int8,
+ * w_zero_point one int32 per channel (each in −255..255) or NULL for 0. Exact for fewer
+ * than 33 025 taps. */
+void qc_dwconv_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x, int32_t x_zero_point,
+                    const int8_t *w, const int32_t *w_zero_point, int32_t *acc);
+/* The same channels last: x[ih][iw][c], w[tap][c] (tap = i·kernel_w + j), acc[pixel][c]; 8
+ * channels per vector, so it wins over the NCHW kernel on small planes (deep layers). */
+void qc_dwconv_nhwc_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x,
+                         int32_t x_zero_point, const int8_t *w, const int32_t *w_zero_point,
+                         int32_t *acc);
 
 /* "avx2" or "scalar": the kernels in use (for reports and benchmarks) */
 const char *qc_int8_isa(void);

@@ -9,17 +9,17 @@
 #define KC QC_Q8GEMM_KC
 
 _Static_assert(sizeof(qc_q8gemm_header) == 64, "the header keeps the panels 64-byte aligned");
-_Static_assert(KC % KB == 0, "K blocks hold whole c32 groups");
+_Static_assert(KC % KB == 0 && KB % 4 == 0, "K blocks hold whole c4 groups");
 
-/* the packed block of A (on the stack): as many row pairs as fit in ABLOCK_BYTES, at most
- * MAX_PAIRS; it stays in L2 while the micro-kernel sweeps the panels of B */
+/* the packed block of A (on the stack): as many MR-row groups as fit in ABLOCK_BYTES, at most
+ * MAX_GROUPS; it stays in L2 while the micro-kernel sweeps the panels of B */
 #define ABLOCK_BYTES (64 * 1024)
-#define MAX_PAIRS 16
+#define MAX_GROUPS 16
 struct ablock {
     _Alignas(64) uint8_t bytes[ABLOCK_BYTES];
-    int32_t rowsum[MAX_PAIRS][MR];
+    int32_t rowsum[MAX_GROUPS][MR];
 };
-_Static_assert(QC_Q8GEMM_PACKA_BYTES(KC) <= ABLOCK_BYTES, "one row pair fits");
+_Static_assert(QC_Q8GEMM_PACKA_BYTES(KC) <= ABLOCK_BYTES, "one row group fits");
 
 static size_t round_up(size_t x, size_t q)
 {
@@ -54,14 +54,14 @@ void qc_q8gemm_pack(size_t k, size_t n, const int8_t *b, size_t b_stride_k, size
     h->np = (uint32_t)np;
     for (size_t j = 0; j < np; j++) {
         int32_t s = 0;
-        int8_t *panel = panels + (j / NR) * NR * kp + (j % NR) * KB;
+        int8_t *panel = panels + (j / NR) * NR * kp + (j % NR) * 4;
         for (size_t kk = 0; kk < kp; kk++) {
             int8_t v = 0;
             if (j < n && kk < k) {
                 v = b[kk * b_stride_k + j * b_stride_n];
                 s += v;
             }
-            panel[(kk / KB) * NR * KB + kk % KB] = v;
+            panel[(kk / 4) * NR * 4 + kk % 4] = v;
         }
         colsum[j] = s;
         zbp[j] = j < n && zb != NULL ? zb[j] : 0;
@@ -70,9 +70,9 @@ void qc_q8gemm_pack(size_t k, size_t n, const int8_t *b, size_t b_stride_k, size
     }
 }
 
-/* Loop order (GotoBLAS): for each block of kc ≤ KC k, for each block of up to 32 rows of A,
- * pack the block (≤ 64 KiB, stays in L2), then for each 4-column panel of B (kc × 4 bytes,
- * stays in L1) run the micro-kernel down the block's row pairs. */
+/* Loop order (GotoBLAS): for each block of kc ≤ KC k, for each block of up to 96 rows of A,
+ * pack the block (≤ 64 KiB, stays in L2), then for each 16-column panel of B (kc × 16 bytes,
+ * stays in L1) run the micro-kernel down the block's groups of 6 rows. */
 void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, uint8_t za,
                const void *packed, int32_t *c, size_t c_stride)
 {
@@ -97,10 +97,10 @@ void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, 
     const size_t kblocks = (kp + KC - 1) / KC;
     const size_t kc_max = (kp / KB + kblocks - 1) / kblocks * KB;
     const size_t pstride = QC_Q8GEMM_PACKA_BYTES(kc_max);
-    size_t pairs = ABLOCK_BYTES / pstride;
-    if (pairs > MAX_PAIRS)
-        pairs = MAX_PAIRS;
-    const size_t mc = pairs * MR;
+    size_t groups = ABLOCK_BYTES / pstride;
+    if (groups > MAX_GROUPS)
+        groups = MAX_GROUPS;
+    const size_t mc = groups * MR;
     struct ablock ab;
     /* eq. G5: the column term (128 − za)·colsum[n] + K·za·zb[n], all mod 2^32 */
     const uint32_t shift = 128u - za, kza = (uint32_t)k * za;

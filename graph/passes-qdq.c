@@ -1,0 +1,629 @@
+/* passes-qdq.c — QDQ fusion: DequantizeLinear → op → QuantizeLinear patterns become integer ops.
+ *
+ * A QDQ model (ONNX Runtime's format) carries every quantized tensor as uint8/int8 and wraps
+ * each float op in DequantizeLinear ... QuantizeLinear. The pass rewrites, as ONNX Runtime's
+ * QDQ transformer does (docs/quantization.md, section 7, rules F1–F8):
+ *
+ *   DQ(x), DQ(w) [, DQ(b int32)] → Conv [→ Relu|Clip] → Q     QLinearConv
+ *   DQ(a), DQ(b) [, DQ(c int32)] → Gemm [→ Relu|Clip] → Q     QGemm
+ *   DQ(a), DQ(b) → MatMul [→ Relu|Clip] → Q                   QLinearMatMul
+ *   DQ(a), DQ(b) → Add [→ Relu|Clip] → Q                      QLinearAdd
+ *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze → Q
+ *                                                             the op on the 8-bit x, when
+ *                                                             Q's parameters are DQ's
+ *   DQ(x) → GlobalAveragePool | AveragePool → Q               QLinear(Global)AveragePool
+ *   DQ(x_i) → Concat → Q                                      QLinearConcat
+ *   QLinearConv | QGemm | QLinearMatMul | QLinearAdd → Clip   the same, with the clamp
+ *
+ * The Q node becomes the fused node (it already sits after all of the pattern's inputs, so
+ * the order stays topological) and the float nodes it replaces fall out in the final prune.
+ * A fused Relu or Clip becomes the clamp of the requantization; with an activation clamp the
+ * node goes to the private "qcal" domain (attributes activation_min, activation_max). What
+ * does not match stays float between its DQ and Q, which is still correct. DequantizeLinear
+ * of constants is not folded at load (prepare.c) so that this pass sees the integer
+ * weights; the pass folds those that are left. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph-impl.h"
+#include "kernels/kernels.h"
+
+static bool is_op(const qc_node *n, const char *op_type)
+{
+    return !strcmp(n->op_type, op_type) && (!n->domain[0] || !strcmp(n->domain, "ai.onnx"));
+}
+
+static int count_readers(const qc_graph *g, int tensor)
+{
+    int readers = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_inputs; k++)
+            readers += g->nodes[i].inputs[k] == tensor;
+    return readers;
+}
+
+/* The node producing tensor t when t is read by exactly one node and is not a graph output
+ * (so that the node may disappear into a fusion), else NULL. */
+static qc_node *sole_producer(qc_graph *g, int t)
+{
+    if (t < 0 || g->tensors[t].producer < 0 || g->tensors[t].is_output || count_readers(g, t) != 1)
+        return NULL;
+    return &g->nodes[g->tensors[t].producer];
+}
+
+static qc_node *producer(qc_graph *g, int t)
+{
+    return t >= 0 && g->tensors[t].producer >= 0 ? &g->nodes[g->tensors[t].producer] : NULL;
+}
+
+static int in_at(const qc_node *n, int k)
+{
+    return k < n->n_inputs ? n->inputs[k] : -1;
+}
+
+static const qc_value *const_value(const qc_graph *g, int t)
+{
+    return t >= 0 && g->tensors[t].is_const && g->tensors[t].value.data ? &g->tensors[t].value : NULL;
+}
+
+/* Quantization parameters of a DQ or Q node, all constant. */
+typedef struct {
+    const qc_node *node;
+    int q;                  /* the integer tensor: DQ's input, Q's output */
+    int scale, zp;          /* tensors; zp -1 when omitted */
+    const qc_value *s, *z;
+    int64_t count;          /* 1 per tensor, else per channel along axis */
+    int64_t axis;
+    qc_dtype type;
+} qparams;
+
+static bool read_qparams(const qc_graph *g, const qc_node *n, bool dq, qparams *p)
+{
+    memset(p, 0, sizeof *p);
+    if (n->n_inputs < 2 || n->n_outputs != 1)
+        return false;
+    p->node = n;
+    p->q = dq ? n->inputs[0] : n->outputs[0];
+    p->scale = n->inputs[1];
+    p->zp = in_at(n, 2);
+    p->s = const_value(g, p->scale);
+    p->z = p->zp >= 0 ? const_value(g, p->zp) : NULL;
+    if (!p->s || p->s->dtype != QC_FLOAT || (p->zp >= 0 && !p->z) ||
+        qc_node_attr_int(n, "block_size", 0) != 0)
+        return false;
+    p->count = qc_value_count(p->s);
+    p->axis = qc_node_attr_int(n, "axis", 1);
+    p->type = g->tensors[p->q].value.dtype;
+    return p->count >= 1 && (p->type == QC_UINT8 || p->type == QC_INT8 || p->type == QC_INT32);
+}
+
+static bool per_tensor(const qparams *p)
+{
+    return p->count == 1 && p->type != QC_INT32;
+}
+
+static float scale0(const qparams *p, int64_t i)
+{
+    return ((const float *)p->s->data)[p->count == 1 ? 0 : i];
+}
+
+static int32_t zp0(const qparams *p)
+{
+    return p->z ? (int32_t)qc_read_scalar(p->z, 0) : 0;
+}
+
+/* The DQ node producing tensor t (any number of readers), with constant parameters. */
+static bool dq_of(qc_graph *g, int t, qparams *p)
+{
+    qc_node *n = producer(g, t);
+    return n && is_op(n, "DequantizeLinear") && read_qparams(g, n, true, p);
+}
+
+/* ---- rewriting a node ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    int64_t value;
+} int_attr;
+
+static void free_attrs(qc_node *n)
+{
+    for (int i = 0; i < n->n_attrs; i++) {
+        free(n->attrs[i].name);
+        free(n->attrs[i].s);
+        free(n->attrs[i].floats);
+        free(n->attrs[i].ints);
+        free(n->attrs[i].t.data);
+    }
+    free(n->attrs);
+    n->attrs = NULL;
+    n->n_attrs = 0;
+}
+
+/* Deep copy of the attributes of src whose names are listed (NULL-terminated), then the
+ * int attributes extra (n_extra of them). */
+static bool build_attrs(const qc_node *src, const char *const *names, const int_attr *extra,
+                        int n_extra, qc_attr **out, int *n_out)
+{
+    int cap = (src ? src->n_attrs : 0) + n_extra, n = 0;
+    qc_attr *a = calloc((size_t)(cap ? cap : 1), sizeof *a);
+    if (!a)
+        return false;
+    for (int i = 0; src && i < src->n_attrs; i++) {
+        const qc_attr *s = &src->attrs[i];
+        bool wanted = false;
+        for (int k = 0; names && names[k]; k++)
+            wanted |= !strcmp(names[k], s->name);
+        if (!wanted || s->type == QC_ATTR_TENSOR)
+            continue;
+        qc_attr *d = &a[n++];
+        *d = *s;
+        d->name = strdup(s->name);
+        d->s = s->s ? strdup(s->s) : NULL;
+        d->floats = s->n && s->floats ? malloc((size_t)s->n * sizeof(float)) : NULL;
+        d->ints = s->n && s->ints ? malloc((size_t)s->n * sizeof(int64_t)) : NULL;
+        memset(&d->t, 0, sizeof d->t);
+        if (!d->name || (s->s && !d->s) || (s->n && s->floats && !d->floats) ||
+            (s->n && s->ints && !d->ints))
+            goto fail;
+        if (d->floats)
+            memcpy(d->floats, s->floats, (size_t)s->n * sizeof(float));
+        if (d->ints)
+            memcpy(d->ints, s->ints, (size_t)s->n * sizeof(int64_t));
+    }
+    for (int i = 0; i < n_extra; i++) {
+        qc_attr *d = &a[n++];
+        d->name = strdup(extra[i].name);
+        d->type = QC_ATTR_INT;
+        d->i = extra[i].value;
+        if (!d->name)
+            goto fail;
+    }
+    *out = a;
+    *n_out = n;
+    return true;
+fail: {
+    qc_node tmp = {.attrs = a, .n_attrs = n};
+    free_attrs(&tmp);
+    return false;
+}
+}
+
+/* Turns node q (a QuantizeLinear) into op_type/domain with the given inputs and attributes
+ * (copied from attr_src when listed in names), keeping its output. */
+static qc_status rewrite(qc_node *q, const char *op_type, const char *domain, const int *inputs,
+                         int n_inputs, const qc_node *attr_src, const char *const *names,
+                         const int_attr *extra, int n_extra, qc_error *err)
+{
+    qc_attr *attrs;
+    int n_attrs;
+    int *ins = malloc((size_t)n_inputs * sizeof *ins);
+    char *t = strdup(op_type), *d = strdup(domain);
+    if (!ins || !t || !d || !build_attrs(attr_src, names, extra, n_extra, &attrs, &n_attrs)) {
+        free(ins);
+        free(t);
+        free(d);
+        return qc_fail(err, QC_ERR_IO, "out of memory fusing node '%s'", q->name);
+    }
+    memcpy(ins, inputs, (size_t)n_inputs * sizeof *ins);
+    if (q->op && q->op->release)
+        q->op->release(q);
+    q->state = NULL;
+    q->op = NULL;
+    free(q->op_type);
+    free(q->domain);
+    free(q->inputs);
+    free_attrs(q);
+    q->op_type = t;
+    q->domain = d;
+    q->inputs = ins;
+    q->n_inputs = n_inputs;
+    q->attrs = attrs;
+    q->n_attrs = n_attrs;
+    return QC_OK;
+}
+
+/* ---- fused activations ------------------------------------------------------------------- */
+
+/* Output code of the real value v under Q's parameters: the library's QuantizeLinear. */
+static int32_t quantize_value(const qparams *y, float v)
+{
+    float s = scale0(y, 0);
+    int32_t z = zp0(y);
+    if (y->type == QC_UINT8) {
+        uint8_t q;
+        qc_quant p = {&s, &z, 0, 255};
+        qc_quantize_u8(1, 1, 1, &v, &p, &q);
+        return q;
+    }
+    int8_t q;
+    qc_quant p = {&s, &z, -128, 127};
+    qc_quantize_s8(1, 1, 1, &v, &p, &q);
+    return q;
+}
+
+/* Relu or Clip between the op and Q: its clamp in output codes. Q is increasing, so
+ * Q(clip(v, lo, hi)) = clamp(Q(v), Q(lo), Q(hi)) exactly (rule F2). */
+static bool act_clamp(const qc_graph *g, const qc_node *act, const qparams *y, int32_t *lo,
+                      int32_t *hi)
+{
+    float fl = -INFINITY, fh = INFINITY;
+    if (is_op(act, "Relu")) {
+        fl = 0.0f;
+    } else if (is_op(act, "Clip")) {
+        const qc_attr *amin = qc_node_attr(act, "min"), *amax = qc_node_attr(act, "max");
+        if (amin)
+            fl = amin->f;
+        if (amax)
+            fh = amax->f;
+        for (int k = 1; k <= 2; k++) {
+            int t = in_at(act, k);
+            if (t < 0)
+                continue;
+            const qc_value *v = const_value(g, t);
+            if (!v || v->dtype != QC_FLOAT || qc_value_count(v) != 1)
+                return false;
+            *(k == 1 ? &fl : &fh) = *(const float *)v->data;
+        }
+    } else {
+        return false;
+    }
+    *lo = isinf(fl) ? INT32_MIN : quantize_value(y, fl);
+    *hi = isinf(fh) ? INT32_MAX : quantize_value(y, fh);
+    return true;
+}
+
+/* ---- the patterns ------------------------------------------------------------------------ */
+
+static const char *const conv_attrs[] = {"auto_pad", "dilations", "group", "kernel_shape", "pads",
+                                         "strides", NULL};
+static const char *const gemm_attrs[] = {"transB", NULL};
+static const char *const avgpool_attrs[] = {"auto_pad", "ceil_mode", "count_include_pad",
+                                            "kernel_shape", "pads", "strides", NULL};
+
+/* Is a DQ'd int32 bias in the scale s_x·s_w of the accumulator (as quantizers write it)? */
+static bool bias_matches(const qparams *b, const qparams *x, const qparams *w, int64_t channels)
+{
+    if (b->type != QC_INT32 || zp0(b) != 0 || (b->count != 1 && b->count != channels))
+        return false;
+    for (int64_t c = 0; c < channels; c++) {
+        double want = (double)scale0(x, 0) * scale0(w, c), got = scale0(b, c);
+        if (fabs(got - want) > 1e-6 * want)
+            return false;
+    }
+    return true;
+}
+
+static bool weights_per_channel_ok(const qparams *w, int axis_wanted, int rank, int64_t channels)
+{
+    if (w->type == QC_INT32)
+        return false;
+    if (w->count == 1)
+        return true;
+    int axis;
+    return qc_axis(w->axis, rank, &axis) && axis == axis_wanted && w->count == channels;
+}
+
+/* F1: DQ(x), DQ(w) [, DQ(b)] → Conv | Gemm | MatMul [→ act] → Q. */
+static qc_status fuse_linear(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, int32_t lo,
+                             int32_t hi, bool has_act, bool *done, qc_error *err)
+{
+    bool conv = is_op(op, "Conv"), gemm = is_op(op, "Gemm"), matmul = is_op(op, "MatMul");
+    qparams x, w, b;
+    int bias = in_at(op, 2);
+    if (!dq_of(g, in_at(op, 0), &x) || !dq_of(g, in_at(op, 1), &w) || !per_tensor(&x) ||
+        (x.type != QC_UINT8 && x.type != QC_INT8))
+        return QC_OK;
+    const qc_value *wv = &g->tensors[w.q].value;
+    if (!const_value(g, w.q) || wv->rank < 2)
+        return QC_OK;
+    int64_t channels;
+    bool trans_b = gemm && qc_node_attr_int(op, "transB", 0) != 0;
+    if (conv) {
+        channels = wv->dims[0];
+        if (!weights_per_channel_ok(&w, 0, wv->rank, channels))
+            return QC_OK;
+    } else {
+        if (wv->rank != 2 && gemm)
+            return QC_OK;
+        if (gemm && (qc_node_attr_int(op, "transA", 0) || qc_node_attr_float(op, "alpha", 1) != 1 ||
+                     qc_node_attr_float(op, "beta", 1) != 1))
+            return QC_OK;
+        channels = trans_b ? wv->dims[0] : wv->dims[wv->rank - 1];
+        if (!weights_per_channel_ok(&w, trans_b ? 0 : wv->rank - 1, wv->rank, channels))
+            return QC_OK;
+        if (matmul && (wv->rank != 2 || bias >= 0))
+            return QC_OK;
+    }
+    if (bias >= 0) {
+        if (!dq_of(g, bias, &b) || !const_value(g, b.q) || !bias_matches(&b, &x, &w, channels))
+            return QC_OK;
+        const qc_value *bv = &g->tensors[b.q].value;
+        if (bv->rank != 1 || bv->dims[0] != channels)
+            return QC_OK;
+    }
+    int y_zp = y->zp;
+    if (y_zp < 0)
+        return QC_OK; /* the fused ops take the output type from the zero point */
+    int_attr extra[2] = {{"activation_min", lo}, {"activation_max", hi}};
+    int n_extra = has_act ? 2 : 0;
+    qc_status s;
+    if (conv) {
+        int ins[9] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y->scale, y_zp, bias >= 0 ? b.q : -1};
+        if (x.zp < 0 || w.zp < 0)
+            return QC_OK; /* QLinearConv requires the zero points */
+        s = rewrite(q, "QLinearConv", has_act ? "qcal" : "", ins, bias >= 0 ? 9 : 8, op, conv_attrs,
+                    extra, n_extra, err);
+    } else if (gemm) {
+        int ins[9] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, bias >= 0 ? b.q : -1, y->scale, y_zp};
+        s = rewrite(q, "QGemm", has_act ? "qcal" : "com.microsoft", ins, 9, op, gemm_attrs, extra,
+                    n_extra, err);
+    } else {
+        int ins[8] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y->scale, y_zp};
+        if (x.zp < 0 || w.zp < 0)
+            return QC_OK;
+        s = rewrite(q, "QLinearMatMul", has_act ? "qcal" : "", ins, 8, NULL, NULL, extra, n_extra,
+                    err);
+    }
+    *done = s == QC_OK;
+    return s;
+}
+
+/* F3: DQ(a), DQ(b) → Add [→ act] → Q. */
+static qc_status fuse_add(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, int32_t lo,
+                          int32_t hi, bool has_act, bool *done, qc_error *err)
+{
+    qparams a, b;
+    if (!dq_of(g, in_at(op, 0), &a) || !dq_of(g, in_at(op, 1), &b) || !per_tensor(&a) ||
+        !per_tensor(&b) || a.type != y->type || b.type != y->type)
+        return QC_OK;
+    int ins[8] = {a.q, a.scale, a.zp, b.q, b.scale, b.zp, y->scale, y->zp};
+    int_attr extra[2] = {{"activation_min", lo}, {"activation_max", hi}};
+    qc_status s = rewrite(q, "QLinearAdd", has_act ? "qcal" : "com.microsoft", ins,
+                          y->zp >= 0 ? 8 : 7, NULL, NULL, extra, has_act ? 2 : 0, err);
+    *done = s == QC_OK;
+    return s;
+}
+
+static bool same_params(const qparams *a, const qparams *b)
+{
+    return per_tensor(a) && per_tensor(b) && a->type == b->type && scale0(a, 0) == scale0(b, 0) &&
+           zp0(a) == zp0(b);
+}
+
+/* F4–F6: single-input ops. */
+static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, bool *done,
+                            qc_error *err)
+{
+    qparams x;
+    if (!dq_of(g, in_at(op, 0), &x) || !per_tensor(&x) || x.type != y->type)
+        return QC_OK;
+    qc_status s = QC_OK;
+    bool moves = is_op(op, "Reshape") || is_op(op, "Flatten") || is_op(op, "Transpose") ||
+                 is_op(op, "Squeeze") || is_op(op, "Unsqueeze");
+    if ((moves || is_op(op, "MaxPool")) && op->n_outputs == 1) {
+        if (!same_params(&x, y))
+            return QC_OK;
+        static const char *const all_attrs[] = {"allowzero", "auto_pad", "axes", "axis",
+                                                "ceil_mode", "dilations", "kernel_shape", "pads",
+                                                "perm", "storage_order", "strides", NULL};
+        int ins[8];
+        for (int k = 0; k < op->n_inputs && k < 8; k++)
+            ins[k] = op->inputs[k];
+        ins[0] = x.q;
+        s = rewrite(q, op->op_type, "", ins, op->n_inputs < 8 ? op->n_inputs : 8, op, all_attrs,
+                    NULL, 0, err);
+    } else if (is_op(op, "GlobalAveragePool")) {
+        int ins[5] = {x.q, x.scale, x.zp, y->scale, y->zp};
+        if (x.zp < 0 || y->zp < 0)
+            return QC_OK;
+        s = rewrite(q, "QLinearGlobalAveragePool", "com.microsoft", ins, 5, NULL, NULL, NULL, 0, err);
+    } else if (is_op(op, "AveragePool")) {
+        const qc_attr *dil = qc_node_attr(op, "dilations");
+        for (int i = 0; dil && i < dil->n; i++)
+            if (dil->ints[i] != 1)
+                return QC_OK;
+        if (x.zp < 0 || y->zp < 0)
+            return QC_OK;
+        int ins[5] = {x.q, x.scale, x.zp, y->scale, y->zp};
+        s = rewrite(q, "QLinearAveragePool", "com.microsoft", ins, 5, op, avgpool_attrs, NULL, 0, err);
+    } else {
+        return QC_OK;
+    }
+    *done = s == QC_OK;
+    return s;
+}
+
+/* F7: DQ(x_i) → Concat → Q. */
+static qc_status fuse_concat(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, bool *done,
+                             qc_error *err)
+{
+    if (op->n_inputs < 1 || op->n_inputs > 64 || y->zp < 0)
+        return QC_OK;
+    int ins[2 + 3 * 64];
+    ins[0] = y->scale;
+    ins[1] = y->zp;
+    for (int k = 0; k < op->n_inputs; k++) {
+        qparams x;
+        if (!dq_of(g, op->inputs[k], &x) || !per_tensor(&x) || x.type != y->type || x.zp < 0)
+            return QC_OK;
+        ins[2 + 3 * k] = x.q;
+        ins[3 + 3 * k] = x.scale;
+        ins[4 + 3 * k] = x.zp;
+    }
+    static const char *const names[] = {"axis", NULL};
+    qc_status s = rewrite(q, "QLinearConcat", "com.microsoft", ins, 2 + 3 * op->n_inputs, op, names,
+                          NULL, 0, err);
+    *done = s == QC_OK;
+    return s;
+}
+
+static qc_status fuse_one(qc_graph *g, int qi, bool *done, qc_error *err)
+{
+    qc_node *q = &g->nodes[qi];
+    qparams y;
+    *done = false;
+    if (!read_qparams(g, q, false, &y) || !per_tensor(&y))
+        return QC_OK;
+    qc_node *op = sole_producer(g, q->inputs[0]);
+    if (!op || op->n_outputs != 1)
+        return QC_OK;
+    int32_t lo = INT32_MIN, hi = INT32_MAX;
+    bool has_act = false;
+    if (is_op(op, "Relu") || is_op(op, "Clip")) {
+        qc_node *inner = sole_producer(g, op->inputs[0]);
+        if (!inner || inner->n_outputs != 1 || !act_clamp(g, op, &y, &lo, &hi))
+            return QC_OK;
+        if (!is_op(inner, "Conv") && !is_op(inner, "Gemm") && !is_op(inner, "MatMul") &&
+            !is_op(inner, "Add"))
+            return QC_OK;
+        op = inner;
+        has_act = true;
+    }
+    if (is_op(op, "Conv") || is_op(op, "Gemm") || is_op(op, "MatMul"))
+        return fuse_linear(g, q, &y, op, lo, hi, has_act, done, err);
+    if (is_op(op, "Add"))
+        return fuse_add(g, q, &y, op, lo, hi, has_act, done, err);
+    if (has_act)
+        return QC_OK;
+    if (is_op(op, "Concat"))
+        return fuse_concat(g, q, &y, op, done, err);
+    return fuse_unary(g, q, &y, op, done, err);
+}
+
+/* F8: a Clip on the 8-bit output of QLinearConv, QGemm, QLinearMatMul or QLinearAdd (the
+ * QOperator format writes ReLU6 so, with integer bounds) becomes the requantization's clamp:
+ * clamp(clamp(v, qmin, qmax), lo, hi) = clamp(v, max(qmin, lo), min(qmax, hi)). */
+static bool clamps_integer_op(const qc_node *n)
+{
+    static const char *const types[] = {"QLinearConv", "QGemm", "QLinearMatMul", "QLinearAdd"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (!strcmp(n->op_type, types[i]))
+            return true;
+    return false;
+}
+
+static qc_status fuse_integer_clip(qc_graph *g, int ci, bool *done, qc_error *err)
+{
+    qc_node *clip = &g->nodes[ci];
+    *done = false;
+    if (!is_op(clip, "Clip") || clip->n_inputs < 1 || clip->n_outputs != 1)
+        return QC_OK;
+    qc_node *p = sole_producer(g, clip->inputs[0]);
+    if (!p || p->n_outputs != 1 || !clamps_integer_op(p))
+        return QC_OK;
+    qc_dtype t = g->tensors[clip->inputs[0]].value.dtype;
+    if (t != QC_UINT8 && t != QC_INT8)
+        return QC_OK;
+    int64_t lo = qc_node_attr_int(p, "activation_min", INT32_MIN);
+    int64_t hi = qc_node_attr_int(p, "activation_max", INT32_MAX);
+    for (int k = 1; k <= 2; k++) {
+        int ti = in_at(clip, k);
+        if (ti < 0)
+            continue;
+        const qc_value *v = const_value(g, ti);
+        if (!v || v->dtype != t || qc_value_count(v) != 1)
+            return QC_OK;
+        int64_t b = (int64_t)qc_read_scalar(v, 0);
+        if (k == 1)
+            lo = b > lo ? b : lo;
+        else
+            hi = b < hi ? b : hi;
+    }
+    if (lo > hi)
+        return QC_OK;
+    /* p keeps its inputs and attributes, gains the clamp, and writes the Clip's output */
+    static const char *const all[] = {"auto_pad", "dilations", "group", "kernel_shape", "pads",
+                                      "strides", "transA", "transB", "alpha", NULL};
+    int_attr extra[2] = {{"activation_min", lo}, {"activation_max", hi}};
+    /* rewrite copies the op type, the inputs and the listed attributes before freeing p's */
+    qc_status s = rewrite(p, p->op_type, "qcal", p->inputs, p->n_inputs, p, all, extra, 2, err);
+    if (s != QC_OK)
+        return s;
+    p->outputs[0] = clip->outputs[0];
+    qc_node_free(clip);
+    memmove(clip, clip + 1, (size_t)(g->n_nodes - ci - 1) * sizeof *clip);
+    g->n_nodes--;
+    qc_graph_index_producers(g);
+    *done = true;
+    return QC_OK;
+}
+
+/* DequantizeLinear of constants left after fusion (weights of unfused float ops) is folded
+ * here, as qc_graph_prepare folds every other constant expression. */
+static qc_status fold_constant_dq(qc_graph *g, qc_error *err)
+{
+    qc_exec *x = NULL;
+    qc_status s = QC_OK;
+    for (int i = 0; i < g->n_nodes;) {
+        qc_node *n = &g->nodes[i];
+        bool all_const = is_op(n, "DequantizeLinear") && n->op && n->n_outputs == 1 &&
+                         n->outputs[0] >= 0 && !g->tensors[n->outputs[0]].is_output;
+        for (int k = 0; all_const && k < n->n_inputs; k++)
+            all_const = n->inputs[k] < 0 || const_value(g, n->inputs[k]);
+        if (!all_const) {
+            i++;
+            continue;
+        }
+        if (!x && !(x = qc_exec_create(g))) {
+            s = qc_fail(err, QC_ERR_IO, "out of memory");
+            break;
+        }
+        const qc_value *in[3] = {NULL, NULL, NULL};
+        for (int k = 0; k < n->n_inputs && k < 3; k++)
+            in[k] = n->inputs[k] >= 0 ? &g->tensors[n->inputs[k]].value : NULL;
+        qc_value out;
+        memset(&out, 0, sizeof out);
+        if ((s = n->op->infer(n, in, &out, err)) != QC_OK)
+            break;
+        out.data = malloc(qc_value_bytes(&out) + 1);
+        if (!out.data) {
+            s = qc_fail(err, QC_ERR_IO, "out of memory");
+            break;
+        }
+        if ((s = n->op->run(x, n, in, &out, err)) != QC_OK) {
+            free(out.data);
+            break;
+        }
+        qc_tensor *t = &g->tensors[n->outputs[0]];
+        free(t->value.data);
+        t->value = out;
+        t->is_const = true;
+        t->producer = -1;
+        qc_node_free(n);
+        memmove(n, n + 1, (size_t)(g->n_nodes - i - 1) * sizeof *n);
+        g->n_nodes--;
+        qc_graph_index_producers(g);
+    }
+    qc_exec_destroy(x);
+    return s;
+}
+
+qc_status qc_pass_fuse_qdq(qc_graph *g, qc_error *err)
+{
+    qc_graph_index_producers(g);
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (!is_op(&g->nodes[i], "QuantizeLinear"))
+            continue;
+        bool done;
+        qc_status s = fuse_one(g, i, &done, err);
+        if (s != QC_OK)
+            return s;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        bool done;
+        qc_status s = fuse_integer_clip(g, i, &done, err);
+        if (s != QC_OK)
+            return s;
+        i -= done; /* node i is now the next one */
+    }
+    /* the replaced float nodes have no readers left: drop them before folding, so that the
+     * DQ nodes of fused weights go too instead of being folded into float copies */
+    qc_pass_prune(g);
+    qc_status s = fold_constant_dq(g, err);
+    if (s == QC_OK)
+        s = qc_graph_prepare(g, err);
+    return s;
+}

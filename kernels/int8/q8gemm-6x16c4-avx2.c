@@ -1,0 +1,197 @@
+/* q8gemm-6x16c4-avx2.c — AVX2 qgemm micro-kernel (xor form of the sign trick, eq. G4) and A
+ * packing; bit-exact with q8gemm-6x16c4-scalar.c. */
+#include "int8-impl.h"
+#include "q8gemm-avx2-impl.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define MR QC_Q8GEMM_MR
+#define NR QC_Q8GEMM_NR
+#define KB QC_Q8GEMM_KB
+
+_Static_assert(MR == 6 && NR == 16 && KB == 8, "the assembly below is written for 6x16c4");
+
+/* 32 k of one row at a time: m and u computed in one go, then their 4-byte groups
+ * interleaved (m0 u0 m1 u1 …) into the row's 64 bytes */
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2)
+{
+    const __m256i bias = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
+    int32_t negsum[MR];
+    for (size_t i = 0; i < MR; i++) {
+        const uint8_t *src = a + i * a_stride;
+        uint8_t *p = packed + i * 2 * kc;
+        __m256i sum = zero, neg = zero;
+        for (size_t k0 = 0; k0 < kc; k0 += 32) {
+            __m256i x = bias; /* a = 128: a' = 0 */
+            if (i < mr) {
+                if (k0 + 32 <= k_real) {
+                    x = _mm256_loadu_si256((const __m256i *)(src + k0));
+                } else if (k0 < k_real) {
+                    uint8_t tmp[32];
+                    memset(tmp, 0x80, sizeof tmp);
+                    memcpy(tmp, src + k0, k_real - k0);
+                    x = _mm256_loadu_si256((const __m256i *)tmp);
+                }
+            }
+            const __m256i s = _mm256_xor_si256(x, bias);
+            const __m256i m = _mm256_cmpgt_epi8(zero, s);
+            const __m256i u = _mm256_abs_epi8(s);
+            const __m256i lo = _mm256_unpacklo_epi32(m, u), hi = _mm256_unpackhi_epi32(m, u);
+            const __m256i out0 = _mm256_permute2x128_si256(lo, hi, 0x20);
+            const __m256i out1 = _mm256_permute2x128_si256(lo, hi, 0x31);
+            if (k0 + 32 <= kc) {
+                _mm256_storeu_si256((__m256i *)(p + 2 * k0), out0);
+                _mm256_storeu_si256((__m256i *)(p + 2 * k0 + 32), out1);
+            } else {
+                uint8_t tmp[64];
+                _mm256_storeu_si256((__m256i *)tmp, out0);
+                _mm256_storeu_si256((__m256i *)(tmp + 32), out1);
+                memcpy(p + 2 * k0, tmp, 2 * (kc - k0));
+            }
+            sum = _mm256_add_epi64(sum, _mm256_sad_epu8(x, zero));
+            neg = _mm256_add_epi64(neg, _mm256_sad_epu8(_mm256_and_si256(u, m), zero));
+        }
+        /* sum counted every padding byte (k past k_real, up to the last whole 32) as 128 */
+        const size_t real = i < mr ? (k_real < kc ? k_real : kc) : 0;
+        const int64_t pad = (int64_t)128 * (int64_t)((kc + 31) / 32 * 32 - real);
+        __m256i v = _mm256_unpacklo_epi64(sum, neg);
+        v = _mm256_add_epi64(v, _mm256_unpackhi_epi64(sum, neg));
+        const __m128i t = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+        rowsum[i] = i < mr ? (int32_t)(_mm_cvtsi128_si64(t) - pad) : 0;
+        negsum[i] = (int32_t)_mm_extract_epi64(t, 1);
+    }
+    memcpy(packed + MR * 2 * kc, negsum, sizeof negsum);
+}
+
+/* 1 to 4 rows (M remainders, and the one-row GEMV of a fully connected layer at batch 1): the
+ * same steps in intrinsics, unrolled for a constant number of rows, so that no work is spent on
+ * padding rows. */
+static inline __attribute__((always_inline)) void
+rows_kernel(size_t rows, size_t nr, size_t kc, const uint8_t *a, const int8_t *w, int32_t *c,
+            size_t c_stride, const qc_q8gemm_ukernel_params *params)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc[MR][2];
+    /* the row loops unrolled, so that the accumulators live in registers */
+#pragma GCC unroll 6
+    for (size_t i = 0; i < rows; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+    for (size_t g = 0; g < kc / 4; g++) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + g * 64));
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + g * 64 + 32));
+#pragma GCC unroll 6
+        for (size_t i = 0; i < rows; i++) {
+            int32_t mi, ui;
+            memcpy(&mi, a + i * 2 * kc + g * 8, 4);
+            memcpy(&ui, a + i * 2 * kc + g * 8 + 4, 4);
+            const __m256i m = _mm256_set1_epi32(mi), u = _mm256_set1_epi32(ui);
+            const __m256i t0 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w0, m));
+            const __m256i t1 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w1, m));
+            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(t0, ones));
+            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(t1, ones));
+        }
+    }
+    int32_t negsum[MR];
+    memcpy(negsum, a + MR * 2 * kc, sizeof negsum);
+    qc_q8gemm_epilogue_avx2(rows, acc, nr, negsum, c, c_stride, params);
+}
+
+/* One row i of one group of 4 k (eq. G4), both 8-column halves: broadcast m_i and u_i (4 k
+ * each), t = w XOR m; vpmaddubsw(u, t) adds pairs of u·t ∈ [−16384, 16256] into int16
+ * without saturating; vpmaddwd(·, 1) adds the pairs into int32; vpaddd accumulates mod 2^32.
+ * Registers: ymm0-ymm11 the accumulators, ymm12 m, ymm13 u, ymm14 temporary, ymm15 the int16
+ * ones. */
+#define QC_ROW(MADDR, UADDR, WOFF, C0, C1)                                                     \
+    "vpbroadcastd " MADDR ", %%ymm12\n\t"                                                      \
+    "vpbroadcastd " UADDR ", %%ymm13\n\t"                                                      \
+    "vpxor " #WOFF "(%[w]), %%ymm12, %%ymm14\n\t"                                              \
+    "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"                                                 \
+    "vpmaddwd %%ymm15, %%ymm14, %%ymm14\n\t"                                                   \
+    "vpaddd %%ymm14, %%ymm" C0 ", %%ymm" C0 "\n\t"                                             \
+    "vpxor " #WOFF "+32(%[w]), %%ymm12, %%ymm14\n\t"                                           \
+    "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"                                                 \
+    "vpmaddwd %%ymm15, %%ymm14, %%ymm14\n\t"                                                   \
+    "vpaddd %%ymm14, %%ymm" C1 ", %%ymm" C1 "\n\t"
+
+/* the six rows of one group of 4 k at byte offset G of each row (rows 0-2 from a0, 3-5 from
+ * a3, the row pitch in p) and byte offset W of the panel */
+#define QC_GROUP(G, W)                                                                         \
+    QC_ROW(#G "(%[a0])", #G "+4(%[a0])", W, "0", "1")                                          \
+    QC_ROW(#G "(%[a0],%[p])", #G "+4(%[a0],%[p])", W, "2", "3")                                \
+    QC_ROW(#G "(%[a0],%[p],2)", #G "+4(%[a0],%[p],2)", W, "4", "5")                            \
+    QC_ROW(#G "(%[a3])", #G "+4(%[a3])", W, "6", "7")                                          \
+    QC_ROW(#G "(%[a3],%[p])", #G "+4(%[a3],%[p])", W, "8", "9")                                \
+    QC_ROW(#G "(%[a3],%[p],2)", #G "+4(%[a3],%[p],2)", W, "10", "11")
+
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx2)
+{
+    switch (mr) {
+    case 1:
+        rows_kernel(1, nr, kc, a, w, c, c_stride, params);
+        return;
+    case 2:
+        rows_kernel(2, nr, kc, a, w, c, c_stride, params);
+        return;
+    case 3:
+        rows_kernel(3, nr, kc, a, w, c, c_stride, params);
+        return;
+    case 4:
+        rows_kernel(4, nr, kc, a, w, c, c_stride, params);
+        return;
+    default: /* 5 rows run as 6 (the packed padding row is zero): 10 accumulators in C spill */
+        break;
+    }
+    __m256i acc[MR][2];
+
+    /* Written in assembly because the 12 accumulators (ymm0-ymm11), m, u, a temporary and the
+     * ones take all 16 registers, and GCC spills in this loop; two groups of 4 k per
+     * iteration. The accumulators go to `acc` at the end. */
+    const uint8_t *a0 = a, *a3 = a + 3 * 2 * kc;
+    const int8_t *pw = w;
+    const size_t pitch = 2 * kc;
+    size_t k = kc;
+    __asm__ volatile("vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
+                     "vpabsw %%ymm15, %%ymm15\n\t"
+                     "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
+                     "vmovdqa %%ymm0, %%ymm1\n\t"
+                     "vmovdqa %%ymm0, %%ymm2\n\t"
+                     "vmovdqa %%ymm0, %%ymm3\n\t"
+                     "vmovdqa %%ymm0, %%ymm4\n\t"
+                     "vmovdqa %%ymm0, %%ymm5\n\t"
+                     "vmovdqa %%ymm0, %%ymm6\n\t"
+                     "vmovdqa %%ymm0, %%ymm7\n\t"
+                     "vmovdqa %%ymm0, %%ymm8\n\t"
+                     "vmovdqa %%ymm0, %%ymm9\n\t"
+                     "vmovdqa %%ymm0, %%ymm10\n\t"
+                     "vmovdqa %%ymm0, %%ymm11\n\t"
+                     "1:\n\t"
+                     QC_GROUP(0, 0)
+                     QC_GROUP(8, 64)
+                     "add $16, %[a0]\n\t"
+                     "add $16, %[a3]\n\t"
+                     "sub $-128, %[w]\n\t"
+                     "sub $8, %[k]\n\t"
+                     "jnz 1b\n\t"
+                     "vmovdqu %%ymm0, 0(%[acc])\n\t"
+                     "vmovdqu %%ymm1, 32(%[acc])\n\t"
+                     "vmovdqu %%ymm2, 64(%[acc])\n\t"
+                     "vmovdqu %%ymm3, 96(%[acc])\n\t"
+                     "vmovdqu %%ymm4, 128(%[acc])\n\t"
+                     "vmovdqu %%ymm5, 160(%[acc])\n\t"
+                     "vmovdqu %%ymm6, 192(%[acc])\n\t"
+                     "vmovdqu %%ymm7, 224(%[acc])\n\t"
+                     "vmovdqu %%ymm8, 256(%[acc])\n\t"
+                     "vmovdqu %%ymm9, 288(%[acc])\n\t"
+                     "vmovdqu %%ymm10, 320(%[acc])\n\t"
+                     "vmovdqu %%ymm11, 352(%[acc])\n\t"
+                     : [a0] "+r"(a0), [a3] "+r"(a3), [w] "+r"(pw), [k] "+r"(k)
+                     : [p] "r"(pitch), [acc] "r"(acc)
+                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+
+    int32_t negsum[MR];
+    memcpy(negsum, a + MR * 2 * kc, sizeof negsum);
+    qc_q8gemm_epilogue_avx2(mr, acc, nr, negsum, c, c_stride, params);
+}

@@ -1,0 +1,1 @@
+ByJ–Lp²‡g{šjgp>3Ja`rsƒuS•q=\SP]Œe\^9Jp‡QJ/h[Z:5Yc}'c‰Ofb~\˜qƒ£|r“|xmBŒr„r˜Â¬]sƒŽŽ`VW´{OyV`JXdUeV…dE{j˜wZR]¥˜…vfm[XŠy‚ˆ5‰œrvE3:zLu‹—nJgrz“mmsl~Xjdv

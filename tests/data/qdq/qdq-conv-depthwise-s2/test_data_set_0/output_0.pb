@@ -1,0 +1,1 @@
+ByJ¬Šms…zŒˆvph’•lo‡—~£±w^w‘”€„¤¨–‹¨q0dhvp€‰upˆœ„w®]’tœu™†€½ˆ’hƒ€¹‹i}vŸ†|‹‹‰—Ÿ‚z€ˆˆ|Œƒz’bx™ ‹pb›s‚‘H¨‚‰{©Ÿ­¬k°htpw¶¡z^¸ye—¢twŠ®Ÿ}z£Ž™œžž›œršŠŽs†x i‹rZtpoˆ†nŠ†{v›‡|Ž¢¡Š™’q€bj{€w“†u”c >nxd—nxŠ—„˜„|…˜¦€l™]b™„š‡y˜y†wyoˆ|~~veZ”š—bu‡œ}{‚|uwuƒr—sœeWoPƒ‚\‚x–ŽGeYo¥„‹pu‹žrqze¶fx~š¢Š’x¬¯Š˜rŸ{†

@@ -1,0 +1,1 @@
+ByJxw²€Õ“njnŒ‡u˜•—p²z|sšŠˆ}~i‘ƒ§H–uhšv~¢bmPoŸ‰›Še„Šnp€¡†€vr‡ƒ‚‹—‡e…“h qvwƒk€‚™u€]‰‚†oy†|{¡ev™z}¨io€‰ˆŽ±xcm_~‡oo…qwj

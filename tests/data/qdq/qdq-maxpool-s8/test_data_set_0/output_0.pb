@@ -1,0 +1,1 @@
+ByJÀ)eeebbWWZZ^^ QQQ888000"]]mmNNNGGGffFFF9SS^^[[8mmmh**øøÂ²²Ž:bbbVVVmmmgggZ```bbb_YYYiiidd?ddmmm88[[HHðÔ[[÷===ýýä"""%%%$mmm  [[[llNNAAGG44055iiilljjgggûkkee<eeeIIIDTTZZ___:::Âaaaý
