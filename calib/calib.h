@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "graph/graph.h"
+#include "stats/stats.h"
 
 /* ---- quantization parameters (calib/qparams.c, docs/qparams.md) ---------------------- */
 
@@ -132,5 +133,123 @@ bool qc_scheme_parse(const char *name, qc_scheme *out); /* false for an unknown 
 /* "half-even", "half-away", "toward-zero", "up", "down" */
 const char *qc_round_mode_name(qc_round_mode mode);
 bool qc_round_mode_parse(const char *name, qc_round_mode *out);
+
+/* ---- the quantizer (calib/quantize.c, docs/qparams.md "The quantizer") ----------------- */
+
+typedef enum { QC_FORMAT_QDQ = 0, QC_FORMAT_QOPERATOR = 1, QC_FORMAT_FAKEQUANT = 2 } qc_qformat;
+
+typedef struct {
+    qc_scheme scheme;
+    bool per_channel;           /* weights per output channel */
+    int weight_bits, act_bits;  /* 2..8 */
+    bool reduce_range;          /* 7-bit weights (eq. P3) */
+    qc_round_mode round;        /* rounding of the weights (biases: half-even, eq. P15) */
+    qc_range_method method;     /* activation ranges, from stats/stats.h */
+    qc_range_params range;      /* n_std, percentile, bits of entropy/mse */
+    qc_qformat format;
+    const char *const *exclude; /* node names kept FP32 */
+    int n_exclude;
+} qc_quantize_options;
+
+/* gemmlowp, per tensor, 8/8 bits, half-even, minmax, qdq, nothing excluded */
+void qc_quantize_options_default(qc_quantize_options *o);
+const char *qc_qformat_name(qc_qformat f);            /* "qdq", "qoperator", "fakequant" */
+bool qc_qformat_parse(const char *name, qc_qformat *out);
+
+/* What was quantized, for tables and reports: one entry per quantized tensor. */
+typedef struct {
+    char *tensor;       /* owned */
+    const char *role;   /* "input", "activation", "weight", "bias" */
+    int n_channels;     /* 1 per tensor */
+    float min, max;     /* the range used (channel 0 when per channel) */
+    qc_qparams *params; /* owned, n_channels entries */
+    int bits;
+} qc_quantized_tensor;
+typedef struct {
+    int n;
+    qc_quantized_tensor *tensors;
+} qc_quantize_report;
+
+/* fp32: a prepared graph with BatchNorm folded; stats: matching it (checked with
+ * qc_stats_check_model, hash not compared). *out: a new graph, complete (static dtypes and
+ * shapes filled in, producers indexed) but NOT prepared, which qc_onnx_save writes as it is.
+ * It is left unprepared on purpose: qc_graph_prepare folds constant subgraphs, and the
+ * DequantizeLinear of a constant weight is one, so a prepared graph would hold float weights
+ * again. To run it, prepare it (or save and load it); a fusion pass that wants the integer
+ * weights must see the graph before that folding.
+ * Errors: bits outside 2..8, qoperator with act_bits < 8, an exclude name that matches no
+ * node: QC_ERR_USAGE. Statistics of another model or without a tensor, NaN/Inf weights
+ * (naming the tensor): QC_ERR_INPUT. report may be NULL. */
+qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quantize_options *o,
+                      qc_graph **out, qc_quantize_report *report, qc_error *err);
+void qc_quantize_report_free(qc_quantize_report *r);
+
+/* ---- error metrics (calib/metrics.c) --------------------------------------------------- */
+
+/* A quantized tensor (dequantized) against its FP32 reference, over one or many samples.
+ * Sums are doubles in element order, a sample at a time: the same samples added (or
+ * accumulators merged) in the same order give the same bits. Pairs where either value is
+ * NaN or infinite are counted apart and left out of the sums.
+ *
+ *     qc_error_acc a; qc_error_acc_init(&a);
+ *     for each image, in image order: qc_error_acc_add(&a, fp32, dequantized, n);
+ *     qc_error_metrics m; qc_error_acc_finish(&a, &m);     // m.sqnr_db, m.cosine, …
+ */
+typedef struct {
+    int64_t count;       /* finite pairs in the sums */
+    int64_t nonfinite;   /* pairs left out */
+    int64_t samples;     /* qc_error_acc_add calls */
+    double sum_ref2;     /* Σ r² */
+    double sum_q2;       /* Σ q² */
+    double sum_err2;     /* Σ (r − q)² */
+    double sum_dot;      /* Σ r·q */
+    double max_abs_err;  /* max |r − q| */
+} qc_error_acc;
+
+typedef struct {
+    int64_t count, nonfinite;
+    double sqnr_db;      /* 10·log10(Σr² / Σ(r−q)²): +inf when equal (all-zero too), −inf
+                            when the reference is all zero and q is not */
+    double cosine;       /* Σrq / (|r|·|q|) in [−1, 1]; 1 for two zero vectors, 0 for one */
+    double max_abs_err;
+    double mse;          /* Σ(r−q)² / count; 0 without values */
+} qc_error_metrics;
+
+void qc_error_acc_init(qc_error_acc *a);
+/* Adds one sample of n pairs. */
+void qc_error_acc_add(qc_error_acc *a, const float *ref, const float *q, int64_t n);
+void qc_error_acc_merge(qc_error_acc *dst, const qc_error_acc *src); /* dst += src */
+void qc_error_acc_finish(const qc_error_acc *a, qc_error_metrics *m);
+/* 10·log10(signal / noise) with the conventions of qc_error_metrics.sqnr_db */
+double qc_sqnr_db(double signal, double noise);
+
+/* Which integer codes a tensor's values quantize to under qparams p ([outer][channels][inner]
+ * as qc_quantize_array), and how many were clipped: their unclamped code round(fl(x / s)) + z
+ * fell outside [qmin, qmax] (eq. P12). NaN maps to the zero point and is not clipped. */
+#define QC_CODE_HIST_MAX 65536 /* widest code range counted (16 bits) */
+typedef struct {
+    int32_t qmin, qmax;
+    int64_t count;                     /* values added */
+    int64_t clipped_low, clipped_high; /* below qmin, above qmax */
+    int64_t *codes;                    /* owned: qmax − qmin + 1 counts, code qmin first */
+} qc_code_hist;
+
+/* Errors: a range wider than QC_CODE_HIST_MAX codes or inverted (QC_ERR_INPUT, naming
+ * tensor), out of memory (QC_ERR_IO). */
+qc_status qc_code_hist_init(qc_code_hist *h, int32_t qmin, int32_t qmax, const char *tensor,
+                            qc_error *err);
+void qc_code_hist_free(qc_code_hist *h);
+void qc_code_hist_add(qc_code_hist *h, int64_t outer, int64_t channels, int64_t inner,
+                      const float *x, const qc_qparams *p, qc_round_mode mode);
+/* dst += src; both must count the same range (QC_ERR_INPUT otherwise). */
+qc_status qc_code_hist_merge(qc_code_hist *dst, const qc_code_hist *src, qc_error *err);
+double qc_code_hist_clipped(const qc_code_hist *h);  /* clipped / count; 0 when empty */
+int64_t qc_code_hist_distinct(const qc_code_hist *h); /* codes met at least once */
+double qc_code_hist_used(const qc_code_hist *h);     /* distinct / (qmax − qmin + 1) */
+
+/* KL(P ‖ Q) in nats of P = softmax(ref) and Q = softmax(q), n logits each, in double with
+ * the maximum subtracted first: how far quantized logits are from FP32 without labels.
+ * 0 for n < 1, NaN when a logit is not finite. */
+double qc_kl_softmax(const float *ref, const float *q, int n);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include "../graph/graph.h"
 #include "../io/io.h"
+#include "../stats/stats.h"
 
 #define QCAL_VERSION "0.1.0"
 
@@ -16,6 +17,8 @@ int cmd_inspect(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* Prints "error: …" (or "warning: …") to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -73,5 +76,64 @@ double cli_now(void); /* monotonic seconds */
 
 /* JSON string output with escaping. */
 void cli_json_string(FILE *f, const char *s);
+
+/* ---- gathering statistics (cli/stats.c), shared by stats and quantize ------------------- */
+
+typedef struct {
+    int64_t limit, batch;      /* at most limit images; images in flight per step */
+    int shard_i, shard_n;      /* the groups of QC_STATS_GROUP images numbered i modulo n */
+    bool per_channel, histograms;
+    const cli_pp_flags *pp;    /* preprocessing flags laid over the model card's */
+    int threads;
+    bool quiet;
+} cli_gather_options;
+/* Runs the FP32 graph g of model_path over the PNG images under `images` and returns the
+ * merged statistics in *out (seconds: the time the pass took). Prints what goes wrong;
+ * returns the exit status. The result does not depend on threads or batch. */
+int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, qc_graph *g,
+                     uint64_t hash, qc_stats **out, double *seconds);
+
+/* ---- the HTML report of qcal compare (cli/report-html.c) -------------------------------- */
+
+/* What the page shows, filled by compare; nothing is owned. Fractions are in [0, 1]; NaN
+ * marks a value that was not measured (no labels, no timing, a tensor the variant did not
+ * quantize). Variant k of every model is variants[k]. */
+typedef struct {
+    const char *variant;  /* the method that chose it, e.g. "symlowp/channel" */
+    float lo, hi;         /* the real range it represents (the tensor's, for per channel) */
+} cli_report_range;
+
+typedef struct {
+    const char *name;               /* tensor name */
+    const qc_hist *hist;            /* from the statistics; NULL or no counts: no histogram */
+    float min, max;                 /* the observed extremes */
+    const double *sqnr_db;          /* n_variants: per-layer SQNR (±inf allowed) */
+    int n_ranges;
+    const cli_report_range *ranges; /* marked on the histogram */
+} cli_report_tensor;
+
+typedef struct {
+    const char *name;               /* the model file */
+    int64_t images;                 /* validation images */
+    double fp32_top1;
+    const double *top1;             /* n_variants */
+    const double *agreement;        /* n_variants: argmax agreement with FP32 */
+    const double *speedup;          /* n_variants: INT8 over FP32 images/s; may be NULL */
+    int n_tensors;
+    const cli_report_tensor *tensors;
+} cli_report_model;
+
+typedef struct {
+    const char *title;
+    const char *calib, *val;        /* image folders, for the header */
+    int n_variants;
+    const char *const *variants;
+    int n_models;
+    const cli_report_model *models;
+} cli_report;
+
+/* Writes the page (self-contained: inline CSS and SVG, no script, no external resource)
+ * atomically to path. The same report gives the same bytes. */
+qc_status cli_report_html_write(const cli_report *r, const char *path, qc_error *err);
 
 #endif

@@ -13,6 +13,7 @@ static const struct {
     {"eval", cmd_eval, "top-1/top-5 accuracy and images/s of models on an image set"},
     {"stats", cmd_stats, "calibration statistics of every tensor over an image set"},
     {"merge", cmd_merge, "merge statistics files (shards) into one"},
+    {"quantize", cmd_quantize, "write an INT8 model (QDQ, QOperator or FakeQuantize) from statistics"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

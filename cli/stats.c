@@ -259,8 +259,8 @@ static bool any_histogram_method(const stats_options *o)
 }
 
 /* Runs the model over the shard's images; *out gets the merged statistics. */
-static int gather(const char *model_path, const char *images, const stats_options *o, qc_graph *g,
-                  uint64_t hash, qc_stats **out, double *seconds)
+int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, qc_graph *g,
+                     uint64_t hash, qc_stats **out, double *seconds)
 {
     qc_error err;
     qc_image_set set = {0};
@@ -268,14 +268,14 @@ static int gather(const char *model_path, const char *images, const stats_option
     stats_ctx c = {0};
     qc_stats *root = NULL;
     int64_t *sel = NULL, *group = NULL;
-    int threads = o->common.threads;
+    int threads = o->threads;
     int status = model_input(g, model_path, &c.channels, &c.height, &c.width, &err);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         goto end;
     }
     qc_preprocess pp;
-    status = cli_model_setup(model_path, c.channels, &o->pp, o->common.quiet, &card, &pp);
+    status = cli_model_setup(model_path, c.channels, o->pp, o->quiet, &card, &pp);
     if (status == QC_OK && (status = qc_image_set_open(&set, images, NULL, &err)) != QC_OK)
         cli_error("%s", err.msg);
     if (status != QC_OK)
@@ -303,7 +303,7 @@ static int gather(const char *model_path, const char *images, const stats_option
     }
     group[n_mine] = n_sel;
 
-    qc_stats_options so = {.per_channel = o->per_channel, .histograms = any_histogram_method(o),
+    qc_stats_options so = {.per_channel = o->per_channel, .histograms = o->histograms,
                            .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
     if ((status = qc_stats_create(g, &so, &root, &err)) != QC_OK) {
         cli_error("%s", err.msg);
@@ -337,7 +337,7 @@ static int gather(const char *model_path, const char *images, const stats_option
     }
 
     cli_progress progress;
-    cli_progress_start(&progress, "stats", n_sel, o->common.quiet);
+    cli_progress_start(&progress, "stats", n_sel, o->quiet);
     double start = cli_now();
     for (int64_t first = 0; first < n_mine; first += step) {
         int64_t count = n_mine - first < step ? n_mine - first : step;
@@ -557,7 +557,10 @@ int cmd_stats(int argc, char **argv)
             }
         }
     } else {
-        status = gather(pos[0], pos[1], &o, g, hash, &s, &seconds);
+        cli_gather_options go = {.limit = o.limit, .batch = o.batch, .shard_i = o.shard_i, .shard_n = o.shard_n,
+                                 .per_channel = o.per_channel, .histograms = any_histogram_method(&o),
+                                 .pp = &o.pp, .threads = o.common.threads, .quiet = o.common.quiet};
+        status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
         if (status != QC_OK)
             goto end;
         if (o.out && (status = qc_stats_save(s, o.out, &err)) != QC_OK) {

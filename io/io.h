@@ -121,6 +121,11 @@ typedef struct {
 qc_status qc_model_card_load(const char *model_path, int channels, qc_model_card *card,
                              char *warning, size_t warning_size, qc_error *err);
 void qc_model_card_free(qc_model_card *card);
+/* Copies the card beside model_path, byte for byte, to the card path beside out_model_path
+ * (atomically), so that a model derived from another (a quantized one) keeps its
+ * preprocessing and classes. *copied is false when model_path has no card file. */
+qc_status qc_model_card_copy(const char *model_path, const char *out_model_path, bool *copied,
+                             qc_error *err);
 
 /* ---- files ----------------------------------------------------------------------------- */
 

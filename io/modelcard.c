@@ -236,3 +236,35 @@ void qc_model_card_free(qc_model_card *card)
     card->n_classes = 0;
     card->found = false;
 }
+
+qc_status qc_model_card_copy(const char *model_path, const char *out_model_path, bool *copied,
+                             qc_error *err)
+{
+    *copied = false;
+    char *from = card_path(model_path), *to = card_path(out_model_path), *data = NULL;
+    size_t size = 0;
+    qc_file out = {0};
+    qc_status status = QC_OK;
+    struct stat st;
+    if (!from || !to) {
+        status = qc_fail(err, QC_ERR_IO, "out of memory");
+        goto end;
+    }
+    if (stat(from, &st) != 0 || !S_ISREG(st.st_mode) || !strcmp(from, to))
+        goto end;
+    if ((status = qc_read_file(from, &data, &size, err)) != QC_OK ||
+        (status = qc_file_begin(&out, to, err)) != QC_OK)
+        goto end;
+    if (fwrite(data, 1, size, out.f) != size) {
+        qc_file_abort(&out);
+        status = qc_fail(err, QC_ERR_IO, "cannot write '%s': %s", to, strerror(errno));
+        goto end;
+    }
+    if ((status = qc_file_commit(&out, err)) == QC_OK)
+        *copied = true;
+end:
+    free(data);
+    free(from);
+    free(to);
+    return status;
+}

@@ -733,6 +733,677 @@ START_TEST(scheme_and_round_mode_names_round_trip)
 }
 END_TEST
 
+/* ---- error metrics (calib/metrics.c): values computed by hand ----------------------------- */
+
+/* Hand values: r = (1, 2, 3, 4), q = (1, 2, 3, 5): Σr² = 30, Σ(r−q)² = 1, Σrq = 34, Σq² = 39. */
+#define METRIC_EPS 1e-12
+
+START_TEST(sqnr_cosine_and_max_error_match_hand_computed_values)
+{
+    const float r[] = {1, 2, 3, 4}, q[] = {1, 2, 3, 5};
+    qc_error_acc a;
+    qc_error_acc_init(&a);
+    qc_error_acc_add(&a, r, q, 4);
+    qc_error_metrics m;
+    qc_error_acc_finish(&a, &m);
+    ck_assert_int_eq(m.count, 4);
+    ck_assert_double_eq_tol(m.sqnr_db, 14.771212547196624, METRIC_EPS); /* 10·log10(30) */
+    ck_assert_double_eq_tol(m.cosine, 0.9939990885479664, METRIC_EPS);  /* 34/√(30·39) */
+    ck_assert_double_eq(m.max_abs_err, 1.0);
+    ck_assert_double_eq(m.mse, 0.25);
+}
+END_TEST
+
+START_TEST(samples_accumulate_into_the_same_sums_as_one_tensor)
+{
+    const float r[] = {1, 2, 3, 4}, q[] = {1, 2, 3, 5};
+    qc_error_acc a, b, c;
+    qc_error_acc_init(&a);
+    qc_error_acc_add(&a, r, q, 2);
+    qc_error_acc_add(&a, r + 2, q + 2, 2);
+    qc_error_acc_init(&b);
+    qc_error_acc_add(&b, r, q, 2);
+    qc_error_acc_init(&c);
+    qc_error_acc_add(&c, r + 2, q + 2, 2);
+    qc_error_acc_merge(&b, &c);
+    qc_error_metrics ma, mb;
+    qc_error_acc_finish(&a, &ma);
+    qc_error_acc_finish(&b, &mb);
+    ck_assert_int_eq(a.samples, 2);
+    ck_assert_int_eq(b.samples, 2);
+    ck_assert_double_eq_tol(ma.sqnr_db, 14.771212547196624, METRIC_EPS);
+    ck_assert(memcmp(&ma, &mb, sizeof ma) == 0);
+    ck_assert_double_eq(ma.max_abs_err, 1.0);
+}
+END_TEST
+
+START_TEST(equal_zero_and_pure_noise_tensors_have_defined_metrics)
+{
+    const float z[] = {0, 0, 0}, x[] = {1, -2, 0.5f};
+    qc_error_metrics m;
+    qc_error_acc a;
+    qc_error_acc_init(&a);
+    qc_error_acc_add(&a, x, x, 3); /* equal */
+    qc_error_acc_finish(&a, &m);
+    ck_assert(isinf(m.sqnr_db) && m.sqnr_db > 0);
+    ck_assert_double_eq(m.cosine, 1.0);
+    ck_assert_double_eq(m.max_abs_err, 0.0);
+
+    qc_error_acc_init(&a);
+    qc_error_acc_add(&a, z, z, 3); /* all zero: equal too */
+    qc_error_acc_finish(&a, &m);
+    ck_assert(isinf(m.sqnr_db) && m.sqnr_db > 0);
+    ck_assert_double_eq(m.cosine, 1.0);
+
+    qc_error_acc_init(&a);
+    qc_error_acc_add(&a, z, x, 3); /* the reference is zero: only noise */
+    qc_error_acc_finish(&a, &m);
+    ck_assert(isinf(m.sqnr_db) && m.sqnr_db < 0);
+    ck_assert_double_eq(m.cosine, 0.0);
+    ck_assert_double_eq(m.max_abs_err, 2.0);
+
+    qc_error_acc_init(&a);
+    qc_error_acc_finish(&a, &m); /* nothing added */
+    ck_assert_int_eq(m.count, 0);
+    ck_assert(isinf(m.sqnr_db) && m.sqnr_db > 0);
+    ck_assert_double_eq(m.mse, 0.0);
+
+    const float neg[] = {-1, 2, -0.5f};
+    qc_error_acc_init(&a);
+    qc_error_acc_add(&a, x, neg, 3); /* q = −r: cosine −1, Σ(r−q)² = 4Σr² */
+    qc_error_acc_finish(&a, &m);
+    ck_assert_double_eq_tol(m.cosine, -1.0, METRIC_EPS);
+    ck_assert_double_eq_tol(m.sqnr_db, -10.0 * log10(4.0), METRIC_EPS);
+}
+END_TEST
+
+START_TEST(nonfinite_pairs_are_counted_apart)
+{
+    const float r[] = {1, NAN, 3, 4}, q[] = {1, 2, INFINITY, 4};
+    qc_error_acc a;
+    qc_error_acc_init(&a);
+    qc_error_acc_add(&a, r, q, 4);
+    qc_error_metrics m;
+    qc_error_acc_finish(&a, &m);
+    ck_assert_int_eq(m.count, 2);
+    ck_assert_int_eq(m.nonfinite, 2);
+    ck_assert(isinf(m.sqnr_db) && m.sqnr_db > 0);
+}
+END_TEST
+
+/* scale 0.5, zero point 0, codes [−4, 3]: x/s = −6 (clipped), −4.2, −2, 0, 0.48, 0.5 (a tie:
+ * half-even 0), 0.52, 2.8, 3.2 (→ 3, not clipped: 3.2 rounds to 3), 10 (clipped) */
+START_TEST(code_counts_and_clipping_match_hand_quantization)
+{
+    const qc_qparams p = {.scale = 0.5f, .zero_point = 0, .qmin = -4, .qmax = 3};
+    const float x[] = {-3.0f, -2.1f, -1.0f, 0.0f, 0.24f, 0.25f, 0.26f, 1.4f, 1.6f, 5.0f};
+    qc_code_hist h;
+    ck_assert_int_eq(qc_code_hist_init(&h, -4, 3, "t", NULL), QC_OK);
+    qc_code_hist_add(&h, 1, 1, 10, x, &p, QC_ROUND_HALF_EVEN);
+    const int64_t expect[8] = {2, 0, 1, 0, 3, 1, 0, 3}; /* codes −4 … 3 */
+    for (int k = 0; k < 8; k++)
+        ck_assert_msg(h.codes[k] == expect[k], "code %d: %lld, expected %lld", k - 4,
+                      (long long)h.codes[k], (long long)expect[k]);
+    ck_assert_int_eq(h.count, 10);
+    ck_assert_int_eq(h.clipped_low, 1);
+    ck_assert_int_eq(h.clipped_high, 1);
+    ck_assert_double_eq(qc_code_hist_clipped(&h), 0.2);
+    ck_assert_int_eq(qc_code_hist_distinct(&h), 5);
+    ck_assert_double_eq(qc_code_hist_used(&h), 5.0 / 8.0);
+
+    /* the same values rounded half away: 0.25 / 0.5 = 0.5 goes to code 1 */
+    qc_code_hist h2;
+    ck_assert_int_eq(qc_code_hist_init(&h2, -4, 3, "t", NULL), QC_OK);
+    qc_code_hist_add(&h2, 1, 1, 10, x, &p, QC_ROUND_HALF_AWAY);
+    ck_assert_int_eq(h2.codes[4], 2);
+    ck_assert_int_eq(h2.codes[5], 2);
+    ck_assert_int_eq(qc_code_hist_merge(&h, &h2, NULL), QC_OK);
+    ck_assert_int_eq(h.count, 20);
+    ck_assert_int_eq(h.clipped_low + h.clipped_high, 4);
+    qc_code_hist_free(&h);
+    qc_code_hist_free(&h2);
+}
+END_TEST
+
+START_TEST(code_counts_use_each_channels_parameters)
+{
+    /* [outer 2][channels 2][inner 1]: channel 0 scale 1, channel 1 scale 0.25 zero point 2 */
+    const qc_qparams p[2] = {{.scale = 1.0f, .zero_point = 0, .qmin = 0, .qmax = 15},
+                             {.scale = 0.25f, .zero_point = 2, .qmin = 0, .qmax = 15}};
+    const float x[] = {3.0f, 1.0f, 20.0f, -1.0f}; /* codes 3, 6; 15 (clipped), 0 (clipped) */
+    qc_code_hist h;
+    ck_assert_int_eq(qc_code_hist_init(&h, 0, 15, "t", NULL), QC_OK);
+    qc_code_hist_add(&h, 2, 2, 1, x, p, QC_ROUND_HALF_EVEN);
+    ck_assert_int_eq(h.codes[3], 1);
+    ck_assert_int_eq(h.codes[6], 1);
+    ck_assert_int_eq(h.codes[15], 1);
+    ck_assert_int_eq(h.codes[0], 1);
+    ck_assert_int_eq(h.clipped_high, 1);
+    ck_assert_int_eq(h.clipped_low, 1);
+    qc_code_hist_free(&h);
+
+    qc_error err;
+    ck_assert_int_eq(qc_code_hist_init(&h, INT32_MIN, INT32_MAX, "conv1.bias", &err),
+                     QC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'conv1.bias'"));
+    ck_assert_int_eq(qc_code_hist_init(&h, 3, 2, "t", &err), QC_ERR_INPUT);
+}
+END_TEST
+
+START_TEST(kl_divergence_of_softmax_matches_hand_computed_values)
+{
+    /* softmax(0, ln 3) = (1/4, 3/4), softmax(0, 0) = (1/2, 1/2):
+     * KL = 1/4·ln(1/2) + 3/4·ln(3/2) = 0.13081203594113697 */
+    const float p[] = {0.0f, (float)log(3.0)};
+    const float q[] = {0.0f, 0.0f}, q5[] = {5.0f, 5.0f};
+    const float big[] = {1000.0f, 1000.0f + (float)log(3.0)};
+    const double hand = 0.13081203594113697;
+    const double tol = 1e-7; /* ln 3 rounded to a float moves the value by ~1e-8 */
+    ck_assert_double_eq_tol(qc_kl_softmax(p, q, 2), hand, tol);
+    ck_assert_double_eq_tol(qc_kl_softmax(p, q5, 2), hand, tol); /* shift invariant */
+    ck_assert_double_eq_tol(qc_kl_softmax(big, q, 2), hand, 1e-4); /* no overflow */
+    ck_assert_double_eq(qc_kl_softmax(p, p, 2), 0.0);
+    ck_assert_double_eq(qc_kl_softmax(p, q, 0), 0.0);
+    const float bad[] = {0.0f, NAN};
+    ck_assert(isnan(qc_kl_softmax(p, bad, 2)));
+}
+END_TEST
+
+static TCase *metrics_tcase(void)
+{
+    TCase *t = tcase_create("error metrics");
+    tcase_add_test(t, sqnr_cosine_and_max_error_match_hand_computed_values);
+    tcase_add_test(t, samples_accumulate_into_the_same_sums_as_one_tensor);
+    tcase_add_test(t, equal_zero_and_pure_noise_tensors_have_defined_metrics);
+    tcase_add_test(t, nonfinite_pairs_are_counted_apart);
+    tcase_add_test(t, code_counts_and_clipping_match_hand_quantization);
+    tcase_add_test(t, code_counts_use_each_channels_parameters);
+    tcase_add_test(t, kl_divergence_of_softmax_matches_hand_computed_values);
+    return t;
+}
+
+/* ---- quantizer (calib/quantize.c): small graphs built in the IR ------------------------------ */
+
+/* A float tensor named name, constant when data is given (copied). */
+static int qz_tensor(qc_graph *g, const char *name, int rank, const int64_t *dims, const float *data)
+{
+    int t = qc_graph_tensor(g, name);
+    ck_assert_int_ge(t, 0);
+    qc_value *v = &g->tensors[t].value;
+    v->dtype = QC_FLOAT;
+    v->rank = rank;
+    for (int d = 0; d < rank; d++)
+        v->dims[d] = dims[d];
+    if (data) {
+        size_t bytes = qc_value_bytes(v);
+        v->data = malloc(bytes);
+        ck_assert_ptr_nonnull(v->data);
+        memcpy(v->data, data, bytes);
+        g->tensors[t].is_const = true;
+    }
+    return t;
+}
+
+/* Node op reading the tensors named in `in` (NULL-terminated) and writing `out`. */
+static qc_node *qz_node(qc_graph *g, const char *name, const char *op, const char *const *in, const char *out)
+{
+    int ni = qc_graph_add_node(g, name, op, "");
+    ck_assert_int_ge(ni, 0);
+    qc_node *n = &g->nodes[ni];
+    int k = 0;
+    while (in[k])
+        k++;
+    n->inputs = malloc((size_t)k * sizeof *n->inputs);
+    n->outputs = malloc(sizeof *n->outputs);
+    ck_assert(n->inputs && n->outputs);
+    for (int j = 0; j < k; j++)
+        n->inputs[j] = qc_graph_tensor(g, in[j]);
+    n->n_inputs = k;
+    n->outputs[0] = qc_graph_tensor(g, out);
+    n->n_outputs = 1;
+    return n;
+}
+
+static void qz_attr_ints(qc_node *n, const char *name, int count, const int64_t *v)
+{
+    n->attrs = realloc(n->attrs, (size_t)(n->n_attrs + 1) * sizeof *n->attrs);
+    ck_assert_ptr_nonnull(n->attrs);
+    qc_attr *a = &n->attrs[n->n_attrs++];
+    memset(a, 0, sizeof *a);
+    a->name = strdup(name);
+    a->type = count ? QC_ATTR_INTS : QC_ATTR_INT;
+    if (count) {
+        a->n = count;
+        a->ints = malloc((size_t)count * sizeof *a->ints);
+        memcpy(a->ints, v, (size_t)count * sizeof *v);
+    } else {
+        a->i = v[0];
+    }
+}
+
+static void qz_io(qc_graph *g, const char *in, const char *out)
+{
+    g->inputs = malloc(sizeof *g->inputs);
+    g->outputs = malloc(sizeof *g->outputs);
+    g->inputs[0] = qc_graph_find_tensor(g, in);
+    g->outputs[0] = qc_graph_find_tensor(g, out);
+    g->n_inputs = g->n_outputs = 1;
+    g->tensors[g->inputs[0]].is_input = true;
+    g->tensors[g->outputs[0]].is_output = true;
+}
+
+static void qz_fill(float *x, int n, float lo, float hi)
+{
+    for (int i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (float)rng_unit();
+}
+
+/* Graph A: x[1,2,4,4] → Conv(3×2×3×3, pad 1, bias) → Relu → MaxPool 2×2 → Flatten →
+ * Gemm(transB, 4×12, bias) → y. */
+static qc_graph *qz_graph_a(void)
+{
+    rng_seed(11);
+    qc_graph *g = qc_graph_create("a.onnx");
+    g->opset = 13;
+    float w[54], b[3], w2[48], b2[4];
+    qz_fill(w, 54, -0.7f, 0.5f);
+    qz_fill(b, 3, -0.2f, 0.3f);
+    qz_fill(w2, 48, -0.4f, 0.6f);
+    qz_fill(b2, 4, -0.1f, 0.1f);
+    qz_tensor(g, "x", 4, (int64_t[]){1, 2, 4, 4}, NULL);
+    qz_tensor(g, "w", 4, (int64_t[]){3, 2, 3, 3}, w);
+    qz_tensor(g, "b", 1, (int64_t[]){3}, b);
+    qz_tensor(g, "w2", 2, (int64_t[]){4, 12}, w2);
+    qz_tensor(g, "b2", 1, (int64_t[]){4}, b2);
+    qc_node *c = qz_node(g, "conv", "Conv", (const char *[]){"x", "w", "b", NULL}, "c");
+    qz_attr_ints(c, "pads", 4, (int64_t[]){1, 1, 1, 1});
+    qz_node(g, "relu", "Relu", (const char *[]){"c", NULL}, "r");
+    qc_node *p = qz_node(g, "pool", "MaxPool", (const char *[]){"r", NULL}, "p");
+    qz_attr_ints(p, "kernel_shape", 2, (int64_t[]){2, 2});
+    qz_attr_ints(p, "strides", 2, (int64_t[]){2, 2});
+    qz_node(g, "flat", "Flatten", (const char *[]){"p", NULL}, "f");
+    qc_node *m = qz_node(g, "fc", "Gemm", (const char *[]){"f", "w2", "b2", NULL}, "y");
+    qz_attr_ints(m, "transB", 0, (int64_t[]){1});
+    qz_io(g, "x", "y");
+    qc_error err;
+    ck_assert_msg(qc_graph_prepare(g, &err) == QC_OK, "%s", err.msg);
+    return g;
+}
+
+/* Graph B: x[1,2,3,3] → Conv a (1×1) → ya; → Conv b (1×1) → yb; Add(ya, yb) → z;
+ * Concat(ya, z) → k; GlobalAveragePool → y. */
+static qc_graph *qz_graph_b(void)
+{
+    rng_seed(12);
+    qc_graph *g = qc_graph_create("b.onnx");
+    g->opset = 13;
+    float wa[4], wb[4];
+    qz_fill(wa, 4, -1.0f, 1.0f);
+    qz_fill(wb, 4, -2.0f, 2.0f);
+    qz_tensor(g, "x", 4, (int64_t[]){1, 2, 3, 3}, NULL);
+    qz_tensor(g, "wa", 4, (int64_t[]){2, 2, 1, 1}, wa);
+    qz_tensor(g, "wb", 4, (int64_t[]){2, 2, 1, 1}, wb);
+    qz_node(g, "conv_a", "Conv", (const char *[]){"x", "wa", NULL}, "ya");
+    qz_node(g, "conv_b", "Conv", (const char *[]){"x", "wb", NULL}, "yb");
+    qz_node(g, "add", "Add", (const char *[]){"ya", "yb", NULL}, "z");
+    qc_node *k = qz_node(g, "cat", "Concat", (const char *[]){"ya", "z", NULL}, "k");
+    qz_attr_ints(k, "axis", 0, (int64_t[]){1});
+    qz_node(g, "gap", "GlobalAveragePool", (const char *[]){"k", NULL}, "y");
+    qz_io(g, "x", "y");
+    qc_error err;
+    ck_assert_msg(qc_graph_prepare(g, &err) == QC_OK, "%s", err.msg);
+    return g;
+}
+
+/* Statistics of g over 20 random inputs in [lo, hi), as qcal stats gathers them. */
+static qc_stats *qz_stats(const qc_graph *g, float lo, float hi)
+{
+    qc_stats_options so = {.per_channel = false, .histograms = false};
+    qc_stats *s;
+    qc_error err;
+    ck_assert_msg(qc_stats_create(g, &so, &s, &err) == QC_OK, "%s", err.msg);
+    qc_exec *x = qc_exec_create(g);
+    ck_assert_ptr_nonnull(x);
+    qc_exec_set_observer(x, qc_stats_observer, s);
+    const qc_value *iv = &g->tensors[g->inputs[0]].value;
+    int n = (int)qc_value_count(iv);
+    float *buf = malloc((size_t)n * sizeof *buf);
+    for (int i = 0; i < 20; i++) {
+        qz_fill(buf, n, lo, hi);
+        qc_value in = qc_value_f32(iv->rank, iv->dims, buf);
+        qc_stats_observe_inputs(s, g, &in, 1);
+        ck_assert_msg(qc_exec_run(x, &in, 1, &err) == QC_OK, "%s", err.msg);
+        qc_stats_add_image(s, "img.png");
+    }
+    qc_stats_flush(s);
+    ck_assert_int_eq(s->status, QC_OK);
+    free(buf);
+    qc_exec_destroy(x);
+    return s;
+}
+
+/* The parameters the quantizer should give activation `name`: qc_qparams_activation of the
+ * tensor's minmax range in the statistics. */
+static qc_qparams qz_expected_act(const qc_stats *s, const char *name, qc_scheme scheme, bool is_signed)
+{
+    int i = qc_stats_find(s, name);
+    ck_assert_msg(i >= 0, "no statistics for '%s'", name);
+    return act(s->tensors[i].t.min, s->tensors[i].t.max, scheme, 8, is_signed);
+}
+
+static const qc_node *qz_find(const qc_graph *g, const char *op, int nth)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!strcmp(g->nodes[i].op_type, op) && nth-- == 0)
+            return &g->nodes[i];
+    return NULL;
+}
+
+/* The node that writes tensor t in g, or NULL. */
+static const qc_node *qz_producer(const qc_graph *g, int t)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_outputs; k++)
+            if (g->nodes[i].outputs[k] == t)
+                return &g->nodes[i];
+    return NULL;
+}
+
+static float qz_scalar_f(const qc_graph *g, int t, int i)
+{
+    ck_assert(g->tensors[t].is_const && g->tensors[t].value.dtype == QC_FLOAT);
+    return ((const float *)g->tensors[t].value.data)[i];
+}
+
+/* The QuantizeLinear that reads tensor `name` (the activation as computed) */
+static const qc_node *qz_quantizer_of(const qc_graph *g, const char *name)
+{
+    int t = qc_graph_find_tensor(g, name);
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!strcmp(g->nodes[i].op_type, "QuantizeLinear") && g->nodes[i].inputs[0] == t)
+            return &g->nodes[i];
+    return NULL;
+}
+
+static void qz_assert_q(const qc_graph *g, const char *name, qc_qparams p)
+{
+    const qc_node *q = qz_quantizer_of(g, name);
+    ck_assert_msg(q != NULL, "no QuantizeLinear after '%s'", name);
+    const qc_tensor *z = &g->tensors[q->inputs[2]];
+    ck_assert_msg(qz_scalar_f(g, q->inputs[1], 0) == p.scale, "'%s': scale %.9g, expected %.9g", name,
+                  (double)qz_scalar_f(g, q->inputs[1], 0), (double)p.scale);
+    ck_assert_int_eq(z->value.dtype, p.qmin < 0 ? QC_INT8 : QC_UINT8);
+    ck_assert_int_eq(p.qmin < 0 ? ((const int8_t *)z->value.data)[0] : ((const uint8_t *)z->value.data)[0],
+                     p.zero_point);
+}
+
+START_TEST(qdq_conv_relu_pool_gemm_gets_the_parameters_of_its_statistics)
+{
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    qc_graph *q = NULL;
+    qc_quantize_report rep;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, &rep, &err) == QC_OK, "%s", err.msg);
+
+    /* the input, the Relu output (fused: the Conv writes it) and the logits are quantized */
+    qc_qparams px = qz_expected_act(s, "x", QC_SCHEME_GEMMLOWP, false);
+    qc_qparams pr = qz_expected_act(s, "r", QC_SCHEME_GEMMLOWP, false);
+    qz_assert_q(q, "x", px);
+    qz_assert_q(q, "r", pr);
+    qz_assert_q(q, "y_QuantizeLinear_Input", qz_expected_act(s, "y", QC_SCHEME_GEMMLOWP, false));
+    ck_assert_ptr_null(qz_find(q, "Relu", 0)); /* Q5: [0, max] quantized clamps at 0 */
+    ck_assert_int_eq(pr.zero_point, 0);
+    /* Q4: MaxPool and Flatten pass the input's parameters through: same constants */
+    const qc_node *qp = qz_quantizer_of(q, "p"), *qr = qz_quantizer_of(q, "r");
+    ck_assert_ptr_nonnull(qp);
+    ck_assert_int_eq(qp->inputs[1], qr->inputs[1]);
+    ck_assert_int_eq(qp->inputs[2], qr->inputs[2]);
+
+    /* the Conv reads w through a DequantizeLinear of uint8 values quantized independently */
+    const qc_node *conv = qz_find(q, "Conv", 0);
+    ck_assert_ptr_nonnull(conv);
+    ck_assert_int_eq(conv->outputs[0], qc_graph_find_tensor(q, "r"));
+    const qc_node *dqw = qz_producer(q, conv->inputs[1]);
+    ck_assert_str_eq(dqw->op_type, "DequantizeLinear");
+    const qc_tensor *wq = &q->tensors[dqw->inputs[0]];
+    ck_assert_int_eq(wq->value.dtype, QC_UINT8);
+    const float *w = g->tensors[qc_graph_find_tensor(g, "w")].value.data;
+    qc_qparams pw;
+    ck_assert(qc_qparams_weights(w, 1, 1, 54, false, QC_SCHEME_GEMMLOWP, 8, false, "w", &pw, &err) == QC_OK);
+    int32_t expect_w[54];
+    qc_quantize_array(1, 1, 54, w, &pw, QC_ROUND_HALF_EVEN, expect_w);
+    for (int i = 0; i < 54; i++)
+        ck_assert_int_eq(((const uint8_t *)wq->value.data)[i], expect_w[i]);
+    ck_assert(qz_scalar_f(q, dqw->inputs[1], 0) == pw.scale);
+
+    /* the bias: int32 b / fl(s_x · s_w) through a DequantizeLinear of scale fl(s_x · s_w) */
+    const qc_node *dqb = qz_producer(q, conv->inputs[2]);
+    ck_assert_str_eq(dqb->op_type, "DequantizeLinear");
+    const qc_tensor *bq = &q->tensors[dqb->inputs[0]];
+    ck_assert_int_eq(bq->value.dtype, QC_INT32);
+    const float *b = g->tensors[qc_graph_find_tensor(g, "b")].value.data;
+    float sb = px.scale * pw.scale;
+    ck_assert(qz_scalar_f(q, dqb->inputs[1], 0) == sb);
+    for (int c = 0; c < 3; c++) {
+        int32_t want = (int32_t)rint((double)b[c] / sb);
+        ck_assert_int_eq(((const int32_t *)bq->value.data)[c], want);
+    }
+    /* the report lists the tensors with their roles */
+    bool seen_bias = false, seen_input = false;
+    for (int i = 0; i < rep.n; i++) {
+        seen_bias |= !strcmp(rep.tensors[i].tensor, "b") && !strcmp(rep.tensors[i].role, "bias");
+        seen_input |= !strcmp(rep.tensors[i].tensor, "x") && !strcmp(rep.tensors[i].role, "input");
+    }
+    ck_assert(seen_bias && seen_input);
+    qc_quantize_report_free(&rep);
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(per_channel_weights_get_one_scale_and_bias_scale_per_channel)
+{
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    o.per_channel = true;
+    o.scheme = QC_SCHEME_SYMLOWP;
+    qc_graph *q = NULL;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    const float *w = g->tensors[qc_graph_find_tensor(g, "w")].value.data;
+    const float *b = g->tensors[qc_graph_find_tensor(g, "b")].value.data;
+    qc_qparams pw[3];
+    ck_assert(qc_qparams_weights(w, 1, 3, 18, true, QC_SCHEME_SYMLOWP, 8, false, "w", pw, &err) == QC_OK);
+    qc_qparams px = qz_expected_act(s, "x", QC_SCHEME_SYMLOWP, false);
+    const qc_node *conv = qz_find(q, "Conv", 0);
+    const qc_node *dqw = qz_producer(q, conv->inputs[1]), *dqb = qz_producer(q, conv->inputs[2]);
+    const qc_attr *axis = qc_node_attr(dqw, "axis");
+    ck_assert(axis && axis->i == 0);
+    ck_assert_int_eq(q->tensors[dqw->inputs[0]].value.dtype, QC_INT8);
+    ck_assert_int_eq(q->tensors[dqw->inputs[1]].value.rank, 1);
+    for (int c = 0; c < 3; c++) {
+        ck_assert(qz_scalar_f(q, dqw->inputs[1], c) == pw[c].scale);
+        ck_assert(qz_scalar_f(q, dqb->inputs[1], c) == px.scale * pw[c].scale);
+        int32_t want = (int32_t)rint((double)b[c] / (double)(px.scale * pw[c].scale));
+        ck_assert_int_eq(((const int32_t *)q->tensors[dqb->inputs[0]].value.data)[c], want);
+    }
+    /* the Gemm's weight [4][12] with transB: channel axis 0 as well */
+    const qc_node *gemm = qz_find(q, "Gemm", 0);
+    const qc_attr *gaxis = qc_node_attr(qz_producer(q, gemm->inputs[1]), "axis");
+    ck_assert(gaxis && gaxis->i == 0);
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(concat_inputs_share_one_scale_and_add_is_quantized)
+{
+    qc_graph *g = qz_graph_b();
+    qc_stats *s = qz_stats(g, -1.0f, 1.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    qc_graph *q = NULL;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    /* Q6: ya and z carry k's parameters (the union of their ranges) */
+    qc_qparams pk = qz_expected_act(s, "k", QC_SCHEME_GEMMLOWP, false);
+    qz_assert_q(q, "ya", pk);
+    qz_assert_q(q, "z", pk);
+    qz_assert_q(q, "k", pk);
+    /* yb is read by the Add only: its own range */
+    qz_assert_q(q, "yb", qz_expected_act(s, "yb", QC_SCHEME_GEMMLOWP, false));
+    qz_assert_q(q, "y_QuantizeLinear_Input", qz_expected_act(s, "y", QC_SCHEME_GEMMLOWP, false));
+    /* the Add reads both inputs dequantized */
+    const qc_node *add = qz_find(q, "Add", 0);
+    ck_assert_str_eq(qz_producer(q, add->inputs[0])->op_type, "DequantizeLinear");
+    ck_assert_str_eq(qz_producer(q, add->inputs[1])->op_type, "DequantizeLinear");
+    qc_graph_destroy(q);
+
+    /* QOperator: the com.microsoft integer operators, with the shared scale */
+    o.format = QC_FORMAT_QOPERATOR;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    const char *ms[] = {"QLinearAdd", "QLinearConcat", "QLinearGlobalAveragePool"};
+    for (int i = 0; i < 3; i++) {
+        const qc_node *n = qz_find(q, ms[i], 0);
+        ck_assert_msg(n != NULL, "no %s", ms[i]);
+        ck_assert_str_eq(n->domain, "com.microsoft");
+    }
+    const qc_node *cat = qz_find(q, "QLinearConcat", 0);
+    ck_assert_int_eq(cat->n_inputs, 2 + 3 * 2);
+    ck_assert(qz_scalar_f(q, cat->inputs[0], 0) == pk.scale);
+    ck_assert(qz_scalar_f(q, cat->inputs[3], 0) == pk.scale);
+    ck_assert(qz_scalar_f(q, cat->inputs[6], 0) == pk.scale);
+    const qc_node *qconv = qz_find(q, "QLinearConv", 0);
+    ck_assert_ptr_nonnull(qconv);
+    ck_assert_int_eq(qconv->n_inputs, 8); /* no bias */
+    ck_assert_ptr_null(qz_find(q, "Conv", 0));
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors)
+{
+    qc_graph *g = qz_graph_b();
+    qc_stats *s = qz_stats(g, -1.0f, 1.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    const char *ex[] = {"conv_a"};
+    o.exclude = ex;
+    o.n_exclude = 1;
+    qc_graph *q = NULL;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    const qc_node *ca = NULL;
+    for (int i = 0; i < q->n_nodes; i++)
+        if (!strcmp(q->nodes[i].name, "conv_a"))
+            ca = &q->nodes[i];
+    ck_assert_ptr_nonnull(ca);
+    ck_assert_str_eq(q->tensors[ca->inputs[1]].name, "wa"); /* the float weight itself */
+    ck_assert_int_eq(q->tensors[ca->inputs[1]].value.dtype, QC_FLOAT);
+    qc_graph_destroy(q);
+
+    const char *unknown[] = {"conv_a", "conv_c"};
+    o.exclude = unknown;
+    o.n_exclude = 2;
+    q = NULL;
+    ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+    ck_assert_ptr_null(q);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'conv_c'"));
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(nan_weights_bad_bits_and_foreign_statistics_are_rejected)
+{
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    qc_graph *q = NULL;
+    qc_error err;
+    o.weight_bits = 9;
+    ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+    o.weight_bits = 8;
+    o.act_bits = 4;
+    o.format = QC_FORMAT_QOPERATOR;
+    ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+    qc_quantize_options_default(&o);
+    qc_graph *gb = qz_graph_b();
+    qc_stats *other = qz_stats(gb, -1.0f, 1.0f);
+    ck_assert_int_eq(qc_quantize(g, other, &o, &q, NULL, &err), QC_ERR_INPUT); /* tensor names differ */
+    qc_stats_destroy(other);
+    qc_graph_destroy(gb);
+    float *w2 = g->tensors[qc_graph_find_tensor(g, "w2")].value.data;
+    w2[7] = NAN;
+    qc_quantize_report rep;
+    ck_assert_int_eq(qc_quantize(g, s, &o, &q, &rep, &err), QC_ERR_INPUT);
+    ck_assert_ptr_null(q);
+    ck_assert_int_eq(rep.n, 0);
+    ck_assert_msg(strstr(err.msg, "'w2'") != NULL, "%s", err.msg);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(fakequant_stores_fake_quantized_weights_and_clips_below_8_bits)
+{
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    o.format = QC_FORMAT_FAKEQUANT;
+    o.weight_bits = 4;
+    o.act_bits = 3;
+    qc_graph *q = NULL;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    const qc_node *conv = qz_find(q, "Conv", 0);
+    const qc_tensor *wf = &q->tensors[conv->inputs[1]];
+    ck_assert(wf->is_const && wf->value.dtype == QC_FLOAT);
+    const float *w = g->tensors[qc_graph_find_tensor(g, "w")].value.data;
+    qc_qparams pw;
+    ck_assert(qc_qparams_weights(w, 1, 1, 54, false, QC_SCHEME_GEMMLOWP, 4, false, "w", &pw, &err) == QC_OK);
+    ck_assert_int_eq(pw.qmax, 15);
+    for (int i = 0; i < 54; i++)
+        ck_assert(((const float *)wf->value.data)[i] == qc_fake_quantize(w[i], &pw, QC_ROUND_HALF_EVEN));
+    /* 3-bit activations: a Clip to [s·(0 − z), s·(7 − z)] before each QuantizeLinear */
+    int i = qc_stats_find(s, "x");
+    qc_qparams px = act(s->tensors[i].t.min, s->tensors[i].t.max, QC_SCHEME_GEMMLOWP, 3, false);
+    const qc_node *q0 = qz_quantizer_of(q, "x_Clip_Output");
+    ck_assert_ptr_nonnull(q0);
+    const qc_node *clip = qz_producer(q, q0->inputs[0]);
+    ck_assert_str_eq(clip->op_type, "Clip");
+    ck_assert(qz_scalar_f(q, clip->inputs[1], 0) == qc_dequantize_value(0, &px));
+    ck_assert(qz_scalar_f(q, clip->inputs[2], 0) == qc_dequantize_value(7, &px));
+    ck_assert(qz_scalar_f(q, q0->inputs[1], 0) == px.scale);
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+static TCase *quantize_tcase(void)
+{
+    TCase *t = tcase_create("quantizer");
+    tcase_add_test(t, qdq_conv_relu_pool_gemm_gets_the_parameters_of_its_statistics);
+    tcase_add_test(t, per_channel_weights_get_one_scale_and_bias_scale_per_channel);
+    tcase_add_test(t, concat_inputs_share_one_scale_and_add_is_quantized);
+    tcase_add_test(t, excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors);
+    tcase_add_test(t, nan_weights_bad_bits_and_foreign_statistics_are_rejected);
+    tcase_add_test(t, fakequant_stores_fake_quantized_weights_and_clips_below_8_bits);
+    return t;
+}
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("calib");
@@ -785,6 +1456,8 @@ static Suite *suite(void)
     t = tcase_create("names");
     tcase_add_test(t, scheme_and_round_mode_names_round_trip);
     suite_add_tcase(s, t);
+    suite_add_tcase(s, metrics_tcase());
+    suite_add_tcase(s, quantize_tcase());
     return s;
 }
 

@@ -1,0 +1,325 @@
+/* quantize.c — `qcal quantize MODEL (--stats S.json | IMAGES) -o OUT.onnx`: statistics (from a
+ * file, or gathered here as `qcal stats` does) and the quantizer (calib/) give an INT8 ONNX
+ * model in the QDQ, QOperator or FakeQuantize layout, written atomically, and a table (or
+ * JSON) of every quantized tensor's range, scale, zero point and bits. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../calib/calib.h"
+#include "../stats/stats.h"
+#include "cli.h"
+
+#define QUANTIZE_USAGE                                                                              \
+    "usage: qcal quantize MODEL (--stats S.json | IMAGES) -o OUT.onnx [--scheme gemmlowp|symlowp]\n" \
+    "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
+    "                  [--percentile P] [--per-channel] [--bits N | --weight-bits N --act-bits N]\n" \
+    "                  [--reduce-range] [--round MODE] [--format qdq|qoperator|fakequant]\n"        \
+    "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
+    "                  [--limit N] [--batch N] [--size HxW] [--crop HxW] [--scale S]\n"             \
+    "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]\n"                    \
+    "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG images\n"  \
+    "  under IMAGES, writes OUT.onnx (and MODEL's card as OUT.json) and prints each quantized\n" \
+    "  tensor's range and parameters.\n"                                                          \
+    "  --scheme       gemmlowp (asymmetric uint8, default) or symlowp (zero point 0)\n"             \
+    "  --method       how activation ranges are chosen (default minmax)\n"                          \
+    "  --n N          avgstd and meanstd: mean +- N std (default 3)\n"                              \
+    "  --percentile P percentile: P in (50, 100] (default 99.99)\n"                                 \
+    "  --per-channel  one scale per output channel for weights\n"                                   \
+    "  --bits N       weights and activations N bits, 2 to 8 (default 8)\n"                         \
+    "  --reduce-range 7-bit weights, as ONNX Runtime does for CPUs without VNNI\n"                 \
+    "  --round MODE   half-even (default), half-away, toward-zero, up, down, for weights\n"  \
+    "  --format       qdq (QuantizeLinear/DequantizeLinear around FP32 ops, default), qoperator\n"  \
+    "                 (QLinearConv, QLinearMatMul, com.microsoft QLinear*), fakequant (FP32\n"      \
+    "                 with quantize-dequantize, any bit width)\n"                                   \
+    "  --exclude      nodes kept FP32 (comma-separated names; an unknown name is exit 2)\n"         \
+    "  --limit N      with IMAGES: at most N images (default all)\n"
+
+typedef struct {
+    const char *out, *stats_file;
+    qc_quantize_options q;
+    int bits, weight_bits, act_bits; /* 0 when not given */
+    int64_t limit, batch;
+    char **exclude;
+    int n_exclude;
+    cli_pp_flags pp;
+    cli_common common;
+} quantize_options;
+
+static bool parse_bits(const char *v, int *out)
+{
+    int64_t b;
+    if (!cli_parse_int(v, QC_BITS_MIN, QC_BITS_MAX, &b))
+        return false;
+    *out = (int)b;
+    return true;
+}
+
+/* Adds the comma-separated names of v to the exclude list; false when out of memory. */
+static bool add_excludes(quantize_options *o, const char *v)
+{
+    char *copy = strdup(v);
+    if (!copy)
+        return false;
+    bool ok = true;
+    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
+        char **grown = realloc(o->exclude, (size_t)(o->n_exclude + 1) * sizeof *grown);
+        ok = grown != NULL;
+        if (ok) {
+            o->exclude = grown;
+            ok = (o->exclude[o->n_exclude] = strdup(tok)) != NULL;
+            o->n_exclude += ok;
+        }
+    }
+    free(copy);
+    return ok;
+}
+
+static int parse_options(int argc, char **argv, quantize_options *o, const char **pos, int *n_pos)
+{
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        const char *v;
+        int r = cli_common_option(&o->common, argc, argv, &i, QUANTIZE_USAGE);
+        if (r == 0)
+            r = cli_pp_option(&o->pp, argc, argv, &i, QUANTIZE_USAGE);
+        if (r < 0)
+            return QC_ERR_USAGE;
+        if (r > 0)
+            continue;
+        if (!strcmp(argv[i], "--per-channel")) {
+            o->q.per_channel = true;
+        } else if (!strcmp(argv[i], "--reduce-range")) {
+            o->q.reduce_range = true;
+        } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
+                   (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, QUANTIZE_USAGE)))) {
+            o->out = v;
+        } else if (!bad && (v = cli_option_value("--stats", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            o->stats_file = v;
+        } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!qc_scheme_parse(v, &o->q.scheme))
+                return cli_usage_error(QUANTIZE_USAGE, "--scheme takes gemmlowp or symlowp, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--method", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            int m = qc_range_method_parse(v);
+            if (m < 0)
+                return cli_usage_error(QUANTIZE_USAGE,
+                                       "--method takes minmax, avg, avgstd, meanstd, percentile, entropy or mse, not '%s'", v);
+            o->q.method = (qc_range_method)m;
+        } else if (!bad && (v = cli_option_value("--n", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            float f;
+            if (!cli_parse_float(v, &f) || f < 0)
+                return cli_usage_error(QUANTIZE_USAGE, "--n takes a number >= 0, not '%s'", v);
+            o->q.range.n_std = f;
+        } else if (!bad && (v = cli_option_value("--percentile", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            char *end;
+            double p = strtod(v, &end);
+            if (end == v || *end || !(p > 50 && p <= 100))
+                return cli_usage_error(QUANTIZE_USAGE, "--percentile takes a number above 50 and at most 100, not '%s'", v);
+            o->q.range.percentile = p;
+        } else if (!bad && (v = cli_option_value("--bits", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!parse_bits(v, &o->bits))
+                return cli_usage_error(QUANTIZE_USAGE, "--bits takes a number from 2 to 8, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--weight-bits", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!parse_bits(v, &o->weight_bits))
+                return cli_usage_error(QUANTIZE_USAGE, "--weight-bits takes a number from 2 to 8, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--act-bits", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!parse_bits(v, &o->act_bits))
+                return cli_usage_error(QUANTIZE_USAGE, "--act-bits takes a number from 2 to 8, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--round", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!qc_round_mode_parse(v, &o->q.round))
+                return cli_usage_error(QUANTIZE_USAGE,
+                                       "--round takes half-even, half-away, toward-zero, up or down, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--format", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!qc_qformat_parse(v, &o->q.format))
+                return cli_usage_error(QUANTIZE_USAGE, "--format takes qdq, qoperator or fakequant, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--exclude", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!add_excludes(o, v)) {
+                cli_error("out of memory");
+                return QC_ERR_IO;
+            }
+        } else if (!bad && (v = cli_option_value("--limit", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!cli_parse_int(v, 1, INT64_MAX, &o->limit))
+                return cli_usage_error(QUANTIZE_USAGE, "--limit takes a positive number, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--batch", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!cli_parse_int(v, 1, 4096, &o->batch))
+                return cli_usage_error(QUANTIZE_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
+        } else if (bad) {
+            return QC_ERR_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error(QUANTIZE_USAGE, "unknown option '%s'", argv[i]);
+        } else if (*n_pos == 2) {
+            return cli_usage_error(QUANTIZE_USAGE, "quantize takes one MODEL and at most one IMAGES");
+        } else {
+            pos[(*n_pos)++] = argv[i];
+        }
+        if (bad)
+            return QC_ERR_USAGE;
+    }
+    return QC_OK;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+static void print_table(const qc_quantize_report *r, const char *out)
+{
+    int name_w = 6;
+    for (int i = 0; i < r->n; i++) {
+        int n = (int)strlen(r->tensors[i].tensor);
+        name_w = n > name_w ? n : name_w;
+    }
+    name_w = name_w > 48 ? 48 : name_w;
+    printf("%-*s %-10s %23s %25s %11s %4s\n", name_w, "tensor", "role", "range", "scale", "zero point", "bits");
+    for (int i = 0; i < r->n; i++) {
+        const qc_quantized_tensor *t = &r->tensors[i];
+        char range[64], scale[64], zp[64];
+        snprintf(range, sizeof range, "%.5g..%.5g", (double)t->min, (double)t->max);
+        float smin = t->params[0].scale, smax = smin;
+        int32_t zmin = t->params[0].zero_point, zmax = zmin;
+        for (int c = 1; c < t->n_channels; c++) {
+            smin = fminf(smin, t->params[c].scale);
+            smax = fmaxf(smax, t->params[c].scale);
+            zmin = t->params[c].zero_point < zmin ? t->params[c].zero_point : zmin;
+            zmax = t->params[c].zero_point > zmax ? t->params[c].zero_point : zmax;
+        }
+        if (t->n_channels > 1)
+            snprintf(scale, sizeof scale, "%.4g..%.4g (%d ch)", (double)smin, (double)smax, t->n_channels);
+        else
+            snprintf(scale, sizeof scale, "%.6g", (double)smin);
+        if (zmin != zmax)
+            snprintf(zp, sizeof zp, "%d..%d", (int)zmin, (int)zmax);
+        else
+            snprintf(zp, sizeof zp, "%d", (int)zmin);
+        printf("%-*.*s %-10s %23s %25s %11s %4d\n", name_w, name_w, t->tensor, t->role, range, scale, zp, t->bits);
+    }
+    printf("%d tensors quantized; wrote %s\n", r->n, out);
+}
+
+static void print_json(const char *model, const quantize_options *o, const qc_stats *s,
+                       const qc_quantize_report *r, bool runnable)
+{
+    printf("{\"model\": ");
+    cli_json_string(stdout, model);
+    printf(", \"output\": ");
+    cli_json_string(stdout, o->out);
+    printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
+           "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", "
+           "\"calibration_images\": %lld, \"runnable_by_qcal\": %s, \"tensors\": [",
+           qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
+           o->q.per_channel ? "true" : "false", o->q.weight_bits, o->q.act_bits,
+           o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), (long long)s->images,
+           runnable ? "true" : "false");
+    for (int i = 0; i < r->n; i++) {
+        const qc_quantized_tensor *t = &r->tensors[i];
+        printf("%s\n  {\"name\": ", i ? "," : "");
+        cli_json_string(stdout, t->tensor);
+        printf(", \"role\": \"%s\", \"bits\": %d, \"min\": %.9g, \"max\": %.9g, \"qmin\": %lld, \"qmax\": %lld, "
+               "\"scale\": [",
+               t->role, t->bits, (double)t->min, (double)t->max, (long long)t->params[0].qmin,
+               (long long)t->params[0].qmax);
+        for (int c = 0; c < t->n_channels; c++)
+            printf("%s%.9g", c ? ", " : "", (double)t->params[c].scale);
+        printf("], \"zero_point\": [");
+        for (int c = 0; c < t->n_channels; c++)
+            printf("%s%d", c ? ", " : "", (int)t->params[c].zero_point);
+        printf("]}");
+    }
+    printf("\n]}\n");
+}
+
+/* ---- the command -------------------------------------------------------------------------------- */
+
+int cmd_quantize(int argc, char **argv)
+{
+    quantize_options o = {.limit = INT64_MAX, .batch = 32, .common = {.threads = 1}};
+    qc_quantize_options_default(&o.q);
+    const char *pos[2];
+    int n_pos = 0;
+    qc_error err;
+    qc_graph *g = NULL, *qg = NULL;
+    qc_stats *s = NULL;
+    qc_quantize_report report = {0};
+    int status = parse_options(argc, argv, &o, pos, &n_pos);
+    if (status != QC_OK)
+        goto end;
+    if (o.common.help) {
+        printf("%s", QUANTIZE_USAGE);
+        goto end;
+    }
+    if (n_pos < 1 || (o.stats_file ? n_pos != 1 : n_pos != 2)) {
+        status = cli_usage_error(QUANTIZE_USAGE, o.stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
+                                                              : "quantize needs a MODEL and IMAGES (or --stats FILE)");
+        goto end;
+    }
+    if (!o.out) {
+        status = cli_usage_error(QUANTIZE_USAGE, "quantize needs -o OUT.onnx");
+        goto end;
+    }
+    if (o.bits && (o.weight_bits || o.act_bits)) {
+        status = cli_usage_error(QUANTIZE_USAGE, "--bits and --weight-bits/--act-bits exclude each other");
+        goto end;
+    }
+    o.q.weight_bits = o.bits ? o.bits : o.weight_bits ? o.weight_bits : 8;
+    o.q.act_bits = o.bits ? o.bits : o.act_bits ? o.act_bits : 8;
+    o.q.exclude = (const char *const *)o.exclude;
+    o.q.n_exclude = o.n_exclude;
+
+    uint64_t hash = 0;
+    status = qc_onnx_load(pos[0], &g, &err);
+    if (status == QC_OK)
+        status = qc_pass_fold_batchnorm(g, &err);
+    if (status == QC_OK)
+        status = qc_stats_hash_file(pos[0], &hash, &err);
+    if (status != QC_OK) {
+        cli_error("%s", err.msg);
+        goto end;
+    }
+    if (o.stats_file) {
+        status = qc_stats_load(o.stats_file, &s, &err);
+        if (status == QC_OK)
+            status = qc_stats_check_model(s, g, hash, o.stats_file, pos[0], &err);
+        if (status != QC_OK) {
+            cli_error("%s", err.msg);
+            goto end;
+        }
+    } else {
+        double seconds;
+        cli_gather_options go = {.limit = o.limit, .batch = o.batch, .shard_i = 0, .shard_n = 1, .per_channel = false,
+                                 .histograms = qc_range_method_uses_histogram(o.q.method), .pp = &o.pp,
+                                 .threads = o.common.threads, .quiet = o.common.quiet};
+        status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
+        if (status != QC_OK)
+            goto end;
+    }
+    status = qc_quantize(g, s, &o.q, &qg, &report, &err);
+    if (status == QC_OK && (status = qc_graph_set_meta(qg, "qcal.version", QCAL_VERSION)) != QC_OK)
+        snprintf(err.msg, sizeof err.msg, "out of memory");
+    if (status == QC_OK)
+        status = qc_onnx_save(qg, o.out, &err);
+    /* The quantized model takes the same images as MODEL: its card goes with it. */
+    bool card_copied = false;
+    if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, &card_copied, &err)) != QC_OK)
+        remove(o.out);
+    if (status != QC_OK) {
+        cli_error("%s", err.msg);
+        goto end;
+    }
+    bool runnable = true;
+    for (int i = 0; i < qg->n_nodes; i++)
+        runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);
+    if (o.common.json)
+        print_json(pos[0], &o, s, &report, runnable);
+    else if (!o.common.quiet)
+        print_table(&report, o.out);
+    if (card_copied && !o.common.json && !o.common.quiet)
+        printf("copied the model card of %s beside %s\n", pos[0], o.out);
+
+end:
+    for (int i = 0; i < o.n_exclude; i++)
+        free(o.exclude[i]);
+    free(o.exclude);
+    qc_quantize_report_free(&report);
+    qc_graph_destroy(qg);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+    return status;
+}
