@@ -14,6 +14,7 @@ static const struct {
     {"stats", cmd_stats, "calibration statistics of every tensor over an image set"},
     {"merge", cmd_merge, "merge statistics files (shards) into one"},
     {"quantize", cmd_quantize, "write an INT8 model (QDQ, QOperator or FakeQuantize) from statistics"},
+    {"compare", cmd_compare, "FP32 against GemmLowP and SymLowP variants: accuracy, per-layer error, gates"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

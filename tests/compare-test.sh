@@ -1,0 +1,175 @@
+#!/bin/bash
+# compare-test.sh — end-to-end tests of `qcal compare`: help and usage errors, the JSON schema
+# and its internal sums, FP32 top-1 against `qcal eval`, each variant's top-1 against ONNX
+# Runtime running the model `qcal quantize` writes from the same statistics, the gates both
+# ways (exit 1 naming the variant and the drop or tensor), identical JSON for --threads 1 and
+# 2, several models, unlabelled images, the HTML page and bad inputs. Prints
+# "compare: N passed, N failed".
+set -u
+tmp=$(mktemp -d /tmp/qcal-compare.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+
+M=models/lenet.onnx
+CAL=data/calib
+VAL=data/val
+FAST="--limit 400 --calib-limit 160 --layer-images 8"
+
+# 1. help and usage errors
+expect "compare --help exits 0" 0 "$QCAL" compare --help
+case "$(head -n 1 "$tmp/out")" in "usage: qcal compare"*) ok "compare --help starts with its usage" ;; *) bad "compare --help starts with its usage" ;; esac
+expect "qcal --help lists compare" 0 "$QCAL" --help
+contains "qcal --help lists compare" "$tmp/out" "compare"
+expect "compare without VAL is a usage error" 2 "$QCAL" compare "$M" "$CAL"
+expect "an unknown method is a usage error" 2 "$QCAL" compare --methods kl "$M" "$CAL" "$VAL"
+expect "a bit width of 9 is a usage error" 2 "$QCAL" compare --bits 9 "$M" "$CAL" "$VAL"
+expect "an unknown scheme is a usage error" 2 "$QCAL" compare --schemes tflite "$M" "$CAL" "$VAL"
+expect "--gate naming no variant is a usage error" 2 "$QCAL" compare --gate gemmlowp/layer "$M" "$CAL" "$VAL"
+contains "the message names the unknown variant" "$tmp/err" "'gemmlowp/layer'"
+expect "a negative --max-drop is a usage error" 2 "$QCAL" compare --max-drop -1 "$M" "$CAL" "$VAL"
+expect "a missing model is an I/O error" 4 "$QCAL" compare $FAST models/none.onnx "$CAL" "$VAL"
+contains "the missing model is named" "$tmp/err" "models/none.onnx"
+expect "a missing VAL folder is an I/O error" 4 "$QCAL" compare $FAST "$M" "$CAL" "$tmp/none"
+mkdir -p "$tmp/badval/0_x" && echo "not a png" >"$tmp/badval/0_x/a.png"
+expect "a VAL image that is not a PNG is bad input" 3 "$QCAL" compare $FAST "$M" "$CAL" "$tmp/badval"
+contains "the bad image is named" "$tmp/err" "a.png"
+
+# 2. one run, JSON, threads
+expect "compare --json with 1 thread exits 0" 0 "$QCAL" compare $FAST --json --threads 1 "$M" "$CAL" "$VAL"
+cp "$tmp/out" "$tmp/one.json"
+expect "compare --json with 2 threads exits 0" 0 "$QCAL" compare $FAST --json --threads 2 "$M" "$CAL" "$VAL"
+cp "$tmp/out" "$tmp/two.json"
+same "the JSON does not depend on --threads" "$tmp/one.json" "$tmp/two.json"
+
+"$PY" - "$tmp/one.json" >"$tmp/schema.txt" 2>&1 <<'EOF'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+def check(name, cond):
+    print(("ok   " if cond else "FAIL ") + name)
+check("format qcal-compare version 1", d.get("format") == "qcal-compare" and d.get("version") == 1)
+names = [v["name"] for v in d["variants"]]
+check("the default grid is gemmlowp/symlowp x tensor/channel",
+      names == ["gemmlowp/tensor", "gemmlowp/channel", "symlowp/tensor", "symlowp/channel"])
+check("variants say scheme, granularity, method and bits",
+      all(set(v) == {"name", "scheme", "granularity", "method", "bits"} and v["bits"] == 8 and v["method"] == "minmax"
+          for v in d["variants"]))
+m = d["models"][0]
+check("400 images, all labelled, 160 calibration images",
+      m["images"] == 400 and m["labelled"] == 400 and m["calib_images"] == 160)
+check("fp32 top1 = correct / labelled", abs(m["fp32"]["top1"] - m["fp32"]["correct"] / 400) < 1e-9)
+ok = True
+for v in m["variants"]:
+    ok &= abs(v["top1"] - v["correct"] / 400) < 1e-9
+    ok &= abs(v["drop"] - 100 * (m["fp32"]["top1"] - v["top1"])) < 1e-6
+    ok &= 0 <= v["agreement"] <= 1 and v["kl"] >= 0
+check("each variant: top1, drop in points, agreement and KL consistent", ok)
+ok = True
+roles = set()
+for v in m["variants"]:
+    for l in v["layers"]:
+        roles.add(l["role"])
+        ok &= set(l) == {"tensor", "role", "values", "sqnr_db", "identical", "cosine", "max_abs_err",
+                         "clipped", "codes_used", "range"}
+        ok &= l["sqnr_db"] is None or l["sqnr_db"] > 10
+        ok &= l["cosine"] is None or 0.99 < l["cosine"] <= 1
+        ok &= l["clipped"] is None or 0 <= l["clipped"] <= 1
+        ok &= l["codes_used"] is None or 0 < l["codes_used"] <= 1
+        ok &= l["range"] is None or l["range"][0] <= 0 <= l["range"][1]
+check("per-layer entries are complete and plausible (SQNR > 10 dB, cosine > 0.99)", ok)
+check("inputs, activations and weights are measured", roles == {"input", "activation", "weight"})
+# weights get minmax ranges of their own values: nothing can be clipped
+w = [l for v in m["variants"] for l in v["layers"] if l["role"] == "weight"]
+check("weights under their own minmax qparams clip nothing", w and all(l["clipped"] == 0 for l in w))
+check("gates are recorded and passed", d["gates"]["passed"] is True and d["gates"]["failures"] == [])
+EOF
+while IFS= read -r line; do
+    case "$line" in "ok   "*) ok "${line#ok   }" ;; "FAIL "*) bad "${line#FAIL }" ;; *) bad "JSON check: $line" ;; esac
+done <"$tmp/schema.txt"
+
+# 3. FP32 top-1 is what `qcal eval` counts on the same images
+expect "qcal eval of the FP32 model" 0 "$QCAL" eval --json --limit 400 "$M" "$VAL"
+e32=$(json_get "$tmp/out" '["top1_correct"]')
+c32=$(json_get "$tmp/one.json" '["models"][0]["fp32"]["correct"]')
+if [ "$e32" = "$c32" ]; then ok "FP32 top-1 matches qcal eval ($c32)"; else bad "FP32 top-1 matches qcal eval ($c32 vs $e32)"; fi
+
+# 4. each variant against ONNX Runtime on the QDQ model qcal quantize writes from the same
+#    statistics (the same 160 calibration images); integer kernels and ONNX Runtime round
+#    differently, so a few images may change class: at most 1 % of them
+ORT_PY=$(find_python onnxruntime || true)
+PIL_PY=$(find_python PIL || true)
+if [ -n "$ORT_PY" ] && [ -n "$PIL_PY" ]; then
+    expect "statistics of the same calibration images" 0 "$QCAL" stats --quiet --limit 160 -o "$tmp/s.json" "$M" "$CAL"
+    "$PIL_PY" - "$VAL" "$tmp/val.npz" <<'EOF'
+import os, sys, numpy as np
+from PIL import Image
+root = sys.argv[1]
+items = sorted((d + "/" + f, int(d.split("_")[0])) for d in os.listdir(root)
+               if os.path.isdir(os.path.join(root, d)) for f in os.listdir(os.path.join(root, d)))[:400]
+x = np.stack([np.asarray(Image.open(os.path.join(root, p))) for p, _ in items])
+np.savez(sys.argv[2], x=x, y=np.array([l for _, l in items]))
+EOF
+    for v in gemmlowp/tensor symlowp/channel; do
+        scheme=${v%/*}
+        pc=; [ "${v#*/}" = channel ] && pc=--per-channel
+        "$QCAL" quantize "$M" --stats "$tmp/s.json" --scheme "$scheme" $pc --quiet -o "$tmp/q.onnx" >/dev/null 2>&1
+        ort=$("$ORT_PY" - "$tmp/q.onnx" "$tmp/val.npz" <<'EOF'
+import sys, numpy as np, onnxruntime as ort
+d = np.load(sys.argv[2])
+x = d["x"].astype(np.float32).reshape(-1, 1, 28, 28)
+x = (x * np.float32(1 / 255) - np.float32(0.286)) / np.float32(0.353)  # models/lenet.json
+s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+out = np.concatenate([s.run(None, {"input": x[i:i + 1]})[0] for i in range(len(x))])
+print(int((out.argmax(1) == d["y"]).sum()))
+EOF
+)
+        ours=$("$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); print([v['correct'] for v in d['models'][0]['variants'] if v['name']==sys.argv[2]][0])" "$tmp/one.json" "$v")
+        if [ -n "$ort" ] && [ $(( ours > ort ? ours - ort : ort - ours )) -le 4 ]; then
+            ok "$v top-1 matches ONNX Runtime on the same QDQ model ($ours vs $ort of 400)"
+        else
+            bad "$v top-1 matches ONNX Runtime on the same QDQ model ($ours vs ${ort:-nothing} of 400)"
+        fi
+    done
+else
+    echo "skipped: ONNX Runtime or PIL not available for the reference top-1"
+fi
+
+# 5. gates both ways
+expect "a generous --max-drop passes" 0 "$QCAL" compare $FAST -q --max-drop 50 "$M" "$CAL" "$VAL"
+expect "2-bit variants fail --max-drop 5 --gate all with exit 1" 1 "$QCAL" compare $FAST -q --bits 2 --max-drop 5 --gate all "$M" "$CAL" "$VAL"
+contains "the message names the variant" "$tmp/err" "error: variant 'symlowp/tensor/2bit'"
+contains "the message gives the drop" "$tmp/err" "drops top-1 by"
+expect "by default only the best variant is gated: 2 and 8 bits pass --max-drop 5" 0 "$QCAL" compare $FAST -q --bits 2,8 --max-drop 5 "$M" "$CAL" "$VAL"
+expect "by default the best variant is gated: --min-sqnr 99 fails it" 1 "$QCAL" compare $FAST -q --min-sqnr 99 "$M" "$CAL" "$VAL"
+if [ "$(grep -c '^error: ' "$tmp/err")" = 1 ]; then ok "the default gate reports one variant"; else bad "the default gate reports one variant: $(cat "$tmp/err")"; fi
+expect "--gate limits the gate to one variant" 0 "$QCAL" compare $FAST -q --bits 2,8 --max-drop 5 --gate symlowp/channel/8bit "$M" "$CAL" "$VAL"
+expect "a gated 2-bit variant fails" 1 "$QCAL" compare $FAST -q --bits 2,8 --max-drop 5 --gate symlowp/tensor/2bit "$M" "$CAL" "$VAL"
+if [ "$(grep -c '^error: ' "$tmp/err")" = 1 ]; then ok "only the gated variant is reported"; else bad "only the gated variant is reported: $(cat "$tmp/err")"; fi
+expect "--min-sqnr 99 fails" 1 "$QCAL" compare $FAST -q --min-sqnr 99 --gate gemmlowp/channel "$M" "$CAL" "$VAL"
+contains "the SQNR message names variant and tensor" "$tmp/err" "variant 'gemmlowp/channel' of 'models/lenet.onnx': tensor '"
+expect "--min-sqnr 10 passes" 0 "$QCAL" compare $FAST -q --min-sqnr 10 "$M" "$CAL" "$VAL"
+expect "a failing gate still writes the JSON" 1 "$QCAL" compare $FAST --json --min-sqnr 99 "$M" "$CAL" "$VAL"
+if [ "$(json_get "$tmp/out" '["gates"]["passed"]')" = False ]; then ok "the JSON says the gate failed"; else bad "the JSON says the gate failed"; fi
+
+# 6. the table, the HTML page, several models, unlabelled images
+expect "the table" 0 "$QCAL" compare $FAST --html "$tmp/r.html" "$M" "$CAL" "$VAL"
+contains "the table has the FP32 row" "$tmp/out" "fp32"
+contains "the table has a variant row" "$tmp/out" "symlowp/channel"
+if grep -q '<table id="accuracy">' "$tmp/r.html" && [ "$(grep -o '<svg' "$tmp/r.html" | wc -l)" -ge 6 ]; then
+    ok "--html writes the table and the charts"
+else
+    bad "--html writes the table and the charts"
+fi
+expect "two models" 0 "$QCAL" compare --limit 100 --calib-limit 32 --layer-images 2 --json "$M" models/resnet.onnx "$CAL" "$VAL"
+if [ "$(json_get "$tmp/out" '["models"][1]["model"]')" = models/resnet.onnx ]; then ok "two models are reported in order"; else bad "two models are reported in order"; fi
+mkdir -p "$tmp/flat"
+find "$VAL" -name '*.png' | sort | head -n 40 | while read -r f; do cp "$f" "$tmp/flat/$(basename "$(dirname "$f")")-$(basename "$f")"; done
+expect "unlabelled images" 0 "$QCAL" compare --calib-limit 32 --layer-images 2 --json "$M" "$CAL" "$tmp/flat"
+if [ "$(json_get "$tmp/out" '["models"][0]["labelled"]')" = 0 ] && [ "$(json_get "$tmp/out" '["models"][0]["variants"][0]["top1"]')" = None ]; then
+    ok "without labels top-1 is null"
+else
+    bad "without labels top-1 is null"
+fi
+expect "without labels the drop is of agreement" 1 "$QCAL" compare --calib-limit 32 --layer-images 2 -q --bits 2 --max-drop 1 "$M" "$CAL" "$tmp/flat"
+contains "the message says agreement" "$tmp/err" "drops agreement with FP32 by"
+
+summary compare
