@@ -1,5 +1,6 @@
-# Makefile — builds ./qcal (QCAL_BIN=path to put it elsewhere), its tests and benchmarks. `make check` runs every test and
-# ends with "N passed, N failed"; `make demo` runs the main job on the bundled model.
+# Makefile — builds ./qcal (QCAL_BIN=path to put it elsewhere), its tests and benchmarks.
+# `make check` runs every test and ends with "N passed, N failed"; `make demo` compares FP32,
+# GemmLowP and SymLowP on the bundled models.
 # Both install missing system packages first (tools/install-deps.sh).
 
 BUILD ?= build
@@ -87,7 +88,8 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: $(QCAL_BIN) $(TESTS)
-	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh
+	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
+	    tests/compare-test.sh tests/html-test.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance
@@ -95,11 +97,23 @@ conformance: deps
 
 demo: deps
 	@$(MAKE) --no-print-directory $(QCAL_BIN)
-	$(QCAL_RUN) eval models/lenet.onnx data/val
+	$(QCAL_RUN) compare --threads 2 models/lenet.onnx models/resnet.onnx models/mobilenet.onnx \
+	    data/calib data/val
 
+# The 224×224 benchmark models (ResNet-18, MobileNetV2, random weights) are generated into the
+# build folder, never committed; bench_models finds them through QCAL_BENCH_MODELS.
+BENCH_MODELS := $(BUILD)/bench-models
 bench: deps
 	@$(MAKE) --no-print-directory $(QCAL_BIN) $(BENCHES)
-	@for b in $(BENCHES); do $$b || exit 1; done
+	@if [ -f $(BENCH_MODELS)/mobilenet_v2.onnx ] && \
+	    [ tools/make-bench-models.py -ot $(BENCH_MODELS)/mobilenet_v2.onnx ]; then :; \
+	elif /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then \
+	    echo "writing the benchmark models into $(BENCH_MODELS)"; \
+	    /usr/bin/python3 tools/make-bench-models.py $(BENCH_MODELS) >/dev/null || exit 1; \
+	else \
+	    echo "ResNet-18 / MobileNetV2 benchmark: skipped (/usr/bin/python3 has no torch or torchvision)"; \
+	fi
+	@for b in $(BENCHES); do QCAL_BENCH_MODELS=$(BENCH_MODELS) $$b || exit 1; done
 
 data-full: deps
 	/usr/bin/python3 tools/make-data.py --full
