@@ -3,7 +3,8 @@
 # both layouts (QDQ, QOperator) × both schemes × per tensor/channel (plus FakeQuantize) gives a
 # file that onnx.checker accepts and ONNX Runtime runs with a top-1 on data/val within 1 point
 # of the FP32 model's (ONNX Runtime on both); qcal's own run of the same file agrees with
-# ONNX Runtime's on ≥ 99.5 % of the images once qcal's runtime has the ops; byte-identical
+# ONNX Runtime's on ≥ 99.5 % of the images, and qcal's FakeQuantize run of every model and
+# scheme agrees with its integer run on ≥ 99.5 %; the model card beside the output; byte-identical
 # output for the same inputs and for --threads 1 and 2; --exclude, metadata, JSON; exit codes
 # and no partial file on failure. Prints "quantize: N passed, N failed".
 set -u
@@ -283,6 +284,30 @@ for f in "${files[@]}"; do
     else
         bad "qcal agrees with ONNX Runtime on $base (only $agree of the images, need $need)"
     fi
+done
+
+# 7b. FakeQuantize against the integer path, both in qcal: the same parameters simulated in
+# float and run on the integer kernels give the same top-1 on nearly every image.
+for m in $MODELS; do
+    for scheme in gemmlowp symlowp; do
+        for gran in "" --per-channel; do
+            name="$m $scheme${gran:+ per-channel}"
+            "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran --format fakequant -o "$tmp/fq.onnx" "models/$m.onnx" 2>"$tmp/err" &&
+                "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran -o "$tmp/int.onnx" "models/$m.onnx" 2>>"$tmp/err" &&
+                "$QCAL" eval --quiet --threads 2 --predictions "$tmp/fq.pred" "$tmp/fq.onnx" "$VAL" >/dev/null 2>>"$tmp/err" &&
+                "$QCAL" eval --quiet --threads 2 --predictions "$tmp/int.pred" "$tmp/int.onnx" "$VAL" >/dev/null 2>>"$tmp/err"
+            if [ $? -ne 0 ]; then
+                bad "FakeQuantize and integer runs of $name ($(head -c 200 "$tmp/err"))"
+                continue
+            fi
+            agree=$(paste <(cut -f2 "$tmp/fq.pred") <(cut -f2 "$tmp/int.pred") | awk '{ n++; s += ($1 == $2) } END { printf "%.4f", n ? s / n : 0 }')
+            if awk -v a="$agree" 'BEGIN { exit !(a >= 0.995) }'; then
+                ok "FakeQuantize and the integer kernels agree on $name ($agree of the images)"
+            else
+                bad "FakeQuantize and the integer kernels agree on $name (only $agree of the images, need 0.995)"
+            fi
+        done
+    done
 done
 
 # 8. MatMul (no bundled model has one): Flatten → MatMul → Add(constant), built with onnx;
