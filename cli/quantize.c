@@ -296,8 +296,10 @@ int cmd_quantize(int argc, char **argv)
     if (status == QC_OK)
         status = qc_onnx_save(qg, o.out, &err);
     /* The quantized model takes the same images as MODEL: its card goes with it. */
-    bool card_copied = false;
-    if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, &card_copied, &err)) != QC_OK)
+    qc_card_copy card = QC_CARD_NONE;
+    char card_target[4096] = "";
+    if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, &card, card_target,
+                                                        sizeof card_target, &err)) != QC_OK)
         remove(o.out);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
@@ -310,8 +312,11 @@ int cmd_quantize(int argc, char **argv)
         print_json(pos[0], &o, s, &report, runnable);
     else if (!o.common.quiet)
         print_table(&report, o.out);
-    if (card_copied && !o.common.json && !o.common.quiet)
+    if (card == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
         printf("copied the model card of %s beside %s\n", pos[0], o.out);
+    if (card == QC_CARD_KEPT_OTHER)
+        cli_warning("'%s' is not a model card: left as it is, so %s has no card (give it "
+                    "the preprocessing flags)", card_target, o.out);
 
 end:
     for (int i = 0; i < o.n_exclude; i++)

@@ -123,9 +123,16 @@ qc_status qc_model_card_load(const char *model_path, int channels, qc_model_card
 void qc_model_card_free(qc_model_card *card);
 /* Copies the card beside model_path, byte for byte, to the card path beside out_model_path
  * (atomically), so that a model derived from another (a quantized one) keeps its
- * preprocessing and classes. *copied is false when model_path has no card file. */
-qc_status qc_model_card_copy(const char *model_path, const char *out_model_path, bool *copied,
-                             qc_error *err);
+ * preprocessing and classes. A file already at the target that is not a model card (a
+ * statistics file, say) is never overwritten. */
+typedef enum {
+    QC_CARD_COPIED,      /* the card was copied */
+    QC_CARD_NONE,        /* model_path has no card file: nothing to copy */
+    QC_CARD_KEPT_OTHER,  /* the target holds another kind of file: left as it is */
+} qc_card_copy;
+qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
+                             qc_card_copy *result, char *target, size_t target_size,
+                             qc_error *err); /* target gets the card path beside out_model_path */
 
 /* ---- files ----------------------------------------------------------------------------- */
 

@@ -237,10 +237,26 @@ void qc_model_card_free(qc_model_card *card)
     card->found = false;
 }
 
-qc_status qc_model_card_copy(const char *model_path, const char *out_model_path, bool *copied,
+/* Is the file at path a JSON object with the "qcal" key? */
+static bool is_model_card(const char *path)
+{
+    char *text = NULL;
+    size_t size = 0;
+    qc_error ignored;
+    if (qc_read_file(path, &text, &size, &ignored) != QC_OK)
+        return false;
+    cJSON *root = cJSON_ParseWithLength(text, size);
+    bool card = cJSON_IsObject(root) && cJSON_GetObjectItemCaseSensitive(root, "qcal");
+    cJSON_Delete(root);
+    free(text);
+    return card;
+}
+
+qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
+                             qc_card_copy *result, char *target, size_t target_size,
                              qc_error *err)
 {
-    *copied = false;
+    *result = QC_CARD_NONE;
     char *from = card_path(model_path), *to = card_path(out_model_path), *data = NULL;
     size_t size = 0;
     qc_file out = {0};
@@ -250,8 +266,13 @@ qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
         status = qc_fail(err, QC_ERR_IO, "out of memory");
         goto end;
     }
+    snprintf(target, target_size, "%s", to);
     if (stat(from, &st) != 0 || !S_ISREG(st.st_mode) || !strcmp(from, to))
         goto end;
+    if (stat(to, &st) == 0 && !is_model_card(to)) {
+        *result = QC_CARD_KEPT_OTHER;
+        goto end;
+    }
     if ((status = qc_read_file(from, &data, &size, err)) != QC_OK ||
         (status = qc_file_begin(&out, to, err)) != QC_OK)
         goto end;
@@ -261,7 +282,7 @@ qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
         goto end;
     }
     if ((status = qc_file_commit(&out, err)) == QC_OK)
-        *copied = true;
+        *result = QC_CARD_COPIED;
 end:
     free(data);
     free(from);

@@ -92,6 +92,11 @@ expect "quantize prints a table" 0 "$QCAL" quantize --stats "$tmp/lenet.json" -o
 contains "the table has its header" "$tmp/out" "zero point"
 contains "the table lists the first weight" "$tmp/out" "conv1.weight"
 same "the model card goes with the quantized model" models/lenet.json "$tmp/t.json"
+# a statistics file where the card would go is never overwritten
+cp "$tmp/lenet.json" "$tmp/s.json"
+expect "quantize beside a statistics file of the same name exits 0" 0 "$QCAL" quantize --stats "$tmp/s.json" -o "$tmp/s.onnx" models/lenet.onnx
+same "the statistics file is left as it was" "$tmp/lenet.json" "$tmp/s.json"
+contains "a warning says the card was not written" "$tmp/err" "is not a model card"
 # with the card beside it, the quantized model needs no preprocessing flags
 expect "eval of the quantized model exits 0" 0 "$QCAL" eval --json --quiet --threads 2 "$tmp/t.onnx" data/val
 q_top1=$(json_get "$tmp/out" "['top1_correct']")
