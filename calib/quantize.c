@@ -839,6 +839,77 @@ static qc_status copy_attrs(qc_node *dst, const qc_node *src, const char *skip)
     return QC_OK;
 }
 
+/* ---- nodes of older opsets in the opset-13 form the output declares (Q13) ---------------- */
+
+/* Attributes that opset 13 no longer has on op (they became inputs, or are gone). */
+static bool legacy_attr(const qc_node *n, const char *name)
+{
+    static const char *const legacy[][4] = {
+        {"Clip", "min", "max", NULL},
+        {"Squeeze", "axes", NULL, NULL},
+        {"Unsqueeze", "axes", NULL, NULL},
+        {"Softmax", "axis", NULL, NULL},
+        {"Dropout", "ratio", "is_test", NULL},
+        {"BatchNormalization", "spatial", "is_test", "consumed_inputs"},
+    };
+    for (size_t i = 0; i < sizeof legacy / sizeof legacy[0]; i++)
+        if (is_op(n, legacy[i][0]))
+            for (int j = 1; j < 4 && legacy[i][j]; j++)
+                if (!strcmp(name, legacy[i][j]))
+                    return true;
+    return false;
+}
+
+/* For a model below opset 13: the inputs that replace n's legacy attributes (Clip's min and
+ * max, Squeeze/Unsqueeze's axes), and Softmax's axis under opset 13's meaning in *axis (-2
+ * when there is nothing to set). */
+static qc_status upgrade_inputs(qz *q, const qc_node *n, int *in, int *n_in, int64_t *axis)
+{
+    const int64_t opset = q->g->opset;
+    *axis = -2;
+    if (opset >= 13)
+        return QC_OK;
+    if (is_op(n, "Clip") && opset < 11) {
+        const qc_attr *lo = qc_node_attr(n, "min"), *hi = qc_node_attr(n, "max");
+        in[1] = lo ? new_scalar(q, n->name, "_min", QC_FLOAT, lo->f) : -1;
+        in[2] = hi ? new_scalar(q, n->name, "_max", QC_FLOAT, hi->f) : -1;
+        if ((lo && in[1] < 0) || (hi && in[2] < 0))
+            return oom(q);
+        *n_in = hi ? 3 : lo ? 2 : 1;
+    } else if ((is_op(n, "Squeeze") || is_op(n, "Unsqueeze")) && qc_node_attr(n, "axes")) {
+        const qc_attr *a = qc_node_attr(n, "axes");
+        int64_t *data = malloc((size_t)(a->n ? a->n : 1) * sizeof *data), dims[1] = {a->n};
+        if (!data)
+            return oom(q);
+        for (int k = 0; k < a->n; k++)
+            data[k] = a->ints[k];
+        if ((in[1] = new_tensor(q, n->name, "_axes", QC_INT64, 1, dims, data)) < 0)
+            return oom(q);
+        *n_in = 2;
+    } else if (is_op(n, "Softmax")) {
+        /* Before 13, Softmax ran over the input flattened to 2-d at axis (default 1); from 13
+         * over one axis (default -1). The same whenever at most one dimension from axis on is
+         * larger than 1: that one (or the last) is the axis. */
+        const qc_value *x = &q->g->tensors[n->inputs[0]].value;
+        int64_t a = qc_node_attr_int(n, "axis", 1);
+        if (a < 0)
+            a += x->rank;
+        int wide = -1, count = 0;
+        for (int d = (int)a; d < x->rank; d++)
+            if (x->dims[d] > 1) {
+                wide = d;
+                count++;
+            }
+        if (count > 1)
+            return qc_fail(q->err, QC_ERR_INPUT,
+                           "node '%s': Softmax over several dimensions (opset %lld) has no "
+                           "single-axis form in opset 13; keep the model at opset 13 or newer",
+                           n->name, (long long)opset);
+        *axis = wide >= 0 ? wide : x->rank - 1;
+    }
+    return QC_OK;
+}
+
 /* Node i as it is (QDQ / FakeQuantize: also the quantized ones, with their weight and bias
  * replaced); its outputs quantized and dequantized when planned. */
 static qc_status emit_float_node(qz *q, int i)
@@ -876,8 +947,19 @@ static qc_status emit_float_node(qz *q, int i)
             return oom(q);
         q->fname[t] = out[j];
     }
-    int ni = emit(q, n->name, n->op_type, n->domain, in, n->n_inputs, out, n->n_outputs);
-    if (ni < 0 || copy_attrs(&q->ng->nodes[ni], n, NULL) != QC_OK)
+    int n_in = n->n_inputs;
+    int64_t axis;
+    qc_status up = upgrade_inputs(q, n, in, &n_in, &axis);
+    if (up != QC_OK)
+        return up;
+    int ni = emit(q, n->name, n->op_type, n->domain, in, n_in, out, n->n_outputs);
+    if (ni < 0)
+        return oom(q);
+    qc_node *nn = &q->ng->nodes[ni];
+    for (int a = 0; a < n->n_attrs; a++)
+        if (!(q->g->opset < 13 && legacy_attr(n, n->attrs[a].name)) && add_attr(nn, &n->attrs[a]) != QC_OK)
+            return oom(q);
+    if (axis != -2 && add_int_attr(nn, "axis", axis) != QC_OK)
         return oom(q);
     if (q->o->format != QC_FORMAT_QOPERATOR)
         for (int j = 0; j < n->n_outputs; j++) {

@@ -315,6 +315,48 @@ for m in $MODELS; do
     done
 done
 
+# 7c. models qcal was not written against (tests/data/pytorch: opsets 7 to 13, Clip with
+# attributes, Squeeze, Softmax, BatchNormalization kept): quantized in both layouts, qcal runs
+# them, onnx.checker accepts them and ONNX Runtime loads and runs them (older ops are written
+# in their opset-13 form, docs/qparams.md Q13).
+for d in tests/data/pytorch/*/; do
+    n=$(basename "$d")
+    m=$d/model.onnx
+    [ -f "$m" ] || continue
+    "$QCAL" inspect --json "$m" >"$tmp/inspect.json" 2>/dev/null || { bad "inspect $n"; continue; }
+    read -r c h w <<<"$(json_get "$tmp/inspect.json" "['inputs'][0]['shape'].split('x')[1:]" | tr -d "[]',")"
+    color=gray
+    [ "$c" = 3 ] && color=rgb
+    PPX="--color $color --size ${h}x${w} --scale 0.0039 --mean 0.5 --std 0.25"
+    for fmt in qdq qoperator; do
+        f=$tmp/pt-$n-$fmt.onnx
+        if ! "$QCAL" quantize --quiet --format $fmt $PPX --limit 32 -o "$f" "$m" "$IMG" 2>"$tmp/err"; then
+            bad "quantize $n as $fmt ($(head -c 200 "$tmp/err"))"
+            continue
+        fi
+        expect "qcal runs $n quantized as $fmt" 0 "$QCAL" eval --quiet $PPX --limit 16 "$f" "$VAL"
+        if [ -n "$ONNX_PY" ]; then
+            if "$ONNX_PY" -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)" "$f" 2>"$tmp/err"; then
+                ok "onnx.checker accepts $n quantized as $fmt"
+            else
+                bad "onnx.checker accepts $n quantized as $fmt ($(tail -c 200 "$tmp/err"))"
+            fi
+        fi
+        if [ -n "$ORT_PY" ]; then
+            if "$ORT_PY" -c "
+import onnxruntime as ort, numpy as np, sys
+s = ort.InferenceSession(sys.argv[1], providers=['CPUExecutionProvider'])
+i = s.get_inputs()[0]
+shape = [d if isinstance(d, int) else 2 for d in i.shape]
+s.run(None, {i.name: np.random.default_rng(0).standard_normal(shape).astype(np.float32)})" "$f" 2>"$tmp/err"; then
+                ok "ONNX Runtime runs $n quantized as $fmt"
+            else
+                bad "ONNX Runtime runs $n quantized as $fmt ($(tail -c 200 "$tmp/err"))"
+            fi
+        fi
+    done
+done
+
 # 8. MatMul (no bundled model has one): Flatten → MatMul → Add(constant), built with onnx;
 # QLinearMatMul (per-column weights too) and the QDQ form run in ONNX Runtime and keep the
 # FP32 model's predictions on nearly every image.
