@@ -8,7 +8,7 @@
 
 #define EVAL_USAGE                                                                            \
     "usage: qcal eval MODEL... IMAGES [--labels FILE] [--limit N] [--batch N] [--threads N]\n" \
-    "                 [--predictions FILE] [--skip-bad] [--json] [--quiet]\n"                  \
+    "                 [--predictions FILE [--scores]] [--skip-bad] [--json] [--quiet]\n"      \
     "                 [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                 [--color gray|rgb|bgr]\n"                                                \
     "  Runs each model over the PNG images (a folder scanned recursively, ImageFolder labels\n" \
@@ -35,6 +35,7 @@ typedef struct {
     qc_exec **execs;
     float **pixels;
     item_result *results;
+    float *scores; /* batch × k class scores when the predictions file wants them, else NULL */
 } eval_ctx;
 
 typedef struct {
@@ -78,6 +79,8 @@ static int eval_item(void *arg, int worker, int64_t item)
         return 0;
     const qc_value *out = qc_exec_output(c->execs[worker], 0);
     top_k(out->data, c->k, c->k < TOP_K ? c->k : TOP_K, r->top);
+    if (c->scores)
+        memcpy(c->scores + item * c->k, out->data, (size_t)c->k * sizeof *c->scores);
     return 0;
 }
 
@@ -107,15 +110,21 @@ static qc_status model_input(const qc_graph *g, const char *path, int *ch, int *
 typedef struct {
     const char *labels, *predictions;
     int64_t limit, batch;
-    bool skip_bad;
+    bool skip_bad, scores;
     cli_pp_flags pp;
     cli_common common;
 } eval_options;
 
-static qc_status write_prediction(qc_file *pred, const qc_image_item *img, int top1, qc_error *err)
+/* "path<TAB>top1<TAB>label", then with --scores "<TAB>s0 s1 …" (shortest exact floats). */
+static qc_status write_prediction(qc_file *pred, const qc_image_item *img, int top1,
+                                  const float *scores, int k, qc_error *err)
 {
-    int w = img->label >= 0 ? fprintf(pred->f, "%s\t%d\t%d\n", img->rel, top1, img->label)
-                            : fprintf(pred->f, "%s\t%d\t\n", img->rel, top1);
+    int w = img->label >= 0 ? fprintf(pred->f, "%s\t%d\t%d", img->rel, top1, img->label)
+                            : fprintf(pred->f, "%s\t%d\t", img->rel, top1);
+    for (int j = 0; scores && j < k && w >= 0; j++)
+        w = fprintf(pred->f, "%s%.9g", j ? " " : "\t", (double)scores[j]);
+    if (w >= 0)
+        w = fputc('\n', pred->f);
     return w < 0 ? qc_fail(err, QC_ERR_IO, "cannot write '%s'", pred->path) : QC_OK;
 }
 
@@ -154,7 +163,9 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     c.execs = calloc((size_t)threads, sizeof *c.execs);
     c.pixels = calloc((size_t)threads, sizeof *c.pixels);
     c.results = calloc((size_t)o->batch, sizeof *c.results);
-    if (!c.execs || !c.pixels || !c.results) {
+    if (o->scores)
+        c.scores = malloc((size_t)o->batch * (size_t)c.k * sizeof *c.scores);
+    if (!c.execs || !c.pixels || !c.results || (o->scores && !c.scores)) {
         status = QC_ERR_IO;
         cli_error("out of memory");
         goto end;
@@ -200,7 +211,9 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
                 for (int j = 0; j < (c.k < TOP_K ? c.k : TOP_K); j++)
                     res->top5 += r->top[j] == img->label;
             }
-            if (pred.f && (status = write_prediction(&pred, img, r->top[0], &err)) != QC_OK) {
+            if (pred.f && (status = write_prediction(&pred, img, r->top[0],
+                                                     c.scores ? c.scores + i * c.k : NULL, c.k,
+                                                     &err)) != QC_OK) {
                 cli_progress_end(&progress);
                 cli_error("%s", err.msg);
                 goto end;
@@ -225,6 +238,7 @@ end:
     free(c.execs);
     free(c.pixels);
     free(c.results);
+    free(c.scores);
     qc_model_card_free(&card);
     qc_graph_destroy(g);
     return status;
@@ -295,6 +309,8 @@ int cmd_eval(int argc, char **argv)
         } else if ((v = cli_option_value("--batch", argc, argv, &i, &bad, EVAL_USAGE))) {
             if (!cli_parse_int(v, 1, 4096, &o.batch))
                 return cli_usage_error(EVAL_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
+        } else if (!strcmp(argv[i], "--scores")) {
+            o.scores = true;
         } else if (!strcmp(argv[i], "--skip-bad")) {
             o.skip_bad = true;
         } else if (bad) {
@@ -316,6 +332,8 @@ int cmd_eval(int argc, char **argv)
     if (n_pos < 2)
         return cli_usage_error(EVAL_USAGE, "eval needs a MODEL and IMAGES");
     int n_models = n_pos - 1;
+    if (o.scores && !o.predictions)
+        return cli_usage_error(EVAL_USAGE, "--scores adds the class scores to --predictions FILE");
     if (o.predictions && n_models > 1)
         return cli_usage_error(EVAL_USAGE, "--predictions takes one MODEL");
 

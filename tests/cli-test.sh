@@ -91,6 +91,15 @@ elif [ "${QCAL_SKIP_FULL:-}" != 1 ]; then
     echo "skip full test set: $full missing and it cannot be made (needs python3-numpy, python3-pil)"
 fi
 
+# --scores: the output scores as a fourth column, whose argmax is the top-1 column
+expect "--scores without --predictions is a usage error" 2 "$QCAL" eval --scores models/lenet.onnx data/val
+expect "eval with --predictions --scores exits 0" 0 "$QCAL" eval --quiet --limit 50 --predictions "$tmp/scores.pred" --scores models/lenet.onnx data/val
+if awk -F'\t' '{ n = split($4, v, " "); best = 1; for (j = 2; j <= n; j++) if (v[j] + 0 > v[best] + 0) best = j; if (n != 10 || best - 1 != $2) bad++ } END { exit bad > 0 || NR != 50 }' "$tmp/scores.pred"; then
+    ok "each line has 10 scores whose argmax is the top-1 class"
+else
+    bad "each line has 10 scores whose argmax is the top-1 class"
+fi
+
 # quantized models written by another tool (tools/make-qdq-tests.py, checked against ONNX
 # Runtime there): both layouts run out of the box and keep lenet's accuracy
 for layout in qdq qop; do
