@@ -661,6 +661,10 @@ static qc_status channel_multipliers(const qc_node *n, const qc_value *xs, const
     return QC_OK;
 }
 
+/* pixels per GEMM / requantization / transpose tile: a multiple of qgemm's 6 rows and of
+ * the transpose's 16; 96 × 512 maps of int32 is 192 KiB, within L2 */
+#define CONV_TILE 96
+
 static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
                           qc_error *err)
 {
@@ -678,9 +682,14 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     const bool dw_nchw = cg.depthwise && m < 8, dw_nhwc = cg.depthwise && !dw_nchw;
     const bool need_xn = !dw_nchw, need_cols = !cg.depthwise && !cg.pointwise;
     const size_t c_all = (size_t)cg.channels;
+    /* the GEMM, the requantization and the transpose into NCHW go CONV_TILE pixels at a
+     * time, so that the int32 tile and its bytes stay in cache between them (the direct
+     * depthwise kernels produce every pixel at once) */
+    const size_t tile = dw_nhwc || dw_nchw ? pixels : CONV_TILE < pixels ? CONV_TILE : pixels;
     size_t bytes = (map_x ? round64(x_count) : 0) + (st->has_weights ? 0 : weights_bytes(&cg)) +
-                   round64(pixels * m * sizeof(int32_t)) + round64(pixels * m) +
-                   2 * round64(m * sizeof(int32_t)) + (need_cols ? round64(pixels * k) : 0) +
+                   round64(tile * m * sizeof(int32_t)) + round64(tile * m) +
+                   2 * round64(m * sizeof(int32_t)) +
+                   (need_cols ? round64((size_t)cg.groups * pixels * k) : 0) +
                    (need_xn ? round64(plane * c_all) : 0);
     carver c = {qc_exec_scratch(x, bytes), 0};
     if (!c.base)
@@ -698,10 +707,10 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         cw = st->weights;
     else
         prepare_weights(&cg, in[ix->w], ix->w_zp >= 0 ? input(n, in, ix->w_zp) : NULL, &c, &cw);
-    int32_t *acc = carve(&c, pixels * m * sizeof(int32_t));
-    uint8_t *tmp = carve(&c, pixels * m);
+    int32_t *acc = carve(&c, tile * m * sizeof(int32_t));
+    uint8_t *tmp = carve(&c, tile * m);
     int32_t *mult = carve(&c, m * sizeof(int32_t)), *shift = carve(&c, m * sizeof(int32_t));
-    uint8_t *cols = need_cols ? carve(&c, pixels * k) : NULL;
+    uint8_t *cols = need_cols ? carve(&c, (size_t)cg.groups * pixels * k) : NULL;
     uint8_t *xn = need_xn ? carve(&c, plane * c_all) : NULL; /* the image, channels last */
     qc_requant rq = {mult, shift, dw_nchw ? QC_PER_ROW : QC_PER_COLUMN, 0, 0, 0};
     const int32_t *bias = NULL;
@@ -735,28 +744,31 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         qc_transpose_u8(c_all, plane, xi, plane, xn, c_all);
         if (dw_nhwc)
             qc_dwconv_nhwc_u8s8(m, &cg.p, xn, zx, cw.w_tc, cw.zw, acc);
-        for (int64_t g = 0; g < cg.groups && !dw_nhwc; g++) {
-            const uint8_t *xg = xn + (size_t)g * cgs;
-            const uint8_t *a = xg;
-            size_t a_stride = c_all;
-            if (!cg.pointwise) {
-                qc_im2col_nhwc_u8(cgs, &cg.p, xg, c_all, (uint8_t)zx, cols, k);
-                a = cols;
-                a_stride = k;
+        else if (!cg.pointwise)
+            for (int64_t g = 0; g < cg.groups; g++)
+                qc_im2col_nhwc_u8(cgs, &cg.p, xn + (size_t)g * cgs, c_all, (uint8_t)zx,
+                                  cols + (size_t)g * pixels * k, k);
+        for (size_t p0 = 0; p0 < pixels; p0 += tile) {
+            const size_t np = pixels - p0 < tile ? pixels - p0 : tile;
+            for (int64_t g = 0; g < cg.groups && !dw_nhwc; g++) {
+                /* a group's rows: its channels of the NHWC image, or its im2col rows */
+                const uint8_t *a = cg.pointwise ? xn + (size_t)g * cgs + p0 * c_all
+                                                : cols + ((size_t)g * pixels + p0) * k;
+                qc_q8gemm(np, mg, k, a, cg.pointwise ? c_all : k, (uint8_t)zx,
+                          cw.packed + (size_t)g * cw.group_bytes, acc + (size_t)g * mg, m);
             }
-            qc_q8gemm(pixels, mg, k, a, a_stride, (uint8_t)zx,
-                      cw.packed + (size_t)g * cw.group_bytes, acc + (size_t)g * mg, m);
+            /* acc is [pixels][M]: requantize per column, then transpose into NCHW */
+            if (cg.y_type == QC_INT32) {
+                qc_transpose_s32(np, m, acc, m, (int32_t *)out[0].data + b * y_image + p0,
+                                 pixels);
+                continue;
+            }
+            if (cg.y_type == QC_UINT8)
+                qc_requantize_u8(np, m, acc, m, bias, &rq, tmp, m);
+            else
+                qc_requantize_s8(np, m, acc, m, bias, &rq, (int8_t *)tmp, m);
+            qc_transpose_u8(np, m, tmp, m, (uint8_t *)out[0].data + b * y_image + p0, pixels);
         }
-        /* acc is [pixels][M]: requantize per column, then transpose into NCHW */
-        if (cg.y_type == QC_INT32) {
-            qc_transpose_s32(pixels, m, acc, m, (int32_t *)out[0].data + b * y_image, pixels);
-            continue;
-        }
-        if (cg.y_type == QC_UINT8)
-            qc_requantize_u8(pixels, m, acc, m, bias, &rq, tmp, m);
-        else
-            qc_requantize_s8(pixels, m, acc, m, bias, &rq, (int8_t *)tmp, m);
-        qc_transpose_u8(pixels, m, tmp, m, (uint8_t *)out[0].data + b * y_image, pixels);
     }
     return QC_OK;
 }

@@ -619,6 +619,158 @@ START_TEST(fused_and_unfused_qdq_lenet_agree_within_one_code_of_the_logits)
 }
 END_TEST
 
+/* ---- QLinearConv over many pixel tiles, against an int64 reference ---- */
+
+/* an initializer from raw little-endian bytes (uint8, int8, int32, float), rank 0..4 */
+static void b_init_raw(builder *b, char *name, int32_t data_type, int rank, int64_t *dims,
+                       void *data, size_t bytes)
+{
+    Onnx__TensorProto *t = &b->inits[b->graph.n_initializer];
+    onnx__tensor_proto__init(t);
+    t->name = name;
+    t->has_data_type = 1;
+    t->data_type = data_type;
+    t->n_dims = (size_t)rank;
+    t->dims = dims;
+    t->has_raw_data = 1;
+    t->raw_data.len = bytes;
+    t->raw_data.data = data;
+    b->init_ptrs[b->graph.n_initializer++] = t;
+}
+
+/* y = clamp(rint((acc + bias) · M[m]) + z_y) with M[m] = s_x·s_w[m]/s_y a power of two, so
+ * that the real multiplier is exact and the definition needs no fixed-point argument */
+static void qconv_tiles_case(int64_t c_in, int64_t c_out, int64_t hw, int64_t k, int64_t stride,
+                             int64_t pad, int64_t group, uint32_t seed)
+{
+    enum { MAXB = 70000 };
+    static uint8_t x[MAXB], yu[MAXB];
+    static int8_t w[MAXB];
+    static int32_t bias[256];
+    static float ws[256];
+    static uint8_t xz = 0, yz = 0;
+    static float xs = 0.5f, ys = 2.0f;
+    uint32_t r = seed;
+    const int64_t cg = c_in / group, mg = c_out / group;
+    const int64_t oh = (hw + 2 * pad - k) / stride + 1;
+    const int64_t pixels = oh * oh;
+    ck_assert(c_in * hw * hw <= MAXB && c_out * cg * k * k <= MAXB && c_out <= 256);
+    for (int64_t i = 0; i < c_in * hw * hw; i++)
+        x[i] = (uint8_t)((r = r * 1664525u + 1013904223u) >> 24);
+    for (int64_t i = 0; i < c_out * cg * k * k; i++)
+        w[i] = (int8_t)((r = r * 1664525u + 1013904223u) >> 24);
+    for (int64_t m = 0; m < c_out; m++) {
+        bias[m] = (int32_t)((r = r * 1664525u + 1013904223u) >> 20) - 2048;
+        ws[m] = ldexpf(1.0f, -(int)(m % 5) - 6); /* M = 2^-(m%5 + 8): few saturate */
+    }
+    xz = 117;
+    yz = 101;
+    builder b;
+    b_init(&b, 13);
+    int64_t xd[4] = {1, c_in, hw, hw};
+    b_input(&b, "x", 4, xd);
+    b.tensor_types[b.n_io - 1].elem_type = 2; /* uint8 */
+    static int64_t wd[4], md[1];
+    wd[0] = c_out;
+    wd[1] = cg;
+    wd[2] = wd[3] = k;
+    md[0] = c_out;
+    b_init_raw(&b, "x_scale", 1, 0, NULL, &xs, 4);
+    b_init_raw(&b, "x_zp", 2, 0, NULL, &xz, 1);
+    b_init_raw(&b, "w", 3, 4, wd, w, (size_t)(c_out * cg * k * k));
+    b_init_raw(&b, "w_scale", 1, 1, md, ws, (size_t)c_out * 4);
+    b_init_raw(&b, "y_scale", 1, 0, NULL, &ys, 4);
+    b_init_raw(&b, "y_zp", 2, 0, NULL, &yz, 1);
+    b_init_raw(&b, "bias", 6, 1, md, bias, (size_t)c_out * 4);
+    char *in[] = {"x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp", "bias"};
+    char *out[] = {"y"};
+    /* w's zero point: none (int8 weights, 0); the inputs list names it, so it is given */
+    static int8_t wz = 0;
+    b_init_raw(&b, "w_zp", 3, 0, NULL, &wz, 1);
+    Onnx__NodeProto *n = b_node(&b, "QLinearConv", "conv", 9, in, 1, out);
+    b_attr_int(&b, n, "group", group);
+    b_output(&b, "y");
+    /* strides and pads as ints attributes */
+    static int64_t strides[2], pads[4];
+    strides[0] = strides[1] = stride;
+    pads[0] = pads[1] = pads[2] = pads[3] = pad;
+    Onnx__AttributeProto *a = &b.attrs[b.n_attrs];
+    onnx__attribute_proto__init(a);
+    a->name = "strides";
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->n_ints = 2;
+    a->ints = strides;
+    b.attr_ptrs[b.n_attrs++] = a;
+    n->n_attribute++;
+    a = &b.attrs[b.n_attrs];
+    onnx__attribute_proto__init(a);
+    a->name = "pads";
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->n_ints = 4;
+    a->ints = pads;
+    b.attr_ptrs[b.n_attrs++] = a;
+    n->n_attribute++;
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+    qc_exec *ex = qc_exec_create(g);
+    ck_assert_ptr_nonnull(ex);
+    qc_value v = {0};
+    v.dtype = QC_UINT8;
+    v.rank = 4;
+    memcpy(v.dims, xd, sizeof xd);
+    v.data = x;
+    ck_assert_msg(qc_exec_run(ex, &v, 1, &err) == QC_OK, "%s", err.msg);
+    const qc_value *y = qc_exec_output(ex, 0);
+    ck_assert_int_eq(y->dtype, QC_UINT8);
+    ck_assert_int_eq(qc_value_count(y), c_out * pixels);
+    memcpy(yu, y->data, (size_t)(c_out * pixels));
+    int64_t inside = 0; /* outputs not saturated: most of them, or the test says little */
+    for (int64_t m = 0; m < c_out; m++)
+        for (int64_t p = 0; p < pixels; p++) {
+            const int64_t py = p / oh, px = p % oh, grp = m / mg;
+            int64_t acc = bias[m];
+            for (int64_t c = 0; c < cg; c++)
+                for (int64_t i = 0; i < k; i++)
+                    for (int64_t j = 0; j < k; j++) {
+                        const int64_t ih = py * stride + i - pad, iw = px * stride + j - pad;
+                        if (ih < 0 || iw < 0 || ih >= hw || iw >= hw)
+                            continue;
+                        acc += ((int64_t)x[((grp * cg + c) * hw + ih) * hw + iw] - xz) *
+                               w[((m * cg + c) * k + i) * k + j];
+                    }
+            /* M = 0.5 · 2^-(m%5+6) / 2, exact in double: rint ties to even */
+            const double q = nearbyint(ldexp((double)acc, -(int)(m % 5) - 8)) + yz;
+            const int64_t want = q < 0 ? 0 : q > 255 ? 255 : (int64_t)q;
+            inside += want > 0 && want < 255;
+            ck_assert_msg(yu[m * pixels + p] == want,
+                          "QLinearConv %lldx%lldx%lld -> %lld k%lld s%lld g%lld: map %lld pixel "
+                          "%lld: %d, want %lld", (long long)c_in, (long long)hw, (long long)hw,
+                          (long long)c_out, (long long)k, (long long)stride, (long long)group,
+                          (long long)m, (long long)p, yu[m * pixels + p], (long long)want);
+        }
+    ck_assert_msg(inside * 4 >= c_out * pixels * 3, "only %lld of %lld outputs unsaturated",
+                  (long long)inside, (long long)(c_out * pixels));
+    qc_exec_destroy(ex);
+    qc_graph_destroy(g);
+}
+
+START_TEST(qlinearconv_over_many_pixel_tiles_matches_int64_reference)
+{
+    /* 400 and 361 pixels: several 96-pixel tiles and a ragged last one; pointwise (the NHWC
+     * image is the GEMM's A), 3×3 padded, grouped, strided, and depthwise */
+    qconv_tiles_case(8, 16, 20, 1, 1, 0, 1, 1);
+    qconv_tiles_case(8, 12, 20, 3, 1, 1, 1, 2);
+    qconv_tiles_case(8, 12, 20, 3, 1, 1, 2, 3);
+    qconv_tiles_case(6, 9, 19, 3, 1, 1, 3, 4);
+    qconv_tiles_case(16, 24, 37, 3, 2, 1, 1, 5);
+    qconv_tiles_case(24, 24, 20, 3, 1, 1, 24, 6);
+    qconv_tiles_case(20, 20, 21, 5, 2, 2, 20, 7);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
@@ -643,6 +795,7 @@ static Suite *suite(void)
                         (int)(sizeof qdq_cases / sizeof qdq_cases[0]));
     tcase_add_test(qdq, qdq_fusion_leaves_no_float_op_in_a_quantized_lenet);
     tcase_add_test(qdq, fused_and_unfused_qdq_lenet_agree_within_one_code_of_the_logits);
+    tcase_add_test(qdq, qlinearconv_over_many_pixel_tiles_matches_int64_reference);
     suite_add_tcase(s, qdq);
     return s;
 }

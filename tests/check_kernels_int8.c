@@ -1094,6 +1094,183 @@ START_TEST(test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference)
 }
 END_TEST
 
+/* ---- channels-last helpers: transpose, wide im2col rows, wide depthwise ---- */
+
+START_TEST(test_transpose_u8_avx2_and_scalar_match_definition)
+{
+    /* sizes around the 16×16 blocks (ragged right and bottom edges), strides wider than the
+     * matrices */
+    rng_seed(31);
+    enum { MAXR = 70, MAXC = 70 };
+    static uint8_t x[MAXR * (MAXC + 5)], ys[MAXC * (MAXR + 5)], yv[MAXC * (MAXR + 5)];
+    const int avx2 = have_avx2();
+    for (int trial = 0; trial < 400; trial++) {
+        const size_t rows = (size_t)rng_range(1, MAXR), cols = (size_t)rng_range(1, MAXC);
+        const size_t xs = cols + (size_t)rng_range(0, 5), yst = rows + (size_t)rng_range(0, 5);
+        for (size_t i = 0; i < rows * xs; i++)
+            x[i] = (uint8_t)rng();
+        memset(ys, 0xa5, sizeof ys);
+        memset(yv, 0xa5, sizeof yv);
+        qc_transpose_u8__scalar(rows, cols, x, xs, ys, yst);
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++)
+                ck_assert_msg(ys[j * yst + i] == x[i * xs + j],
+                              "transpose scalar %zux%zu at (%zu,%zu)", rows, cols, i, j);
+        if (!avx2)
+            continue;
+        qc_transpose_u8__avx2(rows, cols, x, xs, yv, yst);
+        /* the same bytes everywhere, the gaps between rows left alone included */
+        ck_assert_msg(memcmp(ys, yv, sizeof ys) == 0, "transpose avx2 differs from scalar, %zux%zu "
+                      "strides %zu, %zu", rows, cols, xs, yst);
+        ck_assert_int_eq(qc_int8_select(QC_INT8_ISA_AVX2), 0);
+        memset(yv, 0xa5, sizeof yv);
+        qc_transpose_u8(rows, cols, x, xs, yv, yst);
+        ck_assert_mem_eq(ys, yv, sizeof ys);
+    }
+}
+END_TEST
+
+START_TEST(test_im2col_nhwc_wide_channels_match_definition)
+{
+    /* runs of C bytes per tap and kernel_w·C per window row, C up to 40 (copies of 1..15 bytes,
+     * 16 and more, not multiples of 16), dense (x_stride = C) or a group inside a wider tensor */
+    rng_seed(32);
+    enum { MAXC = 40, MAXIN = 12, MAXK = 4 };
+    static uint8_t x[MAXIN * MAXIN * (MAXC + 7)], cols[MAXIN * MAXIN * MAXK * MAXK * MAXC + 8];
+    for (int trial = 0; trial < 300; trial++) {
+        conv_geo g;
+        if (!conv_geo_random(&g, MAXIN, MAXK))
+            continue;
+        const qc_pool2d *p = &g.p;
+        const size_t c = (size_t)rng_range(1, MAXC);
+        const size_t xs = trial % 3 == 0 ? c + (size_t)rng_range(1, 7) : c;
+        const size_t k = c * p->kernel_h * p->kernel_w, ld = k + (size_t)rng_range(0, 3);
+        const uint8_t pad = (uint8_t)rng_range(0, 255);
+        for (size_t i = 0; i < p->in_h * p->in_w * xs; i++)
+            x[i] = (uint8_t)rng();
+        qc_im2col_nhwc_u8(c, p, x, xs, pad, cols, ld);
+        for (size_t oh = 0; oh < p->out_h; oh++)
+            for (size_t ow = 0; ow < p->out_w; ow++)
+                for (size_t i = 0; i < p->kernel_h; i++)
+                    for (size_t j = 0; j < p->kernel_w; j++)
+                        for (size_t ch = 0; ch < c; ch++) {
+                            const long ih = (long)(oh * p->stride_h + i * p->dilation_h) - (long)p->pad_top;
+                            const long iw = (long)(ow * p->stride_w + j * p->dilation_w) - (long)p->pad_left;
+                            const int inside = ih >= 0 && iw >= 0 && ih < (long)p->in_h && iw < (long)p->in_w;
+                            const uint8_t want =
+                                inside ? x[((size_t)ih * p->in_w + (size_t)iw) * xs + ch] : pad;
+                            const uint8_t got =
+                                cols[(oh * p->out_w + ow) * ld + (i * p->kernel_w + j) * c + ch];
+                            ck_assert_msg(got == want, "im2col nhwc trial %d C %zu at (%zu,%zu) "
+                                          "tap (%zu,%zu,%zu): %d, want %d", trial, c, oh, ow, i, j,
+                                          ch, got, want);
+                        }
+    }
+}
+END_TEST
+
+START_TEST(test_dwconv_channels_last_wide_extremes_equal_int64_reference)
+{
+    /* many channels (vectors and a ragged tail), kernels up to 7×7 (odd tap counts pair the
+     * last tap with a zero weight), inputs large enough for interior pixels, and the extreme
+     * products 255·(−255) in every tap of some trials */
+    rng_seed(33);
+    enum { MAXC = 75, MAXIN = 14, MAXK = 7 };
+    static uint8_t x[MAXC * MAXIN * MAXIN], xn[MAXC * MAXIN * MAXIN];
+    static int8_t w[MAXC * MAXK * MAXK], wt[MAXC * MAXK * MAXK];
+    static int32_t zw[MAXC], sc[MAXC * MAXIN * MAXIN], vx[MAXC * MAXIN * MAXIN];
+    const int avx2 = have_avx2();
+    for (int trial = 0; trial < 120; trial++) {
+        conv_geo g;
+        if (!conv_geo_random(&g, MAXIN, MAXK))
+            continue;
+        const qc_pool2d *p = &g.p;
+        const size_t channels = (size_t)rng_range(8, MAXC), taps = p->kernel_h * p->kernel_w;
+        const size_t plane = p->in_h * p->in_w, pixels = p->out_h * p->out_w;
+        g.groups = channels;
+        g.cg = g.mg = 1;
+        const int extreme = trial % 4 == 0;
+        const int32_t zx = extreme ? 0 : rng_range(0, 255);
+        for (size_t i = 0; i < channels * plane; i++)
+            x[i] = extreme ? 255 : (uint8_t)rng();
+        for (size_t i = 0; i < channels * taps; i++)
+            w[i] = extreme ? -128 : (int8_t)rng();
+        for (size_t c = 0; c < channels; c++)
+            zw[c] = extreme ? 127 : rng_range(-255, 255);
+        for (size_t c = 0; c < channels; c++) {
+            for (size_t i = 0; i < plane; i++)
+                xn[i * channels + c] = x[c * plane + i];
+            for (size_t t = 0; t < taps; t++)
+                wt[t * channels + c] = w[c * taps + t];
+        }
+        qc_dwconv_nhwc_u8s8__scalar(channels, p, xn, zx, wt, zw, sc);
+        for (size_t px = 0; px < pixels; px++)
+            for (size_t c = 0; c < channels; c++) {
+                const int64_t want = conv_ref(&g, x, zx, w, zw, c, px / p->out_w, px % p->out_w);
+                ck_assert_msg(sc[px * channels + c] == want, "dwconv nhwc scalar trial %d", trial);
+            }
+        if (!avx2)
+            continue;
+        qc_dwconv_nhwc_u8s8__avx2(channels, p, xn, zx, wt, zw, vx);
+        ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
+                      "dwconv nhwc avx2 differs from scalar, trial %d channels %zu k %zux%zu",
+                      trial, channels, p->kernel_h, p->kernel_w);
+    }
+}
+END_TEST
+
+START_TEST(test_requantize_per_column_wide_and_extremes_match_scalar_and_definition)
+{
+    /* per column: every shift 1..62 across the columns, extreme accumulators, narrow and
+     * wide outputs with ragged tails */
+    rng_seed(34);
+    enum { MAXN = 600, M = 3 };
+    static int32_t acc[M * MAXN], bias[MAXN], mult[MAXN], shift[MAXN];
+    static uint8_t su[M * MAXN], vu[M * MAXN];
+    static int8_t ss[M * MAXN], vs[M * MAXN];
+    static const int32_t extremes[] = {INT32_MAX, INT32_MIN, INT32_MIN + 1, 0, 1 << 30,
+                                       -(1 << 30), 1, -1};
+    static const size_t widths[] = {1, 7, 8, 9, 62, 63, 64, 65, 511, 512, 513, 600};
+    const int avx2 = have_avx2();
+    for (size_t wi = 0; wi < sizeof widths / sizeof *widths; wi++)
+        for (int rep = 0; rep < 4; rep++) {
+            const size_t n = widths[wi];
+            for (size_t j = 0; j < n; j++) {
+                shift[j] = 1 + (int32_t)((j + (size_t)rep * 17) % 62);
+                mult[j] = rep == 0 ? INT32_MAX : (int32_t)(0x40000000u + (rng() & 0x3fffffffu));
+                bias[j] = rep == 1 ? 0 : rng_range(-100000, 100000);
+            }
+            for (size_t i = 0; i < M * n; i++)
+                acc[i] = rep < 2 ? extremes[(i + (size_t)rep) % 8] : random_acc();
+            const int32_t z = rng_range(0, 255);
+            const qc_requant ru = {mult, shift, QC_PER_COLUMN, z, 0, 255};
+            const qc_requant rs = {mult, shift, QC_PER_COLUMN, z - 128, -128, 127};
+            const int32_t *bp = rep == 1 ? NULL : bias;
+            ck_assert_int_eq(qc_int8_select(QC_INT8_ISA_SCALAR), 0);
+            qc_requantize_u8(M, n, acc, n, bp, &ru, su, n);
+            qc_requantize_s8(M, n, acc, n, bp, &rs, ss, n);
+            for (size_t i = 0; i < M; i++)
+                for (size_t j = 0; j < n; j++) {
+                    const int64_t t = (int64_t)acc[i * n + j] + (bp != NULL ? bp[j] : 0);
+                    if (t < INT32_MIN || t > INT32_MAX)
+                        continue; /* R1 wraps; outside the precondition */
+                    ck_assert_int_eq(su[i * n + j], requant_ref(t, mult[j], shift[j], z, 0, 255));
+                    ck_assert_int_eq(ss[i * n + j],
+                                     requant_ref(t, mult[j], shift[j], z - 128, -128, 127));
+                }
+            if (!avx2)
+                continue;
+            ck_assert_int_eq(qc_int8_select(QC_INT8_ISA_AVX2), 0);
+            qc_requantize_u8(M, n, acc, n, bp, &ru, vu, n);
+            qc_requantize_s8(M, n, acc, n, bp, &rs, vs, n);
+            ck_assert_msg(memcmp(su, vu, M * n) == 0, "requantize u8 avx2 per column n=%zu rep %d "
+                          "differs from scalar", n, rep);
+            ck_assert_msg(memcmp(ss, vs, M * n) == 0, "requantize s8 avx2 per column n=%zu rep %d "
+                          "differs from scalar", n, rep);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels_int8");
@@ -1112,6 +1289,7 @@ static Suite *suite(void)
     tcase_add_test(r, test_requantize_matches_exact_rounding);
     tcase_add_test(r, test_requantize_ties_round_to_even);
     tcase_add_test(r, test_requantize_extremes_saturate);
+    tcase_add_test(r, test_requantize_per_column_wide_and_extremes_match_scalar_and_definition);
     suite_add_tcase(s, r);
     TCase *q = tcase_create("quantize");
     tcase_set_timeout(q, 60);
@@ -1132,6 +1310,9 @@ static Suite *suite(void)
     tcase_add_test(cv, test_pointwise_transpose_is_the_im2col_of_a_1x1_window);
     tcase_add_test(cv, test_dwconv_avx2_equals_scalar_equals_int64_reference);
     tcase_add_test(cv, test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference);
+    tcase_add_test(cv, test_transpose_u8_avx2_and_scalar_match_definition);
+    tcase_add_test(cv, test_im2col_nhwc_wide_channels_match_definition);
+    tcase_add_test(cv, test_dwconv_channels_last_wide_extremes_equal_int64_reference);
     suite_add_tcase(s, cv);
     return s;
 }

@@ -20,14 +20,15 @@ static const qc_int8_table scalar_table = {
     qc_maxpool_u8__scalar,
     qc_global_avgpool_u8__scalar,
     qc_qadd_u8__scalar,
+    qc_transpose_u8__scalar,
 };
 
 static const qc_int8_table avx2_table = {
     "avx2",
     qc_q8gemm_packa_6x16c4__avx2,
     qc_q8gemm_ukernel_6x16c4__avx2,
-    qc_requantize_u8__avx2,
-    qc_requantize_s8__avx2,
+    qc_requantize_u8__avx2_cols,
+    qc_requantize_s8__avx2_cols,
     qc_quantize_u8__avx2,
     qc_quantize_s8__avx2,
     qc_dequantize_u8__avx2,
@@ -36,6 +37,7 @@ static const qc_int8_table avx2_table = {
     qc_maxpool_u8__avx2,
     qc_global_avgpool_u8__avx2,
     qc_qadd_u8__avx2,
+    qc_transpose_u8__avx2,
 };
 
 /* the AVX2 table with the qgemm micro-kernel on AVX-VNNI dot products (same packing, same
@@ -44,8 +46,8 @@ static const qc_int8_table avxvnni_table = {
     "avx2",
     qc_q8gemm_packa_6x16c4__avx2,
     qc_q8gemm_ukernel_6x16c4__avxvnni,
-    qc_requantize_u8__avx2,
-    qc_requantize_s8__avx2,
+    qc_requantize_u8__avx2_cols,
+    qc_requantize_s8__avx2_cols,
     qc_quantize_u8__avx2,
     qc_quantize_s8__avx2,
     qc_dequantize_u8__avx2,
@@ -54,6 +56,7 @@ static const qc_int8_table avxvnni_table = {
     qc_maxpool_u8__avx2,
     qc_global_avgpool_u8__avx2,
     qc_qadd_u8__avx2,
+    qc_transpose_u8__avx2,
 };
 
 static const qc_int8_table *table = &scalar_table;
@@ -166,6 +169,12 @@ void qc_global_avgpool_u8(size_t planes, size_t n, const uint8_t *x, const qc_ga
 void qc_qadd_u8(size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p, uint8_t *y)
 {
     qc_int8_kernels()->qadd_u8(n, a, b, p, y);
+}
+
+void qc_transpose_u8(size_t rows, size_t cols, const uint8_t *x, size_t x_stride, uint8_t *y,
+                     size_t y_stride)
+{
+    qc_int8_kernels()->transpose_u8(rows, cols, x, x_stride, y, y_stride);
 }
 
 /* The depthwise kernels live outside the shared table; they follow its choice. */

@@ -77,6 +77,10 @@ QC_REQUANTIZE_U8(qc_requantize_u8__scalar);
 QC_REQUANTIZE_U8(qc_requantize_u8__avx2);
 QC_REQUANTIZE_S8(qc_requantize_s8__scalar);
 QC_REQUANTIZE_S8(qc_requantize_s8__avx2);
+/* the same, faster per column (each column's constants derived once per call); the other
+ * granularities go to the two above */
+QC_REQUANTIZE_U8(qc_requantize_u8__avx2_cols);
+QC_REQUANTIZE_S8(qc_requantize_s8__avx2_cols);
 
 /* f32 → u8/s8 (see qc_quantize_u8) and u8/s8/int32 → f32 */
 #define QC_QUANTIZE(fn, T)                                                                     \
@@ -115,6 +119,13 @@ QC_GAVGPOOL_U8(qc_global_avgpool_u8__avx2);
 QC_QADD_U8(qc_qadd_u8__scalar);
 QC_QADD_U8(qc_qadd_u8__avx2);
 
+#define QC_TRANSPOSE_U8(fn)                                                                    \
+    void fn(size_t rows, size_t cols, const uint8_t *x, size_t x_stride, uint8_t *y,             \
+            size_t y_stride)
+typedef QC_TRANSPOSE_U8((*qc_transpose_u8_fn));
+QC_TRANSPOSE_U8(qc_transpose_u8__scalar);
+QC_TRANSPOSE_U8(qc_transpose_u8__avx2);
+
 /* A2: round_half_away(t · multiplier / 2^shift) for the global average pool, shared by both
  * twins (one value per plane; the AVX2 twin vectorizes the sum) */
 int32_t qc_gavgpool_round(int32_t t, int32_t multiplier, int32_t shift);
@@ -135,6 +146,7 @@ typedef struct qc_int8_table {
     qc_maxpool_u8_fn maxpool_u8;
     qc_gavgpool_u8_fn global_avgpool_u8;
     qc_qadd_u8_fn qadd_u8;
+    qc_transpose_u8_fn transpose_u8;
 } qc_int8_table;
 
 const qc_int8_table *qc_int8_kernels(void);

@@ -1,0 +1,129 @@
+/* requantize-cols-avx2.c — per-column int32 → u8/s8 requantization (GEMM and channels-last
+ * outputs) with the constants of each 8 columns derived once per call; bit-exact with the scalar
+ * reference requantize-scalar.c (eqs. R1–R5), which stays the definition. */
+#include "int8-impl.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+/* The constants of 8 consecutive columns. The 64-bit ones come split into the even and the
+ * odd columns, the two halves of the int32 lanes that vpmuldq multiplies. */
+typedef struct {
+    __m256i sh_e, sh_o;     /* shift s (R4) */
+    __m256i mask_e, mask_o; /* 2^s − 1 */
+    __m256i half_e, half_o; /* 2^(s−1) */
+    __m256i mult;           /* multiplier, 8 × int32 */
+    __m256i lo, hi;         /* R2's bounds ±2^min(s,31) (2^31 − 1 above) */
+    __m256i bias;           /* bias or 0 */
+    __m256i bias32;         /* the low 32 bits of 2^(63−s), removed at the end (see below) */
+} cols8;
+
+/* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 8) */
+static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq, cols8 *cc)
+{
+    int64_t sh[8], mask[8], half[8];
+    int32_t mult[8], lo[8], hi[8], bs[8], b32[8];
+    for (size_t i = 0; i < 8; i++) {
+        const size_t j = j0 + i;
+        /* lanes past the last column compute a harmless value that is never stored */
+        const int32_t s = i < nn ? rq->shift[j] : 1;
+        mult[i] = i < nn ? rq->multiplier[j] : 1 << 30;
+        bs[i] = i < nn && bias != NULL ? bias[j] : 0;
+        sh[i] = s;
+        mask[i] = ((int64_t)1 << s) - 1;
+        half[i] = (int64_t)1 << (s - 1);
+        const int32_t s31 = s < 31 ? s : 31;
+        hi[i] = s31 == 31 ? INT32_MAX : (int32_t)1 << s31;
+        lo[i] = s31 == 31 ? INT32_MIN : -((int32_t)1 << s31);
+        b32[i] = s >= 32 ? (int32_t)((uint32_t)1 << (63 - s)) : 0;
+    }
+    cc->sh_e = _mm256_setr_epi64x(sh[0], sh[2], sh[4], sh[6]);
+    cc->sh_o = _mm256_setr_epi64x(sh[1], sh[3], sh[5], sh[7]);
+    cc->mask_e = _mm256_setr_epi64x(mask[0], mask[2], mask[4], mask[6]);
+    cc->mask_o = _mm256_setr_epi64x(mask[1], mask[3], mask[5], mask[7]);
+    cc->half_e = _mm256_setr_epi64x(half[0], half[2], half[4], half[6]);
+    cc->half_o = _mm256_setr_epi64x(half[1], half[3], half[5], half[7]);
+    cc->mult = _mm256_loadu_si256((const __m256i *)mult);
+    cc->lo = _mm256_loadu_si256((const __m256i *)lo);
+    cc->hi = _mm256_loadu_si256((const __m256i *)hi);
+    cc->bias = _mm256_loadu_si256((const __m256i *)bs);
+    cc->bias32 = _mm256_loadu_si256((const __m256i *)b32);
+}
+
+/* R4 on four 64-bit lanes, up to the bias: with u = p + 2^63 (non-negative, so logical
+ * shifts floor it) and q = u >> s = floor(p / 2^s) + 2^(63−s), q has floor's parity (the
+ * added power of two is even for s ≤ 62), and the ties-to-even rounding adds 1 exactly when
+ * (u mod 2^s) + (q & 1) > 2^(s−1). Returns q + that, i.e. the rounded value + 2^(63−s). */
+static inline __m256i round_biased(__m256i p, __m256i sh, __m256i mask, __m256i half)
+{
+    const __m256i u = _mm256_xor_si256(p, _mm256_set1_epi64x(INT64_MIN));
+    const __m256i q = _mm256_srlv_epi64(u, sh);
+    const __m256i rem = _mm256_add_epi64(_mm256_and_si256(u, mask),
+                                         _mm256_and_si256(q, _mm256_set1_epi64x(1)));
+    return _mm256_sub_epi64(q, _mm256_cmpgt_epi64(rem, half)); /* −(−1) adds 1 */
+}
+
+/* 8 columns of one row: R1–R4 then R5's clamp and z; returns 8 int16 in the low half */
+static inline __m128i requantize8(__m256i acc, const cols8 *c, __m256i vlo, __m256i vhi,
+                                  __m256i vz)
+{
+    /* R1 (mod 2^32) and R2 */
+    __m256i t = _mm256_add_epi32(acc, c->bias);
+    t = _mm256_max_epi32(_mm256_min_epi32(t, c->hi), c->lo);
+    /* R3: |t| ≤ 2^31 and multiplier < 2^31, so each product is exact in 64 bits */
+    const __m256i pe = _mm256_mul_epi32(t, c->mult);
+    const __m256i po = _mm256_mul_epi32(_mm256_srli_epi64(t, 32), _mm256_srli_epi64(c->mult, 32));
+    const __m256i re = round_biased(pe, c->sh_e, c->mask_e, c->half_e);
+    const __m256i ro = round_biased(po, c->sh_o, c->mask_o, c->half_o);
+    /* the rounded value fits int32 (R2), so its low 32 bits are those of the biased one minus
+     * those of 2^(63−s) */
+    __m256i r = _mm256_blend_epi32(re, _mm256_slli_epi64(ro, 32), 0xaa);
+    r = _mm256_sub_epi32(r, c->bias32);
+    /* R5: clamp then add z; the result fits the output type, so the packs do not saturate */
+    r = _mm256_add_epi32(_mm256_max_epi32(_mm256_min_epi32(r, vhi), vlo), vz);
+    return _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+
+/* Column blocks outside, rows inside: one block's constants stay in registers for all rows
+ * (a tile of at most a few hundred rows, in cache) and are derived once per call. */
+#define REQUANTIZE_COLS_BODY(PACK, FALLBACK)                                                   \
+    if (rq->granularity != QC_PER_COLUMN) {                                                    \
+        FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                \
+        return;                                                                                \
+    }                                                                                          \
+    const int32_t z = rq->zero_point;                                                          \
+    const __m256i vz = _mm256_set1_epi32(z);                                                   \
+    const __m256i vlo = _mm256_set1_epi32(rq->qmin - z), vhi = _mm256_set1_epi32(rq->qmax - z); \
+    for (size_t j = 0; j < n; j += 8) {                                                        \
+        const size_t nn = n - j < 8 ? n - j : 8;                                               \
+        cols8 cc;                                                                              \
+        prepare(j, nn, bias, rq, &cc);                                                         \
+        for (size_t i = 0; i < m; i++) {                                                       \
+            const int32_t *src = acc + i * acc_stride + j;                                     \
+            if (nn == 8) {                                                                     \
+                const __m256i a = _mm256_loadu_si256((const __m256i *)src);                    \
+                _mm_storel_epi64((__m128i *)(y + i * y_stride + j),                            \
+                                 PACK(requantize8(a, &cc, vlo, vhi, vz)));                     \
+                continue;                                                                      \
+            }                                                                                  \
+            int32_t tmp[8] = {0};                                                              \
+            uint8_t out[16];                                                                   \
+            memcpy(tmp, src, nn * sizeof *tmp);                                                \
+            const __m256i a = _mm256_loadu_si256((const __m256i *)tmp);                        \
+            _mm_storeu_si128((__m128i *)out, PACK(requantize8(a, &cc, vlo, vhi, vz)));         \
+            memcpy(y + i * y_stride + j, out, nn);                                             \
+        }                                                                                      \
+    }
+
+#define PACK_U8(x) _mm_packus_epi16(x, x)
+#define PACK_S8(x) _mm_packs_epi16(x, x)
+
+QC_REQUANTIZE_U8(qc_requantize_u8__avx2_cols)
+{
+    REQUANTIZE_COLS_BODY(PACK_U8, qc_requantize_u8__avx2)
+}
+
+QC_REQUANTIZE_S8(qc_requantize_s8__avx2_cols)
+{
+    REQUANTIZE_COLS_BODY(PACK_S8, qc_requantize_s8__avx2)
+}
