@@ -18,6 +18,8 @@ FAST="--limit 400 --calib-limit 160 --layer-images 8"
 # 1. help and usage errors
 expect "compare --help exits 0" 0 "$QCAL" compare --help
 case "$(head -n 1 "$tmp/out")" in "usage: qcal compare"*) ok "compare --help starts with its usage" ;; *) bad "compare --help starts with its usage" ;; esac
+first=$(head -n 1 "$tmp/out")
+contains "README shows the synopsis of compare" README.md "${first#usage: }"
 expect "qcal --help lists compare" 0 "$QCAL" --help
 contains "qcal --help lists compare" "$tmp/out" "compare"
 expect "compare without VAL is a usage error" 2 "$QCAL" compare "$M" "$CAL"
