@@ -53,6 +53,11 @@ typedef struct {
     qc_color color;
 } cli_pp_flags;
 int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *usage);
+/* --limit N and (when batch is not NULL) --batch N of the commands that read image sets, and
+ * the range-method parameters --n N and --percentile P; the same returns as cli_pp_option. */
+int cli_images_option(int64_t *limit, int64_t *batch, int argc, char **argv, int *i,
+                      const char *usage);
+int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const char *usage);
 /* Returns false (after printing) when the result does not fit the model's channels. */
 bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
 /* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the

@@ -142,6 +142,44 @@ static int parse_list(const char *s, float *out)
     return n == 1 || n == 3 ? n : -1;
 }
 
+int cli_images_option(int64_t *limit, int64_t *batch, int argc, char **argv, int *i,
+                      const char *usage)
+{
+    bool bad = false;
+    const char *v;
+    if ((v = cli_option_value("--limit", argc, argv, i, &bad, usage))) {
+        if (!cli_parse_int(v, 1, INT64_MAX, limit))
+            return cli_usage_error(usage, "--limit takes a positive number, not '%s'", v), -1;
+    } else if (batch && (v = cli_option_value("--batch", argc, argv, i, &bad, usage))) {
+        if (!cli_parse_int(v, 1, 4096, batch))
+            return cli_usage_error(usage, "--batch takes a number from 1 to 4096, not '%s'", v), -1;
+    }
+    if (bad)
+        return -1;
+    return v ? 1 : 0;
+}
+
+int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const char *usage)
+{
+    bool bad = false;
+    const char *v;
+    if ((v = cli_option_value("--n", argc, argv, i, &bad, usage))) {
+        float f;
+        if (!cli_parse_float(v, &f) || f < 0)
+            return cli_usage_error(usage, "--n takes a number >= 0, not '%s'", v), -1;
+        p->n_std = f;
+    } else if ((v = cli_option_value("--percentile", argc, argv, i, &bad, usage))) {
+        char *end;
+        double pc = strtod(v, &end);
+        if (end == v || *end || !(pc > 50 && pc <= 100))
+            return cli_usage_error(usage, "--percentile takes a number above 50 and at most 100, not '%s'", v), -1;
+        p->percentile = pc;
+    }
+    if (bad)
+        return -1;
+    return v ? 1 : 0;
+}
+
 int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *usage)
 {
     bool bad = false;

@@ -1053,7 +1053,9 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             return QC_ERR_USAGE;
         if (r > 0)
             continue;
-        if ((r = cli_pp_option(&o->pp, argc, argv, &i, COMPARE_USAGE)) < 0)
+        if ((r = cli_pp_option(&o->pp, argc, argv, &i, COMPARE_USAGE)) == 0)
+            r = cli_images_option(&o->limit, NULL, argc, argv, &i, COMPARE_USAGE);
+        if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
             continue;
@@ -1072,9 +1074,6 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             if (strlen(v) >= cap)
                 return cli_usage_error(COMPARE_USAGE, "list too long: '%s'", v);
             strcpy(list, v);
-        } else if ((v = cli_option_value("--limit", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_int(v, 1, INT64_MAX, &o->limit))
-                return cli_usage_error(COMPARE_USAGE, "bad --limit '%s'", v);
         } else if ((v = cli_option_value("--calib-limit", argc, argv, &i, &bad, COMPARE_USAGE))) {
             if (!cli_parse_int(v, 1, INT64_MAX, &o->calib_limit))
                 return cli_usage_error(COMPARE_USAGE, "bad --calib-limit '%s'", v);

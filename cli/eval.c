@@ -295,6 +295,8 @@ int cmd_eval(int argc, char **argv)
         int r = cli_common_option(&o.common, argc, argv, &i, EVAL_USAGE);
         if (r == 0)
             r = cli_pp_option(&o.pp, argc, argv, &i, EVAL_USAGE);
+        if (r == 0)
+            r = cli_images_option(&o.limit, &o.batch, argc, argv, &i, EVAL_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
@@ -303,12 +305,6 @@ int cmd_eval(int argc, char **argv)
             o.labels = v;
         } else if ((v = cli_option_value("--predictions", argc, argv, &i, &bad, EVAL_USAGE))) {
             o.predictions = v;
-        } else if ((v = cli_option_value("--limit", argc, argv, &i, &bad, EVAL_USAGE))) {
-            if (!cli_parse_int(v, 1, INT64_MAX, &o.limit))
-                return cli_usage_error(EVAL_USAGE, "--limit takes a positive number, not '%s'", v);
-        } else if ((v = cli_option_value("--batch", argc, argv, &i, &bad, EVAL_USAGE))) {
-            if (!cli_parse_int(v, 1, 4096, &o.batch))
-                return cli_usage_error(EVAL_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
         } else if (!strcmp(argv[i], "--scores")) {
             o.scores = true;
         } else if (!strcmp(argv[i], "--skip-bad")) {

@@ -83,6 +83,10 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
         int r = cli_common_option(&o->common, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_pp_option(&o->pp, argc, argv, &i, QUANTIZE_USAGE);
+        if (r == 0)
+            r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, QUANTIZE_USAGE);
+        if (r == 0)
+            r = cli_range_option(&o->q.range, argc, argv, &i, QUANTIZE_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
@@ -105,17 +109,6 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
                 return cli_usage_error(QUANTIZE_USAGE,
                                        "--method takes minmax, avg, avgstd, meanstd, percentile, entropy or mse, not '%s'", v);
             o->q.method = (qc_range_method)m;
-        } else if (!bad && (v = cli_option_value("--n", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            float f;
-            if (!cli_parse_float(v, &f) || f < 0)
-                return cli_usage_error(QUANTIZE_USAGE, "--n takes a number >= 0, not '%s'", v);
-            o->q.range.n_std = f;
-        } else if (!bad && (v = cli_option_value("--percentile", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            char *end;
-            double p = strtod(v, &end);
-            if (end == v || *end || !(p > 50 && p <= 100))
-                return cli_usage_error(QUANTIZE_USAGE, "--percentile takes a number above 50 and at most 100, not '%s'", v);
-            o->q.range.percentile = p;
         } else if (!bad && (v = cli_option_value("--bits", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!parse_bits(v, &o->bits))
                 return cli_usage_error(QUANTIZE_USAGE, "--bits takes a number from 2 to 8, not '%s'", v);
@@ -137,12 +130,6 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
                 cli_error("out of memory");
                 return QC_ERR_IO;
             }
-        } else if (!bad && (v = cli_option_value("--limit", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!cli_parse_int(v, 1, INT64_MAX, &o->limit))
-                return cli_usage_error(QUANTIZE_USAGE, "--limit takes a positive number, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--batch", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!cli_parse_int(v, 1, 4096, &o->batch))
-                return cli_usage_error(QUANTIZE_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
         } else if (bad) {
             return QC_ERR_USAGE;
         } else if (argv[i][0] == '-' && argv[i][1]) {

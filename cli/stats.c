@@ -441,6 +441,10 @@ static int parse_options(int argc, char **argv, stats_options *o, const char **p
         int r = cli_common_option(&o->common, argc, argv, &i, STATS_USAGE);
         if (r == 0)
             r = cli_pp_option(&o->pp, argc, argv, &i, STATS_USAGE);
+        if (r == 0)
+            r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, STATS_USAGE);
+        if (r == 0)
+            r = cli_range_option(&o->params, argc, argv, &i, STATS_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
@@ -461,28 +465,11 @@ static int parse_options(int argc, char **argv, stats_options *o, const char **p
             if (!parse_methods(v, o->methods))
                 return cli_usage_error(STATS_USAGE, "--method takes a list of minmax, avg, avgstd, meanstd, percentile, entropy, mse or all, not '%s'", v);
             o->methods_given = true;
-        } else if (!bad && (v = cli_option_value("--n", argc, argv, &i, &bad, STATS_USAGE))) {
-            float f;
-            if (!cli_parse_float(v, &f) || f < 0)
-                return cli_usage_error(STATS_USAGE, "--n takes a number >= 0, not '%s'", v);
-            o->params.n_std = f;
-        } else if (!bad && (v = cli_option_value("--percentile", argc, argv, &i, &bad, STATS_USAGE))) {
-            char *end;
-            double p = strtod(v, &end);
-            if (end == v || *end || !(p > 50 && p <= 100))
-                return cli_usage_error(STATS_USAGE, "--percentile takes a number above 50 and at most 100, not '%s'", v);
-            o->params.percentile = p;
         } else if (!bad && (v = cli_option_value("--bits", argc, argv, &i, &bad, STATS_USAGE))) {
             int64_t b;
             if (!cli_parse_int(v, 2, 8, &b))
                 return cli_usage_error(STATS_USAGE, "--bits takes a number from 2 to 8, not '%s'", v);
             o->params.bits = (int)b;
-        } else if (!bad && (v = cli_option_value("--limit", argc, argv, &i, &bad, STATS_USAGE))) {
-            if (!cli_parse_int(v, 1, INT64_MAX, &o->limit))
-                return cli_usage_error(STATS_USAGE, "--limit takes a positive number, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--batch", argc, argv, &i, &bad, STATS_USAGE))) {
-            if (!cli_parse_int(v, 1, 4096, &o->batch))
-                return cli_usage_error(STATS_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
         } else if (bad) {
             return QC_ERR_USAGE;
         } else if (argv[i][0] == '-' && argv[i][1]) {
