@@ -258,19 +258,31 @@ static qc_status quantize_infer(const qc_node *n, const qc_value *const *in, qc_
     return QC_OK;
 }
 
+/* What QuantizeLinear and DequantizeLinear share at run time: the [outer][channels][inner]
+ * view and the zero points as int32, one per channel, in scratch memory. */
+static qc_status qdq_run_layout(qc_exec *x, const qc_node *n, const qc_value *const *in,
+                                size_t *outer, size_t *channels, size_t *inner, int32_t **z,
+                                qc_error *err)
+{
+    const qc_value *zp = input(n, in, 2);
+    qc_status s = qdq_layout(n, in[0], in[1], zp, outer, channels, inner, err);
+    if (s != QC_OK)
+        return s;
+    if (!(*z = qc_exec_scratch(x, *channels * sizeof **z)))
+        return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
+    for (size_t c = 0; c < *channels; c++)
+        (*z)[c] = zp_at(zp, (int64_t)c);
+    return QC_OK;
+}
+
 static qc_status quantize_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
                               qc_value *out, qc_error *err)
 {
-    const qc_value *zp = input(n, in, 2);
     size_t outer, channels, inner;
-    qc_status s = qdq_layout(n, in[0], in[1], zp, &outer, &channels, &inner, err);
+    int32_t *z;
+    qc_status s = qdq_run_layout(x, n, in, &outer, &channels, &inner, &z, err);
     if (s != QC_OK)
         return s;
-    int32_t *z = qc_exec_scratch(x, channels * sizeof *z);
-    if (!z)
-        return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
-    for (size_t c = 0; c < channels; c++)
-        z[c] = zp_at(zp, (int64_t)c);
     qc_quant q = {in[1]->data, z, 0, 0};
     type_range(out[0].dtype, &q.qmin, &q.qmax);
     if (out[0].dtype == QC_UINT8)
@@ -303,16 +315,11 @@ static qc_status dequantize_infer(const qc_node *n, const qc_value *const *in, q
 static qc_status dequantize_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
                                 qc_value *out, qc_error *err)
 {
-    const qc_value *zp = input(n, in, 2);
     size_t outer, channels, inner;
-    qc_status s = qdq_layout(n, in[0], in[1], zp, &outer, &channels, &inner, err);
+    int32_t *z;
+    qc_status s = qdq_run_layout(x, n, in, &outer, &channels, &inner, &z, err);
     if (s != QC_OK)
         return s;
-    int32_t *z = qc_exec_scratch(x, channels * sizeof *z);
-    if (!z)
-        return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
-    for (size_t c = 0; c < channels; c++)
-        z[c] = zp_at(zp, (int64_t)c);
     const float *scale = in[1]->data;
     switch (in[0]->dtype) {
     case QC_UINT8: qc_dequantize_u8(outer, channels, inner, in[0]->data, scale, z, out[0].data); break;
