@@ -505,7 +505,7 @@ static qc_status conv_geometry(const qc_node *n, const qc_value *const *in, conv
                 return s;
         if ((s = read_scales(n, in[ix->x_scale], "x_scale", 1, err)) != QC_OK ||
             (s = read_scales(n, in[ix->w_scale], "w_scale", cg->maps, err)) != QC_OK ||
-            (s = read_scales(n, in[ix->y_scale], "y_scale", 1, err)) != QC_OK ||
+            (s = read_scales(n, in[ix->y_scale], "y_scale", cg->maps, err)) != QC_OK ||
             (s = check_zp(n, in[ix->y_zp], "y_zero_point", 1, err)) != QC_OK)
             return s;
         cg->y_type = in[ix->y_zp]->dtype;
@@ -653,14 +653,16 @@ static qc_status conv_infer(const qc_node *n, const qc_value *const *in, qc_valu
     return QC_OK;
 }
 
-/* Per output channel multipliers and shifts for M = s_x · s_w[c] / s_y, computed in double
- * from the float scales. */
+/* Per output channel multipliers and shifts for M = s_x · s_w[c] / s_y[c], computed in double
+ * from the float scales. ONNX gives QLinearConv, QLinearMatMul and QGemm one y_scale; qcal
+ * also takes one per output channel (its zero point stays one value), which the QDQ fusion
+ * writes for an output quantized per channel along axis 1. */
 static qc_status channel_multipliers(const qc_node *n, const qc_value *xs, const qc_value *ws,
                                      const qc_value *ys, int64_t channels, int32_t *mult,
                                      int32_t *shift, qc_error *err)
 {
     for (int64_t c = 0; c < channels; c++) {
-        double m = (double)scale_at(xs, 0) * (double)scale_at(ws, c) / (double)scale_at(ys, 0);
+        double m = (double)scale_at(xs, 0) * (double)scale_at(ws, c) / (double)scale_at(ys, c);
         qc_status s = real_multiplier(n, m, &mult[c], &shift[c], err);
         if (s != QC_OK)
             return s;
@@ -866,7 +868,7 @@ static qc_status mm_geometry(const qc_node *n, const qc_value *const *in, mm_geo
         return s;
     if ((s = read_scales(n, in[ix->a_scale], "a_scale", 1, err)) != QC_OK ||
         (s = read_scales(n, in[ix->b_scale], "b_scale", mg->n, err)) != QC_OK ||
-        (s = read_scales(n, in[ix->y_scale], "y_scale", 1, err)) != QC_OK ||
+        (s = read_scales(n, in[ix->y_scale], "y_scale", mg->n, err)) != QC_OK ||
         (s = check_zp(n, in[ix->y_zp], "y_zero_point", 1, err)) != QC_OK)
         return s;
     mg->y_type = in[ix->y_zp]->dtype;

@@ -2,7 +2,7 @@
  *
  * A QDQ model (ONNX Runtime's format) carries every quantized tensor as uint8/int8 and wraps
  * each float op in DequantizeLinear ... QuantizeLinear. The pass rewrites, as ONNX Runtime's
- * QDQ transformer does (docs/quantization.md, section 7, rules F1–F8):
+ * QDQ transformer does (docs/quantization.md, section 7, rules F1–F9):
  *
  *   DQ(x), DQ(w) [, DQ(b int32)] → Conv [→ Relu|Clip] → Q     QLinearConv
  *   DQ(a), DQ(b) [, DQ(c int32)] → Gemm [→ Relu|Clip] → Q     QGemm
@@ -14,6 +14,14 @@
  *   DQ(x) → GlobalAveragePool | AveragePool → Q               QLinear(Global)AveragePool
  *   DQ(x_i) → Concat → Q                                      QLinearConcat
  *   QLinearConv | QGemm | QLinearMatMul | QLinearAdd → Clip   the same, with the clamp
+ *
+ * Q is per tensor, with two exceptions along axis 1 (the channels): after Conv, Gemm or
+ * MatMul [→ Relu], a Q with one scale per output channel and equal zero points gives the
+ * fused op a per-channel y_scale and a scalar y_zero_point (F9), and so does a Div by a
+ * constant of one positive value per channel followed by a per-tensor Q, y_scale[c] =
+ * S[c] · s_q (F10, the form of qcal's input compensation); and MaxPool, Flatten, Reshape,
+ * Squeeze and Unsqueeze fuse with per-channel DQ and Q parameters that are identical when
+ * every element keeps its channel.
  *
  * The Q node becomes the fused node (it already sits after all of the pattern's inputs, so
  * the order stays topological) and the float nodes it replaces fall out in the final prune.
@@ -114,6 +122,21 @@ static int32_t zp0(const qparams *p)
     return p->z ? (int32_t)qc_read_scalar(p->z, 0) : 0;
 }
 
+/* Zero point i of per-channel parameters (0 when omitted). */
+static int32_t zp_i(const qparams *p, int64_t i)
+{
+    return p->z ? (int32_t)qc_read_scalar(p->z, qc_value_count(p->z) == 1 ? 0 : i) : 0;
+}
+
+/* Per channel along axis 1 of the 8-bit tensor p->q (the axis normalised against its rank),
+ * with as many zero points as scales. */
+static bool per_channel_axis1(const qc_graph *g, const qparams *p)
+{
+    int axis;
+    return p->count > 1 && p->type != QC_INT32 && (!p->z || qc_value_count(p->z) == p->count) &&
+           qc_axis(p->axis, g->tensors[p->q].value.rank, &axis) && axis == 1;
+}
+
 /* The DQ node producing tensor t (any number of readers), with constant parameters. */
 static bool dq_of(qc_graph *g, int t, qparams *p)
 {
@@ -122,6 +145,32 @@ static bool dq_of(qc_graph *g, int t, qparams *p)
 }
 
 /* ---- rewriting a node ---------------------------------------------------------------------- */
+
+/* Adds a scalar constant holding p's first zero point, in p's type, named after the node;
+ * returns its index or -1 when out of memory. */
+static int add_scalar_zp(qc_graph *g, const qparams *p, const char *node_name)
+{
+    const qc_dtype type = p->type;
+    const int32_t z = zp0(p);
+    char name[512];
+    snprintf(name, sizeof name, "%s_y_zero_point", node_name);
+    for (int i = 1; qc_graph_find_tensor(g, name) >= 0 && i < 1000; i++)
+        snprintf(name, sizeof name, "%s_y_zero_point_%d", node_name, i);
+    void *data = malloc(1);
+    int ti = data && qc_graph_find_tensor(g, name) < 0 ? qc_graph_tensor(g, name) : -1;
+    if (ti < 0) {
+        free(data);
+        return -1;
+    }
+    if (type == QC_INT8)
+        *(int8_t *)data = (int8_t)z;
+    else
+        *(uint8_t *)data = (uint8_t)z;
+    qc_tensor *t = &g->tensors[ti];
+    t->value = (qc_value){.dtype = type, .rank = 0, .data = data};
+    t->is_const = true;
+    return ti;
+}
 
 typedef struct {
     const char *name;
@@ -306,9 +355,51 @@ static bool weights_per_channel_ok(const qparams *w, int axis_wanted, int rank, 
     return qc_axis(w->axis, rank, &axis) && axis == axis_wanted && w->count == channels;
 }
 
-/* F1: DQ(x), DQ(w) [, DQ(b)] → Conv | Gemm | MatMul [→ act] → Q. */
+/* The scales S[c] of Div(op's output, S) before a Q of scale s_q, as one scale per output
+ * channel fl(S[c] · s_q) in out: S is constant, positive and finite, with `channels` values
+ * on the channel axis of the rank-`rank` output (1; Gemm and MatMul have rank 2) and 1 on
+ * every other. */
+static bool divisor_scales(const qc_graph *g, int divisor, int rank, int64_t channels, float s_q,
+                           float *out)
+{
+    const qc_value *d = const_value(g, divisor);
+    if (!d || d->dtype != QC_FLOAT || d->rank > rank || qc_value_count(d) != channels)
+        return false;
+    for (int k = 0; k < d->rank; k++) /* aligned to the right, as broadcasting does */
+        if (d->dims[k] != (rank - d->rank + k == 1 ? channels : 1))
+            return false;
+    for (int64_t c = 0; c < channels; c++) {
+        float v = ((const float *)d->data)[c];
+        out[c] = v * s_q;
+        if (!(v > 0) || !isfinite(v) || !(out[c] > 0) || !isfinite(out[c]))
+            return false;
+    }
+    return true;
+}
+
+/* A new constant float tensor of n values [n] named after the node; its index or -1. */
+static int add_scales(qc_graph *g, const float *v, int64_t n, const char *node_name)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s_y_scale", node_name);
+    for (int i = 1; qc_graph_find_tensor(g, name) >= 0 && i < 1000; i++)
+        snprintf(name, sizeof name, "%s_y_scale_%d", node_name, i);
+    float *data = malloc((size_t)n * sizeof *data);
+    int ti = data && qc_graph_find_tensor(g, name) < 0 ? qc_graph_tensor(g, name) : -1;
+    if (ti < 0) {
+        free(data);
+        return -1;
+    }
+    memcpy(data, v, (size_t)n * sizeof *data);
+    qc_tensor *t = &g->tensors[ti];
+    t->value = (qc_value){.dtype = QC_FLOAT, .rank = 1, .dims = {n}, .data = data};
+    t->is_const = true;
+    return ti;
+}
+
+/* F1: DQ(x), DQ(w) [, DQ(b)] → Conv | Gemm | MatMul [→ act] [→ Div(S)] → Q. divisor: S, or -1. */
 static qc_status fuse_linear(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, int32_t lo,
-                             int32_t hi, bool has_act, bool *done, qc_error *err)
+                             int32_t hi, bool has_act, int divisor, bool *done, qc_error *err)
 {
     bool conv = is_op(op, "Conv"), gemm = is_op(op, "Gemm"), matmul = is_op(op, "MatMul");
     qparams x, w, b;
@@ -344,26 +435,51 @@ static qc_status fuse_linear(qc_graph *g, qc_node *q, const qparams *y, qc_node 
         if (bv->rank != 1 || bv->dims[0] != channels)
             return QC_OK;
     }
-    int y_zp = y->zp;
+    int y_scale = y->scale, y_zp = y->zp;
     if (y_zp < 0)
         return QC_OK; /* the fused ops take the output type from the zero point */
+    if ((conv || matmul) && (x.zp < 0 || w.zp < 0))
+        return QC_OK; /* QLinearConv and QLinearMatMul require the zero points */
+    if (divisor >= 0) {
+        /* F10: Div by channel scales, then Q of one scale: y_scale[c] = S[c] · s_q */
+        int rank = g->tensors[op->outputs[0]].value.rank;
+        float *sc = channels > 0 ? malloc((size_t)channels * sizeof *sc) : NULL;
+        if (!sc)
+            return channels > 0 ? qc_fail(err, QC_ERR_IO, "out of memory fusing node '%s'", q->name) : QC_OK;
+        bool ok = (conv || rank == 2) && divisor_scales(g, divisor, rank, channels, scale0(y, 0), sc);
+        y_scale = ok ? add_scales(g, sc, channels, q->name) : -1;
+        free(sc);
+        if (!ok)
+            return QC_OK;
+        if (y_scale < 0)
+            return qc_fail(err, QC_ERR_IO, "out of memory fusing node '%s'", q->name);
+    } else if (!per_tensor(y)) {
+        /* y per output channel: the channel axis of Conv's output is 1, that of Gemm's and
+         * MatMul's the last; it must be axis 1 of Q */
+        if (!per_channel_axis1(g, y) || y->count != channels ||
+            (!conv && g->tensors[y->q].value.rank != 2))
+            return QC_OK;
+        for (int64_t c = 1; c < channels; c++)
+            if (zp_i(y, c) != zp_i(y, 0))
+                return QC_OK;
+        /* the fused op takes one zero point; adding it may move the tensors that y's
+         * values point into, so y is not read after this */
+        if ((y_zp = add_scalar_zp(g, y, q->name)) < 0)
+            return qc_fail(err, QC_ERR_IO, "out of memory fusing node '%s'", q->name);
+    }
     int_attr extra[2] = {{"activation_min", lo}, {"activation_max", hi}};
     int n_extra = has_act ? 2 : 0;
     qc_status s;
     if (conv) {
-        int ins[9] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y->scale, y_zp, bias >= 0 ? b.q : -1};
-        if (x.zp < 0 || w.zp < 0)
-            return QC_OK; /* QLinearConv requires the zero points */
+        int ins[9] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y_scale, y_zp, bias >= 0 ? b.q : -1};
         s = rewrite(q, "QLinearConv", has_act ? "qcal" : "", ins, bias >= 0 ? 9 : 8, op, conv_attrs,
                     extra, n_extra, err);
     } else if (gemm) {
-        int ins[9] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, bias >= 0 ? b.q : -1, y->scale, y_zp};
+        int ins[9] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, bias >= 0 ? b.q : -1, y_scale, y_zp};
         s = rewrite(q, "QGemm", has_act ? "qcal" : "com.microsoft", ins, 9, op, gemm_attrs, extra,
                     n_extra, err);
     } else {
-        int ins[8] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y->scale, y_zp};
-        if (x.zp < 0 || w.zp < 0)
-            return QC_OK;
+        int ins[8] = {x.q, x.scale, x.zp, w.q, w.scale, w.zp, y_scale, y_zp};
         s = rewrite(q, "QLinearMatMul", has_act ? "qcal" : "", ins, 8, NULL, NULL, extra, n_extra,
                     err);
     }
@@ -376,8 +492,8 @@ static qc_status fuse_add(qc_graph *g, qc_node *q, const qparams *y, qc_node *op
                           int32_t hi, bool has_act, bool *done, qc_error *err)
 {
     qparams a, b;
-    if (!dq_of(g, in_at(op, 0), &a) || !dq_of(g, in_at(op, 1), &b) || !per_tensor(&a) ||
-        !per_tensor(&b) || a.type != y->type || b.type != y->type)
+    if (!per_tensor(y) || !dq_of(g, in_at(op, 0), &a) || !dq_of(g, in_at(op, 1), &b) ||
+        !per_tensor(&a) || !per_tensor(&b) || a.type != y->type || b.type != y->type)
         return QC_OK;
     int ins[8] = {a.q, a.scale, a.zp, b.q, b.scale, b.zp, y->scale, y->zp};
     int_attr extra[2] = {{"activation_min", lo}, {"activation_max", hi}};
@@ -387,10 +503,30 @@ static qc_status fuse_add(qc_graph *g, qc_node *q, const qparams *y, qc_node *op
     return s;
 }
 
-static bool same_params(const qparams *a, const qparams *b)
+/* DQ's a and Q's b: the same scales and zero points, per tensor or per channel along axis 1. */
+static bool same_params(const qc_graph *g, const qparams *a, const qparams *b)
 {
-    return per_tensor(a) && per_tensor(b) && a->type == b->type && scale0(a, 0) == scale0(b, 0) &&
-           zp0(a) == zp0(b);
+    if (a->type != b->type || a->type == QC_INT32 || a->count != b->count ||
+        (a->count > 1 && (!per_channel_axis1(g, a) || !per_channel_axis1(g, b))))
+        return false;
+    for (int64_t i = 0; i < a->count; i++)
+        if (scale0(a, i) != scale0(b, i) || zp_i(a, i) != zp_i(b, i))
+            return false;
+    return true;
+}
+
+/* Does every element of op's output sit in the channel (dimension 1) it had in the input?
+ * MaxPool works within channels; a row-major move keeps the channel of every element when
+ * dimensions 0 and 1 are unchanged (the rest then holds the same count per channel). */
+static bool keeps_channels(const qc_graph *g, const qc_node *op)
+{
+    if (is_op(op, "MaxPool"))
+        return true;
+    if (is_op(op, "Transpose"))
+        return false;
+    const qc_value *in = &g->tensors[op->inputs[0]].value, *out = &g->tensors[op->outputs[0]].value;
+    return in->rank >= 2 && out->rank >= 2 && in->dims[0] == out->dims[0] &&
+           in->dims[1] == out->dims[1];
 }
 
 /* F4–F6: single-input ops. */
@@ -398,13 +534,13 @@ static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *
                             qc_error *err)
 {
     qparams x;
-    if (!dq_of(g, in_at(op, 0), &x) || !per_tensor(&x) || x.type != y->type)
+    if (!dq_of(g, in_at(op, 0), &x) || x.type != y->type)
         return QC_OK;
     qc_status s = QC_OK;
     bool moves = is_op(op, "Reshape") || is_op(op, "Flatten") || is_op(op, "Transpose") ||
                  is_op(op, "Squeeze") || is_op(op, "Unsqueeze");
     if ((moves || is_op(op, "MaxPool")) && op->n_outputs == 1) {
-        if (!same_params(&x, y))
+        if (!same_params(g, &x, y) || (x.count > 1 && !keeps_channels(g, op)))
             return QC_OK;
         static const char *const all_attrs[] = {"allowzero", "auto_pad", "axes", "axis",
                                                 "ceil_mode", "dilations", "kernel_shape", "pads",
@@ -415,6 +551,8 @@ static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *
         ins[0] = x.q;
         s = rewrite(q, op->op_type, "", ins, op->n_inputs < 8 ? op->n_inputs : 8, op, all_attrs,
                     NULL, 0, err);
+    } else if (!per_tensor(&x) || !per_tensor(y)) {
+        return QC_OK;
     } else if (is_op(op, "GlobalAveragePool")) {
         int ins[5] = {x.q, x.scale, x.zp, y->scale, y->zp};
         if (x.zp < 0 || y->zp < 0)
@@ -440,7 +578,7 @@ static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *
 static qc_status fuse_concat(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, bool *done,
                              qc_error *err)
 {
-    if (op->n_inputs < 1 || op->n_inputs > 64 || y->zp < 0)
+    if (op->n_inputs < 1 || op->n_inputs > 64 || y->zp < 0 || !per_tensor(y))
         return QC_OK;
     int ins[2 + 3 * 64];
     ins[0] = y->scale;
@@ -465,16 +603,25 @@ static qc_status fuse_one(qc_graph *g, int qi, bool *done, qc_error *err)
     qc_node *q = &g->nodes[qi];
     qparams y;
     *done = false;
-    if (!read_qparams(g, q, false, &y) || !per_tensor(&y))
+    if (!read_qparams(g, q, false, &y) || y.type == QC_INT32)
         return QC_OK;
     qc_node *op = sole_producer(g, q->inputs[0]);
     if (!op || op->n_outputs != 1)
         return QC_OK;
+    int divisor = -1; /* Div(v, S) before Q: S divides per channel (F10) */
+    if (is_op(op, "Div") && op->n_inputs == 2 && per_tensor(&y) && const_value(g, op->inputs[1])) {
+        divisor = op->inputs[1];
+        op = sole_producer(g, op->inputs[0]);
+        if (!op || op->n_outputs != 1)
+            return QC_OK;
+    }
     int32_t lo = INT32_MIN, hi = INT32_MAX;
     bool has_act = false;
     if (is_op(op, "Relu") || is_op(op, "Clip")) {
         qc_node *inner = sole_producer(g, op->inputs[0]);
-        if (!inner || inner->n_outputs != 1 || !act_clamp(g, op, &y, &lo, &hi))
+        /* Relu's clamp is Q(0) = z in every channel; a Clip's bounds would differ per channel */
+        if (!inner || inner->n_outputs != 1 || ((!per_tensor(&y) || divisor >= 0) && !is_op(op, "Relu")) ||
+            !act_clamp(g, op, &y, &lo, &hi))
             return QC_OK;
         if (!is_op(inner, "Conv") && !is_op(inner, "Gemm") && !is_op(inner, "MatMul") &&
             !is_op(inner, "Add"))
@@ -483,7 +630,9 @@ static qc_status fuse_one(qc_graph *g, int qi, bool *done, qc_error *err)
         has_act = true;
     }
     if (is_op(op, "Conv") || is_op(op, "Gemm") || is_op(op, "MatMul"))
-        return fuse_linear(g, q, &y, op, lo, hi, has_act, done, err);
+        return fuse_linear(g, q, &y, op, lo, hi, has_act, divisor, done, err);
+    if (divisor >= 0)
+        return QC_OK;
     if (is_op(op, "Add"))
         return fuse_add(g, q, &y, op, lo, hi, has_act, done, err);
     if (has_act)

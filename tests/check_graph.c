@@ -497,6 +497,24 @@ static const qdq_case qdq_cases[] = {
     {"qdq-maxpool-s8", "MaxPool", "DequantizeLinear", 0},
     {"qop-contrib", "QLinearAdd", NULL, 1},
     {"qop-contrib-s8", "QLinearConcat", NULL, 1},
+    /* outputs quantized per channel along axis 1 with one zero point (input compensation):
+     * ONNX Runtime runs these unoptimized, every Conv, Gemm and MatMul in float, where
+     * qcal's fused ops are exact; the next layer reads the codes through DQ(1.0, z) */
+    {"qdq-conv-perchannel-out", "QLinearConv", "Conv", 1},
+    /* int8; MaxPool between a per-channel DQ and Q with the same parameters */
+    {"qdq-maxpool-perchannel", "MaxPool", "DequantizeLinear", 1},
+    /* GlobalAveragePool stays float (pools need per-tensor parameters), the Flatten and the
+     * Gemm fuse, the Gemm with a per-channel y_scale */
+    {"qdq-gemm-perchannel", "QGemm", "Gemm", 1},
+    {"qdq-matmul-perchannel-out", "QLinearMatMul", "MatMul", 1},
+    /* per-channel zero points that differ: no scalar y_zero_point, the Conv stays float */
+    {"qdq-conv-perchannel-zps", "Conv", "QLinearConv", 1},
+    /* a Clip's bounds in codes would differ per channel: the Conv stays float too */
+    {"qdq-conv-perchannel-clip", "Clip", "QLinearConv", 1},
+    /* qcal's own form (F10): Div by [1, C, 1, 1] channel scales, then Q of scale 1; ONNX
+     * Runtime runs it optimized, the Conv and the Div in float */
+    {"qdq-conv-div-out", "QLinearConv", "Div", 1},
+    {"qdq-gemm-div-out", "QGemm", "Div", 1},
 };
 
 static bool graph_has_op(const qc_graph *g, const char *op_type)
@@ -638,10 +656,12 @@ static void b_init_raw(builder *b, char *name, int32_t data_type, int rank, int6
     b->init_ptrs[b->graph.n_initializer++] = t;
 }
 
-/* y = clamp(rint((acc + bias) · M[m]) + z_y) with M[m] = s_x·s_w[m]/s_y a power of two, so
- * that the real multiplier is exact and the definition needs no fixed-point argument */
-static void qconv_tiles_case(int64_t c_in, int64_t c_out, int64_t hw, int64_t k, int64_t stride,
-                             int64_t pad, int64_t group, uint32_t seed)
+/* y = clamp(rint((acc + bias) · M[m]) + z_y) with M[m] = s_x·s_w[m]/s_y[m] a power of two, so
+ * that the real multiplier is exact and the definition needs no fixed-point argument. y_count
+ * is the number of y_scale values: 1, c_out (qcal's per-channel extension, s_y[m] = 2^(1 +
+ * m%2)), or another count, which must be refused at load. */
+static void qconv_tiles_case_y(int64_t c_in, int64_t c_out, int64_t hw, int64_t k, int64_t stride,
+                               int64_t pad, int64_t group, uint32_t seed, int64_t y_count)
 {
     enum { MAXB = 70000 };
     static uint8_t x[MAXB], yu[MAXB];
@@ -649,12 +669,14 @@ static void qconv_tiles_case(int64_t c_in, int64_t c_out, int64_t hw, int64_t k,
     static int32_t bias[256];
     static float ws[256];
     static uint8_t xz = 0, yz = 0;
-    static float xs = 0.5f, ys = 2.0f;
+    static float xs = 0.5f, ys = 2.0f, ysc[256];
+    static int64_t yd[1];
     uint32_t r = seed;
     const int64_t cg = c_in / group, mg = c_out / group;
     const int64_t oh = (hw + 2 * pad - k) / stride + 1;
     const int64_t pixels = oh * oh;
-    ck_assert(c_in * hw * hw <= MAXB && c_out * cg * k * k <= MAXB && c_out <= 256);
+    ck_assert(c_in * hw * hw <= MAXB && c_out * cg * k * k <= MAXB && c_out <= 256 &&
+              y_count <= 256);
     for (int64_t i = 0; i < c_in * hw * hw; i++)
         x[i] = (uint8_t)((r = r * 1664525u + 1013904223u) >> 24);
     for (int64_t i = 0; i < c_out * cg * k * k; i++)
@@ -679,7 +701,13 @@ static void qconv_tiles_case(int64_t c_in, int64_t c_out, int64_t hw, int64_t k,
     b_init_raw(&b, "x_zp", 2, 0, NULL, &xz, 1);
     b_init_raw(&b, "w", 3, 4, wd, w, (size_t)(c_out * cg * k * k));
     b_init_raw(&b, "w_scale", 1, 1, md, ws, (size_t)c_out * 4);
-    b_init_raw(&b, "y_scale", 1, 0, NULL, &ys, 4);
+    yd[0] = y_count;
+    for (int64_t m = 0; m < y_count; m++)
+        ysc[m] = (float)(2 << (m % 2));
+    if (y_count == 1)
+        b_init_raw(&b, "y_scale", 1, 0, NULL, &ys, 4);
+    else
+        b_init_raw(&b, "y_scale", 1, 1, yd, ysc, (size_t)y_count * 4);
     b_init_raw(&b, "y_zp", 2, 0, NULL, &yz, 1);
     b_init_raw(&b, "bias", 6, 1, md, bias, (size_t)c_out * 4);
     char *in[] = {"x", "x_scale", "x_zp", "w", "w_scale", "w_zp", "y_scale", "y_zp", "bias"};
@@ -714,6 +742,11 @@ static void qconv_tiles_case(int64_t c_in, int64_t c_out, int64_t hw, int64_t k,
     n->n_attribute++;
     qc_graph *g;
     qc_error err;
+    if (y_count != 1 && y_count != c_out) {
+        ck_assert_int_eq(b_load(&b, true, &g, &err), QC_ERR_INPUT);
+        ck_assert_msg(strstr(err.msg, "y_scale"), "the error does not name y_scale: %s", err.msg);
+        return;
+    }
     LOAD_OK(&b, &g, &err);
     qc_exec *ex = qc_exec_create(g);
     ck_assert_ptr_nonnull(ex);
@@ -741,8 +774,10 @@ static void qconv_tiles_case(int64_t c_in, int64_t c_out, int64_t hw, int64_t k,
                         acc += ((int64_t)x[((grp * cg + c) * hw + ih) * hw + iw] - xz) *
                                w[((m * cg + c) * k + i) * k + j];
                     }
-            /* M = 0.5 · 2^-(m%5+6) / 2, exact in double: rint ties to even */
-            const double q = nearbyint(ldexp((double)acc, -(int)(m % 5) - 8)) + yz;
+            /* M = 0.5 · 2^-(m%5+6) / s_y[m] with s_y[m] = 2 or 2^(1 + m%2), exact in double:
+             * rint ties to even */
+            const int y_shift = y_count == 1 ? 1 : 1 + (int)(m % 2);
+            const double q = nearbyint(ldexp((double)acc, -(int)(m % 5) - 7 - y_shift)) + yz;
             const int64_t want = q < 0 ? 0 : q > 255 ? 255 : (int64_t)q;
             inside += want > 0 && want < 255;
             ck_assert_msg(yu[m * pixels + p] == want,
@@ -757,6 +792,12 @@ static void qconv_tiles_case(int64_t c_in, int64_t c_out, int64_t hw, int64_t k,
     qc_graph_destroy(g);
 }
 
+static void qconv_tiles_case(int64_t c_in, int64_t c_out, int64_t hw, int64_t k, int64_t stride,
+                             int64_t pad, int64_t group, uint32_t seed)
+{
+    qconv_tiles_case_y(c_in, c_out, hw, k, stride, pad, group, seed, 1);
+}
+
 START_TEST(qlinearconv_over_many_pixel_tiles_matches_int64_reference)
 {
     /* 400 and 361 pixels: several 96-pixel tiles and a ragged last one; pointwise (the NHWC
@@ -768,6 +809,23 @@ START_TEST(qlinearconv_over_many_pixel_tiles_matches_int64_reference)
     qconv_tiles_case(16, 24, 37, 3, 2, 1, 1, 5);
     qconv_tiles_case(24, 24, 20, 3, 1, 1, 24, 6);
     qconv_tiles_case(20, 20, 21, 5, 2, 2, 20, 7);
+}
+END_TEST
+
+START_TEST(qlinearconv_with_a_y_scale_per_output_channel_matches_int64_reference)
+{
+    /* the extension F9 relies on: pointwise, 3×3, grouped, depthwise channels last and NCHW
+     * (fewer than 8 channels: requantized per row) */
+    qconv_tiles_case_y(8, 16, 20, 1, 1, 0, 1, 11, 16);
+    qconv_tiles_case_y(8, 12, 20, 3, 1, 1, 2, 12, 12);
+    qconv_tiles_case_y(24, 24, 20, 3, 1, 1, 24, 13, 24);
+    qconv_tiles_case_y(6, 6, 19, 3, 2, 1, 6, 14, 6);
+}
+END_TEST
+
+START_TEST(qlinearconv_refuses_a_y_scale_of_another_length_naming_it)
+{
+    qconv_tiles_case_y(8, 12, 6, 3, 1, 1, 1, 15, 5);
 }
 END_TEST
 
@@ -796,6 +854,8 @@ static Suite *suite(void)
     tcase_add_test(qdq, qdq_fusion_leaves_no_float_op_in_a_quantized_lenet);
     tcase_add_test(qdq, fused_and_unfused_qdq_lenet_agree_within_one_code_of_the_logits);
     tcase_add_test(qdq, qlinearconv_over_many_pixel_tiles_matches_int64_reference);
+    tcase_add_test(qdq, qlinearconv_with_a_y_scale_per_output_channel_matches_int64_reference);
+    tcase_add_test(qdq, qlinearconv_refuses_a_y_scale_of_another_length_naming_it);
     suite_add_tcase(s, qdq);
     return s;
 }

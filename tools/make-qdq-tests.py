@@ -26,11 +26,15 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "data", "qdq")
 MS = "com.microsoft"
 
+# Cases named "plain:<folder>" run without graph optimizations (see PLAIN below).
 ORT_RUNNER = r"""
 import os, sys, numpy as np, onnxruntime as ort
-for case in sys.argv[1:]:
+for arg in sys.argv[1:]:
+    case = arg[len("plain:"):] if arg.startswith("plain:") else arg
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
+    if case != arg:
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     s = ort.InferenceSession(os.path.join(case, "model.onnx"), so, providers=["CPUExecutionProvider"])
     d = os.path.join(case, "test_data_set_0")
     feeds = {}
@@ -288,6 +292,134 @@ def qop_matmul(b, x):
     b.node("QLinearMatMul", [a, s, z, w, ws, wz, sy, zy])
 
 
+# ---- activations quantized per channel (input compensation) ------------------------------
+#
+# A layer's output is quantized along axis 1 with one scale per channel and one zero point z
+# for all; the next Conv or Gemm reads the codes through DQ(1.0, z) and has each input
+# channel's scale folded into its weights (w[o][c] · s[c], then quantized per output channel).
+
+def q_per_channel(b, y, scales, zps, dtype=np.uint8):
+    """QuantizeLinear of y along axis 1: returns the codes and the (scale, zp) names."""
+    s = b.const("scale", np.asarray(scales, np.float32))
+    z = b.const("zp", np.asarray(zps, dtype))
+    return b.node("QuantizeLinear", [y, s, z], axis=1), (s, z)
+
+
+def compensated_weights(b, shape, in_scales):
+    """Float weights times the scale of their input channel (axis 1), quantized to int8 per
+    output channel: the integer tensor, its scale and zero point names, and the scales."""
+    w = b.rng.normal(0, 0.5, size=shape).astype(np.float32)
+    cshape = [1] * len(shape)
+    cshape[1] = -1
+    w = w * np.asarray(in_scales, np.float32).reshape(cshape)
+    scale = (np.abs(w).reshape(shape[0], -1).max(axis=1) / 127.0).astype(np.float32)
+    q = np.clip(np.rint(w / scale.reshape([-1] + [1] * (len(shape) - 1))), -127, 127)
+    return (b.const("w", q.astype(np.int8)), b.const("w_scale", scale),
+            b.const("w_zp", np.zeros(shape[0], np.int8)), scale)
+
+
+def conv_per_channel_out(b, x, c_in, c_out, scales, zps, relu, dtype=np.uint8, clip=None):
+    """DQ(x) → Conv 3×3 [→ Relu | Clip(lo, hi)] → Q per channel; x quantized per tensor"""
+    xf, _ = b.qdq(x, 0.02, 128 if dtype == np.uint8 else 0, dtype)
+    w, ws, wz, wscale = b.weights((c_out, c_in, 3, 3), 0, True)
+    bias, bscale = b.bias(c_out, 0.02, wscale)
+    y = b.node("Conv", [xf, b.dq(w, ws, wz, axis=0), b.dq(bias, b.const("bs", bscale), None, axis=0)],
+               pads=[1, 1, 1, 1])
+    if clip:
+        y = b.node("Clip", [y, b.const("lo", np.float32(clip[0])), b.const("hi", np.float32(clip[1]))])
+    elif relu:
+        y = b.node("Relu", [y])
+    return q_per_channel(b, y, scales, zps, dtype)
+
+
+def compensated_conv(b, codes, z, in_scales, c_out, k, y_scale, y_zp, dtype=np.uint8):
+    """DQ(codes; 1.0, z) → Conv k×k with weights compensated for in_scales → Q per tensor"""
+    xf = b.dq(codes, b.const("one", np.float32(1.0)), b.const("z", np.array(z, dtype)))
+    w, ws, wz, wscale = compensated_weights(b, (c_out, len(in_scales), k, k), in_scales)
+    bias, bscale = b.bias(c_out, 1.0, wscale)
+    y = b.node("Conv", [xf, b.dq(w, ws, wz, axis=0), b.dq(bias, b.const("bs", bscale), None, axis=0)],
+               pads=[k // 2] * 4)
+    s, zp = b.qparams(y_scale, y_zp, dtype)
+    return b.q(y, s, zp)
+
+
+def qdq_conv_perchannel_out(b, x):
+    """the per-channel scales span 10×; Conv1 fuses with them, Conv2 reads DQ(1.0, 3)"""
+    scales = np.geomspace(0.004, 0.04, 6).astype(np.float32)
+    y, _ = conv_per_channel_out(b, x, 3, 6, scales, [3] * 6, True)
+    compensated_conv(b, y, 3, scales, 5, 3, 0.15, 128)
+
+
+def qdq_maxpool_perchannel(b, x):
+    """int8: Conv → Q per channel → DQ → MaxPool → Q (the same parameters) → DQ(1.0, z) → Conv"""
+    scales = np.geomspace(0.05, 0.005, 6).astype(np.float32)
+    y, (s, z) = conv_per_channel_out(b, x, 3, 6, scales, [-7] * 6, False, np.int8)
+    y = b.node("MaxPool", [b.dq(y, s, z, axis=1)], kernel_shape=[2, 2], strides=[2, 2])
+    y = b.node("QuantizeLinear", [y, s, z], axis=1)
+    compensated_conv(b, y, -7, scales, 4, 1, 0.1, 5, np.int8)
+
+
+def qdq_gemm_perchannel(b, x):
+    """Conv → Q per channel → GlobalAveragePool (stays float) → Q per channel → Flatten (the
+    same parameters on both sides) → DQ(1.0, 0) → Gemm → Relu → Q per channel"""
+    s1 = np.geomspace(0.01, 0.06, 8).astype(np.float32)
+    y, (s, z) = conv_per_channel_out(b, x, 3, 8, s1, [0] * 8, True)
+    y = b.node("GlobalAveragePool", [b.dq(y, s, z, axis=1)])
+    s2 = (s1 / 3).astype(np.float32)
+    y, (s, z) = q_per_channel(b, y, s2, [0] * 8)
+    y = b.node("Flatten", [b.dq(y, s, z, axis=1)], axis=1)
+    y = b.node("QuantizeLinear", [y, s, z], axis=1)
+    xf = b.dq(y, b.const("one", np.float32(1.0)), b.const("z", np.uint8(0)))
+    w, ws, wz, wscale = compensated_weights(b, (10, 8), s2)
+    bias, bscale = b.bias(10, 1.0, wscale)
+    y = b.node("Gemm", [xf, b.dq(w, ws, wz, axis=0), b.dq(bias, b.const("bs", bscale), None, axis=0)],
+               transB=1)
+    q_per_channel(b, b.node("Relu", [y]), np.geomspace(0.01, 0.1, 10), [0] * 10)
+
+
+def qdq_matmul_perchannel_out(b, x):
+    """MatMul of a 2-d A: the output channels are axis 1, the last"""
+    xf, _ = b.qdq(x, 0.03, 128)
+    w, ws, wz, _ = b.weights((16, 12), 1, True)
+    y = b.node("MatMul", [xf, b.dq(w, ws, wz, axis=1)])
+    q_per_channel(b, y, np.geomspace(0.02, 0.2, 12), [128] * 12)
+
+
+def qdq_conv_perchannel_clip(b, x):
+    """a Clip's bounds in codes would differ per channel: the Conv stays float"""
+    conv_per_channel_out(b, x, 3, 4, [0.01, 0.02, 0.04, 0.03], [10] * 4, False, clip=(-0.5, 2.0))
+
+
+def qdq_conv_perchannel_zps(b, x):
+    """zero points that differ per channel: no scalar y_zero_point, so the Conv stays float"""
+    conv_per_channel_out(b, x, 3, 4, [0.02, 0.05, 0.03, 0.08], [120, 128, 100, 140], False)
+
+
+def qdq_conv_div_out(b, x):
+    """qcal's own form of per-channel activations: Conv → Relu → Div by [1, C, 1, 1] channel
+    scales → Q(1.0, 0) → DQ → MaxPool → Q → DQ(1.0, 0) → Conv with compensated weights"""
+    scales = np.geomspace(0.003, 0.05, 6).astype(np.float32)
+    xf, _ = b.qdq(x, 0.02, 128)
+    w, ws, wz, wscale = b.weights((6, 3, 3, 3), 0, True)
+    bias, bscale = b.bias(6, 0.02, wscale)
+    y = b.node("Conv", [xf, b.dq(w, ws, wz, axis=0), b.dq(bias, b.const("bs", bscale), None, axis=0)],
+               pads=[1, 1, 1, 1])
+    y = b.node("Div", [b.node("Relu", [y]), b.const("channel_scale", scales.reshape(1, 6, 1, 1))])
+    one, zero = b.const("one", np.float32(1.0)), b.const("z", np.uint8(0))
+    y = b.q(y, one, zero)
+    y = b.node("MaxPool", [b.dq(y, one, zero)], kernel_shape=[2, 2], strides=[2, 2])
+    compensated_conv(b, b.q(y, one, zero), 0, scales, 5, 3, 0.2, 128)
+
+
+def qdq_gemm_div_out(b, x):
+    """Gemm → Div by [C] scales → Q(1.0, 100): per-channel outputs of a Gemm"""
+    xf, _ = b.qdq(x, 0.03, 128)
+    w, ws, wz, _ = b.weights((12, 16), 0, True)
+    y = b.node("Gemm", [xf, b.dq(w, ws, wz, axis=0)], transB=1)
+    y = b.node("Div", [y, b.const("channel_scale", np.geomspace(0.02, 0.2, 12).astype(np.float32))])
+    b.q(y, b.const("one", np.float32(1.0)), b.const("z", np.uint8(100)))
+
+
 # ---- lenet, quantized by hand in both formats ---------------------------------------------
 
 def lenet_ranges(W):
@@ -405,6 +537,13 @@ def lenet(fmt, seed=7):
     return b.model([inp], [out])
 
 
+# ONNX Runtime's QDQ transformer (1.32) also fuses a Q whose scale and zero point are per
+# channel, into QLinearConv or QLinearGlobalAveragePool, which then reject them at run time.
+# These cases run unoptimized: the QDQ graph as written, float ops between DQ and Q.
+PLAIN = {"qdq-conv-perchannel-out", "qdq-maxpool-perchannel", "qdq-gemm-perchannel",
+         "qdq-conv-perchannel-zps", "qdq-matmul-perchannel-out", "qdq-conv-perchannel-clip"}
+
+
 def cases():
     yield conv_case("qdq-conv-relu", 1, 3, 8, 9, 3, pad=1)
     yield conv_case("qdq-conv-stride2", 2, 4, 6, 11, 3, stride=2, pad=1, relu=False)
@@ -434,6 +573,15 @@ def cases():
     yield simple_case("qdq-unfused-sigmoid", 27, qdq_unfused, (2, 3, 6, 6))
     yield simple_case("qop-conv1d-same", 25, qop_conv1d, (2, 4, 11), TensorProto.INT8)
     yield simple_case("qdq-maxpool-s8", 26, qdq_maxpool_s8, (2, 3, 7, 8), TensorProto.INT8)
+    yield simple_case("qdq-conv-perchannel-out", 29, qdq_conv_perchannel_out, (2, 3, 9, 9))
+    yield simple_case("qdq-maxpool-perchannel", 30, qdq_maxpool_perchannel, (2, 3, 8, 10),
+                      TensorProto.INT8)
+    yield simple_case("qdq-gemm-perchannel", 31, qdq_gemm_perchannel, (2, 3, 6, 6), out_rank=2)
+    yield simple_case("qdq-conv-perchannel-zps", 32, qdq_conv_perchannel_zps, (2, 3, 7, 7))
+    yield simple_case("qdq-matmul-perchannel-out", 33, qdq_matmul_perchannel_out, (4, 16))
+    yield simple_case("qdq-conv-perchannel-clip", 34, qdq_conv_perchannel_clip, (2, 3, 7, 7))
+    yield simple_case("qdq-conv-div-out", 35, qdq_conv_div_out, (2, 3, 10, 10))
+    yield simple_case("qdq-gemm-div-out", 36, qdq_gemm_div_out, (4, 16), out_rank=2)
 
 
 def main():
@@ -460,7 +608,8 @@ def main():
             card = f.read().replace('"name": "lenet"', '"name": "lenet-%s"' % fmt)
         with open(os.path.join(OUT, "lenet-%s.json" % fmt), "w") as f:
             f.write(card)
-    subprocess.run(["python3", "-c", ORT_RUNNER] + dirs, check=True)
+    subprocess.run(["python3", "-c", ORT_RUNNER] +
+                   [("plain:" if os.path.basename(d) in PLAIN else "") + d for d in dirs], check=True)
     for d in dirs:
         ds = os.path.join(d, "test_data_set_0")
         for f in sorted(os.listdir(ds)):
