@@ -149,6 +149,8 @@ typedef struct {
     qc_qformat format;
     const char *const *exclude; /* node names kept FP32 */
     int n_exclude;
+    bool input_compensation;    /* per-channel activation scales folded into the next
+                                   layer's weights (rule Q14); needs per-channel statistics */
 } qc_quantize_options;
 
 /* gemmlowp, per tensor, 8/8 bits, half-even, minmax, qdq, nothing excluded */
@@ -160,7 +162,7 @@ bool qc_qformat_parse(const char *name, qc_qformat *out);
 typedef struct {
     char *tensor;       /* owned */
     const char *role;   /* "input", "activation", "weight", "bias" */
-    int n_channels;     /* 1 per tensor */
+    int n_channels;     /* 1 per tensor; activations have several under input compensation */
     float min, max;     /* the range used (channel 0 when per channel) */
     qc_qparams *params; /* owned, n_channels entries */
     int bits;
@@ -178,7 +180,8 @@ typedef struct {
  * again. To run it, prepare it (or save and load it); a fusion pass that wants the integer
  * weights must see the graph before that folding.
  * Errors: bits outside 2..8, qoperator with act_bits < 8, an exclude name that matches no
- * node: QC_ERR_USAGE. Statistics of another model or without a tensor, NaN/Inf weights
+ * node, input compensation with qoperator or from statistics without per-channel values:
+ * QC_ERR_USAGE. Statistics of another model or without a tensor, NaN/Inf weights
  * (naming the tensor): QC_ERR_INPUT. report may be NULL. */
 qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quantize_options *o,
                       qc_graph **out, qc_quantize_report *report, qc_error *err);

@@ -1,5 +1,5 @@
 /* quantize.c — the quantizer: an FP32 graph and its statistics become a QDQ, QOperator or
- * FakeQuantize graph (docs/qparams.md, "The quantizer", rules Q1–Q12).
+ * FakeQuantize graph (docs/qparams.md, "The quantizer", rules Q1–Q14).
  *
  * Two passes over the FP32 nodes in topological order. The plan decides which nodes are
  * quantized, which Relu/Clip are fused into the node before them, and which tensors share
@@ -53,6 +53,11 @@ typedef struct {
     bool *int_clip;    /* the fused Relu/Clip becomes an integer Clip at the zero point */
     bool signed_act;   /* all activations int8 (QOperator with SymLowP, rule Q9) */
     bool *absorbed;    /* a Relu/Clip fused into the node before it */
+    bool *comp_node;   /* reads a compensated input: its weights carry the input's scales */
+    /* input compensation (rule Q14), per FP32 tensor */
+    qc_qparams **cp;   /* per-channel parameters of a compensated root (owned), NULL */
+    int *cch;          /* their channel count */
+    int *divisor;      /* per root: the constant of its per-channel scales in ng, -1 */
     qc_quantize_report *rep;
 } qz;
 
@@ -297,6 +302,8 @@ static int node_output(const qz *q, int i)
     return q->fused[i] >= 0 ? q->g->nodes[q->fused[i]].outputs[0] : q->g->nodes[i].outputs[0];
 }
 
+static qc_status plan_compensation(qz *q);
+
 static qc_status plan(qz *q)
 {
     const qc_graph *g = q->g;
@@ -352,14 +359,194 @@ static qc_status plan(qz *q)
             q->has_p[r] = true;
         }
     }
+    if (q->o->input_compensation) {
+        qc_status st = plan_compensation(q);
+        if (st != QC_OK)
+            return st;
+    }
     for (int t = 0; t < g->n_tensors; t++) {
         if (q->src[t] < 0)
             continue;
         int r = root(q, t);
-        qc_status st = report_add(q, g->tensors[t].name, g->tensors[t].is_input ? "input" : "activation", 1,
-                                  q->lo[r], q->hi[r], &q->p[r], q->o->act_bits);
+        qc_status st = report_add(q, g->tensors[t].name, g->tensors[t].is_input ? "input" : "activation",
+                                  q->cp[r] ? q->cch[r] : 1, q->lo[r], q->hi[r], q->cp[r] ? q->cp[r] : &q->p[r],
+                                  q->o->act_bits);
         if (st != QC_OK)
             return st;
+    }
+    return QC_OK;
+}
+
+/* ---- input compensation (rule Q14) --------------------------------------------------------------
+ *
+ * A compensated activation is quantized per channel c with its own scale s_c and the zero
+ * point z of the whole tensor: q_c = round(x_c / s_c) + z. In the file that is Div(x, s) →
+ * QuantizeLinear(1, z) → DequantizeLinear(1, z), every quantization parameter a scalar as all
+ * runtimes accept; the family of tensors sharing the parameters (MaxPool, Flatten) carries
+ * q − z. The Conv, Gemm or MatMul reading it has weights w'[o][c] = w[o][c] · s_c, quantized
+ * as any weights, so Σ_c w'·(q − z) ≈ Σ_c w·x: the input's scales live in the weights. One
+ * zero point for all channels keeps the integer convolution as it is (one input zero point,
+ * the padding value z). */
+
+/* Can node i take t, one of a compensated family of C channels? A quantized Conv, Gemm or
+ * MatMul reading t as its input alone (the weights then carry the scales; *linear set), or a
+ * MaxPool, Flatten or Reshape that keeps each channel on axis 1 (its output is in the family). */
+static bool compensable_reader(const qz *q, int i, int t, int64_t C, bool *linear)
+{
+    const qc_graph *g = q->g;
+    const qc_node *n = &g->nodes[i];
+    int only;
+    *linear = false;
+    for (int k = 1; k < n->n_inputs; k++)
+        if (n->inputs[k] == t)
+            return false;
+    switch (q->kind[i]) {
+    case K_CONV:
+    case K_GEMM:
+    case K_MATMUL:
+        /* a weight shared with another node cannot carry this input's scales; a MatMul over
+         * a batch of rows has its features on the last axis, not on axis 1 */
+        if (readers(g, n->inputs[1], &only) != 1 || (q->kind[i] != K_CONV && g->tensors[t].value.rank != 2))
+            return false;
+        *linear = true;
+        return true;
+    case K_MAXPOOL:
+        return true;
+    case K_PASS: {
+        const qc_value *x = &g->tensors[t].value, *y = &g->tensors[n->outputs[0]].value;
+        int64_t xs = 1, ys = 1;
+        for (int d = 2; d < x->rank; d++)
+            xs *= x->dims[d];
+        for (int d = 2; d < y->rank; d++)
+            ys *= y->dims[d];
+        return y->rank >= 2 && y->dims[1] == C && xs == ys;
+    }
+    default:
+        return false;
+    }
+}
+
+/* Channel c of root r: the method's range for the channel (histogram methods, which are per
+ * tensor, take the channel's extremes inside the tensor's range), widened to contain 0. */
+static qc_status channel_range(const qz *q, int r, const qc_tensor_stats *ts, int c, float *lo, float *hi)
+{
+    if (qc_range_method_uses_histogram(q->o->method)) {
+        *lo = fmaxf(ts->ch[c].min, q->lo[r]);
+        *hi = fminf(ts->ch[c].max, q->hi[r]);
+        if (!(*lo <= *hi))
+            *lo = *hi = 0;
+    } else {
+        qc_status st = qc_stats_range(ts, q->o->method, &q->o->range, c, lo, hi, q->err);
+        if (st != QC_OK)
+            return st;
+    }
+    *lo = fminf(*lo, 0);
+    *hi = fmaxf(*hi, 0);
+    return QC_OK;
+}
+
+/* The parameters of channel c: qmin, qmax and z of the tensor's, and the smallest scale that
+ * holds the channel's range (eq. P18). A channel without a range (all zero) keeps the
+ * tensor's scale; none goes below 2^−16 of it, so that the requantization multipliers of the
+ * layer writing it stay representable. */
+static qc_qparams channel_params(const qc_qparams *t, float lo, float hi)
+{
+    qc_qparams p = *t;
+    double s = 0;
+    if (t->zero_point == 0 && t->qmin < 0) /* SymLowP signed: a / qmax (eq. P9a) */
+        s = fmax(-(double)lo, (double)hi) / t->qmax;
+    else {
+        if (t->qmax > t->zero_point)
+            s = (double)hi / (t->qmax - t->zero_point);
+        if (t->qmin < t->zero_point)
+            s = fmax(s, (double)lo / (t->qmin - t->zero_point));
+    }
+    if (s == 0)
+        s = t->scale;
+    p.scale = (float)fmin(fmax(s, ldexp(t->scale, -16)), t->scale);
+    return p;
+}
+
+/* Rule Q5 again, channel by channel: a Relu or Clip fused into the node writing r must still
+ * be done by the clamp to [qmin, qmax] under every channel's scale. */
+static bool fusion_holds(const qz *q, int r, const qc_qparams *cp, int64_t C)
+{
+    const qc_graph *g = q->g;
+    int a = g->tensors[r].producer;
+    if (a < 0 || !q->absorbed[a])
+        return true;
+    const qc_node *n = &g->nodes[a];
+    float cmin = 0, cmax = INFINITY;
+    if (is_op(n, "Clip")) {
+        cmin = clip_bound(g, n, 1, -INFINITY);
+        cmax = clip_bound(g, n, 2, INFINITY);
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double qlo = qc_dequantize_value(cp[c].qmin, &cp[c]), qhi = qc_dequantize_value(cp[c].qmax, &cp[c]);
+        if (qlo < cmin - 0.5 * cp[c].scale || qhi > cmax + 0.5 * cp[c].scale)
+            return false;
+    }
+    return true;
+}
+
+/* Which roots are quantized per channel: every tensor sharing the root's parameters is read
+ * only by nodes that can take it (compensable_reader), at least one of them a Conv, Gemm or
+ * MatMul, none is a graph output, and the statistics have the root's channels. */
+static qc_status plan_compensation(qz *q)
+{
+    const qc_graph *g = q->g;
+    for (int r = 0; r < g->n_tensors; r++) {
+        if (q->src[r] != r)
+            continue;
+        const qc_value *v = &g->tensors[r].value;
+        int si = qc_stats_find(q->s, g->tensors[r].name);
+        if (v->rank < 2 || v->dims[1] < 2 || v->dims[1] > INT32_MAX || si < 0)
+            continue;
+        int64_t C = v->dims[1];
+        const qc_tensor_stats *ts = &q->s->tensors[si];
+        if (!ts->ch || ts->axis != 1 || ts->channels != C)
+            continue;
+        bool ok = true;
+        int linear = 0;
+        for (int t = 0; t < g->n_tensors && ok; t++) {
+            if (q->src[t] < 0 || root(q, t) != r)
+                continue;
+            ok = !g->tensors[t].is_output;
+            for (int i = 0; i < g->n_nodes && ok; i++)
+                for (int k = 0; k < g->nodes[i].n_inputs && ok; k++)
+                    if (g->nodes[i].inputs[k] == t) {
+                        bool lin;
+                        ok = compensable_reader(q, i, t, C, &lin);
+                        linear += lin;
+                    }
+        }
+        if (!ok || !linear)
+            continue;
+        qc_qparams *cp = malloc((size_t)C * sizeof *cp);
+        if (!cp)
+            return qc_fail(q->err, QC_ERR_IO, "out of memory");
+        for (int64_t c = 0; c < C; c++) {
+            float lo, hi;
+            qc_status st = channel_range(q, r, ts, (int)c, &lo, &hi);
+            if (st != QC_OK) {
+                free(cp);
+                return st;
+            }
+            cp[c] = channel_params(&q->p[r], lo, hi);
+        }
+        if (!fusion_holds(q, r, cp, C)) {
+            free(cp);
+            continue;
+        }
+        q->cp[r] = cp;
+        q->cch[r] = (int)C;
+        q->p[r].scale = 1.0f; /* the family is quantized as x / s_c: in units of its own step */
+        for (int t = 0; t < g->n_tensors; t++)
+            if (q->src[t] >= 0 && root(q, t) == r)
+                for (int i = 0; i < g->n_nodes; i++)
+                    if (g->nodes[i].n_inputs > 0 && g->nodes[i].inputs[0] == t &&
+                        (q->kind[i] == K_CONV || q->kind[i] == K_GEMM || q->kind[i] == K_MATMUL))
+                        q->comp_node[i] = true;
     }
     return QC_OK;
 }
@@ -516,7 +703,8 @@ static int plain(qz *q, int t)
     return ti;
 }
 
-/* Scale and zero point constants of activation t (its root's parameters). */
+/* Scale and zero point constants of activation t (its root's parameters); a compensated
+ * root (Q14) also gets the constant of its channel scales. */
 static qc_status act_consts(qz *q, int t, int *s, int *z)
 {
     int r = root(q, t);
@@ -527,6 +715,19 @@ static qc_status act_consts(qz *q, int t, int *s, int *z)
         q->zname[r] = new_scalar(q, name, "_zero_point", qdtype(p), p->zero_point);
         if (q->sname[r] < 0 || q->zname[r] < 0)
             return oom(q);
+        if (q->cp[r]) { /* [1, C, 1, …]: broadcasts over the tensor's channels */
+            const qc_value *v = &q->g->tensors[r].value;
+            int64_t dims[QC_MAX_RANK], C = q->cch[r];
+            for (int d = 0; d < v->rank; d++)
+                dims[d] = d == 1 ? C : 1;
+            float *sc = malloc((size_t)C * sizeof *sc);
+            if (!sc)
+                return oom(q);
+            for (int64_t c = 0; c < C; c++)
+                sc[c] = q->cp[r][c].scale;
+            if ((q->divisor[r] = new_tensor(q, name, "_channel_scale", QC_FLOAT, v->rank, dims, sc)) < 0)
+                return oom(q);
+        }
     }
     *s = q->sname[r];
     *z = q->zname[r];
@@ -535,11 +736,14 @@ static qc_status act_consts(qz *q, int t, int *s, int *z)
 
 /* QDQ and FakeQuantize: after activation t is computed (fname[t]), QuantizeLinear →
  * DequantizeLinear (with a Clip before for fewer than 8 bits, Q8); readers get the
- * dequantized tensor. A graph output keeps its name on the DequantizeLinear. */
+ * dequantized tensor. A graph output keeps its name on the DequantizeLinear. A compensated
+ * root (Q14) is first divided by its channel scales, then quantized with scale 1: readers get
+ * q − z. */
 static qc_status emit_qdq(qz *q, int t)
 {
     const qc_tensor *ft = &q->g->tensors[t];
-    const qc_qparams *p = &q->p[root(q, t)];
+    int r = root(q, t);
+    const qc_qparams *p = &q->p[r];
     int x = q->fname[t], s, z;
     qc_status st = act_consts(q, t, &s, &z);
     if (st != QC_OK)
@@ -555,6 +759,14 @@ static qc_status emit_qdq(qz *q, int t)
     }
     const int64_t *dims = ft->value.dims;
     int rank = ft->value.rank;
+    if (t == r && q->cp[r]) {
+        int d = new_tensor(q, ft->name, "_Div_Output", QC_FLOAT, rank, dims, NULL);
+        char nn[600];
+        snprintf(nn, sizeof nn, "%s_Div", ft->name);
+        if (d < 0 || emit(q, nn, "Div", "", (int[]){x, q->divisor[r]}, 2, &d, 1) < 0)
+            return oom(q);
+        x = d;
+    }
     if (q->o->act_bits < 8) {
         int lo = new_scalar(q, ft->name, "_clip_min", QC_FLOAT, qc_dequantize_value(p->qmin, p));
         int hi = new_scalar(q, ft->name, "_clip_max", QC_FLOAT, qc_dequantize_value(p->qmax, p));
@@ -637,9 +849,41 @@ static void weight_layout(const qc_graph *g, const qc_node *n, node_kind k, int6
     }
 }
 
+/* The input-compensated weights of node n (kind k) reading compensated x (Q14): every weight
+ * times the scale of the input channel it multiplies. Conv [M][C/g][kH][kW] (output channel
+ * m of group m / (M/g) reads input channels from (m / (M/g)) · C/g), Gemm with transB
+ * [N][K], Gemm without it and MatMul [K][N]. NULL when out of memory. */
+static float *compensated_weights(const qz *q, const qc_node *n, node_kind k, const qc_qparams *cp)
+{
+    const qc_value *w = &q->g->tensors[n->inputs[1]].value;
+    const float *wf = w->data;
+    int64_t count = qc_value_count(w);
+    float *out = malloc((size_t)(count ? count : 1) * sizeof *out);
+    if (!out)
+        return NULL;
+    if (k == K_CONV) {
+        int64_t M = w->dims[0], cg = w->dims[1], group = qc_node_attr_int(n, "group", 1);
+        int64_t per_group = group > 0 && M % group == 0 ? M / group : M, inner = M ? count / M / (cg ? cg : 1) : 0;
+        for (int64_t m = 0; m < M; m++)
+            for (int64_t j = 0; j < cg; j++) {
+                float sc = cp[(m / per_group) * cg + j].scale;
+                for (int64_t e = (m * cg + j) * inner; e < (m * cg + j + 1) * inner; e++)
+                    out[e] = wf[e] * sc;
+            }
+    } else if (k == K_GEMM && qc_node_attr_int(n, "transB", 0)) {
+        for (int64_t e = 0; e < count; e++)
+            out[e] = wf[e] * cp[e % w->dims[1]].scale;
+    } else {
+        for (int64_t e = 0; e < count; e++)
+            out[e] = wf[e] * cp[e / w->dims[1]].scale;
+    }
+    return out;
+}
+
 /* Quantizes the weight of node n (once per weight tensor); *wi gets the tensor to read in ng:
  * the integer weight (QDQ reads it through a DequantizeLinear, emitted here), or in
- * FakeQuantize the dequantized float values. */
+ * FakeQuantize the dequantized float values. A node with a compensated input quantizes its
+ * compensated weights (Q14); such a weight has no other reader. */
 static qc_status quantize_weight(qz *q, const qc_node *n, node_kind k, int *wi, int *ws, int *wz)
 {
     const qc_graph *g = q->g;
@@ -651,31 +895,40 @@ static qc_status quantize_weight(qz *q, const qc_node *n, node_kind k, int *wi, 
     bool per_channel = q->o->per_channel && ch > 1;
     int nch = per_channel ? (int)ch : 1;
     if (!q->wp[t]) {
+        float *compensated = NULL;
+        const float *wf = wt->value.data;
+        if (q->comp_node[n - g->nodes]) {
+            if (!(compensated = compensated_weights(q, n, k, q->cp[root(q, n->inputs[0])])))
+                return oom(q);
+            wf = compensated;
+        }
         qc_scheme scheme = q->o->scheme;
         /* ONNX Runtime's QLinearConv takes one weight zero point for all channels: per-channel
          * QOperator weights are symmetric (Q9). */
         if (q->o->format == QC_FORMAT_QOPERATOR && per_channel)
             scheme = QC_SCHEME_SYMLOWP;
         q->wp[t] = malloc((size_t)nch * sizeof *q->wp[t]);
-        if (!q->wp[t])
+        if (!q->wp[t]) {
+            free(compensated);
             return oom(q);
+        }
         q->wch[t] = nch;
-        qc_status st = qc_qparams_weights(wt->value.data, outer, ch, inner, per_channel, scheme, q->o->weight_bits,
+        qc_status st = qc_qparams_weights(wf, outer, ch, inner, per_channel, scheme, q->o->weight_bits,
                                           q->o->reduce_range, wt->name, q->wp[t], q->err);
-        if (st != QC_OK)
-            return st;
         int64_t count = qc_value_count(&wt->value);
-        int32_t *qi = malloc((size_t)(count ? count : 1) * sizeof *qi);
-        if (!qi)
-            return oom(q);
-        qc_quantize_array(per_channel ? outer : 1, per_channel ? ch : 1, per_channel ? inner : count,
-                          wt->value.data, q->wp[t], q->o->round, qi);
+        int32_t *qi = st == QC_OK ? malloc((size_t)(count ? count : 1) * sizeof *qi) : NULL;
+        if (st != QC_OK || !qi) {
+            free(compensated);
+            return st != QC_OK ? st : oom(q);
+        }
+        qc_quantize_array(per_channel ? outer : 1, per_channel ? ch : 1, per_channel ? inner : count, wf,
+                          q->wp[t], q->o->round, qi);
         float wlo = INFINITY, whi = -INFINITY;
-        const float *wf = wt->value.data;
         for (int64_t e = 0; e < count; e++) {
             wlo = fminf(wlo, wf[e]);
             whi = fmaxf(whi, wf[e]);
         }
+        free(compensated);
         if (q->o->format == QC_FORMAT_FAKEQUANT) {
             float *fq = malloc((size_t)(count ? count : 1) * sizeof *fq);
             if (!fq) {
@@ -1106,6 +1359,8 @@ static qc_status set_metadata(qz *q)
     META("qcal.per_channel", o->per_channel ? "true" : "false");
     META("qcal.reduce_range", o->reduce_range ? "true" : "false");
     META("qcal.round", qc_round_mode_name(o->round));
+    if (o->input_compensation)
+        META("qcal.input_compensation", "true");
     if (o->method == QC_RANGE_AVGSTD || o->method == QC_RANGE_MEANSTD) {
         snprintf(buf, sizeof buf, "%.9g", o->range.n_std);
         META("qcal.n_std", buf);
@@ -1137,6 +1392,10 @@ static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, 
         return qc_fail(err, QC_ERR_USAGE,
                        "the qoperator format needs 8-bit activations (its operators clamp to 8 bits); "
                        "use qdq or fakequant for %d bits", o->act_bits);
+    if (o->input_compensation && o->format == QC_FORMAT_QOPERATOR)
+        return qc_fail(err, QC_ERR_USAGE,
+                       "input compensation needs the qdq or fakequant format: its activations have a scale "
+                       "per channel, and the QOperator ops pass one scale per tensor between them");
     for (int i = 0; i < o->n_exclude; i++) {
         bool found = false;
         for (int j = 0; j < g->n_nodes && !found; j++)
@@ -1161,6 +1420,10 @@ qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quan
     st = qc_stats_check_model(stats, fp32, 0, "the statistics", fp32->name, err);
     if (st != QC_OK)
         return st;
+    if (o->input_compensation && !stats->per_channel)
+        return qc_fail(err, QC_ERR_USAGE,
+                       "input compensation needs per-channel statistics; these were gathered per tensor "
+                       "(qcal stats --granularity channel gathers them)");
     qz q = {.g = fp32, .s = stats, .o = o, .err = err, .rep = report};
     size_t nt = (size_t)fp32->n_tensors + 1, nn = (size_t)fp32->n_nodes + 1;
     q.src = malloc(nt * sizeof *q.src);
@@ -1180,14 +1443,19 @@ qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quan
     q.int_clip = calloc(nn, sizeof *q.int_clip);
     q.signed_act = o->format == QC_FORMAT_QOPERATOR && o->scheme == QC_SCHEME_SYMLOWP;
     q.absorbed = calloc(nn, sizeof *q.absorbed);
+    q.comp_node = calloc(nn, sizeof *q.comp_node);
+    q.cp = calloc(nt, sizeof *q.cp);
+    q.cch = calloc(nt, sizeof *q.cch);
+    q.divisor = malloc(nt * sizeof *q.divisor);
     q.ng = qc_graph_create(fp32->name);
     if (!q.src || !q.has_p || !q.p || !q.lo || !q.hi || !q.fname || !q.qname || !q.sname || !q.zname || !q.wq ||
-        !q.wp || !q.wch || !q.kind || !q.fused || !q.int_clip || !q.absorbed || !q.ng) {
+        !q.wp || !q.wch || !q.kind || !q.fused || !q.int_clip || !q.absorbed || !q.comp_node || !q.cp || !q.cch ||
+        !q.divisor || !q.ng) {
         st = oom(&q);
         goto end;
     }
     for (size_t t = 0; t < nt; t++)
-        q.src[t] = q.fname[t] = q.qname[t] = q.sname[t] = q.zname[t] = q.wq[t] = -1;
+        q.src[t] = q.fname[t] = q.qname[t] = q.sname[t] = q.zname[t] = q.wq[t] = q.divisor[t] = -1;
     for (size_t i = 0; i < nn; i++)
         q.fused[i] = -1;
     if ((st = plan(&q)) != QC_OK)
@@ -1246,9 +1514,12 @@ qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quan
     q.ng = NULL;
 
 end:
-    if (q.wp)
-        for (size_t t = 0; t < nt; t++)
+    for (size_t t = 0; t < nt; t++) {
+        if (q.wp)
             free(q.wp[t]);
+        if (q.cp)
+            free(q.cp[t]);
+    }
     free(q.src);
     free(q.has_p);
     free(q.p);
@@ -1265,6 +1536,10 @@ end:
     free(q.fused);
     free(q.int_clip);
     free(q.absorbed);
+    free(q.comp_node);
+    free(q.cp);
+    free(q.cch);
+    free(q.divisor);
     qc_graph_destroy(q.ng);
     if (st != QC_OK && report)
         qc_quantize_report_free(report);

@@ -15,6 +15,7 @@
     "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
     "                  [--percentile P] [--per-channel] [--bits N | --weight-bits N --act-bits N]\n" \
     "                  [--reduce-range] [--round MODE] [--format qdq|qoperator|fakequant]\n"        \
+    "                  [--input-compensation]\n"                                                    \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--batch N] [--size HxW] [--crop HxW] [--scale S]\n"             \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]\n"                    \
@@ -33,6 +34,8 @@
     "                 (QLinearConv, QLinearMatMul, com.microsoft QLinear*), fakequant (FP32\n"      \
     "                 with quantize-dequantize, any bit width)\n"                                   \
     "  --exclude      nodes kept FP32 (comma-separated names; an unknown name is exit 2)\n"         \
+    "  --input-compensation  activations read by Conv/Gemm/MatMul get a scale per channel, folded\n" \
+    "                 into those layers' weights (needs per-channel statistics; qdq or fakequant)\n"  \
     "  --limit N      with IMAGES: at most N images (default all)\n"
 
 typedef struct {
@@ -95,6 +98,8 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             o->q.per_channel = true;
         } else if (!strcmp(argv[i], "--reduce-range")) {
             o->q.reduce_range = true;
+        } else if (!strcmp(argv[i], "--input-compensation")) {
+            o->q.input_compensation = true;
         } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
                    (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, QUANTIZE_USAGE)))) {
             o->out = v;
@@ -190,10 +195,11 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
     cli_json_string(stdout, o->out);
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", "
-           "\"calibration_images\": %lld, \"runnable_by_qcal\": %s, \"tensors\": [",
+           "\"input_compensation\": %s, \"calibration_images\": %lld, \"runnable_by_qcal\": %s, \"tensors\": [",
            qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
            o->q.per_channel ? "true" : "false", o->q.weight_bits, o->q.act_bits,
-           o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), (long long)s->images,
+           o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round),
+           o->q.input_compensation ? "true" : "false", (long long)s->images,
            runnable ? "true" : "false");
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
@@ -270,7 +276,8 @@ int cmd_quantize(int argc, char **argv)
         }
     } else {
         double seconds;
-        cli_gather_options go = {.limit = o.limit, .batch = o.batch, .shard_i = 0, .shard_n = 1, .per_channel = false,
+        cli_gather_options go = {.limit = o.limit, .batch = o.batch, .shard_i = 0, .shard_n = 1,
+                                 .per_channel = o.q.input_compensation,
                                  .histograms = qc_range_method_uses_histogram(o.q.method), .pp = &o.pp,
                                  .threads = o.common.threads, .quiet = o.common.quiet};
         status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);

@@ -55,6 +55,12 @@ contains "the unknown name is quoted" "$tmp/err" "'nosuch'"
 absent "an unknown --exclude leaves no output" "$tmp/x.onnx"
 expect "qoperator with 4-bit activations is a usage error" 2 "$QCAL" quantize --stats "$tmp/lenet.json" --format qoperator --bits 4 -o "$tmp/x.onnx" models/lenet.onnx
 absent "a refused format leaves no output" "$tmp/x.onnx"
+expect "input compensation in qoperator is a usage error" 2 "$QCAL" quantize --stats "$tmp/lenet.json" --format qoperator --input-compensation -o "$tmp/x.onnx" models/lenet.onnx
+contains "the refusal names the formats that can" "$tmp/err" "qdq or fakequant"
+"$QCAL" stats --quiet --granularity tensor -o "$tmp/lenet-tensor.json" models/lenet.onnx "$IMG" --limit 16 2>"$tmp/err" || bad "stats per tensor ($(head -c 200 "$tmp/err"))"
+expect "input compensation from per-tensor statistics is a usage error" 2 "$QCAL" quantize --stats "$tmp/lenet-tensor.json" --input-compensation -o "$tmp/x.onnx" models/lenet.onnx
+contains "it says how to gather per-channel statistics" "$tmp/err" "--granularity channel"
+absent "a refused compensation leaves no output" "$tmp/x.onnx"
 expect "a missing output folder is an I/O error" 4 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/nodir/x.onnx" models/lenet.onnx
 if [ -n "$ONNX_PY" ]; then
     # NaN weights: the statistics are taken from the healthy model's copy with the same
@@ -180,6 +186,13 @@ for m in $MODELS; do
     done
     out="$tmp/$m-fakequant-symlowp-w6a7.onnx"
     "$QCAL" quantize --quiet --format fakequant --scheme symlowp --per-channel --weight-bits 6 --act-bits 7 --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m fakequant ($(head -c 200 "$tmp/err"))"
+    # input compensation (docs/qparams.md Q14): per-channel activations in QDQ and FakeQuantize
+    for s in gemmlowp symlowp; do
+        out="$tmp/$m-qdq-$s-channel-compensated.onnx"
+        "$QCAL" quantize --quiet --input-compensation --scheme "$s" --per-channel --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m $s with input compensation ($(head -c 200 "$tmp/err"))"
+    done
+    out="$tmp/$m-fakequant-gemmlowp-w6a7-compensated.onnx"
+    "$QCAL" quantize --quiet --format fakequant --input-compensation --per-channel --weight-bits 6 --act-bits 7 --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m fakequant with input compensation ($(head -c 200 "$tmp/err"))"
 done
 ok "quantize wrote ${#files[@]} files"
 if [ -n "$ONNX_PY" ]; then
@@ -199,6 +212,39 @@ assert not bad, bad
     fi
 else
     skip "onnx.checker: onnx (python) not installed"
+fi
+
+# input compensation from images: per-channel statistics gathered on the way; a compensated
+# tensor is divided by its channel scales ([1, C, 1, 1]) and quantized with scale 1, and the
+# Convs reading it take q − z (docs/qparams.md Q14)
+if "$QCAL" quantize --quiet --input-compensation --limit 32 -o "$tmp/ic.onnx" models/resnet.onnx "$IMG" 2>"$tmp/err"; then
+    ok "quantize --input-compensation from images"
+    if [ -n "$ONNX_PY" ]; then
+        if "$ONNX_PY" -c "
+import onnx, sys
+from onnx import numpy_helper as nh
+m = onnx.load(sys.argv[1])
+meta = {p.key: p.value for p in m.metadata_props}
+assert meta.get('qcal.input_compensation') == 'true', meta
+init = {t.name: nh.to_array(t) for t in m.graph.initializer}
+divs = [n for n in m.graph.node if n.op_type == 'Div' and n.input[1] in init]
+for n in divs:
+    c = init[n.input[1]]
+    assert c.ndim == 4 and c.shape[1] > 1 and c.size == c.shape[1] and (c > 0).all(), (n.name, c.shape)
+qs = [n for n in m.graph.node if n.op_type == 'QuantizeLinear' and n.input[0] in {d.output[0] for d in divs}]
+assert all(float(init[n.input[1]]) == 1.0 and init[n.input[2]].size == 1 for n in qs)
+unscaled = {n.output[0] for n in m.graph.node if n.op_type == 'DequantizeLinear' and n.input[0] in {q.output[0] for q in qs}}
+convs = [n for n in m.graph.node if n.op_type == 'Conv' and n.input[0] in unscaled]
+assert len(divs) >= 5 and len(qs) == len(divs) and len(convs) >= 5, (len(divs), len(qs), len(convs))
+print(len(divs), len(convs))
+" "$tmp/ic.onnx" >"$tmp/out" 2>"$tmp/err"; then
+            ok "resnet compensated: $(cut -d' ' -f1 "$tmp/out") activations divided by channel scales feed $(cut -d' ' -f2 "$tmp/out") Convs"
+        else
+            bad "compensated resnet divides activations by channel scales before its Convs ($(tail -c 300 "$tmp/err"))"
+        fi
+    fi
+else
+    bad "quantize --input-compensation from images ($(head -c 200 "$tmp/err"))"
 fi
 
 if [ -z "$ORT_PY" ]; then
@@ -295,8 +341,8 @@ done
 # float and run on the integer kernels give the same top-1 on nearly every image.
 for m in $MODELS; do
     for scheme in gemmlowp symlowp; do
-        for gran in "" --per-channel; do
-            name="$m $scheme${gran:+ per-channel}"
+        for gran in "" --per-channel "--per-channel --input-compensation"; do
+            name="$m $scheme${gran:+ ${gran//--/}}"
             "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran --format fakequant -o "$tmp/fq.onnx" "models/$m.onnx" 2>"$tmp/err" &&
                 "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran -o "$tmp/int.onnx" "models/$m.onnx" 2>>"$tmp/err" &&
                 "$QCAL" eval --quiet --threads 2 --predictions "$tmp/fq.pred" --scores "$tmp/fq.onnx" "$VAL" >/dev/null 2>>"$tmp/err" &&
