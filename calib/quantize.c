@@ -179,17 +179,24 @@ static int root(const qz *q, int t)
     return t;
 }
 
-/* Activation parameters of tensor t from its own statistics. */
-static qc_status stats_params(const qz *q, int t, qc_qparams *p, float *lo, float *hi)
+/* The range the method gives tensor t from its own statistics. */
+static qc_status stats_range(const qz *q, int t, float *lo, float *hi)
 {
     const char *name = q->g->tensors[t].name;
     int si = qc_stats_find(q->s, name);
     if (si < 0)
         return qc_fail(q->err, QC_ERR_INPUT, "the statistics have no tensor '%s'", name);
-    qc_status st = qc_stats_range(&q->s->tensors[si], q->o->method, &q->o->range, -1, lo, hi, q->err);
+    return qc_stats_range(&q->s->tensors[si], q->o->method, &q->o->range, -1, lo, hi, q->err);
+}
+
+/* Activation parameters of tensor t from its own statistics. */
+static qc_status stats_params(const qz *q, int t, qc_qparams *p, float *lo, float *hi)
+{
+    qc_status st = stats_range(q, t, lo, hi);
     if (st != QC_OK)
         return st;
-    return qc_qparams_activation(*lo, *hi, q->o->scheme, q->o->act_bits, q->signed_act, name, p, q->err);
+    return qc_qparams_activation(*lo, *hi, q->o->scheme, q->o->act_bits, q->signed_act, q->g->tensors[t].name, p,
+                                 q->err);
 }
 
 /* Node i's kind when it can be quantized, K_FP32 otherwise (rules Q1–Q3). */
@@ -255,9 +262,37 @@ static float clip_bound(const qc_graph *g, const qc_node *n, int k, float fallba
     return (float)qc_read_scalar(&t->value, 0);
 }
 
+/* The bounds [cmin, cmax] a Relu or Clip node a lets through; false for another op or a
+ * Clip whose bounds are not constants. */
+static bool activation_bounds(const qc_graph *g, const qc_node *a, float *cmin, float *cmax)
+{
+    if (is_op(a, "Relu")) {
+        *cmin = 0;
+        *cmax = INFINITY;
+        return true;
+    }
+    if (!is_op(a, "Clip"))
+        return false;
+    *cmin = clip_bound(g, a, 1, -INFINITY);
+    *cmax = clip_bound(g, a, 2, INFINITY);
+    return !isnan(*cmin) && !isnan(*cmax);
+}
+
+/* Does clamping to [qmin, qmax] under p do what activation a does (to half a step)? With
+ * signed symmetric outputs a Relu is left to an integer clamp at the zero point (*int_clip). */
+static bool clamp_does_activation(const qz *q, const qc_node *a, const qc_qparams *p, bool *int_clip)
+{
+    float cmin, cmax;
+    if (!activation_bounds(q->g, a, &cmin, &cmax))
+        return false;
+    double qlo = (double)qc_dequantize_value(p->qmin, p), qhi = (double)qc_dequantize_value(p->qmax, p);
+    *int_clip = qlo < cmin - 0.5 * p->scale;
+    return qhi <= cmax + 0.5 * p->scale && (!*int_clip || (q->signed_act && cmin == 0));
+}
+
 /* Rule Q5: a Relu or Clip that alone reads the output of node i is dropped when the output's
  * quantized range lies inside what it lets through (to half a step), since then clamping to
- * [qmin, qmax] does its work. */
+ * [qmin, qmax] does its work. Checked again once shared parameters are known (recheck_fusion). */
 static qc_status plan_fusion(qz *q, int i)
 {
     const qc_graph *g = q->g;
@@ -265,33 +300,20 @@ static qc_status plan_fusion(qz *q, int i)
     if (g->tensors[t].is_output || readers(g, t, &r) != 1)
         return QC_OK;
     const qc_node *a = &g->nodes[r];
-    if (excluded(q, a) || a->n_outputs != 1 || !is_activation(g, a->outputs[0]))
-        return QC_OK;
     float cmin, cmax;
-    if (is_op(a, "Relu")) {
-        cmin = 0;
-        cmax = INFINITY;
-    } else if (is_op(a, "Clip")) {
-        cmin = clip_bound(g, a, 1, -INFINITY);
-        cmax = clip_bound(g, a, 2, INFINITY);
-        if (isnan(cmin) || isnan(cmax))
-            return QC_OK;
-    } else {
+    if (excluded(q, a) || a->n_outputs != 1 || !is_activation(g, a->outputs[0]) ||
+        !activation_bounds(g, a, &cmin, &cmax))
         return QC_OK;
-    }
     qc_qparams p;
     float lo, hi;
     qc_status st = stats_params(q, a->outputs[0], &p, &lo, &hi);
     if (st != QC_OK)
         return st;
-    double qlo = (double)qc_dequantize_value(p.qmin, &p), qhi = (double)qc_dequantize_value(p.qmax, &p);
-    if (qhi > cmax + 0.5 * p.scale)
-        return QC_OK;
-    if (qlo >= cmin - 0.5 * p.scale || (q->signed_act && cmin == 0)) {
-        /* signed symmetric outputs reach below 0: clamp the integers at the zero point */
-        q->int_clip[i] = qlo < cmin - 0.5 * p.scale;
+    if (clamp_does_activation(q, a, &p, &q->int_clip[i])) {
         q->fused[i] = r;
         q->absorbed[r] = true;
+    } else {
+        q->int_clip[i] = false;
     }
     return QC_OK;
 }
@@ -300,6 +322,69 @@ static qc_status plan_fusion(qz *q, int i)
 static int node_output(const qz *q, int i)
 {
     return q->fused[i] >= 0 ? q->g->nodes[q->fused[i]].outputs[0] : q->g->nodes[i].outputs[0];
+}
+
+/* Parameters of every root from its statistics (Q3). The root's range is widened by that of
+ * every other Concat output sharing it: a tensor read by two Concats links both, and each
+ * must hold its own inputs (Q6). */
+static qc_status root_params(qz *q)
+{
+    const qc_graph *g = q->g;
+    for (int t = 0; t < g->n_tensors; t++) {
+        if (q->src[t] < 0)
+            continue;
+        int r = root(q, t);
+        if (!q->has_p[r]) {
+            qc_status st = stats_range(q, r, &q->lo[r], &q->hi[r]);
+            if (st != QC_OK)
+                return st;
+            q->has_p[r] = true;
+        }
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        int y = q->kind[i] == K_CONCAT ? node_output(q, i) : -1, r = y >= 0 ? root(q, y) : -1;
+        if (y < 0 || r == y)
+            continue;
+        float lo, hi;
+        qc_status st = stats_range(q, y, &lo, &hi);
+        if (st != QC_OK)
+            return st;
+        q->lo[r] = fminf(q->lo[r], lo);
+        q->hi[r] = fmaxf(q->hi[r], hi);
+    }
+    for (int r = 0; r < g->n_tensors; r++)
+        if (q->src[r] == r) {
+            qc_status st = qc_qparams_activation(q->lo[r], q->hi[r], q->o->scheme, q->o->act_bits, q->signed_act,
+                                                 g->tensors[r].name, &q->p[r], q->err);
+            if (st != QC_OK)
+                return st;
+        }
+    return QC_OK;
+}
+
+/* Rule Q5 once more with the parameters the output finally shares: a Concat can widen them
+ * below what a fused Relu lets through. Then the activation stays a node of its own, and the
+ * layer's own output is quantized by its statistics. */
+static qc_status recheck_fusion(qz *q)
+{
+    const qc_graph *g = q->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (q->fused[i] < 0)
+            continue;
+        const qc_node *a = &g->nodes[q->fused[i]];
+        if (clamp_does_activation(q, a, &q->p[root(q, a->outputs[0])], &q->int_clip[i]))
+            continue;
+        q->absorbed[q->fused[i]] = false;
+        q->fused[i] = -1;
+        q->int_clip[i] = false;
+        int t = g->nodes[i].outputs[0];
+        q->src[t] = t;
+        qc_status st = stats_params(q, t, &q->p[t], &q->lo[t], &q->hi[t]);
+        if (st != QC_OK)
+            return st;
+        q->has_p[t] = true;
+    }
+    return QC_OK;
 }
 
 static qc_status plan_compensation(qz *q);
@@ -347,34 +432,20 @@ static qc_status plan(qz *q)
             break;
         }
     }
-    /* Parameters of every root, from its statistics. */
-    for (int t = 0; t < g->n_tensors; t++) {
+    qc_status st = root_params(q);
+    if (st == QC_OK)
+        st = recheck_fusion(q);
+    if (st == QC_OK && q->o->input_compensation)
+        st = plan_compensation(q);
+    for (int t = 0; t < g->n_tensors && st == QC_OK; t++) {
         if (q->src[t] < 0)
             continue;
         int r = root(q, t);
-        if (!q->has_p[r]) {
-            qc_status st = stats_params(q, r, &q->p[r], &q->lo[r], &q->hi[r]);
-            if (st != QC_OK)
-                return st;
-            q->has_p[r] = true;
-        }
-    }
-    if (q->o->input_compensation) {
-        qc_status st = plan_compensation(q);
-        if (st != QC_OK)
-            return st;
-    }
-    for (int t = 0; t < g->n_tensors; t++) {
-        if (q->src[t] < 0)
-            continue;
-        int r = root(q, t);
-        qc_status st = report_add(q, g->tensors[t].name, g->tensors[t].is_input ? "input" : "activation",
+        st = report_add(q, g->tensors[t].name, g->tensors[t].is_input ? "input" : "activation",
                                   q->cp[r] ? q->cch[r] : 1, q->lo[r], q->hi[r], q->cp[r] ? q->cp[r] : &q->p[r],
                                   q->o->act_bits);
-        if (st != QC_OK)
-            return st;
     }
-    return QC_OK;
+    return st;
 }
 
 /* ---- input compensation (rule Q14) --------------------------------------------------------------

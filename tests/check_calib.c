@@ -1445,13 +1445,16 @@ static double qz_output_sqnr(qc_graph *g, qc_graph *q)
     ck_assert_msg(qc_graph_prepare(q, &err) == QC_OK, "%s", err.msg);
     qc_exec *xg = qc_exec_create(g), *xq = qc_exec_create(q);
     ck_assert(xg && xq);
-    float buf[108];
+    const qc_value *iv = &g->tensors[g->inputs[0]].value;
+    int n = (int)qc_value_count(iv);
+    float *buf = malloc((size_t)n * sizeof *buf);
+    ck_assert_ptr_nonnull(buf);
     qc_error_acc acc;
     qc_error_acc_init(&acc);
     rng_seed(99);
     for (int i = 0; i < 8; i++) {
-        qz_fill(buf, 108, -1.0f, 2.0f);
-        qc_value in = qc_value_f32(4, (int64_t[]){1, 3, 6, 6}, buf);
+        qz_fill(buf, n, -1.0f, 2.0f);
+        qc_value in = qc_value_f32(iv->rank, iv->dims, buf);
         ck_assert_msg(qc_exec_run(xg, &in, 1, &err) == QC_OK, "%s", err.msg);
         ck_assert_msg(qc_exec_run(xq, &in, 1, &err) == QC_OK, "%s", err.msg);
         const qc_value *a = qc_exec_output(xg, 0), *b = qc_exec_output(xq, 0);
@@ -1460,10 +1463,113 @@ static double qz_output_sqnr(qc_graph *g, qc_graph *q)
     }
     qc_error_metrics m;
     qc_error_acc_finish(&acc, &m);
+    free(buf);
     qc_exec_destroy(xg);
     qc_exec_destroy(xq);
     return m.sqnr_db;
 }
+
+/* Graph D: x[1,2,4,4] → Conv a (1×1) → Relu → ra; → Conv b (1×1, 3× the weights) → yb;
+ * Concat(ra, yb) → k. yb reaches below 0, so the shared range of ra and k does too. */
+static qc_graph *qz_graph_d(void)
+{
+    rng_seed(14);
+    qc_graph *g = qc_graph_create("d.onnx");
+    g->opset = 13;
+    float wa[4], wb[4];
+    qz_fill(wa, 4, -1.0f, 1.0f);
+    qz_fill(wb, 4, -3.0f, 3.0f);
+    qz_tensor(g, "x", 4, (int64_t[]){1, 2, 4, 4}, NULL);
+    qz_tensor(g, "wa", 4, (int64_t[]){2, 2, 1, 1}, wa);
+    qz_tensor(g, "wb", 4, (int64_t[]){2, 2, 1, 1}, wb);
+    qz_node(g, "conv_a", "Conv", (const char *[]){"x", "wa", NULL}, "ya");
+    qz_node(g, "relu", "Relu", (const char *[]){"ya", NULL}, "ra");
+    qz_node(g, "conv_b", "Conv", (const char *[]){"x", "wb", NULL}, "yb");
+    qc_node *k = qz_node(g, "cat", "Concat", (const char *[]){"ra", "yb", NULL}, "k");
+    qz_attr_ints(k, "axis", 0, (int64_t[]){1});
+    qz_io(g, "x", "k");
+    qc_error err;
+    ck_assert_msg(qc_graph_prepare(g, &err) == QC_OK, "%s", err.msg);
+    return g;
+}
+
+/* Graph E: x[1,2,4,4] → Conv t, Conv u (10× the weights), Conv v (1×1 each); Concat(t, u)
+ * → k1, Concat(t, v) → k2; Add(k1, k2) → y. t links both Concats: one scale for all. */
+static qc_graph *qz_graph_e(void)
+{
+    rng_seed(15);
+    qc_graph *g = qc_graph_create("e.onnx");
+    g->opset = 13;
+    float wt[4], wu[4], wv[4];
+    qz_fill(wt, 4, -1.0f, 1.0f);
+    qz_fill(wu, 4, -10.0f, 10.0f);
+    qz_fill(wv, 4, -1.0f, 1.0f);
+    qz_tensor(g, "x", 4, (int64_t[]){1, 2, 4, 4}, NULL);
+    qz_tensor(g, "wt", 4, (int64_t[]){2, 2, 1, 1}, wt);
+    qz_tensor(g, "wu", 4, (int64_t[]){2, 2, 1, 1}, wu);
+    qz_tensor(g, "wv", 4, (int64_t[]){2, 2, 1, 1}, wv);
+    qz_node(g, "conv_t", "Conv", (const char *[]){"x", "wt", NULL}, "t");
+    qz_node(g, "conv_u", "Conv", (const char *[]){"x", "wu", NULL}, "u");
+    qz_node(g, "conv_v", "Conv", (const char *[]){"x", "wv", NULL}, "v");
+    const char *cats[][4] = {{"cat1", "t", "u", "k1"}, {"cat2", "t", "v", "k2"}};
+    for (int i = 0; i < 2; i++) {
+        qc_node *c = qz_node(g, cats[i][0], "Concat", (const char *[]){cats[i][1], cats[i][2], NULL}, cats[i][3]);
+        qz_attr_ints(c, "axis", 0, (int64_t[]){1});
+    }
+    qz_node(g, "add", "Add", (const char *[]){"k1", "k2", NULL}, "y");
+    qz_io(g, "x", "y");
+    qc_error err;
+    ck_assert_msg(qc_graph_prepare(g, &err) == QC_OK, "%s", err.msg);
+    return g;
+}
+
+START_TEST(a_relu_whose_concat_reaches_below_zero_stays_a_node)
+{
+    qc_graph *g = qz_graph_d();
+    qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+    ck_assert(s->tensors[qc_stats_find(s, "yb")].t.min < 0);
+    for (int f = 0; f < 2; f++) {
+        qc_quantize_options o;
+        qc_quantize_options_default(&o);
+        o.format = f ? QC_FORMAT_QOPERATOR : QC_FORMAT_QDQ;
+        qc_graph *q = NULL;
+        qc_error err;
+        ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+        /* the shared parameters of ra hold negative values: only the Relu can zero them */
+        ck_assert_ptr_nonnull(qz_find(q, "Relu", 0));
+        double sqnr = qz_output_sqnr(g, q);
+        ck_assert_msg(sqnr > 30.0, "%s: SQNR %.2f dB", f ? "qoperator" : "qdq", sqnr);
+        qc_graph_destroy(q);
+    }
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(concats_linked_by_a_shared_input_take_the_union_of_their_ranges)
+{
+    qc_graph *g = qz_graph_e();
+    qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    qc_graph *q = NULL;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    /* u (10× the weights) must fit the scale it shares with k1, k2, t and v */
+    const qc_tensor_stats *u = &s->tensors[qc_stats_find(s, "u")];
+    const qc_node *qu = qz_quantizer_of(q, "u");
+    ck_assert_ptr_nonnull(qu);
+    qc_qparams p = act(u->t.min, u->t.max, QC_SCHEME_GEMMLOWP, 8, false);
+    ck_assert_msg(qz_scalar_f(q, qu->inputs[1], 0) >= p.scale, "u's scale %.9g, its own range needs %.9g",
+                  (double)qz_scalar_f(q, qu->inputs[1], 0), (double)p.scale);
+    ck_assert_int_eq(qu->inputs[1], qz_quantizer_of(q, "v")->inputs[1]); /* one scale */
+    double sqnr = qz_output_sqnr(g, q);
+    ck_assert_msg(sqnr > 30.0, "SQNR %.2f dB", sqnr);
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
 
 START_TEST(input_compensation_moves_channel_scales_into_the_next_weights)
 {
@@ -1615,6 +1721,8 @@ static TCase *quantize_tcase(void)
     tcase_add_test(t, excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors);
     tcase_add_test(t, nan_weights_bad_bits_and_foreign_statistics_are_rejected);
     tcase_add_test(t, fakequant_stores_fake_quantized_weights_and_clips_below_8_bits);
+    tcase_add_test(t, a_relu_whose_concat_reaches_below_zero_stays_a_node);
+    tcase_add_test(t, concats_linked_by_a_shared_input_take_the_union_of_their_ranges);
     tcase_add_test(t, input_compensation_moves_channel_scales_into_the_next_weights);
     tcase_add_test(t, input_compensation_skips_tensors_read_by_other_ops_and_needs_channel_statistics);
     return t;
