@@ -166,6 +166,8 @@ typedef struct {
     float min, max;     /* the range used (channel 0 when per channel) */
     qc_qparams *params; /* owned, n_channels entries */
     int bits;
+    bool compensated;   /* weights times their input's channel scales (Q14): the range and
+                           the parameters are those of the compensated values */
 } qc_quantized_tensor;
 typedef struct {
     int n;

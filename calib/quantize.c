@@ -129,6 +129,7 @@ static qc_status report_add(qz *q, const char *tensor, const char *role, int n_c
     e->min = lo;
     e->max = hi;
     e->bits = bits;
+    e->compensated = false;
     r->n++;
     return QC_OK;
 }
@@ -1051,6 +1052,8 @@ static qc_status quantize_weight(qz *q, const qc_node *n, node_kind k, int *wi, 
         qc_status rs = report_add(q, wt->name, "weight", nch, wlo, whi, q->wp[t], q->o->weight_bits);
         if (rs != QC_OK)
             return rs;
+        if (q->rep)
+            q->rep->tensors[q->rep->n - 1].compensated = q->comp_node[n - g->nodes];
         if (q->o->format == QC_FORMAT_QDQ) {
             int dq = new_tensor(q, wt->name, "_DequantizeLinear_Output", QC_FLOAT, wt->value.rank, wt->value.dims, NULL);
             char nd[600];

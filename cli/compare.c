@@ -26,6 +26,8 @@
     "  8 bits), runs each on qcal's executor over VAL and prints FP32 and each variant's top-1,\n" \
     "  the drop, agreement with FP32 and the INT8 speed-up, with per-layer SQNR on the first\n"  \
     "  --layer-images images (default 64).\n"                                                    \
+    "  --granularity  tensor, channel (weights per output channel) or compensated (per-channel\n" \
+    "                 weights and input compensation, as quantize --input-compensation)\n"     \
     "  --max-drop P   exit 1 when a gated variant loses more than P points of top-1 (of\n"      \
     "                 agreement with FP32 when VAL has no labels)\n"                             \
     "  --min-sqnr DB  exit 1 when a gated variant has an activation below DB dB of SQNR\n"      \
@@ -42,6 +44,7 @@
 typedef struct {
     qc_scheme scheme;
     bool per_channel;
+    bool compensated;      /* input compensation too (granularity "compensated") */
     qc_range_method method;
     int bits;
     char name[64];
@@ -74,6 +77,9 @@ typedef struct {
     char *name;            /* owned */
     int stats_index;
     qc_qparams deq;        /* integer tensors: how to dequantize them */
+    const qc_qparams *deq_ch; /* or, quantized per channel along axis 1 (input compensation):
+                                 n_ch parameters of the variant's report */
+    int n_ch;
 } layer_map;
 
 typedef struct {
@@ -268,7 +274,7 @@ typedef struct {
     int64_t *cap_n, *cap_size;
     /* quantized pass */
     const int *map;         /* quantized graph tensor → statistics tensor, or -1 */
-    const qc_qparams *deq;  /* per quantized tensor: how to dequantize an integer one */
+    const layer_map *const *deq; /* per quantized tensor: how to dequantize an integer one */
     const int *fp32_of;     /* statistics tensor → FP32 graph tensor */
     layer_result *layers;   /* per statistics tensor */
     float *scratch;
@@ -320,10 +326,17 @@ static void compare_observer(void *ctx, const qc_graph *g, int tensor, const qc_
             c->oom = true;
             return;
         }
+        const layer_map *lm = c->deq[tensor];
+        int64_t inner = 1; /* values per channel and sample, channels on axis 1 */
+        for (int d = 2; d < v->rank; d++)
+            inner *= v->dims[d];
+        if (lm->n_ch > 1 && (v->rank < 2 || v->dims[1] != lm->n_ch))
+            return;
         for (int64_t i = 0; i < n; i++) {
             int32_t code = v->dtype == QC_UINT8 ? ((const uint8_t *)v->data)[i]
                                                 : ((const int8_t *)v->data)[i];
-            c->scratch[i] = qc_dequantize_value(code, &c->deq[tensor]);
+            const qc_qparams *p = lm->n_ch > 1 ? &lm->deq_ch[(i / inner) % lm->n_ch] : &lm->deq;
+            c->scratch[i] = qc_dequantize_value(code, p);
         }
         q = c->scratch;
     } else if (v->dtype != QC_FLOAT)
@@ -353,7 +366,12 @@ static qc_status map_tensors(const qc_graph *vg, const qc_stats *s, variant_resu
         if (strcmp(nd->op_type, "QuantizeLinear") || nd->domain[0] || nd->n_inputs < 2 ||
             nd->n_outputs < 1 || nd->outputs[0] < 0)
             continue;
-        int si = qc_stats_find(s, vg->tensors[nd->inputs[0]].name);
+        /* a compensated tensor is divided by its channel scales first (Q14) */
+        int x = nd->inputs[0], xp = vg->tensors[x].producer;
+        if (qc_stats_find(s, vg->tensors[x].name) < 0 && xp >= 0 && !strcmp(vg->nodes[xp].op_type, "Div") &&
+            vg->nodes[xp].n_inputs == 2)
+            x = vg->nodes[xp].inputs[0];
+        int si = qc_stats_find(s, vg->tensors[x].name);
         const qc_tensor *sc = &vg->tensors[nd->inputs[1]];
         const qc_tensor *zp = nd->n_inputs > 2 && nd->inputs[2] >= 0 ? &vg->tensors[nd->inputs[2]] : NULL;
         const qc_tensor *out = &vg->tensors[nd->outputs[0]];
@@ -385,6 +403,15 @@ static qc_status map_tensors(const qc_graph *vg, const qc_stats *s, variant_resu
             st = qc_fail(err, QC_ERR_IO, "out of memory");
         e->stats_index = map[t];
         e->deq = deq[t];
+        /* per-channel activations: their parameters are in the report */
+        for (int r = 0; r < v->report.n; r++) {
+            const qc_quantized_tensor *qt = &v->report.tensors[r];
+            if (qt->n_channels > 1 && strcmp(qt->role, "weight") && strcmp(qt->role, "bias") &&
+                !strcmp(qt->tensor, s->tensors[map[t]].name)) {
+                e->deq_ch = qt->params;
+                e->n_ch = qt->n_channels;
+            }
+        }
         v->n_maps += st == QC_OK;
     }
     free(claimed);
@@ -419,7 +446,8 @@ static qc_status weight_errors(const model_result *m, variant_result *v, qc_roun
 {
     for (int r = 0; r < v->report.n; r++) {
         const qc_quantized_tensor *qt = &v->report.tensors[r];
-        if (strcmp(qt->role, "weight"))
+        /* compensated weights are quantized as w·s_c: their error shows in the layer's output */
+        if (strcmp(qt->role, "weight") || qt->compensated)
             continue;
         int si = qc_stats_find(m->stats, qt->tensor);
         int ft = qc_graph_find_tensor(m->g, qt->tensor);
@@ -475,7 +503,7 @@ static int layer_pass(model_result *m, int n_variants, const char *const *names,
     c.cap_n = calloc((size_t)m->g->n_tensors, sizeof *c.cap_n);
     c.cap_size = calloc((size_t)m->g->n_tensors, sizeof *c.cap_size);
     int *maps[MAX_VARIANTS] = {0};
-    qc_qparams *deqs[MAX_VARIANTS] = {0};
+    const layer_map **deqs[MAX_VARIANTS] = {0};
     qc_exec *execs[MAX_VARIANTS] = {0};
     qc_exec *x32 = qc_exec_create(m->g);
     bool oom = !fp32_of || !c.cap || !c.cap_n || !c.cap_size || !x32;
@@ -487,7 +515,7 @@ static int layer_pass(model_result *m, int n_variants, const char *const *names,
     for (int k = 0; k < n_variants; k++) {
         const qc_graph *vg = m->var[k].g;
         maps[k] = malloc(sizeof(int) * (size_t)vg->n_tensors);
-        deqs[k] = calloc((size_t)vg->n_tensors, sizeof(qc_qparams));
+        deqs[k] = calloc((size_t)vg->n_tensors, sizeof *deqs[k]);
         execs[k] = qc_exec_create(vg);
         if ((oom = !maps[k] || !deqs[k] || !execs[k]))
             goto end;
@@ -497,7 +525,7 @@ static int layer_pass(model_result *m, int n_variants, const char *const *names,
             int t = qc_graph_find_tensor(vg, m->var[k].maps[e].name);
             if (t >= 0) {
                 maps[k][t] = m->var[k].maps[e].stats_index;
-                deqs[k][t] = m->var[k].maps[e].deq;
+                deqs[k][t] = &m->var[k].maps[e];
             }
         }
         if ((status = weight_errors(m, &m->var[k], QC_ROUND_HALF_EVEN, &err)) != QC_OK) {
@@ -529,7 +557,8 @@ static int layer_pass(model_result *m, int n_variants, const char *const *names,
                 int si = qc_stats_find(s, qt->tensor), f = si >= 0 ? fp32_of[si] : -1;
                 if (f < 0 || !c.cap[f])
                     continue;
-                status = code_hist_add(&vr->layers[si], qt->tensor, 1, 1, c.cap_n[f], c.cap[f],
+                int64_t ch = qt->n_channels; /* > 1: along axis 1 (input compensation) */
+                status = code_hist_add(&vr->layers[si], qt->tensor, 1, ch, c.cap_n[f] / ch, c.cap[f],
                                        qt->params, QC_ROUND_HALF_EVEN, &err);
                 if (status != QC_OK)
                     cli_error("%s", err.msg);
@@ -550,7 +579,7 @@ end:
     }
     for (int k = 0; k < n_variants; k++) {
         free(maps[k]);
-        free(deqs[k]);
+        free((void *)deqs[k]);
         qc_exec_destroy(execs[k]);
     }
     if (c.cap)
@@ -662,6 +691,7 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
         qc_quantize_options_default(&qo);
         qo.scheme = vs->scheme;
         qo.per_channel = vs->per_channel;
+        qo.input_compensation = vs->compensated;
         qo.method = vs->method;
         qo.weight_bits = qo.act_bits = vs->bits;
         qo.format = QC_FORMAT_QDQ;
@@ -815,7 +845,8 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         printf("%s\n  {\"name\": ", k ? "," : "");
         cli_json_string(stdout, o->v[k].name);
         printf(", \"scheme\": \"%s\", \"granularity\": \"%s\", \"method\": \"%s\", \"bits\": %d}",
-               qc_scheme_name(o->v[k].scheme), o->v[k].per_channel ? "channel" : "tensor",
+               qc_scheme_name(o->v[k].scheme),
+               o->v[k].compensated ? "compensated" : o->v[k].per_channel ? "channel" : "tensor",
                qc_range_method_name(o->v[k].method), o->v[k].bits);
     }
     printf("],\n \"models\": [");
@@ -990,16 +1021,17 @@ static int build_variants(compare_options *o, const list_values *lv)
     if (ns < 1 || ng < 1 || nm < 1 || nb < 1)
         return cli_usage_error(COMPARE_USAGE, "bad list of schemes, granularities, methods or bits");
     qc_scheme schemes[MAX_LIST];
-    bool per_channel[MAX_LIST];
+    bool per_channel[MAX_LIST], compensated[MAX_LIST];
     qc_range_method methods[MAX_LIST];
     int bits[MAX_LIST];
     for (int i = 0; i < ns; i++)
         if (!qc_scheme_parse(sch[i], &schemes[i]))
             return cli_usage_error(COMPARE_USAGE, "unknown scheme '%s'", sch[i]);
     for (int i = 0; i < ng; i++) {
-        if (strcmp(gr[i], "tensor") && strcmp(gr[i], "channel"))
-            return cli_usage_error(COMPARE_USAGE, "unknown granularity '%s'", gr[i]);
-        per_channel[i] = !strcmp(gr[i], "channel");
+        if (strcmp(gr[i], "tensor") && strcmp(gr[i], "channel") && strcmp(gr[i], "compensated"))
+            return cli_usage_error(COMPARE_USAGE, "unknown granularity '%s' (tensor, channel, compensated)", gr[i]);
+        compensated[i] = !strcmp(gr[i], "compensated");
+        per_channel[i] = strcmp(gr[i], "tensor") != 0;
     }
     for (int i = 0; i < nm; i++) {
         int m = qc_range_method_parse(me[i]);
@@ -1023,9 +1055,9 @@ static int build_variants(compare_options *o, const list_values *lv)
             for (int c = 0; c < ns; c++)
                 for (int d = 0; d < ng; d++) {
                     variant_spec *v = &o->v[o->n++];
-                    *v = (variant_spec){schemes[c], per_channel[d], methods[a], bits[b], ""};
+                    *v = (variant_spec){schemes[c], per_channel[d], compensated[d], methods[a], bits[b], ""};
                     int len = snprintf(v->name, sizeof v->name, "%s/%s", qc_scheme_name(v->scheme),
-                                       v->per_channel ? "channel" : "tensor");
+                                       v->compensated ? "compensated" : v->per_channel ? "channel" : "tensor");
                     if (name_method)
                         len += snprintf(v->name + len, sizeof v->name - (size_t)len, "/%s",
                                         qc_range_method_name(v->method));

@@ -174,4 +174,31 @@ fi
 expect "without labels the drop is of agreement" 1 "$QCAL" compare --calib-limit 32 --layer-images 2 -q --bits 2 --max-drop 1 "$M" "$CAL" "$tmp/flat"
 contains "the message says agreement" "$tmp/err" "drops agreement with FP32 by"
 
+# 7. input compensation as a granularity (docs/qparams.md Q14): its per-channel activations are
+# dequantized channel by channel, so a compensated tensor's SQNR is near the channel variant's
+# (a tensor dequantized with scale 1 would be near 0 dB), and compensated weights are not compared
+expect "an unknown granularity is a usage error" 2 "$QCAL" compare --granularity input "$M" "$CAL" "$VAL"
+expect "compare --granularity channel,compensated" 0 "$QCAL" compare --limit 200 --calib-limit 64 --layer-images 8 --schemes gemmlowp --granularity channel,compensated --json models/mobilenet.onnx "$CAL" "$VAL"
+if "$PY" -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert [v['granularity'] for v in d['variants']] == ['channel', 'compensated'], d['variants']
+ch, ic = d['models'][0]['variants']
+assert ic['name'] == 'gemmlowp/compensated', ic['name']
+a = {l['tensor']: l for l in ch['layers']}
+b = {l['tensor']: l for l in ic['layers']}
+weights = lambda v: sum(l['role'] == 'weight' for l in v['layers'])
+assert weights(ic) < weights(ch), (weights(ic), weights(ch))  # compensated weights left out
+t = '/features/features.2/Clip_output_0'  # the first depthwise conv reads it: compensated
+assert a[t]['sqnr_db'] > 25 and b[t]['sqnr_db'] > a[t]['sqnr_db'] - 3, (a[t]['sqnr_db'], b[t]['sqnr_db'])
+worst = min(l['sqnr_db'] for l in ic['layers'])
+assert worst > 15, worst
+print('%.1f %.1f %.1f' % (a[t]['sqnr_db'], b[t]['sqnr_db'], worst))
+" "$tmp/out" >"$tmp/sq" 2>"$tmp/err"; then
+    read -r sa sb sw <"$tmp/sq"
+    ok "a compensated activation is measured per channel: SQNR $sb dB (channel variant $sa dB), worst layer $sw dB"
+else
+    bad "a compensated activation is measured per channel ($(tail -c 300 "$tmp/err"))"
+fi
+
 summary compare
