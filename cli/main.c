@@ -15,6 +15,7 @@ static const struct {
     {"merge", cmd_merge, "merge statistics files (shards) into one"},
     {"quantize", cmd_quantize, "write an INT8 model (QDQ, QOperator or FakeQuantize) from statistics"},
     {"compare", cmd_compare, "FP32 against GemmLowP and SymLowP variants: accuracy, per-layer error, gates"},
+    {"bench", cmd_bench, "latency and throughput of a model in FP32 and INT8, and their ratio"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

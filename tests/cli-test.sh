@@ -11,7 +11,7 @@ trap 'rm -rf "$tmp"' EXIT
 # 1. help and synopsis: every command answers --help with its usage, and the README shows
 #    the same synopsis line.
 expect "qcal --help exits 0" 0 "$QCAL" --help
-for cmd in inspect eval; do
+for cmd in inspect eval bench; do
     expect "$cmd --help exits 0" 0 "$QCAL" "$cmd" --help
     first=$(head -n 1 "$tmp/out")
     case "$first" in "usage: qcal $cmd"*) ok "$cmd --help starts with its usage" ;; *) bad "$cmd --help starts with its usage: $first" ;; esac
@@ -108,5 +108,28 @@ for layout in qdq qop; do
     got=$(json_get "$tmp/out" "['top1_correct']" 2>/dev/null || echo 0)
     if [ "$got" -ge 1800 ]; then ok "lenet-$layout keeps top-1 on data/val ($got of 2000)"; else bad "lenet-$layout keeps top-1 on data/val ($got of 2000)"; fi
 done
+
+# bench: FP32 against INT8 timings (values are not asserted: tests never time anything), the
+# JSON's fields and its ratios, an INT8 file of the user's, and its errors
+expect "bench --json exits 0" 0 "$QCAL" bench --json --runs 3 --batch 4 models/lenet.onnx
+if "$PY" -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['model'] == 'models/lenet.onnx' and d['int8_model'] is None and d['scheme'] == 'gemmlowp' and d['per_channel'] is True
+assert (d['batch'], d['threads'], d['runs']) == (4, 1, 3)
+for k in ('fp32', 'int8'):
+    assert d[k]['latency_ms'] > 0 and d[k]['images_per_s'] > 0, d[k]
+r = d['fp32']['latency_ms'] / d['int8']['latency_ms']
+assert abs(d['speedup']['latency'] - r) <= 1e-3 * r, (d['speedup'], r)
+" "$tmp/out" 2>"$tmp/err"; then ok "bench --json has both timings and their ratio"; else bad "bench --json has both timings and their ratio ($(tail -c 200 "$tmp/err"))"; fi
+expect "bench of the QOperator lenet of another tool exits 0" 0 "$QCAL" bench --runs 2 --batch 2 --int8 tests/data/qdq/lenet-qop.onnx models/lenet.onnx
+contains "the table names the INT8 file" "$tmp/out" "lenet-qop.onnx"
+contains "the table has the ratio row" "$tmp/out" "int8/fp32"
+expect "bench --scheme symlowp --per-tensor exits 0" 0 "$QCAL" bench --quiet --runs 2 --batch 2 --scheme symlowp --per-tensor models/mobilenet.onnx
+expect "bench of an INT8 model with another input is bad input (exit 3)" 3 "$QCAL" bench --runs 2 --int8 tests/data/qdq/lenet-qdq.onnx tests/data/pytorch/bn-kept/model.onnx
+contains "the mismatch names the file" "$tmp/err" "lenet-qdq.onnx"
+expect "bench without MODEL is a usage error" 2 "$QCAL" bench
+expect "bench --batch 0 is a usage error" 2 "$QCAL" bench --batch 0 models/lenet.onnx
+expect "bench of a missing model is an I/O error" 4 "$QCAL" bench models/none.onnx
 
 summary cli

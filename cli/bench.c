@@ -1,0 +1,360 @@
+/* bench.c — `qcal bench MODEL`: latency and throughput of an FP32 model and of its INT8
+ * version on qcal's executor, and their ratio. The INT8 version is a file the user gives, or
+ * MODEL quantized here from statistics of random inputs: the kernels' time does not depend on
+ * the values, so no images are needed. Inputs are random too, from a fixed seed. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../calib/calib.h"
+#include "../stats/stats.h"
+#include "cli.h"
+
+#define BENCH_USAGE                                                                                 \
+    "usage: qcal bench MODEL [--int8 Q.onnx] [--scheme gemmlowp|symlowp] [--per-tensor]\n"          \
+    "                  [--batch N] [--runs N] [--json] [--quiet] [--threads N]\n"                   \
+    "  Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on\n"  \
+    "  one thread (the median of --runs runs), and the throughput of --batch inputs per run on\n"  \
+    "  --threads threads, each with its own runs. Inputs are random: the time does not depend on\n" \
+    "  the values.\n"                                                                               \
+    "  --int8 Q.onnx  the INT8 model to time (QDQ or QOperator, the same input as MODEL); by\n"   \
+    "                 default MODEL quantized here: QDQ, weights per channel, statistics of 8\n"    \
+    "                 random inputs\n"                                                              \
+    "  --scheme S     gemmlowp (default) or symlowp, when MODEL is quantized here\n"                \
+    "  --per-tensor   one weight scale per tensor instead of per output channel\n"                  \
+    "  --batch N      inputs per run for the throughput (default 32)\n"                              \
+    "  --runs N       timed runs for each figure, after 3 untimed ones (default 20)\n"
+
+#define CALIB_SAMPLES 8
+#define WARMUP_RUNS 3
+
+typedef struct {
+    const char *int8_path;
+    qc_scheme scheme;
+    bool per_tensor;
+    int64_t batch, runs;
+    int64_t one;       /* inputs of a latency run: 1, or the model's fixed batch */
+    cli_common common;
+} bench_options;
+
+typedef struct {
+    double latency;    /* seconds: median of the batch-1 runs */
+    double throughput; /* inputs per second */
+} timing;
+
+/* ---- inputs ---------------------------------------------------------------------------------- */
+
+/* The model's single float input, its first dimension the batch: its shape, the elements of
+ * one sample, and whether the batch is fixed (not symbolic). */
+static qc_status input_shape(const qc_graph *g, const char *path, int *rank, int64_t *dims, int64_t *per_sample,
+                             bool *fixed_batch, qc_error *err)
+{
+    if (g->n_inputs != 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: bench times models of one input", path,
+                       g->n_inputs);
+    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->value.dtype != QC_FLOAT || t->value.rank < 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float tensor with a batch dimension", path,
+                       t->name);
+    *rank = t->value.rank;
+    *fixed_batch = !(t->symbolic & 1);
+    *per_sample = 1;
+    for (int d = 0; d < t->value.rank; d++) {
+        dims[d] = t->value.dims[d];
+        if (d > 0)
+            *per_sample *= dims[d];
+    }
+    return QC_OK;
+}
+
+/* n random values in [-1, 1) from a fixed seed (xorshift32). */
+static void random_fill(float *x, int64_t n, uint32_t seed)
+{
+    uint32_t s = seed ? seed : 1;
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        x[i] = (float)((double)s / 2147483648.0 - 1.0);
+    }
+}
+
+/* ---- the models -------------------------------------------------------------------------------- */
+
+static qc_status load(const char *path, qc_graph **g, qc_error *err)
+{
+    qc_status st = qc_onnx_load(path, g, err);
+    if (st == QC_OK)
+        st = qc_pass_fold_batchnorm(*g, err);
+    if (st == QC_OK)
+        st = qc_pass_fuse_qdq(*g, err);
+    return st;
+}
+
+/* fp32 quantized here: statistics of CALIB_SAMPLES random inputs, then QDQ, fused. */
+static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int rank, const int64_t *dims,
+                               int64_t per_sample, qc_graph **out, qc_error *err)
+{
+    qc_stats_options so = {.per_channel = false, .histograms = false};
+    qc_stats *s = NULL;
+    qc_exec *x = NULL;
+    float *buf = malloc(sizeof(float) * (size_t)(per_sample * o->one));
+    qc_status st = buf ? qc_stats_create(fp32, &so, &s, err) : qc_fail(err, QC_ERR_IO, "out of memory");
+    if (st == QC_OK && !(x = qc_exec_create(fp32)))
+        st = qc_fail(err, QC_ERR_IO, "out of memory");
+    if (st == QC_OK)
+        qc_exec_set_observer(x, qc_stats_observer, s);
+    int64_t d1[QC_MAX_RANK];
+    memcpy(d1, dims, sizeof(int64_t) * (size_t)rank);
+    d1[0] = o->one;
+    for (int i = 0; i < CALIB_SAMPLES && st == QC_OK; i++) {
+        random_fill(buf, per_sample * o->one, 1000u + (uint32_t)i);
+        qc_value in = qc_value_f32(rank, d1, buf);
+        qc_stats_observe_inputs(s, fp32, &in, 1);
+        char name[32];
+        snprintf(name, sizeof name, "random-%d", i);
+        if ((st = qc_exec_run(x, &in, 1, err)) == QC_OK)
+            qc_stats_add_image(s, name);
+    }
+    if (st == QC_OK) {
+        qc_stats_flush(s);
+        if (s->status != QC_OK) {
+            *err = s->err;
+            st = s->status;
+        }
+    }
+    if (st == QC_OK) {
+        qc_quantize_options qo;
+        qc_quantize_options_default(&qo);
+        qo.scheme = o->scheme;
+        qo.per_channel = !o->per_tensor;
+        st = qc_quantize(fp32, s, &qo, out, NULL, err);
+    }
+    if (st == QC_OK)
+        st = qc_pass_fuse_qdq(*out, err);
+    qc_exec_destroy(x);
+    qc_stats_destroy(s);
+    free(buf);
+    return st;
+}
+
+/* ---- timing ------------------------------------------------------------------------------------ */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct {
+    qc_exec **execs;
+    const qc_value *input;
+    qc_status *status;
+    qc_error *errs;
+} throughput_ctx;
+
+static int throughput_item(void *arg, int worker, int64_t item)
+{
+    (void)item;
+    throughput_ctx *c = arg;
+    qc_status st = qc_exec_run(c->execs[worker], c->input, 1, &c->errs[worker]);
+    if (st != QC_OK && c->status[worker] == QC_OK)
+        c->status[worker] = st;
+    return (int)st;
+}
+
+/* g's median latency of o->one inputs on this thread, and its throughput at o->batch inputs
+ * per run on o->threads threads (o->runs runs each, after WARMUP_RUNS). */
+static qc_status time_graph(const qc_graph *g, const bench_options *o, int rank, const int64_t *dims,
+                            int64_t per_sample, timing *t, qc_error *err)
+{
+    const int threads = o->common.threads;
+    float *buf = malloc(sizeof(float) * (size_t)(per_sample * o->batch));
+    double *lat = malloc(sizeof(double) * (size_t)o->runs);
+    throughput_ctx c = {.execs = calloc((size_t)threads, sizeof(qc_exec *)),
+                        .status = calloc((size_t)threads, sizeof(qc_status)),
+                        .errs = calloc((size_t)threads, sizeof(qc_error))};
+    qc_status st = QC_OK;
+    if (!buf || !lat || !c.execs || !c.status || !c.errs)
+        st = qc_fail(err, QC_ERR_IO, "out of memory");
+    for (int w = 0; w < threads && st == QC_OK; w++)
+        if (!(c.execs[w] = qc_exec_create(g)))
+            st = qc_fail(err, QC_ERR_IO, "out of memory");
+    if (st == QC_OK) {
+        random_fill(buf, per_sample * o->batch, 7u);
+        int64_t d[QC_MAX_RANK];
+        memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
+        d[0] = o->one;
+        qc_value one = qc_value_f32(rank, d, buf);
+        for (int64_t r = 0; r < WARMUP_RUNS + o->runs && st == QC_OK; r++) {
+            double start = cli_now();
+            st = qc_exec_run(c.execs[0], &one, 1, err);
+            if (r >= WARMUP_RUNS)
+                lat[r - WARMUP_RUNS] = cli_now() - start;
+        }
+        if (st == QC_OK) {
+            qsort(lat, (size_t)o->runs, sizeof *lat, cmp_double);
+            t->latency = o->runs % 2 ? lat[o->runs / 2] : 0.5 * (lat[o->runs / 2 - 1] + lat[o->runs / 2]);
+        }
+        d[0] = o->batch;
+        qc_value many = qc_value_f32(rank, d, buf);
+        c.input = &many;
+        if (st == QC_OK && qc_parallel_for(threads, (int64_t)threads * WARMUP_RUNS, throughput_item, &c) != 0)
+            st = QC_ERR_IO;
+        double start = cli_now();
+        if (st == QC_OK && qc_parallel_for(threads, (int64_t)threads * o->runs, throughput_item, &c) != 0)
+            st = QC_ERR_IO;
+        double seconds = cli_now() - start;
+        if (st == QC_ERR_IO)
+            for (int w = 0; w < threads; w++)
+                if (c.status[w] != QC_OK) {
+                    *err = c.errs[w];
+                    st = c.status[w];
+                    break;
+                }
+        if (st == QC_OK)
+            t->throughput = (double)threads * (double)o->runs * (double)o->batch / seconds;
+    }
+    if (c.execs)
+        for (int w = 0; w < threads; w++)
+            qc_exec_destroy(c.execs[w]);
+    free(c.execs);
+    free(c.status);
+    free(c.errs);
+    free(lat);
+    free(buf);
+    return st;
+}
+
+/* ---- the command ---------------------------------------------------------------------------------- */
+
+static int parse_options(int argc, char **argv, bench_options *o, const char **model)
+{
+    for (int i = 1; i < argc; i++) {
+        bool bad = false;
+        const char *v;
+        int r = cli_common_option(&o->common, argc, argv, &i, BENCH_USAGE);
+        if (r < 0)
+            return QC_ERR_USAGE;
+        if (r > 0)
+            continue;
+        if (!strcmp(argv[i], "--per-tensor")) {
+            o->per_tensor = true;
+        } else if ((v = cli_option_value("--int8", argc, argv, &i, &bad, BENCH_USAGE))) {
+            o->int8_path = v;
+        } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, BENCH_USAGE))) {
+            if (!qc_scheme_parse(v, &o->scheme))
+                return cli_usage_error(BENCH_USAGE, "--scheme takes gemmlowp or symlowp, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--batch", argc, argv, &i, &bad, BENCH_USAGE))) {
+            if (!cli_parse_int(v, 1, 4096, &o->batch))
+                return cli_usage_error(BENCH_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--runs", argc, argv, &i, &bad, BENCH_USAGE))) {
+            if (!cli_parse_int(v, 1, 100000, &o->runs))
+                return cli_usage_error(BENCH_USAGE, "--runs takes a number from 1 to 100000, not '%s'", v);
+        } else if (bad) {
+            return QC_ERR_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error(BENCH_USAGE, "unknown option '%s'", argv[i]);
+        } else if (*model) {
+            return cli_usage_error(BENCH_USAGE, "bench takes one MODEL");
+        } else {
+            *model = argv[i];
+        }
+        if (bad)
+            return QC_ERR_USAGE;
+    }
+    return QC_OK;
+}
+
+static void print_table(const char *model, const char *int8, const bench_options *o, const timing *f,
+                        const timing *q)
+{
+    char head[64], lat[64];
+    snprintf(head, sizeof head, "batch %lld, %d thread%s", (long long)o->batch, o->common.threads,
+             o->common.threads == 1 ? "" : "s");
+    snprintf(lat, sizeof lat, "latency (batch %lld)", (long long)o->one);
+    printf("%-10s %24s %28s\n", "", lat, head);
+    printf("%-10s %21.3f ms %21.1f images/s   %s\n", "fp32", 1e3 * f->latency, f->throughput, model);
+    printf("%-10s %21.3f ms %21.1f images/s   %s\n", "int8", 1e3 * q->latency, q->throughput, int8);
+    printf("%-10s %23.2fx %28.2fx\n", "int8/fp32", f->latency / q->latency, q->throughput / f->throughput);
+}
+
+static void print_json(const char *model, const char *int8, const bench_options *o, const timing *f,
+                       const timing *q)
+{
+    printf("{\"model\": ");
+    cli_json_string(stdout, model);
+    printf(", \"int8_model\": ");
+    if (o->int8_path)
+        cli_json_string(stdout, int8);
+    else
+        printf("null");
+    printf(", \"scheme\": ");
+    if (o->int8_path)
+        printf("null, \"per_channel\": null");
+    else
+        printf("\"%s\", \"per_channel\": %s", qc_scheme_name(o->scheme), o->per_tensor ? "false" : "true");
+    printf(", \"batch\": %lld, \"threads\": %d, \"runs\": %lld,\n", (long long)o->batch, o->common.threads,
+           (long long)o->runs);
+    printf(" \"fp32\": {\"latency_ms\": %.6g, \"images_per_s\": %.6g},\n", 1e3 * f->latency, f->throughput);
+    printf(" \"int8\": {\"latency_ms\": %.6g, \"images_per_s\": %.6g},\n", 1e3 * q->latency, q->throughput);
+    printf(" \"speedup\": {\"latency\": %.4g, \"throughput\": %.4g}}\n", f->latency / q->latency,
+           q->throughput / f->throughput);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_options o = {.scheme = QC_SCHEME_GEMMLOWP, .batch = 32, .runs = 20, .common = {.threads = 1}};
+    const char *model = NULL;
+    qc_graph *g = NULL, *q = NULL;
+    qc_error err;
+    int status = parse_options(argc, argv, &o, &model);
+    if (status != QC_OK)
+        return status;
+    if (o.common.help) {
+        printf("%s", BENCH_USAGE);
+        return QC_OK;
+    }
+    if (!model)
+        return cli_usage_error(BENCH_USAGE, "bench needs a MODEL");
+    int rank, qrank;
+    int64_t dims[QC_MAX_RANK], qdims[QC_MAX_RANK], per_sample, qper_sample;
+    bool fixed = false, qfixed = false;
+    status = load(model, &g, &err);
+    if (status == QC_OK)
+        status = input_shape(g, model, &rank, dims, &per_sample, &fixed, &err);
+    /* a model exported with a fixed batch runs that batch, for both figures */
+    o.one = status == QC_OK && fixed ? dims[0] : 1;
+    if (status == QC_OK && fixed)
+        o.batch = dims[0];
+    if (status == QC_OK && o.int8_path) {
+        status = load(o.int8_path, &q, &err);
+        if (status == QC_OK)
+            status = input_shape(q, o.int8_path, &qrank, qdims, &qper_sample, &qfixed, &err);
+        if (status == QC_OK && qfixed && (!fixed || qdims[0] != dims[0]))
+            status = qc_fail(&err, QC_ERR_INPUT, "'%s' has a fixed batch of %lld; '%s' does not", o.int8_path,
+                             (long long)qdims[0], model);
+        if (status == QC_OK && (qrank != rank || qper_sample != per_sample))
+            status = qc_fail(&err, QC_ERR_INPUT, "'%s' takes another input than '%s' (%lld values a sample, not %lld)",
+                             o.int8_path, model, (long long)qper_sample, (long long)per_sample);
+    } else if (status == QC_OK) {
+        status = quantize_here(g, &o, rank, dims, per_sample, &q, &err);
+    }
+    timing f = {0}, t = {0};
+    if (status == QC_OK)
+        status = time_graph(g, &o, rank, dims, per_sample, &f, &err);
+    if (status == QC_OK)
+        status = time_graph(q, &o, rank, dims, per_sample, &t, &err);
+    if (status != QC_OK) {
+        cli_error("%s", err.msg);
+    } else {
+        const char *int8 = o.int8_path ? o.int8_path : "(quantized here)";
+        if (o.common.json)
+            print_json(model, int8, &o, &f, &t);
+        else if (!o.common.quiet)
+            print_table(model, int8, &o, &f, &t);
+    }
+    qc_graph_destroy(q);
+    qc_graph_destroy(g);
+    return status;
+}
