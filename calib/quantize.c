@@ -543,19 +543,12 @@ static qc_qparams channel_params(const qc_qparams *t, float lo, float hi)
  * be done by the clamp to [qmin, qmax] under every channel's scale. */
 static bool fusion_holds(const qz *q, int r, const qc_qparams *cp, int64_t C)
 {
-    const qc_graph *g = q->g;
-    int a = g->tensors[r].producer;
+    int a = q->g->tensors[r].producer;
     if (a < 0 || !q->absorbed[a])
         return true;
-    const qc_node *n = &g->nodes[a];
-    float cmin = 0, cmax = INFINITY;
-    if (is_op(n, "Clip")) {
-        cmin = clip_bound(g, n, 1, -INFINITY);
-        cmax = clip_bound(g, n, 2, INFINITY);
-    }
     for (int64_t c = 0; c < C; c++) {
-        double qlo = qc_dequantize_value(cp[c].qmin, &cp[c]), qhi = qc_dequantize_value(cp[c].qmax, &cp[c]);
-        if (qlo < cmin - 0.5 * cp[c].scale || qhi > cmax + 0.5 * cp[c].scale)
+        bool int_clip;
+        if (!clamp_does_activation(q, &q->g->nodes[a], &cp[c], &int_clip) || int_clip)
             return false;
     }
     return true;

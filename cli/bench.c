@@ -81,16 +81,6 @@ static void random_fill(float *x, int64_t n, uint32_t seed)
 
 /* ---- the models -------------------------------------------------------------------------------- */
 
-static qc_status load(const char *path, qc_graph **g, qc_error *err)
-{
-    qc_status st = qc_onnx_load(path, g, err);
-    if (st == QC_OK)
-        st = qc_pass_fold_batchnorm(*g, err);
-    if (st == QC_OK)
-        st = qc_pass_fuse_qdq(*g, err);
-    return st;
-}
-
 /* fp32 quantized here: statistics of CALIB_SAMPLES random inputs, then QDQ, fused. */
 static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int rank, const int64_t *dims,
                                int64_t per_sample, qc_graph **out, qc_error *err)
@@ -320,17 +310,21 @@ int cmd_bench(int argc, char **argv)
     int rank, qrank;
     int64_t dims[QC_MAX_RANK], qdims[QC_MAX_RANK], per_sample, qper_sample;
     bool fixed = false, qfixed = false;
-    status = load(model, &g, &err);
-    if (status == QC_OK)
-        status = input_shape(g, model, &rank, dims, &per_sample, &fixed, &err);
+    status = cli_load_model(model, true, &g, NULL);
+    if (status == QC_OK && o.int8_path)
+        status = cli_load_model(o.int8_path, true, &q, NULL);
+    if (status != QC_OK) {
+        qc_graph_destroy(q);
+        qc_graph_destroy(g);
+        return status;
+    }
+    status = input_shape(g, model, &rank, dims, &per_sample, &fixed, &err);
     /* a model exported with a fixed batch runs that batch, for both figures */
     o.one = status == QC_OK && fixed ? dims[0] : 1;
     if (status == QC_OK && fixed)
         o.batch = dims[0];
     if (status == QC_OK && o.int8_path) {
-        status = load(o.int8_path, &q, &err);
-        if (status == QC_OK)
-            status = input_shape(q, o.int8_path, &qrank, qdims, &qper_sample, &qfixed, &err);
+        status = input_shape(q, o.int8_path, &qrank, qdims, &qper_sample, &qfixed, &err);
         if (status == QC_OK && qfixed && (!fixed || qdims[0] != dims[0]))
             status = qc_fail(&err, QC_ERR_INPUT, "'%s' has a fixed batch of %lld; '%s' does not", o.int8_path,
                              (long long)qdims[0], model);

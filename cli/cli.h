@@ -67,6 +67,16 @@ bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
 int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
                     qc_model_card *card, qc_preprocess *pp);
 
+/* Loads the ONNX model at path: BatchNorm folded, and with fuse its QDQ patterns fused into
+ * integer ops (a model to run as it is; not one to quantize or observe for statistics). hash,
+ * when not NULL, gets the FNV-1a of the file that statistics record. Prints what goes wrong;
+ * returns the exit status. */
+int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
+/* The statistics in stats_path, checked to belong to model_path (its graph g and hash).
+ * Prints what goes wrong; returns the exit status. */
+int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
+                   qc_stats **s);
+
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {
     bool on;

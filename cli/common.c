@@ -223,6 +223,33 @@ int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *us
     return v ? 1 : 0;
 }
 
+int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
+{
+    qc_error err;
+    qc_status st = qc_onnx_load(path, g, &err);
+    if (st == QC_OK)
+        st = qc_pass_fold_batchnorm(*g, &err);
+    if (st == QC_OK && fuse)
+        st = qc_pass_fuse_qdq(*g, &err);
+    if (st == QC_OK && hash)
+        st = qc_stats_hash_file(path, hash, &err);
+    if (st != QC_OK)
+        cli_error("%s", err.msg);
+    return st;
+}
+
+int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
+                   qc_stats **s)
+{
+    qc_error err;
+    qc_status st = qc_stats_load(stats_path, s, &err);
+    if (st == QC_OK)
+        st = qc_stats_check_model(*s, g, hash, stats_path, model_path, &err);
+    if (st != QC_OK)
+        cli_error("%s", err.msg);
+    return st;
+}
+
 int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
                     qc_model_card *card, qc_preprocess *pp)
 {

@@ -646,13 +646,10 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     uint64_t hash = 0;
     qc_model_card card = {0};
     m->path = path;
-    int status = qc_onnx_load(path, &m->g, &err);
-    if (status == QC_OK)
-        status = qc_pass_fold_batchnorm(m->g, &err);
-    if (status == QC_OK)
-        status = qc_stats_hash_file(path, &hash, &err);
-    if (status == QC_OK)
-        status = model_input(m, &err);
+    int status = cli_load_model(path, false, &m->g, &hash);
+    if (status != QC_OK)
+        return status;
+    status = model_input(m, &err);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         return status;

@@ -137,13 +137,10 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     eval_ctx c = {0};
     qc_file pred = {0};
     int threads = o->common.threads;
-    int status = qc_onnx_load(path, &g, &err);
-    if (status == QC_OK)
-        status = qc_pass_fold_batchnorm(g, &err);
-    if (status == QC_OK)
-        status = qc_pass_fuse_qdq(g, &err);
-    if (status == QC_OK)
-        status = model_input(g, path, &c.channels, &c.height, &c.width, &c.k, &err);
+    int status = cli_load_model(path, true, &g, NULL);
+    if (status != QC_OK)
+        goto end;
+    status = model_input(g, path, &c.channels, &c.height, &c.width, &c.k, &err);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         goto end;

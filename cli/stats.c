@@ -512,23 +512,11 @@ int cmd_stats(int argc, char **argv)
     qc_stats *s = NULL;
     uint64_t hash = 0;
     double seconds = -1;
-    status = qc_onnx_load(pos[0], &g, &err);
-    if (status == QC_OK)
-        status = qc_pass_fold_batchnorm(g, &err);
-    if (status == QC_OK)
-        status = qc_stats_hash_file(pos[0], &hash, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
+    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK)
         goto end;
-    }
     if (o.stats_file) {
-        status = qc_stats_load(o.stats_file, &s, &err);
-        if (status == QC_OK)
-            status = qc_stats_check_model(s, g, hash, o.stats_file, pos[0], &err);
-        if (status != QC_OK) {
-            cli_error("%s", err.msg);
+        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], &s)) != QC_OK)
             goto end;
-        }
         if (!s->histograms) {
             bool asked = false;
             for (int m = 0; m < QC_RANGE_COUNT; m++)
