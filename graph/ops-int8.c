@@ -1119,20 +1119,19 @@ static void broadcast_u8(const qc_value *v, const qc_value *y, uint8_t *dst)
     }
 }
 
-/* s_a / s_y and s_b / s_y as multipliers over one shift S in [16, 62] (eqs. S1–S3): the
- * largest S that keeps both multipliers below 2^31, for the most precision. */
+/* s_a / s_y and s_b / s_y as multipliers over one shift (eq. S0), or the op refuses them. */
 static qc_status qadd_params(const qc_node *n, double ra, double rb, qc_qadd *p, qc_error *err)
 {
-    double r = ra > rb ? ra : rb;
-    int S = 62;
-    while (S >= 16 && llround(ldexp(r, S)) >= ((long long)1 << 31))
-        S--;
-    if (S < 16)
-        return qc_node_fail(err, n, "input to output scale ratio %g is too large (2^15 at most)", r);
-    p->a_multiplier = (int32_t)llround(ldexp(ra, S));
-    p->b_multiplier = (int32_t)llround(ldexp(rb, S));
-    p->shift = S;
-    return QC_OK;
+    switch (qc_qadd_multipliers(ra, rb, p)) {
+    case QC_MULTIPLIER_OK:
+        return QC_OK;
+    case QC_MULTIPLIER_TOO_LARGE:
+        return qc_node_fail(err, n, "input to output scale ratio %g is too large (2^15 at most)",
+                            ra > rb ? ra : rb);
+    default:
+        return qc_node_fail(err, n, "input to output scale ratios %g and %g are not positive",
+                            ra, rb);
+    }
 }
 
 static qc_status qadd_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,

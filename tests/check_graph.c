@@ -480,6 +480,8 @@ static const qdq_case qdq_cases[] = {
     {"qdq-matmul", "QLinearMatMul", "MatMul", 0},
     /* ONNX Runtime adds in float: (a − z_a)·fl(s_a/s_y) + (b − z_b)·fl(s_b/s_y) */
     {"qdq-add-relu", "QLinearAdd", "Add", 1},
+    /* input scales 2x and 3.5x the output's: the multipliers once overflowed to 0 */
+    {"qdq-add-wide-ratio", "QLinearAdd", "Add", 1},
     {"qdq-concat", "QLinearConcat", "Concat", 0},
     {"qdq-maxpool", "MaxPool", "DequantizeLinear", 0},
     /* ONNX Runtime averages dequantized floats; qcal too, in another summation order */

@@ -778,6 +778,98 @@ START_TEST(test_qadd_matches_reference)
 }
 END_TEST
 
+/* QLinearAdd's multipliers for every scale ratio from 2^-20 to 2^20 (log-uniform): the op
+ * either refuses the ratio (only at 2^15 and above) or adds exactly as the real ratios say,
+ * y = clamp(rint(ra·(a − z_a) + rb·(b − z_b)) + z_y), except where that real value lies
+ * within the multipliers' own representation error of a rounding tie. Ratios of 2 and more
+ * once gave multiplier 0, and so an output of z_y whatever the inputs. */
+START_TEST(test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20)
+{
+    int isas[2];
+    const int nisa = isa_list(isas);
+    rng_seed(29);
+    uint8_t a[64], b[64], y[64];
+    int refused = 0, checked = 0;
+    for (int trial = 0; trial < 4000; trial++) {
+        const double ra = exp2(40.0 * (double)rng() / 4294967296.0 - 20.0);
+        const double rb = trial % 3 == 0 ? ra : exp2(40.0 * (double)rng() / 4294967296.0 - 20.0);
+        const double big = ra > rb ? ra : rb;
+        qc_qadd p = {0};
+        const int rc = qc_qadd_multipliers(ra, rb, &p);
+        if (big >= 32768.0) {
+            ck_assert_msg(rc == QC_MULTIPLIER_TOO_LARGE, "ratio %a accepted", big);
+            refused++;
+            continue;
+        }
+        ck_assert_msg(rc == QC_MULTIPLIER_OK, "ratio %a refused", big);
+        ck_assert_int_ge(p.shift, 16);
+        ck_assert_int_le(p.shift, 62);
+        const int32_t mbig = ra > rb ? p.a_multiplier : p.b_multiplier;
+        ck_assert_msg(mbig < INT32_MAX && (mbig >= 1 << 30 || p.shift == 62),
+                      "ratio %a: multiplier %d shift %d loses precision", big, mbig, p.shift);
+        /* what the multipliers stand for, against the real ratios */
+        const double ea = fabs(ldexp(p.a_multiplier, -p.shift) - ra);
+        const double eb = fabs(ldexp(p.b_multiplier, -p.shift) - rb);
+        ck_assert_msg(ea <= ldexp(0.5, -p.shift) && eb <= ldexp(0.5, -p.shift),
+                      "ratios %a %a: multipliers %d %d shift %d", ra, rb, p.a_multiplier,
+                      p.b_multiplier, p.shift);
+        const size_t n = (size_t)rng_range(1, 64);
+        for (size_t i = 0; i < n; i++) {
+            a[i] = (uint8_t)rng();
+            b[i] = (uint8_t)rng();
+        }
+        p.a_zero_point = rng_range(0, 255);
+        p.b_zero_point = rng_range(0, 255);
+        p.y_zero_point = rng_range(0, 255);
+        p.qmin = 0;
+        p.qmax = 255;
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            qc_qadd_u8(n, a, b, &p, y);
+            for (size_t i = 0; i < n; i++) {
+                const double da = a[i] - p.a_zero_point, db = b[i] - p.b_zero_point;
+                const double v = ra * da + rb * db;
+                const double slack = fabs(da) * ea + fabs(db) * eb + 1e-9 * (fabs(v) + 1);
+                if (fabs(v - floor(v) - 0.5) <= slack)
+                    continue; /* at a tie within the multipliers' precision */
+                const double r = rint(v) + p.y_zero_point;
+                const int want = r < 0 ? 0 : r > 255 ? 255 : (int)r;
+                ck_assert_msg(y[i] == want,
+                              "qadd %s ra=%a rb=%a a=%d b=%d z=%d,%d,%d (ma=%d mb=%d S=%d): "
+                              "got %d, want %d",
+                              isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", ra, rb, a[i], b[i],
+                              p.a_zero_point, p.b_zero_point, p.y_zero_point, p.a_multiplier,
+                              p.b_multiplier, p.shift, y[i], want);
+                checked++;
+            }
+        }
+    }
+    ck_assert_int_gt(refused, 100);
+    ck_assert_int_gt(checked, 50000);
+}
+END_TEST
+
+START_TEST(test_qadd_multipliers_refuse_what_they_cannot_represent)
+{
+    qc_qadd p = {0};
+    ck_assert_int_eq(qc_qadd_multipliers(0.0, 1.0, &p), QC_MULTIPLIER_NOT_POSITIVE);
+    ck_assert_int_eq(qc_qadd_multipliers(1.0, -1.0, &p), QC_MULTIPLIER_NOT_POSITIVE);
+    ck_assert_int_eq(qc_qadd_multipliers(NAN, 1.0, &p), QC_MULTIPLIER_NOT_POSITIVE);
+    ck_assert_int_eq(qc_qadd_multipliers(1.0, INFINITY, &p), QC_MULTIPLIER_NOT_POSITIVE);
+    ck_assert_int_eq(qc_qadd_multipliers(32768.0, 1.0, &p), QC_MULTIPLIER_TOO_LARGE);
+    ck_assert_int_eq(qc_qadd_multipliers(1.0, nextafter(32768.0, 0.0), &p),
+                     QC_MULTIPLIER_TOO_LARGE); /* rounds up to 2^31 at shift 16 */
+    /* exactly 2 (a residual Add whose input scale is twice the output's) */
+    ck_assert_int_eq(qc_qadd_multipliers(2.0, 0.5, &p), QC_MULTIPLIER_OK);
+    ck_assert_int_eq(p.a_multiplier, 1 << 30);
+    ck_assert_int_eq(p.b_multiplier, 1 << 28);
+    ck_assert_int_eq(p.shift, 29);
+    ck_assert_int_eq(qc_qadd_multipliers(ldexp(1.0, -40), ldexp(1.0, -41), &p), QC_MULTIPLIER_OK);
+    ck_assert_int_eq(p.shift, 62);
+    ck_assert_int_eq(p.a_multiplier, 1 << 22);
+}
+END_TEST
+
 /* ---- convolution: im2col, grouped conv through qgemm, depthwise ----
  *
  * Every result is checked against a direct int64 convolution of the definition
@@ -1302,6 +1394,8 @@ static Suite *suite(void)
     tcase_add_test(o, test_maxpool_matches_reference);
     tcase_add_test(o, test_global_avgpool_matches_reference);
     tcase_add_test(o, test_qadd_matches_reference);
+    tcase_add_test(o, test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20);
+    tcase_add_test(o, test_qadd_multipliers_refuse_what_they_cannot_represent);
     suite_add_tcase(s, o);
     TCase *cv = tcase_create("conv");
     tcase_set_timeout(cv, 60);

@@ -208,6 +208,16 @@ def qdq_add(b, x0, x1):
     b.q(y, s, z)
 
 
+def qdq_add_wide_ratio(b, x0, x1):
+    """input scales 2x and 3.5x the output's, as a residual Add after a 1x1 stride-2
+    projection often has: a multiplier search that overflowed once made its output all z_y"""
+    a, _ = b.qdq(x0, 0.05, 128)
+    c, _ = b.qdq(x1, 0.0875, 120)
+    y = b.node("Add", [a, c])
+    s, z = b.qparams(0.025, 128)
+    b.q(y, s, z)
+
+
 def qdq_concat(b, x0, x1):
     a, _ = b.qdq(x0, 0.025, 128)
     c, _ = b.qdq(x1, 0.03, 100)
@@ -562,6 +572,7 @@ def cases():
     yield simple_case("qdq-gemm-relu", 13, qdq_gemm(True), (3, 48))
     yield simple_case("qdq-matmul", 14, qdq_matmul, (2, 5, 16))
     yield simple_case("qdq-add-relu", 15, qdq_add, (2, 3, 4, 5), n_inputs=2)
+    yield simple_case("qdq-add-wide-ratio", 37, qdq_add_wide_ratio, (2, 3, 4, 5), n_inputs=2)
     yield simple_case("qdq-concat", 16, qdq_concat, (2, 3, 4, 5), n_inputs=2)
     yield simple_case("qdq-maxpool", 17, qdq_pool("MaxPool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), (2, 3, 9, 9))
     yield simple_case("qdq-avgpool", 18, qdq_pool("AveragePool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), (2, 3, 9, 9))

@@ -155,6 +155,14 @@ typedef struct qc_qadd {
 } qc_qadd;
 void qc_qadd_u8(size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p, uint8_t *y);
 
+/* The multipliers and common shift of QLinearAdd for ra = s_a / s_y and rb = s_b / s_y
+ * (docs/quantization.md, S0): the largest shift in [16, 62] that keeps both multipliers below
+ * 2^31, found from the exponent of max(ra, rb) (never by converting an out-of-range double),
+ * each multiplier rounded half away from zero. Returns QC_MULTIPLIER_OK, or
+ * QC_MULTIPLIER_NOT_POSITIVE (NaN, ±Inf, a ratio ≤ 0) or QC_MULTIPLIER_TOO_LARGE (a ratio that
+ * rounds to 2^15 or more), leaving p unchanged. */
+int qc_qadd_multipliers(double ra, double rb, qc_qadd *p);
+
 /* ---- convolution (NCHW planes; the window geometry is a qc_pool2d) ----
  *
  * General convolution is im2col + qc_q8gemm: one row of K = C·kernel_h·kernel_w taps per
