@@ -33,6 +33,16 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/conformance
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+# The binary: qcal, qcal-san under SANITIZE=1, or QCAL_BIN=path (a second build
+# folder can then have its own binary beside it). Set before `all`: a rule's prerequisites
+# are expanded when it is read.
+ifeq ($(SANITIZE),1)
+QCAL_BIN ?= qcal-san
+else
+QCAL_BIN ?= qcal
+endif
+QCAL_RUN = $(abspath $(QCAL_BIN))
+
 .PHONY: all deps check check-run conformance demo bench data-full clean
 .DELETE_ON_ERROR:
 
@@ -58,15 +68,6 @@ $(BUILD)/%.o: %.c | $(GEN_H)
 $(BUILD)/libqcal.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
-
-# The binary: qcal, qcal-san under SANITIZE=1, or QCAL_BIN=path (a second build
-# folder can then have its own binary beside it).
-ifeq ($(SANITIZE),1)
-QCAL_BIN ?= qcal-san
-else
-QCAL_BIN ?= qcal
-endif
-QCAL_RUN = $(abspath $(QCAL_BIN))
 
 $(QCAL_BIN): $(CLI_OBJ) $(BUILD)/libqcal.a
 	@mkdir -p $(dir $@)

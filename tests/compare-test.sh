@@ -132,7 +132,7 @@ EOF
         fi
     done
 else
-    echo "skipped: ONNX Runtime or PIL not available for the reference top-1"
+    skip "top-1 against ONNX Runtime: ONNX Runtime or PIL not available"
 fi
 
 # 5. gates both ways

@@ -3,7 +3,7 @@
 # tests/report-html-demo.c from real statistics of lenet, checked to be self-contained,
 # opened in headless Chromium (no console message, the table and every chart in the DOM,
 # the values and the worst-first order the test computes itself), and screenshot. Prints
-# "html: N passed, N failed" ("skipped: chromium not installed" when it is absent).
+# "html: N passed, N failed, N skipped" (a skip when chromium is absent).
 set -u
 tmp=$(mktemp -d /tmp/qcal-html.XXXXXX)
 if [ -n "${QCAL_KEEP:-}" ]; then echo "keeping $tmp"; else trap 'rm -rf "$tmp"' EXIT; fi
@@ -12,7 +12,7 @@ BUILD=${QCAL_BUILD:-build}
 
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROMIUM" ]; then
-    echo "skipped: chromium not installed"
+    skip "the report in headless Chromium: chromium not installed"
     summary html
 fi
 chrome() { timeout 120 "$CHROMIUM" --headless --disable-gpu --no-sandbox --enable-logging=stderr --v=0 "$@"; }

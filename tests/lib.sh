@@ -5,8 +5,11 @@ QCAL=${QCAL:-./qcal}
 PY=${PYTHON:-python3}
 passed=0
 failed=0
+skipped=0
 
 ok() { passed=$((passed + 1)); echo "ok   $1"; }
+# skip WHAT: a check not run, and why (a missing tool or module); counted, never a pass
+skip() { skipped=$((skipped + 1)); echo "skip $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 # expect NAME CODE CMD…
 expect() {
@@ -37,5 +40,5 @@ find_python() {
     done
     return 1
 }
-# summary NAME: prints "NAME: N passed, N failed" and exits 0 when nothing failed
-summary() { echo "$1: $passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+# summary NAME: prints "NAME: N passed, N failed, N skipped" and exits 0 when nothing failed
+summary() { echo "$1: $passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit $?; }

@@ -4,7 +4,7 @@
 # and a graph with a com.microsoft node, with the input it used and qcal's output. Each file
 # must pass onnx.checker's full check (with strict shape inference), and ONNX Runtime must run
 # it with the output shape it declares, the same argmax per row as qcal and values within
-# rtol 1e-3 / atol 1e-4. A missing Python module is reported as "skipped: …". Ends with
+# rtol 1e-3 / atol 1e-4. A missing Python module is a counted skip. Ends with
 # "onnx-write: N passed, N failed".
 #
 # Environment: QCAL_BUILD (build folder, default build), PYTHON (tried first for both
@@ -54,7 +54,7 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.onnx"))):
 EOF
     tally <"$tmp/checker.log"
 else
-    echo "skipped: onnx not installed"
+    skip "onnx.checker on the written models: onnx (python) not installed"
 fi
 
 if py=$(find_python "onnxruntime, numpy"); then
@@ -92,6 +92,6 @@ for path in sorted(glob.glob(os.path.join(sys.argv[1], "*.onnx"))):
 EOF
     tally <"$tmp/ort.log"
 else
-    echo "skipped: onnxruntime not installed"
+    skip "ONNX Runtime on the written models: onnxruntime not installed"
 fi
 summary onnx-write

@@ -14,7 +14,6 @@ trap 'rm -rf "$tmp"' EXIT
 absent() {
     if [ ! -e "$2" ] && [ -z "$(ls -A "$(dirname "$2")" | grep -F ".$(basename "$2")")" ]; then ok "$1"; else bad "$1 ($2 or a temporary file is left)"; fi
 }
-skip() { echo "skip $1"; }
 
 IMG=data/calib
 VAL=data/val
@@ -248,11 +247,11 @@ else
 fi
 
 if [ -z "$ORT_PY" ]; then
-    skip "ONNX Runtime checks: skipped: onnxruntime not installed"
+    skip "ONNX Runtime checks: onnxruntime not installed"
     summary quantize
 fi
 if [ -z "$PIL_PY" ]; then
-    skip "ONNX Runtime checks: skipped: no python with PIL and numpy to read the images"
+    skip "ONNX Runtime checks: no python with PIL and numpy to read the images"
     summary quantize
 fi
 # The validation set as the models see it: model card preprocessing, x = (p·scale − mean) / std
@@ -317,7 +316,7 @@ for f in "${files[@]}"; do
     if ! "$QCAL" eval --quiet --threads 2 $PP --predictions "$tmp/q.pred" "$f" "$VAL" >"$tmp/out" 2>"$tmp/err"; then
         if grep -q "unsupported op" "$tmp/err"; then
             op=$(sed -n 's/.*unsupported ops*: \([A-Za-z0-9_.]*\).*/\1/p' "$tmp/err" | head -n 1)
-            echo "skip qcal agrees with ONNX Runtime on $base: skipped: qcal runtime lacks op ${op:-?}"
+            skip "qcal agrees with ONNX Runtime on $base: qcal runtime lacks op ${op:-?}"
         else
             bad "qcal eval runs $base ($(head -c 200 "$tmp/err"))"
         fi
