@@ -111,6 +111,18 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i, const char *
         c->threads = (int)n;
         return 1;
     }
+    v = cli_option_value("--max-memory", argc, argv, i, &bad, usage);
+    if (bad)
+        return -1;
+    if (v) {
+        int64_t mib;
+        if (!cli_parse_int(v, 16, (int64_t)1 << 30, &mib)) {
+            cli_usage_error(usage, "--max-memory takes MiB from 16 to 2^30, not '%s'", v);
+            return -1;
+        }
+        qc_set_memory_limit((size_t)mib << 20);
+        return 1;
+    }
     return 0;
 }
 

@@ -11,6 +11,7 @@ struct qc_exec {
     const qc_graph *g;
     qc_value *values;   /* one per graph tensor: the current value */
     size_t *capacity;   /* bytes owned in values[i].data for activations, 0 otherwise */
+    size_t held;        /* the sum of capacity[]: bounded by qc_memory_limit() */
     void *scratch;
     size_t scratch_size;
     qc_observer observer;
@@ -76,20 +77,29 @@ void *qc_exec_scratch(qc_exec *x, size_t bytes)
     return x->scratch;
 }
 
-/* Gives activation tensor t a buffer of at least bytes (kept across runs). */
-static bool ensure_buffer(qc_exec *x, int t, size_t bytes)
+/* Gives activation tensor t of node n a buffer of at least bytes (kept across runs), within
+ * the memory limit for all the activations of a run. */
+static qc_status ensure_buffer(qc_exec *x, const qc_node *n, int t, size_t bytes, qc_error *err)
 {
     if (bytes <= x->capacity[t] && x->values[t].data)
-        return true;
+        return QC_OK;
     size_t size = bytes ? (bytes + 63) & ~(size_t)63 : 64;
+    size_t held = x->held - x->capacity[t] + size;
+    if (held > qc_memory_limit())
+        return qc_fail(err, QC_ERR_INPUT,
+                       "'%s' needs more than the memory limit of %.1f MiB for the activations of "
+                       "one run (at node '%s', output '%s')",
+                       x->g->name, (double)qc_memory_limit() / 1048576.0, n->name,
+                       x->g->tensors[t].name);
     void *p = aligned_alloc(64, size);
     if (!p)
-        return false;
+        return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
     if (x->capacity[t])
         free(x->values[t].data);
     x->values[t].data = p;
     x->capacity[t] = size;
-    return true;
+    x->held = held;
+    return QC_OK;
 }
 
 static qc_status bind_inputs(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
@@ -136,6 +146,8 @@ qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error
             in[k] = n->inputs[k] >= 0 ? &x->values[n->inputs[k]] : NULL;
         memset(out, 0, sizeof out);
         s = n->op->infer(n, in, out, err);
+        if (s == QC_OK)
+            s = qc_node_check_outputs(g, n, out, err);
         if (s != QC_OK)
             return s;
         for (int k = 0; k < n->n_outputs; k++) {
@@ -145,8 +157,8 @@ qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error
             int t = n->outputs[k];
             if (t < 0)
                 continue; /* an omitted optional output: data stays NULL */
-            if (!ensure_buffer(x, t, qc_value_bytes(&out[k])))
-                return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
+            if ((s = ensure_buffer(x, n, t, qc_value_bytes(&out[k]), err)) != QC_OK)
+                return s;
             out[k].data = x->values[t].data;
         }
         s = n->op->run(x, n, in, out, err);

@@ -49,10 +49,16 @@ void qc_node_free(qc_node *n);
 qc_status qc_node_fail(qc_error *err, const qc_node *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Input and output counts, at load: min_in inputs are required (present, not omitted). */
+/* Checks every output shape an op inferred (qc_value_check), naming the node and output. */
+qc_status qc_node_check_outputs(const qc_graph *g, const qc_node *n, const qc_value *out,
+                                qc_error *err);
 qc_status qc_node_check_arity(const qc_node *n, int min_in, int max_in, int max_out,
                               qc_error *err);
 
-/* The window attributes of Conv and the pools (their quantized forms too). */
+/* The window attributes of Conv and the pools (their quantized forms too). kernel_shape,
+ * strides, dilations and pads are at most QC_MAX_WINDOW; a pool's pads are smaller than its
+ * dilated kernel. */
+#define QC_MAX_WINDOW ((int64_t)1 << 20)
 typedef enum { QC_PAD_NOTSET, QC_PAD_VALID, QC_PAD_SAME_UPPER, QC_PAD_SAME_LOWER } qc_auto_pad;
 typedef struct {
     int spatial;            /* fixed by the attributes; 0 when none gives it (Conv without

@@ -47,13 +47,64 @@ int64_t qc_value_count(const qc_value *v)
 {
     int64_t n = 1;
     for (int i = 0; i < v->rank; i++)
-        n *= v->dims[i];
+        if (__builtin_mul_overflow(n, v->dims[i], &n))
+            return INT64_MAX; /* only for values not yet checked: qc_value_check refuses them */
     return n;
+}
+
+bool qc_mul_dims(int64_t a, int64_t b, int64_t *product)
+{
+    int64_t p;
+    if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &p) || p > QC_MAX_ELEMENTS)
+        return false;
+    *product = p;
+    return true;
+}
+
+static size_t memory_limit = QC_DEFAULT_MEMORY_LIMIT;
+
+void qc_set_memory_limit(size_t bytes)
+{
+    memory_limit = bytes;
+}
+
+size_t qc_memory_limit(void)
+{
+    return memory_limit;
+}
+
+qc_status qc_value_check(const qc_value *v, const char *what, qc_error *err)
+{
+    char shape[160];
+    if (v->rank < 0)
+        return QC_OK; /* not known yet */
+    if (v->rank > QC_MAX_RANK)
+        return qc_fail(err, QC_ERR_INPUT, "%s has rank %d; at most %d is supported", what, v->rank,
+                       QC_MAX_RANK);
+    int64_t nonzero = 1;
+    for (int i = 0; i < v->rank; i++) {
+        if (v->dims[i] < 0 || v->dims[i] > QC_MAX_DIM)
+            return qc_fail(err, QC_ERR_INPUT, "%s has dimension %lld; each must be in 0..2^40", what,
+                           (long long)v->dims[i]);
+        if (!qc_mul_dims(nonzero, v->dims[i] ? v->dims[i] : 1, &nonzero))
+            return qc_fail(err, QC_ERR_INPUT, "%s has shape %s: more than 2^40 elements", what,
+                           qc_shape_str(v, shape, sizeof shape));
+    }
+    size_t bytes = qc_value_bytes(v);
+    if (bytes > memory_limit)
+        return qc_fail(err, QC_ERR_INPUT,
+                       "%s has shape %s: %.1f MiB, more than the memory limit of %.1f MiB",
+                       what, qc_shape_str(v, shape, sizeof shape), (double)bytes / 1048576.0,
+                       (double)memory_limit / 1048576.0);
+    return QC_OK;
 }
 
 size_t qc_value_bytes(const qc_value *v)
 {
-    return (size_t)qc_value_count(v) * qc_dtype_size(v->dtype);
+    size_t bytes;
+    if (__builtin_mul_overflow((size_t)qc_value_count(v), qc_dtype_size(v->dtype), &bytes))
+        return SIZE_MAX;
+    return bytes;
 }
 
 qc_value qc_value_f32(int rank, const int64_t *dims, float *data)

@@ -76,6 +76,27 @@ double qc_read_scalar(const qc_value *v, int64_t index);
 /* "1x3x224x224" into buf; returns buf. */
 char *qc_shape_str(const qc_value *v, char *buf, size_t size);
 
+/* ---- sizes read from a file ----
+ *
+ * Every shape a model declares or an op infers is checked before anything is sized by it:
+ * each dimension in [0, QC_MAX_DIM], and the product of the dimensions, zeros counted as 1,
+ * at most QC_MAX_ELEMENTS, so that the element count of any subset of a value's dimensions
+ * fits an int64_t with room for byte sizes. One tensor, and all the activations of one run,
+ * are further bounded by the memory limit (2 GiB unless set). */
+#define QC_MAX_DIM ((int64_t)1 << 40)
+#define QC_MAX_ELEMENTS ((int64_t)1 << 40)
+#define QC_DEFAULT_MEMORY_LIMIT ((size_t)2 << 30)
+
+/* *product = a · b for a, b ≥ 0; false when it would exceed QC_MAX_ELEMENTS. */
+bool qc_mul_dims(int64_t a, int64_t b, int64_t *product);
+/* Checks v's shape as above and its bytes against the memory limit; what names the value in
+ * the message ("output 'y' of node 'n' (Reshape)", "input 'x'"). QC_ERR_INPUT when refused. */
+qc_status qc_value_check(const qc_value *v, const char *what, qc_error *err);
+/* The bytes of activations one run may hold (default QC_DEFAULT_MEMORY_LIMIT); set once,
+ * before any graph is prepared. */
+void qc_set_memory_limit(size_t bytes);
+size_t qc_memory_limit(void);
+
 typedef struct {
     char *name;       /* owned; unique in the graph */
     qc_value value;   /* dtype and dims are the statically inferred ones for activations;

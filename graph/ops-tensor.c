@@ -95,6 +95,9 @@ static qc_status constant_check(const qc_graph *g, qc_node *n, qc_error *err)
     (void)g;
     static const char *const forms[] = {"value", "value_float", "value_floats", "value_int",
                                         "value_ints"};
+    qc_status s = qc_node_check_arity(n, 0, 0, 1, err);
+    if (s != QC_OK)
+        return s;
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
         if (qc_node_attr(n, forms[i]))
             return QC_OK;
@@ -129,15 +132,17 @@ static qc_status constant_run(qc_exec *x, const qc_node *n, const qc_value *cons
 {
     (void)x, (void)in, (void)err;
     const qc_attr *a;
-    if ((a = qc_node_attr(n, "value")) && a->type == QC_ATTR_TENSOR)
-        memcpy(out[0].data, a->t.data, qc_value_bytes(&a->t));
+    if ((a = qc_node_attr(n, "value")) && a->type == QC_ATTR_TENSOR) {
+        if (qc_value_bytes(&a->t))
+            memcpy(out[0].data, a->t.data, qc_value_bytes(&a->t));
+    }
     else if ((a = qc_node_attr(n, "value_float")))
         *(float *)out[0].data = a->f;
     else if ((a = qc_node_attr(n, "value_int")))
         *(int64_t *)out[0].data = a->i;
-    else if ((a = qc_node_attr(n, "value_floats")))
+    else if ((a = qc_node_attr(n, "value_floats")) && a->n > 0)
         memcpy(out[0].data, a->floats, (size_t)a->n * sizeof(float));
-    else if ((a = qc_node_attr(n, "value_ints")))
+    else if ((a = qc_node_attr(n, "value_ints")) && a->n > 0)
         memcpy(out[0].data, a->ints, (size_t)a->n * sizeof(int64_t));
     return QC_OK;
 }
@@ -195,9 +200,12 @@ static qc_status flatten_infer(const qc_node *n, const qc_value *const *in, qc_v
                        n->name, (long long)axis, rank);
     if (axis < 0)
         axis += rank;
-    int64_t outer = 1, inner = 1;
-    for (int i = 0; i < rank; i++)
-        *(i < axis ? &outer : &inner) *= in[0]->dims[i];
+    int64_t outer = 1, inner = 1; /* within QC_MAX_ELEMENTS: the input was checked */
+    for (int i = 0; i < rank; i++) {
+        int64_t *side = i < axis ? &outer : &inner;
+        if (!qc_mul_dims(*side, in[0]->dims[i], side))
+            return qc_fail(err, QC_ERR_INPUT, "node '%s' (Flatten): more than 2^40 elements", n->name);
+    }
     out[0] = (qc_value){.dtype = in[0]->dtype, .rank = 2, .dims = {outer, inner}};
     return QC_OK;
 }
@@ -236,8 +244,9 @@ static qc_status reshape_infer(const qc_node *n, const qc_value *const *in, qc_v
         } else if (shape[i] < 0) {
             return qc_fail(err, QC_ERR_INPUT, "node '%s' (Reshape): negative dimension %lld", n->name,
                            (long long)shape[i]);
-        } else {
-            known *= shape[i];
+        } else if (!qc_mul_dims(known, shape[i], &known)) {
+            return qc_fail(err, QC_ERR_INPUT, "node '%s' (Reshape): the shape has more than 2^40 elements",
+                           n->name);
         }
     }
     if (unknown >= 0) {
@@ -245,7 +254,7 @@ static qc_status reshape_infer(const qc_node *n, const qc_value *const *in, qc_v
             return qc_fail(err, QC_ERR_INPUT, "node '%s' (Reshape): cannot reshape %lld values with a -1 dimension",
                            n->name, (long long)total);
         shape[unknown] = total / known;
-        known *= shape[unknown];
+        known = total;
     }
     if (known != total)
         return qc_fail(err, QC_ERR_INPUT, "node '%s' (Reshape): cannot reshape %lld values into %lld",

@@ -33,6 +33,21 @@ qc_status qc_node_check_arity(const qc_node *n, int min_in, int max_in, int max_
     return QC_OK;
 }
 
+qc_status qc_node_check_outputs(const qc_graph *g, const qc_node *n, const qc_value *out,
+                                qc_error *err)
+{
+    for (int k = 0; k < n->n_outputs; k++) {
+        char what[512];
+        const int t = n->outputs[k];
+        snprintf(what, sizeof what, "output '%s' of node '%s' (%s)", t >= 0 ? g->tensors[t].name : "",
+                 n->name, n->op_type);
+        qc_status s = qc_value_check(&out[k], what, err);
+        if (s != QC_OK)
+            return s;
+    }
+    return QC_OK;
+}
+
 /* ---- window attributes ------------------------------------------------------------------- */
 
 /* Reads an ints attribute of at most max values into dst; *count is 0 when it is absent. */
@@ -48,7 +63,8 @@ static qc_status attr_ints(const qc_node *n, const char *name, int max, int64_t 
     if (a->n > max)
         return qc_node_fail(err, n, "%s has %d values; 1 to %d spatial dimensions are supported", name,
                          a->n, QC_F32_MAX_SPATIAL);
-    memcpy(dst, a->ints, (size_t)a->n * sizeof *dst);
+    if (a->n > 0)
+        memcpy(dst, a->ints, (size_t)a->n * sizeof *dst);
     *count = a->n;
     return QC_OK;
 }
@@ -146,6 +162,20 @@ qc_status qc_window_parse(const qc_node *n, qc_window_attrs *wa, qc_error *err)
             return qc_node_fail(err, n, "kernel_shape, strides and dilations must be positive");
         if (wa->pad_begin[i] < 0 || wa->pad_end[i] < 0)
             return qc_node_fail(err, n, "negative pads are not supported");
+        /* bounds that keep every window sum below 2^62 with dimensions of up to 2^40 */
+        if ((i < n_kernel && wa->kernel[i] > QC_MAX_WINDOW) || wa->stride[i] > QC_MAX_WINDOW ||
+            wa->dilation[i] > QC_MAX_WINDOW || wa->pad_begin[i] > QC_MAX_WINDOW ||
+            wa->pad_end[i] > QC_MAX_WINDOW)
+            return qc_node_fail(err, n,
+                                "kernel_shape, strides, dilations and pads must be at most 2^20");
+        /* as ONNX Runtime: a pool's padding is smaller than its window, so that every window
+         * sees the input (larger pads only make outputs of padding) */
+        int64_t span = i < n_kernel ? (wa->kernel[i] - 1) * wa->dilation[i] + 1 : 0;
+        if (strstr(n->op_type, "Pool") && i < n_kernel &&
+            (wa->pad_begin[i] >= span || wa->pad_end[i] >= span))
+            return qc_node_fail(err, n, "pads %lld+%lld are not smaller than the window of %lld",
+                                (long long)wa->pad_begin[i], (long long)wa->pad_end[i],
+                                (long long)span);
     }
     return QC_OK;
 }

@@ -170,6 +170,8 @@ static qc_status fold_node(qc_graph *g, int i, qc_exec *x, qc_error *err)
         in[k] = n->inputs[k] >= 0 ? &g->tensors[n->inputs[k]].value : NULL;
     memset(out, 0, sizeof out);
     qc_status s = n->op->infer(n, in, out, err);
+    if (s == QC_OK)
+        s = qc_node_check_outputs(g, n, out, err);
     if (s != QC_OK)
         return s;
     for (int k = 0; k < n->n_outputs; k++) {
@@ -243,6 +245,8 @@ static qc_status infer_static(qc_graph *g, const qc_node *n, qc_exec *x, bool *s
             out[k].rank = -1;
     } else {
         qc_status s = n->op->infer(n, in, out, err);
+        if (s == QC_OK)
+            s = qc_node_check_outputs(g, n, out, err);
         if (s != QC_OK)
             return s;
     }
@@ -275,6 +279,24 @@ qc_status qc_graph_prepare(qc_graph *g, qc_error *err)
     qc_status s = resolve_ops(g, err);
     if (s != QC_OK)
         return s;
+    for (int i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i].n_outputs < 1)
+            return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s) has no output", g->nodes[i].name,
+                           g->nodes[i].op_type);
+    for (int i = 0; i < g->n_tensors; i++) {
+        char what[512];
+        const qc_tensor *t = &g->tensors[i];
+        snprintf(what, sizeof what, "tensor '%s' of '%s'", t->name, g->name);
+        if (t->is_const && (s = qc_value_check(&t->value, what, err)) != QC_OK)
+            return s;
+    }
+    for (int i = 0; i < g->n_inputs; i++) {
+        char what[512];
+        const qc_tensor *t = &g->tensors[g->inputs[i]];
+        snprintf(what, sizeof what, "input '%s' of '%s'", t->name, g->name);
+        if ((s = qc_value_check(&t->value, what, err)) != QC_OK)
+            return s;
+    }
     s = sort_nodes(g, err);
     if (s != QC_OK)
         return s;

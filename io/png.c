@@ -97,6 +97,11 @@ static size_t source_read(png_source *src, unsigned char *dst, size_t n)
     return got;
 }
 
+/* Limits on what a file's chunks may make libpng allocate (IDAT is streamed and not bounded
+ * by this): text, palettes, ICC profiles and the like of real images are far smaller. */
+#define PNG_MAX_CHUNK_BYTES (8u << 20)
+#define PNG_MAX_ANCILLARY_CHUNKS 1000
+
 static void on_read(png_structp png, png_bytep dst, size_t n)
 {
     png_source *src = png_get_io_ptr(png);
@@ -208,6 +213,15 @@ static qc_status decode(png_source *src, const char *name, qc_color color, qc_im
     }
     png_set_read_fn(png, src, on_read);
     png_set_sig_bytes(png, sizeof sig);
+    /* Before any chunk is read. libpng allocates a text, palette-suggestion, ICC or Exif
+     * chunk's claimed length (up to 2 GiB) before reading it, so those chunks, which qcal does
+     * not use, are skipped unread (the bytes are streamed through the CRC, never allocated);
+     * the remaining chunks are bounded. Dimensions are checked after png_read_info (which
+     * allocates nothing by them), with qcal's own limits and message. */
+    static const png_byte skipped[] = "tEXt\0zTXt\0iTXt\0sPLT\0iCCP\0eXIf";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skipped, (int)(sizeof skipped / 5));
+    png_set_chunk_cache_max(png, PNG_MAX_ANCILLARY_CHUNKS);
+    png_set_chunk_malloc_max(png, PNG_MAX_CHUNK_BYTES);
     bool ok = read_raw(png, info, &raw);
     png_destroy_read_struct(&png, &info, NULL);
     qc_status st = QC_OK;

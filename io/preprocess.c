@@ -96,8 +96,9 @@ static qc_status geometry(const qc_image *img, int rh, int rw, int top, int left
         const float *src = img->data + plane * (size_t)c;
         float *out = dst + (size_t)c * (size_t)h * (size_t)w;
         for (int y = 0; y < h; y++) {
-            const float *r0 = src + (size_t)ty[y].i0 * (size_t)img->width;
-            const float *r1 = src + (size_t)ty[y].i1 * (size_t)img->width;
+            /* a padding row (index -1) has no row pointer: it is never read */
+            const float *r0 = ty[y].i0 < 0 ? src : src + (size_t)ty[y].i0 * (size_t)img->width;
+            const float *r1 = ty[y].i0 < 0 ? src : src + (size_t)ty[y].i1 * (size_t)img->width;
             for (int x = 0; x < w; x++) {
                 if (ty[y].i0 < 0 || tx[x].i0 < 0) {
                     out[(size_t)y * (size_t)w + (size_t)x] = 0.0f;

@@ -323,6 +323,55 @@ START_TEST(an_input_of_the_wrong_shape_is_named)
 }
 END_TEST
 
+/* A dynamic batch is sized at run time: a batch whose activations exceed the memory limit is
+ * refused by name before its buffers are allocated, and a smaller one still runs after it. */
+START_TEST(a_run_beyond_the_memory_limit_is_refused_naming_the_model)
+{
+    builder b;
+    build_view_model(&b, -1);
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+    qc_exec *x = qc_exec_create(g);
+    static float data[4096 * 16];
+    int64_t dims[4] = {4096, 4, 2, 2};
+    qc_value in = qc_value_f32(4, dims, data);
+    qc_set_memory_limit(64 * 1024); /* a 256 KiB output does not fit */
+    ck_assert_int_eq(qc_exec_run(x, &in, 1, &err), QC_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "memory limit"), "message: %s", err.msg);
+    dims[0] = 2;
+    in = qc_value_f32(4, dims, data);
+    ck_assert_int_eq(qc_exec_run(x, &in, 1, &err), QC_OK);
+    qc_set_memory_limit(QC_DEFAULT_MEMORY_LIMIT);
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(sizes_are_checked_without_overflow)
+{
+    int64_t p = -1;
+    qc_error err;
+    ck_assert(qc_mul_dims(1 << 20, 1 << 20, &p) && p == (int64_t)1 << 40);
+    ck_assert(!qc_mul_dims((int64_t)1 << 20, ((int64_t)1 << 20) + 1, &p));
+    ck_assert(!qc_mul_dims(16, ((int64_t)1 << 60) + 49, &p)); /* once wrapped to 784 */
+    ck_assert(!qc_mul_dims(-1, 4, &p));
+    ck_assert(qc_mul_dims(0, (int64_t)1 << 40, &p) && p == 0);
+    qc_value v = {.dtype = QC_FLOAT, .rank = 3, .dims = {0, (int64_t)1 << 30, (int64_t)1 << 30}};
+    ck_assert_int_eq(qc_value_check(&v, "value 'v'", &err), QC_ERR_INPUT); /* zeros count as 1 */
+    ck_assert_msg(strstr(err.msg, "value 'v'") && strstr(err.msg, "2^40"), "message: %s", err.msg);
+    v = (qc_value){.dtype = QC_FLOAT, .rank = 2, .dims = {1, -3}};
+    ck_assert_int_eq(qc_value_check(&v, "value 'v'", &err), QC_ERR_INPUT);
+    v = (qc_value){.dtype = QC_FLOAT, .rank = 2, .dims = {1 << 16, 1 << 14}}; /* 4 GiB */
+    ck_assert_int_eq(qc_value_check(&v, "value 'v'", &err), QC_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "memory limit"), "message: %s", err.msg);
+    v.dims[1] = 1 << 12; /* 256 MiB */
+    ck_assert_int_eq(qc_value_check(&v, "value 'v'", &err), QC_OK);
+    v = (qc_value){.dtype = QC_FLOAT, .rank = 2, .dims = {(int64_t)1 << 62, 4}};
+    ck_assert(qc_value_count(&v) == INT64_MAX && qc_value_bytes(&v) == SIZE_MAX); /* saturate */
+}
+END_TEST
+
 /* Conv 1x1 (2 → 2 channels, bias) followed by BatchNormalization: the fold must equal
  * y = (conv(x) - mean)·scale/sqrt(var + eps) + shift, computed here in double. */
 START_TEST(batchnorm_folds_into_the_conv_before_it)
@@ -848,6 +897,8 @@ static Suite *suite(void)
     suite_add_tcase(s, fold);
     TCase *exec = tcase_create("exec");
     tcase_add_test(exec, an_input_of_the_wrong_shape_is_named);
+    tcase_add_test(exec, a_run_beyond_the_memory_limit_is_refused_naming_the_model);
+    tcase_add_test(exec, sizes_are_checked_without_overflow);
     tcase_add_test(exec, parallel_for_visits_every_item_exactly_once);
     suite_add_tcase(s, exec);
     TCase *qdq = tcase_create("qdq");

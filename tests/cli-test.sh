@@ -36,6 +36,29 @@ for f in tests/data/onnx-bad/*.onnx; do
     expect "bad model $(basename "$f") is bad input" 3 "$QCAL" inspect "$f"
     contains "bad model $(basename "$f") is named in the message" "$tmp/err" "$(basename "$f")"
 done
+for f in tests/data/onnx-odd/*.onnx; do
+    expect "odd but valid model $(basename "$f") loads" 0 "$QCAL" inspect "$f"
+done
+# peak_rss_mib CMD…: the peak resident memory of CMD in MiB (its exit status is not checked)
+peak_rss_mib() {
+    "$PY" -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$@"
+}
+# files that declare far more than they hold are refused before anything is sized by them:
+# a model with a 40 GB input, PNGs of 69 bytes whose text chunks claim 2 GiB
+if [ -n "${QCAL_SKIP_FULL:-}" ]; then
+    skip "peak memory of refusing oversized files: not measured under the sanitizers"
+else
+    for f in tests/data/onnx-bad/input-40gb.onnx tests/data/png/huge-*-chunk.png; do
+        case "$f" in
+            *.onnx) rss=$(peak_rss_mib "$QCAL" inspect "$f") ;;
+            *) rss=$(peak_rss_mib "$QCAL" eval models/lenet.onnx "$f") ;;
+        esac
+        if [ "$rss" -lt 64 ]; then ok "refusing $(basename "$f") takes under 64 MiB (${rss} MiB)"; else bad "refusing $(basename "$f") takes under 64 MiB (${rss} MiB)"; fi
+    done
+fi
+expect "--max-memory below 16 MiB is a usage error" 2 "$QCAL" eval --max-memory 3 models/lenet.onnx data/val
 if [ -f tests/data/onnx-bad/unsupported-ops.onnx ]; then
     "$QCAL" inspect tests/data/onnx-bad/unsupported-ops.onnx >"$tmp/out" 2>"$tmp/err"
     contains "unsupported ops are listed with a node name" "$tmp/err" "(node '"

@@ -8,7 +8,8 @@
        test_data_set_0/output_0.pb  PyTorch's FP32 output for it (model in eval mode)
        test_data_set_1/...          batch 1, for a few models (dynamic batch)
    The conformance runner checks them: build/tests/conformance tests/data/pytorch
-2. tests/data/onnx-bad/*.onnx       hostile model files the loader must reject (exit 3).
+2. tests/data/onnx-bad/*.onnx       hostile model files the loader must reject (exit 3);
+   tests/data/onnx-odd/*.onnx       odd but valid ones it must load (an empty INTS attribute).
 
 Everything is seeded; running the script twice gives byte-identical files.  Run it with
 Debian's interpreter, which has torch, torchvision and onnx:
@@ -724,6 +725,65 @@ def make_bad(out_root, verbose=True):
                           kernel_shape=[3, 3], auto_pad="FOO")],
         "bad_attribute", [vi("x", [1, 1, 5, 5])], [vi("y", [1, 2, 5, 5])], [wconv])
     files["bad-attribute.onnx"] = finish(g).SerializeToString()
+
+    # Sizes computed from a file: each once crashed, read out of bounds or ate the machine.
+    big = 2 ** 60 + 49                       # 16 * big wraps to 784 in 64-bit arithmetic
+    g = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["r"], name="reshape_wraps"),
+         helper.make_node("Softmax", ["r"], ["y"], name="softmax", axis=1)],
+        "reshape_overflow", [vi("x", [1, 784])], [vi("y", [16, big])],
+        [numpy_helper.from_array(np.array([16, big], np.int64), "shape")])
+    files["reshape-overflow.onnx"] = finish(g).SerializeToString()
+
+    g = helper.make_graph(
+        [helper.make_node("AveragePool", ["x"], ["y"], name="pool_pads", kernel_shape=[3, 3],
+                          pads=[10000, 10000, 10000, 10000])],
+        "pool_pads", [vi("x", [1, 1, 4, 4])], [vi("y", [1, 1, 20002, 20002])])
+    files["pool-huge-pads.onnx"] = finish(g).SerializeToString()
+
+    g = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv_pads", kernel_shape=[3, 3],
+                          pads=[2 ** 62, 0, 2 ** 62, 0])],
+        "conv_pads", [vi("x", [1, 1, 5, 5])], [vi("y", [1, 2, 5, 5])], [wconv])
+    files["conv-pads-2e62.onnx"] = finish(g).SerializeToString()
+
+    g = helper.make_graph(
+        [helper.make_node("Constant", [], [], name="constant_no_output",
+                          value=numpy_helper.from_array(np.ones(3, np.float32), "v")),
+         helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        "constant_no_output", [vi("x", [1, 4])], [vi("y", [1, 4])])
+    files["constant-no-output.onnx"] = finish(g).SerializeToString()
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                          "input_2e62", [vi("x", [1, 2 ** 62])], [vi("y", [1, 2 ** 62])])
+    files["input-dim-2e62.onnx"] = finish(g).SerializeToString()
+
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")],
+                          "input_40gb", [vi("x", [1, 1, 100000, 100000])],
+                          [vi("y", [1, 1, 100000, 100000])])
+    files["input-40gb.onnx"] = finish(g).SerializeToString()
+
+    z = TensorProto()
+    z.name = "z"
+    z.data_type = TensorProto.FLOAT
+    z.dims.extend([0, 2 ** 62, 2 ** 62])     # no elements, but its other dims overflow
+    g = helper.make_graph(
+        [helper.make_node("Flatten", ["z"], ["f"], name="flatten", axis=1),
+         helper.make_node("Relu", ["x"], ["y"], name="relu")],
+        "flatten_zero_huge", [vi("x", [1, 4])], [vi("y", [1, 4])], [z])
+    files["flatten-zero-huge.onnx"] = finish(g).SerializeToString()
+
+    pool = helper.make_node("MaxPool", ["x"], ["y"], name="pool_empty_pads", kernel_shape=[2, 2])
+    empty = onnx.AttributeProto()
+    empty.name = "pads"
+    empty.type = onnx.AttributeProto.INTS    # an INTS attribute with no values at all
+    pool.attribute.append(empty)
+    g = helper.make_graph([pool], "empty_ints", [vi("x", [1, 1, 4, 4])], [vi("y", [1, 1, 3, 3])])
+    odd = {"empty-ints-attribute.onnx": finish(g).SerializeToString()}  # valid: no pads
+    odd_root = os.path.join(os.path.dirname(out_root), "onnx-odd")
+    os.makedirs(odd_root, exist_ok=True)
+    for fname, data in odd.items():
+        write(os.path.join(odd_root, fname), data)
 
     os.makedirs(out_root, exist_ok=True)
     for fname, data in files.items():

@@ -69,6 +69,11 @@ def main():
         "huge-chunk-length.png": SIG + ihdr(8, 8) + struct.pack(">I", 0x7FFFFFF0) + b"IDAT"
         + bytes(16),
     }
+    # Ancillary chunks that claim 2^31 - 1 bytes in a file of under 100: libpng once allocated
+    # the claimed size (1.6 to 1.9 GB) before it found the file truncated.
+    for kind in (b"tEXt", b"zTXt", b"iTXt", b"sPLT"):
+        files["huge-%s-chunk.png" % kind.decode().lower()] = (
+            SIG + ihdr(8, 8) + struct.pack(">I", 0x7FFFFFFF) + kind + b"key\0" + bytes(24))
     for name, data in files.items():
         with open(os.path.join(HERE, name), "wb") as f:
             f.write(data)
