@@ -32,6 +32,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/conformance
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+FUZZ_TARGETS := onnx png stats
+FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay-%)
 
 # The binary: qcal, qcal-san under SANITIZE=1, or QCAL_BIN=path (a second build
 # folder can then have its own binary beside it). Set before `all`: a rule's prerequisites
@@ -43,7 +45,7 @@ QCAL_BIN ?= qcal
 endif
 QCAL_RUN = $(abspath $(QCAL_BIN))
 
-.PHONY: all deps check check-run conformance demo bench data-full clean
+.PHONY: all deps check check-run conformance demo bench data-full fuzz clean
 .DELETE_ON_ERROR:
 
 all: $(QCAL_BIN)
@@ -51,8 +53,10 @@ all: $(QCAL_BIN)
 deps:
 	@tools/install-deps.sh --if-missing
 
-# Only the AVX2 kernel files get -mavx2 -mfma; the rest runs on any x86-64.
+# Only the AVX2 kernel files get -mavx2 -mfma (and the AVX-VNNI ones -mavxvnni too); the
+# rest runs on any x86-64.
 $(BUILD)/%-avx2.o: ALL_CFLAGS += -mavx2 -mfma
+$(BUILD)/%-avxvnni.o: ALL_CFLAGS += -mavx2 -mfma -mavxvnni
 
 $(GEN_C) $(GEN_H): $(ONNX_PROTO)
 	@mkdir -p $(BUILD)/gen
@@ -81,6 +85,11 @@ $(BUILD)/tests/conformance: tests/conformance.c $(BUILD)/libqcal.a | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
 
+# A fuzz target without libFuzzer: replays the committed corpus and regressions in make check.
+$(BUILD)/tests/fuzz-replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(BUILD)/libqcal.a | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libqcal.a | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
@@ -88,8 +97,8 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libqcal.a | $(GEN_H)
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: $(QCAL_BIN) $(TESTS)
-	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
+check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS)
+	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/fuzz-replay.sh tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
 	    tests/compare-test.sh tests/html-test.sh
 
 conformance: deps
@@ -116,10 +125,31 @@ bench: deps
 	fi
 	@for b in $(BENCHES); do QCAL_BENCH_MODELS=$(BENCH_MODELS) $$b || exit 1; done
 
+# libFuzzer (Debian's clang): each target for FUZZ_SECONDS over a working copy of its corpus,
+# under ASan + UBSan, in build-fuzz/; what crashes is left in build-fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" \
+	    WARN="-std=c11 -Wall -Wextra -Wno-unknown-warning-option" \
+	    SANFLAGS="-fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(FUZZ_BUILD)/libqcal.a
+	@mkdir -p $(FUZZ_BUILD)/crashes
+	@for t in $(FUZZ_TARGETS); do \
+	    clang -O1 -g -D_GNU_SOURCE -I. -I$(FUZZ_BUILD)/gen $(PKG_CFLAGS) -fsanitize=fuzzer $(FUZZ_SAN) \
+	        tests/fuzz/fuzz_$$t.c $(FUZZ_BUILD)/libqcal.a $(PKG_LIBS) -o $(FUZZ_BUILD)/fuzz-$$t || exit 1; \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; cp -n tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/; \
+	    echo "== fuzz-$$t for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=512 -timeout=10 \
+	        -max_len=65536 -dict=tests/fuzz/$$t.dict -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- $(FUZZ_BUILD)/corpus/$$t 2>&1 | \
+	        grep -E '(DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix)' ; \
+	done
+
 data-full: deps
 	/usr/bin/python3 tools/make-data.py --full
 
 clean:
-	rm -rf build build-san qcal qcal-san
+	rm -rf build build-san build-fuzz qcal qcal-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -2,10 +2,8 @@
  * on the AVX2 kernel's packed panels; bit-exact with q8gemm-6x16c4-scalar.c. */
 #include "int8-impl.h"
 
-/* AVX-VNNI (VEX vpdpbusd) is not implied by -mavx2, and only this file needs it; it runs only
- * when the CPU reports it (kernels/int8/dispatch.c). */
-#pragma GCC target("avx2,fma,avxvnni")
-
+/* AVX-VNNI (VEX vpdpbusd) is not implied by -mavx2: the Makefile gives *-avxvnni.c files
+ * -mavxvnni; it runs only when the CPU reports it (kernels/int8/dispatch.c). */
 #include "q8gemm-avx2-impl.h"
 
 #include <immintrin.h>
