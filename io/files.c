@@ -1,6 +1,7 @@
 /* files.c — atomic file writing (temporary file + rename) and reading whole files. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -141,10 +142,27 @@ qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *er
         return qc_fail(err, QC_ERR_IO, "cannot read '%s': %s", path,
                        qc_errno_text(e, msg, sizeof msg));
     }
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+        fclose(f);
+        return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': a device, not a file", path);
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+        (uintmax_t)st.st_size > (uintmax_t)QC_MAX_FILE_BYTES) {
+        fclose(f);
+        return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': %.1f GiB, more than the 2 GiB qcal reads",
+                       path, (double)st.st_size / 1073741824.0);
+    }
     /* Grow as we go rather than trusting st_size: pipes and /proc files report 0. */
     size_t cap = 0, len = 0;
     char *buf = NULL;
     for (;;) {
+        if (len > QC_MAX_FILE_BYTES) {
+            free(buf);
+            fclose(f);
+            return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': more than the 2 GiB qcal reads",
+                           path);
+        }
         if (cap - len < 2) {
             size_t new_cap = cap ? cap * 2 : 65536;
             char *p = new_cap > cap ? realloc(buf, new_cap) : NULL;

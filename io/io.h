@@ -147,7 +147,11 @@ qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err);
 qc_status qc_file_commit(qc_file *file, qc_error *err);
 void qc_file_abort(qc_file *file);
 
-/* Reads a whole file into a malloc'ed buffer (NUL-terminated, size excludes the NUL). */
+/* Reads a whole file into a malloc'ed buffer (NUL-terminated, size excludes the NUL). Files
+ * qcal reads are at most QC_MAX_FILE_BYTES (protobuf's own limit): a larger regular file is
+ * refused before it is read, a pipe once it passes the limit, and a device (/dev/zero) at
+ * once — QC_ERR_INPUT, the file named. */
+#define QC_MAX_FILE_BYTES (((size_t)2 << 30) - 1)
 qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *err);
 
 #endif

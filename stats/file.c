@@ -212,6 +212,7 @@ typedef struct {
     const char *name; /* the file, for messages */
     qc_error *err;
     qc_status status;
+    size_t bytes; /* what the tensors read so far hold in memory */
 } reader;
 
 static bool bad(reader *r, const char *what)
@@ -439,8 +440,7 @@ static bool read_tensor(reader *r, qc_stats *s, const cJSON *o)
             v->valuedouble != floor(v->valuedouble))
             return bad(r, "a tensor's \"shape\" must hold non-negative integers");
         dims[d] = (int64_t)v->valuedouble;
-        numel *= dims[d];
-        if (numel > INT64_C(1) << 40)
+        if (!qc_mul_dims(numel, dims[d], &numel))
             return bad(r, "a tensor's \"shape\" is too large");
     }
     int64_t axis, channels, samples;
@@ -449,6 +449,25 @@ static bool read_tensor(reader *r, qc_stats *s, const cJSON *o)
         return false;
     if (channels != (axis >= 0 ? dims[axis] : 1))
         return bad(r, "a tensor's \"channels\" must be its size along \"axis\"");
+    /* samples · numel values were recorded: it must fit, with room for merges */
+    if (numel > 0 && samples > (INT64_C(1) << 62) / numel)
+        return bad(r, "a tensor's \"samples\" times its size is too large");
+    /* What the tensor will hold, before it is allocated: the file must carry the per-channel
+     * arrays it claims, and all tensors together fit the memory limit. */
+    bool per_channel = s->per_channel || rl == QC_ROLE_WEIGHT;
+    const cJSON *ch = item(o, "channel");
+    if (per_channel && channels > 1 &&
+        (!cJSON_IsObject(ch) || cJSON_GetArraySize(item(ch, "min")) != channels))
+        return bad(r, "a tensor's \"channel\" arrays must hold \"channels\" values");
+    r->bytes += (size_t)(s->histograms ? QC_HIST_BINS * sizeof(uint64_t) : 0) +
+                (size_t)(1 + (per_channel ? channels : 0)) * (sizeof(qc_moments) + 64);
+    if (r->bytes > qc_memory_limit()) {
+        if (r->status == QC_OK)
+            r->status = qc_fail(r->err, QC_ERR_INPUT,
+                                "'%s' needs more than the memory limit of %.1f MiB to hold",
+                                r->name, (double)qc_memory_limit() / 1048576.0);
+        return false;
+    }
     int i = qc_stats_add_tensor(s, name->valuestring, rl, rank, dims, (int)axis);
     if (i < 0) {
         if (r->status == QC_OK)
@@ -509,6 +528,29 @@ static bool read_shard(reader *r, qc_stats *s, const cJSON *o)
     s->shard_count = (int)count;
     s->shard_images = images;
     return true;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Are the tensor names distinct? Sorted, so that 20,000 tensors take milliseconds. */
+static bool names_unique(const qc_stats *s)
+{
+    if (s->n_tensors < 2)
+        return true;
+    char **names = malloc((size_t)s->n_tensors * sizeof *names);
+    if (!names)
+        return false;
+    for (int i = 0; i < s->n_tensors; i++)
+        names[i] = s->tensors[i].name;
+    qsort(names, (size_t)s->n_tensors, sizeof *names, compare_names);
+    bool unique = true;
+    for (int i = 1; i < s->n_tensors && unique; i++)
+        unique = strcmp(names[i - 1], names[i]) != 0;
+    free(names);
+    return unique;
 }
 
 qc_status qc_stats_parse(const char *text, size_t size, const char *name, qc_stats **out,
@@ -574,12 +616,10 @@ qc_status qc_stats_parse(const char *text, size_t size, const char *name, qc_sta
     for (const cJSON *t = tensors->child; t; t = t->next)
         if (!read_tensor(&r, s, t))
             goto end;
-    for (int i = 0; i < s->n_tensors; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(s->tensors[i].name, s->tensors[j].name)) {
-                bad(&r, "two tensors have the same name");
-                goto end;
-            }
+    if (!names_unique(s)) {
+        bad(&r, "two tensors have the same name");
+        goto end;
+    }
 end:
     cJSON_Delete(root);
     if (r.status != QC_OK) {

@@ -18,7 +18,7 @@ for cmd in inspect eval bench; do
     contains "README shows the synopsis of $cmd" README.md "${first#usage: }"
 done
 # a plain `make` builds ./qcal (its prerequisite was once expanded before QCAL_BIN was set)
-if make -n -B all 2>/dev/null | grep -qE -- '-o qcal$'; then ok "plain make links ./qcal"; else bad "plain make links ./qcal"; fi
+if env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -n -B all 2>/dev/null | grep -qE -- '-o qcal$'; then ok "plain make links ./qcal"; else bad "plain make links ./qcal"; fi
 expect "an unknown command is a usage error" 2 "$QCAL" frobnicate
 expect "an unknown option is a usage error" 2 "$QCAL" eval --frobnicate models/lenet.onnx data/val
 expect "eval without images is a usage error" 2 "$QCAL" eval models/lenet.onnx
@@ -58,6 +58,8 @@ else
         if [ "$rss" -lt 64 ]; then ok "refusing $(basename "$f") takes under 64 MiB (${rss} MiB)"; else bad "refusing $(basename "$f") takes under 64 MiB (${rss} MiB)"; fi
     done
 fi
+expect "a device given as the model is bad input, not read" 3 "$QCAL" inspect /dev/zero
+contains "the device is named" "$tmp/err" "/dev/zero"
 expect "--max-memory below 16 MiB is a usage error" 2 "$QCAL" eval --max-memory 3 models/lenet.onnx data/val
 if [ -f tests/data/onnx-bad/unsupported-ops.onnx ]; then
     "$QCAL" inspect tests/data/onnx-bad/unsupported-ops.onnx >"$tmp/out" 2>"$tmp/err"

@@ -127,4 +127,28 @@ else
     bad "at tensor granularity only weights keep per-channel values"
 fi
 
+# 7. hostile statistics files (tests/fuzz/regressions/stats: each once ate 2.4 GB, overflowed
+#    or was accepted) are refused by name, without holding more than they carry
+SM=tests/data/pytorch/simple-opset7/model.onnx
+for f in tests/fuzz/regressions/stats/*.json; do
+    expect "hostile stats $(basename "$f") is bad input" 3 "$QCAL" stats --stats "$f" "$SM"
+    contains "hostile stats $(basename "$f") is named" "$tmp/err" "$(basename "$f")"
+done
+if [ -z "${QCAL_SKIP_FULL:-}" ]; then
+    rss=$(py 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$QCAL" stats --stats tests/fuzz/regressions/stats/weight-claims-1e7-channels.json "$SM")
+    if [ "$rss" -lt 64 ]; then ok "a claim of 10^7 channels takes under 64 MiB (${rss} MiB)"; else bad "a claim of 10^7 channels takes under 64 MiB (${rss} MiB)"; fi
+fi
+# 20,000 tensors with one name twice (made here: 9 MB)
+py 'import json, copy, sys
+d = json.load(open(sys.argv[1]))
+a = [t for t in d["tensors"] if t["role"] == "activation"][0]
+d["tensors"] = []
+for i in range(20000):
+    t = copy.deepcopy(a); t["name"] = "t%d" % (i % 19999); d["tensors"].append(t)
+json.dump(d, open(sys.argv[2], "w"), separators=(",", ":"))' tests/fuzz/corpus/stats/simple-tensor.json "$tmp/many.json"
+expect "20,000 tensors with a name twice is bad input" 3 "$QCAL" stats --stats "$tmp/many.json" "$SM"
+contains "the repeated name is reported" "$tmp/err" "two tensors have the same name"
+
 summary stats
