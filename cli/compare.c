@@ -71,8 +71,10 @@ typedef struct {
     float lo, hi;          /* the range the variant chose (report) */
 } layer_result;
 
-/* A tensor of the quantized graph that holds the quantized version of a statistics tensor,
- * found by name in the QDQ graph before fusion (fusion keeps the QuantizeLinear outputs). */
+/* A tensor of the quantized graph that holds what the next layer reads of a statistics
+ * tensor, found in the QDQ graph before fusion (map_tensors): the output of its
+ * QuantizeLinear, which fusion keeps (the fused node writes it), or the float tensor of a
+ * statistics tensor the variant leaves in FP32. */
 typedef struct {
     char *name;            /* owned */
     int stats_index;
@@ -349,7 +351,7 @@ static bool is_plain_op(const qc_node *n, const char *op_type)
     return !strcmp(n->op_type, op_type) && (!n->domain[0] || !strcmp(n->domain, "ai.onnx"));
 }
 
-static bool all_const_inputs_after_first(const qc_graph *g, const qc_node *n)
+static bool constant_operands(const qc_graph *g, const qc_node *n)
 {
     for (int k = 1; k < n->n_inputs; k++)
         if (n->inputs[k] >= 0 && !g->tensors[n->inputs[k]].is_const)
@@ -381,7 +383,7 @@ static int quantized_activation(const qc_graph *vg, const qc_stats *s, const qc_
     for (int k = 0; k < 2 && si < 0; k++) {
         int p = vg->tensors[x].producer;
         if (p < 0 || !is_plain_op(&vg->nodes[p], steps[k]) || vg->nodes[p].n_inputs < 1 ||
-            !all_const_inputs_after_first(vg, &vg->nodes[p]))
+            !constant_operands(vg, &vg->nodes[p]))
             continue;
         x = vg->nodes[p].inputs[0];
         si = qc_stats_find(s, vg->tensors[x].name);

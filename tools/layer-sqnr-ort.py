@@ -318,7 +318,8 @@ def _run_prepare(work, onnx_python):
         if shutil.which(py) and _has_modules(py, need):
             r = subprocess.run([py, os.path.abspath(__file__), "--prepare", work], stderr=subprocess.PIPE, text=True)
             if r.returncode == 3:
-                raise BadInput(r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "bad input")
+                last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "bad input"
+                raise BadInput(last[len("error: "):] if last.startswith("error: ") else last)
             if r.returncode != 0:
                 raise RuntimeError("the first step failed in %s: %s" % (py, r.stderr.strip()[-2000:]))
             return None
@@ -326,7 +327,10 @@ def _run_prepare(work, onnx_python):
 
 
 def measure(args):
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise FileNotFoundError("no onnxruntime in %s: run this script with an interpreter that has it" % sys.executable)
 
     work = tempfile.mkdtemp(prefix="layer-sqnr-")
     try:
@@ -357,46 +361,43 @@ def measure(args):
         inp = plan["input"]
         s32 = session(os.path.join(work, "fp32.onnx"), args.fp32)
         f_names = sorted({p[0] for q in plan["quantized"] for p in q["pairs"] if p[0] != inp})
-        # the FP32 tensors of every image, then each quantized model against them: one
-        # FP32 run per image whatever the number of models
-        refs = []
-        for i in range(len(x)):
-            ref = dict(zip(f_names, s32.run(f_names, {inp: x[i:i + 1]}) if f_names else []))
-            ref[inp] = x[i:i + 1]
-            refs.append(ref)
-        results = []
+        models = []
         for k, (path, q) in enumerate(zip(args.quantized, plan["quantized"])):
             stored = np.load(os.path.join(work, "q%d.npz" % k))
-            divisors = {d: stored[v] for d, v in q["divisors"].items()}
-            sq = session(os.path.join(work, "q%d.onnx" % k), path)
-            pairs = q["pairs"]
-            q_names = [p[1] for p in pairs]
-            acc = {p[1]: [0.0, 0.0, 0, 0.0] for p in pairs}  # Σx², Σ(x − x̂)², values, max |x − x̂|
-            for i in range(len(x)):
-                got = dict(zip(q_names, sq.run(q_names, {inp: x[i:i + 1]}) if q_names else []))
-                for name, dq, div in pairs:
-                    r = refs[i][name].astype(np.float64).ravel()
-                    v = got[dq]
+            models.append({"path": path, "pairs": q["pairs"], "session": session(os.path.join(work, "q%d.onnx" % k), path),
+                           "divisors": {d: stored[v] for d, v in q["divisors"].items()},
+                           # per pair: Σx², Σ(x − x̂)², values, max |x − x̂|
+                           "acc": [[0.0, 0.0, 0, 0.0] for _ in q["pairs"]]})
+        # image by image: one FP32 run, then every quantized model against it
+        for i in range(len(x)):
+            feed = {inp: x[i:i + 1]}
+            ref = dict(zip(f_names, s32.run(f_names, feed) if f_names else []))
+            ref[inp] = x[i:i + 1]
+            for m in models:
+                q_names = [p[1] for p in m["pairs"]]
+                got = m["session"].run(q_names, feed) if q_names else []
+                for (name, dq, div), v, a in zip(m["pairs"], got, m["acc"]):
+                    r = ref[name].astype(np.float64).ravel()
                     if div is not None:
-                        d = divisors[div]
+                        d = m["divisors"][div]
                         v = v * d.reshape((1, d.size) + (1,) * (v.ndim - 2))
                     v = v.astype(np.float64).ravel()
                     if r.size != v.size:
-                        raise BadInput("'%s', tensor '%s': %d FP32 values but %d quantized" % (path, name, r.size, v.size))
+                        raise BadInput("'%s', tensor '%s': %d FP32 values but %d quantized" % (m["path"], name, r.size, v.size))
                     e = r - v
-                    a = acc[dq]
                     a[0] += float(np.dot(r, r))
                     a[1] += float(np.dot(e, e))
                     a[2] += r.size
                     a[3] = max(a[3], float(np.abs(e).max()) if e.size else 0.0)
+        results = []
+        for m, q in zip(models, plan["quantized"]):
             tensors = []
-            for name, dq, div in pairs:
-                s2, e2, n, mx = acc[dq]
+            for (name, dq, div), (s2, e2, n, mx) in zip(m["pairs"], m["acc"]):
                 db = math.inf if e2 == 0 else -math.inf if s2 == 0 else 10 * math.log10(s2 / e2)
                 tensors.append({"tensor": name, "dequantized": dq, "channel_scales": div is not None, "values": n,
                                 "sqnr_db": db if math.isfinite(db) else None, "identical": e2 == 0,
                                 "max_abs_err": mx})
-            results.append({"model": path, "tensors": tensors, "unmatched": q["unmatched"]})
+            results.append({"model": m["path"], "tensors": tensors, "unmatched": q["unmatched"]})
         return {"format": FORMAT, "version": VERSION, "fp32": args.fp32, "images": int(len(x)),
                 "onnxruntime": ort.__version__, "quantized": results}
     finally:
