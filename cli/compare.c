@@ -71,8 +71,10 @@ typedef struct {
     float lo, hi;          /* the range the variant chose (report) */
 } layer_result;
 
-/* A tensor of the quantized graph that holds the quantized version of a statistics tensor,
- * found by name in the QDQ graph before fusion (fusion keeps the QuantizeLinear outputs). */
+/* A tensor of the quantized graph that holds what the next layer reads of a statistics
+ * tensor, found in the QDQ graph before fusion (map_tensors): the output of its
+ * QuantizeLinear, which fusion keeps (the fused node writes it), or the float tensor of a
+ * statistics tensor the variant leaves in FP32. */
 typedef struct {
     char *name;            /* owned */
     int stats_index;
@@ -344,39 +346,94 @@ static void compare_observer(void *ctx, const qc_graph *g, int tensor, const qc_
     qc_error_acc_add(&c->layers[si].acc, c->cap[f], q, n);
 }
 
-/* Which tensor of the quantized graph vg holds the quantized version of which statistics
- * tensor: the output of a QuantizeLinear of it (dequantized with its scale and zero point),
- * else a float tensor of the same name. */
+static bool is_plain_op(const qc_node *n, const char *op_type)
+{
+    return !strcmp(n->op_type, op_type) && (!n->domain[0] || !strcmp(n->domain, "ai.onnx"));
+}
+
+static bool constant_operands(const qc_graph *g, const qc_node *n)
+{
+    for (int k = 1; k < n->n_inputs; k++)
+        if (n->inputs[k] >= 0 && !g->tensors[n->inputs[k]].is_const)
+            return false;
+    return true;
+}
+
+/* The statistics tensor that QuantizeLinear node nd quantizes, or -1. The quantizer writes,
+ * for an activation x (docs/qparams.md Q8, Q14):
+ *
+ *     x [→ Div(x, S) when compensated] [→ Clip to the b-bit range when b < 8] → Q → DQ
+ *
+ * and the readers of x read DQ's output. So the activation is Q's input, found through that
+ * Clip and Div; a graph output x is renamed before its Q and its name moves to DQ's output. */
+static int quantized_activation(const qc_graph *vg, const qc_stats *s, const qc_node *nd)
+{
+    for (int i = 0; i < vg->n_nodes; i++) {
+        const qc_node *dq = &vg->nodes[i];
+        if (is_plain_op(dq, "DequantizeLinear") && dq->n_inputs > 0 && dq->inputs[0] == nd->outputs[0] &&
+            dq->n_outputs > 0 && dq->outputs[0] >= 0 && vg->tensors[dq->outputs[0]].is_output) {
+            int si = qc_stats_find(s, vg->tensors[dq->outputs[0]].name);
+            if (si >= 0)
+                return si;
+        }
+    }
+    int x = nd->inputs[0];
+    int si = qc_stats_find(s, vg->tensors[x].name);
+    const char *steps[] = {"Clip", "Div"}; /* walking back: the Clip comes after the Div */
+    for (int k = 0; k < 2 && si < 0; k++) {
+        int p = vg->tensors[x].producer;
+        if (p < 0 || !is_plain_op(&vg->nodes[p], steps[k]) || vg->nodes[p].n_inputs < 1 ||
+            !constant_operands(vg, &vg->nodes[p]))
+            continue;
+        x = vg->nodes[p].inputs[0];
+        si = qc_stats_find(s, vg->tensors[x].name);
+    }
+    return si;
+}
+
+/* Which tensor of the quantized graph vg (QDQ, before fusion) holds each quantized
+ * activation as the next layer reads it: the output of its QuantizeLinear, an integer tensor
+ * that fusion keeps (the fused node writes it), dequantized with that node's scale and zero
+ * point, or channel by channel with the report's parameters when the activation is
+ * compensated. Statistics tensors that the variant leaves in FP32 are compared as the float
+ * tensor of the same name. */
 static qc_status map_tensors(const qc_graph *vg, const qc_stats *s, variant_result *v, qc_error *err)
 {
     bool *claimed = calloc((size_t)s->n_tensors + 1, sizeof *claimed);
+    bool *measured = calloc((size_t)s->n_tensors + 1, sizeof *measured);
     int *map = malloc(sizeof(int) * (size_t)(vg->n_tensors + 1));
     qc_qparams *deq = calloc((size_t)vg->n_tensors + 1, sizeof *deq);
     v->maps = calloc((size_t)vg->n_tensors + 1, sizeof *v->maps);
-    if (!claimed || !map || !deq || !v->maps) {
+    if (!claimed || !measured || !map || !deq || !v->maps) {
         free(claimed);
+        free(measured);
         free(map);
         free(deq);
         return qc_fail(err, QC_ERR_IO, "out of memory");
     }
     for (int t = 0; t < vg->n_tensors; t++)
         map[t] = -1;
+    /* quantized by the variant: never compared through a float tensor of the same name,
+     * which in the QDQ graph holds the value before the quantization (before a fused Relu,
+     * before the b-bit Clip, or in the units of compensated channels) */
+    for (int r = 0; r < v->report.n; r++) {
+        int si = qc_stats_find(s, v->report.tensors[r].tensor);
+        if (si >= 0 && (!strcmp(v->report.tensors[r].role, "activation") || !strcmp(v->report.tensors[r].role, "input")))
+            claimed[si] = true;
+    }
     for (int i = 0; i < vg->n_nodes; i++) {
         const qc_node *nd = &vg->nodes[i];
-        if (strcmp(nd->op_type, "QuantizeLinear") || nd->domain[0] || nd->n_inputs < 2 ||
-            nd->n_outputs < 1 || nd->outputs[0] < 0)
+        if (!is_plain_op(nd, "QuantizeLinear") || nd->n_inputs < 2 || nd->n_outputs < 1 ||
+            nd->outputs[0] < 0 || nd->inputs[0] < 0 || vg->tensors[nd->inputs[0]].is_const)
             continue;
-        /* a compensated tensor is divided by its channel scales first (Q14) */
-        int x = nd->inputs[0], xp = vg->tensors[x].producer;
-        if (qc_stats_find(s, vg->tensors[x].name) < 0 && xp >= 0 && !strcmp(vg->nodes[xp].op_type, "Div") &&
-            vg->nodes[xp].n_inputs == 2)
-            x = vg->nodes[xp].inputs[0];
-        int si = qc_stats_find(s, vg->tensors[x].name);
+        int si = quantized_activation(vg, s, nd);
         const qc_tensor *sc = &vg->tensors[nd->inputs[1]];
         const qc_tensor *zp = nd->n_inputs > 2 && nd->inputs[2] >= 0 ? &vg->tensors[nd->inputs[2]] : NULL;
         const qc_tensor *out = &vg->tensors[nd->outputs[0]];
-        if (si < 0 || !sc->is_const || qc_value_count(&sc->value) != 1 || (zp && !zp->is_const))
+        if (si < 0 || measured[si] || !sc->is_const || qc_value_count(&sc->value) != 1 ||
+            (zp && !zp->is_const))
             continue;
+        measured[si] = true; /* once, should a tensor be quantized twice */
         qc_qparams p = {.scale = (float)qc_read_scalar(&sc->value, 0),
                         .zero_point = zp ? (int32_t)qc_read_scalar(&zp->value, 0) : 0};
         bool is_signed = zp ? zp->value.dtype == QC_INT8 : out->value.dtype == QC_INT8;
@@ -384,7 +441,6 @@ static qc_status map_tensors(const qc_graph *vg, const qc_stats *s, variant_resu
         p.qmax = is_signed ? 127 : 255;
         map[nd->outputs[0]] = si;
         deq[nd->outputs[0]] = p;
-        claimed[si] = true;
     }
     for (int t = 0; t < vg->n_tensors; t++) {
         const qc_tensor *tt = &vg->tensors[t];
@@ -415,6 +471,7 @@ static qc_status map_tensors(const qc_graph *vg, const qc_stats *s, variant_resu
         v->n_maps += st == QC_OK;
     }
     free(claimed);
+    free(measured);
     free(map);
     free(deq);
     return st;
