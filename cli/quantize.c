@@ -280,7 +280,7 @@ int cmd_quantize(int argc, char **argv)
     /* The quantized model takes the same images as MODEL: its card goes with it. */
     qc_card_copy card = QC_CARD_NONE;
     char card_target[4096] = "";
-    if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, &card, card_target,
+    if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, NULL, &card, card_target,
                                                         sizeof card_target, &err)) != QC_OK)
         remove(o.out);
     if (status != QC_OK) {
