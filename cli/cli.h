@@ -77,6 +77,20 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
                    qc_stats **s);
 
+/* ---- file safety (cli/common.c) ----------------------------------------------------------
+ * Every command that writes a file checks it with cli_check_output before reading anything:
+ * an output that is one of its inputs (the same file by device and inode when both exist,
+ * else the same resolved path), or the model card beside an input model, is a usage error
+ * naming both. */
+typedef struct {
+    const char *path; /* NULL entries are skipped */
+    const char *what; /* "model" (its card beside is checked too), "statistics file", … */
+} cli_file;
+int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n);
+/* The same for plain input paths (e.g. a command's positional arguments): a path ending in
+ * ".onnx" is a model, anything else an input. */
+int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
+
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {
     bool on;

@@ -1,10 +1,13 @@
 /* common.c — what every subcommand shares: messages, option values, preprocessing flags,
  * the progress bar and JSON strings. */
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -236,6 +239,82 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
     if (st != QC_OK)
         cli_error("%s", err.msg);
     return st;
+}
+
+/* ---- file safety: what a command reads and writes ------------------------------------------ */
+
+/* path made absolute without following its last component: realpath of the folder, then the
+ * name; a copy of path when the folder does not resolve. malloc'ed. */
+static char *resolve_path(const char *path)
+{
+    char *r = realpath(path, NULL);
+    if (r)
+        return r;
+    char *a = strdup(path), *b = strdup(path);
+    char *dir = a ? realpath(dirname(a), NULL) : NULL;
+    const char *base = b ? basename(b) : NULL;
+    size_t size = dir && base ? strlen(dir) + strlen(base) + 2 : 0;
+    r = size ? malloc(size) : NULL;
+    if (r)
+        snprintf(r, size, "%s/%s", dir, base);
+    else
+        r = strdup(path);
+    free(dir);
+    free(a);
+    free(b);
+    return r;
+}
+
+/* The same file: by device and inode when both exist, else by resolved path. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ra = resolve_path(a), *rb = resolve_path(b);
+    bool same = ra && rb ? !strcmp(ra, rb) : !strcmp(a, b);
+    free(ra);
+    free(rb);
+    return same;
+}
+
+int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const cli_file *in = &inputs[i];
+        if (!in->path)
+            continue;
+        if (same_file(out, in->path)) {
+            cli_error("cannot write '%s': it is the %s '%s', which the command reads (%s must name "
+                      "another file)", out, in->what, in->path, option);
+            return QC_ERR_USAGE;
+        }
+        if (strcmp(in->what, "model"))
+            continue;
+        char *card = qc_model_card_path(in->path);
+        struct stat st;
+        bool hit = card && stat(card, &st) == 0 && same_file(out, card);
+        if (hit)
+            cli_error("cannot write '%s': it is the model card of '%s' (%s must name another file)",
+                      out, in->path, option);
+        free(card);
+        if (hit)
+            return QC_ERR_USAGE;
+    }
+    return QC_OK;
+}
+
+int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(paths[i]);
+        bool model = len > 5 && !strcmp(paths[i] + len - 5, ".onnx");
+        cli_file in = {paths[i], model ? "model" : "input"};
+        int st = cli_check_output(out, option, &in, 1);
+        if (st != QC_OK)
+            return st;
+    }
+    return QC_OK;
 }
 
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,

@@ -1164,6 +1164,8 @@ int cmd_compare(int argc, char **argv)
         fputs(COMPARE_USAGE, stdout);
         return 0;
     }
+    if (o.html && (status = cli_check_output_paths(o.html, "--html", pos, n_pos)) != QC_OK)
+        return status;
     const int n_models = n_pos - 2;
     const char *calib = pos[n_pos - 2], *val = pos[n_pos - 1];
     qc_error err;

@@ -330,6 +330,13 @@ int cmd_eval(int argc, char **argv)
     if (o.predictions && n_models > 1)
         return cli_usage_error(EVAL_USAGE, "--predictions takes one MODEL");
 
+    if (o.predictions) {
+        cli_file inputs[] = {{positional[0], "model"}, {positional[1], "image folder"}, {o.labels, "labels file"}};
+        int st = cli_check_output(o.predictions, "--predictions", inputs, 3);
+        if (st != QC_OK)
+            return st;
+    }
+
     qc_error err;
     qc_image_set set;
     qc_status s = qc_image_set_open(&set, positional[n_pos - 1], o.labels, &err);

@@ -55,6 +55,13 @@ int cmd_merge(int argc, char **argv)
         goto done;
     }
 
+    for (int k = 0; k < n_in && status == QC_OK; k++) {
+        cli_file input = {in[k], "statistics file"};
+        status = cli_check_output(out, "-o", &input, 1);
+    }
+    if (status != QC_OK)
+        goto done;
+
     qc_error err;
     qc_stats *all = NULL;
     status = qc_stats_load(in[0], &all, &err);

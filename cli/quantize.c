@@ -256,6 +256,11 @@ int cmd_quantize(int argc, char **argv)
     o.q.exclude = (const char *const *)o.exclude;
     o.q.n_exclude = o.n_exclude;
 
+    cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
+                         {n_pos > 1 ? pos[1] : NULL, "image folder"}};
+    if ((status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
+        goto end;
+
     uint64_t hash = 0;
     if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK)
         goto end;

@@ -506,6 +506,10 @@ int cmd_stats(int argc, char **argv)
                                                          : "stats needs a MODEL and IMAGES");
     if (o.stats_file && o.shard_n > 1)
         return cli_usage_error(STATS_USAGE, "--shard needs IMAGES, not --stats");
+    cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
+                         {n_pos > 1 ? pos[1] : NULL, "image folder"}};
+    if (o.out && (status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
+        return status;
 
     qc_error err;
     qc_graph *g = NULL;

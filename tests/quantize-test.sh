@@ -167,6 +167,25 @@ else
     skip "metadata and --exclude: onnx (python) not installed"
 fi
 
+# 6b. files a user must not lose or silently misuse (cli_check_output, the checks of a
+#     statistics file against the model, the card inside the quantized file, its source hash)
+mkdir -p "$tmp/safe"
+cp models/lenet.onnx models/lenet.json "$tmp/safe/"
+expect "quantize -o MODEL is refused (the FP32 model is not replaced)" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/lenet.onnx" "$tmp/safe/lenet.onnx"
+same "quantize -o MODEL leaves the FP32 model as it was" models/lenet.onnx "$tmp/safe/lenet.onnx"
+contains "the refusal names the output and the model" "$tmp/err" "cannot write '$tmp/safe/lenet.onnx': it is the model '$tmp/safe/lenet.onnx'"
+cp models/lenet.onnx "$tmp/safe/"
+expect "quantize -o MODEL by another path to the same file is refused" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/../safe/lenet.onnx" "$tmp/safe/lenet.onnx"
+cp models/lenet.onnx "$tmp/safe/"
+ln -s lenet.onnx "$tmp/safe/link.onnx"
+expect "quantize -o a symbolic link to MODEL is refused" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/link.onnx" "$tmp/safe/lenet.onnx"
+cp models/lenet.onnx "$tmp/safe/"
+cp "$tmp/lenet.json" "$tmp/safe/s.json"
+expect "quantize -o the --stats file it reads is refused" 2 "$QCAL" quantize --stats "$tmp/safe/s.json" -o "$tmp/safe/s.json" models/lenet.onnx
+same "quantize -o the --stats file leaves it as it was" "$tmp/lenet.json" "$tmp/safe/s.json"
+expect "quantize -o the model card of MODEL is refused" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/lenet.json" "$tmp/safe/lenet.onnx"
+same "quantize -o the model card leaves it as it was" models/lenet.json "$tmp/safe/lenet.json"
+
 # 7. every model × layout × scheme × granularity: onnx.checker, ONNX Runtime, qcal
 files=()
 for m in $MODELS; do
