@@ -67,15 +67,20 @@ bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
 int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
                     qc_model_card *card, qc_preprocess *pp);
 
+/* Did the user give any preprocessing flag? */
+bool cli_pp_given(const cli_pp_flags *f);
+
 /* Loads the ONNX model at path: BatchNorm folded, and with fuse its QDQ patterns fused into
  * integer ops (a model to run as it is; not one to quantize or observe for statistics). hash,
  * when not NULL, gets the FNV-1a of the file that statistics record. Prints what goes wrong;
  * returns the exit status. */
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
-/* The statistics in stats_path, checked to belong to model_path (its graph g and hash).
- * Prints what goes wrong; returns the exit status. */
+/* The statistics in stats_path, checked against the model they are used with: its graph g and
+ * hash (qc_stats_check_model), the preprocessing pp it now takes (model card and flags; NULL:
+ * not checked), and completeness: a partial merge is exit 3 unless allow_partial (then a
+ * warning unless quiet). Prints what goes wrong; returns the exit status (*s NULL on error). */
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
-                   qc_stats **s);
+                   const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s);
 
 /* ---- file safety (cli/common.c) ----------------------------------------------------------
  * Every command that writes a file checks it with cli_check_output before reading anything:
@@ -90,6 +95,9 @@ int cli_check_output(const char *out, const char *option, const cli_file *inputs
 /* The same for plain input paths (e.g. a command's positional arguments): a path ending in
  * ".onnx" is a model, anything else an input. */
 int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
+
+/* The channels of g's single float NCHW input (fixed channels and size), or 0. */
+int cli_model_channels(const qc_graph *g);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {

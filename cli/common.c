@@ -317,15 +317,42 @@ int cli_check_output_paths(const char *out, const char *option, const char *cons
     return QC_OK;
 }
 
+int cli_model_channels(const qc_graph *g)
+{
+    if (g->n_inputs != 1)
+        return 0;
+    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe) || t->value.dims[1] < 1)
+        return 0;
+    return (int)t->value.dims[1];
+}
+
+bool cli_pp_given(const cli_pp_flags *f)
+{
+    return f->has_size || f->has_crop || f->has_scale || f->has_mean || f->has_std || f->has_color;
+}
+
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
-                   qc_stats **s)
+                   const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s)
 {
     qc_error err;
     qc_status st = qc_stats_load(stats_path, s, &err);
     if (st == QC_OK)
         st = qc_stats_check_model(*s, g, hash, stats_path, model_path, &err);
-    if (st != QC_OK)
+    if (st == QC_OK && pp)
+        st = qc_stats_check_preprocess(*s, pp, stats_path, model_path, &err);
+    if (st == QC_OK && (st = qc_stats_check_complete(*s, stats_path, &err)) != QC_OK && allow_partial) {
+        if (!quiet)
+            cli_warning("using '%s', a partial merge of %d of %d shards (%lld of %lld images), as "
+                        "--allow-partial says", stats_path, (*s)->n_shards, (*s)->shard_count,
+                        (long long)(*s)->images, (long long)(*s)->shard_images);
+        st = QC_OK;
+    }
+    if (st != QC_OK) {
         cli_error("%s", err.msg);
+        qc_stats_destroy(*s);
+        *s = NULL;
+    }
     return st;
 }
 

@@ -15,13 +15,14 @@
     "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
     "                  [--percentile P] [--per-channel] [--bits N | --weight-bits N --act-bits N]\n" \
     "                  [--reduce-range] [--round MODE] [--format qdq|qoperator|fakequant]\n"        \
-    "                  [--input-compensation]\n"                                                    \
+    "                  [--input-compensation] [--allow-partial]\n"                                   \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--batch N] [--size HxW] [--crop HxW] [--scale S]\n"             \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]\n"                    \
     "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG images\n"  \
     "  under IMAGES, writes OUT.onnx (and MODEL's card as OUT.json) and prints each quantized\n" \
-    "  tensor's range and parameters.\n"                                                          \
+    "  tensor's range and parameters. The statistics must match MODEL: its hash and tensors,\n"  \
+    "  the preprocessing it takes now (card and flags), and all shards of a split.\n"            \
     "  --scheme       gemmlowp (asymmetric uint8, default) or symlowp (zero point 0)\n"             \
     "  --method       how activation ranges are chosen (default minmax)\n"                          \
     "  --n N          avgstd and meanstd: mean +- N std (default 3)\n"                              \
@@ -36,6 +37,7 @@
     "  --exclude      nodes kept FP32 (comma-separated names; an unknown name is exit 2)\n"         \
     "  --input-compensation  activations read by Conv/Gemm/MatMul get a scale per channel, folded\n" \
     "                 into those layers' weights (needs per-channel statistics; qdq or fakequant)\n"  \
+    "  --allow-partial with --stats: use a partial merge of shards (a warning instead of exit 3)\n" \
     "  --limit N      with IMAGES: at most N images (default all)\n"
 
 typedef struct {
@@ -45,6 +47,7 @@ typedef struct {
     int64_t limit, batch;
     char **exclude;
     int n_exclude;
+    bool allow_partial;
     cli_pp_flags pp;
     cli_common common;
 } quantize_options;
@@ -100,6 +103,8 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             o->q.reduce_range = true;
         } else if (!strcmp(argv[i], "--input-compensation")) {
             o->q.input_compensation = true;
+        } else if (!strcmp(argv[i], "--allow-partial")) {
+            o->allow_partial = true;
         } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
                    (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, QUANTIZE_USAGE)))) {
             o->out = v;
@@ -256,6 +261,10 @@ int cmd_quantize(int argc, char **argv)
     o.q.exclude = (const char *const *)o.exclude;
     o.q.n_exclude = o.n_exclude;
 
+    if (o.allow_partial && !o.stats_file) {
+        status = cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
+        goto end;
+    }
     cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
     if ((status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
@@ -264,8 +273,20 @@ int cmd_quantize(int argc, char **argv)
     uint64_t hash = 0;
     if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK)
         goto end;
+    /* The preprocessing the statistics must have been gathered with: MODEL's card (or the
+     * default), the flags laid over. */
     if (o.stats_file) {
-        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], &s)) != QC_OK)
+        int channels = cli_model_channels(g);
+        qc_model_card card = {0};
+        qc_preprocess pp;
+        if (channels > 0) {
+            status = cli_model_setup(pos[0], channels, &o.pp, o.common.quiet, &card, &pp);
+            qc_model_card_free(&card);
+            if (status != QC_OK)
+                goto end;
+        }
+        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], channels > 0 ? &pp : NULL,
+                                     o.allow_partial, o.common.quiet, &s)) != QC_OK)
             goto end;
     } else {
         double seconds;

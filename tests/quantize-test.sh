@@ -186,6 +186,24 @@ same "quantize -o the --stats file leaves it as it was" "$tmp/lenet.json" "$tmp/
 expect "quantize -o the model card of MODEL is refused" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/lenet.json" "$tmp/safe/lenet.onnx"
 same "quantize -o the model card leaves it as it was" models/lenet.json "$tmp/safe/lenet.json"
 
+# statistics gathered with another mean than the model takes now: exit 3 naming the field
+"$QCAL" stats --quiet --method minmax --mean 0.5 -o "$tmp/safe/mean.json" models/lenet.onnx "$IMG" 2>"$tmp/err" || bad "stats --mean 0.5 ($(head -c 200 "$tmp/err"))"
+expect "quantize --stats gathered with another preprocessing (mean) is bad input" 3 "$QCAL" quantize --stats "$tmp/safe/mean.json" -o "$tmp/safe/m.onnx" models/lenet.onnx
+contains "the preprocessing mismatch names the field" "$tmp/err" "its images had mean 0.5, the model now takes mean 0.286"
+absent "a preprocessing mismatch leaves no output" "$tmp/safe/m.onnx"
+expect "quantize --stats with the flags the statistics were gathered with exits 0" 0 "$QCAL" quantize --quiet --mean 0.5 --stats "$tmp/safe/mean.json" -o "$tmp/safe/m.onnx" models/lenet.onnx
+
+# a partial merge: exit 3 unless --allow-partial
+for i in 0 1; do
+    "$QCAL" stats --quiet --method minmax --shard "$i/4" -o "$tmp/safe/sh$i.json" models/lenet.onnx "$IMG" 2>"$tmp/err" || bad "shard $i/4 ($(head -c 200 "$tmp/err"))"
+done
+"$QCAL" merge --quiet -o "$tmp/safe/part.json" "$tmp/safe/sh0.json" "$tmp/safe/sh1.json" 2>"$tmp/err" || bad "merge of 2 of 4 shards ($(head -c 200 "$tmp/err"))"
+expect "quantize --stats of a partial merge (2 of 4 shards) is bad input" 3 "$QCAL" quantize --stats "$tmp/safe/part.json" -o "$tmp/safe/p.onnx" models/lenet.onnx
+contains "the partial merge says which shards it holds" "$tmp/err" "holds 2 of 4 shards (0, 1)"
+absent "a refused partial merge leaves no output" "$tmp/safe/p.onnx"
+expect "quantize --stats of a partial merge with --allow-partial exits 0" 0 "$QCAL" quantize --stats "$tmp/safe/part.json" --allow-partial -o "$tmp/safe/p.onnx" models/lenet.onnx
+contains "--allow-partial still warns" "$tmp/err" "partial merge of 2 of 4 shards"
+
 # 7. every model × layout × scheme × granularity: onnx.checker, ONNX Runtime, qcal
 files=()
 for m in $MODELS; do

@@ -128,6 +128,15 @@ expect "merge -o one of its inputs is refused" 2 "$QCAL" merge -o "$tmp/safe/a.j
 same "merge -o an input leaves it as it was" "$tmp/s3-0.json" "$tmp/safe/a.json"
 contains "the merge refusal names the statistics file" "$tmp/err" "it is the statistics file '$tmp/safe/a.json'"
 
+"$QCAL" stats --quiet --method minmax --std 0.5 -o "$tmp/safe/std.json" "$M" "$IMG" 2>/dev/null
+expect "stats --stats gathered with another preprocessing (std) is bad input" 3 "$QCAL" stats --stats "$tmp/safe/std.json" "$M"
+contains "the preprocessing mismatch names the field" "$tmp/err" "its images had std 0.5, the model now takes std 0.353"
+expect "stats --stats with the flags it was gathered with exits 0" 0 "$QCAL" stats --std 0.5 --stats "$tmp/safe/std.json" "$M"
+expect "stats --stats of a partial merge is bad input" 3 "$QCAL" stats --stats "$tmp/p.json" "$M"
+contains "the partial merge names its shards" "$tmp/err" "holds 2 of 3 shards (0, 2)"
+expect "stats --stats of a partial merge with --allow-partial exits 0" 0 "$QCAL" stats --allow-partial --stats "$tmp/p.json" "$M"
+expect "--allow-partial without --stats is a usage error" 2 "$QCAL" stats --allow-partial -o "$tmp/safe/x.json" "$M" "$IMG"
+
 # 6. what is recorded follows --method and --granularity
 expect "stats --method minmax,avgstd exits 0" 0 "$QCAL" stats --quiet --method minmax,avgstd -o "$tmp/nohist.json" "$M" "$IMG"
 contains "without a histogram method no histograms are recorded" "$tmp/nohist.json" '"histograms": false'
