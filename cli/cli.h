@@ -62,11 +62,13 @@ int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const ch
 /* Returns false (after printing) when the result does not fit the model's channels. */
 bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
 /* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the
- * card's, or the default for the channels, with the flags laid over. Prints what goes wrong;
- * returns the exit status. */
-int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
-                    qc_model_card *card, qc_preprocess *pp);
-
+ * card beside MODEL, else the card embedded in g (metadata qcal.model_card, written by qcal
+ * quantize), else the default for the channels; the flags laid over. A quantized g (see
+ * cli_model_is_quantized) with neither card and no preprocessing flag is QC_ERR_INPUT: its
+ * preprocessing is unknown. g may be NULL (no embedded card looked for). Prints what goes
+ * wrong; returns the exit status. */
+int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
+                    bool quiet, qc_model_card *card, qc_preprocess *pp);
 /* Did the user give any preprocessing flag? */
 bool cli_pp_given(const cli_pp_flags *f);
 
@@ -95,7 +97,12 @@ int cli_check_output(const char *out, const char *option, const cli_file *inputs
 /* The same for plain input paths (e.g. a command's positional arguments): a path ending in
  * ".onnx" is a model, anything else an input. */
 int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
-
+/* The value of metadata_props[key] of g, or NULL. */
+const char *cli_graph_meta(const qc_graph *g, const char *key);
+/* A quantized model: qcal's metadata (qcal.format), or any QuantizeLinear,
+ * DequantizeLinear, DynamicQuantizeLinear, QLinear*, QGemm, ConvInteger or MatMulInteger
+ * node. */
+bool cli_model_is_quantized(const qc_graph *g);
 /* The channels of g's single float NCHW input (fixed channels and size), or 0. */
 int cli_model_channels(const qc_graph *g);
 

@@ -317,6 +317,29 @@ int cli_check_output_paths(const char *out, const char *option, const char *cons
     return QC_OK;
 }
 
+const char *cli_graph_meta(const qc_graph *g, const char *key)
+{
+    for (int i = 0; i < g->n_meta; i++)
+        if (!strcmp(g->meta_keys[i], key))
+            return g->meta_values[i];
+    return NULL;
+}
+
+bool cli_model_is_quantized(const qc_graph *g)
+{
+    if (cli_graph_meta(g, "qcal.format"))
+        return true;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const char *op = g->nodes[i].op_type;
+        size_t n = strlen(op);
+        if (strstr(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear") || !strncmp(op, "QLinear", 7) ||
+            !strcmp(op, "QGemm") ||
+            (n > 7 && !strcmp(op + n - 7, "Integer")))
+            return true;
+    }
+    return false;
+}
+
 int cli_model_channels(const qc_graph *g)
 {
     if (g->n_inputs != 1)
@@ -356,8 +379,8 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
     return st;
 }
 
-int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
-                    qc_model_card *card, qc_preprocess *pp)
+int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
+                    bool quiet, qc_model_card *card, qc_preprocess *pp)
 {
     qc_error err;
     char warning[512] = "";
@@ -368,6 +391,25 @@ int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f,
     }
     if (warning[0] && !quiet)
         cli_warning("%s", warning);
+    /* The card beside the model wins; a quantized file carries its own inside. */
+    const char *embedded = !card->found && g ? cli_graph_meta(g, "qcal.model_card") : NULL;
+    if (embedded) {
+        char name[4096];
+        snprintf(name, sizeof name, "%s (qcal.model_card)", model_path);
+        qc_model_card_free(card);
+        if ((status = qc_model_card_parse(embedded, name, channels, card, &err)) != QC_OK) {
+            cli_error("%s", err.msg);
+            return status;
+        }
+    } else if (!card->found && g && !cli_pp_given(f) && cli_model_is_quantized(g)) {
+        char *beside = qc_model_card_path(model_path);
+        cli_error("the preprocessing of '%s' is unknown: it is a quantized model with no model card "
+                  "beside it ('%s') and none inside it (metadata qcal.model_card); give the flags "
+                  "(--size, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
+                  model_path, beside ? beside : "?", beside ? beside : "?");
+        free(beside);
+        return QC_ERR_INPUT;
+    }
     if (card->found)
         *pp = card->pp;
     else

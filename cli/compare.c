@@ -655,7 +655,7 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
         return status;
     }
     qc_preprocess pp;
-    if ((status = cli_model_setup(path, m->channels, &o->pp, o->common.quiet, &card, &pp)) != QC_OK)
+    if ((status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, &pp)) != QC_OK)
         return status;
     qc_model_card_free(&card);
 

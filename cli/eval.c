@@ -14,7 +14,8 @@
     "  Runs each model over the PNG images (a folder scanned recursively, ImageFolder labels\n" \
     "  or --labels FILE) and prints top-1, top-5 and images/s. Models may be FP32 or quantized\n" \
     "  (QDQ pairs are fused into qcal's integer kernels, QOperator ops run as they are).\n"    \
-    "  Preprocessing comes from the model card (MODEL.json) unless flags say otherwise.\n"
+    "  Preprocessing comes from the model card (MODEL.json), else the card inside a quantized\n" \
+    "  model (from 'qcal quantize'), unless flags say otherwise.\n"
 
 #define MAX_MODELS 16
 #define TOP_K 5
@@ -146,7 +147,7 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
         goto end;
     }
     qc_preprocess pp;
-    status = cli_model_setup(path, c.channels, &o->pp, o->common.quiet, &card, &pp);
+    status = cli_model_setup(path, g, c.channels, &o->pp, o->common.quiet, &card, &pp);
     if (status != QC_OK)
         goto end;
     if (o->predictions && (status = qc_file_begin(&pred, o->predictions, &err)) != QC_OK) {

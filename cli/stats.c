@@ -278,7 +278,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
         goto end;
     }
     qc_preprocess pp;
-    status = cli_model_setup(model_path, c.channels, o->pp, o->quiet, &card, &pp);
+    status = cli_model_setup(model_path, g, c.channels, o->pp, o->quiet, &card, &pp);
     if (status == QC_OK && (status = qc_image_set_open(&set, images, NULL, &err)) != QC_OK)
         cli_error("%s", err.msg);
     if (status != QC_OK)
@@ -531,7 +531,7 @@ int cmd_stats(int argc, char **argv)
         qc_model_card card = {0};
         qc_preprocess pp;
         if (channels > 0) {
-            status = cli_model_setup(pos[0], channels, &o.pp, o.common.quiet, &card, &pp);
+            status = cli_model_setup(pos[0], g, channels, &o.pp, o.common.quiet, &card, &pp);
             qc_model_card_free(&card);
             if (status != QC_OK)
                 goto end;

@@ -192,6 +192,7 @@ expect "quantize --stats gathered with another preprocessing (mean) is bad input
 contains "the preprocessing mismatch names the field" "$tmp/err" "its images had mean 0.5, the model now takes mean 0.286"
 absent "a preprocessing mismatch leaves no output" "$tmp/safe/m.onnx"
 expect "quantize --stats with the flags the statistics were gathered with exits 0" 0 "$QCAL" quantize --quiet --mean 0.5 --stats "$tmp/safe/mean.json" -o "$tmp/safe/m.onnx" models/lenet.onnx
+contains "the card beside it has the flags' preprocessing" "$tmp/safe/m.json" '"mean": [0.5]'
 
 # a partial merge: exit 3 unless --allow-partial
 for i in 0 1; do
@@ -203,6 +204,49 @@ contains "the partial merge says which shards it holds" "$tmp/err" "holds 2 of 4
 absent "a refused partial merge leaves no output" "$tmp/safe/p.onnx"
 expect "quantize --stats of a partial merge with --allow-partial exits 0" 0 "$QCAL" quantize --stats "$tmp/safe/part.json" --allow-partial -o "$tmp/safe/p.onnx" models/lenet.onnx
 contains "--allow-partial still warns" "$tmp/err" "partial merge of 2 of 4 shards"
+
+# statistics in q.json, the model in q.onnx: the card travels inside the model
+"$QCAL" stats --quiet --method minmax -o "$tmp/safe/q.json" models/lenet.onnx "$IMG" 2>"$tmp/err" || bad "stats to q.json ($(head -c 200 "$tmp/err"))"
+expect "quantize beside its own statistics file exits 0" 0 "$QCAL" quantize --stats "$tmp/safe/q.json" -o "$tmp/safe/q.onnx" models/lenet.onnx
+contains "the warning says the card is inside the model" "$tmp/err" "carries its card inside"
+expect "eval of a quantized model whose card name holds statistics exits 0" 0 "$QCAL" eval --json --quiet --threads 2 "$tmp/safe/q.onnx" "$VAL"
+e_top1=$(json_get "$tmp/out" "['top1_correct']" 2>/dev/null || echo 0)
+if [ $((e_top1 - f_top1)) -ge -20 ] && [ $((e_top1 - f_top1)) -le 20 ]; then
+    ok "eval of a quantized model with statistics as q.json uses the embedded card ($e_top1 vs FP32 $f_top1 of 2000)"
+else
+    bad "eval of a quantized model with statistics as q.json uses the embedded card ($e_top1 vs FP32 $f_top1 of 2000)"
+fi
+# a card beside the quantized file wins over the embedded one
+cp "$tmp/safe/q.onnx" "$tmp/safe/w.onnx"
+sed 's/"mean": \[0.286\]/"mean": [0.9]/' models/lenet.json >"$tmp/safe/w.json"
+"$QCAL" eval --json --quiet "$tmp/safe/w.onnx" "$VAL" >"$tmp/out" 2>"$tmp/err"
+w_top1=$(json_get "$tmp/out" "['top1_correct']" 2>/dev/null || echo 0)
+"$QCAL" eval --json --quiet --mean 0.9 "$tmp/safe/q.onnx" "$VAL" >"$tmp/out" 2>"$tmp/err"
+w9_top1=$(json_get "$tmp/out" "['top1_correct']" 2>/dev/null || echo -1)
+if [ "$w_top1" = "$w9_top1" ] && [ "$w_top1" != "$e_top1" ]; then ok "a card beside the quantized file wins over the embedded one"; else bad "a card beside the quantized file wins over the embedded one ($w_top1, $w9_top1, $e_top1)"; fi
+# a quantized file whose preprocessing is unknown
+cp tests/data/qdq/lenet-qdq.onnx "$tmp/safe/nocard.onnx"
+expect "eval of a quantized file without any card or flags is bad input" 3 "$QCAL" eval "$tmp/safe/nocard.onnx" "$VAL"
+contains "the message says how to give the preprocessing" "$tmp/err" "give the flags"
+expect "eval of a quantized file without a card but with flags exits 0" 0 "$QCAL" eval --quiet --limit 10 --mean 0.286 --std 0.353 "$tmp/safe/nocard.onnx" "$VAL"
+if [ -n "$ONNX_PY" ]; then
+    if "$ONNX_PY" -c "
+import json, onnx, sys
+m = onnx.load(sys.argv[1])
+meta = {p.key: p.value for p in m.metadata_props}
+card = json.loads(meta['qcal.model_card'])
+assert card['qcal'] == 1 and card['name'] == 'lenet' and len(card['classes']) == 10, card
+assert card['preprocess'] == {'color': 'gray', 'size': [28, 28], 'scale': 0.003921569, 'mean': [0.286], 'std': [0.353]}, card
+assert meta['qcal.source_model_hash'] == json.load(open(sys.argv[2]))['model']['hash'], meta
+assert meta['qcal.model_card'] == json.dumps(card), 'not canonical'
+" "$tmp/safe/q.onnx" "$tmp/safe/q.json" 2>"$tmp/err"; then
+        ok "the quantized file holds the card (qcal.model_card) and the source hash of the statistics"
+    else
+        bad "the quantized file holds the card and the source hash ($(tail -n 1 "$tmp/err"))"
+    fi
+else
+    skip "the embedded card: onnx (python) not installed"
+fi
 
 # 7. every model × layout × scheme × granularity: onnx.checker, ONNX Runtime, qcal
 files=()
