@@ -105,6 +105,13 @@ const char *cli_graph_meta(const qc_graph *g, const char *key);
 bool cli_model_is_quantized(const qc_graph *g);
 /* The channels of g's single float NCHW input (fixed channels and size), or 0. */
 int cli_model_channels(const qc_graph *g);
+/* The source-model check of quantized files: q records the hash of the FP32 model it was
+ * quantized from (qcal.source_model_hash); QC_OK when it is fp32_hash or q records none,
+ * else QC_ERR_INPUT (printed) naming both files. */
+int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path);
+/* The hash q records as its source (qcal.source_model_hash); false when none (or not 16 hex
+ * digits). */
+bool cli_source_hash(const qc_graph *q, uint64_t *hash);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {

@@ -355,6 +355,28 @@ bool cli_pp_given(const cli_pp_flags *f)
     return f->has_size || f->has_crop || f->has_scale || f->has_mean || f->has_std || f->has_color;
 }
 
+bool cli_source_hash(const qc_graph *q, uint64_t *hash)
+{
+    const char *v = cli_graph_meta(q, "qcal.source_model_hash");
+    char *end;
+    if (!v || strlen(v) != 16)
+        return false;
+    errno = 0;
+    *hash = strtoull(v, &end, 16);
+    return !errno && !*end;
+}
+
+int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path)
+{
+    uint64_t h;
+    if (!cli_source_hash(q, &h) || h == fp32_hash)
+        return QC_OK;
+    cli_error("'%s' was quantized from another model than '%s': it records the source hash %016llx "
+              "(qcal.source_model_hash), '%s' has %016llx",
+              q_path, fp32_path, (unsigned long long)h, fp32_path, (unsigned long long)fp32_hash);
+    return QC_ERR_INPUT;
+}
+
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
                    const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s)
 {

@@ -248,6 +248,15 @@ else
     skip "the embedded card: onnx (python) not installed"
 fi
 
+# the quantized file of another network (same input size): bench --int8 and eval refuse it
+expect "quantize resnet for the source checks exits 0" 0 "$QCAL" quantize --quiet --stats "$tmp/resnet.json" -o "$tmp/safe/resnet-q.onnx" models/resnet.onnx
+expect "bench --int8 with the quantized file of another network is bad input" 3 "$QCAL" bench --runs 1 --batch 1 --int8 "$tmp/safe/resnet-q.onnx" models/lenet.onnx
+contains "the bench refusal names both files" "$tmp/err" "'$tmp/safe/resnet-q.onnx' was quantized from another model than 'models/lenet.onnx'"
+expect "bench --int8 with the quantized file of MODEL exits 0" 0 "$QCAL" bench --quiet --runs 1 --batch 1 --int8 "$tmp/safe/resnet-q.onnx" models/resnet.onnx
+expect "eval of an FP32 model with the quantized file of another network is bad input" 3 "$QCAL" eval --limit 10 models/lenet.onnx "$tmp/safe/resnet-q.onnx" "$VAL"
+contains "the eval refusal names the quantized file" "$tmp/err" "resnet-q.onnx"
+expect "eval of FP32 models with the quantized file of one of them exits 0" 0 "$QCAL" eval --quiet --limit 10 models/lenet.onnx models/resnet.onnx "$tmp/safe/resnet-q.onnx" "$VAL"
+
 # 7. every model × layout × scheme × granularity: onnx.checker, ONNX Runtime, qcal
 files=()
 for m in $MODELS; do
