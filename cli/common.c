@@ -2,7 +2,6 @@
  * the progress bar and JSON strings. */
 #include <errno.h>
 #include <libgen.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
     "  Merges statistics files of one model (same preprocessing, granularity and histogram\n" \
     "  setting) into OUT.json. Shards of one split must all be distinct; when all N shards\n"  \
     "  are given, the result is the statistics of the whole image list. Exits 3 when the\n"   \
-    "  files do not belong together.\n"
+    "  files do not belong together, 2 when OUT.json is one of them.\n"
 
 int cmd_merge(int argc, char **argv)
 {
