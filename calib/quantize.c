@@ -1442,6 +1442,12 @@ static qc_status set_metadata(qz *q)
     META("qcal.calibration_images", buf);
     snprintf(buf, sizeof buf, "%016llx", (unsigned long long)q->s->images_digest);
     META("qcal.calibration_digest", buf);
+    /* the FP32 model the statistics were gathered on (the statistics file's model hash), so
+     * that a quantized file can be matched with its source */
+    if (q->s->model_hash) {
+        snprintf(buf, sizeof buf, "%016llx", (unsigned long long)q->s->model_hash);
+        META("qcal.source_model_hash", buf);
+    }
 #undef META
     return st == QC_OK ? QC_OK : oom(q);
 }

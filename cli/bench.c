@@ -17,7 +17,8 @@
     "  one thread (the median of --runs runs), and the throughput of --batch inputs per run on\n"  \
     "  --threads threads, each with its own runs. Inputs are random: the time does not depend on\n" \
     "  the values.\n"                                                                               \
-    "  --int8 Q.onnx  the INT8 model to time (QDQ or QOperator, the same input as MODEL); by\n"   \
+    "  --int8 Q.onnx  the INT8 model to time (QDQ or QOperator, the same input as MODEL; one from\n" \
+    "                 'qcal quantize' must have been quantized from MODEL); by\n"                 \
     "                 default MODEL quantized here: QDQ, weights per channel, statistics of 8\n"    \
     "                 random inputs\n"                                                              \
     "  --scheme S     gemmlowp (default) or symlowp, when MODEL is quantized here\n"                \
@@ -310,9 +311,14 @@ int cmd_bench(int argc, char **argv)
     int rank, qrank;
     int64_t dims[QC_MAX_RANK], qdims[QC_MAX_RANK], per_sample, qper_sample;
     bool fixed = false, qfixed = false;
-    status = cli_load_model(model, true, &g, NULL);
+    uint64_t hash = 0;
+    status = cli_load_model(model, true, &g, o.int8_path ? &hash : NULL);
     if (status == QC_OK && o.int8_path)
         status = cli_load_model(o.int8_path, true, &q, NULL);
+    /* an INT8 file that records its source must come from MODEL: the speed-up of another
+     * network of the same input size means nothing */
+    if (status == QC_OK && o.int8_path)
+        status = cli_check_source(q, o.int8_path, hash, model);
     if (status != QC_OK) {
         qc_graph_destroy(q);
         qc_graph_destroy(g);

@@ -62,20 +62,56 @@ int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const ch
 /* Returns false (after printing) when the result does not fit the model's channels. */
 bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
 /* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the
- * card's, or the default for the channels, with the flags laid over. Prints what goes wrong;
- * returns the exit status. */
-int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
-                    qc_model_card *card, qc_preprocess *pp);
+ * card beside MODEL, else the card embedded in g (metadata qcal.model_card, written by qcal
+ * quantize), else the default for the channels; the flags laid over. A quantized g (see
+ * cli_model_is_quantized) with neither card and no preprocessing flag is QC_ERR_INPUT: its
+ * preprocessing is unknown. g may be NULL (no embedded card looked for). Prints what goes
+ * wrong; returns the exit status. */
+int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
+                    bool quiet, qc_model_card *card, qc_preprocess *pp);
+/* Did the user give any preprocessing flag? */
+bool cli_pp_given(const cli_pp_flags *f);
 
 /* Loads the ONNX model at path: BatchNorm folded, and with fuse its QDQ patterns fused into
  * integer ops (a model to run as it is; not one to quantize or observe for statistics). hash,
  * when not NULL, gets the FNV-1a of the file that statistics record. Prints what goes wrong;
  * returns the exit status. */
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
-/* The statistics in stats_path, checked to belong to model_path (its graph g and hash).
- * Prints what goes wrong; returns the exit status. */
+/* The statistics in stats_path, checked against the model they are used with: its graph g and
+ * hash (qc_stats_check_model), the preprocessing pp it now takes (model card and flags; NULL:
+ * not checked), and completeness: a partial merge is exit 3 unless allow_partial (then a
+ * warning unless quiet). Prints what goes wrong; returns the exit status (*s NULL on error). */
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
-                   qc_stats **s);
+                   const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s);
+
+/* ---- file safety (cli/common.c) ----------------------------------------------------------
+ * Every command that writes a file checks it with cli_check_output before reading anything:
+ * an output that is one of its inputs (the same file by device and inode when both exist,
+ * else the same resolved path), or the model card beside an input model, is a usage error
+ * naming both. */
+typedef struct {
+    const char *path; /* NULL entries are skipped */
+    const char *what; /* "model" (its card beside is checked too), "statistics file", … */
+} cli_file;
+int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n);
+/* The same for plain input paths (e.g. a command's positional arguments): a path ending in
+ * ".onnx" is a model, anything else an input. */
+int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
+/* The value of metadata_props[key] of g, or NULL. */
+const char *cli_graph_meta(const qc_graph *g, const char *key);
+/* A quantized model: qcal's metadata (qcal.format), or any QuantizeLinear,
+ * DequantizeLinear, DynamicQuantizeLinear, QLinear*, QGemm, ConvInteger or MatMulInteger
+ * node. */
+bool cli_model_is_quantized(const qc_graph *g);
+/* The channels of g's single float NCHW input (fixed channels and size), or 0. */
+int cli_model_channels(const qc_graph *g);
+/* The source-model check of quantized files: q records the hash of the FP32 model it was
+ * quantized from (qcal.source_model_hash); QC_OK when it is fp32_hash or q records none,
+ * else QC_ERR_INPUT (printed) naming both files. */
+int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path);
+/* The hash q records as its source (qcal.source_model_hash); false when none (or not 16 hex
+ * digits). */
+bool cli_source_hash(const qc_graph *q, uint64_t *hash);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet. */
 typedef struct {

@@ -1,10 +1,12 @@
 /* common.c — what every subcommand shares: messages, option values, preprocessing flags,
  * the progress bar and JSON strings. */
 #include <errno.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -250,20 +252,168 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
     return st;
 }
 
+/* ---- file safety: what a command reads and writes ------------------------------------------ */
+
+/* path made absolute without following its last component: realpath of the folder, then the
+ * name; a copy of path when the folder does not resolve. malloc'ed. */
+static char *resolve_path(const char *path)
+{
+    char *r = realpath(path, NULL);
+    if (r)
+        return r;
+    char *a = strdup(path), *b = strdup(path);
+    char *dir = a ? realpath(dirname(a), NULL) : NULL;
+    const char *base = b ? basename(b) : NULL;
+    size_t size = dir && base ? strlen(dir) + strlen(base) + 2 : 0;
+    r = size ? malloc(size) : NULL;
+    if (r)
+        snprintf(r, size, "%s/%s", dir, base);
+    else
+        r = strdup(path);
+    free(dir);
+    free(a);
+    free(b);
+    return r;
+}
+
+/* The same file: by device and inode when both exist, else by resolved path. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ra = resolve_path(a), *rb = resolve_path(b);
+    bool same = ra && rb ? !strcmp(ra, rb) : !strcmp(a, b);
+    free(ra);
+    free(rb);
+    return same;
+}
+
+int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const cli_file *in = &inputs[i];
+        if (!in->path)
+            continue;
+        if (same_file(out, in->path)) {
+            cli_error("cannot write '%s': it is the %s '%s', which the command reads (%s must name "
+                      "another file)", out, in->what, in->path, option);
+            return QC_ERR_USAGE;
+        }
+        if (strcmp(in->what, "model"))
+            continue;
+        char *card = qc_model_card_path(in->path);
+        struct stat st;
+        bool hit = card && stat(card, &st) == 0 && same_file(out, card);
+        if (hit)
+            cli_error("cannot write '%s': it is the model card of '%s' (%s must name another file)",
+                      out, in->path, option);
+        free(card);
+        if (hit)
+            return QC_ERR_USAGE;
+    }
+    return QC_OK;
+}
+
+int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n)
+{
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(paths[i]);
+        bool model = len > 5 && !strcmp(paths[i] + len - 5, ".onnx");
+        cli_file in = {paths[i], model ? "model" : "input"};
+        int st = cli_check_output(out, option, &in, 1);
+        if (st != QC_OK)
+            return st;
+    }
+    return QC_OK;
+}
+
+const char *cli_graph_meta(const qc_graph *g, const char *key)
+{
+    for (int i = 0; i < g->n_meta; i++)
+        if (!strcmp(g->meta_keys[i], key))
+            return g->meta_values[i];
+    return NULL;
+}
+
+bool cli_model_is_quantized(const qc_graph *g)
+{
+    if (cli_graph_meta(g, "qcal.format"))
+        return true;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const char *op = g->nodes[i].op_type;
+        size_t n = strlen(op);
+        if (strstr(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear") || !strncmp(op, "QLinear", 7) ||
+            !strcmp(op, "QGemm") ||
+            (n > 7 && !strcmp(op + n - 7, "Integer")))
+            return true;
+    }
+    return false;
+}
+
+int cli_model_channels(const qc_graph *g)
+{
+    if (g->n_inputs != 1)
+        return 0;
+    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe) || t->value.dims[1] < 1)
+        return 0;
+    return (int)t->value.dims[1];
+}
+
+bool cli_pp_given(const cli_pp_flags *f)
+{
+    return f->has_size || f->has_crop || f->has_scale || f->has_mean || f->has_std || f->has_color;
+}
+
+bool cli_source_hash(const qc_graph *q, uint64_t *hash)
+{
+    const char *v = cli_graph_meta(q, "qcal.source_model_hash");
+    char *end;
+    if (!v || strlen(v) != 16)
+        return false;
+    errno = 0;
+    *hash = strtoull(v, &end, 16);
+    return !errno && !*end;
+}
+
+int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path)
+{
+    uint64_t h;
+    if (!cli_source_hash(q, &h) || h == fp32_hash)
+        return QC_OK;
+    cli_error("'%s' was quantized from another model than '%s': it records the source hash %016llx "
+              "(qcal.source_model_hash), '%s' has %016llx",
+              q_path, fp32_path, (unsigned long long)h, fp32_path, (unsigned long long)fp32_hash);
+    return QC_ERR_INPUT;
+}
+
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
-                   qc_stats **s)
+                   const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s)
 {
     qc_error err;
     qc_status st = qc_stats_load(stats_path, s, &err);
     if (st == QC_OK)
         st = qc_stats_check_model(*s, g, hash, stats_path, model_path, &err);
-    if (st != QC_OK)
+    if (st == QC_OK && pp)
+        st = qc_stats_check_preprocess(*s, pp, stats_path, model_path, &err);
+    if (st == QC_OK && (st = qc_stats_check_complete(*s, stats_path, &err)) != QC_OK && allow_partial) {
+        if (!quiet)
+            cli_warning("using '%s', a partial merge of %d of %d shards (%lld of %lld images), as "
+                        "--allow-partial says", stats_path, (*s)->n_shards, (*s)->shard_count,
+                        (long long)(*s)->images, (long long)(*s)->shard_images);
+        st = QC_OK;
+    }
+    if (st != QC_OK) {
         cli_error("%s", err.msg);
+        qc_stats_destroy(*s);
+        *s = NULL;
+    }
     return st;
 }
 
-int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f, bool quiet,
-                    qc_model_card *card, qc_preprocess *pp)
+int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
+                    bool quiet, qc_model_card *card, qc_preprocess *pp)
 {
     qc_error err;
     char warning[512] = "";
@@ -274,6 +424,25 @@ int cli_model_setup(const char *model_path, int channels, const cli_pp_flags *f,
     }
     if (warning[0] && !quiet)
         cli_warning("%s", warning);
+    /* The card beside the model wins; a quantized file carries its own inside. */
+    const char *embedded = !card->found && g ? cli_graph_meta(g, "qcal.model_card") : NULL;
+    if (embedded) {
+        char name[4096];
+        snprintf(name, sizeof name, "%s (qcal.model_card)", model_path);
+        qc_model_card_free(card);
+        if ((status = qc_model_card_parse(embedded, name, channels, card, &err)) != QC_OK) {
+            cli_error("%s", err.msg);
+            return status;
+        }
+    } else if (!card->found && g && !cli_pp_given(f) && cli_model_is_quantized(g)) {
+        char *beside = qc_model_card_path(model_path);
+        cli_error("the preprocessing of '%s' is unknown: it is a quantized model with no model card "
+                  "beside it ('%s') and none inside it (metadata qcal.model_card); give the flags "
+                  "(--size, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
+                  model_path, beside ? beside : "?", beside ? beside : "?");
+        free(beside);
+        return QC_ERR_INPUT;
+    }
     if (card->found)
         *pp = card->pp;
     else

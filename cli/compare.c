@@ -712,7 +712,7 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
         return status;
     }
     qc_preprocess pp;
-    if ((status = cli_model_setup(path, m->channels, &o->pp, o->common.quiet, &card, &pp)) != QC_OK)
+    if ((status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, &pp)) != QC_OK)
         return status;
     qc_model_card_free(&card);
 
@@ -1221,6 +1221,8 @@ int cmd_compare(int argc, char **argv)
         fputs(COMPARE_USAGE, stdout);
         return 0;
     }
+    if (o.html && (status = cli_check_output_paths(o.html, "--html", pos, n_pos)) != QC_OK)
+        return status;
     const int n_models = n_pos - 2;
     const char *calib = pos[n_pos - 2], *val = pos[n_pos - 1];
     qc_error err;

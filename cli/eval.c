@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../stats/stats.h"
 #include "cli.h"
 
 #define EVAL_USAGE                                                                            \
@@ -14,7 +15,9 @@
     "  Runs each model over the PNG images (a folder scanned recursively, ImageFolder labels\n" \
     "  or --labels FILE) and prints top-1, top-5 and images/s. Models may be FP32 or quantized\n" \
     "  (QDQ pairs are fused into qcal's integer kernels, QOperator ops run as they are).\n"    \
-    "  Preprocessing comes from the model card (MODEL.json) unless flags say otherwise.\n"
+    "  Preprocessing comes from the model card (MODEL.json), else the card inside a quantized\n" \
+    "  model (from 'qcal quantize'), unless flags say otherwise. Given FP32 models and quantized\n" \
+    "  ones, each quantized model must come from one of the FP32 models given.\n"
 
 #define MAX_MODELS 16
 #define TOP_K 5
@@ -146,7 +149,7 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
         goto end;
     }
     qc_preprocess pp;
-    status = cli_model_setup(path, c.channels, &o->pp, o->common.quiet, &card, &pp);
+    status = cli_model_setup(path, g, c.channels, &o->pp, o->common.quiet, &card, &pp);
     if (status != QC_OK)
         goto end;
     if (o->predictions && (status = qc_file_begin(&pred, o->predictions, &err)) != QC_OK) {
@@ -281,6 +284,49 @@ static void print_table(const eval_result *r, int n)
     }
 }
 
+/* With FP32 models and quantized ones in one run, each quantized model that records its source
+ * (qcal.source_model_hash) must come from one of the FP32 models given: a quantized file of
+ * another network would be compared with the wrong reference. */
+static int check_sources(const char *const *paths, int n)
+{
+    qc_graph *g[MAX_MODELS] = {0};
+    uint64_t hash[MAX_MODELS];
+    bool quantized[MAX_MODELS];
+    int status = QC_OK, n_fp32 = 0;
+    for (int m = 0; m < n && status == QC_OK; m++) {
+        qc_error err;
+        if ((status = qc_onnx_load(paths[m], &g[m], &err)) != QC_OK ||
+            (status = qc_stats_hash_file(paths[m], &hash[m], &err)) != QC_OK) {
+            cli_error("%s", err.msg);
+            break;
+        }
+        quantized[m] = cli_model_is_quantized(g[m]);
+        n_fp32 += !quantized[m];
+    }
+    for (int m = 0; m < n && status == QC_OK && n_fp32 > 0; m++) {
+        uint64_t source;
+        if (!quantized[m] || !cli_source_hash(g[m], &source))
+            continue;
+        int from = -1;
+        for (int k = 0; k < n && from < 0; k++)
+            if (!quantized[k] && hash[k] == source)
+                from = k;
+        if (from < 0) {
+            int first = 0;
+            while (quantized[first])
+                first++;
+            cli_error("'%s' was quantized from another model than the FP32 model%s given ('%s'%s): it "
+                      "records the source hash %016llx (qcal.source_model_hash), '%s' has %016llx",
+                      paths[m], n_fp32 > 1 ? "s" : "", paths[first], n_fp32 > 1 ? ", …" : "",
+                      (unsigned long long)source, paths[first], (unsigned long long)hash[first]);
+            status = QC_ERR_INPUT;
+        }
+    }
+    for (int m = 0; m < n; m++)
+        qc_graph_destroy(g[m]);
+    return status;
+}
+
 int cmd_eval(int argc, char **argv)
 {
     eval_options o = {.limit = INT64_MAX, .batch = 32, .common = {.threads = 1}};
@@ -329,6 +375,18 @@ int cmd_eval(int argc, char **argv)
         return cli_usage_error(EVAL_USAGE, "--scores adds the class scores to --predictions FILE");
     if (o.predictions && n_models > 1)
         return cli_usage_error(EVAL_USAGE, "--predictions takes one MODEL");
+
+    if (o.predictions) {
+        cli_file inputs[] = {{positional[0], "model"}, {positional[1], "image folder"}, {o.labels, "labels file"}};
+        int st = cli_check_output(o.predictions, "--predictions", inputs, 3);
+        if (st != QC_OK)
+            return st;
+    }
+    if (n_models > 1) {
+        int st = check_sources(positional, n_models);
+        if (st != QC_OK)
+            return st;
+    }
 
     qc_error err;
     qc_image_set set;

@@ -13,7 +13,7 @@
     "  Merges statistics files of one model (same preprocessing, granularity and histogram\n" \
     "  setting) into OUT.json. Shards of one split must all be distinct; when all N shards\n"  \
     "  are given, the result is the statistics of the whole image list. Exits 3 when the\n"   \
-    "  files do not belong together.\n"
+    "  files do not belong together, 2 when OUT.json is one of them.\n"
 
 int cmd_merge(int argc, char **argv)
 {
@@ -54,6 +54,13 @@ int cmd_merge(int argc, char **argv)
         status = cli_usage_error(MERGE_USAGE, "merge needs statistics files and -o OUT.json");
         goto done;
     }
+
+    for (int k = 0; k < n_in && status == QC_OK; k++) {
+        cli_file input = {in[k], "statistics file"};
+        status = cli_check_output(out, "-o", &input, 1);
+    }
+    if (status != QC_OK)
+        goto done;
 
     qc_error err;
     qc_stats *all = NULL;

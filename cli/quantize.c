@@ -15,13 +15,14 @@
     "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
     "                  [--percentile P] [--per-channel] [--bits N | --weight-bits N --act-bits N]\n" \
     "                  [--reduce-range] [--round MODE] [--format qdq|qoperator|fakequant]\n"        \
-    "                  [--input-compensation]\n"                                                    \
+    "                  [--input-compensation] [--allow-partial]\n"                                   \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--batch N] [--size HxW] [--crop HxW] [--scale S]\n"             \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]\n"                    \
     "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG images\n"  \
-    "  under IMAGES, writes OUT.onnx (and MODEL's card as OUT.json) and prints each quantized\n" \
-    "  tensor's range and parameters.\n"                                                          \
+    "  under IMAGES, writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each\n" \
+    "  quantized tensor's range and parameters. The statistics must match MODEL: its hash and\n"  \
+    "  tensors, the preprocessing it takes now (card and flags), and all shards of a split.\n"   \
     "  --scheme       gemmlowp (asymmetric uint8, default) or symlowp (zero point 0)\n"             \
     "  --method       how activation ranges are chosen (default minmax)\n"                          \
     "  --n N          avgstd and meanstd: mean +- N std (default 3)\n"                              \
@@ -36,6 +37,7 @@
     "  --exclude      nodes kept FP32 (comma-separated names; an unknown name is exit 2)\n"         \
     "  --input-compensation  activations read by Conv/Gemm/MatMul get a scale per channel, folded\n" \
     "                 into those layers' weights (needs per-channel statistics; qdq or fakequant)\n"  \
+    "  --allow-partial with --stats: use a partial merge of shards (a warning instead of exit 3)\n" \
     "  --limit N      with IMAGES: at most N images (default all)\n"
 
 typedef struct {
@@ -45,6 +47,7 @@ typedef struct {
     int64_t limit, batch;
     char **exclude;
     int n_exclude;
+    bool allow_partial;
     cli_pp_flags pp;
     cli_common common;
 } quantize_options;
@@ -100,6 +103,8 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             o->q.reduce_range = true;
         } else if (!strcmp(argv[i], "--input-compensation")) {
             o->q.input_compensation = true;
+        } else if (!strcmp(argv[i], "--allow-partial")) {
+            o->allow_partial = true;
         } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
                    (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, QUANTIZE_USAGE)))) {
             o->out = v;
@@ -231,6 +236,8 @@ int cmd_quantize(int argc, char **argv)
     qc_graph *g = NULL, *qg = NULL;
     qc_stats *s = NULL;
     qc_quantize_report report = {0};
+    qc_model_card card = {0};
+    char *card_json = NULL;
     int status = parse_options(argc, argv, &o, pos, &n_pos);
     if (status != QC_OK)
         goto end;
@@ -256,11 +263,28 @@ int cmd_quantize(int argc, char **argv)
     o.q.exclude = (const char *const *)o.exclude;
     o.q.n_exclude = o.n_exclude;
 
+    if (o.allow_partial && !o.stats_file) {
+        status = cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
+        goto end;
+    }
+    cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
+                         {n_pos > 1 ? pos[1] : NULL, "image folder"}};
+    if ((status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
+        goto end;
+
     uint64_t hash = 0;
     if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK)
         goto end;
+    /* The preprocessing the statistics must have been gathered with, and that the quantized
+     * model takes: MODEL's card (or the default), the flags laid over. */
+    int channels = cli_model_channels(g);
+    qc_preprocess pp = {0};
     if (o.stats_file) {
-        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], &s)) != QC_OK)
+        if (channels > 0 &&
+            (status = cli_model_setup(pos[0], g, channels, &o.pp, o.common.quiet, &card, &pp)) != QC_OK)
+            goto end;
+        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], channels > 0 ? &pp : NULL,
+                                     o.allow_partial, o.common.quiet, &s)) != QC_OK)
             goto end;
     } else {
         double seconds;
@@ -271,17 +295,27 @@ int cmd_quantize(int argc, char **argv)
         status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
         if (status != QC_OK)
             goto end;
+        if (channels > 0 && (status = qc_model_card_load(pos[0], channels, &card, NULL, 0, &err)) != QC_OK) {
+            cli_error("%s", err.msg);
+            goto end;
+        }
+        pp = s->pp;
     }
     status = qc_quantize(g, s, &o.q, &qg, &report, &err);
     if (status == QC_OK && (status = qc_graph_set_meta(qg, "qcal.version", QCAL_VERSION)) != QC_OK)
         snprintf(err.msg, sizeof err.msg, "out of memory");
+    /* The card travels inside the model, with the preprocessing the statistics were gathered
+     * with, so the file describes itself wherever it goes. */
+    if (status == QC_OK && channels > 0 && (status = qc_model_card_json(&card, &pp, &card_json, &err)) == QC_OK &&
+        (status = qc_graph_set_meta(qg, "qcal.model_card", card_json)) != QC_OK)
+        snprintf(err.msg, sizeof err.msg, "out of memory");
     if (status == QC_OK)
         status = qc_onnx_save(qg, o.out, &err);
     /* The quantized model takes the same images as MODEL: its card goes with it. */
-    qc_card_copy card = QC_CARD_NONE;
+    qc_card_copy copied = QC_CARD_NONE;
     char card_target[4096] = "";
-    if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, &card, card_target,
-                                                        sizeof card_target, &err)) != QC_OK)
+    if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, cli_pp_given(&o.pp) ? card_json : NULL,
+                                                        &copied, card_target, sizeof card_target, &err)) != QC_OK)
         remove(o.out);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
@@ -294,17 +328,19 @@ int cmd_quantize(int argc, char **argv)
         print_json(pos[0], &o, s, &report, runnable);
     else if (!o.common.quiet)
         print_table(&report, o.out);
-    if (card == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
+    if (copied == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
         printf("copied the model card of %s beside %s\n", pos[0], o.out);
-    if (card == QC_CARD_KEPT_OTHER)
-        cli_warning("'%s' is not a model card: left as it is, so %s has no card (give it "
-                    "the preprocessing flags)", card_target, o.out);
+    if (copied == QC_CARD_KEPT_OTHER && !o.common.quiet)
+        cli_warning("'%s' is not a model card: left as it is; %s carries its card inside "
+                    "(qcal.model_card)", card_target, o.out);
 
 end:
     for (int i = 0; i < o.n_exclude; i++)
         free(o.exclude[i]);
     free(o.exclude);
     qc_quantize_report_free(&report);
+    qc_model_card_free(&card);
+    free(card_json);
     qc_graph_destroy(qg);
     qc_stats_destroy(s);
     qc_graph_destroy(g);

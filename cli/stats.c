@@ -19,7 +19,7 @@
     "                  [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n"   \
     "                  [--color gray|rgb|bgr]\n"                                                    \
     "       qcal stats MODEL --stats STATS.json [--method LIST] [--n N] [--percentile P]\n"        \
-    "                  [--bits B] [--json]\n"                                                       \
+    "                  [--bits B] [--allow-partial] [--json]\n"                                     \
     "  Runs the FP32 model over the PNG images and records, for its input, every activation\n"    \
     "  and the Conv/Gemm/MatMul weights, what the range methods need: extremes, exact sums,\n"    \
     "  per-channel values (--granularity channel, the default) and histograms. Writes them to\n"  \
@@ -32,7 +32,10 @@
     "  --shard I/N  only the groups of 16 images (by index in the sorted list) whose number is\n" \
     "               I modulo N (0 <= I < N); combine the N files with 'qcal merge'\n"             \
     "  --batch N    images in flight per step, rounded up to a multiple of 16 (default 32)\n"     \
-    "  --stats FILE print the ranges from a saved statistics file instead of running\n"
+    "  --stats FILE print the ranges from a saved statistics file instead of running; it must\n" \
+    "               match MODEL (hash, tensors, the preprocessing of its card and the flags)\n"  \
+    "               and hold all shards of a split\n"                                             \
+    "  --allow-partial with --stats: accept a partial merge of shards (a warning)\n"
 
 typedef struct {
     const char *out, *stats_file;
@@ -40,7 +43,7 @@ typedef struct {
     int shard_i, shard_n;
     bool per_channel;
     bool methods[QC_RANGE_COUNT];
-    bool methods_given;
+    bool methods_given, allow_partial;
     qc_range_params params;
     cli_pp_flags pp;
     cli_common common;
@@ -275,7 +278,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
         goto end;
     }
     qc_preprocess pp;
-    status = cli_model_setup(model_path, c.channels, o->pp, o->quiet, &card, &pp);
+    status = cli_model_setup(model_path, g, c.channels, o->pp, o->quiet, &card, &pp);
     if (status == QC_OK && (status = qc_image_set_open(&set, images, NULL, &err)) != QC_OK)
         cli_error("%s", err.msg);
     if (status != QC_OK)
@@ -449,7 +452,9 @@ static int parse_options(int argc, char **argv, stats_options *o, const char **p
             return QC_ERR_USAGE;
         if (r > 0)
             continue;
-        if ((v = cli_option_value("-o", argc, argv, &i, &bad, STATS_USAGE)) ||
+        if (!strcmp(argv[i], "--allow-partial")) {
+            o->allow_partial = true;
+        } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, STATS_USAGE)) ||
             (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, STATS_USAGE)))) {
             o->out = v;
         } else if (!bad && (v = cli_option_value("--stats", argc, argv, &i, &bad, STATS_USAGE))) {
@@ -506,6 +511,12 @@ int cmd_stats(int argc, char **argv)
                                                          : "stats needs a MODEL and IMAGES");
     if (o.stats_file && o.shard_n > 1)
         return cli_usage_error(STATS_USAGE, "--shard needs IMAGES, not --stats");
+    if (o.allow_partial && !o.stats_file)
+        return cli_usage_error(STATS_USAGE, "--allow-partial goes with --stats FILE");
+    cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
+                         {n_pos > 1 ? pos[1] : NULL, "image folder"}};
+    if (o.out && (status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
+        return status;
 
     qc_error err;
     qc_graph *g = NULL;
@@ -515,7 +526,18 @@ int cmd_stats(int argc, char **argv)
     if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK)
         goto end;
     if (o.stats_file) {
-        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], &s)) != QC_OK)
+        /* the file must have been gathered with the preprocessing MODEL takes now */
+        int channels = cli_model_channels(g);
+        qc_model_card card = {0};
+        qc_preprocess pp;
+        if (channels > 0) {
+            status = cli_model_setup(pos[0], g, channels, &o.pp, o.common.quiet, &card, &pp);
+            qc_model_card_free(&card);
+            if (status != QC_OK)
+                goto end;
+        }
+        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], channels > 0 ? &pp : NULL,
+                                     o.allow_partial, o.common.quiet, &s)) != QC_OK)
             goto end;
         if (!s->histograms) {
             bool asked = false;

@@ -121,16 +121,31 @@ typedef struct {
 qc_status qc_model_card_load(const char *model_path, int channels, qc_model_card *card,
                              char *warning, size_t warning_size, qc_error *err);
 void qc_model_card_free(qc_model_card *card);
+/* A card from text (a quantized model's "qcal.model_card" metadata); name is used in
+ * messages and kept as card->path. Text without the "qcal" key is QC_ERR_INPUT. */
+qc_status qc_model_card_parse(const char *text, const char *name, int channels,
+                              qc_model_card *card, qc_error *err);
+/* The card path beside model_path (NAME.onnx → NAME.json), malloc'ed; NULL when out of memory. */
+char *qc_model_card_path(const char *model_path);
+/* The card as canonical JSON text with pp as its preprocessing, malloc'ed in *out: fixed key
+ * order ("qcal", "name", "preprocess" {"color", "size", "crop", "scale", "mean", "std"},
+ * "classes", "fp32_top1" {"correct", "images"}), floats in the fewest of 6 to 9 digits that read back exactly, one
+ * mean and std per channel of the colour model. card may be NULL or not found: then only
+ * "qcal" and "preprocess". The same card and pp always give the same bytes. */
+qc_status qc_model_card_json(const qc_model_card *card, const qc_preprocess *pp, char **out,
+                             qc_error *err);
 /* Copies the card beside model_path, byte for byte, to the card path beside out_model_path
  * (atomically), so that a model derived from another (a quantized one) keeps its
- * preprocessing and classes. A file already at the target that is not a model card (a
- * statistics file, say) is never overwritten. */
+ * preprocessing and classes; with text not NULL, writes text (and a newline) there instead
+ * (a card whose preprocessing flags changed). Nothing is written when model_path has no card.
+ * A file already at the target that is not a model card (a statistics file, say) is never
+ * overwritten. */
 typedef enum {
     QC_CARD_COPIED,      /* the card was copied */
     QC_CARD_NONE,        /* model_path has no card file: nothing to copy */
     QC_CARD_KEPT_OTHER,  /* the target holds another kind of file: left as it is */
 } qc_card_copy;
-qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
+qc_status qc_model_card_copy(const char *model_path, const char *out_model_path, const char *text,
                              qc_card_copy *result, char *target, size_t target_size,
                              qc_error *err); /* target gets the card path beside out_model_path */
 

@@ -178,27 +178,21 @@ static int line_of(const char *text, const char *pos)
     return line;
 }
 
-qc_status qc_model_card_load(const char *model_path, int channels, qc_model_card *card,
-                             char *warning, size_t warning_size, qc_error *err)
+static void card_clear(qc_model_card *card, int channels)
 {
     memset(card, 0, sizeof *card);
     qc_preprocess_default(&card->pp, channels);
     card->top1_correct = card->top1_images = -1;
-    if (warning && warning_size > 0)
-        warning[0] = '\0';
-    if (!(card->path = card_path(model_path)))
-        return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", model_path);
-    char *text = NULL;
-    size_t size;
+}
+
+/* The card in text (NUL-terminated, size excluding the NUL), card->path already set. */
+static qc_status card_parse(const char *text, size_t size, int channels, qc_model_card *card,
+                            char *warning, size_t warning_size, qc_error *err)
+{
     cJSON *root = NULL;
     qc_status st = QC_OK;
-    struct stat file_stat;
-    if (stat(card->path, &file_stat) != 0 && errno == ENOENT)
-        return QC_OK; /* no card: the defaults */
-    if ((st = qc_read_file(card->path, &text, &size, err)) != QC_OK)
-        goto end;
-    /* size + 1 takes in the NUL that qc_read_file appends, which is how cJSON checks that
-     * nothing follows the value. */
+    /* size + 1 takes in the terminating NUL, which is how cJSON checks that nothing
+     * follows the value. */
     const char *parse_end = NULL;
     root = cJSON_ParseWithLengthOpts(text, size + 1, &parse_end, true);
     if (!root) {
@@ -218,10 +212,131 @@ qc_status qc_model_card_load(const char *model_path, int channels, qc_model_card
     card->found = true;
 end:
     cJSON_Delete(root);
+    return st;
+}
+
+qc_status qc_model_card_load(const char *model_path, int channels, qc_model_card *card,
+                             char *warning, size_t warning_size, qc_error *err)
+{
+    card_clear(card, channels);
+    if (warning && warning_size > 0)
+        warning[0] = '\0';
+    if (!(card->path = card_path(model_path)))
+        return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", model_path);
+    char *text = NULL;
+    size_t size;
+    struct stat file_stat;
+    if (stat(card->path, &file_stat) != 0 && errno == ENOENT)
+        return QC_OK; /* no card: the defaults */
+    qc_status st = qc_read_file(card->path, &text, &size, err);
+    if (st == QC_OK)
+        st = card_parse(text, size, channels, card, warning, warning_size, err);
     free(text);
     if (st != QC_OK)
         qc_model_card_free(card);
     return st;
+}
+
+qc_status qc_model_card_parse(const char *text, const char *name, int channels,
+                              qc_model_card *card, qc_error *err)
+{
+    card_clear(card, channels);
+    if (!(card->path = strdup(name)))
+        return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", name);
+    char warning[512] = "";
+    qc_status st = card_parse(text, strlen(text), channels, card, warning, sizeof warning, err);
+    if (st == QC_OK && !card->found)
+        st = qc_fail(err, QC_ERR_INPUT, "bad model card '%s': no \"qcal\" key", name);
+    if (st != QC_OK)
+        qc_model_card_free(card);
+    return st;
+}
+
+char *qc_model_card_path(const char *model_path)
+{
+    return card_path(model_path);
+}
+
+/* ---- the canonical text of a card --------------------------------------------------------- */
+
+/* The shortest %.Ng (N = 6 … 9) that reads back as v: "0.286", not "0.286000013". */
+static const char *float_text(float v, char *buf, size_t size)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
+
+static void put_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+qc_status qc_model_card_json(const qc_model_card *card, const qc_preprocess *pp, char **out,
+                             qc_error *err)
+{
+    *out = NULL;
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f)
+        return qc_fail(err, QC_ERR_IO, "out of memory");
+    int channels = pp->color == QC_COLOR_GRAY ? 1 : 3;
+    fputs("{\"qcal\": 1", f);
+    if (card && card->found && card->name) {
+        fputs(", \"name\": ", f);
+        put_string(f, card->name);
+    }
+    fprintf(f, ", \"preprocess\": {\"color\": \"%s\"",
+            pp->color == QC_COLOR_GRAY ? "gray" : pp->color == QC_COLOR_BGR ? "bgr" : "rgb");
+    if (pp->resize_h > 0 && pp->resize_w > 0)
+        fprintf(f, ", \"size\": [%d, %d]", pp->resize_h, pp->resize_w);
+    if (pp->crop_h > 0 && pp->crop_w > 0)
+        fprintf(f, ", \"crop\": [%d, %d]", pp->crop_h, pp->crop_w);
+    /* each float in the fewest digits that read back exactly, so the card read again is the
+     * same preprocessing */
+    char num[32];
+    fprintf(f, ", \"scale\": %s", float_text(pp->scale, num, sizeof num));
+    for (int k = 0; k < 2; k++) {
+        fputs(k ? ", \"std\": [" : ", \"mean\": [", f);
+        for (int c = 0; c < channels; c++)
+            fprintf(f, "%s%s", c ? ", " : "", float_text(k ? pp->std[c] : pp->mean[c], num, sizeof num));
+        fputc(']', f);
+    }
+    fputc('}', f);
+    if (card && card->found && card->n_classes > 0) {
+        fputs(", \"classes\": [", f);
+        for (int i = 0; i < card->n_classes; i++) {
+            if (i)
+                fputs(", ", f);
+            put_string(f, card->classes[i]);
+        }
+        fputc(']', f);
+    }
+    if (card && card->found && card->top1_images > 0)
+        fprintf(f, ", \"fp32_top1\": {\"correct\": %lld, \"images\": %lld}",
+                (long long)card->top1_correct, (long long)card->top1_images);
+    fputc('}', f);
+    bool failed = ferror(f) != 0;
+    if (fclose(f) != 0 || failed) {
+        free(text);
+        return qc_fail(err, QC_ERR_IO, "out of memory");
+    }
+    *out = text;
+    return QC_OK;
 }
 
 void qc_model_card_free(qc_model_card *card)
@@ -252,7 +367,7 @@ static bool is_model_card(const char *path)
     return card;
 }
 
-qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
+qc_status qc_model_card_copy(const char *model_path, const char *out_model_path, const char *text,
                              qc_card_copy *result, char *target, size_t target_size,
                              qc_error *err)
 {
@@ -269,12 +384,23 @@ qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
     snprintf(target, target_size, "%s", to);
     if (stat(from, &st) != 0 || !S_ISREG(st.st_mode) || !strcmp(from, to))
         goto end;
+    struct stat to_st;
+    if (stat(to, &to_st) == 0 && to_st.st_dev == st.st_dev && to_st.st_ino == st.st_ino)
+        goto end; /* the same file by another path: it is already the card */
     if (stat(to, &st) == 0 && !is_model_card(to)) {
         *result = QC_CARD_KEPT_OTHER;
         goto end;
     }
-    if ((status = qc_read_file(from, &data, &size, err)) != QC_OK ||
-        (status = qc_file_begin(&out, to, err)) != QC_OK)
+    if (text) {
+        if (!(data = malloc(strlen(text) + 2))) {
+            status = qc_fail(err, QC_ERR_IO, "out of memory");
+            goto end;
+        }
+        size = (size_t)sprintf(data, "%s\n", text);
+    } else if ((status = qc_read_file(from, &data, &size, err)) != QC_OK) {
+        goto end;
+    }
+    if ((status = qc_file_begin(&out, to, err)) != QC_OK)
         goto end;
     if (fwrite(data, 1, size, out.f) != size) {
         qc_file_abort(&out);

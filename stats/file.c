@@ -642,3 +642,87 @@ qc_status qc_stats_load(const char *path, qc_stats **out, qc_error *err)
     free(text);
     return st;
 }
+
+/* ---- checks of a file against its use ------------------------------------------------------ */
+
+/* The shortest %.Ng (N = 6 … 9) that reads back as v: "0.286", not "0.286000013". */
+static const char *float_text(float v, char *buf, size_t size)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
+/* "a" or "a,b,c": one value per channel of the colour model. */
+static void channels_text(const float *v, qc_color color, char *buf, size_t size)
+{
+    char a[32], b[32], c[32];
+    if (color == QC_COLOR_GRAY)
+        snprintf(buf, size, "%s", float_text(v[0], a, sizeof a));
+    else
+        snprintf(buf, size, "%s,%s,%s", float_text(v[0], a, sizeof a), float_text(v[1], b, sizeof b),
+                 float_text(v[2], c, sizeof c));
+}
+
+qc_status qc_stats_check_preprocess(const qc_stats *s, const qc_preprocess *pp, const char *stats_name,
+                                    const char *model_name, qc_error *err)
+{
+    if (!s->has_pp)
+        return QC_OK;
+    const qc_preprocess *a = &s->pp;
+    const char *field = NULL;
+    char was[128], now[128];
+    if (a->color != pp->color) {
+        field = "color";
+        snprintf(was, sizeof was, "%s", color_name(a->color));
+        snprintf(now, sizeof now, "%s", color_name(pp->color));
+    } else if (a->resize_h != pp->resize_h || a->resize_w != pp->resize_w) {
+        field = "size";
+        snprintf(was, sizeof was, "%dx%d", a->resize_h, a->resize_w);
+        snprintf(now, sizeof now, "%dx%d", pp->resize_h, pp->resize_w);
+    } else if (a->crop_h != pp->crop_h || a->crop_w != pp->crop_w) {
+        field = "crop";
+        snprintf(was, sizeof was, "%dx%d", a->crop_h, a->crop_w);
+        snprintf(now, sizeof now, "%dx%d", pp->crop_h, pp->crop_w);
+    } else if (a->scale != pp->scale) {
+        field = "scale";
+        float_text(a->scale, was, sizeof was);
+        float_text(pp->scale, now, sizeof now);
+    } else {
+        int n = a->color == QC_COLOR_GRAY ? 1 : 3;
+        for (int k = 0; k < 2 && !field; k++)
+            for (int c = 0; c < n && !field; c++)
+                if (k ? a->std[c] != pp->std[c] : a->mean[c] != pp->mean[c]) {
+                    field = k ? "std" : "mean";
+                    channels_text(k ? a->std : a->mean, a->color, was, sizeof was);
+                    channels_text(k ? pp->std : pp->mean, pp->color, now, sizeof now);
+                }
+    }
+    if (!field)
+        return QC_OK;
+    char hint[160] = "";
+    if (strcmp(was, "0x0"))
+        snprintf(hint, sizeof hint, " or give --%s %s", field, was);
+    return qc_fail(err, QC_ERR_INPUT,
+                   "'%s' does not match the preprocessing of '%s': its images had %s %s, the model now "
+                   "takes %s %s (model card, then flags); gather the statistics again%s",
+                   stats_name, model_name, field, was, field, now, hint);
+}
+
+qc_status qc_stats_check_complete(const qc_stats *s, const char *stats_name, qc_error *err)
+{
+    if (!s->shard_count)
+        return QC_OK;
+    char held[256] = "";
+    size_t n = 0;
+    for (int i = 0; i < s->n_shards && n + 16 < sizeof held; i++)
+        n += (size_t)snprintf(held + n, sizeof held - n, "%s%d", i ? ", " : "", s->shards[i]);
+    return qc_fail(err, QC_ERR_INPUT,
+                   "'%s' is a partial merge: it holds %d of %d shards (%s), %lld of %lld images; merge "
+                   "the others into it, or give --allow-partial",
+                   stats_name, s->n_shards, s->shard_count, held, (long long)s->images,
+                   (long long)s->shard_images);
+}

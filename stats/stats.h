@@ -206,6 +206,15 @@ qc_status qc_stats_merge(qc_stats *dst, qc_stats *src, qc_error *err);
 qc_status qc_stats_check_model(const qc_stats *s, const qc_graph *g, uint64_t model_hash,
                                const char *stats_name, const char *model_name, qc_error *err);
 
+/* Were the images of s preprocessed as pp says (colour, size, crop, scale, mean, std)? A file
+ * that records no preprocessing passes. A difference is QC_ERR_INPUT naming the first field
+ * that differs, its value in the file and in pp. */
+qc_status qc_stats_check_preprocess(const qc_stats *s, const qc_preprocess *pp, const char *stats_name,
+                                    const char *model_name, qc_error *err);
+/* Does s hold every shard of its split (not a partial merge)? QC_ERR_INPUT naming the shards
+ * it holds otherwise. */
+qc_status qc_stats_check_complete(const qc_stats *s, const char *stats_name, qc_error *err);
+
 /* JSON (docs/statistics.md). Writing is deterministic: the same statistics give the same
  * bytes; pending sums are not written (flush first). qc_stats_save writes atomically. */
 qc_status qc_stats_write(const qc_stats *s, FILE *f, qc_error *err);

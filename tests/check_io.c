@@ -1262,6 +1262,96 @@ START_TEST(a_card_key_of_the_wrong_type_is_bad_input_naming_the_key)
 }
 END_TEST
 
+/* The card a quantized model embeds: canonical text, read back into the same preprocessing. */
+START_TEST(the_canonical_card_text_reads_back_to_the_same_card)
+{
+    put_text(at("m.json"),
+             "{ \"qcal\": 1, \"name\": \"le\\\"net\",\n"
+             "  \"preprocess\": { \"color\": \"rgb\", \"size\": [32, 30], \"crop\": 28,\n"
+             "    \"scale\": 0.00392156862745098, \"mean\": [0.485, 0.456, 0.406], \"std\": [0.229, 0.224, 0.225] },\n"
+             "  \"classes\": [\"a\", \"b/c\"], \"fp32_top1\": { \"correct\": 9120, \"images\": 10000 } }\n");
+    qc_model_card card, back;
+    qc_error err;
+    ck_assert_msg(qc_model_card_load(at("m.onnx"), 3, &card, NULL, 0, &err) == QC_OK, "%s", err.msg);
+    char *text = NULL, *again = NULL;
+    ck_assert_msg(qc_model_card_json(&card, &card.pp, &text, &err) == QC_OK, "%s", err.msg);
+    ck_assert_str_eq(text,
+                     "{\"qcal\": 1, \"name\": \"le\\\"net\", \"preprocess\": {\"color\": \"rgb\", "
+                     "\"size\": [32, 30], \"crop\": [28, 28], \"scale\": 0.003921569, "
+                     "\"mean\": [0.485, 0.456, 0.406], \"std\": [0.229, 0.224, 0.225]}, "
+                     "\"classes\": [\"a\", \"b/c\"], \"fp32_top1\": {\"correct\": 9120, \"images\": 10000}}");
+    ck_assert_msg(qc_model_card_parse(text, "q.onnx (qcal.model_card)", 3, &back, &err) == QC_OK, "%s", err.msg);
+    ck_assert(back.found);
+    ck_assert_str_eq(back.path, "q.onnx (qcal.model_card)");
+    ck_assert_str_eq(back.name, "le\"net");
+    ck_assert_mem_eq(&back.pp, &card.pp, sizeof card.pp);
+    ck_assert_int_eq(back.n_classes, 2);
+    ck_assert_str_eq(back.classes[1], "b/c");
+    ck_assert_int_eq(back.top1_correct, 9120);
+    ck_assert_int_eq(back.top1_images, 10000);
+    ck_assert_msg(qc_model_card_json(&back, &back.pp, &again, &err) == QC_OK, "%s", err.msg);
+    ck_assert_str_eq(again, text);
+    free(text);
+    free(again);
+    qc_model_card_free(&back);
+    qc_model_card_free(&card);
+}
+END_TEST
+
+START_TEST(a_card_without_a_file_has_only_its_preprocessing)
+{
+    qc_preprocess pp;
+    qc_preprocess_default(&pp, 1);
+    pp.mean[0] = pp.mean[1] = pp.mean[2] = 0.5f;
+    char *text = NULL;
+    qc_error err;
+    ck_assert_msg(qc_model_card_json(NULL, &pp, &text, &err) == QC_OK, "%s", err.msg);
+    ck_assert_str_eq(text, "{\"qcal\": 1, \"preprocess\": {\"color\": \"gray\", \"scale\": 0.003921569, "
+                           "\"mean\": [0.5], \"std\": [1]}}");
+    free(text);
+}
+END_TEST
+
+START_TEST(embedded_text_without_the_qcal_key_is_bad_input)
+{
+    qc_model_card card;
+    qc_error err;
+    ck_assert_int_eq(qc_model_card_parse("{\"format\": \"qcal-stats\"}", "q.onnx (qcal.model_card)", 1,
+                                         &card, &err), QC_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "q.onnx (qcal.model_card)") && strstr(err.msg, "no \"qcal\" key"), "%s", err.msg);
+    ck_assert_int_eq(qc_model_card_parse("{\"qcal\": 1", "q", 1, &card, &err), QC_ERR_INPUT);
+}
+END_TEST
+
+START_TEST(a_card_copy_with_text_writes_the_text_but_never_over_another_file)
+{
+    put_text(at("m.json"), "{\"qcal\": 1, \"name\": \"m\"}\n");
+    qc_card_copy result;
+    char target[4096];
+    qc_error err;
+    ck_assert_msg(qc_model_card_copy(at("m.onnx"), at("q.onnx"), "{\"qcal\": 1}", &result, target,
+                                     sizeof target, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(result, QC_CARD_COPIED);
+    ck_assert_str_eq(target, at("q.json"));
+    char *data;
+    size_t size;
+    ck_assert(qc_read_file(at("q.json"), &data, &size, &err) == QC_OK);
+    ck_assert_str_eq(data, "{\"qcal\": 1}\n");
+    free(data);
+    ck_assert(qc_model_card_copy(at("m.onnx"), at("q.onnx"), NULL, &result, target, sizeof target, &err) == QC_OK);
+    ck_assert(qc_read_file(at("q.json"), &data, &size, &err) == QC_OK);
+    ck_assert_str_eq(data, "{\"qcal\": 1, \"name\": \"m\"}\n");
+    free(data);
+    put_text(at("s.json"), "{\"format\": \"qcal-stats\"}\n");
+    ck_assert(qc_model_card_copy(at("m.onnx"), at("s.onnx"), "{\"qcal\": 1}", &result, target, sizeof target,
+                                 &err) == QC_OK);
+    ck_assert_int_eq(result, QC_CARD_KEPT_OTHER);
+    ck_assert(qc_read_file(at("s.json"), &data, &size, &err) == QC_OK);
+    ck_assert_str_eq(data, "{\"format\": \"qcal-stats\"}\n");
+    free(data);
+}
+END_TEST
+
 /* ---- atomic files ------------------------------------------------------------------------ */
 
 START_TEST(a_committed_file_replaces_the_target_and_leaves_no_temporary)
@@ -1470,6 +1560,10 @@ static Suite *suite(void)
     tcase_add_test(card, a_card_that_is_not_valid_json_is_bad_input_naming_the_file);
     tcase_add_test(card, json_without_the_qcal_key_is_not_a_card_and_warns);
     tcase_add_test(card, a_card_key_of_the_wrong_type_is_bad_input_naming_the_key);
+    tcase_add_test(card, the_canonical_card_text_reads_back_to_the_same_card);
+    tcase_add_test(card, a_card_without_a_file_has_only_its_preprocessing);
+    tcase_add_test(card, embedded_text_without_the_qcal_key_is_bad_input);
+    tcase_add_test(card, a_card_copy_with_text_writes_the_text_but_never_over_another_file);
     suite_add_tcase(s, card);
 
     TCase *files = tcase_create("files");

@@ -81,6 +81,21 @@ correct=$(awk -F'\t' '$2 == $3' "$tmp/p1.tsv" | wc -l)
 "$QCAL" eval --json --limit 300 models/mobilenet.onnx data/val >"$tmp/m.json" 2>/dev/null
 if [ "$(json_get "$tmp/m.json" "['top1_correct']")" = "$correct" ]; then ok "predictions agree with top1_correct"; else bad "predictions agree with top1_correct"; fi
 
+# 3b. an output never replaces an input: eval --predictions and compare --html
+mkdir -p "$tmp/safe"
+cp models/lenet.onnx models/lenet.json "$tmp/safe/"
+expect "eval --predictions onto the model is refused" 2 "$QCAL" eval --limit 10 --predictions "$tmp/safe/lenet.onnx" "$tmp/safe/lenet.onnx" data/val
+same "eval --predictions onto the model leaves it as it was" models/lenet.onnx "$tmp/safe/lenet.onnx"
+contains "the refusal names the output and the model" "$tmp/err" "it is the model '$tmp/safe/lenet.onnx'"
+cp models/lenet.onnx "$tmp/safe/"
+expect "eval --predictions onto the model card is refused" 2 "$QCAL" eval --limit 10 --predictions "$tmp/safe/lenet.json" "$tmp/safe/lenet.onnx" data/val
+same "eval --predictions onto the model card leaves it as it was" models/lenet.json "$tmp/safe/lenet.json"
+printf 'x.png 1\n' >"$tmp/safe/labels.txt"
+expect "eval --predictions onto the labels file is refused" 2 "$QCAL" eval --limit 10 --labels "$tmp/safe/labels.txt" --predictions "$tmp/safe/labels.txt" models/lenet.onnx data/val
+cp models/lenet.onnx "$tmp/safe/"
+expect "compare --html onto the model is refused" 2 "$QCAL" compare --quiet --limit 10 --calib-limit 16 --html "$tmp/safe/lenet.onnx" "$tmp/safe/lenet.onnx" data/calib data/val
+same "compare --html onto the model leaves it as it was" models/lenet.onnx "$tmp/safe/lenet.onnx"
+
 # 4. bad images: named, exit 3, nothing half-written; --skip-bad counts them
 mkdir -p "$tmp/imgs/0_a"
 cp "$(find data/val -name '*.png' | sort | head -n 1)" "$tmp/imgs/0_a/good.png"

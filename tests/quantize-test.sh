@@ -166,6 +166,96 @@ else
     skip "metadata and --exclude: onnx (python) not installed"
 fi
 
+# 6b. files a user must not lose or silently misuse (cli_check_output, the checks of a
+#     statistics file against the model, the card inside the quantized file, its source hash)
+mkdir -p "$tmp/safe"
+cp models/lenet.onnx models/lenet.json "$tmp/safe/"
+expect "quantize -o MODEL is refused (the FP32 model is not replaced)" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/lenet.onnx" "$tmp/safe/lenet.onnx"
+same "quantize -o MODEL leaves the FP32 model as it was" models/lenet.onnx "$tmp/safe/lenet.onnx"
+contains "the refusal names the output and the model" "$tmp/err" "cannot write '$tmp/safe/lenet.onnx': it is the model '$tmp/safe/lenet.onnx'"
+cp models/lenet.onnx "$tmp/safe/"
+expect "quantize -o MODEL by another path to the same file is refused" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/../safe/lenet.onnx" "$tmp/safe/lenet.onnx"
+cp models/lenet.onnx "$tmp/safe/"
+ln -s lenet.onnx "$tmp/safe/link.onnx"
+expect "quantize -o a symbolic link to MODEL is refused" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/link.onnx" "$tmp/safe/lenet.onnx"
+cp models/lenet.onnx "$tmp/safe/"
+cp "$tmp/lenet.json" "$tmp/safe/s.json"
+expect "quantize -o the --stats file it reads is refused" 2 "$QCAL" quantize --stats "$tmp/safe/s.json" -o "$tmp/safe/s.json" models/lenet.onnx
+same "quantize -o the --stats file leaves it as it was" "$tmp/lenet.json" "$tmp/safe/s.json"
+expect "quantize -o the model card of MODEL is refused" 2 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/safe/lenet.json" "$tmp/safe/lenet.onnx"
+same "quantize -o the model card leaves it as it was" models/lenet.json "$tmp/safe/lenet.json"
+
+# statistics gathered with another mean than the model takes now: exit 3 naming the field
+"$QCAL" stats --quiet --method minmax --mean 0.5 -o "$tmp/safe/mean.json" models/lenet.onnx "$IMG" 2>"$tmp/err" || bad "stats --mean 0.5 ($(head -c 200 "$tmp/err"))"
+expect "quantize --stats gathered with another preprocessing (mean) is bad input" 3 "$QCAL" quantize --stats "$tmp/safe/mean.json" -o "$tmp/safe/m.onnx" models/lenet.onnx
+contains "the preprocessing mismatch names the field" "$tmp/err" "its images had mean 0.5, the model now takes mean 0.286"
+absent "a preprocessing mismatch leaves no output" "$tmp/safe/m.onnx"
+expect "quantize --stats with the flags the statistics were gathered with exits 0" 0 "$QCAL" quantize --quiet --mean 0.5 --stats "$tmp/safe/mean.json" -o "$tmp/safe/m.onnx" models/lenet.onnx
+contains "the card beside it has the flags' preprocessing" "$tmp/safe/m.json" '"mean": [0.5]'
+
+# a partial merge: exit 3 unless --allow-partial
+for i in 0 1; do
+    "$QCAL" stats --quiet --method minmax --shard "$i/4" -o "$tmp/safe/sh$i.json" models/lenet.onnx "$IMG" 2>"$tmp/err" || bad "shard $i/4 ($(head -c 200 "$tmp/err"))"
+done
+"$QCAL" merge --quiet -o "$tmp/safe/part.json" "$tmp/safe/sh0.json" "$tmp/safe/sh1.json" 2>"$tmp/err" || bad "merge of 2 of 4 shards ($(head -c 200 "$tmp/err"))"
+expect "quantize --stats of a partial merge (2 of 4 shards) is bad input" 3 "$QCAL" quantize --stats "$tmp/safe/part.json" -o "$tmp/safe/p.onnx" models/lenet.onnx
+contains "the partial merge says which shards it holds" "$tmp/err" "holds 2 of 4 shards (0, 1)"
+absent "a refused partial merge leaves no output" "$tmp/safe/p.onnx"
+expect "quantize --stats of a partial merge with --allow-partial exits 0" 0 "$QCAL" quantize --stats "$tmp/safe/part.json" --allow-partial -o "$tmp/safe/p.onnx" models/lenet.onnx
+contains "--allow-partial still warns" "$tmp/err" "partial merge of 2 of 4 shards"
+
+# statistics in q.json, the model in q.onnx: the card travels inside the model
+"$QCAL" stats --quiet --method minmax -o "$tmp/safe/q.json" models/lenet.onnx "$IMG" 2>"$tmp/err" || bad "stats to q.json ($(head -c 200 "$tmp/err"))"
+expect "quantize beside its own statistics file exits 0" 0 "$QCAL" quantize --stats "$tmp/safe/q.json" -o "$tmp/safe/q.onnx" models/lenet.onnx
+contains "the warning says the card is inside the model" "$tmp/err" "carries its card inside"
+expect "eval of a quantized model whose card name holds statistics exits 0" 0 "$QCAL" eval --json --quiet --threads 2 "$tmp/safe/q.onnx" "$VAL"
+e_top1=$(json_get "$tmp/out" "['top1_correct']" 2>/dev/null || echo 0)
+if [ $((e_top1 - f_top1)) -ge -20 ] && [ $((e_top1 - f_top1)) -le 20 ]; then
+    ok "eval of a quantized model with statistics as q.json uses the embedded card ($e_top1 vs FP32 $f_top1 of 2000)"
+else
+    bad "eval of a quantized model with statistics as q.json uses the embedded card ($e_top1 vs FP32 $f_top1 of 2000)"
+fi
+# a card beside the quantized file wins over the embedded one
+cp "$tmp/safe/q.onnx" "$tmp/safe/w.onnx"
+sed 's/"mean": \[0.286\]/"mean": [0.9]/' models/lenet.json >"$tmp/safe/w.json"
+"$QCAL" eval --json --quiet "$tmp/safe/w.onnx" "$VAL" >"$tmp/out" 2>"$tmp/err"
+w_top1=$(json_get "$tmp/out" "['top1_correct']" 2>/dev/null || echo 0)
+"$QCAL" eval --json --quiet --mean 0.9 "$tmp/safe/q.onnx" "$VAL" >"$tmp/out" 2>"$tmp/err"
+w9_top1=$(json_get "$tmp/out" "['top1_correct']" 2>/dev/null || echo -1)
+if [ "$w_top1" = "$w9_top1" ] && [ "$w_top1" != "$e_top1" ]; then ok "a card beside the quantized file wins over the embedded one"; else bad "a card beside the quantized file wins over the embedded one ($w_top1, $w9_top1, $e_top1)"; fi
+# a quantized file whose preprocessing is unknown
+cp tests/data/qdq/lenet-qdq.onnx "$tmp/safe/nocard.onnx"
+expect "eval of a quantized file without any card or flags is bad input" 3 "$QCAL" eval "$tmp/safe/nocard.onnx" "$VAL"
+contains "the message says how to give the preprocessing" "$tmp/err" "give the flags"
+expect "eval of a quantized file without a card but with flags exits 0" 0 "$QCAL" eval --quiet --limit 10 --mean 0.286 --std 0.353 "$tmp/safe/nocard.onnx" "$VAL"
+if [ -n "$ONNX_PY" ]; then
+    if "$ONNX_PY" -c "
+import json, onnx, sys
+m = onnx.load(sys.argv[1])
+meta = {p.key: p.value for p in m.metadata_props}
+card = json.loads(meta['qcal.model_card'])
+assert card['qcal'] == 1 and card['name'] == 'lenet' and len(card['classes']) == 10, card
+assert card['preprocess'] == {'color': 'gray', 'size': [28, 28], 'scale': 0.003921569, 'mean': [0.286], 'std': [0.353]}, card
+assert meta['qcal.source_model_hash'] == json.load(open(sys.argv[2]))['model']['hash'], meta
+assert meta['qcal.model_card'] == json.dumps(card), 'not canonical'
+" "$tmp/safe/q.onnx" "$tmp/safe/q.json" 2>"$tmp/err"; then
+        ok "the quantized file holds the card (qcal.model_card) and the source hash of the statistics"
+    else
+        bad "the quantized file holds the card and the source hash ($(tail -n 1 "$tmp/err"))"
+    fi
+else
+    skip "the embedded card: onnx (python) not installed"
+fi
+
+# the quantized file of another network (same input size): bench --int8 and eval refuse it
+expect "quantize resnet for the source checks exits 0" 0 "$QCAL" quantize --quiet --stats "$tmp/resnet.json" -o "$tmp/safe/resnet-q.onnx" models/resnet.onnx
+expect "bench --int8 with the quantized file of another network is bad input" 3 "$QCAL" bench --runs 1 --batch 1 --int8 "$tmp/safe/resnet-q.onnx" models/lenet.onnx
+contains "the bench refusal names both files" "$tmp/err" "'$tmp/safe/resnet-q.onnx' was quantized from another model than 'models/lenet.onnx'"
+expect "bench --int8 with the quantized file of MODEL exits 0" 0 "$QCAL" bench --quiet --runs 1 --batch 1 --int8 "$tmp/safe/resnet-q.onnx" models/resnet.onnx
+expect "eval of an FP32 model with the quantized file of another network is bad input" 3 "$QCAL" eval --limit 10 models/lenet.onnx "$tmp/safe/resnet-q.onnx" "$VAL"
+contains "the eval refusal names the quantized file" "$tmp/err" "resnet-q.onnx"
+expect "eval of FP32 models with the quantized file of one of them exits 0" 0 "$QCAL" eval --quiet --limit 10 models/lenet.onnx models/resnet.onnx "$tmp/safe/resnet-q.onnx" "$VAL"
+
 # 7. every model × layout × scheme × granularity: onnx.checker, ONNX Runtime, qcal
 files=()
 for m in $MODELS; do

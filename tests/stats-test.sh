@@ -114,6 +114,29 @@ contains "the truncated file is named" "$tmp/err" "trunc.json"
 expect "a missing stats file is an I/O error" 4 "$QCAL" merge -o "$tmp/y.json" "$tmp/missing.json"
 expect "a missing model is an I/O error" 4 "$QCAL" stats -o "$tmp/y.json" "$tmp/missing.onnx" "$IMG"
 
+# 5b. files a user must not lose or silently misuse
+mkdir -p "$tmp/safe"
+cp "$M" models/lenet.json "$tmp/safe/"
+expect "stats -o MODEL is refused (the model is not replaced)" 2 "$QCAL" stats --quiet -o "$tmp/safe/lenet.onnx" "$tmp/safe/lenet.onnx" "$IMG"
+same "stats -o MODEL leaves the model as it was" "$M" "$tmp/safe/lenet.onnx"
+contains "the refusal names the output and the model" "$tmp/err" "it is the model '$tmp/safe/lenet.onnx'"
+cp "$M" "$tmp/safe/"
+expect "stats -o the model card of MODEL is refused" 2 "$QCAL" stats --quiet -o "$tmp/safe/lenet.json" "$tmp/safe/lenet.onnx" "$IMG"
+same "stats -o the model card leaves it as it was" models/lenet.json "$tmp/safe/lenet.json"
+cp "$tmp/s3-0.json" "$tmp/safe/a.json"
+expect "merge -o one of its inputs is refused" 2 "$QCAL" merge -o "$tmp/safe/a.json" "$tmp/safe/a.json" "$tmp/s3-1.json"
+same "merge -o an input leaves it as it was" "$tmp/s3-0.json" "$tmp/safe/a.json"
+contains "the merge refusal names the statistics file" "$tmp/err" "it is the statistics file '$tmp/safe/a.json'"
+
+"$QCAL" stats --quiet --method minmax --std 0.5 -o "$tmp/safe/std.json" "$M" "$IMG" 2>/dev/null
+expect "stats --stats gathered with another preprocessing (std) is bad input" 3 "$QCAL" stats --stats "$tmp/safe/std.json" "$M"
+contains "the preprocessing mismatch names the field" "$tmp/err" "its images had std 0.5, the model now takes std 0.353"
+expect "stats --stats with the flags it was gathered with exits 0" 0 "$QCAL" stats --std 0.5 --stats "$tmp/safe/std.json" "$M"
+expect "stats --stats of a partial merge is bad input" 3 "$QCAL" stats --stats "$tmp/p.json" "$M"
+contains "the partial merge names its shards" "$tmp/err" "holds 2 of 3 shards (0, 2)"
+expect "stats --stats of a partial merge with --allow-partial exits 0" 0 "$QCAL" stats --allow-partial --stats "$tmp/p.json" "$M"
+expect "--allow-partial without --stats is a usage error" 2 "$QCAL" stats --allow-partial -o "$tmp/safe/x.json" "$M" "$IMG"
+
 # 6. what is recorded follows --method and --granularity
 expect "stats --method minmax,avgstd exits 0" 0 "$QCAL" stats --quiet --method minmax,avgstd -o "$tmp/nohist.json" "$M" "$IMG"
 contains "without a histogram method no histograms are recorded" "$tmp/nohist.json" '"histograms": false'
