@@ -1851,6 +1851,91 @@ START_TEST(quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_
 }
 END_TEST
 
+/* ---- accumulators that cannot fit int32 ----
+ *
+ * R1 adds the bias in int32 and qgemm is exact only while the sum fits int32: a bias near
+ * 2^31, or a reduction long enough (K above 33 025 with extreme codes), once wrapped around
+ * silently — an output of 0 where 255 was due, or the reverse. The ops now refuse such
+ * weights and biases by name, before running. */
+START_TEST(qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping)
+{
+    static uint8_t a[64], z0[1] = {0};
+    static int8_t b[64], bz[1] = {0};
+    static int32_t c[1] = {INT32_MAX - 100};
+    static float one[1] = {1.0f}, small[1] = {0x1p-20f};
+    for (int i = 0; i < 64; i++) {
+        a[i] = 255;
+        b[i] = 1;
+    }
+    qarg args[9] = {{"A", E_UINT8, 2, {1, 64}, a, true},   {"a_scale", E_FLOAT, 0, {0}, one, false},
+                    {"a_zero_point", E_UINT8, 0, {0}, z0, false},
+                    {"B", E_INT8, 2, {64, 1}, b, false},   {"b_scale", E_FLOAT, 0, {0}, small, false},
+                    {"b_zero_point", E_INT8, 0, {0}, bz, false},
+                    {"C", E_INT32, 1, {1}, c, false},      {"y_scale", E_FLOAT, 0, {0}, one, false},
+                    {"y_zero_point", E_UINT8, 0, {0}, z0, false}};
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    for (int s = 0; s < nisa; s++) {
+        qc_value y;
+        qc_error err;
+        ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+        const qc_status st = run_qnode("QGemm", "com.microsoft", args, 9, NULL, 0, &y, &err);
+        if (st == QC_OK) /* (2^31 − 100 + 16 320) · 2^-20 ≈ 2048: 255, never 0 */
+            ck_assert_msg(0, "QGemm on %s: bias %d + 16320 accepted, output %d", qisa_name(isas[s]),
+                          c[0], ((uint8_t *)y.data)[0]);
+        ck_assert_int_eq(st, QC_ERR_INPUT);
+        ck_assert_msg(strstr(err.msg, "'node_under_test'") && strstr(err.msg, "int32"),
+                      "message: %s", err.msg);
+    }
+    /* a bias that fits with every accumulator still runs */
+    c[0] = INT32_MAX - 64 * 255;
+    qc_value y;
+    RUN_QNODE_OK("QGemm", "com.microsoft", args, 9, NULL, 0, &y, QC_INT8_ISA_SCALAR);
+    ck_assert_int_eq(((uint8_t *)y.data)[0], 255);
+    free(y.data);
+}
+END_TEST
+
+START_TEST(qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped)
+{
+    enum { K = 34000 };
+    static uint8_t a[K], z0[1] = {0}, zy[1] = {128};
+    static int8_t b[K], bz[1] = {127};
+    static float one[1] = {1.0f}, tiny[1] = {0x1p-24f};
+    for (int i = 0; i < K; i++) {
+        a[i] = 255;
+        b[i] = -128; /* b − z_b = −255: Σ = −34000 · 255 · 255 < −2^31 */
+    }
+    qarg mm[8] = {{"A", E_UINT8, 2, {1, K}, a, true},     {"a_scale", E_FLOAT, 0, {0}, one, false},
+                  {"a_zero_point", E_UINT8, 0, {0}, z0, false},
+                  {"B", E_INT8, 2, {K, 1}, b, false},      {"b_scale", E_FLOAT, 0, {0}, tiny, false},
+                  {"b_zero_point", E_INT8, 0, {0}, bz, false},
+                  {"y_scale", E_FLOAT, 0, {0}, one, false}, {"y_zero_point", E_UINT8, 0, {0}, zy, false}};
+    qarg conv[8] = {{"x", E_UINT8, 4, {1, K, 1, 1}, a, true}, {"x_scale", E_FLOAT, 0, {0}, one, false},
+                    {"x_zero_point", E_UINT8, 0, {0}, z0, false},
+                    {"w", E_INT8, 4, {1, K, 1, 1}, b, false}, {"w_scale", E_FLOAT, 0, {0}, tiny, false},
+                    {"w_zero_point", E_INT8, 0, {0}, bz, false},
+                    {"y_scale", E_FLOAT, 0, {0}, one, false}, {"y_zero_point", E_UINT8, 0, {0}, zy, false}};
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    for (int op = 0; op < 2; op++)
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            qc_error err;
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            const qc_status st = run_qnode(op ? "QLinearConv" : "QLinearMatMul", "", op ? conv : mm,
+                                           8, NULL, 0, &y, &err);
+            if (st == QC_OK) /* −2 210 850 000 · 2^-24 ≈ −132 + 128: 0, not 255 */
+                ck_assert_msg(0, "%s on %s: K = %d accepted, output %d",
+                              op ? "QLinearConv" : "QLinearMatMul", qisa_name(isas[s]), K,
+                              ((uint8_t *)y.data)[0]);
+            ck_assert_int_eq(st, QC_ERR_INPUT);
+            ck_assert_msg(strstr(err.msg, "'node_under_test'") && strstr(err.msg, "int32"),
+                          "message: %s", err.msg);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
@@ -1889,6 +1974,8 @@ static Suite *suite(void)
     tcase_add_test(props, qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_path);
     tcase_add_test(props, maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path);
     tcase_add_test(props, quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_every_kernel_path);
+    tcase_add_test(props, qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping);
+    tcase_add_test(props, qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped);
     suite_add_tcase(s, props);
     return s;
 }
