@@ -39,6 +39,8 @@ static int have_avx2(void)
     return qc_int8_select(QC_INT8_ISA_AVX2) == 0;
 }
 
+static const char *isa_name(int isa);
+
 static void *xalloc(size_t bytes)
 {
     void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -98,9 +100,7 @@ static int run_gemm_case(const gemm_case *gc, int isa)
                 fprintf(
                     stderr,
                     "qgemm %s: M=%zu N=%zu K=%zu za=%u zb=%d at (%zu, %zu): got %d, want %lld\n",
-                    isa == QC_INT8_ISA_AVXVNNI ? "avxvnni"
-                    : isa == QC_INT8_ISA_AVX2  ? "avx2"
-                                               : "scalar",
+                    isa_name(isa),
                     m, n, k, za, gc->with_zb, i, j,
                     got, (long long)ref);
                 bad = 1;
@@ -127,22 +127,28 @@ static int have_avxvnni(void)
     return have_avx2() && __builtin_cpu_supports("avxvnni");
 }
 
+/* Every kernel table the CPU can run, up to 3: scalar, AVX2, and AVX2 with the AVX-VNNI qgemm
+ * micro-kernel. Every test runs all of them, so that none is left out where a kernel of the
+ * table is used indirectly (qgemm inside a convolution). */
 static int isa_list(int *isas)
 {
     int n = 0;
     isas[n++] = QC_INT8_ISA_SCALAR;
     if (have_avx2())
         isas[n++] = QC_INT8_ISA_AVX2;
-    return n;
-}
-
-/* isa_list plus the AVX2 table with the AVX-VNNI qgemm micro-kernel: up to 3 entries */
-static int qgemm_isa_list(int *isas)
-{
-    int n = isa_list(isas);
     if (have_avxvnni())
         isas[n++] = QC_INT8_ISA_AVXVNNI;
     return n;
+}
+
+static int qgemm_isa_list(int *isas)
+{
+    return isa_list(isas);
+}
+
+static const char *isa_name(int isa)
+{
+    return isa == QC_INT8_ISA_AVXVNNI ? "avxvnni" : isa_name(isa);
 }
 
 START_TEST(test_qgemm_swept_shapes_match_int64_reference)
@@ -392,7 +398,7 @@ static void run_requant_case(int isa, int granularity, int is_u8, size_t m, size
             ck_assert_msg(got == want,
                           "requantize %s %s g=%d at (%zu, %zu): acc=%d bias=%d mult=%d shift=%d "
                           "z=%d [%d, %d]: got %d, want %d",
-                          isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", is_u8 ? "u8" : "s8",
+                          isa_name(isa), is_u8 ? "u8" : "s8",
                           granularity, i, j, acc[i * stride + j], bp != NULL ? bp[ch] : 0, mult[ch],
                           shift[ch], z, qmin, qmax, got, want);
         }
@@ -400,7 +406,7 @@ static void run_requant_case(int isa, int granularity, int is_u8, size_t m, size
 
 START_TEST(test_requantize_matches_exact_rounding)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(7);
     for (int s = 0; s < nisa; s++)
@@ -414,7 +420,7 @@ END_TEST
 
 START_TEST(test_requantize_ties_round_to_even)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(8);
     for (int s = 0; s < nisa; s++)
@@ -431,7 +437,8 @@ START_TEST(test_requantize_ties_round_to_even)
         ck_assert_int_eq(qc_int8_select(isas[i]), 0);
         qc_requantize_s8(1, 7, accs, 7, NULL, &rq, y, 7);
         for (int j = 0; j < 7; j++)
-            ck_assert_msg(y[j] == want[j], "%d × 0.5: got %d, want %d", accs[j], y[j], want[j]);
+            ck_assert_msg(y[j] == want[j], "requantize %s: %d × 0.5: got %d, want %d",
+                          isa_name(isas[i]), accs[j], y[j], want[j]);
     }
 }
 END_TEST
@@ -439,7 +446,7 @@ END_TEST
 START_TEST(test_requantize_extremes_saturate)
 {
     static const int32_t accs[] = {INT32_MAX, INT32_MIN, INT32_MIN + 1, 0, 1 << 30, -(1 << 30)};
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     for (int s = 0; s < nisa; s++)
         for (int32_t shift = 1; shift <= 62; shift++) {
@@ -450,7 +457,8 @@ START_TEST(test_requantize_extremes_saturate)
             qc_requantize_u8(1, 6, accs, 6, NULL, &rq, y, 6);
             for (int j = 0; j < 6; j++) {
                 const int32_t want = requant_ref(accs[j], mult, shift, 128, 0, 255);
-                ck_assert_msg(y[j] == want, "acc=%d shift=%d: got %d, want %d", accs[j], shift,
+                ck_assert_msg(y[j] == want, "requantize %s: acc=%d shift=%d: got %d, want %d",
+                              isa_name(isas[s]), accs[j], shift,
                               y[j], want);
             }
         }
@@ -474,7 +482,7 @@ START_TEST(test_quantize_onnx_ties_and_saturation)
     static const float xs[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 300.0f, -300.0f, 0.0f, -0.0f};
     static const int32_t want_s8[] = {0, 2, 2, 0, -2, -2, 127, -128, 0, 0};
     static const int32_t want_u8[] = {10, 12, 12, 10, 8, 8, 255, 0, 10, 10};
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     for (int s = 0; s < nisa; s++) {
         ck_assert_int_eq(qc_int8_select(isas[s]), 0);
@@ -486,9 +494,11 @@ START_TEST(test_quantize_onnx_ties_and_saturation)
         qc_quantize_s8(1, 1, 10, xs, &q8, ys);
         qc_quantize_u8(1, 1, 10, xs, &qu, yu);
         for (int i = 0; i < 10; i++) {
-            ck_assert_msg(ys[i] == want_s8[i], "s8 %g: got %d, want %d", (double)xs[i], ys[i],
+            ck_assert_msg(ys[i] == want_s8[i], "quantize %s s8 %g: got %d, want %d",
+                          isa_name(isas[s]), (double)xs[i], ys[i],
                           want_s8[i]);
-            ck_assert_msg(yu[i] == want_u8[i], "u8 %g: got %d, want %d", (double)xs[i], yu[i],
+            ck_assert_msg(yu[i] == want_u8[i], "quantize %s u8 %g: got %d, want %d",
+                          isa_name(isas[s]), (double)xs[i], yu[i],
                           want_u8[i]);
         }
         /* ±inf saturate, NaN gives the zero point */
@@ -533,7 +543,7 @@ START_TEST(test_quantize_per_channel_matches_reference)
 {
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 37}, {2, 3, 9}, {3, 5, 16},  {2, 13, 1},
                                        {4, 8, 1}, {1, 19, 1}, {2, 7, 3}, {1, 1, 1000}};
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(9);
     for (int s = 0; s < nisa; s++)
@@ -564,7 +574,7 @@ START_TEST(test_quantize_per_channel_matches_reference)
                     ck_assert_msg(
                         got == want,
                         "quantize %s %s shape %zux%zux%zu at %zu: x=%a s=%a: got %d, want %d",
-                        isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", u ? "u8" : "s8", o, ch, in,
+                        isa_name(isas[s]), u ? "u8" : "s8", o, ch, in,
                         i, (double)x[i], (double)scale[c], got, want);
                 }
             }
@@ -574,7 +584,7 @@ END_TEST
 START_TEST(test_dequantize_matches_definition)
 {
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 37}, {2, 3, 9}, {2, 13, 1}, {1, 19, 1}};
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(10);
     for (int s = 0; s < nisa; s++)
@@ -603,7 +613,8 @@ START_TEST(test_dequantize_matches_definition)
                 ck_assert(yu[i] == (float)((double)((int)xu[i] - zp[c]) * scale[c]));
                 ck_assert(ys[i] == (float)((double)((int)xs[i] - zp[c]) * scale[c]));
                 const int32_t d = (int32_t)((uint32_t)xi[i] - (uint32_t)zi[c]);
-                ck_assert_msg(yi[i] == (float)d * scale[c], "s32 at %zu", i);
+                ck_assert_msg(yi[i] == (float)d * scale[c], "dequantize %s s32 at %zu",
+                              isa_name(isas[s]), i);
             }
         }
 }
@@ -627,7 +638,7 @@ static uint8_t maxpool_ref(const qc_pool2d *p, const uint8_t *x, size_t oh, size
 
 START_TEST(test_maxpool_matches_reference)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(11);
     static uint8_t x[3 * 40 * 75], y[3 * 40 * 75];
@@ -665,7 +676,7 @@ START_TEST(test_maxpool_matches_reference)
                         ck_assert_msg(got == want,
                                       "maxpool %s in %zux%zu k %zux%zu s %zux%zu d %zux%zu pad "
                                       "%zu,%zu at (%zu, %zu, %zu): got %d, want %d",
-                                      isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", p.in_h,
+                                      isa_name(isas[s]), p.in_h,
                                       p.in_w, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w,
                                       p.dilation_h, p.dilation_w, p.pad_top, p.pad_left, c, i, j,
                                       got, want);
@@ -686,7 +697,7 @@ static int32_t gavg_ref(int64_t t, int32_t mult, int32_t shift, int32_t z, int32
 
 START_TEST(test_global_avgpool_matches_reference)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(12);
     static uint8_t x[4 * 3000];
@@ -716,7 +727,7 @@ START_TEST(test_global_avgpool_matches_reference)
                 ck_assert_msg(
                     y[c] == want,
                     "gavgpool %s n=%zu plane %zu: sum=%lld mult=%d shift=%d: got %d, want %d",
-                    isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", n, c, (long long)sum, mult,
+                    isa_name(isas[s]), n, c, (long long)sum, mult,
                     shift, y[c], want);
             }
         }
@@ -735,7 +746,7 @@ END_TEST
 
 START_TEST(test_qadd_matches_reference)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(13);
     uint8_t a[100], b[100], y[100];
@@ -770,7 +781,7 @@ START_TEST(test_qadd_matches_reference)
                 const int want = r < p.qmin ? p.qmin : r > p.qmax ? p.qmax : (int)r;
                 ck_assert_msg(y[i] == want,
                               "qadd %s at %zu: a=%d b=%d ma=%d mb=%d shift=%d: got %d, want %d",
-                              isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", i, a[i], b[i],
+                              isa_name(isas[s]), i, a[i], b[i],
                               p.a_multiplier, p.b_multiplier, p.shift, y[i], want);
             }
         }
@@ -785,7 +796,7 @@ END_TEST
  * once gave multiplier 0, and so an output of z_y whatever the inputs. */
 START_TEST(test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(29);
     uint8_t a[64], b[64], y[64];
@@ -837,7 +848,7 @@ START_TEST(test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20)
                 ck_assert_msg(y[i] == want,
                               "qadd %s ra=%a rb=%a a=%d b=%d z=%d,%d,%d (ma=%d mb=%d S=%d): "
                               "got %d, want %d",
-                              isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", ra, rb, a[i], b[i],
+                              isa_name(isas[s]), ra, rb, a[i], b[i],
                               p.a_zero_point, p.b_zero_point, p.y_zero_point, p.a_multiplier,
                               p.b_multiplier, p.shift, y[i], want);
                 checked++;
@@ -989,7 +1000,7 @@ START_TEST(test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference)
 {
     /* the runtime's general path: per group, im2col rows of K = cg·kh·kw taps (padding = z_x)
      * times the weights packed N×K with per-map zero points, into [pixels][M] */
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(22);
     enum { MAXC = 8, MAXM = 12, MAXIN = 13, MAXK = 4 };
@@ -1048,7 +1059,7 @@ START_TEST(test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference)
                     ck_assert_msg(acc[px * m_all + m] == want,
                                   "conv %s %s trial %d groups %zu cg %zu mg %zu in %zux%zu k %zux%zu "
                                   "pixel %zu map %zu: %d, want %lld",
-                                  isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar",
+                                  isa_name(isas[s]),
                                   order ? "nhwc" : "nchw", trial, g.groups,
                                   g.cg, g.mg, p->in_h, p->in_w, p->kernel_h, p->kernel_w, px, m,
                                   acc[px * m_all + m], (long long)want);
@@ -1371,11 +1382,6 @@ END_TEST
  * the real M, except where M·t lies within the multiplier's representation error of a
  * rounding tie. Accumulators are drawn around the unsaturated range (v / M for v within a few
  * hundred codes) as well as over all of int32, so that both exact codes and saturation count. */
-
-static const char *isa_name(int isa)
-{
-    return isa == QC_INT8_ISA_AVXVNNI ? "avxvnni" : isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar";
-}
 
 static double log_uniform(double lo_exp, double hi_exp)
 {
