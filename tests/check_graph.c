@@ -1038,7 +1038,7 @@ static bool qnear_tie(double v, double slack)
  * Returns the number of outputs checked. */
 static int64_t qconv_property_case(int trial, int64_t *unsaturated)
 {
-    enum { MAXX = 2 * 16 * 9 * 9, MAXW = 16 * 16 * 9, MAXY = 2 * 16 * 81 };
+    enum { MAXX = 2 * 16 * 9 * 9, MAXW = 16 * 16 * 9, MAXY = 2 * 16 * 11 * 11 };
     static uint8_t x[MAXX], w[MAXW], xz_b[1], wz_b[16], yz_b[1];
     static int32_t bias[16];
     static float xs[1], ws[16], ys[16];
@@ -1099,16 +1099,23 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
         {"y_zero_point", y_u8 ? E_UINT8 : E_INT8, 0, {0}, yz_b, false},
         {"B", E_INT32, 1, {c_out}, bias, false},
     };
-    const qattr attrs[4] = {
+    /* now and then a fused Relu or Clip (qcal's domain): the clamp of R5, in output codes */
+    const int fused = (qrng() % 4) == 0;
+    const int32_t act_lo = fused ? yz : INT32_MIN;
+    const int32_t act_hi = fused && (qrng() & 1) ? qrange(yz, y_u8 ? 255 : 127) : INT32_MAX;
+    const qattr attrs[6] = {
         {"group", 0, groups, {0}},
         {"strides", 2, 0, {stride, stride}},
         {"pads", 4, 0, {pad, pad, pad, pad}},
         {"kernel_shape", 2, 0, {k, k}},
+        {"activation_min", 0, act_lo, {0}},
+        {"activation_max", 0, act_hi, {0}},
     };
     int64_t checked = 0;
     for (int s = 0; s < nisa; s++) {
         qc_value y;
-        RUN_QNODE_OK("QLinearConv", "", args, with_bias ? 9 : 8, attrs, 4, &y, isas[s]);
+        RUN_QNODE_OK("QLinearConv", fused ? "qcal" : "", args, with_bias ? 9 : 8, attrs,
+                     fused ? 6 : 4, &y, isas[s]);
         ck_assert_int_eq(qc_value_count(&y), batch * c_out * oh * ow);
         for (int64_t bb = 0; bb < batch; bb++)
             for (int64_t m = 0; m < c_out; m++)
@@ -1130,7 +1137,8 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
                                            (qget(w, w_u8, wi) - wz[m]);
                                 }
                         const double v = (double)acc * real[m];
-                        const int32_t want = qround_ref(v, yz, y_u8);
+                        int32_t want = qround_ref(v, yz, y_u8);
+                        want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
                         const size_t yi = (size_t)(((bb * c_out + m) * oh + py) * ow + px);
                         const int32_t got = qget(y.data, y_u8, yi);
                         if (got != want && qnear_tie(v, fabs(v) * 0x1p-29 + 1e-9))
@@ -1138,14 +1146,14 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
                         ck_assert_msg(
                             got == want,
                             "QLinearConv on %s: x %s %lldx%lldx%lldx%lld, w %s %lldx%lldx%lldx%lld "
-                            "group %lld stride %lld pad %lld, y %s; at (%lld, %lld, %lld, %lld): "
+                            "group %lld stride %lld pad %lld, y %s%s; at (%lld, %lld, %lld, %lld): "
                             "s_x=%a s_w=%a s_y=%a M=%a (2^%.2f) z=%d,%d,%d acc+bias=%lld: got %d, "
                             "want %d",
                             qisa_name(isas[s]), x_u8 ? "u8" : "s8", (long long)batch,
                             (long long)c_in, (long long)h, (long long)wd, w_u8 ? "u8" : "s8",
                             (long long)c_out, (long long)cg, (long long)k, (long long)k,
                             (long long)groups, (long long)stride, (long long)pad,
-                            y_u8 ? "u8" : "s8", (long long)bb, (long long)m, (long long)py,
+                            y_u8 ? "u8" : "s8", fused ? " clamped" : "", (long long)bb, (long long)m, (long long)py,
                             (long long)px, xs[0], ws[m], ys[m], real[m], log2(real[m]), xz, wz[m],
                             yz, (long long)acc, got, want);
                         checked++;
@@ -1253,13 +1261,23 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
         args[n_args++] = (qarg){"C", E_INT32, 1, {bias_count}, bias, false};
     args[n_args++] = ysc;
     args[n_args++] = yzp;
-    const qattr attrs[1] = {{"transB", 0, 1, {0}}};
+    const int fused = (qrng() % 4) == 0;
+    const int32_t act_lo = fused ? yz : INT32_MIN;
+    const int32_t act_hi = fused && (qrng() & 1) ? qrange(yz, y_u8 ? 255 : 127) : INT32_MAX;
+    qattr attrs[3];
+    int n_attrs = 0;
+    if (trans_b)
+        attrs[n_attrs++] = (qattr){"transB", 0, 1, {0}};
+    if (fused) {
+        attrs[n_attrs++] = (qattr){"activation_min", 0, act_lo, {0}};
+        attrs[n_attrs++] = (qattr){"activation_max", 0, act_hi, {0}};
+    }
     const char *op = is_gemm ? "QGemm" : "QLinearMatMul";
     int64_t checked = 0;
     for (int s = 0; s < nisa; s++) {
         qc_value y;
-        RUN_QNODE_OK(op, is_gemm ? "com.microsoft" : "", args, n_args, attrs, trans_b, &y,
-                     isas[s]);
+        RUN_QNODE_OK(op, fused ? "qcal" : is_gemm ? "com.microsoft" : "", args, n_args, attrs,
+                     n_attrs, &y, isas[s]);
         ck_assert_int_eq(qc_value_count(&y), batch * m * n);
         for (int64_t bb = 0; bb < batch; bb++)
             for (int64_t i = 0; i < m; i++)
@@ -1271,18 +1289,20 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
                                (qget(bm, b_u8, bi) - bz[j]);
                     }
                     const double v = (double)acc * real[j];
-                    const int32_t want = qround_ref(v, yz, y_u8);
+                    int32_t want = qround_ref(v, yz, y_u8);
+                    want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
                     const int32_t got = qget(y.data, y_u8, (size_t)((bb * m + i) * n + j));
                     if (got != want && qnear_tie(v, fabs(v) * 0x1p-29 + 1e-9))
                         continue;
                     ck_assert_msg(got == want,
-                                  "%s on %s: A %s %lldx%lldx%lld, B %s %lldx%lld%s%s, y %s; at "
+                                  "%s on %s: A %s %lldx%lldx%lld, B %s %lldx%lld%s%s, y %s%s; at "
                                   "(%lld, %lld, %lld): s_a=%a s_b=%a s_y=%a M=%a (2^%.2f) "
                                   "z=%d,%d,%d acc+bias=%lld: got %d, want %d",
                                   op, qisa_name(isas[s]), a_u8 ? "u8" : "s8", (long long)batch,
                                   (long long)m, (long long)k, b_u8 ? "u8" : "s8", (long long)k,
                                   (long long)n, trans_b ? " transposed" : "",
-                                  b_fed ? " fed" : "", y_u8 ? "u8" : "s8", (long long)bb,
+                                  b_fed ? " fed" : "", y_u8 ? "u8" : "s8",
+                                  fused ? " clamped" : "", (long long)bb,
                                   (long long)i, (long long)j, as[0], per_col_b ? bs[j] : bs0,
                                   ys[j], real[j], log2(real[j]), az, bz[j], yz, (long long)acc,
                                   got, want);
@@ -1405,11 +1425,18 @@ START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_e
             {"C_zero_point", e, 0, {0}, zy_b, false},
         };
         const double big = rra > rrb ? rra : rrb;
+        /* now and then a fused Relu or Clip (qcal's domain) */
+        const int fused = (qrng() % 4) == 0;
+        const int32_t act_lo = fused ? zy : INT32_MIN;
+        const int32_t act_hi = fused && (qrng() & 1) ? qrange(zy, is_u8 ? 255 : 127) : INT32_MAX;
+        const qattr attrs[2] = {{"activation_min", 0, act_lo, {0}},
+                                {"activation_max", 0, act_hi, {0}}};
         for (int s = 0; s < nisa; s++) {
             qc_value y;
             qc_error err;
             ck_assert_int_eq(qc_int8_select(isas[s]), 0);
-            const qc_status st = run_qnode("QLinearAdd", "com.microsoft", args, 8, NULL, 0, &y, &err);
+            const qc_status st = run_qnode("QLinearAdd", fused ? "qcal" : "com.microsoft", args, 8,
+                                           attrs, fused ? 2 : 0, &y, &err);
             if (big >= 32768.0) {
                 ck_assert_msg(st == QC_ERR_INPUT && strstr(err.msg, "'node_under_test'"),
                               "QLinearAdd ratio %a: status %d, %s", big, st,
@@ -1438,17 +1465,19 @@ START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_e
                 }
                 const double da = qget(a, is_u8, (size_t)ai) - za, db = qget(b, is_u8, (size_t)bi) - zb;
                 const double v = rra * da + rrb * db;
-                const int32_t want = qround_ref(v, zy, is_u8);
+                int32_t want = qround_ref(v, zy, is_u8);
+                want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
                 const int32_t got = qget(y.data, is_u8, (size_t)i);
                 /* each multiplier is within 2^-(S+1) of its ratio, S ≥ 16 */
                 const double slack = (fabs(da) + fabs(db)) * 0x1p-17 + fabs(v) * 0x1p-40;
                 if (got != want && qnear_tie(v, slack))
                     continue;
                 ck_assert_msg(got == want,
-                              "QLinearAdd on %s: %s A rank %d B rank %d at %lld: s_a/s_y=%a "
+                              "QLinearAdd on %s: %s%s A rank %d B rank %d at %lld: s_a/s_y=%a "
                               "(2^%.2f) s_b/s_y=%a (2^%.2f) a=%g b=%g (after zero points) z_y=%d: "
                               "got %d, want %d",
-                              qisa_name(isas[s]), is_u8 ? "u8" : "s8", rank, b_rank, (long long)i,
+                              qisa_name(isas[s]), is_u8 ? "u8" : "s8", fused ? " clamped" : "",
+                              rank, b_rank, (long long)i,
                               rra, log2(rra), rrb, log2(rrb), da, db, zy, got, want);
                 checked++;
                 unsaturated += want > (is_u8 ? 0 : -128) && want < (is_u8 ? 255 : 127);
