@@ -1182,7 +1182,7 @@ END_TEST
  * one value. */
 static int64_t qmm_property_case(int trial, int64_t *unsaturated)
 {
-    enum { MAXA = 3 * 7 * 40, MAXB = 40 * 24 };
+    enum { MAXA = 3 * 7 * 40, MAXB = 3 * 40 * 24 };
     static uint8_t a[MAXA], bm[MAXB], az_b[1], bz_b[24], yz_b[1];
     static int32_t bias[24];
     static float as[1], bs[24], ys[24];
@@ -1220,12 +1220,16 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
         for (int64_t j = 1; j < n; j++)
             bias[j] = bias[0];
     const double spread = fmin(255.0, fmax(0.0, 300.0 / (centre * (double)k * 64.0)));
-    ck_assert(batch * m * k <= MAXA && k * n <= MAXB);
+    /* QLinearMatMul may batch B too ([batch, k, n], packed per run), with A batched or not */
+    const int b_batched = !is_gemm && batch > 1 && (qrng() % 3) == 0;
+    const int a_batched = batch > 1 && !(b_batched && (qrng() & 1));
+    const int64_t b_count = (b_batched ? batch : 1) * k * n;
+    ck_assert(batch * m * k <= MAXA && b_count <= MAXB);
     for (int64_t i = 0; i < batch * m * k; i++)
         qput(a, a_u8, (size_t)i,
              (qrng() % 16) == 0 ? qrange(-255, 255)
                                 : az + (int32_t)lrint((2.0 * qunit() - 1.0) * spread));
-    for (int64_t i = 0; i < k * n; i++)
+    for (int64_t i = 0; i < b_count; i++)
         qput(bm, b_u8, (size_t)i, qrange(-128, 255));
     qput(az_b, a_u8, 0, az);
     qput(yz_b, y_u8, 0, yz);
@@ -1233,8 +1237,8 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
         qput(bz_b, b_u8, (size_t)j, bz[j]);
     const int ea = a_u8 ? E_UINT8 : E_INT8, eb = b_u8 ? E_UINT8 : E_INT8,
               ey = y_u8 ? E_UINT8 : E_INT8;
-    qarg a_arg = {"A", ea, batch > 1 ? 3 : 2, {0}, a, true};
-    if (batch > 1) {
+    qarg a_arg = {"A", ea, a_batched ? 3 : 2, {0}, a, true};
+    if (a_batched) {
         a_arg.dims[0] = batch;
         a_arg.dims[1] = m;
         a_arg.dims[2] = k;
@@ -1243,6 +1247,8 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
         a_arg.dims[1] = k;
     }
     qarg b_arg = {"B", eb, 2, {trans_b ? n : k, trans_b ? k : n}, bm, b_fed};
+    if (b_batched)
+        b_arg = (qarg){"B", eb, 3, {batch, k, n}, bm, b_fed};
     qarg bsc = {"b_scale", E_FLOAT, per_col_b ? 1 : 0, {n}, bs, false};
     qarg bzp = {"b_zero_point", eb, per_col_b ? 1 : 0, {n}, bz_b, false};
     qarg ysc = {"y_scale", E_FLOAT, per_col_y ? 1 : 0, {n}, ys, false};
@@ -1284,8 +1290,10 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
                 for (int64_t j = 0; j < n; j++) {
                     int64_t acc = is_gemm ? bias[j] : 0;
                     for (int64_t kk = 0; kk < k; kk++) {
-                        const size_t bi = (size_t)(trans_b ? j * k + kk : kk * n + j);
-                        acc += (int64_t)(qget(a, a_u8, (size_t)((bb * m + i) * k + kk)) - az) *
+                        const size_t bi = (size_t)((b_batched ? bb * k * n : 0) +
+                                                   (trans_b ? j * k + kk : kk * n + j));
+                        const size_t ai = (size_t)(((a_batched ? bb : 0) * m + i) * k + kk);
+                        acc += (int64_t)(qget(a, a_u8, ai) - az) *
                                (qget(bm, b_u8, bi) - bz[j]);
                     }
                     const double v = (double)acc * real[j];
@@ -1295,11 +1303,13 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
                     if (got != want && qnear_tie(v, fabs(v) * 0x1p-29 + 1e-9))
                         continue;
                     ck_assert_msg(got == want,
-                                  "%s on %s: A %s %lldx%lldx%lld, B %s %lldx%lld%s%s, y %s%s; at "
+                                  "%s on %s: A %s %lldx%lldx%lld, B %s %lldx%lldx%lld%s%s, y %s%s; at "
                                   "(%lld, %lld, %lld): s_a=%a s_b=%a s_y=%a M=%a (2^%.2f) "
                                   "z=%d,%d,%d acc+bias=%lld: got %d, want %d",
-                                  op, qisa_name(isas[s]), a_u8 ? "u8" : "s8", (long long)batch,
-                                  (long long)m, (long long)k, b_u8 ? "u8" : "s8", (long long)k,
+                                  op, qisa_name(isas[s]), a_u8 ? "u8" : "s8",
+                                  (long long)(a_batched ? batch : 1), (long long)m, (long long)k,
+                                  b_u8 ? "u8" : "s8", (long long)(b_batched ? batch : 1),
+                                  (long long)k,
                                   (long long)n, trans_b ? " transposed" : "",
                                   b_fed ? " fed" : "", y_u8 ? "u8" : "s8",
                                   fused ? " clamped" : "", (long long)bb,
@@ -1880,6 +1890,94 @@ START_TEST(quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_
 }
 END_TEST
 
+/* ConvInteger and MatMulInteger: the int32 accumulators of G1 / C1 exactly, uint8 or int8
+ * activations and weights, per-channel weight zero points, on every kernel path. */
+START_TEST(convinteger_and_matmulinteger_equal_the_int64_definition_on_every_kernel_path)
+{
+    enum { MAXN = 2 * 12 * 7 * 7 };
+    static uint8_t x[MAXN], w[MAXN], xz_b[1], wz_b[12];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 48;
+    int64_t checked = 0;
+    for (int trial = 0; trial < 120; trial++) {
+        const int is_conv = trial & 1, x_u8 = (trial / 2) & 1, w_u8 = (qrng() % 3) == 0;
+        const int64_t groups = is_conv ? qrange(1, 3) : 1, cg = qrange(1, 4), mg = qrange(1, 4);
+        const int64_t c_in = cg * groups, c_out = mg * groups, k = is_conv ? qrange(1, 3) : 1;
+        const int64_t h = qrange((int)k, 7), wd = qrange((int)k, 7), batch = qrange(1, 2);
+        const int64_t oh = is_conv ? h - k + 1 : 1, ow = is_conv ? wd - k + 1 : 1;
+        /* MatMulInteger: A [batch·h, c_in] × B [c_in, c_out] */
+        const int64_t rows = batch * h, kk = cg * k * k;
+        const int32_t xz = x_u8 ? qrange(0, 255) : qrange(-128, 127);
+        int32_t wz[12];
+        const int per_channel = qrng() & 1;
+        for (int64_t m = 0; m < c_out; m++)
+            wz[m] = per_channel || m == 0 ? (w_u8 ? qrange(0, 255) : qrange(-128, 127)) : wz[0];
+        const int64_t x_count = is_conv ? batch * c_in * h * wd : rows * c_in;
+        const int64_t w_count = is_conv ? c_out * kk : c_in * c_out;
+        for (int64_t i = 0; i < x_count; i++)
+            qput(x, x_u8, (size_t)i, qrange(-128, 255));
+        for (int64_t i = 0; i < w_count; i++)
+            qput(w, w_u8, (size_t)i, qrange(-128, 255));
+        qput(xz_b, x_u8, 0, xz);
+        for (int64_t m = 0; m < c_out; m++)
+            qput(wz_b, w_u8, (size_t)m, wz[m]);
+        const int ex = x_u8 ? E_UINT8 : E_INT8, ew = w_u8 ? E_UINT8 : E_INT8;
+        qarg args[4] = {
+            is_conv ? (qarg){"x", ex, 4, {batch, c_in, h, wd}, x, true}
+                    : (qarg){"A", ex, 2, {rows, c_in}, x, true},
+            is_conv ? (qarg){"w", ew, 4, {c_out, cg, k, k}, w, (qrng() % 4) == 0}
+                    : (qarg){"B", ew, 2, {c_in, c_out}, w, (qrng() % 4) == 0},
+            {"x_zero_point", ex, 0, {0}, xz_b, false},
+            {"w_zero_point", ew, per_channel ? 1 : 0, {c_out}, wz_b, false},
+        };
+        const qattr attrs[1] = {{"group", 0, groups, {0}}};
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            RUN_QNODE_OK(is_conv ? "ConvInteger" : "MatMulInteger", "", args, 4, attrs, is_conv,
+                         &y, isas[s]);
+            ck_assert_int_eq(y.dtype, QC_INT32);
+            const int64_t count = is_conv ? batch * c_out * oh * ow : rows * c_out;
+            ck_assert_int_eq(qc_value_count(&y), count);
+            for (int64_t o = 0; o < count; o++) {
+                int64_t acc = 0, m;
+                if (is_conv) {
+                    const int64_t px = o % ow, py = (o / ow) % oh, bb = o / (ow * oh * c_out);
+                    m = (o / (ow * oh)) % c_out;
+                    const int64_t grp = m / mg;
+                    for (int64_t c = 0; c < cg; c++)
+                        for (int64_t i = 0; i < k; i++)
+                            for (int64_t j = 0; j < k; j++)
+                                acc += (int64_t)(qget(x, x_u8, (size_t)(((bb * c_in + grp * cg + c) *
+                                                                           h + py + i) * wd + px + j)) -
+                                                 xz) *
+                                       (qget(w, w_u8, (size_t)(((m * cg + c) * k + i) * k + j)) -
+                                        wz[m]);
+                } else {
+                    const int64_t r = o / c_out;
+                    m = o % c_out;
+                    for (int64_t c = 0; c < c_in; c++)
+                        acc += (int64_t)(qget(x, x_u8, (size_t)(r * c_in + c)) - xz) *
+                               (qget(w, w_u8, (size_t)(c * c_out + m)) - wz[m]);
+                }
+                const int32_t got = ((const int32_t *)y.data)[o];
+                ck_assert_msg(got == acc,
+                              "%s on %s: x %s w %s%s, %lld channels in, %lld out, group %lld, "
+                              "kernel %lld, at %lld (channel %lld): got %d, want %lld",
+                              is_conv ? "ConvInteger" : "MatMulInteger", qisa_name(isas[s]),
+                              x_u8 ? "u8" : "s8", w_u8 ? "u8" : "s8",
+                              per_channel ? " per channel" : "", (long long)c_in,
+                              (long long)c_out, (long long)groups, (long long)k, (long long)o,
+                              (long long)m, got, (long long)acc);
+                checked++;
+            }
+            free(y.data);
+        }
+    }
+    ck_assert_int_gt(checked, 5000);
+}
+END_TEST
+
 /* ---- accumulators that cannot fit int32 ----
  *
  * R1 adds the bias in int32 and qgemm is exact only while the sum fits int32: a bias near
@@ -2003,6 +2101,7 @@ static Suite *suite(void)
     tcase_add_test(props, qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_path);
     tcase_add_test(props, maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path);
     tcase_add_test(props, quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_every_kernel_path);
+    tcase_add_test(props, convinteger_and_matmulinteger_equal_the_int64_definition_on_every_kernel_path);
     tcase_add_test(props, qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping);
     tcase_add_test(props, qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped);
     suite_add_tcase(s, props);
