@@ -1737,40 +1737,52 @@ START_TEST(maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path
         const int64_t kh = qrange(1, (int)(h < 3 ? h : 3)), kw = qrange(1, (int)(w < 3 ? w : 3));
         const int64_t sh = qrange(1, 2), sw = qrange(1, 2);
         const int64_t ph = qrange(0, (int)kh - 1), pw = qrange(0, (int)kw - 1);
+        const int64_t dh = h >= 2 * kh ? qrange(1, 2) : 1, dw = w >= 2 * kw ? qrange(1, 2) : 1;
         for (int64_t i = 0; i < n * c * h * w; i++)
             x[i] = (uint8_t)((trial % 5) == 0 ? (is_u8 ? qrange(0, 3) : 128 + qrange(0, 3)) : (int)(qrng() & 255));
         qarg args[1] = {{"x", e, 4, {n, c, h, w}, x, true}};
-        const qattr attrs[3] = {{"kernel_shape", 2, 0, {kh, kw}},
+        const int ceil_mode = (qrng() % 3) == 0;
+        const qattr attrs[5] = {{"kernel_shape", 2, 0, {kh, kw}},
                                 {"strides", 2, 0, {sh, sw}},
-                                {"pads", 4, 0, {ph, pw, ph, pw}}};
-        const int64_t oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+                                {"pads", 4, 0, {ph, pw, ph, pw}},
+                                {"dilations", 2, 0, {dh, dw}},
+                                {"ceil_mode", 0, ceil_mode, {0}}};
+        const int64_t fh = h + 2 * ph - ((kh - 1) * dh + 1), fw = w + 2 * pw - ((kw - 1) * dw + 1);
         for (int s = 0; s < nisa; s++) {
             qc_value y;
-            RUN_QNODE_OK("MaxPool", "", args, 1, attrs, 3, &y, isas[s]);
+            RUN_QNODE_OK("MaxPool", "", args, 1, attrs, 5, &y, isas[s]);
             ck_assert_int_eq(y.dtype, is_u8 ? QC_UINT8 : QC_INT8);
-            ck_assert_int_eq(qc_value_count(&y), n * c * oh * ow);
+            /* ceil_mode: one more window where the stride does not divide, unless it would
+             * start in the right padding */
+            const int64_t oh = y.dims[2], ow = y.dims[3];
+            ck_assert_int_eq(y.dims[0], n);
+            ck_assert_int_eq(y.dims[1], c);
+            ck_assert(oh == fh / sh + 1 || (ceil_mode && oh == (fh + sh - 1) / sh + 1));
+            ck_assert(ow == fw / sw + 1 || (ceil_mode && ow == (fw + sw - 1) / sw + 1));
             for (int64_t p = 0; p < n * c; p++)
                 for (int64_t i = 0; i < oh; i++)
                     for (int64_t j = 0; j < ow; j++) {
                         int32_t want = INT32_MIN;
                         for (int64_t a = 0; a < kh; a++)
                             for (int64_t b = 0; b < kw; b++) {
-                                const int64_t ih = i * sh + a - ph, iw = j * sw + b - pw;
+                                const int64_t ih = i * sh + a * dh - ph, iw = j * sw + b * dw - pw;
                                 if (ih < 0 || iw < 0 || ih >= h || iw >= w)
                                     continue;
                                 const int32_t v = qget(x, is_u8, (size_t)((p * h + ih) * w + iw));
                                 want = v > want ? v : want;
                             }
+                        if (want == INT32_MIN)
+                            continue; /* a window of padding only */
                         const int32_t got = qget(y.data, is_u8, (size_t)((p * oh + i) * ow + j));
                         ck_assert_msg(got == want,
                                       "MaxPool on %s: %s %lldx%lldx%lldx%lld kernel %lldx%lld "
-                                      "strides %lld,%lld pads %lld,%lld at (%lld, %lld, %lld): got "
-                                      "%d, want %d",
+                                      "strides %lld,%lld pads %lld,%lld dilations %lld,%lld at "
+                                      "(%lld, %lld, %lld): got %d, want %d",
                                       qisa_name(isas[s]), is_u8 ? "u8" : "s8", (long long)n,
                                       (long long)c, (long long)h, (long long)w, (long long)kh,
                                       (long long)kw, (long long)sh, (long long)sw, (long long)ph,
-                                      (long long)pw, (long long)p, (long long)i, (long long)j, got,
-                                      want);
+                                      (long long)pw, (long long)dh, (long long)dw, (long long)p,
+                                      (long long)i, (long long)j, got, want);
                         checked++;
                     }
             free(y.data);
