@@ -134,7 +134,8 @@ static qc_status real_multiplier(const qc_node *n, double m, int32_t *multiplier
     case QC_MULTIPLIER_NOT_POSITIVE:
         return qc_node_fail(err, n, "requantization multiplier %g is not a positive number", m);
     case QC_MULTIPLIER_TOO_LARGE:
-        return qc_node_fail(err, n, "requantization multiplier %g is too large (at least 2^30)", m);
+        return qc_node_fail(err, n,
+                            "requantization multiplier %g is too large (it must be below 2^30)", m);
     default:
         return QC_OK;
     }
@@ -694,6 +695,12 @@ static qc_status channel_multipliers(const qc_node *n, const qc_value *xs, const
 {
     for (int64_t c = 0; c < channels; c++) {
         double m = (double)scale_at(xs, 0) * (double)scale_at(ws, c) / (double)scale_at(ys, c);
+        if (qc_requant_multiplier(m, &mult[c], &shift[c]) == QC_MULTIPLIER_TOO_LARGE)
+            return qc_node_fail(err, n,
+                                "output channel %lld: the requantization multiplier s_x·s_w/s_y "
+                                "= %g·%g/%g = %g is too large (it must be below 2^30)",
+                                (long long)c, scale_at(xs, 0), scale_at(ws, c), scale_at(ys, c),
+                                m);
         qc_status s = real_multiplier(n, m, &mult[c], &shift[c], err);
         if (s != QC_OK)
             return s;
@@ -1284,6 +1291,11 @@ static qc_status qgap_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         return qc_node_fail(err, n, "planes of %zu values are not supported", plane);
     qc_gavgpool p = {0};
     double m = (double)scale_at(in[1], 0) / ((double)scale_at(in[3], 0) * (double)plane);
+    if (qc_requant_multiplier(m, &p.multiplier, &p.shift) == QC_MULTIPLIER_TOO_LARGE)
+        return qc_node_fail(err, n,
+                            "the multiplier x_scale/(y_scale·n) = %g/(%g·%zu) = %g is too large "
+                            "(it must be below 2^30)",
+                            scale_at(in[1], 0), scale_at(in[3], 0), plane, m);
     qc_status s = real_multiplier(n, m, &p.multiplier, &p.shift, err);
     if (s != QC_OK)
         return s;
