@@ -375,7 +375,9 @@ static qc_status dynq_infer(const qc_node *n, const qc_value *const *in, qc_valu
 
 /* ONNX's definition, in single precision as its reference: the range widened to include 0,
  * scale = (max − min) / 255, zero point = saturate(rint(0 − min / scale)), then
- * QuantizeLinear. An all-zero (or empty) x has scale 0: every output is then 0. */
+ * QuantizeLinear. An all-zero (or empty) x has range 0, where the formula would divide 0 by 0:
+ * ONNX's reference implementation and ONNX Runtime take the range as 1 (scale 1/255, zero
+ * point 0, every output 0), and so does qcal. */
 static qc_status dynq_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
                           qc_error *err)
 {
@@ -387,24 +389,17 @@ static qc_status dynq_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         lo = v[i] < lo ? v[i] : lo;
         hi = v[i] > hi ? v[i] : hi;
     }
-    volatile float range = hi - lo; /* kept in single precision whatever the FPU */
+    volatile float range = hi == lo ? 1.0f : hi - lo; /* single precision whatever the FPU */
     float scale = range / 255.0f;
-    int32_t zp = 0;
-    if (scale > 0.0f) {
-        float z = 0.0f - lo / scale;
-        z = z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z;
-        zp = (int32_t)rintf(z);
-    }
+    float z = 0.0f - lo / scale;
+    z = z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z;
+    int32_t zp = (int32_t)rintf(z);
     if (out[1].data)
         *(float *)out[1].data = scale;
     if (out[2].data)
         *(uint8_t *)out[2].data = (uint8_t)zp;
-    if (scale > 0.0f) {
-        qc_quant q = {&scale, &zp, 0, 255};
-        qc_quantize_u8(1, 1, (size_t)count, v, &q, out[0].data);
-    } else {
-        memset(out[0].data, 0, (size_t)count);
-    }
+    qc_quant q = {&scale, &zp, 0, 255};
+    qc_quantize_u8(1, 1, (size_t)count, v, &q, out[0].data);
     return QC_OK;
 }
 

@@ -1903,6 +1903,75 @@ START_TEST(quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_
 }
 END_TEST
 
+/* DynamicQuantizeLinear against ONNX's reference implementation, in single precision:
+ * scale = (max(0, max x) − min(0, min x)) / 255, or 1 / 255 when that range is 0 (an all-zero
+ * input: ONNX's reference and ONNX Runtime both take 1, where the formula divides 0 by 0),
+ * zero point = rint(saturate(0 − min / scale)), y = saturate(rint(x / scale) + zero point).
+ * Ranges from 2^-20 to 2^20, all positive, all negative, mixed, and all zero. */
+START_TEST(dynamicquantizelinear_matches_the_onnx_reference_including_an_all_zero_input)
+{
+    enum { MAXN = 64 };
+    static float x[MAXN];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 49;
+    for (int trial = 0; trial < 200; trial++) {
+        const int64_t count = qrange(1, MAXN), sign = trial % 4; /* mixed, ≥ 0, ≤ 0, zero */
+        const double mag = qlog_uniform(-20.0, 20.0);
+        for (int64_t i = 0; i < count; i++) {
+            const double u = sign == 1 ? qunit() : sign == 2 ? -qunit() : 2.0 * qunit() - 1.0;
+            x[i] = sign == 3 ? 0.0f : (float)(u * mag);
+        }
+        volatile float hi = 0.0f, lo = 0.0f;
+        for (int64_t i = 0; i < count; i++) {
+            hi = x[i] > hi ? x[i] : hi;
+            lo = x[i] < lo ? x[i] : lo;
+        }
+        volatile float range = hi == lo ? 1.0f : hi - lo;
+        volatile float scale = range / 255.0f;
+        volatile float zf = 0.0f - lo / scale;
+        zf = zf < 0.0f ? 0.0f : zf > 255.0f ? 255.0f : zf;
+        const int32_t zp = (int32_t)rintf(zf);
+        qarg args[1] = {{"x", E_FLOAT, 1, {count}, x, true}};
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            /* three outputs: run the model by hand to read all of them */
+            builder b;
+            b_init(&b, 13);
+            b_input(&b, "x", 1, args[0].dims);
+            char *in[] = {"x"}, *out[] = {"y", "y_scale", "y_zero_point"};
+            b_node(&b, "DynamicQuantizeLinear", "node_under_test", 1, in, 3, out);
+            b_output(&b, "y");
+            b_output(&b, "y_scale");
+            b_output(&b, "y_zero_point");
+            qc_graph *g;
+            qc_error err;
+            LOAD_OK(&b, &g, &err);
+            qc_exec *ex = qc_exec_create(g);
+            qc_value v = qc_value_f32(1, args[0].dims, x);
+            ck_assert_msg(qc_exec_run(ex, &v, 1, &err) == QC_OK, "%s", err.msg);
+            const float got_scale = *(const float *)qc_exec_output(ex, 1)->data;
+            const int32_t got_zp = *(const uint8_t *)qc_exec_output(ex, 2)->data;
+            ck_assert_msg(got_scale == scale && got_zp == zp,
+                          "DynamicQuantizeLinear on %s: %lld values in [%a, %a]: scale %a, zero "
+                          "point %d; want %a, %d",
+                          qisa_name(isas[s]), (long long)count, (double)lo, (double)hi,
+                          (double)got_scale, got_zp, (double)scale, zp);
+            const uint8_t *y = qc_exec_output(ex, 0)->data;
+            for (int64_t i = 0; i < count; i++) {
+                const int32_t want = quantize_ref(x[i], scale, zp, 1);
+                ck_assert_msg(y[i] == want,
+                              "DynamicQuantizeLinear on %s: x=%a scale=%a zero point %d: got %d, "
+                              "want %d",
+                              qisa_name(isas[s]), (double)x[i], (double)scale, zp, y[i], want);
+            }
+            qc_exec_destroy(ex);
+            qc_graph_destroy(g);
+        }
+    }
+}
+END_TEST
+
 /* ConvInteger and MatMulInteger: the int32 accumulators of G1 / C1 exactly, uint8 or int8
  * activations and weights, per-channel weight zero points, on every kernel path. */
 START_TEST(convinteger_and_matmulinteger_equal_the_int64_definition_on_every_kernel_path)
@@ -2114,6 +2183,7 @@ static Suite *suite(void)
     tcase_add_test(props, qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_path);
     tcase_add_test(props, maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path);
     tcase_add_test(props, quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_every_kernel_path);
+    tcase_add_test(props, dynamicquantizelinear_matches_the_onnx_reference_including_an_all_zero_input);
     tcase_add_test(props, convinteger_and_matmulinteger_equal_the_int64_definition_on_every_kernel_path);
     tcase_add_test(props, qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping);
     tcase_add_test(props, qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped);
