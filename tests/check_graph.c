@@ -1038,7 +1038,7 @@ static bool qnear_tie(double v, double slack)
  * Returns the number of outputs checked. */
 static int64_t qconv_property_case(int trial, int64_t *unsaturated)
 {
-    enum { MAXX = 2 * 16 * 9 * 9, MAXW = 16 * 16 * 9, MAXY = 2 * 16 * 11 * 11 };
+    enum { MAXX = 2 * 16 * 9 * 9, MAXW = 16 * 16 * 9, MAXY = 2 * 16 * 13 * 13 };
     static uint8_t x[MAXX], w[MAXW], xz_b[1], wz_b[16], yz_b[1];
     static int32_t bias[16];
     static float xs[1], ws[16], ys[16];
@@ -1049,13 +1049,20 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
     const int64_t cg = kind >= 2 && kind <= 3 ? 1 : qrange(1, 4);
     const int64_t mg = kind >= 2 && kind <= 3 ? 1 : qrange(1, 16 / groups);
     const int64_t c_in = cg * groups, c_out = mg * groups;
-    const int64_t k = kind == 4 ? 1 : qrange(1, 3), stride = kind == 4 ? 1 : qrange(1, 2);
-    const int64_t pad = kind == 4 ? 0 : qrange(0, (int)k - 1);
-    const int64_t h = qrange((int)k, 9), wd = qrange((int)k, 9), batch = qrange(1, 2);
-    const int64_t oh = (h + 2 * pad - k) / stride + 1, ow = (wd + 2 * pad - k) / stride + 1;
+    /* 1-d now and then (height 1); kernels, strides, dilations and pads per dimension, the
+     * pads asymmetric */
+    const int one_d = kind != 4 && (qrng() % 5) == 0;
+    const int64_t kh = kind == 4 || one_d ? 1 : qrange(1, 3), kw = kind == 4 ? 1 : qrange(1, 3);
+    const int64_t sh = kind == 4 || one_d ? 1 : qrange(1, 2), sw = kind == 4 ? 1 : qrange(1, 2);
+    const int64_t dh = kh > 1 && (qrng() % 3) == 0 ? 2 : 1, dw = kw > 1 && (qrng() % 3) == 0 ? 2 : 1;
+    const int64_t pt = qrange(0, (int)kh - 1), pb = qrange(0, (int)kh - 1);
+    const int64_t pl = qrange(0, (int)kw - 1), pr = qrange(0, (int)kw - 1);
+    const int64_t eh = (kh - 1) * dh + 1, ew = (kw - 1) * dw + 1;
+    const int64_t h = one_d ? 1 : qrange((int)eh, 9), wd = qrange((int)ew, 9), batch = qrange(1, 2);
+    const int64_t oh = (h + pt + pb - eh) / sh + 1, ow = (wd + pl + pr - ew) / sw + 1;
     const int x_u8 = qrng() & 1, w_u8 = (qrng() % 4) == 0, y_u8 = qrng() & 1;
     const int per_channel_y = (qrng() % 3) == 0, with_bias = (qrng() % 4) != 0;
-    const int64_t kk = cg * k * k;
+    const int64_t kk = cg * kh * kw;
     const int32_t xz = x_u8 ? qrange(0, 255) : qrange(-128, 127);
     const int32_t yz = y_u8 ? qrange(0, 255) : qrange(-128, 127);
     int32_t wz[16];
@@ -1089,10 +1096,12 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
     for (int64_t m = 0; m < c_out; m++)
         qput(wz_b, w_u8, (size_t)m, wz[m]);
     qarg args[9] = {
-        {"x", x_u8 ? E_UINT8 : E_INT8, 4, {batch, c_in, h, wd}, x, true},
+        one_d ? (qarg){"x", x_u8 ? E_UINT8 : E_INT8, 3, {batch, c_in, wd}, x, true}
+              : (qarg){"x", x_u8 ? E_UINT8 : E_INT8, 4, {batch, c_in, h, wd}, x, true},
         {"x_scale", E_FLOAT, 0, {0}, xs, false},
         {"x_zero_point", x_u8 ? E_UINT8 : E_INT8, 0, {0}, xz_b, false},
-        {"w", w_u8 ? E_UINT8 : E_INT8, 4, {c_out, cg, k, k}, w, false},
+        one_d ? (qarg){"w", w_u8 ? E_UINT8 : E_INT8, 3, {c_out, cg, kw}, w, false}
+              : (qarg){"w", w_u8 ? E_UINT8 : E_INT8, 4, {c_out, cg, kh, kw}, w, false},
         {"w_scale", E_FLOAT, 1, {c_out}, ws, false},
         {"w_zero_point", w_u8 ? E_UINT8 : E_INT8, 1, {c_out}, wz_b, false},
         {"y_scale", E_FLOAT, per_channel_y ? 1 : 0, {c_out}, ys, false},
@@ -1103,11 +1112,12 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
     const int fused = (qrng() % 4) == 0;
     const int32_t act_lo = fused ? yz : INT32_MIN;
     const int32_t act_hi = fused && (qrng() & 1) ? qrange(yz, y_u8 ? 255 : 127) : INT32_MAX;
-    const qattr attrs[6] = {
+    const qattr attrs[7] = {
         {"group", 0, groups, {0}},
-        {"strides", 2, 0, {stride, stride}},
-        {"pads", 4, 0, {pad, pad, pad, pad}},
-        {"kernel_shape", 2, 0, {k, k}},
+        one_d ? (qattr){"strides", 1, 0, {sw}} : (qattr){"strides", 2, 0, {sh, sw}},
+        one_d ? (qattr){"pads", 2, 0, {pl, pr}} : (qattr){"pads", 4, 0, {pt, pl, pb, pr}},
+        one_d ? (qattr){"kernel_shape", 1, 0, {kw}} : (qattr){"kernel_shape", 2, 0, {kh, kw}},
+        one_d ? (qattr){"dilations", 1, 0, {dw}} : (qattr){"dilations", 2, 0, {dh, dw}},
         {"activation_min", 0, act_lo, {0}},
         {"activation_max", 0, act_hi, {0}},
     };
@@ -1115,7 +1125,7 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
     for (int s = 0; s < nisa; s++) {
         qc_value y;
         RUN_QNODE_OK("QLinearConv", fused ? "qcal" : "", args, with_bias ? 9 : 8, attrs,
-                     fused ? 6 : 4, &y, isas[s]);
+                     fused ? 7 : 5, &y, isas[s]);
         ck_assert_int_eq(qc_value_count(&y), batch * c_out * oh * ow);
         for (int64_t bb = 0; bb < batch; bb++)
             for (int64_t m = 0; m < c_out; m++)
@@ -1124,15 +1134,15 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
                         const int64_t grp = m / mg;
                         int64_t acc = with_bias ? bias[m] : 0;
                         for (int64_t c = 0; c < cg; c++)
-                            for (int64_t i = 0; i < k; i++)
-                                for (int64_t j = 0; j < k; j++) {
-                                    const int64_t ih = py * stride + i - pad,
-                                                  iw = px * stride + j - pad;
+                            for (int64_t i = 0; i < kh; i++)
+                                for (int64_t j = 0; j < kw; j++) {
+                                    const int64_t ih = py * sh + i * dh - pt,
+                                                  iw = px * sw + j * dw - pl;
                                     if (ih < 0 || iw < 0 || ih >= h || iw >= wd)
                                         continue;
                                     const size_t xi =
                                         (size_t)((((bb * c_in) + grp * cg + c) * h + ih) * wd + iw);
-                                    const size_t wi = (size_t)(((m * cg + c) * k + i) * k + j);
+                                    const size_t wi = (size_t)(((m * cg + c) * kh + i) * kw + j);
                                     acc += (int64_t)(qget(x, x_u8, xi) - xz) *
                                            (qget(w, w_u8, wi) - wz[m]);
                                 }
@@ -1146,13 +1156,16 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
                         ck_assert_msg(
                             got == want,
                             "QLinearConv on %s: x %s %lldx%lldx%lldx%lld, w %s %lldx%lldx%lldx%lld "
-                            "group %lld stride %lld pad %lld, y %s%s; at (%lld, %lld, %lld, %lld): "
+                            "group %lld strides %lld,%lld dilations %lld,%lld pads %lld,%lld,%lld,"
+                            "%lld, y %s%s; at (%lld, %lld, %lld, %lld): "
                             "s_x=%a s_w=%a s_y=%a M=%a (2^%.2f) z=%d,%d,%d acc+bias=%lld: got %d, "
                             "want %d",
                             qisa_name(isas[s]), x_u8 ? "u8" : "s8", (long long)batch,
                             (long long)c_in, (long long)h, (long long)wd, w_u8 ? "u8" : "s8",
-                            (long long)c_out, (long long)cg, (long long)k, (long long)k,
-                            (long long)groups, (long long)stride, (long long)pad,
+                            (long long)c_out, (long long)cg, (long long)kh, (long long)kw,
+                            (long long)groups, (long long)sh, (long long)sw, (long long)dh,
+                            (long long)dw, (long long)pt, (long long)pl, (long long)pb,
+                            (long long)pr,
                             y_u8 ? "u8" : "s8", fused ? " clamped" : "", (long long)bb, (long long)m, (long long)py,
                             (long long)px, xs[0], ws[m], ys[m], real[m], log2(real[m]), xz, wz[m],
                             yz, (long long)acc, got, want);
