@@ -1027,7 +1027,22 @@ static int32_t qround_ref(double v, int32_t z, int is_u8)
 
 static bool qnear_tie(double v, double slack)
 {
-    return fabs(v - floor(v) - 0.5) <= slack;
+    return fabs(v - floor(v) - 0.5) < slack; /* slack 0: never, exact ties included */
+}
+
+/* How far the fixed-point multiplier of R0 is from M, as qc_requant_multiplier makes it (0
+ * when M is a power of two) */
+static double requant_error(double m, int32_t *mult, int32_t *shift)
+{
+    ck_assert_int_eq(qc_requant_multiplier(m, mult, shift), QC_MULTIPLIER_OK);
+    return fabs(ldexp(*mult, -*shift) - m);
+}
+
+/* the slack of a value v = t · M against a tie: the multiplier's error, plus double rounding
+ * unless M is exact */
+static double requant_slack(double t, double v, double err, bool m_exact)
+{
+    return fabs(t) * err + (m_exact && err == 0.0 ? 0.0 : fabs(v) * 0x1p-50 + 1e-12);
 }
 
 /* ---- QLinearConv ---- */
@@ -1067,15 +1082,23 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
     const int32_t yz = y_u8 ? qrange(0, 255) : qrange(-128, 127);
     int32_t wz[16];
     double real[16];
-    const double centre = qlog_uniform(-20.0, 20.0);
-    xs[0] = (float)qlog_uniform(-12.0, 4.0);
-    const float ys0 = (float)qlog_uniform(-12.0, 4.0);
+    /* a quarter of the trials with powers of two: M exact, and ties exact (they round to
+     * even, with no slack) */
+    const int pow2 = (qrng() % 4) == 0;
+    const double centre = pow2 ? ldexp(1.0, qrange(-20, 20)) : qlog_uniform(-20.0, 20.0);
+    xs[0] = pow2 ? ldexpf(1.0f, qrange(-12, 4)) : (float)qlog_uniform(-12.0, 4.0);
+    const float ys0 = pow2 ? ldexpf(1.0f, qrange(-12, 4)) : (float)qlog_uniform(-12.0, 4.0);
+    double err[16];
+    int32_t mult[16], shift[16];
     for (int64_t m = 0; m < c_out; m++) {
-        ys[m] = per_channel_y ? (float)(ys0 * qlog_uniform(-2.0, 2.0)) : ys0;
-        double r = centre * qlog_uniform(-3.0, 3.0);
+        ys[m] = !per_channel_y ? ys0
+                : pow2         ? ldexpf(ys0, qrange(-2, 2))
+                               : (float)(ys0 * qlog_uniform(-2.0, 2.0));
+        double r = centre * (pow2 ? ldexp(1.0, qrange(-3, 3)) : qlog_uniform(-3.0, 3.0));
         r = r < 0x1p-20 ? 0x1p-20 : r > 0x1p20 ? 0x1p20 : r;
         ws[m] = (float)(r * ys[m] / xs[0]);
         real[m] = (double)xs[0] * ws[m] / ys[m];
+        err[m] = requant_error(real[m], &mult[m], &shift[m]);
         wz[m] = (qrng() % 3) == 0 ? (w_u8 ? qrange(0, 255) : qrange(-128, 127)) : (w_u8 ? 128 : 0);
         /* a bias worth up to ±150 codes */
         bias[m] = (int32_t)((2.0 * qunit() - 1.0) * fmin(0x1p28, 150.0 / real[m]));
@@ -1151,15 +1174,16 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
                         want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
                         const size_t yi = (size_t)(((bb * c_out + m) * oh + py) * ow + px);
                         const int32_t got = qget(y.data, y_u8, yi);
-                        if (got != want && qnear_tie(v, fabs(v) * 0x1p-29 + 1e-9))
+                        if (got != want &&
+                            qnear_tie(v, requant_slack((double)acc, v, err[m], pow2)))
                             continue;
                         ck_assert_msg(
                             got == want,
                             "QLinearConv on %s: x %s %lldx%lldx%lldx%lld, w %s %lldx%lldx%lldx%lld "
                             "group %lld strides %lld,%lld dilations %lld,%lld pads %lld,%lld,%lld,"
                             "%lld, y %s%s; at (%lld, %lld, %lld, %lld): "
-                            "s_x=%a s_w=%a s_y=%a M=%a (2^%.2f) z=%d,%d,%d acc+bias=%lld: got %d, "
-                            "want %d",
+                            "s_x=%a s_w=%a s_y=%a M=%a (2^%.2f) multiplier=%d shift=%d z=%d,%d,%d "
+                            "acc+bias=%lld: got %d, want %d",
                             qisa_name(isas[s]), x_u8 ? "u8" : "s8", (long long)batch,
                             (long long)c_in, (long long)h, (long long)wd, w_u8 ? "u8" : "s8",
                             (long long)c_out, (long long)cg, (long long)kh, (long long)kw,
@@ -1167,8 +1191,8 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
                             (long long)dw, (long long)pt, (long long)pl, (long long)pb,
                             (long long)pr,
                             y_u8 ? "u8" : "s8", fused ? " clamped" : "", (long long)bb, (long long)m, (long long)py,
-                            (long long)px, xs[0], ws[m], ys[m], real[m], log2(real[m]), xz, wz[m],
-                            yz, (long long)acc, got, want);
+                            (long long)px, xs[0], ws[m], ys[m], real[m], log2(real[m]), mult[m],
+                            shift[m], xz, wz[m], yz, (long long)acc, got, want);
                         checked++;
                         *unsaturated += want > (y_u8 ? 0 : -128) && want < (y_u8 ? 255 : 127);
                     }
@@ -1211,16 +1235,22 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
     const int32_t yz = y_u8 ? qrange(0, 255) : qrange(-128, 127);
     int32_t bz[24];
     double real[24];
-    const double centre = qlog_uniform(-20.0, 20.0);
-    as[0] = (float)qlog_uniform(-12.0, 4.0);
-    const float ys0 = (float)qlog_uniform(-12.0, 4.0);
+    const int pow2 = (qrng() % 4) == 0; /* M exact, ties exact */
+    const double centre = pow2 ? ldexp(1.0, qrange(-20, 20)) : qlog_uniform(-20.0, 20.0);
+    as[0] = pow2 ? ldexpf(1.0f, qrange(-12, 4)) : (float)qlog_uniform(-12.0, 4.0);
+    const float ys0 = pow2 ? ldexpf(1.0f, qrange(-12, 4)) : (float)qlog_uniform(-12.0, 4.0);
     const float bs0 = (float)(centre * ys0 / as[0]);
+    double err[24];
+    int32_t mult[24], shift[24];
     for (int64_t j = 0; j < n; j++) {
-        ys[j] = per_col_y ? (float)(ys0 * qlog_uniform(-2.0, 2.0)) : ys0;
-        double r = centre * qlog_uniform(-3.0, 3.0);
+        ys[j] = !per_col_y ? ys0
+                : pow2     ? ldexpf(ys0, qrange(-2, 2))
+                           : (float)(ys0 * qlog_uniform(-2.0, 2.0));
+        double r = centre * (pow2 ? ldexp(1.0, qrange(-3, 3)) : qlog_uniform(-3.0, 3.0));
         r = r < 0x1p-20 ? 0x1p-20 : r > 0x1p20 ? 0x1p20 : r;
         bs[j] = per_col_b ? (float)(r * ys[j] / as[0]) : bs0;
         real[j] = (double)as[0] * (per_col_b ? bs[j] : bs0) / ys[j];
+        err[j] = requant_error(real[j], &mult[j], &shift[j]);
         bz[j] = per_col_b && (qrng() % 3) == 0 ? (b_u8 ? qrange(0, 255) : qrange(-128, 127))
                                                : (b_u8 ? 128 : 0);
     }
@@ -1313,12 +1343,13 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
                     int32_t want = qround_ref(v, yz, y_u8);
                     want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
                     const int32_t got = qget(y.data, y_u8, (size_t)((bb * m + i) * n + j));
-                    if (got != want && qnear_tie(v, fabs(v) * 0x1p-29 + 1e-9))
+                    if (got != want && qnear_tie(v, requant_slack((double)acc, v, err[j], pow2)))
                         continue;
                     ck_assert_msg(got == want,
                                   "%s on %s: A %s %lldx%lldx%lld, B %s %lldx%lldx%lld%s%s, y %s%s; at "
                                   "(%lld, %lld, %lld): s_a=%a s_b=%a s_y=%a M=%a (2^%.2f) "
-                                  "z=%d,%d,%d acc+bias=%lld: got %d, want %d",
+                                  "multiplier=%d shift=%d z=%d,%d,%d acc+bias=%lld: got %d, "
+                                  "want %d",
                                   op, qisa_name(isas[s]), a_u8 ? "u8" : "s8",
                                   (long long)(a_batched ? batch : 1), (long long)m, (long long)k,
                                   b_u8 ? "u8" : "s8", (long long)(b_batched ? batch : 1),
@@ -1327,8 +1358,8 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
                                   b_fed ? " fed" : "", y_u8 ? "u8" : "s8",
                                   fused ? " clamped" : "", (long long)bb,
                                   (long long)i, (long long)j, as[0], per_col_b ? bs[j] : bs0,
-                                  ys[j], real[j], log2(real[j]), az, bz[j], yz, (long long)acc,
-                                  got, want);
+                                  ys[j], real[j], log2(real[j]), mult[j], shift[j], az, bz[j], yz,
+                                  (long long)acc, got, want);
                     checked++;
                     *unsaturated += want > (y_u8 ? 0 : -128) && want < (y_u8 ? 255 : 127);
                 }
@@ -1421,9 +1452,12 @@ START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_e
             a_count *= ad[d];
         for (int d = 0; d < b_rank; d++)
             b_count *= bd[d];
-        const double ra = qlog_uniform(-20.0, 20.0);
-        const double rb = (trial % 4) == 0 ? ra : qlog_uniform(-20.0, 20.0);
-        sy[0] = (float)qlog_uniform(-10.0, 2.0);
+        const int pow2 = (qrng() % 4) == 0; /* ratios exact, ties exact */
+        const double ra = pow2 ? ldexp(1.0, qrange(-20, 20)) : qlog_uniform(-20.0, 20.0);
+        const double rb = (trial % 4) == 0 ? ra
+                          : pow2           ? ldexp(1.0, qrange(-20, 20))
+                                           : qlog_uniform(-20.0, 20.0);
+        sy[0] = pow2 ? ldexpf(1.0f, qrange(-10, 2)) : (float)qlog_uniform(-10.0, 2.0);
         sa[0] = (float)(ra * sy[0]);
         sb[0] = (float)(rb * sy[0]);
         const double rra = (double)sa[0] / sy[0], rrb = (double)sb[0] / sy[0];
@@ -1449,6 +1483,13 @@ START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_e
             {"C_zero_point", e, 0, {0}, zy_b, false},
         };
         const double big = rra > rrb ? rra : rrb;
+        /* the multipliers' own errors, as qc_qadd_multipliers makes them */
+        qc_qadd mp = {0};
+        double ea = 0.0, eb = 0.0;
+        if (qc_qadd_multipliers(rra, rrb, &mp) == QC_MULTIPLIER_OK) {
+            ea = fabs(ldexp(mp.a_multiplier, -mp.shift) - rra);
+            eb = fabs(ldexp(mp.b_multiplier, -mp.shift) - rrb);
+        }
         /* now and then a fused Relu or Clip (qcal's domain) */
         const int fused = (qrng() % 4) == 0;
         const int32_t act_lo = fused ? zy : INT32_MIN;
@@ -1492,17 +1533,18 @@ START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_e
                 int32_t want = qround_ref(v, zy, is_u8);
                 want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
                 const int32_t got = qget(y.data, is_u8, (size_t)i);
-                /* each multiplier is within 2^-(S+1) of its ratio, S ≥ 16 */
-                const double slack = (fabs(da) + fabs(db)) * 0x1p-17 + fabs(v) * 0x1p-40;
+                const double slack = fabs(da) * ea + fabs(db) * eb +
+                                     (pow2 && ea == 0.0 && eb == 0.0 ? 0.0 : fabs(v) * 0x1p-50 + 1e-12);
                 if (got != want && qnear_tie(v, slack))
                     continue;
                 ck_assert_msg(got == want,
                               "QLinearAdd on %s: %s%s A rank %d B rank %d at %lld: s_a/s_y=%a "
-                              "(2^%.2f) s_b/s_y=%a (2^%.2f) a=%g b=%g (after zero points) z_y=%d: "
-                              "got %d, want %d",
+                              "(2^%.2f) s_b/s_y=%a (2^%.2f) a=%g b=%g (after zero points) z_y=%d "
+                              "(multipliers %d, %d, shift %d): got %d, want %d",
                               qisa_name(isas[s]), is_u8 ? "u8" : "s8", fused ? " clamped" : "",
                               rank, b_rank, (long long)i,
-                              rra, log2(rra), rrb, log2(rrb), da, db, zy, got, want);
+                              rra, log2(rra), rrb, log2(rrb), da, db, zy, mp.a_multiplier,
+                              mp.b_multiplier, mp.shift, got, want);
                 checked++;
                 unsaturated += want > (is_u8 ? 0 : -128) && want < (is_u8 ? 255 : 127);
             }
@@ -1545,6 +1587,10 @@ START_TEST(qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_pat
         static char names[3][3][8];
         double ratio[3];
         int32_t zx[3];
+        int pow2[3];
+        const int all_pow2 = (qrng() % 3) == 0;
+        if (all_pow2)
+            sy[0] = ldexpf(1.0f, qrange(-10, 2));
         for (int i = 0; i < inputs; i++) {
             for (int d = 0; d < rank; d++)
                 dims[i][d] = d == ax ? qrange(1, 4) : yd[d];
@@ -1554,7 +1600,12 @@ START_TEST(qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_pat
                 count *= dims[i][d];
             /* now and then the output's own parameters: an exact copy */
             const int same = (qrng() % 6) == 0;
-            sx[i][0] = same ? sy[0] : (float)(qlog_uniform(-20.0, 20.0) * sy[0]);
+            /* T1 is exact when both scales are powers of two: ties exact */
+            pow2[i] = all_pow2 || (qrng() % 4) == 0;
+            sx[i][0] = same   ? sy[0]
+                       : pow2[i] ? ldexpf(sy[0], qrange(-20, 20))
+                                 : (float)(qlog_uniform(-20.0, 20.0) * sy[0]);
+            pow2[i] = all_pow2 && pow2[i];
             ratio[i] = (double)sx[i][0] / sy[0];
             zx[i] = same ? zy : is_u8 ? qrange(0, 255) : qrange(-128, 127);
             qput(zx_b[i], is_u8, 0, zx[i]);
@@ -1595,7 +1646,7 @@ START_TEST(qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_pat
                         const int32_t want = qround_ref(v, zy, is_u8);
                         const int32_t got =
                             qget(y.data, is_u8, (size_t)(o * yd[ax] * inner + off + j));
-                        const int near = qnear_tie(v, fabs(v) * 0x1p-22);
+                        const int near = qnear_tie(v, pow2[i] ? 0.0 : fabs(v) * 0x1p-22);
                         ck_assert_msg(got == t1 && (near || got == want),
                                       "QLinearConcat on %s: %s rank %d axis %d input %d: "
                                       "s_x=%a s_y=%a s_x/s_y=%a (2^%.2f) z=%d,%d q=%d: got %d, "
@@ -1631,9 +1682,13 @@ START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_ke
     int64_t checked = 0, unsaturated = 0;
     for (int trial = 0; trial < 300; trial++) {
         const int is_u8 = trial & 1, e = is_u8 ? E_UINT8 : E_INT8, global = (trial / 2) % 2;
-        const int64_t n = qrange(1, 2), c = qrange(1, 3), h = qrange(1, 12), w = qrange(1, 12);
-        const double ratio = qlog_uniform(-20.0, 20.0);
-        sy[0] = (float)qlog_uniform(-10.0, 2.0);
+        /* powers of two now and then (ratio, and a global plane of 2^j values): exact ties */
+        const int pow2 = (qrng() % 4) == 0;
+        const int64_t n = qrange(1, 2), c = qrange(1, 3);
+        const int64_t h = pow2 && global ? 1 << qrange(0, 3) : qrange(1, 12);
+        const int64_t w = pow2 && global ? 1 << qrange(0, 3) : qrange(1, 12);
+        const double ratio = pow2 ? ldexp(1.0, qrange(-20, 20)) : qlog_uniform(-20.0, 20.0);
+        sy[0] = pow2 ? ldexpf(1.0f, qrange(-10, 2)) : (float)qlog_uniform(-10.0, 2.0);
         sx[0] = (float)(ratio * sy[0]);
         const double r = (double)sx[0] / sy[0];
         const int32_t zx = is_u8 ? qrange(0, 255) : qrange(-128, 127);
@@ -1684,13 +1739,16 @@ START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_ke
                             }
                         const double v = (double)sum * r / (double)count;
                         const int32_t got = qget(y.data, is_u8, (size_t)((p * oh + i) * ow + j));
-                        int32_t want;
+                        int32_t want, mult = 0, shift = 0;
                         int near;
                         if (global) { /* A2: half away from zero, multiplier within 2^-31 */
                             const double rr = round(v) + zy, lo = is_u8 ? 0 : -128,
                                          hi = is_u8 ? 255 : 127;
                             want = (int32_t)(rr < lo ? lo : rr > hi ? hi : rr);
-                            near = qnear_tie(fabs(v), fabs(v) * 0x1p-29 + 1e-9);
+                            const double m = r / (double)(h * w);
+                            near = qnear_tie(fabs(v), requant_slack((double)sum, v,
+                                                                    requant_error(m, &mult, &shift),
+                                                                    pow2));
                         } else { /* float dequantization, average and division */
                             want = qround_ref(v, zy, is_u8);
                             near = qnear_tie(v, (fabs(v) + (double)abs_sum * r / (double)count) *
@@ -1701,15 +1759,15 @@ START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_ke
                         ck_assert_msg(got == want,
                                       "%s on %s: %s %lldx%lldx%lldx%lld kernel %lldx%lld stride "
                                       "%lld pads %lld,%lld%s at (%lld, %lld, %lld): s_x=%a s_y=%a "
-                                      "s_x/s_y=%a (2^%.2f) z=%d,%d sum(x - z)=%lld over %lld: got "
-                                      "%d, want %d",
+                                      "s_x/s_y=%a (2^%.2f) z=%d,%d sum(x - z)=%lld over %lld "
+                                      "(multiplier %d, shift %d): got %d, want %d",
                                       global ? "QLinearGlobalAveragePool" : "QLinearAveragePool",
                                       qisa_name(isas[s]), is_u8 ? "u8" : "s8", (long long)n,
                                       (long long)c, (long long)h, (long long)w, (long long)kh,
                                       (long long)kw, (long long)st, (long long)ph, (long long)pw,
                                       include_pad ? " counting the pads" : "", (long long)p,
                                       (long long)i, (long long)j, sx[0], sy[0], r, log2(r), zx, zy,
-                                      (long long)sum, (long long)count, got, want);
+                                      (long long)sum, (long long)count, mult, shift, got, want);
                         checked++;
                         unsaturated += want > (is_u8 ? 0 : -128) && want < (is_u8 ? 255 : 127);
                     }
