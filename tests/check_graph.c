@@ -1,6 +1,7 @@
 /* check_graph.c — the IR, the ONNX loader, graph preparation (unsupported ops, cycles,
  * constant and shape-subgraph folding), the BatchNorm fold, the executor and the thread pool,
- * on small models built here with the protobuf-c bindings. */
+ * and every integer op against the ONNX definition over scale ratios 2^-20..2^20, on small
+ * models built here with the protobuf-c bindings. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* check_kernels_int8.c — qcal's INT8 kernels: every AVX2 twin equals its scalar reference bit
  * for bit, and the references equal independent definitions (an int64 triple loop for qgemm,
- * exact long-double rounding for requantize, ONNX semantics for quantize). */
+ * exact long-double rounding for requantize, ONNX semantics for quantize), also for the real
+ * multipliers of scale ratios from 2^-20 to 2^20. */
 #include "kernels/int8/int8-impl.h"
 
 #include <math.h>
