@@ -134,7 +134,8 @@ static qc_status real_multiplier(const qc_node *n, double m, int32_t *multiplier
     case QC_MULTIPLIER_NOT_POSITIVE:
         return qc_node_fail(err, n, "requantization multiplier %g is not a positive number", m);
     case QC_MULTIPLIER_TOO_LARGE:
-        return qc_node_fail(err, n, "requantization multiplier %g is too large (at least 2^30)", m);
+        return qc_node_fail(err, n,
+                            "requantization multiplier %g is too large (it must be below 2^30)", m);
     default:
         return QC_OK;
     }
@@ -174,6 +175,28 @@ static void s8_to_u8(size_t count, const void *src, uint8_t *dst)
     const uint8_t *s = src;
     for (size_t i = 0; i < count; i++)
         dst[i] = s[i] ^ 0x80;
+}
+
+/* Eq. R1' (docs/quantization.md): the int32 accumulators are exact, and adding the bias in
+ * int32 does not wrap, only while every possible |Σ_k (x − z_x)(w − z_w) + bias| fits int32.
+ * With x in 0..255 (int8 activations are mapped first), |x − z_x| ≤ max(z_x, 255 − z_x), so
+ * wabs[c] · that + |bias[c]| bounds channel c for every input; wabs[c] = Σ_k |w − z_w| comes
+ * from the weights. Otherwise the op refuses the node instead of wrapping silently. */
+static qc_status check_acc_bound(const qc_node *n, int64_t channels, const int64_t *wabs,
+                                 int32_t zx_u8, const int32_t *bias, int64_t k, qc_error *err)
+{
+    const int64_t amax = zx_u8 > 255 - zx_u8 ? zx_u8 : 255 - zx_u8;
+    for (int64_t c = 0; c < channels; c++) {
+        const int64_t b = bias ? bias[c] : 0;
+        const int64_t bound = wabs[c] * amax + (b < 0 ? -b : b);
+        if (bound > INT32_MAX)
+            return qc_node_fail(err, n,
+                                "output channel %lld: accumulators of K = %lld products reach "
+                                "%lld in magnitude, which with the bias %lld overflows int32",
+                                (long long)c, (long long)k, (long long)(wabs[c] * amax),
+                                (long long)b);
+    }
+    return QC_OK;
 }
 
 /* ---- QuantizeLinear, DequantizeLinear ---------------------------------------------------- */
@@ -352,7 +375,9 @@ static qc_status dynq_infer(const qc_node *n, const qc_value *const *in, qc_valu
 
 /* ONNX's definition, in single precision as its reference: the range widened to include 0,
  * scale = (max − min) / 255, zero point = saturate(rint(0 − min / scale)), then
- * QuantizeLinear. An all-zero (or empty) x has scale 0: every output is then 0. */
+ * QuantizeLinear. An all-zero (or empty) x has range 0, where the formula would divide 0 by 0:
+ * ONNX's reference implementation and ONNX Runtime take the range as 1 (scale 1/255, zero
+ * point 0, every output 0), and so does qcal. */
 static qc_status dynq_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
                           qc_error *err)
 {
@@ -364,24 +389,17 @@ static qc_status dynq_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         lo = v[i] < lo ? v[i] : lo;
         hi = v[i] > hi ? v[i] : hi;
     }
-    volatile float range = hi - lo; /* kept in single precision whatever the FPU */
+    volatile float range = hi == lo ? 1.0f : hi - lo; /* single precision whatever the FPU */
     float scale = range / 255.0f;
-    int32_t zp = 0;
-    if (scale > 0.0f) {
-        float z = 0.0f - lo / scale;
-        z = z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z;
-        zp = (int32_t)rintf(z);
-    }
+    float z = 0.0f - lo / scale;
+    z = z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z;
+    int32_t zp = (int32_t)rintf(z);
     if (out[1].data)
         *(float *)out[1].data = scale;
     if (out[2].data)
         *(uint8_t *)out[2].data = (uint8_t)zp;
-    if (scale > 0.0f) {
-        qc_quant q = {&scale, &zp, 0, 255};
-        qc_quantize_u8(1, 1, (size_t)count, v, &q, out[0].data);
-    } else {
-        memset(out[0].data, 0, (size_t)count);
-    }
+    qc_quant q = {&scale, &zp, 0, 255};
+    qc_quantize_u8(1, 1, (size_t)count, v, &q, out[0].data);
     return QC_OK;
 }
 
@@ -421,6 +439,7 @@ typedef struct {
     int8_t *zw8;        /* the same as int8, for qc_q8gemm_pack */
     uint8_t *packed;    /* groups × group_bytes; NULL for the depthwise path */
     int8_t *w_tc;       /* depthwise: the weights [taps][C], for the channels-last kernel */
+    int64_t *wabs;      /* M sums Σ_k |w − z_w| (the accumulator bound of check_acc_bound) */
     size_t group_bytes;
 } conv_weights;
 
@@ -524,7 +543,8 @@ static qc_status conv_geometry(const qc_node *n, const qc_value *const *in, conv
 static size_t weights_bytes(const conv_geom *cg)
 {
     size_t m = (size_t)cg->maps, k = (size_t)cg->k;
-    size_t b = round64(m * k) + round64(m * sizeof(int32_t)) + round64(m);
+    size_t b = round64(m * k) + round64(m * sizeof(int32_t)) + round64(m) +
+               round64(m * sizeof(int64_t));
     if (!cg->depthwise)
         b += (size_t)cg->groups * round64(qc_q8gemm_packed_size(k, (size_t)cg->mg));
     else
@@ -551,9 +571,16 @@ static void prepare_weights(const conv_geom *cg, const qc_value *w, const qc_val
                 const uint8_t v = src[(mm * cgs + ch) * taps + t];
                 cw->w[mm * k + t * cgs + ch] = (int8_t)(shift ? v ^ 0x80 : v);
             }
+    cw->wabs = carve(c, m * sizeof(int64_t));
     for (size_t i = 0; i < m; i++) {
         cw->zw[i] = zp_at(wz, (int64_t)i) - shift;
         cw->zw8[i] = (int8_t)cw->zw[i];
+        int64_t sum = 0;
+        for (size_t t = 0; t < k; t++) {
+            const int32_t d = cw->w[i * k + t] - cw->zw[i];
+            sum += d < 0 ? -d : d;
+        }
+        cw->wabs[i] = sum;
     }
     cw->packed = NULL;
     cw->w_tc = NULL;
@@ -663,6 +690,12 @@ static qc_status channel_multipliers(const qc_node *n, const qc_value *xs, const
 {
     for (int64_t c = 0; c < channels; c++) {
         double m = (double)scale_at(xs, 0) * (double)scale_at(ws, c) / (double)scale_at(ys, c);
+        if (qc_requant_multiplier(m, &mult[c], &shift[c]) == QC_MULTIPLIER_TOO_LARGE)
+            return qc_node_fail(err, n,
+                                "output channel %lld: the requantization multiplier s_x·s_w/s_y "
+                                "= %g·%g/%g = %g is too large (it must be below 2^30)",
+                                (long long)c, scale_at(xs, 0), scale_at(ws, c), scale_at(ys, c),
+                                m);
         qc_status s = real_multiplier(n, m, &mult[c], &shift[c], err);
         if (s != QC_OK)
             return s;
@@ -733,6 +766,9 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         const qc_value *b = input(n, in, ix->bias);
         bias = b ? b->data : NULL;
     }
+    s = check_acc_bound(n, cg.maps, cw.wabs, zx, bias, cg.k, err);
+    if (s != QC_OK)
+        return s;
     const size_t y_image = m * pixels;
     for (int64_t b = 0; b < cg.batch; b++) {
         const uint8_t *xi = xu + (size_t)b * (size_t)cg.channels * plane;
@@ -798,6 +834,7 @@ typedef struct {
     act_clamp clamp;
     bool has_weights; /* B (2-d) and its zero point were constants: packed below */
     uint8_t *packed;  /* owned */
+    int64_t *wabs;    /* owned with has_weights: N sums Σ_k |b − z_b| (check_acc_bound) */
 } mm_state;
 
 static const mm_inputs *mm_ix(const mm_state *st)
@@ -884,16 +921,27 @@ static qc_status mm_geometry(const qc_node *n, const qc_value *const *in, mm_geo
 
 /* Packs b_batches matrices of B (int8, uint8 ones shifted) into dst, one packed_size each. */
 static void mm_pack(const mm_geom *mg, bool trans_b, const qc_value *b, const qc_value *bz,
-                    int8_t *tmp_w, int8_t *tmp_z, uint8_t *dst)
+                    int8_t *tmp_w, int8_t *tmp_z, uint8_t *dst, int64_t *wabs)
 {
     size_t k = (size_t)mg->k, n = (size_t)mg->n, per = round64(qc_q8gemm_packed_size(k, n));
     const int shift = b->dtype == QC_UINT8 ? 128 : 0;
-    for (size_t j = 0; j < n; j++)
+    for (size_t j = 0; j < n; j++) {
         tmp_z[j] = (int8_t)(zp_at(bz, (int64_t)j) - shift);
+        wabs[j] = 0;
+    }
     for (int64_t i = 0; i < mg->b_batches; i++) {
         const uint8_t *src = (const uint8_t *)b->data + (size_t)i * k * n;
         for (size_t e = 0; e < k * n; e++)
             tmp_w[e] = (int8_t)(shift ? src[e] ^ 0x80 : src[e]);
+        /* Σ_k |b − z_b| per column, the largest over the batches (check_acc_bound) */
+        for (size_t j = 0; j < n; j++) {
+            int64_t sum = 0;
+            for (size_t kk = 0; kk < k; kk++) {
+                const int32_t d = tmp_w[trans_b ? j * k + kk : kk * n + j] - tmp_z[j];
+                sum += d < 0 ? -d : d;
+            }
+            wabs[j] = sum > wabs[j] ? sum : wabs[j];
+        }
         if (trans_b)
             qc_q8gemm_pack(k, n, tmp_w, 1, k, tmp_z, dst + (size_t)i * per);
         else
@@ -940,12 +988,14 @@ static qc_status mm_check(const qc_graph *g, qc_node *n, qc_error *err)
         return QC_OK;
     size_t kn = (size_t)(mg.k * mg.n);
     st->packed = aligned_alloc(64, round64(qc_q8gemm_packed_size((size_t)mg.k, (size_t)mg.n)));
+    st->wabs = malloc((size_t)mg.n * sizeof *st->wabs + 1);
     int8_t *tw = malloc(kn + (size_t)mg.n + 1);
-    if (!st->packed || !tw) {
+    if (!st->packed || !st->wabs || !tw) {
         free(tw);
         return qc_fail(err, QC_ERR_IO, "out of memory packing the weights of node '%s'", n->name);
     }
-    mm_pack(&mg, st->trans_b, &bt->value, bzt ? &bzt->value : NULL, tw, tw + kn, st->packed);
+    mm_pack(&mg, st->trans_b, &bt->value, bzt ? &bzt->value : NULL, tw, tw + kn, st->packed,
+            st->wabs);
     free(tw);
     st->has_weights = true;
     return QC_OK;
@@ -954,8 +1004,10 @@ static qc_status mm_check(const qc_graph *g, qc_node *n, qc_error *err)
 static void mm_release(qc_node *n)
 {
     mm_state *st = n->state;
-    if (st)
+    if (st) {
         free(st->packed);
+        free(st->wabs);
+    }
     release_state(n);
 }
 
@@ -990,7 +1042,8 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
     size_t bytes = (map_a ? round64(a_count) : 0) + round64(m * nn * sizeof(int32_t)) +
                    2 * round64(nn * sizeof(int32_t)) + round64(nn * sizeof(int32_t));
     if (!st->has_weights)
-        bytes += (size_t)mg.b_batches * per + round64(k * nn) + round64(nn);
+        bytes += (size_t)mg.b_batches * per + round64(k * nn) + round64(nn) +
+                 round64(nn * sizeof(int64_t));
     carver c = {qc_exec_scratch(x, bytes), 0};
     if (!c.base)
         return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
@@ -1003,11 +1056,14 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
         za += 128;
     }
     const uint8_t *packed = st->packed;
+    const int64_t *wabs = st->wabs;
     if (!st->has_weights) {
         uint8_t *p = carve(&c, (size_t)mg.b_batches * per);
         int8_t *tw = carve(&c, k * nn), *tz = carve(&c, nn);
-        mm_pack(&mg, st->trans_b, in[ix->b], input(n, in, ix->b_zp), tw, tz, p);
+        int64_t *wa = carve(&c, nn * sizeof(int64_t));
+        mm_pack(&mg, st->trans_b, in[ix->b], input(n, in, ix->b_zp), tw, tz, p, wa);
         packed = p;
+        wabs = wa;
     }
     int32_t *acc = carve(&c, m * nn * sizeof(int32_t));
     int32_t *mult = carve(&c, nn * sizeof(int32_t)), *shift = carve(&c, nn * sizeof(int32_t));
@@ -1028,6 +1084,9 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
             has_bias = true;
         }
     }
+    s = check_acc_bound(n, mg.n, wabs, za, has_bias ? bias : NULL, mg.k, err);
+    if (s != QC_OK)
+        return s;
     for (int64_t i = 0; i < mg.batches; i++) {
         int64_t ao = 0, bo = 0, rest = i;
         for (int d = mg.batch_rank - 1; d >= 0; d--) {
@@ -1227,6 +1286,11 @@ static qc_status qgap_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         return qc_node_fail(err, n, "planes of %zu values are not supported", plane);
     qc_gavgpool p = {0};
     double m = (double)scale_at(in[1], 0) / ((double)scale_at(in[3], 0) * (double)plane);
+    if (qc_requant_multiplier(m, &p.multiplier, &p.shift) == QC_MULTIPLIER_TOO_LARGE)
+        return qc_node_fail(err, n,
+                            "the multiplier x_scale/(y_scale·n) = %g/(%g·%zu) = %g is too large "
+                            "(it must be below 2^30)",
+                            scale_at(in[1], 0), scale_at(in[3], 0), plane, m);
     qc_status s = real_multiplier(n, m, &p.multiplier, &p.shift, err);
     if (s != QC_OK)
         return s;

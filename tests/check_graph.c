@@ -1,6 +1,7 @@
 /* check_graph.c — the IR, the ONNX loader, graph preparation (unsupported ops, cycles,
  * constant and shape-subgraph folding), the BatchNorm fold, the executor and the thread pool,
- * on small models built here with the protobuf-c bindings. */
+ * and every integer op against the ONNX definition over scale ratios 2^-20..2^20, on small
+ * models built here with the protobuf-c bindings. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -880,6 +881,1391 @@ START_TEST(qlinearconv_refuses_a_y_scale_of_another_length_naming_it)
 }
 END_TEST
 
+/* ---- integer ops one node at a time, over scale ratios from 2^-20 to 2^20 ----------------
+ *
+ * Each test builds one node with random shapes, zero points and scales whose ratio (the real
+ * multiplier of the op) is drawn log-uniformly from 2^-20 to 2^20, runs it on every kernel path
+ * the CPU has (scalar, AVX2, AVX2 with the AVX-VNNI qgemm micro-kernel) and checks every output
+ * against the ONNX definition computed in double, e.g. y = saturate(rint((acc + bias) · s_x ·
+ * s_w / s_y) + z_y). An output may differ only where the real value lies within the op's
+ * documented representation error of a rounding tie (a fixed-point multiplier is within
+ * 2^-31 of M relatively; QLinearConcat and QLinearAveragePool compute in float). Ratios the op
+ * cannot represent must be refused with an error naming the node. */
+
+#include "kernels/int8/int8-impl.h"
+
+static uint64_t qrng_state;
+
+static uint32_t qrng(void)
+{
+    uint64_t z = (qrng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)((z ^ (z >> 31)) >> 32);
+}
+
+static int qrange(int lo, int hi)
+{
+    return lo + (int)(qrng() % (uint32_t)(hi - lo + 1));
+}
+
+static double qunit(void)
+{
+    return (double)qrng() / 4294967296.0;
+}
+
+static double qlog_uniform(double lo_exp, double hi_exp)
+{
+    return exp2(lo_exp + (hi_exp - lo_exp) * qunit());
+}
+
+/* the kernel tables this CPU can run, and their names */
+static int qisa_list(int *isas)
+{
+    int n = 0;
+    isas[n++] = QC_INT8_ISA_SCALAR;
+    if (qc_int8_select(QC_INT8_ISA_AVX2) == 0)
+        isas[n++] = QC_INT8_ISA_AVX2;
+    if (qc_int8_select(QC_INT8_ISA_AVXVNNI) == 0)
+        isas[n++] = QC_INT8_ISA_AVXVNNI;
+    return n;
+}
+
+static const char *qisa_name(int isa)
+{
+    return isa == QC_INT8_ISA_AVXVNNI ? "avxvnni" : isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar";
+}
+
+/* ONNX element types */
+enum { E_FLOAT = 1, E_UINT8 = 2, E_INT8 = 3, E_INT32 = 6 };
+
+typedef struct {
+    char *name;    /* "" for an omitted optional input */
+    int elem;      /* E_* */
+    int rank;
+    int64_t dims[4];
+    void *data;
+    bool fed;      /* a graph input given at run time; otherwise an initializer */
+} qarg;
+
+typedef struct {
+    char *name;
+    int n_ints;    /* 0: an int attribute (value i) */
+    int64_t i;
+    int64_t ints[4];
+} qattr;
+
+static size_t qarg_bytes(const qarg *a)
+{
+    size_t count = 1;
+    for (int d = 0; d < a->rank; d++)
+        count *= (size_t)a->dims[d];
+    return count * (a->elem == E_UINT8 || a->elem == E_INT8 ? 1 : 4);
+}
+
+/* Builds the model of one node "node_under_test" (output y), loads and runs it. On success y
+ * holds a copy of the output (free y->data). Otherwise the status of the load or the run. */
+static qc_status run_qnode(const char *op, const char *domain, qarg *args, int n_args,
+                           const qattr *attrs, int n_attrs, qc_value *y, qc_error *err)
+{
+    builder b;
+    b_init(&b, 13);
+    Onnx__OperatorSetIdProto ms;
+    onnx__operator_set_id_proto__init(&ms);
+    ms.domain = "com.microsoft";
+    ms.has_version = 1;
+    ms.version = 1;
+    Onnx__OperatorSetIdProto *opsets[2] = {&b.opset, &ms};
+    b.model.opset_import = opsets;
+    b.model.n_opset_import = 2;
+    char *names[MAX_ITEMS], *out[] = {"y"};
+    qc_value fed[MAX_ITEMS];
+    int n_fed = 0;
+    ck_assert_int_le(n_args, MAX_ITEMS);
+    for (int i = 0; i < n_args; i++) {
+        qarg *a = &args[i];
+        names[i] = a->name;
+        if (!a->name[0])
+            continue;
+        if (a->fed) {
+            b_input(&b, a->name, a->rank, a->dims);
+            b.tensor_types[b.n_io - 1].elem_type = a->elem;
+            qc_value *v = &fed[n_fed++];
+            memset(v, 0, sizeof *v);
+            v->dtype = a->elem == E_FLOAT ? QC_FLOAT : a->elem == E_UINT8 ? QC_UINT8
+                       : a->elem == E_INT8 ? QC_INT8 : QC_INT32;
+            v->rank = a->rank;
+            memcpy(v->dims, a->dims, sizeof a->dims);
+            v->data = a->data;
+        } else {
+            b_init_raw(&b, a->name, a->elem, a->rank, a->dims, a->data, qarg_bytes(a));
+        }
+    }
+    Onnx__NodeProto *n = b_node(&b, (char *)op, "node_under_test", (size_t)n_args, names, 1, out);
+    n->domain = (char *)domain;
+    for (int i = 0; i < n_attrs; i++) {
+        if (!attrs[i].n_ints) {
+            b_attr_int(&b, n, attrs[i].name, attrs[i].i);
+            continue;
+        }
+        Onnx__AttributeProto *a = &b.attrs[b.n_attrs];
+        onnx__attribute_proto__init(a);
+        a->name = attrs[i].name;
+        a->has_type = 1;
+        a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+        a->n_ints = (size_t)attrs[i].n_ints;
+        a->ints = (int64_t *)attrs[i].ints;
+        b.attr_ptrs[b.n_attrs++] = a;
+        if (!n->attribute)
+            n->attribute = &b.attr_ptrs[b.n_attrs - 1];
+        n->n_attribute++;
+    }
+    b_output(&b, "y");
+    qc_graph *g;
+    qc_status s = b_load(&b, true, &g, err);
+    if (s != QC_OK)
+        return s;
+    qc_exec *x = qc_exec_create(g);
+    ck_assert_ptr_nonnull(x);
+    s = qc_exec_run(x, fed, n_fed, err);
+    if (s == QC_OK) {
+        *y = *qc_exec_output(x, 0);
+        y->data = malloc(qc_value_bytes(y) + 1);
+        ck_assert_ptr_nonnull(y->data);
+        memcpy(y->data, qc_exec_output(x, 0)->data, qc_value_bytes(y));
+    }
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+    return s;
+}
+
+#define RUN_QNODE_OK(op, domain, args, n_args, attrs, n_attrs, y, isa)                          \
+    do {                                                                                       \
+        qc_error e_;                                                                           \
+        ck_assert_int_eq(qc_int8_select(isa), 0);                                              \
+        ck_assert_msg(run_qnode(op, domain, args, n_args, attrs, n_attrs, y, &e_) == QC_OK,    \
+                      "%s on %s: %s", op, qisa_name(isa), e_.msg);                             \
+    } while (0)
+
+/* a code of the type: uint8 or int8 */
+static int32_t qcode(int is_u8, int32_t v)
+{
+    const int32_t lo = is_u8 ? 0 : -128, hi = is_u8 ? 255 : 127;
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int32_t qget(const void *data, int is_u8, size_t i)
+{
+    return is_u8 ? ((const uint8_t *)data)[i] : ((const int8_t *)data)[i];
+}
+
+static void qput(void *data, int is_u8, size_t i, int32_t v)
+{
+    if (is_u8)
+        ((uint8_t *)data)[i] = (uint8_t)qcode(1, v);
+    else
+        ((int8_t *)data)[i] = (int8_t)qcode(0, v);
+}
+
+/* saturate(rint(v) + z), and whether v lies within slack of a tie of rint */
+static int32_t qround_ref(double v, int32_t z, int is_u8)
+{
+    const double r = rint(v) + z;
+    const double lo = is_u8 ? 0 : -128, hi = is_u8 ? 255 : 127;
+    return (int32_t)(r < lo ? lo : r > hi ? hi : r);
+}
+
+static bool qnear_tie(double v, double slack)
+{
+    return fabs(v - floor(v) - 0.5) < slack; /* slack 0: never, exact ties included */
+}
+
+/* How far the fixed-point multiplier of R0 is from M, as qc_requant_multiplier makes it (0
+ * when M is a power of two) */
+static double requant_error(double m, int32_t *mult, int32_t *shift)
+{
+    ck_assert_int_eq(qc_requant_multiplier(m, mult, shift), QC_MULTIPLIER_OK);
+    return fabs(ldexp(*mult, -*shift) - m);
+}
+
+/* the slack of a value v = t · M against a tie: the multiplier's error, plus double rounding
+ * unless M is exact */
+static double requant_slack(double t, double v, double err, bool m_exact)
+{
+    return fabs(t) * err + (m_exact && err == 0.0 ? 0.0 : fabs(v) * 0x1p-50 + 1e-12);
+}
+
+/* ---- QLinearConv ---- */
+
+/* One random QLinearConv: x [batch, c_in, h, w] uint8 or int8, w int8 or uint8 with per-channel
+ * scales and zero points, bias, y_scale per tensor or per output channel; the multipliers
+ * M[m] = s_x·s_w[m]/s_y[m] spread by up to 2^±3 around a centre drawn from 2^-20..2^20.
+ * Returns the number of outputs checked. */
+static int64_t qconv_property_case(int trial, int64_t *unsaturated)
+{
+    enum { MAXX = 2 * 16 * 9 * 9, MAXW = 16 * 16 * 9, MAXY = 2 * 16 * 13 * 13 };
+    static uint8_t x[MAXX], w[MAXW], xz_b[1], wz_b[16], yz_b[1];
+    static int32_t bias[16];
+    static float xs[1], ws[16], ys[16];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    const int kind = trial % 5; /* 0 dense, 1 grouped, 2 depthwise < 8, 3 depthwise ≥ 8, 4 1×1 */
+    const int64_t groups = kind == 1 ? 2 : kind == 2 ? qrange(2, 7) : kind == 3 ? qrange(8, 16) : 1;
+    const int64_t cg = kind >= 2 && kind <= 3 ? 1 : qrange(1, 4);
+    const int64_t mg = kind >= 2 && kind <= 3 ? 1 : qrange(1, 16 / groups);
+    const int64_t c_in = cg * groups, c_out = mg * groups;
+    /* 1-d now and then (height 1); kernels, strides, dilations and pads per dimension, the
+     * pads asymmetric */
+    const int one_d = kind != 4 && (qrng() % 5) == 0;
+    const int64_t kh = kind == 4 || one_d ? 1 : qrange(1, 3), kw = kind == 4 ? 1 : qrange(1, 3);
+    const int64_t sh = kind == 4 || one_d ? 1 : qrange(1, 2), sw = kind == 4 ? 1 : qrange(1, 2);
+    const int64_t dh = kh > 1 && (qrng() % 3) == 0 ? 2 : 1, dw = kw > 1 && (qrng() % 3) == 0 ? 2 : 1;
+    const int64_t pt = qrange(0, (int)kh - 1), pb = qrange(0, (int)kh - 1);
+    const int64_t pl = qrange(0, (int)kw - 1), pr = qrange(0, (int)kw - 1);
+    const int64_t eh = (kh - 1) * dh + 1, ew = (kw - 1) * dw + 1;
+    const int64_t h = one_d ? 1 : qrange((int)eh, 9), wd = qrange((int)ew, 9), batch = qrange(1, 2);
+    const int64_t oh = (h + pt + pb - eh) / sh + 1, ow = (wd + pl + pr - ew) / sw + 1;
+    const int x_u8 = qrng() & 1, w_u8 = (qrng() % 4) == 0, y_u8 = qrng() & 1;
+    const int per_channel_y = (qrng() % 3) == 0, with_bias = (qrng() % 4) != 0;
+    const int64_t kk = cg * kh * kw;
+    const int32_t xz = x_u8 ? qrange(0, 255) : qrange(-128, 127);
+    const int32_t yz = y_u8 ? qrange(0, 255) : qrange(-128, 127);
+    int32_t wz[16];
+    double real[16];
+    /* a quarter of the trials with powers of two: M exact, and ties exact (they round to
+     * even, with no slack) */
+    const int pow2 = (qrng() % 4) == 0;
+    const double centre = pow2 ? ldexp(1.0, qrange(-20, 20)) : qlog_uniform(-20.0, 20.0);
+    xs[0] = pow2 ? ldexpf(1.0f, qrange(-12, 4)) : (float)qlog_uniform(-12.0, 4.0);
+    const float ys0 = pow2 ? ldexpf(1.0f, qrange(-12, 4)) : (float)qlog_uniform(-12.0, 4.0);
+    double err[16];
+    int32_t mult[16], shift[16];
+    for (int64_t m = 0; m < c_out; m++) {
+        ys[m] = !per_channel_y ? ys0
+                : pow2         ? ldexpf(ys0, qrange(-2, 2))
+                               : (float)(ys0 * qlog_uniform(-2.0, 2.0));
+        double r = centre * (pow2 ? ldexp(1.0, qrange(-3, 3)) : qlog_uniform(-3.0, 3.0));
+        r = r < 0x1p-20 ? 0x1p-20 : r > 0x1p20 ? 0x1p20 : r;
+        ws[m] = (float)(r * ys[m] / xs[0]);
+        real[m] = (double)xs[0] * ws[m] / ys[m];
+        err[m] = requant_error(real[m], &mult[m], &shift[m]);
+        wz[m] = (qrng() % 3) == 0 ? (w_u8 ? qrange(0, 255) : qrange(-128, 127)) : (w_u8 ? 128 : 0);
+        /* a bias worth up to ±150 codes */
+        bias[m] = (int32_t)((2.0 * qunit() - 1.0) * fmin(0x1p28, 150.0 / real[m]));
+    }
+    /* activations around the zero point: about 300 codes of output at the centre's M */
+    const double spread = fmin(255.0, fmax(0.0, 300.0 / (centre * (double)kk * 64.0)));
+    const int64_t x_count = batch * c_in * h * wd, w_count = c_out * kk;
+    ck_assert(x_count <= MAXX && w_count <= MAXW && batch * c_out * oh * ow <= MAXY);
+    for (int64_t i = 0; i < x_count; i++) {
+        const int32_t v = (qrng() % 16) == 0 ? qrange(-255, 255)
+                                             : xz + (int32_t)lrint((2.0 * qunit() - 1.0) * spread);
+        qput(x, x_u8, (size_t)i, v);
+    }
+    for (int64_t i = 0; i < w_count; i++)
+        qput(w, w_u8, (size_t)i, qrange(-128, 255));
+    qput(xz_b, x_u8, 0, xz);
+    qput(yz_b, y_u8, 0, yz);
+    for (int64_t m = 0; m < c_out; m++)
+        qput(wz_b, w_u8, (size_t)m, wz[m]);
+    qarg args[9] = {
+        one_d ? (qarg){"x", x_u8 ? E_UINT8 : E_INT8, 3, {batch, c_in, wd}, x, true}
+              : (qarg){"x", x_u8 ? E_UINT8 : E_INT8, 4, {batch, c_in, h, wd}, x, true},
+        {"x_scale", E_FLOAT, 0, {0}, xs, false},
+        {"x_zero_point", x_u8 ? E_UINT8 : E_INT8, 0, {0}, xz_b, false},
+        one_d ? (qarg){"w", w_u8 ? E_UINT8 : E_INT8, 3, {c_out, cg, kw}, w, false}
+              : (qarg){"w", w_u8 ? E_UINT8 : E_INT8, 4, {c_out, cg, kh, kw}, w, false},
+        {"w_scale", E_FLOAT, 1, {c_out}, ws, false},
+        {"w_zero_point", w_u8 ? E_UINT8 : E_INT8, 1, {c_out}, wz_b, false},
+        {"y_scale", E_FLOAT, per_channel_y ? 1 : 0, {c_out}, ys, false},
+        {"y_zero_point", y_u8 ? E_UINT8 : E_INT8, 0, {0}, yz_b, false},
+        {"B", E_INT32, 1, {c_out}, bias, false},
+    };
+    /* now and then a fused Relu or Clip (qcal's domain): the clamp of R5, in output codes */
+    const int fused = (qrng() % 4) == 0;
+    const int32_t act_lo = fused ? yz : INT32_MIN;
+    const int32_t act_hi = fused && (qrng() & 1) ? qrange(yz, y_u8 ? 255 : 127) : INT32_MAX;
+    const qattr attrs[7] = {
+        {"group", 0, groups, {0}},
+        one_d ? (qattr){"strides", 1, 0, {sw}} : (qattr){"strides", 2, 0, {sh, sw}},
+        one_d ? (qattr){"pads", 2, 0, {pl, pr}} : (qattr){"pads", 4, 0, {pt, pl, pb, pr}},
+        one_d ? (qattr){"kernel_shape", 1, 0, {kw}} : (qattr){"kernel_shape", 2, 0, {kh, kw}},
+        one_d ? (qattr){"dilations", 1, 0, {dw}} : (qattr){"dilations", 2, 0, {dh, dw}},
+        {"activation_min", 0, act_lo, {0}},
+        {"activation_max", 0, act_hi, {0}},
+    };
+    int64_t checked = 0;
+    for (int s = 0; s < nisa; s++) {
+        qc_value y;
+        RUN_QNODE_OK("QLinearConv", fused ? "qcal" : "", args, with_bias ? 9 : 8, attrs,
+                     fused ? 7 : 5, &y, isas[s]);
+        ck_assert_int_eq(qc_value_count(&y), batch * c_out * oh * ow);
+        for (int64_t bb = 0; bb < batch; bb++)
+            for (int64_t m = 0; m < c_out; m++)
+                for (int64_t py = 0; py < oh; py++)
+                    for (int64_t px = 0; px < ow; px++) {
+                        const int64_t grp = m / mg;
+                        int64_t acc = with_bias ? bias[m] : 0;
+                        for (int64_t c = 0; c < cg; c++)
+                            for (int64_t i = 0; i < kh; i++)
+                                for (int64_t j = 0; j < kw; j++) {
+                                    const int64_t ih = py * sh + i * dh - pt,
+                                                  iw = px * sw + j * dw - pl;
+                                    if (ih < 0 || iw < 0 || ih >= h || iw >= wd)
+                                        continue;
+                                    const size_t xi =
+                                        (size_t)((((bb * c_in) + grp * cg + c) * h + ih) * wd + iw);
+                                    const size_t wi = (size_t)(((m * cg + c) * kh + i) * kw + j);
+                                    acc += (int64_t)(qget(x, x_u8, xi) - xz) *
+                                           (qget(w, w_u8, wi) - wz[m]);
+                                }
+                        const double v = (double)acc * real[m];
+                        int32_t want = qround_ref(v, yz, y_u8);
+                        want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
+                        const size_t yi = (size_t)(((bb * c_out + m) * oh + py) * ow + px);
+                        const int32_t got = qget(y.data, y_u8, yi);
+                        if (got != want &&
+                            qnear_tie(v, requant_slack((double)acc, v, err[m], pow2)))
+                            continue;
+                        ck_assert_msg(
+                            got == want,
+                            "QLinearConv on %s: x %s %lldx%lldx%lldx%lld, w %s %lldx%lldx%lldx%lld "
+                            "group %lld strides %lld,%lld dilations %lld,%lld pads %lld,%lld,%lld,"
+                            "%lld, y %s%s; at (%lld, %lld, %lld, %lld): "
+                            "s_x=%a s_w=%a s_y=%a M=%a (2^%.2f) multiplier=%d shift=%d z=%d,%d,%d "
+                            "acc+bias=%lld: got %d, want %d",
+                            qisa_name(isas[s]), x_u8 ? "u8" : "s8", (long long)batch,
+                            (long long)c_in, (long long)h, (long long)wd, w_u8 ? "u8" : "s8",
+                            (long long)c_out, (long long)cg, (long long)kh, (long long)kw,
+                            (long long)groups, (long long)sh, (long long)sw, (long long)dh,
+                            (long long)dw, (long long)pt, (long long)pl, (long long)pb,
+                            (long long)pr,
+                            y_u8 ? "u8" : "s8", fused ? " clamped" : "", (long long)bb, (long long)m, (long long)py,
+                            (long long)px, xs[0], ws[m], ys[m], real[m], log2(real[m]), mult[m],
+                            shift[m], xz, wz[m], yz, (long long)acc, got, want);
+                        checked++;
+                        *unsaturated += want > (y_u8 ? 0 : -128) && want < (y_u8 ? 255 : 127);
+                    }
+        free(y.data);
+    }
+    return checked;
+}
+
+START_TEST(qlinearconv_exact_for_multipliers_2e_minus20_to_2e20_on_every_kernel_path)
+{
+    qrng_state = 41;
+    int64_t checked = 0, unsaturated = 0;
+    for (int trial = 0; trial < 150; trial++)
+        checked += qconv_property_case(trial, &unsaturated);
+    ck_assert_int_gt(checked, 20000);
+    ck_assert_int_gt(unsaturated * 4, checked);
+}
+END_TEST
+
+/* ---- QLinearMatMul and QGemm ---- */
+
+/* A [batch.., m, k] fed, B [k, n] (QGemm: [n, k] with transB sometimes) constant or fed
+ * (QLinearMatMul), b_scale and y_scale per tensor or per column, QGemm's bias C per column or
+ * one value. */
+static int64_t qmm_property_case(int trial, int64_t *unsaturated)
+{
+    enum { MAXA = 3 * 7 * 40, MAXB = 3 * 40 * 24 };
+    static uint8_t a[MAXA], bm[MAXB], az_b[1], bz_b[24], yz_b[1];
+    static int32_t bias[24];
+    static float as[1], bs[24], ys[24];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    const int is_gemm = trial % 2, trans_b = is_gemm && (qrng() & 1);
+    const int64_t batch = is_gemm ? 1 : qrange(1, 3), m = qrange(1, 7), k = qrange(1, 40),
+                  n = qrange(1, 24);
+    const int a_u8 = qrng() & 1, b_u8 = (qrng() % 4) == 0, y_u8 = qrng() & 1;
+    const int per_col_b = qrng() & 1, per_col_y = (qrng() % 3) == 0;
+    const int b_fed = !is_gemm && (qrng() % 4) == 0, bias_count = (qrng() % 4) == 0 ? 1 : (int)n;
+    const int32_t az = a_u8 ? qrange(0, 255) : qrange(-128, 127);
+    const int32_t yz = y_u8 ? qrange(0, 255) : qrange(-128, 127);
+    int32_t bz[24];
+    double real[24];
+    const int pow2 = (qrng() % 4) == 0; /* M exact, ties exact */
+    const double centre = pow2 ? ldexp(1.0, qrange(-20, 20)) : qlog_uniform(-20.0, 20.0);
+    as[0] = pow2 ? ldexpf(1.0f, qrange(-12, 4)) : (float)qlog_uniform(-12.0, 4.0);
+    const float ys0 = pow2 ? ldexpf(1.0f, qrange(-12, 4)) : (float)qlog_uniform(-12.0, 4.0);
+    const float bs0 = (float)(centre * ys0 / as[0]);
+    double err[24];
+    int32_t mult[24], shift[24];
+    for (int64_t j = 0; j < n; j++) {
+        ys[j] = !per_col_y ? ys0
+                : pow2     ? ldexpf(ys0, qrange(-2, 2))
+                           : (float)(ys0 * qlog_uniform(-2.0, 2.0));
+        double r = centre * (pow2 ? ldexp(1.0, qrange(-3, 3)) : qlog_uniform(-3.0, 3.0));
+        r = r < 0x1p-20 ? 0x1p-20 : r > 0x1p20 ? 0x1p20 : r;
+        bs[j] = per_col_b ? (float)(r * ys[j] / as[0]) : bs0;
+        real[j] = (double)as[0] * (per_col_b ? bs[j] : bs0) / ys[j];
+        err[j] = requant_error(real[j], &mult[j], &shift[j]);
+        bz[j] = per_col_b && (qrng() % 3) == 0 ? (b_u8 ? qrange(0, 255) : qrange(-128, 127))
+                                               : (b_u8 ? 128 : 0);
+    }
+    if (!per_col_b)
+        for (int64_t j = 0; j < n; j++)
+            bz[j] = bz[0];
+    for (int64_t j = 0; j < n; j++)
+        bias[j] = (int32_t)((2.0 * qunit() - 1.0) * fmin(0x1p28, 150.0 / real[j]));
+    if (bias_count == 1)
+        for (int64_t j = 1; j < n; j++)
+            bias[j] = bias[0];
+    const double spread = fmin(255.0, fmax(0.0, 300.0 / (centre * (double)k * 64.0)));
+    /* QLinearMatMul may batch B too ([batch, k, n], packed per run), with A batched or not */
+    const int b_batched = !is_gemm && batch > 1 && (qrng() % 3) == 0;
+    const int a_batched = batch > 1 && !(b_batched && (qrng() & 1));
+    const int64_t b_count = (b_batched ? batch : 1) * k * n;
+    ck_assert(batch * m * k <= MAXA && b_count <= MAXB);
+    for (int64_t i = 0; i < batch * m * k; i++)
+        qput(a, a_u8, (size_t)i,
+             (qrng() % 16) == 0 ? qrange(-255, 255)
+                                : az + (int32_t)lrint((2.0 * qunit() - 1.0) * spread));
+    for (int64_t i = 0; i < b_count; i++)
+        qput(bm, b_u8, (size_t)i, qrange(-128, 255));
+    qput(az_b, a_u8, 0, az);
+    qput(yz_b, y_u8, 0, yz);
+    for (int64_t j = 0; j < n; j++)
+        qput(bz_b, b_u8, (size_t)j, bz[j]);
+    const int ea = a_u8 ? E_UINT8 : E_INT8, eb = b_u8 ? E_UINT8 : E_INT8,
+              ey = y_u8 ? E_UINT8 : E_INT8;
+    qarg a_arg = {"A", ea, a_batched ? 3 : 2, {0}, a, true};
+    if (a_batched) {
+        a_arg.dims[0] = batch;
+        a_arg.dims[1] = m;
+        a_arg.dims[2] = k;
+    } else {
+        a_arg.dims[0] = m;
+        a_arg.dims[1] = k;
+    }
+    qarg b_arg = {"B", eb, 2, {trans_b ? n : k, trans_b ? k : n}, bm, b_fed};
+    if (b_batched)
+        b_arg = (qarg){"B", eb, 3, {batch, k, n}, bm, b_fed};
+    qarg bsc = {"b_scale", E_FLOAT, per_col_b ? 1 : 0, {n}, bs, false};
+    qarg bzp = {"b_zero_point", eb, per_col_b ? 1 : 0, {n}, bz_b, false};
+    qarg ysc = {"y_scale", E_FLOAT, per_col_y ? 1 : 0, {n}, ys, false};
+    qarg yzp = {"y_zero_point", ey, 0, {0}, yz_b, false};
+    if (!per_col_b)
+        bs[0] = bs0;
+    qarg args[9];
+    int n_args = 0;
+    args[n_args++] = a_arg;
+    args[n_args++] = (qarg){"a_scale", E_FLOAT, 0, {0}, as, false};
+    args[n_args++] = (qarg){"a_zero_point", ea, 0, {0}, az_b, false};
+    args[n_args++] = b_arg;
+    args[n_args++] = bsc;
+    args[n_args++] = bzp;
+    if (is_gemm)
+        args[n_args++] = (qarg){"C", E_INT32, 1, {bias_count}, bias, false};
+    args[n_args++] = ysc;
+    args[n_args++] = yzp;
+    const int fused = (qrng() % 4) == 0;
+    const int32_t act_lo = fused ? yz : INT32_MIN;
+    const int32_t act_hi = fused && (qrng() & 1) ? qrange(yz, y_u8 ? 255 : 127) : INT32_MAX;
+    qattr attrs[3];
+    int n_attrs = 0;
+    if (trans_b)
+        attrs[n_attrs++] = (qattr){"transB", 0, 1, {0}};
+    if (fused) {
+        attrs[n_attrs++] = (qattr){"activation_min", 0, act_lo, {0}};
+        attrs[n_attrs++] = (qattr){"activation_max", 0, act_hi, {0}};
+    }
+    const char *op = is_gemm ? "QGemm" : "QLinearMatMul";
+    int64_t checked = 0;
+    for (int s = 0; s < nisa; s++) {
+        qc_value y;
+        RUN_QNODE_OK(op, fused ? "qcal" : is_gemm ? "com.microsoft" : "", args, n_args, attrs,
+                     n_attrs, &y, isas[s]);
+        ck_assert_int_eq(qc_value_count(&y), batch * m * n);
+        for (int64_t bb = 0; bb < batch; bb++)
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) {
+                    int64_t acc = is_gemm ? bias[j] : 0;
+                    for (int64_t kk = 0; kk < k; kk++) {
+                        const size_t bi = (size_t)((b_batched ? bb * k * n : 0) +
+                                                   (trans_b ? j * k + kk : kk * n + j));
+                        const size_t ai = (size_t)(((a_batched ? bb : 0) * m + i) * k + kk);
+                        acc += (int64_t)(qget(a, a_u8, ai) - az) *
+                               (qget(bm, b_u8, bi) - bz[j]);
+                    }
+                    const double v = (double)acc * real[j];
+                    int32_t want = qround_ref(v, yz, y_u8);
+                    want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
+                    const int32_t got = qget(y.data, y_u8, (size_t)((bb * m + i) * n + j));
+                    if (got != want && qnear_tie(v, requant_slack((double)acc, v, err[j], pow2)))
+                        continue;
+                    ck_assert_msg(got == want,
+                                  "%s on %s: A %s %lldx%lldx%lld, B %s %lldx%lldx%lld%s%s, y %s%s; at "
+                                  "(%lld, %lld, %lld): s_a=%a s_b=%a s_y=%a M=%a (2^%.2f) "
+                                  "multiplier=%d shift=%d z=%d,%d,%d acc+bias=%lld: got %d, "
+                                  "want %d",
+                                  op, qisa_name(isas[s]), a_u8 ? "u8" : "s8",
+                                  (long long)(a_batched ? batch : 1), (long long)m, (long long)k,
+                                  b_u8 ? "u8" : "s8", (long long)(b_batched ? batch : 1),
+                                  (long long)k,
+                                  (long long)n, trans_b ? " transposed" : "",
+                                  b_fed ? " fed" : "", y_u8 ? "u8" : "s8",
+                                  fused ? " clamped" : "", (long long)bb,
+                                  (long long)i, (long long)j, as[0], per_col_b ? bs[j] : bs0,
+                                  ys[j], real[j], log2(real[j]), mult[j], shift[j], az, bz[j], yz,
+                                  (long long)acc, got, want);
+                    checked++;
+                    *unsaturated += want > (y_u8 ? 0 : -128) && want < (y_u8 ? 255 : 127);
+                }
+        free(y.data);
+    }
+    return checked;
+}
+
+START_TEST(qlinearmatmul_and_qgemm_exact_for_multipliers_2e_minus20_to_2e20_on_every_kernel_path)
+{
+    qrng_state = 42;
+    int64_t checked = 0, unsaturated = 0;
+    for (int trial = 0; trial < 200; trial++)
+        checked += qmm_property_case(trial, &unsaturated);
+    ck_assert_int_gt(checked, 20000);
+    ck_assert_int_gt(unsaturated * 4, checked);
+}
+END_TEST
+
+/* A multiplier of 2^30 or more cannot be written as R0 asks: refused by name at run time. */
+START_TEST(qlinearconv_and_qlinearmatmul_refuse_a_multiplier_of_2e30_naming_the_node)
+{
+    static uint8_t x[4] = {1, 2, 3, 4}, zx[1] = {0};
+    static int8_t w[4] = {1, -1, 2, 3}, zw[1] = {0};
+    static float one[1] = {1.0f}, big[1] = {0x1p30f}, bigger[1] = {0x1p34f};
+    for (int which = 0; which < 2; which++) {
+        float *ws = which == 0 ? big : bigger;
+        qarg conv[8] = {
+            {"x", E_UINT8, 4, {1, 1, 2, 2}, x, true}, {"x_scale", E_FLOAT, 0, {0}, one, false},
+            {"x_zero_point", E_UINT8, 0, {0}, zx, false},
+            {"w", E_INT8, 4, {1, 1, 2, 2}, w, false}, {"w_scale", E_FLOAT, 0, {0}, ws, false},
+            {"w_zero_point", E_INT8, 0, {0}, zw, false}, {"y_scale", E_FLOAT, 0, {0}, one, false},
+            {"y_zero_point", E_UINT8, 0, {0}, zx, false},
+        };
+        qarg mm[8] = {
+            {"A", E_UINT8, 2, {2, 2}, x, true}, {"a_scale", E_FLOAT, 0, {0}, one, false},
+            {"a_zero_point", E_UINT8, 0, {0}, zx, false}, {"B", E_INT8, 2, {2, 2}, w, false},
+            {"b_scale", E_FLOAT, 0, {0}, ws, false}, {"b_zero_point", E_INT8, 0, {0}, zw, false},
+            {"y_scale", E_FLOAT, 0, {0}, one, false}, {"y_zero_point", E_UINT8, 0, {0}, zx, false},
+        };
+        for (int op = 0; op < 2; op++) {
+            qc_value y;
+            qc_error err;
+            qc_status s = run_qnode(op ? "QLinearMatMul" : "QLinearConv", "", op ? mm : conv, 8,
+                                    NULL, 0, &y, &err);
+            ck_assert_int_eq(s, QC_ERR_INPUT);
+            ck_assert_msg(strstr(err.msg, "'node_under_test'") && strstr(err.msg, "too large") &&
+                              strstr(err.msg, "output channel 0"),
+                          "message: %s", err.msg);
+        }
+    }
+}
+END_TEST
+
+/* ---- QLinearAdd ---- */
+
+/* A and B of random shapes that broadcast (B sometimes a constant), uint8 or int8, s_a/s_y
+ * and s_b/s_y drawn from 2^-20 to 2^20: ratios of 2^15 and more are refused by name. */
+START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_every_kernel_path)
+{
+    enum { MAXN = 3 * 4 * 5 * 6 };
+    static uint8_t a[MAXN], b[MAXN], za_b[1], zb_b[1], zy_b[1];
+    static float sa[1], sb[1], sy[1];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 43;
+    int64_t checked = 0, refused = 0, unsaturated = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        const int is_u8 = trial & 1, e = is_u8 ? E_UINT8 : E_INT8;
+        const int rank = qrange(1, 4);
+        int64_t yd[4], ad[4], bd[4];
+        for (int d = 0; d < rank; d++)
+            yd[d] = qrange(1, 3 + d);
+        /* A full or broadcast, B broadcast or full; B may have fewer dimensions */
+        const int b_rank = qrange(1, rank);
+        for (int d = 0; d < rank; d++)
+            ad[d] = (trial % 3) == 0 && (qrng() & 1) ? 1 : yd[d];
+        for (int d = 0; d < b_rank; d++)
+            bd[d] = (qrng() & 1) ? 1 : yd[rank - b_rank + d];
+        /* the output shape is the broadcast one */
+        int64_t count = 1;
+        for (int d = 0; d < rank; d++) {
+            const int db = d - (rank - b_rank);
+            const int64_t eb = db >= 0 ? bd[db] : 1;
+            yd[d] = ad[d] > eb ? ad[d] : eb;
+            count *= yd[d];
+        }
+        int64_t a_count = 1, b_count = 1;
+        for (int d = 0; d < rank; d++)
+            a_count *= ad[d];
+        for (int d = 0; d < b_rank; d++)
+            b_count *= bd[d];
+        const int pow2 = (qrng() % 4) == 0; /* ratios exact, ties exact */
+        const double ra = pow2 ? ldexp(1.0, qrange(-20, 20)) : qlog_uniform(-20.0, 20.0);
+        const double rb = (trial % 4) == 0 ? ra
+                          : pow2           ? ldexp(1.0, qrange(-20, 20))
+                                           : qlog_uniform(-20.0, 20.0);
+        sy[0] = pow2 ? ldexpf(1.0f, qrange(-10, 2)) : (float)qlog_uniform(-10.0, 2.0);
+        sa[0] = (float)(ra * sy[0]);
+        sb[0] = (float)(rb * sy[0]);
+        const double rra = (double)sa[0] / sy[0], rrb = (double)sb[0] / sy[0];
+        const int32_t za = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+        const int32_t zb = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+        const int32_t zy = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+        const double spread_a = fmin(255.0, 150.0 / rra), spread_b = fmin(255.0, 150.0 / rrb);
+        for (int64_t i = 0; i < a_count; i++)
+            qput(a, is_u8, (size_t)i, za + (int32_t)lrint((2.0 * qunit() - 1.0) * spread_a));
+        for (int64_t i = 0; i < b_count; i++)
+            qput(b, is_u8, (size_t)i, zb + (int32_t)lrint((2.0 * qunit() - 1.0) * spread_b));
+        qput(za_b, is_u8, 0, za);
+        qput(zb_b, is_u8, 0, zb);
+        qput(zy_b, is_u8, 0, zy);
+        qarg args[8] = {
+            {"A", e, rank, {ad[0], ad[1], ad[2], ad[3]}, a, true},
+            {"A_scale", E_FLOAT, 0, {0}, sa, false},
+            {"A_zero_point", e, 0, {0}, za_b, false},
+            {"B", e, b_rank, {bd[0], bd[1], bd[2], bd[3]}, b, (trial % 5) != 0},
+            {"B_scale", E_FLOAT, 0, {0}, sb, false},
+            {"B_zero_point", e, 0, {0}, zb_b, false},
+            {"C_scale", E_FLOAT, 0, {0}, sy, false},
+            {"C_zero_point", e, 0, {0}, zy_b, false},
+        };
+        const double big = rra > rrb ? rra : rrb;
+        /* the multipliers' own errors, as qc_qadd_multipliers makes them */
+        qc_qadd mp = {0};
+        double ea = 0.0, eb = 0.0;
+        if (qc_qadd_multipliers(rra, rrb, &mp) == QC_MULTIPLIER_OK) {
+            ea = fabs(ldexp(mp.a_multiplier, -mp.shift) - rra);
+            eb = fabs(ldexp(mp.b_multiplier, -mp.shift) - rrb);
+        }
+        /* now and then a fused Relu or Clip (qcal's domain) */
+        const int fused = (qrng() % 4) == 0;
+        const int32_t act_lo = fused ? zy : INT32_MIN;
+        const int32_t act_hi = fused && (qrng() & 1) ? qrange(zy, is_u8 ? 255 : 127) : INT32_MAX;
+        const qattr attrs[2] = {{"activation_min", 0, act_lo, {0}},
+                                {"activation_max", 0, act_hi, {0}}};
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            qc_error err;
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            const qc_status st = run_qnode("QLinearAdd", fused ? "qcal" : "com.microsoft", args, 8,
+                                           attrs, fused ? 2 : 0, &y, &err);
+            if (big >= 32768.0) {
+                ck_assert_msg(st == QC_ERR_INPUT && strstr(err.msg, "'node_under_test'"),
+                              "QLinearAdd ratio %a: status %d, %s", big, st,
+                              st == QC_OK ? "accepted" : err.msg);
+                refused++;
+                if (st == QC_OK)
+                    free(y.data);
+                continue;
+            }
+            ck_assert_msg(st == QC_OK, "QLinearAdd on %s, ratios %a %a: %s", qisa_name(isas[s]),
+                          rra, rrb, err.msg);
+            ck_assert_int_eq(qc_value_count(&y), count);
+            for (int64_t i = 0; i < count; i++) {
+                /* the broadcast indices of A and B */
+                int64_t rest = i, ai = 0, bi = 0, as_ = 1, bs_ = 1;
+                for (int d = rank - 1; d >= 0; d--) {
+                    const int64_t idx = rest % yd[d];
+                    rest /= yd[d];
+                    ai += (ad[d] == 1 ? 0 : idx) * as_;
+                    as_ *= ad[d];
+                    const int db = d - (rank - b_rank);
+                    if (db >= 0) {
+                        bi += (bd[db] == 1 ? 0 : idx) * bs_;
+                        bs_ *= bd[db];
+                    }
+                }
+                const double da = qget(a, is_u8, (size_t)ai) - za, db = qget(b, is_u8, (size_t)bi) - zb;
+                const double v = rra * da + rrb * db;
+                int32_t want = qround_ref(v, zy, is_u8);
+                want = want < act_lo ? act_lo : want > act_hi ? act_hi : want;
+                const int32_t got = qget(y.data, is_u8, (size_t)i);
+                const double slack = fabs(da) * ea + fabs(db) * eb +
+                                     (pow2 && ea == 0.0 && eb == 0.0 ? 0.0 : fabs(v) * 0x1p-50 + 1e-12);
+                if (got != want && qnear_tie(v, slack))
+                    continue;
+                ck_assert_msg(got == want,
+                              "QLinearAdd on %s: %s%s A rank %d B rank %d at %lld: s_a/s_y=%a "
+                              "(2^%.2f) s_b/s_y=%a (2^%.2f) a=%g b=%g (after zero points) z_y=%d "
+                              "(multipliers %d, %d, shift %d): got %d, want %d",
+                              qisa_name(isas[s]), is_u8 ? "u8" : "s8", fused ? " clamped" : "",
+                              rank, b_rank, (long long)i,
+                              rra, log2(rra), rrb, log2(rrb), da, db, zy, mp.a_multiplier,
+                              mp.b_multiplier, mp.shift, got, want);
+                checked++;
+                unsaturated += want > (is_u8 ? 0 : -128) && want < (is_u8 ? 255 : 127);
+            }
+            free(y.data);
+        }
+    }
+    ck_assert_int_gt(checked, 10000);
+    ck_assert_int_gt(refused, 20);
+    ck_assert_int_gt(unsaturated * 4, checked);
+}
+END_TEST
+
+/* ---- QLinearConcat (T1), QLinearAveragePool, QLinearGlobalAveragePool, MaxPool ---- */
+
+/* Two or three inputs of their own scales and zero points, s_x/s_y from 2^-20 to 2^20, along a
+ * random axis: each code is T1, QuantizeLinear(DequantizeLinear(q)) in single precision, and
+ * within float rounding of a tie of the exact saturate(rint((q − z_x)·s_x/s_y) + z_y). */
+START_TEST(qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_path)
+{
+    enum { MAXN = 4 * 5 * 6 };
+    static uint8_t xin[3][MAXN], zx_b[3][1], zy_b[1];
+    static float sx[3][1], sy[1];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 44;
+    int64_t checked = 0, unsaturated = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        const int is_u8 = trial & 1, e = is_u8 ? E_UINT8 : E_INT8;
+        const int rank = qrange(1, 3), inputs = qrange(2, 3);
+        const int axis = qrange(-rank, rank - 1), ax = axis < 0 ? axis + rank : axis;
+        int64_t dims[3][4], yd[4];
+        for (int d = 0; d < rank; d++)
+            yd[d] = qrange(1, 4);
+        yd[ax] = 0;
+        sy[0] = (float)qlog_uniform(-10.0, 2.0);
+        const int32_t zy = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+        qput(zy_b, is_u8, 0, zy);
+        qarg args[11] = {{"Y_scale", E_FLOAT, 0, {0}, sy, false},
+                         {"Y_zero_point", e, 0, {0}, zy_b, false}};
+        static char names[3][3][8];
+        double ratio[3];
+        int32_t zx[3];
+        int pow2[3];
+        const int all_pow2 = (qrng() % 3) == 0;
+        if (all_pow2)
+            sy[0] = ldexpf(1.0f, qrange(-10, 2));
+        for (int i = 0; i < inputs; i++) {
+            for (int d = 0; d < rank; d++)
+                dims[i][d] = d == ax ? qrange(1, 4) : yd[d];
+            yd[ax] += dims[i][ax];
+            int64_t count = 1;
+            for (int d = 0; d < rank; d++)
+                count *= dims[i][d];
+            /* now and then the output's own parameters: an exact copy */
+            const int same = (qrng() % 6) == 0;
+            /* T1 is exact when both scales are powers of two: ties exact */
+            pow2[i] = all_pow2 || (qrng() % 4) == 0;
+            sx[i][0] = same   ? sy[0]
+                       : pow2[i] ? ldexpf(sy[0], qrange(-20, 20))
+                                 : (float)(qlog_uniform(-20.0, 20.0) * sy[0]);
+            pow2[i] = all_pow2 && pow2[i];
+            ratio[i] = (double)sx[i][0] / sy[0];
+            zx[i] = same ? zy : is_u8 ? qrange(0, 255) : qrange(-128, 127);
+            qput(zx_b[i], is_u8, 0, zx[i]);
+            const double spread = fmin(255.0, 300.0 / ratio[i]);
+            for (int64_t j = 0; j < count; j++)
+                qput(xin[i], is_u8, (size_t)j,
+                     zx[i] + (int32_t)lrint((2.0 * qunit() - 1.0) * spread));
+            snprintf(names[i][0], 8, "x%d", i);
+            snprintf(names[i][1], 8, "s%d", i);
+            snprintf(names[i][2], 8, "z%d", i);
+            args[2 + 3 * i] = (qarg){names[i][0], e, rank, {dims[i][0], dims[i][1], dims[i][2]},
+                                     xin[i], true};
+            args[3 + 3 * i] = (qarg){names[i][1], E_FLOAT, 0, {0}, sx[i], false};
+            args[4 + 3 * i] = (qarg){names[i][2], e, 0, {0}, zx_b[i], false};
+        }
+        const qattr attrs[1] = {{"axis", 0, axis, {0}}};
+        int64_t outer = 1, inner = 1;
+        for (int d = 0; d < ax; d++)
+            outer *= yd[d];
+        for (int d = ax + 1; d < rank; d++)
+            inner *= yd[d];
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            RUN_QNODE_OK("QLinearConcat", "com.microsoft", args, 2 + 3 * inputs, attrs, 1, &y,
+                         isas[s]);
+            ck_assert_int_eq(qc_value_count(&y), outer * yd[ax] * inner);
+            for (int64_t o = 0; o < outer; o++) {
+                int64_t off = 0;
+                for (int i = 0; i < inputs; i++) {
+                    const int64_t row = dims[i][ax] * inner;
+                    for (int64_t j = 0; j < row; j++) {
+                        const int32_t q = qget(xin[i], is_u8, (size_t)(o * row + j));
+                        /* T1 in single precision, as documented */
+                        volatile float d = (float)(q - zx[i]) * sx[i][0];
+                        volatile float f = d / sy[0];
+                        const int32_t t1 = qround_ref((double)f, zy, is_u8);
+                        const double v = (double)(q - zx[i]) * ratio[i];
+                        const int32_t want = qround_ref(v, zy, is_u8);
+                        const int32_t got =
+                            qget(y.data, is_u8, (size_t)(o * yd[ax] * inner + off + j));
+                        const int near = qnear_tie(v, pow2[i] ? 0.0 : fabs(v) * 0x1p-22);
+                        ck_assert_msg(got == t1 && (near || got == want),
+                                      "QLinearConcat on %s: %s rank %d axis %d input %d: "
+                                      "s_x=%a s_y=%a s_x/s_y=%a (2^%.2f) z=%d,%d q=%d: got %d, "
+                                      "T1 %d, real %d",
+                                      qisa_name(isas[s]), is_u8 ? "u8" : "s8", rank, axis, i,
+                                      sx[i][0], sy[0], ratio[i], log2(ratio[i]), zx[i], zy, q, got,
+                                      t1, want);
+                        checked++;
+                        unsaturated += want > (is_u8 ? 0 : -128) && want < (is_u8 ? 255 : 127);
+                    }
+                    off += row;
+                }
+            }
+            free(y.data);
+        }
+    }
+    ck_assert_int_gt(checked, 10000);
+    ck_assert_int_gt(unsaturated * 4, checked);
+}
+END_TEST
+
+/* QLinearAveragePool (dequantize, average, quantize, in float as ONNX Runtime) and
+ * QLinearGlobalAveragePool (eqs. A1–A3, the exact ratio rounded half away from zero), with
+ * s_x/s_y from 2^-20 to 2^20; the global pool refuses s_x/(s_y·n) ≥ 2^30 by name. */
+START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_path)
+{
+    enum { MAXN = 2 * 3 * 12 * 12 };
+    static uint8_t x[MAXN], zx_b[1], zy_b[1];
+    static float sx[1], sy[1];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 45;
+    int64_t checked = 0, unsaturated = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        const int is_u8 = trial & 1, e = is_u8 ? E_UINT8 : E_INT8, global = (trial / 2) % 2;
+        /* powers of two now and then (ratio, and a global plane of 2^j values): exact ties */
+        const int pow2 = (qrng() % 4) == 0;
+        const int64_t n = qrange(1, 2), c = qrange(1, 3);
+        const int64_t h = pow2 && global ? 1 << qrange(0, 3) : qrange(1, 12);
+        const int64_t w = pow2 && global ? 1 << qrange(0, 3) : qrange(1, 12);
+        const double ratio = pow2 ? ldexp(1.0, qrange(-20, 20)) : qlog_uniform(-20.0, 20.0);
+        sy[0] = pow2 ? ldexpf(1.0f, qrange(-10, 2)) : (float)qlog_uniform(-10.0, 2.0);
+        sx[0] = (float)(ratio * sy[0]);
+        const double r = (double)sx[0] / sy[0];
+        const int32_t zx = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+        const int32_t zy = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+        qput(zx_b, is_u8, 0, zx);
+        qput(zy_b, is_u8, 0, zy);
+        const double spread = fmin(255.0, 200.0 / r);
+        for (int64_t i = 0; i < n * c * h * w; i++)
+            qput(x, is_u8, (size_t)i, zx + (int32_t)lrint((2.0 * qunit() - 1.0) * spread));
+        qarg args[5] = {{"X", e, 4, {n, c, h, w}, x, true},
+                        {"x_scale", E_FLOAT, 0, {0}, sx, false},
+                        {"x_zero_point", e, 0, {0}, zx_b, false},
+                        {"y_scale", E_FLOAT, 0, {0}, sy, false},
+                        {"y_zero_point", e, 0, {0}, zy_b, false}};
+        const int64_t kh = qrange(1, (int)h), kw = qrange(1, (int)w), st = qrange(1, 2);
+        const int64_t ph = qrange(0, (int)kh - 1), pw = qrange(0, (int)kw - 1);
+        const int include_pad = qrng() & 1;
+        const qattr attrs[4] = {{"kernel_shape", 2, 0, {kh, kw}},
+                                {"strides", 2, 0, {st, st}},
+                                {"pads", 4, 0, {ph, pw, ph, pw}},
+                                {"count_include_pad", 0, include_pad, {0}}};
+        const int64_t oh = global ? 1 : (h + 2 * ph - kh) / st + 1;
+        const int64_t ow = global ? 1 : (w + 2 * pw - kw) / st + 1;
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            if (global)
+                RUN_QNODE_OK("QLinearGlobalAveragePool", "com.microsoft", args, 5, NULL, 0, &y,
+                             isas[s]);
+            else
+                RUN_QNODE_OK("QLinearAveragePool", "com.microsoft", args, 5, attrs, 4, &y, isas[s]);
+            ck_assert_int_eq(qc_value_count(&y), n * c * oh * ow);
+            for (int64_t p = 0; p < n * c; p++)
+                for (int64_t i = 0; i < oh; i++)
+                    for (int64_t j = 0; j < ow; j++) {
+                        int64_t sum = 0, count = 0, abs_sum = 0;
+                        for (int64_t a = 0; a < (global ? h : kh); a++)
+                            for (int64_t b = 0; b < (global ? w : kw); b++) {
+                                const int64_t ih = global ? a : i * st + a - ph;
+                                const int64_t iw = global ? b : j * st + b - pw;
+                                if (ih < 0 || iw < 0 || ih >= h || iw >= w) {
+                                    count += include_pad;
+                                    continue;
+                                }
+                                const int32_t q = qget(x, is_u8, (size_t)((p * h + ih) * w + iw));
+                                sum += q - zx;
+                                abs_sum += q > zx ? q - zx : zx - q;
+                                count++;
+                            }
+                        const double v = (double)sum * r / (double)count;
+                        const int32_t got = qget(y.data, is_u8, (size_t)((p * oh + i) * ow + j));
+                        int32_t want, mult = 0, shift = 0;
+                        int near;
+                        if (global) { /* A2: half away from zero, multiplier within 2^-31 */
+                            const double rr = round(v) + zy, lo = is_u8 ? 0 : -128,
+                                         hi = is_u8 ? 255 : 127;
+                            want = (int32_t)(rr < lo ? lo : rr > hi ? hi : rr);
+                            const double m = r / (double)(h * w);
+                            near = qnear_tie(fabs(v), requant_slack((double)sum, v,
+                                                                    requant_error(m, &mult, &shift),
+                                                                    pow2));
+                        } else { /* float dequantization, average and division */
+                            want = qround_ref(v, zy, is_u8);
+                            near = qnear_tie(v, (fabs(v) + (double)abs_sum * r / (double)count) *
+                                                    0x1p-20);
+                        }
+                        if (got != want && near)
+                            continue;
+                        ck_assert_msg(got == want,
+                                      "%s on %s: %s %lldx%lldx%lldx%lld kernel %lldx%lld stride "
+                                      "%lld pads %lld,%lld%s at (%lld, %lld, %lld): s_x=%a s_y=%a "
+                                      "s_x/s_y=%a (2^%.2f) z=%d,%d sum(x - z)=%lld over %lld "
+                                      "(multiplier %d, shift %d): got %d, want %d",
+                                      global ? "QLinearGlobalAveragePool" : "QLinearAveragePool",
+                                      qisa_name(isas[s]), is_u8 ? "u8" : "s8", (long long)n,
+                                      (long long)c, (long long)h, (long long)w, (long long)kh,
+                                      (long long)kw, (long long)st, (long long)ph, (long long)pw,
+                                      include_pad ? " counting the pads" : "", (long long)p,
+                                      (long long)i, (long long)j, sx[0], sy[0], r, log2(r), zx, zy,
+                                      (long long)sum, (long long)count, mult, shift, got, want);
+                        checked++;
+                        unsaturated += want > (is_u8 ? 0 : -128) && want < (is_u8 ? 255 : 127);
+                    }
+            free(y.data);
+        }
+    }
+    ck_assert_int_gt(checked, 10000);
+    ck_assert_int_gt(unsaturated * 4, checked);
+    /* s_x / (s_y · n) of 2^30 has no multiplier in [2^30, 2^31) with a shift ≥ 1 */
+    static uint8_t four[4] = {1, 2, 3, 4};
+    static float big[1] = {0x1p32f}, one[1] = {1.0f};
+    static uint8_t z0[1] = {0};
+    qarg args[5] = {{"X", E_UINT8, 4, {1, 1, 2, 2}, four, true},
+                    {"x_scale", E_FLOAT, 0, {0}, big, false},
+                    {"x_zero_point", E_UINT8, 0, {0}, z0, false},
+                    {"y_scale", E_FLOAT, 0, {0}, one, false},
+                    {"y_zero_point", E_UINT8, 0, {0}, z0, false}};
+    qc_value y;
+    qc_error err;
+    ck_assert_int_eq(run_qnode("QLinearGlobalAveragePool", "com.microsoft", args, 5, NULL, 0, &y,
+                               &err),
+                     QC_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "'node_under_test'") && strstr(err.msg, "too large"),
+                  "message: %s", err.msg);
+}
+END_TEST
+
+START_TEST(maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path)
+{
+    enum { MAXN = 2 * 3 * 40 * 40 };
+    static uint8_t x[MAXN];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 46;
+    int64_t checked = 0;
+    for (int trial = 0; trial < 150; trial++) {
+        const int is_u8 = trial & 1, e = is_u8 ? E_UINT8 : E_INT8;
+        const int64_t n = qrange(1, 2), c = qrange(1, 3), h = qrange(1, 40), w = qrange(1, 40);
+        const int64_t kh = qrange(1, (int)(h < 3 ? h : 3)), kw = qrange(1, (int)(w < 3 ? w : 3));
+        const int64_t sh = qrange(1, 2), sw = qrange(1, 2);
+        const int64_t ph = qrange(0, (int)kh - 1), pw = qrange(0, (int)kw - 1);
+        const int64_t dh = h >= 2 * kh ? qrange(1, 2) : 1, dw = w >= 2 * kw ? qrange(1, 2) : 1;
+        for (int64_t i = 0; i < n * c * h * w; i++)
+            x[i] = (uint8_t)((trial % 5) == 0 ? (is_u8 ? qrange(0, 3) : 128 + qrange(0, 3)) : (int)(qrng() & 255));
+        qarg args[1] = {{"x", e, 4, {n, c, h, w}, x, true}};
+        const int ceil_mode = (qrng() % 3) == 0;
+        const qattr attrs[5] = {{"kernel_shape", 2, 0, {kh, kw}},
+                                {"strides", 2, 0, {sh, sw}},
+                                {"pads", 4, 0, {ph, pw, ph, pw}},
+                                {"dilations", 2, 0, {dh, dw}},
+                                {"ceil_mode", 0, ceil_mode, {0}}};
+        const int64_t fh = h + 2 * ph - ((kh - 1) * dh + 1), fw = w + 2 * pw - ((kw - 1) * dw + 1);
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            RUN_QNODE_OK("MaxPool", "", args, 1, attrs, 5, &y, isas[s]);
+            ck_assert_int_eq(y.dtype, is_u8 ? QC_UINT8 : QC_INT8);
+            /* ceil_mode: one more window where the stride does not divide, unless it would
+             * start in the right padding */
+            const int64_t oh = y.dims[2], ow = y.dims[3];
+            ck_assert_int_eq(y.dims[0], n);
+            ck_assert_int_eq(y.dims[1], c);
+            ck_assert(oh == fh / sh + 1 || (ceil_mode && oh == (fh + sh - 1) / sh + 1));
+            ck_assert(ow == fw / sw + 1 || (ceil_mode && ow == (fw + sw - 1) / sw + 1));
+            for (int64_t p = 0; p < n * c; p++)
+                for (int64_t i = 0; i < oh; i++)
+                    for (int64_t j = 0; j < ow; j++) {
+                        int32_t want = INT32_MIN;
+                        for (int64_t a = 0; a < kh; a++)
+                            for (int64_t b = 0; b < kw; b++) {
+                                const int64_t ih = i * sh + a * dh - ph, iw = j * sw + b * dw - pw;
+                                if (ih < 0 || iw < 0 || ih >= h || iw >= w)
+                                    continue;
+                                const int32_t v = qget(x, is_u8, (size_t)((p * h + ih) * w + iw));
+                                want = v > want ? v : want;
+                            }
+                        if (want == INT32_MIN)
+                            continue; /* a window of padding only */
+                        const int32_t got = qget(y.data, is_u8, (size_t)((p * oh + i) * ow + j));
+                        ck_assert_msg(got == want,
+                                      "MaxPool on %s: %s %lldx%lldx%lldx%lld kernel %lldx%lld "
+                                      "strides %lld,%lld pads %lld,%lld dilations %lld,%lld at "
+                                      "(%lld, %lld, %lld): got %d, want %d",
+                                      qisa_name(isas[s]), is_u8 ? "u8" : "s8", (long long)n,
+                                      (long long)c, (long long)h, (long long)w, (long long)kh,
+                                      (long long)kw, (long long)sh, (long long)sw, (long long)ph,
+                                      (long long)pw, (long long)dh, (long long)dw, (long long)p,
+                                      (long long)i, (long long)j, got, want);
+                        checked++;
+                    }
+            free(y.data);
+        }
+    }
+    ck_assert_int_gt(checked, 10000);
+}
+END_TEST
+
+/* ---- QuantizeLinear and DequantizeLinear, per tensor and per axis ---- */
+
+/* ONNX QuantizeLinear: saturate(rint(x / s) + z), x / s the IEEE single division (which the
+ * double quotient rounded once to float is), NaN giving z */
+static int32_t quantize_ref(float x, float s, int32_t z, int is_u8)
+{
+    if (isnan(x))
+        return z;
+    return qround_ref((double)(float)((double)x / (double)s), z, is_u8);
+}
+
+START_TEST(quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_every_kernel_path)
+{
+    enum { MAXN = 3 * 4 * 5 * 6 };
+    static float x[MAXN], scale[6];
+    static uint8_t q[MAXN], zp[6];
+    static int32_t q32[MAXN], zp32[6];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 47;
+    int64_t checked = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        const int kind = trial % 3; /* the 8-bit type, or int32 for DequantizeLinear */
+        const int is_u8 = kind == 0, e = kind == 0 ? E_UINT8 : E_INT8;
+        const int rank = qrange(1, 4);
+        int64_t dims[4] = {1, 1, 1, 1}, count = 1;
+        for (int d = 0; d < rank; d++)
+            count *= dims[d] = qrange(1, 3 + d);
+        const int per_axis = qrng() & 1;
+        const int axis = qrange(-rank, rank - 1), ax = axis < 0 ? axis + rank : axis;
+        const int64_t channels = per_axis ? dims[ax] : 1;
+        int64_t inner = 1;
+        for (int d = ax + 1; d < rank; d++)
+            inner *= dims[d];
+        for (int64_t ch = 0; ch < channels; ch++) {
+            scale[ch] = (float)qlog_uniform(-20.0, 20.0);
+            const int32_t z = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+            zp[ch] = is_u8 ? (uint8_t)z : (uint8_t)(int8_t)z;
+            zp32[ch] = (int32_t)qrng();
+        }
+        const qattr attrs[1] = {{"axis", 0, axis, {0}}};
+        const qarg sc = {"scale", E_FLOAT, per_axis ? 1 : 0, {channels}, scale, false};
+        /* QuantizeLinear */
+        for (int64_t i = 0; i < count; i++) {
+            const int64_t ch = per_axis ? (i / inner) % channels : 0;
+            const int r = qrange(0, 40);
+            x[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY
+                 : r == 3 ? (float)((qrange(-300, 300) + 0.5) * scale[ch]) /* near a tie */
+                          : (float)((2.0 * qunit() - 1.0) * 300.0 * scale[ch]);
+        }
+        if (kind != 2) {
+            qarg args[3] = {{"x", E_FLOAT, rank, {dims[0], dims[1], dims[2], dims[3]}, x, true},
+                            sc,
+                            {"zero_point", e, per_axis ? 1 : 0, {channels}, zp, false}};
+            for (int s = 0; s < nisa; s++) {
+                qc_value y;
+                RUN_QNODE_OK("QuantizeLinear", "", args, 3, attrs, per_axis, &y, isas[s]);
+                ck_assert_int_eq(qc_value_count(&y), count);
+                for (int64_t i = 0; i < count; i++) {
+                    const int64_t ch = per_axis ? (i / inner) % channels : 0;
+                    const int32_t z = qget(zp, is_u8, (size_t)ch);
+                    const int32_t want = quantize_ref(x[i], scale[ch], z, is_u8);
+                    const int32_t got = qget(y.data, is_u8, (size_t)i);
+                    ck_assert_msg(got == want,
+                                  "QuantizeLinear on %s: %s rank %d axis %d%s at %lld: x=%a "
+                                  "scale=%a (2^%.2f) z=%d: got %d, want %d",
+                                  qisa_name(isas[s]), is_u8 ? "u8" : "s8", rank, axis,
+                                  per_axis ? " per axis" : "", (long long)i, x[i], scale[ch],
+                                  log2(scale[ch]), z, got, want);
+                    checked++;
+                }
+                if (s == 0)
+                    memcpy(q, y.data, (size_t)count);
+                free(y.data);
+            }
+        } else {
+            for (int64_t i = 0; i < count; i++)
+                q32[i] = (int32_t)qrng() >> qrange(0, 31);
+        }
+        /* DequantizeLinear of those codes (or of int32 values): fl((q − z) · s) exactly */
+        qarg dargs[3] = {{"x", kind == 2 ? E_INT32 : e, rank, {dims[0], dims[1], dims[2], dims[3]},
+                          kind == 2 ? (void *)q32 : (void *)q, true},
+                         sc,
+                         {"zero_point", kind == 2 ? E_INT32 : e, per_axis ? 1 : 0, {channels},
+                          kind == 2 ? (void *)zp32 : (void *)zp, false}};
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            RUN_QNODE_OK("DequantizeLinear", "", dargs, 3, attrs, per_axis, &y, isas[s]);
+            ck_assert_int_eq(qc_value_count(&y), count);
+            for (int64_t i = 0; i < count; i++) {
+                const int64_t ch = per_axis ? (i / inner) % channels : 0;
+                const int32_t d = kind == 2 ? (int32_t)((uint32_t)q32[i] - (uint32_t)zp32[ch])
+                                            : qget(q, is_u8, (size_t)i) - qget(zp, is_u8, (size_t)ch);
+                const float want = (float)d * scale[ch];
+                const float got = ((const float *)y.data)[i];
+                ck_assert_msg(memcmp(&got, &want, sizeof got) == 0,
+                              "DequantizeLinear on %s: %s rank %d axis %d%s at %lld: q - z = %d "
+                              "scale=%a: got %a, want %a",
+                              qisa_name(isas[s]), kind == 2 ? "int32" : is_u8 ? "u8" : "s8", rank,
+                              axis, per_axis ? " per axis" : "", (long long)i, d, scale[ch], got,
+                              want);
+                checked++;
+            }
+            free(y.data);
+        }
+    }
+    ck_assert_int_gt(checked, 10000);
+}
+END_TEST
+
+/* DynamicQuantizeLinear against ONNX's reference implementation, in single precision:
+ * scale = (max(0, max x) − min(0, min x)) / 255, or 1 / 255 when that range is 0 (an all-zero
+ * input: ONNX's reference and ONNX Runtime both take 1, where the formula divides 0 by 0),
+ * zero point = rint(saturate(0 − min / scale)), y = saturate(rint(x / scale) + zero point).
+ * Ranges from 2^-20 to 2^20, all positive, all negative, mixed, and all zero. */
+START_TEST(dynamicquantizelinear_matches_the_onnx_reference_including_an_all_zero_input)
+{
+    enum { MAXN = 64 };
+    static float x[MAXN];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 49;
+    for (int trial = 0; trial < 200; trial++) {
+        const int64_t count = qrange(1, MAXN), sign = trial % 4; /* mixed, ≥ 0, ≤ 0, zero */
+        const double mag = qlog_uniform(-20.0, 20.0);
+        for (int64_t i = 0; i < count; i++) {
+            const double u = sign == 1 ? qunit() : sign == 2 ? -qunit() : 2.0 * qunit() - 1.0;
+            x[i] = sign == 3 ? 0.0f : (float)(u * mag);
+        }
+        volatile float hi = 0.0f, lo = 0.0f;
+        for (int64_t i = 0; i < count; i++) {
+            hi = x[i] > hi ? x[i] : hi;
+            lo = x[i] < lo ? x[i] : lo;
+        }
+        volatile float range = hi == lo ? 1.0f : hi - lo;
+        volatile float scale = range / 255.0f;
+        volatile float zf = 0.0f - lo / scale;
+        zf = zf < 0.0f ? 0.0f : zf > 255.0f ? 255.0f : zf;
+        const int32_t zp = (int32_t)rintf(zf);
+        qarg args[1] = {{"x", E_FLOAT, 1, {count}, x, true}};
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            /* three outputs: run the model by hand to read all of them */
+            builder b;
+            b_init(&b, 13);
+            b_input(&b, "x", 1, args[0].dims);
+            char *in[] = {"x"}, *out[] = {"y", "y_scale", "y_zero_point"};
+            b_node(&b, "DynamicQuantizeLinear", "node_under_test", 1, in, 3, out);
+            b_output(&b, "y");
+            b_output(&b, "y_scale");
+            b_output(&b, "y_zero_point");
+            qc_graph *g;
+            qc_error err;
+            LOAD_OK(&b, &g, &err);
+            qc_exec *ex = qc_exec_create(g);
+            qc_value v = qc_value_f32(1, args[0].dims, x);
+            ck_assert_msg(qc_exec_run(ex, &v, 1, &err) == QC_OK, "%s", err.msg);
+            const float got_scale = *(const float *)qc_exec_output(ex, 1)->data;
+            const int32_t got_zp = *(const uint8_t *)qc_exec_output(ex, 2)->data;
+            ck_assert_msg(got_scale == scale && got_zp == zp,
+                          "DynamicQuantizeLinear on %s: %lld values in [%a, %a]: scale %a, zero "
+                          "point %d; want %a, %d",
+                          qisa_name(isas[s]), (long long)count, (double)lo, (double)hi,
+                          (double)got_scale, got_zp, (double)scale, zp);
+            const uint8_t *y = qc_exec_output(ex, 0)->data;
+            for (int64_t i = 0; i < count; i++) {
+                const int32_t want = quantize_ref(x[i], scale, zp, 1);
+                ck_assert_msg(y[i] == want,
+                              "DynamicQuantizeLinear on %s: x=%a scale=%a zero point %d: got %d, "
+                              "want %d",
+                              qisa_name(isas[s]), (double)x[i], (double)scale, zp, y[i], want);
+            }
+            qc_exec_destroy(ex);
+            qc_graph_destroy(g);
+        }
+    }
+}
+END_TEST
+
+/* ConvInteger and MatMulInteger: the int32 accumulators of G1 / C1 exactly, uint8 or int8
+ * activations and weights, per-channel weight zero points, on every kernel path. */
+START_TEST(convinteger_and_matmulinteger_equal_the_int64_definition_on_every_kernel_path)
+{
+    enum { MAXN = 2 * 12 * 7 * 7 };
+    static uint8_t x[MAXN], w[MAXN], xz_b[1], wz_b[12];
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    qrng_state = 48;
+    int64_t checked = 0;
+    for (int trial = 0; trial < 120; trial++) {
+        const int is_conv = trial & 1, x_u8 = (trial / 2) & 1, w_u8 = (qrng() % 3) == 0;
+        const int64_t groups = is_conv ? qrange(1, 3) : 1, cg = qrange(1, 4), mg = qrange(1, 4);
+        const int64_t c_in = cg * groups, c_out = mg * groups, k = is_conv ? qrange(1, 3) : 1;
+        const int64_t h = qrange((int)k, 7), wd = qrange((int)k, 7), batch = qrange(1, 2);
+        const int64_t oh = is_conv ? h - k + 1 : 1, ow = is_conv ? wd - k + 1 : 1;
+        /* MatMulInteger: A [batch·h, c_in] × B [c_in, c_out] */
+        const int64_t rows = batch * h, kk = cg * k * k;
+        const int32_t xz = x_u8 ? qrange(0, 255) : qrange(-128, 127);
+        int32_t wz[12];
+        const int per_channel = qrng() & 1;
+        for (int64_t m = 0; m < c_out; m++)
+            wz[m] = per_channel || m == 0 ? (w_u8 ? qrange(0, 255) : qrange(-128, 127)) : wz[0];
+        const int64_t x_count = is_conv ? batch * c_in * h * wd : rows * c_in;
+        const int64_t w_count = is_conv ? c_out * kk : c_in * c_out;
+        for (int64_t i = 0; i < x_count; i++)
+            qput(x, x_u8, (size_t)i, qrange(-128, 255));
+        for (int64_t i = 0; i < w_count; i++)
+            qput(w, w_u8, (size_t)i, qrange(-128, 255));
+        qput(xz_b, x_u8, 0, xz);
+        for (int64_t m = 0; m < c_out; m++)
+            qput(wz_b, w_u8, (size_t)m, wz[m]);
+        const int ex = x_u8 ? E_UINT8 : E_INT8, ew = w_u8 ? E_UINT8 : E_INT8;
+        qarg args[4] = {
+            is_conv ? (qarg){"x", ex, 4, {batch, c_in, h, wd}, x, true}
+                    : (qarg){"A", ex, 2, {rows, c_in}, x, true},
+            is_conv ? (qarg){"w", ew, 4, {c_out, cg, k, k}, w, (qrng() % 4) == 0}
+                    : (qarg){"B", ew, 2, {c_in, c_out}, w, (qrng() % 4) == 0},
+            {"x_zero_point", ex, 0, {0}, xz_b, false},
+            {"w_zero_point", ew, per_channel ? 1 : 0, {c_out}, wz_b, false},
+        };
+        const qattr attrs[1] = {{"group", 0, groups, {0}}};
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            RUN_QNODE_OK(is_conv ? "ConvInteger" : "MatMulInteger", "", args, 4, attrs, is_conv,
+                         &y, isas[s]);
+            ck_assert_int_eq(y.dtype, QC_INT32);
+            const int64_t count = is_conv ? batch * c_out * oh * ow : rows * c_out;
+            ck_assert_int_eq(qc_value_count(&y), count);
+            for (int64_t o = 0; o < count; o++) {
+                int64_t acc = 0, m;
+                if (is_conv) {
+                    const int64_t px = o % ow, py = (o / ow) % oh, bb = o / (ow * oh * c_out);
+                    m = (o / (ow * oh)) % c_out;
+                    const int64_t grp = m / mg;
+                    for (int64_t c = 0; c < cg; c++)
+                        for (int64_t i = 0; i < k; i++)
+                            for (int64_t j = 0; j < k; j++)
+                                acc += (int64_t)(qget(x, x_u8, (size_t)(((bb * c_in + grp * cg + c) *
+                                                                           h + py + i) * wd + px + j)) -
+                                                 xz) *
+                                       (qget(w, w_u8, (size_t)(((m * cg + c) * k + i) * k + j)) -
+                                        wz[m]);
+                } else {
+                    const int64_t r = o / c_out;
+                    m = o % c_out;
+                    for (int64_t c = 0; c < c_in; c++)
+                        acc += (int64_t)(qget(x, x_u8, (size_t)(r * c_in + c)) - xz) *
+                               (qget(w, w_u8, (size_t)(c * c_out + m)) - wz[m]);
+                }
+                const int32_t got = ((const int32_t *)y.data)[o];
+                ck_assert_msg(got == acc,
+                              "%s on %s: x %s w %s%s, %lld channels in, %lld out, group %lld, "
+                              "kernel %lld, at %lld (channel %lld): got %d, want %lld",
+                              is_conv ? "ConvInteger" : "MatMulInteger", qisa_name(isas[s]),
+                              x_u8 ? "u8" : "s8", w_u8 ? "u8" : "s8",
+                              per_channel ? " per channel" : "", (long long)c_in,
+                              (long long)c_out, (long long)groups, (long long)k, (long long)o,
+                              (long long)m, got, (long long)acc);
+                checked++;
+            }
+            free(y.data);
+        }
+    }
+    ck_assert_int_gt(checked, 5000);
+}
+END_TEST
+
+/* ---- accumulators that cannot fit int32 ----
+ *
+ * R1 adds the bias in int32 and qgemm is exact only while the sum fits int32: a bias near
+ * 2^31, or a reduction long enough (K above 33 025 with extreme codes), once wrapped around
+ * silently — an output of 0 where 255 was due, or the reverse. The ops now refuse such
+ * weights and biases by name, before running. */
+START_TEST(qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping)
+{
+    static uint8_t a[64], z0[1] = {0};
+    static int8_t b[64], bz[1] = {0};
+    static int32_t c[1] = {INT32_MAX - 100};
+    static float one[1] = {1.0f}, small[1] = {0x1p-20f};
+    for (int i = 0; i < 64; i++) {
+        a[i] = 255;
+        b[i] = 1;
+    }
+    qarg args[9] = {{"A", E_UINT8, 2, {1, 64}, a, true},   {"a_scale", E_FLOAT, 0, {0}, one, false},
+                    {"a_zero_point", E_UINT8, 0, {0}, z0, false},
+                    {"B", E_INT8, 2, {64, 1}, b, false},   {"b_scale", E_FLOAT, 0, {0}, small, false},
+                    {"b_zero_point", E_INT8, 0, {0}, bz, false},
+                    {"C", E_INT32, 1, {1}, c, false},      {"y_scale", E_FLOAT, 0, {0}, one, false},
+                    {"y_zero_point", E_UINT8, 0, {0}, z0, false}};
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    for (int s = 0; s < nisa; s++) {
+        qc_value y;
+        qc_error err;
+        ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+        const qc_status st = run_qnode("QGemm", "com.microsoft", args, 9, NULL, 0, &y, &err);
+        if (st == QC_OK) /* (2^31 − 100 + 16 320) · 2^-20 ≈ 2048: 255, never 0 */
+            ck_assert_msg(0, "QGemm on %s: bias %d + 16320 accepted, output %d", qisa_name(isas[s]),
+                          c[0], ((uint8_t *)y.data)[0]);
+        ck_assert_int_eq(st, QC_ERR_INPUT);
+        ck_assert_msg(strstr(err.msg, "'node_under_test'") && strstr(err.msg, "int32"),
+                      "message: %s", err.msg);
+    }
+    /* a bias that fits with every accumulator still runs */
+    c[0] = INT32_MAX - 64 * 255;
+    qc_value y;
+    RUN_QNODE_OK("QGemm", "com.microsoft", args, 9, NULL, 0, &y, QC_INT8_ISA_SCALAR);
+    ck_assert_int_eq(((uint8_t *)y.data)[0], 255);
+    free(y.data);
+}
+END_TEST
+
+START_TEST(qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped)
+{
+    enum { K = 34000 };
+    static uint8_t a[K], z0[1] = {0}, zy[1] = {128};
+    static int8_t b[K], bz[1] = {127};
+    static float one[1] = {1.0f}, tiny[1] = {0x1p-24f};
+    for (int i = 0; i < K; i++) {
+        a[i] = 255;
+        b[i] = -128; /* b − z_b = −255: Σ = −34000 · 255 · 255 < −2^31 */
+    }
+    qarg mm[8] = {{"A", E_UINT8, 2, {1, K}, a, true},     {"a_scale", E_FLOAT, 0, {0}, one, false},
+                  {"a_zero_point", E_UINT8, 0, {0}, z0, false},
+                  {"B", E_INT8, 2, {K, 1}, b, false},      {"b_scale", E_FLOAT, 0, {0}, tiny, false},
+                  {"b_zero_point", E_INT8, 0, {0}, bz, false},
+                  {"y_scale", E_FLOAT, 0, {0}, one, false}, {"y_zero_point", E_UINT8, 0, {0}, zy, false}};
+    qarg conv[8] = {{"x", E_UINT8, 4, {1, K, 1, 1}, a, true}, {"x_scale", E_FLOAT, 0, {0}, one, false},
+                    {"x_zero_point", E_UINT8, 0, {0}, z0, false},
+                    {"w", E_INT8, 4, {1, K, 1, 1}, b, false}, {"w_scale", E_FLOAT, 0, {0}, tiny, false},
+                    {"w_zero_point", E_INT8, 0, {0}, bz, false},
+                    {"y_scale", E_FLOAT, 0, {0}, one, false}, {"y_zero_point", E_UINT8, 0, {0}, zy, false}};
+    int isas[3];
+    const int nisa = qisa_list(isas);
+    for (int op = 0; op < 2; op++)
+        for (int s = 0; s < nisa; s++) {
+            qc_value y;
+            qc_error err;
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            const qc_status st = run_qnode(op ? "QLinearConv" : "QLinearMatMul", "", op ? conv : mm,
+                                           8, NULL, 0, &y, &err);
+            if (st == QC_OK) /* −2 210 850 000 · 2^-24 ≈ −132 + 128: 0, not 255 */
+                ck_assert_msg(0, "%s on %s: K = %d accepted, output %d",
+                              op ? "QLinearConv" : "QLinearMatMul", qisa_name(isas[s]), K,
+                              ((uint8_t *)y.data)[0]);
+            ck_assert_int_eq(st, QC_ERR_INPUT);
+            ck_assert_msg(strstr(err.msg, "'node_under_test'") && strstr(err.msg, "int32"),
+                          "message: %s", err.msg);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
@@ -910,6 +2296,21 @@ static Suite *suite(void)
     tcase_add_test(qdq, qlinearconv_with_a_y_scale_per_output_channel_matches_int64_reference);
     tcase_add_test(qdq, qlinearconv_refuses_a_y_scale_of_another_length_naming_it);
     suite_add_tcase(s, qdq);
+    TCase *props = tcase_create("int8-props");
+    tcase_set_timeout(props, 60);
+    tcase_add_test(props, qlinearconv_exact_for_multipliers_2e_minus20_to_2e20_on_every_kernel_path);
+    tcase_add_test(props, qlinearmatmul_and_qgemm_exact_for_multipliers_2e_minus20_to_2e20_on_every_kernel_path);
+    tcase_add_test(props, qlinearconv_and_qlinearmatmul_refuse_a_multiplier_of_2e30_naming_the_node);
+    tcase_add_test(props, qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_every_kernel_path);
+    tcase_add_test(props, qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_path);
+    tcase_add_test(props, qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_path);
+    tcase_add_test(props, maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path);
+    tcase_add_test(props, quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_every_kernel_path);
+    tcase_add_test(props, dynamicquantizelinear_matches_the_onnx_reference_including_an_all_zero_input);
+    tcase_add_test(props, convinteger_and_matmulinteger_equal_the_int64_definition_on_every_kernel_path);
+    tcase_add_test(props, qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping);
+    tcase_add_test(props, qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped);
+    suite_add_tcase(s, props);
     return s;
 }
 

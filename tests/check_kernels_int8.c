@@ -1,6 +1,7 @@
 /* check_kernels_int8.c — qcal's INT8 kernels: every AVX2 twin equals its scalar reference bit
  * for bit, and the references equal independent definitions (an int64 triple loop for qgemm,
- * exact long-double rounding for requantize, ONNX semantics for quantize). */
+ * exact long-double rounding for requantize, ONNX semantics for quantize), also for the real
+ * multipliers of scale ratios from 2^-20 to 2^20. */
 #include "kernels/int8/int8-impl.h"
 
 #include <math.h>
@@ -38,6 +39,8 @@ static int have_avx2(void)
 {
     return qc_int8_select(QC_INT8_ISA_AVX2) == 0;
 }
+
+static const char *isa_name(int isa);
 
 static void *xalloc(size_t bytes)
 {
@@ -98,9 +101,7 @@ static int run_gemm_case(const gemm_case *gc, int isa)
                 fprintf(
                     stderr,
                     "qgemm %s: M=%zu N=%zu K=%zu za=%u zb=%d at (%zu, %zu): got %d, want %lld\n",
-                    isa == QC_INT8_ISA_AVXVNNI ? "avxvnni"
-                    : isa == QC_INT8_ISA_AVX2  ? "avx2"
-                                               : "scalar",
+                    isa_name(isa),
                     m, n, k, za, gc->with_zb, i, j,
                     got, (long long)ref);
                 bad = 1;
@@ -127,22 +128,28 @@ static int have_avxvnni(void)
     return have_avx2() && __builtin_cpu_supports("avxvnni");
 }
 
+/* Every kernel table the CPU can run, up to 3: scalar, AVX2, and AVX2 with the AVX-VNNI qgemm
+ * micro-kernel. Every test runs all of them, so that none is left out where a kernel of the
+ * table is used indirectly (qgemm inside a convolution). */
 static int isa_list(int *isas)
 {
     int n = 0;
     isas[n++] = QC_INT8_ISA_SCALAR;
     if (have_avx2())
         isas[n++] = QC_INT8_ISA_AVX2;
-    return n;
-}
-
-/* isa_list plus the AVX2 table with the AVX-VNNI qgemm micro-kernel: up to 3 entries */
-static int qgemm_isa_list(int *isas)
-{
-    int n = isa_list(isas);
     if (have_avxvnni())
         isas[n++] = QC_INT8_ISA_AVXVNNI;
     return n;
+}
+
+static int qgemm_isa_list(int *isas)
+{
+    return isa_list(isas);
+}
+
+static const char *isa_name(int isa)
+{
+    return isa == QC_INT8_ISA_AVXVNNI ? "avxvnni" : isa_name(isa);
 }
 
 START_TEST(test_qgemm_swept_shapes_match_int64_reference)
@@ -392,7 +399,7 @@ static void run_requant_case(int isa, int granularity, int is_u8, size_t m, size
             ck_assert_msg(got == want,
                           "requantize %s %s g=%d at (%zu, %zu): acc=%d bias=%d mult=%d shift=%d "
                           "z=%d [%d, %d]: got %d, want %d",
-                          isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", is_u8 ? "u8" : "s8",
+                          isa_name(isa), is_u8 ? "u8" : "s8",
                           granularity, i, j, acc[i * stride + j], bp != NULL ? bp[ch] : 0, mult[ch],
                           shift[ch], z, qmin, qmax, got, want);
         }
@@ -400,7 +407,7 @@ static void run_requant_case(int isa, int granularity, int is_u8, size_t m, size
 
 START_TEST(test_requantize_matches_exact_rounding)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(7);
     for (int s = 0; s < nisa; s++)
@@ -414,7 +421,7 @@ END_TEST
 
 START_TEST(test_requantize_ties_round_to_even)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(8);
     for (int s = 0; s < nisa; s++)
@@ -431,7 +438,8 @@ START_TEST(test_requantize_ties_round_to_even)
         ck_assert_int_eq(qc_int8_select(isas[i]), 0);
         qc_requantize_s8(1, 7, accs, 7, NULL, &rq, y, 7);
         for (int j = 0; j < 7; j++)
-            ck_assert_msg(y[j] == want[j], "%d × 0.5: got %d, want %d", accs[j], y[j], want[j]);
+            ck_assert_msg(y[j] == want[j], "requantize %s: %d × 0.5: got %d, want %d",
+                          isa_name(isas[i]), accs[j], y[j], want[j]);
     }
 }
 END_TEST
@@ -439,7 +447,7 @@ END_TEST
 START_TEST(test_requantize_extremes_saturate)
 {
     static const int32_t accs[] = {INT32_MAX, INT32_MIN, INT32_MIN + 1, 0, 1 << 30, -(1 << 30)};
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     for (int s = 0; s < nisa; s++)
         for (int32_t shift = 1; shift <= 62; shift++) {
@@ -450,7 +458,8 @@ START_TEST(test_requantize_extremes_saturate)
             qc_requantize_u8(1, 6, accs, 6, NULL, &rq, y, 6);
             for (int j = 0; j < 6; j++) {
                 const int32_t want = requant_ref(accs[j], mult, shift, 128, 0, 255);
-                ck_assert_msg(y[j] == want, "acc=%d shift=%d: got %d, want %d", accs[j], shift,
+                ck_assert_msg(y[j] == want, "requantize %s: acc=%d shift=%d: got %d, want %d",
+                              isa_name(isas[s]), accs[j], shift,
                               y[j], want);
             }
         }
@@ -474,7 +483,7 @@ START_TEST(test_quantize_onnx_ties_and_saturation)
     static const float xs[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 300.0f, -300.0f, 0.0f, -0.0f};
     static const int32_t want_s8[] = {0, 2, 2, 0, -2, -2, 127, -128, 0, 0};
     static const int32_t want_u8[] = {10, 12, 12, 10, 8, 8, 255, 0, 10, 10};
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     for (int s = 0; s < nisa; s++) {
         ck_assert_int_eq(qc_int8_select(isas[s]), 0);
@@ -486,9 +495,11 @@ START_TEST(test_quantize_onnx_ties_and_saturation)
         qc_quantize_s8(1, 1, 10, xs, &q8, ys);
         qc_quantize_u8(1, 1, 10, xs, &qu, yu);
         for (int i = 0; i < 10; i++) {
-            ck_assert_msg(ys[i] == want_s8[i], "s8 %g: got %d, want %d", (double)xs[i], ys[i],
+            ck_assert_msg(ys[i] == want_s8[i], "quantize %s s8 %g: got %d, want %d",
+                          isa_name(isas[s]), (double)xs[i], ys[i],
                           want_s8[i]);
-            ck_assert_msg(yu[i] == want_u8[i], "u8 %g: got %d, want %d", (double)xs[i], yu[i],
+            ck_assert_msg(yu[i] == want_u8[i], "quantize %s u8 %g: got %d, want %d",
+                          isa_name(isas[s]), (double)xs[i], yu[i],
                           want_u8[i]);
         }
         /* ±inf saturate, NaN gives the zero point */
@@ -533,7 +544,7 @@ START_TEST(test_quantize_per_channel_matches_reference)
 {
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 37}, {2, 3, 9}, {3, 5, 16},  {2, 13, 1},
                                        {4, 8, 1}, {1, 19, 1}, {2, 7, 3}, {1, 1, 1000}};
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(9);
     for (int s = 0; s < nisa; s++)
@@ -564,7 +575,7 @@ START_TEST(test_quantize_per_channel_matches_reference)
                     ck_assert_msg(
                         got == want,
                         "quantize %s %s shape %zux%zux%zu at %zu: x=%a s=%a: got %d, want %d",
-                        isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", u ? "u8" : "s8", o, ch, in,
+                        isa_name(isas[s]), u ? "u8" : "s8", o, ch, in,
                         i, (double)x[i], (double)scale[c], got, want);
                 }
             }
@@ -574,7 +585,7 @@ END_TEST
 START_TEST(test_dequantize_matches_definition)
 {
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 37}, {2, 3, 9}, {2, 13, 1}, {1, 19, 1}};
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(10);
     for (int s = 0; s < nisa; s++)
@@ -603,7 +614,8 @@ START_TEST(test_dequantize_matches_definition)
                 ck_assert(yu[i] == (float)((double)((int)xu[i] - zp[c]) * scale[c]));
                 ck_assert(ys[i] == (float)((double)((int)xs[i] - zp[c]) * scale[c]));
                 const int32_t d = (int32_t)((uint32_t)xi[i] - (uint32_t)zi[c]);
-                ck_assert_msg(yi[i] == (float)d * scale[c], "s32 at %zu", i);
+                ck_assert_msg(yi[i] == (float)d * scale[c], "dequantize %s s32 at %zu",
+                              isa_name(isas[s]), i);
             }
         }
 }
@@ -627,7 +639,7 @@ static uint8_t maxpool_ref(const qc_pool2d *p, const uint8_t *x, size_t oh, size
 
 START_TEST(test_maxpool_matches_reference)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(11);
     static uint8_t x[3 * 40 * 75], y[3 * 40 * 75];
@@ -665,7 +677,7 @@ START_TEST(test_maxpool_matches_reference)
                         ck_assert_msg(got == want,
                                       "maxpool %s in %zux%zu k %zux%zu s %zux%zu d %zux%zu pad "
                                       "%zu,%zu at (%zu, %zu, %zu): got %d, want %d",
-                                      isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", p.in_h,
+                                      isa_name(isas[s]), p.in_h,
                                       p.in_w, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w,
                                       p.dilation_h, p.dilation_w, p.pad_top, p.pad_left, c, i, j,
                                       got, want);
@@ -686,7 +698,7 @@ static int32_t gavg_ref(int64_t t, int32_t mult, int32_t shift, int32_t z, int32
 
 START_TEST(test_global_avgpool_matches_reference)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(12);
     static uint8_t x[4 * 3000];
@@ -716,7 +728,7 @@ START_TEST(test_global_avgpool_matches_reference)
                 ck_assert_msg(
                     y[c] == want,
                     "gavgpool %s n=%zu plane %zu: sum=%lld mult=%d shift=%d: got %d, want %d",
-                    isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", n, c, (long long)sum, mult,
+                    isa_name(isas[s]), n, c, (long long)sum, mult,
                     shift, y[c], want);
             }
         }
@@ -735,7 +747,7 @@ END_TEST
 
 START_TEST(test_qadd_matches_reference)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(13);
     uint8_t a[100], b[100], y[100];
@@ -770,7 +782,7 @@ START_TEST(test_qadd_matches_reference)
                 const int want = r < p.qmin ? p.qmin : r > p.qmax ? p.qmax : (int)r;
                 ck_assert_msg(y[i] == want,
                               "qadd %s at %zu: a=%d b=%d ma=%d mb=%d shift=%d: got %d, want %d",
-                              isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", i, a[i], b[i],
+                              isa_name(isas[s]), i, a[i], b[i],
                               p.a_multiplier, p.b_multiplier, p.shift, y[i], want);
             }
         }
@@ -785,7 +797,7 @@ END_TEST
  * once gave multiplier 0, and so an output of z_y whatever the inputs. */
 START_TEST(test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20)
 {
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(29);
     uint8_t a[64], b[64], y[64];
@@ -837,7 +849,7 @@ START_TEST(test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20)
                 ck_assert_msg(y[i] == want,
                               "qadd %s ra=%a rb=%a a=%d b=%d z=%d,%d,%d (ma=%d mb=%d S=%d): "
                               "got %d, want %d",
-                              isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar", ra, rb, a[i], b[i],
+                              isa_name(isas[s]), ra, rb, a[i], b[i],
                               p.a_zero_point, p.b_zero_point, p.y_zero_point, p.a_multiplier,
                               p.b_multiplier, p.shift, y[i], want);
                 checked++;
@@ -989,7 +1001,7 @@ START_TEST(test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference)
 {
     /* the runtime's general path: per group, im2col rows of K = cg·kh·kw taps (padding = z_x)
      * times the weights packed N×K with per-map zero points, into [pixels][M] */
-    int isas[2];
+    int isas[3];
     const int nisa = isa_list(isas);
     rng_seed(22);
     enum { MAXC = 8, MAXM = 12, MAXIN = 13, MAXK = 4 };
@@ -1048,7 +1060,7 @@ START_TEST(test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference)
                     ck_assert_msg(acc[px * m_all + m] == want,
                                   "conv %s %s trial %d groups %zu cg %zu mg %zu in %zux%zu k %zux%zu "
                                   "pixel %zu map %zu: %d, want %lld",
-                                  isas[s] == QC_INT8_ISA_AVX2 ? "avx2" : "scalar",
+                                  isa_name(isas[s]),
                                   order ? "nhwc" : "nchw", trial, g.groups,
                                   g.cg, g.mg, p->in_h, p->in_w, p->kernel_h, p->kernel_w, px, m,
                                   acc[px * m_all + m], (long long)want);
@@ -1363,6 +1375,198 @@ START_TEST(test_requantize_per_column_wide_and_extremes_match_scalar_and_definit
 }
 END_TEST
 
+/* ---- multipliers over scale ratios from 2^-20 to 2^20, every kernel path ----
+ *
+ * The real multiplier M (s_x·s_w/s_y for requantization, s_in/(s_out·n) for the global average
+ * pool) is drawn log-uniformly from 2^-20 to 2^20 and turned into multiplier · 2^-shift by
+ * qc_requant_multiplier, as the ops do. Each kernel must then give clamp(round(M·t) + z) for
+ * the real M, except where M·t lies within the multiplier's representation error of a
+ * rounding tie. Accumulators are drawn around the unsaturated range (v / M for v within a few
+ * hundred codes) as well as over all of int32, so that both exact codes and saturation count. */
+
+static double log_uniform(double lo_exp, double hi_exp)
+{
+    return exp2(lo_exp + (hi_exp - lo_exp) * (double)rng() / 4294967296.0);
+}
+
+/* an int32 accumulator whose product with M lands within ±span codes, or anything */
+static int32_t acc_for(double m, double span)
+{
+    if (rng() % 4 == 0)
+        return random_acc();
+    const double v = (2.0 * (double)rng() / 4294967296.0 - 1.0) * span / m;
+    return v >= 0x1p30 ? 1 << 30 : v <= -0x1p30 ? -(1 << 30) : (int32_t)v;
+}
+
+START_TEST(test_requantize_exact_for_multipliers_2e_minus20_to_2e20)
+{
+    enum { MAXC = 23 };
+    int isas[3];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(31);
+    int checked = 0, unsaturated = 0;
+    for (int trial = 0; trial < 1500; trial++) {
+        const int g = trial % 3, is_u8 = (trial / 3) % 2;
+        const size_t m = (size_t)rng_range(1, 5), n = (size_t)rng_range(1, MAXC);
+        const size_t channels = g == QC_PER_COLUMN ? n : g == QC_PER_ROW ? m : 1;
+        double real[MAXC], err[MAXC];
+        int32_t mult[MAXC], shift[MAXC], bias[MAXC];
+        for (size_t c = 0; c < channels; c++) {
+            real[c] = log_uniform(-20.0, 20.0);
+            ck_assert_msg(qc_requant_multiplier(real[c], &mult[c], &shift[c]) == QC_MULTIPLIER_OK,
+                          "M = %a refused", real[c]);
+            ck_assert_msg(mult[c] >= 1 << 30 && shift[c] >= 1 && shift[c] <= 62,
+                          "M = %a: multiplier %d shift %d outside R0", real[c], mult[c], shift[c]);
+            err[c] = fabs(ldexp(mult[c], -shift[c]) - real[c]);
+            ck_assert_msg(err[c] <= ldexp(0.5, -shift[c]), "M = %a: multiplier %d shift %d",
+                          real[c], mult[c], shift[c]);
+            /* a bias in the accumulator's scale worth up to ±100 codes */
+            const double bspan = fmin(0x1p29, 100.0 / real[c]);
+            bias[c] = (int32_t)((2.0 * (double)rng() / 4294967296.0 - 1.0) * bspan);
+        }
+        const size_t stride = n + 1;
+        int32_t acc[5 * (MAXC + 1)];
+        uint8_t yu[5 * (MAXC + 1)];
+        int8_t ys[5 * (MAXC + 1)];
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                const size_t ch = g == QC_PER_COLUMN ? j : g == QC_PER_ROW ? i : 0;
+                acc[i * stride + j] = acc_for(real[ch], 300.0);
+            }
+        const int32_t z = is_u8 ? rng_range(0, 255) : rng_range(-128, 127);
+        int32_t qmin = is_u8 ? 0 : -128, qmax = is_u8 ? 255 : 127;
+        if (rng() % 4 == 0) /* a fused Relu */
+            qmin = z;
+        const qc_requant rq = {mult, shift, g, z, qmin, qmax};
+        const int32_t *bp = rng() % 5 == 0 ? NULL : bias;
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            if (is_u8)
+                qc_requantize_u8(m, n, acc, stride, bp, &rq, yu, stride);
+            else
+                qc_requantize_s8(m, n, acc, stride, bp, &rq, ys, stride);
+            for (size_t i = 0; i < m; i++)
+                for (size_t j = 0; j < n; j++) {
+                    const size_t ch = g == QC_PER_COLUMN ? j : g == QC_PER_ROW ? i : 0;
+                    const int32_t a = acc[i * stride + j], b = bp != NULL ? bp[ch] : 0;
+                    const int64_t t = (int64_t)a + b;
+                    if (t < INT32_MIN || t > INT32_MAX)
+                        continue; /* R1's precondition; the ops refuse such biases */
+                    const int32_t got = is_u8 ? yu[i * stride + j] : ys[i * stride + j];
+                    /* the documented rounding of the fixed-point multiplier: exact */
+                    const int32_t fixed = requant_ref(t, mult[ch], shift[ch], z, qmin, qmax);
+                    /* the real M, up to the multiplier's representation error */
+                    const double v = (double)t * real[ch];
+                    const double slack = fabs((double)t) * err[ch] + fabs(v) * 0x1p-50;
+                    const double r = rint(v) + z;
+                    const int32_t want = r < qmin ? qmin : r > qmax ? qmax : (int32_t)r;
+                    const int near_tie = fabs(v - floor(v) - 0.5) <= slack;
+                    ck_assert_msg(got == fixed && (near_tie || got == want),
+                                  "requantize %s %s %s %zux%zu at (%zu, %zu): M=%a (2^%.2f) "
+                                  "multiplier=%d shift=%d acc=%d bias=%d z=%d [%d, %d]: got %d, "
+                                  "fixed-point %d, real %d",
+                                  isa_name(isas[s]), is_u8 ? "u8" : "s8",
+                                  g == QC_PER_TENSOR ? "per tensor"
+                                  : g == QC_PER_COLUMN ? "per column" : "per row",
+                                  m, n, i, j, real[ch], log2(real[ch]), mult[ch], shift[ch], a, b,
+                                  z, qmin, qmax, got, fixed, want);
+                    checked++;
+                    unsaturated += want > qmin && want < qmax;
+                }
+        }
+    }
+    ck_assert_int_gt(checked, 50000);
+    ck_assert_int_gt(unsaturated * 3, checked); /* the test is not only about saturation */
+}
+END_TEST
+
+START_TEST(test_requant_multiplier_refuses_what_it_cannot_represent)
+{
+    int32_t mult = 0, shift = 0;
+    ck_assert_int_eq(qc_requant_multiplier(0.0, &mult, &shift), QC_MULTIPLIER_NOT_POSITIVE);
+    ck_assert_int_eq(qc_requant_multiplier(-1.0, &mult, &shift), QC_MULTIPLIER_NOT_POSITIVE);
+    ck_assert_int_eq(qc_requant_multiplier(NAN, &mult, &shift), QC_MULTIPLIER_NOT_POSITIVE);
+    ck_assert_int_eq(qc_requant_multiplier(INFINITY, &mult, &shift), QC_MULTIPLIER_NOT_POSITIVE);
+    /* 2^30 and what rounds up to it need a shift of 0 */
+    ck_assert_int_eq(qc_requant_multiplier(0x1p30, &mult, &shift), QC_MULTIPLIER_TOO_LARGE);
+    ck_assert_int_eq(qc_requant_multiplier(nextafter(0x1p30, 0.0), &mult, &shift),
+                     QC_MULTIPLIER_TOO_LARGE);
+    ck_assert_int_eq(qc_requant_multiplier(0x1p30 - 1.0, &mult, &shift), QC_MULTIPLIER_OK);
+    ck_assert_int_eq(mult, INT32_MAX - 1);
+    ck_assert_int_eq(shift, 1);
+    ck_assert_int_eq(qc_requant_multiplier(0x1p20, &mult, &shift), QC_MULTIPLIER_OK);
+    ck_assert_int_eq(mult, 1 << 30);
+    ck_assert_int_eq(shift, 10);
+    ck_assert_int_eq(qc_requant_multiplier(0x1p-20, &mult, &shift), QC_MULTIPLIER_OK);
+    ck_assert_int_eq(mult, 1 << 30);
+    ck_assert_int_eq(shift, 50);
+    /* below 2^-32 every int32 maps to 0, as the substitute 2^30 · 2^-62 does */
+    ck_assert_int_eq(qc_requant_multiplier(0x1p-32, &mult, &shift), QC_MULTIPLIER_OK);
+    ck_assert_int_eq(shift, 62);
+    ck_assert_int_eq(qc_requant_multiplier(0x1.8p-33, &mult, &shift), QC_MULTIPLIER_TOO_SMALL);
+    ck_assert_int_eq(mult, 1 << 30);
+    ck_assert_int_eq(shift, 62);
+}
+END_TEST
+
+/* QLinearGlobalAveragePool's multiplier s_in / (s_out · n) with s_in / s_out from 2^-20 to
+ * 2^20: y = clamp(round_half_away(Σ (x − z_in) · s_in / (s_out · n)) + z_out) (eqs. A1–A3) */
+START_TEST(test_global_avgpool_exact_for_ratios_2e_minus20_to_2e20)
+{
+    int isas[3];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(32);
+    static uint8_t x[3 * 2500];
+    uint8_t y[3];
+    int checked = 0, unsaturated = 0;
+    for (int trial = 0; trial < 1500; trial++) {
+        const size_t n = (size_t)(trial % 4 == 0 ? rng_range(1, 9) : rng_range(1, 2500));
+        const size_t planes = (size_t)rng_range(1, 3);
+        const double ratio = log_uniform(-20.0, 20.0), real = ratio / (double)n;
+        qc_gavgpool p = {0};
+        const int rc = qc_requant_multiplier(real, &p.multiplier, &p.shift);
+        ck_assert_msg(rc == QC_MULTIPLIER_OK || rc == QC_MULTIPLIER_TOO_SMALL,
+                      "ratio %a n=%zu refused", ratio, n);
+        const double err = fabs(ldexp(p.multiplier, -p.shift) - real);
+        p.in_zero_point = rng_range(0, 255);
+        p.out_zero_point = rng_range(0, 255);
+        p.qmin = 0;
+        p.qmax = 255;
+        /* inputs spread by about 200 / ratio codes around z_in (a mean within ±200 codes of
+         * the output's zero), or uniform */
+        const int spread = ratio > 1.0 ? (int)fmax(1.0, 200.0 / ratio) : 255;
+        for (size_t i = 0; i < planes * n; i++) {
+            const int v = p.in_zero_point + rng_range(-spread, spread);
+            x[i] = (uint8_t)(rng() % 8 == 0 ? (int)(rng() & 255) : v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            qc_global_avgpool_u8(planes, n, x, &p, y);
+            for (size_t c = 0; c < planes; c++) {
+                int64_t t = 0;
+                for (size_t i = 0; i < n; i++)
+                    t += x[c * n + i] - p.in_zero_point;
+                const double v = (double)t * real;
+                const double slack = fabs((double)t) * err + fabs(v) * 0x1p-50;
+                const double r = round(v) + p.out_zero_point;
+                const int want = r < 0 ? 0 : r > 255 ? 255 : (int)r;
+                const int fixed = gavg_ref(t, p.multiplier, p.shift, p.out_zero_point, 0, 255);
+                const int near_tie = fabs(fabs(v) - floor(fabs(v)) - 0.5) <= slack;
+                ck_assert_msg(y[c] == fixed && (near_tie || y[c] == want),
+                              "gavgpool %s n=%zu plane %zu: s_in/s_out=%a (2^%.2f) multiplier=%d "
+                              "shift=%d z=%d,%d sum(x - z)=%lld: got %d, fixed-point %d, real %d",
+                              isa_name(isas[s]), n, c, ratio, log2(ratio), p.multiplier, p.shift,
+                              p.in_zero_point, p.out_zero_point, (long long)t, y[c], fixed, want);
+                checked++;
+                unsaturated += want > 0 && want < 255;
+            }
+        }
+    }
+    ck_assert_int_gt(checked, 3000);
+    ck_assert_int_gt(unsaturated * 3, checked);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels_int8");
@@ -1382,6 +1586,8 @@ static Suite *suite(void)
     tcase_add_test(r, test_requantize_ties_round_to_even);
     tcase_add_test(r, test_requantize_extremes_saturate);
     tcase_add_test(r, test_requantize_per_column_wide_and_extremes_match_scalar_and_definition);
+    tcase_add_test(r, test_requantize_exact_for_multipliers_2e_minus20_to_2e20);
+    tcase_add_test(r, test_requant_multiplier_refuses_what_it_cannot_represent);
     suite_add_tcase(s, r);
     TCase *q = tcase_create("quantize");
     tcase_set_timeout(q, 60);
@@ -1396,6 +1602,7 @@ static Suite *suite(void)
     tcase_add_test(o, test_qadd_matches_reference);
     tcase_add_test(o, test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20);
     tcase_add_test(o, test_qadd_multipliers_refuse_what_they_cannot_represent);
+    tcase_add_test(o, test_global_avgpool_exact_for_ratios_2e_minus20_to_2e20);
     suite_add_tcase(s, o);
     TCase *cv = tcase_create("conv");
     tcase_set_timeout(cv, 60);
