@@ -118,12 +118,30 @@ typedef struct {
     cli_common common;
 } eval_options;
 
+/* A path as one TSV field: backslash, tab, newline and carriage return escaped as \\, \t,
+ * \n and \r, so that every image is one line of three (or four) fields. */
+static int put_tsv_field(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        const char *esc = *s == '\\'   ? "\\\\"
+                          : *s == '\t' ? "\\t"
+                          : *s == '\n' ? "\\n"
+                          : *s == '\r' ? "\\r"
+                                       : NULL;
+        if (esc ? fputs(esc, f) < 0 : fputc(*s, f) == EOF)
+            return -1;
+    }
+    return 0;
+}
+
 /* "path<TAB>top1<TAB>label", then with --scores "<TAB>s0 s1 …" (shortest exact floats). */
 static qc_status write_prediction(qc_file *pred, const qc_image_item *img, int top1,
                                   const float *scores, int k, qc_error *err)
 {
-    int w = img->label >= 0 ? fprintf(pred->f, "%s\t%d\t%d", img->rel, top1, img->label)
-                            : fprintf(pred->f, "%s\t%d\t", img->rel, top1);
+    int w = put_tsv_field(pred->f, img->rel);
+    if (w >= 0)
+        w = img->label >= 0 ? fprintf(pred->f, "\t%d\t%d", top1, img->label)
+                            : fprintf(pred->f, "\t%d\t", top1);
     for (int j = 0; scores && j < k && w >= 0; j++)
         w = fprintf(pred->f, "%s%.9g", j ? " " : "\t", (double)scores[j]);
     if (w >= 0)

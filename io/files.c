@@ -1,6 +1,8 @@
 /* files.c — atomic file writing (temporary file + rename) and reading whole files. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +41,43 @@ static mode_t current_umask(void)
     return mask & 0777;
 }
 
+/* The temporary files being written, for qc_file_unlink_pending; a slot holds a path owned
+ * by its qc_file, or NULL. Slots are claimed and cleared atomically. */
+#define PENDING_SLOTS 64
+static char *_Atomic pending[PENDING_SLOTS];
+
+static void pending_add(char *tmp_path)
+{
+    for (int i = 0; i < PENDING_SLOTS; i++) {
+        char *expected = NULL;
+        if (atomic_compare_exchange_strong(&pending[i], &expected, tmp_path))
+            return;
+    }
+    /* more files at once than slots: that one is only removed on a normal exit path */
+}
+
+static void pending_remove(const char *tmp_path)
+{
+    for (int i = 0; i < PENDING_SLOTS; i++) {
+        char *expected = (char *)tmp_path;
+        if (atomic_compare_exchange_strong(&pending[i], &expected, NULL))
+            return;
+    }
+}
+
+void qc_file_unlink_pending(void)
+{
+    for (int i = 0; i < PENDING_SLOTS; i++) {
+        char *p = atomic_exchange(&pending[i], NULL);
+        if (p)
+            unlink(p);
+    }
+}
+
 static void file_release(qc_file *file)
 {
+    if (file->tmp_path)
+        pending_remove(file->tmp_path);
     free(file->path);
     free(file->tmp_path);
     file->f = NULL;
@@ -51,6 +88,17 @@ qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err)
 {
     char msg[256];
     file->f = NULL;
+    file->path = file->tmp_path = NULL;
+    /* rename() would put a regular file in place of whatever is there: as root, -o /dev/null
+     * would replace the device */
+    struct stat there;
+    bool exists = lstat(path, &there) == 0;
+    if (exists && !S_ISREG(there.st_mode))
+        return qc_fail(err, QC_ERR_IO, "cannot write '%s': it exists and is not a regular file (%s)",
+                       path, S_ISLNK(there.st_mode)    ? "a symbolic link"
+                             : S_ISDIR(there.st_mode)  ? "a folder"
+                             : S_ISFIFO(there.st_mode) ? "a FIFO"
+                                                       : "a device or socket");
     file->path = strdup(path);
     /* The temporary file lives in the target's folder so that rename() stays within one
      * file system and is atomic; the leading dot hides it from image-set scans. */
@@ -71,8 +119,11 @@ qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err)
         return qc_fail(err, QC_ERR_IO, "cannot write '%s': %s", path,
                        qc_errno_text(e, msg, sizeof msg));
     }
-    /* mkstemp creates the file 0600; give it the mode a plain fopen would have. */
-    if (fchmod(fd, 0666 & ~current_umask()) != 0 || !(file->f = fdopen(fd, "wb"))) {
+    pending_add(file->tmp_path);
+    /* mkstemp creates the file 0600; give it the mode of the file it replaces, or the one a
+     * plain fopen would have. */
+    mode_t mode = exists ? there.st_mode & 07777 : 0666 & ~current_umask();
+    if (fchmod(fd, mode) != 0 || !(file->f = fdopen(fd, "wb"))) {
         int e = errno;
         close(fd);
         unlink(file->tmp_path);

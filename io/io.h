@@ -152,7 +152,11 @@ qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
 /* ---- files ----------------------------------------------------------------------------- */
 
 /* Atomic writing: data goes to a temporary file beside path, renamed over path by
- * qc_file_commit; qc_file_abort removes it. Nothing half-written is ever left. */
+ * qc_file_commit; qc_file_abort removes it. Nothing half-written is ever left. A path that
+ * exists and is not a regular file (a device, a FIFO, a folder, a symbolic link) is refused
+ * (QC_ERR_IO, named); an existing file keeps its permissions. Temporary files not yet
+ * committed are registered, so that qc_file_unlink_pending (async-signal-safe: for a signal
+ * handler) can remove them when the process is interrupted. */
 typedef struct {
     FILE *f;
     char *path, *tmp_path;
@@ -161,6 +165,7 @@ typedef struct {
 qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err);
 qc_status qc_file_commit(qc_file *file, qc_error *err);
 void qc_file_abort(qc_file *file);
+void qc_file_unlink_pending(void);
 
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated, size excludes the NUL). Files
  * qcal reads are at most QC_MAX_FILE_BYTES (protobuf's own limit): a larger regular file is

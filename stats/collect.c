@@ -640,6 +640,21 @@ qc_status qc_stats_merge(qc_stats *dst, qc_stats *src, qc_error *err)
     qc_status st = check_compatible(dst, src, err);
     if (st != QC_OK)
         return st;
+    /* a digest is a sum of per-image hashes: the same images give the same digest */
+    if (!dst->shard_count && !src->shard_count && dst->images > 0 &&
+        dst->images == src->images && dst->images_digest == src->images_digest)
+        return qc_fail(err, QC_ERR_INPUT,
+                       "both hold the same %lld images (digest %016llx): merged, they would count "
+                       "twice",
+                       (long long)dst->images, (unsigned long long)dst->images_digest);
+    for (int i = 0; i < dst->n_tensors; i++) {
+        const qc_tensor_stats *a = &dst->tensors[i], *b = &src->tensors[i];
+        int64_t sum;
+        if (__builtin_add_overflow(a->samples, b->samples, &sum) ||
+            (a->numel > 0 && sum > (INT64_C(1) << 62) / a->numel))
+            return qc_fail(err, QC_ERR_INPUT, "tensor '%s' would hold more samples than fit",
+                           a->name);
+    }
     int *shards = NULL, n_shards = 0;
     bool complete = false;
     if (dst->shard_count || src->shard_count) {

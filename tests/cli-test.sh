@@ -58,6 +58,43 @@ else
         if [ "$rss" -lt 64 ]; then ok "refusing $(basename "$f") takes under 64 MiB (${rss} MiB)"; else bad "refusing $(basename "$f") takes under 64 MiB (${rss} MiB)"; fi
     done
 fi
+# outputs never harm what is there: a FIFO or a symbolic link at the output path is refused
+# (rename() once replaced it, /dev/null included when run as root); a file keeps its mode;
+# SIGTERM in the middle of a run leaves no temporary file
+mkfifo "$tmp/fifo.json"
+expect "an output path that is a FIFO is refused" 4 "$QCAL" stats --quiet --limit 16 -o "$tmp/fifo.json" models/lenet.onnx data/calib
+if [ -p "$tmp/fifo.json" ]; then ok "the FIFO is still a FIFO"; else bad "the FIFO is still a FIFO"; fi
+ln -s "$tmp/elsewhere.json" "$tmp/link.json"
+expect "an output path that is a symbolic link is refused" 4 "$QCAL" stats --quiet --limit 16 -o "$tmp/link.json" models/lenet.onnx data/calib
+contains "the refusal says why" "$tmp/err" "not a regular file (a symbolic link)"
+if [ -L "$tmp/link.json" ] && [ ! -e "$tmp/elsewhere.json" ]; then ok "the link is left as it was"; else bad "the link is left as it was"; fi
+: >"$tmp/private.json"
+chmod 600 "$tmp/private.json"
+expect "an existing 0600 file is replaced" 0 "$QCAL" stats --quiet --limit 16 -o "$tmp/private.json" models/lenet.onnx data/calib
+if [ "$(stat -c %a "$tmp/private.json")" = 600 ]; then ok "the replaced file keeps mode 0600"; else bad "the replaced file keeps mode 0600 ($(stat -c %a "$tmp/private.json"))"; fi
+mkdir "$tmp/sig"
+"$QCAL" eval --quiet --threads 1 --predictions "$tmp/sig/p.tsv" models/resnet.onnx data/val 2>/dev/null &
+pid=$!
+for _ in $(seq 50); do ls -A "$tmp/sig" | grep -q '^\.p\.tsv\.' && break; sleep 0.05; done
+if ls -A "$tmp/sig" | grep -q '^\.p\.tsv\.'; then
+    kill -TERM "$pid"
+    wait "$pid"
+    rc=$?
+    if [ "$rc" -eq 143 ]; then ok "SIGTERM ends eval as SIGTERM does (exit 143)"; else bad "SIGTERM ends eval as SIGTERM does (exit $rc)"; fi
+    if [ -z "$(ls -A "$tmp/sig")" ]; then ok "SIGTERM leaves no temporary file"; else bad "SIGTERM leaves no temporary file ($(ls -A "$tmp/sig"))"; fi
+else
+    wait "$pid"
+    bad "eval --predictions writes a temporary file while it runs"
+fi
+# file names with a tab or a newline stay one TSV line each (escaped \t, \n)
+mkdir -p "$tmp/odd"
+first=$(find data/val -name '*.png' | sort | head -n 1)
+cp "$first" "$tmp/odd/$(printf 'a\tb.png')"
+cp "$first" "$tmp/odd/$(printf 'c\nd.png')"
+expect "eval of images with a tab and a newline in their names" 0 "$QCAL" eval --quiet --predictions "$tmp/odd.tsv" models/lenet.onnx "$tmp/odd"
+if [ "$(wc -l <"$tmp/odd.tsv")" -eq 2 ] && [ "$(awk -F'\t' 'NF != 3' "$tmp/odd.tsv" | wc -l)" -eq 0 ]; then ok "--predictions keeps one line of three fields per image"; else bad "--predictions keeps one line of three fields per image ($(cat -A "$tmp/odd.tsv"))"; fi
+contains "a tab in a name is written as \\t" "$tmp/odd.tsv" 'a\tb.png'
+contains "a newline in a name is written as \\n" "$tmp/odd.tsv" 'c\nd.png'
 expect "a device given as the model is bad input, not read" 3 "$QCAL" inspect /dev/zero
 contains "the device is named" "$tmp/err" "/dev/zero"
 expect "--max-memory below 16 MiB is a usage error" 2 "$QCAL" eval --max-memory 3 models/lenet.onnx data/val

@@ -163,6 +163,12 @@ subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNUL
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)' "$QCAL" stats --stats tests/fuzz/regressions/stats/weight-claims-1e7-channels.json "$SM")
     if [ "$rss" -lt 64 ]; then ok "a claim of 10^7 channels takes under 64 MiB (${rss} MiB)"; else bad "a claim of 10^7 channels takes under 64 MiB (${rss} MiB)"; fi
 fi
+# the same images twice (a file merged with itself or a copy) would count every image twice
+"$QCAL" stats --quiet --limit 16 -o "$tmp/same.json" "$M" "$IMG"
+cp "$tmp/same.json" "$tmp/same-copy.json"
+expect "merging a file with its copy is bad input" 3 "$QCAL" merge -o "$tmp/twice.json" "$tmp/same.json" "$tmp/same-copy.json"
+contains "the repeated images are named" "$tmp/err" "both hold the same 16 images"
+absent "no merged file is left" "$tmp/twice.json"
 # 20,000 tensors with one name twice (made here: 9 MB)
 py 'import json, copy, sys
 d = json.load(open(sys.argv[1]))
