@@ -98,7 +98,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS)
-	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/fuzz-replay.sh tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
+	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/fuzz-replay.sh tests/valgrind-test.sh tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
 	    tests/compare-test.sh tests/html-test.sh
 
 conformance: deps
