@@ -1,6 +1,6 @@
 /* range.c — the range methods: pure functions of the recorded statistics that give the real
  * range [lo, hi] to quantize a tensor (or one channel) to. The formulas are numbered in
- * docs/statistics.md (R1–R7); every result is clamped to the absolute extremes. */
+ * docs/statistics.md (R1–R8); every result is clamped to the absolute extremes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +242,11 @@ qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_r
         if (!t->hist.counts || !t->hist.total)
             return qc_fail(err, QC_ERR_INPUT, "tensor '%s' has no histogram: gather statistics with a histogram method",
                            t->name);
+        if (t->role == QC_ROLE_INPUT) { /* R8: the model input is never clipped */
+            l = mo->min;
+            h = mo->max;
+            break;
+        }
         double w = ldexp(1.0, t->hist.log2_range - QC_HIST_HALF_LOG2);
         if (m == QC_RANGE_PERCENTILE) {
             range_percentile(&t->hist, p->percentile, w, &l, &h);

@@ -430,6 +430,29 @@ START_TEST(entropy_matches_a_direct_kl_reference)
 }
 END_TEST
 
+START_TEST(histogram_methods_leave_the_model_input_unclipped)
+{
+    /* R8: the same long tail that entropy, mse and percentile clip as an activation is kept
+     * whole as the model input: [0, 23], the extremes of its four images (values ≥ 0, the
+     * outliers 20 … 23) */
+    qc_stats *s = long_tail(4);
+    const qc_tensor_stats *t = &s->tensors[0];
+    float lo, hi;
+    qc_range_method m[3] = {QC_RANGE_PERCENTILE, QC_RANGE_ENTROPY, QC_RANGE_MSE};
+    for (int k = 0; k < 3; k++) {
+        range(t, m[k], 3, -1, &lo, &hi);
+        ck_assert_msg(hi < 23.0f, "%s clips the activation", qc_range_method_name(m[k]));
+    }
+    s->tensors[0].role = QC_ROLE_INPUT;
+    for (int k = 0; k < 3; k++) {
+        range(t, m[k], 3, -1, &lo, &hi);
+        ck_assert_msg(lo == 0.0f && hi == 23.0f, "%s gives the input [%g, %g]", qc_range_method_name(m[k]), (double)lo,
+                      (double)hi);
+    }
+    qc_stats_destroy(s);
+}
+END_TEST
+
 /* R7 directly: fake-quantize every bin centre for every clip. */
 static int mse_reference(const double *a, int n, double w, int qmax)
 {
@@ -828,6 +851,7 @@ int main(void)
     tcase_add_test(meth, every_method_per_channel_is_the_hand_value);
     tcase_add_test(meth, percentile_is_the_hand_value);
     tcase_add_test(meth, entropy_matches_a_direct_kl_reference);
+    tcase_add_test(meth, histogram_methods_leave_the_model_input_unclipped);
     tcase_add_test(meth, mse_matches_a_direct_reference);
     tcase_add_test(meth, histogram_methods_of_two_spikes_are_the_hand_values);
     suite_add_tcase(s, meth);

@@ -127,4 +127,12 @@ else
     bad "at tensor granularity only weights keep per-channel values"
 fi
 
+# 7. what the histogram methods give each role (docs/statistics.md R5–R8), and at which bit width
+expect "stats --stats --json exits 0" 0 "$QCAL" stats --json --stats "$tmp/one.json" "$M"
+if py "import json,sys; t=json.load(open(sys.argv[1]))['tensors'][0]; r=t['ranges']; assert t['role']=='input' and all(r[m]==r['minmax']==[t['min'],t['max']] for m in ('percentile','entropy','mse')), r" "$tmp/out" 2>"$tmp/err"; then
+    ok "entropy, mse and percentile leave the model input unclipped"
+else
+    bad "entropy, mse and percentile leave the model input unclipped ($(tail -n 1 "$tmp/err"))"
+fi
+
 summary stats
