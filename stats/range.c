@@ -255,9 +255,18 @@ qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_r
         double a[QC_HIST_HALF];
         int n = abs_hist(&t->hist, a);
         bool is_signed = t->t.min < 0;
-        int bits = p->bits;
-        int i = m == QC_RANGE_ENTROPY ? entropy_bins(a, n, 1 << (is_signed ? bits - 1 : bits))
-                                      : mse_bins(a, n, w, is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+        int bits = p->bits, i;
+        if (m == QC_RANGE_ENTROPY) {
+            /* R6a: bin 0 takes the count of bin 1, as TensorRT's calibrator does: it holds
+             * the exact zeros (half of a ReLU output), which quantize exactly whatever the
+             * clip, and whose spike, spread by Q over group 0, would make every wide clip
+             * look costly */
+            if (n > 1)
+                a[0] = a[1];
+            i = entropy_bins(a, n, 1 << (is_signed ? bits - 1 : bits));
+        } else {
+            i = mse_bins(a, n, w, is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+        }
         h = i * w;
         l = is_signed ? -h : 0.0;
         break;
