@@ -469,6 +469,43 @@ START_TEST(entropy_of_a_relu_output_is_not_pulled_in_by_its_zeros)
 }
 END_TEST
 
+/* One image of the long tail of long_tail(), then `top` values at 24, above all of it. */
+static qc_stats *tail_saturating_at_24(int top)
+{
+    enum { N = 4096 };
+    float x[N + 64];
+    int64_t dims[2] = {1, N + top};
+    for (int i = 0; i < N; i++) {
+        float u = frand(0.0001f, 1);
+        x[i] = rng() % 3 == 0 ? 0.0f : -logf(u);
+    }
+    x[0] = 20.0f;
+    for (int i = 0; i < top; i++)
+        x[N + i] = 24.0f;
+    qc_stats *s = empty_stats(false, true);
+    qc_stats_add_tensor(s, "relu6", QC_ROLE_ACTIVATION, 2, dims, 1);
+    feed(s, 0, x, 2, dims);
+    return s;
+}
+
+START_TEST(entropy_keeps_the_bound_of_a_saturating_activation)
+{
+    /* R6b: R = 32, bins of 1/64; 24 falls in |x| bin 1536, and the 8 bins below it
+     * ([23.875, 24)) are empty. 16 values there are a bound the activation saturates at
+     * (a ReLU6 or Clip): the range is [0, 24]. 15 are a tail like the outlier at 20, which
+     * the search clips. */
+    qc_stats *s = tail_saturating_at_24(16);
+    float lo, hi;
+    range(&s->tensors[0], QC_RANGE_ENTROPY, 3, -1, &lo, &hi);
+    ck_assert_msg(lo == 0.0f && hi == 24.0f, "16 values at the top: entropy gives [%g, %g]", (double)lo, (double)hi);
+    qc_stats_destroy(s);
+    s = tail_saturating_at_24(15);
+    range(&s->tensors[0], QC_RANGE_ENTROPY, 3, -1, &lo, &hi);
+    ck_assert_msg(lo == 0.0f && hi < 20.0f, "15 values at the top: entropy gives [%g, %g]", (double)lo, (double)hi);
+    qc_stats_destroy(s);
+}
+END_TEST
+
 START_TEST(histogram_methods_leave_the_model_input_unclipped)
 {
     /* R8: the same long tail that entropy, mse and percentile clip as an activation is kept
@@ -891,6 +928,7 @@ int main(void)
     tcase_add_test(meth, percentile_is_the_hand_value);
     tcase_add_test(meth, entropy_matches_a_direct_kl_reference);
     tcase_add_test(meth, entropy_of_a_relu_output_is_not_pulled_in_by_its_zeros);
+    tcase_add_test(meth, entropy_keeps_the_bound_of_a_saturating_activation);
     tcase_add_test(meth, histogram_methods_leave_the_model_input_unclipped);
     tcase_add_test(meth, mse_matches_a_direct_reference);
     tcase_add_test(meth, histogram_methods_of_two_spikes_are_the_hand_values);
