@@ -141,5 +141,32 @@ if py "import json,sys; r={t['name']: t['ranges']['entropy'][1] for t in json.lo
 else
     bad "entropy does not clip lenet's ReLU outputs to their spike of zeros ($(tail -n 1 "$tmp/err"))"
 fi
+"$QCAL" stats --json --bits 4 --stats "$tmp/one.json" "$M" >"$tmp/s4.json" 2>"$tmp/err" || bad "stats --bits 4 ($(head -c 200 "$tmp/err"))"
+"$QCAL" stats --json --stats "$tmp/one.json" "$M" >"$tmp/s8.json" 2>"$tmp/err" || bad "stats --bits 8 ($(head -c 200 "$tmp/err"))"
+for method in entropy mse; do
+    expect "quantize --method $method --bits 4 --stats exits 0" 0 "$QCAL" quantize --json --method $method --bits 4 --stats "$tmp/one.json" -o "$tmp/q4.onnx" "$M"
+    cp "$tmp/out" "$tmp/q4-stats.json"
+    expect "quantize --method $method --bits 4 IMAGES exits 0" 0 "$QCAL" quantize --json --threads 2 --method $method --bits 4 -o "$tmp/q4i.onnx" "$M" "$IMG"
+    for src in stats images; do
+        f=$tmp/q4-stats.json
+        [ $src = images ] && f=$tmp/out
+        # the tensors that get a range of their own (the others pass one through, Q4)
+        if py "
+import json, sys
+q = {t['name']: t for t in json.load(open(sys.argv[1]))['tensors']}
+s4, s8 = ({t['name']: t['ranges'][sys.argv[4]] for t in json.load(open(f))['tensors']} for f in sys.argv[2:4])
+assert q['/Relu_output_0']['bits'] == 4
+names = ['/Relu_output_0', '/Relu_1_output_0', '/Relu_2_output_0', 'logits']
+for n in names:
+    got, want = [q[n]['min'], q[n]['max']], s4[n]
+    assert all(abs(a - b) <= 1e-6 * (1 + abs(b)) for a, b in zip(got, want)), (n, got, want)
+assert any(s4[n] != s8[n] for n in names)
+" "$f" "$tmp/s4.json" "$tmp/s8.json" $method 2>"$tmp/err"; then
+            ok "quantize --method $method --bits 4 (statistics from $src) takes the 4-bit ranges"
+        else
+            bad "quantize --method $method --bits 4 (statistics from $src) takes the 4-bit ranges ($(tail -n 1 "$tmp/err"))"
+        fi
+    done
+done
 
 summary stats
