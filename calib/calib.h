@@ -145,7 +145,8 @@ typedef struct {
     bool reduce_range;          /* 7-bit weights (eq. P3) */
     qc_round_mode round;        /* rounding of the weights (biases: half-even, eq. P15) */
     qc_range_method method;     /* activation ranges, from stats/stats.h */
-    qc_range_params range;      /* n_std, percentile, bits of entropy/mse */
+    qc_range_params range;      /* n_std and percentile; its bits are not read: entropy
+                                   and mse take act_bits, the width the ranges are for */
     qc_qformat format;
     const char *const *exclude; /* node names kept FP32 */
     int n_exclude;

@@ -35,6 +35,7 @@ typedef struct {
     const qc_graph *g;
     const qc_stats *s;
     const qc_quantize_options *o;
+    qc_range_params range; /* o->range, with the bits of entropy and mse = act_bits (Q3) */
     qc_error *err;
     qc_graph *ng;
     /* per FP32 tensor */
@@ -187,7 +188,7 @@ static qc_status stats_range(const qz *q, int t, float *lo, float *hi)
     int si = qc_stats_find(q->s, name);
     if (si < 0)
         return qc_fail(q->err, QC_ERR_INPUT, "the statistics have no tensor '%s'", name);
-    return qc_stats_range(&q->s->tensors[si], q->o->method, &q->o->range, -1, lo, hi, q->err);
+    return qc_stats_range(&q->s->tensors[si], q->o->method, &q->range, -1, lo, hi, q->err);
 }
 
 /* Activation parameters of tensor t from its own statistics. */
@@ -508,7 +509,7 @@ static qc_status channel_range(const qz *q, int r, const qc_tensor_stats *ts, in
         if (!(*lo <= *hi))
             *lo = *hi = 0;
     } else {
-        qc_status st = qc_stats_range(ts, q->o->method, &q->o->range, c, lo, hi, q->err);
+        qc_status st = qc_stats_range(ts, q->o->method, &q->range, c, lo, hi, q->err);
         if (st != QC_OK)
             return st;
     }
@@ -1435,7 +1436,7 @@ static qc_status set_metadata(qz *q)
         snprintf(buf, sizeof buf, "%.9g", o->range.percentile);
         META("qcal.percentile", buf);
     } else if (o->method == QC_RANGE_ENTROPY || o->method == QC_RANGE_MSE) {
-        snprintf(buf, sizeof buf, "%d", o->range.bits);
+        snprintf(buf, sizeof buf, "%d", q->range.bits);
         META("qcal.range_bits", buf);
     }
     snprintf(buf, sizeof buf, "%lld", (long long)q->s->images);
@@ -1497,7 +1498,8 @@ qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quan
         return qc_fail(err, QC_ERR_USAGE,
                        "input compensation needs per-channel statistics; these were gathered per tensor "
                        "(qcal stats --granularity channel gathers them)");
-    qz q = {.g = fp32, .s = stats, .o = o, .err = err, .rep = report};
+    qz q = {.g = fp32, .s = stats, .o = o, .range = o->range, .err = err, .rep = report};
+    q.range.bits = o->act_bits;
     size_t nt = (size_t)fp32->n_tensors + 1, nn = (size_t)fp32->n_nodes + 1;
     q.src = malloc(nt * sizeof *q.src);
     q.has_p = calloc(nt, sizeof *q.has_p);

@@ -1,6 +1,6 @@
 /* range.c — the range methods: pure functions of the recorded statistics that give the real
  * range [lo, hi] to quantize a tensor (or one channel) to. The formulas are numbered in
- * docs/statistics.md (R1–R7); every result is clamped to the absolute extremes. */
+ * docs/statistics.md (R1–R8); every result is clamped to the absolute extremes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +166,22 @@ static int entropy_bins(const double *a, int n, int levels)
     return best;
 }
 
+/* R6b: does the |x| histogram a[0..n) pile up at its top? The last bin holds at least
+ * QC_SATURATION_MIN values and more than the QC_SATURATION_BINS bins below it together: the
+ * tensor saturates at its maximum (ReLU6, Clip), and that bound is a value the network
+ * produces on purpose, not a tail of rare outliers. */
+#define QC_SATURATION_MIN 16
+#define QC_SATURATION_BINS 8
+static bool saturates(const double *a, int n)
+{
+    if (n < 2 || a[n - 1] < QC_SATURATION_MIN)
+        return false;
+    double below = 0;
+    for (int j = n - 1 - QC_SATURATION_BINS; j < n - 1; j++)
+        below += j >= 0 ? a[j] : 0;
+    return a[n - 1] > below;
+}
+
 /* R7: the clip c = i·w (1 ≤ i ≤ n) minimising the squared error of fake-quantizing every bin
  * centre x_j = (j + ½)·w with step s = c / qmax: Σ a_j (x_j − s·min(round(x_j / s), qmax))²,
  * round half to even. Returns i (the first on ties). */
@@ -242,6 +258,11 @@ qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_r
         if (!t->hist.counts || !t->hist.total)
             return qc_fail(err, QC_ERR_INPUT, "tensor '%s' has no histogram: gather statistics with a histogram method",
                            t->name);
+        if (t->role == QC_ROLE_INPUT) { /* R8: the model input is never clipped */
+            l = mo->min;
+            h = mo->max;
+            break;
+        }
         double w = ldexp(1.0, t->hist.log2_range - QC_HIST_HALF_LOG2);
         if (m == QC_RANGE_PERCENTILE) {
             range_percentile(&t->hist, p->percentile, w, &l, &h);
@@ -250,9 +271,20 @@ qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_r
         double a[QC_HIST_HALF];
         int n = abs_hist(&t->hist, a);
         bool is_signed = t->t.min < 0;
-        int bits = p->bits;
-        int i = m == QC_RANGE_ENTROPY ? entropy_bins(a, n, 1 << (is_signed ? bits - 1 : bits))
-                                      : mse_bins(a, n, w, is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+        int bits = p->bits, i;
+        if (m == QC_RANGE_ENTROPY && saturates(a, n)) {
+            i = n; /* R6b */
+        } else if (m == QC_RANGE_ENTROPY) {
+            /* R6a: bin 0 takes the count of bin 1, as TensorRT's calibrator does: it holds
+             * the exact zeros (half of a ReLU output), which quantize exactly whatever the
+             * clip, and whose spike, spread by Q over group 0, would make every wide clip
+             * look costly */
+            if (n > 1)
+                a[0] = a[1];
+            i = entropy_bins(a, n, 1 << (is_signed ? bits - 1 : bits));
+        } else {
+            i = mse_bins(a, n, w, is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
+        }
         h = i * w;
         l = is_signed ? -h : 0.0;
         break;

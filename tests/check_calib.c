@@ -1056,9 +1056,9 @@ static qc_graph *qz_graph_b(void)
 }
 
 /* Statistics of g over 20 random inputs in [lo, hi), as qcal stats gathers them. */
-static qc_stats *qz_stats_gran(const qc_graph *g, float lo, float hi, bool per_channel)
+static qc_stats *qz_stats_opts(const qc_graph *g, float lo, float hi, bool per_channel, bool histograms)
 {
-    qc_stats_options so = {.per_channel = per_channel, .histograms = false};
+    qc_stats_options so = {.per_channel = per_channel, .histograms = histograms};
     qc_stats *s;
     qc_error err;
     ck_assert_msg(qc_stats_create(g, &so, &s, &err) == QC_OK, "%s", err.msg);
@@ -1080,6 +1080,11 @@ static qc_stats *qz_stats_gran(const qc_graph *g, float lo, float hi, bool per_c
     free(buf);
     qc_exec_destroy(x);
     return s;
+}
+
+static qc_stats *qz_stats_gran(const qc_graph *g, float lo, float hi, bool per_channel)
+{
+    return qz_stats_opts(g, lo, hi, per_channel, false);
 }
 
 static qc_stats *qz_stats(const qc_graph *g, float lo, float hi)
@@ -1392,6 +1397,56 @@ START_TEST(fakequant_stores_fake_quantized_weights_and_clips_below_8_bits)
     ck_assert(qz_scalar_f(q, clip->inputs[2], 0) == qc_dequantize_value(7, &px));
     ck_assert(qz_scalar_f(q, q0->inputs[1], 0) == px.scale);
     qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(entropy_and_mse_ranges_are_computed_at_the_activation_bits)
+{
+    /* Q3: the clip of entropy and mse depends on the bit width it is for, and the quantizer
+     * asks for act_bits (the old code asked for 8 whatever act_bits). The Relu output r and
+     * the logits y get the ranges qc_stats_range gives at 4 bits; the model input keeps its
+     * extremes (R8). */
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats_opts(g, -1.0f, 2.0f, false, true);
+    qc_range_method methods[2] = {QC_RANGE_ENTROPY, QC_RANGE_MSE};
+    for (int k = 0; k < 2; k++) {
+        qc_quantize_options o;
+        qc_quantize_options_default(&o);
+        o.format = QC_FORMAT_FAKEQUANT;
+        o.method = methods[k];
+        o.act_bits = 4;
+        qc_graph *q = NULL;
+        qc_quantize_report rep;
+        qc_error err;
+        ck_assert_msg(qc_quantize(g, s, &o, &q, &rep, &err) == QC_OK, "%s", err.msg);
+        qc_range_params p4, p8;
+        qc_range_params_default(&p4);
+        qc_range_params_default(&p8);
+        p4.bits = 4;
+        int checked = 0, differ = 0;
+        for (int i = 0; i < rep.n; i++) {
+            const qc_quantized_tensor *e = &rep.tensors[i];
+            int si = qc_stats_find(s, e->tensor);
+            if (si < 0 || (strcmp(e->tensor, "r") && strcmp(e->tensor, "y")))
+                continue; /* p and f pass r's parameters through (Q4) */
+            float lo4, hi4, lo8, hi8;
+            ck_assert(qc_stats_range(&s->tensors[si], methods[k], &p4, -1, &lo4, &hi4, &err) == QC_OK);
+            ck_assert(qc_stats_range(&s->tensors[si], methods[k], &p8, -1, &lo8, &hi8, &err) == QC_OK);
+            ck_assert_msg(e->min == lo4 && e->max == hi4, "%s: '%s' quantized over [%g, %g], its 4-bit range is [%g, %g]",
+                          qc_range_method_name(methods[k]), e->tensor, (double)e->min, (double)e->max, (double)lo4,
+                          (double)hi4);
+            checked++;
+            differ += lo4 != lo8 || hi4 != hi8;
+        }
+        ck_assert_int_eq(checked, 2);
+        ck_assert_msg(differ > 0, "%s: the 4-bit and 8-bit ranges should differ somewhere", qc_range_method_name(methods[k]));
+        int xi = qc_stats_find(s, "x");
+        qz_assert_q(q, "x_Clip_Output", act(s->tensors[xi].t.min, s->tensors[xi].t.max, QC_SCHEME_GEMMLOWP, 4, false));
+        qc_quantize_report_free(&rep);
+        qc_graph_destroy(q);
+    }
     qc_stats_destroy(s);
     qc_graph_destroy(g);
 }
@@ -1721,6 +1776,7 @@ static TCase *quantize_tcase(void)
     tcase_add_test(t, excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors);
     tcase_add_test(t, nan_weights_bad_bits_and_foreign_statistics_are_rejected);
     tcase_add_test(t, fakequant_stores_fake_quantized_weights_and_clips_below_8_bits);
+    tcase_add_test(t, entropy_and_mse_ranges_are_computed_at_the_activation_bits);
     tcase_add_test(t, a_relu_whose_concat_reaches_below_zero_stays_a_node);
     tcase_add_test(t, concats_linked_by_a_shared_input_take_the_union_of_their_ranges);
     tcase_add_test(t, input_compensation_moves_channel_scales_into_the_next_weights);

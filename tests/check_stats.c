@@ -418,6 +418,7 @@ START_TEST(entropy_matches_a_direct_kl_reference)
         if (a[j] > 0)
             n = j + 1;
     }
+    a[0] = a[1]; /* R6a: bin 0's spike of zeros counts as its neighbour */
     double kl;
     int want = entropy_reference(a, n, 256, &kl); /* unsigned tensor: 2^8 levels */
     double w = ldexp(1.0, t->hist.log2_range - QC_HIST_HALF_LOG2);
@@ -426,6 +427,104 @@ START_TEST(entropy_matches_a_direct_kl_reference)
     ck_assert(lo == 0.0f);
     ck_assert_msg(hi == (float)(want * w), "entropy clips at %g, the reference at %g", (double)hi, want * w);
     ck_assert(hi < 20.0f); /* the outliers are clipped */
+    qc_stats_destroy(s);
+}
+END_TEST
+
+/* One value at the centre of each of the 2048 |x| bins of width 1/1024 (R = 2), after `zeros`
+ * exact zeros: a ReLU output whose non-zero values are uniform. */
+static qc_stats *uniform_after_zeros(int zeros, qc_role role)
+{
+    enum { N = 2048 };
+    static float x[N + 9 * N];
+    int64_t dims[2] = {1, N + zeros};
+    for (int i = 0; i < zeros; i++)
+        x[i] = 0.0f;
+    for (int j = 0; j < N; j++)
+        x[zeros + j] = (j + 0.5f) / 1024;
+    qc_stats *s = empty_stats(false, true);
+    qc_stats_add_tensor(s, "relu", role, 2, dims, 1);
+    feed(s, 0, x, 2, dims);
+    return s;
+}
+
+START_TEST(entropy_of_a_relu_output_is_not_pulled_in_by_its_zeros)
+{
+    /* R6a: bin 0 counts as bin 1, so the 18432 zeros (90 % of the values, as deep in a ReLU
+     * network) leave a uniform |x| histogram of one value
+     * per bin. At i = 2048 (no clipping) P is uniform, and so is Q (each of the 256 groups holds
+     * 8 values over its 8 bins): KL = 0, the smallest there is; any smaller i piles the
+     * clipped values into bin i − 1, where Q does not follow (KL > 0). The clip is 2048/1024,
+     * clamped to the maximum 2047.5/1024. With the zeros counted in bin 0 the search clips at
+     * 511/1024, a quarter of the values: group 0 spreads the spike evenly over its bins, and the
+     * narrower the groups, the less it costs. */
+    qc_stats *s = uniform_after_zeros(9 * 2048, QC_ROLE_ACTIVATION);
+    const qc_tensor_stats *t = &s->tensors[0];
+    ck_assert_int_eq(t->hist.log2_range, 1);
+    ck_assert_int_eq(t->hist.counts[QC_HIST_HALF], 9 * 2048 + 1);
+    float lo, hi;
+    range(t, QC_RANGE_ENTROPY, 3, -1, &lo, &hi);
+    ck_assert_msg(lo == 0.0f && hi == 2047.5f / 1024, "entropy gives [%g, %g]", (double)lo, (double)hi);
+    qc_stats_destroy(s);
+}
+END_TEST
+
+/* One image of the long tail of long_tail(), then `top` values at 24, above all of it. */
+static qc_stats *tail_saturating_at_24(int top)
+{
+    enum { N = 4096 };
+    float x[N + 64];
+    int64_t dims[2] = {1, N + top};
+    for (int i = 0; i < N; i++) {
+        float u = frand(0.0001f, 1);
+        x[i] = rng() % 3 == 0 ? 0.0f : -logf(u);
+    }
+    x[0] = 20.0f;
+    for (int i = 0; i < top; i++)
+        x[N + i] = 24.0f;
+    qc_stats *s = empty_stats(false, true);
+    qc_stats_add_tensor(s, "relu6", QC_ROLE_ACTIVATION, 2, dims, 1);
+    feed(s, 0, x, 2, dims);
+    return s;
+}
+
+START_TEST(entropy_keeps_the_bound_of_a_saturating_activation)
+{
+    /* R6b: R = 32, bins of 1/64; 24 falls in |x| bin 1536, and the 8 bins below it
+     * ([23.875, 24)) are empty. 16 values there are a bound the activation saturates at
+     * (a ReLU6 or Clip): the range is [0, 24]. 15 are a tail like the outlier at 20, which
+     * the search clips. */
+    qc_stats *s = tail_saturating_at_24(16);
+    float lo, hi;
+    range(&s->tensors[0], QC_RANGE_ENTROPY, 3, -1, &lo, &hi);
+    ck_assert_msg(lo == 0.0f && hi == 24.0f, "16 values at the top: entropy gives [%g, %g]", (double)lo, (double)hi);
+    qc_stats_destroy(s);
+    s = tail_saturating_at_24(15);
+    range(&s->tensors[0], QC_RANGE_ENTROPY, 3, -1, &lo, &hi);
+    ck_assert_msg(lo == 0.0f && hi < 20.0f, "15 values at the top: entropy gives [%g, %g]", (double)lo, (double)hi);
+    qc_stats_destroy(s);
+}
+END_TEST
+
+START_TEST(histogram_methods_leave_the_model_input_unclipped)
+{
+    /* R8: the same long tail that entropy, mse and percentile clip as an activation is kept
+     * whole as the model input: [0, 23], the extremes of its four images (values ≥ 0, the
+     * outliers 20 … 23) */
+    qc_stats *s = long_tail(4);
+    const qc_tensor_stats *t = &s->tensors[0];
+    float lo, hi;
+    qc_range_method m[3] = {QC_RANGE_PERCENTILE, QC_RANGE_ENTROPY, QC_RANGE_MSE};
+    for (int k = 0; k < 3; k++) {
+        range(t, m[k], 3, -1, &lo, &hi);
+        ck_assert_msg(hi < 23.0f, "%s clips the activation", qc_range_method_name(m[k]));
+    }
+    s->tensors[0].role = QC_ROLE_INPUT;
+    for (int k = 0; k < 3; k++) {
+        range(t, m[k], 3, -1, &lo, &hi);
+        ck_assert_msg(lo == 0.0f && hi == 23.0f, "%s gives the input [%g, %g]", qc_range_method_name(m[k]), (double)lo,
+                      (double)hi);
+    }
     qc_stats_destroy(s);
 }
 END_TEST
@@ -828,6 +927,9 @@ int main(void)
     tcase_add_test(meth, every_method_per_channel_is_the_hand_value);
     tcase_add_test(meth, percentile_is_the_hand_value);
     tcase_add_test(meth, entropy_matches_a_direct_kl_reference);
+    tcase_add_test(meth, entropy_of_a_relu_output_is_not_pulled_in_by_its_zeros);
+    tcase_add_test(meth, entropy_keeps_the_bound_of_a_saturating_activation);
+    tcase_add_test(meth, histogram_methods_leave_the_model_input_unclipped);
     tcase_add_test(meth, mse_matches_a_direct_reference);
     tcase_add_test(meth, histogram_methods_of_two_spikes_are_the_hand_values);
     suite_add_tcase(s, meth);

@@ -150,7 +150,48 @@ else
     bad "at tensor granularity only weights keep per-channel values"
 fi
 
-# 7. hostile statistics files (tests/fuzz/regressions/stats: each once ate 2.4 GB, overflowed
+# 7. what the histogram methods give each role (docs/statistics.md R5–R8), and at which bit width
+expect "stats --stats --json exits 0" 0 "$QCAL" stats --json --stats "$tmp/one.json" "$M"
+if py "import json,sys; t=json.load(open(sys.argv[1]))['tensors'][0]; r=t['ranges']; assert t['role']=='input' and all(r[m]==r['minmax']==[t['min'],t['max']] for m in ('percentile','entropy','mse')), r" "$tmp/out" 2>"$tmp/err"; then
+    ok "entropy, mse and percentile leave the model input unclipped"
+else
+    bad "entropy, mse and percentile leave the model input unclipped ($(tail -n 1 "$tmp/err"))"
+fi
+# TensorRT's calibrator (bin 0 counted as bin 1) clips lenet's ReLU outputs at 2.8 and 9.1 on
+# these images; counting the zeros, the search clipped them at 1.93 and 3.98
+if py "import json,sys; r={t['name']: t['ranges']['entropy'][1] for t in json.load(open(sys.argv[1]))['tensors']}; assert r['/Relu_output_0'] > 2.5 and r['/Relu_1_output_0'] > 8, r" "$tmp/out" 2>"$tmp/err"; then
+    ok "entropy does not clip lenet's ReLU outputs to their spike of zeros"
+else
+    bad "entropy does not clip lenet's ReLU outputs to their spike of zeros ($(tail -n 1 "$tmp/err"))"
+fi
+"$QCAL" stats --json --bits 4 --stats "$tmp/one.json" "$M" >"$tmp/s4.json" 2>"$tmp/err" || bad "stats --bits 4 ($(head -c 200 "$tmp/err"))"
+"$QCAL" stats --json --stats "$tmp/one.json" "$M" >"$tmp/s8.json" 2>"$tmp/err" || bad "stats --bits 8 ($(head -c 200 "$tmp/err"))"
+for method in entropy mse; do
+    expect "quantize --method $method --bits 4 --stats exits 0" 0 "$QCAL" quantize --json --method $method --bits 4 --stats "$tmp/one.json" -o "$tmp/q4.onnx" "$M"
+    cp "$tmp/out" "$tmp/q4-stats.json"
+    expect "quantize --method $method --bits 4 IMAGES exits 0" 0 "$QCAL" quantize --json --threads 2 --method $method --bits 4 -o "$tmp/q4i.onnx" "$M" "$IMG"
+    for src in stats images; do
+        f=$tmp/q4-stats.json
+        [ $src = images ] && f=$tmp/out
+        # the tensors that get a range of their own (the others pass one through, Q4)
+        if py "
+import json, sys
+q = {t['name']: t for t in json.load(open(sys.argv[1]))['tensors']}
+s4, s8 = ({t['name']: t['ranges'][sys.argv[4]] for t in json.load(open(f))['tensors']} for f in sys.argv[2:4])
+assert q['/Relu_output_0']['bits'] == 4
+names = ['/Relu_output_0', '/Relu_1_output_0', '/Relu_2_output_0', 'logits']
+for n in names:
+    got, want = [q[n]['min'], q[n]['max']], s4[n]
+    assert all(abs(a - b) <= 1e-6 * (1 + abs(b)) for a, b in zip(got, want)), (n, got, want)
+assert any(s4[n] != s8[n] for n in names)
+" "$f" "$tmp/s4.json" "$tmp/s8.json" $method 2>"$tmp/err"; then
+            ok "quantize --method $method --bits 4 (statistics from $src) takes the 4-bit ranges"
+        else
+            bad "quantize --method $method --bits 4 (statistics from $src) takes the 4-bit ranges ($(tail -n 1 "$tmp/err"))"
+        fi
+    done
+done
+# 8. hostile statistics files (tests/fuzz/regressions/stats: each once ate 2.4 GB, overflowed
 #    or was accepted) are refused by name, without holding more than they carry
 SM=tests/data/pytorch/simple-opset7/model.onnx
 for f in tests/fuzz/regressions/stats/*.json; do
