@@ -8,9 +8,8 @@ per-tensor DequantizeLinear that makes the graph output ("none" otherwise); and 
 into one model per quantized layer, DIR/VARIANT.layers/NNN.onnx: the nodes between the 8-bit
 tensors a layer reads (or the float graph input) and the 8-bit tensor it writes, so that ONNX
 Runtime can run each layer on qcal's own inputs. DIR/VARIANT.layers/index.txt lists
-"NNN OUTPUT INPUT,INPUT… SCALE,ZERO_POINT" in node order; when OUTPUT is made by a
-QuantizeLinear with per-tensor parameters, these are its scale and zero point and its float
-input is the layer's second output (else "-").
+"NNN OUTPUT INPUT,INPUT… PARAMETERS" in node order, PARAMETERS what the test needs to
+compute the layer's exact result (see cut_layers), or "-".
 """
 import os
 import sys
@@ -101,16 +100,49 @@ def cut_layers(m, path, out_dir):
         if inputs is None:
             continue
         outs = [helper.make_tensor_value_info(t, elem, None)]
-        # a QuantizeLinear with per-tensor parameters: its float input is a second output,
-        # so that ONNX Runtime's float value can be rounded in the test ("SCALE ZERO_POINT")
+        # the parameters the test needs to compute the layer's exact result itself:
+        # "q:SCALE,ZP" for a QuantizeLinear with per-tensor parameters (its float input is a
+        # second output, so that ONNX Runtime's float value can be rounded in the test);
+        # "add:SA,ZA,SB,ZB,SY,ZY,IA,IB,LO,HI" for QLinearAdd and "gap:SX,ZX,SY,ZY,IX,LO,HI" for
+        # QLinearGlobalAveragePool, maybe followed by an integer Relu/Clip (IA, IB, IX: positions
+        # of its inputs in the layer's inputs; LO, HI: the output's integer bounds)
         q = m.graph.node[producer[t]]
+        lo, hi = (0, 255) if elem == onnx.TensorProto.UINT8 else (-128, 127)
+        if q.op_type in ("Relu", "Clip") and q.input[0] in producer and q.input[0] not in deps:
+            # an integer Relu/Clip after the op (the clamp qcal fuses into it): its bounds
+            bounds = [numpy_helper.to_array(inits[x]).reshape(-1)[0] if x in inits else None
+                      for x in list(q.input[1:3]) + [""] * (3 - len(q.input))]
+            if bounds[0] is not None:
+                lo = max(lo, int(bounds[0]))
+            if q.op_type == "Relu":
+                lo = max(lo, 0)
+            if bounds[1] is not None:
+                hi = min(hi, int(bounds[1]))
+            q = m.graph.node[producer[q.input[0]]]
+
+        def scalars(names):
+            if not all(x in inits and numpy_helper.to_array(inits[x]).size == 1 for x in names):
+                return None
+            return [numpy_helper.to_array(inits[x]).reshape(-1)[0] for x in names]
+
         qparams = "-"
-        if q.op_type == "QuantizeLinear" and q.input[1] in inits and len(q.input) > 2 and q.input[2] in inits:
-            sc = numpy_helper.to_array(inits[q.input[1]])
-            zp = numpy_helper.to_array(inits[q.input[2]])
-            if sc.size == 1 and zp.size == 1:
+        if q.op_type == "QuantizeLinear" and len(q.input) > 2:
+            p = scalars(q.input[1:3])
+            if p:
                 outs.append(helper.make_tensor_value_info(q.input[0], onnx.TensorProto.FLOAT, None))
-                qparams = "%r,%d" % (float(sc.reshape(-1)[0]), int(zp.reshape(-1)[0]))
+                qparams = "q:%r,%d" % (float(p[0]), int(p[1]))
+        elif q.op_type == "QLinearAdd" and len(q.input) == 8 and q.input[0] in deps and q.input[3] in deps:
+            p = scalars([q.input[i] for i in (1, 2, 4, 5, 6, 7)])
+            if p:
+                qparams = "add:%r,%d,%r,%d,%r,%d,%d,%d,%d,%d" % (
+                    float(p[0]), int(p[1]), float(p[2]), int(p[3]), float(p[4]), int(p[5]),
+                    deps.index(q.input[0]), deps.index(q.input[3]), lo, hi)
+        elif (q.op_type == "QLinearGlobalAveragePool" and q.input[0] in deps and
+              not any(a.name == "channels_last" and a.i for a in q.attribute)):
+            p = scalars(q.input[1:5])
+            if p:
+                qparams = "gap:%r,%d,%r,%d,%d,%d,%d" % (float(p[0]), int(p[1]), float(p[2]),
+                                                        int(p[3]), deps.index(q.input[0]), lo, hi)
         g = helper.make_graph([m.graph.node[i] for i in order], "layer", inputs, outs,
                               [inits[x] for x in sorted(used) if x in inits])
         sub = helper.make_model(g, opset_imports=list(m.opset_import))
