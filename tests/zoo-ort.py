@@ -16,7 +16,8 @@ One process per model. Prints "ok   …" / "FAIL …" lines:
              FakeQuantize), x / scale with x from ONNX Runtime's op-by-op run (no fusion); for
              QLinearAdd and QLinearGlobalAveragePool, computed here in float64 from qcal's
              inputs (ONNX Runtime's kernels round in float and are one step off on up to a few
-             % of the values). Other QOperator layers (QLinearConv, QGemm, QLinearConcat,
+             % of the values): there qcal must give exactly that value, exact ties to even
+             where its 31-bit multipliers hold the scale ratios exactly. Other QOperator layers (QLinearConv, QGemm, QLinearConcat,
              MaxPool, …; integer in both runtimes) must be within LAYER_MAX_STEPS of ONNX
              Runtime's codes everywhere and equal on all but QOP_MAX_SHARE of the values.
   end to end the whole file in ONNX Runtime against qcal's logits (DIR/VARIANT.pred): top-1
@@ -26,12 +27,14 @@ One process per model. Prints "ok   …" / "FAIL …" lines:
 """
 import os
 import sys
+from fractions import Fraction
 
 import numpy as np
 import onnxruntime as ort
 
 LAYER_MAX_STEPS = 1
 TIE_STEPS = 1e-4
+EXACT_TIE_STEPS = 1e-9  # computed here in float64: closer to k + 1/2 than this is a tie
 QOP_MAX_SHARE = 0.02
 FP32_MAX_REL = 1e-3
 
@@ -128,12 +131,25 @@ def check_layers(mname, v, d, x, dump):
                     a = feed[deps[int(ia)]].astype(np.float64) - int(za)
                     b = feed[deps[int(ib)]].astype(np.float64) - int(zb)
                     q = ((float(sa) * a + float(sb) * b) / float(sy)).reshape(-1)
+                    ratios = [Fraction(float(sa)) / Fraction(float(sy)),
+                              Fraction(float(sb)) / Fraction(float(sy))]
                 else:
                     sx, zx, sy, zy, ix, lo, hi = p
                     xv = feed[deps[int(ix)]].astype(np.float64) - int(zx)
+                    n = int(np.prod(xv.shape[2:]))
                     q = (xv.mean(axis=tuple(range(2, xv.ndim))) * float(sx) / float(sy)).reshape(-1)
+                    ratios = [Fraction(float(sx)) / (Fraction(float(sy)) * n)]
+                # qcal's 31-bit multipliers hold these ratios exactly only when they are dyadic
+                # and short: then an exact tie stays one and must go to even; otherwise it is
+                # a near-tie for qcal (off by the multiplier's rounding) and may go either way
+                exact = all(r.denominator & (r.denominator - 1) == 0 and r.numerator.bit_length() <= 31
+                            for r in ratios)
                 zp, lo, hi = int(zy), int(lo), int(hi)
-                ref = np.clip(np.rint(q) + zp, lo, hi).astype(np.int64)
+                # a value within float64's error of k + 1/2 is an exact tie: to the even one
+                k = np.round(q - 0.5)
+                tie = np.abs(q - k - 0.5) < EXACT_TIE_STEPS
+                r = np.where(tie, np.where(k % 2 == 0, k, k + 1), np.rint(q))
+                ref = np.clip(r + zp, lo, hi).astype(np.int64)
             dd = np.abs(ref - got)
             diff, total = max(diff, int(dd.max(initial=0))), total + dd.size
             if rounded:
@@ -141,6 +157,8 @@ def check_layers(mname, v, d, x, dump):
                 # value lies within TIE_STEPS of a rounding boundary, where sums in another
                 # order may fall either side
                 near = np.abs(np.abs(q - np.floor(q)) - 0.5) < TIE_STEPS
+                if kind != "q" and exact:
+                    near[:] = False  # exact ratios: no excuse
                 sat = (q + zp >= hi) | (q + zp <= lo)
                 miss = dd > 0
                 off += int((miss & ~(near & ~sat)).sum())
