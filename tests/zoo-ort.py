@@ -33,7 +33,7 @@ import numpy as np
 import onnxruntime as ort
 
 LAYER_MAX_STEPS = 1
-TIE_STEPS = 1e-4
+TIE_STEPS = 1e-3
 EXACT_TIE_STEPS = 1e-9  # computed here in float64: closer to k + 1/2 than this is a tie
 QOP_MAX_SHARE = 0.02
 FP32_MAX_REL = 1e-3
@@ -108,6 +108,7 @@ def check_layers(mname, v, d, x, dump):
         path = os.path.join(ldir, k + ".onnx")
         s = session_noopt(path) if kind == "q" else session(path)
         diff = off = total = 0
+        off_dist = 0.5  # the off value closest to a tie, in steps
         for i, img in enumerate(dump):
             feed = {t: (x[i:i + 1] if t == "input" else img[t]) for t in deps}
             res = s.run(None, feed)
@@ -161,7 +162,10 @@ def check_layers(mname, v, d, x, dump):
                     near[:] = False  # exact ratios: no excuse
                 sat = (q + zp >= hi) | (q + zp <= lo)
                 miss = dd > 0
-                off += int((miss & ~(near & ~sat)).sum())
+                bad_mask = miss & ~(near & ~sat)
+                off += int(bad_mask.sum())
+                if bad_mask.any():
+                    off_dist = min(off_dist, float(np.abs(np.abs(q - np.floor(q)) - 0.5)[bad_mask].min()))
                 ties += int((miss & near).sum())
                 dist = np.abs(np.abs(q - np.floor(q)) - 0.5)[miss & near]
                 tie_dist = max(tie_dist, float(dist.max(initial=0)))
@@ -173,7 +177,7 @@ def check_layers(mname, v, d, x, dump):
             worst = (diff, off, out)
         if diff > LAYER_MAX_STEPS or off > limit:
             bad.append("%s: %d of %d values off%s, by up to %d steps"
-                       % (out, off, total, " (not near a rounding boundary)" if rounded else "", diff))
+                       % (out, off, total, " (%.1e step or more from a tie)" % off_dist if rounded else "", diff))
     verdict(not bad and checked > 0,
             "%s %s: %d layers on qcal's inputs give qcal's codes (worst %d step(s); %d values "
             "a step apart within %.1e step of a tie)%s"
