@@ -147,9 +147,9 @@ def check_layers(mname, v, d, x, dump):
                             for r in ratios)
                 zp, lo, hi = int(zy), int(lo), int(hi)
                 # a value within float64's error of k + 1/2 is an exact tie: to the even one
-                k = np.round(q - 0.5)
-                tie = np.abs(q - k - 0.5) < EXACT_TIE_STEPS
-                r = np.where(tie, np.where(k % 2 == 0, k, k + 1), np.rint(q))
+                below = np.round(q - 0.5)
+                tie = np.abs(q - below - 0.5) < EXACT_TIE_STEPS
+                r = np.where(tie, np.where(below % 2 == 0, below, below + 1), np.rint(q))
                 ref = np.clip(r + zp, lo, hi).astype(np.int64)
             dd = np.abs(ref - got)
             diff, total = max(diff, int(dd.max(initial=0))), total + dd.size
