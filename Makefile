@@ -45,7 +45,7 @@ QCAL_BIN ?= qcal
 endif
 QCAL_RUN = $(abspath $(QCAL_BIN))
 
-.PHONY: all deps check check-run conformance demo bench data-full fuzz clean
+.PHONY: all deps check check-run conformance demo bench data-full fuzz clean zoo zoo-check zoo-check-full
 .DELETE_ON_ERROR:
 
 all: $(QCAL_BIN)
@@ -90,6 +90,10 @@ $(BUILD)/tests/fuzz-replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
 
+$(BUILD)/tests/zoo-dump: tests/zoo-dump.c $(BUILD)/libqcal.a | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libqcal.a | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
@@ -97,9 +101,9 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libqcal.a | $(GEN_H)
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS)
+check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) zoo
 	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/fuzz-replay.sh tests/valgrind-test.sh tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
-	    tests/compare-test.sh tests/html-test.sh
+	    tests/compare-test.sh tests/html-test.sh tests/zoo-check.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance
@@ -145,6 +149,27 @@ fuzz: deps
 	        -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- $(FUZZ_BUILD)/corpus/$$t 2>&1 | \
 	        grep -E '(DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix)' ; \
 	done
+
+# The model zoo (torchvision architectures, untrained weights, synthetic images) is generated
+# into the build folder, never committed, and written again when tools/make-zoo.py is newer;
+# tests/zoo-check.sh compares qcal with ONNX Runtime on it (QCAL_ZOO_FULL=1: the whole grid).
+ZOO := $(BUILD)/zoo
+zoo: $(BUILD)/tests/zoo-dump
+	@if [ -f $(ZOO)/vit_tiny.onnx ] && [ tools/make-zoo.py -ot $(ZOO)/vit_tiny.onnx ]; then :; \
+	elif /usr/bin/python3 -c 'import torch, torchvision, PIL' 2>/dev/null; then \
+	    echo "writing the model zoo into $(ZOO)"; \
+	    /usr/bin/python3 tools/make-zoo.py $(ZOO) >/dev/null || exit 1; \
+	else \
+	    echo "model zoo: skipped (/usr/bin/python3 has no torch, torchvision or PIL)"; \
+	fi
+
+zoo-check: deps
+	@$(MAKE) --no-print-directory $(QCAL_BIN) zoo
+	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) tests/zoo-check.sh
+
+zoo-check-full: deps
+	@$(MAKE) --no-print-directory $(QCAL_BIN) zoo
+	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_ZOO_FULL=1 tests/zoo-check.sh
 
 data-full: deps
 	/usr/bin/python3 tools/make-data.py --full

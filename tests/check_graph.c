@@ -538,6 +538,8 @@ static const qdq_case qdq_cases[] = {
     {"qdq-avgpool", "QLinearAveragePool", "AveragePool", 1},
     /* ONNX Runtime rounds fl(s_in / (s_out · n)) · Σ; qcal rounds the exact ratio (eq. A2) */
     {"qdq-globalavgpool", "QLinearGlobalAveragePool", "GlobalAveragePool", 1},
+    /* the input's parameters kept, 4 values a plane: exact ties, rounded to even (eq. A2) */
+    {"qdq-globalavgpool-ties", "QLinearGlobalAveragePool", "GlobalAveragePool", 0},
     {"qop-conv", "QLinearConv", NULL, 0},
     {"qop-conv-u8w", "QLinearConv", NULL, 0},
     {"qop-conv-depthwise", "QLinearConv", NULL, 0},

@@ -692,7 +692,7 @@ static int32_t gavg_ref(int64_t t, int32_t mult, int32_t shift, int32_t z, int32
                         int32_t qmax)
 {
     const long double v = ldexpl((long double)t * (long double)mult, -shift);
-    const long double r = roundl(v) + z;
+    const long double r = rintl(v) + z; /* ties to even (the default rounding mode) */
     return r < qmin ? qmin : r > qmax ? qmax : (int32_t)r;
 }
 
@@ -733,14 +733,15 @@ START_TEST(test_global_avgpool_matches_reference)
             }
         }
     }
-    /* ties round away from zero: ×0.5 of 3 is 2, of -1 is -1 */
-    const uint8_t v[4] = {1, 2, 0, 1};
+    /* ties round to even, as QuantizeLinear (and ONNX Runtime's kernel) */
+    const uint8_t v[6] = {1, 2, 0, 1, 2, 3};
     const qc_gavgpool half = {1 << 30, 31, 1, 10, 0, 255};
     for (int s = 0; s < nisa; s++) {
         ck_assert_int_eq(qc_int8_select(isas[s]), 0);
-        qc_global_avgpool_u8(2, 2, v, &half, y);
-        ck_assert_int_eq(y[0], 11); /* (1 + 2 − 2·1)·0.5 = 0.5 → 1 */
-        ck_assert_int_eq(y[1], 9);  /* (0 + 1 − 2)·0.5 = −0.5 → −1 */
+        qc_global_avgpool_u8(3, 2, v, &half, y);
+        ck_assert_int_eq(y[0], 10); /* (1 + 2 − 2·1)·0.5 = 0.5 → 0 */
+        ck_assert_int_eq(y[1], 10); /* (0 + 1 − 2)·0.5 = −0.5 → 0 */
+        ck_assert_int_eq(y[2], 12); /* (2 + 3 − 2)·0.5 = 1.5 → 2 */
     }
 }
 END_TEST

@@ -178,6 +178,16 @@ def qdq_pool(op, **attrs):
     return build
 
 
+def qdq_globalavgpool_ties(b, x):
+    """the output keeps the input's scale and zero point and each plane has 4 values, so every
+    mean is a multiple of 1/4 and those ending in .5 are exact ties: QuantizeLinear (and ONNX
+    Runtime's fused QLinearGlobalAveragePool) round them to even"""
+    xf, _ = b.qdq(x, 0.025, 120)
+    y = b.node("GlobalAveragePool", [xf])
+    s, z = b.qparams(0.025, 120)
+    b.q(y, s, z)
+
+
 def qdq_gemm(relu):
     def build(b, x):
         xf, (xs, _) = b.qdq(x, 0.03, 128)
@@ -577,6 +587,7 @@ def cases():
     yield simple_case("qdq-maxpool", 17, qdq_pool("MaxPool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), (2, 3, 9, 9))
     yield simple_case("qdq-avgpool", 18, qdq_pool("AveragePool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]), (2, 3, 9, 9))
     yield simple_case("qdq-globalavgpool", 19, qdq_pool("GlobalAveragePool"), (2, 5, 7, 6))
+    yield simple_case("qdq-globalavgpool-ties", 38, qdq_globalavgpool_ties, (2, 32, 2, 2))
     yield simple_case("qop-contrib", 20, qop_ops, (2, 3, 8, 8), n_inputs=2)
     yield simple_case("qop-contrib-s8", 21, qop_ops_s8, (2, 3, 8, 8), TensorProto.INT8, n_inputs=2)
     yield simple_case("qop-matmul-u8w", 22, qop_matmul, (4, 12))

@@ -39,10 +39,14 @@ int32_t qc_gavgpool_round(int32_t t, int32_t multiplier, int32_t shift)
         const int32_t bound = (int32_t)1 << shift;
         t = t < -bound ? -bound : t > bound ? bound : t;
     }
-    const int64_t v = (int64_t)t * multiplier;
+    const int64_t v = (int64_t)t * multiplier; /* |v| < 2^62 */
     const int64_t half = (int64_t)1 << (shift - 1);
-    /* round half away from zero: the magnitude rounds half up */
-    return (int32_t)(v >= 0 ? floor_shift(v + half, shift) : -floor_shift(-v + half, shift));
+    /* round half to even, as QuantizeLinear does with the same value */
+    int64_t q = floor_shift(v, shift);
+    const int64_t rem = v - q * ((int64_t)1 << shift); /* in [0, 2^shift) */
+    if (rem > half || (rem == half && (q & 1)))
+        q++;
+    return (int32_t)q;
 }
 
 QC_GAVGPOOL_U8(qc_global_avgpool_u8__scalar)

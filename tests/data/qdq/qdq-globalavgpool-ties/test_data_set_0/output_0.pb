@@ -1,0 +1,1 @@
+ ByJ@~ŠDŒowue@¾‰\!l2¤]WFr&h„n«f‚•ŸXl«wk=†”Pk4’w~´dŒo2|¬uaFYˆˆš˜0šÀ
