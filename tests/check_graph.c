@@ -1721,7 +1721,7 @@ START_TEST(qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_pat
 END_TEST
 
 /* QLinearAveragePool (dequantize, average, quantize, in float as ONNX Runtime) and
- * QLinearGlobalAveragePool (eqs. A1–A3, the exact ratio rounded half away from zero), with
+ * QLinearGlobalAveragePool (eqs. A1–A3, the exact ratio rounded half to even), with
  * s_x/s_y from 2^-20 to 2^20; the global pool refuses s_x/(s_y·n) ≥ 2^30 by name. */
 START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_path)
 {
@@ -1793,8 +1793,8 @@ START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_ke
                         const int32_t got = qget(y.data, is_u8, (size_t)((p * oh + i) * ow + j));
                         int32_t want, mult = 0, shift = 0;
                         int near;
-                        if (global) { /* A2: half away from zero, multiplier within 2^-31 */
-                            const double rr = round(v) + zy, lo = is_u8 ? 0 : -128,
+                        if (global) { /* A2: half to even, multiplier within 2^-31 */
+                            const double rr = nearbyint(v) + zy, lo = is_u8 ? 0 : -128,
                                          hi = is_u8 ? 255 : 127;
                             want = (int32_t)(rr < lo ? lo : rr > hi ? hi : rr);
                             const double m = r / (double)(h * w);
