@@ -149,6 +149,13 @@ qc_status qc_model_card_copy(const char *model_path, const char *out_model_path,
                              qc_card_copy *result, char *target, size_t target_size,
                              qc_error *err); /* target gets the card path beside out_model_path */
 
+/* ---- JSON text shared by every writer ------------------------------------------------------ */
+
+/* s as a JSON string: quotes and backslashes escaped, control characters as \u00XX. */
+void qc_json_put_string(FILE *f, const char *s);
+/* The shortest %.Ng (N = 6 … 9) that reads back as v: "0.286", not "0.286000013"; returns buf. */
+const char *qc_float_text(float v, char *buf, size_t size);
+
 /* ---- files ----------------------------------------------------------------------------- */
 
 /* Atomic writing: data goes to a temporary file beside path, renamed over path by

@@ -259,8 +259,7 @@ char *qc_model_card_path(const char *model_path)
 
 /* ---- the canonical text of a card --------------------------------------------------------- */
 
-/* The shortest %.Ng (N = 6 … 9) that reads back as v: "0.286", not "0.286000013". */
-static const char *float_text(float v, char *buf, size_t size)
+const char *qc_float_text(float v, char *buf, size_t size)
 {
     for (int digits = 6; digits <= 9; digits++) {
         snprintf(buf, size, "%.*g", digits, (double)v);
@@ -271,7 +270,7 @@ static const char *float_text(float v, char *buf, size_t size)
 }
 
 
-static void put_string(FILE *f, const char *s)
+void qc_json_put_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
@@ -298,7 +297,7 @@ qc_status qc_model_card_json(const qc_model_card *card, const qc_preprocess *pp,
     fputs("{\"qcal\": 1", f);
     if (card && card->found && card->name) {
         fputs(", \"name\": ", f);
-        put_string(f, card->name);
+        qc_json_put_string(f, card->name);
     }
     fprintf(f, ", \"preprocess\": {\"color\": \"%s\"",
             pp->color == QC_COLOR_GRAY ? "gray" : pp->color == QC_COLOR_BGR ? "bgr" : "rgb");
@@ -309,11 +308,11 @@ qc_status qc_model_card_json(const qc_model_card *card, const qc_preprocess *pp,
     /* each float in the fewest digits that read back exactly, so the card read again is the
      * same preprocessing */
     char num[32];
-    fprintf(f, ", \"scale\": %s", float_text(pp->scale, num, sizeof num));
+    fprintf(f, ", \"scale\": %s", qc_float_text(pp->scale, num, sizeof num));
     for (int k = 0; k < 2; k++) {
         fputs(k ? ", \"std\": [" : ", \"mean\": [", f);
         for (int c = 0; c < channels; c++)
-            fprintf(f, "%s%s", c ? ", " : "", float_text(k ? pp->std[c] : pp->mean[c], num, sizeof num));
+            fprintf(f, "%s%s", c ? ", " : "", qc_float_text(k ? pp->std[c] : pp->mean[c], num, sizeof num));
         fputc(']', f);
     }
     fputc('}', f);
@@ -322,7 +321,7 @@ qc_status qc_model_card_json(const qc_model_card *card, const qc_preprocess *pp,
         for (int i = 0; i < card->n_classes; i++) {
             if (i)
                 fputs(", ", f);
-            put_string(f, card->classes[i]);
+            qc_json_put_string(f, card->classes[i]);
         }
         fputc(']', f);
     }

@@ -21,21 +21,6 @@ static const char *color_name(qc_color c)
     return c == QC_COLOR_GRAY ? "gray" : c == QC_COLOR_BGR ? "bgr" : "rgb";
 }
 
-static void put_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 /* %.9g round-trips every float; the extremes of an empty tensor are null. */
 static void put_float(FILE *f, float v)
 {
@@ -84,7 +69,7 @@ static void put_channel_array(FILE *f, const char *key, const qc_tensor_stats *t
 static void put_tensor(FILE *f, const qc_tensor_stats *t)
 {
     fputs("    {\"name\": ", f);
-    put_string(f, t->name);
+    qc_json_put_string(f, t->name);
     fprintf(f, ", \"role\": \"%s\", \"shape\": [", role_name(t->role));
     for (int d = 0; d < t->rank; d++)
         fprintf(f, "%s%" PRId64, d ? ", " : "", t->dims[d]);
@@ -150,7 +135,7 @@ qc_status qc_stats_write(const qc_stats *s, FILE *f, qc_error *err)
         return qc_fail(err, QC_ERR_IO, "internal error: statistics written before qc_stats_flush");
     fprintf(f, "{\"format\": \"%s\", \"version\": %d,\n", QC_STATS_FORMAT, QC_STATS_VERSION);
     fputs(" \"model\": {\"file\": ", f);
-    put_string(f, s->model_file);
+    qc_json_put_string(f, s->model_file);
     fprintf(f, ", \"hash\": \"%016" PRIx64 "\"},\n", s->model_hash);
     if (s->has_pp) {
         const qc_preprocess *p = &s->pp;
@@ -645,26 +630,15 @@ qc_status qc_stats_load(const char *path, qc_stats **out, qc_error *err)
 
 /* ---- checks of a file against its use ------------------------------------------------------ */
 
-/* The shortest %.Ng (N = 6 … 9) that reads back as v: "0.286", not "0.286000013". */
-static const char *float_text(float v, char *buf, size_t size)
-{
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(buf, size, "%.*g", digits, (double)v);
-        if (strtof(buf, NULL) == v)
-            break;
-    }
-    return buf;
-}
-
 /* "a" or "a,b,c": one value per channel of the colour model. */
 static void channels_text(const float *v, qc_color color, char *buf, size_t size)
 {
     char a[32], b[32], c[32];
     if (color == QC_COLOR_GRAY)
-        snprintf(buf, size, "%s", float_text(v[0], a, sizeof a));
+        snprintf(buf, size, "%s", qc_float_text(v[0], a, sizeof a));
     else
-        snprintf(buf, size, "%s,%s,%s", float_text(v[0], a, sizeof a), float_text(v[1], b, sizeof b),
-                 float_text(v[2], c, sizeof c));
+        snprintf(buf, size, "%s,%s,%s", qc_float_text(v[0], a, sizeof a), qc_float_text(v[1], b, sizeof b),
+                 qc_float_text(v[2], c, sizeof c));
 }
 
 qc_status qc_stats_check_preprocess(const qc_stats *s, const qc_preprocess *pp, const char *stats_name,
@@ -689,8 +663,8 @@ qc_status qc_stats_check_preprocess(const qc_stats *s, const qc_preprocess *pp, 
         snprintf(now, sizeof now, "%dx%d", pp->crop_h, pp->crop_w);
     } else if (a->scale != pp->scale) {
         field = "scale";
-        float_text(a->scale, was, sizeof was);
-        float_text(pp->scale, now, sizeof now);
+        qc_float_text(a->scale, was, sizeof was);
+        qc_float_text(pp->scale, now, sizeof now);
     } else {
         int n = a->color == QC_COLOR_GRAY ? 1 : 3;
         for (int k = 0; k < 2 && !field; k++)

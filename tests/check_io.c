@@ -1434,17 +1434,17 @@ START_TEST(a_failed_write_is_an_io_error_and_leaves_no_file)
 }
 END_TEST
 
-START_TEST(a_commit_onto_a_folder_fails_and_removes_the_temporary)
+/* A folder (or anything but a regular file) at the path is refused before a temporary is made. */
+START_TEST(a_file_onto_a_folder_is_refused_before_any_temporary)
 {
     make_dir(at("out"));
     make_dir(at("out/taken"));
     qc_file file;
     qc_error err;
-    ck_assert_int_eq(qc_file_begin(&file, at("out/taken"), &err), QC_OK);
-    fputs("x", file.f);
-    ck_assert_int_eq(qc_file_commit(&file, &err), QC_ERR_IO);
+    ck_assert_int_eq(qc_file_begin(&file, at("out/taken"), &err), QC_ERR_IO);
     char want[600];
-    snprintf(want, sizeof want, "cannot write '%s': is a directory", at("out/taken"));
+    snprintf(want, sizeof want, "cannot write '%s': it exists and is not a regular file (a folder)",
+             at("out/taken"));
     ck_assert_str_eq(err.msg, want);
     ck_assert_int_eq(count_entries(at("out")), 1);
 }
@@ -1571,7 +1571,7 @@ static Suite *suite(void)
     tcase_add_test(files, a_committed_file_replaces_the_target_and_leaves_no_temporary);
     tcase_add_test(files, an_aborted_file_leaves_the_target_as_it_was);
     tcase_add_test(files, a_failed_write_is_an_io_error_and_leaves_no_file);
-    tcase_add_test(files, a_commit_onto_a_folder_fails_and_removes_the_temporary);
+    tcase_add_test(files, a_file_onto_a_folder_is_refused_before_any_temporary);
     tcase_add_test(files, beginning_a_file_in_a_missing_folder_is_an_io_error);
     tcase_add_test(files, read_file_returns_the_whole_file_nul_terminated);
     suite_add_tcase(s, files);
