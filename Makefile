@@ -1,5 +1,5 @@
 # Makefile — builds ./qcal (QCAL_BIN=path to put it elsewhere), its tests and benchmarks.
-# `make check` runs every test and ends with "N passed, N failed"; `make demo` compares FP32,
+# `make check` runs every test and ends with "N passed, N failed, N skipped"; `make demo` compares FP32,
 # GemmLowP and SymLowP on the bundled models.
 # Both install missing system packages first (tools/install-deps.sh).
 
