@@ -18,7 +18,7 @@ for cmd in inspect eval bench; do
     contains "README shows the synopsis of $cmd" README.md "${first#usage: }"
 done
 # a plain `make` builds ./qcal (its prerequisite was once expanded before QCAL_BIN was set)
-if env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS make -n -B all 2>/dev/null | grep -qE -- '-o qcal$'; then ok "plain make links ./qcal"; else bad "plain make links ./qcal"; fi
+if env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u SANITIZE -u QCAL_BIN -u BUILD make -n -B all 2>/dev/null | grep -qE -- '-o qcal$'; then ok "plain make links ./qcal"; else bad "plain make links ./qcal"; fi
 expect "an unknown command is a usage error" 2 "$QCAL" frobnicate
 expect "an unknown option is a usage error" 2 "$QCAL" eval --frobnicate models/lenet.onnx data/val
 expect "eval without images is a usage error" 2 "$QCAL" eval models/lenet.onnx
