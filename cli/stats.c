@@ -49,53 +49,6 @@ typedef struct {
     cli_common common;
 } stats_options;
 
-typedef struct {
-    qc_status status;
-    qc_error err;
-} item_result;
-
-typedef struct {
-    const qc_graph *g;
-    const qc_image_set *set;
-    const qc_preprocess *pp;
-    const int64_t *sel;   /* indices into set->items of this shard's images, by group */
-    const int64_t *group; /* group k is sel[group[k]] … sel[group[k + 1] − 1] */
-    int64_t first;        /* the step's first group */
-    int channels, height, width;
-    qc_exec **execs;
-    qc_stats **workers;
-    float **pixels;
-    item_result *results; /* by group of the step */
-} stats_ctx;
-
-/* One group of images, on one worker, in order; then the worker's sums are flushed. */
-static int stats_group(void *arg, int worker, int64_t item)
-{
-    stats_ctx *c = arg;
-    item_result *r = &c->results[item];
-    qc_stats *w = c->workers[worker];
-    r->status = QC_OK;
-    for (int64_t k = c->group[c->first + item]; k < c->group[c->first + item + 1]; k++) {
-        const qc_image_item *img = &c->set->items[c->sel[k]];
-        r->status = qc_image_load(img->path, c->pp, c->channels, c->height, c->width, c->pixels[worker], &r->err);
-        if (r->status != QC_OK)
-            return 0;
-        int64_t dims[4] = {1, c->channels, c->height, c->width};
-        qc_value in = qc_value_f32(4, dims, c->pixels[worker]);
-        qc_stats_observe_inputs(w, c->g, &in, 1);
-        r->status = qc_exec_run(c->execs[worker], &in, 1, &r->err);
-        if (r->status == QC_OK && w->status != QC_OK)
-            r->status = qc_fail(&r->err, w->status, "%s (image '%s')", w->err.msg, img->path);
-        if (r->status != QC_OK)
-            return 0;
-        qc_stats_add_image(w, img->rel);
-    }
-    qc_stats_flush(w);
-    if (w->status != QC_OK)
-        r->status = qc_fail(&r->err, w->status, "%s", w->err.msg);
-    return 0;
-}
-
 /* The model's single NCHW float input. */
 static qc_status model_input(const qc_graph *g, const char *path, int *ch, int *h, int *w, qc_error *err)
 {
@@ -261,138 +214,49 @@ static bool any_histogram_method(const stats_options *o)
     return false;
 }
 
-/* Runs the model over the shard's images; *out gets the merged statistics. */
+static void draw_progress(void *ctx, int64_t done, int64_t total)
+{
+    (void)total;
+    cli_progress_update(ctx, done);
+}
+
+/* Runs the model over the shard's images (qc_stats_gather); *out gets the merged statistics. */
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds)
 {
     qc_error err;
     qc_image_set set = {0};
     qc_model_card card = {0};
-    stats_ctx c = {0};
-    qc_stats *root = NULL;
-    int64_t *sel = NULL, *group = NULL;
-    int threads = o->threads;
-    int status = model_input(g, model_path, &c.channels, &c.height, &c.width, &err);
+    int channels = 0, height = 0, width = 0;
+    int status = model_input(g, model_path, &channels, &height, &width, &err);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         goto end;
     }
     qc_preprocess pp;
-    status = cli_model_setup(model_path, g, c.channels, o->pp, o->quiet, &card, &pp);
+    status = cli_model_setup(model_path, g, channels, o->pp, o->quiet, &card, &pp);
     if (status == QC_OK && (status = qc_image_set_open(&set, images, NULL, &err)) != QC_OK)
         cli_error("%s", err.msg);
     if (status != QC_OK)
         goto end;
-
-    /* The images come in groups of QC_STATS_GROUP by index in the sorted list; the shard is
-     * the groups whose number is shard_i modulo shard_n. */
     int64_t n = set.n_items < o->limit ? set.n_items : o->limit;
-    int64_t n_groups = (n + QC_STATS_GROUP - 1) / QC_STATS_GROUP, n_sel = 0, n_mine = 0;
-    uint64_t digest = 0;
-    sel = malloc((size_t)(n ? n : 1) * sizeof *sel);
-    group = malloc((size_t)(n_groups + 1) * sizeof *group);
-    if (!sel || !group) {
-        status = QC_ERR_IO;
-        cli_error("out of memory");
-        goto end;
-    }
-    for (int64_t i = 0; i < n; i++) {
-        const char *rel = set.items[i].rel;
-        digest += qc_fnv1a64(rel, strlen(rel), QC_FNV_BASIS);
-        if (i % QC_STATS_GROUP == 0 && (i / QC_STATS_GROUP) % o->shard_n == o->shard_i)
-            group[n_mine++] = n_sel;
-        if ((i / QC_STATS_GROUP) % o->shard_n == o->shard_i)
-            sel[n_sel++] = i;
-    }
-    group[n_mine] = n_sel;
-
+    int64_t mine = 0; /* the shard's images, for the progress bar */
+    for (int64_t i = 0; i < n; i++)
+        mine += (i / QC_STATS_GROUP) % o->shard_n == o->shard_i;
+    cli_progress progress;
+    cli_progress_start(&progress, "stats", mine, o->quiet);
     qc_stats_options so = {.per_channel = o->per_channel, .histograms = o->histograms,
                            .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
-    if ((status = qc_stats_create(g, &so, &root, &err)) != QC_OK) {
-        cli_error("%s", err.msg);
-        goto end;
-    }
-    c.g = g;
-    c.set = &set;
-    c.pp = &pp;
-    c.sel = sel;
-    c.group = group;
-    c.execs = calloc((size_t)threads, sizeof *c.execs);
-    c.workers = calloc((size_t)threads, sizeof *c.workers);
-    c.pixels = calloc((size_t)threads, sizeof *c.pixels);
-    int64_t step = (o->batch + QC_STATS_GROUP - 1) / QC_STATS_GROUP; /* groups per step */
-    c.results = calloc((size_t)step, sizeof *c.results);
-    if (!c.execs || !c.workers || !c.pixels || !c.results) {
-        status = QC_ERR_IO;
-        cli_error("out of memory");
-        goto end;
-    }
-    for (int t = 0; t < threads; t++) {
-        c.execs[t] = qc_exec_create(g);
-        c.workers[t] = qc_stats_clone_empty(root);
-        c.pixels[t] = malloc((size_t)c.channels * c.height * c.width * sizeof(float));
-        if (!c.execs[t] || !c.workers[t] || !c.pixels[t]) {
-            status = QC_ERR_IO;
-            cli_error("out of memory");
-            goto end;
-        }
-        qc_exec_set_observer(c.execs[t], qc_stats_observer, c.workers[t]);
-    }
-
-    cli_progress progress;
-    cli_progress_start(&progress, "stats", n_sel, o->quiet);
+    qc_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = o->shard_i,
+                            .shard_n = o->shard_n, .threads = o->threads,
+                            .progress = draw_progress, .progress_ctx = &progress};
     double start = cli_now();
-    for (int64_t first = 0; first < n_mine; first += step) {
-        int64_t count = n_mine - first < step ? n_mine - first : step;
-        c.first = first;
-        qc_parallel_for(threads, count, stats_group, &c);
-        for (int64_t i = 0; i < count; i++)
-            if (c.results[i].status != QC_OK) {
-                cli_progress_end(&progress);
-                cli_error("%s", c.results[i].err.msg);
-                status = c.results[i].status;
-                goto end;
-            }
-        cli_progress_update(&progress, group[first + count]);
-    }
-    for (int t = 0; t < threads && status == QC_OK; t++)
-        status = qc_stats_merge(root, c.workers[t], &err);
+    status = qc_stats_gather(g, &set, &pp, &so, &go, out, &err);
     *seconds = cli_now() - start;
     cli_progress_end(&progress);
-    if (status != QC_OK) {
+    if (status != QC_OK)
         cli_error("%s", err.msg);
-        goto end;
-    }
-    if (o->shard_n > 1) {
-        root->shard_count = o->shard_n;
-        root->shards = malloc(sizeof *root->shards);
-        if (!root->shards) {
-            status = QC_ERR_IO;
-            cli_error("out of memory");
-            goto end;
-        }
-        root->shards[0] = o->shard_i;
-        root->n_shards = 1;
-        root->shard_images = n;
-        root->shard_digest = digest;
-    }
-    *out = root;
-    root = NULL;
-
 end:
-    if (c.execs)
-        for (int t = 0; t < threads; t++) {
-            qc_exec_destroy(c.execs[t]);
-            qc_stats_destroy(c.workers[t]);
-            free(c.pixels[t]);
-        }
-    free(c.execs);
-    free(c.workers);
-    free(c.pixels);
-    free(c.results);
-    free(sel);
-    free(group);
-    qc_stats_destroy(root);
     qc_model_card_free(&card);
     qc_image_set_free(&set);
     return status;

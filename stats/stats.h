@@ -197,6 +197,29 @@ void qc_stats_observe_inputs(qc_stats *s, const qc_graph *g, const qc_value *inp
 /* Counts one image and adds its relative path to the digest. */
 void qc_stats_add_image(qc_stats *s, const char *rel);
 
+/* ---- gathering over an image set (gather.c) ---------------------------------------------- */
+
+/* Called after each step of groups with the images done so far and the shard's total. */
+typedef void (*qc_progress_fn)(void *ctx, int64_t done, int64_t total);
+
+typedef struct {
+    int64_t limit;          /* at most the first limit images of the sorted list */
+    int64_t batch;          /* images in flight per step (rounded up to whole groups) */
+    int shard_i, shard_n;   /* the groups of QC_STATS_GROUP images numbered i modulo n (0/1:
+                               all) */
+    int threads;            /* workers, each with its own executor and accumulator */
+    qc_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+} qc_gather_options;
+
+/* Runs the FP32 graph g (one N x C x H x W float input) over the images of set, preprocessed
+ * by pp, and returns in *out the statistics of the options so (a shard records which it is).
+ * The result is the same, byte for byte once written, whatever threads and batch, and the
+ * shards merged equal one run over all the images. A bad image is QC_ERR_INPUT naming it. */
+qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_preprocess *pp,
+                          const qc_stats_options *so, const qc_gather_options *o,
+                          qc_stats **out, qc_error *err);
+
 /* dst += src (both flushed first). Both must describe the same model, preprocessing and
  * options; the sums and histograms are added exactly, weights (recorded once per model) kept
  * once. Shards must come from the same image list, with distinct indices. */

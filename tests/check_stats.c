@@ -909,6 +909,103 @@ START_TEST(lenet_records_its_input_activations_and_weights)
 }
 END_TEST
 
+/* ---- qc_stats_gather: one pass over an image set -------------------------------------------- */
+
+/* lenet over the first 40 images of data/calib (groups of 16, 16 and 8), written to memory. */
+static char *gather_text(const qc_graph *g, const qc_image_set *set, int threads, int64_t batch,
+                         int shard_i, int shard_n, qc_stats **keep)
+{
+    qc_preprocess pp;
+    qc_preprocess_default(&pp, 1);
+    qc_stats_options so = {.per_channel = true, .histograms = true, .model_hash = 7,
+                           .model_file = "lenet.onnx", .pp = &pp};
+    qc_gather_options go = {.limit = 40, .batch = batch, .shard_i = shard_i, .shard_n = shard_n,
+                            .threads = threads};
+    qc_stats *s = NULL;
+    qc_error err;
+    ck_assert_msg(qc_stats_gather(g, set, &pp, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    ck_assert_int_eq(qc_stats_write(s, f, &err), QC_OK);
+    fclose(f);
+    if (keep)
+        *keep = s;
+    else
+        qc_stats_destroy(s);
+    return text;
+}
+
+START_TEST(gathering_gives_the_same_bytes_for_any_threads_batch_and_shards)
+{
+    qc_graph *g;
+    qc_error err;
+    qc_image_set set;
+    ck_assert_int_eq(qc_onnx_load("models/lenet.onnx", &g, &err), QC_OK);
+    ck_assert_int_eq(qc_pass_fold_batchnorm(g, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_open(&set, "data/calib", NULL, &err), QC_OK);
+    qc_stats *one;
+    char *want = gather_text(g, &set, 1, 16, 0, 1, &one);
+    ck_assert_int_eq(one->images, 40);
+    ck_assert_int_eq(one->tensors[0].samples, 40); /* the input, once per image */
+    qc_stats_destroy(one);
+    char *threads2 = gather_text(g, &set, 2, 48, 0, 1, NULL);
+    ck_assert_str_eq(threads2, want);
+    char *threads3 = gather_text(g, &set, 3, 1, 0, 1, NULL);
+    ck_assert_str_eq(threads3, want);
+    /* shards 0/2 (groups 0 and 2) and 1/2 (group 1), merged in either order */
+    qc_stats *a, *b;
+    free(gather_text(g, &set, 2, 32, 0, 2, &a));
+    free(gather_text(g, &set, 1, 16, 1, 2, &b));
+    ck_assert_int_eq(a->images, 24);
+    ck_assert_int_eq(b->images, 16);
+    ck_assert_int_eq(qc_stats_merge(b, a, &err), QC_OK);
+    char *merged = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&merged, &size);
+    ck_assert_int_eq(qc_stats_write(b, f, &err), QC_OK);
+    fclose(f);
+    ck_assert_str_eq(merged, want);
+    free(merged);
+    qc_stats_destroy(a);
+    qc_stats_destroy(b);
+    free(threads2);
+    free(threads3);
+    free(want);
+    qc_image_set_free(&set);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(gathering_names_the_bad_image_and_returns_nothing)
+{
+    char dir[] = "/tmp/qcal-gather.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/bad.png", dir);
+    FILE *f = fopen(path, "w");
+    fputs("not a png", f);
+    fclose(f);
+    qc_graph *g;
+    qc_error err;
+    qc_image_set set;
+    ck_assert_int_eq(qc_onnx_load("models/lenet.onnx", &g, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_open(&set, dir, NULL, &err), QC_OK);
+    qc_preprocess pp;
+    qc_preprocess_default(&pp, 1);
+    qc_stats_options so = {.per_channel = true, .pp = &pp};
+    qc_gather_options go = {.limit = 10, .batch = 16, .shard_n = 1, .threads = 2};
+    qc_stats *s = (qc_stats *)1;
+    ck_assert_int_eq(qc_stats_gather(g, &set, &pp, &so, &go, &s, &err), QC_ERR_INPUT);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(err.msg, "bad.png"), "%s", err.msg);
+    unlink(path);
+    rmdir(dir);
+    qc_image_set_free(&set);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stats");
@@ -947,6 +1044,8 @@ int main(void)
     TCase *model = tcase_create("model");
     tcase_set_timeout(model, 30);
     tcase_add_test(model, lenet_records_its_input_activations_and_weights);
+    tcase_add_test(model, gathering_gives_the_same_bytes_for_any_threads_batch_and_shards);
+    tcase_add_test(model, gathering_names_the_bad_image_and_returns_nothing);
     suite_add_tcase(s, model);
     return qc_check_run("check_stats", s);
 }
