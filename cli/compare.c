@@ -211,28 +211,6 @@ static int load_item(void *arg, int worker, int64_t item)
     return (int)st;
 }
 
-static qc_status model_input(model_result *m, qc_error *err)
-{
-    const qc_graph *g = m->g;
-    if (g->n_inputs != 1 || g->n_outputs < 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: compare needs one image input",
-                       m->path, g->n_inputs);
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
-        return qc_fail(err, QC_ERR_INPUT,
-                       "'%s': input '%s' is not a float NCHW tensor of fixed channels and size",
-                       m->path, t->name);
-    const qc_tensor *o = &g->tensors[g->outputs[0]];
-    if (o->value.dtype != QC_FLOAT || qc_value_count(&o->value) < 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s': output '%s' is not a float vector of class scores",
-                       m->path, o->name);
-    m->channels = (int)t->value.dims[1];
-    m->height = (int)t->value.dims[2];
-    m->width = (int)t->value.dims[3];
-    m->classes = (int)qc_value_count(&o->value);
-    return QC_OK;
-}
-
 /* Decodes the first m->n images of set into m->pixels, on threads. */
 static int load_images(model_result *m, const qc_image_set *set, const qc_preprocess *pp,
                        int threads)
@@ -706,7 +684,12 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     int status = cli_load_model(path, false, &m->g, &hash);
     if (status != QC_OK)
         return status;
-    status = model_input(m, &err);
+    qc_image_input in = {0};
+    status = qc_image_input_of(m->g, m->path, "compare", true, &in, &err);
+    m->channels = in.channels;
+    m->height = in.height;
+    m->width = in.width;
+    m->classes = in.classes;
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         return status;

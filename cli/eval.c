@@ -87,29 +87,6 @@ static int eval_item(void *arg, int worker, int64_t item)
     return 0;
 }
 
-/* The model's single NCHW float input, or an error. */
-static qc_status model_input(const qc_graph *g, const char *path, int *ch, int *h, int *w,
-                             int *classes, qc_error *err)
-{
-    if (g->n_inputs != 1 || g->n_outputs < 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: eval needs one image input", path, g->n_inputs);
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
-        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float NCHW tensor of fixed channels and size",
-                       path, t->name);
-    if (!(t->symbolic & 1) && t->value.dims[0] != 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",
-                       path, t->name, (long long)t->value.dims[0]);
-    const qc_tensor *o = &g->tensors[g->outputs[0]];
-    if (o->value.dtype != QC_FLOAT || o->value.rank < 1 || qc_value_count(&o->value) < 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s': output '%s' is not a float vector of class scores", path, o->name);
-    *ch = (int)t->value.dims[1];
-    *h = (int)t->value.dims[2];
-    *w = (int)t->value.dims[3];
-    *classes = (int)qc_value_count(&o->value);
-    return QC_OK;
-}
-
 typedef struct {
     const char *labels, *predictions;
     int64_t limit, batch;
@@ -161,7 +138,12 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     int status = cli_load_model(path, true, &g, NULL);
     if (status != QC_OK)
         goto end;
-    status = model_input(g, path, &c.channels, &c.height, &c.width, &c.k, &err);
+    qc_image_input in = {0};
+    status = qc_image_input_of(g, path, "eval", true, &in, &err);
+    c.channels = in.channels;
+    c.height = in.height;
+    c.width = in.width;
+    c.k = in.classes;
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         goto end;

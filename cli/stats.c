@@ -49,24 +49,6 @@ typedef struct {
     cli_common common;
 } stats_options;
 
-/* The model's single NCHW float input. */
-static qc_status model_input(const qc_graph *g, const char *path, int *ch, int *h, int *w, qc_error *err)
-{
-    if (g->n_inputs != 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: stats needs one image input", path, g->n_inputs);
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
-        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float NCHW tensor of fixed channels and size",
-                       path, t->name);
-    if (!(t->symbolic & 1) && t->value.dims[0] != 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",
-                       path, t->name, (long long)t->value.dims[0]);
-    *ch = (int)t->value.dims[1];
-    *h = (int)t->value.dims[2];
-    *w = (int)t->value.dims[3];
-    return QC_OK;
-}
-
 static const char *base_name(const char *path)
 {
     const char *s = strrchr(path, '/');
@@ -227,14 +209,14 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
     qc_error err;
     qc_image_set set = {0};
     qc_model_card card = {0};
-    int channels = 0, height = 0, width = 0;
-    int status = model_input(g, model_path, &channels, &height, &width, &err);
+    qc_image_input in = {0};
+    int status = qc_image_input_of(g, model_path, "stats", false, &in, &err);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         goto end;
     }
     qc_preprocess pp;
-    status = cli_model_setup(model_path, g, channels, o->pp, o->quiet, &card, &pp);
+    status = cli_model_setup(model_path, g, in.channels, o->pp, o->quiet, &card, &pp);
     if (status == QC_OK && (status = qc_image_set_open(&set, images, NULL, &err)) != QC_OK)
         cli_error("%s", err.msg);
     if (status != QC_OK)

@@ -54,6 +54,17 @@ typedef struct {
     float mean[3], std[3];
 } qc_preprocess;
 
+/* What a model takes and gives as an image classifier: one float N x C x H x W input with C, H
+ * and W fixed and N symbolic or 1 (qcal runs images one at a time), and classes = the element
+ * count of output 0 when it is a float tensor (0 otherwise; an error when classifier is set).
+ * One check for every command; command names it in the message ("stats needs one image
+ * input"). */
+typedef struct {
+    int channels, height, width, classes;
+} qc_image_input;
+qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
+                            bool classifier, qc_image_input *in, qc_error *err);
+
 /* color from channels (1 gray, 3 rgb), scale 1/255, mean 0, std 1, no resize or crop. */
 void qc_preprocess_default(qc_preprocess *pp, int channels);
 

@@ -18,10 +18,42 @@
  * Resizing and cropping are done in one pass: only the cropped window of the resized
  * image is computed.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "image-impl.h"
+
+qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
+                            bool classifier, qc_image_input *in, qc_error *err)
+{
+    if (g->n_inputs != 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: %s needs one image input", path,
+                       g->n_inputs, command);
+    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
+        return qc_fail(err, QC_ERR_INPUT,
+                       "'%s': input '%s' is not a float NCHW tensor of fixed channels and size",
+                       path, t->name);
+    if (!(t->symbolic & 1) && t->value.dims[0] != 1)
+        return qc_fail(err, QC_ERR_INPUT,
+                       "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",
+                       path, t->name, (long long)t->value.dims[0]);
+    in->channels = (int)t->value.dims[1];
+    in->height = (int)t->value.dims[2];
+    in->width = (int)t->value.dims[3];
+    in->classes = 0;
+    if (g->n_outputs >= 1) {
+        const qc_tensor *o = &g->tensors[g->outputs[0]];
+        int64_t n = qc_value_count(&o->value);
+        if (o->value.dtype == QC_FLOAT && o->value.rank >= 1 && n >= 1 && n <= INT32_MAX)
+            in->classes = (int)n;
+    }
+    if (classifier && in->classes < 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s': output '%s' is not a float vector of class scores",
+                       path, g->n_outputs ? g->tensors[g->outputs[0]].name : "(none)");
+    return QC_OK;
+}
 
 void qc_preprocess_default(qc_preprocess *pp, int channels)
 {
