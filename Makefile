@@ -45,7 +45,8 @@ QCAL_BIN ?= qcal
 endif
 QCAL_RUN = $(abspath $(QCAL_BIN))
 
-.PHONY: all deps check check-run conformance demo bench data-full fuzz clean zoo zoo-check zoo-check-full
+.PHONY: all deps check check-run conformance demo bench data-full fuzz clean zoo zoo-check zoo-check-full \
+        man install uninstall
 .DELETE_ON_ERROR:
 
 all: $(QCAL_BIN)
@@ -98,19 +99,46 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libqcal.a | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libqcal.a $(LDFLAGS_ALL) $(PKG_LIBS) -o $@
 
+# Man pages and bash completion are generated from the binary's own --help text; the
+# install test checks that every command has its page.
+PREFIX ?= /usr/local
+DESTDIR ?=
+MAN_DIR := $(BUILD)/man
+COMPLETION := $(BUILD)/qcal.bash
+MAN_PAGES := $(MAN_DIR)/qcal.1 $(patsubst %,$(MAN_DIR)/qcal-%.1,inspect eval stats merge quantize compare bench)
+
+$(MAN_PAGES) &: $(QCAL_BIN) tools/make-man.sh
+	@tools/make-man.sh $(QCAL_RUN) $(MAN_DIR)
+
+$(COMPLETION): $(QCAL_BIN) tools/make-completion.sh
+	@tools/make-completion.sh $(QCAL_RUN) > $@
+
+man: $(MAN_PAGES)
+
+install: $(QCAL_BIN) $(MAN_PAGES) $(COMPLETION)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 $(QCAL_BIN) $(DESTDIR)$(PREFIX)/bin/qcal
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 644 $(COMPLETION) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qcal
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/qcal $(DESTDIR)$(PREFIX)/share/bash-completion/completions/qcal \
+	    $(patsubst $(MAN_DIR)/%,$(DESTDIR)$(PREFIX)/share/man/man1/%,$(MAN_PAGES))
+
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
 check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) zoo
 	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/fuzz-replay.sh tests/valgrind-test.sh tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
-	    tests/compare-test.sh tests/html-test.sh tests/zoo-check.sh
+	    tests/compare-test.sh tests/html-test.sh tests/install-test.sh tests/zoo-check.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance
 	$(BUILD)/tests/conformance
 
 demo: deps
-	@$(MAKE) --no-print-directory $(QCAL_BIN)
+	@$(MAKE) -s --no-print-directory $(QCAL_BIN)
 	$(QCAL_RUN) compare --threads 2 models/lenet.onnx models/resnet.onnx models/mobilenet.onnx \
 	    data/calib data/val
 

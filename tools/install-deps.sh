@@ -5,7 +5,7 @@ set -e
 BUILD_PKGS="build-essential pkg-config libpng-dev libcjson-dev check libprotobuf-c-dev \
 protobuf-c-compiler libonnx-dev libopenblas-dev"
 TEST_PKGS="libonnx-testdata dataset-fashion-mnist python3-numpy python3-pil python3-onnx \
-parallel chromium valgrind clang python3-torch python3-torchvision"
+parallel chromium valgrind clang python3-torch python3-torchvision groff-base"
 
 # ONNX Runtime (the interoperability check) comes from PyPI, into the python3 first on PATH;
 # only a full run installs it (--if-missing never goes to the network for it).
