@@ -258,4 +258,87 @@ double qc_code_hist_used(const qc_code_hist *h);     /* distinct / (qmax − qmi
  * 0 for n < 1, NaN when a logit is not finite. */
 double qc_kl_softmax(const float *ref, const float *q, int n);
 
+/* ---- a model over inputs: predictions, time, per-layer error (evaluate*.c) ------------------ */
+
+int qc_argmax(const float *x, int n); /* the first maximum */
+/* Indices of the k largest of x[0..n), largest first; ties go to the lower index. */
+void qc_top_k(const float *x, int n, int k, int *top);
+
+/* One input's result, given to the sink in input order. */
+typedef struct {
+    int64_t index;         /* in the inputs */
+    qc_status status;      /* QC_OK; or, with keep_unreadable, why the image could not be read */
+    const qc_error *err;   /* when status is not QC_OK */
+    const float *logits;   /* when status is QC_OK: the classes scores */
+} qc_eval_result;
+typedef qc_status (*qc_eval_sink)(void *ctx, const qc_eval_result *r, qc_error *err);
+
+typedef struct {
+    qc_gather_options run;  /* limit, batch (inputs per step), threads, progress; no shards */
+    bool keep_unreadable;   /* an image that cannot be read goes to the sink, not an error */
+    qc_eval_sink sink;      /* may return an error to stop */
+    void *sink_ctx;
+} qc_eval_options;
+
+/* Runs g (its first output: `classes` float scores) over the inputs, each alone on one of
+ * the threads, and gives each input's scores to o->sink in input order: the same calls
+ * whatever the threads and the batch. */
+qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classes, const qc_eval_options *o,
+                         qc_error *err);
+/* Decodes the first n images of set by pp into pixels (n × channels × height × width), on
+ * threads: inputs for several models (qc_pass_inputs.tensors). */
+qc_status qc_eval_load_images(const qc_image_set *set, const qc_preprocess *pp, int64_t n, int channels,
+                              int height, int width, int threads, float *pixels, qc_error *err);
+/* Times g: `warmup` inputs untimed, then `runs` runs of `batch` inputs each on threads
+ * (inputs cycle as qc_pass_inputs says; in->n is ignored); seconds[r] is run r's time by
+ * clock (NULL: the monotonic wall clock). */
+qc_status qc_eval_time(const qc_graph *g, const qc_pass_inputs *in, int threads, int64_t warmup,
+                       int64_t batch, int64_t runs, double (*clock)(void), double *seconds, qc_error *err);
+
+/* The error of one tensor of a variant: quantized (dequantized) against FP32, the codes of
+ * the FP32 values under the variant's parameters, and the range it chose. */
+typedef struct {
+    qc_error_acc acc;
+    bool has_codes;
+    qc_code_hist codes;
+    bool has_range;
+    float lo, hi;
+} qc_layer_error;
+
+/* A tensor of the quantized graph that holds what the next layer reads of a statistics
+ * tensor: the output of its QuantizeLinear (an integer tensor that QDQ fusion keeps) with
+ * how to dequantize it, or the float tensor of one the variant leaves in FP32. */
+typedef struct {
+    char *name;                  /* owned */
+    int stats_index;
+    qc_qparams deq;              /* integer tensors: how to dequantize them */
+    const qc_qparams *deq_ch;    /* or, per channel along axis 1 (input compensation): n_ch */
+    int n_ch;                    /* parameters of the variant's report */
+} qc_layer_map;
+
+/* The maps of the QDQ graph vg (before fusion) that report describes; *maps_out (n_maps of
+ * them) is set even on error, for qc_layer_maps_free. */
+qc_status qc_eval_map_tensors(const qc_graph *vg, const qc_stats *s, const qc_quantize_report *report,
+                              qc_layer_map **maps_out, int *n_maps, qc_error *err);
+void qc_layer_maps_free(qc_layer_map *maps, int n);
+/* One qc_layer_error per statistics tensor, with the ranges of report. */
+qc_status qc_layer_errors_create(const qc_stats *s, const qc_quantize_report *report, qc_layer_error **out,
+                                 qc_error *err);
+void qc_layer_errors_free(qc_layer_error *layers, int n);
+
+typedef struct {
+    const char *name;                 /* for messages */
+    const qc_graph *g;                /* the quantized graph, QDQ fused */
+    const qc_quantize_report *report;
+    const qc_layer_map *maps;
+    int n_maps;
+    qc_layer_error *layers;           /* filled: one per statistics tensor */
+} qc_eval_variant;
+
+/* The weights' errors of each variant, then the first `images` inputs (batch 1, the shape of
+ * fp32's input) run through fp32 and every variant on this thread, in order, adding each
+ * tensor's error and codes to v[k].layers. model names the model in messages. */
+qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats *s, const float *inputs,
+                         int64_t images, qc_eval_variant *v, int n_variants, qc_error *err);
+
 #endif

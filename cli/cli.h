@@ -123,6 +123,8 @@ typedef struct {
 void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool quiet);
 void cli_progress_update(cli_progress *p, int64_t done);
 void cli_progress_end(cli_progress *p);
+/* cli_progress_update as a library progress callback (ctx: the cli_progress) */
+void cli_progress_draw(void *ctx, int64_t done, int64_t total);
 
 double cli_now(void); /* monotonic seconds */
 

@@ -45,7 +45,7 @@ static qc_status input_value(pass_ctx *c, int worker, int64_t k, qc_value *v, qc
             return st;
         x = c->pixels[worker];
     } else {
-        x = in->tensors + k * in->stride;
+        x = in->tensors + (in->cycle > 0 ? k % in->cycle : k) * in->stride;
     }
     *v = qc_value_f32(c->rank, c->dims, (float *)x);
     return QC_OK;
@@ -140,7 +140,7 @@ static qc_status pass_alloc(pass_ctx *c, int threads, int64_t step, qc_error *er
     if (!c->execs || !c->pixels || !c->results)
         return qc_fail(err, QC_ERR_IO, "out of memory");
     for (int k = 0; k < threads; k++) {
-        c->execs[k] = qc_exec_create(c->g);
+        c->execs[k] = c->h->execs ? c->h->execs[k] : qc_exec_create(c->g);
         c->pixels[k] = c->in->set ? malloc((size_t)c->size * sizeof(float)) : NULL;
         if (!c->execs[k] || (c->in->set && !c->pixels[k]))
             return qc_fail(err, QC_ERR_IO, "out of memory");
@@ -188,7 +188,8 @@ qc_status qc_pass_run(const qc_graph *g, const qc_pass_inputs *in, const qc_gath
 end:
     if (c.execs)
         for (int k = 0; k < threads; k++) {
-            qc_exec_destroy(c.execs[k]);
+            if (!h->execs)
+                qc_exec_destroy(c.execs[k]);
             if (c.pixels)
                 free(c.pixels[k]);
         }

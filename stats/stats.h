@@ -216,13 +216,14 @@ typedef struct {
 
 /* The inputs of a pass: the images of set, decoded by pp as they run (batch 1, the graph's
  * N x C x H x W input with N = 1); or n tensors in memory, input k at tensors + k × stride
- * (stride 0: one tensor n times), of shape rank × dims (dims NULL: as images). names, when not
- * NULL, are what statistics record of each tensor (else "input-K"). */
+ * (stride 0: one tensor n times; cycle > 0: input k is tensor k mod cycle), of shape rank × dims
+ * (dims NULL: as images). names, when not NULL, are what statistics record of each tensor
+ * (else "input-K"). */
 typedef struct {
     const qc_image_set *set;
     const qc_preprocess *pp;
     const float *tensors;
-    int64_t n, stride;
+    int64_t n, stride, cycle;
     int rank;
     const int64_t *dims;
     const char *const *names;
@@ -247,6 +248,7 @@ typedef struct {
     qc_status (*unreadable)(void *ctx, int64_t slot, int64_t index, qc_status status,
                             const qc_error *why, qc_error *err);
     int64_t group; /* inputs a worker takes at once (0: QC_STATS_GROUP) */
+    qc_exec **execs; /* the caller's executors of g, one per thread (NULL: the pass's own) */
 } qc_pass_hooks;
 
 /* Runs g over the first o->limit inputs of the shard o says, o->batch of them in flight per
