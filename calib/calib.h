@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "graph/graph.h"
 #include "stats/stats.h"
@@ -340,5 +341,50 @@ typedef struct {
  * tensor's error and codes to v[k].layers. model names the model in messages. */
 qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats *s, const float *inputs,
                          int64_t images, qc_eval_variant *v, int n_variants, qc_error *err);
+
+/* ---- the HTML report of qcal compare (report-html.c) -------------------------------- */
+
+/* What the page shows, filled by compare; nothing is owned. Fractions are in [0, 1]; NaN
+ * marks a value that was not measured (no labels, no timing, a tensor the variant did not
+ * quantize). Variant k of every model is variants[k]. */
+typedef struct {
+    const char *variant;  /* the method that chose it, e.g. "symlowp/channel" */
+    float lo, hi;         /* the real range it represents (the tensor's, for per channel) */
+} qc_report_range;
+
+typedef struct {
+    const char *name;               /* tensor name */
+    const qc_hist *hist;            /* from the statistics; NULL or no counts: no histogram */
+    float min, max;                 /* the observed extremes */
+    const double *sqnr_db;          /* n_variants: per-layer SQNR (±inf allowed) */
+    int n_ranges;
+    const qc_report_range *ranges; /* marked on the histogram */
+} qc_report_tensor;
+
+typedef struct {
+    const char *name;               /* the model file */
+    int64_t images;                 /* validation images */
+    double fp32_top1;
+    const double *top1;             /* n_variants */
+    const double *agreement;        /* n_variants: argmax agreement with FP32 */
+    const double *speedup;          /* n_variants: INT8 over FP32 images/s; may be NULL */
+    int n_tensors;
+    const qc_report_tensor *tensors;
+} qc_report_model;
+
+typedef struct {
+    const char *title;
+    const char *version;            /* of qcal, for the header */
+    const char *calib, *val;        /* image folders, for the header */
+    int n_variants;
+    const char *const *variants;
+    int n_models;
+    const qc_report_model *models;
+} qc_report;
+
+/* Writes the page (self-contained: inline CSS and SVG, no script, no external resource) to f,
+ * or atomically to path. The same report gives the same bytes. */
+qc_status qc_report_html_put(const qc_report *r, FILE *f, qc_error *err);
+qc_status qc_report_html_write(const qc_report *r, const char *path, qc_error *err);
 
 #endif

@@ -147,47 +147,4 @@ typedef struct {
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds);
 
-/* ---- the HTML report of qcal compare (cli/report-html.c) -------------------------------- */
-
-/* What the page shows, filled by compare; nothing is owned. Fractions are in [0, 1]; NaN
- * marks a value that was not measured (no labels, no timing, a tensor the variant did not
- * quantize). Variant k of every model is variants[k]. */
-typedef struct {
-    const char *variant;  /* the method that chose it, e.g. "symlowp/channel" */
-    float lo, hi;         /* the real range it represents (the tensor's, for per channel) */
-} cli_report_range;
-
-typedef struct {
-    const char *name;               /* tensor name */
-    const qc_hist *hist;            /* from the statistics; NULL or no counts: no histogram */
-    float min, max;                 /* the observed extremes */
-    const double *sqnr_db;          /* n_variants: per-layer SQNR (±inf allowed) */
-    int n_ranges;
-    const cli_report_range *ranges; /* marked on the histogram */
-} cli_report_tensor;
-
-typedef struct {
-    const char *name;               /* the model file */
-    int64_t images;                 /* validation images */
-    double fp32_top1;
-    const double *top1;             /* n_variants */
-    const double *agreement;        /* n_variants: argmax agreement with FP32 */
-    const double *speedup;          /* n_variants: INT8 over FP32 images/s; may be NULL */
-    int n_tensors;
-    const cli_report_tensor *tensors;
-} cli_report_model;
-
-typedef struct {
-    const char *title;
-    const char *calib, *val;        /* image folders, for the header */
-    int n_variants;
-    const char *const *variants;
-    int n_models;
-    const cli_report_model *models;
-} cli_report;
-
-/* Writes the page (self-contained: inline CSS and SVG, no script, no external resource)
- * atomically to path. The same report gives the same bytes. */
-qc_status cli_report_html_write(const cli_report *r, const char *path, qc_error *err);
-
 #endif

@@ -484,9 +484,9 @@ static int write_html(const model_result *ms, int n_models, const compare_option
     qc_error err;
     int status = QC_OK;
     const char *names[MAX_VARIANTS];
-    cli_report_model rm[MAX_MODELS];
-    cli_report_tensor *tensors[MAX_MODELS] = {0};
-    cli_report_range *ranges[MAX_MODELS] = {0};
+    qc_report_model rm[MAX_MODELS];
+    qc_report_tensor *tensors[MAX_MODELS] = {0};
+    qc_report_range *ranges[MAX_MODELS] = {0};
     double *numbers[MAX_MODELS] = {0};
     for (int k = 0; k < o->n; k++)
         names[k] = o->v[k].name;
@@ -509,7 +509,7 @@ static int write_html(const model_result *ms, int n_models, const compare_option
         }
         for (int i = 0; i < nt; i++) {
             const qc_tensor_stats *ts = &m->stats->tensors[i];
-            cli_report_tensor *t = &tensors[mi][i];
+            qc_report_tensor *t = &tensors[mi][i];
             t->name = ts->name;
             t->hist = ts->hist.counts ? &ts->hist : NULL;
             t->min = ts->t.min;
@@ -522,17 +522,17 @@ static int write_html(const model_result *ms, int n_models, const compare_option
                 qc_error_acc_finish(&l->acc, &e);
                 sq[(size_t)i * nv + k] = l->acc.samples ? e.sqnr_db : NAN;
                 if (l->has_range)
-                    ranges[mi][(size_t)i * nv + t->n_ranges++] = (cli_report_range){names[k], l->lo, l->hi};
+                    ranges[mi][(size_t)i * nv + t->n_ranges++] = (qc_report_range){names[k], l->lo, l->hi};
             }
         }
-        rm[mi] = (cli_report_model){.name = m->path, .images = m->n, .fp32_top1 = fp32_top1(m),
+        rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .fp32_top1 = fp32_top1(m),
                                     .top1 = top1, .agreement = agree, .speedup = speed,
                                     .n_tensors = nt, .tensors = tensors[mi]};
     }
     if (status == QC_OK) {
-        cli_report r = {.title = "qcal compare", .calib = calib, .val = val, .n_variants = o->n,
+        qc_report r = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val, .n_variants = o->n,
                         .variants = names, .n_models = n_models, .models = rm};
-        if ((status = cli_report_html_write(&r, o->html, &err)) != QC_OK)
+        if ((status = qc_report_html_write(&r, o->html, &err)) != QC_OK)
             cli_error("%s", err.msg);
     }
     for (int mi = 0; mi < n_models; mi++) {
