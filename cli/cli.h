@@ -13,6 +13,18 @@
 
 #define QCAL_VERSION "0.1.0"
 
+/* Exit codes, as README's table says. A command returns a qc_status, or CLI_GATE_FAILED
+ * when an accuracy gate failed; cli_exit_code turns that into the process's exit code. */
+typedef enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_GATE = 1,  /* an accuracy gate failed */
+    CLI_EXIT_USAGE = 2, /* bad command line */
+    CLI_EXIT_INPUT = 3, /* bad model, image, statistics or configuration */
+    CLI_EXIT_IO = 4,    /* I/O or internal error */
+} cli_exit;
+#define CLI_GATE_FAILED (QC_ERR_IO + 100) /* not a qc_status */
+cli_exit cli_exit_code(int status);
+
 int cmd_inspect(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

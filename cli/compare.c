@@ -781,7 +781,7 @@ int cmd_compare(int argc, char **argv)
     if (status == QC_OK && n_fail) {
         for (int i = 0; i < n_fail; i++)
             cli_error("%s", fail_ptrs[i]);
-        status = QC_ERR_GATE;
+        status = CLI_GATE_FAILED;
     }
     free(failures);
     for (int mi = 0; mi < n_models; mi++)
