@@ -203,15 +203,9 @@ end:
 
 /* ---- statistics ---------------------------------------------------------------------------- */
 
-typedef struct {
-    const qc_graph *g;
-    const qc_pass_inputs *in;
-    qc_stats **workers;
-} gather_ctx;
-
 static qc_status gather_start(void *ctx, int worker, qc_exec *x, qc_error *err)
 {
-    gather_ctx *c = ctx;
+    qc_stats_pass *c = ctx;
     (void)err;
     qc_exec_set_observer(x, qc_stats_observer, c->workers[worker]);
     return QC_OK;
@@ -219,7 +213,7 @@ static qc_status gather_start(void *ctx, int worker, qc_exec *x, qc_error *err)
 
 static void gather_before(void *ctx, int worker, int64_t index, const qc_value *in)
 {
-    gather_ctx *c = ctx;
+    qc_stats_pass *c = ctx;
     (void)index;
     qc_stats_observe_inputs(c->workers[worker], c->g, in, 1);
 }
@@ -237,7 +231,7 @@ static const char *input_name(const qc_pass_inputs *in, int64_t k, char *buf, si
 
 static qc_status gather_after(void *ctx, int worker, int64_t slot, int64_t index, qc_exec *x, qc_error *err)
 {
-    gather_ctx *c = ctx;
+    qc_stats_pass *c = ctx;
     qc_stats *w = c->workers[worker];
     char buf[32];
     const char *name = input_name(c->in, index, buf, sizeof buf);
@@ -251,10 +245,16 @@ static qc_status gather_after(void *ctx, int worker, int64_t slot, int64_t index
 
 static qc_status gather_group_end(void *ctx, int worker, qc_error *err)
 {
-    gather_ctx *c = ctx;
+    qc_stats_pass *c = ctx;
     qc_stats *w = c->workers[worker];
     qc_stats_flush(w);
     return w->status != QC_OK ? qc_fail(err, w->status, "%s", w->err.msg) : QC_OK;
+}
+
+qc_pass_hooks qc_stats_hooks(qc_stats_pass *p)
+{
+    return (qc_pass_hooks){.ctx = p, .start = gather_start, .before = gather_before, .after = gather_after,
+                           .group_end = gather_group_end, .group = QC_STATS_GROUP};
 }
 
 /* A shard records which it is, of how many, over which image list. */
@@ -284,7 +284,7 @@ qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, co
 {
     *out = NULL;
     const int threads = o->threads > 0 ? o->threads : 1;
-    gather_ctx c = {.g = g, .in = in};
+    qc_stats_pass c = {.g = g, .in = in};
     qc_stats *root = NULL;
     qc_status status = qc_stats_create(g, so, &root, err);
     if (status == QC_OK && !(c.workers = calloc((size_t)threads, sizeof *c.workers)))
@@ -292,8 +292,7 @@ qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, co
     for (int k = 0; k < threads && status == QC_OK; k++)
         if (!(c.workers[k] = qc_stats_clone_empty(root)))
             status = qc_fail(err, QC_ERR_IO, "out of memory");
-    qc_pass_hooks h = {.ctx = &c, .start = gather_start, .before = gather_before, .after = gather_after,
-                       .group_end = gather_group_end, .group = QC_STATS_GROUP};
+    qc_pass_hooks h = qc_stats_hooks(&c);
     if (status == QC_OK)
         status = qc_pass_run(g, in, o, &h, err);
     for (int k = 0; k < threads && status == QC_OK; k++)

@@ -266,6 +266,16 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
                           const qc_stats_options *so, const qc_gather_options *o,
                           qc_stats **out, qc_error *err);
 
+/* The hooks qc_stats_gather runs a pass with: each worker's inputs observed into
+ * workers[worker], flushed after each group of QC_STATS_GROUP (for a caller that keeps its own
+ * accumulators across passes; p must outlive the pass). */
+typedef struct {
+    const qc_graph *g;
+    const qc_pass_inputs *in;
+    qc_stats **workers; /* one per thread, e.g. qc_stats_clone_empty of one root */
+} qc_stats_pass;
+qc_pass_hooks qc_stats_hooks(qc_stats_pass *p);
+
 /* The same over any inputs of a pass (tensors in memory: random inputs, preloaded images). */
 qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, const qc_stats_options *so,
                                  const qc_gather_options *o, qc_stats **out, qc_error *err);
