@@ -327,14 +327,23 @@ qc_status qc_layer_errors_create(const qc_stats *s, const qc_quantize_report *re
                                  qc_error *err);
 void qc_layer_errors_free(qc_layer_error *layers, int n);
 
+/* A quantized variant of a model, made ready to be compared with it layer by layer. */
 typedef struct {
-    const char *name;                 /* for messages */
-    const qc_graph *g;                /* the quantized graph, QDQ fused */
-    const qc_quantize_report *report;
-    const qc_layer_map *maps;
+    const char *name;                 /* for messages; not owned */
+    qc_graph *g;                      /* owned: the quantized graph, QDQ fused */
+    qc_quantize_report report;        /* owned */
+    qc_layer_map *maps;               /* owned: n_maps, found before fusion */
     int n_maps;
-    qc_layer_error *layers;           /* filled: one per statistics tensor */
+    qc_layer_error *layers;           /* owned: n_layers, one per statistics tensor */
+    int n_layers;
 } qc_eval_variant;
+
+/* fp32 quantized by qo (its format QDQ), the tensors to compare mapped, QDQ fused, and the
+ * errors of s's tensors made empty with the variant's ranges. QC_ERR_IO when qcal cannot
+ * run an op of the result. v is filled even on error: qc_eval_variant_free frees it. */
+qc_status qc_eval_variant_create(const qc_graph *fp32, const qc_stats *s, const qc_quantize_options *qo,
+                                 const char *name, qc_eval_variant *v, qc_error *err);
+void qc_eval_variant_free(qc_eval_variant *v);
 
 /* The weights' errors of each variant, then the first `images` inputs (batch 1, the shape of
  * fp32's input) run through fp32 and every variant on this thread, in order, adding each

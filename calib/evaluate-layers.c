@@ -250,8 +250,8 @@ static qc_status code_hist_add(qc_layer_error *l, const char *name, int64_t oute
 static qc_status weight_errors(const qc_graph *fp32, const qc_stats *s, qc_eval_variant *v,
                                qc_round_mode mode, qc_error *err)
 {
-    for (int r = 0; r < v->report->n; r++) {
-        const qc_quantized_tensor *qt = &v->report->tensors[r];
+    for (int r = 0; r < v->report.n; r++) {
+        const qc_quantized_tensor *qt = &v->report.tensors[r];
         /* compensated weights are quantized as w·s_c: their error shows in the layer's output */
         if (strcmp(qt->role, "weight") || qt->compensated)
             continue;
@@ -328,6 +328,40 @@ void qc_layer_maps_free(qc_layer_map *maps, int n)
     free(maps);
 }
 
+/* The first op of g that qcal cannot run, or NULL. */
+static const qc_node *unsupported_node(const qc_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!qc_op_supported(g->nodes[i].op_type, g->nodes[i].domain))
+            return &g->nodes[i];
+    return NULL;
+}
+
+qc_status qc_eval_variant_create(const qc_graph *fp32, const qc_stats *s, const qc_quantize_options *qo,
+                                 const char *name, qc_eval_variant *v, qc_error *err)
+{
+    *v = (qc_eval_variant){.name = name};
+    qc_status st = qc_quantize(fp32, s, qo, &v->g, &v->report, err);
+    /* which tensors to compare, found before fusion rewrites the QDQ patterns */
+    if (st == QC_OK && (st = qc_eval_map_tensors(v->g, s, &v->report, &v->maps, &v->n_maps, err)) == QC_OK)
+        st = qc_pass_fuse_qdq(v->g, err);
+    if (st == QC_OK && (st = qc_layer_errors_create(s, &v->report, &v->layers, err)) == QC_OK)
+        v->n_layers = s->n_tensors;
+    const qc_node *n = st == QC_OK ? unsupported_node(v->g) : NULL;
+    if (n)
+        st = qc_fail(err, QC_ERR_IO, "qcal cannot run %s (node '%s') of the quantized model", n->op_type, n->name);
+    return st;
+}
+
+void qc_eval_variant_free(qc_eval_variant *v)
+{
+    qc_layer_errors_free(v->layers, v->n_layers);
+    qc_layer_maps_free(v->maps, v->n_maps);
+    qc_quantize_report_free(&v->report);
+    qc_graph_destroy(v->g);
+    *v = (qc_eval_variant){0};
+}
+
 /* ---- the pass ------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -361,8 +395,8 @@ static qc_status variant_start(const qc_graph *fp32, const qc_stats *s, qc_eval_
 /* The codes and clipping of the FP32 values of the activations variant v quantizes. */
 static qc_status activation_codes(layer_ctx *c, const int *fp32_of, qc_eval_variant *v, qc_error *err)
 {
-    for (int r = 0; r < v->report->n; r++) {
-        const qc_quantized_tensor *qt = &v->report->tensors[r];
+    for (int r = 0; r < v->report.n; r++) {
+        const qc_quantized_tensor *qt = &v->report.tensors[r];
         if (strcmp(qt->role, "activation") && strcmp(qt->role, "input"))
             continue;
         int si = qc_stats_find(c->s, qt->tensor), f = si >= 0 ? fp32_of[si] : -1;

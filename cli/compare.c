@@ -63,14 +63,9 @@ typedef struct {
 } compare_options;
 
 typedef struct {
-    qc_graph *g;           /* owned: the quantized graph (fused) */
-    qc_layer_map *maps;    /* owned: its tensors compared with FP32 (qc_eval_map_tensors) */
-    int n_maps;
-    qc_quantize_report report;
     float *logits;         /* owned: n_images × classes */
     int64_t correct, agree;
     double kl_sum, seconds;
-    qc_layer_error *layers; /* owned: one per statistics tensor */
 } variant_result;
 
 typedef struct {
@@ -84,6 +79,7 @@ typedef struct {
     float *fp32_logits;    /* owned */
     double fp32_seconds;
     variant_result var[MAX_VARIANTS];
+    qc_eval_variant ev[MAX_VARIANTS]; /* owned: the quantized graphs and their layers' errors */
 } model_result;
 
 /* ---- running a graph over the decoded images ------------------------------------------------ */
@@ -154,29 +150,14 @@ static int load_images(model_result *m, const qc_image_set *set, const qc_prepro
 static void model_free(model_result *m, int n_variants)
 {
     for (int k = 0; k < n_variants; k++) {
-        variant_result *v = &m->var[k];
-        qc_layer_errors_free(v->layers, v->layers ? m->stats->n_tensors : 0);
-        qc_layer_maps_free(v->maps, v->n_maps);
-        free(v->logits);
-        qc_quantize_report_free(&v->report);
-        qc_graph_destroy(v->g);
+        free(m->var[k].logits);
+        qc_eval_variant_free(&m->ev[k]);
     }
     qc_stats_destroy(m->stats);
     qc_graph_destroy(m->g);
     free(m->pixels);
     free(m->labels);
     free(m->fp32_logits);
-}
-
-static bool graph_runnable(const qc_graph *g, char *missing, size_t size)
-{
-    missing[0] = '\0';
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!qc_op_supported(g->nodes[i].op_type, g->nodes[i].domain)) {
-            snprintf(missing, size, "%s (node '%s')", g->nodes[i].op_type, g->nodes[i].name);
-            return false;
-        }
-    return true;
 }
 
 /* The model, its input, its preprocessing and its statistics over calib: once, per channel
@@ -212,8 +193,10 @@ static int model_setup(const char *path, const char *calib, const compare_option
 }
 
 /* Variant k of m: quantized (QDQ), its tensors mapped, fused, run over the images. */
-static int run_variant(model_result *m, const variant_spec *vs, variant_result *v, const compare_options *o)
+static int run_variant(model_result *m, int k, const compare_options *o)
 {
+    const variant_spec *vs = &o->v[k];
+    variant_result *v = &m->var[k];
     qc_error err;
     qc_quantize_options qo;
     qc_quantize_options_default(&qo);
@@ -223,27 +206,16 @@ static int run_variant(model_result *m, const variant_spec *vs, variant_result *
     qo.method = vs->method;
     qo.weight_bits = qo.act_bits = vs->bits;
     qo.format = QC_FORMAT_QDQ;
-    int status = qc_quantize(m->g, m->stats, &qo, &v->g, &v->report, &err);
-    /* which tensors to compare, found before fusion rewrites the QDQ patterns */
-    if (status == QC_OK &&
-        (status = qc_eval_map_tensors(v->g, m->stats, &v->report, &v->maps, &v->n_maps, &err)) == QC_OK)
-        status = qc_pass_fuse_qdq(v->g, &err);
-    if (status == QC_OK)
-        status = qc_layer_errors_create(m->stats, &v->report, &v->layers, &err);
+    int status = qc_eval_variant_create(m->g, m->stats, &qo, vs->name, &m->ev[k], &err);
     if (status != QC_OK) {
         cli_error("%s (%s): %s", m->path, vs->name, err.msg);
         return status;
-    }
-    char missing[256];
-    if (!graph_runnable(v->g, missing, sizeof missing)) {
-        cli_error("%s (%s): qcal cannot run %s of the quantized model", m->path, vs->name, missing);
-        return QC_ERR_IO;
     }
     if (!(v->logits = malloc(sizeof(float) * (size_t)(m->n * m->classes)))) {
         cli_error("out of memory");
         return QC_ERR_IO;
     }
-    if ((status = run_graph(m, v->g, o->common.threads, v->logits, &v->seconds, vs->name,
+    if ((status = run_graph(m, m->ev[k].g, o->common.threads, v->logits, &v->seconds, vs->name,
                             o->common.quiet)) != QC_OK)
         return status;
     /* in image order: the sum does not depend on the threads */
@@ -260,14 +232,9 @@ static int run_variant(model_result *m, const variant_spec *vs, variant_result *
 /* Every variant's per-layer error on the first --layer-images images. */
 static int layer_errors(model_result *m, const compare_options *o)
 {
-    qc_eval_variant ev[MAX_VARIANTS];
-    for (int k = 0; k < o->n; k++)
-        ev[k] = (qc_eval_variant){.name = o->v[k].name, .g = m->var[k].g, .report = &m->var[k].report,
-                                  .maps = m->var[k].maps, .n_maps = m->var[k].n_maps,
-                                  .layers = m->var[k].layers};
     int64_t images = o->layer_images < m->n ? o->layer_images : m->n;
     qc_error err;
-    qc_status st = qc_eval_layers(m->path, m->g, m->stats, m->pixels, images, ev, o->n, &err);
+    qc_status st = qc_eval_layers(m->path, m->g, m->stats, m->pixels, images, m->ev, o->n, &err);
     if (st != QC_OK)
         cli_error("%s", err.msg);
     return st;
@@ -294,7 +261,7 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     for (int64_t i = 0; i < m->n; i++)
         m->fp32_correct += m->labels[i] >= 0 && qc_argmax(m->fp32_logits + i * m->classes, m->classes) == m->labels[i];
     for (int k = 0; k < o->n; k++)
-        if ((status = run_variant(m, &o->v[k], &m->var[k], o)) != QC_OK)
+        if ((status = run_variant(m, k, o)) != QC_OK)
             return status;
     return layer_errors(m, o);
 }
@@ -328,7 +295,7 @@ static double min_sqnr(const model_result *m, int k, int *which)
     double best = INFINITY;
     *which = -1;
     for (int i = 0; i < m->stats->n_tensors; i++) {
-        const qc_layer_error *l = &m->var[k].layers[i];
+        const qc_layer_error *l = &m->ev[k].layers[i];
         if (m->stats->tensors[i].role == QC_ROLE_WEIGHT || l->acc.samples == 0)
             continue;
         qc_error_metrics e;
@@ -426,7 +393,7 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
             printf(",\n     \"layers\": [");
             bool first = true;
             for (int i = 0; i < m->stats->n_tensors; i++) {
-                const qc_layer_error *l = &v->layers[i];
+                const qc_layer_error *l = &m->ev[k].layers[i];
                 if (l->acc.samples == 0 && !l->has_codes)
                     continue;
                 qc_error_metrics e;
@@ -517,7 +484,7 @@ static int write_html(const model_result *ms, int n_models, const compare_option
             t->sqnr_db = sq + (size_t)i * nv;
             t->ranges = ranges[mi] + (size_t)i * nv;
             for (int k = 0; k < nv; k++) {
-                const qc_layer_error *l = &m->var[k].layers[i];
+                const qc_layer_error *l = &m->ev[k].layers[i];
                 qc_error_metrics e;
                 qc_error_acc_finish(&l->acc, &e);
                 sq[(size_t)i * nv + k] = l->acc.samples ? e.sqnr_db : NAN;
