@@ -265,6 +265,13 @@ int qc_argmax(const float *x, int n); /* the first maximum */
 /* Indices of the k largest of x[0..n), largest first; ties go to the lower index. */
 void qc_top_k(const float *x, int n, int k, int *top);
 
+/* g's single float input, its first dimension the batch: its shape, the values of one sample,
+ * and whether the batch is fixed (not symbolic). QC_ERR_INPUT naming path otherwise. */
+qc_status qc_eval_batch_input(const qc_graph *g, const char *path, int *rank, int64_t *dims, int64_t *per_sample,
+                              bool *fixed_batch, qc_error *err);
+/* n values in [-1, 1) from seed (xorshift32): inputs whose values do not matter, as for timing. */
+void qc_eval_random(float *x, int64_t n, uint32_t seed);
+
 /* One input's result, given to the sink in input order. */
 typedef struct {
     int64_t index;         /* in the inputs */
@@ -344,6 +351,10 @@ typedef struct {
 qc_status qc_eval_variant_create(const qc_graph *fp32, const qc_stats *s, const qc_quantize_options *qo,
                                  const char *name, qc_eval_variant *v, qc_error *err);
 void qc_eval_variant_free(qc_eval_variant *v);
+
+/* The lowest SQNR of an activation (not a weight) measured in layers (one per tensor of s),
+ * and which tensor (-1, and +inf, when none was). */
+double qc_eval_min_sqnr(const qc_stats *s, const qc_layer_error *layers, int *which);
 
 /* The weights' errors of each variant, then the first `images` inputs (batch 1, the shape of
  * fp32's input) run through fp32 and every variant on this thread, in order, adding each

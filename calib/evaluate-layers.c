@@ -2,6 +2,7 @@
  * quantized activation as the next layer reads it (dequantized), each quantized weight, and
  * which integer codes the FP32 values take under the variant's parameters (clipping, codes
  * used). One thread, images in order: the sums are doubles, and their order is their value. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -360,6 +361,24 @@ void qc_eval_variant_free(qc_eval_variant *v)
     qc_quantize_report_free(&v->report);
     qc_graph_destroy(v->g);
     *v = (qc_eval_variant){0};
+}
+
+double qc_eval_min_sqnr(const qc_stats *s, const qc_layer_error *layers, int *which)
+{
+    double best = INFINITY;
+    *which = -1;
+    for (int i = 0; i < s->n_tensors; i++) {
+        const qc_layer_error *l = &layers[i];
+        if (s->tensors[i].role == QC_ROLE_WEIGHT || l->acc.samples == 0)
+            continue;
+        qc_error_metrics e;
+        qc_error_acc_finish(&l->acc, &e);
+        if (*which < 0 || e.sqnr_db < best) {
+            best = e.sqnr_db;
+            *which = i;
+        }
+    }
+    return best;
 }
 
 /* ---- the pass ------------------------------------------------------------------------------- */

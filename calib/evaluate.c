@@ -33,6 +33,38 @@ void qc_top_k(const float *x, int n, int k, int *top)
     }
 }
 
+qc_status qc_eval_batch_input(const qc_graph *g, const char *path, int *rank, int64_t *dims, int64_t *per_sample,
+                              bool *fixed_batch, qc_error *err)
+{
+    if (g->n_inputs != 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: bench times models of one input", path,
+                       g->n_inputs);
+    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    if (t->value.dtype != QC_FLOAT || t->value.rank < 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float tensor with a batch dimension", path,
+                       t->name);
+    *rank = t->value.rank;
+    *fixed_batch = !(t->symbolic & 1);
+    *per_sample = 1;
+    for (int d = 0; d < t->value.rank; d++) {
+        dims[d] = t->value.dims[d];
+        if (d > 0)
+            *per_sample *= dims[d];
+    }
+    return QC_OK;
+}
+
+void qc_eval_random(float *x, int64_t n, uint32_t seed)
+{
+    uint32_t s = seed ? seed : 1;
+    for (int64_t i = 0; i < n; i++) { /* xorshift32 */
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        x[i] = (float)((double)s / 2147483648.0 - 1.0);
+    }
+}
+
 /* ---- logits ------------------------------------------------------------------------------ */
 
 typedef struct {

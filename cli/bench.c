@@ -43,43 +43,6 @@ typedef struct {
     double throughput; /* inputs per second */
 } timing;
 
-/* ---- inputs ---------------------------------------------------------------------------------- */
-
-/* The model's single float input, its first dimension the batch: its shape, the elements of
- * one sample, and whether the batch is fixed (not symbolic). */
-static qc_status input_shape(const qc_graph *g, const char *path, int *rank, int64_t *dims, int64_t *per_sample,
-                             bool *fixed_batch, qc_error *err)
-{
-    if (g->n_inputs != 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: bench times models of one input", path,
-                       g->n_inputs);
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank < 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float tensor with a batch dimension", path,
-                       t->name);
-    *rank = t->value.rank;
-    *fixed_batch = !(t->symbolic & 1);
-    *per_sample = 1;
-    for (int d = 0; d < t->value.rank; d++) {
-        dims[d] = t->value.dims[d];
-        if (d > 0)
-            *per_sample *= dims[d];
-    }
-    return QC_OK;
-}
-
-/* n random values in [-1, 1) from a fixed seed (xorshift32). */
-static void random_fill(float *x, int64_t n, uint32_t seed)
-{
-    uint32_t s = seed ? seed : 1;
-    for (int64_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        x[i] = (float)((double)s / 2147483648.0 - 1.0);
-    }
-}
-
 /* ---- the models -------------------------------------------------------------------------------- */
 
 /* fp32 quantized here: statistics of CALIB_SAMPLES random inputs, then QDQ, fused. */
@@ -93,7 +56,7 @@ static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int
     char names[CALIB_SAMPLES][32];
     const char *name_of[CALIB_SAMPLES];
     for (int i = 0; i < CALIB_SAMPLES; i++) {
-        random_fill(buf + i * size, size, 1000u + (uint32_t)i);
+        qc_eval_random(buf + i * size, size, 1000u + (uint32_t)i);
         snprintf(names[i], sizeof names[i], "random-%d", i);
         name_of[i] = names[i];
     }
@@ -141,7 +104,7 @@ static qc_status time_graph(const qc_graph *g, const bench_options *o, int rank,
         free(lat);
         return qc_fail(err, QC_ERR_IO, "out of memory");
     }
-    random_fill(buf, per_sample * o->batch, 7u);
+    qc_eval_random(buf, per_sample * o->batch, 7u);
     int64_t d[QC_MAX_RANK];
     memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
     d[0] = o->one;
@@ -272,13 +235,13 @@ int cmd_bench(int argc, char **argv)
         qc_graph_destroy(g);
         return status;
     }
-    status = input_shape(g, model, &rank, dims, &per_sample, &fixed, &err);
+    status = qc_eval_batch_input(g, model, &rank, dims, &per_sample, &fixed, &err);
     /* a model exported with a fixed batch runs that batch, for both figures */
     o.one = status == QC_OK && fixed ? dims[0] : 1;
     if (status == QC_OK && fixed)
         o.batch = dims[0];
     if (status == QC_OK && o.int8_path) {
-        status = input_shape(q, o.int8_path, &qrank, qdims, &qper_sample, &qfixed, &err);
+        status = qc_eval_batch_input(q, o.int8_path, &qrank, qdims, &qper_sample, &qfixed, &err);
         if (status == QC_OK && qfixed && (!fixed || qdims[0] != dims[0]))
             status = qc_fail(&err, QC_ERR_INPUT, "'%s' has a fixed batch of %lld; '%s' does not", o.int8_path,
                              (long long)qdims[0], model);

@@ -156,7 +156,7 @@ typedef struct {
 /* Runs the FP32 graph g of model_path over the PNG images under `images` and returns the
  * merged statistics in *out (seconds: the time the pass took). Prints what goes wrong;
  * returns the exit status. The result does not depend on threads or batch. */
-int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, qc_graph *g,
+int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds);
 
 #endif

@@ -292,20 +292,7 @@ static double var_drop(const model_result *m, int k)
 /* The lowest activation SQNR of variant k and its tensor (-1: none measured). */
 static double min_sqnr(const model_result *m, int k, int *which)
 {
-    double best = INFINITY;
-    *which = -1;
-    for (int i = 0; i < m->stats->n_tensors; i++) {
-        const qc_layer_error *l = &m->ev[k].layers[i];
-        if (m->stats->tensors[i].role == QC_ROLE_WEIGHT || l->acc.samples == 0)
-            continue;
-        qc_error_metrics e;
-        qc_error_acc_finish(&l->acc, &e);
-        if (*which < 0 || e.sqnr_db < best) {
-            best = e.sqnr_db;
-            *which = i;
-        }
-    }
-    return best;
+    return qc_eval_min_sqnr(m->stats, m->ev[k].layers, which);
 }
 
 static const char *role_name(qc_role r)
@@ -351,6 +338,44 @@ static void json_num(double x)
         printf("null");
 }
 
+/* The "layers" of variant k of m: every tensor measured. */
+static void print_layers_json(const model_result *m, int k)
+{
+    bool first = true;
+    for (int i = 0; i < m->stats->n_tensors; i++) {
+        const qc_layer_error *l = &m->ev[k].layers[i];
+        if (l->acc.samples == 0 && !l->has_codes)
+            continue;
+        qc_error_metrics e;
+        qc_error_acc_finish(&l->acc, &e);
+        printf("%s\n      {\"tensor\": ", first ? "" : ",");
+        first = false;
+        cli_json_string(stdout, m->stats->tensors[i].name);
+        printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
+               role_name(m->stats->tensors[i].role), (long long)e.count);
+        json_num(l->acc.samples ? e.sqnr_db : NAN);
+        printf(", \"identical\": %s, \"cosine\": ",
+               l->acc.samples && isinf(e.sqnr_db) && e.sqnr_db > 0 ? "true" : "false");
+        json_num(l->acc.samples ? e.cosine : NAN);
+        printf(", \"max_abs_err\": ");
+        json_num(l->acc.samples ? e.max_abs_err : NAN);
+        printf(", \"clipped\": ");
+        json_num(l->has_codes ? qc_code_hist_clipped(&l->codes) : NAN);
+        printf(", \"codes_used\": ");
+        json_num(l->has_codes ? qc_code_hist_used(&l->codes) : NAN);
+        printf(", \"range\": ");
+        if (l->has_range) {
+            printf("[");
+            json_num(l->lo);
+            printf(", ");
+            json_num(l->hi);
+            printf("]");
+        } else
+            printf("null");
+        printf("}");
+    }
+}
+
 static void print_json(const model_result *ms, int n_models, const compare_options *o,
                        const char *calib, const char *val, const char *const *failures, int n_fail)
 {
@@ -391,39 +416,7 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
             printf(", \"kl\": ");
             json_num(m->n ? v->kl_sum / (double)m->n : 0.0);
             printf(",\n     \"layers\": [");
-            bool first = true;
-            for (int i = 0; i < m->stats->n_tensors; i++) {
-                const qc_layer_error *l = &m->ev[k].layers[i];
-                if (l->acc.samples == 0 && !l->has_codes)
-                    continue;
-                qc_error_metrics e;
-                qc_error_acc_finish(&l->acc, &e);
-                printf("%s\n      {\"tensor\": ", first ? "" : ",");
-                first = false;
-                cli_json_string(stdout, m->stats->tensors[i].name);
-                printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
-                       role_name(m->stats->tensors[i].role), (long long)e.count);
-                json_num(l->acc.samples ? e.sqnr_db : NAN);
-                printf(", \"identical\": %s, \"cosine\": ",
-                       l->acc.samples && isinf(e.sqnr_db) && e.sqnr_db > 0 ? "true" : "false");
-                json_num(l->acc.samples ? e.cosine : NAN);
-                printf(", \"max_abs_err\": ");
-                json_num(l->acc.samples ? e.max_abs_err : NAN);
-                printf(", \"clipped\": ");
-                json_num(l->has_codes ? qc_code_hist_clipped(&l->codes) : NAN);
-                printf(", \"codes_used\": ");
-                json_num(l->has_codes ? qc_code_hist_used(&l->codes) : NAN);
-                printf(", \"range\": ");
-                if (l->has_range) {
-                    printf("[");
-                    json_num(l->lo);
-                    printf(", ");
-                    json_num(l->hi);
-                    printf("]");
-                } else
-                    printf("null");
-                printf("}");
-            }
+            print_layers_json(m, k);
             printf("]}");
         }
         printf("]}");

@@ -168,6 +168,22 @@ static void print_result_json(const eval_result *r, const eval_options *o)
            r->seconds > 0 ? (double)r->images / r->seconds : 0.0, o->common.threads, (long long)o->batch);
 }
 
+/* One model: its object; several: {"models": [...]}. */
+static void print_json(const eval_result *r, int n, const eval_options *o)
+{
+    if (n == 1) {
+        print_result_json(&r[0], o);
+    } else {
+        printf("{\"models\": [");
+        for (int m = 0; m < n; m++) {
+            printf(m ? ", " : "");
+            print_result_json(&r[m], o);
+        }
+        printf("]}");
+    }
+    printf("\n");
+}
+
 static void print_table(const eval_result *r, int n)
 {
     printf("%-32s %8s %20s %20s %10s\n", "model", "images", "top-1", "top-5", "images/s");
@@ -302,20 +318,9 @@ int cmd_eval(int argc, char **argv)
     qc_image_set_free(&set);
     if (status != QC_OK)
         return status;
-    if (o.common.json) {
-        if (n_models == 1) {
-            print_result_json(&results[0], &o);
-        } else {
-            printf("{\"models\": [");
-            for (int m = 0; m < n_models; m++) {
-                printf(m ? ", " : "");
-                print_result_json(&results[m], &o);
-            }
-            printf("]}");
-        }
-        printf("\n");
-    } else {
+    if (o.common.json)
+        print_json(results, n_models, &o);
+    else
         print_table(results, n_models);
-    }
     return QC_OK;
 }

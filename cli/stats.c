@@ -197,7 +197,7 @@ static bool any_histogram_method(const stats_options *o)
 }
 
 /* Runs the model over the shard's images (qc_stats_gather); *out gets the merged statistics. */
-int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, qc_graph *g,
+int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds)
 {
     qc_error err;
