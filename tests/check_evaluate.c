@@ -47,6 +47,20 @@ static float *decode(const qc_image_set *set, const qc_preprocess *pp, int threa
     return px;
 }
 
+/* lenet's statistics over the first `limit` images of data/calib (per channel, histograms,
+ * the default preprocessing pp of one channel), the image set left open in *set. */
+static qc_stats *calib_stats(const qc_graph *g, int64_t limit, int threads, qc_image_set *set, qc_preprocess *pp)
+{
+    qc_error err;
+    ck_assert_int_eq(qc_image_set_open(set, "data/calib", NULL, &err), QC_OK);
+    qc_preprocess_default(pp, 1);
+    qc_stats_options so = {.per_channel = true, .histograms = true, .pp = pp};
+    qc_gather_options go = {.limit = limit, .batch = 16, .shard_n = 1, .threads = threads};
+    qc_stats *s = NULL;
+    ck_assert_msg(qc_stats_gather(g, set, pp, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
+    return s;
+}
+
 /* Statistics of tensors in memory: the same bytes as of the images they were decoded from,
  * whatever the threads, the batch and the shards. */
 START_TEST(statistics_of_tensors_are_those_of_their_images_for_any_threads_batch_and_shards)
@@ -54,13 +68,10 @@ START_TEST(statistics_of_tensors_are_those_of_their_images_for_any_threads_batch
     qc_graph *g = load_lenet();
     qc_error err;
     qc_image_set set;
-    ck_assert_int_eq(qc_image_set_open(&set, "data/calib", NULL, &err), QC_OK);
     qc_preprocess pp;
-    qc_preprocess_default(&pp, 1);
+    qc_stats *s = calib_stats(g, N_IMAGES, 1, &set, &pp);
     qc_stats_options so = {.per_channel = true, .histograms = true, .pp = &pp};
-    qc_gather_options go = {.limit = N_IMAGES, .batch = 16, .shard_n = 1, .threads = 1};
-    qc_stats *s = NULL;
-    ck_assert_msg(qc_stats_gather(g, &set, &pp, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
+    qc_gather_options go;
     char *want = stats_text(s);
     qc_stats_destroy(s);
 
@@ -355,13 +366,8 @@ START_TEST(weight_errors_are_those_of_fake_quantization_by_hand)
     qc_graph *g = load_lenet();
     qc_error err;
     qc_image_set set;
-    ck_assert_int_eq(qc_image_set_open(&set, "data/calib", NULL, &err), QC_OK);
     qc_preprocess pp;
-    qc_preprocess_default(&pp, 1);
-    qc_stats_options so = {.per_channel = true, .histograms = true, .pp = &pp};
-    qc_gather_options go = {.limit = 16, .batch = 16, .shard_n = 1, .threads = 2};
-    qc_stats *s = NULL;
-    ck_assert_int_eq(qc_stats_gather(g, &set, &pp, &so, &go, &s, &err), QC_OK);
+    qc_stats *s = calib_stats(g, 16, 2, &set, &pp);
     qc_quantize_options qo;
     qc_quantize_options_default(&qo);
     qo.scheme = QC_SCHEME_SYMLOWP;
