@@ -27,7 +27,6 @@
 
 typedef struct {
     const qc_graph *g;
-    qc_exec *execs[MAX_THREADS];
     float *input;
     int64_t dims[4];
     qc_error err;
@@ -40,36 +39,32 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static int run_one(void *arg, int worker, int64_t item)
-{
-    (void)item;
-    bench_ctx *c = arg;
-    qc_value in = qc_value_f32(4, c->dims, c->input);
-    return qc_exec_run(c->execs[worker], &in, 1, &c->err) != QC_OK;
-}
-
 static int compare_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-/* Images/s over `runs` timed runs of `batch` images on `threads` threads: median, min, max. */
-static int measure(bench_ctx *c, int threads, int batch, int runs, double *stats)
+/* median, min, max of rates[0..runs) into stats[0..2] */
+static void spread(double *rates, int runs, double *stats)
 {
-    double rates[64];
-    if (qc_parallel_for(threads, batch, run_one, c)) /* warm-up: buffers, caches */
-        return -1;
-    for (int r = 0; r < runs; r++) {
-        double t0 = now();
-        if (qc_parallel_for(threads, batch, run_one, c))
-            return -1;
-        rates[r] = batch / (now() - t0);
-    }
     qsort(rates, (size_t)runs, sizeof rates[0], compare_double);
     stats[0] = rates[runs / 2];
     stats[1] = rates[0];
     stats[2] = rates[runs - 1];
+}
+
+/* Images/s over `runs` timed runs of `batch` images on `threads` threads (qc_eval_time, one
+ * input again and again, after one untimed run): median, min, max. */
+static int measure(bench_ctx *c, int threads, int batch, int runs, double *stats)
+{
+    double seconds[64];
+    qc_pass_inputs in = {.tensors = c->input, .cycle = 1, .rank = 4, .dims = c->dims};
+    if (qc_eval_time(c->g, &in, threads, batch, batch, runs, now, seconds, &c->err) != QC_OK)
+        return -1;
+    for (int r = 0; r < runs; r++)
+        seconds[r] = batch / seconds[r];
+    spread(seconds, runs, stats);
     return 0;
 }
 
@@ -92,18 +87,16 @@ static void print_figure(bool json, const char *model, int batch, int threads, c
 
 typedef struct {
     qc_graph *g;
-    qc_exec *execs[MAX_THREADS];
     float *inputs; /* BIG_BATCH random images */
     int64_t dims[4];
     qc_error err;
 } big_ctx;
 
-static int big_run_one(void *arg, int worker, int64_t item)
+/* The BIG_BATCH inputs of c, cycling. */
+static qc_pass_inputs big_inputs(const big_ctx *c)
 {
-    big_ctx *c = arg;
-    const int64_t count = c->dims[1] * c->dims[2] * c->dims[3];
-    qc_value in = qc_value_f32(4, c->dims, c->inputs + (item % BIG_BATCH) * count);
-    return qc_exec_run(c->execs[worker], &in, 1, &c->err) != QC_OK;
+    return (qc_pass_inputs){.tensors = c->inputs, .n = BIG_BATCH, .cycle = BIG_BATCH,
+                            .stride = c->dims[1] * c->dims[2] * c->dims[3], .rank = 4, .dims = c->dims};
 }
 
 /* the calling thread's CPU time: what one thread spends, without the time it waits for the
@@ -120,20 +113,14 @@ static double thread_now(void)
  * by the wall clock */
 static int big_measure(big_ctx *c, int threads, int batch, int runs, double *stats)
 {
-    double rates[64];
-    double (*clock_fn)(void) = threads == 1 ? thread_now : now;
-    if (qc_parallel_for(threads, batch, big_run_one, c)) /* warm-up */
+    double seconds[64];
+    qc_pass_inputs in = big_inputs(c);
+    if (qc_eval_time(c->g, &in, threads, batch, batch, runs, threads == 1 ? thread_now : now, seconds,
+                     &c->err) != QC_OK)
         return -1;
-    for (int r = 0; r < runs; r++) {
-        const double t0 = clock_fn();
-        if (qc_parallel_for(threads, batch, big_run_one, c))
-            return -1;
-        rates[r] = batch / (clock_fn() - t0);
-    }
-    qsort(rates, (size_t)runs, sizeof rates[0], compare_double);
-    stats[0] = rates[runs / 2];
-    stats[1] = rates[0];
-    stats[2] = rates[runs - 1];
+    for (int r = 0; r < runs; r++)
+        seconds[r] = batch / seconds[r];
+    spread(seconds, runs, stats);
     return 0;
 }
 
@@ -141,25 +128,17 @@ static int big_measure(big_ctx *c, int threads, int batch, int runs, double *sta
  * the default options (QDQ), then QDQ fused into integer ops. */
 static qc_status big_quantize(big_ctx *c, qc_graph **out)
 {
+    const char *names[BIG_CALIB];
+    for (int i = 0; i < BIG_CALIB; i++)
+        names[i] = "random";
+    qc_pass_inputs in = big_inputs(c);
+    in.n = BIG_CALIB;
+    in.cycle = 0;
+    in.names = names;
     qc_stats_options so = {0};
+    qc_gather_options go = {.limit = BIG_CALIB, .batch = BIG_CALIB, .shard_n = 1, .threads = 1};
     qc_stats *s = NULL;
-    qc_status st = qc_stats_create(c->g, &so, &s, &c->err);
-    if (st != QC_OK)
-        return st;
-    qc_exec_set_observer(c->execs[0], qc_stats_observer, s);
-    const int64_t count = c->dims[1] * c->dims[2] * c->dims[3];
-    for (int i = 0; i < BIG_CALIB && st == QC_OK; i++) {
-        qc_value in = qc_value_f32(4, c->dims, c->inputs + i * count);
-        qc_stats_observe_inputs(s, c->g, &in, 1);
-        st = qc_exec_run(c->execs[0], &in, 1, &c->err);
-        qc_stats_add_image(s, "random");
-        if (st == QC_OK && s->status != QC_OK) {
-            st = s->status;
-            c->err = s->err;
-        }
-    }
-    qc_exec_set_observer(c->execs[0], NULL, NULL);
-    qc_stats_flush(s);
+    qc_status st = qc_stats_gather_inputs(c->g, &in, &so, &go, &s, &c->err);
     qc_graph *q = NULL;
     if (st == QC_OK) {
         qc_quantize_options o;
@@ -178,20 +157,48 @@ static qc_status big_quantize(big_ctx *c, qc_graph **out)
     return QC_OK;
 }
 
+typedef struct {
+    float *out;
+    int n;
+} first_output;
+
+static qc_status keep_output(void *ctx, const qc_eval_result *r, qc_error *err)
+{
+    first_output *o = ctx;
+    (void)err;
+    memcpy(o->out, r->logits, sizeof(float) * (size_t)o->n);
+    return QC_OK;
+}
+
+/* The first output of g on the first input: n values into out. */
+static qc_status big_output(const big_ctx *c, const qc_graph *g, float *out, int n, qc_error *err)
+{
+    qc_pass_inputs in = big_inputs(c);
+    in.n = 1;
+    first_output fo = {out, n};
+    qc_eval_options eo = {.run = {.limit = 1, .batch = 1, .shard_n = 1, .threads = 1},
+                          .sink = keep_output, .sink_ctx = &fo};
+    return qc_eval_logits(g, &in, n, &eo, err);
+}
+
 /* SQNR in dB of the INT8 model's first output against FP32's, on the first input */
 static double big_sqnr(big_ctx *fp, big_ctx *q8)
 {
-    if (big_run_one(fp, 0, 0) || big_run_one(q8, 0, 0))
-        return 0.0 / 0.0;
-    const qc_value *r = qc_exec_output(fp->execs[0], 0), *x = qc_exec_output(q8->execs[0], 0);
-    if (r->dtype != QC_FLOAT || x->dtype != QC_FLOAT || qc_value_count(r) != qc_value_count(x))
-        return 0.0 / 0.0;
-    qc_error_acc a;
-    qc_error_metrics m;
-    qc_error_acc_init(&a);
-    qc_error_acc_add(&a, r->data, x->data, qc_value_count(r));
-    qc_error_acc_finish(&a, &m);
-    return m.sqnr_db;
+    const qc_tensor *t = &fp->g->tensors[fp->g->outputs[0]];
+    const int64_t n = qc_value_count(&t->value);
+    float *r = malloc(sizeof(float) * (size_t)(n > 0 ? 2 * n : 1)), *x = r + n;
+    double sqnr = 0.0 / 0.0;
+    if (r && n > 0 && t->value.dtype == QC_FLOAT && big_output(fp, fp->g, r, (int)n, &fp->err) == QC_OK &&
+        big_output(q8, q8->g, x, (int)n, &q8->err) == QC_OK) {
+        qc_error_acc a;
+        qc_error_metrics m;
+        qc_error_acc_init(&a);
+        qc_error_acc_add(&a, r, x, n);
+        qc_error_acc_finish(&a, &m);
+        sqnr = m.sqnr_db;
+    }
+    free(r);
+    return sqnr;
 }
 
 static void big_print(bool json, const char *model, const char *precision, const double *lat,
@@ -221,22 +228,15 @@ static void big_print(bool json, const char *model, const char *precision, const
     }
 }
 
-static int big_ctx_init(big_ctx *c, qc_graph *g, const float *inputs, const int64_t *dims)
+static void big_ctx_init(big_ctx *c, qc_graph *g, const float *inputs, const int64_t *dims)
 {
     c->g = g;
     memcpy(c->dims, dims, sizeof c->dims);
     c->inputs = (float *)inputs;
-    for (int i = 0; i < MAX_THREADS; i++)
-        if ((c->execs[i] = qc_exec_create(g)) == NULL)
-            return -1;
-    return 0;
 }
 
 static void big_ctx_free(big_ctx *c)
 {
-    for (int i = 0; i < MAX_THREADS; i++)
-        if (c->execs[i] != NULL)
-            qc_exec_destroy(c->execs[i]);
     if (c->g != NULL)
         qc_graph_destroy(c->g);
 }
@@ -258,12 +258,13 @@ static int bench_big_model(const char *path, const char *model, int runs, bool j
     int64_t dims[4] = {1, t->value.dims[1], t->value.dims[2], t->value.dims[3]};
     const int64_t count = dims[1] * dims[2] * dims[3];
     inputs = malloc((size_t)(BIG_BATCH * count) * sizeof *inputs);
-    if (inputs == NULL || big_ctx_init(&fp, g, inputs, dims)) {
+    if (inputs == NULL) {
         fprintf(stderr, "error: %s: out of memory\n", path);
         qc_graph_destroy(g);
         free(inputs);
         return 1;
     }
+    big_ctx_init(&fp, g, inputs, dims);
     uint32_t x = 12345; /* inputs like normalized images: roughly N(0, 1) */
     for (int64_t i = 0; i < BIG_BATCH * count; i++) {
         float sum = 0;
@@ -284,12 +285,7 @@ static int bench_big_model(const char *path, const char *model, int runs, bool j
             printf("%-14s int8  unavailable: %s\n", model, fp.err.msg);
         goto end;
     }
-    if (big_ctx_init(&q8, q, inputs, dims)) {
-        fprintf(stderr, "error: %s: out of memory\n", path);
-        qc_graph_destroy(q);
-        status = 1;
-        goto end;
-    }
+    big_ctx_init(&q8, q, inputs, dims);
     if (big_measure(&q8, 1, 1, runs, ql) || big_measure(&q8, MAX_THREADS, BIG_BATCH, runs, qt)) {
         if (!json)
             printf("%-14s int8  unavailable: %s\n", model, q8.err.msg);
@@ -386,8 +382,6 @@ int main(int argc, char **argv)
         srand(1);
         for (int64_t i = 0; i < count; i++)
             c.input[i] = (float)rand() / RAND_MAX * 2.0f - 1.0f;
-        for (int i = 0; i < MAX_THREADS; i++)
-            c.execs[i] = qc_exec_create(g);
         for (int batch = 1; batch <= 32; batch += 31) {
             double one[3], two[3];
             if (measure(&c, 1, batch, runs, one) || measure(&c, 2, batch, runs, two)) {
@@ -398,8 +392,6 @@ int main(int argc, char **argv)
             print_figure(json, models[m], batch, 1, one, 1.0);
             print_figure(json, models[m], batch, 2, two, two[0] / one[0]);
         }
-        for (int i = 0; i < MAX_THREADS; i++)
-            qc_exec_destroy(c.execs[i]);
         free(c.input);
         qc_graph_destroy(g);
     }

@@ -1,8 +1,8 @@
 /* bench_stats.c — what gathering statistics costs: for each bundled model, the time of plain
  * FP32 inference over the calibration images against the same inference with the statistics
- * observer (per-channel moments; then with histograms too), as `qcal stats` runs it (one
- * executor and one accumulator per thread, flushed after each group of images, merged at the
- * end). Images are decoded once beforehand, so only inference and statistics are timed, in
+ * observer (per-channel moments; then with histograms too), as `qcal stats` runs it (the
+ * pass of qc_pass_run with the hooks of qc_stats_gather: one executor and one accumulator per
+ * thread, flushed after each group of images, merged at the end). Images are decoded once beforehand, so only inference and statistics are timed, in
  * CPU time. Each run times the three modes interleaved by blocks of BLOCK_GROUPS groups, so
  * that whatever else a shared machine does in the meantime slows every mode alike; set-up and
  * merging are timed too. Prints the medians of several runs and the median of the runs'
@@ -36,12 +36,10 @@ static const double targets[N_MODES] = {1.0, 1.15, 1.5};
 typedef struct {
     const qc_graph *g;
     qc_exec *execs[MAX_THREADS];
-    qc_stats *workers[MAX_THREADS];
     qc_stats *acc[N_MODES][MAX_THREADS]; /* per mode (none for the plain one) and worker */
-    double spent[MAX_THREADS][N_MODES]; /* CPU seconds per worker and mode */
     const float *images;
     int64_t image_size, dims[4], n;
-    int failed;
+    int threads;
     qc_error err;
 } bench_ctx;
 
@@ -53,119 +51,101 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* CPU time of the calling thread. */
-static double thread_now(void)
+/* The plain mode: no observer on the executors. */
+static qc_status plain_start(void *ctx, int worker, qc_exec *x, qc_error *err)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    (void)ctx;
+    (void)worker;
+    (void)err;
+    qc_exec_set_observer(x, NULL, NULL);
+    return QC_OK;
 }
 
-/* Group g of QC_STATS_GROUP images into accumulator w (NULL: plain inference), as qcal stats
- * runs it. */
-static int group(bench_ctx *c, int worker, qc_stats *w, int64_t g)
+/* Images [first, first + n) in one mode, as qcal stats runs them (qc_pass_run: groups of
+ * QC_STATS_GROUP images on the threads, each worker's accumulator flushed after each group);
+ * returns the process CPU time it took, or -1. */
+static double run_images(bench_ctx *c, bench_mode mode, int64_t first, int64_t n)
 {
-    int64_t end = (g + 1) * QC_STATS_GROUP < c->n ? (g + 1) * QC_STATS_GROUP : c->n;
-    for (int64_t i = g * QC_STATS_GROUP; i < end; i++) {
-        qc_value in = qc_value_f32(4, c->dims, (float *)c->images + i * c->image_size);
-        if (w)
-            qc_stats_observe_inputs(w, c->g, &in, 1);
-        if (qc_exec_run(c->execs[worker], &in, 1, &c->err) != QC_OK)
-            return 1;
-    }
-    if (w)
-        qc_stats_flush(w);
-    return 0;
+    qc_pass_inputs in = {.tensors = c->images + first * c->image_size, .n = n, .stride = c->image_size,
+                         .rank = 4, .dims = c->dims};
+    qc_stats_pass sp = {.g = c->g, .in = &in, .workers = c->acc[mode]};
+    qc_pass_hooks h = mode == MODE_PLAIN ? (qc_pass_hooks){.start = plain_start, .group = QC_STATS_GROUP}
+                                         : qc_stats_hooks(&sp);
+    h.execs = c->execs;
+    qc_gather_options o = {.limit = INT64_MAX, .batch = n, .shard_n = 1, .threads = c->threads};
+    double t0 = now();
+    return qc_pass_run(c->g, &in, &o, &h, &c->err) == QC_OK ? now() - t0 : -1;
 }
 
-static int run_group(void *arg, int worker, int64_t item)
+/* The statistics modes' root and per-worker accumulators; seconds[k] gets the time. */
+static int setup_modes(bench_ctx *c, qc_stats **root, double *seconds)
 {
-    bench_ctx *c = arg;
-    return group(c, worker, c->workers[worker], item);
-}
-
-/* One block of BLOCK_GROUPS groups in every mode, the first mode changing from block to block. */
-static int run_block(void *arg, int worker, int64_t block)
-{
-    bench_ctx *c = arg;
-    int64_t groups = (c->n + QC_STATS_GROUP - 1) / QC_STATS_GROUP;
-    for (int j = 0; j < N_MODES; j++) {
-        int k = (int)((block + j) % N_MODES);
-        qc_stats *w = c->acc[k][worker];
-        qc_exec_set_observer(c->execs[worker], w ? qc_stats_observer : NULL, w);
-        double t0 = thread_now();
-        for (int64_t g = block * BLOCK_GROUPS; g < groups && g < (block + 1) * BLOCK_GROUPS; g++)
-            if (group(c, worker, w, g))
-                return 1;
-        c->spent[worker][k] += thread_now() - t0;
-    }
-    return 0;
-}
-
-/* One run of the three modes over the n images, interleaved by blocks; seconds[k] is mode k's
- * CPU time, set-up and merging included. Returns 0 on success. */
-static int run_interleaved(bench_ctx *c, int threads, int64_t n, double *seconds)
-{
-    qc_stats *root[N_MODES] = {NULL};
     int r = 0;
-    memset(c->spent, 0, sizeof c->spent);
     memset(c->acc, 0, sizeof c->acc);
-    c->n = n;
     for (int k = 0; k < N_MODES; k++) {
-        double t0 = thread_now();
+        double t0 = now();
         if (k != MODE_PLAIN) {
             qc_stats_options o = {.per_channel = true, .histograms = k == MODE_HIST};
             if (qc_stats_create(c->g, &o, &root[k], &c->err) != QC_OK)
                 r = 1;
-            for (int t = 0; !r && t < threads; t++)
+            for (int t = 0; !r && t < c->threads; t++)
                 if (!(c->acc[k][t] = qc_stats_clone_empty(root[k])))
                     r = 1;
         }
-        seconds[k] = thread_now() - t0;
-    }
-    int64_t blocks = ((n + QC_STATS_GROUP - 1) / QC_STATS_GROUP + BLOCK_GROUPS - 1) / BLOCK_GROUPS;
-    if (!r)
-        r = qc_parallel_for(threads, blocks, run_block, c);
-    for (int k = 0; k < N_MODES; k++) {
-        double t0 = thread_now();
-        for (int t = 0; t < threads; t++) {
-            if (!r && root[k] && qc_stats_merge(root[k], c->acc[k][t], &c->err) != QC_OK)
-                r = 1;
-            qc_stats_destroy(c->acc[k][t]);
-            c->acc[k][t] = NULL;
-            seconds[k] += c->spent[t][k];
-        }
-        qc_stats_destroy(root[k]);
-        seconds[k] += thread_now() - t0;
+        seconds[k] = now() - t0;
     }
     return r;
 }
 
+/* Merges each mode's accumulators into its root and frees them all; seconds[k] += the time. */
+static int merge_modes(bench_ctx *c, qc_stats **root, int r, double *seconds)
+{
+    for (int k = 0; k < N_MODES; k++) {
+        double t0 = now();
+        for (int t = 0; t < c->threads; t++) {
+            if (!r && root[k] && qc_stats_merge(root[k], c->acc[k][t], &c->err) != QC_OK)
+                r = 1;
+            qc_stats_destroy(c->acc[k][t]);
+            c->acc[k][t] = NULL;
+        }
+        qc_stats_destroy(root[k]);
+        seconds[k] += now() - t0;
+    }
+    return r;
+}
+
+/* One run of the three modes over the n images, interleaved by blocks of BLOCK_GROUPS groups
+ * (the first mode changing from block to block); seconds[k] is mode k's CPU time, set-up and
+ * merging included. Returns 0 on success. */
+static int run_interleaved(bench_ctx *c, int64_t n, double *seconds)
+{
+    qc_stats *root[N_MODES] = {NULL};
+    int r = setup_modes(c, root, seconds);
+    const int64_t block = (int64_t)BLOCK_GROUPS * QC_STATS_GROUP;
+    for (int64_t b = 0; !r && b * block < n; b++)
+        for (int j = 0; j < N_MODES && !r; j++) {
+            int k = (int)((b + j) % N_MODES);
+            double t = run_images(c, (bench_mode)k, b * block, n - b * block < block ? n - b * block : block);
+            r = t < 0;
+            seconds[k] += t;
+        }
+    return merge_modes(c, root, r, seconds);
+}
+
 /* Seconds (process CPU time) to run n images in one mode, set-up and merging included: --only,
  * to profile one mode. */
-static double run_mode(bench_ctx *c, bench_mode mode, int threads, int64_t n)
+static double run_mode(bench_ctx *c, bench_mode mode, int64_t n)
 {
     double t0 = now();
-    qc_stats *root = NULL;
-    if (mode != MODE_PLAIN) {
-        qc_stats_options o = {.per_channel = true, .histograms = mode == MODE_HIST};
-        if (qc_stats_create(c->g, &o, &root, &c->err) != QC_OK)
-            return -1;
-    }
-    for (int t = 0; t < threads; t++) {
-        c->workers[t] = root ? qc_stats_clone_empty(root) : NULL;
-        qc_exec_set_observer(c->execs[t], root ? qc_stats_observer : NULL, c->workers[t]);
-    }
-    c->n = n;
-    int r = qc_parallel_for(threads, (n + QC_STATS_GROUP - 1) / QC_STATS_GROUP, run_group, c);
-    for (int t = 0; t < threads; t++) {
-        if (root && r == 0 && qc_stats_merge(root, c->workers[t], &c->err) != QC_OK)
-            r = -1;
-        qc_stats_destroy(c->workers[t]);
-        c->workers[t] = NULL;
-    }
-    qc_stats_destroy(root);
-    return r ? -1 : now() - t0;
+    if (mode == MODE_PLAIN)
+        return run_images(c, mode, 0, n) < 0 ? -1 : now() - t0;
+    qc_pass_inputs in = {.tensors = c->images, .n = n, .stride = c->image_size, .rank = 4, .dims = c->dims};
+    qc_stats_options so = {.per_channel = true, .histograms = mode == MODE_HIST};
+    qc_gather_options o = {.limit = INT64_MAX, .batch = n, .shard_n = 1, .threads = c->threads};
+    qc_stats *s = NULL;
+    qc_status st = qc_stats_gather_inputs(c->g, &in, &so, &o, &s, &c->err);
+    qc_stats_destroy(s);
+    return st == QC_OK ? now() - t0 : -1;
 }
 
 static int compare_double(const void *a, const void *b)
@@ -256,6 +236,7 @@ int main(int argc, char **argv)
         for (int d = 1; d < 4; d++)
             c.dims[d] = in->value.dims[d];
         c.image_size = c.dims[1] * c.dims[2] * c.dims[3];
+        c.threads = threads;
         buf = load_images(models[m], images, (int)c.dims[1], (int)c.dims[2], (int)c.dims[3], &n, &c.err);
         if (!buf)
             goto fail;
@@ -266,15 +247,15 @@ int main(int argc, char **argv)
             c.execs[t] = qc_exec_create(g);
         if (only >= 0 && only < N_MODES) {
             for (int r = 0; r < runs; r++)
-                if (run_mode(&c, (bench_mode)only, threads, n) < 0)
+                if (run_mode(&c, (bench_mode)only, n) < 0)
                     goto fail;
             goto next;
         }
         double times[N_MODES][MAX_RUNS], seconds[N_MODES];
-        if (run_interleaved(&c, threads, n, seconds)) /* warm-up: buffers, caches */
+        if (run_interleaved(&c, n, seconds)) /* warm-up: buffers, caches */
             goto fail;
         for (int r = 0; r < runs; r++) {
-            if (run_interleaved(&c, threads, n, seconds))
+            if (run_interleaved(&c, n, seconds))
                 goto fail;
             for (int k = 0; k < N_MODES; k++)
                 times[k][r] = seconds[k];

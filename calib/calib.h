@@ -25,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "graph/graph.h"
 #include "stats/stats.h"
@@ -257,5 +258,153 @@ double qc_code_hist_used(const qc_code_hist *h);     /* distinct / (qmax − qmi
  * the maximum subtracted first: how far quantized logits are from FP32 without labels.
  * 0 for n < 1, NaN when a logit is not finite. */
 double qc_kl_softmax(const float *ref, const float *q, int n);
+
+/* ---- a model over inputs: predictions, time, per-layer error (evaluate*.c) ------------------ */
+
+int qc_argmax(const float *x, int n); /* the first maximum */
+/* Indices of the k largest of x[0..n), largest first; ties go to the lower index. */
+void qc_top_k(const float *x, int n, int k, int *top);
+
+/* g's single float input, its first dimension the batch: its shape, the values of one sample,
+ * and whether the batch is fixed (not symbolic). QC_ERR_INPUT naming path otherwise. */
+qc_status qc_eval_batch_input(const qc_graph *g, const char *path, int *rank, int64_t *dims, int64_t *per_sample,
+                              bool *fixed_batch, qc_error *err);
+/* n values in [-1, 1) from seed (xorshift32): inputs whose values do not matter, as for timing. */
+void qc_eval_random(float *x, int64_t n, uint32_t seed);
+
+/* One input's result, given to the sink in input order. */
+typedef struct {
+    int64_t index;         /* in the inputs */
+    qc_status status;      /* QC_OK; or, with keep_unreadable, why the image could not be read */
+    const qc_error *err;   /* when status is not QC_OK */
+    const float *logits;   /* when status is QC_OK: the classes scores */
+} qc_eval_result;
+typedef qc_status (*qc_eval_sink)(void *ctx, const qc_eval_result *r, qc_error *err);
+
+typedef struct {
+    qc_gather_options run;  /* limit, batch (inputs per step), threads, progress; no shards */
+    bool keep_unreadable;   /* an image that cannot be read goes to the sink, not an error */
+    qc_eval_sink sink;      /* may return an error to stop */
+    void *sink_ctx;
+} qc_eval_options;
+
+/* Runs g (its first output: `classes` float scores) over the inputs, each alone on one of
+ * the threads, and gives each input's scores to o->sink in input order: the same calls
+ * whatever the threads and the batch. */
+qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classes, const qc_eval_options *o,
+                         qc_error *err);
+/* Decodes the first n images of set by pp into pixels (n × channels × height × width), on
+ * threads: inputs for several models (qc_pass_inputs.tensors). */
+qc_status qc_eval_load_images(const qc_image_set *set, const qc_preprocess *pp, int64_t n, int channels,
+                              int height, int width, int threads, float *pixels, qc_error *err);
+/* Times g: `warmup` inputs untimed, then `runs` runs of `batch` inputs each on threads
+ * (inputs cycle as qc_pass_inputs says; in->n is ignored); seconds[r] is run r's time by
+ * clock (NULL: the monotonic wall clock). */
+qc_status qc_eval_time(const qc_graph *g, const qc_pass_inputs *in, int threads, int64_t warmup,
+                       int64_t batch, int64_t runs, double (*clock)(void), double *seconds, qc_error *err);
+
+/* The error of one tensor of a variant: quantized (dequantized) against FP32, the codes of
+ * the FP32 values under the variant's parameters, and the range it chose. */
+typedef struct {
+    qc_error_acc acc;
+    bool has_codes;
+    qc_code_hist codes;
+    bool has_range;
+    float lo, hi;
+} qc_layer_error;
+
+/* A tensor of the quantized graph that holds what the next layer reads of a statistics
+ * tensor: the output of its QuantizeLinear (an integer tensor that QDQ fusion keeps) with
+ * how to dequantize it, or the float tensor of one the variant leaves in FP32. */
+typedef struct {
+    char *name;                  /* owned */
+    int stats_index;
+    qc_qparams deq;              /* integer tensors: how to dequantize them */
+    const qc_qparams *deq_ch;    /* or, per channel along axis 1 (input compensation): n_ch */
+    int n_ch;                    /* parameters of the variant's report */
+} qc_layer_map;
+
+/* The maps of the QDQ graph vg (before fusion) that report describes; *maps_out (n_maps of
+ * them) is set even on error, for qc_layer_maps_free. */
+qc_status qc_eval_map_tensors(const qc_graph *vg, const qc_stats *s, const qc_quantize_report *report,
+                              qc_layer_map **maps_out, int *n_maps, qc_error *err);
+void qc_layer_maps_free(qc_layer_map *maps, int n);
+/* One qc_layer_error per statistics tensor, with the ranges of report. */
+qc_status qc_layer_errors_create(const qc_stats *s, const qc_quantize_report *report, qc_layer_error **out,
+                                 qc_error *err);
+void qc_layer_errors_free(qc_layer_error *layers, int n);
+
+/* A quantized variant of a model, made ready to be compared with it layer by layer. */
+typedef struct {
+    const char *name;                 /* for messages; not owned */
+    qc_graph *g;                      /* owned: the quantized graph, QDQ fused */
+    qc_quantize_report report;        /* owned */
+    qc_layer_map *maps;               /* owned: n_maps, found before fusion */
+    int n_maps;
+    qc_layer_error *layers;           /* owned: n_layers, one per statistics tensor */
+    int n_layers;
+} qc_eval_variant;
+
+/* fp32 quantized by qo (its format QDQ), the tensors to compare mapped, QDQ fused, and the
+ * errors of s's tensors made empty with the variant's ranges. QC_ERR_IO when qcal cannot
+ * run an op of the result. v is filled even on error: qc_eval_variant_free frees it. */
+qc_status qc_eval_variant_create(const qc_graph *fp32, const qc_stats *s, const qc_quantize_options *qo,
+                                 const char *name, qc_eval_variant *v, qc_error *err);
+void qc_eval_variant_free(qc_eval_variant *v);
+
+/* The lowest SQNR of an activation (not a weight) measured in layers (one per tensor of s),
+ * and which tensor (-1, and +inf, when none was). */
+double qc_eval_min_sqnr(const qc_stats *s, const qc_layer_error *layers, int *which);
+
+/* The weights' errors of each variant, then the first `images` inputs (batch 1, the shape of
+ * fp32's input) run through fp32 and every variant on this thread, in order, adding each
+ * tensor's error and codes to v[k].layers. model names the model in messages. */
+qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats *s, const float *inputs,
+                         int64_t images, qc_eval_variant *v, int n_variants, qc_error *err);
+
+/* ---- the HTML report of qcal compare (report-html.c) -------------------------------- */
+
+/* What the page shows, filled by compare; nothing is owned. Fractions are in [0, 1]; NaN
+ * marks a value that was not measured (no labels, no timing, a tensor the variant did not
+ * quantize). Variant k of every model is variants[k]. */
+typedef struct {
+    const char *variant;  /* the method that chose it, e.g. "symlowp/channel" */
+    float lo, hi;         /* the real range it represents (the tensor's, for per channel) */
+} qc_report_range;
+
+typedef struct {
+    const char *name;               /* tensor name */
+    const qc_hist *hist;            /* from the statistics; NULL or no counts: no histogram */
+    float min, max;                 /* the observed extremes */
+    const double *sqnr_db;          /* n_variants: per-layer SQNR (±inf allowed) */
+    int n_ranges;
+    const qc_report_range *ranges; /* marked on the histogram */
+} qc_report_tensor;
+
+typedef struct {
+    const char *name;               /* the model file */
+    int64_t images;                 /* validation images */
+    double fp32_top1;
+    const double *top1;             /* n_variants */
+    const double *agreement;        /* n_variants: argmax agreement with FP32 */
+    const double *speedup;          /* n_variants: INT8 over FP32 images/s; may be NULL */
+    int n_tensors;
+    const qc_report_tensor *tensors;
+} qc_report_model;
+
+typedef struct {
+    const char *title;
+    const char *version;            /* of qcal, for the header */
+    const char *calib, *val;        /* image folders, for the header */
+    int n_variants;
+    const char *const *variants;
+    int n_models;
+    const qc_report_model *models;
+} qc_report;
+
+/* Writes the page (self-contained: inline CSS and SVG, no script, no external resource) to f,
+ * or atomically to path. The same report gives the same bytes. */
+qc_status qc_report_html_put(const qc_report *r, FILE *f, qc_error *err);
+qc_status qc_report_html_write(const qc_report *r, const char *path, qc_error *err);
 
 #endif

@@ -43,77 +43,32 @@ typedef struct {
     double throughput; /* inputs per second */
 } timing;
 
-/* ---- inputs ---------------------------------------------------------------------------------- */
-
-/* The model's single float input, its first dimension the batch: its shape, the elements of
- * one sample, and whether the batch is fixed (not symbolic). */
-static qc_status input_shape(const qc_graph *g, const char *path, int *rank, int64_t *dims, int64_t *per_sample,
-                             bool *fixed_batch, qc_error *err)
-{
-    if (g->n_inputs != 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: bench times models of one input", path,
-                       g->n_inputs);
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank < 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float tensor with a batch dimension", path,
-                       t->name);
-    *rank = t->value.rank;
-    *fixed_batch = !(t->symbolic & 1);
-    *per_sample = 1;
-    for (int d = 0; d < t->value.rank; d++) {
-        dims[d] = t->value.dims[d];
-        if (d > 0)
-            *per_sample *= dims[d];
-    }
-    return QC_OK;
-}
-
-/* n random values in [-1, 1) from a fixed seed (xorshift32). */
-static void random_fill(float *x, int64_t n, uint32_t seed)
-{
-    uint32_t s = seed ? seed : 1;
-    for (int64_t i = 0; i < n; i++) {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        x[i] = (float)((double)s / 2147483648.0 - 1.0);
-    }
-}
-
 /* ---- the models -------------------------------------------------------------------------------- */
 
 /* fp32 quantized here: statistics of CALIB_SAMPLES random inputs, then QDQ, fused. */
 static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int rank, const int64_t *dims,
                                int64_t per_sample, qc_graph **out, qc_error *err)
 {
-    qc_stats_options so = {.per_channel = false, .histograms = false};
-    qc_stats *s = NULL;
-    qc_exec *x = NULL;
-    float *buf = malloc(sizeof(float) * (size_t)(per_sample * o->one));
-    qc_status st = buf ? qc_stats_create(fp32, &so, &s, err) : qc_fail(err, QC_ERR_IO, "out of memory");
-    if (st == QC_OK && !(x = qc_exec_create(fp32)))
-        st = qc_fail(err, QC_ERR_IO, "out of memory");
-    if (st == QC_OK)
-        qc_exec_set_observer(x, qc_stats_observer, s);
+    const int64_t size = per_sample * o->one;
+    float *buf = malloc(sizeof(float) * (size_t)(size * CALIB_SAMPLES));
+    if (!buf)
+        return qc_fail(err, QC_ERR_IO, "out of memory");
+    char names[CALIB_SAMPLES][32];
+    const char *name_of[CALIB_SAMPLES];
+    for (int i = 0; i < CALIB_SAMPLES; i++) {
+        qc_eval_random(buf + i * size, size, 1000u + (uint32_t)i);
+        snprintf(names[i], sizeof names[i], "random-%d", i);
+        name_of[i] = names[i];
+    }
     int64_t d1[QC_MAX_RANK];
     memcpy(d1, dims, sizeof(int64_t) * (size_t)rank);
     d1[0] = o->one;
-    for (int i = 0; i < CALIB_SAMPLES && st == QC_OK; i++) {
-        random_fill(buf, per_sample * o->one, 1000u + (uint32_t)i);
-        qc_value in = qc_value_f32(rank, d1, buf);
-        qc_stats_observe_inputs(s, fp32, &in, 1);
-        char name[32];
-        snprintf(name, sizeof name, "random-%d", i);
-        if ((st = qc_exec_run(x, &in, 1, err)) == QC_OK)
-            qc_stats_add_image(s, name);
-    }
-    if (st == QC_OK) {
-        qc_stats_flush(s);
-        if (s->status != QC_OK) {
-            *err = s->err;
-            st = s->status;
-        }
-    }
+    qc_pass_inputs in = {.tensors = buf, .n = CALIB_SAMPLES, .stride = size, .rank = rank, .dims = d1,
+                         .names = name_of};
+    qc_stats_options so = {.per_channel = false, .histograms = false};
+    qc_gather_options go = {.limit = CALIB_SAMPLES, .batch = CALIB_SAMPLES, .shard_n = 1, .threads = 1};
+    qc_stats *s = NULL;
+    qc_status st = qc_stats_gather_inputs(fp32, &in, &so, &go, &s, err);
     if (st == QC_OK) {
         qc_quantize_options qo;
         qc_quantize_options_default(&qo);
@@ -123,7 +78,6 @@ static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int
     }
     if (st == QC_OK)
         st = qc_pass_fuse_qdq(*out, err);
-    qc_exec_destroy(x);
     qc_stats_destroy(s);
     free(buf);
     return st;
@@ -137,23 +91,6 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-typedef struct {
-    qc_exec **execs;
-    const qc_value *input;
-    qc_status *status;
-    qc_error *errs;
-} throughput_ctx;
-
-static int throughput_item(void *arg, int worker, int64_t item)
-{
-    (void)item;
-    throughput_ctx *c = arg;
-    qc_status st = qc_exec_run(c->execs[worker], c->input, 1, &c->errs[worker]);
-    if (st != QC_OK && c->status[worker] == QC_OK)
-        c->status[worker] = st;
-    return (int)st;
-}
-
 /* g's median latency of o->one inputs on this thread, and its throughput at o->batch inputs
  * per run on o->threads threads (o->runs runs each, after WARMUP_RUNS). */
 static qc_status time_graph(const qc_graph *g, const bench_options *o, int rank, const int64_t *dims,
@@ -162,56 +99,30 @@ static qc_status time_graph(const qc_graph *g, const bench_options *o, int rank,
     const int threads = o->common.threads;
     float *buf = malloc(sizeof(float) * (size_t)(per_sample * o->batch));
     double *lat = malloc(sizeof(double) * (size_t)o->runs);
-    throughput_ctx c = {.execs = calloc((size_t)threads, sizeof(qc_exec *)),
-                        .status = calloc((size_t)threads, sizeof(qc_status)),
-                        .errs = calloc((size_t)threads, sizeof(qc_error))};
-    qc_status st = QC_OK;
-    if (!buf || !lat || !c.execs || !c.status || !c.errs)
-        st = qc_fail(err, QC_ERR_IO, "out of memory");
-    for (int w = 0; w < threads && st == QC_OK; w++)
-        if (!(c.execs[w] = qc_exec_create(g)))
-            st = qc_fail(err, QC_ERR_IO, "out of memory");
-    if (st == QC_OK) {
-        random_fill(buf, per_sample * o->batch, 7u);
-        int64_t d[QC_MAX_RANK];
-        memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
-        d[0] = o->one;
-        qc_value one = qc_value_f32(rank, d, buf);
-        for (int64_t r = 0; r < WARMUP_RUNS + o->runs && st == QC_OK; r++) {
-            double start = cli_now();
-            st = qc_exec_run(c.execs[0], &one, 1, err);
-            if (r >= WARMUP_RUNS)
-                lat[r - WARMUP_RUNS] = cli_now() - start;
-        }
-        if (st == QC_OK) {
-            qsort(lat, (size_t)o->runs, sizeof *lat, cmp_double);
-            t->latency = o->runs % 2 ? lat[o->runs / 2] : 0.5 * (lat[o->runs / 2 - 1] + lat[o->runs / 2]);
-        }
-        d[0] = o->batch;
-        qc_value many = qc_value_f32(rank, d, buf);
-        c.input = &many;
-        if (st == QC_OK && qc_parallel_for(threads, (int64_t)threads * WARMUP_RUNS, throughput_item, &c) != 0)
-            st = QC_ERR_IO;
-        double start = cli_now();
-        if (st == QC_OK && qc_parallel_for(threads, (int64_t)threads * o->runs, throughput_item, &c) != 0)
-            st = QC_ERR_IO;
-        double seconds = cli_now() - start;
-        if (st == QC_ERR_IO)
-            for (int w = 0; w < threads; w++)
-                if (c.status[w] != QC_OK) {
-                    *err = c.errs[w];
-                    st = c.status[w];
-                    break;
-                }
-        if (st == QC_OK)
-            t->throughput = (double)threads * (double)o->runs * (double)o->batch / seconds;
+    if (!buf || !lat) {
+        free(buf);
+        free(lat);
+        return qc_fail(err, QC_ERR_IO, "out of memory");
     }
-    if (c.execs)
-        for (int w = 0; w < threads; w++)
-            qc_exec_destroy(c.execs[w]);
-    free(c.execs);
-    free(c.status);
-    free(c.errs);
+    qc_eval_random(buf, per_sample * o->batch, 7u);
+    int64_t d[QC_MAX_RANK];
+    memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
+    d[0] = o->one;
+    /* one input, run again and again */
+    qc_pass_inputs one = {.tensors = buf, .cycle = 1, .rank = rank, .dims = d};
+    qc_status st = qc_eval_time(g, &one, 1, WARMUP_RUNS, 1, o->runs, cli_now, lat, err);
+    if (st == QC_OK) {
+        qsort(lat, (size_t)o->runs, sizeof *lat, cmp_double);
+        t->latency = o->runs % 2 ? lat[o->runs / 2] : 0.5 * (lat[o->runs / 2 - 1] + lat[o->runs / 2]);
+    }
+    d[0] = o->batch;
+    qc_pass_inputs many = one;
+    double seconds = 0;
+    if (st == QC_OK)
+        st = qc_eval_time(g, &many, threads, (int64_t)threads * WARMUP_RUNS, (int64_t)threads * o->runs, 1,
+                          cli_now, &seconds, err);
+    if (st == QC_OK)
+        t->throughput = (double)threads * (double)o->runs * (double)o->batch / seconds;
     free(lat);
     free(buf);
     return st;
@@ -324,13 +235,13 @@ int cmd_bench(int argc, char **argv)
         qc_graph_destroy(g);
         return status;
     }
-    status = input_shape(g, model, &rank, dims, &per_sample, &fixed, &err);
+    status = qc_eval_batch_input(g, model, &rank, dims, &per_sample, &fixed, &err);
     /* a model exported with a fixed batch runs that batch, for both figures */
     o.one = status == QC_OK && fixed ? dims[0] : 1;
     if (status == QC_OK && fixed)
         o.batch = dims[0];
     if (status == QC_OK && o.int8_path) {
-        status = input_shape(q, o.int8_path, &qrank, qdims, &qper_sample, &qfixed, &err);
+        status = qc_eval_batch_input(q, o.int8_path, &qrank, qdims, &qper_sample, &qfixed, &err);
         if (status == QC_OK && qfixed && (!fixed || qdims[0] != dims[0]))
             status = qc_fail(&err, QC_ERR_INPUT, "'%s' has a fixed batch of %lld; '%s' does not", o.int8_path,
                              (long long)qdims[0], model);

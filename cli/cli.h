@@ -13,6 +13,18 @@
 
 #define QCAL_VERSION "0.1.0"
 
+/* Exit codes, as README's table says. A command returns a qc_status, or CLI_GATE_FAILED
+ * when an accuracy gate failed; cli_exit_code turns that into the process's exit code. */
+typedef enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_GATE = 1,  /* an accuracy gate failed */
+    CLI_EXIT_USAGE = 2, /* bad command line */
+    CLI_EXIT_INPUT = 3, /* bad model, image, statistics or configuration */
+    CLI_EXIT_IO = 4,    /* I/O or internal error */
+} cli_exit;
+#define CLI_GATE_FAILED (QC_ERR_IO + 100) /* not a qc_status */
+cli_exit cli_exit_code(int status);
+
 int cmd_inspect(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
@@ -123,6 +135,8 @@ typedef struct {
 void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool quiet);
 void cli_progress_update(cli_progress *p, int64_t done);
 void cli_progress_end(cli_progress *p);
+/* cli_progress_update as a library progress callback (ctx: the cli_progress) */
+void cli_progress_draw(void *ctx, int64_t done, int64_t total);
 
 double cli_now(void); /* monotonic seconds */
 
@@ -142,50 +156,7 @@ typedef struct {
 /* Runs the FP32 graph g of model_path over the PNG images under `images` and returns the
  * merged statistics in *out (seconds: the time the pass took). Prints what goes wrong;
  * returns the exit status. The result does not depend on threads or batch. */
-int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, qc_graph *g,
+int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds);
-
-/* ---- the HTML report of qcal compare (cli/report-html.c) -------------------------------- */
-
-/* What the page shows, filled by compare; nothing is owned. Fractions are in [0, 1]; NaN
- * marks a value that was not measured (no labels, no timing, a tensor the variant did not
- * quantize). Variant k of every model is variants[k]. */
-typedef struct {
-    const char *variant;  /* the method that chose it, e.g. "symlowp/channel" */
-    float lo, hi;         /* the real range it represents (the tensor's, for per channel) */
-} cli_report_range;
-
-typedef struct {
-    const char *name;               /* tensor name */
-    const qc_hist *hist;            /* from the statistics; NULL or no counts: no histogram */
-    float min, max;                 /* the observed extremes */
-    const double *sqnr_db;          /* n_variants: per-layer SQNR (±inf allowed) */
-    int n_ranges;
-    const cli_report_range *ranges; /* marked on the histogram */
-} cli_report_tensor;
-
-typedef struct {
-    const char *name;               /* the model file */
-    int64_t images;                 /* validation images */
-    double fp32_top1;
-    const double *top1;             /* n_variants */
-    const double *agreement;        /* n_variants: argmax agreement with FP32 */
-    const double *speedup;          /* n_variants: INT8 over FP32 images/s; may be NULL */
-    int n_tensors;
-    const cli_report_tensor *tensors;
-} cli_report_model;
-
-typedef struct {
-    const char *title;
-    const char *calib, *val;        /* image folders, for the header */
-    int n_variants;
-    const char *const *variants;
-    int n_models;
-    const cli_report_model *models;
-} cli_report;
-
-/* Writes the page (self-contained: inline CSS and SVG, no script, no external resource)
- * atomically to path. The same report gives the same bytes. */
-qc_status cli_report_html_write(const cli_report *r, const char *path, qc_error *err);
 
 #endif

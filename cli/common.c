@@ -515,6 +515,12 @@ void cli_progress_update(cli_progress *p, int64_t done)
     fflush(stderr);
 }
 
+void cli_progress_draw(void *ctx, int64_t done, int64_t total)
+{
+    (void)total;
+    cli_progress_update(ctx, done);
+}
+
 void cli_progress_end(cli_progress *p)
 {
     if (p->on)

@@ -62,37 +62,10 @@ typedef struct {
     cli_common common;
 } compare_options;
 
-/* One measured tensor of one variant. */
 typedef struct {
-    qc_error_acc acc;      /* quantized (dequantized) against FP32, over the layer images */
-    bool has_codes;
-    qc_code_hist codes;    /* FP32 values under the variant's qparams */
-    bool has_range;
-    float lo, hi;          /* the range the variant chose (report) */
-} layer_result;
-
-/* A tensor of the quantized graph that holds what the next layer reads of a statistics
- * tensor, found in the QDQ graph before fusion (map_tensors): the output of its
- * QuantizeLinear, which fusion keeps (the fused node writes it), or the float tensor of a
- * statistics tensor the variant leaves in FP32. */
-typedef struct {
-    char *name;            /* owned */
-    int stats_index;
-    qc_qparams deq;        /* integer tensors: how to dequantize them */
-    const qc_qparams *deq_ch; /* or, quantized per channel along axis 1 (input compensation):
-                                 n_ch parameters of the variant's report */
-    int n_ch;
-} layer_map;
-
-typedef struct {
-    qc_graph *g;           /* owned: the quantized graph (fused) */
-    layer_map *maps;       /* owned */
-    int n_maps;
-    qc_quantize_report report;
     float *logits;         /* owned: n_images × classes */
     int64_t correct, agree;
     double kl_sum, seconds;
-    layer_result *layers;  /* owned: one per statistics tensor */
 } variant_result;
 
 typedef struct {
@@ -106,555 +79,79 @@ typedef struct {
     float *fp32_logits;    /* owned */
     double fp32_seconds;
     variant_result var[MAX_VARIANTS];
+    qc_eval_variant ev[MAX_VARIANTS]; /* owned: the quantized graphs and their layers' errors */
 } model_result;
 
-/* ---- running a graph over preloaded images ------------------------------------------------ */
+/* ---- running a graph over the decoded images ------------------------------------------------ */
 
 typedef struct {
-    const model_result *m;
-    int64_t first;         /* the slice's first image */
-    qc_exec **execs;
     float *logits;
-    qc_status *status;     /* per worker */
-    qc_error *errs;        /* per worker */
-} run_ctx;
+    int classes;
+} store_ctx;
 
-static int run_item(void *arg, int worker, int64_t item)
+static qc_status store_logits(void *ctx, const qc_eval_result *r, qc_error *err)
 {
-    run_ctx *c = arg;
-    const model_result *m = c->m;
-    const int64_t i = c->first + item;
-    int64_t dims[4] = {1, m->channels, m->height, m->width};
-    const int64_t size = (int64_t)m->channels * m->height * m->width;
-    qc_value in = qc_value_f32(4, dims, m->pixels + i * size);
-    qc_status st = qc_exec_run(c->execs[worker], &in, 1, &c->errs[worker]);
-    if (st == QC_OK) {
-        const qc_value *out = qc_exec_output(c->execs[worker], 0);
-        if (out->dtype != QC_FLOAT || qc_value_count(out) != m->classes)
-            st = qc_fail(&c->errs[worker], QC_ERR_INPUT, "the output is not %d float scores",
-                         m->classes);
-        else
-            memcpy(c->logits + i * m->classes, out->data, sizeof(float) * (size_t)m->classes);
-    }
-    if (st != QC_OK && c->status[worker] == QC_OK)
-        c->status[worker] = st;
-    return (int)st;
+    store_ctx *c = ctx;
+    (void)err;
+    memcpy(c->logits + r->index * c->classes, r->logits, sizeof(float) * (size_t)c->classes);
+    return QC_OK;
 }
 
 /* Runs g over every image of m into logits (n × classes); prints what goes wrong. */
 static int run_graph(const model_result *m, const qc_graph *g, int threads, float *logits,
                      double *seconds, const char *what, bool quiet)
 {
-    run_ctx c = {.m = m, .logits = logits};
-    c.execs = calloc((size_t)threads, sizeof *c.execs);
-    c.status = calloc((size_t)threads, sizeof *c.status);
-    c.errs = calloc((size_t)threads, sizeof *c.errs);
-    int status = QC_OK;
-    if (!c.execs || !c.status || !c.errs)
-        status = QC_ERR_IO;
-    for (int t = 0; t < threads && status == QC_OK; t++)
-        if (!(c.execs[t] = qc_exec_create(g)))
-            status = QC_ERR_IO;
-    if (status != QC_OK) {
-        cli_error("out of memory");
-        goto end;
-    }
     cli_progress progress;
     cli_progress_start(&progress, what, m->n, quiet);
+    store_ctx sc = {logits, m->classes};
+    qc_pass_inputs in = {.tensors = m->pixels, .n = m->n,
+                         .stride = (int64_t)m->channels * m->height * m->width};
+    /* steps only for the progress bar: every image is independent and stored by index */
+    qc_eval_options eo = {.run = {.limit = m->n, .batch = 512, .threads = threads,
+                                  .progress = cli_progress_draw, .progress_ctx = &progress},
+                          .sink = store_logits, .sink_ctx = &sc};
+    qc_error err;
     double start = cli_now();
-    /* slices only for the progress bar: every image is independent and stored by index */
-    const int64_t slice = 512;
-    for (c.first = 0; c.first < m->n && status == QC_OK; c.first += slice) {
-        int64_t count = m->n - c.first < slice ? m->n - c.first : slice;
-        if (qc_parallel_for(threads, count, run_item, &c) != 0)
-            status = QC_ERR_IO;
-        cli_progress_update(&progress, c.first + count);
-    }
+    qc_status st = qc_eval_logits(g, &in, m->classes, &eo, &err);
     *seconds = cli_now() - start;
     cli_progress_end(&progress);
-    if (status != QC_OK)
-        for (int t = 0; t < threads; t++)
-            if (c.status[t] != QC_OK) {
-                cli_error("%s (%s): %s", m->path, what, c.errs[t].msg);
-                status = c.status[t];
-                break;
-            }
-end:
-    if (c.execs)
-        for (int t = 0; t < threads; t++)
-            qc_exec_destroy(c.execs[t]);
-    free(c.execs);
-    free(c.status);
-    free(c.errs);
-    return status;
+    if (st != QC_OK)
+        cli_error("%s (%s): %s", m->path, what, err.msg);
+    return st;
 }
 
-/* ---- loading ---------------------------------------------------------------------------------- */
-
-typedef struct {
-    model_result *m;
-    const qc_image_set *set;
-    const qc_preprocess *pp;
-    qc_status *status;
-    qc_error *errs;
-} load_ctx;
-
-static int load_item(void *arg, int worker, int64_t item)
-{
-    load_ctx *c = arg;
-    model_result *m = c->m;
-    const int64_t size = (int64_t)m->channels * m->height * m->width;
-    qc_status st = qc_image_load(c->set->items[item].path, c->pp, m->channels, m->height,
-                                 m->width, m->pixels + item * size, &c->errs[worker]);
-    if (st != QC_OK && c->status[worker] == QC_OK)
-        c->status[worker] = st;
-    return (int)st;
-}
-
-/* Decodes the first m->n images of set into m->pixels, on threads. */
+/* Decodes the first m->n images of set into m->pixels, on threads, and keeps their labels. */
 static int load_images(model_result *m, const qc_image_set *set, const qc_preprocess *pp,
                        int threads)
 {
     const int64_t size = (int64_t)m->channels * m->height * m->width;
-    load_ctx c = {.m = m, .set = set, .pp = pp};
     m->pixels = malloc(sizeof(float) * (size_t)(size * m->n));
     m->labels = malloc(sizeof(int) * (size_t)m->n);
-    c.status = calloc((size_t)threads, sizeof *c.status);
-    c.errs = calloc((size_t)threads, sizeof *c.errs);
-    int status = QC_OK;
-    if (!m->pixels || !m->labels || !c.status || !c.errs) {
+    if (!m->pixels || !m->labels) {
         cli_error("out of memory");
-        status = QC_ERR_IO;
-    } else if (qc_parallel_for(threads, m->n, load_item, &c) != 0) {
-        for (int t = 0; t < threads; t++)
-            if (c.status[t] != QC_OK) {
-                cli_error("%s", c.errs[t].msg);
-                status = c.status[t];
-                break;
-            }
+        return QC_ERR_IO;
     }
-    for (int64_t i = 0; status == QC_OK && i < m->n; i++) {
+    qc_error err;
+    qc_status st = qc_eval_load_images(set, pp, m->n, m->channels, m->height, m->width, threads,
+                                       m->pixels, &err);
+    if (st != QC_OK) {
+        cli_error("%s", err.msg);
+        return st;
+    }
+    for (int64_t i = 0; i < m->n; i++) {
         m->labels[i] = set->items[i].label;
         m->labelled += m->labels[i] >= 0;
     }
-    free(c.status);
-    free(c.errs);
-    return status;
-}
-
-/* ---- per-layer error ------------------------------------------------------------------------- */
-
-/* The FP32 pass keeps a copy of every float tensor of one image; the quantized pass compares
- * what it produces against them. */
-typedef struct {
-    const qc_stats *s;
-    /* FP32 pass */
-    const qc_graph *g;
-    float **cap;            /* per FP32 graph tensor */
-    int64_t *cap_n, *cap_size;
-    /* quantized pass */
-    const int *map;         /* quantized graph tensor → statistics tensor, or -1 */
-    const layer_map *const *deq; /* per quantized tensor: how to dequantize an integer one */
-    const int *fp32_of;     /* statistics tensor → FP32 graph tensor */
-    layer_result *layers;   /* per statistics tensor */
-    float *scratch;
-    int64_t scratch_size;
-    bool oom;
-} layer_ctx;
-
-static bool ensure(float **buf, int64_t *size, int64_t n)
-{
-    if (*size >= n)
-        return true;
-    float *grown = realloc(*buf, sizeof(float) * (size_t)n);
-    if (!grown)
-        return false;
-    *buf = grown;
-    *size = n;
-    return true;
-}
-
-static void capture_observer(void *ctx, const qc_graph *g, int tensor, const qc_value *v)
-{
-    layer_ctx *c = ctx;
-    (void)g;
-    if (v->dtype != QC_FLOAT)
-        return;
-    int64_t n = qc_value_count(v);
-    if (!ensure(&c->cap[tensor], &c->cap_size[tensor], n)) {
-        c->oom = true;
-        return;
-    }
-    memcpy(c->cap[tensor], v->data, sizeof(float) * (size_t)n);
-    c->cap_n[tensor] = n;
-}
-
-static void compare_observer(void *ctx, const qc_graph *g, int tensor, const qc_value *v)
-{
-    layer_ctx *c = ctx;
-    (void)g;
-    int si = c->map[tensor];
-    if (si < 0)
-        return;
-    int f = c->fp32_of[si];
-    int64_t n = qc_value_count(v);
-    if (f < 0 || !c->cap[f] || c->cap_n[f] != n)
-        return;
-    const float *q = v->data;
-    if (v->dtype == QC_UINT8 || v->dtype == QC_INT8) {
-        if (!ensure(&c->scratch, &c->scratch_size, n)) {
-            c->oom = true;
-            return;
-        }
-        const layer_map *lm = c->deq[tensor];
-        int64_t inner = 1; /* values per channel and sample, channels on axis 1 */
-        for (int d = 2; d < v->rank; d++)
-            inner *= v->dims[d];
-        if (lm->n_ch > 1 && (v->rank < 2 || v->dims[1] != lm->n_ch))
-            return;
-        for (int64_t i = 0; i < n; i++) {
-            int32_t code = v->dtype == QC_UINT8 ? ((const uint8_t *)v->data)[i]
-                                                : ((const int8_t *)v->data)[i];
-            const qc_qparams *p = lm->n_ch > 1 ? &lm->deq_ch[(i / inner) % lm->n_ch] : &lm->deq;
-            c->scratch[i] = qc_dequantize_value(code, p);
-        }
-        q = c->scratch;
-    } else if (v->dtype != QC_FLOAT)
-        return;
-    qc_error_acc_add(&c->layers[si].acc, c->cap[f], q, n);
-}
-
-static bool is_plain_op(const qc_node *n, const char *op_type)
-{
-    return !strcmp(n->op_type, op_type) && (!n->domain[0] || !strcmp(n->domain, "ai.onnx"));
-}
-
-static bool constant_operands(const qc_graph *g, const qc_node *n)
-{
-    for (int k = 1; k < n->n_inputs; k++)
-        if (n->inputs[k] >= 0 && !g->tensors[n->inputs[k]].is_const)
-            return false;
-    return true;
-}
-
-/* The statistics tensor that QuantizeLinear node nd quantizes, or -1. The quantizer writes,
- * for an activation x (docs/qparams.md Q8, Q14):
- *
- *     x [→ Div(x, S) when compensated] [→ Clip to the b-bit range when b < 8] → Q → DQ
- *
- * and the readers of x read DQ's output. So the activation is Q's input, found through that
- * Clip and Div; a graph output x is renamed before its Q and its name moves to DQ's output. */
-static int quantized_activation(const qc_graph *vg, const qc_stats *s, const qc_node *nd)
-{
-    for (int i = 0; i < vg->n_nodes; i++) {
-        const qc_node *dq = &vg->nodes[i];
-        if (is_plain_op(dq, "DequantizeLinear") && dq->n_inputs > 0 && dq->inputs[0] == nd->outputs[0] &&
-            dq->n_outputs > 0 && dq->outputs[0] >= 0 && vg->tensors[dq->outputs[0]].is_output) {
-            int si = qc_stats_find(s, vg->tensors[dq->outputs[0]].name);
-            if (si >= 0)
-                return si;
-        }
-    }
-    int x = nd->inputs[0];
-    int si = qc_stats_find(s, vg->tensors[x].name);
-    const char *steps[] = {"Clip", "Div"}; /* walking back: the Clip comes after the Div */
-    for (int k = 0; k < 2 && si < 0; k++) {
-        int p = vg->tensors[x].producer;
-        if (p < 0 || !is_plain_op(&vg->nodes[p], steps[k]) || vg->nodes[p].n_inputs < 1 ||
-            !constant_operands(vg, &vg->nodes[p]))
-            continue;
-        x = vg->nodes[p].inputs[0];
-        si = qc_stats_find(s, vg->tensors[x].name);
-    }
-    return si;
-}
-
-/* Which tensor of the quantized graph vg (QDQ, before fusion) holds each quantized
- * activation as the next layer reads it: the output of its QuantizeLinear, an integer tensor
- * that fusion keeps (the fused node writes it), dequantized with that node's scale and zero
- * point, or channel by channel with the report's parameters when the activation is
- * compensated. Statistics tensors that the variant leaves in FP32 are compared as the float
- * tensor of the same name. */
-static qc_status map_tensors(const qc_graph *vg, const qc_stats *s, variant_result *v, qc_error *err)
-{
-    bool *claimed = calloc((size_t)s->n_tensors + 1, sizeof *claimed);
-    bool *measured = calloc((size_t)s->n_tensors + 1, sizeof *measured);
-    int *map = malloc(sizeof(int) * (size_t)(vg->n_tensors + 1));
-    qc_qparams *deq = calloc((size_t)vg->n_tensors + 1, sizeof *deq);
-    v->maps = calloc((size_t)vg->n_tensors + 1, sizeof *v->maps);
-    if (!claimed || !measured || !map || !deq || !v->maps) {
-        free(claimed);
-        free(measured);
-        free(map);
-        free(deq);
-        return qc_fail(err, QC_ERR_IO, "out of memory");
-    }
-    for (int t = 0; t < vg->n_tensors; t++)
-        map[t] = -1;
-    /* quantized by the variant: never compared through a float tensor of the same name,
-     * which in the QDQ graph holds the value before the quantization (before a fused Relu,
-     * before the b-bit Clip, or in the units of compensated channels) */
-    for (int r = 0; r < v->report.n; r++) {
-        int si = qc_stats_find(s, v->report.tensors[r].tensor);
-        if (si >= 0 && (!strcmp(v->report.tensors[r].role, "activation") || !strcmp(v->report.tensors[r].role, "input")))
-            claimed[si] = true;
-    }
-    for (int i = 0; i < vg->n_nodes; i++) {
-        const qc_node *nd = &vg->nodes[i];
-        if (!is_plain_op(nd, "QuantizeLinear") || nd->n_inputs < 2 || nd->n_outputs < 1 ||
-            nd->outputs[0] < 0 || nd->inputs[0] < 0 || vg->tensors[nd->inputs[0]].is_const)
-            continue;
-        int si = quantized_activation(vg, s, nd);
-        const qc_tensor *sc = &vg->tensors[nd->inputs[1]];
-        const qc_tensor *zp = nd->n_inputs > 2 && nd->inputs[2] >= 0 ? &vg->tensors[nd->inputs[2]] : NULL;
-        const qc_tensor *out = &vg->tensors[nd->outputs[0]];
-        if (si < 0 || measured[si] || !sc->is_const || qc_value_count(&sc->value) != 1 ||
-            (zp && !zp->is_const))
-            continue;
-        measured[si] = true; /* once, should a tensor be quantized twice */
-        qc_qparams p = {.scale = (float)qc_read_scalar(&sc->value, 0),
-                        .zero_point = zp ? (int32_t)qc_read_scalar(&zp->value, 0) : 0};
-        bool is_signed = zp ? zp->value.dtype == QC_INT8 : out->value.dtype == QC_INT8;
-        p.qmin = is_signed ? -128 : 0;
-        p.qmax = is_signed ? 127 : 255;
-        map[nd->outputs[0]] = si;
-        deq[nd->outputs[0]] = p;
-    }
-    for (int t = 0; t < vg->n_tensors; t++) {
-        const qc_tensor *tt = &vg->tensors[t];
-        if (map[t] >= 0 || tt->is_const || tt->value.dtype != QC_FLOAT)
-            continue;
-        int si = qc_stats_find(s, tt->name);
-        if (si >= 0 && !claimed[si])
-            map[t] = si;
-    }
-    qc_status st = QC_OK;
-    for (int t = 0; t < vg->n_tensors && st == QC_OK; t++) {
-        if (map[t] < 0)
-            continue;
-        layer_map *e = &v->maps[v->n_maps];
-        if (!(e->name = strdup(vg->tensors[t].name)))
-            st = qc_fail(err, QC_ERR_IO, "out of memory");
-        e->stats_index = map[t];
-        e->deq = deq[t];
-        /* per-channel activations: their parameters are in the report */
-        for (int r = 0; r < v->report.n; r++) {
-            const qc_quantized_tensor *qt = &v->report.tensors[r];
-            if (qt->n_channels > 1 && strcmp(qt->role, "weight") && strcmp(qt->role, "bias") &&
-                !strcmp(qt->tensor, s->tensors[map[t]].name)) {
-                e->deq_ch = qt->params;
-                e->n_ch = qt->n_channels;
-            }
-        }
-        v->n_maps += st == QC_OK;
-    }
-    free(claimed);
-    free(measured);
-    free(map);
-    free(deq);
-    return st;
-}
-
-static qc_status code_hist_add(layer_result *l, const char *name, int64_t outer, int64_t ch,
-                               int64_t inner, const float *x, const qc_qparams *p, qc_round_mode mode,
-                               qc_error *err)
-{
-    if (!l->has_codes) {
-        int32_t qmin = p[0].qmin, qmax = p[0].qmax;
-        for (int64_t c = 1; c < ch; c++) {
-            qmin = p[c].qmin < qmin ? p[c].qmin : qmin;
-            qmax = p[c].qmax > qmax ? p[c].qmax : qmax;
-        }
-        qc_status st = qc_code_hist_init(&l->codes, qmin, qmax, name, err);
-        if (st != QC_OK)
-            return st;
-        l->has_codes = true;
-    }
-    qc_code_hist_add(&l->codes, outer, ch, inner, x, p, mode);
     return QC_OK;
-}
-
-/* Weights: the FP32 weights against their fake-quantized values, under the report's qparams
- * and the layout of the statistics (the output-channel axis). */
-static qc_status weight_errors(const model_result *m, variant_result *v, qc_round_mode mode,
-                               qc_error *err)
-{
-    for (int r = 0; r < v->report.n; r++) {
-        const qc_quantized_tensor *qt = &v->report.tensors[r];
-        /* compensated weights are quantized as w·s_c: their error shows in the layer's output */
-        if (strcmp(qt->role, "weight") || qt->compensated)
-            continue;
-        int si = qc_stats_find(m->stats, qt->tensor);
-        int ft = qc_graph_find_tensor(m->g, qt->tensor);
-        if (si < 0 || ft < 0 || m->g->tensors[ft].value.dtype != QC_FLOAT || !m->g->tensors[ft].value.data)
-            continue;
-        const qc_tensor_stats *ts = &m->stats->tensors[si];
-        const qc_value *w = &m->g->tensors[ft].value;
-        int64_t n = qc_value_count(w), outer = 1, ch = 1, inner = n;
-        if (qt->n_channels > 1) {
-            if (ts->axis < 0 || ts->dims[ts->axis] != qt->n_channels)
-                continue;
-            outer = 1;
-            inner = 1;
-            for (int d = 0; d < ts->axis; d++)
-                outer *= ts->dims[d];
-            for (int d = ts->axis + 1; d < ts->rank; d++)
-                inner *= ts->dims[d];
-            ch = qt->n_channels;
-            if (outer * ch * inner != n)
-                continue;
-        }
-        float *fq = malloc(sizeof(float) * (size_t)n);
-        if (!fq)
-            return qc_fail(err, QC_ERR_IO, "out of memory");
-        const float *x = w->data;
-        for (int64_t o = 0; o < outer; o++)
-            for (int64_t c = 0; c < ch; c++)
-                for (int64_t i = 0; i < inner; i++) {
-                    int64_t k = (o * ch + c) * inner + i;
-                    fq[k] = qc_fake_quantize(x[k], &qt->params[c], mode);
-                }
-        layer_result *l = &v->layers[si];
-        qc_error_acc_add(&l->acc, x, fq, n);
-        free(fq);
-        qc_status st = code_hist_add(l, qt->tensor, outer, ch, inner, x, qt->params, mode, err);
-        if (st != QC_OK)
-            return st;
-    }
-    return QC_OK;
-}
-
-/* The first `images` images, one at a time on this thread: FP32 captured, then every
- * variant compared tensor by tensor; activation codes and clipping counted on the FP32
- * values under each variant's qparams. */
-static int layer_pass(model_result *m, int n_variants, const char *const *names, int64_t images)
-{
-    qc_error err;
-    const qc_stats *s = m->stats;
-    layer_ctx c = {.s = s, .g = m->g};
-    int status = QC_OK;
-    int *fp32_of = malloc(sizeof(int) * (size_t)(s->n_tensors + 1));
-    c.cap = calloc((size_t)m->g->n_tensors, sizeof *c.cap);
-    c.cap_n = calloc((size_t)m->g->n_tensors, sizeof *c.cap_n);
-    c.cap_size = calloc((size_t)m->g->n_tensors, sizeof *c.cap_size);
-    int *maps[MAX_VARIANTS] = {0};
-    const layer_map **deqs[MAX_VARIANTS] = {0};
-    qc_exec *execs[MAX_VARIANTS] = {0};
-    qc_exec *x32 = qc_exec_create(m->g);
-    bool oom = !fp32_of || !c.cap || !c.cap_n || !c.cap_size || !x32;
-    if (oom)
-        goto end;
-    for (int i = 0; i < s->n_tensors; i++)
-        fp32_of[i] = qc_graph_find_tensor(m->g, s->tensors[i].name);
-    c.fp32_of = fp32_of;
-    for (int k = 0; k < n_variants; k++) {
-        const qc_graph *vg = m->var[k].g;
-        maps[k] = malloc(sizeof(int) * (size_t)vg->n_tensors);
-        deqs[k] = calloc((size_t)vg->n_tensors, sizeof *deqs[k]);
-        execs[k] = qc_exec_create(vg);
-        if ((oom = !maps[k] || !deqs[k] || !execs[k]))
-            goto end;
-        for (int t = 0; t < vg->n_tensors; t++)
-            maps[k][t] = -1;
-        for (int e = 0; e < m->var[k].n_maps; e++) {
-            int t = qc_graph_find_tensor(vg, m->var[k].maps[e].name);
-            if (t >= 0) {
-                maps[k][t] = m->var[k].maps[e].stats_index;
-                deqs[k][t] = &m->var[k].maps[e];
-            }
-        }
-        if ((status = weight_errors(m, &m->var[k], QC_ROUND_HALF_EVEN, &err)) != QC_OK) {
-            cli_error("%s", err.msg);
-            goto end;
-        }
-    }
-    qc_exec_set_observer(x32, capture_observer, &c);
-    const int64_t size = (int64_t)m->channels * m->height * m->width;
-    const int in = m->g->inputs[0];
-    int64_t dims[4] = {1, m->channels, m->height, m->width};
-    for (int64_t i = 0; i < images && status == QC_OK; i++) {
-        qc_value v = qc_value_f32(4, dims, m->pixels + i * size);
-        if ((status = qc_exec_run(x32, &v, 1, &err)) != QC_OK) {
-            cli_error("%s: %s", m->path, err.msg);
-            break;
-        }
-        /* the executor reports what nodes produce; the input is copied here */
-        if ((oom = !ensure(&c.cap[in], &c.cap_size[in], size)))
-            break;
-        memcpy(c.cap[in], v.data, sizeof(float) * (size_t)size);
-        c.cap_n[in] = size;
-        for (int k = 0; k < n_variants && status == QC_OK; k++) {
-            variant_result *vr = &m->var[k];
-            for (int r = 0; r < vr->report.n && status == QC_OK; r++) {
-                const qc_quantized_tensor *qt = &vr->report.tensors[r];
-                if (strcmp(qt->role, "activation") && strcmp(qt->role, "input"))
-                    continue;
-                int si = qc_stats_find(s, qt->tensor), f = si >= 0 ? fp32_of[si] : -1;
-                if (f < 0 || !c.cap[f])
-                    continue;
-                int64_t ch = qt->n_channels; /* > 1: along axis 1 (input compensation) */
-                status = code_hist_add(&vr->layers[si], qt->tensor, 1, ch, c.cap_n[f] / ch, c.cap[f],
-                                       qt->params, QC_ROUND_HALF_EVEN, &err);
-                if (status != QC_OK)
-                    cli_error("%s", err.msg);
-            }
-            c.map = maps[k];
-            c.deq = deqs[k];
-            c.layers = vr->layers;
-            qc_exec_set_observer(execs[k], compare_observer, &c);
-            if (status == QC_OK && (status = qc_exec_run(execs[k], &v, 1, &err)) != QC_OK)
-                cli_error("%s (%s): %s", m->path, names[k], err.msg);
-        }
-        oom |= c.oom;
-    }
-end:
-    if (oom || c.oom) {
-        cli_error("out of memory");
-        status = QC_ERR_IO;
-    }
-    for (int k = 0; k < n_variants; k++) {
-        free(maps[k]);
-        free((void *)deqs[k]);
-        qc_exec_destroy(execs[k]);
-    }
-    if (c.cap)
-        for (int t = 0; t < m->g->n_tensors; t++)
-            free(c.cap[t]);
-    free(c.cap);
-    free(c.cap_n);
-    free(c.cap_size);
-    free(c.scratch);
-    free(fp32_of);
-    qc_exec_destroy(x32);
-    return status;
 }
 
 /* ---- one model ------------------------------------------------------------------------------- */
 
-static int argmax(const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best])
-            best = i; /* the first maximum: ties go to the lower index */
-    return best;
-}
-
 static void model_free(model_result *m, int n_variants)
 {
     for (int k = 0; k < n_variants; k++) {
-        variant_result *v = &m->var[k];
-        if (v->layers)
-            for (int i = 0; i < m->stats->n_tensors; i++)
-                if (v->layers[i].has_codes)
-                    qc_code_hist_free(&v->layers[i].codes);
-        for (int e = 0; e < v->n_maps; e++)
-            free(v->maps[e].name);
-        free(v->maps);
-        free(v->layers);
-        free(v->logits);
-        qc_quantize_report_free(&v->report);
-        qc_graph_destroy(v->g);
+        free(m->var[k].logits);
+        qc_eval_variant_free(&m->ev[k]);
     }
     qc_stats_destroy(m->stats);
     qc_graph_destroy(m->g);
@@ -663,19 +160,10 @@ static void model_free(model_result *m, int n_variants)
     free(m->fp32_logits);
 }
 
-static bool graph_runnable(const qc_graph *g, char *missing, size_t size)
-{
-    missing[0] = '\0';
-    for (int i = 0; i < g->n_nodes; i++)
-        if (!qc_op_supported(g->nodes[i].op_type, g->nodes[i].domain)) {
-            snprintf(missing, size, "%s (node '%s')", g->nodes[i].op_type, g->nodes[i].name);
-            return false;
-        }
-    return true;
-}
-
-static int run_model(const char *path, const char *calib, const qc_image_set *val,
-                     const compare_options *o, model_result *m)
+/* The model, its input, its preprocessing and its statistics over calib: once, per channel
+ * and with histograms, so every variant and the page can use them. */
+static int model_setup(const char *path, const char *calib, const compare_options *o, model_result *m,
+                       qc_preprocess *pp)
 {
     qc_error err;
     uint64_t hash = 0;
@@ -694,19 +182,71 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
         cli_error("%s", err.msg);
         return status;
     }
-    qc_preprocess pp;
-    if ((status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, &pp)) != QC_OK)
+    if ((status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, pp)) != QC_OK)
         return status;
     qc_model_card_free(&card);
-
-    /* statistics once: per channel and with histograms, so every variant and the page can use them */
     double seconds;
     cli_gather_options go = {.limit = o->calib_limit, .batch = 64, .shard_i = 0, .shard_n = 1,
                              .per_channel = true, .histograms = true, .pp = &o->pp,
                              .threads = o->common.threads, .quiet = o->common.quiet};
-    if ((status = cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds)) != QC_OK)
-        return status;
+    return cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
+}
 
+/* Variant k of m: quantized (QDQ), its tensors mapped, fused, run over the images. */
+static int run_variant(model_result *m, int k, const compare_options *o)
+{
+    const variant_spec *vs = &o->v[k];
+    variant_result *v = &m->var[k];
+    qc_error err;
+    qc_quantize_options qo;
+    qc_quantize_options_default(&qo);
+    qo.scheme = vs->scheme;
+    qo.per_channel = vs->per_channel;
+    qo.input_compensation = vs->compensated;
+    qo.method = vs->method;
+    qo.weight_bits = qo.act_bits = vs->bits;
+    qo.format = QC_FORMAT_QDQ;
+    int status = qc_eval_variant_create(m->g, m->stats, &qo, vs->name, &m->ev[k], &err);
+    if (status != QC_OK) {
+        cli_error("%s (%s): %s", m->path, vs->name, err.msg);
+        return status;
+    }
+    if (!(v->logits = malloc(sizeof(float) * (size_t)(m->n * m->classes)))) {
+        cli_error("out of memory");
+        return QC_ERR_IO;
+    }
+    if ((status = run_graph(m, m->ev[k].g, o->common.threads, v->logits, &v->seconds, vs->name,
+                            o->common.quiet)) != QC_OK)
+        return status;
+    /* in image order: the sum does not depend on the threads */
+    for (int64_t i = 0; i < m->n; i++) {
+        const float *l32 = m->fp32_logits + i * m->classes, *lq = v->logits + i * m->classes;
+        int p = qc_argmax(lq, m->classes);
+        v->correct += m->labels[i] >= 0 && p == m->labels[i];
+        v->agree += p == qc_argmax(l32, m->classes);
+        v->kl_sum += qc_kl_softmax(l32, lq, m->classes);
+    }
+    return QC_OK;
+}
+
+/* Every variant's per-layer error on the first --layer-images images. */
+static int layer_errors(model_result *m, const compare_options *o)
+{
+    int64_t images = o->layer_images < m->n ? o->layer_images : m->n;
+    qc_error err;
+    qc_status st = qc_eval_layers(m->path, m->g, m->stats, m->pixels, images, m->ev, o->n, &err);
+    if (st != QC_OK)
+        cli_error("%s", err.msg);
+    return st;
+}
+
+static int run_model(const char *path, const char *calib, const qc_image_set *val,
+                     const compare_options *o, model_result *m)
+{
+    qc_preprocess pp;
+    int status = model_setup(path, calib, o, m, &pp);
+    if (status != QC_OK)
+        return status;
     m->n = val->n_items < o->limit ? val->n_items : o->limit;
     if ((status = load_images(m, val, &pp, o->common.threads)) != QC_OK)
         return status;
@@ -719,69 +259,11 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
                             o->common.quiet)) != QC_OK)
         return status;
     for (int64_t i = 0; i < m->n; i++)
-        m->fp32_correct += m->labels[i] >= 0 && argmax(m->fp32_logits + i * m->classes, m->classes) == m->labels[i];
-
-    for (int k = 0; k < o->n; k++) {
-        const variant_spec *vs = &o->v[k];
-        variant_result *v = &m->var[k];
-        qc_quantize_options qo;
-        qc_quantize_options_default(&qo);
-        qo.scheme = vs->scheme;
-        qo.per_channel = vs->per_channel;
-        qo.input_compensation = vs->compensated;
-        qo.method = vs->method;
-        qo.weight_bits = qo.act_bits = vs->bits;
-        qo.format = QC_FORMAT_QDQ;
-        status = qc_quantize(m->g, m->stats, &qo, &v->g, &v->report, &err);
-        if (status != QC_OK) {
-            cli_error("%s (%s): %s", path, vs->name, err.msg);
-            return status;
-        }
-        /* which tensors to compare, found before fusion rewrites the QDQ patterns */
-        if ((status = map_tensors(v->g, m->stats, v, &err)) == QC_OK)
-            status = qc_pass_fuse_qdq(v->g, &err);
-        if (status != QC_OK) {
-            cli_error("%s (%s): %s", path, vs->name, err.msg);
-            return status;
-        }
-        char missing[256];
-        if (!graph_runnable(v->g, missing, sizeof missing)) {
-            cli_error("%s (%s): qcal cannot run %s of the quantized model", path, vs->name, missing);
-            return QC_ERR_IO;
-        }
-        v->logits = malloc(sizeof(float) * (size_t)(m->n * m->classes));
-        v->layers = calloc((size_t)m->stats->n_tensors, sizeof *v->layers);
-        if (!v->logits || !v->layers) {
-            cli_error("out of memory");
-            return QC_ERR_IO;
-        }
-        for (int i = 0; i < m->stats->n_tensors; i++)
-            qc_error_acc_init(&v->layers[i].acc);
-        for (int r = 0; r < v->report.n; r++) {
-            int si = qc_stats_find(m->stats, v->report.tensors[r].tensor);
-            if (si >= 0 && strcmp(v->report.tensors[r].role, "bias")) {
-                v->layers[si].has_range = true;
-                v->layers[si].lo = v->report.tensors[r].min;
-                v->layers[si].hi = v->report.tensors[r].max;
-            }
-        }
-        if ((status = run_graph(m, v->g, o->common.threads, v->logits, &v->seconds, vs->name,
-                                o->common.quiet)) != QC_OK)
-            return status;
-        /* in image order: the sum does not depend on the threads */
-        for (int64_t i = 0; i < m->n; i++) {
-            const float *l32 = m->fp32_logits + i * m->classes, *lq = v->logits + i * m->classes;
-            int p = argmax(lq, m->classes);
-            v->correct += m->labels[i] >= 0 && p == m->labels[i];
-            v->agree += p == argmax(l32, m->classes);
-            v->kl_sum += qc_kl_softmax(l32, lq, m->classes);
-        }
-    }
-    int64_t li = o->layer_images < m->n ? o->layer_images : m->n;
-    const char *names[MAX_VARIANTS];
+        m->fp32_correct += m->labels[i] >= 0 && qc_argmax(m->fp32_logits + i * m->classes, m->classes) == m->labels[i];
     for (int k = 0; k < o->n; k++)
-        names[k] = o->v[k].name;
-    return layer_pass(m, o->n, names, li);
+        if ((status = run_variant(m, k, o)) != QC_OK)
+            return status;
+    return layer_errors(m, o);
 }
 
 /* ---- results ----------------------------------------------------------------------------------- */
@@ -810,20 +292,7 @@ static double var_drop(const model_result *m, int k)
 /* The lowest activation SQNR of variant k and its tensor (-1: none measured). */
 static double min_sqnr(const model_result *m, int k, int *which)
 {
-    double best = INFINITY;
-    *which = -1;
-    for (int i = 0; i < m->stats->n_tensors; i++) {
-        const layer_result *l = &m->var[k].layers[i];
-        if (m->stats->tensors[i].role == QC_ROLE_WEIGHT || l->acc.samples == 0)
-            continue;
-        qc_error_metrics e;
-        qc_error_acc_finish(&l->acc, &e);
-        if (*which < 0 || e.sqnr_db < best) {
-            best = e.sqnr_db;
-            *which = i;
-        }
-    }
-    return best;
+    return qc_eval_min_sqnr(m->stats, m->ev[k].layers, which);
 }
 
 static const char *role_name(qc_role r)
@@ -869,6 +338,44 @@ static void json_num(double x)
         printf("null");
 }
 
+/* The "layers" of variant k of m: every tensor measured. */
+static void print_layers_json(const model_result *m, int k)
+{
+    bool first = true;
+    for (int i = 0; i < m->stats->n_tensors; i++) {
+        const qc_layer_error *l = &m->ev[k].layers[i];
+        if (l->acc.samples == 0 && !l->has_codes)
+            continue;
+        qc_error_metrics e;
+        qc_error_acc_finish(&l->acc, &e);
+        printf("%s\n      {\"tensor\": ", first ? "" : ",");
+        first = false;
+        cli_json_string(stdout, m->stats->tensors[i].name);
+        printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
+               role_name(m->stats->tensors[i].role), (long long)e.count);
+        json_num(l->acc.samples ? e.sqnr_db : NAN);
+        printf(", \"identical\": %s, \"cosine\": ",
+               l->acc.samples && isinf(e.sqnr_db) && e.sqnr_db > 0 ? "true" : "false");
+        json_num(l->acc.samples ? e.cosine : NAN);
+        printf(", \"max_abs_err\": ");
+        json_num(l->acc.samples ? e.max_abs_err : NAN);
+        printf(", \"clipped\": ");
+        json_num(l->has_codes ? qc_code_hist_clipped(&l->codes) : NAN);
+        printf(", \"codes_used\": ");
+        json_num(l->has_codes ? qc_code_hist_used(&l->codes) : NAN);
+        printf(", \"range\": ");
+        if (l->has_range) {
+            printf("[");
+            json_num(l->lo);
+            printf(", ");
+            json_num(l->hi);
+            printf("]");
+        } else
+            printf("null");
+        printf("}");
+    }
+}
+
 static void print_json(const model_result *ms, int n_models, const compare_options *o,
                        const char *calib, const char *val, const char *const *failures, int n_fail)
 {
@@ -909,39 +416,7 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
             printf(", \"kl\": ");
             json_num(m->n ? v->kl_sum / (double)m->n : 0.0);
             printf(",\n     \"layers\": [");
-            bool first = true;
-            for (int i = 0; i < m->stats->n_tensors; i++) {
-                const layer_result *l = &v->layers[i];
-                if (l->acc.samples == 0 && !l->has_codes)
-                    continue;
-                qc_error_metrics e;
-                qc_error_acc_finish(&l->acc, &e);
-                printf("%s\n      {\"tensor\": ", first ? "" : ",");
-                first = false;
-                cli_json_string(stdout, m->stats->tensors[i].name);
-                printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
-                       role_name(m->stats->tensors[i].role), (long long)e.count);
-                json_num(l->acc.samples ? e.sqnr_db : NAN);
-                printf(", \"identical\": %s, \"cosine\": ",
-                       l->acc.samples && isinf(e.sqnr_db) && e.sqnr_db > 0 ? "true" : "false");
-                json_num(l->acc.samples ? e.cosine : NAN);
-                printf(", \"max_abs_err\": ");
-                json_num(l->acc.samples ? e.max_abs_err : NAN);
-                printf(", \"clipped\": ");
-                json_num(l->has_codes ? qc_code_hist_clipped(&l->codes) : NAN);
-                printf(", \"codes_used\": ");
-                json_num(l->has_codes ? qc_code_hist_used(&l->codes) : NAN);
-                printf(", \"range\": ");
-                if (l->has_range) {
-                    printf("[");
-                    json_num(l->lo);
-                    printf(", ");
-                    json_num(l->hi);
-                    printf("]");
-                } else
-                    printf("null");
-                printf("}");
-            }
+            print_layers_json(m, k);
             printf("]}");
         }
         printf("]}");
@@ -969,9 +444,9 @@ static int write_html(const model_result *ms, int n_models, const compare_option
     qc_error err;
     int status = QC_OK;
     const char *names[MAX_VARIANTS];
-    cli_report_model rm[MAX_MODELS];
-    cli_report_tensor *tensors[MAX_MODELS] = {0};
-    cli_report_range *ranges[MAX_MODELS] = {0};
+    qc_report_model rm[MAX_MODELS];
+    qc_report_tensor *tensors[MAX_MODELS] = {0};
+    qc_report_range *ranges[MAX_MODELS] = {0};
     double *numbers[MAX_MODELS] = {0};
     for (int k = 0; k < o->n; k++)
         names[k] = o->v[k].name;
@@ -994,7 +469,7 @@ static int write_html(const model_result *ms, int n_models, const compare_option
         }
         for (int i = 0; i < nt; i++) {
             const qc_tensor_stats *ts = &m->stats->tensors[i];
-            cli_report_tensor *t = &tensors[mi][i];
+            qc_report_tensor *t = &tensors[mi][i];
             t->name = ts->name;
             t->hist = ts->hist.counts ? &ts->hist : NULL;
             t->min = ts->t.min;
@@ -1002,22 +477,22 @@ static int write_html(const model_result *ms, int n_models, const compare_option
             t->sqnr_db = sq + (size_t)i * nv;
             t->ranges = ranges[mi] + (size_t)i * nv;
             for (int k = 0; k < nv; k++) {
-                const layer_result *l = &m->var[k].layers[i];
+                const qc_layer_error *l = &m->ev[k].layers[i];
                 qc_error_metrics e;
                 qc_error_acc_finish(&l->acc, &e);
                 sq[(size_t)i * nv + k] = l->acc.samples ? e.sqnr_db : NAN;
                 if (l->has_range)
-                    ranges[mi][(size_t)i * nv + t->n_ranges++] = (cli_report_range){names[k], l->lo, l->hi};
+                    ranges[mi][(size_t)i * nv + t->n_ranges++] = (qc_report_range){names[k], l->lo, l->hi};
             }
         }
-        rm[mi] = (cli_report_model){.name = m->path, .images = m->n, .fp32_top1 = fp32_top1(m),
+        rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .fp32_top1 = fp32_top1(m),
                                     .top1 = top1, .agreement = agree, .speedup = speed,
                                     .n_tensors = nt, .tensors = tensors[mi]};
     }
     if (status == QC_OK) {
-        cli_report r = {.title = "qcal compare", .calib = calib, .val = val, .n_variants = o->n,
+        qc_report r = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val, .n_variants = o->n,
                         .variants = names, .n_models = n_models, .models = rm};
-        if ((status = cli_report_html_write(&r, o->html, &err)) != QC_OK)
+        if ((status = qc_report_html_write(&r, o->html, &err)) != QC_OK)
             cli_error("%s", err.msg);
     }
     for (int mi = 0; mi < n_models; mi++) {
@@ -1266,7 +741,7 @@ int cmd_compare(int argc, char **argv)
     if (status == QC_OK && n_fail) {
         for (int i = 0; i < n_fail; i++)
             cli_error("%s", fail_ptrs[i]);
-        status = QC_ERR_GATE;
+        status = CLI_GATE_FAILED;
     }
     free(failures);
     for (int mi = 0; mi < n_models; mi++)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../calib/calib.h"
 #include "../stats/stats.h"
 #include "cli.h"
 
@@ -23,69 +24,10 @@
 #define TOP_K 5
 
 typedef struct {
-    qc_status status;
-    bool bad_image; /* the image could not be read (as opposed to the model failing) */
-    int top[TOP_K];
-    qc_error err;
-} item_result;
-
-typedef struct {
-    const qc_graph *g;
-    const qc_image_set *set;
-    const qc_preprocess *pp;
-    int channels, height, width, k;
-    int64_t first;
-    qc_exec **execs;
-    float **pixels;
-    item_result *results;
-    float *scores; /* batch × k class scores when the predictions file wants them, else NULL */
-} eval_ctx;
-
-typedef struct {
     const char *path;
     int64_t images, skipped, labelled, top1, top5;
     double seconds;
 } eval_result;
-
-/* Indices of the k largest logits, largest first; ties go to the lower index. */
-static void top_k(const float *logits, int n, int k, int *top)
-{
-    for (int j = 0; j < k; j++) {
-        int best = -1;
-        for (int c = 0; c < n; c++) {
-            bool taken = false;
-            for (int t = 0; t < j; t++)
-                taken |= top[t] == c;
-            if (!taken && (best < 0 || logits[c] > logits[best]))
-                best = c;
-        }
-        top[j] = best;
-    }
-}
-
-static int eval_item(void *arg, int worker, int64_t item)
-{
-    eval_ctx *c = arg;
-    item_result *r = &c->results[item];
-    const qc_image_item *img = &c->set->items[c->first + item];
-    r->bad_image = false;
-    r->status = qc_image_load(img->path, c->pp, c->channels, c->height, c->width,
-                              c->pixels[worker], &r->err);
-    if (r->status != QC_OK) {
-        r->bad_image = true;
-        return 0;
-    }
-    int64_t dims[4] = {1, c->channels, c->height, c->width};
-    qc_value in = qc_value_f32(4, dims, c->pixels[worker]);
-    r->status = qc_exec_run(c->execs[worker], &in, 1, &r->err);
-    if (r->status != QC_OK)
-        return 0;
-    const qc_value *out = qc_exec_output(c->execs[worker], 0);
-    top_k(out->data, c->k, c->k < TOP_K ? c->k : TOP_K, r->top);
-    if (c->scores)
-        memcpy(c->scores + item * c->k, out->data, (size_t)c->k * sizeof *c->scores);
-    return 0;
-}
 
 typedef struct {
     const char *labels, *predictions;
@@ -126,119 +68,77 @@ static qc_status write_prediction(qc_file *pred, const qc_image_item *img, int t
     return w < 0 ? qc_fail(err, QC_ERR_IO, "cannot write '%s'", pred->path) : QC_OK;
 }
 
+typedef struct {
+    const qc_image_set *set;
+    const eval_options *o;
+    int classes;
+    qc_file *pred;
+    eval_result *res;
+} eval_sink_ctx;
+
+/* One image's scores, in image order: counted, and written to the predictions file. */
+static qc_status eval_sink(void *ctx, const qc_eval_result *r, qc_error *err)
+{
+    eval_sink_ctx *c = ctx;
+    const qc_image_item *img = &c->set->items[r->index];
+    if (r->status != QC_OK) { /* unreadable, with --skip-bad */
+        c->res->skipped++;
+        if (!c->o->common.quiet)
+            cli_warning("skipping: %s", r->err->msg);
+        return QC_OK;
+    }
+    int top[TOP_K], k = c->classes < TOP_K ? c->classes : TOP_K;
+    qc_top_k(r->logits, c->classes, k, top);
+    c->res->images++;
+    if (img->label >= 0) {
+        c->res->labelled++;
+        c->res->top1 += top[0] == img->label;
+        for (int j = 0; j < k; j++)
+            c->res->top5 += top[j] == img->label;
+    }
+    if (c->pred->f)
+        return write_prediction(c->pred, img, top[0], c->o->scores ? r->logits : NULL, c->classes, err);
+    return QC_OK;
+}
+
 static int eval_model(const char *path, const qc_image_set *set, const eval_options *o,
                       eval_result *res)
 {
     qc_error err;
     qc_graph *g = NULL;
     qc_model_card card = {0};
-    eval_ctx c = {0};
     qc_file pred = {0};
-    int threads = o->common.threads;
-    int status = cli_load_model(path, true, &g, NULL);
-    if (status != QC_OK)
-        goto end;
     qc_image_input in = {0};
-    status = qc_image_input_of(g, path, "eval", true, &in, &err);
-    c.channels = in.channels;
-    c.height = in.height;
-    c.width = in.width;
-    c.k = in.classes;
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
-        goto end;
-    }
     qc_preprocess pp;
-    status = cli_model_setup(path, g, c.channels, &o->pp, o->common.quiet, &card, &pp);
+    int status = cli_load_model(path, true, &g, NULL);
+    if (status == QC_OK && (status = qc_image_input_of(g, path, "eval", true, &in, &err)) != QC_OK)
+        cli_error("%s", err.msg);
+    if (status == QC_OK)
+        status = cli_model_setup(path, g, in.channels, &o->pp, o->common.quiet, &card, &pp);
+    if (status == QC_OK && o->predictions && (status = qc_file_begin(&pred, o->predictions, &err)) != QC_OK)
+        cli_error("%s", err.msg);
     if (status != QC_OK)
         goto end;
-    if (o->predictions && (status = qc_file_begin(&pred, o->predictions, &err)) != QC_OK) {
-        cli_error("%s", err.msg);
-        goto end;
-    }
-
-    c.g = g;
-    c.set = set;
-    c.pp = &pp;
-    c.execs = calloc((size_t)threads, sizeof *c.execs);
-    c.pixels = calloc((size_t)threads, sizeof *c.pixels);
-    c.results = calloc((size_t)o->batch, sizeof *c.results);
-    if (o->scores)
-        c.scores = malloc((size_t)o->batch * (size_t)c.k * sizeof *c.scores);
-    if (!c.execs || !c.pixels || !c.results || (o->scores && !c.scores)) {
-        status = QC_ERR_IO;
-        cli_error("out of memory");
-        goto end;
-    }
-    for (int t = 0; t < threads; t++) {
-        c.execs[t] = qc_exec_create(g);
-        c.pixels[t] = malloc((size_t)c.channels * c.height * c.width * sizeof(float));
-        if (!c.execs[t] || !c.pixels[t]) {
-            status = QC_ERR_IO;
-            cli_error("out of memory");
-            goto end;
-        }
-    }
-
-    int64_t n = set->n_items < o->limit ? set->n_items : o->limit;
     *res = (eval_result){.path = path};
     cli_progress progress;
-    cli_progress_start(&progress, "eval", n, o->common.quiet);
+    cli_progress_start(&progress, "eval", qc_pass_count(&(qc_pass_inputs){.set = set}, o->limit),
+                       o->common.quiet);
+    eval_sink_ctx sc = {.set = set, .o = o, .classes = in.classes, .pred = &pred, .res = res};
+    qc_pass_inputs inputs = {.set = set, .pp = &pp};
+    qc_eval_options eo = {.run = {.limit = o->limit, .batch = o->batch, .threads = o->common.threads,
+                                  .progress = cli_progress_draw, .progress_ctx = &progress},
+                          .keep_unreadable = o->skip_bad, .sink = eval_sink, .sink_ctx = &sc};
     double start = cli_now();
-    for (int64_t first = 0; first < n; first += o->batch) {
-        int64_t count = n - first < o->batch ? n - first : o->batch;
-        c.first = first;
-        qc_parallel_for(threads, count, eval_item, &c);
-        for (int64_t i = 0; i < count; i++) {
-            const item_result *r = &c.results[i];
-            const qc_image_item *img = &set->items[first + i];
-            if (r->status != QC_OK) {
-                if (r->bad_image && o->skip_bad) {
-                    res->skipped++;
-                    if (!o->common.quiet)
-                        cli_warning("skipping: %s", r->err.msg);
-                    continue;
-                }
-                cli_progress_end(&progress);
-                cli_error("%s", r->err.msg);
-                status = r->status;
-                goto end;
-            }
-            res->images++;
-            if (img->label >= 0) {
-                res->labelled++;
-                res->top1 += r->top[0] == img->label;
-                for (int j = 0; j < (c.k < TOP_K ? c.k : TOP_K); j++)
-                    res->top5 += r->top[j] == img->label;
-            }
-            if (pred.f && (status = write_prediction(&pred, img, r->top[0],
-                                                     c.scores ? c.scores + i * c.k : NULL, c.k,
-                                                     &err)) != QC_OK) {
-                cli_progress_end(&progress);
-                cli_error("%s", err.msg);
-                goto end;
-            }
-        }
-        cli_progress_update(&progress, first + count);
-    }
+    status = qc_eval_logits(g, &inputs, in.classes, &eo, &err);
     res->seconds = cli_now() - start;
     cli_progress_end(&progress);
-    if (pred.f && (status = qc_file_commit(&pred, &err)) != QC_OK)
+    if (status == QC_OK && pred.f)
+        status = qc_file_commit(&pred, &err);
+    if (status != QC_OK)
         cli_error("%s", err.msg);
-
 end:
     if (pred.f)
         qc_file_abort(&pred);
-    if (c.execs)
-        for (int t = 0; t < threads; t++)
-            qc_exec_destroy(c.execs[t]);
-    if (c.pixels)
-        for (int t = 0; t < threads; t++)
-            free(c.pixels[t]);
-    free(c.execs);
-    free(c.pixels);
-    free(c.results);
-    free(c.scores);
     qc_model_card_free(&card);
     qc_graph_destroy(g);
     return status;
@@ -266,6 +166,22 @@ static void print_result_json(const eval_result *r, const eval_options *o)
     print_fraction_json("top5", r->top5, r->labelled);
     printf(", \"images_per_s\": %.1f, \"threads\": %d, \"batch\": %lld}",
            r->seconds > 0 ? (double)r->images / r->seconds : 0.0, o->common.threads, (long long)o->batch);
+}
+
+/* One model: its object; several: {"models": [...]}. */
+static void print_json(const eval_result *r, int n, const eval_options *o)
+{
+    if (n == 1) {
+        print_result_json(&r[0], o);
+    } else {
+        printf("{\"models\": [");
+        for (int m = 0; m < n; m++) {
+            printf(m ? ", " : "");
+            print_result_json(&r[m], o);
+        }
+        printf("]}");
+    }
+    printf("\n");
 }
 
 static void print_table(const eval_result *r, int n)
@@ -402,20 +318,9 @@ int cmd_eval(int argc, char **argv)
     qc_image_set_free(&set);
     if (status != QC_OK)
         return status;
-    if (o.common.json) {
-        if (n_models == 1) {
-            print_result_json(&results[0], &o);
-        } else {
-            printf("{\"models\": [");
-            for (int m = 0; m < n_models; m++) {
-                printf(m ? ", " : "");
-                print_result_json(&results[m], &o);
-            }
-            printf("]}");
-        }
-        printf("\n");
-    } else {
+    if (o.common.json)
+        print_json(results, n_models, &o);
+    else
         print_table(results, n_models);
-    }
     return QC_OK;
 }

@@ -50,12 +50,28 @@ static void remove_temporaries_on_signals(void)
         sigaction(signals[i], &sa, NULL);
 }
 
+cli_exit cli_exit_code(int status)
+{
+    switch (status) {
+    case QC_OK:
+        return CLI_EXIT_OK;
+    case CLI_GATE_FAILED:
+        return CLI_EXIT_GATE;
+    case QC_ERR_USAGE:
+        return CLI_EXIT_USAGE;
+    case QC_ERR_INPUT:
+        return CLI_EXIT_INPUT;
+    default:
+        return CLI_EXIT_IO;
+    }
+}
+
 int main(int argc, char **argv)
 {
     remove_temporaries_on_signals();
     if (argc < 2) {
         usage(stderr);
-        return QC_ERR_USAGE;
+        return CLI_EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);
@@ -67,8 +83,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+            return (int)cli_exit_code(commands[i].fn(argc - 1, argv + 1));
     cli_error("unknown command '%s'", argv[1]);
     usage(stderr);
-    return QC_ERR_USAGE;
+    return CLI_EXIT_USAGE;
 }

@@ -226,6 +226,57 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
+/* The positional arguments and the options that go together; fills o->q's bits and
+ * exclusions. Prints what is wrong; returns the exit status. */
+static int check_arguments(quantize_options *o, const char *const *pos, int n_pos)
+{
+    if (n_pos < 1 || (o->stats_file ? n_pos != 1 : n_pos != 2))
+        return cli_usage_error(QUANTIZE_USAGE, o->stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
+                                                             : "quantize needs a MODEL and IMAGES (or --stats FILE)");
+    if (!o->out)
+        return cli_usage_error(QUANTIZE_USAGE, "quantize needs -o OUT.onnx");
+    if (o->bits && (o->weight_bits || o->act_bits))
+        return cli_usage_error(QUANTIZE_USAGE, "--bits and --weight-bits/--act-bits exclude each other");
+    o->q.weight_bits = o->bits ? o->bits : o->weight_bits ? o->weight_bits : 8;
+    o->q.act_bits = o->bits ? o->bits : o->act_bits ? o->act_bits : 8;
+    o->q.exclude = (const char *const *)o->exclude;
+    o->q.n_exclude = o->n_exclude;
+    if (o->allow_partial && !o->stats_file)
+        return cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
+    cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
+                         {n_pos > 1 ? pos[1] : NULL, "image folder"}};
+    return cli_check_output(o->out, "-o", inputs, 3);
+}
+
+/* The statistics: the --stats file, checked, or gathered over IMAGES; and the preprocessing
+ * they were gathered with (*pp), MODEL's card in *card. Prints what goes wrong. */
+static int load_statistics(const quantize_options *o, const char *const *pos, const qc_graph *g, uint64_t hash,
+                           int channels, qc_model_card *card, qc_preprocess *pp, qc_stats **s)
+{
+    qc_error err;
+    int status;
+    if (o->stats_file) {
+        if (channels > 0 &&
+            (status = cli_model_setup(pos[0], g, channels, &o->pp, o->common.quiet, card, pp)) != QC_OK)
+            return status;
+        return cli_load_stats(o->stats_file, g, hash, pos[0], channels > 0 ? pp : NULL, o->allow_partial,
+                              o->common.quiet, s);
+    }
+    double seconds;
+    cli_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = 0, .shard_n = 1,
+                             .per_channel = o->q.input_compensation,
+                             .histograms = qc_range_method_uses_histogram(o->q.method), .pp = &o->pp,
+                             .threads = o->common.threads, .quiet = o->common.quiet};
+    if ((status = cli_stats_gather(pos[0], pos[1], &go, g, hash, s, &seconds)) != QC_OK)
+        return status;
+    if (channels > 0 && (status = qc_model_card_load(pos[0], channels, card, NULL, 0, &err)) != QC_OK) {
+        cli_error("%s", err.msg);
+        return status;
+    }
+    *pp = (*s)->pp;
+    return QC_OK;
+}
+
 int cmd_quantize(int argc, char **argv)
 {
     quantize_options o = {.limit = INT64_MAX, .batch = 32, .common = {.threads = 1}};
@@ -245,31 +296,7 @@ int cmd_quantize(int argc, char **argv)
         printf("%s", QUANTIZE_USAGE);
         goto end;
     }
-    if (n_pos < 1 || (o.stats_file ? n_pos != 1 : n_pos != 2)) {
-        status = cli_usage_error(QUANTIZE_USAGE, o.stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
-                                                              : "quantize needs a MODEL and IMAGES (or --stats FILE)");
-        goto end;
-    }
-    if (!o.out) {
-        status = cli_usage_error(QUANTIZE_USAGE, "quantize needs -o OUT.onnx");
-        goto end;
-    }
-    if (o.bits && (o.weight_bits || o.act_bits)) {
-        status = cli_usage_error(QUANTIZE_USAGE, "--bits and --weight-bits/--act-bits exclude each other");
-        goto end;
-    }
-    o.q.weight_bits = o.bits ? o.bits : o.weight_bits ? o.weight_bits : 8;
-    o.q.act_bits = o.bits ? o.bits : o.act_bits ? o.act_bits : 8;
-    o.q.exclude = (const char *const *)o.exclude;
-    o.q.n_exclude = o.n_exclude;
-
-    if (o.allow_partial && !o.stats_file) {
-        status = cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
-        goto end;
-    }
-    cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
-                         {n_pos > 1 ? pos[1] : NULL, "image folder"}};
-    if ((status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
+    if ((status = check_arguments(&o, pos, n_pos)) != QC_OK)
         goto end;
 
     uint64_t hash = 0;
@@ -279,28 +306,8 @@ int cmd_quantize(int argc, char **argv)
      * model takes: MODEL's card (or the default), the flags laid over. */
     int channels = cli_model_channels(g);
     qc_preprocess pp = {0};
-    if (o.stats_file) {
-        if (channels > 0 &&
-            (status = cli_model_setup(pos[0], g, channels, &o.pp, o.common.quiet, &card, &pp)) != QC_OK)
-            goto end;
-        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], channels > 0 ? &pp : NULL,
-                                     o.allow_partial, o.common.quiet, &s)) != QC_OK)
-            goto end;
-    } else {
-        double seconds;
-        cli_gather_options go = {.limit = o.limit, .batch = o.batch, .shard_i = 0, .shard_n = 1,
-                                 .per_channel = o.q.input_compensation,
-                                 .histograms = qc_range_method_uses_histogram(o.q.method), .pp = &o.pp,
-                                 .threads = o.common.threads, .quiet = o.common.quiet};
-        status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
-        if (status != QC_OK)
-            goto end;
-        if (channels > 0 && (status = qc_model_card_load(pos[0], channels, &card, NULL, 0, &err)) != QC_OK) {
-            cli_error("%s", err.msg);
-            goto end;
-        }
-        pp = s->pp;
-    }
+    if ((status = load_statistics(&o, pos, g, hash, channels, &card, &pp, &s)) != QC_OK)
+        goto end;
     status = qc_quantize(g, s, &o.q, &qg, &report, &err);
     if (status == QC_OK && (status = qc_graph_set_meta(qg, "qcal.version", QCAL_VERSION)) != QC_OK)
         snprintf(err.msg, sizeof err.msg, "out of memory");

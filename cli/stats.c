@@ -196,14 +196,8 @@ static bool any_histogram_method(const stats_options *o)
     return false;
 }
 
-static void draw_progress(void *ctx, int64_t done, int64_t total)
-{
-    (void)total;
-    cli_progress_update(ctx, done);
-}
-
 /* Runs the model over the shard's images (qc_stats_gather); *out gets the merged statistics. */
-int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, qc_graph *g,
+int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds)
 {
     qc_error err;
@@ -231,7 +225,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
                            .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
     qc_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = o->shard_i,
                             .shard_n = o->shard_n, .threads = o->threads,
-                            .progress = draw_progress, .progress_ctx = &progress};
+                            .progress = cli_progress_draw, .progress_ctx = &progress};
     double start = cli_now();
     status = qc_stats_gather(g, &set, &pp, &so, &go, out, &err);
     *seconds = cli_now() - start;

@@ -12,8 +12,9 @@
  *     const qc_value *logits = qc_exec_output(x, 0);
  *     qc_exec_destroy(x);
  *
- * Library code never prints and never exits: it returns a qc_status whose values are
- * the CLI's exit codes and fills a qc_error that names the file, node or tensor.
+ * Library code never prints and never exits: it returns a qc_status and fills a qc_error
+ * that names the file, node or tensor. (The command line maps statuses to its exit codes,
+ * cli/main.c.)
  */
 #ifndef QCAL_GRAPH_H
 #define QCAL_GRAPH_H
@@ -26,10 +27,9 @@
 
 typedef enum {
     QC_OK = 0,
-    QC_ERR_GATE = 1,  /* an accuracy gate failed (used by the CLI) */
-    QC_ERR_USAGE = 2, /* bad command line */
-    QC_ERR_INPUT = 3, /* bad model, image, statistics or configuration */
-    QC_ERR_IO = 4,    /* I/O or internal error */
+    QC_ERR_USAGE,     /* a bad argument: an option out of its range */
+    QC_ERR_INPUT,     /* bad model, image, statistics or configuration */
+    QC_ERR_IO,        /* I/O or internal error */
 } qc_status;
 
 typedef struct {

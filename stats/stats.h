@@ -212,6 +212,52 @@ typedef struct {
     void *progress_ctx;
 } qc_gather_options;
 
+/* ---- one pass of a graph over inputs (gather.c): statistics here, evaluation in calib/ ---- */
+
+/* The inputs of a pass: the images of set, decoded by pp as they run (batch 1, the graph's
+ * N x C x H x W input with N = 1); or n tensors in memory, input k at tensors + k × stride
+ * (stride 0: one tensor n times; cycle > 0: input k is tensor k mod cycle), of shape rank × dims
+ * (dims NULL: as images). names, when not NULL, are what statistics record of each tensor
+ * (else "input-K"). */
+typedef struct {
+    const qc_image_set *set;
+    const qc_preprocess *pp;
+    const float *tensors;
+    int64_t n, stride, cycle;
+    int rank;
+    const int64_t *dims;
+    const char *const *names;
+} qc_pass_inputs;
+
+/* What a pass does with each input; every hook may be NULL. A hook's error stops the pass; of
+ * several, the one of the first group is returned. slot is the input's place in its step. */
+typedef struct {
+    void *ctx;
+    /* on each worker once, before its first input (an observer, say) */
+    qc_status (*start)(void *ctx, int worker, qc_exec *x, qc_error *err);
+    /* on a worker, before and after input index runs on x (its outputs are the results) */
+    void (*before)(void *ctx, int worker, int64_t index, const qc_value *in);
+    qc_status (*after)(void *ctx, int worker, int64_t slot, int64_t index, qc_exec *x, qc_error *err);
+    /* on a worker, after each of its groups */
+    qc_status (*group_end)(void *ctx, int worker, qc_error *err);
+    /* on the calling thread after each step: the indices of its inputs, in order */
+    qc_status (*step_end)(void *ctx, const int64_t *indices, int64_t count, qc_error *err);
+    /* with keep_unreadable, an image that cannot be read goes here (why: status, why) instead
+     * of stopping the pass */
+    bool keep_unreadable;
+    qc_status (*unreadable)(void *ctx, int64_t slot, int64_t index, qc_status status,
+                            const qc_error *why, qc_error *err);
+    int64_t group; /* inputs a worker takes at once (0: QC_STATS_GROUP) */
+    qc_exec **execs; /* the caller's executors of g, one per thread (NULL: the pass's own) */
+} qc_pass_hooks;
+
+/* Runs g over the first o->limit inputs of the shard o says, o->batch of them in flight per
+ * step (whole groups), on o->threads threads, calling o->progress after each step. */
+qc_status qc_pass_run(const qc_graph *g, const qc_pass_inputs *in, const qc_gather_options *o,
+                      const qc_pass_hooks *h, qc_error *err);
+/* How many inputs a pass with this limit runs (before sharding). */
+int64_t qc_pass_count(const qc_pass_inputs *in, int64_t limit);
+
 /* Runs the FP32 graph g (one N x C x H x W float input) over the images of set, preprocessed
  * by pp, and returns in *out the statistics of the options so (a shard records which it is).
  * The result is the same, byte for byte once written, whatever threads and batch, and the
@@ -219,6 +265,20 @@ typedef struct {
 qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_preprocess *pp,
                           const qc_stats_options *so, const qc_gather_options *o,
                           qc_stats **out, qc_error *err);
+
+/* The hooks qc_stats_gather runs a pass with: each worker's inputs observed into
+ * workers[worker], flushed after each group of QC_STATS_GROUP (for a caller that keeps its own
+ * accumulators across passes; p must outlive the pass). */
+typedef struct {
+    const qc_graph *g;
+    const qc_pass_inputs *in;
+    qc_stats **workers; /* one per thread, e.g. qc_stats_clone_empty of one root */
+} qc_stats_pass;
+qc_pass_hooks qc_stats_hooks(qc_stats_pass *p);
+
+/* The same over any inputs of a pass (tensors in memory: random inputs, preloaded images). */
+qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, const qc_stats_options *so,
+                                 const qc_gather_options *o, qc_stats **out, qc_error *err);
 
 /* dst += src (both flushed first). Both must describe the same model, preprocessing and
  * options; the sums and histograms are added exactly, weights (recorded once per model) kept

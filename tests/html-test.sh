@@ -1,5 +1,5 @@
 #!/bin/bash
-# html-test.sh — qcal compare's HTML page (cli/report-html.c) as a browser sees it: built by
+# html-test.sh — qcal compare's HTML page (calib/report-html.c) as a browser sees it: built by
 # tests/report-html-demo.c from real statistics of lenet, checked to be self-contained,
 # opened in headless Chromium (no console message, the table and every chart in the DOM,
 # the values and the worst-first order the test computes itself), and screenshot. Prints
@@ -25,7 +25,7 @@ if nm "$BUILD/libqcal.a" 2>/dev/null | grep -q __asan_report; then
 fi
 if ${CC:-cc} -O1 -g -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
     -Wvla -D_GNU_SOURCE $SAN -I. -I"$BUILD/gen" $(pkg-config --cflags $PKGS) \
-    tests/report-html-demo.c cli/report-html.c "$BUILD/libqcal.a" $(pkg-config --libs $PKGS) -lm -lpthread \
+    tests/report-html-demo.c "$BUILD/libqcal.a" $(pkg-config --libs $PKGS) -lm -lpthread \
     -o "$tmp/demo" 2>"$tmp/cc.err"; then
     ok "the report driver builds with -Werror"
 else

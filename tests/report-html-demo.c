@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cli/cli.h"
+#include "calib/calib.h"
 #include "stats/stats.h"
 
 #define N_VARIANTS 2
@@ -29,8 +29,8 @@ int main(int argc, char **argv)
     }
     static const char *const variants[N_VARIANTS] = {"minmax", "percentile"};
     const int n = s->n_tensors;
-    cli_report_tensor *t = calloc((size_t)n, sizeof *t);
-    cli_report_range *ranges = calloc((size_t)n * N_VARIANTS, sizeof *ranges);
+    qc_report_tensor *t = calloc((size_t)n, sizeof *t);
+    qc_report_range *ranges = calloc((size_t)n * N_VARIANTS, sizeof *ranges);
     double *sqnr = calloc((size_t)n * N_VARIANTS, sizeof *sqnr);
     if (!t || !ranges || !sqnr)
         return 4;
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
         for (int k = 0; k < N_VARIANTS; k++) {
             if (methods[k] == QC_RANGE_PERCENTILE && !t[i].hist)
                 continue;
-            cli_report_range *rg = &ranges[i * N_VARIANTS + t[i].n_ranges];
+            qc_report_range *rg = &ranges[i * N_VARIANTS + t[i].n_ranges];
             rg->variant = variants[k];
             if (qc_stats_range(ts, methods[k], &params, -1, &rg->lo, &rg->hi, &err) != QC_OK) {
                 fprintf(stderr, "error: %s\n", err.msg);
@@ -63,13 +63,13 @@ int main(int argc, char **argv)
     }
     const double top1[N_VARIANTS] = {0.9101, 0.9007}, agree[N_VARIANTS] = {0.9931, 0.9822};
     const double speedup[N_VARIANTS] = {2.5, NAN};
-    const cli_report_model model = {.name = "lenet <demo>", .images = 1000, .fp32_top1 = 0.9105,
+    const qc_report_model model = {.name = "lenet <demo>", .images = 1000, .fp32_top1 = 0.9105,
                                     .top1 = top1, .agreement = agree, .speedup = speedup,
                                     .n_tensors = n, .tensors = t};
-    const cli_report r = {.title = "qcal compare: demo", .calib = "data/calib", .val = "data/val",
+    const qc_report r = {.title = "qcal compare: demo", .version = "demo", .calib = "data/calib", .val = "data/val",
                           .n_variants = N_VARIANTS, .variants = variants, .n_models = 1,
                           .models = &model};
-    if (status == 0 && cli_report_html_write(&r, argv[2], &err) != QC_OK) {
+    if (status == 0 && qc_report_html_write(&r, argv[2], &err) != QC_OK) {
         fprintf(stderr, "error: %s\n", err.msg);
         status = 4;
     }

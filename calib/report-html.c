@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "calib.h"
 
 #define N_COLORS 8
 /* Okabe–Ito: told apart by colour-blind readers too */
@@ -50,7 +50,7 @@ static const char *base_name(const char *path)
     return slash ? slash + 1 : path;
 }
 
-static void legend(FILE *f, const cli_report *r)
+static void legend(FILE *f, const qc_report *r)
 {
     for (int k = 0; k < r->n_variants; k++) {
         fprintf(f, " <span style=\"color:%s\">&#9632;</span> ", color_of(k));
@@ -78,7 +78,7 @@ static void db(FILE *f, double x)
 
 /* ---- the accuracy table and charts ---------------------------------------------------------- */
 
-static void accuracy_table(FILE *f, const cli_report *r)
+static void accuracy_table(FILE *f, const qc_report *r)
 {
     bool speed = false;
     for (int m = 0; m < r->n_models; m++)
@@ -96,7 +96,7 @@ static void accuracy_table(FILE *f, const cli_report *r)
         fprintf(f, "<th>top-1</th><th>&#916;</th><th>agree</th>%s", speed ? "<th>speed-up</th>" : "");
     fputs("</tr></thead>\n<tbody>\n", f);
     for (int m = 0; m < r->n_models; m++) {
-        const cli_report_model *md = &r->models[m];
+        const qc_report_model *md = &r->models[m];
         fputs("<tr><td class=\"name\">", f);
         esc(f, md->name);
         fprintf(f, "</td><td>%lld</td><td>", (long long)md->images);
@@ -130,11 +130,11 @@ static void accuracy_table(FILE *f, const cli_report *r)
 
 /* One chart per variant: FP32 and the variant's top-1 for each model, on an axis from a
  * round value below the lowest bar to 100 % so that differences of a point stay visible. */
-static void accuracy_charts(FILE *f, const cli_report *r)
+static void accuracy_charts(FILE *f, const qc_report *r)
 {
     double lo = 1.0;
     for (int m = 0; m < r->n_models; m++) {
-        const cli_report_model *md = &r->models[m];
+        const qc_report_model *md = &r->models[m];
         if (!isnan(md->fp32_top1) && md->fp32_top1 < lo)
             lo = md->fp32_top1;
         for (int k = 0; k < r->n_variants; k++) {
@@ -167,7 +167,7 @@ static void accuracy_charts(FILE *f, const cli_report *r)
                     left, w - 10, y, y, left - 4, y + 4, 100.0 * v);
         }
         for (int m = 0; m < r->n_models; m++) {
-            const cli_report_model *md = &r->models[m];
+            const qc_report_model *md = &r->models[m];
             const double vals[3] = {md->fp32_top1, md->top1[k], md->agreement[k]};
             const char *fills[3] = {FP32_COLOR, color_of(k), "none"};
             for (int b = 0; b < 3; b++) {
@@ -197,7 +197,7 @@ static void accuracy_charts(FILE *f, const cli_report *r)
 /* ---- per-layer SQNR --------------------------------------------------------------------------- */
 
 /* Sorting key: the tensor's worst SQNR over the variants (NaN ignored, +inf last). */
-static double worst_sqnr(const cli_report_tensor *t, int n_variants)
+static double worst_sqnr(const qc_report_tensor *t, int n_variants)
 {
     double w = NAN;
     for (int k = 0; k < n_variants; k++)
@@ -223,7 +223,7 @@ static int cmp_sqnr(const void *a, const void *b)
     return (x->index > y->index) - (x->index < y->index);
 }
 
-static qc_status sqnr_chart(FILE *f, const cli_report *r, const cli_report_model *md,
+static qc_status sqnr_chart(FILE *f, const qc_report *r, const qc_report_model *md,
                             qc_error *err)
 {
     if (md->n_tensors == 0)
@@ -251,7 +251,7 @@ static qc_status sqnr_chart(FILE *f, const cli_report *r, const cli_report_model
                "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\">\n",
             w, h, w, h);
     for (int j = 0; j < md->n_tensors; j++) {
-        const cli_report_tensor *t = &md->tensors[order[j].index];
+        const qc_report_tensor *t = &md->tensors[order[j].index];
         int y0 = top + j * row;
         fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"end\">",
                 SQNR_LABEL_W - 6, y0 + (row - 6) / 2 + 4);
@@ -287,7 +287,7 @@ static double bin_edge(const qc_hist *h, int64_t b)
     return ldexp((double)(b - QC_HIST_HALF), h->log2_range) / QC_HIST_HALF;
 }
 
-static void histogram(FILE *f, const cli_report *r, const cli_report_tensor *t)
+static void histogram(FILE *f, const qc_report *r, const qc_report_tensor *t)
 {
     const qc_hist *h = t->hist;
     int64_t b0 = -1, b1 = -1;
@@ -343,7 +343,7 @@ static void histogram(FILE *f, const cli_report *r, const cli_report_tensor *t)
                 pad + d * bw, top + HIST_H - bh, bw, bh);
     }
     for (int i = 0; i < t->n_ranges; i++) {
-        const cli_report_range *rg = &t->ranges[i];
+        const qc_report_range *rg = &t->ranges[i];
         int k = 0;
         while (k < r->n_variants && strcmp(r->variants[k], rg->variant) != 0)
             k++;
@@ -383,19 +383,15 @@ static const char style[] =
     ".bin{fill:#8aa}.range line{stroke-width:1.5}.zero{stroke:#000;stroke-dasharray:2 2}"
     ".hists{display:flex;flex-wrap:wrap;gap:8px 24px}";
 
-qc_status cli_report_html_write(const cli_report *r, const char *path, qc_error *err)
+qc_status qc_report_html_put(const qc_report *r, FILE *f, qc_error *err)
 {
-    qc_file file;
-    qc_status st = qc_file_begin(&file, path, err);
-    if (st != QC_OK)
-        return st;
-    FILE *f = file.f;
+    qc_status st = QC_OK;
     const char *title = r->title ? r->title : "qcal compare";
     fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>", f);
     esc(f, title);
     fprintf(f, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", style);
     esc(f, title);
-    fputs("</h1>\n<p class=\"dim\">qcal " QCAL_VERSION, f);
+    fprintf(f, "</h1>\n<p class=\"dim\">qcal %s", r->version ? r->version : "");
     if (r->calib) {
         fputs(" &#183; calibration images <code>", f);
         esc(f, r->calib);
@@ -410,7 +406,7 @@ qc_status cli_report_html_write(const cli_report *r, const char *path, qc_error 
     accuracy_table(f, r);
     accuracy_charts(f, r);
     for (int m = 0; m < r->n_models && st == QC_OK; m++) {
-        const cli_report_model *md = &r->models[m];
+        const qc_report_model *md = &r->models[m];
         fputs("<h2>", f);
         esc(f, md->name);
         fputs("</h2>\n", f);
@@ -423,6 +419,17 @@ qc_status cli_report_html_write(const cli_report *r, const char *path, qc_error 
         fputs("</div>\n", f);
     }
     fputs("</body>\n</html>\n", f);
+    return st;
+}
+
+qc_status qc_report_html_write(const qc_report *r, const char *path, qc_error *err)
+{
+    qc_file file;
+    qc_status st = qc_file_begin(&file, path, err);
+    if (st != QC_OK)
+        return st;
+    FILE *f = file.f;
+    st = qc_report_html_put(r, f, err);
     if (st != QC_OK) {
         qc_file_abort(&file);
         return st;

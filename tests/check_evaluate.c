@@ -1,0 +1,428 @@
+/* check_evaluate.c — the pass over inputs (stats/gather.c) and what calib/evaluate*.c builds on
+ * it: statistics of tensors in memory, logits delivered in order, unreadable images, timing
+ * steps, top-k, and the per-layer error of weights. Results must not depend on the threads,
+ * the batch or the shards; references are a plain loop over one executor, or hand values. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "calib/calib.h"
+#include "check-util.h"
+#include "graph/graph.h"
+#include "io/io.h"
+#include "stats/stats.h"
+
+#define N_IMAGES 40
+#define CLASSES 10
+
+static qc_graph *load_lenet(void)
+{
+    qc_graph *g;
+    qc_error err;
+    ck_assert_msg(qc_onnx_load("models/lenet.onnx", &g, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(qc_pass_fold_batchnorm(g, &err), QC_OK);
+    return g;
+}
+
+static char *stats_text(const qc_stats *s)
+{
+    char *text = NULL;
+    size_t size = 0;
+    qc_error err;
+    FILE *f = open_memstream(&text, &size);
+    ck_assert_int_eq(qc_stats_write(s, f, &err), QC_OK);
+    fclose(f);
+    return text;
+}
+
+/* The first N_IMAGES images of data/calib decoded for lenet, and their names. */
+static float *decode(const qc_image_set *set, const qc_preprocess *pp, int threads)
+{
+    float *px = malloc(sizeof(float) * 28 * 28 * N_IMAGES);
+    qc_error err;
+    ck_assert_msg(qc_eval_load_images(set, pp, N_IMAGES, 1, 28, 28, threads, px, &err) == QC_OK, "%s",
+                  err.msg);
+    return px;
+}
+
+/* lenet's statistics over the first `limit` images of data/calib (per channel, histograms,
+ * the default preprocessing pp of one channel), the image set left open in *set. */
+static qc_stats *calib_stats(const qc_graph *g, int64_t limit, int threads, qc_image_set *set, qc_preprocess *pp)
+{
+    qc_error err;
+    ck_assert_int_eq(qc_image_set_open(set, "data/calib", NULL, &err), QC_OK);
+    qc_preprocess_default(pp, 1);
+    qc_stats_options so = {.per_channel = true, .histograms = true, .pp = pp};
+    qc_gather_options go = {.limit = limit, .batch = 16, .shard_n = 1, .threads = threads};
+    qc_stats *s = NULL;
+    ck_assert_msg(qc_stats_gather(g, set, pp, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
+    return s;
+}
+
+/* Statistics of tensors in memory: the same bytes as of the images they were decoded from,
+ * whatever the threads, the batch and the shards. */
+START_TEST(statistics_of_tensors_are_those_of_their_images_for_any_threads_batch_and_shards)
+{
+    qc_graph *g = load_lenet();
+    qc_error err;
+    qc_image_set set;
+    qc_preprocess pp;
+    qc_stats *s = calib_stats(g, N_IMAGES, 1, &set, &pp);
+    qc_stats_options so = {.per_channel = true, .histograms = true, .pp = &pp};
+    qc_gather_options go;
+    char *want = stats_text(s);
+    qc_stats_destroy(s);
+
+    float *px = decode(&set, &pp, 2);
+    const char *names[N_IMAGES];
+    for (int i = 0; i < N_IMAGES; i++)
+        names[i] = set.items[i].rel;
+    qc_pass_inputs in = {.tensors = px, .n = N_IMAGES, .stride = 28 * 28, .names = names};
+    const struct {
+        int threads;
+        int64_t batch;
+    } runs[] = {{1, 1}, {2, 5}, {3, 64}, {2, 48}};
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+        go = (qc_gather_options){.limit = INT64_MAX, .batch = runs[r].batch, .shard_n = 1,
+                                 .threads = runs[r].threads};
+        ck_assert_msg(qc_stats_gather_inputs(g, &in, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
+        char *got = stats_text(s);
+        ck_assert_msg(!strcmp(got, want), "threads %d, batch %lld", runs[r].threads, (long long)runs[r].batch);
+        free(got);
+        qc_stats_destroy(s);
+    }
+    /* three shards (groups 0, 1 and 2 of 16), merged */
+    qc_stats *part[3];
+    for (int k = 0; k < 3; k++) {
+        go = (qc_gather_options){.limit = INT64_MAX, .batch = 16, .shard_i = k, .shard_n = 3, .threads = 2};
+        ck_assert_int_eq(qc_stats_gather_inputs(g, &in, &so, &go, &part[k], &err), QC_OK);
+    }
+    ck_assert_int_eq(part[0]->images + part[1]->images + part[2]->images, N_IMAGES);
+    ck_assert_int_eq(qc_stats_merge(part[2], part[0], &err), QC_OK);
+    ck_assert_int_eq(qc_stats_merge(part[2], part[1], &err), QC_OK);
+    char *merged = stats_text(part[2]);
+    ck_assert_str_eq(merged, want);
+    free(merged);
+    for (int k = 0; k < 3; k++)
+        qc_stats_destroy(part[k]);
+    free(px);
+    free(want);
+    qc_image_set_free(&set);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* ---- logits ------------------------------------------------------------------------------- */
+
+typedef struct {
+    float logits[N_IMAGES][CLASSES];
+    int64_t next; /* the index the sink expects next */
+    bool out_of_order;
+} collected;
+
+static qc_status collect(void *ctx, const qc_eval_result *r, qc_error *err)
+{
+    collected *c = ctx;
+    (void)err;
+    c->out_of_order |= r->index != c->next++;
+    if (r->status == QC_OK)
+        memcpy(c->logits[r->index], r->logits, sizeof c->logits[0]);
+    return QC_OK;
+}
+
+/* The reference: each image decoded and run alone on one executor, in a plain loop. */
+static void reference_logits(const qc_graph *g, const qc_image_set *set, const qc_preprocess *pp,
+                             float want[N_IMAGES][CLASSES])
+{
+    qc_exec *x = qc_exec_create(g);
+    float px[28 * 28];
+    qc_error err;
+    for (int i = 0; i < N_IMAGES; i++) {
+        ck_assert_int_eq(qc_image_load(set->items[i].path, pp, 1, 28, 28, px, &err), QC_OK);
+        qc_value in = qc_value_f32(4, (int64_t[]){1, 1, 28, 28}, px);
+        ck_assert_int_eq(qc_exec_run(x, &in, 1, &err), QC_OK);
+        memcpy(want[i], qc_exec_output(x, 0)->data, sizeof(float) * CLASSES);
+    }
+    qc_exec_destroy(x);
+}
+
+START_TEST(logits_come_in_order_and_equal_one_executor_for_any_threads_and_batch)
+{
+    qc_graph *g = load_lenet();
+    qc_error err;
+    qc_image_set set;
+    ck_assert_int_eq(qc_image_set_open(&set, "data/val", NULL, &err), QC_OK);
+    qc_preprocess pp;
+    qc_preprocess_default(&pp, 1);
+    static float want[N_IMAGES][CLASSES];
+    reference_logits(g, &set, &pp, want);
+    float *px = decode(&set, &pp, 3);
+    const struct {
+        int threads;
+        int64_t batch;
+        bool preloaded;
+    } runs[] = {{1, 1, false}, {2, 5, false}, {3, 64, false}, {2, 7, true}, {1, 512, true}};
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+        static collected c;
+        memset(&c, 0, sizeof c);
+        qc_pass_inputs in = runs[r].preloaded ? (qc_pass_inputs){.tensors = px, .n = N_IMAGES, .stride = 28 * 28}
+                                              : (qc_pass_inputs){.set = &set, .pp = &pp};
+        qc_eval_options o = {.run = {.limit = N_IMAGES, .batch = runs[r].batch, .threads = runs[r].threads},
+                             .sink = collect, .sink_ctx = &c};
+        ck_assert_msg(qc_eval_logits(g, &in, CLASSES, &o, &err) == QC_OK, "%s", err.msg);
+        ck_assert_int_eq(c.next, N_IMAGES);
+        ck_assert(!c.out_of_order);
+        ck_assert_msg(!memcmp(c.logits, want, sizeof want), "threads %d, batch %lld", runs[r].threads,
+                      (long long)runs[r].batch);
+    }
+    free(px);
+    qc_image_set_free(&set);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* ---- the pass in shards ------------------------------------------------------------------- */
+
+typedef struct {
+    int seen[N_IMAGES];
+    int64_t last;     /* the last index a step ended with */
+    bool descending;  /* a step's indices not in increasing order */
+} shard_seen;
+
+static qc_status count_input(void *ctx, int worker, int64_t slot, int64_t index, qc_exec *x, qc_error *err)
+{
+    shard_seen *c = ctx;
+    (void)worker;
+    (void)slot;
+    (void)x;
+    (void)err;
+    __atomic_add_fetch(&c->seen[index], 1, __ATOMIC_RELAXED);
+    return QC_OK;
+}
+
+static qc_status check_step(void *ctx, const int64_t *indices, int64_t count, qc_error *err)
+{
+    shard_seen *c = ctx;
+    (void)err;
+    for (int64_t i = 0; i < count; i++) {
+        c->descending |= indices[i] <= c->last;
+        c->last = indices[i];
+    }
+    return QC_OK;
+}
+
+START_TEST(a_pass_in_shards_runs_each_input_once_by_groups)
+{
+    qc_graph *g = load_lenet();
+    qc_error err;
+    float *px = calloc(28 * 28, sizeof(float));
+    qc_pass_inputs in = {.tensors = px, .n = N_IMAGES, .stride = 0};
+    int total[N_IMAGES] = {0};
+    for (int k = 0; k < 3; k++) {
+        shard_seen c = {.last = -1};
+        qc_pass_hooks h = {.ctx = &c, .after = count_input, .step_end = check_step, .group = 4};
+        qc_gather_options o = {.limit = INT64_MAX, .batch = 6, .shard_i = k, .shard_n = 3, .threads = 2};
+        ck_assert_msg(qc_pass_run(g, &in, &o, &h, &err) == QC_OK, "%s", err.msg);
+        ck_assert(!c.descending);
+        for (int i = 0; i < N_IMAGES; i++) {
+            /* group i / 4 belongs to shard (i / 4) mod 3 */
+            ck_assert_int_eq(c.seen[i], (i / 4) % 3 == k);
+            total[i] += c.seen[i];
+        }
+    }
+    for (int i = 0; i < N_IMAGES; i++)
+        ck_assert_int_eq(total[i], 1);
+    free(px);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* ---- unreadable images ---------------------------------------------------------------------- */
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    ck_assert(a && b);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+        fwrite(buf, 1, n, b);
+    fclose(a);
+    fclose(b);
+}
+
+typedef struct {
+    int64_t n;
+    qc_status status[4];
+    char msg[4][256];
+} kept;
+
+static qc_status keep_result(void *ctx, const qc_eval_result *r, qc_error *err)
+{
+    kept *k = ctx;
+    (void)err;
+    ck_assert_int_eq(r->index, k->n);
+    k->status[k->n] = r->status;
+    snprintf(k->msg[k->n], sizeof k->msg[0], "%s", r->status == QC_OK ? "" : r->err->msg);
+    k->n++;
+    return QC_OK;
+}
+
+START_TEST(an_unreadable_image_goes_to_the_sink_in_its_place_or_stops_the_run)
+{
+    char dir[] = "/tmp/qcal-evaluate.XXXXXX", path[4][300];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    qc_image_set val;
+    qc_error err;
+    ck_assert_int_eq(qc_image_set_open(&val, "data/val", NULL, &err), QC_OK);
+    const char *names[4] = {"a.png", "b.png", "c-bad.png", "d.png"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path[i], sizeof path[i], "%s/%s", dir, names[i]);
+        if (i == 2) {
+            FILE *f = fopen(path[i], "w");
+            fputs("not a png", f);
+            fclose(f);
+        } else {
+            copy_file(val.items[i].path, path[i]);
+        }
+    }
+    qc_image_set set;
+    ck_assert_int_eq(qc_image_set_open(&set, dir, NULL, &err), QC_OK);
+    qc_graph *g = load_lenet();
+    qc_preprocess pp;
+    qc_preprocess_default(&pp, 1);
+    qc_pass_inputs in = {.set = &set, .pp = &pp};
+    kept k = {0};
+    qc_eval_options o = {.run = {.limit = INT64_MAX, .batch = 3, .threads = 2}, .keep_unreadable = true,
+                         .sink = keep_result, .sink_ctx = &k};
+    ck_assert_msg(qc_eval_logits(g, &in, CLASSES, &o, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(k.n, 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(k.status[i], i == 2 ? QC_ERR_INPUT : QC_OK);
+    ck_assert_msg(strstr(k.msg[2], "c-bad.png"), "%s", k.msg[2]);
+    /* without keep_unreadable: bad input, named, and the sink has seen only what came before */
+    k = (kept){0};
+    o.keep_unreadable = false;
+    ck_assert_int_eq(qc_eval_logits(g, &in, CLASSES, &o, &err), QC_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "c-bad.png"), "%s", err.msg);
+    ck_assert_int_eq(k.n, 0); /* the first step (images 0 to 2) holds the bad one */
+    for (int i = 0; i < 4; i++)
+        unlink(path[i]);
+    rmdir(dir);
+    qc_graph_destroy(g);
+    qc_image_set_free(&set);
+    qc_image_set_free(&val);
+}
+END_TEST
+
+/* ---- timing, top-k -------------------------------------------------------------------------- */
+
+static double ticks;
+static double tick_clock(void)
+{
+    return ticks++;
+}
+
+START_TEST(timing_gives_one_figure_per_run_of_the_clock_given)
+{
+    qc_graph *g = load_lenet();
+    qc_error err;
+    float px[28 * 28] = {0};
+    qc_pass_inputs in = {.tensors = px, .cycle = 1};
+    double seconds[5] = {0};
+    ticks = 0;
+    ck_assert_msg(qc_eval_time(g, &in, 2, 4, 3, 5, tick_clock, seconds, &err) == QC_OK, "%s", err.msg);
+    /* the clock is read once before the first run and once after each: one tick a run */
+    for (int r = 0; r < 5; r++)
+        ck_assert(seconds[r] == 1.0);
+    ck_assert(ticks == 6.0 + 1.0); /* plus the start hook of the second worker */
+    ck_assert_int_eq(qc_eval_time(g, &in, 0, 4, 3, 5, tick_clock, seconds, &err), QC_ERR_USAGE);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(top_k_and_argmax_are_the_hand_values)
+{
+    const float x[6] = {0.5f, 2.0f, -1.0f, 2.0f, 1.5f, NAN};
+    int top[4];
+    qc_top_k(x, 5, 4, top);
+    ck_assert_int_eq(top[0], 1); /* a tie goes to the lower index */
+    ck_assert_int_eq(top[1], 3);
+    ck_assert_int_eq(top[2], 4);
+    ck_assert_int_eq(top[3], 0);
+    ck_assert_int_eq(qc_argmax(x, 5), 1);
+    ck_assert_int_eq(qc_argmax(x + 2, 1), 0);
+}
+END_TEST
+
+/* ---- per-layer error -------------------------------------------------------------------------- */
+
+/* With no image, qc_eval_layers measures the weights alone: each against its fake-quantized
+ * self under the report's parameters, summed here in a plain loop. */
+START_TEST(weight_errors_are_those_of_fake_quantization_by_hand)
+{
+    qc_graph *g = load_lenet();
+    qc_error err;
+    qc_image_set set;
+    qc_preprocess pp;
+    qc_stats *s = calib_stats(g, 16, 2, &set, &pp);
+    qc_quantize_options qo;
+    qc_quantize_options_default(&qo);
+    qo.scheme = QC_SCHEME_SYMLOWP;
+    qo.per_channel = false;
+    qo.format = QC_FORMAT_QDQ;
+    qc_eval_variant v;
+    ck_assert_msg(qc_eval_variant_create(g, s, &qo, "symlowp/tensor", &v, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_gt(v.n_maps, 0);
+    ck_assert_int_eq(qc_eval_layers("lenet", g, s, NULL, 0, &v, 1, &err), QC_OK);
+    int checked = 0;
+    for (int r = 0; r < v.report.n; r++) {
+        const qc_quantized_tensor *qt = &v.report.tensors[r];
+        if (strcmp(qt->role, "weight"))
+            continue;
+        const qc_value *w = &g->tensors[qc_graph_find_tensor(g, qt->tensor)].value;
+        const float *x = w->data;
+        double err2 = 0, ref2 = 0;
+        for (int64_t i = 0; i < qc_value_count(w); i++) {
+            double q = qc_fake_quantize(x[i], &qt->params[0], QC_ROUND_HALF_EVEN);
+            err2 += (x[i] - q) * (x[i] - q);
+            ref2 += (double)x[i] * x[i];
+        }
+        const qc_layer_error *l = &v.layers[qc_stats_find(s, qt->tensor)];
+        ck_assert_int_eq(l->acc.count, qc_value_count(w));
+        ck_assert_msg(fabs(l->acc.sum_err2 - err2) <= 1e-12 * ref2, "%s: %g, by hand %g", qt->tensor,
+                      l->acc.sum_err2, err2);
+        ck_assert(l->has_codes && l->codes.count == qc_value_count(w));
+        checked++;
+    }
+    ck_assert_int_gt(checked, 1);
+    /* no image: no activation measured */
+    int which;
+    ck_assert(isinf(qc_eval_min_sqnr(s, v.layers, &which)) && which == -1);
+    qc_eval_variant_free(&v);
+    qc_stats_destroy(s);
+    qc_image_set_free(&set);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("evaluate");
+    TCase *pass = tcase_create("pass");
+    tcase_set_timeout(pass, 120);
+    tcase_add_test(pass, statistics_of_tensors_are_those_of_their_images_for_any_threads_batch_and_shards);
+    tcase_add_test(pass, a_pass_in_shards_runs_each_input_once_by_groups);
+    suite_add_tcase(s, pass);
+    TCase *eval = tcase_create("eval");
+    tcase_set_timeout(eval, 120);
+    tcase_add_test(eval, logits_come_in_order_and_equal_one_executor_for_any_threads_and_batch);
+    tcase_add_test(eval, an_unreadable_image_goes_to_the_sink_in_its_place_or_stops_the_run);
+    tcase_add_test(eval, timing_gives_one_figure_per_run_of_the_clock_given);
+    tcase_add_test(eval, top_k_and_argmax_are_the_hand_values);
+    tcase_add_test(eval, weight_errors_are_those_of_fake_quantization_by_hand);
+    suite_add_tcase(s, eval);
+    return qc_check_run("check_evaluate", s);
+}
