@@ -258,6 +258,15 @@ double qc_code_hist_used(const qc_code_hist *h);     /* distinct / (qmax − qmi
  * the maximum subtracted first: how far quantized logits are from FP32 without labels.
  * 0 for n < 1, NaN when a logit is not finite. */
 double qc_kl_softmax(const float *ref, const float *q, int n);
+/* KL(P ‖ Q) of two outputs that are already probabilities (a model ending in Softmax, whose
+ * softmax again would flatten both to near-uniform and read ~1e-8 whatever happens): each
+ * vector floored at QC_KL_FLOOR and renormalised, so a class the quantized model rounds to 0
+ * counts as a large, finite divergence. 0 for n < 1, NaN when a value is not finite or
+ * negative. */
+#define QC_KL_FLOOR 1e-8
+double qc_kl_probabilities(const float *ref, const float *q, int n);
+/* Whether output `output` of g is a probability vector: produced by Softmax. */
+bool qc_output_is_probabilities(const qc_graph *g, int output);
 
 /* ---- a model over inputs: predictions, time, per-layer error (evaluate*.c) ------------------ */
 

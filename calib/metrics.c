@@ -208,3 +208,40 @@ double qc_kl_softmax(const float *ref, const float *q, int n)
     }
     return kl > 0.0 ? kl : 0.0; /* KL ≥ 0; rounding may leave −1e-17 for equal vectors */
 }
+
+/* Sum of max(x_i, floor), for the renormalisation; NaN when a value is not finite or < 0. */
+static double floored_sum(const float *x, int n)
+{
+    double s = 0.0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i]) || x[i] < 0.0f)
+            return NAN;
+        s += x[i] > QC_KL_FLOOR ? (double)x[i] : QC_KL_FLOOR;
+    }
+    return s;
+}
+
+double qc_kl_probabilities(const float *ref, const float *q, int n)
+{
+    if (n < 1)
+        return 0.0;
+    const double sp = floored_sum(ref, n), sq = floored_sum(q, n);
+    if (isnan(sp) || isnan(sq))
+        return NAN;
+    double kl = 0.0;
+    for (int i = 0; i < n; i++) {
+        const double p = (ref[i] > QC_KL_FLOOR ? (double)ref[i] : QC_KL_FLOOR) / sp;
+        const double qi = (q[i] > QC_KL_FLOOR ? (double)q[i] : QC_KL_FLOOR) / sq;
+        kl += p * log(p / qi);
+    }
+    return kl > 0.0 ? kl : 0.0;
+}
+
+bool qc_output_is_probabilities(const qc_graph *g, int output)
+{
+    if (output < 0 || output >= g->n_outputs)
+        return false;
+    const int producer = g->tensors[g->outputs[output]].producer;
+    return producer >= 0 && !strcmp(g->nodes[producer].op_type, "Softmax") &&
+           !g->nodes[producer].domain[0];
+}

@@ -73,6 +73,7 @@ typedef struct {
     qc_graph *g;           /* owned, BatchNorm folded */
     qc_stats *stats;       /* owned */
     int channels, height, width, classes;
+    bool probabilities;    /* the output is Softmax's: KL compares it as it is */
     int64_t n, labelled, fp32_correct;
     float *pixels;         /* owned: n inputs */
     int *labels;           /* owned */
@@ -178,6 +179,7 @@ static int model_setup(const char *path, const char *calib, const compare_option
     m->height = in.height;
     m->width = in.width;
     m->classes = in.classes;
+    m->probabilities = qc_output_is_probabilities(m->g, 0);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         return status;
@@ -224,7 +226,8 @@ static int run_variant(model_result *m, int k, const compare_options *o)
         int p = qc_argmax(lq, m->classes);
         v->correct += m->labels[i] >= 0 && p == m->labels[i];
         v->agree += p == qc_argmax(l32, m->classes);
-        v->kl_sum += qc_kl_softmax(l32, lq, m->classes);
+        v->kl_sum += m->probabilities ? qc_kl_probabilities(l32, lq, m->classes)
+                                      : qc_kl_softmax(l32, lq, m->classes);
     }
     return QC_OK;
 }

@@ -909,6 +909,24 @@ START_TEST(kl_divergence_of_softmax_matches_hand_computed_values)
 }
 END_TEST
 
+START_TEST(kl_divergence_of_probabilities_matches_hand_computed_values)
+{
+    /* (1/4, 3/4) against (1/2, 1/2): the same 0.1308… as softmax(0, ln 3) against softmax(0, 0) */
+    const float p[] = {0.25f, 0.75f}, q[] = {0.5f, 0.5f};
+    const double hand = 0.13081203594113697;
+    ck_assert_double_eq_tol(qc_kl_probabilities(p, q, 2), hand, 1e-7);
+    ck_assert_double_eq(qc_kl_probabilities(p, p, 2), 0.0);
+    ck_assert_double_eq(qc_kl_probabilities(p, q, 0), 0.0);
+    /* a class quantized to 0: floored at 1e-8, renormalised; p·ln(p/q) by hand */
+    const float z[] = {0.0f, 1.0f};
+    const double q0 = 1e-8 / (1.0 + 1e-8), q1 = 1.0 / (1.0 + 1e-8);
+    ck_assert_double_eq_tol(qc_kl_probabilities(p, z, 2), 0.25 * log(0.25 / q0) + 0.75 * log(0.75 / q1), 1e-6);
+    const float neg[] = {-0.5f, 1.5f}, bad[] = {0.5f, NAN};
+    ck_assert(isnan(qc_kl_probabilities(p, neg, 2)));
+    ck_assert(isnan(qc_kl_probabilities(bad, q, 2)));
+}
+END_TEST
+
 static TCase *metrics_tcase(void)
 {
     TCase *t = tcase_create("error metrics");
@@ -919,6 +937,7 @@ static TCase *metrics_tcase(void)
     tcase_add_test(t, code_counts_and_clipping_match_hand_quantization);
     tcase_add_test(t, code_counts_use_each_channels_parameters);
     tcase_add_test(t, kl_divergence_of_softmax_matches_hand_computed_values);
+    tcase_add_test(t, kl_divergence_of_probabilities_matches_hand_computed_values);
     return t;
 }
 

@@ -343,4 +343,36 @@ expect "--min-sqnr 10 --gate all passes every 6-bit variant of resnet" 0 "$QCAL"
 expect "--min-sqnr 40 --gate all fails them" 1 "$QCAL" compare $LAYERS -q --bits 6 --granularity compensated --min-sqnr 40 --gate all models/resnet.onnx "$CAL" "$VAL"
 contains "the failure names the compensated variant" "$tmp/err" "variant 'gemmlowp/compensated/6bit' of 'models/resnet.onnx': tensor '"
 
+# A model that ends in Softmax: KL compares its probabilities as they are (softmax over them
+# again read 25x too small), so lenet with a Softmax appended has lenet's KL.
+SOFTMAX_PY=$(find_python onnx || true)
+if [ -n "$SOFTMAX_PY" ]; then
+    "$SOFTMAX_PY" - "$tmp/lenet-softmax.onnx" <<'PY'
+import sys, onnx, onnx.helper as h
+m = onnx.load("models/lenet.onnx")
+out = m.graph.output[0]
+m.graph.node.append(h.make_node("Softmax", [out.name], ["probabilities"], name="softmax", axis=1))
+prob = onnx.ValueInfoProto()
+prob.CopyFrom(out)
+prob.name = "probabilities"
+m.graph.output.remove(out)
+m.graph.output.append(prob)
+onnx.save(m, sys.argv[1])
+PY
+    cp models/lenet.json "$tmp/lenet-softmax.json"
+    expect "compare of lenet with a Softmax appended" 0 "$QCAL" compare --json -q --limit 300 --schemes gemmlowp \
+        --granularity tensor "$tmp/lenet-softmax.onnx" models/lenet.onnx "$CAL" "$VAL"
+    if "$PY" -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+kl = [m['variants'][0]['kl'] for m in d['models']]
+sys.exit(0 if kl[1] > 0 and abs(kl[0] - kl[1]) <= 0.05 * kl[1] else 1)" "$tmp/out"; then
+        ok "KL of a model ending in Softmax is taken on its probabilities"
+    else
+        bad "KL of a model ending in Softmax is taken on its probabilities ($(head -c 300 "$tmp/out"))"
+    fi
+else
+    skip "KL of a Softmax output (no python with onnx)"
+fi
+
 summary compare
