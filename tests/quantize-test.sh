@@ -92,6 +92,40 @@ expect "qoperator twice: first" 0 "$QCAL" quantize --quiet --format qoperator --
 expect "qoperator twice: second" 0 "$QCAL" quantize --quiet --format qoperator --scheme symlowp --stats "$tmp/resnet.json" -o "$tmp/qb.onnx" models/resnet.onnx
 same "qoperator output is byte-identical too" "$tmp/qa.onnx" "$tmp/qb.onnx"
 
+# 4b. a node of domain "ai.onnx" is a default-domain node (io/onnx.c normalises it at load):
+# the same model with that spelling on every node quantizes to the same model as the
+# original; only the source hash (of the file's bytes) may differ. Same file name (the
+# graph's name) and model card.
+if [ -n "$ONNX_PY" ]; then
+    mkdir -p "$tmp/aionnx"
+    "$ONNX_PY" -c "
+import onnx, sys
+m = onnx.load('models/resnet.onnx')
+for n in m.graph.node:
+    n.domain = 'ai.onnx'
+onnx.save(m, sys.argv[1])" "$tmp/aionnx/resnet.onnx"
+    cp models/resnet.json "$tmp/aionnx/resnet.json"
+    for fmt in qdq qoperator; do
+        expect "quantize the original ($fmt)" 0 "$QCAL" quantize --quiet --format $fmt --limit 16 -o "$tmp/plain-$fmt.onnx" models/resnet.onnx "$IMG"
+        expect "quantize the ai.onnx spelling ($fmt)" 0 "$QCAL" quantize --quiet --format $fmt --limit 16 -o "$tmp/aionnx-$fmt.onnx" "$tmp/aionnx/resnet.onnx" "$IMG"
+        if "$ONNX_PY" -c "
+import onnx, sys
+def body(path):
+    m = onnx.load(path)
+    keep = [p for p in m.metadata_props if p.key != 'qcal.source_model_hash']
+    del m.metadata_props[:]
+    m.metadata_props.extend(keep)
+    return m.SerializeToString()
+sys.exit(body(sys.argv[1]) != body(sys.argv[2]))" "$tmp/plain-$fmt.onnx" "$tmp/aionnx-$fmt.onnx"; then
+            ok "domain ai.onnx quantizes as the default domain ($fmt)"
+        else
+            bad "domain ai.onnx quantizes as the default domain ($fmt): the models differ"
+        fi
+    done
+else
+    skip "domain ai.onnx: onnx (python) not installed"
+fi
+
 # 5. the table and JSON
 expect "quantize prints a table" 0 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/t.onnx" models/lenet.onnx
 contains "the table has its header" "$tmp/out" "zero point"
