@@ -350,7 +350,9 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
     int64_t outer, ch, inner;
     int axis;
     weight_layout(g, n, k, &outer, &ch, &inner, &axis);
-    bool per_channel = q->o->per_channel && ch > 1;
+    qc_granularity gran =
+        q->o->weights != QC_GRANULARITY_TENSOR && ch > 1 ? QC_GRANULARITY_CHANNEL : QC_GRANULARITY_TENSOR;
+    bool per_channel = gran != QC_GRANULARITY_TENSOR;
     int nch = per_channel ? (int)ch : 1;
     if (!q->tens[t].wp) {
         float *compensated = NULL;
@@ -371,7 +373,8 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
             return qz_oom(q);
         }
         q->tens[t].wch = nch;
-        qc_status st = qc_qparams_weights(wf, outer, ch, inner, per_channel, scheme, q->o->weight_bits,
+        q->tens[t].wgran = gran;
+        qc_status st = qc_qparams_weights(wf, outer, ch, inner, gran, scheme, q->o->weight_bits,
                                           q->o->reduce_range, wt->name, q->tens[t].wp, q->err);
         int64_t count = qc_value_count(&wt->value);
         int32_t *qi = st == QC_OK ? malloc((size_t)(count ? count : 1) * sizeof *qi) : NULL;
@@ -468,7 +471,8 @@ qc_status qz_quantize_bias(qz *q, const qc_node *n, int x, int wt, int *bi)
     int64_t m = qc_value_count(&bt->value);
     float sx = q->tens[qz_root(q, x)].p.scale;
     const qc_qparams *wp = q->tens[wt].wp;
-    bool per_channel = q->tens[wt].wch > 1;
+    qc_granularity gran = q->tens[wt].wgran;
+    bool per_channel = gran != QC_GRANULARITY_TENSOR;
     int32_t *qb = malloc((size_t)(m ? m : 1) * sizeof *qb);
     qc_qparams *bp = malloc((size_t)(m ? m : 1) * sizeof *bp);
     if (!qb || !bp) {
@@ -484,7 +488,7 @@ qc_status qz_quantize_bias(qz *q, const qc_node *n, int x, int wt, int *bi)
             return qc_fail(q->err, QC_ERR_INPUT, "tensor '%s': bias %lld is %s", bt->name, (long long)c,
                            isnan(bf[c]) ? "nan" : "infinite");
         }
-    qc_bias_quantize_array(m, bt->value.data, sx, wp, per_channel, qb);
+    qc_bias_quantize_array(m, bt->value.data, sx, wp, gran, qb);
     float blo = INFINITY, bhi = -INFINITY;
     for (int64_t c = 0; c < m; c++) {
         bp[c] = qc_qparams_bias(sx, wp[per_channel ? c : 0].scale);

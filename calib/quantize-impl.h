@@ -76,6 +76,7 @@ typedef struct {
     int wq;             /* quantized (or fake-quantized) weight in ng, -1 */
     qc_qparams *wp;     /* weight parameters of wq (owned), NULL */
     int wch;            /* their channel count */
+    qc_granularity wgran; /* of wp: tensor (wch 1) or channel */
     /* input compensation (rule Q14) */
     qc_qparams *cp;     /* per-channel parameters of a compensated root (owned), NULL */
     int cch;            /* their channel count */

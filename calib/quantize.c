@@ -29,6 +29,8 @@ void qc_quantize_options_default(qc_quantize_options *o)
     o->method = QC_RANGE_MINMAX;
     qc_range_params_default(&o->range);
     o->format = QC_FORMAT_QDQ;
+    o->weights = QC_GRANULARITY_TENSOR;
+    o->activations = QC_GRANULARITY_TENSOR;
 }
 
 static const char *const format_names[] = {"qdq", "qoperator", "fakequant"};
@@ -357,7 +359,7 @@ static qc_status plan(qz *q)
     qc_status st = root_params(q);
     if (st == QC_OK)
         st = recheck_fusion(q);
-    if (st == QC_OK && q->o->input_compensation)
+    if (st == QC_OK && q->o->activations == QC_GRANULARITY_COMPENSATED)
         st = plan_compensation(q);
     for (int t = 0; t < g->n_tensors && st == QC_OK; t++) {
         if (q->tens[t].src < 0)
@@ -553,10 +555,10 @@ static qc_status set_metadata(qz *q)
     META("qcal.weight_bits", buf);
     snprintf(buf, sizeof buf, "%d", o->act_bits);
     META("qcal.act_bits", buf);
-    META("qcal.per_channel", o->per_channel ? "true" : "false");
+    META("qcal.per_channel", o->weights == QC_GRANULARITY_CHANNEL ? "true" : "false");
     META("qcal.reduce_range", o->reduce_range ? "true" : "false");
     META("qcal.round", qc_round_mode_name(o->round));
-    if (o->input_compensation)
+    if (o->activations == QC_GRANULARITY_COMPENSATED)
         META("qcal.input_compensation", "true");
     if (o->method == QC_RANGE_AVGSTD || o->method == QC_RANGE_MEANSTD) {
         snprintf(buf, sizeof buf, "%.9g", o->range.n_std);
@@ -595,7 +597,12 @@ static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, 
         return qc_fail(err, QC_ERR_USAGE,
                        "the qoperator format needs 8-bit activations (its operators clamp to 8 bits); "
                        "use qdq or fakequant for %d bits", o->act_bits);
-    if (o->input_compensation && o->format == QC_FORMAT_QOPERATOR)
+    if ((o->weights != QC_GRANULARITY_TENSOR && o->weights != QC_GRANULARITY_CHANNEL) ||
+        (o->activations != QC_GRANULARITY_TENSOR && o->activations != QC_GRANULARITY_COMPENSATED))
+        return qc_fail(err, QC_ERR_USAGE, "weights are quantized per tensor or channel, activations per tensor "
+                       "or compensated, not %s and %s", qc_granularity_name(o->weights),
+                       qc_granularity_name(o->activations));
+    if (o->activations == QC_GRANULARITY_COMPENSATED && o->format == QC_FORMAT_QOPERATOR)
         return qc_fail(err, QC_ERR_USAGE,
                        "input compensation needs the qdq or fakequant format: its activations have a scale "
                        "per channel, and the QOperator ops pass one scale per tensor between them");
@@ -649,7 +656,7 @@ qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quan
     st = qc_stats_check_model(stats, fp32, 0, "the statistics", fp32->name, err);
     if (st != QC_OK)
         return st;
-    if (o->input_compensation && !stats->per_channel)
+    if (o->activations == QC_GRANULARITY_COMPENSATED && !stats->per_channel)
         return qc_fail(err, QC_ERR_USAGE,
                        "input compensation needs per-channel statistics; these were gathered per tensor "
                        "(qcal stats --granularity channel gathers them)");
