@@ -77,6 +77,14 @@ static bool no_indices(const qz *q, const qc_node *n)
     return n->n_outputs == 1 || n->outputs[1] < 0;
 }
 
+/* Squeeze and Unsqueeze of opset 13, their axes an input: an older node's "axes" attribute
+ * would have to become an input, which the integer form (the node copied) does not do */
+static bool axes_as_input(const qz *q, const qc_node *n)
+{
+    (void)q;
+    return !qc_node_attr(n, "axes");
+}
+
 /* ---- QOperator forms (Q11) ------------------------------------------------------------------- */
 
 static void push(qz_qop *e, const int *v, int n)
@@ -220,6 +228,9 @@ static const qz_op ops[] = {
     {"MaxPool", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_KEEPS, no_indices, pass_qop},
     {"Flatten", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, NULL, pass_qop},
     {"Reshape", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, NULL, pass_qop},
+    {"Transpose", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, NULL, pass_qop},
+    {"Squeeze", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, axes_as_input, pass_qop},
+    {"Unsqueeze", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, axes_as_input, pass_qop},
 };
 
 const qz_op *qz_op_find(const qc_node *n)
