@@ -56,6 +56,13 @@ static bool add_accepts(const qz *q, const qc_node *n)
            qc_same_shape(&g->tensors[n->inputs[0]].value, &g->tensors[n->inputs[1]].value);
 }
 
+/* x · y of two activations (a squeeze-excitation gate): any shapes that broadcast, as the
+ * FP32 graph already runs them */
+static bool mul_accepts(const qz *q, const qc_node *n)
+{
+    return n->n_inputs == 2 && qz_is_activation(q->g, n->inputs[1]);
+}
+
 static bool concat_accepts(const qz *q, const qc_node *n)
 {
     for (int k = 0; k < n->n_inputs; k++)
@@ -162,6 +169,12 @@ static qc_status add_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, i
     return binary_inputs(q, n, x, s, z, ys, yz, e);
 }
 
+static qc_status mul_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
+{
+    e->op_type = "QLinearMul";
+    return binary_inputs(q, n, x, s, z, ys, yz, e);
+}
+
 static qc_status concat_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
 {
     (void)x, (void)s, (void)z;
@@ -221,6 +234,7 @@ static const qz_op ops[] = {
     {"Gemm", QZ_WEIGHTS_GEMM, 1, QZ_OUT_OWN, false, true, QZ_COMP_LINEAR, gemm_accepts, gemm_qop},
     {"MatMul", QZ_WEIGHTS_MATMUL, 1, QZ_OUT_OWN, false, true, QZ_COMP_LINEAR, matmul_accepts, matmul_qop},
     {"Add", QZ_WEIGHTS_NONE, 2, QZ_OUT_OWN, false, true, QZ_COMP_NONE, add_accepts, add_qop},
+    {"Mul", QZ_WEIGHTS_NONE, 2, QZ_OUT_OWN, false, false, QZ_COMP_NONE, mul_accepts, mul_qop},
     {"Concat", QZ_WEIGHTS_NONE, 0, QZ_OUT_SHARED, false, false, QZ_COMP_NONE, concat_accepts, concat_qop},
     {"AveragePool", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, false, false, QZ_COMP_NONE, one_output, avgpool_qop},
     {"GlobalAveragePool", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, false, false, QZ_COMP_NONE, NULL, gap_qop},

@@ -596,7 +596,8 @@ else
 fi
 
 # 8b. ops without an integer form in the middle (docs/qparams.md Q1): Conv → Sigmoid → Conv →
-# Transpose → Mul(constant) → Softmax(axis 1) → Conv → Flatten → Unsqueeze → Squeeze → MatMul,
+# Transpose → Mul(constant) → Softmax(axis 1) → Conv → squeeze-excitation (GlobalAveragePool →
+# Sigmoid → Mul with the Conv's output: an integer Mul) → Flatten → Unsqueeze → Squeeze → MatMul,
 # built with onnx (random weights, the last layer centred so that the predictions vary). The
 # FP32-only ops run in float between DequantizeLinear and QuantizeLinear; Transpose, Flatten,
 # Unsqueeze and Squeeze move the integers with their input's parameters (QDQ: the same scale
@@ -623,7 +624,10 @@ nodes = [h.make_node('Conv', ['input', 'w1', 'b1'], ['c1'], name='conv1', pads=[
          h.make_node('Mul', ['t1', 'k'], ['m1'], name='scale'),
          h.make_node('Softmax', ['m1'], ['sm'], name='softmax', axis=1),
          h.make_node('Conv', ['sm', 'w3', 'b3'], ['c3'], name='conv3', pads=[1, 1, 1, 1]),
-         h.make_node('Flatten', ['c3'], ['f'], name='flatten'),
+         h.make_node('GlobalAveragePool', ['c3'], ['gp'], name='squeeze_pool'),
+         h.make_node('Sigmoid', ['gp'], ['gs'], name='gate'),
+         h.make_node('Mul', ['c3', 'gs'], ['se'], name='excite'),
+         h.make_node('Flatten', ['se'], ['f'], name='flatten'),
          h.make_node('Unsqueeze', ['f', 'ax'], ['u'], name='unsqueeze'),
          h.make_node('Squeeze', ['u', 'ax'], ['sq'], name='squeeze'),
          h.make_node('MatMul', ['sq', 'wf'], ['logits'], name='fc')]
@@ -654,21 +658,35 @@ elem.update({t.name: t.data_type for t in m.graph.initializer})
 producer = {o: n for n in m.graph.node for o in n.output}
 readers = lambda t: [n for n in m.graph.node if t in n.input]
 qop = 'qoperator' in sys.argv[1]
+moves = ('Transpose', 'Flatten', 'Unsqueeze', 'Squeeze')
+def integer(t):   # onnx does not infer through com.microsoft ops: follow the producers
+    if t in elem:
+        return elem[t] == T.UINT8
+    p = producer[t]
+    return p.op_type.startswith('QLinear') or (p.op_type in moves and integer(p.input[0]))
 for n in m.graph.node:
-    if n.op_type in ('Sigmoid', 'Softmax', 'Mul'):
+    if n.op_type in ('Sigmoid', 'Softmax', 'Mul'):   # float, the QDQ Mul of activations too
         assert elem[n.input[0]] == T.FLOAT and elem[n.output[0]] == T.FLOAT, n.name
     if n.op_type in ('Sigmoid', 'Softmax'):   # an FP32 island between DQ and Q
-        assert producer[n.input[0]].op_type in ('DequantizeLinear', 'Mul'), n.name
+        assert producer[n.input[0]].op_type in ('DequantizeLinear', 'Mul') or qop, n.name
         assert [r.op_type for r in readers(n.output[0])] == ['QuantizeLinear'], n.name
-    if n.op_type in ('Transpose', 'Flatten', 'Unsqueeze', 'Squeeze'):
+    if n.op_type in moves:
         if qop:                               # on the integers
-            assert elem[n.input[0]] == T.UINT8 and elem[n.output[0]] == T.UINT8, n.name
+            assert integer(n.input[0]) and integer(n.output[0]), n.name
         else:                                 # DQ → op → Q with the same parameters
             dq, q = producer[n.input[0]], readers(n.output[0])
             assert dq.op_type == 'DequantizeLinear' and len(q) == 1 and q[0].op_type == 'QuantizeLinear', n.name
             assert list(dq.input[1:]) == list(q[0].input[1:]), n.name
 kept = sorted(n.op_type for n in m.graph.node if n.op_type in ('Sigmoid', 'Softmax', 'Mul'))
-assert kept == ['Mul', 'Sigmoid', 'Softmax'], kept
+# the squeeze-excitation Mul of two activations is integer: QLinearMul, or DQ, DQ → Mul → Q
+if qop:
+    assert kept == ['Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
+    assert [n.op_type for n in m.graph.node].count('QLinearMul') == 1
+else:
+    assert kept == ['Mul', 'Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
+    se = [n for n in m.graph.node if n.name == 'excite'][0]
+    assert [producer[t].op_type for t in se.input] == ['DequantizeLinear'] * 2
+    assert [r.op_type for r in readers(se.output[0])] == ['QuantizeLinear']
 " "$f" 2>"$tmp/err"; then
             ok "FP32-only ops stay float between DQ and Q, data movement stays integer: $base"
         else
