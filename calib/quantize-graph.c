@@ -459,6 +459,88 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
     return QC_OK;
 }
 
+/* The codes of constant t under p, in t's shape: fake-quantized floats in FakeQuantize, else
+ * uint8 / int8 values (its scale and zero point scalars beside it, and in QDQ its
+ * DequantizeLinear). */
+static qc_status operand_tensors(qz *q, int t, const qc_qparams *p)
+{
+    const qc_tensor *ct = &q->g->tensors[t];
+    int64_t count = qc_value_count(&ct->value);
+    int32_t *qi = malloc((size_t)(count ? count : 1) * sizeof *qi);
+    void *data = malloc((size_t)(count ? count : 1) * (q->o->format == QC_FORMAT_FAKEQUANT ? sizeof(float) : 1));
+    if (!qi || !data) {
+        free(qi);
+        free(data);
+        return qz_oom(q);
+    }
+    qc_quantize_array(1, 1, count, ct->value.data, p, q->o->round, qi);
+    qc_dtype dt = qdtype(p);
+    for (int64_t e = 0; e < count; e++) {
+        if (q->o->format == QC_FORMAT_FAKEQUANT)
+            ((float *)data)[e] = qc_dequantize_value(qi[e], p);
+        else if (dt == QC_INT8)
+            ((int8_t *)data)[e] = (int8_t)qi[e];
+        else
+            ((uint8_t *)data)[e] = (uint8_t)qi[e];
+    }
+    free(qi);
+    qz_tensor *r = &q->tens[t];
+    if (q->o->format == QC_FORMAT_FAKEQUANT) {
+        r->wq = new_tensor(q, ct->name, "_fakequant", QC_FLOAT, ct->value.rank, ct->value.dims, data);
+        return r->wq < 0 ? qz_oom(q) : QC_OK;
+    }
+    r->wq = new_tensor(q, ct->name, "_quantized", dt, ct->value.rank, ct->value.dims, data);
+    r->sname = new_scalar(q, ct->name, "_scale", QC_FLOAT, p->scale);
+    r->zname = new_scalar(q, ct->name, "_zero_point", dt, p->zero_point);
+    if (r->wq < 0 || r->sname < 0 || r->zname < 0)
+        return qz_oom(q);
+    if (q->o->format == QC_FORMAT_QDQ) {
+        int dq = new_tensor(q, ct->name, "_DequantizeLinear_Output", QC_FLOAT, ct->value.rank, ct->value.dims, NULL);
+        char nd[600];
+        snprintf(nd, sizeof nd, "%s_DequantizeLinear", ct->name);
+        if (dq < 0 || emit(q, nd, "DequantizeLinear", "", (int[]){r->wq, r->sname, r->zname}, 3, &dq, 1) < 0)
+            return qz_oom(q);
+        r->fname = dq;
+    }
+    return QC_OK;
+}
+
+qc_status qz_quantize_operand(qz *q, int t, int *ti, int *s, int *z)
+{
+    qz_tensor *r = &q->tens[t];
+    if (!r->wp) {
+        const qc_tensor *ct = &q->g->tensors[t];
+        const float *v = ct->value.data;
+        int64_t count = qc_value_count(&ct->value);
+        float lo = INFINITY, hi = -INFINITY;
+        for (int64_t e = 0; e < count; e++) {
+            if (!isfinite(v[e]))
+                return qc_fail(q->err, QC_ERR_INPUT, "tensor '%s': value %lld is %s", ct->name, (long long)e,
+                               isnan(v[e]) ? "nan" : "infinite");
+            lo = fminf(lo, v[e]);
+            hi = fmaxf(hi, v[e]);
+        }
+        if (!count)
+            lo = hi = 0;
+        if (!(r->wp = malloc(sizeof *r->wp)))
+            return qz_oom(q);
+        r->wch = 1;
+        r->wgran = QC_GRANULARITY_TENSOR;
+        qc_status st = qc_qparams_activation(lo, hi, q->o->scheme, q->o->act_bits, q->signed_act, ct->name, r->wp,
+                                             q->err);
+        if (st == QC_OK)
+            st = operand_tensors(q, t, r->wp);
+        if (st == QC_OK)
+            st = qz_report_add(q, ct->name, "weight", 1, lo, hi, r->wp, q->o->act_bits);
+        if (st != QC_OK)
+            return st;
+    }
+    *ti = q->o->format == QC_FORMAT_QDQ ? r->fname : r->wq;
+    *s = r->sname;
+    *z = r->zname;
+    return QC_OK;
+}
+
 /* The bias of node n as int32 with scale s_x · s_w (Q10): the tensor to read in ng (its
  * DequantizeLinear in QDQ, the int32 values in QOperator, the dequantized floats in
  * FakeQuantize), or -1 without a bias. */
@@ -636,7 +718,9 @@ qc_status qz_emit_float_node(qz *q, int i)
     if (n->n_inputs > 16 || n->n_outputs > 8)
         return qc_fail(q->err, QC_ERR_INPUT, "node '%s' has too many inputs or outputs", n->name);
     qz_weights k = q->nodes[i].op ? q->nodes[i].op->weights : QZ_WEIGHTS_NONE;
-    bool weighted = q->o->format != QC_FORMAT_QOPERATOR && k != QZ_WEIGHTS_NONE;
+    bool operand = k == QZ_WEIGHTS_OPERAND && qz_is_float_const(q->g, n->inputs[1]);
+    bool weighted = q->o->format != QC_FORMAT_QOPERATOR &&
+                    ((k != QZ_WEIGHTS_NONE && k != QZ_WEIGHTS_OPERAND) || operand);
     for (int j = 0; j < n->n_inputs; j++) {
         if (weighted && j > 0) /* replaced below */
             continue;
@@ -644,7 +728,12 @@ qc_status qz_emit_float_node(qz *q, int i)
         if (n->inputs[j] >= 0 && in[j] < 0)
             return qz_oom(q);
     }
-    if (weighted) {
+    if (weighted && operand) {
+        int s, z;
+        qc_status st = qz_quantize_operand(q, n->inputs[1], &in[1], &s, &z);
+        if (st != QC_OK)
+            return st;
+    } else if (weighted) {
         int ws, wz;
         qc_status st = qz_quantize_weight(q, n, k, &in[1], &ws, &wz);
         if (st == QC_OK && n->n_inputs > 2)

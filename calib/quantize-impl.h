@@ -23,6 +23,8 @@ typedef enum {
     QZ_WEIGHTS_CONV,   /* [M][C/g][kH][kW], channel axis 0 */
     QZ_WEIGHTS_GEMM,   /* [N][K] with transB (axis 0), else [K][N] (axis 1) */
     QZ_WEIGHTS_MATMUL, /* [K][N], axis 1 */
+    QZ_WEIGHTS_OPERAND, /* input 1 when it is a constant: quantized per tensor as an activation
+                           would be, its own range (Mul by a constant) */
 } qz_weights;
 
 /* How a node takes an input quantized per channel under input compensation (Q14). */
@@ -49,8 +51,8 @@ typedef struct {
 typedef struct qz_op {
     const char *op_type;          /* default domain */
     qz_weights weights;
-    int own_inputs;               /* inputs (from the first) quantized with their own
-                                     parameters when not yet quantized; QZ_OUT_SHARED: all */
+    int own_inputs;               /* activation inputs (from the first) quantized with their
+                                     own parameters when not yet quantized; QZ_OUT_SHARED: all */
     qz_out_params out;
     bool needs_quantized_input;   /* only worth it when the input is already quantized (Q4) */
     bool fuses_activation;        /* a Relu/Clip after it may be dropped (Q5) */
@@ -129,6 +131,9 @@ qc_status qz_act_consts(qz *q, int t, int *s, int *z);
  * to read in ng for the output format. */
 qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int *ws, int *wz);
 qc_status qz_quantize_bias(qz *q, const qc_node *n, int x, int wt, int *bi);
+/* Constant operand t (QZ_WEIGHTS_OPERAND): *ti the tensor to read in ng, *s and *z its scale
+ * and zero point (-1 in FakeQuantize). */
+qc_status qz_quantize_operand(qz *q, int t, int *ti, int *s, int *z);
 /* QDQ / FakeQuantize: QuantizeLinear → DequantizeLinear after activation t. */
 qc_status qz_emit_qdq(qz *q, int t);
 /* The FP32 graph's input t, its node i as it is (QDQ, FakeQuantize: weights replaced), node

@@ -56,11 +56,11 @@ static bool add_accepts(const qz *q, const qc_node *n)
            qc_same_shape(&g->tensors[n->inputs[0]].value, &g->tensors[n->inputs[1]].value);
 }
 
-/* x · y of two activations (a squeeze-excitation gate): any shapes that broadcast, as the
- * FP32 graph already runs them */
+/* x · y of two activations (a squeeze-excitation gate) or x · constant: any shapes that
+ * broadcast, as the FP32 graph already runs them */
 static bool mul_accepts(const qz *q, const qc_node *n)
 {
-    return n->n_inputs == 2 && qz_is_activation(q->g, n->inputs[1]);
+    return n->n_inputs == 2 && (qz_is_activation(q->g, n->inputs[1]) || qz_is_float_const(q->g, n->inputs[1]));
 }
 
 static bool concat_accepts(const qz *q, const qc_node *n)
@@ -155,8 +155,12 @@ static qc_status gemm_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, 
 /* a, its parameters, b, its parameters, the output's: QLinearAdd's and QLinearMul's inputs */
 static qc_status binary_inputs(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
 {
-    int b = qz_q_of(q, n->inputs[1]), bs, bz;
-    if (b < 0 || qz_act_consts(q, n->inputs[1], &bs, &bz) != QC_OK)
+    int b, bs, bz;
+    if (qz_is_float_const(q->g, n->inputs[1])) { /* a constant operand (Mul) */
+        qc_status st = qz_quantize_operand(q, n->inputs[1], &b, &bs, &bz);
+        if (st != QC_OK)
+            return st;
+    } else if ((b = qz_q_of(q, n->inputs[1])) < 0 || qz_act_consts(q, n->inputs[1], &bs, &bz) != QC_OK)
         return qz_oom(q);
     push(e, (int[]){x, s, z, b, bs, bz, ys, yz}, 8);
     e->domain = QZ_MS_DOMAIN;
@@ -234,7 +238,7 @@ static const qz_op ops[] = {
     {"Gemm", QZ_WEIGHTS_GEMM, 1, QZ_OUT_OWN, false, true, QZ_COMP_LINEAR, gemm_accepts, gemm_qop},
     {"MatMul", QZ_WEIGHTS_MATMUL, 1, QZ_OUT_OWN, false, true, QZ_COMP_LINEAR, matmul_accepts, matmul_qop},
     {"Add", QZ_WEIGHTS_NONE, 2, QZ_OUT_OWN, false, true, QZ_COMP_NONE, add_accepts, add_qop},
-    {"Mul", QZ_WEIGHTS_NONE, 2, QZ_OUT_OWN, false, false, QZ_COMP_NONE, mul_accepts, mul_qop},
+    {"Mul", QZ_WEIGHTS_OPERAND, 2, QZ_OUT_OWN, false, false, QZ_COMP_NONE, mul_accepts, mul_qop},
     {"Concat", QZ_WEIGHTS_NONE, 0, QZ_OUT_SHARED, false, false, QZ_COMP_NONE, concat_accepts, concat_qop},
     {"AveragePool", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, false, false, QZ_COMP_NONE, one_output, avgpool_qop},
     {"GlobalAveragePool", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, false, false, QZ_COMP_NONE, NULL, gap_qop},

@@ -350,7 +350,7 @@ static qc_status plan(qz *q)
             break;
         case QZ_OUT_OWN:
             for (int j = op->own_inputs - 1; j >= 0; j--)
-                if (q->tens[n->inputs[j]].src < 0)
+                if (qz_is_activation(g, n->inputs[j]) && q->tens[n->inputs[j]].src < 0)
                     q->tens[n->inputs[j]].src = n->inputs[j];
             q->tens[y].src = y;
             break;

@@ -596,14 +596,17 @@ else
 fi
 
 # 8b. ops without an integer form in the middle (docs/qparams.md Q1): Conv → Sigmoid → Conv →
-# Transpose → Mul(constant) → Softmax(axis 1) → Conv → squeeze-excitation (GlobalAveragePool →
-# Sigmoid → Mul with the Conv's output: an integer Mul) → Flatten → Unsqueeze → Squeeze → MatMul,
-# built with onnx (random weights, the last layer centred so that the predictions vary). The
+# Transpose → Mul(constant, excluded) → Softmax(axis 1) → Conv → squeeze-excitation
+# (GlobalAveragePool → Sigmoid → Mul with the Conv's output) → Mul(constant) → Flatten →
+# Unsqueeze → Squeeze → MatMul, built with onnx (random weights, the last layer centred so that the predictions vary). The
 # FP32-only ops run in float between DequantizeLinear and QuantizeLinear; Transpose, Flatten,
 # Unsqueeze and Squeeze move the integers with their input's parameters (QDQ: the same scale
 # and zero point on both sides; QOperator: integer in, integer out). onnx.checker accepts the
 # files, ONNX Runtime keeps the FP32 model's predictions on nearly every image, and qcal's run
-# of each file agrees with ONNX Runtime's.
+# of each file agrees with ONNX Runtime's. The other two Muls (of two activations, and by a
+# constant) are integer. The Softmax reads the excluded Mul: fed 8-bit codes directly, equal
+# inputs across its channels give a common output that lands near a rounding boundary, where
+# the two runtimes' exp differ in the last bit (measured: 4.6 % of its codes one step apart).
 if [ -n "$ONNX_PY" ] && [ -n "$ORT_PY" ] && [ -f "$tmp/val.npz" ]; then
     "$ONNX_PY" -c "
 import onnx, numpy as np, sys
@@ -614,7 +617,7 @@ init = [nh.from_array(w(4, 1, 3, 3, k=0.5), 'w1'), nh.from_array(w(4, k=0.1), 'b
         nh.from_array(w(6, 4, 3, 3), 'w2'), nh.from_array(w(6, k=0.1), 'b2'),
         nh.from_array(1 + w(1, 6, 1, 1), 'k'),
         nh.from_array(w(8, 6, 3, 3), 'w3'), nh.from_array(w(8, k=0.1), 'b3'),
-        nh.from_array(np.array([1], np.int64), 'ax')]
+        nh.from_array(np.array([1], np.int64), 'ax'), nh.from_array(1 + w(1, 8, 1, 1), 'k2')]
 wf = w(8 * 784, 10, k=0.05)
 init.append(nh.from_array(wf - wf.reshape(8, 784, 10).mean(1).repeat(784, 0), 'wf'))
 nodes = [h.make_node('Conv', ['input', 'w1', 'b1'], ['c1'], name='conv1', pads=[1, 1, 1, 1]),
@@ -627,7 +630,8 @@ nodes = [h.make_node('Conv', ['input', 'w1', 'b1'], ['c1'], name='conv1', pads=[
          h.make_node('GlobalAveragePool', ['c3'], ['gp'], name='squeeze_pool'),
          h.make_node('Sigmoid', ['gp'], ['gs'], name='gate'),
          h.make_node('Mul', ['c3', 'gs'], ['se'], name='excite'),
-         h.make_node('Flatten', ['se'], ['f'], name='flatten'),
+         h.make_node('Mul', ['se', 'k2'], ['sk'], name='rescale'),
+         h.make_node('Flatten', ['sk'], ['f'], name='flatten'),
          h.make_node('Unsqueeze', ['f', 'ax'], ['u'], name='unsqueeze'),
          h.make_node('Squeeze', ['u', 'ax'], ['sq'], name='squeeze'),
          h.make_node('MatMul', ['sq', 'wf'], ['logits'], name='fc')]
@@ -641,7 +645,7 @@ onnx.save(m, sys.argv[1])" "$tmp/mid.onnx"
     for f in qdq qoperator; do
         for g in "" --per-channel; do
             out="$tmp/mid-$f${g}.onnx"
-            "$QCAL" quantize --quiet --format "$f" $g --stats "$tmp/mid-stats.json" -o "$out" "$tmp/mid.onnx" 2>"$tmp/err" && mid+=("$out") ||
+            "$QCAL" quantize --quiet --format "$f" $g --exclude scale --stats "$tmp/mid-stats.json" -o "$out" "$tmp/mid.onnx" 2>"$tmp/err" && mid+=("$out") ||
                 bad "quantize the FP32-ops model $f $g ($(head -c 200 "$tmp/err"))"
         done
     done
@@ -668,7 +672,7 @@ for n in m.graph.node:
     if n.op_type in ('Sigmoid', 'Softmax', 'Mul'):   # float, the QDQ Mul of activations too
         assert elem[n.input[0]] == T.FLOAT and elem[n.output[0]] == T.FLOAT, n.name
     if n.op_type in ('Sigmoid', 'Softmax'):   # an FP32 island between DQ and Q
-        assert producer[n.input[0]].op_type in ('DequantizeLinear', 'Mul') or qop, n.name
+        assert producer[n.input[0]].op_type in ('DequantizeLinear', 'Mul'), n.name
         assert [r.op_type for r in readers(n.output[0])] == ['QuantizeLinear'], n.name
     if n.op_type in moves:
         if qop:                               # on the integers
@@ -678,15 +682,16 @@ for n in m.graph.node:
             assert dq.op_type == 'DequantizeLinear' and len(q) == 1 and q[0].op_type == 'QuantizeLinear', n.name
             assert list(dq.input[1:]) == list(q[0].input[1:]), n.name
 kept = sorted(n.op_type for n in m.graph.node if n.op_type in ('Sigmoid', 'Softmax', 'Mul'))
-# the squeeze-excitation Mul of two activations is integer: QLinearMul, or DQ, DQ → Mul → Q
+# the excluded Mul stays float; the squeeze-excitation one (two activations) and the one by a
+# constant (quantized as an 8-bit tensor) are integer: QLinearMul, or DQ, DQ → Mul → Q
 if qop:
     assert kept == ['Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
-    assert [n.op_type for n in m.graph.node].count('QLinearMul') == 1
+    assert [n.op_type for n in m.graph.node].count('QLinearMul') == 2
 else:
-    assert kept == ['Mul', 'Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
-    se = [n for n in m.graph.node if n.name == 'excite'][0]
-    assert [producer[t].op_type for t in se.input] == ['DequantizeLinear'] * 2
-    assert [r.op_type for r in readers(se.output[0])] == ['QuantizeLinear']
+    assert kept == ['Mul', 'Mul', 'Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
+    for mul in (n for n in m.graph.node if n.op_type == 'Mul' and n.name != 'scale'):
+        assert [producer[t].op_type for t in mul.input] == ['DequantizeLinear'] * 2, mul.name
+        assert [r.op_type for r in readers(mul.output[0])] == ['QuantizeLinear'], mul.name
 " "$f" 2>"$tmp/err"; then
             ok "FP32-only ops stay float between DQ and Q, data movement stays integer: $base"
         else
@@ -709,7 +714,7 @@ for p in sys.argv[4:]:
     print('%s %.4f' % (p.rsplit('/', 1)[-1], (top == ref).mean()))
 " "$tmp/val.npz" "$tmp/midpred" "$tmp/mid.onnx" "${mid[@]}" >"$tmp/mid.txt" 2>"$tmp/err" || bad "ONNX Runtime runs the FP32-ops models ($(tail -n 1 "$tmp/err"))"
     while read -r name agree; do
-        # measured: 0.97 to 0.98 (random weights, 2000 images)
+        # measured: 0.93 to 0.96 (random weights, 2000 images)
         if awk -v a="$agree" 'BEGIN { exit !(a >= 0.9) }'; then
             ok "ONNX Runtime runs $name: $agree of the FP32 predictions kept"
         else

@@ -236,6 +236,16 @@ def qdq_mul(b, x0, x1):
     b.q(y, s, z)
 
 
+def qdq_mul_const(b, x):
+    """x · k with k a constant [1, C, 1, 1] stored as uint8 codes, as qcal quantize writes it"""
+    a, _ = b.qdq(x, 0.025, 128)
+    sk, zk = b.qparams(0.004, 0)
+    k = b.const("k", np.array([[[[200]], [[37]], [[255]]]], dtype=np.uint8))
+    y = b.node("Mul", [a, b.dq(k, sk, zk)])
+    s, z = b.qparams(0.03, 128)
+    b.q(y, s, z)
+
+
 def qdq_mul_gate_case(name, seed):
     """x · gate with the gate [N, C, 1, 1] broadcast over the planes (squeeze-excitation)"""
     b = Builder(seed)
@@ -642,6 +652,7 @@ def cases():
     yield simple_case("qdq-gemm-div-out", 36, qdq_gemm_div_out, (4, 16), out_rank=2)
     yield simple_case("qdq-mul", 39, qdq_mul, (2, 3, 4, 5), n_inputs=2)
     yield qdq_mul_gate_case("qdq-mul-gate", 40)
+    yield simple_case("qdq-mul-const", 43, qdq_mul_const, (2, 3, 4, 5))
     yield simple_case("qop-mul", 41, qop_mul(np.uint8, (128, 100, 120)), (2, 3, 4, 5), n_inputs=2)
     yield simple_case("qop-mul-s8", 42, qop_mul(np.int8, (10, -20, 5)), (2, 3, 4, 5), TensorProto.INT8,
                       n_inputs=2)
