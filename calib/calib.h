@@ -49,6 +49,15 @@ typedef enum {
 #define QC_BITS_MIN 2
 #define QC_BITS_MAX 8
 
+/* How many sets of parameters a tensor has. Weights: per tensor, or per output channel.
+ * Activations: per tensor, or compensated (one scale per channel along axis 1, folded into
+ * the weights of the layers reading them, rule Q14). */
+typedef enum {
+    QC_GRANULARITY_TENSOR = 0,      /* one set */
+    QC_GRANULARITY_CHANNEL = 1,     /* one set per channel */
+    QC_GRANULARITY_COMPENSATED = 2, /* per channel, folded into the next layer's weights */
+} qc_granularity;
+
 /* r = scale · (q − zero_point) for q in [qmin, qmax] (eq. P1). A b-bit tensor is stored in an
  * 8-bit container (int32 for biases); qmin and qmax say which part of it is used. */
 typedef struct {
@@ -72,7 +81,8 @@ qc_status qc_qparams_activation(float min, float max, qc_scheme scheme, int bits
 
 /* Weights w, seen as [outer][channels][inner] contiguous; channel c is output channel c:
  * ONNX Conv [M][C/g][kH][kW] and Gemm with transB are (1, M, rest), MatMul [K][N] is (K, N, 1).
- * per_channel: out[c] for each of the `channels` channels; else one set in out[0].
+ * granularity: QC_GRANULARITY_TENSOR one set in out[0]; otherwise (channel, or the weights of
+ * a compensated input, which are per channel too) out[c] for each of the `channels` channels.
  *   SymLowP:  narrow signed [−(2^(b−1)−1), 2^(b−1)−1], scale a / qmax (int8, eq. P9c);
  *   GemmLowP: [0, 2^b−1] with a nudged zero point (uint8, eqs. P5–P8).
  * reduce_range (as ONNX Runtime, weights only; eq. P3): SymLowP [−2^(b−2), 2^(b−2)]
@@ -81,8 +91,9 @@ qc_status qc_qparams_activation(float min, float max, qc_scheme scheme, int bits
  * Errors (QC_ERR_INPUT, naming `tensor` and the element): NaN or infinite weights, bits
  * outside 2..8, negative sizes. */
 qc_status qc_qparams_weights(const float *w, int64_t outer, int64_t channels, int64_t inner,
-                             bool per_channel, qc_scheme scheme, int bits, bool reduce_range,
-                             const char *tensor, qc_qparams *out, qc_error *err);
+                             qc_granularity granularity, qc_scheme scheme, int bits,
+                             bool reduce_range, const char *tensor, qc_qparams *out,
+                             qc_error *err);
 
 /* Bias of a layer with input scale s_x and weight scale s_w: int32, scale fl(s_x · s_w)
  * (a single-precision product, the scale written with the bias), zero point 0, qmin/qmax
@@ -113,9 +124,9 @@ void qc_dequantize_array(int64_t outer, int64_t channels, int64_t inner, const i
 /* Bias b → int32 = clamp(round_half_even(b / fl(s_x · s_w)), −2^31, 2^31−1), the division in
  * double precision; NaN gives 0, ±Inf and overflow saturate (eq. P15). */
 int32_t qc_bias_quantize(float b, float s_x, float s_w);
-/* n biases; w holds n weight qparams when per_channel, else 1 */
+/* n biases; w holds n weight qparams unless the weights' granularity is per tensor (1) */
 void qc_bias_quantize_array(int64_t n, const float *b, float s_x, const qc_qparams *w,
-                            bool per_channel, int32_t *q);
+                            qc_granularity weights, int32_t *q);
 
 /* ---- requantization multiplier ------------------------------------------------------- */
 
@@ -134,6 +145,9 @@ bool qc_scheme_parse(const char *name, qc_scheme *out); /* false for an unknown 
 /* "half-even", "half-away", "toward-zero", "up", "down" */
 const char *qc_round_mode_name(qc_round_mode mode);
 bool qc_round_mode_parse(const char *name, qc_round_mode *out);
+/* "tensor", "channel", "compensated" */
+const char *qc_granularity_name(qc_granularity g);
+bool qc_granularity_parse(const char *name, qc_granularity *out);
 
 /* ---- the quantizer (calib/quantize.c, docs/qparams.md "The quantizer") ----------------- */
 
@@ -141,7 +155,7 @@ typedef enum { QC_FORMAT_QDQ = 0, QC_FORMAT_QOPERATOR = 1, QC_FORMAT_FAKEQUANT =
 
 typedef struct {
     qc_scheme scheme;
-    bool per_channel;           /* weights per output channel */
+    qc_granularity weights;     /* tensor or channel (per output channel) */
     int weight_bits, act_bits;  /* 2..8 */
     bool reduce_range;          /* 7-bit weights (eq. P3) */
     qc_round_mode round;        /* rounding of the weights (biases: half-even, eq. P15) */
@@ -151,11 +165,12 @@ typedef struct {
     qc_qformat format;
     const char *const *exclude; /* node names kept FP32 */
     int n_exclude;
-    bool input_compensation;    /* per-channel activation scales folded into the next
-                                   layer's weights (rule Q14); needs per-channel statistics */
+    qc_granularity activations; /* tensor, or compensated: per-channel activation scales
+                                   folded into the next layer's weights (rule Q14); needs
+                                   per-channel statistics */
 } qc_quantize_options;
 
-/* gemmlowp, per tensor, 8/8 bits, half-even, minmax, qdq, nothing excluded */
+/* gemmlowp, per tensor (weights and activations), 8/8 bits, half-even, minmax, qdq, nothing excluded */
 void qc_quantize_options_default(qc_quantize_options *o);
 const char *qc_qformat_name(qc_qformat f);            /* "qdq", "qoperator", "fakequant" */
 bool qc_qformat_parse(const char *name, qc_qformat *out);

@@ -170,9 +170,11 @@ static qc_status weight_range(const float *w, int64_t outer, int64_t channels, i
 }
 
 qc_status qc_qparams_weights(const float *w, int64_t outer, int64_t channels, int64_t inner,
-                             bool per_channel, qc_scheme scheme, int bits, bool reduce_range,
-                             const char *tensor, qc_qparams *out, qc_error *err)
+                             qc_granularity granularity, qc_scheme scheme, int bits,
+                             bool reduce_range, const char *tensor, qc_qparams *out,
+                             qc_error *err)
 {
+    const bool per_channel = granularity != QC_GRANULARITY_TENSOR;
     qc_status st = check_config(scheme, bits, tensor, err);
     if (st != QC_OK)
         return st;
@@ -313,8 +315,9 @@ int32_t qc_bias_quantize(float b, float s_x, float s_w)
 }
 
 void qc_bias_quantize_array(int64_t n, const float *b, float s_x, const qc_qparams *w,
-                            bool per_channel, int32_t *q)
+                            qc_granularity weights, int32_t *q)
 {
+    const bool per_channel = weights != QC_GRANULARITY_TENSOR;
     for (int64_t i = 0; i < n; i++)
         q[i] = qc_bias_quantize(b[i], s_x, w[per_channel ? i : 0].scale);
 }
@@ -372,6 +375,23 @@ bool qc_round_mode_parse(const char *name, qc_round_mode *out)
     for (int i = 0; i < 5; i++)
         if (strcmp(name, round_names[i]) == 0) {
             *out = (qc_round_mode)i;
+            return true;
+        }
+    return false;
+}
+
+static const char *const granularity_names[] = {"tensor", "channel", "compensated"};
+
+const char *qc_granularity_name(qc_granularity g)
+{
+    return (unsigned)g < 3 ? granularity_names[g] : "unknown";
+}
+
+bool qc_granularity_parse(const char *name, qc_granularity *out)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, granularity_names[i]) == 0) {
+            *out = (qc_granularity)i;
             return true;
         }
     return false;

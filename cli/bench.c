@@ -73,7 +73,7 @@ static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int
         qc_quantize_options qo;
         qc_quantize_options_default(&qo);
         qo.scheme = o->scheme;
-        qo.per_channel = !o->per_tensor;
+        qo.weights = o->per_tensor ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
         st = qc_quantize(fp32, s, &qo, out, NULL, err);
     }
     if (st == QC_OK)

@@ -203,8 +203,8 @@ static int run_variant(model_result *m, int k, const compare_options *o)
     qc_quantize_options qo;
     qc_quantize_options_default(&qo);
     qo.scheme = vs->scheme;
-    qo.per_channel = vs->per_channel;
-    qo.input_compensation = vs->compensated;
+    qo.weights = vs->per_channel ? QC_GRANULARITY_CHANNEL : QC_GRANULARITY_TENSOR;
+    qo.activations = vs->compensated ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
     qo.method = vs->method;
     qo.weight_bits = qo.act_bits = vs->bits;
     qo.format = QC_FORMAT_QDQ;

@@ -98,11 +98,11 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
         if (r > 0)
             continue;
         if (!strcmp(argv[i], "--per-channel")) {
-            o->q.per_channel = true;
+            o->q.weights = QC_GRANULARITY_CHANNEL;
         } else if (!strcmp(argv[i], "--reduce-range")) {
             o->q.reduce_range = true;
         } else if (!strcmp(argv[i], "--input-compensation")) {
-            o->q.input_compensation = true;
+            o->q.activations = QC_GRANULARITY_COMPENSATED;
         } else if (!strcmp(argv[i], "--allow-partial")) {
             o->allow_partial = true;
         } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
@@ -202,9 +202,9 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", "
            "\"input_compensation\": %s, \"calibration_images\": %lld, \"runnable_by_qcal\": %s, \"tensors\": [",
            qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
-           o->q.per_channel ? "true" : "false", o->q.weight_bits, o->q.act_bits,
+           o->q.weights == QC_GRANULARITY_CHANNEL ? "true" : "false", o->q.weight_bits, o->q.act_bits,
            o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round),
-           o->q.input_compensation ? "true" : "false", (long long)s->images,
+           o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
            runnable ? "true" : "false");
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
@@ -264,7 +264,7 @@ static int load_statistics(const quantize_options *o, const char *const *pos, co
     }
     double seconds;
     cli_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = 0, .shard_n = 1,
-                             .per_channel = o->q.input_compensation,
+                             .per_channel = o->q.activations == QC_GRANULARITY_COMPENSATED,
                              .histograms = qc_range_method_uses_histogram(o->q.method), .pp = &o->pp,
                              .threads = o->common.threads, .quiet = o->common.quiet};
     if ((status = cli_stats_gather(pos[0], pos[1], &go, g, hash, s, &seconds)) != QC_OK)

@@ -1,6 +1,7 @@
 /* ops-int8.c — the integer ops: ONNX's QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
  * QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, and ONNX Runtime's com.microsoft
- * QLinearAdd, QLinearGlobalAveragePool, QLinearConcat, QLinearAveragePool and QGemm, run on
+ * QLinearAdd, QLinearGlobalAveragePool, QLinearConcat, QLinearAveragePool, QGemm and
+ * QLinearMul, run on
  * kernels/int8 (docs/quantization.md, section 7). The "qcal" domain holds the same ops with
  * a fused activation clamp, written by qc_pass_fuse_qdq. */
 #include <math.h>
@@ -1511,6 +1512,57 @@ static qc_status qavg_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     return QC_OK;
 }
 
+/* ---- com.microsoft QLinearMul (A, B and their parameters as QLinearAdd's) -------------- */
+
+/* v as `count` u8 bytes in y's shape: broadcast when smaller, mapped from int8 (a + 128)
+ * when is_s8; points into scratch from c, or at v's data when nothing is needed. */
+static const uint8_t *u8_operand(const qc_value *v, const qc_value *y, size_t count, bool is_s8,
+                                 carver *c)
+{
+    bool full = (size_t)qc_value_count(v) == count && v->rank == y->rank;
+    if (!is_s8 && full)
+        return v->data;
+    uint8_t *t = carve(c, count);
+    if (full)
+        memcpy(t, v->data, count);
+    else
+        broadcast_u8(v, y, t);
+    if (is_s8)
+        s8_to_u8(count, t, t);
+    return t;
+}
+
+/* y = clamp(rint((a − z_a)(b − z_b) · s_a·s_b / s_y) + z_y) with the multiplier of R0 (eqs.
+ * M1–M3); int8 runs on the u8 kernel with every zero point moved by 128. */
+static qc_status qmul_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
+                          qc_error *err)
+{
+    const act_clamp *cl = n->state;
+    size_t count = (size_t)qc_value_count(&out[0]);
+    bool is_s8 = in[0]->dtype == QC_INT8;
+    carver c = {qc_exec_scratch(x, 2 * round64(count ? count : 1)), 0};
+    if (!c.base)
+        return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
+    const uint8_t *pa = u8_operand(in[0], &out[0], count, is_s8, &c);
+    const uint8_t *pb = u8_operand(in[3], &out[0], count, is_s8, &c);
+    const int32_t off = is_s8 ? 128 : 0;
+    qc_qmul p = {0};
+    double m = (double)scale_at(in[1], 0) * scale_at(in[4], 0) / scale_at(in[6], 0);
+    qc_status s = real_multiplier(n, m, &p.multiplier, &p.shift, err);
+    if (s != QC_OK)
+        return s;
+    p.a_zero_point = zp_at(input(n, in, 2), 0) + off;
+    p.b_zero_point = zp_at(input(n, in, 5), 0) + off;
+    p.y_zero_point = zp_at(input(n, in, 7), 0) + off;
+    clamp_range(cl, in[0]->dtype, &p.qmin, &p.qmax);
+    p.qmin += off;
+    p.qmax += off;
+    qc_qmul_u8__scalar(count, pa, pb, &p, out[0].data);
+    if (is_s8)
+        s8_to_u8(count, out[0].data, out[0].data);
+    return QC_OK;
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 const qc_op qc_ops_int8[] = {
@@ -1531,5 +1583,6 @@ const qc_op qc_ops_int8[] = {
     {"QGemm", "qcal", mm_check, mm_infer, mm_run, mm_release},
     {"QLinearMatMul", "qcal", mm_check, mm_infer, mm_run, mm_release},
     {"QLinearAdd", "qcal", qadd_check, qadd_infer, qadd_run, release_state},
+    {"QLinearMul", "com.microsoft", qadd_check, qadd_infer, qmul_run, release_state},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -8,6 +8,7 @@
  *   DQ(a), DQ(b) [, DQ(c int32)] → Gemm [→ Relu|Clip] → Q     QGemm
  *   DQ(a), DQ(b) → MatMul [→ Relu|Clip] → Q                   QLinearMatMul
  *   DQ(a), DQ(b) → Add [→ Relu|Clip] → Q                      QLinearAdd
+ *   DQ(a), DQ(b) → Mul → Q                                    QLinearMul
  *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze → Q
  *                                                             the op on the 8-bit x, when
  *                                                             Q's parameters are DQ's
@@ -487,9 +488,10 @@ static qc_status fuse_linear(qc_graph *g, qc_node *q, const qparams *y, qc_node 
     return s;
 }
 
-/* F3: DQ(a), DQ(b) → Add [→ act] → Q. */
-static qc_status fuse_add(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, int32_t lo,
-                          int32_t hi, bool has_act, bool *done, qc_error *err)
+/* F3: DQ(a), DQ(b) → Add [→ act] → Q; F11: DQ(a), DQ(b) → Mul → Q (qop_type QLinearMul). */
+static qc_status fuse_binary(qc_graph *g, qc_node *q, const qparams *y, qc_node *op,
+                             const char *qop_type, int32_t lo, int32_t hi, bool has_act, bool *done,
+                             qc_error *err)
 {
     qparams a, b;
     if (!per_tensor(y) || !dq_of(g, in_at(op, 0), &a) || !dq_of(g, in_at(op, 1), &b) ||
@@ -497,7 +499,7 @@ static qc_status fuse_add(qc_graph *g, qc_node *q, const qparams *y, qc_node *op
         return QC_OK;
     int ins[8] = {a.q, a.scale, a.zp, b.q, b.scale, b.zp, y->scale, y->zp};
     int_attr extra[2] = {{"activation_min", lo}, {"activation_max", hi}};
-    qc_status s = rewrite(q, "QLinearAdd", has_act ? "qcal" : "com.microsoft", ins,
+    qc_status s = rewrite(q, qop_type, has_act ? "qcal" : "com.microsoft", ins,
                           y->zp >= 0 ? 8 : 7, NULL, NULL, extra, has_act ? 2 : 0, err);
     *done = s == QC_OK;
     return s;
@@ -634,9 +636,11 @@ static qc_status fuse_one(qc_graph *g, int qi, bool *done, qc_error *err)
     if (divisor >= 0)
         return QC_OK;
     if (is_op(op, "Add"))
-        return fuse_add(g, q, &y, op, lo, hi, has_act, done, err);
+        return fuse_binary(g, q, &y, op, "QLinearAdd", lo, hi, has_act, done, err);
     if (has_act)
         return QC_OK;
+    if (is_op(op, "Mul"))
+        return fuse_binary(g, q, &y, op, "QLinearMul", lo, hi, false, done, err);
     if (is_op(op, "Concat"))
         return fuse_concat(g, q, &y, op, done, err);
     return fuse_unary(g, q, &y, op, done, err);

@@ -268,7 +268,9 @@ static qc_status convert_model(const Onnx__ModelProto *mp, const char *file, qc_
         const char *name = np->name && np->name[0] ? np->name : fallback;
         if (!op_type[0])
             return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': node '%s' has no op_type", file, name);
-        int ni = qc_graph_add_node(g, name, op_type, np->domain);
+        /* "ai.onnx" is another spelling of the default domain: graph/ and calib/ see "" only */
+        const char *domain = np->domain && strcmp(np->domain, "ai.onnx") ? np->domain : "";
+        int ni = qc_graph_add_node(g, name, op_type, domain);
         if (ni < 0)
             return qc_fail(err, QC_ERR_IO, "out of memory reading '%s'", file);
         qc_node *n = &g->nodes[ni];

@@ -155,7 +155,7 @@ START_TEST(symlowp_weights_use_the_narrow_signed_range)
     const float w[4] = {-1.0f, 0.25f, 1.27f, -0.5f};
     qc_qparams p;
     qc_error err = {{0}};
-    ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 4, false, QC_SCHEME_SYMLOWP, 8, false, "w", &p,
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 4, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, 8, false, "w", &p,
                                         &err),
                      QC_OK);
     assert_qparams(p, (float)(1.27f / 127.0), 0, -127, 127);
@@ -194,7 +194,7 @@ START_TEST(every_bit_width_from_2_to_8_has_its_integer_range_and_scale)
         /* SymLowP weights {−4, 2}: narrow [−(2^(b−1) − 1), 2^(b−1) − 1] */
         const float w[2] = {-4.0f, 2.0f};
         qc_qparams p;
-        ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 2, false, QC_SCHEME_SYMLOWP, b, false, "w",
+        ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 2, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, b, false, "w",
                                             &p, NULL),
                          QC_OK);
         assert_qparams(p, (float)(4.0 / n), 0, -n, n);
@@ -203,7 +203,7 @@ START_TEST(every_bit_width_from_2_to_8_has_its_integer_range_and_scale)
     /* 2 bits, hand-checked once more: weights {−1, 0, 1} · s with s = 4, so 2.0 / 4 = 0.5 → 0 */
     const float w2[2] = {-4.0f, 2.0f};
     qc_qparams p2;
-    qc_qparams_weights(w2, 1, 1, 2, false, QC_SCHEME_SYMLOWP, 2, false, "w", &p2, NULL);
+    qc_qparams_weights(w2, 1, 1, 2, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, 2, false, "w", &p2, NULL);
     ck_assert_float_eq(p2.scale, 4.0f);
     ck_assert_int_eq(qc_quantize_value(2.0f, &p2, QC_ROUND_HALF_EVEN), 0);
     ck_assert_int_eq(qc_quantize_value(6.0f, &p2, QC_ROUND_HALF_EVEN), 1);
@@ -221,7 +221,7 @@ START_TEST(bit_widths_outside_2_to_8_are_rejected)
                          QC_ERR_INPUT);
         ck_assert_ptr_nonnull(strstr(err.msg, "'x7'"));
         const float w = 1.0f;
-        ck_assert_int_eq(qc_qparams_weights(&w, 1, 1, 1, false, QC_SCHEME_SYMLOWP, bad[i], false,
+        ck_assert_int_eq(qc_qparams_weights(&w, 1, 1, 1, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, bad[i], false,
                                             "w7", &p, &err),
                          QC_ERR_INPUT);
         ck_assert_ptr_nonnull(strstr(err.msg, "'w7'"));
@@ -236,20 +236,20 @@ START_TEST(reduce_range_restricts_weights_as_onnx_runtime_does)
     const float w[3] = {-1.28f, 0.5f, 0.64f};
     qc_qparams p;
     /* SymLowP 8 bits: [−64, 64], s = 1.28/64 = 0.02 */
-    qc_qparams_weights(w, 1, 1, 3, false, QC_SCHEME_SYMLOWP, 8, true, "w", &p, NULL);
+    qc_qparams_weights(w, 1, 1, 3, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, 8, true, "w", &p, NULL);
     assert_qparams(p, (float)(1.28f / 64.0), 0, -64, 64);
     ck_assert_int_eq(qc_quantize_value(-1.28f, &p, QC_ROUND_HALF_EVEN), -64);
     ck_assert_int_eq(qc_quantize_value(0.64f, &p, QC_ROUND_HALF_EVEN), 32);
     /* GemmLowP 8 bits: [0, 127], range [−1.28, 0.64]: s = 1.92/127, z = 1.28/s = 84.67 → 85 */
-    qc_qparams_weights(w, 1, 1, 3, false, QC_SCHEME_GEMMLOWP, 8, true, "w", &p, NULL);
+    qc_qparams_weights(w, 1, 1, 3, QC_GRANULARITY_TENSOR, QC_SCHEME_GEMMLOWP, 8, true, "w", &p, NULL);
     ck_assert_int_eq(p.qmin, 0);
     ck_assert_int_eq(p.qmax, 127);
     ck_assert_double_eq_tol(p.scale, 1.92 / 127.0, 1e-8);
     ck_assert_int_eq(p.zero_point, 85);
     /* 4 bits: SymLowP [−4, 4], GemmLowP [0, 7] */
-    qc_qparams_weights(w, 1, 1, 3, false, QC_SCHEME_SYMLOWP, 4, true, "w", &p, NULL);
+    qc_qparams_weights(w, 1, 1, 3, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, 4, true, "w", &p, NULL);
     assert_qparams(p, (float)(1.28f / 4.0), 0, -4, 4);
-    qc_qparams_weights(w, 1, 1, 3, false, QC_SCHEME_GEMMLOWP, 4, true, "w", &p, NULL);
+    qc_qparams_weights(w, 1, 1, 3, QC_GRANULARITY_TENSOR, QC_SCHEME_GEMMLOWP, 4, true, "w", &p, NULL);
     ck_assert_int_eq(p.qmax, 7);
 }
 END_TEST
@@ -386,14 +386,14 @@ START_TEST(per_channel_weights_get_one_scale_per_output_channel)
     const float w[6] = {-1.0f, 0.5f, 0.0f, 2.54f, 0.0f, 0.0f};
     qc_qparams p[3];
     qc_error err = {{0}};
-    ck_assert_int_eq(qc_qparams_weights(w, 1, 3, 2, true, QC_SCHEME_SYMLOWP, 8, false, "w", p,
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 3, 2, QC_GRANULARITY_CHANNEL, QC_SCHEME_SYMLOWP, 8, false, "w", p,
                                         &err),
                      QC_OK);
     assert_qparams(p[0], (float)(1.0 / 127.0), 0, -127, 127);      /* a = 1 */
     assert_qparams(p[1], (float)(2.54f / 127.0), 0, -127, 127);    /* a = 2.54 */
     assert_qparams(p[2], 1.0f, 0, -127, 127);                      /* all zero: fallback */
 
-    ck_assert_int_eq(qc_qparams_weights(w, 1, 3, 2, true, QC_SCHEME_GEMMLOWP, 8, false, "w", p,
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 3, 2, QC_GRANULARITY_CHANNEL, QC_SCHEME_GEMMLOWP, 8, false, "w", p,
                                         &err),
                      QC_OK);
     /* {−1, 0.5}: s = 1.5/255, z = 1/s = 170 */
@@ -403,12 +403,12 @@ START_TEST(per_channel_weights_get_one_scale_per_output_channel)
 
     /* per tensor: one scale from all of them, a = 2.54 */
     qc_qparams t;
-    qc_qparams_weights(w, 1, 3, 2, false, QC_SCHEME_SYMLOWP, 8, false, "w", &t, &err);
+    qc_qparams_weights(w, 1, 3, 2, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, 8, false, "w", &t, &err);
     assert_qparams(t, (float)(2.54f / 127.0), 0, -127, 127);
 
     /* MatMul-like [K = 2][N = 2], channel = column: {1, −2} and {−4, 3} */
     const float m[4] = {1.0f, -4.0f, -2.0f, 3.0f};
-    qc_qparams_weights(m, 2, 2, 1, true, QC_SCHEME_SYMLOWP, 8, false, "m", p, &err);
+    qc_qparams_weights(m, 2, 2, 1, QC_GRANULARITY_CHANNEL, QC_SCHEME_SYMLOWP, 8, false, "m", p, &err);
     assert_qparams(p[0], (float)(2.0 / 127.0), 0, -127, 127);
     assert_qparams(p[1], (float)(4.0 / 127.0), 0, -127, 127);
 
@@ -440,7 +440,7 @@ START_TEST(constant_tensors_still_get_a_usable_range)
                    127);
     /* constant weights, one channel of {0.7, 0.7, 0.7} */
     const float w[3] = {0.7f, 0.7f, 0.7f};
-    qc_qparams_weights(w, 1, 1, 3, false, QC_SCHEME_SYMLOWP, 8, false, "w", &p, NULL);
+    qc_qparams_weights(w, 1, 1, 3, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, 8, false, "w", &p, NULL);
     assert_qparams(p, (float)(0.7f / 127.0), 0, -127, 127);
 }
 END_TEST
@@ -468,12 +468,12 @@ START_TEST(all_zero_and_vanishing_ranges_fall_back_to_scale_one)
     /* all-zero and empty weights */
     const float w[4] = {0, 0, 0, 0};
     qc_qparams q[2];
-    ck_assert_int_eq(qc_qparams_weights(w, 1, 2, 2, true, QC_SCHEME_GEMMLOWP, 8, false, "w", q,
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 2, 2, QC_GRANULARITY_CHANNEL, QC_SCHEME_GEMMLOWP, 8, false, "w", q,
                                         NULL),
                      QC_OK);
     assert_qparams(q[0], 1.0f, 0, 0, 255);
     assert_qparams(q[1], 1.0f, 0, 0, 255);
-    ck_assert_int_eq(qc_qparams_weights(w, 1, 2, 0, true, QC_SCHEME_SYMLOWP, 8, false, "w", q,
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 2, 0, QC_GRANULARITY_CHANNEL, QC_SCHEME_SYMLOWP, 8, false, "w", q,
                                         NULL),
                      QC_OK);
     assert_qparams(q[1], 1.0f, 0, -127, 127);
@@ -515,7 +515,7 @@ START_TEST(nan_or_infinite_weights_are_rejected_naming_the_tensor_and_element)
         for (int pc = 0; pc < 2; pc++)
             for (int s = 0; s < 2; s++) {
                 w[4] = bad[i];
-                ck_assert_int_eq(qc_qparams_weights(w, 1, 3, 2, pc, (qc_scheme)s, 8, false,
+                ck_assert_int_eq(qc_qparams_weights(w, 1, 3, 2, (qc_granularity)pc, (qc_scheme)s, 8, false,
                                                     "conv2.weight", p, &err),
                                  QC_ERR_INPUT);
                 ck_assert_msg(strstr(err.msg, "'conv2.weight'") != NULL, "message: %s", err.msg);
@@ -523,13 +523,13 @@ START_TEST(nan_or_infinite_weights_are_rejected_naming_the_tensor_and_element)
                               err.msg);
             }
     w[4] = NAN;
-    qc_qparams_weights(w, 1, 3, 2, true, QC_SCHEME_SYMLOWP, 8, false, "c", p, &err);
+    qc_qparams_weights(w, 1, 3, 2, QC_GRANULARITY_CHANNEL, QC_SCHEME_SYMLOWP, 8, false, "c", p, &err);
     ck_assert_str_eq(err.msg, "tensor 'c': weight 4 (channel 2) is nan");
     /* bad layouts */
-    ck_assert_int_eq(qc_qparams_weights(w, 1, -1, 2, false, QC_SCHEME_SYMLOWP, 8, false, "c", p,
+    ck_assert_int_eq(qc_qparams_weights(w, 1, -1, 2, QC_GRANULARITY_TENSOR, QC_SCHEME_SYMLOWP, 8, false, "c", p,
                                         &err),
                      QC_ERR_INPUT);
-    ck_assert_int_eq(qc_qparams_weights(w, 1, 0, 2, true, QC_SCHEME_SYMLOWP, 8, false, "c", p,
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 0, 2, QC_GRANULARITY_CHANNEL, QC_SCHEME_SYMLOWP, 8, false, "c", p,
                                         &err),
                      QC_ERR_INPUT);
 }
@@ -546,7 +546,7 @@ START_TEST(ranges_too_wide_for_a_finite_scale_are_rejected)
     ck_assert(isfinite(p.scale));
     /* 2-bit GemmLowP weights with reduce_range have qmax − qmin = 1: 2·FLT_MAX overflows */
     const float w[2] = {-FLT_MAX, FLT_MAX};
-    ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 2, false, QC_SCHEME_GEMMLOWP, 2, true, "wide",
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 2, QC_GRANULARITY_TENSOR, QC_SCHEME_GEMMLOWP, 2, true, "wide",
                                         &p, &err),
                      QC_ERR_INPUT);
     ck_assert_ptr_nonnull(strstr(err.msg, "'wide'"));
@@ -607,11 +607,11 @@ START_TEST(per_channel_biases_use_each_channels_weight_scale)
     const float b[2] = {3.0f, 3.0f};
     int32_t q[2];
     /* s_x = 2: s_b = 1 and 0.5 */
-    qc_bias_quantize_array(2, b, 2.0f, w, true, q);
+    qc_bias_quantize_array(2, b, 2.0f, w, QC_GRANULARITY_CHANNEL, q);
     ck_assert_int_eq(q[0], 3);
     ck_assert_int_eq(q[1], 6);
     /* per tensor: both use w[0], s_b = 1 */
-    qc_bias_quantize_array(2, b, 2.0f, w, false, q);
+    qc_bias_quantize_array(2, b, 2.0f, w, QC_GRANULARITY_TENSOR, q);
     ck_assert_int_eq(q[0], 3);
     ck_assert_int_eq(q[1], 3);
 }
@@ -730,6 +730,22 @@ START_TEST(scheme_and_round_mode_names_round_trip)
     qc_round_mode r;
     ck_assert(!qc_scheme_parse("GemmLowP ", &s));
     ck_assert(!qc_round_mode_parse("nearest", &r));
+}
+END_TEST
+
+START_TEST(granularity_names_round_trip)
+{
+    static const char *const names[] = {"tensor", "channel", "compensated"};
+    for (int g = 0; g < 3; g++) {
+        qc_granularity back = (qc_granularity)-1;
+        ck_assert_str_eq(qc_granularity_name((qc_granularity)g), names[g]);
+        ck_assert(qc_granularity_parse(names[g], &back));
+        ck_assert_int_eq(back, g);
+    }
+    qc_granularity g;
+    ck_assert(!qc_granularity_parse("per-channel", &g));
+    ck_assert(!qc_granularity_parse("Tensor", &g));
+    ck_assert_str_eq(qc_granularity_name((qc_granularity)3), "unknown");
 }
 END_TEST
 
@@ -1201,7 +1217,7 @@ START_TEST(qdq_conv_relu_pool_gemm_gets_the_parameters_of_its_statistics)
     ck_assert_int_eq(wq->value.dtype, QC_UINT8);
     const float *w = g->tensors[qc_graph_find_tensor(g, "w")].value.data;
     qc_qparams pw;
-    ck_assert(qc_qparams_weights(w, 1, 1, 54, false, QC_SCHEME_GEMMLOWP, 8, false, "w", &pw, &err) == QC_OK);
+    ck_assert(qc_qparams_weights(w, 1, 1, 54, QC_GRANULARITY_TENSOR, QC_SCHEME_GEMMLOWP, 8, false, "w", &pw, &err) == QC_OK);
     int32_t expect_w[54];
     qc_quantize_array(1, 1, 54, w, &pw, QC_ROUND_HALF_EVEN, expect_w);
     for (int i = 0; i < 54; i++)
@@ -1240,7 +1256,7 @@ START_TEST(per_channel_weights_get_one_scale_and_bias_scale_per_channel)
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
     qc_quantize_options_default(&o);
-    o.per_channel = true;
+    o.weights = QC_GRANULARITY_CHANNEL;
     o.scheme = QC_SCHEME_SYMLOWP;
     qc_graph *q = NULL;
     qc_error err;
@@ -1248,7 +1264,7 @@ START_TEST(per_channel_weights_get_one_scale_and_bias_scale_per_channel)
     const float *w = g->tensors[qc_graph_find_tensor(g, "w")].value.data;
     const float *b = g->tensors[qc_graph_find_tensor(g, "b")].value.data;
     qc_qparams pw[3];
-    ck_assert(qc_qparams_weights(w, 1, 3, 18, true, QC_SCHEME_SYMLOWP, 8, false, "w", pw, &err) == QC_OK);
+    ck_assert(qc_qparams_weights(w, 1, 3, 18, QC_GRANULARITY_CHANNEL, QC_SCHEME_SYMLOWP, 8, false, "w", pw, &err) == QC_OK);
     qc_qparams px = qz_expected_act(s, "x", QC_SCHEME_SYMLOWP, false);
     const qc_node *conv = qz_find(q, "Conv", 0);
     const qc_node *dqw = qz_producer(q, conv->inputs[1]), *dqb = qz_producer(q, conv->inputs[2]);
@@ -1313,6 +1329,34 @@ START_TEST(concat_inputs_share_one_scale_and_add_is_quantized)
     ck_assert_ptr_nonnull(qconv);
     ck_assert_int_eq(qconv->n_inputs, 8); /* no bias */
     ck_assert_ptr_null(qz_find(q, "Conv", 0));
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* Weights are per tensor or channel, activations per tensor or compensated: the other two
+ * pairings are usage errors that name both granularities. */
+START_TEST(granularities_a_tensor_kind_cannot_have_are_usage_errors)
+{
+    qc_graph *g = qz_graph_b();
+    qc_stats *s = qz_stats(g, -1.0f, 1.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    ck_assert_int_eq(o.weights, QC_GRANULARITY_TENSOR);
+    ck_assert_int_eq(o.activations, QC_GRANULARITY_TENSOR);
+    qc_graph *q = NULL;
+    qc_error err;
+    o.weights = QC_GRANULARITY_COMPENSATED;
+    ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+    ck_assert_ptr_null(q);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not compensated and tensor"));
+    o.weights = QC_GRANULARITY_CHANNEL;
+    o.activations = QC_GRANULARITY_CHANNEL;
+    ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not channel and channel"));
+    o.activations = QC_GRANULARITY_TENSOR;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
     qc_graph_destroy(q);
     qc_stats_destroy(s);
     qc_graph_destroy(g);
@@ -1401,7 +1445,7 @@ START_TEST(fakequant_stores_fake_quantized_weights_and_clips_below_8_bits)
     ck_assert(wf->is_const && wf->value.dtype == QC_FLOAT);
     const float *w = g->tensors[qc_graph_find_tensor(g, "w")].value.data;
     qc_qparams pw;
-    ck_assert(qc_qparams_weights(w, 1, 1, 54, false, QC_SCHEME_GEMMLOWP, 4, false, "w", &pw, &err) == QC_OK);
+    ck_assert(qc_qparams_weights(w, 1, 1, 54, QC_GRANULARITY_TENSOR, QC_SCHEME_GEMMLOWP, 4, false, "w", &pw, &err) == QC_OK);
     ck_assert_int_eq(pw.qmax, 15);
     for (int i = 0; i < 54; i++)
         ck_assert(((const float *)wf->value.data)[i] == qc_fake_quantize(w[i], &pw, QC_ROUND_HALF_EVEN));
@@ -1651,8 +1695,8 @@ START_TEST(input_compensation_moves_channel_scales_into_the_next_weights)
     qc_stats *s = qz_stats_gran(g, -1.0f, 2.0f, true);
     qc_quantize_options o;
     qc_quantize_options_default(&o);
-    o.per_channel = true;
-    o.input_compensation = true;
+    o.weights = QC_GRANULARITY_CHANNEL;
+    o.activations = QC_GRANULARITY_COMPENSATED;
     qc_graph *q = NULL;
     qc_error err;
     ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
@@ -1694,7 +1738,7 @@ START_TEST(input_compensation_moves_channel_scales_into_the_next_weights)
             for (int e = 0; e < 9; e++)
                 wc[(m * 2 + j) * 9 + e] = w2[(m * 2 + j) * 9 + e] * sc[(m / 2) * 2 + j];
     qc_qparams pw[4];
-    ck_assert(qc_qparams_weights(wc, 1, 4, 18, true, QC_SCHEME_GEMMLOWP, 8, false, "w2", pw, &err) == QC_OK);
+    ck_assert(qc_qparams_weights(wc, 1, 4, 18, QC_GRANULARITY_CHANNEL, QC_SCHEME_GEMMLOWP, 8, false, "w2", pw, &err) == QC_OK);
     int32_t want[72];
     qc_quantize_array(1, 4, 18, wc, pw, QC_ROUND_HALF_EVEN, want);
     const qc_node *dqw = qz_producer(q, conv2->inputs[1]), *dqb = qz_producer(q, conv2->inputs[2]);
@@ -1719,7 +1763,7 @@ START_TEST(input_compensation_moves_channel_scales_into_the_next_weights)
      * against 12.4 dB) */
     double sqnr_ic = qz_output_sqnr(g, q);
     qc_graph_destroy(q);
-    o.input_compensation = false;
+    o.activations = QC_GRANULARITY_TENSOR;
     ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
     double sqnr = qz_output_sqnr(g, q);
     ck_assert_msg(sqnr_ic > sqnr + 10.0 && sqnr_ic > 25.0, "SQNR %.2f dB compensated, %.2f dB without", sqnr_ic,
@@ -1727,7 +1771,7 @@ START_TEST(input_compensation_moves_channel_scales_into_the_next_weights)
     qc_graph_destroy(q);
 
     /* the FakeQuantize twin computes the same sums in float with the dequantized weights */
-    o.input_compensation = true;
+    o.activations = QC_GRANULARITY_COMPENSATED;
     o.format = QC_FORMAT_FAKEQUANT;
     ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
     const qc_tensor *wf = &q->tensors[qz_find(q, "Conv", 1)->inputs[1]];
@@ -1749,7 +1793,7 @@ START_TEST(input_compensation_skips_tensors_read_by_other_ops_and_needs_channel_
     qc_stats *s = qz_stats_gran(g, -1.0f, 1.0f, true);
     qc_quantize_options o;
     qc_quantize_options_default(&o);
-    o.input_compensation = true;
+    o.activations = QC_GRANULARITY_COMPENSATED;
     qc_graph *q = NULL;
     qc_error err;
     ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
@@ -1793,6 +1837,7 @@ static TCase *quantize_tcase(void)
     tcase_add_test(t, per_channel_weights_get_one_scale_and_bias_scale_per_channel);
     tcase_add_test(t, concat_inputs_share_one_scale_and_add_is_quantized);
     tcase_add_test(t, excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors);
+    tcase_add_test(t, granularities_a_tensor_kind_cannot_have_are_usage_errors);
     tcase_add_test(t, nan_weights_bad_bits_and_foreign_statistics_are_rejected);
     tcase_add_test(t, fakequant_stores_fake_quantized_weights_and_clips_below_8_bits);
     tcase_add_test(t, entropy_and_mse_ranges_are_computed_at_the_activation_bits);
@@ -1854,6 +1899,7 @@ static Suite *suite(void)
 
     t = tcase_create("names");
     tcase_add_test(t, scheme_and_round_mode_names_round_trip);
+    tcase_add_test(t, granularity_names_round_trip);
     suite_add_tcase(s, t);
     suite_add_tcase(s, metrics_tcase());
     suite_add_tcase(s, quantize_tcase());

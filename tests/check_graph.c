@@ -569,6 +569,13 @@ static const qdq_case qdq_cases[] = {
      * Runtime runs it optimized, the Conv and the Div in float */
     {"qdq-conv-div-out", "QLinearConv", "Div", 1},
     {"qdq-gemm-div-out", "QGemm", "Div", 1},
+    /* ONNX Runtime multiplies in float: (a − z_a)·(b − z_b)·fl(s_a·s_b/s_y) (eqs. M1–M3) */
+    {"qdq-mul", "QLinearMul", "Mul", 1},
+    {"qdq-mul-gate", "QLinearMul", "Mul", 1},
+    /* x · k with k stored as uint8 codes, as qcal quantize writes a Mul by a constant */
+    {"qdq-mul-const", "QLinearMul", "Mul", 1},
+    {"qop-mul", "QLinearMul", NULL, 1},
+    {"qop-mul-s8", "QLinearMul", NULL, 1},
 };
 
 static bool graph_has_op(const qc_graph *g, const char *op_type)

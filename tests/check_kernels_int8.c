@@ -1568,6 +1568,55 @@ START_TEST(test_global_avgpool_exact_for_ratios_2e_minus20_to_2e20)
 }
 END_TEST
 
+/* QLinearMul (eqs. M1–M3): bit for bit the fixed-point definition (t · multiplier / 2^shift is
+ * exact in a double, and rint rounds ties to even), and, away from ties within the
+ * multiplier's precision, clamp(rint((a − z_a)(b − z_b) · s_a·s_b / s_y) + z_y) for ratios
+ * drawn log-uniformly from 2^−20 to 2^20. */
+START_TEST(test_qmul_exact_for_ratios_2e_minus20_to_2e20)
+{
+    rng_seed(31);
+    uint8_t a[64], b[64], y[64];
+    int checked = 0, unsaturated = 0;
+    for (int trial = 0; trial < 4000; trial++) {
+        const double m = exp2(40.0 * (double)rng() / 4294967296.0 - 20.0);
+        qc_qmul p = {0};
+        ck_assert_int_eq(qc_requant_multiplier(m, &p.multiplier, &p.shift), QC_MULTIPLIER_OK);
+        const double em = fabs(ldexp(p.multiplier, -p.shift) - m);
+        const size_t n = (size_t)rng_range(1, 64);
+        for (size_t i = 0; i < n; i++) {
+            a[i] = (uint8_t)rng();
+            b[i] = (uint8_t)rng();
+        }
+        p.a_zero_point = rng_range(0, 255);
+        p.b_zero_point = rng_range(0, 255);
+        p.y_zero_point = rng_range(0, 255);
+        p.qmin = trial % 5 == 0 ? p.y_zero_point : 0; /* a fused Relu: max(y, z) */
+        p.qmax = 255;
+        qc_qmul_u8__scalar(n, a, b, &p, y);
+        for (size_t i = 0; i < n; i++) {
+            const int64_t t = ((int64_t)a[i] - p.a_zero_point) * ((int64_t)b[i] - p.b_zero_point);
+            const double fixed = rint(ldexp((double)t * p.multiplier, -p.shift)) + p.y_zero_point;
+            const int want_fixed = fixed < p.qmin ? p.qmin : fixed > p.qmax ? p.qmax : (int)fixed;
+            ck_assert_msg(y[i] == want_fixed,
+                          "qmul a=%d b=%d z=%d,%d,%d (m=%d S=%d): got %d, want %d", a[i], b[i],
+                          p.a_zero_point, p.b_zero_point, p.y_zero_point, p.multiplier, p.shift,
+                          y[i], want_fixed);
+            const double v = (double)t * m;
+            if (fabs(v - floor(v) - 0.5) <= fabs((double)t) * em + 1e-9 * (fabs(v) + 1))
+                continue; /* at a tie within the multiplier's precision */
+            const double r = rint(v) + p.y_zero_point;
+            const int want = r < p.qmin ? p.qmin : r > p.qmax ? p.qmax : (int)r;
+            ck_assert_msg(y[i] == want, "qmul ratio %a a=%d b=%d z=%d,%d,%d: got %d, want %d", m,
+                          a[i], b[i], p.a_zero_point, p.b_zero_point, p.y_zero_point, y[i], want);
+            checked++;
+            unsaturated += want > p.qmin && want < p.qmax;
+        }
+    }
+    ck_assert_int_gt(checked, 50000);
+    ck_assert_int_gt(unsaturated * 4, checked);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels_int8");
@@ -1604,6 +1653,7 @@ static Suite *suite(void)
     tcase_add_test(o, test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20);
     tcase_add_test(o, test_qadd_multipliers_refuse_what_they_cannot_represent);
     tcase_add_test(o, test_global_avgpool_exact_for_ratios_2e_minus20_to_2e20);
+    tcase_add_test(o, test_qmul_exact_for_ratios_2e_minus20_to_2e20);
     suite_add_tcase(s, o);
     TCase *cv = tcase_create("conv");
     tcase_set_timeout(cv, 60);

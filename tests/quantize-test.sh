@@ -92,6 +92,40 @@ expect "qoperator twice: first" 0 "$QCAL" quantize --quiet --format qoperator --
 expect "qoperator twice: second" 0 "$QCAL" quantize --quiet --format qoperator --scheme symlowp --stats "$tmp/resnet.json" -o "$tmp/qb.onnx" models/resnet.onnx
 same "qoperator output is byte-identical too" "$tmp/qa.onnx" "$tmp/qb.onnx"
 
+# 4b. a node of domain "ai.onnx" is a default-domain node (io/onnx.c normalises it at load):
+# the same model with that spelling on every node quantizes to the same model as the
+# original; only the source hash (of the file's bytes) may differ. Same file name (the
+# graph's name) and model card.
+if [ -n "$ONNX_PY" ]; then
+    mkdir -p "$tmp/aionnx"
+    "$ONNX_PY" -c "
+import onnx, sys
+m = onnx.load('models/resnet.onnx')
+for n in m.graph.node:
+    n.domain = 'ai.onnx'
+onnx.save(m, sys.argv[1])" "$tmp/aionnx/resnet.onnx"
+    cp models/resnet.json "$tmp/aionnx/resnet.json"
+    for fmt in qdq qoperator; do
+        expect "quantize the original ($fmt)" 0 "$QCAL" quantize --quiet --format $fmt --limit 16 -o "$tmp/plain-$fmt.onnx" models/resnet.onnx "$IMG"
+        expect "quantize the ai.onnx spelling ($fmt)" 0 "$QCAL" quantize --quiet --format $fmt --limit 16 -o "$tmp/aionnx-$fmt.onnx" "$tmp/aionnx/resnet.onnx" "$IMG"
+        if "$ONNX_PY" -c "
+import onnx, sys
+def body(path):
+    m = onnx.load(path)
+    keep = [p for p in m.metadata_props if p.key != 'qcal.source_model_hash']
+    del m.metadata_props[:]
+    m.metadata_props.extend(keep)
+    return m.SerializeToString()
+sys.exit(body(sys.argv[1]) != body(sys.argv[2]))" "$tmp/plain-$fmt.onnx" "$tmp/aionnx-$fmt.onnx"; then
+            ok "domain ai.onnx quantizes as the default domain ($fmt)"
+        else
+            bad "domain ai.onnx quantizes as the default domain ($fmt): the models differ"
+        fi
+    done
+else
+    skip "domain ai.onnx: onnx (python) not installed"
+fi
+
 # 5. the table and JSON
 expect "quantize prints a table" 0 "$QCAL" quantize --stats "$tmp/lenet.json" -o "$tmp/t.onnx" models/lenet.onnx
 contains "the table has its header" "$tmp/out" "zero point"
@@ -559,6 +593,144 @@ for p in sys.argv[3:]:
     contains "the QOperator MatMul is a QLinearMatMul" "$tmp/mm-qoperator.onnx" "QLinearMatMul"
 else
     skip "MatMul model: onnx (python) not installed"
+fi
+
+# 8b. ops without an integer form in the middle (docs/qparams.md Q1): Conv → Sigmoid → Conv →
+# Transpose → Mul(constant, excluded) → Softmax(axis 1) → Conv → squeeze-excitation
+# (GlobalAveragePool → Sigmoid → Mul with the Conv's output) → Mul(constant) → Flatten →
+# Unsqueeze → Squeeze → MatMul, built with onnx (random weights, the last layer centred so that the predictions vary). The
+# FP32-only ops run in float between DequantizeLinear and QuantizeLinear; Transpose, Flatten,
+# Unsqueeze and Squeeze move the integers with their input's parameters (QDQ: the same scale
+# and zero point on both sides; QOperator: integer in, integer out). onnx.checker accepts the
+# files, ONNX Runtime keeps the FP32 model's predictions on nearly every image, and qcal's run
+# of each file agrees with ONNX Runtime's. The other two Muls (of two activations, and by a
+# constant) are integer. The Softmax reads the excluded Mul: fed 8-bit codes directly, equal
+# inputs across its channels give a common output that lands near a rounding boundary, where
+# the two runtimes' exp differ in the last bit (measured: 4.6 % of its codes one step apart).
+if [ -n "$ONNX_PY" ] && [ -n "$ORT_PY" ] && [ -f "$tmp/val.npz" ]; then
+    "$ONNX_PY" -c "
+import onnx, numpy as np, sys
+from onnx import helper as h, TensorProto as T, numpy_helper as nh
+rng = np.random.default_rng(1)
+def w(*s, k=0.3): return (rng.standard_normal(s) * k).astype(np.float32)
+init = [nh.from_array(w(4, 1, 3, 3, k=0.5), 'w1'), nh.from_array(w(4, k=0.1), 'b1'),
+        nh.from_array(w(6, 4, 3, 3), 'w2'), nh.from_array(w(6, k=0.1), 'b2'),
+        nh.from_array(1 + w(1, 6, 1, 1), 'k'),
+        nh.from_array(w(8, 6, 3, 3), 'w3'), nh.from_array(w(8, k=0.1), 'b3'),
+        nh.from_array(np.array([1], np.int64), 'ax'), nh.from_array(1 + w(1, 8, 1, 1), 'k2')]
+wf = w(8 * 784, 10, k=0.05)
+init.append(nh.from_array(wf - wf.reshape(8, 784, 10).mean(1).repeat(784, 0), 'wf'))
+nodes = [h.make_node('Conv', ['input', 'w1', 'b1'], ['c1'], name='conv1', pads=[1, 1, 1, 1]),
+         h.make_node('Sigmoid', ['c1'], ['s1'], name='sigmoid'),
+         h.make_node('Conv', ['s1', 'w2', 'b2'], ['c2'], name='conv2', pads=[1, 1, 1, 1]),
+         h.make_node('Transpose', ['c2'], ['t1'], name='transpose', perm=[0, 1, 3, 2]),
+         h.make_node('Mul', ['t1', 'k'], ['m1'], name='scale'),
+         h.make_node('Softmax', ['m1'], ['sm'], name='softmax', axis=1),
+         h.make_node('Conv', ['sm', 'w3', 'b3'], ['c3'], name='conv3', pads=[1, 1, 1, 1]),
+         h.make_node('GlobalAveragePool', ['c3'], ['gp'], name='squeeze_pool'),
+         h.make_node('Sigmoid', ['gp'], ['gs'], name='gate'),
+         h.make_node('Mul', ['c3', 'gs'], ['se'], name='excite'),
+         h.make_node('Mul', ['se', 'k2'], ['sk'], name='rescale'),
+         h.make_node('Flatten', ['sk'], ['f'], name='flatten'),
+         h.make_node('Unsqueeze', ['f', 'ax'], ['u'], name='unsqueeze'),
+         h.make_node('Squeeze', ['u', 'ax'], ['sq'], name='squeeze'),
+         h.make_node('MatMul', ['sq', 'wf'], ['logits'], name='fc')]
+g = h.make_graph(nodes, 'mid', [h.make_tensor_value_info('input', T.FLOAT, ['N', 1, 28, 28])],
+                 [h.make_tensor_value_info('logits', T.FLOAT, ['N', 10])], init)
+m = h.make_model(g, opset_imports=[h.make_opsetid('', 13)]); m.ir_version = 8
+onnx.save(m, sys.argv[1])" "$tmp/mid.onnx"
+    cp models/lenet.json "$tmp/mid.json"
+    "$QCAL" stats --quiet -o "$tmp/mid-stats.json" "$tmp/mid.onnx" "$IMG" 2>"$tmp/err" || bad "stats of the FP32-ops model ($(head -c 200 "$tmp/err"))"
+    mid=()
+    for f in qdq qoperator; do
+        for g in "" --per-channel; do
+            out="$tmp/mid-$f${g}.onnx"
+            "$QCAL" quantize --quiet --format "$f" $g --exclude scale --stats "$tmp/mid-stats.json" -o "$out" "$tmp/mid.onnx" 2>"$tmp/err" && mid+=("$out") ||
+                bad "quantize the FP32-ops model $f $g ($(head -c 200 "$tmp/err"))"
+        done
+    done
+    for f in "${mid[@]}"; do
+        base=${f##*/}
+        if "$ONNX_PY" -c "
+import onnx, sys
+from onnx import TensorProto as T
+m = onnx.load(sys.argv[1])
+onnx.checker.check_model(m, full_check=True)
+m = onnx.shape_inference.infer_shapes(m)
+elem = {v.name: v.type.tensor_type.elem_type for v in list(m.graph.value_info) + list(m.graph.input) + list(m.graph.output)}
+elem.update({t.name: t.data_type for t in m.graph.initializer})
+producer = {o: n for n in m.graph.node for o in n.output}
+readers = lambda t: [n for n in m.graph.node if t in n.input]
+qop = 'qoperator' in sys.argv[1]
+moves = ('Transpose', 'Flatten', 'Unsqueeze', 'Squeeze')
+def integer(t):   # onnx does not infer through com.microsoft ops: follow the producers
+    if t in elem:
+        return elem[t] == T.UINT8
+    p = producer[t]
+    return p.op_type.startswith('QLinear') or (p.op_type in moves and integer(p.input[0]))
+for n in m.graph.node:
+    if n.op_type in ('Sigmoid', 'Softmax', 'Mul'):   # float, the QDQ Mul of activations too
+        assert elem[n.input[0]] == T.FLOAT and elem[n.output[0]] == T.FLOAT, n.name
+    if n.op_type in ('Sigmoid', 'Softmax'):   # an FP32 island between DQ and Q
+        assert producer[n.input[0]].op_type in ('DequantizeLinear', 'Mul'), n.name
+        assert [r.op_type for r in readers(n.output[0])] == ['QuantizeLinear'], n.name
+    if n.op_type in moves:
+        if qop:                               # on the integers
+            assert integer(n.input[0]) and integer(n.output[0]), n.name
+        else:                                 # DQ → op → Q with the same parameters
+            dq, q = producer[n.input[0]], readers(n.output[0])
+            assert dq.op_type == 'DequantizeLinear' and len(q) == 1 and q[0].op_type == 'QuantizeLinear', n.name
+            assert list(dq.input[1:]) == list(q[0].input[1:]), n.name
+kept = sorted(n.op_type for n in m.graph.node if n.op_type in ('Sigmoid', 'Softmax', 'Mul'))
+# the excluded Mul stays float; the squeeze-excitation one (two activations) and the one by a
+# constant (quantized as an 8-bit tensor) are integer: QLinearMul, or DQ, DQ → Mul → Q
+if qop:
+    assert kept == ['Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
+    assert [n.op_type for n in m.graph.node].count('QLinearMul') == 2
+else:
+    assert kept == ['Mul', 'Mul', 'Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
+    for mul in (n for n in m.graph.node if n.op_type == 'Mul' and n.name != 'scale'):
+        assert [producer[t].op_type for t in mul.input] == ['DequantizeLinear'] * 2, mul.name
+        assert [r.op_type for r in readers(mul.output[0])] == ['QuantizeLinear'], mul.name
+" "$f" 2>"$tmp/err"; then
+            ok "FP32-only ops stay float between DQ and Q, data movement stays integer: $base"
+        else
+            bad "FP32-only ops stay float between DQ and Q, data movement stays integer: $base ($(tail -n 1 "$tmp/err"))"
+        fi
+    done
+    mkdir -p "$tmp/midpred"
+    "$ORT_PY" -c "
+import sys
+import numpy as np
+import onnxruntime as ort
+x = np.load(sys.argv[1])['x']
+def run(p):
+    s = ort.InferenceSession(p, providers=['CPUExecutionProvider'])
+    return s.run(None, {'input': x})[0].argmax(1)
+ref = run(sys.argv[3])
+for p in sys.argv[4:]:
+    top = run(p)
+    np.savetxt(sys.argv[2] + '/' + p.rsplit('/', 1)[-1] + '.pred', top, fmt='%d')
+    print('%s %.4f' % (p.rsplit('/', 1)[-1], (top == ref).mean()))
+" "$tmp/val.npz" "$tmp/midpred" "$tmp/mid.onnx" "${mid[@]}" >"$tmp/mid.txt" 2>"$tmp/err" || bad "ONNX Runtime runs the FP32-ops models ($(tail -n 1 "$tmp/err"))"
+    while read -r name agree; do
+        # measured: 0.93 to 0.96 (random weights, 2000 images)
+        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.9) }'; then
+            ok "ONNX Runtime runs $name: $agree of the FP32 predictions kept"
+        else
+            bad "ONNX Runtime runs $name: only $agree of the FP32 predictions kept"
+        fi
+        "$QCAL" eval --quiet --scale 0.00392156862745098 --mean 0.286 --std 0.353 --color gray \
+            --predictions "$tmp/mid.pred" "$tmp/$name" "$VAL" >/dev/null 2>"$tmp/err" || { bad "qcal runs $name ($(head -c 200 "$tmp/err"))"; continue; }
+        agree=$(paste <(cut -f2 "$tmp/mid.pred") "$tmp/midpred/$name.pred" | awk '{ n++; s += ($1 == $2) } END { printf "%.4f", n ? s / n : 0 }')
+        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.995) }'; then
+            ok "qcal agrees with ONNX Runtime on $name ($agree of the images)"
+        else
+            bad "qcal agrees with ONNX Runtime on $name (only $agree of the images)"
+        fi
+    done <"$tmp/mid.txt"
+else
+    skip "FP32-only ops model: onnx, onnxruntime or the validation set for it missing"
 fi
 
 summary quantize

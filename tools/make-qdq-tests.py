@@ -228,6 +228,52 @@ def qdq_add_wide_ratio(b, x0, x1):
     b.q(y, s, z)
 
 
+def qdq_mul(b, x0, x1):
+    a, _ = b.qdq(x0, 0.025, 128)
+    c, _ = b.qdq(x1, 0.03, 100)
+    y = b.node("Mul", [a, c])
+    s, z = b.qparams(0.05, 120)
+    b.q(y, s, z)
+
+
+def qdq_mul_const(b, x):
+    """x · k with k a constant [1, C, 1, 1] stored as uint8 codes, as qcal quantize writes it"""
+    a, _ = b.qdq(x, 0.025, 128)
+    sk, zk = b.qparams(0.004, 0)
+    k = b.const("k", np.array([[[[200]], [[37]], [[255]]]], dtype=np.uint8))
+    y = b.node("Mul", [a, b.dq(k, sk, zk)])
+    s, z = b.qparams(0.03, 128)
+    b.q(y, s, z)
+
+
+def qdq_mul_gate_case(name, seed):
+    """x · gate with the gate [N, C, 1, 1] broadcast over the planes (squeeze-excitation)"""
+    b = Builder(seed)
+    a, _ = b.qdq("x0", 0.025, 128)
+    g, _ = b.qdq("x1", 0.004, 0)
+    y = b.node("Mul", [a, g])
+    s, z = b.qparams(0.02, 128)
+    b.q(y, s, z)
+    b.nodes[-1].output[0] = "y"
+    x_shape, g_shape = (2, 3, 4, 5), (2, 3, 1, 1)
+    m = b.model([tensor_info("x0", TensorProto.FLOAT, list(x_shape)),
+                 tensor_info("x1", TensorProto.FLOAT, list(g_shape))],
+                [tensor_info("y", TensorProto.UINT8, 4)])
+    xs = [b.rng.uniform(-3, 3, size=x_shape).astype(np.float32),
+          b.rng.uniform(0, 1, size=g_shape).astype(np.float32)]
+    return name, m, xs
+
+
+def qop_mul(dtype, zps):
+    """com.microsoft QLinearMul as the QOperator format writes it"""
+    def build(b, x0, x1):
+        sa, za = b.qparams(0.025, zps[0], dtype)
+        sb, zb = b.qparams(0.03, zps[1], dtype)
+        sy, zy = b.qparams(0.06, zps[2], dtype)
+        b.node("QLinearMul", [b.q(x0, sa, za), sa, za, b.q(x1, sb, zb), sb, zb, sy, zy], domain=MS)
+    return build
+
+
 def qdq_concat(b, x0, x1):
     a, _ = b.qdq(x0, 0.025, 128)
     c, _ = b.qdq(x1, 0.03, 100)
@@ -604,6 +650,12 @@ def cases():
     yield simple_case("qdq-conv-perchannel-clip", 34, qdq_conv_perchannel_clip, (2, 3, 7, 7))
     yield simple_case("qdq-conv-div-out", 35, qdq_conv_div_out, (2, 3, 10, 10))
     yield simple_case("qdq-gemm-div-out", 36, qdq_gemm_div_out, (4, 16), out_rank=2)
+    yield simple_case("qdq-mul", 39, qdq_mul, (2, 3, 4, 5), n_inputs=2)
+    yield qdq_mul_gate_case("qdq-mul-gate", 40)
+    yield simple_case("qdq-mul-const", 43, qdq_mul_const, (2, 3, 4, 5))
+    yield simple_case("qop-mul", 41, qop_mul(np.uint8, (128, 100, 120)), (2, 3, 4, 5), n_inputs=2)
+    yield simple_case("qop-mul-s8", 42, qop_mul(np.int8, (10, -20, 5)), (2, 3, 4, 5), TensorProto.INT8,
+                      n_inputs=2)
 
 
 def main():

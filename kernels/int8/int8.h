@@ -163,6 +163,18 @@ void qc_qadd_u8(size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p, 
  * rounds to 2^15 or more), leaving p unchanged. */
 int qc_qadd_multipliers(double ra, double rb, qc_qadd *p);
 
+/* QLinearMul of two same-sized u8 tensors with their own scales (eqs. M1–M3):
+ *   y = clamp(rint((a − z_a)·(b − z_b)·multiplier / 2^shift) + z_y, qmin, qmax)
+ * where multiplier · 2^−shift = s_a·s_b / s_y as qc_requant_multiplier gives it (multiplier
+ * in [2^30, 2^31), shift in [1, 62]). Scalar only: the reference, called directly. */
+typedef struct qc_qmul {
+    int32_t multiplier, shift;
+    int32_t a_zero_point, b_zero_point, y_zero_point;
+    int32_t qmin, qmax;
+} qc_qmul;
+void qc_qmul_u8__scalar(size_t n, const uint8_t *a, const uint8_t *b, const qc_qmul *p,
+                        uint8_t *y);
+
 /* ---- convolution (NCHW planes; the window geometry is a qc_pool2d) ----
  *
  * General convolution is im2col + qc_q8gemm: one row of K = C·kernel_h·kernel_w taps per
