@@ -151,6 +151,24 @@ contains "the SQNR message names variant and tensor" "$tmp/err" "variant 'gemmlo
 expect "--min-sqnr 10 passes" 0 "$QCAL" compare $FAST -q --min-sqnr 10 "$M" "$CAL" "$VAL"
 expect "a failing gate still writes the JSON" 1 "$QCAL" compare $FAST --json --min-sqnr 99 "$M" "$CAL" "$VAL"
 if [ "$(json_get "$tmp/out" '["gates"]["passed"]')" = False ]; then ok "the JSON says the gate failed"; else bad "the JSON says the gate failed"; fi
+# The default gate takes the most faithful variant (agreement, then KL), not the best top-1:
+# on this grid mse/6bit has the best top-1 and minmax/6bit the highest agreement.
+expect "a 4- and 6-bit method grid with a gate" 0 "$QCAL" compare --json --limit 500 --layer-images 4 \
+    --methods minmax,percentile,entropy,mse --bits 4,6 --schemes gemmlowp --granularity tensor --max-drop 50 "$M" "$CAL" "$VAL"
+if "$PY" -c "
+import json, sys
+v = json.load(open(sys.argv[1]))['models'][0]['variants']
+gated = [x['name'] for x in v if x.get('gated')]
+faithful = max(v, key=lambda x: (x['agreement'], -x['kl']))['name']
+best_top1 = max(v, key=lambda x: x['top1'])['name']
+sys.exit(0 if gated == [faithful] and faithful != best_top1 else 1)" "$tmp/out"; then
+    ok "the default gate is the most faithful variant, named in the JSON"
+else
+    bad "the default gate is the most faithful variant, named in the JSON"
+fi
+expect "the table names the gated variant" 0 "$QCAL" compare --limit 500 --layer-images 4 \
+    --methods minmax,mse --bits 6 --schemes gemmlowp --granularity tensor --max-drop 50 "$M" "$CAL" "$VAL"
+contains "the gated line" "$tmp/out" "gated: gemmlowp/tensor/minmax/6bit"
 
 # 6. the table, the HTML page, several models, unlabelled images
 expect "the table" 0 "$QCAL" compare $FAST --html "$tmp/r.html" "$M" "$CAL" "$VAL"
