@@ -36,14 +36,22 @@ typedef enum {
     QC_SCHEME_SYMLOWP = 1,  /* zero point 0 */
 } qc_scheme;
 
-/* Rounding of x / scale to an integer (eqs. P11a–e). */
+/* Rounding of x / scale to an integer (eqs. P11a–i): nGraph's nine Quantize round modes,
+ * named after it in the comments. */
 typedef enum {
-    QC_ROUND_HALF_EVEN = 0,   /* nearest, ties to even: ONNX's, the default */
-    QC_ROUND_HALF_AWAY = 1,   /* nearest, ties away from zero (C's round) */
-    QC_ROUND_TOWARD_ZERO = 2, /* truncate */
-    QC_ROUND_UP = 3,          /* ceil */
-    QC_ROUND_DOWN = 4,        /* floor */
+    QC_ROUND_HALF_EVEN = 0,        /* nearest, ties to even: ONNX's, the default
+                                      (ROUND_NEAREST_TOWARD_EVEN) */
+    QC_ROUND_HALF_AWAY = 1,        /* nearest, ties away from zero, C's round
+                                      (ROUND_NEAREST_TOWARD_INFINITY) */
+    QC_ROUND_TOWARD_ZERO = 2,      /* truncate (ROUND_TOWARD_ZERO) */
+    QC_ROUND_UP = 3,               /* ceil (ROUND_UP) */
+    QC_ROUND_DOWN = 4,             /* floor (ROUND_DOWN) */
+    QC_ROUND_HALF_TOWARD_ZERO = 5, /* nearest, ties toward zero (ROUND_NEAREST_TOWARD_ZERO) */
+    QC_ROUND_HALF_UP = 6,          /* nearest, ties toward +inf (ROUND_NEAREST_UPWARD) */
+    QC_ROUND_HALF_DOWN = 7,        /* nearest, ties toward -inf (ROUND_NEAREST_DOWNWARD) */
+    QC_ROUND_AWAY_FROM_ZERO = 8,   /* away from zero (ROUND_TOWARD_INFINITY) */
 } qc_round_mode;
+#define QC_ROUND_COUNT 9
 
 #define QC_BITS_MIN 2
 #define QC_BITS_MAX 8
@@ -90,8 +98,9 @@ qc_qparams qc_qparams_bias(float s_x, float s_w);
 
 /* ---- rounding, quantize, dequantize (scalar references) ------------------------------ */
 
-/* x rounded to an integer-valued float (eqs. P11a–e); NaN and ±Inf are returned unchanged.
- * Does not depend on the floating-point environment's rounding mode. */
+/* x rounded to an integer-valued float (eqs. P11a–i); NaN and ±Inf are returned unchanged.
+ * Exact for every float (no x + 0.5 in float), and independent of the floating-point
+ * environment's rounding mode. The sign of a zero result is not specified. */
 float qc_round(float x, qc_round_mode mode);
 
 /* q = clamp(round(fl(x / scale)) + z, qmin, qmax), an IEEE single-precision division as ONNX
@@ -130,9 +139,18 @@ qc_status qc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift, 
 
 const char *qc_scheme_name(qc_scheme scheme);           /* "gemmlowp", "symlowp" */
 bool qc_scheme_parse(const char *name, qc_scheme *out); /* false for an unknown name */
-/* "half-even", "half-away", "toward-zero", "up", "down" */
+/* "half-even", "half-away", "toward-zero", "up", "down", "half-toward-zero", "half-up",
+ * "half-down", "away-from-zero" */
 const char *qc_round_mode_name(qc_round_mode mode);
+/* nGraph's name of the mode: "ROUND_NEAREST_TOWARD_EVEN", … */
+const char *qc_round_mode_ngraph_name(qc_round_mode mode);
+/* qcal's names, and nGraph's (any case) as aliases; false for an unknown name */
 bool qc_round_mode_parse(const char *name, qc_round_mode *out);
+/* "half-even, half-away, …, away-from-zero": the names, for usage messages */
+#define QC_ROUND_MODE_LIST                                                                    \
+    "half-even, half-away, toward-zero, up, down, half-toward-zero, half-up, half-down, "     \
+    "away-from-zero"
+
 
 /* ---- the quantizer (calib/quantize.c, docs/qparams.md "The quantizer") ----------------- */
 

@@ -30,7 +30,9 @@
     "  --per-channel  one scale per output channel for weights\n"                                   \
     "  --bits N       weights and activations N bits, 2 to 8 (default 8)\n"                         \
     "  --reduce-range 7-bit weights, as ONNX Runtime does for CPUs without VNNI\n"                 \
-    "  --round MODE   half-even (default), half-away, toward-zero, up, down, for weights\n"  \
+    "  --round MODE   rounding of the weights: half-even (default), half-away, toward-zero, up,\n" \
+    "                 down, half-toward-zero, half-up, half-down, away-from-zero (or nGraph's\n"   \
+    "                 names: ROUND_NEAREST_TOWARD_EVEN, ...)\n"                                     \
     "  --format       qdq (QuantizeLinear/DequantizeLinear around FP32 ops, default), qoperator\n"  \
     "                 (QLinearConv, QLinearMatMul, com.microsoft QLinear*), fakequant (FP32\n"      \
     "                 with quantize-dequantize, any bit width)\n"                                   \
@@ -131,7 +133,7 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
         } else if (!bad && (v = cli_option_value("--round", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_round_mode_parse(v, &o->q.round))
                 return cli_usage_error(QUANTIZE_USAGE,
-                                       "--round takes half-even, half-away, toward-zero, up or down, not '%s'", v);
+                                       "--round takes " QC_ROUND_MODE_LIST ", not '%s'", v);
         } else if (!bad && (v = cli_option_value("--format", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_qformat_parse(v, &o->q.format))
                 return cli_usage_error(QUANTIZE_USAGE, "--format takes qdq, qoperator or fakequant, not '%s'", v);

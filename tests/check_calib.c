@@ -111,7 +111,7 @@ START_TEST(real_zero_quantizes_exactly_to_the_zero_point_for_random_ranges)
         const qc_qparams p = act(min, max, scheme, bits, is_signed);
 
         ck_assert(p.qmin <= p.zero_point && p.zero_point <= p.qmax);
-        for (int r = 0; r < 5; r++)
+        for (int r = 0; r < QC_ROUND_COUNT; r++)
             ck_assert_int_eq(qc_quantize_value(0.0f, &p, (qc_round_mode)r), p.zero_point);
         ck_assert_float_eq(qc_dequantize_value(p.zero_point, &p), 0.0f);
         ck_assert_float_eq(qc_fake_quantize(0.0f, &p, QC_ROUND_HALF_EVEN), 0.0f);
@@ -287,6 +287,41 @@ START_TEST(each_round_mode_breaks_ties_as_documented)
 }
 END_TEST
 
+/* tests/data/rounding/round-table.txt (tools/make-round-table.py): x and its rounding in each
+ * mode, computed by Python's decimal in exact arithmetic; ties, their float neighbours, ±0,
+ * large and non-finite values. Each also goes through qc_quantize_value with scale 1. */
+START_TEST(every_round_mode_agrees_with_the_decimal_module_table)
+{
+    FILE *f = fopen("tests/data/rounding/round-table.txt", "r");
+    ck_assert_msg(f != NULL, "cannot read tests/data/rounding/round-table.txt");
+    const qc_qparams unit = {1.0f, 3, -1000000, 1000000};
+    char line[1024];
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue;
+        char *p = line, *end;
+        const float x = strtof(p, &end);
+        ck_assert_msg(end != p, "bad row: %s", line);
+        for (int r = 0; r < QC_ROUND_COUNT; r++) {
+            p = end;
+            const float want = strtof(p, &end);
+            ck_assert_msg(end != p, "bad row: %s", line);
+            const qc_round_mode m = (qc_round_mode)r;
+            const float got = qc_round(x, m);
+            ck_assert_msg(got == want || (isnan(got) && isnan(want)), "round(%a) %s: %a, decimal says %a",
+                          (double)x, qc_round_mode_name(m), (double)got, (double)want);
+            const double code = isnan(want) ? unit.zero_point : fmin(fmax((double)want + unit.zero_point,
+                                                                          unit.qmin), unit.qmax);
+            ck_assert_int_eq(qc_quantize_value(x, &unit, m), (int32_t)code);
+        }
+        rows++;
+    }
+    fclose(f);
+    ck_assert_int_ge(rows, 400);
+}
+END_TEST
+
 START_TEST(half_even_rounding_agrees_with_rintf_on_random_floats)
 {
     rng_seed(2);
@@ -307,7 +342,7 @@ END_TEST
 START_TEST(quantization_saturates_at_qmin_and_qmax_and_maps_nan_to_the_zero_point)
 {
     const qc_qparams u = {0.5f, 100, 0, 255}, s = {0.5f, 0, -7, 7};
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < QC_ROUND_COUNT; r++) {
         const qc_round_mode m = (qc_round_mode)r;
         ck_assert_int_eq(qc_quantize_value(1e6f, &u, m), 255);
         ck_assert_int_eq(qc_quantize_value(-1e6f, &u, m), 0);
@@ -719,7 +754,7 @@ START_TEST(scheme_and_round_mode_names_round_trip)
         ck_assert(qc_scheme_parse(qc_scheme_name((qc_scheme)s), &back));
         ck_assert_int_eq(back, s);
     }
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < QC_ROUND_COUNT; r++) {
         qc_round_mode back = (qc_round_mode)-1;
         ck_assert(qc_round_mode_parse(qc_round_mode_name((qc_round_mode)r), &back));
         ck_assert_int_eq(back, r);
@@ -730,6 +765,12 @@ START_TEST(scheme_and_round_mode_names_round_trip)
     qc_round_mode r;
     ck_assert(!qc_scheme_parse("GemmLowP ", &s));
     ck_assert(!qc_round_mode_parse("nearest", &r));
+    /* nGraph's names, in any case, are aliases */
+    ck_assert(qc_round_mode_parse("ROUND_NEAREST_UPWARD", &r) && r == QC_ROUND_HALF_UP);
+    ck_assert(qc_round_mode_parse("round_toward_infinity", &r) && r == QC_ROUND_AWAY_FROM_ZERO);
+    ck_assert(qc_round_mode_parse("ROUND_NEAREST_TOWARD_ZERO", &r) && r == QC_ROUND_HALF_TOWARD_ZERO);
+    ck_assert_str_eq(qc_round_mode_ngraph_name(QC_ROUND_HALF_DOWN), "ROUND_NEAREST_DOWNWARD");
+    ck_assert(!qc_round_mode_parse("ROUND_NEAREST", &r));
 }
 END_TEST
 
@@ -1805,6 +1846,7 @@ static Suite *suite(void)
     t = tcase_create("rounding");
     tcase_add_test(t, each_round_mode_breaks_ties_as_documented);
     tcase_add_test(t, half_even_rounding_agrees_with_rintf_on_random_floats);
+    tcase_add_test(t, every_round_mode_agrees_with_the_decimal_module_table);
     tcase_add_test(t, quantization_saturates_at_qmin_and_qmax_and_maps_nan_to_the_zero_point);
     tcase_add_test(t, dequantize_and_fake_quantize_follow_the_affine_map);
     tcase_add_test(t, array_quantization_uses_each_channels_parameters);
