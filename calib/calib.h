@@ -187,6 +187,7 @@ typedef struct {
     int bits;
     bool compensated;   /* weights times their input's channel scales (Q14): the range and
                            the parameters are those of the compensated values */
+    int axis;           /* per-channel weights: the axis of the channels in the tensor; −1 */
 } qc_quantized_tensor;
 typedef struct {
     int n;
@@ -207,6 +208,31 @@ typedef struct {
 qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quantize_options *o,
                       qc_graph **out, qc_quantize_report *report, qc_error *err);
 void qc_quantize_report_free(qc_quantize_report *r);
+
+/* ---- ranges for other tools (calib/ranges-export.c, docs/qparams.md "Ranges for other tools")
+ *
+ * The activation ranges and parameters of a qc_quantize report, in the files other tools
+ * read instead of calibrating themselves. Both are written atomically (io/: a temporary file
+ * renamed at the end, removed on error or on a signal). */
+
+/* TensorRT's INT8 calibration cache (text): a header "TRT-8601-EntropyCalibration2" (entropy
+ * ranges) or "TRT-8601-MinMaxCalibration" (every other method), then per quantized input and
+ * activation "name: hhhhhhhh", the big-endian hex of the float32 scale amax / 127 with
+ * amax = max(|min|, |max|) of the range qcal used (SymLowP int8, eq. P9a; zero point 0).
+ * Errors: a tensor name with a line break (QC_ERR_INPUT), I/O (QC_ERR_IO). */
+qc_status qc_trt_cache_write(const qc_quantize_report *r, qc_range_method method, const char *path,
+                             qc_error *err);
+/* ONNX Runtime's TensorQuantOverrides (JSON, for quantize_static's extra_options): per quantized
+ * input, activation and weight, a list of {"scale", "zero_point", "quant_type": "QUInt8" |
+ * "QInt8"}: one entry per tensor, or one per channel with "axis" for per-channel weights.
+ * Biases are left out (ONNX Runtime derives them from input and weight scales as qcal does).
+ * Errors: I/O (QC_ERR_IO). */
+qc_status qc_ort_overrides_write(const qc_quantize_report *r, const char *path, qc_error *err);
+/* Why the parameters of options o cannot be written in that file (a sentence for a usage
+ * error), or NULL when they can: TensorRT takes 8-bit activations, ONNX Runtime 8-bit
+ * activations and weights, and neither a scale per activation channel (input compensation). */
+const char *qc_trt_cache_unsupported(const qc_quantize_options *o);
+const char *qc_ort_overrides_unsupported(const qc_quantize_options *o);
 
 /* ---- error metrics (calib/metrics.c) --------------------------------------------------- */
 

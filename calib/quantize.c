@@ -131,6 +131,7 @@ static qc_status report_add(qz *q, const char *tensor, const char *role, int n_c
     e->max = hi;
     e->bits = bits;
     e->compensated = false;
+    e->axis = -1;
     r->n++;
     return QC_OK;
 }
@@ -1046,8 +1047,10 @@ static qc_status quantize_weight(qz *q, const qc_node *n, node_kind k, int *wi, 
         qc_status rs = report_add(q, wt->name, "weight", nch, wlo, whi, q->wp[t], q->o->weight_bits);
         if (rs != QC_OK)
             return rs;
-        if (q->rep)
+        if (q->rep) {
             q->rep->tensors[q->rep->n - 1].compensated = q->comp_node[n - g->nodes];
+            q->rep->tensors[q->rep->n - 1].axis = per_channel ? axis : -1;
+        }
         if (q->o->format == QC_FORMAT_QDQ) {
             int dq = new_tensor(q, wt->name, "_DequantizeLinear_Output", QC_FLOAT, wt->value.rank, wt->value.dims, NULL);
             char nd[600];

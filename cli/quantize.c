@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../calib/calib.h"
 #include "../stats/stats.h"
@@ -16,6 +17,7 @@
     "                  [--percentile P] [--per-channel] [--bits N | --weight-bits N --act-bits N]\n" \
     "                  [--reduce-range] [--round MODE] [--format qdq|qoperator|fakequant]\n"        \
     "                  [--input-compensation] [--allow-partial]\n"                                   \
+    "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--batch N] [--size HxW] [--crop HxW] [--scale S]\n"             \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]\n"                    \
@@ -40,10 +42,15 @@
     "  --input-compensation  activations read by Conv/Gemm/MatMul get a scale per channel, folded\n" \
     "                 into those layers' weights (needs per-channel statistics; qdq or fakequant)\n"  \
     "  --allow-partial with --stats: use a partial merge of shards (a warning instead of exit 3)\n" \
+    "  --write-trt-cache FILE  also write the activation scales as a TensorRT INT8 calibration\n" \
+    "                 cache (amax / 127, 8-bit activations)\n"                                     \
+    "  --write-ort-overrides FILE  also write every scale and zero point as ONNX Runtime's\n"    \
+    "                 TensorQuantOverrides JSON (8-bit weights and activations)\n"                \
     "  --limit N      with IMAGES: at most N images (default all)\n"
 
 typedef struct {
     const char *out, *stats_file;
+    const char *trt_cache, *ort_overrides; /* NULL when not asked for */
     qc_quantize_options q;
     int bits, weight_bits, act_bits; /* 0 when not given */
     int64_t limit, batch;
@@ -110,6 +117,10 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
         } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
                    (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, QUANTIZE_USAGE)))) {
             o->out = v;
+        } else if (!bad && (v = cli_option_value("--write-trt-cache", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            o->trt_cache = v;
+        } else if (!bad && (v = cli_option_value("--write-ort-overrides", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            o->ort_overrides = v;
         } else if (!bad && (v = cli_option_value("--stats", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             o->stats_file = v;
         } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
@@ -228,6 +239,65 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
+/* Two output paths naming one file: the same text, or the same file when both exist. */
+static bool same_output(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return !strcmp(a, b) || (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+                             sa.st_ino == sb.st_ino);
+}
+
+/* --write-trt-cache and --write-ort-overrides: formats that can carry the options, and paths
+ * that are no input (model, statistics, images), nor -o, its model card, or each other. */
+static int check_range_files(const quantize_options *o, const cli_file *inputs)
+{
+    const char *why;
+    if (o->trt_cache && (why = qc_trt_cache_unsupported(&o->q)))
+        return cli_usage_error(QUANTIZE_USAGE, "--write-trt-cache: %s", why);
+    if (o->ort_overrides && (why = qc_ort_overrides_unsupported(&o->q)))
+        return cli_usage_error(QUANTIZE_USAGE, "--write-ort-overrides: %s", why);
+    char *card = qc_model_card_path(o->out);
+    const char *taken[] = {o->out, card ? card : o->out, o->trt_cache};
+    const char *option[] = {"-o", "the model card written beside -o", "--write-trt-cache"};
+    const struct {
+        const char *path, *flag;
+        int n_taken;
+    } files[] = {{o->trt_cache, "--write-trt-cache", 2}, {o->ort_overrides, "--write-ort-overrides", 3}};
+    int status = QC_OK;
+    for (int f = 0; f < 2 && status == QC_OK; f++) {
+        if (!files[f].path)
+            continue;
+        status = cli_check_output(files[f].path, files[f].flag, inputs, 3);
+        for (int k = 0; k < files[f].n_taken && status == QC_OK; k++)
+            if (taken[k] && same_output(files[f].path, taken[k]))
+                status = cli_usage_error(QUANTIZE_USAGE, "%s '%s' is also %s", files[f].flag, files[f].path,
+                                         option[k]);
+    }
+    free(card);
+    return status;
+}
+
+/* The range files, before the model: a failure to write the model or its card removes them
+ * (remove_range_files), so that a run leaves all its outputs or none. */
+static qc_status write_range_files(const quantize_options *o, const qc_quantize_report *report, qc_error *err)
+{
+    qc_status st = QC_OK;
+    if (o->trt_cache)
+        st = qc_trt_cache_write(report, o->q.method, o->trt_cache, err);
+    if (st == QC_OK && o->ort_overrides && (st = qc_ort_overrides_write(report, o->ort_overrides, err)) != QC_OK &&
+        o->trt_cache)
+        remove(o->trt_cache);
+    return st;
+}
+
+static void remove_range_files(const quantize_options *o)
+{
+    if (o->trt_cache)
+        remove(o->trt_cache);
+    if (o->ort_overrides)
+        remove(o->ort_overrides);
+}
+
 int cmd_quantize(int argc, char **argv)
 {
     quantize_options o = {.limit = INT64_MAX, .batch = 32, .common = {.threads = 1}};
@@ -271,7 +341,8 @@ int cmd_quantize(int argc, char **argv)
     }
     cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
-    if ((status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
+    if ((status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK ||
+        (status = check_range_files(&o, inputs)) != QC_OK)
         goto end;
 
     uint64_t hash = 0;
@@ -312,13 +383,17 @@ int cmd_quantize(int argc, char **argv)
         (status = qc_graph_set_meta(qg, "qcal.model_card", card_json)) != QC_OK)
         snprintf(err.msg, sizeof err.msg, "out of memory");
     if (status == QC_OK)
-        status = qc_onnx_save(qg, o.out, &err);
+        status = write_range_files(&o, &report, &err);
+    if (status == QC_OK && (status = qc_onnx_save(qg, o.out, &err)) != QC_OK)
+        remove_range_files(&o);
     /* The quantized model takes the same images as MODEL: its card goes with it. */
     qc_card_copy copied = QC_CARD_NONE;
     char card_target[4096] = "";
     if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, cli_pp_given(&o.pp) ? card_json : NULL,
-                                                        &copied, card_target, sizeof card_target, &err)) != QC_OK)
+                                                        &copied, card_target, sizeof card_target, &err)) != QC_OK) {
         remove(o.out);
+        remove_range_files(&o);
+    }
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         goto end;
