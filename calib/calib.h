@@ -162,6 +162,8 @@ typedef struct {
     int weight_bits, act_bits;  /* 2..8 */
     bool reduce_range;          /* 7-bit weights (eq. P3) */
     qc_round_mode round;        /* rounding of the weights (biases: half-even, eq. P15) */
+    qc_round_mode act_round;    /* rounding of the activations: half-even (QuantizeLinear's)
+                                   in every format, any mode in fakequant (eq. P14a) */
     qc_range_method method;     /* activation ranges, from stats/stats.h */
     qc_range_params range;      /* n_std and percentile; its bits are not read: entropy
                                    and mse take act_bits, the width the ranges are for */
@@ -172,7 +174,8 @@ typedef struct {
                                    layer's weights (rule Q14); needs per-channel statistics */
 } qc_quantize_options;
 
-/* gemmlowp, per tensor, 8/8 bits, half-even, minmax, qdq, nothing excluded */
+/* gemmlowp, per tensor, 8/8 bits, half-even (weights and activations), minmax, qdq, nothing
+ * excluded */
 void qc_quantize_options_default(qc_quantize_options *o);
 const char *qc_qformat_name(qc_qformat f);            /* "qdq", "qoperator", "fakequant" */
 bool qc_qformat_parse(const char *name, qc_qformat *out);
@@ -201,8 +204,8 @@ typedef struct {
  * DequantizeLinear of a constant weight is one, so a prepared graph would hold float weights
  * again. To run it, prepare it (or save and load it); a fusion pass that wants the integer
  * weights must see the graph before that folding.
- * Errors: bits outside 2..8, qoperator with act_bits < 8, an exclude name that matches no
- * node, input compensation with qoperator or from statistics without per-channel values:
+ * Errors: bits outside 2..8, qoperator with act_bits < 8, act_round other than half-even
+ * outside fakequant, an exclude name that matches no node, input compensation with qoperator or from statistics without per-channel values:
  * QC_ERR_USAGE. Statistics of another model or without a tensor, NaN/Inf weights
  * (naming the tensor): QC_ERR_INPUT. report may be NULL. */
 qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quantize_options *o,

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "calib.h"
+#include "calib-impl.h"
 
 #define MS_DOMAIN "com.microsoft"
 
@@ -71,6 +71,7 @@ void qc_quantize_options_default(qc_quantize_options *o)
     o->weight_bits = 8;
     o->act_bits = 8;
     o->round = QC_ROUND_HALF_EVEN;
+    o->act_round = QC_ROUND_HALF_EVEN;
     o->method = QC_RANGE_MINMAX;
     qc_range_params_default(&o->range);
     o->format = QC_FORMAT_QDQ;
@@ -801,6 +802,45 @@ static qc_status act_consts(qz *q, int t, int *s, int *z)
     return QC_OK;
 }
 
+/* FakeQuantize in another round mode than QuantizeLinear's (calib/round-graph.c): the
+ * builder's tensors and nodes are named after activation t. */
+typedef struct {
+    qz *q;
+    const qc_tensor *ft;
+} round_builder;
+
+static int rb_constant(void *ctx, const char *suffix, float v)
+{
+    round_builder *b = ctx;
+    return new_scalar(b->q, b->ft->name, suffix, QC_FLOAT, v);
+}
+
+static int rb_tensor(void *ctx, const char *suffix, qc_dtype dtype)
+{
+    round_builder *b = ctx;
+    return new_tensor(b->q, b->ft->name, suffix, dtype, b->ft->value.rank, b->ft->value.dims, NULL);
+}
+
+static int rb_node(void *ctx, const char *suffix, const char *op_type, const int *in, int n_in, int out)
+{
+    round_builder *b = ctx;
+    char name[600];
+    snprintf(name, sizeof name, "%s%s", b->ft->name, suffix);
+    return emit(b->q, name, op_type, "", in, n_in, &out, 1);
+}
+
+static qc_status emit_rounded_qdq(qz *q, int t, int x, int s, int z)
+{
+    const qc_tensor *ft = &q->g->tensors[t];
+    round_builder rb = {q, ft};
+    const qc_graph_builder b = {&rb, rb_constant, rb_tensor, rb_node};
+    int dq = rb_tensor(&rb, ft->is_output ? "" : "_FakeQuantize_Output", QC_FLOAT);
+    if (dq < 0 || qc_emit_rounded_fake_quantize(&b, x, s, z, &q->p[root(q, t)], q->o->act_round, dq) != QC_OK)
+        return oom(q);
+    q->fname[t] = dq;
+    return QC_OK;
+}
+
 /* QDQ and FakeQuantize: after activation t is computed (fname[t]), QuantizeLinear →
  * DequantizeLinear (with a Clip before for fewer than 8 bits, Q8); readers get the
  * dequantized tensor. A graph output keeps its name on the DequantizeLinear. A compensated
@@ -834,6 +874,8 @@ static qc_status emit_qdq(qz *q, int t)
             return oom(q);
         x = d;
     }
+    if (q->o->act_round != QC_ROUND_HALF_EVEN) /* its own Clip, in steps of the scale */
+        return emit_rounded_qdq(q, t, x, s, z);
     if (q->o->act_bits < 8) {
         int lo = new_scalar(q, ft->name, "_clip_min", QC_FLOAT, qc_dequantize_value(p->qmin, p));
         int hi = new_scalar(q, ft->name, "_clip_max", QC_FLOAT, qc_dequantize_value(p->qmax, p));
@@ -1430,6 +1472,8 @@ static qc_status set_metadata(qz *q)
     META("qcal.per_channel", o->per_channel ? "true" : "false");
     META("qcal.reduce_range", o->reduce_range ? "true" : "false");
     META("qcal.round", qc_round_mode_name(o->round));
+    if (o->act_round != QC_ROUND_HALF_EVEN)
+        META("qcal.act_round", qc_round_mode_name(o->act_round));
     if (o->input_compensation)
         META("qcal.input_compensation", "true");
     if (o->method == QC_RANGE_AVGSTD || o->method == QC_RANGE_MEANSTD) {
@@ -1469,6 +1513,13 @@ static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, 
         return qc_fail(err, QC_ERR_USAGE,
                        "the qoperator format needs 8-bit activations (its operators clamp to 8 bits); "
                        "use qdq or fakequant for %d bits", o->act_bits);
+    if ((unsigned)o->round >= QC_ROUND_COUNT || (unsigned)o->act_round >= QC_ROUND_COUNT)
+        return qc_fail(err, QC_ERR_USAGE, "unknown round mode");
+    if (o->act_round != QC_ROUND_HALF_EVEN && o->format != QC_FORMAT_FAKEQUANT)
+        return qc_fail(err, QC_ERR_USAGE,
+                       "activation rounding %s (%s) needs the fakequant format: %s quantizes activations with "
+                       "QuantizeLinear, which rounds half to even", qc_round_mode_name(o->act_round),
+                       qc_round_mode_ngraph_name(o->act_round), qc_qformat_name(o->format));
     if (o->input_compensation && o->format == QC_FORMAT_QOPERATOR)
         return qc_fail(err, QC_ERR_USAGE,
                        "input compensation needs the qdq or fakequant format: its activations have a scale "

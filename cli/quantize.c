@@ -15,7 +15,8 @@
     "usage: qcal quantize MODEL (--stats S.json | IMAGES) -o OUT.onnx [--scheme gemmlowp|symlowp]\n" \
     "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
     "                  [--percentile P] [--per-channel] [--bits N | --weight-bits N --act-bits N]\n" \
-    "                  [--reduce-range] [--round MODE] [--format qdq|qoperator|fakequant]\n"        \
+    "                  [--reduce-range] [--round MODE] [--act-round MODE]\n"                        \
+    "                  [--format qdq|qoperator|fakequant]\n"                                        \
     "                  [--input-compensation] [--allow-partial]\n"                                   \
     "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
@@ -35,6 +36,8 @@
     "  --round MODE   rounding of the weights: half-even (default), half-away, toward-zero, up,\n" \
     "                 down, half-toward-zero, half-up, half-down, away-from-zero (or nGraph's\n"   \
     "                 names: ROUND_NEAREST_TOWARD_EVEN, ...)\n"                                     \
+    "  --act-round MODE  rounding of the activations: half-even (default, QuantizeLinear's);\n"   \
+    "                 the others with --format fakequant only\n"                                   \
     "  --format       qdq (QuantizeLinear/DequantizeLinear around FP32 ops, default), qoperator\n"  \
     "                 (QLinearConv, QLinearMatMul, com.microsoft QLinear*), fakequant (FP32\n"      \
     "                 with quantize-dequantize, any bit width)\n"                                   \
@@ -145,6 +148,9 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             if (!qc_round_mode_parse(v, &o->q.round))
                 return cli_usage_error(QUANTIZE_USAGE,
                                        "--round takes " QC_ROUND_MODE_LIST ", not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--act-round", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!qc_round_mode_parse(v, &o->q.act_round))
+                return cli_usage_error(QUANTIZE_USAGE, "--act-round takes " QC_ROUND_MODE_LIST ", not '%s'", v);
         } else if (!bad && (v = cli_option_value("--format", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_qformat_parse(v, &o->q.format))
                 return cli_usage_error(QUANTIZE_USAGE, "--format takes qdq, qoperator or fakequant, not '%s'", v);
@@ -212,11 +218,11 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
     printf(", \"output\": ");
     cli_json_string(stdout, o->out);
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
-           "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", "
+           "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
            "\"input_compensation\": %s, \"calibration_images\": %lld, \"runnable_by_qcal\": %s, \"tensors\": [",
            qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
            o->q.per_channel ? "true" : "false", o->q.weight_bits, o->q.act_bits,
-           o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round),
+           o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
            o->q.input_compensation ? "true" : "false", (long long)s->images,
            runnable ? "true" : "false");
     for (int i = 0; i < r->n; i++) {
@@ -335,6 +341,13 @@ int cmd_quantize(int argc, char **argv)
     o.q.exclude = (const char *const *)o.exclude;
     o.q.n_exclude = o.n_exclude;
 
+    if (o.q.act_round != QC_ROUND_HALF_EVEN && o.q.format != QC_FORMAT_FAKEQUANT) {
+        status = cli_usage_error(QUANTIZE_USAGE,
+                                 "--act-round %s: the %s format quantizes activations with ONNX QuantizeLinear, "
+                                 "which rounds half to even; only --format fakequant carries another rounding",
+                                 qc_round_mode_name(o.q.act_round), qc_qformat_name(o.q.format));
+        goto end;
+    }
     if (o.allow_partial && !o.stats_file) {
         status = cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
         goto end;
