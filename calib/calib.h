@@ -37,14 +37,22 @@ typedef enum {
     QC_SCHEME_SYMLOWP = 1,  /* zero point 0 */
 } qc_scheme;
 
-/* Rounding of x / scale to an integer (eqs. P11a–e). */
+/* Rounding of x / scale to an integer (eqs. P11a–i): nGraph's nine Quantize round modes,
+ * named after it in the comments. */
 typedef enum {
-    QC_ROUND_HALF_EVEN = 0,   /* nearest, ties to even: ONNX's, the default */
-    QC_ROUND_HALF_AWAY = 1,   /* nearest, ties away from zero (C's round) */
-    QC_ROUND_TOWARD_ZERO = 2, /* truncate */
-    QC_ROUND_UP = 3,          /* ceil */
-    QC_ROUND_DOWN = 4,        /* floor */
+    QC_ROUND_HALF_EVEN = 0,        /* nearest, ties to even: ONNX's, the default
+                                      (ROUND_NEAREST_TOWARD_EVEN) */
+    QC_ROUND_HALF_AWAY = 1,        /* nearest, ties away from zero, C's round
+                                      (ROUND_NEAREST_TOWARD_INFINITY) */
+    QC_ROUND_TOWARD_ZERO = 2,      /* truncate (ROUND_TOWARD_ZERO) */
+    QC_ROUND_UP = 3,               /* ceil (ROUND_UP) */
+    QC_ROUND_DOWN = 4,             /* floor (ROUND_DOWN) */
+    QC_ROUND_HALF_TOWARD_ZERO = 5, /* nearest, ties toward zero (ROUND_NEAREST_TOWARD_ZERO) */
+    QC_ROUND_HALF_UP = 6,          /* nearest, ties toward +inf (ROUND_NEAREST_UPWARD) */
+    QC_ROUND_HALF_DOWN = 7,        /* nearest, ties toward -inf (ROUND_NEAREST_DOWNWARD) */
+    QC_ROUND_AWAY_FROM_ZERO = 8,   /* away from zero (ROUND_TOWARD_INFINITY) */
 } qc_round_mode;
+#define QC_ROUND_COUNT 9
 
 #define QC_BITS_MIN 2
 #define QC_BITS_MAX 8
@@ -102,8 +110,9 @@ qc_qparams qc_qparams_bias(float s_x, float s_w);
 
 /* ---- rounding, quantize, dequantize (scalar references) ------------------------------ */
 
-/* x rounded to an integer-valued float (eqs. P11a–e); NaN and ±Inf are returned unchanged.
- * Does not depend on the floating-point environment's rounding mode. */
+/* x rounded to an integer-valued float (eqs. P11a–i); NaN and ±Inf are returned unchanged.
+ * Exact for every float (no x + 0.5 in float), and independent of the floating-point
+ * environment's rounding mode. The sign of a zero result is not specified. */
 float qc_round(float x, qc_round_mode mode);
 
 /* q = clamp(round(fl(x / scale)) + z, qmin, qmax), an IEEE single-precision division as ONNX
@@ -142,12 +151,21 @@ qc_status qc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift, 
 
 const char *qc_scheme_name(qc_scheme scheme);           /* "gemmlowp", "symlowp" */
 bool qc_scheme_parse(const char *name, qc_scheme *out); /* false for an unknown name */
-/* "half-even", "half-away", "toward-zero", "up", "down" */
+/* "half-even", "half-away", "toward-zero", "up", "down", "half-toward-zero", "half-up",
+ * "half-down", "away-from-zero" */
 const char *qc_round_mode_name(qc_round_mode mode);
+/* nGraph's name of the mode: "ROUND_NEAREST_TOWARD_EVEN", … */
+const char *qc_round_mode_ngraph_name(qc_round_mode mode);
+/* qcal's names, and nGraph's (any case) as aliases; false for an unknown name */
 bool qc_round_mode_parse(const char *name, qc_round_mode *out);
 /* "tensor", "channel", "compensated" */
 const char *qc_granularity_name(qc_granularity g);
 bool qc_granularity_parse(const char *name, qc_granularity *out);
+/* "half-even, half-away, …, away-from-zero": the names, for usage messages */
+#define QC_ROUND_MODE_LIST                                                                    \
+    "half-even, half-away, toward-zero, up, down, half-toward-zero, half-up, half-down, "     \
+    "away-from-zero"
+
 
 /* ---- the quantizer (calib/quantize.c, docs/qparams.md "The quantizer") ----------------- */
 
@@ -159,6 +177,8 @@ typedef struct {
     int weight_bits, act_bits;  /* 2..8 */
     bool reduce_range;          /* 7-bit weights (eq. P3) */
     qc_round_mode round;        /* rounding of the weights (biases: half-even, eq. P15) */
+    qc_round_mode act_round;    /* rounding of the activations: half-even (QuantizeLinear's)
+                                   in every format, any mode in fakequant (eq. P14a) */
     qc_range_method method;     /* activation ranges, from stats/stats.h */
     qc_range_params range;      /* n_std and percentile; its bits are not read: entropy
                                    and mse take act_bits, the width the ranges are for */
@@ -170,7 +190,8 @@ typedef struct {
                                    per-channel statistics */
 } qc_quantize_options;
 
-/* gemmlowp, per tensor (weights and activations), 8/8 bits, half-even, minmax, qdq, nothing excluded */
+/* gemmlowp, per tensor, 8/8 bits, half-even (weights and activations), minmax, qdq, nothing
+ * excluded */
 void qc_quantize_options_default(qc_quantize_options *o);
 const char *qc_qformat_name(qc_qformat f);            /* "qdq", "qoperator", "fakequant" */
 bool qc_qformat_parse(const char *name, qc_qformat *out);
@@ -185,6 +206,7 @@ typedef struct {
     int bits;
     bool compensated;   /* weights times their input's channel scales (Q14): the range and
                            the parameters are those of the compensated values */
+    int axis;           /* per-channel weights: the axis of the channels in the tensor; −1 */
 } qc_quantized_tensor;
 typedef struct {
     int n;
@@ -198,13 +220,38 @@ typedef struct {
  * DequantizeLinear of a constant weight is one, so a prepared graph would hold float weights
  * again. To run it, prepare it (or save and load it); a fusion pass that wants the integer
  * weights must see the graph before that folding.
- * Errors: bits outside 2..8, qoperator with act_bits < 8, an exclude name that matches no
- * node, input compensation with qoperator or from statistics without per-channel values:
+ * Errors: bits outside 2..8, qoperator with act_bits < 8, act_round other than half-even
+ * outside fakequant, an exclude name that matches no node, input compensation with qoperator or from statistics without per-channel values:
  * QC_ERR_USAGE. Statistics of another model or without a tensor, NaN/Inf weights
  * (naming the tensor): QC_ERR_INPUT. report may be NULL. */
 qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quantize_options *o,
                       qc_graph **out, qc_quantize_report *report, qc_error *err);
 void qc_quantize_report_free(qc_quantize_report *r);
+
+/* ---- ranges for other tools (calib/ranges-export.c, docs/qparams.md "Ranges for other tools")
+ *
+ * The activation ranges and parameters of a qc_quantize report, in the files other tools
+ * read instead of calibrating themselves. Both are written atomically (io/: a temporary file
+ * renamed at the end, removed on error or on a signal). */
+
+/* TensorRT's INT8 calibration cache (text): a header "TRT-8601-EntropyCalibration2" (entropy
+ * ranges) or "TRT-8601-MinMaxCalibration" (every other method), then per quantized input and
+ * activation "name: hhhhhhhh", the big-endian hex of the float32 scale amax / 127 with
+ * amax = max(|min|, |max|) of the range qcal used (SymLowP int8, eq. P9a; zero point 0).
+ * Errors: a tensor name with a line break (QC_ERR_INPUT), I/O (QC_ERR_IO). */
+qc_status qc_trt_cache_write(const qc_quantize_report *r, qc_range_method method, const char *path,
+                             qc_error *err);
+/* ONNX Runtime's TensorQuantOverrides (JSON, for quantize_static's extra_options): per quantized
+ * input, activation and weight, a list of {"scale", "zero_point", "quant_type": "QUInt8" |
+ * "QInt8"}: one entry per tensor, or one per channel with "axis" for per-channel weights.
+ * Biases are left out (ONNX Runtime derives them from input and weight scales as qcal does).
+ * Errors: I/O (QC_ERR_IO). */
+qc_status qc_ort_overrides_write(const qc_quantize_report *r, const char *path, qc_error *err);
+/* Why the parameters of options o cannot be written in that file (a sentence for a usage
+ * error), or NULL when they can: TensorRT takes 8-bit activations, ONNX Runtime 8-bit
+ * activations and weights, and neither a scale per activation channel (input compensation). */
+const char *qc_trt_cache_unsupported(const qc_quantize_options *o);
+const char *qc_ort_overrides_unsupported(const qc_quantize_options *o);
 
 /* ---- error metrics (calib/metrics.c) --------------------------------------------------- */
 

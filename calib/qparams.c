@@ -6,6 +6,7 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- integer ranges (eqs. P2, P3) --------------------------------------------------------- */
 
@@ -214,10 +215,11 @@ qc_qparams qc_qparams_bias(float s_x, float s_w)
     return (qc_qparams){.scale = s_x * s_w, .zero_point = 0, .qmin = INT32_MIN, .qmax = INT32_MAX};
 }
 
-/* ---- rounding (eqs. P11a–e) ------------------------------------------------------------- */
+/* ---- rounding (eqs. P11a–i) ------------------------------------------------------------- */
 
-/* Nearest, ties to even (P11a), by hand so that it does not depend on fesetround. In double,
- * x − floor(x) is exact for every float x. */
+/* The nearest modes compare the fraction d = x − floor(x) with 1/2. In double, d is exact for
+ * every float x, so a float just below a tie (0.49999997) is never pushed onto it, as
+ * floor(x + 0.5) in float would; and nothing depends on fesetround. */
 static double round_half_even(double x)
 {
     const double f = floor(x), d = x - f;
@@ -226,6 +228,19 @@ static double round_half_even(double x)
     if (d > 0.5)
         return f + 1.0;
     return fmod(f, 2.0) == 0.0 ? f : f + 1.0;
+}
+
+/* P11g: ties toward +inf (floor(x + 1/2) in exact arithmetic); P11h: toward −inf */
+static double round_half_up(double x)
+{
+    const double f = floor(x);
+    return x - f >= 0.5 ? f + 1.0 : f;
+}
+
+static double round_half_down(double x)
+{
+    const double f = floor(x);
+    return x - f > 0.5 ? f + 1.0 : f;
 }
 
 float qc_round(float x, qc_round_mode mode)
@@ -243,6 +258,14 @@ float qc_round(float x, qc_round_mode mode)
         return ceilf(x); /* P11d */
     case QC_ROUND_DOWN:
         return floorf(x); /* P11e */
+    case QC_ROUND_HALF_TOWARD_ZERO: /* P11f: ties of |x| down, the sign put back */
+        return copysignf((float)round_half_down(fabs((double)x)), x);
+    case QC_ROUND_HALF_UP:
+        return (float)round_half_up(x);
+    case QC_ROUND_HALF_DOWN:
+        return (float)round_half_down(x);
+    case QC_ROUND_AWAY_FROM_ZERO: /* P11i */
+        return copysignf(ceilf(fabsf(x)), x);
     }
     return (float)round_half_even(x); /* an out-of-range mode: the default */
 }
@@ -348,7 +371,13 @@ qc_status qc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift, 
 /* ---- names -------------------------------------------------------------------------------- */
 
 static const char *const scheme_names[] = {"gemmlowp", "symlowp"};
-static const char *const round_names[] = {"half-even", "half-away", "toward-zero", "up", "down"};
+static const char *const round_names[QC_ROUND_COUNT] = {
+    "half-even",        "half-away", "toward-zero", "up",            "down",
+    "half-toward-zero", "half-up",   "half-down",   "away-from-zero"};
+static const char *const round_ngraph_names[QC_ROUND_COUNT] = {
+    "ROUND_NEAREST_TOWARD_EVEN", "ROUND_NEAREST_TOWARD_INFINITY", "ROUND_TOWARD_ZERO",
+    "ROUND_UP",                  "ROUND_DOWN",                    "ROUND_NEAREST_TOWARD_ZERO",
+    "ROUND_NEAREST_UPWARD",      "ROUND_NEAREST_DOWNWARD",        "ROUND_TOWARD_INFINITY"};
 
 const char *qc_scheme_name(qc_scheme scheme)
 {
@@ -367,13 +396,18 @@ bool qc_scheme_parse(const char *name, qc_scheme *out)
 
 const char *qc_round_mode_name(qc_round_mode mode)
 {
-    return (unsigned)mode < 5 ? round_names[mode] : "unknown";
+    return (unsigned)mode < QC_ROUND_COUNT ? round_names[mode] : "unknown";
+}
+
+const char *qc_round_mode_ngraph_name(qc_round_mode mode)
+{
+    return (unsigned)mode < QC_ROUND_COUNT ? round_ngraph_names[mode] : "unknown";
 }
 
 bool qc_round_mode_parse(const char *name, qc_round_mode *out)
 {
-    for (int i = 0; i < 5; i++)
-        if (strcmp(name, round_names[i]) == 0) {
+    for (int i = 0; i < QC_ROUND_COUNT; i++)
+        if (strcmp(name, round_names[i]) == 0 || strcasecmp(name, round_ngraph_names[i]) == 0) {
             *out = (qc_round_mode)i;
             return true;
         }

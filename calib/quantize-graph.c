@@ -192,6 +192,46 @@ qc_status qz_act_consts(qz *q, int t, int *s, int *z)
     return QC_OK;
 }
 
+/* FakeQuantize in another round mode than QuantizeLinear's (calib/round-graph.c): the
+ * builder's tensors and nodes are named after activation t. */
+typedef struct {
+    qz *q;
+    const qc_tensor *ft;
+} round_builder;
+
+static int rb_constant(void *ctx, const char *suffix, float v)
+{
+    round_builder *b = ctx;
+    return new_scalar(b->q, b->ft->name, suffix, QC_FLOAT, v);
+}
+
+static int rb_tensor(void *ctx, const char *suffix, qc_dtype dtype)
+{
+    round_builder *b = ctx;
+    return new_tensor(b->q, b->ft->name, suffix, dtype, b->ft->value.rank, b->ft->value.dims, NULL);
+}
+
+static int rb_node(void *ctx, const char *suffix, const char *op_type, const int *in, int n_in, int out)
+{
+    round_builder *b = ctx;
+    char name[600];
+    snprintf(name, sizeof name, "%s%s", b->ft->name, suffix);
+    return emit(b->q, name, op_type, "", in, n_in, &out, 1);
+}
+
+static qc_status emit_rounded_qdq(qz *q, int t, int x, int s, int z)
+{
+    const qc_tensor *ft = &q->g->tensors[t];
+    round_builder rb = {q, ft};
+    const qc_graph_builder b = {&rb, rb_constant, rb_tensor, rb_node};
+    int dq = rb_tensor(&rb, ft->is_output ? "" : "_FakeQuantize_Output", QC_FLOAT);
+    if (dq < 0 ||
+        qc_emit_rounded_fake_quantize(&b, x, s, z, &q->tens[qz_root(q, t)].p, q->o->act_round, dq) != QC_OK)
+        return qz_oom(q);
+    q->tens[t].fname = dq;
+    return QC_OK;
+}
+
 /* QDQ and FakeQuantize: after activation t is computed (fname[t]), QuantizeLinear →
  * DequantizeLinear (with a Clip before for fewer than 8 bits, Q8); readers get the
  * dequantized tensor. A graph output keeps its name on the DequantizeLinear. A compensated
@@ -225,6 +265,8 @@ qc_status qz_emit_qdq(qz *q, int t)
             return qz_oom(q);
         x = d;
     }
+    if (q->o->act_round != QC_ROUND_HALF_EVEN) /* its own Clip, in steps of the scale */
+        return emit_rounded_qdq(q, t, x, s, z);
     if (q->o->act_bits < 8) {
         int lo = new_scalar(q, ft->name, "_clip_min", QC_FLOAT, qc_dequantize_value(p->qmin, p));
         int hi = new_scalar(q, ft->name, "_clip_max", QC_FLOAT, qc_dequantize_value(p->qmax, p));
@@ -441,8 +483,10 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
         qc_status rs = qz_report_add(q, wt->name, "weight", nch, wlo, whi, q->tens[t].wp, q->o->weight_bits);
         if (rs != QC_OK)
             return rs;
-        if (q->rep)
+        if (q->rep) {
             q->rep->tensors[q->rep->n - 1].compensated = q->nodes[n - g->nodes].comp_node;
+            q->rep->tensors[q->rep->n - 1].axis = per_channel ? axis : -1;
+        }
         if (q->o->format == QC_FORMAT_QDQ) {
             int dq = new_tensor(q, wt->name, "_DequantizeLinear_Output", QC_FLOAT, wt->value.rank, wt->value.dims, NULL);
             char nd[600];

@@ -4,7 +4,7 @@
 #ifndef QCAL_QUANTIZE_IMPL_H
 #define QCAL_QUANTIZE_IMPL_H
 
-#include "calib.h"
+#include "calib-impl.h"
 
 #define QZ_MS_DOMAIN "com.microsoft"
 

@@ -26,6 +26,7 @@ void qc_quantize_options_default(qc_quantize_options *o)
     o->weight_bits = 8;
     o->act_bits = 8;
     o->round = QC_ROUND_HALF_EVEN;
+    o->act_round = QC_ROUND_HALF_EVEN;
     o->method = QC_RANGE_MINMAX;
     qc_range_params_default(&o->range);
     o->format = QC_FORMAT_QDQ;
@@ -88,6 +89,7 @@ qc_status qz_report_add(qz *q, const char *tensor, const char *role, int n_chann
     e->max = hi;
     e->bits = bits;
     e->compensated = false;
+    e->axis = -1;
     r->n++;
     return QC_OK;
 }
@@ -558,6 +560,8 @@ static qc_status set_metadata(qz *q)
     META("qcal.per_channel", o->weights == QC_GRANULARITY_CHANNEL ? "true" : "false");
     META("qcal.reduce_range", o->reduce_range ? "true" : "false");
     META("qcal.round", qc_round_mode_name(o->round));
+    if (o->act_round != QC_ROUND_HALF_EVEN)
+        META("qcal.act_round", qc_round_mode_name(o->act_round));
     if (o->activations == QC_GRANULARITY_COMPENSATED)
         META("qcal.input_compensation", "true");
     if (o->method == QC_RANGE_AVGSTD || o->method == QC_RANGE_MEANSTD) {
@@ -597,6 +601,13 @@ static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, 
         return qc_fail(err, QC_ERR_USAGE,
                        "the qoperator format needs 8-bit activations (its operators clamp to 8 bits); "
                        "use qdq or fakequant for %d bits", o->act_bits);
+    if ((unsigned)o->round >= QC_ROUND_COUNT || (unsigned)o->act_round >= QC_ROUND_COUNT)
+        return qc_fail(err, QC_ERR_USAGE, "unknown round mode");
+    if (o->act_round != QC_ROUND_HALF_EVEN && o->format != QC_FORMAT_FAKEQUANT)
+        return qc_fail(err, QC_ERR_USAGE,
+                       "activation rounding %s (%s) needs the fakequant format: %s quantizes activations with "
+                       "QuantizeLinear, which rounds half to even", qc_round_mode_name(o->act_round),
+                       qc_round_mode_ngraph_name(o->act_round), qc_qformat_name(o->format));
     if ((o->weights != QC_GRANULARITY_TENSOR && o->weights != QC_GRANULARITY_CHANNEL) ||
         (o->activations != QC_GRANULARITY_TENSOR && o->activations != QC_GRANULARITY_COMPENSATED))
         return qc_fail(err, QC_ERR_USAGE, "weights are quantized per tensor or channel, activations per tensor "

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../calib/calib.h"
 #include "../stats/stats.h"
@@ -14,8 +15,10 @@
     "usage: qcal quantize MODEL (--stats S.json | IMAGES) -o OUT.onnx [--scheme gemmlowp|symlowp]\n" \
     "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
     "                  [--percentile P] [--per-channel] [--bits N | --weight-bits N --act-bits N]\n" \
-    "                  [--reduce-range] [--round MODE] [--format qdq|qoperator|fakequant]\n"        \
+    "                  [--reduce-range] [--round MODE] [--act-round MODE]\n"                        \
+    "                  [--format qdq|qoperator|fakequant]\n"                                        \
     "                  [--input-compensation] [--allow-partial]\n"                                   \
+    "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--batch N] [--size HxW] [--crop HxW] [--scale S]\n"             \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]\n"                    \
@@ -30,7 +33,11 @@
     "  --per-channel  one scale per output channel for weights\n"                                   \
     "  --bits N       weights and activations N bits, 2 to 8 (default 8)\n"                         \
     "  --reduce-range 7-bit weights, as ONNX Runtime does for CPUs without VNNI\n"                 \
-    "  --round MODE   half-even (default), half-away, toward-zero, up, down, for weights\n"  \
+    "  --round MODE   rounding of the weights: half-even (default), half-away, toward-zero, up,\n" \
+    "                 down, half-toward-zero, half-up, half-down, away-from-zero (or nGraph's\n"   \
+    "                 names: ROUND_NEAREST_TOWARD_EVEN, ...)\n"                                     \
+    "  --act-round MODE  rounding of the activations: half-even (default, QuantizeLinear's);\n"   \
+    "                 the others with --format fakequant only\n"                                   \
     "  --format       qdq (QuantizeLinear/DequantizeLinear around FP32 ops, default), qoperator\n"  \
     "                 (QLinearConv, QLinearMatMul, com.microsoft QLinear*), fakequant (FP32\n"      \
     "                 with quantize-dequantize, any bit width)\n"                                   \
@@ -38,10 +45,15 @@
     "  --input-compensation  activations read by Conv/Gemm/MatMul get a scale per channel, folded\n" \
     "                 into those layers' weights (needs per-channel statistics; qdq or fakequant)\n"  \
     "  --allow-partial with --stats: use a partial merge of shards (a warning instead of exit 3)\n" \
+    "  --write-trt-cache FILE  also write the activation scales as a TensorRT INT8 calibration\n" \
+    "                 cache (amax / 127, 8-bit activations)\n"                                     \
+    "  --write-ort-overrides FILE  also write every scale and zero point as ONNX Runtime's\n"    \
+    "                 TensorQuantOverrides JSON (8-bit weights and activations)\n"                \
     "  --limit N      with IMAGES: at most N images (default all)\n"
 
 typedef struct {
     const char *out, *stats_file;
+    const char *trt_cache, *ort_overrides; /* NULL when not asked for */
     qc_quantize_options q;
     int bits, weight_bits, act_bits; /* 0 when not given */
     int64_t limit, batch;
@@ -108,6 +120,10 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
         } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
                    (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, QUANTIZE_USAGE)))) {
             o->out = v;
+        } else if (!bad && (v = cli_option_value("--write-trt-cache", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            o->trt_cache = v;
+        } else if (!bad && (v = cli_option_value("--write-ort-overrides", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            o->ort_overrides = v;
         } else if (!bad && (v = cli_option_value("--stats", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             o->stats_file = v;
         } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
@@ -131,7 +147,10 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
         } else if (!bad && (v = cli_option_value("--round", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_round_mode_parse(v, &o->q.round))
                 return cli_usage_error(QUANTIZE_USAGE,
-                                       "--round takes half-even, half-away, toward-zero, up or down, not '%s'", v);
+                                       "--round takes " QC_ROUND_MODE_LIST ", not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--act-round", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!qc_round_mode_parse(v, &o->q.act_round))
+                return cli_usage_error(QUANTIZE_USAGE, "--act-round takes " QC_ROUND_MODE_LIST ", not '%s'", v);
         } else if (!bad && (v = cli_option_value("--format", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_qformat_parse(v, &o->q.format))
                 return cli_usage_error(QUANTIZE_USAGE, "--format takes qdq, qoperator or fakequant, not '%s'", v);
@@ -199,11 +218,11 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
     printf(", \"output\": ");
     cli_json_string(stdout, o->out);
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
-           "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", "
+           "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
            "\"input_compensation\": %s, \"calibration_images\": %lld, \"runnable_by_qcal\": %s, \"tensors\": [",
            qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
            o->q.weights == QC_GRANULARITY_CHANNEL ? "true" : "false", o->q.weight_bits, o->q.act_bits,
-           o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round),
+           o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
            o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
            runnable ? "true" : "false");
     for (int i = 0; i < r->n; i++) {
@@ -226,6 +245,67 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
+/* Two output paths naming one file: the same text, or the same file when both exist. */
+static bool same_output(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return !strcmp(a, b) || (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+                             sa.st_ino == sb.st_ino);
+}
+
+/* --write-trt-cache and --write-ort-overrides: formats that can carry the options, and paths
+ * that are no input (model, statistics, images), nor -o, its model card, or each other. */
+static int check_range_files(const quantize_options *o, const cli_file *inputs)
+{
+    const char *why;
+    if (o->trt_cache && (why = qc_trt_cache_unsupported(&o->q)))
+        return cli_usage_error(QUANTIZE_USAGE, "--write-trt-cache: %s", why);
+    if (o->ort_overrides && (why = qc_ort_overrides_unsupported(&o->q)))
+        return cli_usage_error(QUANTIZE_USAGE, "--write-ort-overrides: %s", why);
+    char *card = qc_model_card_path(o->out);
+    const char *taken[] = {o->out, card ? card : o->out, o->trt_cache};
+    const char *option[] = {"-o", "the model card written beside -o", "--write-trt-cache"};
+    const struct {
+        const char *path, *flag;
+        int n_taken;
+    } files[] = {{o->trt_cache, "--write-trt-cache", 2}, {o->ort_overrides, "--write-ort-overrides", 3}};
+    int status = QC_OK;
+    for (int f = 0; f < 2 && status == QC_OK; f++) {
+        if (!files[f].path)
+            continue;
+        status = cli_check_output(files[f].path, files[f].flag, inputs, 3);
+        for (int k = 0; k < files[f].n_taken && status == QC_OK; k++)
+            if (taken[k] && same_output(files[f].path, taken[k]))
+                status = cli_usage_error(QUANTIZE_USAGE, "%s '%s' is also %s", files[f].flag, files[f].path,
+                                         option[k]);
+    }
+    free(card);
+    return status;
+}
+
+/* The range files, then the model, then its card beside it: a failure removes what this run
+ * wrote (never a file it did not write), so that a run leaves all its outputs or none. */
+static qc_status write_outputs(const quantize_options *o, const char *model, const qc_graph *qg,
+                               const qc_quantize_report *report, const char *card_json, qc_card_copy *copied,
+                               char *card_target, size_t target_size, qc_error *err)
+{
+    const char *written[3] = {NULL, NULL, NULL};
+    int n = 0;
+    qc_status st = QC_OK;
+    if (o->trt_cache && (st = qc_trt_cache_write(report, o->q.method, o->trt_cache, err)) == QC_OK)
+        written[n++] = o->trt_cache;
+    if (st == QC_OK && o->ort_overrides && (st = qc_ort_overrides_write(report, o->ort_overrides, err)) == QC_OK)
+        written[n++] = o->ort_overrides;
+    if (st == QC_OK && (st = qc_onnx_save(qg, o->out, err)) == QC_OK)
+        written[n++] = o->out;
+    if (st == QC_OK)
+        st = qc_model_card_copy(model, o->out, cli_pp_given(&o->pp) ? card_json : NULL, copied, card_target,
+                                target_size, err);
+    for (int i = 0; st != QC_OK && i < n; i++)
+        remove(written[i]);
+    return st;
+}
+
 /* The positional arguments and the options that go together; fills o->q's bits and
  * exclusions. Prints what is wrong; returns the exit status. */
 static int check_arguments(quantize_options *o, const char *const *pos, int n_pos)
@@ -241,11 +321,17 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     o->q.act_bits = o->bits ? o->bits : o->act_bits ? o->act_bits : 8;
     o->q.exclude = (const char *const *)o->exclude;
     o->q.n_exclude = o->n_exclude;
+    if (o->q.act_round != QC_ROUND_HALF_EVEN && o->q.format != QC_FORMAT_FAKEQUANT)
+        return cli_usage_error(QUANTIZE_USAGE,
+                               "--act-round %s: the %s format quantizes activations with ONNX QuantizeLinear, "
+                               "which rounds half to even; only --format fakequant carries another rounding",
+                               qc_round_mode_name(o->q.act_round), qc_qformat_name(o->q.format));
     if (o->allow_partial && !o->stats_file)
         return cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
-    return cli_check_output(o->out, "-o", inputs, 3);
+    int status = cli_check_output(o->out, "-o", inputs, 3);
+    return status != QC_OK ? status : check_range_files(o, inputs);
 }
 
 /* The statistics: the --stats file, checked, or gathered over IMAGES; and the preprocessing
@@ -316,14 +402,11 @@ int cmd_quantize(int argc, char **argv)
     if (status == QC_OK && channels > 0 && (status = qc_model_card_json(&card, &pp, &card_json, &err)) == QC_OK &&
         (status = qc_graph_set_meta(qg, "qcal.model_card", card_json)) != QC_OK)
         snprintf(err.msg, sizeof err.msg, "out of memory");
-    if (status == QC_OK)
-        status = qc_onnx_save(qg, o.out, &err);
     /* The quantized model takes the same images as MODEL: its card goes with it. */
     qc_card_copy copied = QC_CARD_NONE;
     char card_target[4096] = "";
-    if (status == QC_OK && (status = qc_model_card_copy(pos[0], o.out, cli_pp_given(&o.pp) ? card_json : NULL,
-                                                        &copied, card_target, sizeof card_target, &err)) != QC_OK)
-        remove(o.out);
+    if (status == QC_OK)
+        status = write_outputs(&o, pos[0], qg, &report, card_json, &copied, card_target, sizeof card_target, &err);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         goto end;

@@ -111,7 +111,7 @@ START_TEST(real_zero_quantizes_exactly_to_the_zero_point_for_random_ranges)
         const qc_qparams p = act(min, max, scheme, bits, is_signed);
 
         ck_assert(p.qmin <= p.zero_point && p.zero_point <= p.qmax);
-        for (int r = 0; r < 5; r++)
+        for (int r = 0; r < QC_ROUND_COUNT; r++)
             ck_assert_int_eq(qc_quantize_value(0.0f, &p, (qc_round_mode)r), p.zero_point);
         ck_assert_float_eq(qc_dequantize_value(p.zero_point, &p), 0.0f);
         ck_assert_float_eq(qc_fake_quantize(0.0f, &p, QC_ROUND_HALF_EVEN), 0.0f);
@@ -287,6 +287,41 @@ START_TEST(each_round_mode_breaks_ties_as_documented)
 }
 END_TEST
 
+/* tests/data/rounding/round-table.txt (tools/make-round-table.py): x and its rounding in each
+ * mode, computed by Python's decimal in exact arithmetic; ties, their float neighbours, ±0,
+ * large and non-finite values. Each also goes through qc_quantize_value with scale 1. */
+START_TEST(every_round_mode_agrees_with_the_decimal_module_table)
+{
+    FILE *f = fopen("tests/data/rounding/round-table.txt", "r");
+    ck_assert_msg(f != NULL, "cannot read tests/data/rounding/round-table.txt");
+    const qc_qparams unit = {1.0f, 3, -1000000, 1000000};
+    char line[1024];
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#')
+            continue;
+        char *p = line, *end;
+        const float x = strtof(p, &end);
+        ck_assert_msg(end != p, "bad row: %s", line);
+        for (int r = 0; r < QC_ROUND_COUNT; r++) {
+            p = end;
+            const float want = strtof(p, &end);
+            ck_assert_msg(end != p, "bad row: %s", line);
+            const qc_round_mode m = (qc_round_mode)r;
+            const float got = qc_round(x, m);
+            ck_assert_msg(got == want || (isnan(got) && isnan(want)), "round(%a) %s: %a, decimal says %a",
+                          (double)x, qc_round_mode_name(m), (double)got, (double)want);
+            const double code = isnan(want) ? unit.zero_point : fmin(fmax((double)want + unit.zero_point,
+                                                                          unit.qmin), unit.qmax);
+            ck_assert_int_eq(qc_quantize_value(x, &unit, m), (int32_t)code);
+        }
+        rows++;
+    }
+    fclose(f);
+    ck_assert_int_ge(rows, 400);
+}
+END_TEST
+
 START_TEST(half_even_rounding_agrees_with_rintf_on_random_floats)
 {
     rng_seed(2);
@@ -307,7 +342,7 @@ END_TEST
 START_TEST(quantization_saturates_at_qmin_and_qmax_and_maps_nan_to_the_zero_point)
 {
     const qc_qparams u = {0.5f, 100, 0, 255}, s = {0.5f, 0, -7, 7};
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < QC_ROUND_COUNT; r++) {
         const qc_round_mode m = (qc_round_mode)r;
         ck_assert_int_eq(qc_quantize_value(1e6f, &u, m), 255);
         ck_assert_int_eq(qc_quantize_value(-1e6f, &u, m), 0);
@@ -719,7 +754,7 @@ START_TEST(scheme_and_round_mode_names_round_trip)
         ck_assert(qc_scheme_parse(qc_scheme_name((qc_scheme)s), &back));
         ck_assert_int_eq(back, s);
     }
-    for (int r = 0; r < 5; r++) {
+    for (int r = 0; r < QC_ROUND_COUNT; r++) {
         qc_round_mode back = (qc_round_mode)-1;
         ck_assert(qc_round_mode_parse(qc_round_mode_name((qc_round_mode)r), &back));
         ck_assert_int_eq(back, r);
@@ -730,6 +765,12 @@ START_TEST(scheme_and_round_mode_names_round_trip)
     qc_round_mode r;
     ck_assert(!qc_scheme_parse("GemmLowP ", &s));
     ck_assert(!qc_round_mode_parse("nearest", &r));
+    /* nGraph's names, in any case, are aliases */
+    ck_assert(qc_round_mode_parse("ROUND_NEAREST_UPWARD", &r) && r == QC_ROUND_HALF_UP);
+    ck_assert(qc_round_mode_parse("round_toward_infinity", &r) && r == QC_ROUND_AWAY_FROM_ZERO);
+    ck_assert(qc_round_mode_parse("ROUND_NEAREST_TOWARD_ZERO", &r) && r == QC_ROUND_HALF_TOWARD_ZERO);
+    ck_assert_str_eq(qc_round_mode_ngraph_name(QC_ROUND_HALF_DOWN), "ROUND_NEAREST_DOWNWARD");
+    ck_assert(!qc_round_mode_parse("ROUND_NEAREST", &r));
 }
 END_TEST
 
@@ -1428,6 +1469,148 @@ START_TEST(nan_weights_bad_bits_and_foreign_statistics_are_rejected)
 }
 END_TEST
 
+/* Every produced tensor of one run, copied by the observer (tensor index → values). */
+typedef struct {
+    float **values;
+    int64_t *count;
+} qz_capture;
+
+static void qz_capture_observer(void *ctx, const qc_graph *g, int t, const qc_value *v)
+{
+    qz_capture *c = ctx;
+    (void)g;
+    if (v->dtype != QC_FLOAT)
+        return;
+    int64_t n = qc_value_count(v);
+    free(c->values[t]);
+    c->values[t] = malloc((size_t)(n ? n : 1) * sizeof(float));
+    memcpy(c->values[t], v->data, (size_t)n * sizeof(float));
+    c->count[t] = n;
+}
+
+/* Runs fake-quantized graph q (prepared) on x and checks every activation's FakeQuantize
+ * subgraph (from the Div named "<tensor>_round_Div_0" to "<tensor>_FakeQuantize_Output", or
+ * the output "<tensor>") against qc_fake_quantize with the report's parameters. Returns how
+ * many values were exact ties x / s = k + 1/2. */
+static int64_t qz_check_rounded_fakequant(const qc_graph *q, const qc_quantize_report *rep, float *x,
+                                          qc_round_mode mode)
+{
+    qz_capture c = {calloc((size_t)q->n_tensors, sizeof(float *)), calloc((size_t)q->n_tensors, sizeof(int64_t))};
+    qc_exec *ex = qc_exec_create(q);
+    ck_assert_ptr_nonnull(ex);
+    qc_exec_set_observer(ex, qz_capture_observer, &c);
+    const qc_value *iv = &q->tensors[q->inputs[0]].value;
+    qc_value in = qc_value_f32(iv->rank, iv->dims, x);
+    qc_error err;
+    ck_assert_msg(qc_exec_run(ex, &in, 1, &err) == QC_OK, "%s", err.msg);
+    int64_t ties = 0;
+    int checked = 0;
+    for (int i = 0; i < q->n_nodes; i++) {
+        const qc_node *n = &q->nodes[i];
+        const char *tag = strstr(n->name, "_round_Div_0");
+        if (!tag || strcmp(tag, "_round_Div_0") != 0)
+            continue;
+        char name[256], out[300];
+        snprintf(name, sizeof name, "%.*s", (int)(tag - n->name), n->name);
+        snprintf(out, sizeof out, "%s_FakeQuantize_Output", name);
+        int to = qc_graph_find_tensor(q, out);
+        if (to < 0)
+            to = qc_graph_find_tensor(q, name);
+        const qc_quantized_tensor *qt = NULL;
+        for (int k = 0; k < rep->n; k++)
+            if (!strcmp(rep->tensors[k].tensor, name))
+                qt = &rep->tensors[k];
+        ck_assert_msg(to >= 0 && qt != NULL, "no output or parameters for '%s'", name);
+        const int ti = n->inputs[0];
+        const float *pre = ti == q->inputs[0] ? x : c.values[ti], *post = c.values[to];
+        ck_assert_msg(pre && post && c.count[to] == (ti == q->inputs[0] ? qc_value_count(iv) : c.count[ti]),
+                      "'%s' not captured", name);
+        for (int64_t e = 0; e < c.count[to]; e++) {
+            const float want = qc_fake_quantize(pre[e], &qt->params[0], mode), t = pre[e] / qt->params[0].scale;
+            ck_assert_msg(post[e] == want, "%s '%s'[%lld]: x = %a, x / s = %a: %a, expected %a",
+                          qc_round_mode_name(mode), name, (long long)e, (double)pre[e], (double)t,
+                          (double)post[e], (double)want);
+            ties += t - floorf(t) == 0.5f;
+        }
+        checked++;
+    }
+    ck_assert_int_ge(checked, 3);
+    for (int t = 0; t < q->n_tensors; t++)
+        free(c.values[t]);
+    free(c.values);
+    free(c.count);
+    qc_exec_destroy(ex);
+    return ties;
+}
+
+/* --act-round in the fakequant format (P14a): the Div/Clip/QuantizeLinear/… subgraph that
+ * calib/round-graph.c writes gives exactly the scalar reference qc_fake_quantize in every
+ * mode, for every activation, with ties, values beyond the range, ±0 and tiny values at the
+ * input; 8 and 5 bits; SymLowP and GemmLowP. Other formats refuse any mode but half-even. */
+START_TEST(fakequant_activations_round_in_every_mode_as_the_scalar_reference)
+{
+    qc_graph *graphs[2] = {qz_graph_a(), qz_graph_b()};
+    for (int gi = 0; gi < 2; gi++) {
+        qc_graph *g = graphs[gi];
+        qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+        const int64_t n = qc_value_count(&g->tensors[g->inputs[0]].value);
+        float *x = malloc((size_t)n * sizeof *x);
+        for (int v = 0; v < 4; v++) {
+            for (int r = 1; r < QC_ROUND_COUNT; r++) { /* 0, half-even: QuantizeLinear itself */
+                qc_quantize_options o;
+                qc_quantize_options_default(&o);
+                o.format = QC_FORMAT_FAKEQUANT;
+                o.act_round = (qc_round_mode)r;
+                o.scheme = v % 2 ? QC_SCHEME_SYMLOWP : QC_SCHEME_GEMMLOWP;
+                o.act_bits = v < 2 ? 8 : 5;
+                qc_graph *q = NULL;
+                qc_quantize_report rep;
+                qc_error err;
+                ck_assert_msg(qc_quantize(g, s, &o, &q, &rep, &err) == QC_OK, "%s", err.msg);
+                ck_assert_msg(qc_graph_prepare(q, &err) == QC_OK, "%s", err.msg);
+                const qc_qparams *px = NULL;
+                for (int k = 0; k < rep.n; k++)
+                    if (!strcmp(rep.tensors[k].role, "input"))
+                        px = &rep.tensors[k].params[0];
+                ck_assert_ptr_nonnull(px);
+                /* ties (k + 1/2)·s, their float neighbours, values past both ends, ±0, tiny */
+                rng_seed(40 + (uint64_t)r);
+                for (int64_t i = 0; i < n; i++) {
+                    const float k = (float)((int)(rng_next() % 41) - 20) + 0.5f;
+                    switch (i % 8) {
+                    case 0: case 1: case 2: x[i] = k * px->scale; break;
+                    case 3: x[i] = nextafterf(k * px->scale, 0.0f); break;
+                    case 4: x[i] = (float)(rng_unit() * 6.0 - 3.0); break;
+                    case 5: x[i] = i % 16 == 5 ? -0.0f : 0x1p-140f; break;
+                    case 6: x[i] = (float)((int)(rng_next() % 700) - 350) * px->scale; break;
+                    default: x[i] = -k * px->scale; break;
+                    }
+                }
+                int64_t ties = qz_check_rounded_fakequant(q, &rep, x, (qc_round_mode)r);
+                ck_assert_msg(ties >= n / 4, "%s: only %lld ties", qc_round_mode_name((qc_round_mode)r),
+                              (long long)ties);
+                qc_quantize_report_free(&rep);
+                qc_graph_destroy(q);
+            }
+        }
+        /* QuantizeLinear rounds half to even: qdq and qoperator refuse the others by name */
+        qc_quantize_options o;
+        qc_quantize_options_default(&o);
+        o.act_round = QC_ROUND_HALF_UP;
+        qc_graph *q = NULL;
+        qc_error err;
+        ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+        ck_assert_msg(strstr(err.msg, "half-up (ROUND_NEAREST_UPWARD) needs the fakequant format") != NULL, "%s",
+                      err.msg);
+        o.format = QC_FORMAT_QOPERATOR;
+        ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+        free(x);
+        qc_stats_destroy(s);
+        qc_graph_destroy(g);
+    }
+}
+END_TEST
+
 START_TEST(fakequant_stores_fake_quantized_weights_and_clips_below_8_bits)
 {
     qc_graph *g = qz_graph_a();
@@ -1840,6 +2023,7 @@ static TCase *quantize_tcase(void)
     tcase_add_test(t, granularities_a_tensor_kind_cannot_have_are_usage_errors);
     tcase_add_test(t, nan_weights_bad_bits_and_foreign_statistics_are_rejected);
     tcase_add_test(t, fakequant_stores_fake_quantized_weights_and_clips_below_8_bits);
+    tcase_add_test(t, fakequant_activations_round_in_every_mode_as_the_scalar_reference);
     tcase_add_test(t, entropy_and_mse_ranges_are_computed_at_the_activation_bits);
     tcase_add_test(t, a_relu_whose_concat_reaches_below_zero_stays_a_node);
     tcase_add_test(t, concats_linked_by_a_shared_input_take_the_union_of_their_ranges);
@@ -1869,6 +2053,7 @@ static Suite *suite(void)
     t = tcase_create("rounding");
     tcase_add_test(t, each_round_mode_breaks_ties_as_documented);
     tcase_add_test(t, half_even_rounding_agrees_with_rintf_on_random_floats);
+    tcase_add_test(t, every_round_mode_agrees_with_the_decimal_module_table);
     tcase_add_test(t, quantization_saturates_at_qmin_and_qmax_and_maps_nan_to_the_zero_point);
     tcase_add_test(t, dequantize_and_fake_quantize_follow_the_affine_map);
     tcase_add_test(t, array_quantization_uses_each_channels_parameters);
