@@ -57,6 +57,7 @@ deps:
 # rest runs on any x86-64.
 $(BUILD)/%-avx2.o: ALL_CFLAGS += -mavx2 -mfma
 $(BUILD)/%-avxvnni.o: ALL_CFLAGS += -mavx2 -mfma -mavxvnni
+$(BUILD)/%-avx512vnni.o: ALL_CFLAGS += -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 
 $(GEN_C) $(GEN_H): $(ONNX_PROTO)
 	@mkdir -p $(BUILD)/gen

@@ -930,12 +930,17 @@ static int qisa_list(int *isas)
         isas[n++] = QC_INT8_ISA_AVX2;
     if (qc_int8_select(QC_INT8_ISA_AVXVNNI) == 0)
         isas[n++] = QC_INT8_ISA_AVXVNNI;
+    if (qc_int8_select(QC_INT8_ISA_AVX512VNNI) == 0)
+        isas[n++] = QC_INT8_ISA_AVX512VNNI;
     return n;
 }
 
 static const char *qisa_name(int isa)
 {
-    return isa == QC_INT8_ISA_AVXVNNI ? "avxvnni" : isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar";
+    return isa == QC_INT8_ISA_AVX512VNNI ? "avx512vnni"
+           : isa == QC_INT8_ISA_AVXVNNI  ? "avxvnni"
+           : isa == QC_INT8_ISA_AVX2     ? "avx2"
+                                         : "scalar";
 }
 
 /* ONNX element types */
@@ -1109,7 +1114,7 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
     static uint8_t x[MAXX], w[MAXW], xz_b[1], wz_b[16], yz_b[1];
     static int32_t bias[16];
     static float xs[1], ws[16], ys[16];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     const int kind = trial % 5; /* 0 dense, 1 grouped, 2 depthwise < 8, 3 depthwise ≥ 8, 4 1×1 */
     const int64_t groups = kind == 1 ? 2 : kind == 2 ? qrange(2, 7) : kind == 3 ? qrange(8, 16) : 1;
@@ -1275,7 +1280,7 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
     static uint8_t a[MAXA], bm[MAXB], az_b[1], bz_b[24], yz_b[1];
     static int32_t bias[24];
     static float as[1], bs[24], ys[24];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     const int is_gemm = trial % 2, trans_b = is_gemm && (qrng() & 1);
     const int64_t batch = is_gemm ? 1 : qrange(1, 3), m = qrange(1, 7), k = qrange(1, 40),
@@ -1475,7 +1480,7 @@ START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_e
     enum { MAXN = 3 * 4 * 5 * 6 };
     static uint8_t a[MAXN], b[MAXN], za_b[1], zb_b[1], zy_b[1];
     static float sa[1], sb[1], sy[1];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 43;
     int64_t checked = 0, refused = 0, unsaturated = 0;
@@ -1619,7 +1624,7 @@ START_TEST(qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_pat
     enum { MAXN = 4 * 5 * 6 };
     static uint8_t xin[3][MAXN], zx_b[3][1], zy_b[1];
     static float sx[3][1], sy[1];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 44;
     int64_t checked = 0, unsaturated = 0;
@@ -1728,7 +1733,7 @@ START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_ke
     enum { MAXN = 2 * 3 * 12 * 12 };
     static uint8_t x[MAXN], zx_b[1], zy_b[1];
     static float sx[1], sy[1];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 45;
     int64_t checked = 0, unsaturated = 0;
@@ -1851,7 +1856,7 @@ START_TEST(maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path
 {
     enum { MAXN = 2 * 3 * 40 * 40 };
     static uint8_t x[MAXN];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 46;
     int64_t checked = 0;
@@ -1933,7 +1938,7 @@ START_TEST(quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_
     static float x[MAXN], scale[6];
     static uint8_t q[MAXN], zp[6];
     static int32_t q32[MAXN], zp32[6];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 47;
     int64_t checked = 0;
@@ -2035,7 +2040,7 @@ START_TEST(dynamicquantizelinear_matches_the_onnx_reference_including_an_all_zer
 {
     enum { MAXN = 64 };
     static float x[MAXN];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 49;
     for (int trial = 0; trial < 200; trial++) {
@@ -2101,7 +2106,7 @@ START_TEST(convinteger_and_matmulinteger_equal_the_int64_definition_on_every_ker
 {
     enum { MAXN = 2 * 12 * 7 * 7 };
     static uint8_t x[MAXN], w[MAXN], xz_b[1], wz_b[12];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 48;
     int64_t checked = 0;
@@ -2205,7 +2210,7 @@ START_TEST(qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping)
                     {"b_zero_point", E_INT8, 0, {0}, bz, false},
                     {"C", E_INT32, 1, {1}, c, false},      {"y_scale", E_FLOAT, 0, {0}, one, false},
                     {"y_zero_point", E_UINT8, 0, {0}, z0, false}};
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     for (int s = 0; s < nisa; s++) {
         qc_value y;
@@ -2248,7 +2253,7 @@ START_TEST(qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_re
                     {"w", E_INT8, 4, {1, K, 1, 1}, b, false}, {"w_scale", E_FLOAT, 0, {0}, tiny, false},
                     {"w_zero_point", E_INT8, 0, {0}, bz, false},
                     {"y_scale", E_FLOAT, 0, {0}, one, false}, {"y_zero_point", E_UINT8, 0, {0}, zy, false}};
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     for (int op = 0; op < 2; op++)
         for (int s = 0; s < nisa; s++) {

@@ -60,6 +60,25 @@ static const qc_int8_table avxvnni_table = {
     qc_transpose_u8__avx2,
 };
 
+/* the AVX2 table with the qgemm on 512-bit AVX512-VNNI dot products (its own A packing, the
+ * same packed B, the same bits) */
+static const qc_int8_table avx512vnni_table = {
+    "avx2",
+    qc_q8gemm_packa_6x16c4__avx512vnni,
+    qc_q8gemm_ukernel_6x16c4__avx512vnni,
+    qc_requantize_u8__avx2_cols,
+    qc_requantize_s8__avx2_cols,
+    qc_quantize_u8__avx2,
+    qc_quantize_s8__avx2,
+    qc_dequantize_u8__avx2,
+    qc_dequantize_s8__avx2,
+    qc_dequantize_s32__avx2,
+    qc_maxpool_u8__avx2,
+    qc_global_avgpool_u8__avx2,
+    qc_qadd_u8__avx2,
+    qc_transpose_u8__avx2,
+};
+
 static const qc_int8_table *table = &scalar_table;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -80,12 +99,20 @@ static int have_avxvnni(void)
     return (eax >> 4) & 1;
 }
 
+/* __builtin_cpu_supports checks that the OS saves the ZMM and mask state too */
+static int have_avx512vnni(void)
+{
+    return have_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
+}
+
 static void init(void)
 {
     const char *force = getenv("QCAL_FORCE_SCALAR");
     const int forced = force != NULL && force[0] != '\0' && strcmp(force, "0") != 0;
-    table = forced         ? &scalar_table
-            : have_avxvnni() ? &avxvnni_table
+    table = forced              ? &scalar_table
+            : have_avx512vnni() ? &avx512vnni_table
+            : have_avxvnni()    ? &avxvnni_table
             : have_avx2()    ? &avx2_table
                              : &scalar_table;
 }
@@ -109,6 +136,10 @@ int qc_int8_select(int isa)
     }
     if (isa == QC_INT8_ISA_AVXVNNI && have_avxvnni()) {
         table = &avxvnni_table;
+        return 0;
+    }
+    if (isa == QC_INT8_ISA_AVX512VNNI && have_avx512vnni()) {
+        table = &avx512vnni_table;
         return 0;
     }
     return -1;

@@ -45,6 +45,8 @@ typedef struct qc_q8gemm_header {
 typedef QC_Q8GEMM_PACKA((*qc_q8gemm_packa_fn));
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__scalar);
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2);
+/* AVX512-VNNI: a' = a − 128 as int8 rows of kc bytes, then MR int32 corrections (eq. G6) */
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx512vnni);
 
 typedef struct qc_q8gemm_ukernel_params {
     const int32_t *init;   /* NR start values per column; NULL: accumulate onto c */
@@ -63,6 +65,8 @@ QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__scalar);
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx2);
 /* the same with AVX-VNNI's vpdpbusd (CPUs that have it; packs A with the AVX2 packa) */
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avxvnni);
+/* the same with 512-bit vpdpbusd, one zmm per row (packs A with its own packa) */
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx512vnni);
 
 /* requantize m × n int32 → u8/s8 (see qc_requantize_u8) */
 #define QC_REQUANTIZE_U8(fn)                                                                   \
@@ -158,6 +162,7 @@ const qc_int8_table *qc_int8_kernels(void);
 #define QC_INT8_ISA_SCALAR 0
 #define QC_INT8_ISA_AVX2 1
 #define QC_INT8_ISA_AVXVNNI 2
+#define QC_INT8_ISA_AVX512VNNI 3 /* AVX2 with the AVX512-VNNI qgemm; the default when present */
 int qc_int8_select(int isa);
 
 #endif
