@@ -2273,6 +2273,110 @@ START_TEST(qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_re
 }
 END_TEST
 
+/* ---- prepared ops: what prepare computed is all a run reads ---- */
+
+/* Runs x through a prepared graph and returns a copy of output 0. */
+static qc_value run_copy(const qc_graph *g, const qc_value *x)
+{
+    qc_error err;
+    qc_exec *e = qc_exec_create(g);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_msg(qc_exec_run(e, x, 1, &err) == QC_OK, "run failed: %s", err.msg);
+    qc_value y = *qc_exec_output(e, 0);
+    y.data = malloc(qc_value_bytes(&y) + 1);
+    ck_assert_ptr_nonnull(y.data);
+    memcpy(y.data, qc_exec_output(e, 0)->data, qc_value_bytes(&y));
+    qc_exec_destroy(e);
+    return y;
+}
+
+/* A QOperator chain as a file has it (QuantizeLinear → QLinearConv → QLinearMatMul): the
+ * convolution's x is an intermediate, whose shape is unknown when prepare checks the node.
+ * Its weights must still be packed, and the multipliers of both nodes computed, at prepare:
+ * after the constants are overwritten, a run gives the same bits. (The weights were packed
+ * again at every run before, and the multipliers recomputed.) */
+START_TEST(qoperator_weights_and_multipliers_are_prepared_once)
+{
+    builder b;
+    b_init(&b, 13);
+    int64_t xd[4] = {1, 2, 4, 4}, wd[4] = {3, 2, 3, 3}, bd[2] = {4, 5}, one[1] = {1};
+    int64_t three[1] = {3};
+    static int8_t w[54], bm[20];
+    static float xs = 0.05f, ws[3] = {0.02f, 0.03f, 0.025f}, ys = 0.1f, bs = 0.04f, zs = 0.2f;
+    static uint8_t xz = 128, yz = 100, zz = 90;
+    static int8_t wz[3] = {0, 0, 0}, bz = 0;
+    for (int i = 0; i < 54; i++)
+        w[i] = (int8_t)((i * 37) % 255 - 127);
+    for (int i = 0; i < 20; i++)
+        bm[i] = (int8_t)((i * 53) % 201 - 100);
+    b_input(&b, "x", 4, xd);
+    b_init_raw(&b, "xs", E_FLOAT, 0, one, &xs, 4);
+    b_init_raw(&b, "xz", E_UINT8, 0, one, &xz, 1);
+    b_init_raw(&b, "w", E_INT8, 4, wd, w, sizeof w);
+    b_init_raw(&b, "ws", E_FLOAT, 1, three, ws, sizeof ws);
+    b_init_raw(&b, "wz", E_INT8, 1, three, wz, sizeof wz);
+    b_init_raw(&b, "ys", E_FLOAT, 0, one, &ys, 4);
+    b_init_raw(&b, "yz", E_UINT8, 0, one, &yz, 1);
+    b_init_raw(&b, "b", E_INT8, 2, bd, bm, sizeof bm);
+    b_init_raw(&b, "bs", E_FLOAT, 0, one, &bs, 4);
+    b_init_raw(&b, "bz", E_INT8, 0, one, &bz, 1);
+    b_init_raw(&b, "zs", E_FLOAT, 0, one, &zs, 4);
+    b_init_raw(&b, "zz", E_UINT8, 0, one, &zz, 1);
+    char *q_in[] = {"x", "xs", "xz"}, *q_out[] = {"xq"};
+    char *c_in[] = {"xq", "xs", "xz", "w", "ws", "wz", "ys", "yz"}, *c_out[] = {"yq"};
+    char *m_in[] = {"yq", "ys", "yz", "b", "bs", "bz", "zs", "zz"}, *m_out[] = {"z"};
+    b_node(&b, "QuantizeLinear", "quant", 3, q_in, 1, q_out);
+    Onnx__NodeProto *conv = b_node(&b, "QLinearConv", "conv", 8, c_in, 1, c_out);
+    b_node(&b, "QLinearMatMul", "matmul", 8, m_in, 1, m_out);
+    static int64_t pads[4] = {1, 1, 1, 1};
+    Onnx__AttributeProto *a = &b.attrs[b.n_attrs];
+    onnx__attribute_proto__init(a);
+    a->name = "pads";
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->n_ints = 4;
+    a->ints = pads;
+    b.attr_ptrs[b.n_attrs++] = a;
+    conv->attribute = &b.attr_ptrs[b.n_attrs - 1];
+    conv->n_attribute = 1;
+    b_output(&b, "z");
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+
+    float xf[32];
+    for (int i = 0; i < 32; i++)
+        xf[i] = (float)((i * 29) % 64 - 32) * 0.1f;
+    qc_value x = {0};
+    x.dtype = QC_FLOAT;
+    x.rank = 4;
+    memcpy(x.dims, xd, sizeof xd);
+    x.data = xf;
+    qc_value before = run_copy(g, &x);
+    static const char *const consts[] = {"w", "ws", "b", "bs"};
+    for (size_t i = 0; i < sizeof consts / sizeof *consts; i++) {
+        const int t = qc_graph_find_tensor(g, consts[i]);
+        ck_assert_int_ge(t, 0);
+        qc_value *v = &g->tensors[t].value;
+        if (v->dtype == QC_FLOAT)
+            for (int64_t e = 0; e < qc_value_count(v); e++)
+                ((float *)v->data)[e] *= 3.0f; /* valid scales, other multipliers */
+        else
+            memset(v->data, 0x41, qc_value_bytes(v));
+    }
+    qc_value after = run_copy(g, &x);
+    ck_assert_int_eq(qc_value_bytes(&before), 60);
+    ck_assert_int_eq(qc_value_bytes(&after), qc_value_bytes(&before));
+    for (size_t i = 0; i < qc_value_bytes(&before); i++)
+        ck_assert_msg(((uint8_t *)before.data)[i] == ((uint8_t *)after.data)[i],
+                      "output %zu: %u before, %u after the constants changed", i,
+                      ((uint8_t *)before.data)[i], ((uint8_t *)after.data)[i]);
+    free(before.data);
+    free(after.data);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
@@ -2317,6 +2421,7 @@ static Suite *suite(void)
     tcase_add_test(props, convinteger_and_matmulinteger_equal_the_int64_definition_on_every_kernel_path);
     tcase_add_test(props, qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping);
     tcase_add_test(props, qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped);
+    tcase_add_test(props, qoperator_weights_and_multipliers_are_prepared_once);
     suite_add_tcase(s, props);
     return s;
 }
