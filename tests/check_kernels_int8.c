@@ -1208,6 +1208,29 @@ START_TEST(test_dwconv_avx2_equals_scalar_equals_int64_reference)
 }
 END_TEST
 
+/* Every table the CPU runs is complete and named after its instruction set, and the SIMD
+ * ones (the VNNI tables included) take the AVX2 depthwise kernels, not the references. */
+START_TEST(test_every_kernel_table_is_complete_with_simd_depthwise)
+{
+    int isas[QC_INT8_ISAS];
+    const int nisa = isa_list(isas);
+    for (int s = 0; s < nisa; s++) {
+        ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+        const qc_int8_table *t = qc_int8_kernels();
+        ck_assert_str_eq(t->isa, isa_name(isas[s]));
+        ck_assert_str_eq(qc_int8_isa(), isa_name(isas[s]));
+        ck_assert(t->q8gemm_packa && t->q8gemm_ukernel && t->requantize_u8 && t->requantize_s8 &&
+                  t->quantize_u8 && t->quantize_s8 && t->dequantize_u8 && t->dequantize_s8 &&
+                  t->dequantize_s32 && t->maxpool_u8 && t->global_avgpool_u8 && t->qadd_u8 &&
+                  t->transpose_u8 && t->dwconv_u8s8 && t->dwconv_nhwc_u8s8);
+        const int simd = isas[s] != QC_INT8_ISA_SCALAR;
+        ck_assert(t->dwconv_u8s8 == (simd ? qc_dwconv_u8s8__avx2 : qc_dwconv_u8s8__scalar));
+        ck_assert(t->dwconv_nhwc_u8s8 ==
+                  (simd ? qc_dwconv_nhwc_u8s8__avx2 : qc_dwconv_nhwc_u8s8__scalar));
+    }
+}
+END_TEST
+
 START_TEST(test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference)
 {
     /* channels 1..27: every remainder of the 8-channel vectors, and whole vectors */
@@ -1672,6 +1695,7 @@ static Suite *suite(void)
     tcase_add_test(cv, test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference);
     tcase_add_test(cv, test_pointwise_transpose_is_the_im2col_of_a_1x1_window);
     tcase_add_test(cv, test_dwconv_avx2_equals_scalar_equals_int64_reference);
+    tcase_add_test(cv, test_every_kernel_table_is_complete_with_simd_depthwise);
     tcase_add_test(cv, test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference);
     tcase_add_test(cv, test_transpose_u8_avx2_and_scalar_match_definition);
     tcase_add_test(cv, test_im2col_nhwc_wide_channels_match_definition);

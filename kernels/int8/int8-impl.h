@@ -2,6 +2,8 @@
 #ifndef QCAL_KERNELS_INT8_IMPL_H
 #define QCAL_KERNELS_INT8_IMPL_H
 
+#include "../kernels.h" /* qc_isa, the CPU's instruction sets */
+#include "dwconv-impl.h"
 #include "int8.h"
 
 /* qgemm tile: MR rows of A × NR columns of B per micro-kernel call ("6x16c4"): 12 256-bit
@@ -134,8 +136,9 @@ QC_TRANSPOSE_U8(qc_transpose_u8__avx2);
  * twins (one value per plane; the AVX2 twin vectorizes the sum) */
 int32_t qc_gavgpool_round(int32_t t, int32_t multiplier, int32_t shift);
 
-/* One table of kernels, filled once (AVX2 when the CPU has it and QCAL_FORCE_SCALAR is unset
- * or "0"; with AVX-VNNI, the AVX2 table with the VNNI qgemm micro-kernel). */
+/* One table of kernels per qc_isa (dispatch.c), the widest the CPU runs chosen once (see
+ * qc_cpu_isa): the AVX-VNNI and AVX512-VNNI tables are the AVX2 one with their own qgemm
+ * micro-kernel (and A packing). */
 typedef struct qc_int8_table {
     const char *isa;
     qc_q8gemm_packa_fn q8gemm_packa;
@@ -151,18 +154,18 @@ typedef struct qc_int8_table {
     qc_gavgpool_u8_fn global_avgpool_u8;
     qc_qadd_u8_fn qadd_u8;
     qc_transpose_u8_fn transpose_u8;
+    qc_dwconv_u8s8_fn dwconv_u8s8;
+    qc_dwconv_nhwc_u8s8_fn dwconv_nhwc_u8s8;
 } qc_int8_table;
 
 const qc_int8_table *qc_int8_kernels(void);
 
-/* Tests and benchmarks: refill the table for QC_INT8_ISA_SCALAR, QC_INT8_ISA_AVX2 or
- * QC_INT8_ISA_AVXVNNI (AVX2 with the AVX-VNNI qgemm micro-kernel; the default when the CPU has
- * it) — only when the CPU supports it; returns 0, or -1 and leaves the table unchanged. Not
- * thread-safe. */
-#define QC_INT8_ISA_SCALAR 0
-#define QC_INT8_ISA_AVX2 1
-#define QC_INT8_ISA_AVXVNNI 2
-#define QC_INT8_ISA_AVX512VNNI 3 /* AVX2 with the AVX512-VNNI qgemm; the default when present */
+/* Tests and benchmarks: use the table of isa (a qc_isa) from now on, only when the CPU runs
+ * it (qc_cpu_has); returns 0, or -1 and leaves the table unchanged. Not thread-safe. */
+#define QC_INT8_ISA_SCALAR QC_ISA_SCALAR
+#define QC_INT8_ISA_AVX2 QC_ISA_AVX2
+#define QC_INT8_ISA_AVXVNNI QC_ISA_AVXVNNI
+#define QC_INT8_ISA_AVX512VNNI QC_ISA_AVX512VNNI
 int qc_int8_select(int isa);
 
 #endif
