@@ -159,14 +159,14 @@ static const char *isa_name(int isa)
 
 START_TEST(test_qgemm_swept_shapes_match_int64_reference)
 {
-    /* m = 1..MR+1, n = 1..2NR+1, k below / at / above the c4 group and the KB pad, odd or prime */
+    /* m = 1..MR+1, n = 1..4NR+1 (two-panel calls and their remainders), k below / at / above the c4 group and the KB pad, odd or prime */
     static const size_t ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 97, 127, 576};
     int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
     rng_seed(1);
     for (int s = 0; s < nisa; s++)
         for (size_t m = 1; m <= QC_Q8GEMM_MR + 1; m++)
-            for (size_t n = 1; n <= 2 * QC_Q8GEMM_NR + 1; n++)
+            for (size_t n = 1; n <= 4 * QC_Q8GEMM_NR + 1; n++)
                 for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
                     gemm_case gc = {m,
                                     n,
@@ -277,7 +277,7 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
                     for (size_t i = 0; i < MR * 19; i++)
                         c0[i] = c1[i] = c2[i] = (int32_t)rng();
                     const qc_q8gemm_ukernel_params p = {mode & 1 ? init : NULL,
-                                                        mode & 2 ? zb : NULL, rowsum};
+                                                        mode & 2 ? zb : NULL, rowsum, 0};
                     qc_q8gemm_ukernel_6x16c4__scalar(mr, nr, kc, a, w, c0, 19, &p);
                     qc_q8gemm_ukernel_6x16c4__avx2(mr, nr, kc, a, w, c1, 19, &p);
                     for (size_t i = 0; i < MR * 19; i++)
@@ -297,8 +297,9 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
 }
 END_TEST
 
-/* micro-kernel tester for AVX512-VNNI, which packs A its own way: the same raw rows packed by
- * each packer, then its kernel against the scalar one; every mr ≤ MR, nr ≤ NR, kc up to 20 K
+/* micro-kernel tester for AVX512-VNNI, which packs A its own way and takes two panels: the
+ * same raw rows packed by each packer, then its kernel against the scalar one panel by panel;
+ * every mr ≤ MR, nr ≤ 2·NR, kc up to 20 K
  * groups (across the packer's 64-k step), k_real short of kc, the worst cases included */
 START_TEST(test_qgemm_ukernel_avx512vnni_equals_scalar)
 {
@@ -311,43 +312,50 @@ START_TEST(test_qgemm_ukernel_avx512vnni_equals_scalar)
     rng_seed(7);
     for (size_t kc = KB; kc <= KMAX; kc += KB)
         for (size_t mr = 1; mr <= MR; mr++)
-            for (size_t nr = 1; nr <= NR; nr++)
+            for (size_t nr = 1; nr <= 2 * NR; nr++)
                 for (int mode = 0; mode < 6; mode++) {
                     _Alignas(64) uint8_t a0[QC_Q8GEMM_PACKA_BYTES(KMAX)];
                     _Alignas(64) uint8_t a1[QC_Q8GEMM_PACKA_BYTES(KMAX)];
-                    _Alignas(64) int8_t w[NR * KMAX];
+                    _Alignas(64) int8_t w[2 * NR * KMAX]; /* two panels, NR·kc apart */
                     uint8_t raw[MR * KMAX];
-                    int32_t init[NR], zb[NR], r0[MR], r1[MR];
-                    int32_t c0[MR * 19], c1[MR * 19];
+                    int32_t init[2 * NR], zb[2 * NR], r0[MR], r1[MR];
+                    int32_t c0[MR * 35], c1[MR * 35];
                     const size_t k_real = mode == 2 || mode == 5 ? kc - 1 - (kc / KB) % 7 : kc;
                     /* mode 3: a = 0 (a' = −128) against b = 127; mode 5: a = 255 against
                      * alternating ±128/127 */
                     for (size_t i = 0; i < MR * kc; i++)
                         raw[i] = (uint8_t)(mode == 3 ? 0 : mode == 5 ? 255 : rng_range(0, 255));
                     qc_q8gemm_packa_6x16c4__scalar(mr, kc, k_real, raw, kc, a0, r0);
-                    qc_q8gemm_packa_6x16c4__avx512vnni(mr, kc, k_real, raw, kc, a1, r1);
+                    qc_q8gemm_packa_6x32c4__avx512vnni(mr, kc, k_real, raw, kc, a1, r1);
                     for (size_t i = 0; i < MR; i++)
                         ck_assert_msg(r0[i] == r1[i], "rowsum mr=%zu kc=%zu k=%zu row %zu: %d vs %d",
                                       mr, kc, k_real, i, r0[i], r1[i]);
-                    for (size_t i = 0; i < NR * kc; i++)
+                    for (size_t i = 0; i < 2 * NR * kc; i++)
                         w[i] = (int8_t)(mode == 3   ? 127
                                         : mode >= 4 ? ((i & 1) ? 127 : -128)
                                                     : rng_range(-128, 127));
-                    for (size_t j = 0; j < NR; j++) {
+                    for (size_t j = 0; j < 2 * NR; j++) {
                         init[j] = (int32_t)rng();
                         zb[j] = rng_range(-128, 127);
                     }
-                    for (size_t i = 0; i < MR * 19; i++)
+                    for (size_t i = 0; i < MR * 35; i++)
                         c0[i] = c1[i] = (int32_t)rng();
                     const qc_q8gemm_ukernel_params p = {mode & 1 ? init : NULL,
-                                                        mode & 2 ? zb : NULL, r0};
-                    qc_q8gemm_ukernel_6x16c4__scalar(mr, nr, kc, a0, w, c0, 19, &p);
-                    qc_q8gemm_ukernel_6x16c4__avx512vnni(mr, nr, kc, a1, w, c1, 19, &p);
-                    for (size_t i = 0; i < MR * 19; i++)
+                                                        mode & 2 ? zb : NULL, r0, NR * kc};
+                    /* the reference takes one panel at a time */
+                    qc_q8gemm_ukernel_6x16c4__scalar(mr, nr < NR ? nr : NR, kc, a0, w, c0, 35, &p);
+                    if (nr > NR) {
+                        const qc_q8gemm_ukernel_params p1 = {mode & 1 ? init + NR : NULL,
+                                                             mode & 2 ? zb + NR : NULL, r0, 0};
+                        qc_q8gemm_ukernel_6x16c4__scalar(mr, nr - NR, kc, a0, w + NR * kc,
+                                                         c0 + NR, 35, &p1);
+                    }
+                    qc_q8gemm_ukernel_6x32c4__avx512vnni(mr, nr, kc, a1, w, c1, 35, &p);
+                    for (size_t i = 0; i < MR * 35; i++)
                         ck_assert_msg(c0[i] == c1[i],
                                       "ukernel mr=%zu nr=%zu kc=%zu k=%zu mode=%d at (%zu, %zu): "
                                       "scalar %d, avx512vnni %d",
-                                      mr, nr, kc, k_real, mode, i / 19, i % 19, c0[i], c1[i]);
+                                      mr, nr, kc, k_real, mode, i / 35, i % 35, c0[i], c1[i]);
                 }
 }
 END_TEST

@@ -22,6 +22,7 @@ static const qc_int8_table tables[QC_ISA_COUNT] = {
             .isa = "scalar",
             .q8gemm_packa = qc_q8gemm_packa_6x16c4__scalar,
             .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__scalar,
+            .q8gemm_nr = QC_Q8GEMM_NR,
             .requantize_u8 = qc_requantize_u8__scalar,
             .requantize_s8 = qc_requantize_s8__scalar,
             .quantize_u8 = qc_quantize_u8__scalar,
@@ -41,6 +42,7 @@ static const qc_int8_table tables[QC_ISA_COUNT] = {
             .isa = "avx2",
             .q8gemm_packa = qc_q8gemm_packa_6x16c4__avx2,
             .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__avx2,
+            .q8gemm_nr = QC_Q8GEMM_NR,
             QC_INT8_AVX2_COMMON,
         },
     [QC_ISA_AVXVNNI] =
@@ -48,13 +50,15 @@ static const qc_int8_table tables[QC_ISA_COUNT] = {
             .isa = "avxvnni",
             .q8gemm_packa = qc_q8gemm_packa_6x16c4__avx2,
             .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__avxvnni,
+            .q8gemm_nr = QC_Q8GEMM_NR,
             QC_INT8_AVX2_COMMON,
         },
     [QC_ISA_AVX512VNNI] =
         {
             .isa = "avx512vnni",
-            .q8gemm_packa = qc_q8gemm_packa_6x16c4__avx512vnni,
-            .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__avx512vnni,
+            .q8gemm_packa = qc_q8gemm_packa_6x32c4__avx512vnni,
+            .q8gemm_ukernel = qc_q8gemm_ukernel_6x32c4__avx512vnni,
+            .q8gemm_nr = 2 * QC_Q8GEMM_NR,
             QC_INT8_AVX2_COMMON,
         },
 };

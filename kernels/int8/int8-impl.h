@@ -48,17 +48,20 @@ typedef QC_Q8GEMM_PACKA((*qc_q8gemm_packa_fn));
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__scalar);
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2);
 /* AVX512-VNNI: a' = a − 128 as int8 rows of kc bytes, then MR int32 corrections (eq. G6) */
-QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx512vnni);
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x32c4__avx512vnni);
 
 typedef struct qc_q8gemm_ukernel_params {
-    const int32_t *init;   /* NR start values per column; NULL: accumulate onto c */
-    const int32_t *zb;     /* NR weight zero points; NULL: all zero */
+    const int32_t *init;   /* nr start values per column; NULL: accumulate onto c */
+    const int32_t *zb;     /* nr weight zero points; NULL: all zero */
     const int32_t *rowsum; /* MR sums of this block's activations a (used only with zb) */
+    size_t panel_stride;   /* bytes from one NR-column panel of w to the next (nr > NR) */
 } qc_q8gemm_ukernel_params;
 
 /* c[i][j] = (init ? init[j] : c[i][j]) + Σ_k a'[i][k]·w[k][j] − zb[j]·rowsum[i]
  * for i < mr, j < nr, with a' from the packed A panel and w the panel [kc / 4][NR][4]; kc is
- * a positive multiple of KB; c_stride in elements; all arithmetic mod 2^32. */
+ * a positive multiple of KB; c_stride in elements; all arithmetic mod 2^32. nr is at most the
+ * table's q8gemm_nr: NR, or 2·NR for a kernel that takes two panels (the second at
+ * w + panel_stride). */
 #define QC_Q8GEMM_UKERNEL(fn)                                                                  \
     void fn(size_t mr, size_t nr, size_t kc, const uint8_t *a, const int8_t *w, int32_t *c,    \
             size_t c_stride, const qc_q8gemm_ukernel_params *params)
@@ -67,8 +70,8 @@ QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__scalar);
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx2);
 /* the same with AVX-VNNI's vpdpbusd (CPUs that have it; packs A with the AVX2 packa) */
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avxvnni);
-/* the same with 512-bit vpdpbusd, one zmm per row (packs A with its own packa) */
-QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx512vnni);
+/* 512-bit vpdpbusd over two panels, one zmm per row and panel (packs A with its own packa) */
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x32c4__avx512vnni);
 
 /* requantize m × n int32 → u8/s8 (see qc_requantize_u8) */
 #define QC_REQUANTIZE_U8(fn)                                                                   \
@@ -143,6 +146,7 @@ typedef struct qc_int8_table {
     const char *isa;
     qc_q8gemm_packa_fn q8gemm_packa;
     qc_q8gemm_ukernel_fn q8gemm_ukernel;
+    size_t q8gemm_nr; /* columns per micro-kernel call: QC_Q8GEMM_NR or 2·QC_Q8GEMM_NR */
     qc_requantize_u8_fn requantize_u8;
     qc_requantize_s8_fn requantize_s8;
     qc_quantize_u8_fn quantize_u8;
