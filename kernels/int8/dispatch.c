@@ -4,9 +4,8 @@
 
 #include <pthread.h>
 
-/* The kernels every SIMD table shares: AVX2 */
+/* The kernels every SIMD table shares: AVX2 (requantization apart) */
 #define QC_INT8_AVX2_COMMON                                                                    \
-    .requantize_u8 = qc_requantize_u8__avx2_cols, .requantize_s8 = qc_requantize_s8__avx2_cols, \
     .quantize_u8 = qc_quantize_u8__avx2, .quantize_s8 = qc_quantize_s8__avx2,                  \
     .dequantize_u8 = qc_dequantize_u8__avx2, .dequantize_s8 = qc_dequantize_s8__avx2,          \
     .dequantize_s32 = qc_dequantize_s32__avx2, .maxpool_u8 = qc_maxpool_u8__avx2,              \
@@ -43,6 +42,8 @@ static const qc_int8_table tables[QC_ISA_COUNT] = {
             .q8gemm_packa = qc_q8gemm_packa_6x16c4__avx2,
             .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__avx2,
             .q8gemm_nr = QC_Q8GEMM_NR,
+            .requantize_u8 = qc_requantize_u8__avx2_cols,
+            .requantize_s8 = qc_requantize_s8__avx2_cols,
             QC_INT8_AVX2_COMMON,
         },
     [QC_ISA_AVXVNNI] =
@@ -51,6 +52,8 @@ static const qc_int8_table tables[QC_ISA_COUNT] = {
             .q8gemm_packa = qc_q8gemm_packa_6x16c4__avx2,
             .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__avxvnni,
             .q8gemm_nr = QC_Q8GEMM_NR,
+            .requantize_u8 = qc_requantize_u8__avx2_cols,
+            .requantize_s8 = qc_requantize_s8__avx2_cols,
             QC_INT8_AVX2_COMMON,
         },
     [QC_ISA_AVX512VNNI] =
@@ -59,6 +62,8 @@ static const qc_int8_table tables[QC_ISA_COUNT] = {
             .q8gemm_packa = qc_q8gemm_packa_6x32c4__avx512vnni,
             .q8gemm_ukernel = qc_q8gemm_ukernel_6x32c4__avx512vnni,
             .q8gemm_nr = 2 * QC_Q8GEMM_NR,
+            .requantize_u8 = qc_requantize_u8__avx512_cols,
+            .requantize_s8 = qc_requantize_s8__avx512_cols,
             QC_INT8_AVX2_COMMON,
         },
 };

@@ -90,6 +90,9 @@ QC_REQUANTIZE_S8(qc_requantize_s8__avx2);
  * granularities go to the two above */
 QC_REQUANTIZE_U8(qc_requantize_u8__avx2_cols);
 QC_REQUANTIZE_S8(qc_requantize_s8__avx2_cols);
+/* the same on 16 columns per 512-bit vector (AVX512 F + BW) */
+QC_REQUANTIZE_U8(qc_requantize_u8__avx512_cols);
+QC_REQUANTIZE_S8(qc_requantize_s8__avx512_cols);
 
 /* f32 → u8/s8 (see qc_quantize_u8) and u8/s8/int32 → f32 */
 #define QC_QUANTIZE(fn, T)                                                                     \
