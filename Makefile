@@ -54,10 +54,12 @@ all: $(QCAL_BIN)
 deps:
 	@tools/install-deps.sh --if-missing
 
-# Only the AVX2 kernel files get -mavx2 -mfma (and the AVX-VNNI ones -mavxvnni too); the
-# rest runs on any x86-64.
+# Only the AVX2 kernel files get -mavx2 -mfma (the AVX-VNNI ones -mavxvnni too, the AVX-512
+# ones -mavx512*); the rest runs on any x86-64.
 $(BUILD)/%-avx2.o: ALL_CFLAGS += -mavx2 -mfma
 $(BUILD)/%-avxvnni.o: ALL_CFLAGS += -mavx2 -mfma -mavxvnni
+$(BUILD)/%-avx512vnni.o: ALL_CFLAGS += -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni
+$(BUILD)/%-avx512.o: ALL_CFLAGS += -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl
 
 $(GEN_C) $(GEN_H): $(ONNX_PROTO)
 	@mkdir -p $(BUILD)/gen

@@ -1,5 +1,6 @@
-/* bench_qgemm.c — single-thread qgemm GMAC/s (AVX2 and AVX-VNNI kernels) against the AVX2 int8
- * peak, the exact kernels' ceiling, the previous kernel and OpenBLAS sgemm. */
+/* bench_qgemm.c — single-thread qgemm GMAC/s (AVX2, AVX-VNNI and AVX512-VNNI kernels) against
+ * the AVX2 int8 peak, the vpdpbusd peak of each width, the exact kernels' ceiling, the previous
+ * kernel and OpenBLAS sgemm. */
 #include "kernels/int8/int8.h"
 #include "kernels/int8/int8-impl.h" /* qc_int8_select: each kernel table in turn */
 
@@ -110,6 +111,57 @@ static double exact_run(long iters)
 {
     const double t = now();
     const long macs = exact_loop(iters);
+    return (double)macs / (now() - t) * 1e-9;
+}
+
+/* The peak of vpdpbusd at one width (256 or 512 bits): register-only, twelve independent
+ * accumulators (its latency is about 4 cycles and two can issue per cycle), 4 MACs per 32-bit
+ * lane. The 256-bit form is the VEX one of AVX-VNNI when the CPU has it, else the EVEX one of
+ * AVX512-VNNI + VL. The assembler needs no compiler flag; the caller checks the CPU. */
+static long dp_loop(long iters, int width, int vex)
+{
+#if defined(__x86_64__)
+#define DP_STEPS(PFX, R)                                                                           \
+    PFX "vpdpbusd %%" R "14, %%" R "15, %%" R "0\n\t" PFX "vpdpbusd %%" R "14, %%" R "15, %%" R  \
+        "1\n\t" PFX "vpdpbusd %%" R "14, %%" R "15, %%" R "2\n\t" PFX "vpdpbusd %%" R "14, %%" R \
+        "15, %%" R "3\n\t" PFX "vpdpbusd %%" R "14, %%" R "15, %%" R "4\n\t" PFX                \
+        "vpdpbusd %%" R "14, %%" R "15, %%" R "5\n\t" PFX "vpdpbusd %%" R "14, %%" R "15, %%" R   \
+        "6\n\t" PFX "vpdpbusd %%" R "14, %%" R "15, %%" R "7\n\t" PFX "vpdpbusd %%" R "14, %%" R \
+        "15, %%" R "8\n\t" PFX "vpdpbusd %%" R "14, %%" R "15, %%" R "9\n\t" PFX                \
+        "vpdpbusd %%" R "14, %%" R "15, %%" R "10\n\t" PFX "vpdpbusd %%" R "14, %%" R "15, %%" R  \
+        "11\n\t"
+#define DP_LOOP(STEPS)                                                                             \
+    __asm__ volatile("vpxor %%xmm14, %%xmm14, %%xmm14\n\t"                                        \
+                     "vpxor %%xmm15, %%xmm15, %%xmm15\n\t"                                        \
+                     "1:\n\t" STEPS "dec %0\n\t"                                                  \
+                     "jnz 1b\n\t"                                                                 \
+                     "vzeroupper\n\t"                                                             \
+                     : "+r"(n)                                                                     \
+                     :                                                                             \
+                     : "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7",       \
+                       "xmm8", "xmm9", "xmm10", "xmm11", "xmm14", "xmm15")
+    long n = iters;
+    if (width == 512)
+        DP_LOOP(DP_STEPS("", "zmm"));
+    else if (vex)
+        DP_LOOP(DP_STEPS("%{vex%} ", "ymm"));
+    else
+        DP_LOOP(DP_STEPS("%{evex%} ", "ymm"));
+    return iters * 12 * (width / 32) * 4;
+#undef DP_LOOP
+#undef DP_STEPS
+#else
+    (void)iters;
+    (void)width;
+    (void)vex;
+    return 0;
+#endif
+}
+
+static double dp_run(long iters, int width, int vex)
+{
+    const double t = now();
+    const long macs = dp_loop(iters, width, vex);
     return (double)macs / (now() - t) * 1e-9;
 }
 
@@ -280,11 +332,15 @@ int main(int argc, char **argv)
     const long peak_iters = avx2 ? calibrate_peak() : 0;
 
     /* qgemm kernel tables: the AVX2 one (the xor form, eq. G4), and the AVX2 one with the
-     * AVX-VNNI micro-kernel when the CPU has it (what qcal then uses) */
+     * AVX-VNNI or the AVX512-VNNI micro-kernel when the CPU has them (qcal uses the widest);
+     * each is also measured against the peak of its own width (0: the AVX2 peak above) */
     static const struct {
         int isa;
         const char *name;
-    } kernels[] = {{QC_INT8_ISA_AVX2, "avx2"}, {QC_INT8_ISA_AVXVNNI, "avxvnni"}};
+        int width;
+    } kernels[] = {{QC_INT8_ISA_AVX2, "avx2", 0},
+                   {QC_INT8_ISA_AVXVNNI, "avxvnni", 256},
+                   {QC_INT8_ISA_AVX512VNNI, "avx512vnni", 512}};
     enum { NK = sizeof kernels / sizeof *kernels };
     int have[NK];
     for (int v = 0; v < NK; v++)
@@ -293,14 +349,17 @@ int main(int argc, char **argv)
         have[0] = 1; /* no AVX2: the scalar reference, under the first name */
         kernels_scalar = 1;
     }
+    /* the vpdpbusd peaks this CPU can run: 256 bits with AVX-VNNI (VEX) or AVX512-VNNI + VL */
+    const int vex256 = have[1], have512 = have[2], have256 = have[1] || have[2];
 
     /* The machine may be shared: every qgemm run sits between a peak run and an sgemm run,
      * and the ratios are medians of these paired ratios, so that load changes between the
      * figures cancel. The peak figure is the median of all peak runs. */
     double peak_all[NSHAPES * RUNS], exact_all[NSHAPES * RUNS];
+    double dp256_all[NSHAPES * RUNS], dp512_all[NSHAPES * RUNS];
     int npeak = 0;
     figure qf[NK][NSHAPES], ff[NSHAPES];
-    double qratio[NK][NSHAPES], fratio[NSHAPES];
+    double qratio[NK][NSHAPES], wratio[NK][NSHAPES], fratio[NSHAPES];
     int exact[NSHAPES], all_exact = 1;
     for (size_t si = 0; si < NSHAPES; si++) {
         gemm_data d = {shapes[si], NULL, NULL, NULL, NULL, NULL, NULL, NULL};
@@ -335,14 +394,22 @@ int main(int argc, char **argv)
                 qreps[v] = calibrate(run_qgemm, &d);
             }
         const long freps = calibrate(run_sgemm, &d);
-        double q[NK][RUNS], f[RUNS], rq[NK][RUNS], rf[RUNS];
+        double q[NK][RUNS], f[RUNS], rq[NK][RUNS], rw[NK][RUNS], rf[RUNS];
         for (int r = 0; r < RUNS; r++) {
             const double pk = avx2 ? peak_run(peak_iters) : 0;
+            const double pk256 = have256 ? dp_run(peak_iters, 256, vex256) : 0;
+            const double pk512 = have512 ? dp_run(peak_iters, 512, 0) : 0;
+            dp256_all[npeak] = pk256;
+            dp512_all[npeak] = pk512;
             for (int v = 0; v < NK; v++)
                 if (have[v]) {
+                    const double own = kernels[v].width == 512   ? pk512
+                                       : kernels[v].width == 256 ? pk256
+                                                                 : pk;
                     select_kernels(kernels[v].isa);
                     q[v][r] = run(run_qgemm, &d, qreps[v]);
                     rq[v][r] = pk > 0 ? q[v][r] / pk : 0;
+                    rw[v][r] = own > 0 ? q[v][r] / own : 0;
                 }
             f[r] = run(run_sgemm, &d, freps);
             exact_all[npeak] = avx2 ? exact_run(peak_iters) : 0;
@@ -354,6 +421,7 @@ int main(int argc, char **argv)
             if (have[v]) {
                 qf[v][si] = summarize(q[v], RUNS);
                 qratio[v][si] = summarize(rq[v], RUNS).median;
+                wratio[v][si] = summarize(rw[v], RUNS).median;
                 select_kernels(kernels[v].isa);
                 run_qgemm(&d);
                 exact[si] &= check_exact(&d);
@@ -372,22 +440,35 @@ int main(int argc, char **argv)
 
     const figure peak = summarize(peak_all, npeak);
     const figure exact_peak = summarize(exact_all, npeak);
+    const figure dp256 = summarize(dp256_all, npeak), dp512 = summarize(dp512_all, npeak);
     if (json) {
         print_json("int8_peak_vpmaddubsw", NULL, &peak, "GMAC/s", 1.0, NULL);
+        if (have256)
+            print_json("int8_peak_vpdpbusd_256", NULL, &dp256, "GMAC/s",
+                       peak.median > 0 ? dp256.median / peak.median : 0, NULL);
+        if (have512)
+            print_json("int8_peak_vpdpbusd_512", NULL, &dp512, "GMAC/s",
+                       peak.median > 0 ? dp512.median / peak.median : 0, NULL);
         print_json("int8_exact_ceiling_vpxor", NULL, &exact_peak, "GMAC/s",
                    peak.median > 0 ? exact_peak.median / peak.median : 0, NULL);
     } else {
-        printf("qgemm kernels: %s%s; single thread; median of %d runs (min-max), GMAC/s\n",
-               kernels_scalar ? "scalar" : "avx2", have[1] ? ", and avx2 with AVX-VNNI" : "",
-               RUNS);
+        printf("qgemm kernels: %s%s%s; single thread; median of %d runs (min-max), GMAC/s\n",
+               kernels_scalar ? "scalar" : "avx2", have[1] ? ", avx2 with AVX-VNNI" : "",
+               have[2] ? ", avx2 with AVX512-VNNI" : "", RUNS);
         printf("int8 peak (register-only vpmaddubsw+vpmaddwd+vpaddd): %.1f (%.1f-%.1f)\n",
                peak.median, peak.min, peak.max);
         printf("exact ceiling (the same + vpxor, eq. G4):             %.1f (%.1f-%.1f) = %.2f of "
                "the peak\n\n",
                exact_peak.median, exact_peak.min, exact_peak.max,
                peak.median > 0 ? exact_peak.median / peak.median : 0);
-        printf("%-16s %-8s %-20s %6s %8s %-20s %9s %6s\n", "M x N x K", "kernel", "qgemm",
-               "/peak", "vs prev", "sgemm", "int8/f32", "exact");
+        if (have256)
+            printf("vpdpbusd peak, 256-bit (register-only, %s):          %.1f (%.1f-%.1f)\n",
+                   vex256 ? "VEX " : "EVEX", dp256.median, dp256.min, dp256.max);
+        if (have512)
+            printf("vpdpbusd peak, 512-bit (register-only):               %.1f (%.1f-%.1f)\n",
+                   dp512.median, dp512.min, dp512.max);
+        printf("\n%-16s %-10s %-20s %6s %6s %8s %-20s %9s %6s\n", "M x N x K", "kernel", "qgemm",
+               "/peak", "/width", "vs prev", "sgemm", "int8/f32", "exact");
     }
     for (size_t si = 0; si < NSHAPES; si++) {
         for (int v = 0; v < NK; v++) {
@@ -398,10 +479,12 @@ int main(int argc, char **argv)
             char qname[32];
             snprintf(qname, sizeof qname, "qgemm_%s", kernels_scalar ? "scalar" : kernels[v].name);
             if (json) {
-                char extra[64];
-                snprintf(extra, sizeof extra, "\"vs_previous\": %.3f", vs_prev);
-                print_json(qname, &shapes[si], &qf[v][si], "GMAC/s", qratio[v][si],
-                           prev[si] > 0 ? extra : NULL);
+                char extra[96];
+                int len = snprintf(extra, sizeof extra, "\"vs_width_peak\": %.3f", wratio[v][si]);
+                if (prev[si] > 0)
+                    snprintf(extra + len, sizeof extra - (size_t)len, ", \"vs_previous\": %.3f",
+                             vs_prev);
+                print_json(qname, &shapes[si], &qf[v][si], "GMAC/s", qratio[v][si], extra);
                 continue;
             }
             char qs[32], ps[16] = "-";
@@ -413,10 +496,12 @@ int main(int argc, char **argv)
                 char fs[32];
                 snprintf(fs, sizeof fs, "%.1f (%.1f-%.1f)", ff[si].median, ff[si].min,
                          ff[si].max);
-                printf("%-16s %-8s %-20s %6.2f %8s %-20s %9.2f %6s\n", names[si], qname + 6, qs,
-                       qratio[v][si], ps, fs, fratio[si], exact[si] ? "yes" : "NO");
+                printf("%-16s %-10s %-20s %6.2f %6.2f %8s %-20s %9.2f %6s\n", names[si], qname + 6,
+                       qs, qratio[v][si], wratio[v][si], ps, fs, fratio[si],
+                       exact[si] ? "yes" : "NO");
             } else {
-                printf("%-16s %-8s %-20s %6.2f %8s\n", "", qname + 6, qs, qratio[v][si], ps);
+                printf("%-16s %-10s %-20s %6.2f %6.2f %8s\n", "", qname + 6, qs, qratio[v][si],
+                       wratio[v][si], ps);
             }
         }
         if (json)
@@ -424,8 +509,9 @@ int main(int argc, char **argv)
     }
     if (!json)
         printf("\n/peak and int8/f32 (the AVX2 kernel's) are medians of qgemm over the adjacent\n"
-               "peak (sgemm) run; vs prev is /peak over the previous AVX2 kernel's /peak (%s);\n"
-               "in --json, sgemm_openblas's ratio is int8/f32\n",
+               "peak (sgemm) run; /width the same over the adjacent peak of the kernel's own width\n"
+               "(vpdpbusd 256 or 512 bits; the AVX2 peak for avx2); vs prev is /peak over the\n"
+               "previous AVX2 kernel's /peak (%s); in --json, sgemm_openblas's ratio is int8/f32\n",
                baseline);
     if (!all_exact) {
         fprintf(stderr, "error: qgemm result is not exact\n");

@@ -452,6 +452,7 @@ typedef struct {
     bool has_weights;   /* W and its zero point were constants: weights below are ready */
     conv_weights weights;
     void *owned;        /* the one allocation behind weights */
+    int32_t *multipliers; /* owned, or NULL: M multipliers then M shifts (constant scales) */
 } conv_state;
 
 typedef struct {
@@ -461,6 +462,9 @@ typedef struct {
     bool depthwise, pointwise;
     qc_dtype x_type, w_type, y_type;
 } conv_geom;
+
+static int32_t *constant_multipliers(const qc_graph *g, const qc_node *n, int xs, int ws, int ys,
+                                     int64_t channels);
 
 static const conv_inputs *conv_ix(const qc_node *n)
 {
@@ -623,21 +627,24 @@ static qc_status conv_check(const qc_graph *g, qc_node *n, qc_error *err)
     }
     free(n->state);
     n->state = st;
-    /* Constant weights (the usual case) are converted and packed once, here. Geometry
-     * needs x's shape; without it (or with weights fed at run time) packing waits. */
     const conv_inputs *ix = conv_ix(n);
     const qc_tensor *wt = &g->tensors[n->inputs[ix->w]];
+    if (st->is_qlinear && wt->is_const && wt->value.data && wt->value.rank >= 1)
+        st->multipliers = constant_multipliers(g, n, ix->x_scale, ix->w_scale, ix->y_scale,
+                                               wt->value.dims[0]);
+    /* Constant weights (the usual case) are converted and packed once, here, from their own
+     * shape: x's is not known yet when the node comes from the file (QOperator), and
+     * infer checks it against the weights' groups and channels. Weights fed at run time
+     * are packed at every run. */
     int wzi = ix->w_zp < n->n_inputs ? n->inputs[ix->w_zp] : -1;
     const qc_tensor *wzt = wzi >= 0 ? &g->tensors[wzi] : NULL;
-    const qc_tensor *xt = &g->tensors[n->inputs[ix->x]];
     if (!wt->is_const || !wt->value.data || (wzt && (!wzt->is_const || !wzt->value.data)) ||
-        xt->value.rank != wt->value.rank || !is_8bit(wt->value.dtype))
+        wt->value.rank < 3 || wt->value.rank > 4 || !is_8bit(wt->value.dtype))
         return QC_OK;
-    /* the weight part of the geometry, from the static shapes */
     conv_geom cg = {0};
     cg.maps = wt->value.dims[0];
     cg.groups = st->group;
-    if (wt->value.dims[1] * st->group != xt->value.dims[1] || cg.maps % st->group)
+    if (cg.maps % st->group)
         return QC_OK; /* reported with the shapes at infer */
     cg.cg = wt->value.dims[1];
     cg.mg = cg.maps / st->group;
@@ -659,8 +666,10 @@ static qc_status conv_check(const qc_graph *g, qc_node *n, qc_error *err)
 static void conv_release(qc_node *n)
 {
     conv_state *st = n->state;
-    if (st)
+    if (st) {
         free(st->owned);
+        free(st->multipliers);
+    }
     release_state(n);
 }
 
@@ -702,6 +711,37 @@ static qc_status channel_multipliers(const qc_node *n, const qc_value *xs, const
             return s;
     }
     return QC_OK;
+}
+
+/* The multipliers and shifts (2·channels values) of a node whose three scales (inputs xs, ws,
+ * ys) are constants, computed once when the graph is prepared. NULL when a scale is fed at
+ * run time, is invalid or gives a multiplier the op refuses: the run then computes them, or
+ * reports what is wrong, as before. */
+static int32_t *constant_multipliers(const qc_graph *g, const qc_node *n, int xs, int ws, int ys,
+                                     int64_t channels)
+{
+    const int at[3] = {xs, ws, ys};
+    const int64_t want[3] = {1, channels, channels};
+    const qc_value *v[3];
+    qc_error ignored;
+    if (channels < 1)
+        return NULL;
+    for (int i = 0; i < 3; i++) {
+        if (at[i] < 0 || at[i] >= n->n_inputs || n->inputs[at[i]] < 0)
+            return NULL;
+        const qc_tensor *t = &g->tensors[n->inputs[at[i]]];
+        if (!t->is_const || !t->value.data ||
+            read_scales(n, &t->value, "scale", want[i], &ignored) != QC_OK)
+            return NULL;
+        v[i] = &t->value;
+    }
+    int32_t *m = malloc(2 * (size_t)channels * sizeof *m);
+    if (m && channel_multipliers(n, v[0], v[1], v[2], channels, m, m + channels, &ignored) !=
+                 QC_OK) {
+        free(m);
+        m = NULL;
+    }
+    return m;
 }
 
 /* pixels per GEMM / requantization / transpose tile: a multiple of qgemm's 6 rows and of
@@ -757,11 +797,16 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     uint8_t *xn = need_xn ? carve(&c, plane * c_all) : NULL; /* the image, channels last */
     qc_requant rq = {mult, shift, dw_nchw ? QC_PER_ROW : QC_PER_COLUMN, 0, 0, 0};
     const int32_t *bias = NULL;
-    if (st->is_qlinear) {
+    if (st->is_qlinear && st->multipliers != NULL) {
+        rq.multiplier = st->multipliers;
+        rq.shift = st->multipliers + m;
+    } else if (st->is_qlinear) {
         s = channel_multipliers(n, in[ix->x_scale], in[ix->w_scale], in[ix->y_scale], cg.maps,
                                 mult, shift, err);
         if (s != QC_OK)
             return s;
+    }
+    if (st->is_qlinear) {
         rq.zero_point = zp_at(in[ix->y_zp], 0);
         clamp_range(&st->clamp, cg.y_type, &rq.qmin, &rq.qmax);
         const qc_value *b = input(n, in, ix->bias);
@@ -836,6 +881,7 @@ typedef struct {
     bool has_weights; /* B (2-d) and its zero point were constants: packed below */
     uint8_t *packed;  /* owned */
     int64_t *wabs;    /* owned with has_weights: N sums Σ_k |b − z_b| (check_acc_bound) */
+    int32_t *multipliers; /* owned, or NULL: N multipliers then N shifts (constant scales) */
 } mm_state;
 
 static const mm_inputs *mm_ix(const mm_state *st)
@@ -985,6 +1031,8 @@ static qc_status mm_check(const qc_graph *g, qc_node *n, qc_error *err)
     mg.b_batches = 1;
     mg.k = bt->value.dims[st->trans_b ? 1 : 0];
     mg.n = bt->value.dims[st->trans_b ? 0 : 1];
+    if (st->kind != 1)
+        st->multipliers = constant_multipliers(g, n, ix->a_scale, ix->b_scale, ix->y_scale, mg.n);
     if (bzt && qc_value_count(&bzt->value) != 1 && qc_value_count(&bzt->value) != mg.n)
         return QC_OK;
     size_t kn = (size_t)(mg.k * mg.n);
@@ -1008,6 +1056,7 @@ static void mm_release(qc_node *n)
     if (st) {
         free(st->packed);
         free(st->wabs);
+        free(st->multipliers);
     }
     release_state(n);
 }
@@ -1071,11 +1120,16 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
     int32_t *bias = carve(&c, nn * sizeof(int32_t));
     qc_requant rq = {mult, shift, QC_PER_COLUMN, 0, 0, 0};
     bool has_bias = false;
-    if (st->kind != 1) {
+    if (st->kind != 1 && st->multipliers != NULL) {
+        rq.multiplier = st->multipliers;
+        rq.shift = st->multipliers + nn;
+    } else if (st->kind != 1) {
         s = channel_multipliers(n, in[ix->a_scale], in[ix->b_scale], in[ix->y_scale], mg.n, mult,
                                 shift, err);
         if (s != QC_OK)
             return s;
+    }
+    if (st->kind != 1) {
         rq.zero_point = zp_at(in[ix->y_zp], 0);
         clamp_range(&st->clamp, mg.y_type, &rq.qmin, &rq.qmax);
         const qc_value *cb = input(n, in, ix->bias);

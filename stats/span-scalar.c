@@ -1,5 +1,5 @@
-/* span-scalar.c — the scalar references of the statistics kernels, and the choice of the
- * kernels once per process.
+/* span-scalar.c — the scalar references of the statistics kernels, and their table for the
+ * instruction set kernels/ detected.
  *
  * Span statistics, one sample of one channel: extremes, Σx and Σx² of n floats. The reference
  * defines the bits: QC_SPAN_LANES (16) lanes, lane j taking elements 16m + j, and the t tail
@@ -8,10 +8,8 @@
  * the upper lane first). The AVX2 version computes the same lanes and the same tree, so it
  * gives the same bits. */
 #include <math.h>
-#include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
 
+#include "kernels/kernels.h"
 #include "stats-impl.h"
 
 void qc_span_stats__scalar(const float *x, int64_t n, qc_span *r)
@@ -74,27 +72,21 @@ int64_t qc_hist_index__scalar(const float *x, int64_t n, double scale, int32_t *
     return m;
 }
 
-static qc_stats_kernels chosen;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* one table per instruction set the statistics kernels have; the wider levels of kernels/
+ * (AVX-VNNI, AVX512-VNNI) include AVX2 and use its table */
+static const qc_stats_kernels scalar_kernels = {
+    .span = qc_span_stats__scalar,
+    .span_channels = qc_span_channels__scalar,
+    .hist_index = qc_hist_index__scalar,
+};
+static const qc_stats_kernels avx2_kernels = {
+    .span = qc_span_stats__avx2,
+    .span_channels = qc_span_channels__avx2,
+    .hist_index = qc_hist_index__avx2,
+};
 
-static void choose(void)
-{
-    const char *force = getenv("QCAL_FORCE_SCALAR");
-    chosen.span = qc_span_stats__scalar;
-    chosen.span_channels = qc_span_channels__scalar;
-    chosen.hist_index = qc_hist_index__scalar;
-    if (force && force[0] && strcmp(force, "0"))
-        return;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) {
-        chosen.span = qc_span_stats__avx2;
-        chosen.span_channels = qc_span_channels__avx2;
-        chosen.hist_index = qc_hist_index__avx2;
-    }
-}
-
+/* the CPU detected once, by kernels/ (QCAL_FORCE_SCALAR=1 gives the references) */
 const qc_stats_kernels *qc_stats_kernels_get(void)
 {
-    pthread_once(&once, choose);
-    return &chosen;
+    return qc_cpu_isa() == QC_ISA_SCALAR ? &scalar_kernels : &avx2_kernels;
 }

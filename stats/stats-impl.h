@@ -29,7 +29,8 @@ void qc_span_channels__avx2(const float *x, int64_t channels, int64_t inner, qc_
 int64_t qc_hist_index__scalar(const float *x, int64_t n, double scale, int32_t *idx);
 int64_t qc_hist_index__avx2(const float *x, int64_t n, double scale, int32_t *idx);
 
-/* The best versions this CPU runs, chosen once; QCAL_FORCE_SCALAR=1 forces the references. */
+/* The best versions this CPU runs (qc_cpu_isa of kernels/, detected once); QCAL_FORCE_SCALAR=1
+ * forces the references. */
 typedef struct {
     void (*span)(const float *x, int64_t n, qc_span *r);
     void (*span_channels)(const float *x, int64_t channels, int64_t inner, qc_span *r);

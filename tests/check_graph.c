@@ -937,12 +937,17 @@ static int qisa_list(int *isas)
         isas[n++] = QC_INT8_ISA_AVX2;
     if (qc_int8_select(QC_INT8_ISA_AVXVNNI) == 0)
         isas[n++] = QC_INT8_ISA_AVXVNNI;
+    if (qc_int8_select(QC_INT8_ISA_AVX512VNNI) == 0)
+        isas[n++] = QC_INT8_ISA_AVX512VNNI;
     return n;
 }
 
 static const char *qisa_name(int isa)
 {
-    return isa == QC_INT8_ISA_AVXVNNI ? "avxvnni" : isa == QC_INT8_ISA_AVX2 ? "avx2" : "scalar";
+    return isa == QC_INT8_ISA_AVX512VNNI ? "avx512vnni"
+           : isa == QC_INT8_ISA_AVXVNNI  ? "avxvnni"
+           : isa == QC_INT8_ISA_AVX2     ? "avx2"
+                                         : "scalar";
 }
 
 /* ONNX element types */
@@ -1116,7 +1121,7 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
     static uint8_t x[MAXX], w[MAXW], xz_b[1], wz_b[16], yz_b[1];
     static int32_t bias[16];
     static float xs[1], ws[16], ys[16];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     const int kind = trial % 5; /* 0 dense, 1 grouped, 2 depthwise < 8, 3 depthwise ≥ 8, 4 1×1 */
     const int64_t groups = kind == 1 ? 2 : kind == 2 ? qrange(2, 7) : kind == 3 ? qrange(8, 16) : 1;
@@ -1282,7 +1287,7 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
     static uint8_t a[MAXA], bm[MAXB], az_b[1], bz_b[24], yz_b[1];
     static int32_t bias[24];
     static float as[1], bs[24], ys[24];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     const int is_gemm = trial % 2, trans_b = is_gemm && (qrng() & 1);
     const int64_t batch = is_gemm ? 1 : qrange(1, 3), m = qrange(1, 7), k = qrange(1, 40),
@@ -1482,7 +1487,7 @@ START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_e
     enum { MAXN = 3 * 4 * 5 * 6 };
     static uint8_t a[MAXN], b[MAXN], za_b[1], zb_b[1], zy_b[1];
     static float sa[1], sb[1], sy[1];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 43;
     int64_t checked = 0, refused = 0, unsaturated = 0;
@@ -1626,7 +1631,7 @@ START_TEST(qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_pat
     enum { MAXN = 4 * 5 * 6 };
     static uint8_t xin[3][MAXN], zx_b[3][1], zy_b[1];
     static float sx[3][1], sy[1];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 44;
     int64_t checked = 0, unsaturated = 0;
@@ -1735,7 +1740,7 @@ START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_ke
     enum { MAXN = 2 * 3 * 12 * 12 };
     static uint8_t x[MAXN], zx_b[1], zy_b[1];
     static float sx[1], sy[1];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 45;
     int64_t checked = 0, unsaturated = 0;
@@ -1858,7 +1863,7 @@ START_TEST(maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path
 {
     enum { MAXN = 2 * 3 * 40 * 40 };
     static uint8_t x[MAXN];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 46;
     int64_t checked = 0;
@@ -1940,7 +1945,7 @@ START_TEST(quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_
     static float x[MAXN], scale[6];
     static uint8_t q[MAXN], zp[6];
     static int32_t q32[MAXN], zp32[6];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 47;
     int64_t checked = 0;
@@ -2042,7 +2047,7 @@ START_TEST(dynamicquantizelinear_matches_the_onnx_reference_including_an_all_zer
 {
     enum { MAXN = 64 };
     static float x[MAXN];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 49;
     for (int trial = 0; trial < 200; trial++) {
@@ -2108,7 +2113,7 @@ START_TEST(convinteger_and_matmulinteger_equal_the_int64_definition_on_every_ker
 {
     enum { MAXN = 2 * 12 * 7 * 7 };
     static uint8_t x[MAXN], w[MAXN], xz_b[1], wz_b[12];
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     qrng_state = 48;
     int64_t checked = 0;
@@ -2212,7 +2217,7 @@ START_TEST(qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping)
                     {"b_zero_point", E_INT8, 0, {0}, bz, false},
                     {"C", E_INT32, 1, {1}, c, false},      {"y_scale", E_FLOAT, 0, {0}, one, false},
                     {"y_zero_point", E_UINT8, 0, {0}, z0, false}};
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     for (int s = 0; s < nisa; s++) {
         qc_value y;
@@ -2255,7 +2260,7 @@ START_TEST(qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_re
                     {"w", E_INT8, 4, {1, K, 1, 1}, b, false}, {"w_scale", E_FLOAT, 0, {0}, tiny, false},
                     {"w_zero_point", E_INT8, 0, {0}, bz, false},
                     {"y_scale", E_FLOAT, 0, {0}, one, false}, {"y_zero_point", E_UINT8, 0, {0}, zy, false}};
-    int isas[3];
+    int isas[4];
     const int nisa = qisa_list(isas);
     for (int op = 0; op < 2; op++)
         for (int s = 0; s < nisa; s++) {
@@ -2272,6 +2277,110 @@ START_TEST(qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_re
             ck_assert_msg(strstr(err.msg, "'node_under_test'") && strstr(err.msg, "int32"),
                           "message: %s", err.msg);
         }
+}
+END_TEST
+
+/* ---- prepared ops: what prepare computed is all a run reads ---- */
+
+/* Runs x through a prepared graph and returns a copy of output 0. */
+static qc_value run_copy(const qc_graph *g, const qc_value *x)
+{
+    qc_error err;
+    qc_exec *e = qc_exec_create(g);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_msg(qc_exec_run(e, x, 1, &err) == QC_OK, "run failed: %s", err.msg);
+    qc_value y = *qc_exec_output(e, 0);
+    y.data = malloc(qc_value_bytes(&y) + 1);
+    ck_assert_ptr_nonnull(y.data);
+    memcpy(y.data, qc_exec_output(e, 0)->data, qc_value_bytes(&y));
+    qc_exec_destroy(e);
+    return y;
+}
+
+/* A QOperator chain as a file has it (QuantizeLinear → QLinearConv → QLinearMatMul): the
+ * convolution's x is an intermediate, whose shape is unknown when prepare checks the node.
+ * Its weights must still be packed, and the multipliers of both nodes computed, at prepare:
+ * after the constants are overwritten, a run gives the same bits. (The weights were packed
+ * again at every run before, and the multipliers recomputed.) */
+START_TEST(qoperator_weights_and_multipliers_are_prepared_once)
+{
+    builder b;
+    b_init(&b, 13);
+    int64_t xd[4] = {1, 2, 4, 4}, wd[4] = {3, 2, 3, 3}, bd[2] = {4, 5}, one[1] = {1};
+    int64_t three[1] = {3};
+    static int8_t w[54], bm[20];
+    static float xs = 0.05f, ws[3] = {0.02f, 0.03f, 0.025f}, ys = 0.1f, bs = 0.04f, zs = 0.2f;
+    static uint8_t xz = 128, yz = 100, zz = 90;
+    static int8_t wz[3] = {0, 0, 0}, bz = 0;
+    for (int i = 0; i < 54; i++)
+        w[i] = (int8_t)((i * 37) % 255 - 127);
+    for (int i = 0; i < 20; i++)
+        bm[i] = (int8_t)((i * 53) % 201 - 100);
+    b_input(&b, "x", 4, xd);
+    b_init_raw(&b, "xs", E_FLOAT, 0, one, &xs, 4);
+    b_init_raw(&b, "xz", E_UINT8, 0, one, &xz, 1);
+    b_init_raw(&b, "w", E_INT8, 4, wd, w, sizeof w);
+    b_init_raw(&b, "ws", E_FLOAT, 1, three, ws, sizeof ws);
+    b_init_raw(&b, "wz", E_INT8, 1, three, wz, sizeof wz);
+    b_init_raw(&b, "ys", E_FLOAT, 0, one, &ys, 4);
+    b_init_raw(&b, "yz", E_UINT8, 0, one, &yz, 1);
+    b_init_raw(&b, "b", E_INT8, 2, bd, bm, sizeof bm);
+    b_init_raw(&b, "bs", E_FLOAT, 0, one, &bs, 4);
+    b_init_raw(&b, "bz", E_INT8, 0, one, &bz, 1);
+    b_init_raw(&b, "zs", E_FLOAT, 0, one, &zs, 4);
+    b_init_raw(&b, "zz", E_UINT8, 0, one, &zz, 1);
+    char *q_in[] = {"x", "xs", "xz"}, *q_out[] = {"xq"};
+    char *c_in[] = {"xq", "xs", "xz", "w", "ws", "wz", "ys", "yz"}, *c_out[] = {"yq"};
+    char *m_in[] = {"yq", "ys", "yz", "b", "bs", "bz", "zs", "zz"}, *m_out[] = {"z"};
+    b_node(&b, "QuantizeLinear", "quant", 3, q_in, 1, q_out);
+    Onnx__NodeProto *conv = b_node(&b, "QLinearConv", "conv", 8, c_in, 1, c_out);
+    b_node(&b, "QLinearMatMul", "matmul", 8, m_in, 1, m_out);
+    static int64_t pads[4] = {1, 1, 1, 1};
+    Onnx__AttributeProto *a = &b.attrs[b.n_attrs];
+    onnx__attribute_proto__init(a);
+    a->name = "pads";
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->n_ints = 4;
+    a->ints = pads;
+    b.attr_ptrs[b.n_attrs++] = a;
+    conv->attribute = &b.attr_ptrs[b.n_attrs - 1];
+    conv->n_attribute = 1;
+    b_output(&b, "z");
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+
+    float xf[32];
+    for (int i = 0; i < 32; i++)
+        xf[i] = (float)((i * 29) % 64 - 32) * 0.1f;
+    qc_value x = {0};
+    x.dtype = QC_FLOAT;
+    x.rank = 4;
+    memcpy(x.dims, xd, sizeof xd);
+    x.data = xf;
+    qc_value before = run_copy(g, &x);
+    static const char *const consts[] = {"w", "ws", "b", "bs"};
+    for (size_t i = 0; i < sizeof consts / sizeof *consts; i++) {
+        const int t = qc_graph_find_tensor(g, consts[i]);
+        ck_assert_int_ge(t, 0);
+        qc_value *v = &g->tensors[t].value;
+        if (v->dtype == QC_FLOAT)
+            for (int64_t e = 0; e < qc_value_count(v); e++)
+                ((float *)v->data)[e] *= 3.0f; /* valid scales, other multipliers */
+        else
+            memset(v->data, 0x41, qc_value_bytes(v));
+    }
+    qc_value after = run_copy(g, &x);
+    ck_assert_int_eq(qc_value_bytes(&before), 60);
+    ck_assert_int_eq(qc_value_bytes(&after), qc_value_bytes(&before));
+    for (size_t i = 0; i < qc_value_bytes(&before); i++)
+        ck_assert_msg(((uint8_t *)before.data)[i] == ((uint8_t *)after.data)[i],
+                      "output %zu: %u before, %u after the constants changed", i,
+                      ((uint8_t *)before.data)[i], ((uint8_t *)after.data)[i]);
+    free(before.data);
+    free(after.data);
+    qc_graph_destroy(g);
 }
 END_TEST
 
@@ -2319,6 +2428,7 @@ static Suite *suite(void)
     tcase_add_test(props, convinteger_and_matmulinteger_equal_the_int64_definition_on_every_kernel_path);
     tcase_add_test(props, qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping);
     tcase_add_test(props, qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped);
+    tcase_add_test(props, qoperator_weights_and_multipliers_are_prepared_once);
     suite_add_tcase(s, props);
     return s;
 }

@@ -122,23 +122,25 @@ static int run_gemm_case(const gemm_case *gc, int isa)
     return !bad;
 }
 
-static int have_avxvnni(void)
-{
-    __builtin_cpu_init();
-    return have_avx2() && __builtin_cpu_supports("avxvnni");
-}
-
-/* Every kernel table the CPU can run, up to 3: scalar, AVX2, and AVX2 with the AVX-VNNI qgemm
- * micro-kernel. Every test runs all of them, so that none is left out where a kernel of the
- * table is used indirectly (qgemm inside a convolution). */
+/* Every kernel table the CPU can run, up to QC_INT8_ISAS: scalar, AVX2, AVX2 with the AVX-VNNI
+ * qgemm micro-kernel, AVX2 with the AVX512-VNNI one. Every test runs all of them, so that none
+ * is left out where a kernel of the table is used indirectly (qgemm inside a convolution); a
+ * table the CPU lacks is skipped, and said so once. */
+#define QC_INT8_ISAS 4
 static int isa_list(int *isas)
 {
+    static const int all[QC_INT8_ISAS] = {QC_INT8_ISA_SCALAR, QC_INT8_ISA_AVX2,
+                                          QC_INT8_ISA_AVXVNNI, QC_INT8_ISA_AVX512VNNI};
+    static int told;
     int n = 0;
-    isas[n++] = QC_INT8_ISA_SCALAR;
-    if (have_avx2())
-        isas[n++] = QC_INT8_ISA_AVX2;
-    if (have_avxvnni())
-        isas[n++] = QC_INT8_ISA_AVXVNNI;
+    for (int i = 0; i < QC_INT8_ISAS; i++) {
+        if (qc_int8_select(all[i]) == 0)
+            isas[n++] = all[i];
+        else if (!told)
+            fprintf(stderr, "check_kernels_int8: skipping the %s kernels: this CPU lacks them\n",
+                    isa_name(all[i]));
+    }
+    told = 1;
     return n;
 }
 
@@ -149,19 +151,22 @@ static int qgemm_isa_list(int *isas)
 
 static const char *isa_name(int isa)
 {
-    return isa == QC_INT8_ISA_AVXVNNI ? "avxvnni" : isa_name(isa);
+    return isa == QC_INT8_ISA_AVX512VNNI ? "avx512vnni"
+           : isa == QC_INT8_ISA_AVXVNNI  ? "avxvnni"
+           : isa == QC_INT8_ISA_AVX2     ? "avx2"
+                                         : "scalar";
 }
 
 START_TEST(test_qgemm_swept_shapes_match_int64_reference)
 {
-    /* m = 1..MR+1, n = 1..2NR+1, k below / at / above the c4 group and the KB pad, odd or prime */
+    /* m = 1..MR+1, n = 1..4NR+1 (two-panel calls and their remainders), k below / at / above the c4 group and the KB pad, odd or prime */
     static const size_t ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 97, 127, 576};
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
     rng_seed(1);
     for (int s = 0; s < nisa; s++)
         for (size_t m = 1; m <= QC_Q8GEMM_MR + 1; m++)
-            for (size_t n = 1; n <= 2 * QC_Q8GEMM_NR + 1; n++)
+            for (size_t n = 1; n <= 4 * QC_Q8GEMM_NR + 1; n++)
                 for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
                     gemm_case gc = {m,
                                     n,
@@ -187,7 +192,7 @@ START_TEST(test_qgemm_k_blocks_and_column_blocks_match_reference)
          * rows at small K) */
         {7, 17, 1536},  {13, 33, 1537}, {6, 16, 3073}, {61, 19, 576},  {103, 35, 100},
     };
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
     rng_seed(2);
     for (int s = 0; s < nisa; s++)
@@ -207,7 +212,7 @@ START_TEST(test_qgemm_saturation_worst_cases_are_exact)
     static const int as[] = {0, 255, 127, 128};
     static const int bs[] = {-128, -127, 127, 1};
     static const size_t ks[] = {4, 32, 33, 1024, 2081};
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
     rng_seed(3);
     for (int s = 0; s < nisa; s++)
@@ -272,7 +277,7 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
                     for (size_t i = 0; i < MR * 19; i++)
                         c0[i] = c1[i] = c2[i] = (int32_t)rng();
                     const qc_q8gemm_ukernel_params p = {mode & 1 ? init : NULL,
-                                                        mode & 2 ? zb : NULL, rowsum};
+                                                        mode & 2 ? zb : NULL, rowsum, 0};
                     qc_q8gemm_ukernel_6x16c4__scalar(mr, nr, kc, a, w, c0, 19, &p);
                     qc_q8gemm_ukernel_6x16c4__avx2(mr, nr, kc, a, w, c1, 19, &p);
                     for (size_t i = 0; i < MR * 19; i++)
@@ -280,7 +285,7 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
                                       "ukernel mr=%zu nr=%zu kc=%zu mode=%d at (%zu, %zu): "
                                       "scalar %d, avx2 %d",
                                       mr, nr, kc, mode, i / 19, i % 19, c0[i], c1[i]);
-                    if (!have_avxvnni())
+                    if (qc_int8_select(QC_INT8_ISA_AVXVNNI) != 0)
                         continue;
                     qc_q8gemm_ukernel_6x16c4__avxvnni(mr, nr, kc, a, w, c2, 19, &p);
                     for (size_t i = 0; i < MR * 19; i++)
@@ -288,6 +293,69 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
                                       "ukernel mr=%zu nr=%zu kc=%zu mode=%d at (%zu, %zu): "
                                       "scalar %d, avxvnni %d",
                                       mr, nr, kc, mode, i / 19, i % 19, c0[i], c2[i]);
+                }
+}
+END_TEST
+
+/* micro-kernel tester for AVX512-VNNI, which packs A its own way and takes two panels: the
+ * same raw rows packed by each packer, then its kernel against the scalar one panel by panel;
+ * every mr ≤ MR, nr ≤ 2·NR, kc up to 20 K
+ * groups (across the packer's 64-k step), k_real short of kc, the worst cases included */
+START_TEST(test_qgemm_ukernel_avx512vnni_equals_scalar)
+{
+    if (qc_int8_select(QC_INT8_ISA_AVX512VNNI) != 0) {
+        fprintf(stderr, "check_kernels_int8: skipping the avx512vnni micro-kernel: this CPU "
+                        "lacks it\n");
+        return;
+    }
+    enum { MR = QC_Q8GEMM_MR, NR = QC_Q8GEMM_NR, KB = QC_Q8GEMM_KB, KMAX = 20 * KB };
+    rng_seed(7);
+    for (size_t kc = KB; kc <= KMAX; kc += KB)
+        for (size_t mr = 1; mr <= MR; mr++)
+            for (size_t nr = 1; nr <= 2 * NR; nr++)
+                for (int mode = 0; mode < 6; mode++) {
+                    _Alignas(64) uint8_t a0[QC_Q8GEMM_PACKA_BYTES(KMAX)];
+                    _Alignas(64) uint8_t a1[QC_Q8GEMM_PACKA_BYTES(KMAX)];
+                    _Alignas(64) int8_t w[2 * NR * KMAX]; /* two panels, NR·kc apart */
+                    uint8_t raw[MR * KMAX];
+                    int32_t init[2 * NR], zb[2 * NR], r0[MR], r1[MR];
+                    int32_t c0[MR * 35], c1[MR * 35];
+                    const size_t k_real = mode == 2 || mode == 5 ? kc - 1 - (kc / KB) % 7 : kc;
+                    /* mode 3: a = 0 (a' = −128) against b = 127; mode 5: a = 255 against
+                     * alternating ±128/127 */
+                    for (size_t i = 0; i < MR * kc; i++)
+                        raw[i] = (uint8_t)(mode == 3 ? 0 : mode == 5 ? 255 : rng_range(0, 255));
+                    qc_q8gemm_packa_6x16c4__scalar(mr, kc, k_real, raw, kc, a0, r0);
+                    qc_q8gemm_packa_6x32c4__avx512vnni(mr, kc, k_real, raw, kc, a1, r1);
+                    for (size_t i = 0; i < MR; i++)
+                        ck_assert_msg(r0[i] == r1[i], "rowsum mr=%zu kc=%zu k=%zu row %zu: %d vs %d",
+                                      mr, kc, k_real, i, r0[i], r1[i]);
+                    for (size_t i = 0; i < 2 * NR * kc; i++)
+                        w[i] = (int8_t)(mode == 3   ? 127
+                                        : mode >= 4 ? ((i & 1) ? 127 : -128)
+                                                    : rng_range(-128, 127));
+                    for (size_t j = 0; j < 2 * NR; j++) {
+                        init[j] = (int32_t)rng();
+                        zb[j] = rng_range(-128, 127);
+                    }
+                    for (size_t i = 0; i < MR * 35; i++)
+                        c0[i] = c1[i] = (int32_t)rng();
+                    const qc_q8gemm_ukernel_params p = {mode & 1 ? init : NULL,
+                                                        mode & 2 ? zb : NULL, r0, NR * kc};
+                    /* the reference takes one panel at a time */
+                    qc_q8gemm_ukernel_6x16c4__scalar(mr, nr < NR ? nr : NR, kc, a0, w, c0, 35, &p);
+                    if (nr > NR) {
+                        const qc_q8gemm_ukernel_params p1 = {mode & 1 ? init + NR : NULL,
+                                                             mode & 2 ? zb + NR : NULL, r0, 0};
+                        qc_q8gemm_ukernel_6x16c4__scalar(mr, nr - NR, kc, a0, w + NR * kc,
+                                                         c0 + NR, 35, &p1);
+                    }
+                    qc_q8gemm_ukernel_6x32c4__avx512vnni(mr, nr, kc, a1, w, c1, 35, &p);
+                    for (size_t i = 0; i < MR * 35; i++)
+                        ck_assert_msg(c0[i] == c1[i],
+                                      "ukernel mr=%zu nr=%zu kc=%zu k=%zu mode=%d at (%zu, %zu): "
+                                      "scalar %d, avx512vnni %d",
+                                      mr, nr, kc, k_real, mode, i / 35, i % 35, c0[i], c1[i]);
                 }
 }
 END_TEST
@@ -407,7 +475,7 @@ static void run_requant_case(int isa, int granularity, int is_u8, size_t m, size
 
 START_TEST(test_requantize_matches_exact_rounding)
 {
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(7);
     for (int s = 0; s < nisa; s++)
@@ -421,7 +489,7 @@ END_TEST
 
 START_TEST(test_requantize_ties_round_to_even)
 {
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(8);
     for (int s = 0; s < nisa; s++)
@@ -447,7 +515,7 @@ END_TEST
 START_TEST(test_requantize_extremes_saturate)
 {
     static const int32_t accs[] = {INT32_MAX, INT32_MIN, INT32_MIN + 1, 0, 1 << 30, -(1 << 30)};
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     for (int s = 0; s < nisa; s++)
         for (int32_t shift = 1; shift <= 62; shift++) {
@@ -483,7 +551,7 @@ START_TEST(test_quantize_onnx_ties_and_saturation)
     static const float xs[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 300.0f, -300.0f, 0.0f, -0.0f};
     static const int32_t want_s8[] = {0, 2, 2, 0, -2, -2, 127, -128, 0, 0};
     static const int32_t want_u8[] = {10, 12, 12, 10, 8, 8, 255, 0, 10, 10};
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     for (int s = 0; s < nisa; s++) {
         ck_assert_int_eq(qc_int8_select(isas[s]), 0);
@@ -544,7 +612,7 @@ START_TEST(test_quantize_per_channel_matches_reference)
 {
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 37}, {2, 3, 9}, {3, 5, 16},  {2, 13, 1},
                                        {4, 8, 1}, {1, 19, 1}, {2, 7, 3}, {1, 1, 1000}};
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(9);
     for (int s = 0; s < nisa; s++)
@@ -585,7 +653,7 @@ END_TEST
 START_TEST(test_dequantize_matches_definition)
 {
     static const size_t shapes[][3] = {{1, 1, 1}, {1, 1, 37}, {2, 3, 9}, {2, 13, 1}, {1, 19, 1}};
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(10);
     for (int s = 0; s < nisa; s++)
@@ -639,7 +707,7 @@ static uint8_t maxpool_ref(const qc_pool2d *p, const uint8_t *x, size_t oh, size
 
 START_TEST(test_maxpool_matches_reference)
 {
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(11);
     static uint8_t x[3 * 40 * 75], y[3 * 40 * 75];
@@ -698,7 +766,7 @@ static int32_t gavg_ref(int64_t t, int32_t mult, int32_t shift, int32_t z, int32
 
 START_TEST(test_global_avgpool_matches_reference)
 {
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(12);
     static uint8_t x[4 * 3000];
@@ -748,7 +816,7 @@ END_TEST
 
 START_TEST(test_qadd_matches_reference)
 {
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(13);
     uint8_t a[100], b[100], y[100];
@@ -798,7 +866,7 @@ END_TEST
  * once gave multiplier 0, and so an output of z_y whatever the inputs. */
 START_TEST(test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20)
 {
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(29);
     uint8_t a[64], b[64], y[64];
@@ -1002,7 +1070,7 @@ START_TEST(test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference)
 {
     /* the runtime's general path: per group, im2col rows of K = cg·kh·kw taps (padding = z_x)
      * times the weights packed N×K with per-map zero points, into [pixels][M] */
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(22);
     enum { MAXC = 8, MAXM = 12, MAXIN = 13, MAXK = 4 };
@@ -1144,6 +1212,29 @@ START_TEST(test_dwconv_avx2_equals_scalar_equals_int64_reference)
         ck_assert_int_eq(qc_int8_select(QC_INT8_ISA_AVX2), 0);
         qc_dwconv_u8s8(channels, p, x, zx, w, zw, vx);
         ck_assert_mem_eq(vx, sc, channels * out_plane * sizeof *vx);
+    }
+}
+END_TEST
+
+/* Every table the CPU runs is complete and named after its instruction set, and the SIMD
+ * ones (the VNNI tables included) take the AVX2 depthwise kernels, not the references. */
+START_TEST(test_every_kernel_table_is_complete_with_simd_depthwise)
+{
+    int isas[QC_INT8_ISAS];
+    const int nisa = isa_list(isas);
+    for (int s = 0; s < nisa; s++) {
+        ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+        const qc_int8_table *t = qc_int8_kernels();
+        ck_assert_str_eq(t->isa, isa_name(isas[s]));
+        ck_assert_str_eq(qc_int8_isa(), isa_name(isas[s]));
+        ck_assert(t->q8gemm_packa && t->q8gemm_ukernel && t->requantize_u8 && t->requantize_s8 &&
+                  t->quantize_u8 && t->quantize_s8 && t->dequantize_u8 && t->dequantize_s8 &&
+                  t->dequantize_s32 && t->maxpool_u8 && t->global_avgpool_u8 && t->qadd_u8 &&
+                  t->transpose_u8 && t->dwconv_u8s8 && t->dwconv_nhwc_u8s8);
+        const int simd = isas[s] != QC_INT8_ISA_SCALAR;
+        ck_assert(t->dwconv_u8s8 == (simd ? qc_dwconv_u8s8__avx2 : qc_dwconv_u8s8__scalar));
+        ck_assert(t->dwconv_nhwc_u8s8 ==
+                  (simd ? qc_dwconv_nhwc_u8s8__avx2 : qc_dwconv_nhwc_u8s8__scalar));
     }
 }
 END_TEST
@@ -1402,7 +1493,7 @@ static int32_t acc_for(double m, double span)
 START_TEST(test_requantize_exact_for_multipliers_2e_minus20_to_2e20)
 {
     enum { MAXC = 23 };
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
     rng_seed(31);
     int checked = 0, unsaturated = 0;
@@ -1514,7 +1605,7 @@ END_TEST
  * 2^20: y = clamp(round_half_away(Σ (x − z_in) · s_in / (s_out · n)) + z_out) (eqs. A1–A3) */
 START_TEST(test_global_avgpool_exact_for_ratios_2e_minus20_to_2e20)
 {
-    int isas[3];
+    int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
     rng_seed(32);
     static uint8_t x[3 * 2500];
@@ -1628,6 +1719,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);
     tcase_add_test(g, test_qgemm_packa_avx2_equals_scalar);
+    tcase_add_test(g, test_qgemm_ukernel_avx512vnni_equals_scalar);
     tcase_add_test(g, test_force_scalar_environment_variable);
     suite_add_tcase(s, g);
     TCase *r = tcase_create("requantize");
@@ -1661,6 +1753,7 @@ static Suite *suite(void)
     tcase_add_test(cv, test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference);
     tcase_add_test(cv, test_pointwise_transpose_is_the_im2col_of_a_1x1_window);
     tcase_add_test(cv, test_dwconv_avx2_equals_scalar_equals_int64_reference);
+    tcase_add_test(cv, test_every_kernel_table_is_complete_with_simd_depthwise);
     tcase_add_test(cv, test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference);
     tcase_add_test(cv, test_transpose_u8_avx2_and_scalar_match_definition);
     tcase_add_test(cv, test_im2col_nhwc_wide_channels_match_definition);

@@ -1,93 +1,79 @@
-/* dispatch.c — fills the INT8 kernel table once: AVX2 if present, unless QCAL_FORCE_SCALAR. */
+/* dispatch.c — the INT8 kernel tables, one per instruction set, and the choice of one, once
+ * (the widest the CPU runs, qc_cpu_isa; the scalar references under QCAL_FORCE_SCALAR). */
 #include "int8-impl.h"
-#include "dwconv-impl.h"
 
-#include <cpuid.h>
 #include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
 
-static const qc_int8_table scalar_table = {
-    "scalar",
-    qc_q8gemm_packa_6x16c4__scalar,
-    qc_q8gemm_ukernel_6x16c4__scalar,
-    qc_requantize_u8__scalar,
-    qc_requantize_s8__scalar,
-    qc_quantize_u8__scalar,
-    qc_quantize_s8__scalar,
-    qc_dequantize_u8__scalar,
-    qc_dequantize_s8__scalar,
-    qc_dequantize_s32__scalar,
-    qc_maxpool_u8__scalar,
-    qc_global_avgpool_u8__scalar,
-    qc_qadd_u8__scalar,
-    qc_transpose_u8__scalar,
+/* The kernels every SIMD table shares: AVX2 (requantization apart) */
+#define QC_INT8_AVX2_COMMON                                                                    \
+    .quantize_u8 = qc_quantize_u8__avx2, .quantize_s8 = qc_quantize_s8__avx2,                  \
+    .dequantize_u8 = qc_dequantize_u8__avx2, .dequantize_s8 = qc_dequantize_s8__avx2,          \
+    .dequantize_s32 = qc_dequantize_s32__avx2, .maxpool_u8 = qc_maxpool_u8__avx2,              \
+    .global_avgpool_u8 = qc_global_avgpool_u8__avx2, .qadd_u8 = qc_qadd_u8__avx2,              \
+    .transpose_u8 = qc_transpose_u8__avx2, .dwconv_u8s8 = qc_dwconv_u8s8__avx2,                \
+    .dwconv_nhwc_u8s8 = qc_dwconv_nhwc_u8s8__avx2
+
+/* One table per instruction set; the VNNI ones differ from AVX2 only in the qgemm (the same
+ * packed B, the same bits). isa names the table in use for reports and benchmarks. */
+static const qc_int8_table tables[QC_ISA_COUNT] = {
+    [QC_ISA_SCALAR] =
+        {
+            .isa = "scalar",
+            .q8gemm_packa = qc_q8gemm_packa_6x16c4__scalar,
+            .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__scalar,
+            .q8gemm_nr = QC_Q8GEMM_NR,
+            .requantize_u8 = qc_requantize_u8__scalar,
+            .requantize_s8 = qc_requantize_s8__scalar,
+            .quantize_u8 = qc_quantize_u8__scalar,
+            .quantize_s8 = qc_quantize_s8__scalar,
+            .dequantize_u8 = qc_dequantize_u8__scalar,
+            .dequantize_s8 = qc_dequantize_s8__scalar,
+            .dequantize_s32 = qc_dequantize_s32__scalar,
+            .maxpool_u8 = qc_maxpool_u8__scalar,
+            .global_avgpool_u8 = qc_global_avgpool_u8__scalar,
+            .qadd_u8 = qc_qadd_u8__scalar,
+            .transpose_u8 = qc_transpose_u8__scalar,
+            .dwconv_u8s8 = qc_dwconv_u8s8__scalar,
+            .dwconv_nhwc_u8s8 = qc_dwconv_nhwc_u8s8__scalar,
+        },
+    [QC_ISA_AVX2] =
+        {
+            .isa = "avx2",
+            .q8gemm_packa = qc_q8gemm_packa_6x16c4__avx2,
+            .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__avx2,
+            .q8gemm_nr = QC_Q8GEMM_NR,
+            .requantize_u8 = qc_requantize_u8__avx2_cols,
+            .requantize_s8 = qc_requantize_s8__avx2_cols,
+            QC_INT8_AVX2_COMMON,
+        },
+    [QC_ISA_AVXVNNI] =
+        {
+            .isa = "avxvnni",
+            .q8gemm_packa = qc_q8gemm_packa_6x16c4__avx2,
+            .q8gemm_ukernel = qc_q8gemm_ukernel_6x16c4__avxvnni,
+            .q8gemm_nr = QC_Q8GEMM_NR,
+            .requantize_u8 = qc_requantize_u8__avx2_cols,
+            .requantize_s8 = qc_requantize_s8__avx2_cols,
+            QC_INT8_AVX2_COMMON,
+        },
+    [QC_ISA_AVX512VNNI] =
+        {
+            .isa = "avx512vnni",
+            .q8gemm_packa = qc_q8gemm_packa_6x32c4__avx512vnni,
+            .q8gemm_ukernel = qc_q8gemm_ukernel_6x32c4__avx512vnni,
+            .q8gemm_nr = 2 * QC_Q8GEMM_NR,
+            .requantize_u8 = qc_requantize_u8__avx512_cols,
+            .requantize_s8 = qc_requantize_s8__avx512_cols,
+            QC_INT8_AVX2_COMMON,
+        },
 };
 
-static const qc_int8_table avx2_table = {
-    "avx2",
-    qc_q8gemm_packa_6x16c4__avx2,
-    qc_q8gemm_ukernel_6x16c4__avx2,
-    qc_requantize_u8__avx2_cols,
-    qc_requantize_s8__avx2_cols,
-    qc_quantize_u8__avx2,
-    qc_quantize_s8__avx2,
-    qc_dequantize_u8__avx2,
-    qc_dequantize_s8__avx2,
-    qc_dequantize_s32__avx2,
-    qc_maxpool_u8__avx2,
-    qc_global_avgpool_u8__avx2,
-    qc_qadd_u8__avx2,
-    qc_transpose_u8__avx2,
-};
-
-/* the AVX2 table with the qgemm micro-kernel on AVX-VNNI dot products (same packing, same
- * bits); its isa stays "avx2": every other kernel is the AVX2 one */
-static const qc_int8_table avxvnni_table = {
-    "avx2",
-    qc_q8gemm_packa_6x16c4__avx2,
-    qc_q8gemm_ukernel_6x16c4__avxvnni,
-    qc_requantize_u8__avx2_cols,
-    qc_requantize_s8__avx2_cols,
-    qc_quantize_u8__avx2,
-    qc_quantize_s8__avx2,
-    qc_dequantize_u8__avx2,
-    qc_dequantize_s8__avx2,
-    qc_dequantize_s32__avx2,
-    qc_maxpool_u8__avx2,
-    qc_global_avgpool_u8__avx2,
-    qc_qadd_u8__avx2,
-    qc_transpose_u8__avx2,
-};
-
-static const qc_int8_table *table = &scalar_table;
+static const qc_int8_table *table = &tables[QC_ISA_SCALAR];
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-static int have_avx2(void)
-{
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
-}
-
-/* AVX-VNNI is CPUID leaf 7, subleaf 1, EAX bit 4, read directly: not every compiler's
- * __builtin_cpu_supports knows its name (clang 14 does not). The OS saves the YMM state
- * whenever AVX2 is reported usable. */
-static int have_avxvnni(void)
-{
-    unsigned eax, ebx, ecx, edx;
-    if (!have_avx2() || !__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx))
-        return 0;
-    return (eax >> 4) & 1;
-}
 
 static void init(void)
 {
-    const char *force = getenv("QCAL_FORCE_SCALAR");
-    const int forced = force != NULL && force[0] != '\0' && strcmp(force, "0") != 0;
-    table = forced         ? &scalar_table
-            : have_avxvnni() ? &avxvnni_table
-            : have_avx2()    ? &avx2_table
-                             : &scalar_table;
+    table = &tables[qc_cpu_isa()];
 }
 
 const qc_int8_table *qc_int8_kernels(void)
@@ -99,19 +85,10 @@ const qc_int8_table *qc_int8_kernels(void)
 int qc_int8_select(int isa)
 {
     pthread_once(&once, init);
-    if (isa == QC_INT8_ISA_SCALAR) {
-        table = &scalar_table;
-        return 0;
-    }
-    if (isa == QC_INT8_ISA_AVX2 && have_avx2()) {
-        table = &avx2_table;
-        return 0;
-    }
-    if (isa == QC_INT8_ISA_AVXVNNI && have_avxvnni()) {
-        table = &avxvnni_table;
-        return 0;
-    }
-    return -1;
+    if (isa < 0 || isa >= QC_ISA_COUNT || !qc_cpu_has((qc_isa)isa))
+        return -1;
+    table = &tables[isa];
+    return 0;
 }
 
 const char *qc_int8_isa(void)
@@ -183,21 +160,15 @@ void qc_transpose_u8(size_t rows, size_t cols, const uint8_t *x, size_t x_stride
     qc_int8_kernels()->transpose_u8(rows, cols, x, x_stride, y, y_stride);
 }
 
-/* The depthwise kernels live outside the shared table; they follow its choice. */
 void qc_dwconv_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x, int32_t x_zero_point,
                     const int8_t *w, const int32_t *w_zero_point, int32_t *acc)
 {
-    const qc_dwconv_u8s8_fn fn =
-        strcmp(qc_int8_kernels()->isa, "avx2") == 0 ? qc_dwconv_u8s8__avx2 : qc_dwconv_u8s8__scalar;
-    fn(channels, p, x, x_zero_point, w, w_zero_point, acc);
+    qc_int8_kernels()->dwconv_u8s8(channels, p, x, x_zero_point, w, w_zero_point, acc);
 }
 
 void qc_dwconv_nhwc_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x,
                          int32_t x_zero_point, const int8_t *w, const int32_t *w_zero_point,
                          int32_t *acc)
 {
-    const qc_dwconv_nhwc_u8s8_fn fn = strcmp(qc_int8_kernels()->isa, "avx2") == 0
-                                          ? qc_dwconv_nhwc_u8s8__avx2
-                                          : qc_dwconv_nhwc_u8s8__scalar;
-    fn(channels, p, x, x_zero_point, w, w_zero_point, acc);
+    qc_int8_kernels()->dwconv_nhwc_u8s8(channels, p, x, x_zero_point, w, w_zero_point, acc);
 }

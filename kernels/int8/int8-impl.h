@@ -2,6 +2,8 @@
 #ifndef QCAL_KERNELS_INT8_IMPL_H
 #define QCAL_KERNELS_INT8_IMPL_H
 
+#include "../kernels.h" /* qc_isa, the CPU's instruction sets */
+#include "dwconv-impl.h"
 #include "int8.h"
 
 /* qgemm tile: MR rows of A × NR columns of B per micro-kernel call ("6x16c4"): 12 256-bit
@@ -45,16 +47,21 @@ typedef struct qc_q8gemm_header {
 typedef QC_Q8GEMM_PACKA((*qc_q8gemm_packa_fn));
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__scalar);
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2);
+/* AVX512-VNNI: a' = a − 128 as int8 rows of kc bytes, then MR int32 corrections (eq. G6) */
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x32c4__avx512vnni);
 
 typedef struct qc_q8gemm_ukernel_params {
-    const int32_t *init;   /* NR start values per column; NULL: accumulate onto c */
-    const int32_t *zb;     /* NR weight zero points; NULL: all zero */
+    const int32_t *init;   /* nr start values per column; NULL: accumulate onto c */
+    const int32_t *zb;     /* nr weight zero points; NULL: all zero */
     const int32_t *rowsum; /* MR sums of this block's activations a (used only with zb) */
+    size_t panel_stride;   /* bytes from one NR-column panel of w to the next (nr > NR) */
 } qc_q8gemm_ukernel_params;
 
 /* c[i][j] = (init ? init[j] : c[i][j]) + Σ_k a'[i][k]·w[k][j] − zb[j]·rowsum[i]
  * for i < mr, j < nr, with a' from the packed A panel and w the panel [kc / 4][NR][4]; kc is
- * a positive multiple of KB; c_stride in elements; all arithmetic mod 2^32. */
+ * a positive multiple of KB; c_stride in elements; all arithmetic mod 2^32. nr is at most the
+ * table's q8gemm_nr: NR, or 2·NR for a kernel that takes two panels (the second at
+ * w + panel_stride). */
 #define QC_Q8GEMM_UKERNEL(fn)                                                                  \
     void fn(size_t mr, size_t nr, size_t kc, const uint8_t *a, const int8_t *w, int32_t *c,    \
             size_t c_stride, const qc_q8gemm_ukernel_params *params)
@@ -63,6 +70,8 @@ QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__scalar);
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx2);
 /* the same with AVX-VNNI's vpdpbusd (CPUs that have it; packs A with the AVX2 packa) */
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avxvnni);
+/* 512-bit vpdpbusd over two panels, one zmm per row and panel (packs A with its own packa) */
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x32c4__avx512vnni);
 
 /* requantize m × n int32 → u8/s8 (see qc_requantize_u8) */
 #define QC_REQUANTIZE_U8(fn)                                                                   \
@@ -81,6 +90,9 @@ QC_REQUANTIZE_S8(qc_requantize_s8__avx2);
  * granularities go to the two above */
 QC_REQUANTIZE_U8(qc_requantize_u8__avx2_cols);
 QC_REQUANTIZE_S8(qc_requantize_s8__avx2_cols);
+/* the same on 16 columns per 512-bit vector (AVX512 F + BW) */
+QC_REQUANTIZE_U8(qc_requantize_u8__avx512_cols);
+QC_REQUANTIZE_S8(qc_requantize_s8__avx512_cols);
 
 /* f32 → u8/s8 (see qc_quantize_u8) and u8/s8/int32 → f32 */
 #define QC_QUANTIZE(fn, T)                                                                     \
@@ -130,12 +142,14 @@ QC_TRANSPOSE_U8(qc_transpose_u8__avx2);
  * twins (one value per plane; the AVX2 twin vectorizes the sum) */
 int32_t qc_gavgpool_round(int32_t t, int32_t multiplier, int32_t shift);
 
-/* One table of kernels, filled once (AVX2 when the CPU has it and QCAL_FORCE_SCALAR is unset
- * or "0"; with AVX-VNNI, the AVX2 table with the VNNI qgemm micro-kernel). */
+/* One table of kernels per qc_isa (dispatch.c), the widest the CPU runs chosen once (see
+ * qc_cpu_isa): the AVX-VNNI and AVX512-VNNI tables are the AVX2 one with their own qgemm
+ * micro-kernel (and A packing). */
 typedef struct qc_int8_table {
     const char *isa;
     qc_q8gemm_packa_fn q8gemm_packa;
     qc_q8gemm_ukernel_fn q8gemm_ukernel;
+    size_t q8gemm_nr; /* columns per micro-kernel call: QC_Q8GEMM_NR or 2·QC_Q8GEMM_NR */
     qc_requantize_u8_fn requantize_u8;
     qc_requantize_s8_fn requantize_s8;
     qc_quantize_u8_fn quantize_u8;
@@ -147,17 +161,18 @@ typedef struct qc_int8_table {
     qc_gavgpool_u8_fn global_avgpool_u8;
     qc_qadd_u8_fn qadd_u8;
     qc_transpose_u8_fn transpose_u8;
+    qc_dwconv_u8s8_fn dwconv_u8s8;
+    qc_dwconv_nhwc_u8s8_fn dwconv_nhwc_u8s8;
 } qc_int8_table;
 
 const qc_int8_table *qc_int8_kernels(void);
 
-/* Tests and benchmarks: refill the table for QC_INT8_ISA_SCALAR, QC_INT8_ISA_AVX2 or
- * QC_INT8_ISA_AVXVNNI (AVX2 with the AVX-VNNI qgemm micro-kernel; the default when the CPU has
- * it) — only when the CPU supports it; returns 0, or -1 and leaves the table unchanged. Not
- * thread-safe. */
-#define QC_INT8_ISA_SCALAR 0
-#define QC_INT8_ISA_AVX2 1
-#define QC_INT8_ISA_AVXVNNI 2
+/* Tests and benchmarks: use the table of isa (a qc_isa) from now on, only when the CPU runs
+ * it (qc_cpu_has); returns 0, or -1 and leaves the table unchanged. Not thread-safe. */
+#define QC_INT8_ISA_SCALAR QC_ISA_SCALAR
+#define QC_INT8_ISA_AVX2 QC_ISA_AVX2
+#define QC_INT8_ISA_AVXVNNI QC_ISA_AVXVNNI
+#define QC_INT8_ISA_AVX512VNNI QC_ISA_AVX512VNNI
 int qc_int8_select(int isa);
 
 #endif

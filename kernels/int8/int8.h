@@ -214,7 +214,8 @@ void qc_dwconv_nhwc_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x,
                          int32_t x_zero_point, const int8_t *w, const int32_t *w_zero_point,
                          int32_t *acc);
 
-/* "avx2" or "scalar": the kernels in use (for reports and benchmarks) */
+/* the kernel table in use, for reports and benchmarks: "scalar", "avx2", "avxvnni" or
+ * "avx512vnni" (the last two: AVX2 with a VNNI qgemm) */
 const char *qc_int8_isa(void);
 
 #endif

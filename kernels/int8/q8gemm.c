@@ -85,6 +85,7 @@ void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, 
     const int has_zb = (h->flags & QC_Q8GEMM_HAS_ZB) != 0;
     const qc_q8gemm_ukernel_fn ukernel = t->q8gemm_ukernel;
     const qc_q8gemm_packa_fn packa = t->q8gemm_packa;
+    const size_t nc = t->q8gemm_nr; /* columns per call: one or two panels */
 
     if (m == 0 || n == 0)
         return;
@@ -115,18 +116,18 @@ void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, 
                 packa(mr, kc, k_real, a + i0 * a_stride + k0, a_stride, ab.bytes + p * pstride,
                       ab.rowsum[p]);
             }
-            for (size_t j0 = 0; j0 < n; j0 += NR) {
-                const size_t nr = n - j0 < NR ? n - j0 : NR;
+            for (size_t j0 = 0; j0 < n; j0 += nc) {
+                const size_t nr = n - j0 < nc ? n - j0 : nc;
                 const int8_t *w = panels + j0 * kp + k0 * NR;
-                int32_t init[NR];
-                if (k0 == 0)
-                    for (size_t j = 0; j < NR; j++)
+                int32_t init[2 * NR];
+                if (k0 == 0) /* the panels this call reads: np is a multiple of NR */
+                    for (size_t j = 0; j < round_up(nr, NR); j++)
                         init[j] = (int32_t)(shift * (uint32_t)colsum[j0 + j] +
                                             kza * (uint32_t)zbp[j0 + j]);
                 for (size_t i0 = m0, p = 0; i0 < m1; i0 += MR, p++) {
                     const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
                     const qc_q8gemm_ukernel_params params = {
-                        k0 == 0 ? init : NULL, has_zb ? zbp + j0 : NULL, ab.rowsum[p]};
+                        k0 == 0 ? init : NULL, has_zb ? zbp + j0 : NULL, ab.rowsum[p], NR * kp};
                     ukernel(mr, nr, kc, ab.bytes + p * pstride, w, c + i0 * c_stride + j0, c_stride,
                             &params);
                 }

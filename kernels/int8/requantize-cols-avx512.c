@@ -1,0 +1,103 @@
+/* requantize-cols-avx512.c — per-column int32 → u8/s8 requantization on 16 columns per
+ * 512-bit vector (AVX512 F + BW); bit-exact with the scalar reference requantize-scalar.c
+ * (eqs. R1–R5). The steps are those of requantize-cols-avx2.c, whose comments derive them;
+ * masks replace the blends, the +1 of the rounding and the tail copies. */
+#include "int8-impl.h"
+
+#include <immintrin.h>
+
+/* The constants of 16 consecutive columns; the 64-bit ones split into the even and the odd
+ * columns, the two halves of the int32 lanes that vpmuldq multiplies. */
+typedef struct {
+    __m512i sh_e, sh_o, mask_e, mask_o, half_e, half_o; /* s, 2^s − 1, 2^(s−1) */
+    __m512i mult, lo, hi, bias, bias32;                 /* as in requantize-cols-avx2.c */
+} cols16;
+
+/* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 16); lanes past the last column compute
+ * a harmless value that is never stored */
+static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq, cols16 *cc)
+{
+    int64_t sh[2][8], mask[2][8], half[2][8];
+    int32_t mult[16], lo[16], hi[16], bs[16], b32[16];
+    for (size_t i = 0; i < 16; i++) {
+        const size_t j = j0 + i;
+        const int32_t s = i < nn ? rq->shift[j] : 1;
+        mult[i] = i < nn ? rq->multiplier[j] : 1 << 30;
+        bs[i] = i < nn && bias != NULL ? bias[j] : 0;
+        sh[i & 1][i / 2] = s;
+        mask[i & 1][i / 2] = ((int64_t)1 << s) - 1;
+        half[i & 1][i / 2] = (int64_t)1 << (s - 1);
+        const int32_t s31 = s < 31 ? s : 31;
+        hi[i] = s31 == 31 ? INT32_MAX : (int32_t)1 << s31;
+        lo[i] = s31 == 31 ? INT32_MIN : -((int32_t)1 << s31);
+        b32[i] = s >= 32 ? (int32_t)((uint32_t)1 << (63 - s)) : 0;
+    }
+    cc->sh_e = _mm512_loadu_si512(sh[0]);
+    cc->sh_o = _mm512_loadu_si512(sh[1]);
+    cc->mask_e = _mm512_loadu_si512(mask[0]);
+    cc->mask_o = _mm512_loadu_si512(mask[1]);
+    cc->half_e = _mm512_loadu_si512(half[0]);
+    cc->half_o = _mm512_loadu_si512(half[1]);
+    cc->mult = _mm512_loadu_si512(mult);
+    cc->lo = _mm512_loadu_si512(lo);
+    cc->hi = _mm512_loadu_si512(hi);
+    cc->bias = _mm512_loadu_si512(bs);
+    cc->bias32 = _mm512_loadu_si512(b32);
+}
+
+/* R4 on eight 64-bit lanes, up to the bias 2^(63−s) (see round_biased in
+ * requantize-cols-avx2.c) */
+static inline __m512i round_biased(__m512i p, __m512i sh, __m512i mask, __m512i half)
+{
+    const __m512i one = _mm512_set1_epi64(1);
+    const __m512i u = _mm512_xor_si512(p, _mm512_set1_epi64(INT64_MIN));
+    const __m512i q = _mm512_srlv_epi64(u, sh);
+    const __m512i rem = _mm512_add_epi64(_mm512_and_si512(u, mask), _mm512_and_si512(q, one));
+    return _mm512_mask_add_epi64(q, _mm512_cmpgt_epi64_mask(rem, half), q, one);
+}
+
+/* 16 columns of one row: R1–R4, then R5's clamp and z, as int32 */
+static inline __m512i requantize16(__m512i acc, const cols16 *c, __m512i vlo, __m512i vhi,
+                                   __m512i vz)
+{
+    __m512i t = _mm512_add_epi32(acc, c->bias);
+    t = _mm512_max_epi32(_mm512_min_epi32(t, c->hi), c->lo);
+    const __m512i pe = _mm512_mul_epi32(t, c->mult);
+    const __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(t, 32), _mm512_srli_epi64(c->mult, 32));
+    const __m512i re = round_biased(pe, c->sh_e, c->mask_e, c->half_e);
+    const __m512i ro = round_biased(po, c->sh_o, c->mask_o, c->half_o);
+    __m512i r = _mm512_mask_blend_epi32(0xaaaa, re, _mm512_slli_epi64(ro, 32));
+    r = _mm512_sub_epi32(r, c->bias32);
+    return _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(r, vhi), vlo), vz);
+}
+
+/* Column blocks outside, rows inside, as the AVX2 version. The result lies in the output
+ * type's range, so the narrowing stores (vpmovusdb, vpmovsdb) never saturate. */
+#define REQUANTIZE_COLS_BODY(STORE, FALLBACK)                                                  \
+    if (rq->granularity != QC_PER_COLUMN) {                                                    \
+        FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                \
+        return;                                                                                \
+    }                                                                                          \
+    const int32_t z = rq->zero_point;                                                          \
+    const __m512i vz = _mm512_set1_epi32(z);                                                   \
+    const __m512i vlo = _mm512_set1_epi32(rq->qmin - z), vhi = _mm512_set1_epi32(rq->qmax - z); \
+    for (size_t j = 0; j < n; j += 16) {                                                       \
+        const size_t nn = n - j < 16 ? n - j : 16;                                             \
+        const __mmask16 cols = (__mmask16)((1u << nn) - 1);                                    \
+        cols16 cc;                                                                             \
+        prepare(j, nn, bias, rq, &cc);                                                         \
+        for (size_t i = 0; i < m; i++) {                                                       \
+            const __m512i a = _mm512_maskz_loadu_epi32(cols, acc + i * acc_stride + j);        \
+            STORE(y + i * y_stride + j, cols, requantize16(a, &cc, vlo, vhi, vz));             \
+        }                                                                                      \
+    }
+
+QC_REQUANTIZE_U8(qc_requantize_u8__avx512_cols)
+{
+    REQUANTIZE_COLS_BODY(_mm512_mask_cvtusepi32_storeu_epi8, qc_requantize_u8__avx2)
+}
+
+QC_REQUANTIZE_S8(qc_requantize_s8__avx512_cols)
+{
+    REQUANTIZE_COLS_BODY(_mm512_mask_cvtsepi32_storeu_epi8, qc_requantize_s8__avx2)
+}
