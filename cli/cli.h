@@ -106,6 +106,8 @@ typedef struct {
     const char *what; /* "model" (its card beside is checked too), "statistics file", … */
 } cli_file;
 int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n);
+/* Two paths naming one file: by device and inode when both exist, else by resolved path. */
+bool cli_same_file(const char *a, const char *b);
 /* The same for plain input paths (e.g. a command's positional arguments): a path ending in
  * ".onnx" is a model, anything else an input. */
 int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);

@@ -276,8 +276,7 @@ static char *resolve_path(const char *path)
     return r;
 }
 
-/* The same file: by device and inode when both exist, else by resolved path. */
-static bool same_file(const char *a, const char *b)
+bool cli_same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
     if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
@@ -295,7 +294,7 @@ int cli_check_output(const char *out, const char *option, const cli_file *inputs
         const cli_file *in = &inputs[i];
         if (!in->path)
             continue;
-        if (same_file(out, in->path)) {
+        if (cli_same_file(out, in->path)) {
             cli_error("cannot write '%s': it is the %s '%s', which the command reads (%s must name "
                       "another file)", out, in->what, in->path, option);
             return QC_ERR_USAGE;
@@ -304,7 +303,7 @@ int cli_check_output(const char *out, const char *option, const cli_file *inputs
             continue;
         char *card = qc_model_card_path(in->path);
         struct stat st;
-        bool hit = card && stat(card, &st) == 0 && same_file(out, card);
+        bool hit = card && stat(card, &st) == 0 && cli_same_file(out, card);
         if (hit)
             cli_error("cannot write '%s': it is the model card of '%s' (%s must name another file)",
                       out, in->path, option);

@@ -5,7 +5,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "../calib/calib.h"
 #include "../stats/stats.h"
@@ -245,14 +244,6 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
-/* Two output paths naming one file: the same text, or the same file when both exist. */
-static bool same_output(const char *a, const char *b)
-{
-    struct stat sa, sb;
-    return !strcmp(a, b) || (stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-                             sa.st_ino == sb.st_ino);
-}
-
 /* --write-trt-cache and --write-ort-overrides: formats that can carry the options, and paths
  * that are no input (model, statistics, images), nor -o, its model card, or each other. */
 static int check_range_files(const quantize_options *o, const cli_file *inputs)
@@ -275,7 +266,7 @@ static int check_range_files(const quantize_options *o, const cli_file *inputs)
             continue;
         status = cli_check_output(files[f].path, files[f].flag, inputs, 3);
         for (int k = 0; k < files[f].n_taken && status == QC_OK; k++)
-            if (taken[k] && same_output(files[f].path, taken[k]))
+            if (taken[k] && cli_same_file(files[f].path, taken[k]))
                 status = cli_usage_error(QUANTIZE_USAGE, "%s '%s' is also %s", files[f].flag, files[f].path,
                                          option[k]);
     }
