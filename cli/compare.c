@@ -331,15 +331,18 @@ static const char *role_name(qc_role r)
 
 static void print_table(const model_result *ms, int n_models, const compare_options *o)
 {
-    printf("%-24s %-26s %8s %7s %8s %9s %8s  %s\n", "model", "variant", "top-1", "delta", "agree",
+    int w = 26; /* the variant column: as wide as the longest name */
+    for (int k = 0; k < o->n; k++)
+        w = (int)strlen(o->v[k].name) > w ? (int)strlen(o->v[k].name) : w;
+    printf("%-24s %-*s %8s %7s %8s %9s %8s  %s\n", "model", w, "variant", "top-1", "delta", "agree",
            "KL", "speed-up", "min SQNR");
     for (int mi = 0; mi < n_models; mi++) {
         const model_result *m = &ms[mi];
         const char *base = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
         if (m->labelled)
-            printf("%-24s %-26s %7.2f%%\n", base, "fp32", 100.0 * fp32_top1(m));
+            printf("%-24s %-*s %7.2f%%\n", base, w, "fp32", 100.0 * fp32_top1(m));
         else
-            printf("%-24s %-26s %8s\n", base, "fp32", "-");
+            printf("%-24s %-*s %8s\n", base, w, "fp32", "-");
         for (int k = 0; k < o->n; k++) {
             const variant_result *v = &m->var[k];
             char top[16] = "-", delta[16] = "-", sq[160] = "-";
@@ -351,7 +354,7 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
             double ms_db = min_sqnr(m, k, &which);
             if (which >= 0)
                 snprintf(sq, sizeof sq, "%.1f dB (%s)", ms_db, m->stats->tensors[which].name);
-            printf("%-24s %-26s %8s %7s %7.2f%% %9.2e %7.2fx  %s\n", "", o->v[k].name, top, delta,
+            printf("%-24s %-*s %8s %7s %7.2f%% %9.2e %7.2fx  %s\n", "", w, o->v[k].name, top, delta,
                    100.0 * var_agree(m, k), m->n ? v->kl_sum / (double)m->n : 0.0,
                    v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0, sq);
         }
