@@ -1,8 +1,8 @@
 /* ops-fp32.c — the FP32 math ops of the reference executor: convolution, products, pooling.
  * Conv, Gemm, MatMul, Add/Sub/Mul/Div, Relu, LeakyRelu, Clip, Sigmoid, MaxPool, AveragePool,
- * GlobalAveragePool, GlobalMaxPool, BatchNormalization and Softmax, with ONNX's semantics from
+ * GlobalAveragePool, GlobalMaxPool, BatchNormalization, Softmax, LogSoftmax and Hardmax, with ONNX's semantics from
  * opset 7 on, plus the older forms still met in the wild: Clip's min/max attributes,
- * broadcasting with an axis, Softmax's 2-d coercion. */
+ * broadcasting with an axis, the softmaxes' 2-d coercion. */
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -876,7 +876,7 @@ static qc_status batchnorm_run(qc_exec *x, const qc_node *n, const qc_value *con
     return QC_OK;
 }
 
-/* ---- Softmax ----------------------------------------------------------------------------- */
+/* ---- Softmax, LogSoftmax, Hardmax ----------------------------------------------------------------------------- */
 
 typedef struct {
     int64_t axis;
@@ -927,12 +927,15 @@ static qc_status softmax_run(qc_exec *x, const qc_node *n, const qc_value *const
     qc_status s = softmax_axis(n, v, &axis, err);
     if (s != QC_OK)
         return s;
+    void (*kernel)(int64_t, int64_t, int64_t, const float *, float *) =
+        !strcmp(n->op_type, "LogSoftmax") ? qc_f32_log_softmax
+        : !strcmp(n->op_type, "Hardmax") ? qc_f32_hardmax
+                                          : qc_f32_softmax;
     int64_t outer = product(v->dims, 0, axis);
     if (st->coerce_2d)
-        qc_f32_softmax(outer, product(v->dims, axis, v->rank), 1, v->data, out[0].data);
+        kernel(outer, product(v->dims, axis, v->rank), 1, v->data, out[0].data);
     else
-        qc_f32_softmax(outer, v->dims[axis], product(v->dims, axis + 1, v->rank), v->data,
-                       out[0].data);
+        kernel(outer, v->dims[axis], product(v->dims, axis + 1, v->rank), v->data, out[0].data);
     return QC_OK;
 }
 
@@ -956,5 +959,7 @@ const qc_op qc_ops_fp32[] = {
     {"GlobalMaxPool", "", unary_check, global_pool_infer, global_pool_run, NULL},
     {"BatchNormalization", "", batchnorm_check, batchnorm_infer, batchnorm_run, release_state},
     {"Softmax", "", softmax_check, softmax_infer, softmax_run, release_state},
+    {"LogSoftmax", "", softmax_check, softmax_infer, softmax_run, release_state},
+    {"Hardmax", "", softmax_check, softmax_infer, softmax_run, release_state},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

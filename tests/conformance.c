@@ -28,7 +28,8 @@ typedef struct {
     char reason[256];
 } skip_entry;
 
-static skip_entry skips[256];
+#define MAX_SKIPS 1024
+static skip_entry skips[MAX_SKIPS];
 static int n_skips;
 static int verbose;
 
@@ -38,7 +39,7 @@ static void load_skips(void)
     if (!f)
         return;
     char line[512];
-    while (fgets(line, sizeof line, f) && n_skips < 256) {
+    while (fgets(line, sizeof line, f) && n_skips < MAX_SKIPS) {
         if (line[0] == '#' || line[0] == '\n')
             continue;
         line[strcspn(line, "\n")] = '\0';

@@ -23,3 +23,38 @@ void qc_f32_softmax(int64_t outer, int64_t axis_size, int64_t inner, const float
                 yr[j * inner] = (float)(yr[j * inner] / sum);
         }
 }
+
+void qc_f32_log_softmax(int64_t outer, int64_t axis_size, int64_t inner, const float *x,
+                        float *y)
+{
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *xr = x + o * axis_size * inner + i;
+            float *yr = y + o * axis_size * inner + i;
+            float max = -INFINITY;
+            for (int64_t j = 0; j < axis_size; j++)
+                max = xr[j * inner] > max ? xr[j * inner] : max;
+            double sum = 0.0;
+            for (int64_t j = 0; j < axis_size; j++)
+                sum += exp((double)xr[j * inner] - max);
+            /* sum >= 1 (the maximum's term), so the log is finite */
+            double log_sum = log(sum);
+            for (int64_t j = 0; j < axis_size; j++)
+                yr[j * inner] = (float)((double)xr[j * inner] - max - log_sum);
+        }
+}
+
+void qc_f32_hardmax(int64_t outer, int64_t axis_size, int64_t inner, const float *x, float *y)
+{
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            const float *xr = x + o * axis_size * inner + i;
+            float *yr = y + o * axis_size * inner + i;
+            int64_t best = 0;
+            for (int64_t j = 1; j < axis_size; j++)
+                if (xr[j * inner] > xr[best * inner])
+                    best = j;
+            for (int64_t j = 0; j < axis_size; j++)
+                yr[j * inner] = j == best ? 1.0f : 0.0f;
+        }
+}
