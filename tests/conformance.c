@@ -3,7 +3,8 @@
  * exactly. Cases listed in tests/conformance-skip.txt are reported with their reason.
  *
  * usage: conformance [--verbose] [DIR…]   (default: /usr/share/libonnx-testdata/data/node
- *        and tests/data/pytorch, PyTorch exports with PyTorch's outputs; a DIR is a case
+ *        and tests/data/pytorch, PyTorch exports with PyTorch's outputs, and
+ *        tests/data/onnxruntime, one-node models with ONNX Runtime's outputs; a DIR is a case
  *        folder or a folder of cases) */
 #include <dirent.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 
 #define DEFAULT_ROOT "/usr/share/libonnx-testdata/data/node"
 #define PYTORCH_ROOT "tests/data/pytorch"
+#define ORT_ROOT "tests/data/onnxruntime"
 #define SKIP_FILE "tests/conformance-skip.txt"
 #define FLOAT_RTOL 1e-3
 #define FLOAT_ATOL 1e-7
@@ -319,6 +321,8 @@ int main(int argc, char **argv)
         run_path(DEFAULT_ROOT, &t);
         if (is_dir(PYTORCH_ROOT))
             run_path(PYTORCH_ROOT, &t);
+        if (is_dir(ORT_ROOT))
+            run_path(ORT_ROOT, &t);
     }
     for (int i = first; i < argc; i++)
         run_path(argv[i], &t);

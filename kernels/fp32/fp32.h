@@ -168,7 +168,8 @@ typedef struct {
     float alpha, beta, gamma; /* the op's parameters, as above; unused ones are ignored */
 } qc_f32_unary_params;
 
-/* y[i] = op(x[i]) for i < n, computed in float with libm (erff for Erf and Gelu); y may be x. */
+/* y[i] = op(x[i]) for i < n, computed in float with libm (erff for Erf, erfcf for Gelu), Gelu's
+ * tanh form in double; y may be x. */
 void qc_f32_unary(qc_f32_unary_op op, const qc_f32_unary_params *p, int64_t n, const float *x,
                   float *y);
 

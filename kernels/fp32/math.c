@@ -16,10 +16,14 @@ static float clamp01(float v)
     return v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
 }
 
+/* x/2 (1 + tanh(u)) written as x / (1 + e^(-2u)): for very negative x, 1 + tanh(u) cancels
+ * to nothing in float while the true value is a tiny negative number. In double, so that
+ * e^(-2u) overflowing to infinity only happens where the result is -0. */
 static float gelu_tanh(float x)
 {
-    const float k = 0.7978845608028654f; /* sqrt(2 / pi) */
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+    const double k = 0.79788456080286535588; /* sqrt(2 / pi) */
+    double v = x, u = k * (v + 0.044715 * v * v * v);
+    return (float)(v / (1.0 + exp(-2.0 * u)));
 }
 
 /* One element; the switch sits inside the loop of qc_f32_unary's cases below, so that each
@@ -42,7 +46,8 @@ static inline float unary_one(qc_f32_unary_op op, const qc_f32_unary_params *p, 
     case QC_F32_SOFTSIGN: return x / (1.0f + fabsf(x));
     case QC_F32_SOFTPLUS: return softplus(x);
     case QC_F32_MISH: return x * tanhf(softplus(x));
-    case QC_F32_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    /* 1 + erf(z) = erfc(-z), which keeps its precision where erf(z) nears -1 */
+    case QC_F32_GELU: return 0.5f * x * erfcf(-x * 0.70710678118654752f);
     case QC_F32_GELU_TANH: return gelu_tanh(x);
     case QC_F32_HARD_SIGMOID: return clamp01(p->alpha * x + p->beta);
     case QC_F32_HARD_SWISH: return x * clamp01(x * (1.0f / 6.0f) + 0.5f);
