@@ -284,7 +284,8 @@ static qc_status compare_infer(const qc_node *n, const qc_value *const *in, qc_v
         return qc_node_fail(err, n, "inputs are %s and %s; they must have the same type",
                             qc_dtype_name(a->dtype), qc_dtype_name(b->dtype));
     if (is_logic(n) && a->dtype != QC_BOOL)
-        return qc_node_fail(err, n, "%s inputs are not supported (bool is)", qc_dtype_name(a->dtype));
+        return qc_node_fail(err, n, "%s inputs are not supported (bool is)",
+                            qc_dtype_name(a->dtype));
     bool bool_equal = a->dtype == QC_BOOL && !strcmp(n->op_type, "Equal");
     if (!is_logic(n) && !bool_equal && !qc_elem_of(a->dtype, &e))
         return qc_node_fail(err, n, "%s inputs are not supported", qc_dtype_name(a->dtype));
@@ -709,7 +710,8 @@ static qc_status stash_check(const qc_node *n, qc_error *err)
     int64_t stash;
     qc_status s = qc_node_int(n, "stash_type", 1, &stash, err);
     if (s == QC_OK && stash != 1 && stash != 10 && stash != 11 && stash != 16)
-        return qc_node_fail(err, n, "attribute 'stash_type' must be a float type (1, 10, 11 or 16), not %lld",
+        return qc_node_fail(err, n,
+                            "attribute 'stash_type' must be a float type (1, 10, 11 or 16), not %lld",
                             (long long)stash);
     return s;
 }
@@ -744,7 +746,8 @@ static qc_status norm_param(const qc_node *n, const qc_value *x, int axis, const
     if (!fits) {
         char sp[96], st[96];
         return qc_node_fail(err, n, "input %d of shape %s does not match the normalized shape %s",
-                            index, qc_shape_str(p, sp, sizeof sp), qc_shape_str(&tail, st, sizeof st));
+                            index, qc_shape_str(p, sp, sizeof sp),
+                            qc_shape_str(&tail, st, sizeof st));
     }
     return QC_OK;
 }

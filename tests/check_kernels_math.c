@@ -180,7 +180,8 @@ START_TEST(test_where_pow_compare_and_minmax_broadcast_like_numpy)
                 db[d] = d % 2 ? y_dims[d] : 1;
         }
         int64_t n = count_of(y_rank, y_dims);
-        float *a = rand_floats(count_of(ra, da), 0.1f, 3.0f), *b = rand_floats(count_of(rb, db), -2, 2);
+        float *a = rand_floats(count_of(ra, da), 0.1f, 3.0f);
+        float *b = rand_floats(count_of(rb, db), -2, 2);
         uint8_t *c = alloc((size_t)count_of(rc, dc));
         for (int64_t i = 0; i < count_of(rc, dc); i++)
             c[i] = rng_next() & 1;
@@ -240,7 +241,9 @@ static double ref_reduce(qc_f32_reduce_op op, const float *x, const int64_t *idx
     for (int64_t k = 0; k < n; k++) {
         double v = x[idx[k]];
         switch (op) {
-        case QC_F32_REDUCE_SUM: case QC_F32_REDUCE_MEAN: case QC_F32_REDUCE_LOG_SUM: acc += v; break;
+        case QC_F32_REDUCE_SUM:
+        case QC_F32_REDUCE_MEAN:
+        case QC_F32_REDUCE_LOG_SUM: acc += v; break;
         case QC_F32_REDUCE_MAX: acc = fmax(acc, v); break;
         case QC_F32_REDUCE_MIN: acc = fmin(acc, v); break;
         case QC_F32_REDUCE_PROD: acc *= v; break;

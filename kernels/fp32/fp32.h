@@ -120,7 +120,8 @@ typedef enum {
 } qc_f32_binary_op;
 
 /* y = a op b with numpy broadcasting (ranks up to QC_F32_MAX_RANK; y_dims is a shape both
- * a_dims and b_dims broadcast to, which the caller has checked; y may be a). Integer types wrap around in the type;
+ * a_dims and b_dims broadcast to, which the caller has checked; y may be a). Integer types
+ * wrap around in the type;
  * integer division truncates toward zero, x / 0 gives 0 and INT_MIN / -1 wraps to INT_MIN. */
 void qc_f32_binary(qc_f32_binary_op op, qc_f32_elem type, const void *a, int a_rank,
                    const int64_t *a_dims, const void *b, int b_rank, const int64_t *b_dims, void *y,
