@@ -1,8 +1,9 @@
 /* ops-math.c — the FP32 executor's elementwise math, reductions and normalizations:
  * activations (Tanh, Erf, Gelu, HardSwish, Elu, Selu, Mish, PRelu, ...), libm maps (Exp, Log,
  * Sqrt, ...), Pow, Min, Max, Sum, Mean, comparisons and logic, Where, the Reduce* family,
- * ArgMax/ArgMin, LayerNormalization, InstanceNormalization and GroupNormalization, with ONNX's
- * semantics from opset 11 to 21 (attributes that became inputs are read in both forms). */
+ * ArgMax/ArgMin, LayerNormalization, InstanceNormalization, GroupNormalization and Einsum,
+ * with ONNX's semantics from opset 11 to 21 (attributes that became inputs are read in both
+ * forms). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -710,9 +711,8 @@ static qc_status stash_check(const qc_node *n, qc_error *err)
     int64_t stash;
     qc_status s = qc_node_int(n, "stash_type", 1, &stash, err);
     if (s == QC_OK && stash != 1 && stash != 10 && stash != 11 && stash != 16)
-        return qc_node_fail(err, n,
-                            "attribute 'stash_type' must be a float type (1, 10, 11 or 16), not %lld",
-                            (long long)stash);
+        return qc_node_fail(err, n, "attribute 'stash_type' must be a float type "
+                                    "(1, 10, 11 or 16), not %lld", (long long)stash);
     return s;
 }
 
@@ -878,6 +878,215 @@ static qc_status groupnorm_run(qc_exec *x, const qc_node *n, const qc_value *con
     return QC_OK;
 }
 
+/* ---- Einsum ------------------------------------------------------------------------------ */
+
+#define EINSUM_MAX_INPUTS 4
+#define EINSUM_ELLIPSIS (-1)
+#define EINSUM_TERMS (QC_MAX_RANK + 1)
+
+/* The equation, parsed once: each operand's and the output's terms, a letter (0..51) or the
+ * ellipsis. Without "->", the output is the ellipsis then the letters used once, sorted. */
+typedef struct {
+    int n_inputs;
+    int n_terms[EINSUM_MAX_INPUTS + 1]; /* the output last */
+    int terms[EINSUM_MAX_INPUTS + 1][EINSUM_TERMS];
+    bool explicit_output;
+} einsum_state;
+
+static int letter_id(char c)
+{
+    return c >= 'a' && c <= 'z' ? c - 'a' : c >= 'A' && c <= 'Z' ? 26 + c - 'A' : -2;
+}
+
+/* Parses one side's subscripts (up to ',' or '-' or the end); returns the characters read or
+ * -1 on an error. */
+static int einsum_subscripts(const char *p, int *terms, int *n_terms)
+{
+    const char *start = p;
+    bool ellipsis = false;
+    *n_terms = 0;
+    for (; *p && *p != ',' && *p != '-'; p++) {
+        if (*p == ' ')
+            continue;
+        int id = EINSUM_ELLIPSIS;
+        if (!strncmp(p, "...", 3) && !ellipsis) {
+            ellipsis = true;
+            p += 2;
+        } else if ((id = letter_id(*p)) < 0) {
+            return -1;
+        }
+        if (*n_terms == EINSUM_TERMS)
+            return -1;
+        terms[(*n_terms)++] = id;
+    }
+    return (int)(p - start);
+}
+
+/* The implicit output: the ellipsis (when an input has one), then letters used once, in
+ * alphabetical order (ONNX's rule, numpy's too). */
+static void einsum_implicit_output(einsum_state *st)
+{
+    int uses[52] = {0};
+    bool ellipsis = false;
+    for (int k = 0; k < st->n_inputs; k++)
+        for (int t = 0; t < st->n_terms[k]; t++)
+            if (st->terms[k][t] == EINSUM_ELLIPSIS)
+                ellipsis = true;
+            else
+                uses[st->terms[k][t]]++;
+    int *out = st->terms[st->n_inputs], *n = &st->n_terms[st->n_inputs];
+    *n = 0;
+    if (ellipsis)
+        out[(*n)++] = EINSUM_ELLIPSIS;
+    for (int l = 0; l < 52 && *n < EINSUM_TERMS; l++) /* 'a'..'z' sort before 'A'..'Z' in ids */
+        if (uses[l] == 1)
+            out[(*n)++] = l;
+}
+
+static qc_status einsum_check(const qc_graph *g, qc_node *n, qc_error *err)
+{
+    (void)g;
+    einsum_state st = {.n_inputs = n->n_inputs};
+    qc_status s = qc_node_check_arity(n, 1, EINSUM_MAX_INPUTS, 1, err);
+    if (s != QC_OK)
+        return s;
+    const qc_attr *a = qc_node_attr(n, "equation");
+    if (!a || a->type != QC_ATTR_STRING)
+        return qc_node_fail(err, n, "attribute 'equation' is required (a string)");
+    const char *p = a->s;
+    for (int k = 0; k < n->n_inputs; k++) {
+        int used = einsum_subscripts(p, st.terms[k], &st.n_terms[k]);
+        if (used < 0)
+            return qc_node_fail(err, n, "attribute 'equation' \"%s\" is not valid", a->s);
+        p += used;
+        bool last = k == n->n_inputs - 1;
+        if (last ? *p == ',' : *p != ',')
+            return qc_node_fail(err, n, "attribute 'equation' \"%s\" does not name %d inputs",
+                                a->s, n->n_inputs);
+        p += !last;
+    }
+    st.explicit_output = !strncmp(p, "->", 2);
+    if (st.explicit_output) {
+        int used = einsum_subscripts(p + 2, st.terms[n->n_inputs], &st.n_terms[n->n_inputs]);
+        if (used < 0 || p[2 + used])
+            return qc_node_fail(err, n, "attribute 'equation' \"%s\" is not valid", a->s);
+    } else if (*p) {
+        return qc_node_fail(err, n, "attribute 'equation' \"%s\" is not valid", a->s);
+    } else {
+        einsum_implicit_output(&st);
+    }
+    return qc_node_keep_state(n, &st, sizeof st, err);
+}
+
+/* Letter sizes and operand strides from the input shapes. Ellipsis dimensions take ids 52..,
+ * right-aligned and broadcast (a dimension of 1 reads with stride 0). */
+typedef struct {
+    int n_letters;
+    int64_t sizes[QC_F32_EINSUM_LETTERS];
+    qc_f32_einsum_operand ops[EINSUM_MAX_INPUTS];
+    int n_out;
+    int out_letters[QC_MAX_RANK];
+} einsum_plan;
+
+/* Records a subscript's size: letters must agree; ellipsis dimensions broadcast (1 against
+ * any size). */
+static qc_status einsum_letter(const qc_node *n, einsum_plan *p, int id, int64_t size,
+                               qc_error *err)
+{
+    int64_t known = p->sizes[id];
+    bool broadcast = id >= 52 && (known == 1 || size == 1);
+    if (known < 0 || (broadcast && known == 1))
+        p->sizes[id] = size;
+    else if (known != size && !broadcast)
+        return qc_node_fail(err, n, "subscript '%c' has sizes %lld and %lld",
+                            id < 26 ? 'a' + id : 'A' + id - 26, (long long)known,
+                            (long long)size);
+    return QC_OK;
+}
+
+static qc_status einsum_geometry(const qc_node *n, const qc_value *const *in, einsum_plan *p,
+                                 qc_error *err)
+{
+    const einsum_state *st = n->state;
+    memset(p, 0, sizeof *p);
+    for (int l = 0; l < QC_F32_EINSUM_LETTERS; l++)
+        p->sizes[l] = -1;
+    int ell_rank = 0, ell_of[EINSUM_MAX_INPUTS];
+    qc_status s = qc_node_need_inputs(n, in, st->n_inputs, err);
+    for (int k = 0; s == QC_OK && k < st->n_inputs; k++) {
+        s = need_type(n, in[k], k, QC_FLOAT, err);
+        bool has_ellipsis = false;
+        for (int t = 0; t < st->n_terms[k]; t++)
+            has_ellipsis |= st->terms[k][t] == EINSUM_ELLIPSIS;
+        ell_of[k] = in[k]->rank - (st->n_terms[k] - has_ellipsis);
+        if (s == QC_OK && (ell_of[k] < 0 || (!has_ellipsis && ell_of[k] != 0)))
+            return qc_node_fail(err, n, "input %d has rank %d, which its subscripts do not match",
+                                k, in[k]->rank);
+        ell_rank = ell_of[k] > ell_rank ? ell_of[k] : ell_rank;
+    }
+    if (s != QC_OK)
+        return s;
+    p->n_letters = 52 + ell_rank;
+    for (int k = 0; k < st->n_inputs; k++) {
+        const qc_value *v = in[k];
+        p->ops[k].data = v->data;
+        int64_t step = 1;
+        for (int d = v->rank - 1, t = st->n_terms[k] - 1; d >= 0; t--) {
+            int count = st->terms[k][t] == EINSUM_ELLIPSIS ? ell_of[k] : 1;
+            for (int e = count - 1; e >= 0; e--, d--) {
+                int id = st->terms[k][t] == EINSUM_ELLIPSIS ? 52 + ell_rank - ell_of[k] + e
+                                                            : st->terms[k][t];
+                if ((s = einsum_letter(n, p, id, v->dims[d], err)) != QC_OK)
+                    return s;
+                p->ops[k].stride[id] += v->dims[d] == 1 && id >= 52 ? 0 : step;
+                step *= v->dims[d];
+            }
+        }
+    }
+    const int *out = st->terms[st->n_inputs];
+    for (int t = 0; t < st->n_terms[st->n_inputs]; t++)
+        if (out[t] != EINSUM_ELLIPSIS && p->sizes[out[t]] < 0)
+            return qc_node_fail(err, n, "output subscript '%c' is in no input",
+                                out[t] < 26 ? 'a' + out[t] : 'A' + out[t] - 26);
+    for (int l = 0; l < p->n_letters; l++)
+        p->sizes[l] = p->sizes[l] < 0 ? 1 : p->sizes[l];
+    for (int t = 0; t < st->n_terms[st->n_inputs]; t++) {
+        int count = out[t] == EINSUM_ELLIPSIS ? ell_rank : 1;
+        for (int e = 0; e < count; e++) {
+            if (p->n_out == QC_MAX_RANK)
+                return qc_node_fail(err, n, "the output has more than %d dimensions", QC_MAX_RANK);
+            p->out_letters[p->n_out++] = out[t] == EINSUM_ELLIPSIS ? 52 + e : out[t];
+        }
+    }
+    return QC_OK;
+}
+
+static qc_status einsum_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
+                              qc_error *err)
+{
+    einsum_plan p;
+    qc_status s = einsum_geometry(n, in, &p, err);
+    if (s != QC_OK)
+        return s;
+    out[0].dtype = QC_FLOAT;
+    out[0].rank = p.n_out;
+    for (int i = 0; i < p.n_out; i++)
+        out[0].dims[i] = p.sizes[p.out_letters[i]];
+    return QC_OK;
+}
+
+static qc_status einsum_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
+                            qc_value *out, qc_error *err)
+{
+    (void)x;
+    einsum_plan p;
+    qc_status s = einsum_geometry(n, in, &p, err);
+    if (s == QC_OK)
+        qc_f32_einsum(((const einsum_state *)n->state)->n_inputs, p.ops, p.n_letters, p.sizes,
+                      p.n_out, p.out_letters, out[0].data);
+    return s;
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 #define UNARY(NAME) {NAME, "", unary_check, float_same_infer, unary_run, qc_node_release_state}
@@ -908,5 +1117,6 @@ const qc_op qc_ops_math[] = {
      qc_node_release_state},
     {"GroupNormalization", "", groupnorm_check, groupnorm_infer, groupnorm_run,
      qc_node_release_state},
+    {"Einsum", "", einsum_check, einsum_infer, einsum_run, qc_node_release_state},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -138,6 +138,17 @@ def main():
     for op in ("Softmax", "LogSoftmax", "Hardmax"):
         write_case(op.lower() + "-coerce-op11", model(op, [("x", x)], 1, 11, {"axis": 2}), [("x", x)])
         write_case(op.lower() + "-axis1-op13", model(op, [("x", x)], 1, 13, {"axis": 1}), [("x", x)])
+    for name, eq, shapes in [
+            ("einsum-batch-matmul", "bij, bjk -> bik", [(2, 3, 4), (2, 4, 5)]),
+            ("einsum-attention", "bhid,bhjd->bhij", [(2, 3, 4, 5), (2, 3, 6, 5)]),
+            ("einsum-transpose", "ij->ji", [(3, 4)]),
+            ("einsum-diagonal-ellipsis", "...ii->...i", [(2, 3, 4, 4)]),
+            ("einsum-implicit", "ij,jk", [(3, 4), (4, 2)]),
+            ("einsum-inner", "i,i", [(7,), (7,)]),
+            ("einsum-broadcast-ellipsis", "...ij,...jk->...ik", [(2, 1, 3, 4), (1, 5, 4, 2)]),
+            ("einsum-three", "ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)])]:
+        ins = [("x%d" % k, f(*shape)) for k, shape in enumerate(shapes)]
+        write_case(name, model("Einsum", ins, 1, 12, {"equation": eq}), ins)
     ties = rng.integers(0, 3, (3, 6)).astype(np.float32)
     write_case("argmin-last-index", model("ArgMin", [("x", ties)], 1, 13,
                {"axis": 1, "keepdims": 0, "select_last_index": 1}, out_type=TensorProto.INT64), [("x", ties)])

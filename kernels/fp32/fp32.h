@@ -108,6 +108,19 @@ void qc_f32_matmul(int batch_rank, const int64_t *batch_dims, const int64_t *a_b
                    const int64_t *b_batch_stride, int64_t m, int64_t n, int64_t k, const float *a,
                    const float *b, float *y);
 
+/* Einsum over letters 0..n_letters-1 of the given sizes: y[out...] = sum over the letters not
+ * in the output of the product of the operands. Operand k reads element sum over letters l of
+ * index[l] * stride[l] (0 for a letter it lacks; a letter repeated in one operand, its
+ * diagonal, has the sum of those dimensions' strides). y is contiguous in out_letters' order.
+ * Accumulates in double; a plain loop nest, meant for the small contractions models use. */
+#define QC_F32_EINSUM_LETTERS 60 /* 52 letters and up to 8 dimensions under an ellipsis */
+typedef struct {
+    const float *data;
+    int64_t stride[QC_F32_EINSUM_LETTERS];
+} qc_f32_einsum_operand;
+void qc_f32_einsum(int n_ops, const qc_f32_einsum_operand *ops, int n_letters,
+                   const int64_t *sizes, int n_out, const int *out_letters, float *y);
+
 /* ---- elementwise ------------------------------------------------------------------------- */
 
 typedef enum {
