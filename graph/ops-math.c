@@ -307,8 +307,9 @@ static qc_status compare_run(qc_exec *x, const qc_node *n, const qc_value *const
                      b->dims, out[0].data, out[0].rank, out[0].dims);
         return QC_OK;
     }
-    qc_f32_elem e = QC_F32_ELEM_UINT8; /* bool, for Equal */
-    qc_elem_of(a->dtype, &e);
+    qc_f32_elem e;
+    if (!qc_elem_of(a->dtype, &e))
+        e = QC_F32_ELEM_UINT8; /* bool, for Equal: compared as bytes */
     int op = name_index(compare_names, 5, n->op_type);
     qc_f32_compare((qc_f32_compare_op)op, e, a->data, a->rank, a->dims, b->data, b->rank, b->dims,
                    out[0].data, out[0].rank, out[0].dims);
@@ -369,8 +370,9 @@ static qc_status where_run(qc_exec *x, const qc_node *n, const qc_value *const *
                            qc_error *err)
 {
     (void)x, (void)n, (void)err;
-    qc_f32_elem e = QC_F32_ELEM_UINT8; /* bool: any one-byte type copies the same */
-    qc_elem_of(in[1]->dtype, &e);
+    qc_f32_elem e;
+    if (!qc_elem_of(in[1]->dtype, &e))
+        e = QC_F32_ELEM_UINT8; /* bool: any one-byte type copies the same */
     qc_f32_where(e, in[0]->data, in[0]->rank, in[0]->dims, in[1]->data, in[1]->rank, in[1]->dims,
                  in[2]->data, in[2]->rank, in[2]->dims, out[0].data, out[0].rank, out[0].dims);
     return QC_OK;

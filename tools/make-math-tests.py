@@ -152,6 +152,12 @@ def main():
     ties = rng.integers(0, 3, (3, 6)).astype(np.float32)
     write_case("argmin-last-index", model("ArgMin", [("x", ties)], 1, 13,
                {"axis": 1, "keepdims": 0, "select_last_index": 1}, out_type=TensorProto.INT64), [("x", ties)])
+    b1, b2, c1 = rng.random((3, 4)) > 0.5, rng.random((4,)) > 0.5, rng.random((3, 1)) > 0.5
+    write_case("equal-bool-broadcast", model("Equal", [("a", b1), ("b", b2)], 1, 11,
+               out_type=TensorProto.BOOL), [("a", b1), ("b", b2)])
+    write_case("where-bool", model("Where", [("c", c1), ("a", b1), ("b", b2)], 1, 16,
+               out_type=TensorProto.BOOL), [("c", c1), ("a", b1), ("b", b2)],
+               np.where)  # ONNX Runtime has no bool Where
     return 0
 
 
