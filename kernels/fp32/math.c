@@ -26,8 +26,7 @@ static float gelu_tanh(float x)
     return (float)(v / (1.0 + exp(-2.0 * u)));
 }
 
-/* One element; the switch sits inside the loop of qc_f32_unary's cases below, so that each
- * op's loop is compiled on its own. */
+/* One element. The switch per element costs little beside the libm call most cases make. */
 static inline float unary_one(qc_f32_unary_op op, const qc_f32_unary_params *p, float x)
 {
     switch (op) {
