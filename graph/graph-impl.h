@@ -31,6 +31,7 @@ typedef struct qc_op {
 extern const qc_op qc_ops_tensor[]; /* ops-tensor.c: shape and data movement */
 extern const qc_op qc_ops_fp32[];   /* ops-fp32.c: FP32 math */
 extern const qc_op qc_ops_int8[];   /* ops-int8.c: quantized ops on kernels/int8 */
+extern const qc_op qc_ops_math[];   /* ops-math.c: FP32 elementwise math, reductions, norms */
 
 const qc_op *qc_op_find(const char *op_type, const char *domain);
 
@@ -86,5 +87,22 @@ bool qc_broadcast_shape(const qc_value *a, const qc_value *b, qc_value *out);
 /* Reads an integer constant input (int32 or int64) of at most max elements into dst;
  * returns the count or -1 when it has no data or is too long. */
 int qc_read_ints(const qc_value *v, int64_t *dst, int max);
+
+/* Helpers for ops (ops-math.c). */
+/* Every one of the first count inputs is present (the check's guard again at infer time). */
+qc_status qc_node_need_inputs(const qc_node *n, const qc_value *const *in, int count,
+                              qc_error *err);
+/* Attribute readers that reject a present attribute of the wrong type (or, for a flag, a
+ * value other than 0 and 1) instead of silently taking the fallback. */
+qc_status qc_node_int(const qc_node *n, const char *name, int64_t fallback, int64_t *v,
+                      qc_error *err);
+qc_status qc_node_flag(const qc_node *n, const char *name, bool fallback, bool *v, qc_error *err);
+qc_status qc_node_float(const qc_node *n, const char *name, float fallback, float *v,
+                        qc_error *err);
+/* Stores a copy of a parsed attribute struct as n->state; qc_node_release_state frees it. */
+qc_status qc_node_keep_state(qc_node *n, const void *parsed, size_t size, qc_error *err);
+void qc_node_release_state(qc_node *n);
+/* The FP32 kernels' element type for a dtype; false for the types they do not handle. */
+bool qc_elem_of(qc_dtype t, qc_f32_elem *e);
 
 #endif

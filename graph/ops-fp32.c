@@ -1,8 +1,8 @@
 /* ops-fp32.c — the FP32 math ops of the reference executor: convolution, products, pooling.
  * Conv, Gemm, MatMul, Add/Sub/Mul/Div, Relu, LeakyRelu, Clip, Sigmoid, MaxPool, AveragePool,
- * GlobalAveragePool, GlobalMaxPool, BatchNormalization and Softmax, with ONNX's semantics from
- * opset 7 on, plus the older forms still met in the wild: Clip's min/max attributes,
- * broadcasting with an axis, Softmax's 2-d coercion. */
+ * GlobalAveragePool, GlobalMaxPool, BatchNormalization, Softmax, LogSoftmax and Hardmax, with
+ * ONNX's semantics from opset 7 on, plus the older forms still met in the wild: Clip's min/max
+ * attributes, broadcasting with an axis, the softmaxes' 2-d coercion. */
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -15,36 +15,12 @@
 
 /* ---- messages, arity, attributes --------------------------------------------------------- */
 
-/* The same guard at infer time, for graphs whose check was skipped or rewritten since. */
-static qc_status need_inputs(const qc_node *n, const qc_value *const *in, int count, qc_error *err)
-{
-    if (n->n_inputs < count)
-        return qc_node_fail(err, n, "takes at least %d inputs, %d given", count, n->n_inputs);
-    for (int k = 0; k < count; k++)
-        if (!in[k])
-            return qc_node_fail(err, n, "input %d is required", k);
-    return QC_OK;
-}
-
 static qc_status need_float(const qc_node *n, const qc_value *v, int index, qc_error *err)
 {
     if (v->dtype != QC_FLOAT)
         return qc_node_fail(err, n, "input %d is %s; only float32 is supported", index,
                          qc_dtype_name(v->dtype));
     return QC_OK;
-}
-
-/* The kernels' element type for a dtype; false for the types they do not handle. */
-static bool elem_of(qc_dtype t, qc_f32_elem *e)
-{
-    switch (t) {
-    case QC_FLOAT: *e = QC_F32_ELEM_FLOAT; return true;
-    case QC_UINT8: *e = QC_F32_ELEM_UINT8; return true;
-    case QC_INT8: *e = QC_F32_ELEM_INT8; return true;
-    case QC_INT32: *e = QC_F32_ELEM_INT32; return true;
-    case QC_INT64: *e = QC_F32_ELEM_INT64; return true;
-    default: *e = QC_F32_ELEM_FLOAT; return false;
-    }
 }
 
 static int64_t product(const int64_t *dims, int from, int to)
@@ -62,56 +38,6 @@ static void copy_shape(qc_value *out, const qc_value *in)
     memcpy(out->dims, in->dims, sizeof out->dims);
 }
 
-/* Attribute readers that reject a present attribute of the wrong type, instead of silently
- * taking the default as qc_node_attr_int would. */
-static qc_status attr_int(const qc_node *n, const char *name, int64_t fallback, int64_t *v,
-                          qc_error *err)
-{
-    const qc_attr *a = qc_node_attr(n, name);
-    *v = a && a->type == QC_ATTR_INT ? a->i : fallback;
-    if (a && a->type != QC_ATTR_INT)
-        return qc_node_fail(err, n, "attribute '%s' must be an int", name);
-    return QC_OK;
-}
-
-static qc_status attr_flag(const qc_node *n, const char *name, bool *v, qc_error *err)
-{
-    int64_t i;
-    qc_status s = attr_int(n, name, 0, &i, err);
-    if (s == QC_OK && i != 0 && i != 1)
-        return qc_node_fail(err, n, "%s must be 0 or 1, not %lld", name, (long long)i);
-    *v = i == 1;
-    return s;
-}
-
-static qc_status attr_float(const qc_node *n, const char *name, float fallback, float *v,
-                            qc_error *err)
-{
-    const qc_attr *a = qc_node_attr(n, name);
-    *v = a && a->type == QC_ATTR_FLOAT ? a->f : fallback;
-    if (a && a->type != QC_ATTR_FLOAT)
-        return qc_node_fail(err, n, "attribute '%s' must be a float", name);
-    return QC_OK;
-}
-
-/* Stores a freshly parsed attribute struct as the node's state. */
-static qc_status set_state(qc_node *n, const void *parsed, size_t size, qc_error *err)
-{
-    void *copy = malloc(size);
-    if (!copy)
-        return qc_fail(err, QC_ERR_IO, "out of memory checking node '%s'", n->name);
-    memcpy(copy, parsed, size);
-    free(n->state);
-    n->state = copy;
-    return QC_OK;
-}
-
-static void release_state(qc_node *n)
-{
-    free(n->state);
-    n->state = NULL;
-}
-
 /* ---- Conv -------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -127,13 +53,13 @@ static qc_status conv_check(const qc_graph *g, qc_node *n, qc_error *err)
     if (s == QC_OK)
         s = qc_window_parse(n, &st.win, err);
     if (s == QC_OK)
-        s = attr_int(n, "group", 1, &st.group, err);
+        s = qc_node_int(n, "group", 1, &st.group, err);
     if (s == QC_OK && st.group < 1)
         s = qc_node_fail(err, n, "group must be positive, not %lld", (long long)st.group);
     if (s != QC_OK)
         return s;
     st.win.ceil_mode = false; /* a pooling attribute: Conv's output size always rounds down */
-    return set_state(n, &st, sizeof st, err);
+    return qc_node_keep_state(n, &st, sizeof st, err);
 }
 
 /* Everything Conv needs from its inputs' shapes, shared by infer and run (run may not store
@@ -142,7 +68,7 @@ static qc_status conv_geometry(const qc_node *n, const qc_value *const *in, qc_f
                                qc_error *err)
 {
     const conv_state *st = n->state;
-    qc_status s = need_inputs(n, in, 2, err);
+    qc_status s = qc_node_need_inputs(n, in, 2, err);
     if (s != QC_OK)
         return s;
     const qc_value *x = in[0], *w = in[1];
@@ -233,25 +159,25 @@ static qc_status gemm_check(const qc_graph *g, qc_node *n, qc_error *err)
     /* C is optional from opset 11; older models always give it, accepting both is harmless. */
     qc_status s = qc_node_check_arity(n, 2, 3, 1, err);
     if (s == QC_OK)
-        s = attr_int(n, "transA", 0, &ta, err);
+        s = qc_node_int(n, "transA", 0, &ta, err);
     if (s == QC_OK)
-        s = attr_int(n, "transB", 0, &tb, err);
+        s = qc_node_int(n, "transB", 0, &tb, err);
     if (s == QC_OK)
-        s = attr_float(n, "alpha", 1.0f, &st.alpha, err);
+        s = qc_node_float(n, "alpha", 1.0f, &st.alpha, err);
     if (s == QC_OK)
-        s = attr_float(n, "beta", 1.0f, &st.beta, err);
+        s = qc_node_float(n, "beta", 1.0f, &st.beta, err);
     if (s != QC_OK)
         return s;
     st.trans_a = ta != 0;
     st.trans_b = tb != 0;
-    return set_state(n, &st, sizeof st, err);
+    return qc_node_keep_state(n, &st, sizeof st, err);
 }
 
 static qc_status gemm_geometry(const qc_node *n, const qc_value *const *in, gemm_shape *sh,
                                qc_error *err)
 {
     const gemm_state *st = n->state;
-    qc_status s = need_inputs(n, in, 2, err);
+    qc_status s = qc_node_need_inputs(n, in, 2, err);
     if (s != QC_OK)
         return s;
     const qc_value *a = in[0], *b = in[1];
@@ -331,7 +257,7 @@ typedef struct {
 static qc_status matmul_geometry(const qc_node *n, const qc_value *const *in, matmul_shape *sh,
                                  qc_error *err)
 {
-    qc_status s = need_inputs(n, in, 2, err);
+    qc_status s = qc_node_need_inputs(n, in, 2, err);
     if (s != QC_OK)
         return s;
     const qc_value *a = in[0], *b = in[1];
@@ -426,12 +352,12 @@ static qc_status binary_check(const qc_graph *g, qc_node *n, qc_error *err)
      * numpy's suffix alignment, which also serves broadcast=0 (equal shapes). */
     if (g->opset < 7 && qc_node_attr(n, "axis")) {
         int64_t broadcast;
-        if ((s = attr_int(n, "broadcast", 0, &broadcast, err)) != QC_OK ||
-            (s = attr_int(n, "axis", 0, &st.axis, err)) != QC_OK)
+        if ((s = qc_node_int(n, "broadcast", 0, &broadcast, err)) != QC_OK ||
+            (s = qc_node_int(n, "axis", 0, &st.axis, err)) != QC_OK)
             return s;
         st.legacy = broadcast != 0;
     }
-    return set_state(n, &st, sizeof st, err);
+    return qc_node_keep_state(n, &st, sizeof st, err);
 }
 
 /* B's shape as broadcasting sees it: with a legacy axis, trailing ones are appended so that
@@ -455,7 +381,7 @@ static qc_status binary_b_shape(const qc_node *n, const qc_value *a, const qc_va
 static qc_status binary_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
                               qc_error *err)
 {
-    qc_status s = need_inputs(n, in, 2, err);
+    qc_status s = qc_node_need_inputs(n, in, 2, err);
     if (s != QC_OK)
         return s;
     const qc_value *a = in[0], *b = in[1];
@@ -463,7 +389,7 @@ static qc_status binary_infer(const qc_node *n, const qc_value *const *in, qc_va
     if (a->dtype != b->dtype)
         return qc_node_fail(err, n, "inputs are %s and %s; they must have the same type",
                          qc_dtype_name(a->dtype), qc_dtype_name(b->dtype));
-    if (!elem_of(a->dtype, &e))
+    if (!qc_elem_of(a->dtype, &e))
         return qc_node_fail(err, n, "%s inputs are not supported (float32, uint8, int8, int32, int64 are)",
                          qc_dtype_name(a->dtype));
     qc_value bshape;
@@ -489,7 +415,7 @@ static qc_status binary_run(qc_exec *x, const qc_node *n, const qc_value *const 
     qc_status s = binary_b_shape(n, a, b, &bshape, err);
     if (s != QC_OK)
         return s;
-    if (!elem_of(a->dtype, &e))
+    if (!qc_elem_of(a->dtype, &e))
         return qc_node_fail(err, n, "%s inputs are not supported", qc_dtype_name(a->dtype));
     qc_f32_binary(st->op, e, a->data, a->rank, a->dims, b->data, bshape.rank, bshape.dims,
                   out[0].data, out[0].rank, out[0].dims);
@@ -508,11 +434,11 @@ static qc_status unary_check(const qc_graph *g, qc_node *n, qc_error *err)
 static qc_status unary_infer_typed(const qc_node *n, const qc_value *const *in, qc_value *out,
                                    bool ints_too, qc_error *err)
 {
-    qc_status s = need_inputs(n, in, 1, err);
+    qc_status s = qc_node_need_inputs(n, in, 1, err);
     if (s != QC_OK)
         return s;
     qc_f32_elem e;
-    bool ok = ints_too ? elem_of(in[0]->dtype, &e) && e != QC_F32_ELEM_UINT8
+    bool ok = ints_too ? qc_elem_of(in[0]->dtype, &e) && e != QC_F32_ELEM_UINT8
                        : in[0]->dtype == QC_FLOAT;
     if (!ok)
         return qc_node_fail(err, n, "%s input is not supported", qc_dtype_name(in[0]->dtype));
@@ -539,7 +465,7 @@ static qc_status relu_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     (void)x, (void)n, (void)err;
     qc_f32_elem e;
     int64_t count = qc_value_count(in[0]);
-    if (!elem_of(in[0]->dtype, &e) || e == QC_F32_ELEM_FLOAT)
+    if (!qc_elem_of(in[0]->dtype, &e) || e == QC_F32_ELEM_FLOAT)
         qc_f32_relu(count, in[0]->data, out[0].data);
     else
         qc_f32_clip_int(e, count, 0, INT64_MAX, in[0]->data, out[0].data);
@@ -564,10 +490,10 @@ static qc_status leaky_check(const qc_graph *g, qc_node *n, qc_error *err)
     leaky_state st = {0};
     qc_status s = qc_node_check_arity(n, 1, 1, 1, err);
     if (s == QC_OK)
-        s = attr_float(n, "alpha", 0.01f, &st.alpha, err);
+        s = qc_node_float(n, "alpha", 0.01f, &st.alpha, err);
     if (s != QC_OK)
         return s;
-    return set_state(n, &st, sizeof st, err);
+    return qc_node_keep_state(n, &st, sizeof st, err);
 }
 
 static qc_status leaky_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
@@ -591,22 +517,22 @@ static qc_status clip_check(const qc_graph *g, qc_node *n, qc_error *err)
     clip_state st = {.from_attrs = g->opset < 11};
     qc_status s = qc_node_check_arity(n, 1, st.from_attrs ? 1 : 3, 1, err);
     if (s == QC_OK && st.from_attrs)
-        s = attr_float(n, "min", -FLT_MAX, &st.min, err);
+        s = qc_node_float(n, "min", -FLT_MAX, &st.min, err);
     if (s == QC_OK && st.from_attrs)
-        s = attr_float(n, "max", FLT_MAX, &st.max, err);
+        s = qc_node_float(n, "max", FLT_MAX, &st.max, err);
     if (s != QC_OK)
         return s;
-    return set_state(n, &st, sizeof st, err);
+    return qc_node_keep_state(n, &st, sizeof st, err);
 }
 
 static qc_status clip_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
                             qc_error *err)
 {
-    qc_status s = need_inputs(n, in, 1, err);
+    qc_status s = qc_node_need_inputs(n, in, 1, err);
     if (s != QC_OK)
         return s;
     qc_f32_elem e;
-    if (!elem_of(in[0]->dtype, &e))
+    if (!qc_elem_of(in[0]->dtype, &e))
         return qc_node_fail(err, n, "%s input is not supported", qc_dtype_name(in[0]->dtype));
     for (int k = 1; k < n->n_inputs && k < 3; k++) {
         const qc_value *bound = in[k];
@@ -637,7 +563,7 @@ static qc_status clip_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     const qc_value *hi = n->n_inputs > 2 ? in[2] : NULL;
     int64_t count = qc_value_count(in[0]);
     qc_f32_elem e;
-    elem_of(in[0]->dtype, &e);
+    qc_elem_of(in[0]->dtype, &e);
     if (e == QC_F32_ELEM_FLOAT) {
         float fl = st->from_attrs ? st->min : lo ? *(const float *)lo->data : -INFINITY;
         float fh = st->from_attrs ? st->max : hi ? *(const float *)hi->data : INFINITY;
@@ -675,15 +601,15 @@ static qc_status pool_check(const qc_graph *g, qc_node *n, qc_error *err)
     if (s == QC_OK && !st.win.has_kernel)
         s = qc_node_fail(err, n, "kernel_shape is required");
     if (s == QC_OK && is_max)
-        s = attr_int(n, "storage_order", 0, &order, err);
+        s = qc_node_int(n, "storage_order", 0, &order, err);
     if (s == QC_OK && order != 0 && order != 1)
         s = qc_node_fail(err, n, "storage_order must be 0 or 1, not %lld", (long long)order);
     if (s == QC_OK && !is_max)
-        s = attr_flag(n, "count_include_pad", &st.count_include_pad, err);
+        s = qc_node_flag(n, "count_include_pad", false, &st.count_include_pad, err);
     if (s != QC_OK)
         return s;
     st.column_major = order == 1;
-    return set_state(n, &st, sizeof st, err);
+    return qc_node_keep_state(n, &st, sizeof st, err);
 }
 
 static qc_status pool_geometry(const qc_node *n, const qc_value *const *in, qc_f32_window *win,
@@ -691,7 +617,7 @@ static qc_status pool_geometry(const qc_node *n, const qc_value *const *in, qc_f
 {
     const pool_state *st = n->state;
     bool is_max = !strcmp(n->op_type, "MaxPool");
-    qc_status s = need_inputs(n, in, 1, err);
+    qc_status s = qc_node_need_inputs(n, in, 1, err);
     if (s != QC_OK)
         return s;
     const qc_value *x = in[0];
@@ -768,7 +694,7 @@ static qc_status pool_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         return maxpool_8bit(x, n, &win, planes, in[0], &out[0], err);
     if (is_max) {
         qc_f32_elem e;
-        elem_of(in[0]->dtype, &e);
+        qc_elem_of(in[0]->dtype, &e);
         int64_t *indices = n->n_outputs > 1 ? out[1].data : NULL;
         qc_f32_maxpool(e, &win, planes, in[0]->data, out[0].data, indices, st->column_major);
     } else {
@@ -782,7 +708,7 @@ static qc_status pool_run(qc_exec *x, const qc_node *n, const qc_value *const *i
 static qc_status global_pool_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
                                    qc_error *err)
 {
-    qc_status s = need_inputs(n, in, 1, err);
+    qc_status s = qc_node_need_inputs(n, in, 1, err);
     if (s == QC_OK)
         s = need_float(n, in[0], 0, err);
     if (s != QC_OK)
@@ -825,7 +751,7 @@ static qc_status batchnorm_check(const qc_graph *g, qc_node *n, qc_error *err)
         outputs += n->outputs[k] >= 0;
     qc_status s = qc_node_check_arity(n, 5, 5, 5, err);
     if (s == QC_OK)
-        s = attr_int(n, "training_mode", 0, &training, err);
+        s = qc_node_int(n, "training_mode", 0, &training, err);
     if (s == QC_OK && training != 0)
         s = qc_node_fail(err, n, "training_mode=1 is not supported (qcal runs inference only)");
     /* The extra outputs (running or saved mean and variance) only exist in training. */
@@ -833,21 +759,21 @@ static qc_status batchnorm_check(const qc_graph *g, qc_node *n, qc_error *err)
         s = qc_node_fail(err, n, "%d outputs are not supported: only the inference form, with the single output Y",
                       outputs);
     if (s == QC_OK)
-        s = attr_int(n, "spatial", 1, &spatial, err);
+        s = qc_node_int(n, "spatial", 1, &spatial, err);
     if (s == QC_OK && spatial != 1)
         s = qc_node_fail(err, n, "spatial=0 (per-activation statistics) is not supported");
     if (s == QC_OK)
-        s = attr_float(n, "epsilon", 1e-5f, &st.epsilon, err);
+        s = qc_node_float(n, "epsilon", 1e-5f, &st.epsilon, err);
     if (s != QC_OK)
         return s;
-    return set_state(n, &st, sizeof st, err);
+    return qc_node_keep_state(n, &st, sizeof st, err);
 }
 
 static qc_status batchnorm_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
                                  qc_error *err)
 {
     static const char *const names[] = {"X", "scale", "B", "mean", "var"};
-    qc_status s = need_inputs(n, in, 5, err);
+    qc_status s = qc_node_need_inputs(n, in, 5, err);
     for (int k = 0; s == QC_OK && k < 5; k++)
         s = need_float(n, in[k], k, err);
     if (s != QC_OK)
@@ -876,7 +802,7 @@ static qc_status batchnorm_run(qc_exec *x, const qc_node *n, const qc_value *con
     return QC_OK;
 }
 
-/* ---- Softmax ----------------------------------------------------------------------------- */
+/* ---- Softmax, LogSoftmax, Hardmax ----------------------------------------------------------------------------- */
 
 typedef struct {
     int64_t axis;
@@ -888,10 +814,10 @@ static qc_status softmax_check(const qc_graph *g, qc_node *n, qc_error *err)
     softmax_state st = {.coerce_2d = g->opset < 13};
     qc_status s = qc_node_check_arity(n, 1, 1, 1, err);
     if (s == QC_OK)
-        s = attr_int(n, "axis", st.coerce_2d ? 1 : -1, &st.axis, err);
+        s = qc_node_int(n, "axis", st.coerce_2d ? 1 : -1, &st.axis, err);
     if (s != QC_OK)
         return s;
-    return set_state(n, &st, sizeof st, err);
+    return qc_node_keep_state(n, &st, sizeof st, err);
 }
 
 static qc_status softmax_axis(const qc_node *n, const qc_value *v, int *axis, qc_error *err)
@@ -907,7 +833,7 @@ static qc_status softmax_infer(const qc_node *n, const qc_value *const *in, qc_v
                                qc_error *err)
 {
     int axis;
-    qc_status s = need_inputs(n, in, 1, err);
+    qc_status s = qc_node_need_inputs(n, in, 1, err);
     if (s == QC_OK)
         s = need_float(n, in[0], 0, err);
     if (s == QC_OK)
@@ -927,34 +853,39 @@ static qc_status softmax_run(qc_exec *x, const qc_node *n, const qc_value *const
     qc_status s = softmax_axis(n, v, &axis, err);
     if (s != QC_OK)
         return s;
+    void (*kernel)(int64_t, int64_t, int64_t, const float *, float *) =
+        !strcmp(n->op_type, "LogSoftmax") ? qc_f32_log_softmax
+        : !strcmp(n->op_type, "Hardmax") ? qc_f32_hardmax
+                                          : qc_f32_softmax;
     int64_t outer = product(v->dims, 0, axis);
     if (st->coerce_2d)
-        qc_f32_softmax(outer, product(v->dims, axis, v->rank), 1, v->data, out[0].data);
+        kernel(outer, product(v->dims, axis, v->rank), 1, v->data, out[0].data);
     else
-        qc_f32_softmax(outer, v->dims[axis], product(v->dims, axis + 1, v->rank), v->data,
-                       out[0].data);
+        kernel(outer, v->dims[axis], product(v->dims, axis + 1, v->rank), v->data, out[0].data);
     return QC_OK;
 }
 
 /* ---- the table --------------------------------------------------------------------------- */
 
 const qc_op qc_ops_fp32[] = {
-    {"Conv", "", conv_check, conv_infer, conv_run, release_state},
-    {"Gemm", "", gemm_check, gemm_infer, gemm_run, release_state},
+    {"Conv", "", conv_check, conv_infer, conv_run, qc_node_release_state},
+    {"Gemm", "", gemm_check, gemm_infer, gemm_run, qc_node_release_state},
     {"MatMul", "", matmul_check, matmul_infer, matmul_run, NULL},
-    {"Add", "", binary_check, binary_infer, binary_run, release_state},
-    {"Sub", "", binary_check, binary_infer, binary_run, release_state},
-    {"Mul", "", binary_check, binary_infer, binary_run, release_state},
-    {"Div", "", binary_check, binary_infer, binary_run, release_state},
+    {"Add", "", binary_check, binary_infer, binary_run, qc_node_release_state},
+    {"Sub", "", binary_check, binary_infer, binary_run, qc_node_release_state},
+    {"Mul", "", binary_check, binary_infer, binary_run, qc_node_release_state},
+    {"Div", "", binary_check, binary_infer, binary_run, qc_node_release_state},
     {"Relu", "", unary_check, relu_infer, relu_run, NULL},
-    {"LeakyRelu", "", leaky_check, float_unary_infer, leaky_run, release_state},
+    {"LeakyRelu", "", leaky_check, float_unary_infer, leaky_run, qc_node_release_state},
     {"Sigmoid", "", unary_check, float_unary_infer, sigmoid_run, NULL},
-    {"Clip", "", clip_check, clip_infer, clip_run, release_state},
-    {"MaxPool", "", pool_check, pool_infer, pool_run, release_state},
-    {"AveragePool", "", pool_check, pool_infer, pool_run, release_state},
+    {"Clip", "", clip_check, clip_infer, clip_run, qc_node_release_state},
+    {"MaxPool", "", pool_check, pool_infer, pool_run, qc_node_release_state},
+    {"AveragePool", "", pool_check, pool_infer, pool_run, qc_node_release_state},
     {"GlobalAveragePool", "", unary_check, global_pool_infer, global_pool_run, NULL},
     {"GlobalMaxPool", "", unary_check, global_pool_infer, global_pool_run, NULL},
-    {"BatchNormalization", "", batchnorm_check, batchnorm_infer, batchnorm_run, release_state},
-    {"Softmax", "", softmax_check, softmax_infer, softmax_run, release_state},
+    {"BatchNormalization", "", batchnorm_check, batchnorm_infer, batchnorm_run, qc_node_release_state},
+    {"Softmax", "", softmax_check, softmax_infer, softmax_run, qc_node_release_state},
+    {"LogSoftmax", "", softmax_check, softmax_infer, softmax_run, qc_node_release_state},
+    {"Hardmax", "", softmax_check, softmax_infer, softmax_run, qc_node_release_state},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

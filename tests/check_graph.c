@@ -194,15 +194,15 @@ START_TEST(unsupported_ops_are_all_listed_with_a_node_name)
     int64_t dims[2] = {1, 4};
     b_input(&b, "x", 2, dims);
     char *x[] = {"x"}, *a[] = {"a"}, *c[] = {"c"}, *d[] = {"d"};
-    b_node(&b, "Tanh", "first_tanh", 1, x, 1, a);
+    b_node(&b, "Det", "first_det", 1, x, 1, a);
     b_node(&b, "Relu", "relu", 1, a, 1, c);
-    b_node(&b, "Erf", "the_erf", 1, c, 1, d);
+    b_node(&b, "Multinomial", "the_draw", 1, c, 1, d);
     b_output(&b, "d");
     qc_graph *g;
     qc_error err;
     ck_assert_int_eq(b_load(&b, true, &g, &err), QC_ERR_INPUT);
-    ck_assert_msg(strstr(err.msg, "Tanh (node 'first_tanh')"), "message: %s", err.msg);
-    ck_assert_msg(strstr(err.msg, "Erf (node 'the_erf')"), "message: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "Det (node 'first_det')"), "message: %s", err.msg);
+    ck_assert_msg(strstr(err.msg, "Multinomial (node 'the_draw')"), "message: %s", err.msg);
     ck_assert_msg(!strstr(err.msg, "Relu"), "message: %s", err.msg);
 }
 END_TEST
@@ -2384,12 +2384,117 @@ START_TEST(qoperator_weights_and_multipliers_are_prepared_once)
 }
 END_TEST
 
+/* ---- math ops (ops-math.c) ------------------------------------------------------------- */
+
+static void b_attr_float(builder *b, Onnx__NodeProto *n, char *name, float v)
+{
+    b_attr_int(b, n, name, 0);
+    Onnx__AttributeProto *a = &b->attrs[b->n_attrs - 1];
+    a->has_i = 0;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT;
+    a->has_f = 1;
+    a->f = v;
+}
+
+/* Loads x -> op -> y (opset 18) with one attribute, expecting an error naming the node. x is
+ * given as every input (the normalizations take 3): attributes are checked before shapes. */
+static void expect_attr_error(const char *op, int n_in, char *attr, int64_t int_value,
+                              bool as_float, const char *words)
+{
+    builder b;
+    b_init(&b, 18);
+    int64_t dims[2] = {2, 4};
+    b_input(&b, "x", 2, dims);
+    char *x[] = {"x", "x", "x"}, *y[] = {"y"};
+    Onnx__NodeProto *n = b_node(&b, (char *)op, "the_node", (size_t)n_in, x, 1, y);
+    if (as_float)
+        b_attr_float(&b, n, attr, (float)int_value);
+    else
+        b_attr_int(&b, n, attr, int_value);
+    b_output(&b, "y");
+    qc_graph *g;
+    qc_error err;
+    ck_assert_int_eq(b_load(&b, true, &g, &err), QC_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, "'the_node'") && strstr(err.msg, attr) && strstr(err.msg, words),
+                  "%s: message: %s", op, err.msg);
+}
+
+START_TEST(math_op_attributes_are_checked_naming_node_and_attribute)
+{
+    expect_attr_error("Elu", 1, "alpha", 1, false, "must be a float");
+    expect_attr_error("Celu", 1, "alpha", 0, true, "must not be 0");
+    expect_attr_error("ReduceMean", 1, "keepdims", 2, false, "0 or 1");
+    expect_attr_error("ReduceMax", 1, "noop_with_empty_axes", 1, true, "must be an int");
+    expect_attr_error("ArgMax", 1, "axis", 2, false, "out of range");
+    expect_attr_error("LayerNormalization", 3, "stash_type", 7, false, "float type");
+    expect_attr_error("GroupNormalization", 3, "num_groups", 0, false, "positive");
+    expect_attr_error("LogSoftmax", 1, "axis", -3, false, "out of range");
+}
+END_TEST
+
+/* ReduceMean over axes given as an input (opset 18) keeps its meaning as the batch changes;
+ * Mean of three broadcast operands and Where on a comparison run in the same graph. */
+START_TEST(reductions_and_variadic_ops_run_for_any_batch)
+{
+    builder b;
+    b_init(&b, 18);
+    int64_t in_dims[3] = {-1, 3, 4};
+    b_input(&b, "x", 3, in_dims);
+    int64_t axes_dims[1] = {2}, axes[2] = {-1, 1};
+    b_init_i64(&b, "axes", axes_dims, axes, 2);
+    int64_t row_dims[1] = {4}, col_dims[2] = {3, 1};
+    float row[4] = {1, 2, 3, 4}, col[3] = {10, 20, 30};
+    b_init_f32(&b, "row", 1, row_dims, row, 4);
+    b_init_f32(&b, "col", 2, col_dims, col, 3);
+    char *red_in[] = {"x", "axes"}, *red_out[] = {"m"};
+    Onnx__NodeProto *r = b_node(&b, "ReduceMean", "mean_over", 2, red_in, 1, red_out);
+    b_attr_int(&b, r, "keepdims", 0);
+    char *mean_in[] = {"x", "row", "col"}, *mean_out[] = {"avg"};
+    b_node(&b, "Mean", "avg3", 3, mean_in, 1, mean_out);
+    char *less_in[] = {"x", "row"}, *less_out[] = {"small"};
+    b_node(&b, "Less", "is_small", 2, less_in, 1, less_out);
+    char *where_in[] = {"small", "x", "avg"}, *where_out[] = {"w"};
+    b_node(&b, "Where", "pick", 3, where_in, 1, where_out);
+    b_output(&b, "m");
+    b_output(&b, "w");
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+    qc_exec *x = qc_exec_create(g);
+    for (int64_t batch = 1; batch <= 3; batch++) {
+        float data[3 * 12];
+        for (int i = 0; i < 3 * 12; i++)
+            data[i] = (float)((i * 7) % 11) - 3.0f;
+        int64_t dims[3] = {batch, 3, 4};
+        qc_value in = qc_value_f32(3, dims, data);
+        ck_assert_int_eq(qc_exec_run(x, &in, 1, &err), QC_OK);
+        const qc_value *m = qc_exec_output(x, 0), *w = qc_exec_output(x, 1);
+        ck_assert_int_eq(m->rank, 1);
+        ck_assert_int_eq(m->dims[0], batch);
+        for (int64_t n = 0; n < batch; n++) {
+            double sum = 0;
+            for (int i = 0; i < 12; i++)
+                sum += data[n * 12 + i];
+            ck_assert_float_eq_tol(((const float *)m->data)[n], sum / 12, 1e-6);
+            for (int i = 0; i < 12; i++) {
+                float v = data[n * 12 + i], avg = (v + row[i % 4] + col[i / 4]) / 3;
+                float want = v < row[i % 4] ? v : avg;
+                ck_assert_float_eq_tol(((const float *)w->data)[n * 12 + i], want, 1e-6);
+            }
+        }
+    }
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
     TCase *load = tcase_create("load");
     tcase_add_test(load, unsupported_ops_are_all_listed_with_a_node_name);
     tcase_add_test(load, a_truncated_or_garbage_file_is_bad_input_naming_it);
+    tcase_add_test(load, math_op_attributes_are_checked_naming_node_and_attribute);
     tcase_add_test(load, a_cycle_is_reported_with_a_node_name);
     tcase_add_test(load, raw_and_typed_initializers_load_the_same_values);
     tcase_add_test(load, an_initializer_whose_data_does_not_fill_its_shape_is_rejected);
@@ -2404,6 +2509,7 @@ static Suite *suite(void)
     tcase_add_test(exec, a_run_beyond_the_memory_limit_is_refused_naming_the_model);
     tcase_add_test(exec, sizes_are_checked_without_overflow);
     tcase_add_test(exec, parallel_for_visits_every_item_exactly_once);
+    tcase_add_test(exec, reductions_and_variadic_ops_run_for_any_batch);
     suite_add_tcase(s, exec);
     TCase *qdq = tcase_create("qdq");
     tcase_add_loop_test(qdq, quantized_models_run_on_integer_ops_and_match_onnx_runtime, 0,

@@ -3,7 +3,8 @@
  * exactly. Cases listed in tests/conformance-skip.txt are reported with their reason.
  *
  * usage: conformance [--verbose] [DIR…]   (default: /usr/share/libonnx-testdata/data/node
- *        and tests/data/pytorch, PyTorch exports with PyTorch's outputs; a DIR is a case
+ *        and tests/data/pytorch, PyTorch exports with PyTorch's outputs, and
+ *        tests/data/onnxruntime, one-node models with ONNX Runtime's outputs; a DIR is a case
  *        folder or a folder of cases) */
 #include <dirent.h>
 #include <math.h>
@@ -18,6 +19,7 @@
 
 #define DEFAULT_ROOT "/usr/share/libonnx-testdata/data/node"
 #define PYTORCH_ROOT "tests/data/pytorch"
+#define ORT_ROOT "tests/data/onnxruntime"
 #define SKIP_FILE "tests/conformance-skip.txt"
 #define FLOAT_RTOL 1e-3
 #define FLOAT_ATOL 1e-7
@@ -28,7 +30,8 @@ typedef struct {
     char reason[256];
 } skip_entry;
 
-static skip_entry skips[256];
+#define MAX_SKIPS 1024
+static skip_entry skips[MAX_SKIPS];
 static int n_skips;
 static int verbose;
 
@@ -38,7 +41,7 @@ static void load_skips(void)
     if (!f)
         return;
     char line[512];
-    while (fgets(line, sizeof line, f) && n_skips < 256) {
+    while (fgets(line, sizeof line, f) && n_skips < MAX_SKIPS) {
         if (line[0] == '#' || line[0] == '\n')
             continue;
         line[strcspn(line, "\n")] = '\0';
@@ -318,6 +321,8 @@ int main(int argc, char **argv)
         run_path(DEFAULT_ROOT, &t);
         if (is_dir(PYTORCH_ROOT))
             run_path(PYTORCH_ROOT, &t);
+        if (is_dir(ORT_ROOT))
+            run_path(ORT_ROOT, &t);
     }
     for (int i = first; i < argc; i++)
         run_path(argv[i], &t);

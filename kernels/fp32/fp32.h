@@ -108,6 +108,19 @@ void qc_f32_matmul(int batch_rank, const int64_t *batch_dims, const int64_t *a_b
                    const int64_t *b_batch_stride, int64_t m, int64_t n, int64_t k, const float *a,
                    const float *b, float *y);
 
+/* Einsum over letters 0..n_letters-1 of the given sizes: y[out...] = sum over the letters not
+ * in the output of the product of the operands. Operand k reads element sum over letters l of
+ * index[l] * stride[l] (0 for a letter it lacks; a letter repeated in one operand, its
+ * diagonal, has the sum of those dimensions' strides). y is contiguous in out_letters' order.
+ * Accumulates in double; a plain loop nest, meant for the small contractions models use. */
+#define QC_F32_EINSUM_LETTERS 60 /* 52 letters and up to 8 dimensions under an ellipsis */
+typedef struct {
+    const float *data;
+    int64_t stride[QC_F32_EINSUM_LETTERS];
+} qc_f32_einsum_operand;
+void qc_f32_einsum(int n_ops, const qc_f32_einsum_operand *ops, int n_letters,
+                   const int64_t *sizes, int n_out, const int *out_letters, float *y);
+
 /* ---- elementwise ------------------------------------------------------------------------- */
 
 typedef enum {
@@ -115,10 +128,13 @@ typedef enum {
     QC_F32_SUB,
     QC_F32_MUL,
     QC_F32_DIV,
+    QC_F32_MIN, /* float: NaN in either operand gives NaN */
+    QC_F32_MAX,
 } qc_f32_binary_op;
 
-/* y = a op b with numpy broadcasting (ranks up to QC_F32_MAX_RANK; y_dims is the broadcast of
- * a_dims and b_dims, which the caller has checked). Integer types wrap around in the type;
+/* y = a op b with numpy broadcasting (ranks up to QC_F32_MAX_RANK; y_dims is a shape both
+ * a_dims and b_dims broadcast to, which the caller has checked; y may be a). Integer types
+ * wrap around in the type;
  * integer division truncates toward zero, x / 0 gives 0 and INT_MIN / -1 wraps to INT_MIN. */
 void qc_f32_binary(qc_f32_binary_op op, qc_f32_elem type, const void *a, int a_rank,
                    const int64_t *a_dims, const void *b, int b_rank, const int64_t *b_dims, void *y,
@@ -134,6 +150,108 @@ void qc_f32_sigmoid(int64_t n, const float *x, float *y);
 void qc_f32_clip(int64_t n, float lo, float hi, const float *x, float *y);
 /* The same for integer types; lo and hi are clamped to the type's range first. */
 void qc_f32_clip_int(qc_f32_elem type, int64_t n, int64_t lo, int64_t hi, const void *x, void *y);
+
+/* Activations and other elementwise maps of one float (math.c). */
+typedef enum {
+    QC_F32_TANH,
+    QC_F32_ERF,
+    QC_F32_SQRT,
+    QC_F32_RECIPROCAL,
+    QC_F32_EXP,
+    QC_F32_LOG,
+    QC_F32_NEG,
+    QC_F32_ABS,
+    QC_F32_FLOOR,
+    QC_F32_CEIL,
+    QC_F32_SIN,
+    QC_F32_COS,
+    QC_F32_SOFTSIGN,         /* x / (1 + |x|) */
+    QC_F32_SOFTPLUS,         /* log(1 + e^x) */
+    QC_F32_MISH,             /* x * tanh(softplus(x)) */
+    QC_F32_GELU,             /* x/2 * (1 + erf(x / sqrt 2)) */
+    QC_F32_GELU_TANH,        /* x/2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3))) */
+    QC_F32_HARD_SIGMOID,     /* max(0, min(1, alpha x + beta)) */
+    QC_F32_HARD_SWISH,       /* x * max(0, min(1, x/6 + 1/2)) */
+    QC_F32_ELU,              /* x >= 0 ? x : alpha (e^x - 1) */
+    QC_F32_SELU,             /* gamma * (x > 0 ? x : alpha (e^x - 1)) */
+    QC_F32_CELU,             /* max(0, x) + min(0, alpha (e^(x/alpha) - 1)) */
+    QC_F32_THRESHOLDED_RELU, /* x > alpha ? x : 0 */
+} qc_f32_unary_op;
+
+typedef struct {
+    float alpha, beta, gamma; /* the op's parameters, as above; unused ones are ignored */
+} qc_f32_unary_params;
+
+/* y[i] = op(x[i]) for i < n, computed in float with libm (erff for Erf, erfcf for Gelu), Gelu's
+ * tanh form in double; y may be x. */
+void qc_f32_unary(qc_f32_unary_op op, const qc_f32_unary_params *p, int64_t n, const float *x,
+                  float *y);
+
+/* Comparisons of two operands of one type, broadcast as qc_f32_binary; y is bool (0 or 1). */
+typedef enum {
+    QC_F32_EQUAL,
+    QC_F32_LESS,
+    QC_F32_GREATER,
+    QC_F32_LESS_EQUAL,
+    QC_F32_GREATER_EQUAL,
+} qc_f32_compare_op;
+void qc_f32_compare(qc_f32_compare_op op, qc_f32_elem type, const void *a, int a_rank,
+                    const int64_t *a_dims, const void *b, int b_rank, const int64_t *b_dims,
+                    uint8_t *y, int y_rank, const int64_t *y_dims);
+
+/* Logic on bools (any non-zero byte is true), broadcast as qc_f32_binary; y is 0 or 1. */
+typedef enum { QC_F32_AND, QC_F32_OR, QC_F32_XOR } qc_f32_logic_op;
+void qc_f32_logic(qc_f32_logic_op op, const uint8_t *a, int a_rank, const int64_t *a_dims,
+                  const uint8_t *b, int b_rank, const int64_t *b_dims, uint8_t *y, int y_rank,
+                  const int64_t *y_dims);
+/* y = !x over n bools. */
+void qc_f32_not(int64_t n, const uint8_t *x, uint8_t *y);
+
+/* y = cond ? a : b, the three broadcast to y_dims; a, b and y hold elements of type. */
+void qc_f32_where(qc_f32_elem type, const uint8_t *cond, int c_rank, const int64_t *c_dims,
+                  const void *a, int a_rank, const int64_t *a_dims, const void *b, int b_rank,
+                  const int64_t *b_dims, void *y, int y_rank, const int64_t *y_dims);
+
+/* y = base ^ exponent, broadcast; y has the base's type. Float bases use powf (a float
+ * exponent) or pow (an integer one); integer bases raise exactly for integer exponents
+ * (wrapping around in int64; a negative exponent gives 0 unless the base is 1 or -1) and
+ * truncate pow(base, exponent) toward zero for float ones. */
+void qc_f32_pow(qc_f32_elem base_type, const void *base, int b_rank, const int64_t *b_dims,
+                qc_f32_elem exp_type, const void *exponent, int e_rank, const int64_t *e_dims,
+                void *y, int y_rank, const int64_t *y_dims);
+
+/* y = x < 0 ? slope * x : x, slope broadcast to x's shape (y_dims = x_dims). */
+void qc_f32_prelu(const float *x, int x_rank, const int64_t *x_dims, const float *slope,
+                  int s_rank, const int64_t *s_dims, float *y);
+
+/* ---- reductions (reduce.c) --------------------------------------------------------------- */
+
+typedef enum {
+    QC_F32_REDUCE_SUM,
+    QC_F32_REDUCE_MEAN,
+    QC_F32_REDUCE_MAX,
+    QC_F32_REDUCE_MIN,
+    QC_F32_REDUCE_PROD,
+    QC_F32_REDUCE_L1,
+    QC_F32_REDUCE_L2,
+    QC_F32_REDUCE_SUM_SQUARE,
+    QC_F32_REDUCE_LOG_SUM,
+    QC_F32_REDUCE_LOG_SUM_EXP,
+} qc_f32_reduce_op;
+
+/* Bytes of scratch qc_f32_reduce needs for out_count outputs (two doubles each). */
+size_t qc_f32_reduce_scratch_size(int64_t out_count);
+/* Reduces x (rank dims) over the dimensions whose reduced[d] is true; y holds the kept
+ * dimensions in order (keepdims only changes the shape, not the layout). Sums and products
+ * accumulate in double; LogSumExp subtracts each output's maximum first. An empty reduction
+ * gives the operation's identity (0, 1, -inf for Max, +inf for Min; Mean gives NaN). */
+void qc_f32_reduce(qc_f32_reduce_op op, int rank, const int64_t *dims, const bool *reduced,
+                   const float *x, float *y, void *scratch);
+
+/* Index of the maximum (or minimum) along the middle dimension of x[outer][axis_size][inner]:
+ * the first one, or the last with last_index. NaN wins, as in numpy. */
+void qc_f32_arg_extreme(bool minimum, bool last_index, int64_t outer, int64_t axis_size,
+                        int64_t inner, const float *x, int64_t *y);
 
 /* ---- pooling ----------------------------------------------------------------------------- */
 
@@ -168,5 +286,25 @@ void qc_f32_batchnorm(int64_t batch, int64_t channels, int64_t plane, const floa
 /* Softmax over the middle dimension of x[outer][axis_size][inner], the maximum subtracted
  * first so that large inputs do not overflow. */
 void qc_f32_softmax(int64_t outer, int64_t axis_size, int64_t inner, const float *x, float *y);
+/* log(softmax) over the same dimension, as x - max - log(sum(exp(x - max))). */
+void qc_f32_log_softmax(int64_t outer, int64_t axis_size, int64_t inner, const float *x,
+                        float *y);
+/* 1 at the first maximum along the same dimension, 0 elsewhere. */
+void qc_f32_hardmax(int64_t outer, int64_t axis_size, int64_t inner, const float *x, float *y);
+
+/* Normalizes each of rows rows of size elements: y = (x - mean) / sqrt(var + epsilon) *
+ * scale + bias, mean and (biased) variance computed in double over the row. scale and bias
+ * (bias may be NULL) hold size elements, or 1 when scale_step (bias_step) is 0. mean and
+ * inv_std, when not NULL, receive each row's mean and 1 / sqrt(var + epsilon). */
+void qc_f32_layernorm(int64_t rows, int64_t size, const float *x, const float *scale,
+                      int64_t scale_step, const float *bias, int64_t bias_step, float epsilon,
+                      float *y, float *mean, float *inv_std);
+/* Instance and group normalization of x[batch][channels][plane]: statistics over each group
+ * of channels / groups consecutive channels of one image (InstanceNormalization is
+ * groups = channels), then y = normalized * scale + bias with scale and bias per channel,
+ * or per group when per_group (GroupNormalization before opset 21). */
+void qc_f32_groupnorm(int64_t batch, int64_t channels, int64_t groups, int64_t plane,
+                      const float *x, const float *scale, const float *bias, bool per_group,
+                      float epsilon, float *y);
 
 #endif
