@@ -1,4 +1,4 @@
-/* io.h — qcal's file formats: ONNX models and tensors, PNG images and image sets,
+/* io.h — qcal's file formats: ONNX models and tensors, PNG and JPEG images, image sets,
  * model cards (JSON) and atomic file writing. Nothing here computes; it only converts
  * between files and the IR (graph/graph.h) or plain buffers.
  *
@@ -43,7 +43,7 @@ typedef enum {
     QC_COLOR_BGR = 4,  /* three channels, B first */
 } qc_color;
 
-/* How a PNG becomes a model input (CHW floats): convert to the colour model, resize
+/* How an image becomes a model input (CHW floats): convert to the colour model, resize
  * (bilinear) to resize_h × resize_w, center-crop to crop_h × crop_w, then for every
  * channel c: x = (pixel * scale - mean[c]) / std[c], with pixel in 0..255. */
 typedef struct {
@@ -68,10 +68,11 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
 /* color from channels (1 gray, 3 rgb), scale 1/255, mean 0, std 1, no resize or crop. */
 void qc_preprocess_default(qc_preprocess *pp, int channels);
 
-/* Reads a PNG file and writes channels × height × width floats (CHW) to dst following pp.
- * When pp asks for no resize and no crop and the image size differs from height × width,
- * the image is resized to it. A file that is missing is QC_ERR_IO; one that is not a PNG,
- * is corrupt or truncated is QC_ERR_INPUT; both name the file. */
+/* Reads a PNG or JPEG file (told apart by its first bytes) and writes channels × height ×
+ * width floats (CHW) to dst following pp. When pp asks for no resize and no crop and the image
+ * size differs from height × width, the image is resized to it. A file that is missing is
+ * QC_ERR_IO; one that is neither format, is corrupt or truncated is QC_ERR_INPUT; both name
+ * the file. */
 qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels, int height,
                         int width, float *dst, qc_error *err);
 
@@ -96,11 +97,11 @@ typedef struct {
     char **classes;        /* owned: class folder names (ImageFolder), or NULL */
 } qc_image_set;
 
-/* Scans root recursively for *.png (case-insensitive) in sorted order. Labels come from
+/* Scans root recursively for *.png, *.jpg and *.jpeg (case-insensitive) in sorted order. Labels come from
  * labels_file when given (lines "relative/path.png label", label an integer), otherwise
  * from an ImageFolder layout: each top-level sub-folder is a class, sorted by name, and a
  * folder name starting with a number ("3_dress") gives that index. Images directly in
- * root have no label (-1). A single PNG file as root is a set of one. An empty set is
+ * root have no label (-1). A single file as root is a set of one. An empty set is
  * QC_ERR_INPUT. */
 qc_status qc_image_set_open(qc_image_set *set, const char *root, const char *labels_file,
                             qc_error *err);

@@ -168,7 +168,7 @@ qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels,
         return qc_fail(err, QC_ERR_INPUT, "cannot load '%s': bad model input size %dx%d",
                        path, height, width);
     qc_image img;
-    qc_status st = qc_png_read(path, pp->color, &img, err);
+    qc_status st = qc_image_read(path, pp->color, &img, err);
     if (st != QC_OK)
         return st;
     bool resize = pp->resize_h > 0 && pp->resize_w > 0;
