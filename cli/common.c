@@ -173,6 +173,60 @@ int cli_images_option(int64_t *limit, int64_t *batch, int argc, char **argv, int
     return v ? 1 : 0;
 }
 
+int cli_select_option(cli_image_select *s, int argc, char **argv, int *i, const char *usage)
+{
+    bool bad = false;
+    const char *v;
+    if (!strcmp(argv[*i], "--skip-bad")) {
+        s->skip_bad = true;
+        return 1;
+    }
+    if ((v = cli_option_value("--sample", argc, argv, i, &bad, usage))) {
+        if (!cli_parse_int(v, 1, INT64_MAX, &s->sample))
+            return cli_usage_error(usage, "--sample takes a positive number, not '%s'", v), -1;
+    } else if (!bad && (v = cli_option_value("--seed", argc, argv, i, &bad, usage))) {
+        char *end;
+        errno = 0;
+        unsigned long long seed = strtoull(v, &end, 10);
+        if (errno || end == v || *end || v[0] == '-' || v[0] == '+')
+            return cli_usage_error(usage, "--seed takes a number from 0 to 2^64-1, not '%s'", v), -1;
+        s->seed = seed;
+        s->has_seed = true;
+    }
+    if (bad)
+        return -1;
+    return v ? 1 : 0;
+}
+
+int cli_select_check(const cli_image_select *s, const char *usage)
+{
+    if (s->has_seed && !s->sample)
+        return cli_usage_error(usage, "--seed goes with --sample N");
+    return QC_OK;
+}
+
+int cli_open_images(qc_image_set *set, const char *root, const char *labels_file,
+                    const cli_image_select *s)
+{
+    qc_error err;
+    qc_status st = qc_image_set_open(set, root, labels_file, &err);
+    if (st == QC_OK && s && s->sample)
+        st = qc_image_set_sample(set, s->sample, s->seed, &err);
+    if (st != QC_OK) {
+        cli_error("%s", err.msg);
+        qc_image_set_free(set);
+    }
+    return st;
+}
+
+void cli_report_skip(void *ctx, const char *msg)
+{
+    cli_skipped *s = ctx;
+    s->count++;
+    if (!s->quiet)
+        cli_warning("skipping: %s", msg);
+}
+
 int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const char *usage)
 {
     bool bad = false;

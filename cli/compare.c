@@ -18,6 +18,7 @@
     "usage: qcal compare MODEL... CALIB VAL [--schemes LIST] [--granularity LIST]\n"              \
     "                    [--methods LIST] [--bits LIST] [--limit N] [--calib-limit N]\n"         \
     "                    [--layer-images N] [--max-drop P] [--min-sqnr DB] [--gate VARIANT]\n"   \
+    "                    [--sample N [--seed S]] [--skip-bad]\n"                                 \
     "                    [--html FILE] [--json] [--quiet] [--threads N]\n"                       \
     "                    [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                    [--color gray|rgb|bgr]\n"                                                \
@@ -33,7 +34,9 @@
     "  --min-sqnr DB  exit 1 when a gated variant has an activation below DB dB of SQNR\n"      \
     "  --gate NAME    the variant the gates apply to: a name, 'all', or by default the best\n"  \
     "                 variant of each model (the smallest drop)\n"                              \
-    "  --html FILE    a self-contained HTML report (table, charts, histograms, ranges)\n"
+    "  --html FILE    a self-contained HTML report (table, charts, histograms, ranges)\n"      \
+    "  --sample N     a reproducible class-balanced random subset of CALIB and of VAL (--seed S)\n" \
+    "  --skip-bad     report an unreadable image of CALIB or VAL and leave it out\n"
 
 #define MAX_MODELS 16
 #define MAX_VARIANTS 64
@@ -59,6 +62,8 @@ typedef struct {
     int64_t limit, calib_limit, layer_images;
     const char *html;
     cli_pp_flags pp;
+    cli_image_select select;
+    cli_skipped *calib_skipped, val_skipped; /* --skip-bad: the first model's CALIB, and VAL */
     cli_common common;
 } compare_options;
 
@@ -703,7 +708,8 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     double seconds;
     cli_gather_options go = {.limit = o->calib_limit, .batch = 64, .shard_i = 0, .shard_n = 1,
                              .per_channel = true, .histograms = true, .pp = &o->pp,
-                             .threads = o->common.threads, .quiet = o->common.quiet};
+                             .threads = o->common.threads, .quiet = o->common.quiet,
+                             .select = &o->select, .skipped = o->calib_skipped};
     if ((status = cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds)) != QC_OK)
         return status;
 
@@ -877,7 +883,9 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
     cli_json_string(stdout, calib);
     printf(", \"val\": ");
     cli_json_string(stdout, val);
-    printf(", \"layer_images\": %lld,\n \"variants\": [", (long long)o->layer_images);
+    printf(", \"layer_images\": %lld, \"skipped\": {\"calib\": %lld, \"val\": %lld},\n \"variants\": [",
+           (long long)o->layer_images, (long long)(o->calib_skipped ? o->calib_skipped->count : 0),
+           (long long)o->val_skipped.count);
     for (int k = 0; k < o->n; k++) {
         printf("%s\n  {\"name\": ", k ? "," : "");
         cli_json_string(stdout, o->v[k].name);
@@ -1124,6 +1132,8 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             continue;
         if ((r = cli_pp_option(&o->pp, argc, argv, &i, COMPARE_USAGE)) == 0)
             r = cli_images_option(&o->limit, NULL, argc, argv, &i, COMPARE_USAGE);
+        if (r == 0)
+            r = cli_select_option(&o->select, argc, argv, &i, COMPARE_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
@@ -1179,6 +1189,8 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
         return QC_OK;
     if (*n_pos < 3)
         return cli_usage_error(COMPARE_USAGE, "compare needs MODEL, CALIB and VAL");
+    if (cli_select_check(&o->select, COMPARE_USAGE) != QC_OK)
+        return QC_ERR_USAGE;
     int st = build_variants(o, &lv);
     if (st != QC_OK)
         return st;
@@ -1210,8 +1222,16 @@ int cmd_compare(int argc, char **argv)
     const char *calib = pos[n_pos - 2], *val = pos[n_pos - 1];
     qc_error err;
     qc_image_set set = {0};
-    if ((status = qc_image_set_open(&set, val, NULL, &err)) != QC_OK) {
+    if ((status = cli_open_images(&set, val, NULL, &o.select)) != QC_OK)
+        return status;
+    /* Every model reads the same images: the unreadable ones are told once. */
+    cli_skipped calib_skipped = {.quiet = o.common.quiet}, again = {.quiet = true};
+    o.val_skipped.quiet = o.common.quiet;
+    if (o.select.skip_bad &&
+        (status = qc_image_set_keep_readable(&set, QC_COLOR_RGB, o.limit, o.common.threads,
+                                             cli_report_skip, &o.val_skipped, &err)) != QC_OK) {
         cli_error("%s", err.msg);
+        qc_image_set_free(&set);
         return status;
     }
     model_result *ms = calloc((size_t)n_models, sizeof *ms);
@@ -1220,8 +1240,11 @@ int cmd_compare(int argc, char **argv)
         cli_error("out of memory");
         return QC_ERR_IO;
     }
-    for (int mi = 0; mi < n_models && status == QC_OK; mi++)
+    for (int mi = 0; mi < n_models && status == QC_OK; mi++) {
+        o.calib_skipped = mi == 0 ? &calib_skipped : &again;
         status = run_model(pos[mi], calib, &set, &o, &ms[mi]);
+    }
+    o.calib_skipped = &calib_skipped;
 
     char (*failures)[256] = NULL;
     const char *fail_ptrs[MAX_MODELS * MAX_VARIANTS * 2];
@@ -1260,6 +1283,9 @@ int cmd_compare(int argc, char **argv)
             print_json(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
         else if (!o.common.quiet)
             print_table(ms, n_models, &o);
+        if (o.select.skip_bad && !o.common.json && !o.common.quiet)
+            printf("unreadable images skipped (--skip-bad): %lld of CALIB, %lld of VAL\n",
+                   (long long)calib_skipped.count, (long long)o.val_skipped.count);
         if (o.html)
             status = write_html(ms, n_models, &o, calib, val);
     }

@@ -17,9 +17,10 @@
     "                  [--reduce-range] [--round MODE] [--format qdq|qoperator|fakequant]\n"        \
     "                  [--input-compensation] [--allow-partial]\n"                                   \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
-    "                  [--limit N] [--batch N] [--size HxW] [--crop HxW] [--scale S]\n"             \
+    "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
+    "                  [--size HxW] [--crop HxW] [--scale S]\n"                                     \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]\n"                    \
-    "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG images\n"  \
+    "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG or JPEG\n"\
     "  under IMAGES, writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each\n" \
     "  quantized tensor's range and parameters. The statistics must match MODEL: its hash and\n"  \
     "  tensors, the preprocessing it takes now (card and flags), and all shards of a split.\n"   \
@@ -38,7 +39,10 @@
     "  --input-compensation  activations read by Conv/Gemm/MatMul get a scale per channel, folded\n" \
     "                 into those layers' weights (needs per-channel statistics; qdq or fakequant)\n"  \
     "  --allow-partial with --stats: use a partial merge of shards (a warning instead of exit 3)\n" \
-    "  --limit N      with IMAGES: at most N images (default all)\n"
+    "  --limit N      with IMAGES: the first N images in sorted order (default all; on an\n"      \
+    "                 ImageFolder the first classes only: --sample N is the balanced subset)\n"   \
+    "  --sample N     with IMAGES: a reproducible class-balanced random subset (--seed S)\n"     \
+    "  --skip-bad     with IMAGES: report an unreadable image and leave it out\n"
 
 typedef struct {
     const char *out, *stats_file;
@@ -49,6 +53,8 @@ typedef struct {
     int n_exclude;
     bool allow_partial;
     cli_pp_flags pp;
+    cli_image_select select;
+    cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
     cli_common common;
 } quantize_options;
 
@@ -91,6 +97,8 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             r = cli_pp_option(&o->pp, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, QUANTIZE_USAGE);
+        if (r == 0)
+            r = cli_select_option(&o->select, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_range_option(&o->q.range, argc, argv, &i, QUANTIZE_USAGE);
         if (r < 0)
@@ -200,12 +208,13 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
     cli_json_string(stdout, o->out);
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", "
-           "\"input_compensation\": %s, \"calibration_images\": %lld, \"runnable_by_qcal\": %s, \"tensors\": [",
+           "\"input_compensation\": %s, \"calibration_images\": %lld, \"calibration_skipped\": %lld, "
+           "\"runnable_by_qcal\": %s, \"tensors\": [",
            qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
            o->q.per_channel ? "true" : "false", o->q.weight_bits, o->q.act_bits,
            o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round),
            o->q.input_compensation ? "true" : "false", (long long)s->images,
-           runnable ? "true" : "false");
+           (long long)o->skipped.count, runnable ? "true" : "false");
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
         printf("%s\n  {\"name\": ", i ? "," : "");
@@ -267,6 +276,13 @@ int cmd_quantize(int argc, char **argv)
         status = cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
         goto end;
     }
+    if ((status = cli_select_check(&o.select, QUANTIZE_USAGE)) != QC_OK)
+        goto end;
+    if (o.stats_file && (o.select.sample || o.select.skip_bad)) {
+        status = cli_usage_error(QUANTIZE_USAGE, "--sample and --skip-bad need IMAGES, not --stats");
+        goto end;
+    }
+    o.skipped.quiet = o.common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
     if ((status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
@@ -291,7 +307,8 @@ int cmd_quantize(int argc, char **argv)
         cli_gather_options go = {.limit = o.limit, .batch = o.batch, .shard_i = 0, .shard_n = 1,
                                  .per_channel = o.q.input_compensation,
                                  .histograms = qc_range_method_uses_histogram(o.q.method), .pp = &o.pp,
-                                 .threads = o.common.threads, .quiet = o.common.quiet};
+                                 .threads = o.common.threads, .quiet = o.common.quiet,
+                                 .select = &o.select, .skipped = &o.skipped};
         status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
         if (status != QC_OK)
             goto end;
@@ -330,6 +347,8 @@ int cmd_quantize(int argc, char **argv)
         print_table(&report, o.out);
     if (copied == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
         printf("copied the model card of %s beside %s\n", pos[0], o.out);
+    if (o.select.skip_bad && !o.common.json && !o.common.quiet)
+        printf("%lld unreadable calibration images skipped (--skip-bad)\n", (long long)o.skipped.count);
     if (copied == QC_CARD_KEPT_OTHER && !o.common.quiet)
         cli_warning("'%s' is not a model card: left as it is; %s carries its card inside "
                     "(qcal.model_card)", card_target, o.out);

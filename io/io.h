@@ -107,6 +107,22 @@ qc_status qc_image_set_open(qc_image_set *set, const char *root, const char *lab
                             qc_error *err);
 void qc_image_set_free(qc_image_set *set);
 
+/* Keeps a reproducible class-balanced random sample of n images (classes = labels, the
+ * unlabelled images one class), in the set's sorted order; n at or above the set's size keeps
+ * all. The same set, n and seed always keep the same images. The PRNG (SplitMix64 from
+ * seed), how quotas and remainders are spread: atop io/select.c. */
+qc_status qc_image_set_sample(qc_image_set *set, int64_t n, uint64_t seed, qc_error *err);
+
+/* Called with the message of each image an image-reading loop leaves out (--skip-bad), in
+ * the set's order; the message names the file and what is wrong. */
+typedef void (*qc_skip_fn)(void *ctx, const char *msg);
+/* Decodes the images in order (on threads) until `want` have been read, and drops those that
+ * cannot be read (each reported to on_skip, which may be NULL); images after that are kept
+ * unread. Only out of memory is an error; the set may end up empty. */
+qc_status qc_image_set_keep_readable(qc_image_set *set, qc_color color, int64_t want,
+                                     int threads, qc_skip_fn on_skip, void *skip_ctx,
+                                     qc_error *err);
+
 /* ---- model cards ------------------------------------------------------------------------- */
 
 /* models/NAME.json beside models/NAME.onnx:

@@ -10,6 +10,8 @@
 typedef struct {
     qc_status status;
     qc_error err;
+    int n_skipped;
+    qc_error *skipped; /* QC_STATS_GROUP messages: the images left out by skip_bad */
 } group_result;
 
 typedef struct {
@@ -19,6 +21,7 @@ typedef struct {
     const int64_t *sel;   /* indices into set->items of this shard's images, by group */
     const int64_t *group; /* group k is sel[group[k]] … sel[group[k + 1] − 1] */
     int64_t first;        /* the step's first group */
+    bool skip_bad;
     int channels, height, width;
     qc_exec **execs;
     qc_stats **workers;
@@ -33,10 +36,16 @@ static int gather_group(void *arg, int worker, int64_t item)
     group_result *r = &c->results[item];
     qc_stats *w = c->workers[worker];
     r->status = QC_OK;
+    r->n_skipped = 0;
     for (int64_t k = c->group[c->first + item]; k < c->group[c->first + item + 1]; k++) {
         const qc_image_item *img = &c->set->items[c->sel[k]];
         r->status = qc_image_load(img->path, c->pp, c->channels, c->height, c->width,
                                   c->pixels[worker], &r->err);
+        if (r->status != QC_OK && c->skip_bad) {
+            r->skipped[r->n_skipped++] = r->err;
+            r->status = QC_OK;
+            continue;
+        }
         if (r->status != QC_OK)
             return 0;
         int64_t dims[4] = {1, c->channels, c->height, c->width};
@@ -67,9 +76,15 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
     if (o->threads < 1 || o->batch < 1 || o->shard_n < 1 || o->shard_i < 0 ||
         o->shard_i >= o->shard_n)
         return qc_fail(err, QC_ERR_USAGE, "threads, batch and shard must be positive");
+    /* A shard does not know which images the others left out: the merge could not check
+     * that every image was counted once. */
+    if (o->skip_bad && o->shard_n > 1)
+        return qc_fail(err, QC_ERR_USAGE, "skipping bad images does not work with shards");
     gather_ctx c = {.g = g, .set = set, .pp = pp, .channels = (int)t->value.dims[1],
-                    .height = (int)t->value.dims[2], .width = (int)t->value.dims[3]};
+                    .height = (int)t->value.dims[2], .width = (int)t->value.dims[3],
+                    .skip_bad = o->skip_bad};
     const int threads = o->threads;
+    const int64_t step = (o->batch + QC_STATS_GROUP - 1) / QC_STATS_GROUP; /* groups per step */
     qc_status status = QC_OK;
     qc_stats *root = NULL;
     int64_t *sel = NULL, *group = NULL;
@@ -102,12 +117,16 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
     c.execs = calloc((size_t)threads, sizeof *c.execs);
     c.workers = calloc((size_t)threads, sizeof *c.workers);
     c.pixels = calloc((size_t)threads, sizeof *c.pixels);
-    int64_t step = (o->batch + QC_STATS_GROUP - 1) / QC_STATS_GROUP; /* groups per step */
     c.results = calloc((size_t)step, sizeof *c.results);
     if (!c.execs || !c.workers || !c.pixels || !c.results) {
         status = qc_fail(err, QC_ERR_IO, "out of memory");
         goto end;
     }
+    for (int64_t i = 0; i < step; i++)
+        if (!(c.results[i].skipped = malloc(QC_STATS_GROUP * sizeof *c.results[i].skipped))) {
+            status = qc_fail(err, QC_ERR_IO, "out of memory");
+            goto end;
+        }
     for (int k = 0; k < threads; k++) {
         c.execs[k] = qc_exec_create(g);
         c.workers[k] = qc_stats_clone_empty(root);
@@ -123,11 +142,14 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
         int64_t count = n_mine - first < step ? n_mine - first : step;
         c.first = first;
         qc_parallel_for(threads, count, gather_group, &c);
-        for (int64_t i = 0; i < count; i++)
+        for (int64_t i = 0; i < count; i++) {
             if (c.results[i].status != QC_OK) {
                 status = qc_fail(err, c.results[i].status, "%s", c.results[i].err.msg);
                 goto end;
             }
+            for (int k = 0; k < c.results[i].n_skipped && o->on_skip; k++)
+                o->on_skip(o->skip_ctx, c.results[i].skipped[k].msg);
+        }
         if (o->progress)
             o->progress(o->progress_ctx, group[first + count], n_sel);
     }
@@ -135,6 +157,10 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
         status = qc_stats_merge(root, c.workers[k], err);
     if (status != QC_OK)
         goto end;
+    if (root->images == 0 && n_sel > 0) {
+        status = qc_fail(err, QC_ERR_INPUT, "no image of '%s' could be read", set->root);
+        goto end;
+    }
     if (o->shard_n > 1) {
         root->shard_count = o->shard_n;
         root->shards = malloc(sizeof *root->shards);
@@ -162,6 +188,9 @@ end:
     free(c.execs);
     free(c.workers);
     free(c.pixels);
+    if (c.results)
+        for (int64_t i = 0; i < step; i++)
+            free(c.results[i].skipped);
     free(c.results);
     free(sel);
     free(group);

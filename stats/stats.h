@@ -210,12 +210,16 @@ typedef struct {
     int threads;            /* workers, each with its own executor and accumulator */
     qc_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    bool skip_bad;          /* an image that cannot be loaded is left out, not an error */
+    qc_skip_fn on_skip;     /* with skip_bad: told each image left out, in order; may be NULL */
+    void *skip_ctx;
 } qc_gather_options;
 
 /* Runs the FP32 graph g (one N x C x H x W float input) over the images of set, preprocessed
  * by pp, and returns in *out the statistics of the options so (a shard records which it is).
  * The result is the same, byte for byte once written, whatever threads and batch, and the
- * shards merged equal one run over all the images. A bad image is QC_ERR_INPUT naming it. */
+ * shards merged equal one run over all the images. A bad image is QC_ERR_INPUT naming it;
+ * with o->skip_bad it is left out (not counted), and no image left is QC_ERR_INPUT. */
 qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_preprocess *pp,
                           const qc_stats_options *so, const qc_gather_options *o,
                           qc_stats **out, qc_error *err);

@@ -1672,6 +1672,118 @@ START_TEST(an_image_folder_lists_jpg_and_jpeg_in_any_case_beside_png)
 }
 END_TEST
 
+/* ---- choosing images (--sample, --skip-bad) ------------------------------------------------ */
+
+/* An ImageFolder with classes 0_a, 1_b, 2_c of the sizes given, 1x1 gray PNGs. */
+static void write_classes(const int *sizes, int n)
+{
+    unsigned char px[1] = {9};
+    qc_error err;
+    ck_assert_int_eq(mkdir(at("set"), 0755), 0);
+    for (int k = 0; k < n; k++) {
+        char dir[64];
+        snprintf(dir, sizeof dir, "set/%d_%c", k, 'a' + k);
+        ck_assert_int_eq(mkdir(at(dir), 0755), 0);
+        for (int i = 0; i < sizes[k]; i++) {
+            char name[96];
+            snprintf(name, sizeof name, "%s/img-%02d.png", dir, i);
+            ck_assert_int_eq(qc_png_write(at(name), px, 1, 1, 1, &err), QC_OK);
+        }
+    }
+}
+
+START_TEST(a_sample_gives_small_classes_all_and_spreads_the_rest_evenly)
+{
+    const int sizes[3] = {10, 3, 7};
+    write_classes(sizes, 3);
+    for (uint64_t seed = 0; seed < 20; seed++) {
+        qc_image_set set;
+        qc_error err;
+        ck_assert_int_eq(qc_image_set_open(&set, at("set"), NULL, &err), QC_OK);
+        ck_assert_int_eq(qc_image_set_sample(&set, 12, seed, &err), QC_OK);
+        ck_assert_int_eq(set.n_items, 12);
+        int per_class[3] = {0};
+        for (int i = 0; i < set.n_items; i++) {
+            per_class[set.items[i].label]++;
+            if (i > 0)
+                ck_assert_msg(strcmp(set.items[i - 1].rel, set.items[i].rel) < 0,
+                              "seed %llu: not in sorted order", (unsigned long long)seed);
+        }
+        /* 12 over 3 classes is 4 each; class 1 has only 3, its missing one goes to 0 or 2 */
+        ck_assert_int_eq(per_class[1], 3);
+        ck_assert_msg((per_class[0] == 5 && per_class[2] == 4) ||
+                          (per_class[0] == 4 && per_class[2] == 5),
+                      "seed %llu: %d, %d, %d", (unsigned long long)seed, per_class[0],
+                      per_class[1], per_class[2]);
+        qc_image_set_free(&set);
+    }
+}
+END_TEST
+
+START_TEST(the_same_seed_keeps_the_same_images_and_a_large_sample_keeps_all)
+{
+    const int sizes[2] = {30, 30};
+    write_classes(sizes, 2);
+    qc_image_set a, b, c, all;
+    qc_error err;
+    ck_assert_int_eq(qc_image_set_open(&a, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_open(&b, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_open(&c, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_open(&all, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_sample(&a, 10, 42, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_sample(&b, 10, 42, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_sample(&c, 10, 43, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_sample(&all, 60, 42, &err), QC_OK);
+    bool differs = false;
+    for (int i = 0; i < 10; i++) {
+        ck_assert_str_eq(a.items[i].rel, b.items[i].rel);
+        differs |= strcmp(a.items[i].rel, c.items[i].rel) != 0;
+    }
+    ck_assert(differs);
+    ck_assert_int_eq(all.n_items, 60);
+    qc_image_set_free(&a);
+    qc_image_set_free(&b);
+    qc_image_set_free(&c);
+    qc_image_set_free(&all);
+}
+END_TEST
+
+static void count_skip(void *ctx, const char *msg)
+{
+    ck_assert_ptr_nonnull(strstr(msg, "cannot read"));
+    ++*(int *)ctx;
+}
+
+START_TEST(keeping_readable_images_drops_the_bad_ones_in_order_up_to_the_count_wanted)
+{
+    unsigned char px[1] = {9};
+    qc_error err;
+    ck_assert_int_eq(mkdir(at("set"), 0755), 0);
+    static const char *names[] = {"set/a.png", "set/b.png", "set/d.png", "set/e.png"};
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(qc_png_write(at(names[i]), px, 1, 1, 1, &err), QC_OK);
+    put_file(at("set/c.jpg"), "junk", 4);
+    put_file(at("set/f.jpg"), "junk", 4);
+    qc_image_set set;
+    int skipped = 0;
+    ck_assert_int_eq(qc_image_set_open(&set, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_keep_readable(&set, QC_COLOR_GRAY, 3, 2, count_skip, &skipped,
+                                                &err), QC_OK);
+    /* a, b, (c dropped), d: three readable; e and f are kept unread */
+    ck_assert_int_eq(skipped, 1);
+    ck_assert_int_eq(set.n_items, 5);
+    ck_assert_str_eq(set.items[2].rel, "d.png");
+    ck_assert_str_eq(set.items[4].rel, "f.jpg");
+    qc_image_set_free(&set);
+    ck_assert_int_eq(qc_image_set_open(&set, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_keep_readable(&set, QC_COLOR_GRAY, INT64_MAX, 1, count_skip,
+                                                &skipped, &err), QC_OK);
+    ck_assert_int_eq(skipped, 3);
+    ck_assert_int_eq(set.n_items, 4);
+    qc_image_set_free(&set);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("io");
@@ -1746,6 +1858,9 @@ static Suite *suite(void)
     tcase_add_test(set, a_missing_folder_is_an_io_error);
     tcase_add_test(set, a_symbolic_link_loop_is_read_once);
     tcase_add_test(set, the_bundled_validation_set_has_ten_numbered_classes);
+    tcase_add_test(set, a_sample_gives_small_classes_all_and_spreads_the_rest_evenly);
+    tcase_add_test(set, the_same_seed_keeps_the_same_images_and_a_large_sample_keeps_all);
+    tcase_add_test(set, keeping_readable_images_drops_the_bad_ones_in_order_up_to_the_count_wanted);
     suite_add_tcase(s, set);
 
     TCase *card = tcase_create("modelcard");
