@@ -55,7 +55,8 @@ typedef struct {
 } qc_preprocess;
 
 /* What a model takes and gives as an image classifier: one float N x C x H x W input with C, H
- * and W fixed and N symbolic or 1 (qcal runs images one at a time), and classes = the element
+ * and W fixed and N symbolic or 1 (qcal runs images one at a time; a channels-last input,
+ * N x H x W x C with C 1 or 3, is refused as such), and classes = the element
  * count of output 0 when it is a float tensor (0 otherwise; an error when classifier is set).
  * One check for every command; command names it in the message ("stats needs one image
  * input"). */

@@ -35,6 +35,16 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
         return qc_fail(err, QC_ERR_INPUT,
                        "'%s': input '%s' is not a float NCHW tensor of fixed channels and size",
                        path, t->name);
+    /* [N, H, W, C] (tf2onnx, Keras) would otherwise be read as H channels of W × C pixels,
+     * and the user told to change the colour. */
+    const int64_t *d = t->value.dims;
+    if ((d[3] == 1 || d[3] == 3) && d[1] != 1 && d[1] != 3)
+        return qc_fail(err, QC_ERR_INPUT,
+                       "'%s': input '%s' is channels-last (N x H x W x C = %s x %lld x %lld x "
+                       "%lld); qcal feeds images channels-first (N x C x H x W): export the model "
+                       "with a channels-first input",
+                       path, t->name, t->symbolic & 1 ? "N" : "1", (long long)d[1],
+                       (long long)d[2], (long long)d[3]);
     if (!(t->symbolic & 1) && t->value.dims[0] != 1)
         return qc_fail(err, QC_ERR_INPUT,
                        "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",

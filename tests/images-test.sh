@@ -126,4 +126,25 @@ mkdir -p "$tmp/allbad"
 cp "$J/bad/cmyk.jpg" "$tmp/allbad/"
 expect "stats --skip-bad with no readable image is exit 3" 3 "$QCAL" stats --skip-bad "$M" "$tmp/allbad"
 
+# 5. a channels-last model is refused with the reason, not told to change its colour
+if ONNXPY=$(find_python onnx); then
+    "$ONNXPY" - "$tmp/nhwc.onnx" <<'PY'
+import sys
+import onnx
+from onnx import TensorProto, helper
+m = onnx.load("models/lenet.onnx")
+g = m.graph
+g.node.insert(0, helper.make_node("Transpose", ["input_nhwc"], [g.input[0].name], perm=[0, 3, 1, 2]))
+g.input.remove(g.input[0])
+g.input.insert(0, helper.make_tensor_value_info("input_nhwc", TensorProto.FLOAT, ["N", 28, 28, 1]))
+onnx.save(m, sys.argv[1])
+PY
+    for cmd in stats eval; do
+        expect "$cmd refuses a channels-last model (exit 3)" 3 "$QCAL" "$cmd" "$tmp/nhwc.onnx" "$J/set-png"
+        contains "$cmd says it is channels-last" "$tmp/err" "input 'input_nhwc' is channels-last (N x H x W x C = N x 28 x 28 x 1)"
+    done
+else
+    skip "channels-last model (no python with onnx)"
+fi
+
 summary images
