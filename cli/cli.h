@@ -124,7 +124,7 @@ const char *cli_graph_meta(const qc_graph *g, const char *key);
  * DequantizeLinear, DynamicQuantizeLinear, QLinear*, QGemm, ConvInteger or MatMulInteger
  * node. */
 bool cli_model_is_quantized(const qc_graph *g);
-/* The channels of g's single float NCHW input (fixed channels and size), or 0. */
+/* The channels of g's single float NCHW or NHWC input (fixed channels and size), or 0. */
 int cli_model_channels(const qc_graph *g);
 /* The source-model check of quantized files: q records the hash of the FP32 model it was
  * quantized from (qcal.source_model_hash); QC_OK when it is fp32_hash or q records none,

@@ -410,9 +410,10 @@ int cli_model_channels(const qc_graph *g)
     if (g->n_inputs != 1)
         return 0;
     const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe) || t->value.dims[1] < 1)
+    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
         return 0;
-    return (int)t->value.dims[1];
+    int64_t c = t->value.dims[qc_is_channels_last(t->value.dims) ? 3 : 1];
+    return c >= 1 && c <= INT32_MAX ? (int)c : 0;
 }
 
 bool cli_pp_given(const cli_pp_flags *f)

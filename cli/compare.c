@@ -105,6 +105,7 @@ typedef struct {
     qc_graph *g;           /* owned, BatchNorm folded */
     qc_stats *stats;       /* owned */
     int channels, height, width, classes;
+    qc_image_input in;     /* the model's input layout */
     int64_t n, labelled, fp32_correct;
     float *pixels;         /* owned: n inputs */
     int *labels;           /* owned */
@@ -129,9 +130,8 @@ static int run_item(void *arg, int worker, int64_t item)
     run_ctx *c = arg;
     const model_result *m = c->m;
     const int64_t i = c->first + item;
-    int64_t dims[4] = {1, m->channels, m->height, m->width};
     const int64_t size = (int64_t)m->channels * m->height * m->width;
-    qc_value in = qc_value_f32(4, dims, m->pixels + i * size);
+    qc_value in = qc_value_f32(4, m->in.dims, m->pixels + i * size);
     qc_status st = qc_exec_run(c->execs[worker], &in, 1, &c->errs[worker]);
     if (st == QC_OK) {
         const qc_value *out = qc_exec_output(c->execs[worker], 0);
@@ -209,8 +209,8 @@ static int load_item(void *arg, int worker, int64_t item)
     load_ctx *c = arg;
     model_result *m = c->m;
     const int64_t size = (int64_t)m->channels * m->height * m->width;
-    qc_status st = qc_image_load(c->set->items[item].path, c->pp, m->channels, m->height,
-                                 m->width, m->pixels + item * size, &c->errs[worker]);
+    qc_status st = qc_image_load_input(&m->in, c->set->items[item].path, c->pp,
+                                       m->pixels + item * size, &c->errs[worker]);
     if (st != QC_OK && c->status[worker] == QC_OK)
         c->status[worker] = st;
     return (int)st;
@@ -576,9 +576,8 @@ static int layer_pass(model_result *m, int n_variants, const char *const *names,
     qc_exec_set_observer(x32, capture_observer, &c);
     const int64_t size = (int64_t)m->channels * m->height * m->width;
     const int in = m->g->inputs[0];
-    int64_t dims[4] = {1, m->channels, m->height, m->width};
     for (int64_t i = 0; i < images && status == QC_OK; i++) {
-        qc_value v = qc_value_f32(4, dims, m->pixels + i * size);
+        qc_value v = qc_value_f32(4, m->in.dims, m->pixels + i * size);
         if ((status = qc_exec_run(x32, &v, 1, &err)) != QC_OK) {
             cli_error("%s: %s", m->path, err.msg);
             break;
@@ -694,6 +693,7 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     m->channels = in.channels;
     m->height = in.height;
     m->width = in.width;
+    m->in = in;
     m->classes = in.classes;
     if (status != QC_OK) {
         cli_error("%s", err.msg);

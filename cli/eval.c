@@ -37,6 +37,7 @@ typedef struct {
     const qc_image_set *set;
     const qc_preprocess *pp;
     int channels, height, width, k;
+    qc_image_input in; /* the model's input layout */
     int64_t first;
     qc_exec **execs;
     float **pixels;
@@ -72,14 +73,12 @@ static int eval_item(void *arg, int worker, int64_t item)
     item_result *r = &c->results[item];
     const qc_image_item *img = &c->set->items[c->first + item];
     r->bad_image = false;
-    r->status = qc_image_load(img->path, c->pp, c->channels, c->height, c->width,
-                              c->pixels[worker], &r->err);
+    r->status = qc_image_load_input(&c->in, img->path, c->pp, c->pixels[worker], &r->err);
     if (r->status != QC_OK) {
         r->bad_image = true;
         return 0;
     }
-    int64_t dims[4] = {1, c->channels, c->height, c->width};
-    qc_value in = qc_value_f32(4, dims, c->pixels[worker]);
+    qc_value in = qc_value_f32(4, c->in.dims, c->pixels[worker]);
     r->status = qc_exec_run(c->execs[worker], &in, 1, &r->err);
     if (r->status != QC_OK)
         return 0;
@@ -147,6 +146,7 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     c.channels = in.channels;
     c.height = in.height;
     c.width = in.width;
+    c.in = in;
     c.k = in.classes;
     if (status != QC_OK) {
         cli_error("%s", err.msg);

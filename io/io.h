@@ -55,14 +55,20 @@ typedef struct {
 } qc_preprocess;
 
 /* What a model takes and gives as an image classifier: one float N x C x H x W input with C, H
- * and W fixed and N symbolic or 1 (qcal runs images one at a time; a channels-last input,
- * N x H x W x C with C 1 or 3, is refused as such), and classes = the element
+ * and W fixed and N symbolic or 1 (qcal runs images one at a time), or channels-last
+ * N x H x W x C (tf2onnx, Keras: C = 1 or 3 in the last axis and not in axis 1), and
+ * classes = the element
  * count of output 0 when it is a float tensor (0 otherwise; an error when classifier is set).
  * One check for every command; command names it in the message ("stats needs one image
  * input"). */
 typedef struct {
     int channels, height, width, classes;
+    bool channels_last; /* the input is N x H x W x C: images are fed HWC */
+    int64_t dims[4];    /* the input's shape for one image: 1 x C x H x W or 1 x H x W x C */
 } qc_image_input;
+/* Whether a 4-D image input's dims read as channels-last: C = 1 or 3 in the last axis and
+ * another size in axis 1 (the rule qc_image_input_of applies). */
+bool qc_is_channels_last(const int64_t dims[4]);
 qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
                             bool classifier, qc_image_input *in, qc_error *err);
 
@@ -76,6 +82,10 @@ void qc_preprocess_default(qc_preprocess *pp, int channels);
  * the file. */
 qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels, int height,
                         int width, float *dst, qc_error *err);
+
+/* qc_image_load into the layout the model takes (in->dims): CHW, or HWC when channels-last. */
+qc_status qc_image_load_input(const qc_image_input *in, const char *path, const qc_preprocess *pp,
+                              float *dst, qc_error *err);
 
 /* Writes an 8-bit PNG (channels 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; pixels interleaved
  * HWC). For tests and tools. */

@@ -22,7 +22,7 @@ typedef struct {
     const int64_t *group; /* group k is sel[group[k]] … sel[group[k + 1] − 1] */
     int64_t first;        /* the step's first group */
     bool skip_bad;
-    int channels, height, width;
+    qc_image_input in;    /* the model's input: channels, size and layout */
     qc_exec **execs;
     qc_stats **workers;
     float **pixels;
@@ -39,8 +39,7 @@ static int gather_group(void *arg, int worker, int64_t item)
     r->n_skipped = 0;
     for (int64_t k = c->group[c->first + item]; k < c->group[c->first + item + 1]; k++) {
         const qc_image_item *img = &c->set->items[c->sel[k]];
-        r->status = qc_image_load(img->path, c->pp, c->channels, c->height, c->width,
-                                  c->pixels[worker], &r->err);
+        r->status = qc_image_load_input(&c->in, img->path, c->pp, c->pixels[worker], &r->err);
         if (r->status != QC_OK && c->skip_bad) {
             r->skipped[r->n_skipped++] = r->err;
             r->status = QC_OK;
@@ -48,8 +47,7 @@ static int gather_group(void *arg, int worker, int64_t item)
         }
         if (r->status != QC_OK)
             return 0;
-        int64_t dims[4] = {1, c->channels, c->height, c->width};
-        qc_value in = qc_value_f32(4, dims, c->pixels[worker]);
+        qc_value in = qc_value_f32(4, c->in.dims, c->pixels[worker]);
         qc_stats_observe_inputs(w, c->g, &in, 1);
         r->status = qc_exec_run(c->execs[worker], &in, 1, &r->err);
         if (r->status == QC_OK && w->status != QC_OK)
@@ -69,10 +67,10 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
                           qc_stats **out, qc_error *err)
 {
     *out = NULL;
-    const qc_tensor *t = g->n_inputs == 1 ? &g->tensors[g->inputs[0]] : NULL;
-    if (!t || t->value.dtype != QC_FLOAT || t->value.rank != 4)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' must have one float input of shape N x C x H x W",
-                       g->name);
+    qc_image_input model_in;
+    qc_status st = qc_image_input_of(g, g->name, "stats", false, &model_in, err);
+    if (st != QC_OK)
+        return st;
     if (o->threads < 1 || o->batch < 1 || o->shard_n < 1 || o->shard_i < 0 ||
         o->shard_i >= o->shard_n)
         return qc_fail(err, QC_ERR_USAGE, "threads, batch and shard must be positive");
@@ -80,9 +78,7 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
      * that every image was counted once. */
     if (o->skip_bad && o->shard_n > 1)
         return qc_fail(err, QC_ERR_USAGE, "skipping bad images does not work with shards");
-    gather_ctx c = {.g = g, .set = set, .pp = pp, .channels = (int)t->value.dims[1],
-                    .height = (int)t->value.dims[2], .width = (int)t->value.dims[3],
-                    .skip_bad = o->skip_bad};
+    gather_ctx c = {.g = g, .set = set, .pp = pp, .in = model_in, .skip_bad = o->skip_bad};
     const int threads = o->threads;
     const int64_t step = (o->batch + QC_STATS_GROUP - 1) / QC_STATS_GROUP; /* groups per step */
     qc_status status = QC_OK;
@@ -130,7 +126,8 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
     for (int k = 0; k < threads; k++) {
         c.execs[k] = qc_exec_create(g);
         c.workers[k] = qc_stats_clone_empty(root);
-        c.pixels[k] = malloc((size_t)c.channels * (size_t)c.height * (size_t)c.width * sizeof(float));
+        c.pixels[k] = malloc((size_t)c.in.channels * (size_t)c.in.height * (size_t)c.in.width *
+                             sizeof(float));
         if (!c.execs[k] || !c.workers[k] || !c.pixels[k]) {
             status = qc_fail(err, QC_ERR_IO, "out of memory");
             goto end;

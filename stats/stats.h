@@ -215,7 +215,7 @@ typedef struct {
     void *skip_ctx;
 } qc_gather_options;
 
-/* Runs the FP32 graph g (one N x C x H x W float input) over the images of set, preprocessed
+/* Runs the FP32 graph g (one image input, qc_image_input_of) over the images of set, preprocessed
  * by pp, and returns in *out the statistics of the options so (a shard records which it is).
  * The result is the same, byte for byte once written, whatever threads and batch, and the
  * shards merged equal one run over all the images. A bad image is QC_ERR_INPUT naming it;
