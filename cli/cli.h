@@ -44,7 +44,8 @@ bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 bool cli_parse_float(const char *s, float *out);
 
 /* Preprocessing flags: --size HxW --crop HxW --scale S --mean M[,M,M] --std S[,S,S]
- * --color gray|rgb|bgr. cli_pp_option consumes one; cli_pp_apply lays the given ones over pp. */
+ * --color gray|rgb|bgr. cli_pp_option consumes one; cli_pp_apply lays the given ones over pp.
+ * cli_pp_option also takes --layout nchw|nhwc, which it sets at once (qc_set_image_layout). */
 typedef struct {
     bool has_size, has_crop, has_scale, has_mean, has_std, has_color;
     int size_h, size_w, crop_h, crop_w;

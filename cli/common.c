@@ -275,7 +275,12 @@ int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *us
             if (f->std[k] == 0)
                 return cli_usage_error(usage, "--std must not be 0"), -1;
         f->has_std = true;
-    } else if ((v = cli_option_value("--color", argc, argv, i, &bad, usage))) {
+    } else if ((v = cli_option_value("--layout", argc, argv, i, &bad, usage))) {
+        /* how the model's input reads, not how the image is prepared: set for the whole run */
+        if (strcmp(v, "nchw") && strcmp(v, "nhwc"))
+            return cli_usage_error(usage, "--layout takes nchw or nhwc, not '%s'", v), -1;
+        qc_set_image_layout(!strcmp(v, "nhwc") ? QC_LAYOUT_NHWC : QC_LAYOUT_NCHW);
+    } else if (!bad && (v = cli_option_value("--color", argc, argv, i, &bad, usage))) {
         if (!strcmp(v, "gray"))
             f->color = QC_COLOR_GRAY;
         else if (!strcmp(v, "rgb"))

@@ -21,7 +21,7 @@
     "                    [--sample N [--seed S]] [--skip-bad]\n"                                 \
     "                    [--html FILE] [--json] [--quiet] [--threads N]\n"                       \
     "                    [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
-    "                    [--color gray|rgb|bgr]\n"                                                \
+    "                    [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                                                \
     "  Gathers statistics of each MODEL over CALIB once, quantizes it in every variant\n"        \
     "  (scheme x granularity x method x bits; default gemmlowp,symlowp x tensor,channel, minmax,\n" \
     "  8 bits), runs each on qcal's executor over VAL and prints FP32 and each variant's top-1,\n" \

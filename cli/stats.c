@@ -18,7 +18,7 @@
     "                  [--sample N [--seed S]] [--skip-bad] [--batch N] [--threads N] [--json]\n"  \
     "                  [--quiet]\n"                                                                 \
     "                  [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n"   \
-    "                  [--color gray|rgb|bgr]\n"                                                    \
+    "                  [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                                                    \
     "       qcal stats MODEL --stats STATS.json [--method LIST] [--n N] [--percentile P]\n"        \
     "                  [--bits B] [--allow-partial] [--json]\n"                                     \
     "  Runs the FP32 model over the PNG and JPEG images and records, for its input, every activation\n"    \

@@ -67,8 +67,12 @@ typedef struct {
     int64_t dims[4];    /* the input's shape for one image: 1 x C x H x W or 1 x H x W x C */
 } qc_image_input;
 /* Whether a 4-D image input's dims read as channels-last: C = 1 or 3 in the last axis and
- * another size in axis 1 (the rule qc_image_input_of applies). */
+ * another size in axis 1 (the rule qc_image_input_of applies), unless the layout was set. */
 bool qc_is_channels_last(const int64_t dims[4]);
+/* Forces the layout of image inputs (--layout), set once before models are read; AUTO (the
+ * default) applies the rule above. */
+typedef enum { QC_LAYOUT_AUTO, QC_LAYOUT_NCHW, QC_LAYOUT_NHWC } qc_layout;
+void qc_set_image_layout(qc_layout layout);
 qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
                             bool classifier, qc_image_input *in, qc_error *err);
 

@@ -24,8 +24,17 @@
 
 #include "image-impl.h"
 
+static qc_layout image_layout = QC_LAYOUT_AUTO;
+
+void qc_set_image_layout(qc_layout layout)
+{
+    image_layout = layout;
+}
+
 bool qc_is_channels_last(const int64_t dims[4])
 {
+    if (image_layout != QC_LAYOUT_AUTO)
+        return image_layout == QC_LAYOUT_NHWC;
     /* [N, 3, H, 3] would be both: it is taken as channels-first */
     return (dims[3] == 1 || dims[3] == 3) && dims[1] != 1 && dims[1] != 3;
 }

@@ -177,6 +177,10 @@ PY
     expect "eval the quantized NHWC twin" 0 "$QCAL" eval --predictions "$tmp/qn.tsv" --scores "$tmp/q-nhwc.onnx" data/val
     expect "eval quantized lenet" 0 "$QCAL" eval --predictions "$tmp/qc.tsv" --scores "$tmp/q-nchw.onnx" data/val
     same "the quantized twins give the same INT8 scores bit for bit" "$tmp/qc.tsv" "$tmp/qn.tsv"
+    expect "--layout nhwc on the twin runs" 0 "$QCAL" eval --layout nhwc --predictions "$tmp/forced.tsv" --scores "$tmp/lenet-nhwc.onnx" data/val
+    same "and gives the same scores as the rule" "$tmp/nhwc.tsv" "$tmp/forced.tsv"
+    expect "--layout nchw on the twin reads 28 channels: exit 3" 3 "$QCAL" eval --layout nchw "$tmp/lenet-nhwc.onnx" data/val
+    expect "--layout takes nchw or nhwc only" 2 "$QCAL" eval --layout chwn "$M" data/val
     R=tests/data/pytorch/resnet-tiny/model.onnx
     nhwc_twin "$R" "$tmp/rgb-nhwc.onnx" 16 16 3
     expect "eval runs a 3-channel network over RGB JPEGs" 0 "$QCAL" eval --predictions "$tmp/rgb.tsv" --scores "$R" "$J/good"
