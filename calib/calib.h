@@ -364,10 +364,11 @@ typedef struct {
  * whatever the threads and the batch. */
 qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classes, const qc_eval_options *o,
                          qc_error *err);
-/* Decodes the first n images of set by pp into pixels (n × channels × height × width), on
- * threads: inputs for several models (qc_pass_inputs.tensors). */
-qc_status qc_eval_load_images(const qc_image_set *set, const qc_preprocess *pp, int64_t n, int channels,
-                              int height, int width, int threads, float *pixels, qc_error *err);
+/* Decodes the first n images of set by pp into pixels (n images in the layout the model's
+ * input in takes: CHW, or HWC when channels-last), on threads: inputs for several models
+ * (qc_pass_inputs.tensors). */
+qc_status qc_eval_load_images(const qc_image_set *set, const qc_preprocess *pp, int64_t n,
+                              const qc_image_input *in, int threads, float *pixels, qc_error *err);
 /* Times g: `warmup` inputs untimed, then `runs` runs of `batch` inputs each on threads
  * (inputs cycle as qc_pass_inputs says; in->n is ignored); seconds[r] is run r's time by
  * clock (NULL: the monotonic wall clock). */

@@ -143,7 +143,7 @@ qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classe
 typedef struct {
     const qc_image_set *set;
     const qc_preprocess *pp;
-    int channels, height, width;
+    const qc_image_input *in;
     float *pixels;
     qc_status *status; /* per worker: its first failure */
     qc_error *errs;
@@ -152,19 +152,18 @@ typedef struct {
 static int load_item(void *arg, int worker, int64_t item)
 {
     load_ctx *c = arg;
-    const int64_t size = (int64_t)c->channels * c->height * c->width;
-    qc_status st = qc_image_load(c->set->items[item].path, c->pp, c->channels, c->height, c->width,
-                                 c->pixels + item * size, &c->errs[worker]);
+    const int64_t size = (int64_t)c->in->channels * c->in->height * c->in->width;
+    qc_status st = qc_image_load_input(c->in, c->set->items[item].path, c->pp, c->pixels + item * size,
+                                       &c->errs[worker]);
     if (st != QC_OK && c->status[worker] == QC_OK)
         c->status[worker] = st;
     return (int)st;
 }
 
-qc_status qc_eval_load_images(const qc_image_set *set, const qc_preprocess *pp, int64_t n, int channels,
-                              int height, int width, int threads, float *pixels, qc_error *err)
+qc_status qc_eval_load_images(const qc_image_set *set, const qc_preprocess *pp, int64_t n,
+                              const qc_image_input *in, int threads, float *pixels, qc_error *err)
 {
-    load_ctx c = {.set = set, .pp = pp, .channels = channels, .height = height, .width = width,
-                  .pixels = pixels};
+    load_ctx c = {.set = set, .pp = pp, .in = in, .pixels = pixels};
     c.status = calloc((size_t)threads, sizeof *c.status);
     c.errs = calloc((size_t)threads, sizeof *c.errs);
     qc_status st = QC_OK;

@@ -56,7 +56,8 @@ bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 bool cli_parse_float(const char *s, float *out);
 
 /* Preprocessing flags: --size HxW --crop HxW --scale S --mean M[,M,M] --std S[,S,S]
- * --color gray|rgb|bgr. cli_pp_option consumes one; cli_pp_apply lays the given ones over pp. */
+ * --color gray|rgb|bgr. cli_pp_option consumes one; cli_pp_apply lays the given ones over pp.
+ * cli_pp_option also takes --layout nchw|nhwc, which it sets at once (qc_set_image_layout). */
 typedef struct {
     bool has_size, has_crop, has_scale, has_mean, has_std, has_color;
     int size_h, size_w, crop_h, crop_w;
@@ -70,6 +71,27 @@ int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *us
  * the range-method parameters --n N and --percentile P; the same returns as cli_pp_option. */
 int cli_images_option(int64_t *limit, int64_t *batch, int argc, char **argv, int *i,
                       const char *usage);
+/* Which images of a set a command reads: --sample N (a class-balanced random subset, see
+ * io/select.c), --seed S (its seed, default 0) and --skip-bad (images that cannot be read are
+ * reported and left out). cli_select_option consumes one (returns as cli_pp_option);
+ * cli_select_check refuses --seed without --sample (usage error, printed). */
+typedef struct {
+    int64_t sample; /* 0: every image */
+    uint64_t seed;
+    bool has_seed, skip_bad;
+} cli_image_select;
+int cli_select_option(cli_image_select *s, int argc, char **argv, int *i, const char *usage);
+int cli_select_check(const cli_image_select *s, const char *usage);
+/* qc_image_set_open, then the sample; prints what goes wrong and returns the exit status. */
+int cli_open_images(qc_image_set *set, const char *root, const char *labels_file,
+                    const cli_image_select *s);
+/* The images left out by --skip-bad: each reported as "warning: skipping: MESSAGE" unless
+ * quiet, and counted. cli_report_skip is a qc_skip_fn with ctx = a cli_skipped. */
+typedef struct {
+    bool quiet;
+    int64_t count;
+} cli_skipped;
+void cli_report_skip(void *ctx, const char *msg);
 int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const char *usage);
 /* Returns false (after printing) when the result does not fit the model's channels. */
 bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
@@ -117,7 +139,7 @@ const char *cli_graph_meta(const qc_graph *g, const char *key);
  * DequantizeLinear, DynamicQuantizeLinear, QLinear*, QGemm, ConvInteger or MatMulInteger
  * node. */
 bool cli_model_is_quantized(const qc_graph *g);
-/* The channels of g's single float NCHW input (fixed channels and size), or 0. */
+/* The channels of g's single float NCHW or NHWC input (fixed channels and size), or 0. */
 int cli_model_channels(const qc_graph *g);
 /* The source-model check of quantized files: q records the hash of the FP32 model it was
  * quantized from (qcal.source_model_hash); QC_OK when it is fp32_hash or q records none,
@@ -154,8 +176,10 @@ typedef struct {
     const cli_pp_flags *pp;    /* preprocessing flags laid over the model card's */
     int threads;
     bool quiet;
+    const cli_image_select *select; /* --sample, --seed, --skip-bad; NULL: every image */
+    cli_skipped *skipped;      /* with --skip-bad: counts the images left out; may be NULL */
 } cli_gather_options;
-/* Runs the FP32 graph g of model_path over the PNG images under `images` and returns the
+/* Runs the FP32 graph g of model_path over the images under `images` and returns the
  * merged statistics in *out (seconds: the time the pass took). Prints what goes wrong;
  * returns the exit status. The result does not depend on threads or batch. */
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,

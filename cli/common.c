@@ -173,6 +173,60 @@ int cli_images_option(int64_t *limit, int64_t *batch, int argc, char **argv, int
     return v ? 1 : 0;
 }
 
+int cli_select_option(cli_image_select *s, int argc, char **argv, int *i, const char *usage)
+{
+    bool bad = false;
+    const char *v;
+    if (!strcmp(argv[*i], "--skip-bad")) {
+        s->skip_bad = true;
+        return 1;
+    }
+    if ((v = cli_option_value("--sample", argc, argv, i, &bad, usage))) {
+        if (!cli_parse_int(v, 1, INT64_MAX, &s->sample))
+            return cli_usage_error(usage, "--sample takes a positive number, not '%s'", v), -1;
+    } else if (!bad && (v = cli_option_value("--seed", argc, argv, i, &bad, usage))) {
+        char *end;
+        errno = 0;
+        unsigned long long seed = strtoull(v, &end, 10);
+        if (errno || end == v || *end || v[0] == '-' || v[0] == '+')
+            return cli_usage_error(usage, "--seed takes a number from 0 to 2^64-1, not '%s'", v), -1;
+        s->seed = seed;
+        s->has_seed = true;
+    }
+    if (bad)
+        return -1;
+    return v ? 1 : 0;
+}
+
+int cli_select_check(const cli_image_select *s, const char *usage)
+{
+    if (s->has_seed && !s->sample)
+        return cli_usage_error(usage, "--seed goes with --sample N");
+    return QC_OK;
+}
+
+int cli_open_images(qc_image_set *set, const char *root, const char *labels_file,
+                    const cli_image_select *s)
+{
+    qc_error err;
+    qc_status st = qc_image_set_open(set, root, labels_file, &err);
+    if (st == QC_OK && s && s->sample)
+        st = qc_image_set_sample(set, s->sample, s->seed, &err);
+    if (st != QC_OK) {
+        cli_error("%s", err.msg);
+        qc_image_set_free(set);
+    }
+    return st;
+}
+
+void cli_report_skip(void *ctx, const char *msg)
+{
+    cli_skipped *s = ctx;
+    s->count++;
+    if (!s->quiet)
+        cli_warning("skipping: %s", msg);
+}
+
 int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const char *usage)
 {
     bool bad = false;
@@ -221,7 +275,12 @@ int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *us
             if (f->std[k] == 0)
                 return cli_usage_error(usage, "--std must not be 0"), -1;
         f->has_std = true;
-    } else if ((v = cli_option_value("--color", argc, argv, i, &bad, usage))) {
+    } else if ((v = cli_option_value("--layout", argc, argv, i, &bad, usage))) {
+        /* how the model's input reads, not how the image is prepared: set for the whole run */
+        if (strcmp(v, "nchw") && strcmp(v, "nhwc"))
+            return cli_usage_error(usage, "--layout takes nchw or nhwc, not '%s'", v), -1;
+        qc_set_image_layout(!strcmp(v, "nhwc") ? QC_LAYOUT_NHWC : QC_LAYOUT_NCHW);
+    } else if (!bad && (v = cli_option_value("--color", argc, argv, i, &bad, usage))) {
         if (!strcmp(v, "gray"))
             f->color = QC_COLOR_GRAY;
         else if (!strcmp(v, "rgb"))
@@ -355,9 +414,10 @@ int cli_model_channels(const qc_graph *g)
     if (g->n_inputs != 1)
         return 0;
     const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe) || t->value.dims[1] < 1)
+    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
         return 0;
-    return (int)t->value.dims[1];
+    int64_t c = t->value.dims[qc_is_channels_last(t->value.dims) ? 3 : 1];
+    return c >= 1 && c <= INT32_MAX ? (int)c : 0;
 }
 
 bool cli_pp_given(const cli_pp_flags *f)

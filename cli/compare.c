@@ -19,8 +19,9 @@
     "                    [--methods LIST] [--bits LIST] [--limit N] [--calib-limit N]\n"         \
     "                    [--layer-images N] [--max-drop P] [--min-sqnr DB] [--gate VARIANT]\n"   \
     "                    [--html FILE] [--json] [--quiet] [--threads N]\n"                       \
+    "                    [--sample N [--seed S]] [--skip-bad]\n"                                 \
     "                    [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
-    "                    [--color gray|rgb|bgr]\n"                                                \
+    "                    [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
     "  Gathers statistics of each MODEL over CALIB once, quantizes it in every variant\n"        \
     "  (scheme x granularity x method x bits; default gemmlowp,symlowp x tensor,channel, minmax,\n" \
     "  8 bits), runs each on qcal's executor over VAL and prints FP32 and each variant's top-1,\n" \
@@ -34,7 +35,9 @@
     "  --gate NAME    the variant the gates apply to: a name, 'all', or by default the most\n"  \
     "                 faithful variant of each model (highest top-1 agreement with FP32, then\n" \
     "                 lowest KL, then smallest drop), named under the table\n"                 \
-    "  --html FILE    a self-contained HTML report (table, charts, histograms, ranges)\n"
+    "  --html FILE    a self-contained HTML report (table, charts, histograms, ranges)\n"      \
+    "  --sample N     a reproducible class-balanced random subset of CALIB and of VAL (--seed S)\n" \
+    "  --skip-bad     report an unreadable image of CALIB or VAL and leave it out\n"
 
 #define MAX_MODELS 16
 #define MAX_VARIANTS 64
@@ -59,6 +62,8 @@ typedef struct {
     double max_drop, min_sqnr;
     int64_t limit, calib_limit, layer_images;
     const char *html;
+    cli_image_select select;
+    cli_skipped *calib_skipped, val_skipped; /* --skip-bad: the first model's CALIB, and VAL */
     cli_pp_flags pp;
     cli_common common;
 } compare_options;
@@ -74,6 +79,7 @@ typedef struct {
     qc_graph *g;           /* owned, BatchNorm folded */
     qc_stats *stats;       /* owned */
     int channels, height, width, classes;
+    qc_image_input in;     /* the model's input layout */
     bool probabilities;    /* the output is Softmax's: KL compares it as it is */
     int64_t n, labelled, fp32_correct;
     float *pixels;         /* owned: n inputs */
@@ -134,8 +140,7 @@ static int load_images(model_result *m, const qc_image_set *set, const qc_prepro
         return QC_ERR_IO;
     }
     qc_error err;
-    qc_status st = qc_eval_load_images(set, pp, m->n, m->channels, m->height, m->width, threads,
-                                       m->pixels, &err);
+    qc_status st = qc_eval_load_images(set, pp, m->n, &m->in, threads, m->pixels, &err);
     if (st != QC_OK) {
         cli_error("%s", err.msg);
         return st;
@@ -180,6 +185,7 @@ static int model_setup(const char *path, const char *calib, const compare_option
     m->height = in.height;
     m->width = in.width;
     m->classes = in.classes;
+    m->in = in;
     m->probabilities = qc_output_is_probabilities(m->g, 0);
     if (status != QC_OK) {
         cli_error("%s", err.msg);
@@ -191,7 +197,8 @@ static int model_setup(const char *path, const char *calib, const compare_option
     double seconds;
     cli_gather_options go = {.limit = o->calib_limit, .batch = 64, .shard_i = 0, .shard_n = 1,
                              .per_channel = true, .histograms = true, .pp = &o->pp,
-                             .threads = o->common.threads, .quiet = o->common.quiet};
+                             .threads = o->common.threads, .quiet = o->common.quiet,
+                             .select = &o->select, .skipped = o->calib_skipped};
     return cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
 }
 
@@ -421,7 +428,9 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
     cli_json_string(stdout, calib);
     printf(", \"val\": ");
     cli_json_string(stdout, val);
-    printf(", \"layer_images\": %lld,\n \"variants\": [", (long long)o->layer_images);
+    printf(", \"layer_images\": %lld, \"skipped\": {\"calib\": %lld, \"val\": %lld},\n \"variants\": [",
+           (long long)o->layer_images, (long long)(o->calib_skipped ? o->calib_skipped->count : 0),
+           (long long)o->val_skipped.count);
     for (int k = 0; k < o->n; k++) {
         printf("%s\n  {\"name\": ", k ? "," : "");
         cli_json_string(stdout, o->v[k].name);
@@ -637,6 +646,8 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             continue;
         if ((r = cli_pp_option(&o->pp, argc, argv, &i, COMPARE_USAGE)) == 0)
             r = cli_images_option(&o->limit, NULL, argc, argv, &i, COMPARE_USAGE);
+        if (r == 0)
+            r = cli_select_option(&o->select, argc, argv, &i, COMPARE_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
@@ -692,6 +703,8 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
         return QC_OK;
     if (*n_pos < 3)
         return cli_usage_error(COMPARE_USAGE, "compare needs MODEL, CALIB and VAL");
+    if (cli_select_check(&o->select, COMPARE_USAGE) != QC_OK)
+        return QC_ERR_USAGE;
     int st = build_variants(o, &lv);
     if (st != QC_OK)
         return st;
@@ -703,6 +716,43 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             return cli_usage_error(COMPARE_USAGE, "--gate: no variant is named '%s'", o->gate);
     }
     return QC_OK;
+}
+
+/* The gates on the gated variants of m: each failure appended to failures[n]; the new n. */
+static int gate_failures(const model_result *m, const compare_options *o, char (*failures)[256], int n)
+{
+    for (int k = 0; k < o->n; k++) {
+        if (!gated(m, k, o))
+            continue;
+        double drop = var_drop(m, k);
+        if (o->has_max_drop && drop > o->max_drop)
+            snprintf(failures[n++], sizeof *failures, "variant '%s' of '%s' drops %s by %.2f points (--max-drop %g)",
+                     o->v[k].name, m->path, m->labelled ? "top-1" : "agreement with FP32", drop, o->max_drop);
+        int which;
+        double sq = min_sqnr(m, k, &which);
+        if (o->has_min_sqnr && which >= 0 && sq < o->min_sqnr)
+            snprintf(failures[n++], sizeof *failures,
+                     "variant '%s' of '%s': tensor '%s' has an SQNR of %.2f dB (--min-sqnr %g)", o->v[k].name,
+                     m->path, m->stats->tensors[which].name, sq, o->min_sqnr);
+    }
+    return n;
+}
+
+/* VAL, as --sample picks it; with --skip-bad, the unreadable images told and left out. */
+static int open_val(const char *val, compare_options *o, qc_image_set *set)
+{
+    int status = cli_open_images(set, val, NULL, &o->select);
+    if (status != QC_OK)
+        return status;
+    o->val_skipped.quiet = o->common.quiet;
+    qc_error err;
+    if (o->select.skip_bad &&
+        (status = qc_image_set_keep_readable(set, QC_COLOR_RGB, o->limit, o->common.threads, cli_report_skip,
+                                             &o->val_skipped, &err)) != QC_OK) {
+        cli_error("%s", err.msg);
+        qc_image_set_free(set);
+    }
+    return status;
 }
 
 int cmd_compare(int argc, char **argv)
@@ -721,20 +771,22 @@ int cmd_compare(int argc, char **argv)
         return status;
     const int n_models = n_pos - 2;
     const char *calib = pos[n_pos - 2], *val = pos[n_pos - 1];
-    qc_error err;
     qc_image_set set = {0};
-    if ((status = qc_image_set_open(&set, val, NULL, &err)) != QC_OK) {
-        cli_error("%s", err.msg);
+    if ((status = open_val(val, &o, &set)) != QC_OK)
         return status;
-    }
     model_result *ms = calloc((size_t)n_models, sizeof *ms);
     if (!ms) {
         qc_image_set_free(&set);
         cli_error("out of memory");
         return QC_ERR_IO;
     }
-    for (int mi = 0; mi < n_models && status == QC_OK; mi++)
+    /* Every model reads the same images: the unreadable ones are told once. */
+    cli_skipped calib_skipped = {.quiet = o.common.quiet}, again = {.quiet = true};
+    for (int mi = 0; mi < n_models && status == QC_OK; mi++) {
+        o.calib_skipped = mi == 0 ? &calib_skipped : &again;
         status = run_model(pos[mi], calib, &set, &o, &ms[mi]);
+    }
+    o.calib_skipped = &calib_skipped;
 
     char (*failures)[256] = NULL;
     const char *fail_ptrs[MAX_MODELS * MAX_VARIANTS * 2];
@@ -743,24 +795,8 @@ int cmd_compare(int argc, char **argv)
         cli_error("out of memory");
         status = QC_ERR_IO;
     }
-    for (int mi = 0; mi < n_models && status == QC_OK; mi++) {
-        const model_result *m = &ms[mi];
-        for (int k = 0; k < o.n; k++) {
-            if (!gated(m, k, &o))
-                continue;
-            double drop = var_drop(m, k);
-            if (o.has_max_drop && drop > o.max_drop)
-                snprintf(failures[n_fail++], sizeof *failures,
-                         "variant '%s' of '%s' drops %s by %.2f points (--max-drop %g)", o.v[k].name,
-                         m->path, m->labelled ? "top-1" : "agreement with FP32", drop, o.max_drop);
-            int which;
-            double sq = min_sqnr(m, k, &which);
-            if (o.has_min_sqnr && which >= 0 && sq < o.min_sqnr)
-                snprintf(failures[n_fail++], sizeof *failures,
-                         "variant '%s' of '%s': tensor '%s' has an SQNR of %.2f dB (--min-sqnr %g)",
-                         o.v[k].name, m->path, m->stats->tensors[which].name, sq, o.min_sqnr);
-        }
-    }
+    for (int mi = 0; mi < n_models && status == QC_OK; mi++)
+        n_fail = gate_failures(&ms[mi], &o, failures, n_fail);
     for (int i = 0; i < n_fail; i++)
         fail_ptrs[i] = failures[i];
     if (status == QC_OK) {
@@ -768,6 +804,9 @@ int cmd_compare(int argc, char **argv)
             print_json(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
         else if (!o.common.quiet)
             print_table(ms, n_models, &o);
+        if (o.select.skip_bad && !o.common.json && !o.common.quiet)
+            printf("unreadable images skipped (--skip-bad): %lld of CALIB, %lld of VAL\n",
+                   (long long)calib_skipped.count, (long long)o.val_skipped.count);
         if (o.html)
             status = write_html(ms, n_models, &o, calib, val);
     }

@@ -10,15 +10,18 @@
 
 #define EVAL_USAGE                                                                            \
     "usage: qcal eval MODEL... IMAGES [--labels FILE] [--limit N] [--batch N] [--threads N]\n" \
-    "                 [--predictions FILE [--scores]] [--skip-bad] [--json] [--quiet]\n"      \
+    "                 [--sample N [--seed S]] [--predictions FILE [--scores]] [--skip-bad]\n"  \
+    "                 [--json] [--quiet]\n"                                                     \
     "                 [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
-    "                 [--color gray|rgb|bgr]\n"                                                \
-    "  Runs each model over the PNG images (a folder scanned recursively, ImageFolder labels\n" \
+    "                 [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
+    "  Runs each model over the PNG and JPEG images (a folder scanned recursively, ImageFolder labels\n" \
     "  or --labels FILE) and prints top-1, top-5 and images/s. Models may be FP32 or quantized\n" \
     "  (QDQ pairs are fused into qcal's integer kernels, QOperator ops run as they are).\n"    \
     "  Preprocessing comes from the model card (MODEL.json), else the card inside a quantized\n" \
     "  model (from 'qcal quantize'), unless flags say otherwise. Given FP32 models and quantized\n" \
-    "  ones, each quantized model must come from one of the FP32 models given.\n"
+    "  ones, each quantized model must come from one of the FP32 models given. --limit N takes\n" \
+    "  the first N images in sorted order (the first classes of an ImageFolder); --sample N a\n" \
+    "  reproducible class-balanced random subset (--seed S, default 0).\n"
 
 #define MAX_MODELS 16
 #define TOP_K 5
@@ -33,6 +36,7 @@ typedef struct {
     const char *labels, *predictions;
     int64_t limit, batch;
     bool skip_bad, scores;
+    cli_image_select select;
     cli_pp_flags pp;
     cli_common common;
 } eval_options;
@@ -256,6 +260,8 @@ int cmd_eval(int argc, char **argv)
             r = cli_pp_option(&o.pp, argc, argv, &i, EVAL_USAGE);
         if (r == 0)
             r = cli_images_option(&o.limit, &o.batch, argc, argv, &i, EVAL_USAGE);
+        if (r == 0)
+            r = cli_select_option(&o.select, argc, argv, &i, EVAL_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
@@ -266,8 +272,6 @@ int cmd_eval(int argc, char **argv)
             o.predictions = v;
         } else if (!strcmp(argv[i], "--scores")) {
             o.scores = true;
-        } else if (!strcmp(argv[i], "--skip-bad")) {
-            o.skip_bad = true;
         } else if (bad) {
             return QC_ERR_USAGE;
         } else if (argv[i][0] == '-' && argv[i][1]) {
@@ -286,6 +290,9 @@ int cmd_eval(int argc, char **argv)
     }
     if (n_pos < 2)
         return cli_usage_error(EVAL_USAGE, "eval needs a MODEL and IMAGES");
+    if (cli_select_check(&o.select, EVAL_USAGE) != QC_OK)
+        return QC_ERR_USAGE;
+    o.skip_bad = o.select.skip_bad;
     int n_models = n_pos - 1;
     if (o.scores && !o.predictions)
         return cli_usage_error(EVAL_USAGE, "--scores adds the class scores to --predictions FILE");
@@ -304,13 +311,10 @@ int cmd_eval(int argc, char **argv)
             return st;
     }
 
-    qc_error err;
     qc_image_set set;
-    qc_status s = qc_image_set_open(&set, positional[n_pos - 1], o.labels, &err);
-    if (s != QC_OK) {
-        cli_error("%s", err.msg);
+    int s = cli_open_images(&set, positional[n_pos - 1], o.labels, &o.select);
+    if (s != QC_OK)
         return s;
-    }
     eval_result results[MAX_MODELS];
     int status = QC_OK;
     for (int m = 0; m < n_models && status == QC_OK; m++)

@@ -19,9 +19,10 @@
     "                  [--input-compensation] [--allow-partial]\n"                                   \
     "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
-    "                  [--limit N] [--batch N] [--size HxW] [--crop HxW] [--scale S]\n"             \
-    "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]\n"                    \
-    "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG images\n"  \
+    "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
+    "                  [--size HxW] [--crop HxW] [--scale S]\n"                                     \
+    "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                    \
+    "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG or JPEG\n"\
     "  under IMAGES, writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each\n" \
     "  quantized tensor's range and parameters. The statistics must match MODEL: its hash and\n"  \
     "  tensors, the preprocessing it takes now (card and flags), and all shards of a split.\n"   \
@@ -48,11 +49,16 @@
     "                 cache (amax / 127, 8-bit activations)\n"                                     \
     "  --write-ort-overrides FILE  also write every scale and zero point as ONNX Runtime's\n"    \
     "                 TensorQuantOverrides JSON (8-bit weights and activations)\n"                \
-    "  --limit N      with IMAGES: at most N images (default all)\n"
+    "  --limit N      with IMAGES: the first N images in sorted order (default all; on an\n"      \
+    "                 ImageFolder the first classes only: --sample N is the balanced subset)\n"   \
+    "  --sample N     with IMAGES: a reproducible class-balanced random subset (--seed S)\n"     \
+    "  --skip-bad     with IMAGES: report an unreadable image and leave it out\n"
 
 typedef struct {
     const char *out, *stats_file;
     const char *trt_cache, *ort_overrides; /* NULL when not asked for */
+    cli_image_select select;
+    cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
     qc_quantize_options q;
     int bits, weight_bits, act_bits; /* 0 when not given */
     int64_t limit, batch;
@@ -102,6 +108,8 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             r = cli_pp_option(&o->pp, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, QUANTIZE_USAGE);
+        if (r == 0)
+            r = cli_select_option(&o->select, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_range_option(&o->q.range, argc, argv, &i, QUANTIZE_USAGE);
         if (r < 0)
@@ -218,12 +226,13 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
     cli_json_string(stdout, o->out);
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
-           "\"input_compensation\": %s, \"calibration_images\": %lld, \"runnable_by_qcal\": %s, \"tensors\": [",
+           "\"input_compensation\": %s, \"calibration_images\": %lld, \"calibration_skipped\": %lld, "
+           "\"runnable_by_qcal\": %s, \"tensors\": [",
            qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
            o->q.weights == QC_GRANULARITY_CHANNEL ? "true" : "false", o->q.weight_bits, o->q.act_bits,
            o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
            o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
-           runnable ? "true" : "false");
+           (long long)o->skipped.count, runnable ? "true" : "false");
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
         printf("%s\n  {\"name\": ", i ? "," : "");
@@ -319,15 +328,21 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
                                qc_round_mode_name(o->q.act_round), qc_qformat_name(o->q.format));
     if (o->allow_partial && !o->stats_file)
         return cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
+    int status = cli_select_check(&o->select, QUANTIZE_USAGE);
+    if (status != QC_OK)
+        return status;
+    if (o->stats_file && (o->select.sample || o->select.skip_bad))
+        return cli_usage_error(QUANTIZE_USAGE, "--sample and --skip-bad need IMAGES, not --stats");
+    o->skipped.quiet = o->common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
-    int status = cli_check_output(o->out, "-o", inputs, 3);
+    status = cli_check_output(o->out, "-o", inputs, 3);
     return status != QC_OK ? status : check_range_files(o, inputs);
 }
 
 /* The statistics: the --stats file, checked, or gathered over IMAGES; and the preprocessing
  * they were gathered with (*pp), MODEL's card in *card. Prints what goes wrong. */
-static int load_statistics(const quantize_options *o, const char *const *pos, const qc_graph *g, uint64_t hash,
+static int load_statistics(quantize_options *o, const char *const *pos, const qc_graph *g, uint64_t hash,
                            int channels, qc_model_card *card, qc_preprocess *pp, qc_stats **s)
 {
     qc_error err;
@@ -343,7 +358,8 @@ static int load_statistics(const quantize_options *o, const char *const *pos, co
     cli_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = 0, .shard_n = 1,
                              .per_channel = o->q.activations == QC_GRANULARITY_COMPENSATED,
                              .histograms = qc_range_method_uses_histogram(o->q.method), .pp = &o->pp,
-                             .threads = o->common.threads, .quiet = o->common.quiet};
+                             .threads = o->common.threads, .quiet = o->common.quiet,
+                             .select = &o->select, .skipped = &o->skipped};
     if ((status = cli_stats_gather(pos[0], pos[1], &go, g, hash, s, &seconds)) != QC_OK)
         return status;
     if (channels > 0 && (status = qc_model_card_load(pos[0], channels, card, NULL, 0, &err)) != QC_OK) {
@@ -409,6 +425,8 @@ int cmd_quantize(int argc, char **argv)
         print_json(pos[0], &o, s, &report, runnable);
     else if (!o.common.quiet)
         print_table(&report, o.out);
+    if (o.select.skip_bad && !o.common.json && !o.common.quiet)
+        printf("%lld unreadable calibration images skipped (--skip-bad)\n", (long long)o.skipped.count);
     if (copied == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
         printf("copied the model card of %s beside %s\n", pos[0], o.out);
     if (copied == QC_CARD_KEPT_OTHER && !o.common.quiet)

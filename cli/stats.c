@@ -15,12 +15,13 @@
 #define STATS_USAGE                                                                               \
     "usage: qcal stats MODEL IMAGES [-o STATS.json] [--shard I/N] [--granularity tensor|channel]\n" \
     "                  [--method LIST] [--n N] [--percentile P] [--bits B] [--limit N]\n"          \
-    "                  [--batch N] [--threads N] [--json] [--quiet]\n"                              \
+    "                  [--sample N [--seed S]] [--skip-bad] [--batch N] [--threads N] [--json]\n"  \
+    "                  [--quiet]\n"                                                                 \
     "                  [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n"   \
-    "                  [--color gray|rgb|bgr]\n"                                                    \
+    "                  [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                                                    \
     "       qcal stats MODEL --stats STATS.json [--method LIST] [--n N] [--percentile P]\n"        \
     "                  [--bits B] [--allow-partial] [--json]\n"                                     \
-    "  Runs the FP32 model over the PNG images and records, for its input, every activation\n"    \
+    "  Runs the FP32 model over the PNG and JPEG images and records, for its input, every activation\n"    \
     "  and the Conv/Gemm/MatMul weights, what the range methods need: extremes, exact sums,\n"    \
     "  per-channel values (--granularity channel, the default) and histograms. Writes them to\n"  \
     "  STATS.json (-o) and prints each tensor's range per method.\n"                               \
@@ -32,6 +33,11 @@
     "  --shard I/N  only the groups of 16 images (by index in the sorted list) whose number is\n" \
     "               I modulo N (0 <= I < N); combine the N files with 'qcal merge'\n"             \
     "  --batch N    images in flight per step, rounded up to a multiple of 16 (default 32)\n"     \
+    "  --limit N    only the first N images in sorted order (on an ImageFolder, the first\n"     \
+    "               classes only: --sample N is the balanced subset)\n"                          \
+    "  --sample N   a reproducible class-balanced random subset of N images (--seed S, default\n"\
+    "               0; README, \"Choosing images\")\n"                                            \
+    "  --skip-bad   report an image that cannot be read and leave it out (not with --shard)\n"  \
     "  --stats FILE print the ranges from a saved statistics file instead of running; it must\n" \
     "               match MODEL (hash, tensors, the preprocessing of its card and the flags)\n"  \
     "               and hold all shards of a split\n"                                             \
@@ -46,6 +52,8 @@ typedef struct {
     bool methods_given, allow_partial;
     qc_range_params params;
     cli_pp_flags pp;
+    cli_image_select select;
+    cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
     cli_common common;
 } stats_options;
 
@@ -95,6 +103,8 @@ static void print_summary_json(const char *model, const qc_stats *s, const stats
         printf("null");
     printf(", \"images\": %lld, \"granularity\": \"%s\", \"histograms\": %s", (long long)s->images,
            s->per_channel ? "channel" : "tensor", s->histograms ? "true" : "false");
+    if (!o->stats_file)
+        printf(", \"skipped\": %lld", (long long)o->skipped.count);
     if (s->shard_count) {
         printf(", \"shard\": {\"count\": %d, \"indices\": [", s->shard_count);
         for (int i = 0; i < s->n_shards; i++)
@@ -184,6 +194,8 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
     printf("%lld images, granularity %s, histograms %s; avgstd/meanstd n = %g, percentile %g, bits %d\n",
            (long long)s->images, s->per_channel ? "channel" : "tensor", s->histograms ? "yes" : "no",
            o->params.n_std, o->params.percentile, o->params.bits);
+    if (o->select.skip_bad)
+        printf("%lld unreadable images skipped (--skip-bad)\n", (long long)o->skipped.count);
 }
 
 /* ---- running -------------------------------------------------------------------------------- */
@@ -211,8 +223,8 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
     }
     qc_preprocess pp;
     status = cli_model_setup(model_path, g, in.channels, o->pp, o->quiet, &card, &pp);
-    if (status == QC_OK && (status = qc_image_set_open(&set, images, NULL, &err)) != QC_OK)
-        cli_error("%s", err.msg);
+    if (status == QC_OK)
+        status = cli_open_images(&set, images, NULL, o->select);
     if (status != QC_OK)
         goto end;
     int64_t n = set.n_items < o->limit ? set.n_items : o->limit;
@@ -225,7 +237,9 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
                            .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
     qc_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = o->shard_i,
                             .shard_n = o->shard_n, .threads = o->threads,
-                            .progress = cli_progress_draw, .progress_ctx = &progress};
+                            .progress = cli_progress_draw, .progress_ctx = &progress,
+                            .skip_bad = o->select && o->select->skip_bad,
+                            .on_skip = o->skipped ? cli_report_skip : NULL, .skip_ctx = o->skipped};
     double start = cli_now();
     status = qc_stats_gather(g, &set, &pp, &so, &go, out, &err);
     *seconds = cli_now() - start;
@@ -287,6 +301,8 @@ static int parse_options(int argc, char **argv, stats_options *o, const char **p
         if (r == 0)
             r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, STATS_USAGE);
         if (r == 0)
+            r = cli_select_option(&o->select, argc, argv, &i, STATS_USAGE);
+        if (r == 0)
             r = cli_range_option(&o->params, argc, argv, &i, STATS_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
@@ -330,6 +346,31 @@ static int parse_options(int argc, char **argv, stats_options *o, const char **p
     return QC_OK;
 }
 
+/* The positional arguments and the options that go together, and -o against the inputs.
+ * Prints what is wrong; returns the exit status. */
+static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
+{
+    if (o->stats_file ? n_pos != 1 : n_pos != 2)
+        return cli_usage_error(STATS_USAGE, o->stats_file ? "stats --stats FILE takes a MODEL and no IMAGES"
+                                                         : "stats needs a MODEL and IMAGES");
+    if (o->stats_file && o->shard_n > 1)
+        return cli_usage_error(STATS_USAGE, "--shard needs IMAGES, not --stats");
+    if (o->allow_partial && !o->stats_file)
+        return cli_usage_error(STATS_USAGE, "--allow-partial goes with --stats FILE");
+    int status = cli_select_check(&o->select, STATS_USAGE);
+    if (status != QC_OK)
+        return status;
+    if (o->stats_file && (o->select.sample || o->select.skip_bad))
+        return cli_usage_error(STATS_USAGE, "--sample and --skip-bad need IMAGES, not --stats");
+    if (o->select.skip_bad && o->shard_n > 1)
+        return cli_usage_error(STATS_USAGE, "--skip-bad does not work with --shard: a shard cannot "
+                                            "know which images the others left out");
+    o->skipped.quiet = o->common.quiet;
+    cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
+                         {n_pos > 1 ? pos[1] : NULL, "image folder"}};
+    return o->out ? cli_check_output(o->out, "-o", inputs, 3) : QC_OK;
+}
+
 int cmd_stats(int argc, char **argv)
 {
     stats_options o = {.limit = INT64_MAX, .batch = 32, .shard_i = 0, .shard_n = 1, .per_channel = true,
@@ -346,16 +387,7 @@ int cmd_stats(int argc, char **argv)
         printf("%s", STATS_USAGE);
         return 0;
     }
-    if (o.stats_file ? n_pos != 1 : n_pos != 2)
-        return cli_usage_error(STATS_USAGE, o.stats_file ? "stats --stats FILE takes a MODEL and no IMAGES"
-                                                         : "stats needs a MODEL and IMAGES");
-    if (o.stats_file && o.shard_n > 1)
-        return cli_usage_error(STATS_USAGE, "--shard needs IMAGES, not --stats");
-    if (o.allow_partial && !o.stats_file)
-        return cli_usage_error(STATS_USAGE, "--allow-partial goes with --stats FILE");
-    cli_file inputs[] = {{pos[0], "model"}, {o.stats_file, "statistics file"},
-                         {n_pos > 1 ? pos[1] : NULL, "image folder"}};
-    if (o.out && (status = cli_check_output(o.out, "-o", inputs, 3)) != QC_OK)
+    if ((status = check_arguments(&o, pos, n_pos)) != QC_OK)
         return status;
 
     qc_error err;
@@ -396,7 +428,8 @@ int cmd_stats(int argc, char **argv)
     } else {
         cli_gather_options go = {.limit = o.limit, .batch = o.batch, .shard_i = o.shard_i, .shard_n = o.shard_n,
                                  .per_channel = o.per_channel, .histograms = any_histogram_method(&o),
-                                 .pp = &o.pp, .threads = o.common.threads, .quiet = o.common.quiet};
+                                 .pp = &o.pp, .threads = o.common.threads, .quiet = o.common.quiet,
+                                 .select = &o.select, .skipped = &o.skipped};
         status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
         if (status != QC_OK)
             goto end;

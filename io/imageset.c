@@ -1,4 +1,4 @@
-/* imageset.c — a folder of PNG images and their labels (ImageFolder layout or a labels file). */
+/* imageset.c — a folder of PNG and JPEG images and their labels (ImageFolder layout or a labels file). */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -72,18 +72,12 @@ static void free_strings(char **list, int n)
     free(list);
 }
 
-static bool is_png_name(const char *name)
-{
-    size_t n = strlen(name);
-    return n > 4 && strcasecmp(name + n - 4, ".png") == 0;
-}
-
 static int compare_strings(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Adds the PNG files under root/rel to s->rels (relative to root) and, at the top level,
+/* Adds the PNG and JPEG files under root/rel to s->rels (relative to root) and, at the top level,
  * the sub-folders to s->dirs. Names starting with a dot are skipped. */
 static qc_status walk(scan *s, const char *root, const char *rel, const visited *up,
                       qc_error *err)
@@ -124,18 +118,18 @@ static qc_status walk(scan *s, const char *root, const char *rel, const visited 
             continue;
         struct stat est;
         /* Follows symbolic links. A name that cannot be examined (a dangling link) is kept
-         * when it looks like a PNG, so that loading it reports the problem. */
+         * when it looks like an image, so that loading it reports the problem. */
         bool known = fstatat(dirfd(d), name, &est, 0) == 0;
         bool is_dir = known && S_ISDIR(est.st_mode);
-        bool is_png = (!known || S_ISREG(est.st_mode)) && is_png_name(name);
-        if (!is_dir && !is_png)
+        bool is_image = (!known || S_ISREG(est.st_mode)) && qc_is_image_name(name);
+        if (!is_dir && !is_image)
             continue;
         char *child = join(rel, name);
         if (!child) {
             st = qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", dir_path);
             break;
         }
-        if (is_png) {
+        if (is_image) {
             if (!push(&s->rels, &s->n_rels, &s->cap_rels, child)) {
                 st = qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", dir_path);
                 break;
@@ -422,7 +416,7 @@ qc_status qc_image_set_open(qc_image_set *set, const char *root, const char *lab
     }
     if (!S_ISDIR(rst.st_mode)) {
         /* A single file is a set of one, whatever its name: loading it says whether it is
-         * a PNG. Its relative path is its file name. */
+         * a PNG or a JPEG. Its relative path is its file name. */
         set->items = calloc(1, sizeof *set->items);
         char *path = strdup(root);
         if (!set->items || !path) {
@@ -438,7 +432,7 @@ qc_status qc_image_set_open(qc_image_set *set, const char *root, const char *lab
         if (st != QC_OK)
             goto end;
         if (s.n_rels == 0) {
-            st = qc_fail(err, QC_ERR_INPUT, "no PNG images in '%s'", root);
+            st = qc_fail(err, QC_ERR_INPUT, "no PNG or JPEG images in '%s'", root);
             goto end;
         }
         qsort(s.rels, (size_t)s.n_rels, sizeof *s.rels, compare_strings);

@@ -1,4 +1,4 @@
-/* io.h — qcal's file formats: ONNX models and tensors, PNG images and image sets,
+/* io.h — qcal's file formats: ONNX models and tensors, PNG and JPEG images, image sets,
  * model cards (JSON) and atomic file writing. Nothing here computes; it only converts
  * between files and the IR (graph/graph.h) or plain buffers.
  *
@@ -43,7 +43,7 @@ typedef enum {
     QC_COLOR_BGR = 4,  /* three channels, B first */
 } qc_color;
 
-/* How a PNG becomes a model input (CHW floats): convert to the colour model, resize
+/* How an image becomes a model input (CHW floats): convert to the colour model, resize
  * (bilinear) to resize_h × resize_w, center-crop to crop_h × crop_w, then for every
  * channel c: x = (pixel * scale - mean[c]) / std[c], with pixel in 0..255. */
 typedef struct {
@@ -55,25 +55,41 @@ typedef struct {
 } qc_preprocess;
 
 /* What a model takes and gives as an image classifier: one float N x C x H x W input with C, H
- * and W fixed and N symbolic or 1 (qcal runs images one at a time), and classes = the element
+ * and W fixed and N symbolic or 1 (qcal runs images one at a time), or channels-last
+ * N x H x W x C (tf2onnx, Keras: C = 1 or 3 in the last axis and not in axis 1), and
+ * classes = the element
  * count of output 0 when it is a float tensor (0 otherwise; an error when classifier is set).
  * One check for every command; command names it in the message ("stats needs one image
  * input"). */
 typedef struct {
     int channels, height, width, classes;
+    bool channels_last; /* the input is N x H x W x C: images are fed HWC */
+    int64_t dims[4];    /* the input's shape for one image: 1 x C x H x W or 1 x H x W x C */
 } qc_image_input;
+/* Whether a 4-D image input's dims read as channels-last: C = 1 or 3 in the last axis and
+ * another size in axis 1 (the rule qc_image_input_of applies), unless the layout was set. */
+bool qc_is_channels_last(const int64_t dims[4]);
+/* Forces the layout of image inputs (--layout), set once before models are read; AUTO (the
+ * default) applies the rule above. */
+typedef enum { QC_LAYOUT_AUTO, QC_LAYOUT_NCHW, QC_LAYOUT_NHWC } qc_layout;
+void qc_set_image_layout(qc_layout layout);
 qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
                             bool classifier, qc_image_input *in, qc_error *err);
 
 /* color from channels (1 gray, 3 rgb), scale 1/255, mean 0, std 1, no resize or crop. */
 void qc_preprocess_default(qc_preprocess *pp, int channels);
 
-/* Reads a PNG file and writes channels × height × width floats (CHW) to dst following pp.
- * When pp asks for no resize and no crop and the image size differs from height × width,
- * the image is resized to it. A file that is missing is QC_ERR_IO; one that is not a PNG,
- * is corrupt or truncated is QC_ERR_INPUT; both name the file. */
+/* Reads a PNG or JPEG file (told apart by its first bytes) and writes channels × height ×
+ * width floats (CHW) to dst following pp. When pp asks for no resize and no crop and the image
+ * size differs from height × width, the image is resized to it. A file that is missing is
+ * QC_ERR_IO; one that is neither format, is corrupt or truncated is QC_ERR_INPUT; both name
+ * the file. */
 qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels, int height,
                         int width, float *dst, qc_error *err);
+
+/* qc_image_load into the layout the model takes (in->dims): CHW, or HWC when channels-last. */
+qc_status qc_image_load_input(const qc_image_input *in, const char *path, const qc_preprocess *pp,
+                              float *dst, qc_error *err);
 
 /* Writes an 8-bit PNG (channels 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA; pixels interleaved
  * HWC). For tests and tools. */
@@ -96,15 +112,31 @@ typedef struct {
     char **classes;        /* owned: class folder names (ImageFolder), or NULL */
 } qc_image_set;
 
-/* Scans root recursively for *.png (case-insensitive) in sorted order. Labels come from
+/* Scans root recursively for *.png, *.jpg and *.jpeg (case-insensitive) in sorted order. Labels come from
  * labels_file when given (lines "relative/path.png label", label an integer), otherwise
  * from an ImageFolder layout: each top-level sub-folder is a class, sorted by name, and a
  * folder name starting with a number ("3_dress") gives that index. Images directly in
- * root have no label (-1). A single PNG file as root is a set of one. An empty set is
+ * root have no label (-1). A single file as root is a set of one. An empty set is
  * QC_ERR_INPUT. */
 qc_status qc_image_set_open(qc_image_set *set, const char *root, const char *labels_file,
                             qc_error *err);
 void qc_image_set_free(qc_image_set *set);
+
+/* Keeps a reproducible class-balanced random sample of n images (classes = labels, the
+ * unlabelled images one class), in the set's sorted order; n at or above the set's size keeps
+ * all. The same set, n and seed always keep the same images. The PRNG (SplitMix64 from
+ * seed), how quotas and remainders are spread: atop io/select.c. */
+qc_status qc_image_set_sample(qc_image_set *set, int64_t n, uint64_t seed, qc_error *err);
+
+/* Called with the message of each image an image-reading loop leaves out (--skip-bad), in
+ * the set's order; the message names the file and what is wrong. */
+typedef void (*qc_skip_fn)(void *ctx, const char *msg);
+/* Decodes the images in order (on threads) until `want` have been read, and drops those that
+ * cannot be read (each reported to on_skip, which may be NULL); images after that are kept
+ * unread. Only out of memory is an error; the set may end up empty. */
+qc_status qc_image_set_keep_readable(qc_image_set *set, qc_color color, int64_t want,
+                                     int threads, qc_skip_fn on_skip, void *skip_ctx,
+                                     qc_error *err);
 
 /* ---- model cards ------------------------------------------------------------------------- */
 

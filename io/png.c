@@ -118,14 +118,9 @@ static bool read_raw(png_structp png, png_infop info, png_raw *raw)
         return false;
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
-    if (w > QC_IMAGE_MAX_SIDE || h > QC_IMAGE_MAX_SIDE ||
-        (long)w * (long)h > QC_IMAGE_MAX_PIXELS) {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "image too large (%lux%lu pixels; at most %d per side and %ld in all)",
-                 (unsigned long)w, (unsigned long)h, QC_IMAGE_MAX_SIDE, QC_IMAGE_MAX_PIXELS);
+    char msg[160];
+    if (!qc_image_size_ok(w, h, msg, sizeof msg))
         own_error(png, msg);
-    }
     /* Only expansions that need no arithmetic choice (rules 2 to 4 atop this file). */
     png_set_palette_to_rgb(png);
     png_set_expand_gray_1_2_4_to_8(png);
@@ -151,43 +146,6 @@ static bool read_raw(png_structp png, png_infop info, png_raw *raw)
      * truncation there. */
     png_read_end(png, NULL);
     return true;
-}
-
-static unsigned sample(const unsigned char *row, int depth, size_t i)
-{
-    return depth == 16 ? (unsigned)row[2 * i] << 8 | row[2 * i + 1] : row[i];
-}
-
-/* Rules 2, 5 and 6 atop this file. */
-static void convert(const png_raw *raw, qc_color color, qc_image *img)
-{
-    size_t plane = (size_t)raw->width * (size_t)raw->height;
-    /* Dividing by 257 (not multiplying by 1/257) keeps 257·k exactly k. */
-    float div = raw->depth == 16 ? 257.0f : 1.0f;
-    for (int y = 0; y < raw->height; y++) {
-        const unsigned char *row = raw->rows[y];
-        float *out = img->data + (size_t)y * (size_t)raw->width;
-        for (int x = 0; x < raw->width; x++) {
-            if (raw->channels == 1) {
-                float v = (float)sample(row, raw->depth, (size_t)x) / div;
-                for (int c = 0; c < img->channels; c++)
-                    out[plane * (size_t)c + (size_t)x] = v;
-                continue;
-            }
-            unsigned r = sample(row, raw->depth, 3 * (size_t)x);
-            unsigned g = sample(row, raw->depth, 3 * (size_t)x + 1);
-            unsigned b = sample(row, raw->depth, 3 * (size_t)x + 2);
-            if (color == QC_COLOR_GRAY) {
-                uint32_t luma = (19595u * r + 38470u * g + 7471u * b + 32768u) >> 16;
-                out[x] = (float)luma / div;
-            } else {
-                float fr = (float)r / div, fg = (float)g / div, fb = (float)b / div;
-                out[x] = color == QC_COLOR_BGR ? fb : fr;
-                out[plane + (size_t)x] = fg;
-                out[2 * plane + (size_t)x] = color == QC_COLOR_BGR ? fr : fb;
-            }
-        }
-    }
 }
 
 static qc_status decode(png_source *src, const char *name, qc_color color, qc_image *out,
@@ -233,16 +191,9 @@ static qc_status decode(png_source *src, const char *name, qc_color color, qc_im
             st = qc_fail(err, QC_ERR_INPUT, "cannot read '%s': %s", name, src->msg);
         goto end;
     }
-    out->width = raw.width;
-    out->height = raw.height;
-    out->channels = color == QC_COLOR_GRAY ? 1 : 3;
-    out->data = malloc(sizeof(float) * (size_t)out->channels * (size_t)raw.width *
-                       (size_t)raw.height);
-    if (!out->data) {
+    qc_samples samples = {raw.width, raw.height, raw.channels, raw.depth, raw.pixels};
+    if (qc_image_convert(&samples, color, out) != QC_OK)
         st = qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", name);
-        goto end;
-    }
-    convert(&raw, color, out);
 end:
     free(raw.pixels);
     free(raw.rows);
@@ -258,26 +209,10 @@ qc_status qc_png_decode(const void *data, size_t size, const char *name, qc_colo
     return decode(&src, name, color, out, err);
 }
 
-qc_status qc_png_read(const char *path, qc_color color, qc_image *out, qc_error *err)
+qc_status qc_png_read(FILE *f, const char *name, qc_color color, qc_image *out, qc_error *err)
 {
-    char msg[256];
-    memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        return qc_fail(err, QC_ERR_IO, "cannot read '%s': %s", path,
-                       qc_errno_text(e, msg, sizeof msg));
-    }
     png_source src = {.f = f};
-    qc_status st = decode(&src, path, color, out, err);
-    fclose(f);
-    return st;
-}
-
-void qc_image_free(qc_image *img)
-{
-    free(img->data);
-    memset(img, 0, sizeof *img);
+    return decode(&src, name, color, out, err);
 }
 
 qc_status qc_png_write(const char *path, const unsigned char *pixels, int width, int height,

@@ -24,6 +24,21 @@
 
 #include "image-impl.h"
 
+static qc_layout image_layout = QC_LAYOUT_AUTO;
+
+void qc_set_image_layout(qc_layout layout)
+{
+    image_layout = layout;
+}
+
+bool qc_is_channels_last(const int64_t dims[4])
+{
+    if (image_layout != QC_LAYOUT_AUTO)
+        return image_layout == QC_LAYOUT_NHWC;
+    /* [N, 3, H, 3] would be both: it is taken as channels-first */
+    return (dims[3] == 1 || dims[3] == 3) && dims[1] != 1 && dims[1] != 3;
+}
+
 qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
                             bool classifier, qc_image_input *in, qc_error *err)
 {
@@ -33,15 +48,20 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
     const qc_tensor *t = &g->tensors[g->inputs[0]];
     if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
         return qc_fail(err, QC_ERR_INPUT,
-                       "'%s': input '%s' is not a float NCHW tensor of fixed channels and size",
+                       "'%s': input '%s' is not a float N x C x H x W (or N x H x W x C) tensor of "
+                       "fixed channels and size",
                        path, t->name);
     if (!(t->symbolic & 1) && t->value.dims[0] != 1)
         return qc_fail(err, QC_ERR_INPUT,
                        "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",
                        path, t->name, (long long)t->value.dims[0]);
-    in->channels = (int)t->value.dims[1];
-    in->height = (int)t->value.dims[2];
-    in->width = (int)t->value.dims[3];
+    const int64_t *d = t->value.dims;
+    in->channels_last = qc_is_channels_last(d);
+    in->channels = (int)(in->channels_last ? d[3] : d[1]);
+    in->height = (int)(in->channels_last ? d[1] : d[2]);
+    in->width = (int)(in->channels_last ? d[2] : d[3]);
+    for (int k = 0; k < 4; k++)
+        in->dims[k] = k == 0 ? 1 : d[k];
     in->classes = 0;
     if (g->n_outputs >= 1) {
         const qc_tensor *o = &g->tensors[g->outputs[0]];
@@ -168,7 +188,7 @@ qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels,
         return qc_fail(err, QC_ERR_INPUT, "cannot load '%s': bad model input size %dx%d",
                        path, height, width);
     qc_image img;
-    qc_status st = qc_png_read(path, pp->color, &img, err);
+    qc_status st = qc_image_read(path, pp->color, &img, err);
     if (st != QC_OK)
         return st;
     bool resize = pp->resize_h > 0 && pp->resize_w > 0;
@@ -199,5 +219,23 @@ qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels,
         for (size_t i = 0; i < plane; i++)
             x[i] = (x[i] * scale - mean) / std;
     }
+    return QC_OK;
+}
+
+qc_status qc_image_load_input(const qc_image_input *in, const char *path, const qc_preprocess *pp,
+                              float *dst, qc_error *err)
+{
+    qc_status st = qc_image_load(path, pp, in->channels, in->height, in->width, dst, err);
+    if (st != QC_OK || !in->channels_last || in->channels == 1)
+        return st; /* one channel: CHW and HWC are the same bytes */
+    size_t plane = (size_t)in->height * (size_t)in->width, n = plane * (size_t)in->channels;
+    float *chw = malloc(n * sizeof *chw);
+    if (!chw)
+        return qc_fail(err, QC_ERR_IO, "cannot load '%s': out of memory", path);
+    memcpy(chw, dst, n * sizeof *chw);
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < in->channels; c++)
+            dst[i * (size_t)in->channels + (size_t)c] = chw[(size_t)c * plane + i];
+    free(chw);
     return QC_OK;
 }

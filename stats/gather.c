@@ -28,6 +28,7 @@ typedef struct {
     int64_t first;        /* the step's first group */
     int rank;
     int64_t dims[QC_MAX_RANK], size; /* one input's shape and values */
+    qc_image_input img;   /* with images: the model's input (channels, size, layout) */
     qc_exec **execs;
     float **pixels;
     group_result *results; /* by group of the step */
@@ -39,8 +40,7 @@ static qc_status input_value(pass_ctx *c, int worker, int64_t k, qc_value *v, qc
     const qc_pass_inputs *in = c->in;
     const float *x;
     if (in->set) {
-        qc_status st = qc_image_load(in->set->items[k].path, in->pp, (int)c->dims[1], (int)c->dims[2],
-                                     (int)c->dims[3], c->pixels[worker], err);
+        qc_status st = qc_image_load_input(&c->img, in->set->items[k].path, in->pp, c->pixels[worker], err);
         if (st != QC_OK)
             return st;
         x = c->pixels[worker];
@@ -82,17 +82,16 @@ static int pass_group(void *arg, int worker, int64_t item)
     return 0;
 }
 
-/* The input's shape: the given one, or the graph's N x C x H x W with N = 1 for images. */
+/* The input's shape: the given one, or for images the model's image input with N = 1
+ * (N x C x H x W, or channels-last N x H x W x C: qc_image_input_of). */
 static qc_status pass_shape(const qc_graph *g, const qc_pass_inputs *in, pass_ctx *c, qc_error *err)
 {
-    const qc_tensor *t = g->n_inputs == 1 ? &g->tensors[g->inputs[0]] : NULL;
     if (in->set || !in->dims) {
-        if (!t || t->value.dtype != QC_FLOAT || t->value.rank != 4)
-            return qc_fail(err, QC_ERR_INPUT, "'%s' must have one float input of shape N x C x H x W",
-                           g->name);
+        qc_status st = qc_image_input_of(g, g->name, "a pass over images", false, &c->img, err);
+        if (st != QC_OK)
+            return st;
         c->rank = 4;
-        memcpy(c->dims, t->value.dims, sizeof(int64_t) * 4);
-        c->dims[0] = 1;
+        memcpy(c->dims, c->img.dims, sizeof(int64_t) * 4);
     } else {
         if (in->rank < 1 || in->rank > QC_MAX_RANK)
             return qc_fail(err, QC_ERR_USAGE, "bad input rank %d", in->rank);
@@ -243,6 +242,36 @@ static qc_status gather_after(void *ctx, int worker, int64_t slot, int64_t index
     return QC_OK;
 }
 
+/* With skip_bad, an image that cannot be read is left out of the statistics; why is kept by
+ * its slot in the step and told in order at the step's end, so the warnings do not depend on
+ * the threads. */
+static qc_status gather_unreadable(void *ctx, int64_t slot, int64_t index, qc_status status,
+                                   const qc_error *why, qc_error *err)
+{
+    qc_stats_pass *c = ctx;
+    (void)index;
+    (void)status;
+    (void)err;
+    c->skipped[slot] = true;
+    c->why[slot] = *why;
+    return QC_OK;
+}
+
+static qc_status gather_step_end(void *ctx, const int64_t *indices, int64_t count, qc_error *err)
+{
+    qc_stats_pass *c = ctx;
+    (void)indices;
+    (void)err;
+    for (int64_t k = 0; k < count && c->skipped; k++)
+        if (c->skipped[k]) {
+            c->skipped[k] = false;
+            c->n_skipped++;
+            if (c->on_skip)
+                c->on_skip(c->skip_ctx, c->why[k].msg);
+        }
+    return QC_OK;
+}
+
 static qc_status gather_group_end(void *ctx, int worker, qc_error *err)
 {
     qc_stats_pass *c = ctx;
@@ -254,7 +283,9 @@ static qc_status gather_group_end(void *ctx, int worker, qc_error *err)
 qc_pass_hooks qc_stats_hooks(qc_stats_pass *p)
 {
     return (qc_pass_hooks){.ctx = p, .start = gather_start, .before = gather_before, .after = gather_after,
-                           .group_end = gather_group_end, .group = QC_STATS_GROUP};
+                           .group_end = gather_group_end, .step_end = gather_step_end,
+                           .keep_unreadable = p->skipped != NULL, .unreadable = gather_unreadable,
+                           .group = QC_STATS_GROUP};
 }
 
 /* A shard records which it is, of how many, over which image list. */
@@ -283,10 +314,18 @@ qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, co
                                  const qc_gather_options *o, qc_stats **out, qc_error *err)
 {
     *out = NULL;
+    /* A shard does not know which images the others left out: the merge could not check
+     * that every image was counted once. */
+    if (o->skip_bad && o->shard_n > 1)
+        return qc_fail(err, QC_ERR_USAGE, "skipping bad images does not work with shards");
     const int threads = o->threads > 0 ? o->threads : 1;
-    qc_stats_pass c = {.g = g, .in = in};
+    const int64_t slots = ((o->batch > 0 ? o->batch : 1) + QC_STATS_GROUP - 1) / QC_STATS_GROUP * QC_STATS_GROUP;
+    qc_stats_pass c = {.g = g, .in = in, .on_skip = o->on_skip, .skip_ctx = o->skip_ctx};
     qc_stats *root = NULL;
     qc_status status = qc_stats_create(g, so, &root, err);
+    if (status == QC_OK && o->skip_bad && (!(c.skipped = calloc((size_t)slots, sizeof *c.skipped)) ||
+                                           !(c.why = calloc((size_t)slots, sizeof *c.why))))
+        status = qc_fail(err, QC_ERR_IO, "out of memory");
     if (status == QC_OK && !(c.workers = calloc((size_t)threads, sizeof *c.workers)))
         status = qc_fail(err, QC_ERR_IO, "out of memory");
     for (int k = 0; k < threads && status == QC_OK; k++)
@@ -297,12 +336,16 @@ qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, co
         status = qc_pass_run(g, in, o, &h, err);
     for (int k = 0; k < threads && status == QC_OK; k++)
         status = qc_stats_merge(root, c.workers[k], err);
+    if (status == QC_OK && root->images == 0 && c.n_skipped > 0)
+        status = qc_fail(err, QC_ERR_INPUT, "no image of '%s' could be read", in->set ? in->set->root : "the inputs");
     if (status == QC_OK && o->shard_n > 1)
         status = mark_shard(root, in, o, err);
     if (c.workers)
         for (int k = 0; k < threads; k++)
             qc_stats_destroy(c.workers[k]);
     free(c.workers);
+    free(c.skipped);
+    free(c.why);
     if (status == QC_OK) {
         *out = root;
         root = NULL;

@@ -210,6 +210,9 @@ typedef struct {
     int threads;            /* workers, each with its own executor and accumulator */
     qc_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    bool skip_bad;          /* an image that cannot be loaded is left out, not an error */
+    qc_skip_fn on_skip;     /* with skip_bad: told each image left out, in order; may be NULL */
+    void *skip_ctx;
 } qc_gather_options;
 
 /* ---- one pass of a graph over inputs (gather.c): statistics here, evaluation in calib/ ---- */
@@ -258,10 +261,11 @@ qc_status qc_pass_run(const qc_graph *g, const qc_pass_inputs *in, const qc_gath
 /* How many inputs a pass with this limit runs (before sharding). */
 int64_t qc_pass_count(const qc_pass_inputs *in, int64_t limit);
 
-/* Runs the FP32 graph g (one N x C x H x W float input) over the images of set, preprocessed
+/* Runs the FP32 graph g (one image input, qc_image_input_of) over the images of set, preprocessed
  * by pp, and returns in *out the statistics of the options so (a shard records which it is).
  * The result is the same, byte for byte once written, whatever threads and batch, and the
- * shards merged equal one run over all the images. A bad image is QC_ERR_INPUT naming it. */
+ * shards merged equal one run over all the images. A bad image is QC_ERR_INPUT naming it;
+ * with o->skip_bad it is left out (not counted), and no image left is QC_ERR_INPUT. */
 qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_preprocess *pp,
                           const qc_stats_options *so, const qc_gather_options *o,
                           qc_stats **out, qc_error *err);
@@ -273,6 +277,13 @@ typedef struct {
     const qc_graph *g;
     const qc_pass_inputs *in;
     qc_stats **workers; /* one per thread, e.g. qc_stats_clone_empty of one root */
+    /* skip_bad: the images of a step that could not be read, by slot, and why (NULL: a bad
+     * image stops the pass); told to on_skip in order at the step's end, and counted */
+    bool *skipped;
+    qc_error *why;
+    qc_skip_fn on_skip;
+    void *skip_ctx;
+    int64_t n_skipped;
 } qc_stats_pass;
 qc_pass_hooks qc_stats_hooks(qc_stats_pass *p);
 

@@ -42,7 +42,7 @@ static float *decode(const qc_image_set *set, const qc_preprocess *pp, int threa
 {
     float *px = malloc(sizeof(float) * 28 * 28 * N_IMAGES);
     qc_error err;
-    ck_assert_msg(qc_eval_load_images(set, pp, N_IMAGES, 1, 28, 28, threads, px, &err) == QC_OK, "%s",
+    ck_assert_msg(qc_eval_load_images(set, pp, N_IMAGES, &(qc_image_input){.channels = 1, .height = 28, .width = 28, .dims = {1, 1, 28, 28}}, threads, px, &err) == QC_OK, "%s",
                   err.msg);
     return px;
 }
@@ -371,7 +371,7 @@ START_TEST(weight_errors_are_those_of_fake_quantization_by_hand)
     qc_quantize_options qo;
     qc_quantize_options_default(&qo);
     qo.scheme = QC_SCHEME_SYMLOWP;
-    qo.per_channel = false;
+    qo.weights = QC_GRANULARITY_TENSOR;
     qo.format = QC_FORMAT_QDQ;
     qc_eval_variant v;
     ck_assert_msg(qc_eval_variant_create(g, s, &qo, "symlowp/tensor", &v, &err) == QC_OK, "%s", err.msg);

@@ -1,4 +1,5 @@
-/* check_io.c — io/ without ONNX: exact PNG pixels for every colour type and bit depth, resize,
+/* check_io.c — io/ without ONNX: exact PNG pixels for every colour type and bit depth, JPEG
+ * pixels equal to PIL's, resize,
  * crop and normalization values, image-set order and labels, model cards, atomic files, and
  * a replay of hostile and mutated PNG files that must be rejected without crashing. */
 #include <dirent.h>
@@ -825,22 +826,28 @@ static int write_seeds(const char **paths)
     return 4;
 }
 
-START_TEST(a_good_png_cut_at_any_length_is_rejected_as_bad_input)
+/* Every proper prefix of each seed file, written as cut_name, is bad input. */
+static void check_every_cut(const char *const *seeds, int n, const char *cut_name)
 {
-    const char *seeds[4];
-    int n = write_seeds(seeds);
     for (int s = 0; s < n; s++) {
         size_t size;
         unsigned char *data = slurp(seeds[s], &size);
         for (size_t len = 0; len < size; len++) {
-            put_file(at("cut.png"), data, len);
+            put_file(at(cut_name), data, len);
             qc_error err;
-            qc_status st = load_bad(at("cut.png"), &err);
+            qc_status st = load_bad(at(cut_name), &err);
             ck_assert_msg(st == QC_ERR_INPUT, "'%s' cut to %zu bytes gave %d: %s", seeds[s], len,
                           st, err.msg);
         }
         free(data);
     }
+}
+
+START_TEST(a_good_png_cut_at_any_length_is_rejected_as_bad_input)
+{
+    const char *seeds[4];
+    int n = write_seeds(seeds);
+    check_every_cut(seeds, n, "cut.png");
 }
 END_TEST
 
@@ -1069,7 +1076,7 @@ START_TEST(a_folder_without_pngs_is_bad_input)
     qc_error err;
     ck_assert_int_eq(qc_image_set_open(&set, at("empty"), NULL, &err), QC_ERR_INPUT);
     char want[600];
-    snprintf(want, sizeof want, "no PNG images in '%s'", at("empty"));
+    snprintf(want, sizeof want, "no PNG or JPEG images in '%s'", at("empty"));
     ck_assert_str_eq(err.msg, want);
 }
 END_TEST
@@ -1489,6 +1496,294 @@ START_TEST(read_file_returns_the_whole_file_nul_terminated)
 }
 END_TEST
 
+/* ---- JPEG ---------------------------------------------------------------------------------- */
+
+#define JPEG_DIR "tests/data/jpeg"
+
+/* A binary PGM (P5) or PPM (P6) as PIL writes it: header, one space or newline, 8-bit samples. */
+static unsigned char *read_pnm(const char *path, int *w, int *h, int *channels)
+{
+    size_t size;
+    unsigned char *data = slurp(path, &size);
+    int kind, maxval, used = 0;
+    ck_assert_msg(sscanf((char *)data, "P%d %d %d %d%n", &kind, w, h, &maxval, &used) == 4,
+                  "'%s' is not a PNM file", path);
+    ck_assert(kind == 5 || kind == 6);
+    ck_assert_int_eq(maxval, 255);
+    *channels = kind == 5 ? 1 : 3;
+    size_t n = (size_t)*w * (size_t)*h * (size_t)*channels;
+    ck_assert_uint_eq(size, (size_t)used + 1 + n);
+    memmove(data, data + used + 1, n);
+    return data;
+}
+
+/* qcal's decoding of jpg in the colour model asked for equals PIL's (the file ref). */
+static void check_jpeg_against(const char *jpg, const char *ref, qc_color color)
+{
+    int w, h, channels;
+    unsigned char *want = read_pnm(ref, &w, &h, &channels);
+    float *got = load_raw(jpg, color, h, w);
+    int out_channels = color == QC_COLOR_GRAY ? 1 : 3;
+    size_t plane = (size_t)w * (size_t)h;
+    for (int c = 0; c < out_channels; c++) {
+        /* BGR reads PIL's RGB backwards; a gray reference fills every channel */
+        int from = channels == 1 ? 0 : color == QC_COLOR_BGR ? 2 - c : c;
+        for (size_t i = 0; i < plane; i++)
+            ck_assert_msg(got[plane * (size_t)c + i] == (float)want[i * (size_t)channels + (size_t)from],
+                          "'%s' channel %d pixel %zu: qcal %g, PIL %d", jpg, c, i,
+                          (double)got[plane * (size_t)c + i],
+                          want[i * (size_t)channels + (size_t)from]);
+    }
+    free(got);
+    free(want);
+}
+
+START_TEST(rgb_jpegs_decode_to_pils_pixels_in_rgb_bgr_and_gray)
+{
+    static const char *names[] = {"rgb-444", "rgb-422", "rgb-420", "progressive", "exif-rotated"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char jpg[256], ppm[256], pgm[256];
+        snprintf(jpg, sizeof jpg, JPEG_DIR "/good/%s.jpg", names[k]);
+        snprintf(ppm, sizeof ppm, JPEG_DIR "/good/%s.ppm", names[k]);
+        snprintf(pgm, sizeof pgm, JPEG_DIR "/good/%s.gray.pgm", names[k]);
+        check_jpeg_against(jpg, ppm, QC_COLOR_RGB);
+        check_jpeg_against(jpg, ppm, QC_COLOR_BGR);
+        check_jpeg_against(jpg, pgm, QC_COLOR_GRAY);
+    }
+}
+END_TEST
+
+START_TEST(gray_jpegs_decode_to_pils_pixels_and_repeat_in_rgb)
+{
+    check_jpeg_against(JPEG_DIR "/good/gray.jpg", JPEG_DIR "/good/gray.pgm", QC_COLOR_GRAY);
+    check_jpeg_against(JPEG_DIR "/good/gray.jpg", JPEG_DIR "/good/gray.pgm", QC_COLOR_RGB);
+    check_jpeg_against(JPEG_DIR "/good/gray-progressive.jpg", JPEG_DIR "/good/gray-progressive.pgm",
+                       QC_COLOR_GRAY);
+}
+END_TEST
+
+START_TEST(exif_orientation_is_ignored_pixels_come_in_stored_order)
+{
+    /* stored 12 wide and 8 high; orientation 6 would show it 8 wide */
+    int w, h, channels;
+    free(read_pnm(JPEG_DIR "/good/exif-rotated.ppm", &w, &h, &channels));
+    ck_assert_int_eq(w, 12);
+    ck_assert_int_eq(h, 8);
+    check_jpeg_against(JPEG_DIR "/good/exif-rotated.jpg", JPEG_DIR "/good/exif-rotated.ppm",
+                       QC_COLOR_RGB);
+}
+END_TEST
+
+START_TEST(a_jpeg_is_told_by_its_bytes_not_its_name)
+{
+    /* JPEG bytes in a .png name, and PNG bytes in a .jpg name, both read */
+    size_t size;
+    unsigned char *data = slurp(JPEG_DIR "/good/rgb-444.jpg", &size);
+    put_file(at("photo.png"), data, size);
+    free(data);
+    check_jpeg_against(at("photo.png"), JPEG_DIR "/good/rgb-444.ppm", QC_COLOR_RGB);
+    unsigned char px[2 * 3] = {10, 20, 30, 40, 50, 60};
+    qc_error err;
+    ck_assert_int_eq(qc_png_write(at("drawing.jpg"), px, 2, 1, 3, &err), QC_OK);
+    float *got = load_raw(at("drawing.jpg"), QC_COLOR_RGB, 1, 2);
+    ck_assert_float_eq(got[0], 10.0f);
+    ck_assert_float_eq(got[5], 60.0f);
+    free(got);
+}
+END_TEST
+
+static void check_bad_jpeg(const char *name, const char *want)
+{
+    char path[512];
+    snprintf(path, sizeof path, JPEG_DIR "/bad/%s", name);
+    qc_error err = {{0}};
+    ck_assert_int_eq(load_bad(path, &err), QC_ERR_INPUT);
+    ck_assert_msg(strstr(err.msg, path) != NULL, "'%s': message does not name it: %s", path,
+                  err.msg);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "'%s': '%s' lacks '%s'", name, err.msg, want);
+}
+
+START_TEST(broken_and_refused_jpegs_are_bad_input_saying_why)
+{
+    check_bad_jpeg("truncated-in-scan.jpg", "corrupt JPEG file (premature end of JPEG file)");
+    check_bad_jpeg("truncated-in-header.jpg", "corrupt JPEG file");
+    check_bad_jpeg("truncated-progressive.jpg", "corrupt JPEG file");
+    check_bad_jpeg("no-eoi.jpg", "corrupt JPEG file");
+    check_bad_jpeg("corrupt-scan.jpg", "corrupt JPEG file");
+    check_bad_jpeg("soi-only.jpg", "corrupt JPEG file");
+    check_bad_jpeg("cmyk.jpg", "CMYK JPEG (4 components) is not supported");
+    check_bad_jpeg("huge-dimensions.jpg", "image too large (30000x30000 pixels");
+    check_bad_jpeg("text-named-jpg.jpg", "not a JPEG file");
+    check_bad_jpeg("empty.jpg", "empty file");
+    check_bad_jpeg("png-named-jpg.jpg", "corrupt PNG file");
+}
+END_TEST
+
+START_TEST(a_good_jpeg_cut_at_any_length_is_rejected_as_bad_input)
+{
+    static const char *const seeds[] = {JPEG_DIR "/good/rgb-420.jpg",
+                                        JPEG_DIR "/good/progressive.jpg", JPEG_DIR "/good/gray.jpg"};
+    check_every_cut(seeds, 3, "cut.jpg");
+}
+END_TEST
+
+START_TEST(mutated_jpegs_decode_or_are_rejected_never_crash)
+{
+    size_t size;
+    unsigned char *data = slurp(JPEG_DIR "/good/progressive.jpg", &size);
+    uint32_t seed = 12345;
+    for (int round = 0; round < 400; round++) {
+        unsigned char *m = malloc(size);
+        memcpy(m, data, size);
+        for (int k = 0; k < 4; k++) {
+            seed = seed * 1103515245u + 12345u;
+            size_t at_byte = 2 + (seed >> 8) % (size - 2);
+            seed = seed * 1103515245u + 12345u;
+            m[at_byte] = (unsigned char)(seed >> 16);
+        }
+        put_file(at("mutant.jpg"), m, size);
+        qc_error err;
+        qc_status st = load_bad(at("mutant.jpg"), &err);
+        ck_assert_msg(st == QC_OK || st == QC_ERR_INPUT, "round %d gave %d: %s", round, st, err.msg);
+        free(m);
+    }
+    free(data);
+}
+END_TEST
+
+START_TEST(an_image_folder_lists_jpg_and_jpeg_in_any_case_beside_png)
+{
+    ck_assert_int_eq(mkdir(at("set"), 0755), 0);
+    unsigned char px[1] = {7};
+    qc_error err;
+    static const char *names[] = {"a.jpg", "b.JPG", "c.jpeg", "d.JPEG", "e.png", "f.jpe", "g.txt"};
+    for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "set/%s", names[k]);
+        ck_assert_int_eq(qc_png_write(at(name), px, 1, 1, 1, &err), QC_OK);
+    }
+    qc_image_set set;
+    ck_assert_int_eq(qc_image_set_open(&set, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(set.n_items, 5);
+    ck_assert_str_eq(set.items[0].rel, "a.jpg");
+    ck_assert_str_eq(set.items[3].rel, "d.JPEG");
+    ck_assert_str_eq(set.items[4].rel, "e.png");
+    qc_image_set_free(&set);
+}
+END_TEST
+
+/* ---- choosing images (--sample, --skip-bad) ------------------------------------------------ */
+
+/* An ImageFolder with classes 0_a, 1_b, 2_c of the sizes given, 1x1 gray PNGs. */
+static void write_classes(const int *sizes, int n)
+{
+    unsigned char px[1] = {9};
+    qc_error err;
+    ck_assert_int_eq(mkdir(at("set"), 0755), 0);
+    for (int k = 0; k < n; k++) {
+        char dir[64];
+        snprintf(dir, sizeof dir, "set/%d_%c", k, 'a' + k);
+        ck_assert_int_eq(mkdir(at(dir), 0755), 0);
+        for (int i = 0; i < sizes[k]; i++) {
+            char name[96];
+            snprintf(name, sizeof name, "%s/img-%02d.png", dir, i);
+            ck_assert_int_eq(qc_png_write(at(name), px, 1, 1, 1, &err), QC_OK);
+        }
+    }
+}
+
+START_TEST(a_sample_gives_small_classes_all_and_spreads_the_rest_evenly)
+{
+    const int sizes[3] = {10, 3, 7};
+    write_classes(sizes, 3);
+    for (uint64_t seed = 0; seed < 20; seed++) {
+        qc_image_set set;
+        qc_error err;
+        ck_assert_int_eq(qc_image_set_open(&set, at("set"), NULL, &err), QC_OK);
+        ck_assert_int_eq(qc_image_set_sample(&set, 12, seed, &err), QC_OK);
+        ck_assert_int_eq(set.n_items, 12);
+        int per_class[3] = {0};
+        for (int i = 0; i < set.n_items; i++) {
+            per_class[set.items[i].label]++;
+            if (i > 0)
+                ck_assert_msg(strcmp(set.items[i - 1].rel, set.items[i].rel) < 0,
+                              "seed %llu: not in sorted order", (unsigned long long)seed);
+        }
+        /* 12 over 3 classes is 4 each; class 1 has only 3, its missing one goes to 0 or 2 */
+        ck_assert_int_eq(per_class[1], 3);
+        ck_assert_msg((per_class[0] == 5 && per_class[2] == 4) ||
+                          (per_class[0] == 4 && per_class[2] == 5),
+                      "seed %llu: %d, %d, %d", (unsigned long long)seed, per_class[0],
+                      per_class[1], per_class[2]);
+        qc_image_set_free(&set);
+    }
+}
+END_TEST
+
+START_TEST(the_same_seed_keeps_the_same_images_and_a_large_sample_keeps_all)
+{
+    const int sizes[2] = {30, 30};
+    write_classes(sizes, 2);
+    qc_image_set a, b, c, all;
+    qc_error err;
+    ck_assert_int_eq(qc_image_set_open(&a, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_open(&b, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_open(&c, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_open(&all, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_sample(&a, 10, 42, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_sample(&b, 10, 42, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_sample(&c, 10, 43, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_sample(&all, 60, 42, &err), QC_OK);
+    bool differs = false;
+    for (int i = 0; i < 10; i++) {
+        ck_assert_str_eq(a.items[i].rel, b.items[i].rel);
+        differs |= strcmp(a.items[i].rel, c.items[i].rel) != 0;
+    }
+    ck_assert(differs);
+    ck_assert_int_eq(all.n_items, 60);
+    qc_image_set_free(&a);
+    qc_image_set_free(&b);
+    qc_image_set_free(&c);
+    qc_image_set_free(&all);
+}
+END_TEST
+
+static void count_skip(void *ctx, const char *msg)
+{
+    ck_assert_ptr_nonnull(strstr(msg, "cannot read"));
+    ++*(int *)ctx;
+}
+
+START_TEST(keeping_readable_images_drops_the_bad_ones_in_order_up_to_the_count_wanted)
+{
+    unsigned char px[1] = {9};
+    qc_error err;
+    ck_assert_int_eq(mkdir(at("set"), 0755), 0);
+    static const char *names[] = {"set/a.png", "set/b.png", "set/d.png", "set/e.png"};
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(qc_png_write(at(names[i]), px, 1, 1, 1, &err), QC_OK);
+    put_file(at("set/c.jpg"), "junk", 4);
+    put_file(at("set/f.jpg"), "junk", 4);
+    qc_image_set set;
+    int skipped = 0;
+    ck_assert_int_eq(qc_image_set_open(&set, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_keep_readable(&set, QC_COLOR_GRAY, 3, 2, count_skip, &skipped,
+                                                &err), QC_OK);
+    /* a, b, (c dropped), d: three readable; e and f are kept unread */
+    ck_assert_int_eq(skipped, 1);
+    ck_assert_int_eq(set.n_items, 5);
+    ck_assert_str_eq(set.items[2].rel, "d.png");
+    ck_assert_str_eq(set.items[4].rel, "f.jpg");
+    qc_image_set_free(&set);
+    ck_assert_int_eq(qc_image_set_open(&set, at("set"), NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_image_set_keep_readable(&set, QC_COLOR_GRAY, INT64_MAX, 1, count_skip,
+                                                &skipped, &err), QC_OK);
+    ck_assert_int_eq(skipped, 3);
+    ck_assert_int_eq(set.n_items, 4);
+    qc_image_set_free(&set);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("io");
@@ -1508,6 +1803,19 @@ static Suite *suite(void)
     tcase_add_test(png, a_gamma_chunk_and_gray_trns_change_no_value);
     tcase_add_test(png, an_interlaced_png_reads_the_same_as_a_plain_one);
     suite_add_tcase(s, png);
+
+    TCase *jpeg = tcase_create("jpeg");
+    tcase_add_checked_fixture(jpeg, setup, teardown);
+    tcase_set_timeout(jpeg, 60);
+    tcase_add_test(jpeg, rgb_jpegs_decode_to_pils_pixels_in_rgb_bgr_and_gray);
+    tcase_add_test(jpeg, gray_jpegs_decode_to_pils_pixels_and_repeat_in_rgb);
+    tcase_add_test(jpeg, exif_orientation_is_ignored_pixels_come_in_stored_order);
+    tcase_add_test(jpeg, a_jpeg_is_told_by_its_bytes_not_its_name);
+    tcase_add_test(jpeg, broken_and_refused_jpegs_are_bad_input_saying_why);
+    tcase_add_test(jpeg, a_good_jpeg_cut_at_any_length_is_rejected_as_bad_input);
+    tcase_add_test(jpeg, mutated_jpegs_decode_or_are_rejected_never_crash);
+    tcase_add_test(jpeg, an_image_folder_lists_jpg_and_jpeg_in_any_case_beside_png);
+    suite_add_tcase(s, jpeg);
 
     TCase *pre = tcase_create("preprocess");
     tcase_add_checked_fixture(pre, setup, teardown);
@@ -1550,6 +1858,9 @@ static Suite *suite(void)
     tcase_add_test(set, a_missing_folder_is_an_io_error);
     tcase_add_test(set, a_symbolic_link_loop_is_read_once);
     tcase_add_test(set, the_bundled_validation_set_has_ten_numbered_classes);
+    tcase_add_test(set, a_sample_gives_small_classes_all_and_spreads_the_rest_evenly);
+    tcase_add_test(set, the_same_seed_keeps_the_same_images_and_a_large_sample_keeps_all);
+    tcase_add_test(set, keeping_readable_images_drops_the_bad_ones_in_order_up_to_the_count_wanted);
     suite_add_tcase(s, set);
 
     TCase *card = tcase_create("modelcard");

@@ -18,7 +18,7 @@ fi
 chrome() { timeout 120 "$CHROMIUM" --headless --disable-gpu --no-sandbox --enable-logging=stderr --v=0 "$@"; }
 
 # 1. the driver, linked against the library of this build (sanitized when it is)
-PKGS="libpng libcjson libprotobuf-c openblas"
+PKGS="libpng libjpeg libcjson libprotobuf-c openblas"
 SAN=
 if nm "$BUILD/libqcal.a" 2>/dev/null | grep -q __asan_report; then
     SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # valgrind-test.sh — a few end-to-end commands under valgrind's memcheck, on the release
 # build: no invalid read or write, no use of an uninitialised value, no leak, over the paths
-# a user takes (inspect, stats, quantize, eval of the quantized model, a refused model).
+# a user takes (inspect, stats, quantize, eval of the quantized model, a refused model, JPEG
+# decoding and its failures, --sample and --skip-bad).
 # Prints "valgrind: N passed, N failed, N skipped".
 set -u
 tmp=$(mktemp -d /tmp/qcal-valgrind.XXXXXX)
@@ -37,4 +38,10 @@ memcheck "quantize under memcheck" 0 "$QCAL" quantize --quiet --stats "$tmp/s.js
 memcheck "eval of the INT8 model under memcheck" 0 "$QCAL" eval --quiet models/lenet.onnx "$tmp/q.onnx" "$tmp/img"
 memcheck "a refused model under memcheck" 3 "$QCAL" inspect tests/data/onnx-bad/reshape-overflow.onnx
 memcheck "a refused PNG under memcheck" 3 "$QCAL" eval --quiet models/lenet.onnx tests/data/png/huge-text-chunk.png
+memcheck "eval over JPEGs (gray, RGB, progressive) under memcheck" 0 "$QCAL" eval --quiet models/lenet.onnx tests/data/jpeg/set-jpeg
+memcheck "a truncated JPEG under memcheck" 3 "$QCAL" eval --quiet models/lenet.onnx tests/data/jpeg/bad/truncated-progressive.jpg
+memcheck "a CMYK JPEG under memcheck" 3 "$QCAL" eval --quiet models/lenet.onnx tests/data/jpeg/bad/cmyk.jpg
+cp tests/data/jpeg/bad/corrupt-scan.jpg "$tmp/img/z.jpg"
+memcheck "stats --sample --skip-bad under memcheck" 0 "$QCAL" stats --quiet --sample 6 --seed 1 --skip-bad --threads 2 -o "$tmp/s2.json" models/lenet.onnx "$tmp/img"
+memcheck "compare --skip-bad under memcheck" 0 "$QCAL" compare --quiet --schemes gemmlowp --granularity tensor --skip-bad models/lenet.onnx "$tmp/img" "$tmp/img"
 summary valgrind

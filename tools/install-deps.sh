@@ -3,7 +3,7 @@
 # --if-missing: do nothing when every build dependency is already there.
 set -e
 BUILD_PKGS="build-essential pkg-config libpng-dev libcjson-dev check libprotobuf-c-dev \
-protobuf-c-compiler libonnx-dev libopenblas-dev"
+protobuf-c-compiler libonnx-dev libopenblas-dev libjpeg62-turbo-dev"
 TEST_PKGS="libonnx-testdata dataset-fashion-mnist python3-numpy python3-pil python3-onnx \
 parallel chromium valgrind clang python3-torch python3-torchvision groff-base"
 
@@ -20,7 +20,7 @@ install_onnxruntime() {
 }
 
 have_all() {
-    pkg-config --exists libpng libcjson libprotobuf-c openblas check || return 1
+    pkg-config --exists libpng libjpeg libcjson libprotobuf-c openblas check || return 1
     command -v protoc-c >/dev/null 2>&1 || return 1
     [ -f /usr/include/onnx/onnx.proto ] || return 1
     [ -d /usr/share/libonnx-testdata/data/node ] || return 1

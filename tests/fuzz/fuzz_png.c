@@ -1,5 +1,5 @@
-/* fuzz_png.c — PNG bytes → decode and preprocess. The first four bytes choose the colour
- * model, the resize and the crop, so that every geometry meets every decoding path. */
+/* fuzz_png.c — image bytes (PNG or JPEG, told apart by their first bytes) → decode and
+ * preprocess. The first four bytes choose the colour model, the resize and the crop, so that every geometry meets every decoding path. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
