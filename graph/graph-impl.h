@@ -42,6 +42,11 @@ void *qc_exec_scratch(qc_exec *x, size_t bytes);
 /* Sets every tensor's producer from the node list (after nodes moved). */
 void qc_graph_index_producers(qc_graph *g);
 
+/* Under a symbolic input dimension, evaluates what depends only on constants and activation
+ * shapes at several sizes of it, and makes constants of the values that do not change
+ * (passes.c); *folded says whether any node went. */
+qc_status qc_pass_fold_shape_subgraphs(qc_graph *g, bool *folded, qc_error *err);
+
 /* Frees what a node owns (not the node itself), calling its op's release. */
 void qc_node_free(qc_node *n);
 

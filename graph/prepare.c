@@ -272,6 +272,42 @@ static qc_status infer_static(qc_graph *g, const qc_node *n, qc_exec *x, bool *s
     return QC_OK;
 }
 
+/* Folds what is constant and infers the static shape of everything else, in node order. */
+static qc_status fold_and_infer(qc_graph *g, qc_error *err)
+{
+    qc_status s = QC_OK;
+    qc_exec *x = qc_exec_create(g);
+    if (!x)
+        return qc_fail(err, QC_ERR_IO, "out of memory");
+    bool symbolic = graph_has_symbolic_input(g);
+    bool *sampled = calloc((size_t)g->n_tensors + 1, sizeof(bool));
+    if (!sampled) {
+        qc_exec_destroy(x);
+        return qc_fail(err, QC_ERR_IO, "out of memory");
+    }
+    for (int i = 0; i < g->n_nodes;) {
+        qc_node *n = &g->nodes[i];
+        if (foldable(g, n, symbolic)) {
+            s = fold_node(g, i, x, err);
+            if (s != QC_OK)
+                break;
+            continue; /* node i is now the next one */
+        }
+        s = infer_static(g, n, x, sampled, err);
+        if (s != QC_OK)
+            break;
+        i++;
+    }
+    for (int t = 0; t < g->n_tensors; t++)
+        if (sampled[t]) {
+            free(g->tensors[t].value.data);
+            g->tensors[t].value.data = NULL;
+        }
+    free(sampled);
+    qc_exec_destroy(x);
+    return s;
+}
+
 /* Graph outputs that became constants stay outputs; everything else unused by a node or an
  * output is dropped from the node list by qc_pass_prune. */
 qc_status qc_graph_prepare(qc_graph *g, qc_error *err)
@@ -308,35 +344,13 @@ qc_status qc_graph_prepare(qc_graph *g, qc_error *err)
                 return s;
         }
     }
-    qc_exec *x = qc_exec_create(g);
-    if (!x)
-        return qc_fail(err, QC_ERR_IO, "out of memory");
-    bool symbolic = graph_has_symbolic_input(g);
-    bool *sampled = calloc((size_t)g->n_tensors + 1, sizeof(bool));
-    if (!sampled) {
-        qc_exec_destroy(x);
-        return qc_fail(err, QC_ERR_IO, "out of memory");
+    s = fold_and_infer(g, err);
+    if (s == QC_OK && graph_has_symbolic_input(g)) {
+        bool folded;
+        s = qc_pass_fold_shape_subgraphs(g, &folded, err);
+        if (s == QC_OK && folded)
+            s = fold_and_infer(g, err); /* the new constants fold further and fix shapes */
     }
-    for (int i = 0; i < g->n_nodes;) {
-        qc_node *n = &g->nodes[i];
-        if (foldable(g, n, symbolic)) {
-            s = fold_node(g, i, x, err);
-            if (s != QC_OK)
-                break;
-            continue; /* node i is now the next one */
-        }
-        s = infer_static(g, n, x, sampled, err);
-        if (s != QC_OK)
-            break;
-        i++;
-    }
-    for (int t = 0; t < g->n_tensors; t++)
-        if (sampled[t]) {
-            free(g->tensors[t].value.data);
-            g->tensors[t].value.data = NULL;
-        }
-    free(sampled);
-    qc_exec_destroy(x);
     if (s != QC_OK)
         return s;
     qc_graph_index_producers(g);

@@ -237,11 +237,12 @@ START_TEST(a_cycle_is_reported_with_a_node_name)
 }
 END_TEST
 
-/* x [N,4,2,2] → Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) = [N,16]: the
- * subgraph PyTorch exports for x.view(x.size(0), -1). */
-static void build_view_model(builder *b, int64_t batch)
+/* x [N,4,2,2] → Reshape(x, Concat(Unsqueeze(Gather(Shape(x), axis)), [-1])): the subgraph
+ * PyTorch exports for x.view(x.size(axis), -1); [N,16] for axis 0, [4,4N] for axis 1. */
+static void build_view_model_of_axis(builder *b, int64_t batch, int64_t axis)
 {
-    static int64_t one[1] = {1}, minus_one[1] = {-1}, zero_idx_dims[1] = {1}, zero_idx[1] = {0};
+    static int64_t one[1] = {1}, minus_one[1] = {-1}, zero_idx_dims[1] = {1}, zero_idx[1];
+    zero_idx[0] = axis;
     static int64_t axes_dims[1] = {1}, axes[1] = {0};
     b_init(b, 13);
     int64_t dims[4] = {batch, 4, 2, 2};
@@ -260,6 +261,11 @@ static void build_view_model(builder *b, int64_t batch)
     b_attr_int(b, concat, "axis", 0);
     b_node(b, "Reshape", "reshape", 2, rin, 1, y);
     b_output(b, "y");
+}
+
+static void build_view_model(builder *b, int64_t batch)
+{
+    build_view_model_of_axis(b, batch, 0);
 }
 
 START_TEST(a_static_shape_subgraph_folds_away_at_load)
@@ -302,6 +308,58 @@ START_TEST(a_dynamic_batch_shape_subgraph_runs_for_any_batch)
         ck_assert_float_eq(((const float *)y->data)[batch * 16 - 1], (float)(batch * 16 - 1));
     }
     qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(a_shape_subgraph_that_ignores_a_dynamic_batch_folds_away_at_load)
+{
+    builder b;
+    build_view_model_of_axis(&b, -1, 1); /* reads the channels, not the batch */
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+    ck_assert_int_eq(g->n_nodes, 1);
+    ck_assert_str_eq(g->nodes[0].op_type, "Reshape");
+    ck_assert(g->tensors[g->nodes[0].inputs[1]].is_const);
+    qc_exec *x = qc_exec_create(g);
+    for (int64_t batch = 1; batch <= 3; batch++) {
+        float data[3 * 16];
+        for (int i = 0; i < 3 * 16; i++)
+            data[i] = (float)i;
+        int64_t dims[4] = {batch, 4, 2, 2};
+        qc_value in = qc_value_f32(4, dims, data);
+        ck_assert_int_eq(qc_exec_run(x, &in, 1, &err), QC_OK);
+        const qc_value *y = qc_exec_output(x, 0);
+        ck_assert_int_eq(y->rank, 2);
+        ck_assert_int_eq(y->dims[0], 4);
+        ck_assert_int_eq(y->dims[1], 4 * batch);
+    }
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* TensorFlow "same" pads computed from x.shape (tools/make-test-models.py, same-pad-tiny):
+ * every Pad reads constant pads after load; only the two x.view(x.size(0), -1) chains, which
+ * depend on the batch, keep a Shape. */
+START_TEST(same_padding_from_a_dynamic_shape_folds_to_constant_pads)
+{
+    qc_graph *g;
+    qc_error err;
+    ck_assert_msg(qc_onnx_load("tests/data/pytorch/same-pad-tiny/model.onnx", &g, &err) == QC_OK, "%s",
+                  err.msg);
+    int pads = 0, shapes = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qc_node *n = &g->nodes[i];
+        if (!strcmp(n->op_type, "Pad")) {
+            pads++;
+            ck_assert_msg(g->tensors[n->inputs[1]].is_const, "node '%s' reads pads at run time", n->name);
+        }
+        shapes += !strcmp(n->op_type, "Shape");
+    }
+    ck_assert_int_eq(pads, 3);
+    ck_assert_int_eq(shapes, 2);
     qc_graph_destroy(g);
 }
 END_TEST
@@ -2281,6 +2339,8 @@ static Suite *suite(void)
     TCase *fold = tcase_create("fold");
     tcase_add_test(fold, a_static_shape_subgraph_folds_away_at_load);
     tcase_add_test(fold, a_dynamic_batch_shape_subgraph_runs_for_any_batch);
+    tcase_add_test(fold, a_shape_subgraph_that_ignores_a_dynamic_batch_folds_away_at_load);
+    tcase_add_test(fold, same_padding_from_a_dynamic_shape_folds_to_constant_pads);
     tcase_add_test(fold, batchnorm_folds_into_the_conv_before_it);
     suite_add_tcase(s, fold);
     TCase *exec = tcase_create("exec");

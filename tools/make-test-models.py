@@ -47,7 +47,8 @@ SUPPORTED = {
     "Conv", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "Clip",
     "Sigmoid", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization", "Concat",
     "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Softmax", "Identity",
-    "Dropout", "Constant", "Shape", "Gather",
+    "Dropout", "Constant", "Shape", "Gather", "Pad", "Slice", "Split", "Cast", "Tile",
+    "Expand", "ConstantOfShape", "Range", "Size", "Max", "Min",
 }
 
 # The conformance runner's tolerance.  Every output element must be reproducible far inside
@@ -334,6 +335,38 @@ class BroadcastMath(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class SamePadTiny(nn.Module):
+    """TensorFlow "same" padding computed from x.shape at run time, as EfficientNet-Lite ports
+    do (Shape, Gather, Div, Mul, Sub, Max, ConstantOfShape, Concat, Reshape, Slice, Transpose,
+    Cast, Pad before each strided or odd-sized convolution), then x.view(x.size(0), 2, -1)
+    and Split, Slice with a step, Tile and a reflect Pad."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2)
+        self.conv2 = nn.Conv2d(8, 8, 5, stride=2, groups=8)
+        self.conv3 = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(36, 10)
+
+    @staticmethod
+    def pad_same(x, k, s):
+        ih, iw = x.shape[-2:]  # traced: 0-d tensors, so the arithmetic is exported
+
+        def positive(v):
+            return torch.clamp(v, min=0) if torch.is_tensor(v) else max(v, 0)
+        pad_h = positive((ih + s - 1) // s * s - s + k - ih)
+        pad_w = positive((iw + s - 1) // s * s - s + k - iw)
+        return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+
+    def forward(self, x):
+        x = F.relu(self.conv1(self.pad_same(x, 3, 2)))
+        x = F.relu(self.conv2(self.pad_same(x, 5, 2)))
+        x = F.pad(self.conv3(x), [1, 1, 1, 1], mode="reflect")
+        a, b = x.view(x.size(0), 4, -1).split([3, 1], dim=1)
+        y = a[:, :, ::2] + b.repeat(1, 3, 1)[:, :, 1::2]
+        return self.fc(y.reshape(y.size(0), -1)[:, :36])
+
+
 class UnsupportedOps(nn.Module):
     """Tanh and GELU (Erf): ops qcal does not run."""
 
@@ -363,6 +396,7 @@ MODELS = collections.OrderedDict([
     ("view-flatten",      (ViewFlatten, 13, (1, 12, 12), 110, True)),
     ("softmax-head",      (SoftmaxHead, 13, (3, 8, 8), 111, False)),
     ("broadcast-math",    (BroadcastMath, 11, (3, 10, 10), 112, False)),
+    ("same-pad-tiny",     (SamePadTiny, 13, (3, 19, 18), 113, True)),
 ])
 
 # Pre-activation scale per model: MobileNet's ReLU6/Hardtanh should actually clip.
