@@ -27,6 +27,10 @@ typedef struct qc_op {
     void (*release)(qc_node *n);
 } qc_op;
 
+/* The inputs and outputs one node may have (DenseNet-121 concatenates 25 tensors). */
+#define QC_MAX_NODE_INPUTS 64
+#define QC_MAX_NODE_OUTPUTS 8
+
 /* Op tables, each ended by an entry whose op_type is NULL. */
 extern const qc_op qc_ops_tensor[]; /* ops-tensor.c: shape and data movement */
 extern const qc_op qc_ops_fp32[];   /* ops-fp32.c: FP32 math */

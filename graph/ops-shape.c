@@ -219,7 +219,7 @@ static qc_status slice_run(qc_exec *x, const qc_node *n, const qc_value *const *
 
 /* ---- Split -------------------------------------------------------------------------------- */
 
-#define MAX_SPLIT 8 /* the executor's limit on outputs */
+#define MAX_SPLIT QC_MAX_NODE_OUTPUTS
 
 static qc_status split_check(const qc_graph *g, qc_node *n, qc_error *err)
 {

@@ -225,10 +225,10 @@ static void mark_shape_only(const qc_graph *g, bool *shape_only)
  * node cannot be evaluated (its outputs are then unknown). */
 static bool probe_node(shape_probe *p, qc_exec *x, const qc_node *n)
 {
-    const qc_value *in[16];
-    qc_value out[8];
+    const qc_value *in[QC_MAX_NODE_INPUTS];
+    qc_value out[QC_MAX_NODE_OUTPUTS];
     qc_error err;
-    if (n->n_inputs > 16 || n->n_outputs > 8 || main_output(n) < 0)
+    if (n->n_inputs > QC_MAX_NODE_INPUTS || n->n_outputs > QC_MAX_NODE_OUTPUTS || main_output(n) < 0)
         return false;
     bool value = p->shape_only[main_output(n)];
     memset(out, 0, sizeof out);

@@ -162,9 +162,9 @@ static bool foldable(const qc_graph *g, const qc_node *n, bool symbolic)
 static qc_status fold_node(qc_graph *g, int i, qc_exec *x, qc_error *err)
 {
     qc_node *n = &g->nodes[i];
-    const qc_value *in[16];
-    qc_value out[8];
-    if (n->n_inputs > 16 || n->n_outputs > 8)
+    const qc_value *in[QC_MAX_NODE_INPUTS];
+    qc_value out[QC_MAX_NODE_OUTPUTS];
+    if (n->n_inputs > QC_MAX_NODE_INPUTS || n->n_outputs > QC_MAX_NODE_OUTPUTS)
         return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s) has too many inputs or outputs", n->name, n->op_type);
     for (int k = 0; k < n->n_inputs; k++)
         in[k] = n->inputs[k] >= 0 ? &g->tensors[n->inputs[k]].value : NULL;
@@ -229,9 +229,9 @@ static bool wants_sample(const qc_graph *g, const qc_node *n, const qc_value *ou
 static qc_status infer_static(qc_graph *g, const qc_node *n, qc_exec *x, bool *sampled,
                               qc_error *err)
 {
-    const qc_value *in[16];
-    qc_value out[8];
-    if (n->n_inputs > 16 || n->n_outputs > 8)
+    const qc_value *in[QC_MAX_NODE_INPUTS];
+    qc_value out[QC_MAX_NODE_OUTPUTS];
+    if (n->n_inputs > QC_MAX_NODE_INPUTS || n->n_outputs > QC_MAX_NODE_OUTPUTS)
         return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s) has too many inputs or outputs", n->name, n->op_type);
     bool unknown = false;
     for (int k = 0; k < n->n_inputs; k++) {
