@@ -169,4 +169,13 @@ void qc_f32_batchnorm(int64_t batch, int64_t channels, int64_t plane, const floa
  * first so that large inputs do not overflow. */
 void qc_f32_softmax(int64_t outer, int64_t axis_size, int64_t inner, const float *x, float *y);
 
+/* ---- resizing (Resize, Upsample) ----------------------------------------------------------- */
+
+/* One axis of a separable resize: x is outer x in_len x inner, y is outer x out_len x inner, and
+ * y[o, j, i] = sum over t < taps of weight[j*taps + t] * x[o, index[j*taps + t], i]; an index of
+ * -1 in the first tap makes the whole output row j the value fill (extrapolation). */
+void qc_f32_resize_axis(const float *x, float *y, int64_t outer, int64_t in_len, int64_t out_len,
+                        int64_t inner, int taps, const int64_t *index, const float *weight,
+                        float fill);
+
 #endif
