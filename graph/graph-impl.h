@@ -37,6 +37,7 @@ extern const qc_op qc_ops_fp32[];   /* ops-fp32.c: FP32 math */
 extern const qc_op qc_ops_int8[];   /* ops-int8.c: quantized ops on kernels/int8 */
 extern const qc_op qc_ops_shape[];  /* ops-shape.c: slicing, padding, tiling, casts */
 extern const qc_op qc_ops_resize[]; /* ops-resize.c: Resize, Upsample */
+extern const qc_op qc_ops_conv_transpose[]; /* ops-convtranspose.c */
 
 const qc_op *qc_op_find(const char *op_type, const char *domain);
 

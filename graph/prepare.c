@@ -8,7 +8,8 @@
 
 const qc_op *qc_op_find(const char *op_type, const char *domain)
 {
-    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_shape, qc_ops_resize};
+    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_shape, qc_ops_resize,
+                                          qc_ops_conv_transpose};
     bool default_domain = !domain || !domain[0] || strcmp(domain, "ai.onnx") == 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const qc_op *op = tables[t]; op->op_type; op++) {
@@ -30,7 +31,8 @@ const char *const *qc_supported_ops(void)
     static const char *names[128];
     if (!names[0]) {
         int n = 0;
-        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_shape, qc_ops_resize};
+        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_shape, qc_ops_resize,
+                                          qc_ops_conv_transpose};
         for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
             for (const qc_op *op = tables[t]; op->op_type && n < 127; op++) {
                 /* each type once; the private "qcal" domain only holds fused forms */

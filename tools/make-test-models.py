@@ -48,7 +48,8 @@ SUPPORTED = {
     "Sigmoid", "MaxPool", "AveragePool", "GlobalAveragePool", "BatchNormalization", "Concat",
     "Flatten", "Reshape", "Transpose", "Squeeze", "Unsqueeze", "Softmax", "Identity",
     "Dropout", "Constant", "Shape", "Gather", "Pad", "Slice", "Split", "Cast", "Tile",
-    "Expand", "ConstantOfShape", "Range", "Size", "Max", "Min",
+    "Expand", "ConstantOfShape", "Range", "Size", "Max", "Min", "ConvTranspose", "Resize",
+    "DepthToSpace",
 }
 
 # The conformance runner's tolerance.  Every output element must be reproducible far inside
@@ -367,6 +368,31 @@ class SamePadTiny(nn.Module):
         return self.fc(y.reshape(y.size(0), -1)[:, :36])
 
 
+class DecoderTiny(nn.Module):
+    """A decoder: ConvTranspose (groups, stride, padding, output_padding, dilation; a 1-d one
+    too) and Resize from F.interpolate: nearest, bilinear (align_corners both ways), bicubic,
+    and a DepthToSpace (PixelShuffle)."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.up2 = nn.ConvTranspose2d(6, 8, 2, stride=1, dilation=2)
+        self.up1d = nn.ConvTranspose1d(8, 4, 3, stride=3, padding=2)
+        self.fc = nn.Linear(4 * 32, 10)
+
+    def forward(self, x):
+        x = F.relu(self.up1(x))                                                  # 6 x 10 x 10
+        x = F.interpolate(x, scale_factor=0.5, mode="nearest")                   # 6 x 5 x 5
+        x = F.interpolate(x, size=(7, 9), mode="bilinear", align_corners=False)
+        x = F.interpolate(x, size=(6, 5), mode="bilinear", align_corners=True)
+        x = F.interpolate(x, scale_factor=1.5, mode="bicubic", align_corners=False)  # 9 x 7
+        x = self.up2(x)                                                          # 8 x 11 x 9
+        x = F.pixel_shuffle(x[:, :, :10, :8], 2)                                 # 2 x 20 x 16
+        x = x.reshape(x.size(0), 8, -1)[:, :, :12]                               # 8 x 12
+        x = self.up1d(x)                                                         # 4 x 32
+        return self.fc(x.flatten(1))
+
+
 class UnsupportedOps(nn.Module):
     """Tanh and GELU (Erf): ops qcal does not run."""
 
@@ -397,6 +423,7 @@ MODELS = collections.OrderedDict([
     ("softmax-head",      (SoftmaxHead, 13, (3, 8, 8), 111, False)),
     ("broadcast-math",    (BroadcastMath, 11, (3, 10, 10), 112, False)),
     ("same-pad-tiny",     (SamePadTiny, 13, (3, 19, 18), 113, True)),
+    ("decoder-tiny",      (DecoderTiny, 13, (4, 5, 5), 114, True)),
 ])
 
 # Pre-activation scale per model: MobileNet's ReLU6/Hardtanh should actually clip.
