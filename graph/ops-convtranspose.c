@@ -128,6 +128,14 @@ static qc_status geometry(const qc_node *n, const qc_value *const *in, qc_f32_co
         if (p->win.out[i] < 0)
             return qc_node_fail(err, n, "the pads leave no output in spatial dimension %d", i);
     }
+    /* the GEMM to columns takes 32-bit sizes (kernels/fp32/fp32.h) */
+    int64_t columns = 1, rows = w->dims[1];
+    for (int i = 0; i < spatial; i++) {
+        columns *= p->win.in[i];
+        rows *= p->win.kernel[i];
+    }
+    if (columns >= INT32_MAX || rows >= INT32_MAX || p->in_channels >= INT32_MAX)
+        return qc_node_fail(err, n, "a GEMM dimension reaches 2^31");
     return QC_OK;
 }
 

@@ -3,7 +3,6 @@
  * GatherElements; and the shape-arithmetic ops Cast, Size, ConstantOfShape and Range. */
 #include <limits.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "graph-impl.h"
@@ -173,7 +172,9 @@ static qc_status slice_view(const qc_node *n, const qc_value *const *in, strided
         if (steps[i] == 0)
             return qc_node_fail(err, n, "a step is 0");
         seen[axis] = true;
-        int64_t d = in[0]->dims[axis], b = starts[i], e = ends[i], step = steps[i];
+        /* a step longer than any axis takes one element: clamping it keeps -step defined */
+        int64_t d = in[0]->dims[axis], b = starts[i], e = ends[i];
+        int64_t step = steps[i] > QC_MAX_DIM ? QC_MAX_DIM + 1 : steps[i] < -QC_MAX_DIM ? -QC_MAX_DIM - 1 : steps[i];
         b = b < 0 ? b + d : b;
         e = e < 0 ? e + d : e;
         /* clamped as the spec says: [0, d] going forward, [-1, d - 1] going back */
@@ -181,9 +182,9 @@ static qc_status slice_view(const qc_node *n, const qc_value *const *in, strided
         b = b < 0 ? 0 : b > hi ? hi : b;
         e = e < lo ? lo : e > hi ? hi : e;
         int64_t span = step > 0 ? e - b : b - e, mag = step > 0 ? step : -step;
-        int64_t len = span > 0 ? (span + mag - 1) / mag : 0;
+        int64_t len = span > 0 ? 1 + (span - 1) / mag : 0;
         v->dims[axis] = len;
-        v->stride[axis] = stride[axis] * step;
+        v->stride[axis] = len > 1 ? stride[axis] * step : 0;
         if (len > 0)
             v->offset += b * stride[axis];
     }
@@ -574,7 +575,8 @@ static qc_status pad_amounts(const qc_node *n, const qc_value *const *in, int64_
             return qc_node_fail(err, n, "axis %lld is out of range for rank %d", (long long)axes[i], rank);
         begin[axis] = pads[i];
         end[axis] = pads[n_axes + i];
-        if (llabs(begin[axis]) > QC_MAX_DIM || llabs(end[axis]) > QC_MAX_DIM ||
+        if (begin[axis] < -QC_MAX_DIM || begin[axis] > QC_MAX_DIM || end[axis] < -QC_MAX_DIM ||
+            end[axis] > QC_MAX_DIM ||
             in[0]->dims[axis] + begin[axis] + end[axis] < 0)
             return qc_node_fail(err, n, "pads %lld and %lld do not fit axis %d of size %lld",
                                 (long long)begin[axis], (long long)end[axis], axis,
@@ -797,11 +799,14 @@ static qc_status cast_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         memcpy(out[0].data, in[0]->data, qc_value_bytes(in[0]));
         return QC_OK;
     }
+    bool wrap = in[0]->dtype != QC_FLOAT && out[0].dtype != QC_FLOAT && out[0].dtype != QC_BOOL;
     for (int64_t i = 0; i < count; i++) {
-        if (in[0]->dtype == QC_INT64 && out[0].dtype != QC_FLOAT && out[0].dtype != QC_BOOL) {
-            /* integer to integer wraps modulo 2^bits, exactly (a double would round) */
-            int64_t v = ((const int64_t *)in[0]->data)[i];
+        if (wrap) {
+            /* integer to integer wraps modulo 2^bits, as NumPy's astype (exactly: no double) */
+            int64_t v = in[0]->dtype == QC_INT64 ? ((const int64_t *)in[0]->data)[i]
+                                                 : (int64_t)qc_read_scalar(in[0], i);
             switch (out[0].dtype) {
+            case QC_INT64: ((int64_t *)out[0].data)[i] = v; break;
             case QC_INT32: ((int32_t *)out[0].data)[i] = (int32_t)(uint32_t)v; break;
             case QC_INT8: ((int8_t *)out[0].data)[i] = (int8_t)(uint8_t)v; break;
             default: ((uint8_t *)out[0].data)[i] = (uint8_t)v; break;

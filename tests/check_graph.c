@@ -493,6 +493,45 @@ START_TEST(cast_to_an_integer_truncates_toward_zero)
 }
 END_TEST
 
+/* Steps beyond any axis take one element (the length once overflowed): x = 0..4 sliced from the
+ * end with step INT64_MIN, and from the start with step INT64_MAX. */
+START_TEST(slice_with_the_largest_steps_takes_one_element)
+{
+    static int64_t one[1] = {1}, starts[1] = {INT64_MAX}, ends[1] = {INT64_MIN}, axes[1] = {0};
+    static int64_t steps[1] = {INT64_MIN}, starts2[1] = {0}, ends2[1] = {INT64_MAX}, steps2[1] = {INT64_MAX};
+    static char *in1[] = {"x", "s", "e", "a", "st"}, *in2[] = {"x", "s2", "e2", "a", "st2"};
+    static char *y1[] = {"y1"}, *y2[] = {"y2"};
+    builder b;
+    qc_graph *g;
+    qc_error err;
+    b_init(&b, 13);
+    int64_t dims[1] = {5};
+    b_input(&b, "x", 1, dims);
+    b_init_i64(&b, "s", one, starts, 1);
+    b_init_i64(&b, "e", one, ends, 1);
+    b_init_i64(&b, "a", one, axes, 1);
+    b_init_i64(&b, "st", one, steps, 1);
+    b_init_i64(&b, "s2", one, starts2, 1);
+    b_init_i64(&b, "e2", one, ends2, 1);
+    b_init_i64(&b, "st2", one, steps2, 1);
+    b_node(&b, "Slice", "back", 5, in1, 1, y1);
+    b_node(&b, "Slice", "forth", 5, in2, 1, y2);
+    b_output(&b, "y1");
+    b_output(&b, "y2");
+    LOAD_OK(&b, &g, &err);
+    qc_exec *x = qc_exec_create(g);
+    float data[5] = {0, 1, 2, 3, 4};
+    qc_value v = qc_value_f32(1, dims, data);
+    ck_assert_msg(qc_exec_run(x, &v, 1, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(qc_exec_output(x, 0)->dims[0], 1);
+    ck_assert_float_eq(((const float *)qc_exec_output(x, 0)->data)[0], 4);
+    ck_assert_int_eq(qc_exec_output(x, 1)->dims[0], 1);
+    ck_assert_float_eq(((const float *)qc_exec_output(x, 1)->data)[0], 0);
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(an_input_of_the_wrong_shape_is_named)
 {
     builder b;
@@ -2476,6 +2515,7 @@ static Suite *suite(void)
     tcase_add_test(shape_ops, pad_wrap_edge_and_reflect_match_numpy);
     tcase_add_test(shape_ops, split_num_outputs_leaves_the_remainder_to_the_last_part);
     tcase_add_test(shape_ops, cast_to_an_integer_truncates_toward_zero);
+    tcase_add_test(shape_ops, slice_with_the_largest_steps_takes_one_element);
     suite_add_tcase(s, shape_ops);
     TCase *exec = tcase_create("exec");
     tcase_add_test(exec, an_input_of_the_wrong_shape_is_named);
