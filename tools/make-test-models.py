@@ -375,7 +375,7 @@ class DecoderTiny(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.up1 = nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)
+        self.up1 = nn.ConvTranspose2d(3, 6, 3, stride=2, padding=1, output_padding=1, groups=3)
         self.up2 = nn.ConvTranspose2d(6, 8, 2, stride=1, dilation=2)
         self.up1d = nn.ConvTranspose1d(8, 4, 3, stride=3, padding=2)
         self.fc = nn.Linear(4 * 32, 10)
@@ -423,7 +423,7 @@ MODELS = collections.OrderedDict([
     ("softmax-head",      (SoftmaxHead, 13, (3, 8, 8), 111, False)),
     ("broadcast-math",    (BroadcastMath, 11, (3, 10, 10), 112, False)),
     ("same-pad-tiny",     (SamePadTiny, 13, (3, 19, 18), 113, True)),
-    ("decoder-tiny",      (DecoderTiny, 13, (4, 5, 5), 114, True)),
+    ("decoder-tiny",      (DecoderTiny, 13, (3, 5, 5), 114, True)),
 ])
 
 # Pre-activation scale per model: MobileNet's ReLU6/Hardtanh should actually clip.
