@@ -138,9 +138,9 @@ qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error
             x->values[t] = g->tensors[t].value;
     for (int i = 0; i < g->n_nodes; i++) {
         const qc_node *n = &g->nodes[i];
-        const qc_value *in[16];
-        qc_value out[8];
-        if (n->n_inputs > 16 || n->n_outputs > 8)
+        const qc_value *in[QC_MAX_NODE_INPUTS];
+        qc_value out[QC_MAX_NODE_OUTPUTS];
+        if (n->n_inputs > QC_MAX_NODE_INPUTS || n->n_outputs > QC_MAX_NODE_OUTPUTS)
             return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s) has too many inputs or outputs", n->name, n->op_type);
         for (int k = 0; k < n->n_inputs; k++)
             in[k] = n->inputs[k] >= 0 ? &x->values[n->inputs[k]] : NULL;

@@ -27,11 +27,18 @@ typedef struct qc_op {
     void (*release)(qc_node *n);
 } qc_op;
 
+/* The inputs and outputs one node may have (DenseNet-121 concatenates 25 tensors). */
+#define QC_MAX_NODE_INPUTS 64
+#define QC_MAX_NODE_OUTPUTS 8
+
 /* Op tables, each ended by an entry whose op_type is NULL. */
 extern const qc_op qc_ops_tensor[]; /* ops-tensor.c: shape and data movement */
 extern const qc_op qc_ops_fp32[];   /* ops-fp32.c: FP32 math */
 extern const qc_op qc_ops_int8[];   /* ops-int8.c: quantized ops on kernels/int8 */
 extern const qc_op qc_ops_math[];   /* ops-math.c: FP32 elementwise math, reductions, norms */
+extern const qc_op qc_ops_shape[];  /* ops-shape.c: slicing, padding, tiling, casts */
+extern const qc_op qc_ops_resize[]; /* ops-resize.c: Resize, Upsample */
+extern const qc_op qc_ops_conv_transpose[]; /* ops-convtranspose.c */
 
 const qc_op *qc_op_find(const char *op_type, const char *domain);
 
@@ -41,6 +48,11 @@ void *qc_exec_scratch(qc_exec *x, size_t bytes);
 
 /* Sets every tensor's producer from the node list (after nodes moved). */
 void qc_graph_index_producers(qc_graph *g);
+
+/* Under a symbolic input dimension, evaluates what depends only on constants and activation
+ * shapes at several sizes of it, and makes constants of the values that do not change
+ * (passes.c); *folded says whether any node went. */
+qc_status qc_pass_fold_shape_subgraphs(qc_graph *g, bool *folded, qc_error *err);
 
 /* Frees what a node owns (not the node itself), calling its op's release. */
 void qc_node_free(qc_node *n);

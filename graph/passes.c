@@ -1,4 +1,5 @@
-/* passes.c — graph rewrites: BatchNormalization folded into the Conv or Gemm before it. */
+/* passes.c — graph rewrites: BatchNormalization folded into the Conv or Gemm before it; shape
+ * sub-graphs folded under a symbolic batch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,4 +161,221 @@ qc_status qc_pass_fold_batchnorm(qc_graph *g, qc_error *err)
     if (any)
         qc_pass_prune(g);
     return QC_OK;
+}
+
+/* ---- shape sub-graphs under a symbolic batch ----------------------------------------------- *
+ *
+ * Exporters compute reshape targets and "same" pads from x.shape at run time: Shape → Gather →
+ * Unsqueeze → Concat → Reshape, or Shape → ConstantOfShape → Slice → Cast → Pad. When an input
+ * dimension is symbolic, qc_graph_prepare cannot fold Shape. Such a sub-graph (nodes fed only
+ * by constants and by the shapes of activations) is evaluated here with every symbolic
+ * dimension set to each of PROBES in turn; a value that comes out the same every time does not
+ * depend on them (the reshape targets and pads of image models depend on the batch through
+ * copies, sums and products, which tell 1, 2, 3 and 97 apart) and becomes a constant. */
+static const int64_t PROBES[] = {1, 2, 3, 97};
+#define N_PROBES ((int)(sizeof PROBES / sizeof PROBES[0]))
+#define PROBE_MAX_ELEMENTS 4096
+
+typedef struct {
+    qc_graph *g;
+    bool *shape_only;  /* per tensor: computed from constants and activation shapes only */
+    qc_value *values;  /* per tensor, this probe: dims (rank -1: unknown), data for shape_only */
+    bool *owned;       /* values[t].data allocated by this probe */
+    qc_value *first;   /* per tensor: the first probe's shape_only values (owned data) */
+    bool *stable;      /* per tensor: the same at every probe so far */
+} shape_probe;
+
+/* The tensor that stands for node n's outputs (its first present one); -1 when none is. */
+static int main_output(const qc_node *n)
+{
+    for (int k = 0; k < n->n_outputs; k++)
+        if (n->outputs[k] >= 0)
+            return n->outputs[k];
+    return -1;
+}
+
+static bool is_shape_reader(const qc_node *n)
+{
+    return !n->domain[0] && (!strcmp(n->op_type, "Shape") || !strcmp(n->op_type, "Size"));
+}
+
+/* shape_only[t]: t is computed from the shape of an activation, and otherwise from constants
+ * only. Constant sub-graphs alone are prepare's (DequantizeLinear waits there for the QDQ
+ * pass). */
+static void mark_shape_only(const qc_graph *g, bool *shape_only)
+{
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qc_node *n = &g->nodes[i];
+        bool only = is_shape_reader(n), any = only;
+        if (!only) {
+            only = n->n_inputs > 0;
+            for (int k = 0; k < n->n_inputs && only; k++) {
+                int t = n->inputs[k];
+                only = t < 0 || g->tensors[t].is_const || shape_only[t];
+                any |= t >= 0 && shape_only[t];
+            }
+        }
+        for (int k = 0; k < n->n_outputs; k++)
+            if (n->outputs[k] >= 0)
+                shape_only[n->outputs[k]] = only && any;
+    }
+}
+
+/* Runs node n of the probe: shapes always, values when the node is shape_only. false when the
+ * node cannot be evaluated (its outputs are then unknown). */
+static bool probe_node(shape_probe *p, qc_exec *x, const qc_node *n)
+{
+    const qc_value *in[QC_MAX_NODE_INPUTS];
+    qc_value out[QC_MAX_NODE_OUTPUTS];
+    qc_error err;
+    if (n->n_inputs > QC_MAX_NODE_INPUTS || n->n_outputs > QC_MAX_NODE_OUTPUTS || main_output(n) < 0)
+        return false;
+    bool value = p->shape_only[main_output(n)];
+    memset(out, 0, sizeof out);
+    for (int k = 0; k < n->n_inputs; k++) {
+        in[k] = n->inputs[k] >= 0 ? &p->values[n->inputs[k]] : NULL;
+        if (in[k] && (in[k]->rank < 0 || (value && !is_shape_reader(n) && !in[k]->data)))
+            return false;
+    }
+    if (n->op->infer(n, in, out, &err) != QC_OK || qc_node_check_outputs(p->g, n, out, &err) != QC_OK)
+        return false;
+    for (int k = 0; k < n->n_outputs; k++) {
+        if (out[k].rank < 0)
+            return false;
+        if (value && qc_value_count(&out[k]) > PROBE_MAX_ELEMENTS)
+            value = false;
+    }
+    for (int k = 0; value && k < n->n_outputs; k++) {
+        out[k].data = malloc(qc_value_bytes(&out[k]) + 1);
+        if (!out[k].data)
+            value = false;
+    }
+    if (value && n->op->run(x, n, in, out, &err) != QC_OK)
+        value = false;
+    for (int k = 0; k < n->n_outputs; k++) {
+        int t = n->outputs[k];
+        if (!value) {
+            free(out[k].data);
+            out[k].data = NULL;
+        }
+        if (t < 0) {
+            free(out[k].data);
+            continue;
+        }
+        p->values[t] = out[k];
+        p->owned[t] = out[k].data != NULL;
+    }
+    return true;
+}
+
+/* One probe over the whole graph, comparing shape_only values with the first probe's. */
+static void run_probe(shape_probe *p, qc_exec *x, int64_t size, bool first)
+{
+    qc_graph *g = p->g;
+    for (int t = 0; t < g->n_tensors; t++) {
+        p->values[t] = g->tensors[t].is_const || g->tensors[t].is_input ? g->tensors[t].value
+                                                                         : (qc_value){.rank = -1};
+        p->owned[t] = false;
+        if (g->tensors[t].is_input)
+            for (int d = 0; d < p->values[t].rank; d++)
+                if (g->tensors[t].symbolic >> d & 1)
+                    p->values[t].dims[d] = size;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qc_node *n = &g->nodes[i];
+        if (!probe_node(p, x, n))
+            for (int k = 0; k < n->n_outputs; k++)
+                if (n->outputs[k] >= 0)
+                    p->values[n->outputs[k]] = (qc_value){.rank = -1};
+    }
+    for (int t = 0; t < g->n_tensors; t++) {
+        qc_value *v = &p->values[t];
+        if (first) {
+            p->first[t] = *v; /* owned data moves to first */
+            p->stable[t] = p->owned[t];
+            if (!p->owned[t])
+                p->first[t].data = NULL;
+            continue;
+        }
+        const qc_value *f = &p->first[t];
+        if (p->stable[t] && !(v->data && v->dtype == f->dtype && v->rank == f->rank &&
+                              qc_same_shape(v, f) && !memcmp(v->data, f->data, qc_value_bytes(f))))
+            p->stable[t] = false;
+        if (p->owned[t])
+            free(v->data);
+    }
+}
+
+/* Node i's outputs become the constants the probes found, and node i goes. */
+static void fold_stable_node(shape_probe *p, int i)
+{
+    qc_graph *g = p->g;
+    qc_node *n = &g->nodes[i];
+    for (int k = 0; k < n->n_outputs; k++) {
+        int t = n->outputs[k];
+        if (t < 0)
+            continue;
+        qc_tensor *tensor = &g->tensors[t];
+        tensor->value = p->first[t];
+        tensor->is_const = true;
+        tensor->producer = -1;
+        p->first[t].data = NULL;
+        p->stable[t] = false;
+    }
+    qc_node_free(n);
+    memmove(n, n + 1, (size_t)(g->n_nodes - i - 1) * sizeof *n);
+    g->n_nodes--;
+}
+
+/* Only values a probe computed can be stable: constants and activations never are. */
+static bool node_is_stable(const shape_probe *p, const qc_node *n)
+{
+    bool stable = main_output(n) >= 0;
+    for (int k = 0; k < n->n_outputs && stable; k++)
+        stable = n->outputs[k] < 0 || p->stable[n->outputs[k]];
+    return stable;
+}
+
+qc_status qc_pass_fold_shape_subgraphs(qc_graph *g, bool *folded, qc_error *err)
+{
+    *folded = false;
+    size_t n = g->n_tensors ? (size_t)g->n_tensors : 1;
+    shape_probe p = {.g = g};
+    p.shape_only = calloc(n, sizeof *p.shape_only);
+    p.values = calloc(n, sizeof *p.values);
+    p.owned = calloc(n, sizeof *p.owned);
+    p.first = calloc(n, sizeof *p.first);
+    p.stable = calloc(n, sizeof *p.stable);
+    qc_exec *x = qc_exec_create(g);
+    qc_status s = QC_OK;
+    if (!p.shape_only || !p.values || !p.owned || !p.first || !p.stable || !x) {
+        s = qc_fail(err, QC_ERR_IO, "out of memory");
+        goto end;
+    }
+    mark_shape_only(g, p.shape_only);
+    for (int k = 0; k < N_PROBES; k++)
+        run_probe(&p, x, PROBES[k], k == 0);
+    for (int i = 0; i < g->n_nodes;) {
+        if (node_is_stable(&p, &g->nodes[i])) {
+            fold_stable_node(&p, i);
+            *folded = true;
+            continue;
+        }
+        i++;
+    }
+    if (*folded) {
+        qc_graph_index_producers(g);
+        qc_pass_prune(g);
+    }
+end:
+    if (p.first)
+        for (size_t t = 0; t < n; t++)
+            free(p.first[t].data);
+    qc_exec_destroy(x);
+    free(p.shape_only);
+    free(p.values);
+    free(p.owned);
+    free(p.first);
+    free(p.stable);
+    return s;
 }

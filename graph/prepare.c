@@ -8,7 +8,8 @@
 
 const qc_op *qc_op_find(const char *op_type, const char *domain)
 {
-    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math};
+    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math, qc_ops_shape,
+                                          qc_ops_conv_transpose};
     bool default_domain = !domain || !domain[0] || strcmp(domain, "ai.onnx") == 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const qc_op *op = tables[t]; op->op_type; op++) {
@@ -30,7 +31,8 @@ const char *const *qc_supported_ops(void)
     static const char *names[256];
     if (!names[0]) {
         int n = 0;
-        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math};
+        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math, qc_ops_shape,
+                                          qc_ops_conv_transpose};
         for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
             for (const qc_op *op = tables[t]; op->op_type && n < 255; op++) {
                 /* each type once; the private "qcal" domain only holds fused forms */
@@ -162,9 +164,9 @@ static bool foldable(const qc_graph *g, const qc_node *n, bool symbolic)
 static qc_status fold_node(qc_graph *g, int i, qc_exec *x, qc_error *err)
 {
     qc_node *n = &g->nodes[i];
-    const qc_value *in[16];
-    qc_value out[8];
-    if (n->n_inputs > 16 || n->n_outputs > 8)
+    const qc_value *in[QC_MAX_NODE_INPUTS];
+    qc_value out[QC_MAX_NODE_OUTPUTS];
+    if (n->n_inputs > QC_MAX_NODE_INPUTS || n->n_outputs > QC_MAX_NODE_OUTPUTS)
         return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s) has too many inputs or outputs", n->name, n->op_type);
     for (int k = 0; k < n->n_inputs; k++)
         in[k] = n->inputs[k] >= 0 ? &g->tensors[n->inputs[k]].value : NULL;
@@ -229,9 +231,9 @@ static bool wants_sample(const qc_graph *g, const qc_node *n, const qc_value *ou
 static qc_status infer_static(qc_graph *g, const qc_node *n, qc_exec *x, bool *sampled,
                               qc_error *err)
 {
-    const qc_value *in[16];
-    qc_value out[8];
-    if (n->n_inputs > 16 || n->n_outputs > 8)
+    const qc_value *in[QC_MAX_NODE_INPUTS];
+    qc_value out[QC_MAX_NODE_OUTPUTS];
+    if (n->n_inputs > QC_MAX_NODE_INPUTS || n->n_outputs > QC_MAX_NODE_OUTPUTS)
         return qc_fail(err, QC_ERR_INPUT, "node '%s' (%s) has too many inputs or outputs", n->name, n->op_type);
     bool unknown = false;
     for (int k = 0; k < n->n_inputs; k++) {
@@ -272,6 +274,42 @@ static qc_status infer_static(qc_graph *g, const qc_node *n, qc_exec *x, bool *s
     return QC_OK;
 }
 
+/* Folds what is constant and infers the static shape of everything else, in node order. */
+static qc_status fold_and_infer(qc_graph *g, qc_error *err)
+{
+    qc_status s = QC_OK;
+    qc_exec *x = qc_exec_create(g);
+    if (!x)
+        return qc_fail(err, QC_ERR_IO, "out of memory");
+    bool symbolic = graph_has_symbolic_input(g);
+    bool *sampled = calloc((size_t)g->n_tensors + 1, sizeof(bool));
+    if (!sampled) {
+        qc_exec_destroy(x);
+        return qc_fail(err, QC_ERR_IO, "out of memory");
+    }
+    for (int i = 0; i < g->n_nodes;) {
+        qc_node *n = &g->nodes[i];
+        if (foldable(g, n, symbolic)) {
+            s = fold_node(g, i, x, err);
+            if (s != QC_OK)
+                break;
+            continue; /* node i is now the next one */
+        }
+        s = infer_static(g, n, x, sampled, err);
+        if (s != QC_OK)
+            break;
+        i++;
+    }
+    for (int t = 0; t < g->n_tensors; t++)
+        if (sampled[t]) {
+            free(g->tensors[t].value.data);
+            g->tensors[t].value.data = NULL;
+        }
+    free(sampled);
+    qc_exec_destroy(x);
+    return s;
+}
+
 /* Graph outputs that became constants stay outputs; everything else unused by a node or an
  * output is dropped from the node list by qc_pass_prune. */
 qc_status qc_graph_prepare(qc_graph *g, qc_error *err)
@@ -308,35 +346,13 @@ qc_status qc_graph_prepare(qc_graph *g, qc_error *err)
                 return s;
         }
     }
-    qc_exec *x = qc_exec_create(g);
-    if (!x)
-        return qc_fail(err, QC_ERR_IO, "out of memory");
-    bool symbolic = graph_has_symbolic_input(g);
-    bool *sampled = calloc((size_t)g->n_tensors + 1, sizeof(bool));
-    if (!sampled) {
-        qc_exec_destroy(x);
-        return qc_fail(err, QC_ERR_IO, "out of memory");
+    s = fold_and_infer(g, err);
+    if (s == QC_OK && graph_has_symbolic_input(g)) {
+        bool folded;
+        s = qc_pass_fold_shape_subgraphs(g, &folded, err);
+        if (s == QC_OK && folded)
+            s = fold_and_infer(g, err); /* the new constants fold further and fix shapes */
     }
-    for (int i = 0; i < g->n_nodes;) {
-        qc_node *n = &g->nodes[i];
-        if (foldable(g, n, symbolic)) {
-            s = fold_node(g, i, x, err);
-            if (s != QC_OK)
-                break;
-            continue; /* node i is now the next one */
-        }
-        s = infer_static(g, n, x, sampled, err);
-        if (s != QC_OK)
-            break;
-        i++;
-    }
-    for (int t = 0; t < g->n_tensors; t++)
-        if (sampled[t]) {
-            free(g->tensors[t].value.data);
-            g->tensors[t].value.data = NULL;
-        }
-    free(sampled);
-    qc_exec_destroy(x);
     if (s != QC_OK)
         return s;
     qc_graph_index_producers(g);

@@ -164,6 +164,23 @@ static void b_attr_int(builder *b, Onnx__NodeProto *n, char *name, int64_t v)
     b->n_attrs++;
 }
 
+static void b_attr_str(builder *b, Onnx__NodeProto *n, char *name, char *v)
+{
+    Onnx__AttributeProto *a = &b->attrs[b->n_attrs];
+    onnx__attribute_proto__init(a);
+    a->name = name;
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING;
+    a->has_s = 1;
+    a->s.len = strlen(v);
+    a->s.data = (uint8_t *)v;
+    b->attr_ptrs[b->n_attrs] = a;
+    if (!n->attribute)
+        n->attribute = &b->attr_ptrs[b->n_attrs];
+    n->n_attribute++;
+    b->n_attrs++;
+}
+
 /* Packs the model and parses it back through qcal's loader (prepared when asked). */
 static qc_status b_load(builder *b, bool prepare, qc_graph **g, qc_error *err)
 {
@@ -237,11 +254,12 @@ START_TEST(a_cycle_is_reported_with_a_node_name)
 }
 END_TEST
 
-/* x [N,4,2,2] → Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1])) = [N,16]: the
- * subgraph PyTorch exports for x.view(x.size(0), -1). */
-static void build_view_model(builder *b, int64_t batch)
+/* x [N,4,2,2] → Reshape(x, Concat(Unsqueeze(Gather(Shape(x), axis)), [-1])): the subgraph
+ * PyTorch exports for x.view(x.size(axis), -1); [N,16] for axis 0, [4,4N] for axis 1. */
+static void build_view_model_of_axis(builder *b, int64_t batch, int64_t axis)
 {
-    static int64_t one[1] = {1}, minus_one[1] = {-1}, zero_idx_dims[1] = {1}, zero_idx[1] = {0};
+    static int64_t one[1] = {1}, minus_one[1] = {-1}, zero_idx_dims[1] = {1}, zero_idx[1];
+    zero_idx[0] = axis;
     static int64_t axes_dims[1] = {1}, axes[1] = {0};
     b_init(b, 13);
     int64_t dims[4] = {batch, 4, 2, 2};
@@ -262,6 +280,11 @@ static void build_view_model(builder *b, int64_t batch)
     b_output(b, "y");
 }
 
+static void build_view_model(builder *b, int64_t batch)
+{
+    build_view_model_of_axis(b, batch, 0);
+}
+
 START_TEST(a_static_shape_subgraph_folds_away_at_load)
 {
     builder b;
@@ -279,6 +302,21 @@ START_TEST(a_static_shape_subgraph_folds_away_at_load)
 }
 END_TEST
 
+/* Runs the view model on x = 0, 1, 2, … at this batch; the output is rank 2. */
+static const qc_value *run_view_model(qc_exec *x, int64_t batch)
+{
+    static float data[3 * 16];
+    qc_error err;
+    for (int i = 0; i < 3 * 16; i++)
+        data[i] = (float)i;
+    int64_t dims[4] = {batch, 4, 2, 2};
+    qc_value in = qc_value_f32(4, dims, data);
+    ck_assert_msg(qc_exec_run(x, &in, 1, &err) == QC_OK, "%s", err.msg);
+    const qc_value *y = qc_exec_output(x, 0);
+    ck_assert_int_eq(y->rank, 2);
+    return y;
+}
+
 START_TEST(a_dynamic_batch_shape_subgraph_runs_for_any_batch)
 {
     builder b;
@@ -289,18 +327,206 @@ START_TEST(a_dynamic_batch_shape_subgraph_runs_for_any_batch)
     ck_assert_int_gt(g->n_nodes, 1); /* Shape depends on the batch: kept */
     qc_exec *x = qc_exec_create(g);
     for (int64_t batch = 1; batch <= 3; batch++) {
-        float data[3 * 16];
-        for (int i = 0; i < 3 * 16; i++)
-            data[i] = (float)i;
-        int64_t dims[4] = {batch, 4, 2, 2};
-        qc_value in = qc_value_f32(4, dims, data);
-        ck_assert_int_eq(qc_exec_run(x, &in, 1, &err), QC_OK);
-        const qc_value *y = qc_exec_output(x, 0);
-        ck_assert_int_eq(y->rank, 2);
+        const qc_value *y = run_view_model(x, batch);
         ck_assert_int_eq(y->dims[0], batch);
         ck_assert_int_eq(y->dims[1], 16);
         ck_assert_float_eq(((const float *)y->data)[batch * 16 - 1], (float)(batch * 16 - 1));
     }
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(a_shape_subgraph_that_ignores_a_dynamic_batch_folds_away_at_load)
+{
+    builder b;
+    build_view_model_of_axis(&b, -1, 1); /* reads the channels, not the batch */
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+    ck_assert_int_eq(g->n_nodes, 1);
+    ck_assert_str_eq(g->nodes[0].op_type, "Reshape");
+    ck_assert(g->tensors[g->nodes[0].inputs[1]].is_const);
+    qc_exec *x = qc_exec_create(g);
+    for (int64_t batch = 1; batch <= 3; batch++) {
+        const qc_value *y = run_view_model(x, batch);
+        ck_assert_int_eq(y->dims[0], 4);
+        ck_assert_int_eq(y->dims[1], 4 * batch);
+    }
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* TensorFlow "same" pads computed from x.shape (tools/make-test-models.py, same-pad-tiny):
+ * every Pad reads constant pads after load; only the two x.view(x.size(0), -1) chains, which
+ * depend on the batch, keep a Shape. */
+START_TEST(same_padding_from_a_dynamic_shape_folds_to_constant_pads)
+{
+    qc_graph *g;
+    qc_error err;
+    ck_assert_msg(qc_onnx_load("tests/data/pytorch/same-pad-tiny/model.onnx", &g, &err) == QC_OK, "%s",
+                  err.msg);
+    int pads = 0, shapes = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qc_node *n = &g->nodes[i];
+        if (!strcmp(n->op_type, "Pad")) {
+            pads++;
+            ck_assert_msg(g->tensors[n->inputs[1]].is_const, "node '%s' reads pads at run time", n->name);
+        }
+        shapes += !strcmp(n->op_type, "Shape");
+    }
+    ck_assert_int_eq(pads, 3);
+    ck_assert_int_eq(shapes, 2);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* x = 0..5 as 1x1x2x3 through Pad(x, pads[, constant, axes]) at opset 19; out is NumPy's np.pad
+ * of the 2x3 matrix with the same widths and mode. */
+static void check_pad(char *mode, int64_t *pads, size_t n_pads, int64_t *axes, size_t n_axes,
+                      const float *want, int64_t want_h, int64_t want_w)
+{
+    static int64_t pads_dims[1], axes_dims[1];
+    static char *in3[] = {"x", "pads", "", "axes"}, *in2[] = {"x", "pads"}, *y[] = {"y"};
+    builder b;
+    qc_graph *g;
+    qc_error err;
+    b_init(&b, 19);
+    int64_t dims[4] = {1, 1, 2, 3};
+    b_input(&b, "x", 4, dims);
+    pads_dims[0] = (int64_t)n_pads;
+    b_init_i64(&b, "pads", pads_dims, pads, n_pads);
+    if (n_axes) {
+        axes_dims[0] = (int64_t)n_axes;
+        b_init_i64(&b, "axes", axes_dims, axes, n_axes);
+    }
+    Onnx__NodeProto *pad = b_node(&b, "Pad", "pad", n_axes ? 4 : 2, n_axes ? in3 : in2, 1, y);
+    b_attr_str(&b, pad, "mode", mode);
+    b_output(&b, "y");
+    LOAD_OK(&b, &g, &err);
+    qc_exec *x = qc_exec_create(g);
+    float data[6] = {0, 1, 2, 3, 4, 5};
+    qc_value in = qc_value_f32(4, dims, data);
+    ck_assert_msg(qc_exec_run(x, &in, 1, &err) == QC_OK, "%s", err.msg);
+    const qc_value *out = qc_exec_output(x, 0);
+    ck_assert_int_eq(out->dims[2], want_h);
+    ck_assert_int_eq(out->dims[3], want_w);
+    for (int64_t i = 0; i < want_h * want_w; i++)
+        ck_assert_msg(((const float *)out->data)[i] == want[i], "%s: element %lld is %g, NumPy gives %g", mode,
+                      (long long)i, ((const float *)out->data)[i], want[i]);
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+
+START_TEST(pad_wrap_edge_and_reflect_match_numpy)
+{
+    static int64_t wrap_pads[8] = {0, 0, 1, 2, 0, 0, 1, 1};
+    static const float wrap[24] = {4, 5, 3, 4, 5, 3, 1, 2, 0, 1, 2, 0, 4, 5, 3, 4, 5, 3, 1, 2, 0, 1, 2, 0};
+    check_pad("wrap", wrap_pads, 8, NULL, 0, wrap, 4, 6);
+    static int64_t edge_pads[2] = {2, 1}, last_axis[1] = {-1}; /* opset 18's axes input */
+    static const float edge[12] = {0, 0, 0, 1, 2, 2, 3, 3, 3, 4, 5, 5};
+    check_pad("edge", edge_pads, 2, last_axis, 1, edge, 2, 6);
+    static int64_t reflect_pads[8] = {0, 0, 0, 2, 0, 0, 0, 2};
+    static const float reflect[14] = {2, 1, 0, 1, 2, 1, 0, 5, 4, 3, 4, 5, 4, 3};
+    check_pad("reflect", reflect_pads, 8, NULL, 0, reflect, 2, 7);
+}
+END_TEST
+
+/* Split's num_outputs (opset 18): 7 into ceil(7/3) = 3, 3 and the 1 left. */
+START_TEST(split_num_outputs_leaves_the_remainder_to_the_last_part)
+{
+    static char *in[] = {"x"}, *outs[] = {"a", "b", "c"};
+    builder b;
+    qc_graph *g;
+    qc_error err;
+    b_init(&b, 18);
+    int64_t dims[2] = {1, 7};
+    b_input(&b, "x", 2, dims);
+    Onnx__NodeProto *split = b_node(&b, "Split", "split", 1, in, 3, outs);
+    b_attr_int(&b, split, "axis", 1);
+    b_attr_int(&b, split, "num_outputs", 3);
+    b_output(&b, "a");
+    b_output(&b, "b");
+    b_output(&b, "c");
+    LOAD_OK(&b, &g, &err);
+    qc_exec *x = qc_exec_create(g);
+    float data[7] = {0, 1, 2, 3, 4, 5, 6};
+    qc_value v = qc_value_f32(2, dims, data);
+    ck_assert_msg(qc_exec_run(x, &v, 1, &err) == QC_OK, "%s", err.msg);
+    const int64_t want_len[3] = {3, 3, 1};
+    for (int k = 0, first = 0; k < 3; first += (int)want_len[k], k++) {
+        const qc_value *o = qc_exec_output(x, k);
+        ck_assert_int_eq(o->dims[1], want_len[k]);
+        ck_assert_float_eq(((const float *)o->data)[0], (float)first);
+    }
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* Cast from float to an integer type truncates toward zero (C's conversion, NumPy's astype). */
+START_TEST(cast_to_an_integer_truncates_toward_zero)
+{
+    static char *in[] = {"x"}, *y[] = {"y"};
+    builder b;
+    qc_graph *g;
+    qc_error err;
+    b_init(&b, 13);
+    int64_t dims[1] = {4};
+    b_input(&b, "x", 1, dims);
+    Onnx__NodeProto *cast = b_node(&b, "Cast", "cast", 1, in, 1, y);
+    b_attr_int(&b, cast, "to", 6); /* INT32 */
+    b_output(&b, "y");
+    LOAD_OK(&b, &g, &err);
+    qc_exec *x = qc_exec_create(g);
+    float data[4] = {-1.7f, 2.5f, -0.5f, 7.99f};
+    qc_value v = qc_value_f32(1, dims, data);
+    ck_assert_msg(qc_exec_run(x, &v, 1, &err) == QC_OK, "%s", err.msg);
+    const qc_value *o = qc_exec_output(x, 0);
+    ck_assert_int_eq(o->dtype, QC_INT32);
+    const int32_t want[4] = {-1, 2, 0, 7};
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(((const int32_t *)o->data)[i], want[i]);
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* Steps beyond any axis take one element (the length once overflowed): x = 0..4 sliced from the
+ * end with step INT64_MIN, and from the start with step INT64_MAX. */
+START_TEST(slice_with_the_largest_steps_takes_one_element)
+{
+    static int64_t one[1] = {1}, starts[1] = {INT64_MAX}, ends[1] = {INT64_MIN}, axes[1] = {0};
+    static int64_t steps[1] = {INT64_MIN}, starts2[1] = {0}, ends2[1] = {INT64_MAX}, steps2[1] = {INT64_MAX};
+    static char *in1[] = {"x", "s", "e", "a", "st"}, *in2[] = {"x", "s2", "e2", "a", "st2"};
+    static char *y1[] = {"y1"}, *y2[] = {"y2"};
+    builder b;
+    qc_graph *g;
+    qc_error err;
+    b_init(&b, 13);
+    int64_t dims[1] = {5};
+    b_input(&b, "x", 1, dims);
+    b_init_i64(&b, "s", one, starts, 1);
+    b_init_i64(&b, "e", one, ends, 1);
+    b_init_i64(&b, "a", one, axes, 1);
+    b_init_i64(&b, "st", one, steps, 1);
+    b_init_i64(&b, "s2", one, starts2, 1);
+    b_init_i64(&b, "e2", one, ends2, 1);
+    b_init_i64(&b, "st2", one, steps2, 1);
+    b_node(&b, "Slice", "back", 5, in1, 1, y1);
+    b_node(&b, "Slice", "forth", 5, in2, 1, y2);
+    b_output(&b, "y1");
+    b_output(&b, "y2");
+    LOAD_OK(&b, &g, &err);
+    qc_exec *x = qc_exec_create(g);
+    float data[5] = {0, 1, 2, 3, 4};
+    qc_value v = qc_value_f32(1, dims, data);
+    ck_assert_msg(qc_exec_run(x, &v, 1, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(qc_exec_output(x, 0)->dims[0], 1);
+    ck_assert_float_eq(((const float *)qc_exec_output(x, 0)->data)[0], 4);
+    ck_assert_int_eq(qc_exec_output(x, 1)->dims[0], 1);
+    ck_assert_float_eq(((const float *)qc_exec_output(x, 1)->data)[0], 0);
     qc_exec_destroy(x);
     qc_graph_destroy(g);
 }
@@ -2502,8 +2728,16 @@ static Suite *suite(void)
     TCase *fold = tcase_create("fold");
     tcase_add_test(fold, a_static_shape_subgraph_folds_away_at_load);
     tcase_add_test(fold, a_dynamic_batch_shape_subgraph_runs_for_any_batch);
+    tcase_add_test(fold, a_shape_subgraph_that_ignores_a_dynamic_batch_folds_away_at_load);
+    tcase_add_test(fold, same_padding_from_a_dynamic_shape_folds_to_constant_pads);
     tcase_add_test(fold, batchnorm_folds_into_the_conv_before_it);
     suite_add_tcase(s, fold);
+    TCase *shape_ops = tcase_create("shape ops");
+    tcase_add_test(shape_ops, pad_wrap_edge_and_reflect_match_numpy);
+    tcase_add_test(shape_ops, split_num_outputs_leaves_the_remainder_to_the_last_part);
+    tcase_add_test(shape_ops, cast_to_an_integer_truncates_toward_zero);
+    tcase_add_test(shape_ops, slice_with_the_largest_steps_takes_one_element);
+    suite_add_tcase(s, shape_ops);
     TCase *exec = tcase_create("exec");
     tcase_add_test(exec, an_input_of_the_wrong_shape_is_named);
     tcase_add_test(exec, a_run_beyond_the_memory_limit_is_refused_naming_the_model);

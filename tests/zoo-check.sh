@@ -83,6 +83,12 @@ if [ -n "${QCAL_ZOO_MATCH:-}" ]; then
 fi
 echo "zoo: ${#variants[@]} variants per model"
 
+# Models whose FP32 graph qcal runs but whose quantization calib/quantize.c refuses (exit 3):
+# listed as "skip" with the reason while the quantizer lacks it; any other failure is a FAIL.
+declare -A QUANTIZE_GAP=(
+    [densenet121]="the quantizer takes at most 16 inputs per node (calib/quantize.c); DenseNet-121 concatenates up to 25"
+)
+
 models=${QCAL_ZOO_MODELS:-$(cd "$ZOO" && ls *.onnx | sed 's/\.onnx$//')}
 # under the sanitizers (QCAL_SKIP_FULL=1) two models: residual Adds, depthwise Conv and Clip
 [ "${QCAL_SKIP_FULL:-}" = 1 ] && [ -z "${QCAL_ZOO_MODELS:-}" ] && models="resnet18 mobilenet_v2"
@@ -116,8 +122,13 @@ for m in $models; do
         pc=
         [ "$g" = channel ] && pc=--per-channel
         out=$d/$v.onnx
-        if ! "$QCAL" quantize --quiet --stats "$d/stats.json" --scheme "$s" $pc --method "$me" --bits "${b#b}" \
-            --format "$f" -o "$out" "$model" 2>"$tmp/err"; then
+        "$QCAL" quantize --quiet --stats "$d/stats.json" --scheme "$s" $pc --method "$me" --bits "${b#b}" \
+            --format "$f" -o "$out" "$model" 2>"$tmp/err"
+        rc=$?
+        if [ "$rc" -eq 3 ] && [ -n "${QUANTIZE_GAP[$m]:-}" ]; then
+            skip "quantize $m $v: ${QUANTIZE_GAP[$m]} ($(head -c 120 "$tmp/err"))"
+            continue
+        elif [ "$rc" -ne 0 ]; then
             bad "quantize $m $v ($(head -c 200 "$tmp/err"))"
             continue
         fi

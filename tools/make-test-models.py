@@ -56,6 +56,8 @@ SUPPORTED = {
     "Not", "Where", "ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd",
     "ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ArgMax",
     "ArgMin", "LayerNormalization", "InstanceNormalization", "GroupNormalization", "Einsum",
+    # the shape and data-movement ops (graph/ops-shape.c, ops-resize.c, ops-convtranspose.c)
+    "Pad", "Slice", "Split", "Cast", "Tile", "Expand", "ConstantOfShape", "Range", "Size", "ConvTranspose", "Resize", "DepthToSpace",
 }
 
 # The conformance runner's tolerance.  Every output element must be reproducible far inside
@@ -342,6 +344,63 @@ class BroadcastMath(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class SamePadTiny(nn.Module):
+    """TensorFlow "same" padding computed from x.shape at run time, as EfficientNet-Lite ports
+    do (Shape, Gather, Div, Mul, Sub, Max, ConstantOfShape, Concat, Reshape, Slice, Transpose,
+    Cast, Pad before each strided or odd-sized convolution), then x.view(x.size(0), 2, -1)
+    and Split, Slice with a step, Tile and a reflect Pad."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, stride=2)
+        self.conv2 = nn.Conv2d(8, 8, 5, stride=2, groups=8)
+        self.conv3 = nn.Conv2d(8, 8, 1)
+        self.fc = nn.Linear(36, 10)
+
+    @staticmethod
+    def pad_same(x, k, s):
+        ih, iw = x.shape[-2:]  # traced: 0-d tensors, so the arithmetic is exported
+
+        def positive(v):
+            return torch.clamp(v, min=0) if torch.is_tensor(v) else max(v, 0)
+        pad_h = positive((ih + s - 1) // s * s - s + k - ih)
+        pad_w = positive((iw + s - 1) // s * s - s + k - iw)
+        return F.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+
+    def forward(self, x):
+        x = F.relu(self.conv1(self.pad_same(x, 3, 2)))
+        x = F.relu(self.conv2(self.pad_same(x, 5, 2)))
+        x = F.pad(self.conv3(x), [1, 1, 1, 1], mode="reflect")
+        a, b = x.view(x.size(0), 4, -1).split([3, 1], dim=1)
+        y = a[:, :, ::2] + b.repeat(1, 3, 1)[:, :, 1::2]
+        return self.fc(y.reshape(y.size(0), -1)[:, :36])
+
+
+class DecoderTiny(nn.Module):
+    """A decoder: ConvTranspose (groups, stride, padding, output_padding, dilation; a 1-d one
+    too) and Resize from F.interpolate: nearest, bilinear (align_corners both ways), bicubic,
+    and a DepthToSpace (PixelShuffle)."""
+
+    def __init__(self):
+        super().__init__()
+        self.up1 = nn.ConvTranspose2d(3, 6, 3, stride=2, padding=1, output_padding=1, groups=3)
+        self.up2 = nn.ConvTranspose2d(6, 8, 2, stride=1, dilation=2)
+        self.up1d = nn.ConvTranspose1d(8, 4, 3, stride=3, padding=2)
+        self.fc = nn.Linear(4 * 32, 10)
+
+    def forward(self, x):
+        x = F.relu(self.up1(x))                                                  # 6 x 10 x 10
+        x = F.interpolate(x, scale_factor=0.5, mode="nearest")                   # 6 x 5 x 5
+        x = F.interpolate(x, size=(7, 9), mode="bilinear", align_corners=False)
+        x = F.interpolate(x, size=(6, 5), mode="bilinear", align_corners=True)
+        x = F.interpolate(x, scale_factor=1.5, mode="bicubic", align_corners=False)  # 9 x 7
+        x = self.up2(x)                                                          # 8 x 11 x 9
+        x = F.pixel_shuffle(x[:, :, :10, :8], 2)                                 # 2 x 20 x 16
+        x = x.reshape(x.size(0), 8, -1)[:, :, :12]                               # 8 x 12
+        x = self.up1d(x)                                                         # 4 x 32
+        return self.fc(x.flatten(1))
+
+
 class UnsupportedOps(nn.Module):
     """Round and a cumulative sum (CumSum): ops qcal does not run."""
 
@@ -371,6 +430,8 @@ MODELS = collections.OrderedDict([
     ("view-flatten",      (ViewFlatten, 13, (1, 12, 12), 110, True)),
     ("softmax-head",      (SoftmaxHead, 13, (3, 8, 8), 111, False)),
     ("broadcast-math",    (BroadcastMath, 11, (3, 10, 10), 112, False)),
+    ("same-pad-tiny",     (SamePadTiny, 13, (3, 19, 18), 113, True)),
+    ("decoder-tiny",      (DecoderTiny, 13, (3, 5, 5), 114, True)),
 ])
 
 # Pre-activation scale per model: MobileNet's ReLU6/Hardtanh should actually clip.

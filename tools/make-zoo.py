@@ -54,6 +54,35 @@ def small_vit():
         num_classes=CLASSES)
 
 
+class Conv2dSame(torch.nn.Conv2d):
+    """A convolution with TensorFlow's "same" padding computed from x.shape at run time, as
+    the EfficientNet-Lite ports write it: the export pads through Shape, arithmetic,
+    ConstantOfShape, Slice, Cast and Pad before the Conv."""
+
+    def forward(self, x):
+        ih, iw = x.shape[-2:]  # traced: 0-d tensors, so the arithmetic is exported
+        pads = []
+        for size, k, s, d in ((iw, self.kernel_size[1], self.stride[1], self.dilation[1]),
+                              (ih, self.kernel_size[0], self.stride[0], self.dilation[0])):
+            total = (size + s - 1) // s * s - s + (k - 1) * d + 1 - size
+            total = torch.clamp(total, min=0) if torch.is_tensor(total) else max(total, 0)
+            pads += [total // 2, total - total // 2]
+        return super().forward(torch.nn.functional.pad(x, pads))
+
+
+def tf_same(model):
+    """Every convolution larger than 1x1 or strided becomes a Conv2dSame (same weights)."""
+    for name, m in list(model.named_children()):
+        if isinstance(m, torch.nn.Conv2d) and (m.kernel_size != (1, 1) or m.stride != (1, 1)):
+            c = Conv2dSame(m.in_channels, m.out_channels, m.kernel_size, m.stride, 0, m.dilation,
+                           m.groups, m.bias is not None)
+            c.load_state_dict(m.state_dict())
+            setattr(model, name, c)
+        else:
+            tf_same(m)
+    return model
+
+
 MODELS = {
     "resnet18": lambda: tvm.resnet18(num_classes=CLASSES),
     "resnet50": lambda: tvm.resnet50(num_classes=CLASSES),
@@ -68,6 +97,7 @@ MODELS = {
     "mnasnet0_5": lambda: tvm.mnasnet0_5(num_classes=CLASSES),
     "convnext_tiny": lambda: tvm.convnext_tiny(num_classes=CLASSES),
     "vit_tiny": small_vit,
+    "efficientnet_b0_tfsame": lambda: tf_same(tvm.efficientnet_b0(num_classes=CLASSES)),
 }
 
 

@@ -307,4 +307,30 @@ void qc_f32_groupnorm(int64_t batch, int64_t channels, int64_t groups, int64_t p
                       const float *x, const float *scale, const float *bias, bool per_group,
                       float epsilon, float *y);
 
+/* ---- resizing (Resize, Upsample) ----------------------------------------------------------- */
+
+/* One axis of a separable resize: x is outer x in_len x inner, y is outer x out_len x inner, and
+ * y[o, j, i] = sum over t < taps of weight[j*taps + t] * x[o, index[j*taps + t], i]; an index of
+ * -1 in the first tap makes the whole output row j the value fill (extrapolation). */
+void qc_f32_resize_axis(const float *x, float *y, int64_t outer, int64_t in_len, int64_t out_len,
+                        int64_t inner, int taps, const int64_t *index, const float *weight,
+                        float fill);
+
+/* ---- transposed convolution (ConvTranspose) --------------------------------------------------- */
+
+/* The geometry of a transposed convolution, the adjoint of a qc_f32_window: input position i of
+ * dimension d writes outputs i*stride[d] - pad_begin[d] + k*dilation[d] for k in [0, kernel[d]);
+ * those outside [0, out[d]) are dropped. W is in_channels x (out_channels / groups) x kernel. */
+typedef struct {
+    qc_f32_window win;      /* in = the input size, out = the output size */
+    int64_t in_channels, out_channels, groups;
+} qc_f32_conv_transpose_params;
+
+/* Bytes of scratch qc_f32_conv_transpose needs: the column matrix of one group. */
+size_t qc_f32_conv_transpose_scratch_size(const qc_f32_conv_transpose_params *p);
+/* y = ConvTranspose(x, w) + bias over batch images (GEMM to columns, then a scatter-add to the
+ * output); bias may be NULL. */
+void qc_f32_conv_transpose(const qc_f32_conv_transpose_params *p, int64_t batch, const float *x,
+                           const float *w, const float *bias, float *y, void *scratch);
+
 #endif
