@@ -208,6 +208,52 @@ static qc_status unary_run(qc_exec *x, const qc_node *n, const qc_value *const *
     return QC_OK;
 }
 
+/* Neg and Abs take the signed integer types too: shape arithmetic (LayerNormalization's
+ * function body negates an int64 axis). Two's complement wraps, as ONNX Runtime's does. */
+static qc_status signed_same_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
+                                   qc_error *err)
+{
+    qc_status s = qc_node_need_inputs(n, in, 1, err);
+    if (s != QC_OK)
+        return s;
+    qc_dtype t = in[0]->dtype;
+    if (t != QC_FLOAT && t != QC_INT8 && t != QC_INT32 && t != QC_INT64)
+        return qc_node_fail(err, n, "input 0 is %s; float32, int8, int32 or int64 is expected",
+                            qc_dtype_name(t));
+    copy_shape(&out[0], in[0]);
+    return QC_OK;
+}
+
+static int64_t neg_or_abs(int64_t v, bool neg)
+{
+    uint64_t m = (uint64_t)0 - (uint64_t)v;
+    return neg || v < 0 ? (int64_t)m : v;
+}
+
+static qc_status signed_unary_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
+                                  qc_value *out, qc_error *err)
+{
+    const unary_state *st = n->state;
+    const bool neg = st->op == QC_F32_NEG;
+    const int64_t count = qc_value_count(in[0]);
+    switch (in[0]->dtype) {
+    case QC_INT64:
+        for (int64_t i = 0; i < count; i++)
+            ((int64_t *)out[0].data)[i] = neg_or_abs(((const int64_t *)in[0]->data)[i], neg);
+        return QC_OK;
+    case QC_INT32:
+        for (int64_t i = 0; i < count; i++)
+            ((int32_t *)out[0].data)[i] = (int32_t)(uint32_t)neg_or_abs(((const int32_t *)in[0]->data)[i], neg);
+        return QC_OK;
+    case QC_INT8:
+        for (int64_t i = 0; i < count; i++)
+            ((int8_t *)out[0].data)[i] = (int8_t)(uint8_t)neg_or_abs(((const int8_t *)in[0]->data)[i], neg);
+        return QC_OK;
+    default:
+        return unary_run(x, n, in, out, err);
+    }
+}
+
 /* ---- PRelu ------------------------------------------------------------------------------- */
 
 static qc_status prelu_check(const qc_graph *g, qc_node *n, qc_error *err)
@@ -1098,7 +1144,8 @@ static qc_status einsum_run(qc_exec *x, const qc_node *n, const qc_value *const 
 
 const qc_op qc_ops_math[] = {
     UNARY("Tanh"), UNARY("Erf"), UNARY("Sqrt"), UNARY("Reciprocal"), UNARY("Exp"), UNARY("Log"),
-    UNARY("Neg"), UNARY("Abs"), UNARY("Floor"), UNARY("Ceil"), UNARY("Sin"), UNARY("Cos"),
+    {"Neg", "", unary_check, signed_same_infer, signed_unary_run, qc_node_release_state},
+    {"Abs", "", unary_check, signed_same_infer, signed_unary_run, qc_node_release_state}, UNARY("Floor"), UNARY("Ceil"), UNARY("Sin"), UNARY("Cos"),
     UNARY("Softsign"), UNARY("Softplus"), UNARY("Mish"), UNARY("Gelu"), UNARY("HardSigmoid"),
     UNARY("HardSwish"), UNARY("Elu"), UNARY("Selu"), UNARY("Celu"), UNARY("ThresholdedRelu"),
     {"PRelu", "", prelu_check, prelu_infer, prelu_run, NULL},
