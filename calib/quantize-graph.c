@@ -758,8 +758,8 @@ static qc_status upgrade_inputs(qz *q, const qc_node *n, int *in, int *n_in, int
 qc_status qz_emit_float_node(qz *q, int i)
 {
     const qc_node *n = &q->g->nodes[i];
-    int in[16], out[8];
-    if (n->n_inputs > 16 || n->n_outputs > 8)
+    int in[QZ_MAX_INPUTS], out[8];
+    if (n->n_inputs > QZ_MAX_INPUTS || n->n_outputs > 8)
         return qc_fail(q->err, QC_ERR_INPUT, "node '%s' has too many inputs or outputs", n->name);
     qz_weights k = q->nodes[i].op ? q->nodes[i].op->weights : QZ_WEIGHTS_NONE;
     bool operand = k == QZ_WEIGHTS_OPERAND && qz_is_float_const(q->g, n->inputs[1]);

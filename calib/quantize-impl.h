@@ -7,6 +7,8 @@
 #include "calib-impl.h"
 
 #define QZ_MS_DOMAIN "com.microsoft"
+/* Inputs of one node, as many as graph/ runs (DenseNet-121 concatenates 25). */
+#define QZ_MAX_INPUTS 64
 
 typedef struct qz qz;
 
@@ -38,7 +40,7 @@ typedef enum {
 /* A QOperator node being written: its inputs in ng (-1 for an omitted one), its op and
  * domain, an attribute of the FP32 node left out, and one integer attribute added. */
 typedef struct {
-    int in[48], n_in;
+    int in[2 + 3 * QZ_MAX_INPUTS], n_in; /* QLinearConcat: y scale and zero point, then 3 per input */
     const char *op_type, *domain;
     const char *skip_attr;
     const char *int_attr; /* NULL: none */

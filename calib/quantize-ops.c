@@ -182,7 +182,7 @@ static qc_status mul_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, i
 static qc_status concat_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
 {
     (void)x, (void)s, (void)z;
-    if (n->n_inputs > 15)
+    if (n->n_inputs > QZ_MAX_INPUTS)
         return qc_fail(q->err, QC_ERR_INPUT, "node '%s' has too many inputs", n->name);
     push(e, (int[]){ys, yz}, 2);
     for (int j = 0; j < n->n_inputs; j++) {
@@ -220,7 +220,7 @@ static qc_status gap_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, i
 static qc_status pass_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
 {
     (void)s, (void)z, (void)ys, (void)yz;
-    if (n->n_inputs > 48)
+    if (n->n_inputs > QZ_MAX_INPUTS)
         return qc_fail(q->err, QC_ERR_INPUT, "node '%s' has too many inputs", n->name);
     e->in[e->n_in++] = x;
     for (int j = 1; j < n->n_inputs; j++)

@@ -28,7 +28,7 @@ typedef struct qc_op {
 } qc_op;
 
 /* The inputs and outputs one node may have (DenseNet-121 concatenates 25 tensors). */
-#define QC_MAX_NODE_INPUTS 64
+#define QC_MAX_NODE_INPUTS 256 /* QLinearConcat of DenseNet-121: 2 + 3 × 25 */
 #define QC_MAX_NODE_OUTPUTS 8
 
 /* Op tables, each ended by an entry whose op_type is NULL. */
