@@ -11,7 +11,7 @@
 #include "cli.h"
 
 #define BENCH_USAGE                                                                                 \
-    "usage: qcal bench MODEL [--int8 Q.onnx] [--scheme gemmlowp|symlowp] [--per-tensor]\n"          \
+    "usage: qcal bench MODEL [--int8 Q.onnx] [--scheme gemmlowp|symlowp] [--granularity tensor|channel]\n" \
     "                  [--batch N] [--runs N] [--json] [--quiet] [--threads N]\n"                   \
     "  Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on\n"  \
     "  one thread (the median of --runs runs), and the throughput of --batch inputs per run on\n"  \
@@ -22,7 +22,8 @@
     "                 default MODEL quantized here: QDQ, weights per channel, statistics of 8\n"    \
     "                 random inputs\n"                                                              \
     "  --scheme S     gemmlowp (default) or symlowp, when MODEL is quantized here\n"                \
-    "  --per-tensor   one weight scale per tensor instead of per output channel\n"                  \
+    "  --granularity  channel (default): one weight scale per output channel; tensor: one per\n"  \
+    "                 tensor (--per-tensor)\n"                                                   \
     "  --batch N      inputs per run for the throughput (default 32)\n"                              \
     "  --runs N       timed runs for each figure, after 3 untimed ones (default 20)\n"
 
@@ -32,7 +33,7 @@
 typedef struct {
     const char *int8_path;
     qc_scheme scheme;
-    bool per_tensor;
+    qc_granularity weights, activations; /* --granularity: tensor or channel (default) */
     int64_t batch, runs;
     int64_t one;       /* inputs of a latency run: 1, or the model's fixed batch */
     cli_common common;
@@ -73,7 +74,7 @@ static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int
         qc_quantize_options qo;
         qc_quantize_options_default(&qo);
         qo.scheme = o->scheme;
-        qo.weights = o->per_tensor ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
+        qo.weights = o->weights;
         st = qc_quantize(fp32, s, &qo, out, NULL, err);
     }
     if (st == QC_OK)
@@ -140,8 +141,11 @@ static int parse_options(int argc, char **argv, bench_options *o, const char **m
             return QC_ERR_USAGE;
         if (r > 0)
             continue;
-        if (!strcmp(argv[i], "--per-tensor")) {
-            o->per_tensor = true;
+        if ((r = cli_granularity_option(&o->weights, &o->activations, argc, argv, &i, BENCH_USAGE)) != 0) {
+            if (r < 0)
+                return QC_ERR_USAGE;
+            if (o->activations == QC_GRANULARITY_COMPENSATED)
+                return cli_usage_error(BENCH_USAGE, "bench quantizes per tensor or per channel, not compensated");
         } else if ((v = cli_option_value("--int8", argc, argv, &i, &bad, BENCH_USAGE))) {
             o->int8_path = v;
         } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, BENCH_USAGE))) {
@@ -195,7 +199,7 @@ static void print_json(const char *model, const char *int8, const bench_options 
     if (o->int8_path)
         printf("null, \"per_channel\": null");
     else
-        printf("\"%s\", \"per_channel\": %s", qc_scheme_name(o->scheme), o->per_tensor ? "false" : "true");
+        printf("\"%s\", \"per_channel\": %s", qc_scheme_name(o->scheme), o->weights == QC_GRANULARITY_CHANNEL ? "true" : "false");
     printf(", \"batch\": %lld, \"threads\": %d, \"runs\": %lld,\n", (long long)o->batch, o->common.threads,
            (long long)o->runs);
     printf(" \"fp32\": {\"latency_ms\": %.6g, \"images_per_s\": %.6g},\n", 1e3 * f->latency, f->throughput);
@@ -206,7 +210,7 @@ static void print_json(const char *model, const char *int8, const bench_options 
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_options o = {.scheme = QC_SCHEME_GEMMLOWP, .batch = 32, .runs = 20, .common = {.threads = 1}};
+    bench_options o = {.scheme = QC_SCHEME_GEMMLOWP, .weights = QC_GRANULARITY_CHANNEL, .batch = 32, .runs = 20, .common = {.threads = 1}};
     const char *model = NULL;
     qc_graph *g = NULL, *q = NULL;
     qc_error err;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../calib/calib.h"
 #include "../graph/graph.h"
 #include "../io/io.h"
 #include "../stats/stats.h"
@@ -93,6 +94,13 @@ typedef struct {
 } cli_skipped;
 void cli_report_skip(void *ctx, const char *msg);
 int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const char *usage);
+/* --granularity tensor|channel|compensated, the one word for it on every command (compare's
+ * lists take the same names): weights per tensor or per output channel; compensated is
+ * per-channel weights with input-compensated activations. The older spellings --per-channel,
+ * --per-tensor and --input-compensation stay as aliases. 1 when taken, 0 when not one of
+ * them, -1 after a usage error. */
+int cli_granularity_option(qc_granularity *weights, qc_granularity *activations, int argc, char **argv,
+                           int *i, const char *usage);
 /* Returns false (after printing) when the result does not fit the model's channels. */
 bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
 /* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the

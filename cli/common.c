@@ -173,6 +173,30 @@ int cli_images_option(int64_t *limit, int64_t *batch, int argc, char **argv, int
     return v ? 1 : 0;
 }
 
+int cli_granularity_option(qc_granularity *weights, qc_granularity *activations, int argc, char **argv,
+                           int *i, const char *usage)
+{
+    bool bad = false;
+    const char *v = cli_option_value("--granularity", argc, argv, i, &bad, usage);
+    qc_granularity g;
+    if (bad)
+        return -1;
+    if (v && !qc_granularity_parse(v, &g))
+        return cli_usage_error(usage, "--granularity takes tensor, channel or compensated, not '%s'", v), -1;
+    if (!v && !strcmp(argv[*i], "--per-channel"))
+        g = QC_GRANULARITY_CHANNEL;
+    else if (!v && !strcmp(argv[*i], "--per-tensor"))
+        g = QC_GRANULARITY_TENSOR;
+    else if (!v && !strcmp(argv[*i], "--input-compensation")) {
+        *activations = QC_GRANULARITY_COMPENSATED; /* with the weights as they are given */
+        return 1;
+    } else if (!v)
+        return 0;
+    *weights = g == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
+    *activations = g == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
+    return 1;
+}
+
 int cli_select_option(cli_image_select *s, int argc, char **argv, int *i, const char *usage)
 {
     bool bad = false;

@@ -13,10 +13,11 @@
 #define QUANTIZE_USAGE                                                                              \
     "usage: qcal quantize MODEL (--stats S.json | IMAGES) -o OUT.onnx [--scheme gemmlowp|symlowp]\n" \
     "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
-    "                  [--percentile P] [--per-channel] [--bits N | --weight-bits N --act-bits N]\n" \
+    "                  [--percentile P] [--granularity tensor|channel|compensated]\n"              \
+    "                  [--bits N | --weight-bits N --act-bits N]\n"                                 \
     "                  [--reduce-range] [--round MODE] [--act-round MODE]\n"                        \
     "                  [--format qdq|qoperator|fakequant]\n"                                        \
-    "                  [--input-compensation] [--allow-partial]\n"                                   \
+    "                  [--allow-partial]\n"                                                          \
     "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
@@ -30,7 +31,11 @@
     "  --method       how activation ranges are chosen (default minmax)\n"                          \
     "  --n N          avgstd and meanstd: mean +- N std (default 3)\n"                              \
     "  --percentile P percentile: P in (50, 100] (default 99.99)\n"                                 \
-    "  --per-channel  one scale per output channel for weights\n"                                   \
+    "  --granularity  tensor (default): one scale per weight tensor; channel: one per output\n"   \
+    "                 channel (--per-channel); compensated: per channel, and activations read\n"  \
+    "                 by Conv/Gemm/MatMul get a scale per channel, folded into those layers'\n"   \
+    "                 weights (--per-channel --input-compensation; needs per-channel\n"          \
+    "                 statistics; qdq or fakequant)\n"                                           \
     "  --bits N       weights and activations N bits, 2 to 8 (default 8)\n"                         \
     "  --reduce-range 7-bit weights, as ONNX Runtime does for CPUs without VNNI\n"                 \
     "  --round MODE   rounding of the weights: half-even (default), half-away, toward-zero, up,\n" \
@@ -42,8 +47,6 @@
     "                 (QLinearConv, QLinearMatMul, com.microsoft QLinear*), fakequant (FP32\n"      \
     "                 with quantize-dequantize, any bit width)\n"                                   \
     "  --exclude      nodes kept FP32 (comma-separated names; an unknown name is exit 2)\n"         \
-    "  --input-compensation  activations read by Conv/Gemm/MatMul get a scale per channel, folded\n" \
-    "                 into those layers' weights (needs per-channel statistics; qdq or fakequant)\n"  \
     "  --allow-partial with --stats: use a partial merge of shards (a warning instead of exit 3)\n" \
     "  --write-trt-cache FILE  also write the activation scales as a TensorRT INT8 calibration\n" \
     "                 cache (amax / 127, 8-bit activations)\n"                                     \
@@ -112,16 +115,14 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             r = cli_select_option(&o->select, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_range_option(&o->q.range, argc, argv, &i, QUANTIZE_USAGE);
+        if (r == 0)
+            r = cli_granularity_option(&o->q.weights, &o->q.activations, argc, argv, &i, QUANTIZE_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
             continue;
-        if (!strcmp(argv[i], "--per-channel")) {
-            o->q.weights = QC_GRANULARITY_CHANNEL;
-        } else if (!strcmp(argv[i], "--reduce-range")) {
+        if (!strcmp(argv[i], "--reduce-range")) {
             o->q.reduce_range = true;
-        } else if (!strcmp(argv[i], "--input-compensation")) {
-            o->q.activations = QC_GRANULARITY_COMPENSATED;
         } else if (!strcmp(argv[i], "--allow-partial")) {
             o->allow_partial = true;
         } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||

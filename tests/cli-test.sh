@@ -209,6 +209,8 @@ expect "bench of an INT8 model with another input is bad input (exit 3)" 3 "$QCA
 contains "the mismatch names the file" "$tmp/err" "lenet-qdq.onnx"
 expect "bench without MODEL is a usage error" 2 "$QCAL" bench
 expect "bench --batch 0 is a usage error" 2 "$QCAL" bench --batch 0 models/lenet.onnx
+expect "bench --granularity compensated is a usage error" 2 "$QCAL" bench --granularity compensated models/lenet.onnx
+expect "bench --granularity bogus is a usage error" 2 "$QCAL" bench --granularity bogus models/lenet.onnx
 expect "bench of a missing model is an I/O error" 4 "$QCAL" bench models/none.onnx
 
 summary cli

@@ -57,6 +57,15 @@ absent "a refused format leaves no output" "$tmp/x.onnx"
 expect "input compensation in qoperator is a usage error" 2 "$QCAL" quantize --stats "$tmp/lenet.json" --format qoperator --input-compensation -o "$tmp/x.onnx" models/lenet.onnx
 contains "the refusal names the formats that can" "$tmp/err" "qdq or fakequant"
 "$QCAL" stats --quiet --granularity tensor -o "$tmp/lenet-tensor.json" models/lenet.onnx "$IMG" --limit 16 2>"$tmp/err" || bad "stats per tensor ($(head -c 200 "$tmp/err"))"
+# --granularity is the one word for it (compare's too); the older flags are its aliases
+expect "--granularity compensated" 0 "$QCAL" quantize -q --stats "$tmp/lenet.json" --granularity compensated -o "$tmp/g-comp.onnx" models/lenet.onnx
+expect "--per-channel --input-compensation" 0 "$QCAL" quantize -q --stats "$tmp/lenet.json" --per-channel --input-compensation -o "$tmp/a-comp.onnx" models/lenet.onnx
+same "--granularity compensated writes what --per-channel --input-compensation writes" "$tmp/g-comp.onnx" "$tmp/a-comp.onnx"
+expect "--granularity channel" 0 "$QCAL" quantize -q --stats "$tmp/lenet.json" --granularity channel -o "$tmp/g-ch.onnx" models/lenet.onnx
+expect "--per-channel" 0 "$QCAL" quantize -q --stats "$tmp/lenet.json" --per-channel -o "$tmp/a-ch.onnx" models/lenet.onnx
+same "--granularity channel writes what --per-channel writes" "$tmp/g-ch.onnx" "$tmp/a-ch.onnx"
+if ! cmp -s "$tmp/g-ch.onnx" "$tmp/g-comp.onnx"; then ok "channel and compensated differ"; else bad "channel and compensated differ"; fi
+expect "--granularity takes tensor, channel or compensated" 2 "$QCAL" quantize --stats "$tmp/lenet.json" --granularity layer -o "$tmp/x.onnx" models/lenet.onnx
 expect "input compensation from per-tensor statistics is a usage error" 2 "$QCAL" quantize --stats "$tmp/lenet-tensor.json" --input-compensation -o "$tmp/x.onnx" models/lenet.onnx
 contains "it says how to gather per-channel statistics" "$tmp/err" "--granularity channel"
 absent "a refused compensation leaves no output" "$tmp/x.onnx"
