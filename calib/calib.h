@@ -188,6 +188,8 @@ typedef struct {
     qc_granularity activations; /* tensor, or compensated: per-channel activation scales
                                    folded into the next layer's weights (rule Q14); needs
                                    per-channel statistics */
+    bool bias_correction;       /* Conv and Gemm biases less the mean error of their
+                                   quantized weights (rule Q15) */
 } qc_quantize_options;
 
 /* gemmlowp, per tensor, 8/8 bits, half-even (weights and activations), minmax, qdq, nothing

@@ -607,20 +607,32 @@ qc_status qz_quantize_bias(qz *q, const qc_node *n, int x, int wt, int *bi)
         return qz_oom(q);
     }
     const float *bf = bt->value.data;
+    float *corrected = NULL;
+    if (q->o->bias_correction && !q->nodes[n - q->g->nodes].comp_node) {
+        if (!(corrected = malloc((size_t)(m ? m : 1) * sizeof *corrected))) {
+            free(qb);
+            free(bp);
+            return qz_oom(q);
+        }
+        if (qz_correct_bias(q, n, wt, bf, m, corrected))
+            bf = corrected;
+    }
     for (int64_t c = 0; c < m; c++)
         if (!isfinite(bf[c])) {
             free(qb);
             free(bp);
+            free(corrected);
             return qc_fail(q->err, QC_ERR_INPUT, "tensor '%s': bias %lld is %s", bt->name, (long long)c,
                            isnan(bf[c]) ? "nan" : "infinite");
         }
-    qc_bias_quantize_array(m, bt->value.data, sx, wp, gran, qb);
+    qc_bias_quantize_array(m, bf, sx, wp, gran, qb);
     float blo = INFINITY, bhi = -INFINITY;
     for (int64_t c = 0; c < m; c++) {
         bp[c] = qc_qparams_bias(sx, wp[per_channel ? c : 0].scale);
         blo = fminf(blo, bf[c]);
         bhi = fmaxf(bhi, bf[c]);
     }
+    free(corrected);
     int nb = per_channel ? (int)m : 1;
     qc_status st = qz_report_add(q, bt->name, "bias", nb, blo, bhi, bp, 32);
     if (st != QC_OK) {

@@ -121,6 +121,11 @@ qc_status qz_oom(qz *q);
 qc_status qz_report_add(qz *q, const char *tensor, const char *role, int n_channels, float lo,
                         float hi, const qc_qparams *params, int bits);
 
+/* Bias correction (bias-correction.c, eq. Q15): out = bias − the mean error the quantized
+ * weights wt of node n add to each of its m output channels, from the statistics of its input.
+ * false (out untouched) when it does not apply: another op, no statistics of the input. */
+bool qz_correct_bias(const qz *q, const qc_node *n, int wt, const float *bias, int64_t m, float *out);
+
 /* ---- building the new graph (quantize-graph.c) ---- */
 
 /* The plain copy of FP32 tensor t in ng (a constant copied on first use); -1 out of memory. */

@@ -560,6 +560,8 @@ static qc_status set_metadata(qz *q)
     META("qcal.per_channel", o->weights == QC_GRANULARITY_CHANNEL ? "true" : "false");
     META("qcal.reduce_range", o->reduce_range ? "true" : "false");
     META("qcal.round", qc_round_mode_name(o->round));
+    if (o->bias_correction)
+        META("qcal.bias_correction", "true");
     if (o->act_round != QC_ROUND_HALF_EVEN)
         META("qcal.act_round", qc_round_mode_name(o->act_round));
     if (o->activations == QC_GRANULARITY_COMPENSATED)

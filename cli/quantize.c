@@ -17,7 +17,7 @@
     "                  [--bits N | --weight-bits N --act-bits N]\n"                                 \
     "                  [--reduce-range] [--round MODE] [--act-round MODE]\n"                        \
     "                  [--format qdq|qoperator|fakequant]\n"                                        \
-    "                  [--allow-partial]\n"                                                          \
+    "                  [--bias-correction] [--allow-partial]\n"                                      \
     "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
@@ -47,6 +47,8 @@
     "                 (QLinearConv, QLinearMatMul, com.microsoft QLinear*), fakequant (FP32\n"      \
     "                 with quantize-dequantize, any bit width)\n"                                   \
     "  --exclude      nodes kept FP32 (comma-separated names; an unknown name is exit 2)\n"         \
+    "  --bias-correction  Conv and Gemm biases less the mean error their quantized weights add,\n" \
+    "                 from the statistics (per-channel input means)\n"                             \
     "  --allow-partial with --stats: use a partial merge of shards (a warning instead of exit 3)\n" \
     "  --write-trt-cache FILE  also write the activation scales as a TensorRT INT8 calibration\n" \
     "                 cache (amax / 127, 8-bit activations)\n"                                     \
@@ -123,6 +125,8 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             continue;
         if (!strcmp(argv[i], "--reduce-range")) {
             o->q.reduce_range = true;
+        } else if (!strcmp(argv[i], "--bias-correction")) {
+            o->q.bias_correction = true;
         } else if (!strcmp(argv[i], "--allow-partial")) {
             o->allow_partial = true;
         } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||

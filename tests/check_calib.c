@@ -1872,6 +1872,79 @@ START_TEST(concats_linked_by_a_shared_input_take_the_union_of_their_ranges)
 }
 END_TEST
 
+/* Bias correction (Q16) against the error measured by brute force: conv1 of graph c (pads 1)
+ * over inputs constant within each channel, its weights swapped for the fake-quantized ones
+ * the quantizer wrote, the output's mean shift per channel summed over every image and
+ * position, zero padding included. The corrected bias must be the FP32 one less that shift
+ * (up to the bias's own quantization step); without the option it stays the FP32 one. */
+START_TEST(bias_correction_removes_the_mean_error_of_quantized_weights)
+{
+    qc_graph *g = qz_graph_c();
+    enum { N = 24, C = 3, H = 6, W = 6, M = 4 };
+    static float xs[N * C * H * W];
+    float a[N][C];
+    rng_seed(29);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < C; j++) {
+            a[i][j] = (float)rng_unit() * 2.0f - 0.5f;
+            for (int k = 0; k < H * W; k++)
+                xs[(i * C + j) * H * W + k] = a[i][j];
+        }
+    qc_pass_inputs in = {.tensors = xs, .n = N, .stride = C * H * W};
+    qc_stats_options so = {.per_channel = true};
+    qc_gather_options go = {.limit = N, .batch = 16, .shard_n = 1, .threads = 1};
+    qc_stats *s = NULL;
+    qc_error err;
+    ck_assert_msg(qc_stats_gather_inputs(g, &in, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
+    const float *b1 = g->tensors[qc_graph_find_tensor(g, "b1")].value.data;
+    const float *w1 = g->tensors[qc_graph_find_tensor(g, "w1")].value.data;
+    for (int corrected = 0; corrected < 2; corrected++) {
+        qc_quantize_options o;
+        qc_quantize_options_default(&o);
+        o.format = QC_FORMAT_FAKEQUANT;
+        o.weights = QC_GRANULARITY_CHANNEL;
+        o.weight_bits = 4;
+        o.bias_correction = corrected;
+        qc_graph *q = NULL;
+        qc_quantize_report rep = {0};
+        ck_assert_msg(qc_quantize(g, s, &o, &q, &rep, &err) == QC_OK, "%s", err.msg);
+        const qc_node *conv = qz_find(q, "Conv", 0);
+        const float *wq = q->tensors[conv->inputs[1]].value.data, *bq = q->tensors[conv->inputs[2]].value.data;
+        float sx = NAN;
+        for (int r = 0; r < rep.n; r++)
+            if (!strcmp(rep.tensors[r].tensor, "x"))
+                sx = rep.tensors[r].params[0].scale;
+        for (int c = 0; c < M; c++) {
+            double shift = 0.0, sw = NAN;
+            for (int r = 0; r < rep.n; r++)
+                if (!strcmp(rep.tensors[r].tensor, "w1"))
+                    sw = rep.tensors[r].params[c].scale;
+            for (int i = 0; i < N; i++)
+                for (int oh = 0; oh < H; oh++)
+                    for (int ow = 0; ow < W; ow++)
+                        for (int j = 0; j < C; j++)
+                            for (int kh = 0; kh < 3; kh++)
+                                for (int kw = 0; kw < 3; kw++) {
+                                    int ih = oh + kh - 1, iw = ow + kw - 1, e = ((c * C + j) * 3 + kh) * 3 + kw;
+                                    if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                        shift += ((double)wq[e] - (double)w1[e]) * a[i][j];
+                                }
+            shift /= (double)N * H * W;
+            double want = corrected ? (double)b1[c] - shift : (double)b1[c];
+            ck_assert_msg(fabs(bq[c] - want) <= 0.5 * (double)sx * sw + 1e-6,
+                          "corrected %d, channel %d: bias %.9g, expected %.9g (shift %.3g)", corrected, c,
+                          (double)bq[c], want, shift);
+            if (corrected)
+                ck_assert_msg(fabs(shift) > 2.0 * (double)sx * sw, "channel %d: a shift too small to test", c);
+        }
+        qc_quantize_report_free(&rep);
+        qc_graph_destroy(q);
+    }
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(input_compensation_moves_channel_scales_into_the_next_weights)
 {
     qc_graph *g = qz_graph_c();
@@ -2028,6 +2101,7 @@ static TCase *quantize_tcase(void)
     tcase_add_test(t, a_relu_whose_concat_reaches_below_zero_stays_a_node);
     tcase_add_test(t, concats_linked_by_a_shared_input_take_the_union_of_their_ranges);
     tcase_add_test(t, input_compensation_moves_channel_scales_into_the_next_weights);
+    tcase_add_test(t, bias_correction_removes_the_mean_error_of_quantized_weights);
     tcase_add_test(t, input_compensation_skips_tensors_read_by_other_ops_and_needs_channel_statistics);
     return t;
 }
