@@ -8,7 +8,7 @@
 
 const qc_op *qc_op_find(const char *op_type, const char *domain)
 {
-    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math, qc_ops_shape,
+    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math, qc_ops_shape, qc_ops_resize,
                                           qc_ops_conv_transpose};
     bool default_domain = !domain || !domain[0] || strcmp(domain, "ai.onnx") == 0;
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
@@ -31,7 +31,7 @@ const char *const *qc_supported_ops(void)
     static const char *names[256];
     if (!names[0]) {
         int n = 0;
-        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math, qc_ops_shape,
+        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math, qc_ops_shape, qc_ops_resize,
                                           qc_ops_conv_transpose};
         for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
             for (const qc_op *op = tables[t]; op->op_type && n < 255; op++) {
