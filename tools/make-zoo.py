@@ -49,9 +49,13 @@ tvm = torchvision.models
 
 
 def small_vit():
-    return torchvision.models.vision_transformer.VisionTransformer(
+    model = torchvision.models.vision_transformer.VisionTransformer(
         image_size=SIZE, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64, mlp_dim=128,
         num_classes=CLASSES)
+    # torchvision zeroes the classification head (for fine-tuning): every logit would be 0 and
+    # the end-to-end comparison would see nothing; a Linear's own initialisation instead
+    model.heads.head.reset_parameters()
+    return model
 
 
 class Conv2dSame(torch.nn.Conv2d):
