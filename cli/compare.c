@@ -26,7 +26,8 @@
     "  (scheme x granularity x method x bits; default gemmlowp,symlowp x tensor,channel, minmax,\n" \
     "  8 bits), runs each on qcal's executor over VAL and prints FP32 and each variant's top-1,\n" \
     "  the drop, agreement with FP32 and the INT8 speed-up, with per-layer SQNR on the first\n"  \
-    "  --layer-images images (default 64).\n"                                                    \
+    "  --layer-images images (default 64). Each LIST may be 'all' (every scheme,\n"            \
+    "  granularity or method).\n"                                                               \
     "  --granularity  tensor, channel (weights per output channel) or compensated (per-channel\n" \
     "                 weights and input compensation, as quantize --input-compensation)\n"     \
     "  --max-drop P   exit 1 when a gated variant loses more than P points of top-1 (of\n"      \
@@ -571,12 +572,22 @@ typedef struct {
     char schemes[128], grans[128], methods[256], bits[64];
 } list_values;
 
+/* A list as given, or every value when it is "all" (as stats --method all). */
+static const char *all_or(const char *list, const char *every)
+{
+    return strcmp(list, "all") ? list : every;
+}
+
 static int build_variants(compare_options *o, const list_values *lv)
 {
-    char b1[128], b2[128], b3[256], b4[64];
+    char b1[128], b2[128], b3[256], b4[64], every_method[256] = "";
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        snprintf(every_method + strlen(every_method), sizeof every_method - strlen(every_method), "%s%s",
+                 m ? "," : "", qc_range_method_name((qc_range_method)m));
     char *sch[MAX_LIST], *gr[MAX_LIST], *me[MAX_LIST], *bi[MAX_LIST];
-    int ns = split_list(lv->schemes, b1, sizeof b1, sch), ng = split_list(lv->grans, b2, sizeof b2, gr);
-    int nm = split_list(lv->methods, b3, sizeof b3, me), nb = split_list(lv->bits, b4, sizeof b4, bi);
+    int ns = split_list(all_or(lv->schemes, "gemmlowp,symlowp"), b1, sizeof b1, sch);
+    int ng = split_list(all_or(lv->grans, "tensor,channel,compensated"), b2, sizeof b2, gr);
+    int nm = split_list(all_or(lv->methods, every_method), b3, sizeof b3, me), nb = split_list(lv->bits, b4, sizeof b4, bi);
     if (ns < 1 || ng < 1 || nm < 1 || nb < 1)
         return cli_usage_error(COMPARE_USAGE, "bad list of schemes, granularities, methods or bits");
     qc_scheme schemes[MAX_LIST];

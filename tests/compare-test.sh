@@ -170,6 +170,10 @@ expect "the table names the gated variant" 0 "$QCAL" compare --limit 500 --layer
     --methods minmax,mse --bits 6 --schemes gemmlowp --granularity tensor --max-drop 50 "$M" "$CAL" "$VAL"
 contains "the gated line" "$tmp/out" "gated: gemmlowp/tensor/minmax/6bit"
 
+# 'all' in a list is every value, as in stats --method all
+expect "--methods all" 0 "$QCAL" compare --json -q --limit 50 --calib-limit 32 --layer-images 2 --schemes all --granularity tensor --methods all "$M" "$CAL" "$VAL"
+if [ "$(json_get "$tmp/out" '["variants"].__len__()')" = 14 ]; then ok "--schemes all --methods all: 2 x 7 variants"; else bad "--schemes all --methods all: 2 x 7 variants ($(json_get "$tmp/out" '["variants"].__len__()'))"; fi
+
 # 6. the table, the HTML page, several models, unlabelled images
 expect "the table" 0 "$QCAL" compare $FAST --html "$tmp/r.html" "$M" "$CAL" "$VAL"
 contains "the table has the FP32 row" "$tmp/out" "fp32"
