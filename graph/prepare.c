@@ -6,13 +6,17 @@
 
 #include "graph-impl.h"
 
+/* Every op table of the runtime, in lookup order: the one list that both finding an op and
+ * naming the supported ones read. */
+static const qc_op *const op_tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math,
+                                         qc_ops_shape, qc_ops_resize, qc_ops_conv_transpose};
+#define N_OP_TABLES (sizeof op_tables / sizeof op_tables[0])
+
 const qc_op *qc_op_find(const char *op_type, const char *domain)
 {
-    static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math, qc_ops_shape, qc_ops_resize,
-                                          qc_ops_conv_transpose};
     bool default_domain = !domain || !domain[0] || strcmp(domain, "ai.onnx") == 0;
-    for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
-        for (const qc_op *op = tables[t]; op->op_type; op++) {
+    for (size_t t = 0; t < N_OP_TABLES; t++)
+        for (const qc_op *op = op_tables[t]; op->op_type; op++) {
             bool op_default = !op->domain[0];
             bool same_domain = op_default ? default_domain : domain && !strcmp(domain, op->domain);
             if (same_domain && strcmp(op->op_type, op_type) == 0)
@@ -31,10 +35,8 @@ const char *const *qc_supported_ops(void)
     static const char *names[256];
     if (!names[0]) {
         int n = 0;
-        static const qc_op *const tables[] = {qc_ops_tensor, qc_ops_fp32, qc_ops_int8, qc_ops_math, qc_ops_shape, qc_ops_resize,
-                                          qc_ops_conv_transpose};
-        for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
-            for (const qc_op *op = tables[t]; op->op_type && n < 255; op++) {
+        for (size_t t = 0; t < N_OP_TABLES; t++)
+            for (const qc_op *op = op_tables[t]; op->op_type && n < 255; op++) {
                 /* each type once; the private "qcal" domain only holds fused forms */
                 bool seen = !strcmp(op->domain, "qcal");
                 for (int i = 0; i < n && !seen; i++)

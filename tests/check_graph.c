@@ -2,6 +2,7 @@
  * constant and shape-subgraph folding), the BatchNorm fold, the executor and the thread pool,
  * and every integer op against the ONNX definition over scale ratios 2^-20..2^20, on small
  * models built here with the protobuf-c bindings. */
+#include <ctype.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -2714,11 +2715,83 @@ START_TEST(reductions_and_variadic_ops_run_for_any_batch)
 }
 END_TEST
 
+/* README's "Supported ops" paragraph and the runtime's op tables name the same ops: every op
+ * the paragraph names is registered (the conformance runner skips unsupported ops silently, so
+ * a listed op that lost its table would pass unnoticed), and every registered op is listed. */
+#define README_OPS_START "Supported ops (FP32 unless noted):"
+#define README_OPS_END "**Images:"
+static char *readme_ops_paragraph(void)
+{
+    FILE *f = fopen("README.md", "rb");
+    ck_assert_msg(f != NULL, "README.md not found (tests run from the project's root)");
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    char *start = strstr(text, README_OPS_START);
+    ck_assert_msg(start != NULL, "README has no '%s' paragraph", README_OPS_START);
+    char *end = strstr(start, README_OPS_END);
+    ck_assert_msg(end != NULL, "README's ops paragraph has no end ('%s')", README_OPS_END);
+    *end = '\0';
+    return start + strlen(README_OPS_START);
+}
+
+/* Capitalised words of the paragraph that are not op names. */
+static bool readme_word_is_prose(const char *w)
+{
+    static const char *const prose[] = {"CRD", "DCR", "FP32", "InvStdDev", "ONNX", "QDQ", "Quantized",
+                                        "Runtime", "Supported", NULL};
+    for (int i = 0; prose[i]; i++)
+        if (!strcmp(w, prose[i]))
+            return true;
+    return false;
+}
+
+static bool word_in(const char *text, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = strstr(text, word); p; p = strstr(p + 1, word)) {
+        bool left = p == text || !isalnum((unsigned char)p[-1]);
+        bool right = !isalnum((unsigned char)p[n]);
+        if (left && right)
+            return true;
+    }
+    return false;
+}
+
+START_TEST(readme_lists_exactly_the_registered_ops)
+{
+    const char *para = readme_ops_paragraph();
+    int listed = 0;
+    for (const char *p = para; *p;) {
+        if (isupper((unsigned char)*p) && (p == para || (!isalnum((unsigned char)p[-1]) && p[-1] != '_'))) {
+            char w[64];
+            size_t n = 0;
+            while (isalnum((unsigned char)p[n]) && n < sizeof w - 1)
+                w[n] = p[n], n++;
+            w[n] = '\0';
+            p += n;
+            if (n < 2 || readme_word_is_prose(w))
+                continue;
+            ck_assert_msg(qc_op_supported(w, "") || qc_op_supported(w, "com.microsoft"),
+                          "README lists op '%s', which no op table registers", w);
+            listed++;
+        } else {
+            p++;
+        }
+    }
+    ck_assert_int_gt(listed, 50);
+    for (const char *const *op = qc_supported_ops(); *op; op++)
+        ck_assert_msg(word_in(para, *op), "op '%s' is registered but README's ops paragraph does not list it", *op);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
     TCase *load = tcase_create("load");
     tcase_add_test(load, unsupported_ops_are_all_listed_with_a_node_name);
+    tcase_add_test(load, readme_lists_exactly_the_registered_ops);
     tcase_add_test(load, a_truncated_or_garbage_file_is_bad_input_naming_it);
     tcase_add_test(load, math_op_attributes_are_checked_naming_node_and_attribute);
     tcase_add_test(load, a_cycle_is_reported_with_a_node_name);
