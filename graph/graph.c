@@ -30,6 +30,15 @@ size_t qc_dtype_size(qc_dtype t)
     }
 }
 
+const char *qc_onnx_type_name(int64_t code)
+{
+    static const char *const names[] = {"undefined", "float",   "uint8",  "int8",   "uint16",
+                                        "int16",     "int32",   "int64",  "string", "bool",
+                                        "float16",   "double",  "uint32", "uint64", "complex64",
+                                        "complex128", "bfloat16"};
+    return code >= 0 && code < (int64_t)(sizeof names / sizeof names[0]) ? names[code] : "an unknown type";
+}
+
 const char *qc_dtype_name(qc_dtype t)
 {
     switch (t) {

@@ -57,6 +57,8 @@ typedef enum {
 
 size_t qc_dtype_size(qc_dtype t);     /* bytes per element; 0 when unsupported */
 const char *qc_dtype_name(qc_dtype t); /* "float32", "uint8", … */
+/* The name of an ONNX TensorProto data type code, supported or not ("float", "double", …). */
+const char *qc_onnx_type_name(int64_t code);
 
 /* A typed n-dimensional array. data is not owned by the value itself: its owner is the
  * graph (initializers) or the qc_exec (activations), or the caller (inputs). */

@@ -749,15 +749,6 @@ static qc_status gather_elements_run(qc_exec *x, const qc_node *n, const qc_valu
 
 /* ---- Cast ------------------------------------------------------------------------------------ */
 
-static const char *onnx_type_name(int64_t code)
-{
-    static const char *const names[] = {"undefined", "float",   "uint8",  "int8",   "uint16",
-                                        "int16",     "int32",   "int64",  "string", "bool",
-                                        "float16",   "double",  "uint32", "uint64", "complex64",
-                                        "complex128", "bfloat16"};
-    return code >= 0 && code < (int64_t)(sizeof names / sizeof names[0]) ? names[code] : "an unknown type";
-}
-
 static qc_status cast_check(const qc_graph *g, qc_node *n, qc_error *err)
 {
     (void)g;
@@ -770,7 +761,7 @@ static qc_status cast_check(const qc_graph *g, qc_node *n, qc_error *err)
     if (to->i != QC_UNDEFINED && to->i <= QC_BOOL && qc_dtype_size((qc_dtype)to->i))
         return QC_OK;
     return qc_node_fail(err, n, "cast to %s is not supported (float, uint8, int8, int32, int64 and bool are)",
-                        onnx_type_name(to->i));
+                        qc_onnx_type_name(to->i));
 }
 
 static qc_status cast_infer(const qc_node *n, const qc_value *const *in, qc_value *out,

@@ -19,15 +19,6 @@ static qc_dtype dtype_from_onnx(int32_t t)
     }
 }
 
-static const char *onnx_type_name(int32_t t)
-{
-    static const char *const names[] = {"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16",
-                                        "INT16", "INT32", "INT64", "STRING", "BOOL",
-                                        "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64",
-                                        "COMPLEX128", "BFLOAT16"};
-    return t >= 0 && t < (int32_t)(sizeof names / sizeof names[0]) ? names[t] : "UNKNOWN";
-}
-
 /* Converts a TensorProto (raw_data or typed fields) into a value with malloc'ed data. */
 static qc_status tensor_from_proto(const Onnx__TensorProto *tp, const char *file,
                                    const char *what, qc_value *out, qc_error *err)
@@ -37,7 +28,7 @@ static qc_status tensor_from_proto(const Onnx__TensorProto *tp, const char *file
     qc_dtype dtype = dtype_from_onnx(tp->data_type);
     if (dtype == QC_UNDEFINED)
         return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': tensor '%s' has type %s, which qcal does not support",
-                       file, name, onnx_type_name(tp->data_type));
+                       file, name, qc_onnx_type_name(tp->data_type));
     if (tp->n_dims > QC_MAX_RANK)
         return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': tensor '%s' has rank %zu (at most %d supported)",
                        file, name, tp->n_dims, QC_MAX_RANK);
@@ -173,7 +164,7 @@ static qc_status apply_value_info(const Onnx__ValueInfoProto *vi, const char *fi
         t->value.dtype = dtype_from_onnx(tt->elem_type);
         if (t->value.dtype == QC_UNDEFINED)
             return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': '%s' has type %s, which qcal does not support",
-                           file, t->name, onnx_type_name(tt->elem_type));
+                           file, t->name, qc_onnx_type_name(tt->elem_type));
     }
     if (!tt->shape)
         return QC_OK;
