@@ -7,38 +7,13 @@
  * (logits) or from a single-threaded per-layer pass, so the JSON does not depend on --threads.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../calib/calib.h"
 #include "../stats/stats.h"
 #include "cli.h"
-
-#define COMPARE_USAGE                                                                              \
-    "usage: qcal compare MODEL... CALIB VAL [--schemes LIST] [--granularity LIST]\n"              \
-    "                    [--methods LIST] [--bits LIST] [--limit N] [--calib-limit N]\n"         \
-    "                    [--layer-images N] [--max-drop P] [--min-sqnr DB] [--gate VARIANT]\n"   \
-    "                    [--html FILE] [--json] [--quiet] [--threads N]\n"                       \
-    "                    [--sample N [--seed S]] [--skip-bad]\n"                                 \
-    "                    [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
-    "                    [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
-    "  Gathers statistics of each MODEL over CALIB once, quantizes it in every variant\n"        \
-    "  (scheme x granularity x method x bits; default gemmlowp,symlowp x tensor,channel, minmax,\n" \
-    "  8 bits), runs each on qcal's executor over VAL and prints FP32 and each variant's top-1,\n" \
-    "  the drop, agreement with FP32 and the INT8 speed-up, with per-layer SQNR on the first\n"  \
-    "  --layer-images images (default 64). Each LIST may be 'all' (every scheme,\n"            \
-    "  granularity or method).\n"                                                               \
-    "  --granularity  tensor, channel (weights per output channel) or compensated (per-channel\n" \
-    "                 weights and input compensation, as quantize --input-compensation)\n"     \
-    "  --max-drop P   exit 1 when a gated variant loses more than P points of top-1 (of\n"      \
-    "                 agreement with FP32 when VAL has no labels)\n"                             \
-    "  --min-sqnr DB  exit 1 when a gated variant has an activation below DB dB of SQNR\n"      \
-    "  --gate NAME    the variant the gates apply to: a name, 'all', or by default the most\n"  \
-    "                 faithful variant of each model (highest top-1 agreement with FP32, then\n" \
-    "                 lowest KL, then smallest drop), named under the table\n"                 \
-    "  --html FILE    a self-contained HTML report (table, charts, histograms, ranges)\n"      \
-    "  --sample N     a reproducible class-balanced random subset of CALIB and of VAL (--seed S)\n" \
-    "  --skip-bad     report an unreadable image of CALIB or VAL and leave it out\n"
 
 #define MAX_MODELS 16
 #define MAX_VARIANTS 64
@@ -58,10 +33,11 @@ typedef struct {
 typedef struct {
     variant_spec v[MAX_VARIANTS];
     int n;
+    const char *schemes, *grans, *methods, *bits; /* the lists given */
     const char *gate;
     bool has_max_drop, has_min_sqnr;
-    double max_drop, min_sqnr;
-    int64_t limit, calib_limit, layer_images;
+    float max_drop, min_sqnr;
+    int64_t calib_limit, layer_images;
     const char *html;
     cli_image_select select;
     cli_skipped *calib_skipped, val_skipped; /* --skip-bad: the first model's CALIB, and VAL */
@@ -259,7 +235,7 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     int status = model_setup(path, calib, o, m, &pp);
     if (status != QC_OK)
         return status;
-    m->n = val->n_items < o->limit ? val->n_items : o->limit;
+    m->n = val->n_items < o->select.limit ? val->n_items : o->select.limit;
     if ((status = load_images(m, val, &pp, o->common.threads)) != QC_OK)
         return status;
     m->fp32_logits = malloc(sizeof(float) * (size_t)(m->n * m->classes));
@@ -553,6 +529,58 @@ static int write_html(const model_result *ms, int n_models, const compare_option
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
+static bool parse_max_drop(const char *v, void *options)
+{
+    compare_options *o = options;
+    return o->has_max_drop = cli_parse_float(v, &o->max_drop) && o->max_drop >= 0;
+}
+
+static bool parse_min_sqnr(const char *v, void *options)
+{
+    compare_options *o = options;
+    return o->has_min_sqnr = cli_parse_float(v, &o->min_sqnr);
+}
+
+#define FIELD(f) .offset = offsetof(compare_options, f)
+static const cli_option rows[] = {
+    {"--schemes", .kind = CLI_STRING, FIELD(schemes), .arg = "LIST"},
+    {"--granularity", .kind = CLI_STRING, FIELD(grans), .arg = "LIST",
+     .help = "tensor, channel (weights per output channel) or compensated (per-channel weights and input "
+             "compensation, as quantize --input-compensation)"},
+    {"--methods", .kind = CLI_STRING, FIELD(methods), .arg = "LIST"},
+    {"--bits", .kind = CLI_STRING, FIELD(bits), .arg = "LIST"},
+    {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select), .usage = "[--limit N] [--sample N [--seed S]] [--skip-bad]"},
+    {"--calib-limit", .kind = CLI_INT64, FIELD(calib_limit), .arg = "N", .min = 1, .max = INT64_MAX,
+     .expects = "a positive number"},
+    {"--layer-images", .kind = CLI_INT64, FIELD(layer_images), .arg = "N", .min = 0, .max = INT64_MAX,
+     .expects = "a number >= 0"},
+    {"--max-drop", .kind = CLI_CUSTOM, .arg = "P", .parse = parse_max_drop, .expects = "points, a number >= 0",
+     .help = "exit 1 when a gated variant loses more than P points of top-1 (of agreement with FP32 when VAL "
+             "has no labels)"},
+    {"--min-sqnr", .kind = CLI_CUSTOM, .arg = "DB", .parse = parse_min_sqnr, .expects = "dB, a number",
+     .help = "exit 1 when a gated variant has an activation below DB dB of SQNR"},
+    {"--gate", .kind = CLI_STRING, FIELD(gate), .arg = "VARIANT",
+     .help = "the variant the gates apply to: a name, 'all', or by default the most faithful variant of each "
+             "model (highest top-1 agreement with FP32, then lowest KL, then smallest drop), named under the table"},
+    {"--html", .kind = CLI_STRING, FIELD(html), .arg = "FILE",
+     .help = "a self-contained HTML report (table, charts, histograms, ranges)"},
+    {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
+    {"--sample", .kind = CLI_DOC, .arg = "N",
+     .help = "a reproducible class-balanced random subset of CALIB and of VAL (--seed S)"},
+    {"--skip-bad", .kind = CLI_DOC, .help = "report an unreadable image of CALIB or VAL and leave it out"},
+    {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {0},
+};
+
+static const cli_command command = {
+    "compare", "MODEL... CALIB VAL", NULL,
+    "Gathers statistics of each MODEL over CALIB once, quantizes it in every variant (scheme x granularity x "
+    "method x bits; default gemmlowp,symlowp x tensor,channel, minmax, 8 bits), runs each on qcal's executor "
+    "over VAL and prints FP32 and each variant's top-1, the drop, agreement with FP32 and the INT8 speed-up, "
+    "with per-layer SQNR on the first --layer-images images (default 64). Each LIST may be 'all' (every "
+    "scheme, granularity or method).",
+    rows, MAX_MODELS + 2, "compare takes at most 16 models"};
+
 /* Splits a comma-separated list into at most MAX_LIST items of buf; the count, or -1. */
 static int split_list(const char *v, char *buf, size_t size, char **items)
 {
@@ -568,55 +596,51 @@ static int split_list(const char *v, char *buf, size_t size, char **items)
     return n;
 }
 
-typedef struct {
-    char schemes[128], grans[128], methods[256], bits[64];
-} list_values;
-
 /* A list as given, or every value when it is "all" (as stats --method all). */
 static const char *all_or(const char *list, const char *every)
 {
     return strcmp(list, "all") ? list : every;
 }
 
-static int build_variants(compare_options *o, const list_values *lv)
+static int build_variants(compare_options *o)
 {
     char b1[128], b2[128], b3[256], b4[64], every_method[256] = "";
     for (int m = 0; m < QC_RANGE_COUNT; m++)
         snprintf(every_method + strlen(every_method), sizeof every_method - strlen(every_method), "%s%s",
                  m ? "," : "", qc_range_method_name((qc_range_method)m));
     char *sch[MAX_LIST], *gr[MAX_LIST], *me[MAX_LIST], *bi[MAX_LIST];
-    int ns = split_list(all_or(lv->schemes, "gemmlowp,symlowp"), b1, sizeof b1, sch);
-    int ng = split_list(all_or(lv->grans, "tensor,channel,compensated"), b2, sizeof b2, gr);
-    int nm = split_list(all_or(lv->methods, every_method), b3, sizeof b3, me), nb = split_list(lv->bits, b4, sizeof b4, bi);
+    int ns = split_list(all_or(o->schemes, "gemmlowp,symlowp"), b1, sizeof b1, sch);
+    int ng = split_list(all_or(o->grans, "tensor,channel,compensated"), b2, sizeof b2, gr);
+    int nm = split_list(all_or(o->methods, every_method), b3, sizeof b3, me), nb = split_list(o->bits, b4, sizeof b4, bi);
     if (ns < 1 || ng < 1 || nm < 1 || nb < 1)
-        return cli_usage_error(COMPARE_USAGE, "bad list of schemes, granularities, methods or bits");
+        return cli_usage_error(&command, "bad list of schemes, granularities, methods or bits");
     qc_scheme schemes[MAX_LIST];
     bool per_channel[MAX_LIST], compensated[MAX_LIST];
     qc_range_method methods[MAX_LIST];
     int bits[MAX_LIST];
     for (int i = 0; i < ns; i++)
         if (!qc_scheme_parse(sch[i], &schemes[i]))
-            return cli_usage_error(COMPARE_USAGE, "unknown scheme '%s'", sch[i]);
+            return cli_usage_error(&command, "unknown scheme '%s'", sch[i]);
     for (int i = 0; i < ng; i++) {
         if (strcmp(gr[i], "tensor") && strcmp(gr[i], "channel") && strcmp(gr[i], "compensated"))
-            return cli_usage_error(COMPARE_USAGE, "unknown granularity '%s' (tensor, channel, compensated)", gr[i]);
+            return cli_usage_error(&command, "unknown granularity '%s' (tensor, channel, compensated)", gr[i]);
         compensated[i] = !strcmp(gr[i], "compensated");
         per_channel[i] = strcmp(gr[i], "tensor") != 0;
     }
     for (int i = 0; i < nm; i++) {
         int m = qc_range_method_parse(me[i]);
         if (m < 0)
-            return cli_usage_error(COMPARE_USAGE, "unknown method '%s'", me[i]);
+            return cli_usage_error(&command, "unknown method '%s'", me[i]);
         methods[i] = (qc_range_method)m;
     }
     for (int i = 0; i < nb; i++) {
         int64_t b;
         if (!cli_parse_int(bi[i], QC_BITS_MIN, QC_BITS_MAX, &b))
-            return cli_usage_error(COMPARE_USAGE, "bad bit width '%s' (2 to 8)", bi[i]);
+            return cli_usage_error(&command, "bad bit width '%s' (2 to 8)", bi[i]);
         bits[i] = (int)b;
     }
     if (ns * ng * nm * nb > MAX_VARIANTS)
-        return cli_usage_error(COMPARE_USAGE, "at most %d variants", MAX_VARIANTS);
+        return cli_usage_error(&command, "at most %d variants", MAX_VARIANTS);
     /* the method and the width are in the name only when the grid has more than the default */
     bool name_method = nm > 1 || methods[0] != QC_RANGE_MINMAX, name_bits = nb > 1 || bits[0] != 8;
     o->n = 0;
@@ -637,96 +661,31 @@ static int build_variants(compare_options *o, const list_values *lv)
     for (int i = 0; i < o->n; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(o->v[i].name, o->v[j].name))
-                return cli_usage_error(COMPARE_USAGE, "variant '%s' is listed twice", o->v[i].name);
+                return cli_usage_error(&command, "variant '%s' is listed twice", o->v[i].name);
     return QC_OK;
 }
 
-static int parse_options(int argc, char **argv, compare_options *o, const char **pos, int *n_pos)
+/* The options and operands: the variants built, --gate checked. False when the command stops
+ * here (*status: after --help QC_OK, else the usage error's). */
+static bool parse_options(int argc, char **argv, compare_options *o, const char **pos, int *n_pos, int *status)
 {
-    list_values lv = {"gemmlowp,symlowp", "tensor,channel", "minmax", "8"};
-    *o = (compare_options){.limit = INT64_MAX, .calib_limit = INT64_MAX, .layer_images = 64};
-    o->common.threads = 1;
-    *n_pos = 0;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        int r = cli_common_option(&o->common, argc, argv, &i, COMPARE_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        if ((r = cli_pp_option(&o->pp, argc, argv, &i, COMPARE_USAGE)) == 0)
-            r = cli_images_option(&o->limit, NULL, argc, argv, &i, COMPARE_USAGE);
-        if (r == 0)
-            r = cli_select_option(&o->select, argc, argv, &i, COMPARE_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        float f;
-        char *list = NULL;
-        size_t cap = 0;
-        if ((v = cli_option_value("--schemes", argc, argv, &i, &bad, COMPARE_USAGE)))
-            list = lv.schemes, cap = sizeof lv.schemes;
-        else if ((v = cli_option_value("--granularity", argc, argv, &i, &bad, COMPARE_USAGE)))
-            list = lv.grans, cap = sizeof lv.grans;
-        else if ((v = cli_option_value("--methods", argc, argv, &i, &bad, COMPARE_USAGE)))
-            list = lv.methods, cap = sizeof lv.methods;
-        else if ((v = cli_option_value("--bits", argc, argv, &i, &bad, COMPARE_USAGE)))
-            list = lv.bits, cap = sizeof lv.bits;
-        if (list) {
-            if (strlen(v) >= cap)
-                return cli_usage_error(COMPARE_USAGE, "list too long: '%s'", v);
-            strcpy(list, v);
-        } else if ((v = cli_option_value("--calib-limit", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_int(v, 1, INT64_MAX, &o->calib_limit))
-                return cli_usage_error(COMPARE_USAGE, "bad --calib-limit '%s'", v);
-        } else if ((v = cli_option_value("--layer-images", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_int(v, 0, INT64_MAX, &o->layer_images))
-                return cli_usage_error(COMPARE_USAGE, "bad --layer-images '%s'", v);
-        } else if ((v = cli_option_value("--max-drop", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_float(v, &f) || !(f >= 0.0f) || !isfinite(f))
-                return cli_usage_error(COMPARE_USAGE, "bad --max-drop '%s' (points, >= 0)", v);
-            o->has_max_drop = true;
-            o->max_drop = f;
-        } else if ((v = cli_option_value("--min-sqnr", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_float(v, &f) || !isfinite(f))
-                return cli_usage_error(COMPARE_USAGE, "bad --min-sqnr '%s' (dB)", v);
-            o->has_min_sqnr = true;
-            o->min_sqnr = f;
-        } else if ((v = cli_option_value("--gate", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            o->gate = v;
-        } else if ((v = cli_option_value("--html", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            o->html = v;
-        } else if (bad) {
-            return QC_ERR_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error(COMPARE_USAGE, "unknown option '%s'", argv[i]);
-        } else {
-            if (*n_pos == MAX_MODELS + 2)
-                return cli_usage_error(COMPARE_USAGE, "at most %d models", MAX_MODELS);
-            pos[(*n_pos)++] = argv[i];
-        }
-        if (bad)
-            return QC_ERR_USAGE;
-    }
-    if (o->common.help)
-        return QC_OK;
+    *o = (compare_options){.schemes = "gemmlowp,symlowp", .grans = "tensor,channel", .methods = "minmax",
+                           .bits = "8", .select = CLI_SELECT_DEFAULT, .calib_limit = INT64_MAX,
+                           .layer_images = 64, .common = {.threads = 1}};
+    if (!cli_parse(&command, o, argc, argv, pos, n_pos, status))
+        return false;
     if (*n_pos < 3)
-        return cli_usage_error(COMPARE_USAGE, "compare needs MODEL, CALIB and VAL");
-    if (cli_select_check(&o->select, COMPARE_USAGE) != QC_OK)
-        return QC_ERR_USAGE;
-    int st = build_variants(o, &lv);
-    if (st != QC_OK)
-        return st;
-    if (o->gate && strcmp(o->gate, "all")) {
-        bool found = false;
-        for (int k = 0; k < o->n; k++)
-            found |= !strcmp(o->v[k].name, o->gate);
-        if (!found)
-            return cli_usage_error(COMPARE_USAGE, "--gate: no variant is named '%s'", o->gate);
-    }
-    return QC_OK;
+        *status = cli_usage_error(&command, "compare needs MODEL, CALIB and VAL");
+    else if (cli_select_check(&o->select, &command) != QC_OK)
+        *status = QC_ERR_USAGE;
+    else
+        *status = build_variants(o);
+    bool found = !o->gate || !strcmp(o->gate, "all");
+    for (int k = 0; k < o->n && !found; k++)
+        found = !strcmp(o->v[k].name, o->gate);
+    if (*status == QC_OK && !found)
+        *status = cli_usage_error(&command, "--gate: no variant is named '%s'", o->gate);
+    return *status == QC_OK;
 }
 
 /* The gates on the gated variants of m: each failure appended to failures[n]; the new n. */
@@ -758,7 +717,7 @@ static int open_val(const char *val, compare_options *o, qc_image_set *set)
     o->val_skipped.quiet = o->common.quiet;
     qc_error err;
     if (o->select.skip_bad &&
-        (status = qc_image_set_keep_readable(set, QC_COLOR_RGB, o->limit, o->common.threads, cli_report_skip,
+        (status = qc_image_set_keep_readable(set, QC_COLOR_RGB, o->select.limit, o->common.threads, cli_report_skip,
                                              &o->val_skipped, &err)) != QC_OK) {
         cli_error("%s", err.msg);
         qc_image_set_free(set);
@@ -770,14 +729,9 @@ int cmd_compare(int argc, char **argv)
 {
     compare_options o;
     const char *pos[MAX_MODELS + 2];
-    int n_pos;
-    int status = parse_options(argc, argv, &o, pos, &n_pos);
-    if (status != QC_OK)
+    int n_pos, status;
+    if (!parse_options(argc, argv, &o, pos, &n_pos, &status))
         return status;
-    if (o.common.help) {
-        fputs(COMPARE_USAGE, stdout);
-        return 0;
-    }
     if (o.html && (status = cli_check_output_paths(o.html, "--html", pos, n_pos)) != QC_OK)
         return status;
     const int n_models = n_pos - 2;

@@ -5,10 +5,16 @@
 
 #include "cli.h"
 
-#define INSPECT_USAGE                                                                      \
-    "usage: qcal inspect MODEL [--json]\n"                                                 \
-    "  Lists the model's inputs and outputs, every node (op, name, output shape at batch 1),\n" \
-    "  the parameter count and the ops qcal does not support (exit 3 when there are any).\n"
+static const cli_option rows[] = {
+    {.kind = CLI_GROUP, .rows = cli_common_rows, .usage = "[--json]"},
+    {0},
+};
+
+static const cli_command command = {
+    "inspect", "MODEL", NULL,
+    "Lists the model's inputs and outputs, every node (op, name, output shape at batch 1), the "
+    "parameter count and the ops qcal does not support (exit 3 when there are any).",
+    rows, 1, "inspect takes one MODEL"};
 
 /* Shape with symbolic dimensions shown as N (inputs) — static shapes assume batch 1. */
 static char *io_shape(const qc_tensor *t, char *buf, size_t size)
@@ -97,24 +103,11 @@ int cmd_inspect(int argc, char **argv)
 {
     cli_common common = {.threads = 1};
     const char *model = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(&common, argc, argv, &i, INSPECT_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error(INSPECT_USAGE, "unknown option '%s'", argv[i]);
-        if (model)
-            return cli_usage_error(INSPECT_USAGE, "inspect takes one MODEL");
-        model = argv[i];
-    }
-    if (common.help) {
-        printf("%s", INSPECT_USAGE);
-        return 0;
-    }
+    int n = 0, status;
+    if (!cli_parse(&command, &common, argc, argv, &model, &n, &status))
+        return status;
     if (!model)
-        return cli_usage_error(INSPECT_USAGE, "inspect needs a MODEL");
+        return cli_usage_error(&command, "inspect needs a MODEL");
 
     qc_error err;
     char *data;
