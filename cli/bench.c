@@ -157,13 +157,8 @@ static void print_table(const char *model, const char *int8, const bench_options
 static void print_json(const char *model, const char *int8, const bench_options *o, const timing *f,
                        const timing *q)
 {
-    printf("{\"model\": ");
-    cli_json_string(stdout, model);
-    printf(", \"int8_model\": ");
-    if (o->int8_path)
-        cli_json_string(stdout, int8);
-    else
-        printf("null");
+    cli_json_field(model, "{\"model\": ");
+    cli_json_field(o->int8_path ? int8 : NULL, ", \"int8_model\": ");
     printf(", \"scheme\": ");
     if (o->int8_path)
         printf("null, \"per_channel\": null");
@@ -228,9 +223,7 @@ int cmd_bench(int argc, char **argv)
         status = time_graph(g, &o, rank, dims, per_sample, &f, &err);
     if (status == QC_OK)
         status = time_graph(q, &o, rank, dims, per_sample, &t, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
-    } else {
+    if (cli_status(status, &err) == QC_OK) {
         const char *int8 = o.int8_path ? o.int8_path : "(quantized here)";
         if (o.common.json)
             print_json(model, int8, &o, &f, &t);

@@ -37,6 +37,9 @@ int cmd_bench(int argc, char **argv);
 /* Prints "error: …" (or "warning: …") to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Returns st, after printing err's message when st is an error. */
+int cli_status(int st, const qc_error *err);
+int cli_out_of_memory(void); /* prints "error: out of memory"; returns QC_ERR_IO */
 
 /* ---- option tables (cli/options.c) -----------------------------------------------------------
  * A command declares each option once, as a row: its name, the kind of value and where in the
@@ -101,7 +104,6 @@ bool cli_parse(const cli_command *cmd, void *opts, int argc, char **argv, const 
 void cli_print_help(const cli_command *cmd, FILE *f);
 /* Prints the error and the command's help; returns QC_ERR_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool cli_list_add(void *list, const char *value);
 void cli_list_free(cli_list *l);
 bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 bool cli_parse_float(const char *s, float *out);
@@ -116,7 +118,7 @@ typedef struct { /* --json --quiet (-q) --threads N --help (-h) --max-memory MIB
 } cli_common;
 extern const cli_option cli_common_rows[];
 /* --size HxW --crop HxW --scale S --mean M[,M,M] --std S[,S,S] --color gray|rgb|bgr, laid over
- * the model card's by cli_pp_apply; and --layout nchw|nhwc, set at once (qc_set_image_layout). */
+ * the model card's by cli_model_setup; and --layout nchw|nhwc, set at once (qc_set_image_layout). */
 typedef struct {
     bool has_size, has_crop, has_scale;
     int size_h, size_w, crop_h, crop_w;
@@ -160,8 +162,6 @@ typedef struct {
     int64_t count;
 } cli_skipped;
 void cli_report_skip(void *ctx, const char *msg);
-/* Returns false (after printing) when the result does not fit the model's channels. */
-bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
 /* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the
  * card beside MODEL, else the card embedded in g (metadata qcal.model_card, written by qcal
  * quantize), else the default for the channels; the flags laid over. A quantized g (see
@@ -179,11 +179,13 @@ bool cli_pp_given(const cli_pp_flags *f);
  * returns the exit status. */
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
 /* The statistics in stats_path, checked against the model they are used with: its graph g and
- * hash (qc_stats_check_model), the preprocessing pp it now takes (model card and flags; NULL:
- * not checked), and completeness: a partial merge is exit 3 unless allow_partial (then a
- * warning unless quiet). Prints what goes wrong; returns the exit status (*s NULL on error). */
+ * hash (qc_stats_check_model), the preprocessing it now takes when it reads images (its card in
+ * *card and the flags laid over, in *pp: cli_model_setup), and completeness: a partial merge
+ * is exit 3 unless allow_partial (then a warning unless quiet). Prints what goes wrong; returns
+ * the exit status (*s NULL on error). */
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
-                   const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s);
+                   const cli_pp_flags *flags, bool allow_partial, bool quiet, qc_model_card *card,
+                   qc_preprocess *pp, qc_stats **s);
 
 /* ---- file safety (cli/common.c) ----------------------------------------------------------
  * Every command that writes a file checks it with cli_check_output before reading anything:
@@ -224,15 +226,14 @@ typedef struct {
     double start, last_draw;
 } cli_progress;
 void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool quiet);
-void cli_progress_update(cli_progress *p, int64_t done);
 void cli_progress_end(cli_progress *p);
-/* cli_progress_update as a library progress callback (ctx: the cli_progress) */
+/* draws the bar at done of total, as a library progress callback (ctx: the cli_progress) */
 void cli_progress_draw(void *ctx, int64_t done, int64_t total);
 
 double cli_now(void); /* monotonic seconds */
 
-/* JSON string output with escaping. */
-void cli_json_string(FILE *f, const char *s);
+/* Prints the printf-style fmt, then s as a JSON string (escaped; null when s is NULL). */
+void cli_json_field(const char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- gathering statistics (cli/stats.c), shared by stats and quantize ------------------- */
 

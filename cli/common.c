@@ -23,6 +23,19 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+int cli_status(int st, const qc_error *err)
+{
+    if (st != QC_OK)
+        cli_error("%s", err->msg);
+    return st;
+}
+
+int cli_out_of_memory(void)
+{
+    cli_error("out of memory");
+    return QC_ERR_IO;
+}
+
 void cli_warning(const char *fmt, ...)
 {
     va_list ap;
@@ -262,10 +275,8 @@ int cli_open_images(qc_image_set *set, const char *root, const char *labels_file
     qc_status st = qc_image_set_open(set, root, labels_file, &err);
     if (st == QC_OK && s && s->sample)
         st = qc_image_set_sample(set, s->sample, s->seed, &err);
-    if (st != QC_OK) {
-        cli_error("%s", err.msg);
+    if (cli_status(st, &err) != QC_OK)
         qc_image_set_free(set);
-    }
     return st;
 }
 
@@ -287,9 +298,7 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
         st = qc_pass_fuse_qdq(*g, &err);
     if (st == QC_OK && hash)
         st = qc_stats_hash_file(path, hash, &err);
-    if (st != QC_OK)
-        cli_error("%s", err.msg);
-    return st;
+    return cli_status(st, &err);
 }
 
 /* ---- file safety: what a command reads and writes ------------------------------------------ */
@@ -429,13 +438,18 @@ int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, 
 }
 
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
-                   const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s)
+                   const cli_pp_flags *flags, bool allow_partial, bool quiet, qc_model_card *card,
+                   qc_preprocess *pp, qc_stats **s)
 {
     qc_error err;
-    qc_status st = qc_stats_load(stats_path, s, &err);
+    int channels = cli_model_channels(g);
+    qc_status st = channels > 0 ? cli_model_setup(model_path, g, channels, flags, quiet, card, pp) : QC_OK;
+    if (st != QC_OK)
+        return st;
+    st = qc_stats_load(stats_path, s, &err);
     if (st == QC_OK)
         st = qc_stats_check_model(*s, g, hash, stats_path, model_path, &err);
-    if (st == QC_OK && pp)
+    if (st == QC_OK && channels > 0)
         st = qc_stats_check_preprocess(*s, pp, stats_path, model_path, &err);
     if (st == QC_OK && (st = qc_stats_check_complete(*s, stats_path, &err)) != QC_OK && allow_partial) {
         if (!quiet)
@@ -444,53 +458,15 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
                         (long long)(*s)->images, (long long)(*s)->shard_images);
         st = QC_OK;
     }
-    if (st != QC_OK) {
-        cli_error("%s", err.msg);
+    if (cli_status(st, &err) != QC_OK) {
         qc_stats_destroy(*s);
         *s = NULL;
     }
     return st;
 }
 
-int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
-                    bool quiet, qc_model_card *card, qc_preprocess *pp)
-{
-    qc_error err;
-    char warning[512] = "";
-    int status = qc_model_card_load(model_path, channels, card, warning, sizeof warning, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
-        return status;
-    }
-    if (warning[0] && !quiet)
-        cli_warning("%s", warning);
-    /* The card beside the model wins; a quantized file carries its own inside. */
-    const char *embedded = !card->found && g ? cli_graph_meta(g, "qcal.model_card") : NULL;
-    if (embedded) {
-        char name[4096];
-        snprintf(name, sizeof name, "%s (qcal.model_card)", model_path);
-        qc_model_card_free(card);
-        if ((status = qc_model_card_parse(embedded, name, channels, card, &err)) != QC_OK) {
-            cli_error("%s", err.msg);
-            return status;
-        }
-    } else if (!card->found && g && !cli_pp_given(f) && cli_model_is_quantized(g)) {
-        char *beside = qc_model_card_path(model_path);
-        cli_error("the preprocessing of '%s' is unknown: it is a quantized model with no model card "
-                  "beside it ('%s') and none inside it (metadata qcal.model_card); give the flags "
-                  "(--size, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
-                  model_path, beside ? beside : "?", beside ? beside : "?");
-        free(beside);
-        return QC_ERR_INPUT;
-    }
-    if (card->found)
-        *pp = card->pp;
-    else
-        qc_preprocess_default(pp, channels);
-    return cli_pp_apply(f, pp, channels) ? QC_OK : QC_ERR_USAGE;
-}
-
-bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
+/* The flags laid over pp; false (after printing) when the result does not fit the model's channels. */
+static bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
 {
     if (f->has_size) {
         pp->resize_h = f->size_h;
@@ -519,6 +495,40 @@ bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
     return true;
 }
 
+int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
+                    bool quiet, qc_model_card *card, qc_preprocess *pp)
+{
+    qc_error err;
+    char warning[512] = "";
+    int status = cli_status(qc_model_card_load(model_path, channels, card, warning, sizeof warning, &err), &err);
+    if (status != QC_OK)
+        return status;
+    if (warning[0] && !quiet)
+        cli_warning("%s", warning);
+    /* The card beside the model wins; a quantized file carries its own inside. */
+    const char *embedded = !card->found && g ? cli_graph_meta(g, "qcal.model_card") : NULL;
+    if (embedded) {
+        char name[4096];
+        snprintf(name, sizeof name, "%s (qcal.model_card)", model_path);
+        qc_model_card_free(card);
+        if ((status = cli_status(qc_model_card_parse(embedded, name, channels, card, &err), &err)) != QC_OK)
+            return status;
+    } else if (!card->found && g && !cli_pp_given(f) && cli_model_is_quantized(g)) {
+        char *beside = qc_model_card_path(model_path);
+        cli_error("the preprocessing of '%s' is unknown: it is a quantized model with no model card "
+                  "beside it ('%s') and none inside it (metadata qcal.model_card); give the flags "
+                  "(--size, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
+                  model_path, beside ? beside : "?", beside ? beside : "?");
+        free(beside);
+        return QC_ERR_INPUT;
+    }
+    if (card->found)
+        *pp = card->pp;
+    else
+        qc_preprocess_default(pp, channels);
+    return cli_pp_apply(f, pp, channels) ? QC_OK : QC_ERR_USAGE;
+}
+
 double cli_now(void)
 {
     struct timespec ts;
@@ -536,7 +546,7 @@ void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool 
     p->last_draw = 0;
 }
 
-void cli_progress_update(cli_progress *p, int64_t done)
+static void progress_update(cli_progress *p, int64_t done)
 {
     p->done = done;
     if (!p->on)
@@ -558,7 +568,7 @@ void cli_progress_update(cli_progress *p, int64_t done)
 void cli_progress_draw(void *ctx, int64_t done, int64_t total)
 {
     (void)total;
-    cli_progress_update(ctx, done);
+    progress_update(ctx, done);
 }
 
 void cli_progress_end(cli_progress *p)
@@ -567,7 +577,14 @@ void cli_progress_end(cli_progress *p)
         fprintf(stderr, "\r%*s\r", 80, "");
 }
 
-void cli_json_string(FILE *f, const char *s)
+void cli_json_field(const char *s, const char *fmt, ...)
 {
-    qc_json_put_string(f, s);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (s)
+        qc_json_put_string(stdout, s);
+    else
+        fputs("null", stdout);
 }

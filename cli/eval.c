@@ -123,12 +123,12 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     qc_image_input in = {0};
     qc_preprocess pp;
     int status = cli_load_model(path, true, &g, NULL);
-    if (status == QC_OK && (status = qc_image_input_of(g, path, "eval", true, &in, &err)) != QC_OK)
-        cli_error("%s", err.msg);
+    if (status == QC_OK)
+        status = cli_status(qc_image_input_of(g, path, "eval", true, &in, &err), &err);
     if (status == QC_OK)
         status = cli_model_setup(path, g, in.channels, &o->pp, o->common.quiet, &card, &pp);
-    if (status == QC_OK && o->predictions && (status = qc_file_begin(&pred, o->predictions, &err)) != QC_OK)
-        cli_error("%s", err.msg);
+    if (status == QC_OK && o->predictions)
+        status = cli_status(qc_file_begin(&pred, o->predictions, &err), &err);
     if (status != QC_OK)
         goto end;
     *res = (eval_result){.path = path};
@@ -146,8 +146,7 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     cli_progress_end(&progress);
     if (status == QC_OK && pred.f)
         status = qc_file_commit(&pred, &err);
-    if (status != QC_OK)
-        cli_error("%s", err.msg);
+    cli_status(status, &err);
 end:
     if (pred.f)
         qc_file_abort(&pred);
@@ -166,8 +165,7 @@ static void print_fraction_json(const char *key, int64_t count, int64_t total)
 
 static void print_result_json(const eval_result *r, const eval_options *o)
 {
-    printf("{\"model\": ");
-    cli_json_string(stdout, r->path);
+    cli_json_field(r->path, "{\"model\": ");
     printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->images,
            (long long)r->skipped, (long long)r->labelled);
     if (r->labelled)

@@ -33,10 +33,8 @@ int cmd_merge(int argc, char **argv)
     merge_options o = {.common = {.threads = 1}};
     int n_in = 0, status;
     const char **in = calloc((size_t)argc, sizeof *in);
-    if (!in) {
-        cli_error("out of memory");
-        return QC_ERR_IO;
-    }
+    if (!in)
+        return cli_out_of_memory();
     if (!cli_parse(&command, &o, argc, argv, in, &n_in, &status))
         goto done;
     const char *out = o.out;
@@ -54,25 +52,19 @@ int cmd_merge(int argc, char **argv)
 
     qc_error err;
     qc_stats *all = NULL;
-    status = qc_stats_load(in[0], &all, &err);
-    if (status != QC_OK)
-        cli_error("%s", err.msg);
+    status = cli_status(qc_stats_load(in[0], &all, &err), &err);
     for (int k = 1; k < n_in && status == QC_OK; k++) {
         qc_stats *s = NULL;
-        status = qc_stats_load(in[k], &s, &err);
-        if (status != QC_OK) {
-            cli_error("%s", err.msg);
-        } else if ((status = qc_stats_merge(all, s, &err)) != QC_OK) {
+        if ((status = cli_status(qc_stats_load(in[k], &s, &err), &err)) == QC_OK &&
+            (status = qc_stats_merge(all, s, &err)) != QC_OK)
             cli_error("cannot merge '%s' with '%s': %s", in[k], in[0], err.msg);
-        }
         qc_stats_destroy(s);
     }
-    if (status == QC_OK && (status = qc_stats_save(all, out, &err)) != QC_OK)
-        cli_error("%s", err.msg);
+    if (status == QC_OK)
+        status = cli_status(qc_stats_save(all, out, &err), &err);
     if (status == QC_OK) {
         if (o.common.json) {
-            printf("{\"output\": ");
-            cli_json_string(stdout, out);
+            cli_json_field(out, "{\"output\": ");
             printf(", \"inputs\": %d, \"images\": %lld, \"complete\": %s}\n", n_in, (long long)all->images,
                    all->shard_count ? "false" : "true");
         } else if (!o.common.quiet) {

@@ -1,7 +1,5 @@
 /* options.c — the option tables: one row per option (cli.h's cli_option), from which the parser,
  * the usage synopsis and the --help lines all derive, as git's parse-options does. */
-#include <errno.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +56,26 @@ static const char *expected(const cli_option *r, char *buf, size_t size)
     return buf;
 }
 
+/* Adds the comma-separated items of value to the cli_list field; false when out of memory (printed). */
+static bool cli_list_add(void *field, const char *value)
+{
+    cli_list *l = field;
+    char *copy = strdup(value);
+    bool ok = copy != NULL;
+    for (char *save = NULL, *tok = ok ? strtok_r(copy, ",", &save) : NULL; tok && ok; tok = strtok_r(NULL, ",", &save)) {
+        char **grown = realloc(l->items, (size_t)(l->n + 1) * sizeof *grown);
+        if ((ok = grown != NULL)) {
+            l->items = grown;
+            ok = (l->items[l->n] = strdup(tok)) != NULL;
+            l->n += ok;
+        }
+    }
+    free(copy);
+    if (!ok)
+        cli_error("out of memory");
+    return ok;
+}
+
 /* Reads value into the field of row r; false when the value is bad. */
 static bool set_value(const cli_option *r, char *field, const char *value)
 {
@@ -97,25 +115,6 @@ static bool set_value(const cli_option *r, char *field, const char *value)
     default:
         return r->parse(value, field);
     }
-}
-
-bool cli_list_add(void *field, const char *value)
-{
-    cli_list *l = field;
-    char *copy = strdup(value);
-    bool ok = copy != NULL;
-    for (char *save = NULL, *tok = ok ? strtok_r(copy, ",", &save) : NULL; tok && ok; tok = strtok_r(NULL, ",", &save)) {
-        char **grown = realloc(l->items, (size_t)(l->n + 1) * sizeof *grown);
-        if ((ok = grown != NULL)) {
-            l->items = grown;
-            ok = (l->items[l->n] = strdup(tok)) != NULL;
-            l->n += ok;
-        }
-    }
-    free(copy);
-    if (!ok)
-        cli_error("out of memory");
-    return ok;
 }
 
 void cli_list_free(cli_list *l)
@@ -244,12 +243,12 @@ void cli_print_help(const cli_command *cmd, FILE *f)
 
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
 {
+    char msg[8192];
     va_list ap;
     va_start(ap, fmt);
-    fputs("error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    cli_error("%s", msg);
     cli_print_help(cmd, stderr);
     return QC_ERR_USAGE;
 }

@@ -147,10 +147,8 @@ static void print_table(const qc_quantize_report *r, const char *out)
 static void print_json(const char *model, const quantize_options *o, const qc_stats *s,
                        const qc_quantize_report *r, bool runnable)
 {
-    printf("{\"model\": ");
-    cli_json_string(stdout, model);
-    printf(", \"output\": ");
-    cli_json_string(stdout, o->out);
+    cli_json_field(model, "{\"model\": ");
+    cli_json_field(o->out, ", \"output\": ");
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
            "\"input_compensation\": %s, \"calibration_images\": %lld, \"calibration_skipped\": %lld, "
@@ -162,8 +160,7 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
            (long long)o->skipped.count, runnable ? "true" : "false");
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
-        printf("%s\n  {\"name\": ", i ? "," : "");
-        cli_json_string(stdout, t->tensor);
+        cli_json_field(t->tensor, "%s\n  {\"name\": ", i ? "," : "");
         printf(", \"role\": \"%s\", \"bits\": %d, \"min\": %.9g, \"max\": %.9g, \"qmin\": %lld, \"qmax\": %lld, "
                "\"scale\": [",
                t->role, t->bits, (double)t->min, (double)t->max, (long long)t->params[0].qmin,
@@ -276,13 +273,8 @@ static int load_statistics(quantize_options *o, const char *const *pos, const qc
 {
     qc_error err;
     int status;
-    if (o->stats_file) {
-        if (channels > 0 &&
-            (status = cli_model_setup(pos[0], g, channels, &o->pp, o->common.quiet, card, pp)) != QC_OK)
-            return status;
-        return cli_load_stats(o->stats_file, g, hash, pos[0], channels > 0 ? pp : NULL, o->allow_partial,
-                              o->common.quiet, s);
-    }
+    if (o->stats_file)
+        return cli_load_stats(o->stats_file, g, hash, pos[0], &o->pp, o->allow_partial, o->common.quiet, card, pp, s);
     double seconds;
     cli_gather_options go = {.limit = o->select.limit, .batch = o->select.batch, .shard_i = 0, .shard_n = 1,
                              .per_channel = o->q.activations == QC_GRANULARITY_COMPENSATED,
@@ -291,10 +283,8 @@ static int load_statistics(quantize_options *o, const char *const *pos, const qc
                              .select = &o->select, .skipped = &o->skipped};
     if ((status = cli_stats_gather(pos[0], pos[1], &go, g, hash, s, &seconds)) != QC_OK)
         return status;
-    if (channels > 0 && (status = qc_model_card_load(pos[0], channels, card, NULL, 0, &err)) != QC_OK) {
-        cli_error("%s", err.msg);
+    if (channels > 0 && (status = cli_status(qc_model_card_load(pos[0], channels, card, NULL, 0, &err), &err)) != QC_OK)
         return status;
-    }
     *pp = (*s)->pp;
     return QC_OK;
 }
@@ -340,10 +330,8 @@ int cmd_quantize(int argc, char **argv)
     char card_target[4096] = "";
     if (status == QC_OK)
         status = write_outputs(&o, pos[0], qg, &report, card_json, &copied, card_target, sizeof card_target, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
+    if (cli_status(status, &err) != QC_OK)
         goto end;
-    }
     bool runnable = true;
     for (int i = 0; i < qg->n_nodes; i++)
         runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);

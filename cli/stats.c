@@ -113,15 +113,8 @@ static bool channel_spread(const qc_tensor_stats *t, double *lo, double *hi)
 
 static void print_summary_json(const char *model, const qc_stats *s, const stats_options *o, double seconds)
 {
-    printf("{\"model\": ");
-    cli_json_string(stdout, model);
-    printf(", \"stats\": ");
-    if (o->out)
-        cli_json_string(stdout, o->out);
-    else if (o->stats_file)
-        cli_json_string(stdout, o->stats_file);
-    else
-        printf("null");
+    cli_json_field(model, "{\"model\": ");
+    cli_json_field(o->out ? o->out : o->stats_file, ", \"stats\": ");
     printf(", \"images\": %lld, \"granularity\": \"%s\", \"histograms\": %s", (long long)s->images,
            s->per_channel ? "channel" : "tensor", s->histograms ? "true" : "false");
     if (!o->stats_file)
@@ -140,8 +133,7 @@ static void print_summary_json(const char *model, const qc_stats *s, const stats
     for (int i = 0; i < s->n_tensors; i++) {
         const qc_tensor_stats *t = &s->tensors[i];
         static const char *roles[] = {"input", "activation", "weight"};
-        printf("%s\n  {\"name\": ", i ? "," : "");
-        cli_json_string(stdout, t->name);
+        cli_json_field(t->name, "%s\n  {\"name\": ", i ? "," : "");
         printf(", \"role\": \"%s\", \"shape\": [", roles[t->role]);
         for (int d = 0; d < t->rank; d++)
             printf("%s%lld", d ? ", " : "", (long long)t->dims[d]);
@@ -237,11 +229,9 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
     qc_image_set set = {0};
     qc_model_card card = {0};
     qc_image_input in = {0};
-    int status = qc_image_input_of(g, model_path, "stats", false, &in, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
+    int status = cli_status(qc_image_input_of(g, model_path, "stats", false, &in, &err), &err);
+    if (status != QC_OK)
         goto end;
-    }
     qc_preprocess pp;
     status = cli_model_setup(model_path, g, in.channels, o->pp, o->quiet, &card, &pp);
     if (status == QC_OK)
@@ -265,8 +255,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
     status = qc_stats_gather(g, &set, &pp, &so, &go, out, &err);
     *seconds = cli_now() - start;
     cli_progress_end(&progress);
-    if (status != QC_OK)
-        cli_error("%s", err.msg);
+    cli_status(status, &err);
 end:
     qc_model_card_free(&card);
     qc_image_set_free(&set);
@@ -363,17 +352,11 @@ int cmd_stats(int argc, char **argv)
         goto end;
     if (o.stats_file) {
         /* the file must have been gathered with the preprocessing MODEL takes now */
-        int channels = cli_model_channels(g);
         qc_model_card card = {0};
         qc_preprocess pp;
-        if (channels > 0) {
-            status = cli_model_setup(pos[0], g, channels, &o.pp, o.common.quiet, &card, &pp);
-            qc_model_card_free(&card);
-            if (status != QC_OK)
-                goto end;
-        }
-        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], channels > 0 ? &pp : NULL,
-                                     o.allow_partial, o.common.quiet, &s)) != QC_OK)
+        status = cli_load_stats(o.stats_file, g, hash, pos[0], &o.pp, o.allow_partial, o.common.quiet, &card, &pp, &s);
+        qc_model_card_free(&card);
+        if (status != QC_OK)
             goto end;
         if (!s->histograms) {
             bool asked = false;
@@ -397,10 +380,8 @@ int cmd_stats(int argc, char **argv)
         status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
         if (status != QC_OK)
             goto end;
-        if (o.out && (status = qc_stats_save(s, o.out, &err)) != QC_OK) {
-            cli_error("%s", err.msg);
+        if (o.out && (status = cli_status(qc_stats_save(s, o.out, &err), &err)) != QC_OK)
             goto end;
-        }
     }
     if (o.common.json)
         print_summary_json(pos[0], s, &o, seconds);
