@@ -35,7 +35,16 @@
 typedef enum {
     QC_SCHEME_GEMMLOWP = 0, /* asymmetric, nudged zero point */
     QC_SCHEME_SYMLOWP = 1,  /* zero point 0 */
+    QC_SCHEME_MIXED = 2,    /* weights SymLowP (int8, zero point 0), activations GemmLowP
+                               (uint8 asymmetric): OpenVINO's "mixed", ONNX Runtime's U8S8 */
 } qc_scheme;
+#define QC_SCHEME_COUNT 3
+
+/* The scheme a role is quantized with: the one given, except that mixed is SymLowP for
+ * weights and GemmLowP for activations. qc_qparams_weights and qc_qparams_activation apply
+ * them, so every caller may pass any scheme. */
+qc_scheme qc_scheme_for_weights(qc_scheme scheme);
+qc_scheme qc_scheme_for_activations(qc_scheme scheme);
 
 /* Rounding of x / scale to an integer (eqs. P11a–i): nGraph's nine Quantize round modes,
  * named after it in the comments. */
@@ -149,7 +158,7 @@ qc_status qc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift, 
 
 /* ---- names (for flags, metadata and reports) ------------------------------------------ */
 
-const char *qc_scheme_name(qc_scheme scheme);           /* "gemmlowp", "symlowp" */
+const char *qc_scheme_name(qc_scheme scheme);           /* "gemmlowp", "symlowp", "mixed" */
 bool qc_scheme_parse(const char *name, qc_scheme *out); /* false for an unknown name */
 /* "half-even", "half-away", "toward-zero", "up", "down", "half-toward-zero", "half-up",
  * "half-down", "away-from-zero" */

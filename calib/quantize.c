@@ -596,7 +596,7 @@ static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, 
         o->act_bits > QC_BITS_MAX)
         return qc_fail(err, QC_ERR_USAGE, "bit widths must be from %d to %d (weights %d, activations %d)",
                        QC_BITS_MIN, QC_BITS_MAX, o->weight_bits, o->act_bits);
-    if ((unsigned)o->format > QC_FORMAT_FAKEQUANT || (unsigned)o->scheme > QC_SCHEME_SYMLOWP ||
+    if ((unsigned)o->format > QC_FORMAT_FAKEQUANT || (unsigned)o->scheme >= QC_SCHEME_COUNT ||
         (unsigned)o->method >= QC_RANGE_COUNT)
         return qc_fail(err, QC_ERR_USAGE, "unknown format, scheme or method");
     if (o->format == QC_FORMAT_QOPERATOR && o->act_bits != 8)

@@ -11,7 +11,7 @@
 #include "cli.h"
 
 #define BENCH_USAGE                                                                                 \
-    "usage: qcal bench MODEL [--int8 Q.onnx] [--scheme gemmlowp|symlowp] [--granularity tensor|channel]\n" \
+    "usage: qcal bench MODEL [--int8 Q.onnx] [--scheme gemmlowp|symlowp|mixed] [--granularity tensor|channel]\n" \
     "                  [--batch N] [--runs N] [--json] [--quiet] [--threads N]\n"                   \
     "  Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on\n"  \
     "  one thread (the median of --runs runs), and the throughput of --batch inputs per run on\n"  \
@@ -21,7 +21,7 @@
     "                 'qcal quantize' must have been quantized from MODEL); by\n"                 \
     "                 default MODEL quantized here: QDQ, weights per channel, statistics of 8\n"    \
     "                 random inputs\n"                                                              \
-    "  --scheme S     gemmlowp (default) or symlowp, when MODEL is quantized here\n"                \
+    "  --scheme S     gemmlowp (default), symlowp or mixed, when MODEL is quantized here\n"                \
     "  --granularity  channel (default): one weight scale per output channel; tensor: one per\n"  \
     "                 tensor (--per-tensor)\n"                                                   \
     "  --batch N      inputs per run for the throughput (default 32)\n"                              \
@@ -150,7 +150,7 @@ static int parse_options(int argc, char **argv, bench_options *o, const char **m
             o->int8_path = v;
         } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, BENCH_USAGE))) {
             if (!qc_scheme_parse(v, &o->scheme))
-                return cli_usage_error(BENCH_USAGE, "--scheme takes gemmlowp or symlowp, not '%s'", v);
+                return cli_usage_error(BENCH_USAGE, "--scheme takes gemmlowp, symlowp or mixed, not '%s'", v);
         } else if (!bad && (v = cli_option_value("--batch", argc, argv, &i, &bad, BENCH_USAGE))) {
             if (!cli_parse_int(v, 1, 4096, &o->batch))
                 return cli_usage_error(BENCH_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);

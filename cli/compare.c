@@ -23,7 +23,7 @@
     "                    [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                    [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
     "  Gathers statistics of each MODEL over CALIB once, quantizes it in every variant\n"        \
-    "  (scheme x granularity x method x bits; default gemmlowp,symlowp x tensor,channel, minmax,\n" \
+    "  (scheme x granularity x method x bits; default gemmlowp,symlowp,mixed x tensor,channel, minmax,\n" \
     "  8 bits), runs each on qcal's executor over VAL and prints FP32 and each variant's top-1,\n" \
     "  the drop, agreement with FP32 and the INT8 speed-up, with per-layer SQNR on the first\n"  \
     "  --layer-images images (default 64). Each LIST may be 'all' (every scheme,\n"            \
@@ -585,7 +585,7 @@ static int build_variants(compare_options *o, const list_values *lv)
         snprintf(every_method + strlen(every_method), sizeof every_method - strlen(every_method), "%s%s",
                  m ? "," : "", qc_range_method_name((qc_range_method)m));
     char *sch[MAX_LIST], *gr[MAX_LIST], *me[MAX_LIST], *bi[MAX_LIST];
-    int ns = split_list(all_or(lv->schemes, "gemmlowp,symlowp"), b1, sizeof b1, sch);
+    int ns = split_list(all_or(lv->schemes, "gemmlowp,symlowp,mixed"), b1, sizeof b1, sch);
     int ng = split_list(all_or(lv->grans, "tensor,channel,compensated"), b2, sizeof b2, gr);
     int nm = split_list(all_or(lv->methods, every_method), b3, sizeof b3, me), nb = split_list(lv->bits, b4, sizeof b4, bi);
     if (ns < 1 || ng < 1 || nm < 1 || nb < 1)
@@ -643,7 +643,7 @@ static int build_variants(compare_options *o, const list_values *lv)
 
 static int parse_options(int argc, char **argv, compare_options *o, const char **pos, int *n_pos)
 {
-    list_values lv = {"gemmlowp,symlowp", "tensor,channel", "minmax", "8"};
+    list_values lv = {"gemmlowp,symlowp,mixed", "tensor,channel", "minmax", "8"};
     *o = (compare_options){.limit = INT64_MAX, .calib_limit = INT64_MAX, .layer_images = 64};
     o->common.threads = 1;
     *n_pos = 0;

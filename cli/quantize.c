@@ -11,7 +11,7 @@
 #include "cli.h"
 
 #define QUANTIZE_USAGE                                                                              \
-    "usage: qcal quantize MODEL (--stats S.json | IMAGES) -o OUT.onnx [--scheme gemmlowp|symlowp]\n" \
+    "usage: qcal quantize MODEL (--stats S.json | IMAGES) -o OUT.onnx [--scheme gemmlowp|symlowp|mixed]\n" \
     "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
     "                  [--percentile P] [--granularity tensor|channel|compensated]\n"              \
     "                  [--bits N | --weight-bits N --act-bits N]\n"                                 \
@@ -140,7 +140,7 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             o->stats_file = v;
         } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_scheme_parse(v, &o->q.scheme))
-                return cli_usage_error(QUANTIZE_USAGE, "--scheme takes gemmlowp or symlowp, not '%s'", v);
+                return cli_usage_error(QUANTIZE_USAGE, "--scheme takes gemmlowp, symlowp or mixed, not '%s'", v);
         } else if (!bad && (v = cli_option_value("--method", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             int m = qc_range_method_parse(v);
             if (m < 0)

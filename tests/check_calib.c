@@ -172,6 +172,35 @@ START_TEST(symlowp_weights_use_the_narrow_signed_range)
 }
 END_TEST
 
+START_TEST(mixed_quantizes_weights_as_symlowp_and_activations_as_gemmlowp)
+{
+    /* activations: [−1, 3] on [0, 255] as GemmLowP, s = 4/255, z = 63.75 → 64 */
+    assert_qparams(act(-1.0f, 3.0f, QC_SCHEME_MIXED, 8, false), (float)(4.0 / 255.0), 64, 0, 255);
+    /* after a ReLU, [0, 5.1]: s = 5.1/255, z = 0, unsigned */
+    assert_qparams(act(0.0f, 5.1f, QC_SCHEME_MIXED, 8, false), (float)(5.1f / 255.0), 0, 0, 255);
+    /* weights: a = 1.27 on the narrow int8 range [−127, 127], s = 1.27/127, z = 0; per
+     * channel, each channel its own a: channel 1 has a = 0.635, s = 0.005 */
+    const float w[6] = {-1.0f, 0.25f, 1.27f, -0.635f, 0.5f, 0.1f};
+    qc_qparams p[2], t;
+    qc_error err = {{0}};
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 6, QC_GRANULARITY_TENSOR, QC_SCHEME_MIXED, 8, false, "w", &t, &err),
+                     QC_OK);
+    assert_qparams(t, (float)(1.27f / 127.0), 0, -127, 127);
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 2, 3, QC_GRANULARITY_CHANNEL, QC_SCHEME_MIXED, 8, false, "w", p, &err),
+                     QC_OK);
+    assert_qparams(p[0], (float)(1.27f / 127.0), 0, -127, 127);
+    assert_qparams(p[1], (float)(0.635f / 127.0), 0, -127, 127);
+    /* reduce_range as SymLowP's: [−64, 64] */
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 6, QC_GRANULARITY_TENSOR, QC_SCHEME_MIXED, 8, true, "w", &t, &err),
+                     QC_OK);
+    assert_qparams(t, (float)(1.27f / 64.0), 0, -64, 64);
+    ck_assert_int_eq(qc_scheme_for_weights(QC_SCHEME_MIXED), QC_SCHEME_SYMLOWP);
+    ck_assert_int_eq(qc_scheme_for_activations(QC_SCHEME_MIXED), QC_SCHEME_GEMMLOWP);
+    ck_assert_int_eq(qc_scheme_for_weights(QC_SCHEME_GEMMLOWP), QC_SCHEME_GEMMLOWP);
+    ck_assert_int_eq(qc_scheme_for_activations(QC_SCHEME_SYMLOWP), QC_SCHEME_SYMLOWP);
+}
+END_TEST
+
 START_TEST(every_bit_width_from_2_to_8_has_its_integer_range_and_scale)
 {
     /* b, 2^b − 1, 2^(b−1), 2^(b−1) − 1, written out by hand */
@@ -749,7 +778,7 @@ END_TEST
 
 START_TEST(scheme_and_round_mode_names_round_trip)
 {
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < QC_SCHEME_COUNT; s++) {
         qc_scheme back = (qc_scheme)-1;
         ck_assert(qc_scheme_parse(qc_scheme_name((qc_scheme)s), &back));
         ck_assert_int_eq(back, s);
@@ -2119,6 +2148,7 @@ static Suite *suite(void)
     t = tcase_create("symlowp and bits");
     tcase_add_test(t, symlowp_activations_are_unsigned_from_zero_after_relu_and_signed_otherwise);
     tcase_add_test(t, symlowp_weights_use_the_narrow_signed_range);
+    tcase_add_test(t, mixed_quantizes_weights_as_symlowp_and_activations_as_gemmlowp);
     tcase_add_test(t, every_bit_width_from_2_to_8_has_its_integer_range_and_scale);
     tcase_add_test(t, bit_widths_outside_2_to_8_are_rejected);
     tcase_add_test(t, reduce_range_restricts_weights_as_onnx_runtime_does);
