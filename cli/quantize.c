@@ -18,6 +18,7 @@
     "                  [--reduce-range] [--round MODE] [--act-round MODE]\n"                        \
     "                  [--format qdq|qoperator|fakequant]\n"                                        \
     "                  [--bias-correction] [--allow-partial]\n"                                      \
+    "                  [--config FILE] [--preset NAME] [--target generic|tensorrt] [--write-config FILE]\n" \
     "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
@@ -27,7 +28,8 @@
     "  under IMAGES, writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each\n" \
     "  quantized tensor's range and parameters. The statistics must match MODEL: its hash and\n"  \
     "  tensors, the preprocessing it takes now (card and flags), and all shards of a split.\n"   \
-    "  --scheme       gemmlowp (asymmetric uint8, default) or symlowp (zero point 0)\n"             \
+    "  --scheme       gemmlowp (asymmetric uint8, default), symlowp (zero point 0) or mixed\n"     \
+    "                 (int8 symmetric weights, uint8 asymmetric activations)\n"                   \
     "  --method       how activation ranges are chosen (default minmax)\n"                          \
     "  --n N          avgstd and meanstd: mean +- N std (default 3)\n"                              \
     "  --percentile P percentile: P in (50, 100] (default 99.99)\n"                                 \
@@ -54,6 +56,13 @@
     "                 cache (amax / 127, 8-bit activations)\n"                                     \
     "  --write-ort-overrides FILE  also write every scale and zero point as ONNX Runtime's\n"    \
     "                 TensorQuantOverrides JSON (8-bit weights and activations)\n"                \
+    "  --config FILE  settings and per-node overrides from a JSON config (README \"Quantization\n"  \
+    "                 configs\"); flags given override its globals\n"                              \
+    "  --preset NAME  performance, mixed, gemmlowp, symlowp or tensorrt: scheme and granularity\n" \
+    "                 (over --config's, under the other flags)\n"                                  \
+    "  --target T     generic (default) or tensorrt: int8 zero point 0, per-channel weights, QDQ\n" \
+    "                 only on the inputs of Conv, Gemm and MatMul (as --preset tensorrt)\n"      \
+    "  --write-config FILE  also write the settings used as a config (--json prints it too)\n"  \
     "  --limit N      with IMAGES: the first N images in sorted order (default all; on an\n"      \
     "                 ImageFolder the first classes only: --sample N is the balanced subset)\n"   \
     "  --sample N     with IMAGES: a reproducible class-balanced random subset (--seed S)\n"     \
@@ -61,7 +70,8 @@
 
 typedef struct {
     const char *out, *stats_file;
-    const char *trt_cache, *ort_overrides; /* NULL when not asked for */
+    const char *trt_cache, *ort_overrides, *write_config; /* NULL when not asked for */
+    qc_config config;                                     /* --config's, empty without */
     cli_image_select select;
     cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
     qc_quantize_options q;
@@ -103,6 +113,33 @@ static bool add_excludes(quantize_options *o, const char *v)
     return ok;
 }
 
+/* --config FILE, then --preset NAME, then --target T, wherever they stand: the other flags
+ * are parsed after them and override what they set. */
+static int apply_config(int argc, char **argv, quantize_options *o)
+{
+    const char *path = NULL, *preset = NULL, *target = NULL;
+    for (int i = 1; i + 1 < argc; i++) {
+        const char **slot = !strcmp(argv[i], "--config") ? &path : !strcmp(argv[i], "--preset") ? &preset
+                          : !strcmp(argv[i], "--target") ? &target : NULL;
+        if (slot)
+            *slot = argv[++i];
+    }
+    qc_error err;
+    if (path) {
+        int status = qc_config_load(path, &o->q, &o->config, &err);
+        if (status != QC_OK)
+            return cli_error("%s", err.msg), status;
+        o->q = o->config.options;
+    }
+    if (preset && !qc_preset_apply(preset, &o->q))
+        return cli_usage_error(QUANTIZE_USAGE, "--preset takes " QC_PRESET_LIST ", not '%s'", preset);
+    if (target && !qc_target_parse(target, &o->q.target))
+        return cli_usage_error(QUANTIZE_USAGE, "--target takes generic or tensorrt, not '%s'", target);
+    if (target && o->q.target == QC_TARGET_TENSORRT)
+        qc_preset_apply("tensorrt", &o->q);
+    return QC_OK;
+}
+
 static int parse_options(int argc, char **argv, quantize_options *o, const char **pos, int *n_pos)
 {
     for (int i = 1; i < argc; i++) {
@@ -138,6 +175,12 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             o->ort_overrides = v;
         } else if (!bad && (v = cli_option_value("--stats", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             o->stats_file = v;
+        } else if (!bad && ((v = cli_option_value("--config", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
+                            (!bad && (v = cli_option_value("--preset", argc, argv, &i, &bad, QUANTIZE_USAGE))) ||
+                            (!bad && (v = cli_option_value("--target", argc, argv, &i, &bad, QUANTIZE_USAGE))))) {
+            /* read first, by apply_config */
+        } else if (!bad && (v = cli_option_value("--write-config", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            o->write_config = v;
         } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_scheme_parse(v, &o->q.scheme))
                 return cli_usage_error(QUANTIZE_USAGE, "--scheme takes gemmlowp, symlowp or mixed, not '%s'", v);
@@ -232,12 +275,15 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
            "\"input_compensation\": %s, \"calibration_images\": %lld, \"calibration_skipped\": %lld, "
-           "\"runnable_by_qcal\": %s, \"tensors\": [",
+           "\"runnable_by_qcal\": %s, ",
            qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
            o->q.weights == QC_GRANULARITY_CHANNEL ? "true" : "false", o->q.weight_bits, o->q.act_bits,
            o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
            o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
            (long long)o->skipped.count, runnable ? "true" : "false");
+    char *config = qc_config_json(&o->q);
+    printf("\"config\": %s, \"tensors\": [", config ? config : "null");
+    free(config);
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
         printf("%s\n  {\"name\": ", i ? "," : "");
@@ -294,13 +340,15 @@ static qc_status write_outputs(const quantize_options *o, const char *model, con
                                const qc_quantize_report *report, const char *card_json, qc_card_copy *copied,
                                char *card_target, size_t target_size, qc_error *err)
 {
-    const char *written[3] = {NULL, NULL, NULL};
+    const char *written[4] = {NULL, NULL, NULL, NULL};
     int n = 0;
     qc_status st = QC_OK;
     if (o->trt_cache && (st = qc_trt_cache_write(report, o->q.method, o->trt_cache, err)) == QC_OK)
         written[n++] = o->trt_cache;
     if (st == QC_OK && o->ort_overrides && (st = qc_ort_overrides_write(report, o->ort_overrides, err)) == QC_OK)
         written[n++] = o->ort_overrides;
+    if (st == QC_OK && o->write_config && (st = qc_config_write(&o->q, o->write_config, err)) == QC_OK)
+        written[n++] = o->write_config;
     if (st == QC_OK && (st = qc_onnx_save(qg, o->out, err)) == QC_OK)
         written[n++] = o->out;
     if (st == QC_OK)
@@ -322,10 +370,12 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
         return cli_usage_error(QUANTIZE_USAGE, "quantize needs -o OUT.onnx");
     if (o->bits && (o->weight_bits || o->act_bits))
         return cli_usage_error(QUANTIZE_USAGE, "--bits and --weight-bits/--act-bits exclude each other");
-    o->q.weight_bits = o->bits ? o->bits : o->weight_bits ? o->weight_bits : 8;
-    o->q.act_bits = o->bits ? o->bits : o->act_bits ? o->act_bits : 8;
-    o->q.exclude = (const char *const *)o->exclude;
-    o->q.n_exclude = o->n_exclude;
+    o->q.weight_bits = o->bits ? o->bits : o->weight_bits ? o->weight_bits : o->q.weight_bits;
+    o->q.act_bits = o->bits ? o->bits : o->act_bits ? o->act_bits : o->q.act_bits;
+    if (o->n_exclude) {
+        o->q.exclude = (const char *const *)o->exclude;
+        o->q.n_exclude = o->n_exclude;
+    }
     if (o->q.act_round != QC_ROUND_HALF_EVEN && o->q.format != QC_FORMAT_FAKEQUANT)
         return cli_usage_error(QUANTIZE_USAGE,
                                "--act-round %s: the %s format quantizes activations with ONNX QuantizeLinear, "
@@ -342,6 +392,10 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
     status = cli_check_output(o->out, "-o", inputs, 3);
+    if (status == QC_OK && o->write_config && cli_same_file(o->write_config, o->out))
+        status = cli_usage_error(QUANTIZE_USAGE, "--write-config '%s' is also -o", o->write_config);
+    if (status == QC_OK && o->write_config)
+        status = cli_check_output(o->write_config, "--write-config", inputs, 3);
     return status != QC_OK ? status : check_range_files(o, inputs);
 }
 
@@ -387,7 +441,9 @@ int cmd_quantize(int argc, char **argv)
     qc_quantize_report report = {0};
     qc_model_card card = {0};
     char *card_json = NULL;
-    int status = parse_options(argc, argv, &o, pos, &n_pos);
+    int status = apply_config(argc, argv, &o);
+    if (status == QC_OK)
+        status = parse_options(argc, argv, &o, pos, &n_pos);
     if (status != QC_OK)
         goto end;
     if (o.common.help) {
@@ -443,6 +499,7 @@ end:
         free(o.exclude[i]);
     free(o.exclude);
     qc_quantize_report_free(&report);
+    qc_config_free(&o.config);
     qc_model_card_free(&card);
     free(card_json);
     qc_graph_destroy(qg);
