@@ -297,9 +297,9 @@ typedef struct {
     qc_node_override *overrides;   /* owned, n_overrides; their values owned too */
 } qc_config;
 
-/* Reads path over base (the defaults and a --preset, say) into *out. Errors: unreadable
- * (QC_ERR_IO), not JSON, too large, an unknown key or preset, a bad value (QC_ERR_USAGE, the
- * message naming the file and the key). *out is left empty on error. */
+/* Reads path over base (the defaults, say) into *out. Errors: unreadable (QC_ERR_IO), not
+ * JSON, too large, an unknown key or preset, a bad value (QC_ERR_INPUT, the message naming
+ * the file and the key). *out is left empty on error. */
 qc_status qc_config_load(const char *path, const qc_quantize_options *base, qc_config *out, qc_error *err);
 /* The same from text (len bytes, not NUL-terminated); name is the file named in messages. */
 qc_status qc_config_parse(const char *text, size_t len, const char *name, const qc_quantize_options *base,

@@ -127,7 +127,7 @@ typedef struct {
 
 static qc_status bad_key(const reader *r, const char *where, const char *key, const char *what)
 {
-    return qc_fail(r->err, QC_ERR_USAGE, "%s: %s'%s' %s", r->file, where, key, what);
+    return qc_fail(r->err, QC_ERR_INPUT, "%s: %s'%s' %s", r->file, where, key, what);
 }
 
 static qc_status get_string(const reader *r, const char *where, const cJSON *v, const char **out)
@@ -184,7 +184,7 @@ static qc_status get_named(const reader *r, const char *where, const cJSON *v, c
     if (st != QC_OK)
         return st;
     if ((*out = parse(s)) < 0)
-        return qc_fail(r->err, QC_ERR_USAGE, "%s: %s'%s' takes %s, not '%s'", r->file, where, v->string, names, s);
+        return qc_fail(r->err, QC_ERR_INPUT, "%s: %s'%s' takes %s, not '%s'", r->file, where, v->string, names, s);
     return QC_OK;
 }
 
@@ -274,7 +274,7 @@ static qc_status read_override(const reader *r, const cJSON *o, int i, qc_node_o
     char where[64];
     snprintf(where, sizeof where, "overrides[%d]: ", i);
     if (!cJSON_IsObject(o))
-        return qc_fail(r->err, QC_ERR_USAGE, "%s: overrides[%d] is not an object", r->file, i);
+        return qc_fail(r->err, QC_ERR_INPUT, "%s: overrides[%d] is not an object", r->file, i);
     bool matched = false;
     const cJSON *it;
     cJSON_ArrayForEach(it, o)
@@ -300,7 +300,7 @@ static qc_status read_override(const reader *r, const cJSON *o, int i, qc_node_o
             return st;
     }
     if (!matched)
-        return qc_fail(r->err, QC_ERR_USAGE, "%s: overrides[%d] has no \"match\"", r->file, i);
+        return qc_fail(r->err, QC_ERR_INPUT, "%s: overrides[%d] has no \"match\"", r->file, i);
     return QC_OK;
 }
 
@@ -394,7 +394,7 @@ static qc_status read_global(const reader *r, const cJSON *it, qc_config *c)
 static qc_status parse_root(const reader *r, const cJSON *root, qc_config *c)
 {
     if (!cJSON_IsObject(root))
-        return qc_fail(r->err, QC_ERR_USAGE, "%s: a config is a JSON object", r->file);
+        return qc_fail(r->err, QC_ERR_INPUT, "%s: a config is a JSON object", r->file);
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "preset");
     if (p) {
         const char *name;
@@ -402,7 +402,7 @@ static qc_status parse_root(const reader *r, const cJSON *root, qc_config *c)
         if (st != QC_OK)
             return st;
         if (!qc_preset_apply(name, &c->options))
-            return qc_fail(r->err, QC_ERR_USAGE, "%s: 'preset' takes " QC_PRESET_LIST ", not '%s'", r->file, name);
+            return qc_fail(r->err, QC_ERR_INPUT, "%s: 'preset' takes " QC_PRESET_LIST ", not '%s'", r->file, name);
     }
     qc_node_override globals = {0};
     const cJSON *it;
@@ -431,9 +431,9 @@ qc_status qc_config_parse(const char *text, size_t len, const char *name, const 
     out->options.n_overrides = 0;
     reader r = {name, err};
     if (len > QC_CONFIG_MAX_BYTES)
-        return qc_fail(err, QC_ERR_USAGE, "%s: a config is at most %d bytes", name, QC_CONFIG_MAX_BYTES);
+        return qc_fail(err, QC_ERR_INPUT, "%s: a config is at most %d bytes", name, QC_CONFIG_MAX_BYTES);
     cJSON *root = cJSON_ParseWithLength(text, len);
-    qc_status st = root ? parse_root(&r, root, out) : qc_fail(err, QC_ERR_USAGE, "%s: not JSON", name);
+    qc_status st = root ? parse_root(&r, root, out) : qc_fail(err, QC_ERR_INPUT, "%s: not JSON", name);
     cJSON_Delete(root);
     if (st != QC_OK)
         qc_config_free(out);
