@@ -102,6 +102,7 @@ fi
 
 # 2. ONNX Runtime and qcal on the same files: the logits of the first 200 images of data/val
 PP="--scale 0.00392156862745098 --mean 0.286 --std 0.353 --color gray"
+HAVE_ORT=
 if [ -n "$ORT_PY" ] && [ -n "$PIL_PY" ]; then
     "$PIL_PY" -c "
 import os, sys
@@ -111,22 +112,27 @@ root, out = sys.argv[1:3]
 rels = sorted((os.path.relpath(os.path.join(d, f), root) for d, _, fs in os.walk(root) for f in fs if f.lower().endswith('.png')), key=lambda s: s.encode())[:200]
 x = np.stack([((np.asarray(Image.open(os.path.join(root, r)).convert('L'), dtype=np.float32) * np.float32(1 / 255) - np.float32(0.286)) / np.float32(0.353))[None] for r in rels])
 np.save(out, x.astype(np.float32))
-" "$VAL" "$tmp/val.npy" 2>"$tmp/err" || bad "reading data/val ($(tail -n 1 "$tmp/err"))"
-    for f in "${files[@]}"; do
-        base=${f##*/}
-        if ! "$QCAL" eval --quiet --limit 200 $PP --predictions "$tmp/q.pred" --scores "$f" "$VAL" >/dev/null 2>"$tmp/err"; then
-            bad "qcal eval runs $base ($(head -c 200 "$tmp/err"))"
-            continue
-        fi
-        # Integer files: both runtimes compute the same integers, the logits are codes of the
-        # output's scale; measured equal, one step allowed for a requantization tie. tensorrt:
-        # Conv and Gemm run in float on dequantized int8 values in both, so their sums differ
-        # in the last bits; on most images the logits then agree to float rounding, but near a
-        # rounding boundary of the next QuantizeLinear a value moves by a whole step, and the
-        # logits of that image by a few steps: the more layers, the more such images (measured
-        # within 1e-4 relative: resnet 99 %, mobilenet 92.5 % of 200 images; argmax agreement
-        # 99.5 % to 100 %).
-        if "$ORT_PY" - "$f" "$tmp/val.npy" "$tmp/q.pred" >"$tmp/cmp.txt" 2>&1 <<'EOF'
+" "$VAL" "$tmp/val.npy" 2>"$tmp/err" && HAVE_ORT=1 || bad "reading data/val ($(tail -n 1 "$tmp/err"))"
+fi
+# same_logits FILE: qcal's logits of FILE against ONNX Runtime's.
+# Integer files: both runtimes compute the same integers, the logits are codes of the output's
+# scale; measured equal, one step allowed for a requantization tie. tensorrt: Conv and Gemm
+# run in float on dequantized int8 values in both, so their sums differ in the last bits; on
+# most images the logits then agree to float rounding, but near a rounding boundary of the
+# next QuantizeLinear a value moves by a whole step, and the logits of that image by a few
+# steps: the more layers, the more such images (measured within 1e-4 relative: resnet 99 %,
+# mobilenet 92.5 % of 200 images; argmax agreement 99.5 % to 100 %).
+same_logits() {
+    local f=$1 base=${1##*/}
+    if [ -z "$HAVE_ORT" ]; then
+        skip "ONNX Runtime against qcal on $base: onnxruntime, numpy or PIL missing"
+        return
+    fi
+    if ! "$QCAL" eval --quiet --limit 200 $PP --predictions "$tmp/q.pred" --scores "$f" "$VAL" >/dev/null 2>"$tmp/err"; then
+        bad "qcal eval runs $base ($(head -c 200 "$tmp/err"))"
+        return
+    fi
+    if "$ORT_PY" - "$f" "$tmp/val.npy" "$tmp/q.pred" >"$tmp/cmp.txt" 2>&1 <<'EOF'
 import sys
 import numpy as np
 import onnxruntime as ort
@@ -149,15 +155,15 @@ tol = np.diff(vals).min() * 1.01
 print("max |qcal - ORT| %.3g (allowed %.3g), argmax agreement %.4f" % (diff, tol, agree))
 sys.exit(0 if diff <= tol and agree >= 0.995 else 1)
 EOF
-        then
-            ok "ONNX Runtime and qcal give the same logits on $base: $(cat "$tmp/cmp.txt")"
-        else
-            bad "ONNX Runtime and qcal give the same logits on $base: $(tail -c 300 "$tmp/cmp.txt")"
-        fi
-    done
-else
-    skip "ONNX Runtime against qcal on the mixed and tensorrt files: onnxruntime, numpy or PIL missing"
-fi
+    then
+        ok "ONNX Runtime and qcal give the same logits on $base: $(cat "$tmp/cmp.txt")"
+    else
+        bad "ONNX Runtime and qcal give the same logits on $base: $(tail -c 300 "$tmp/cmp.txt")"
+    fi
+}
+for f in "${files[@]}"; do
+    same_logits "$f"
+done
 
 # 3. configs: what --json prints and --write-config writes gives the same model
 cat >"$tmp/cfg-in.json" <<'EOF'
@@ -174,6 +180,7 @@ expect "quantize --config of the printed config" 0 "$QCAL" quantize --quiet --co
 same "--config of the config --json printed gives a byte-identical model" "$tmp/c1.onnx" "$tmp/c2.onnx"
 expect "quantize --config of the written config" 0 "$QCAL" quantize --quiet --config "$tmp/cfg-written.json" --stats "$tmp/resnet.json" -o "$tmp/c3.onnx" models/resnet.onnx
 same "--config of --write-config's file gives a byte-identical model" "$tmp/c1.onnx" "$tmp/c3.onnx"
+same_logits "$tmp/c1.onnx" # 6- and 8-bit activations, 6- and 8-bit weights in one QDQ file
 if "$PY" - "$tmp/c1-report.json" >"$tmp/check.txt" 2>&1 <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
