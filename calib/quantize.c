@@ -1,5 +1,5 @@
 /* quantize.c — the quantizer: an FP32 graph and its statistics become a QDQ, QOperator or
- * FakeQuantize graph (docs/qparams.md, "The quantizer", rules Q1–Q14).
+ * FakeQuantize graph (docs/qparams.md, "The quantizer", rules Q1–Q17).
  *
  * Two passes over the FP32 nodes in topological order. The plan (this file) decides which
  * nodes are quantized, from the op table (quantize-ops.c: one row per op), which Relu/Clip
