@@ -95,6 +95,7 @@ static bool mean_error(const qz *q, const qc_node *n, int wt, int64_t m, double 
     const qc_graph *g = q->g;
     const qc_value *w = &g->tensors[wt].value, *x = &g->tensors[n->inputs[0]].value;
     const qz_tensor *r = &q->tens[wt];
+    const qc_round_mode round = qz_node_options(q, (int)(n - g->nodes))->round;
     const bool conv = qz_is_op(n, "Conv");
     const bool trans = conv || qc_node_attr_int(n, "transB", 0); /* w[c][j…] rather than w[j][c] */
     if (!r->wp || w->dtype != QC_FLOAT || !w->data || (conv ? w->rank < 3 : w->rank != 2) ||
@@ -125,7 +126,7 @@ static bool mean_error(const qz *q, const qc_node *n, int wt, int64_t m, double 
         for (int64_t j = 0; j < cin_g; j++)
             for (int64_t k = 0; k < taps; k++) {
                 const int64_t at = trans ? (c * cin_g + j) * taps + k : j * cout + c;
-                const double dw = (double)qc_fake_quantize(wf[at], p, q->o->round) - (double)wf[at];
+                const double dw = (double)qc_fake_quantize(wf[at], p, round) - (double)wf[at];
                 sum += dw * mu[first + j] * v[k];
             }
         e[c] += sum;

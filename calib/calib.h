@@ -35,7 +35,16 @@
 typedef enum {
     QC_SCHEME_GEMMLOWP = 0, /* asymmetric, nudged zero point */
     QC_SCHEME_SYMLOWP = 1,  /* zero point 0 */
+    QC_SCHEME_MIXED = 2,    /* weights SymLowP (int8, zero point 0), activations GemmLowP
+                               (uint8 asymmetric): OpenVINO's "mixed", ONNX Runtime's U8S8 */
 } qc_scheme;
+#define QC_SCHEME_COUNT 3
+
+/* The scheme a role is quantized with: the one given, except that mixed is SymLowP for
+ * weights and GemmLowP for activations. qc_qparams_weights and qc_qparams_activation apply
+ * them, so every caller may pass any scheme. */
+qc_scheme qc_scheme_for_weights(qc_scheme scheme);
+qc_scheme qc_scheme_for_activations(qc_scheme scheme);
 
 /* Rounding of x / scale to an integer (eqs. P11a–i): nGraph's nine Quantize round modes,
  * named after it in the comments. */
@@ -149,7 +158,7 @@ qc_status qc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift, 
 
 /* ---- names (for flags, metadata and reports) ------------------------------------------ */
 
-const char *qc_scheme_name(qc_scheme scheme);           /* "gemmlowp", "symlowp" */
+const char *qc_scheme_name(qc_scheme scheme);           /* "gemmlowp", "symlowp", "mixed" */
 bool qc_scheme_parse(const char *name, qc_scheme *out); /* false for an unknown name */
 /* "half-even", "half-away", "toward-zero", "up", "down", "half-toward-zero", "half-up",
  * "half-down", "away-from-zero" */
@@ -171,6 +180,55 @@ bool qc_granularity_parse(const char *name, qc_granularity *out);
 
 typedef enum { QC_FORMAT_QDQ = 0, QC_FORMAT_QOPERATOR = 1, QC_FORMAT_FAKEQUANT = 2 } qc_qformat;
 
+/* Who runs the file (rule Q16). generic: any runtime, every op with a row quantized.
+ * tensorrt: TensorRT's explicit quantization, QDQ only: int8 activations and weights with
+ * zero point 0 (SymLowP, activations signed even after a ReLU), and QuantizeLinear →
+ * DequantizeLinear only on the inputs of Conv, Gemm and MatMul (TensorRT fuses the rest and
+ * propagates the scales itself). */
+typedef enum { QC_TARGET_GENERIC = 0, QC_TARGET_TENSORRT = 1 } qc_target;
+#define QC_TARGET_COUNT 2
+
+/* Which node an override applies to; also its precedence, lowest first: an override by name
+ * beats one by pattern, which beats one by op type, which beats the globals; among overrides
+ * of the same kind the later wins. */
+typedef enum {
+    QC_MATCH_OP = 0,      /* the op type (default domain), e.g. "Conv" */
+    QC_MATCH_PATTERN = 1, /* a glob on the node name (fnmatch: *, ?, [...]) */
+    QC_MATCH_NAME = 2,    /* the node name, exactly */
+} qc_match_kind;
+
+/* The settings an override sets (qc_node_override.set). */
+enum {
+    QC_SET_SCHEME = 1u << 0,
+    QC_SET_WEIGHT_BITS = 1u << 1,
+    QC_SET_ACT_BITS = 1u << 2,
+    QC_SET_GRANULARITY = 1u << 3, /* of the weights: tensor or channel */
+    QC_SET_ROUND = 1u << 4,
+    QC_SET_ACT_ROUND = 1u << 5,
+    QC_SET_METHOD = 1u << 6,
+    QC_SET_N_STD = 1u << 7,
+    QC_SET_PERCENTILE = 1u << 8,
+    QC_SET_REDUCE_RANGE = 1u << 9,
+    QC_SET_EXCLUDE = 1u << 10,
+};
+
+/* Settings for the nodes one match selects. A node's weights and bias take its settings;
+ * its output (and the activations that share the output's parameters) take those of the
+ * node writing them; the graph's inputs take the globals. A weight read by two nodes is
+ * quantized once, with the settings of the first. */
+typedef struct {
+    qc_match_kind match;
+    const char *value;        /* the op type, pattern or name (not owned) */
+    unsigned set;             /* QC_SET_* of the fields below that apply */
+    qc_scheme scheme;
+    int weight_bits, act_bits;
+    qc_granularity weights;
+    qc_round_mode round, act_round;
+    qc_range_method method;
+    double n_std, percentile;
+    bool reduce_range, exclude;
+} qc_node_override;
+
 typedef struct {
     qc_scheme scheme;
     qc_granularity weights;     /* tensor or channel (per output channel) */
@@ -190,6 +248,9 @@ typedef struct {
                                    per-channel statistics */
     bool bias_correction;       /* Conv and Gemm biases less the mean error of their
                                    quantized weights (rule Q15) */
+    qc_target target;           /* generic, or tensorrt (rule Q16) */
+    const qc_node_override *overrides; /* per-node settings over these (not owned) */
+    int n_overrides;
 } qc_quantize_options;
 
 /* gemmlowp, per tensor, 8/8 bits, half-even (weights and activations), minmax, qdq, nothing
@@ -197,6 +258,58 @@ typedef struct {
 void qc_quantize_options_default(qc_quantize_options *o);
 const char *qc_qformat_name(qc_qformat f);            /* "qdq", "qoperator", "fakequant" */
 bool qc_qformat_parse(const char *name, qc_qformat *out);
+const char *qc_target_name(qc_target t);              /* "generic", "tensorrt" */
+bool qc_target_parse(const char *name, qc_target *out);
+/* The options node n is quantized with: o's globals with every override matching n laid
+ * over in precedence order (qc_match_kind), overrides cleared. */
+void qc_quantize_options_for_node(const qc_quantize_options *o, const qc_node *n, qc_quantize_options *out);
+
+/* ---- quantization configs (calib/config.c, README "Quantization configs") -------------
+ *
+ * A JSON file of global settings and per-node overrides:
+ *
+ *     {"preset": "mixed", "bits": 8, "method": "percentile", "percentile": 99.99,
+ *      "exclude": ["head"],
+ *      "overrides": [{"match": {"op": "Conv"}, "granularity": "channel"},
+ *                    {"match": {"pattern": "layer1.*"}, "weight_bits": 6, "act_bits": 6}]}
+ *
+ * Keys are checked strictly: an unknown key, a wrong type or a value out of range is an
+ * error naming the key and the file. A preset sets the scheme, granularity and target before
+ * the file's other settings (qc_preset_apply). */
+#define QC_CONFIG_MAX_BYTES (1 << 20)  /* larger files are refused */
+#define QC_CONFIG_MAX_ENTRIES 4096     /* overrides, and names in exclude */
+#define QC_CONFIG_MAX_STRING 1024      /* bytes of a name, pattern or op type */
+
+/* Presets (OpenVINO's DefaultQuantization presets, and the schemes of the seeds):
+ *   performance  symlowp, weights per channel (symmetric weights and activations)
+ *   mixed        mixed, weights per channel (symmetric weights, asymmetric activations)
+ *   gemmlowp     gemmlowp, weights per tensor (asymmetric everything)
+ *   symlowp      symlowp, weights per tensor (zero point 0 everywhere)
+ *   tensorrt     symlowp, weights per channel, target tensorrt (rule Q16)
+ * Only those settings change; false for an unknown name. */
+bool qc_preset_apply(const char *name, qc_quantize_options *o);
+#define QC_PRESET_LIST "performance, mixed, gemmlowp, symlowp, tensorrt"
+
+/* A config as read: the options it gives and the strings they point to. */
+typedef struct {
+    qc_quantize_options options;   /* exclude and overrides point into this config */
+    char **exclude;                /* owned, n_exclude */
+    qc_node_override *overrides;   /* owned, n_overrides; their values owned too */
+} qc_config;
+
+/* Reads path over base (the defaults, say) into *out. Errors: unreadable (QC_ERR_IO), not
+ * JSON, too large, an unknown key or preset, a bad value (QC_ERR_INPUT, the message naming
+ * the file and the key). *out is left empty on error. */
+qc_status qc_config_load(const char *path, const qc_quantize_options *base, qc_config *out, qc_error *err);
+/* The same from text (len bytes, not NUL-terminated); name is the file named in messages. */
+qc_status qc_config_parse(const char *text, size_t len, const char *name, const qc_quantize_options *base,
+                          qc_config *out, qc_error *err);
+void qc_config_free(qc_config *c);
+/* Options o as a config (JSON, every global written, overrides as given, no preset): reading
+ * it back gives the same options, hence the same model. NULL when out of memory; free(). */
+char *qc_config_json(const qc_quantize_options *o);
+/* The same, written atomically to path (QC_ERR_IO when it cannot be). */
+qc_status qc_config_write(const qc_quantize_options *o, const char *path, qc_error *err);
 
 /* What was quantized, for tables and reports: one entry per quantized tensor. */
 typedef struct {

@@ -39,7 +39,7 @@ static const char *name_or_unnamed(const char *tensor)
 
 static qc_status check_config(qc_scheme scheme, int bits, const char *tensor, qc_error *err)
 {
-    if (scheme != QC_SCHEME_GEMMLOWP && scheme != QC_SCHEME_SYMLOWP)
+    if ((unsigned)scheme >= QC_SCHEME_COUNT)
         return qc_fail(err, QC_ERR_INPUT, "tensor '%s': unknown quantization scheme %d",
                        name_or_unnamed(tensor), (int)scheme);
     if (bits < QC_BITS_MIN || bits > QC_BITS_MAX)
@@ -111,6 +111,7 @@ qc_status qc_qparams_activation(float min, float max, qc_scheme scheme, int bits
     qc_status st = check_config(scheme, bits, tensor, err);
     if (st != QC_OK)
         return st;
+    scheme = qc_scheme_for_activations(scheme);
     if (!isfinite(min) || !isfinite(max)) /* P4 */
         return qc_fail(err, QC_ERR_INPUT, "tensor '%s': range [%g, %g] is not finite",
                        name_or_unnamed(tensor), (double)min, (double)max);
@@ -179,6 +180,7 @@ qc_status qc_qparams_weights(const float *w, int64_t outer, int64_t channels, in
     qc_status st = check_config(scheme, bits, tensor, err);
     if (st != QC_OK)
         return st;
+    scheme = qc_scheme_for_weights(scheme);
     if (outer < 0 || channels < 0 || inner < 0 || (per_channel && channels == 0))
         return qc_fail(err, QC_ERR_INPUT,
                        "tensor '%s': bad weight layout %lld × %lld × %lld for %s quantization",
@@ -370,7 +372,7 @@ qc_status qc_quantize_multiplier(double m, int32_t *multiplier, int32_t *shift, 
 
 /* ---- names -------------------------------------------------------------------------------- */
 
-static const char *const scheme_names[] = {"gemmlowp", "symlowp"};
+static const char *const scheme_names[QC_SCHEME_COUNT] = {"gemmlowp", "symlowp", "mixed"};
 static const char *const round_names[QC_ROUND_COUNT] = {
     "half-even",        "half-away", "toward-zero", "up",            "down",
     "half-toward-zero", "half-up",   "half-down",   "away-from-zero"};
@@ -381,12 +383,22 @@ static const char *const round_ngraph_names[QC_ROUND_COUNT] = {
 
 const char *qc_scheme_name(qc_scheme scheme)
 {
-    return (unsigned)scheme < 2 ? scheme_names[scheme] : "unknown";
+    return (unsigned)scheme < QC_SCHEME_COUNT ? scheme_names[scheme] : "unknown";
+}
+
+qc_scheme qc_scheme_for_weights(qc_scheme scheme)
+{
+    return scheme == QC_SCHEME_MIXED ? QC_SCHEME_SYMLOWP : scheme;
+}
+
+qc_scheme qc_scheme_for_activations(qc_scheme scheme)
+{
+    return scheme == QC_SCHEME_MIXED ? QC_SCHEME_GEMMLOWP : scheme;
 }
 
 bool qc_scheme_parse(const char *name, qc_scheme *out)
 {
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < QC_SCHEME_COUNT; i++)
         if (strcmp(name, scheme_names[i]) == 0) {
             *out = (qc_scheme)i;
             return true;

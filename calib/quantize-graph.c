@@ -226,7 +226,8 @@ static qc_status emit_rounded_qdq(qz *q, int t, int x, int s, int z)
     const qc_graph_builder b = {&rb, rb_constant, rb_tensor, rb_node};
     int dq = rb_tensor(&rb, ft->is_output ? "" : "_FakeQuantize_Output", QC_FLOAT);
     if (dq < 0 ||
-        qc_emit_rounded_fake_quantize(&b, x, s, z, &q->tens[qz_root(q, t)].p, q->o->act_round, dq) != QC_OK)
+        qc_emit_rounded_fake_quantize(&b, x, s, z, &q->tens[qz_root(q, t)].p,
+                                      qz_tensor_options(q, qz_root(q, t))->act_round, dq) != QC_OK)
         return qz_oom(q);
     q->tens[t].fname = dq;
     return QC_OK;
@@ -265,9 +266,10 @@ qc_status qz_emit_qdq(qz *q, int t)
             return qz_oom(q);
         x = d;
     }
-    if (q->o->act_round != QC_ROUND_HALF_EVEN) /* its own Clip, in steps of the scale */
+    const qc_quantize_options *ro = qz_tensor_options(q, r);
+    if (ro->act_round != QC_ROUND_HALF_EVEN) /* its own Clip, in steps of the scale */
         return emit_rounded_qdq(q, t, x, s, z);
-    if (q->o->act_bits < 8) {
+    if (ro->act_bits < 8) {
         int lo = new_scalar(q, ft->name, "_clip_min", QC_FLOAT, qc_dequantize_value(p->qmin, p));
         int hi = new_scalar(q, ft->name, "_clip_max", QC_FLOAT, qc_dequantize_value(p->qmax, p));
         int c = new_tensor(q, ft->name, "_Clip_Output", QC_FLOAT, rank, dims, NULL);
@@ -389,11 +391,12 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
     const qc_graph *g = q->g;
     int t = n->inputs[1];
     const qc_tensor *wt = &g->tensors[t];
+    const qc_quantize_options *no = qz_node_options(q, (int)(n - g->nodes));
     int64_t outer, ch, inner;
     int axis;
     weight_layout(g, n, k, &outer, &ch, &inner, &axis);
     qc_granularity gran =
-        q->o->weights != QC_GRANULARITY_TENSOR && ch > 1 ? QC_GRANULARITY_CHANNEL : QC_GRANULARITY_TENSOR;
+        no->weights != QC_GRANULARITY_TENSOR && ch > 1 ? QC_GRANULARITY_CHANNEL : QC_GRANULARITY_TENSOR;
     bool per_channel = gran != QC_GRANULARITY_TENSOR;
     int nch = per_channel ? (int)ch : 1;
     if (!q->tens[t].wp) {
@@ -404,7 +407,7 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
                 return qz_oom(q);
             wf = compensated;
         }
-        qc_scheme scheme = q->o->scheme;
+        qc_scheme scheme = no->scheme;
         /* ONNX Runtime's QLinearConv takes one weight zero point for all channels: per-channel
          * QOperator weights are symmetric (Q9). */
         if (q->o->format == QC_FORMAT_QOPERATOR && per_channel)
@@ -416,8 +419,8 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
         }
         q->tens[t].wch = nch;
         q->tens[t].wgran = gran;
-        qc_status st = qc_qparams_weights(wf, outer, ch, inner, gran, scheme, q->o->weight_bits,
-                                          q->o->reduce_range, wt->name, q->tens[t].wp, q->err);
+        qc_status st = qc_qparams_weights(wf, outer, ch, inner, gran, scheme, no->weight_bits,
+                                          no->reduce_range, wt->name, q->tens[t].wp, q->err);
         int64_t count = qc_value_count(&wt->value);
         int32_t *qi = st == QC_OK ? malloc((size_t)(count ? count : 1) * sizeof *qi) : NULL;
         if (st != QC_OK || !qi) {
@@ -425,7 +428,7 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
             return st != QC_OK ? st : qz_oom(q);
         }
         qc_quantize_array(per_channel ? outer : 1, per_channel ? ch : 1, per_channel ? inner : count, wf,
-                          q->tens[t].wp, q->o->round, qi);
+                          q->tens[t].wp, no->round, qi);
         float wlo = INFINITY, whi = -INFINITY;
         for (int64_t e = 0; e < count; e++) {
             wlo = fminf(wlo, wf[e]);
@@ -480,7 +483,7 @@ qc_status qz_quantize_weight(qz *q, const qc_node *n, qz_weights k, int *wi, int
         }
         if (q->tens[t].wq < 0)
             return qz_oom(q);
-        qc_status rs = qz_report_add(q, wt->name, "weight", nch, wlo, whi, q->tens[t].wp, q->o->weight_bits);
+        qc_status rs = qz_report_add(q, wt->name, "weight", nch, wlo, whi, q->tens[t].wp, no->weight_bits);
         if (rs != QC_OK)
             return rs;
         if (q->rep) {

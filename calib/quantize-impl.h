@@ -105,7 +105,9 @@ struct qz {
     qc_graph *ng;
     qz_tensor *tens;       /* g->n_tensors records */
     qz_node *nodes;        /* g->n_nodes records */
-    bool signed_act;       /* all activations int8 (QOperator with SymLowP, rule Q9) */
+    qc_quantize_options *node_o; /* g->n_nodes: each node's options, overrides applied */
+    bool signed_act;       /* all activations int8 (QOperator with SymLowP, rule Q9; the
+                              tensorrt target, Q16) */
     qc_quantize_report *rep;
 };
 
@@ -115,6 +117,10 @@ bool qz_is_op(const qc_node *n, const char *op);
 bool qz_is_activation(const qc_graph *g, int t); /* float, computed at run time */
 bool qz_is_float_const(const qc_graph *g, int t);
 int qz_root(const qz *q, int t);
+/* The options of node i, and of the node writing tensor t (the one a Relu/Clip writing t
+ * is fused into); the globals for the graph's inputs and constants. */
+const qc_quantize_options *qz_node_options(const qz *q, int i);
+const qc_quantize_options *qz_tensor_options(const qz *q, int t);
 /* The tensor node i writes in the quantized graph (the fused activation's output). */
 int qz_node_output(const qz *q, int i);
 qc_status qz_oom(qz *q);

@@ -1,5 +1,5 @@
 /* quantize.c — the quantizer: an FP32 graph and its statistics become a QDQ, QOperator or
- * FakeQuantize graph (docs/qparams.md, "The quantizer", rules Q1–Q14).
+ * FakeQuantize graph (docs/qparams.md, "The quantizer", rules Q1–Q17).
  *
  * Two passes over the FP32 nodes in topological order. The plan (this file) decides which
  * nodes are quantized, from the op table (quantize-ops.c: one row per op), which Relu/Clip
@@ -106,7 +106,30 @@ static bool excluded(const qz *q, const qc_node *n)
     for (int i = 0; i < q->o->n_exclude; i++)
         if (!strcmp(q->o->exclude[i], n->name))
             return true;
-    return false;
+    return qz_node_options(q, (int)(n - q->g->nodes))->n_exclude > 0;
+}
+
+const qc_quantize_options *qz_node_options(const qz *q, int i)
+{
+    return i >= 0 ? &q->node_o[i] : q->o;
+}
+
+const qc_quantize_options *qz_tensor_options(const qz *q, int t)
+{
+    int p = t >= 0 ? q->g->tensors[t].producer : -1;
+    if (p >= 0 && q->nodes[p].absorbed)
+        for (int i = 0; i < q->g->n_nodes; i++)
+            if (q->nodes[i].fused == p)
+                return qz_node_options(q, i);
+    return qz_node_options(q, p);
+}
+
+/* The range parameters of tensor t's options: entropy and mse take its activation bits. */
+static qc_range_params tensor_range(const qz *q, int t)
+{
+    qc_range_params r = qz_tensor_options(q, t)->range;
+    r.bits = qz_tensor_options(q, t)->act_bits;
+    return r;
 }
 
 /* A float tensor computed at run time (not a constant, not an integer shape tensor). */
@@ -147,7 +170,8 @@ static qc_status stats_range(const qz *q, int t, float *lo, float *hi)
     int si = qc_stats_find(q->s, name);
     if (si < 0)
         return qc_fail(q->err, QC_ERR_INPUT, "the statistics have no tensor '%s'", name);
-    return qc_stats_range(&q->s->tensors[si], q->o->method, &q->range, -1, lo, hi, q->err);
+    qc_range_params range = tensor_range(q, t);
+    return qc_stats_range(&q->s->tensors[si], qz_tensor_options(q, t)->method, &range, -1, lo, hi, q->err);
 }
 
 /* Activation parameters of tensor t from its own statistics. */
@@ -156,8 +180,8 @@ static qc_status stats_params(const qz *q, int t, qc_qparams *p, float *lo, floa
     qc_status st = stats_range(q, t, lo, hi);
     if (st != QC_OK)
         return st;
-    return qc_qparams_activation(*lo, *hi, q->o->scheme, q->o->act_bits, q->signed_act, q->g->tensors[t].name, p,
-                                 q->err);
+    const qc_quantize_options *o = qz_tensor_options(q, t);
+    return qc_qparams_activation(*lo, *hi, o->scheme, o->act_bits, q->signed_act, q->g->tensors[t].name, p, q->err);
 }
 
 /* Node i's row in the op table when it can be quantized, NULL otherwise (rules Q1–Q4): a
@@ -173,6 +197,9 @@ static const qz_op *classify(const qz *q, int i)
     if (!qz_is_activation(g, x))
         return NULL;
     const qz_op *op = qz_op_find(n);
+    /* TensorRT: QDQ on the inputs of the layers with weights only (Q16) */
+    if (op && q->o->target == QC_TARGET_TENSORRT && (op->weights == QZ_WEIGHTS_NONE || op->weights == QZ_WEIGHTS_OPERAND))
+        return NULL;
     if (!op || (op->needs_quantized_input && q->tens[x].src < 0) || (op->accepts && !op->accepts(q, n)))
         return NULL;
     return op;
@@ -284,7 +311,8 @@ static qc_status root_params(qz *q)
     }
     for (int r = 0; r < g->n_tensors; r++)
         if (q->tens[r].src == r) {
-            qc_status st = qc_qparams_activation(q->tens[r].lo, q->tens[r].hi, q->o->scheme, q->o->act_bits, q->signed_act,
+            const qc_quantize_options *o = qz_tensor_options(q, r);
+            qc_status st = qc_qparams_activation(q->tens[r].lo, q->tens[r].hi, o->scheme, o->act_bits, q->signed_act,
                                                  g->tensors[r].name, &q->tens[r].p, q->err);
             if (st != QC_OK)
                 return st;
@@ -330,7 +358,7 @@ static qc_status plan(qz *q)
         if (!op)
             continue;
         const qc_node *n = &g->nodes[i];
-        if (op->fuses_activation) {
+        if (op->fuses_activation && q->o->target != QC_TARGET_TENSORRT) {
             qc_status st = plan_fusion(q, i);
             if (st != QC_OK)
                 return st;
@@ -354,7 +382,8 @@ static qc_status plan(qz *q)
             for (int j = op->own_inputs - 1; j >= 0; j--)
                 if (qz_is_activation(g, n->inputs[j]) && q->tens[n->inputs[j]].src < 0)
                     q->tens[n->inputs[j]].src = n->inputs[j];
-            q->tens[y].src = y;
+            if (q->o->target != QC_TARGET_TENSORRT) /* TensorRT: outputs stay float (Q16) */
+                q->tens[y].src = y;
             break;
         }
     }
@@ -369,7 +398,7 @@ static qc_status plan(qz *q)
         int r = qz_root(q, t);
         st = qz_report_add(q, g->tensors[t].name, g->tensors[t].is_input ? "input" : "activation",
                                   q->tens[r].cp ? q->tens[r].cch : 1, q->tens[r].lo, q->tens[r].hi, q->tens[r].cp ? q->tens[r].cp : &q->tens[r].p,
-                                  q->o->act_bits);
+                                  qz_tensor_options(q, r)->act_bits);
     }
     return st;
 }
@@ -426,13 +455,15 @@ static bool compensable_reader(const qz *q, int i, int t, int64_t C, bool *linea
  * tensor, take the channel's extremes inside the tensor's range), widened to contain 0. */
 static qc_status channel_range(const qz *q, int r, const qc_tensor_stats *ts, int c, float *lo, float *hi)
 {
-    if (qc_range_method_uses_histogram(q->o->method)) {
+    qc_range_method method = qz_tensor_options(q, r)->method;
+    if (qc_range_method_uses_histogram(method)) {
         *lo = fmaxf(ts->ch[c].min, q->tens[r].lo);
         *hi = fminf(ts->ch[c].max, q->tens[r].hi);
         if (!(*lo <= *hi))
             *lo = *hi = 0;
     } else {
-        qc_status st = qc_stats_range(ts, q->o->method, &q->range, c, lo, hi, q->err);
+        qc_range_params range = tensor_range(q, r);
+        qc_status st = qc_stats_range(ts, method, &range, c, lo, hi, q->err);
         if (st != QC_OK)
             return st;
     }
@@ -566,6 +597,12 @@ static qc_status set_metadata(qz *q)
         META("qcal.act_round", qc_round_mode_name(o->act_round));
     if (o->activations == QC_GRANULARITY_COMPENSATED)
         META("qcal.input_compensation", "true");
+    if (o->target != QC_TARGET_GENERIC)
+        META("qcal.target", qc_target_name(o->target));
+    if (o->n_overrides) {
+        snprintf(buf, sizeof buf, "%d", o->n_overrides);
+        META("qcal.overrides", buf);
+    }
     if (o->method == QC_RANGE_AVGSTD || o->method == QC_RANGE_MEANSTD) {
         snprintf(buf, sizeof buf, "%.9g", o->range.n_std);
         META("qcal.n_std", buf);
@@ -590,13 +627,51 @@ static qc_status set_metadata(qz *q)
     return st == QC_OK ? QC_OK : qz_oom(q);
 }
 
+/* What format and target can carry of node n's options o (overrides included); g the
+ * global options. */
+static qc_status check_node_options(const qc_node *n, const qc_quantize_options *o, const qc_quantize_options *g,
+                                    qc_error *err)
+{
+    const char *fmt = qc_qformat_name(g->format);
+    if (g->format == QC_FORMAT_QOPERATOR && o->act_bits != 8)
+        return qc_fail(err, QC_ERR_USAGE, "node '%s': act_bits %d: the qoperator format needs 8-bit activations "
+                       "(its operators clamp to 8 bits); use qdq or fakequant", n->name, o->act_bits);
+    if (g->format == QC_FORMAT_QOPERATOR && o->scheme != g->scheme)
+        return qc_fail(err, QC_ERR_USAGE, "node '%s': scheme %s: the qoperator format takes one scheme (%s) for "
+                       "every node; use qdq or fakequant", n->name, qc_scheme_name(o->scheme), qc_scheme_name(g->scheme));
+    if (o->act_round != QC_ROUND_HALF_EVEN && g->format != QC_FORMAT_FAKEQUANT)
+        return qc_fail(err, QC_ERR_USAGE, "node '%s': act_round %s needs the fakequant format: %s quantizes "
+                       "activations with QuantizeLinear, which rounds half to even", n->name,
+                       qc_round_mode_name(o->act_round), fmt);
+    if (g->target == QC_TARGET_TENSORRT && (o->scheme != QC_SCHEME_SYMLOWP || o->act_bits != 8 || o->weight_bits != 8))
+        return qc_fail(err, QC_ERR_USAGE, "node '%s': the tensorrt target takes 8-bit symlowp (int8, zero point 0), "
+                       "not %d/%d-bit %s", n->name, o->weight_bits, o->act_bits, qc_scheme_name(o->scheme));
+    return QC_OK;
+}
+
+/* Every override by name names a node of g. */
+static qc_status check_override_names(const qc_graph *g, const qc_quantize_options *o, qc_error *err)
+{
+    for (int i = 0; i < o->n_overrides; i++) {
+        if (o->overrides[i].match != QC_MATCH_NAME)
+            continue;
+        bool found = false;
+        for (int j = 0; j < g->n_nodes && !found; j++)
+            found = !strcmp(g->nodes[j].name, o->overrides[i].value);
+        if (!found)
+            return qc_fail(err, QC_ERR_USAGE, "override %d: no node is named '%s' in '%s'", i, o->overrides[i].value,
+                           g->name);
+    }
+    return QC_OK;
+}
+
 static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, qc_error *err)
 {
     if (o->weight_bits < QC_BITS_MIN || o->weight_bits > QC_BITS_MAX || o->act_bits < QC_BITS_MIN ||
         o->act_bits > QC_BITS_MAX)
         return qc_fail(err, QC_ERR_USAGE, "bit widths must be from %d to %d (weights %d, activations %d)",
                        QC_BITS_MIN, QC_BITS_MAX, o->weight_bits, o->act_bits);
-    if ((unsigned)o->format > QC_FORMAT_FAKEQUANT || (unsigned)o->scheme > QC_SCHEME_SYMLOWP ||
+    if ((unsigned)o->format > QC_FORMAT_FAKEQUANT || (unsigned)o->scheme >= QC_SCHEME_COUNT ||
         (unsigned)o->method >= QC_RANGE_COUNT)
         return qc_fail(err, QC_ERR_USAGE, "unknown format, scheme or method");
     if (o->format == QC_FORMAT_QOPERATOR && o->act_bits != 8)
@@ -615,6 +690,15 @@ static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, 
         return qc_fail(err, QC_ERR_USAGE, "weights are quantized per tensor or channel, activations per tensor "
                        "or compensated, not %s and %s", qc_granularity_name(o->weights),
                        qc_granularity_name(o->activations));
+    if ((unsigned)o->target >= QC_TARGET_COUNT)
+        return qc_fail(err, QC_ERR_USAGE, "unknown target");
+    if (o->target == QC_TARGET_TENSORRT && (o->scheme != QC_SCHEME_SYMLOWP || o->act_bits != 8 || o->weight_bits != 8))
+        return qc_fail(err, QC_ERR_USAGE, "the tensorrt target takes 8-bit symlowp (int8, zero point 0), not %d/%d-bit %s",
+                       o->weight_bits, o->act_bits, qc_scheme_name(o->scheme));
+    if (o->target == QC_TARGET_TENSORRT && (o->format != QC_FORMAT_QDQ || o->activations != QC_GRANULARITY_TENSOR))
+        return qc_fail(err, QC_ERR_USAGE, "the tensorrt target takes the qdq format with one scale per activation "
+                       "(TensorRT's explicit quantization), not %s%s", qc_qformat_name(o->format),
+                       o->activations != QC_GRANULARITY_TENSOR ? " with input compensation" : "");
     if (o->activations == QC_GRANULARITY_COMPENSATED && o->format == QC_FORMAT_QOPERATOR)
         return qc_fail(err, QC_ERR_USAGE,
                        "input compensation needs the qdq or fakequant format: its activations have a scale "
@@ -626,7 +710,7 @@ static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, 
         if (!found)
             return qc_fail(err, QC_ERR_USAGE, "--exclude: no node is named '%s' in '%s'", o->exclude[i], g->name);
     }
-    return QC_OK;
+    return check_override_names(g, o, err);
 }
 
 /* The second pass: the graph's inputs, its nodes in order (a quantized node as its integer
@@ -675,11 +759,13 @@ qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quan
                        "(qcal stats --granularity channel gathers them)");
     qz q = {.g = fp32, .s = stats, .o = o, .range = o->range, .err = err, .rep = report};
     q.range.bits = o->act_bits;
-    q.signed_act = o->format == QC_FORMAT_QOPERATOR && o->scheme == QC_SCHEME_SYMLOWP;
+    q.signed_act = (o->format == QC_FORMAT_QOPERATOR && o->scheme == QC_SCHEME_SYMLOWP) ||
+                   o->target == QC_TARGET_TENSORRT;
     q.tens = malloc(((size_t)fp32->n_tensors + 1) * sizeof *q.tens);
     q.nodes = malloc(((size_t)fp32->n_nodes + 1) * sizeof *q.nodes);
+    q.node_o = malloc(((size_t)fp32->n_nodes + 1) * sizeof *q.node_o);
     q.ng = qc_graph_create(fp32->name);
-    if (!q.tens || !q.nodes || !q.ng) {
+    if (!q.tens || !q.nodes || !q.node_o || !q.ng) {
         st = qz_oom(&q);
         goto end;
     }
@@ -688,6 +774,12 @@ qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quan
                                 .divisor = -1};
     for (int i = 0; i < fp32->n_nodes; i++)
         q.nodes[i] = (qz_node){.fused = -1};
+    for (int i = 0; i < fp32->n_nodes && st == QC_OK; i++) {
+        qc_quantize_options_for_node(o, &fp32->nodes[i], &q.node_o[i]);
+        st = check_node_options(&fp32->nodes[i], &q.node_o[i], o, err);
+    }
+    if (st != QC_OK)
+        goto end;
     if ((st = plan(&q)) != QC_OK)
         goto end;
     q.ng->opset = fp32->opset > 13 ? fp32->opset : 13; /* per-axis QuantizeLinear needs 13 */
@@ -711,6 +803,7 @@ end:
     }
     free(q.tens);
     free(q.nodes);
+    free(q.node_o);
     qc_graph_destroy(q.ng);
     if (st != QC_OK && report)
         qc_quantize_report_free(report);

@@ -29,8 +29,8 @@ static const cli_option rows[] = {
      .help = "the INT8 model to time (QDQ or QOperator, the same input as MODEL; one from 'qcal quantize' "
              "must have been quantized from MODEL); by default MODEL quantized here: QDQ, weights per "
              "channel, statistics of 8 random inputs"},
-    {"--scheme", .kind = CLI_CUSTOM, FIELD(scheme), .arg = "gemmlowp|symlowp", .parse = cli_parse_scheme,
-     .expects = "gemmlowp or symlowp", .help = "gemmlowp (default) or symlowp, when MODEL is quantized here"},
+    {"--scheme", .kind = CLI_CUSTOM, FIELD(scheme), .arg = "gemmlowp|symlowp|mixed", .parse = cli_parse_scheme,
+     .expects = "gemmlowp, symlowp or mixed", .help = "gemmlowp (default), symlowp or mixed, when MODEL is quantized here"},
     {.kind = CLI_GROUP, .rows = cli_granularity_rows, FIELD(granularity), .usage = "[--granularity tensor|channel]"},
     {"--granularity", .kind = CLI_DOC,
      .help = "channel (default): one weight scale per output channel; tensor: one per tensor (--per-tensor)"},

@@ -535,7 +535,7 @@ static const cli_option rows[] = {
 static const cli_command command = {
     "compare", "MODEL... CALIB VAL", NULL,
     "Gathers statistics of each MODEL over CALIB once, quantizes it in every variant (scheme x granularity x "
-    "method x bits; default gemmlowp,symlowp x tensor,channel, minmax, 8 bits), runs each on qcal's executor "
+    "method x bits; default gemmlowp,symlowp,mixed x tensor,channel, minmax, 8 bits), runs each on qcal's executor "
     "over VAL and prints FP32 and each variant's top-1, the drop, agreement with FP32 and the INT8 speed-up, "
     "with per-layer SQNR on the first --layer-images images (default 64). Each LIST may be 'all' (every "
     "scheme, granularity or method).",
@@ -584,7 +584,7 @@ static int build_variants(compare_options *o)
     qc_granularity grans[MAX_LIST];
     qc_range_method methods[MAX_LIST];
     int bits[MAX_LIST];
-    int ns = parse_list("--schemes", o->schemes, "gemmlowp,symlowp", "gemmlowp, symlowp or all", cli_parse_scheme,
+    int ns = parse_list("--schemes", o->schemes, "gemmlowp,symlowp,mixed", "gemmlowp, symlowp, mixed or all", cli_parse_scheme,
                         schemes, sizeof *schemes);
     int ng = ns < 0 ? -1 : parse_list("--granularity", o->grans, "tensor,channel,compensated",
                                       "tensor, channel, compensated or all", parse_granularity_item, grans,
@@ -625,7 +625,7 @@ static int build_variants(compare_options *o)
  * here (*status: after --help QC_OK, else the usage error's). */
 static bool parse_options(int argc, char **argv, compare_options *o, const char **pos, int *n_pos, int *status)
 {
-    *o = (compare_options){.schemes = "gemmlowp,symlowp", .grans = "tensor,channel", .methods = "minmax",
+    *o = (compare_options){.schemes = "gemmlowp,symlowp,mixed", .grans = "tensor,channel", .methods = "minmax",
                            .bits = "8", .max_drop = NAN, .min_sqnr = NAN, .select = CLI_SELECT_DEFAULT,
                            .calib_limit = INT64_MAX,
                            .layer_images = 64, .common = {.threads = 1}};

@@ -13,7 +13,9 @@
 
 typedef struct {
     const char *out, *stats_file;
-    const char *trt_cache, *ort_overrides; /* NULL when not asked for */
+    const char *trt_cache, *ort_overrides, *write_config; /* NULL when not asked for */
+    const char *config_path, *preset, *target;            /* read first, by apply_config */
+    qc_config config;                                     /* --config's, empty without */
     cli_image_select select;
     cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
     qc_quantize_options q;
@@ -42,8 +44,9 @@ static bool parse_round(const char *v, void *mode)
 static const cli_option rows[] = {
     {"--output", "-o", CLI_STRING, FIELD(out), .usage = ""},
     {"--stats", .kind = CLI_STRING, FIELD(stats_file), .usage = ""},
-    {"--scheme", .kind = CLI_CUSTOM, FIELD(q.scheme), .arg = "gemmlowp|symlowp", .parse = cli_parse_scheme,
-     .expects = "gemmlowp or symlowp", .help = "gemmlowp (asymmetric uint8, default) or symlowp (zero point 0)"},
+    {"--scheme", .kind = CLI_CUSTOM, FIELD(q.scheme), .arg = "gemmlowp|symlowp|mixed", .parse = cli_parse_scheme,
+     .expects = "gemmlowp, symlowp or mixed", .help = "gemmlowp (asymmetric uint8, default), symlowp (zero point 0) "
+     "or mixed (int8 symmetric weights, uint8 asymmetric activations)"},
     {"--method", .kind = CLI_CUSTOM, FIELD(q.method), .arg = "minmax|avg|avgstd|meanstd|percentile|entropy|mse",
      .parse = cli_parse_method, .expects = "minmax, avg, avgstd, meanstd, percentile, entropy or mse",
      .help = "how activation ranges are chosen (default minmax)"},
@@ -80,6 +83,17 @@ static const cli_option rows[] = {
              "(per-channel input means)"},
     {"--allow-partial", .kind = CLI_FLAG, FIELD(allow_partial),
      .help = "with --stats: use a partial merge of shards (a warning instead of exit 3)"},
+    {"--config", .kind = CLI_STRING, FIELD(config_path), .arg = "FILE",
+     .help = "settings and per-node overrides from a JSON config (README \"Quantization configs\"); flags "
+             "given override its globals"},
+    {"--preset", .kind = CLI_STRING, FIELD(preset), .arg = "NAME",
+     .help = "performance, mixed, gemmlowp, symlowp or tensorrt: scheme and granularity (over --config's, "
+             "under the other flags)"},
+    {"--target", .kind = CLI_STRING, FIELD(target), .arg = "generic|tensorrt",
+     .help = "generic (default) or tensorrt: int8 zero point 0, per-channel weights, QDQ only on the inputs of "
+             "Conv, Gemm and MatMul (as --preset tensorrt)"},
+    {"--write-config", .kind = CLI_STRING, FIELD(write_config), .arg = "FILE",
+     .help = "also write the settings used as a config (--json prints it too)"},
     {"--write-trt-cache", .kind = CLI_STRING, FIELD(trt_cache), .arg = "FILE",
      .help = "also write the activation scales as a TensorRT INT8 calibration cache (amax / 127, 8-bit "
              "activations)"},
@@ -152,12 +166,15 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
            "\"input_compensation\": %s, \"calibration_images\": %lld, \"calibration_skipped\": %lld, "
-           "\"runnable_by_qcal\": %s, \"tensors\": [",
+           "\"runnable_by_qcal\": %s, ",
            qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
            o->q.weights == QC_GRANULARITY_CHANNEL ? "true" : "false", o->q.weight_bits, o->q.act_bits,
            o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
            o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
            (long long)o->skipped.count, runnable ? "true" : "false");
+    char *config = qc_config_json(&o->q);
+    printf("\"config\": %s, \"tensors\": [", config ? config : "null");
+    free(config);
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
         cli_json_field(t->tensor, "%s\n  {\"name\": ", i ? "," : "");
@@ -213,13 +230,15 @@ static qc_status write_outputs(const quantize_options *o, const char *model, con
                                const qc_quantize_report *report, const char *card_json, qc_card_copy *copied,
                                char *card_target, size_t target_size, qc_error *err)
 {
-    const char *written[3] = {NULL, NULL, NULL};
+    const char *written[4] = {NULL, NULL, NULL, NULL};
     int n = 0;
     qc_status st = QC_OK;
     if (o->trt_cache && (st = qc_trt_cache_write(report, o->q.method, o->trt_cache, err)) == QC_OK)
         written[n++] = o->trt_cache;
     if (st == QC_OK && o->ort_overrides && (st = qc_ort_overrides_write(report, o->ort_overrides, err)) == QC_OK)
         written[n++] = o->ort_overrides;
+    if (st == QC_OK && o->write_config && (st = qc_config_write(&o->q, o->write_config, err)) == QC_OK)
+        written[n++] = o->write_config;
     if (st == QC_OK && (st = qc_onnx_save(qg, o->out, err)) == QC_OK)
         written[n++] = o->out;
     if (st == QC_OK)
@@ -241,10 +260,12 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
         return cli_usage_error(&command, "quantize needs -o OUT.onnx");
     if (o->bits && (o->weight_bits || o->act_bits))
         return cli_usage_error(&command, "--bits and --weight-bits/--act-bits exclude each other");
-    o->q.weight_bits = o->bits ? o->bits : o->weight_bits ? o->weight_bits : 8;
-    o->q.act_bits = o->bits ? o->bits : o->act_bits ? o->act_bits : 8;
-    o->q.exclude = (const char *const *)o->exclude.items;
-    o->q.n_exclude = o->exclude.n;
+    o->q.weight_bits = o->bits ? o->bits : o->weight_bits ? o->weight_bits : o->q.weight_bits;
+    o->q.act_bits = o->bits ? o->bits : o->act_bits ? o->act_bits : o->q.act_bits;
+    if (o->exclude.n) {
+        o->q.exclude = (const char *const *)o->exclude.items;
+        o->q.n_exclude = o->exclude.n;
+    }
     o->q.weights = o->granularity.weights;
     o->q.activations = o->granularity.activations;
     if (o->q.act_round != QC_ROUND_HALF_EVEN && o->q.format != QC_FORMAT_FAKEQUANT)
@@ -263,6 +284,10 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
     status = cli_check_output(o->out, "-o", inputs, 3);
+    if (status == QC_OK && o->write_config && cli_same_file(o->write_config, o->out))
+        status = cli_usage_error(&command, "--write-config '%s' is also -o", o->write_config);
+    if (status == QC_OK && o->write_config)
+        status = cli_check_output(o->write_config, "--write-config", inputs, 3);
     return status != QC_OK ? status : check_range_files(o, inputs);
 }
 
@@ -289,10 +314,46 @@ static int load_statistics(quantize_options *o, const char *const *pos, const qc
     return QC_OK;
 }
 
+/* The value of option name in argv (its last), as "--name VALUE" or "--name=VALUE"; NULL. */
+static const char *prescan(int argc, char **argv, const char *name)
+{
+    const char *v = NULL;
+    size_t len = strlen(name);
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], name, len) && argv[i][len] == '=')
+            v = argv[i] + len + 1;
+        else if (!strcmp(argv[i], name) && i + 1 < argc)
+            v = argv[++i];
+    return v;
+}
+
+/* --config FILE, then --preset NAME, then --target T, wherever they stand: the other flags
+ * are parsed after them and override what they set. */
+static int apply_config(int argc, char **argv, quantize_options *o)
+{
+    const char *path = prescan(argc, argv, "--config"), *preset = prescan(argc, argv, "--preset"),
+               *target = prescan(argc, argv, "--target");
+    qc_error err;
+    if (path) {
+        int status = cli_status(qc_config_load(path, &o->q, &o->config, &err), &err);
+        if (status != QC_OK)
+            return status;
+        o->q = o->config.options;
+    }
+    if (preset && !qc_preset_apply(preset, &o->q))
+        return cli_usage_error(&command, "--preset takes " QC_PRESET_LIST ", not '%s'", preset);
+    if (target && !qc_target_parse(target, &o->q.target))
+        return cli_usage_error(&command, "--target takes generic or tensorrt, not '%s'", target);
+    if (target && o->q.target == QC_TARGET_TENSORRT)
+        qc_preset_apply("tensorrt", &o->q);
+    return QC_OK;
+}
+
 int cmd_quantize(int argc, char **argv)
 {
     quantize_options o = {.select = CLI_SELECT_DEFAULT, .common = {.threads = 1}};
     qc_quantize_options_default(&o.q);
+    int status = apply_config(argc, argv, &o);
     o.granularity = (cli_granularity){o.q.weights, o.q.activations};
     const char *pos[2];
     int n_pos = 0;
@@ -302,8 +363,7 @@ int cmd_quantize(int argc, char **argv)
     qc_quantize_report report = {0};
     qc_model_card card = {0};
     char *card_json = NULL;
-    int status;
-    if (!cli_parse(&command, &o, argc, argv, pos, &n_pos, &status))
+    if (status != QC_OK || !cli_parse(&command, &o, argc, argv, pos, &n_pos, &status))
         goto end;
     if ((status = check_arguments(&o, pos, n_pos)) != QC_OK)
         goto end;
@@ -349,6 +409,7 @@ int cmd_quantize(int argc, char **argv)
 
 end:
     cli_list_free(&o.exclude);
+    qc_config_free(&o.config);
     qc_quantize_report_free(&report);
     qc_model_card_free(&card);
     free(card_json);

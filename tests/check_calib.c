@@ -172,6 +172,35 @@ START_TEST(symlowp_weights_use_the_narrow_signed_range)
 }
 END_TEST
 
+START_TEST(mixed_quantizes_weights_as_symlowp_and_activations_as_gemmlowp)
+{
+    /* activations: [−1, 3] on [0, 255] as GemmLowP, s = 4/255, z = 63.75 → 64 */
+    assert_qparams(act(-1.0f, 3.0f, QC_SCHEME_MIXED, 8, false), (float)(4.0 / 255.0), 64, 0, 255);
+    /* after a ReLU, [0, 5.1]: s = 5.1/255, z = 0, unsigned */
+    assert_qparams(act(0.0f, 5.1f, QC_SCHEME_MIXED, 8, false), (float)(5.1f / 255.0), 0, 0, 255);
+    /* weights: a = 1.27 on the narrow int8 range [−127, 127], s = 1.27/127, z = 0; per
+     * channel, each channel its own a: channel 1 has a = 0.635, s = 0.005 */
+    const float w[6] = {-1.0f, 0.25f, 1.27f, -0.635f, 0.5f, 0.1f};
+    qc_qparams p[2], t;
+    qc_error err = {{0}};
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 6, QC_GRANULARITY_TENSOR, QC_SCHEME_MIXED, 8, false, "w", &t, &err),
+                     QC_OK);
+    assert_qparams(t, (float)(1.27f / 127.0), 0, -127, 127);
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 2, 3, QC_GRANULARITY_CHANNEL, QC_SCHEME_MIXED, 8, false, "w", p, &err),
+                     QC_OK);
+    assert_qparams(p[0], (float)(1.27f / 127.0), 0, -127, 127);
+    assert_qparams(p[1], (float)(0.635f / 127.0), 0, -127, 127);
+    /* reduce_range as SymLowP's: [−64, 64] */
+    ck_assert_int_eq(qc_qparams_weights(w, 1, 1, 6, QC_GRANULARITY_TENSOR, QC_SCHEME_MIXED, 8, true, "w", &t, &err),
+                     QC_OK);
+    assert_qparams(t, (float)(1.27f / 64.0), 0, -64, 64);
+    ck_assert_int_eq(qc_scheme_for_weights(QC_SCHEME_MIXED), QC_SCHEME_SYMLOWP);
+    ck_assert_int_eq(qc_scheme_for_activations(QC_SCHEME_MIXED), QC_SCHEME_GEMMLOWP);
+    ck_assert_int_eq(qc_scheme_for_weights(QC_SCHEME_GEMMLOWP), QC_SCHEME_GEMMLOWP);
+    ck_assert_int_eq(qc_scheme_for_activations(QC_SCHEME_SYMLOWP), QC_SCHEME_SYMLOWP);
+}
+END_TEST
+
 START_TEST(every_bit_width_from_2_to_8_has_its_integer_range_and_scale)
 {
     /* b, 2^b − 1, 2^(b−1), 2^(b−1) − 1, written out by hand */
@@ -749,7 +778,7 @@ END_TEST
 
 START_TEST(scheme_and_round_mode_names_round_trip)
 {
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < QC_SCHEME_COUNT; s++) {
         qc_scheme back = (qc_scheme)-1;
         ck_assert(qc_scheme_parse(qc_scheme_name((qc_scheme)s), &back));
         ck_assert_int_eq(back, s);
@@ -2106,6 +2135,242 @@ static TCase *quantize_tcase(void)
     return t;
 }
 
+/* ---- quantization configs (calib/config.c) ------------------------------------------------ */
+
+static const qc_quantized_tensor *report_entry(const qc_quantize_report *r, const char *name)
+{
+    for (int i = 0; i < r->n; i++)
+        if (!strcmp(r->tensors[i].tensor, name))
+            return &r->tensors[i];
+    return NULL;
+}
+
+static void parse_config_ok(const char *text, qc_config *c)
+{
+    qc_quantize_options base;
+    qc_quantize_options_default(&base);
+    qc_error err;
+    ck_assert_msg(qc_config_parse(text, strlen(text), "c.json", &base, c, &err) == QC_OK, "%s", err.msg);
+}
+
+START_TEST(a_config_sets_globals_over_its_preset)
+{
+    qc_config c;
+    parse_config_ok("{\"method\": \"percentile\", \"percentile\": 99.9, \"bits\": 6, \"preset\": \"mixed\","
+                    " \"exclude\": [\"fc\"], \"bias_correction\": true}", &c);
+    ck_assert_int_eq(c.options.scheme, QC_SCHEME_MIXED); /* the preset, wherever it stands */
+    ck_assert_int_eq(c.options.weights, QC_GRANULARITY_CHANNEL);
+    ck_assert_int_eq(c.options.method, QC_RANGE_PERCENTILE);
+    ck_assert(c.options.range.percentile == 99.9);
+    ck_assert_int_eq(c.options.weight_bits, 6);
+    ck_assert_int_eq(c.options.act_bits, 6);
+    ck_assert(c.options.bias_correction);
+    ck_assert_int_eq(c.options.n_exclude, 1);
+    ck_assert_str_eq(c.options.exclude[0], "fc");
+    qc_config_free(&c);
+    /* a preset after a setting does not undo it: the file's scheme wins over its preset */
+    parse_config_ok("{\"scheme\": \"gemmlowp\", \"preset\": \"performance\"}", &c);
+    ck_assert_int_eq(c.options.scheme, QC_SCHEME_GEMMLOWP);
+    ck_assert_int_eq(c.options.weights, QC_GRANULARITY_CHANNEL);
+    qc_config_free(&c);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    ck_assert(qc_preset_apply("tensorrt", &o));
+    ck_assert(o.scheme == QC_SCHEME_SYMLOWP && o.weights == QC_GRANULARITY_CHANNEL && o.target == QC_TARGET_TENSORRT);
+    ck_assert(qc_preset_apply("symlowp", &o));
+    ck_assert(o.scheme == QC_SCHEME_SYMLOWP && o.weights == QC_GRANULARITY_TENSOR && o.target == QC_TARGET_GENERIC);
+    ck_assert(!qc_preset_apply("fast", &o));
+}
+END_TEST
+
+START_TEST(overrides_take_name_over_pattern_over_op_and_the_later_row_among_equals)
+{
+    qc_config c;
+    parse_config_ok("{\"overrides\": ["
+                    "{\"match\": {\"name\": \"layer1.0.conv\"}, \"weight_bits\": 6},"
+                    "{\"match\": {\"pattern\": \"layer1.*\"}, \"weight_bits\": 5, \"act_bits\": 7},"
+                    "{\"match\": {\"op\": \"Conv\"}, \"weight_bits\": 4, \"scheme\": \"symlowp\"},"
+                    "{\"match\": {\"op\": \"Conv\"}, \"weight_bits\": 3},"
+                    "{\"match\": {\"name\": \"fc\"}, \"exclude\": true}]}", &c);
+    char n1[] = "layer1.0.conv", n2[] = "layer1.1.conv", n3[] = "conv1", n4[] = "fc", conv[] = "Conv",
+         gemm[] = "Gemm", dom[] = "";
+    const struct {
+        char *name, *op;
+        int weight_bits, act_bits;
+        qc_scheme scheme;
+        int n_exclude;
+    } want[] = {{n1, conv, 6, 7, QC_SCHEME_SYMLOWP, 0}, /* name; pattern's act_bits; op's scheme */
+                {n2, conv, 5, 7, QC_SCHEME_SYMLOWP, 0}, /* pattern over op */
+                {n3, conv, 3, 8, QC_SCHEME_SYMLOWP, 0}, /* the later Conv row */
+                {n4, gemm, 8, 8, QC_SCHEME_GEMMLOWP, 1}}; /* globals, excluded */
+    for (int i = 0; i < 4; i++) {
+        qc_node n = {.name = want[i].name, .op_type = want[i].op, .domain = dom};
+        qc_quantize_options o;
+        qc_quantize_options_for_node(&c.options, &n, &o);
+        ck_assert_msg(o.weight_bits == want[i].weight_bits && o.act_bits == want[i].act_bits &&
+                          o.scheme == want[i].scheme && o.n_exclude == want[i].n_exclude,
+                      "%s: %d/%d bits, %s, %d excluded", want[i].name, o.weight_bits, o.act_bits,
+                      qc_scheme_name(o.scheme), o.n_exclude);
+        ck_assert_int_eq(o.n_overrides, 0);
+    }
+    qc_config_free(&c);
+}
+END_TEST
+
+START_TEST(config_errors_name_the_file_and_the_key)
+{
+    const struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"{\"bitz\": 8}", "'bitz'"},
+        {"{\"bits\": 9}", "'bits' takes a whole number from 2 to 8"},
+        {"{\"bits\": 8, \"bits\": 6}", "'bits' is given twice"},
+        {"{\"scheme\": \"u8s8\"}", "not 'u8s8'"},
+        {"{\"preset\": \"fast\"}", "not 'fast'"},
+        {"{\"percentile\": 40}", "'percentile'"},
+        {"{\"overrides\": [{\"match\": {\"op\": \"Conv\"}}, {\"match\": {\"op\": \"Conv\"}, \"format\": \"qdq\"}]}",
+         "overrides[1]: 'format' is not a setting a node can override"},
+        {"{\"overrides\": [{\"bits\": 6}]}", "overrides[0] has no \"match\""},
+        {"{\"overrides\": [{\"match\": {\"op\": \"Conv\", \"name\": \"a\"}}]}", "'match'"},
+        {"{\"overrides\": [{\"match\": {\"type\": \"Conv\"}}]}", "'type' is not a match"},
+        {"{\"overrides\": [{\"match\": {\"op\": \"Conv\"}, \"granularity\": \"compensated\"}]}", "global"},
+        {"{\"exclude\": [3]}", "'exclude'"},
+        {"[1, 2]", "a config is a JSON object"},
+        {"{\"bits\": ", "not JSON"},
+    };
+    qc_quantize_options base;
+    qc_quantize_options_default(&base);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        qc_config c;
+        qc_error err = {{0}};
+        ck_assert_int_eq(qc_config_parse(bad[i].text, strlen(bad[i].text), "my.json", &base, &c, &err), QC_ERR_INPUT);
+        ck_assert_msg(strstr(err.msg, "my.json") && strstr(err.msg, bad[i].needle), "%s: %s", bad[i].text, err.msg);
+        ck_assert_int_eq(c.options.n_overrides, 0);
+    }
+}
+END_TEST
+
+START_TEST(a_written_config_reads_back_to_the_same_options)
+{
+    qc_config c, back;
+    parse_config_ok("{\"preset\": \"mixed\", \"method\": \"avgstd\", \"n\": 2.7, \"round\": \"half-away\","
+                    " \"granularity\": \"compensated\", \"format\": \"fakequant\", \"act_round\": \"up\","
+                    " \"exclude\": [\"a\", \"b\\\"c\"], \"overrides\": [{\"match\": {\"pattern\": \"x[0-9]*\"},"
+                    " \"bits\": 5, \"reduce_range\": true, \"exclude\": false}]}", &c);
+    char *text = qc_config_json(&c.options);
+    ck_assert_ptr_nonnull(text);
+    parse_config_ok(text, &back);
+    const qc_quantize_options *a = &c.options, *b = &back.options;
+    ck_assert(a->scheme == b->scheme && a->weights == b->weights && a->activations == QC_GRANULARITY_COMPENSATED &&
+              b->activations == a->activations && a->method == b->method && a->range.n_std == b->range.n_std &&
+              a->round == b->round && a->act_round == b->act_round && a->format == b->format &&
+              a->weight_bits == b->weight_bits && b->n_exclude == 2 && !strcmp(b->exclude[1], "b\"c"));
+    ck_assert_int_eq(b->n_overrides, 1);
+    ck_assert(b->overrides[0].match == QC_MATCH_PATTERN && !strcmp(b->overrides[0].value, "x[0-9]*") &&
+              b->overrides[0].act_bits == 5 && b->overrides[0].weight_bits == 5 && b->overrides[0].reduce_range &&
+              b->overrides[0].set == a->overrides[0].set);
+    char *again = qc_config_json(b);
+    ck_assert_str_eq(text, again);
+    free(text);
+    free(again);
+    qc_config_free(&c);
+    qc_config_free(&back);
+}
+END_TEST
+
+START_TEST(per_node_settings_reach_the_quantizer_and_formats_refuse_what_they_cannot_carry)
+{
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats(g, -1.0f, 1.0f);
+    qc_config c;
+    parse_config_ok("{\"overrides\": [{\"match\": {\"op\": \"Conv\"}, \"weight_bits\": 4, \"act_bits\": 6},"
+                    "{\"match\": {\"name\": \"fc\"}, \"granularity\": \"channel\", \"scheme\": \"mixed\"}]}", &c);
+    qc_graph *q = NULL;
+    qc_quantize_report rep;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &c.options, &q, &rep, &err) == QC_OK, "%s", err.msg);
+    const qc_quantized_tensor *w = report_entry(&rep, "w"), *w2 = report_entry(&rep, "w2"), *r = report_entry(&rep, "r"),
+                              *x = report_entry(&rep, "x");
+    ck_assert(w && w2 && r && x);
+    /* Conv: 4-bit GemmLowP weights per tensor; its output (the fused Relu's) 6 bits */
+    ck_assert(w->bits == 4 && w->n_channels == 1 && w->params[0].qmax == 15);
+    ck_assert(r->bits == 6 && r->params[0].qmax == 63);
+    /* fc: int8 symmetric weights per channel (mixed); the graph input keeps the globals */
+    ck_assert(w2->bits == 8 && w2->n_channels == 4 && w2->params[0].qmin == -127 && w2->params[1].zero_point == 0);
+    ck_assert(x->bits == 8 && x->params[0].qmax == 255);
+    qc_quantize_report_free(&rep);
+    qc_graph_destroy(q);
+
+    c.options.format = QC_FORMAT_QOPERATOR; /* 6-bit activations do not fit QLinearConv */
+    q = NULL;
+    ck_assert_int_eq(qc_quantize(g, s, &c.options, &q, NULL, &err), QC_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "node 'conv'") && strstr(err.msg, "act_bits 6"), "%s", err.msg);
+    ck_assert_ptr_null(q);
+    qc_config_free(&c);
+
+    parse_config_ok("{\"overrides\": [{\"match\": {\"name\": \"conv_z\"}, \"bits\": 6}]}", &c);
+    ck_assert_int_eq(qc_quantize(g, s, &c.options, &q, NULL, &err), QC_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "'conv_z'"), "%s", err.msg);
+    qc_config_free(&c);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+START_TEST(the_tensorrt_target_quantizes_only_the_inputs_of_weighted_layers_in_int8)
+{
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats(g, -1.0f, 1.0f);
+    qc_quantize_options o;
+    qc_quantize_options_default(&o);
+    qc_preset_apply("tensorrt", &o);
+    qc_graph *q = NULL;
+    qc_quantize_report rep;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, &rep, &err) == QC_OK, "%s", err.msg);
+    /* x (Conv's input) and f (Gemm's): int8, zero point 0, even f which is non-negative;
+     * the Conv and Gemm outputs and the pooled tensor stay float */
+    ck_assert_ptr_null(report_entry(&rep, "c"));
+    ck_assert_ptr_null(report_entry(&rep, "r"));
+    ck_assert_ptr_null(report_entry(&rep, "p"));
+    ck_assert_ptr_null(report_entry(&rep, "y"));
+    const char *acts[] = {"x", "f"};
+    for (int i = 0; i < 2; i++) {
+        const qc_quantized_tensor *t = report_entry(&rep, acts[i]);
+        ck_assert_msg(t && t->params[0].qmin == -128 && t->params[0].zero_point == 0, "%s", acts[i]);
+    }
+    const qc_quantized_tensor *w = report_entry(&rep, "w");
+    ck_assert(w && w->n_channels == 3 && w->params[2].qmin == -127 && w->params[2].zero_point == 0);
+    int q_nodes = 0;
+    for (int i = 0; i < q->n_nodes; i++)
+        q_nodes += !strcmp(q->nodes[i].op_type, "QuantizeLinear");
+    ck_assert_int_eq(q_nodes, 2);
+    qc_quantize_report_free(&rep);
+    qc_graph_destroy(q);
+
+    o.scheme = QC_SCHEME_MIXED; /* uint8 activations: not TensorRT's */
+    ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "tensorrt"));
+    o.scheme = QC_SCHEME_SYMLOWP;
+    o.format = QC_FORMAT_QOPERATOR;
+    ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+static TCase *config_tcase(void)
+{
+    TCase *t = tcase_create("configs");
+    tcase_add_test(t, a_config_sets_globals_over_its_preset);
+    tcase_add_test(t, overrides_take_name_over_pattern_over_op_and_the_later_row_among_equals);
+    tcase_add_test(t, config_errors_name_the_file_and_the_key);
+    tcase_add_test(t, a_written_config_reads_back_to_the_same_options);
+    tcase_add_test(t, per_node_settings_reach_the_quantizer_and_formats_refuse_what_they_cannot_carry);
+    tcase_add_test(t, the_tensorrt_target_quantizes_only_the_inputs_of_weighted_layers_in_int8);
+    return t;
+}
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("calib");
@@ -2119,6 +2384,7 @@ static Suite *suite(void)
     t = tcase_create("symlowp and bits");
     tcase_add_test(t, symlowp_activations_are_unsigned_from_zero_after_relu_and_signed_otherwise);
     tcase_add_test(t, symlowp_weights_use_the_narrow_signed_range);
+    tcase_add_test(t, mixed_quantizes_weights_as_symlowp_and_activations_as_gemmlowp);
     tcase_add_test(t, every_bit_width_from_2_to_8_has_its_integer_range_and_scale);
     tcase_add_test(t, bit_widths_outside_2_to_8_are_rejected);
     tcase_add_test(t, reduce_range_restricts_weights_as_onnx_runtime_does);
@@ -2162,6 +2428,7 @@ static Suite *suite(void)
     suite_add_tcase(s, t);
     suite_add_tcase(s, metrics_tcase());
     suite_add_tcase(s, quantize_tcase());
+    suite_add_tcase(s, config_tcase());
     return s;
 }
 

@@ -50,8 +50,9 @@ def check(name, cond):
     print(("ok   " if cond else "FAIL ") + name)
 check("format qcal-compare version 1", d.get("format") == "qcal-compare" and d.get("version") == 1)
 names = [v["name"] for v in d["variants"]]
-check("the default grid is gemmlowp/symlowp x tensor/channel",
-      names == ["gemmlowp/tensor", "gemmlowp/channel", "symlowp/tensor", "symlowp/channel"])
+check("the default grid is gemmlowp/symlowp/mixed x tensor/channel",
+      names == ["gemmlowp/tensor", "gemmlowp/channel", "symlowp/tensor", "symlowp/channel", "mixed/tensor",
+                "mixed/channel"])
 check("variants say scheme, granularity, method and bits",
       all(set(v) == {"name", "scheme", "granularity", "method", "bits"} and v["bits"] == 8 and v["method"] == "minmax"
           for v in d["variants"]))
@@ -172,7 +173,7 @@ contains "the gated line" "$tmp/out" "gated: gemmlowp/tensor/minmax/6bit"
 
 # 'all' in a list is every value, as in stats --method all
 expect "--methods all" 0 "$QCAL" compare --json -q --limit 50 --calib-limit 32 --layer-images 2 --schemes all --granularity tensor --methods all "$M" "$CAL" "$VAL"
-if [ "$(json_get "$tmp/out" '["variants"].__len__()')" = 14 ]; then ok "--schemes all --methods all: 2 x 7 variants"; else bad "--schemes all --methods all: 2 x 7 variants ($(json_get "$tmp/out" '["variants"].__len__()'))"; fi
+if [ "$(json_get "$tmp/out" '["variants"].__len__()')" = 21 ]; then ok "--schemes all --methods all: 3 x 7 variants"; else bad "--schemes all --methods all: 3 x 7 variants ($(json_get "$tmp/out" '["variants"].__len__()'))"; fi
 
 # 6. the table, the HTML page, several models, unlabelled images
 expect "the table" 0 "$QCAL" compare $FAST --html "$tmp/r.html" "$M" "$CAL" "$VAL"

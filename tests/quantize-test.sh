@@ -303,7 +303,7 @@ expect "eval of FP32 models with the quantized file of one of them exits 0" 0 "$
 files=()
 for m in $MODELS; do
     for f in qdq qoperator; do
-        for s in gemmlowp symlowp; do
+        for s in gemmlowp symlowp mixed; do
             for g in tensor channel; do
                 out="$tmp/$m-$f-$s-$g.onnx"
                 pc=
@@ -472,7 +472,7 @@ done
 # 7b. FakeQuantize against the integer path, both in qcal: the same parameters simulated in
 # float and run on the integer kernels give the same top-1 on nearly every image.
 for m in $MODELS; do
-    for scheme in gemmlowp symlowp; do
+    for scheme in gemmlowp symlowp mixed; do
         for gran in "" --per-channel "--per-channel --input-compensation"; do
             name="$m $scheme${gran:+ ${gran//--/}}"
             "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran --format fakequant -o "$tmp/fq.onnx" "models/$m.onnx" 2>"$tmp/err" &&
