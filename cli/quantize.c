@@ -20,6 +20,8 @@
     "                  [--bias-correction] [--allow-partial]\n"                                      \
     "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
+    "                  [--max-drop P VAL | --min-agreement A VAL] [--sensitivity-images K]\n"      \
+    "                  [--max-fp32-layers N]\n"                                                    \
     "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
     "                  [--size HxW] [--crop HxW] [--scale S]\n"                                     \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                    \
@@ -57,7 +59,14 @@
     "  --limit N      with IMAGES: the first N images in sorted order (default all; on an\n"      \
     "                 ImageFolder the first classes only: --sample N is the balanced subset)\n"   \
     "  --sample N     with IMAGES: a reproducible class-balanced random subset (--seed S)\n"     \
-    "  --skip-bad     with IMAGES: report an unreadable image and leave it out\n"
+    "  --skip-bad     with IMAGES: report an unreadable image and leave it out\n"                 \
+    "  --max-drop P VAL  accuracy-aware: while top-1 on the labelled images of VAL (ImageFolder)\n" \
+    "                 drops more than P points below FP32's, return the most sensitive quantized\n" \
+    "                 node to FP32 (each measured alone in FP32), one at a time; exit 1 when the\n" \
+    "                 budget is still missed (the model is written all the same)\n"               \
+    "  --min-agreement A VAL  the same without labels: top-1 agreement with FP32 at least A %%\n" \
+    "  --sensitivity-images K  the class-balanced subset of VAL the ranking runs (default 256)\n" \
+    "  --max-fp32-layers N  return at most N nodes to FP32 (default: as many as it takes)\n"
 
 typedef struct {
     const char *out, *stats_file;
@@ -70,9 +79,20 @@ typedef struct {
     char **exclude;
     int n_exclude;
     bool allow_partial;
+    const char *aa_val; /* accuracy-aware: VAL, or NULL */
+    qc_aa_metric aa_metric;
+    double aa_budget;
+    int64_t aa_images, aa_max_layers;
     cli_pp_flags pp;
     cli_common common;
 } quantize_options;
+
+/* What accuracy-aware quantization did (--max-drop, --min-agreement). */
+typedef struct {
+    qc_aa_result r;
+    int64_t images;
+    double seconds;
+} aa_outcome;
 
 static bool parse_bits(const char *v, int *out)
 {
@@ -101,6 +121,25 @@ static bool add_excludes(quantize_options *o, const char *v)
     }
     free(copy);
     return ok;
+}
+
+/* --max-drop P VAL or --min-agreement A VAL (v the first value, argv[*i] the last read): the
+ * budget and the folder after it. */
+static int parse_budget(quantize_options *o, bool drop, const char *v, int argc, char **argv, int *i)
+{
+    const char *flag = drop ? "--max-drop" : "--min-agreement";
+    float f;
+    if (o->aa_val)
+        return cli_usage_error(QUANTIZE_USAGE, "--max-drop and --min-agreement are given once, not both");
+    if (!cli_parse_float(v, &f) || !isfinite(f) || f < 0.0f || (!drop && f > 100.0f))
+        return cli_usage_error(QUANTIZE_USAGE, "%s takes %s, not '%s'", flag,
+                               drop ? "points of top-1 (>= 0)" : "a percentage (0 to 100)", v);
+    if (*i + 1 >= argc)
+        return cli_usage_error(QUANTIZE_USAGE, "%s %s needs VAL, the validation images", flag, v);
+    o->aa_val = argv[++*i];
+    o->aa_metric = drop ? QC_AA_TOP1 : QC_AA_AGREEMENT;
+    o->aa_budget = f;
+    return QC_OK;
 }
 
 static int parse_options(int argc, char **argv, quantize_options *o, const char **pos, int *n_pos)
@@ -166,6 +205,17 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
         } else if (!bad && (v = cli_option_value("--format", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_qformat_parse(v, &o->q.format))
                 return cli_usage_error(QUANTIZE_USAGE, "--format takes qdq, qoperator or fakequant, not '%s'", v);
+        } else if (!bad && ((v = cli_option_value("--max-drop", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
+                            (!bad && (v = cli_option_value("--min-agreement", argc, argv, &i, &bad, QUANTIZE_USAGE))))) {
+            if ((r = parse_budget(o, !strncmp(argv[i], "--max-drop", 10) || !strncmp(argv[i - 1], "--max-drop", 10), v,
+                                  argc, argv, &i)) != QC_OK)
+                return r;
+        } else if (!bad && (v = cli_option_value("--sensitivity-images", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!cli_parse_int(v, 1, INT64_MAX, &o->aa_images))
+                return cli_usage_error(QUANTIZE_USAGE, "--sensitivity-images takes a positive count, not '%s'", v);
+        } else if (!bad && (v = cli_option_value("--max-fp32-layers", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
+            if (!cli_parse_int(v, 0, INT32_MAX, &o->aa_max_layers))
+                return cli_usage_error(QUANTIZE_USAGE, "--max-fp32-layers takes a count, not '%s'", v);
         } else if (!bad && (v = cli_option_value("--exclude", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!add_excludes(o, v)) {
                 cli_error("out of memory");
@@ -222,8 +272,10 @@ static void print_table(const qc_quantize_report *r, const char *out)
     printf("%d tensors quantized; wrote %s\n", r->n, out);
 }
 
+static void aa_print_json(const quantize_options *o, const aa_outcome *a);
+
 static void print_json(const char *model, const quantize_options *o, const qc_stats *s,
-                       const qc_quantize_report *r, bool runnable)
+                       const qc_quantize_report *r, bool runnable, const aa_outcome *aa)
 {
     printf("{\"model\": ");
     cli_json_string(stdout, model);
@@ -253,7 +305,166 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
             printf("%s%d", c ? ", " : "", (int)t->params[c].zero_point);
         printf("]}");
     }
-    printf("\n]}\n");
+    printf("\n]");
+    if (aa)
+        aa_print_json(o, aa);
+    printf("}\n");
+}
+
+/* ---- accuracy-aware quantization ------------------------------------------------------------- */
+
+/* VAL decoded as the quantized model takes it (pp), then qc_accuracy_aware; the nodes it
+ * returned to FP32 join o's exclusions. Prints what goes wrong; returns the exit status. */
+static int run_accuracy_aware(quantize_options *o, const char *model, const qc_graph *g, const qc_stats *s,
+                              const qc_preprocess *pp, aa_outcome *out)
+{
+    qc_error err;
+    qc_image_input in = {0};
+    qc_image_set set = {0};
+    float *pixels = NULL;
+    int *labels = NULL;
+    int status = qc_image_input_of(g, model, "quantize", true, &in, &err);
+    if (status != QC_OK)
+        cli_error("%s", err.msg);
+    else
+        status = cli_open_images(&set, o->aa_val, NULL, &(cli_image_select){0});
+    const int64_t stride = (int64_t)in.channels * in.height * in.width, n = set.n_items;
+    if (status == QC_OK && (!(pixels = malloc(sizeof(float) * (size_t)(n * stride))) ||
+                            !(labels = malloc(sizeof(int) * (size_t)n)))) {
+        cli_error("out of memory");
+        status = QC_ERR_IO;
+    }
+    if (status == QC_OK && (status = qc_eval_load_images(&set, pp, n, &in, o->common.threads, pixels, &err)) != QC_OK)
+        cli_error("%s", err.msg);
+    for (int64_t i = 0; status == QC_OK && i < n; i++)
+        labels[i] = set.items[i].label;
+    qc_aa_options ao = {.fp32 = g, .stats = s, .q = &o->q, .inputs = pixels, .n = n, .stride = stride,
+                        .labels = labels, .classes = in.classes, .metric = o->aa_metric, .budget = o->aa_budget,
+                        .sensitivity_images = o->aa_images, .max_layers = (int)o->aa_max_layers,
+                        .threads = o->common.threads};
+    out->images = n;
+    double start = cli_now();
+    if (status == QC_OK && (status = qc_accuracy_aware(&ao, &out->r, &err)) != QC_OK)
+        cli_error("%s: %s", o->aa_val, err.msg);
+    out->seconds = cli_now() - start;
+    for (int i = 0; status == QC_OK && i < out->r.n_steps; i++) {
+        char **grown = realloc(o->exclude, (size_t)(o->n_exclude + 1) * sizeof *grown);
+        if (grown)
+            o->exclude = grown;
+        if (!grown || !(o->exclude[o->n_exclude++] = strdup(out->r.steps[i].node))) {
+            o->n_exclude -= grown != NULL;
+            cli_error("out of memory");
+            status = QC_ERR_IO;
+        }
+    }
+    o->q.exclude = (const char *const *)o->exclude;
+    o->q.n_exclude = o->n_exclude;
+    free(pixels);
+    free(labels);
+    qc_image_set_free(&set);
+    return status;
+}
+
+static const char *aa_metric_name(qc_aa_metric m)
+{
+    return m == QC_AA_TOP1 ? "top-1" : "agreement";
+}
+
+/* "top-1 88.20 %, agreement 97.45 %, KL 1.2e-03" of a score */
+static void aa_print_score(const qc_aa_score *sc)
+{
+    if (sc->labelled)
+        printf("top-1 %6.2f %%, ", qc_aa_value(QC_AA_TOP1, sc));
+    printf("agreement %6.2f %%, KL %.3g", qc_aa_value(QC_AA_AGREEMENT, sc),
+           sc->images ? sc->kl / (double)sc->images : 0.0);
+}
+
+static void aa_print_table(const quantize_options *o, const aa_outcome *a)
+{
+    const qc_aa_result *r = &a->r;
+    printf("accuracy-aware: %s %s %g%s on %lld images of %s\n  fp32       ", aa_metric_name(o->aa_metric),
+           o->aa_metric == QC_AA_TOP1 ? "at most" : "at least", o->aa_budget,
+           o->aa_metric == QC_AA_TOP1 ? " points below FP32" : " %", (long long)a->images, o->aa_val);
+    aa_print_score(&r->fp32);
+    printf("\n  quantized  ");
+    aa_print_score(&r->quantized);
+    printf("\n");
+    if (r->n_ranked) {
+        printf("  ranking on %lld images, each node alone in FP32 (all quantized: ", (long long)r->subset);
+        aa_print_score(&r->subset_quantized);
+        printf("):\n");
+    }
+    for (int i = 0; i < r->n_ranked; i++) {
+        printf("  %4d  %-32s ", i + 1, r->ranking[i].node);
+        aa_print_score(&r->ranking[i].score);
+        printf("\n");
+    }
+    if (r->n_steps)
+        printf("  steps on all %lld images, nodes returned to FP32 in ranking order:\n", (long long)a->images);
+    for (int i = 0; i < r->n_steps; i++) {
+        printf("  %4d  %-32s ", i + 1, r->steps[i].node);
+        aa_print_score(&r->steps[i].score);
+        printf("\n");
+    }
+    printf("  %s after %d node%s returned to FP32", r->met ? "within budget" : "budget missed", r->n_steps,
+           r->n_steps == 1 ? "" : "s");
+    for (int i = 0; i < r->n_steps; i++)
+        printf("%s%s", i ? "," : " (--exclude ", r->steps[i].node);
+    printf("%s; %.1f s\n", r->n_steps ? ")" : "", a->seconds);
+}
+
+static void aa_json_score(const qc_aa_score *sc)
+{
+    printf("{\"images\": %lld, \"labelled\": %lld, \"correct\": %lld, \"agree\": %lld, \"top1\": ",
+           (long long)sc->images, (long long)sc->labelled, (long long)sc->correct, (long long)sc->agree);
+    if (sc->labelled)
+        printf("%.10g", qc_aa_value(QC_AA_TOP1, sc));
+    else
+        printf("null");
+    double kl = sc->images ? sc->kl / (double)sc->images : 0.0;
+    printf(", \"agreement\": %.10g, \"kl\": ", qc_aa_value(QC_AA_AGREEMENT, sc));
+    if (isfinite(kl))
+        printf("%.10g}", kl);
+    else
+        printf("null}");
+}
+
+static void aa_json_layers(const char *key, const qc_aa_layer *l, int n)
+{
+    printf(",\n   \"%s\": [", key);
+    for (int i = 0; i < n; i++) {
+        printf("%s\n    {\"node\": ", i ? "," : "");
+        cli_json_string(stdout, l[i].node);
+        printf(", \"score\": ");
+        aa_json_score(&l[i].score);
+        printf("}");
+    }
+    printf("]");
+}
+
+static void aa_print_json(const quantize_options *o, const aa_outcome *a)
+{
+    const qc_aa_result *r = &a->r;
+    printf(",\n \"accuracy_aware\": {\"metric\": \"%s\", \"budget\": %.10g, \"val\": ",
+           o->aa_metric == QC_AA_TOP1 ? "top1" : "agreement", o->aa_budget);
+    cli_json_string(stdout, o->aa_val);
+    printf(", \"images\": %lld, \"sensitivity_images\": %lld, \"met\": %s, \"seconds\": %.3f,\n   \"fp32\": ",
+           (long long)a->images, (long long)r->subset, r->met ? "true" : "false", a->seconds);
+    aa_json_score(&r->fp32);
+    printf(",\n   \"quantized\": ");
+    aa_json_score(&r->quantized);
+    printf(",\n   \"final\": ");
+    aa_json_score(r->n_steps ? &r->steps[r->n_steps - 1].score : &r->quantized);
+    printf(",\n   \"ranking_quantized\": ");
+    aa_json_score(&r->subset_quantized);
+    aa_json_layers("ranking", r->ranking, r->n_ranked);
+    aa_json_layers("steps", r->steps, r->n_steps);
+    printf(",\n   \"fp32_nodes\": [");
+    for (int i = 0; i < r->n_steps; i++) {
+        printf("%s", i ? ", " : "");
+        cli_json_string(stdout, r->steps[i].node);
+    }
+    printf("]}");
 }
 
 /* ---- the command -------------------------------------------------------------------------------- */
@@ -377,7 +588,9 @@ static int load_statistics(quantize_options *o, const char *const *pos, const qc
 
 int cmd_quantize(int argc, char **argv)
 {
-    quantize_options o = {.limit = INT64_MAX, .batch = 32, .common = {.threads = 1}};
+    quantize_options o = {.limit = INT64_MAX, .batch = 32, .aa_images = 256, .aa_max_layers = -1,
+                          .common = {.threads = 1}};
+    aa_outcome aa = {0};
     qc_quantize_options_default(&o.q);
     const char *pos[2];
     int n_pos = 0;
@@ -406,6 +619,8 @@ int cmd_quantize(int argc, char **argv)
     qc_preprocess pp = {0};
     if ((status = load_statistics(&o, pos, g, hash, channels, &card, &pp, &s)) != QC_OK)
         goto end;
+    if (o.aa_val && (status = run_accuracy_aware(&o, pos[0], g, s, &pp, &aa)) != QC_OK)
+        goto end;
     status = qc_quantize(g, s, &o.q, &qg, &report, &err);
     if (status == QC_OK && (status = qc_graph_set_meta(qg, "qcal.version", QCAL_VERSION)) != QC_OK)
         snprintf(err.msg, sizeof err.msg, "out of memory");
@@ -427,9 +642,16 @@ int cmd_quantize(int argc, char **argv)
     for (int i = 0; i < qg->n_nodes; i++)
         runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);
     if (o.common.json)
-        print_json(pos[0], &o, s, &report, runnable);
+        print_json(pos[0], &o, s, &report, runnable, o.aa_val ? &aa : NULL);
     else if (!o.common.quiet)
         print_table(&report, o.out);
+    if (o.aa_val && !o.common.json && !o.common.quiet)
+        aa_print_table(&o, &aa);
+    if (o.aa_val && !aa.r.met) {
+        cli_error("the budget (%s %g) is missed with %d nodes returned to FP32; %s holds that model",
+                  o.aa_metric == QC_AA_TOP1 ? "--max-drop" : "--min-agreement", o.aa_budget, aa.r.n_steps, o.out);
+        status = CLI_GATE_FAILED;
+    }
     if (o.select.skip_bad && !o.common.json && !o.common.quiet)
         printf("%lld unreadable calibration images skipped (--skip-bad)\n", (long long)o.skipped.count);
     if (copied == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
@@ -443,6 +665,7 @@ end:
         free(o.exclude[i]);
     free(o.exclude);
     qc_quantize_report_free(&report);
+    qc_aa_result_free(&aa.r);
     qc_model_card_free(&card);
     free(card_json);
     qc_graph_destroy(qg);
