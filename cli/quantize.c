@@ -421,12 +421,9 @@ static void aa_json_score(const qc_aa_score *sc)
         printf("%.10g", qc_aa_value(QC_AA_TOP1, sc));
     else
         printf("null");
-    double kl = sc->images ? sc->kl / (double)sc->images : 0.0;
-    printf(", \"agreement\": %.10g, \"kl\": ", qc_aa_value(QC_AA_AGREEMENT, sc));
-    if (isfinite(kl))
-        printf("%.10g}", kl);
-    else
-        printf("null}");
+    double kl = sc->images ? sc->kl / (double)sc->images : NAN, agreement = qc_aa_value(QC_AA_AGREEMENT, sc);
+    printf(isfinite(agreement) ? ", \"agreement\": %.10g" : ", \"agreement\": null", agreement);
+    printf(isfinite(kl) ? ", \"kl\": %.10g}" : ", \"kl\": null}", kl);
 }
 
 static void aa_json_layers(const char *key, const qc_aa_layer *l, int n)
