@@ -759,6 +759,22 @@ static int build_variants(compare_options *o, const list_values *lv)
     return QC_OK;
 }
 
+/* --sensitivity and --sensitivity-images K: 1 when argv[*i] is one (read), 0 when not, -1
+ * after a usage error (printed). */
+static int sensitivity_option(compare_options *o, int argc, char **argv, int *i)
+{
+    bool bad = false;
+    const char *v;
+    if (!strcmp(argv[*i], "--sensitivity"))
+        return o->sensitivity = true;
+    if ((v = cli_option_value("--sensitivity-images", argc, argv, i, &bad, COMPARE_USAGE))) {
+        if (cli_parse_int(v, 1, INT64_MAX, &o->sensitivity_images))
+            return 1;
+        cli_usage_error(COMPARE_USAGE, "bad --sensitivity-images '%s'", v);
+    }
+    return bad || v ? -1 : 0;
+}
+
 static int parse_options(int argc, char **argv, compare_options *o, const char **pos, int *n_pos)
 {
     list_values lv = {"gemmlowp,symlowp", "tensor,channel", "minmax", "8"};
@@ -777,6 +793,8 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             r = cli_images_option(&o->limit, NULL, argc, argv, &i, COMPARE_USAGE);
         if (r == 0)
             r = cli_select_option(&o->select, argc, argv, &i, COMPARE_USAGE);
+        if (r == 0)
+            r = sensitivity_option(o, argc, argv, &i);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
@@ -814,11 +832,6 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             o->min_sqnr = f;
         } else if ((v = cli_option_value("--gate", argc, argv, &i, &bad, COMPARE_USAGE))) {
             o->gate = v;
-        } else if (!strcmp(argv[i], "--sensitivity")) {
-            o->sensitivity = true;
-        } else if ((v = cli_option_value("--sensitivity-images", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_int(v, 1, INT64_MAX, &o->sensitivity_images))
-                return cli_usage_error(COMPARE_USAGE, "bad --sensitivity-images '%s'", v);
         } else if ((v = cli_option_value("--html", argc, argv, &i, &bad, COMPARE_USAGE))) {
             o->html = v;
         } else if (bad) {

@@ -64,7 +64,7 @@
     "                 drops more than P points below FP32's, return the most sensitive quantized\n" \
     "                 node to FP32 (each measured alone in FP32), one at a time; exit 1 when the\n" \
     "                 budget is still missed (the model is written all the same)\n"               \
-    "  --min-agreement A VAL  the same without labels: top-1 agreement with FP32 at least A %%\n" \
+    "  --min-agreement A VAL  the same without labels: top-1 agreement with FP32 at least A %\n" \
     "  --sensitivity-images K  the class-balanced subset of VAL the ranking runs (default 256)\n" \
     "  --max-fp32-layers N  return at most N nodes to FP32 (default: as many as it takes)\n"
 
@@ -142,6 +142,30 @@ static int parse_budget(quantize_options *o, bool drop, const char *v, int argc,
     return QC_OK;
 }
 
+/* --max-drop P VAL, --min-agreement A VAL, --sensitivity-images K, --max-fp32-layers N: 1 when
+ * argv[*i] is one of them (read), 0 when not, -1 after a usage error (printed). */
+static int aa_option(quantize_options *o, int argc, char **argv, int *i)
+{
+    bool bad = false, drop = !strncmp(argv[*i], "--max-drop", 10);
+    const char *v;
+    if ((v = cli_option_value("--max-drop", argc, argv, i, &bad, QUANTIZE_USAGE)) ||
+        (!bad && (v = cli_option_value("--min-agreement", argc, argv, i, &bad, QUANTIZE_USAGE))))
+        return parse_budget(o, drop, v, argc, argv, i) == QC_OK ? 1 : -1;
+    if (!bad && (v = cli_option_value("--sensitivity-images", argc, argv, i, &bad, QUANTIZE_USAGE))) {
+        if (cli_parse_int(v, 1, INT64_MAX, &o->aa_images))
+            return 1;
+        cli_usage_error(QUANTIZE_USAGE, "--sensitivity-images takes a positive count, not '%s'", v);
+        return -1;
+    }
+    if (!bad && (v = cli_option_value("--max-fp32-layers", argc, argv, i, &bad, QUANTIZE_USAGE))) {
+        if (cli_parse_int(v, 0, INT32_MAX, &o->aa_max_layers))
+            return 1;
+        cli_usage_error(QUANTIZE_USAGE, "--max-fp32-layers takes a count, not '%s'", v);
+        return -1;
+    }
+    return bad ? -1 : 0;
+}
+
 static int parse_options(int argc, char **argv, quantize_options *o, const char **pos, int *n_pos)
 {
     for (int i = 1; i < argc; i++) {
@@ -158,6 +182,8 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             r = cli_range_option(&o->q.range, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_granularity_option(&o->q.weights, &o->q.activations, argc, argv, &i, QUANTIZE_USAGE);
+        if (r == 0)
+            r = aa_option(o, argc, argv, &i);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)
@@ -205,17 +231,6 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
         } else if (!bad && (v = cli_option_value("--format", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!qc_qformat_parse(v, &o->q.format))
                 return cli_usage_error(QUANTIZE_USAGE, "--format takes qdq, qoperator or fakequant, not '%s'", v);
-        } else if (!bad && ((v = cli_option_value("--max-drop", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
-                            (!bad && (v = cli_option_value("--min-agreement", argc, argv, &i, &bad, QUANTIZE_USAGE))))) {
-            if ((r = parse_budget(o, !strncmp(argv[i], "--max-drop", 10) || !strncmp(argv[i - 1], "--max-drop", 10), v,
-                                  argc, argv, &i)) != QC_OK)
-                return r;
-        } else if (!bad && (v = cli_option_value("--sensitivity-images", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!cli_parse_int(v, 1, INT64_MAX, &o->aa_images))
-                return cli_usage_error(QUANTIZE_USAGE, "--sensitivity-images takes a positive count, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--max-fp32-layers", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!cli_parse_int(v, 0, INT32_MAX, &o->aa_max_layers))
-                return cli_usage_error(QUANTIZE_USAGE, "--max-fp32-layers takes a count, not '%s'", v);
         } else if (!bad && (v = cli_option_value("--exclude", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
             if (!add_excludes(o, v)) {
                 cli_error("out of memory");
