@@ -326,6 +326,9 @@ typedef struct {
 typedef struct {
     int n;
     qc_quantized_tensor *tensors;
+    int n_nodes;
+    char **nodes;       /* owned: the nodes quantized, by the names --exclude takes, in
+                           graph order (a Relu or Clip fused into one is not listed) */
 } qc_quantize_report;
 
 /* fp32: a prepared graph with BatchNorm folded; stats: matching it (checked with
@@ -548,6 +551,84 @@ double qc_eval_min_sqnr(const qc_stats *s, const qc_layer_error *layers, int *wh
  * tensor's error and codes to v[k].layers. model names the model in messages. */
 qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats *s, const float *inputs,
                          int64_t images, qc_eval_variant *v, int n_variants, qc_error *err);
+
+/* ---- accuracy-aware quantization (accuracy-aware.c, docs/quantization.md) ---------------
+ *
+ * Quantize, measure on validation inputs against FP32; while the budget is missed, return
+ * the quantized nodes to FP32 one at a time, most sensitive first, measuring all the inputs
+ * after each. A node's sensitivity is the score with that node alone in FP32 (every other
+ * quantized), on a class-balanced subset: it sees the node's effect in the real network,
+ * with the errors of the layers around it. */
+
+typedef enum {
+    QC_AA_TOP1 = 0,      /* top-1 on labelled inputs; the budget is the largest drop, points */
+    QC_AA_AGREEMENT = 1, /* top-1 agreement with FP32; the budget is the lowest agreement, % */
+} qc_aa_metric;
+
+/* A model's results over inputs, against FP32 and the labels; counts, so exact. */
+typedef struct {
+    int64_t images, labelled;
+    int64_t correct;  /* labelled inputs whose top-1 is their label */
+    int64_t agree;    /* inputs whose top-1 is FP32's */
+    double kl;        /* sum of KL(FP32 || model) of the outputs (qc_kl_softmax, or
+                         qc_kl_probabilities after a Softmax), in input order */
+} qc_aa_score;
+
+/* Top-1 in % (NaN without labelled inputs) or agreement in % (NaN without inputs). */
+double qc_aa_value(qc_aa_metric m, const qc_aa_score *s);
+/* Whether q is within the budget: top-1 at most `budget` points below fp32's, or agreement
+ * at least `budget` %. */
+bool qc_aa_within(qc_aa_metric m, double budget, const qc_aa_score *fp32, const qc_aa_score *q);
+/* The ranking's order: a strictly better than b — more correct (top-1), then more agreement,
+ * then a lower KL (a NaN KL is the worst). */
+bool qc_aa_better(qc_aa_metric m, const qc_aa_score *a, const qc_aa_score *b);
+/* The inputs a ranking measures: the first k of a class-balanced order (round after round,
+ * the next input of each class by ascending label, the unlabelled (-1, or labels NULL) as one
+ * class), written to index in input order. Returns min(k, n), or -1 out of memory. */
+int64_t qc_aa_subset(const int *labels, int64_t n, int64_t k, int64_t *index);
+
+typedef struct {
+    const qc_graph *fp32;          /* prepared, BatchNorm folded */
+    const qc_stats *stats;
+    const qc_quantize_options *q;  /* as asked; its exclusions stay FP32 throughout */
+    const float *inputs;           /* n inputs of stride floats (the model's input, batch 1) */
+    int64_t n, stride;
+    const int *labels;             /* n labels (-1: none), or NULL */
+    const float *fp32_logits;      /* n x classes, or NULL: computed here */
+    int classes;
+    qc_aa_metric metric;
+    double budget;
+    int64_t sensitivity_images;    /* the subset the ranking measures */
+    int max_layers;                /* the most layers returned; -1: no limit */
+    int threads;
+} qc_aa_options;
+
+typedef struct {
+    char *node;                    /* owned: a node name, as --exclude takes */
+    qc_aa_score score;             /* ranking: on the subset, that node alone in FP32;
+                                      steps: on all inputs, it and those before it in FP32 */
+} qc_aa_layer;
+
+typedef struct {
+    qc_aa_score fp32, quantized;   /* on all inputs; quantized: nothing returned */
+    int64_t subset;                /* inputs the ranking measured */
+    qc_aa_score subset_quantized;  /* on them, nothing returned */
+    int n_ranked;
+    qc_aa_layer *ranking;          /* best first: the node whose return helps most */
+    int n_steps;
+    qc_aa_layer *steps;            /* step i returns ranking[i].node */
+    bool met;                      /* the budget holds after the last step (or with none) */
+} qc_aa_result;
+
+/* The whole algorithm: no ranking and no step when the quantized model is within budget;
+ * else steps until it is, the ranking ends or max_layers are returned (met false). The nodes
+ * of steps[] with o->q's exclusions give the model to write. Errors: a top-1 budget without
+ * labelled inputs, a model qcal cannot run (QC_ERR_USAGE), those of qc_quantize. r is freed
+ * by qc_aa_result_free even on error. */
+qc_status qc_accuracy_aware(const qc_aa_options *o, qc_aa_result *r, qc_error *err);
+/* The ranking alone (qcal compare --sensitivity): r's subset, subset_quantized, ranking. */
+qc_status qc_aa_rank(const qc_aa_options *o, qc_aa_result *r, qc_error *err);
+void qc_aa_result_free(qc_aa_result *r);
 
 /* ---- the HTML report of qcal compare (report-html.c) -------------------------------- */
 

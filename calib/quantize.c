@@ -60,8 +60,10 @@ void qc_quantize_report_free(qc_quantize_report *r)
         free(r->tensors[i].params);
     }
     free(r->tensors);
-    r->n = 0;
-    r->tensors = NULL;
+    for (int i = 0; i < r->n_nodes; i++)
+        free(r->nodes[i]);
+    free(r->nodes);
+    *r = (qc_quantize_report){0};
 }
 
 qc_status qz_report_add(qz *q, const char *tensor, const char *role, int n_channels, float lo,
@@ -347,6 +349,20 @@ static qc_status recheck_fusion(qz *q)
 
 static qc_status plan_compensation(qz *q);
 
+/* The names of the nodes quantized, for the report: what --exclude can return to FP32. */
+static qc_status report_nodes(qz *q)
+{
+    qc_quantize_report *r = q->rep;
+    if (!r)
+        return QC_OK;
+    if (!(r->nodes = calloc((size_t)q->g->n_nodes + 1, sizeof *r->nodes)))
+        return qz_oom(q);
+    for (int i = 0; i < q->g->n_nodes; i++)
+        if (q->nodes[i].op && !(r->nodes[r->n_nodes++] = strdup(q->g->nodes[i].name)))
+            return qz_oom(q);
+    return QC_OK;
+}
+
 static qc_status plan(qz *q)
 {
     const qc_graph *g = q->g;
@@ -390,6 +406,8 @@ static qc_status plan(qz *q)
     qc_status st = root_params(q);
     if (st == QC_OK)
         st = recheck_fusion(q);
+    if (st == QC_OK)
+        st = report_nodes(q);
     if (st == QC_OK && q->o->activations == QC_GRANULARITY_COMPENSATED)
         st = plan_compensation(q);
     for (int t = 0; t < g->n_tensors && st == QC_OK; t++) {
@@ -743,10 +761,8 @@ qc_status qc_quantize(const qc_graph *fp32, const qc_stats *stats, const qc_quan
                       qc_graph **out, qc_quantize_report *report, qc_error *err)
 {
     *out = NULL;
-    if (report) {
-        report->n = 0;
-        report->tensors = NULL;
-    }
+    if (report)
+        *report = (qc_quantize_report){0};
     qc_status st = check_options(fp32, o, err);
     if (st != QC_OK)
         return st;

@@ -37,6 +37,8 @@ typedef struct {
     float max_drop, min_sqnr; /* NAN when not given */
     int64_t calib_limit, layer_images;
     const char *html;
+    bool sensitivity;
+    int64_t sensitivity_images;
     cli_image_select select;
     cli_skipped *calib_skipped, val_skipped; /* --skip-bad: the first model's CALIB, and VAL */
     cli_pp_flags pp;
@@ -63,6 +65,7 @@ typedef struct {
     double fp32_seconds;
     variant_result var[MAX_VARIANTS];
     qc_eval_variant ev[MAX_VARIANTS]; /* owned: the quantized graphs and their layers' errors */
+    qc_aa_result sens[MAX_VARIANTS];  /* owned: --sensitivity's ranking */
 } model_result;
 
 /* ---- running a graph over the decoded images ------------------------------------------------ */
@@ -130,6 +133,7 @@ static void model_free(model_result *m, int n_variants)
     for (int k = 0; k < n_variants; k++) {
         free(m->var[k].logits);
         qc_eval_variant_free(&m->ev[k]);
+        qc_aa_result_free(&m->sens[k]);
     }
     qc_stats_destroy(m->stats);
     qc_graph_destroy(m->g);
@@ -171,6 +175,35 @@ static int model_setup(const char *path, const char *calib, const compare_option
     return cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
 }
 
+static void variant_options(const variant_spec *vs, qc_quantize_options *qo)
+{
+    qc_quantize_options_default(qo);
+    qo->scheme = vs->scheme;
+    qo->weights = vs->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
+    qo->activations = vs->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
+    qo->method = vs->method;
+    qo->weight_bits = qo->act_bits = vs->bits;
+    qo->format = QC_FORMAT_QDQ;
+}
+
+/* --sensitivity: variant k's quantized nodes ranked as quantize --max-drop/--min-agreement
+ * ranks them, on the FP32 logits already computed. */
+static int rank_variant(model_result *m, int k, const compare_options *o)
+{
+    qc_error err;
+    qc_quantize_options qo;
+    variant_options(&o->v[k], &qo);
+    qc_aa_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = m->pixels, .n = m->n,
+                        .stride = (int64_t)m->channels * m->height * m->width, .labels = m->labels,
+                        .fp32_logits = m->fp32_logits, .classes = m->classes,
+                        .metric = m->labelled ? QC_AA_TOP1 : QC_AA_AGREEMENT,
+                        .sensitivity_images = o->sensitivity_images, .max_layers = -1, .threads = o->common.threads};
+    qc_status st = qc_aa_rank(&ao, &m->sens[k], &err);
+    if (st != QC_OK)
+        cli_error("%s (%s): %s", m->path, o->v[k].name, err.msg);
+    return st;
+}
+
 /* Variant k of m: quantized (QDQ), its tensors mapped, fused, run over the images. */
 static int run_variant(model_result *m, int k, const compare_options *o)
 {
@@ -178,13 +211,7 @@ static int run_variant(model_result *m, int k, const compare_options *o)
     variant_result *v = &m->var[k];
     qc_error err;
     qc_quantize_options qo;
-    qc_quantize_options_default(&qo);
-    qo.scheme = vs->scheme;
-    qo.weights = vs->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
-    qo.activations = vs->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
-    qo.method = vs->method;
-    qo.weight_bits = qo.act_bits = vs->bits;
-    qo.format = QC_FORMAT_QDQ;
+    variant_options(vs, &qo);
     int status = qc_eval_variant_create(m->g, m->stats, &qo, vs->name, &m->ev[k], &err);
     if (status != QC_OK) {
         cli_error("%s (%s): %s", m->path, vs->name, err.msg);
@@ -234,7 +261,8 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     for (int64_t i = 0; i < m->n; i++)
         m->fp32_correct += m->labels[i] >= 0 && qc_argmax(m->fp32_logits + i * m->classes, m->classes) == m->labels[i];
     for (int k = 0; k < o->n; k++)
-        if ((status = run_variant(m, k, o)) != QC_OK)
+        if ((status = run_variant(m, k, o)) != QC_OK ||
+            (o->sensitivity && (status = rank_variant(m, k, o)) != QC_OK))
             return status;
     return layer_errors(m, o);
 }
@@ -293,9 +321,59 @@ static double min_sqnr(const model_result *m, int k, int *which)
     return qc_eval_min_sqnr(m->stats, m->ev[k].layers, which);
 }
 
+/* node's name when the report lists it as quantized, else NULL */
+static const char *quantized(const qc_quantize_report *rep, const char *node)
+{
+    for (int i = 0; i < rep->n_nodes; i++)
+        if (!strcmp(rep->nodes[i], node))
+            return rep->nodes[i];
+    return NULL;
+}
+
+/* The node --exclude would take for tensor `name` of variant k: the quantized node that writes
+ * it (or the one a Relu or Clip writing it was fused into) or, for a weight, the one that
+ * reads it; NULL when none is quantized. */
+static const char *node_of(const model_result *m, int k, const char *name)
+{
+    const qc_graph *g = m->g;
+    const qc_quantize_report *rep = &m->ev[k].report;
+    int t = qc_graph_find_tensor(g, name);
+    const char *found = NULL;
+    for (int hop = 0, p = t >= 0 ? g->tensors[t].producer : -1; hop < 2 && p >= 0 && !found; hop++) {
+        found = quantized(rep, g->nodes[p].name);
+        p = g->nodes[p].n_inputs > 0 && g->nodes[p].inputs[0] >= 0 ? g->tensors[g->nodes[p].inputs[0]].producer : -1;
+    }
+    for (int i = 0; t >= 0 && g->tensors[t].is_const && i < g->n_nodes && !found; i++)
+        for (int j = 1; j < g->nodes[i].n_inputs && !found; j++)
+            if (g->nodes[i].inputs[j] == t)
+                found = quantized(rep, g->nodes[i].name);
+    return found;
+}
+
 static const char *role_name(qc_role r)
 {
     return r == QC_ROLE_INPUT ? "input" : r == QC_ROLE_WEIGHT ? "weight" : "activation";
+}
+
+/* The score of --sensitivity, in % (top-1 with labels, else agreement with FP32). */
+static double sens_value(const model_result *m, const qc_aa_score *sc)
+{
+    return qc_aa_value(m->labelled ? QC_AA_TOP1 : QC_AA_AGREEMENT, sc);
+}
+
+#define SENSITIVITY_ROWS 10 /* nodes per variant in the table; all of them in the JSON */
+
+static void print_sensitivity(const model_result *m, int k, const compare_options *o)
+{
+    const qc_aa_result *r = &m->sens[k];
+    const char *what = m->labelled ? "top-1" : "agreement";
+    printf("%-24s sensitivity of %s on %lld images: %s with each node alone in FP32 (all quantized %.2f%%)\n", "",
+           o->v[k].name, (long long)r->subset, what, sens_value(m, &r->subset_quantized));
+    for (int i = 0; i < r->n_ranked && i < SENSITIVITY_ROWS; i++)
+        printf("%-24s %4d  %-40s %7.2f%%  %+.2f\n", "", i + 1, r->ranking[i].node, sens_value(m, &r->ranking[i].score),
+               sens_value(m, &r->ranking[i].score) - sens_value(m, &r->subset_quantized));
+    if (r->n_ranked > SENSITIVITY_ROWS)
+        printf("%-24s       (%d more in --json)\n", "", r->n_ranked - SENSITIVITY_ROWS);
 }
 
 static void print_table(const model_result *ms, int n_models, const compare_options *o)
@@ -321,8 +399,10 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
             }
             int which;
             double ms_db = min_sqnr(m, k, &which);
+            const char *node = which >= 0 ? node_of(m, k, m->stats->tensors[which].name) : NULL;
             if (which >= 0)
-                snprintf(sq, sizeof sq, "%.1f dB (%s)", ms_db, m->stats->tensors[which].name);
+                snprintf(sq, sizeof sq, "%.1f dB (%s%s%s)", ms_db, node ? node : "", node ? ", tensor " : "",
+                         m->stats->tensors[which].name);
             printf("%-24s %-*s %8s %7s %7.2f%% %9.2e %7.2fx  %s\n", "", w, o->v[k].name, top, delta,
                    100.0 * var_agree(m, k), m->n ? v->kl_sum / (double)m->n : 0.0,
                    v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0, sq);
@@ -332,6 +412,8 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
                 if (gated(m, k, o))
                     printf("%-24s gated: %s%s\n", "", o->v[k].name,
                            o->gate ? "" : " (the most faithful to FP32: agreement, then KL)");
+        for (int k = 0; o->sensitivity && k < o->n; k++)
+            print_sensitivity(m, k, o);
     }
 }
 
@@ -356,6 +438,7 @@ static void print_layers_json(const model_result *m, int k)
         qc_error_acc_finish(&l->acc, &e);
         cli_json_field(m->stats->tensors[i].name, "%s\n      {\"tensor\": ", first ? "" : ",");
         first = false;
+        cli_json_field(node_of(m, k, m->stats->tensors[i].name), ", \"node\": ");
         printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
                role_name(m->stats->tensors[i].role), (long long)e.count);
         json_num(l->acc.samples ? e.sqnr_db : NAN);
@@ -379,6 +462,30 @@ static void print_layers_json(const model_result *m, int k)
             printf("null");
         printf("}");
     }
+}
+
+/* "sensitivity": {"images", "quantized", "ranking": [{"node", "top1", "agreement", "kl"}]} */
+static void print_sensitivity_json(const model_result *m, int k)
+{
+    const qc_aa_result *r = &m->sens[k];
+    printf(",\n     \"sensitivity\": {\"images\": %lld, \"quantized\": ", (long long)r->subset);
+    for (int i = -1; i < r->n_ranked; i++) {
+        const qc_aa_score *sc = i < 0 ? &r->subset_quantized : &r->ranking[i].score;
+        if (i >= 0) {
+            printf("%s\n      {\"node\": ", i ? "," : ", \"ranking\": [");
+            qc_json_put_string(stdout, r->ranking[i].node);
+            printf(", ");
+        } else
+            printf("{");
+        printf("\"top1\": ");
+        json_num(qc_aa_value(QC_AA_TOP1, sc));
+        printf(", \"agreement\": ");
+        json_num(qc_aa_value(QC_AA_AGREEMENT, sc));
+        printf(", \"kl\": ");
+        json_num(sc->images ? sc->kl / (double)sc->images : NAN);
+        printf("}");
+    }
+    printf("%s}", r->n_ranked ? "]" : ", \"ranking\": []");
 }
 
 static void print_json(const model_result *ms, int n_models, const compare_options *o,
@@ -418,6 +525,8 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
             printf(", \"kl\": ");
             json_num(m->n ? v->kl_sum / (double)m->n : 0.0);
             printf(", \"gated\": %s", gated(m, k, o) ? "true" : "false");
+            if (o->sensitivity)
+                print_sensitivity_json(m, k);
             printf(",\n     \"layers\": [");
             print_layers_json(m, k);
             printf("]}");
@@ -524,6 +633,12 @@ static const cli_option rows[] = {
              "model (highest top-1 agreement with FP32, then lowest KL, then smallest drop), named under the table"},
     {"--html", .kind = CLI_STRING, FIELD(html), .arg = "FILE",
      .help = "a self-contained HTML report (table, charts, histograms, ranges)"},
+    {"--sensitivity", .kind = CLI_FLAG, FIELD(sensitivity), .usage = "[--sensitivity [--sensitivity-images K]]",
+     .help = "rank each variant's quantized nodes by the score with that node alone in FP32 on K class-balanced "
+             "images of VAL (default 256), as quantize --max-drop/--min-agreement ranks them; the names --exclude "
+             "takes"},
+    {"--sensitivity-images", .kind = CLI_INT64, FIELD(sensitivity_images), .arg = "K", .usage = "", .min = 1,
+     .max = INT64_MAX, .expects = "a positive number"},
     {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
     {"--sample", .kind = CLI_DOC, .arg = "N",
      .help = "a reproducible class-balanced random subset of CALIB and of VAL (--seed S)"},
@@ -628,7 +743,7 @@ static bool parse_options(int argc, char **argv, compare_options *o, const char 
     *o = (compare_options){.schemes = "gemmlowp,symlowp,mixed", .grans = "tensor,channel", .methods = "minmax",
                            .bits = "8", .max_drop = NAN, .min_sqnr = NAN, .select = CLI_SELECT_DEFAULT,
                            .calib_limit = INT64_MAX,
-                           .layer_images = 64, .common = {.threads = 1}};
+                           .layer_images = 64, .sensitivity_images = 256, .common = {.threads = 1}};
     if (!cli_parse(&command, o, argc, argv, pos, n_pos, status))
         return false;
     if (*n_pos < 3)

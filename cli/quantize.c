@@ -23,9 +23,21 @@ typedef struct {
     int bits, weight_bits, act_bits; /* 0 when not given */
     cli_list exclude;
     bool allow_partial;
+    float max_drop, min_agreement; /* accuracy-aware budgets; < 0 when not given */
+    const char *aa_val;            /* VAL: the operand after MODEL and IMAGES */
+    qc_aa_metric aa_metric;
+    double aa_budget;
+    int64_t aa_images, aa_max_layers;
     cli_pp_flags pp;
     cli_common common;
 } quantize_options;
+
+/* What accuracy-aware quantization did (--max-drop, --min-agreement). */
+typedef struct {
+    qc_aa_result r;
+    int64_t images;
+    double seconds;
+} aa_outcome;
 
 static bool parse_format(const char *v, void *format)
 {
@@ -102,6 +114,17 @@ static const cli_option rows[] = {
              "weights and activations)"},
     {"--exclude", .kind = CLI_LIST, FIELD(exclude), .arg = "NAME,...",
      .help = "nodes kept FP32 (comma-separated names, the option repeated adds more; an unknown name is exit 2)"},
+    {"--max-drop", .kind = CLI_FLOAT, FIELD(max_drop), .arg = "P VAL", .min = 0, .max = INT32_MAX,
+     .usage = "[--max-drop P VAL | --min-agreement A VAL]", .expects = "points of top-1 (>= 0)",
+     .help = "accuracy-aware: while top-1 on the labelled images of VAL (ImageFolder) drops more than P points "
+             "below FP32's, return the most sensitive quantized node to FP32 (each measured alone in FP32), one at "
+             "a time; exit 1 when the budget is still missed (the model is written all the same)"},
+    {"--min-agreement", .kind = CLI_FLOAT, FIELD(min_agreement), .arg = "A VAL", .min = 0, .max = 100, .usage = "",
+     .expects = "a percentage (0 to 100)", .help = "the same without labels: top-1 agreement with FP32 at least A %"},
+    {"--sensitivity-images", .kind = CLI_INT64, FIELD(aa_images), .arg = "K", .min = 1, .max = INT64_MAX,
+     .expects = "a positive count", .help = "the class-balanced subset of VAL the ranking runs (default 256)"},
+    {"--max-fp32-layers", .kind = CLI_INT64, FIELD(aa_max_layers), .arg = "N", .min = 0, .max = INT32_MAX,
+     .expects = "a count", .help = "return at most N nodes to FP32 (default: as many as it takes)"},
     {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
     {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select)},
     {"--limit", .kind = CLI_DOC, .arg = "N", .help = "with IMAGES: the first N images in sorted order "
@@ -120,7 +143,7 @@ static const cli_command command = {
     "writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each quantized tensor's range and "
     "parameters. The statistics must match MODEL: its hash and tensors, the preprocessing it takes now (card "
     "and flags), and all shards of a split.",
-    rows, 2, "quantize takes one MODEL and at most one IMAGES"};
+    rows, 3, "quantize takes one MODEL, at most one IMAGES and, after --max-drop or --min-agreement, VAL"};
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
@@ -158,8 +181,10 @@ static void print_table(const qc_quantize_report *r, const char *out)
     printf("%d tensors quantized; wrote %s\n", r->n, out);
 }
 
+static void aa_print_json(const quantize_options *o, const aa_outcome *a);
+
 static void print_json(const char *model, const quantize_options *o, const qc_stats *s,
-                       const qc_quantize_report *r, bool runnable)
+                       const qc_quantize_report *r, bool runnable, const aa_outcome *aa)
 {
     cli_json_field(model, "{\"model\": ");
     cli_json_field(o->out, ", \"output\": ");
@@ -189,7 +214,162 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
             printf("%s%d", c ? ", " : "", (int)t->params[c].zero_point);
         printf("]}");
     }
-    printf("\n]}\n");
+    printf("\n]");
+    if (aa)
+        aa_print_json(o, aa);
+    printf("}\n");
+}
+
+/* ---- accuracy-aware quantization ------------------------------------------------------------- */
+
+/* VAL decoded as the quantized model takes it (pp), then qc_accuracy_aware; the nodes it
+ * returned to FP32 join o's exclusions. Prints what goes wrong; returns the exit status. */
+static int run_accuracy_aware(quantize_options *o, const char *model, const qc_graph *g, const qc_stats *s,
+                              const qc_preprocess *pp, aa_outcome *out)
+{
+    qc_error err;
+    qc_image_input in = {0};
+    qc_image_set set = {0};
+    float *pixels = NULL;
+    int *labels = NULL;
+    int status = qc_image_input_of(g, model, "quantize", true, &in, &err);
+    if (status != QC_OK)
+        cli_error("%s", err.msg);
+    else
+        status = cli_open_images(&set, o->aa_val, NULL, &(cli_image_select){0});
+    const int64_t stride = (int64_t)in.channels * in.height * in.width, n = set.n_items;
+    if (status == QC_OK && (!(pixels = malloc(sizeof(float) * (size_t)(n * stride))) ||
+                            !(labels = malloc(sizeof(int) * (size_t)n)))) {
+        cli_error("out of memory");
+        status = QC_ERR_IO;
+    }
+    if (status == QC_OK && (status = qc_eval_load_images(&set, pp, n, &in, o->common.threads, pixels, &err)) != QC_OK)
+        cli_error("%s", err.msg);
+    for (int64_t i = 0; status == QC_OK && i < n; i++)
+        labels[i] = set.items[i].label;
+    qc_aa_options ao = {.fp32 = g, .stats = s, .q = &o->q, .inputs = pixels, .n = n, .stride = stride,
+                        .labels = labels, .classes = in.classes, .metric = o->aa_metric, .budget = o->aa_budget,
+                        .sensitivity_images = o->aa_images, .max_layers = (int)o->aa_max_layers,
+                        .threads = o->common.threads};
+    out->images = n;
+    double start = cli_now();
+    if (status == QC_OK && (status = qc_accuracy_aware(&ao, &out->r, &err)) != QC_OK)
+        cli_error("%s: %s", o->aa_val, err.msg);
+    out->seconds = cli_now() - start;
+    for (int i = 0; status == QC_OK && i < out->r.n_steps; i++) {
+        char **grown = realloc(o->exclude.items, (size_t)(o->exclude.n + 1) * sizeof *grown);
+        if (grown)
+            o->exclude.items = grown;
+        if (!grown || !(o->exclude.items[o->exclude.n++] = strdup(out->r.steps[i].node))) {
+            o->exclude.n -= grown != NULL;
+            status = cli_out_of_memory();
+        }
+    }
+    o->q.exclude = (const char *const *)o->exclude.items;
+    o->q.n_exclude = o->exclude.n;
+    free(pixels);
+    free(labels);
+    qc_image_set_free(&set);
+    return status;
+}
+
+static const char *aa_metric_name(qc_aa_metric m)
+{
+    return m == QC_AA_TOP1 ? "top-1" : "agreement";
+}
+
+/* "top-1 88.20 %, agreement 97.45 %, KL 1.2e-03" of a score */
+static void aa_print_score(const qc_aa_score *sc)
+{
+    if (sc->labelled)
+        printf("top-1 %6.2f %%, ", qc_aa_value(QC_AA_TOP1, sc));
+    printf("agreement %6.2f %%, KL %.3g", qc_aa_value(QC_AA_AGREEMENT, sc),
+           sc->images ? sc->kl / (double)sc->images : 0.0);
+}
+
+static void aa_print_table(const quantize_options *o, const aa_outcome *a)
+{
+    const qc_aa_result *r = &a->r;
+    printf("accuracy-aware: %s %s %g%s on %lld images of %s\n  fp32       ", aa_metric_name(o->aa_metric),
+           o->aa_metric == QC_AA_TOP1 ? "at most" : "at least", o->aa_budget,
+           o->aa_metric == QC_AA_TOP1 ? " points below FP32" : " %", (long long)a->images, o->aa_val);
+    aa_print_score(&r->fp32);
+    printf("\n  quantized  ");
+    aa_print_score(&r->quantized);
+    printf("\n");
+    if (r->n_ranked) {
+        printf("  ranking on %lld images, each node alone in FP32 (all quantized: ", (long long)r->subset);
+        aa_print_score(&r->subset_quantized);
+        printf("):\n");
+    }
+    for (int i = 0; i < r->n_ranked; i++) {
+        printf("  %4d  %-32s ", i + 1, r->ranking[i].node);
+        aa_print_score(&r->ranking[i].score);
+        printf("\n");
+    }
+    if (r->n_steps)
+        printf("  steps on all %lld images, nodes returned to FP32 in ranking order:\n", (long long)a->images);
+    for (int i = 0; i < r->n_steps; i++) {
+        printf("  %4d  %-32s ", i + 1, r->steps[i].node);
+        aa_print_score(&r->steps[i].score);
+        printf("\n");
+    }
+    printf("  %s after %d node%s returned to FP32", r->met ? "within budget" : "budget missed", r->n_steps,
+           r->n_steps == 1 ? "" : "s");
+    for (int i = 0; i < r->n_steps; i++)
+        printf("%s%s", i ? "," : " (--exclude ", r->steps[i].node);
+    printf("%s; %.1f s\n", r->n_steps ? ")" : "", a->seconds);
+}
+
+static void aa_json_score(const qc_aa_score *sc)
+{
+    printf("{\"images\": %lld, \"labelled\": %lld, \"correct\": %lld, \"agree\": %lld, \"top1\": ",
+           (long long)sc->images, (long long)sc->labelled, (long long)sc->correct, (long long)sc->agree);
+    if (sc->labelled)
+        printf("%.10g", qc_aa_value(QC_AA_TOP1, sc));
+    else
+        printf("null");
+    double kl = sc->images ? sc->kl / (double)sc->images : NAN, agreement = qc_aa_value(QC_AA_AGREEMENT, sc);
+    printf(isfinite(agreement) ? ", \"agreement\": %.10g" : ", \"agreement\": null", agreement);
+    printf(isfinite(kl) ? ", \"kl\": %.10g}" : ", \"kl\": null}", kl);
+}
+
+static void aa_json_layers(const char *key, const qc_aa_layer *l, int n)
+{
+    printf(",\n   \"%s\": [", key);
+    for (int i = 0; i < n; i++) {
+        printf("%s\n    {\"node\": ", i ? "," : "");
+        qc_json_put_string(stdout, l[i].node);
+        printf(", \"score\": ");
+        aa_json_score(&l[i].score);
+        printf("}");
+    }
+    printf("]");
+}
+
+static void aa_print_json(const quantize_options *o, const aa_outcome *a)
+{
+    const qc_aa_result *r = &a->r;
+    printf(",\n \"accuracy_aware\": {\"metric\": \"%s\", \"budget\": %.10g, \"val\": ",
+           o->aa_metric == QC_AA_TOP1 ? "top1" : "agreement", o->aa_budget);
+    qc_json_put_string(stdout, o->aa_val);
+    printf(", \"images\": %lld, \"sensitivity_images\": %lld, \"met\": %s, \"seconds\": %.3f,\n   \"fp32\": ",
+           (long long)a->images, (long long)r->subset, r->met ? "true" : "false", a->seconds);
+    aa_json_score(&r->fp32);
+    printf(",\n   \"quantized\": ");
+    aa_json_score(&r->quantized);
+    printf(",\n   \"final\": ");
+    aa_json_score(r->n_steps ? &r->steps[r->n_steps - 1].score : &r->quantized);
+    printf(",\n   \"ranking_quantized\": ");
+    aa_json_score(&r->subset_quantized);
+    aa_json_layers("ranking", r->ranking, r->n_ranked);
+    aa_json_layers("steps", r->steps, r->n_steps);
+    printf(",\n   \"fp32_nodes\": [");
+    for (int i = 0; i < r->n_steps; i++) {
+        printf("%s", i ? ", " : "");
+        qc_json_put_string(stdout, r->steps[i].node);
+    }
+    printf("]}");
 }
 
 /* ---- the command -------------------------------------------------------------------------------- */
@@ -253,6 +433,16 @@ static qc_status write_outputs(const quantize_options *o, const char *model, con
  * exclusions. Prints what is wrong; returns the exit status. */
 static int check_arguments(quantize_options *o, const char *const *pos, int n_pos)
 {
+    if (o->max_drop >= 0 && o->min_agreement >= 0)
+        return cli_usage_error(&command, "--max-drop and --min-agreement are given once, not both");
+    if (o->max_drop >= 0 || o->min_agreement >= 0) { /* VAL is the last operand */
+        bool drop = o->max_drop >= 0;
+        if (n_pos < 2)
+            return cli_usage_error(&command, "%s needs VAL, the validation images", drop ? "--max-drop" : "--min-agreement");
+        o->aa_val = pos[--n_pos];
+        o->aa_metric = drop ? QC_AA_TOP1 : QC_AA_AGREEMENT;
+        o->aa_budget = drop ? o->max_drop : o->min_agreement;
+    }
     if (n_pos < 1 || (o->stats_file ? n_pos != 1 : n_pos != 2))
         return cli_usage_error(&command, o->stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
                                                              : "quantize needs a MODEL and IMAGES (or --stats FILE)");
@@ -351,11 +541,13 @@ static int apply_config(int argc, char **argv, quantize_options *o)
 
 int cmd_quantize(int argc, char **argv)
 {
-    quantize_options o = {.select = CLI_SELECT_DEFAULT, .common = {.threads = 1}};
+    quantize_options o = {.select = CLI_SELECT_DEFAULT, .max_drop = -1, .min_agreement = -1, .aa_images = 256,
+                          .aa_max_layers = -1, .common = {.threads = 1}};
+    aa_outcome aa = {0};
     qc_quantize_options_default(&o.q);
     int status = apply_config(argc, argv, &o);
     o.granularity = (cli_granularity){o.q.weights, o.q.activations};
-    const char *pos[2];
+    const char *pos[3];
     int n_pos = 0;
     qc_error err;
     qc_graph *g = NULL, *qg = NULL;
@@ -377,6 +569,8 @@ int cmd_quantize(int argc, char **argv)
     qc_preprocess pp = {0};
     if ((status = load_statistics(&o, pos, g, hash, channels, &card, &pp, &s)) != QC_OK)
         goto end;
+    if (o.aa_val && (status = run_accuracy_aware(&o, pos[0], g, s, &pp, &aa)) != QC_OK)
+        goto end;
     status = qc_quantize(g, s, &o.q, &qg, &report, &err);
     if (status == QC_OK && (status = qc_graph_set_meta(qg, "qcal.version", QCAL_VERSION)) != QC_OK)
         snprintf(err.msg, sizeof err.msg, "out of memory");
@@ -396,9 +590,16 @@ int cmd_quantize(int argc, char **argv)
     for (int i = 0; i < qg->n_nodes; i++)
         runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);
     if (o.common.json)
-        print_json(pos[0], &o, s, &report, runnable);
+        print_json(pos[0], &o, s, &report, runnable, o.aa_val ? &aa : NULL);
     else if (!o.common.quiet)
         print_table(&report, o.out);
+    if (o.aa_val && !o.common.json && !o.common.quiet)
+        aa_print_table(&o, &aa);
+    if (o.aa_val && !aa.r.met) {
+        cli_error("the budget (%s %g) is missed with %d nodes returned to FP32; %s holds that model",
+                  o.aa_metric == QC_AA_TOP1 ? "--max-drop" : "--min-agreement", o.aa_budget, aa.r.n_steps, o.out);
+        status = CLI_GATE_FAILED;
+    }
     if (o.select.skip_bad && !o.common.json && !o.common.quiet)
         printf("%lld unreadable calibration images skipped (--skip-bad)\n", (long long)o.skipped.count);
     if (copied == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
@@ -411,6 +612,7 @@ end:
     cli_list_free(&o.exclude);
     qc_config_free(&o.config);
     qc_quantize_report_free(&report);
+    qc_aa_result_free(&aa.r);
     qc_model_card_free(&card);
     free(card_json);
     qc_graph_destroy(qg);

@@ -71,7 +71,7 @@ roles = set()
 for v in m["variants"]:
     for l in v["layers"]:
         roles.add(l["role"])
-        ok &= set(l) == {"tensor", "role", "values", "sqnr_db", "identical", "cosine", "max_abs_err",
+        ok &= set(l) == {"tensor", "node", "role", "values", "sqnr_db", "identical", "cosine", "max_abs_err",
                          "clipped", "codes_used", "range"}
         ok &= l["sqnr_db"] is None or l["sqnr_db"] > 10
         ok &= l["cosine"] is None or 0.99 < l["cosine"] <= 1
