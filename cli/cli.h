@@ -37,7 +37,8 @@ int cmd_bench(int argc, char **argv);
 /* Prints "error: …" (or "warning: …") to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints the error and the usage line; returns QC_ERR_USAGE. */
+/* Prints the one-line error and "see 'qcal CMD --help'" (CMD read from usage); returns
+ * QC_ERR_USAGE. An error about a value names the valid values. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Options every command takes. */

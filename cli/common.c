@@ -40,7 +40,10 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-    fprintf(stderr, "%s", usage);
+    /* the command's name from its usage text ("usage: qcal CMD …"), not the whole text */
+    const char *cmd = strncmp(usage, "usage: qcal ", 12) ? NULL : usage + 12;
+    int len = cmd ? (int)strcspn(cmd, " \n") : 0;
+    fprintf(stderr, "see 'qcal %.*s%s--help'\n", len, cmd ? cmd : "", len ? " " : "");
     return QC_ERR_USAGE;
 }
 

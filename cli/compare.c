@@ -596,23 +596,23 @@ static int build_variants(compare_options *o, const list_values *lv)
     int bits[MAX_LIST];
     for (int i = 0; i < ns; i++)
         if (!qc_scheme_parse(sch[i], &schemes[i]))
-            return cli_usage_error(COMPARE_USAGE, "unknown scheme '%s'", sch[i]);
+            return cli_usage_error(COMPARE_USAGE, "unknown scheme '%s' (gemmlowp, symlowp or all)", sch[i]);
     for (int i = 0; i < ng; i++) {
         if (strcmp(gr[i], "tensor") && strcmp(gr[i], "channel") && strcmp(gr[i], "compensated"))
-            return cli_usage_error(COMPARE_USAGE, "unknown granularity '%s' (tensor, channel, compensated)", gr[i]);
+            return cli_usage_error(COMPARE_USAGE, "unknown granularity '%s' (tensor, channel, compensated or all)", gr[i]);
         compensated[i] = !strcmp(gr[i], "compensated");
         per_channel[i] = strcmp(gr[i], "tensor") != 0;
     }
     for (int i = 0; i < nm; i++) {
         int m = qc_range_method_parse(me[i]);
         if (m < 0)
-            return cli_usage_error(COMPARE_USAGE, "unknown method '%s'", me[i]);
+            return cli_usage_error(COMPARE_USAGE, "unknown method '%s' (minmax, avg, avgstd, meanstd, percentile, entropy, mse or all)", me[i]);
         methods[i] = (qc_range_method)m;
     }
     for (int i = 0; i < nb; i++) {
         int64_t b;
         if (!cli_parse_int(bi[i], QC_BITS_MIN, QC_BITS_MAX, &b))
-            return cli_usage_error(COMPARE_USAGE, "bad bit width '%s' (2 to 8)", bi[i]);
+            return cli_usage_error(COMPARE_USAGE, "--bits takes numbers from 2 to 8, not '%s'", bi[i]);
         bits[i] = (int)b;
     }
     if (ns * ng * nm * nb > MAX_VARIANTS)
@@ -680,18 +680,18 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             strcpy(list, v);
         } else if ((v = cli_option_value("--calib-limit", argc, argv, &i, &bad, COMPARE_USAGE))) {
             if (!cli_parse_int(v, 1, INT64_MAX, &o->calib_limit))
-                return cli_usage_error(COMPARE_USAGE, "bad --calib-limit '%s'", v);
+                return cli_usage_error(COMPARE_USAGE, "--calib-limit takes a positive number, not '%s'", v);
         } else if ((v = cli_option_value("--layer-images", argc, argv, &i, &bad, COMPARE_USAGE))) {
             if (!cli_parse_int(v, 0, INT64_MAX, &o->layer_images))
-                return cli_usage_error(COMPARE_USAGE, "bad --layer-images '%s'", v);
+                return cli_usage_error(COMPARE_USAGE, "--layer-images takes a number >= 0, not '%s'", v);
         } else if ((v = cli_option_value("--max-drop", argc, argv, &i, &bad, COMPARE_USAGE))) {
             if (!cli_parse_float(v, &f) || !(f >= 0.0f) || !isfinite(f))
-                return cli_usage_error(COMPARE_USAGE, "bad --max-drop '%s' (points, >= 0)", v);
+                return cli_usage_error(COMPARE_USAGE, "--max-drop takes points of top-1 >= 0, not '%s'", v);
             o->has_max_drop = true;
             o->max_drop = f;
         } else if ((v = cli_option_value("--min-sqnr", argc, argv, &i, &bad, COMPARE_USAGE))) {
             if (!cli_parse_float(v, &f) || !isfinite(f))
-                return cli_usage_error(COMPARE_USAGE, "bad --min-sqnr '%s' (dB)", v);
+                return cli_usage_error(COMPARE_USAGE, "--min-sqnr takes a number of dB, not '%s'", v);
             o->has_min_sqnr = true;
             o->min_sqnr = f;
         } else if ((v = cli_option_value("--gate", argc, argv, &i, &bad, COMPARE_USAGE))) {

@@ -21,6 +21,13 @@ done
 if env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u SANITIZE -u QCAL_BIN -u BUILD make -n -B all 2>/dev/null | grep -qE -- '-o qcal$'; then ok "plain make links ./qcal"; else bad "plain make links ./qcal"; fi
 expect "an unknown command is a usage error" 2 "$QCAL" frobnicate
 expect "an unknown option is a usage error" 2 "$QCAL" eval --frobnicate models/lenet.onnx data/val
+# a usage error is the one-line error and where to read more, not the whole usage text
+if [ "$(cat "$tmp/err")" = "error: unknown option '--frobnicate'
+see 'qcal eval --help'" ]; then ok "a usage error is two lines naming 'qcal eval --help'"; else bad "a usage error is two lines naming 'qcal eval --help': $(head -c 300 "$tmp/err")"; fi
+expect "an unknown command is a usage error listing the commands" 2 "$QCAL" frobnicate
+contains "the unknown command's message lists the commands" "$tmp/err" "(inspect, eval, stats, merge, quantize, compare, bench)"
+expect "a bad --methods value is a usage error" 2 "$QCAL" compare --methods frob models/lenet.onnx data/calib data/val
+contains "the bad --methods value's message lists the methods" "$tmp/err" "(minmax, avg, avgstd, meanstd, percentile, entropy, mse or all)"
 expect "eval without images is a usage error" 2 "$QCAL" eval models/lenet.onnx
 expect "a bad --threads value is a usage error" 2 "$QCAL" eval --threads zero models/lenet.onnx data/val
 
