@@ -266,7 +266,7 @@ int cmd_bench(int argc, char **argv)
         const char *int8 = o.int8_path ? o.int8_path : "(quantized here)";
         if (o.common.json)
             print_json(model, int8, &o, &f, &t);
-        else if (!o.common.quiet)
+        else
             print_table(model, int8, &o, &f, &t);
     }
     qc_graph_destroy(q);

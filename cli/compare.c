@@ -44,7 +44,7 @@
 #define MAX_VARIANTS 64
 #define MAX_LIST 8
 #define COMPARE_FORMAT "qcal-compare"
-#define COMPARE_VERSION 1
+#define COMPARE_VERSION 2 /* 2: a signed "delta" (a fraction) for version 1's "drop" */
 
 typedef struct {
     qc_scheme scheme;
@@ -356,7 +356,7 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
             char top[16] = "-", delta[16] = "-", sq[160] = "-";
             if (m->labelled) {
                 snprintf(top, sizeof top, "%.2f%%", 100.0 * var_top1(m, k));
-                snprintf(delta, sizeof delta, "%+.2f", 0.0 - var_drop(m, k) + 0.0); /* no "-0.00" */
+                snprintf(delta, sizeof delta, "%+.2f", 100.0 * (var_top1(m, k) - fp32_top1(m)) + 0.0); /* no "-0.00" */
             }
             int which;
             double ms_db = min_sqnr(m, k, &which);
@@ -456,8 +456,8 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
             cli_json_string(stdout, o->v[k].name);
             printf(", \"correct\": %lld, \"top1\": ", (long long)v->correct);
             json_num(var_top1(m, k));
-            printf(", \"drop\": ");
-            json_num(var_drop(m, k));
+            printf(", \"delta\": ");
+            json_num(var_top1(m, k) - fp32_top1(m));
             printf(", \"agreement\": ");
             json_num(var_agree(m, k));
             printf(", \"kl\": ");
@@ -813,9 +813,9 @@ int cmd_compare(int argc, char **argv)
     if (status == QC_OK) {
         if (o.common.json)
             print_json(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
-        else if (!o.common.quiet)
+        else
             print_table(ms, n_models, &o);
-        if (o.select.skip_bad && !o.common.json && !o.common.quiet)
+        if (o.select.skip_bad && !o.common.json)
             printf("unreadable images skipped (--skip-bad): %lld of CALIB, %lld of VAL\n",
                    (long long)calib_skipped.count, (long long)o.val_skipped.count);
         if (o.html)

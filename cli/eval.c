@@ -194,8 +194,8 @@ static void print_table(const eval_result *r, int n)
     for (int i = 0; i < n; i++) {
         char t1[32] = "-", t5[32] = "-";
         if (r[i].labelled) {
-            snprintf(t1, sizeof t1, "%.4f (%lld)", (double)r[i].top1 / (double)r[i].labelled, (long long)r[i].top1);
-            snprintf(t5, sizeof t5, "%.4f (%lld)", (double)r[i].top5 / (double)r[i].labelled, (long long)r[i].top5);
+            snprintf(t1, sizeof t1, "%.2f%% (%lld)", 100.0 * (double)r[i].top1 / (double)r[i].labelled, (long long)r[i].top1);
+            snprintf(t5, sizeof t5, "%.2f%% (%lld)", 100.0 * (double)r[i].top5 / (double)r[i].labelled, (long long)r[i].top5);
         }
         printf("%-32s %8lld %20s %20s %10.1f\n", r[i].path, (long long)r[i].images, t1, t5,
                r[i].seconds > 0 ? (double)r[i].images / r[i].seconds : 0.0);

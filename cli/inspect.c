@@ -6,7 +6,7 @@
 #include "cli.h"
 
 #define INSPECT_USAGE                                                                      \
-    "usage: qcal inspect MODEL [--json]\n"                                                 \
+    "usage: qcal inspect MODEL [--json] [--quiet]\n"                                                 \
     "  Lists the model's inputs and outputs, every node (op, name, output shape at batch 1),\n" \
     "  the parameter count and the ops qcal does not support (exit 3 when there are any).\n"
 

@@ -428,12 +428,12 @@ int cmd_quantize(int argc, char **argv)
         runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);
     if (o.common.json)
         print_json(pos[0], &o, s, &report, runnable);
-    else if (!o.common.quiet)
+    else
         print_table(&report, o.out);
-    if (o.select.skip_bad && !o.common.json && !o.common.quiet)
+    if (o.select.skip_bad && !o.common.json)
         printf("%lld unreadable calibration images skipped (--skip-bad)\n", (long long)o.skipped.count);
-    if (copied == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
-        printf("copied the model card of %s beside %s\n", pos[0], o.out);
+    if (copied == QC_CARD_COPIED && !o.common.quiet) /* a note: stderr, as warnings */
+        fprintf(stderr, "note: copied the model card of %s beside %s\n", pos[0], o.out);
     if (copied == QC_CARD_KEPT_OTHER && !o.common.quiet)
         cli_warning("'%s' is not a model card: left as it is; %s carries its card inside "
                     "(qcal.model_card)", card_target, o.out);

@@ -440,7 +440,7 @@ int cmd_stats(int argc, char **argv)
     }
     if (o.common.json)
         print_summary_json(pos[0], s, &o, seconds);
-    else if (!o.common.quiet || !o.out)
+    else
         print_summary_table(s, &o);
 
 end:
