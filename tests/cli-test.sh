@@ -201,13 +201,26 @@ expect "bench --json exits 0" 0 "$QCAL" bench --json --runs 3 --batch 4 models/l
 if "$PY" -c "
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d['model'] == 'models/lenet.onnx' and d['int8_model'] is None and d['scheme'] == 'gemmlowp' and d['per_channel'] is True
-assert (d['batch'], d['threads'], d['runs']) == (4, 1, 3)
+assert d['model'] == 'models/lenet.onnx' and d['int8_model'] is None and d['scheme'] == 'gemmlowp' and d['granularity'] == 'channel'
+assert (d['batch'], d['threads'], d['runs'], d['warmup_runs'], d['percentiles']) == (4, 1, 3, 3, 'nearest-rank')
 for k in ('fp32', 'int8'):
-    assert d[k]['latency_ms'] > 0 and d[k]['images_per_s'] > 0, d[k]
-r = d['fp32']['latency_ms'] / d['int8']['latency_ms']
-assert abs(d['speedup']['latency'] - r) <= 1e-3 * r, (d['speedup'], r)
-" "$tmp/out" 2>"$tmp/err"; then ok "bench --json has both timings and their ratio"; else bad "bench --json has both timings and their ratio ($(tail -c 200 "$tmp/err"))"; fi
+    assert d[k]['latency_ms'] > 0 and d[k]['images_per_s'] > 0 and d[k]['cpu_ms_per_image'] > 0, d[k]
+    for clock in ('wall_ms', 'thread_cpu_ms'):
+        s = d[k][clock]
+        assert sorted(s) == ['mean', 'median', 'min', 'p90', 'p99'], s
+        assert 0 < s['min'] <= s['median'] <= s['p90'] <= s['p99'] and s['min'] <= s['mean'] <= s['p99'], s
+    assert d[k]['latency_ms'] == d[k]['wall_ms']['median'], d[k]
+    # 3 runs: nearest-rank p90 and p99 are both the slowest run
+    assert d[k]['wall_ms']['p90'] == d[k]['wall_ms']['p99'], d[k]
+for key, clock in (('latency', 'wall_ms'), ('latency_thread_cpu', 'thread_cpu_ms')):
+    r = d['fp32'][clock]['median'] / d['int8'][clock]['median']
+    assert abs(d['speedup'][key] - r) <= 1e-3 * r, (d['speedup'], r)
+" "$tmp/out" 2>"$tmp/err"; then ok "bench --json has both clocks' spreads and their ratios"; else bad "bench --json has both clocks' spreads and their ratios ($(tail -c 200 "$tmp/err"))"; fi
+expect "bench exits 0" 0 "$QCAL" bench --runs 3 --batch 4 models/lenet.onnx
+for row in "fp32 wall" "fp32 thread CPU" "int8 wall" "int8 thread CPU"; do
+    if grep -qE "^$row +([0-9.]+ +){4}[0-9.]+\$" "$tmp/out"; then ok "the bench table has the row '$row': min mean median p90 p99"; else bad "the bench table has the row '$row': $(head -c 400 "$tmp/out")"; fi
+done
+contains "the bench table names the warm-up and the percentile rule" "$tmp/out" "3 timed runs after 3 warm-up runs for each figure; percentiles by nearest rank"
 expect "bench of the QOperator lenet of another tool exits 0" 0 "$QCAL" bench --runs 2 --batch 2 --int8 tests/data/qdq/lenet-qop.onnx models/lenet.onnx
 contains "the table names the INT8 file" "$tmp/out" "lenet-qop.onnx"
 contains "the table has the ratio row" "$tmp/out" "int8/fp32"

@@ -48,7 +48,7 @@ import json, math, sys
 d = json.load(open(sys.argv[1]))
 def check(name, cond):
     print(("ok   " if cond else "FAIL ") + name)
-check("format qcal-compare version 1", d.get("format") == "qcal-compare" and d.get("version") == 1)
+check("format qcal-compare version 2", d.get("format") == "qcal-compare" and d.get("version") == 2)
 names = [v["name"] for v in d["variants"]]
 check("the default grid is gemmlowp/symlowp x tensor/channel",
       names == ["gemmlowp/tensor", "gemmlowp/channel", "symlowp/tensor", "symlowp/channel"])
