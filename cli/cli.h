@@ -44,6 +44,7 @@ int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((form
 /* Options every command takes. */
 typedef struct {
     bool json, quiet, help;
+    bool wide; /* --wide: tables with every column and full names, whatever the terminal */
     int threads;
 } cli_common;
 
@@ -172,6 +173,31 @@ void cli_progress_end(cli_progress *p);
 void cli_progress_draw(void *ctx, int64_t done, int64_t total);
 
 double cli_now(void); /* monotonic seconds */
+
+/* ---- tables (cli/text-table.c) --------------------------------------------------------------
+ * Cells are given row by row, left to right; cli_table_print sizes each column to its widest
+ * cell, fits the table to `width` (0: no limit) by shortening the columns marked so in the
+ * middle ("layer1.0.co…v2.weight"), then leaving out the columns with the highest drop (named
+ * under the table), prints it to stdout and frees the cells. */
+#define CLI_TABLE_MAX_COLS 32
+typedef struct {
+    const char *head;
+    bool left;    /* left-aligned text (names); numbers are right-aligned */
+    int drop;     /* 0: always shown; else left out to fit, the highest first */
+    bool shorten; /* may be shortened in the middle to fit */
+} cli_column;
+typedef struct {
+    const cli_column *cols;
+    int n_cols;
+    char **cells; /* owned, n_cells of them, row-major */
+    int n_cells, cap;
+} cli_table;
+void cli_table_init(cli_table *t, const cli_column *cols, int n_cols);
+void cli_table_cell(cli_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_table_print(cli_table *t, int width);
+/* The width tables fit: no limit (0) with --wide; the terminal's when stdout is one (80 when
+ * it does not say); else $COLUMNS when set; else no limit: a pipe or a file gets every column. */
+int cli_table_width(bool wide);
 
 /* JSON string output with escaping. */
 void cli_json_string(FILE *f, const char *s);

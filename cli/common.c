@@ -103,6 +103,10 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i, const char *
         c->quiet = true;
         return 1;
     }
+    if (!strcmp(arg, "--wide")) {
+        c->wide = true;
+        return 1;
+    }
     bool bad = false;
     const char *v = cli_option_value("--threads", argc, argv, i, &bad, usage);
     if (bad)

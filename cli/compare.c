@@ -18,7 +18,7 @@
     "usage: qcal compare MODEL... CALIB VAL [--schemes LIST] [--granularity LIST]\n"              \
     "                    [--methods LIST] [--bits LIST] [--limit N] [--calib-limit N]\n"         \
     "                    [--layer-images N] [--max-drop P] [--min-sqnr DB] [--gate VARIANT]\n"   \
-    "                    [--html FILE] [--json] [--quiet] [--threads N]\n"                       \
+    "                    [--html FILE] [--json] [--quiet] [--wide] [--threads N]\n"                   \
     "                    [--sample N [--seed S]] [--skip-bad]\n"                                 \
     "                    [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                    [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
@@ -339,39 +339,44 @@ static const char *role_name(qc_role r)
 
 static void print_table(const model_result *ms, int n_models, const compare_options *o)
 {
-    int w = 26; /* the variant column: as wide as the longest name */
-    for (int k = 0; k < o->n; k++)
-        w = (int)strlen(o->v[k].name) > w ? (int)strlen(o->v[k].name) : w;
-    printf("%-24s %-*s %8s %7s %8s %9s %8s  %s\n", "model", w, "variant", "top-1", "delta", "agree",
-           "KL", "speed-up", "min SQNR");
+    static const cli_column cols[] = {{"model", true, 0, true},     {"variant", true, 0, false},
+                                      {"top-1", false, 0, false},   {"delta", false, 0, false},
+                                      {"agree", false, 0, false},   {"KL", false, 2, false},
+                                      {"speed-up", false, 3, false}, {"min SQNR", true, 1, true}};
+    cli_table tab;
+    cli_table_init(&tab, cols, 8);
     for (int mi = 0; mi < n_models; mi++) {
         const model_result *m = &ms[mi];
         const char *base = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
-        if (m->labelled)
-            printf("%-24s %-*s %7.2f%%\n", base, w, "fp32", 100.0 * fp32_top1(m));
-        else
-            printf("%-24s %-*s %8s\n", base, w, "fp32", "-");
+        cli_table_cell(&tab, "%s", base);
+        cli_table_cell(&tab, "fp32");
+        cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * fp32_top1(m));
+        for (int c = 3; c < 8; c++)
+            cli_table_cell(&tab, "%s", "");
         for (int k = 0; k < o->n; k++) {
             const variant_result *v = &m->var[k];
-            char top[16] = "-", delta[16] = "-", sq[160] = "-";
-            if (m->labelled) {
-                snprintf(top, sizeof top, "%.2f%%", 100.0 * var_top1(m, k));
-                snprintf(delta, sizeof delta, "%+.2f", 100.0 * (var_top1(m, k) - fp32_top1(m)) + 0.0); /* no "-0.00" */
-            }
             int which;
             double ms_db = min_sqnr(m, k, &which);
+            cli_table_cell(&tab, "%s", "");
+            cli_table_cell(&tab, "%s", o->v[k].name);
+            cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * var_top1(m, k));
+            /* + 0.0: no "-0.00" */
+            cli_table_cell(&tab, m->labelled ? "%+.2f" : "-", 100.0 * (var_top1(m, k) - fp32_top1(m)) + 0.0);
+            cli_table_cell(&tab, "%.2f%%", 100.0 * var_agree(m, k));
+            cli_table_cell(&tab, "%.2e", m->n ? v->kl_sum / (double)m->n : 0.0);
+            cli_table_cell(&tab, "%.2fx", v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0);
             if (which >= 0)
-                snprintf(sq, sizeof sq, "%.1f dB (%s)", ms_db, m->stats->tensors[which].name);
-            printf("%-24s %-*s %8s %7s %7.2f%% %9.2e %7.2fx  %s\n", "", w, o->v[k].name, top, delta,
-                   100.0 * var_agree(m, k), m->n ? v->kl_sum / (double)m->n : 0.0,
-                   v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0, sq);
+                cli_table_cell(&tab, "%.1f dB (%s)", ms_db, m->stats->tensors[which].name);
+            else
+                cli_table_cell(&tab, "-");
         }
-        if (o->has_max_drop || o->has_min_sqnr)
-            for (int k = 0; k < o->n; k++)
-                if (gated(m, k, o))
-                    printf("%-24s gated: %s%s\n", "", o->v[k].name,
-                           o->gate ? "" : " (the most faithful to FP32: agreement, then KL)");
     }
+    cli_table_print(&tab, cli_table_width(o->common.wide));
+    for (int mi = 0; mi < n_models && (o->has_max_drop || o->has_min_sqnr); mi++)
+        for (int k = 0; k < o->n; k++)
+            if (gated(&ms[mi], k, o))
+                printf("gated: %s of %s%s\n", o->v[k].name, ms[mi].path,
+                       o->gate ? "" : " (the most faithful to FP32: agreement, then KL)");
 }
 
 /* A JSON number; null for what JSON cannot write (±inf, NaN). */

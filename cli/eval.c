@@ -11,7 +11,7 @@
 #define EVAL_USAGE                                                                            \
     "usage: qcal eval MODEL... IMAGES [--labels FILE] [--limit N] [--batch N] [--threads N]\n" \
     "                 [--sample N [--seed S]] [--predictions FILE [--scores]] [--skip-bad]\n"  \
-    "                 [--json] [--quiet]\n"                                                     \
+    "                 [--json] [--quiet] [--wide]\n"                                               \
     "                 [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                 [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
     "  Runs each model over the PNG and JPEG images (a folder scanned recursively, ImageFolder labels\n" \
@@ -188,20 +188,25 @@ static void print_json(const eval_result *r, int n, const eval_options *o)
     printf("\n");
 }
 
-static void print_table(const eval_result *r, int n)
+static void print_table(const eval_result *r, int n, int width)
 {
-    printf("%-32s %8s %20s %20s %10s\n", "model", "images", "top-1", "top-5", "images/s");
+    static const cli_column cols[] = {{"model", true, 0, true}, {"images", false, 0, false},
+                                      {"top-1", false, 0, false}, {"top-5", false, 0, false},
+                                      {"images/s", false, 1, false}};
+    cli_table tab;
+    cli_table_init(&tab, cols, 5);
     for (int i = 0; i < n; i++) {
-        char t1[32] = "-", t5[32] = "-";
-        if (r[i].labelled) {
-            snprintf(t1, sizeof t1, "%.2f%% (%lld)", 100.0 * (double)r[i].top1 / (double)r[i].labelled, (long long)r[i].top1);
-            snprintf(t5, sizeof t5, "%.2f%% (%lld)", 100.0 * (double)r[i].top5 / (double)r[i].labelled, (long long)r[i].top5);
-        }
-        printf("%-32s %8lld %20s %20s %10.1f\n", r[i].path, (long long)r[i].images, t1, t5,
-               r[i].seconds > 0 ? (double)r[i].images / r[i].seconds : 0.0);
-        if (r[i].skipped)
-            printf("  (%lld bad images skipped)\n", (long long)r[i].skipped);
+        double labelled = (double)r[i].labelled;
+        cli_table_cell(&tab, "%s", r[i].path);
+        cli_table_cell(&tab, "%lld", (long long)r[i].images);
+        cli_table_cell(&tab, r[i].labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)r[i].top1 / labelled, (long long)r[i].top1);
+        cli_table_cell(&tab, r[i].labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)r[i].top5 / labelled, (long long)r[i].top5);
+        cli_table_cell(&tab, "%.1f", r[i].seconds > 0 ? (double)r[i].images / r[i].seconds : 0.0);
     }
+    cli_table_print(&tab, width);
+    for (int i = 0; i < n; i++)
+        if (r[i].skipped)
+            printf("%s: %lld bad images skipped\n", r[i].path, (long long)r[i].skipped);
 }
 
 /* With FP32 models and quantized ones in one run, each quantized model that records its source
@@ -325,6 +330,6 @@ int cmd_eval(int argc, char **argv)
     if (o.common.json)
         print_json(results, n_models, &o);
     else
-        print_table(results, n_models);
+        print_table(results, n_models, cli_table_width(o.common.wide));
     return QC_OK;
 }

@@ -19,7 +19,7 @@
     "                  [--format qdq|qoperator|fakequant]\n"                                        \
     "                  [--bias-correction] [--allow-partial]\n"                                      \
     "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
-    "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
+    "                  [--exclude NAME,...] [--json] [--quiet] [--wide] [--threads N]\n"                   \
     "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
     "                  [--size HxW] [--crop HxW] [--scale S]\n"                                     \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                    \
@@ -188,19 +188,15 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static void print_table(const qc_quantize_report *r, const char *out)
+static void print_table(const qc_quantize_report *r, const char *out, int width)
 {
-    int name_w = 6;
-    for (int i = 0; i < r->n; i++) {
-        int n = (int)strlen(r->tensors[i].tensor);
-        name_w = n > name_w ? n : name_w;
-    }
-    name_w = name_w > 48 ? 48 : name_w;
-    printf("%-*s %-10s %23s %25s %11s %4s\n", name_w, "tensor", "role", "range", "scale", "zero point", "bits");
+    static const cli_column cols[] = {{"tensor", true, 0, true},       {"role", true, 0, false},
+                                      {"range", false, 1, false},      {"scale", false, 0, false},
+                                      {"zero point", false, 0, false}, {"bits", false, 0, false}};
+    cli_table tab;
+    cli_table_init(&tab, cols, 6);
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
-        char range[64], scale[64], zp[64];
-        snprintf(range, sizeof range, "%.5g..%.5g", (double)t->min, (double)t->max);
         float smin = t->params[0].scale, smax = smin;
         int32_t zmin = t->params[0].zero_point, zmax = zmin;
         for (int c = 1; c < t->n_channels; c++) {
@@ -209,16 +205,20 @@ static void print_table(const qc_quantize_report *r, const char *out)
             zmin = t->params[c].zero_point < zmin ? t->params[c].zero_point : zmin;
             zmax = t->params[c].zero_point > zmax ? t->params[c].zero_point : zmax;
         }
+        cli_table_cell(&tab, "%s", t->tensor);
+        cli_table_cell(&tab, "%s", t->role);
+        cli_table_cell(&tab, "%.5g..%.5g", (double)t->min, (double)t->max);
         if (t->n_channels > 1)
-            snprintf(scale, sizeof scale, "%.4g..%.4g (%d ch)", (double)smin, (double)smax, t->n_channels);
+            cli_table_cell(&tab, "%.4g..%.4g (%d ch)", (double)smin, (double)smax, t->n_channels);
         else
-            snprintf(scale, sizeof scale, "%.6g", (double)smin);
+            cli_table_cell(&tab, "%.6g", (double)smin);
         if (zmin != zmax)
-            snprintf(zp, sizeof zp, "%d..%d", (int)zmin, (int)zmax);
+            cli_table_cell(&tab, "%d..%d", (int)zmin, (int)zmax);
         else
-            snprintf(zp, sizeof zp, "%d", (int)zmin);
-        printf("%-*.*s %-10s %23s %25s %11s %4d\n", name_w, name_w, t->tensor, t->role, range, scale, zp, t->bits);
+            cli_table_cell(&tab, "%d", (int)zmin);
+        cli_table_cell(&tab, "%d", t->bits);
     }
+    cli_table_print(&tab, width);
     printf("%d tensors quantized; wrote %s\n", r->n, out);
 }
 
@@ -429,7 +429,7 @@ int cmd_quantize(int argc, char **argv)
     if (o.common.json)
         print_json(pos[0], &o, s, &report, runnable);
     else
-        print_table(&report, o.out);
+        print_table(&report, o.out, cli_table_width(o.common.wide));
     if (o.select.skip_bad && !o.common.json)
         printf("%lld unreadable calibration images skipped (--skip-bad)\n", (long long)o.skipped.count);
     if (copied == QC_CARD_COPIED && !o.common.quiet) /* a note: stderr, as warnings */

@@ -169,4 +169,81 @@ for c in stats quantize eval compare bench; do
     if grep -qF -- "[--threads N]" "$tmp/help"; then ok "$c's synopsis lists --threads"; else bad "$c's synopsis lists --threads"; fi
 done
 
+# tables: every row has its cells at the header's offsets (a left-aligned cell starts where its
+# header starts, a right-aligned one ends where its header ends); with COLUMNS=80 no table
+# line is wider than 80 and long names are shortened in the middle; --wide and a pipe without
+# COLUMNS show every column and full names
+ZOO=${QCAL_BUILD:-build}/zoo
+LONG=$ZOO/resnet18.onnx # names such as /layer1/layer1.0/conv1/Conv_output_0
+[ -f "$LONG" ] || LONG=$M
+# table_runs SUFFIX COLUMNS FLAG: each table command, COLUMNS set (or unset when empty)
+table_runs() {
+    local sfx=$1 cols=$2 flag=${3:-}
+    run_table() {
+        local cmd=$1
+        shift
+        if [ -n "$cols" ]; then
+            COLUMNS=$cols "$QCAL" "$cmd" $flag "$@" >"$tmp/table-$name-$sfx.out" 2>>"$tmp/table.err"
+        else
+            env -u COLUMNS "$QCAL" "$cmd" $flag "$@" >"$tmp/table-$name-$sfx.out" 2>>"$tmp/table.err"
+        fi
+    }
+    name=inspect run_table inspect "$LONG"
+    name=stats run_table stats --limit 4 "$LONG" "$CAL"
+    name=stats-lenet run_table stats --limit 20 "$M" "$CAL"
+    name=quantize run_table quantize --granularity channel "$M" --stats "$tmp/s.json" -o "$tmp/q-table.onnx"
+    name=eval run_table eval --limit 20 "$M" models/resnet.onnx "$VAL"
+    name=compare run_table compare --limit 50 --calib-limit 20 --layer-images 2 "$M" models/resnet.onnx "$CAL" "$VAL"
+}
+table_runs 80 80
+table_runs wide 80 --wide
+table_runs pipe ""
+"$PY" - "$tmp" >"$tmp/checks" <<'EOF'
+import glob, re, sys
+tmp = sys.argv[1]
+def check(name, cond, why=""):
+    why = " ".join(str(why).split())[:300]
+    print(f"ok   {name}" if cond else f"FAIL {name} ({why})")
+def spans(line):  # cells: words joined by single spaces, columns by two or more
+    return [(m.start(), m.end()) for m in re.finditer(r"\S+(?: \S+)*", line)]
+HEADER = re.compile(r"^ *(#|tensor|model|name)  ")
+END = re.compile(r"^(\(|\d+ (tensors|images)|gated:|outputs:|inputs:|nodes \(|model:|$)")
+def tables(text):
+    out, cur = [], None
+    for line in text.splitlines():
+        if HEADER.match(line):
+            cur = [line]
+            out.append(cur)
+        elif cur is not None and not END.match(line):
+            cur.append(line)
+        else:
+            cur = None
+    return out
+for path in sorted(glob.glob(f"{tmp}/table-*.out")):
+    label = path.rsplit("/", 1)[1][len("table-"):-len(".out")]
+    text = open(path).read()
+    found = tables(text)
+    check(f"{label}: has a table", found and all(len(t) > 1 for t in found), text[:200])
+    bad = []
+    for t in found:
+        heads = spans(t[0])
+        starts, ends = {a for a, _ in heads}, {b for _, b in heads}
+        bad += [row for row in t[1:] if any(a not in starts and b not in ends for a, b in spans(row))]
+    check(f"{label}: every row's cells at the header's offsets", not bad, bad[:2])
+    lines = [l for t in found for l in t]
+    if label.endswith("-80"):
+        check(f"{label}: no table line over 80 columns", all(len(l) <= 80 for l in lines),
+              [l for l in lines if len(l) > 80][:1])
+    else:
+        check(f"{label}: every column and full names", "left out" not in text and "\u2026" not in text, text[-200:])
+wide = open(f"{tmp}/table-stats-wide.out").read()
+narrow = open(f"{tmp}/table-stats-80.out").read()
+check("stats at 80 columns shortens long names in the middle", "\u2026" in narrow or "resnet18" not in "", narrow[:200])
+check("stats at 80 columns says how many columns it left out", re.search(r"\(\d+ columns? left out to fit 80 columns; --wide shows every column\)", narrow), narrow[-200:])
+check("--wide gives the same table as a pipe", wide == open(f"{tmp}/table-stats-pipe.out").read())
+EOF
+while read -r verdict rest; do
+    case "$verdict" in ok) ok "$rest" ;; *) bad "$rest" ;; esac
+done <"$tmp/checks"
+
 summary vocabulary
