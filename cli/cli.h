@@ -132,7 +132,8 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
  * Every command that writes a file checks it with cli_check_output before reading anything:
  * an output that is one of its inputs (the same file by device and inode when both exist,
  * else the same resolved path), or the model card beside an input model, is a usage error
- * naming both. */
+ * naming both; so is an output that is a folder; a folder that does not exist or cannot be
+ * written to is QC_ERR_IO. */
 typedef struct {
     const char *path; /* NULL entries are skipped */
     const char *what; /* "model" (its card beside is checked too), "statistics file", … */
@@ -143,6 +144,10 @@ bool cli_same_file(const char *a, const char *b);
 /* The same for plain input paths (e.g. a command's positional arguments): a path ending in
  * ".onnx" is a model, anything else an input. */
 int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
+/* Arguments in the wrong order: a MODEL that is a folder, or an image folder that is an
+ * .onnx file, is a usage error naming it and the synopsis ("qcal stats MODEL IMAGES"). */
+int cli_check_positionals(const char *usage, const char *synopsis, const char *const *models, int n_models,
+                          const char *const *folders, int n_folders);
 /* The value of metadata_props[key] of g, or NULL. */
 const char *cli_graph_meta(const qc_graph *g, const char *key);
 /* A quantized model: qcal's metadata (qcal.format), or any QuantizeLinear,
@@ -159,14 +164,15 @@ int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, 
  * digits). */
 bool cli_source_hash(const qc_graph *q, uint64_t *hash);
 
-/* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet. */
+/* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet,
+ * labelled with what runs and the file name of the model (model may be NULL). */
 typedef struct {
     bool on;
-    const char *label;
+    char label[96];
     int64_t total, done;
     double start, last_draw;
 } cli_progress;
-void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool quiet);
+void cli_progress_start(cli_progress *p, const char *label, const char *model, int64_t total, bool quiet);
 void cli_progress_update(cli_progress *p, int64_t done);
 void cli_progress_end(cli_progress *p);
 /* cli_progress_update as a library progress callback (ctx: the cli_progress) */

@@ -111,7 +111,7 @@ static int run_graph(const model_result *m, const qc_graph *g, int threads, floa
                      double *seconds, const char *what, bool quiet)
 {
     cli_progress progress;
-    cli_progress_start(&progress, what, m->n, quiet);
+    cli_progress_start(&progress, what, m->path, m->n, quiet);
     store_ctx sc = {logits, m->classes};
     qc_pass_inputs in = {.tensors = m->pixels, .n = m->n,
                          .stride = (int64_t)m->channels * m->height * m->width};
@@ -719,6 +719,8 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
         return QC_OK;
     if (*n_pos < 3)
         return cli_usage_error(COMPARE_USAGE, "compare needs MODEL, CALIB and VAL");
+    if (cli_check_positionals(COMPARE_USAGE, "qcal compare MODEL... CALIB VAL", pos, *n_pos - 2, pos + *n_pos - 2, 2) != QC_OK)
+        return QC_ERR_USAGE;
     if (cli_select_check(&o->select, COMPARE_USAGE) != QC_OK)
         return QC_ERR_USAGE;
     int st = build_variants(o, &lv);
@@ -787,6 +789,9 @@ int cmd_compare(int argc, char **argv)
         return status;
     const int n_models = n_pos - 2;
     const char *calib = pos[n_pos - 2], *val = pos[n_pos - 1];
+    if (cli_same_file(calib, val) && !o.common.quiet)
+        cli_warning("CALIB and VAL are the same folder '%s': every variant is measured on the images its "
+                    "ranges were fitted to, which flatters it", val);
     qc_image_set set = {0};
     if ((status = open_val(val, &o, &set)) != QC_OK)
         return status;

@@ -125,7 +125,7 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
         goto end;
     *res = (eval_result){.path = path};
     cli_progress progress;
-    cli_progress_start(&progress, "eval", qc_pass_count(&(qc_pass_inputs){.set = set}, o->limit),
+    cli_progress_start(&progress, "eval", path, qc_pass_count(&(qc_pass_inputs){.set = set}, o->limit),
                        o->common.quiet);
     eval_sink_ctx sc = {.set = set, .o = o, .classes = in.classes, .pred = &pred, .res = res};
     qc_pass_inputs inputs = {.set = set, .pp = &pp};
@@ -295,6 +295,9 @@ int cmd_eval(int argc, char **argv)
     }
     if (n_pos < 2)
         return cli_usage_error(EVAL_USAGE, "eval needs a MODEL and IMAGES");
+    if (cli_check_positionals(EVAL_USAGE, "qcal eval MODEL... IMAGES", (const char *const *)positional, n_pos - 1,
+                              (const char *const *)positional + n_pos - 1, 1) != QC_OK)
+        return QC_ERR_USAGE;
     if (cli_select_check(&o.select, EVAL_USAGE) != QC_OK)
         return QC_ERR_USAGE;
     o.skip_bad = o.select.skip_bad;
@@ -318,6 +321,10 @@ int cmd_eval(int argc, char **argv)
 
     qc_image_set set;
     int s = cli_open_images(&set, positional[n_pos - 1], o.labels, &o.select);
+    if (s == QC_OK && set.unmatched_labels && !o.common.quiet)
+        cli_warning("%d line%s of '%s' name%s no image under '%s' (left unused)", set.unmatched_labels,
+                    set.unmatched_labels == 1 ? "" : "s", o.labels, set.unmatched_labels == 1 ? "s" : "",
+                    positional[n_pos - 1]);
     if (s != QC_OK)
         return s;
     eval_result results[MAX_MODELS];

@@ -318,6 +318,8 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     if (n_pos < 1 || (o->stats_file ? n_pos != 1 : n_pos != 2))
         return cli_usage_error(QUANTIZE_USAGE, o->stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
                                                              : "quantize needs a MODEL and IMAGES (or --stats FILE)");
+    if (cli_check_positionals(QUANTIZE_USAGE, "qcal quantize MODEL IMAGES -o OUT.onnx", pos, 1, pos + 1, n_pos - 1) != QC_OK)
+        return QC_ERR_USAGE;
     if (!o->out)
         return cli_usage_error(QUANTIZE_USAGE, "quantize needs -o OUT.onnx");
     if (o->bits && (o->weight_bits || o->act_bits))

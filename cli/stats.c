@@ -234,7 +234,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
     for (int64_t i = 0; i < n; i++)
         mine += (i / QC_STATS_GROUP) % o->shard_n == o->shard_i;
     cli_progress progress;
-    cli_progress_start(&progress, "stats", mine, o->quiet);
+    cli_progress_start(&progress, "stats", model_path, mine, o->quiet);
     qc_stats_options so = {.per_channel = o->per_channel, .histograms = o->histograms,
                            .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
     qc_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = o->shard_i,
@@ -355,6 +355,8 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
     if (o->stats_file ? n_pos != 1 : n_pos != 2)
         return cli_usage_error(STATS_USAGE, o->stats_file ? "stats --stats FILE takes a MODEL and no IMAGES"
                                                          : "stats needs a MODEL and IMAGES");
+    if (cli_check_positionals(STATS_USAGE, "qcal stats MODEL IMAGES", pos, 1, pos + 1, n_pos - 1) != QC_OK)
+        return QC_ERR_USAGE;
     if (o->stats_file && o->shard_n > 1)
         return cli_usage_error(STATS_USAGE, "--shard needs IMAGES, not --stats");
     if (o->allow_partial && !o->stats_file)
