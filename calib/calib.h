@@ -492,6 +492,25 @@ qc_status qc_eval_load_images(const qc_image_set *set, const qc_preprocess *pp, 
  * clock (NULL: the monotonic wall clock). */
 qc_status qc_eval_time(const qc_graph *g, const qc_pass_inputs *in, int threads, int64_t warmup,
                        int64_t batch, int64_t runs, double (*clock)(void), double *seconds, qc_error *err);
+/* The same runs timed by several clocks at once (e.g. the wall clock and the thread's CPU
+ * time): clocks[c].seconds[r] is run r's time by clocks[c].clock; 1 to QC_EVAL_MAX_CLOCKS. */
+#define QC_EVAL_MAX_CLOCKS 4
+typedef struct {
+    double (*clock)(void);
+    double *seconds; /* runs entries */
+} qc_eval_clock;
+qc_status qc_eval_time_clocks(const qc_graph *g, const qc_pass_inputs *in, int threads, int64_t warmup,
+                              int64_t batch, int64_t runs, const qc_eval_clock *clocks, int n_clocks,
+                              qc_error *err);
+/* The spread of n > 0 numbers: min, mean, median (the middle one, or the mean of the two
+ * middle ones for an even n), max and the nearest-rank percentiles p90 and p99 (the
+ * ceil(p·n/100)-th smallest: a number of the set, never interpolated). */
+typedef struct {
+    double min, mean, median, p90, p99, max;
+} qc_spread;
+void qc_spread_of(const double *x, int64_t n, qc_spread *out);
+/* The nearest-rank p-th percentile (0 < p <= 100) of sorted[0..n-1], ascending. */
+double qc_percentile_nearest_rank(const double *sorted, int64_t n, double p);
 
 /* The error of one tensor of a variant: quantized (dequantized) against FP32, the codes of
  * the FP32 values under the variant's parameters, and the range it chose. */

@@ -190,10 +190,10 @@ static double wall_clock(void)
 }
 
 typedef struct {
-    double (*clock)(void);
-    double *seconds;
+    qc_eval_clock clocks[QC_EVAL_MAX_CLOCKS];
+    double last[QC_EVAL_MAX_CLOCKS];
+    int n;
     int64_t run;
-    double last;
 } time_ctx;
 
 /* called on each worker before the loop: the first run starts after the last of them */
@@ -203,7 +203,8 @@ static qc_status time_start(void *ctx, int worker, qc_exec *x, qc_error *err)
     (void)worker;
     (void)x;
     (void)err;
-    c->last = c->clock();
+    for (int k = 0; k < c->n; k++)
+        c->last[k] = c->clocks[k].clock();
     return QC_OK;
 }
 
@@ -213,17 +214,30 @@ static qc_status time_step(void *ctx, const int64_t *indices, int64_t count, qc_
     (void)indices;
     (void)count;
     (void)err;
-    double now = c->clock();
-    c->seconds[c->run++] = now - c->last;
-    c->last = now;
+    for (int k = 0; k < c->n; k++) {
+        double now = c->clocks[k].clock();
+        c->clocks[k].seconds[c->run] = now - c->last[k];
+        c->last[k] = now;
+    }
+    c->run++;
     return QC_OK;
 }
 
 qc_status qc_eval_time(const qc_graph *g, const qc_pass_inputs *in, int threads, int64_t warmup,
                        int64_t batch, int64_t runs, double (*clock)(void), double *seconds, qc_error *err)
 {
+    qc_eval_clock c = {.clock = clock ? clock : wall_clock, .seconds = seconds};
+    return qc_eval_time_clocks(g, in, threads, warmup, batch, runs, &c, 1, err);
+}
+
+qc_status qc_eval_time_clocks(const qc_graph *g, const qc_pass_inputs *in, int threads, int64_t warmup,
+                              int64_t batch, int64_t runs, const qc_eval_clock *clocks, int n_clocks,
+                              qc_error *err)
+{
     if (threads < 1 || batch < 1 || runs < 1 || warmup < 0)
         return qc_fail(err, QC_ERR_USAGE, "threads, batch and runs must be positive");
+    if (n_clocks < 1 || n_clocks > QC_EVAL_MAX_CLOCKS)
+        return qc_fail(err, QC_ERR_USAGE, "1 to %d clocks, not %d", QC_EVAL_MAX_CLOCKS, n_clocks);
     qc_exec **execs = calloc((size_t)threads, sizeof *execs);
     qc_status st = execs ? QC_OK : qc_fail(err, QC_ERR_IO, "out of memory");
     for (int t = 0; t < threads && st == QC_OK; t++)
@@ -236,7 +250,9 @@ qc_status qc_eval_time(const qc_graph *g, const qc_pass_inputs *in, int threads,
     qc_pass_hooks h = {.group = 1, .execs = execs};
     if (st == QC_OK && warmup > 0)
         st = qc_pass_run(g, &many, &o, &h, err);
-    time_ctx c = {.clock = clock ? clock : wall_clock, .seconds = seconds};
+    time_ctx c = {.n = n_clocks};
+    for (int k = 0; k < n_clocks; k++)
+        c.clocks[k] = (qc_eval_clock){clocks[k].clock ? clocks[k].clock : wall_clock, clocks[k].seconds};
     many.n = batch * runs;
     o.batch = batch;
     h.ctx = &c;

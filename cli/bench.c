@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../calib/calib.h"
 #include "../stats/stats.h"
@@ -38,20 +39,23 @@ static const cli_option rows[] = {
      .help = "inputs per run for the throughput (default 32)"},
     {"--runs", .kind = CLI_INT64, FIELD(runs), .arg = "N", .min = 1, .max = 100000,
      .help = "timed runs for each figure, after 3 untimed ones (default 20)"},
-    {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
+    {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common), .usage = "[--json] [--quiet] [--threads N]"},
     {0},
 };
 
 static const cli_command command = {
     "bench", "MODEL", NULL,
     "Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on one thread "
-    "(the median of --runs runs), and the throughput of --batch inputs per run on --threads threads, "
-    "each with its own runs. Inputs are random: the time does not depend on the values.",
+    "(min, mean, median, p90 and p99 of --runs runs, by the wall clock and by the thread's CPU time; "
+    "percentiles by nearest rank), and the throughput of --batch inputs per run on --threads threads, "
+    "each with its own runs (images/s and CPU time per image). Inputs are random: the time does not "
+    "depend on the values.",
     rows, 1, "bench takes one MODEL"};
 
 typedef struct {
-    double latency;    /* seconds: median of the batch-1 runs */
-    double throughput; /* inputs per second */
+    qc_spread wall, cpu;  /* seconds of the latency runs: wall clock, the thread's CPU time */
+    double throughput;    /* inputs per second of wall time */
+    double cpu_per_input; /* seconds of CPU time (every thread) per input of the throughput run */
 } timing;
 
 /* ---- the models -------------------------------------------------------------------------------- */
@@ -96,20 +100,33 @@ static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int
 
 /* ---- timing ------------------------------------------------------------------------------------ */
 
-static int cmp_double(const void *a, const void *b)
+static double clock_seconds(clockid_t id)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+/* what this thread spent on the CPU: unlike the wall clock, not the time it waited for a CPU
+ * on a loaded machine (one thread's runs happen on the calling thread) */
+static double thread_cpu_now(void)
+{
+    return clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+}
+/* what every thread of the process spent on the CPU */
+static double process_cpu_now(void)
+{
+    return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
 }
 
-/* g's median latency of o->one inputs on this thread, and its throughput at o->batch inputs
- * per run on o->threads threads (o->runs runs each, after WARMUP_RUNS). */
+/* g's latency of o->one inputs on this thread (the spread of o->runs runs by the wall clock
+ * and by the thread's CPU time), and its throughput at o->batch inputs per run on o->threads
+ * threads (o->runs runs each); WARMUP_RUNS untimed runs before each. */
 static qc_status time_graph(const qc_graph *g, const bench_options *o, int rank, const int64_t *dims,
                             int64_t per_sample, timing *t, qc_error *err)
 {
     const int threads = o->common.threads;
     float *buf = malloc(sizeof(float) * (size_t)(per_sample * o->batch));
-    double *lat = malloc(sizeof(double) * (size_t)o->runs);
+    double *lat = malloc(sizeof(double) * (size_t)o->runs * 2), *cpu = lat ? lat + o->runs : NULL;
     if (!buf || !lat) {
         free(buf);
         free(lat);
@@ -121,37 +138,72 @@ static qc_status time_graph(const qc_graph *g, const bench_options *o, int rank,
     d[0] = o->one;
     /* one input, run again and again */
     qc_pass_inputs one = {.tensors = buf, .cycle = 1, .rank = rank, .dims = d};
-    qc_status st = qc_eval_time(g, &one, 1, WARMUP_RUNS, 1, o->runs, cli_now, lat, err);
+    qc_eval_clock clocks[2] = {{cli_now, lat}, {thread_cpu_now, cpu}};
+    qc_status st = qc_eval_time_clocks(g, &one, 1, WARMUP_RUNS, 1, o->runs, clocks, 2, err);
     if (st == QC_OK) {
-        qsort(lat, (size_t)o->runs, sizeof *lat, cmp_double);
-        t->latency = o->runs % 2 ? lat[o->runs / 2] : 0.5 * (lat[o->runs / 2 - 1] + lat[o->runs / 2]);
+        qc_spread_of(lat, o->runs, &t->wall);
+        qc_spread_of(cpu, o->runs, &t->cpu);
     }
     d[0] = o->batch;
     qc_pass_inputs many = one;
-    double seconds = 0;
+    double seconds = 0, cpu_seconds = 0;
+    qc_eval_clock whole[2] = {{cli_now, &seconds}, {process_cpu_now, &cpu_seconds}};
     if (st == QC_OK)
-        st = qc_eval_time(g, &many, threads, (int64_t)threads * WARMUP_RUNS, (int64_t)threads * o->runs, 1,
-                          cli_now, &seconds, err);
-    if (st == QC_OK)
-        t->throughput = (double)threads * (double)o->runs * (double)o->batch / seconds;
+        st = qc_eval_time_clocks(g, &many, threads, (int64_t)threads * WARMUP_RUNS, (int64_t)threads * o->runs, 1,
+                                 whole, 2, err);
+    const double inputs = (double)threads * (double)o->runs * (double)o->batch;
+    if (st == QC_OK) {
+        t->throughput = inputs / seconds;
+        t->cpu_per_input = cpu_seconds / inputs;
+    }
     free(lat);
     free(buf);
     return st;
 }
 
-/* ---- the command ---------------------------------------------------------------------------------- */
+static void print_spread_row(const char *label, const qc_spread *s)
+{
+    printf("%-22s %8.3f %8.3f %8.3f %8.3f %8.3f\n", label, 1e3 * s->min, 1e3 * s->mean, 1e3 * s->median,
+           1e3 * s->p90, 1e3 * s->p99);
+}
 
 static void print_table(const char *model, const char *int8, const bench_options *o, const timing *f,
                         const timing *q)
 {
-    char head[64], lat[64];
+    char head[64];
+    printf("fp32: %s\nint8: %s\n", model, int8);
+    snprintf(head, sizeof head, "latency, batch %lld (ms)", (long long)o->one);
+    printf("%-22s %8s %8s %8s %8s %8s\n", head, "min", "mean", "median", "p90", "p99");
+    print_spread_row("fp32 wall", &f->wall);
+    print_spread_row("fp32 thread CPU", &f->cpu);
+    print_spread_row("int8 wall", &q->wall);
+    print_spread_row("int8 thread CPU", &q->cpu);
+    printf("%-22s %7.2fx wall, %.2fx thread CPU (medians)\n", "int8/fp32", f->wall.median / q->wall.median,
+           f->cpu.median / q->cpu.median);
     snprintf(head, sizeof head, "batch %lld, %d thread%s", (long long)o->batch, o->common.threads,
              o->common.threads == 1 ? "" : "s");
-    snprintf(lat, sizeof lat, "latency (batch %lld)", (long long)o->one);
-    printf("%-10s %24s %28s\n", "", lat, head);
-    printf("%-10s %21.3f ms %21.1f images/s   %s\n", "fp32", 1e3 * f->latency, f->throughput, model);
-    printf("%-10s %21.3f ms %21.1f images/s   %s\n", "int8", 1e3 * q->latency, q->throughput, int8);
-    printf("%-10s %23.2fx %28.2fx\n", "int8/fp32", f->latency / q->latency, q->throughput / f->throughput);
+    printf("%-22s %14s %14s\n", head, "images/s", "CPU ms/image");
+    printf("%-22s %14.1f %14.3f\n", "fp32", f->throughput, 1e3 * f->cpu_per_input);
+    printf("%-22s %14.1f %14.3f\n", "int8", q->throughput, 1e3 * q->cpu_per_input);
+    printf("%-22s %13.2fx\n", "int8/fp32", q->throughput / f->throughput);
+    printf("%lld timed runs after %d warm-up runs for each figure; percentiles by nearest rank\n",
+           (long long)o->runs, WARMUP_RUNS);
+}
+
+static void print_spread_json(const char *key, const qc_spread *s)
+{
+    printf("\"%s\": {\"min\": %.6g, \"mean\": %.6g, \"median\": %.6g, \"p90\": %.6g, \"p99\": %.6g}", key,
+           1e3 * s->min, 1e3 * s->mean, 1e3 * s->median, 1e3 * s->p90, 1e3 * s->p99);
+}
+
+static void print_timing_json(const char *key, const timing *t)
+{
+    printf(" \"%s\": {\"latency_ms\": %.6g, \"images_per_s\": %.6g, \"cpu_ms_per_image\": %.6g,\n  ", key,
+           1e3 * t->wall.median, t->throughput, 1e3 * t->cpu_per_input);
+    print_spread_json("wall_ms", &t->wall);
+    printf(",\n  ");
+    print_spread_json("thread_cpu_ms", &t->cpu);
+    printf("},\n");
 }
 
 static void print_json(const char *model, const char *int8, const bench_options *o, const timing *f,
@@ -161,15 +213,17 @@ static void print_json(const char *model, const char *int8, const bench_options 
     cli_json_field(o->int8_path ? int8 : NULL, ", \"int8_model\": ");
     printf(", \"scheme\": ");
     if (o->int8_path)
-        printf("null, \"per_channel\": null");
+        printf("null, \"granularity\": null");
     else
-        printf("\"%s\", \"per_channel\": %s", qc_scheme_name(o->scheme), o->granularity.weights == QC_GRANULARITY_CHANNEL ? "true" : "false");
-    printf(", \"batch\": %lld, \"threads\": %d, \"runs\": %lld,\n", (long long)o->batch, o->common.threads,
-           (long long)o->runs);
-    printf(" \"fp32\": {\"latency_ms\": %.6g, \"images_per_s\": %.6g},\n", 1e3 * f->latency, f->throughput);
-    printf(" \"int8\": {\"latency_ms\": %.6g, \"images_per_s\": %.6g},\n", 1e3 * q->latency, q->throughput);
-    printf(" \"speedup\": {\"latency\": %.4g, \"throughput\": %.4g}}\n", f->latency / q->latency,
-           q->throughput / f->throughput);
+        printf("\"%s\", \"granularity\": \"%s\"", qc_scheme_name(o->scheme),
+               o->granularity.weights == QC_GRANULARITY_CHANNEL ? "channel" : "tensor");
+    printf(", \"batch\": %lld, \"threads\": %d, \"runs\": %lld, \"warmup_runs\": %d,"
+           " \"percentiles\": \"nearest-rank\",\n", (long long)o->batch, o->common.threads, (long long)o->runs,
+           WARMUP_RUNS);
+    print_timing_json("fp32", f);
+    print_timing_json("int8", q);
+    printf(" \"speedup\": {\"latency\": %.4g, \"latency_thread_cpu\": %.4g, \"throughput\": %.4g}}\n",
+           f->wall.median / q->wall.median, f->cpu.median / q->cpu.median, q->throughput / f->throughput);
 }
 
 int cmd_bench(int argc, char **argv)
@@ -227,7 +281,7 @@ int cmd_bench(int argc, char **argv)
         const char *int8 = o.int8_path ? o.int8_path : "(quantized here)";
         if (o.common.json)
             print_json(model, int8, &o, &f, &t);
-        else if (!o.common.quiet)
+        else
             print_table(model, int8, &o, &f, &t);
     }
     qc_graph_destroy(q);

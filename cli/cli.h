@@ -102,7 +102,8 @@ typedef struct {
 bool cli_parse(const cli_command *cmd, void *opts, int argc, char **argv, const char **operands, int *n_operands,
                int *status);
 void cli_print_help(const cli_command *cmd, FILE *f);
-/* Prints the error and the command's help; returns QC_ERR_USAGE. */
+/* Prints the one-line error and "see 'qcal CMD --help'"; returns QC_ERR_USAGE. An error
+ * about a value names the valid values. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_list_free(cli_list *l);
 bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
@@ -112,8 +113,9 @@ bool cli_parse_scheme(const char *v, void *scheme);
 bool cli_parse_method(const char *v, void *method);
 
 /* The shared groups: each an array of rows over its struct. */
-typedef struct { /* --json --quiet (-q) --threads N --help (-h) --max-memory MIB */
+typedef struct { /* --json --quiet (-q) --wide --threads N --help (-h) --max-memory MIB */
     bool json, quiet;
+    bool wide; /* --wide: tables with every column and full names, whatever the terminal */
     int threads;
 } cli_common;
 extern const cli_option cli_common_rows[];
@@ -191,7 +193,8 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
  * Every command that writes a file checks it with cli_check_output before reading anything:
  * an output that is one of its inputs (the same file by device and inode when both exist,
  * else the same resolved path), or the model card beside an input model, is a usage error
- * naming both. */
+ * naming both; so is an output that is a folder; a folder that does not exist or cannot be
+ * written to is QC_ERR_IO. */
 typedef struct {
     const char *path; /* NULL entries are skipped */
     const char *what; /* "model" (its card beside is checked too), "statistics file", … */
@@ -202,6 +205,10 @@ bool cli_same_file(const char *a, const char *b);
 /* The same for plain input paths (e.g. a command's positional arguments): a path ending in
  * ".onnx" is a model, anything else an input. */
 int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
+/* Arguments in the wrong order: a MODEL that is a folder, or an image folder that is an
+ * .onnx file, is a usage error naming it and the synopsis ("qcal stats MODEL IMAGES"). */
+int cli_check_positionals(const cli_command *cmd, const char *synopsis, const char *const *models, int n_models,
+                          const char *const *folders, int n_folders);
 /* The value of metadata_props[key] of g, or NULL. */
 const char *cli_graph_meta(const qc_graph *g, const char *key);
 /* A quantized model: qcal's metadata (qcal.format), or any QuantizeLinear,
@@ -218,19 +225,45 @@ int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, 
  * digits). */
 bool cli_source_hash(const qc_graph *q, uint64_t *hash);
 
-/* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet. */
+/* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet,
+ * labelled with what runs and the file name of the model (model may be NULL). */
 typedef struct {
     bool on;
-    const char *label;
+    char label[96];
     int64_t total, done;
     double start, last_draw;
 } cli_progress;
-void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool quiet);
+void cli_progress_start(cli_progress *p, const char *label, const char *model, int64_t total, bool quiet);
 void cli_progress_end(cli_progress *p);
 /* draws the bar at done of total, as a library progress callback (ctx: the cli_progress) */
 void cli_progress_draw(void *ctx, int64_t done, int64_t total);
 
 double cli_now(void); /* monotonic seconds */
+
+/* ---- tables (cli/text-table.c) --------------------------------------------------------------
+ * Cells are given row by row, left to right; cli_table_print sizes each column to its widest
+ * cell, fits the table to `width` (0: no limit) by shortening the columns marked so in the
+ * middle ("layer1.0.co…v2.weight"), then leaving out the columns with the highest drop (counted
+ * under the table), prints it to stdout and frees the cells. */
+#define CLI_TABLE_MAX_COLS 32
+typedef struct {
+    const char *head;
+    bool left;    /* left-aligned text (names); numbers are right-aligned */
+    int drop;     /* 0: always shown; else left out to fit, the highest first */
+    bool shorten; /* may be shortened in the middle to fit */
+} cli_column;
+typedef struct {
+    const cli_column *cols;
+    int n_cols;
+    char **cells; /* owned, n_cells of them, row-major */
+    int n_cells, cap;
+} cli_table;
+void cli_table_init(cli_table *t, const cli_column *cols, int n_cols);
+void cli_table_cell(cli_table *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_table_print(cli_table *t, int width);
+/* The width tables fit: no limit (0) with --wide; the terminal's when stdout is one (80 when
+ * it does not say); else $COLUMNS when set; else no limit: a pipe or a file gets every column. */
+int cli_table_width(bool wide);
 
 /* Prints the printf-style fmt, then s as a JSON string (escaped; null when s is NULL). */
 void cli_json_field(const char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -83,6 +83,8 @@ static bool parse_memory_limit(const char *v, void *unused)
 const cli_option cli_common_rows[] = {
     {"--json", .kind = CLI_FLAG, .offset = offsetof(cli_common, json)},
     {"--quiet", "-q", CLI_FLAG, .offset = offsetof(cli_common, quiet)},
+    {"--wide", .kind = CLI_FLAG, .offset = offsetof(cli_common, wide),
+     .help = "tables with every column and full names, whatever the terminal's width"},
     {"--threads", .kind = CLI_INT, .offset = offsetof(cli_common, threads), .arg = "N", .min = 1, .max = 256},
     {"--max-memory", .kind = CLI_CUSTOM, .arg = "MIB", .usage = "", .parse = parse_memory_limit,
      .expects = "MiB from 16 to 2^30"},
@@ -337,8 +339,35 @@ bool cli_same_file(const char *a, const char *b)
     return same;
 }
 
+/* An output that cannot be written, found before the run rather than after it: a folder
+ * (usage error), a folder that does not exist or cannot be written to (exit 4). */
+static int check_writable(const char *out, const char *option)
+{
+    struct stat st;
+    size_t len = strlen(out);
+    if ((stat(out, &st) == 0 && S_ISDIR(st.st_mode)) || (len && out[len - 1] == '/')) {
+        cli_error("%s '%s' is a folder: give the name of the file to write in it", option, out);
+        return QC_ERR_USAGE;
+    }
+    char *copy = strdup(out);
+    const char *dir = copy ? dirname(copy) : ".";
+    int status = QC_OK;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error("cannot write '%s' (%s): there is no folder '%s'", out, option, dir);
+        status = QC_ERR_IO;
+    } else if (access(dir, W_OK | X_OK) != 0) {
+        cli_error("cannot write '%s' (%s): the folder '%s' is not writable", out, option, dir);
+        status = QC_ERR_IO;
+    }
+    free(copy);
+    return status;
+}
+
 int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n)
 {
+    int writable = check_writable(out, option);
+    if (writable != QC_OK)
+        return writable;
     for (int i = 0; i < n; i++) {
         const cli_file *in = &inputs[i];
         if (!in->path)
@@ -359,6 +388,22 @@ int cli_check_output(const char *out, const char *option, const cli_file *inputs
         free(card);
         if (hit)
             return QC_ERR_USAGE;
+    }
+    return QC_OK;
+}
+
+int cli_check_positionals(const cli_command *cmd, const char *synopsis, const char *const *models, int n_models,
+                          const char *const *folders, int n_folders)
+{
+    struct stat st;
+    for (int i = 0; i < n_models; i++)
+        if (stat(models[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return cli_usage_error(cmd, "'%s' is a folder; MODEL comes first: %s", models[i], synopsis);
+    for (int i = 0; i < n_folders; i++) {
+        size_t len = strlen(folders[i]);
+        if (len > 5 && !strcmp(folders[i] + len - 5, ".onnx") && stat(folders[i], &st) == 0 && S_ISREG(st.st_mode))
+            return cli_usage_error(cmd, "'%s' is a model, not a folder of images; MODEL comes first: %s",
+                                   folders[i], synopsis);
     }
     return QC_OK;
 }
@@ -536,10 +581,11 @@ double cli_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool quiet)
+void cli_progress_start(cli_progress *p, const char *label, const char *model, int64_t total, bool quiet)
 {
     p->on = !quiet && isatty(STDERR_FILENO);
-    p->label = label;
+    const char *base = model && strrchr(model, '/') ? strrchr(model, '/') + 1 : model;
+    snprintf(p->label, sizeof p->label, "%s%s%s", label, base ? " " : "", base ? base : "");
     p->total = total;
     p->done = 0;
     p->start = cli_now();

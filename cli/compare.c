@@ -19,7 +19,7 @@
 #define MAX_VARIANTS 64
 #define MAX_LIST 8
 #define COMPARE_FORMAT "qcal-compare"
-#define COMPARE_VERSION 1
+#define COMPARE_VERSION 2 /* 2: a signed "delta" (a fraction) for version 1's "drop" */
 
 typedef struct {
     qc_scheme scheme;
@@ -88,7 +88,7 @@ static int run_graph(const model_result *m, const qc_graph *g, int threads, floa
                      double *seconds, const char *what, bool quiet)
 {
     cli_progress progress;
-    cli_progress_start(&progress, what, m->n, quiet);
+    cli_progress_start(&progress, what, m->path, m->n, quiet);
     store_ctx sc = {logits, m->classes};
     qc_pass_inputs in = {.tensors = m->pixels, .n = m->n,
                          .stride = (int64_t)m->channels * m->height * m->width};
@@ -378,43 +378,49 @@ static void print_sensitivity(const model_result *m, int k, const compare_option
 
 static void print_table(const model_result *ms, int n_models, const compare_options *o)
 {
-    int w = 26; /* the variant column: as wide as the longest name */
-    for (int k = 0; k < o->n; k++)
-        w = (int)strlen(o->v[k].name) > w ? (int)strlen(o->v[k].name) : w;
-    printf("%-24s %-*s %8s %7s %8s %9s %8s  %s\n", "model", w, "variant", "top-1", "delta", "agree",
-           "KL", "speed-up", "min SQNR");
+    static const cli_column cols[] = {{"model", true, 0, true},     {"variant", true, 0, false},
+                                      {"top-1", false, 0, false},   {"delta", false, 0, false},
+                                      {"agree", false, 0, false},   {"KL", false, 2, false},
+                                      {"speed-up", false, 3, false}, {"min SQNR", true, 1, true}};
+    cli_table tab;
+    cli_table_init(&tab, cols, 8);
     for (int mi = 0; mi < n_models; mi++) {
         const model_result *m = &ms[mi];
         const char *base = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
-        if (m->labelled)
-            printf("%-24s %-*s %7.2f%%\n", base, w, "fp32", 100.0 * fp32_top1(m));
-        else
-            printf("%-24s %-*s %8s\n", base, w, "fp32", "-");
+        cli_table_cell(&tab, "%s", base);
+        cli_table_cell(&tab, "fp32");
+        cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * fp32_top1(m));
+        for (int c = 3; c < 8; c++)
+            cli_table_cell(&tab, "%s", "");
         for (int k = 0; k < o->n; k++) {
             const variant_result *v = &m->var[k];
-            char top[16] = "-", delta[16] = "-", sq[160] = "-";
-            if (m->labelled) {
-                snprintf(top, sizeof top, "%.2f%%", 100.0 * var_top1(m, k));
-                snprintf(delta, sizeof delta, "%+.2f", 0.0 - var_drop(m, k) + 0.0); /* no "-0.00" */
-            }
             int which;
             double ms_db = min_sqnr(m, k, &which);
+            cli_table_cell(&tab, "%s", "");
+            cli_table_cell(&tab, "%s", o->v[k].name);
+            cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * var_top1(m, k));
+            /* + 0.0: no "-0.00" */
+            cli_table_cell(&tab, m->labelled ? "%+.2f" : "-", 100.0 * (var_top1(m, k) - fp32_top1(m)) + 0.0);
+            cli_table_cell(&tab, "%.2f%%", 100.0 * var_agree(m, k));
+            cli_table_cell(&tab, "%.2e", m->n ? v->kl_sum / (double)m->n : 0.0);
+            cli_table_cell(&tab, "%.2fx", v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0);
             const char *node = which >= 0 ? node_of(m, k, m->stats->tensors[which].name) : NULL;
             if (which >= 0)
-                snprintf(sq, sizeof sq, "%.1f dB (%s%s%s)", ms_db, node ? node : "", node ? ", tensor " : "",
-                         m->stats->tensors[which].name);
-            printf("%-24s %-*s %8s %7s %7.2f%% %9.2e %7.2fx  %s\n", "", w, o->v[k].name, top, delta,
-                   100.0 * var_agree(m, k), m->n ? v->kl_sum / (double)m->n : 0.0,
-                   v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0, sq);
+                cli_table_cell(&tab, "%.1f dB (%s%s%s)", ms_db, node ? node : "", node ? ", tensor " : "",
+                               m->stats->tensors[which].name);
+            else
+                cli_table_cell(&tab, "-");
         }
-        if (!isnan(o->max_drop) || !isnan(o->min_sqnr))
-            for (int k = 0; k < o->n; k++)
-                if (gated(m, k, o))
-                    printf("%-24s gated: %s%s\n", "", o->v[k].name,
-                           o->gate ? "" : " (the most faithful to FP32: agreement, then KL)");
-        for (int k = 0; o->sensitivity && k < o->n; k++)
-            print_sensitivity(m, k, o);
     }
+    cli_table_print(&tab, cli_table_width(o->common.wide));
+    for (int mi = 0; mi < n_models && (!isnan(o->max_drop) || !isnan(o->min_sqnr)); mi++)
+        for (int k = 0; k < o->n; k++)
+            if (gated(&ms[mi], k, o))
+                printf("gated: %s of %s%s\n", o->v[k].name, ms[mi].path,
+                       o->gate ? "" : " (the most faithful to FP32: agreement, then KL)");
+    for (int mi = 0; mi < n_models && o->sensitivity; mi++)
+        for (int k = 0; k < o->n; k++)
+            print_sensitivity(&ms[mi], k, o);
 }
 
 /* A JSON number; null for what JSON cannot write (±inf, NaN). */
@@ -518,8 +524,8 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
             cli_json_field(o->v[k].name, "%s\n    {\"name\": ", k ? "," : "");
             printf(", \"correct\": %lld, \"top1\": ", (long long)v->correct);
             json_num(var_top1(m, k));
-            printf(", \"drop\": ");
-            json_num(var_drop(m, k));
+            printf(", \"delta\": ");
+            json_num(var_top1(m, k) - fp32_top1(m));
             printf(", \"agreement\": ");
             json_num(var_agree(m, k));
             printf(", \"kl\": ");
@@ -748,6 +754,8 @@ static bool parse_options(int argc, char **argv, compare_options *o, const char 
         return false;
     if (*n_pos < 3)
         *status = cli_usage_error(&command, "compare needs MODEL, CALIB and VAL");
+    else if (cli_check_positionals(&command, "qcal compare MODEL... CALIB VAL", pos, *n_pos - 2, pos + *n_pos - 2, 2) != QC_OK)
+        *status = QC_ERR_USAGE;
     else if (cli_select_check(&o->select, &command) != QC_OK)
         *status = QC_ERR_USAGE;
     else
@@ -808,6 +816,9 @@ int cmd_compare(int argc, char **argv)
         return status;
     const int n_models = n_pos - 2;
     const char *calib = pos[n_pos - 2], *val = pos[n_pos - 1];
+    if (cli_same_file(calib, val) && !o.common.quiet)
+        cli_warning("CALIB and VAL are the same folder '%s': every variant is measured on the images its "
+                    "ranges were fitted to, which flatters it", val);
     qc_image_set set = {0};
     if ((status = open_val(val, &o, &set)) != QC_OK)
         return status;
@@ -836,9 +847,9 @@ int cmd_compare(int argc, char **argv)
     if (status == QC_OK) {
         if (o.common.json)
             print_json(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
-        else if (!o.common.quiet)
+        else
             print_table(ms, n_models, &o);
-        if (o.select.skip_bad && !o.common.json && !o.common.quiet)
+        if (o.select.skip_bad && !o.common.json)
             printf("unreadable images skipped (--skip-bad): %lld of CALIB, %lld of VAL\n",
                    (long long)calib_skipped.count, (long long)o.val_skipped.count);
         if (o.html)

@@ -133,7 +133,7 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
         goto end;
     *res = (eval_result){.path = path};
     cli_progress progress;
-    cli_progress_start(&progress, "eval", qc_pass_count(&(qc_pass_inputs){.set = set}, o->select.limit),
+    cli_progress_start(&progress, "eval", path, qc_pass_count(&(qc_pass_inputs){.set = set}, o->select.limit),
                        o->common.quiet);
     eval_sink_ctx sc = {.set = set, .o = o, .classes = in.classes, .pred = &pred, .res = res};
     qc_pass_inputs inputs = {.set = set, .pp = &pp};
@@ -194,20 +194,25 @@ static void print_json(const eval_result *r, int n, const eval_options *o)
     printf("\n");
 }
 
-static void print_table(const eval_result *r, int n)
+static void print_table(const eval_result *r, int n, int width)
 {
-    printf("%-32s %8s %20s %20s %10s\n", "model", "images", "top-1", "top-5", "images/s");
+    static const cli_column cols[] = {{"model", true, 0, true}, {"images", false, 0, false},
+                                      {"top-1", false, 0, false}, {"top-5", false, 0, false},
+                                      {"images/s", false, 1, false}};
+    cli_table tab;
+    cli_table_init(&tab, cols, 5);
     for (int i = 0; i < n; i++) {
-        char t1[32] = "-", t5[32] = "-";
-        if (r[i].labelled) {
-            snprintf(t1, sizeof t1, "%.4f (%lld)", (double)r[i].top1 / (double)r[i].labelled, (long long)r[i].top1);
-            snprintf(t5, sizeof t5, "%.4f (%lld)", (double)r[i].top5 / (double)r[i].labelled, (long long)r[i].top5);
-        }
-        printf("%-32s %8lld %20s %20s %10.1f\n", r[i].path, (long long)r[i].images, t1, t5,
-               r[i].seconds > 0 ? (double)r[i].images / r[i].seconds : 0.0);
-        if (r[i].skipped)
-            printf("  (%lld bad images skipped)\n", (long long)r[i].skipped);
+        double labelled = (double)r[i].labelled;
+        cli_table_cell(&tab, "%s", r[i].path);
+        cli_table_cell(&tab, "%lld", (long long)r[i].images);
+        cli_table_cell(&tab, r[i].labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)r[i].top1 / labelled, (long long)r[i].top1);
+        cli_table_cell(&tab, r[i].labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)r[i].top5 / labelled, (long long)r[i].top5);
+        cli_table_cell(&tab, "%.1f", r[i].seconds > 0 ? (double)r[i].images / r[i].seconds : 0.0);
     }
+    cli_table_print(&tab, width);
+    for (int i = 0; i < n; i++)
+        if (r[i].skipped)
+            printf("%s: %lld bad images skipped\n", r[i].path, (long long)r[i].skipped);
 }
 
 /* With FP32 models and quantized ones in one run, each quantized model that records its source
@@ -262,6 +267,8 @@ int cmd_eval(int argc, char **argv)
         return status;
     if (n_pos < 2)
         return cli_usage_error(&command, "eval needs a MODEL and IMAGES");
+    if (cli_check_positionals(&command, "qcal eval MODEL... IMAGES", positional, n_pos - 1, positional + n_pos - 1, 1) != QC_OK)
+        return QC_ERR_USAGE;
     if (cli_select_check(&o.select, &command) != QC_OK)
         return QC_ERR_USAGE;
     int n_models = n_pos - 1;
@@ -284,6 +291,10 @@ int cmd_eval(int argc, char **argv)
 
     qc_image_set set;
     int s = cli_open_images(&set, positional[n_pos - 1], o.labels, &o.select);
+    if (s == QC_OK && set.unmatched_labels && !o.common.quiet)
+        cli_warning("%d line%s of '%s' name%s no image under '%s' (left unused)", set.unmatched_labels,
+                    set.unmatched_labels == 1 ? "" : "s", o.labels, set.unmatched_labels == 1 ? "s" : "",
+                    positional[n_pos - 1]);
     if (s != QC_OK)
         return s;
     eval_result results[MAX_MODELS];
@@ -295,6 +306,6 @@ int cmd_eval(int argc, char **argv)
     if (o.common.json)
         print_json(results, n_models, &o);
     else
-        print_table(results, n_models);
+        print_table(results, n_models, cli_table_width(o.common.wide));
     return QC_OK;
 }

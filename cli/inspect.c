@@ -6,7 +6,7 @@
 #include "cli.h"
 
 static const cli_option rows[] = {
-    {.kind = CLI_GROUP, .rows = cli_common_rows, .usage = "[--json]"},
+    {.kind = CLI_GROUP, .rows = cli_common_rows, .usage = "[--json] [--quiet] [--wide]"},
     {0},
 };
 
@@ -35,31 +35,46 @@ static char *io_shape(const qc_tensor *t, char *buf, size_t size)
     return buf;
 }
 
-static void print_text(const qc_graph *g, const char *path, bool prepared)
+static void print_text(const qc_graph *g, const char *path, bool prepared, int width)
 {
     char shape[128];
-    printf("model: %s (opset %lld, %lld parameters)\n", path, (long long)g->opset,
+    static const cli_column io_cols[] = {{"name", true, 0, true}, {"dtype", true, 0, false},
+                                         {"shape", true, 0, false}};
+    static const cli_column node_cols[] = {{"#", false, 0, false},           {"op", true, 0, false},
+                                           {"name", true, 0, true},          {"output shape", true, 0, false},
+                                           {"supported", true, 0, false}};
+    cli_table tab;
+    printf("model: %s (opset %lld, %lld parameters)\ninputs:\n", path, (long long)g->opset,
            (long long)qc_graph_param_count(g));
-    printf("inputs:\n");
+    cli_table_init(&tab, io_cols, 3);
     for (int i = 0; i < g->n_inputs; i++) {
         const qc_tensor *t = &g->tensors[g->inputs[i]];
-        printf("  %-24s %-8s %s\n", t->name, qc_dtype_name(t->value.dtype), io_shape(t, shape, sizeof shape));
+        cli_table_cell(&tab, "%s", t->name);
+        cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
+        cli_table_cell(&tab, "%s", io_shape(t, shape, sizeof shape));
     }
+    cli_table_print(&tab, width);
     printf("outputs:\n");
+    cli_table_init(&tab, io_cols, 3);
     for (int i = 0; i < g->n_outputs; i++) {
         const qc_tensor *t = &g->tensors[g->outputs[i]];
-        printf("  %-24s %-8s %s\n", t->name, qc_dtype_name(t->value.dtype),
-               prepared ? qc_shape_str(&t->value, shape, sizeof shape) : "?");
+        cli_table_cell(&tab, "%s", t->name);
+        cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
+        cli_table_cell(&tab, "%s", prepared ? qc_shape_str(&t->value, shape, sizeof shape) : "?");
     }
+    cli_table_print(&tab, width);
     printf("nodes (%d; shapes at batch 1):\n", g->n_nodes);
-    printf("  %4s  %-20s %-32s %-18s %s\n", "#", "op", "name", "output shape", "supported");
+    cli_table_init(&tab, node_cols, 5);
     for (int i = 0; i < g->n_nodes; i++) {
         const qc_node *n = &g->nodes[i];
         const qc_tensor *out = n->n_outputs && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
-        printf("  %4d  %-20s %-32s %-18s %s\n", i, n->op_type, n->name,
-               out && prepared ? qc_shape_str(&out->value, shape, sizeof shape) : "?",
-               qc_op_supported(n->op_type, n->domain) ? "yes" : "NO");
+        cli_table_cell(&tab, "%d", i);
+        cli_table_cell(&tab, "%s", n->op_type);
+        cli_table_cell(&tab, "%s", n->name);
+        cli_table_cell(&tab, "%s", out && prepared ? qc_shape_str(&out->value, shape, sizeof shape) : "?");
+        cli_table_cell(&tab, "%s", qc_op_supported(n->op_type, n->domain) ? "yes" : "NO");
     }
+    cli_table_print(&tab, width);
 }
 
 static void print_json(const qc_graph *g, const char *path, bool prepared)
@@ -120,7 +135,7 @@ int cmd_inspect(int argc, char **argv)
     if (common.json)
         print_json(g, model, prepared == QC_OK);
     else
-        print_text(g, model, prepared == QC_OK);
+        print_text(g, model, prepared == QC_OK, cli_table_width(common.wide));
     if (prepared != QC_OK)
         cli_error("cannot load '%s': %s", model, err.msg);
     qc_graph_destroy(g);

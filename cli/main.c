@@ -84,7 +84,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (!strcmp(argv[1], commands[i].name))
             return (int)cli_exit_code(commands[i].fn(argc - 1, argv + 1));
-    cli_error("unknown command '%s'", argv[1]);
-    usage(stderr);
+    char names[128] = "";
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", commands[i].name);
+    cli_error("unknown command '%s' (%s)", argv[1], names);
+    fputs("see 'qcal --help'\n", stderr);
     return CLI_EXIT_USAGE;
 }

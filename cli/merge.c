@@ -67,7 +67,7 @@ int cmd_merge(int argc, char **argv)
             cli_json_field(out, "{\"output\": ");
             printf(", \"inputs\": %d, \"images\": %lld, \"complete\": %s}\n", n_in, (long long)all->images,
                    all->shard_count ? "false" : "true");
-        } else if (!o.common.quiet) {
+        } else {
             printf("merged %d file%s into %s: %lld images", n_in, n_in == 1 ? "" : "s", out,
                    (long long)all->images);
             if (all->shard_count)

@@ -249,6 +249,6 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     cli_error("%s", msg);
-    cli_print_help(cmd, stderr);
+    fprintf(stderr, "see 'qcal %s --help'\n", cmd->name); /* not the whole help: the error stays in view */
     return QC_ERR_USAGE;
 }

@@ -147,19 +147,15 @@ static const cli_command command = {
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static void print_table(const qc_quantize_report *r, const char *out)
+static void print_table(const qc_quantize_report *r, const char *out, int width)
 {
-    int name_w = 6;
-    for (int i = 0; i < r->n; i++) {
-        int n = (int)strlen(r->tensors[i].tensor);
-        name_w = n > name_w ? n : name_w;
-    }
-    name_w = name_w > 48 ? 48 : name_w;
-    printf("%-*s %-10s %23s %25s %11s %4s\n", name_w, "tensor", "role", "range", "scale", "zero point", "bits");
+    static const cli_column cols[] = {{"tensor", true, 0, true},       {"role", true, 0, false},
+                                      {"range", false, 1, false},      {"scale", false, 0, false},
+                                      {"zero point", false, 0, false}, {"bits", false, 0, false}};
+    cli_table tab;
+    cli_table_init(&tab, cols, 6);
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
-        char range[64], scale[64], zp[64];
-        snprintf(range, sizeof range, "%.5g..%.5g", (double)t->min, (double)t->max);
         float smin = t->params[0].scale, smax = smin;
         int32_t zmin = t->params[0].zero_point, zmax = zmin;
         for (int c = 1; c < t->n_channels; c++) {
@@ -168,16 +164,20 @@ static void print_table(const qc_quantize_report *r, const char *out)
             zmin = t->params[c].zero_point < zmin ? t->params[c].zero_point : zmin;
             zmax = t->params[c].zero_point > zmax ? t->params[c].zero_point : zmax;
         }
+        cli_table_cell(&tab, "%s", t->tensor);
+        cli_table_cell(&tab, "%s", t->role);
+        cli_table_cell(&tab, "%.5g..%.5g", (double)t->min, (double)t->max);
         if (t->n_channels > 1)
-            snprintf(scale, sizeof scale, "%.4g..%.4g (%d ch)", (double)smin, (double)smax, t->n_channels);
+            cli_table_cell(&tab, "%.4g..%.4g (%d ch)", (double)smin, (double)smax, t->n_channels);
         else
-            snprintf(scale, sizeof scale, "%.6g", (double)smin);
+            cli_table_cell(&tab, "%.6g", (double)smin);
         if (zmin != zmax)
-            snprintf(zp, sizeof zp, "%d..%d", (int)zmin, (int)zmax);
+            cli_table_cell(&tab, "%d..%d", (int)zmin, (int)zmax);
         else
-            snprintf(zp, sizeof zp, "%d", (int)zmin);
-        printf("%-*.*s %-10s %23s %25s %11s %4d\n", name_w, name_w, t->tensor, t->role, range, scale, zp, t->bits);
+            cli_table_cell(&tab, "%d", (int)zmin);
+        cli_table_cell(&tab, "%d", t->bits);
     }
+    cli_table_print(&tab, width);
     printf("%d tensors quantized; wrote %s\n", r->n, out);
 }
 
@@ -446,6 +446,8 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     if (n_pos < 1 || (o->stats_file ? n_pos != 1 : n_pos != 2))
         return cli_usage_error(&command, o->stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
                                                              : "quantize needs a MODEL and IMAGES (or --stats FILE)");
+    if (cli_check_positionals(&command, "qcal quantize MODEL IMAGES -o OUT.onnx", pos, 1, pos + 1, n_pos - 1) != QC_OK)
+        return QC_ERR_USAGE;
     if (!o->out)
         return cli_usage_error(&command, "quantize needs -o OUT.onnx");
     if (o->bits && (o->weight_bits || o->act_bits))
@@ -591,19 +593,19 @@ int cmd_quantize(int argc, char **argv)
         runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);
     if (o.common.json)
         print_json(pos[0], &o, s, &report, runnable, o.aa_val ? &aa : NULL);
-    else if (!o.common.quiet)
-        print_table(&report, o.out);
-    if (o.aa_val && !o.common.json && !o.common.quiet)
+    else
+        print_table(&report, o.out, cli_table_width(o.common.wide));
+    if (o.aa_val && !o.common.json)
         aa_print_table(&o, &aa);
     if (o.aa_val && !aa.r.met) {
         cli_error("the budget (%s %g) is missed with %d nodes returned to FP32; %s holds that model",
                   o.aa_metric == QC_AA_TOP1 ? "--max-drop" : "--min-agreement", o.aa_budget, aa.r.n_steps, o.out);
         status = CLI_GATE_FAILED;
     }
-    if (o.select.skip_bad && !o.common.json && !o.common.quiet)
+    if (o.select.skip_bad && !o.common.json)
         printf("%lld unreadable calibration images skipped (--skip-bad)\n", (long long)o.skipped.count);
-    if (copied == QC_CARD_COPIED && !o.common.json && !o.common.quiet)
-        printf("copied the model card of %s beside %s\n", pos[0], o.out);
+    if (copied == QC_CARD_COPIED && !o.common.quiet) /* a note: stderr, as warnings */
+        fprintf(stderr, "note: copied the model card of %s beside %s\n", pos[0], o.out);
     if (copied == QC_CARD_KEPT_OTHER && !o.common.quiet)
         cli_warning("'%s' is not a model card: left as it is; %s carries its card inside "
                     "(qcal.model_card)", card_target, o.out);

@@ -166,44 +166,46 @@ static void print_summary_json(const char *model, const qc_stats *s, const stats
 
 static void print_summary_table(const qc_stats *s, const stats_options *o)
 {
-    int name_w = 6;
-    for (int i = 0; i < s->n_tensors; i++) {
-        int n = (int)strlen(s->tensors[i].name);
-        name_w = n > name_w ? n : name_w;
-    }
-    name_w = name_w > 48 ? 48 : name_w;
-    printf("%-*s %-10s %-14s %11s %11s", name_w, "tensor", "role", "shape", "min", "max");
+    /* left out first when the terminal is narrow: the channel range, then the shape, then
+     * the methods from the right */
+    cli_column cols[CLI_TABLE_MAX_COLS] = {{"tensor", true, 0, true}, {"role", true, 0, false},
+                                           {"shape", true, 5, false}, {"min", false, 0, false},
+                                           {"max", false, 0, false}};
+    int n = 5;
     for (int m = 0; m < QC_RANGE_COUNT; m++)
         if (o->methods[m])
-            printf("  %-21s", qc_range_method_name(m));
+            cols[n++] = (cli_column){qc_range_method_name(m), true, 4, false};
     if (s->per_channel)
-        printf("  %s", "channel range (smallest..largest)");
-    printf("\n");
+        cols[n++] = (cli_column){"channel range (smallest..largest)", true, 6, false};
+    cli_table tab;
+    cli_table_init(&tab, cols, n);
     for (int i = 0; i < s->n_tensors; i++) {
         const qc_tensor_stats *t = &s->tensors[i];
         static const char *roles[] = {"input", "activation", "weight"};
         char shape[64];
         shape_text(t, shape, sizeof shape);
-        printf("%-*.*s %-10s %-14s", name_w, name_w, t->name, roles[t->role], shape);
-        if (!t->samples || !(t->t.min <= t->t.max)) {
-            printf(" %11s %11s\n", "-", "-");
-            continue;
-        }
-        printf(" %11.4g %11.4g", (double)t->t.min, (double)t->t.max);
+        cli_table_cell(&tab, "%s", t->name);
+        cli_table_cell(&tab, "%s", roles[t->role]);
+        cli_table_cell(&tab, "%s", shape);
+        bool seen = t->samples && t->t.min <= t->t.max;
+        cli_table_cell(&tab, seen ? "%.4g" : "-", (double)t->t.min);
+        cli_table_cell(&tab, seen ? "%.4g" : "-", (double)t->t.max);
         for (int m = 0; m < QC_RANGE_COUNT; m++) {
+            float lo, hi;
             if (!o->methods[m])
                 continue;
-            float lo, hi;
-            char buf[64] = "-";
-            if (qc_stats_range(t, m, &o->params, -1, &lo, &hi, NULL) == QC_OK)
-                snprintf(buf, sizeof buf, "%.4g..%.4g", (double)lo, (double)hi);
-            printf("  %-21s", buf);
+            if (seen && qc_stats_range(t, m, &o->params, -1, &lo, &hi, NULL) == QC_OK)
+                cli_table_cell(&tab, "%.4g..%.4g", (double)lo, (double)hi);
+            else
+                cli_table_cell(&tab, "-");
         }
         double sl, sh;
-        if (channel_spread(t, &sl, &sh))
-            printf("  %.4g..%.4g", sl, sh);
-        printf("\n");
+        if (s->per_channel && seen && channel_spread(t, &sl, &sh))
+            cli_table_cell(&tab, "%.4g..%.4g", sl, sh);
+        else if (s->per_channel)
+            cli_table_cell(&tab, "-");
     }
+    cli_table_print(&tab, cli_table_width(o->common.wide));
     printf("%lld images, granularity %s, histograms %s; avgstd/meanstd n = %g, percentile %g, bits %d\n",
            (long long)s->images, s->per_channel ? "channel" : "tensor", s->histograms ? "yes" : "no",
            o->params.n_std, o->params.percentile, o->params.bits);
@@ -243,7 +245,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
     for (int64_t i = 0; i < n; i++)
         mine += (i / QC_STATS_GROUP) % o->shard_n == o->shard_i;
     cli_progress progress;
-    cli_progress_start(&progress, "stats", mine, o->quiet);
+    cli_progress_start(&progress, "stats", model_path, mine, o->quiet);
     qc_stats_options so = {.per_channel = o->per_channel, .histograms = o->histograms,
                            .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
     qc_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = o->shard_i,
@@ -311,6 +313,8 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
     if (o->stats_file ? n_pos != 1 : n_pos != 2)
         return cli_usage_error(&command, o->stats_file ? "stats --stats FILE takes a MODEL and no IMAGES"
                                                          : "stats needs a MODEL and IMAGES");
+    if (cli_check_positionals(&command, "qcal stats MODEL IMAGES", pos, 1, pos + 1, n_pos - 1) != QC_OK)
+        return QC_ERR_USAGE;
     if (o->stats_file && o->shard.n > 1)
         return cli_usage_error(&command, "--shard needs IMAGES, not --stats");
     if (o->allow_partial && !o->stats_file)
@@ -385,7 +389,7 @@ int cmd_stats(int argc, char **argv)
     }
     if (o.common.json)
         print_summary_json(pos[0], s, &o, seconds);
-    else if (!o.common.quiet || !o.out)
+    else
         print_summary_table(s, &o);
 
 end:

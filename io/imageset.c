@@ -374,7 +374,9 @@ static qc_status file_labels(qc_image_set *set, const char *labels_file, qc_erro
                                                compare_entry_paths)
                                      : NULL;
             set->items[i].label = e ? e->label : -1;
+            set->unmatched_labels -= e != NULL;
         }
+        set->unmatched_labels += n;
     }
     free(entries);
     free(text);

@@ -110,6 +110,7 @@ typedef struct {
     qc_image_item *items;  /* sorted by rel (byte order) */
     int n_classes;
     char **classes;        /* owned: class folder names (ImageFolder), or NULL */
+    int unmatched_labels;  /* lines of the labels file that name no image of the set */
 } qc_image_set;
 
 /* Scans root recursively for *.png, *.jpg and *.jpeg (case-insensitive) in sorted order. Labels come from

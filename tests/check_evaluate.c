@@ -343,6 +343,87 @@ START_TEST(timing_gives_one_figure_per_run_of_the_clock_given)
 }
 END_TEST
 
+static double tocks;
+static double tock_clock(void)
+{
+    return tocks += 2;
+}
+
+START_TEST(timing_by_two_clocks_gives_each_its_figure_of_the_same_runs)
+{
+    qc_graph *g = load_lenet();
+    qc_error err;
+    float px[28 * 28] = {0};
+    qc_pass_inputs in = {.tensors = px, .cycle = 1};
+    double a[4] = {0}, b[4] = {0};
+    qc_eval_clock clocks[2] = {{tick_clock, a}, {tock_clock, b}};
+    ticks = tocks = 0;
+    ck_assert_msg(qc_eval_time_clocks(g, &in, 1, 2, 1, 4, clocks, 2, &err) == QC_OK, "%s", err.msg);
+    for (int r = 0; r < 4; r++)
+        ck_assert(a[r] == 1.0 && b[r] == 2.0);
+    ck_assert_int_eq(qc_eval_time_clocks(g, &in, 1, 2, 1, 4, clocks, 0, &err), QC_ERR_USAGE);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* The scalar reference of the spread, from the definitions without sorting: the nearest-rank
+ * p-th percentile is the smallest x[i] with at least p·n/100 of the numbers <= x[i]; the
+ * median the smallest x[i] with at least half the numbers <= it, averaged for an even n with
+ * the smallest x[j] with more than half <= it. */
+static double count_at_most(const double *x, int n, double v)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++)
+        c += x[i] <= v;
+    return c;
+}
+static double smallest_with_count(const double *x, int n, double need)
+{
+    double best = INFINITY;
+    for (int i = 0; i < n; i++)
+        if (count_at_most(x, n, x[i]) >= need && x[i] < best)
+            best = x[i];
+    return best;
+}
+
+START_TEST(spread_matches_the_definitions_on_given_numbers)
+{
+    /* by hand: 15 20 35 40 50 — p90 is rank ceil(4.5) = 5, p99 rank 5, median 35 */
+    const double hand[5] = {50, 15, 40, 20, 35};
+    qc_spread s;
+    qc_spread_of(hand, 5, &s);
+    ck_assert(s.min == 15 && s.max == 50 && s.median == 35 && s.mean == 32 && s.p90 == 50 && s.p99 == 50);
+    const double sorted[5] = {15, 20, 35, 40, 50};
+    ck_assert(qc_percentile_nearest_rank(sorted, 5, 30) == 20); /* rank ceil(1.5) = 2 */
+    ck_assert(qc_percentile_nearest_rank(sorted, 5, 40) == 20); /* rank 2 exactly */
+    ck_assert(qc_percentile_nearest_rank(sorted, 5, 100) == 50);
+    /* 90 % of 20 runs is rank 18 exactly, not 19 */
+    double twenty[20];
+    for (int i = 0; i < 20; i++)
+        twenty[i] = 20 - i;
+    qc_spread_of(twenty, 20, &s);
+    ck_assert(s.p90 == 18 && s.p99 == 20 && s.median == 10.5 && s.min == 1 && s.max == 20);
+    /* every size from 1 to 60 of pseudo-random numbers, with repeats, against the reference */
+    uint32_t state = 12345;
+    for (int n = 1; n <= 60; n++) {
+        double x[60], sum = 0;
+        for (int i = 0; i < n; i++) {
+            state = state * 1664525u + 1013904223u;
+            x[i] = (double)(state >> 24) / 8.0; /* 32 values: repeats happen */
+            sum += x[i];
+        }
+        qc_spread_of(x, n, &s);
+        double lo = smallest_with_count(x, n, n / 2.0), hi = smallest_with_count(x, n, n / 2 + 1);
+        double median = n % 2 ? smallest_with_count(x, n, (n + 1) / 2) : 0.5 * (lo + hi);
+        ck_assert_msg(s.median == median, "n %d: median %g, reference %g", n, s.median, median);
+        ck_assert_msg(s.p90 == smallest_with_count(x, n, 90.0 * n / 100.0), "n %d: p90 %g", n, s.p90);
+        ck_assert_msg(s.p99 == smallest_with_count(x, n, 99.0 * n / 100.0), "n %d: p99 %g", n, s.p99);
+        ck_assert(s.min == smallest_with_count(x, n, 1) && s.max == smallest_with_count(x, n, n));
+        ck_assert(s.mean == sum / n);
+    }
+}
+END_TEST
+
 START_TEST(top_k_and_argmax_are_the_hand_values)
 {
     const float x[6] = {0.5f, 2.0f, -1.0f, 2.0f, 1.5f, NAN};
@@ -421,6 +502,8 @@ int main(void)
     tcase_add_test(eval, logits_come_in_order_and_equal_one_executor_for_any_threads_and_batch);
     tcase_add_test(eval, an_unreadable_image_goes_to_the_sink_in_its_place_or_stops_the_run);
     tcase_add_test(eval, timing_gives_one_figure_per_run_of_the_clock_given);
+    tcase_add_test(eval, timing_by_two_clocks_gives_each_its_figure_of_the_same_runs);
+    tcase_add_test(eval, spread_matches_the_definitions_on_given_numbers);
     tcase_add_test(eval, top_k_and_argmax_are_the_hand_values);
     tcase_add_test(eval, weight_errors_are_those_of_fake_quantization_by_hand);
     suite_add_tcase(s, eval);

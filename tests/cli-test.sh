@@ -21,6 +21,61 @@ done
 if env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u SANITIZE -u QCAL_BIN -u BUILD make -n -B all 2>/dev/null | grep -qE -- '-o qcal$'; then ok "plain make links ./qcal"; else bad "plain make links ./qcal"; fi
 expect "an unknown command is a usage error" 2 "$QCAL" frobnicate
 expect "an unknown option is a usage error" 2 "$QCAL" eval --frobnicate models/lenet.onnx data/val
+# a usage error is the one-line error and where to read more, not the whole usage text
+if [ "$(cat "$tmp/err")" = "error: unknown option '--frobnicate'
+see 'qcal eval --help'" ]; then ok "a usage error is two lines naming 'qcal eval --help'"; else bad "a usage error is two lines naming 'qcal eval --help': $(head -c 300 "$tmp/err")"; fi
+expect "an unknown command is a usage error listing the commands" 2 "$QCAL" frobnicate
+contains "the unknown command's message lists the commands" "$tmp/err" "(inspect, eval, stats, merge, quantize, compare, bench)"
+# workflow mistakes found before any work: arguments swapped, an output that is a folder or
+# in a folder that does not exist (nothing printed on stdout: the run did not happen)
+expect "eval IMAGES MODEL is a usage error" 2 "$QCAL" eval data/val models/lenet.onnx
+contains "the swap is named" "$tmp/err" "'data/val' is a folder; MODEL comes first: qcal eval MODEL... IMAGES"
+expect "stats IMAGES MODEL is a usage error" 2 "$QCAL" stats data/calib models/lenet.onnx
+contains "the stats swap is named" "$tmp/err" "'data/calib' is a folder; MODEL comes first: qcal stats MODEL IMAGES"
+expect "compare with a model for VAL is a usage error" 2 "$QCAL" compare models/lenet.onnx data/calib models/lenet.onnx
+contains "the model given as VAL is named" "$tmp/err" "'models/lenet.onnx' is a model, not a folder of images"
+mkdir -p "$tmp/outdir"
+expect "stats -o FOLDER/ is a usage error" 2 "$QCAL" stats --limit 16 -o "$tmp/outdir/" models/lenet.onnx data/calib
+contains "the folder is named as one" "$tmp/err" "-o '$tmp/outdir/' is a folder: give the name of the file to write in it"
+expect "stats -o into a missing folder is refused before the run" 4 "$QCAL" stats --limit 16 -o "$tmp/nofolder/s.json" models/lenet.onnx data/calib
+if [ ! -s "$tmp/out" ] && grep -qF "there is no folder '$tmp/nofolder'" "$tmp/err"; then ok "the missing folder is named and nothing ran"; else bad "the missing folder is named and nothing ran: $(head -c 300 "$tmp/err")"; fi
+expect "compare --html into a missing folder is refused before the run" 4 "$QCAL" compare --limit 10 --calib-limit 10 --html "$tmp/nofolder/r.html" models/lenet.onnx data/calib data/val
+if [ ! -s "$tmp/out" ]; then ok "compare printed nothing: it did not run"; else bad "compare printed nothing: it did not run"; fi
+expect "quantize --write-ort-overrides into a missing folder is refused" 4 "$QCAL" quantize models/lenet.onnx data/calib -o "$tmp/q.onnx" --write-ort-overrides "$tmp/nofolder/o.json"
+# warnings: CALIB = VAL, labels lines that match no image (and --quiet silences them)
+expect "compare with CALIB = VAL exits 0" 0 "$QCAL" compare --limit 10 --calib-limit 10 --layer-images 1 --schemes gemmlowp --granularity tensor models/lenet.onnx data/val data/val/
+contains "CALIB = VAL is warned of" "$tmp/err" "warning: CALIB and VAL are the same folder 'data/val/'"
+expect "compare with CALIB = VAL --quiet exits 0" 0 "$QCAL" compare --quiet --limit 10 --calib-limit 10 --layer-images 1 --schemes gemmlowp --granularity tensor models/lenet.onnx data/val data/val
+if [ ! -s "$tmp/err" ]; then ok "--quiet silences the CALIB = VAL warning"; else bad "--quiet silences the CALIB = VAL warning: $(head -c 200 "$tmp/err")"; fi
+first=$(cd data/val && ls */*.png | head -n 1)
+printf '%s 0\nnot/there.png 3\nnor/this.png 1\n' "$first" >"$tmp/labels.txt"
+expect "eval with labels lines that match no image exits 0" 0 "$QCAL" eval --labels "$tmp/labels.txt" --limit 5 models/lenet.onnx data/val
+contains "the unmatched labels lines are counted" "$tmp/err" "warning: 2 lines of '$tmp/labels.txt' name no image under 'data/val' (left unused)"
+# progress bars (stderr a terminal) name the model they run
+progress_label() {
+    "$PY" - "$@" <<'EOF'
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=slave)
+os.close(slave)
+data = b""
+while True:
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:
+        break
+    if not chunk:
+        break
+    data += chunk
+print(data.decode(errors="replace").replace("\r", "\n"))
+EOF
+}
+progress_label "$QCAL" stats --limit 64 models/lenet.onnx data/calib >"$tmp/progress"
+contains "the stats progress bar names the model" "$tmp/progress" "stats lenet.onnx ["
+progress_label "$QCAL" eval --limit 64 models/resnet.onnx data/val >"$tmp/progress"
+contains "the eval progress bar names the model" "$tmp/progress" "eval resnet.onnx ["
+expect "a bad --methods value is a usage error" 2 "$QCAL" compare --methods frob models/lenet.onnx data/calib data/val
+contains "the bad --methods value's message lists the methods" "$tmp/err" "minmax, avg, avgstd, meanstd, percentile, entropy, mse or all, not 'frob'"
 expect "eval without images is a usage error" 2 "$QCAL" eval models/lenet.onnx
 expect "a bad --threads value is a usage error" 2 "$QCAL" eval --threads zero models/lenet.onnx data/val
 
@@ -194,13 +249,26 @@ expect "bench --json exits 0" 0 "$QCAL" bench --json --runs 3 --batch 4 models/l
 if "$PY" -c "
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d['model'] == 'models/lenet.onnx' and d['int8_model'] is None and d['scheme'] == 'gemmlowp' and d['per_channel'] is True
-assert (d['batch'], d['threads'], d['runs']) == (4, 1, 3)
+assert d['model'] == 'models/lenet.onnx' and d['int8_model'] is None and d['scheme'] == 'gemmlowp' and d['granularity'] == 'channel'
+assert (d['batch'], d['threads'], d['runs'], d['warmup_runs'], d['percentiles']) == (4, 1, 3, 3, 'nearest-rank')
 for k in ('fp32', 'int8'):
-    assert d[k]['latency_ms'] > 0 and d[k]['images_per_s'] > 0, d[k]
-r = d['fp32']['latency_ms'] / d['int8']['latency_ms']
-assert abs(d['speedup']['latency'] - r) <= 1e-3 * r, (d['speedup'], r)
-" "$tmp/out" 2>"$tmp/err"; then ok "bench --json has both timings and their ratio"; else bad "bench --json has both timings and their ratio ($(tail -c 200 "$tmp/err"))"; fi
+    assert d[k]['latency_ms'] > 0 and d[k]['images_per_s'] > 0 and d[k]['cpu_ms_per_image'] > 0, d[k]
+    for clock in ('wall_ms', 'thread_cpu_ms'):
+        s = d[k][clock]
+        assert sorted(s) == ['mean', 'median', 'min', 'p90', 'p99'], s
+        assert 0 < s['min'] <= s['median'] <= s['p90'] <= s['p99'] and s['min'] <= s['mean'] <= s['p99'], s
+    assert d[k]['latency_ms'] == d[k]['wall_ms']['median'], d[k]
+    # 3 runs: nearest-rank p90 and p99 are both the slowest run
+    assert d[k]['wall_ms']['p90'] == d[k]['wall_ms']['p99'], d[k]
+for key, clock in (('latency', 'wall_ms'), ('latency_thread_cpu', 'thread_cpu_ms')):
+    r = d['fp32'][clock]['median'] / d['int8'][clock]['median']
+    assert abs(d['speedup'][key] - r) <= 1e-3 * r, (d['speedup'], r)
+" "$tmp/out" 2>"$tmp/err"; then ok "bench --json has both clocks' spreads and their ratios"; else bad "bench --json has both clocks' spreads and their ratios ($(tail -c 200 "$tmp/err"))"; fi
+expect "bench exits 0" 0 "$QCAL" bench --runs 3 --batch 4 models/lenet.onnx
+for row in "fp32 wall" "fp32 thread CPU" "int8 wall" "int8 thread CPU"; do
+    if grep -qE "^$row +([0-9.]+ +){4}[0-9.]+\$" "$tmp/out"; then ok "the bench table has the row '$row': min mean median p90 p99"; else bad "the bench table has the row '$row': $(head -c 400 "$tmp/out")"; fi
+done
+contains "the bench table names the warm-up and the percentile rule" "$tmp/out" "3 timed runs after 3 warm-up runs for each figure; percentiles by nearest rank"
 expect "bench of the QOperator lenet of another tool exits 0" 0 "$QCAL" bench --runs 2 --batch 2 --int8 tests/data/qdq/lenet-qop.onnx models/lenet.onnx
 contains "the table names the INT8 file" "$tmp/out" "lenet-qop.onnx"
 contains "the table has the ratio row" "$tmp/out" "int8/fp32"

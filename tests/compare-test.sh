@@ -48,7 +48,7 @@ import json, math, sys
 d = json.load(open(sys.argv[1]))
 def check(name, cond):
     print(("ok   " if cond else "FAIL ") + name)
-check("format qcal-compare version 1", d.get("format") == "qcal-compare" and d.get("version") == 1)
+check("format qcal-compare version 2", d.get("format") == "qcal-compare" and d.get("version") == 2)
 names = [v["name"] for v in d["variants"]]
 check("the default grid is gemmlowp/symlowp/mixed x tensor/channel",
       names == ["gemmlowp/tensor", "gemmlowp/channel", "symlowp/tensor", "symlowp/channel", "mixed/tensor",
@@ -63,9 +63,9 @@ check("fp32 top1 = correct / labelled", abs(m["fp32"]["top1"] - m["fp32"]["corre
 ok = True
 for v in m["variants"]:
     ok &= abs(v["top1"] - v["correct"] / 400) < 1e-9
-    ok &= abs(v["drop"] - 100 * (m["fp32"]["top1"] - v["top1"])) < 1e-6
+    ok &= abs(v["delta"] - (v["top1"] - m["fp32"]["top1"])) < 1e-12 and "drop" not in v
     ok &= 0 <= v["agreement"] <= 1 and v["kl"] >= 0
-check("each variant: top1, drop in points, agreement and KL consistent", ok)
+check("each variant: top1, its signed delta as a fraction, agreement and KL consistent", ok)
 ok = True
 roles = set()
 for v in m["variants"]:

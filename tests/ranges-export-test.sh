@@ -88,8 +88,12 @@ left_none() {
 expect "an unwritable overrides path is an I/O error" 4 "$QCAL" quantize --stats "$S" -o "$tmp/z.onnx" \
     --write-trt-cache "$tmp/z.cache" --write-ort-overrides "$tmp/no/such/dir/z.ov.json" models/lenet.onnx
 left_none "a failed range file leaves no model, card, cache nor temporary file" "z\."
-mkdir "$tmp/w.onnx"
+mkfifo "$tmp/w.onnx"
 expect "an unwritable model is an I/O error" 4 "$QCAL" quantize --stats "$S" -o "$tmp/w.onnx" \
     --write-trt-cache "$tmp/w.cache" --write-ort-overrides "$tmp/w.ov.json" models/lenet.onnx
 left_none "a model that cannot be written takes the range files with it" "w\.cache\|w\.ov"
+mkdir "$tmp/d.onnx"
+expect "-o naming a folder is a usage error, found before the run" 2 "$QCAL" quantize --stats "$S" -o "$tmp/d.onnx" \
+    --write-trt-cache "$tmp/d.cache" --write-ort-overrides "$tmp/d.ov.json" models/lenet.onnx
+left_none "a refused -o leaves no range file" "d\.cache\|d\.ov"
 summary ranges-export
