@@ -14,6 +14,8 @@
  *                                                             Q's parameters are DQ's
  *   DQ(x) → GlobalAveragePool | AveragePool → Q               QLinear(Global)AveragePool
  *   DQ(x_i) → Concat → Q                                      QLinearConcat
+ *   DQ(x) → Sigmoid | LeakyRelu | HardSwish | HardSigmoid | Tanh → Q
+ *                                                             a table of 256 codes
  *   QLinearConv | QGemm | QLinearMatMul | QLinearAdd → Clip   the same, with the clamp
  *
  * Q is per tensor, with two exceptions along axis 1 (the channels): after Conv, Gemm or
@@ -531,7 +533,27 @@ static bool keeps_channels(const qc_graph *g, const qc_node *op)
            in->dims[1] == out->dims[1];
 }
 
-/* F4–F6: single-input ops. */
+/* F12: the activations whose integer form is a table of 256 codes (eq. L1), and its name. */
+typedef struct {
+    const char *op_type, *qop_type, *domain;
+} lookup;
+
+static const lookup *lookup_op(const qc_node *op)
+{
+    static const lookup ops[] = {
+        {"Sigmoid", "QLinearSigmoid", "com.microsoft"},
+        {"LeakyRelu", "QLinearLeakyRelu", "com.microsoft"},
+        {"HardSwish", "QLinearHardSwish", "qcal"},
+        {"HardSigmoid", "QLinearHardSigmoid", "qcal"},
+        {"Tanh", "QLinearTanh", "qcal"},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (is_op(op, ops[i].op_type))
+            return &ops[i];
+    return NULL;
+}
+
+/* F4–F6, F12: single-input ops. */
 static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, bool *done,
                             qc_error *err)
 {
@@ -555,6 +577,11 @@ static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *
                     NULL, 0, err);
     } else if (!per_tensor(&x) || !per_tensor(y)) {
         return QC_OK;
+    } else if (lookup_op(op)) {
+        static const char *const names[] = {"alpha", "beta", NULL};
+        const lookup *l = lookup_op(op);
+        int ins[5] = {x.q, x.scale, x.zp, y->scale, y->zp};
+        s = rewrite(q, l->qop_type, l->domain, ins, 5, op, names, NULL, 0, err);
     } else if (is_op(op, "GlobalAveragePool")) {
         int ins[5] = {x.q, x.scale, x.zp, y->scale, y->zp};
         if (x.zp < 0 || y->zp < 0)
