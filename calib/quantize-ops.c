@@ -216,6 +216,16 @@ static qc_status gap_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, i
     return QC_OK;
 }
 
+/* ONNX Runtime's activations by table: x, its parameters, the output's; attributes copied */
+static qc_status lookup_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
+{
+    (void)q;
+    push(e, (int[]){x, s, z, ys, yz}, 5);
+    e->op_type = qz_is_op(n, "Sigmoid") ? "QLinearSigmoid" : "QLinearLeakyRelu";
+    e->domain = QZ_MS_DOMAIN;
+    return QC_OK;
+}
+
 /* the op itself on the integers, its other inputs (shapes, axes) as they are */
 static qc_status pass_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
 {
@@ -242,6 +252,13 @@ static const qz_op ops[] = {
     {"Concat", QZ_WEIGHTS_NONE, 0, QZ_OUT_SHARED, false, false, QZ_COMP_NONE, concat_accepts, concat_qop},
     {"AveragePool", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, false, false, QZ_COMP_NONE, one_output, avgpool_qop},
     {"GlobalAveragePool", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, false, false, QZ_COMP_NONE, NULL, gap_qop},
+    /* a table of 256 codes in the runtime (eq. L1), worth it on a quantized input; the last
+     * three have no QOperator op: DQ → op → Q there */
+    {"Sigmoid", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, lookup_qop},
+    {"LeakyRelu", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, lookup_qop},
+    {"HardSwish", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, NULL},
+    {"HardSigmoid", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, NULL},
+    {"Tanh", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, NULL},
     /* these only move values: worth it when the input is already quantized (Q4) */
     {"MaxPool", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_KEEPS, no_indices, pass_qop},
     {"Flatten", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, NULL, pass_qop},

@@ -645,7 +645,7 @@ static qc_status emit_graph(qz *q)
     for (int i = 0; i < g->n_nodes && st == QC_OK; i++) {
         if (q->nodes[i].absorbed)
             continue;
-        if (q->o->format == QC_FORMAT_QOPERATOR && q->nodes[i].op)
+        if (q->o->format == QC_FORMAT_QOPERATOR && q->nodes[i].op && q->nodes[i].op->qop)
             st = qz_emit_qop_node(q, i);
         else
             st = qz_emit_float_node(q, i);

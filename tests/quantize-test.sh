@@ -604,11 +604,12 @@ else
     skip "MatMul model: onnx (python) not installed"
 fi
 
-# 8b. ops without an integer form in the middle (docs/qparams.md Q1): Conv → Sigmoid → Conv →
+# 8b. ops without an integer form in the middle (docs/qparams.md Q1), and Sigmoid (a table of
+# 256 codes in the runtime, QLinearSigmoid in QOperator): Conv → Sigmoid → Conv →
 # Transpose → Mul(constant, excluded) → Softmax(axis 1) → Conv → squeeze-excitation
 # (GlobalAveragePool → Sigmoid → Mul with the Conv's output) → Mul(constant) → Flatten →
 # Unsqueeze → Squeeze → MatMul, built with onnx (random weights, the last layer centred so that the predictions vary). The
-# FP32-only ops run in float between DequantizeLinear and QuantizeLinear; Transpose, Flatten,
+# FP32-only ops and QDQ's Sigmoid run in float between DequantizeLinear and QuantizeLinear; Transpose, Flatten,
 # Unsqueeze and Squeeze move the integers with their input's parameters (QDQ: the same scale
 # and zero point on both sides; QOperator: integer in, integer out). onnx.checker accepts the
 # files, ONNX Runtime keeps the FP32 model's predictions on nearly every image, and qcal's run
@@ -694,8 +695,9 @@ kept = sorted(n.op_type for n in m.graph.node if n.op_type in ('Sigmoid', 'Softm
 # the excluded Mul stays float; the squeeze-excitation one (two activations) and the one by a
 # constant (quantized as an 8-bit tensor) are integer: QLinearMul, or DQ, DQ → Mul → Q
 if qop:
-    assert kept == ['Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
+    assert kept == ['Mul', 'Softmax'], kept
     assert [n.op_type for n in m.graph.node].count('QLinearMul') == 2
+    assert [n.op_type for n in m.graph.node].count('QLinearSigmoid') == 2
 else:
     assert kept == ['Mul', 'Mul', 'Mul', 'Sigmoid', 'Sigmoid', 'Softmax'], kept
     for mul in (n for n in m.graph.node if n.op_type == 'Mul' and n.name != 'scale'):
@@ -740,6 +742,105 @@ for p in sys.argv[4:]:
     done <"$tmp/mid.txt"
 else
     skip "FP32-only ops model: onnx, onnxruntime or the validation set for it missing"
+fi
+
+# 8c. the other activations by table: Conv → HardSwish → Conv → LeakyRelu → Conv → Tanh →
+# squeeze-excitation (GlobalAveragePool → Conv → HardSigmoid → Mul) → Flatten → MatMul, built
+# with onnx (random weights). Each activation gets parameters of its own: QDQ writes DQ → op →
+# Q, which qcal's runtime fuses into a table of 256 codes; QOperator writes LeakyRelu as
+# com.microsoft QLinearLeakyRelu and keeps HardSwish, HardSigmoid and Tanh, which ONNX Runtime
+# has no integer op for, in float between DQ and Q. onnx.checker accepts the files, ONNX
+# Runtime keeps the FP32 predictions on most images and qcal's run agrees with its own.
+if [ -n "$ONNX_PY" ] && [ -n "$ORT_PY" ] && [ -f "$tmp/val.npz" ]; then
+    "$ONNX_PY" -c "
+import onnx, numpy as np, sys
+from onnx import helper as h, TensorProto as T, numpy_helper as nh
+rng = np.random.default_rng(2)
+def w(*s, k=0.3): return (rng.standard_normal(s) * k).astype(np.float32)
+init = [nh.from_array(w(4, 1, 3, 3, k=0.8), 'w1'), nh.from_array(w(4, k=0.1), 'b1'),
+        nh.from_array(w(6, 4, 3, 3), 'w2'), nh.from_array(w(6, k=0.1), 'b2'),
+        nh.from_array(w(8, 6, 3, 3), 'w3'), nh.from_array(w(8, k=0.1), 'b3'),
+        nh.from_array(w(8, 8, 1, 1), 'w4'), nh.from_array(w(8, k=0.1), 'b4')]
+wf = w(8 * 784, 10, k=0.05)
+init.append(nh.from_array(wf - wf.reshape(8, 784, 10).mean(1).repeat(784, 0), 'wf'))
+nodes = [h.make_node('Conv', ['input', 'w1', 'b1'], ['c1'], name='conv1', pads=[1, 1, 1, 1]),
+         h.make_node('HardSwish', ['c1'], ['a1'], name='hardswish'),
+         h.make_node('Conv', ['a1', 'w2', 'b2'], ['c2'], name='conv2', pads=[1, 1, 1, 1]),
+         h.make_node('LeakyRelu', ['c2'], ['a2'], name='leakyrelu', alpha=0.1),
+         h.make_node('Conv', ['a2', 'w3', 'b3'], ['c3'], name='conv3', pads=[1, 1, 1, 1]),
+         h.make_node('Tanh', ['c3'], ['a3'], name='tanh'),
+         h.make_node('GlobalAveragePool', ['a3'], ['gp'], name='squeeze_pool'),
+         h.make_node('Conv', ['gp', 'w4', 'b4'], ['c4'], name='squeeze_conv'),
+         h.make_node('HardSigmoid', ['c4'], ['gs'], name='gate', alpha=1.0 / 6),
+         h.make_node('Mul', ['a3', 'gs'], ['se'], name='excite'),
+         h.make_node('Flatten', ['se'], ['f'], name='flatten'),
+         h.make_node('MatMul', ['f', 'wf'], ['logits'], name='fc')]
+g = h.make_graph(nodes, 'act', [h.make_tensor_value_info('input', T.FLOAT, ['N', 1, 28, 28])],
+                 [h.make_tensor_value_info('logits', T.FLOAT, ['N', 10])], init)
+m = h.make_model(g, opset_imports=[h.make_opsetid('', 14)]); m.ir_version = 8
+onnx.save(m, sys.argv[1])" "$tmp/act.onnx"
+    cp models/lenet.json "$tmp/act.json"
+    "$QCAL" stats --quiet -o "$tmp/act-stats.json" "$tmp/act.onnx" "$IMG" 2>"$tmp/err" || bad "stats of the activations model ($(head -c 200 "$tmp/err"))"
+    act=()
+    for f in qdq qoperator; do
+        "$QCAL" quantize --quiet --format "$f" --stats "$tmp/act-stats.json" -o "$tmp/act-$f.onnx" "$tmp/act.onnx" 2>"$tmp/err" && act+=("$tmp/act-$f.onnx") ||
+            bad "quantize the activations model $f ($(head -c 200 "$tmp/err"))"
+    done
+    for f in "${act[@]}"; do
+        if "$ONNX_PY" -c "
+import onnx, sys
+m = onnx.load(sys.argv[1])
+onnx.checker.check_model(m, full_check=True)
+producer = {o: n for n in m.graph.node for o in n.output}
+readers = lambda t: [n for n in m.graph.node if t in n.input]
+ops = [n.op_type for n in m.graph.node]
+floats = ['HardSwish', 'Tanh', 'HardSigmoid'] + ([] if 'qoperator' in sys.argv[1] else ['LeakyRelu'])
+for n in m.graph.node:
+    if n.op_type in floats:   # its own parameters: DQ → op → Q
+        assert producer[n.input[0]].op_type == 'DequantizeLinear', n.name
+        assert [r.op_type for r in readers(n.output[0])] == ['QuantizeLinear'], n.name
+assert sorted(o for o in ops if o in floats + ['LeakyRelu']) == sorted(floats), ops
+if 'qoperator' in sys.argv[1]:
+    assert ops.count('QLinearLeakyRelu') == 1 and ops.count('QLinearMul') == 1, ops
+" "$f" 2>"$tmp/err"; then
+            ok "each activation quantized with its own parameters: ${f##*/}"
+        else
+            bad "each activation quantized with its own parameters: ${f##*/} ($(tail -n 1 "$tmp/err"))"
+        fi
+    done
+    mkdir -p "$tmp/actpred"
+    "$ORT_PY" -c "
+import sys
+import numpy as np
+import onnxruntime as ort
+x = np.load(sys.argv[1])['x']
+def run(p):
+    s = ort.InferenceSession(p, providers=['CPUExecutionProvider'])
+    return s.run(None, {'input': x})[0].argmax(1)
+ref = run(sys.argv[3])
+np.savetxt(sys.argv[2] + '/fp32.pred', ref, fmt='%d')
+for p in sys.argv[4:]:
+    top = run(p)
+    np.savetxt(sys.argv[2] + '/' + p.rsplit('/', 1)[-1] + '.pred', top, fmt='%d')
+    print('%s %.4f' % (p.rsplit('/', 1)[-1], (top == ref).mean()))
+" "$tmp/val.npz" "$tmp/actpred" "$tmp/act.onnx" "${act[@]}" >"$tmp/act.txt" 2>"$tmp/err" || bad "ONNX Runtime runs the activations models ($(tail -n 1 "$tmp/err"))"
+    while read -r name agree; do
+        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.9) }'; then
+            ok "ONNX Runtime runs $name: $agree of the FP32 predictions kept"
+        else
+            bad "ONNX Runtime runs $name: only $agree of the FP32 predictions kept"
+        fi
+        "$QCAL" eval --quiet --scale 0.00392156862745098 --mean 0.286 --std 0.353 --color gray \
+            --predictions "$tmp/act.pred" "$tmp/$name" "$VAL" >/dev/null 2>"$tmp/err" || { bad "qcal runs $name ($(head -c 200 "$tmp/err"))"; continue; }
+        agree=$(paste <(cut -f2 "$tmp/act.pred") "$tmp/actpred/$name.pred" | awk '{ n++; s += ($1 == $2) } END { printf "%.4f", n ? s / n : 0 }')
+        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.995) }'; then
+            ok "qcal agrees with ONNX Runtime on $name ($agree of the images)"
+        else
+            bad "qcal agrees with ONNX Runtime on $name (only $agree of the images)"
+        fi
+    done <"$tmp/act.txt"
+else
+    skip "activations model: onnx, onnxruntime or the validation set for it missing"
 fi
 
 summary quantize
