@@ -92,6 +92,11 @@ static bool axes_as_input(const qz *q, const qc_node *n)
     return !qc_node_attr(n, "axes");
 }
 
+static bool pad_accepts(const qz *q, const qc_node *n)
+{
+    return qc_pad_on_codes(q->g, n);
+}
+
 /* ---- QOperator forms (Q11) ------------------------------------------------------------------- */
 
 static void push(qz_qop *e, const int *v, int n)
@@ -239,6 +244,16 @@ static qc_status pass_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, 
     return QC_OK;
 }
 
+/* Pad on the codes: its padding value the input's zero point */
+static qc_status pad_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
+{
+    qc_status st = pass_qop(q, n, x, s, z, ys, yz, e);
+    if (st == QC_OK && e->n_in < 3)
+        e->n_in = 3;
+    e->in[2] = z;
+    return st;
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static const qz_op ops[] = {
@@ -266,6 +281,8 @@ static const qz_op ops[] = {
     {"Transpose", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, NULL, pass_qop},
     {"Squeeze", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, axes_as_input, pass_qop},
     {"Unsqueeze", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, axes_as_input, pass_qop},
+    {"Slice", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, NULL, pass_qop},
+    {"Pad", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, pad_accepts, pad_qop},
 };
 
 const qz_op *qz_op_find(const qc_node *n)

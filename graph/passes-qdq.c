@@ -9,7 +9,7 @@
  *   DQ(a), DQ(b) → MatMul [→ Relu|Clip] → Q                   QLinearMatMul
  *   DQ(a), DQ(b) → Add [→ Relu|Clip] → Q                      QLinearAdd
  *   DQ(a), DQ(b) → Mul → Q                                    QLinearMul
- *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze → Q
+ *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze | Slice | Pad → Q
  *                                                             the op on the 8-bit x, when
  *                                                             Q's parameters are DQ's
  *   DQ(x) → GlobalAveragePool | AveragePool → Q               QLinear(Global)AveragePool
@@ -553,7 +553,16 @@ static const lookup *lookup_op(const qc_node *op)
     return NULL;
 }
 
-/* F4–F6, F12: single-input ops. */
+bool qc_pad_on_codes(const qc_graph *g, const qc_node *op)
+{
+    const qc_attr *mode = qc_node_attr(op, "mode");
+    if (op->n_inputs < 2 || (mode && mode->s && strcmp(mode->s, "constant")))
+        return op->n_inputs >= 2;
+    const qc_value *v = const_value(g, in_at(op, 2));
+    return in_at(op, 2) < 0 || (v && v->dtype == QC_FLOAT && qc_value_count(v) == 1 && *(const float *)v->data == 0.0f);
+}
+
+/* F4–F6, F12, F13: single-input ops. */
 static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, bool *done,
                             qc_error *err)
 {
@@ -562,19 +571,24 @@ static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *
         return QC_OK;
     qc_status s = QC_OK;
     bool moves = is_op(op, "Reshape") || is_op(op, "Flatten") || is_op(op, "Transpose") ||
-                 is_op(op, "Squeeze") || is_op(op, "Unsqueeze");
+                 is_op(op, "Squeeze") || is_op(op, "Unsqueeze") || is_op(op, "Slice") ||
+                 (is_op(op, "Pad") && x.count == 1 && qc_pad_on_codes(g, op));
     if ((moves || is_op(op, "MaxPool")) && op->n_outputs == 1) {
         if (!same_params(g, &x, y) || (x.count > 1 && !keeps_channels(g, op)))
             return QC_OK;
         static const char *const all_attrs[] = {"allowzero", "auto_pad", "axes", "axis",
-                                                "ceil_mode", "dilations", "kernel_shape", "pads",
-                                                "perm", "storage_order", "strides", NULL};
-        int ins[8];
-        for (int k = 0; k < op->n_inputs && k < 8; k++)
+                                                "ceil_mode", "dilations", "ends", "kernel_shape",
+                                                "mode", "pads", "perm", "starts",
+                                                "storage_order", "strides", NULL};
+        int ins[8], n_ins = op->n_inputs < 8 ? op->n_inputs : 8;
+        for (int k = 0; k < n_ins; k++)
             ins[k] = op->inputs[k];
         ins[0] = x.q;
-        s = rewrite(q, op->op_type, "", ins, op->n_inputs < 8 ? op->n_inputs : 8, op, all_attrs,
-                    NULL, 0, err);
+        if (is_op(op, "Pad")) { /* the real 0 of the padding is the zero point's code */
+            ins[2] = x.zp;
+            n_ins = n_ins > 3 ? n_ins : 3;
+        }
+        s = rewrite(q, op->op_type, "", ins, n_ins, op, all_attrs, NULL, 0, err);
     } else if (!per_tensor(&x) || !per_tensor(y)) {
         return QC_OK;
     } else if (lookup_op(op)) {

@@ -811,6 +811,10 @@ static const qdq_case qdq_cases[] = {
     {"qdq-tanh", "QLinearTanh", "Tanh", 1},
     {"qdq-leakyrelu-s8", "QLinearLeakyRelu", "LeakyRelu", 1},
     {"qop-lookup-s8", "QLinearSigmoid", NULL, 1},
+    /* Slice and Pad on the codes, the Q's parameters the DQ's (F4, F13): exact */
+    {"qdq-slice-s8", "Slice", "DequantizeLinear", 0},
+    {"qdq-pad", "Pad", "DequantizeLinear", 0},
+    {"qdq-pad-reflect-s8", "Pad", "DequantizeLinear", 0},
 };
 
 static bool graph_has_op(const qc_graph *g, const char *op_type)

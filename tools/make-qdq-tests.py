@@ -349,6 +349,16 @@ def qdq_lookup(op, dtype, x_params, y_params, **attrs):
     return build
 
 
+def qdq_move(op, dtype, zp, inputs, **attrs):
+    """DQ → op → Q with the same parameters on both sides: the op runs on the codes (Pad's
+    padding 0.0 becomes the zero point)"""
+    def build(b, x):
+        xf, (s, z) = b.qdq(x, 0.025, zp, dtype)
+        b.q(b.node(op, [xf] + [b.const(op.lower(), np.array(v)) if v is not None else "" for v in inputs],
+                   **attrs), s, z)
+    return build
+
+
 def qop_lookup(b, x):
     """com.microsoft QLinearSigmoid and QLinearLeakyRelu, as ONNX Runtime's quantizer writes
     them, on int8 codes"""
@@ -684,6 +694,12 @@ def cases():
     yield simple_case("qdq-sigmoid-s8", 48, qdq_lookup("Sigmoid", np.int8, (0.03, -10), (1.0 / 256, -128)),
                       (2, 4, 8, 8), TensorProto.INT8)
     yield simple_case("qop-lookup-s8", 49, qop_lookup, (2, 4, 8, 8), TensorProto.INT8)
+    yield simple_case("qdq-slice-s8", 50, qdq_move("Slice", np.int8, -7, [[1, 2, 7], [4, 8, 1], [1, 2, 3], [2, 3, -2]]),
+                      (2, 4, 8, 8), TensorProto.INT8)
+    yield simple_case("qdq-pad", 51, qdq_move("Pad", np.uint8, 120, [[0, 0, 1, 2, 0, 0, 2, 1], np.float32(0)]),
+                      (2, 4, 8, 8))
+    yield simple_case("qdq-pad-reflect-s8", 52, qdq_move("Pad", np.int8, 9, [[0, 0, 2, 1, 0, 0, 1, 3]], mode="reflect"),
+                      (2, 4, 8, 8), TensorProto.INT8)
     yield simple_case("qop-mul-s8", 42, qop_mul(np.int8, (10, -20, 5)), (2, 3, 4, 5), TensorProto.INT8,
                       n_inputs=2)
 
