@@ -97,6 +97,12 @@ static bool pad_accepts(const qz *q, const qc_node *n)
     return qc_pad_on_codes(q->g, n);
 }
 
+static bool resize_accepts(const qz *q, const qc_node *n)
+{
+    (void)q;
+    return qc_resize_on_codes(n);
+}
+
 /* ---- QOperator forms (Q11) ------------------------------------------------------------------- */
 
 static void push(qz_qop *e, const int *v, int n)
@@ -283,6 +289,7 @@ static const qz_op ops[] = {
     {"Unsqueeze", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, axes_as_input, pass_qop},
     {"Slice", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, NULL, pass_qop},
     {"Pad", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, pad_accepts, pad_qop},
+    {"Resize", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, resize_accepts, pass_qop},
 };
 
 const qz_op *qz_op_find(const qc_node *n)

@@ -9,7 +9,8 @@
  *   DQ(a), DQ(b) → MatMul [→ Relu|Clip] → Q                   QLinearMatMul
  *   DQ(a), DQ(b) → Add [→ Relu|Clip] → Q                      QLinearAdd
  *   DQ(a), DQ(b) → Mul → Q                                    QLinearMul
- *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze | Slice | Pad → Q
+ *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze | Slice | Pad |
+ *           Resize (nearest) → Q
  *                                                             the op on the 8-bit x, when
  *                                                             Q's parameters are DQ's
  *   DQ(x) → GlobalAveragePool | AveragePool → Q               QLinear(Global)AveragePool
@@ -562,6 +563,13 @@ bool qc_pad_on_codes(const qc_graph *g, const qc_node *op)
     return in_at(op, 2) < 0 || (v && v->dtype == QC_FLOAT && qc_value_count(v) == 1 && *(const float *)v->data == 0.0f);
 }
 
+bool qc_resize_on_codes(const qc_node *n)
+{
+    const qc_attr *mode = qc_node_attr(n, "mode"), *coord = qc_node_attr(n, "coordinate_transformation_mode");
+    return is_op(n, "Resize") && (!mode || (mode->s && !strcmp(mode->s, "nearest"))) &&
+           !(coord && coord->s && !strcmp(coord->s, "tf_crop_and_resize"));
+}
+
 /* F4–F6, F12, F13: single-input ops. */
 static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, bool *done,
                             qc_error *err)
@@ -572,14 +580,15 @@ static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *
     qc_status s = QC_OK;
     bool moves = is_op(op, "Reshape") || is_op(op, "Flatten") || is_op(op, "Transpose") ||
                  is_op(op, "Squeeze") || is_op(op, "Unsqueeze") || is_op(op, "Slice") ||
-                 (is_op(op, "Pad") && x.count == 1 && qc_pad_on_codes(g, op));
+                 (is_op(op, "Pad") && x.count == 1 && qc_pad_on_codes(g, op)) || qc_resize_on_codes(op);
     if ((moves || is_op(op, "MaxPool")) && op->n_outputs == 1) {
         if (!same_params(g, &x, y) || (x.count > 1 && !keeps_channels(g, op)))
             return QC_OK;
         static const char *const all_attrs[] = {"allowzero", "auto_pad", "axes", "axis",
-                                                "ceil_mode", "dilations", "ends", "kernel_shape",
-                                                "mode", "pads", "perm", "starts",
-                                                "storage_order", "strides", NULL};
+                                                "ceil_mode", "coordinate_transformation_mode",
+                                                "dilations", "ends", "keep_aspect_ratio_policy",
+                                                "kernel_shape", "mode", "nearest_mode", "pads",
+                                                "perm", "starts", "storage_order", "strides", NULL};
         int ins[8], n_ins = op->n_inputs < 8 ? op->n_inputs : 8;
         for (int k = 0; k < n_ins; k++)
             ins[k] = op->inputs[k];

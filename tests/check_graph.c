@@ -815,6 +815,8 @@ static const qdq_case qdq_cases[] = {
     {"qdq-slice-s8", "Slice", "DequantizeLinear", 0},
     {"qdq-pad", "Pad", "DequantizeLinear", 0},
     {"qdq-pad-reflect-s8", "Pad", "DequantizeLinear", 0},
+    {"qdq-resize", "Resize", "DequantizeLinear", 0},
+    {"qdq-resize-sizes-s8", "Resize", "DequantizeLinear", 0},
 };
 
 static bool graph_has_op(const qc_graph *g, const char *op_type)

@@ -744,11 +744,11 @@ else
     skip "FP32-only ops model: onnx, onnxruntime or the validation set for it missing"
 fi
 
-# 8c. the other activations by table, Pad and Slice: Conv → HardSwish → Pad → Conv → LeakyRelu →
-# Conv → Tanh → squeeze-excitation (GlobalAveragePool → Conv → HardSigmoid → Mul) → Slice →
-# Flatten → MatMul, built with onnx (random weights). Pad and Slice keep their input's
-# parameters (QDQ: the same on both sides; QOperator: on the codes, Pad's padding value the
-# zero point). Each activation gets parameters of its own: QDQ writes DQ → op →
+# 8c. the other activations by table, Pad, Slice and Resize: Conv → HardSwish → Pad → Conv →
+# LeakyRelu → Resize (nearest, x2) → MaxPool → Conv → Tanh → squeeze-excitation
+# (GlobalAveragePool → Conv → HardSigmoid → Mul) → Slice → Flatten → MatMul, built with onnx
+# (random weights). Pad, Slice and Resize keep their input's parameters (QDQ: the same on both
+# sides; QOperator: on the codes, Pad's padding value the zero point). Each activation gets parameters of its own: QDQ writes DQ → op →
 # Q, which qcal's runtime fuses into a table of 256 codes; QOperator writes LeakyRelu as
 # com.microsoft QLinearLeakyRelu and keeps HardSwish, HardSigmoid and Tanh, which ONNX Runtime
 # has no integer op for, in float between DQ and Q. onnx.checker accepts the files, ONNX
@@ -765,7 +765,7 @@ init = [nh.from_array(w(4, 1, 3, 3, k=0.8), 'w1'), nh.from_array(w(4, k=0.1), 'b
         nh.from_array(w(10, 10, 1, 1), 'w4'), nh.from_array(w(10, k=0.1), 'b4'),
         nh.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), 'pads'),
         nh.from_array(np.array([1], np.int64), 'st'), nh.from_array(np.array([9], np.int64), 'en'),
-        nh.from_array(np.array([1], np.int64), 'ax')]
+        nh.from_array(np.array([1], np.int64), 'ax'), nh.from_array(np.float32([1, 1, 2, 2]), 'scales')]
 wf = w(8 * 784, 10, k=0.05)
 init.append(nh.from_array(wf - wf.reshape(8, 784, 10).mean(1).repeat(784, 0), 'wf'))
 nodes = [h.make_node('Conv', ['input', 'w1', 'b1'], ['c1'], name='conv1', pads=[1, 1, 1, 1]),
@@ -773,7 +773,9 @@ nodes = [h.make_node('Conv', ['input', 'w1', 'b1'], ['c1'], name='conv1', pads=[
          h.make_node('Pad', ['a1', 'pads'], ['p1'], name='pad'),
          h.make_node('Conv', ['p1', 'w2', 'b2'], ['c2'], name='conv2'),
          h.make_node('LeakyRelu', ['c2'], ['a2'], name='leakyrelu', alpha=0.1),
-         h.make_node('Conv', ['a2', 'w3', 'b3'], ['c3'], name='conv3', pads=[1, 1, 1, 1]),
+         h.make_node('Resize', ['a2', '', 'scales'], ['r2'], name='resize', mode='nearest'),
+         h.make_node('MaxPool', ['r2'], ['m2'], name='pool', kernel_shape=[2, 2], strides=[2, 2]),
+         h.make_node('Conv', ['m2', 'w3', 'b3'], ['c3'], name='conv3', pads=[1, 1, 1, 1]),
          h.make_node('Tanh', ['c3'], ['a3'], name='tanh'),
          h.make_node('GlobalAveragePool', ['a3'], ['gp'], name='squeeze_pool'),
          h.make_node('Conv', ['gp', 'w4', 'b4'], ['c4'], name='squeeze_conv'),
@@ -809,19 +811,19 @@ for n in m.graph.node:
 assert sorted(o for o in ops if o in floats + ['LeakyRelu']) == sorted(floats), ops
 ints = {t.name for t in m.graph.initializer if t.data_type in (2, 3)}
 for n in m.graph.node:
-    if n.op_type in ('Pad', 'Slice') and 'qoperator' in sys.argv[1]:   # on the codes
-        assert producer[n.input[0]].op_type in ('QuantizeLinear', 'QLinearMul'), n.name
-        assert n.op_type == 'Slice' or n.input[2] in ints, n.name
-    elif n.op_type in ('Pad', 'Slice'):   # DQ → op → Q with the same parameters
+    if n.op_type in ('Pad', 'Slice', 'Resize') and 'qoperator' in sys.argv[1]:   # on the codes
+        assert producer[n.input[0]].op_type in ('QuantizeLinear', 'QLinearMul', 'QLinearLeakyRelu'), n.name
+        assert n.op_type != 'Pad' or n.input[2] in ints, n.name
+    elif n.op_type in ('Pad', 'Slice', 'Resize'):   # DQ → op → Q with the same parameters
         dq, q = producer[n.input[0]], readers(n.output[0])
         assert dq.op_type == 'DequantizeLinear' and [r.op_type for r in q] == ['QuantizeLinear'], n.name
         assert list(dq.input[1:]) == list(q[0].input[1:]), n.name
 if 'qoperator' in sys.argv[1]:
     assert ops.count('QLinearLeakyRelu') == 1 and ops.count('QLinearMul') == 1, ops
 " "$f" 2>"$tmp/err"; then
-            ok "each activation quantized with its own parameters, Pad and Slice on the codes: ${f##*/}"
+            ok "each activation quantized with its own parameters, Pad, Slice and Resize on the codes: ${f##*/}"
         else
-            bad "each activation quantized with its own parameters, Pad and Slice on the codes: ${f##*/} ($(tail -n 1 "$tmp/err"))"
+            bad "each activation quantized with its own parameters, Pad, Slice and Resize on the codes: ${f##*/} ($(tail -n 1 "$tmp/err"))"
         fi
     done
     mkdir -p "$tmp/actpred"

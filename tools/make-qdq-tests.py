@@ -698,6 +698,12 @@ def cases():
                       (2, 4, 8, 8), TensorProto.INT8)
     yield simple_case("qdq-pad", 51, qdq_move("Pad", np.uint8, 120, [[0, 0, 1, 2, 0, 0, 2, 1], np.float32(0)]),
                       (2, 4, 8, 8))
+    yield simple_case("qdq-resize", 53, qdq_move("Resize", np.uint8, 100, [None, np.float32([1, 1, 2, 1.5])], mode="nearest"),
+                      (2, 3, 5, 6))
+    yield simple_case("qdq-resize-sizes-s8", 54, qdq_move("Resize", np.int8, -3, [None, None, np.int64([2, 3, 9, 4])],
+                                                          mode="nearest", coordinate_transformation_mode="half_pixel",
+                                                          nearest_mode="round_prefer_ceil"),
+                      (2, 3, 5, 6), TensorProto.INT8)
     yield simple_case("qdq-pad-reflect-s8", 52, qdq_move("Pad", np.int8, 9, [[0, 0, 2, 1, 0, 0, 1, 3]], mode="reflect"),
                       (2, 4, 8, 8), TensorProto.INT8)
     yield simple_case("qop-mul-s8", 42, qop_mul(np.int8, (10, -20, 5)), (2, 3, 4, 5), TensorProto.INT8,
