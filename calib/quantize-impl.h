@@ -67,8 +67,9 @@ typedef struct qz_op {
     qc_status (*qop)(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e);
 } qz_op;
 
-/* The row of node n's op, NULL when the quantizer has none (quantize-ops.c). */
-const qz_op *qz_op_find(const qc_node *n);
+/* The row of node n's op, the first whose conditions (accepts) hold; NULL when the
+ * quantizer has none (quantize-ops.c). */
+const qz_op *qz_op_find(const qz *q, const qc_node *n);
 
 /* Per FP32 tensor. */
 typedef struct {

@@ -172,8 +172,8 @@ static const qz_op *classify(const qz *q, int i)
     int x = n->n_inputs > 0 ? n->inputs[0] : -1;
     if (!qz_is_activation(g, x))
         return NULL;
-    const qz_op *op = qz_op_find(n);
-    if (!op || (op->needs_quantized_input && q->tens[x].src < 0) || (op->accepts && !op->accepts(q, n)))
+    const qz_op *op = qz_op_find(q, n);
+    if (!op || (op->needs_quantized_input && q->tens[x].src < 0))
         return NULL;
     return op;
 }

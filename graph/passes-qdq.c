@@ -6,7 +6,8 @@
  *
  *   DQ(x), DQ(w) [, DQ(b int32)] → Conv [→ Relu|Clip] → Q     QLinearConv
  *   DQ(a), DQ(b) [, DQ(c int32)] → Gemm [→ Relu|Clip] → Q     QGemm
- *   DQ(a), DQ(b) → MatMul [→ Relu|Clip] → Q                   QLinearMatMul
+ *   DQ(a), DQ(b) → MatMul [→ Relu|Clip] → Q                   QLinearMatMul (b weights or
+ *                                                             an activation)
  *   DQ(a), DQ(b) → Add [→ Relu|Clip] → Q                      QLinearAdd
  *   DQ(a), DQ(b) → Mul → Q                                    QLinearMul
  *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze | Slice | Pad |
@@ -401,6 +402,22 @@ static int add_scales(qc_graph *g, const float *v, int64_t n, const char *node_n
     return ti;
 }
 
+/* F14: DQ(a), DQ(b) → MatMul [→ act] → Q with b an activation (attention), all per tensor:
+ * QLinearMatMul, its B packed on each run. */
+static qc_status fuse_matmul_activations(qc_node *q, const qparams *y, const qparams *a,
+                                         const qparams *b, int32_t lo, int32_t hi, bool has_act,
+                                         bool *done, qc_error *err)
+{
+    if (!per_tensor(b) || !per_tensor(y) || a->zp < 0 || b->zp < 0 || y->zp < 0)
+        return QC_OK;
+    int ins[8] = {a->q, a->scale, a->zp, b->q, b->scale, b->zp, y->scale, y->zp};
+    int_attr extra[2] = {{"activation_min", lo}, {"activation_max", hi}};
+    qc_status s = rewrite(q, "QLinearMatMul", has_act ? "qcal" : "", ins, 8, NULL, NULL, extra,
+                          has_act ? 2 : 0, err);
+    *done = s == QC_OK;
+    return s;
+}
+
 /* F1: DQ(x), DQ(w) [, DQ(b)] → Conv | Gemm | MatMul [→ act] [→ Div(S)] → Q. divisor: S, or -1. */
 static qc_status fuse_linear(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, int32_t lo,
                              int32_t hi, bool has_act, int divisor, bool *done, qc_error *err)
@@ -412,6 +429,8 @@ static qc_status fuse_linear(qc_graph *g, qc_node *q, const qparams *y, qc_node 
         (x.type != QC_UINT8 && x.type != QC_INT8))
         return QC_OK;
     const qc_value *wv = &g->tensors[w.q].value;
+    if (matmul && !const_value(g, w.q) && divisor < 0)
+        return fuse_matmul_activations(q, y, &x, &w, lo, hi, has_act, done, err);
     if (!const_value(g, w.q) || wv->rank < 2)
         return QC_OK;
     int64_t channels;

@@ -817,6 +817,10 @@ static const qdq_case qdq_cases[] = {
     {"qdq-pad-reflect-s8", "Pad", "DequantizeLinear", 0},
     {"qdq-resize", "Resize", "DequantizeLinear", 0},
     {"qdq-resize-sizes-s8", "Resize", "DequantizeLinear", 0},
+    /* MatMul of two activations (F14): ONNX Runtime requantizes in float (one code) */
+    {"qdq-matmul-act", "QLinearMatMul", "MatMul", 1},
+    {"qdq-matmul-act-s8", "QLinearMatMul", "MatMul", 1},
+    {"qop-matmul-act", "QLinearMatMul", NULL, 1},
 };
 
 static bool graph_has_op(const qc_graph *g, const char *op_type)

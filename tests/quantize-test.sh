@@ -744,10 +744,11 @@ else
     skip "FP32-only ops model: onnx, onnxruntime or the validation set for it missing"
 fi
 
-# 8c. the other activations by table, Pad, Slice and Resize: Conv → HardSwish → Pad → Conv →
+# 8c. the other activations by table, Pad, Slice, Resize, MatMul of activations: Conv → HardSwish → Pad → Conv →
 # LeakyRelu → Resize (nearest, x2) → MaxPool → Conv → Tanh → squeeze-excitation
-# (GlobalAveragePool → Conv → HardSigmoid → Mul) → Slice → Flatten → MatMul, built with onnx
-# (random weights). Pad, Slice and Resize keep their input's parameters (QDQ: the same on both
+# (GlobalAveragePool → Conv → HardSigmoid → Mul) → Slice → MatMul of two activations (each
+# plane by itself, batched as attention's) → Flatten → MatMul, built with onnx (random
+# weights). Both inputs of the first MatMul get parameters (QOperator: QLinearMatMul). Pad, Slice and Resize keep their input's parameters (QDQ: the same on both
 # sides; QOperator: on the codes, Pad's padding value the zero point). Each activation gets parameters of its own: QDQ writes DQ → op →
 # Q, which qcal's runtime fuses into a table of 256 codes; QOperator writes LeakyRelu as
 # com.microsoft QLinearLeakyRelu and keeps HardSwish, HardSigmoid and Tanh, which ONNX Runtime
@@ -782,7 +783,8 @@ nodes = [h.make_node('Conv', ['input', 'w1', 'b1'], ['c1'], name='conv1', pads=[
          h.make_node('HardSigmoid', ['c4'], ['gs'], name='gate', alpha=1.0 / 6),
          h.make_node('Mul', ['a3', 'gs'], ['se'], name='excite'),
          h.make_node('Slice', ['se', 'st', 'en', 'ax'], ['sl'], name='slice'),
-         h.make_node('Flatten', ['sl'], ['f'], name='flatten'),
+         h.make_node('MatMul', ['sl', 'sl'], ['att'], name='attention'),
+         h.make_node('Flatten', ['att'], ['f'], name='flatten'),
          h.make_node('MatMul', ['f', 'wf'], ['logits'], name='fc')]
 g = h.make_graph(nodes, 'act', [h.make_tensor_value_info('input', T.FLOAT, ['N', 1, 28, 28])],
                  [h.make_tensor_value_info('logits', T.FLOAT, ['N', 10])], init)
@@ -820,10 +822,15 @@ for n in m.graph.node:
         assert list(dq.input[1:]) == list(q[0].input[1:]), n.name
 if 'qoperator' in sys.argv[1]:
     assert ops.count('QLinearLeakyRelu') == 1 and ops.count('QLinearMul') == 1, ops
+    assert ops.count('QLinearMatMul') == 2 and 'MatMul' not in ops, ops
+else:
+    att = [n for n in m.graph.node if n.name == 'attention'][0]
+    assert [producer[t].op_type for t in att.input] == ['DequantizeLinear'] * 2, att.input
+    assert [r.op_type for r in readers(att.output[0])] == ['QuantizeLinear'], att.name
 " "$f" 2>"$tmp/err"; then
-            ok "each activation quantized with its own parameters, Pad, Slice and Resize on the codes: ${f##*/}"
+            ok "each activation quantized with its own parameters, Pad, Slice and Resize on the codes, a MatMul of activations: ${f##*/}"
         else
-            bad "each activation quantized with its own parameters, Pad, Slice and Resize on the codes: ${f##*/} ($(tail -n 1 "$tmp/err"))"
+            bad "each activation quantized with its own parameters, Pad, Slice and Resize on the codes, a MatMul of activations: ${f##*/} ($(tail -n 1 "$tmp/err"))"
         fi
     done
     mkdir -p "$tmp/actpred"

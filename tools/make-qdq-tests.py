@@ -359,6 +359,24 @@ def qdq_move(op, dtype, zp, inputs, **attrs):
     return build
 
 
+def qdq_matmul_act(dtype, zps):
+    """DQ(a), DQ(b) → MatMul → Q of two activations, batched (attention's Q·Kᵀ, softmax·V)"""
+    def build(b, x0, x1):
+        a, _ = b.qdq(x0, 0.025, zps[0], dtype)
+        c, _ = b.qdq(x1, 0.02, zps[1], dtype)
+        s, z = b.qparams(0.08, zps[2], dtype)
+        b.q(b.node("MatMul", [a, c]), s, z)
+    return build
+
+
+def qop_matmul_act(b, x0, x1):
+    """QLinearMatMul with both inputs quantized at run time"""
+    sa, za = b.qparams(0.025, 120)
+    sb, zb = b.qparams(0.02, 130)
+    sy, zy = b.qparams(0.1, 128)
+    b.node("QLinearMatMul", [b.q(x0, sa, za), sa, za, b.q(x1, sb, zb), sb, zb, sy, zy])
+
+
 def qop_lookup(b, x):
     """com.microsoft QLinearSigmoid and QLinearLeakyRelu, as ONNX Runtime's quantizer writes
     them, on int8 codes"""
@@ -704,6 +722,10 @@ def cases():
                                                           mode="nearest", coordinate_transformation_mode="half_pixel",
                                                           nearest_mode="round_prefer_ceil"),
                       (2, 3, 5, 6), TensorProto.INT8)
+    yield simple_case("qdq-matmul-act", 55, qdq_matmul_act(np.uint8, (128, 110, 120)), (2, 3, 8, 8), n_inputs=2)
+    yield simple_case("qdq-matmul-act-s8", 56, qdq_matmul_act(np.int8, (0, -10, 5)), (2, 12, 12), TensorProto.INT8,
+                      n_inputs=2)
+    yield simple_case("qop-matmul-act", 57, qop_matmul_act, (3, 9, 9), n_inputs=2)
     yield simple_case("qdq-pad-reflect-s8", 52, qdq_move("Pad", np.int8, 9, [[0, 0, 2, 1, 0, 0, 1, 3]], mode="reflect"),
                       (2, 4, 8, 8), TensorProto.INT8)
     yield simple_case("qop-mul-s8", 42, qop_mul(np.int8, (10, -20, 5)), (2, 3, 4, 5), TensorProto.INT8,
