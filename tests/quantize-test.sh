@@ -604,6 +604,44 @@ else
     skip "MatMul model: onnx (python) not installed"
 fi
 
+# ONNX Runtime runs each quantized FILE and keeps ≥ 90 % of FP32's top-1 on data/val (measured:
+# 0.93 to 0.96, random weights, 2000 images), and qcal's run of FILE agrees with ONNX Runtime's
+# on ≥ 99.5 % of the images. NAME prefixes the temporary files, WHAT names the models.
+ort_and_qcal_agree() {
+    local name=$1 what=$2 fp32=$3 file agree
+    shift 3
+    mkdir -p "$tmp/${name}pred"
+    "$ORT_PY" -c "
+import sys
+import numpy as np
+import onnxruntime as ort
+x = np.load(sys.argv[1])['x']
+def run(p):
+    s = ort.InferenceSession(p, providers=['CPUExecutionProvider'])
+    return s.run(None, {'input': x})[0].argmax(1)
+ref = run(sys.argv[3])
+for p in sys.argv[4:]:
+    top = run(p)
+    np.savetxt(sys.argv[2] + '/' + p.rsplit('/', 1)[-1] + '.pred', top, fmt='%d')
+    print('%s %.4f' % (p.rsplit('/', 1)[-1], (top == ref).mean()))
+" "$tmp/val.npz" "$tmp/${name}pred" "$fp32" "$@" >"$tmp/$name.txt" 2>"$tmp/err" || bad "ONNX Runtime runs the $what models ($(tail -n 1 "$tmp/err"))"
+    while read -r file agree; do
+        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.9) }'; then
+            ok "ONNX Runtime runs $file: $agree of the FP32 predictions kept"
+        else
+            bad "ONNX Runtime runs $file: only $agree of the FP32 predictions kept"
+        fi
+        "$QCAL" eval --quiet --scale 0.00392156862745098 --mean 0.286 --std 0.353 --color gray \
+            --predictions "$tmp/$name.pred" "$tmp/$file" "$VAL" >/dev/null 2>"$tmp/err" || { bad "qcal runs $file ($(head -c 200 "$tmp/err"))"; continue; }
+        agree=$(paste <(cut -f2 "$tmp/$name.pred") "$tmp/${name}pred/$file.pred" | awk '{ n++; s += ($1 == $2) } END { printf "%.4f", n ? s / n : 0 }')
+        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.995) }'; then
+            ok "qcal agrees with ONNX Runtime on $file ($agree of the images)"
+        else
+            bad "qcal agrees with ONNX Runtime on $file (only $agree of the images)"
+        fi
+    done <"$tmp/$name.txt"
+}
+
 # 8b. ops without an integer form in the middle (docs/qparams.md Q1), and Sigmoid (a table of
 # 256 codes in the runtime, QLinearSigmoid in QOperator): Conv → Sigmoid → Conv →
 # Transpose → Mul(constant, excluded) → Softmax(axis 1) → Conv → squeeze-excitation
@@ -709,37 +747,7 @@ else:
             bad "FP32-only ops stay float between DQ and Q, data movement stays integer: $base ($(tail -n 1 "$tmp/err"))"
         fi
     done
-    mkdir -p "$tmp/midpred"
-    "$ORT_PY" -c "
-import sys
-import numpy as np
-import onnxruntime as ort
-x = np.load(sys.argv[1])['x']
-def run(p):
-    s = ort.InferenceSession(p, providers=['CPUExecutionProvider'])
-    return s.run(None, {'input': x})[0].argmax(1)
-ref = run(sys.argv[3])
-for p in sys.argv[4:]:
-    top = run(p)
-    np.savetxt(sys.argv[2] + '/' + p.rsplit('/', 1)[-1] + '.pred', top, fmt='%d')
-    print('%s %.4f' % (p.rsplit('/', 1)[-1], (top == ref).mean()))
-" "$tmp/val.npz" "$tmp/midpred" "$tmp/mid.onnx" "${mid[@]}" >"$tmp/mid.txt" 2>"$tmp/err" || bad "ONNX Runtime runs the FP32-ops models ($(tail -n 1 "$tmp/err"))"
-    while read -r name agree; do
-        # measured: 0.93 to 0.96 (random weights, 2000 images)
-        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.9) }'; then
-            ok "ONNX Runtime runs $name: $agree of the FP32 predictions kept"
-        else
-            bad "ONNX Runtime runs $name: only $agree of the FP32 predictions kept"
-        fi
-        "$QCAL" eval --quiet --scale 0.00392156862745098 --mean 0.286 --std 0.353 --color gray \
-            --predictions "$tmp/mid.pred" "$tmp/$name" "$VAL" >/dev/null 2>"$tmp/err" || { bad "qcal runs $name ($(head -c 200 "$tmp/err"))"; continue; }
-        agree=$(paste <(cut -f2 "$tmp/mid.pred") "$tmp/midpred/$name.pred" | awk '{ n++; s += ($1 == $2) } END { printf "%.4f", n ? s / n : 0 }')
-        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.995) }'; then
-            ok "qcal agrees with ONNX Runtime on $name ($agree of the images)"
-        else
-            bad "qcal agrees with ONNX Runtime on $name (only $agree of the images)"
-        fi
-    done <"$tmp/mid.txt"
+    ort_and_qcal_agree mid FP32-ops "$tmp/mid.onnx" "${mid[@]}"
 else
     skip "FP32-only ops model: onnx, onnxruntime or the validation set for it missing"
 fi
@@ -833,37 +841,7 @@ else:
             bad "each activation quantized with its own parameters, Pad, Slice and Resize on the codes, a MatMul of activations: ${f##*/} ($(tail -n 1 "$tmp/err"))"
         fi
     done
-    mkdir -p "$tmp/actpred"
-    "$ORT_PY" -c "
-import sys
-import numpy as np
-import onnxruntime as ort
-x = np.load(sys.argv[1])['x']
-def run(p):
-    s = ort.InferenceSession(p, providers=['CPUExecutionProvider'])
-    return s.run(None, {'input': x})[0].argmax(1)
-ref = run(sys.argv[3])
-np.savetxt(sys.argv[2] + '/fp32.pred', ref, fmt='%d')
-for p in sys.argv[4:]:
-    top = run(p)
-    np.savetxt(sys.argv[2] + '/' + p.rsplit('/', 1)[-1] + '.pred', top, fmt='%d')
-    print('%s %.4f' % (p.rsplit('/', 1)[-1], (top == ref).mean()))
-" "$tmp/val.npz" "$tmp/actpred" "$tmp/act.onnx" "${act[@]}" >"$tmp/act.txt" 2>"$tmp/err" || bad "ONNX Runtime runs the activations models ($(tail -n 1 "$tmp/err"))"
-    while read -r name agree; do
-        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.9) }'; then
-            ok "ONNX Runtime runs $name: $agree of the FP32 predictions kept"
-        else
-            bad "ONNX Runtime runs $name: only $agree of the FP32 predictions kept"
-        fi
-        "$QCAL" eval --quiet --scale 0.00392156862745098 --mean 0.286 --std 0.353 --color gray \
-            --predictions "$tmp/act.pred" "$tmp/$name" "$VAL" >/dev/null 2>"$tmp/err" || { bad "qcal runs $name ($(head -c 200 "$tmp/err"))"; continue; }
-        agree=$(paste <(cut -f2 "$tmp/act.pred") "$tmp/actpred/$name.pred" | awk '{ n++; s += ($1 == $2) } END { printf "%.4f", n ? s / n : 0 }')
-        if awk -v a="$agree" 'BEGIN { exit !(a >= 0.995) }'; then
-            ok "qcal agrees with ONNX Runtime on $name ($agree of the images)"
-        else
-            bad "qcal agrees with ONNX Runtime on $name (only $agree of the images)"
-        fi
-    done <"$tmp/act.txt"
+    ort_and_qcal_agree act activations "$tmp/act.onnx" "${act[@]}"
 else
     skip "activations model: onnx, onnxruntime or the validation set for it missing"
 fi
