@@ -62,12 +62,14 @@ typedef struct qz_op {
     /* op-specific conditions beyond the common ones (classify); NULL: none */
     bool (*accepts)(const qz *q, const qc_node *n);
     /* QOperator (Q11): the integer node's op, domain and inputs. x, s, z: the first input
-     * and its scale and zero point; ys, yz: those of the output. */
+     * and its scale and zero point; ys, yz: those of the output. NULL: the op has none, and
+     * QOperator keeps the float node between a DequantizeLinear and a QuantizeLinear. */
     qc_status (*qop)(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e);
 } qz_op;
 
-/* The row of node n's op, NULL when the quantizer has none (quantize-ops.c). */
-const qz_op *qz_op_find(const qc_node *n);
+/* The row of node n's op, the first whose conditions (accepts) hold; NULL when the
+ * quantizer has none (quantize-ops.c). */
+const qz_op *qz_op_find(const qz *q, const qc_node *n);
 
 /* Per FP32 tensor. */
 typedef struct {

@@ -5,7 +5,8 @@
  * or one set shared with its inputs), which inputs get parameters of their own, whether it has
  * weights and how their channels lie, whether a Relu/Clip after it can be fused, how it takes
  * an input compensated per channel, the conditions beyond the common ones, and the integer
- * operator QOperator writes for it. QDQ and FakeQuantize need nothing more: they copy the
+ * operator QOperator writes for it. An op may have several rows (MatMul by weights, MatMul of
+ * two activations): the first whose conditions hold is its. QDQ and FakeQuantize need nothing more: they copy the
  * node, replace its weights and bias, and quantize its output as the row says. An op without
  * a row stays FP32. */
 #include <string.h>
@@ -46,6 +47,12 @@ static bool gemm_accepts(const qz *q, const qc_node *n)
 static bool matmul_accepts(const qz *q, const qc_node *n)
 {
     return n->n_inputs == 2 && weights_fit(q, n, 2, 0);
+}
+
+/* two activations (attention: Q·Kᵀ, softmax·V), batched as the FP32 graph runs them */
+static bool matmul_activations_accept(const qz *q, const qc_node *n)
+{
+    return n->n_inputs == 2 && qz_is_activation(q->g, n->inputs[1]);
 }
 
 /* two activations of the same shape (QLinearAdd does not broadcast here) */
@@ -90,6 +97,17 @@ static bool axes_as_input(const qz *q, const qc_node *n)
 {
     (void)q;
     return !qc_node_attr(n, "axes");
+}
+
+static bool pad_accepts(const qz *q, const qc_node *n)
+{
+    return qc_pad_on_codes(q->g, n);
+}
+
+static bool resize_accepts(const qz *q, const qc_node *n)
+{
+    (void)q;
+    return qc_resize_on_codes(n);
 }
 
 /* ---- QOperator forms (Q11) ------------------------------------------------------------------- */
@@ -167,6 +185,15 @@ static qc_status binary_inputs(qz *q, const qc_node *n, int x, int s, int z, int
     return QC_OK;
 }
 
+/* QLinearMatMul of two activations: the inputs in QLinearAdd's order, the default domain */
+static qc_status matmul_activations_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
+{
+    qc_status st = binary_inputs(q, n, x, s, z, ys, yz, e);
+    e->op_type = "QLinearMatMul";
+    e->domain = "";
+    return st;
+}
+
 static qc_status add_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
 {
     e->op_type = "QLinearAdd";
@@ -216,6 +243,16 @@ static qc_status gap_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, i
     return QC_OK;
 }
 
+/* ONNX Runtime's activations by table: x, its parameters, the output's; attributes copied */
+static qc_status lookup_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
+{
+    (void)q;
+    push(e, (int[]){x, s, z, ys, yz}, 5);
+    e->op_type = qz_is_op(n, "Sigmoid") ? "QLinearSigmoid" : "QLinearLeakyRelu";
+    e->domain = QZ_MS_DOMAIN;
+    return QC_OK;
+}
+
 /* the op itself on the integers, its other inputs (shapes, axes) as they are */
 static qc_status pass_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
 {
@@ -229,6 +266,16 @@ static qc_status pass_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, 
     return QC_OK;
 }
 
+/* Pad on the codes: its padding value the input's zero point */
+static qc_status pad_qop(qz *q, const qc_node *n, int x, int s, int z, int ys, int yz, qz_qop *e)
+{
+    qc_status st = pass_qop(q, n, x, s, z, ys, yz, e);
+    if (st == QC_OK && e->n_in < 3)
+        e->n_in = 3;
+    e->in[2] = z;
+    return st;
+}
+
 /* ---- the table ------------------------------------------------------------------------------- */
 
 static const qz_op ops[] = {
@@ -237,11 +284,20 @@ static const qz_op ops[] = {
     {"Conv", QZ_WEIGHTS_CONV, 1, QZ_OUT_OWN, false, true, QZ_COMP_LINEAR, conv_accepts, conv_qop},
     {"Gemm", QZ_WEIGHTS_GEMM, 1, QZ_OUT_OWN, false, true, QZ_COMP_LINEAR, gemm_accepts, gemm_qop},
     {"MatMul", QZ_WEIGHTS_MATMUL, 1, QZ_OUT_OWN, false, true, QZ_COMP_LINEAR, matmul_accepts, matmul_qop},
+    {"MatMul", QZ_WEIGHTS_NONE, 2, QZ_OUT_OWN, false, false, QZ_COMP_NONE, matmul_activations_accept,
+     matmul_activations_qop},
     {"Add", QZ_WEIGHTS_NONE, 2, QZ_OUT_OWN, false, true, QZ_COMP_NONE, add_accepts, add_qop},
     {"Mul", QZ_WEIGHTS_OPERAND, 2, QZ_OUT_OWN, false, false, QZ_COMP_NONE, mul_accepts, mul_qop},
     {"Concat", QZ_WEIGHTS_NONE, 0, QZ_OUT_SHARED, false, false, QZ_COMP_NONE, concat_accepts, concat_qop},
     {"AveragePool", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, false, false, QZ_COMP_NONE, one_output, avgpool_qop},
     {"GlobalAveragePool", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, false, false, QZ_COMP_NONE, NULL, gap_qop},
+    /* a table of 256 codes in the runtime (eq. L1), worth it on a quantized input; the last
+     * three have no QOperator op: DQ → op → Q there */
+    {"Sigmoid", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, lookup_qop},
+    {"LeakyRelu", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, lookup_qop},
+    {"HardSwish", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, NULL},
+    {"HardSigmoid", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, NULL},
+    {"Tanh", QZ_WEIGHTS_NONE, 1, QZ_OUT_OWN, true, false, QZ_COMP_NONE, NULL, NULL},
     /* these only move values: worth it when the input is already quantized (Q4) */
     {"MaxPool", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_KEEPS, no_indices, pass_qop},
     {"Flatten", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, NULL, pass_qop},
@@ -249,14 +305,17 @@ static const qz_op ops[] = {
     {"Transpose", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, NULL, pass_qop},
     {"Squeeze", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, axes_as_input, pass_qop},
     {"Unsqueeze", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_RESHAPES, axes_as_input, pass_qop},
+    {"Slice", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, NULL, pass_qop},
+    {"Pad", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, pad_accepts, pad_qop},
+    {"Resize", QZ_WEIGHTS_NONE, 0, QZ_OUT_PASS, true, false, QZ_COMP_NONE, resize_accepts, pass_qop},
 };
 
-const qz_op *qz_op_find(const qc_node *n)
+const qz_op *qz_op_find(const qz *q, const qc_node *n)
 {
     if (n->domain[0])
         return NULL;
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (!strcmp(ops[i].op_type, n->op_type))
+        if (!strcmp(ops[i].op_type, n->op_type) && (!ops[i].accepts || ops[i].accepts(q, n)))
             return &ops[i];
     return NULL;
 }

@@ -198,11 +198,11 @@ static const qz_op *classify(const qz *q, int i)
     int x = n->n_inputs > 0 ? n->inputs[0] : -1;
     if (!qz_is_activation(g, x))
         return NULL;
-    const qz_op *op = qz_op_find(n);
+    const qz_op *op = qz_op_find(q, n);
     /* TensorRT: QDQ on the inputs of the layers with weights only (Q16) */
     if (op && q->o->target == QC_TARGET_TENSORRT && (op->weights == QZ_WEIGHTS_NONE || op->weights == QZ_WEIGHTS_OPERAND))
         return NULL;
-    if (!op || (op->needs_quantized_input && q->tens[x].src < 0) || (op->accepts && !op->accepts(q, n)))
+    if (!op || (op->needs_quantized_input && q->tens[x].src < 0))
         return NULL;
     return op;
 }
@@ -747,7 +747,7 @@ static qc_status emit_graph(qz *q)
     for (int i = 0; i < g->n_nodes && st == QC_OK; i++) {
         if (q->nodes[i].absorbed)
             continue;
-        if (q->o->format == QC_FORMAT_QOPERATOR && q->nodes[i].op)
+        if (q->o->format == QC_FORMAT_QOPERATOR && q->nodes[i].op && q->nodes[i].op->qop)
             st = qz_emit_qop_node(q, i);
         else
             st = qz_emit_float_node(q, i);

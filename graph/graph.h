@@ -194,6 +194,12 @@ qc_status qc_pass_fold_batchnorm(qc_graph *g, qc_error *err); /* into a precedin
  * patterns (ONNX Runtime's QDQ format) become integer ops; DequantizeLinear of constants
  * left over is folded (docs/quantization.md, section 7). */
 qc_status qc_pass_fuse_qdq(qc_graph *g, qc_error *err);
+/* Can Pad node n of g run on 8-bit codes (F13)? Pads given as an input (opset 11 on), and
+ * in constant mode a padding value of 0 or none, whose code is the zero point. */
+bool qc_pad_on_codes(const qc_graph *g, const qc_node *n);
+/* Can Resize node n run on 8-bit codes? Nearest mode (a copy of rows), and no
+ * tf_crop_and_resize (whose extrapolated values are new). */
+bool qc_resize_on_codes(const qc_node *n);
 /* Removes nodes and tensors nothing depends on. */
 void qc_pass_prune(qc_graph *g);
 

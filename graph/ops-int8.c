@@ -1,9 +1,10 @@
 /* ops-int8.c — the integer ops: ONNX's QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
  * QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, and ONNX Runtime's com.microsoft
- * QLinearAdd, QLinearGlobalAveragePool, QLinearConcat, QLinearAveragePool, QGemm and
- * QLinearMul, run on
+ * QLinearAdd, QLinearGlobalAveragePool, QLinearConcat, QLinearAveragePool, QGemm,
+ * QLinearMul, QLinearSigmoid and QLinearLeakyRelu, run on
  * kernels/int8 (docs/quantization.md, section 7). The "qcal" domain holds the same ops with
- * a fused activation clamp, written by qc_pass_fuse_qdq. */
+ * a fused activation clamp, and the activations by table ONNX Runtime has no op for
+ * (QLinearHardSwish, QLinearHardSigmoid, QLinearTanh), written by qc_pass_fuse_qdq. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1617,6 +1618,155 @@ static qc_status qmul_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     return QC_OK;
 }
 
+/* ---- activations by table: com.microsoft QLinearSigmoid, QLinearLeakyRelu; qcal
+ * QLinearHardSwish, QLinearHardSigmoid, QLinearTanh (X, X_scale, X_zero_point, Y_scale,
+ * Y_zero_point, the float op's attributes) ------------------------------------------------- */
+
+typedef enum { LUT_SIGMOID, LUT_LEAKY_RELU, LUT_UNARY } lut_kind;
+
+static const struct {
+    const char *op_type;
+    lut_kind kind;
+    qc_f32_unary_op op; /* LUT_UNARY */
+} lut_ops[] = {
+    {"QLinearSigmoid", LUT_SIGMOID, QC_F32_TANH},
+    {"QLinearLeakyRelu", LUT_LEAKY_RELU, QC_F32_TANH},
+    {"QLinearHardSwish", LUT_UNARY, QC_F32_HARD_SWISH},
+    {"QLinearHardSigmoid", LUT_UNARY, QC_F32_HARD_SIGMOID},
+    {"QLinearTanh", LUT_UNARY, QC_F32_TANH},
+};
+
+typedef struct {
+    lut_kind kind;
+    qc_f32_unary_op op;
+    qc_f32_unary_params p; /* alpha: LeakyRelu and HardSigmoid; beta: HardSigmoid */
+    qc_dtype type;         /* of the codes the table was built for; QC_UNDEFINED: not built */
+    uint8_t table[256];
+} lut_state;
+
+/* The float op on n values, with the kernel its FP32 row runs (ops-fp32.c, ops-math.c). */
+static void lut_apply(const lut_state *st, size_t n, const float *x, float *y)
+{
+    if (st->kind == LUT_SIGMOID)
+        qc_f32_sigmoid((int64_t)n, x, y);
+    else if (st->kind == LUT_LEAKY_RELU)
+        qc_f32_leaky_relu((int64_t)n, st->p.alpha, x, y);
+    else
+        qc_f32_unary(st->op, &st->p, (int64_t)n, x, y);
+}
+
+/* Eq. L1: table[c] = Q_y(f(D_x(c))) for each of the 256 codes c of type t (an int8 code at
+ * the index of its byte), through the DequantizeLinear, float and QuantizeLinear kernels that
+ * DQ → op → Q runs, so the lookup gives that graph's output bit for bit. */
+static void lut_build(const lut_state *st, qc_dtype t, float xs, int32_t xz, float ys, int32_t yz,
+                      uint8_t table[256])
+{
+    uint8_t codes[256];
+    float xf[256], yf[256];
+    for (int i = 0; i < 256; i++)
+        codes[i] = (uint8_t)i;
+    qc_quant q = {&ys, &yz, 0, 0};
+    type_range(t, &q.qmin, &q.qmax);
+    if (t == QC_UINT8)
+        qc_dequantize_u8(1, 1, 256, codes, &xs, &xz, xf);
+    else
+        qc_dequantize_s8(1, 1, 256, (const int8_t *)codes, &xs, &xz, xf);
+    lut_apply(st, 256, xf, yf);
+    if (t == QC_UINT8)
+        qc_quantize_u8(1, 1, 256, yf, &q, table);
+    else
+        qc_quantize_s8(1, 1, 256, yf, &q, (int8_t *)table);
+}
+
+static qc_status lut_attrs(const qc_node *n, lut_state *st, qc_error *err)
+{
+    for (size_t i = 0; i < sizeof lut_ops / sizeof lut_ops[0]; i++)
+        if (!strcmp(n->op_type, lut_ops[i].op_type)) {
+            st->kind = lut_ops[i].kind;
+            st->op = lut_ops[i].op;
+        }
+    if (st->kind == LUT_LEAKY_RELU)
+        return qc_node_float(n, "alpha", 0.01f, &st->p.alpha, err);
+    if (st->kind == LUT_UNARY && st->op == QC_F32_HARD_SIGMOID) {
+        qc_status s = qc_node_float(n, "alpha", 0.2f, &st->p.alpha, err);
+        return s == QC_OK ? qc_node_float(n, "beta", 0.5f, &st->p.beta, err) : s;
+    }
+    return QC_OK;
+}
+
+/* A constant 8-bit scalar zero point of graph g (input k of n), or NULL. */
+static const qc_value *const_zp(const qc_graph *g, const qc_node *n, int k)
+{
+    int t = k < n->n_inputs ? n->inputs[k] : -1;
+    const qc_value *v = t >= 0 && g->tensors[t].is_const ? &g->tensors[t].value : NULL;
+    return v && v->data && is_8bit(v->dtype) && qc_value_count(v) == 1 ? v : NULL;
+}
+
+static float const_scale(const qc_graph *g, const qc_node *n, int k)
+{
+    int t = n->inputs[k];
+    const qc_value *v = g->tensors[t].is_const ? &g->tensors[t].value : NULL;
+    bool ok = v && v->data && v->dtype == QC_FLOAT && qc_value_count(v) == 1;
+    return ok ? *(const float *)v->data : NAN;
+}
+
+/* The table is built here when the parameters are constants with both zero points given
+ * (they tell the type), else on each run. */
+static qc_status lut_check(const qc_graph *g, qc_node *n, qc_error *err)
+{
+    lut_state st = {.type = QC_UNDEFINED};
+    qc_status s = qc_node_check_arity(n, 4, 5, 1, err);
+    if (s == QC_OK && (n->inputs[0] < 0 || n->inputs[1] < 0 || n->inputs[3] < 0))
+        s = qc_node_fail(err, n, "X, X_scale and Y_scale are required");
+    if (s == QC_OK)
+        s = lut_attrs(n, &st, err);
+    if (s != QC_OK)
+        return s;
+    const qc_value *xz = const_zp(g, n, 2), *yz = const_zp(g, n, 4);
+    float xs = const_scale(g, n, 1), ys = const_scale(g, n, 3);
+    if (xz && yz && xz->dtype == yz->dtype && xs > 0 && ys > 0 && isfinite(xs) && isfinite(ys)) {
+        st.type = xz->dtype;
+        lut_build(&st, st.type, xs, zp_at(xz, 0), ys, zp_at(yz, 0), st.table);
+    }
+    return qc_node_keep_state(n, &st, sizeof st, err);
+}
+
+static qc_status lut_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
+                           qc_error *err)
+{
+    const qc_value *x = in[0], *xz = input(n, in, 2), *yz = input(n, in, 4);
+    if (!is_8bit(x->dtype))
+        return qc_node_fail(err, n, "X is %s; uint8 or int8 expected", qc_dtype_name(x->dtype));
+    if ((xz && xz->dtype != x->dtype) || (yz && yz->dtype != x->dtype))
+        return qc_node_fail(err, n, "the zero points must have X's type %s", qc_dtype_name(x->dtype));
+    qc_status s;
+    if ((s = read_scales(n, in[1], "X_scale", 1, err)) != QC_OK ||
+        (s = read_scales(n, in[3], "Y_scale", 1, err)) != QC_OK ||
+        (s = check_zp(n, xz, "X_zero_point", 1, err)) != QC_OK ||
+        (s = check_zp(n, yz, "Y_zero_point", 1, err)) != QC_OK)
+        return s;
+    out[0] = *x;
+    out[0].data = NULL;
+    return QC_OK;
+}
+
+static qc_status lut_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
+                         qc_error *err)
+{
+    (void)x, (void)err;
+    const lut_state *st = n->state;
+    const qc_value *v = in[0];
+    uint8_t own[256];
+    const uint8_t *table = st->table;
+    if (st->type != v->dtype) {
+        lut_build(st, v->dtype, scale_at(in[1], 0), zp_at(input(n, in, 2), 0), scale_at(in[3], 0),
+                  zp_at(input(n, in, 4), 0), own);
+        table = own;
+    }
+    qc_lut_u8__scalar((size_t)qc_value_count(v), v->data, table, out[0].data);
+    return QC_OK;
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 const qc_op qc_ops_int8[] = {
@@ -1638,5 +1788,11 @@ const qc_op qc_ops_int8[] = {
     {"QLinearMatMul", "qcal", mm_check, mm_infer, mm_run, mm_release},
     {"QLinearAdd", "qcal", qadd_check, qadd_infer, qadd_run, release_state},
     {"QLinearMul", "com.microsoft", qadd_check, qadd_infer, qmul_run, release_state},
+    {"QLinearSigmoid", "com.microsoft", lut_check, lut_infer, lut_run, qc_node_release_state},
+    {"QLinearLeakyRelu", "com.microsoft", lut_check, lut_infer, lut_run, qc_node_release_state},
+    /* written by qc_pass_fuse_qdq: activations ONNX Runtime has no integer op for */
+    {"QLinearHardSwish", "qcal", lut_check, lut_infer, lut_run, qc_node_release_state},
+    {"QLinearHardSigmoid", "qcal", lut_check, lut_infer, lut_run, qc_node_release_state},
+    {"QLinearTanh", "qcal", lut_check, lut_infer, lut_run, qc_node_release_state},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -1,5 +1,6 @@
 /* ops-resize.c — Resize (opsets 10 to 19) and Upsample (7 to 9) on float tensors: nearest,
- * linear and cubic interpolation, applied one axis at a time (kernels/fp32 qc_f32_resize_axis). */
+ * linear and cubic interpolation, applied one axis at a time (kernels/fp32 qc_f32_resize_axis);
+ * nearest also on uint8 and int8 codes (kernels/int8 qc_resize_nearest_axis_u8). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,8 +204,11 @@ static qc_status make_plan(const qc_node *n, const qc_value *const *in, const re
 {
     const qc_value *x = in[0];
     *known = true;
-    if (x->dtype != QC_FLOAT)
-        return qc_node_fail(err, n, "takes float32 data, %s given", qc_dtype_name(x->dtype));
+    bool codes = (x->dtype == QC_UINT8 || x->dtype == QC_INT8) && ra->mode == MODE_NEAREST &&
+                 ra->coord != COORD_TF_CROP_AND_RESIZE; /* copies rows, never extrapolates */
+    if (x->dtype != QC_FLOAT && !codes)
+        return qc_node_fail(err, n, "takes float32 data (uint8 or int8 in nearest mode), %s given",
+                            qc_dtype_name(x->dtype));
     p->rank = x->rank;
     for (int i = 0; i < x->rank; i++) {
         p->out[i] = x->dims[i];
@@ -253,7 +257,7 @@ static qc_status resize_infer(const qc_node *n, const qc_value *const *in, qc_va
     qc_status s = make_plan(n, in, n->state, &p, &known, err);
     if (s != QC_OK)
         return s;
-    out[0] = (qc_value){.dtype = QC_FLOAT, .rank = known ? p.rank : -1};
+    out[0] = (qc_value){.dtype = in[0]->dtype, .rank = known ? p.rank : -1};
     memcpy(out[0].dims, p.out, sizeof p.out);
     return QC_OK;
 }
@@ -343,7 +347,7 @@ static bool taps_of(const resize_attrs *ra, const resize_plan *p, int a, int64_t
 /* Resizes axis a of the current tensor (dims) into dst, with index and weight tables of
  * out_len x taps; false when the axis maps onto itself and is left as it is. */
 static bool resize_one_axis(const resize_attrs *ra, const resize_plan *p, int a, const int64_t *dims,
-                            const float *src, float *dst, int64_t *index, float *weight)
+                            const void *src, void *dst, bool codes, int64_t *index, float *weight)
 {
     int taps = ra->mode == MODE_NEAREST ? 1 : ra->mode == MODE_LINEAR ? 2 : 4;
     int64_t in_len = dims[a], out_len = p->out[a], outer = 1, inner = 1;
@@ -361,7 +365,9 @@ static bool resize_one_axis(const resize_attrs *ra, const resize_plan *p, int a,
         for (int k = 0; k < taps; k++)
             identity &= weight[j * taps + k] == 0 || (weight[j * taps + k] == 1 && index[j * taps + k] == j);
     }
-    if (!identity)
+    if (!identity && codes)
+        qc_resize_nearest_axis_u8(src, dst, outer, in_len, out_len, inner, index);
+    else if (!identity)
         qc_f32_resize_axis(src, dst, outer, in_len, out_len, inner, taps, index, weight, ra->extrapolation);
     return !identity;
 }
@@ -386,19 +392,20 @@ static qc_status resize_run(qc_exec *x, const qc_node *n, const qc_value *const 
         largest = count > largest ? count : largest;
         longest = p.out[a] > longest ? p.out[a] : longest;
     }
-    size_t data_bytes = 2 * (size_t)largest * sizeof(float);
+    const size_t esize = qc_dtype_size(in[0]->dtype);
+    size_t data_bytes = 2 * (size_t)largest * esize;
     data_bytes = (data_bytes + 63) & ~(size_t)63;
     char *scratch = qc_exec_scratch(x, data_bytes + (size_t)(longest * taps) * (sizeof(int64_t) + sizeof(float)));
     if (!scratch)
         return qc_node_fail(err, n, "out of memory");
-    float *buffers[2] = {(float *)scratch, (float *)scratch + largest};
+    char *buffers[2] = {scratch, scratch + (size_t)largest * esize};
     int64_t *index = (int64_t *)(scratch + data_bytes);
     float *weight = (float *)(index + longest * taps);
-    const float *src = in[0]->data;
+    const void *src = in[0]->data;
     int next = 0;
     memcpy(dims, in[0]->dims, sizeof dims);
     for (int a = 0; a < p.rank; a++) {
-        if (resize_one_axis(ra, &p, a, dims, src, buffers[next], index, weight)) {
+        if (resize_one_axis(ra, &p, a, dims, src, buffers[next], esize == 1, index, weight)) {
             src = buffers[next];
             next ^= 1;
         }

@@ -6,14 +6,18 @@
  *
  *   DQ(x), DQ(w) [, DQ(b int32)] → Conv [→ Relu|Clip] → Q     QLinearConv
  *   DQ(a), DQ(b) [, DQ(c int32)] → Gemm [→ Relu|Clip] → Q     QGemm
- *   DQ(a), DQ(b) → MatMul [→ Relu|Clip] → Q                   QLinearMatMul
+ *   DQ(a), DQ(b) → MatMul [→ Relu|Clip] → Q                   QLinearMatMul (b weights or
+ *                                                             an activation)
  *   DQ(a), DQ(b) → Add [→ Relu|Clip] → Q                      QLinearAdd
  *   DQ(a), DQ(b) → Mul → Q                                    QLinearMul
- *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze → Q
+ *   DQ(x) → MaxPool | Reshape | Flatten | Transpose | (Un)Squeeze | Slice | Pad |
+ *           Resize (nearest) → Q
  *                                                             the op on the 8-bit x, when
  *                                                             Q's parameters are DQ's
  *   DQ(x) → GlobalAveragePool | AveragePool → Q               QLinear(Global)AveragePool
  *   DQ(x_i) → Concat → Q                                      QLinearConcat
+ *   DQ(x) → Sigmoid | LeakyRelu | HardSwish | HardSigmoid | Tanh → Q
+ *                                                             a table of 256 codes
  *   QLinearConv | QGemm | QLinearMatMul | QLinearAdd → Clip   the same, with the clamp
  *
  * Q is per tensor, with two exceptions along axis 1 (the channels): after Conv, Gemm or
@@ -398,6 +402,22 @@ static int add_scales(qc_graph *g, const float *v, int64_t n, const char *node_n
     return ti;
 }
 
+/* F14: DQ(a), DQ(b) → MatMul [→ act] → Q with b an activation (attention), all per tensor:
+ * QLinearMatMul, its B packed on each run. */
+static qc_status fuse_matmul_activations(qc_node *q, const qparams *y, const qparams *a,
+                                         const qparams *b, int32_t lo, int32_t hi, bool has_act,
+                                         bool *done, qc_error *err)
+{
+    if (!per_tensor(b) || !per_tensor(y) || a->zp < 0 || b->zp < 0 || y->zp < 0)
+        return QC_OK;
+    int ins[8] = {a->q, a->scale, a->zp, b->q, b->scale, b->zp, y->scale, y->zp};
+    int_attr extra[2] = {{"activation_min", lo}, {"activation_max", hi}};
+    qc_status s = rewrite(q, "QLinearMatMul", has_act ? "qcal" : "", ins, 8, NULL, NULL, extra,
+                          has_act ? 2 : 0, err);
+    *done = s == QC_OK;
+    return s;
+}
+
 /* F1: DQ(x), DQ(w) [, DQ(b)] → Conv | Gemm | MatMul [→ act] [→ Div(S)] → Q. divisor: S, or -1. */
 static qc_status fuse_linear(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, int32_t lo,
                              int32_t hi, bool has_act, int divisor, bool *done, qc_error *err)
@@ -409,6 +429,8 @@ static qc_status fuse_linear(qc_graph *g, qc_node *q, const qparams *y, qc_node 
         (x.type != QC_UINT8 && x.type != QC_INT8))
         return QC_OK;
     const qc_value *wv = &g->tensors[w.q].value;
+    if (matmul && !const_value(g, w.q) && divisor < 0)
+        return fuse_matmul_activations(q, y, &x, &w, lo, hi, has_act, done, err);
     if (!const_value(g, w.q) || wv->rank < 2)
         return QC_OK;
     int64_t channels;
@@ -531,7 +553,43 @@ static bool keeps_channels(const qc_graph *g, const qc_node *op)
            in->dims[1] == out->dims[1];
 }
 
-/* F4–F6: single-input ops. */
+/* F12: the activations whose integer form is a table of 256 codes (eq. L1), and its name. */
+typedef struct {
+    const char *op_type, *qop_type, *domain;
+} lookup;
+
+static const lookup *lookup_op(const qc_node *op)
+{
+    static const lookup ops[] = {
+        {"Sigmoid", "QLinearSigmoid", "com.microsoft"},
+        {"LeakyRelu", "QLinearLeakyRelu", "com.microsoft"},
+        {"HardSwish", "QLinearHardSwish", "qcal"},
+        {"HardSigmoid", "QLinearHardSigmoid", "qcal"},
+        {"Tanh", "QLinearTanh", "qcal"},
+    };
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (is_op(op, ops[i].op_type))
+            return &ops[i];
+    return NULL;
+}
+
+bool qc_pad_on_codes(const qc_graph *g, const qc_node *op)
+{
+    const qc_attr *mode = qc_node_attr(op, "mode");
+    if (op->n_inputs < 2 || (mode && mode->s && strcmp(mode->s, "constant")))
+        return op->n_inputs >= 2;
+    const qc_value *v = const_value(g, in_at(op, 2));
+    return in_at(op, 2) < 0 || (v && v->dtype == QC_FLOAT && qc_value_count(v) == 1 && *(const float *)v->data == 0.0f);
+}
+
+bool qc_resize_on_codes(const qc_node *n)
+{
+    const qc_attr *mode = qc_node_attr(n, "mode"), *coord = qc_node_attr(n, "coordinate_transformation_mode");
+    return is_op(n, "Resize") && (!mode || (mode->s && !strcmp(mode->s, "nearest"))) &&
+           !(coord && coord->s && !strcmp(coord->s, "tf_crop_and_resize"));
+}
+
+/* F4–F6, F12, F13: single-input ops. */
 static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *op, bool *done,
                             qc_error *err)
 {
@@ -540,21 +598,32 @@ static qc_status fuse_unary(qc_graph *g, qc_node *q, const qparams *y, qc_node *
         return QC_OK;
     qc_status s = QC_OK;
     bool moves = is_op(op, "Reshape") || is_op(op, "Flatten") || is_op(op, "Transpose") ||
-                 is_op(op, "Squeeze") || is_op(op, "Unsqueeze");
+                 is_op(op, "Squeeze") || is_op(op, "Unsqueeze") || is_op(op, "Slice") ||
+                 (is_op(op, "Pad") && x.count == 1 && qc_pad_on_codes(g, op)) || qc_resize_on_codes(op);
     if ((moves || is_op(op, "MaxPool")) && op->n_outputs == 1) {
         if (!same_params(g, &x, y) || (x.count > 1 && !keeps_channels(g, op)))
             return QC_OK;
         static const char *const all_attrs[] = {"allowzero", "auto_pad", "axes", "axis",
-                                                "ceil_mode", "dilations", "kernel_shape", "pads",
-                                                "perm", "storage_order", "strides", NULL};
-        int ins[8];
-        for (int k = 0; k < op->n_inputs && k < 8; k++)
+                                                "ceil_mode", "coordinate_transformation_mode",
+                                                "dilations", "ends", "keep_aspect_ratio_policy",
+                                                "kernel_shape", "mode", "nearest_mode", "pads",
+                                                "perm", "starts", "storage_order", "strides", NULL};
+        int ins[8], n_ins = op->n_inputs < 8 ? op->n_inputs : 8;
+        for (int k = 0; k < n_ins; k++)
             ins[k] = op->inputs[k];
         ins[0] = x.q;
-        s = rewrite(q, op->op_type, "", ins, op->n_inputs < 8 ? op->n_inputs : 8, op, all_attrs,
-                    NULL, 0, err);
+        if (is_op(op, "Pad")) { /* the real 0 of the padding is the zero point's code */
+            ins[2] = x.zp;
+            n_ins = n_ins > 3 ? n_ins : 3;
+        }
+        s = rewrite(q, op->op_type, "", ins, n_ins, op, all_attrs, NULL, 0, err);
     } else if (!per_tensor(&x) || !per_tensor(y)) {
         return QC_OK;
+    } else if (lookup_op(op)) {
+        static const char *const names[] = {"alpha", "beta", NULL};
+        const lookup *l = lookup_op(op);
+        int ins[5] = {x.q, x.scale, x.zp, y->scale, y->zp};
+        s = rewrite(q, l->qop_type, l->domain, ins, 5, op, names, NULL, 0, err);
     } else if (is_op(op, "GlobalAveragePool")) {
         int ins[5] = {x.q, x.scale, x.zp, y->scale, y->zp};
         if (x.zp < 0 || y->zp < 0)

@@ -773,8 +773,9 @@ static const qdq_case qdq_cases[] = {
     {"qop-matmul-u8w", "QLinearMatMul", NULL, 0},
     {"qop-conv1d-same", "QLinearConv", NULL, 0},
     {"qop-conv-clip", "QLinearConv", "Clip", 0},
-    /* the Conv fuses, the Sigmoid stays float (ONNX Runtime makes it a lookup table) */
-    {"qdq-unfused-sigmoid", "Sigmoid", "Conv", 1},
+    /* the Conv fuses, and the Sigmoid becomes a table of 256 codes (eq. L1); ONNX Runtime
+     * builds its table from its own float sigmoid, where one code may round the other way */
+    {"qdq-conv-sigmoid", "QLinearSigmoid", "Sigmoid", 1},
     {"qdq-maxpool-s8", "MaxPool", "DequantizeLinear", 0},
     {"qop-contrib", "QLinearAdd", NULL, 1},
     {"qop-contrib-s8", "QLinearConcat", NULL, 1},
@@ -803,6 +804,24 @@ static const qdq_case qdq_cases[] = {
     {"qdq-mul-const", "QLinearMul", "Mul", 1},
     {"qop-mul", "QLinearMul", NULL, 1},
     {"qop-mul-s8", "QLinearMul", NULL, 1},
+    /* the activations by table: exact against DQ → op → Q in qcal's float kernels; ONNX
+     * Runtime computes them in its own (Tanh and Sigmoid approximated) */
+    {"qdq-sigmoid-s8", "QLinearSigmoid", "Sigmoid", 1},
+    {"qdq-hardswish", "QLinearHardSwish", "HardSwish", 1},
+    {"qdq-hardsigmoid-s8", "QLinearHardSigmoid", "HardSigmoid", 1},
+    {"qdq-tanh", "QLinearTanh", "Tanh", 1},
+    {"qdq-leakyrelu-s8", "QLinearLeakyRelu", "LeakyRelu", 1},
+    {"qop-lookup-s8", "QLinearSigmoid", NULL, 1},
+    /* Slice and Pad on the codes, the Q's parameters the DQ's (F4, F13): exact */
+    {"qdq-slice-s8", "Slice", "DequantizeLinear", 0},
+    {"qdq-pad", "Pad", "DequantizeLinear", 0},
+    {"qdq-pad-reflect-s8", "Pad", "DequantizeLinear", 0},
+    {"qdq-resize", "Resize", "DequantizeLinear", 0},
+    {"qdq-resize-sizes-s8", "Resize", "DequantizeLinear", 0},
+    /* MatMul of two activations (F14): ONNX Runtime requantizes in float (one code) */
+    {"qdq-matmul-act", "QLinearMatMul", "MatMul", 1},
+    {"qdq-matmul-act-s8", "QLinearMatMul", "MatMul", 1},
+    {"qop-matmul-act", "QLinearMatMul", NULL, 1},
 };
 
 static bool graph_has_op(const qc_graph *g, const char *op_type)
@@ -2786,6 +2805,95 @@ START_TEST(readme_lists_exactly_the_registered_ops)
 }
 END_TEST
 
+/* ---- activations by table (eq. L1) ------------------------------------------------------- */
+
+/* Runs x (the 256 codes of the type) through DQ → op → Q, as loaded or after qc_pass_fuse_qdq
+ * (which must then have made it fused_op); y gets the 256 output codes. */
+static void run_lut_model(const char *op, const char *attr, float alpha, bool is_u8, float xs,
+                          int32_t xz, float ys, int32_t yz, bool fuse, const char *fused_op,
+                          uint8_t *y)
+{
+    builder b;
+    b_init(&b, 17);
+    uint8_t codes[256], xzb = (uint8_t)xz, yzb = (uint8_t)yz;
+    for (int i = 0; i < 256; i++)
+        codes[i] = (uint8_t)i;
+    const int e = is_u8 ? E_UINT8 : E_INT8;
+    int64_t dims[1] = {256};
+    b_input(&b, "x", 1, dims);
+    b.tensor_types[b.n_io - 1].elem_type = e;
+    b_init_raw(&b, "xs", E_FLOAT, 0, NULL, &xs, 4);
+    b_init_raw(&b, "xz", e, 0, NULL, &xzb, 1);
+    b_init_raw(&b, "ys", E_FLOAT, 0, NULL, &ys, 4);
+    b_init_raw(&b, "yz", e, 0, NULL, &yzb, 1);
+    char *dq_in[] = {"x", "xs", "xz"}, *dq_out[] = {"xf"}, *op_in[] = {"xf"}, *op_out[] = {"yf"};
+    char *q_in[] = {"yf", "ys", "yz"}, *q_out[] = {"y"};
+    b_node(&b, "DequantizeLinear", "dq", 3, dq_in, 1, dq_out);
+    Onnx__NodeProto *n = b_node(&b, (char *)op, "act", 1, op_in, 1, op_out);
+    if (attr)
+        b_attr_float(&b, n, (char *)attr, alpha);
+    b_node(&b, "QuantizeLinear", "q", 3, q_in, 1, q_out);
+    b_output(&b, "y");
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+    if (fuse) {
+        ck_assert_msg(qc_pass_fuse_qdq(g, &err) == QC_OK, "%s: %s", op, err.msg);
+        ck_assert_msg(graph_has_op(g, fused_op) && !graph_has_op(g, op), "%s: not fused to %s", op,
+                      fused_op);
+    }
+    qc_value in = {.dtype = is_u8 ? QC_UINT8 : QC_INT8, .rank = 1, .dims = {256}, .data = codes};
+    qc_exec *x = qc_exec_create(g);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_msg(qc_exec_run(x, &in, 1, &err) == QC_OK, "%s: %s", op, err.msg);
+    memcpy(y, qc_exec_output(x, 0)->data, 256);
+    qc_exec_destroy(x);
+    qc_graph_destroy(g);
+}
+
+/* The fused lookup equals DequantizeLinear → the FP32 op → QuantizeLinear on all 256 codes,
+ * bit for bit, for uint8 and int8 and scales and zero points from 2^-10 to 2^3. */
+START_TEST(activations_by_table_equal_dq_op_q_on_every_code_and_kernel_path)
+{
+    static const struct {
+        const char *op, *fused, *attr;
+        float alpha;
+    } ops[] = {
+        {"Sigmoid", "QLinearSigmoid", NULL, 0},   {"HardSwish", "QLinearHardSwish", NULL, 0},
+        {"HardSigmoid", "QLinearHardSigmoid", "alpha", 0.1666667f},
+        {"Tanh", "QLinearTanh", NULL, 0},         {"LeakyRelu", "QLinearLeakyRelu", "alpha", 0.1f},
+    };
+    int isas[4];
+    const int nisa = qisa_list(isas);
+    qrng_state = 71;
+    int64_t checked = 0, moved = 0;
+    for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+        for (int trial = 0; trial < 12; trial++) {
+            const bool is_u8 = trial % 2 == 0;
+            const float xs = (float)qlog_uniform(-10.0, 3.0), ys = (float)qlog_uniform(-10.0, 0.0);
+            const int32_t xz = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+            const int32_t yz = is_u8 ? qrange(0, 255) : qrange(-128, 127);
+            for (int s = 0; s < nisa; s++) {
+                uint8_t want[256], got[256];
+                ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+                run_lut_model(ops[o].op, ops[o].attr, ops[o].alpha, is_u8, xs, xz, ys, yz, false, NULL, want);
+                run_lut_model(ops[o].op, ops[o].attr, ops[o].alpha, is_u8, xs, xz, ys, yz, true, ops[o].fused, got);
+                for (int i = 0; i < 256; i++) {
+                    ck_assert_msg(got[i] == want[i],
+                                  "%s on %s, %s, x_scale %a z %d, y_scale %a z %d: code %d gives "
+                                  "%d, DQ -> op -> Q %d",
+                                  ops[o].op, qisa_name(isas[s]), is_u8 ? "u8" : "s8", xs, xz, ys, yz,
+                                  i, got[i], want[i]);
+                    moved += want[i] != want[0];
+                }
+                checked += 256;
+            }
+        }
+    ck_assert_int_ge(checked, 5 * 12 * 256);
+    ck_assert_int_gt(moved, checked / 4); /* the outputs are not one constant code */
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
@@ -2842,6 +2950,7 @@ static Suite *suite(void)
     tcase_add_test(props, qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping);
     tcase_add_test(props, qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped);
     tcase_add_test(props, qoperator_weights_and_multipliers_are_prepared_once);
+    tcase_add_test(props, activations_by_table_equal_dq_op_q_on_every_code_and_kernel_path);
     suite_add_tcase(s, props);
     return s;
 }

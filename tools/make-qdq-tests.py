@@ -158,13 +158,14 @@ def conv_case(name, seed, c_in, c_out, hw, k, stride=1, pad=0, group=1, dilation
     return name, m, [x]
 
 
-def simple_case(name, seed, build, x_shape, out_dtype=TensorProto.UINT8, n_inputs=1, out_rank=None):
+def simple_case(name, seed, build, x_shape, out_dtype=TensorProto.UINT8, n_inputs=1, out_rank=None,
+                opset=13):
     b = Builder(seed)
     names = ["x"] if n_inputs == 1 else ["x%d" % i for i in range(n_inputs)]
     build(b, *names)
     b.nodes[-1].output[0] = "y"
     ins = [tensor_info(n, TensorProto.FLOAT, list(x_shape)) for n in names]
-    m = b.model(ins, [tensor_info("y", out_dtype, out_rank or len(x_shape))])
+    m = b.model(ins, [tensor_info("y", out_dtype, out_rank or len(x_shape))], opset)
     xs = [b.rng.uniform(-3, 3, size=x_shape).astype(np.float32) for _ in names]
     return name, m, xs
 
@@ -329,14 +330,61 @@ def qdq_maxpool_s8(b, x):
     b.q(y, s, z)
 
 
-def qdq_unfused(b, x):
-    """Conv fuses; Sigmoid has no integer form here: it stays float between its DQ and Q"""
+def qdq_conv_sigmoid(b, x):
+    """Conv fuses; DQ → Sigmoid → Q becomes a table of 256 codes (QLinearSigmoid)"""
     xf, _ = b.qdq(x, 0.02, 128)
     w, ws, wz, _ = b.weights((4, 3, 3, 3), 0, True)
     s1, z1 = b.qparams(0.05, 128)
     y = b.q(b.node("Conv", [xf, b.dq(w, ws, wz, axis=0)], pads=[1, 1, 1, 1]), s1, z1)
     s2, z2 = b.qparams(1.0 / 255, 0)
     b.q(b.node("Sigmoid", [b.dq(y, s1, z1)]), s2, z2)
+
+
+def qdq_lookup(op, dtype, x_params, y_params, **attrs):
+    """DQ → op → Q with per-tensor parameters: qcal makes it a table of 256 codes"""
+    def build(b, x):
+        xf, _ = b.qdq(x, *x_params, dtype)
+        s, z = b.qparams(*y_params, dtype)
+        b.q(b.node(op, [xf], **attrs), s, z)
+    return build
+
+
+def qdq_move(op, dtype, zp, inputs, **attrs):
+    """DQ → op → Q with the same parameters on both sides: the op runs on the codes (Pad's
+    padding 0.0 becomes the zero point)"""
+    def build(b, x):
+        xf, (s, z) = b.qdq(x, 0.025, zp, dtype)
+        b.q(b.node(op, [xf] + [b.const(op.lower(), np.array(v)) if v is not None else "" for v in inputs],
+                   **attrs), s, z)
+    return build
+
+
+def qdq_matmul_act(dtype, zps):
+    """DQ(a), DQ(b) → MatMul → Q of two activations, batched (attention's Q·Kᵀ, softmax·V)"""
+    def build(b, x0, x1):
+        a, _ = b.qdq(x0, 0.025, zps[0], dtype)
+        c, _ = b.qdq(x1, 0.02, zps[1], dtype)
+        s, z = b.qparams(0.08, zps[2], dtype)
+        b.q(b.node("MatMul", [a, c]), s, z)
+    return build
+
+
+def qop_matmul_act(b, x0, x1):
+    """QLinearMatMul with both inputs quantized at run time"""
+    sa, za = b.qparams(0.025, 120)
+    sb, zb = b.qparams(0.02, 130)
+    sy, zy = b.qparams(0.1, 128)
+    b.node("QLinearMatMul", [b.q(x0, sa, za), sa, za, b.q(x1, sb, zb), sb, zb, sy, zy])
+
+
+def qop_lookup(b, x):
+    """com.microsoft QLinearSigmoid and QLinearLeakyRelu, as ONNX Runtime's quantizer writes
+    them, on int8 codes"""
+    s0, z0 = b.qparams(0.03, -5, np.int8)
+    s1, z1 = b.qparams(0.02, 10, np.int8)
+    s2, z2 = b.qparams(1.0 / 256, -128, np.int8)
+    y = b.node("QLinearLeakyRelu", [b.q(x, s0, z0), s0, z0, s1, z1], domain=MS, alpha=0.2)
+    b.node("QLinearSigmoid", [y, s1, z1, s2, z2], domain=MS)
 
 
 def qop_conv_clip(b, x):
@@ -638,7 +686,7 @@ def cases():
     yield simple_case("qop-contrib-s8", 21, qop_ops_s8, (2, 3, 8, 8), TensorProto.INT8, n_inputs=2)
     yield simple_case("qop-matmul-u8w", 22, qop_matmul, (4, 12))
     yield simple_case("qop-conv-clip", 28, qop_conv_clip, (2, 3, 7, 7))
-    yield simple_case("qdq-unfused-sigmoid", 27, qdq_unfused, (2, 3, 6, 6))
+    yield simple_case("qdq-conv-sigmoid", 27, qdq_conv_sigmoid, (2, 3, 6, 6))
     yield simple_case("qop-conv1d-same", 25, qop_conv1d, (2, 4, 11), TensorProto.INT8)
     yield simple_case("qdq-maxpool-s8", 26, qdq_maxpool_s8, (2, 3, 7, 8), TensorProto.INT8)
     yield simple_case("qdq-conv-perchannel-out", 29, qdq_conv_perchannel_out, (2, 3, 9, 9))
@@ -654,6 +702,32 @@ def cases():
     yield qdq_mul_gate_case("qdq-mul-gate", 40)
     yield simple_case("qdq-mul-const", 43, qdq_mul_const, (2, 3, 4, 5))
     yield simple_case("qop-mul", 41, qop_mul(np.uint8, (128, 100, 120)), (2, 3, 4, 5), n_inputs=2)
+    yield simple_case("qdq-hardswish", 44, qdq_lookup("HardSwish", np.uint8, (0.025, 120), (0.02, 20)),
+                      (2, 4, 8, 8), opset=14)
+    yield simple_case("qdq-hardsigmoid-s8", 45, qdq_lookup("HardSigmoid", np.int8, (0.03, 5), (1.0 / 255, -128),
+                                                           alpha=1.0 / 6), (2, 4, 8, 8), TensorProto.INT8)
+    yield simple_case("qdq-tanh", 46, qdq_lookup("Tanh", np.uint8, (0.02, 128), (1.0 / 128, 128)), (2, 4, 8, 8))
+    yield simple_case("qdq-leakyrelu-s8", 47, qdq_lookup("LeakyRelu", np.int8, (0.025, 0), (0.02, -40),
+                                                         alpha=0.1), (2, 4, 8, 8), TensorProto.INT8)
+    yield simple_case("qdq-sigmoid-s8", 48, qdq_lookup("Sigmoid", np.int8, (0.03, -10), (1.0 / 256, -128)),
+                      (2, 4, 8, 8), TensorProto.INT8)
+    yield simple_case("qop-lookup-s8", 49, qop_lookup, (2, 4, 8, 8), TensorProto.INT8)
+    yield simple_case("qdq-slice-s8", 50, qdq_move("Slice", np.int8, -7, [[1, 2, 7], [4, 8, 1], [1, 2, 3], [2, 3, -2]]),
+                      (2, 4, 8, 8), TensorProto.INT8)
+    yield simple_case("qdq-pad", 51, qdq_move("Pad", np.uint8, 120, [[0, 0, 1, 2, 0, 0, 2, 1], np.float32(0)]),
+                      (2, 4, 8, 8))
+    yield simple_case("qdq-resize", 53, qdq_move("Resize", np.uint8, 100, [None, np.float32([1, 1, 2, 1.5])], mode="nearest"),
+                      (2, 3, 5, 6))
+    yield simple_case("qdq-resize-sizes-s8", 54, qdq_move("Resize", np.int8, -3, [None, None, np.int64([2, 3, 9, 4])],
+                                                          mode="nearest", coordinate_transformation_mode="half_pixel",
+                                                          nearest_mode="round_prefer_ceil"),
+                      (2, 3, 5, 6), TensorProto.INT8)
+    yield simple_case("qdq-matmul-act", 55, qdq_matmul_act(np.uint8, (128, 110, 120)), (2, 3, 8, 8), n_inputs=2)
+    yield simple_case("qdq-matmul-act-s8", 56, qdq_matmul_act(np.int8, (0, -10, 5)), (2, 12, 12), TensorProto.INT8,
+                      n_inputs=2)
+    yield simple_case("qop-matmul-act", 57, qop_matmul_act, (3, 9, 9), n_inputs=2)
+    yield simple_case("qdq-pad-reflect-s8", 52, qdq_move("Pad", np.int8, 9, [[0, 0, 2, 1, 0, 0, 1, 3]], mode="reflect"),
+                      (2, 4, 8, 8), TensorProto.INT8)
     yield simple_case("qop-mul-s8", 42, qop_mul(np.int8, (10, -20, 5)), (2, 3, 4, 5), TensorProto.INT8,
                       n_inputs=2)
 

@@ -175,6 +175,16 @@ typedef struct qc_qmul {
 void qc_qmul_u8__scalar(size_t n, const uint8_t *a, const uint8_t *b, const qc_qmul *p,
                         uint8_t *y);
 
+/* An elementwise function of one 8-bit code as a table of its 256 results (eq. L1):
+ * y[i] = table[x[i]]. int8 codes index by their byte (x & 0xff), so one kernel serves both
+ * types; y may be x. Scalar only: the reference, called directly. */
+void qc_lut_u8__scalar(size_t n, const uint8_t *x, const uint8_t table[256], uint8_t *y);
+
+/* Nearest-neighbour resize of one axis of uint8 or int8 codes: x is outer × in_len × inner,
+ * y outer × out_len × inner, row j of each outer block the input row index[j] (in range). */
+void qc_resize_nearest_axis_u8(const uint8_t *x, uint8_t *y, int64_t outer, int64_t in_len,
+                               int64_t out_len, int64_t inner, const int64_t *index);
+
 /* ---- convolution (NCHW planes; the window geometry is a qc_pool2d) ----
  *
  * General convolution is im2col + qc_q8gemm: one row of K = C·kernel_h·kernel_w taps per
