@@ -641,19 +641,25 @@ static void count_label(FILE *f, double c)
         fprintf(f, "%g", c);
 }
 
+static void count_tick(FILE *f, double c, double lp, int bottom)
+{
+    double y = bottom - HIST_PLOT_H * log10(1.0 + c) / lp;
+    fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
+               "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">",
+            HIST_LEFT, HIST_W - HIST_RIGHT, y, y, HIST_LEFT - 4, y + 4);
+    count_label(f, c);
+    fputs("</text>\n", f);
+}
+
 static void hist_axes(FILE *f, double x0, double x1, int64_t peak, int top)
 {
     const int pw = HIST_W - HIST_LEFT - HIST_RIGHT, bottom = top + HIST_PLOT_H;
     const double lp = log10(1.0 + (double)peak);
     int decades = (int)floor(log10((double)peak)) + 1, every = decades > 5 ? 2 : 1;
-    for (int j = 0; j < decades; j += every) {
-        double y = bottom - HIST_PLOT_H * log10(1.0 + pow(10.0, j)) / lp;
-        fprintf(f, "<line x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
-                   "<text x=\"%d\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">",
-                HIST_LEFT, HIST_W - HIST_RIGHT, y, y, HIST_LEFT - 4, y + 4);
-        count_label(f, pow(10.0, j));
-        fputs("</text>\n", f);
-    }
+    for (int j = 0; j < decades; j += every)
+        count_tick(f, pow(10.0, j), lp, bottom);
+    if (decades <= 2 && (double)peak != pow(10.0, decades - 1)) /* few powers of ten: the peak too */
+        count_tick(f, (double)peak, lp, bottom);
     const double step = nice_ceil((x1 - x0) / 6.0);
     for (double v = ceil(x0 / step) * step; v <= x1 + 1e-9 * step; v += step) {
         double x = HIST_LEFT + pw * (v - x0) / (x1 - x0);
@@ -775,11 +781,15 @@ static void tensor_caption(FILE *f, const qc_report_tensor *t)
     fprintf(f, " &#183; observed [%.4g, %.4g]</span>", (double)t->min, (double)t->max);
 }
 
-static void tensor_figure(FILE *f, const qc_report *r, const qc_report_tensor *t)
+/* A tensor's histogram and table; folded ones have their caption in the <summary>. */
+static void tensor_figure(FILE *f, const qc_report *r, const qc_report_tensor *t, bool caption)
 {
-    fputs("<figure class=\"tensor\"><figcaption>", f);
-    tensor_caption(f, t);
-    fputs("</figcaption>\n", f);
+    fputs("<figure class=\"tensor\">", f);
+    if (caption) {
+        fputs("<figcaption>", f);
+        tensor_caption(f, t);
+        fputs("</figcaption>\n", f);
+    }
     hist_svg(f, r, t);
     tensor_table(f, r, t);
     fputs("</figure>\n", f);
@@ -832,7 +842,7 @@ static qc_status histograms(FILE *f, const qc_report *r, const qc_report_model *
                "the bars, ends dotted down; per-channel ranges: a band where the channels' ends lie. The "
                "%d tensors of lowest SQNR:</p>\n<div class=\"hists\">\n", open);
     for (int j = 0; j < open; j++) {
-        tensor_figure(f, r, &md->tensors[order[j].index]);
+        tensor_figure(f, r, &md->tensors[order[j].index], true);
         shown[order[j].index] = true;
     }
     fprintf(f, "</div>\n<details class=\"others\"><summary>the other %d tensors, in network order</summary>\n",
@@ -844,7 +854,7 @@ static qc_status histograms(FILE *f, const qc_report *r, const qc_report_model *
         fputs("<details class=\"tensor\"><summary>", f);
         tensor_caption(f, t);
         fprintf(f, " &#183; lowest SQNR %s dB</summary>\n", fmt("%.1f", worst_sqnr(t, r->n_variants)).s);
-        tensor_figure(f, r, t);
+        tensor_figure(f, r, t, false);
         fputs("</details>\n", f);
     }
     fputs("</details>\n", f);

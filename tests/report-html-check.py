@@ -78,6 +78,12 @@ def tensor_of(full):
     return full[i + 10:-1] if i >= 0 and full.endswith(")") else full
 
 
+def caption(figure):
+    """a tensor figure's full name: its caption's, or that of the <details> it is folded in"""
+    b = figure.first("b") or (figure.parent.first("summary").first("b") if figure.parent.tag == "details" else None)
+    return b.attrs.get("title", "") if b else ""
+
+
 def check(name, cond, detail=""):
     print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)[:400]))
 
@@ -285,7 +291,7 @@ def check_histograms(dom, variants, granularities):
             if s is not None:
                 key[l["tensor"]] = min(key.get(l["tensor"], math.inf), s)
     worst = sorted(key, key=lambda n: key[n])[:4]
-    shown = [f.first("b").attrs.get("title", "") for f in opened]
+    shown = [caption(f) for f in opened]
     check("the open histograms are the tensors of lowest SQNR",
           sorted(tensor_of(s) for s in shown) == sorted(worst), "%r vs %r" % (shown, worst))
     bad = []
@@ -293,7 +299,7 @@ def check_histograms(dom, variants, granularities):
         svg = f.first("svg")
         words = {t.own_text() for t in svg.all("text")} if svg else set()
         ranges = len(list(svg.all("g", "range"))) if svg else 0
-        name = f.first("b").attrs.get("title", "")
+        name = caption(f)
         want = sum(1 for v in variants for l in v["layers"] if l["range"] is not None and tensor_of(name) == l["tensor"])
         if not {"value", "count (log scale)"} <= words or ranges != want:
             bad.append("%s: %d ranges for %d, %r" % (name, ranges, want, sorted(words)[:4]))
@@ -343,7 +349,7 @@ def check_demo(stats_file, page_file, dom_file):
     figures = list(dom.root.all("figure", "tensor"))
     missing = []
     for t in tensors:
-        f = next((f for f in figures if f.first("b").attrs.get("title") == name(t)), None)
+        f = next((f for f in figures if caption(f) == name(t)), None)
         row = f and next((tr for tr in f.all("tr") if "minmax" in tr.text()), None)
         cells = [td.text() for td in row.all("td")] if row else []
         if len(cells) < 2 or cells[1] != "[%.4g, %.4g]" % (t["min"], t["max"]):
