@@ -438,7 +438,16 @@ static void gates_note(FILE *f, const qc_report *r)
         fputs("</b>", f);
     } else {
         fputs("the most faithful variant of each model (highest agreement with FP32, then lowest KL, "
-              "then smallest drop)", f);
+              "then smallest drop):", f);
+        for (int m = 0; m < r->n_models; m++)
+            for (int k = 0; k < r->n_variants; k++)
+                if (r->models[m].results[k].gated) {
+                    fputs(" <b>", f);
+                    esc(f, r->variants[k].name);
+                    fputs("</b> of ", f);
+                    esc(f, r->models[m].name);
+                    fputs(m + 1 < r->n_models ? "," : "", f);
+                }
     }
     if (r->n_failures == 0) {
         fputs(": <span class=\"pos\">passed</span>.</p>\n", f);

@@ -230,6 +230,11 @@ def check_run(run_json, dom_file, max_height):
             bad.append("%s: %s %r" % (v["name"], cell.cls(), cell.text()))
     check("the gate column: no gate set, or each variant gated or not, passed or failed, as the JSON",
           not bad, bad)
+    note = next((p.text() for p in dom.root.all("p") if p.attrs.get("id") == "gates"), "")
+    if gates["max_drop"] is not None or gates["min_sqnr"] is not None:
+        named = [v["name"] + " of " + model["model"] for v in variants if v["gated"]] if gates["gate"] is None \
+            else [gates["gate"]]
+        check("the gates name the gated variant", named and all(n in note for n in named), note)
     items = [li.text() for li in dom.root.all("li") if li.inside("ul") and "failures" in li.inside("ul").cls()]
     check("the page lists the gate failures of the JSON", items == gates["failures"], items)
     # min SQNR of the activations, as the terminal prints it
