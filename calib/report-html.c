@@ -31,6 +31,12 @@ static const char *color_of(int k)
     return colors[k % N_COLORS];
 }
 
+/* Beyond the palette, lines are dashed: variant k and k + 8 stay told apart. */
+static const char *dash_of(int k)
+{
+    return k >= N_COLORS ? " stroke-dasharray=\"5 3\"" : "";
+}
+
 static void esc(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
@@ -531,7 +537,7 @@ static void layer_markers(FILE *f, const qc_report *r, const qc_report_tensor *t
 static void layer_lines(FILE *f, const qc_report *r, const qc_report_model *md, double scale)
 {
     for (int k = 0; k < r->n_variants; k++) {
-        fprintf(f, "<polyline class=\"line\" stroke=\"%s\" points=\"", color_of(k));
+        fprintf(f, "<polyline class=\"line\" stroke=\"%s\"%s points=\"", color_of(k), dash_of(k));
         for (int i = 0; i < md->n_tensors; i++) {
             const qc_report_tensor *t = &md->tensors[i];
             double db = t->layers[k].sqnr_db;
@@ -702,10 +708,10 @@ static void hist_lanes(FILE *f, const qc_report *r, const qc_report_tensor *t, d
                        "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"8\" class=\"band\"/>",
                     HX(l->lo_band[0]), y - 4, HX(l->lo_band[1]) - HX(l->lo_band[0]), HX(l->hi_band[0]), y - 4,
                     HX(l->hi_band[1]) - HX(l->hi_band[0]));
-        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\"/>"
+        fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\"%s/>"
                    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" class=\"end\"/>"
                    "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%d\" y2=\"%d\" class=\"end\"/></g>\n",
-                HX(l->lo), HX(l->hi), y, y, HX(l->lo), HX(l->lo), y - 4, top + HIST_PLOT_H, HX(l->hi),
+                HX(l->lo), HX(l->hi), y, y, dash_of(k), HX(l->lo), HX(l->lo), y - 4, top + HIST_PLOT_H, HX(l->hi),
                 HX(l->hi), y - 4, top + HIST_PLOT_H);
     }
 #undef HX
