@@ -24,7 +24,7 @@ static const char *const colors[N_COLORS] = {"#0072b2", "#e69f00", "#009e73", "#
 #define PAGE_W 1180          /* charts: the page is read at 1,280 px */
 #define WORST_OPEN 4         /* histograms shown unfolded: the lowest SQNR first */
 #define LABEL_CHARS 46       /* tensor names longer than this are cut in the middle */
-#define CELL_CHARS 22        /* the same in table cells */
+#define CELL_CHARS 20        /* the same in table cells */
 
 static const char *color_of(int k)
 {
@@ -49,6 +49,18 @@ static void esc(FILE *f, const char *s)
         default: fputc(*s, f);
         }
     }
+}
+
+/* A variant name that may wrap after each '/' ("gemmlowp/<wbr>compensated/<wbr>6bit"). */
+static void esc_wrap(FILE *f, const char *s)
+{
+    for (const char *slash; s && (slash = strchr(s, '/')); s = slash + 1) {
+        char *part = strndup(s, (size_t)(slash - s) + 1);
+        esc(f, part ? part : "/");
+        free(part);
+        fputs("<wbr>", f);
+    }
+    esc(f, s);
 }
 
 /* s cut to at most max bytes by an ellipsis in the middle, keeping more of the end (where
@@ -93,7 +105,7 @@ static num pct(double x, int digits)
 {
     num n;
     if (isnan(x))
-        return fmt("", x);
+        return fmt("", x); /* "—" */
     snprintf(n.s, sizeof n.s, "%.*f%%", digits, 100.0 * x);
     return n;
 }
@@ -206,7 +218,7 @@ static double nice_ceil(double x)
 
 /* The summary's columns (x in px) and its rows. */
 enum {
-    SUM_ROW = 30, SUM_TOP = 40, SUM_LABEL_W = 230,
+    SUM_ROW = 30, SUM_TOP = 40,
     SUM_D0 = 240, SUM_D1 = 620, SUM_DTEXT = 628,                /* Δ panel and its figures */
     SUM_A0 = 810, SUM_A1 = 930, SUM_K0 = 1010, SUM_K1 = 1110,   /* agreement, KL bars */
 };
@@ -371,7 +383,7 @@ static void table_row(FILE *f, const qc_report *r, const qc_report_model *md, in
     delta_ci d = delta_of(md, res);
     fprintf(f, "<tr><td class=\"variant\"><span class=\"swatch\" style=\"background:%s\"></span>",
             color_of(k));
-    esc(f, v->name);
+    esc_wrap(f, v->name);
     fputs("<span class=\"fmt\">", f);
     variant_format(f, v, false);
     fprintf(f, "</span></td><td class=\"top1\">%s</td><td class=\"delta\" style=\"color:%s\">%s</td>"
@@ -524,7 +536,7 @@ static void layer_markers(FILE *f, const qc_report *r, const qc_report_tensor *t
             fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"7\" height=\"7\" class=\"wt\" stroke=\"%s\">",
                     x - 3.5, y - 3, color_of(k));
         else
-            fprintf(f, "<circle cx=\"%.1f\" cy=\"%d\" r=\"3\" fill=\"%s\">", x, y + 0, color_of(k));
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%d\" r=\"3\" fill=\"%s\">", x, y, color_of(k));
         fputs("<title>", f);
         esc(f, r->variants[k].name);
         fputs(": ", f);
@@ -887,8 +899,8 @@ static const char style[] =
     "text-align:right;vertical-align:top}th{font-weight:600;vertical-align:bottom}"
     "td.variant,th.variant,td.gate,th.gate,tr.model td{text-align:left}"
     "#variants{width:100%}#variants th{max-width:90px}#variants td,.metrics td{white-space:nowrap}"
-    "#variants td.variant{white-space:normal;width:210px;overflow-wrap:anywhere}"
-    "#variants td.sqnr span{white-space:normal;overflow-wrap:anywhere}tr.model td{background:#f4f4f4}"
+    "#variants td.variant{white-space:normal;width:200px}"
+    "tr.model td{background:#f4f4f4}"
     ".fmt{display:block;color:#555;font-size:12px}.swatch{display:inline-block;width:10px;height:10px;margin-right:5px}"
     ".neg{color:#b00000}.pos{color:#007000}.dim{color:#666;font-size:12px}.gate.fail{background:#fdecec}"
     ".gate span{white-space:nowrap}"
