@@ -650,33 +650,74 @@ qc_status qc_aa_rank(const qc_aa_options *o, qc_aa_result *r, qc_error *err);
 void qc_aa_result_free(qc_aa_result *r);
 
 /* ---- the HTML report of qcal compare (report-html.c) -------------------------------- */
+/* ---- the HTML report of qcal compare (report.c, report-html.c) ------------------------ */
 
-/* What the page shows, filled by compare; nothing is owned. Fractions are in [0, 1]; NaN
- * marks a value that was not measured (no labels, no timing, a tensor the variant did not
- * quantize). Variant k of every model is variants[k]. */
+/* What the page shows, filled by compare; nothing is owned unless said. Fractions are in
+ * [0, 1]; NaN marks a value that was not measured (no labels, no timing, a tensor a variant
+ * has no figures for). Variant k of every model is variants[k]. */
 typedef struct {
-    const char *variant;  /* the method that chose it, e.g. "symlowp/channel" */
-    float lo, hi;         /* the real range it represents (the tensor's, for per channel) */
-} qc_report_range;
+    const char *name;               /* "symlowp/channel" */
+    qc_scheme scheme;
+    qc_granularity weights;         /* tensor or channel */
+    qc_granularity activations;     /* tensor or compensated */
+    qc_range_method method;
+    int bits;                       /* 8: integer QDQ; below: FakeQuantize */
+} qc_report_variant;
+
+/* Why a tensor has no figures in a variant ("—" on the page, explained). */
+typedef enum {
+    QC_REPORT_MEASURED = 0,
+    QC_REPORT_FUSED,         /* an activation inside a fused layer (a Conv's output that its
+                                Clip reads): the variant has no tensor to compare */
+    QC_REPORT_COMPENSATED,   /* a weight scaled by its input's channel scales: its error is in
+                                the layer's output */
+    QC_REPORT_NOT_QUANTIZED, /* left in FP32 by the variant and not in its graph */
+    QC_REPORT_NO_IMAGES,     /* an activation, and no image was run (--layer-images 0) */
+    QC_REPORT_NOT_MEASURED,  /* quantized, but no tensor of the variant holds it */
+} qc_report_why;
+
+/* One tensor in one variant. */
+typedef struct {
+    qc_report_why why;
+    double sqnr_db, cosine, max_abs_err; /* ±inf allowed for SQNR; NaN when not measured */
+    double clipped, codes_used;          /* shares; NaN when the variant has no codes for it */
+    bool has_range;
+    float lo, hi;                        /* the reals its codes represent (per channel:
+                                            the envelope of the channels') */
+    int n_channels;                      /* > 1: one range per channel, and where their */
+    float lo_band[2], hi_band[2];        /* ends lie: lowest and highest lo, and hi */
+} qc_report_layer;
 
 typedef struct {
-    const char *name;               /* tensor name */
+    const char *name;               /* statistics tensor */
+    const char *layer;              /* weights: the node that reads them; else NULL */
+    const char *reader;             /* op type of the first node that reads it, or NULL */
+    qc_role role;
+    bool output;                    /* a graph output */
     const qc_hist *hist;            /* from the statistics; NULL or no counts: no histogram */
     float min, max;                 /* the observed extremes */
-    const double *sqnr_db;          /* n_variants: per-layer SQNR (±inf allowed) */
-    int n_ranges;
-    const qc_report_range *ranges; /* marked on the histogram */
+    const qc_report_layer *layers;  /* n_variants */
 } qc_report_tensor;
+
+/* One variant of one model. */
+typedef struct {
+    int64_t correct;                /* of the labelled images */
+    double top1, agreement, kl;     /* KL: mean over the images */
+    double speedup;                 /* INT8 over FP32 images/s; NaN when not timed */
+    double drop;                    /* points the --max-drop gate reads */
+    double min_sqnr;                /* lowest activation SQNR (dB) and its tensor (NULL: none) */
+    const char *min_sqnr_tensor;
+    bool gated;                     /* the gates apply to it */
+} qc_report_result;
 
 typedef struct {
     const char *name;               /* the model file */
-    int64_t images;                 /* validation images */
+    int64_t images, labelled;       /* validation images, and those with a label */
+    int64_t layer_images;           /* images of the per-layer figures */
     double fp32_top1;
-    const double *top1;             /* n_variants */
-    const double *agreement;        /* n_variants: argmax agreement with FP32 */
-    const double *speedup;          /* n_variants: INT8 over FP32 images/s; may be NULL */
+    const qc_report_result *results; /* n_variants */
     int n_tensors;
-    const qc_report_tensor *tensors;
+    const qc_report_tensor *tensors; /* network order */
 } qc_report_model;
 
 typedef struct {
@@ -684,10 +725,25 @@ typedef struct {
     const char *version;            /* of qcal, for the header */
     const char *calib, *val;        /* image folders, for the header */
     int n_variants;
-    const char *const *variants;
+    const qc_report_variant *variants;
     int n_models;
     const qc_report_model *models;
+    bool has_max_drop, has_min_sqnr; /* the gates: thresholds, --gate (NULL: the most */
+    double max_drop, min_sqnr;       /* faithful variant of each model) and what failed */
+    const char *gate;
+    int n_failures;
+    const char *const *failures;
 } qc_report;
+
+/* The tensors of one model for the page, one per tensor of s in its (network) order, with
+ * the figures of v[0..n_variants) after qc_eval_layers; fp32 is the graph s was gathered on.
+ * *out is one allocation (the layers after the tensors): free it with free(). */
+qc_status qc_report_tensors_create(const qc_graph *fp32, const qc_stats *s, const qc_eval_variant *v,
+                                   int n_variants, int64_t layer_images, qc_report_tensor **out,
+                                   qc_error *err);
+
+/* The 95 % Wilson score interval of a proportion of `successes` in n trials: [*lo, *hi]. */
+void qc_report_wilson(int64_t successes, int64_t n, double *lo, double *hi);
 
 /* Writes the page (self-contained: inline CSS and SVG, no script, no external resource) to f,
  * or atomically to path. The same report gives the same bytes. */

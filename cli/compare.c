@@ -550,66 +550,49 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
     printf("]}}\n");
 }
 
-static int write_html(const model_result *ms, int n_models, const compare_options *o,
-                      const char *calib, const char *val)
+static int write_html(const model_result *ms, int n_models, const compare_options *o, const char *calib,
+                      const char *val, const char *const *failures, int n_fail)
 {
     qc_error err;
     int status = QC_OK;
-    const char *names[MAX_VARIANTS];
+    qc_report_variant variants[MAX_VARIANTS];
     qc_report_model rm[MAX_MODELS];
     qc_report_tensor *tensors[MAX_MODELS] = {0};
-    qc_report_range *ranges[MAX_MODELS] = {0};
-    double *numbers[MAX_MODELS] = {0};
+    qc_report_result results[MAX_MODELS][MAX_VARIANTS];
     for (int k = 0; k < o->n; k++)
-        names[k] = o->v[k].name;
+        variants[k] = (qc_report_variant){o->v[k].name, o->v[k].scheme,
+                                          o->v[k].granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR
+                                                                                       : QC_GRANULARITY_CHANNEL,
+                                          o->v[k].granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED
+                                                                                            : QC_GRANULARITY_TENSOR,
+                                          o->v[k].method, o->v[k].bits};
     for (int mi = 0; mi < n_models && status == QC_OK; mi++) {
         const model_result *m = &ms[mi];
-        const int nt = m->stats->n_tensors, nv = o->n;
-        tensors[mi] = calloc((size_t)nt, sizeof **tensors);
-        ranges[mi] = calloc((size_t)nt * (size_t)nv + 1, sizeof **ranges);
-        numbers[mi] = calloc((size_t)(nt + 3) * (size_t)nv + 1, sizeof **numbers);
-        if (!tensors[mi] || !ranges[mi] || !numbers[mi]) {
-            status = cli_out_of_memory();
-            break;
+        const int64_t layer_images = o->layer_images < m->n ? o->layer_images : m->n;
+        for (int k = 0; k < o->n; k++) {
+            int which;
+            double sq = min_sqnr(m, k, &which);
+            results[mi][k] = (qc_report_result){
+                .correct = m->var[k].correct, .top1 = var_top1(m, k), .agreement = var_agree(m, k),
+                .kl = m->n ? m->var[k].kl_sum / (double)m->n : 0.0,
+                .speedup = m->var[k].seconds > 0 ? m->fp32_seconds / m->var[k].seconds : NAN,
+                .drop = var_drop(m, k), .min_sqnr = sq,
+                .min_sqnr_tensor = which >= 0 ? m->stats->tensors[which].name : NULL, .gated = gated(m, k, o)};
         }
-        double *top1 = numbers[mi], *agree = top1 + nv, *speed = agree + nv, *sq = speed + nv;
-        for (int k = 0; k < nv; k++) {
-            top1[k] = var_top1(m, k);
-            agree[k] = var_agree(m, k);
-            speed[k] = m->var[k].seconds > 0 ? m->fp32_seconds / m->var[k].seconds : NAN;
-        }
-        for (int i = 0; i < nt; i++) {
-            const qc_tensor_stats *ts = &m->stats->tensors[i];
-            qc_report_tensor *t = &tensors[mi][i];
-            t->name = ts->name;
-            t->hist = ts->hist.counts ? &ts->hist : NULL;
-            t->min = ts->t.min;
-            t->max = ts->t.max;
-            t->sqnr_db = sq + (size_t)i * nv;
-            t->ranges = ranges[mi] + (size_t)i * nv;
-            for (int k = 0; k < nv; k++) {
-                const qc_layer_error *l = &m->ev[k].layers[i];
-                qc_error_metrics e;
-                qc_error_acc_finish(&l->acc, &e);
-                sq[(size_t)i * nv + k] = l->acc.samples ? e.sqnr_db : NAN;
-                if (l->has_range)
-                    ranges[mi][(size_t)i * nv + t->n_ranges++] = (qc_report_range){names[k], l->lo, l->hi};
-            }
-        }
-        rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .fp32_top1 = fp32_top1(m),
-                                    .top1 = top1, .agreement = agree, .speedup = speed,
-                                    .n_tensors = nt, .tensors = tensors[mi]};
+        status = cli_status(qc_report_tensors_create(m->g, m->stats, m->ev, o->n, layer_images, &tensors[mi], &err),
+                            &err);
+        rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .labelled = m->labelled,
+                                    .layer_images = layer_images, .fp32_top1 = fp32_top1(m),
+                                    .results = results[mi], .n_tensors = m->stats->n_tensors, .tensors = tensors[mi]};
     }
-    if (status == QC_OK) {
-        qc_report r = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val, .n_variants = o->n,
-                        .variants = names, .n_models = n_models, .models = rm};
+    qc_report r = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
+                   .n_variants = o->n, .variants = variants, .n_models = n_models, .models = rm,
+                   .has_max_drop = !isnan(o->max_drop), .max_drop = o->max_drop, .has_min_sqnr = !isnan(o->min_sqnr),
+                   .min_sqnr = o->min_sqnr, .gate = o->gate, .n_failures = n_fail, .failures = failures};
+    if (status == QC_OK)
         status = cli_status(qc_report_html_write(&r, o->html, &err), &err);
-    }
-    for (int mi = 0; mi < n_models; mi++) {
+    for (int mi = 0; mi < n_models; mi++)
         free(tensors[mi]);
-        free(ranges[mi]);
-        free(numbers[mi]);
-    }
     return status;
 }
 
@@ -853,7 +836,7 @@ int cmd_compare(int argc, char **argv)
             printf("unreadable images skipped (--skip-bad): %lld of CALIB, %lld of VAL\n",
                    (long long)calib_skipped.count, (long long)o.val_skipped.count);
         if (o.html)
-            status = write_html(ms, n_models, &o, calib, val);
+            status = write_html(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
     }
     if (status == QC_OK && n_fail) {
         for (int i = 0; i < n_fail; i++)

@@ -2371,6 +2371,26 @@ static TCase *config_tcase(void)
     return t;
 }
 
+/* Textbook values of the 95 % Wilson score interval: 0 of 10 is [0, z²/(n + z²)], 50 of
+ * 100 is [0.4038, 0.5962], n + z² in the denominator keeping it inside [0, 1]. */
+START_TEST(the_report_interval_is_wilsons_score_interval)
+{
+    const double z2 = 1.959963984540054 * 1.959963984540054;
+    double lo, hi;
+    qc_report_wilson(0, 10, &lo, &hi);
+    ck_assert_msg(fabs(lo) < 1e-12 && fabs(hi - z2 / (10.0 + z2)) < 1e-12, "0/10: [%g, %g]", lo, hi);
+    qc_report_wilson(10, 10, &lo, &hi);
+    ck_assert_msg(fabs(hi - 1.0) < 1e-12 && fabs(lo - 10.0 / (10.0 + z2)) < 1e-12, "10/10: [%g, %g]", lo, hi);
+    qc_report_wilson(50, 100, &lo, &hi);
+    ck_assert_msg(fabs(lo - 0.4038) < 5e-5 && fabs(hi - 0.5962) < 5e-5, "50/100: [%g, %g]", lo, hi);
+    /* 90 % of 2,000 images: ±0.1 point is far inside the interval, noise */
+    qc_report_wilson(1800, 2000, &lo, &hi);
+    ck_assert_msg(hi - lo > 0.02 && lo < 0.899 && hi > 0.901, "1800/2000: [%g, %g]", lo, hi);
+    qc_report_wilson(0, 0, &lo, &hi);
+    ck_assert(isnan(lo) && isnan(hi));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("calib");
@@ -2429,6 +2449,9 @@ static Suite *suite(void)
     suite_add_tcase(s, metrics_tcase());
     suite_add_tcase(s, quantize_tcase());
     suite_add_tcase(s, config_tcase());
+    t = tcase_create("report");
+    tcase_add_test(t, the_report_interval_is_wilsons_score_interval);
+    suite_add_tcase(s, t);
     return s;
 }
 

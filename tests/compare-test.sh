@@ -179,7 +179,7 @@ if [ "$(json_get "$tmp/out" '["variants"].__len__()')" = 21 ]; then ok "--scheme
 expect "the table" 0 "$QCAL" compare $FAST --html "$tmp/r.html" "$M" "$CAL" "$VAL"
 contains "the table has the FP32 row" "$tmp/out" "fp32"
 contains "the table has a variant row" "$tmp/out" "symlowp/channel"
-if grep -q '<table id="accuracy">' "$tmp/r.html" && [ "$(grep -o '<svg' "$tmp/r.html" | wc -l)" -ge 6 ]; then
+if grep -q '<table id="variants">' "$tmp/r.html" && [ "$(grep -o '<svg' "$tmp/r.html" | wc -l)" -ge 6 ]; then
     ok "--html writes the table and the charts"
 else
     bad "--html writes the table and the charts"
