@@ -35,6 +35,16 @@ qc_status qc_onnx_save(const qc_graph *g, const char *path, qc_error *err);
 /* The same into a malloc'ed buffer. */
 qc_status qc_onnx_serialize(const qc_graph *g, void **data, size_t *size, qc_error *err);
 
+/* ---- NumPy arrays ---------------------------------------------------------------------- */
+
+/* Reads a NumPy .npy file (format 1.0 or 2.0; dtype '<f4', '<i8', '<i4', '|b1' or '|u1'; C
+ * order; header at most 10,000 bytes; shape within qc_value_check's limits) into v, whose
+ * data is malloc'ed and owned by the caller. A missing file is QC_ERR_IO; anything else wrong
+ * is QC_ERR_INPUT naming the file and the problem (io/npy.c). */
+qc_status qc_npy_read(const char *path, qc_value *v, qc_error *err);
+/* The same from a buffer; name is used in messages. */
+qc_status qc_npy_parse(const void *data, size_t size, const char *name, qc_value *v, qc_error *err);
+
 /* ---- images ---------------------------------------------------------------------------- */
 
 typedef enum {
