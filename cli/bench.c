@@ -13,6 +13,7 @@
 #define BENCH_USAGE                                                                                 \
     "usage: qcal bench MODEL [--int8 Q.onnx] [--scheme gemmlowp|symlowp] [--granularity tensor|channel]\n" \
     "                  [--batch N] [--runs N] [--json] [--quiet] [--threads N]\n"                   \
+    "                  [--input NAME=FILE.npy]...\n"                                                \
     "  Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on\n"  \
     "  one thread (the median of --runs runs), and the throughput of --batch inputs per run on\n"  \
     "  --threads threads, each with its own runs. Inputs are random: the time does not depend on\n" \
@@ -25,7 +26,8 @@
     "  --granularity  channel (default): one weight scale per output channel; tensor: one per\n"  \
     "                 tensor (--per-tensor)\n"                                                   \
     "  --batch N      inputs per run for the throughput (default 32)\n"                              \
-    "  --runs N       timed runs for each figure, after 3 untimed ones (default 20)\n"
+    "  --runs N       timed runs for each figure, after 3 untimed ones (default 20)\n"              \
+    "  --input NAME=FILE.npy  the constant a model input other than the timed one takes\n"
 
 #define CALIB_SAMPLES 8
 #define WARMUP_RUNS 3
@@ -79,6 +81,8 @@ static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int
     }
     if (st == QC_OK)
         st = qc_pass_fuse_qdq(*out, err);
+    if (st == QC_OK) /* --input's constants, as MODEL's */
+        st = qc_graph_copy_bindings(*out, fp32, err);
     qc_stats_destroy(s);
     free(buf);
     return st;
@@ -137,6 +141,8 @@ static int parse_options(int argc, char **argv, bench_options *o, const char **m
         bool bad = false;
         const char *v;
         int r = cli_common_option(&o->common, argc, argv, &i, BENCH_USAGE);
+        if (r == 0)
+            r = cli_model_io_option(false, argc, argv, &i, BENCH_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)

@@ -320,6 +320,77 @@ int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *us
     return v ? 1 : 0;
 }
 
+/* ---- a model's other inputs and its scored output: --input NAME=FILE.npy, --output NAME ---- */
+
+#define MAX_BOUND_INPUTS 16
+typedef struct {
+    const char *name, *file; /* point into argv */
+    size_t name_len;
+} bound_input;
+static bound_input bound_inputs[MAX_BOUND_INPUTS];
+static int n_bound_inputs;
+static const char *scored_output;
+
+int cli_model_io_option(bool output, int argc, char **argv, int *i, const char *usage)
+{
+    bool bad = false;
+    const char *v = cli_option_value("--input", argc, argv, i, &bad, usage);
+    if (!v && !bad && output && (v = cli_option_value("--output", argc, argv, i, &bad, usage))) {
+        qc_set_scored_output(scored_output = v);
+        return 1;
+    }
+    if (bad || !v)
+        return bad ? -1 : 0;
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1]) {
+        cli_usage_error(usage, "--input takes NAME=FILE.npy, not '%s'", v);
+        return -1;
+    }
+    for (int k = 0; k < n_bound_inputs; k++)
+        if (bound_inputs[k].name_len == (size_t)(eq - v) && !strncmp(bound_inputs[k].name, v, (size_t)(eq - v))) {
+            cli_usage_error(usage, "--input '%.*s' is given twice", (int)(eq - v), v);
+            return -1;
+        }
+    if (n_bound_inputs == MAX_BOUND_INPUTS) {
+        cli_usage_error(usage, "at most %d --input options", MAX_BOUND_INPUTS);
+        return -1;
+    }
+    bound_inputs[n_bound_inputs++] = (bound_input){v, eq + 1, (size_t)(eq - v)};
+    return 1;
+}
+
+const char *cli_scored_output(const qc_graph *g, const qc_image_input *in)
+{
+    return scored_output || g->n_outputs > 1 ? g->tensors[g->outputs[in->output]].name : NULL;
+}
+
+/* Each --input's array bound to the model's input of that name; a model without it is a usage
+ * error listing its inputs, a bad file exit 3 naming it. */
+static qc_status bind_model_inputs(qc_graph *g, const char *path, qc_error *err)
+{
+    for (int k = 0; k < n_bound_inputs; k++) {
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)bound_inputs[k].name_len, bound_inputs[k].name);
+        int t = qc_graph_find_tensor(g, name);
+        if (t < 0 || !g->tensors[t].is_input) {
+            char names[600] = "";
+            for (int i = 0; i < g->n_inputs; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s'%s'", i ? ", " : "",
+                         g->tensors[g->inputs[i]].name);
+            return qc_fail(err, QC_ERR_USAGE, "'%s' has no input '%s' (its inputs: %s)", path, name, names);
+        }
+        qc_value v;
+        qc_status st = qc_npy_read(bound_inputs[k].file, &v, err);
+        qc_error why;
+        if (st == QC_OK && (st = qc_graph_bind_input(g, t, &v, &why)) != QC_OK)
+            st = qc_fail(err, st, "'%s': %s", bound_inputs[k].file, why.msg);
+        free(v.data);
+        if (st != QC_OK)
+            return st;
+    }
+    return QC_OK;
+}
+
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
 {
     qc_error err;
@@ -328,6 +399,8 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
         st = qc_pass_fold_batchnorm(*g, &err);
     if (st == QC_OK && fuse)
         st = qc_pass_fuse_qdq(*g, &err);
+    if (st == QC_OK)
+        st = bind_model_inputs(*g, path, &err);
     if (st == QC_OK && hash)
         st = qc_stats_hash_file(path, hash, &err);
     if (st != QC_OK)
@@ -435,13 +508,8 @@ bool cli_model_is_quantized(const qc_graph *g)
 
 int cli_model_channels(const qc_graph *g)
 {
-    if (g->n_inputs != 1)
-        return 0;
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
-        return 0;
-    int64_t c = t->value.dims[qc_is_channels_last(t->value.dims) ? 3 : 1];
-    return c >= 1 && c <= INT32_MAX ? (int)c : 0;
+    qc_image_input in;
+    return qc_image_input_of(g, g->name, "", false, &in, NULL) == QC_OK ? in.channels : 0;
 }
 
 bool cli_pp_given(const cli_pp_flags *f)

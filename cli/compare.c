@@ -22,6 +22,7 @@
     "                    [--sample N [--seed S]] [--skip-bad]\n"                                 \
     "                    [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                    [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
+    "                    [--input NAME=FILE.npy]... [--output NAME]\n"                             \
     "  Gathers statistics of each MODEL over CALIB once, quantizes it in every variant\n"        \
     "  (scheme x granularity x method x bits; default gemmlowp,symlowp x tensor,channel, minmax,\n" \
     "  8 bits), runs each on qcal's executor over VAL and prints FP32 and each variant's top-1,\n" \
@@ -38,7 +39,9 @@
     "                 lowest KL, then smallest drop), named under the table\n"                 \
     "  --html FILE    a self-contained HTML report (table, charts, histograms, ranges)\n"      \
     "  --sample N     a reproducible class-balanced random subset of CALIB and of VAL (--seed S)\n" \
-    "  --skip-bad     report an unreadable image of CALIB or VAL and leave it out\n"
+    "  --skip-bad     report an unreadable image of CALIB or VAL and leave it out\n"            \
+    "  --input NAME=FILE.npy  the constant a model input other than the image takes\n"         \
+    "  --output NAME  the output whose scores are compared (default: the first)\n"
 
 #define MAX_MODELS 16
 #define MAX_VARIANTS 64
@@ -77,6 +80,7 @@ typedef struct {
 
 typedef struct {
     const char *path;
+    const char *output;    /* the scored output's name when it is a choice (cli_scored_output) */
     qc_graph *g;           /* owned, BatchNorm folded */
     qc_stats *stats;       /* owned */
     int channels, height, width, classes;
@@ -118,7 +122,7 @@ static int run_graph(const model_result *m, const qc_graph *g, int threads, floa
     /* steps only for the progress bar: every image is independent and stored by index */
     qc_eval_options eo = {.run = {.limit = m->n, .batch = 512, .threads = threads,
                                   .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .sink = store_logits, .sink_ctx = &sc};
+                          .sink = store_logits, .sink_ctx = &sc, .output = m->in.output};
     qc_error err;
     double start = cli_now();
     qc_status st = qc_eval_logits(g, &in, m->classes, &eo, &err);
@@ -187,7 +191,8 @@ static int model_setup(const char *path, const char *calib, const compare_option
     m->width = in.width;
     m->classes = in.classes;
     m->in = in;
-    m->probabilities = qc_output_is_probabilities(m->g, 0);
+    m->probabilities = status == QC_OK && qc_output_is_probabilities(m->g, in.output);
+    m->output = status == QC_OK ? cli_scored_output(m->g, &in) : NULL;
     if (status != QC_OK) {
         cli_error("%s", err.msg);
         return status;
@@ -445,6 +450,10 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         const model_result *m = &ms[mi];
         printf("%s\n  {\"model\": ", mi ? "," : "");
         cli_json_string(stdout, m->path);
+        if (m->output) {
+            printf(", \"output\": ");
+            cli_json_string(stdout, m->output);
+        }
         printf(", \"images\": %lld, \"labelled\": %lld, \"calib_images\": %lld,\n   \"fp32\": {\"correct\": %lld, \"top1\": ",
                (long long)m->n, (long long)m->labelled, (long long)m->stats->images,
                (long long)m->fp32_correct);
@@ -659,6 +668,8 @@ static int parse_options(int argc, char **argv, compare_options *o, const char *
             r = cli_images_option(&o->limit, NULL, argc, argv, &i, COMPARE_USAGE);
         if (r == 0)
             r = cli_select_option(&o->select, argc, argv, &i, COMPARE_USAGE);
+        if (r == 0)
+            r = cli_model_io_option(true, argc, argv, &i, COMPARE_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)

@@ -14,6 +14,7 @@
     "                 [--json] [--quiet]\n"                                                     \
     "                 [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                 [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
+    "                 [--input NAME=FILE.npy]... [--output NAME]\n"                             \
     "  Runs each model over the PNG and JPEG images (a folder scanned recursively, ImageFolder labels\n" \
     "  or --labels FILE) and prints top-1, top-5 and images/s. Models may be FP32 or quantized\n" \
     "  (QDQ pairs are fused into qcal's integer kernels, QOperator ops run as they are).\n"    \
@@ -21,13 +22,16 @@
     "  model (from 'qcal quantize'), unless flags say otherwise. Given FP32 models and quantized\n" \
     "  ones, each quantized model must come from one of the FP32 models given. --limit N takes\n" \
     "  the first N images in sorted order (the first classes of an ImageFolder); --sample N a\n" \
-    "  reproducible class-balanced random subset (--seed S, default 0).\n"
+    "  reproducible class-balanced random subset (--seed S, default 0). A model input other than\n" \
+    "  the image takes a constant from --input NAME=FILE.npy; --output NAME scores another output\n" \
+    "  than the first.\n"
 
 #define MAX_MODELS 16
 #define TOP_K 5
 
 typedef struct {
     const char *path;
+    char output[256];   /* the scored output's name when it is a choice (cli_scored_output), or "" */
     int64_t images, skipped, labelled, top1, top5;
     double seconds;
 } eval_result;
@@ -124,6 +128,8 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     if (status != QC_OK)
         goto end;
     *res = (eval_result){.path = path};
+    if (cli_scored_output(g, &in))
+        snprintf(res->output, sizeof res->output, "%s", cli_scored_output(g, &in));
     cli_progress progress;
     cli_progress_start(&progress, "eval", qc_pass_count(&(qc_pass_inputs){.set = set}, o->limit),
                        o->common.quiet);
@@ -131,7 +137,7 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     qc_pass_inputs inputs = {.set = set, .pp = &pp};
     qc_eval_options eo = {.run = {.limit = o->limit, .batch = o->batch, .threads = o->common.threads,
                                   .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .keep_unreadable = o->skip_bad, .sink = eval_sink, .sink_ctx = &sc};
+                          .keep_unreadable = o->skip_bad, .sink = eval_sink, .sink_ctx = &sc, .output = in.output};
     double start = cli_now();
     status = qc_eval_logits(g, &inputs, in.classes, &eo, &err);
     res->seconds = cli_now() - start;
@@ -160,6 +166,10 @@ static void print_result_json(const eval_result *r, const eval_options *o)
 {
     printf("{\"model\": ");
     cli_json_string(stdout, r->path);
+    if (r->output[0]) {
+        printf(", \"output\": ");
+        cli_json_string(stdout, r->output);
+    }
     printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->images,
            (long long)r->skipped, (long long)r->labelled);
     if (r->labelled)
@@ -262,6 +272,8 @@ int cmd_eval(int argc, char **argv)
             r = cli_images_option(&o.limit, &o.batch, argc, argv, &i, EVAL_USAGE);
         if (r == 0)
             r = cli_select_option(&o.select, argc, argv, &i, EVAL_USAGE);
+        if (r == 0)
+            r = cli_model_io_option(true, argc, argv, &i, EVAL_USAGE);
         if (r < 0)
             return QC_ERR_USAGE;
         if (r > 0)

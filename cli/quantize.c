@@ -23,6 +23,7 @@
     "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
     "                  [--size HxW] [--crop HxW] [--scale S]\n"                                     \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                    \
+    "                  [--input NAME=FILE.npy]...\n"                    \
     "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG or JPEG\n"\
     "  under IMAGES, writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each\n" \
     "  quantized tensor's range and parameters. The statistics must match MODEL: its hash and\n"  \
@@ -115,6 +116,8 @@ static int parse_options(int argc, char **argv, quantize_options *o, const char 
             r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_select_option(&o->select, argc, argv, &i, QUANTIZE_USAGE);
+        if (r == 0)
+            r = cli_model_io_option(false, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)
             r = cli_range_option(&o->q.range, argc, argv, &i, QUANTIZE_USAGE);
         if (r == 0)

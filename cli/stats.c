@@ -18,7 +18,7 @@
     "                  [--sample N [--seed S]] [--skip-bad] [--batch N] [--threads N] [--json]\n"  \
     "                  [--quiet]\n"                                                                 \
     "                  [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n"   \
-    "                  [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                                                    \
+    "                  [--color gray|rgb|bgr] [--layout nchw|nhwc] [--input NAME=FILE.npy]...\n"                         \
     "       qcal stats MODEL --stats STATS.json [--method LIST] [--n N] [--percentile P]\n"        \
     "                  [--bits B] [--allow-partial] [--json]\n"                                     \
     "  Runs the FP32 model over the PNG and JPEG images and records, for its input, every activation\n"    \
@@ -302,6 +302,8 @@ static int parse_options(int argc, char **argv, stats_options *o, const char **p
             r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, STATS_USAGE);
         if (r == 0)
             r = cli_select_option(&o->select, argc, argv, &i, STATS_USAGE);
+        if (r == 0)
+            r = cli_model_io_option(false, argc, argv, &i, STATS_USAGE);
         if (r == 0)
             r = cli_range_option(&o->params, argc, argv, &i, STATS_USAGE);
         if (r < 0)
