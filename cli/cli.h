@@ -155,6 +155,10 @@ const char *cli_graph_meta(const qc_graph *g, const char *key);
  * DequantizeLinear, DynamicQuantizeLinear, QLinear*, QGemm, ConvInteger or MatMulInteger
  * node. */
 bool cli_model_is_quantized(const qc_graph *g);
+/* A quantized g (cli_model_is_quantized) is refused by the commands that quantize or gather
+ * statistics (exit 3, printed, naming the file, the first quantized op and what to do);
+ * QC_OK otherwise. */
+int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command);
 /* The channels of g's image input (qc_image_input_of), or 0. */
 int cli_model_channels(const qc_graph *g);
 /* The source-model check of quantized files: q records the hash of the FP32 model it was

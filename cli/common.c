@@ -506,6 +506,24 @@ bool cli_model_is_quantized(const qc_graph *g)
     return false;
 }
 
+int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command)
+{
+    if (!cli_model_is_quantized(g))
+        return QC_OK;
+    const char *op = "qcal.format metadata";
+    for (int i = 0; i < g->n_nodes; i++) {
+        const char *t = g->nodes[i].op_type;
+        if (strstr(t, "Quantize") || strstr(t, "QLinear") || strstr(t, "Integer") || !strcmp(t, "QGemm")) {
+            op = t;
+            break;
+        }
+    }
+    cli_error("'%s' is already quantized (%s): %s takes the FP32 model it came from; 'qcal eval' runs "
+              "this one, beside the FP32 model to compare them",
+              path, op, command);
+    return QC_ERR_INPUT;
+}
+
 int cli_model_channels(const qc_graph *g)
 {
     qc_image_input in;

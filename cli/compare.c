@@ -182,6 +182,8 @@ static int model_setup(const char *path, const char *calib, const compare_option
     qc_model_card card = {0};
     m->path = path;
     int status = cli_load_model(path, false, &m->g, &hash);
+    if (status == QC_OK)
+        status = cli_refuse_quantized(m->g, path, "compare");
     if (status != QC_OK)
         return status;
     qc_image_input in = {0};

@@ -397,7 +397,8 @@ int cmd_stats(int argc, char **argv)
     qc_stats *s = NULL;
     uint64_t hash = 0;
     double seconds = -1;
-    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK)
+    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK ||
+        (status = cli_refuse_quantized(g, pos[0], "stats")) != QC_OK)
         goto end;
     if (o.stats_file) {
         /* the file must have been gathered with the preprocessing MODEL takes now */
