@@ -447,6 +447,9 @@ static qc_status layer_image(layer_ctx *c, qc_exec *x32, const int *fp32_of, con
         return qc_fail(err, QC_ERR_IO, "out of memory");
     memcpy(c->cap[i], in->data, sizeof(float) * (size_t)size);
     c->cap_n[i] = size;
+    for (int k = 0; k < c->g->n_inputs; k++) /* inputs bound to a constant (--input) */
+        if (c->g->tensors[c->g->inputs[k]].value.data)
+            capture_observer(c, c->g, c->g->inputs[k], &c->g->tensors[c->g->inputs[k]].value);
     for (int k = 0; k < n_variants; k++) {
         if ((st = activation_codes(c, fp32_of, &v[k], err)) != QC_OK)
             return st;
