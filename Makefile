@@ -32,7 +32,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/conformance
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-FUZZ_TARGETS := onnx png stats
+FUZZ_TARGETS := onnx png stats npy
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay-%)
 
 # The binary: qcal, qcal-san under SANITIZE=1, or QCAL_BIN=path (a second build

@@ -250,6 +250,45 @@ START_TEST(a_file_is_read_whole_and_a_missing_one_is_an_io_error)
 }
 END_TEST
 
+/* Files numpy itself wrote (np.save, format 2.0 by np.lib.format.write_array): the fuzz
+ * corpus's seeds, relative to the repository root where make check runs the suites. */
+START_TEST(files_numpy_wrote_read_back_with_numpys_values)
+{
+    static const struct {
+        const char *file;
+        qc_dtype dtype;
+        int rank;
+        int64_t dims[2];
+        int64_t first, last; /* the first and last element as integers (floats: x4) */
+    } cases[] = {
+        {"f4-1x4.npy", QC_FLOAT, 2, {1, 4}, 2, 3},         /* 0.5 ... 0.75 */
+        {"i8-2x3.npy", QC_INT64, 2, {2, 3}, -3, 2},        /* arange(6) - 3 */
+        {"i4-scalar.npy", QC_INT32, 0, {0, 0}, 7, 7},
+        {"b1-3.npy", QC_BOOL, 1, {3, 0}, 1, 1},
+        {"u1-2x2-v2.npy", QC_UINT8, 2, {2, 2}, 0, 3},
+        {"u1-empty-0x2.npy", QC_UINT8, 2, {0, 2}, -1, -1}, /* no elements */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char path[256];
+        snprintf(path, sizeof path, "tests/fuzz/corpus/npy/%s", cases[c].file);
+        qc_value v;
+        qc_error err;
+        ck_assert_msg(qc_npy_read(path, &v, &err) == QC_OK, "%s", err.msg);
+        ck_assert_int_eq(v.dtype, cases[c].dtype);
+        ck_assert_int_eq(v.rank, cases[c].rank);
+        for (int d = 0; d < v.rank; d++)
+            ck_assert_int_eq(v.dims[d], cases[c].dims[d]);
+        const int64_t n = qc_value_count(&v);
+        if (n > 0) {
+            double k = v.dtype == QC_FLOAT ? 4.0 : 1.0;
+            ck_assert_int_eq((int64_t)(qc_read_scalar(&v, 0) * k), cases[c].first);
+            ck_assert_int_eq((int64_t)(qc_read_scalar(&v, n - 1) * k), cases[c].last);
+        }
+        free(v.data);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("npy");
@@ -257,6 +296,7 @@ static Suite *suite(void)
     tcase_add_test(read, every_supported_dtype_reads_back_exactly_in_both_versions);
     tcase_add_test(read, float_values_keep_their_bits_and_shapes_take_every_spelling);
     tcase_add_test(read, a_file_is_read_whole_and_a_missing_one_is_an_io_error);
+    tcase_add_test(read, files_numpy_wrote_read_back_with_numpys_values);
     suite_add_tcase(s, read);
     TCase *hostile = tcase_create("hostile");
     tcase_set_timeout(hostile, 120);
