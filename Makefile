@@ -32,7 +32,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/onnx.pb-c.o
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TESTS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%) $(BUILD)/tests/conformance
 BENCHES := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-FUZZ_TARGETS := onnx png stats config
+FUZZ_TARGETS := onnx png stats config npy
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz-replay-%)
 
 # The binary: qcal, qcal-san under SANITIZE=1, or QCAL_BIN=path (a second build
@@ -135,7 +135,7 @@ check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) zoo
 	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/fuzz-replay.sh tests/valgrind-test.sh tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
 	    tests/compare-test.sh tests/html-test.sh tests/install-test.sh tests/zoo-check.sh tests/style-test.sh \
 	    tests/ranges-export-test.sh tests/rounding-test.sh tests/images-test.sh tests/options-test.sh tests/presets-test.sh \
-	    tests/accuracy-aware-test.sh tests/vocabulary-test.sh
+	    tests/accuracy-aware-test.sh tests/vocabulary-test.sh tests/multi-io-test.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance

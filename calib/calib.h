@@ -475,9 +475,10 @@ typedef struct {
     bool keep_unreadable;   /* an image that cannot be read goes to the sink, not an error */
     qc_eval_sink sink;      /* may return an error to stop */
     void *sink_ctx;
+    int output;             /* the scores' output, an index into g->outputs (qc_image_input.output) */
 } qc_eval_options;
 
-/* Runs g (its first output: `classes` float scores) over the inputs, each alone on one of
+/* Runs g (its output o->output: `classes` float scores) over the inputs, each alone on one of
  * the threads, and gives each input's scores to o->sink in input order: the same calls
  * whatever the threads and the batch. */
 qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classes, const qc_eval_options *o,

@@ -346,6 +346,8 @@ qc_status qc_eval_variant_create(const qc_graph *fp32, const qc_stats *s, const 
     /* which tensors to compare, found before fusion rewrites the QDQ patterns */
     if (st == QC_OK && (st = qc_eval_map_tensors(v->g, s, &v->report, &v->maps, &v->n_maps, err)) == QC_OK)
         st = qc_pass_fuse_qdq(v->g, err);
+    if (st == QC_OK) /* the inputs given by --input: the same constants as the FP32 model's */
+        st = qc_graph_copy_bindings(v->g, fp32, err);
     if (st == QC_OK && (st = qc_layer_errors_create(s, &v->report, &v->layers, err)) == QC_OK)
         v->n_layers = s->n_tensors;
     const qc_node *n = st == QC_OK ? unsupported_node(v->g) : NULL;
@@ -439,12 +441,15 @@ static qc_status layer_image(layer_ctx *c, qc_exec *x32, const int *fp32_of, con
     if (st != QC_OK)
         return qc_fail(err, st, "%s: %s", model, why.msg);
     /* the executor reports what nodes produce; the input is copied here */
-    const int i = c->g->inputs[0];
+    const int i = qc_graph_fed_input(c->g, 0);
     const int64_t size = qc_value_count(in);
     if (!ensure(&c->cap[i], &c->cap_size[i], size))
         return qc_fail(err, QC_ERR_IO, "out of memory");
     memcpy(c->cap[i], in->data, sizeof(float) * (size_t)size);
     c->cap_n[i] = size;
+    for (int k = 0; k < c->g->n_inputs; k++) /* inputs bound to a constant (--input) */
+        if (c->g->tensors[c->g->inputs[k]].value.data)
+            capture_observer(c, c->g, c->g->inputs[k], &c->g->tensors[c->g->inputs[k]].value);
     for (int k = 0; k < n_variants; k++) {
         if ((st = activation_codes(c, fp32_of, &v[k], err)) != QC_OK)
             return st;
@@ -480,7 +485,7 @@ qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats
         st = variant_start(fp32, s, &v[k], &runs[k], err);
     if (st == QC_OK)
         qc_exec_set_observer(x32, capture_observer, &c);
-    const qc_value *shape = &fp32->tensors[fp32->inputs[0]].value;
+    const qc_value *shape = &fp32->tensors[qc_graph_fed_input(fp32, 0)].value;
     int64_t dims[QC_MAX_RANK], size = 1;
     for (int d = 0; d < shape->rank; d++)
         size *= (dims[d] = d ? shape->dims[d] : 1);

@@ -36,10 +36,10 @@ void qc_top_k(const float *x, int n, int k, int *top)
 qc_status qc_eval_batch_input(const qc_graph *g, const char *path, int *rank, int64_t *dims, int64_t *per_sample,
                               bool *fixed_batch, qc_error *err)
 {
-    if (g->n_inputs != 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: bench times models of one input", path,
-                       g->n_inputs);
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    if (qc_graph_fed_count(g) != 1)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs not given by --input: bench times models of one input",
+                       path, qc_graph_fed_count(g));
+    const qc_tensor *t = &g->tensors[qc_graph_fed_input(g, 0)];
     if (t->value.dtype != QC_FLOAT || t->value.rank < 1)
         return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' is not a float tensor with a batch dimension", path,
                        t->name);
@@ -80,7 +80,7 @@ static qc_status logits_after(void *ctx, int worker, int64_t slot, int64_t index
     logits_ctx *c = ctx;
     (void)worker;
     (void)index;
-    const qc_value *out = qc_exec_output(x, 0);
+    const qc_value *out = qc_exec_output(x, c->o->output);
     if (out->dtype != QC_FLOAT || qc_value_count(out) != c->classes)
         return qc_fail(err, QC_ERR_INPUT, "the output is not %d float scores", c->classes);
     memcpy(c->logits + slot * c->classes, out->data, sizeof(float) * (size_t)c->classes);

@@ -40,6 +40,7 @@ static const cli_option rows[] = {
     {"--runs", .kind = CLI_INT64, FIELD(runs), .arg = "N", .min = 1, .max = 100000,
      .help = "timed runs for each figure, after 3 untimed ones (default 20)"},
     {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common), .usage = "[--json] [--quiet] [--threads N]"},
+    {.kind = CLI_GROUP, .rows = cli_input_rows, FIELD(common)},
     {0},
 };
 
@@ -93,6 +94,8 @@ static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int
     }
     if (st == QC_OK)
         st = qc_pass_fuse_qdq(*out, err);
+    if (st == QC_OK) /* --input's constants, as MODEL's */
+        st = qc_graph_copy_bindings(*out, fp32, err);
     qc_stats_destroy(s);
     free(buf);
     return st;

@@ -175,9 +175,18 @@ int cli_model_setup(const char *model_path, const qc_graph *g, int channels, con
 /* Did the user give any preprocessing flag? */
 bool cli_pp_given(const cli_pp_flags *f);
 
+/* --input NAME=FILE.npy (repeatable: a constant for the model input NAME, bound to every model
+ * cli_load_model loads) and --output NAME (the output read as class scores,
+ * qc_set_scored_output): rows over no field (the values are the process's), included by a
+ * CLI_GROUP row at any offset. */
+extern const cli_option cli_input_rows[], cli_output_rows[];
+/* The scored output's name for reports: set when --output was given or g has several
+ * outputs, NULL otherwise. */
+const char *cli_scored_output(const qc_graph *g, const qc_image_input *in);
 /* Loads the ONNX model at path: BatchNorm folded, and with fuse its QDQ patterns fused into
  * integer ops (a model to run as it is; not one to quantize or observe for statistics). hash,
- * when not NULL, gets the FNV-1a of the file that statistics record. Prints what goes wrong;
+ * when not NULL, gets the FNV-1a of the file that statistics record. The --input constants are
+ * bound to its inputs (qc_graph_bind_input). Prints what goes wrong;
  * returns the exit status. */
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
 /* The statistics in stats_path, checked against the model they are used with: its graph g and
@@ -215,7 +224,11 @@ const char *cli_graph_meta(const qc_graph *g, const char *key);
  * DequantizeLinear, DynamicQuantizeLinear, QLinear*, QGemm, ConvInteger or MatMulInteger
  * node. */
 bool cli_model_is_quantized(const qc_graph *g);
-/* The channels of g's single float NCHW or NHWC input (fixed channels and size), or 0. */
+/* A quantized g (cli_model_is_quantized) is refused by the commands that quantize or gather
+ * statistics (exit 3, printed, naming the file, the first quantized op and what to do);
+ * QC_OK otherwise. */
+int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command);
+/* The channels of g's image input (qc_image_input_of), or 0. */
 int cli_model_channels(const qc_graph *g);
 /* The source-model check of quantized files: q records the hash of the FP32 model it was
  * quantized from (qcal.source_model_hash); QC_OK when it is fp32_hash or q records none,

@@ -290,6 +290,84 @@ void cli_report_skip(void *ctx, const char *msg)
         cli_warning("skipping: %s", msg);
 }
 
+/* ---- a model's other inputs and its scored output: --input NAME=FILE.npy, --output NAME ---- */
+
+#define MAX_BOUND_INPUTS 16
+typedef struct {
+    const char *name, *file; /* point into argv */
+    size_t name_len;
+} bound_input;
+static bound_input bound_inputs[MAX_BOUND_INPUTS];
+static int n_bound_inputs;
+static const char *scored_output;
+
+/* NAME=FILE.npy, each NAME once; the process's list, bound by cli_load_model. */
+static bool parse_bound_input(const char *v, void *field)
+{
+    (void)field;
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1] || n_bound_inputs == MAX_BOUND_INPUTS)
+        return false;
+    for (int k = 0; k < n_bound_inputs; k++)
+        if (bound_inputs[k].name_len == (size_t)(eq - v) && !strncmp(bound_inputs[k].name, v, (size_t)(eq - v)))
+            return false;
+    bound_inputs[n_bound_inputs++] = (bound_input){v, eq + 1, (size_t)(eq - v)};
+    return true;
+}
+
+static bool parse_scored_output(const char *v, void *field)
+{
+    (void)field;
+    qc_set_scored_output(scored_output = v);
+    return true;
+}
+
+const cli_option cli_input_rows[] = {
+    {"--input", .kind = CLI_CUSTOM, .parse = parse_bound_input, .arg = "NAME=FILE.npy",
+     .usage = "[--input NAME=FILE.npy]...",
+     .help = "the constant (a NumPy .npy file) fed on every run to model input NAME, one other than the image; "
+             "repeatable",
+     .expects = "NAME=FILE.npy, each NAME once (at most 16)"},
+    {0},
+};
+const cli_option cli_output_rows[] = {
+    {"--output", .kind = CLI_CUSTOM, .parse = parse_scored_output, .arg = "NAME",
+     .help = "the model output whose scores are used (default: the first); recorded in JSON"},
+    {0},
+};
+
+const char *cli_scored_output(const qc_graph *g, const qc_image_input *in)
+{
+    return scored_output || g->n_outputs > 1 ? g->tensors[g->outputs[in->output]].name : NULL;
+}
+
+/* Each --input's array bound to the model's input of that name; a model without it is a usage
+ * error listing its inputs, a bad file exit 3 naming it. */
+static qc_status bind_model_inputs(qc_graph *g, const char *path, qc_error *err)
+{
+    for (int k = 0; k < n_bound_inputs; k++) {
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)bound_inputs[k].name_len, bound_inputs[k].name);
+        int t = qc_graph_find_tensor(g, name);
+        if (t < 0 || !g->tensors[t].is_input) {
+            char names[600] = "";
+            for (int i = 0; i < g->n_inputs; i++)
+                snprintf(names + strlen(names), sizeof names - strlen(names), "%s'%s'", i ? ", " : "",
+                         g->tensors[g->inputs[i]].name);
+            return qc_fail(err, QC_ERR_USAGE, "'%s' has no input '%s' (its inputs: %s)", path, name, names);
+        }
+        qc_value v;
+        qc_status st = qc_npy_read(bound_inputs[k].file, &v, err);
+        qc_error why;
+        if (st == QC_OK && (st = qc_graph_bind_input(g, t, &v, &why)) != QC_OK)
+            st = qc_fail(err, st, "'%s': %s", bound_inputs[k].file, why.msg);
+        free(v.data);
+        if (st != QC_OK)
+            return st;
+    }
+    return QC_OK;
+}
+
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
 {
     qc_error err;
@@ -298,6 +376,8 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
         st = qc_pass_fold_batchnorm(*g, &err);
     if (st == QC_OK && fuse)
         st = qc_pass_fuse_qdq(*g, &err);
+    if (st == QC_OK)
+        st = bind_model_inputs(*g, path, &err);
     if (st == QC_OK && hash)
         st = qc_stats_hash_file(path, hash, &err);
     return cli_status(st, &err);
@@ -444,15 +524,28 @@ bool cli_model_is_quantized(const qc_graph *g)
     return false;
 }
 
+int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command)
+{
+    if (!cli_model_is_quantized(g))
+        return QC_OK;
+    const char *op = "qcal.format metadata";
+    for (int i = 0; i < g->n_nodes; i++) {
+        const char *t = g->nodes[i].op_type;
+        if (strstr(t, "Quantize") || strstr(t, "QLinear") || strstr(t, "Integer") || !strcmp(t, "QGemm")) {
+            op = t;
+            break;
+        }
+    }
+    cli_error("'%s' is already quantized (%s): %s takes the FP32 model it came from; 'qcal eval' runs "
+              "this one, beside the FP32 model to compare them",
+              path, op, command);
+    return QC_ERR_INPUT;
+}
+
 int cli_model_channels(const qc_graph *g)
 {
-    if (g->n_inputs != 1)
-        return 0;
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
-    if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
-        return 0;
-    int64_t c = t->value.dims[qc_is_channels_last(t->value.dims) ? 3 : 1];
-    return c >= 1 && c <= INT32_MAX ? (int)c : 0;
+    qc_image_input in;
+    return qc_image_input_of(g, g->name, "", false, &in, NULL) == QC_OK ? in.channels : 0;
 }
 
 bool cli_pp_given(const cli_pp_flags *f)

@@ -53,6 +53,7 @@ typedef struct {
 
 typedef struct {
     const char *path;
+    const char *output;    /* the scored output's name when it is a choice (cli_scored_output) */
     qc_graph *g;           /* owned, BatchNorm folded */
     qc_stats *stats;       /* owned */
     int channels, height, width, classes;
@@ -95,7 +96,7 @@ static int run_graph(const model_result *m, const qc_graph *g, int threads, floa
     /* steps only for the progress bar: every image is independent and stored by index */
     qc_eval_options eo = {.run = {.limit = m->n, .batch = 512, .threads = threads,
                                   .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .sink = store_logits, .sink_ctx = &sc};
+                          .sink = store_logits, .sink_ctx = &sc, .output = m->in.output};
     qc_error err;
     double start = cli_now();
     qc_status st = qc_eval_logits(g, &in, m->classes, &eo, &err);
@@ -152,6 +153,8 @@ static int model_setup(const char *path, const char *calib, const compare_option
     qc_model_card card = {0};
     m->path = path;
     int status = cli_load_model(path, false, &m->g, &hash);
+    if (status == QC_OK)
+        status = cli_refuse_quantized(m->g, path, "compare");
     if (status != QC_OK)
         return status;
     qc_image_input in = {0};
@@ -161,7 +164,8 @@ static int model_setup(const char *path, const char *calib, const compare_option
     m->width = in.width;
     m->classes = in.classes;
     m->in = in;
-    m->probabilities = qc_output_is_probabilities(m->g, 0);
+    m->probabilities = status == QC_OK && qc_output_is_probabilities(m->g, in.output);
+    m->output = status == QC_OK ? cli_scored_output(m->g, &in) : NULL;
     if (cli_status(status, &err) != QC_OK)
         return status;
     if ((status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, pp)) != QC_OK)
@@ -514,6 +518,8 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
     for (int mi = 0; mi < n_models; mi++) {
         const model_result *m = &ms[mi];
         cli_json_field(m->path, "%s\n  {\"model\": ", mi ? "," : "");
+        if (m->output)
+            cli_json_field(m->output, ", \"output\": ");
         printf(", \"images\": %lld, \"labelled\": %lld, \"calib_images\": %lld,\n   \"fp32\": {\"correct\": %lld, \"top1\": ",
                (long long)m->n, (long long)m->labelled, (long long)m->stats->images,
                (long long)m->fp32_correct);
@@ -633,6 +639,8 @@ static const cli_option rows[] = {
      .help = "a reproducible class-balanced random subset of CALIB and of VAL (--seed S)"},
     {"--skip-bad", .kind = CLI_DOC, .help = "report an unreadable image of CALIB or VAL and leave it out"},
     {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {.kind = CLI_GROUP, .rows = cli_input_rows, FIELD(pp)},
+    {.kind = CLI_GROUP, .rows = cli_output_rows, FIELD(pp)},
     {0},
 };
 

@@ -14,6 +14,7 @@
 
 typedef struct {
     const char *path;
+    char output[256];   /* the scored output's name when it is a choice (cli_scored_output), or "" */
     int64_t images, skipped, labelled, top1, top5;
     double seconds;
 } eval_result;
@@ -35,6 +36,8 @@ static const cli_option rows[] = {
     {"--scores", .kind = CLI_FLAG, FIELD(scores), .usage = ""},
     {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
     {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {.kind = CLI_GROUP, .rows = cli_input_rows, FIELD(pp)},
+    {.kind = CLI_GROUP, .rows = cli_output_rows, FIELD(pp)},
     {0},
 };
 
@@ -46,7 +49,9 @@ static const cli_command command = {
     "card (MODEL.json), else the card inside a quantized model (from 'qcal quantize'), unless flags say "
     "otherwise. Given FP32 models and quantized ones, each quantized model must come from one of the FP32 "
     "models given. --limit N takes the first N images in sorted order (the first classes of an "
-    "ImageFolder); --sample N a reproducible class-balanced random subset (--seed S, default 0).",
+    "ImageFolder); --sample N a reproducible class-balanced random subset (--seed S, default 0). A model "
+    "input other than the image takes a constant from --input NAME=FILE.npy; --output NAME scores another "
+    "output than the first.",
     rows, MAX_MODELS + 1, "eval takes at most 16 models"};
 
 /* A path as one TSV field: backslash, tab, newline and carriage return escaped as \\, \t,
@@ -132,6 +137,8 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     if (status != QC_OK)
         goto end;
     *res = (eval_result){.path = path};
+    if (cli_scored_output(g, &in))
+        snprintf(res->output, sizeof res->output, "%s", cli_scored_output(g, &in));
     cli_progress progress;
     cli_progress_start(&progress, "eval", path, qc_pass_count(&(qc_pass_inputs){.set = set}, o->select.limit),
                        o->common.quiet);
@@ -139,7 +146,8 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     qc_pass_inputs inputs = {.set = set, .pp = &pp};
     qc_eval_options eo = {.run = {.limit = o->select.limit, .batch = o->select.batch, .threads = o->common.threads,
                                   .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .keep_unreadable = o->select.skip_bad, .sink = eval_sink, .sink_ctx = &sc};
+                          .keep_unreadable = o->select.skip_bad, .sink = eval_sink, .sink_ctx = &sc,
+                          .output = in.output};
     double start = cli_now();
     status = qc_eval_logits(g, &inputs, in.classes, &eo, &err);
     res->seconds = cli_now() - start;
@@ -166,6 +174,8 @@ static void print_fraction_json(const char *key, int64_t count, int64_t total)
 static void print_result_json(const eval_result *r, const eval_options *o)
 {
     cli_json_field(r->path, "{\"model\": ");
+    if (r->output[0])
+        cli_json_field(r->output, ", \"output\": ");
     printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->images,
            (long long)r->skipped, (long long)r->labelled);
     if (r->labelled)

@@ -134,6 +134,7 @@ static const cli_option rows[] = {
     {"--skip-bad", .kind = CLI_DOC, .help = "with IMAGES: report an unreadable image and leave it out"},
     {.kind = CLI_GROUP, .rows = cli_batch_rows, FIELD(select)},
     {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {.kind = CLI_GROUP, .rows = cli_input_rows, FIELD(pp)},
     {0},
 };
 
@@ -563,7 +564,8 @@ int cmd_quantize(int argc, char **argv)
         goto end;
 
     uint64_t hash = 0;
-    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK)
+    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK ||
+        (status = cli_refuse_quantized(g, pos[0], "quantize")) != QC_OK)
         goto end;
     /* The preprocessing the statistics must have been gathered with, and that the quantized
      * model takes: MODEL's card (or the default), the flags laid over. */

@@ -60,6 +60,7 @@ static const cli_option rows[] = {
     {"--batch", .kind = CLI_DOC, .arg = "N", .help = "images in flight per step, rounded up to a multiple of 16 (default 32)"},
     {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
     {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {.kind = CLI_GROUP, .rows = cli_input_rows, FIELD(pp)},
     {"--stats", .kind = CLI_STRING, FIELD(stats_file), .arg = "FILE", .usage = "",
      .help = "print the ranges from a saved statistics file instead of running; it must match MODEL (hash, "
              "tensors, the preprocessing of its card and the flags) and hold all shards of a split"},
@@ -352,7 +353,8 @@ int cmd_stats(int argc, char **argv)
     qc_stats *s = NULL;
     uint64_t hash = 0;
     double seconds = -1;
-    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK)
+    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK ||
+        (status = cli_refuse_quantized(g, pos[0], "stats")) != QC_OK)
         goto end;
     if (o.stats_file) {
         /* the file must have been gathered with the preprocessing MODEL takes now */

@@ -105,24 +105,20 @@ static qc_status ensure_buffer(qc_exec *x, const qc_node *n, int t, size_t bytes
 static qc_status bind_inputs(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
 {
     const qc_graph *g = x->g;
-    if (n_inputs != g->n_inputs)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' takes %d input%s, %d given", g->name, g->n_inputs,
-                       g->n_inputs == 1 ? "" : "s", n_inputs);
+    const int fed = qc_graph_fed_count(g);
+    qc_status s;
+    if (n_inputs != fed)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' takes %d input%s, %d given", g->name, fed,
+                       fed == 1 ? "" : "s", n_inputs);
+    for (int i = 0; i < g->n_inputs; i++)
+        if (g->tensors[g->inputs[i]].value.data)
+            x->values[g->inputs[i]] = g->tensors[g->inputs[i]].value; /* bound to a constant */
     for (int i = 0; i < n_inputs; i++) {
-        const qc_tensor *t = &g->tensors[g->inputs[i]];
-        const qc_value *v = &inputs[i];
-        char want[96], got[96];
-        if (t->value.dtype != QC_UNDEFINED && v->dtype != t->value.dtype)
-            return qc_fail(err, QC_ERR_INPUT, "input '%s' of '%s' is %s, %s given", t->name, g->name,
-                           qc_dtype_name(t->value.dtype), qc_dtype_name(v->dtype));
-        bool fits = t->value.rank < 0 || t->value.rank == v->rank;
-        for (int d = 0; fits && t->value.rank >= 0 && d < v->rank; d++)
-            fits = (t->symbolic >> d & 1) || t->value.dims[d] == v->dims[d];
-        if (!fits)
-            return qc_fail(err, QC_ERR_INPUT, "input '%s' of '%s' has shape %s, %s given", t->name,
-                           g->name, qc_shape_str(&t->value, want, sizeof want),
-                           qc_shape_str(v, got, sizeof got));
-        x->values[g->inputs[i]] = *v;
+        const int ti = qc_graph_fed_input(g, i);
+        const qc_tensor *t = &g->tensors[ti];
+        if ((s = qc_input_fits(g, t, &inputs[i], "", err)) != QC_OK)
+            return s;
+        x->values[ti] = inputs[i];
     }
     return QC_OK;
 }

@@ -117,4 +117,9 @@ void qc_node_release_state(qc_node *n);
 /* The FP32 kernels' element type for a dtype; false for the types they do not handle. */
 bool qc_elem_of(qc_dtype t, qc_f32_elem *e);
 
+/* Whether v can feed graph input t: its dtype, and its size in every fixed dimension (inputs.c);
+ * what prefixes the given value in the message ("the value "). */
+qc_status qc_input_fits(const qc_graph *g, const qc_tensor *t, const qc_value *v, const char *what,
+                        qc_error *err);
+
 #endif

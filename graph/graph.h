@@ -203,6 +203,20 @@ bool qc_resize_on_codes(const qc_node *n);
 /* Removes nodes and tensors nothing depends on. */
 void qc_pass_prune(qc_graph *g);
 
+/* Inputs bound to a constant (a model's inputs other than its image, --input): the tensor of
+ * graph input `tensor` keeps a copy of v (its data, owned by the graph; is_const stays false,
+ * so passes and writers still see an input), and qc_exec_run takes it from there on every run.
+ * v's dtype must be the input's, its fixed dimensions the input's (a symbolic one takes any
+ * size): QC_ERR_INPUT naming the input otherwise. Bind after qc_graph_prepare and the passes. */
+qc_status qc_graph_bind_input(qc_graph *g, int tensor, const qc_value *v, qc_error *err);
+/* The inputs fed at run time: those not bound; the k-th of them as a tensor index, -1 past
+ * the end. */
+int qc_graph_fed_count(const qc_graph *g);
+int qc_graph_fed_input(const qc_graph *g, int k);
+/* Binds each input of dst that has a bound namesake in src to the same value (a graph derived
+ * from src, e.g. quantized, runs with src's constants). */
+qc_status qc_graph_copy_bindings(qc_graph *dst, const qc_graph *src, qc_error *err);
+
 /* Is this op type (default domain) supported? */
 bool qc_op_supported(const char *op_type, const char *domain);
 /* Names of the supported ops, NULL-terminated. */
@@ -220,7 +234,8 @@ typedef struct qc_exec qc_exec;
 qc_exec *qc_exec_create(const qc_graph *g);
 void qc_exec_destroy(qc_exec *x);
 void qc_exec_set_observer(qc_exec *x, qc_observer fn, void *ctx);
-/* Runs the graph on inputs given in the order of g->inputs. Shapes may differ from the
+/* Runs the graph on inputs given in the order of g->inputs, less those bound to a constant
+ * (qc_graph_bind_input), which are fed from the graph. Shapes may differ from the
  * static ones (dynamic batch); every node's output shape is inferred again. */
 qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err);
 /* The i-th graph output of the last run; valid until the next run. */

@@ -35,6 +35,16 @@ qc_status qc_onnx_save(const qc_graph *g, const char *path, qc_error *err);
 /* The same into a malloc'ed buffer. */
 qc_status qc_onnx_serialize(const qc_graph *g, void **data, size_t *size, qc_error *err);
 
+/* ---- NumPy arrays ---------------------------------------------------------------------- */
+
+/* Reads a NumPy .npy file (format 1.0 or 2.0; dtype '<f4', '<i8', '<i4', '|b1' or '|u1'; C
+ * order; header at most 10,000 bytes; shape within qc_value_check's limits) into v, whose
+ * data is malloc'ed and owned by the caller. A missing file is QC_ERR_IO; anything else wrong
+ * is QC_ERR_INPUT naming the file and the problem (io/npy.c). */
+qc_status qc_npy_read(const char *path, qc_value *v, qc_error *err);
+/* The same from a buffer; name is used in messages. */
+qc_status qc_npy_parse(const void *data, size_t size, const char *name, qc_value *v, qc_error *err);
+
 /* ---- images ---------------------------------------------------------------------------- */
 
 typedef enum {
@@ -65,7 +75,15 @@ typedef struct {
     int channels, height, width, classes;
     bool channels_last; /* the input is N x H x W x C: images are fed HWC */
     int64_t dims[4];    /* the input's shape for one image: 1 x C x H x W or 1 x H x W x C */
+    int input;          /* the image input's tensor: the one input not bound to a constant */
+    int output;         /* the scored output, an index into g->outputs (qc_set_scored_output) */
 } qc_image_input;
+/* The output read as class scores by name (--output), set once before models are read; NULL
+ * (the default) is the first output. A model without that output is QC_ERR_USAGE listing its
+ * outputs. The image input is the one input not bound to a constant (qc_graph_bind_input); with
+ * several, the float 4-D one with 1 or 3 channels, and any other unbound input is refused by
+ * name ("needs --input NAME=FILE.npy"). */
+void qc_set_scored_output(const char *name);
 /* Whether a 4-D image input's dims read as channels-last: C = 1 or 3 in the last axis and
  * another size in axis 1 (the rule qc_image_input_of applies), unless the layout was set. */
 bool qc_is_channels_last(const int64_t dims[4]);

@@ -39,13 +39,73 @@ bool qc_is_channels_last(const int64_t dims[4])
     return (dims[3] == 1 || dims[3] == 3) && dims[1] != 1 && dims[1] != 3;
 }
 
+static const char *scored_output; /* --output: NULL for the first output */
+
+void qc_set_scored_output(const char *name)
+{
+    scored_output = name;
+}
+
+/* A float 4-D input with 1 or 3 channels in either layout. */
+static bool looks_like_image(const qc_tensor *t)
+{
+    const int64_t *d = t->value.dims;
+    return t->value.dtype == QC_FLOAT && t->value.rank == 4 && !(t->symbolic & 0xe) &&
+           (d[1] == 1 || d[1] == 3 || d[3] == 1 || d[3] == 3);
+}
+
+/* The input images are fed to: the only input not bound to a constant, or among several the
+ * one image-shaped input; every other one must be bound. */
+static qc_status image_tensor(const qc_graph *g, const char *path, const char *command, int *image,
+                              qc_error *err)
+{
+    const int fed = qc_graph_fed_count(g);
+    if (fed == 0)
+        return qc_fail(err, QC_ERR_INPUT, "'%s' has no input left to feed images to: %s needs one image input",
+                       path, command);
+    *image = qc_graph_fed_input(g, 0);
+    for (int k = 0; fed > 1 && k < fed; k++)
+        if (looks_like_image(&g->tensors[qc_graph_fed_input(g, k)])) {
+            *image = qc_graph_fed_input(g, k);
+            break;
+        }
+    for (int k = 0; k < fed; k++) {
+        const int t = qc_graph_fed_input(g, k);
+        if (t != *image)
+            return qc_fail(err, QC_ERR_INPUT, "'%s': model input '%s' needs --input %s=FILE.npy (the images go to '%s')",
+                           path, g->tensors[t].name, g->tensors[t].name, g->tensors[*image].name);
+    }
+    return QC_OK;
+}
+
+/* The output read as class scores: --output's, or the first; an unknown name lists them. */
+static qc_status scored_output_of(const qc_graph *g, const char *path, int *output, qc_error *err)
+{
+    *output = 0;
+    if (!scored_output)
+        return QC_OK;
+    char names[600] = "";
+    for (int k = 0; k < g->n_outputs; k++) {
+        const char *name = g->tensors[g->outputs[k]].name;
+        if (!strcmp(name, scored_output)) {
+            *output = k;
+            return QC_OK;
+        }
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s'%s'", k ? ", " : "", name);
+    }
+    return qc_fail(err, QC_ERR_USAGE, "'%s' has no output '%s' (its outputs: %s)", path, scored_output, names);
+}
+
 qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
                             bool classifier, qc_image_input *in, qc_error *err)
 {
-    if (g->n_inputs != 1)
-        return qc_fail(err, QC_ERR_INPUT, "'%s' has %d inputs: %s needs one image input", path,
-                       g->n_inputs, command);
-    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    qc_status st = image_tensor(g, path, command, &in->input, err);
+    if (st == QC_OK)
+        st = scored_output_of(g, path, &in->output, err);
+    if (st != QC_OK)
+        return st;
+    const qc_tensor *t = &g->tensors[in->input];
     if (t->value.dtype != QC_FLOAT || t->value.rank != 4 || (t->symbolic & 0xe))
         return qc_fail(err, QC_ERR_INPUT,
                        "'%s': input '%s' is not a float N x C x H x W (or N x H x W x C) tensor of "
@@ -64,14 +124,14 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
         in->dims[k] = k == 0 ? 1 : d[k];
     in->classes = 0;
     if (g->n_outputs >= 1) {
-        const qc_tensor *o = &g->tensors[g->outputs[0]];
+        const qc_tensor *o = &g->tensors[g->outputs[in->output]];
         int64_t n = qc_value_count(&o->value);
         if (o->value.dtype == QC_FLOAT && o->value.rank >= 1 && n >= 1 && n <= INT32_MAX)
             in->classes = (int)n;
     }
     if (classifier && in->classes < 1)
         return qc_fail(err, QC_ERR_INPUT, "'%s': output '%s' is not a float vector of class scores",
-                       path, g->n_outputs ? g->tensors[g->outputs[0]].name : "(none)");
+                       path, g->n_outputs ? g->tensors[g->outputs[in->output]].name : "(none)");
     return QC_OK;
 }
 

@@ -542,8 +542,11 @@ void qc_stats_observer(void *ctx, const qc_graph *g, int tensor, const qc_value 
 
 void qc_stats_observe_inputs(qc_stats *s, const qc_graph *g, const qc_value *inputs, int n)
 {
-    for (int i = 0; i < n && i < g->n_inputs; i++)
-        qc_stats_observer(s, g, g->inputs[i], &inputs[i]);
+    for (int i = 0; i < n && i < qc_graph_fed_count(g); i++)
+        qc_stats_observer(s, g, qc_graph_fed_input(g, i), &inputs[i]);
+    for (int i = 0; i < g->n_inputs; i++) /* inputs bound to a constant: the same value every run */
+        if (g->tensors[g->inputs[i]].value.data)
+            qc_stats_observer(s, g, g->inputs[i], &g->tensors[g->inputs[i]].value);
 }
 
 void qc_stats_add_image(qc_stats *s, const char *rel)

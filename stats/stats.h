@@ -192,7 +192,8 @@ void qc_stats_flush(qc_stats *s);
 #define QC_STATS_GROUP 16
 /* The qc_observer to give qc_exec_set_observer, ctx = the worker's qc_stats. */
 void qc_stats_observer(void *ctx, const qc_graph *g, int tensor, const qc_value *value);
-/* Records the graph inputs (the executor does not report them). */
+/* Records the graph inputs (the executor does not report them): inputs holds those fed at run
+ * time (qc_graph_fed_input), and inputs bound to a constant are recorded from the graph. */
 void qc_stats_observe_inputs(qc_stats *s, const qc_graph *g, const qc_value *inputs, int n);
 /* Counts one image and adds its relative path to the digest. */
 void qc_stats_add_image(qc_stats *s, const char *rel);

@@ -7,7 +7,7 @@ set -u
 BUILD=${QCAL_BUILD:-build}
 passed=0
 failed=0
-for t in onnx png stats config; do
+for t in onnx png stats config npy; do
     dirs="tests/fuzz/corpus/$t"
     [ -d "tests/fuzz/regressions/$t" ] && dirs="$dirs tests/fuzz/regressions/$t"
     [ "$t" = onnx ] && dirs="$dirs tests/data/onnx-bad tests/data/onnx-odd"

@@ -845,5 +845,12 @@ else:
 else
     skip "activations model: onnx, onnxruntime or the validation set for it missing"
 fi
+# a model already quantized (another tool's QDQ file) is refused by the commands that quantize
+for cmd in stats quantize; do
+    expect "$cmd of an already quantized model is exit 3" 3 "$QCAL" $cmd --quiet -o "$tmp/requant.out" tests/data/qdq/lenet-qdq.onnx "$IMG"
+    contains "$cmd names the file and the quantized op" "$tmp/err" "'tests/data/qdq/lenet-qdq.onnx' is already quantized (QuantizeLinear)"
+done
+expect "compare of an already quantized model is exit 3" 3 "$QCAL" compare --quiet tests/data/qdq/lenet-qdq.onnx "$IMG" "$VAL"
+absent "the refusals leave no file" "$tmp/requant.out"
 
 summary quantize

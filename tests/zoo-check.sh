@@ -14,6 +14,8 @@
 # all of it; QCAL_ZOO_MODELS="a b" restricts the models, QCAL_ZOO_MATCH=REGEX the variants
 # (e.g. "qoperator"); QCAL_ZOO_RESULTS=FILE appends
 # "model variant agreement steps layers worst-steps worst-off" lines.
+# A model already quantized (the zoo's quantize_dynamic one) is checked in FP32 (run as it is,
+# one image per run) and must be refused by stats and quantize (exit 3).
 # Prints "zoo: N passed, N failed".
 set -u
 tmp=$(mktemp -d /tmp/qcal-zoo.XXXXXX)
@@ -88,6 +90,9 @@ echo "zoo: ${#variants[@]} variants per model"
 declare -A QUANTIZE_GAP=()
 
 models=${QCAL_ZOO_MODELS:-$(cd "$ZOO" && ls *.onnx | sed 's/\.onnx$//')}
+if [ ! -f "$ZOO/resnet18_dynamic.onnx" ] && [ -z "${QCAL_ZOO_MODELS:-}" ]; then
+    skip "resnet18_dynamic: skipped: not in the zoo (quantize_dynamic needs the venv with onnx and onnxruntime that tools/install-deps.sh makes)"
+fi
 # under the sanitizers (QCAL_SKIP_FULL=1) two models: residual Adds, depthwise Conv and Clip
 [ "${QCAL_SKIP_FULL:-}" = 1 ] && [ -z "${QCAL_ZOO_MODELS:-}" ] && models="resnet18 mobilenet_v2"
 for m in $models; do
@@ -110,12 +115,28 @@ for m in $models; do
         bad "qcal eval $m FP32 ($(head -c 200 "$tmp/err"))"
         continue
     fi
-    if ! "$QCAL" stats --quiet --threads $THREADS -o "$d/stats.json" "$model" "$ZOO/calib" 2>"$tmp/err"; then
+    "$QCAL" stats --quiet --threads $THREADS -o "$d/stats.json" "$model" "$ZOO/calib" 2>"$tmp/err"
+    rc=$?
+    files=()
+    prequantized=
+    if [ "$rc" -eq 3 ] && grep -q "is already quantized" "$tmp/err"; then
+        # ONNX Runtime's quantize_dynamic output: run as it is (FP32 check below), never
+        # quantized again; stats and quantize must say so, exit 3, and write nothing
+        prequantized=1
+        ok "qcal stats refuses $m, already quantized ($(head -c 120 "$tmp/err"))"
+        "$QCAL" quantize --quiet -o "$d/q.onnx" "$model" "$ZOO/calib" 2>"$tmp/err"
+        rc=$?
+        if [ "$rc" -eq 3 ] && grep -q "is already quantized" "$tmp/err" && [ ! -e "$d/q.onnx" ]; then
+            ok "qcal quantize refuses $m, already quantized"
+        else
+            bad "qcal quantize refuses $m, already quantized (exit $rc: $(head -c 200 "$tmp/err"))"
+        fi
+    elif [ "$rc" -ne 0 ]; then
         bad "qcal stats $m ($(head -c 200 "$tmp/err"))"
         continue
     fi
-    files=()
     for v in "${variants[@]}"; do
+        [ -n "$prequantized" ] && break
         IFS=- read -r s g me b f <<<"$v"
         pc=
         [ "$g" = channel ] && pc=--per-channel

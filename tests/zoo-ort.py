@@ -6,7 +6,9 @@ One process per model. Prints "ok   …" / "FAIL …" lines:
 
   FP32       ONNX Runtime's logits of FP32.onnx on VAL.npy against qcal's (DIR/fp32.pred,
              `qcal eval --scores`): top-1 equal on every image, relative error < 1e-3
-             (max over images of max|qcal - ort| / max|ort|).
+             (max over images of max|qcal - ort| / max|ort|). A model quantized by
+             quantize_dynamic is run as it is, one image at a time (its DynamicQuantizeLinear
+             ranges are per run).
   layers     every quantized layer of each variant (DIR/VARIANT.layers, cut by zoo-onnx.py)
              run by ONNX Runtime on qcal's own 8-bit inputs (DIR/VARIANT.dump, written by
              zoo-dump for the first LAYER_IMAGES images). qcal's code must be the exactly
@@ -54,8 +56,12 @@ def qcal_scores(pred):
 def ort_logits(path, x):
     s = session(path)
     name = s.get_inputs()[0].name
-    return np.concatenate([s.run(None, {name: x[i:i + 32]})[0]
-                           for i in range(0, len(x), 32)]).astype(np.float64)
+    # DynamicQuantizeLinear takes its range from the whole batch: one image per run, as qcal
+    # (the op type is plain text in the protobuf)
+    with open(path, "rb") as f:
+        batch = 1 if b"DynamicQuantizeLinear" in f.read() else 32
+    return np.concatenate([s.run(None, {name: x[i:i + batch]})[0]
+                           for i in range(0, len(x), batch)]).astype(np.float64)
 
 
 def read_dump(path, images):

@@ -19,6 +19,22 @@ install_onnxruntime() {
     python3 -m pip install -q onnxruntime || echo "warning: onnxruntime not installed; its tests will be skipped" >&2
 }
 
+# ONNX Runtime's quantize_dynamic (one model of the zoo, tools/make-zoo.py) needs the onnx
+# package beside onnxruntime; it goes into a venv of its own, never into the python3 the tests
+# pick: /opt/qcal-venv as root, else ~/.cache/qcal-venv (tools/make-zoo.py looks in both).
+qcal_venv() {
+    if [ "$(id -u)" = 0 ]; then echo /opt/qcal-venv; else echo "$HOME/.cache/qcal-venv"; fi
+}
+
+install_venv() {
+    venv=$(qcal_venv)
+    "$venv/bin/python" -c "import onnx, onnxruntime.quantization" >/dev/null 2>&1 && return 0
+    echo "installing onnx and onnxruntime from PyPI into the venv $venv" >&2
+    { python3 -m venv --system-site-packages "$venv" &&
+        "$venv/bin/python" -m pip install -q onnx onnxruntime; } ||
+        echo "warning: $venv not made; the zoo's quantize_dynamic model will be skipped" >&2
+}
+
 have_all() {
     pkg-config --exists libpng libjpeg libcjson libprotobuf-c openblas check || return 1
     command -v protoc-c >/dev/null 2>&1 || return 1
@@ -40,3 +56,4 @@ $SUDO apt-get update -q
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends \
     $BUILD_PKGS $TEST_PKGS
 install_onnxruntime
+install_venv

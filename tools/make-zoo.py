@@ -18,6 +18,15 @@ writes into OUT_DIR (every file written to a temporary name, then renamed):
                                ImageNet's mean and std)
   NAME.labels                  "NNN.png label" per validation image, the label the FP32 model's
                                own argmax (PyTorch's), for `qcal eval --labels`
+  resnet18_dynamic.onnx        resnet18.onnx quantized by ONNX Runtime's own
+                               onnxruntime.quantization.quantize_dynamic (defaults: int8
+                               weights; DynamicQuantizeLinear, ConvInteger, MatMulInteger,
+                               Cast, Mul), with its card and labels (its own argmax in ONNX
+                               Runtime, one image per run). quantize_dynamic needs the onnx
+                               package beside onnxruntime: it runs in the venv that
+                               tools/install-deps.sh makes ($QCAL_VENV, else /opt/qcal-venv,
+                               else ~/.cache/qcal-venv); without one, this model is skipped
+                               (said on stderr), never a failure.
 
 Exported ops qcal does not support are expected: the zoo checker lists those models as
 unsupported. Running the script twice writes the same files. Exit status 3 when torch or
@@ -25,6 +34,7 @@ torchvision is missing (the Makefile then reports "skipped").
 """
 import json
 import os
+import subprocess
 import sys
 import warnings
 
@@ -103,6 +113,84 @@ MODELS = {
     "vit_tiny": small_vit,
     "efficientnet_b0_tfsame": lambda: tf_same(tvm.efficientnet_b0(num_classes=CLASSES)),
 }
+
+
+# Models another tool derives from a zoo model: name -> the model it is made from.
+DERIVED = {"resnet18_dynamic": "resnet18"}
+
+# Run by the venv's interpreter: quantize_dynamic, then the labels (the quantized model's own
+# argmax, one image per run as qcal runs it: DynamicQuantizeLinear's range is per run).
+DYNAMIC_SCRIPT = r'''
+import sys, numpy as np, onnxruntime as ort
+from onnxruntime.quantization import quantize_dynamic
+src, dst, val, labels = sys.argv[1:5]
+quantize_dynamic(src, dst)
+so = ort.SessionOptions()
+so.intra_op_num_threads = 2
+s = ort.InferenceSession(dst, so, providers=["CPUExecutionProvider"])
+x = np.load(val)
+name = s.get_inputs()[0].name
+with open(labels, "w") as f:
+    for i in range(len(x)):
+        f.write("%d\n" % int(s.run(None, {name: x[i:i + 1]})[0].argmax()))
+print(ort.__version__)
+'''
+
+
+def venv_python():
+    """The interpreter of the venv with onnx and onnxruntime, or None."""
+    places = [os.environ.get("QCAL_VENV"), "/opt/qcal-venv", os.path.expanduser("~/.cache/qcal-venv")]
+    for venv in filter(None, places):
+        py = os.path.join(venv, "bin", "python")
+        if os.access(py, os.X_OK) and subprocess.run(
+                [py, "-c", "import onnx, onnxruntime.quantization"], capture_output=True).returncode == 0:
+            return py
+    return None
+
+
+def derive_dynamic(name, out_dir):
+    """NAME.onnx from its source by ONNX Runtime's quantize_dynamic; False when skipped."""
+    py = venv_python()
+    if not py:
+        print("make-zoo: %s: skipped: no venv with onnx and onnxruntime (tools/install-deps.sh makes "
+              "/opt/qcal-venv, or set QCAL_VENV)" % name, file=sys.stderr)
+        return False
+    source = os.path.join(out_dir, DERIVED[name])
+    path = os.path.join(out_dir, name + ".onnx")
+    labels_tmp = path + ".labels.tmp"
+    try:
+        run = subprocess.run([py, "-c", DYNAMIC_SCRIPT, source + ".onnx", path + ".tmp",
+                              os.path.join(out_dir, "val.npy"), labels_tmp],
+                             capture_output=True, text=True, check=True)
+    except subprocess.CalledProcessError as e:
+        print("make-zoo: %s: quantize_dynamic failed: %s" % (name, e.stderr.strip()[-400:]), file=sys.stderr)
+        sys.exit(1)
+    os.replace(path + ".tmp", path)
+    with open(labels_tmp) as f:
+        labels = [int(l) for l in f]
+    os.remove(labels_tmp)
+    with open(source + ".json") as f:
+        card = json.load(f)
+    card["name"] = name
+    card["made_by"] = "tools/make-zoo.py (%s quantized by onnxruntime %s quantize_dynamic)" % (
+        DERIVED[name], run.stdout.strip())
+    write_atomic(os.path.join(out_dir, name + ".json"), lambda p: write_json(p, card))
+    write_atomic(os.path.join(out_dir, name + ".labels"), lambda p: write_label_file(
+        p, labels, "the quantized model's own argmax (ONNX Runtime, one image per run)"))
+    return True
+
+
+def write_json(p, card):
+    with open(p, "w") as f:
+        json.dump(card, f, indent=1)
+        f.write("\n")
+
+
+def write_label_file(p, labels, comment):
+    with open(p, "w") as f:
+        f.write("# %s\n" % comment)
+        for i, label in enumerate(labels):
+            f.write("%03d.png %d\n" % (i, label))
 
 
 def synthetic_image(rng):
@@ -193,19 +281,8 @@ def export(name, out_dir, calib, val):
             "classes": ["class %d" % i for i in range(CLASSES)],
             "made_by": "tools/make-zoo.py (torchvision %s, untrained weights)" % torchvision.__version__}
 
-    def write_card(p):
-        with open(p, "w") as f:
-            json.dump(card, f, indent=1)
-            f.write("\n")
-
-    def write_labels(p):
-        with open(p, "w") as f:
-            f.write("# the FP32 model's own argmax (PyTorch)\n")
-            for i, label in enumerate(labels):
-                f.write("%03d.png %d\n" % (i, label))
-
-    write_atomic(os.path.join(out_dir, name + ".json"), write_card)
-    write_atomic(os.path.join(out_dir, name + ".labels"), write_labels)
+    write_atomic(os.path.join(out_dir, name + ".json"), lambda p: write_json(p, card))
+    write_atomic(os.path.join(out_dir, name + ".labels"), lambda p: write_label_file(p, labels, "the FP32 model's own argmax (PyTorch)"))
     return path, len(set(labels))
 
 
@@ -214,11 +291,15 @@ def main():
         print("usage: make-zoo.py OUT_DIR [NAME...]", file=sys.stderr)
         return 2
     out_dir = sys.argv[1]
-    names = sys.argv[2:] or list(MODELS)
-    unknown = [n for n in names if n not in MODELS]
+    names = sys.argv[2:] or list(MODELS) + list(DERIVED)
+    unknown = [n for n in names if n not in MODELS and n not in DERIVED]
     if unknown:
-        print("make-zoo: unknown model %s (known: %s)" % (unknown[0], " ".join(MODELS)), file=sys.stderr)
+        print("make-zoo: unknown model %s (known: %s)" % (unknown[0], " ".join(list(MODELS) + list(DERIVED))),
+              file=sys.stderr)
         return 2
+    # a derived model after its source, which is written too
+    sources = [DERIVED[n] for n in names if n in DERIVED and DERIVED[n] not in names]
+    names = [n for n in sources + names if n in MODELS] + [n for n in names if n in DERIVED]
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(2)
     rng = np.random.default_rng(20261206)
@@ -231,6 +312,10 @@ def main():
 
     write_atomic(os.path.join(out_dir, "val.npy"), write_val)
     for name in names:
+        if name in DERIVED:
+            if derive_dynamic(name, out_dir):
+                print("%s (quantize_dynamic of %s)" % (os.path.join(out_dir, name + ".onnx"), DERIVED[name]))
+            continue
         path, classes = export(name, out_dir, calib, val)
         print("%s (%d classes predicted)" % (path, classes))
     return 0
