@@ -53,7 +53,7 @@ complete_words() { # WORD… : what completing the last word offers
 got=$(complete_words qcal quantize m.onnx --sch)
 [ "$got" = --scheme ] && ok "completion: options" || bad "completion: options ($got)"
 got=$(complete_words qcal quantize m.onnx --scheme "")
-[ "$got" = "gemmlowp symlowp" ] && ok "completion: option values" || bad "completion: option values ($got)"
+[ "$got" = "gemmlowp symlowp mixed" ] && ok "completion: option values" || bad "completion: option values ($got)"
 every=1
 for cmd in $commands; do
     got=" $(complete_words qcal "$cmd" --) "
