@@ -56,12 +56,13 @@ const char *cli_option_value(const char *name, int argc, char **argv, int *i, bo
 bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 bool cli_parse_float(const char *s, float *out);
 
-/* Preprocessing flags: --size HxW --crop HxW --scale S --mean M[,M,M] --std S[,S,S]
+/* Preprocessing flags: --size HxW | --resize S (the shorter side), --crop HxW (or N), --scale S --mean M[,M,M] --std S[,S,S]
  * --color gray|rgb|bgr. cli_pp_option consumes one; cli_pp_apply lays the given ones over pp.
  * cli_pp_option also takes --layout nchw|nhwc, which it sets at once (qc_set_image_layout). */
 typedef struct {
     bool has_size, has_crop, has_scale, has_mean, has_std, has_color;
     int size_h, size_w, crop_h, crop_w;
+    int resize_short; /* --resize S; 0 when not given */
     float scale;
     int n_mean, n_std;
     float mean[3], std[3];

@@ -131,11 +131,14 @@ int cli_common_option(cli_common *c, int argc, char **argv, int *i, const char *
 static bool parse_hw(const char *s, int *h, int *w)
 {
     char *end;
-    long a = strtol(s, &end, 10);
-    if (end == s || (*end != 'x' && *end != 'X'))
+    long a = strtol(s, &end, 10), b = a;
+    if (end == s || (*end && *end != 'x' && *end != 'X'))
         return false;
-    const char *rest = end + 1;
-    long b = strtol(rest, &end, 10);
+    const char *rest = end + 1; /* "N" alone is N x N */
+    if (*end)
+        b = strtol(rest, &end, 10);
+    else
+        rest = s;
     if (end == rest || *end || a < 1 || b < 1 || a > 16384 || b > 16384)
         return false;
     *h = (int)a;
@@ -280,6 +283,11 @@ int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *us
         if (!parse_hw(v, &f->size_h, &f->size_w))
             return cli_usage_error(usage, "--size takes HxW, e.g. 224x224, not '%s'", v), -1;
         f->has_size = true;
+    } else if ((v = cli_option_value("--resize", argc, argv, i, &bad, usage))) {
+        int64_t s;
+        if (!cli_parse_int(v, 1, 16384, &s))
+            return cli_usage_error(usage, "--resize takes the shorter side in pixels, e.g. 256, not '%s'", v), -1;
+        f->resize_short = (int)s;
     } else if ((v = cli_option_value("--crop", argc, argv, i, &bad, usage))) {
         if (!parse_hw(v, &f->crop_h, &f->crop_w))
             return cli_usage_error(usage, "--crop takes HxW, e.g. 224x224, not '%s'", v), -1;
@@ -317,6 +325,8 @@ int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *us
     }
     if (bad)
         return -1;
+    if (v && f->has_size && f->resize_short)
+        return cli_usage_error(usage, "--resize S and --size HxW both say how to resize: give one"), -1;
     return v ? 1 : 0;
 }
 
@@ -446,7 +456,7 @@ int cli_model_channels(const qc_graph *g)
 
 bool cli_pp_given(const cli_pp_flags *f)
 {
-    return f->has_size || f->has_crop || f->has_scale || f->has_mean || f->has_std || f->has_color;
+    return f->has_size || f->resize_short || f->has_crop || f->has_scale || f->has_mean || f->has_std || f->has_color;
 }
 
 bool cli_source_hash(const qc_graph *q, uint64_t *hash)
@@ -521,7 +531,7 @@ int cli_model_setup(const char *model_path, const qc_graph *g, int channels, con
         char *beside = qc_model_card_path(model_path);
         cli_error("the preprocessing of '%s' is unknown: it is a quantized model with no model card "
                   "beside it ('%s') and none inside it (metadata qcal.model_card); give the flags "
-                  "(--size, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
+                  "(--size or --resize, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
                   model_path, beside ? beside : "?", beside ? beside : "?");
         free(beside);
         return QC_ERR_INPUT;
@@ -535,9 +545,10 @@ int cli_model_setup(const char *model_path, const qc_graph *g, int channels, con
 
 bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
 {
-    if (f->has_size) {
-        pp->resize_h = f->size_h;
-        pp->resize_w = f->size_w;
+    if (f->has_size || f->resize_short) {
+        pp->resize_h = f->has_size ? f->size_h : 0;
+        pp->resize_w = f->has_size ? f->size_w : 0;
+        pp->resize_short = f->resize_short;
     }
     if (f->has_crop) {
         pp->crop_h = f->crop_h;

@@ -20,7 +20,7 @@
     "                    [--layer-images N] [--max-drop P] [--min-sqnr DB] [--gate VARIANT]\n"   \
     "                    [--html FILE] [--json] [--quiet] [--threads N]\n"                       \
     "                    [--sample N [--seed S]] [--skip-bad]\n"                                 \
-    "                    [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
+    "                    [--size HxW | --resize S] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                    [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
     "  Gathers statistics of each MODEL over CALIB once, quantizes it in every variant\n"        \
     "  (scheme x granularity x method x bits; default gemmlowp,symlowp x tensor,channel, minmax,\n" \

@@ -12,7 +12,7 @@
     "usage: qcal eval MODEL... IMAGES [--labels FILE] [--limit N] [--batch N] [--threads N]\n" \
     "                 [--sample N [--seed S]] [--predictions FILE [--scores]] [--skip-bad]\n"  \
     "                 [--json] [--quiet]\n"                                                     \
-    "                 [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
+    "                 [--size HxW | --resize S] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                 [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
     "  Runs each model over the PNG and JPEG images (a folder scanned recursively, ImageFolder labels\n" \
     "  or --labels FILE) and prints top-1, top-5 and images/s. Models may be FP32 or quantized\n" \

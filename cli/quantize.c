@@ -21,7 +21,7 @@
     "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
     "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
     "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
-    "                  [--size HxW] [--crop HxW] [--scale S]\n"                                     \
+    "                  [--size HxW | --resize S] [--crop HxW] [--scale S]\n"                       \
     "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                    \
     "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG or JPEG\n"\
     "  under IMAGES, writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each\n" \

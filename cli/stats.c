@@ -17,7 +17,7 @@
     "                  [--method LIST] [--n N] [--percentile P] [--bits B] [--limit N]\n"          \
     "                  [--sample N [--seed S]] [--skip-bad] [--batch N] [--threads N] [--json]\n"  \
     "                  [--quiet]\n"                                                                 \
-    "                  [--size HxW] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n"   \
+    "                  [--size HxW | --resize S] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
     "                  [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                                                    \
     "       qcal stats MODEL --stats STATS.json [--method LIST] [--n N] [--percentile P]\n"        \
     "                  [--bits B] [--allow-partial] [--json]\n"                                     \

@@ -44,11 +44,13 @@ typedef enum {
 } qc_color;
 
 /* How an image becomes a model input (CHW floats): convert to the colour model, resize
- * (bilinear) to resize_h × resize_w, center-crop to crop_h × crop_w, then for every
- * channel c: x = (pixel * scale - mean[c]) / std[c], with pixel in 0..255. */
+ * (bilinear) to resize_h × resize_w, or its shorter side to resize_short (the other side
+ * scaled alike, truncated, as torchvision's Resize(S)), center-crop to crop_h × crop_w, then
+ * for every channel c: x = (pixel * scale - mean[c]) / std[c], with pixel in 0..255. */
 typedef struct {
     qc_color color;
     int resize_h, resize_w; /* 0: no resize (unless the image does not fit the model) */
+    int resize_short;       /* 0: none; else resize_h and resize_w are 0 */
     int crop_h, crop_w;     /* 0: no crop */
     float scale;
     float mean[3], std[3];
@@ -146,7 +148,8 @@ qc_status qc_image_set_keep_readable(qc_image_set *set, qc_color color, int64_t 
  *                     "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] },
  *     "classes": ["T-shirt/top", …],
  *     "fp32_top1": { "correct": 9120, "images": 10000, "fraction": 0.912 } }
- * "size", "crop", "mean", "std", "classes" and "fp32_top1" are optional. */
+ * "size", "crop", "mean", "std", "classes" and "fp32_top1" are optional; "resize": S (the
+ * shorter side to S, qc_preprocess.resize_short) may stand instead of "size". */
 typedef struct {
     bool found;            /* a card was found and parsed */
     char *path;            /* owned */
@@ -171,7 +174,7 @@ qc_status qc_model_card_parse(const char *text, const char *name, int channels,
 /* The card path beside model_path (NAME.onnx → NAME.json), malloc'ed; NULL when out of memory. */
 char *qc_model_card_path(const char *model_path);
 /* The card as canonical JSON text with pp as its preprocessing, malloc'ed in *out: fixed key
- * order ("qcal", "name", "preprocess" {"color", "size", "crop", "scale", "mean", "std"},
+ * order ("qcal", "name", "preprocess" {"color", "size" or "resize", "crop", "scale", "mean", "std"},
  * "classes", "fp32_top1" {"correct", "images"}), floats in the fewest of 6 to 9 digits that read back exactly, one
  * mean and std per channel of the colour model. card may be NULL or not found: then only
  * "qcal" and "preprocess". The same card and pp always give the same bytes. */

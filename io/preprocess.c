@@ -11,6 +11,10 @@
  *           a row is r(y) = p[y][x0]·λx0 + p[y][x1]·λx1 and the value r(y0)·λy0 + r(y1)·λy1.
  *           No antialiasing when shrinking. The same size gives the input back exactly.
  *           (PyTorch's other kernels, channels-last or separable, may round differently.)
+ *           With a shorter side S (--resize S), an h × w image becomes S × ⌊S·w/h⌋ when h ≤ w,
+ *           else ⌊S·h/w⌋ × S: torchvision's Resize(S) sizes, then the same filter (as
+ *           torchvision's resize of a tensor with antialias=False; PIL's bilinear antialiases
+ *           when shrinking, so it is not this filter).
  *   crop    as torchvision's CenterCrop: offset round((size − crop) / 2) with Python's
  *           round (half to even); a crop larger than the image pads with pixel value 0.
  *   values  x = (p · scale − mean[c]) / std[c] in float32, in exactly that order.
@@ -167,6 +171,17 @@ static qc_status geometry(const qc_image *img, int rh, int rw, int top, int left
     return QC_OK;
 }
 
+/* torchvision's Resize(s) sizes: the shorter side to s, the longer one ⌊s·long/short⌋ (at
+ * least 1, at most QC_IMAGE_MAX_SIDE), in exact integer arithmetic. */
+static void shorter_side_to(int h, int w, int s, int *rh, int *rw)
+{
+    int shorter = h <= w ? h : w, longer = h <= w ? w : h;
+    int64_t other = (int64_t)s * longer / shorter;
+    other = other < 1 ? 1 : other > QC_IMAGE_MAX_SIDE ? QC_IMAGE_MAX_SIDE : other;
+    *rh = h <= w ? s : (int)other;
+    *rw = h <= w ? (int)other : s;
+}
+
 static const char *color_name(qc_color color)
 {
     return color == QC_COLOR_GRAY ? "gray" : color == QC_COLOR_RGB ? "rgb" : "bgr";
@@ -191,9 +206,11 @@ qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels,
     qc_status st = qc_image_read(path, pp->color, &img, err);
     if (st != QC_OK)
         return st;
-    bool resize = pp->resize_h > 0 && pp->resize_w > 0;
+    bool resize = (pp->resize_h > 0 && pp->resize_w > 0) || pp->resize_short > 0;
     bool crop = pp->crop_h > 0 && pp->crop_w > 0;
     int rh = resize ? pp->resize_h : img.height, rw = resize ? pp->resize_w : img.width;
+    if (pp->resize_short > 0)
+        shorter_side_to(img.height, img.width, pp->resize_short, &rh, &rw);
     int h = crop ? pp->crop_h : rh, w = crop ? pp->crop_w : rw;
     if (!resize && !crop && (h != height || w != width)) {
         /* Nothing asked for: fit the image to the model. */

@@ -593,7 +593,7 @@ static void hist_merge(qc_hist *a, const qc_hist *b)
 
 static bool pp_equal(const qc_preprocess *a, const qc_preprocess *b)
 {
-    if (a->color != b->color || a->resize_h != b->resize_h || a->resize_w != b->resize_w ||
+    if (a->color != b->color || a->resize_h != b->resize_h || a->resize_w != b->resize_w || a->resize_short != b->resize_short ||
         a->crop_h != b->crop_h || a->crop_w != b->crop_w || a->scale != b->scale)
         return false;
     for (int c = 0; c < 3; c++)
