@@ -57,17 +57,23 @@ typedef struct {
 } qc_preprocess;
 
 /* What a model takes and gives as an image classifier: one float N x C x H x W input with C, H
- * and W fixed and N symbolic or 1 (qcal runs images one at a time), or channels-last
+ * and W fixed and N symbolic or fixed (images run in batches of N), or channels-last
  * N x H x W x C (tf2onnx, Keras: C = 1 or 3 in the last axis and not in axis 1), and
  * classes = the element
- * count of output 0 when it is a float tensor (0 otherwise; an error when classifier is set).
+ * count of output 0 divided by the batch when it is a float tensor (0 otherwise; an error when classifier is set).
  * One check for every command; command names it in the message ("stats needs one image
  * input"). */
 typedef struct {
     int channels, height, width, classes;
     bool channels_last; /* the input is N x H x W x C: images are fed HWC */
     int64_t dims[4];    /* the input's shape for one image: 1 x C x H x W or 1 x H x W x C */
+    int64_t batch;      /* images per run: the model's fixed N above 1 (qc_input_batch), else 1 */
 } qc_image_input;
+/* The fixed batch of g's first input when it is above 1 (a model exported with N = 4 runs
+ * images four at a time: passes fill the last batch with copies of its last real image and
+ * ignore their results), else 1 (N symbolic or 1). */
+int64_t qc_input_batch(const qc_graph *g);
+#define QC_MAX_FIXED_BATCH 4096
 /* Whether a 4-D image input's dims read as channels-last: C = 1 or 3 in the last axis and
  * another size in axis 1 (the rule qc_image_input_of applies), unless the layout was set. */
 bool qc_is_channels_last(const int64_t dims[4]);

@@ -43,6 +43,14 @@ bool qc_is_channels_last(const int64_t dims[4])
     return (dims[3] == 1 || dims[3] == 3) && dims[1] != 1 && dims[1] != 3;
 }
 
+int64_t qc_input_batch(const qc_graph *g)
+{
+    if (g->n_inputs < 1)
+        return 1;
+    const qc_tensor *t = &g->tensors[g->inputs[0]];
+    return t->value.rank >= 1 && !(t->symbolic & 1) && t->value.dims[0] > 1 ? t->value.dims[0] : 1;
+}
+
 qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
                             bool classifier, qc_image_input *in, qc_error *err)
 {
@@ -55,10 +63,10 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
                        "'%s': input '%s' is not a float N x C x H x W (or N x H x W x C) tensor of "
                        "fixed channels and size",
                        path, t->name);
-    if (!(t->symbolic & 1) && t->value.dims[0] != 1)
-        return qc_fail(err, QC_ERR_INPUT,
-                       "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",
-                       path, t->name, (long long)t->value.dims[0]);
+    in->batch = qc_input_batch(g);
+    if (in->batch > QC_MAX_FIXED_BATCH)
+        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' has a fixed batch of %lld, more than %d", path,
+                       t->name, (long long)in->batch, QC_MAX_FIXED_BATCH);
     const int64_t *d = t->value.dims;
     in->channels_last = qc_is_channels_last(d);
     in->channels = (int)(in->channels_last ? d[3] : d[1]);
@@ -69,9 +77,10 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
     in->classes = 0;
     if (g->n_outputs >= 1) {
         const qc_tensor *o = &g->tensors[g->outputs[0]];
-        int64_t n = qc_value_count(&o->value);
-        if (o->value.dtype == QC_FLOAT && o->value.rank >= 1 && n >= 1 && n <= INT32_MAX)
-            in->classes = (int)n;
+        int64_t n = qc_value_count(&o->value); /* one image's scores: its share of the batch's */
+        if (o->value.dtype == QC_FLOAT && o->value.rank >= 1 && n >= in->batch && n % in->batch == 0 &&
+            n / in->batch <= INT32_MAX)
+            in->classes = (int)(n / in->batch);
     }
     if (classifier && in->classes < 1)
         return qc_fail(err, QC_ERR_INPUT, "'%s': output '%s' is not a float vector of class scores",

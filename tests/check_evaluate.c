@@ -191,11 +191,13 @@ typedef struct {
     bool descending;  /* a step's indices not in increasing order */
 } shard_seen;
 
-static qc_status count_input(void *ctx, int worker, int64_t slot, int64_t index, qc_exec *x, qc_error *err)
+static qc_status count_input(void *ctx, int worker, int64_t slot, int64_t index, int64_t row, qc_exec *x,
+                             qc_error *err)
 {
     shard_seen *c = ctx;
     (void)worker;
     (void)slot;
+    (void)row;
     (void)x;
     (void)err;
     __atomic_add_fetch(&c->seen[index], 1, __ATOMIC_RELAXED);
