@@ -99,6 +99,24 @@ else
     bad "the quantized model keeps the fixed batch of 4 and passes onnx.checker ($(tail -c 300 "$tmp/err"))"
 fi
 
+# ONNX Runtime runs the quantized batch-4 file, each row as the quantized dynamic file runs it
+ORT=$(find_python onnxruntime) || ORT=""
+if [ -z "$ORT" ]; then
+    skip "ONNX Runtime on the quantized batch-4 model (no python with onnxruntime)"
+elif "$ORT" - "$tmp/b4/q.onnx" "$tmp/b1/q.onnx" <<'PY' >"$tmp/ort" 2>&1; then
+import sys, numpy as np, onnxruntime as ort
+fixed, dynamic = (ort.InferenceSession(p, providers=["CPUExecutionProvider"]) for p in sys.argv[1:3])
+x = np.random.default_rng(4).normal(size=(4, 1, 28, 28)).astype(np.float32)
+got = fixed.run(None, {fixed.get_inputs()[0].name: x})[0]
+want = np.concatenate([dynamic.run(None, {dynamic.get_inputs()[0].name: x[i:i + 1]})[0] for i in range(4)])
+assert got.shape == (4, 10), got.shape
+assert np.array_equal(got, want), np.abs(got - want).max()
+PY
+    ok "ONNX Runtime runs the quantized batch-4 model as the quantized dynamic one, row by row"
+else
+    bad "ONNX Runtime runs the quantized batch-4 model as the quantized dynamic one ($(tail -c 300 "$tmp/ort"))"
+fi
+
 # --skip-bad: unreadable images leave their rows to the next readable ones
 mkdir -p "$tmp/mix/a"
 cp data/val/0_tshirt-top/*.png "$tmp/mix/a/"
