@@ -44,24 +44,13 @@ typedef struct {
     group_result *results; /* by group of the step */
 } pass_ctx;
 
-/* Input k of the pass as a value: decoded into the worker's buffer, or in memory. */
-static qc_status input_value(pass_ctx *c, int worker, int64_t k, qc_value *v, qc_error *err)
+/* Input k in memory (a tensor of the caller's, or its copy in a batch). */
+static const float *tensor_of(const qc_pass_inputs *in, int64_t k)
 {
-    const qc_pass_inputs *in = c->in;
-    const float *x;
-    if (in->set) {
-        qc_status st = qc_image_load_input(&c->img, in->set->items[k].path, in->pp, c->pixels[worker], err);
-        if (st != QC_OK)
-            return st;
-        x = c->pixels[worker];
-    } else {
-        x = in->tensors + (in->cycle > 0 ? k % in->cycle : k) * in->stride;
-    }
-    *v = qc_value_f32(c->rank, c->dims, (float *)x);
-    return QC_OK;
+    return in->tensors + (in->cycle > 0 ? k % in->cycle : k) * in->stride;
 }
 
-/* Input k of a batched pass into dst (one row of the batch), *v its value there. */
+/* Input k into dst (a worker's buffer, or one row of its batch), *v its value there. */
 static qc_status input_row(pass_ctx *c, int64_t k, float *dst, qc_value *v, qc_error *err)
 {
     const qc_pass_inputs *in = c->in;
@@ -70,9 +59,18 @@ static qc_status input_row(pass_ctx *c, int64_t k, float *dst, qc_value *v, qc_e
         if (st != QC_OK)
             return st;
     } else {
-        memcpy(dst, in->tensors + (in->cycle > 0 ? k % in->cycle : k) * in->stride, sizeof(float) * (size_t)c->size);
+        memcpy(dst, tensor_of(in, k), sizeof(float) * (size_t)c->size);
     }
     *v = qc_value_f32(c->rank, c->dims, dst);
+    return QC_OK;
+}
+
+/* Input k of the pass as a value: decoded into the worker's buffer, or in memory. */
+static qc_status input_value(pass_ctx *c, int worker, int64_t k, qc_value *v, qc_error *err)
+{
+    if (c->in->set)
+        return input_row(c, k, c->pixels[worker], v, err);
+    *v = qc_value_f32(c->rank, c->dims, (float *)tensor_of(c->in, k));
     return QC_OK;
 }
 
@@ -159,6 +157,13 @@ static int pass_group(void *arg, int worker, int64_t item)
     return 0;
 }
 
+/* The model's fixed batch when the inputs are single images or rows, else 1 (an input that is a
+ * whole batch, or a model without a fixed batch). */
+static int64_t inputs_per_run(const qc_graph *g, const qc_pass_inputs *in)
+{
+    return in->set || !in->dims || in->dims[0] == 1 ? qc_input_batch(g) : 1;
+}
+
 /* The input's shape: the given one, or for images the model's image input with N = 1
  * (N x C x H x W, or channels-last N x H x W x C: qc_image_input_of); and the batch: the
  * model's fixed one when the inputs are single images, else 1. */
@@ -179,7 +184,7 @@ static qc_status pass_shape(const qc_graph *g, const qc_pass_inputs *in, pass_ct
     c->size = 1;
     for (int d = 0; d < c->rank; d++)
         c->size *= c->dims[d];
-    c->batch = c->dims[0] == 1 ? qc_input_batch(g) : 1;
+    c->batch = inputs_per_run(g, in);
     memcpy(c->run_dims, c->dims, sizeof(int64_t) * (size_t)c->rank);
     c->run_dims[0] = c->batch;
     return QC_OK;
@@ -188,7 +193,7 @@ static qc_status pass_shape(const qc_graph *g, const qc_pass_inputs *in, pass_ct
 int64_t qc_pass_group_size(const qc_graph *g, const qc_pass_inputs *in, const qc_pass_hooks *h)
 {
     int64_t size = h->group ? h->group : QC_STATS_GROUP;
-    const int64_t batch = in->set || !in->dims || in->dims[0] == 1 ? qc_input_batch(g) : 1;
+    const int64_t batch = inputs_per_run(g, in);
     /* groups with state of their own keep their size (statistics' flushes); others grow to
      * whole batches */
     if (batch > 1 && !h->group_end && size % batch != 0)
