@@ -3,6 +3,7 @@
  * MODEL quantized here from statistics of random inputs: the kernels' time does not depend on
  * the values, so no images are needed. Inputs are random too, from a fixed seed. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,34 +11,43 @@
 #include "../stats/stats.h"
 #include "cli.h"
 
-#define BENCH_USAGE                                                                                 \
-    "usage: qcal bench MODEL [--int8 Q.onnx] [--scheme gemmlowp|symlowp] [--granularity tensor|channel]\n" \
-    "                  [--batch N] [--runs N] [--json] [--quiet] [--threads N]\n"                   \
-    "  Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on\n"  \
-    "  one thread (the median of --runs runs), and the throughput of --batch inputs per run on\n"  \
-    "  --threads threads, each with its own runs. Inputs are random: the time does not depend on\n" \
-    "  the values.\n"                                                                               \
-    "  --int8 Q.onnx  the INT8 model to time (QDQ or QOperator, the same input as MODEL; one from\n" \
-    "                 'qcal quantize' must have been quantized from MODEL); by\n"                 \
-    "                 default MODEL quantized here: QDQ, weights per channel, statistics of 8\n"    \
-    "                 random inputs\n"                                                              \
-    "  --scheme S     gemmlowp (default) or symlowp, when MODEL is quantized here\n"                \
-    "  --granularity  channel (default): one weight scale per output channel; tensor: one per\n"  \
-    "                 tensor (--per-tensor)\n"                                                   \
-    "  --batch N      inputs per run for the throughput (default 32)\n"                              \
-    "  --runs N       timed runs for each figure, after 3 untimed ones (default 20)\n"
-
 #define CALIB_SAMPLES 8
 #define WARMUP_RUNS 3
 
 typedef struct {
     const char *int8_path;
     qc_scheme scheme;
-    qc_granularity weights, activations; /* --granularity: tensor or channel (default) */
+    cli_granularity granularity; /* tensor or channel (default) */
     int64_t batch, runs;
     int64_t one;       /* inputs of a latency run: 1, or the model's fixed batch */
     cli_common common;
 } bench_options;
+
+#define FIELD(f) .offset = offsetof(bench_options, f)
+static const cli_option rows[] = {
+    {"--int8", .kind = CLI_STRING, FIELD(int8_path), .arg = "Q.onnx",
+     .help = "the INT8 model to time (QDQ or QOperator, the same input as MODEL; one from 'qcal quantize' "
+             "must have been quantized from MODEL); by default MODEL quantized here: QDQ, weights per "
+             "channel, statistics of 8 random inputs"},
+    {"--scheme", .kind = CLI_CUSTOM, FIELD(scheme), .arg = "gemmlowp|symlowp", .parse = cli_parse_scheme,
+     .expects = "gemmlowp or symlowp", .help = "gemmlowp (default) or symlowp, when MODEL is quantized here"},
+    {.kind = CLI_GROUP, .rows = cli_granularity_rows, FIELD(granularity), .usage = "[--granularity tensor|channel]"},
+    {"--granularity", .kind = CLI_DOC,
+     .help = "channel (default): one weight scale per output channel; tensor: one per tensor (--per-tensor)"},
+    {"--batch", .kind = CLI_INT64, FIELD(batch), .arg = "N", .min = 1, .max = 4096,
+     .help = "inputs per run for the throughput (default 32)"},
+    {"--runs", .kind = CLI_INT64, FIELD(runs), .arg = "N", .min = 1, .max = 100000,
+     .help = "timed runs for each figure, after 3 untimed ones (default 20)"},
+    {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
+    {0},
+};
+
+static const cli_command command = {
+    "bench", "MODEL", NULL,
+    "Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on one thread "
+    "(the median of --runs runs), and the throughput of --batch inputs per run on --threads threads, "
+    "each with its own runs. Inputs are random: the time does not depend on the values.",
+    rows, 1, "bench takes one MODEL"};
 
 typedef struct {
     double latency;    /* seconds: median of the batch-1 runs */
@@ -74,7 +84,7 @@ static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int
         qc_quantize_options qo;
         qc_quantize_options_default(&qo);
         qo.scheme = o->scheme;
-        qo.weights = o->weights;
+        qo.weights = o->granularity.weights;
         st = qc_quantize(fp32, s, &qo, out, NULL, err);
     }
     if (st == QC_OK)
@@ -131,47 +141,6 @@ static qc_status time_graph(const qc_graph *g, const bench_options *o, int rank,
 
 /* ---- the command ---------------------------------------------------------------------------------- */
 
-static int parse_options(int argc, char **argv, bench_options *o, const char **model)
-{
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        int r = cli_common_option(&o->common, argc, argv, &i, BENCH_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        if ((r = cli_granularity_option(&o->weights, &o->activations, argc, argv, &i, BENCH_USAGE)) != 0) {
-            if (r < 0)
-                return QC_ERR_USAGE;
-            if (o->activations == QC_GRANULARITY_COMPENSATED)
-                return cli_usage_error(BENCH_USAGE, "bench quantizes per tensor or per channel, not compensated");
-        } else if ((v = cli_option_value("--int8", argc, argv, &i, &bad, BENCH_USAGE))) {
-            o->int8_path = v;
-        } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, BENCH_USAGE))) {
-            if (!qc_scheme_parse(v, &o->scheme))
-                return cli_usage_error(BENCH_USAGE, "--scheme takes gemmlowp or symlowp, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--batch", argc, argv, &i, &bad, BENCH_USAGE))) {
-            if (!cli_parse_int(v, 1, 4096, &o->batch))
-                return cli_usage_error(BENCH_USAGE, "--batch takes a number from 1 to 4096, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--runs", argc, argv, &i, &bad, BENCH_USAGE))) {
-            if (!cli_parse_int(v, 1, 100000, &o->runs))
-                return cli_usage_error(BENCH_USAGE, "--runs takes a number from 1 to 100000, not '%s'", v);
-        } else if (bad) {
-            return QC_ERR_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error(BENCH_USAGE, "unknown option '%s'", argv[i]);
-        } else if (*model) {
-            return cli_usage_error(BENCH_USAGE, "bench takes one MODEL");
-        } else {
-            *model = argv[i];
-        }
-        if (bad)
-            return QC_ERR_USAGE;
-    }
-    return QC_OK;
-}
-
 static void print_table(const char *model, const char *int8, const bench_options *o, const timing *f,
                         const timing *q)
 {
@@ -188,18 +157,13 @@ static void print_table(const char *model, const char *int8, const bench_options
 static void print_json(const char *model, const char *int8, const bench_options *o, const timing *f,
                        const timing *q)
 {
-    printf("{\"model\": ");
-    cli_json_string(stdout, model);
-    printf(", \"int8_model\": ");
-    if (o->int8_path)
-        cli_json_string(stdout, int8);
-    else
-        printf("null");
+    cli_json_field(model, "{\"model\": ");
+    cli_json_field(o->int8_path ? int8 : NULL, ", \"int8_model\": ");
     printf(", \"scheme\": ");
     if (o->int8_path)
         printf("null, \"per_channel\": null");
     else
-        printf("\"%s\", \"per_channel\": %s", qc_scheme_name(o->scheme), o->weights == QC_GRANULARITY_CHANNEL ? "true" : "false");
+        printf("\"%s\", \"per_channel\": %s", qc_scheme_name(o->scheme), o->granularity.weights == QC_GRANULARITY_CHANNEL ? "true" : "false");
     printf(", \"batch\": %lld, \"threads\": %d, \"runs\": %lld,\n", (long long)o->batch, o->common.threads,
            (long long)o->runs);
     printf(" \"fp32\": {\"latency_ms\": %.6g, \"images_per_s\": %.6g},\n", 1e3 * f->latency, f->throughput);
@@ -210,19 +174,18 @@ static void print_json(const char *model, const char *int8, const bench_options 
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_options o = {.scheme = QC_SCHEME_GEMMLOWP, .weights = QC_GRANULARITY_CHANNEL, .batch = 32, .runs = 20, .common = {.threads = 1}};
+    bench_options o = {.scheme = QC_SCHEME_GEMMLOWP, .granularity = {QC_GRANULARITY_CHANNEL, QC_GRANULARITY_TENSOR},
+                       .batch = 32, .runs = 20, .common = {.threads = 1}};
     const char *model = NULL;
     qc_graph *g = NULL, *q = NULL;
     qc_error err;
-    int status = parse_options(argc, argv, &o, &model);
-    if (status != QC_OK)
+    int n = 0, status;
+    if (!cli_parse(&command, &o, argc, argv, &model, &n, &status))
         return status;
-    if (o.common.help) {
-        printf("%s", BENCH_USAGE);
-        return QC_OK;
-    }
+    if (o.granularity.activations == QC_GRANULARITY_COMPENSATED)
+        return cli_usage_error(&command, "bench quantizes per tensor or per channel, not compensated");
     if (!model)
-        return cli_usage_error(BENCH_USAGE, "bench needs a MODEL");
+        return cli_usage_error(&command, "bench needs a MODEL");
     int rank, qrank;
     int64_t dims[QC_MAX_RANK], qdims[QC_MAX_RANK], per_sample, qper_sample;
     bool fixed = false, qfixed = false;
@@ -260,9 +223,7 @@ int cmd_bench(int argc, char **argv)
         status = time_graph(g, &o, rank, dims, per_sample, &f, &err);
     if (status == QC_OK)
         status = time_graph(q, &o, rank, dims, per_sample, &t, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
-    } else {
+    if (cli_status(status, &err) == QC_OK) {
         const char *int8 = o.int8_path ? o.int8_path : "(quantized here)";
         if (o.common.json)
             print_json(model, int8, &o, &f, &t);

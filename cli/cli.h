@@ -37,53 +37,122 @@ int cmd_bench(int argc, char **argv);
 /* Prints "error: …" (or "warning: …") to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prints the error and the usage line; returns QC_ERR_USAGE. */
-int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns st, after printing err's message when st is an error. */
+int cli_status(int st, const qc_error *err);
+int cli_out_of_memory(void); /* prints "error: out of memory"; returns QC_ERR_IO */
 
-/* Options every command takes. */
+/* ---- option tables (cli/options.c) -----------------------------------------------------------
+ * A command declares each option once, as a row: its name, the kind of value and where in the
+ * command's option struct it goes (offsetof); the parser, the usage synopsis and the --help
+ * lines derive from the rows. Options shared by several commands are row arrays included by a
+ * CLI_GROUP row at the offset of their struct. Adding a flag is adding a row. */
+typedef enum {
+    CLI_FLAG,   /* bool set true; "--flag=v" is an error */
+    CLI_SET,    /* int set to .set */
+    CLI_STRING, /* const char * */
+    CLI_INT,    /* int in [.min, .max] */
+    CLI_INT64,  /* int64_t in [.min, .max] */
+    CLI_FLOAT,  /* float, finite, in [.min, .max] when min < max */
+    CLI_ENUM,   /* int: the index of the value in .names, or .values[index] */
+    CLI_LIST,   /* cli_list: comma-separated items, added up when the option is repeated */
+    CLI_CUSTOM, /* .parse reads the value into the field */
+    CLI_ALIAS,  /* the option .alias_of given .alias_value (--per-channel: --granularity channel) */
+    CLI_HELP,   /* prints the help and stops */
+    CLI_GROUP,  /* the rows of .rows, their fields at .offset */
+    CLI_DOC,    /* no option: a --help line for a group's option as this command words it */
+} cli_kind;
+
+typedef struct cli_option {
+    const char *name;  /* "--output" */
+    const char *alias; /* another name, or NULL: "-o" */
+    cli_kind kind;
+    size_t offset;     /* of the field in the command's options (in the group's struct for rows of a group) */
+    const char *arg;   /* the value in the synopsis: "N", "gemmlowp|symlowp" (shown after the name
+                        * in --help unless it lists values) */
+    const char *usage; /* the synopsis item when not "[--name ARG]"; "" for none */
+    const char *help;  /* the --help line (wrapped); NULL for none */
+    const char *expects; /* "--x takes EXPECTS, not 'v'"; by default made from the range or names */
+    int64_t min, max;
+    const char *const *names; /* CLI_ENUM, NULL-terminated */
+    const int *values;
+    bool (*parse)(const char *value, void *field); /* CLI_CUSTOM: false when the value is bad */
+    const struct cli_option *rows;                 /* CLI_GROUP */
+    const char *alias_of, *alias_value;            /* CLI_ALIAS */
+    int set;                                       /* CLI_SET */
+} cli_option;
+
 typedef struct {
-    bool json, quiet, help;
-    int threads;
-} cli_common;
+    const char *name;       /* "quantize" */
+    const char *operands;   /* the synopsis before the options: "MODEL IMAGES -o OUT.onnx" */
+    const char *more_usage; /* further synopsis lines, as they are printed; may be NULL */
+    const char *about;      /* what the command does (wrapped) */
+    const cli_option *options; /* ends with an empty row */
+    int max_operands;       /* 0: any number */
+    const char *too_many;   /* the usage error past max_operands */
+} cli_command;
 
-/* Parses an option of the common set at argv[*i]; returns 1 when consumed, 0 when not a
- * common option, -1 on a bad value (the message is printed). */
-int cli_common_option(cli_common *c, int argc, char **argv, int *i, const char *usage);
-/* The value of option argv[*i] ("--name VALUE" or "--name=VALUE"), advancing *i; NULL when
- * argv[*i] is not that option; prints a usage error and sets *bad when the value is missing. */
-const char *cli_option_value(const char *name, int argc, char **argv, int *i, bool *bad,
-                             const char *usage);
+typedef struct {
+    char **items; /* owned */
+    int n;
+} cli_list;
+
+/* Parses argv[1..] into opts (the struct the rows' offsets are in) and the operands (room for
+ * cmd->max_operands, or argc when any number). False when the command stops here: after --help
+ * (*status QC_OK, the help printed) or a usage error (printed; *status the exit status). */
+bool cli_parse(const cli_command *cmd, void *opts, int argc, char **argv, const char **operands, int *n_operands,
+               int *status);
+void cli_print_help(const cli_command *cmd, FILE *f);
+/* Prints the error and the command's help; returns QC_ERR_USAGE. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_list_free(cli_list *l);
 bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 bool cli_parse_float(const char *s, float *out);
+/* CLI_CUSTOM parsers of the library's names */
+bool cli_parse_scheme(const char *v, void *scheme);
+bool cli_parse_method(const char *v, void *method);
 
-/* Preprocessing flags: --size HxW | --resize S (the shorter side), --crop HxW (or N), --scale S --mean M[,M,M] --std S[,S,S]
- * --color gray|rgb|bgr. cli_pp_option consumes one; cli_pp_apply lays the given ones over pp.
- * cli_pp_option also takes --layout nchw|nhwc, which it sets at once (qc_set_image_layout). */
+/* The shared groups: each an array of rows over its struct. */
+typedef struct { /* --json --quiet (-q) --threads N --help (-h) --max-memory MIB */
+    bool json, quiet;
+    int threads;
+} cli_common;
+extern const cli_option cli_common_rows[];
+/* --size HxW | --resize S (the shorter side), --crop HxW (or N), --scale S --mean M[,M,M]
+ * --std S[,S,S] --color gray|rgb|bgr, laid over the model card's by cli_model_setup; and --layout nchw|nhwc, set at once (qc_set_image_layout). */
 typedef struct {
-    bool has_size, has_crop, has_scale, has_mean, has_std, has_color;
+    bool has_size, has_crop, has_scale;
     int size_h, size_w, crop_h, crop_w;
     int resize_short; /* --resize S; 0 when not given */
     float scale;
-    int n_mean, n_std;
+    int n_mean, n_std; /* 0 when not given */
     float mean[3], std[3];
-    qc_color color;
+    int color; /* a qc_color; 0 when not given */
 } cli_pp_flags;
-int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *usage);
-/* --limit N and (when batch is not NULL) --batch N of the commands that read image sets, and
- * the range-method parameters --n N and --percentile P; the same returns as cli_pp_option. */
-int cli_images_option(int64_t *limit, int64_t *batch, int argc, char **argv, int *i,
-                      const char *usage);
-/* Which images of a set a command reads: --sample N (a class-balanced random subset, see
- * io/select.c), --seed S (its seed, default 0) and --skip-bad (images that cannot be read are
- * reported and left out). cli_select_option consumes one (returns as cli_pp_option);
- * cli_select_check refuses --seed without --sample (usage error, printed). */
+extern const cli_option cli_pp_rows[];
+/* Which images of a set a command reads: --limit N (the first N), --sample N (a class-balanced
+ * random subset, see io/select.c), --seed S (its seed, default 0), --skip-bad (images that
+ * cannot be read are reported and left out); cli_batch_rows: --batch N, images in flight. */
 typedef struct {
-    int64_t sample; /* 0: every image */
+    int64_t limit, batch; /* limit INT64_MAX: every image */
+    int64_t sample;       /* 0: every image */
     uint64_t seed;
     bool has_seed, skip_bad;
 } cli_image_select;
-int cli_select_option(cli_image_select *s, int argc, char **argv, int *i, const char *usage);
-int cli_select_check(const cli_image_select *s, const char *usage);
+extern const cli_option cli_select_rows[], cli_batch_rows[];
+#define CLI_SELECT_DEFAULT {.limit = INT64_MAX, .batch = 32}
+/* cli_select_check refuses --seed without --sample (usage error, printed). */
+int cli_select_check(const cli_image_select *s, const cli_command *cmd);
+/* The range-method parameters --n N and --percentile P, over a qc_range_params. */
+extern const cli_option cli_range_rows[];
+/* --granularity tensor|channel|compensated, the one word for it on every command (compare's
+ * lists take the same names): weights per tensor or per output channel; compensated is
+ * per-channel weights with input-compensated activations. The older spellings --per-channel,
+ * --per-tensor and --input-compensation stay as aliases. */
+typedef struct {
+    qc_granularity weights, activations;
+} cli_granularity;
+extern const cli_option cli_granularity_rows[];
+
 /* qc_image_set_open, then the sample; prints what goes wrong and returns the exit status. */
 int cli_open_images(qc_image_set *set, const char *root, const char *labels_file,
                     const cli_image_select *s);
@@ -94,16 +163,6 @@ typedef struct {
     int64_t count;
 } cli_skipped;
 void cli_report_skip(void *ctx, const char *msg);
-int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const char *usage);
-/* --granularity tensor|channel|compensated, the one word for it on every command (compare's
- * lists take the same names): weights per tensor or per output channel; compensated is
- * per-channel weights with input-compensated activations. The older spellings --per-channel,
- * --per-tensor and --input-compensation stay as aliases. 1 when taken, 0 when not one of
- * them, -1 after a usage error. */
-int cli_granularity_option(qc_granularity *weights, qc_granularity *activations, int argc, char **argv,
-                           int *i, const char *usage);
-/* Returns false (after printing) when the result does not fit the model's channels. */
-bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels);
 /* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the
  * card beside MODEL, else the card embedded in g (metadata qcal.model_card, written by qcal
  * quantize), else the default for the channels; the flags laid over. A quantized g (see
@@ -121,11 +180,13 @@ bool cli_pp_given(const cli_pp_flags *f);
  * returns the exit status. */
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
 /* The statistics in stats_path, checked against the model they are used with: its graph g and
- * hash (qc_stats_check_model), the preprocessing pp it now takes (model card and flags; NULL:
- * not checked), and completeness: a partial merge is exit 3 unless allow_partial (then a
- * warning unless quiet). Prints what goes wrong; returns the exit status (*s NULL on error). */
+ * hash (qc_stats_check_model), the preprocessing it now takes when it reads images (its card in
+ * *card and the flags laid over, in *pp: cli_model_setup), and completeness: a partial merge
+ * is exit 3 unless allow_partial (then a warning unless quiet). Prints what goes wrong; returns
+ * the exit status (*s NULL on error). */
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
-                   const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s);
+                   const cli_pp_flags *flags, bool allow_partial, bool quiet, qc_model_card *card,
+                   qc_preprocess *pp, qc_stats **s);
 
 /* ---- file safety (cli/common.c) ----------------------------------------------------------
  * Every command that writes a file checks it with cli_check_output before reading anything:
@@ -166,15 +227,14 @@ typedef struct {
     double start, last_draw;
 } cli_progress;
 void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool quiet);
-void cli_progress_update(cli_progress *p, int64_t done);
 void cli_progress_end(cli_progress *p);
-/* cli_progress_update as a library progress callback (ctx: the cli_progress) */
+/* draws the bar at done of total, as a library progress callback (ctx: the cli_progress) */
 void cli_progress_draw(void *ctx, int64_t done, int64_t total);
 
 double cli_now(void); /* monotonic seconds */
 
-/* JSON string output with escaping. */
-void cli_json_string(FILE *f, const char *s);
+/* Prints the printf-style fmt, then s as a JSON string (escaped; null when s is NULL). */
+void cli_json_field(const char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- gathering statistics (cli/stats.c), shared by stats and quantize ------------------- */
 

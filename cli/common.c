@@ -1,6 +1,7 @@
 /* common.c — what every subcommand shares: messages, option values, preprocessing flags,
  * the progress bar and JSON strings. */
 #include <errno.h>
+#include <stddef.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
@@ -22,6 +23,19 @@ void cli_error(const char *fmt, ...)
     va_end(ap);
 }
 
+int cli_status(int st, const qc_error *err)
+{
+    if (st != QC_OK)
+        cli_error("%s", err->msg);
+    return st;
+}
+
+int cli_out_of_memory(void)
+{
+    cli_error("out of memory");
+    return QC_ERR_IO;
+}
+
 void cli_warning(const char *fmt, ...)
 {
     va_list ap;
@@ -30,18 +44,6 @@ void cli_warning(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-}
-
-int cli_usage_error(const char *usage, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    fprintf(stderr, "%s", usage);
-    return QC_ERR_USAGE;
 }
 
 bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
@@ -66,67 +68,27 @@ bool cli_parse_float(const char *s, float *out)
     return true;
 }
 
-const char *cli_option_value(const char *name, int argc, char **argv, int *i, bool *bad,
-                             const char *usage)
+/* ---- the shared option rows (cli.h) --------------------------------------------------------- */
+
+static bool parse_memory_limit(const char *v, void *unused)
 {
-    const char *arg = argv[*i];
-    size_t len = strlen(name);
-    if (strncmp(arg, name, len))
-        return NULL;
-    if (arg[len] == '=')
-        return arg + len + 1;
-    if (arg[len])
-        return NULL;
-    if (*i + 1 >= argc) {
-        cli_usage_error(usage, "option '%s' needs a value", name);
-        *bad = true;
-        return NULL;
-    }
-    return argv[++*i];
+    int64_t mib;
+    (void)unused;
+    if (!cli_parse_int(v, 16, (int64_t)1 << 30, &mib))
+        return false;
+    qc_set_memory_limit((size_t)mib << 20);
+    return true;
 }
 
-int cli_common_option(cli_common *c, int argc, char **argv, int *i, const char *usage)
-{
-    const char *arg = argv[*i];
-    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-        c->help = true;
-        return 1;
-    }
-    if (!strcmp(arg, "--json")) {
-        c->json = true;
-        return 1;
-    }
-    if (!strcmp(arg, "--quiet") || !strcmp(arg, "-q")) {
-        c->quiet = true;
-        return 1;
-    }
-    bool bad = false;
-    const char *v = cli_option_value("--threads", argc, argv, i, &bad, usage);
-    if (bad)
-        return -1;
-    if (v) {
-        int64_t n;
-        if (!cli_parse_int(v, 1, 256, &n)) {
-            cli_usage_error(usage, "--threads takes a number from 1 to 256, not '%s'", v);
-            return -1;
-        }
-        c->threads = (int)n;
-        return 1;
-    }
-    v = cli_option_value("--max-memory", argc, argv, i, &bad, usage);
-    if (bad)
-        return -1;
-    if (v) {
-        int64_t mib;
-        if (!cli_parse_int(v, 16, (int64_t)1 << 30, &mib)) {
-            cli_usage_error(usage, "--max-memory takes MiB from 16 to 2^30, not '%s'", v);
-            return -1;
-        }
-        qc_set_memory_limit((size_t)mib << 20);
-        return 1;
-    }
-    return 0;
-}
+const cli_option cli_common_rows[] = {
+    {"--json", .kind = CLI_FLAG, .offset = offsetof(cli_common, json)},
+    {"--quiet", "-q", CLI_FLAG, .offset = offsetof(cli_common, quiet)},
+    {"--threads", .kind = CLI_INT, .offset = offsetof(cli_common, threads), .arg = "N", .min = 1, .max = 256},
+    {"--max-memory", .kind = CLI_CUSTOM, .arg = "MIB", .usage = "", .parse = parse_memory_limit,
+     .expects = "MiB from 16 to 2^30"},
+    {"--help", "-h", CLI_HELP, .usage = ""},
+    {0},
+};
 
 static bool parse_hw(const char *s, int *h, int *w)
 {
@@ -146,89 +108,169 @@ static bool parse_hw(const char *s, int *h, int *w)
     return true;
 }
 
-static int parse_list(const char *s, float *out)
+/* M or M,M,M into out; the count (1 or 3), or -1. None may be 0 when nonzero is set. */
+static int parse_channel_values(const char *s, float *out, bool nonzero)
 {
     int n = 0;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (n == 3 || !cli_parse_float(tok, &out[n]))
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == 3 || !cli_parse_float(tok, &out[n]) || (nonzero && out[n] == 0))
             return -1;
         n++;
     }
     return n == 1 || n == 3 ? n : -1;
 }
 
-int cli_images_option(int64_t *limit, int64_t *batch, int argc, char **argv, int *i,
-                      const char *usage)
+static bool parse_size(const char *v, void *pp)
 {
-    bool bad = false;
-    const char *v;
-    if ((v = cli_option_value("--limit", argc, argv, i, &bad, usage))) {
-        if (!cli_parse_int(v, 1, INT64_MAX, limit))
-            return cli_usage_error(usage, "--limit takes a positive number, not '%s'", v), -1;
-    } else if (batch && (v = cli_option_value("--batch", argc, argv, i, &bad, usage))) {
-        if (!cli_parse_int(v, 1, 4096, batch))
-            return cli_usage_error(usage, "--batch takes a number from 1 to 4096, not '%s'", v), -1;
-    }
-    if (bad)
-        return -1;
-    return v ? 1 : 0;
+    cli_pp_flags *f = pp;
+    return f->has_size = parse_hw(v, &f->size_h, &f->size_w);
 }
 
-int cli_granularity_option(qc_granularity *weights, qc_granularity *activations, int argc, char **argv,
-                           int *i, const char *usage)
+static bool parse_crop(const char *v, void *pp)
 {
-    bool bad = false;
-    const char *v = cli_option_value("--granularity", argc, argv, i, &bad, usage);
-    qc_granularity g;
-    if (bad)
-        return -1;
-    if (v && !qc_granularity_parse(v, &g))
-        return cli_usage_error(usage, "--granularity takes tensor, channel or compensated, not '%s'", v), -1;
-    if (!v && !strcmp(argv[*i], "--per-channel"))
-        g = QC_GRANULARITY_CHANNEL;
-    else if (!v && !strcmp(argv[*i], "--per-tensor"))
-        g = QC_GRANULARITY_TENSOR;
-    else if (!v && !strcmp(argv[*i], "--input-compensation")) {
-        *activations = QC_GRANULARITY_COMPENSATED; /* with the weights as they are given */
-        return 1;
-    } else if (!v)
-        return 0;
-    *weights = g == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
-    *activations = g == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
-    return 1;
+    cli_pp_flags *f = pp;
+    return f->has_crop = parse_hw(v, &f->crop_h, &f->crop_w);
 }
 
-int cli_select_option(cli_image_select *s, int argc, char **argv, int *i, const char *usage)
+static bool parse_scale(const char *v, void *pp)
 {
-    bool bad = false;
-    const char *v;
-    if (!strcmp(argv[*i], "--skip-bad")) {
-        s->skip_bad = true;
-        return 1;
-    }
-    if ((v = cli_option_value("--sample", argc, argv, i, &bad, usage))) {
-        if (!cli_parse_int(v, 1, INT64_MAX, &s->sample))
-            return cli_usage_error(usage, "--sample takes a positive number, not '%s'", v), -1;
-    } else if (!bad && (v = cli_option_value("--seed", argc, argv, i, &bad, usage))) {
-        char *end;
-        errno = 0;
-        unsigned long long seed = strtoull(v, &end, 10);
-        if (errno || end == v || *end || v[0] == '-' || v[0] == '+')
-            return cli_usage_error(usage, "--seed takes a number from 0 to 2^64-1, not '%s'", v), -1;
-        s->seed = seed;
-        s->has_seed = true;
-    }
-    if (bad)
-        return -1;
-    return v ? 1 : 0;
+    cli_pp_flags *f = pp;
+    return f->has_scale = cli_parse_float(v, &f->scale);
 }
 
-int cli_select_check(const cli_image_select *s, const char *usage)
+static bool parse_mean(const char *v, void *pp)
+{
+    cli_pp_flags *f = pp;
+    return (f->n_mean = parse_channel_values(v, f->mean, false)) > 0;
+}
+
+static bool parse_std(const char *v, void *pp)
+{
+    cli_pp_flags *f = pp;
+    return (f->n_std = parse_channel_values(v, f->std, true)) > 0;
+}
+
+/* how the model's input reads, not how the image is prepared: set for the whole run */
+static bool parse_layout(const char *v, void *unused)
+{
+    (void)unused;
+    if (strcmp(v, "nchw") && strcmp(v, "nhwc"))
+        return false;
+    qc_set_image_layout(!strcmp(v, "nhwc") ? QC_LAYOUT_NHWC : QC_LAYOUT_NCHW);
+    return true;
+}
+
+const cli_option cli_pp_rows[] = {
+    {"--size", .kind = CLI_CUSTOM, .arg = "HxW", .usage = "[--size HxW | --resize S]", .parse = parse_size,
+     .expects = "HxW, e.g. 224x224"},
+    {"--resize", .kind = CLI_INT, .offset = offsetof(cli_pp_flags, resize_short), .arg = "S", .usage = "", .min = 1,
+     .max = 16384, .expects = "the shorter side in pixels, e.g. 256"},
+    {"--crop", .kind = CLI_CUSTOM, .arg = "HxW", .parse = parse_crop, .expects = "HxW or N, e.g. 224x224"},
+    {"--scale", .kind = CLI_CUSTOM, .arg = "S", .parse = parse_scale, .expects = "a number"},
+    {"--mean", .kind = CLI_CUSTOM, .arg = "M[,M,M]", .parse = parse_mean, .expects = "M or M,M,M"},
+    {"--std", .kind = CLI_CUSTOM, .arg = "S[,S,S]", .parse = parse_std, .expects = "S or S,S,S, none of them 0"},
+    {"--color", .kind = CLI_ENUM, .offset = offsetof(cli_pp_flags, color), .arg = "gray|rgb|bgr",
+     .names = (const char *const[]){"gray", "rgb", "bgr", NULL},
+     .values = (const int[]){QC_COLOR_GRAY, QC_COLOR_RGB, QC_COLOR_BGR}},
+    {"--layout", .kind = CLI_CUSTOM, .arg = "nchw|nhwc", .parse = parse_layout, .expects = "nchw or nhwc"},
+    {0},
+};
+
+static bool parse_seed(const char *v, void *select)
+{
+    cli_image_select *s = select;
+    char *end;
+    errno = 0;
+    unsigned long long seed = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || v[0] == '+')
+        return false;
+    s->seed = seed;
+    return s->has_seed = true;
+}
+
+const cli_option cli_select_rows[] = {
+    {"--limit", .kind = CLI_INT64, .offset = offsetof(cli_image_select, limit), .arg = "N", .min = 1,
+     .max = INT64_MAX, .expects = "a positive number"},
+    {"--sample", .kind = CLI_INT64, .offset = offsetof(cli_image_select, sample), .arg = "N",
+     .usage = "[--sample N [--seed S]]", .min = 1, .max = INT64_MAX, .expects = "a positive number"},
+    {"--seed", .kind = CLI_CUSTOM, .arg = "S", .usage = "", .parse = parse_seed, .expects = "a number from 0 to 2^64-1"},
+    {"--skip-bad", .kind = CLI_FLAG, .offset = offsetof(cli_image_select, skip_bad)},
+    {0},
+};
+
+const cli_option cli_batch_rows[] = {
+    {"--batch", .kind = CLI_INT64, .offset = offsetof(cli_image_select, batch), .arg = "N", .min = 1, .max = 4096},
+    {0},
+};
+
+static bool parse_n_std(const char *v, void *n_std)
+{
+    float f;
+    if (!cli_parse_float(v, &f) || f < 0)
+        return false;
+    *(double *)n_std = f;
+    return true;
+}
+
+static bool parse_percentile(const char *v, void *percentile)
+{
+    char *end;
+    double p = strtod(v, &end);
+    if (end == v || *end || !(p > 50 && p <= 100))
+        return false;
+    *(double *)percentile = p;
+    return true;
+}
+
+const cli_option cli_range_rows[] = {
+    {"--n", .kind = CLI_CUSTOM, .offset = offsetof(qc_range_params, n_std), .arg = "N", .parse = parse_n_std,
+     .expects = "a number >= 0"},
+    {"--percentile", .kind = CLI_CUSTOM, .offset = offsetof(qc_range_params, percentile), .arg = "P",
+     .parse = parse_percentile, .expects = "a number above 50 and at most 100"},
+    {0},
+};
+
+static bool parse_granularity(const char *v, void *granularity)
+{
+    cli_granularity *g = granularity;
+    qc_granularity k;
+    if (!qc_granularity_parse(v, &k))
+        return false;
+    g->weights = k == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
+    g->activations = k == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
+    return true;
+}
+
+const cli_option cli_granularity_rows[] = {
+    {"--granularity", .kind = CLI_CUSTOM, .arg = "tensor|channel|compensated", .parse = parse_granularity,
+     .expects = "tensor, channel or compensated"},
+    {"--per-channel", .kind = CLI_ALIAS, .usage = "", .alias_of = "--granularity", .alias_value = "channel"},
+    {"--per-tensor", .kind = CLI_ALIAS, .usage = "", .alias_of = "--granularity", .alias_value = "tensor"},
+    /* activations compensated, with the weights as they are given */
+    {"--input-compensation", .kind = CLI_SET, .offset = offsetof(cli_granularity, activations), .usage = "",
+     .set = QC_GRANULARITY_COMPENSATED},
+    {0},
+};
+
+bool cli_parse_scheme(const char *v, void *scheme)
+{
+    return qc_scheme_parse(v, scheme);
+}
+
+bool cli_parse_method(const char *v, void *method)
+{
+    int m = qc_range_method_parse(v);
+    if (m >= 0)
+        *(qc_range_method *)method = (qc_range_method)m;
+    return m >= 0;
+}
+
+int cli_select_check(const cli_image_select *s, const cli_command *cmd)
 {
     if (s->has_seed && !s->sample)
-        return cli_usage_error(usage, "--seed goes with --sample N");
+        return cli_usage_error(cmd, "--seed goes with --sample N");
     return QC_OK;
 }
 
@@ -239,10 +281,8 @@ int cli_open_images(qc_image_set *set, const char *root, const char *labels_file
     qc_status st = qc_image_set_open(set, root, labels_file, &err);
     if (st == QC_OK && s && s->sample)
         st = qc_image_set_sample(set, s->sample, s->seed, &err);
-    if (st != QC_OK) {
-        cli_error("%s", err.msg);
+    if (cli_status(st, &err) != QC_OK)
         qc_image_set_free(set);
-    }
     return st;
 }
 
@@ -252,82 +292,6 @@ void cli_report_skip(void *ctx, const char *msg)
     s->count++;
     if (!s->quiet)
         cli_warning("skipping: %s", msg);
-}
-
-int cli_range_option(qc_range_params *p, int argc, char **argv, int *i, const char *usage)
-{
-    bool bad = false;
-    const char *v;
-    if ((v = cli_option_value("--n", argc, argv, i, &bad, usage))) {
-        float f;
-        if (!cli_parse_float(v, &f) || f < 0)
-            return cli_usage_error(usage, "--n takes a number >= 0, not '%s'", v), -1;
-        p->n_std = f;
-    } else if ((v = cli_option_value("--percentile", argc, argv, i, &bad, usage))) {
-        char *end;
-        double pc = strtod(v, &end);
-        if (end == v || *end || !(pc > 50 && pc <= 100))
-            return cli_usage_error(usage, "--percentile takes a number above 50 and at most 100, not '%s'", v), -1;
-        p->percentile = pc;
-    }
-    if (bad)
-        return -1;
-    return v ? 1 : 0;
-}
-
-int cli_pp_option(cli_pp_flags *f, int argc, char **argv, int *i, const char *usage)
-{
-    bool bad = false;
-    const char *v;
-    if ((v = cli_option_value("--size", argc, argv, i, &bad, usage))) {
-        if (!parse_hw(v, &f->size_h, &f->size_w))
-            return cli_usage_error(usage, "--size takes HxW, e.g. 224x224, not '%s'", v), -1;
-        f->has_size = true;
-    } else if ((v = cli_option_value("--resize", argc, argv, i, &bad, usage))) {
-        int64_t s;
-        if (!cli_parse_int(v, 1, 16384, &s))
-            return cli_usage_error(usage, "--resize takes the shorter side in pixels, e.g. 256, not '%s'", v), -1;
-        f->resize_short = (int)s;
-    } else if ((v = cli_option_value("--crop", argc, argv, i, &bad, usage))) {
-        if (!parse_hw(v, &f->crop_h, &f->crop_w))
-            return cli_usage_error(usage, "--crop takes HxW, e.g. 224x224, not '%s'", v), -1;
-        f->has_crop = true;
-    } else if ((v = cli_option_value("--scale", argc, argv, i, &bad, usage))) {
-        if (!cli_parse_float(v, &f->scale))
-            return cli_usage_error(usage, "--scale takes a number, not '%s'", v), -1;
-        f->has_scale = true;
-    } else if ((v = cli_option_value("--mean", argc, argv, i, &bad, usage))) {
-        if ((f->n_mean = parse_list(v, f->mean)) < 0)
-            return cli_usage_error(usage, "--mean takes M or M,M,M, not '%s'", v), -1;
-        f->has_mean = true;
-    } else if ((v = cli_option_value("--std", argc, argv, i, &bad, usage))) {
-        if ((f->n_std = parse_list(v, f->std)) < 0)
-            return cli_usage_error(usage, "--std takes S or S,S,S, not '%s'", v), -1;
-        for (int k = 0; k < f->n_std; k++)
-            if (f->std[k] == 0)
-                return cli_usage_error(usage, "--std must not be 0"), -1;
-        f->has_std = true;
-    } else if ((v = cli_option_value("--layout", argc, argv, i, &bad, usage))) {
-        /* how the model's input reads, not how the image is prepared: set for the whole run */
-        if (strcmp(v, "nchw") && strcmp(v, "nhwc"))
-            return cli_usage_error(usage, "--layout takes nchw or nhwc, not '%s'", v), -1;
-        qc_set_image_layout(!strcmp(v, "nhwc") ? QC_LAYOUT_NHWC : QC_LAYOUT_NCHW);
-    } else if (!bad && (v = cli_option_value("--color", argc, argv, i, &bad, usage))) {
-        if (!strcmp(v, "gray"))
-            f->color = QC_COLOR_GRAY;
-        else if (!strcmp(v, "rgb"))
-            f->color = QC_COLOR_RGB;
-        else if (!strcmp(v, "bgr"))
-            f->color = QC_COLOR_BGR;
-        else
-            return cli_usage_error(usage, "--color takes gray, rgb or bgr, not '%s'", v), -1;
-        f->has_color = true;
-    }
-    if (bad)
-        return -1;
-    if (v && f->has_size && f->resize_short)
-        return cli_usage_error(usage, "--resize S and --size HxW both say how to resize: give one"), -1;
-    return v ? 1 : 0;
 }
 
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
@@ -340,9 +304,7 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
         st = qc_pass_fuse_qdq(*g, &err);
     if (st == QC_OK && hash)
         st = qc_stats_hash_file(path, hash, &err);
-    if (st != QC_OK)
-        cli_error("%s", err.msg);
-    return st;
+    return cli_status(st, &err);
 }
 
 /* ---- file safety: what a command reads and writes ------------------------------------------ */
@@ -456,7 +418,7 @@ int cli_model_channels(const qc_graph *g)
 
 bool cli_pp_given(const cli_pp_flags *f)
 {
-    return f->has_size || f->resize_short || f->has_crop || f->has_scale || f->has_mean || f->has_std || f->has_color;
+    return f->has_size || f->resize_short || f->has_crop || f->has_scale || f->n_mean || f->n_std || f->color;
 }
 
 bool cli_source_hash(const qc_graph *q, uint64_t *hash)
@@ -482,13 +444,18 @@ int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, 
 }
 
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
-                   const qc_preprocess *pp, bool allow_partial, bool quiet, qc_stats **s)
+                   const cli_pp_flags *flags, bool allow_partial, bool quiet, qc_model_card *card,
+                   qc_preprocess *pp, qc_stats **s)
 {
     qc_error err;
-    qc_status st = qc_stats_load(stats_path, s, &err);
+    int channels = cli_model_channels(g);
+    qc_status st = channels > 0 ? cli_model_setup(model_path, g, channels, flags, quiet, card, pp) : QC_OK;
+    if (st != QC_OK)
+        return st;
+    st = qc_stats_load(stats_path, s, &err);
     if (st == QC_OK)
         st = qc_stats_check_model(*s, g, hash, stats_path, model_path, &err);
-    if (st == QC_OK && pp)
+    if (st == QC_OK && channels > 0)
         st = qc_stats_check_preprocess(*s, pp, stats_path, model_path, &err);
     if (st == QC_OK && (st = qc_stats_check_complete(*s, stats_path, &err)) != QC_OK && allow_partial) {
         if (!quiet)
@@ -497,12 +464,46 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
                         (long long)(*s)->images, (long long)(*s)->shard_images);
         st = QC_OK;
     }
-    if (st != QC_OK) {
-        cli_error("%s", err.msg);
+    if (cli_status(st, &err) != QC_OK) {
         qc_stats_destroy(*s);
         *s = NULL;
     }
     return st;
+}
+
+/* The flags laid over pp; false (after printing) when the result does not fit the model's channels. */
+static bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
+{
+    if (f->has_size && f->resize_short) {
+        cli_error("--resize S and --size HxW both say how to resize: give one");
+        return false;
+    }
+    if (f->has_size || f->resize_short) {
+        pp->resize_h = f->has_size ? f->size_h : 0;
+        pp->resize_w = f->has_size ? f->size_w : 0;
+        pp->resize_short = f->resize_short;
+    }
+    if (f->has_crop) {
+        pp->crop_h = f->crop_h;
+        pp->crop_w = f->crop_w;
+    }
+    if (f->has_scale)
+        pp->scale = f->scale;
+    if (f->color)
+        pp->color = f->color;
+    for (int c = 0; c < 3; c++) {
+        if (f->n_mean)
+            pp->mean[c] = f->mean[f->n_mean == 1 ? 0 : c];
+        if (f->n_std)
+            pp->std[c] = f->std[f->n_std == 1 ? 0 : c];
+    }
+    int color_channels = pp->color == QC_COLOR_GRAY ? 1 : 3;
+    if (color_channels != channels) {
+        cli_error("the model takes %d channel%s but the colour is %s (use --color)", channels,
+                  channels == 1 ? "" : "s", pp->color == QC_COLOR_GRAY ? "gray" : "rgb/bgr");
+        return false;
+    }
+    return true;
 }
 
 int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
@@ -510,11 +511,9 @@ int cli_model_setup(const char *model_path, const qc_graph *g, int channels, con
 {
     qc_error err;
     char warning[512] = "";
-    int status = qc_model_card_load(model_path, channels, card, warning, sizeof warning, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
+    int status = cli_status(qc_model_card_load(model_path, channels, card, warning, sizeof warning, &err), &err);
+    if (status != QC_OK)
         return status;
-    }
     if (warning[0] && !quiet)
         cli_warning("%s", warning);
     /* The card beside the model wins; a quantized file carries its own inside. */
@@ -523,10 +522,8 @@ int cli_model_setup(const char *model_path, const qc_graph *g, int channels, con
         char name[4096];
         snprintf(name, sizeof name, "%s (qcal.model_card)", model_path);
         qc_model_card_free(card);
-        if ((status = qc_model_card_parse(embedded, name, channels, card, &err)) != QC_OK) {
-            cli_error("%s", err.msg);
+        if ((status = cli_status(qc_model_card_parse(embedded, name, channels, card, &err), &err)) != QC_OK)
             return status;
-        }
     } else if (!card->found && g && !cli_pp_given(f) && cli_model_is_quantized(g)) {
         char *beside = qc_model_card_path(model_path);
         cli_error("the preprocessing of '%s' is unknown: it is a quantized model with no model card "
@@ -541,36 +538,6 @@ int cli_model_setup(const char *model_path, const qc_graph *g, int channels, con
     else
         qc_preprocess_default(pp, channels);
     return cli_pp_apply(f, pp, channels) ? QC_OK : QC_ERR_USAGE;
-}
-
-bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
-{
-    if (f->has_size || f->resize_short) {
-        pp->resize_h = f->has_size ? f->size_h : 0;
-        pp->resize_w = f->has_size ? f->size_w : 0;
-        pp->resize_short = f->resize_short;
-    }
-    if (f->has_crop) {
-        pp->crop_h = f->crop_h;
-        pp->crop_w = f->crop_w;
-    }
-    if (f->has_scale)
-        pp->scale = f->scale;
-    if (f->has_color)
-        pp->color = f->color;
-    for (int c = 0; c < 3; c++) {
-        if (f->has_mean)
-            pp->mean[c] = f->mean[f->n_mean == 1 ? 0 : c];
-        if (f->has_std)
-            pp->std[c] = f->std[f->n_std == 1 ? 0 : c];
-    }
-    int color_channels = pp->color == QC_COLOR_GRAY ? 1 : 3;
-    if (color_channels != channels) {
-        cli_error("the model takes %d channel%s but the colour is %s (use --color)", channels,
-                  channels == 1 ? "" : "s", pp->color == QC_COLOR_GRAY ? "gray" : "rgb/bgr");
-        return false;
-    }
-    return true;
 }
 
 double cli_now(void)
@@ -590,7 +557,7 @@ void cli_progress_start(cli_progress *p, const char *label, int64_t total, bool 
     p->last_draw = 0;
 }
 
-void cli_progress_update(cli_progress *p, int64_t done)
+static void progress_update(cli_progress *p, int64_t done)
 {
     p->done = done;
     if (!p->on)
@@ -612,7 +579,7 @@ void cli_progress_update(cli_progress *p, int64_t done)
 void cli_progress_draw(void *ctx, int64_t done, int64_t total)
 {
     (void)total;
-    cli_progress_update(ctx, done);
+    progress_update(ctx, done);
 }
 
 void cli_progress_end(cli_progress *p)
@@ -621,7 +588,14 @@ void cli_progress_end(cli_progress *p)
         fprintf(stderr, "\r%*s\r", 80, "");
 }
 
-void cli_json_string(FILE *f, const char *s)
+void cli_json_field(const char *s, const char *fmt, ...)
 {
-    qc_json_put_string(f, s);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    if (s)
+        qc_json_put_string(stdout, s);
+    else
+        fputs("null", stdout);
 }

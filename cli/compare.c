@@ -7,38 +7,13 @@
  * (logits) or from a single-threaded per-layer pass, so the JSON does not depend on --threads.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../calib/calib.h"
 #include "../stats/stats.h"
 #include "cli.h"
-
-#define COMPARE_USAGE                                                                              \
-    "usage: qcal compare MODEL... CALIB VAL [--schemes LIST] [--granularity LIST]\n"              \
-    "                    [--methods LIST] [--bits LIST] [--limit N] [--calib-limit N]\n"         \
-    "                    [--layer-images N] [--max-drop P] [--min-sqnr DB] [--gate VARIANT]\n"   \
-    "                    [--html FILE] [--json] [--quiet] [--threads N]\n"                       \
-    "                    [--sample N [--seed S]] [--skip-bad]\n"                                 \
-    "                    [--size HxW | --resize S] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
-    "                    [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
-    "  Gathers statistics of each MODEL over CALIB once, quantizes it in every variant\n"        \
-    "  (scheme x granularity x method x bits; default gemmlowp,symlowp x tensor,channel, minmax,\n" \
-    "  8 bits), runs each on qcal's executor over VAL and prints FP32 and each variant's top-1,\n" \
-    "  the drop, agreement with FP32 and the INT8 speed-up, with per-layer SQNR on the first\n"  \
-    "  --layer-images images (default 64). Each LIST may be 'all' (every scheme,\n"            \
-    "  granularity or method).\n"                                                               \
-    "  --granularity  tensor, channel (weights per output channel) or compensated (per-channel\n" \
-    "                 weights and input compensation, as quantize --input-compensation)\n"     \
-    "  --max-drop P   exit 1 when a gated variant loses more than P points of top-1 (of\n"      \
-    "                 agreement with FP32 when VAL has no labels)\n"                             \
-    "  --min-sqnr DB  exit 1 when a gated variant has an activation below DB dB of SQNR\n"      \
-    "  --gate NAME    the variant the gates apply to: a name, 'all', or by default the most\n"  \
-    "                 faithful variant of each model (highest top-1 agreement with FP32, then\n" \
-    "                 lowest KL, then smallest drop), named under the table\n"                 \
-    "  --html FILE    a self-contained HTML report (table, charts, histograms, ranges)\n"      \
-    "  --sample N     a reproducible class-balanced random subset of CALIB and of VAL (--seed S)\n" \
-    "  --skip-bad     report an unreadable image of CALIB or VAL and leave it out\n"
 
 #define MAX_MODELS 16
 #define MAX_VARIANTS 64
@@ -48,8 +23,7 @@
 
 typedef struct {
     qc_scheme scheme;
-    bool per_channel;
-    bool compensated;      /* input compensation too (granularity "compensated") */
+    qc_granularity granularity; /* compensated: per-channel weights, input compensation too */
     qc_range_method method;
     int bits;
     char name[64];
@@ -58,10 +32,10 @@ typedef struct {
 typedef struct {
     variant_spec v[MAX_VARIANTS];
     int n;
+    const char *schemes, *grans, *methods, *bits; /* the lists given */
     const char *gate;
-    bool has_max_drop, has_min_sqnr;
-    double max_drop, min_sqnr;
-    int64_t limit, calib_limit, layer_images;
+    float max_drop, min_sqnr; /* NAN when not given */
+    int64_t calib_limit, layer_images;
     const char *html;
     cli_image_select select;
     cli_skipped *calib_skipped, val_skipped; /* --skip-bad: the first model's CALIB, and VAL */
@@ -136,16 +110,12 @@ static int load_images(model_result *m, const qc_image_set *set, const qc_prepro
     const int64_t size = (int64_t)m->channels * m->height * m->width;
     m->pixels = malloc(sizeof(float) * (size_t)(size * m->n));
     m->labels = malloc(sizeof(int) * (size_t)m->n);
-    if (!m->pixels || !m->labels) {
-        cli_error("out of memory");
-        return QC_ERR_IO;
-    }
+    if (!m->pixels || !m->labels)
+        return cli_out_of_memory();
     qc_error err;
-    qc_status st = qc_eval_load_images(set, pp, m->n, &m->in, threads, m->pixels, &err);
-    if (st != QC_OK) {
-        cli_error("%s", err.msg);
+    qc_status st = cli_status(qc_eval_load_images(set, pp, m->n, &m->in, threads, m->pixels, &err), &err);
+    if (st != QC_OK)
         return st;
-    }
     for (int64_t i = 0; i < m->n; i++) {
         m->labels[i] = set->items[i].label;
         m->labelled += m->labels[i] >= 0;
@@ -188,10 +158,8 @@ static int model_setup(const char *path, const char *calib, const compare_option
     m->classes = in.classes;
     m->in = in;
     m->probabilities = qc_output_is_probabilities(m->g, 0);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
+    if (cli_status(status, &err) != QC_OK)
         return status;
-    }
     if ((status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, pp)) != QC_OK)
         return status;
     qc_model_card_free(&card);
@@ -212,8 +180,8 @@ static int run_variant(model_result *m, int k, const compare_options *o)
     qc_quantize_options qo;
     qc_quantize_options_default(&qo);
     qo.scheme = vs->scheme;
-    qo.weights = vs->per_channel ? QC_GRANULARITY_CHANNEL : QC_GRANULARITY_TENSOR;
-    qo.activations = vs->compensated ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
+    qo.weights = vs->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
+    qo.activations = vs->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
     qo.method = vs->method;
     qo.weight_bits = qo.act_bits = vs->bits;
     qo.format = QC_FORMAT_QDQ;
@@ -222,10 +190,8 @@ static int run_variant(model_result *m, int k, const compare_options *o)
         cli_error("%s (%s): %s", m->path, vs->name, err.msg);
         return status;
     }
-    if (!(v->logits = malloc(sizeof(float) * (size_t)(m->n * m->classes)))) {
-        cli_error("out of memory");
-        return QC_ERR_IO;
-    }
+    if (!(v->logits = malloc(sizeof(float) * (size_t)(m->n * m->classes))))
+        return cli_out_of_memory();
     if ((status = run_graph(m, m->ev[k].g, o->common.threads, v->logits, &v->seconds, vs->name,
                             o->common.quiet)) != QC_OK)
         return status;
@@ -246,10 +212,7 @@ static int layer_errors(model_result *m, const compare_options *o)
 {
     int64_t images = o->layer_images < m->n ? o->layer_images : m->n;
     qc_error err;
-    qc_status st = qc_eval_layers(m->path, m->g, m->stats, m->pixels, images, m->ev, o->n, &err);
-    if (st != QC_OK)
-        cli_error("%s", err.msg);
-    return st;
+    return cli_status(qc_eval_layers(m->path, m->g, m->stats, m->pixels, images, m->ev, o->n, &err), &err);
 }
 
 static int run_model(const char *path, const char *calib, const qc_image_set *val,
@@ -259,14 +222,12 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     int status = model_setup(path, calib, o, m, &pp);
     if (status != QC_OK)
         return status;
-    m->n = val->n_items < o->limit ? val->n_items : o->limit;
+    m->n = val->n_items < o->select.limit ? val->n_items : o->select.limit;
     if ((status = load_images(m, val, &pp, o->common.threads)) != QC_OK)
         return status;
     m->fp32_logits = malloc(sizeof(float) * (size_t)(m->n * m->classes));
-    if (!m->fp32_logits) {
-        cli_error("out of memory");
-        return QC_ERR_IO;
-    }
+    if (!m->fp32_logits)
+        return cli_out_of_memory();
     if ((status = run_graph(m, m->g, o->common.threads, m->fp32_logits, &m->fp32_seconds, "fp32",
                             o->common.quiet)) != QC_OK)
         return status;
@@ -366,7 +327,7 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
                    100.0 * var_agree(m, k), m->n ? v->kl_sum / (double)m->n : 0.0,
                    v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0, sq);
         }
-        if (o->has_max_drop || o->has_min_sqnr)
+        if (!isnan(o->max_drop) || !isnan(o->min_sqnr))
             for (int k = 0; k < o->n; k++)
                 if (gated(m, k, o))
                     printf("%-24s gated: %s%s\n", "", o->v[k].name,
@@ -393,9 +354,8 @@ static void print_layers_json(const model_result *m, int k)
             continue;
         qc_error_metrics e;
         qc_error_acc_finish(&l->acc, &e);
-        printf("%s\n      {\"tensor\": ", first ? "" : ",");
+        cli_json_field(m->stats->tensors[i].name, "%s\n      {\"tensor\": ", first ? "" : ",");
         first = false;
-        cli_json_string(stdout, m->stats->tensors[i].name);
         printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
                role_name(m->stats->tensors[i].role), (long long)e.count);
         json_num(l->acc.samples ? e.sqnr_db : NAN);
@@ -424,27 +384,23 @@ static void print_layers_json(const model_result *m, int k)
 static void print_json(const model_result *ms, int n_models, const compare_options *o,
                        const char *calib, const char *val, const char *const *failures, int n_fail)
 {
-    printf("{\"format\": \"%s\", \"version\": %d, \"qcal\": \"%s\",\n \"calib\": ", COMPARE_FORMAT,
-           COMPARE_VERSION, QCAL_VERSION);
-    cli_json_string(stdout, calib);
-    printf(", \"val\": ");
-    cli_json_string(stdout, val);
+    cli_json_field(calib, "{\"format\": \"%s\", \"version\": %d, \"qcal\": \"%s\",\n \"calib\": ", COMPARE_FORMAT,
+                   COMPARE_VERSION, QCAL_VERSION);
+    cli_json_field(val, ", \"val\": ");
     printf(", \"layer_images\": %lld, \"skipped\": {\"calib\": %lld, \"val\": %lld},\n \"variants\": [",
            (long long)o->layer_images, (long long)(o->calib_skipped ? o->calib_skipped->count : 0),
            (long long)o->val_skipped.count);
     for (int k = 0; k < o->n; k++) {
-        printf("%s\n  {\"name\": ", k ? "," : "");
-        cli_json_string(stdout, o->v[k].name);
+        cli_json_field(o->v[k].name, "%s\n  {\"name\": ", k ? "," : "");
         printf(", \"scheme\": \"%s\", \"granularity\": \"%s\", \"method\": \"%s\", \"bits\": %d}",
                qc_scheme_name(o->v[k].scheme),
-               o->v[k].compensated ? "compensated" : o->v[k].per_channel ? "channel" : "tensor",
+               qc_granularity_name(o->v[k].granularity),
                qc_range_method_name(o->v[k].method), o->v[k].bits);
     }
     printf("],\n \"models\": [");
     for (int mi = 0; mi < n_models; mi++) {
         const model_result *m = &ms[mi];
-        printf("%s\n  {\"model\": ", mi ? "," : "");
-        cli_json_string(stdout, m->path);
+        cli_json_field(m->path, "%s\n  {\"model\": ", mi ? "," : "");
         printf(", \"images\": %lld, \"labelled\": %lld, \"calib_images\": %lld,\n   \"fp32\": {\"correct\": %lld, \"top1\": ",
                (long long)m->n, (long long)m->labelled, (long long)m->stats->images,
                (long long)m->fp32_correct);
@@ -452,8 +408,7 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         printf("},\n   \"variants\": [");
         for (int k = 0; k < o->n; k++) {
             const variant_result *v = &m->var[k];
-            printf("%s\n    {\"name\": ", k ? "," : "");
-            cli_json_string(stdout, o->v[k].name);
+            cli_json_field(o->v[k].name, "%s\n    {\"name\": ", k ? "," : "");
             printf(", \"correct\": %lld, \"top1\": ", (long long)v->correct);
             json_num(var_top1(m, k));
             printf(", \"drop\": ");
@@ -470,19 +425,13 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         printf("]}");
     }
     printf("],\n \"gates\": {\"max_drop\": ");
-    json_num(o->has_max_drop ? o->max_drop : NAN);
+    json_num(o->max_drop);
     printf(", \"min_sqnr\": ");
-    json_num(o->has_min_sqnr ? o->min_sqnr : NAN);
-    printf(", \"gate\": ");
-    if (o->gate)
-        cli_json_string(stdout, o->gate);
-    else
-        printf("null");
+    json_num(o->min_sqnr);
+    cli_json_field(o->gate, ", \"gate\": ");
     printf(", \"passed\": %s, \"failures\": [", n_fail ? "false" : "true");
-    for (int i = 0; i < n_fail; i++) {
-        printf("%s", i ? ", " : "");
-        cli_json_string(stdout, failures[i]);
-    }
+    for (int i = 0; i < n_fail; i++)
+        cli_json_field(failures[i], "%s", i ? ", " : "");
     printf("]}}\n");
 }
 
@@ -505,8 +454,7 @@ static int write_html(const model_result *ms, int n_models, const compare_option
         ranges[mi] = calloc((size_t)nt * (size_t)nv + 1, sizeof **ranges);
         numbers[mi] = calloc((size_t)(nt + 3) * (size_t)nv + 1, sizeof **numbers);
         if (!tensors[mi] || !ranges[mi] || !numbers[mi]) {
-            cli_error("out of memory");
-            status = QC_ERR_IO;
+            status = cli_out_of_memory();
             break;
         }
         double *top1 = numbers[mi], *agree = top1 + nv, *speed = agree + nv, *sq = speed + nv;
@@ -540,8 +488,7 @@ static int write_html(const model_result *ms, int n_models, const compare_option
     if (status == QC_OK) {
         qc_report r = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val, .n_variants = o->n,
                         .variants = names, .n_models = n_models, .models = rm};
-        if ((status = qc_report_html_write(&r, o->html, &err)) != QC_OK)
-            cli_error("%s", err.msg);
+        status = cli_status(qc_report_html_write(&r, o->html, &err), &err);
     }
     for (int mi = 0; mi < n_models; mi++) {
         free(tensors[mi]);
@@ -553,70 +500,103 @@ static int write_html(const model_result *ms, int n_models, const compare_option
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
-/* Splits a comma-separated list into at most MAX_LIST items of buf; the count, or -1. */
-static int split_list(const char *v, char *buf, size_t size, char **items)
+#define FIELD(f) .offset = offsetof(compare_options, f)
+static const cli_option rows[] = {
+    {"--schemes", .kind = CLI_STRING, FIELD(schemes), .arg = "LIST"},
+    {"--granularity", .kind = CLI_STRING, FIELD(grans), .arg = "LIST",
+     .help = "tensor, channel (weights per output channel) or compensated (per-channel weights and input "
+             "compensation, as quantize --input-compensation)"},
+    {"--methods", .kind = CLI_STRING, FIELD(methods), .arg = "LIST"},
+    {"--bits", .kind = CLI_STRING, FIELD(bits), .arg = "LIST"},
+    {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select), .usage = "[--limit N] [--sample N [--seed S]] [--skip-bad]"},
+    {"--calib-limit", .kind = CLI_INT64, FIELD(calib_limit), .arg = "N", .min = 1, .max = INT64_MAX,
+     .expects = "a positive number"},
+    {"--layer-images", .kind = CLI_INT64, FIELD(layer_images), .arg = "N", .min = 0, .max = INT64_MAX,
+     .expects = "a number >= 0"},
+    {"--max-drop", .kind = CLI_FLOAT, FIELD(max_drop), .arg = "P", .min = 0, .max = INT64_MAX,
+     .expects = "points, a number >= 0",
+     .help = "exit 1 when a gated variant loses more than P points of top-1 (of agreement with FP32 when VAL "
+             "has no labels)"},
+    {"--min-sqnr", .kind = CLI_FLOAT, FIELD(min_sqnr), .arg = "DB", .expects = "dB, a number",
+     .help = "exit 1 when a gated variant has an activation below DB dB of SQNR"},
+    {"--gate", .kind = CLI_STRING, FIELD(gate), .arg = "VARIANT",
+     .help = "the variant the gates apply to: a name, 'all', or by default the most faithful variant of each "
+             "model (highest top-1 agreement with FP32, then lowest KL, then smallest drop), named under the table"},
+    {"--html", .kind = CLI_STRING, FIELD(html), .arg = "FILE",
+     .help = "a self-contained HTML report (table, charts, histograms, ranges)"},
+    {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
+    {"--sample", .kind = CLI_DOC, .arg = "N",
+     .help = "a reproducible class-balanced random subset of CALIB and of VAL (--seed S)"},
+    {"--skip-bad", .kind = CLI_DOC, .help = "report an unreadable image of CALIB or VAL and leave it out"},
+    {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {0},
+};
+
+static const cli_command command = {
+    "compare", "MODEL... CALIB VAL", NULL,
+    "Gathers statistics of each MODEL over CALIB once, quantizes it in every variant (scheme x granularity x "
+    "method x bits; default gemmlowp,symlowp x tensor,channel, minmax, 8 bits), runs each on qcal's executor "
+    "over VAL and prints FP32 and each variant's top-1, the drop, agreement with FP32 and the INT8 speed-up, "
+    "with per-layer SQNR on the first --layer-images images (default 64). Each LIST may be 'all' (every "
+    "scheme, granularity or method).",
+    rows, MAX_MODELS + 2, "compare takes at most 16 models"};
+
+static bool parse_granularity_item(const char *v, void *granularity)
 {
-    if (strlen(v) >= size)
-        return -1;
-    strcpy(buf, v);
+    return qc_granularity_parse(v, granularity);
+}
+
+static bool parse_bits(const char *v, void *bits)
+{
+    int64_t b;
+    if (!cli_parse_int(v, QC_BITS_MIN, QC_BITS_MAX, &b))
+        return false;
+    *(int *)bits = (int)b;
+    return true;
+}
+
+/* The items of the list option's value (every value when it is "all", as stats --method all),
+ * each read by parse into items (size bytes each); the count, or -1 after a usage error. */
+static int parse_list(const char *option, const char *list, const char *every, const char *expects,
+                      bool (*parse)(const char *, void *), void *items, size_t size)
+{
+    char buf[256];
     int n = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    bool fits = snprintf(buf, sizeof buf, "%s", strcmp(list, "all") ? list : every) < (int)sizeof buf;
+    for (char *save = NULL, *t = fits ? strtok_r(buf, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save), n++) {
         if (n == MAX_LIST)
-            return -1;
-        items[n++] = t;
+            return cli_usage_error(&command, "%s takes at most %d items, not '%s'", option, MAX_LIST, list), -1;
+        if (!parse(t, (char *)items + (size_t)n * size))
+            return cli_usage_error(&command, "%s takes a list of %s, not '%s'", option, expects, t), -1;
     }
+    if (n == 0)
+        return cli_usage_error(&command, "%s takes a list of %s, not '%s'", option, expects, list), -1;
     return n;
 }
 
-typedef struct {
-    char schemes[128], grans[128], methods[256], bits[64];
-} list_values;
-
-/* A list as given, or every value when it is "all" (as stats --method all). */
-static const char *all_or(const char *list, const char *every)
+static int build_variants(compare_options *o)
 {
-    return strcmp(list, "all") ? list : every;
-}
-
-static int build_variants(compare_options *o, const list_values *lv)
-{
-    char b1[128], b2[128], b3[256], b4[64], every_method[256] = "";
+    char every_method[256] = "";
     for (int m = 0; m < QC_RANGE_COUNT; m++)
         snprintf(every_method + strlen(every_method), sizeof every_method - strlen(every_method), "%s%s",
                  m ? "," : "", qc_range_method_name((qc_range_method)m));
-    char *sch[MAX_LIST], *gr[MAX_LIST], *me[MAX_LIST], *bi[MAX_LIST];
-    int ns = split_list(all_or(lv->schemes, "gemmlowp,symlowp"), b1, sizeof b1, sch);
-    int ng = split_list(all_or(lv->grans, "tensor,channel,compensated"), b2, sizeof b2, gr);
-    int nm = split_list(all_or(lv->methods, every_method), b3, sizeof b3, me), nb = split_list(lv->bits, b4, sizeof b4, bi);
-    if (ns < 1 || ng < 1 || nm < 1 || nb < 1)
-        return cli_usage_error(COMPARE_USAGE, "bad list of schemes, granularities, methods or bits");
     qc_scheme schemes[MAX_LIST];
-    bool per_channel[MAX_LIST], compensated[MAX_LIST];
+    qc_granularity grans[MAX_LIST];
     qc_range_method methods[MAX_LIST];
     int bits[MAX_LIST];
-    for (int i = 0; i < ns; i++)
-        if (!qc_scheme_parse(sch[i], &schemes[i]))
-            return cli_usage_error(COMPARE_USAGE, "unknown scheme '%s'", sch[i]);
-    for (int i = 0; i < ng; i++) {
-        if (strcmp(gr[i], "tensor") && strcmp(gr[i], "channel") && strcmp(gr[i], "compensated"))
-            return cli_usage_error(COMPARE_USAGE, "unknown granularity '%s' (tensor, channel, compensated)", gr[i]);
-        compensated[i] = !strcmp(gr[i], "compensated");
-        per_channel[i] = strcmp(gr[i], "tensor") != 0;
-    }
-    for (int i = 0; i < nm; i++) {
-        int m = qc_range_method_parse(me[i]);
-        if (m < 0)
-            return cli_usage_error(COMPARE_USAGE, "unknown method '%s'", me[i]);
-        methods[i] = (qc_range_method)m;
-    }
-    for (int i = 0; i < nb; i++) {
-        int64_t b;
-        if (!cli_parse_int(bi[i], QC_BITS_MIN, QC_BITS_MAX, &b))
-            return cli_usage_error(COMPARE_USAGE, "bad bit width '%s' (2 to 8)", bi[i]);
-        bits[i] = (int)b;
-    }
+    int ns = parse_list("--schemes", o->schemes, "gemmlowp,symlowp", "gemmlowp, symlowp or all", cli_parse_scheme,
+                        schemes, sizeof *schemes);
+    int ng = ns < 0 ? -1 : parse_list("--granularity", o->grans, "tensor,channel,compensated",
+                                      "tensor, channel, compensated or all", parse_granularity_item, grans,
+                                      sizeof *grans);
+    int nm = ng < 0 ? -1 : parse_list("--methods", o->methods, every_method,
+                                      "minmax, avg, avgstd, meanstd, percentile, entropy, mse or all",
+                                      cli_parse_method, methods, sizeof *methods);
+    int nb = nm < 0 ? -1 : parse_list("--bits", o->bits, "", "bit widths from 2 to 8", parse_bits, bits, sizeof *bits);
+    if (nb < 0)
+        return QC_ERR_USAGE;
     if (ns * ng * nm * nb > MAX_VARIANTS)
-        return cli_usage_error(COMPARE_USAGE, "at most %d variants", MAX_VARIANTS);
+        return cli_usage_error(&command, "at most %d variants", MAX_VARIANTS);
     /* the method and the width are in the name only when the grid has more than the default */
     bool name_method = nm > 1 || methods[0] != QC_RANGE_MINMAX, name_bits = nb > 1 || bits[0] != 8;
     o->n = 0;
@@ -625,9 +605,9 @@ static int build_variants(compare_options *o, const list_values *lv)
             for (int c = 0; c < ns; c++)
                 for (int d = 0; d < ng; d++) {
                     variant_spec *v = &o->v[o->n++];
-                    *v = (variant_spec){schemes[c], per_channel[d], compensated[d], methods[a], bits[b], ""};
+                    *v = (variant_spec){schemes[c], grans[d], methods[a], bits[b], ""};
                     int len = snprintf(v->name, sizeof v->name, "%s/%s", qc_scheme_name(v->scheme),
-                                       v->compensated ? "compensated" : v->per_channel ? "channel" : "tensor");
+                                       qc_granularity_name(v->granularity));
                     if (name_method)
                         len += snprintf(v->name + len, sizeof v->name - (size_t)len, "/%s",
                                         qc_range_method_name(v->method));
@@ -637,96 +617,32 @@ static int build_variants(compare_options *o, const list_values *lv)
     for (int i = 0; i < o->n; i++)
         for (int j = 0; j < i; j++)
             if (!strcmp(o->v[i].name, o->v[j].name))
-                return cli_usage_error(COMPARE_USAGE, "variant '%s' is listed twice", o->v[i].name);
+                return cli_usage_error(&command, "variant '%s' is listed twice", o->v[i].name);
     return QC_OK;
 }
 
-static int parse_options(int argc, char **argv, compare_options *o, const char **pos, int *n_pos)
+/* The options and operands: the variants built, --gate checked. False when the command stops
+ * here (*status: after --help QC_OK, else the usage error's). */
+static bool parse_options(int argc, char **argv, compare_options *o, const char **pos, int *n_pos, int *status)
 {
-    list_values lv = {"gemmlowp,symlowp", "tensor,channel", "minmax", "8"};
-    *o = (compare_options){.limit = INT64_MAX, .calib_limit = INT64_MAX, .layer_images = 64};
-    o->common.threads = 1;
-    *n_pos = 0;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        int r = cli_common_option(&o->common, argc, argv, &i, COMPARE_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        if ((r = cli_pp_option(&o->pp, argc, argv, &i, COMPARE_USAGE)) == 0)
-            r = cli_images_option(&o->limit, NULL, argc, argv, &i, COMPARE_USAGE);
-        if (r == 0)
-            r = cli_select_option(&o->select, argc, argv, &i, COMPARE_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        float f;
-        char *list = NULL;
-        size_t cap = 0;
-        if ((v = cli_option_value("--schemes", argc, argv, &i, &bad, COMPARE_USAGE)))
-            list = lv.schemes, cap = sizeof lv.schemes;
-        else if ((v = cli_option_value("--granularity", argc, argv, &i, &bad, COMPARE_USAGE)))
-            list = lv.grans, cap = sizeof lv.grans;
-        else if ((v = cli_option_value("--methods", argc, argv, &i, &bad, COMPARE_USAGE)))
-            list = lv.methods, cap = sizeof lv.methods;
-        else if ((v = cli_option_value("--bits", argc, argv, &i, &bad, COMPARE_USAGE)))
-            list = lv.bits, cap = sizeof lv.bits;
-        if (list) {
-            if (strlen(v) >= cap)
-                return cli_usage_error(COMPARE_USAGE, "list too long: '%s'", v);
-            strcpy(list, v);
-        } else if ((v = cli_option_value("--calib-limit", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_int(v, 1, INT64_MAX, &o->calib_limit))
-                return cli_usage_error(COMPARE_USAGE, "bad --calib-limit '%s'", v);
-        } else if ((v = cli_option_value("--layer-images", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_int(v, 0, INT64_MAX, &o->layer_images))
-                return cli_usage_error(COMPARE_USAGE, "bad --layer-images '%s'", v);
-        } else if ((v = cli_option_value("--max-drop", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_float(v, &f) || !(f >= 0.0f) || !isfinite(f))
-                return cli_usage_error(COMPARE_USAGE, "bad --max-drop '%s' (points, >= 0)", v);
-            o->has_max_drop = true;
-            o->max_drop = f;
-        } else if ((v = cli_option_value("--min-sqnr", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            if (!cli_parse_float(v, &f) || !isfinite(f))
-                return cli_usage_error(COMPARE_USAGE, "bad --min-sqnr '%s' (dB)", v);
-            o->has_min_sqnr = true;
-            o->min_sqnr = f;
-        } else if ((v = cli_option_value("--gate", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            o->gate = v;
-        } else if ((v = cli_option_value("--html", argc, argv, &i, &bad, COMPARE_USAGE))) {
-            o->html = v;
-        } else if (bad) {
-            return QC_ERR_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error(COMPARE_USAGE, "unknown option '%s'", argv[i]);
-        } else {
-            if (*n_pos == MAX_MODELS + 2)
-                return cli_usage_error(COMPARE_USAGE, "at most %d models", MAX_MODELS);
-            pos[(*n_pos)++] = argv[i];
-        }
-        if (bad)
-            return QC_ERR_USAGE;
-    }
-    if (o->common.help)
-        return QC_OK;
+    *o = (compare_options){.schemes = "gemmlowp,symlowp", .grans = "tensor,channel", .methods = "minmax",
+                           .bits = "8", .max_drop = NAN, .min_sqnr = NAN, .select = CLI_SELECT_DEFAULT,
+                           .calib_limit = INT64_MAX,
+                           .layer_images = 64, .common = {.threads = 1}};
+    if (!cli_parse(&command, o, argc, argv, pos, n_pos, status))
+        return false;
     if (*n_pos < 3)
-        return cli_usage_error(COMPARE_USAGE, "compare needs MODEL, CALIB and VAL");
-    if (cli_select_check(&o->select, COMPARE_USAGE) != QC_OK)
-        return QC_ERR_USAGE;
-    int st = build_variants(o, &lv);
-    if (st != QC_OK)
-        return st;
-    if (o->gate && strcmp(o->gate, "all")) {
-        bool found = false;
-        for (int k = 0; k < o->n; k++)
-            found |= !strcmp(o->v[k].name, o->gate);
-        if (!found)
-            return cli_usage_error(COMPARE_USAGE, "--gate: no variant is named '%s'", o->gate);
-    }
-    return QC_OK;
+        *status = cli_usage_error(&command, "compare needs MODEL, CALIB and VAL");
+    else if (cli_select_check(&o->select, &command) != QC_OK)
+        *status = QC_ERR_USAGE;
+    else
+        *status = build_variants(o);
+    bool found = !o->gate || !strcmp(o->gate, "all");
+    for (int k = 0; k < o->n && !found; k++)
+        found = !strcmp(o->v[k].name, o->gate);
+    if (*status == QC_OK && !found)
+        *status = cli_usage_error(&command, "--gate: no variant is named '%s'", o->gate);
+    return *status == QC_OK;
 }
 
 /* The gates on the gated variants of m: each failure appended to failures[n]; the new n. */
@@ -736,12 +652,12 @@ static int gate_failures(const model_result *m, const compare_options *o, char (
         if (!gated(m, k, o))
             continue;
         double drop = var_drop(m, k);
-        if (o->has_max_drop && drop > o->max_drop)
+        if (drop > o->max_drop)
             snprintf(failures[n++], sizeof *failures, "variant '%s' of '%s' drops %s by %.2f points (--max-drop %g)",
                      o->v[k].name, m->path, m->labelled ? "top-1" : "agreement with FP32", drop, o->max_drop);
         int which;
         double sq = min_sqnr(m, k, &which);
-        if (o->has_min_sqnr && which >= 0 && sq < o->min_sqnr)
+        if (which >= 0 && sq < o->min_sqnr)
             snprintf(failures[n++], sizeof *failures,
                      "variant '%s' of '%s': tensor '%s' has an SQNR of %.2f dB (--min-sqnr %g)", o->v[k].name,
                      m->path, m->stats->tensors[which].name, sq, o->min_sqnr);
@@ -758,7 +674,7 @@ static int open_val(const char *val, compare_options *o, qc_image_set *set)
     o->val_skipped.quiet = o->common.quiet;
     qc_error err;
     if (o->select.skip_bad &&
-        (status = qc_image_set_keep_readable(set, QC_COLOR_RGB, o->limit, o->common.threads, cli_report_skip,
+        (status = qc_image_set_keep_readable(set, QC_COLOR_RGB, o->select.limit, o->common.threads, cli_report_skip,
                                              &o->val_skipped, &err)) != QC_OK) {
         cli_error("%s", err.msg);
         qc_image_set_free(set);
@@ -770,14 +686,9 @@ int cmd_compare(int argc, char **argv)
 {
     compare_options o;
     const char *pos[MAX_MODELS + 2];
-    int n_pos;
-    int status = parse_options(argc, argv, &o, pos, &n_pos);
-    if (status != QC_OK)
+    int n_pos, status;
+    if (!parse_options(argc, argv, &o, pos, &n_pos, &status))
         return status;
-    if (o.common.help) {
-        fputs(COMPARE_USAGE, stdout);
-        return 0;
-    }
     if (o.html && (status = cli_check_output_paths(o.html, "--html", pos, n_pos)) != QC_OK)
         return status;
     const int n_models = n_pos - 2;
@@ -788,8 +699,7 @@ int cmd_compare(int argc, char **argv)
     model_result *ms = calloc((size_t)n_models, sizeof *ms);
     if (!ms) {
         qc_image_set_free(&set);
-        cli_error("out of memory");
-        return QC_ERR_IO;
+        return cli_out_of_memory();
     }
     /* Every model reads the same images: the unreadable ones are told once. */
     cli_skipped calib_skipped = {.quiet = o.common.quiet}, again = {.quiet = true};
@@ -802,10 +712,8 @@ int cmd_compare(int argc, char **argv)
     char (*failures)[256] = NULL;
     const char *fail_ptrs[MAX_MODELS * MAX_VARIANTS * 2];
     int n_fail = 0;
-    if (status == QC_OK && !(failures = calloc(MAX_MODELS * MAX_VARIANTS * 2, sizeof *failures))) {
-        cli_error("out of memory");
-        status = QC_ERR_IO;
-    }
+    if (status == QC_OK && !(failures = calloc(MAX_MODELS * MAX_VARIANTS * 2, sizeof *failures)))
+        status = cli_out_of_memory();
     for (int mi = 0; mi < n_models && status == QC_OK; mi++)
         n_fail = gate_failures(&ms[mi], &o, failures, n_fail);
     for (int i = 0; i < n_fail; i++)

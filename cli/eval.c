@@ -1,27 +1,13 @@
 /* eval.c — `qcal eval MODEL… IMAGES`: top-1/top-5 accuracy and images/s of each model. Every
  * image runs through the graph on its own (batch 1, one executor per thread), so results do
  * not depend on --batch or --threads. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../calib/calib.h"
 #include "../stats/stats.h"
 #include "cli.h"
-
-#define EVAL_USAGE                                                                            \
-    "usage: qcal eval MODEL... IMAGES [--labels FILE] [--limit N] [--batch N] [--threads N]\n" \
-    "                 [--sample N [--seed S]] [--predictions FILE [--scores]] [--skip-bad]\n"  \
-    "                 [--json] [--quiet]\n"                                                     \
-    "                 [--size HxW | --resize S] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
-    "                 [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                            \
-    "  Runs each model over the PNG and JPEG images (a folder scanned recursively, ImageFolder labels\n" \
-    "  or --labels FILE) and prints top-1, top-5 and images/s. Models may be FP32 or quantized\n" \
-    "  (QDQ pairs are fused into qcal's integer kernels, QOperator ops run as they are).\n"    \
-    "  Preprocessing comes from the model card (MODEL.json), else the card inside a quantized\n" \
-    "  model (from 'qcal quantize'), unless flags say otherwise. Given FP32 models and quantized\n" \
-    "  ones, each quantized model must come from one of the FP32 models given. --limit N takes\n" \
-    "  the first N images in sorted order (the first classes of an ImageFolder); --sample N a\n" \
-    "  reproducible class-balanced random subset (--seed S, default 0).\n"
 
 #define MAX_MODELS 16
 #define TOP_K 5
@@ -34,12 +20,34 @@ typedef struct {
 
 typedef struct {
     const char *labels, *predictions;
-    int64_t limit, batch;
-    bool skip_bad, scores;
+    bool scores;
     cli_image_select select;
     cli_pp_flags pp;
     cli_common common;
 } eval_options;
+
+#define FIELD(f) .offset = offsetof(eval_options, f)
+static const cli_option rows[] = {
+    {"--labels", .kind = CLI_STRING, FIELD(labels), .arg = "FILE"},
+    {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select)},
+    {.kind = CLI_GROUP, .rows = cli_batch_rows, FIELD(select)},
+    {"--predictions", .kind = CLI_STRING, FIELD(predictions), .arg = "FILE", .usage = "[--predictions FILE [--scores]]"},
+    {"--scores", .kind = CLI_FLAG, FIELD(scores), .usage = ""},
+    {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
+    {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {0},
+};
+
+static const cli_command command = {
+    "eval", "MODEL... IMAGES", NULL,
+    "Runs each model over the PNG and JPEG images (a folder scanned recursively, ImageFolder labels or "
+    "--labels FILE) and prints top-1, top-5 and images/s. Models may be FP32 or quantized (QDQ pairs are "
+    "fused into qcal's integer kernels, QOperator ops run as they are). Preprocessing comes from the model "
+    "card (MODEL.json), else the card inside a quantized model (from 'qcal quantize'), unless flags say "
+    "otherwise. Given FP32 models and quantized ones, each quantized model must come from one of the FP32 "
+    "models given. --limit N takes the first N images in sorted order (the first classes of an "
+    "ImageFolder); --sample N a reproducible class-balanced random subset (--seed S, default 0).",
+    rows, MAX_MODELS + 1, "eval takes at most 16 models"};
 
 /* A path as one TSV field: backslash, tab, newline and carriage return escaped as \\, \t,
  * \n and \r, so that every image is one line of three (or four) fields. */
@@ -115,31 +123,30 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     qc_image_input in = {0};
     qc_preprocess pp;
     int status = cli_load_model(path, true, &g, NULL);
-    if (status == QC_OK && (status = qc_image_input_of(g, path, "eval", true, &in, &err)) != QC_OK)
-        cli_error("%s", err.msg);
+    if (status == QC_OK)
+        status = cli_status(qc_image_input_of(g, path, "eval", true, &in, &err), &err);
     if (status == QC_OK)
         status = cli_model_setup(path, g, in.channels, &o->pp, o->common.quiet, &card, &pp);
-    if (status == QC_OK && o->predictions && (status = qc_file_begin(&pred, o->predictions, &err)) != QC_OK)
-        cli_error("%s", err.msg);
+    if (status == QC_OK && o->predictions)
+        status = cli_status(qc_file_begin(&pred, o->predictions, &err), &err);
     if (status != QC_OK)
         goto end;
     *res = (eval_result){.path = path};
     cli_progress progress;
-    cli_progress_start(&progress, "eval", qc_pass_count(&(qc_pass_inputs){.set = set}, o->limit),
+    cli_progress_start(&progress, "eval", qc_pass_count(&(qc_pass_inputs){.set = set}, o->select.limit),
                        o->common.quiet);
     eval_sink_ctx sc = {.set = set, .o = o, .classes = in.classes, .pred = &pred, .res = res};
     qc_pass_inputs inputs = {.set = set, .pp = &pp};
-    qc_eval_options eo = {.run = {.limit = o->limit, .batch = o->batch, .threads = o->common.threads,
+    qc_eval_options eo = {.run = {.limit = o->select.limit, .batch = o->select.batch, .threads = o->common.threads,
                                   .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .keep_unreadable = o->skip_bad, .sink = eval_sink, .sink_ctx = &sc};
+                          .keep_unreadable = o->select.skip_bad, .sink = eval_sink, .sink_ctx = &sc};
     double start = cli_now();
     status = qc_eval_logits(g, &inputs, in.classes, &eo, &err);
     res->seconds = cli_now() - start;
     cli_progress_end(&progress);
     if (status == QC_OK && pred.f)
         status = qc_file_commit(&pred, &err);
-    if (status != QC_OK)
-        cli_error("%s", err.msg);
+    cli_status(status, &err);
 end:
     if (pred.f)
         qc_file_abort(&pred);
@@ -158,8 +165,7 @@ static void print_fraction_json(const char *key, int64_t count, int64_t total)
 
 static void print_result_json(const eval_result *r, const eval_options *o)
 {
-    printf("{\"model\": ");
-    cli_json_string(stdout, r->path);
+    cli_json_field(r->path, "{\"model\": ");
     printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->images,
            (long long)r->skipped, (long long)r->labelled);
     if (r->labelled)
@@ -169,7 +175,7 @@ static void print_result_json(const eval_result *r, const eval_options *o)
     print_fraction_json("top1", r->top1, r->labelled);
     print_fraction_json("top5", r->top5, r->labelled);
     printf(", \"images_per_s\": %.1f, \"threads\": %d, \"batch\": %lld}",
-           r->seconds > 0 ? (double)r->images / r->seconds : 0.0, o->common.threads, (long long)o->batch);
+           r->seconds > 0 ? (double)r->images / r->seconds : 0.0, o->common.threads, (long long)o->select.batch);
 }
 
 /* One model: its object; several: {"models": [...]}. */
@@ -249,55 +255,20 @@ static int check_sources(const char *const *paths, int n)
 
 int cmd_eval(int argc, char **argv)
 {
-    eval_options o = {.limit = INT64_MAX, .batch = 32, .common = {.threads = 1}};
+    eval_options o = {.select = CLI_SELECT_DEFAULT, .common = {.threads = 1}};
     const char *positional[MAX_MODELS + 1];
-    int n_pos = 0;
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        int r = cli_common_option(&o.common, argc, argv, &i, EVAL_USAGE);
-        if (r == 0)
-            r = cli_pp_option(&o.pp, argc, argv, &i, EVAL_USAGE);
-        if (r == 0)
-            r = cli_images_option(&o.limit, &o.batch, argc, argv, &i, EVAL_USAGE);
-        if (r == 0)
-            r = cli_select_option(&o.select, argc, argv, &i, EVAL_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        if ((v = cli_option_value("--labels", argc, argv, &i, &bad, EVAL_USAGE))) {
-            o.labels = v;
-        } else if ((v = cli_option_value("--predictions", argc, argv, &i, &bad, EVAL_USAGE))) {
-            o.predictions = v;
-        } else if (!strcmp(argv[i], "--scores")) {
-            o.scores = true;
-        } else if (bad) {
-            return QC_ERR_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error(EVAL_USAGE, "unknown option '%s'", argv[i]);
-        } else if (n_pos == MAX_MODELS + 1) {
-            return cli_usage_error(EVAL_USAGE, "at most %d models", MAX_MODELS);
-        } else {
-            positional[n_pos++] = argv[i];
-        }
-        if (bad)
-            return QC_ERR_USAGE;
-    }
-    if (o.common.help) {
-        printf("%s", EVAL_USAGE);
-        return 0;
-    }
+    int n_pos = 0, status;
+    if (!cli_parse(&command, &o, argc, argv, positional, &n_pos, &status))
+        return status;
     if (n_pos < 2)
-        return cli_usage_error(EVAL_USAGE, "eval needs a MODEL and IMAGES");
-    if (cli_select_check(&o.select, EVAL_USAGE) != QC_OK)
+        return cli_usage_error(&command, "eval needs a MODEL and IMAGES");
+    if (cli_select_check(&o.select, &command) != QC_OK)
         return QC_ERR_USAGE;
-    o.skip_bad = o.select.skip_bad;
     int n_models = n_pos - 1;
     if (o.scores && !o.predictions)
-        return cli_usage_error(EVAL_USAGE, "--scores adds the class scores to --predictions FILE");
+        return cli_usage_error(&command, "--scores adds the class scores to --predictions FILE");
     if (o.predictions && n_models > 1)
-        return cli_usage_error(EVAL_USAGE, "--predictions takes one MODEL");
+        return cli_usage_error(&command, "--predictions takes one MODEL");
 
     if (o.predictions) {
         cli_file inputs[] = {{positional[0], "model"}, {positional[1], "image folder"}, {o.labels, "labels file"}};
@@ -316,7 +287,6 @@ int cmd_eval(int argc, char **argv)
     if (s != QC_OK)
         return s;
     eval_result results[MAX_MODELS];
-    int status = QC_OK;
     for (int m = 0; m < n_models && status == QC_OK; m++)
         status = eval_model(positional[m], &set, &o, &results[m]);
     qc_image_set_free(&set);

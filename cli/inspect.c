@@ -5,10 +5,16 @@
 
 #include "cli.h"
 
-#define INSPECT_USAGE                                                                      \
-    "usage: qcal inspect MODEL [--json]\n"                                                 \
-    "  Lists the model's inputs and outputs, every node (op, name, output shape at batch 1),\n" \
-    "  the parameter count and the ops qcal does not support (exit 3 when there are any).\n"
+static const cli_option rows[] = {
+    {.kind = CLI_GROUP, .rows = cli_common_rows, .usage = "[--json]"},
+    {0},
+};
+
+static const cli_command command = {
+    "inspect", "MODEL", NULL,
+    "Lists the model's inputs and outputs, every node (op, name, output shape at batch 1), the "
+    "parameter count and the ops qcal does not support (exit 3 when there are any).",
+    rows, 1, "inspect takes one MODEL"};
 
 /* Shape with symbolic dimensions shown as N (inputs) — static shapes assume batch 1. */
 static char *io_shape(const qc_tensor *t, char *buf, size_t size)
@@ -59,22 +65,19 @@ static void print_text(const qc_graph *g, const char *path, bool prepared)
 static void print_json(const qc_graph *g, const char *path, bool prepared)
 {
     char shape[128];
-    printf("{\"model\": ");
-    cli_json_string(stdout, path);
+    cli_json_field(path, "{\"model\": ");
     printf(", \"opset\": %lld, \"parameters\": %lld, \"inputs\": [", (long long)g->opset,
            (long long)qc_graph_param_count(g));
     for (int i = 0; i < g->n_inputs; i++) {
         const qc_tensor *t = &g->tensors[g->inputs[i]];
-        printf("%s{\"name\": ", i ? ", " : "");
-        cli_json_string(stdout, t->name);
+        cli_json_field(t->name, "%s{\"name\": ", i ? ", " : "");
         printf(", \"dtype\": \"%s\", \"shape\": \"%s\"}", qc_dtype_name(t->value.dtype),
                io_shape(t, shape, sizeof shape));
     }
     printf("], \"outputs\": [");
     for (int i = 0; i < g->n_outputs; i++) {
         const qc_tensor *t = &g->tensors[g->outputs[i]];
-        printf("%s{\"name\": ", i ? ", " : "");
-        cli_json_string(stdout, t->name);
+        cli_json_field(t->name, "%s{\"name\": ", i ? ", " : "");
         printf(", \"dtype\": \"%s\", \"shape\": \"%s\"}", qc_dtype_name(t->value.dtype),
                prepared ? qc_shape_str(&t->value, shape, sizeof shape) : "?");
     }
@@ -82,10 +85,8 @@ static void print_json(const qc_graph *g, const char *path, bool prepared)
     for (int i = 0; i < g->n_nodes; i++) {
         const qc_node *n = &g->nodes[i];
         const qc_tensor *out = n->n_outputs && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
-        printf("%s{\"op\": ", i ? ", " : "");
-        cli_json_string(stdout, n->op_type);
-        printf(", \"name\": ");
-        cli_json_string(stdout, n->name);
+        cli_json_field(n->op_type, "%s{\"op\": ", i ? ", " : "");
+        cli_json_field(n->name, ", \"name\": ");
         printf(", \"output_shape\": \"%s\", \"supported\": %s}",
                out && prepared ? qc_shape_str(&out->value, shape, sizeof shape) : "?",
                qc_op_supported(n->op_type, n->domain) ? "true" : "false");
@@ -97,40 +98,23 @@ int cmd_inspect(int argc, char **argv)
 {
     cli_common common = {.threads = 1};
     const char *model = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r = cli_common_option(&common, argc, argv, &i, INSPECT_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error(INSPECT_USAGE, "unknown option '%s'", argv[i]);
-        if (model)
-            return cli_usage_error(INSPECT_USAGE, "inspect takes one MODEL");
-        model = argv[i];
-    }
-    if (common.help) {
-        printf("%s", INSPECT_USAGE);
-        return 0;
-    }
+    int n = 0, status;
+    if (!cli_parse(&command, &common, argc, argv, &model, &n, &status))
+        return status;
     if (!model)
-        return cli_usage_error(INSPECT_USAGE, "inspect needs a MODEL");
+        return cli_usage_error(&command, "inspect needs a MODEL");
 
     qc_error err;
     char *data;
     size_t size;
-    qc_status s = qc_read_file(model, &data, &size, &err);
-    if (s != QC_OK) {
-        cli_error("%s", err.msg);
+    qc_status s = cli_status(qc_read_file(model, &data, &size, &err), &err);
+    if (s != QC_OK)
         return s;
-    }
     qc_graph *g;
-    s = qc_onnx_parse(data, size, model, &g, &err);
+    s = cli_status(qc_onnx_parse(data, size, model, &g, &err), &err);
     free(data);
-    if (s != QC_OK) {
-        cli_error("%s", err.msg);
+    if (s != QC_OK)
         return s;
-    }
     /* Unsupported ops still get listed: the listing is what the user asked for. */
     qc_status prepared = qc_graph_prepare(g, &err);
     if (common.json)

@@ -3,6 +3,7 @@
  * model in the QDQ, QOperator or FakeQuantize layout, written atomically, and a table (or
  * JSON) of every quantized tensor's range, scale, zero point and bits. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,181 +11,102 @@
 #include "../stats/stats.h"
 #include "cli.h"
 
-#define QUANTIZE_USAGE                                                                              \
-    "usage: qcal quantize MODEL (--stats S.json | IMAGES) -o OUT.onnx [--scheme gemmlowp|symlowp]\n" \
-    "                  [--method minmax|avg|avgstd|meanstd|percentile|entropy|mse] [--n N]\n"       \
-    "                  [--percentile P] [--granularity tensor|channel|compensated]\n"              \
-    "                  [--bits N | --weight-bits N --act-bits N]\n"                                 \
-    "                  [--reduce-range] [--round MODE] [--act-round MODE]\n"                        \
-    "                  [--format qdq|qoperator|fakequant]\n"                                        \
-    "                  [--bias-correction] [--allow-partial]\n"                                      \
-    "                  [--write-trt-cache FILE] [--write-ort-overrides FILE]\n"                      \
-    "                  [--exclude NAME,...] [--json] [--quiet] [--threads N]\n"                       \
-    "                  [--limit N] [--sample N [--seed S]] [--skip-bad] [--batch N]\n"             \
-    "                  [--size HxW | --resize S] [--crop HxW] [--scale S]\n"                       \
-    "                  [--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                    \
-    "  Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG or JPEG\n"\
-    "  under IMAGES, writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each\n" \
-    "  quantized tensor's range and parameters. The statistics must match MODEL: its hash and\n"  \
-    "  tensors, the preprocessing it takes now (card and flags), and all shards of a split.\n"   \
-    "  --scheme       gemmlowp (asymmetric uint8, default) or symlowp (zero point 0)\n"             \
-    "  --method       how activation ranges are chosen (default minmax)\n"                          \
-    "  --n N          avgstd and meanstd: mean +- N std (default 3)\n"                              \
-    "  --percentile P percentile: P in (50, 100] (default 99.99)\n"                                 \
-    "  --granularity  tensor (default): one scale per weight tensor; channel: one per output\n"   \
-    "                 channel (--per-channel); compensated: per channel, and activations read\n"  \
-    "                 by Conv/Gemm/MatMul get a scale per channel, folded into those layers'\n"   \
-    "                 weights (--per-channel --input-compensation; needs per-channel\n"          \
-    "                 statistics; qdq or fakequant)\n"                                           \
-    "  --bits N       weights and activations N bits, 2 to 8 (default 8)\n"                         \
-    "  --reduce-range 7-bit weights, as ONNX Runtime does for CPUs without VNNI\n"                 \
-    "  --round MODE   rounding of the weights: half-even (default), half-away, toward-zero, up,\n" \
-    "                 down, half-toward-zero, half-up, half-down, away-from-zero (or nGraph's\n"   \
-    "                 names: ROUND_NEAREST_TOWARD_EVEN, ...)\n"                                     \
-    "  --act-round MODE  rounding of the activations: half-even (default, QuantizeLinear's);\n"   \
-    "                 the others with --format fakequant only\n"                                   \
-    "  --format       qdq (QuantizeLinear/DequantizeLinear around FP32 ops, default), qoperator\n"  \
-    "                 (QLinearConv, QLinearMatMul, com.microsoft QLinear*), fakequant (FP32\n"      \
-    "                 with quantize-dequantize, any bit width)\n"                                   \
-    "  --exclude      nodes kept FP32 (comma-separated names; an unknown name is exit 2)\n"         \
-    "  --bias-correction  Conv and Gemm biases less the mean error their quantized weights add,\n" \
-    "                 from the statistics (per-channel input means)\n"                             \
-    "  --allow-partial with --stats: use a partial merge of shards (a warning instead of exit 3)\n" \
-    "  --write-trt-cache FILE  also write the activation scales as a TensorRT INT8 calibration\n" \
-    "                 cache (amax / 127, 8-bit activations)\n"                                     \
-    "  --write-ort-overrides FILE  also write every scale and zero point as ONNX Runtime's\n"    \
-    "                 TensorQuantOverrides JSON (8-bit weights and activations)\n"                \
-    "  --limit N      with IMAGES: the first N images in sorted order (default all; on an\n"      \
-    "                 ImageFolder the first classes only: --sample N is the balanced subset)\n"   \
-    "  --sample N     with IMAGES: a reproducible class-balanced random subset (--seed S)\n"     \
-    "  --skip-bad     with IMAGES: report an unreadable image and leave it out\n"
-
 typedef struct {
     const char *out, *stats_file;
     const char *trt_cache, *ort_overrides; /* NULL when not asked for */
     cli_image_select select;
     cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
     qc_quantize_options q;
+    cli_granularity granularity;
     int bits, weight_bits, act_bits; /* 0 when not given */
-    int64_t limit, batch;
-    char **exclude;
-    int n_exclude;
+    cli_list exclude;
     bool allow_partial;
     cli_pp_flags pp;
     cli_common common;
 } quantize_options;
 
-static bool parse_bits(const char *v, int *out)
+static bool parse_format(const char *v, void *format)
 {
-    int64_t b;
-    if (!cli_parse_int(v, QC_BITS_MIN, QC_BITS_MAX, &b))
-        return false;
-    *out = (int)b;
-    return true;
+    return qc_qformat_parse(v, format);
 }
 
-/* Adds the comma-separated names of v to the exclude list; false when out of memory. */
-static bool add_excludes(quantize_options *o, const char *v)
+static bool parse_round(const char *v, void *mode)
 {
-    char *copy = strdup(v);
-    if (!copy)
-        return false;
-    bool ok = true;
-    for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
-        char **grown = realloc(o->exclude, (size_t)(o->n_exclude + 1) * sizeof *grown);
-        ok = grown != NULL;
-        if (ok) {
-            o->exclude = grown;
-            ok = (o->exclude[o->n_exclude] = strdup(tok)) != NULL;
-            o->n_exclude += ok;
-        }
-    }
-    free(copy);
-    return ok;
+    return qc_round_mode_parse(v, mode);
 }
 
-static int parse_options(int argc, char **argv, quantize_options *o, const char **pos, int *n_pos)
-{
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        int r = cli_common_option(&o->common, argc, argv, &i, QUANTIZE_USAGE);
-        if (r == 0)
-            r = cli_pp_option(&o->pp, argc, argv, &i, QUANTIZE_USAGE);
-        if (r == 0)
-            r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, QUANTIZE_USAGE);
-        if (r == 0)
-            r = cli_select_option(&o->select, argc, argv, &i, QUANTIZE_USAGE);
-        if (r == 0)
-            r = cli_range_option(&o->q.range, argc, argv, &i, QUANTIZE_USAGE);
-        if (r == 0)
-            r = cli_granularity_option(&o->q.weights, &o->q.activations, argc, argv, &i, QUANTIZE_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        if (!strcmp(argv[i], "--reduce-range")) {
-            o->q.reduce_range = true;
-        } else if (!strcmp(argv[i], "--bias-correction")) {
-            o->q.bias_correction = true;
-        } else if (!strcmp(argv[i], "--allow-partial")) {
-            o->allow_partial = true;
-        } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, QUANTIZE_USAGE)) ||
-                   (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, QUANTIZE_USAGE)))) {
-            o->out = v;
-        } else if (!bad && (v = cli_option_value("--write-trt-cache", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            o->trt_cache = v;
-        } else if (!bad && (v = cli_option_value("--write-ort-overrides", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            o->ort_overrides = v;
-        } else if (!bad && (v = cli_option_value("--stats", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            o->stats_file = v;
-        } else if (!bad && (v = cli_option_value("--scheme", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!qc_scheme_parse(v, &o->q.scheme))
-                return cli_usage_error(QUANTIZE_USAGE, "--scheme takes gemmlowp or symlowp, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--method", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            int m = qc_range_method_parse(v);
-            if (m < 0)
-                return cli_usage_error(QUANTIZE_USAGE,
-                                       "--method takes minmax, avg, avgstd, meanstd, percentile, entropy or mse, not '%s'", v);
-            o->q.method = (qc_range_method)m;
-        } else if (!bad && (v = cli_option_value("--bits", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!parse_bits(v, &o->bits))
-                return cli_usage_error(QUANTIZE_USAGE, "--bits takes a number from 2 to 8, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--weight-bits", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!parse_bits(v, &o->weight_bits))
-                return cli_usage_error(QUANTIZE_USAGE, "--weight-bits takes a number from 2 to 8, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--act-bits", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!parse_bits(v, &o->act_bits))
-                return cli_usage_error(QUANTIZE_USAGE, "--act-bits takes a number from 2 to 8, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--round", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!qc_round_mode_parse(v, &o->q.round))
-                return cli_usage_error(QUANTIZE_USAGE,
-                                       "--round takes " QC_ROUND_MODE_LIST ", not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--act-round", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!qc_round_mode_parse(v, &o->q.act_round))
-                return cli_usage_error(QUANTIZE_USAGE, "--act-round takes " QC_ROUND_MODE_LIST ", not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--format", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!qc_qformat_parse(v, &o->q.format))
-                return cli_usage_error(QUANTIZE_USAGE, "--format takes qdq, qoperator or fakequant, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--exclude", argc, argv, &i, &bad, QUANTIZE_USAGE))) {
-            if (!add_excludes(o, v)) {
-                cli_error("out of memory");
-                return QC_ERR_IO;
-            }
-        } else if (bad) {
-            return QC_ERR_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error(QUANTIZE_USAGE, "unknown option '%s'", argv[i]);
-        } else if (*n_pos == 2) {
-            return cli_usage_error(QUANTIZE_USAGE, "quantize takes one MODEL and at most one IMAGES");
-        } else {
-            pos[(*n_pos)++] = argv[i];
-        }
-        if (bad)
-            return QC_ERR_USAGE;
-    }
-    return QC_OK;
-}
+#define FIELD(f) .offset = offsetof(quantize_options, f)
+#define BITS_ROW(name, field, usage_text, help_text)                                                   \
+    {name, .kind = CLI_INT, FIELD(field), .arg = "N", .usage = usage_text, .help = help_text,          \
+     .min = QC_BITS_MIN, .max = QC_BITS_MAX}
+static const cli_option rows[] = {
+    {"--output", "-o", CLI_STRING, FIELD(out), .usage = ""},
+    {"--stats", .kind = CLI_STRING, FIELD(stats_file), .usage = ""},
+    {"--scheme", .kind = CLI_CUSTOM, FIELD(q.scheme), .arg = "gemmlowp|symlowp", .parse = cli_parse_scheme,
+     .expects = "gemmlowp or symlowp", .help = "gemmlowp (asymmetric uint8, default) or symlowp (zero point 0)"},
+    {"--method", .kind = CLI_CUSTOM, FIELD(q.method), .arg = "minmax|avg|avgstd|meanstd|percentile|entropy|mse",
+     .parse = cli_parse_method, .expects = "minmax, avg, avgstd, meanstd, percentile, entropy or mse",
+     .help = "how activation ranges are chosen (default minmax)"},
+    {.kind = CLI_GROUP, .rows = cli_range_rows, FIELD(q.range)},
+    {"--n", .kind = CLI_DOC, .arg = "N", .help = "avgstd and meanstd: mean +- N std (default 3)"},
+    {"--percentile", .kind = CLI_DOC, .arg = "P", .help = "percentile: P in (50, 100] (default 99.99)"},
+    {.kind = CLI_GROUP, .rows = cli_granularity_rows, FIELD(granularity)},
+    {"--granularity", .kind = CLI_DOC,
+     .help = "tensor (default): one scale per weight tensor; channel: one per output channel (--per-channel); "
+             "compensated: per channel, and activations read by Conv/Gemm/MatMul get a scale per channel, "
+             "folded into those layers' weights (--per-channel --input-compensation; needs per-channel "
+             "statistics; qdq or fakequant)"},
+    BITS_ROW("--bits", bits, "[--bits N | --weight-bits N --act-bits N]",
+             "weights and activations N bits, 2 to 8 (default 8)"),
+    BITS_ROW("--weight-bits", weight_bits, "", NULL),
+    BITS_ROW("--act-bits", act_bits, "", NULL),
+    {"--reduce-range", .kind = CLI_FLAG, FIELD(q.reduce_range),
+     .help = "7-bit weights, as ONNX Runtime does for CPUs without VNNI"},
+    {"--round", .kind = CLI_CUSTOM, FIELD(q.round), .arg = "MODE", .parse = parse_round,
+     .expects = QC_ROUND_MODE_LIST,
+     .help = "rounding of the weights: half-even (default), half-away, toward-zero, up, down, "
+             "half-toward-zero, half-up, half-down, away-from-zero (or nGraph's names: "
+             "ROUND_NEAREST_TOWARD_EVEN, ...)"},
+    {"--act-round", .kind = CLI_CUSTOM, FIELD(q.act_round), .arg = "MODE", .parse = parse_round,
+     .expects = QC_ROUND_MODE_LIST,
+     .help = "rounding of the activations: half-even (default, QuantizeLinear's); the others with "
+             "--format fakequant only"},
+    {"--format", .kind = CLI_CUSTOM, FIELD(q.format), .arg = "qdq|qoperator|fakequant", .parse = parse_format,
+     .expects = "qdq, qoperator or fakequant",
+     .help = "qdq (QuantizeLinear/DequantizeLinear around FP32 ops, default), qoperator (QLinearConv, "
+             "QLinearMatMul, com.microsoft QLinear*), fakequant (FP32 with quantize-dequantize, any bit width)"},
+    {"--bias-correction", .kind = CLI_FLAG, FIELD(q.bias_correction),
+     .help = "Conv and Gemm biases less the mean error their quantized weights add, from the statistics "
+             "(per-channel input means)"},
+    {"--allow-partial", .kind = CLI_FLAG, FIELD(allow_partial),
+     .help = "with --stats: use a partial merge of shards (a warning instead of exit 3)"},
+    {"--write-trt-cache", .kind = CLI_STRING, FIELD(trt_cache), .arg = "FILE",
+     .help = "also write the activation scales as a TensorRT INT8 calibration cache (amax / 127, 8-bit "
+             "activations)"},
+    {"--write-ort-overrides", .kind = CLI_STRING, FIELD(ort_overrides), .arg = "FILE",
+     .help = "also write every scale and zero point as ONNX Runtime's TensorQuantOverrides JSON (8-bit "
+             "weights and activations)"},
+    {"--exclude", .kind = CLI_LIST, FIELD(exclude), .arg = "NAME,...",
+     .help = "nodes kept FP32 (comma-separated names, the option repeated adds more; an unknown name is exit 2)"},
+    {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
+    {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select)},
+    {"--limit", .kind = CLI_DOC, .arg = "N", .help = "with IMAGES: the first N images in sorted order "
+     "(default all; on an ImageFolder the first classes only: --sample N is the balanced subset)"},
+    {"--sample", .kind = CLI_DOC, .arg = "N",
+     .help = "with IMAGES: a reproducible class-balanced random subset (--seed S)"},
+    {"--skip-bad", .kind = CLI_DOC, .help = "with IMAGES: report an unreadable image and leave it out"},
+    {.kind = CLI_GROUP, .rows = cli_batch_rows, FIELD(select)},
+    {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {0},
+};
+
+static const cli_command command = {
+    "quantize", "MODEL (--stats S.json | IMAGES) -o OUT.onnx", NULL,
+    "Quantizes MODEL with the statistics of S.json (from 'qcal stats') or of the PNG or JPEG under IMAGES, "
+    "writes OUT.onnx (MODEL's card inside it, and as OUT.json) and prints each quantized tensor's range and "
+    "parameters. The statistics must match MODEL: its hash and tensors, the preprocessing it takes now (card "
+    "and flags), and all shards of a split.",
+    rows, 2, "quantize takes one MODEL and at most one IMAGES"};
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
@@ -225,10 +147,8 @@ static void print_table(const qc_quantize_report *r, const char *out)
 static void print_json(const char *model, const quantize_options *o, const qc_stats *s,
                        const qc_quantize_report *r, bool runnable)
 {
-    printf("{\"model\": ");
-    cli_json_string(stdout, model);
-    printf(", \"output\": ");
-    cli_json_string(stdout, o->out);
+    cli_json_field(model, "{\"model\": ");
+    cli_json_field(o->out, ", \"output\": ");
     printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
            "\"input_compensation\": %s, \"calibration_images\": %lld, \"calibration_skipped\": %lld, "
@@ -240,8 +160,7 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
            (long long)o->skipped.count, runnable ? "true" : "false");
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
-        printf("%s\n  {\"name\": ", i ? "," : "");
-        cli_json_string(stdout, t->tensor);
+        cli_json_field(t->tensor, "%s\n  {\"name\": ", i ? "," : "");
         printf(", \"role\": \"%s\", \"bits\": %d, \"min\": %.9g, \"max\": %.9g, \"qmin\": %lld, \"qmax\": %lld, "
                "\"scale\": [",
                t->role, t->bits, (double)t->min, (double)t->max, (long long)t->params[0].qmin,
@@ -264,9 +183,9 @@ static int check_range_files(const quantize_options *o, const cli_file *inputs)
 {
     const char *why;
     if (o->trt_cache && (why = qc_trt_cache_unsupported(&o->q)))
-        return cli_usage_error(QUANTIZE_USAGE, "--write-trt-cache: %s", why);
+        return cli_usage_error(&command, "--write-trt-cache: %s", why);
     if (o->ort_overrides && (why = qc_ort_overrides_unsupported(&o->q)))
-        return cli_usage_error(QUANTIZE_USAGE, "--write-ort-overrides: %s", why);
+        return cli_usage_error(&command, "--write-ort-overrides: %s", why);
     char *card = qc_model_card_path(o->out);
     const char *taken[] = {o->out, card ? card : o->out, o->trt_cache};
     const char *option[] = {"-o", "the model card written beside -o", "--write-trt-cache"};
@@ -281,7 +200,7 @@ static int check_range_files(const quantize_options *o, const cli_file *inputs)
         status = cli_check_output(files[f].path, files[f].flag, inputs, 3);
         for (int k = 0; k < files[f].n_taken && status == QC_OK; k++)
             if (taken[k] && cli_same_file(files[f].path, taken[k]))
-                status = cli_usage_error(QUANTIZE_USAGE, "%s '%s' is also %s", files[f].flag, files[f].path,
+                status = cli_usage_error(&command, "%s '%s' is also %s", files[f].flag, files[f].path,
                                          option[k]);
     }
     free(card);
@@ -316,28 +235,30 @@ static qc_status write_outputs(const quantize_options *o, const char *model, con
 static int check_arguments(quantize_options *o, const char *const *pos, int n_pos)
 {
     if (n_pos < 1 || (o->stats_file ? n_pos != 1 : n_pos != 2))
-        return cli_usage_error(QUANTIZE_USAGE, o->stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
+        return cli_usage_error(&command, o->stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
                                                              : "quantize needs a MODEL and IMAGES (or --stats FILE)");
     if (!o->out)
-        return cli_usage_error(QUANTIZE_USAGE, "quantize needs -o OUT.onnx");
+        return cli_usage_error(&command, "quantize needs -o OUT.onnx");
     if (o->bits && (o->weight_bits || o->act_bits))
-        return cli_usage_error(QUANTIZE_USAGE, "--bits and --weight-bits/--act-bits exclude each other");
+        return cli_usage_error(&command, "--bits and --weight-bits/--act-bits exclude each other");
     o->q.weight_bits = o->bits ? o->bits : o->weight_bits ? o->weight_bits : 8;
     o->q.act_bits = o->bits ? o->bits : o->act_bits ? o->act_bits : 8;
-    o->q.exclude = (const char *const *)o->exclude;
-    o->q.n_exclude = o->n_exclude;
+    o->q.exclude = (const char *const *)o->exclude.items;
+    o->q.n_exclude = o->exclude.n;
+    o->q.weights = o->granularity.weights;
+    o->q.activations = o->granularity.activations;
     if (o->q.act_round != QC_ROUND_HALF_EVEN && o->q.format != QC_FORMAT_FAKEQUANT)
-        return cli_usage_error(QUANTIZE_USAGE,
+        return cli_usage_error(&command,
                                "--act-round %s: the %s format quantizes activations with ONNX QuantizeLinear, "
                                "which rounds half to even; only --format fakequant carries another rounding",
                                qc_round_mode_name(o->q.act_round), qc_qformat_name(o->q.format));
     if (o->allow_partial && !o->stats_file)
-        return cli_usage_error(QUANTIZE_USAGE, "--allow-partial goes with --stats FILE");
-    int status = cli_select_check(&o->select, QUANTIZE_USAGE);
+        return cli_usage_error(&command, "--allow-partial goes with --stats FILE");
+    int status = cli_select_check(&o->select, &command);
     if (status != QC_OK)
         return status;
     if (o->stats_file && (o->select.sample || o->select.skip_bad))
-        return cli_usage_error(QUANTIZE_USAGE, "--sample and --skip-bad need IMAGES, not --stats");
+        return cli_usage_error(&command, "--sample and --skip-bad need IMAGES, not --stats");
     o->skipped.quiet = o->common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
@@ -352,33 +273,27 @@ static int load_statistics(quantize_options *o, const char *const *pos, const qc
 {
     qc_error err;
     int status;
-    if (o->stats_file) {
-        if (channels > 0 &&
-            (status = cli_model_setup(pos[0], g, channels, &o->pp, o->common.quiet, card, pp)) != QC_OK)
-            return status;
-        return cli_load_stats(o->stats_file, g, hash, pos[0], channels > 0 ? pp : NULL, o->allow_partial,
-                              o->common.quiet, s);
-    }
+    if (o->stats_file)
+        return cli_load_stats(o->stats_file, g, hash, pos[0], &o->pp, o->allow_partial, o->common.quiet, card, pp, s);
     double seconds;
-    cli_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = 0, .shard_n = 1,
+    cli_gather_options go = {.limit = o->select.limit, .batch = o->select.batch, .shard_i = 0, .shard_n = 1,
                              .per_channel = o->q.activations == QC_GRANULARITY_COMPENSATED,
                              .histograms = qc_range_method_uses_histogram(o->q.method), .pp = &o->pp,
                              .threads = o->common.threads, .quiet = o->common.quiet,
                              .select = &o->select, .skipped = &o->skipped};
     if ((status = cli_stats_gather(pos[0], pos[1], &go, g, hash, s, &seconds)) != QC_OK)
         return status;
-    if (channels > 0 && (status = qc_model_card_load(pos[0], channels, card, NULL, 0, &err)) != QC_OK) {
-        cli_error("%s", err.msg);
+    if (channels > 0 && (status = cli_status(qc_model_card_load(pos[0], channels, card, NULL, 0, &err), &err)) != QC_OK)
         return status;
-    }
     *pp = (*s)->pp;
     return QC_OK;
 }
 
 int cmd_quantize(int argc, char **argv)
 {
-    quantize_options o = {.limit = INT64_MAX, .batch = 32, .common = {.threads = 1}};
+    quantize_options o = {.select = CLI_SELECT_DEFAULT, .common = {.threads = 1}};
     qc_quantize_options_default(&o.q);
+    o.granularity = (cli_granularity){o.q.weights, o.q.activations};
     const char *pos[2];
     int n_pos = 0;
     qc_error err;
@@ -387,13 +302,9 @@ int cmd_quantize(int argc, char **argv)
     qc_quantize_report report = {0};
     qc_model_card card = {0};
     char *card_json = NULL;
-    int status = parse_options(argc, argv, &o, pos, &n_pos);
-    if (status != QC_OK)
+    int status;
+    if (!cli_parse(&command, &o, argc, argv, pos, &n_pos, &status))
         goto end;
-    if (o.common.help) {
-        printf("%s", QUANTIZE_USAGE);
-        goto end;
-    }
     if ((status = check_arguments(&o, pos, n_pos)) != QC_OK)
         goto end;
 
@@ -419,10 +330,8 @@ int cmd_quantize(int argc, char **argv)
     char card_target[4096] = "";
     if (status == QC_OK)
         status = write_outputs(&o, pos[0], qg, &report, card_json, &copied, card_target, sizeof card_target, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
+    if (cli_status(status, &err) != QC_OK)
         goto end;
-    }
     bool runnable = true;
     for (int i = 0; i < qg->n_nodes; i++)
         runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);
@@ -439,9 +348,7 @@ int cmd_quantize(int argc, char **argv)
                     "(qcal.model_card)", card_target, o.out);
 
 end:
-    for (int i = 0; i < o.n_exclude; i++)
-        free(o.exclude[i]);
-    free(o.exclude);
+    cli_list_free(&o.exclude);
     qc_quantize_report_free(&report);
     qc_model_card_free(&card);
     free(card_json);

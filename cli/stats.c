@@ -6,48 +6,19 @@
  * how the groups were sharded. `qcal stats MODEL --stats FILE` prints the table from a saved
  * file (the calibration cache) after checking that it belongs to MODEL. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../stats/stats.h"
 #include "cli.h"
 
-#define STATS_USAGE                                                                               \
-    "usage: qcal stats MODEL IMAGES [-o STATS.json] [--shard I/N] [--granularity tensor|channel]\n" \
-    "                  [--method LIST] [--n N] [--percentile P] [--bits B] [--limit N]\n"          \
-    "                  [--sample N [--seed S]] [--skip-bad] [--batch N] [--threads N] [--json]\n"  \
-    "                  [--quiet]\n"                                                                 \
-    "                  [--size HxW | --resize S] [--crop HxW] [--scale S] [--mean M[,M,M]] [--std S[,S,S]]\n" \
-    "                  [--color gray|rgb|bgr] [--layout nchw|nhwc]\n"                                                    \
-    "       qcal stats MODEL --stats STATS.json [--method LIST] [--n N] [--percentile P]\n"        \
-    "                  [--bits B] [--allow-partial] [--json]\n"                                     \
-    "  Runs the FP32 model over the PNG and JPEG images and records, for its input, every activation\n"    \
-    "  and the Conv/Gemm/MatMul weights, what the range methods need: extremes, exact sums,\n"    \
-    "  per-channel values (--granularity channel, the default) and histograms. Writes them to\n"  \
-    "  STATS.json (-o) and prints each tensor's range per method.\n"                               \
-    "  --method     minmax,avg,avgstd,meanstd,percentile,entropy,mse or all (default); without\n" \
-    "               percentile, entropy or mse no histograms are recorded\n"                       \
-    "  --n N        avgstd and meanstd: mean ± N std (default 3)\n"                                 \
-    "  --percentile percentile: P in (50, 100] (default 99.99)\n"                                  \
-    "  --bits B     entropy and mse: the target bit width, 2 to 8 (default 8)\n"                   \
-    "  --shard I/N  only the groups of 16 images (by index in the sorted list) whose number is\n" \
-    "               I modulo N (0 <= I < N); combine the N files with 'qcal merge'\n"             \
-    "  --batch N    images in flight per step, rounded up to a multiple of 16 (default 32)\n"     \
-    "  --limit N    only the first N images in sorted order (on an ImageFolder, the first\n"     \
-    "               classes only: --sample N is the balanced subset)\n"                          \
-    "  --sample N   a reproducible class-balanced random subset of N images (--seed S, default\n"\
-    "               0; README, \"Choosing images\")\n"                                            \
-    "  --skip-bad   report an image that cannot be read and leave it out (not with --shard)\n"  \
-    "  --stats FILE print the ranges from a saved statistics file instead of running; it must\n" \
-    "               match MODEL (hash, tensors, the preprocessing of its card and the flags)\n"  \
-    "               and hold all shards of a split\n"                                             \
-    "  --allow-partial with --stats: accept a partial merge of shards (a warning)\n"
-
 typedef struct {
     const char *out, *stats_file;
-    int64_t limit, batch;
-    int shard_i, shard_n;
-    bool per_channel;
+    struct {
+        int i, n;
+    } shard;
+    qc_granularity granularity; /* tensor or channel */
     bool methods[QC_RANGE_COUNT];
     bool methods_given, allow_partial;
     qc_range_params params;
@@ -56,6 +27,56 @@ typedef struct {
     cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
     cli_common common;
 } stats_options;
+
+static bool parse_shard(const char *v, void *shard);
+static bool parse_methods(const char *v, void *options);
+
+#define FIELD(f) .offset = offsetof(stats_options, f)
+static const cli_option rows[] = {
+    {"--output", "-o", CLI_STRING, FIELD(out), .usage = "[-o STATS.json]"},
+    {"--shard", .kind = CLI_CUSTOM, FIELD(shard), .arg = "I/N", .parse = parse_shard,
+     .expects = "I/N with 0 <= I < N",
+     .help = "only the groups of 16 images (by index in the sorted list) whose number is I modulo N "
+             "(0 <= I < N); combine the N files with 'qcal merge'"},
+    {"--granularity", .kind = CLI_ENUM, FIELD(granularity), .arg = "tensor|channel",
+     .names = (const char *const[]){"tensor", "channel", NULL},
+     .values = (const int[]){QC_GRANULARITY_TENSOR, QC_GRANULARITY_CHANNEL}},
+    {"--method", .kind = CLI_CUSTOM, .arg = "LIST", .parse = parse_methods,
+     .expects = "a list of minmax, avg, avgstd, meanstd, percentile, entropy, mse or all",
+     .help = "minmax,avg,avgstd,meanstd,percentile,entropy,mse or all (default); without percentile, "
+             "entropy or mse no histograms are recorded"},
+    {.kind = CLI_GROUP, .rows = cli_range_rows, FIELD(params)},
+    {"--n", .kind = CLI_DOC, .arg = "N", .help = "avgstd and meanstd: mean ± N std (default 3)"},
+    {"--percentile", .kind = CLI_DOC, .arg = "P", .help = "percentile: P in (50, 100] (default 99.99)"},
+    {"--bits", .kind = CLI_INT, FIELD(params.bits), .arg = "B", .min = 2, .max = 8,
+     .help = "entropy and mse: the target bit width, 2 to 8 (default 8)"},
+    {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select)},
+    {"--limit", .kind = CLI_DOC, .arg = "N", .help = "only the first N images in sorted order (on an "
+     "ImageFolder, the first classes only: --sample N is the balanced subset)"},
+    {"--sample", .kind = CLI_DOC, .arg = "N", .help = "a reproducible class-balanced random subset of N "
+     "images (--seed S, default 0; README, \"Choosing images\")"},
+    {"--skip-bad", .kind = CLI_DOC, .help = "report an image that cannot be read and leave it out (not with --shard)"},
+    {.kind = CLI_GROUP, .rows = cli_batch_rows, FIELD(select)},
+    {"--batch", .kind = CLI_DOC, .arg = "N", .help = "images in flight per step, rounded up to a multiple of 16 (default 32)"},
+    {.kind = CLI_GROUP, .rows = cli_common_rows, FIELD(common)},
+    {.kind = CLI_GROUP, .rows = cli_pp_rows, FIELD(pp)},
+    {"--stats", .kind = CLI_STRING, FIELD(stats_file), .arg = "FILE", .usage = "",
+     .help = "print the ranges from a saved statistics file instead of running; it must match MODEL (hash, "
+             "tensors, the preprocessing of its card and the flags) and hold all shards of a split"},
+    {"--allow-partial", .kind = CLI_FLAG, FIELD(allow_partial), .usage = "",
+     .help = "with --stats: accept a partial merge of shards (a warning)"},
+    {0},
+};
+
+static const cli_command command = {
+    "stats", "MODEL IMAGES",
+    "       qcal stats MODEL --stats STATS.json [--method LIST] [--n N] [--percentile P]\n"
+    "                  [--bits B] [--allow-partial] [--json]\n",
+    "Runs the FP32 model over the PNG and JPEG images and records, for its input, every activation and "
+    "the Conv/Gemm/MatMul weights, what the range methods need: extremes, exact sums, per-channel values "
+    "(--granularity channel, the default) and histograms. Writes them to STATS.json (-o) and prints each "
+    "tensor's range per method.",
+    rows, 2, "stats takes one MODEL and one IMAGES"};
 
 static const char *base_name(const char *path)
 {
@@ -92,15 +113,8 @@ static bool channel_spread(const qc_tensor_stats *t, double *lo, double *hi)
 
 static void print_summary_json(const char *model, const qc_stats *s, const stats_options *o, double seconds)
 {
-    printf("{\"model\": ");
-    cli_json_string(stdout, model);
-    printf(", \"stats\": ");
-    if (o->out)
-        cli_json_string(stdout, o->out);
-    else if (o->stats_file)
-        cli_json_string(stdout, o->stats_file);
-    else
-        printf("null");
+    cli_json_field(model, "{\"model\": ");
+    cli_json_field(o->out ? o->out : o->stats_file, ", \"stats\": ");
     printf(", \"images\": %lld, \"granularity\": \"%s\", \"histograms\": %s", (long long)s->images,
            s->per_channel ? "channel" : "tensor", s->histograms ? "true" : "false");
     if (!o->stats_file)
@@ -113,14 +127,13 @@ static void print_summary_json(const char *model, const qc_stats *s, const stats
     }
     if (seconds >= 0)
         printf(", \"seconds\": %.3f, \"threads\": %d, \"batch\": %lld", seconds, o->common.threads,
-               (long long)o->batch);
+               (long long)o->select.batch);
     printf(", \"params\": {\"n\": %.9g, \"percentile\": %.9g, \"bits\": %d}, \"tensors\": [",
            o->params.n_std, o->params.percentile, o->params.bits);
     for (int i = 0; i < s->n_tensors; i++) {
         const qc_tensor_stats *t = &s->tensors[i];
         static const char *roles[] = {"input", "activation", "weight"};
-        printf("%s\n  {\"name\": ", i ? "," : "");
-        cli_json_string(stdout, t->name);
+        cli_json_field(t->name, "%s\n  {\"name\": ", i ? "," : "");
         printf(", \"role\": \"%s\", \"shape\": [", roles[t->role]);
         for (int d = 0; d < t->rank; d++)
             printf("%s%lld", d ? ", " : "", (long long)t->dims[d]);
@@ -216,11 +229,9 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
     qc_image_set set = {0};
     qc_model_card card = {0};
     qc_image_input in = {0};
-    int status = qc_image_input_of(g, model_path, "stats", false, &in, &err);
-    if (status != QC_OK) {
-        cli_error("%s", err.msg);
+    int status = cli_status(qc_image_input_of(g, model_path, "stats", false, &in, &err), &err);
+    if (status != QC_OK)
         goto end;
-    }
     qc_preprocess pp;
     status = cli_model_setup(model_path, g, in.channels, o->pp, o->quiet, &card, &pp);
     if (status == QC_OK)
@@ -244,16 +255,16 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
     status = qc_stats_gather(g, &set, &pp, &so, &go, out, &err);
     *seconds = cli_now() - start;
     cli_progress_end(&progress);
-    if (status != QC_OK)
-        cli_error("%s", err.msg);
+    cli_status(status, &err);
 end:
     qc_model_card_free(&card);
     qc_image_set_free(&set);
     return status;
 }
 
-static bool parse_shard(const char *v, int *i, int *n)
+static bool parse_shard(const char *v, void *shard)
 {
+    stats_options *o = (stats_options *)((char *)shard - offsetof(stats_options, shard));
     char *end;
     long a = strtol(v, &end, 10);
     if (end == v || *end != '/')
@@ -262,13 +273,16 @@ static bool parse_shard(const char *v, int *i, int *n)
     long b = strtol(rest, &end, 10);
     if (end == rest || *end || b < 1 || b > (1 << 20) || a < 0 || a >= b)
         return false;
-    *i = (int)a;
-    *n = (int)b;
+    o->shard.i = (int)a;
+    o->shard.n = (int)b;
     return true;
 }
 
-static bool parse_methods(const char *v, bool *methods)
+static bool parse_methods(const char *v, void *options)
 {
+    stats_options *o = options;
+    bool *methods = o->methods;
+    o->methods_given = true;
     char buf[256];
     if (strlen(v) >= sizeof buf)
         return false;
@@ -290,80 +304,24 @@ static bool parse_methods(const char *v, bool *methods)
     return n > 0;
 }
 
-static int parse_options(int argc, char **argv, stats_options *o, const char **pos, int *n_pos)
-{
-    for (int i = 1; i < argc; i++) {
-        bool bad = false;
-        const char *v;
-        int r = cli_common_option(&o->common, argc, argv, &i, STATS_USAGE);
-        if (r == 0)
-            r = cli_pp_option(&o->pp, argc, argv, &i, STATS_USAGE);
-        if (r == 0)
-            r = cli_images_option(&o->limit, &o->batch, argc, argv, &i, STATS_USAGE);
-        if (r == 0)
-            r = cli_select_option(&o->select, argc, argv, &i, STATS_USAGE);
-        if (r == 0)
-            r = cli_range_option(&o->params, argc, argv, &i, STATS_USAGE);
-        if (r < 0)
-            return QC_ERR_USAGE;
-        if (r > 0)
-            continue;
-        if (!strcmp(argv[i], "--allow-partial")) {
-            o->allow_partial = true;
-        } else if ((v = cli_option_value("-o", argc, argv, &i, &bad, STATS_USAGE)) ||
-            (!bad && (v = cli_option_value("--output", argc, argv, &i, &bad, STATS_USAGE)))) {
-            o->out = v;
-        } else if (!bad && (v = cli_option_value("--stats", argc, argv, &i, &bad, STATS_USAGE))) {
-            o->stats_file = v;
-        } else if (!bad && (v = cli_option_value("--shard", argc, argv, &i, &bad, STATS_USAGE))) {
-            if (!parse_shard(v, &o->shard_i, &o->shard_n))
-                return cli_usage_error(STATS_USAGE, "--shard takes I/N with 0 <= I < N, not '%s'", v);
-        } else if (!bad && (v = cli_option_value("--granularity", argc, argv, &i, &bad, STATS_USAGE))) {
-            if (strcmp(v, "tensor") && strcmp(v, "channel"))
-                return cli_usage_error(STATS_USAGE, "--granularity takes tensor or channel, not '%s'", v);
-            o->per_channel = !strcmp(v, "channel");
-        } else if (!bad && (v = cli_option_value("--method", argc, argv, &i, &bad, STATS_USAGE))) {
-            if (!parse_methods(v, o->methods))
-                return cli_usage_error(STATS_USAGE, "--method takes a list of minmax, avg, avgstd, meanstd, percentile, entropy, mse or all, not '%s'", v);
-            o->methods_given = true;
-        } else if (!bad && (v = cli_option_value("--bits", argc, argv, &i, &bad, STATS_USAGE))) {
-            int64_t b;
-            if (!cli_parse_int(v, 2, 8, &b))
-                return cli_usage_error(STATS_USAGE, "--bits takes a number from 2 to 8, not '%s'", v);
-            o->params.bits = (int)b;
-        } else if (bad) {
-            return QC_ERR_USAGE;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage_error(STATS_USAGE, "unknown option '%s'", argv[i]);
-        } else if (*n_pos == 2) {
-            return cli_usage_error(STATS_USAGE, "stats takes one MODEL and one IMAGES");
-        } else {
-            pos[(*n_pos)++] = argv[i];
-        }
-        if (bad)
-            return QC_ERR_USAGE;
-    }
-    return QC_OK;
-}
-
 /* The positional arguments and the options that go together, and -o against the inputs.
  * Prints what is wrong; returns the exit status. */
 static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
 {
     if (o->stats_file ? n_pos != 1 : n_pos != 2)
-        return cli_usage_error(STATS_USAGE, o->stats_file ? "stats --stats FILE takes a MODEL and no IMAGES"
+        return cli_usage_error(&command, o->stats_file ? "stats --stats FILE takes a MODEL and no IMAGES"
                                                          : "stats needs a MODEL and IMAGES");
-    if (o->stats_file && o->shard_n > 1)
-        return cli_usage_error(STATS_USAGE, "--shard needs IMAGES, not --stats");
+    if (o->stats_file && o->shard.n > 1)
+        return cli_usage_error(&command, "--shard needs IMAGES, not --stats");
     if (o->allow_partial && !o->stats_file)
-        return cli_usage_error(STATS_USAGE, "--allow-partial goes with --stats FILE");
-    int status = cli_select_check(&o->select, STATS_USAGE);
+        return cli_usage_error(&command, "--allow-partial goes with --stats FILE");
+    int status = cli_select_check(&o->select, &command);
     if (status != QC_OK)
         return status;
     if (o->stats_file && (o->select.sample || o->select.skip_bad))
-        return cli_usage_error(STATS_USAGE, "--sample and --skip-bad need IMAGES, not --stats");
-    if (o->select.skip_bad && o->shard_n > 1)
-        return cli_usage_error(STATS_USAGE, "--skip-bad does not work with --shard: a shard cannot "
+        return cli_usage_error(&command, "--sample and --skip-bad need IMAGES, not --stats");
+    if (o->select.skip_bad && o->shard.n > 1)
+        return cli_usage_error(&command, "--skip-bad does not work with --shard: a shard cannot "
                                             "know which images the others left out");
     o->skipped.quiet = o->common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
@@ -373,20 +331,15 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
 
 int cmd_stats(int argc, char **argv)
 {
-    stats_options o = {.limit = INT64_MAX, .batch = 32, .shard_i = 0, .shard_n = 1, .per_channel = true,
+    stats_options o = {.select = CLI_SELECT_DEFAULT, .shard = {0, 1}, .granularity = QC_GRANULARITY_CHANNEL,
                        .common = {.threads = 1}};
     qc_range_params_default(&o.params);
     for (int m = 0; m < QC_RANGE_COUNT; m++)
         o.methods[m] = true;
     const char *pos[2];
-    int n_pos = 0;
-    int status = parse_options(argc, argv, &o, pos, &n_pos);
-    if (status != QC_OK)
+    int n_pos = 0, status;
+    if (!cli_parse(&command, &o, argc, argv, pos, &n_pos, &status))
         return status;
-    if (o.common.help) {
-        printf("%s", STATS_USAGE);
-        return 0;
-    }
     if ((status = check_arguments(&o, pos, n_pos)) != QC_OK)
         return status;
 
@@ -399,17 +352,11 @@ int cmd_stats(int argc, char **argv)
         goto end;
     if (o.stats_file) {
         /* the file must have been gathered with the preprocessing MODEL takes now */
-        int channels = cli_model_channels(g);
         qc_model_card card = {0};
         qc_preprocess pp;
-        if (channels > 0) {
-            status = cli_model_setup(pos[0], g, channels, &o.pp, o.common.quiet, &card, &pp);
-            qc_model_card_free(&card);
-            if (status != QC_OK)
-                goto end;
-        }
-        if ((status = cli_load_stats(o.stats_file, g, hash, pos[0], channels > 0 ? &pp : NULL,
-                                     o.allow_partial, o.common.quiet, &s)) != QC_OK)
+        status = cli_load_stats(o.stats_file, g, hash, pos[0], &o.pp, o.allow_partial, o.common.quiet, &card, &pp, &s);
+        qc_model_card_free(&card);
+        if (status != QC_OK)
             goto end;
         if (!s->histograms) {
             bool asked = false;
@@ -426,17 +373,15 @@ int cmd_stats(int argc, char **argv)
             }
         }
     } else {
-        cli_gather_options go = {.limit = o.limit, .batch = o.batch, .shard_i = o.shard_i, .shard_n = o.shard_n,
-                                 .per_channel = o.per_channel, .histograms = any_histogram_method(&o),
+        cli_gather_options go = {.limit = o.select.limit, .batch = o.select.batch, .shard_i = o.shard.i, .shard_n = o.shard.n,
+                                 .per_channel = o.granularity == QC_GRANULARITY_CHANNEL, .histograms = any_histogram_method(&o),
                                  .pp = &o.pp, .threads = o.common.threads, .quiet = o.common.quiet,
                                  .select = &o.select, .skipped = &o.skipped};
         status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
         if (status != QC_OK)
             goto end;
-        if (o.out && (status = qc_stats_save(s, o.out, &err)) != QC_OK) {
-            cli_error("%s", err.msg);
+        if (o.out && (status = cli_status(qc_stats_save(s, o.out, &err), &err)) != QC_OK)
             goto end;
-        }
     }
     if (o.common.json)
         print_summary_json(pos[0], s, &o, seconds);
