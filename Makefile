@@ -135,7 +135,8 @@ check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) zoo
 	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/fuzz-replay.sh tests/valgrind-test.sh tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
 	    tests/compare-test.sh tests/html-test.sh tests/install-test.sh tests/zoo-check.sh tests/style-test.sh \
 	    tests/ranges-export-test.sh tests/rounding-test.sh tests/images-test.sh tests/options-test.sh tests/presets-test.sh \
-	    tests/accuracy-aware-test.sh tests/vocabulary-test.sh tests/multi-io-test.sh
+	    tests/accuracy-aware-test.sh tests/vocabulary-test.sh tests/multi-io-test.sh \
+	    tests/resize-test.sh tests/batch-test.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance

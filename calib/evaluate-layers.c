@@ -1,7 +1,10 @@
 /* evaluate-layers.c — the error of quantized variants layer by layer, against FP32: each
  * quantized activation as the next layer reads it (dequantized), each quantized weight, and
  * which integer codes the FP32 values take under the variant's parameters (clipping, codes
- * used). One thread, images in order: the sums are doubles, and their order is their value. */
+ * used). One thread, images in order: the sums are doubles, and their order is their value.
+ * A model with a fixed batch runs each image alone, its batch filled with copies of it, and
+ * only the first row of every tensor is compared (so the sums are those of its twin with a
+ * dynamic batch, at the cost of batch × the work). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,8 +27,16 @@ typedef struct {
     qc_layer_error *layers;   /* per statistics tensor */
     float *scratch;
     int64_t scratch_size;
+    int64_t rows;           /* the model's fixed batch: the image is the first of rows rows */
     bool oom;
 } layer_ctx;
+
+/* The values of the image in a tensor: the first row of the batch, in memory order. */
+static int64_t first_row(const layer_ctx *c, const qc_value *v)
+{
+    int64_t n = qc_value_count(v);
+    return c->rows > 1 && n % c->rows == 0 ? n / c->rows : n;
+}
 
 static bool ensure(float **buf, int64_t *size, int64_t n)
 {
@@ -39,19 +50,23 @@ static bool ensure(float **buf, int64_t *size, int64_t n)
     return true;
 }
 
-static void capture_observer(void *ctx, const qc_graph *g, int tensor, const qc_value *v)
+/* The first n values of tensor's v, kept for the variants' runs. */
+static void capture(layer_ctx *c, int tensor, const qc_value *v, int64_t n)
 {
-    layer_ctx *c = ctx;
-    (void)g;
     if (v->dtype != QC_FLOAT)
         return;
-    int64_t n = qc_value_count(v);
     if (!ensure(&c->cap[tensor], &c->cap_size[tensor], n)) {
         c->oom = true;
         return;
     }
     memcpy(c->cap[tensor], v->data, sizeof(float) * (size_t)n);
     c->cap_n[tensor] = n;
+}
+
+static void capture_observer(void *ctx, const qc_graph *g, int tensor, const qc_value *v)
+{
+    (void)g;
+    capture(ctx, tensor, v, first_row(ctx, v));
 }
 
 static void compare_observer(void *ctx, const qc_graph *g, int tensor, const qc_value *v)
@@ -62,7 +77,9 @@ static void compare_observer(void *ctx, const qc_graph *g, int tensor, const qc_
     if (si < 0)
         return;
     int f = c->fp32_of[si];
-    int64_t n = qc_value_count(v);
+    int64_t n = first_row(c, v);
+    if (f >= 0 && c->cap_n[f] == qc_value_count(v)) /* a constant input's: captured whole */
+        n = c->cap_n[f];
     if (f < 0 || !c->cap[f] || c->cap_n[f] != n)
         return;
     const float *q = v->data;
@@ -442,14 +459,15 @@ static qc_status layer_image(layer_ctx *c, qc_exec *x32, const int *fp32_of, con
         return qc_fail(err, st, "%s: %s", model, why.msg);
     /* the executor reports what nodes produce; the input is copied here */
     const int i = qc_graph_fed_input(c->g, 0);
-    const int64_t size = qc_value_count(in);
+    const int64_t size = first_row(c, in);
     if (!ensure(&c->cap[i], &c->cap_size[i], size))
         return qc_fail(err, QC_ERR_IO, "out of memory");
     memcpy(c->cap[i], in->data, sizeof(float) * (size_t)size);
     c->cap_n[i] = size;
     for (int k = 0; k < c->g->n_inputs; k++) /* inputs bound to a constant (--input) */
         if (c->g->tensors[c->g->inputs[k]].value.data)
-            capture_observer(c, c->g, c->g->inputs[k], &c->g->tensors[c->g->inputs[k]].value);
+            capture(c, c->g->inputs[k], &c->g->tensors[c->g->inputs[k]].value,
+                    qc_value_count(&c->g->tensors[c->g->inputs[k]].value)); /* whole: not batched */
     for (int k = 0; k < n_variants; k++) {
         if ((st = activation_codes(c, fp32_of, &v[k], err)) != QC_OK)
             return st;
@@ -489,10 +507,18 @@ qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats
     int64_t dims[QC_MAX_RANK], size = 1;
     for (int d = 0; d < shape->rank; d++)
         size *= (dims[d] = d ? shape->dims[d] : 1);
+    c.rows = dims[0] = qc_input_batch(fp32);
+    float *batch = c.rows > 1 ? malloc(sizeof(float) * (size_t)(size * c.rows)) : NULL;
+    if (c.rows > 1 && !batch && st == QC_OK)
+        st = qc_fail(err, QC_ERR_IO, "out of memory");
     for (int64_t i = 0; i < images && st == QC_OK; i++) {
-        qc_value in = qc_value_f32(shape->rank, dims, (float *)inputs + i * size);
+        const float *image = inputs + i * size;
+        for (int64_t r = 0; r < c.rows && batch; r++)
+            memcpy(batch + r * size, image, sizeof(float) * (size_t)size);
+        qc_value in = qc_value_f32(shape->rank, dims, batch ? batch : (float *)image);
         st = layer_image(&c, x32, fp32_of, model, &in, v, runs, n_variants, err);
     }
+    free(batch);
     for (int k = 0; runs && k < n_variants; k++) {
         free(runs[k].map);
         free((void *)runs[k].deq);

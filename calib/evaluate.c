@@ -70,20 +70,24 @@ void qc_eval_random(float *x, int64_t n, uint32_t seed)
 typedef struct {
     const qc_eval_options *o;
     int classes;
+    int64_t batch;         /* the model's fixed batch (its output holds batch × classes scores), or 1 */
     float *logits;         /* per slot of the step: classes scores */
     qc_status *status;     /* per slot: QC_OK, or why the image could not be read */
     qc_error *why;         /* per slot */
 } logits_ctx;
 
-static qc_status logits_after(void *ctx, int worker, int64_t slot, int64_t index, qc_exec *x, qc_error *err)
+static qc_status logits_after(void *ctx, int worker, int64_t slot, int64_t index, int64_t row, qc_exec *x,
+                              qc_error *err)
 {
     logits_ctx *c = ctx;
     (void)worker;
     (void)index;
     const qc_value *out = qc_exec_output(x, c->o->output);
-    if (out->dtype != QC_FLOAT || qc_value_count(out) != c->classes)
-        return qc_fail(err, QC_ERR_INPUT, "the output is not %d float scores", c->classes);
-    memcpy(c->logits + slot * c->classes, out->data, sizeof(float) * (size_t)c->classes);
+    if (out->dtype != QC_FLOAT || qc_value_count(out) != c->classes * c->batch)
+        return qc_fail(err, QC_ERR_INPUT, "the output is not %lld float scores", (long long)(c->classes * c->batch));
+    /* the input's row of the batch: its share of the output in memory order */
+    memcpy(c->logits + slot * c->classes, (const float *)out->data + row * c->classes,
+           sizeof(float) * (size_t)c->classes);
     c->status[slot] = QC_OK;
     return QC_OK;
 }
@@ -117,8 +121,11 @@ qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classe
 {
     if (classes < 1 || o->run.batch < 1)
         return qc_fail(err, QC_ERR_USAGE, "classes and batch must be positive");
-    const int64_t slots = o->run.batch;
-    logits_ctx c = {.o = o, .classes = classes};
+    qc_pass_hooks h = {.after = logits_after, .step_end = logits_step, .group = 1,
+                       .keep_unreadable = o->keep_unreadable, .unreadable = logits_unreadable};
+    const int64_t group = qc_pass_group_size(g, in, &h); /* a fixed batch: whole batches */
+    const int64_t slots = (o->run.batch + group - 1) / group * group;
+    logits_ctx c = {.o = o, .classes = classes, .batch = group > 1 ? qc_input_batch(g) : 1};
     c.logits = malloc(sizeof(float) * (size_t)slots * (size_t)classes);
     c.status = calloc((size_t)slots, sizeof *c.status);
     c.why = o->keep_unreadable ? calloc((size_t)slots, sizeof *c.why) : NULL;
@@ -128,8 +135,7 @@ qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classe
     qc_gather_options run = o->run;
     run.shard_i = 0;
     run.shard_n = 1;
-    qc_pass_hooks h = {.ctx = &c, .after = logits_after, .step_end = logits_step, .group = 1,
-                       .keep_unreadable = o->keep_unreadable, .unreadable = logits_unreadable};
+    h.ctx = &c;
     if (st == QC_OK)
         st = qc_pass_run(g, in, &run, &h, err);
     free(c.logits);

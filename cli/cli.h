@@ -119,11 +119,12 @@ typedef struct { /* --json --quiet (-q) --wide --threads N --help (-h) --max-mem
     int threads;
 } cli_common;
 extern const cli_option cli_common_rows[];
-/* --size HxW --crop HxW --scale S --mean M[,M,M] --std S[,S,S] --color gray|rgb|bgr, laid over
- * the model card's by cli_model_setup; and --layout nchw|nhwc, set at once (qc_set_image_layout). */
+/* --size HxW | --resize S (the shorter side), --crop HxW (or N), --scale S --mean M[,M,M]
+ * --std S[,S,S] --color gray|rgb|bgr, laid over the model card's by cli_model_setup; and --layout nchw|nhwc, set at once (qc_set_image_layout). */
 typedef struct {
     bool has_size, has_crop, has_scale;
     int size_h, size_w, crop_h, crop_w;
+    int resize_short; /* --resize S; 0 when not given */
     float scale;
     int n_mean, n_std; /* 0 when not given */
     float mean[3], std[3];

@@ -95,11 +95,14 @@ const cli_option cli_common_rows[] = {
 static bool parse_hw(const char *s, int *h, int *w)
 {
     char *end;
-    long a = strtol(s, &end, 10);
-    if (end == s || (*end != 'x' && *end != 'X'))
+    long a = strtol(s, &end, 10), b = a;
+    if (end == s || (*end && *end != 'x' && *end != 'X'))
         return false;
-    const char *rest = end + 1;
-    long b = strtol(rest, &end, 10);
+    const char *rest = end + 1; /* "N" alone is N x N */
+    if (*end)
+        b = strtol(rest, &end, 10);
+    else
+        rest = s;
     if (end == rest || *end || a < 1 || b < 1 || a > 16384 || b > 16384)
         return false;
     *h = (int)a;
@@ -162,8 +165,11 @@ static bool parse_layout(const char *v, void *unused)
 }
 
 const cli_option cli_pp_rows[] = {
-    {"--size", .kind = CLI_CUSTOM, .arg = "HxW", .parse = parse_size, .expects = "HxW, e.g. 224x224"},
-    {"--crop", .kind = CLI_CUSTOM, .arg = "HxW", .parse = parse_crop, .expects = "HxW, e.g. 224x224"},
+    {"--size", .kind = CLI_CUSTOM, .arg = "HxW", .usage = "[--size HxW | --resize S]", .parse = parse_size,
+     .expects = "HxW, e.g. 224x224"},
+    {"--resize", .kind = CLI_INT, .offset = offsetof(cli_pp_flags, resize_short), .arg = "S", .usage = "", .min = 1,
+     .max = 16384, .expects = "the shorter side in pixels, e.g. 256"},
+    {"--crop", .kind = CLI_CUSTOM, .arg = "HxW", .parse = parse_crop, .expects = "HxW or N, e.g. 224x224"},
     {"--scale", .kind = CLI_CUSTOM, .arg = "S", .parse = parse_scale, .expects = "a number"},
     {"--mean", .kind = CLI_CUSTOM, .arg = "M[,M,M]", .parse = parse_mean, .expects = "M or M,M,M"},
     {"--std", .kind = CLI_CUSTOM, .arg = "S[,S,S]", .parse = parse_std, .expects = "S or S,S,S, none of them 0"},
@@ -550,7 +556,7 @@ int cli_model_channels(const qc_graph *g)
 
 bool cli_pp_given(const cli_pp_flags *f)
 {
-    return f->has_size || f->has_crop || f->has_scale || f->n_mean || f->n_std || f->color;
+    return f->has_size || f->resize_short || f->has_crop || f->has_scale || f->n_mean || f->n_std || f->color;
 }
 
 bool cli_source_hash(const qc_graph *q, uint64_t *hash)
@@ -606,9 +612,14 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
 /* The flags laid over pp; false (after printing) when the result does not fit the model's channels. */
 static bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
 {
-    if (f->has_size) {
-        pp->resize_h = f->size_h;
-        pp->resize_w = f->size_w;
+    if (f->has_size && f->resize_short) {
+        cli_error("--resize S and --size HxW both say how to resize: give one");
+        return false;
+    }
+    if (f->has_size || f->resize_short) {
+        pp->resize_h = f->has_size ? f->size_h : 0;
+        pp->resize_w = f->has_size ? f->size_w : 0;
+        pp->resize_short = f->resize_short;
     }
     if (f->has_crop) {
         pp->crop_h = f->crop_h;
@@ -655,7 +666,7 @@ int cli_model_setup(const char *model_path, const qc_graph *g, int channels, con
         char *beside = qc_model_card_path(model_path);
         cli_error("the preprocessing of '%s' is unknown: it is a quantized model with no model card "
                   "beside it ('%s') and none inside it (metadata qcal.model_card); give the flags "
-                  "(--size, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
+                  "(--size or --resize, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
                   model_path, beside ? beside : "?", beside ? beside : "?");
         free(beside);
         return QC_ERR_INPUT;

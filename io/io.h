@@ -54,21 +54,23 @@ typedef enum {
 } qc_color;
 
 /* How an image becomes a model input (CHW floats): convert to the colour model, resize
- * (bilinear) to resize_h × resize_w, center-crop to crop_h × crop_w, then for every
- * channel c: x = (pixel * scale - mean[c]) / std[c], with pixel in 0..255. */
+ * (bilinear) to resize_h × resize_w, or its shorter side to resize_short (the other side
+ * scaled alike, truncated, as torchvision's Resize(S)), center-crop to crop_h × crop_w, then
+ * for every channel c: x = (pixel * scale - mean[c]) / std[c], with pixel in 0..255. */
 typedef struct {
     qc_color color;
     int resize_h, resize_w; /* 0: no resize (unless the image does not fit the model) */
+    int resize_short;       /* 0: none; else resize_h and resize_w are 0 */
     int crop_h, crop_w;     /* 0: no crop */
     float scale;
     float mean[3], std[3];
 } qc_preprocess;
 
 /* What a model takes and gives as an image classifier: one float N x C x H x W input with C, H
- * and W fixed and N symbolic or 1 (qcal runs images one at a time), or channels-last
+ * and W fixed and N symbolic or fixed (images run in batches of N), or channels-last
  * N x H x W x C (tf2onnx, Keras: C = 1 or 3 in the last axis and not in axis 1), and
  * classes = the element
- * count of output 0 when it is a float tensor (0 otherwise; an error when classifier is set).
+ * count of the scored output divided by the batch when it is a float tensor (0 otherwise; an error when classifier is set).
  * One check for every command; command names it in the message ("stats needs one image
  * input"). */
 typedef struct {
@@ -77,6 +79,7 @@ typedef struct {
     int64_t dims[4];    /* the input's shape for one image: 1 x C x H x W or 1 x H x W x C */
     int input;          /* the image input's tensor: the one input not bound to a constant */
     int output;         /* the scored output, an index into g->outputs (qc_set_scored_output) */
+    int64_t batch;      /* images per run: the image input's fixed N above 1 (qc_input_batch), else 1 */
 } qc_image_input;
 /* The output read as class scores by name (--output), set once before models are read; NULL
  * (the default) is the first output. A model without that output is QC_ERR_USAGE listing its
@@ -84,6 +87,11 @@ typedef struct {
  * several, the float 4-D one with 1 or 3 channels, and any other unbound input is refused by
  * name ("needs --input NAME=FILE.npy"). */
 void qc_set_scored_output(const char *name);
+/* The fixed batch of g's image input (the one qc_image_input_of picks) when it is above 1 (a
+ * model exported with N = 4 runs images four at a time: passes fill the last batch with
+ * copies of its last real image and ignore their results), else 1 (N symbolic or 1). */
+int64_t qc_input_batch(const qc_graph *g);
+#define QC_MAX_FIXED_BATCH 4096
 /* Whether a 4-D image input's dims read as channels-last: C = 1 or 3 in the last axis and
  * another size in axis 1 (the rule qc_image_input_of applies), unless the layout was set. */
 bool qc_is_channels_last(const int64_t dims[4]);
@@ -165,7 +173,8 @@ qc_status qc_image_set_keep_readable(qc_image_set *set, qc_color color, int64_t 
  *                     "scale": 0.00392156862745098, "mean": [0.286], "std": [0.353] },
  *     "classes": ["T-shirt/top", …],
  *     "fp32_top1": { "correct": 9120, "images": 10000, "fraction": 0.912 } }
- * "size", "crop", "mean", "std", "classes" and "fp32_top1" are optional. */
+ * "size", "crop", "mean", "std", "classes" and "fp32_top1" are optional; "resize": S (the
+ * shorter side to S, qc_preprocess.resize_short) may stand instead of "size". */
 typedef struct {
     bool found;            /* a card was found and parsed */
     char *path;            /* owned */
@@ -190,7 +199,7 @@ qc_status qc_model_card_parse(const char *text, const char *name, int channels,
 /* The card path beside model_path (NAME.onnx → NAME.json), malloc'ed; NULL when out of memory. */
 char *qc_model_card_path(const char *model_path);
 /* The card as canonical JSON text with pp as its preprocessing, malloc'ed in *out: fixed key
- * order ("qcal", "name", "preprocess" {"color", "size", "crop", "scale", "mean", "std"},
+ * order ("qcal", "name", "preprocess" {"color", "size" or "resize", "crop", "scale", "mean", "std"},
  * "classes", "fp32_top1" {"correct", "images"}), floats in the fewest of 6 to 9 digits that read back exactly, one
  * mean and std per channel of the colour model. card may be NULL or not found: then only
  * "qcal" and "preprocess". The same card and pp always give the same bytes. */

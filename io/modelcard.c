@@ -86,6 +86,14 @@ static qc_status read_preprocess(const cJSON *pre, const char *path, int channel
     if ((item = cJSON_GetObjectItemCaseSensitive(pre, "size")) &&
         !read_size(item, &pp->resize_h, &pp->resize_w))
         return bad_key(err, path, "preprocess.size", "[height, width] in 1..16384");
+    if ((item = cJSON_GetObjectItemCaseSensitive(pre, "resize"))) {
+        if (!is_integer(item, 1, QC_IMAGE_MAX_SIDE))
+            return bad_key(err, path, "preprocess.resize", "the shorter side's length in 1..16384");
+        if (cJSON_GetObjectItemCaseSensitive(pre, "size"))
+            return bad_key(err, path, "preprocess.resize", "absent when \"size\" is given");
+        pp->resize_short = (int)item->valuedouble;
+        pp->resize_h = pp->resize_w = 0;
+    }
     if ((item = cJSON_GetObjectItemCaseSensitive(pre, "crop")) &&
         !read_size(item, &pp->crop_h, &pp->crop_w))
         return bad_key(err, path, "preprocess.crop", "[height, width] in 1..16384");
@@ -303,6 +311,8 @@ qc_status qc_model_card_json(const qc_model_card *card, const qc_preprocess *pp,
             pp->color == QC_COLOR_GRAY ? "gray" : pp->color == QC_COLOR_BGR ? "bgr" : "rgb");
     if (pp->resize_h > 0 && pp->resize_w > 0)
         fprintf(f, ", \"size\": [%d, %d]", pp->resize_h, pp->resize_w);
+    if (pp->resize_short > 0)
+        fprintf(f, ", \"resize\": %d", pp->resize_short);
     if (pp->crop_h > 0 && pp->crop_w > 0)
         fprintf(f, ", \"crop\": [%d, %d]", pp->crop_h, pp->crop_w);
     /* each float in the fewest digits that read back exactly, so the card read again is the

@@ -11,6 +11,10 @@
  *           a row is r(y) = p[y][x0]·λx0 + p[y][x1]·λx1 and the value r(y0)·λy0 + r(y1)·λy1.
  *           No antialiasing when shrinking. The same size gives the input back exactly.
  *           (PyTorch's other kernels, channels-last or separable, may round differently.)
+ *           With a shorter side S (--resize S), an h × w image becomes S × ⌊S·w/h⌋ when h ≤ w,
+ *           else ⌊S·h/w⌋ × S: torchvision's Resize(S) sizes, then the same filter (as
+ *           torchvision's resize of a tensor with antialias=False; PIL's bilinear antialiases
+ *           when shrinking, so it is not this filter).
  *   crop    as torchvision's CenterCrop: offset round((size − crop) / 2) with Python's
  *           round (half to even); a crop larger than the image pads with pixel value 0.
  *   values  x = (p · scale − mean[c]) / std[c] in float32, in exactly that order.
@@ -55,20 +59,25 @@ static bool looks_like_image(const qc_tensor *t)
 }
 
 /* The input images are fed to: the only input not bound to a constant, or among several the
- * one image-shaped input; every other one must be bound. */
+ * first image-shaped one; -1 when every input is bound. */
+static int image_input_index(const qc_graph *g)
+{
+    const int fed = qc_graph_fed_count(g);
+    for (int k = 0; fed > 1 && k < fed; k++)
+        if (looks_like_image(&g->tensors[qc_graph_fed_input(g, k)]))
+            return qc_graph_fed_input(g, k);
+    return fed > 0 ? qc_graph_fed_input(g, 0) : -1;
+}
+
+/* The image input (image_input_index), every other input bound. */
 static qc_status image_tensor(const qc_graph *g, const char *path, const char *command, int *image,
                               qc_error *err)
 {
     const int fed = qc_graph_fed_count(g);
-    if (fed == 0)
+    *image = image_input_index(g);
+    if (*image < 0)
         return qc_fail(err, QC_ERR_INPUT, "'%s' has no input left to feed images to: %s needs one image input",
                        path, command);
-    *image = qc_graph_fed_input(g, 0);
-    for (int k = 0; fed > 1 && k < fed; k++)
-        if (looks_like_image(&g->tensors[qc_graph_fed_input(g, k)])) {
-            *image = qc_graph_fed_input(g, k);
-            break;
-        }
     for (int k = 0; k < fed; k++) {
         const int t = qc_graph_fed_input(g, k);
         if (t != *image)
@@ -97,6 +106,15 @@ static qc_status scored_output_of(const qc_graph *g, const char *path, int *outp
     return qc_fail(err, QC_ERR_USAGE, "'%s' has no output '%s' (its outputs: %s)", path, scored_output, names);
 }
 
+int64_t qc_input_batch(const qc_graph *g)
+{
+    const int image = image_input_index(g);
+    if (image < 0)
+        return 1;
+    const qc_tensor *t = &g->tensors[image];
+    return t->value.rank >= 1 && !(t->symbolic & 1) && t->value.dims[0] > 1 ? t->value.dims[0] : 1;
+}
+
 qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *command,
                             bool classifier, qc_image_input *in, qc_error *err)
 {
@@ -111,10 +129,10 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
                        "'%s': input '%s' is not a float N x C x H x W (or N x H x W x C) tensor of "
                        "fixed channels and size",
                        path, t->name);
-    if (!(t->symbolic & 1) && t->value.dims[0] != 1)
-        return qc_fail(err, QC_ERR_INPUT,
-                       "'%s': input '%s' has a fixed batch of %lld; qcal runs images one at a time",
-                       path, t->name, (long long)t->value.dims[0]);
+    in->batch = qc_input_batch(g);
+    if (in->batch > QC_MAX_FIXED_BATCH)
+        return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' has a fixed batch of %lld, more than %d", path,
+                       t->name, (long long)in->batch, QC_MAX_FIXED_BATCH);
     const int64_t *d = t->value.dims;
     in->channels_last = qc_is_channels_last(d);
     in->channels = (int)(in->channels_last ? d[3] : d[1]);
@@ -125,9 +143,10 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
     in->classes = 0;
     if (g->n_outputs >= 1) {
         const qc_tensor *o = &g->tensors[g->outputs[in->output]];
-        int64_t n = qc_value_count(&o->value);
-        if (o->value.dtype == QC_FLOAT && o->value.rank >= 1 && n >= 1 && n <= INT32_MAX)
-            in->classes = (int)n;
+        int64_t n = qc_value_count(&o->value); /* one image's scores: its share of the batch's */
+        if (o->value.dtype == QC_FLOAT && o->value.rank >= 1 && n >= in->batch && n % in->batch == 0 &&
+            n / in->batch <= INT32_MAX)
+            in->classes = (int)(n / in->batch);
     }
     if (classifier && in->classes < 1)
         return qc_fail(err, QC_ERR_INPUT, "'%s': output '%s' is not a float vector of class scores",
@@ -227,6 +246,17 @@ static qc_status geometry(const qc_image *img, int rh, int rw, int top, int left
     return QC_OK;
 }
 
+/* torchvision's Resize(s) sizes: the shorter side to s, the longer one ⌊s·long/short⌋ (at
+ * least 1, at most QC_IMAGE_MAX_SIDE), in exact integer arithmetic. */
+static void shorter_side_to(int h, int w, int s, int *rh, int *rw)
+{
+    int shorter = h <= w ? h : w, longer = h <= w ? w : h;
+    int64_t other = (int64_t)s * longer / shorter;
+    other = other < 1 ? 1 : other > QC_IMAGE_MAX_SIDE ? QC_IMAGE_MAX_SIDE : other;
+    *rh = h <= w ? s : (int)other;
+    *rw = h <= w ? (int)other : s;
+}
+
 static const char *color_name(qc_color color)
 {
     return color == QC_COLOR_GRAY ? "gray" : color == QC_COLOR_RGB ? "rgb" : "bgr";
@@ -251,9 +281,11 @@ qc_status qc_image_load(const char *path, const qc_preprocess *pp, int channels,
     qc_status st = qc_image_read(path, pp->color, &img, err);
     if (st != QC_OK)
         return st;
-    bool resize = pp->resize_h > 0 && pp->resize_w > 0;
+    bool resize = (pp->resize_h > 0 && pp->resize_w > 0) || pp->resize_short > 0;
     bool crop = pp->crop_h > 0 && pp->crop_w > 0;
     int rh = resize ? pp->resize_h : img.height, rw = resize ? pp->resize_w : img.width;
+    if (pp->resize_short > 0)
+        shorter_side_to(img.height, img.width, pp->resize_short, &rh, &rw);
     int h = crop ? pp->crop_h : rh, w = crop ? pp->crop_w : rw;
     if (!resize && !crop && (h != height || w != width)) {
         /* Nothing asked for: fit the image to the model. */

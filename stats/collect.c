@@ -165,6 +165,21 @@ static int list_tensors(const qc_graph *g, int *idx, qc_role *role, int *axis)
     return n;
 }
 
+/* One image's shape of a tensor of a model with a fixed batch: the first dimension that the
+ * batch divides, divided (N x C x H x W → 1 x C x H x W; a Reshape to [1, -1] → 1 x K). The
+ * statistics of the model and of its twin with a dynamic batch are then the same. */
+static void row_dims(const qc_value *v, int64_t batch, int64_t *dims)
+{
+    bool divided = batch <= 1;
+    for (int d = 0; d < v->rank; d++) {
+        dims[d] = v->dims[d];
+        if (!divided && dims[d] % batch == 0) {
+            dims[d] /= batch;
+            divided = true;
+        }
+    }
+}
+
 qc_status qc_stats_create(const qc_graph *g, const qc_stats_options *o, qc_stats **out,
                           qc_error *err)
 {
@@ -180,9 +195,14 @@ qc_status qc_stats_create(const qc_graph *g, const qc_stats_options *o, qc_stats
     s->n_graph_tensors = g->n_tensors;
     for (int t = 0; t < g->n_tensors; t++)
         s->slot[t] = -1;
+    const int64_t batch = qc_input_batch(g);
     for (int i = 0; i < n; i++) {
         const qc_tensor *t = &g->tensors[idx[i]];
-        if (qc_stats_add_tensor(s, t->name, role[i], t->value.rank, t->value.dims, axis[i]) != i)
+        int64_t dims[QC_MAX_RANK];
+        /* weights and inputs bound to a constant are whole, not rows of the batch */
+        const bool whole = role[i] == QC_ROLE_WEIGHT || (t->is_input && t->value.data);
+        row_dims(&t->value, whole ? 1 : batch, dims);
+        if (qc_stats_add_tensor(s, t->name, role[i], t->value.rank, dims, axis[i]) != i)
             goto oom;
         s->slot[idx[i]] = i;
         if (role[i] == QC_ROLE_WEIGHT)
@@ -532,21 +552,52 @@ void qc_stats_observe(qc_stats *s, int i, const qc_value *v)
     t->samples++;
 }
 
+/* The real rows of a batch, one sample each, in order; the padding rows are never seen. */
+static void observe_rows(qc_stats *s, int i, const qc_value *v)
+{
+    const int64_t n = qc_value_count(v);
+    if (v->dtype != QC_FLOAT || n % s->batch_rows != 0) {
+        char got[96];
+        fail_observe(s, QC_ERR_INPUT, "tensor '%s' has shape %s: not %lld rows of the fixed batch",
+                     s->tensors[i].name, qc_shape_str(v, got, sizeof got), (long long)s->batch_rows);
+        return;
+    }
+    int64_t per_row = n / s->batch_rows;
+    for (int64_t r = 0; r < s->real_rows && s->status == QC_OK; r++) {
+        qc_value row = qc_value_f32(1, &per_row, (float *)v->data + r * per_row);
+        qc_stats_observe(s, i, &row);
+    }
+}
+
 void qc_stats_observer(void *ctx, const qc_graph *g, int tensor, const qc_value *value)
 {
     qc_stats *s = ctx;
     (void)g;
-    if (tensor >= 0 && tensor < s->n_graph_tensors && s->slot[tensor] >= 0)
+    if (tensor < 0 || tensor >= s->n_graph_tensors || s->slot[tensor] < 0)
+        return;
+    if (s->batch_rows > 1)
+        observe_rows(s, s->slot[tensor], value);
+    else
         qc_stats_observe(s, s->slot[tensor], value);
 }
 
 void qc_stats_observe_inputs(qc_stats *s, const qc_graph *g, const qc_value *inputs, int n)
 {
-    for (int i = 0; i < n && i < qc_graph_fed_count(g); i++)
-        qc_stats_observer(s, g, qc_graph_fed_input(g, i), &inputs[i]);
-    for (int i = 0; i < g->n_inputs; i++) /* inputs bound to a constant: the same value every run */
-        if (g->tensors[g->inputs[i]].value.data)
-            qc_stats_observer(s, g, g->inputs[i], &g->tensors[g->inputs[i]].value);
+    /* the image-fed inputs: one image's (a batched pass observes each before it joins the
+     * batch), or a whole batch */
+    for (int i = 0; i < n && i < qc_graph_fed_count(g); i++) {
+        const int t = qc_graph_fed_input(g, i);
+        int k = t < s->n_graph_tensors ? s->slot[t] : -1;
+        if (k >= 0 && s->batch_rows > 1 && qc_value_count(&inputs[i]) != s->tensors[k].numel)
+            observe_rows(s, k, &inputs[i]); /* a whole batch */
+        else if (k >= 0)
+            qc_stats_observe(s, k, &inputs[i]);
+    }
+    for (int i = 0; i < g->n_inputs; i++) { /* inputs bound to a constant: the same value every run, whole */
+        const int t = g->inputs[i], k = t < s->n_graph_tensors ? s->slot[t] : -1;
+        if (g->tensors[t].value.data && k >= 0)
+            qc_stats_observe(s, k, &g->tensors[t].value);
+    }
 }
 
 void qc_stats_add_image(qc_stats *s, const char *rel)
@@ -596,7 +647,7 @@ static void hist_merge(qc_hist *a, const qc_hist *b)
 
 static bool pp_equal(const qc_preprocess *a, const qc_preprocess *b)
 {
-    if (a->color != b->color || a->resize_h != b->resize_h || a->resize_w != b->resize_w ||
+    if (a->color != b->color || a->resize_h != b->resize_h || a->resize_w != b->resize_w || a->resize_short != b->resize_short ||
         a->crop_h != b->crop_h || a->crop_w != b->crop_w || a->scale != b->scale)
         return false;
     for (int c = 0; c < 3; c++)

@@ -139,8 +139,11 @@ qc_status qc_stats_write(const qc_stats *s, FILE *f, qc_error *err)
     fprintf(f, ", \"hash\": \"%016" PRIx64 "\"},\n", s->model_hash);
     if (s->has_pp) {
         const qc_preprocess *p = &s->pp;
-        fprintf(f, " \"preprocess\": {\"color\": \"%s\", \"resize\": [%d, %d], \"crop\": [%d, %d], \"scale\": ",
+        fprintf(f, " \"preprocess\": {\"color\": \"%s\", \"resize\": [%d, %d], \"crop\": [%d, %d]",
                 color_name(p->color), p->resize_h, p->resize_w, p->crop_h, p->crop_w);
+        if (p->resize_short > 0) /* only then, so files without it keep their bytes */
+            fprintf(f, ", \"resize_short\": %d", p->resize_short);
+        fputs(", \"scale\": ", f);
         put_float(f, p->scale);
         for (int k = 0; k < 2; k++) {
             fputs(k ? ", \"std\": [" : ", \"mean\": [", f);
@@ -319,6 +322,11 @@ static bool read_pp(reader *r, const cJSON *o, qc_preprocess *p)
             return bad(r, "\"preprocess\" sizes must be integers");
         *dims[k] = (int)v->valuedouble;
     }
+    const cJSON *shorter = item(o, "resize_short"); /* absent in files before it */
+    if (shorter && (!cJSON_IsNumber(shorter) || shorter->valuedouble < 1 || shorter->valuedouble > 65536 ||
+                    shorter->valuedouble != floor(shorter->valuedouble) || p->resize_h || p->resize_w))
+        return bad(r, "\"preprocess\".\"resize_short\" must be a positive integer, with \"resize\" [0, 0]");
+    p->resize_short = shorter ? (int)shorter->valuedouble : 0;
     if (!float_of(r, item(o, "scale"), false, &p->scale, "scale"))
         return false;
     for (int k = 0; k < 3; k++)
@@ -641,6 +649,15 @@ static void channels_text(const float *v, qc_color color, char *buf, size_t size
                  qc_float_text(v[2], c, sizeof c));
 }
 
+/* "HxW" (--size), or "shorter side S" (--resize) */
+static void resize_text(const qc_preprocess *p, char *buf, size_t size)
+{
+    if (p->resize_short > 0)
+        snprintf(buf, size, "shorter side %d", p->resize_short);
+    else
+        snprintf(buf, size, "%dx%d", p->resize_h, p->resize_w);
+}
+
 qc_status qc_stats_check_preprocess(const qc_stats *s, const qc_preprocess *pp, const char *stats_name,
                                     const char *model_name, qc_error *err)
 {
@@ -653,10 +670,10 @@ qc_status qc_stats_check_preprocess(const qc_stats *s, const qc_preprocess *pp, 
         field = "color";
         snprintf(was, sizeof was, "%s", color_name(a->color));
         snprintf(now, sizeof now, "%s", color_name(pp->color));
-    } else if (a->resize_h != pp->resize_h || a->resize_w != pp->resize_w) {
+    } else if (a->resize_h != pp->resize_h || a->resize_w != pp->resize_w || a->resize_short != pp->resize_short) {
         field = "size";
-        snprintf(was, sizeof was, "%dx%d", a->resize_h, a->resize_w);
-        snprintf(now, sizeof now, "%dx%d", pp->resize_h, pp->resize_w);
+        resize_text(a, was, sizeof was);
+        resize_text(pp, now, sizeof now);
     } else if (a->crop_h != pp->crop_h || a->crop_w != pp->crop_w) {
         field = "crop";
         snprintf(was, sizeof was, "%dx%d", a->crop_h, a->crop_w);
@@ -678,7 +695,9 @@ qc_status qc_stats_check_preprocess(const qc_stats *s, const qc_preprocess *pp, 
     if (!field)
         return QC_OK;
     char hint[160] = "";
-    if (strcmp(was, "0x0"))
+    if (!strcmp(field, "size") && a->resize_short > 0)
+        snprintf(hint, sizeof hint, " or give --resize %d", a->resize_short);
+    else if (strcmp(was, "0x0"))
         snprintf(hint, sizeof hint, " or give --%s %s", field, was);
     return qc_fail(err, QC_ERR_INPUT,
                    "'%s' does not match the preprocessing of '%s': its images had %s %s, the model now "

@@ -6,6 +6,13 @@
  * in order; so a result kept by group or by index does not depend on the threads, the batch
  * or how the groups were sharded.
  *
+ * A model with a fixed batch B above 1 runs B inputs at once: a worker fills the rows of its
+ * batch from its group in order (unreadable images left out), fills the rest of the last
+ * batch of a group with copies of its last real input, and tells the hooks which rows are
+ * real; results come out per input as above, so the padding is never seen. Copies rather
+ * than zeros: a padding row then holds values real data reaches, so an op that mixes rows
+ * (a Reshape of the batch into other dimensions) or divides by its input sees nothing new.
+ *
  * Statistics (qc_stats_gather): one accumulator per thread, flushed after each group of
  * QC_STATS_GROUP images and merged at the end. */
 #include <stdio.h>
@@ -28,27 +35,111 @@ typedef struct {
     int64_t first;        /* the step's first group */
     int rank;
     int64_t dims[QC_MAX_RANK], size; /* one input's shape and values */
+    int64_t batch;        /* inputs per run: the model's fixed batch, or 1 */
+    int64_t run_dims[QC_MAX_RANK];   /* dims with N = batch */
+    int64_t **rows;       /* per worker: the step slots, then the indices, of its batch's rows */
     qc_image_input img;   /* with images: the model's input (channels, size, layout) */
     qc_exec **execs;
     float **pixels;
     group_result *results; /* by group of the step */
 } pass_ctx;
 
+/* Input k in memory (a tensor of the caller's, or its copy in a batch). */
+static const float *tensor_of(const qc_pass_inputs *in, int64_t k)
+{
+    return in->tensors + (in->cycle > 0 ? k % in->cycle : k) * in->stride;
+}
+
+/* Input k into dst (a worker's buffer, or one row of its batch), *v its value there. */
+static qc_status input_row(pass_ctx *c, int64_t k, float *dst, qc_value *v, qc_error *err)
+{
+    const qc_pass_inputs *in = c->in;
+    if (in->set) {
+        qc_status st = qc_image_load_input(&c->img, in->set->items[k].path, in->pp, dst, err);
+        if (st != QC_OK)
+            return st;
+    } else {
+        memcpy(dst, tensor_of(in, k), sizeof(float) * (size_t)c->size);
+    }
+    *v = qc_value_f32(c->rank, c->dims, dst);
+    return QC_OK;
+}
+
 /* Input k of the pass as a value: decoded into the worker's buffer, or in memory. */
 static qc_status input_value(pass_ctx *c, int worker, int64_t k, qc_value *v, qc_error *err)
 {
-    const qc_pass_inputs *in = c->in;
-    const float *x;
-    if (in->set) {
-        qc_status st = qc_image_load_input(&c->img, in->set->items[k].path, in->pp, c->pixels[worker], err);
-        if (st != QC_OK)
-            return st;
-        x = c->pixels[worker];
-    } else {
-        x = in->tensors + (in->cycle > 0 ? k % in->cycle : k) * in->stride;
-    }
-    *v = qc_value_f32(c->rank, c->dims, (float *)x);
+    if (c->in->set)
+        return input_row(c, k, c->pixels[worker], v, err);
+    *v = qc_value_f32(c->rank, c->dims, (float *)tensor_of(c->in, k));
     return QC_OK;
+}
+
+/* An input that cannot be read: the hook's, or the end of the pass. */
+static void input_failed(pass_ctx *c, int64_t slot, int64_t index, qc_status st, const qc_error *why,
+                         group_result *r)
+{
+    const qc_pass_hooks *h = c->h;
+    if (h->keep_unreadable) {
+        r->status = h->unreadable(h->ctx, slot, index, st, why, &r->err);
+    } else {
+        r->status = st;
+        r->err = *why;
+    }
+}
+
+/* Input k alone; returns the next k. */
+static int64_t pass_one(pass_ctx *c, int worker, int64_t k, int64_t begin, group_result *r)
+{
+    const qc_pass_hooks *h = c->h;
+    const int64_t index = c->sel[k], slot = k - begin;
+    qc_value in;
+    qc_error load_err;
+    qc_status st = input_value(c, worker, index, &in, &load_err);
+    if (st != QC_OK) {
+        input_failed(c, slot, index, st, &load_err, r);
+        return k + 1;
+    }
+    if (h->rows && c->dims[0] > 1) /* a whole batch in one input: every row real */
+        h->rows(h->ctx, worker, c->dims[0], c->dims[0]);
+    if (h->before)
+        h->before(h->ctx, worker, index, &in);
+    r->status = qc_exec_run(c->execs[worker], &in, 1, &r->err);
+    if (r->status == QC_OK && h->after)
+        r->status = h->after(h->ctx, worker, slot, index, 0, c->execs[worker], &r->err);
+    return k + 1;
+}
+
+/* Up to c->batch readable inputs from k on (before end) as one run, the rows after the last
+ * real one copies of it; returns the next k. */
+static int64_t pass_batch(pass_ctx *c, int worker, int64_t k, int64_t end, int64_t begin, group_result *r)
+{
+    const qc_pass_hooks *h = c->h;
+    float *buf = c->pixels[worker];
+    int64_t *slot = c->rows[worker], *index = slot + c->batch, n = 0;
+    for (; k < end && n < c->batch && r->status == QC_OK; k++) {
+        qc_value in;
+        qc_error load_err;
+        qc_status st = input_row(c, c->sel[k], buf + n * c->size, &in, &load_err);
+        if (st != QC_OK) {
+            input_failed(c, k - begin, c->sel[k], st, &load_err, r);
+            continue;
+        }
+        if (h->before)
+            h->before(h->ctx, worker, c->sel[k], &in);
+        slot[n] = k - begin;
+        index[n++] = c->sel[k];
+    }
+    if (n == 0 || r->status != QC_OK)
+        return k;
+    for (int64_t p = n; p < c->batch; p++)
+        memcpy(buf + p * c->size, buf + (n - 1) * c->size, sizeof(float) * (size_t)c->size);
+    if (h->rows)
+        h->rows(h->ctx, worker, n, c->batch);
+    qc_value all = qc_value_f32(c->rank, c->run_dims, buf);
+    r->status = qc_exec_run(c->execs[worker], &all, 1, &r->err);
+    for (int64_t i = 0; i < n && r->status == QC_OK && h->after; i++)
+        r->status = h->after(h->ctx, worker, slot[i], index[i], i, c->execs[worker], &r->err);
+    return k;
 }
 
 /* One group of inputs, on one worker, in order; then the hook of the group's end. */
@@ -59,31 +150,23 @@ static int pass_group(void *arg, int worker, int64_t item)
     group_result *r = &c->results[item];
     const int64_t begin = c->group[c->first], end = c->group[c->first + item + 1];
     r->status = QC_OK;
-    for (int64_t k = c->group[c->first + item]; k < end && r->status == QC_OK; k++) {
-        const int64_t index = c->sel[k], slot = k - begin;
-        qc_value in;
-        qc_error load_err;
-        qc_status st = input_value(c, worker, index, &in, &load_err);
-        if (st != QC_OK && !h->keep_unreadable) {
-            r->status = st;
-            r->err = load_err;
-        } else if (st != QC_OK) {
-            r->status = h->unreadable(h->ctx, slot, index, st, &load_err, &r->err);
-        } else {
-            if (h->before)
-                h->before(h->ctx, worker, index, &in);
-            r->status = qc_exec_run(c->execs[worker], &in, 1, &r->err);
-            if (r->status == QC_OK && h->after)
-                r->status = h->after(h->ctx, worker, slot, index, c->execs[worker], &r->err);
-        }
-    }
+    for (int64_t k = c->group[c->first + item]; k < end && r->status == QC_OK;)
+        k = c->batch > 1 ? pass_batch(c, worker, k, end, begin, r) : pass_one(c, worker, k, begin, r);
     if (r->status == QC_OK && h->group_end)
         r->status = h->group_end(h->ctx, worker, &r->err);
     return 0;
 }
 
+/* The model's fixed batch when the inputs are single images or rows, else 1 (an input that is a
+ * whole batch, or a model without a fixed batch). */
+static int64_t inputs_per_run(const qc_graph *g, const qc_pass_inputs *in)
+{
+    return in->set || !in->dims || in->dims[0] == 1 ? qc_input_batch(g) : 1;
+}
+
 /* The input's shape: the given one, or for images the model's image input with N = 1
- * (N x C x H x W, or channels-last N x H x W x C: qc_image_input_of). */
+ * (N x C x H x W, or channels-last N x H x W x C: qc_image_input_of); and the batch: the
+ * model's fixed one when the inputs are single images, else 1. */
 static qc_status pass_shape(const qc_graph *g, const qc_pass_inputs *in, pass_ctx *c, qc_error *err)
 {
     if (in->set || !in->dims) {
@@ -101,7 +184,21 @@ static qc_status pass_shape(const qc_graph *g, const qc_pass_inputs *in, pass_ct
     c->size = 1;
     for (int d = 0; d < c->rank; d++)
         c->size *= c->dims[d];
+    c->batch = inputs_per_run(g, in);
+    memcpy(c->run_dims, c->dims, sizeof(int64_t) * (size_t)c->rank);
+    c->run_dims[0] = c->batch;
     return QC_OK;
+}
+
+int64_t qc_pass_group_size(const qc_graph *g, const qc_pass_inputs *in, const qc_pass_hooks *h)
+{
+    int64_t size = h->group ? h->group : QC_STATS_GROUP;
+    const int64_t batch = inputs_per_run(g, in);
+    /* groups with state of their own keep their size (statistics' flushes); others grow to
+     * whole batches */
+    if (batch > 1 && !h->group_end && size % batch != 0)
+        size = (size + batch - 1) / batch * batch;
+    return size;
 }
 
 int64_t qc_pass_count(const qc_pass_inputs *in, int64_t limit)
@@ -135,13 +232,16 @@ static qc_status pass_alloc(pass_ctx *c, int threads, int64_t step, qc_error *er
 {
     c->execs = calloc((size_t)threads, sizeof *c->execs);
     c->pixels = calloc((size_t)threads, sizeof *c->pixels);
+    c->rows = calloc((size_t)threads, sizeof *c->rows);
     c->results = calloc((size_t)step, sizeof *c->results);
-    if (!c->execs || !c->pixels || !c->results)
+    if (!c->execs || !c->pixels || !c->rows || !c->results)
         return qc_fail(err, QC_ERR_IO, "out of memory");
+    const bool buffer = c->in->set || c->batch > 1; /* decoded images, or a batch's rows */
     for (int k = 0; k < threads; k++) {
         c->execs[k] = c->h->execs ? c->h->execs[k] : qc_exec_create(c->g);
-        c->pixels[k] = c->in->set ? malloc((size_t)c->size * sizeof(float)) : NULL;
-        if (!c->execs[k] || (c->in->set && !c->pixels[k]))
+        c->pixels[k] = buffer ? malloc((size_t)(c->size * c->batch) * sizeof(float)) : NULL;
+        c->rows[k] = c->batch > 1 ? malloc((size_t)(2 * c->batch) * sizeof(int64_t)) : NULL;
+        if (!c->execs[k] || (buffer && !c->pixels[k]) || (c->batch > 1 && !c->rows[k]))
             return qc_fail(err, QC_ERR_IO, "out of memory");
         qc_status st = c->h->start ? c->h->start(c->h->ctx, k, c->execs[k], err) : QC_OK;
         if (st != QC_OK)
@@ -161,7 +261,7 @@ qc_status qc_pass_run(const qc_graph *g, const qc_pass_inputs *in, const qc_gath
         h->group < 0 || (h->keep_unreadable && !h->unreadable))
         return qc_fail(err, QC_ERR_USAGE, "threads, batch and shard must be positive");
     const int threads = o->threads;
-    const int64_t group_size = h->group ? h->group : QC_STATS_GROUP;
+    const int64_t group_size = qc_pass_group_size(g, in, h);
     const int64_t step = (o->batch + group_size - 1) / group_size; /* groups per step */
     int64_t *sel = NULL, *group = NULL, n_sel = 0, n_groups = 0;
     status = pass_select(in, o, group_size, &sel, &n_sel, &group, &n_groups, err);
@@ -191,9 +291,12 @@ end:
                 qc_exec_destroy(c.execs[k]);
             if (c.pixels)
                 free(c.pixels[k]);
+            if (c.rows)
+                free(c.rows[k]);
         }
     free(c.execs);
     free(c.pixels);
+    free(c.rows);
     free(c.results);
     free(sel);
     free(group);
@@ -228,13 +331,22 @@ static const char *input_name(const qc_pass_inputs *in, int64_t k, char *buf, si
     return buf;
 }
 
-static qc_status gather_after(void *ctx, int worker, int64_t slot, int64_t index, qc_exec *x, qc_error *err)
+static void gather_rows(void *ctx, int worker, int64_t real, int64_t batch)
+{
+    qc_stats_pass *c = ctx;
+    c->workers[worker]->batch_rows = batch;
+    c->workers[worker]->real_rows = real;
+}
+
+static qc_status gather_after(void *ctx, int worker, int64_t slot, int64_t index, int64_t row, qc_exec *x,
+                              qc_error *err)
 {
     qc_stats_pass *c = ctx;
     qc_stats *w = c->workers[worker];
     char buf[32];
     const char *name = input_name(c->in, index, buf, sizeof buf);
     (void)slot;
+    (void)row;
     (void)x;
     if (w->status != QC_OK)
         return qc_fail(err, w->status, "%s (%s '%s')", w->err.msg, c->in->set ? "image" : "input", name);
@@ -282,7 +394,7 @@ static qc_status gather_group_end(void *ctx, int worker, qc_error *err)
 
 qc_pass_hooks qc_stats_hooks(qc_stats_pass *p)
 {
-    return (qc_pass_hooks){.ctx = p, .start = gather_start, .before = gather_before, .after = gather_after,
+    return (qc_pass_hooks){.ctx = p, .start = gather_start, .before = gather_before, .rows = gather_rows, .after = gather_after,
                            .group_end = gather_group_end, .step_end = gather_step_end,
                            .keep_unreadable = p->skipped != NULL, .unreadable = gather_unreadable,
                            .group = QC_STATS_GROUP};

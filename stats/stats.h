@@ -150,6 +150,9 @@ typedef struct {
     qc_span *scratch;        /* owned: one sample's per-channel values */
     int scratch_size;
     bool pending;            /* some qc_pending holds samples */
+    /* a model with a fixed batch: each value the observer sees is batch_rows equal rows in
+     * memory order, of which the first real_rows are samples (the rest padding); 0: one */
+    int64_t batch_rows, real_rows;
 } qc_stats;
 
 typedef struct {
@@ -219,7 +222,7 @@ typedef struct {
 /* ---- one pass of a graph over inputs (gather.c): statistics here, evaluation in calib/ ---- */
 
 /* The inputs of a pass: the images of set, decoded by pp as they run (batch 1, the graph's
- * N x C x H x W input with N = 1); or n tensors in memory, input k at tensors + k × stride
+ * N x C x H x W input with N = 1; a model with a fixed batch runs them that many at a time); or n tensors in memory, input k at tensors + k × stride
  * (stride 0: one tensor n times; cycle > 0: input k is tensor k mod cycle), of shape rank × dims
  * (dims NULL: as images). names, when not NULL, are what statistics record of each tensor
  * (else "input-K"). */
@@ -241,7 +244,12 @@ typedef struct {
     qc_status (*start)(void *ctx, int worker, qc_exec *x, qc_error *err);
     /* on a worker, before and after input index runs on x (its outputs are the results) */
     void (*before)(void *ctx, int worker, int64_t index, const qc_value *in);
-    qc_status (*after)(void *ctx, int worker, int64_t slot, int64_t index, qc_exec *x, qc_error *err);
+    /* with a model's fixed batch, before each run: its first real rows are inputs, the other
+     * rows up to batch padding (also once per run of an input that is a whole batch) */
+    void (*rows)(void *ctx, int worker, int64_t real, int64_t batch);
+    /* row: the input's row in x's batch (0 unless the model has a fixed batch) */
+    qc_status (*after)(void *ctx, int worker, int64_t slot, int64_t index, int64_t row, qc_exec *x,
+                       qc_error *err);
     /* on a worker, after each of its groups */
     qc_status (*group_end)(void *ctx, int worker, qc_error *err);
     /* on the calling thread after each step: the indices of its inputs, in order */
@@ -259,6 +267,9 @@ typedef struct {
  * step (whole groups), on o->threads threads, calling o->progress after each step. */
 qc_status qc_pass_run(const qc_graph *g, const qc_pass_inputs *in, const qc_gather_options *o,
                       const qc_pass_hooks *h, qc_error *err);
+/* The inputs a worker takes at once with these hooks: h->group (0: QC_STATS_GROUP), for a
+ * model with a fixed batch rounded up to whole batches unless the groups have an end hook. */
+int64_t qc_pass_group_size(const qc_graph *g, const qc_pass_inputs *in, const qc_pass_hooks *h);
 /* How many inputs a pass with this limit runs (before sharding). */
 int64_t qc_pass_count(const qc_pass_inputs *in, int64_t limit);
 

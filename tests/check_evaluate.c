@@ -12,6 +12,7 @@
 #include "check-util.h"
 #include "graph/graph.h"
 #include "io/io.h"
+#include "onnx.pb-c.h"
 #include "stats/stats.h"
 
 #define N_IMAGES 40
@@ -183,6 +184,93 @@ START_TEST(logits_come_in_order_and_equal_one_executor_for_any_threads_and_batch
 }
 END_TEST
 
+/* ---- a fixed batch ------------------------------------------------------------------------- */
+
+/* lenet with the batch of its input and output fixed to n (its twin: nothing else changed). */
+static qc_graph *load_lenet_fixed(int64_t n)
+{
+    char *data;
+    size_t size;
+    qc_error err;
+    ck_assert_int_eq(qc_read_file("models/lenet.onnx", &data, &size, &err), QC_OK);
+    Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, size, (const uint8_t *)data);
+    ck_assert_ptr_nonnull(m);
+    Onnx__ValueInfoProto *io[2] = {m->graph->input[0], m->graph->output[0]};
+    for (int k = 0; k < 2; k++) {
+        Onnx__TensorShapeProto__Dimension *d = io[k]->type->tensor_type->shape->dim[0];
+        if (d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM)
+            free(d->dim_param); /* "N", in a union with dim_value (protobuf-c's default allocator) */
+        d->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
+        d->dim_value = n;
+    }
+    size_t packed = onnx__model_proto__get_packed_size(m);
+    uint8_t *buf = malloc(packed);
+    onnx__model_proto__pack(m, buf);
+    qc_graph *g;
+    ck_assert_msg(qc_onnx_parse(buf, packed, "lenet-fixed.onnx", &g, &err) == QC_OK, "%s", err.msg);
+    ck_assert_msg(qc_graph_prepare(g, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(qc_pass_fold_batchnorm(g, &err), QC_OK);
+    ck_assert_int_eq(qc_input_batch(g), n);
+    free(buf);
+    onnx__model_proto__free_unpacked(m, NULL);
+    free(data);
+    return g;
+}
+
+/* Batches of 4 and 3 with padding (37 images): the statistics and logits of the dynamic model,
+ * whatever the threads and the batch in flight, from images or preloaded tensors. */
+START_TEST(a_fixed_batch_gives_the_statistics_and_logits_of_the_dynamic_model)
+{
+    enum { N = 37 };
+    qc_graph *g = load_lenet();
+    qc_error err;
+    qc_image_set set;
+    qc_preprocess pp;
+    qc_stats *s = calib_stats(g, N, 1, &set, &pp);
+    char *want = stats_text(s);
+    qc_stats_destroy(s);
+    static float want_logits[N_IMAGES][CLASSES];
+    reference_logits(g, &set, &pp, want_logits);
+    float *px = decode(&set, &pp, 2);
+    const struct {
+        int64_t fixed;
+        int threads;
+        int64_t batch;
+        bool preloaded;
+    } runs[] = {{4, 1, 16, false}, {4, 2, 48, true}, {3, 2, 5, false}, {3, 1, 64, true}};
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+        qc_graph *f = load_lenet_fixed(runs[r].fixed);
+        qc_pass_inputs in = runs[r].preloaded ? (qc_pass_inputs){.tensors = px, .n = N_IMAGES, .stride = 28 * 28}
+                                              : (qc_pass_inputs){.set = &set, .pp = &pp};
+        const char *names[N_IMAGES];
+        for (int i = 0; i < N_IMAGES; i++)
+            names[i] = set.items[i].rel;
+        in.names = runs[r].preloaded ? names : NULL;
+        qc_stats_options so = {.per_channel = true, .histograms = true, .pp = &pp};
+        qc_gather_options go = {.limit = N, .batch = runs[r].batch, .shard_n = 1, .threads = runs[r].threads};
+        ck_assert_msg(qc_stats_gather_inputs(f, &in, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
+        char *got = stats_text(s);
+        ck_assert_msg(!strcmp(got, want), "statistics, batch of %lld, threads %d, batch in flight %lld",
+                      (long long)runs[r].fixed, runs[r].threads, (long long)runs[r].batch);
+        free(got);
+        qc_stats_destroy(s);
+        static collected c;
+        memset(&c, 0, sizeof c);
+        qc_eval_options o = {.run = go, .sink = collect, .sink_ctx = &c};
+        ck_assert_msg(qc_eval_logits(f, &in, CLASSES, &o, &err) == QC_OK, "%s", err.msg);
+        ck_assert_int_eq(c.next, N);
+        ck_assert(!c.out_of_order);
+        ck_assert_msg(!memcmp(c.logits, want_logits, sizeof(float) * CLASSES * N), "logits, batch of %lld",
+                      (long long)runs[r].fixed);
+        qc_graph_destroy(f);
+    }
+    free(px);
+    free(want);
+    qc_image_set_free(&set);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 /* ---- the pass in shards ------------------------------------------------------------------- */
 
 typedef struct {
@@ -191,11 +279,13 @@ typedef struct {
     bool descending;  /* a step's indices not in increasing order */
 } shard_seen;
 
-static qc_status count_input(void *ctx, int worker, int64_t slot, int64_t index, qc_exec *x, qc_error *err)
+static qc_status count_input(void *ctx, int worker, int64_t slot, int64_t index, int64_t row, qc_exec *x,
+                             qc_error *err)
 {
     shard_seen *c = ctx;
     (void)worker;
     (void)slot;
+    (void)row;
     (void)x;
     (void)err;
     __atomic_add_fetch(&c->seen[index], 1, __ATOMIC_RELAXED);
@@ -500,6 +590,7 @@ int main(void)
     TCase *eval = tcase_create("eval");
     tcase_set_timeout(eval, 120);
     tcase_add_test(eval, logits_come_in_order_and_equal_one_executor_for_any_threads_and_batch);
+    tcase_add_test(eval, a_fixed_batch_gives_the_statistics_and_logits_of_the_dynamic_model);
     tcase_add_test(eval, an_unreadable_image_goes_to_the_sink_in_its_place_or_stops_the_run);
     tcase_add_test(eval, timing_gives_one_figure_per_run_of_the_clock_given);
     tcase_add_test(eval, timing_by_two_clocks_gives_each_its_figure_of_the_same_runs);
