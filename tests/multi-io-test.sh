@@ -115,7 +115,7 @@ fi
 # 4. compare and bench
 expect "compare with --input and --output runs" 0 "$QCAL" compare --quiet --json --input "$IN" --output embedding "$M" "$IMG" "$IMG"
 contains "compare --json records the output" "$tmp/out" '"output": "embedding"'
-contains "compare's layer errors cover the constant input, on every layer image" "$tmp/out" '"tensor": "features", "role": "input", "values": 96'
+contains "compare's layer errors cover the constant input, on every layer image" "$tmp/out" '"tensor": "features", "node": null, "role": "input", "values": 96'
 expect "bench with --input runs" 0 "$QCAL" bench --runs 2 --batch 4 --input "$IN" "$M"
 expect "bench without --input is exit 3" 3 "$QCAL" bench --runs 2 --batch 4 "$M"
 
