@@ -89,7 +89,8 @@ typedef struct {
 void qc_set_scored_output(const char *name);
 /* The fixed batch of g's image input (the one qc_image_input_of picks) when it is above 1 (a
  * model exported with N = 4 runs images four at a time: passes fill the last batch with
- * copies of its last real image and ignore their results), else 1 (N symbolic or 1). */
+ * copies of its last real image and ignore their results), else 1 (N symbolic or 1).
+ * qc_image_input_of refuses a fixed batch beside an input bound to a constant. */
 int64_t qc_input_batch(const qc_graph *g);
 #define QC_MAX_FIXED_BATCH 4096
 /* Whether a 4-D image input's dims read as channels-last: C = 1 or 3 in the last axis and

@@ -133,6 +133,12 @@ qc_status qc_image_input_of(const qc_graph *g, const char *path, const char *com
     if (in->batch > QC_MAX_FIXED_BATCH)
         return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' has a fixed batch of %lld, more than %d", path,
                        t->name, (long long)in->batch, QC_MAX_FIXED_BATCH);
+    /* a constant input's tensors would not carry the batch's rows the statistics split */
+    for (int k = 0; in->batch > 1 && k < g->n_inputs; k++)
+        if (g->inputs[k] != in->input)
+            return qc_fail(err, QC_ERR_INPUT, "'%s': input '%s' has a fixed batch of %lld, which qcal runs only with "
+                           "the image as the model's sole input ('%s' is given by --input): export it with a "
+                           "dynamic batch", path, t->name, (long long)in->batch, g->tensors[g->inputs[k]].name);
     const int64_t *d = t->value.dims;
     in->channels_last = qc_is_channels_last(d);
     in->channels = (int)(in->channels_last ? d[3] : d[1]);

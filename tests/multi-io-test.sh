@@ -119,4 +119,17 @@ contains "compare's layer errors cover the constant input, on every layer image"
 expect "bench with --input runs" 0 "$QCAL" bench --runs 2 --batch 4 --input "$IN" "$M"
 expect "bench without --input is exit 3" 3 "$QCAL" bench --runs 2 --batch 4 "$M"
 
+# 5. a fixed batch of images beside a constant input: refused, naming both inputs
+/usr/bin/python3 - "$M" "$tmp/two-b4.onnx" <<'PY'
+import sys, onnx
+m = onnx.load(sys.argv[1])
+for v in [m.graph.input[1]] + list(m.graph.output):
+    v.type.tensor_type.shape.dim[0].Clear()
+    v.type.tensor_type.shape.dim[0].dim_value = 4
+del m.graph.value_info[:]
+onnx.save(m, sys.argv[2])
+PY
+expect "a fixed batch with a constant input is exit 3" 3 "$QCAL" eval --input "$IN" "$tmp/two-b4.onnx" "$IMG"
+contains "the refusal names both inputs" "$tmp/err" "input 'image' has a fixed batch of 4, which qcal runs only with the image as the model's sole input ('features' is given by --input)"
+
 summary multi-io
