@@ -87,7 +87,7 @@ expect "a repeated --exclude with an unknown name" 2 "${Q[@]}" --exclude /fc1/Ge
 expect "quantize --help" 0 "$QCAL" quantize --help
 contains "the synopsis lists a row" "$tmp/out" "[--format qdq|qoperator|fakequant]"
 contains "a row's own usage item" "$tmp/out" "[--bits N | --weight-bits N --act-bits N]"
-contains "a shared group's rows" "$tmp/out" "[--color gray|rgb|bgr] [--layout nchw|nhwc]"
+contains "a shared group's rows" "$tmp/out" "[--mean M[,M,M]] [--std S[,S,S]] [--color gray|rgb|bgr]"
 contains "a row's help line" "$tmp/out" "  --reduce-range 7-bit weights"
 if grep -q -- '--max-memory\|--per-tensor \[' "$tmp/out"; then bad "hidden rows stay out of the synopsis"; else ok "hidden rows stay out of the synopsis"; fi
 if awk 'length > 94 { exit 1 }' "$tmp/out"; then ok "help lines wrap within 94 columns"; else bad "help lines wrap within 94 columns"; fi
