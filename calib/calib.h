@@ -650,7 +650,6 @@ qc_status qc_accuracy_aware(const qc_aa_options *o, qc_aa_result *r, qc_error *e
 qc_status qc_aa_rank(const qc_aa_options *o, qc_aa_result *r, qc_error *err);
 void qc_aa_result_free(qc_aa_result *r);
 
-/* ---- the HTML report of qcal compare (report-html.c) -------------------------------- */
 /* ---- the HTML report of qcal compare (report.c, report-html.c) ------------------------ */
 
 /* What the page shows, filled by compare; nothing is owned unless said. Fractions are in
@@ -719,6 +718,7 @@ typedef struct {
     const qc_report_result *results; /* n_variants */
     int n_tensors;
     const qc_report_tensor *tensors; /* network order */
+    const qc_aa_result *sensitivity; /* n_variants rankings (qc_aa_rank), or NULL: none */
 } qc_report_model;
 
 typedef struct {

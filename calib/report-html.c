@@ -935,6 +935,36 @@ static void header(FILE *f, const qc_report *r)
     fputs("</p>\n", f);
 }
 
+/* The sensitivity ranking of each variant (compare --sensitivity): the nodes whose return
+ * to FP32 alone helps most, with the score and the gain over the variant as quantized, on the
+ * ranking's subset of the validation images. */
+#define SENSITIVITY_ROWS 10
+static void sensitivity_table(FILE *f, const qc_report *r, const qc_report_model *md)
+{
+    const bool labelled = md->labelled > 0;
+    const qc_aa_metric metric = labelled ? QC_AA_TOP1 : QC_AA_AGREEMENT;
+    for (int k = 0; k < r->n_variants; k++) {
+        const qc_aa_result *a = &md->sensitivity[k];
+        double base = qc_aa_value(metric, &a->subset_quantized);
+        fputs("<table class=\"sensitivity\"><caption>", f);
+        esc(f, md->name);
+        fputs(" &#183; ", f);
+        esc(f, r->variants[k].name);
+        fprintf(f, ": %s %.2f %% on %lld images as quantized</caption>\n"
+                   "<tr><th>#</th><th>node (for --exclude)</th><th>%s with it alone in FP32</th><th>gain, points</th></tr>\n",
+                labelled ? "top-1" : "agreement", base, (long long)a->subset, labelled ? "top-1" : "agreement");
+        for (int i = 0; i < a->n_ranked && i < SENSITIVITY_ROWS; i++) {
+            double v = qc_aa_value(metric, &a->ranking[i].score);
+            fprintf(f, "<tr><td>%d</td><td><code>", i + 1);
+            esc(f, a->ranking[i].node);
+            fprintf(f, "</code></td><td>%.2f %%</td><td>%+.2f</td></tr>\n", v, v - base);
+        }
+        if (a->n_ranked > SENSITIVITY_ROWS)
+            fprintf(f, "<tr><td colspan=\"4\">%d more nodes in the JSON</td></tr>\n", a->n_ranked - SENSITIVITY_ROWS);
+        fputs("</table>\n", f);
+    }
+}
+
 qc_status qc_report_html_put(const qc_report *r, FILE *f, qc_error *err)
 {
     qc_status st = QC_OK;
@@ -948,6 +978,15 @@ qc_status qc_report_html_put(const qc_report *r, FILE *f, qc_error *err)
     fputs("</section>\n<section id=\"layers\">\n<h2>Layer by layer, in network order</h2>\n", f);
     for (int m = 0; m < r->n_models; m++)
         layers_chart(f, r, &r->models[m]);
+    bool ranked = false;
+    for (int m = 0; m < r->n_models; m++)
+        ranked |= r->models[m].sensitivity != NULL;
+    if (ranked) {
+        fputs("</section>\n<section id=\"sensitivity\">\n<h2>Sensitivity: the nodes to keep in FP32 first</h2>\n", f);
+        for (int m = 0; m < r->n_models; m++)
+            if (r->models[m].sensitivity)
+                sensitivity_table(f, r, &r->models[m]);
+    }
     fputs("</section>\n<section id=\"histograms\">\n<h2>Histograms and ranges</h2>\n", f);
     for (int m = 0; m < r->n_models && st == QC_OK; m++)
         if (r->models[m].n_tensors > 0)

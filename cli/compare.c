@@ -487,10 +487,10 @@ static void print_sensitivity_json(const model_result *m, int k)
             printf(", ");
         } else
             printf("{");
-        printf("\"top1\": ");
-        json_num(qc_aa_value(QC_AA_TOP1, sc));
+        printf("\"top1\": "); /* fractions, as every rate of the JSON */
+        json_num(qc_aa_value(QC_AA_TOP1, sc) / 100);
         printf(", \"agreement\": ");
-        json_num(qc_aa_value(QC_AA_AGREEMENT, sc));
+        json_num(qc_aa_value(QC_AA_AGREEMENT, sc) / 100);
         printf(", \"kl\": ");
         json_num(sc->images ? sc->kl / (double)sc->images : NAN);
         printf("}");
@@ -589,7 +589,8 @@ static int write_html(const model_result *ms, int n_models, const compare_option
                             &err);
         rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .labelled = m->labelled,
                                     .layer_images = layer_images, .fp32_top1 = fp32_top1(m),
-                                    .results = results[mi], .n_tensors = m->stats->n_tensors, .tensors = tensors[mi]};
+                                    .results = results[mi], .n_tensors = m->stats->n_tensors, .tensors = tensors[mi],
+                                    .sensitivity = o->sensitivity ? m->sens : NULL};
     }
     qc_report r = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
                    .n_variants = o->n, .variants = variants, .n_models = n_models, .models = rm,

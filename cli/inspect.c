@@ -16,7 +16,8 @@ static const cli_command command = {
     "parameter count and the ops qcal does not support (exit 3 when there are any).",
     rows, 1, "inspect takes one MODEL"};
 
-/* Shape with symbolic dimensions shown as N (inputs) — static shapes assume batch 1. */
+/* A graph input's or output's shape, its symbolic dimensions shown as N (the nodes' static
+ * shapes assume batch 1). */
 static char *io_shape(const qc_tensor *t, char *buf, size_t size)
 {
     size_t used = 0;
@@ -60,7 +61,7 @@ static void print_text(const qc_graph *g, const char *path, bool prepared, int w
         const qc_tensor *t = &g->tensors[g->outputs[i]];
         cli_table_cell(&tab, "%s", t->name);
         cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
-        cli_table_cell(&tab, "%s", prepared ? qc_shape_str(&t->value, shape, sizeof shape) : "?");
+        cli_table_cell(&tab, "%s", prepared ? io_shape(t, shape, sizeof shape) : "?");
     }
     cli_table_print(&tab, width);
     printf("nodes (%d; shapes at batch 1):\n", g->n_nodes);
@@ -94,7 +95,7 @@ static void print_json(const qc_graph *g, const char *path, bool prepared)
         const qc_tensor *t = &g->tensors[g->outputs[i]];
         cli_json_field(t->name, "%s{\"name\": ", i ? ", " : "");
         printf(", \"dtype\": \"%s\", \"shape\": \"%s\"}", qc_dtype_name(t->value.dtype),
-               prepared ? qc_shape_str(&t->value, shape, sizeof shape) : "?");
+               prepared ? io_shape(t, shape, sizeof shape) : "?");
     }
     printf("], \"nodes\": [");
     for (int i = 0; i < g->n_nodes; i++) {

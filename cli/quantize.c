@@ -326,11 +326,11 @@ static void aa_json_score(const qc_aa_score *sc)
 {
     printf("{\"images\": %lld, \"labelled\": %lld, \"correct\": %lld, \"agree\": %lld, \"top1\": ",
            (long long)sc->images, (long long)sc->labelled, (long long)sc->correct, (long long)sc->agree);
-    if (sc->labelled)
-        printf("%.10g", qc_aa_value(QC_AA_TOP1, sc));
+    if (sc->labelled) /* JSON rates are fractions; qc_aa_value gives percent */
+        printf("%.10g", qc_aa_value(QC_AA_TOP1, sc) / 100);
     else
         printf("null");
-    double kl = sc->images ? sc->kl / (double)sc->images : NAN, agreement = qc_aa_value(QC_AA_AGREEMENT, sc);
+    double kl = sc->images ? sc->kl / (double)sc->images : NAN, agreement = qc_aa_value(QC_AA_AGREEMENT, sc) / 100;
     printf(isfinite(agreement) ? ", \"agreement\": %.10g" : ", \"agreement\": null", agreement);
     printf(isfinite(kl) ? ", \"kl\": %.10g}" : ", \"kl\": null}", kl);
 }

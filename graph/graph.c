@@ -330,14 +330,49 @@ float qc_node_attr_float(const qc_node *n, const char *name, float fallback)
     return a && a->type == QC_ATTR_FLOAT ? a->f : fallback;
 }
 
+/* The inputs of quantized ops that hold weights or biases (their scales and zero points are
+ * not parameters): a bit per input index. Every other op's float constant inputs count. */
+static unsigned quantized_param_inputs(const char *op_type)
+{
+    static const struct {
+        const char *op;
+        unsigned inputs;
+    } table[] = {
+        {"QuantizeLinear", 1u << 0},     {"DequantizeLinear", 1u << 0},   {"DynamicQuantizeLinear", 1u << 0},
+        {"QLinearConv", 1u << 3 | 1u << 8}, {"QLinearMatMul", 1u << 0 | 1u << 3},
+        {"QGemm", 1u << 0 | 1u << 3 | 1u << 6}, {"QLinearAdd", 1u << 0 | 1u << 3},
+        {"QLinearMul", 1u << 0 | 1u << 3}, {"ConvInteger", 1u << 0 | 1u << 1},
+        {"MatMulInteger", 1u << 0 | 1u << 1},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+        if (!strcmp(table[i].op, op_type))
+            return table[i].inputs;
+    return 0;
+}
+
 int64_t qc_graph_param_count(const qc_graph *g)
 {
+    bool *counted = calloc((size_t)g->n_tensors + 1, sizeof *counted);
+    if (!counted)
+        return -1;
     int64_t count = 0;
-    for (int i = 0; i < g->n_tensors; i++) {
-        const qc_tensor *t = &g->tensors[i];
-        if (t->is_const && t->value.dtype == QC_FLOAT && t->value.data)
-            count += qc_value_count(&t->value);
+    for (int i = 0; i < g->n_nodes; i++) {
+        const qc_node *n = &g->nodes[i];
+        unsigned q = quantized_param_inputs(n->op_type);
+        for (int k = 0; k < n->n_inputs; k++) {
+            int x = n->inputs[k];
+            if (x < 0 || counted[x] || !g->tensors[x].is_const || !g->tensors[x].value.data)
+                continue;
+            qc_dtype t = g->tensors[x].value.dtype;
+            bool weight = q ? (k < 32 && (q >> k & 1u) && (t == QC_FLOAT || t == QC_INT8 || t == QC_UINT8 || t == QC_INT32))
+                            : t == QC_FLOAT;
+            if (weight) {
+                counted[x] = true;
+                count += qc_value_count(&g->tensors[x].value);
+            }
+        }
     }
+    free(counted);
     return count;
 }
 

@@ -106,8 +106,8 @@ typedef struct {
     bool is_const;    /* an initializer, a folded Constant, or a folded shape subgraph */
     bool is_input;    /* a graph input fed at run time */
     bool is_output;   /* a graph output */
-    uint32_t symbolic; /* graph inputs: bit i set when dimension i was symbolic (dynamic)
-                          in the model; static shapes take such dimensions as 1 */
+    uint32_t symbolic; /* graph inputs and outputs: bit i set when dimension i was symbolic
+                          (dynamic) in the model; static shapes take such dimensions as 1 */
     int producer;     /* index of the node that produces it, -1 for inputs and constants */
 } qc_tensor;
 
@@ -222,7 +222,10 @@ bool qc_op_supported(const char *op_type, const char *domain);
 /* Names of the supported ops, NULL-terminated. */
 const char *const *qc_supported_ops(void);
 
-int64_t qc_graph_param_count(const qc_graph *g); /* elements in float constants */
+/* Elements of the weights and biases: the float constants ops read, and the 8- and 32-bit
+ * constants quantized ops read as weights or biases (not scales or zero points); -1 out of
+ * memory. */
+int64_t qc_graph_param_count(const qc_graph *g);
 
 /* ---- execution ---------------------------------------------------------------------------- */
 

@@ -306,6 +306,12 @@ static qc_status convert_model(const Onnx__ModelProto *mp, const char *file, qc_
                            file, vi->name ? vi->name : "");
         g->tensors[ti].is_output = true;
         g->outputs[g->n_outputs++] = ti;
+        /* the declared dynamic dimensions, for inspect and the writer (shapes are inferred) */
+        const Onnx__TypeProto__Tensor *tt = vi->type && vi->type->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE
+                                                ? vi->type->tensor_type : NULL;
+        for (size_t d = 0; tt && tt->shape && d < tt->shape->n_dim && d < QC_MAX_RANK; d++)
+            if (tt->shape->dim[d]->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE)
+                g->tensors[ti].symbolic |= 1u << d;
     }
     /* Every node input must be a graph input, a constant or some node's output. */
     for (int i = 0; i < g->n_nodes; i++)

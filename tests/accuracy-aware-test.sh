@@ -130,8 +130,8 @@ cp "$tmp/out" "$tmp/l4.json"
 "$PY" -c "
 import json, sys
 a = json.load(open(sys.argv[1]))['accuracy_aware']
-sys.exit(not (a['metric'] == 'agreement' and a['fp32']['labelled'] == 0 and a['quantized']['agreement'] < 97
-              and a['met'] and a['final']['agreement'] >= 97 and len(a['steps']) >= 1))" "$tmp/l4.json" \
+sys.exit(not (a['metric'] == 'agreement' and a['fp32']['labelled'] == 0 and a['quantized']['agreement'] < 0.97
+              and a['met'] and a['final']['agreement'] >= 0.97 and len(a['steps']) >= 1))" "$tmp/l4.json" \
     && ok "label-free: plain 4 bits below 97 % agreement, met after steps" || bad "label-free: plain 4 bits below 97 % agreement, met after steps"
 expect "eval FP32 lenet on the unlabelled images" 0 "$QCAL" eval models/lenet.onnx "$tmp/unlabelled" --predictions "$tmp/lf.tsv"
 expect "eval the label-free model" 0 "$QCAL" eval "$tmp/l4.onnx" "$tmp/unlabelled" --predictions "$tmp/lq.tsv"

@@ -85,6 +85,21 @@ contains "inspect lists BatchNormalization nodes" "$tmp/out" "BatchNormalization
 contains "inspect shows the dynamic batch" "$tmp/out" "Nx1x28x28"
 expect "inspect --json exits 0" 0 "$QCAL" inspect --json models/lenet.onnx
 if [ "$(json_get "$tmp/out" "['inputs'][0]['shape']")" = "Nx1x28x28" ]; then ok "inspect --json gives the input shape"; else bad "inspect --json gives the input shape"; fi
+if [ "$(json_get "$tmp/out" "['outputs'][0]['shape']")" = "Nx10" ]; then ok "inspect --json gives the output's declared shape (N, not the batch of 1)"; else bad "inspect --json gives the output's declared shape"; fi
+# parameters: the weights and biases, whether float or quantized (scales and zero points are not)
+want=$(/usr/bin/python3 -c "
+import onnx, numpy as np, sys
+m = onnx.load(sys.argv[1]); print(sum(int(np.prod(t.dims)) for t in m.graph.initializer if t.data_type == 1))" models/lenet.onnx 2>/dev/null)
+if [ -n "$want" ]; then
+    if [ "$(json_get "$tmp/out" "['parameters']")" = "$want" ]; then ok "inspect counts lenet's $want parameters as onnx does"; else bad "inspect counts lenet's parameters ($want by onnx)"; fi
+    for fmt in qdq qoperator; do
+        "$QCAL" quantize --quiet --format $fmt -o "$tmp/params-$fmt.onnx" models/lenet.onnx data/calib >/dev/null 2>&1
+        expect "inspect --json of lenet quantized ($fmt)" 0 "$QCAL" inspect --json "$tmp/params-$fmt.onnx"
+        if [ "$(json_get "$tmp/out" "['parameters']")" = "$want" ]; then ok "quantized ($fmt), lenet still has $want parameters"; else bad "quantized ($fmt), lenet has $(json_get "$tmp/out" "['parameters']") parameters, not $want"; fi
+    done
+else
+    skip "parameter counts against onnx: /usr/bin/python3 has no onnx"
+fi
 expect "a missing model is an I/O error" 4 "$QCAL" inspect "$tmp/missing.onnx"
 contains "the missing model is named" "$tmp/err" "missing.onnx"
 for f in tests/data/onnx-bad/*.onnx; do

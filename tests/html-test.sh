@@ -136,7 +136,28 @@ run_page() { # NAME EXIT ARGS…: compare with --json and --html, then the page 
     report "$tmp/$name.txt"
 }
 # lenet: 8 variants at 8 and 6 bits, the default gate (the most faithful variant) failing
-MAX_HEIGHT=0 run_page lenet 1 models/lenet.onnx data/calib data/val --bits 8,6 --min-sqnr 39
+MAX_HEIGHT=0 run_page lenet 1 models/lenet.onnx data/calib data/val --bits 8,6 --min-sqnr 39 \
+    --sensitivity --sensitivity-images 32
+# the sensitivity section: per variant, the JSON's ranking in its order with its scores
+"$PY" - "$tmp/lenet.json" "$tmp/lenet.html" <<'EOF2' && ok "lenet: the sensitivity section lists each variant's ranking as the JSON" \
+    || bad "lenet: the sensitivity section lists each variant's ranking as the JSON"
+import json, re, sys
+d = json.load(open(sys.argv[1])); page = open(sys.argv[2]).read()
+sec = page.split('<section id="sensitivity">')[1].split('</section>')[0]
+tables = sec.split('<table class="sensitivity">')[1:]
+m = d["models"][0]
+assert len(tables) == len(m["variants"]), (len(tables), len(m["variants"]))
+for t, v in zip(tables, m["variants"]):
+    s = v["sensitivity"]
+    assert v["name"] in t.split("</caption>")[0]
+    rows = re.findall(r"<tr><td>(\d+)</td><td><code>([^<]*)</code></td><td>([-0-9.]+) %</td><td>([-+0-9.]+)</td></tr>", t)
+    assert len(rows) == min(10, len(s["ranking"])), (len(rows), len(s["ranking"]))
+    base = 100 * s["quantized"]["top1"]
+    for (i, node, score, gain), r in zip(rows, s["ranking"]):
+        assert node == r["node"].replace("&", "&amp;").replace("<", "&lt;"), (node, r["node"])
+        assert score == "%.2f" % (100 * r["top1"]), (score, r["top1"])
+        assert gain == "%+.2f" % (100 * r["top1"] - base), (gain, r["top1"], base)
+EOF2
 # mobilenet, the default grid, every variant gated on its drop
 MAX_HEIGHT=4000 run_page mobilenet 1 models/mobilenet.onnx data/calib data/val --gate all --max-drop 0.2
 # resnet, every granularity (compensated weights have no figures of their own), no gate
