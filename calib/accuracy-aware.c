@@ -105,25 +105,12 @@ typedef struct {
     const char **exclude; /* the caller's exclusions, then the extra ones */
 } aa_ctx;
 
-typedef struct {
-    float *logits;
-    int classes;
-} store_ctx;
-
-static qc_status store_logits(void *ctx, const qc_eval_result *r, qc_error *err)
-{
-    store_ctx *c = ctx;
-    (void)err;
-    memcpy(c->logits + r->index * c->classes, r->logits, sizeof(float) * (size_t)c->classes);
-    return QC_OK;
-}
-
 static qc_status run_logits(const aa_ctx *c, const qc_graph *g, const aa_set *set, float *logits, qc_error *err)
 {
-    store_ctx sc = {logits, c->o->classes};
+    qc_logits_store sc = {logits, c->o->classes};
     qc_pass_inputs in = {.tensors = set->inputs, .n = set->n, .stride = c->o->stride};
     qc_eval_options eo = {.run = {.limit = set->n, .batch = 256, .threads = c->o->threads},
-                          .sink = store_logits, .sink_ctx = &sc};
+                          .sink = qc_eval_store_logits, .sink_ctx = &sc};
     return qc_eval_logits(g, &in, c->o->classes, &eo, err);
 }
 

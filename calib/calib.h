@@ -469,6 +469,12 @@ typedef struct {
     const float *logits;   /* when status is QC_OK: the classes scores */
 } qc_eval_result;
 typedef qc_status (*qc_eval_sink)(void *ctx, const qc_eval_result *r, qc_error *err);
+/* A sink that stores each input's scores at row index of logits (n × classes). */
+typedef struct {
+    float *logits;
+    int classes;
+} qc_logits_store;
+qc_status qc_eval_store_logits(void *ctx, const qc_eval_result *r, qc_error *err); /* ctx: qc_logits_store */
 
 typedef struct {
     qc_gather_options run;  /* limit, batch (inputs per step), threads, progress; no shards */

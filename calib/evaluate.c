@@ -116,6 +116,14 @@ static qc_status logits_step(void *ctx, const int64_t *indices, int64_t count, q
     return QC_OK;
 }
 
+qc_status qc_eval_store_logits(void *ctx, const qc_eval_result *r, qc_error *err)
+{
+    qc_logits_store *c = ctx;
+    (void)err;
+    memcpy(c->logits + r->index * c->classes, r->logits, sizeof(float) * (size_t)c->classes);
+    return QC_OK;
+}
+
 qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classes, const qc_eval_options *o,
                          qc_error *err)
 {

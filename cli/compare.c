@@ -71,32 +71,19 @@ typedef struct {
 
 /* ---- running a graph over the decoded images ------------------------------------------------ */
 
-typedef struct {
-    float *logits;
-    int classes;
-} store_ctx;
-
-static qc_status store_logits(void *ctx, const qc_eval_result *r, qc_error *err)
-{
-    store_ctx *c = ctx;
-    (void)err;
-    memcpy(c->logits + r->index * c->classes, r->logits, sizeof(float) * (size_t)c->classes);
-    return QC_OK;
-}
-
 /* Runs g over every image of m into logits (n × classes); prints what goes wrong. */
 static int run_graph(const model_result *m, const qc_graph *g, int threads, float *logits,
                      double *seconds, const char *what, bool quiet)
 {
     cli_progress progress;
     cli_progress_start(&progress, what, m->path, m->n, quiet);
-    store_ctx sc = {logits, m->classes};
+    qc_logits_store sc = {logits, m->classes};
     qc_pass_inputs in = {.tensors = m->pixels, .n = m->n,
                          .stride = (int64_t)m->channels * m->height * m->width};
     /* steps only for the progress bar: every image is independent and stored by index */
     qc_eval_options eo = {.run = {.limit = m->n, .batch = 512, .threads = threads,
                                   .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .sink = store_logits, .sink_ctx = &sc, .output = m->in.output};
+                          .sink = qc_eval_store_logits, .sink_ctx = &sc, .output = m->in.output};
     qc_error err;
     double start = cli_now();
     qc_status st = qc_eval_logits(g, &in, m->classes, &eo, &err);
