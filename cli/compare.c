@@ -358,13 +358,13 @@ static void print_sensitivity(const model_result *m, int k, const compare_option
 {
     const qc_aa_result *r = &m->sens[k];
     const char *what = m->labelled ? "top-1" : "agreement";
-    printf("%-24s sensitivity of %s on %lld images: %s with each node alone in FP32 (all quantized %.2f%%)\n", "",
-           o->v[k].name, (long long)r->subset, what, sens_value(m, &r->subset_quantized));
+    printf("sensitivity of %s, %s, on %lld images: %s with each node alone in FP32 (all quantized %.2f%%)\n",
+           m->path, o->v[k].name, (long long)r->subset, what, sens_value(m, &r->subset_quantized));
     for (int i = 0; i < r->n_ranked && i < SENSITIVITY_ROWS; i++)
-        printf("%-24s %4d  %-40s %7.2f%%  %+.2f\n", "", i + 1, r->ranking[i].node, sens_value(m, &r->ranking[i].score),
+        printf("  %4d  %-40s %7.2f%%  %+.2f\n", i + 1, r->ranking[i].node, sens_value(m, &r->ranking[i].score),
                sens_value(m, &r->ranking[i].score) - sens_value(m, &r->subset_quantized));
     if (r->n_ranked > SENSITIVITY_ROWS)
-        printf("%-24s       (%d more in --json)\n", "", r->n_ranked - SENSITIVITY_ROWS);
+        printf("        (%d more in --json)\n", r->n_ranked - SENSITIVITY_ROWS);
 }
 
 static void print_table(const model_result *ms, int n_models, const compare_options *o)

@@ -161,7 +161,7 @@ print(min(acts, key=lambda l: l['sqnr_db'])['node'] or '')" "$tmp/out")
 expect "--exclude takes that node" 0 "$QCAL" quantize "$M" --stats "$tmp/s.json" --bits 4 --exclude "$node" -o "$tmp/ex.onnx"
 expect "the table output of compare --sensitivity" 0 "$QCAL" compare "$M" data/calib "$VAL" --schemes gemmlowp \
     --granularity tensor --bits 4 --sensitivity --layer-images 8
-contains "the table shows the ranking" "$tmp/out" "sensitivity of gemmlowp/tensor/4bit on 256 images"
+contains "the table shows the ranking" "$tmp/out" ", gemmlowp/tensor/4bit, on 256 images: top-1 with each node alone in FP32"
 contains "the min SQNR column names node and tensor" "$tmp/out" ", tensor "
 
 summary accuracy-aware
