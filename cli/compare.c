@@ -37,6 +37,8 @@ typedef struct {
     float max_drop, min_sqnr; /* NAN when not given */
     int64_t calib_limit, layer_images;
     const char *html;
+    const char *stats_file; /* --stats: the statistics instead of a pass over CALIB */
+    cli_list exclude;       /* --exclude: nodes kept FP32 in every variant */
     bool sensitivity;
     int64_t sensitivity_images;
     cli_image_select select;
@@ -158,6 +160,8 @@ static int model_setup(const char *path, const char *calib, const compare_option
     if ((status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, pp)) != QC_OK)
         return status;
     qc_model_card_free(&card);
+    if (o->stats_file)
+        return cli_load_stats(o->stats_file, m->g, hash, path, &o->pp, false, o->common.quiet, &card, pp, &m->stats);
     double seconds;
     cli_gather_options go = {.limit = o->calib_limit, .batch = 64, .shard_i = 0, .shard_n = 1,
                              .per_channel = true, .histograms = true, .pp = &o->pp,
@@ -166,9 +170,11 @@ static int model_setup(const char *path, const char *calib, const compare_option
     return cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
 }
 
-static void variant_options(const variant_spec *vs, qc_quantize_options *qo)
+static void variant_options(const compare_options *o, const variant_spec *vs, qc_quantize_options *qo)
 {
     qc_quantize_options_default(qo);
+    qo->exclude = (const char *const *)o->exclude.items;
+    qo->n_exclude = o->exclude.n;
     qo->scheme = vs->scheme;
     qo->weights = vs->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
     qo->activations = vs->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
@@ -183,7 +189,7 @@ static int rank_variant(model_result *m, int k, const compare_options *o)
 {
     qc_error err;
     qc_quantize_options qo;
-    variant_options(&o->v[k], &qo);
+    variant_options(o, &o->v[k], &qo);
     qc_aa_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = m->pixels, .n = m->n,
                         .stride = (int64_t)m->channels * m->height * m->width, .labels = m->labels,
                         .fp32_logits = m->fp32_logits, .classes = m->classes,
@@ -202,7 +208,7 @@ static int run_variant(model_result *m, int k, const compare_options *o)
     variant_result *v = &m->var[k];
     qc_error err;
     qc_quantize_options qo;
-    variant_options(vs, &qo);
+    variant_options(o, vs, &qo);
     int status = qc_eval_variant_create(m->g, m->stats, &qo, vs->name, &m->ev[k], &err);
     if (status != QC_OK) {
         cli_error("%s (%s): %s", m->path, vs->name, err.msg);
@@ -616,6 +622,11 @@ static const cli_option rows[] = {
              "model (highest top-1 agreement with FP32, then lowest KL, then smallest drop), named under the table"},
     {"--html", .kind = CLI_STRING, FIELD(html), .arg = "FILE",
      .help = "a self-contained HTML report (table, charts, histograms, ranges)"},
+    {"--stats", .kind = CLI_STRING, FIELD(stats_file), .arg = "S.json", .usage = "",
+     .help = "the statistics of 'qcal stats MODEL CALIB' instead of a pass over CALIB: one MODEL, then VAL "
+             "alone (qcal compare MODEL --stats S.json VAL); checked to belong to MODEL and its preprocessing"},
+    {"--exclude", .kind = CLI_LIST, FIELD(exclude), .arg = "NAME,...",
+     .help = "nodes kept FP32 in every variant (the names --sensitivity ranks; an unknown name is exit 2)"},
     {"--sensitivity", .kind = CLI_FLAG, FIELD(sensitivity), .usage = "[--sensitivity [--sensitivity-images K]]",
      .help = "rank each variant's quantized nodes by the score with that node alone in FP32 on K class-balanced "
              "images of VAL (default 256), as quantize --max-drop/--min-agreement ranks them; the names --exclude "
@@ -633,7 +644,8 @@ static const cli_option rows[] = {
 };
 
 static const cli_command command = {
-    "compare", "MODEL... CALIB VAL", NULL,
+    "compare", "MODEL... CALIB VAL",
+    "       qcal compare MODEL --stats S.json VAL [the options above]\n",
     "Gathers statistics of each MODEL over CALIB once, quantizes it in every variant (scheme x granularity x "
     "method x bits; default gemmlowp,symlowp,mixed x tensor,channel, minmax, 8 bits), runs each on qcal's executor "
     "over VAL and prints FP32 and each variant's top-1, the drop, agreement with FP32 and the INT8 speed-up, "
@@ -731,7 +743,13 @@ static bool parse_options(int argc, char **argv, compare_options *o, const char 
                            .layer_images = 64, .sensitivity_images = 256, .common = {.threads = 1}};
     if (!cli_parse(&command, o, argc, argv, pos, n_pos, status))
         return false;
-    if (*n_pos < 3)
+    if (o->stats_file && *n_pos != 2)
+        *status = cli_usage_error(&command, "compare --stats takes one MODEL and VAL (the statistics stand for CALIB)");
+    else if (o->stats_file)
+        *status = cli_check_positionals(&command, "qcal compare MODEL --stats S.json VAL", pos, 1, pos + 1, 1) != QC_OK
+                      ? QC_ERR_USAGE
+                      : cli_select_check(&o->select, &command) != QC_OK ? QC_ERR_USAGE : build_variants(o);
+    else if (*n_pos < 3)
         *status = cli_usage_error(&command, "compare needs MODEL, CALIB and VAL");
     else if (cli_check_positionals(&command, "qcal compare MODEL... CALIB VAL", pos, *n_pos - 2, pos + *n_pos - 2, 2) != QC_OK)
         *status = QC_ERR_USAGE;
@@ -789,22 +807,22 @@ int cmd_compare(int argc, char **argv)
     compare_options o;
     const char *pos[MAX_MODELS + 2];
     int n_pos, status;
-    if (!parse_options(argc, argv, &o, pos, &n_pos, &status))
+    if (!parse_options(argc, argv, &o, pos, &n_pos, &status) ||
+        (o.html && (status = cli_check_output_paths(o.html, "--html", pos, n_pos)) != QC_OK)) {
+        cli_list_free(&o.exclude);
         return status;
-    if (o.html && (status = cli_check_output_paths(o.html, "--html", pos, n_pos)) != QC_OK)
-        return status;
-    const int n_models = n_pos - 2;
-    const char *calib = pos[n_pos - 2], *val = pos[n_pos - 1];
-    if (cli_same_file(calib, val) && !o.common.quiet)
+    }
+    const int n_models = o.stats_file ? 1 : n_pos - 2;
+    const char *calib = o.stats_file ? NULL : pos[n_pos - 2], *val = pos[n_pos - 1];
+    if (calib && cli_same_file(calib, val) && !o.common.quiet)
         cli_warning("CALIB and VAL are the same folder '%s': every variant is measured on the images its "
                     "ranges were fitted to, which flatters it", val);
     qc_image_set set = {0};
-    if ((status = open_val(val, &o, &set)) != QC_OK)
-        return status;
-    model_result *ms = calloc((size_t)n_models, sizeof *ms);
-    if (!ms) {
+    model_result *ms = NULL;
+    if ((status = open_val(val, &o, &set)) != QC_OK || !(ms = calloc((size_t)n_models, sizeof *ms))) {
         qc_image_set_free(&set);
-        return cli_out_of_memory();
+        cli_list_free(&o.exclude);
+        return status != QC_OK ? status : cli_out_of_memory();
     }
     /* Every model reads the same images: the unreadable ones are told once. */
     cli_skipped calib_skipped = {.quiet = o.common.quiet}, again = {.quiet = true};
@@ -845,5 +863,6 @@ int cmd_compare(int argc, char **argv)
             model_free(&ms[mi], o.n);
     free(ms);
     qc_image_set_free(&set);
+    cli_list_free(&o.exclude);
     return status;
 }

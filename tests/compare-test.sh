@@ -398,4 +398,34 @@ else
     skip "KL of a Softmax output (no python with onnx)"
 fi
 
+# --stats: the statistics of a `qcal stats` run stand for CALIB, and give the same results
+expect "stats of lenet over CALIB for compare --stats" 0 "$QCAL" stats -q -o "$tmp/cs.json" "$M" "$CAL"
+expect "compare over CALIB (4 bits)" 0 "$QCAL" compare --json -q --limit 300 --schemes gemmlowp,symlowp --bits 4 "$M" "$CAL" "$VAL"
+cp "$tmp/out" "$tmp/c-calib.json"
+expect "compare --stats S.json (4 bits)" 0 "$QCAL" compare --json -q --limit 300 --schemes gemmlowp,symlowp --bits 4 "$M" --stats "$tmp/cs.json" "$VAL"
+if "$PY" -c "
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+a['calib'] = b['calib'] = None
+sys.exit(0 if a == b else 1)" "$tmp/c-calib.json" "$tmp/out"; then
+    ok "compare --stats gives the JSON of the pass over CALIB (but the calib field)"
+else
+    bad "compare --stats gives the JSON of the pass over CALIB"
+fi
+expect "compare --stats with CALIB too is a usage error" 2 "$QCAL" compare --stats "$tmp/cs.json" "$M" "$CAL" "$VAL"
+expect "compare --stats of another model is bad input" 3 "$QCAL" compare -q --limit 50 --stats "$tmp/cs.json" models/mobilenet.onnx "$VAL"
+# --exclude: every variant keeps those nodes FP32, as quantize --exclude writes them
+expect "compare --exclude /conv1/Conv" 0 "$QCAL" compare --json -q --limit 300 --schemes gemmlowp --granularity tensor \
+    --bits 4 --exclude /conv1/Conv "$M" --stats "$tmp/cs.json" "$VAL"
+cp "$tmp/out" "$tmp/c-ex.json"
+expect "quantize --exclude /conv1/Conv" 0 "$QCAL" quantize -q --bits 4 --stats "$tmp/cs.json" --exclude /conv1/Conv \
+    -o "$tmp/ex.onnx" "$M"
+expect "eval of that model" 0 "$QCAL" eval --json -q --limit 300 "$tmp/ex.onnx" "$VAL"
+want=$(json_get "$tmp/out" "['top1_correct']")
+got=$(json_get "$tmp/c-ex.json" "['models'][0]['variants'][0]['correct']")
+[ -n "$want" ] && [ "$want" = "$got" ] && ok "compare --exclude scores what quantize --exclude writes ($got correct)" \
+    || bad "compare --exclude scores what quantize --exclude writes (compare $got, eval $want)"
+expect "compare --exclude of an unknown node is a usage error" 2 "$QCAL" compare -q --limit 50 --exclude nosuch \
+    "$M" --stats "$tmp/cs.json" "$VAL"
+
 summary compare
