@@ -146,8 +146,8 @@ static void print_row(const cli_table *t, const char *const *cells, const int *w
 
 void cli_table_print(cli_table *t, int width)
 {
-    int natural[CLI_TABLE_MAX_COLS], w[CLI_TABLE_MAX_COLS];
-    bool shown[CLI_TABLE_MAX_COLS];
+    int natural[CLI_TABLE_MAX_COLS], w[CLI_TABLE_MAX_COLS] = {0}; /* fit sets w and shown */
+    bool shown[CLI_TABLE_MAX_COLS] = {0};
     const char *heads[CLI_TABLE_MAX_COLS], *row[CLI_TABLE_MAX_COLS];
     const int n = t->n_cols < CLI_TABLE_MAX_COLS ? t->n_cols : CLI_TABLE_MAX_COLS;
     t->n_cols = n;
