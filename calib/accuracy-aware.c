@@ -221,7 +221,8 @@ static qc_status run_setup(aa_run *a, const qc_aa_options *o, qc_error *err)
     a->c.exclude = malloc(sizeof(char *) * (size_t)(o->q->n_exclude + o->fp32->n_nodes + 1));
     if (!a->c.logits || !a->c.exclude)
         return qc_fail(err, QC_ERR_IO, "out of memory");
-    memcpy(a->c.exclude, o->q->exclude, sizeof(char *) * (size_t)o->q->n_exclude);
+    if (o->q->n_exclude) /* exclude may be NULL when there are none */
+        memcpy(a->c.exclude, o->q->exclude, sizeof(char *) * (size_t)o->q->n_exclude);
     a->all = (aa_set){o->inputs, o->fp32_logits, o->labels, o->n};
     if (!o->fp32_logits) {
         if (!(a->fp32_logits = malloc(sizeof(float) * (size_t)(o->n * o->classes))))

@@ -157,11 +157,13 @@ static int model_setup(const char *path, const char *calib, const compare_option
     m->output = status == QC_OK ? cli_scored_output(m->g, &in) : NULL;
     if (cli_status(status, &err) != QC_OK)
         return status;
-    if ((status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, pp)) != QC_OK)
-        return status;
+    if (o->stats_file) /* the model card and preprocessing resolved there, checked against the file */
+        status = cli_load_stats(o->stats_file, m->g, hash, path, &o->pp, false, o->common.quiet, &card, pp, &m->stats);
+    else
+        status = cli_model_setup(path, m->g, m->channels, &o->pp, o->common.quiet, &card, pp);
     qc_model_card_free(&card);
-    if (o->stats_file)
-        return cli_load_stats(o->stats_file, m->g, hash, path, &o->pp, false, o->common.quiet, &card, pp, &m->stats);
+    if (status != QC_OK || o->stats_file)
+        return status;
     double seconds;
     cli_gather_options go = {.limit = o->calib_limit, .batch = 64, .shard_i = 0, .shard_n = 1,
                              .per_channel = true, .histograms = true, .pp = &o->pp,
