@@ -184,7 +184,9 @@ static bool saturates(const double *a, int n)
 
 /* R7: the clip c = i·w (1 ≤ i ≤ n) minimising the squared error of fake-quantizing every bin
  * centre x_j = (j + ½)·w with step s = c / qmax: Σ a_j (x_j − s·min(round(x_j / s), qmax))²,
- * round half to even. Returns i (the first on ties). */
+ * round half to even. Returns i (the first on ties). A candidate stops summing once its
+ * partial error reaches the best so far: the terms are never negative, so a rounded sum
+ * never decreases and the candidate cannot win; the result is the full search's. */
 static int mse_bins(const double *a, int n, double w, int qmax)
 {
     int *idx = malloc((size_t)n * sizeof *idx);
@@ -203,6 +205,8 @@ static int mse_bins(const double *a, int n, double w, int qmax)
             double q = nearbyint(x * inv);
             double d = x - (q < qmax ? q : qmax) * s;
             err += a[idx[k]] * d * d;
+            if (err >= best_err)
+                break;
         }
         if (err < best_err) {
             best_err = err;
