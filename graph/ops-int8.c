@@ -1255,6 +1255,8 @@ static qc_status qadd_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     const act_clamp *cl = n->state;
     const qc_value *a = in[0], *b = in[3];
     size_t count = (size_t)qc_value_count(&out[0]);
+    if (!count) /* an empty output: no scratch to carve, nothing to add */
+        return QC_OK;
     bool is_s8 = a->dtype == QC_INT8;
     bool a_full = (size_t)qc_value_count(a) == count && a->rank == out[0].rank;
     bool b_full = (size_t)qc_value_count(b) == count && b->rank == out[0].rank;
