@@ -163,7 +163,9 @@ bench: deps
 	@for b in $(BENCHES); do QCAL_BENCH_MODELS=$(BENCH_MODELS) $$b || exit 1; done
 
 # libFuzzer (Debian's clang): each target for FUZZ_SECONDS over a working copy of its corpus,
-# under ASan + UBSan, in build-fuzz/; what crashes is left in build-fuzz/crashes/.
+# under ASan + UBSan, in build-fuzz/; what crashes is left in build-fuzz/crashes/. No single
+# allocation may pass 512 MiB; the whole process may reach 2 GiB, since ASan's quarantine and
+# the growing corpus add a few hundred MiB over a long run whatever the inputs.
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build-fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -177,7 +179,7 @@ fuzz: deps
 	        tests/fuzz/fuzz_$$t.c $(FUZZ_BUILD)/libqcal.a $(PKG_LIBS) -o $(FUZZ_BUILD)/fuzz-$$t || exit 1; \
 	    mkdir -p $(FUZZ_BUILD)/corpus/$$t; cp -n tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/; \
 	    echo "== fuzz-$$t for $(FUZZ_SECONDS) s"; \
-	    $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=512 -timeout=10 \
+	    $(FUZZ_BUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -malloc_limit_mb=512 -rss_limit_mb=2048 -timeout=10 \
 	        -max_len=65536 -dict=tests/fuzz/$$t.dict -print_final_stats=1 \
 	        -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t- $(FUZZ_BUILD)/corpus/$$t 2>&1 | \
 	        grep -E '(DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix)' ; \
