@@ -748,6 +748,34 @@ bool qc_compare_more_faithful(const qc_compare_model *m, int a, int b);
  * reads it; NULL when none is quantized. */
 const char *qc_compare_node_of(const qc_compare_model *m, int k, const char *name);
 
+/* ---- what qcal bench measures (bench.c) ------------------------------------------------ */
+
+typedef struct {
+    int64_t one;     /* inputs of a latency run: 1, or the model's fixed batch */
+    int64_t batch;   /* inputs of a throughput run */
+    int64_t runs;    /* timed runs for each figure */
+    int64_t warmup;  /* untimed runs before each figure (per thread for the throughput) */
+    int threads;     /* of the throughput */
+} qc_bench_options;
+
+typedef struct {
+    qc_spread wall, cpu;  /* seconds of the latency runs: wall clock, the thread's CPU time */
+    double throughput;    /* inputs per second of wall time */
+    double cpu_per_input; /* seconds of CPU time (every thread) per input of the throughput */
+} qc_bench_timing;
+
+/* g's latency of o->one random inputs on this thread (o->runs runs by the wall clock and by
+ * the thread's CPU time), and its throughput at o->batch inputs per run on o->threads threads
+ * (o->runs runs each). rank, dims and per_sample: g's input (qc_eval_batch_input). */
+qc_status qc_bench_time(const qc_graph *g, const qc_bench_options *o, int rank, const int64_t *dims,
+                        int64_t per_sample, qc_bench_timing *t, qc_error *err);
+/* fp32 quantized by qo from the statistics of QC_BENCH_CALIB_SAMPLES random inputs of `one`
+ * samples each (the kernels' time does not depend on the values), QDQ fused, with fp32's
+ * bound inputs. */
+#define QC_BENCH_CALIB_SAMPLES 8
+qc_status qc_bench_quantize_random(const qc_graph *fp32, const qc_quantize_options *qo, int64_t one, int rank,
+                                   const int64_t *dims, int64_t per_sample, qc_graph **out, qc_error *err);
+
 /* ---- the HTML report of qcal compare (report.c, report-html.c) ------------------------ */
 
 /* What the page shows, filled by compare; nothing is owned unless said. Fractions are in
