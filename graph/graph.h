@@ -179,7 +179,8 @@ const char *qc_graph_meta(const qc_graph *g, const char *key);
 /* Whether g is already quantized: qcal's qcal.format metadata, or a (De)QuantizeLinear,
  * QLinear*, QGemm or *Integer node. */
 bool qc_graph_is_quantized(const qc_graph *g);
-/* The first node's op type that shows g quantized, for messages; NULL when none does. */
+/* The first node's op type that shows g quantized (one of those above), for messages; NULL
+ * when none does. */
 const char *qc_graph_quantized_op(const qc_graph *g);
 /* The hash of the FP32 model a qcal file was quantized from (qcal.source_model_hash, 16 hex
  * digits); false when g records none. */

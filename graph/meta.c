@@ -14,27 +14,24 @@ const char *qc_graph_meta(const qc_graph *g, const char *key)
     return NULL;
 }
 
+/* an op that only a quantized model has */
+static bool is_quantized_op(const char *op)
+{
+    size_t n = strlen(op);
+    return strstr(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear") || !strncmp(op, "QLinear", 7) ||
+           !strcmp(op, "QGemm") || (n > 7 && !strcmp(op + n - 7, "Integer"));
+}
+
 bool qc_graph_is_quantized(const qc_graph *g)
 {
-    if (qc_graph_meta(g, "qcal.format"))
-        return true;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const char *op = g->nodes[i].op_type;
-        size_t n = strlen(op);
-        if (strstr(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear") || !strncmp(op, "QLinear", 7) ||
-            !strcmp(op, "QGemm") || (n > 7 && !strcmp(op + n - 7, "Integer")))
-            return true;
-    }
-    return false;
+    return qc_graph_meta(g, "qcal.format") || qc_graph_quantized_op(g);
 }
 
 const char *qc_graph_quantized_op(const qc_graph *g)
 {
-    for (int i = 0; i < g->n_nodes; i++) {
-        const char *t = g->nodes[i].op_type;
-        if (strstr(t, "Quantize") || strstr(t, "QLinear") || strstr(t, "Integer") || !strcmp(t, "QGemm"))
-            return t;
-    }
+    for (int i = 0; i < g->n_nodes; i++)
+        if (is_quantized_op(g->nodes[i].op_type))
+            return g->nodes[i].op_type;
     return NULL;
 }
 

@@ -34,12 +34,13 @@ START_TEST(a_quantized_model_is_told_by_its_ops_or_qcal_metadata)
     } cases[] = {
         {{"Conv", "Relu"}, false, NULL},
         {{"Conv", "QuantizeLinear"}, true, "QuantizeLinear"},
-        {{"Relu", "DequantizeLinear"}, true, NULL},
+        {{"Relu", "DequantizeLinear"}, true, "DequantizeLinear"},
         {{"DynamicQuantizeLinear", "MatMulInteger"}, true, "DynamicQuantizeLinear"},
         {{"Relu", "QLinearConv"}, true, "QLinearConv"},
         {{"QGemm", "Relu"}, true, "QGemm"},
         {{"Relu", "ConvInteger"}, true, "ConvInteger"},
-        {{"Relu", "Integer"}, false, "Integer"}, /* no op before the suffix */
+        {{"Relu", "Integer"}, false, NULL}, /* no op before the suffix */
+        {{"Relu", "IntegerRelu"}, false, NULL},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
         qc_graph *g = graph_of(cases[c].ops, 2);
