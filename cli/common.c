@@ -2,7 +2,6 @@
  * the progress bar and JSON strings. */
 #include <errno.h>
 #include <stddef.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -376,69 +375,17 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
 
 /* ---- file safety: what a command reads and writes ------------------------------------------ */
 
-/* path made absolute without following its last component: realpath of the folder, then the
- * name; a copy of path when the folder does not resolve. malloc'ed. */
-static char *resolve_path(const char *path)
-{
-    char *r = realpath(path, NULL);
-    if (r)
-        return r;
-    char *a = strdup(path), *b = strdup(path);
-    char *dir = a ? realpath(dirname(a), NULL) : NULL;
-    const char *base = b ? basename(b) : NULL;
-    size_t size = dir && base ? strlen(dir) + strlen(base) + 2 : 0;
-    r = size ? malloc(size) : NULL;
-    if (r)
-        snprintf(r, size, "%s/%s", dir, base);
-    else
-        r = strdup(path);
-    free(dir);
-    free(a);
-    free(b);
-    return r;
-}
-
 bool cli_same_file(const char *a, const char *b)
 {
-    struct stat sa, sb;
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    char *ra = resolve_path(a), *rb = resolve_path(b);
-    bool same = ra && rb ? !strcmp(ra, rb) : !strcmp(a, b);
-    free(ra);
-    free(rb);
-    return same;
-}
-
-/* An output that cannot be written, found before the run rather than after it: a folder
- * (usage error), a folder that does not exist or cannot be written to (exit 4). */
-static int check_writable(const char *out, const char *option)
-{
-    struct stat st;
-    size_t len = strlen(out);
-    if ((stat(out, &st) == 0 && S_ISDIR(st.st_mode)) || (len && out[len - 1] == '/')) {
-        cli_error("%s '%s' is a folder: give the name of the file to write in it", option, out);
-        return QC_ERR_USAGE;
-    }
-    char *copy = strdup(out);
-    const char *dir = copy ? dirname(copy) : ".";
-    int status = QC_OK;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cli_error("cannot write '%s' (%s): there is no folder '%s'", out, option, dir);
-        status = QC_ERR_IO;
-    } else if (access(dir, W_OK | X_OK) != 0) {
-        cli_error("cannot write '%s' (%s): the folder '%s' is not writable", out, option, dir);
-        status = QC_ERR_IO;
-    }
-    free(copy);
-    return status;
+    return qc_same_file(a, b);
 }
 
 int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n)
 {
-    int writable = check_writable(out, option);
+    qc_error err;
+    qc_status writable = qc_check_writable(out, option, &err);
     if (writable != QC_OK)
-        return writable;
+        return cli_status(writable, &err);
     for (int i = 0; i < n; i++) {
         const cli_file *in = &inputs[i];
         if (!in->path)

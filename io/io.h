@@ -256,6 +256,13 @@ qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err);
 qc_status qc_file_commit(qc_file *file, qc_error *err);
 void qc_file_abort(qc_file *file);
 void qc_file_unlink_pending(void);
+/* Two paths naming one file: by device and inode when both exist, else by the resolved path
+ * (the folder's realpath, then the name). */
+bool qc_same_file(const char *a, const char *b);
+/* Whether out can be written, found before a run rather than after it: a folder (or a path
+ * ending in '/') is QC_ERR_USAGE, a folder that does not exist or cannot be written to
+ * QC_ERR_IO; option names out in the message. */
+qc_status qc_check_writable(const char *out, const char *option, qc_error *err);
 
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated, size excludes the NUL). Files
  * qcal reads are at most QC_MAX_FILE_BYTES (protobuf's own limit): a larger regular file is
