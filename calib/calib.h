@@ -656,6 +656,126 @@ qc_status qc_accuracy_aware(const qc_aa_options *o, qc_aa_result *r, qc_error *e
 qc_status qc_aa_rank(const qc_aa_options *o, qc_aa_result *r, qc_error *err);
 void qc_aa_result_free(qc_aa_result *r);
 
+/* ---- comparing quantized variants with their model (compare.c) -------------------------
+ *
+ * qcal compare's engine: a model's images decoded once, FP32 and each variant (QDQ, fused)
+ * run over them with each image's scores stored by its index, the counts against FP32 and
+ * the labels summed in image order, the per-layer error on the first images on one thread,
+ * and optionally each variant's nodes ranked by sensitivity. Only the seconds depend on the
+ * threads. */
+
+#define QC_COMPARE_MAX_VARIANTS 64
+
+/* One variant of the grid (scheme x granularity x method x bits). */
+typedef struct {
+    qc_scheme scheme;
+    qc_granularity granularity; /* compensated: per-channel weights, input compensation too */
+    qc_range_method method;
+    int bits;
+    char name[64];
+} qc_compare_spec;
+
+typedef struct {
+    float *logits;         /* owned: n images x classes */
+    int64_t correct, agree;
+    double kl_sum, seconds;
+} qc_compare_result;
+
+/* One model and its variants' results. The caller sets path, g, stats and the input fields
+ * (qc_compare_model_input); qc_compare_run fills the rest; qc_compare_model_free frees it. */
+typedef struct {
+    const char *path;
+    const char *output;    /* the scored output's name when it is a choice, else NULL */
+    qc_graph *g;           /* owned, BatchNorm folded */
+    qc_stats *stats;       /* owned */
+    int channels, height, width, classes;
+    qc_image_input in;     /* the model's input layout */
+    bool probabilities;    /* the output is Softmax's: KL compares it as it is */
+    int64_t n, labelled, fp32_correct;
+    float *pixels;         /* owned: n inputs */
+    int *labels;           /* owned */
+    float *fp32_logits;    /* owned */
+    double fp32_seconds;
+    qc_compare_result var[QC_COMPARE_MAX_VARIANTS];
+    qc_eval_variant ev[QC_COMPARE_MAX_VARIANTS]; /* owned: the quantized graphs, their layers' errors */
+    qc_aa_result sens[QC_COMPARE_MAX_VARIANTS];  /* owned: the sensitivity ranking */
+} qc_compare_model;
+
+/* How the runs over the images are shown: begin before each run (what: "fp32" or the
+ * variant's name), progress during it, end after it; each may be NULL. */
+typedef struct {
+    void (*begin)(void *ctx, const char *what, int64_t total);
+    qc_progress_fn progress;
+    void (*end)(void *ctx);
+    void *ctx;
+} qc_compare_progress;
+
+typedef struct {
+    const qc_compare_spec *v;      /* n variants */
+    int n;
+    const char *const *exclude;    /* nodes kept FP32 in every variant */
+    int n_exclude;
+    int64_t limit;                 /* the first images of the set compared on */
+    int64_t layer_images;          /* the images of the per-layer error */
+    bool sensitivity;              /* rank each variant's nodes (qc_aa_rank) */
+    int64_t sensitivity_images;
+    int threads;
+    qc_compare_progress show;
+} qc_compare_options;
+
+/* The quantizer's options of variant k (QDQ). */
+void qc_compare_quantize_options(const qc_compare_options *o, int k, qc_quantize_options *qo);
+/* m's input fields from the model's image input in (qc_image_input_of): sizes, classes,
+ * and whether its scores are probabilities. */
+void qc_compare_model_input(qc_compare_model *m, const qc_image_input *in);
+/* The first o->limit images of set decoded by pp, FP32 and every variant run over them, the
+ * rankings and the per-layer errors. An error names the model (and the variant). */
+qc_status qc_compare_run(qc_compare_model *m, const qc_image_set *set, const qc_preprocess *pp,
+                         const qc_compare_options *o, qc_error *err);
+void qc_compare_model_free(qc_compare_model *m, int n_variants);
+
+/* Fractions: FP32's top-1 and variant k's (NaN without labels), its agreement with FP32 (NaN
+ * without images); the drop the gates read, in points: top-1 with labels, else agreement. */
+double qc_compare_fp32_top1(const qc_compare_model *m);
+double qc_compare_top1(const qc_compare_model *m, int k);
+double qc_compare_agreement(const qc_compare_model *m, int k);
+double qc_compare_drop(const qc_compare_model *m, int k);
+/* Whether variant a is more faithful to FP32 than b: more agreement, then a lower KL, then a
+ * smaller drop. */
+bool qc_compare_more_faithful(const qc_compare_model *m, int a, int b);
+/* The node --exclude would take for tensor `name` of variant k: the quantized node that writes
+ * it (or the one a Relu or Clip writing it was fused into) or, for a weight, the one that
+ * reads it; NULL when none is quantized. */
+const char *qc_compare_node_of(const qc_compare_model *m, int k, const char *name);
+
+/* ---- what qcal bench measures (bench.c) ------------------------------------------------ */
+
+typedef struct {
+    int64_t one;     /* inputs of a latency run: 1, or the model's fixed batch */
+    int64_t batch;   /* inputs of a throughput run */
+    int64_t runs;    /* timed runs for each figure */
+    int64_t warmup;  /* untimed runs before each figure (per thread for the throughput) */
+    int threads;     /* of the throughput */
+} qc_bench_options;
+
+typedef struct {
+    qc_spread wall, cpu;  /* seconds of the latency runs: wall clock, the thread's CPU time */
+    double throughput;    /* inputs per second of wall time */
+    double cpu_per_input; /* seconds of CPU time (every thread) per input of the throughput */
+} qc_bench_timing;
+
+/* g's latency of o->one random inputs on this thread (o->runs runs by the wall clock and by
+ * the thread's CPU time), and its throughput at o->batch inputs per run on o->threads threads
+ * (o->runs runs each). rank, dims and per_sample: g's input (qc_eval_batch_input). */
+qc_status qc_bench_time(const qc_graph *g, const qc_bench_options *o, int rank, const int64_t *dims,
+                        int64_t per_sample, qc_bench_timing *t, qc_error *err);
+/* fp32 quantized by qo from the statistics of QC_BENCH_CALIB_SAMPLES random inputs of `one`
+ * samples each (the kernels' time does not depend on the values), QDQ fused, with fp32's
+ * bound inputs. */
+#define QC_BENCH_CALIB_SAMPLES 8
+qc_status qc_bench_quantize_random(const qc_graph *fp32, const qc_quantize_options *qo, int64_t one, int rank,
+                                   const int64_t *dims, int64_t per_sample, qc_graph **out, qc_error *err);
+
 /* ---- the HTML report of qcal compare (report.c, report-html.c) ------------------------ */
 
 /* What the page shows, filled by compare; nothing is owned unless said. Fractions are in

@@ -2,17 +2,13 @@
  * version on qcal's executor, and their ratio. The INT8 version is a file the user gives, or
  * MODEL quantized here from statistics of random inputs: the kernels' time does not depend on
  * the values, so no images are needed. Inputs are random too, from a fixed seed. */
-#include <math.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "../calib/calib.h"
 #include "../stats/stats.h"
 #include "cli.h"
 
-#define CALIB_SAMPLES 8
 #define WARMUP_RUNS 3
 
 typedef struct {
@@ -53,116 +49,7 @@ static const cli_command command = {
     "depend on the values.",
     rows, 1, "bench takes one MODEL"};
 
-typedef struct {
-    qc_spread wall, cpu;  /* seconds of the latency runs: wall clock, the thread's CPU time */
-    double throughput;    /* inputs per second of wall time */
-    double cpu_per_input; /* seconds of CPU time (every thread) per input of the throughput run */
-} timing;
-
-/* ---- the models -------------------------------------------------------------------------------- */
-
-/* fp32 quantized here: statistics of CALIB_SAMPLES random inputs, then QDQ, fused. */
-static qc_status quantize_here(const qc_graph *fp32, const bench_options *o, int rank, const int64_t *dims,
-                               int64_t per_sample, qc_graph **out, qc_error *err)
-{
-    const int64_t size = per_sample * o->one;
-    float *buf = malloc(sizeof(float) * (size_t)(size * CALIB_SAMPLES));
-    if (!buf)
-        return qc_fail(err, QC_ERR_IO, "out of memory");
-    char names[CALIB_SAMPLES][32];
-    const char *name_of[CALIB_SAMPLES];
-    for (int i = 0; i < CALIB_SAMPLES; i++) {
-        qc_eval_random(buf + i * size, size, 1000u + (uint32_t)i);
-        snprintf(names[i], sizeof names[i], "random-%d", i);
-        name_of[i] = names[i];
-    }
-    int64_t d1[QC_MAX_RANK];
-    memcpy(d1, dims, sizeof(int64_t) * (size_t)rank);
-    d1[0] = o->one;
-    qc_pass_inputs in = {.tensors = buf, .n = CALIB_SAMPLES, .stride = size, .rank = rank, .dims = d1,
-                         .names = name_of};
-    qc_stats_options so = {.per_channel = false, .histograms = false};
-    qc_gather_options go = {.limit = CALIB_SAMPLES, .batch = CALIB_SAMPLES, .shard_n = 1, .threads = 1};
-    qc_stats *s = NULL;
-    qc_status st = qc_stats_gather_inputs(fp32, &in, &so, &go, &s, err);
-    if (st == QC_OK) {
-        qc_quantize_options qo;
-        qc_quantize_options_default(&qo);
-        qo.scheme = o->scheme;
-        qo.weights = o->granularity.weights;
-        st = qc_quantize(fp32, s, &qo, out, NULL, err);
-    }
-    if (st == QC_OK)
-        st = qc_pass_fuse_qdq(*out, err);
-    if (st == QC_OK) /* --input's constants, as MODEL's */
-        st = qc_graph_copy_bindings(*out, fp32, err);
-    qc_stats_destroy(s);
-    free(buf);
-    return st;
-}
-
-/* ---- timing ------------------------------------------------------------------------------------ */
-
-static double clock_seconds(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-/* what this thread spent on the CPU: unlike the wall clock, not the time it waited for a CPU
- * on a loaded machine (one thread's runs happen on the calling thread) */
-static double thread_cpu_now(void)
-{
-    return clock_seconds(CLOCK_THREAD_CPUTIME_ID);
-}
-/* what every thread of the process spent on the CPU */
-static double process_cpu_now(void)
-{
-    return clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-}
-
-/* g's latency of o->one inputs on this thread (the spread of o->runs runs by the wall clock
- * and by the thread's CPU time), and its throughput at o->batch inputs per run on o->threads
- * threads (o->runs runs each); WARMUP_RUNS untimed runs before each. */
-static qc_status time_graph(const qc_graph *g, const bench_options *o, int rank, const int64_t *dims,
-                            int64_t per_sample, timing *t, qc_error *err)
-{
-    const int threads = o->common.threads;
-    float *buf = malloc(sizeof(float) * (size_t)(per_sample * o->batch));
-    double *lat = malloc(sizeof(double) * (size_t)o->runs * 2), *cpu = lat ? lat + o->runs : NULL;
-    if (!buf || !lat) {
-        free(buf);
-        free(lat);
-        return qc_fail(err, QC_ERR_IO, "out of memory");
-    }
-    qc_eval_random(buf, per_sample * o->batch, 7u);
-    int64_t d[QC_MAX_RANK];
-    memcpy(d, dims, sizeof(int64_t) * (size_t)rank);
-    d[0] = o->one;
-    /* one input, run again and again */
-    qc_pass_inputs one = {.tensors = buf, .cycle = 1, .rank = rank, .dims = d};
-    qc_eval_clock clocks[2] = {{cli_now, lat}, {thread_cpu_now, cpu}};
-    qc_status st = qc_eval_time_clocks(g, &one, 1, WARMUP_RUNS, 1, o->runs, clocks, 2, err);
-    if (st == QC_OK) {
-        qc_spread_of(lat, o->runs, &t->wall);
-        qc_spread_of(cpu, o->runs, &t->cpu);
-    }
-    d[0] = o->batch;
-    qc_pass_inputs many = one;
-    double seconds = 0, cpu_seconds = 0;
-    qc_eval_clock whole[2] = {{cli_now, &seconds}, {process_cpu_now, &cpu_seconds}};
-    if (st == QC_OK)
-        st = qc_eval_time_clocks(g, &many, threads, (int64_t)threads * WARMUP_RUNS, (int64_t)threads * o->runs, 1,
-                                 whole, 2, err);
-    const double inputs = (double)threads * (double)o->runs * (double)o->batch;
-    if (st == QC_OK) {
-        t->throughput = inputs / seconds;
-        t->cpu_per_input = cpu_seconds / inputs;
-    }
-    free(lat);
-    free(buf);
-    return st;
-}
+typedef qc_bench_timing timing;
 
 static void print_spread_row(const char *label, const qc_spread *s)
 {
@@ -272,14 +159,20 @@ int cmd_bench(int argc, char **argv)
         if (status == QC_OK && (qrank != rank || qper_sample != per_sample))
             status = qc_fail(&err, QC_ERR_INPUT, "'%s' takes another input than '%s' (%lld values a sample, not %lld)",
                              o.int8_path, model, (long long)qper_sample, (long long)per_sample);
-    } else if (status == QC_OK) {
-        status = quantize_here(g, &o, rank, dims, per_sample, &q, &err);
+    } else if (status == QC_OK) { /* QDQ, from statistics of random inputs */
+        qc_quantize_options qo;
+        qc_quantize_options_default(&qo);
+        qo.scheme = o.scheme;
+        qo.weights = o.granularity.weights;
+        status = qc_bench_quantize_random(g, &qo, o.one, rank, dims, per_sample, &q, &err);
     }
     timing f = {0}, t = {0};
+    qc_bench_options bo = {.one = o.one, .batch = o.batch, .runs = o.runs, .warmup = WARMUP_RUNS,
+                           .threads = o.common.threads};
     if (status == QC_OK)
-        status = time_graph(g, &o, rank, dims, per_sample, &f, &err);
+        status = qc_bench_time(g, &bo, rank, dims, per_sample, &f, &err);
     if (status == QC_OK)
-        status = time_graph(q, &o, rank, dims, per_sample, &t, &err);
+        status = qc_bench_time(q, &bo, rank, dims, per_sample, &t, &err);
     if (cli_status(status, &err) == QC_OK) {
         const char *int8 = o.int8_path ? o.int8_path : "(quantized here)";
         if (o.common.json)

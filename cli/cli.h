@@ -168,7 +168,7 @@ void cli_report_skip(void *ctx, const char *msg);
 /* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the
  * card beside MODEL, else the card embedded in g (metadata qcal.model_card, written by qcal
  * quantize), else the default for the channels; the flags laid over. A quantized g (see
- * cli_model_is_quantized) with neither card and no preprocessing flag is QC_ERR_INPUT: its
+ * qc_graph_is_quantized) with neither card and no preprocessing flag is QC_ERR_INPUT: its
  * preprocessing is unknown. g may be NULL (no embedded card looked for). Prints what goes
  * wrong; returns the exit status. */
 int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
@@ -219,13 +219,7 @@ int cli_check_output_paths(const char *out, const char *option, const char *cons
  * .onnx file, is a usage error naming it and the synopsis ("qcal stats MODEL IMAGES"). */
 int cli_check_positionals(const cli_command *cmd, const char *synopsis, const char *const *models, int n_models,
                           const char *const *folders, int n_folders);
-/* The value of metadata_props[key] of g, or NULL. */
-const char *cli_graph_meta(const qc_graph *g, const char *key);
-/* A quantized model: qcal's metadata (qcal.format), or any QuantizeLinear,
- * DequantizeLinear, DynamicQuantizeLinear, QLinear*, QGemm, ConvInteger or MatMulInteger
- * node. */
-bool cli_model_is_quantized(const qc_graph *g);
-/* A quantized g (cli_model_is_quantized) is refused by the commands that quantize or gather
+/* A quantized g (qc_graph_is_quantized) is refused by the commands that quantize or gather
  * statistics (exit 3, printed, naming the file, the first quantized op and what to do);
  * QC_OK otherwise. */
 int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command);
@@ -235,9 +229,6 @@ int cli_model_channels(const qc_graph *g);
  * quantized from (qcal.source_model_hash); QC_OK when it is fp32_hash or q records none,
  * else QC_ERR_INPUT (printed) naming both files. */
 int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path);
-/* The hash q records as its source (qcal.source_model_hash); false when none (or not 16 hex
- * digits). */
-bool cli_source_hash(const qc_graph *q, uint64_t *hash);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet,
  * labelled with what runs and the file name of the model (model may be NULL). */

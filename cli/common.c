@@ -2,7 +2,6 @@
  * the progress bar and JSON strings. */
 #include <errno.h>
 #include <stddef.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -347,31 +346,16 @@ const char *cli_scored_output(const qc_graph *g, const qc_image_input *in)
     return scored_output || g->n_outputs > 1 ? g->tensors[g->outputs[in->output]].name : NULL;
 }
 
-/* Each --input's array bound to the model's input of that name; a model without it is a usage
- * error listing its inputs, a bad file exit 3 naming it. */
+/* Each --input's array bound to the model's input of that name. */
 static qc_status bind_model_inputs(qc_graph *g, const char *path, qc_error *err)
 {
-    for (int k = 0; k < n_bound_inputs; k++) {
+    qc_status st = QC_OK;
+    for (int k = 0; k < n_bound_inputs && st == QC_OK; k++) {
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)bound_inputs[k].name_len, bound_inputs[k].name);
-        int t = qc_graph_find_tensor(g, name);
-        if (t < 0 || !g->tensors[t].is_input) {
-            char names[600] = "";
-            for (int i = 0; i < g->n_inputs; i++)
-                snprintf(names + strlen(names), sizeof names - strlen(names), "%s'%s'", i ? ", " : "",
-                         g->tensors[g->inputs[i]].name);
-            return qc_fail(err, QC_ERR_USAGE, "'%s' has no input '%s' (its inputs: %s)", path, name, names);
-        }
-        qc_value v;
-        qc_status st = qc_npy_read(bound_inputs[k].file, &v, err);
-        qc_error why;
-        if (st == QC_OK && (st = qc_graph_bind_input(g, t, &v, &why)) != QC_OK)
-            st = qc_fail(err, st, "'%s': %s", bound_inputs[k].file, why.msg);
-        free(v.data);
-        if (st != QC_OK)
-            return st;
+        st = qc_npy_bind_input(g, path, name, bound_inputs[k].file, err);
     }
-    return QC_OK;
+    return st;
 }
 
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
@@ -391,69 +375,17 @@ int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
 
 /* ---- file safety: what a command reads and writes ------------------------------------------ */
 
-/* path made absolute without following its last component: realpath of the folder, then the
- * name; a copy of path when the folder does not resolve. malloc'ed. */
-static char *resolve_path(const char *path)
-{
-    char *r = realpath(path, NULL);
-    if (r)
-        return r;
-    char *a = strdup(path), *b = strdup(path);
-    char *dir = a ? realpath(dirname(a), NULL) : NULL;
-    const char *base = b ? basename(b) : NULL;
-    size_t size = dir && base ? strlen(dir) + strlen(base) + 2 : 0;
-    r = size ? malloc(size) : NULL;
-    if (r)
-        snprintf(r, size, "%s/%s", dir, base);
-    else
-        r = strdup(path);
-    free(dir);
-    free(a);
-    free(b);
-    return r;
-}
-
 bool cli_same_file(const char *a, const char *b)
 {
-    struct stat sa, sb;
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
-        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-    char *ra = resolve_path(a), *rb = resolve_path(b);
-    bool same = ra && rb ? !strcmp(ra, rb) : !strcmp(a, b);
-    free(ra);
-    free(rb);
-    return same;
-}
-
-/* An output that cannot be written, found before the run rather than after it: a folder
- * (usage error), a folder that does not exist or cannot be written to (exit 4). */
-static int check_writable(const char *out, const char *option)
-{
-    struct stat st;
-    size_t len = strlen(out);
-    if ((stat(out, &st) == 0 && S_ISDIR(st.st_mode)) || (len && out[len - 1] == '/')) {
-        cli_error("%s '%s' is a folder: give the name of the file to write in it", option, out);
-        return QC_ERR_USAGE;
-    }
-    char *copy = strdup(out);
-    const char *dir = copy ? dirname(copy) : ".";
-    int status = QC_OK;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cli_error("cannot write '%s' (%s): there is no folder '%s'", out, option, dir);
-        status = QC_ERR_IO;
-    } else if (access(dir, W_OK | X_OK) != 0) {
-        cli_error("cannot write '%s' (%s): the folder '%s' is not writable", out, option, dir);
-        status = QC_ERR_IO;
-    }
-    free(copy);
-    return status;
+    return qc_same_file(a, b);
 }
 
 int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n)
 {
-    int writable = check_writable(out, option);
+    qc_error err;
+    qc_status writable = qc_check_writable(out, option, &err);
     if (writable != QC_OK)
-        return writable;
+        return cli_status(writable, &err);
     for (int i = 0; i < n; i++) {
         const cli_file *in = &inputs[i];
         if (!in->path)
@@ -507,41 +439,11 @@ int cli_check_output_paths(const char *out, const char *option, const char *cons
     return QC_OK;
 }
 
-const char *cli_graph_meta(const qc_graph *g, const char *key)
-{
-    for (int i = 0; i < g->n_meta; i++)
-        if (!strcmp(g->meta_keys[i], key))
-            return g->meta_values[i];
-    return NULL;
-}
-
-bool cli_model_is_quantized(const qc_graph *g)
-{
-    if (cli_graph_meta(g, "qcal.format"))
-        return true;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const char *op = g->nodes[i].op_type;
-        size_t n = strlen(op);
-        if (strstr(op, "QuantizeLinear") || !strcmp(op, "DequantizeLinear") || !strncmp(op, "QLinear", 7) ||
-            !strcmp(op, "QGemm") ||
-            (n > 7 && !strcmp(op + n - 7, "Integer")))
-            return true;
-    }
-    return false;
-}
-
 int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command)
 {
-    if (!cli_model_is_quantized(g))
+    if (!qc_graph_is_quantized(g))
         return QC_OK;
-    const char *op = "qcal.format metadata";
-    for (int i = 0; i < g->n_nodes; i++) {
-        const char *t = g->nodes[i].op_type;
-        if (strstr(t, "Quantize") || strstr(t, "QLinear") || strstr(t, "Integer") || !strcmp(t, "QGemm")) {
-            op = t;
-            break;
-        }
-    }
+    const char *op = qc_graph_quantized_op(g) ? qc_graph_quantized_op(g) : "qcal.format metadata";
     cli_error("'%s' is already quantized (%s): %s takes the FP32 model it came from; 'qcal eval' runs "
               "this one, beside the FP32 model to compare them",
               path, op, command);
@@ -559,21 +461,10 @@ bool cli_pp_given(const cli_pp_flags *f)
     return f->has_size || f->resize_short || f->has_crop || f->has_scale || f->n_mean || f->n_std || f->color;
 }
 
-bool cli_source_hash(const qc_graph *q, uint64_t *hash)
-{
-    const char *v = cli_graph_meta(q, "qcal.source_model_hash");
-    char *end;
-    if (!v || strlen(v) != 16)
-        return false;
-    errno = 0;
-    *hash = strtoull(v, &end, 16);
-    return !errno && !*end;
-}
-
 int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path)
 {
     uint64_t h;
-    if (!cli_source_hash(q, &h) || h == fp32_hash)
+    if (!qc_graph_source_hash(q, &h) || h == fp32_hash)
         return QC_OK;
     cli_error("'%s' was quantized from another model than '%s': it records the source hash %016llx "
               "(qcal.source_model_hash), '%s' has %016llx",
@@ -590,23 +481,14 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
     qc_status st = channels > 0 ? cli_model_setup(model_path, g, channels, flags, quiet, card, pp) : QC_OK;
     if (st != QC_OK)
         return st;
-    st = qc_stats_load(stats_path, s, &err);
-    if (st == QC_OK)
-        st = qc_stats_check_model(*s, g, hash, stats_path, model_path, &err);
-    if (st == QC_OK && channels > 0)
-        st = qc_stats_check_preprocess(*s, pp, stats_path, model_path, &err);
-    if (st == QC_OK && (st = qc_stats_check_complete(*s, stats_path, &err)) != QC_OK && allow_partial) {
-        if (!quiet)
-            cli_warning("using '%s', a partial merge of %d of %d shards (%lld of %lld images), as "
-                        "--allow-partial says", stats_path, (*s)->n_shards, (*s)->shard_count,
-                        (long long)(*s)->images, (long long)(*s)->shard_images);
-        st = QC_OK;
-    }
-    if (cli_status(st, &err) != QC_OK) {
-        qc_stats_destroy(*s);
-        *s = NULL;
-    }
-    return st;
+    bool partial;
+    st = qc_stats_load_checked(stats_path, g, hash, model_path, channels > 0 ? pp : NULL, allow_partial, &partial, s,
+                               &err);
+    if (partial && !quiet)
+        cli_warning("using '%s', a partial merge of %d of %d shards (%lld of %lld images), as "
+                    "--allow-partial says", stats_path, (*s)->n_shards, (*s)->shard_count,
+                    (long long)(*s)->images, (long long)(*s)->shard_images);
+    return cli_status(st, &err);
 }
 
 /* The flags laid over pp; false (after printing) when the result does not fit the model's channels. */
@@ -649,28 +531,11 @@ int cli_model_setup(const char *model_path, const qc_graph *g, int channels, con
 {
     qc_error err;
     char warning[512] = "";
-    int status = cli_status(qc_model_card_load(model_path, channels, card, warning, sizeof warning, &err), &err);
-    if (status != QC_OK)
-        return status;
+    qc_status st = qc_model_card_of(model_path, g, channels, cli_pp_given(f), card, warning, sizeof warning, &err);
     if (warning[0] && !quiet)
         cli_warning("%s", warning);
-    /* The card beside the model wins; a quantized file carries its own inside. */
-    const char *embedded = !card->found && g ? cli_graph_meta(g, "qcal.model_card") : NULL;
-    if (embedded) {
-        char name[4096];
-        snprintf(name, sizeof name, "%s (qcal.model_card)", model_path);
-        qc_model_card_free(card);
-        if ((status = cli_status(qc_model_card_parse(embedded, name, channels, card, &err), &err)) != QC_OK)
-            return status;
-    } else if (!card->found && g && !cli_pp_given(f) && cli_model_is_quantized(g)) {
-        char *beside = qc_model_card_path(model_path);
-        cli_error("the preprocessing of '%s' is unknown: it is a quantized model with no model card "
-                  "beside it ('%s') and none inside it (metadata qcal.model_card); give the flags "
-                  "(--size or --resize, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
-                  model_path, beside ? beside : "?", beside ? beside : "?");
-        free(beside);
-        return QC_ERR_INPUT;
-    }
+    if (cli_status(st, &err) != QC_OK)
+        return st;
     if (card->found)
         *pp = card->pp;
     else

@@ -16,18 +16,12 @@
 #include "cli.h"
 
 #define MAX_MODELS 16
-#define MAX_VARIANTS 64
+#define MAX_VARIANTS QC_COMPARE_MAX_VARIANTS
 #define MAX_LIST 8
 #define COMPARE_FORMAT "qcal-compare"
 #define COMPARE_VERSION 2 /* 2: a signed "delta" (a fraction) for version 1's "drop" */
 
-typedef struct {
-    qc_scheme scheme;
-    qc_granularity granularity; /* compensated: per-channel weights, input compensation too */
-    qc_range_method method;
-    int bits;
-    char name[64];
-} variant_spec;
+typedef qc_compare_spec variant_spec;
 
 typedef struct {
     variant_spec v[MAX_VARIANTS];
@@ -47,89 +41,32 @@ typedef struct {
     cli_common common;
 } compare_options;
 
-typedef struct {
-    float *logits;         /* owned: n_images × classes */
-    int64_t correct, agree;
-    double kl_sum, seconds;
-} variant_result;
-
-typedef struct {
-    const char *path;
-    const char *output;    /* the scored output's name when it is a choice (cli_scored_output) */
-    qc_graph *g;           /* owned, BatchNorm folded */
-    qc_stats *stats;       /* owned */
-    int channels, height, width, classes;
-    qc_image_input in;     /* the model's input layout */
-    bool probabilities;    /* the output is Softmax's: KL compares it as it is */
-    int64_t n, labelled, fp32_correct;
-    float *pixels;         /* owned: n inputs */
-    int *labels;           /* owned */
-    float *fp32_logits;    /* owned */
-    double fp32_seconds;
-    variant_result var[MAX_VARIANTS];
-    qc_eval_variant ev[MAX_VARIANTS]; /* owned: the quantized graphs and their layers' errors */
-    qc_aa_result sens[MAX_VARIANTS];  /* owned: --sensitivity's ranking */
-} model_result;
-
-/* ---- running a graph over the decoded images ------------------------------------------------ */
-
-/* Runs g over every image of m into logits (n × classes); prints what goes wrong. */
-static int run_graph(const model_result *m, const qc_graph *g, int threads, float *logits,
-                     double *seconds, const char *what, bool quiet)
-{
-    cli_progress progress;
-    cli_progress_start(&progress, what, m->path, m->n, quiet);
-    qc_logits_store sc = {logits, m->classes};
-    qc_pass_inputs in = {.tensors = m->pixels, .n = m->n,
-                         .stride = (int64_t)m->channels * m->height * m->width};
-    /* steps only for the progress bar: every image is independent and stored by index */
-    qc_eval_options eo = {.run = {.limit = m->n, .batch = 512, .threads = threads,
-                                  .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .sink = qc_eval_store_logits, .sink_ctx = &sc, .output = m->in.output};
-    qc_error err;
-    double start = cli_now();
-    qc_status st = qc_eval_logits(g, &in, m->classes, &eo, &err);
-    *seconds = cli_now() - start;
-    cli_progress_end(&progress);
-    if (st != QC_OK)
-        cli_error("%s (%s): %s", m->path, what, err.msg);
-    return st;
-}
-
-/* Decodes the first m->n images of set into m->pixels, on threads, and keeps their labels. */
-static int load_images(model_result *m, const qc_image_set *set, const qc_preprocess *pp,
-                       int threads)
-{
-    const int64_t size = (int64_t)m->channels * m->height * m->width;
-    m->pixels = malloc(sizeof(float) * (size_t)(size * m->n));
-    m->labels = malloc(sizeof(int) * (size_t)m->n);
-    if (!m->pixels || !m->labels)
-        return cli_out_of_memory();
-    qc_error err;
-    qc_status st = cli_status(qc_eval_load_images(set, pp, m->n, &m->in, threads, m->pixels, &err), &err);
-    if (st != QC_OK)
-        return st;
-    for (int64_t i = 0; i < m->n; i++) {
-        m->labels[i] = set->items[i].label;
-        m->labelled += m->labels[i] >= 0;
-    }
-    return QC_OK;
-}
+typedef qc_compare_result variant_result;
+typedef qc_compare_model model_result;
 
 /* ---- one model ------------------------------------------------------------------------------- */
 
-static void model_free(model_result *m, int n_variants)
+/* The bar of each run over VAL, named by the run and the model. */
+typedef struct {
+    cli_progress bar;
+    const char *model;
+    bool quiet;
+} run_bar;
+
+static void bar_begin(void *ctx, const char *what, int64_t total)
 {
-    for (int k = 0; k < n_variants; k++) {
-        free(m->var[k].logits);
-        qc_eval_variant_free(&m->ev[k]);
-        qc_aa_result_free(&m->sens[k]);
-    }
-    qc_stats_destroy(m->stats);
-    qc_graph_destroy(m->g);
-    free(m->pixels);
-    free(m->labels);
-    free(m->fp32_logits);
+    run_bar *b = ctx;
+    cli_progress_start(&b->bar, what, b->model, total, b->quiet);
+}
+
+static void bar_draw(void *ctx, int64_t done, int64_t total)
+{
+    cli_progress_draw(&((run_bar *)ctx)->bar, done, total);
+}
+
+static void bar_end(void *ctx)
+{
+    cli_progress_end(&((run_bar *)ctx)->bar);
 }
 
 /* The model, its input, its preprocessing and its statistics over calib: once, per channel
@@ -147,16 +84,10 @@ static int model_setup(const char *path, const char *calib, const compare_option
     if (status != QC_OK)
         return status;
     qc_image_input in = {0};
-    status = qc_image_input_of(m->g, m->path, "compare", true, &in, &err);
-    m->channels = in.channels;
-    m->height = in.height;
-    m->width = in.width;
-    m->classes = in.classes;
-    m->in = in;
-    m->probabilities = status == QC_OK && qc_output_is_probabilities(m->g, in.output);
-    m->output = status == QC_OK ? cli_scored_output(m->g, &in) : NULL;
-    if (cli_status(status, &err) != QC_OK)
+    if ((status = cli_status(qc_image_input_of(m->g, m->path, "compare", true, &in, &err), &err)) != QC_OK)
         return status;
+    qc_compare_model_input(m, &in);
+    m->output = cli_scored_output(m->g, &in);
     if (o->stats_file) /* the model card and preprocessing resolved there, checked against the file */
         status = cli_load_stats(o->stats_file, m->g, hash, path, &o->pp, false, o->common.quiet, &card, pp, &m->stats);
     else
@@ -172,75 +103,6 @@ static int model_setup(const char *path, const char *calib, const compare_option
     return cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
 }
 
-static void variant_options(const compare_options *o, const variant_spec *vs, qc_quantize_options *qo)
-{
-    qc_quantize_options_default(qo);
-    qo->exclude = (const char *const *)o->exclude.items;
-    qo->n_exclude = o->exclude.n;
-    qo->scheme = vs->scheme;
-    qo->weights = vs->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
-    qo->activations = vs->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
-    qo->method = vs->method;
-    qo->weight_bits = qo->act_bits = vs->bits;
-    qo->format = QC_FORMAT_QDQ;
-}
-
-/* --sensitivity: variant k's quantized nodes ranked as quantize --max-drop/--min-agreement
- * ranks them, on the FP32 logits already computed. */
-static int rank_variant(model_result *m, int k, const compare_options *o)
-{
-    qc_error err;
-    qc_quantize_options qo;
-    variant_options(o, &o->v[k], &qo);
-    qc_aa_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = m->pixels, .n = m->n,
-                        .stride = (int64_t)m->channels * m->height * m->width, .labels = m->labels,
-                        .fp32_logits = m->fp32_logits, .classes = m->classes,
-                        .metric = m->labelled ? QC_AA_TOP1 : QC_AA_AGREEMENT,
-                        .sensitivity_images = o->sensitivity_images, .max_layers = -1, .threads = o->common.threads};
-    qc_status st = qc_aa_rank(&ao, &m->sens[k], &err);
-    if (st != QC_OK)
-        cli_error("%s (%s): %s", m->path, o->v[k].name, err.msg);
-    return st;
-}
-
-/* Variant k of m: quantized (QDQ), its tensors mapped, fused, run over the images. */
-static int run_variant(model_result *m, int k, const compare_options *o)
-{
-    const variant_spec *vs = &o->v[k];
-    variant_result *v = &m->var[k];
-    qc_error err;
-    qc_quantize_options qo;
-    variant_options(o, vs, &qo);
-    int status = qc_eval_variant_create(m->g, m->stats, &qo, vs->name, &m->ev[k], &err);
-    if (status != QC_OK) {
-        cli_error("%s (%s): %s", m->path, vs->name, err.msg);
-        return status;
-    }
-    if (!(v->logits = malloc(sizeof(float) * (size_t)(m->n * m->classes))))
-        return cli_out_of_memory();
-    if ((status = run_graph(m, m->ev[k].g, o->common.threads, v->logits, &v->seconds, vs->name,
-                            o->common.quiet)) != QC_OK)
-        return status;
-    /* in image order: the sum does not depend on the threads */
-    for (int64_t i = 0; i < m->n; i++) {
-        const float *l32 = m->fp32_logits + i * m->classes, *lq = v->logits + i * m->classes;
-        int p = qc_argmax(lq, m->classes);
-        v->correct += m->labels[i] >= 0 && p == m->labels[i];
-        v->agree += p == qc_argmax(l32, m->classes);
-        v->kl_sum += m->probabilities ? qc_kl_probabilities(l32, lq, m->classes)
-                                      : qc_kl_softmax(l32, lq, m->classes);
-    }
-    return QC_OK;
-}
-
-/* Every variant's per-layer error on the first --layer-images images. */
-static int layer_errors(model_result *m, const compare_options *o)
-{
-    int64_t images = o->layer_images < m->n ? o->layer_images : m->n;
-    qc_error err;
-    return cli_status(qc_eval_layers(m->path, m->g, m->stats, m->pixels, images, m->ev, o->n, &err), &err);
-}
-
 static int run_model(const char *path, const char *calib, const qc_image_set *val,
                      const compare_options *o, model_result *m)
 {
@@ -248,60 +110,16 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     int status = model_setup(path, calib, o, m, &pp);
     if (status != QC_OK)
         return status;
-    m->n = val->n_items < o->select.limit ? val->n_items : o->select.limit;
-    if ((status = load_images(m, val, &pp, o->common.threads)) != QC_OK)
-        return status;
-    m->fp32_logits = malloc(sizeof(float) * (size_t)(m->n * m->classes));
-    if (!m->fp32_logits)
-        return cli_out_of_memory();
-    if ((status = run_graph(m, m->g, o->common.threads, m->fp32_logits, &m->fp32_seconds, "fp32",
-                            o->common.quiet)) != QC_OK)
-        return status;
-    for (int64_t i = 0; i < m->n; i++)
-        m->fp32_correct += m->labels[i] >= 0 && qc_argmax(m->fp32_logits + i * m->classes, m->classes) == m->labels[i];
-    for (int k = 0; k < o->n; k++)
-        if ((status = run_variant(m, k, o)) != QC_OK ||
-            (o->sensitivity && (status = rank_variant(m, k, o)) != QC_OK))
-            return status;
-    return layer_errors(m, o);
+    run_bar bar = {.model = path, .quiet = o->common.quiet};
+    qc_compare_options co = {.v = o->v, .n = o->n, .exclude = (const char *const *)o->exclude.items,
+                             .n_exclude = o->exclude.n, .limit = o->select.limit, .layer_images = o->layer_images,
+                             .sensitivity = o->sensitivity, .sensitivity_images = o->sensitivity_images,
+                             .threads = o->common.threads, .show = {bar_begin, bar_draw, bar_end, &bar}};
+    qc_error err;
+    return cli_status(qc_compare_run(m, val, &pp, &co, &err), &err);
 }
 
 /* ---- results ----------------------------------------------------------------------------------- */
-
-static double fp32_top1(const model_result *m)
-{
-    return m->labelled ? (double)m->fp32_correct / (double)m->labelled : NAN;
-}
-
-static double var_top1(const model_result *m, int k)
-{
-    return m->labelled ? (double)m->var[k].correct / (double)m->labelled : NAN;
-}
-
-static double var_agree(const model_result *m, int k)
-{
-    return m->n ? (double)m->var[k].agree / (double)m->n : NAN;
-}
-
-/* The drop the gate looks at, in points: top-1 with labels, else agreement with FP32. */
-static double var_drop(const model_result *m, int k)
-{
-    return m->labelled ? 100.0 * (fp32_top1(m) - var_top1(m, k)) : 100.0 * (1.0 - var_agree(m, k));
-}
-
-/* Whether variant a is more faithful to FP32 than b: the higher top-1 agreement, then the
- * lower KL, then the smaller drop. The default gate takes the most faithful variant, not the
- * best top-1 alone, which picks a variant whose gain over FP32 is noise (entropy at +2.2
- * points with 94.8 % agreement over MinMax at 99.4 %). */
-static bool more_faithful(const model_result *m, int a, int b)
-{
-    const variant_result *va = &m->var[a], *vb = &m->var[b];
-    if (va->agree != vb->agree)
-        return va->agree > vb->agree;
-    if (va->kl_sum != vb->kl_sum)
-        return va->kl_sum < vb->kl_sum;
-    return var_drop(m, a) < var_drop(m, b);
-}
 
 /* Whether the gates apply to variant k of m: --gate NAME or all, else the most faithful. */
 static bool gated(const model_result *m, int k, const compare_options *o)
@@ -309,7 +127,7 @@ static bool gated(const model_result *m, int k, const compare_options *o)
     if (o->gate)
         return !strcmp(o->gate, "all") || !strcmp(o->gate, o->v[k].name);
     for (int j = 0; j < o->n; j++)
-        if (j != k && (more_faithful(m, j, k) || (j < k && !more_faithful(m, k, j))))
+        if (j != k && (qc_compare_more_faithful(m, j, k) || (j < k && !qc_compare_more_faithful(m, k, j))))
             return false;
     return true;
 }
@@ -318,35 +136,6 @@ static bool gated(const model_result *m, int k, const compare_options *o)
 static double min_sqnr(const model_result *m, int k, int *which)
 {
     return qc_eval_min_sqnr(m->stats, m->ev[k].layers, which);
-}
-
-/* node's name when the report lists it as quantized, else NULL */
-static const char *quantized(const qc_quantize_report *rep, const char *node)
-{
-    for (int i = 0; i < rep->n_nodes; i++)
-        if (!strcmp(rep->nodes[i], node))
-            return rep->nodes[i];
-    return NULL;
-}
-
-/* The node --exclude would take for tensor `name` of variant k: the quantized node that writes
- * it (or the one a Relu or Clip writing it was fused into) or, for a weight, the one that
- * reads it; NULL when none is quantized. */
-static const char *node_of(const model_result *m, int k, const char *name)
-{
-    const qc_graph *g = m->g;
-    const qc_quantize_report *rep = &m->ev[k].report;
-    int t = qc_graph_find_tensor(g, name);
-    const char *found = NULL;
-    for (int hop = 0, p = t >= 0 ? g->tensors[t].producer : -1; hop < 2 && p >= 0 && !found; hop++) {
-        found = quantized(rep, g->nodes[p].name);
-        p = g->nodes[p].n_inputs > 0 && g->nodes[p].inputs[0] >= 0 ? g->tensors[g->nodes[p].inputs[0]].producer : -1;
-    }
-    for (int i = 0; t >= 0 && g->tensors[t].is_const && i < g->n_nodes && !found; i++)
-        for (int j = 1; j < g->nodes[i].n_inputs && !found; j++)
-            if (g->nodes[i].inputs[j] == t)
-                found = quantized(rep, g->nodes[i].name);
-    return found;
 }
 
 static const char *role_name(qc_role r)
@@ -388,7 +177,7 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
         const char *base = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
         cli_table_cell(&tab, "%s", base);
         cli_table_cell(&tab, "fp32");
-        cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * fp32_top1(m));
+        cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * qc_compare_fp32_top1(m));
         for (int c = 3; c < 8; c++)
             cli_table_cell(&tab, "%s", "");
         for (int k = 0; k < o->n; k++) {
@@ -397,13 +186,13 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
             double ms_db = min_sqnr(m, k, &which);
             cli_table_cell(&tab, "%s", "");
             cli_table_cell(&tab, "%s", o->v[k].name);
-            cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * var_top1(m, k));
+            cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * qc_compare_top1(m, k));
             /* + 0.0: no "-0.00" */
-            cli_table_cell(&tab, m->labelled ? "%+.2f" : "-", 100.0 * (var_top1(m, k) - fp32_top1(m)) + 0.0);
-            cli_table_cell(&tab, "%.2f%%", 100.0 * var_agree(m, k));
+            cli_table_cell(&tab, m->labelled ? "%+.2f" : "-", 100.0 * (qc_compare_top1(m, k) - qc_compare_fp32_top1(m)) + 0.0);
+            cli_table_cell(&tab, "%.2f%%", 100.0 * qc_compare_agreement(m, k));
             cli_table_cell(&tab, "%.2e", m->n ? v->kl_sum / (double)m->n : 0.0);
             cli_table_cell(&tab, "%.2fx", v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0);
-            const char *node = which >= 0 ? node_of(m, k, m->stats->tensors[which].name) : NULL;
+            const char *node = which >= 0 ? qc_compare_node_of(m, k, m->stats->tensors[which].name) : NULL;
             if (which >= 0)
                 cli_table_cell(&tab, "%.1f dB (%s%s%s)", ms_db, node ? node : "", node ? ", tensor " : "",
                                m->stats->tensors[which].name);
@@ -443,7 +232,7 @@ static void print_layers_json(const model_result *m, int k)
         qc_error_acc_finish(&l->acc, &e);
         cli_json_field(m->stats->tensors[i].name, "%s\n      {\"tensor\": ", first ? "" : ",");
         first = false;
-        cli_json_field(node_of(m, k, m->stats->tensors[i].name), ", \"node\": ");
+        cli_json_field(qc_compare_node_of(m, k, m->stats->tensors[i].name), ", \"node\": ");
         printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
                role_name(m->stats->tensors[i].role), (long long)e.count);
         json_num(l->acc.samples ? e.sqnr_db : NAN);
@@ -518,17 +307,17 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         printf(", \"images\": %lld, \"labelled\": %lld, \"calib_images\": %lld,\n   \"fp32\": {\"correct\": %lld, \"top1\": ",
                (long long)m->n, (long long)m->labelled, (long long)m->stats->images,
                (long long)m->fp32_correct);
-        json_num(fp32_top1(m));
+        json_num(qc_compare_fp32_top1(m));
         printf("},\n   \"variants\": [");
         for (int k = 0; k < o->n; k++) {
             const variant_result *v = &m->var[k];
             cli_json_field(o->v[k].name, "%s\n    {\"name\": ", k ? "," : "");
             printf(", \"correct\": %lld, \"top1\": ", (long long)v->correct);
-            json_num(var_top1(m, k));
+            json_num(qc_compare_top1(m, k));
             printf(", \"delta\": ");
-            json_num(var_top1(m, k) - fp32_top1(m));
+            json_num(qc_compare_top1(m, k) - qc_compare_fp32_top1(m));
             printf(", \"agreement\": ");
-            json_num(var_agree(m, k));
+            json_num(qc_compare_agreement(m, k));
             printf(", \"kl\": ");
             json_num(m->n ? v->kl_sum / (double)m->n : 0.0);
             printf(", \"gated\": %s", gated(m, k, o) ? "true" : "false");
@@ -574,16 +363,16 @@ static int write_html(const model_result *ms, int n_models, const compare_option
             int which;
             double sq = min_sqnr(m, k, &which);
             results[mi][k] = (qc_report_result){
-                .correct = m->var[k].correct, .top1 = var_top1(m, k), .agreement = var_agree(m, k),
+                .correct = m->var[k].correct, .top1 = qc_compare_top1(m, k), .agreement = qc_compare_agreement(m, k),
                 .kl = m->n ? m->var[k].kl_sum / (double)m->n : 0.0,
                 .speedup = m->var[k].seconds > 0 ? m->fp32_seconds / m->var[k].seconds : NAN,
-                .drop = var_drop(m, k), .min_sqnr = sq,
+                .drop = qc_compare_drop(m, k), .min_sqnr = sq,
                 .min_sqnr_tensor = which >= 0 ? m->stats->tensors[which].name : NULL, .gated = gated(m, k, o)};
         }
         status = cli_status(qc_report_tensors_create(m->g, m->stats, m->ev, o->n, layer_images, &tensors[mi], &err),
                             &err);
         rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .labelled = m->labelled,
-                                    .layer_images = layer_images, .fp32_top1 = fp32_top1(m),
+                                    .layer_images = layer_images, .fp32_top1 = qc_compare_fp32_top1(m),
                                     .results = results[mi], .n_tensors = m->stats->n_tensors, .tensors = tensors[mi],
                                     .sensitivity = o->sensitivity ? m->sens : NULL};
     }
@@ -773,7 +562,7 @@ static int gate_failures(const model_result *m, const compare_options *o, char (
     for (int k = 0; k < o->n; k++) {
         if (!gated(m, k, o))
             continue;
-        double drop = var_drop(m, k);
+        double drop = qc_compare_drop(m, k);
         if (drop > o->max_drop)
             snprintf(failures[n++], sizeof *failures, "variant '%s' of '%s' drops %s by %.2f points (--max-drop %g)",
                      o->v[k].name, m->path, m->labelled ? "top-1" : "agreement with FP32", drop, o->max_drop);
@@ -862,7 +651,7 @@ int cmd_compare(int argc, char **argv)
     free(failures);
     for (int mi = 0; mi < n_models; mi++)
         if (ms[mi].stats || ms[mi].g)
-            model_free(&ms[mi], o.n);
+            qc_compare_model_free(&ms[mi], o.n);
     free(ms);
     qc_image_set_free(&set);
     cli_list_free(&o.exclude);

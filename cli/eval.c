@@ -241,12 +241,12 @@ static int check_sources(const char *const *paths, int n)
             cli_error("%s", err.msg);
             break;
         }
-        quantized[m] = cli_model_is_quantized(g[m]);
+        quantized[m] = qc_graph_is_quantized(g[m]);
         n_fp32 += !quantized[m];
     }
     for (int m = 0; m < n && status == QC_OK && n_fp32 > 0; m++) {
         uint64_t source;
-        if (!quantized[m] || !cli_source_hash(g[m], &source))
+        if (!quantized[m] || !qc_graph_source_hash(g[m], &source))
             continue;
         int from = -1;
         for (int k = 0; k < n && from < 0; k++)

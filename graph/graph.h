@@ -174,6 +174,17 @@ int qc_graph_find_tensor(const qc_graph *g, const char *name);
 /* Returns the index of the tensor with this name, adding an empty one when absent; -1 when
  * out of memory. */
 int qc_graph_tensor(qc_graph *g, const char *name);
+/* metadata_props[key], or NULL when absent (graph/meta.c). */
+const char *qc_graph_meta(const qc_graph *g, const char *key);
+/* Whether g is already quantized: qcal's qcal.format metadata, or a (De)QuantizeLinear,
+ * QLinear*, QGemm or *Integer node. */
+bool qc_graph_is_quantized(const qc_graph *g);
+/* The first node's op type that shows g quantized (one of those above), for messages; NULL
+ * when none does. */
+const char *qc_graph_quantized_op(const qc_graph *g);
+/* The hash of the FP32 model a qcal file was quantized from (qcal.source_model_hash, 16 hex
+ * digits); false when g records none. */
+bool qc_graph_source_hash(const qc_graph *g, uint64_t *hash);
 /* Appends a node with copies of the given strings; returns its index or -1. */
 int qc_graph_add_node(qc_graph *g, const char *name, const char *op_type, const char *domain);
 /* Sets metadata_props[key] = value (copies), replacing the value of an existing key and

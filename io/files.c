@@ -1,5 +1,6 @@
 /* files.c — atomic file writing (temporary file + rename) and reading whole files. */
 #include <ctype.h>
+#include <libgen.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -242,4 +243,57 @@ qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *er
     *data = buf;
     *size = len;
     return QC_OK;
+}
+
+/* ---- file identity and writability, checked before a run ------------------------------------ */
+
+/* path made absolute without following its last component: realpath of the folder, then the
+ * name; a copy of path when the folder does not resolve. malloc'ed. */
+static char *resolve_path(const char *path)
+{
+    char *r = realpath(path, NULL);
+    if (r)
+        return r;
+    char *a = strdup(path), *b = strdup(path);
+    char *dir = a ? realpath(dirname(a), NULL) : NULL;
+    const char *base = b ? basename(b) : NULL;
+    size_t size = dir && base ? strlen(dir) + strlen(base) + 2 : 0;
+    r = size ? malloc(size) : NULL;
+    if (r)
+        snprintf(r, size, "%s/%s", dir, base);
+    else
+        r = strdup(path);
+    free(dir);
+    free(a);
+    free(b);
+    return r;
+}
+
+bool qc_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ra = resolve_path(a), *rb = resolve_path(b);
+    bool same = ra && rb ? !strcmp(ra, rb) : !strcmp(a, b);
+    free(ra);
+    free(rb);
+    return same;
+}
+
+qc_status qc_check_writable(const char *out, const char *option, qc_error *err)
+{
+    struct stat st;
+    size_t len = strlen(out);
+    if ((stat(out, &st) == 0 && S_ISDIR(st.st_mode)) || (len && out[len - 1] == '/'))
+        return qc_fail(err, QC_ERR_USAGE, "%s '%s' is a folder: give the name of the file to write in it", option, out);
+    char *copy = strdup(out);
+    const char *dir = copy ? dirname(copy) : ".";
+    qc_status status = QC_OK;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        status = qc_fail(err, QC_ERR_IO, "cannot write '%s' (%s): there is no folder '%s'", out, option, dir);
+    else if (access(dir, W_OK | X_OK) != 0)
+        status = qc_fail(err, QC_ERR_IO, "cannot write '%s' (%s): the folder '%s' is not writable", out, option, dir);
+    free(copy);
+    return status;
 }

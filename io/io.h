@@ -44,6 +44,10 @@ qc_status qc_onnx_serialize(const qc_graph *g, void **data, size_t *size, qc_err
 qc_status qc_npy_read(const char *path, qc_value *v, qc_error *err);
 /* The same from a buffer; name is used in messages. */
 qc_status qc_npy_parse(const void *data, size_t size, const char *name, qc_value *v, qc_error *err);
+/* The array in file bound to g's input `name` (qc_graph_bind_input): an input g does not
+ * have is QC_ERR_USAGE listing its inputs (model_path names g); a bad file names it. */
+qc_status qc_npy_bind_input(qc_graph *g, const char *model_path, const char *name, const char *file,
+                            qc_error *err);
 
 /* ---- images ---------------------------------------------------------------------------- */
 
@@ -199,6 +203,13 @@ qc_status qc_model_card_parse(const char *text, const char *name, int channels,
                               qc_model_card *card, qc_error *err);
 /* The card path beside model_path (NAME.onnx → NAME.json), malloc'ed; NULL when out of memory. */
 char *qc_model_card_path(const char *model_path);
+/* The card of the model at model_path whose graph is g (NULL: only the file beside it): the
+ * card beside it, else the one g embeds (metadata qcal.model_card, written by qcal quantize).
+ * A quantized g (qc_graph_is_quantized) with neither, when flags_given is false, is
+ * QC_ERR_INPUT: its preprocessing is unknown. Neither for an FP32 g: card->found is false.
+ * *warning as qc_model_card_load says. */
+qc_status qc_model_card_of(const char *model_path, const qc_graph *g, int channels, bool flags_given,
+                           qc_model_card *card, char *warning, size_t warning_size, qc_error *err);
 /* The card as canonical JSON text with pp as its preprocessing, malloc'ed in *out: fixed key
  * order ("qcal", "name", "preprocess" {"color", "size" or "resize", "crop", "scale", "mean", "std"},
  * "classes", "fp32_top1" {"correct", "images"}), floats in the fewest of 6 to 9 digits that read back exactly, one
@@ -245,6 +256,13 @@ qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err);
 qc_status qc_file_commit(qc_file *file, qc_error *err);
 void qc_file_abort(qc_file *file);
 void qc_file_unlink_pending(void);
+/* Two paths naming one file: by device and inode when both exist, else by the resolved path
+ * (the folder's realpath, then the name). */
+bool qc_same_file(const char *a, const char *b);
+/* Whether out can be written, found before a run rather than after it: a folder (or a path
+ * ending in '/') is QC_ERR_USAGE, a folder that does not exist or cannot be written to
+ * QC_ERR_IO; option names out in the message. */
+qc_status qc_check_writable(const char *out, const char *option, qc_error *err);
 
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated, size excludes the NUL). Files
  * qcal reads are at most QC_MAX_FILE_BYTES (protobuf's own limit): a larger regular file is

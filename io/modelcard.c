@@ -424,3 +424,29 @@ end:
     free(to);
     return status;
 }
+
+qc_status qc_model_card_of(const char *model_path, const qc_graph *g, int channels, bool flags_given,
+                           qc_model_card *card, char *warning, size_t warning_size, qc_error *err)
+{
+    qc_status st = qc_model_card_load(model_path, channels, card, warning, warning_size, err);
+    if (st != QC_OK)
+        return st;
+    /* The card beside the model wins; a quantized file carries its own inside. */
+    const char *embedded = !card->found && g ? qc_graph_meta(g, "qcal.model_card") : NULL;
+    if (embedded) {
+        char name[4096];
+        snprintf(name, sizeof name, "%s (qcal.model_card)", model_path);
+        qc_model_card_free(card);
+        return qc_model_card_parse(embedded, name, channels, card, err);
+    }
+    if (!card->found && g && !flags_given && qc_graph_is_quantized(g)) {
+        char *beside = qc_model_card_path(model_path);
+        st = qc_fail(err, QC_ERR_INPUT,
+                     "the preprocessing of '%s' is unknown: it is a quantized model with no model card "
+                     "beside it ('%s') and none inside it (metadata qcal.model_card); give the flags "
+                     "(--size or --resize, --crop, --scale, --mean, --std, --color) or copy the FP32 model's card to '%s'",
+                     model_path, beside ? beside : "?", beside ? beside : "?");
+        free(beside);
+    }
+    return st;
+}

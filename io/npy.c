@@ -225,3 +225,23 @@ qc_status qc_npy_read(const char *path, qc_value *v, qc_error *err)
     free(data);
     return st;
 }
+
+qc_status qc_npy_bind_input(qc_graph *g, const char *model_path, const char *name, const char *file,
+                            qc_error *err)
+{
+    int t = qc_graph_find_tensor(g, name);
+    if (t < 0 || !g->tensors[t].is_input) {
+        char names[600] = "";
+        for (int i = 0; i < g->n_inputs; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s'%s'", i ? ", " : "",
+                     g->tensors[g->inputs[i]].name);
+        return qc_fail(err, QC_ERR_USAGE, "'%s' has no input '%s' (its inputs: %s)", model_path, name, names);
+    }
+    qc_value v;
+    qc_status st = qc_npy_read(file, &v, err);
+    qc_error why;
+    if (st == QC_OK && (st = qc_graph_bind_input(g, t, &v, &why)) != QC_OK)
+        st = qc_fail(err, st, "'%s': %s", file, why.msg);
+    free(v.data);
+    return st;
+}

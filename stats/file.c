@@ -719,3 +719,24 @@ qc_status qc_stats_check_complete(const qc_stats *s, const char *stats_name, qc_
                    stats_name, s->n_shards, s->shard_count, held, (long long)s->images,
                    (long long)s->shard_images);
 }
+
+qc_status qc_stats_load_checked(const char *path, const qc_graph *g, uint64_t hash, const char *model_path,
+                                const qc_preprocess *pp, bool allow_partial, bool *partial, qc_stats **s,
+                                qc_error *err)
+{
+    *partial = false;
+    qc_status st = qc_stats_load(path, s, err);
+    if (st == QC_OK)
+        st = qc_stats_check_model(*s, g, hash, path, model_path, err);
+    if (st == QC_OK && pp)
+        st = qc_stats_check_preprocess(*s, pp, path, model_path, err);
+    if (st == QC_OK && (st = qc_stats_check_complete(*s, path, err)) != QC_OK && allow_partial) {
+        *partial = true;
+        st = QC_OK;
+    }
+    if (st != QC_OK) {
+        qc_stats_destroy(*s);
+        *s = NULL;
+    }
+    return st;
+}

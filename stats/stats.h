@@ -329,6 +329,13 @@ qc_status qc_stats_parse(const char *text, size_t size, const char *name, qc_sta
                          qc_error *err);
 qc_status qc_stats_load(const char *path, qc_stats **out, qc_error *err);
 int qc_stats_find(const qc_stats *s, const char *name); /* tensor index or -1 */
+/* The statistics in path, checked against the model they are used with: g and its file's
+ * hash (qc_stats_check_model), the preprocessing pp it now takes (NULL: not checked, a model
+ * without an image input), and completeness: a partial merge is QC_ERR_INPUT unless
+ * allow_partial, then *partial is set. *s is NULL on error. */
+qc_status qc_stats_load_checked(const char *path, const qc_graph *g, uint64_t hash, const char *model_path,
+                                const qc_preprocess *pp, bool allow_partial, bool *partial, qc_stats **s,
+                                qc_error *err);
 
 /* ---- range methods (docs/statistics.md has the formulas) ---------------------------------- */
 

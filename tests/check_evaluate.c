@@ -456,6 +456,50 @@ START_TEST(timing_by_two_clocks_gives_each_its_figure_of_the_same_runs)
 }
 END_TEST
 
+/* bench's INT8 model: the one quantized from statistics of the same random inputs gathered
+ * another way (other batch and threads); its figures: every run timed, in order. */
+START_TEST(bench_quantizes_from_random_inputs_and_times_every_run)
+{
+    qc_graph *g = load_lenet();
+    qc_error err;
+    int rank;
+    int64_t dims[QC_MAX_RANK], per_sample;
+    bool fixed;
+    ck_assert_int_eq(qc_eval_batch_input(g, "lenet", &rank, dims, &per_sample, &fixed, &err), QC_OK);
+    qc_quantize_options qo;
+    qc_quantize_options_default(&qo);
+    qo.scheme = QC_SCHEME_SYMLOWP;
+    qc_graph *q = NULL, *want = NULL;
+    ck_assert_msg(qc_bench_quantize_random(g, &qo, 1, rank, dims, per_sample, &q, &err) == QC_OK, "%s", err.msg);
+    static float buf[QC_BENCH_CALIB_SAMPLES][28 * 28];
+    for (int i = 0; i < QC_BENCH_CALIB_SAMPLES; i++)
+        qc_eval_random(buf[i], 28 * 28, 1000u + (uint32_t)i);
+    qc_pass_inputs in = {.tensors = buf[0], .n = QC_BENCH_CALIB_SAMPLES, .stride = 28 * 28};
+    qc_stats_options so = {0};
+    qc_gather_options go = {.limit = INT64_MAX, .batch = 3, .shard_n = 1, .threads = 2};
+    qc_stats *s = NULL;
+    ck_assert_int_eq(qc_stats_gather_inputs(g, &in, &so, &go, &s, &err), QC_OK);
+    ck_assert_int_eq(qc_quantize(g, s, &qo, &want, NULL, &err), QC_OK);
+    ck_assert_int_eq(qc_pass_fuse_qdq(want, &err), QC_OK);
+    qc_exec *xq = qc_exec_create(q), *xw = qc_exec_create(want);
+    qc_value v = qc_value_f32(4, (int64_t[]){1, 1, 28, 28}, buf[5]);
+    ck_assert_int_eq(qc_exec_run(xq, &v, 1, &err), QC_OK);
+    ck_assert_int_eq(qc_exec_run(xw, &v, 1, &err), QC_OK);
+    ck_assert(!memcmp(qc_exec_output(xq, 0)->data, qc_exec_output(xw, 0)->data, sizeof(float) * CLASSES));
+    qc_bench_options bo = {.one = 1, .batch = 2, .runs = 3, .warmup = 1, .threads = 2};
+    qc_bench_timing t = {0};
+    ck_assert_msg(qc_bench_time(q, &bo, rank, dims, per_sample, &t, &err) == QC_OK, "%s", err.msg);
+    ck_assert(t.wall.min <= t.wall.median && t.wall.median <= t.wall.max && t.wall.min >= 0);
+    ck_assert(t.cpu.min <= t.cpu.max && t.throughput > 0 && t.cpu_per_input >= 0);
+    qc_exec_destroy(xq);
+    qc_exec_destroy(xw);
+    qc_stats_destroy(s);
+    qc_graph_destroy(want);
+    qc_graph_destroy(q);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 /* The scalar reference of the spread, from the definitions without sorting: the nearest-rank
  * p-th percentile is the smallest x[i] with at least p·n/100 of the numbers <= x[i]; the
  * median the smallest x[i] with at least half the numbers <= it, averaged for an even n with
@@ -594,6 +638,7 @@ int main(void)
     tcase_add_test(eval, an_unreadable_image_goes_to_the_sink_in_its_place_or_stops_the_run);
     tcase_add_test(eval, timing_gives_one_figure_per_run_of_the_clock_given);
     tcase_add_test(eval, timing_by_two_clocks_gives_each_its_figure_of_the_same_runs);
+    tcase_add_test(eval, bench_quantizes_from_random_inputs_and_times_every_run);
     tcase_add_test(eval, spread_matches_the_definitions_on_given_numbers);
     tcase_add_test(eval, top_k_and_argmax_are_the_hand_values);
     tcase_add_test(eval, weight_errors_are_those_of_fake_quantization_by_hand);

@@ -1784,6 +1784,33 @@ START_TEST(keeping_readable_images_drops_the_bad_ones_in_order_up_to_the_count_w
 }
 END_TEST
 
+
+/* The same file by inode through another path, by resolved path when one side is missing;
+ * an output that is a folder, in no folder or in one not writable is refused, saying which. */
+START_TEST(outputs_are_checked_before_a_run_and_the_same_file_is_found_by_any_path)
+{
+    make_dir(at("out"));
+    put_text(at("out/a.txt"), "a");
+    char via[600];
+    snprintf(via, sizeof via, "%s/out/../out/./a.txt", tmp);
+    ck_assert(qc_same_file(at("out/a.txt"), via));
+    ck_assert(!qc_same_file(at("out/a.txt"), at("out/b.txt")));
+    snprintf(via, sizeof via, "%s/out/../out/b.txt", tmp);
+    ck_assert(qc_same_file(at("out/b.txt"), via)); /* neither exists: the resolved paths */
+    qc_error err;
+    ck_assert_int_eq(qc_check_writable(at("out/b.txt"), "-o", &err), QC_OK);
+    ck_assert_int_eq(qc_check_writable(at("out"), "-o", &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is a folder"));
+    ck_assert_int_eq(qc_check_writable(at("none/b.txt"), "--html", &err), QC_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "(--html): there is no folder"));
+    if (geteuid() != 0) { /* root writes anywhere */
+        chmod(at("out"), 0555);
+        ck_assert_int_eq(qc_check_writable(at("out/b.txt"), "-o", &err), QC_ERR_IO);
+        ck_assert_ptr_nonnull(strstr(err.msg, "is not writable"));
+        chmod(at("out"), 0755);
+    }
+}
+END_TEST
 static Suite *suite(void)
 {
     Suite *s = suite_create("io");
@@ -1885,6 +1912,7 @@ static Suite *suite(void)
     tcase_add_test(files, a_file_onto_a_folder_is_refused_before_any_temporary);
     tcase_add_test(files, beginning_a_file_in_a_missing_folder_is_an_io_error);
     tcase_add_test(files, read_file_returns_the_whole_file_nul_terminated);
+    tcase_add_test(files, outputs_are_checked_before_a_run_and_the_same_file_is_found_by_any_path);
     suite_add_tcase(s, files);
     return s;
 }
