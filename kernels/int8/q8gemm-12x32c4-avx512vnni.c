@@ -76,34 +76,55 @@ static inline __attribute__((always_inline)) __m512i broadcast32(const uint8_t *
     return _mm512_set1_epi32(v);
 }
 
-/* 1 or 2 rows (the GEMV of a fully connected layer at batch 1, M remainders): each weight
- * vector serves one or two products, so the loads bound it; the 4-k groups rotate over four
- * sets of accumulators so that the vpdpbusd latency stays hidden */
+/* 1 or 2 rows of one panel: each weight vector serves one or two products, so the loads
+ * bound it; the 4-k groups rotate over four sets of accumulators so that the vpdpbusd latency
+ * stays hidden. rows is a constant after inlining (no accumulator goes through memory). */
+static inline __attribute__((always_inline)) void
+few_rows_panel(size_t rows, size_t kc, const uint8_t *a, const int8_t *w, __m512i sum[][2],
+               size_t h)
+{
+    __m512i acc[4][2];
+    for (int s = 0; s < 4; s++)
+        acc[s][0] = acc[s][1] = _mm512_setzero_si512();
+    size_t k = 0;
+    for (; k + 16 <= kc; k += 16)
+#pragma GCC unroll 4
+        for (int s = 0; s < 4; s++) {
+            const __m512i ws = _mm512_loadu_si512(w + (k + 4 * (size_t)s) * NR);
+#pragma GCC unroll 2
+            for (size_t i = 0; i < rows; i++)
+                acc[s][i] = _mm512_dpbusd_epi32(acc[s][i],
+                                                broadcast32(a + i * kc + k + 4 * (size_t)s), ws);
+        }
+    if (k < kc) /* kc is a multiple of 8: two groups remain */
+#pragma GCC unroll 2
+        for (int s = 0; s < 2; s++) {
+            const __m512i ws = _mm512_loadu_si512(w + (k + 4 * (size_t)s) * NR);
+#pragma GCC unroll 2
+            for (size_t i = 0; i < rows; i++)
+                acc[s][i] = _mm512_dpbusd_epi32(acc[s][i],
+                                                broadcast32(a + i * kc + k + 4 * (size_t)s), ws);
+        }
+#pragma GCC unroll 2
+    for (size_t i = 0; i < rows; i++)
+        sum[i][h] = _mm512_add_epi32(_mm512_add_epi32(acc[0][i], acc[1][i]),
+                                     _mm512_add_epi32(acc[2][i], acc[3][i]));
+}
+
+/* 1 or 2 rows (the GEMV of a fully connected layer at batch 1, M remainders), panel by panel */
 static void few_rows(size_t rows, size_t nr, size_t kc, const uint8_t *a, const int8_t *w,
                      int32_t *c, size_t c_stride, const qc_q8gemm_ukernel_params *params)
 {
-    const size_t panels = nr > NR ? 2 : 1;
-    __m512i acc[4][2][2];
-    memset(acc, 0, sizeof acc);
-    for (size_t h = 0; h < panels; h++) {
-        const int8_t *wp = w + h * params->panel_stride;
-        for (size_t k = 0; k < kc; k += 16) { /* kc is a multiple of 8: 2 or 4 groups */
-            const int groups = kc - k >= 16 ? 4 : 2;
-#pragma GCC unroll 4
-            for (int s = 0; s < groups; s++) {
-                const __m512i ws = _mm512_loadu_si512(wp + (k + 4 * (size_t)s) * NR);
-#pragma GCC unroll 2
-                for (size_t i = 0; i < rows; i++)
-                    acc[s][i][h] = _mm512_dpbusd_epi32(
-                        acc[s][i][h], broadcast32(a + i * kc + k + 4 * (size_t)s), ws);
-            }
-        }
-    }
     __m512i sum[2][2];
-    for (size_t i = 0; i < rows; i++)
-        for (size_t h = 0; h < 2; h++)
-            sum[i][h] = _mm512_add_epi32(_mm512_add_epi32(acc[0][i][h], acc[1][i][h]),
-                                         _mm512_add_epi32(acc[2][i][h], acc[3][i][h]));
+    if (rows == 1) {
+        few_rows_panel(1, kc, a, w, sum, 0);
+        if (nr > NR)
+            few_rows_panel(1, kc, a, w + params->panel_stride, sum, 1);
+    } else {
+        few_rows_panel(2, kc, a, w, sum, 0);
+        if (nr > NR)
+            few_rows_panel(2, kc, a, w + params->panel_stride, sum, 1);
+    }
     store_tile(rows, nr, (const __m512i(*)[2])sum, c, c_stride, params);
 }
 
