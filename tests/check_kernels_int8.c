@@ -159,14 +159,14 @@ static const char *isa_name(int isa)
 
 START_TEST(test_qgemm_swept_shapes_match_int64_reference)
 {
-    /* m = 1..13 (the 6- and 12-row groups and their remainders), n = 1..4NR+1 (two-panel calls
+    /* m = 1..7, 13 (the 6- and 12-row groups and their remainders), n = 1..4NR+1 (two-panel calls
      * and their remainders), k below / at / above the c4 group and the KB pad, odd or prime */
     static const size_t ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 97, 127, 576};
     int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
     rng_seed(1);
     for (int s = 0; s < nisa; s++)
-        for (size_t m = 1; m <= QC_Q8GEMM_MR_MAX + 1; m++)
+        for (size_t m = 1; m <= QC_Q8GEMM_MR_MAX + 1; m += m < QC_Q8GEMM_MR + 1 ? 1 : 6)
             for (size_t n = 1; n <= 4 * QC_Q8GEMM_NR + 1; n++)
                 for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
                     gemm_case gc = {m,
@@ -192,9 +192,9 @@ START_TEST(test_qgemm_k_blocks_and_column_blocks_match_reference)
         /* K at / above the 1536 block; M across the packed A block (54 rows at K = 576, 96
          * rows at small K) */
         {7, 17, 1536},  {13, 33, 1537}, {6, 16, 3073}, {61, 19, 576},  {103, 35, 100},
-        /* the AVX512-VNNI blocking: K at / above its 1024 block, columns across its L2 block
-         * (256 at K = 1024), full 12-row groups read in place beside packed remainders */
-        {25, 301, 1024}, {24, 290, 1032}, {36, 530, 512}, {130, 40, 64}, {12, 1, 8},
+        /* columns across the L2 column block (256 at K = 1024, 512 at K = 512), two K blocks
+         * read in place, full 12-row groups read in place beside packed remainders */
+        {25, 301, 1024}, {26, 40, 1544}, {36, 530, 512}, {130, 40, 64}, {12, 1, 8},
         {14, 3, 1},
     };
     int isas[QC_INT8_ISAS];
@@ -328,8 +328,9 @@ static void ukernel12_reference(size_t mr, size_t nr, size_t kc, size_t k_real, 
 
 /* micro-kernel tester for AVX512-VNNI (12 rows, two panels, a as it is): its packer's row sums
  * and its kernel against the definition, for every mr ≤ 12 (the 1-2, 3-6 and 7-12 row paths),
- * nr ≤ 2·NR (one panel read twice, or two), kc up to 20 K groups (across the packer's 64-k
- * step), k_real short of kc, the worst cases, and full row groups read in place (a_stride) */
+ * nr at the edges of one and two panels (one panel read twice, or two), kc up to 20 K groups
+ * (across the packer's 64-k step), k_real short of kc, the worst cases, and full row groups
+ * read in place (a_stride) */
 START_TEST(test_qgemm_ukernel_avx512vnni_equals_definition)
 {
     if (qc_int8_select(QC_INT8_ISA_AVX512VNNI) != 0) {
@@ -339,11 +340,15 @@ START_TEST(test_qgemm_ukernel_avx512vnni_equals_definition)
     }
     enum { MR = QC_Q8GEMM_MR512, NR = QC_Q8GEMM_NR, KB = QC_Q8GEMM_KB, KMAX = 20 * KB };
     enum { RAW = KMAX + 5, CS = 35 };
+    /* kc across the packer's 64-k step; nr at the panel edges */
+    static const size_t kcs[] = {KB, 2 * KB, 7 * KB, 8 * KB, 9 * KB, 16 * KB, KMAX};
+    static const size_t nrs[] = {1, 2, NR - 1, NR, NR + 1, 2 * NR - 1, 2 * NR};
     rng_seed(7);
-    for (size_t kc = KB; kc <= KMAX; kc += KB)
+    for (size_t ki = 0; ki < sizeof kcs / sizeof *kcs; ki++)
         for (size_t mr = 1; mr <= MR; mr++)
-            for (size_t nr = 1; nr <= 2 * NR; nr++)
+            for (size_t ni = 0; ni < sizeof nrs / sizeof *nrs; ni++)
                 for (int mode = 0; mode < 7; mode++) {
+                    const size_t kc = kcs[ki], nr = nrs[ni];
                     _Alignas(64) uint8_t a1[QC_Q8GEMM_PACKA_BYTES(KMAX)];
                     _Alignas(64) int8_t w[2 * NR * KMAX]; /* two panels, NR·kc apart */
                     uint8_t raw[MR * RAW];

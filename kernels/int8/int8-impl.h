@@ -20,9 +20,6 @@
 /* cache blocking: at most KC k (a multiple of KB) per micro-kernel call; a panel of B is then
  * at most NR·KC = 24 KiB and stays in L1 while the micro-kernel runs down the packed rows */
 #define QC_Q8GEMM_KC 1536
-/* the same for the two panels of the 12x32 tile (2·NR·KC512 = 16 KiB of B, 12·KC512 = 6 KiB
- * of A: both stay in the 48 KiB L1 of a Zen 5 core) */
-#define QC_Q8GEMM_KC512 1024
 
 /* Packed B, as written by qc_q8gemm_pack (all offsets from the start of the buffer):
  *   qc_q8gemm_header                                   64 bytes
@@ -160,7 +157,6 @@ typedef struct qc_int8_table {
     qc_q8gemm_ukernel_fn q8gemm_ukernel;
     size_t q8gemm_mr; /* rows per micro-kernel call: QC_Q8GEMM_MR or QC_Q8GEMM_MR512 */
     size_t q8gemm_nr; /* columns per micro-kernel call: QC_Q8GEMM_NR or 2·QC_Q8GEMM_NR */
-    size_t q8gemm_kc; /* most k per call: QC_Q8GEMM_KC or QC_Q8GEMM_KC512 */
     uint32_t q8gemm_a_offset; /* the kernel sums (a − offset)·w: 128 (a', eq. G3) or 0 */
     int q8gemm_direct_a;      /* its micro-kernel can read full row groups of A unpacked */
     qc_requantize_u8_fn requantize_u8;

@@ -9,8 +9,7 @@
 #define KC QC_Q8GEMM_KC
 
 _Static_assert(sizeof(qc_q8gemm_header) == 64, "the header keeps the panels 64-byte aligned");
-_Static_assert(KC % KB == 0 && QC_Q8GEMM_KC512 % KB == 0 && KB % 4 == 0,
-               "K blocks hold whole c4 groups");
+_Static_assert(KC % KB == 0 && KB % 4 == 0, "K blocks hold whole c4 groups");
 
 /* the packed block of A (on the stack): as many row groups (the table's q8gemm_mr rows each)
  * as fit in ABLOCK_BYTES, at most MAX_GROUPS; it stays in L2 while the micro-kernel sweeps
@@ -135,7 +134,7 @@ static void run_block(const gemm_plan *pl, size_t k0, size_t kc, size_t k_real, 
     }
 }
 
-/* Loop order: for each block of kc ≤ KC k (the table's q8gemm_kc), for each block of columns
+/* Loop order: for each block of kc ≤ KC k, for each block of columns
  * whose panels fit in L2 (NC_BYTES), for each block of rows of A (packed into ≤ 64 KiB, or
  * read in place), for each group of 6 or 12 rows, the micro-kernel across the columns (one or
  * two panels of kc × 16 bytes per call). */
@@ -158,8 +157,7 @@ void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, 
         return;
     }
     /* K blocks of equal size (multiples of KB), so that no call gets a short tail */
-    const size_t kc_limit = pl.t->q8gemm_kc, kp = pl.kp;
-    const size_t kblocks = (kp + kc_limit - 1) / kc_limit;
+    const size_t kp = pl.kp, kblocks = (kp + KC - 1) / KC;
     pl.kc_max = (kp / KB + kblocks - 1) / kblocks * KB;
     pl.pstride = round_up(QC_Q8GEMM_PACKA_BYTES(pl.kc_max), 64);
     size_t groups = ABLOCK_BYTES / pl.pstride;
