@@ -1,6 +1,6 @@
 /* bench_qgemm.c — single-thread qgemm GMAC/s (AVX2, AVX-VNNI and AVX512-VNNI kernels) against
  * the AVX2 int8 peak, the vpdpbusd peak of each width, the exact kernels' ceiling, the previous
- * kernel and OpenBLAS sgemm. */
+ * kernel, OpenBLAS sgemm and, where it is installed, ONNX Runtime's MatMulInteger. */
 #include "kernels/int8/int8.h"
 #include "kernels/int8/int8-impl.h" /* qc_int8_select: each kernel table in turn */
 
@@ -286,6 +286,42 @@ static int check_exact(const gemm_data *d)
     return 1;
 }
 
+/* ONNX Runtime's MatMulInteger on the same shape, 1 thread, by `python3 SCRIPT M N K RUNS`
+ * (bench/ort_matmulinteger.py: the same u8 × s8 problem, B a constant); 0 when it cannot run
+ * (no python3 or no onnxruntime: the script says why on stderr) */
+static int ort_run(const char *script, const shape *s, figure *f)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "python3 '%s' %zu %zu %zu %d", script, s->m, s->n, s->k, RUNS);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return 0;
+    const int got = fscanf(p, "%lf %lf %lf", &f->median, &f->min, &f->max);
+    const int status = pclose(p);
+    return got == 3 && status == 0;
+}
+
+static void print_json(const char *name, const shape *s, const figure *f, const char *unit,
+                       double ratio, const char *extra);
+
+/* ONNX Runtime's row: its GMAC/s, its ratio to the 512-bit vpdpbusd peak (0: none), qcal's
+ * widest kernel over it */
+static void print_ort(int json, const shape *s, const figure *ort, double qcal, double peak512)
+{
+    const double vs_qcal = ort->median > 0 ? qcal / ort->median : 0;
+    if (json) {
+        char extra[64];
+        snprintf(extra, sizeof extra, "\"vs_width_peak\": %.3f",
+                 peak512 > 0 ? ort->median / peak512 : 0);
+        print_json("ort_matmulinteger", s, ort, "GMAC/s", vs_qcal, extra);
+        return;
+    }
+    char os[32];
+    snprintf(os, sizeof os, "%.1f (%.1f-%.1f)", ort->median, ort->min, ort->max);
+    printf("%-16s %-10s %-20s %6s %6.2f %8s qcal/ort %.2f\n", "", "ort", os, "",
+           peak512 > 0 ? ort->median / peak512 : 0, "", vs_qcal);
+}
+
 /* extra: NULL, or more "key": value pairs to append */
 static void print_json(const char *name, const shape *s, const figure *f, const char *unit,
                        double ratio, const char *extra)
@@ -303,13 +339,19 @@ int main(int argc, char **argv)
 {
     int json = 0;
     const char *baseline = "bench/qgemm-baseline.json";
+    const char *ort_script = "bench/ort_matmulinteger.py"; /* NULL: --no-ort */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (strcmp(argv[i], "--baseline") == 0 && i + 1 < argc) {
             baseline = argv[++i];
+        } else if (strcmp(argv[i], "--ort") == 0 && i + 1 < argc) {
+            ort_script = argv[++i];
+        } else if (strcmp(argv[i], "--no-ort") == 0) {
+            ort_script = NULL;
         } else {
-            fprintf(stderr, "usage: bench_qgemm [--json] [--baseline FILE]\n");
+            fprintf(stderr, "usage: bench_qgemm [--json] [--baseline FILE] [--ort SCRIPT | "
+                            "--no-ort]\n");
             return 2;
         }
     }
@@ -358,7 +400,8 @@ int main(int argc, char **argv)
     double peak_all[NSHAPES * RUNS], exact_all[NSHAPES * RUNS];
     double dp256_all[NSHAPES * RUNS], dp512_all[NSHAPES * RUNS];
     int npeak = 0;
-    figure qf[NK][NSHAPES], ff[NSHAPES];
+    figure qf[NK][NSHAPES], ff[NSHAPES], of[NSHAPES];
+    int have_ort = ort_script != NULL;
     double qratio[NK][NSHAPES], wratio[NK][NSHAPES], fratio[NSHAPES];
     int exact[NSHAPES], all_exact = 1;
     for (size_t si = 0; si < NSHAPES; si++) {
@@ -428,6 +471,13 @@ int main(int argc, char **argv)
             }
         ff[si] = summarize(f, RUNS);
         fratio[si] = summarize(rf, RUNS).median;
+        /* ONNX Runtime right after qcal's runs of the same shape; the first failure stops it */
+        if (have_ort && !ort_run(ort_script, &d.s, &of[si])) {
+            fprintf(stderr, "bench_qgemm: ONNX Runtime's MatMulInteger skipped (python3 %s "
+                            "failed; --no-ort hides this)\n",
+                    ort_script);
+            have_ort = 0;
+        }
         all_exact &= exact[si];
         free(d.a);
         free(d.b);
@@ -441,6 +491,10 @@ int main(int argc, char **argv)
     const figure peak = summarize(peak_all, npeak);
     const figure exact_peak = summarize(exact_all, npeak);
     const figure dp256 = summarize(dp256_all, npeak), dp512 = summarize(dp512_all, npeak);
+    int widest = 0; /* the kernel qcal uses: the widest the CPU has */
+    for (int v = 0; v < NK; v++)
+        if (have[v])
+            widest = v;
     if (json) {
         print_json("int8_peak_vpmaddubsw", NULL, &peak, "GMAC/s", 1.0, NULL);
         if (have256)
@@ -506,12 +560,18 @@ int main(int argc, char **argv)
         }
         if (json)
             print_json("sgemm_openblas", &shapes[si], &ff[si], "GMAC/s", fratio[si], NULL);
+        if (have_ort)
+            print_ort(json, &shapes[si], &of[si], qf[widest][si].median,
+                      have512 ? dp512.median : 0);
     }
     if (!json)
         printf("\n/peak and int8/f32 (the AVX2 kernel's) are medians of qgemm over the adjacent\n"
                "peak (sgemm) run; /width the same over the adjacent peak of the kernel's own width\n"
                "(vpdpbusd 256 or 512 bits; the AVX2 peak for avx2); vs prev is /peak over the\n"
-               "previous AVX2 kernel's /peak (%s); in --json, sgemm_openblas's ratio is int8/f32\n",
+               "previous AVX2 kernel's /peak (%s); in --json, sgemm_openblas's ratio is int8/f32.\n"
+               "ort: ONNX Runtime's MatMulInteger after qcal's runs of the shape, its /width over\n"
+               "the run's median 512-bit peak, qcal/ort the widest qcal kernel's median over\n"
+               "ONNX Runtime's (its ratio in --json)\n",
                baseline);
     if (!all_exact) {
         fprintf(stderr, "error: qgemm result is not exact\n");

@@ -159,13 +159,14 @@ static const char *isa_name(int isa)
 
 START_TEST(test_qgemm_swept_shapes_match_int64_reference)
 {
-    /* m = 1..MR+1, n = 1..4NR+1 (two-panel calls and their remainders), k below / at / above the c4 group and the KB pad, odd or prime */
+    /* m = 1..7, 13 (the 6- and 12-row groups and their remainders), n = 1..4NR+1 (two-panel calls
+     * and their remainders), k below / at / above the c4 group and the KB pad, odd or prime */
     static const size_t ks[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 32, 33, 63, 64, 65, 97, 127, 576};
     int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
     rng_seed(1);
     for (int s = 0; s < nisa; s++)
-        for (size_t m = 1; m <= QC_Q8GEMM_MR + 1; m++)
+        for (size_t m = 1; m <= QC_Q8GEMM_MR_MAX + 1; m += m < QC_Q8GEMM_MR + 1 ? 1 : 6)
             for (size_t n = 1; n <= 4 * QC_Q8GEMM_NR + 1; n++)
                 for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
                     gemm_case gc = {m,
@@ -191,6 +192,10 @@ START_TEST(test_qgemm_k_blocks_and_column_blocks_match_reference)
         /* K at / above the 1536 block; M across the packed A block (54 rows at K = 576, 96
          * rows at small K) */
         {7, 17, 1536},  {13, 33, 1537}, {6, 16, 3073}, {61, 19, 576},  {103, 35, 100},
+        /* columns across the L2 column block (256 at K = 1024, 512 at K = 512), two K blocks
+         * read in place, full 12-row groups read in place beside packed remainders */
+        {25, 301, 1024}, {26, 40, 1544}, {36, 530, 512}, {130, 40, 64}, {12, 1, 8},
+        {14, 3, 1},
     };
     int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);
@@ -277,7 +282,7 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
                     for (size_t i = 0; i < MR * 19; i++)
                         c0[i] = c1[i] = c2[i] = (int32_t)rng();
                     const qc_q8gemm_ukernel_params p = {mode & 1 ? init : NULL,
-                                                        mode & 2 ? zb : NULL, rowsum, 0};
+                                                        mode & 2 ? zb : NULL, rowsum, 0, 0};
                     qc_q8gemm_ukernel_6x16c4__scalar(mr, nr, kc, a, w, c0, 19, &p);
                     qc_q8gemm_ukernel_6x16c4__avx2(mr, nr, kc, a, w, c1, 19, &p);
                     for (size_t i = 0; i < MR * 19; i++)
@@ -297,65 +302,96 @@ START_TEST(test_qgemm_ukernel_avx2_equals_scalar)
 }
 END_TEST
 
-/* micro-kernel tester for AVX512-VNNI, which packs A its own way and takes two panels: the
- * same raw rows packed by each packer, then its kernel against the scalar one panel by panel;
- * every mr ≤ MR, nr ≤ 2·NR, kc up to 20 K
- * groups (across the packer's 64-k step), k_real short of kc, the worst cases included */
-START_TEST(test_qgemm_ukernel_avx512vnni_equals_scalar)
+/* c = (init or c) + Σ_k a·w − zb·rowsum mod 2^32 over the first k_real k: the definition the
+ * AVX512-VNNI micro-kernel implements (eq. G7), from the raw rows and the panels */
+static void ukernel12_reference(size_t mr, size_t nr, size_t kc, size_t k_real, const uint8_t *raw,
+                                size_t raw_stride, const int8_t *w,
+                                const qc_q8gemm_ukernel_params *p, int32_t *c, size_t c_stride)
+{
+    enum { NR = QC_Q8GEMM_NR };
+    for (size_t i = 0; i < mr; i++)
+        for (size_t j = 0; j < nr; j++) {
+            const int8_t *panel = w + (j / NR) * NR * kc;
+            uint32_t v = p->init != NULL ? (uint32_t)p->init[j] : (uint32_t)c[i * c_stride + j];
+            int64_t rowsum = 0, dot = 0;
+            for (size_t k = 0; k < k_real; k++) {
+                rowsum += raw[i * raw_stride + k];
+                dot += (int64_t)raw[i * raw_stride + k] *
+                       panel[(k / 4) * NR * 4 + (j % NR) * 4 + k % 4];
+            }
+            v += (uint32_t)dot;
+            if (p->zb != NULL)
+                v -= (uint32_t)p->zb[j] * (uint32_t)rowsum;
+            c[i * c_stride + j] = (int32_t)v;
+        }
+}
+
+/* micro-kernel tester for AVX512-VNNI (12 rows, two panels, a as it is): its packer's row sums
+ * and its kernel against the definition, for every mr ≤ 12 (the 1-2, 3-6 and 7-12 row paths),
+ * nr at the edges of one and two panels (one panel read twice, or two), kc up to 20 K groups
+ * (across the packer's 64-k step), k_real short of kc, the worst cases, and full row groups
+ * read in place (a_stride) */
+START_TEST(test_qgemm_ukernel_avx512vnni_equals_definition)
 {
     if (qc_int8_select(QC_INT8_ISA_AVX512VNNI) != 0) {
         fprintf(stderr, "check_kernels_int8: skipping the avx512vnni micro-kernel: this CPU "
                         "lacks it\n");
         return;
     }
-    enum { MR = QC_Q8GEMM_MR, NR = QC_Q8GEMM_NR, KB = QC_Q8GEMM_KB, KMAX = 20 * KB };
+    enum { MR = QC_Q8GEMM_MR512, NR = QC_Q8GEMM_NR, KB = QC_Q8GEMM_KB, KMAX = 20 * KB };
+    enum { RAW = KMAX + 5, CS = 35 };
+    /* kc across the packer's 64-k step; nr at the panel edges */
+    static const size_t kcs[] = {KB, 2 * KB, 7 * KB, 8 * KB, 9 * KB, 16 * KB, KMAX};
+    static const size_t nrs[] = {1, 2, NR - 1, NR, NR + 1, 2 * NR - 1, 2 * NR};
     rng_seed(7);
-    for (size_t kc = KB; kc <= KMAX; kc += KB)
+    for (size_t ki = 0; ki < sizeof kcs / sizeof *kcs; ki++)
         for (size_t mr = 1; mr <= MR; mr++)
-            for (size_t nr = 1; nr <= 2 * NR; nr++)
-                for (int mode = 0; mode < 6; mode++) {
-                    _Alignas(64) uint8_t a0[QC_Q8GEMM_PACKA_BYTES(KMAX)];
+            for (size_t ni = 0; ni < sizeof nrs / sizeof *nrs; ni++)
+                for (int mode = 0; mode < 7; mode++) {
+                    const size_t kc = kcs[ki], nr = nrs[ni];
                     _Alignas(64) uint8_t a1[QC_Q8GEMM_PACKA_BYTES(KMAX)];
                     _Alignas(64) int8_t w[2 * NR * KMAX]; /* two panels, NR·kc apart */
-                    uint8_t raw[MR * KMAX];
-                    int32_t init[2 * NR], zb[2 * NR], r0[MR], r1[MR];
-                    int32_t c0[MR * 35], c1[MR * 35];
+                    uint8_t raw[MR * RAW];
+                    int32_t init[2 * NR], zb[2 * NR], r1[MR];
+                    int32_t c0[MR * CS], c1[MR * CS];
+                    /* mode 6: the rows read in place, RAW bytes apart (full groups only) */
+                    if (mode == 6 && mr != MR)
+                        continue;
                     const size_t k_real = mode == 2 || mode == 5 ? kc - 1 - (kc / KB) % 7 : kc;
-                    /* mode 3: a = 0 (a' = −128) against b = 127; mode 5: a = 255 against
-                     * alternating ±128/127 */
-                    for (size_t i = 0; i < MR * kc; i++)
+                    /* mode 3: a = 0 against b = 127; mode 5: a = 255 against ±128/127 */
+                    for (size_t i = 0; i < MR * RAW; i++)
                         raw[i] = (uint8_t)(mode == 3 ? 0 : mode == 5 ? 255 : rng_range(0, 255));
-                    qc_q8gemm_packa_6x16c4__scalar(mr, kc, k_real, raw, kc, a0, r0);
-                    qc_q8gemm_packa_6x32c4__avx512vnni(mr, kc, k_real, raw, kc, a1, r1);
-                    for (size_t i = 0; i < MR; i++)
-                        ck_assert_msg(r0[i] == r1[i], "rowsum mr=%zu kc=%zu k=%zu row %zu: %d vs %d",
-                                      mr, kc, k_real, i, r0[i], r1[i]);
+                    qc_q8gemm_packa_12x32c4__avx512vnni(mr, kc, k_real, raw, RAW, a1, r1);
+                    for (size_t i = 0; i < mr; i++) {
+                        int32_t sum = 0;
+                        for (size_t k = 0; k < k_real; k++)
+                            sum += raw[i * RAW + k];
+                        ck_assert_msg(r1[i] == sum, "rowsum mr=%zu kc=%zu k=%zu row %zu: %d vs %d",
+                                      mr, kc, k_real, i, r1[i], sum);
+                    }
                     for (size_t i = 0; i < 2 * NR * kc; i++)
                         w[i] = (int8_t)(mode == 3   ? 127
-                                        : mode >= 4 ? ((i & 1) ? 127 : -128)
+                                        : mode == 4 || mode == 5 ? ((i & 1) ? 127 : -128)
                                                     : rng_range(-128, 127));
+                    if (nr <= NR) /* one panel: what lies beyond it must not matter */
+                        memset(w + NR * kc, 0x5a, NR * kc);
                     for (size_t j = 0; j < 2 * NR; j++) {
                         init[j] = (int32_t)rng();
                         zb[j] = rng_range(-128, 127);
                     }
-                    for (size_t i = 0; i < MR * 35; i++)
+                    for (size_t i = 0; i < MR * CS; i++)
                         c0[i] = c1[i] = (int32_t)rng();
                     const qc_q8gemm_ukernel_params p = {mode & 1 ? init : NULL,
-                                                        mode & 2 ? zb : NULL, r0, NR * kc};
-                    /* the reference takes one panel at a time */
-                    qc_q8gemm_ukernel_6x16c4__scalar(mr, nr < NR ? nr : NR, kc, a0, w, c0, 35, &p);
-                    if (nr > NR) {
-                        const qc_q8gemm_ukernel_params p1 = {mode & 1 ? init + NR : NULL,
-                                                             mode & 2 ? zb + NR : NULL, r0, 0};
-                        qc_q8gemm_ukernel_6x16c4__scalar(mr, nr - NR, kc, a0, w + NR * kc,
-                                                         c0 + NR, 35, &p1);
-                    }
-                    qc_q8gemm_ukernel_6x32c4__avx512vnni(mr, nr, kc, a1, w, c1, 35, &p);
-                    for (size_t i = 0; i < MR * 35; i++)
+                                                        mode & 2 ? zb : NULL, r1, NR * kc,
+                                                        mode == 6 ? RAW : 0};
+                    ukernel12_reference(mr, nr, kc, k_real, raw, RAW, w, &p, c0, CS);
+                    qc_q8gemm_ukernel_12x32c4__avx512vnni(mr, nr, kc, mode == 6 ? raw : a1, w,
+                                                          c1, CS, &p);
+                    for (size_t i = 0; i < MR * CS; i++)
                         ck_assert_msg(c0[i] == c1[i],
                                       "ukernel mr=%zu nr=%zu kc=%zu k=%zu mode=%d at (%zu, %zu): "
-                                      "scalar %d, avx512vnni %d",
-                                      mr, nr, kc, k_real, mode, i / 35, i % 35, c0[i], c1[i]);
+                                      "definition %d, avx512vnni %d",
+                                      mr, nr, kc, k_real, mode, i / CS, i % CS, c0[i], c1[i]);
                 }
 }
 END_TEST
@@ -1719,7 +1755,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);
     tcase_add_test(g, test_qgemm_packa_avx2_equals_scalar);
-    tcase_add_test(g, test_qgemm_ukernel_avx512vnni_equals_scalar);
+    tcase_add_test(g, test_qgemm_ukernel_avx512vnni_equals_definition);
     tcase_add_test(g, test_force_scalar_environment_variable);
     suite_add_tcase(s, g);
     TCase *r = tcase_create("requantize");

@@ -14,6 +14,9 @@
 #define QC_Q8GEMM_MR 6
 #define QC_Q8GEMM_NR 16
 #define QC_Q8GEMM_KB 8
+/* the AVX512-VNNI tile: 12 rows × two panels (24 zmm accumulators, "12x32c4") */
+#define QC_Q8GEMM_MR512 12
+#define QC_Q8GEMM_MR_MAX 12
 /* cache blocking: at most KC k (a multiple of KB) per micro-kernel call; a panel of B is then
  * at most NR·KC = 24 KiB and stays in L1 while the micro-kernel runs down the packed rows */
 #define QC_Q8GEMM_KC 1536
@@ -47,14 +50,16 @@ typedef struct qc_q8gemm_header {
 typedef QC_Q8GEMM_PACKA((*qc_q8gemm_packa_fn));
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__scalar);
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2);
-/* AVX512-VNNI: a' = a − 128 as int8 rows of kc bytes, then MR int32 corrections (eq. G6) */
-QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x32c4__avx512vnni);
+/* AVX512-VNNI: 12 rows of kc bytes, a as it is (eq. G7); at most QC_Q8GEMM_PACKA_BYTES(kc) */
+QC_Q8GEMM_PACKA(qc_q8gemm_packa_12x32c4__avx512vnni);
 
 typedef struct qc_q8gemm_ukernel_params {
     const int32_t *init;   /* nr start values per column; NULL: accumulate onto c */
     const int32_t *zb;     /* nr weight zero points; NULL: all zero */
-    const int32_t *rowsum; /* MR sums of this block's activations a (used only with zb) */
+    const int32_t *rowsum; /* mr sums of this block's activations a (used only with zb) */
     size_t panel_stride;   /* bytes from one NR-column panel of w to the next (nr > NR) */
+    size_t a_stride;       /* 0: a is packed; else bytes between rows of A read as it is
+                            * (only for a table with q8gemm_direct_a, only with mr full) */
 } qc_q8gemm_ukernel_params;
 
 /* c[i][j] = (init ? init[j] : c[i][j]) + Σ_k a'[i][k]·w[k][j] − zb[j]·rowsum[i]
@@ -70,8 +75,9 @@ QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__scalar);
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx2);
 /* the same with AVX-VNNI's vpdpbusd (CPUs that have it; packs A with the AVX2 packa) */
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avxvnni);
-/* 512-bit vpdpbusd over two panels, one zmm per row and panel (packs A with its own packa) */
-QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x32c4__avx512vnni);
+/* 512-bit vpdpbusd, 12 rows × two panels, one zmm per row and panel; unlike the others it
+ * sums a·w, not a'·w (the table's q8gemm_a_offset is 0; packs A with its own packa) */
+QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_12x32c4__avx512vnni);
 
 /* requantize m × n int32 → u8/s8 (see qc_requantize_u8) */
 #define QC_REQUANTIZE_U8(fn)                                                                   \
@@ -149,7 +155,10 @@ typedef struct qc_int8_table {
     const char *isa;
     qc_q8gemm_packa_fn q8gemm_packa;
     qc_q8gemm_ukernel_fn q8gemm_ukernel;
+    size_t q8gemm_mr; /* rows per micro-kernel call: QC_Q8GEMM_MR or QC_Q8GEMM_MR512 */
     size_t q8gemm_nr; /* columns per micro-kernel call: QC_Q8GEMM_NR or 2·QC_Q8GEMM_NR */
+    uint32_t q8gemm_a_offset; /* the kernel sums (a − offset)·w: 128 (a', eq. G3) or 0 */
+    int q8gemm_direct_a;      /* its micro-kernel can read full row groups of A unpacked */
     qc_requantize_u8_fn requantize_u8;
     qc_requantize_s8_fn requantize_s8;
     qc_quantize_u8_fn quantize_u8;

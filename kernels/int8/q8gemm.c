@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#define MR QC_Q8GEMM_MR
+#define MR_MAX QC_Q8GEMM_MR_MAX
 #define NR QC_Q8GEMM_NR
 #define KB QC_Q8GEMM_KB
 #define KC QC_Q8GEMM_KC
@@ -11,13 +11,20 @@
 _Static_assert(sizeof(qc_q8gemm_header) == 64, "the header keeps the panels 64-byte aligned");
 _Static_assert(KC % KB == 0 && KB % 4 == 0, "K blocks hold whole c4 groups");
 
-/* the packed block of A (on the stack): as many MR-row groups as fit in ABLOCK_BYTES, at most
- * MAX_GROUPS; it stays in L2 while the micro-kernel sweeps the panels of B */
+/* the packed block of A (on the stack): as many row groups (the table's q8gemm_mr rows each)
+ * as fit in ABLOCK_BYTES, at most MAX_GROUPS; it stays in L2 while the micro-kernel sweeps
+ * the panels of B */
 #define ABLOCK_BYTES (64 * 1024)
 #define MAX_GROUPS 16
+/* the columns of one pass: as many as keep their kc × NC bytes of panels within NC_BYTES (a
+ * quarter of a Zen 5 core's L2, which A's rows and C also pass through), at most NC_MAX */
+#define NC_BYTES (256 * 1024)
+#define NC_MAX 1024
 struct ablock {
     _Alignas(64) uint8_t bytes[ABLOCK_BYTES];
-    int32_t rowsum[MAX_GROUPS][MR];
+    int32_t rowsum[MAX_GROUPS][MR_MAX];
+    const uint8_t *rows[MAX_GROUPS]; /* each group's first row: packed, or A itself */
+    size_t row_stride[MAX_GROUPS];   /* 0 when packed */
 };
 _Static_assert(QC_Q8GEMM_PACKA_BYTES(KC) <= ABLOCK_BYTES, "one row group fits");
 
@@ -70,22 +77,77 @@ void qc_q8gemm_pack(size_t k, size_t n, const int8_t *b, size_t b_stride_k, size
     }
 }
 
-/* Loop order (GotoBLAS): for each block of kc ≤ KC k, for each block of up to 96 rows of A,
- * pack the block (≤ 64 KiB, stays in L2), then for each 16-column panel of B (kc × 16 bytes,
- * stays in L1) run the micro-kernel down the block's groups of 6 rows. */
+/* Packs rows m0..m1 of A for the K block at k0 into ab, one group of mr_call rows after the
+ * other. A kernel that reads A as it is (q8gemm_direct_a) takes whole groups straight from A
+ * when the block has no k padding and no zero points ask for row sums: for a narrow B (few
+ * column panels) the copy would cost as much as the products. */
+static void prepare_ablock(const qc_int8_table *t, size_t m0, size_t m1, size_t kc,
+                           size_t k_real, const uint8_t *a, size_t a_stride, int has_zb,
+                           size_t pstride, struct ablock *ab)
+{
+    const size_t mr_call = t->q8gemm_mr;
+    const int direct = t->q8gemm_direct_a && !has_zb && k_real == kc;
+    for (size_t i0 = m0, p = 0; i0 < m1; i0 += mr_call, p++) {
+        const size_t mr = m1 - i0 < mr_call ? m1 - i0 : mr_call;
+        if (direct && mr == mr_call) {
+            ab->rows[p] = a + i0 * a_stride;
+            ab->row_stride[p] = a_stride;
+            continue;
+        }
+        ab->rows[p] = ab->bytes + p * pstride;
+        ab->row_stride[p] = 0;
+        t->q8gemm_packa(mr, kc, k_real, a + i0 * a_stride, a_stride, ab->bytes + p * pstride,
+                        ab->rowsum[p]);
+    }
+}
+
+/* What one call of qc_q8gemm shares between its blocks */
+typedef struct gemm_plan {
+    const qc_int8_table *t;
+    const int32_t *colsum, *zbp;
+    const int8_t *panels;
+    size_t kp, kc_max, pstride, mc, nc_block;
+    int has_zb;
+    uint32_t shift, kza; /* eq. G5's column term: shift·colsum[n] + kza·zb[n] */
+} gemm_plan;
+
+/* One block of kc k (starting at k0) × columns n0..n1 × rows m0..m1: pack (or point at) the
+ * rows, then for each row group run the micro-kernel across the block's columns, so the
+ * group's rows stay in L1 while the columns' panels come from L2. */
+static void run_block(const gemm_plan *pl, size_t k0, size_t kc, size_t k_real, size_t m0,
+                      size_t m1, size_t n0, size_t n1, const uint8_t *a, size_t a_stride,
+                      const int32_t *init, int32_t *c, size_t c_stride, struct ablock *ab)
+{
+    const qc_int8_table *t = pl->t;
+    const size_t mr_call = t->q8gemm_mr, nc = t->q8gemm_nr;
+    prepare_ablock(t, m0, m1, kc, k_real, a + k0, a_stride, pl->has_zb, pl->pstride, ab);
+    for (size_t i0 = m0, p = 0; i0 < m1; i0 += mr_call, p++) {
+        const size_t mr = m1 - i0 < mr_call ? m1 - i0 : mr_call;
+        for (size_t j0 = n0; j0 < n1; j0 += nc) {
+            const size_t nr = n1 - j0 < nc ? n1 - j0 : nc;
+            const qc_q8gemm_ukernel_params params = {
+                init != NULL ? init + (j0 - n0) : NULL, pl->has_zb ? pl->zbp + j0 : NULL,
+                ab->rowsum[p], NR * pl->kp, ab->row_stride[p]};
+            t->q8gemm_ukernel(mr, nr, kc, ab->rows[p], pl->panels + j0 * pl->kp + k0 * NR,
+                              c + i0 * c_stride + j0, c_stride, &params);
+        }
+    }
+}
+
+/* Loop order: for each block of kc ≤ KC k, for each block of columns
+ * whose panels fit in L2 (NC_BYTES), for each block of rows of A (packed into ≤ 64 KiB, or
+ * read in place), for each group of 6 or 12 rows, the micro-kernel across the columns (one or
+ * two panels of kc × 16 bytes per call). */
 void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, uint8_t za,
                const void *packed, int32_t *c, size_t c_stride)
 {
-    const qc_int8_table *t = qc_int8_kernels();
     const qc_q8gemm_header *h = packed;
-    const size_t kp = h->kp, np = h->np;
-    const int32_t *colsum = (const int32_t *)((const char *)packed + sizeof *h);
-    const int32_t *zbp = (const int32_t *)((const char *)colsum + sums_bytes(np));
-    const int8_t *panels = (const int8_t *)zbp + sums_bytes(np);
-    const int has_zb = (h->flags & QC_Q8GEMM_HAS_ZB) != 0;
-    const qc_q8gemm_ukernel_fn ukernel = t->q8gemm_ukernel;
-    const qc_q8gemm_packa_fn packa = t->q8gemm_packa;
-    const size_t nc = t->q8gemm_nr; /* columns per call: one or two panels */
+    gemm_plan pl = {.t = qc_int8_kernels(), .kp = h->kp};
+    const size_t np = h->np;
+    pl.colsum = (const int32_t *)((const char *)packed + sizeof *h);
+    pl.zbp = (const int32_t *)((const char *)pl.colsum + sums_bytes(np));
+    pl.panels = (const int8_t *)pl.zbp + sums_bytes(np);
+    pl.has_zb = (h->flags & QC_Q8GEMM_HAS_ZB) != 0;
 
     if (m == 0 || n == 0)
         return;
@@ -95,43 +157,38 @@ void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, 
         return;
     }
     /* K blocks of equal size (multiples of KB), so that no call gets a short tail */
-    const size_t kblocks = (kp + KC - 1) / KC;
-    const size_t kc_max = (kp / KB + kblocks - 1) / kblocks * KB;
-    const size_t pstride = QC_Q8GEMM_PACKA_BYTES(kc_max);
-    size_t groups = ABLOCK_BYTES / pstride;
+    const size_t kp = pl.kp, kblocks = (kp + KC - 1) / KC;
+    pl.kc_max = (kp / KB + kblocks - 1) / kblocks * KB;
+    pl.pstride = round_up(QC_Q8GEMM_PACKA_BYTES(pl.kc_max), 64);
+    size_t groups = ABLOCK_BYTES / pl.pstride;
     if (groups > MAX_GROUPS)
         groups = MAX_GROUPS;
-    const size_t mc = groups * MR;
+    pl.mc = groups * pl.t->q8gemm_mr;
+    const size_t nc = pl.t->q8gemm_nr;
+    pl.nc_block = NC_BYTES / pl.kc_max / nc * nc;
+    if (pl.nc_block < nc)
+        pl.nc_block = nc;
+    if (pl.nc_block > NC_MAX)
+        pl.nc_block = NC_MAX;
+    /* eq. G5: the column term (offset − za)·colsum[n] + K·za·zb[n], all mod 2^32 (offset:
+     * what the kernel takes from a, 128 or 0) */
+    pl.shift = pl.t->q8gemm_a_offset - za;
+    pl.kza = (uint32_t)k * za;
     struct ablock ab;
-    /* eq. G5: the column term (128 − za)·colsum[n] + K·za·zb[n], all mod 2^32 */
-    const uint32_t shift = 128u - za, kza = (uint32_t)k * za;
+    int32_t init[NC_MAX];
 
-    for (size_t k0 = 0; k0 < kp; k0 += kc_max) {
-        const size_t kc = kp - k0 < kc_max ? kp - k0 : kc_max;
+    for (size_t k0 = 0; k0 < kp; k0 += pl.kc_max) {
+        const size_t kc = kp - k0 < pl.kc_max ? kp - k0 : pl.kc_max;
         const size_t k_real = k - k0 < kc ? k - k0 : kc;
-        for (size_t m0 = 0; m0 < m; m0 += mc) {
-            const size_t m1 = m0 + mc < m ? m0 + mc : m;
-            for (size_t i0 = m0, p = 0; i0 < m1; i0 += MR, p++) {
-                const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
-                packa(mr, kc, k_real, a + i0 * a_stride + k0, a_stride, ab.bytes + p * pstride,
-                      ab.rowsum[p]);
-            }
-            for (size_t j0 = 0; j0 < n; j0 += nc) {
-                const size_t nr = n - j0 < nc ? n - j0 : nc;
-                const int8_t *w = panels + j0 * kp + k0 * NR;
-                int32_t init[2 * NR];
-                if (k0 == 0) /* the panels this call reads: np is a multiple of NR */
-                    for (size_t j = 0; j < round_up(nr, NR); j++)
-                        init[j] = (int32_t)(shift * (uint32_t)colsum[j0 + j] +
-                                            kza * (uint32_t)zbp[j0 + j]);
-                for (size_t i0 = m0, p = 0; i0 < m1; i0 += MR, p++) {
-                    const size_t mr = m1 - i0 < MR ? m1 - i0 : MR;
-                    const qc_q8gemm_ukernel_params params = {
-                        k0 == 0 ? init : NULL, has_zb ? zbp + j0 : NULL, ab.rowsum[p], NR * kp};
-                    ukernel(mr, nr, kc, ab.bytes + p * pstride, w, c + i0 * c_stride + j0, c_stride,
-                            &params);
-                }
-            }
+        for (size_t n0 = 0; n0 < n; n0 += pl.nc_block) {
+            const size_t n1 = n - n0 < pl.nc_block ? n : n0 + pl.nc_block;
+            if (k0 == 0) /* the panels these calls read: np is a multiple of NR */
+                for (size_t j = n0; j < round_up(n1, NR); j++)
+                    init[j - n0] = (int32_t)(pl.shift * (uint32_t)pl.colsum[j] +
+                                             pl.kza * (uint32_t)pl.zbp[j]);
+            for (size_t m0 = 0; m0 < m; m0 += pl.mc)
+                run_block(&pl, k0, kc, k_real, m0, m0 + pl.mc < m ? m0 + pl.mc : m, n0, n1, a,
+                          a_stride, k0 == 0 ? init : NULL, c, c_stride, &ab);
         }
     }
 }
