@@ -28,7 +28,7 @@ typedef struct {
     qc_aa_metric aa_metric;
     double aa_budget;
     int64_t aa_images, aa_max_layers;
-    int64_t bias_images; /* empirical bias correction's images */
+    int64_t bias_images; /* empirical bias correction's images; 0 when not given (64) */
     double bias_seconds;
     qc_bias_measurement bias;
     cli_pp_flags pp;
@@ -487,6 +487,10 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
         return cli_usage_error(&command, "--bias-correction empirical measures the error on the calibration images: "
                                "give IMAGES rather than --stats FILE (or --bias-correction analytic, which the "
                                "statistics alone give)");
+    if (o->bias_images && o->q.bias_correction != QC_BIAS_EMPIRICAL)
+        return cli_usage_error(&command, "--bias-images goes with --bias-correction empirical");
+    if (!o->bias_images)
+        o->bias_images = 64;
     if (o->q.bias_correction == QC_BIAS_EMPIRICAL && o->aa_val)
         return cli_usage_error(&command, "--bias-correction empirical does not go with --max-drop or --min-agreement "
                                "(its measurement is of one set of quantized layers); use analytic");
@@ -595,7 +599,7 @@ static int apply_config(int argc, char **argv, quantize_options *o)
 int cmd_quantize(int argc, char **argv)
 {
     quantize_options o = {.select = CLI_SELECT_DEFAULT, .max_drop = -1, .min_agreement = -1, .aa_images = 256,
-                          .aa_max_layers = -1, .bias_images = 64, .common = {.threads = 1}};
+                          .aa_max_layers = -1, .common = {.threads = 1}};
     aa_outcome aa = {0};
     qc_quantize_options_default(&o.q);
     int status = apply_config(argc, argv, &o);

@@ -24,6 +24,8 @@ expect "empirical from a config with --stats is a usage error" 2 "$QCAL" quantiz
 expect "an unknown mode is a usage error" 2 "$QCAL" quantize --bias-correction measured -o "$tmp/x.onnx" \
     models/lenet.onnx "$IMG"
 contains "the error lists the modes" "$tmp/err" "none, analytic or empirical"
+expect "--bias-images without the empirical mode is a usage error" 2 "$QCAL" quantize --bias-images 8 \
+    --bias-correction analytic -o "$tmp/x.onnx" models/lenet.onnx "$IMG"
 if [ -e "$tmp/x.onnx" ]; then bad "refusals leave no file"; else ok "refusals leave no file"; fi
 
 # 2. the same model for any threads and batch, and through its written config
