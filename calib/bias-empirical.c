@@ -241,7 +241,10 @@ static qc_status measure_pass(const qc_graph *g, const qc_stats *s, const qc_qua
     if (st == QC_OK)
         st = qc_graph_copy_bindings(qg, g, err);
     const int threads = run->threads > 0 ? run->threads : 1;
-    measure_ctx m = {.n = qc_pass_count(in, run->limit), .batch = run->batch > 1 ? run->batch : 1};
+    /* a run holds up to --batch inputs, or the model's fixed batch when that is larger */
+    const int64_t fixed = g->n_inputs > 0 ? g->tensors[g->inputs[0]].value.dims[0] : 1;
+    measure_ctx m = {.n = qc_pass_count(in, run->limit), .batch = run->batch > fixed ? run->batch : fixed};
+    m.batch = m.batch > 1 ? m.batch : 1;
     watch *w = malloc((size_t)n_ready * sizeof *w);
     worker_ctx *wc = malloc((size_t)threads * sizeof *wc);
     m.pending = calloc((size_t)threads, sizeof *m.pending);
