@@ -186,6 +186,23 @@ typedef enum { QC_FORMAT_QDQ = 0, QC_FORMAT_QOPERATOR = 1, QC_FORMAT_FAKEQUANT =
  * DequantizeLinear only on the inputs of Conv, Gemm and MatMul (TensorRT fuses the rest and
  * propagates the scales itself). */
 typedef enum { QC_TARGET_GENERIC = 0, QC_TARGET_TENSORRT = 1 } qc_target;
+
+/* Bias correction (rule Q15): none; analytic, from the statistics' FP32 input means; or
+ * empirical, from the quantized network's own inputs measured on calibration images
+ * (qc_bias_measure, whose result the options carry). */
+typedef enum { QC_BIAS_NONE = 0, QC_BIAS_ANALYTIC = 1, QC_BIAS_EMPIRICAL = 2 } qc_bias_mode;
+const char *qc_bias_mode_name(qc_bias_mode m); /* "none", "analytic", "empirical" */
+bool qc_bias_mode_parse(const char *name, qc_bias_mode *out);
+
+/* What the empirical mode measured: per FP32 node, the mean over the images and output
+ * positions of the quantized input each weight tap reads (C_in x taps values, zero padding
+ * included), or NULL where nothing was measured (that bias is left as it is). */
+typedef struct {
+    double **tap_means; /* n_nodes entries */
+    int n_nodes;
+    int64_t images;     /* how many images the means are over */
+    int passes;         /* runs over the images it took (layers in topological order) */
+} qc_bias_measurement;
 #define QC_TARGET_COUNT 2
 
 /* Which node an override applies to; also its precedence, lowest first: an override by name
@@ -246,8 +263,9 @@ typedef struct {
     qc_granularity activations; /* tensor, or compensated: per-channel activation scales
                                    folded into the next layer's weights (rule Q14); needs
                                    per-channel statistics */
-    bool bias_correction;       /* Conv and Gemm biases less the mean error of their
+    qc_bias_mode bias_correction; /* Conv and Gemm biases less the mean error of their
                                    quantized weights (rule Q15) */
+    const qc_bias_measurement *bias_measured; /* the empirical mode's input means (not owned) */
     qc_target target;           /* generic, or tensorrt (rule Q16) */
     const qc_node_override *overrides; /* per-node settings over these (not owned) */
     int n_overrides;
@@ -256,6 +274,18 @@ typedef struct {
 /* gemmlowp, per tensor, 8/8 bits, half-even (weights and activations), minmax, qdq, nothing
  * excluded */
 void qc_quantize_options_default(qc_quantize_options *o);
+
+/* Empirical bias correction (bias-empirical.c, eq. Q15b): runs the model quantized as o says
+ * (FakeQuantize, the same parameters) over the inputs of in, and measures, for every Conv and
+ * Gemm with a bias that o quantizes, the mean of the quantized input it reads per weight tap.
+ * Layers in topological order: a layer is measured once every corrected layer before it has
+ * its correction, so each pass measures the layers whose predecessors are all done. The
+ * sums are per input, added in input order: the same means for any threads and batch.
+ * run: limit, batch, threads. Free *out with qc_bias_measurement_free. */
+qc_status qc_bias_measure(const qc_graph *fp32, const qc_stats *s, const qc_quantize_options *o,
+                          const qc_pass_inputs *in, const qc_gather_options *run, qc_bias_measurement *out,
+                          qc_error *err);
+void qc_bias_measurement_free(qc_bias_measurement *m);
 const char *qc_qformat_name(qc_qformat f);            /* "qdq", "qoperator", "fakequant" */
 bool qc_qformat_parse(const char *name, qc_qformat *out);
 const char *qc_target_name(qc_target t);              /* "generic", "tensorrt" */

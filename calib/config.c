@@ -146,6 +146,19 @@ static qc_status get_bool(const reader *r, const char *where, const cJSON *v, bo
     return QC_OK;
 }
 
+/* "none", "analytic" or "empirical"; true and false as the files before the modes wrote them
+ * (true: analytic). */
+static qc_status get_bias_mode(const reader *r, const cJSON *v, qc_bias_mode *out)
+{
+    if (cJSON_IsBool(v)) {
+        *out = cJSON_IsTrue(v) ? QC_BIAS_ANALYTIC : QC_BIAS_NONE;
+        return QC_OK;
+    }
+    if (!cJSON_IsString(v) || !qc_bias_mode_parse(v->valuestring, out))
+        return bad_key(r, "", v->string, "takes none, analytic or empirical");
+    return QC_OK;
+}
+
 static qc_status get_bits(const reader *r, const char *where, const cJSON *v, int *out)
 {
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < QC_BITS_MIN ||
@@ -378,7 +391,7 @@ static qc_status read_global(const reader *r, const cJSON *it, qc_config *c)
         st = get_named(r, "", it, "generic or tensorrt", &x, parse_target);
         o->target = (qc_target)x;
     } else if (!strcmp(k, "bias_correction")) {
-        st = get_bool(r, "", it, &o->bias_correction);
+        st = get_bias_mode(r, it, &o->bias_correction);
     } else if (!strcmp(k, "exclude")) {
         st = read_excludes(r, it, c);
     } else if (!strcmp(k, "overrides")) {
@@ -523,7 +536,7 @@ char *qc_config_json(const qc_quantize_options *o)
               cJSON_AddBoolToObject(root, "input_compensation", o->activations == QC_GRANULARITY_COMPENSATED) &&
               cJSON_AddStringToObject(root, "format", qc_qformat_name(o->format)) &&
               cJSON_AddStringToObject(root, "target", qc_target_name(o->target)) &&
-              cJSON_AddBoolToObject(root, "bias_correction", o->bias_correction) &&
+              cJSON_AddStringToObject(root, "bias_correction", qc_bias_mode_name(o->bias_correction)) &&
               (ex = cJSON_AddArrayToObject(root, "exclude"));
     for (int i = 0; ok && i < o->n_exclude; i++) {
         cJSON *s = cJSON_CreateString(o->exclude[i]);

@@ -134,6 +134,18 @@ qc_status qz_report_add(qz *q, const char *tensor, const char *role, int n_chann
  * false (out untouched) when it does not apply: another op, no statistics of the input. */
 bool qz_correct_bias(const qz *q, const qc_node *n, int wt, const float *bias, int64_t m, float *out);
 
+/* The layers bias correction handles: Conv (1 to 3 spatial dimensions) and Gemm on a 2-D
+ * input without transA, alpha or beta; their shapes from the graph's static ones. */
+#define QZ_BIAS_MAX_DIMS 3
+typedef struct {
+    bool conv, trans;           /* trans: weights w[c][j…] (Conv, Gemm transB), else w[j][c] */
+    int64_t cout, cin_g, group, cin, taps;
+    int sp;                     /* Conv: spatial dimensions */
+    int64_t in[QZ_BIAS_MAX_DIMS], out[QZ_BIAS_MAX_DIMS], k[QZ_BIAS_MAX_DIMS];
+    int64_t stride[QZ_BIAS_MAX_DIMS], dil[QZ_BIAS_MAX_DIMS], begin[QZ_BIAS_MAX_DIMS]; /* begin: padding */
+} qz_bias_layer;
+bool qz_bias_layer_of(const qc_graph *g, const qc_node *n, qz_bias_layer *l);
+
 /* ---- building the new graph (quantize-graph.c) ---- */
 
 /* The plain copy of FP32 tensor t in ng (a constant copied on first use); -1 out of memory. */

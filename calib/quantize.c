@@ -609,8 +609,8 @@ static qc_status set_metadata(qz *q)
     META("qcal.per_channel", o->weights == QC_GRANULARITY_CHANNEL ? "true" : "false");
     META("qcal.reduce_range", o->reduce_range ? "true" : "false");
     META("qcal.round", qc_round_mode_name(o->round));
-    if (o->bias_correction)
-        META("qcal.bias_correction", "true");
+    if (o->bias_correction != QC_BIAS_NONE)
+        META("qcal.bias_correction", qc_bias_mode_name(o->bias_correction));
     if (o->act_round != QC_ROUND_HALF_EVEN)
         META("qcal.act_round", qc_round_mode_name(o->act_round));
     if (o->activations == QC_GRANULARITY_COMPENSATED)
@@ -717,6 +717,14 @@ static qc_status check_options(const qc_graph *g, const qc_quantize_options *o, 
         return qc_fail(err, QC_ERR_USAGE, "the tensorrt target takes the qdq format with one scale per activation "
                        "(TensorRT's explicit quantization), not %s%s", qc_qformat_name(o->format),
                        o->activations != QC_GRANULARITY_TENSOR ? " with input compensation" : "");
+    if ((unsigned)o->bias_correction > QC_BIAS_EMPIRICAL)
+        return qc_fail(err, QC_ERR_USAGE, "unknown bias correction");
+    if (o->bias_correction == QC_BIAS_EMPIRICAL && o->activations == QC_GRANULARITY_COMPENSATED)
+        return qc_fail(err, QC_ERR_USAGE, "empirical bias correction does not go with input compensation "
+                       "(the compensated layers' weights carry their input's scales); use analytic");
+    if (o->bias_correction == QC_BIAS_EMPIRICAL && (!o->bias_measured || o->bias_measured->n_nodes != g->n_nodes))
+        return qc_fail(err, QC_ERR_USAGE, "empirical bias correction needs its measurement on the calibration "
+                       "images (qc_bias_measure) of this model");
     if (o->activations == QC_GRANULARITY_COMPENSATED && o->format == QC_FORMAT_QOPERATOR)
         return qc_fail(err, QC_ERR_USAGE,
                        "input compensation needs the qdq or fakequant format: its activations have a scale "

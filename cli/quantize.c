@@ -28,6 +28,9 @@ typedef struct {
     qc_aa_metric aa_metric;
     double aa_budget;
     int64_t aa_images, aa_max_layers;
+    int64_t bias_images; /* empirical bias correction's images; 0 when not given (64) */
+    double bias_seconds;
+    qc_bias_measurement bias;
     cli_pp_flags pp;
     cli_common common;
 } quantize_options;
@@ -42,6 +45,11 @@ typedef struct {
 static bool parse_format(const char *v, void *format)
 {
     return qc_qformat_parse(v, format);
+}
+
+static bool parse_bias_mode(const char *v, void *mode)
+{
+    return qc_bias_mode_parse(v, mode);
 }
 
 static bool parse_round(const char *v, void *mode)
@@ -90,9 +98,14 @@ static const cli_option rows[] = {
      .expects = "qdq, qoperator or fakequant",
      .help = "qdq (QuantizeLinear/DequantizeLinear around FP32 ops, default), qoperator (QLinearConv, "
              "QLinearMatMul, com.microsoft QLinear*), fakequant (FP32 with quantize-dequantize, any bit width)"},
-    {"--bias-correction", .kind = CLI_FLAG, FIELD(q.bias_correction),
-     .help = "Conv and Gemm biases less the mean error their quantized weights add, from the statistics "
-             "(per-channel input means)"},
+    {"--bias-correction", .kind = CLI_CUSTOM, FIELD(q.bias_correction), .arg = "analytic|empirical",
+     .parse = parse_bias_mode, .expects = "none, analytic or empirical",
+     .help = "Conv and Gemm biases less the mean error their quantized weights add: empirical measures it "
+             "layer by layer on the quantized model's own inputs over IMAGES (not with --stats); analytic "
+             "from the statistics' FP32 input means"},
+    {"--bias-images", .kind = CLI_INT64, FIELD(bias_images), .arg = "N", .min = 1, .max = INT64_MAX,
+     .expects = "a positive count",
+     .help = "empirical bias correction: the first N calibration images (default 64)"},
     {"--allow-partial", .kind = CLI_FLAG, FIELD(allow_partial),
      .help = "with --stats: use a partial merge of shards (a warning instead of exit 3)"},
     {"--config", .kind = CLI_STRING, FIELD(config_path), .arg = "FILE",
@@ -198,6 +211,10 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
            o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
            o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
            (long long)o->skipped.count, runnable ? "true" : "false");
+    printf("\"bias_correction\": \"%s\", ", qc_bias_mode_name(o->q.bias_correction));
+    if (o->q.bias_correction == QC_BIAS_EMPIRICAL)
+        printf("\"bias_images\": %lld, \"bias_passes\": %d, \"bias_seconds\": %.3f, ", (long long)o->bias.images,
+               o->bias.passes, o->bias_seconds);
     char *config = qc_config_json(&o->q);
     printf("\"config\": %s, \"tensors\": [", config ? config : "null");
     free(config);
@@ -466,6 +483,17 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
                                "--act-round %s: the %s format quantizes activations with ONNX QuantizeLinear, "
                                "which rounds half to even; only --format fakequant carries another rounding",
                                qc_round_mode_name(o->q.act_round), qc_qformat_name(o->q.format));
+    if (o->q.bias_correction == QC_BIAS_EMPIRICAL && o->stats_file)
+        return cli_usage_error(&command, "--bias-correction empirical measures the error on the calibration images: "
+                               "give IMAGES rather than --stats FILE (or --bias-correction analytic, which the "
+                               "statistics alone give)");
+    if (o->bias_images && o->q.bias_correction != QC_BIAS_EMPIRICAL)
+        return cli_usage_error(&command, "--bias-images goes with --bias-correction empirical");
+    if (!o->bias_images)
+        o->bias_images = 64;
+    if (o->q.bias_correction == QC_BIAS_EMPIRICAL && o->aa_val)
+        return cli_usage_error(&command, "--bias-correction empirical does not go with --max-drop or --min-agreement "
+                               "(its measurement is of one set of quantized layers); use analytic");
     if (o->allow_partial && !o->stats_file)
         return cli_usage_error(&command, "--allow-partial goes with --stats FILE");
     int status = cli_select_check(&o->select, &command);
@@ -505,6 +533,32 @@ static int load_statistics(quantize_options *o, const char *const *pos, const qc
         return status;
     *pp = (*s)->pp;
     return QC_OK;
+}
+
+/* Empirical bias correction: the first --bias-images of IMAGES as selected, preprocessed as
+ * the statistics were (pp), measured layer by layer; o->q carries the result. Prints what
+ * goes wrong; returns the exit status. */
+static int measure_bias(quantize_options *o, const char *images, const qc_graph *g, const qc_stats *s,
+                        const qc_preprocess *pp)
+{
+    qc_image_set set = {0};
+    int status = cli_open_images(&set, images, NULL, &o->select);
+    if (status != QC_OK)
+        return status;
+    qc_error err;
+    qc_pass_inputs in = {.set = &set, .pp = pp};
+    qc_gather_options run = {.limit = o->select.limit < o->bias_images ? o->select.limit : o->bias_images,
+                             .batch = o->select.batch, .shard_n = 1, .threads = o->common.threads,
+                             .skip_bad = o->select.skip_bad};
+    double start = cli_now();
+    status = cli_status(qc_bias_measure(g, s, &o->q, &in, &run, &o->bias, &err), &err);
+    o->bias_seconds = cli_now() - start;
+    qc_image_set_free(&set);
+    o->q.bias_measured = &o->bias;
+    if (status == QC_OK && !o->common.quiet && !o->common.json)
+        fprintf(stderr, "bias correction: measured on %lld images, %d passes over them (%.1f s)\n",
+                (long long)o->bias.images, o->bias.passes, o->bias_seconds);
+    return status;
 }
 
 /* The value of option name in argv (its last), as "--name VALUE" or "--name=VALUE"; NULL. */
@@ -575,6 +629,8 @@ int cmd_quantize(int argc, char **argv)
         goto end;
     if (o.aa_val && (status = run_accuracy_aware(&o, pos[0], g, s, &pp, &aa)) != QC_OK)
         goto end;
+    if (o.q.bias_correction == QC_BIAS_EMPIRICAL && (status = measure_bias(&o, pos[1], g, s, &pp)) != QC_OK)
+        goto end;
     status = qc_quantize(g, s, &o.q, &qg, &report, &err);
     if (status == QC_OK && (status = qc_graph_set_meta(qg, "qcal.version", QCAL_VERSION)) != QC_OK)
         snprintf(err.msg, sizeof err.msg, "out of memory");
@@ -617,6 +673,7 @@ end:
     qc_config_free(&o.config);
     qc_quantize_report_free(&report);
     qc_aa_result_free(&aa.r);
+    qc_bias_measurement_free(&o.bias);
     qc_model_card_free(&card);
     free(card_json);
     qc_graph_destroy(qg);
