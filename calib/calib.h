@@ -251,6 +251,9 @@ typedef struct {
     qc_target target;           /* generic, or tensorrt (rule Q16) */
     const qc_node_override *overrides; /* per-node settings over these (not owned) */
     int n_overrides;
+    const struct qc_auto_choice *auto_choices; /* --method auto: each listed tensor's range
+                                   method and parameters, over `method` (not owned) */
+    int n_auto_choices;
 } qc_quantize_options;
 
 /* gemmlowp, per tensor, 8/8 bits, half-even (weights and activations), minmax, qdq, nothing
@@ -322,6 +325,8 @@ typedef struct {
     bool compensated;   /* weights times their input's channel scales (Q14): the range and
                            the parameters are those of the compensated values */
     int axis;           /* per-channel weights: the axis of the channels in the tensor; −1 */
+    char *range_of;     /* owned: activations, the tensor whose statistics gave the range (it,
+                           or the one it shares parameters with); NULL for the others */
 } qc_quantized_tensor;
 typedef struct {
     int n;
@@ -577,6 +582,58 @@ double qc_eval_min_sqnr(const qc_stats *s, const qc_layer_error *layers, int *wh
  * tensor's error and codes to v[k].layers. model names the model in messages. */
 qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats *s, const float *inputs,
                          int64_t images, qc_eval_variant *v, int n_variants, qc_error *err);
+
+/* ---- per-tensor choice of the range method (method-auto.c, docs/qparams.md Q17) ---------
+ *
+ * `--method auto`: for each float activation that the statistics hold (with histograms),
+ * every candidate range is tried on the nodes that read the tensor, each run alone with its
+ * weights fake-quantized, on FP32 values of the calibration images; the candidate whose
+ * readers' outputs are nearest FP32 (Σ over readers of Σ(y − ŷ)² / Σ y²) is chosen. */
+
+#define QC_AUTO_CANDIDATES 9
+typedef struct {
+    qc_range_method method;
+    qc_range_params range;  /* its n_std or percentile; bits are the activations' */
+} qc_auto_candidate;
+
+/* minmax, avgstd n = 2, 3, 4, percentile 99.9, 99.99, 99.999, entropy, mse: in this order,
+ * which breaks ties (the first wins). */
+const qc_auto_candidate *qc_auto_candidates(void);
+/* "minmax", "avgstd(3)", "percentile(99.99)" */
+void qc_auto_candidate_name(const qc_auto_candidate *c, char *buf, size_t size);
+
+typedef struct qc_auto_choice {
+    char *tensor;                      /* owned */
+    int choice;                        /* index of the candidate chosen */
+    qc_range_method method;            /* the candidate's, with bits = act_bits */
+    qc_range_params range;
+    double error[QC_AUTO_CANDIDATES];  /* readers' relative squared error; NaN: the candidate
+                                          gives no range for the tensor */
+    float lo[QC_AUTO_CANDIDATES], hi[QC_AUTO_CANDIDATES]; /* each candidate's range */
+} qc_auto_choice;
+
+typedef struct {
+    int n;
+    qc_auto_choice *choices;           /* owned: the inputs, then in node order */
+    int64_t images;
+} qc_auto_result;
+
+typedef struct {
+    const qc_graph *fp32;              /* prepared, BatchNorm folded */
+    const qc_stats *stats;             /* with histograms */
+    const qc_quantize_options *q;      /* scheme, bits, weights' granularity and rounding */
+    const float *inputs;               /* n images of stride floats (batch 1) */
+    int64_t n, stride;
+    int threads;                       /* the result does not depend on them */
+} qc_auto_options;
+
+/* The choice for every activation. Errors: statistics without histograms, a model with more
+ * than one image input (QC_ERR_USAGE); a node that cannot run alone (QC_ERR_INPUT). res is
+ * freed by qc_auto_result_free even on error. */
+qc_status qc_method_auto(const qc_auto_options *o, qc_auto_result *res, qc_error *err);
+void qc_auto_result_free(qc_auto_result *res);
+/* The choice for tensor, or NULL. */
+const qc_auto_choice *qc_auto_find(const qc_auto_choice *c, int n, const char *tensor);
 
 /* ---- accuracy-aware quantization (accuracy-aware.c, docs/quantization.md) ---------------
  *
