@@ -634,6 +634,15 @@ qc_status qc_method_auto(const qc_auto_options *o, qc_auto_result *res, qc_error
 void qc_auto_result_free(qc_auto_result *res);
 /* The choice for tensor, or NULL. */
 const qc_auto_choice *qc_auto_find(const qc_auto_choice *c, int n, const char *tensor);
+/* The images qc_method_auto runs: the first k of a class-balanced order of set (qc_aa_subset),
+ * decoded by pp for input in into *pixels (malloc'd, *n images); on threads. */
+#define QC_AUTO_IMAGES 64 /* the default k */
+qc_status qc_auto_load_images(const qc_image_set *set, const qc_preprocess *pp, const qc_image_input *in, int64_t k,
+                              int threads, float **pixels, int64_t *n, qc_error *err);
+/* Where a method is listed with auto (compare's variants, the report): a range method or
+ * QC_METHOD_AUTO, named "auto". */
+#define QC_METHOD_AUTO ((qc_range_method)QC_RANGE_COUNT)
+const char *qc_method_name(qc_range_method m);
 
 /* ---- accuracy-aware quantization (accuracy-aware.c, docs/quantization.md) ---------------
  *

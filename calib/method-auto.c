@@ -545,3 +545,41 @@ qc_status qc_method_auto(const qc_auto_options *ao, qc_auto_result *res, qc_erro
         qc_auto_result_free(res);
     return st;
 }
+
+const char *qc_method_name(qc_range_method m)
+{
+    return m == QC_METHOD_AUTO ? "auto" : qc_range_method_name(m);
+}
+
+qc_status qc_auto_load_images(const qc_image_set *set, const qc_preprocess *pp, const qc_image_input *in, int64_t k,
+                              int threads, float **pixels, int64_t *n, qc_error *err)
+{
+    const int64_t stride = (int64_t)in->channels * in->height * in->width, total = set->n_items;
+    int *labels = malloc(sizeof *labels * (size_t)(total + 1));
+    int64_t *index = malloc(sizeof *index * (size_t)(total + 1));
+    qc_image_set subset = *set;
+    k = k < total ? k : total;
+    subset.items = malloc(sizeof *subset.items * (size_t)(k + 1));
+    *pixels = malloc(sizeof **pixels * (size_t)(k * stride + 1));
+    *n = 0;
+    qc_status st = labels && index && subset.items && *pixels ? QC_OK : qc_fail(err, QC_ERR_IO, "out of memory");
+    for (int64_t i = 0; st == QC_OK && i < total; i++)
+        labels[i] = set->items[i].label;
+    if (st == QC_OK && (k = qc_aa_subset(labels, total, k, index)) < 0)
+        st = qc_fail(err, QC_ERR_IO, "out of memory");
+    if (st == QC_OK) {
+        for (int64_t i = 0; i < k; i++)
+            subset.items[i] = set->items[index[i]];
+        subset.n_items = (int)k;
+        st = qc_eval_load_images(&subset, pp, k, in, threads, *pixels, err);
+    }
+    *n = st == QC_OK ? k : 0;
+    if (st != QC_OK) {
+        free(*pixels);
+        *pixels = NULL;
+    }
+    free(labels);
+    free(index);
+    free(subset.items);
+    return st;
+}

@@ -69,6 +69,7 @@ typedef struct {
     variant_result var[MAX_VARIANTS];
     qc_eval_variant ev[MAX_VARIANTS]; /* owned: the quantized graphs and their layers' errors */
     qc_aa_result sens[MAX_VARIANTS];  /* owned: --sensitivity's ranking */
+    qc_auto_result autos[MAX_VARIANTS]; /* owned: the ranges of a variant of method auto */
 } model_result;
 
 /* ---- running a graph over the decoded images ------------------------------------------------ */
@@ -124,6 +125,7 @@ static void model_free(model_result *m, int n_variants)
         free(m->var[k].logits);
         qc_eval_variant_free(&m->ev[k]);
         qc_aa_result_free(&m->sens[k]);
+        qc_auto_result_free(&m->autos[k]);
     }
     qc_stats_destroy(m->stats);
     qc_graph_destroy(m->g);
@@ -185,13 +187,59 @@ static void variant_options(const compare_options *o, const variant_spec *vs, qc
     qo->format = QC_FORMAT_QDQ;
 }
 
+/* Variant k's options for model m: method auto takes the ranges chosen for m. */
+static void model_variant_options(const model_result *m, int k, const compare_options *o, qc_quantize_options *qo)
+{
+    variant_options(o, &o->v[k], qo);
+    if (o->v[k].method == QC_METHOD_AUTO) {
+        qo->method = QC_RANGE_MINMAX;
+        qo->auto_choices = m->autos[k].choices;
+        qo->n_auto_choices = m->autos[k].n;
+    }
+}
+
+/* The ranges of each variant of method auto, chosen on a class-balanced subset of CALIB (as
+ * quantize --method auto does). */
+static int choose_auto_ranges(model_result *m, const char *calib, const compare_options *o, const qc_preprocess *pp)
+{
+    int k = 0;
+    while (k < o->n && o->v[k].method != QC_METHOD_AUTO)
+        k++;
+    if (k == o->n)
+        return QC_OK;
+    qc_error err;
+    qc_image_set set = {0};
+    float *pixels = NULL;
+    int64_t n = 0;
+    int status = cli_open_images(&set, calib, NULL, &(cli_image_select){0});
+    if (status == QC_OK && set.n_items > o->calib_limit)
+        set.n_items = (int)o->calib_limit; /* the images the statistics were gathered on */
+    if (status == QC_OK)
+        status = cli_status(qc_auto_load_images(&set, pp, &m->in, QC_AUTO_IMAGES, o->common.threads, &pixels, &n, &err),
+                            &err);
+    for (; k < o->n && status == QC_OK; k++) {
+        if (o->v[k].method != QC_METHOD_AUTO)
+            continue;
+        qc_quantize_options qo;
+        variant_options(o, &o->v[k], &qo);
+        qo.method = QC_RANGE_MINMAX;
+        qc_auto_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = pixels, .n = n,
+                              .stride = (int64_t)m->channels * m->height * m->width, .threads = o->common.threads};
+        if ((status = qc_method_auto(&ao, &m->autos[k], &err)) != QC_OK)
+            cli_error("%s (%s): %s", m->path, o->v[k].name, err.msg);
+    }
+    free(pixels);
+    qc_image_set_free(&set);
+    return status;
+}
+
 /* --sensitivity: variant k's quantized nodes ranked as quantize --max-drop/--min-agreement
  * ranks them, on the FP32 logits already computed. */
 static int rank_variant(model_result *m, int k, const compare_options *o)
 {
     qc_error err;
     qc_quantize_options qo;
-    variant_options(o, &o->v[k], &qo);
+    model_variant_options(m, k, o, &qo);
     qc_aa_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = m->pixels, .n = m->n,
                         .stride = (int64_t)m->channels * m->height * m->width, .labels = m->labels,
                         .fp32_logits = m->fp32_logits, .classes = m->classes,
@@ -210,7 +258,7 @@ static int run_variant(model_result *m, int k, const compare_options *o)
     variant_result *v = &m->var[k];
     qc_error err;
     qc_quantize_options qo;
-    variant_options(o, vs, &qo);
+    model_variant_options(m, k, o, &qo);
     int status = qc_eval_variant_create(m->g, m->stats, &qo, vs->name, &m->ev[k], &err);
     if (status != QC_OK) {
         cli_error("%s (%s): %s", m->path, vs->name, err.msg);
@@ -255,7 +303,8 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
     if (!m->fp32_logits)
         return cli_out_of_memory();
     if ((status = run_graph(m, m->g, o->common.threads, m->fp32_logits, &m->fp32_seconds, "fp32",
-                            o->common.quiet)) != QC_OK)
+                            o->common.quiet)) != QC_OK ||
+        (status = choose_auto_ranges(m, calib, o, &pp)) != QC_OK)
         return status;
     for (int64_t i = 0; i < m->n; i++)
         m->fp32_correct += m->labels[i] >= 0 && qc_argmax(m->fp32_logits + i * m->classes, m->classes) == m->labels[i];
@@ -507,7 +556,7 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         printf(", \"scheme\": \"%s\", \"granularity\": \"%s\", \"method\": \"%s\", \"bits\": %d}",
                qc_scheme_name(o->v[k].scheme),
                qc_granularity_name(o->v[k].granularity),
-               qc_range_method_name(o->v[k].method), o->v[k].bits);
+               qc_method_name(o->v[k].method), o->v[k].bits);
     }
     printf("],\n \"models\": [");
     for (int mi = 0; mi < n_models; mi++) {
@@ -606,7 +655,9 @@ static const cli_option rows[] = {
     {"--granularity", .kind = CLI_STRING, FIELD(grans), .arg = "LIST",
      .help = "tensor, channel (weights per output channel) or compensated (per-channel weights and input "
              "compensation, as quantize --input-compensation)"},
-    {"--methods", .kind = CLI_STRING, FIELD(methods), .arg = "LIST"},
+    {"--methods", .kind = CLI_STRING, FIELD(methods), .arg = "LIST",
+     .help = "minmax, avg, avgstd, meanstd, percentile, entropy, mse, or auto (per tensor, as quantize --method "
+             "auto, chosen on CALIB; not with --stats)"},
     {"--bits", .kind = CLI_STRING, FIELD(bits), .arg = "LIST"},
     {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select), .usage = "[--limit N] [--sample N [--seed S]] [--skip-bad]"},
     {"--calib-limit", .kind = CLI_INT64, FIELD(calib_limit), .arg = "N", .min = 1, .max = INT64_MAX,
@@ -688,6 +739,15 @@ static int parse_list(const char *option, const char *list, const char *every, c
     return n;
 }
 
+/* A range method, or auto */
+static bool parse_method_item(const char *v, void *method)
+{
+    if (strcmp(v, "auto"))
+        return cli_parse_method(v, method);
+    *(qc_range_method *)method = QC_METHOD_AUTO;
+    return true;
+}
+
 static int build_variants(compare_options *o)
 {
     char every_method[256] = "";
@@ -704,11 +764,15 @@ static int build_variants(compare_options *o)
                                       "tensor, channel, compensated or all", parse_granularity_item, grans,
                                       sizeof *grans);
     int nm = ng < 0 ? -1 : parse_list("--methods", o->methods, every_method,
-                                      "minmax, avg, avgstd, meanstd, percentile, entropy, mse or all",
-                                      cli_parse_method, methods, sizeof *methods);
+                                      "minmax, avg, avgstd, meanstd, percentile, entropy, mse, auto or all",
+                                      parse_method_item, methods, sizeof *methods);
     int nb = nm < 0 ? -1 : parse_list("--bits", o->bits, "", "bit widths from 2 to 8", parse_bits, bits, sizeof *bits);
     if (nb < 0)
         return QC_ERR_USAGE;
+    for (int a = 0; a < nm; a++)
+        if (methods[a] == QC_METHOD_AUTO && o->stats_file)
+            return cli_usage_error(&command, "--methods auto measures its candidates on the CALIB images: give CALIB, "
+                                             "not --stats");
     if (ns * ng * nm * nb > MAX_VARIANTS)
         return cli_usage_error(&command, "at most %d variants", MAX_VARIANTS);
     /* the method and the width are in the name only when the grid has more than the default */
@@ -724,7 +788,7 @@ static int build_variants(compare_options *o)
                                        qc_granularity_name(v->granularity));
                     if (name_method)
                         len += snprintf(v->name + len, sizeof v->name - (size_t)len, "/%s",
-                                        qc_range_method_name(v->method));
+                                        qc_method_name(v->method));
                     if (name_bits)
                         snprintf(v->name + len, sizeof v->name - (size_t)len, "/%dbit", v->bits);
                 }

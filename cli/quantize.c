@@ -440,43 +440,24 @@ static int run_method_auto(quantize_options *o, const char *model, const char *i
                                          "--method percentile' (or entropy, mse), or give IMAGES without --stats");
     qc_error err;
     qc_image_input in = {0};
-    qc_image_set set = {0}, subset = {0};
+    qc_image_set set = {0};
     float *pixels = NULL;
-    int *labels = NULL;
-    int64_t *index = NULL;
+    int64_t n = 0;
     int status = qc_image_input_of(g, model, "quantize", false, &in, &err);
     if (status != QC_OK)
         cli_error("%s", err.msg);
     else
         status = cli_open_images(&set, images, NULL, &o->select);
-    const int64_t stride = (int64_t)in.channels * in.height * in.width, n = set.n_items;
-    int64_t k = n < o->auto_images ? n : o->auto_images;
-    if (status == QC_OK && (!(labels = malloc(sizeof *labels * (size_t)(n + 1))) ||
-                            !(index = malloc(sizeof *index * (size_t)(n + 1))) ||
-                            !(subset.items = malloc(sizeof *subset.items * (size_t)(k + 1))) ||
-                            !(pixels = malloc(sizeof *pixels * (size_t)(k * stride + 1)))))
-        status = cli_out_of_memory();
-    for (int64_t i = 0; status == QC_OK && i < n; i++)
-        labels[i] = set.items[i].label;
-    if (status == QC_OK) {
-        k = qc_aa_subset(labels, n, k, index);
-        subset.root = set.root;
-        subset.n_items = (int)k;
-        for (int64_t i = 0; i < k; i++)
-            subset.items[i] = set.items[index[i]];
-        if ((status = qc_eval_load_images(&subset, pp, k, &in, o->common.threads, pixels, &err)) != QC_OK)
-            cli_error("%s", err.msg);
-    }
-    qc_auto_options ao = {.fp32 = g, .stats = s, .q = &o->q, .inputs = pixels, .n = k, .stride = stride,
-                          .threads = o->common.threads};
+    if (status == QC_OK &&
+        (status = qc_auto_load_images(&set, pp, &in, o->auto_images, o->common.threads, &pixels, &n, &err)) != QC_OK)
+        cli_error("%s", err.msg);
+    qc_auto_options ao = {.fp32 = g, .stats = s, .q = &o->q, .inputs = pixels, .n = n,
+                          .stride = (int64_t)in.channels * in.height * in.width, .threads = o->common.threads};
     if (status == QC_OK && (status = qc_method_auto(&ao, &o->auto_result, &err)) != QC_OK)
         cli_error("%s: %s", model, err.msg);
     o->q.auto_choices = o->auto_result.choices;
     o->q.n_auto_choices = o->auto_result.n;
     free(pixels);
-    free(labels);
-    free(index);
-    free(subset.items);
     qc_image_set_free(&set);
     return status;
 }
@@ -670,7 +651,7 @@ static int apply_config(int argc, char **argv, quantize_options *o)
 int cmd_quantize(int argc, char **argv)
 {
     quantize_options o = {.select = CLI_SELECT_DEFAULT, .max_drop = -1, .min_agreement = -1, .aa_images = 256,
-                          .aa_max_layers = -1, .auto_images = 64, .common = {.threads = 1}};
+                          .aa_max_layers = -1, .auto_images = QC_AUTO_IMAGES, .common = {.threads = 1}};
     aa_outcome aa = {0};
     qc_quantize_options_default(&o.q);
     int status = apply_config(argc, argv, &o);
