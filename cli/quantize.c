@@ -250,7 +250,7 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
            o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
            o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
            (long long)o->skipped.count, runnable ? "true" : "false");
-    char *config = qc_config_json(&o->q);
+    char *config = o->method == METHOD_AUTO ? NULL : qc_config_json(&o->q); /* a config has no per-tensor methods */
     printf("\"config\": %s, \"tensors\": [", config ? config : "null");
     free(config);
     for (int i = 0; i < r->n; i++) {
@@ -552,6 +552,9 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
                                                              : "quantize needs a MODEL and IMAGES (or --stats FILE)");
     if (!method_auto)
         o->q.method = (qc_range_method)o->method;
+    if (method_auto && o->write_config)
+        return cli_usage_error(&command, "--write-config: a config holds no per-tensor methods, so --method auto's "
+                                         "choices cannot be written in one");
     if (cli_check_positionals(&command, "qcal quantize MODEL IMAGES -o OUT.onnx", pos, 1, pos + 1, n_pos - 1) != QC_OK)
         return QC_ERR_USAGE;
     if (!o->out)
