@@ -583,28 +583,33 @@ double qc_eval_min_sqnr(const qc_stats *s, const qc_layer_error *layers, int *wh
 qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats *s, const float *inputs,
                          int64_t images, qc_eval_variant *v, int n_variants, qc_error *err);
 
-/* ---- per-tensor choice of the range method (method-auto.c, docs/qparams.md Q17) ---------
+/* ---- per-tensor choice of the range method (method-auto.c, docs/qparams.md Q18) ---------
  *
- * `--method auto`: for each float activation that the statistics hold (with histograms),
- * every candidate range is tried on the nodes that read the tensor, each run alone with its
- * weights fake-quantized, on FP32 values of the calibration images; the candidate whose
- * readers' outputs are nearest FP32 (Σ over readers of Σ(y − ŷ)² / Σ y²) is chosen. */
+ * `--method auto`: for each activation whose statistics give a range, every candidate range
+ * is tried on the nodes that read the tensor, each run alone with its weights fake-quantized,
+ * on FP32 values of the calibration images; the candidate whose readers' outputs are nearest
+ * FP32 (Σ over readers of Σ(y − ŷ)² / Σ y²) is its local choice. Then the whole model is
+ * checked at its output: the KL of its logits against FP32 with the local choices, with each
+ * candidate for all tensors; from the best of those, each tensor's local choice is taken
+ * where it lowers the KL (tensors in order, greedily). */
 
-#define QC_AUTO_CANDIDATES 9
+#define QC_AUTO_CANDIDATES 11
 typedef struct {
     qc_range_method method;
     qc_range_params range;  /* its n_std or percentile; bits are the activations' */
 } qc_auto_candidate;
 
-/* minmax, avgstd n = 2, 3, 4, percentile 99.9, 99.99, 99.999, entropy, mse: in this order,
- * which breaks ties (the first wins). */
+/* minmax, avg, avgstd n = 1, 2, 3, 4, percentile 99.9, 99.99, 99.999, entropy, mse: in this
+ * order, which breaks ties (the first wins). */
 const qc_auto_candidate *qc_auto_candidates(void);
 /* "minmax", "avgstd(3)", "percentile(99.99)" */
 void qc_auto_candidate_name(const qc_auto_candidate *c, char *buf, size_t size);
 
 typedef struct qc_auto_choice {
     char *tensor;                      /* owned */
-    int choice;                        /* index of the candidate chosen */
+    int local;                         /* the candidate of the smallest readers' error */
+    int choice;                        /* index of the candidate chosen (after the check at
+                                          the network's output) */
     qc_range_method method;            /* the candidate's, with bits = act_bits */
     qc_range_params range;
     double error[QC_AUTO_CANDIDATES];  /* readers' relative squared error; NaN: the candidate
@@ -614,8 +619,13 @@ typedef struct qc_auto_choice {
 
 typedef struct {
     int n;
-    qc_auto_choice *choices;           /* owned: the inputs, then in node order */
+    qc_auto_choice *choices;           /* owned: the roots, in the quantizer's report order */
     int64_t images;
+    /* the check at the network's output: Σ KL(FP32 ‖ quantized) of the logits over the images
+     * with every tensor's local choice, and with the final choices; start: the candidate all
+     * tensors started from (-1: their local choices), kept: local choices taken over it */
+    double kl_local, kl;
+    int start, kept;
 } qc_auto_result;
 
 typedef struct {
@@ -636,7 +646,7 @@ void qc_auto_result_free(qc_auto_result *res);
 const qc_auto_choice *qc_auto_find(const qc_auto_choice *c, int n, const char *tensor);
 /* The images qc_method_auto runs: the first k of a class-balanced order of set (qc_aa_subset),
  * decoded by pp for input in into *pixels (malloc'd, *n images); on threads. */
-#define QC_AUTO_IMAGES 64 /* the default k */
+#define QC_AUTO_IMAGES 128 /* the default k */
 qc_status qc_auto_load_images(const qc_image_set *set, const qc_preprocess *pp, const qc_image_input *in, int64_t k,
                               int threads, float **pixels, int64_t *n, qc_error *err);
 /* Where a method is listed with auto (compare's variants, the report): a range method or

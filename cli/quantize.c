@@ -83,7 +83,7 @@ static const cli_option rows[] = {
      .help = "how activation ranges are chosen (default minmax); auto: per tensor, the candidate whose "
              "readers' outputs are nearest FP32 on IMAGES (needs histograms; with --stats, IMAGES too)"},
     {"--auto-images", .kind = CLI_INT64, FIELD(auto_images), .arg = "K", .min = 1, .max = INT64_MAX,
-     .expects = "a positive count", .help = "--method auto: the class-balanced subset of IMAGES it runs (default 64)"},
+     .expects = "a positive count", .help = "--method auto: the class-balanced subset of IMAGES it runs (default 128)"},
     {.kind = CLI_GROUP, .rows = cli_range_rows, FIELD(q.range)},
     {"--n", .kind = CLI_DOC, .arg = "N", .help = "avgstd and meanstd: mean +- N std (default 3)"},
     {"--percentile", .kind = CLI_DOC, .arg = "P", .help = "percentile: P in (50, 100] (default 99.99)"},
@@ -209,9 +209,29 @@ static void print_table(const quantize_options *o, const qc_quantize_report *r, 
     }
     cli_table_print(&tab, width);
     printf("%d tensors quantized; wrote %s\n", r->n, out);
+    if (method_auto) {
+        char name[48] = "its local choice";
+        if (o->auto_result.start >= 0)
+            qc_auto_candidate_name(&qc_auto_candidates()[o->auto_result.start], name, sizeof name);
+        printf("method auto on %lld images: KL of the logits %.3g with each tensor's local choice; %.3g from %s "
+               "for all, %d local choices kept\n",
+               (long long)o->auto_result.images, o->auto_result.kl_local / (double)o->auto_result.images,
+               o->auto_result.kl / (double)o->auto_result.images, name, o->auto_result.kept);
+    }
 }
 
 static void aa_print_json(const quantize_options *o, const aa_outcome *a);
+
+/* --method auto: its check at the network's output */
+static void print_json_auto_check(const qc_auto_result *r)
+{
+    char name[48] = "local";
+    if (r->start >= 0)
+        qc_auto_candidate_name(&qc_auto_candidates()[r->start], name, sizeof name);
+    printf(",\n \"auto\": {\"images\": %lld, \"kl_local\": %.9g, \"start\": \"%s\", \"kept\": %d, \"kl\": %.9g}",
+           (long long)r->images, r->kl_local / (double)(r->images ? r->images : 1), name, r->kept,
+           r->kl / (double)(r->images ? r->images : 1));
+}
 
 /* --method auto: the candidate chosen for tensor and what each candidate measured */
 static void print_json_auto(const quantize_options *o, const char *tensor)
@@ -222,8 +242,9 @@ static void print_json_auto(const quantize_options *o, const char *tensor)
     char name[48];
     printf(", \"auto\": {\"range_of\": ");
     qc_json_put_string(stdout, tensor);
-    printf(", \"chosen\": \"%s\", \"images\": %lld, \"candidates\": [",
-           auto_method_of(o, tensor, name, sizeof name), (long long)o->auto_result.images);
+    printf(", \"chosen\": \"%s\", ", auto_method_of(o, tensor, name, sizeof name));
+    qc_auto_candidate_name(&qc_auto_candidates()[c->local], name, sizeof name);
+    printf("\"local\": \"%s\", \"candidates\": [", name);
     for (int k = 0; k < QC_AUTO_CANDIDATES; k++) {
         qc_auto_candidate_name(&qc_auto_candidates()[k], name, sizeof name);
         printf("%s{\"method\": \"%s\", ", k ? ", " : "", name);
@@ -271,6 +292,8 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
         printf("}");
     }
     printf("\n]");
+    if (o->auto_result.n)
+        print_json_auto_check(&o->auto_result);
     if (aa)
         aa_print_json(o, aa);
     printf("}\n");
