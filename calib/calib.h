@@ -269,6 +269,9 @@ typedef struct {
     qc_target target;           /* generic, or tensorrt (rule Q16) */
     const qc_node_override *overrides; /* per-node settings over these (not owned) */
     int n_overrides;
+    const struct qc_auto_choice *auto_choices; /* --method auto: each listed tensor's range
+                                   method and parameters, over `method` (not owned) */
+    int n_auto_choices;
 } qc_quantize_options;
 
 /* gemmlowp, per tensor, 8/8 bits, half-even (weights and activations), minmax, qdq, nothing
@@ -352,6 +355,8 @@ typedef struct {
     bool compensated;   /* weights times their input's channel scales (Q14): the range and
                            the parameters are those of the compensated values */
     int axis;           /* per-channel weights: the axis of the channels in the tensor; −1 */
+    char *range_of;     /* owned: activations, the tensor whose statistics gave the range (it,
+                           or the one it shares parameters with); NULL for the others */
 } qc_quantized_tensor;
 typedef struct {
     int n;
@@ -608,6 +613,77 @@ double qc_eval_min_sqnr(const qc_stats *s, const qc_layer_error *layers, int *wh
 qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats *s, const float *inputs,
                          int64_t images, qc_eval_variant *v, int n_variants, qc_error *err);
 
+/* ---- per-tensor choice of the range method (method-auto.c, docs/qparams.md Q18) ---------
+ *
+ * `--method auto`: for each activation whose statistics give a range, every candidate range
+ * is tried on the nodes that read the tensor, each run alone with its weights fake-quantized,
+ * on FP32 values of the calibration images; the candidate whose readers' outputs are nearest
+ * FP32 (Σ over readers of Σ(y − ŷ)² / Σ y²) is its local choice. Then the whole model is
+ * checked at its output: the KL of its logits against FP32 with the local choices, with each
+ * candidate for all tensors; from the best of those, each tensor's local choice is taken
+ * where it lowers the KL (tensors in order, greedily). */
+
+#define QC_AUTO_CANDIDATES 11
+typedef struct {
+    qc_range_method method;
+    qc_range_params range;  /* its n_std or percentile; bits are the activations' */
+} qc_auto_candidate;
+
+/* minmax, avg, avgstd n = 1, 2, 3, 4, percentile 99.9, 99.99, 99.999, entropy, mse: in this
+ * order, which breaks ties (the first wins). */
+const qc_auto_candidate *qc_auto_candidates(void);
+/* "minmax", "avgstd(3)", "percentile(99.99)" */
+void qc_auto_candidate_name(const qc_auto_candidate *c, char *buf, size_t size);
+
+typedef struct qc_auto_choice {
+    char *tensor;                      /* owned */
+    int local;                         /* the candidate of the smallest readers' error */
+    int choice;                        /* index of the candidate chosen (after the check at
+                                          the network's output) */
+    qc_range_method method;            /* the candidate's, with bits = act_bits */
+    qc_range_params range;
+    double error[QC_AUTO_CANDIDATES];  /* readers' relative squared error; NaN: the candidate
+                                          gives no range for the tensor */
+    float lo[QC_AUTO_CANDIDATES], hi[QC_AUTO_CANDIDATES]; /* each candidate's range */
+} qc_auto_choice;
+
+typedef struct {
+    int n;
+    qc_auto_choice *choices;           /* owned: the roots, in the quantizer's report order */
+    int64_t images;
+    /* the check at the network's output: Σ KL(FP32 ‖ quantized) of the logits over the images
+     * with every tensor's local choice, and with the final choices; start: the candidate all
+     * tensors started from (-1: their local choices), kept: local choices taken over it */
+    double kl_local, kl;
+    int start, kept;
+} qc_auto_result;
+
+typedef struct {
+    const qc_graph *fp32;              /* prepared, BatchNorm folded */
+    const qc_stats *stats;             /* with histograms */
+    const qc_quantize_options *q;      /* scheme, bits, weights' granularity and rounding */
+    const float *inputs;               /* n images of stride floats (batch 1) */
+    int64_t n, stride;
+    int threads;                       /* the result does not depend on them */
+} qc_auto_options;
+
+/* The choice for every activation. Errors: statistics without histograms, a model with more
+ * than one image input (QC_ERR_USAGE); a node that cannot run alone (QC_ERR_INPUT). res is
+ * freed by qc_auto_result_free even on error. */
+qc_status qc_method_auto(const qc_auto_options *o, qc_auto_result *res, qc_error *err);
+void qc_auto_result_free(qc_auto_result *res);
+/* The choice for tensor, or NULL. */
+const qc_auto_choice *qc_auto_find(const qc_auto_choice *c, int n, const char *tensor);
+/* The images qc_method_auto runs: the first k of a class-balanced order of set (qc_aa_subset),
+ * decoded by pp for input in into *pixels (malloc'd, *n images); on threads. */
+#define QC_AUTO_IMAGES 128 /* the default k */
+qc_status qc_auto_load_images(const qc_image_set *set, const qc_preprocess *pp, const qc_image_input *in, int64_t k,
+                              int threads, float **pixels, int64_t *n, qc_error *err);
+/* Where a method is listed with auto (compare's variants, the report): a range method or
+ * QC_METHOD_AUTO, named "auto". */
+#define QC_METHOD_AUTO ((qc_range_method)QC_RANGE_COUNT)
+const char *qc_method_name(qc_range_method m);
+
 /* ---- accuracy-aware quantization (accuracy-aware.c, docs/quantization.md) ---------------
  *
  * Quantize, measure on validation inputs against FP32; while the budget is missed, return
@@ -729,6 +805,7 @@ typedef struct {
     qc_compare_result var[QC_COMPARE_MAX_VARIANTS];
     qc_eval_variant ev[QC_COMPARE_MAX_VARIANTS]; /* owned: the quantized graphs, their layers' errors */
     qc_aa_result sens[QC_COMPARE_MAX_VARIANTS];  /* owned: the sensitivity ranking */
+    qc_auto_result autos[QC_COMPARE_MAX_VARIANTS]; /* owned: a variant of method auto's ranges */
 } qc_compare_model;
 
 /* How the runs over the images are shown: begin before each run (what: "fp32" or the
@@ -755,6 +832,9 @@ typedef struct {
 
 /* The quantizer's options of variant k (QDQ). */
 void qc_compare_quantize_options(const qc_compare_options *o, int k, qc_quantize_options *qo);
+/* The same for model m: a variant of method auto takes the ranges chosen for m (m->autos[k]). */
+void qc_compare_model_quantize_options(const qc_compare_model *m, const qc_compare_options *o, int k,
+                                       qc_quantize_options *qo);
 /* m's input fields from the model's image input in (qc_image_input_of): sizes, classes,
  * and whether its scores are probabilities. */
 void qc_compare_model_input(qc_compare_model *m, const qc_image_input *in);

@@ -79,6 +79,17 @@ void qc_compare_quantize_options(const qc_compare_options *o, int k, qc_quantize
     qo->format = QC_FORMAT_QDQ;
 }
 
+void qc_compare_model_quantize_options(const qc_compare_model *m, const qc_compare_options *o, int k,
+                                       qc_quantize_options *qo)
+{
+    qc_compare_quantize_options(o, k, qo);
+    if (o->v[k].method == QC_METHOD_AUTO) {
+        qo->method = QC_RANGE_MINMAX;
+        qo->auto_choices = m->autos[k].choices;
+        qo->n_auto_choices = m->autos[k].n;
+    }
+}
+
 void qc_compare_model_input(qc_compare_model *m, const qc_image_input *in)
 {
     m->channels = in->channels;
@@ -94,7 +105,7 @@ void qc_compare_model_input(qc_compare_model *m, const qc_image_input *in)
 static qc_status rank_variant(qc_compare_model *m, int k, const qc_compare_options *o, qc_error *err)
 {
     qc_quantize_options qo;
-    qc_compare_quantize_options(o, k, &qo);
+    qc_compare_model_quantize_options(m, o, k, &qo);
     qc_aa_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = m->pixels, .n = m->n,
                         .stride = (int64_t)m->channels * m->height * m->width, .labels = m->labels,
                         .fp32_logits = m->fp32_logits, .classes = m->classes,
@@ -110,7 +121,7 @@ static qc_status run_variant(qc_compare_model *m, int k, const qc_compare_option
     const qc_compare_spec *vs = &o->v[k];
     qc_compare_result *v = &m->var[k];
     qc_quantize_options qo;
-    qc_compare_quantize_options(o, k, &qo);
+    qc_compare_model_quantize_options(m, o, k, &qo);
     qc_status st = qc_eval_variant_create(m->g, m->stats, &qo, vs->name, &m->ev[k], err);
     if (st != QC_OK)
         return named(st, err, m->path, vs->name);
@@ -156,6 +167,7 @@ void qc_compare_model_free(qc_compare_model *m, int n_variants)
         free(m->var[k].logits);
         qc_eval_variant_free(&m->ev[k]);
         qc_aa_result_free(&m->sens[k]);
+        qc_auto_result_free(&m->autos[k]);
     }
     qc_stats_destroy(m->stats);
     qc_graph_destroy(m->g);

@@ -351,6 +351,13 @@ static void weight_layout(const qc_graph *g, const qc_node *n, qz_weights k, int
     }
 }
 
+void qz_weight_shape(const qc_graph *g, const qc_node *n, int64_t *outer, int64_t *ch, int64_t *inner)
+{
+    int axis;
+    qz_weights k = qz_is_op(n, "Conv") ? QZ_WEIGHTS_CONV : qz_is_op(n, "Gemm") ? QZ_WEIGHTS_GEMM : QZ_WEIGHTS_MATMUL;
+    weight_layout(g, n, k, outer, ch, inner, &axis);
+}
+
 /* The input-compensated weights of node n (weights k) reading compensated x (Q14): every weight
  * times the scale of the input channel it multiplies. Conv [M][C/g][kH][kW] (output channel
  * m of group m / (M/g) reads input channels from (m / (M/g)) · C/g), Gemm with transB
@@ -695,6 +702,11 @@ static qc_status copy_attrs(qc_node *dst, const qc_node *src, const char *skip)
         if ((!skip || strcmp(src->attrs[a].name, skip)) && add_attr(dst, &src->attrs[a]) != QC_OK)
             return QC_ERR_IO;
     return QC_OK;
+}
+
+qc_status qz_copy_node_attrs(qc_node *dst, const qc_node *src)
+{
+    return copy_attrs(dst, src, NULL);
 }
 
 /* ---- nodes of older opsets in the opset-13 form the output declares (Q13) ---------------- */

@@ -148,6 +148,12 @@ bool qz_bias_layer_of(const qc_graph *g, const qc_node *n, qz_bias_layer *l);
 
 /* ---- building the new graph (quantize-graph.c) ---- */
 
+/* The weight (input 1) of Conv, Gemm or MatMul node n of g as [outer][channels][inner], the
+ * channels its output channels (Q7). */
+void qz_weight_shape(const qc_graph *g, const qc_node *n, int64_t *outer, int64_t *ch, int64_t *inner);
+/* Copies every attribute of src onto dst (QC_ERR_IO out of memory). */
+qc_status qz_copy_node_attrs(qc_node *dst, const qc_node *src);
+
 /* The plain copy of FP32 tensor t in ng (a constant copied on first use); -1 out of memory. */
 int qz_plain(qz *q, int t);
 /* QOperator: the integer version of activation t, quantizing its float one on first use. */

@@ -58,6 +58,7 @@ void qc_quantize_report_free(qc_quantize_report *r)
     for (int i = 0; i < r->n; i++) {
         free(r->tensors[i].tensor);
         free(r->tensors[i].params);
+        free(r->tensors[i].range_of);
     }
     free(r->tensors);
     for (int i = 0; i < r->n_nodes; i++)
@@ -92,6 +93,7 @@ qc_status qz_report_add(qz *q, const char *tensor, const char *role, int n_chann
     e->bits = bits;
     e->compensated = false;
     e->axis = -1;
+    e->range_of = NULL;
     r->n++;
     return QC_OK;
 }
@@ -165,6 +167,14 @@ int qz_root(const qz *q, int t)
     return t;
 }
 
+/* Tensor t's range method and parameters: --method auto's choice for it, else its options'. */
+static qc_range_method tensor_method(const qz *q, int t, qc_range_params *range)
+{
+    const qc_auto_choice *c = qc_auto_find(q->o->auto_choices, q->o->n_auto_choices, q->g->tensors[t].name);
+    *range = c ? c->range : tensor_range(q, t);
+    return c ? c->method : qz_tensor_options(q, t)->method;
+}
+
 /* The range the method gives tensor t from its own statistics. */
 static qc_status stats_range(const qz *q, int t, float *lo, float *hi)
 {
@@ -172,8 +182,9 @@ static qc_status stats_range(const qz *q, int t, float *lo, float *hi)
     int si = qc_stats_find(q->s, name);
     if (si < 0)
         return qc_fail(q->err, QC_ERR_INPUT, "the statistics have no tensor '%s'", name);
-    qc_range_params range = tensor_range(q, t);
-    return qc_stats_range(&q->s->tensors[si], qz_tensor_options(q, t)->method, &range, -1, lo, hi, q->err);
+    qc_range_params range;
+    qc_range_method method = tensor_method(q, t, &range);
+    return qc_stats_range(&q->s->tensors[si], method, &range, -1, lo, hi, q->err);
 }
 
 /* Activation parameters of tensor t from its own statistics. */
@@ -417,6 +428,8 @@ static qc_status plan(qz *q)
         st = qz_report_add(q, g->tensors[t].name, g->tensors[t].is_input ? "input" : "activation",
                                   q->tens[r].cp ? q->tens[r].cch : 1, q->tens[r].lo, q->tens[r].hi, q->tens[r].cp ? q->tens[r].cp : &q->tens[r].p,
                                   qz_tensor_options(q, r)->act_bits);
+        if (st == QC_OK && q->rep && !(q->rep->tensors[q->rep->n - 1].range_of = strdup(g->tensors[r].name)))
+            st = qz_oom(q);
     }
     return st;
 }
@@ -473,14 +486,14 @@ static bool compensable_reader(const qz *q, int i, int t, int64_t C, bool *linea
  * tensor, take the channel's extremes inside the tensor's range), widened to contain 0. */
 static qc_status channel_range(const qz *q, int r, const qc_tensor_stats *ts, int c, float *lo, float *hi)
 {
-    qc_range_method method = qz_tensor_options(q, r)->method;
+    qc_range_params range;
+    qc_range_method method = tensor_method(q, r, &range);
     if (qc_range_method_uses_histogram(method)) {
         *lo = fmaxf(ts->ch[c].min, q->tens[r].lo);
         *hi = fminf(ts->ch[c].max, q->tens[r].hi);
         if (!(*lo <= *hi))
             *lo = *hi = 0;
     } else {
-        qc_range_params range = tensor_range(q, r);
         qc_status st = qc_stats_range(ts, method, &range, c, lo, hi, q->err);
         if (st != QC_OK)
             return st;
@@ -591,6 +604,41 @@ static qc_status plan_compensation(qz *q)
 
 /* ---- metadata and the entry point ---------------------------------------------------------------- */
 
+static int by_tensor_name(const void *a, const void *b)
+{
+    return strcmp((*(const qc_auto_choice *const *)a)->tensor, (*(const qc_auto_choice *const *)b)->tensor);
+}
+
+/* "tensor=method(param);…" of --method auto's choices, sorted by tensor name (bytewise), so
+ * the same choices give the same text; NULL out of memory. */
+static char *auto_methods(const qz *q)
+{
+    const qc_quantize_options *o = q->o;
+    const qc_auto_choice **sorted = malloc((size_t)o->n_auto_choices * sizeof *sorted);
+    size_t cap = 1, len = 0;
+    int n = 0;
+    for (int i = 0; i < o->n_auto_choices; i++)
+        cap += strlen(o->auto_choices[i].tensor) + 48;
+    char *out = sorted ? malloc(cap) : NULL;
+    if (!out) {
+        free(sorted);
+        return NULL;
+    }
+    for (int t = 0; t < q->g->n_tensors; t++) /* the tensors whose statistics gave a range */
+        if (q->tens[t].src == t && q->tens[t].has_p &&
+            (sorted[n] = qc_auto_find(o->auto_choices, o->n_auto_choices, q->g->tensors[t].name)))
+            n++;
+    qsort(sorted, (size_t)n, sizeof *sorted, by_tensor_name);
+    out[0] = 0;
+    for (int i = 0; i < n; i++) {
+        char name[48];
+        qc_auto_candidate_name(&qc_auto_candidates()[sorted[i]->choice], name, sizeof name);
+        len += (size_t)snprintf(out + len, cap - len, "%s%s=%s", i ? ";" : "", sorted[i]->tensor, name);
+    }
+    free(sorted);
+    return out;
+}
+
 static qc_status set_metadata(qz *q)
 {
     const qc_quantize_options *o = q->o;
@@ -601,7 +649,7 @@ static qc_status set_metadata(qz *q)
         st = qc_graph_set_meta(q->ng, k, v)
     META("qcal.format", qc_qformat_name(o->format));
     META("qcal.scheme", qc_scheme_name(o->scheme));
-    META("qcal.method", qc_range_method_name(o->method));
+    META("qcal.method", o->n_auto_choices ? "auto" : qc_range_method_name(o->method));
     snprintf(buf, sizeof buf, "%d", o->weight_bits);
     META("qcal.weight_bits", buf);
     snprintf(buf, sizeof buf, "%d", o->act_bits);
@@ -621,7 +669,13 @@ static qc_status set_metadata(qz *q)
         snprintf(buf, sizeof buf, "%d", o->n_overrides);
         META("qcal.overrides", buf);
     }
-    if (o->method == QC_RANGE_AVGSTD || o->method == QC_RANGE_MEANSTD) {
+    if (o->n_auto_choices) {
+        char *list = auto_methods(q);
+        if (!list)
+            return qz_oom(q);
+        META("qcal.auto_methods", list);
+        free(list);
+    } else if (o->method == QC_RANGE_AVGSTD || o->method == QC_RANGE_MEANSTD) {
         snprintf(buf, sizeof buf, "%.9g", o->range.n_std);
         META("qcal.n_std", buf);
     } else if (o->method == QC_RANGE_PERCENTILE) {

@@ -177,7 +177,7 @@ static void variant_format(FILE *f, const qc_report_variant *v, bool brief)
     fprintf(f, " &#183; weights per %s", v->weights == QC_GRANULARITY_CHANNEL ? "channel" : "tensor");
     if (v->activations == QC_GRANULARITY_COMPENSATED)
         fputs(" &#183; input compensation", f);
-    fprintf(f, " &#183; %s ranges", qc_range_method_name(v->method));
+    fprintf(f, " &#183; %s ranges", qc_method_name(v->method));
 }
 
 /* ---- Δtop-1 and its interval ---------------------------------------------------------------- */

@@ -103,6 +103,42 @@ static int model_setup(const char *path, const char *calib, const compare_option
     return cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
 }
 
+/* The ranges of each variant of method auto, chosen on a class-balanced subset of CALIB (as
+ * quantize --method auto does). */
+static int choose_auto_ranges(model_result *m, const char *calib, const compare_options *o,
+                              const qc_compare_options *co, const qc_preprocess *pp)
+{
+    int k = 0;
+    while (k < o->n && o->v[k].method != QC_METHOD_AUTO)
+        k++;
+    if (k == o->n)
+        return QC_OK;
+    qc_error err;
+    qc_image_set set = {0};
+    float *pixels = NULL;
+    int64_t n = 0;
+    int status = cli_open_images(&set, calib, NULL, &(cli_image_select){0});
+    if (status == QC_OK && set.n_items > o->calib_limit)
+        set.n_items = (int)o->calib_limit; /* the images the statistics were gathered on */
+    if (status == QC_OK)
+        status = cli_status(qc_auto_load_images(&set, pp, &m->in, QC_AUTO_IMAGES, o->common.threads, &pixels, &n, &err),
+                            &err);
+    for (; k < o->n && status == QC_OK; k++) {
+        if (o->v[k].method != QC_METHOD_AUTO)
+            continue;
+        qc_quantize_options qo;
+        qc_compare_quantize_options(co, k, &qo);
+        qo.method = QC_RANGE_MINMAX;
+        qc_auto_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = pixels, .n = n,
+                              .stride = (int64_t)m->channels * m->height * m->width, .threads = o->common.threads};
+        if ((status = qc_method_auto(&ao, &m->autos[k], &err)) != QC_OK)
+            cli_error("%s (%s): %s", m->path, o->v[k].name, err.msg);
+    }
+    free(pixels);
+    qc_image_set_free(&set);
+    return status;
+}
+
 static int run_model(const char *path, const char *calib, const qc_image_set *val,
                      const compare_options *o, model_result *m)
 {
@@ -115,6 +151,8 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
                              .n_exclude = o->exclude.n, .limit = o->select.limit, .layer_images = o->layer_images,
                              .sensitivity = o->sensitivity, .sensitivity_images = o->sensitivity_images,
                              .threads = o->common.threads, .show = {bar_begin, bar_draw, bar_end, &bar}};
+    if ((status = choose_auto_ranges(m, calib, o, &co, &pp)) != QC_OK)
+        return status;
     qc_error err;
     return cli_status(qc_compare_run(m, val, &pp, &co, &err), &err);
 }
@@ -296,7 +334,7 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         printf(", \"scheme\": \"%s\", \"granularity\": \"%s\", \"method\": \"%s\", \"bits\": %d}",
                qc_scheme_name(o->v[k].scheme),
                qc_granularity_name(o->v[k].granularity),
-               qc_range_method_name(o->v[k].method), o->v[k].bits);
+               qc_method_name(o->v[k].method), o->v[k].bits);
     }
     printf("],\n \"models\": [");
     for (int mi = 0; mi < n_models; mi++) {
@@ -395,7 +433,9 @@ static const cli_option rows[] = {
     {"--granularity", .kind = CLI_STRING, FIELD(grans), .arg = "LIST",
      .help = "tensor, channel (weights per output channel) or compensated (per-channel weights and input "
              "compensation, as quantize --input-compensation)"},
-    {"--methods", .kind = CLI_STRING, FIELD(methods), .arg = "LIST"},
+    {"--methods", .kind = CLI_STRING, FIELD(methods), .arg = "LIST",
+     .help = "minmax, avg, avgstd, meanstd, percentile, entropy, mse, or auto (per tensor, as quantize --method "
+             "auto, chosen on CALIB; not with --stats)"},
     {"--bits", .kind = CLI_STRING, FIELD(bits), .arg = "LIST"},
     {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select), .usage = "[--limit N] [--sample N [--seed S]] [--skip-bad]"},
     {"--calib-limit", .kind = CLI_INT64, FIELD(calib_limit), .arg = "N", .min = 1, .max = INT64_MAX,
@@ -477,6 +517,15 @@ static int parse_list(const char *option, const char *list, const char *every, c
     return n;
 }
 
+/* A range method, or auto */
+static bool parse_method_item(const char *v, void *method)
+{
+    if (strcmp(v, "auto"))
+        return cli_parse_method(v, method);
+    *(qc_range_method *)method = QC_METHOD_AUTO;
+    return true;
+}
+
 static int build_variants(compare_options *o)
 {
     char every_method[256] = "";
@@ -493,11 +542,15 @@ static int build_variants(compare_options *o)
                                       "tensor, channel, compensated or all", parse_granularity_item, grans,
                                       sizeof *grans);
     int nm = ng < 0 ? -1 : parse_list("--methods", o->methods, every_method,
-                                      "minmax, avg, avgstd, meanstd, percentile, entropy, mse or all",
-                                      cli_parse_method, methods, sizeof *methods);
+                                      "minmax, avg, avgstd, meanstd, percentile, entropy, mse, auto or all",
+                                      parse_method_item, methods, sizeof *methods);
     int nb = nm < 0 ? -1 : parse_list("--bits", o->bits, "", "bit widths from 2 to 8", parse_bits, bits, sizeof *bits);
     if (nb < 0)
         return QC_ERR_USAGE;
+    for (int a = 0; a < nm; a++)
+        if (methods[a] == QC_METHOD_AUTO && o->stats_file)
+            return cli_usage_error(&command, "--methods auto measures its candidates on the CALIB images: give CALIB, "
+                                             "not --stats");
     if (ns * ng * nm * nb > MAX_VARIANTS)
         return cli_usage_error(&command, "at most %d variants", MAX_VARIANTS);
     /* the method and the width are in the name only when the grid has more than the default */
@@ -513,7 +566,7 @@ static int build_variants(compare_options *o)
                                        qc_granularity_name(v->granularity));
                     if (name_method)
                         len += snprintf(v->name + len, sizeof v->name - (size_t)len, "/%s",
-                                        qc_range_method_name(v->method));
+                                        qc_method_name(v->method));
                     if (name_bits)
                         snprintf(v->name + len, sizeof v->name - (size_t)len, "/%dbit", v->bits);
                 }

@@ -31,6 +31,9 @@ typedef struct {
     int64_t bias_images; /* empirical bias correction's images; 0 when not given (64) */
     double bias_seconds;
     qc_bias_measurement bias;
+    int method;                    /* a qc_range_method, or METHOD_AUTO */
+    int64_t auto_images;           /* --method auto: the class-balanced subset of IMAGES run */
+    qc_auto_result auto_result;    /* --method auto's choices, empty without */
     cli_pp_flags pp;
     cli_common common;
 } quantize_options;
@@ -41,6 +44,22 @@ typedef struct {
     int64_t images;
     double seconds;
 } aa_outcome;
+
+#define METHOD_AUTO (-1)
+
+/* A range method, or auto (chosen per tensor) */
+static bool parse_method(const char *v, void *method)
+{
+    qc_range_method m;
+    if (!strcmp(v, "auto")) {
+        *(int *)method = METHOD_AUTO;
+        return true;
+    }
+    if (!cli_parse_method(v, &m))
+        return false;
+    *(int *)method = (int)m;
+    return true;
+}
 
 static bool parse_format(const char *v, void *format)
 {
@@ -67,9 +86,12 @@ static const cli_option rows[] = {
     {"--scheme", .kind = CLI_CUSTOM, FIELD(q.scheme), .arg = "gemmlowp|symlowp|mixed", .parse = cli_parse_scheme,
      .expects = "gemmlowp, symlowp or mixed", .help = "gemmlowp (asymmetric uint8, default), symlowp (zero point 0) "
      "or mixed (int8 symmetric weights, uint8 asymmetric activations)"},
-    {"--method", .kind = CLI_CUSTOM, FIELD(q.method), .arg = "minmax|avg|avgstd|meanstd|percentile|entropy|mse",
-     .parse = cli_parse_method, .expects = "minmax, avg, avgstd, meanstd, percentile, entropy or mse",
-     .help = "how activation ranges are chosen (default minmax)"},
+    {"--method", .kind = CLI_CUSTOM, FIELD(method), .arg = "minmax|avg|avgstd|meanstd|percentile|entropy|mse|auto",
+     .parse = parse_method, .expects = "minmax, avg, avgstd, meanstd, percentile, entropy, mse or auto",
+     .help = "how activation ranges are chosen (default minmax); auto: per tensor, the candidate whose "
+             "readers' outputs are nearest FP32 on IMAGES (needs histograms; with --stats, IMAGES too)"},
+    {"--auto-images", .kind = CLI_INT64, FIELD(auto_images), .arg = "K", .min = 1, .max = INT64_MAX,
+     .expects = "a positive count", .help = "--method auto: the class-balanced subset of IMAGES it runs (default 128)"},
     {.kind = CLI_GROUP, .rows = cli_range_rows, FIELD(q.range)},
     {"--n", .kind = CLI_DOC, .arg = "N", .help = "avgstd and meanstd: mean +- N std (default 3)"},
     {"--percentile", .kind = CLI_DOC, .arg = "P", .help = "percentile: P in (50, 100] (default 99.99)"},
@@ -159,15 +181,19 @@ static const cli_command command = {
     "and flags), and all shards of a split.",
     rows, 3, "quantize takes one MODEL, at most one IMAGES and, after --max-drop or --min-agreement, VAL"};
 
+static const char *auto_method_of(const quantize_options *o, const char *tensor, char *buf, size_t size);
+
 /* ---- output ---------------------------------------------------------------------------------- */
 
-static void print_table(const qc_quantize_report *r, const char *out, int width)
+static void print_table(const quantize_options *o, const qc_quantize_report *r, const char *out, int width)
 {
     static const cli_column cols[] = {{"tensor", true, 0, true},       {"role", true, 0, false},
                                       {"range", false, 1, false},      {"scale", false, 0, false},
-                                      {"zero point", false, 0, false}, {"bits", false, 0, false}};
+                                      {"zero point", false, 0, false}, {"bits", false, 0, false},
+                                      {"method", true, 2, false}};
+    const bool method_auto = o->auto_result.n > 0;
     cli_table tab;
-    cli_table_init(&tab, cols, 6);
+    cli_table_init(&tab, cols, method_auto ? 7 : 6);
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
         float smin = t->params[0].scale, smax = smin;
@@ -190,12 +216,58 @@ static void print_table(const qc_quantize_report *r, const char *out, int width)
         else
             cli_table_cell(&tab, "%d", (int)zmin);
         cli_table_cell(&tab, "%d", t->bits);
+        char name[48];
+        if (method_auto)
+            cli_table_cell(&tab, "%s", t->range_of ? auto_method_of(o, t->range_of, name, sizeof name) : "");
     }
     cli_table_print(&tab, width);
     printf("%d tensors quantized; wrote %s\n", r->n, out);
+    if (method_auto) {
+        char name[48] = "its local choice";
+        if (o->auto_result.start >= 0)
+            qc_auto_candidate_name(&qc_auto_candidates()[o->auto_result.start], name, sizeof name);
+        printf("method auto on %lld images: KL of the logits %.3g with each tensor's local choice; %.3g from %s "
+               "for all, %d local choices kept\n",
+               (long long)o->auto_result.images, o->auto_result.kl_local / (double)o->auto_result.images,
+               o->auto_result.kl / (double)o->auto_result.images, name, o->auto_result.kept);
+    }
 }
 
 static void aa_print_json(const quantize_options *o, const aa_outcome *a);
+
+/* --method auto: its check at the network's output */
+static void print_json_auto_check(const qc_auto_result *r)
+{
+    char name[48] = "local";
+    if (r->start >= 0)
+        qc_auto_candidate_name(&qc_auto_candidates()[r->start], name, sizeof name);
+    printf(",\n \"auto\": {\"images\": %lld, \"kl_local\": %.9g, \"start\": \"%s\", \"kept\": %d, \"kl\": %.9g}",
+           (long long)r->images, r->kl_local / (double)(r->images ? r->images : 1), name, r->kept,
+           r->kl / (double)(r->images ? r->images : 1));
+}
+
+/* --method auto: the candidate chosen for tensor and what each candidate measured */
+static void print_json_auto(const quantize_options *o, const char *tensor)
+{
+    const qc_auto_choice *c = qc_auto_find(o->auto_result.choices, o->auto_result.n, tensor);
+    if (!c)
+        return;
+    char name[48];
+    printf(", \"auto\": {\"range_of\": ");
+    qc_json_put_string(stdout, tensor);
+    printf(", \"chosen\": \"%s\", ", auto_method_of(o, tensor, name, sizeof name));
+    qc_auto_candidate_name(&qc_auto_candidates()[c->local], name, sizeof name);
+    printf("\"local\": \"%s\", \"candidates\": [", name);
+    for (int k = 0; k < QC_AUTO_CANDIDATES; k++) {
+        qc_auto_candidate_name(&qc_auto_candidates()[k], name, sizeof name);
+        printf("%s{\"method\": \"%s\", ", k ? ", " : "", name);
+        if (isnan(c->error[k]))
+            printf("\"error\": null}");
+        else
+            printf("\"error\": %.9g, \"min\": %.9g, \"max\": %.9g}", c->error[k], (double)c->lo[k], (double)c->hi[k]);
+    }
+    printf("]}");
+}
 
 static void print_json(const char *model, const quantize_options *o, const qc_stats *s,
                        const qc_quantize_report *r, bool runnable, const aa_outcome *aa)
@@ -206,7 +278,8 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
            "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
            "\"input_compensation\": %s, \"calibration_images\": %lld, \"calibration_skipped\": %lld, "
            "\"runnable_by_qcal\": %s, ",
-           qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme), qc_range_method_name(o->q.method),
+           qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme),
+           o->method == METHOD_AUTO ? "auto" : qc_range_method_name(o->q.method),
            o->q.weights == QC_GRANULARITY_CHANNEL ? "true" : "false", o->q.weight_bits, o->q.act_bits,
            o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
            o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
@@ -215,7 +288,7 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
     if (o->q.bias_correction == QC_BIAS_EMPIRICAL)
         printf("\"bias_images\": %lld, \"bias_passes\": %d, \"bias_seconds\": %.3f, ", (long long)o->bias.images,
                o->bias.passes, o->bias_seconds);
-    char *config = qc_config_json(&o->q);
+    char *config = o->method == METHOD_AUTO ? NULL : qc_config_json(&o->q); /* a config has no per-tensor methods */
     printf("\"config\": %s, \"tensors\": [", config ? config : "null");
     free(config);
     for (int i = 0; i < r->n; i++) {
@@ -230,9 +303,14 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
         printf("], \"zero_point\": [");
         for (int c = 0; c < t->n_channels; c++)
             printf("%s%d", c ? ", " : "", (int)t->params[c].zero_point);
-        printf("]}");
+        printf("]");
+        if (t->range_of)
+            print_json_auto(o, t->range_of);
+        printf("}");
     }
     printf("\n]");
+    if (o->auto_result.n)
+        print_json_auto_check(&o->auto_result);
     if (aa)
         aa_print_json(o, aa);
     printf("}\n");
@@ -390,6 +468,50 @@ static void aa_print_json(const quantize_options *o, const aa_outcome *a)
     printf("]}");
 }
 
+/* ---- --method auto ------------------------------------------------------------------------------ */
+
+/* The class-balanced first o->auto_images of IMAGES decoded as the statistics were (pp), then
+ * qc_method_auto; its choices go into o->q. Prints what goes wrong; returns the exit status. */
+static int run_method_auto(quantize_options *o, const char *model, const char *images, const qc_graph *g,
+                           const qc_stats *s, const qc_preprocess *pp)
+{
+    if (!s->histograms)
+        return cli_usage_error(&command, "--method auto needs statistics with histograms: gather them with 'qcal stats "
+                                         "--method percentile' (or entropy, mse), or give IMAGES without --stats");
+    qc_error err;
+    qc_image_input in = {0};
+    qc_image_set set = {0};
+    float *pixels = NULL;
+    int64_t n = 0;
+    int status = qc_image_input_of(g, model, "quantize", false, &in, &err);
+    if (status != QC_OK)
+        cli_error("%s", err.msg);
+    else
+        status = cli_open_images(&set, images, NULL, &o->select);
+    if (status == QC_OK &&
+        (status = qc_auto_load_images(&set, pp, &in, o->auto_images, o->common.threads, &pixels, &n, &err)) != QC_OK)
+        cli_error("%s", err.msg);
+    qc_auto_options ao = {.fp32 = g, .stats = s, .q = &o->q, .inputs = pixels, .n = n,
+                          .stride = (int64_t)in.channels * in.height * in.width, .threads = o->common.threads};
+    if (status == QC_OK && (status = qc_method_auto(&ao, &o->auto_result, &err)) != QC_OK)
+        cli_error("%s: %s", model, err.msg);
+    o->q.auto_choices = o->auto_result.choices;
+    o->q.n_auto_choices = o->auto_result.n;
+    free(pixels);
+    qc_image_set_free(&set);
+    return status;
+}
+
+/* The name of the candidate chosen for tensor, or "" */
+static const char *auto_method_of(const quantize_options *o, const char *tensor, char *buf, size_t size)
+{
+    const qc_auto_choice *c = qc_auto_find(o->auto_result.choices, o->auto_result.n, tensor);
+    buf[0] = 0;
+    if (c)
+        qc_auto_candidate_name(&qc_auto_candidates()[c->choice], buf, size);
+    return buf;
+}
+
 /* ---- the command -------------------------------------------------------------------------------- */
 
 /* --write-trt-cache and --write-ort-overrides: formats that can carry the options, and paths
@@ -461,9 +583,18 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
         o->aa_metric = drop ? QC_AA_TOP1 : QC_AA_AGREEMENT;
         o->aa_budget = drop ? o->max_drop : o->min_agreement;
     }
-    if (n_pos < 1 || (o->stats_file ? n_pos != 1 : n_pos != 2))
+    bool method_auto = o->method == METHOD_AUTO;
+    if (method_auto && o->stats_file && n_pos != 2)
+        return cli_usage_error(&command, "quantize --stats FILE --method auto takes a MODEL and IMAGES, the "
+                                         "calibration images it measures the candidates on");
+    if (n_pos < 1 || (o->stats_file && !method_auto ? n_pos != 1 : n_pos != 2))
         return cli_usage_error(&command, o->stats_file ? "quantize --stats FILE takes a MODEL and no IMAGES"
                                                              : "quantize needs a MODEL and IMAGES (or --stats FILE)");
+    if (!method_auto)
+        o->q.method = (qc_range_method)o->method;
+    if (method_auto && o->write_config)
+        return cli_usage_error(&command, "--write-config: a config holds no per-tensor methods, so --method auto's "
+                                         "choices cannot be written in one");
     if (cli_check_positionals(&command, "qcal quantize MODEL IMAGES -o OUT.onnx", pos, 1, pos + 1, n_pos - 1) != QC_OK)
         return QC_ERR_USAGE;
     if (!o->out)
@@ -524,7 +655,8 @@ static int load_statistics(quantize_options *o, const char *const *pos, const qc
     double seconds;
     cli_gather_options go = {.limit = o->select.limit, .batch = o->select.batch, .shard_i = 0, .shard_n = 1,
                              .per_channel = o->q.activations == QC_GRANULARITY_COMPENSATED,
-                             .histograms = qc_range_method_uses_histogram(o->q.method), .pp = &o->pp,
+                             .histograms = qc_range_method_uses_histogram(o->q.method) || o->method == METHOD_AUTO,
+                             .pp = &o->pp,
                              .threads = o->common.threads, .quiet = o->common.quiet,
                              .select = &o->select, .skipped = &o->skipped};
     if ((status = cli_stats_gather(pos[0], pos[1], &go, g, hash, s, &seconds)) != QC_OK)
@@ -599,11 +731,12 @@ static int apply_config(int argc, char **argv, quantize_options *o)
 int cmd_quantize(int argc, char **argv)
 {
     quantize_options o = {.select = CLI_SELECT_DEFAULT, .max_drop = -1, .min_agreement = -1, .aa_images = 256,
-                          .aa_max_layers = -1, .common = {.threads = 1}};
+                          .aa_max_layers = -1, .auto_images = QC_AUTO_IMAGES, .common = {.threads = 1}};
     aa_outcome aa = {0};
     qc_quantize_options_default(&o.q);
     int status = apply_config(argc, argv, &o);
     o.granularity = (cli_granularity){o.q.weights, o.q.activations};
+    o.method = (int)o.q.method;
     const char *pos[3];
     int n_pos = 0;
     qc_error err;
@@ -626,6 +759,8 @@ int cmd_quantize(int argc, char **argv)
     int channels = cli_model_channels(g);
     qc_preprocess pp = {0};
     if ((status = load_statistics(&o, pos, g, hash, channels, &card, &pp, &s)) != QC_OK)
+        goto end;
+    if (o.method == METHOD_AUTO && (status = run_method_auto(&o, pos[0], pos[1], g, s, &pp)) != QC_OK)
         goto end;
     if (o.aa_val && (status = run_accuracy_aware(&o, pos[0], g, s, &pp, &aa)) != QC_OK)
         goto end;
@@ -652,7 +787,7 @@ int cmd_quantize(int argc, char **argv)
     if (o.common.json)
         print_json(pos[0], &o, s, &report, runnable, o.aa_val ? &aa : NULL);
     else
-        print_table(&report, o.out, cli_table_width(o.common.wide));
+        print_table(&o, &report, o.out, cli_table_width(o.common.wide));
     if (o.aa_val && !o.common.json)
         aa_print_table(&o, &aa);
     if (o.aa_val && !aa.r.met) {
@@ -671,6 +806,7 @@ int cmd_quantize(int argc, char **argv)
 end:
     cli_list_free(&o.exclude);
     qc_config_free(&o.config);
+    qc_auto_result_free(&o.auto_result);
     qc_quantize_report_free(&report);
     qc_aa_result_free(&aa.r);
     qc_bias_measurement_free(&o.bias);

@@ -75,7 +75,7 @@ contains "the stats progress bar names the model" "$tmp/progress" "stats lenet.o
 progress_label "$QCAL" eval --limit 64 models/resnet.onnx data/val >"$tmp/progress"
 contains "the eval progress bar names the model" "$tmp/progress" "eval resnet.onnx ["
 expect "a bad --methods value is a usage error" 2 "$QCAL" compare --methods frob models/lenet.onnx data/calib data/val
-contains "the bad --methods value's message lists the methods" "$tmp/err" "minmax, avg, avgstd, meanstd, percentile, entropy, mse or all, not 'frob'"
+contains "the bad --methods value's message lists the methods" "$tmp/err" "minmax, avg, avgstd, meanstd, percentile, entropy, mse, auto or all, not 'frob'"
 expect "eval without images is a usage error" 2 "$QCAL" eval models/lenet.onnx
 expect "a bad --threads value is a usage error" 2 "$QCAL" eval --threads zero models/lenet.onnx data/val
 

@@ -1,0 +1,256 @@
+/* check_method_auto.c — `--method auto` (calib/method-auto.c): on a one-Conv graph fed a
+ * heavy-tailed input, the chooser's error of every candidate equals a scalar reference written
+ * here (fake-quantized input and weights, a direct convolution in double, Σ(y − ŷ)² / Σ y²
+ * over the images), it picks the smallest, the result does not depend on the threads, and
+ * qc_quantize takes the chosen range for the tensor. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calib/calib.h"
+#include "check-util.h"
+#include "graph/graph.h"
+#include "stats/stats.h"
+
+#define SIDE 8
+#define PIXELS (SIDE * SIDE)
+#define OUT_CH 2
+#define IMAGES 40
+#define BITS 4
+/* the chooser runs the Conv in float; the reference in double */
+#define MAX_ERROR_REL_DIFF 1e-4
+
+static const float weights[OUT_CH * 9] = {0.5f, -0.25f, 0.125f, 0.75f, 1.0f, -0.5f, 0.25f, 0.0f, -0.75f,
+                                          -0.3f, 0.6f,  0.2f,   -0.9f, 0.1f, 0.4f,  0.7f,  -0.2f, 0.05f};
+static const float bias[OUT_CH] = {0.1f, -0.2f};
+
+static int tensor(qc_graph *g, const char *name, int rank, const int64_t *dims, const float *data)
+{
+    int t = qc_graph_tensor(g, name);
+    ck_assert_int_ge(t, 0);
+    qc_value *v = &g->tensors[t].value;
+    v->dtype = QC_FLOAT;
+    v->rank = rank;
+    memcpy(v->dims, dims, (size_t)rank * sizeof *dims);
+    if (data) {
+        size_t bytes = qc_value_bytes(v);
+        v->data = malloc(bytes);
+        ck_assert_ptr_nonnull(v->data);
+        memcpy(v->data, data, bytes);
+        g->tensors[t].is_const = true;
+    }
+    return t;
+}
+
+/* x [1,1,8,8] → Conv(w [2,1,3,3], b, pads 1) → y [1,2,8,8] */
+static qc_graph *conv_graph(void)
+{
+    qc_graph *g = qc_graph_create("conv");
+    ck_assert_ptr_nonnull(g);
+    g->opset = 13;
+    const int64_t xd[] = {1, 1, SIDE, SIDE}, wd[] = {OUT_CH, 1, 3, 3}, bd[] = {OUT_CH}, yd[] = {1, OUT_CH, SIDE, SIDE};
+    int x = tensor(g, "x", 4, xd, NULL), w = tensor(g, "w", 4, wd, weights), b = tensor(g, "b", 1, bd, bias);
+    int y = tensor(g, "y", 4, yd, NULL);
+    int ni = qc_graph_add_node(g, "conv", "Conv", "");
+    ck_assert_int_ge(ni, 0);
+    qc_node *n = &g->nodes[ni];
+    n->inputs = malloc(3 * sizeof *n->inputs);
+    n->outputs = malloc(sizeof *n->outputs);
+    n->attrs = calloc(1, sizeof *n->attrs);
+    ck_assert(n->inputs && n->outputs && n->attrs);
+    n->inputs[0] = x, n->inputs[1] = w, n->inputs[2] = b, n->n_inputs = 3;
+    n->outputs[0] = y, n->n_outputs = 1;
+    n->attrs[0] = (qc_attr){.name = strdup("pads"), .type = QC_ATTR_INTS, .n = 4, .ints = malloc(4 * sizeof(int64_t))};
+    for (int k = 0; k < 4; k++)
+        n->attrs[0].ints[k] = 1;
+    n->n_attrs = 1;
+    g->inputs = malloc(sizeof *g->inputs);
+    g->outputs = malloc(sizeof *g->outputs);
+    g->inputs[0] = x, g->outputs[0] = y, g->n_inputs = g->n_outputs = 1;
+    g->tensors[x].is_input = g->tensors[y].is_output = true;
+    qc_error err;
+    ck_assert_msg(qc_graph_prepare(g, &err) == QC_OK, "%s", err.msg);
+    return g;
+}
+
+/* Mostly uniform in [-1, 1], with rare outliers up to ±8: the candidates clip differently. */
+static void heavy_tailed(float *x, int64_t n)
+{
+    uint32_t s = 12345u;
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s << 13, s ^= s >> 17, s ^= s << 5;
+        float u = (float)(s >> 8) / 16777216.0f * 2.0f - 1.0f;
+        x[i] = i % 97 == 5 ? 8.0f * u : u;
+    }
+}
+
+/* y[o][i][j] = b[o] + Σ w[o][di][dj] · x[i + di − 1][j + dj − 1] (zero padding), in double. */
+static void conv_ref(const float *x, const float *w, double *y)
+{
+    for (int o = 0; o < OUT_CH; o++)
+        for (int i = 0; i < SIDE; i++)
+            for (int j = 0; j < SIDE; j++) {
+                double acc = bias[o];
+                for (int di = 0; di < 3; di++)
+                    for (int dj = 0; dj < 3; dj++) {
+                        int r = i + di - 1, c = j + dj - 1;
+                        if (r >= 0 && r < SIDE && c >= 0 && c < SIDE)
+                            acc += (double)w[o * 9 + di * 3 + dj] * (double)x[r * SIDE + c];
+                    }
+                y[(o * SIDE + i) * SIDE + j] = acc;
+            }
+}
+
+/* The reference error of candidate c: Σ over images of Σ(y − ŷ)², over Σ y². */
+static double reference_error(const qc_stats *s, const qc_quantize_options *o, const float *images, int c)
+{
+    const qc_auto_candidate *cand = &qc_auto_candidates()[c];
+    qc_range_params range = cand->range;
+    range.bits = BITS;
+    float lo, hi;
+    qc_error err;
+    ck_assert_int_eq(qc_stats_range(&s->tensors[qc_stats_find(s, "x")], cand->method, &range, -1, &lo, &hi, &err), QC_OK);
+    qc_qparams px, pw;
+    ck_assert_int_eq(qc_qparams_activation(lo, hi, o->scheme, BITS, false, "x", &px, &err), QC_OK);
+    ck_assert_int_eq(qc_qparams_weights(weights, 1, 1, OUT_CH * 9, QC_GRANULARITY_TENSOR, o->scheme, BITS, false, "w",
+                                        &pw, &err),
+                     QC_OK);
+    float wq[OUT_CH * 9], xq[PIXELS];
+    for (int k = 0; k < OUT_CH * 9; k++)
+        wq[k] = qc_fake_quantize(weights[k], &pw, QC_ROUND_HALF_EVEN);
+    double num = 0, den = 0, y[OUT_CH * PIXELS], yq[OUT_CH * PIXELS];
+    for (int img = 0; img < IMAGES; img++) {
+        const float *x = images + img * PIXELS;
+        for (int k = 0; k < PIXELS; k++)
+            xq[k] = qc_fake_quantize(x[k], &px, QC_ROUND_HALF_EVEN);
+        conv_ref(x, weights, y);
+        conv_ref(xq, wq, yq);
+        for (int k = 0; k < OUT_CH * PIXELS; k++) {
+            num += (y[k] - yq[k]) * (y[k] - yq[k]);
+            den += y[k] * y[k];
+        }
+    }
+    return num / den;
+}
+
+typedef struct {
+    qc_graph *g;
+    qc_stats *s;
+    float images[IMAGES * PIXELS];
+    qc_quantize_options q;
+} conv_case;
+
+static void conv_setup(conv_case *c)
+{
+    c->g = conv_graph();
+    heavy_tailed(c->images, IMAGES * PIXELS);
+    const int64_t dims[] = {1, 1, SIDE, SIDE};
+    qc_pass_inputs in = {.tensors = c->images, .n = IMAGES, .stride = PIXELS, .rank = 4, .dims = dims};
+    qc_stats_options so = {.histograms = true};
+    qc_gather_options go = {.limit = IMAGES, .batch = 16, .shard_n = 1, .threads = 1};
+    qc_error err;
+    ck_assert_msg(qc_stats_gather_inputs(c->g, &in, &so, &go, &c->s, &err) == QC_OK, "%s", err.msg);
+    qc_quantize_options_default(&c->q);
+    c->q.weight_bits = c->q.act_bits = BITS;
+}
+
+static void conv_teardown(conv_case *c)
+{
+    qc_stats_destroy(c->s);
+    qc_graph_destroy(c->g);
+}
+
+START_TEST(the_chooser_picks_the_candidate_with_the_smallest_reference_error)
+{
+    static conv_case c;
+    conv_setup(&c);
+    qc_auto_result r;
+    qc_error err;
+    qc_auto_options ao = {.fp32 = c.g, .stats = c.s, .q = &c.q, .inputs = c.images, .n = IMAGES, .stride = PIXELS,
+                          .threads = 1};
+    ck_assert_msg(qc_method_auto(&ao, &r, &err) == QC_OK, "%s", err.msg);
+    const qc_auto_choice *x = qc_auto_find(r.choices, r.n, "x");
+    ck_assert_ptr_nonnull(x);
+    int best = 0;
+    double ref[QC_AUTO_CANDIDATES], highest = 0;
+    for (int k = 0; k < QC_AUTO_CANDIDATES; k++) {
+        ref[k] = reference_error(c.s, &c.q, c.images, k);
+        ck_assert_msg(fabs(x->error[k] - ref[k]) <= MAX_ERROR_REL_DIFF * ref[k], "candidate %d: %.9g against %.9g", k,
+                      x->error[k], ref[k]);
+        if (ref[k] < ref[best])
+            best = k;
+        highest = fmax(highest, ref[k]);
+    }
+    /* the best is ahead of every other range by far more than the tolerance (candidates with
+     * the very same range tie exactly, and the first is taken) */
+    for (int k = 0; k < QC_AUTO_CANDIDATES; k++)
+        ck_assert(ref[k] == ref[best] || ref[k] > ref[best] * (1 + 10 * MAX_ERROR_REL_DIFF));
+    ck_assert_msg(highest > 1.5 * ref[best], "candidates too alike: %g..%g", ref[best], highest);
+    ck_assert_int_eq(x->local, best);
+
+    /* the same bits on 2 threads */
+    qc_auto_result r2;
+    ao.threads = 2;
+    ck_assert_int_eq(qc_method_auto(&ao, &r2, &err), QC_OK);
+    ck_assert_int_eq(r2.n, r.n);
+    for (int i = 0; i < r.n; i++) {
+        ck_assert_str_eq(r2.choices[i].tensor, r.choices[i].tensor);
+        ck_assert_int_eq(memcmp(r2.choices[i].error, r.choices[i].error, sizeof r.choices[i].error), 0);
+    }
+
+    /* qc_quantize takes the chosen candidate's range for x (after the check at the output) */
+    int chosen = x->choice;
+    ck_assert_int_eq(x->method, qc_auto_candidates()[chosen].method);
+    c.q.auto_choices = r.choices;
+    c.q.n_auto_choices = r.n;
+    qc_graph *qg = NULL;
+    qc_quantize_report rep = {0};
+    ck_assert_msg(qc_quantize(c.g, c.s, &c.q, &qg, &rep, &err) == QC_OK, "%s", err.msg);
+    int found = 0;
+    for (int i = 0; i < rep.n; i++)
+        if (!strcmp(rep.tensors[i].tensor, "x")) {
+            ck_assert_float_eq(rep.tensors[i].min, x->lo[chosen]);
+            ck_assert_float_eq(rep.tensors[i].max, x->hi[chosen]);
+            found++;
+        }
+    ck_assert_int_eq(found, 1);
+    qc_quantize_report_free(&rep);
+    qc_graph_destroy(qg);
+    qc_auto_result_free(&r);
+    qc_auto_result_free(&r2);
+    conv_teardown(&c);
+}
+END_TEST
+
+START_TEST(statistics_without_histograms_are_refused_naming_the_fix)
+{
+    static conv_case c;
+    c.g = conv_graph();
+    heavy_tailed(c.images, IMAGES * PIXELS);
+    const int64_t dims[] = {1, 1, SIDE, SIDE};
+    qc_pass_inputs in = {.tensors = c.images, .n = IMAGES, .stride = PIXELS, .rank = 4, .dims = dims};
+    qc_stats_options so = {.histograms = false};
+    qc_gather_options go = {.limit = IMAGES, .batch = 16, .shard_n = 1, .threads = 1};
+    qc_error err;
+    ck_assert_int_eq(qc_stats_gather_inputs(c.g, &in, &so, &go, &c.s, &err), QC_OK);
+    qc_quantize_options_default(&c.q);
+    qc_auto_result r;
+    qc_auto_options ao = {.fp32 = c.g, .stats = c.s, .q = &c.q, .inputs = c.images, .n = IMAGES, .stride = PIXELS,
+                          .threads = 1};
+    ck_assert_int_eq(qc_method_auto(&ao, &r, &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "histograms"));
+    ck_assert_int_eq(r.n, 0);
+    conv_teardown(&c);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("method-auto");
+    TCase *t = tcase_create("chooser");
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, the_chooser_picks_the_candidate_with_the_smallest_reference_error);
+    tcase_add_test(t, statistics_without_histograms_are_refused_naming_the_fix);
+    suite_add_tcase(s, t);
+    return qc_check_run("check_method_auto", s);
+}
