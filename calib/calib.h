@@ -725,6 +725,9 @@ typedef struct {
     int n_tensors;
     const qc_report_tensor *tensors; /* network order */
     const qc_aa_result *sensitivity; /* n_variants rankings (qc_aa_rank), or NULL: none */
+    const qc_adequacy *adequacy;     /* the bootstrap of the calibration set (qc_adequacy_run)
+                                        with variant adequacy_variant's scale, or NULL: none */
+    int adequacy_variant;
 } qc_report_model;
 
 typedef struct {

@@ -6,7 +6,7 @@
  * the spread of a mean falls as 1/√n, which says how many images bring it within a tolerance.
  * Groups, not images, are the units resampled: images of a group are consecutive in the sorted
  * list (often one class), so they are not independent of each other, and the statistics only
- * keep groups. docs/statistics.md §7 has the formulas. */
+ * keep groups. docs/statistics.md §8 has the formulas. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +198,7 @@ qc_status qc_adequacy_run(const qc_stats *s, const qc_group_table *g, const qc_a
         return qc_fail(err, QC_ERR_USAGE, "the group summaries are not of these statistics");
     const int B = o->resamples;
     out->method = o->method;
+    out->tolerance = o->tolerance;
     out->evaluated = qc_adequacy_method(o->method);
     int64_t *list = malloc((size_t)(g->n_groups ? g->n_groups : 1) * sizeof *list);
     int *counts = calloc((size_t)(g->n_groups ? g->n_groups : 1), sizeof *counts);

@@ -369,7 +369,7 @@ bool qc_stats_mean_std(const qc_tensor_stats *t, int channel, double *mean, doub
 qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_range_params *p,
                          int channel, float *lo, float *hi, qc_error *err);
 
-/* ---- calibration adequacy (adequacy.c, docs/statistics.md §7) ------------------------------ */
+/* ---- calibration adequacy (adequacy.c, docs/statistics.md §8) ------------------------------ */
 
 /* Each group's per-tensor summary, as the group was flushed: the extremes and the double sums
  * of its samples (qc_pending: min, max, Σx, Σx², Σmin, Σmin², Σmax, Σmax²) and its image count.
@@ -418,6 +418,7 @@ typedef struct {
 typedef struct {
     qc_range_method method, evaluated; /* asked, and recomputed (a histogram method: avg) */
     int64_t images, groups;            /* images and non-empty groups resampled */
+    double tolerance;                  /* the options' */
     int n;                             /* tensors evaluated (inputs and activations) */
     qc_adequacy_tensor *tensors;       /* owned, in the statistics' order */
     int n_uncertain;
