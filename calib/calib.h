@@ -806,6 +806,8 @@ typedef struct {
     qc_eval_variant ev[QC_COMPARE_MAX_VARIANTS]; /* owned: the quantized graphs, their layers' errors */
     qc_aa_result sens[QC_COMPARE_MAX_VARIANTS];  /* owned: the sensitivity ranking */
     qc_auto_result autos[QC_COMPARE_MAX_VARIANTS]; /* owned: a variant of method auto's ranges */
+    qc_group_table *groups;  /* owned: CALIB's groups, for the page (--html) */
+    qc_adequacy adequacy;    /* owned: their bootstrap with the first variant's scale */
 } qc_compare_model;
 
 /* How the runs over the images are shown: begin before each run (what: "fp32" or the
@@ -955,6 +957,9 @@ typedef struct {
     int n_tensors;
     const qc_report_tensor *tensors; /* network order */
     const qc_aa_result *sensitivity; /* n_variants rankings (qc_aa_rank), or NULL: none */
+    const qc_adequacy *adequacy;     /* the bootstrap of the calibration set (qc_adequacy_run)
+                                        with variant adequacy_variant's scale, or NULL: none */
+    int adequacy_variant;
 } qc_report_model;
 
 typedef struct {

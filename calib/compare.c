@@ -169,6 +169,8 @@ void qc_compare_model_free(qc_compare_model *m, int n_variants)
         qc_aa_result_free(&m->sens[k]);
         qc_auto_result_free(&m->autos[k]);
     }
+    qc_adequacy_free(&m->adequacy);
+    qc_group_table_destroy(m->groups);
     qc_stats_destroy(m->stats);
     qc_graph_destroy(m->g);
     free(m->pixels);

@@ -965,6 +965,50 @@ static void sensitivity_table(FILE *f, const qc_report *r, const qc_report_model
     }
 }
 
+/* Is the calibration set big enough (qcal stats --adequacy)? The tensors whose scale a
+ * bootstrap over the groups of calibration images finds uncertain by more than the tolerance,
+ * and the images that would bring each within it. */
+#define ADEQUACY_ROWS 10
+static void adequacy_table(FILE *f, const qc_report *r, const qc_report_model *md)
+{
+    const qc_adequacy *a = md->adequacy;
+    const qc_report_variant *v = &r->variants[md->adequacy_variant];
+    fputs("<table class=\"adequacy\"><caption>", f);
+    esc(f, md->name);
+    fputs(" &#183; the scale of ", f);
+    esc(f, v->name);
+    fprintf(f, " (%s", qc_range_method_name(a->method));
+    if (a->evaluated != a->method)
+        fprintf(f, ", judged by %s: per-group histograms are not kept", qc_range_method_name(a->evaluated));
+    fprintf(f, ", %d bits): %d of %d tensors vary by more than %.3g %% (relative standard deviation) over "
+               "resamples of the %lld groups of %lld calibration images</caption>\n",
+            v->bits, a->n_uncertain, a->n, 100 * a->tolerance, (long long)a->groups, (long long)a->images);
+    if (!a->n_uncertain) {
+        fputs("</table>\n", f);
+        return;
+    }
+    fputs("<tr><th>tensor</th><th>scale</th><th>relative std</th><th>90 % interval</th><th>images needed</th></tr>\n", f);
+    /* the most uncertain first (the first in network order on ties), at most ADEQUACY_ROWS */
+    bool *shown = calloc((size_t)a->n, sizeof *shown);
+    for (int row = 0; row < a->n_uncertain && row < ADEQUACY_ROWS && shown; row++) {
+        int worst = -1;
+        for (int j = 0; j < a->n; j++)
+            if (a->tensors[j].uncertain && !shown[j] && (worst < 0 || a->tensors[j].rsd > a->tensors[worst].rsd))
+                worst = j;
+        shown[worst] = true;
+        const qc_adequacy_tensor *t = &a->tensors[worst];
+        fputs("<tr><td><code>", f);
+        esc(f, md->tensors[t->tensor].name);
+        fprintf(f, "</code></td><td>%.4g</td><td>%.1f %%</td><td>%.4g &#8230; %.4g</td><td>%lld</td></tr>\n", t->scale,
+                100 * t->rsd, t->lo90, t->hi90, (long long)t->images_needed);
+    }
+    free(shown);
+    if (a->n_uncertain > ADEQUACY_ROWS)
+        fprintf(f, "<tr><td colspan=\"5\">%d more: qcal stats --adequacy lists them all</td></tr>\n",
+                a->n_uncertain - ADEQUACY_ROWS);
+    fputs("</table>\n", f);
+}
+
 qc_status qc_report_html_put(const qc_report *r, FILE *f, qc_error *err)
 {
     qc_status st = QC_OK;
@@ -986,6 +1030,15 @@ qc_status qc_report_html_put(const qc_report *r, FILE *f, qc_error *err)
         for (int m = 0; m < r->n_models; m++)
             if (r->models[m].sensitivity)
                 sensitivity_table(f, r, &r->models[m]);
+    }
+    bool judged = false;
+    for (int m = 0; m < r->n_models; m++)
+        judged |= r->models[m].adequacy != NULL;
+    if (judged) {
+        fputs("</section>\n<section id=\"adequacy\">\n<h2>Is the calibration set big enough?</h2>\n", f);
+        for (int m = 0; m < r->n_models; m++)
+            if (r->models[m].adequacy)
+                adequacy_table(f, r, &r->models[m]);
     }
     fputs("</section>\n<section id=\"histograms\">\n<h2>Histograms and ranges</h2>\n", f);
     for (int m = 0; m < r->n_models && st == QC_OK; m++)

@@ -284,11 +284,27 @@ typedef struct {
     bool quiet;
     const cli_image_select *select; /* --sample, --seed, --skip-bad; NULL: every image */
     cli_skipped *skipped;      /* with --skip-bad: counts the images left out; may be NULL */
+    qc_group_table **groups;   /* when not NULL: gets each group's summaries (--adequacy) */
 } cli_gather_options;
 /* Runs the FP32 graph g of model_path over the images under `images` and returns the
  * merged statistics in *out (seconds: the time the pass took). Prints what goes wrong;
  * returns the exit status. The result does not depend on threads or batch. */
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds);
+
+/* --adequacy's settings (cli/stats.c): the range and scale whose spread is estimated. */
+typedef struct {
+    bool on;
+    float tolerance_pct;  /* --adequacy-tolerance PCT (default 5) */
+    qc_range_method method;
+    qc_scheme scheme;
+    int bits, resamples;
+} cli_adequacy_flags;
+#define CLI_ADEQUACY_DEFAULT {.tolerance_pct = 5.0f, .method = QC_RANGE_MINMAX, .scheme = QC_SCHEME_GEMMLOWP, \
+                              .bits = 8, .resamples = 200}
+/* The bootstrap of qc_adequacy_run with these settings (n_std of params); prints what goes wrong
+ * and returns the exit status. */
+int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequacy_flags *f,
+                     const qc_range_params *params, qc_adequacy *out);
 
 #endif

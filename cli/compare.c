@@ -99,8 +99,25 @@ static int model_setup(const char *path, const char *calib, const compare_option
     cli_gather_options go = {.limit = o->calib_limit, .batch = 64, .shard_i = 0, .shard_n = 1,
                              .per_channel = true, .histograms = true, .pp = &o->pp,
                              .threads = o->common.threads, .quiet = o->common.quiet,
-                             .select = &o->select, .skipped = o->calib_skipped};
-    return cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
+                             .select = &o->select, .skipped = o->calib_skipped,
+                             .groups = o->html ? &m->groups : NULL};
+    status = cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
+    if (status != QC_OK || !m->groups)
+        return status;
+    /* the page's adequacy section: the first variant's scale, stats --adequacy's defaults
+     * otherwise; CALIB of one group has nothing to resample, and the page says nothing */
+    cli_adequacy_flags f = CLI_ADEQUACY_DEFAULT;
+    f.method = o->v[0].method;
+    f.scheme = o->v[0].scheme;
+    f.bits = o->v[0].bits;
+    qc_range_params params;
+    qc_range_params_default(&params);
+    if (m->stats->images <= QC_STATS_GROUP) {
+        qc_group_table_destroy(m->groups);
+        m->groups = NULL;
+        return QC_OK;
+    }
+    return cli_adequacy_run(m->stats, m->groups, &f, &params, &m->adequacy);
 }
 
 /* The ranges of each variant of method auto, chosen on a class-balanced subset of CALIB (as
@@ -412,7 +429,8 @@ static int write_html(const model_result *ms, int n_models, const compare_option
         rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .labelled = m->labelled,
                                     .layer_images = layer_images, .fp32_top1 = qc_compare_fp32_top1(m),
                                     .results = results[mi], .n_tensors = m->stats->n_tensors, .tensors = tensors[mi],
-                                    .sensitivity = o->sensitivity ? m->sens : NULL};
+                                    .sensitivity = o->sensitivity ? m->sens : NULL,
+                                    .adequacy = m->groups ? &m->adequacy : NULL};
     }
     qc_report r = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
                    .n_variants = o->n, .variants = variants, .n_models = n_models, .models = rm,

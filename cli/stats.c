@@ -25,6 +25,7 @@ typedef struct {
     cli_pp_flags pp;
     cli_image_select select;
     cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
+    cli_adequacy_flags adequacy;
     cli_common common;
 } stats_options;
 
@@ -66,6 +67,24 @@ static const cli_option rows[] = {
              "tensors, the preprocessing of its card and the flags) and hold all shards of a split"},
     {"--allow-partial", .kind = CLI_FLAG, FIELD(allow_partial), .usage = "",
      .help = "with --stats: accept a partial merge of shards (a warning)"},
+    {"--adequacy", .kind = CLI_FLAG, FIELD(adequacy.on),
+     .help = "is the set big enough? A bootstrap over the groups of 16 images estimates, per activation, "
+             "how much the scale of its range would move with another set of as many images; lists the "
+             "tensors uncertain by more than the tolerance and the images that would bring each within it "
+             "(printed, not stored: the file is the same)"},
+    {"--adequacy-tolerance", .kind = CLI_FLOAT, FIELD(adequacy.tolerance_pct), .arg = "PCT", .min = 0, .max = 100,
+     .expects = "a percentage above 0",
+     .help = "the relative standard deviation of a scale allowed, in percent (default 5)"},
+    {"--adequacy-method", .kind = CLI_CUSTOM, FIELD(adequacy.method), .parse = cli_parse_method,
+     .arg = "minmax|avg|avgstd|meanstd|percentile|entropy|mse",
+     .help = "the range method whose scale is judged (default minmax, as quantize); a histogram method is "
+             "judged by avg (per-group histograms are not kept), and avgstd/meanstd take --n"},
+    {"--adequacy-scheme", .kind = CLI_CUSTOM, FIELD(adequacy.scheme), .parse = cli_parse_scheme,
+     .arg = "gemmlowp|symlowp|mixed", .help = "the scheme of the scale (default gemmlowp, as quantize)"},
+    {"--adequacy-bits", .kind = CLI_INT, FIELD(adequacy.bits), .arg = "B", .min = 2, .max = 8,
+     .help = "the activation bits of the scale (default 8)"},
+    {"--adequacy-resamples", .kind = CLI_INT, FIELD(adequacy.resamples), .arg = "N", .min = 2, .max = 100000,
+     .help = "bootstrap resamples (default 200; the seed is fixed: the same images give the same result)"},
     {0},
 };
 
@@ -162,7 +181,7 @@ static void print_summary_json(const char *model, const qc_stats *s, const stats
         else
             printf("}, \"channel_range\": null}");
     }
-    printf("\n]}\n");
+    printf("\n]");
 }
 
 static void print_summary_table(const qc_stats *s, const stats_options *o)
@@ -214,6 +233,81 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
         printf("%lld unreadable images skipped (--skip-bad)\n", (long long)o->skipped.count);
 }
 
+/* ---- adequacy ------------------------------------------------------------------------------ */
+
+static double activation_scale(void *ctx, float lo, float hi)
+{
+    const cli_adequacy_flags *f = ctx;
+    qc_qparams q;
+    return qc_qparams_activation(lo, hi, f->scheme, f->bits, false, "", &q, NULL) == QC_OK ? q.scale : NAN;
+}
+
+int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequacy_flags *f,
+                     const qc_range_params *params, qc_adequacy *out)
+{
+    qc_adequacy_options ao;
+    qc_adequacy_options_default(&ao);
+    ao.method = f->method;
+    ao.params = *params;
+    ao.tolerance = f->tolerance_pct / 100.0;
+    ao.resamples = f->resamples;
+    ao.scale = activation_scale;
+    ao.scale_ctx = (void *)f;
+    qc_error err;
+    return cli_status(qc_adequacy_run(s, g, &ao, out, &err), &err);
+}
+
+static void print_adequacy_json(const qc_stats *s, const qc_adequacy *a, const stats_options *o)
+{
+    const cli_adequacy_flags *f = &o->adequacy;
+    printf(", \"adequacy\": {\"method\": \"%s\", \"evaluated\": \"%s\", \"scheme\": \"%s\", \"bits\": %d, "
+           "\"n\": %.9g, \"tolerance\": %.9g, \"resamples\": %d, \"images\": %lld, \"groups\": %lld, "
+           "\"uncertain\": %d, \"tensors\": [",
+           qc_range_method_name(a->method), qc_range_method_name(a->evaluated), qc_scheme_name(f->scheme), f->bits,
+           o->params.n_std, f->tolerance_pct / 100.0, f->resamples, (long long)a->images, (long long)a->groups,
+           a->n_uncertain);
+    for (int j = 0; j < a->n; j++) {
+        const qc_adequacy_tensor *r = &a->tensors[j];
+        cli_json_field(s->tensors[r->tensor].name, "%s\n  {\"name\": ", j ? "," : "");
+        printf(", \"scale\": %.9g, \"bootstrap_mean\": %.9g, \"rsd\": %.9g, \"interval90\": [%.9g, %.9g], "
+               "\"uncertain\": %s, \"images_needed\": %lld}",
+               r->scale, r->boot_mean, r->rsd, r->lo90, r->hi90, r->uncertain ? "true" : "false",
+               (long long)r->images_needed);
+    }
+    printf("\n]}");
+}
+
+static void print_adequacy_table(const qc_stats *s, const qc_adequacy *a, const stats_options *o)
+{
+    const cli_adequacy_flags *f = &o->adequacy;
+    printf("\nadequacy: %lld images in %lld groups of up to %d, %d bootstrap resamples; scale of %s",
+           (long long)a->images, (long long)a->groups, QC_STATS_GROUP, f->resamples, qc_range_method_name(a->method));
+    if (a->evaluated != a->method)
+        printf(" (judged by %s: per-group histograms are not kept)", qc_range_method_name(a->evaluated));
+    printf(", %s %d bits\n", qc_scheme_name(f->scheme), f->bits);
+    if (!a->n_uncertain) {
+        printf("every scale within %g%% (relative standard deviation) of %d tensors\n", (double)f->tolerance_pct, a->n);
+        return;
+    }
+    cli_column cols[] = {{"tensor", true, 0, true},         {"scale", false, 0, false},
+                         {"rel. std", false, 0, false},     {"90% interval", false, 2, false},
+                         {"images needed", false, 0, false}};
+    cli_table tab;
+    cli_table_init(&tab, cols, 5);
+    for (int j = 0; j < a->n; j++) {
+        const qc_adequacy_tensor *r = &a->tensors[j];
+        if (!r->uncertain)
+            continue;
+        cli_table_cell(&tab, "%s", s->tensors[r->tensor].name);
+        cli_table_cell(&tab, "%.4g", r->scale);
+        cli_table_cell(&tab, "%.1f%%", 100 * r->rsd);
+        cli_table_cell(&tab, "%.4g..%.4g", r->lo90, r->hi90);
+        cli_table_cell(&tab, "%lld", (long long)r->images_needed);
+    }
+    cli_table_print(&tab, cli_table_width(o->common.wide));
+    printf("%d of %d tensors uncertain by more than %g%%\n", a->n_uncertain, a->n, (double)f->tolerance_pct);
+}
+
 /* ---- running -------------------------------------------------------------------------------- */
 
 static bool any_histogram_method(const stats_options *o)
@@ -253,7 +347,8 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
                             .shard_n = o->shard_n, .threads = o->threads,
                             .progress = cli_progress_draw, .progress_ctx = &progress,
                             .skip_bad = o->select && o->select->skip_bad,
-                            .on_skip = o->skipped ? cli_report_skip : NULL, .skip_ctx = o->skipped};
+                            .on_skip = o->skipped ? cli_report_skip : NULL, .skip_ctx = o->skipped,
+                            .groups = o->groups};
     double start = cli_now();
     status = qc_stats_gather(g, &set, &pp, &so, &go, out, &err);
     *seconds = cli_now() - start;
@@ -328,6 +423,15 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
     if (o->select.skip_bad && o->shard.n > 1)
         return cli_usage_error(&command, "--skip-bad does not work with --shard: a shard cannot "
                                             "know which images the others left out");
+    const cli_adequacy_flags plain = CLI_ADEQUACY_DEFAULT;
+    const cli_adequacy_flags *a = &o->adequacy;
+    if (!a->on && (a->tolerance_pct != plain.tolerance_pct || a->method != plain.method ||
+                   a->scheme != plain.scheme || a->bits != plain.bits || a->resamples != plain.resamples))
+        return cli_usage_error(&command, "--adequacy-tolerance, -method, -scheme, -bits and -resamples go with --adequacy");
+    if (a->on && o->stats_file)
+        return cli_usage_error(&command, "--adequacy needs IMAGES: the statistics file keeps no per-group summaries");
+    if (a->on && !(a->tolerance_pct > 0))
+        return cli_usage_error(&command, "--adequacy-tolerance takes a percentage above 0");
     o->skipped.quiet = o->common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
@@ -337,7 +441,7 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
 int cmd_stats(int argc, char **argv)
 {
     stats_options o = {.select = CLI_SELECT_DEFAULT, .shard = {0, 1}, .granularity = QC_GRANULARITY_CHANNEL,
-                       .common = {.threads = 1}};
+                       .adequacy = CLI_ADEQUACY_DEFAULT, .common = {.threads = 1}};
     qc_range_params_default(&o.params);
     for (int m = 0; m < QC_RANGE_COUNT; m++)
         o.methods[m] = true;
@@ -351,6 +455,8 @@ int cmd_stats(int argc, char **argv)
     qc_error err;
     qc_graph *g = NULL;
     qc_stats *s = NULL;
+    qc_group_table *groups = NULL;
+    qc_adequacy adequacy = {0};
     uint64_t hash = 0;
     double seconds = -1;
     if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK ||
@@ -382,19 +488,30 @@ int cmd_stats(int argc, char **argv)
         cli_gather_options go = {.limit = o.select.limit, .batch = o.select.batch, .shard_i = o.shard.i, .shard_n = o.shard.n,
                                  .per_channel = o.granularity == QC_GRANULARITY_CHANNEL, .histograms = any_histogram_method(&o),
                                  .pp = &o.pp, .threads = o.common.threads, .quiet = o.common.quiet,
-                                 .select = &o.select, .skipped = &o.skipped};
+                                 .select = &o.select, .skipped = &o.skipped,
+                                 .groups = o.adequacy.on ? &groups : NULL};
         status = cli_stats_gather(pos[0], pos[1], &go, g, hash, &s, &seconds);
         if (status != QC_OK)
             goto end;
         if (o.out && (status = cli_status(qc_stats_save(s, o.out, &err), &err)) != QC_OK)
             goto end;
+        if (o.adequacy.on && (status = cli_adequacy_run(s, groups, &o.adequacy, &o.params, &adequacy)) != QC_OK)
+            goto end;
     }
-    if (o.common.json)
+    if (o.common.json) {
         print_summary_json(pos[0], s, &o, seconds);
-    else
+        if (o.adequacy.on)
+            print_adequacy_json(s, &adequacy, &o);
+        printf("}\n");
+    } else {
         print_summary_table(s, &o);
+        if (o.adequacy.on)
+            print_adequacy_table(s, &adequacy, &o);
+    }
 
 end:
+    qc_adequacy_free(&adequacy);
+    qc_group_table_destroy(groups);
     qc_stats_destroy(s);
     qc_graph_destroy(g);
     return status;

@@ -351,6 +351,10 @@ static qc_status gather_after(void *ctx, int worker, int64_t slot, int64_t index
     if (w->status != QC_OK)
         return qc_fail(err, w->status, "%s (%s '%s')", w->err.msg, c->in->set ? "image" : "input", name);
     qc_stats_add_image(w, name);
+    if (c->groups) { /* one worker runs a whole group: its count is its own */
+        c->group_of[worker] = index / QC_STATS_GROUP;
+        c->groups->images[c->group_of[worker]]++;
+    }
     return QC_OK;
 }
 
@@ -388,6 +392,13 @@ static qc_status gather_group_end(void *ctx, int worker, qc_error *err)
 {
     qc_stats_pass *c = ctx;
     qc_stats *w = c->workers[worker];
+    if (c->groups && c->group_of[worker] >= 0) { /* the group's sums, before the flush adds them */
+        qc_pending *row = c->groups->sums + c->group_of[worker] * c->groups->n_tensors;
+        for (int i = 0; i < w->n_tensors; i++)
+            if (w->tensors[i].role != QC_ROLE_WEIGHT)
+                row[i] = w->tensors[i].pend[0];
+        c->group_of[worker] = -1;
+    }
     qc_stats_flush(w);
     return w->status != QC_OK ? qc_fail(err, w->status, "%s", w->err.msg) : QC_OK;
 }
@@ -426,6 +437,8 @@ qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, co
                                  const qc_gather_options *o, qc_stats **out, qc_error *err)
 {
     *out = NULL;
+    if (o->groups)
+        *o->groups = NULL;
     /* A shard does not know which images the others left out: the merge could not check
      * that every image was counted once. */
     if (o->skip_bad && o->shard_n > 1)
@@ -435,11 +448,17 @@ qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, co
     qc_stats_pass c = {.g = g, .in = in, .on_skip = o->on_skip, .skip_ctx = o->skip_ctx};
     qc_stats *root = NULL;
     qc_status status = qc_stats_create(g, so, &root, err);
+    if (status == QC_OK && o->groups &&
+        !(*o->groups = c.groups = qc_group_table_create(root, qc_pass_count(in, o->limit))))
+        status = qc_fail(err, QC_ERR_IO, "out of memory");
     if (status == QC_OK && o->skip_bad && (!(c.skipped = calloc((size_t)slots, sizeof *c.skipped)) ||
                                            !(c.why = calloc((size_t)slots, sizeof *c.why))))
         status = qc_fail(err, QC_ERR_IO, "out of memory");
-    if (status == QC_OK && !(c.workers = calloc((size_t)threads, sizeof *c.workers)))
+    if (status == QC_OK && (!(c.workers = calloc((size_t)threads, sizeof *c.workers)) ||
+                            !(c.group_of = malloc((size_t)threads * sizeof *c.group_of))))
         status = qc_fail(err, QC_ERR_IO, "out of memory");
+    for (int k = 0; k < threads && c.group_of; k++)
+        c.group_of[k] = -1;
     for (int k = 0; k < threads && status == QC_OK; k++)
         if (!(c.workers[k] = qc_stats_clone_empty(root)))
             status = qc_fail(err, QC_ERR_IO, "out of memory");
@@ -456,11 +475,15 @@ qc_status qc_stats_gather_inputs(const qc_graph *g, const qc_pass_inputs *in, co
         for (int k = 0; k < threads; k++)
             qc_stats_destroy(c.workers[k]);
     free(c.workers);
+    free(c.group_of);
     free(c.skipped);
     free(c.why);
     if (status == QC_OK) {
         *out = root;
         root = NULL;
+    } else if (o->groups) {
+        qc_group_table_destroy(*o->groups);
+        *o->groups = NULL;
     }
     qc_stats_destroy(root);
     return status;

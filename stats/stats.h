@@ -217,6 +217,8 @@ typedef struct {
     bool skip_bad;          /* an image that cannot be loaded is left out, not an error */
     qc_skip_fn on_skip;     /* with skip_bad: told each image left out, in order; may be NULL */
     void *skip_ctx;
+    struct qc_group_table **groups; /* when not NULL: *groups gets each group's per-tensor
+                                       summaries (adequacy.c); the statistics are the same */
 } qc_gather_options;
 
 /* ---- one pass of a graph over inputs (gather.c): statistics here, evaluation in calib/ ---- */
@@ -296,6 +298,8 @@ typedef struct {
     qc_skip_fn on_skip;
     void *skip_ctx;
     int64_t n_skipped;
+    struct qc_group_table *groups; /* NULL, or where each group's summaries go (adequacy.c) */
+    int64_t *group_of;             /* per worker: the group it runs (-1 before an image) */
 } qc_stats_pass;
 qc_pass_hooks qc_stats_hooks(qc_stats_pass *p);
 
@@ -371,5 +375,70 @@ bool qc_stats_mean_std(const qc_tensor_stats *t, int channel, double *mean, doub
  * without a histogram QC_ERR_INPUT. */
 qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_range_params *p,
                          int channel, float *lo, float *hi, qc_error *err);
+
+/* ---- calibration adequacy (adequacy.c, docs/statistics.md §8) ------------------------------ */
+
+/* Each group's per-tensor summary, as the group was flushed: the extremes and the double sums
+ * of its samples (qc_pending: min, max, Σx, Σx², Σmin, Σmin², Σmax, Σmax²) and its image count.
+ * Adding the groups' sums exactly (qc_fix) gives back the totals of the statistics bit for bit,
+ * so any multiset of groups gives the statistics those images would have given. Weights are
+ * constant and have no groups (their summaries stay empty). */
+typedef struct qc_group_table {
+    int n_tensors;
+    int64_t n_groups;  /* groups of the image list (a shard fills only its own) */
+    int64_t *images;   /* per group: the images it counted (0: not run, or all skipped) */
+    qc_pending *sums;  /* [group · n_tensors + tensor] */
+} qc_group_table;
+
+/* A table for s's tensors and the groups of `images` images (the pass's count); NULL on no
+ * memory. */
+qc_group_table *qc_group_table_create(const qc_stats *s, int64_t images);
+void qc_group_table_destroy(qc_group_table *g);
+/* Tensor i of s recomputed from the groups with counts[k] copies of group k (counts NULL: each
+ * group once): moments, samples, no histogram, no channels. out borrows t's name. */
+void qc_group_table_combine(const qc_group_table *g, const qc_stats *s, int i, const int *counts,
+                            qc_tensor_stats *out);
+
+/* The scale a range gives (the caller's quantization scheme, so stats/ stays below calib/). */
+typedef double (*qc_scale_fn)(void *ctx, float lo, float hi);
+
+typedef struct {
+    qc_range_method method;  /* the method quantize would use */
+    qc_range_params params;  /* its n_std */
+    double tolerance;        /* relative standard deviation of the scale allowed, e.g. 0.05 */
+    int resamples;           /* bootstrap resamples B (default 200) */
+    uint64_t seed;           /* of the resampling (default 0): the same seed, the same result */
+    qc_scale_fn scale;
+    void *scale_ctx;
+} qc_adequacy_options;
+
+typedef struct {
+    int tensor;             /* index in the statistics */
+    double scale;           /* from every group */
+    double boot_mean, rsd;  /* bootstrap mean of the scale, its std / scale */
+    double lo90, hi90;      /* 5th and 95th percentiles of the bootstrap scale */
+    int64_t images_needed;  /* images that bring rsd within the tolerance, whole groups:
+                               ⌈n·(rsd/tol)² / 16⌉·16; the current count when already within */
+    bool uncertain;         /* rsd > tolerance */
+} qc_adequacy_tensor;
+
+typedef struct {
+    qc_range_method method, evaluated; /* asked, and recomputed (a histogram method: avg) */
+    int64_t images, groups;            /* images and non-empty groups resampled */
+    double tolerance;                  /* the options' */
+    int n;                             /* tensors evaluated (inputs and activations) */
+    qc_adequacy_tensor *tensors;       /* owned, in the statistics' order */
+    int n_uncertain;
+} qc_adequacy;
+
+/* The moment method a histogram method's adequacy is evaluated with (avg), or m itself. */
+qc_range_method qc_adequacy_method(qc_range_method m);
+void qc_adequacy_options_default(qc_adequacy_options *o);
+/* Bootstrap over the groups of g (B resamples of as many groups, drawn with replacement):
+ * per tensor, the spread of the scale o->scale gives to the range of o->method. Deterministic.
+ * QC_ERR_INPUT when fewer than 2 groups hold images; QC_ERR_USAGE for bad options. */
+qc_status qc_adequacy_run(const qc_stats *s, const qc_group_table *g, const qc_adequacy_options *o,
+                          qc_adequacy *out, qc_error *err);
+void qc_adequacy_free(qc_adequacy *a);
 
 #endif

@@ -158,6 +158,22 @@ for t, v in zip(tables, m["variants"]):
         assert score == "%.2f" % (100 * r["top1"]), (score, r["top1"])
         assert gain == "%+.2f" % (100 * r["top1"] - base), (gain, r["top1"], base)
 EOF2
+# the adequacy section: the first variant's scale (gemmlowp, minmax, 8 bits) judged as
+# `qcal stats --adequacy` judges it on the same 64 calibration images, most uncertain first
+"$QCAL" stats --quiet --json --limit 64 --adequacy models/lenet.onnx data/calib >"$tmp/lenet-adequacy.json" 2>"$tmp/err"
+"$PY" - "$tmp/lenet-adequacy.json" "$tmp/lenet.html" <<'EOF2' && ok "lenet: the adequacy section lists the uncertain tensors as stats --adequacy does" \
+    || bad "lenet: the adequacy section lists the uncertain tensors as stats --adequacy does"
+import json, re, sys
+a = json.load(open(sys.argv[1]))["adequacy"]; page = open(sys.argv[2]).read()
+sec = page.split('<section id="adequacy">')[1].split('</section>')[0]
+assert "%d of %d tensors vary by more than 5 %%" % (a["uncertain"], len(a["tensors"])) in sec, sec[:400]
+assert a["uncertain"] > 0, "64 images leave some lenet tensor uncertain"
+want = sorted((t for t in a["tensors"] if t["uncertain"]), key=lambda t: -t["rsd"])[:10]
+rows = re.findall(r"<tr><td><code>([^<]*)</code></td><td>([^<]*)</td><td>([0-9.]+) %</td><td>[^<]*</td><td>(\d+)</td></tr>", sec)
+assert [r[0] for r in rows] == [t["name"] for t in want], (rows, [t["name"] for t in want])
+for r, t in zip(rows, want):
+    assert r[1] == "%.4g" % t["scale"] and r[2] == "%.1f" % (100 * t["rsd"]) and int(r[3]) == t["images_needed"], (r, t)
+EOF2
 # mobilenet, the default grid, every variant gated on its drop
 MAX_HEIGHT=4000 run_page mobilenet 1 models/mobilenet.onnx data/calib data/val --gate all --max-drop 0.2
 # resnet, every granularity (compensated weights have no figures of their own), no gate
