@@ -136,7 +136,7 @@ check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) zoo
 	    tests/compare-test.sh tests/html-test.sh tests/install-test.sh tests/zoo-check.sh tests/style-test.sh \
 	    tests/ranges-export-test.sh tests/rounding-test.sh tests/images-test.sh tests/options-test.sh tests/presets-test.sh \
 	    tests/accuracy-aware-test.sh tests/vocabulary-test.sh tests/multi-io-test.sh \
-	    tests/resize-test.sh tests/batch-test.sh
+	    tests/resize-test.sh tests/batch-test.sh tests/bench-ort-test.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance

@@ -24,6 +24,7 @@ depends on speed.
 """
 import argparse
 import json
+import logging
 import os
 import platform
 import statistics
@@ -43,9 +44,12 @@ try:
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
     from onnxruntime.quantization import calibrate as ort_calibrate
+    from onnxruntime.quantization.shape_inference import quant_pre_process
 except ImportError as e:
     print("bench-ort: skipped (%s; tools/install-deps.sh makes the venv with onnx and onnxruntime)" % e)
     sys.exit(0)
+
+logging.getLogger().setLevel(logging.ERROR)  # quantize_static's advice to pre-process: done
 
 MODELS = ["resnet18", "mobilenet_v2"]
 SIZE = 224
@@ -153,15 +157,20 @@ def prepare_inputs(out, n):
     return img_dir, names, [preprocess(rgb) for rgb in images]
 
 
+def write_card(model_path, name):
+    """The model card qcal reads beside model_path: the preprocessing of every file here."""
+    card = {"qcal": 1, "name": name,
+            "preprocess": {"color": "rgb", "size": [SIZE, SIZE], "scale": 1.0 / 255.0, "mean": MEAN, "std": STD}}
+    with open(model_path[:-len(".onnx")] + ".json", "w") as f:
+        json.dump(card, f, indent=1)
+
+
 def place_model(models_dir, out, name):
     """out/NAME.onnx (a link to the generated model) with its model card beside it."""
     path = os.path.join(out, name + ".onnx")
     if not os.path.exists(path):
         os.symlink(os.path.abspath(os.path.join(models_dir, name + ".onnx")), path)
-    card = {"qcal": 1, "name": name,
-            "preprocess": {"color": "rgb", "size": [SIZE, SIZE], "scale": 1.0 / 255.0, "mean": MEAN, "std": STD}}
-    with open(os.path.join(out, name + ".json"), "w") as f:
-        json.dump(card, f, indent=1)
+    write_card(path, name)
     return path
 
 
@@ -207,9 +216,13 @@ def ort_latency_ms(sess, x, runs):
     return statistics.median(times)
 
 
-def ort_quantize(model, tensors, out_path):
-    """ONNX Runtime's own static INT8 file: U8S8, weights per channel, QDQ, MinMax."""
-    quantize_static(model, out_path, Reader("input", tensors), quant_format=QuantFormat.QDQ,
+def ort_quantize(model, tensors, out_path, tmp):
+    """ONNX Runtime's own static INT8 file as its documentation makes it: quant_pre_process
+    (shape inference, graph optimization), then quantize_static with U8S8 (uint8 activations,
+    int8 weights per channel), QDQ, MinMax."""
+    pre = os.path.join(tmp, "pre.onnx")
+    quant_pre_process(model, pre)
+    quantize_static(pre, out_path, Reader("input", tensors), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
                     calibrate_method=CalibrationMethod.MinMax)
 
@@ -282,7 +295,7 @@ def check_same_tensors(qcal, model, img_dir, tensors, tmp):
     return worst
 
 
-def prepare_files(a, name, img_dir, tensors):
+def prepare_files(a, name, img_dir, tensors, tmp):
     """The FP32 model (with its card), qcal's default and QOperator exports, ORT's own file."""
     model = place_model(a.models, a.out, name)
     files = {"fp32": model,
@@ -291,9 +304,10 @@ def prepare_files(a, name, img_dir, tensors):
              "ort": os.path.join(a.out, name + "-ort-u8s8.onnx")}
     run(a.qcal, "quantize", "--quiet", model, img_dir, "-o", files["qcal"])
     run(a.qcal, "quantize", "--quiet", "--format", "qoperator", model, img_dir, "-o", files["qcal_qop"])
-    ort_quantize(model, tensors, files["ort"])
+    ort_quantize(model, tensors, files["ort"], tmp)
+    write_card(files["ort"], name)
     try:  # qcal running ONNX Runtime's file, when it can load it
-        run(a.qcal, "bench", model, "--int8", files["ort"], "--runs", "1", "--batch", "1", "--threads", "1", "--json")
+        run(a.qcal, "eval", "--quiet", "--limit", "2", files["ort"], img_dir)
     except subprocess.CalledProcessError as e:
         print("  qcal cannot run %s: %s" % (files["ort"], (e.stderr or "").strip().splitlines()[-1:]))
         files["ort_in_qcal"] = None
@@ -445,7 +459,7 @@ def print_table(cpu, figures, load_start, load_end):
             print("    (%s)" % f["note"])
 
 
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--qcal", required=True)
     ap.add_argument("--qgemm", required=True, help="bench_qgemm")
@@ -457,33 +471,54 @@ def main():
     ap.add_argument("--calib-rounds", type=int, default=3)
     ap.add_argument("--images", type=int, default=32, help="calibration images")
     ap.add_argument("--smoke", action="store_true", help="one short round of everything (checks the script)")
+    ap.add_argument("--check", action="store_true", help="the files and the same-input check only, no timing")
     a = ap.parse_args()
-    if a.smoke:
+    if a.smoke or a.check:
         a.rounds, a.runs, a.gemm_rounds, a.calib_rounds, a.images = 1, 2, 1, 1, 4
-    os.makedirs(a.out, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix="bench-ort.", dir=a.out)
-    cpu, load_start = cpu_name(), load_average()
-    print("bench-ort: %s, ONNX Runtime %s, pinned to CPU %s" % (cpu, ort.__version__, min(PINNED)))
+    return a
+
+
+def set_up(a, tmp):
+    """Images, files and the same-input check of every model; ONNX Runtime's sessions unless --check
+    (made on every CPU, so that the 2-thread one's worker may run on the other)."""
     img_dir, _, tensors = prepare_inputs(a.out, a.images)
     files, sessions = {}, {}
     for name in MODELS:
-        files[name] = prepare_files(a, name, img_dir, tensors)
+        files[name] = prepare_files(a, name, img_dir, tensors, tmp)
         worst = check_same_tensors(a.qcal, files[name]["fp32"], img_dir, tensors, tmp)
-        print("  %s: qcal and ORT FP32 scores agree to %.1e of their range on %d images (same inputs)" %
-              (name, worst, len(tensors)))
-        sessions[name] = {k: session(files[name][k]) for k in ("fp32", "qcal", "ort")}
-        sessions[name]["ort_2t"] = session(files[name]["ort"], 2)
-    x = tensors[0]
+        print("  %s: qcal and ORT FP32 scores agree to %.1e of their range on %d images (same inputs); "
+              "qcal %s ORT's file" % (name, worst, len(tensors), "runs" if files[name]["ort_in_qcal"] else "cannot run"))
+        if not a.check:
+            sessions[name] = {k: session(files[name][k]) for k in ("fp32", "qcal", "ort")}
+            sessions[name]["ort_2t"] = session(files[name]["ort"], 2)
+    return img_dir, tensors, files, sessions
+
+
+def measure(a, tmp, img_dir, tensors, files, sessions):
     samples = {}
     for r in range(max(a.rounds, a.gemm_rounds, a.calib_rounds)):
         if r < a.gemm_rounds:
             gemm_round(a, tmp, samples)
         for name in MODELS:
             if r < a.rounds:
-                latency_round(a, name, files[name], sessions[name], x, samples)
+                latency_round(a, name, files[name], sessions[name], tensors[0], samples)
             if r < a.calib_rounds:
                 calibration_round(a, name, files[name], img_dir, tensors, tmp, samples)
         print("  round %d done (load average %.1f)" % (r + 1, load_average()), file=sys.stderr)
+    use_cpus(set(ALL_CPUS))
+    return samples
+
+
+def main():
+    a = parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    cpu, load_start = cpu_name(), load_average()
+    print("bench-ort: %s, ONNX Runtime %s, pinned to CPU %s" % (cpu, ort.__version__, min(PINNED)))
+    with tempfile.TemporaryDirectory(prefix="bench-ort.", dir=a.out) as tmp:
+        img_dir, tensors, files, sessions = set_up(a, tmp)
+        if a.check:
+            return 0
+        samples = measure(a, tmp, img_dir, tensors, files, sessions)
     figures = gemm_figures(samples)
     for name in MODELS:
         figures += latency_figures(name, {k: v for (m, k), v in samples.items() if m == name})
@@ -497,9 +532,6 @@ def main():
         json.dump(figures, f, indent=1)
     os.replace(results + ".tmp", results)
     print("\none JSON object per figure: %s" % results)
-    for p in os.listdir(tmp):
-        os.remove(os.path.join(tmp, p))
-    os.rmdir(tmp)
     return 0
 
 
