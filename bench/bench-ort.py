@@ -205,15 +205,18 @@ class Reader(CalibrationDataReader):
 
 
 def ort_latency_ms(sess, x, runs):
+    """(median, minimum) wall-clock ms of one input, and the median of this thread's CPU time
+    (with one intra-op thread ONNX Runtime computes on the calling thread)."""
     name = sess.get_inputs()[0].name
     for _ in range(3):
         sess.run(None, {name: x})
-    times = []
+    wall, cpu = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         sess.run(None, {name: x})
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times)
+        wall.append((time.perf_counter() - t) * 1e3)
+        cpu.append((time.thread_time() - c) * 1e3)
+    return statistics.median(wall), min(wall), statistics.median(cpu)
 
 
 def ort_quantize(model, tensors, out_path, tmp):
@@ -318,6 +321,12 @@ def prepare_files(a, name, img_dir, tensors, tmp):
 
 # ---------------------------------------------------------------- measuring, in rounds
 
+def qcal_latency(d):
+    """(median, minimum) wall-clock ms of one input and the median thread CPU time, from qcal
+    bench --json's fp32 or int8"""
+    return d["latency_ms"], d["wall_ms"]["min"], d["thread_cpu_ms"]["median"]
+
+
 def qcal_bench(a, model, int8, threads=1):
     return json.loads(run(a.qcal, "bench", model, "--int8", int8, "--runs", a.runs, "--batch", "1",
                           "--threads", threads, "--json"))
@@ -329,15 +338,15 @@ def latency_round(a, name, files, sessions, x, samples):
         samples.setdefault((name, key), []).append(value)
     use_cpus(PINNED)
     d = qcal_bench(a, files["fp32"], files["qcal"])
-    add("qcal_fp32", d["fp32"]["latency_ms"])
-    add("qcal_int8_own", d["int8"]["latency_ms"])
+    add("qcal_fp32", qcal_latency(d["fp32"]))
+    add("qcal_int8_own", qcal_latency(d["int8"]))
     add("qcal_int8_ips_1t", d["int8"]["images_per_s"])
     add("ort_fp32", ort_latency_ms(sessions["fp32"], x, a.runs))
     add("ort_int8_own", ort_latency_ms(sessions["ort"], x, a.runs))
-    add("qcal_int8_qop", qcal_bench(a, files["fp32"], files["qcal_qop"])["int8"]["latency_ms"])
+    add("qcal_int8_qop", qcal_latency(qcal_bench(a, files["fp32"], files["qcal_qop"])["int8"]))
     add("ort_int8_qcal_file", ort_latency_ms(sessions["qcal"], x, a.runs))
     if files["ort_in_qcal"]:
-        add("qcal_int8_ort_file", qcal_bench(a, files["fp32"], files["ort_in_qcal"])["int8"]["latency_ms"])
+        add("qcal_int8_ort_file", qcal_latency(qcal_bench(a, files["fp32"], files["ort_in_qcal"])["int8"]))
     if name == "resnet18":  # 2 threads vs 1, on both CPUs
         use_cpus(set(ALL_CPUS))
         add("load_threads", load_average())
@@ -379,10 +388,21 @@ def gemm_round(a, tmp, samples):
 
 # ---------------------------------------------------------------- figures
 
-def figure(what, model, qcal, ort_value, unit, ratio, target, ok, note=""):
-    return {"figure": what, "model": model, "qcal": qcal, "ort": ort_value, "unit": unit,
-            "ratio": round(ratio, 3) if ratio is not None else None, "target": target,
-            "status": None if ok is None else ("pass" if ok else "miss"), "note": note}
+def figure(what, model, qcal, ort_value, unit, ratio, target, ok, note="", extra=None):
+    """One figure; qcal and ort are medians; extra: the minima and CPU times of a latency."""
+    f = {"figure": what, "model": model, "qcal": qcal, "ort": ort_value, "unit": unit,
+         "ratio": round(ratio, 3) if ratio is not None else None, "target": target,
+         "status": None if ok is None else ("pass" if ok else "miss"), "note": note,
+         "qcal_min": None, "ort_min": None, "qcal_cpu": None, "ort_cpu": None, "ratio_cpu": None}
+    f.update(extra or {})
+    return f
+
+
+def latency(samples):
+    """The median over rounds of each round's median, the least run of all rounds, and the
+    median over rounds of the thread CPU time's medians."""
+    return (med([m for m, _, _ in samples]), round(min(lo for _, lo, _ in samples), 3),
+            med([c for _, _, c in samples]))
 
 
 def med(xs):
@@ -416,27 +436,26 @@ def latency_figures(name, s):
     def pair(what, qk, ok_, target, limit, note=""):
         if qk not in s or ok_ not in s:
             return
-        q, o = med(s[qk]), med(s[ok_])
-        out.append(figure(what, name, q, o, "ms", q / o, target, q / o <= limit if limit else None, note))
+        (q, q_min, q_cpu), (o, o_min, o_cpu) = latency(s[qk]), latency(s[ok_])
+        out.append(figure(what, name, q, o, "ms", q / o, target, q / o <= limit if limit else None, note,
+                          {"qcal_min": q_min, "ort_min": o_min, "qcal_cpu": q_cpu, "ort_cpu": o_cpu,
+                           "ratio_cpu": round(q_cpu / o_cpu, 3)}))
     pair("INT8 latency: qcal (own default export) vs ORT (own quantize_static U8S8 file)", "qcal_int8_own",
          "ort_int8_own", "<= 1.0 (stretch 0.8)", 1.0)
     pair("INT8 latency: qcal vs ORT, both on ORT's file", "qcal_int8_ort_file", "ort_int8_own", "-", None,
          "qcal running ORT's file")
     pair("FP32 latency: qcal vs ORT", "qcal_fp32", "ort_fp32", "<= 1.25", 1.25)
-    if "ort_int8_qcal_file" in s:
-        q, o = med(s["ort_int8_qcal_file"]), med(s["ort_int8_own"])
-        out.append(figure("ORT running qcal's default export vs ORT's own file", name, q, o, "ms", q / o,
-                          "<= 1.1", q / o <= 1.1, "both columns are ORT's time; qcal = qcal's file"))
-    q, d = med(s["qcal_int8_qop"]), med(s["qcal_int8_own"])
-    out.append(figure("QOperator vs QDQ in qcal (qcal's exports)", name, q, d, "ms", q / d, "<= 1.0", q / d <= 1.0,
-                      "qcal column: QOperator, ort column: QDQ, both run by qcal"))
+    pair("ORT running qcal's default export vs ORT's own file", "ort_int8_qcal_file", "ort_int8_own", "<= 1.1",
+         1.1, "both columns are ORT's time; qcal = qcal's file")
+    pair("QOperator vs QDQ in qcal (qcal's exports)", "qcal_int8_qop", "qcal_int8_own", "<= 1.0", 1.0,
+         "qcal column: QOperator, ort column: QDQ, both run by qcal")
     if "qcal_stats_ips" in s:
         q, o = med(s["qcal_stats_ips"]), med(s["ort_calib_ips"])
         out.append(figure("Calibration images/s: qcal stats vs ORT MinMax calibrator", name, q, o, "images/s",
                           o / q, "<= 1.0", o / q <= 1.0, "1 thread each; ratio is time per image"))
     if "qcal_int8_ips_2t" in s:
         q = med(s["qcal_int8_ips_2t"]) / med(s["qcal_int8_ips_1t"])
-        o = med(s["ort_int8_own_1t"]) / med(s["ort_int8_own_2t"])
+        o = latency(s["ort_int8_own_1t"])[0] / latency(s["ort_int8_own_2t"])[0]
         out.append(figure("INT8 2 threads vs 1, batch 1 (speed-up)", name, round(q, 3), round(o, 3), "x",
                           None, ">= 1.5 (qcal)", q >= 1.5,
                           "qcal: images/s of 2 threads each running batch 1 (no intra-op threads) / 1 thread; "
@@ -444,17 +463,23 @@ def latency_figures(name, s):
     return out
 
 
+def dash(value):
+    return "-" if value is None else value
+
+
 def print_table(cpu, figures, load_start, load_end):
     print("\nqcal vs ONNX Runtime %s on %s; load average %.1f at start, %.1f at end" %
           (ort.__version__, cpu, load_start, load_end))
-    print("ratio = qcal time / ORT time (below 1: qcal faster); targets informational\n")
-    print("%-80s %-13s %10s %10s %-9s %7s  %-20s %s" % ("figure", "model", "qcal", "ORT", "unit", "ratio", "target",
-                                                        "status"))
+    print("ratio = qcal time / ORT time (below 1: qcal faster), of wall-clock medians; CPU ratio: of the "
+          "thread CPU time's; targets informational\n")
+    row = "%-80s %-13s %10s %10s %9s %9s %-9s %7s %7s  %-20s %s"
+    print(row % ("figure", "model", "qcal", "ORT", "qcal min", "ORT min", "unit", "ratio", "CPU", "target",
+                 "status"))
     for f in figures:
         r = "%.2f" % f["ratio"] if f["ratio"] is not None else "-"
-        print("%-80s %-13s %10s %10s %-9s %7s  %-20s %s" % (f["figure"], f["model"], f["qcal"],
-                                                            "-" if f["ort"] is None else f["ort"], f["unit"], r,
-                                                            f["target"], f["status"] or "-"))
+        rc = "%.2f" % f["ratio_cpu"] if f["ratio_cpu"] is not None else "-"
+        print(row % (f["figure"], f["model"], f["qcal"], dash(f["ort"]), dash(f["qcal_min"]), dash(f["ort_min"]),
+                     f["unit"], r, rc, f["target"], f["status"] or "-"))
         if f["note"]:
             print("    (%s)" % f["note"])
 
