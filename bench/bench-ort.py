@@ -149,6 +149,8 @@ def prepare_inputs(out, n):
     """PNGs for qcal, the same pixels preprocessed for ONNX Runtime."""
     img_dir = os.path.join(out, "calib")
     os.makedirs(img_dir, exist_ok=True)
+    for old in os.listdir(img_dir):  # a previous run's, perhaps more images
+        os.remove(os.path.join(img_dir, old))
     images = synthetic_images(n)
     names = []
     for i, rgb in enumerate(images):
