@@ -27,9 +27,13 @@ if ! /usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1; then
 fi
 
 expect "the benchmark models are written" 0 /usr/bin/python3 tools/make-bench-models.py "$tmp/models"
+# a previous run's image left in the folder is removed, not read with the new ones
+mkdir -p "$tmp/b/calib"
+cp "$(find data/calib -name '*.png' | sort | head -n 1)" "$tmp/b/calib/999.png"
 expect "bench-ort --check makes every file and checks the inputs" 0 \
     "$venv_py" bench/bench-ort.py --check --qcal "$QCAL" --qgemm /bin/false --models "$tmp/models" --out "$tmp/b"
 cp "$tmp/out" "$tmp/check.txt"
+if [ ! -e "$tmp/b/calib/999.png" ]; then ok "a previous run's image is removed"; else bad "a previous run's image is removed"; fi
 for m in resnet18 mobilenet_v2; do
     contains "$m: qcal and ONNX Runtime see the same input tensors" "$tmp/check.txt" \
         "$m: qcal and ORT FP32 scores agree"
