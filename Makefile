@@ -136,7 +136,8 @@ check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) zoo
 	    tests/compare-test.sh tests/html-test.sh tests/install-test.sh tests/zoo-check.sh tests/style-test.sh \
 	    tests/ranges-export-test.sh tests/rounding-test.sh tests/images-test.sh tests/options-test.sh tests/presets-test.sh \
 	    tests/accuracy-aware-test.sh tests/vocabulary-test.sh tests/multi-io-test.sh \
-	    tests/resize-test.sh tests/batch-test.sh tests/bias-correction-test.sh tests/method-auto-test.sh tests/adequacy-test.sh
+	    tests/resize-test.sh tests/batch-test.sh tests/bias-correction-test.sh tests/method-auto-test.sh tests/adequacy-test.sh \
+	    tests/bench-ort-test.sh
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance
@@ -150,8 +151,12 @@ demo: deps
 # The 224×224 benchmark models (ResNet-18, MobileNetV2, random weights) are generated into the
 # build folder, never committed; bench_models finds them through QCAL_BENCH_MODELS.
 BENCH_MODELS := $(BUILD)/bench-models
+.PHONY: bench-models bench-ort
 bench: deps
-	@$(MAKE) --no-print-directory $(QCAL_BIN) $(BENCHES)
+	@$(MAKE) --no-print-directory $(QCAL_BIN) $(BENCHES) bench-models
+	@for b in $(BENCHES); do QCAL_BENCH_MODELS=$(BENCH_MODELS) $$b || exit 1; done
+
+bench-models:
 	@if [ -f $(BENCH_MODELS)/mobilenet_v2.onnx ] && \
 	    [ tools/make-bench-models.py -ot $(BENCH_MODELS)/mobilenet_v2.onnx ]; then :; \
 	elif /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null; then \
@@ -160,7 +165,21 @@ bench: deps
 	else \
 	    echo "ResNet-18 / MobileNetV2 benchmark: skipped (/usr/bin/python3 has no torch or torchvision)"; \
 	fi
-	@for b in $(BENCHES); do QCAL_BENCH_MODELS=$(BENCH_MODELS) $$b || exit 1; done
+
+# qcal against ONNX Runtime in one run (bench/bench-ort.py, run by the venv of
+# tools/install-deps.sh): prints the table, writes $(BUILD)/bench-ort/results.json.
+# BENCH_ORT_FLAGS=--smoke: one short round, to check the script.
+QCAL_VENV_PY = $(firstword $(wildcard $(if $(QCAL_VENV),$(QCAL_VENV)/bin/python) /opt/qcal-venv/bin/python $(HOME)/.cache/qcal-venv/bin/python))
+bench-ort: deps
+	@$(MAKE) --no-print-directory $(QCAL_BIN) $(BUILD)/bench/bench_qgemm bench-models
+	@if [ ! -f $(BENCH_MODELS)/mobilenet_v2.onnx ]; then \
+	    echo "bench-ort: skipped (no benchmark models: /usr/bin/python3 has no torch or torchvision)"; \
+	elif [ -z "$(QCAL_VENV_PY)" ]; then \
+	    echo "bench-ort: skipped (no venv with onnx and onnxruntime: tools/install-deps.sh makes it)"; \
+	else \
+	    $(QCAL_VENV_PY) bench/bench-ort.py --qcal $(QCAL_RUN) --qgemm $(BUILD)/bench/bench_qgemm \
+	        --models $(BENCH_MODELS) --out $(BUILD)/bench-ort $(BENCH_ORT_FLAGS); \
+	fi
 
 # libFuzzer (Debian's clang): each target for FUZZ_SECONDS over a working copy of its corpus,
 # under ASan + UBSan, in build-fuzz/; what crashes is left in build-fuzz/crashes/. No single
