@@ -159,6 +159,10 @@ void qc_image_set_free(qc_image_set *set);
  * all. The same set, n and seed always keep the same images. The PRNG (SplitMix64 from
  * seed), how quotas and remainders are spread: atop io/select.c. */
 qc_status qc_image_set_sample(qc_image_set *set, int64_t n, uint64_t seed, qc_error *err);
+/* The PRNG it draws from: the next SplitMix64 value of state, and a uniform draw in [0, m)
+ * (m > 0; draws below 2^64 mod m are redrawn, so no value is favoured). */
+uint64_t qc_random_next(uint64_t *state);
+uint64_t qc_random_below(uint64_t *state, uint64_t m);
 
 /* Called with the message of each image an image-reading loop leaves out (--skip-bad), in
  * the set's order; the message names the file and what is wrong. */

@@ -29,7 +29,7 @@
 #include "image-impl.h"
 
 /* SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", 2014). */
-static uint64_t splitmix64(uint64_t *state)
+uint64_t qc_random_next(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15u);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
@@ -37,12 +37,12 @@ static uint64_t splitmix64(uint64_t *state)
     return z ^ (z >> 31);
 }
 
-static uint64_t below(uint64_t *state, uint64_t m)
+uint64_t qc_random_below(uint64_t *state, uint64_t m)
 {
     uint64_t reject = (0 - m) % m; /* 2^64 mod m */
     uint64_t r;
     do
-        r = splitmix64(state);
+        r = qc_random_next(state);
     while (r < reject);
     return r % m;
 }
@@ -106,7 +106,7 @@ static bool give_quotas(sample_class *classes, int n, int64_t want, uint64_t *st
     for (int k = 0; k < n; k++)
         order[k] = k;
     for (int i = n - 1; i > 0; i--) {
-        int j = (int)below(state, (uint64_t)i + 1);
+        int j = (int)qc_random_below(state, (uint64_t)i + 1);
         int t = order[i];
         order[i] = order[j];
         order[j] = t;
@@ -165,7 +165,7 @@ qc_status qc_image_set_sample(qc_image_set *set, int64_t n, uint64_t seed, qc_er
     for (int k = 0; k < n_classes; k++) {
         sample_class *c = &classes[k];
         for (int64_t i = 0; i < c->quota; i++) {
-            int64_t j = i + (int64_t)below(&state, (uint64_t)(c->count - i));
+            int64_t j = i + (int64_t)qc_random_below(&state, (uint64_t)(c->count - i));
             int64_t t = c->items[i];
             c->items[i] = c->items[j];
             c->items[j] = t;

@@ -94,25 +94,6 @@ void qc_adequacy_free(qc_adequacy *a)
     a->tensors = NULL;
 }
 
-/* SplitMix64 (Steele, Lea and Flood, 2014), and an unbiased draw below m by rejection. */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-static uint64_t draw_below(uint64_t *state, uint64_t m)
-{
-    const uint64_t reject = (0 - m) % m; /* 2^64 mod m: the low values drawn too often */
-    uint64_t r;
-    do
-        r = next_random(state);
-    while (r < reject);
-    return r % m;
-}
-
 /* The scale of tensor i's range recomputed from the groups counted by counts (NULL: all). */
 static qc_status scale_of(const qc_group_table *g, const qc_stats *s, int i, const int *counts,
                           const qc_adequacy_options *o, qc_range_method m, double *scale, qc_error *err)
@@ -227,7 +208,7 @@ qc_status qc_adequacy_run(const qc_stats *s, const qc_group_table *g, const qc_a
     for (int b = 0; b < B && st == QC_OK; b++) {
         memset(counts, 0, (size_t)g->n_groups * sizeof *counts);
         for (int64_t k = 0; k < out->groups; k++)
-            counts[list[draw_below(&state, (uint64_t)out->groups)]]++;
+            counts[list[qc_random_below(&state, (uint64_t)out->groups)]]++;
         for (int j = 0; j < out->n && st == QC_OK; j++)
             st = scale_of(g, s, out->tensors[j].tensor, counts, o, out->evaluated, &boot[(size_t)j * B + b], err);
     }
