@@ -91,7 +91,7 @@ static const cli_option rows[] = {
      .help = "how activation ranges are chosen (default minmax); auto: per tensor, the candidate whose "
              "readers' outputs are nearest FP32 on IMAGES (needs histograms; with --stats, IMAGES too)"},
     {"--auto-images", .kind = CLI_INT64, FIELD(auto_images), .arg = "K", .min = 1, .max = INT64_MAX,
-     .expects = "a positive count", .help = "--method auto: the class-balanced subset of IMAGES it runs (default 128)"},
+     .expects = "a positive count", .help = "--method auto: the class-balanced subset of IMAGES it runs (default 512)"},
     {.kind = CLI_GROUP, .rows = cli_range_rows, FIELD(q.range)},
     {"--n", .kind = CLI_DOC, .arg = "N", .help = "avgstd and meanstd: mean +- N std (default 3)"},
     {"--percentile", .kind = CLI_DOC, .arg = "P", .help = "percentile: P in (50, 100] (default 99.99)"},
