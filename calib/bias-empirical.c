@@ -138,7 +138,7 @@ static qc_status measure_after(void *ctx, int worker, int64_t slot, int64_t inde
 }
 
 /* The layers whose bias the quantizer writes and bias correction handles. */
-static qc_status eligible_layers(const qc_graph *g, const qc_stats *s, const qc_quantize_options *o, bool *todo,
+static qc_status eligible_layers(const qc_graph *g, const qc_stats *s, const qc_quantize_options *o, bool *pending,
                                  qc_error *err)
 {
     qc_graph *qg = NULL;
@@ -147,19 +147,19 @@ static qc_status eligible_layers(const qc_graph *g, const qc_stats *s, const qc_
     for (int i = 0; st == QC_OK && i < g->n_nodes; i++) {
         const qc_node *n = &g->nodes[i];
         qz_bias_layer l;
-        todo[i] = false;
+        pending[i] = false;
         if (n->n_inputs < 3 || n->inputs[2] < 0 || !qz_bias_layer_of(g, n, &l))
             continue;
-        for (int r = 0; r < rep.n && !todo[i]; r++)
-            todo[i] = !strcmp(rep.tensors[r].role, "bias") && !strcmp(rep.tensors[r].tensor, g->tensors[n->inputs[2]].name);
+        for (int r = 0; r < rep.n && !pending[i]; r++)
+            pending[i] = !strcmp(rep.tensors[r].role, "bias") && !strcmp(rep.tensors[r].tensor, g->tensors[n->inputs[2]].name);
     }
     qc_quantize_report_free(&rep);
     qc_graph_destroy(qg);
     return st;
 }
 
-/* The layers of todo no other layer of todo precedes (g's nodes are in topological order). */
-static int ready_layers(const qc_graph *g, const bool *todo, bool *ready)
+/* The pending layers that no other pending layer precedes (g's nodes are in topological order). */
+static int ready_layers(const qc_graph *g, const bool *pending, bool *ready)
 {
     bool *tainted = calloc((size_t)g->n_tensors + 1, sizeof *tainted);
     int count = 0;
@@ -170,11 +170,11 @@ static int ready_layers(const qc_graph *g, const bool *todo, bool *ready)
         bool after = false;
         for (int j = 0; j < n->n_inputs; j++)
             after |= n->inputs[j] >= 0 && tainted[n->inputs[j]];
-        ready[i] = todo[i] && !after;
+        ready[i] = pending[i] && !after;
         count += ready[i];
         for (int j = 0; j < n->n_outputs; j++)
             if (n->outputs[j] >= 0)
-                tainted[n->outputs[j]] = after || todo[i];
+                tainted[n->outputs[j]] = after || pending[i];
     }
     free(tainted);
     return count;
@@ -294,25 +294,25 @@ qc_status qc_bias_measure(const qc_graph *fp32, const qc_stats *s, const qc_quan
     qo.bias_correction = QC_BIAS_EMPIRICAL;
     qo.bias_measured = out;
     out->tap_means = calloc((size_t)fp32->n_nodes + 1, sizeof *out->tap_means);
-    bool *todo = malloc(((size_t)fp32->n_nodes + 1) * sizeof *todo);
+    bool *pending = malloc(((size_t)fp32->n_nodes + 1) * sizeof *pending);
     bool *ready = malloc(((size_t)fp32->n_nodes + 1) * sizeof *ready);
-    qc_status st = out->tap_means && todo && ready ? QC_OK : qc_fail(err, QC_ERR_IO, "out of memory");
+    qc_status st = out->tap_means && pending && ready ? QC_OK : qc_fail(err, QC_ERR_IO, "out of memory");
     if (st == QC_OK && out->images < 1)
         st = qc_fail(err, QC_ERR_USAGE, "empirical bias correction needs at least one image");
     if (st == QC_OK)
-        st = eligible_layers(fp32, s, &qo, todo, err);
+        st = eligible_layers(fp32, s, &qo, pending, err);
     while (st == QC_OK) {
-        const int n_ready = ready_layers(fp32, todo, ready);
+        const int n_ready = ready_layers(fp32, pending, ready);
         if (n_ready < 0)
             st = qc_fail(err, QC_ERR_IO, "out of memory");
         if (n_ready <= 0)
             break;
         st = measure_pass(fp32, s, &qo, in, run, ready, n_ready, out, err);
         for (int i = 0; i < fp32->n_nodes; i++)
-            todo[i] &= !ready[i];
+            pending[i] &= !ready[i];
         out->passes++;
     }
-    free(todo);
+    free(pending);
     free(ready);
     if (st != QC_OK)
         qc_bias_measurement_free(out);
