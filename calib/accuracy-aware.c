@@ -114,19 +114,24 @@ static qc_status run_logits(const aa_ctx *c, const qc_graph *g, const aa_set *se
     return qc_eval_logits(g, &in, c->o->classes, &eo, err);
 }
 
-/* The score of logits q against FP32's and the labels, summed in input order. */
-static void score_logits(const aa_ctx *c, const aa_set *set, const float *q, qc_aa_score *s)
+void qc_aa_score_logits(const float *fp32, const float *q, const int *labels, int64_t n, int classes,
+                        bool probabilities, qc_aa_score *s)
 {
-    const int classes = c->o->classes;
-    *s = (qc_aa_score){.images = set->n};
-    for (int64_t i = 0; i < set->n; i++) {
-        const float *lq = q + i * classes, *l32 = set->fp32_logits + i * classes;
-        int top = qc_argmax(lq, classes), label = set->labels ? set->labels[i] : -1;
+    *s = (qc_aa_score){.images = n};
+    for (int64_t i = 0; i < n; i++) {
+        const float *lq = q + i * classes, *l32 = fp32 + i * classes;
+        int top = qc_argmax(lq, classes), label = labels ? labels[i] : -1;
         s->labelled += label >= 0;
         s->correct += label >= 0 && top == label;
         s->agree += top == qc_argmax(l32, classes);
-        s->kl += c->probabilities ? qc_kl_probabilities(l32, lq, classes) : qc_kl_softmax(l32, lq, classes);
+        s->kl += probabilities ? qc_kl_probabilities(l32, lq, classes) : qc_kl_softmax(l32, lq, classes);
     }
+}
+
+/* The score of logits q against FP32's and the labels, summed in input order. */
+static void score_logits(const aa_ctx *c, const aa_set *set, const float *q, qc_aa_score *s)
+{
+    qc_aa_score_logits(set->fp32_logits, q, set->labels, set->n, c->o->classes, c->probabilities, s);
 }
 
 /* The model quantized with the caller's exclusions and `extra` more nodes in FP32, fused and

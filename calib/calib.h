@@ -619,9 +619,10 @@ qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats
  * is tried on the nodes that read the tensor, each run alone with its weights fake-quantized,
  * on FP32 values of the calibration images; the candidate whose readers' outputs are nearest
  * FP32 (Σ over readers of Σ(y − ŷ)² / Σ y²) is its local choice. Then the whole model is
- * checked at its output: the KL of its logits against FP32 with the local choices, with each
- * candidate for all tensors; from the best of those, each tensor's local choice is taken
- * where it lowers the KL (tensors in order, greedily). */
+ * checked at its output, top-1 agreement with FP32 first and the KL of the logits as the
+ * tie-breaker (qc_aa_better's order, no labels): with the local choices, with each candidate
+ * for all tensors; from the best of those, each tensor's local choice is taken where the
+ * criterion strictly improves (tensors in order, greedily, the earlier choices applied). */
 
 #define QC_AUTO_CANDIDATES 11
 typedef struct {
@@ -652,9 +653,11 @@ typedef struct {
     qc_auto_choice *choices;           /* owned: the roots, in the quantizer's report order */
     int64_t images;
     /* the check at the network's output: Σ KL(FP32 ‖ quantized) of the logits over the images
-     * with every tensor's local choice, and with the final choices; start: the candidate all
-     * tensors started from (-1: their local choices), kept: local choices taken over it */
+     * with every tensor's local choice, and with the final choices (+inf for a NaN); start: the
+     * candidate all tensors started from (-1: their local choices), kept: local choices taken
+     * over it */
     double kl_local, kl;
+    int64_t agree_local, agree;        /* images whose top-1 is FP32's, the same two ways */
     int start, kept;
 } qc_auto_result;
 
@@ -711,6 +714,10 @@ double qc_aa_value(qc_aa_metric m, const qc_aa_score *s);
 /* Whether q is within the budget: top-1 at most `budget` points below fp32's, or agreement
  * at least `budget` %. */
 bool qc_aa_within(qc_aa_metric m, double budget, const qc_aa_score *fp32, const qc_aa_score *q);
+/* The score of n outputs q (classes logits each) against FP32's and labels (NULL, or -1 for
+ * an unlabelled input), summed in input order. */
+void qc_aa_score_logits(const float *fp32, const float *q, const int *labels, int64_t n, int classes,
+                        bool probabilities, qc_aa_score *s);
 /* The ranking's order: a strictly better than b — more correct (top-1), then more agreement,
  * then a lower KL (a NaN KL is the worst). */
 bool qc_aa_better(qc_aa_metric m, const qc_aa_score *a, const qc_aa_score *b);

@@ -226,10 +226,11 @@ static void print_table(const quantize_options *o, const qc_quantize_report *r, 
         char name[48] = "its local choice";
         if (o->auto_result.start >= 0)
             qc_auto_candidate_name(&qc_auto_candidates()[o->auto_result.start], name, sizeof name);
-        printf("method auto on %lld images: KL of the logits %.3g with each tensor's local choice; %.3g from %s "
-               "for all, %d local choices kept\n",
-               (long long)o->auto_result.images, o->auto_result.kl_local / (double)o->auto_result.images,
-               o->auto_result.kl / (double)o->auto_result.images, name, o->auto_result.kept);
+        const qc_auto_result *a = &o->auto_result;
+        printf("method auto on %lld images: agreement with FP32 %lld, KL of the logits %.3g with each tensor's local "
+               "choice; %lld, %.3g from %s for all, %d local choices kept\n",
+               (long long)a->images, (long long)a->agree_local, a->kl_local / (double)a->images, (long long)a->agree,
+               a->kl / (double)a->images, name, a->kept);
     }
 }
 
@@ -241,9 +242,10 @@ static void print_json_auto_check(const qc_auto_result *r)
     char name[48] = "local";
     if (r->start >= 0)
         qc_auto_candidate_name(&qc_auto_candidates()[r->start], name, sizeof name);
-    printf(",\n \"auto\": {\"images\": %lld, \"kl_local\": %.9g, \"start\": \"%s\", \"kept\": %d, \"kl\": %.9g}",
-           (long long)r->images, r->kl_local / (double)(r->images ? r->images : 1), name, r->kept,
-           r->kl / (double)(r->images ? r->images : 1));
+    printf(",\n \"auto\": {\"images\": %lld, \"agree_local\": %lld, \"kl_local\": %.9g, \"start\": \"%s\", "
+           "\"kept\": %d, \"agree\": %lld, \"kl\": %.9g}",
+           (long long)r->images, (long long)r->agree_local, r->kl_local / (double)(r->images ? r->images : 1), name,
+           r->kept, (long long)r->agree, r->kl / (double)(r->images ? r->images : 1));
 }
 
 /* --method auto: the candidate chosen for tensor and what each candidate measured */

@@ -2,7 +2,9 @@
  * heavy-tailed input, the chooser's error of every candidate equals a scalar reference written
  * here (fake-quantized input and weights, a direct convolution in double, Σ(y − ŷ)² / Σ y²
  * over the images), it picks the smallest, the result does not depend on the threads, and
- * qc_quantize takes the chosen range for the tensor. */
+ * qc_quantize takes the chosen range for the tensor. The output criterion's score (top-1
+ * agreement with FP32, then the KL of the logits) equals a reference computed here, and an
+ * assignment with more agreement wins over one with a lower KL. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +246,64 @@ START_TEST(statistics_without_histograms_are_refused_naming_the_fix)
 }
 END_TEST
 
+/* KL(softmax(ref) ‖ softmax(q)) in double, written from the definition. */
+static double reference_kl(const float *ref, const float *q, int n)
+{
+    double zr = 0, zq = 0, kl = 0;
+    for (int k = 0; k < n; k++)
+        zr += exp(ref[k]), zq += exp(q[k]);
+    for (int k = 0; k < n; k++) {
+        double p = exp(ref[k]) / zr, pq = exp(q[k]) / zq;
+        kl += p * log(p / pq);
+    }
+    return kl;
+}
+
+/* The output criterion: agreement with FP32's top-1 decides, the KL only breaks its ties. */
+START_TEST(agreement_with_fp32_wins_over_a_lower_kl)
+{
+    enum { N = 4, C = 3 };
+    static const float fp32[N * C] = {2, 0, 0, 0, 1.5f, 0, 0, 0, 1, 0.2f, 0.1f, 0};
+    /* a: the same top-1 as FP32 on 3 images of 4, but far logits */
+    static const float a[N * C] = {4, -2, 0, -1, 3, 0, 0, 1, 0.5f, 0.5f, -1, -1};
+    /* b: logits near FP32's everywhere, but its top-1 differs on 2 images */
+    static const float b[N * C] = {1.9f, 0.1f, 0, 0.1f, 1.4f, 0, 0, 0.55f, 0.5f, 0.1f, 0.15f, 0};
+    qc_aa_score sa, sb;
+    qc_aa_score_logits(fp32, a, NULL, N, C, false, &sa);
+    qc_aa_score_logits(fp32, b, NULL, N, C, false, &sb);
+    int64_t agree_a = 0, agree_b = 0;
+    double kl_a = 0, kl_b = 0;
+    for (int i = 0; i < N; i++) {
+        int top = 0, top_a = 0, top_b = 0;
+        for (int k = 1; k < C; k++) {
+            top = fp32[i * C + k] > fp32[i * C + top] ? k : top;
+            top_a = a[i * C + k] > a[i * C + top_a] ? k : top_a;
+            top_b = b[i * C + k] > b[i * C + top_b] ? k : top_b;
+        }
+        agree_a += top_a == top, agree_b += top_b == top;
+        kl_a += reference_kl(fp32 + i * C, a + i * C, C);
+        kl_b += reference_kl(fp32 + i * C, b + i * C, C);
+    }
+    ck_assert_int_eq(agree_a, 3);
+    ck_assert_int_eq(agree_b, 2);
+    ck_assert(kl_a > 5 * kl_b);
+    ck_assert_int_eq(sa.agree, agree_a);
+    ck_assert_int_eq(sb.agree, agree_b);
+    ck_assert_int_eq(sa.images, N);
+    ck_assert_int_eq(sa.labelled, 0);
+    ck_assert_double_eq_tol(sa.kl, kl_a, 1e-9 * kl_a);
+    ck_assert_double_eq_tol(sb.kl, kl_b, 1e-9 * kl_b);
+    ck_assert(qc_aa_better(QC_AA_AGREEMENT, &sa, &sb));
+    ck_assert(!qc_aa_better(QC_AA_AGREEMENT, &sb, &sa));
+    /* as much agreement: the lower KL wins; an equal score is no improvement */
+    qc_aa_score tie = sa;
+    tie.kl = sb.kl;
+    ck_assert(qc_aa_better(QC_AA_AGREEMENT, &tie, &sa));
+    ck_assert(!qc_aa_better(QC_AA_AGREEMENT, &sa, &tie));
+    ck_assert(!qc_aa_better(QC_AA_AGREEMENT, &sa, &sa));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("method-auto");
@@ -251,6 +311,7 @@ int main(void)
     tcase_set_timeout(t, 120);
     tcase_add_test(t, the_chooser_picks_the_candidate_with_the_smallest_reference_error);
     tcase_add_test(t, statistics_without_histograms_are_refused_naming_the_fix);
+    tcase_add_test(t, agreement_with_fp32_wins_over_a_lower_kl);
     suite_add_tcase(s, t);
     return qc_check_run("check_method_auto", s);
 }

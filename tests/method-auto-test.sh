@@ -3,7 +3,8 @@
 # every activation's scale and zero point in the written model (read back from the ONNX file)
 # equal those of the model quantized with the single method chosen for it; the chosen
 # candidate's local choice has the smallest readers' error of the candidates (JSON), and the
-# check at the output ends no worse than the local choices' KL; each candidate's range is the
+# check at the output ends no worse than the local choices (top-1 agreement with FP32, then
+# KL); each candidate's range is the
 # one its single method gives; the metadata names the choices; the model is the same
 # bytes for 1 and 2 threads and with --stats; statistics without histograms, --stats without
 # IMAGES and compare --methods auto with --stats are exit 2. Prints "method-auto: N passed, N failed, N skipped".
@@ -40,9 +41,12 @@ tmp, m = sys.argv[1], sys.argv[2]
 auto = json.load(open(f"{tmp}/{m}-auto.txt"))
 bad = 0
 n = 0
-check = auto["auto"]  # the check at the output never ends above the local choices' KL
-if not check["kl"] <= check["kl_local"]:
-    print("KL", check); bad += 1
+check = auto["auto"]  # the check at the output never ends below the local choices: agreement, then KL
+if not (check["agree"] > check["agree_local"] or
+        (check["agree"] == check["agree_local"] and check["kl"] <= check["kl_local"])):
+    print("agreement and KL", check); bad += 1
+if not 0 <= check["agree"] <= check["images"]:
+    print("agreement", check); bad += 1
 for t in auto["tensors"]:
     a = t.get("auto")
     if t["role"] not in ("input", "activation"):
