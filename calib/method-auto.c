@@ -607,7 +607,7 @@ static qc_status check_at_output(const qc_auto_options *ao, qc_auto_result *res,
         free(c.fp32);
         return qc_fail(err, QC_ERR_IO, "out of memory");
     }
-    qc_aa_score best;
+    qc_aa_score best = {0};
     qc_status st = net_logits(&c, g, c.fp32, err);
     if (st == QC_OK && (st = net_score(&c, res, &best, err)) == QC_OK) {
         res->agree_local = best.agree;
