@@ -12,6 +12,7 @@
 #include "calib/calib.h"
 #include "graph/graph.h"
 #include "io/io.h"
+#include "stats/stats.h"
 #include "tests/check-util.h"
 
 /* ---- the pool ---- */
@@ -327,6 +328,57 @@ START_TEST(an_executor_refuses_zero_threads)
 }
 END_TEST
 
+/* ---- which threads a pass gives to the operators ---- */
+
+typedef struct {
+    atomic_int workers;
+    atomic_int op_threads[MAX_WORKERS];
+} start_ctx;
+
+static qc_status note_start(void *ctx, int worker, qc_exec *x, qc_error *err)
+{
+    start_ctx *c = ctx;
+    (void)err;
+    atomic_fetch_add(&c->workers, 1);
+    if (worker >= 0 && worker < MAX_WORKERS)
+        atomic_store(&c->op_threads[worker], qc_exec_threads(x));
+    return QC_OK;
+}
+
+/* A pass of n inputs, batch in flight, on threads: how its executors were made. */
+static void pass_threads(const qc_graph *g, int64_t n, int64_t batch, int threads, start_ctx *c)
+{
+    float *x = calloc((size_t)n, 28 * 28 * sizeof(float));
+    ck_assert_ptr_nonnull(x);
+    const int64_t dims[4] = {1, 1, 28, 28};
+    qc_pass_inputs in = {.tensors = x, .n = n, .stride = 28 * 28, .rank = 4, .dims = dims};
+    qc_gather_options o = {.limit = n, .batch = batch, .shard_n = 1, .threads = threads};
+    qc_pass_hooks h = {.ctx = c, .start = note_start, .group = 1};
+    qc_error err;
+    memset(c, 0, sizeof *c);
+    ck_assert_msg(qc_pass_run(g, &in, &o, &h, &err) == QC_OK, "%s", err.msg);
+    free(x);
+}
+
+START_TEST(a_pass_gives_spare_threads_to_the_operators)
+{
+    qc_graph *g = load("models/lenet.onnx");
+    start_ctx c;
+    pass_threads(g, 1, 1, 2, &c); /* one image, two threads: one executor with both */
+    ck_assert_int_eq(atomic_load(&c.workers), 1);
+    ck_assert_int_eq(atomic_load(&c.op_threads[0]), 2);
+    pass_threads(g, 8, 8, 2, &c); /* images enough: a thread each, none to the operators */
+    ck_assert_int_eq(atomic_load(&c.workers), 2);
+    ck_assert_int_eq(atomic_load(&c.op_threads[0]), 1);
+    ck_assert_int_eq(atomic_load(&c.op_threads[1]), 1);
+    pass_threads(g, 8, 2, 3, &c); /* 2 in flight, 3 threads: the third to the first's ops */
+    ck_assert_int_eq(atomic_load(&c.workers), 2);
+    ck_assert_int_eq(atomic_load(&c.op_threads[0]), 2);
+    ck_assert_int_eq(atomic_load(&c.op_threads[1]), 1);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("intra_op");
@@ -339,6 +391,7 @@ static Suite *suite(void)
     TCase *models = tcase_create("models");
     tcase_set_timeout(models, 600);
     tcase_add_test(models, an_executor_refuses_zero_threads);
+    tcase_add_test(models, a_pass_gives_spare_threads_to_the_operators);
     tcase_add_test(models, bundled_models_give_the_same_bytes_on_any_threads);
     tcase_add_test(models, quantized_test_models_give_the_same_bytes_on_any_threads);
     tcase_add_test(models, zoo_models_give_the_same_bytes_on_any_threads);
