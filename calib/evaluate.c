@@ -252,11 +252,17 @@ qc_status qc_eval_time_clocks(const qc_graph *g, const qc_pass_inputs *in, int t
         return qc_fail(err, QC_ERR_USAGE, "threads, batch and runs must be positive");
     if (n_clocks < 1 || n_clocks > QC_EVAL_MAX_CLOCKS)
         return qc_fail(err, QC_ERR_USAGE, "1 to %d clocks, not %d", QC_EVAL_MAX_CLOCKS, n_clocks);
-    qc_exec **execs = calloc((size_t)threads, sizeof *execs);
+    /* threads go to inputs; with fewer inputs in flight than threads, the spare ones go to
+     * the operators of each input (intra-op threads) */
+    const int images = batch < threads ? (int)batch : threads;
+    qc_exec **execs = calloc((size_t)images, sizeof *execs);
     qc_status st = execs ? QC_OK : qc_fail(err, QC_ERR_IO, "out of memory");
-    for (int t = 0; t < threads && st == QC_OK; t++)
+    for (int t = 0; t < images && st == QC_OK; t++)
         if (!(execs[t] = qc_exec_create(g)))
             st = qc_fail(err, QC_ERR_IO, "out of memory");
+        else
+            st = qc_exec_set_threads(execs[t], threads / images + (t < threads % images), err);
+    threads = images;
     /* the warm-up on the same executors: their buffers, the caches */
     qc_pass_inputs many = *in;
     many.n = warmup;

@@ -42,9 +42,9 @@ static const cli_option rows[] = {
 
 static const cli_command command = {
     "bench", "MODEL", NULL,
-    "Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on one thread "
-    "(min, mean, median, p90 and p99 of --runs runs, by the wall clock and by the thread's CPU time; "
-    "percentiles by nearest rank), and the throughput of --batch inputs per run on --threads threads, "
+    "Times MODEL (FP32) and its INT8 version on qcal's executor: the latency of one input on --threads "
+    "threads, which share its operators (min, mean, median, p90 and p99 of --runs runs, by the wall clock "
+    "and by the CPU time: the thread's, or the process's with several; percentiles by nearest rank), and the throughput of --batch inputs per run on --threads threads, "
     "each with its own runs (images/s and CPU time per image). Inputs are random: the time does not "
     "depend on the values.",
     rows, 1, "bench takes one MODEL"};
@@ -65,11 +65,12 @@ static void print_table(const char *model, const char *int8, const bench_options
     snprintf(head, sizeof head, "latency, batch %lld (ms)", (long long)o->one);
     printf("%-22s %8s %8s %8s %8s %8s\n", head, "min", "mean", "median", "p90", "p99");
     print_spread_row("fp32 wall", &f->wall);
-    print_spread_row("fp32 thread CPU", &f->cpu);
+    const bool one = o->common.threads == 1; /* else the CPU time is the process's */
+    print_spread_row(one ? "fp32 thread CPU" : "fp32 CPU", &f->cpu);
     print_spread_row("int8 wall", &q->wall);
-    print_spread_row("int8 thread CPU", &q->cpu);
-    printf("%-22s %7.2fx wall, %.2fx thread CPU (medians)\n", "int8/fp32", f->wall.median / q->wall.median,
-           f->cpu.median / q->cpu.median);
+    print_spread_row(one ? "int8 thread CPU" : "int8 CPU", &q->cpu);
+    printf("%-22s %7.2fx wall, %.2fx %sCPU (medians)\n", "int8/fp32", f->wall.median / q->wall.median,
+           f->cpu.median / q->cpu.median, one ? "thread " : "");
     snprintf(head, sizeof head, "batch %lld, %d thread%s", (long long)o->batch, o->common.threads,
              o->common.threads == 1 ? "" : "s");
     printf("%-22s %14s %14s\n", head, "images/s", "CPU ms/image");

@@ -45,6 +45,12 @@ const qc_op *qc_op_find(const char *op_type, const char *domain);
 /* Scratch memory owned by the executor, valid until the next call; NULL when out of
  * memory. Aligned to 64 bytes. */
 void *qc_exec_scratch(qc_exec *x, size_t bytes);
+/* Intra-op threads: how many an op of the given work (multiply-adds, or bytes it moves)
+ * splits over (1 for small ops, where waking workers would cost more than it saves), and a job
+ * on them (the executor's pool when n_threads > 1, else the calling thread; workers numbered
+ * 0..n_threads − 1, so that each may take its own piece of scratch). */
+int qc_exec_op_threads(const qc_exec *x, double work);
+int qc_exec_parallel(qc_exec *x, int n_threads, int64_t n_items, qc_task_fn fn, void *ctx);
 
 /* Sets every tensor's producer from the node list (after nodes moved). */
 void qc_graph_index_producers(qc_graph *g);

@@ -263,4 +263,25 @@ const qc_value *qc_exec_output(const qc_exec *x, int i);
 typedef int (*qc_task_fn)(void *ctx, int worker, int64_t item);
 int qc_parallel_for(int n_threads, int64_t n_items, qc_task_fn fn, void *ctx);
 
+/* A pool that keeps n_threads − 1 threads asleep between jobs (a condition variable, no
+ * spinning); the calling thread is worker 0 of every job. qc_pool_run is qc_parallel_for on
+ * the pool's threads: workers are numbered 0..qc_pool_threads − 1. One job at a time: the
+ * pool belongs to one caller. Never NULL for n_threads ≤ 1 unless out of memory; with fewer
+ * threads started than asked, qc_pool_threads says how many. */
+typedef struct qc_pool qc_pool;
+qc_pool *qc_pool_create(int n_threads);
+int qc_pool_threads(const qc_pool *p);
+int qc_pool_run(qc_pool *p, int64_t n_items, qc_task_fn fn, void *ctx);
+void qc_pool_destroy(qc_pool *p);
+
+/* Intra-op threads: the executor's heavy ops (integer and FP32 convolutions, integer matrix
+ * products) split each op over n threads of a pool it owns (1: none, the default). Outputs are
+ * the same bytes for every n. QC_ERR_IO when threads cannot be made. */
+qc_status qc_exec_set_threads(qc_exec *x, int n_threads, qc_error *err);
+int qc_exec_threads(const qc_exec *x);
+/* The least work (multiply-adds) of an op that splits over the threads; smaller ops run on
+ * the calling thread, where waking workers would cost more than they save. 0 splits every
+ * op that can be split (tests cover the splitting on small models so). */
+void qc_exec_set_split_work(qc_exec *x, double work);
+
 #endif

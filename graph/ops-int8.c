@@ -745,9 +745,145 @@ static int32_t *constant_multipliers(const qc_graph *g, const qc_node *n, int xs
     return m;
 }
 
-/* pixels per GEMM / requantization / transpose tile: a multiple of qgemm's 6 rows and of
- * the transpose's 16; 96 × 512 maps of int32 is 192 KiB, within L2 */
+/* pixels per GEMM / requantization / transpose tile on one thread: a multiple of qgemm's 6
+ * rows and of the transpose's 16; 96 × 512 maps of int32 is 192 KiB, within L2 */
 #define CONV_TILE 96
+
+/* Output rows [r0, r1) of window p as a window of their own, reading input from row *x_row
+ * on: the padding above shrinks, or the first input row moves down. */
+static qc_pool2d window_rows(const qc_pool2d *p, size_t r0, size_t r1, size_t *x_row)
+{
+    qc_pool2d s = *p;
+    const size_t top = r0 * p->stride_h, skip = top > p->pad_top ? top - p->pad_top : 0;
+    s.pad_top = top > p->pad_top ? 0 : p->pad_top - top;
+    /* rows all in the padding below read nothing of the input: an empty one will do */
+    *x_row = skip < p->in_h ? skip : p->in_h;
+    s.in_h = p->in_h - *x_row;
+    s.out_h = r1 - r0;
+    return s;
+}
+
+/* One image of a convolution, as pieces that threads take in turn: each piece writes its own
+ * part of xn, cols, acc and y, so the bytes are the same however the pieces are shared out. */
+typedef struct {
+    const conv_geom *cg;
+    const conv_weights *cw;
+    const qc_requant *rq;
+    const int32_t *bias;
+    int32_t zx;
+    const uint8_t *xi; /* the image, NCHW */
+    uint8_t *xn;       /* the image, channels last */
+    uint8_t *cols;     /* groups × pixels × K */
+    int32_t *acc;      /* depthwise: pixels × M; otherwise tile × M for each worker */
+    uint8_t *tmp;      /* tile × M for each worker */
+    void *y;           /* the image's output, NCHW */
+    size_t tile;       /* pixels per GEMM / requantization / transpose piece */
+    size_t chunk;      /* pixels per piece of the NHWC transpose */
+    size_t rows;       /* output rows per im2col or depthwise piece */
+    bool dw;
+} conv_job;
+
+static int conv_to_nhwc(void *ctx, int worker, int64_t item)
+{
+    const conv_job *j = ctx;
+    const size_t c_all = (size_t)j->cg->channels, plane = j->cg->p.in_h * j->cg->p.in_w;
+    const size_t p0 = (size_t)item * j->chunk, np = plane - p0 < j->chunk ? plane - p0 : j->chunk;
+    (void)worker;
+    qc_transpose_u8(c_all, np, j->xi + p0, plane, j->xn + p0 * c_all, c_all);
+    return 0;
+}
+
+/* im2col, or the depthwise kernel, over a range of output rows */
+static int conv_rows(void *ctx, int worker, int64_t item)
+{
+    const conv_job *j = ctx;
+    const conv_geom *cg = j->cg;
+    const size_t r0 = (size_t)item * j->rows, out_h = cg->p.out_h;
+    const size_t r1 = out_h - r0 < j->rows ? out_h : r0 + j->rows;
+    const size_t c_all = (size_t)cg->channels, pixels = (size_t)cg->pixels, k = (size_t)cg->k;
+    const size_t first = r0 * cg->p.out_w;
+    size_t x_row;
+    const qc_pool2d s = window_rows(&cg->p, r0, r1, &x_row);
+    const uint8_t *x = j->xn + x_row * cg->p.in_w * c_all;
+    (void)worker;
+    if (j->dw) {
+        qc_dwconv_nhwc_u8s8((size_t)cg->maps, &s, x, j->zx, j->cw->w_tc, j->cw->zw,
+                            j->acc + first * (size_t)cg->maps);
+        return 0;
+    }
+    for (int64_t g = 0; g < cg->groups; g++)
+        qc_im2col_nhwc_u8((size_t)cg->cg, &s, x + (size_t)g * (size_t)cg->cg, c_all, (uint8_t)j->zx,
+                          j->cols + ((size_t)g * pixels + first) * k, k);
+    return 0;
+}
+
+/* a tile of pixels: GEMM (not for depthwise), requantization, transpose into NCHW */
+static int conv_tile(void *ctx, int worker, int64_t item)
+{
+    const conv_job *j = ctx;
+    const conv_geom *cg = j->cg;
+    const size_t m = (size_t)cg->maps, mg = (size_t)cg->mg, k = (size_t)cg->k, cgs = (size_t)cg->cg;
+    const size_t pixels = (size_t)cg->pixels, c_all = (size_t)cg->channels;
+    const size_t p0 = (size_t)item * j->tile, np = pixels - p0 < j->tile ? pixels - p0 : j->tile;
+    int32_t *acc = j->dw ? j->acc + p0 * m : j->acc + (size_t)worker * j->tile * m;
+    uint8_t *tmp = j->tmp + (size_t)worker * j->tile * m;
+    for (int64_t g = 0; g < cg->groups && !j->dw; g++) {
+        /* a group's rows: its channels of the NHWC image, or its im2col rows */
+        const uint8_t *a = cg->pointwise ? j->xn + (size_t)g * cgs + p0 * c_all
+                                         : j->cols + ((size_t)g * pixels + p0) * k;
+        qc_q8gemm(np, mg, k, a, cg->pointwise ? c_all : k, (uint8_t)j->zx,
+                  j->cw->packed + (size_t)g * j->cw->group_bytes, acc + (size_t)g * mg, m);
+    }
+    /* acc is [pixels][M]: requantize per column, then transpose into NCHW */
+    if (cg->y_type == QC_INT32) {
+        qc_transpose_s32(np, m, acc, m, (int32_t *)j->y + p0, pixels);
+        return 0;
+    }
+    if (cg->y_type == QC_UINT8)
+        qc_requantize_u8(np, m, acc, m, j->bias, j->rq, tmp, m);
+    else
+        qc_requantize_s8(np, m, acc, m, j->bias, j->rq, (int8_t *)tmp, m);
+    qc_transpose_u8(np, m, tmp, m, (uint8_t *)j->y + p0, pixels);
+    return 0;
+}
+
+static size_t ceil_div(size_t a, size_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* the size of each of n pieces of total (at least 1, so an empty total is 0 pieces) */
+static size_t piece_of(size_t total, size_t n)
+{
+    return total > n ? ceil_div(total, n) : 1;
+}
+
+/* Pixels per tile: CONV_TILE on one thread; on several, a count of tiles that is a multiple
+ * of the threads, so that none waits for a last odd tile. */
+static size_t conv_tile_pixels(size_t pixels, int threads)
+{
+    if (threads <= 1)
+        return CONV_TILE < pixels ? CONV_TILE : piece_of(pixels, 1);
+    const size_t t = (size_t)threads, tiles = t * ceil_div(ceil_div(pixels, CONV_TILE), t);
+    return piece_of(pixels, tiles);
+}
+
+/* One image of a convolution through NHWC (all but the NCHW depthwise kernel), each step
+ * split over the threads. */
+static void conv_image_nhwc(qc_exec *x, int threads, conv_job *j)
+{
+    const conv_geom *cg = j->cg;
+    const size_t plane = cg->p.in_h * cg->p.in_w, pieces = 2 * (size_t)threads;
+    /* NHWC once per image: then a 1×1 window's rows are the pixels themselves, and the
+     * im2col of any other copies `channels` contiguous bytes per tap */
+    j->chunk = threads > 1 ? ceil_div(piece_of(plane, pieces), 16) * 16 : piece_of(plane, 1);
+    qc_exec_parallel(x, threads, (int64_t)ceil_div(plane, j->chunk), conv_to_nhwc, j);
+    if (j->dw || !cg->pointwise) {
+        j->rows = piece_of(cg->p.out_h, threads > 1 ? pieces : 1);
+        qc_exec_parallel(x, threads, (int64_t)ceil_div(cg->p.out_h, j->rows), conv_rows, j);
+    }
+    qc_exec_parallel(x, threads, (int64_t)ceil_div((size_t)cg->pixels, j->tile), conv_tile, j);
+}
 
 static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
                           qc_error *err)
@@ -759,19 +895,21 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     if (s != QC_OK)
         return s;
     const size_t plane = cg.p.in_h * cg.p.in_w, pixels = (size_t)cg.pixels;
-    const size_t m = (size_t)cg.maps, k = (size_t)cg.k, cgs = (size_t)cg.cg, mg = (size_t)cg.mg;
+    const size_t m = (size_t)cg.maps, k = (size_t)cg.k;
     const size_t x_count = (size_t)qc_value_count(in[ix->x]);
     const bool map_x = cg.x_type == QC_INT8;
     /* depthwise: channels last (8 channels per vector) unless there are fewer than 8 */
     const bool dw_nchw = cg.depthwise && m < 8, dw_nhwc = cg.depthwise && !dw_nchw;
     const bool need_xn = !dw_nchw, need_cols = !cg.depthwise && !cg.pointwise;
     const size_t c_all = (size_t)cg.channels;
-    /* the GEMM, the requantization and the transpose into NCHW go CONV_TILE pixels at a
-     * time, so that the int32 tile and its bytes stay in cache between them (the direct
-     * depthwise kernels produce every pixel at once) */
-    const size_t tile = dw_nhwc || dw_nchw ? pixels : CONV_TILE < pixels ? CONV_TILE : pixels;
+    const int threads = dw_nchw ? 1 : qc_exec_op_threads(x, (double)pixels * (double)m * (double)k);
+    /* the GEMM, the requantization and the transpose into NCHW go a tile of pixels at a time,
+     * so that the int32 tile and its bytes stay in cache between them (the direct depthwise
+     * kernels produce every pixel at once) */
+    const size_t tile = dw_nchw ? pixels : conv_tile_pixels(pixels, threads);
+    const size_t acc_count = dw_nchw || dw_nhwc ? pixels * m : (size_t)threads * tile * m;
     size_t bytes = (map_x ? round64(x_count) : 0) + (st->has_weights ? 0 : weights_bytes(&cg)) +
-                   round64(tile * m * sizeof(int32_t)) + round64(tile * m) +
+                   round64(acc_count * sizeof(int32_t)) + round64((size_t)threads * tile * m) +
                    2 * round64(m * sizeof(int32_t)) +
                    (need_cols ? round64((size_t)cg.groups * pixels * k) : 0) +
                    (need_xn ? round64(plane * c_all) : 0);
@@ -791,8 +929,8 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         cw = st->weights;
     else
         prepare_weights(&cg, in[ix->w], ix->w_zp >= 0 ? input(n, in, ix->w_zp) : NULL, &c, &cw);
-    int32_t *acc = carve(&c, tile * m * sizeof(int32_t));
-    uint8_t *tmp = carve(&c, tile * m);
+    int32_t *acc = carve(&c, acc_count * sizeof(int32_t));
+    uint8_t *tmp = carve(&c, (size_t)threads * tile * m);
     int32_t *mult = carve(&c, m * sizeof(int32_t)), *shift = carve(&c, m * sizeof(int32_t));
     uint8_t *cols = need_cols ? carve(&c, (size_t)cg.groups * pixels * k) : NULL;
     uint8_t *xn = need_xn ? carve(&c, plane * c_all) : NULL; /* the image, channels last */
@@ -816,7 +954,7 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     s = check_acc_bound(n, cg.maps, cw.wabs, zx, bias, cg.k, err);
     if (s != QC_OK)
         return s;
-    const size_t y_image = m * pixels;
+    const size_t y_image = m * pixels, y_size = qc_dtype_size(cg.y_type);
     for (int64_t b = 0; b < cg.batch; b++) {
         const uint8_t *xi = xu + (size_t)b * (size_t)cg.channels * plane;
         if (dw_nchw) {
@@ -831,36 +969,9 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
                                  (int8_t *)out[0].data + b * y_image, pixels);
             continue;
         }
-        /* NHWC once per image: then a 1×1 window's rows are the pixels themselves, and the
-         * im2col of any other copies `channels` contiguous bytes per tap */
-        qc_transpose_u8(c_all, plane, xi, plane, xn, c_all);
-        if (dw_nhwc)
-            qc_dwconv_nhwc_u8s8(m, &cg.p, xn, zx, cw.w_tc, cw.zw, acc);
-        else if (!cg.pointwise)
-            for (int64_t g = 0; g < cg.groups; g++)
-                qc_im2col_nhwc_u8(cgs, &cg.p, xn + (size_t)g * cgs, c_all, (uint8_t)zx,
-                                  cols + (size_t)g * pixels * k, k);
-        for (size_t p0 = 0; p0 < pixels; p0 += tile) {
-            const size_t np = pixels - p0 < tile ? pixels - p0 : tile;
-            for (int64_t g = 0; g < cg.groups && !dw_nhwc; g++) {
-                /* a group's rows: its channels of the NHWC image, or its im2col rows */
-                const uint8_t *a = cg.pointwise ? xn + (size_t)g * cgs + p0 * c_all
-                                                : cols + ((size_t)g * pixels + p0) * k;
-                qc_q8gemm(np, mg, k, a, cg.pointwise ? c_all : k, (uint8_t)zx,
-                          cw.packed + (size_t)g * cw.group_bytes, acc + (size_t)g * mg, m);
-            }
-            /* acc is [pixels][M]: requantize per column, then transpose into NCHW */
-            if (cg.y_type == QC_INT32) {
-                qc_transpose_s32(np, m, acc, m, (int32_t *)out[0].data + b * y_image + p0,
-                                 pixels);
-                continue;
-            }
-            if (cg.y_type == QC_UINT8)
-                qc_requantize_u8(np, m, acc, m, bias, &rq, tmp, m);
-            else
-                qc_requantize_s8(np, m, acc, m, bias, &rq, (int8_t *)tmp, m);
-            qc_transpose_u8(np, m, tmp, m, (uint8_t *)out[0].data + b * y_image + p0, pixels);
-        }
+        conv_job j = {&cg, &cw, &rq, bias, zx, xi, xn, cols, acc, tmp,
+                      (uint8_t *)out[0].data + (size_t)b * y_image * y_size, tile, 0, 0, dw_nhwc};
+        conv_image_nhwc(x, threads, &j);
     }
     return QC_OK;
 }
@@ -1076,6 +1187,51 @@ static qc_status mm_infer(const qc_node *n, const qc_value *const *in, qc_value 
     return QC_OK;
 }
 
+/* One product of a batch of them, as blocks of rows that threads take in turn (each writes
+ * its own rows of acc and y). */
+typedef struct {
+    const mm_geom *mg;
+    const uint8_t *a;
+    uint8_t za;
+    const uint8_t *packed;
+    size_t per;          /* bytes of one packed B */
+    int32_t *acc;        /* M × N */
+    const int32_t *bias; /* N, or NULL */
+    const qc_requant *rq;
+    void *y;
+    int64_t batch;       /* the product computed */
+    size_t rows;         /* rows per block */
+} mm_job;
+
+static int mm_rows(void *ctx, int worker, int64_t item)
+{
+    const mm_job *j = ctx;
+    const mm_geom *mg = j->mg;
+    const size_t m = (size_t)mg->m, nn = (size_t)mg->n, k = (size_t)mg->k;
+    const size_t r0 = (size_t)item * j->rows, rows = m - r0 < j->rows ? m - r0 : j->rows;
+    int64_t ao = 0, bo = 0, rest = j->batch;
+    (void)worker;
+    for (int d = mg->batch_rank - 1; d >= 0; d--) {
+        int64_t idx = rest % mg->batch_dims[d];
+        rest /= mg->batch_dims[d];
+        ao += idx * mg->a_stride[d];
+        bo += idx * mg->b_stride[d];
+    }
+    const uint8_t *a = j->a + ao + r0 * k, *pb = j->packed + (size_t)(bo / (mg->k * mg->n)) * j->per;
+    const size_t yo = (size_t)j->batch * m * nn + r0 * nn;
+    if (mg->y_type == QC_INT32) {
+        qc_q8gemm(rows, nn, k, a, k, j->za, pb, (int32_t *)j->y + yo, nn);
+        return 0;
+    }
+    int32_t *acc = j->acc + r0 * nn;
+    qc_q8gemm(rows, nn, k, a, k, j->za, pb, acc, nn);
+    if (mg->y_type == QC_UINT8)
+        qc_requantize_u8(rows, nn, acc, nn, j->bias, j->rq, (uint8_t *)j->y + yo, nn);
+    else
+        qc_requantize_s8(rows, nn, acc, nn, j->bias, j->rq, (int8_t *)j->y + yo, nn);
+    return 0;
+}
+
 static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
                         qc_error *err)
 {
@@ -1143,28 +1299,12 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
     s = check_acc_bound(n, mg.n, wabs, za, has_bias ? bias : NULL, mg.k, err);
     if (s != QC_OK)
         return s;
-    for (int64_t i = 0; i < mg.batches; i++) {
-        int64_t ao = 0, bo = 0, rest = i;
-        for (int d = mg.batch_rank - 1; d >= 0; d--) {
-            int64_t idx = rest % mg.batch_dims[d];
-            rest /= mg.batch_dims[d];
-            ao += idx * mg.a_stride[d];
-            bo += idx * mg.b_stride[d];
-        }
-        const uint8_t *pb = packed + (size_t)(bo / (mg.k * mg.n)) * per;
-        const size_t yo = (size_t)i * m * nn;
-        if (mg.y_type == QC_INT32) {
-            qc_q8gemm(m, nn, k, au + ao, k, (uint8_t)za, pb, (int32_t *)out[0].data + yo, nn);
-            continue;
-        }
-        qc_q8gemm(m, nn, k, au + ao, k, (uint8_t)za, pb, acc, nn);
-        if (mg.y_type == QC_UINT8)
-            qc_requantize_u8(m, nn, acc, nn, has_bias ? bias : NULL, &rq,
-                             (uint8_t *)out[0].data + yo, nn);
-        else
-            qc_requantize_s8(m, nn, acc, nn, has_bias ? bias : NULL, &rq,
-                             (int8_t *)out[0].data + yo, nn);
-    }
+    const int threads = qc_exec_op_threads(x, (double)mg.batches * (double)(m * nn * k));
+    mm_job j = {&mg, au, (uint8_t)za, packed, per, acc, has_bias ? bias : NULL, &rq, out[0].data, 0,
+                piece_of(m, 2 * (size_t)threads)};
+    const int64_t blocks = (int64_t)ceil_div(m, j.rows);
+    for (j.batch = 0; j.batch < mg.batches; j.batch++)
+        qc_exec_parallel(x, threads, blocks, mm_rows, &j);
     return QC_OK;
 }
 

@@ -228,7 +228,9 @@ static qc_status pass_select(const qc_pass_inputs *in, const qc_gather_options *
     return QC_OK;
 }
 
-static qc_status pass_alloc(pass_ctx *c, int threads, int64_t step, qc_error *err)
+/* threads: the workers, one input group each at a time; all_threads of them in all, the
+ * spare ones given to the workers' operators (intra-op threads) */
+static qc_status pass_alloc(pass_ctx *c, int threads, int all_threads, int64_t step, qc_error *err)
 {
     c->execs = calloc((size_t)threads, sizeof *c->execs);
     c->pixels = calloc((size_t)threads, sizeof *c->pixels);
@@ -243,7 +245,11 @@ static qc_status pass_alloc(pass_ctx *c, int threads, int64_t step, qc_error *er
         c->rows[k] = c->batch > 1 ? malloc((size_t)(2 * c->batch) * sizeof(int64_t)) : NULL;
         if (!c->execs[k] || (buffer && !c->pixels[k]) || (c->batch > 1 && !c->rows[k]))
             return qc_fail(err, QC_ERR_IO, "out of memory");
-        qc_status st = c->h->start ? c->h->start(c->h->ctx, k, c->execs[k], err) : QC_OK;
+        qc_status st = c->h->execs ? QC_OK
+                                   : qc_exec_set_threads(c->execs[k], all_threads / threads +
+                                                                          (k < all_threads % threads), err);
+        if (st == QC_OK && c->h->start)
+            st = c->h->start(c->h->ctx, k, c->execs[k], err);
         if (st != QC_OK)
             return st;
     }
@@ -260,14 +266,17 @@ qc_status qc_pass_run(const qc_graph *g, const qc_pass_inputs *in, const qc_gath
     if (o->threads < 1 || o->batch < 1 || o->shard_n < 1 || o->shard_i < 0 || o->shard_i >= o->shard_n ||
         h->group < 0 || (h->keep_unreadable && !h->unreadable))
         return qc_fail(err, QC_ERR_USAGE, "threads, batch and shard must be positive");
-    const int threads = o->threads;
     const int64_t group_size = qc_pass_group_size(g, in, h);
     const int64_t step = (o->batch + group_size - 1) / group_size; /* groups per step */
     int64_t *sel = NULL, *group = NULL, n_sel = 0, n_groups = 0;
     status = pass_select(in, o, group_size, &sel, &n_sel, &group, &n_groups, err);
+    /* threads go to input groups; with fewer groups in flight than threads (one image, say),
+     * the spare ones go to the operators of each group's executor */
+    const int64_t in_flight = step < n_groups ? step : n_groups;
+    const int threads = h->execs || in_flight < 1 || in_flight >= o->threads ? o->threads : (int)in_flight;
     c.sel = sel;
     c.group = group;
-    if (status != QC_OK || (status = pass_alloc(&c, threads, step, err)) != QC_OK)
+    if (status != QC_OK || (status = pass_alloc(&c, threads, o->threads, step, err)) != QC_OK)
         goto end;
     for (int64_t first = 0; first < n_groups; first += step) {
         int64_t count = n_groups - first < step ? n_groups - first : step;

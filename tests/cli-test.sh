@@ -284,6 +284,8 @@ for row in "fp32 wall" "fp32 thread CPU" "int8 wall" "int8 thread CPU"; do
     if grep -qE "^$row +([0-9.]+ +){4}[0-9.]+\$" "$tmp/out"; then ok "the bench table has the row '$row': min mean median p90 p99"; else bad "the bench table has the row '$row': $(head -c 400 "$tmp/out")"; fi
 done
 contains "the bench table names the warm-up and the percentile rule" "$tmp/out" "3 timed runs after 3 warm-up runs for each figure; percentiles by nearest rank"
+expect "bench --threads 2 --batch 1 exits 0" 0 "$QCAL" bench --runs 3 --batch 1 --threads 2 models/lenet.onnx
+contains "with 2 threads on one input the latency's CPU time is the process's" "$tmp/out" "int8 CPU"
 expect "bench of the QOperator lenet of another tool exits 0" 0 "$QCAL" bench --runs 2 --batch 2 --int8 tests/data/qdq/lenet-qop.onnx models/lenet.onnx
 contains "the table names the INT8 file" "$tmp/out" "lenet-qop.onnx"
 contains "the table has the ratio row" "$tmp/out" "int8/fp32"
