@@ -18,7 +18,8 @@
  * (2 MiB on the CPUs that have AMX) while the blocks of 32 rows go by */
 #define NC_BYTES (1024 * 1024)
 
-_Static_assert(NR * 4 == TILE_K && TILE_K % QC_Q8GEMM_KB == 0, "a c4 group of a panel is a tile row");
+_Static_assert(NR * 4 == TILE_K && TILE_K % QC_Q8GEMM_KB == 0,
+               "a c4 group of a panel is a tile row");
 _Static_assert(QC_Q8GEMM_SLACK >= (TILE_ROWS - QC_Q8GEMM_KB / 4) * TILE_K,
                "a tile of B read at the last K rows stays in the packed buffer");
 
@@ -82,6 +83,12 @@ static void block_products(const arows *ar, const int8_t *w0, const int8_t *w1,
     TILE_ZERO(C10);
     TILE_ZERO(C11);
     for (size_t s = 0; s < ar->steps; s++) {
+        /* the B tiles two steps ahead, from L2 into L1 (measured: 0–15 % faster; prefetching
+         * the next block's rows of A as well gained nothing) */
+        for (int l = 0; l < TILE_ROWS; l++) {
+            _mm_prefetch((const char *)(w0 + ((s + 2) * TILE_ROWS + l) * TILE_K), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + ((s + 2) * TILE_ROWS + l) * TILE_K), _MM_HINT_T0);
+        }
         TILE_LOAD(TA0, ar->a0 + s * TILE_K, ar->a_stride);
         TILE_LOAD(TB0, w0 + s * TILE_ROWS * TILE_K, TILE_K);
         TILE_LOAD(TB1, w1 + s * TILE_ROWS * TILE_K, TILE_K);
