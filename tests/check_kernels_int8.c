@@ -219,9 +219,10 @@ START_TEST(test_qgemm_amx_tile_edges_match_reference)
     /* the AMX kernel's edges (the other tables run them too): K around its 64-k tile (the
      * partial last tile packed with zeros, B read past the panel into the next one or the
      * packed buffer's slack), M around its 16-row tiles and 32-row blocks, N around its
-     * 16-column tiles and 32-column blocks; A in place with a stride wider than K */
+     * 16-column tiles and 32-column blocks (M below QC_Q8GEMM_WHOLE_MIN_M = 4 goes to the
+     * micro-kernel); A in place with a stride wider than K */
     static const size_t ks[] = {4, 60, 64, 68, 4100};
-    static const size_t ms[] = {1, 15, 16, 17, 31, 32, 33, 49};
+    static const size_t ms[] = {1, 3, 4, 15, 16, 17, 31, 32, 33, 49};
     static const size_t ns[] = {1, 15, 16, 17, 33};
     int isas[QC_INT8_ISAS];
     const int nisa = qgemm_isa_list(isas);

@@ -98,6 +98,8 @@ QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_12x32c4__avx512vnni);
     void fn(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, uint8_t za,       \
             const qc_q8gemm_view *b, int32_t *c, size_t c_stride)
 typedef QC_Q8GEMM_WHOLE((*qc_q8gemm_whole_fn));
+/* fewer rows than this go to the table's micro-kernel instead */
+#define QC_Q8GEMM_WHOLE_MIN_M 4
 /* AMX-INT8: tdpbusd on 16×64-byte tiles, 32 rows × 32 columns per block (q8gemm-amx.c) */
 QC_Q8GEMM_WHOLE(qc_q8gemm__amx);
 
