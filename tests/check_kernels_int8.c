@@ -486,6 +486,21 @@ START_TEST(test_force_scalar_environment_variable)
 }
 END_TEST
 
+START_TEST(test_isa_environment_variable_caps_the_level)
+{
+    const char *fork = getenv("CK_FORK");
+    if (fork != NULL && strcmp(fork, "no") == 0)
+        return; /* as above: a fresh child only */
+    /* AMX forced off: the widest level at or below avx512vnni that the CPU runs */
+    setenv("QCAL_ISA", "avx512vnni", 1);
+    const char *want = qc_cpu_has(QC_ISA_AVX512VNNI) ? "avx512vnni"
+                       : qc_cpu_has(QC_ISA_AVXVNNI)  ? "avxvnni"
+                       : qc_cpu_has(QC_ISA_AVX2)     ? "avx2"
+                                                     : "scalar";
+    ck_assert_str_eq(qc_int8_isa(), want);
+}
+END_TEST
+
 /* ---- requantize ---- */
 
 /* the definition: rint((acc + bias)·multiplier·2^-shift) + z, saturated; long double holds the
@@ -1809,6 +1824,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_packa_avx2_equals_scalar);
     tcase_add_test(g, test_qgemm_ukernel_avx512vnni_equals_definition);
     tcase_add_test(g, test_force_scalar_environment_variable);
+    tcase_add_test(g, test_isa_environment_variable_caps_the_level);
     suite_add_tcase(s, g);
     TCase *r = tcase_create("requantize");
     tcase_set_timeout(r, 60);
