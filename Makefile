@@ -60,6 +60,7 @@ $(BUILD)/%-avx2.o: ALL_CFLAGS += -mavx2 -mfma
 $(BUILD)/%-avxvnni.o: ALL_CFLAGS += -mavx2 -mfma -mavxvnni
 $(BUILD)/%-avx512vnni.o: ALL_CFLAGS += -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni
 $(BUILD)/%-avx512.o: ALL_CFLAGS += -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl
+$(BUILD)/%-amx.o: ALL_CFLAGS += -mavx2 -mfma -mavx512f -mavx512bw -mavx512vl -mavx512vnni -mamx-tile -mamx-int8
 
 $(GEN_C) $(GEN_H): $(ONNX_PROTO)
 	@mkdir -p $(BUILD)/gen

@@ -56,8 +56,8 @@ SIZE = 224
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 GEMM_SHAPES = ["1024x1024x1024", "3136x64x576", "784x128x1152", "64x1000x512"]  # the large ones
-QGEMM_WIDEST = ["avx512vnni", "avxvnni", "avx2", "scalar"]  # the dispatcher's order of preference
-PEAK_OF_KERNEL = {"avx512vnni": "int8_peak_vpdpbusd_512", "avxvnni": "int8_peak_vpdpbusd_256",
+QGEMM_WIDEST = ["amx", "avx512vnni", "avxvnni", "avx2", "scalar"]  # the dispatcher's order of preference
+PEAK_OF_KERNEL = {"amx": "int8_peak_tdpbusd_amx", "avx512vnni": "int8_peak_vpdpbusd_512", "avxvnni": "int8_peak_vpdpbusd_256",
                   "avx2": "int8_peak_vpmaddubsw"}
 
 

@@ -1,6 +1,7 @@
-/* bench_qgemm.c — single-thread qgemm GMAC/s (AVX2, AVX-VNNI and AVX512-VNNI kernels) against
- * the AVX2 int8 peak, the vpdpbusd peak of each width, the exact kernels' ceiling, the previous
- * kernel, OpenBLAS sgemm and, where it is installed, ONNX Runtime's MatMulInteger. */
+/* bench_qgemm.c — single-thread qgemm GMAC/s (AVX2, AVX-VNNI, AVX512-VNNI and AMX kernels)
+ * against the AVX2 int8 peak, the vpdpbusd peak of each width, the AMX tdpbusd peak, the exact
+ * kernels' ceiling, the previous kernel, OpenBLAS sgemm and, where it is installed, ONNX
+ * Runtime's MatMulInteger. */
 #include "kernels/int8/int8.h"
 #include "kernels/int8/int8-impl.h" /* qc_int8_select: each kernel table in turn */
 
@@ -162,6 +163,53 @@ static double dp_run(long iters, int width, int vex)
 {
     const double t = now();
     const long macs = dp_loop(iters, width, vex);
+    return (double)macs / (now() - t) * 1e-9;
+}
+
+/* The peak of AMX-INT8: register-only tdpbusd on tiles, 16 × 16 int32 += 16 × 64 u8 · 64 × 16
+ * s8 (16384 MACs each), into six independent C tiles (tmm0-5) from A in tmm6 and B in tmm7,
+ * so that no product waits for the one before it. The caller checks that the CPU has AMX and
+ * that Linux granted the tile data (qc_cpu_has); the assembler needs no compiler flag. */
+static long amx_loop(long iters)
+{
+#if defined(__x86_64__)
+    struct {
+        uint8_t palette, start_row, reserved[14];
+        uint16_t colsb[16];
+        uint8_t rows[16];
+    } cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    long n = iters;
+    __asm__ volatile("ldtilecfg %1\n\t"
+                     "1:\n\t"
+                     "tdpbusd %%tmm7, %%tmm6, %%tmm0\n\t"
+                     "tdpbusd %%tmm7, %%tmm6, %%tmm1\n\t"
+                     "tdpbusd %%tmm7, %%tmm6, %%tmm2\n\t"
+                     "tdpbusd %%tmm7, %%tmm6, %%tmm3\n\t"
+                     "tdpbusd %%tmm7, %%tmm6, %%tmm4\n\t"
+                     "tdpbusd %%tmm7, %%tmm6, %%tmm5\n\t"
+                     "dec %0\n\t"
+                     "jnz 1b\n\t"
+                     "tilerelease\n\t"
+                     : "+r"(n)
+                     : "m"(cfg)
+                     : "cc", "memory");
+    return iters * 6 * 16 * 16 * 64;
+#else
+    (void)iters;
+    return 0;
+#endif
+}
+
+static double amx_run(long iters)
+{
+    const double t = now();
+    const long macs = amx_loop(iters);
     return (double)macs / (now() - t) * 1e-9;
 }
 
@@ -373,6 +421,8 @@ int main(int argc, char **argv)
     const int avx2 = __builtin_cpu_supports("avx2");
     const long peak_iters = avx2 ? calibrate_peak() : 0;
 
+    /* AMX's own peak for the width column: not a vector width, a tile unit */
+    enum { AMX_WIDTH = 1024 };
     /* qgemm kernel tables: the AVX2 one (the xor form, eq. G4), and the AVX2 one with the
      * AVX-VNNI or the AVX512-VNNI micro-kernel when the CPU has them (qcal uses the widest);
      * each is also measured against the peak of its own width (0: the AVX2 peak above) */
@@ -382,7 +432,8 @@ int main(int argc, char **argv)
         int width;
     } kernels[] = {{QC_INT8_ISA_AVX2, "avx2", 0},
                    {QC_INT8_ISA_AVXVNNI, "avxvnni", 256},
-                   {QC_INT8_ISA_AVX512VNNI, "avx512vnni", 512}};
+                   {QC_INT8_ISA_AVX512VNNI, "avx512vnni", 512},
+                   {QC_INT8_ISA_AMX, "amx", AMX_WIDTH}};
     enum { NK = sizeof kernels / sizeof *kernels };
     int have[NK];
     for (int v = 0; v < NK; v++)
@@ -393,16 +444,19 @@ int main(int argc, char **argv)
     }
     /* the vpdpbusd peaks this CPU can run: 256 bits with AVX-VNNI (VEX) or AVX512-VNNI + VL */
     const int vex256 = have[1], have512 = have[2], have256 = have[1] || have[2];
+    const int have_amx = have[3];
+    /* 16384 MACs per tdpbusd: far fewer iterations than the vector loops for the same time */
+    const long amx_iters = peak_iters / 64 > 0 ? peak_iters / 64 : 1;
 
     /* The machine may be shared: every qgemm run sits between a peak run and an sgemm run,
      * and the ratios are medians of these paired ratios, so that load changes between the
      * figures cancel. The peak figure is the median of all peak runs. */
     double peak_all[NSHAPES * RUNS], exact_all[NSHAPES * RUNS];
-    double dp256_all[NSHAPES * RUNS], dp512_all[NSHAPES * RUNS];
+    double dp256_all[NSHAPES * RUNS], dp512_all[NSHAPES * RUNS], amx_all[NSHAPES * RUNS];
     int npeak = 0;
     figure qf[NK][NSHAPES], ff[NSHAPES], of[NSHAPES];
     int have_ort = ort_script != NULL;
-    double qratio[NK][NSHAPES], wratio[NK][NSHAPES], fratio[NSHAPES];
+    double qratio[NK][NSHAPES], wratio[NK][NSHAPES], w512ratio[NK][NSHAPES], fratio[NSHAPES];
     int exact[NSHAPES], all_exact = 1;
     for (size_t si = 0; si < NSHAPES; si++) {
         gemm_data d = {shapes[si], NULL, NULL, NULL, NULL, NULL, NULL, NULL};
@@ -437,22 +491,26 @@ int main(int argc, char **argv)
                 qreps[v] = calibrate(run_qgemm, &d);
             }
         const long freps = calibrate(run_sgemm, &d);
-        double q[NK][RUNS], f[RUNS], rq[NK][RUNS], rw[NK][RUNS], rf[RUNS];
+        double q[NK][RUNS], f[RUNS], rq[NK][RUNS], rw[NK][RUNS], r512[NK][RUNS], rf[RUNS];
         for (int r = 0; r < RUNS; r++) {
             const double pk = avx2 ? peak_run(peak_iters) : 0;
             const double pk256 = have256 ? dp_run(peak_iters, 256, vex256) : 0;
             const double pk512 = have512 ? dp_run(peak_iters, 512, 0) : 0;
+            const double pkamx = have_amx ? amx_run(amx_iters) : 0;
             dp256_all[npeak] = pk256;
             dp512_all[npeak] = pk512;
+            amx_all[npeak] = pkamx;
             for (int v = 0; v < NK; v++)
                 if (have[v]) {
-                    const double own = kernels[v].width == 512   ? pk512
-                                       : kernels[v].width == 256 ? pk256
-                                                                 : pk;
+                    const double own = kernels[v].width == AMX_WIDTH ? pkamx
+                                       : kernels[v].width == 512     ? pk512
+                                       : kernels[v].width == 256     ? pk256
+                                                                     : pk;
                     select_kernels(kernels[v].isa);
                     q[v][r] = run(run_qgemm, &d, qreps[v]);
                     rq[v][r] = pk > 0 ? q[v][r] / pk : 0;
                     rw[v][r] = own > 0 ? q[v][r] / own : 0;
+                    r512[v][r] = pk512 > 0 ? q[v][r] / pk512 : 0;
                 }
             f[r] = run(run_sgemm, &d, freps);
             exact_all[npeak] = avx2 ? exact_run(peak_iters) : 0;
@@ -465,6 +523,7 @@ int main(int argc, char **argv)
                 qf[v][si] = summarize(q[v], RUNS);
                 qratio[v][si] = summarize(rq[v], RUNS).median;
                 wratio[v][si] = summarize(rw[v], RUNS).median;
+                w512ratio[v][si] = summarize(r512[v], RUNS).median;
                 select_kernels(kernels[v].isa);
                 run_qgemm(&d);
                 exact[si] &= check_exact(&d);
@@ -491,6 +550,7 @@ int main(int argc, char **argv)
     const figure peak = summarize(peak_all, npeak);
     const figure exact_peak = summarize(exact_all, npeak);
     const figure dp256 = summarize(dp256_all, npeak), dp512 = summarize(dp512_all, npeak);
+    const figure amxpk = summarize(amx_all, npeak);
     int widest = 0; /* the kernel qcal uses: the widest the CPU has */
     for (int v = 0; v < NK; v++)
         if (have[v])
@@ -503,12 +563,16 @@ int main(int argc, char **argv)
         if (have512)
             print_json("int8_peak_vpdpbusd_512", NULL, &dp512, "GMAC/s",
                        peak.median > 0 ? dp512.median / peak.median : 0, NULL);
+        if (have_amx)
+            print_json("int8_peak_tdpbusd_amx", NULL, &amxpk, "GMAC/s",
+                       peak.median > 0 ? amxpk.median / peak.median : 0, NULL);
         print_json("int8_exact_ceiling_vpxor", NULL, &exact_peak, "GMAC/s",
                    peak.median > 0 ? exact_peak.median / peak.median : 0, NULL);
     } else {
-        printf("qgemm kernels: %s%s%s; single thread; median of %d runs (min-max), GMAC/s\n",
+        printf("qgemm kernels: %s%s%s%s; single thread; median of %d runs (min-max), GMAC/s\n",
                kernels_scalar ? "scalar" : "avx2", have[1] ? ", avx2 with AVX-VNNI" : "",
-               have[2] ? ", avx2 with AVX512-VNNI" : "", RUNS);
+               have[2] ? ", avx2 with AVX512-VNNI" : "", have_amx ? ", amx (AMX-INT8)" : "",
+               RUNS);
         printf("int8 peak (register-only vpmaddubsw+vpmaddwd+vpaddd): %.1f (%.1f-%.1f)\n",
                peak.median, peak.min, peak.max);
         printf("exact ceiling (the same + vpxor, eq. G4):             %.1f (%.1f-%.1f) = %.2f of "
@@ -521,6 +585,11 @@ int main(int argc, char **argv)
         if (have512)
             printf("vpdpbusd peak, 512-bit (register-only):               %.1f (%.1f-%.1f)\n",
                    dp512.median, dp512.min, dp512.max);
+        if (have_amx)
+            printf("tdpbusd peak, AMX tiles (register-only):              %.1f (%.1f-%.1f) = "
+                   "%.2f of the 512-bit peak\n",
+                   amxpk.median, amxpk.min, amxpk.max,
+                   dp512.median > 0 ? amxpk.median / dp512.median : 0);
         printf("\n%-16s %-10s %-20s %6s %6s %8s %-20s %9s %6s\n", "M x N x K", "kernel", "qgemm",
                "/peak", "/width", "vs prev", "sgemm", "int8/f32", "exact");
     }
@@ -533,8 +602,11 @@ int main(int argc, char **argv)
             char qname[32];
             snprintf(qname, sizeof qname, "qgemm_%s", kernels_scalar ? "scalar" : kernels[v].name);
             if (json) {
-                char extra[96];
+                char extra[128];
                 int len = snprintf(extra, sizeof extra, "\"vs_width_peak\": %.3f", wratio[v][si]);
+                if (kernels[v].width == AMX_WIDTH)
+                    len += snprintf(extra + len, sizeof extra - (size_t)len,
+                                    ", \"vs_vpdpbusd_512\": %.3f", w512ratio[v][si]);
                 if (prev[si] > 0)
                     snprintf(extra + len, sizeof extra - (size_t)len, ", \"vs_previous\": %.3f",
                              vs_prev);
@@ -553,6 +625,9 @@ int main(int argc, char **argv)
                 printf("%-16s %-10s %-20s %6.2f %6.2f %8s %-20s %9.2f %6s\n", names[si], qname + 6,
                        qs, qratio[v][si], wratio[v][si], ps, fs, fratio[si],
                        exact[si] ? "yes" : "NO");
+            } else if (kernels[v].width == AMX_WIDTH) {
+                printf("%-16s %-10s %-20s %6.2f %6.2f %8s /512-bit %.2f\n", "", qname + 6, qs,
+                       qratio[v][si], wratio[v][si], ps, w512ratio[v][si]);
             } else {
                 printf("%-16s %-10s %-20s %6.2f %6.2f %8s\n", "", qname + 6, qs, qratio[v][si],
                        wratio[v][si], ps);
@@ -567,7 +642,8 @@ int main(int argc, char **argv)
     if (!json)
         printf("\n/peak and int8/f32 (the AVX2 kernel's) are medians of qgemm over the adjacent\n"
                "peak (sgemm) run; /width the same over the adjacent peak of the kernel's own width\n"
-               "(vpdpbusd 256 or 512 bits; the AVX2 peak for avx2); vs prev is /peak over the\n"
+               "(vpdpbusd 256 or 512 bits, tdpbusd for amx; the AVX2 peak for avx2), and amx's\n"
+               "/512-bit the same over the 512-bit vpdpbusd peak; vs prev is /peak over the\n"
                "previous AVX2 kernel's /peak (%s); in --json, sgemm_openblas's ratio is int8/f32.\n"
                "ort: ONNX Runtime's MatMulInteger after qcal's runs of the shape, its /width over\n"
                "the run's median 512-bit peak, qcal/ort the widest qcal kernel's median over\n"

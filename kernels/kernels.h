@@ -17,13 +17,15 @@ typedef enum {
     QC_ISA_AVX2 = 1,
     QC_ISA_AVXVNNI = 2,    /* AVX2 + AVX-VNNI (VEX vpdpbusd, 256 bits) */
     QC_ISA_AVX512VNNI = 3, /* AVX2 + AVX512 F, BW, VL and VNNI */
+    QC_ISA_AMX = 4,        /* AVX512-VNNI + AMX-TILE and AMX-INT8, the OS permitting tile data */
     QC_ISA_COUNT
 } qc_isa;
 
 /* whether this CPU (and its OS) runs isa, whatever QCAL_FORCE_SCALAR says */
 bool qc_cpu_has(qc_isa isa);
 /* the widest level the CPU runs: the one the tables use by default; QC_ISA_SCALAR when
- * QCAL_FORCE_SCALAR is set to anything but "0" */
+ * QCAL_FORCE_SCALAR is set to anything but "0"; at most the level QCAL_ISA names (scalar,
+ * avx2, avxvnni, avx512vnni or amx), so that QCAL_ISA=avx512vnni leaves AMX out */
 qc_isa qc_cpu_isa(void);
 
 #endif

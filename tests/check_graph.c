@@ -1185,12 +1185,15 @@ static int qisa_list(int *isas)
         isas[n++] = QC_INT8_ISA_AVXVNNI;
     if (qc_int8_select(QC_INT8_ISA_AVX512VNNI) == 0)
         isas[n++] = QC_INT8_ISA_AVX512VNNI;
+    if (qc_int8_select(QC_INT8_ISA_AMX) == 0)
+        isas[n++] = QC_INT8_ISA_AMX;
     return n;
 }
 
 static const char *qisa_name(int isa)
 {
-    return isa == QC_INT8_ISA_AVX512VNNI ? "avx512vnni"
+    return isa == QC_INT8_ISA_AMX          ? "amx"
+           : isa == QC_INT8_ISA_AVX512VNNI ? "avx512vnni"
            : isa == QC_INT8_ISA_AVXVNNI  ? "avxvnni"
            : isa == QC_INT8_ISA_AVX2     ? "avx2"
                                          : "scalar";
@@ -1367,7 +1370,7 @@ static int64_t qconv_property_case(int trial, int64_t *unsaturated)
     static uint8_t x[MAXX], w[MAXW], xz_b[1], wz_b[16], yz_b[1];
     static int32_t bias[16];
     static float xs[1], ws[16], ys[16];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     const int kind = trial % 5; /* 0 dense, 1 grouped, 2 depthwise < 8, 3 depthwise ≥ 8, 4 1×1 */
     const int64_t groups = kind == 1 ? 2 : kind == 2 ? qrange(2, 7) : kind == 3 ? qrange(8, 16) : 1;
@@ -1533,7 +1536,7 @@ static int64_t qmm_property_case(int trial, int64_t *unsaturated)
     static uint8_t a[MAXA], bm[MAXB], az_b[1], bz_b[24], yz_b[1];
     static int32_t bias[24];
     static float as[1], bs[24], ys[24];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     const int is_gemm = trial % 2, trans_b = is_gemm && (qrng() & 1);
     const int64_t batch = is_gemm ? 1 : qrange(1, 3), m = qrange(1, 7), k = qrange(1, 40),
@@ -1733,7 +1736,7 @@ START_TEST(qlinearadd_exact_for_ratios_2e_minus20_to_2e20_with_broadcasting_on_e
     enum { MAXN = 3 * 4 * 5 * 6 };
     static uint8_t a[MAXN], b[MAXN], za_b[1], zb_b[1], zy_b[1];
     static float sa[1], sb[1], sy[1];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     qrng_state = 43;
     int64_t checked = 0, refused = 0, unsaturated = 0;
@@ -1877,7 +1880,7 @@ START_TEST(qlinearconcat_exact_for_ratios_2e_minus20_to_2e20_on_every_kernel_pat
     enum { MAXN = 4 * 5 * 6 };
     static uint8_t xin[3][MAXN], zx_b[3][1], zy_b[1];
     static float sx[3][1], sy[1];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     qrng_state = 44;
     int64_t checked = 0, unsaturated = 0;
@@ -1986,7 +1989,7 @@ START_TEST(qlinear_average_pools_exact_for_ratios_2e_minus20_to_2e20_on_every_ke
     enum { MAXN = 2 * 3 * 12 * 12 };
     static uint8_t x[MAXN], zx_b[1], zy_b[1];
     static float sx[1], sy[1];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     qrng_state = 45;
     int64_t checked = 0, unsaturated = 0;
@@ -2109,7 +2112,7 @@ START_TEST(maxpool_on_uint8_and_int8_matches_the_definition_on_every_kernel_path
 {
     enum { MAXN = 2 * 3 * 40 * 40 };
     static uint8_t x[MAXN];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     qrng_state = 46;
     int64_t checked = 0;
@@ -2191,7 +2194,7 @@ START_TEST(quantize_and_dequantize_linear_per_tensor_and_per_axis_match_onnx_on_
     static float x[MAXN], scale[6];
     static uint8_t q[MAXN], zp[6];
     static int32_t q32[MAXN], zp32[6];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     qrng_state = 47;
     int64_t checked = 0;
@@ -2293,7 +2296,7 @@ START_TEST(dynamicquantizelinear_matches_the_onnx_reference_including_an_all_zer
 {
     enum { MAXN = 64 };
     static float x[MAXN];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     qrng_state = 49;
     for (int trial = 0; trial < 200; trial++) {
@@ -2359,7 +2362,7 @@ START_TEST(convinteger_and_matmulinteger_equal_the_int64_definition_on_every_ker
 {
     enum { MAXN = 2 * 12 * 7 * 7 };
     static uint8_t x[MAXN], w[MAXN], xz_b[1], wz_b[12];
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     qrng_state = 48;
     int64_t checked = 0;
@@ -2463,7 +2466,7 @@ START_TEST(qgemm_with_a_bias_near_2e31_is_refused_by_name_instead_of_wrapping)
                     {"b_zero_point", E_INT8, 0, {0}, bz, false},
                     {"C", E_INT32, 1, {1}, c, false},      {"y_scale", E_FLOAT, 0, {0}, one, false},
                     {"y_zero_point", E_UINT8, 0, {0}, z0, false}};
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     for (int s = 0; s < nisa; s++) {
         qc_value y;
@@ -2506,7 +2509,7 @@ START_TEST(qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_re
                     {"w", E_INT8, 4, {1, K, 1, 1}, b, false}, {"w_scale", E_FLOAT, 0, {0}, tiny, false},
                     {"w_zero_point", E_INT8, 0, {0}, bz, false},
                     {"y_scale", E_FLOAT, 0, {0}, one, false}, {"y_zero_point", E_UINT8, 0, {0}, zy, false}};
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     for (int op = 0; op < 2; op++)
         for (int s = 0; s < nisa; s++) {
@@ -2863,7 +2866,7 @@ START_TEST(activations_by_table_equal_dq_op_q_on_every_code_and_kernel_path)
         {"HardSigmoid", "QLinearHardSigmoid", "alpha", 0.1666667f},
         {"Tanh", "QLinearTanh", NULL, 0},         {"LeakyRelu", "QLinearLeakyRelu", "alpha", 0.1f},
     };
-    int isas[4];
+    int isas[5];
     const int nisa = qisa_list(isas);
     qrng_state = 71;
     int64_t checked = 0, moved = 0;

@@ -60,6 +60,7 @@ typedef struct gemm_case {
     int a_fill;     /* RANDOM or the value of every activation */
     int b_fill;     /* RANDOM or the value of every weight */
     int with_zb;
+    int za; /* the activation zero point when a_fill is not RANDOM (else drawn) */
 } gemm_case;
 
 /* C from qc_q8gemm with the chosen kernels versus Σ (a − za)(b − zb) in int64 */
@@ -70,7 +71,7 @@ static int run_gemm_case(const gemm_case *gc, int isa)
     int8_t *b = xalloc(k * n + 1);
     int8_t zb[4096];
     int32_t *c = xalloc((m * gc->c_stride + 1) * sizeof *c);
-    const uint8_t za = (uint8_t)(gc->a_fill == RANDOM ? rng_range(0, 255) : 0);
+    const uint8_t za = (uint8_t)(gc->a_fill == RANDOM ? rng_range(0, 255) : gc->za);
 
     for (size_t i = 0; i < m * gc->a_stride; i++)
         a[i] = (uint8_t)(gc->a_fill == RANDOM ? rng_range(0, 255) : gc->a_fill);
@@ -126,11 +127,12 @@ static int run_gemm_case(const gemm_case *gc, int isa)
  * qgemm micro-kernel, AVX2 with the AVX512-VNNI one. Every test runs all of them, so that none
  * is left out where a kernel of the table is used indirectly (qgemm inside a convolution); a
  * table the CPU lacks is skipped, and said so once. */
-#define QC_INT8_ISAS 4
+#define QC_INT8_ISAS 5
 static int isa_list(int *isas)
 {
     static const int all[QC_INT8_ISAS] = {QC_INT8_ISA_SCALAR, QC_INT8_ISA_AVX2,
-                                          QC_INT8_ISA_AVXVNNI, QC_INT8_ISA_AVX512VNNI};
+                                          QC_INT8_ISA_AVXVNNI, QC_INT8_ISA_AVX512VNNI,
+                                          QC_INT8_ISA_AMX};
     static int told;
     int n = 0;
     for (int i = 0; i < QC_INT8_ISAS; i++) {
@@ -151,7 +153,8 @@ static int qgemm_isa_list(int *isas)
 
 static const char *isa_name(int isa)
 {
-    return isa == QC_INT8_ISA_AVX512VNNI ? "avx512vnni"
+    return isa == QC_INT8_ISA_AMX          ? "amx"
+           : isa == QC_INT8_ISA_AVX512VNNI ? "avx512vnni"
            : isa == QC_INT8_ISA_AVXVNNI  ? "avxvnni"
            : isa == QC_INT8_ISA_AVX2     ? "avx2"
                                          : "scalar";
@@ -177,7 +180,8 @@ START_TEST(test_qgemm_swept_shapes_match_int64_reference)
                                     (int)(ki & 1),
                                     RANDOM,
                                     RANDOM,
-                                    (int)(n % 3 == 0)};
+                                    (int)(n % 3 == 0),
+                                    0};
                     ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
                 }
 }
@@ -204,9 +208,55 @@ START_TEST(test_qgemm_k_blocks_and_column_blocks_match_reference)
         for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
             gemm_case gc = {shapes[i][0],     shapes[i][1],     shapes[i][2],
                             shapes[i][2] + 1, shapes[i][1] + 3, (int)(i & 1),
-                            RANDOM,           RANDOM,           (int)(i % 3 == 1)};
+                            RANDOM,           RANDOM,           (int)(i % 3 == 1), 0};
             ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
         }
+}
+END_TEST
+
+START_TEST(test_qgemm_amx_tile_edges_match_reference)
+{
+    /* the AMX kernel's edges (the other tables run them too): K around its 64-k tile (the
+     * partial last tile packed with zeros, B read past the panel into the next one or the
+     * packed buffer's slack), M around its 16-row tiles and 32-row blocks, N around its
+     * 16-column tiles and 32-column blocks (M below QC_Q8GEMM_WHOLE_MIN_M = 4 goes to the
+     * micro-kernel); A in place with a stride wider than K */
+    static const size_t ks[] = {4, 60, 64, 68, 4100};
+    static const size_t ms[] = {1, 3, 4, 15, 16, 17, 31, 32, 33, 49};
+    static const size_t ns[] = {1, 15, 16, 17, 33};
+    int isas[QC_INT8_ISAS];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(7);
+    for (int s = 0; s < nisa; s++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+            for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+                for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++) {
+                    if (ks[ki] > 68 && ms[mi] % 16 != 1)
+                        continue; /* the long K on a few shapes only: its reference is slow */
+                    gemm_case gc = {ms[mi], ns[ni], ks[ki], ks[ki] + (mi & 1) * 64, ns[ni] + 2,
+                                    (int)(ni & 1), RANDOM, RANDOM, (int)((mi + ni) & 1), 0};
+                    ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                }
+}
+END_TEST
+
+START_TEST(test_qgemm_amx_extremes_and_zero_points)
+{
+    /* all 255 × all −128 (the largest |sum|: 4100·255·128 < 2^31), with za = 0 and 255 and
+     * weight zero points, over two row blocks and a column tail */
+    static const size_t ks[] = {64, 68, 4100};
+    int isas[QC_INT8_ISAS];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(8);
+    for (int s = 0; s < nisa; s++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+            for (int zb = 0; zb < 2; zb++) {
+                gemm_case gc = {33, 17, ks[ki], ks[ki], 17, 0, 255, -128, zb, 0};
+                ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                gc.a_fill = 0; /* a − za = −255 everywhere */
+                gc.za = 255;
+                ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+            }
 }
 END_TEST
 
@@ -224,7 +274,7 @@ START_TEST(test_qgemm_saturation_worst_cases_are_exact)
         for (size_t ai = 0; ai < 4; ai++)
             for (size_t bi = 0; bi < 4; bi++)
                 for (size_t ki = 0; ki < 5; ki++) {
-                    gemm_case gc = {3, 9, ks[ki], ks[ki], 9, 0, as[ai], bs[bi], 0};
+                    gemm_case gc = {3, 9, ks[ki], ks[ki], 9, 0, as[ai], bs[bi], 0, 0};
                     ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
                     gc.with_zb = 1;
                     ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
@@ -433,6 +483,21 @@ START_TEST(test_force_scalar_environment_variable)
         return; /* the table is filled once per process; only a fresh child can check this */
     setenv("QCAL_FORCE_SCALAR", "1", 1);
     ck_assert_str_eq(qc_int8_isa(), "scalar");
+}
+END_TEST
+
+START_TEST(test_isa_environment_variable_caps_the_level)
+{
+    const char *fork = getenv("CK_FORK");
+    if (fork != NULL && strcmp(fork, "no") == 0)
+        return; /* as above: a fresh child only */
+    /* AMX forced off: the widest level at or below avx512vnni that the CPU runs */
+    setenv("QCAL_ISA", "avx512vnni", 1);
+    const char *want = qc_cpu_has(QC_ISA_AVX512VNNI) ? "avx512vnni"
+                       : qc_cpu_has(QC_ISA_AVXVNNI)  ? "avxvnni"
+                       : qc_cpu_has(QC_ISA_AVX2)     ? "avx2"
+                                                     : "scalar";
+    ck_assert_str_eq(qc_int8_isa(), want);
 }
 END_TEST
 
@@ -1751,12 +1816,15 @@ static Suite *suite(void)
     tcase_set_timeout(g, 120);
     tcase_add_test(g, test_qgemm_swept_shapes_match_int64_reference);
     tcase_add_test(g, test_qgemm_k_blocks_and_column_blocks_match_reference);
+    tcase_add_test(g, test_qgemm_amx_tile_edges_match_reference);
+    tcase_add_test(g, test_qgemm_amx_extremes_and_zero_points);
     tcase_add_test(g, test_qgemm_saturation_worst_cases_are_exact);
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);
     tcase_add_test(g, test_qgemm_packa_avx2_equals_scalar);
     tcase_add_test(g, test_qgemm_ukernel_avx512vnni_equals_definition);
     tcase_add_test(g, test_force_scalar_environment_variable);
+    tcase_add_test(g, test_isa_environment_variable_caps_the_level);
     suite_add_tcase(s, g);
     TCase *r = tcase_create("requantize");
     tcase_set_timeout(r, 60);

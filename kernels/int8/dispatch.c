@@ -13,6 +13,15 @@
     .transpose_u8 = qc_transpose_u8__avx2, .dwconv_u8s8 = qc_dwconv_u8s8__avx2,                \
     .dwconv_nhwc_u8s8 = qc_dwconv_nhwc_u8s8__avx2
 
+/* The AVX512-VNNI table's kernels, AMX's too (its micro-kernel serves qc_q8gemm_pack's
+ * layout; AMX replaces the driver around it) */
+#define QC_INT8_AVX512_COMMON                                                                  \
+    .q8gemm_packa = qc_q8gemm_packa_12x32c4__avx512vnni,                                       \
+    .q8gemm_ukernel = qc_q8gemm_ukernel_12x32c4__avx512vnni, .q8gemm_mr = QC_Q8GEMM_MR512,     \
+    .q8gemm_nr = 2 * QC_Q8GEMM_NR, .q8gemm_a_offset = 0, .q8gemm_direct_a = 1,                 \
+    .requantize_u8 = qc_requantize_u8__avx512_cols,                                            \
+    .requantize_s8 = qc_requantize_s8__avx512_cols, QC_INT8_AVX2_COMMON
+
 /* One table per instruction set; the VNNI ones differ from AVX2 only in the qgemm (the same
  * packed B, the same bits). isa names the table in use for reports and benchmarks. */
 static const qc_int8_table tables[QC_ISA_COUNT] = {
@@ -62,19 +71,9 @@ static const qc_int8_table tables[QC_ISA_COUNT] = {
             .requantize_s8 = qc_requantize_s8__avx2_cols,
             QC_INT8_AVX2_COMMON,
         },
-    [QC_ISA_AVX512VNNI] =
-        {
-            .isa = "avx512vnni",
-            .q8gemm_packa = qc_q8gemm_packa_12x32c4__avx512vnni,
-            .q8gemm_ukernel = qc_q8gemm_ukernel_12x32c4__avx512vnni,
-            .q8gemm_mr = QC_Q8GEMM_MR512,
-            .q8gemm_nr = 2 * QC_Q8GEMM_NR,
-            .q8gemm_a_offset = 0,
-            .q8gemm_direct_a = 1,
-            .requantize_u8 = qc_requantize_u8__avx512_cols,
-            .requantize_s8 = qc_requantize_s8__avx512_cols,
-            QC_INT8_AVX2_COMMON,
-        },
+    [QC_ISA_AVX512VNNI] = {.isa = "avx512vnni", QC_INT8_AVX512_COMMON},
+    /* the AVX512-VNNI table with the whole qgemm on AMX tiles */
+    [QC_ISA_AMX] = {.isa = "amx", .q8gemm = qc_q8gemm__amx, QC_INT8_AVX512_COMMON},
 };
 
 static const qc_int8_table *table = &tables[QC_ISA_SCALAR];

@@ -36,6 +36,19 @@ typedef struct qc_q8gemm_header {
     uint32_t reserved[11];
 } qc_q8gemm_header;
 
+/* zero bytes after the panels: a kernel may read a whole 64-k tile of B (16 rows of 64 bytes)
+ * from a panel's last K rows, past the end of the last panel; A's zero padding cancels them */
+#define QC_Q8GEMM_SLACK 1024
+
+/* where the parts of a packed B are (qc_q8gemm_view_of) */
+typedef struct qc_q8gemm_view {
+    const int32_t *colsum, *zb; /* np each */
+    const int8_t *panels;      /* np / NR panels of NR·kp bytes */
+    size_t kp, np;
+    int has_zb; /* some zb[n] != 0 */
+} qc_q8gemm_view;
+void qc_q8gemm_view_of(const void *packed, qc_q8gemm_view *v);
+
 #define QC_Q8GEMM_HAS_ZB 1u /* some zb[n] != 0: the rank-1 term zb[n]·rowsum[m] is needed */
 
 /* Packed A micro-panel for one call of kc k (eqs. G2, G4 of docs/quantization.md): MR rows of
@@ -78,6 +91,17 @@ QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avxvnni);
 /* 512-bit vpdpbusd, 12 rows × two panels, one zmm per row and panel; unlike the others it
  * sums a·w, not a'·w (the table's q8gemm_a_offset is 0; packs A with its own packa) */
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_12x32c4__avx512vnni);
+
+/* A whole qgemm (qc_q8gemm's contract, B seen through its view) for kernels that block it
+ * their own way */
+#define QC_Q8GEMM_WHOLE(fn)                                                                    \
+    void fn(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, uint8_t za,       \
+            const qc_q8gemm_view *b, int32_t *c, size_t c_stride)
+typedef QC_Q8GEMM_WHOLE((*qc_q8gemm_whole_fn));
+/* fewer rows than this go to the table's micro-kernel instead */
+#define QC_Q8GEMM_WHOLE_MIN_M 4
+/* AMX-INT8: tdpbusd on 16×64-byte tiles, 32 rows × 32 columns per block (q8gemm-amx.c) */
+QC_Q8GEMM_WHOLE(qc_q8gemm__amx);
 
 /* requantize m × n int32 → u8/s8 (see qc_requantize_u8) */
 #define QC_REQUANTIZE_U8(fn)                                                                   \
@@ -159,6 +183,7 @@ typedef struct qc_int8_table {
     size_t q8gemm_nr; /* columns per micro-kernel call: QC_Q8GEMM_NR or 2·QC_Q8GEMM_NR */
     uint32_t q8gemm_a_offset; /* the kernel sums (a − offset)·w: 128 (a', eq. G3) or 0 */
     int q8gemm_direct_a;      /* its micro-kernel can read full row groups of A unpacked */
+    qc_q8gemm_whole_fn q8gemm; /* NULL, or the whole qgemm in place of the micro-kernel */
     qc_requantize_u8_fn requantize_u8;
     qc_requantize_s8_fn requantize_s8;
     qc_quantize_u8_fn quantize_u8;
@@ -182,6 +207,7 @@ const qc_int8_table *qc_int8_kernels(void);
 #define QC_INT8_ISA_AVX2 QC_ISA_AVX2
 #define QC_INT8_ISA_AVXVNNI QC_ISA_AVXVNNI
 #define QC_INT8_ISA_AVX512VNNI QC_ISA_AVX512VNNI
+#define QC_INT8_ISA_AMX QC_ISA_AMX
 int qc_int8_select(int isa);
 
 #endif

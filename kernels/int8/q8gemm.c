@@ -42,7 +42,18 @@ static size_t sums_bytes(size_t np)
 size_t qc_q8gemm_packed_size(size_t k, size_t n)
 {
     const size_t kp = round_up(k, KB), np = round_up(n, NR);
-    return sizeof(qc_q8gemm_header) + 2 * sums_bytes(np) + np * kp;
+    return sizeof(qc_q8gemm_header) + 2 * sums_bytes(np) + np * kp + QC_Q8GEMM_SLACK;
+}
+
+void qc_q8gemm_view_of(const void *packed, qc_q8gemm_view *v)
+{
+    const qc_q8gemm_header *h = packed;
+    v->kp = h->kp;
+    v->np = h->np;
+    v->colsum = (const int32_t *)((const char *)packed + sizeof *h);
+    v->zb = (const int32_t *)((const char *)v->colsum + sums_bytes(v->np));
+    v->panels = (const int8_t *)v->zb + sums_bytes(v->np);
+    v->has_zb = (h->flags & QC_Q8GEMM_HAS_ZB) != 0;
 }
 
 void qc_q8gemm_pack(size_t k, size_t n, const int8_t *b, size_t b_stride_k, size_t b_stride_n,
@@ -75,6 +86,7 @@ void qc_q8gemm_pack(size_t k, size_t n, const int8_t *b, size_t b_stride_k, size
         if (zbp[j] != 0)
             h->flags |= QC_Q8GEMM_HAS_ZB;
     }
+    memset(panels + np * kp, 0, QC_Q8GEMM_SLACK);
 }
 
 /* Packs rows m0..m1 of A for the K block at k0 into ab, one group of mr_call rows after the
@@ -141,19 +153,25 @@ static void run_block(const gemm_plan *pl, size_t k0, size_t kc, size_t k_real, 
 void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, uint8_t za,
                const void *packed, int32_t *c, size_t c_stride)
 {
-    const qc_q8gemm_header *h = packed;
-    gemm_plan pl = {.t = qc_int8_kernels(), .kp = h->kp};
-    const size_t np = h->np;
-    pl.colsum = (const int32_t *)((const char *)packed + sizeof *h);
-    pl.zbp = (const int32_t *)((const char *)pl.colsum + sums_bytes(np));
-    pl.panels = (const int8_t *)pl.zbp + sums_bytes(np);
-    pl.has_zb = (h->flags & QC_Q8GEMM_HAS_ZB) != 0;
+    qc_q8gemm_view v;
+    qc_q8gemm_view_of(packed, &v);
+    gemm_plan pl = {.t = qc_int8_kernels(), .kp = v.kp};
+    pl.colsum = v.colsum;
+    pl.zbp = v.zb;
+    pl.panels = v.panels;
+    pl.has_zb = v.has_zb;
 
     if (m == 0 || n == 0)
         return;
     if (k == 0) {
         for (size_t i = 0; i < m; i++)
             memset(c + i * c_stride, 0, n * sizeof *c);
+        return;
+    }
+    /* a kernel with its own blocking (AMX tiles), unless A has too few rows for its tiles
+     * (a 16-row tile costs the same for 1 row: at M = 1 it ran at 0.75 of the micro-kernel) */
+    if (pl.t->q8gemm != NULL && m >= QC_Q8GEMM_WHOLE_MIN_M) {
+        pl.t->q8gemm(m, n, k, a, a_stride, za, &v, c, c_stride);
         return;
     }
     /* K blocks of equal size (multiples of KB), so that no call gets a short tail */

@@ -1,0 +1,219 @@
+/* q8gemm-amx.c — qgemm on AMX-INT8 tiles (tdpbusd): u8 activations × s8 weights → int32, the
+ * products summed as they are (eq. G7), with its own blocking around 32 × 32 blocks of C. */
+#include "int8-impl.h"
+
+/* AMX is not implied by any other flag: the Makefile gives *-amx.c files -mamx-tile
+ * -mamx-int8 and the AVX-512 ones; they run only when kernels/cpu.c found AMX usable (CPUID,
+ * XCR0 and Linux's permission for the tile data). */
+#include <immintrin.h>
+#include <string.h>
+
+#define NR QC_Q8GEMM_NR
+/* a tile row is 64 bytes: 64 k of one row of A, or 4 k of 16 columns of B (one c4 group of a
+ * panel, as qc_q8gemm_pack writes it: a panel's 16 rows from K row k0/4 are one B tile) */
+#define TILE_K 64
+#define TILE_ROWS 16
+#define BLOCK 32 /* rows and columns of C per block: 2 × 2 tiles of 16 × 16 int32 */
+/* the columns whose panels one sweep of the row blocks reuses: their nc·kp bytes stay in L2
+ * (2 MiB on the CPUs that have AMX) while the blocks of 32 rows go by */
+#define NC_BYTES (1024 * 1024)
+
+_Static_assert(NR * 4 == TILE_K && TILE_K % QC_Q8GEMM_KB == 0,
+               "a c4 group of a panel is a tile row");
+_Static_assert(QC_Q8GEMM_SLACK >= (TILE_ROWS - QC_Q8GEMM_KB / 4) * TILE_K,
+               "a tile of B read at the last K rows stays in the packed buffer");
+
+/* the tiles: C[r][c] for row half r and column half c, A for each row half, B for each panel.
+ * GCC's tile intrinsics paste their tile numbers into the assembly as written, so the names
+ * go through one more macro, which expands them to numbers first. */
+#define C00 0
+#define C01 1
+#define C10 2
+#define C11 3
+#define TA0 4
+#define TA1 5
+#define TB0 6
+#define TB1 7
+#define TILE_ZERO(t) _tile_zero(t)
+#define TILE_LOAD(t, p, stride) _tile_loadd(t, p, stride)
+#define TILE_STORE(t, p, stride) _tile_stored(t, p, stride)
+#define TILE_DPBUSD(c, a, b) _tile_dpbusd(c, a, b)
+
+/* LDTILECFG's 64-byte operand (palette 1) */
+typedef struct tile_config {
+    uint8_t palette;
+    uint8_t start_row;
+    uint8_t reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+_Static_assert(sizeof(tile_config) == 64, "LDTILECFG reads 64 bytes");
+
+/* every tile 64 bytes wide; the A and C tiles of each row half have as many rows as the block
+ * has there (rows1 = rows0 when a block has one half: it is computed twice, stored once) */
+static void configure(size_t rows0, size_t rows1)
+{
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = C00; t <= TB1; t++) {
+        cfg.colsb[t] = TILE_K;
+        cfg.rows[t] = TILE_ROWS;
+    }
+    cfg.rows[C00] = cfg.rows[C01] = cfg.rows[TA0] = (uint8_t)rows0;
+    cfg.rows[C10] = cfg.rows[C11] = cfg.rows[TA1] = (uint8_t)rows1;
+    _tile_loadconfig(&cfg);
+}
+
+/* A block of up to 32 rows: the full 64-k steps read in place (rows a_stride apart, each half
+ * at a0 and a1), the last partial step from `tail` (32 rows of 64 bytes, zero past k) */
+typedef struct arows {
+    const uint8_t *a0, *a1;
+    size_t a_stride, steps;
+    const uint8_t *tail0, *tail1; /* NULL when k is a multiple of 64 */
+} arows;
+
+/* the 32 × 32 sums Σ_k a·w of one block into out[32][32]: 4 tdpbusd per 64 k, each A tile
+ * serving two, each B tile two. w0, w1: the two panels (the same one when nr ≤ 16). */
+static void block_products(const arows *ar, const int8_t *w0, const int8_t *w1,
+                           int32_t out[BLOCK][BLOCK])
+{
+    TILE_ZERO(C00);
+    TILE_ZERO(C01);
+    TILE_ZERO(C10);
+    TILE_ZERO(C11);
+    for (size_t s = 0; s < ar->steps; s++) {
+        /* the B tiles two steps ahead, from L2 into L1 (measured: 0–15 % faster; prefetching
+         * the next block's rows of A as well gained nothing) */
+        for (int l = 0; l < TILE_ROWS; l++) {
+            _mm_prefetch((const char *)(w0 + ((s + 2) * TILE_ROWS + l) * TILE_K), _MM_HINT_T0);
+            _mm_prefetch((const char *)(w1 + ((s + 2) * TILE_ROWS + l) * TILE_K), _MM_HINT_T0);
+        }
+        TILE_LOAD(TA0, ar->a0 + s * TILE_K, ar->a_stride);
+        TILE_LOAD(TB0, w0 + s * TILE_ROWS * TILE_K, TILE_K);
+        TILE_LOAD(TB1, w1 + s * TILE_ROWS * TILE_K, TILE_K);
+        TILE_DPBUSD(C00, TA0, TB0);
+        TILE_LOAD(TA1, ar->a1 + s * TILE_K, ar->a_stride);
+        TILE_DPBUSD(C01, TA0, TB1);
+        TILE_DPBUSD(C10, TA1, TB0);
+        TILE_DPBUSD(C11, TA1, TB1);
+    }
+    if (ar->tail0 != NULL) {
+        const size_t s = ar->steps;
+        TILE_LOAD(TA0, ar->tail0, TILE_K);
+        TILE_LOAD(TB0, w0 + s * TILE_ROWS * TILE_K, TILE_K);
+        TILE_LOAD(TB1, w1 + s * TILE_ROWS * TILE_K, TILE_K);
+        TILE_DPBUSD(C00, TA0, TB0);
+        TILE_LOAD(TA1, ar->tail1, TILE_K);
+        TILE_DPBUSD(C01, TA0, TB1);
+        TILE_DPBUSD(C10, TA1, TB0);
+        TILE_DPBUSD(C11, TA1, TB1);
+    }
+    TILE_STORE(C00, &out[0][0], BLOCK * sizeof(int32_t));
+    TILE_STORE(C01, &out[0][TILE_ROWS], BLOCK * sizeof(int32_t));
+    TILE_STORE(C10, &out[TILE_ROWS][0], BLOCK * sizeof(int32_t));
+    TILE_STORE(C11, &out[TILE_ROWS][TILE_ROWS], BLOCK * sizeof(int32_t));
+}
+
+/* What one call shares between its blocks */
+typedef struct amx_plan {
+    const qc_q8gemm_view *b;
+    uint32_t minus_za, kza; /* eq. G5's column term with offset 0: −za·colsum[n] + k·za·zb[n] */
+} amx_plan;
+
+/* c[i][j0 + j] = out[i][j] + (−za·colsum + k·za·zb)[j] − zb[j]·rowsum[i], i < rows, j < cols */
+static void store_block(const amx_plan *pl, size_t rows, size_t j0, size_t cols,
+                        int32_t out[BLOCK][BLOCK], const int32_t *rowsum, int32_t *c,
+                        size_t c_stride)
+{
+    for (size_t h = 0; h * NR < cols; h++) {
+        const size_t jh = j0 + h * NR, ch = cols - h * NR < NR ? cols - h * NR : NR;
+        const __mmask16 mask = (__mmask16)((1u << ch) - 1);
+        const __m512i zb = _mm512_loadu_si512(pl->b->zb + jh);
+        const __m512i term = _mm512_add_epi32(
+            _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->minus_za),
+                               _mm512_loadu_si512(pl->b->colsum + jh)),
+            _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->kza), zb));
+        for (size_t i = 0; i < rows; i++) {
+            __m512i r = _mm512_add_epi32(_mm512_loadu_si512(&out[i][h * NR]), term);
+            if (rowsum != NULL)
+                r = _mm512_sub_epi32(r, _mm512_mullo_epi32(zb, _mm512_set1_epi32(rowsum[i])));
+            _mm512_mask_storeu_epi32(c + i * c_stride + jh, mask, r);
+        }
+    }
+}
+
+/* Σ_k a[i][k] for each of the rows (the zero-point term's row sums) */
+static void row_sums(size_t rows, size_t k, const uint8_t *a, size_t a_stride, int32_t *sum)
+{
+    const __m512i zero = _mm512_setzero_si512();
+    for (size_t i = 0; i < rows; i++) {
+        __m512i s = zero;
+        for (size_t k0 = 0; k0 < k; k0 += 64) {
+            const size_t have = k - k0;
+            const __mmask64 load = have >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << have) - 1;
+            s = _mm512_add_epi64(
+                s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(load, a + i * a_stride + k0), zero));
+        }
+        sum[i] = (int32_t)_mm512_reduce_add_epi64(s);
+    }
+}
+
+/* the rows of the block at a (rows ≤ 32): in place, the partial last step copied to `tail`
+ * with zeros past k; a half the block lacks repeats the first */
+static void prepare_rows(size_t rows, size_t k, const uint8_t *a, size_t a_stride,
+                         uint8_t tail[BLOCK][TILE_K], arows *ar)
+{
+    const size_t steps = k / TILE_K, rest = k % TILE_K;
+    ar->a0 = a;
+    ar->a1 = rows > TILE_ROWS ? a + TILE_ROWS * a_stride : a;
+    ar->a_stride = a_stride;
+    ar->steps = steps;
+    ar->tail0 = ar->tail1 = NULL;
+    if (rest == 0)
+        return;
+    memset(tail, 0, BLOCK * TILE_K);
+    for (size_t i = 0; i < rows; i++)
+        memcpy(tail[i], a + i * a_stride + steps * TILE_K, rest);
+    ar->tail0 = tail[0];
+    ar->tail1 = rows > TILE_ROWS ? tail[TILE_ROWS] : tail[0];
+}
+
+/* Loop order: for each block of columns whose panels fit in L2 (NC_BYTES), for each block of
+ * 32 rows of A (read in place: tile loads take a stride), for each pair of panels, the whole
+ * K in the tiles; then the epilogue through a 4 KiB buffer that stays in L1. */
+QC_Q8GEMM_WHOLE(qc_q8gemm__amx)
+{
+    const amx_plan pl = {b, 0u - za, (uint32_t)k * za};
+    const size_t panel_bytes = NR * b->kp;
+    size_t nc = NC_BYTES / panel_bytes * NR;
+    nc = nc < BLOCK ? BLOCK : nc / BLOCK * BLOCK;
+    _Alignas(64) int32_t out[BLOCK][BLOCK];
+    _Alignas(64) uint8_t tail[BLOCK][TILE_K];
+    int32_t rowsum[BLOCK];
+    size_t configured = 0; /* the rows the tiles are configured for (0: none yet) */
+
+    for (size_t n0 = 0; n0 < n; n0 += nc) {
+        const size_t n1 = n - n0 < nc ? n : n0 + nc;
+        for (size_t m0 = 0; m0 < m; m0 += BLOCK) {
+            const size_t rows = m - m0 < BLOCK ? m - m0 : BLOCK;
+            if (rows != configured) {
+                const size_t rows0 = rows < TILE_ROWS ? rows : TILE_ROWS;
+                configure(rows0, rows > TILE_ROWS ? rows - TILE_ROWS : rows0);
+                configured = rows;
+            }
+            arows ar;
+            prepare_rows(rows, k, a + m0 * a_stride, a_stride, tail, &ar);
+            if (b->has_zb)
+                row_sums(rows, k, a + m0 * a_stride, a_stride, rowsum);
+            for (size_t j0 = n0; j0 < n1; j0 += BLOCK) {
+                const size_t cols = n1 - j0 < BLOCK ? n1 - j0 : BLOCK;
+                const int8_t *w0 = b->panels + j0 * b->kp;
+                block_products(&ar, w0, cols > NR ? w0 + panel_bytes : w0, out);
+                store_block(&pl, rows, j0, cols, out, b->has_zb ? rowsum : NULL,
+                            c + m0 * c_stride, c_stride);
+            }
+        }
+    }
+    _tile_release();
+}
