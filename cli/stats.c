@@ -116,21 +116,6 @@ static void shape_text(const qc_tensor_stats *t, char *buf, size_t size)
         snprintf(buf, size, "scalar");
 }
 
-/* Smallest and largest per-channel range (max − min); false without per-channel values. */
-static bool channel_spread(const qc_tensor_stats *t, double *lo, double *hi)
-{
-    if (!t->ch || t->channels < 2 || !t->samples)
-        return false;
-    *lo = INFINITY;
-    *hi = 0;
-    for (int c = 0; c < t->channels; c++) {
-        double r = (double)t->ch[c].max - (double)t->ch[c].min;
-        *lo = r < *lo ? r : *lo;
-        *hi = r > *hi ? r : *hi;
-    }
-    return true;
-}
-
 static void print_summary_json(const char *model, const qc_stats *s, const stats_options *o, double seconds)
 {
     cli_json_field(model, "{\"model\": ");
@@ -176,7 +161,7 @@ static void print_summary_json(const char *model, const qc_stats *s, const stats
                 printf("null");
         }
         double sl, sh;
-        if (channel_spread(t, &sl, &sh))
+        if (qc_stats_channel_spread(t, &sl, &sh))
             printf("}, \"channel_range\": [%.9g, %.9g]}", sl, sh);
         else
             printf("}, \"channel_range\": null}");
@@ -220,7 +205,7 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
                 cli_table_cell(&tab, "-");
         }
         double sl, sh;
-        if (s->per_channel && seen && channel_spread(t, &sl, &sh))
+        if (s->per_channel && seen && qc_stats_channel_spread(t, &sl, &sh))
             cli_table_cell(&tab, "%.4g..%.4g", sl, sh);
         else if (s->per_channel)
             cli_table_cell(&tab, "-");
@@ -335,12 +320,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
         status = cli_open_images(&set, images, NULL, o->select);
     if (status != QC_OK)
         goto end;
-    int64_t n = set.n_items < o->limit ? set.n_items : o->limit;
-    int64_t mine = 0; /* the shard's images, for the progress bar */
-    for (int64_t i = 0; i < n; i++)
-        mine += (i / QC_STATS_GROUP) % o->shard_n == o->shard_i;
     cli_progress progress;
-    cli_progress_start(&progress, "stats", model_path, mine, o->quiet);
     qc_stats_options so = {.per_channel = o->per_channel, .histograms = o->histograms,
                            .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
     qc_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = o->shard_i,
@@ -349,6 +329,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
                             .skip_bad = o->select && o->select->skip_bad,
                             .on_skip = o->skipped ? cli_report_skip : NULL, .skip_ctx = o->skipped,
                             .groups = o->groups};
+    cli_progress_start(&progress, "stats", model_path, qc_gather_count(&go, set.n_items), o->quiet);
     double start = cli_now();
     status = qc_stats_gather(g, &set, &pp, &so, &go, out, &err);
     *seconds = cli_now() - start;

@@ -310,3 +310,17 @@ qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_r
     *hi = fh;
     return QC_OK;
 }
+
+bool qc_stats_channel_spread(const qc_tensor_stats *t, double *lo, double *hi)
+{
+    if (!t->ch || t->channels < 2 || !t->samples)
+        return false;
+    *lo = INFINITY;
+    *hi = 0;
+    for (int c = 0; c < t->channels; c++) {
+        double r = (double)t->ch[c].max - (double)t->ch[c].min;
+        *lo = r < *lo ? r : *lo;
+        *hi = r > *hi ? r : *hi;
+    }
+    return true;
+}
