@@ -405,17 +405,22 @@ qc_status qc_ort_overrides_write(const qc_quantize_report *r, const char *path, 
  * activations and weights, and neither a scale per activation channel (input compensation). */
 const char *qc_trt_cache_unsupported(const qc_quantize_options *o);
 const char *qc_ort_overrides_unsupported(const qc_quantize_options *o);
-/* The files of one quantization: the range files asked for, then the model, then the card
- * of source copied beside it (card_text, when not NULL, written as the card instead). A
+/* The files of one quantization: the range files asked for, then the model (its metadata
+ * qcal.version and, for an image model, qcal.model_card: the card with the preprocessing the
+ * statistics were gathered with, so the file describes itself), then the card of source
+ * copied beside it (or, when the preprocessing flags changed it, the card written there). A
  * failure removes every file this call wrote (never one it did not), so a run leaves all its
  * outputs or none. copied and card_target as qc_model_card_copy gives them. */
 typedef struct {
     const char *model;                              /* the quantized model's path */
     const char *source;                             /* the FP32 model's path */
-    const char *card_text;                          /* NULL: source's card copied as it is */
+    const char *version;                            /* qcal.version */
+    const qc_model_card *card;                      /* NULL: not an image model, no card inside */
+    const qc_preprocess *pp;                        /* with card */
+    bool card_changed;                              /* the card file is card with pp, not a copy */
     const char *trt_cache, *ort_overrides, *config; /* NULL: not written */
 } qc_quantize_files;
-qc_status qc_quantize_write(const qc_graph *qg, const qc_quantize_report *r, const qc_quantize_options *o,
+qc_status qc_quantize_write(qc_graph *qg, const qc_quantize_report *r, const qc_quantize_options *o,
                             const qc_quantize_files *f, qc_card_copy *copied, char *card_target,
                             size_t target_size, qc_error *err);
 

@@ -689,7 +689,6 @@ int cmd_quantize(int argc, char **argv)
     qc_stats *s = NULL;
     qc_quantize_report report = {0};
     qc_model_card card = {0};
-    char *card_json = NULL;
     if (status != QC_OK || !cli_parse(&command, &o, argc, argv, pos, &n_pos, &status))
         goto end;
     if ((status = check_arguments(&o, pos, n_pos)) != QC_OK)
@@ -712,17 +711,11 @@ int cmd_quantize(int argc, char **argv)
     if (o.q.bias_correction == QC_BIAS_EMPIRICAL && (status = measure_bias(&o, pos[1], g, s, &pp)) != QC_OK)
         goto end;
     status = qc_quantize(g, s, &o.q, &qg, &report, &err);
-    if (status == QC_OK && (status = qc_graph_set_meta(qg, "qcal.version", QCAL_VERSION)) != QC_OK)
-        snprintf(err.msg, sizeof err.msg, "out of memory");
-    /* The card travels inside the model, with the preprocessing the statistics were gathered
-     * with, so the file describes itself wherever it goes. */
-    if (status == QC_OK && channels > 0 && (status = qc_model_card_json(&card, &pp, &card_json, &err)) == QC_OK &&
-        (status = qc_graph_set_meta(qg, "qcal.model_card", card_json)) != QC_OK)
-        snprintf(err.msg, sizeof err.msg, "out of memory");
-    /* The quantized model takes the same images as MODEL: its card goes with it. */
+    /* The quantized model takes the same images as MODEL: its card goes inside it and beside it. */
     qc_card_copy copied = QC_CARD_NONE;
     char card_target[4096] = "";
-    qc_quantize_files files = {.model = o.out, .source = pos[0], .card_text = cli_pp_given(&o.pp) ? card_json : NULL,
+    qc_quantize_files files = {.model = o.out, .source = pos[0], .version = QCAL_VERSION,
+                               .card = channels > 0 ? &card : NULL, .pp = &pp, .card_changed = cli_pp_given(&o.pp),
                                .trt_cache = o.trt_cache, .ort_overrides = o.ort_overrides, .config = o.write_config};
     if (status == QC_OK)
         status = qc_quantize_write(qg, &report, &o.q, &files, &copied, card_target, sizeof card_target, &err);
@@ -758,7 +751,6 @@ end:
     qc_aa_result_free(&aa.r);
     qc_bias_measurement_free(&o.bias);
     qc_model_card_free(&card);
-    free(card_json);
     qc_graph_destroy(qg);
     qc_stats_destroy(s);
     qc_graph_destroy(g);

@@ -188,8 +188,8 @@ START_TEST(the_files_of_a_quantization_are_all_written_or_none)
     snprintf(config, sizeof config, "%s/config.json", dir);
     snprintf(missing, sizeof missing, "%s/no-such-folder/q.onnx", dir);
     /* the model cannot be written: the range files and config written before it are removed */
-    qc_quantize_files f = {.model = missing, .source = "models/lenet.onnx", .trt_cache = trt, .ort_overrides = ort,
-                           .config = config};
+    qc_quantize_files f = {.model = missing, .source = "models/lenet.onnx", .version = "0.1-test",
+                           .trt_cache = trt, .ort_overrides = ort, .config = config};
     qc_card_copy copied;
     char target[512];
     ck_assert_int_ne(qc_quantize_write(qg, &report, &c.q, &f, &copied, target, sizeof target, &err), QC_OK);
@@ -204,6 +204,29 @@ START_TEST(the_files_of_a_quantization_are_all_written_or_none)
     qc_graph *back = NULL;
     ck_assert_msg(qc_onnx_load(model, &back, &err) == QC_OK, "%s", err.msg);
     ck_assert_int_eq(back->n_nodes, qg->n_nodes);
+    ck_assert_str_eq(qc_graph_meta(back, "qcal.version"), "0.1-test");
+    ck_assert_ptr_null(qc_graph_meta(back, "qcal.model_card"));
+    qc_graph_destroy(back);
+    /* with a card and the preprocessing flags given: the card inside, and written beside */
+    qc_model_card lenet_card = {0};
+    ck_assert_int_eq(qc_model_card_load("models/lenet.onnx", 1, &lenet_card, NULL, 0, &err), QC_OK);
+    c.pp.mean[0] = 0.5f;
+    f.card = &lenet_card;
+    f.pp = &c.pp;
+    f.card_changed = true;
+    f.trt_cache = f.ort_overrides = f.config = NULL;
+    ck_assert_msg(qc_quantize_write(qg, &report, &c.q, &f, &copied, target, sizeof target, &err) == QC_OK, "%s",
+                  err.msg);
+    char *want_json = NULL, *beside = NULL;
+    size_t size;
+    ck_assert_int_eq(qc_model_card_json(&lenet_card, &c.pp, &want_json, &err), QC_OK);
+    ck_assert_int_eq(qc_onnx_load(model, &back, &err), QC_OK);
+    ck_assert_str_eq(qc_graph_meta(back, "qcal.model_card"), want_json);
+    ck_assert_int_eq(qc_read_file(card, &beside, &size, &err), QC_OK);
+    ck_assert(size == strlen(want_json) + 1 && !memcmp(beside, want_json, size - 1));
+    free(beside);
+    free(want_json);
+    qc_model_card_free(&lenet_card);
     qc_graph_destroy(back);
     remove(model);
     remove(card);
