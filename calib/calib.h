@@ -1038,4 +1038,12 @@ qc_status qc_accuracy_aware_images(const qc_aa_options *o, const char *model, co
 qc_status qc_method_auto_images(const qc_auto_options *o, const char *model, const qc_image_set *set,
                                 const qc_preprocess *pp, int64_t k, qc_auto_result *res, qc_error *err);
 
+/* ---- calibration adequacy of quantize's scales (adequacy-scale.c) ------------------------ */
+
+/* qc_adequacy_run with o's scale set to the activation scale quantize gives a range under
+ * scheme at bits (qc_qparams_activation, no reduced range): how much the scales qcal would
+ * write move with another image set of the same size. */
+qc_status qc_adequacy_of_activations(const qc_stats *s, const qc_group_table *g, const qc_adequacy_options *o,
+                                     qc_scheme scheme, int bits, qc_adequacy *out, qc_error *err);
+
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../calib/calib.h"
 #include "../stats/stats.h"
 #include "cli.h"
 
@@ -220,13 +221,6 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
 
 /* ---- adequacy ------------------------------------------------------------------------------ */
 
-static double activation_scale(void *ctx, float lo, float hi)
-{
-    const cli_adequacy_flags *f = ctx;
-    qc_qparams q;
-    return qc_qparams_activation(lo, hi, f->scheme, f->bits, false, "", &q, NULL) == QC_OK ? q.scale : NAN;
-}
-
 int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequacy_flags *f,
                      const qc_range_params *params, qc_adequacy *out)
 {
@@ -236,10 +230,8 @@ int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequ
     ao.params = *params;
     ao.tolerance = f->tolerance_pct / 100.0;
     ao.resamples = f->resamples;
-    ao.scale = activation_scale;
-    ao.scale_ctx = (void *)f;
     qc_error err;
-    return cli_status(qc_adequacy_run(s, g, &ao, out, &err), &err);
+    return cli_status(qc_adequacy_of_activations(s, g, &ao, f->scheme, f->bits, out, &err), &err);
 }
 
 static void print_adequacy_json(const qc_stats *s, const qc_adequacy *a, const stats_options *o)
