@@ -287,14 +287,6 @@ static void print_adequacy_table(const qc_stats *s, const qc_adequacy *a, const 
 
 /* ---- running -------------------------------------------------------------------------------- */
 
-static bool any_histogram_method(const stats_options *o)
-{
-    for (int m = 0; m < QC_RANGE_COUNT; m++)
-        if (o->methods[m] && qc_range_method_uses_histogram(m))
-            return true;
-    return false;
-}
-
 /* Runs the model over the shard's images (qc_stats_gather); *out gets the merged statistics. */
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds)
@@ -443,23 +435,15 @@ int cmd_stats(int argc, char **argv)
         qc_model_card_free(&card);
         if (status != QC_OK)
             goto end;
-        if (!s->histograms) {
-            bool asked = false;
-            for (int m = 0; m < QC_RANGE_COUNT; m++)
-                if (qc_range_method_uses_histogram(m) && o.methods[m]) {
-                    asked |= o.methods_given;
-                    o.methods[m] = false;
-                }
-            if (asked) {
-                cli_error("'%s' has no histograms: gather it with percentile, entropy or mse in --method",
-                          o.stats_file);
-                status = QC_ERR_INPUT;
-                goto end;
-            }
+        /* without histograms the table leaves their methods out, unless --method asked for one */
+        if (!s->histograms && qc_range_methods_drop_histograms(o.methods) && o.methods_given) {
+            cli_error("'%s' has no histograms: gather it with percentile, entropy or mse in --method", o.stats_file);
+            status = QC_ERR_INPUT;
+            goto end;
         }
     } else {
         cli_gather_options go = {.limit = o.select.limit, .batch = o.select.batch, .shard_i = o.shard.i, .shard_n = o.shard.n,
-                                 .per_channel = o.granularity == QC_GRANULARITY_CHANNEL, .histograms = any_histogram_method(&o),
+                                 .per_channel = o.granularity == QC_GRANULARITY_CHANNEL, .histograms = qc_range_methods_use_histograms(o.methods),
                                  .pp = &o.pp, .threads = o.common.threads, .quiet = o.common.quiet,
                                  .select = &o.select, .skipped = &o.skipped,
                                  .groups = o.adequacy.on ? &groups : NULL};

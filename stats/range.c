@@ -324,3 +324,22 @@ bool qc_stats_channel_spread(const qc_tensor_stats *t, double *lo, double *hi)
     }
     return true;
 }
+
+bool qc_range_methods_use_histograms(const bool methods[QC_RANGE_COUNT])
+{
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        if (methods[m] && qc_range_method_uses_histogram(m))
+            return true;
+    return false;
+}
+
+int qc_range_methods_drop_histograms(bool methods[QC_RANGE_COUNT])
+{
+    int dropped = 0;
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        if (methods[m] && qc_range_method_uses_histogram(m)) {
+            methods[m] = false;
+            dropped++;
+        }
+    return dropped;
+}

@@ -449,5 +449,9 @@ bool qc_stats_channel_spread(const qc_tensor_stats *t, double *lo, double *hi);
 /* The images of its shard a gather with o runs over a set of n_images: the first o->limit,
  * those of the groups of QC_STATS_GROUP numbered o->shard_i modulo o->shard_n. */
 int64_t qc_gather_count(const qc_gather_options *o, int64_t n_images);
+/* Of a choice of methods (methods[m] for each qc_range_method m): whether one reads
+ * histograms; and, for statistics without them, those cleared (how many were). */
+bool qc_range_methods_use_histograms(const bool methods[QC_RANGE_COUNT]);
+int qc_range_methods_drop_histograms(bool methods[QC_RANGE_COUNT]);
 
 #endif

@@ -344,6 +344,22 @@ START_TEST(channel_spread_is_the_smallest_and_largest_channel_range)
 }
 END_TEST
 
+/* a choice of methods: minmax and avg read no histogram; percentile and mse do */
+START_TEST(histogram_methods_of_a_choice_are_found_and_dropped)
+{
+    bool methods[QC_RANGE_COUNT] = {0};
+    methods[QC_RANGE_MINMAX] = methods[QC_RANGE_AVG] = true;
+    ck_assert(!qc_range_methods_use_histograms(methods));
+    ck_assert_int_eq(qc_range_methods_drop_histograms(methods), 0);
+    ck_assert(methods[QC_RANGE_MINMAX] && methods[QC_RANGE_AVG]);
+    methods[QC_RANGE_PERCENTILE] = methods[QC_RANGE_MSE] = true;
+    ck_assert(qc_range_methods_use_histograms(methods));
+    ck_assert_int_eq(qc_range_methods_drop_histograms(methods), 2);
+    ck_assert(!methods[QC_RANGE_PERCENTILE] && !methods[QC_RANGE_MSE] && !methods[QC_RANGE_ENTROPY]);
+    ck_assert(methods[QC_RANGE_MINMAX] && methods[QC_RANGE_AVG] && !qc_range_methods_use_histograms(methods));
+}
+END_TEST
+
 /* a shard's images: groups of 16 numbered i modulo n, within the limit */
 START_TEST(a_gather_counts_the_images_of_its_shard)
 {
@@ -1061,6 +1077,7 @@ int main(void)
     tcase_add_test(meth, percentile_is_the_hand_value);
     tcase_add_test(meth, channel_spread_is_the_smallest_and_largest_channel_range);
     tcase_add_test(meth, a_gather_counts_the_images_of_its_shard);
+    tcase_add_test(meth, histogram_methods_of_a_choice_are_found_and_dropped);
     tcase_add_test(meth, entropy_matches_a_direct_kl_reference);
     tcase_add_test(meth, entropy_of_a_relu_output_is_not_pulled_in_by_its_zeros);
     tcase_add_test(meth, entropy_keeps_the_bound_of_a_saturating_activation);
