@@ -108,3 +108,22 @@ qc_status qc_bench_time(const qc_graph *g, const qc_bench_options *o, int rank, 
     free(buf);
     return st;
 }
+
+qc_status qc_bench_input_of(const qc_graph *fp32, const char *fp32_path, const qc_graph *int8, const char *int8_path,
+                            qc_bench_input *in, qc_error *err)
+{
+    qc_status st = qc_eval_batch_input(fp32, fp32_path, &in->rank, in->dims, &in->per_sample, &in->fixed, err);
+    /* a model exported with a fixed batch runs that batch, for both figures */
+    in->one = st == QC_OK && in->fixed ? in->dims[0] : 1;
+    if (st != QC_OK || !int8)
+        return st;
+    qc_bench_input q;
+    st = qc_eval_batch_input(int8, int8_path, &q.rank, q.dims, &q.per_sample, &q.fixed, err);
+    if (st == QC_OK && q.fixed && (!in->fixed || q.dims[0] != in->dims[0]))
+        st = qc_fail(err, QC_ERR_INPUT, "'%s' has a fixed batch of %lld; '%s' does not", int8_path,
+                     (long long)q.dims[0], fp32_path);
+    if (st == QC_OK && (q.rank != in->rank || q.per_sample != in->per_sample))
+        st = qc_fail(err, QC_ERR_INPUT, "'%s' takes another input than '%s' (%lld values a sample, not %lld)",
+                     int8_path, fp32_path, (long long)q.per_sample, (long long)in->per_sample);
+    return st;
+}

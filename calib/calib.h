@@ -405,6 +405,24 @@ qc_status qc_ort_overrides_write(const qc_quantize_report *r, const char *path, 
  * activations and weights, and neither a scale per activation channel (input compensation). */
 const char *qc_trt_cache_unsupported(const qc_quantize_options *o);
 const char *qc_ort_overrides_unsupported(const qc_quantize_options *o);
+/* The files of one quantization: the range files asked for, then the model (its metadata
+ * qcal.version and, for an image model, qcal.model_card: the card with the preprocessing the
+ * statistics were gathered with, so the file describes itself), then the card of source
+ * copied beside it (or, when the preprocessing flags changed it, the card written there). A
+ * failure removes every file this call wrote (never one it did not), so a run leaves all its
+ * outputs or none. copied and card_target as qc_model_card_copy gives them. */
+typedef struct {
+    const char *model;                              /* the quantized model's path */
+    const char *source;                             /* the FP32 model's path */
+    const char *version;                            /* qcal.version */
+    const qc_model_card *card;                      /* NULL: not an image model, no card inside */
+    const qc_preprocess *pp;                        /* with card */
+    bool card_changed;                              /* the card file is card with pp, not a copy */
+    const char *trt_cache, *ort_overrides, *config; /* NULL: not written */
+} qc_quantize_files;
+qc_status qc_quantize_write(qc_graph *qg, const qc_quantize_report *r, const qc_quantize_options *o,
+                            const qc_quantize_files *f, qc_card_copy *copied, char *card_target,
+                            size_t target_size, qc_error *err);
 
 /* ---- error metrics (calib/metrics.c) --------------------------------------------------- */
 
@@ -894,6 +912,20 @@ qc_status qc_bench_time(const qc_graph *g, const qc_bench_options *o, int rank, 
 #define QC_BENCH_CALIB_SAMPLES 8
 qc_status qc_bench_quantize_random(const qc_graph *fp32, const qc_quantize_options *qo, int64_t one, int rank,
                                    const int64_t *dims, int64_t per_sample, qc_graph **out, qc_error *err);
+/* The input bench feeds fp32 (read from fp32_path): its shape and values per sample
+ * (qc_eval_batch_input), and `one`, the inputs of a latency run: the model's fixed batch, or
+ * 1. With int8 (from int8_path; NULL: quantized here) the check that it takes the same input:
+ * the same rank and values per sample, a fixed batch only when fp32 has the same one
+ * (QC_ERR_INPUT naming both files otherwise). */
+typedef struct {
+    int rank;
+    int64_t dims[QC_MAX_RANK];
+    int64_t per_sample;
+    bool fixed;  /* the batch is fixed: dims[0] */
+    int64_t one;
+} qc_bench_input;
+qc_status qc_bench_input_of(const qc_graph *fp32, const char *fp32_path, const qc_graph *int8, const char *int8_path,
+                            qc_bench_input *in, qc_error *err);
 
 /* ---- the HTML report of qcal compare (report.c, report-html.c) ------------------------ */
 
@@ -998,5 +1030,27 @@ void qc_report_wilson(int64_t successes, int64_t n, double *lo, double *hi);
  * or atomically to path. The same report gives the same bytes. */
 qc_status qc_report_html_put(const qc_report *r, FILE *f, qc_error *err);
 qc_status qc_report_html_write(const qc_report *r, const char *path, qc_error *err);
+
+/* ---- the quantizer's steps over images (quantize-images.c) ------------------------------ */
+
+/* Accuracy-aware quantization on val (an ImageFolder: labels from its classes, -1 without),
+ * every image decoded by pp as the image input of o->fp32 (read from file model) takes it:
+ * o's inputs, n, stride, labels and classes are set here, the rest is qc_accuracy_aware's,
+ * whose errors are prefixed by val's root. r is freed by qc_aa_result_free even on error. */
+qc_status qc_accuracy_aware_images(const qc_aa_options *o, const char *model, const qc_image_set *val,
+                                   const qc_preprocess *pp, qc_aa_result *r, qc_error *err);
+/* qc_method_auto on the first k images of a class-balanced order of set (qc_auto_load_images),
+ * decoded by pp: o's inputs, n and stride are set here; its errors are prefixed by model. res
+ * is freed by qc_auto_result_free even on error. */
+qc_status qc_method_auto_images(const qc_auto_options *o, const char *model, const qc_image_set *set,
+                                const qc_preprocess *pp, int64_t k, qc_auto_result *res, qc_error *err);
+
+/* ---- calibration adequacy of quantize's scales (adequacy-scale.c) ------------------------ */
+
+/* qc_adequacy_run with o's scale set to the activation scale quantize gives a range under
+ * scheme at bits (qc_qparams_activation, no reduced range): how much the scales qcal would
+ * write move with another image set of the same size. */
+qc_status qc_adequacy_of_activations(const qc_stats *s, const qc_group_table *g, const qc_adequacy_options *o,
+                                     qc_scheme scheme, int bits, qc_adequacy *out, qc_error *err);
 
 #endif

@@ -131,9 +131,6 @@ int cmd_bench(int argc, char **argv)
         return cli_usage_error(&command, "bench quantizes per tensor or per channel, not compensated");
     if (!model)
         return cli_usage_error(&command, "bench needs a MODEL");
-    int rank, qrank;
-    int64_t dims[QC_MAX_RANK], qdims[QC_MAX_RANK], per_sample, qper_sample;
-    bool fixed = false, qfixed = false;
     uint64_t hash = 0;
     status = cli_load_model(model, true, &g, o.int8_path ? &hash : NULL);
     if (status == QC_OK && o.int8_path)
@@ -147,33 +144,25 @@ int cmd_bench(int argc, char **argv)
         qc_graph_destroy(g);
         return status;
     }
-    status = qc_eval_batch_input(g, model, &rank, dims, &per_sample, &fixed, &err);
-    /* a model exported with a fixed batch runs that batch, for both figures */
-    o.one = status == QC_OK && fixed ? dims[0] : 1;
-    if (status == QC_OK && fixed)
-        o.batch = dims[0];
-    if (status == QC_OK && o.int8_path) {
-        status = qc_eval_batch_input(q, o.int8_path, &qrank, qdims, &qper_sample, &qfixed, &err);
-        if (status == QC_OK && qfixed && (!fixed || qdims[0] != dims[0]))
-            status = qc_fail(&err, QC_ERR_INPUT, "'%s' has a fixed batch of %lld; '%s' does not", o.int8_path,
-                             (long long)qdims[0], model);
-        if (status == QC_OK && (qrank != rank || qper_sample != per_sample))
-            status = qc_fail(&err, QC_ERR_INPUT, "'%s' takes another input than '%s' (%lld values a sample, not %lld)",
-                             o.int8_path, model, (long long)qper_sample, (long long)per_sample);
-    } else if (status == QC_OK) { /* QDQ, from statistics of random inputs */
+    qc_bench_input in;
+    status = qc_bench_input_of(g, model, q, o.int8_path, &in, &err);
+    o.one = status == QC_OK ? in.one : 1;
+    if (status == QC_OK && in.fixed)
+        o.batch = in.dims[0];
+    if (status == QC_OK && !o.int8_path) { /* QDQ, from statistics of random inputs */
         qc_quantize_options qo;
         qc_quantize_options_default(&qo);
         qo.scheme = o.scheme;
         qo.weights = o.granularity.weights;
-        status = qc_bench_quantize_random(g, &qo, o.one, rank, dims, per_sample, &q, &err);
+        status = qc_bench_quantize_random(g, &qo, o.one, in.rank, in.dims, in.per_sample, &q, &err);
     }
     timing f = {0}, t = {0};
     qc_bench_options bo = {.one = o.one, .batch = o.batch, .runs = o.runs, .warmup = WARMUP_RUNS,
                            .threads = o.common.threads};
     if (status == QC_OK)
-        status = qc_bench_time(g, &bo, rank, dims, per_sample, &f, &err);
+        status = qc_bench_time(g, &bo, in.rank, in.dims, in.per_sample, &f, &err);
     if (status == QC_OK)
-        status = qc_bench_time(q, &bo, rank, dims, per_sample, &t, &err);
+        status = qc_bench_time(q, &bo, in.rank, in.dims, in.per_sample, &t, &err);
     if (cli_status(status, &err) == QC_OK) {
         const char *int8 = o.int8_path ? o.int8_path : "(quantized here)";
         if (o.common.json)

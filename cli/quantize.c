@@ -326,34 +326,18 @@ static int run_accuracy_aware(quantize_options *o, const char *model, const qc_g
                               const qc_preprocess *pp, aa_outcome *out)
 {
     qc_error err;
-    qc_image_input in = {0};
     qc_image_set set = {0};
-    float *pixels = NULL;
-    int *labels = NULL;
-    int status = qc_image_input_of(g, model, "quantize", true, &in, &err);
+    int status = cli_open_images(&set, o->aa_val, NULL, &(cli_image_select){0});
     if (status != QC_OK)
-        cli_error("%s", err.msg);
-    else
-        status = cli_open_images(&set, o->aa_val, NULL, &(cli_image_select){0});
-    const int64_t stride = (int64_t)in.channels * in.height * in.width, n = set.n_items;
-    if (status == QC_OK && (!(pixels = malloc(sizeof(float) * (size_t)(n * stride))) ||
-                            !(labels = malloc(sizeof(int) * (size_t)n)))) {
-        cli_error("out of memory");
-        status = QC_ERR_IO;
-    }
-    if (status == QC_OK && (status = qc_eval_load_images(&set, pp, n, &in, o->common.threads, pixels, &err)) != QC_OK)
-        cli_error("%s", err.msg);
-    for (int64_t i = 0; status == QC_OK && i < n; i++)
-        labels[i] = set.items[i].label;
-    qc_aa_options ao = {.fp32 = g, .stats = s, .q = &o->q, .inputs = pixels, .n = n, .stride = stride,
-                        .labels = labels, .classes = in.classes, .metric = o->aa_metric, .budget = o->aa_budget,
+        return status;
+    qc_aa_options ao = {.fp32 = g, .stats = s, .q = &o->q, .metric = o->aa_metric, .budget = o->aa_budget,
                         .sensitivity_images = o->aa_images, .max_layers = (int)o->aa_max_layers,
                         .threads = o->common.threads};
-    out->images = n;
+    out->images = set.n_items;
     double start = cli_now();
-    if (status == QC_OK && (status = qc_accuracy_aware(&ao, &out->r, &err)) != QC_OK)
-        cli_error("%s: %s", o->aa_val, err.msg);
+    status = cli_status(qc_accuracy_aware_images(&ao, model, &set, pp, &out->r, &err), &err);
     out->seconds = cli_now() - start;
+    qc_image_set_free(&set);
     for (int i = 0; status == QC_OK && i < out->r.n_steps; i++) {
         char **grown = realloc(o->exclude.items, (size_t)(o->exclude.n + 1) * sizeof *grown);
         if (grown)
@@ -365,9 +349,6 @@ static int run_accuracy_aware(quantize_options *o, const char *model, const qc_g
     }
     o->q.exclude = (const char *const *)o->exclude.items;
     o->q.n_exclude = o->exclude.n;
-    free(pixels);
-    free(labels);
-    qc_image_set_free(&set);
     return status;
 }
 
@@ -481,25 +462,14 @@ static int run_method_auto(quantize_options *o, const char *model, const char *i
         return cli_usage_error(&command, "--method auto needs statistics with histograms: gather them with 'qcal stats "
                                          "--method percentile' (or entropy, mse), or give IMAGES without --stats");
     qc_error err;
-    qc_image_input in = {0};
     qc_image_set set = {0};
-    float *pixels = NULL;
-    int64_t n = 0;
-    int status = qc_image_input_of(g, model, "quantize", false, &in, &err);
+    int status = cli_open_images(&set, images, NULL, &o->select);
     if (status != QC_OK)
-        cli_error("%s", err.msg);
-    else
-        status = cli_open_images(&set, images, NULL, &o->select);
-    if (status == QC_OK &&
-        (status = qc_auto_load_images(&set, pp, &in, o->auto_images, o->common.threads, &pixels, &n, &err)) != QC_OK)
-        cli_error("%s", err.msg);
-    qc_auto_options ao = {.fp32 = g, .stats = s, .q = &o->q, .inputs = pixels, .n = n,
-                          .stride = (int64_t)in.channels * in.height * in.width, .threads = o->common.threads};
-    if (status == QC_OK && (status = qc_method_auto(&ao, &o->auto_result, &err)) != QC_OK)
-        cli_error("%s: %s", model, err.msg);
+        return status;
+    qc_auto_options ao = {.fp32 = g, .stats = s, .q = &o->q, .threads = o->common.threads};
+    status = cli_status(qc_method_auto_images(&ao, model, &set, pp, o->auto_images, &o->auto_result, &err), &err);
     o->q.auto_choices = o->auto_result.choices;
     o->q.n_auto_choices = o->auto_result.n;
-    free(pixels);
     qc_image_set_free(&set);
     return status;
 }
@@ -544,31 +514,6 @@ static int check_range_files(const quantize_options *o, const cli_file *inputs)
     }
     free(card);
     return status;
-}
-
-/* The range files, then the model, then its card beside it: a failure removes what this run
- * wrote (never a file it did not write), so that a run leaves all its outputs or none. */
-static qc_status write_outputs(const quantize_options *o, const char *model, const qc_graph *qg,
-                               const qc_quantize_report *report, const char *card_json, qc_card_copy *copied,
-                               char *card_target, size_t target_size, qc_error *err)
-{
-    const char *written[4] = {NULL, NULL, NULL, NULL};
-    int n = 0;
-    qc_status st = QC_OK;
-    if (o->trt_cache && (st = qc_trt_cache_write(report, o->q.method, o->trt_cache, err)) == QC_OK)
-        written[n++] = o->trt_cache;
-    if (st == QC_OK && o->ort_overrides && (st = qc_ort_overrides_write(report, o->ort_overrides, err)) == QC_OK)
-        written[n++] = o->ort_overrides;
-    if (st == QC_OK && o->write_config && (st = qc_config_write(&o->q, o->write_config, err)) == QC_OK)
-        written[n++] = o->write_config;
-    if (st == QC_OK && (st = qc_onnx_save(qg, o->out, err)) == QC_OK)
-        written[n++] = o->out;
-    if (st == QC_OK)
-        st = qc_model_card_copy(model, o->out, cli_pp_given(&o->pp) ? card_json : NULL, copied, card_target,
-                                target_size, err);
-    for (int i = 0; st != QC_OK && i < n; i++)
-        remove(written[i]);
-    return st;
 }
 
 /* The positional arguments and the options that go together; fills o->q's bits and
@@ -746,7 +691,6 @@ int cmd_quantize(int argc, char **argv)
     qc_stats *s = NULL;
     qc_quantize_report report = {0};
     qc_model_card card = {0};
-    char *card_json = NULL;
     if (status != QC_OK || !cli_parse(&command, &o, argc, argv, pos, &n_pos, &status))
         goto end;
     if ((status = check_arguments(&o, pos, n_pos)) != QC_OK)
@@ -769,18 +713,14 @@ int cmd_quantize(int argc, char **argv)
     if (o.q.bias_correction == QC_BIAS_EMPIRICAL && (status = measure_bias(&o, pos[1], g, s, &pp)) != QC_OK)
         goto end;
     status = qc_quantize(g, s, &o.q, &qg, &report, &err);
-    if (status == QC_OK && (status = qc_graph_set_meta(qg, "qcal.version", QCAL_VERSION)) != QC_OK)
-        snprintf(err.msg, sizeof err.msg, "out of memory");
-    /* The card travels inside the model, with the preprocessing the statistics were gathered
-     * with, so the file describes itself wherever it goes. */
-    if (status == QC_OK && channels > 0 && (status = qc_model_card_json(&card, &pp, &card_json, &err)) == QC_OK &&
-        (status = qc_graph_set_meta(qg, "qcal.model_card", card_json)) != QC_OK)
-        snprintf(err.msg, sizeof err.msg, "out of memory");
-    /* The quantized model takes the same images as MODEL: its card goes with it. */
+    /* The quantized model takes the same images as MODEL: its card goes inside it and beside it. */
     qc_card_copy copied = QC_CARD_NONE;
     char card_target[4096] = "";
+    qc_quantize_files files = {.model = o.out, .source = pos[0], .version = QCAL_VERSION,
+                               .card = channels > 0 ? &card : NULL, .pp = &pp, .card_changed = cli_pp_given(&o.pp),
+                               .trt_cache = o.trt_cache, .ort_overrides = o.ort_overrides, .config = o.write_config};
     if (status == QC_OK)
-        status = write_outputs(&o, pos[0], qg, &report, card_json, &copied, card_target, sizeof card_target, &err);
+        status = qc_quantize_write(qg, &report, &o.q, &files, &copied, card_target, sizeof card_target, &err);
     if (cli_status(status, &err) != QC_OK)
         goto end;
     bool runnable = true;
@@ -813,7 +753,6 @@ end:
     qc_aa_result_free(&aa.r);
     qc_bias_measurement_free(&o.bias);
     qc_model_card_free(&card);
-    free(card_json);
     qc_graph_destroy(qg);
     qc_stats_destroy(s);
     qc_graph_destroy(g);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../calib/calib.h"
 #include "../stats/stats.h"
 #include "cli.h"
 
@@ -116,21 +117,6 @@ static void shape_text(const qc_tensor_stats *t, char *buf, size_t size)
         snprintf(buf, size, "scalar");
 }
 
-/* Smallest and largest per-channel range (max − min); false without per-channel values. */
-static bool channel_spread(const qc_tensor_stats *t, double *lo, double *hi)
-{
-    if (!t->ch || t->channels < 2 || !t->samples)
-        return false;
-    *lo = INFINITY;
-    *hi = 0;
-    for (int c = 0; c < t->channels; c++) {
-        double r = (double)t->ch[c].max - (double)t->ch[c].min;
-        *lo = r < *lo ? r : *lo;
-        *hi = r > *hi ? r : *hi;
-    }
-    return true;
-}
-
 static void print_summary_json(const char *model, const qc_stats *s, const stats_options *o, double seconds)
 {
     cli_json_field(model, "{\"model\": ");
@@ -176,7 +162,7 @@ static void print_summary_json(const char *model, const qc_stats *s, const stats
                 printf("null");
         }
         double sl, sh;
-        if (channel_spread(t, &sl, &sh))
+        if (qc_stats_channel_spread(t, &sl, &sh))
             printf("}, \"channel_range\": [%.9g, %.9g]}", sl, sh);
         else
             printf("}, \"channel_range\": null}");
@@ -220,7 +206,7 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
                 cli_table_cell(&tab, "-");
         }
         double sl, sh;
-        if (s->per_channel && seen && channel_spread(t, &sl, &sh))
+        if (s->per_channel && seen && qc_stats_channel_spread(t, &sl, &sh))
             cli_table_cell(&tab, "%.4g..%.4g", sl, sh);
         else if (s->per_channel)
             cli_table_cell(&tab, "-");
@@ -235,13 +221,6 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
 
 /* ---- adequacy ------------------------------------------------------------------------------ */
 
-static double activation_scale(void *ctx, float lo, float hi)
-{
-    const cli_adequacy_flags *f = ctx;
-    qc_qparams q;
-    return qc_qparams_activation(lo, hi, f->scheme, f->bits, false, "", &q, NULL) == QC_OK ? q.scale : NAN;
-}
-
 int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequacy_flags *f,
                      const qc_range_params *params, qc_adequacy *out)
 {
@@ -251,10 +230,8 @@ int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequ
     ao.params = *params;
     ao.tolerance = f->tolerance_pct / 100.0;
     ao.resamples = f->resamples;
-    ao.scale = activation_scale;
-    ao.scale_ctx = (void *)f;
     qc_error err;
-    return cli_status(qc_adequacy_run(s, g, &ao, out, &err), &err);
+    return cli_status(qc_adequacy_of_activations(s, g, &ao, f->scheme, f->bits, out, &err), &err);
 }
 
 static void print_adequacy_json(const qc_stats *s, const qc_adequacy *a, const stats_options *o)
@@ -310,14 +287,6 @@ static void print_adequacy_table(const qc_stats *s, const qc_adequacy *a, const 
 
 /* ---- running -------------------------------------------------------------------------------- */
 
-static bool any_histogram_method(const stats_options *o)
-{
-    for (int m = 0; m < QC_RANGE_COUNT; m++)
-        if (o->methods[m] && qc_range_method_uses_histogram(m))
-            return true;
-    return false;
-}
-
 /* Runs the model over the shard's images (qc_stats_gather); *out gets the merged statistics. */
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds)
@@ -335,12 +304,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
         status = cli_open_images(&set, images, NULL, o->select);
     if (status != QC_OK)
         goto end;
-    int64_t n = set.n_items < o->limit ? set.n_items : o->limit;
-    int64_t mine = 0; /* the shard's images, for the progress bar */
-    for (int64_t i = 0; i < n; i++)
-        mine += (i / QC_STATS_GROUP) % o->shard_n == o->shard_i;
     cli_progress progress;
-    cli_progress_start(&progress, "stats", model_path, mine, o->quiet);
     qc_stats_options so = {.per_channel = o->per_channel, .histograms = o->histograms,
                            .model_hash = hash, .model_file = base_name(model_path), .pp = &pp};
     qc_gather_options go = {.limit = o->limit, .batch = o->batch, .shard_i = o->shard_i,
@@ -349,6 +313,7 @@ int cli_stats_gather(const char *model_path, const char *images, const cli_gathe
                             .skip_bad = o->select && o->select->skip_bad,
                             .on_skip = o->skipped ? cli_report_skip : NULL, .skip_ctx = o->skipped,
                             .groups = o->groups};
+    cli_progress_start(&progress, "stats", model_path, qc_gather_count(&go, set.n_items), o->quiet);
     double start = cli_now();
     status = qc_stats_gather(g, &set, &pp, &so, &go, out, &err);
     *seconds = cli_now() - start;
@@ -470,23 +435,15 @@ int cmd_stats(int argc, char **argv)
         qc_model_card_free(&card);
         if (status != QC_OK)
             goto end;
-        if (!s->histograms) {
-            bool asked = false;
-            for (int m = 0; m < QC_RANGE_COUNT; m++)
-                if (qc_range_method_uses_histogram(m) && o.methods[m]) {
-                    asked |= o.methods_given;
-                    o.methods[m] = false;
-                }
-            if (asked) {
-                cli_error("'%s' has no histograms: gather it with percentile, entropy or mse in --method",
-                          o.stats_file);
-                status = QC_ERR_INPUT;
-                goto end;
-            }
+        /* without histograms the table leaves their methods out, unless --method asked for one */
+        if (!s->histograms && qc_range_methods_drop_histograms(o.methods) && o.methods_given) {
+            cli_error("'%s' has no histograms: gather it with percentile, entropy or mse in --method", o.stats_file);
+            status = QC_ERR_INPUT;
+            goto end;
         }
     } else {
         cli_gather_options go = {.limit = o.select.limit, .batch = o.select.batch, .shard_i = o.shard.i, .shard_n = o.shard.n,
-                                 .per_channel = o.granularity == QC_GRANULARITY_CHANNEL, .histograms = any_histogram_method(&o),
+                                 .per_channel = o.granularity == QC_GRANULARITY_CHANNEL, .histograms = qc_range_methods_use_histograms(o.methods),
                                  .pp = &o.pp, .threads = o.common.threads, .quiet = o.common.quiet,
                                  .select = &o.select, .skipped = &o.skipped,
                                  .groups = o.adequacy.on ? &groups : NULL};

@@ -505,3 +505,11 @@ qc_status qc_stats_gather(const qc_graph *g, const qc_image_set *set, const qc_p
     qc_pass_inputs in = {.set = set, .pp = pp};
     return qc_stats_gather_inputs(g, &in, so, o, out, err);
 }
+
+int64_t qc_gather_count(const qc_gather_options *o, int64_t n_images)
+{
+    int64_t n = n_images < o->limit ? n_images : o->limit, mine = 0;
+    for (int64_t i = 0; i < n; i++)
+        mine += (i / QC_STATS_GROUP) % o->shard_n == o->shard_i;
+    return mine;
+}

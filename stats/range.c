@@ -310,3 +310,36 @@ qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_r
     *hi = fh;
     return QC_OK;
 }
+
+bool qc_stats_channel_spread(const qc_tensor_stats *t, double *lo, double *hi)
+{
+    if (!t->ch || t->channels < 2 || !t->samples)
+        return false;
+    *lo = INFINITY;
+    *hi = 0;
+    for (int c = 0; c < t->channels; c++) {
+        double r = (double)t->ch[c].max - (double)t->ch[c].min;
+        *lo = r < *lo ? r : *lo;
+        *hi = r > *hi ? r : *hi;
+    }
+    return true;
+}
+
+bool qc_range_methods_use_histograms(const bool methods[QC_RANGE_COUNT])
+{
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        if (methods[m] && qc_range_method_uses_histogram(m))
+            return true;
+    return false;
+}
+
+int qc_range_methods_drop_histograms(bool methods[QC_RANGE_COUNT])
+{
+    int dropped = 0;
+    for (int m = 0; m < QC_RANGE_COUNT; m++)
+        if (methods[m] && qc_range_method_uses_histogram(m)) {
+            methods[m] = false;
+            dropped++;
+        }
+    return dropped;
+}

@@ -441,4 +441,17 @@ qc_status qc_adequacy_run(const qc_stats *s, const qc_group_table *g, const qc_a
                           qc_adequacy *out, qc_error *err);
 void qc_adequacy_free(qc_adequacy *a);
 
+/* ---- summaries of a statistics file (range.c, gather.c) ----------------------------------- */
+
+/* The smallest and largest per-channel range (max - min) of t; false without per-channel
+ * values (fewer than 2 channels, nothing recorded). */
+bool qc_stats_channel_spread(const qc_tensor_stats *t, double *lo, double *hi);
+/* The images of its shard a gather with o runs over a set of n_images: the first o->limit,
+ * those of the groups of QC_STATS_GROUP numbered o->shard_i modulo o->shard_n. */
+int64_t qc_gather_count(const qc_gather_options *o, int64_t n_images);
+/* Of a choice of methods (methods[m] for each qc_range_method m): whether one reads
+ * histograms; and, for statistics without them, those cleared (how many were). */
+bool qc_range_methods_use_histograms(const bool methods[QC_RANGE_COUNT]);
+int qc_range_methods_drop_histograms(bool methods[QC_RANGE_COUNT]);
+
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calib/calib.h"
 #include "check-util.h"
 #include "stats/stats-impl.h"
 
@@ -158,6 +159,38 @@ START_TEST(adequacy_is_the_same_for_any_threads_and_batch)
     qc_group_table_destroy(g3);
     qc_stats_destroy(s1);
     qc_stats_destroy(s3);
+    lenet_close(&l);
+}
+END_TEST
+
+/* quantize's scales (calib/): GemmLowP at 8 bits is the asymmetric 8-bit scale of the
+ * definition (float precision); at 4 bits, 255 / 15 times it */
+START_TEST(adequacy_of_activations_judges_the_scales_quantize_writes)
+{
+    lenet l;
+    lenet_open(&l);
+    qc_group_table *g;
+    qc_stats *s = gather(&l, 1, 16, &g);
+    qc_adequacy want, got8, got4;
+    adequacy_of(s, g, QC_RANGE_MINMAX, &want);
+    qc_adequacy_options o;
+    qc_adequacy_options_default(&o);
+    qc_error err;
+    ck_assert_msg(qc_adequacy_of_activations(s, g, &o, QC_SCHEME_GEMMLOWP, 8, &got8, &err) == QC_OK, "%s", err.msg);
+    ck_assert_msg(qc_adequacy_of_activations(s, g, &o, QC_SCHEME_GEMMLOWP, 4, &got4, &err) == QC_OK, "%s", err.msg);
+    ck_assert(got8.n == want.n && got8.groups == want.groups && got8.images == want.images);
+    for (int j = 0; j < want.n; j++) {
+        double w = want.tensors[j].scale;
+        ck_assert_msg(fabs(got8.tensors[j].scale - w) <= 1e-6 * w, "%.9g against %.9g", got8.tensors[j].scale, w);
+        ck_assert_msg(fabs(got4.tensors[j].scale - w * 17) <= 1e-6 * w * 17, "%.9g against %.9g",
+                      got4.tensors[j].scale, w * 17);
+        ck_assert(fabs(got8.tensors[j].rsd - want.tensors[j].rsd) <= 1e-5);
+    }
+    qc_adequacy_free(&want);
+    qc_adequacy_free(&got8);
+    qc_adequacy_free(&got4);
+    qc_group_table_destroy(g);
+    qc_stats_destroy(s);
     lenet_close(&l);
 }
 END_TEST
@@ -348,6 +381,7 @@ int main(void)
     tcase_set_timeout(model, 60);
     tcase_add_test(model, group_summaries_add_up_to_exactly_the_whole_set);
     tcase_add_test(model, adequacy_is_the_same_for_any_threads_and_batch);
+    tcase_add_test(model, adequacy_of_activations_judges_the_scales_quantize_writes);
     suite_add_tcase(s, model);
     TCase *syn = tcase_create("synthetic");
     tcase_set_timeout(syn, 60);

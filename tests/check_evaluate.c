@@ -500,6 +500,32 @@ START_TEST(bench_quantizes_from_random_inputs_and_times_every_run)
 }
 END_TEST
 
+/* bench's input: lenet's shape and values per sample, a latency run of one input, or of the
+ * fixed batch; an INT8 model of another fixed batch or another input is refused naming both */
+START_TEST(bench_takes_the_fixed_batch_and_refuses_another_input)
+{
+    qc_graph *g = load_lenet(), *f4 = load_lenet_fixed(4), *f2 = load_lenet_fixed(2), *other = NULL;
+    qc_error err;
+    /* a batch of 2 as lenet-fixed(2), of 3 x 9 x 9 values */
+    ck_assert_msg(qc_onnx_load("tests/data/qdq/qdq-conv-relu/model.onnx", &other, &err) == QC_OK, "%s", err.msg);
+    qc_bench_input in;
+    ck_assert_int_eq(qc_bench_input_of(g, "lenet", NULL, NULL, &in, &err), QC_OK);
+    ck_assert(in.rank == 4 && in.per_sample == 28 * 28 && !in.fixed && in.one == 1);
+    ck_assert_int_eq(qc_bench_input_of(f4, "lenet4", f4, "q4", &in, &err), QC_OK);
+    ck_assert(in.fixed && in.one == 4 && in.dims[0] == 4 && in.per_sample == 28 * 28);
+    ck_assert_int_eq(qc_bench_input_of(g, "lenet", f4, "q4", &in, &err), QC_ERR_INPUT);
+    ck_assert_str_eq(err.msg, "'q4' has a fixed batch of 4; 'lenet' does not");
+    ck_assert_int_eq(qc_bench_input_of(f2, "lenet2", f4, "q4", &in, &err), QC_ERR_INPUT);
+    ck_assert_int_eq(qc_bench_input_of(f4, "lenet4", g, "q", &in, &err), QC_OK); /* a dynamic one runs any batch */
+    ck_assert_int_eq(qc_bench_input_of(f2, "lenet2", other, "m", &in, &err), QC_ERR_INPUT);
+    ck_assert_str_eq(err.msg, "'m' takes another input than 'lenet2' (243 values a sample, not 784)");
+    qc_graph_destroy(other);
+    qc_graph_destroy(f2);
+    qc_graph_destroy(f4);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 /* The scalar reference of the spread, from the definitions without sorting: the nearest-rank
  * p-th percentile is the smallest x[i] with at least p·n/100 of the numbers <= x[i]; the
  * median the smallest x[i] with at least half the numbers <= it, averaged for an even n with
@@ -639,6 +665,7 @@ int main(void)
     tcase_add_test(eval, timing_gives_one_figure_per_run_of_the_clock_given);
     tcase_add_test(eval, timing_by_two_clocks_gives_each_its_figure_of_the_same_runs);
     tcase_add_test(eval, bench_quantizes_from_random_inputs_and_times_every_run);
+    tcase_add_test(eval, bench_takes_the_fixed_batch_and_refuses_another_input);
     tcase_add_test(eval, spread_matches_the_definitions_on_given_numbers);
     tcase_add_test(eval, top_k_and_argmax_are_the_hand_values);
     tcase_add_test(eval, weight_errors_are_those_of_fake_quantization_by_hand);

@@ -324,6 +324,58 @@ static qc_stats *ramp(void)
     return s;
 }
 
+/* the spread of per-channel ranges: three channels of ranges 2, 7 and 0.5; none per tensor */
+START_TEST(channel_spread_is_the_smallest_and_largest_channel_range)
+{
+    static const float a[3] = {1, -2, 0.25f}, b[3] = {3, 5, -0.25f};
+    int64_t dims[2] = {1, 3};
+    for (int per_channel = 0; per_channel < 2; per_channel++) {
+        qc_stats *s = empty_stats(per_channel, false);
+        int i = qc_stats_add_tensor(s, "t", QC_ROLE_ACTIVATION, 2, dims, 1);
+        double lo = -1, hi = -1;
+        ck_assert(!qc_stats_channel_spread(&s->tensors[i], &lo, &hi)); /* nothing recorded yet */
+        feed(s, i, a, 2, dims);
+        feed(s, i, b, 2, dims);
+        ck_assert(qc_stats_channel_spread(&s->tensors[i], &lo, &hi) == (per_channel == 1));
+        if (per_channel)
+            ck_assert(lo == 0.5 && hi == 7.0);
+        qc_stats_destroy(s);
+    }
+}
+END_TEST
+
+/* a choice of methods: minmax and avg read no histogram; percentile and mse do */
+START_TEST(histogram_methods_of_a_choice_are_found_and_dropped)
+{
+    bool methods[QC_RANGE_COUNT] = {0};
+    methods[QC_RANGE_MINMAX] = methods[QC_RANGE_AVG] = true;
+    ck_assert(!qc_range_methods_use_histograms(methods));
+    ck_assert_int_eq(qc_range_methods_drop_histograms(methods), 0);
+    ck_assert(methods[QC_RANGE_MINMAX] && methods[QC_RANGE_AVG]);
+    methods[QC_RANGE_PERCENTILE] = methods[QC_RANGE_MSE] = true;
+    ck_assert(qc_range_methods_use_histograms(methods));
+    ck_assert_int_eq(qc_range_methods_drop_histograms(methods), 2);
+    ck_assert(!methods[QC_RANGE_PERCENTILE] && !methods[QC_RANGE_MSE] && !methods[QC_RANGE_ENTROPY]);
+    ck_assert(methods[QC_RANGE_MINMAX] && methods[QC_RANGE_AVG] && !qc_range_methods_use_histograms(methods));
+}
+END_TEST
+
+/* a shard's images: groups of 16 numbered i modulo n, within the limit */
+START_TEST(a_gather_counts_the_images_of_its_shard)
+{
+    qc_gather_options o = {.limit = INT64_MAX, .shard_i = 0, .shard_n = 1};
+    ck_assert_int_eq(qc_gather_count(&o, 100), 100);
+    o.shard_n = 3; /* groups 0..6 (the last of 4 images): 0, 3, 6 are shard 0; 1, 4 shard 1 */
+    ck_assert_int_eq(qc_gather_count(&o, 100), 16 + 16 + 4);
+    o.shard_i = 1;
+    ck_assert_int_eq(qc_gather_count(&o, 100), 32);
+    o.limit = 20; /* images 16..19 of group 1 */
+    ck_assert_int_eq(qc_gather_count(&o, 100), 4);
+    o.shard_i = 2;
+    ck_assert_int_eq(qc_gather_count(&o, 100), 0);
+}
+END_TEST
+
 START_TEST(percentile_is_the_hand_value)
 {
     qc_stats *s = ramp();
@@ -1023,6 +1075,9 @@ int main(void)
     tcase_add_test(meth, avgstd_and_meanstd_per_tensor_are_the_hand_values);
     tcase_add_test(meth, every_method_per_channel_is_the_hand_value);
     tcase_add_test(meth, percentile_is_the_hand_value);
+    tcase_add_test(meth, channel_spread_is_the_smallest_and_largest_channel_range);
+    tcase_add_test(meth, a_gather_counts_the_images_of_its_shard);
+    tcase_add_test(meth, histogram_methods_of_a_choice_are_found_and_dropped);
     tcase_add_test(meth, entropy_matches_a_direct_kl_reference);
     tcase_add_test(meth, entropy_of_a_relu_output_is_not_pulled_in_by_its_zeros);
     tcase_add_test(meth, entropy_keeps_the_bound_of_a_saturating_activation);
