@@ -676,7 +676,7 @@ int cmd_compare(int argc, char **argv)
     }
     const int n_models = o.stats_file ? 1 : n_pos - 2;
     const char *calib = o.stats_file ? NULL : pos[n_pos - 2], *val = pos[n_pos - 1];
-    if (calib && cli_same_file(calib, val) && !o.common.quiet)
+    if (calib && qc_same_file(calib, val) && !o.common.quiet)
         cli_warning("CALIB and VAL are the same folder '%s': every variant is measured on the images its "
                     "ranges were fitted to, which flatters it", val);
     qc_image_set set = {0};

@@ -536,7 +536,7 @@ static int check_range_files(const quantize_options *o, const cli_file *inputs)
             continue;
         status = cli_check_output(files[f].path, files[f].flag, inputs, 3);
         for (int k = 0; k < files[f].n_taken && status == QC_OK; k++)
-            if (taken[k] && cli_same_file(files[f].path, taken[k]))
+            if (taken[k] && qc_same_file(files[f].path, taken[k]))
                 status = cli_usage_error(&command, "%s '%s' is also %s", files[f].flag, files[f].path,
                                          option[k]);
     }
@@ -562,7 +562,7 @@ static qc_status write_outputs(const quantize_options *o, const char *model, con
     if (st == QC_OK && (st = qc_onnx_save(qg, o->out, err)) == QC_OK)
         written[n++] = o->out;
     if (st == QC_OK)
-        st = qc_model_card_copy(model, o->out, cli_pp_given(&o->pp) ? card_json : NULL, copied, card_target,
+        st = qc_model_card_copy(model, o->out, qc_pp_overrides_given(&o->pp) ? card_json : NULL, copied, card_target,
                                 target_size, err);
     for (int i = 0; st != QC_OK && i < n; i++)
         remove(written[i]);
@@ -636,7 +636,7 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
     status = cli_check_output(o->out, "-o", inputs, 3);
-    if (status == QC_OK && o->write_config && cli_same_file(o->write_config, o->out))
+    if (status == QC_OK && o->write_config && qc_same_file(o->write_config, o->out))
         status = cli_usage_error(&command, "--write-config '%s' is also -o", o->write_config);
     if (status == QC_OK && o->write_config)
         status = cli_check_output(o->write_config, "--write-config", inputs, 3);
