@@ -524,6 +524,36 @@ typedef struct {
  * whatever the threads and the batch. */
 qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classes, const qc_eval_options *o,
                          qc_error *err);
+/* Top-1 and top-5 over inputs, as qcal eval counts them (top-5: top-k of the classes when fewer). */
+#define QC_EVAL_TOP_K 5
+typedef struct {
+    int64_t images, labelled, top1, top5;
+} qc_topk_counts;
+/* One input's scores counted (label < 0: none); returns its top-1 class. */
+int qc_topk_count(qc_topk_counts *c, const float *logits, int classes, int label);
+/* ---- the models a command opens (model-load.c) ---- */
+/* A constant for a model input other than the image: the .npy file bound to the input named
+ * by the name_len bytes at name. */
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *file;
+} qc_input_binding;
+/* Loads the ONNX model at path into *g: BatchNorm folded, and with fuse its QDQ patterns
+ * fused into integer ops (a model to run as it is; not one to quantize or observe for
+ * statistics), each of inputs bound (qc_npy_bind_input). hash, when not NULL, gets the
+ * FNV-1a of the file that statistics record. On error *g may be set: qc_graph_destroy it. */
+qc_status qc_model_load(const char *path, bool fuse, const qc_input_binding *inputs, int n_inputs, qc_graph **g,
+                        uint64_t *hash, qc_error *err);
+/* The source check of a quantized model q (q_path) that records the hash of the FP32 model it
+ * came from (qcal.source_model_hash): QC_OK when it is fp32_hash or q records none, else
+ * QC_ERR_INPUT naming both files. */
+qc_status qc_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path,
+                          qc_error *err);
+/* The same over the models at paths: with FP32 models and quantized ones among them, each
+ * quantized model that records its source must come from one of the FP32 ones (else
+ * QC_ERR_INPUT naming it and the first FP32 model); a model that cannot be read is its error. */
+qc_status qc_check_sources(const char *const *paths, int n, qc_error *err);
 /* Decodes the first n images of set by pp into pixels (n images in the layout the model's
  * input in takes: CHW, or HWC when channels-last), on threads: inputs for several models
  * (qc_pass_inputs.tensors). */

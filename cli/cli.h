@@ -170,10 +170,7 @@ extern const cli_option cli_input_rows[], cli_output_rows[];
 /* The scored output's name for reports: set when --output was given or g has several
  * outputs, NULL otherwise. */
 const char *cli_scored_output(const qc_graph *g, const qc_image_input *in);
-/* Loads the ONNX model at path: BatchNorm folded, and with fuse its QDQ patterns fused into
- * integer ops (a model to run as it is; not one to quantize or observe for statistics). hash,
- * when not NULL, gets the FNV-1a of the file that statistics record. The --input constants are
- * bound to its inputs (qc_graph_bind_input). Prints what goes wrong;
+/* calib.h's qc_model_load with the --input constants bound; prints what goes wrong and
  * returns the exit status. */
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
 /* The statistics in stats_path, checked against the model they are used with: its graph g and
@@ -200,9 +197,7 @@ int cli_check_positionals(const cli_command *cmd, const char *synopsis, const ch
 int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command);
 /* The channels of g's image input (qc_image_input_of), or 0. */
 int cli_model_channels(const qc_graph *g);
-/* The source-model check of quantized files: q records the hash of the FP32 model it was
- * quantized from (qcal.source_model_hash); QC_OK when it is fp32_hash or q records none,
- * else QC_ERR_INPUT (printed) naming both files. */
+/* calib.h's qc_check_source, printed. */
 int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet,

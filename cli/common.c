@@ -297,11 +297,7 @@ void cli_report_skip(void *ctx, const char *msg)
 /* ---- a model's other inputs and its scored output: --input NAME=FILE.npy, --output NAME ---- */
 
 #define MAX_BOUND_INPUTS 16
-typedef struct {
-    const char *name, *file; /* point into argv */
-    size_t name_len;
-} bound_input;
-static bound_input bound_inputs[MAX_BOUND_INPUTS];
+static qc_input_binding bound_inputs[MAX_BOUND_INPUTS]; /* point into argv */
 static int n_bound_inputs;
 static const char *scored_output;
 
@@ -315,7 +311,7 @@ static bool parse_bound_input(const char *v, void *field)
     for (int k = 0; k < n_bound_inputs; k++)
         if (bound_inputs[k].name_len == (size_t)(eq - v) && !strncmp(bound_inputs[k].name, v, (size_t)(eq - v)))
             return false;
-    bound_inputs[n_bound_inputs++] = (bound_input){v, eq + 1, (size_t)(eq - v)};
+    bound_inputs[n_bound_inputs++] = (qc_input_binding){v, (size_t)(eq - v), eq + 1};
     return true;
 }
 
@@ -345,31 +341,10 @@ const char *cli_scored_output(const qc_graph *g, const qc_image_input *in)
     return scored_output || g->n_outputs > 1 ? g->tensors[g->outputs[in->output]].name : NULL;
 }
 
-/* Each --input's array bound to the model's input of that name. */
-static qc_status bind_model_inputs(qc_graph *g, const char *path, qc_error *err)
-{
-    qc_status st = QC_OK;
-    for (int k = 0; k < n_bound_inputs && st == QC_OK; k++) {
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)bound_inputs[k].name_len, bound_inputs[k].name);
-        st = qc_npy_bind_input(g, path, name, bound_inputs[k].file, err);
-    }
-    return st;
-}
-
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
 {
     qc_error err;
-    qc_status st = qc_onnx_load(path, g, &err);
-    if (st == QC_OK)
-        st = qc_pass_fold_batchnorm(*g, &err);
-    if (st == QC_OK && fuse)
-        st = qc_pass_fuse_qdq(*g, &err);
-    if (st == QC_OK)
-        st = bind_model_inputs(*g, path, &err);
-    if (st == QC_OK && hash)
-        st = qc_stats_hash_file(path, hash, &err);
-    return cli_status(st, &err);
+    return cli_status(qc_model_load(path, fuse, bound_inputs, n_bound_inputs, g, hash, &err), &err);
 }
 
 /* ---- file safety: what a command reads and writes ------------------------------------------ */
@@ -414,13 +389,8 @@ int cli_model_channels(const qc_graph *g)
 
 int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path)
 {
-    uint64_t h;
-    if (!qc_graph_source_hash(q, &h) || h == fp32_hash)
-        return QC_OK;
-    cli_error("'%s' was quantized from another model than '%s': it records the source hash %016llx "
-              "(qcal.source_model_hash), '%s' has %016llx",
-              q_path, fp32_path, (unsigned long long)h, fp32_path, (unsigned long long)fp32_hash);
-    return QC_ERR_INPUT;
+    qc_error err;
+    return cli_status(qc_check_source(q, q_path, fp32_hash, fp32_path, &err), &err);
 }
 
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
