@@ -542,6 +542,36 @@ typedef struct {
  * whatever the threads and the batch. */
 qc_status qc_eval_logits(const qc_graph *g, const qc_pass_inputs *in, int classes, const qc_eval_options *o,
                          qc_error *err);
+/* Top-1 and top-5 over inputs, as qcal eval counts them (top-5: top-k of the classes when fewer). */
+#define QC_EVAL_TOP_K 5
+typedef struct {
+    int64_t images, labelled, top1, top5;
+} qc_topk_counts;
+/* One input's scores counted (label < 0: none); returns its top-1 class. */
+int qc_topk_count(qc_topk_counts *c, const float *logits, int classes, int label);
+/* ---- the models a command opens (model-load.c) ---- */
+/* A constant for a model input other than the image: the .npy file bound to the input named
+ * by the name_len bytes at name. */
+typedef struct {
+    const char *name;
+    size_t name_len;
+    const char *file;
+} qc_input_binding;
+/* Loads the ONNX model at path into *g: BatchNorm folded, and with fuse its QDQ patterns
+ * fused into integer ops (a model to run as it is; not one to quantize or observe for
+ * statistics), each of inputs bound (qc_npy_bind_input). hash, when not NULL, gets the
+ * FNV-1a of the file that statistics record. On error *g may be set: qc_graph_destroy it. */
+qc_status qc_model_load(const char *path, bool fuse, const qc_input_binding *inputs, int n_inputs, qc_graph **g,
+                        uint64_t *hash, qc_error *err);
+/* The source check of a quantized model q (q_path) that records the hash of the FP32 model it
+ * came from (qcal.source_model_hash): QC_OK when it is fp32_hash or q records none, else
+ * QC_ERR_INPUT naming both files. */
+qc_status qc_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path,
+                          qc_error *err);
+/* The same over the models at paths: with FP32 models and quantized ones among them, each
+ * quantized model that records its source must come from one of the FP32 ones (else
+ * QC_ERR_INPUT naming it and the first FP32 model); a model that cannot be read is its error. */
+qc_status qc_check_sources(const char *const *paths, int n, qc_error *err);
 /* Decodes the first n images of set by pp into pixels (n images in the layout the model's
  * input in takes: CHW, or HWC when channels-last), on threads: inputs for several models
  * (qc_pass_inputs.tensors). */
@@ -865,6 +895,12 @@ void qc_compare_model_quantize_options(const qc_compare_model *m, const qc_compa
 /* m's input fields from the model's image input in (qc_image_input_of): sizes, classes,
  * and whether its scores are probabilities. */
 void qc_compare_model_input(qc_compare_model *m, const qc_image_input *in);
+/* The ranges of each variant of method auto (into m->autos), chosen on a class-balanced
+ * subset of the images of calib (QC_AUTO_IMAGES of them, decoded by pp), as quantize --method
+ * auto chooses them; after m->stats and the input fields are set. An error names the model
+ * and the variant. */
+qc_status qc_compare_choose_auto(qc_compare_model *m, const qc_image_set *calib, const qc_preprocess *pp,
+                                 const qc_compare_options *o, qc_error *err);
 /* The first o->limit images of set decoded by pp, FP32 and every variant run over them, the
  * rankings and the per-layer errors. An error names the model (and the variant). */
 qc_status qc_compare_run(qc_compare_model *m, const qc_image_set *set, const qc_preprocess *pp,
@@ -884,6 +920,35 @@ bool qc_compare_more_faithful(const qc_compare_model *m, int a, int b);
  * it (or the one a Relu or Clip writing it was fused into) or, for a weight, the one that
  * reads it; NULL when none is quantized. */
 const char *qc_compare_node_of(const qc_compare_model *m, int k, const char *name);
+
+/* ---- compare's grid and gates (compare-grid.c) ------------------------------------------ */
+
+#define QC_COMPARE_MAX_LIST 8 /* items of each list */
+/* The lists of a grid, comma-separated, as compare's options take them; each but bits may be
+ * "all" (every scheme, granularity or method: auto is named, not in "all"). */
+typedef struct {
+    const char *schemes, *granularities, *methods, *bits;
+} qc_compare_lists;
+/* The variants of the grid, method by bits by scheme by granularity, into v (room for
+ * QC_COMPARE_MAX_VARIANTS), each named "scheme/granularity", then "/method" and "/Nbit" when
+ * the grid has more than minmax and 8 bits. A bad item, too many items or variants, or two
+ * variants of one name is QC_ERR_USAGE, the message naming compare's option. */
+qc_status qc_compare_grid(const qc_compare_lists *l, qc_compare_spec *v, int *n, qc_error *err);
+
+/* The accuracy gates: on the variant named gate, every variant ("all"), or by default (NULL)
+ * the most faithful variant of each model (qc_compare_more_faithful; the first on a tie). */
+typedef struct {
+    const char *gate;
+    float max_drop; /* points of qc_compare_drop; NaN: no gate */
+    float min_sqnr; /* dB of the lowest activation SQNR; NaN: no gate */
+} qc_compare_gates;
+bool qc_compare_gated(const qc_compare_model *m, const qc_compare_spec *v, int n, int k, const char *gate);
+/* The lowest activation SQNR of variant k, and its tensor in *which (-1: none measured). */
+double qc_compare_min_sqnr(const qc_compare_model *m, int k, int *which);
+/* Each gate a gated variant of m's n fails, as a sentence appended to failures[n_fail]
+ * (room for two per variant); the new count. */
+int qc_compare_gate_failures(const qc_compare_model *m, const qc_compare_spec *v, int n, const qc_compare_gates *g,
+                             char (*failures)[256], int n_fail);
 
 /* ---- what qcal bench measures (bench.c) ------------------------------------------------ */
 
@@ -1052,5 +1117,20 @@ qc_status qc_method_auto_images(const qc_auto_options *o, const char *model, con
  * write move with another image set of the same size. */
 qc_status qc_adequacy_of_activations(const qc_stats *s, const qc_group_table *g, const qc_adequacy_options *o,
                                      qc_scheme scheme, int bits, qc_adequacy *out, qc_error *err);
+/* The page of qcal compare's results (report.c): models ms[0..n_models) run over p->v with
+ * qc_compare_run, judged by p->gates (p->failures: qc_compare_gate_failures), written
+ * atomically to path by qc_report_html_write. */
+typedef struct {
+    const char *title, *version, *calib, *val; /* calib may be NULL (statistics given) */
+    const qc_compare_spec *v;
+    int n;
+    const qc_compare_gates *gates;
+    int64_t layer_images; /* as asked: each model's is capped at its images */
+    bool sensitivity;     /* the models' rankings are shown */
+    const char *const *failures;
+    int n_failures;
+} qc_compare_page;
+qc_status qc_compare_html_write(const qc_compare_model *ms, int n_models, const qc_compare_page *p, const char *path,
+                                qc_error *err);
 
 #endif

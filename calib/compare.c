@@ -141,6 +141,32 @@ static qc_status run_variant(qc_compare_model *m, int k, const qc_compare_option
     return QC_OK;
 }
 
+qc_status qc_compare_choose_auto(qc_compare_model *m, const qc_image_set *calib, const qc_preprocess *pp,
+                                 const qc_compare_options *o, qc_error *err)
+{
+    int k = 0;
+    while (k < o->n && o->v[k].method != QC_METHOD_AUTO)
+        k++;
+    if (k == o->n)
+        return QC_OK;
+    float *pixels = NULL;
+    int64_t n = 0;
+    qc_status st = qc_auto_load_images(calib, pp, &m->in, QC_AUTO_IMAGES, o->threads, &pixels, &n, err);
+    for (; k < o->n && st == QC_OK; k++) {
+        if (o->v[k].method != QC_METHOD_AUTO)
+            continue;
+        qc_quantize_options qo;
+        qc_compare_quantize_options(o, k, &qo);
+        qo.method = QC_RANGE_MINMAX;
+        qc_auto_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = pixels, .n = n,
+                              .stride = (int64_t)m->channels * m->height * m->width, .threads = o->threads};
+        if ((st = qc_method_auto(&ao, &m->autos[k], err)) != QC_OK)
+            named(st, err, m->path, o->v[k].name);
+    }
+    free(pixels);
+    return st;
+}
+
 qc_status qc_compare_run(qc_compare_model *m, const qc_image_set *set, const qc_preprocess *pp,
                          const qc_compare_options *o, qc_error *err)
 {

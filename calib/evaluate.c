@@ -285,3 +285,17 @@ qc_status qc_eval_time_clocks(const qc_graph *g, const qc_pass_inputs *in, int t
     free(execs);
     return st;
 }
+
+int qc_topk_count(qc_topk_counts *c, const float *logits, int classes, int label)
+{
+    int top[QC_EVAL_TOP_K], k = classes < QC_EVAL_TOP_K ? classes : QC_EVAL_TOP_K;
+    qc_top_k(logits, classes, k, top);
+    c->images++;
+    if (label >= 0) {
+        c->labelled++;
+        c->top1 += top[0] == label;
+        for (int j = 0; j < k; j++)
+            c->top5 += top[j] == label;
+    }
+    return top[0];
+}

@@ -135,3 +135,65 @@ qc_status qc_report_tensors_create(const qc_graph *fp32, const qc_stats *s, cons
     }
     return QC_OK;
 }
+
+/* The page's variant k: compare's granularity split into the weights' and the activations'. */
+static qc_report_variant page_variant(const qc_compare_spec *v)
+{
+    return (qc_report_variant){v->name, v->scheme,
+                               v->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL,
+                               v->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED
+                                                                            : QC_GRANULARITY_TENSOR,
+                               v->method, v->bits};
+}
+
+/* Variant k of m as the page shows it. */
+static qc_report_result page_result(const qc_compare_model *m, const qc_compare_page *p, int k)
+{
+    int which;
+    double sq = qc_compare_min_sqnr(m, k, &which);
+    return (qc_report_result){
+        .correct = m->var[k].correct, .top1 = qc_compare_top1(m, k), .agreement = qc_compare_agreement(m, k),
+        .kl = m->n ? m->var[k].kl_sum / (double)m->n : 0.0,
+        .speedup = m->var[k].seconds > 0 ? m->fp32_seconds / m->var[k].seconds : NAN,
+        .drop = qc_compare_drop(m, k), .min_sqnr = sq,
+        .min_sqnr_tensor = which >= 0 ? m->stats->tensors[which].name : NULL,
+        .gated = qc_compare_gated(m, p->v, p->n, k, p->gates->gate)};
+}
+
+qc_status qc_compare_html_write(const qc_compare_model *ms, int n_models, const qc_compare_page *p, const char *path,
+                                qc_error *err)
+{
+    qc_status status = QC_OK;
+    qc_report_variant variants[QC_COMPARE_MAX_VARIANTS];
+    qc_report_model *rm = calloc((size_t)n_models, sizeof *rm);
+    qc_report_result *results = calloc((size_t)n_models * (size_t)(p->n > 0 ? p->n : 1), sizeof *results);
+    if (!rm || !results)
+        status = qc_fail(err, QC_ERR_IO, "out of memory");
+    for (int k = 0; k < p->n; k++)
+        variants[k] = page_variant(&p->v[k]);
+    for (int mi = 0; mi < n_models && status == QC_OK; mi++) {
+        const qc_compare_model *m = &ms[mi];
+        const int64_t layer_images = p->layer_images < m->n ? p->layer_images : m->n;
+        for (int k = 0; k < p->n; k++)
+            results[mi * p->n + k] = page_result(m, p, k);
+        qc_report_tensor *tensors = NULL;
+        status = qc_report_tensors_create(m->g, m->stats, m->ev, p->n, layer_images, &tensors, err);
+        rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .labelled = m->labelled,
+                                    .layer_images = layer_images, .fp32_top1 = qc_compare_fp32_top1(m),
+                                    .results = &results[mi * p->n], .n_tensors = m->stats->n_tensors,
+                                    .tensors = tensors, .sensitivity = p->sensitivity ? m->sens : NULL,
+                                    .adequacy = m->groups ? &m->adequacy : NULL};
+    }
+    qc_report r = {.title = p->title, .version = p->version, .calib = p->calib, .val = p->val,
+                   .n_variants = p->n, .variants = variants, .n_models = n_models, .models = rm,
+                   .has_max_drop = !isnan(p->gates->max_drop), .max_drop = p->gates->max_drop,
+                   .has_min_sqnr = !isnan(p->gates->min_sqnr), .min_sqnr = p->gates->min_sqnr,
+                   .gate = p->gates->gate, .n_failures = p->n_failures, .failures = p->failures};
+    if (status == QC_OK)
+        status = qc_report_html_write(&r, path, err);
+    for (int mi = 0; rm && mi < n_models; mi++)
+        free((void *)rm[mi].tensors);
+    free(rm);
+    free(results);
+    return status;
+}

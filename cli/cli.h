@@ -121,15 +121,7 @@ typedef struct { /* --json --quiet (-q) --wide --threads N --help (-h) --max-mem
 extern const cli_option cli_common_rows[];
 /* --size HxW | --resize S (the shorter side), --crop HxW (or N), --scale S --mean M[,M,M]
  * --std S[,S,S] --color gray|rgb|bgr, laid over the model card's by cli_model_setup; and --layout nchw|nhwc, set at once (qc_set_image_layout). */
-typedef struct {
-    bool has_size, has_crop, has_scale;
-    int size_h, size_w, crop_h, crop_w;
-    int resize_short; /* --resize S; 0 when not given */
-    float scale;
-    int n_mean, n_std; /* 0 when not given */
-    float mean[3], std[3];
-    int color; /* a qc_color; 0 when not given */
-} cli_pp_flags;
+typedef qc_pp_overrides cli_pp_flags;
 extern const cli_option cli_pp_rows[];
 /* Which images of a set a command reads: --limit N (the first N), --sample N (a class-balanced
  * random subset, see io/select.c), --seed S (its seed, default 0), --skip-bad (images that
@@ -165,16 +157,10 @@ typedef struct {
     int64_t count;
 } cli_skipped;
 void cli_report_skip(void *ctx, const char *msg);
-/* Loads MODEL's card (its warning printed unless quiet) and resolves the preprocessing: the
- * card beside MODEL, else the card embedded in g (metadata qcal.model_card, written by qcal
- * quantize), else the default for the channels; the flags laid over. A quantized g (see
- * qc_graph_is_quantized) with neither card and no preprocessing flag is QC_ERR_INPUT: its
- * preprocessing is unknown. g may be NULL (no embedded card looked for). Prints what goes
- * wrong; returns the exit status. */
+/* MODEL's card and preprocessing with the flags laid over (io.h's qc_preprocess_resolve), the
+ * card's warning printed unless quiet; prints what goes wrong and returns the exit status. */
 int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
                     bool quiet, qc_model_card *card, qc_preprocess *pp);
-/* Did the user give any preprocessing flag? */
-bool cli_pp_given(const cli_pp_flags *f);
 
 /* --input NAME=FILE.npy (repeatable: a constant for the model input NAME, bound to every model
  * cli_load_model loads) and --output NAME (the output read as class scores,
@@ -184,10 +170,7 @@ extern const cli_option cli_input_rows[], cli_output_rows[];
 /* The scored output's name for reports: set when --output was given or g has several
  * outputs, NULL otherwise. */
 const char *cli_scored_output(const qc_graph *g, const qc_image_input *in);
-/* Loads the ONNX model at path: BatchNorm folded, and with fuse its QDQ patterns fused into
- * integer ops (a model to run as it is; not one to quantize or observe for statistics). hash,
- * when not NULL, gets the FNV-1a of the file that statistics record. The --input constants are
- * bound to its inputs (qc_graph_bind_input). Prints what goes wrong;
+/* calib.h's qc_model_load with the --input constants bound; prints what goes wrong and
  * returns the exit status. */
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash);
 /* The statistics in stats_path, checked against the model they are used with: its graph g and
@@ -200,23 +183,12 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
                    qc_preprocess *pp, qc_stats **s);
 
 /* ---- file safety (cli/common.c) ----------------------------------------------------------
- * Every command that writes a file checks it with cli_check_output before reading anything:
- * an output that is one of its inputs (the same file by device and inode when both exist,
- * else the same resolved path), or the model card beside an input model, is a usage error
- * naming both; so is an output that is a folder; a folder that does not exist or cannot be
- * written to is QC_ERR_IO. */
-typedef struct {
-    const char *path; /* NULL entries are skipped */
-    const char *what; /* "model" (its card beside is checked too), "statistics file", … */
-} cli_file;
+ * Every command that writes a file checks it before reading anything: io.h's qc_check_output,
+ * qc_check_output_paths and qc_check_operands (a usage error there is printed with the
+ * command's "see --help"); each returns the exit status, what goes wrong printed. */
+typedef qc_input_file cli_file; /* io.h: its path (NULL: skipped) and what it is ("model", …) */
 int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n);
-/* Two paths naming one file: by device and inode when both exist, else by resolved path. */
-bool cli_same_file(const char *a, const char *b);
-/* The same for plain input paths (e.g. a command's positional arguments): a path ending in
- * ".onnx" is a model, anything else an input. */
 int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
-/* Arguments in the wrong order: a MODEL that is a folder, or an image folder that is an
- * .onnx file, is a usage error naming it and the synopsis ("qcal stats MODEL IMAGES"). */
 int cli_check_positionals(const cli_command *cmd, const char *synopsis, const char *const *models, int n_models,
                           const char *const *folders, int n_folders);
 /* A quantized g (qc_graph_is_quantized) is refused by the commands that quantize or gather
@@ -225,9 +197,7 @@ int cli_check_positionals(const cli_command *cmd, const char *synopsis, const ch
 int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command);
 /* The channels of g's image input (qc_image_input_of), or 0. */
 int cli_model_channels(const qc_graph *g);
-/* The source-model check of quantized files: q records the hash of the FP32 model it was
- * quantized from (qcal.source_model_hash); QC_OK when it is fp32_hash or q records none,
- * else QC_ERR_INPUT (printed) naming both files. */
+/* calib.h's qc_check_source, printed. */
 int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet,

@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -298,11 +297,7 @@ void cli_report_skip(void *ctx, const char *msg)
 /* ---- a model's other inputs and its scored output: --input NAME=FILE.npy, --output NAME ---- */
 
 #define MAX_BOUND_INPUTS 16
-typedef struct {
-    const char *name, *file; /* point into argv */
-    size_t name_len;
-} bound_input;
-static bound_input bound_inputs[MAX_BOUND_INPUTS];
+static qc_input_binding bound_inputs[MAX_BOUND_INPUTS]; /* point into argv */
 static int n_bound_inputs;
 static const char *scored_output;
 
@@ -316,7 +311,7 @@ static bool parse_bound_input(const char *v, void *field)
     for (int k = 0; k < n_bound_inputs; k++)
         if (bound_inputs[k].name_len == (size_t)(eq - v) && !strncmp(bound_inputs[k].name, v, (size_t)(eq - v)))
             return false;
-    bound_inputs[n_bound_inputs++] = (bound_input){v, eq + 1, (size_t)(eq - v)};
+    bound_inputs[n_bound_inputs++] = (qc_input_binding){v, (size_t)(eq - v), eq + 1};
     return true;
 }
 
@@ -346,97 +341,33 @@ const char *cli_scored_output(const qc_graph *g, const qc_image_input *in)
     return scored_output || g->n_outputs > 1 ? g->tensors[g->outputs[in->output]].name : NULL;
 }
 
-/* Each --input's array bound to the model's input of that name. */
-static qc_status bind_model_inputs(qc_graph *g, const char *path, qc_error *err)
-{
-    qc_status st = QC_OK;
-    for (int k = 0; k < n_bound_inputs && st == QC_OK; k++) {
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)bound_inputs[k].name_len, bound_inputs[k].name);
-        st = qc_npy_bind_input(g, path, name, bound_inputs[k].file, err);
-    }
-    return st;
-}
-
 int cli_load_model(const char *path, bool fuse, qc_graph **g, uint64_t *hash)
 {
     qc_error err;
-    qc_status st = qc_onnx_load(path, g, &err);
-    if (st == QC_OK)
-        st = qc_pass_fold_batchnorm(*g, &err);
-    if (st == QC_OK && fuse)
-        st = qc_pass_fuse_qdq(*g, &err);
-    if (st == QC_OK)
-        st = bind_model_inputs(*g, path, &err);
-    if (st == QC_OK && hash)
-        st = qc_stats_hash_file(path, hash, &err);
-    return cli_status(st, &err);
+    return cli_status(qc_model_load(path, fuse, bound_inputs, n_bound_inputs, g, hash, &err), &err);
 }
 
 /* ---- file safety: what a command reads and writes ------------------------------------------ */
 
-bool cli_same_file(const char *a, const char *b)
-{
-    return qc_same_file(a, b);
-}
-
 int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n)
 {
     qc_error err;
-    qc_status writable = qc_check_writable(out, option, &err);
-    if (writable != QC_OK)
-        return cli_status(writable, &err);
-    for (int i = 0; i < n; i++) {
-        const cli_file *in = &inputs[i];
-        if (!in->path)
-            continue;
-        if (cli_same_file(out, in->path)) {
-            cli_error("cannot write '%s': it is the %s '%s', which the command reads (%s must name "
-                      "another file)", out, in->what, in->path, option);
-            return QC_ERR_USAGE;
-        }
-        if (strcmp(in->what, "model"))
-            continue;
-        char *card = qc_model_card_path(in->path);
-        struct stat st;
-        bool hit = card && stat(card, &st) == 0 && cli_same_file(out, card);
-        if (hit)
-            cli_error("cannot write '%s': it is the model card of '%s' (%s must name another file)",
-                      out, in->path, option);
-        free(card);
-        if (hit)
-            return QC_ERR_USAGE;
-    }
-    return QC_OK;
+    return cli_status(qc_check_output(out, option, inputs, n, &err), &err);
 }
 
 int cli_check_positionals(const cli_command *cmd, const char *synopsis, const char *const *models, int n_models,
                           const char *const *folders, int n_folders)
 {
-    struct stat st;
-    for (int i = 0; i < n_models; i++)
-        if (stat(models[i], &st) == 0 && S_ISDIR(st.st_mode))
-            return cli_usage_error(cmd, "'%s' is a folder; MODEL comes first: %s", models[i], synopsis);
-    for (int i = 0; i < n_folders; i++) {
-        size_t len = strlen(folders[i]);
-        if (len > 5 && !strcmp(folders[i] + len - 5, ".onnx") && stat(folders[i], &st) == 0 && S_ISREG(st.st_mode))
-            return cli_usage_error(cmd, "'%s' is a model, not a folder of images; MODEL comes first: %s",
-                                   folders[i], synopsis);
-    }
+    qc_error err;
+    if (qc_check_operands(synopsis, models, n_models, folders, n_folders, &err) != QC_OK)
+        return cli_usage_error(cmd, "%s", err.msg);
     return QC_OK;
 }
 
 int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n)
 {
-    for (int i = 0; i < n; i++) {
-        size_t len = strlen(paths[i]);
-        bool model = len > 5 && !strcmp(paths[i] + len - 5, ".onnx");
-        cli_file in = {paths[i], model ? "model" : "input"};
-        int st = cli_check_output(out, option, &in, 1);
-        if (st != QC_OK)
-            return st;
-    }
-    return QC_OK;
+    qc_error err;
+    return cli_status(qc_check_output_paths(out, option, paths, n, &err), &err);
 }
 
 int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command)
@@ -456,20 +387,10 @@ int cli_model_channels(const qc_graph *g)
     return qc_image_input_of(g, g->name, "", false, &in, NULL) == QC_OK ? in.channels : 0;
 }
 
-bool cli_pp_given(const cli_pp_flags *f)
-{
-    return f->has_size || f->resize_short || f->has_crop || f->has_scale || f->n_mean || f->n_std || f->color;
-}
-
 int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path)
 {
-    uint64_t h;
-    if (!qc_graph_source_hash(q, &h) || h == fp32_hash)
-        return QC_OK;
-    cli_error("'%s' was quantized from another model than '%s': it records the source hash %016llx "
-              "(qcal.source_model_hash), '%s' has %016llx",
-              q_path, fp32_path, (unsigned long long)h, fp32_path, (unsigned long long)fp32_hash);
-    return QC_ERR_INPUT;
+    qc_error err;
+    return cli_status(qc_check_source(q, q_path, fp32_hash, fp32_path, &err), &err);
 }
 
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
@@ -491,56 +412,15 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
     return cli_status(st, &err);
 }
 
-/* The flags laid over pp; false (after printing) when the result does not fit the model's channels. */
-static bool cli_pp_apply(const cli_pp_flags *f, qc_preprocess *pp, int channels)
-{
-    if (f->has_size && f->resize_short) {
-        cli_error("--resize S and --size HxW both say how to resize: give one");
-        return false;
-    }
-    if (f->has_size || f->resize_short) {
-        pp->resize_h = f->has_size ? f->size_h : 0;
-        pp->resize_w = f->has_size ? f->size_w : 0;
-        pp->resize_short = f->resize_short;
-    }
-    if (f->has_crop) {
-        pp->crop_h = f->crop_h;
-        pp->crop_w = f->crop_w;
-    }
-    if (f->has_scale)
-        pp->scale = f->scale;
-    if (f->color)
-        pp->color = f->color;
-    for (int c = 0; c < 3; c++) {
-        if (f->n_mean)
-            pp->mean[c] = f->mean[f->n_mean == 1 ? 0 : c];
-        if (f->n_std)
-            pp->std[c] = f->std[f->n_std == 1 ? 0 : c];
-    }
-    int color_channels = pp->color == QC_COLOR_GRAY ? 1 : 3;
-    if (color_channels != channels) {
-        cli_error("the model takes %d channel%s but the colour is %s (use --color)", channels,
-                  channels == 1 ? "" : "s", pp->color == QC_COLOR_GRAY ? "gray" : "rgb/bgr");
-        return false;
-    }
-    return true;
-}
-
 int cli_model_setup(const char *model_path, const qc_graph *g, int channels, const cli_pp_flags *f,
                     bool quiet, qc_model_card *card, qc_preprocess *pp)
 {
     qc_error err;
     char warning[512] = "";
-    qc_status st = qc_model_card_of(model_path, g, channels, cli_pp_given(f), card, warning, sizeof warning, &err);
+    qc_status st = qc_preprocess_resolve(model_path, g, channels, f, card, pp, warning, sizeof warning, &err);
     if (warning[0] && !quiet)
         cli_warning("%s", warning);
-    if (cli_status(st, &err) != QC_OK)
-        return st;
-    if (card->found)
-        *pp = card->pp;
-    else
-        qc_preprocess_default(pp, channels);
-    return cli_pp_apply(f, pp, channels) ? QC_OK : QC_ERR_USAGE;
+    return cli_status(st, &err);
 }
 
 double cli_now(void)

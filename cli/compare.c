@@ -17,7 +17,6 @@
 
 #define MAX_MODELS 16
 #define MAX_VARIANTS QC_COMPARE_MAX_VARIANTS
-#define MAX_LIST 8
 #define COMPARE_FORMAT "qcal-compare"
 #define COMPARE_VERSION 2 /* 2: a signed "delta" (a fraction) for version 1's "drop" */
 
@@ -26,9 +25,8 @@ typedef qc_compare_spec variant_spec;
 typedef struct {
     variant_spec v[MAX_VARIANTS];
     int n;
-    const char *schemes, *grans, *methods, *bits; /* the lists given */
-    const char *gate;
-    float max_drop, min_sqnr; /* NAN when not given */
+    qc_compare_lists lists;
+    qc_compare_gates gates;   /* max_drop, min_sqnr NAN when not given */
     int64_t calib_limit, layer_images;
     const char *html;
     const char *stats_file; /* --stats: the statistics instead of a pass over CALIB */
@@ -120,38 +118,24 @@ static int model_setup(const char *path, const char *calib, const compare_option
     return cli_adequacy_run(m->stats, m->groups, &f, &params, &m->adequacy);
 }
 
-/* The ranges of each variant of method auto, chosen on a class-balanced subset of CALIB (as
- * quantize --method auto does). */
+/* The ranges of each variant of method auto, chosen on CALIB's images the statistics were
+ * gathered on (as quantize --method auto does). */
 static int choose_auto_ranges(model_result *m, const char *calib, const compare_options *o,
                               const qc_compare_options *co, const qc_preprocess *pp)
 {
-    int k = 0;
-    while (k < o->n && o->v[k].method != QC_METHOD_AUTO)
-        k++;
-    if (k == o->n)
-        return QC_OK;
-    qc_error err;
+    bool any = false;
+    for (int k = 0; k < o->n; k++)
+        any |= o->v[k].method == QC_METHOD_AUTO;
     qc_image_set set = {0};
-    float *pixels = NULL;
-    int64_t n = 0;
-    int status = cli_open_images(&set, calib, NULL, &(cli_image_select){0});
-    if (status == QC_OK && set.n_items > o->calib_limit)
-        set.n_items = (int)o->calib_limit; /* the images the statistics were gathered on */
-    if (status == QC_OK)
-        status = cli_status(qc_auto_load_images(&set, pp, &m->in, QC_AUTO_IMAGES, o->common.threads, &pixels, &n, &err),
-                            &err);
-    for (; k < o->n && status == QC_OK; k++) {
-        if (o->v[k].method != QC_METHOD_AUTO)
-            continue;
-        qc_quantize_options qo;
-        qc_compare_quantize_options(co, k, &qo);
-        qo.method = QC_RANGE_MINMAX;
-        qc_auto_options ao = {.fp32 = m->g, .stats = m->stats, .q = &qo, .inputs = pixels, .n = n,
-                              .stride = (int64_t)m->channels * m->height * m->width, .threads = o->common.threads};
-        if ((status = qc_method_auto(&ao, &m->autos[k], &err)) != QC_OK)
-            cli_error("%s (%s): %s", m->path, o->v[k].name, err.msg);
-    }
-    free(pixels);
+    int status = any ? cli_open_images(&set, calib, NULL, &(cli_image_select){0}) : QC_OK;
+    if (!any || status != QC_OK)
+        return status;
+    int n_items = set.n_items; /* every item freed, not only those the statistics read */
+    if (set.n_items > o->calib_limit)
+        set.n_items = (int)o->calib_limit;
+    qc_error err;
+    status = cli_status(qc_compare_choose_auto(m, &set, pp, co, &err), &err);
+    set.n_items = n_items;
     qc_image_set_free(&set);
     return status;
 }
@@ -175,23 +159,6 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
 }
 
 /* ---- results ----------------------------------------------------------------------------------- */
-
-/* Whether the gates apply to variant k of m: --gate NAME or all, else the most faithful. */
-static bool gated(const model_result *m, int k, const compare_options *o)
-{
-    if (o->gate)
-        return !strcmp(o->gate, "all") || !strcmp(o->gate, o->v[k].name);
-    for (int j = 0; j < o->n; j++)
-        if (j != k && (qc_compare_more_faithful(m, j, k) || (j < k && !qc_compare_more_faithful(m, k, j))))
-            return false;
-    return true;
-}
-
-/* The lowest activation SQNR of variant k and its tensor (-1: none measured). */
-static double min_sqnr(const model_result *m, int k, int *which)
-{
-    return qc_eval_min_sqnr(m->stats, m->ev[k].layers, which);
-}
 
 static const char *role_name(qc_role r)
 {
@@ -238,7 +205,7 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
         for (int k = 0; k < o->n; k++) {
             const variant_result *v = &m->var[k];
             int which;
-            double ms_db = min_sqnr(m, k, &which);
+            double ms_db = qc_compare_min_sqnr(m, k, &which);
             cli_table_cell(&tab, "%s", "");
             cli_table_cell(&tab, "%s", o->v[k].name);
             cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * qc_compare_top1(m, k));
@@ -256,19 +223,20 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
         }
     }
     cli_table_print(&tab, cli_table_width(o->common.wide));
-    for (int mi = 0; mi < n_models && (!isnan(o->max_drop) || !isnan(o->min_sqnr)); mi++)
+    for (int mi = 0; mi < n_models && (!isnan(o->gates.max_drop) || !isnan(o->gates.min_sqnr)); mi++)
         for (int k = 0; k < o->n; k++)
-            if (gated(&ms[mi], k, o))
+            if (qc_compare_gated(&ms[mi], o->v, o->n, k, o->gates.gate))
                 printf("gated: %s of %s%s\n", o->v[k].name, ms[mi].path,
-                       o->gate ? "" : " (the most faithful to FP32: agreement, then KL)");
+                       o->gates.gate ? "" : " (the most faithful to FP32: agreement, then KL)");
     for (int mi = 0; mi < n_models && o->sensitivity; mi++)
         for (int k = 0; k < o->n; k++)
             print_sensitivity(&ms[mi], k, o);
 }
 
-/* A JSON number; null for what JSON cannot write (±inf, NaN). */
-static void json_num(double x)
+/* The text before, then x as a JSON number; null for what JSON cannot write (±inf, NaN). */
+static void json_num(const char *before, double x)
 {
+    fputs(before, stdout);
     if (isfinite(x))
         printf("%.10g", x);
     else
@@ -290,22 +258,17 @@ static void print_layers_json(const model_result *m, int k)
         cli_json_field(qc_compare_node_of(m, k, m->stats->tensors[i].name), ", \"node\": ");
         printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
                role_name(m->stats->tensors[i].role), (long long)e.count);
-        json_num(l->acc.samples ? e.sqnr_db : NAN);
+        json_num("", l->acc.samples ? e.sqnr_db : NAN);
         printf(", \"identical\": %s, \"cosine\": ",
                l->acc.samples && isinf(e.sqnr_db) && e.sqnr_db > 0 ? "true" : "false");
-        json_num(l->acc.samples ? e.cosine : NAN);
-        printf(", \"max_abs_err\": ");
-        json_num(l->acc.samples ? e.max_abs_err : NAN);
-        printf(", \"clipped\": ");
-        json_num(l->has_codes ? qc_code_hist_clipped(&l->codes) : NAN);
-        printf(", \"codes_used\": ");
-        json_num(l->has_codes ? qc_code_hist_used(&l->codes) : NAN);
+        json_num("", l->acc.samples ? e.cosine : NAN);
+        json_num(", \"max_abs_err\": ", l->acc.samples ? e.max_abs_err : NAN);
+        json_num(", \"clipped\": ", l->has_codes ? qc_code_hist_clipped(&l->codes) : NAN);
+        json_num(", \"codes_used\": ", l->has_codes ? qc_code_hist_used(&l->codes) : NAN);
         printf(", \"range\": ");
         if (l->has_range) {
-            printf("[");
-            json_num(l->lo);
-            printf(", ");
-            json_num(l->hi);
+            json_num("[", l->lo);
+            json_num(", ", l->hi);
             printf("]");
         } else
             printf("null");
@@ -326,12 +289,10 @@ static void print_sensitivity_json(const model_result *m, int k)
             printf(", ");
         } else
             printf("{");
-        printf("\"top1\": "); /* fractions, as every rate of the JSON */
-        json_num(qc_aa_value(QC_AA_TOP1, sc) / 100);
-        printf(", \"agreement\": ");
-        json_num(qc_aa_value(QC_AA_AGREEMENT, sc) / 100);
-        printf(", \"kl\": ");
-        json_num(sc->images ? sc->kl / (double)sc->images : NAN);
+        /* fractions, as every rate of the JSON */
+        json_num("\"top1\": ", qc_aa_value(QC_AA_TOP1, sc) / 100);
+        json_num(", \"agreement\": ", qc_aa_value(QC_AA_AGREEMENT, sc) / 100);
+        json_num(", \"kl\": ", sc->images ? sc->kl / (double)sc->images : NAN);
         printf("}");
     }
     printf("%s}", r->n_ranked ? "]" : ", \"ranking\": []");
@@ -362,20 +323,17 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         printf(", \"images\": %lld, \"labelled\": %lld, \"calib_images\": %lld,\n   \"fp32\": {\"correct\": %lld, \"top1\": ",
                (long long)m->n, (long long)m->labelled, (long long)m->stats->images,
                (long long)m->fp32_correct);
-        json_num(qc_compare_fp32_top1(m));
+        json_num("", qc_compare_fp32_top1(m));
         printf("},\n   \"variants\": [");
         for (int k = 0; k < o->n; k++) {
             const variant_result *v = &m->var[k];
             cli_json_field(o->v[k].name, "%s\n    {\"name\": ", k ? "," : "");
             printf(", \"correct\": %lld, \"top1\": ", (long long)v->correct);
-            json_num(qc_compare_top1(m, k));
-            printf(", \"delta\": ");
-            json_num(qc_compare_top1(m, k) - qc_compare_fp32_top1(m));
-            printf(", \"agreement\": ");
-            json_num(qc_compare_agreement(m, k));
-            printf(", \"kl\": ");
-            json_num(m->n ? v->kl_sum / (double)m->n : 0.0);
-            printf(", \"gated\": %s", gated(m, k, o) ? "true" : "false");
+            json_num("", qc_compare_top1(m, k));
+            json_num(", \"delta\": ", qc_compare_top1(m, k) - qc_compare_fp32_top1(m));
+            json_num(", \"agreement\": ", qc_compare_agreement(m, k));
+            json_num(", \"kl\": ", m->n ? v->kl_sum / (double)m->n : 0.0);
+            printf(", \"gated\": %s", qc_compare_gated(m, o->v, o->n, k, o->gates.gate) ? "true" : "false");
             if (o->sensitivity)
                 print_sensitivity_json(m, k);
             printf(",\n     \"layers\": [");
@@ -384,11 +342,9 @@ static void print_json(const model_result *ms, int n_models, const compare_optio
         }
         printf("]}");
     }
-    printf("],\n \"gates\": {\"max_drop\": ");
-    json_num(o->max_drop);
-    printf(", \"min_sqnr\": ");
-    json_num(o->min_sqnr);
-    cli_json_field(o->gate, ", \"gate\": ");
+    json_num("],\n \"gates\": {\"max_drop\": ", o->gates.max_drop);
+    json_num(", \"min_sqnr\": ", o->gates.min_sqnr);
+    cli_json_field(o->gates.gate, ", \"gate\": ");
     printf(", \"passed\": %s, \"failures\": [", n_fail ? "false" : "true");
     for (int i = 0; i < n_fail; i++)
         cli_json_field(failures[i], "%s", i ? ", " : "");
@@ -399,74 +355,36 @@ static int write_html(const model_result *ms, int n_models, const compare_option
                       const char *val, const char *const *failures, int n_fail)
 {
     qc_error err;
-    int status = QC_OK;
-    qc_report_variant variants[MAX_VARIANTS];
-    qc_report_model rm[MAX_MODELS];
-    qc_report_tensor *tensors[MAX_MODELS] = {0};
-    qc_report_result results[MAX_MODELS][MAX_VARIANTS];
-    for (int k = 0; k < o->n; k++)
-        variants[k] = (qc_report_variant){o->v[k].name, o->v[k].scheme,
-                                          o->v[k].granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR
-                                                                                       : QC_GRANULARITY_CHANNEL,
-                                          o->v[k].granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED
-                                                                                            : QC_GRANULARITY_TENSOR,
-                                          o->v[k].method, o->v[k].bits};
-    for (int mi = 0; mi < n_models && status == QC_OK; mi++) {
-        const model_result *m = &ms[mi];
-        const int64_t layer_images = o->layer_images < m->n ? o->layer_images : m->n;
-        for (int k = 0; k < o->n; k++) {
-            int which;
-            double sq = min_sqnr(m, k, &which);
-            results[mi][k] = (qc_report_result){
-                .correct = m->var[k].correct, .top1 = qc_compare_top1(m, k), .agreement = qc_compare_agreement(m, k),
-                .kl = m->n ? m->var[k].kl_sum / (double)m->n : 0.0,
-                .speedup = m->var[k].seconds > 0 ? m->fp32_seconds / m->var[k].seconds : NAN,
-                .drop = qc_compare_drop(m, k), .min_sqnr = sq,
-                .min_sqnr_tensor = which >= 0 ? m->stats->tensors[which].name : NULL, .gated = gated(m, k, o)};
-        }
-        status = cli_status(qc_report_tensors_create(m->g, m->stats, m->ev, o->n, layer_images, &tensors[mi], &err),
-                            &err);
-        rm[mi] = (qc_report_model){.name = m->path, .images = m->n, .labelled = m->labelled,
-                                    .layer_images = layer_images, .fp32_top1 = qc_compare_fp32_top1(m),
-                                    .results = results[mi], .n_tensors = m->stats->n_tensors, .tensors = tensors[mi],
-                                    .sensitivity = o->sensitivity ? m->sens : NULL,
-                                    .adequacy = m->groups ? &m->adequacy : NULL};
-    }
-    qc_report r = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
-                   .n_variants = o->n, .variants = variants, .n_models = n_models, .models = rm,
-                   .has_max_drop = !isnan(o->max_drop), .max_drop = o->max_drop, .has_min_sqnr = !isnan(o->min_sqnr),
-                   .min_sqnr = o->min_sqnr, .gate = o->gate, .n_failures = n_fail, .failures = failures};
-    if (status == QC_OK)
-        status = cli_status(qc_report_html_write(&r, o->html, &err), &err);
-    for (int mi = 0; mi < n_models; mi++)
-        free(tensors[mi]);
-    return status;
+    qc_compare_page page = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
+                            .v = o->v, .n = o->n, .gates = &o->gates, .layer_images = o->layer_images,
+                            .sensitivity = o->sensitivity, .failures = failures, .n_failures = n_fail};
+    return cli_status(qc_compare_html_write(ms, n_models, &page, o->html, &err), &err);
 }
 
 /* ---- the command -------------------------------------------------------------------------------- */
 
 #define FIELD(f) .offset = offsetof(compare_options, f)
 static const cli_option rows[] = {
-    {"--schemes", .kind = CLI_STRING, FIELD(schemes), .arg = "LIST"},
-    {"--granularity", .kind = CLI_STRING, FIELD(grans), .arg = "LIST",
+    {"--schemes", .kind = CLI_STRING, FIELD(lists.schemes), .arg = "LIST"},
+    {"--granularity", .kind = CLI_STRING, FIELD(lists.granularities), .arg = "LIST",
      .help = "tensor, channel (weights per output channel) or compensated (per-channel weights and input "
              "compensation, as quantize --input-compensation)"},
-    {"--methods", .kind = CLI_STRING, FIELD(methods), .arg = "LIST",
+    {"--methods", .kind = CLI_STRING, FIELD(lists.methods), .arg = "LIST",
      .help = "minmax, avg, avgstd, meanstd, percentile, entropy, mse, or auto (per tensor, as quantize --method "
              "auto, chosen on CALIB; not with --stats)"},
-    {"--bits", .kind = CLI_STRING, FIELD(bits), .arg = "LIST"},
+    {"--bits", .kind = CLI_STRING, FIELD(lists.bits), .arg = "LIST"},
     {.kind = CLI_GROUP, .rows = cli_select_rows, FIELD(select), .usage = "[--limit N] [--sample N [--seed S]] [--skip-bad]"},
     {"--calib-limit", .kind = CLI_INT64, FIELD(calib_limit), .arg = "N", .min = 1, .max = INT64_MAX,
      .expects = "a positive number"},
     {"--layer-images", .kind = CLI_INT64, FIELD(layer_images), .arg = "N", .min = 0, .max = INT64_MAX,
      .expects = "a number >= 0"},
-    {"--max-drop", .kind = CLI_FLOAT, FIELD(max_drop), .arg = "P", .min = 0, .max = INT64_MAX,
+    {"--max-drop", .kind = CLI_FLOAT, FIELD(gates.max_drop), .arg = "P", .min = 0, .max = INT64_MAX,
      .expects = "points, a number >= 0",
      .help = "exit 1 when a gated variant loses more than P points of top-1 (of agreement with FP32 when VAL "
              "has no labels)"},
-    {"--min-sqnr", .kind = CLI_FLOAT, FIELD(min_sqnr), .arg = "DB", .expects = "dB, a number",
+    {"--min-sqnr", .kind = CLI_FLOAT, FIELD(gates.min_sqnr), .arg = "DB", .expects = "dB, a number",
      .help = "exit 1 when a gated variant has an activation below DB dB of SQNR"},
-    {"--gate", .kind = CLI_STRING, FIELD(gate), .arg = "VARIANT",
+    {"--gate", .kind = CLI_STRING, FIELD(gates.gate), .arg = "VARIANT",
      .help = "the variant the gates apply to: a name, 'all', or by default the most faithful variant of each "
              "model (highest top-1 agreement with FP32, then lowest KL, then smallest drop), named under the table"},
     {"--html", .kind = CLI_STRING, FIELD(html), .arg = "FILE",
@@ -502,96 +420,15 @@ static const cli_command command = {
     "scheme, granularity or method).",
     rows, MAX_MODELS + 2, "compare takes at most 16 models"};
 
-static bool parse_granularity_item(const char *v, void *granularity)
-{
-    return qc_granularity_parse(v, granularity);
-}
-
-static bool parse_bits(const char *v, void *bits)
-{
-    int64_t b;
-    if (!cli_parse_int(v, QC_BITS_MIN, QC_BITS_MAX, &b))
-        return false;
-    *(int *)bits = (int)b;
-    return true;
-}
-
-/* The items of the list option's value (every value when it is "all", as stats --method all),
- * each read by parse into items (size bytes each); the count, or -1 after a usage error. */
-static int parse_list(const char *option, const char *list, const char *every, const char *expects,
-                      bool (*parse)(const char *, void *), void *items, size_t size)
-{
-    char buf[256];
-    int n = 0;
-    bool fits = snprintf(buf, sizeof buf, "%s", strcmp(list, "all") ? list : every) < (int)sizeof buf;
-    for (char *save = NULL, *t = fits ? strtok_r(buf, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save), n++) {
-        if (n == MAX_LIST)
-            return cli_usage_error(&command, "%s takes at most %d items, not '%s'", option, MAX_LIST, list), -1;
-        if (!parse(t, (char *)items + (size_t)n * size))
-            return cli_usage_error(&command, "%s takes a list of %s, not '%s'", option, expects, t), -1;
-    }
-    if (n == 0)
-        return cli_usage_error(&command, "%s takes a list of %s, not '%s'", option, expects, list), -1;
-    return n;
-}
-
-/* A range method, or auto */
-static bool parse_method_item(const char *v, void *method)
-{
-    if (strcmp(v, "auto"))
-        return cli_parse_method(v, method);
-    *(qc_range_method *)method = QC_METHOD_AUTO;
-    return true;
-}
-
 static int build_variants(compare_options *o)
 {
-    char every_method[256] = "";
-    for (int m = 0; m < QC_RANGE_COUNT; m++)
-        snprintf(every_method + strlen(every_method), sizeof every_method - strlen(every_method), "%s%s",
-                 m ? "," : "", qc_range_method_name((qc_range_method)m));
-    qc_scheme schemes[MAX_LIST];
-    qc_granularity grans[MAX_LIST];
-    qc_range_method methods[MAX_LIST];
-    int bits[MAX_LIST];
-    int ns = parse_list("--schemes", o->schemes, "gemmlowp,symlowp,mixed", "gemmlowp, symlowp, mixed or all", cli_parse_scheme,
-                        schemes, sizeof *schemes);
-    int ng = ns < 0 ? -1 : parse_list("--granularity", o->grans, "tensor,channel,compensated",
-                                      "tensor, channel, compensated or all", parse_granularity_item, grans,
-                                      sizeof *grans);
-    int nm = ng < 0 ? -1 : parse_list("--methods", o->methods, every_method,
-                                      "minmax, avg, avgstd, meanstd, percentile, entropy, mse, auto or all",
-                                      parse_method_item, methods, sizeof *methods);
-    int nb = nm < 0 ? -1 : parse_list("--bits", o->bits, "", "bit widths from 2 to 8", parse_bits, bits, sizeof *bits);
-    if (nb < 0)
-        return QC_ERR_USAGE;
-    for (int a = 0; a < nm; a++)
-        if (methods[a] == QC_METHOD_AUTO && o->stats_file)
+    qc_error err;
+    if (qc_compare_grid(&o->lists, o->v, &o->n, &err) != QC_OK)
+        return cli_usage_error(&command, "%s", err.msg);
+    for (int k = 0; k < o->n; k++)
+        if (o->v[k].method == QC_METHOD_AUTO && o->stats_file)
             return cli_usage_error(&command, "--methods auto measures its candidates on the CALIB images: give CALIB, "
                                              "not --stats");
-    if (ns * ng * nm * nb > MAX_VARIANTS)
-        return cli_usage_error(&command, "at most %d variants", MAX_VARIANTS);
-    /* the method and the width are in the name only when the grid has more than the default */
-    bool name_method = nm > 1 || methods[0] != QC_RANGE_MINMAX, name_bits = nb > 1 || bits[0] != 8;
-    o->n = 0;
-    for (int a = 0; a < nm; a++)
-        for (int b = 0; b < nb; b++)
-            for (int c = 0; c < ns; c++)
-                for (int d = 0; d < ng; d++) {
-                    variant_spec *v = &o->v[o->n++];
-                    *v = (variant_spec){schemes[c], grans[d], methods[a], bits[b], ""};
-                    int len = snprintf(v->name, sizeof v->name, "%s/%s", qc_scheme_name(v->scheme),
-                                       qc_granularity_name(v->granularity));
-                    if (name_method)
-                        len += snprintf(v->name + len, sizeof v->name - (size_t)len, "/%s",
-                                        qc_method_name(v->method));
-                    if (name_bits)
-                        snprintf(v->name + len, sizeof v->name - (size_t)len, "/%dbit", v->bits);
-                }
-    for (int i = 0; i < o->n; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(o->v[i].name, o->v[j].name))
-                return cli_usage_error(&command, "variant '%s' is listed twice", o->v[i].name);
     return QC_OK;
 }
 
@@ -599,8 +436,8 @@ static int build_variants(compare_options *o)
  * here (*status: after --help QC_OK, else the usage error's). */
 static bool parse_options(int argc, char **argv, compare_options *o, const char **pos, int *n_pos, int *status)
 {
-    *o = (compare_options){.schemes = "gemmlowp,symlowp,mixed", .grans = "tensor,channel", .methods = "minmax",
-                           .bits = "8", .max_drop = NAN, .min_sqnr = NAN, .select = CLI_SELECT_DEFAULT,
+    *o = (compare_options){.lists = {"gemmlowp,symlowp,mixed", "tensor,channel", "minmax", "8"},
+                           .gates = {.max_drop = NAN, .min_sqnr = NAN}, .select = CLI_SELECT_DEFAULT,
                            .calib_limit = INT64_MAX,
                            .layer_images = 64, .sensitivity_images = 256, .common = {.threads = 1}};
     if (!cli_parse(&command, o, argc, argv, pos, n_pos, status))
@@ -619,32 +456,12 @@ static bool parse_options(int argc, char **argv, compare_options *o, const char 
         *status = QC_ERR_USAGE;
     else
         *status = build_variants(o);
-    bool found = !o->gate || !strcmp(o->gate, "all");
+    bool found = !o->gates.gate || !strcmp(o->gates.gate, "all");
     for (int k = 0; k < o->n && !found; k++)
-        found = !strcmp(o->v[k].name, o->gate);
+        found = !strcmp(o->v[k].name, o->gates.gate);
     if (*status == QC_OK && !found)
-        *status = cli_usage_error(&command, "--gate: no variant is named '%s'", o->gate);
+        *status = cli_usage_error(&command, "--gate: no variant is named '%s'", o->gates.gate);
     return *status == QC_OK;
-}
-
-/* The gates on the gated variants of m: each failure appended to failures[n]; the new n. */
-static int gate_failures(const model_result *m, const compare_options *o, char (*failures)[256], int n)
-{
-    for (int k = 0; k < o->n; k++) {
-        if (!gated(m, k, o))
-            continue;
-        double drop = qc_compare_drop(m, k);
-        if (drop > o->max_drop)
-            snprintf(failures[n++], sizeof *failures, "variant '%s' of '%s' drops %s by %.2f points (--max-drop %g)",
-                     o->v[k].name, m->path, m->labelled ? "top-1" : "agreement with FP32", drop, o->max_drop);
-        int which;
-        double sq = min_sqnr(m, k, &which);
-        if (which >= 0 && sq < o->min_sqnr)
-            snprintf(failures[n++], sizeof *failures,
-                     "variant '%s' of '%s': tensor '%s' has an SQNR of %.2f dB (--min-sqnr %g)", o->v[k].name,
-                     m->path, m->stats->tensors[which].name, sq, o->min_sqnr);
-    }
-    return n;
 }
 
 /* VAL, as --sample picks it; with --skip-bad, the unreadable images told and left out. */
@@ -676,7 +493,7 @@ int cmd_compare(int argc, char **argv)
     }
     const int n_models = o.stats_file ? 1 : n_pos - 2;
     const char *calib = o.stats_file ? NULL : pos[n_pos - 2], *val = pos[n_pos - 1];
-    if (calib && cli_same_file(calib, val) && !o.common.quiet)
+    if (calib && qc_same_file(calib, val) && !o.common.quiet)
         cli_warning("CALIB and VAL are the same folder '%s': every variant is measured on the images its "
                     "ranges were fitted to, which flatters it", val);
     qc_image_set set = {0};
@@ -700,7 +517,7 @@ int cmd_compare(int argc, char **argv)
     if (status == QC_OK && !(failures = calloc(MAX_MODELS * MAX_VARIANTS * 2, sizeof *failures)))
         status = cli_out_of_memory();
     for (int mi = 0; mi < n_models && status == QC_OK; mi++)
-        n_fail = gate_failures(&ms[mi], &o, failures, n_fail);
+        n_fail = qc_compare_gate_failures(&ms[mi], o.v, o.n, &o.gates, failures, n_fail);
     for (int i = 0; i < n_fail; i++)
         fail_ptrs[i] = failures[i];
     if (status == QC_OK) {

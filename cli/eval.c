@@ -10,12 +10,12 @@
 #include "cli.h"
 
 #define MAX_MODELS 16
-#define TOP_K 5
 
 typedef struct {
     const char *path;
     char output[256];   /* the scored output's name when it is a choice (cli_scored_output), or "" */
-    int64_t images, skipped, labelled, top1, top5;
+    qc_topk_counts counts;
+    int64_t skipped;
     double seconds;
 } eval_result;
 
@@ -54,37 +54,6 @@ static const cli_command command = {
     "output than the first.",
     rows, MAX_MODELS + 1, "eval takes at most 16 models"};
 
-/* A path as one TSV field: backslash, tab, newline and carriage return escaped as \\, \t,
- * \n and \r, so that every image is one line of three (or four) fields. */
-static int put_tsv_field(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        const char *esc = *s == '\\'   ? "\\\\"
-                          : *s == '\t' ? "\\t"
-                          : *s == '\n' ? "\\n"
-                          : *s == '\r' ? "\\r"
-                                       : NULL;
-        if (esc ? fputs(esc, f) < 0 : fputc(*s, f) == EOF)
-            return -1;
-    }
-    return 0;
-}
-
-/* "path<TAB>top1<TAB>label", then with --scores "<TAB>s0 s1 …" (shortest exact floats). */
-static qc_status write_prediction(qc_file *pred, const qc_image_item *img, int top1,
-                                  const float *scores, int k, qc_error *err)
-{
-    int w = put_tsv_field(pred->f, img->rel);
-    if (w >= 0)
-        w = img->label >= 0 ? fprintf(pred->f, "\t%d\t%d", top1, img->label)
-                            : fprintf(pred->f, "\t%d\t", top1);
-    for (int j = 0; scores && j < k && w >= 0; j++)
-        w = fprintf(pred->f, "%s%.9g", j ? " " : "\t", (double)scores[j]);
-    if (w >= 0)
-        w = fputc('\n', pred->f);
-    return w < 0 ? qc_fail(err, QC_ERR_IO, "cannot write '%s'", pred->path) : QC_OK;
-}
-
 typedef struct {
     const qc_image_set *set;
     const eval_options *o;
@@ -104,17 +73,10 @@ static qc_status eval_sink(void *ctx, const qc_eval_result *r, qc_error *err)
             cli_warning("skipping: %s", r->err->msg);
         return QC_OK;
     }
-    int top[TOP_K], k = c->classes < TOP_K ? c->classes : TOP_K;
-    qc_top_k(r->logits, c->classes, k, top);
-    c->res->images++;
-    if (img->label >= 0) {
-        c->res->labelled++;
-        c->res->top1 += top[0] == img->label;
-        for (int j = 0; j < k; j++)
-            c->res->top5 += top[j] == img->label;
-    }
+    int top1 = qc_topk_count(&c->res->counts, r->logits, c->classes, img->label);
     if (c->pred->f)
-        return write_prediction(c->pred, img, top[0], c->o->scores ? r->logits : NULL, c->classes, err);
+        return qc_prediction_put(c->pred, img->rel, top1, img->label, c->o->scores ? r->logits : NULL, c->classes,
+                                 err);
     return QC_OK;
 }
 
@@ -176,16 +138,16 @@ static void print_result_json(const eval_result *r, const eval_options *o)
     cli_json_field(r->path, "{\"model\": ");
     if (r->output[0])
         cli_json_field(r->output, ", \"output\": ");
-    printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->images,
-           (long long)r->skipped, (long long)r->labelled);
-    if (r->labelled)
-        printf(", \"top1_correct\": %lld, \"top5_correct\": %lld", (long long)r->top1, (long long)r->top5);
+    printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->counts.images,
+           (long long)r->skipped, (long long)r->counts.labelled);
+    if (r->counts.labelled)
+        printf(", \"top1_correct\": %lld, \"top5_correct\": %lld", (long long)r->counts.top1, (long long)r->counts.top5);
     else
         printf(", \"top1_correct\": null, \"top5_correct\": null");
-    print_fraction_json("top1", r->top1, r->labelled);
-    print_fraction_json("top5", r->top5, r->labelled);
+    print_fraction_json("top1", r->counts.top1, r->counts.labelled);
+    print_fraction_json("top5", r->counts.top5, r->counts.labelled);
     printf(", \"images_per_s\": %.1f, \"threads\": %d, \"batch\": %lld}",
-           r->seconds > 0 ? (double)r->images / r->seconds : 0.0, o->common.threads, (long long)o->select.batch);
+           r->seconds > 0 ? (double)r->counts.images / r->seconds : 0.0, o->common.threads, (long long)o->select.batch);
 }
 
 /* One model: its object; several: {"models": [...]}. */
@@ -212,60 +174,18 @@ static void print_table(const eval_result *r, int n, int width)
     cli_table tab;
     cli_table_init(&tab, cols, 5);
     for (int i = 0; i < n; i++) {
-        double labelled = (double)r[i].labelled;
+        const qc_topk_counts *c = &r[i].counts;
+        double labelled = (double)c->labelled;
         cli_table_cell(&tab, "%s", r[i].path);
-        cli_table_cell(&tab, "%lld", (long long)r[i].images);
-        cli_table_cell(&tab, r[i].labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)r[i].top1 / labelled, (long long)r[i].top1);
-        cli_table_cell(&tab, r[i].labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)r[i].top5 / labelled, (long long)r[i].top5);
-        cli_table_cell(&tab, "%.1f", r[i].seconds > 0 ? (double)r[i].images / r[i].seconds : 0.0);
+        cli_table_cell(&tab, "%lld", (long long)c->images);
+        cli_table_cell(&tab, c->labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)c->top1 / labelled, (long long)c->top1);
+        cli_table_cell(&tab, c->labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)c->top5 / labelled, (long long)c->top5);
+        cli_table_cell(&tab, "%.1f", r[i].seconds > 0 ? (double)c->images / r[i].seconds : 0.0);
     }
     cli_table_print(&tab, width);
     for (int i = 0; i < n; i++)
         if (r[i].skipped)
             printf("%s: %lld bad images skipped\n", r[i].path, (long long)r[i].skipped);
-}
-
-/* With FP32 models and quantized ones in one run, each quantized model that records its source
- * (qcal.source_model_hash) must come from one of the FP32 models given: a quantized file of
- * another network would be compared with the wrong reference. */
-static int check_sources(const char *const *paths, int n)
-{
-    qc_graph *g[MAX_MODELS] = {0};
-    uint64_t hash[MAX_MODELS];
-    bool quantized[MAX_MODELS];
-    int status = QC_OK, n_fp32 = 0;
-    for (int m = 0; m < n && status == QC_OK; m++) {
-        qc_error err;
-        if ((status = qc_onnx_load(paths[m], &g[m], &err)) != QC_OK ||
-            (status = qc_stats_hash_file(paths[m], &hash[m], &err)) != QC_OK) {
-            cli_error("%s", err.msg);
-            break;
-        }
-        quantized[m] = qc_graph_is_quantized(g[m]);
-        n_fp32 += !quantized[m];
-    }
-    for (int m = 0; m < n && status == QC_OK && n_fp32 > 0; m++) {
-        uint64_t source;
-        if (!quantized[m] || !qc_graph_source_hash(g[m], &source))
-            continue;
-        int from = -1;
-        for (int k = 0; k < n && from < 0; k++)
-            if (!quantized[k] && hash[k] == source)
-                from = k;
-        if (from < 0) {
-            int first = 0;
-            while (quantized[first])
-                first++;
-            cli_error("'%s' was quantized from another model than the FP32 model%s given ('%s'%s): it "
-                      "records the source hash %016llx (qcal.source_model_hash), '%s' has %016llx",
-                      paths[m], n_fp32 > 1 ? "s" : "", paths[first], n_fp32 > 1 ? ", …" : "",
-                      (unsigned long long)source, paths[first], (unsigned long long)hash[first]);
-            status = QC_ERR_INPUT;
-        }
-    }
-    for (int m = 0; m < n; m++)
-        qc_graph_destroy(g[m]);
-    return status;
 }
 
 int cmd_eval(int argc, char **argv)
@@ -294,9 +214,10 @@ int cmd_eval(int argc, char **argv)
             return st;
     }
     if (n_models > 1) {
-        int st = check_sources(positional, n_models);
+        qc_error err;
+        int st = qc_check_sources(positional, n_models, &err);
         if (st != QC_OK)
-            return st;
+            return cli_status(st, &err);
     }
 
     qc_image_set set;

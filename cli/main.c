@@ -1,5 +1,4 @@
 /* main.c — qcal's entry point: dispatches to the subcommand named by argv[1]. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,26 +29,6 @@ static void usage(FILE *f)
                "failed, 2 usage error, 3 bad input (model, image, stats, config), 4 I/O or internal error.\n");
 }
 
-/* Ctrl-C, kill or a closed terminal: the temporary files of outputs being written go, then
- * the signal does what it would have done (SA_RESETHAND restored its default). */
-static void on_signal(int sig)
-{
-    qc_file_unlink_pending();
-    raise(sig);
-}
-
-static void remove_temporaries_on_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    const int signals[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
-        sigaction(signals[i], &sa, NULL);
-}
-
 cli_exit cli_exit_code(int status)
 {
     switch (status) {
@@ -68,7 +47,7 @@ cli_exit cli_exit_code(int status)
 
 int main(int argc, char **argv)
 {
-    remove_temporaries_on_signals();
+    qc_file_unlink_on_signals(); /* Ctrl-C leaves no half-written output */
     if (argc < 2) {
         usage(stderr);
         return CLI_EXIT_USAGE;

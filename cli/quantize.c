@@ -508,7 +508,7 @@ static int check_range_files(const quantize_options *o, const cli_file *inputs)
             continue;
         status = cli_check_output(files[f].path, files[f].flag, inputs, 3);
         for (int k = 0; k < files[f].n_taken && status == QC_OK; k++)
-            if (taken[k] && cli_same_file(files[f].path, taken[k]))
+            if (taken[k] && qc_same_file(files[f].path, taken[k]))
                 status = cli_usage_error(&command, "%s '%s' is also %s", files[f].flag, files[f].path,
                                          option[k]);
     }
@@ -583,7 +583,7 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
     status = cli_check_output(o->out, "-o", inputs, 3);
-    if (status == QC_OK && o->write_config && cli_same_file(o->write_config, o->out))
+    if (status == QC_OK && o->write_config && qc_same_file(o->write_config, o->out))
         status = cli_usage_error(&command, "--write-config '%s' is also -o", o->write_config);
     if (status == QC_OK && o->write_config)
         status = cli_check_output(o->write_config, "--write-config", inputs, 3);
@@ -717,7 +717,7 @@ int cmd_quantize(int argc, char **argv)
     qc_card_copy copied = QC_CARD_NONE;
     char card_target[4096] = "";
     qc_quantize_files files = {.model = o.out, .source = pos[0], .version = QCAL_VERSION,
-                               .card = channels > 0 ? &card : NULL, .pp = &pp, .card_changed = cli_pp_given(&o.pp),
+                               .card = channels > 0 ? &card : NULL, .pp = &pp, .card_changed = qc_pp_overrides_given(&o.pp),
                                .trt_cache = o.trt_cache, .ort_overrides = o.ort_overrides, .config = o.write_config};
     if (status == QC_OK)
         status = qc_quantize_write(qg, &report, &o.q, &files, &copied, card_target, sizeof card_target, &err);

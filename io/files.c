@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <libgen.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,6 +74,26 @@ void qc_file_unlink_pending(void)
         if (p)
             unlink(p);
     }
+}
+
+/* The signal that ends the process: the temporary files go, then the signal does what it
+ * would have done (SA_RESETHAND restored its default). */
+static void unlink_then_raise(int sig)
+{
+    qc_file_unlink_pending();
+    raise(sig);
+}
+
+void qc_file_unlink_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = unlink_then_raise;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    const int signals[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+        sigaction(signals[i], &sa, NULL);
 }
 
 static void file_release(qc_file *file)
@@ -296,4 +317,65 @@ qc_status qc_check_writable(const char *out, const char *option, qc_error *err)
         status = qc_fail(err, QC_ERR_IO, "cannot write '%s' (%s): the folder '%s' is not writable", out, option, dir);
     free(copy);
     return status;
+}
+
+/* out is the card of the input model `model` (one that exists) */
+static bool is_model_card(const char *out, const char *model)
+{
+    char *card = qc_model_card_path(model);
+    struct stat st;
+    bool hit = card && stat(card, &st) == 0 && qc_same_file(out, card);
+    free(card);
+    return hit;
+}
+
+qc_status qc_check_output(const char *out, const char *option, const qc_input_file *inputs, int n, qc_error *err)
+{
+    qc_status writable = qc_check_writable(out, option, err);
+    if (writable != QC_OK)
+        return writable;
+    for (int i = 0; i < n; i++) {
+        const qc_input_file *in = &inputs[i];
+        if (!in->path)
+            continue;
+        if (qc_same_file(out, in->path))
+            return qc_fail(err, QC_ERR_USAGE, "cannot write '%s': it is the %s '%s', which the command reads (%s "
+                           "must name another file)", out, in->what, in->path, option);
+        if (!strcmp(in->what, "model") && is_model_card(out, in->path))
+            return qc_fail(err, QC_ERR_USAGE, "cannot write '%s': it is the model card of '%s' (%s must name "
+                           "another file)", out, in->path, option);
+    }
+    return QC_OK;
+}
+
+static bool names_model(const char *path)
+{
+    size_t len = strlen(path);
+    return len > 5 && !strcmp(path + len - 5, ".onnx");
+}
+
+qc_status qc_check_output_paths(const char *out, const char *option, const char *const *paths, int n,
+                                qc_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        qc_input_file in = {paths[i], names_model(paths[i]) ? "model" : "input"};
+        qc_status st = qc_check_output(out, option, &in, 1, err);
+        if (st != QC_OK)
+            return st;
+    }
+    return QC_OK;
+}
+
+qc_status qc_check_operands(const char *synopsis, const char *const *models, int n_models,
+                            const char *const *folders, int n_folders, qc_error *err)
+{
+    struct stat st;
+    for (int i = 0; i < n_models; i++)
+        if (stat(models[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return qc_fail(err, QC_ERR_USAGE, "'%s' is a folder; MODEL comes first: %s", models[i], synopsis);
+    for (int i = 0; i < n_folders; i++)
+        if (names_model(folders[i]) && stat(folders[i], &st) == 0 && S_ISREG(st.st_mode))
+            return qc_fail(err, QC_ERR_USAGE, "'%s' is a model, not a folder of images; MODEL comes first: %s",
+                           folders[i], synopsis);
+    return QC_OK;
 }

@@ -214,6 +214,25 @@ char *qc_model_card_path(const char *model_path);
  * *warning as qc_model_card_load says. */
 qc_status qc_model_card_of(const char *model_path, const qc_graph *g, int channels, bool flags_given,
                            qc_model_card *card, char *warning, size_t warning_size, qc_error *err);
+/* Preprocessing given on a command line (--size HxW | --resize S, --crop HxW, --scale S,
+ * --mean M[,M,M], --std S[,S,S], --color), each laid over the card's when given. */
+typedef struct {
+    bool has_size, has_crop, has_scale;
+    int size_h, size_w, crop_h, crop_w;
+    int resize_short; /* --resize S; 0 when not given */
+    float scale;
+    int n_mean, n_std; /* 0 when not given; 1 value: every channel's */
+    float mean[3], std[3];
+    int color; /* a qc_color; 0 when not given */
+} qc_pp_overrides;
+bool qc_pp_overrides_given(const qc_pp_overrides *f);
+/* The preprocessing of the model at model_path (graph g, may be NULL) in *pp: its card
+ * (qc_model_card_of, into *card; *warning as it says), else the default for the channels,
+ * with f laid over. Both a size and a resize, or a colour of other channels than the model's,
+ * is QC_ERR_USAGE. */
+qc_status qc_preprocess_resolve(const char *model_path, const qc_graph *g, int channels, const qc_pp_overrides *f,
+                                qc_model_card *card, qc_preprocess *pp, char *warning, size_t warning_size,
+                                qc_error *err);
 /* The card as canonical JSON text with pp as its preprocessing, malloc'ed in *out: fixed key
  * order ("qcal", "name", "preprocess" {"color", "size" or "resize", "crop", "scale", "mean", "std"},
  * "classes", "fp32_top1" {"correct", "images"}), floats in the fewest of 6 to 9 digits that read back exactly, one
@@ -260,6 +279,14 @@ qc_status qc_file_begin(qc_file *file, const char *path, qc_error *err);
 qc_status qc_file_commit(qc_file *file, qc_error *err);
 void qc_file_abort(qc_file *file);
 void qc_file_unlink_pending(void);
+/* Ctrl-C (SIGINT), kill (SIGTERM) or a closed terminal (SIGHUP) removes the temporary files
+ * (qc_file_unlink_pending), then ends the process as the signal would have. */
+void qc_file_unlink_on_signals(void);
+/* One line of qcal eval's predictions file (predictions.c): "path<TAB>top1<TAB>label" (label
+ * empty when < 0), then with scores "<TAB>s0 s1 …" (n of them, %.9g: exact floats); the path's
+ * backslash, tab, newline and carriage return written \\, \t, \n and \r. */
+qc_status qc_prediction_put(qc_file *file, const char *rel, int top1, int label, const float *scores, int n,
+                            qc_error *err);
 /* Two paths naming one file: by device and inode when both exist, else by the resolved path
  * (the folder's realpath, then the name). */
 bool qc_same_file(const char *a, const char *b);
@@ -267,6 +294,23 @@ bool qc_same_file(const char *a, const char *b);
  * ending in '/') is QC_ERR_USAGE, a folder that does not exist or cannot be written to
  * QC_ERR_IO; option names out in the message. */
 qc_status qc_check_writable(const char *out, const char *option, qc_error *err);
+/* A file a command reads, for the checks of what it writes: what is "model" (its card beside
+ * it is an input too), "statistics file", …; a NULL path is skipped. */
+typedef struct {
+    const char *path;
+    const char *what;
+} qc_input_file;
+/* out checked before anything is read (option names it): qc_check_writable, then an out that
+ * is one of the inputs (qc_same_file), or the model card beside an input model, is
+ * QC_ERR_USAGE naming both. */
+qc_status qc_check_output(const char *out, const char *option, const qc_input_file *inputs, int n, qc_error *err);
+/* The same for plain paths (a command's operands): one ending in ".onnx" is a model. */
+qc_status qc_check_output_paths(const char *out, const char *option, const char *const *paths, int n,
+                                qc_error *err);
+/* Operands in the wrong order: a model path that is a folder, or an image folder that is an
+ * .onnx file, is QC_ERR_USAGE naming it and the synopsis ("qcal stats MODEL IMAGES"). */
+qc_status qc_check_operands(const char *synopsis, const char *const *models, int n_models,
+                            const char *const *folders, int n_folders, qc_error *err);
 
 /* Reads a whole file into a malloc'ed buffer (NUL-terminated, size excludes the NUL). Files
  * qcal reads are at most QC_MAX_FILE_BYTES (protobuf's own limit): a larger regular file is

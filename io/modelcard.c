@@ -450,3 +450,54 @@ qc_status qc_model_card_of(const char *model_path, const qc_graph *g, int channe
     }
     return st;
 }
+
+bool qc_pp_overrides_given(const qc_pp_overrides *f)
+{
+    return f->has_size || f->resize_short || f->has_crop || f->has_scale || f->n_mean || f->n_std || f->color;
+}
+
+/* f laid over pp; QC_ERR_USAGE when the result does not fit the model's channels. */
+static qc_status apply_overrides(const qc_pp_overrides *f, qc_preprocess *pp, int channels, qc_error *err)
+{
+    if (f->has_size && f->resize_short)
+        return qc_fail(err, QC_ERR_USAGE, "--resize S and --size HxW both say how to resize: give one");
+    if (f->has_size || f->resize_short) {
+        pp->resize_h = f->has_size ? f->size_h : 0;
+        pp->resize_w = f->has_size ? f->size_w : 0;
+        pp->resize_short = f->resize_short;
+    }
+    if (f->has_crop) {
+        pp->crop_h = f->crop_h;
+        pp->crop_w = f->crop_w;
+    }
+    if (f->has_scale)
+        pp->scale = f->scale;
+    if (f->color)
+        pp->color = f->color;
+    for (int c = 0; c < 3; c++) {
+        if (f->n_mean)
+            pp->mean[c] = f->mean[f->n_mean == 1 ? 0 : c];
+        if (f->n_std)
+            pp->std[c] = f->std[f->n_std == 1 ? 0 : c];
+    }
+    int color_channels = pp->color == QC_COLOR_GRAY ? 1 : 3;
+    if (color_channels != channels)
+        return qc_fail(err, QC_ERR_USAGE, "the model takes %d channel%s but the colour is %s (use --color)", channels,
+                       channels == 1 ? "" : "s", pp->color == QC_COLOR_GRAY ? "gray" : "rgb/bgr");
+    return QC_OK;
+}
+
+qc_status qc_preprocess_resolve(const char *model_path, const qc_graph *g, int channels, const qc_pp_overrides *f,
+                                qc_model_card *card, qc_preprocess *pp, char *warning, size_t warning_size,
+                                qc_error *err)
+{
+    qc_status st = qc_model_card_of(model_path, g, channels, qc_pp_overrides_given(f), card, warning, warning_size,
+                                    err);
+    if (st != QC_OK)
+        return st;
+    if (card->found)
+        *pp = card->pp;
+    else
+        qc_preprocess_default(pp, channels);
+    return apply_overrides(f, pp, channels, err);
+}

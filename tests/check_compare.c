@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "calib/calib.h"
 #include "check-util.h"
@@ -88,6 +89,43 @@ static void reference(const qc_compare_model *m, const qc_compare_options *o, in
     qc_graph_destroy(q);
 }
 
+/* On the variants of m: a --min-sqnr above every activation's SQNR fails each variant once,
+ * naming its lowest tensor; the page of the results is written and names every variant. */
+static void sqnr_gate_and_page(const qc_compare_model *m)
+{
+    char failures[2 * N_SPECS][256];
+    qc_compare_gates g = {.gate = "all", .max_drop = NAN, .min_sqnr = 1000};
+    ck_assert_int_eq(qc_compare_gate_failures(m, specs, N_SPECS, &g, failures, 0), N_SPECS);
+    for (int k = 0; k < N_SPECS; k++) {
+        int which;
+        double db = qc_compare_min_sqnr(m, k, &which);
+        ck_assert_int_ge(which, 0);
+        ck_assert(m->stats->tensors[which].role != QC_ROLE_WEIGHT && db < 1000);
+        char want[256];
+        snprintf(want, sizeof want, "variant '%s' of '%s': tensor '%s' has an SQNR of %.2f dB (--min-sqnr 1000)",
+                 specs[k].name, m->path, m->stats->tensors[which].name, db);
+        ck_assert_str_eq(failures[k], want);
+    }
+    char path[] = "/tmp/qcal-check-compare-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    const char *fail_ptrs[] = {failures[0]};
+    qc_compare_page page = {.title = "qcal compare", .version = "test", .calib = "data/calib", .val = "data/val",
+                            .v = specs, .n = N_SPECS, .gates = &g, .layer_images = 4, .failures = fail_ptrs,
+                            .n_failures = 1};
+    qc_error err;
+    ck_assert_msg(qc_compare_html_write(m, 1, &page, path, &err) == QC_OK, "%s", err.msg);
+    char *html;
+    size_t size;
+    ck_assert_int_eq(qc_read_file(path, &html, &size, &err), QC_OK);
+    for (int k = 0; k < N_SPECS; k++)
+        ck_assert_msg(strstr(html, specs[k].name), "%s", specs[k].name);
+    ck_assert_ptr_nonnull(strstr(html, "data/calib"));
+    free(html);
+    unlink(path);
+}
+
 START_TEST(variants_equal_their_graph_on_one_executor_for_any_threads)
 {
     qc_error err;
@@ -140,6 +178,7 @@ START_TEST(variants_equal_their_graph_on_one_executor_for_any_threads)
         ck_assert_double_eq(qc_compare_top1(&m[0], k), (double)want.correct / (double)n);
         ck_assert_double_eq(qc_compare_agreement(&m[0], k), (double)want.agree / (double)n);
     }
+    sqnr_gate_and_page(&m[0]);
     for (int r = 0; r < 2; r++)
         qc_compare_model_free(&m[r], N_SPECS);
     qc_image_set_free(&val);
@@ -195,6 +234,87 @@ START_TEST(drop_and_faithfulness_are_the_hand_values)
 }
 END_TEST
 
+/* The grid: method by bits by scheme by granularity, "all" for every name, the method and
+ * the width named only past minmax at 8 bits; bad lists are usage errors naming the option. */
+START_TEST(the_grid_names_its_variants_in_order_and_refuses_bad_lists)
+{
+    static qc_compare_spec v[QC_COMPARE_MAX_VARIANTS];
+    int n;
+    qc_error err;
+    qc_compare_lists plain = {"gemmlowp,symlowp", "tensor,compensated", "minmax", "8"};
+    ck_assert_int_eq(qc_compare_grid(&plain, v, &n, &err), QC_OK);
+    ck_assert_int_eq(n, 4);
+    const char *want[] = {"gemmlowp/tensor", "gemmlowp/compensated", "symlowp/tensor", "symlowp/compensated"};
+    for (int k = 0; k < n; k++)
+        ck_assert_str_eq(v[k].name, want[k]);
+    ck_assert(v[3].scheme == QC_SCHEME_SYMLOWP && v[3].granularity == QC_GRANULARITY_COMPENSATED);
+    ck_assert(v[3].method == QC_RANGE_MINMAX && v[3].bits == 8);
+    qc_compare_lists named = {"mixed", "channel", "entropy,auto", "4,8"};
+    ck_assert_int_eq(qc_compare_grid(&named, v, &n, &err), QC_OK);
+    const char *want2[] = {"mixed/channel/entropy/4bit", "mixed/channel/entropy/8bit", "mixed/channel/auto/4bit",
+                           "mixed/channel/auto/8bit"};
+    ck_assert_int_eq(n, 4);
+    for (int k = 0; k < n; k++)
+        ck_assert_str_eq(v[k].name, want2[k]);
+    ck_assert(v[2].method == QC_METHOD_AUTO && v[2].bits == 4);
+    qc_compare_lists every = {"all", "all", "all", "6"};
+    ck_assert_int_eq(qc_compare_grid(&every, v, &n, &err), QC_OK);
+    ck_assert_int_eq(n, 3 * 3 * QC_RANGE_COUNT);
+    ck_assert_str_eq(v[0].name, "gemmlowp/tensor/minmax/6bit");
+    ck_assert_int_eq(v[n - 1].method, QC_RANGE_COUNT - 1);
+    struct {
+        qc_compare_lists l;
+        const char *msg;
+    } bad[] = {
+        {{"gemmlowp", "tensor", "minmax", "9"}, "--bits takes a list of bit widths from 2 to 8, not '9'"},
+        {{"tflite", "tensor", "minmax", "8"}, "--schemes takes a list of gemmlowp, symlowp, mixed or all, not 'tflite'"},
+        {{"gemmlowp", "layer", "minmax", "8"}, "--granularity takes a list of tensor, channel, compensated or all, "
+                                                "not 'layer'"},
+        {{"gemmlowp", "tensor", "kl", "8"}, "--methods takes a list of minmax, avg, avgstd, meanstd, percentile, "
+                                            "entropy, mse, auto or all, not 'kl'"},
+        {{"gemmlowp", "tensor", "minmax", ","}, "--bits takes a list of bit widths from 2 to 8, not ','"},
+        {{"gemmlowp", "tensor", "minmax", "2,3,4,5,6,7,8,2,3"}, "--bits takes at most 8 items, not '2,3,4,5,6,7,8,2,3'"},
+        {{"all", "all", "all", "7,8"}, "at most 64 variants"},
+        {{"gemmlowp", "tensor,tensor", "minmax", "8"}, "variant 'gemmlowp/tensor' is listed twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_int_eq(qc_compare_grid(&bad[i].l, v, &n, &err), QC_ERR_USAGE);
+        ck_assert_str_eq(err.msg, bad[i].msg);
+    }
+}
+END_TEST
+
+/* The gates on hand counts: by default only the most faithful variant is gated, --gate all
+ * every variant, a name that one; each drop past the gate is a sentence naming both. */
+START_TEST(gates_apply_to_the_most_faithful_variant_or_the_named_ones)
+{
+    static qc_compare_model m;
+    static qc_stats none; /* no tensor measured: no SQNR gate */
+    m = (qc_compare_model){.path = "x.onnx", .stats = &none, .n = 4, .labelled = 4, .fp32_correct = 3};
+    m.var[0] = (qc_compare_result){.correct = 2, .agree = 3, .kl_sum = 0.5};
+    m.var[1] = (qc_compare_result){.correct = 3, .agree = 3, .kl_sum = 0.25};
+    m.var[2] = (qc_compare_result){.correct = 1, .agree = 4, .kl_sum = 0.75};
+    qc_compare_spec v[3] = {{.name = "a"}, {.name = "b"}, {.name = "c"}};
+    for (int k = 0; k < 3; k++) {
+        ck_assert(qc_compare_gated(&m, v, 3, k, NULL) == (k == 2)); /* the highest agreement */
+        ck_assert(qc_compare_gated(&m, v, 3, k, "all"));
+        ck_assert(qc_compare_gated(&m, v, 3, k, "b") == (k == 1));
+    }
+    m.var[2].agree = 3, m.var[2].kl_sum = 0.25; /* a tie with b: the first of them */
+    ck_assert(qc_compare_gated(&m, v, 3, 1, NULL) && !qc_compare_gated(&m, v, 3, 2, NULL));
+    m.var[2].agree = 4;
+    char failures[6][256];
+    qc_compare_gates g = {.max_drop = 10, .min_sqnr = NAN};
+    ck_assert_int_eq(qc_compare_gate_failures(&m, v, 3, &g, failures, 0), 1);
+    ck_assert_str_eq(failures[0], "variant 'c' of 'x.onnx' drops top-1 by 50.00 points (--max-drop 10)");
+    g.gate = "all";
+    ck_assert_int_eq(qc_compare_gate_failures(&m, v, 3, &g, failures, 1), 3); /* a and c, after the first */
+    ck_assert_str_eq(failures[1], "variant 'a' of 'x.onnx' drops top-1 by 25.00 points (--max-drop 10)");
+    g.max_drop = NAN;
+    ck_assert_int_eq(qc_compare_gate_failures(&m, v, 3, &g, failures, 0), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("compare");
@@ -203,6 +323,8 @@ int main(void)
     tcase_add_test(tc, variants_equal_their_graph_on_one_executor_for_any_threads);
     tcase_add_test(tc, a_tensor_maps_to_the_node_exclude_takes);
     tcase_add_test(tc, drop_and_faithfulness_are_the_hand_values);
+    tcase_add_test(tc, the_grid_names_its_variants_in_order_and_refuses_bad_lists);
+    tcase_add_test(tc, gates_apply_to_the_most_faithful_variant_or_the_named_ones);
     suite_add_tcase(s, tc);
     return qc_check_run("check_compare", s);
 }

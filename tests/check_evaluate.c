@@ -598,6 +598,97 @@ START_TEST(top_k_and_argmax_are_the_hand_values)
 }
 END_TEST
 
+/* Top-1 and top-5 counted image by image: an unlabelled image counts only as an image; with
+ * fewer than five classes, top-5 is top-k of them all. */
+START_TEST(top_k_counts_are_the_hand_values)
+{
+    const float a[6] = {0.1f, 0.9f, 0.3f, 0.8f, 0.2f, 0.7f}; /* order: 1 3 5 2 4 0 */
+    qc_topk_counts c = {0};
+    ck_assert_int_eq(qc_topk_count(&c, a, 6, 1), 1); /* top-1 and top-5 */
+    ck_assert_int_eq(qc_topk_count(&c, a, 6, 4), 1); /* top-5 only */
+    ck_assert_int_eq(qc_topk_count(&c, a, 6, 0), 1); /* neither */
+    ck_assert_int_eq(qc_topk_count(&c, a, 6, -1), 1); /* no label */
+    ck_assert_int_eq(c.images, 4);
+    ck_assert_int_eq(c.labelled, 3);
+    ck_assert_int_eq(c.top1, 1);
+    ck_assert_int_eq(c.top5, 2);
+    qc_topk_counts three = {0};
+    ck_assert_int_eq(qc_topk_count(&three, a, 3, 0), 1);
+    ck_assert_int_eq(three.top5, 1); /* class 0 is the third of three */
+}
+END_TEST
+
+/* A model loads with its BatchNorm folded into the convolutions and the hash of its file; a
+ * constant bound to an input it does not have is a usage error naming the input. */
+START_TEST(a_model_loads_folded_with_its_hash_and_its_bound_inputs)
+{
+    qc_error err;
+    qc_graph *g = NULL;
+    uint64_t hash, want;
+    int bn = 0;
+    ck_assert_int_eq(qc_onnx_load("models/resnet-bn.onnx", &g, &err), QC_OK);
+    for (int i = 0; i < g->n_nodes; i++)
+        bn += !strcmp(g->nodes[i].op_type, "BatchNormalization");
+    ck_assert_int_gt(bn, 0);
+    qc_graph_destroy(g);
+    ck_assert_msg(qc_model_load("models/resnet-bn.onnx", false, NULL, 0, &g, &hash, &err) == QC_OK, "%s", err.msg);
+    for (int i = 0; i < g->n_nodes; i++)
+        ck_assert_str_ne(g->nodes[i].op_type, "BatchNormalization");
+    ck_assert_int_eq(qc_stats_hash_file("models/resnet-bn.onnx", &want, &err), QC_OK);
+    ck_assert(hash == want);
+    qc_graph_destroy(g);
+    g = NULL;
+    qc_input_binding bad = {"mask=x.npy", 4, "x.npy"};
+    ck_assert_int_eq(qc_model_load("models/lenet.onnx", false, &bad, 1, &g, NULL, &err), QC_ERR_USAGE);
+    ck_assert_msg(strstr(err.msg, "'mask'"), "%s", err.msg);
+    qc_graph_destroy(g);
+}
+END_TEST
+
+/* A quantized lenet records lenet's hash: it passes beside lenet (or alone), not beside
+ * another FP32 model, and the message names both. */
+START_TEST(a_quantized_model_must_come_from_the_fp32_models_given)
+{
+    qc_error err;
+    qc_graph *g = load_lenet();
+    qc_image_set set;
+    qc_preprocess pp;
+    qc_stats *s = calib_stats(g, 16, 1, &set, &pp);
+    uint64_t lenet_hash, resnet_hash;
+    ck_assert_int_eq(qc_stats_hash_file("models/lenet.onnx", &lenet_hash, &err), QC_OK);
+    ck_assert_int_eq(qc_stats_hash_file("models/resnet.onnx", &resnet_hash, &err), QC_OK);
+    s->model_hash = lenet_hash;
+    qc_quantize_options qo;
+    qc_quantize_options_default(&qo);
+    qc_graph *q = NULL;
+    ck_assert_msg(qc_quantize(g, s, &qo, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    char path[] = "/tmp/qcal-check-sources-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    ck_assert_msg(qc_onnx_save(q, path, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(qc_check_source(q, "q.onnx", lenet_hash, "models/lenet.onnx", &err), QC_OK);
+    ck_assert_int_eq(qc_check_source(q, "q.onnx", resnet_hash, "models/resnet.onnx", &err), QC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "'q.onnx' was quantized from another model than 'models/resnet.onnx'"));
+    const char *beside_lenet[] = {"models/resnet.onnx", path, "models/lenet.onnx"};
+    ck_assert_msg(qc_check_sources(beside_lenet, 3, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(qc_check_sources(beside_lenet + 1, 1, &err), QC_OK); /* no FP32 model given */
+    const char *beside_resnet[] = {path, "models/resnet.onnx"};
+    ck_assert_int_eq(qc_check_sources(beside_resnet, 2, &err), QC_ERR_INPUT);
+    char want[512];
+    snprintf(want, sizeof want, "'%s' was quantized from another model than the FP32 model given "
+             "('models/resnet.onnx'): it records the source hash %016llx", path, (unsigned long long)lenet_hash);
+    ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+    const char *missing[] = {"models/lenet.onnx", "models/none.onnx"};
+    ck_assert_int_eq(qc_check_sources(missing, 2, &err), QC_ERR_IO);
+    unlink(path);
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_image_set_free(&set);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 /* ---- per-layer error -------------------------------------------------------------------------- */
 
 /* With no image, qc_eval_layers measures the weights alone: each against its fake-quantized
@@ -668,6 +759,9 @@ int main(void)
     tcase_add_test(eval, bench_takes_the_fixed_batch_and_refuses_another_input);
     tcase_add_test(eval, spread_matches_the_definitions_on_given_numbers);
     tcase_add_test(eval, top_k_and_argmax_are_the_hand_values);
+    tcase_add_test(eval, top_k_counts_are_the_hand_values);
+    tcase_add_test(eval, a_model_loads_folded_with_its_hash_and_its_bound_inputs);
+    tcase_add_test(eval, a_quantized_model_must_come_from_the_fp32_models_given);
     tcase_add_test(eval, weight_errors_are_those_of_fake_quantization_by_hand);
     suite_add_tcase(s, eval);
     return qc_check_run("check_evaluate", s);

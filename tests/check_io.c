@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <png.h>
@@ -1404,6 +1405,40 @@ START_TEST(an_aborted_file_leaves_the_target_as_it_was)
 }
 END_TEST
 
+/* A process killed while it writes a file (SIGTERM, after qc_file_unlink_on_signals) leaves
+ * no temporary beside the target, and dies of that signal. */
+START_TEST(a_signal_removes_the_temporary_files_and_ends_the_process)
+{
+    make_dir(at("out"));
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        qc_file_unlink_on_signals();
+        qc_file file;
+        qc_error err;
+        if (qc_file_begin(&file, at("out/r.json"), &err) != QC_OK)
+            _exit(1);
+        fputs("half", file.f);
+        fflush(file.f);
+        (void)!write(ready[1], "x", 1);
+        for (;;)
+            pause();
+    }
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(count_entries(at("out")), 1); /* the temporary, while it writes */
+    kill(child, SIGTERM);
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+    ck_assert_int_eq(count_entries(at("out")), 0);
+    close(ready[0]);
+    close(ready[1]);
+}
+END_TEST
+
 START_TEST(a_failed_write_is_an_io_error_and_leaves_no_file)
 {
     make_dir(at("out"));
@@ -1811,6 +1846,111 @@ START_TEST(outputs_are_checked_before_a_run_and_the_same_file_is_found_by_any_pa
     }
 }
 END_TEST
+/* An output that is an input (by another path too), or the card beside an input model, is a
+ * usage error naming both; a NULL input is skipped; paths ending in .onnx are models. */
+START_TEST(an_output_onto_an_input_or_its_model_card_is_refused_naming_both)
+{
+    make_dir(at("m"));
+    put_text(at("m/net.onnx"), "x");
+    put_text(at("m/net.json"), "{}");
+    put_text(at("m/s.json"), "{}");
+    char via[600];
+    snprintf(via, sizeof via, "%s/m/../m/s.json", tmp);
+    qc_input_file in[] = {{NULL, "labels file"}, {at("m/net.onnx"), "model"}, {at("m/s.json"), "statistics file"}};
+    qc_error err;
+    ck_assert_int_eq(qc_check_output(at("m/out.onnx"), "-o", in, 3, &err), QC_OK);
+    ck_assert_int_eq(qc_check_output(via, "-o", in, 3, &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "it is the statistics file '"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "(-o must name another file)"));
+    ck_assert_int_eq(qc_check_output(at("m/net.json"), "--stats", in, 3, &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "it is the model card of '"));
+    in[1].what = "input"; /* only a model has a card beside it */
+    ck_assert_int_eq(qc_check_output(at("m/net.json"), "--stats", in, 3, &err), QC_OK);
+    ck_assert_int_eq(qc_check_output(at("m"), "-o", in, 3, &err), QC_ERR_USAGE); /* a folder */
+    const char *paths[] = {at("m/s.json"), at("m/net.onnx")};
+    ck_assert_int_eq(qc_check_output_paths(at("m/net.json"), "--html", paths, 2, &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "model card"));
+    ck_assert_int_eq(qc_check_output_paths(at("m/page.html"), "--html", paths, 2, &err), QC_OK);
+}
+END_TEST
+
+/* A model operand that is a folder, or a folder operand that is an .onnx file, names it and
+ * the synopsis; anything else (missing paths too: their own errors come later) passes. */
+START_TEST(operands_in_the_wrong_order_are_a_usage_error_naming_the_synopsis)
+{
+    make_dir(at("imgs"));
+    put_text(at("net.onnx"), "x");
+    const char *model[] = {at("imgs")}, *folder[] = {at("net.onnx")}, *good_m[] = {at("net.onnx")},
+               *good_f[] = {at("imgs"), at("none.onnx")};
+    qc_error err;
+    ck_assert_int_eq(qc_check_operands("qcal stats MODEL IMAGES", model, 1, good_f, 2, &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is a folder; MODEL comes first: qcal stats MODEL IMAGES"));
+    ck_assert_int_eq(qc_check_operands("S", good_m, 1, folder, 1, &err), QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "is a model, not a folder of images"));
+    ck_assert_int_eq(qc_check_operands("S", good_m, 1, good_f, 2, &err), QC_OK);
+}
+END_TEST
+
+/* Each line: the escaped path, top-1, the label (empty when unknown), the scores as %.9g. */
+START_TEST(a_prediction_line_escapes_the_path_and_writes_exact_scores)
+{
+    qc_file f = {0};
+    qc_error err;
+    ck_assert_int_eq(qc_file_begin(&f, at("pred.tsv"), &err), QC_OK);
+    const float scores[] = {0.1f, -2.5f, 1e-20f};
+    ck_assert_int_eq(qc_prediction_put(&f, "a\tb\\c\nd\re.png", 2, 7, scores, 3, &err), QC_OK);
+    ck_assert_int_eq(qc_prediction_put(&f, "x.png", 0, -1, NULL, 3, &err), QC_OK);
+    ck_assert_int_eq(qc_file_commit(&f, &err), QC_OK);
+    char *text;
+    size_t size;
+    ck_assert_int_eq(qc_read_file(at("pred.tsv"), &text, &size, &err), QC_OK);
+    ck_assert_str_eq(text, "a\\tb\\\\c\\nd\\re.png\t2\t7\t0.100000001 -2.5 9.99999968e-21\nx.png\t0\t\n");
+    free(text);
+}
+END_TEST
+
+/* The flags over the default (or the card): each given field replaces the card's, one mean or
+ * std value is every channel's; a size and a resize both, or a colour of other channels, is a
+ * usage error. */
+START_TEST(preprocessing_flags_are_laid_over_the_default_and_checked_against_the_channels)
+{
+    qc_model_card card = {0};
+    qc_preprocess pp, def;
+    qc_preprocess_default(&def, 3);
+    char warning[256] = "";
+    qc_error err;
+    qc_pp_overrides none = {0};
+    ck_assert(!qc_pp_overrides_given(&none));
+    ck_assert_int_eq(qc_preprocess_resolve(at("none.onnx"), NULL, 3, &none, &card, &pp, warning, sizeof warning, &err),
+                     QC_OK);
+    ck_assert(!card.found);
+    ck_assert(!memcmp(&pp, &def, sizeof pp));
+    qc_pp_overrides f = {.has_crop = true, .crop_h = 20, .crop_w = 10, .resize_short = 32, .n_mean = 1,
+                         .mean = {0.5f}, .n_std = 3, .std = {1, 2, 4}};
+    ck_assert(qc_pp_overrides_given(&f));
+    ck_assert_int_eq(qc_preprocess_resolve(at("none.onnx"), NULL, 3, &f, &card, &pp, warning, sizeof warning, &err),
+                     QC_OK);
+    ck_assert_int_eq(pp.crop_h, 20);
+    ck_assert_int_eq(pp.crop_w, 10);
+    ck_assert_int_eq(pp.resize_short, 32);
+    ck_assert_int_eq(pp.resize_h, 0);
+    ck_assert(pp.scale == def.scale && pp.color == def.color);
+    for (int c = 0; c < 3; c++) {
+        ck_assert(pp.mean[c] == 0.5f);
+        ck_assert(pp.std[c] == (float)(1 << c));
+    }
+    f.has_size = true, f.size_h = f.size_w = 28;
+    ck_assert_int_eq(qc_preprocess_resolve(at("none.onnx"), NULL, 3, &f, &card, &pp, warning, sizeof warning, &err),
+                     QC_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "--resize S and --size HxW"));
+    qc_pp_overrides gray = {.color = QC_COLOR_GRAY};
+    ck_assert_int_eq(qc_preprocess_resolve(at("none.onnx"), NULL, 3, &gray, &card, &pp, warning, sizeof warning, &err),
+                     QC_ERR_USAGE);
+    ck_assert_str_eq(err.msg, "the model takes 3 channels but the colour is gray (use --color)");
+    qc_model_card_free(&card);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("io");
@@ -1908,11 +2048,16 @@ static Suite *suite(void)
     tcase_add_checked_fixture(files, setup, teardown);
     tcase_add_test(files, a_committed_file_replaces_the_target_and_leaves_no_temporary);
     tcase_add_test(files, an_aborted_file_leaves_the_target_as_it_was);
+    tcase_add_test(files, a_signal_removes_the_temporary_files_and_ends_the_process);
     tcase_add_test(files, a_failed_write_is_an_io_error_and_leaves_no_file);
     tcase_add_test(files, a_file_onto_a_folder_is_refused_before_any_temporary);
     tcase_add_test(files, beginning_a_file_in_a_missing_folder_is_an_io_error);
     tcase_add_test(files, read_file_returns_the_whole_file_nul_terminated);
     tcase_add_test(files, outputs_are_checked_before_a_run_and_the_same_file_is_found_by_any_path);
+    tcase_add_test(files, an_output_onto_an_input_or_its_model_card_is_refused_naming_both);
+    tcase_add_test(files, operands_in_the_wrong_order_are_a_usage_error_naming_the_synopsis);
+    tcase_add_test(files, a_prediction_line_escapes_the_path_and_writes_exact_scores);
+    tcase_add_test(files, preprocessing_flags_are_laid_over_the_default_and_checked_against_the_channels);
     suite_add_tcase(s, files);
     return s;
 }

@@ -41,6 +41,7 @@ memcheck "a refused PNG under memcheck" 3 "$QCAL" eval --quiet models/lenet.onnx
 memcheck "eval over JPEGs (gray, RGB, progressive) under memcheck" 0 "$QCAL" eval --quiet models/lenet.onnx tests/data/jpeg/set-jpeg
 memcheck "a truncated JPEG under memcheck" 3 "$QCAL" eval --quiet models/lenet.onnx tests/data/jpeg/bad/truncated-progressive.jpg
 memcheck "a CMYK JPEG under memcheck" 3 "$QCAL" eval --quiet models/lenet.onnx tests/data/jpeg/bad/cmyk.jpg
+memcheck "compare --methods auto --calib-limit under memcheck" 0 "$QCAL" compare --quiet --schemes gemmlowp --granularity tensor --methods auto --calib-limit 4 models/lenet.onnx "$tmp/img" "$tmp/img"
 cp tests/data/jpeg/bad/corrupt-scan.jpg "$tmp/img/z.jpg"
 memcheck "stats --sample --skip-bad under memcheck" 0 "$QCAL" stats --quiet --sample 6 --seed 1 --skip-bad --threads 2 -o "$tmp/s2.json" models/lenet.onnx "$tmp/img"
 memcheck "compare --skip-bad under memcheck" 0 "$QCAL" compare --quiet --schemes gemmlowp --granularity tensor --skip-bad models/lenet.onnx "$tmp/img" "$tmp/img"
