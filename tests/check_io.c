@@ -1925,12 +1925,14 @@ START_TEST(preprocessing_flags_are_laid_over_the_default_and_checked_against_the
                      QC_OK);
     ck_assert(!card.found);
     ck_assert(!memcmp(&pp, &def, sizeof pp));
+    qc_model_card_free(&card); /* each call fills the card anew */
     qc_pp_overrides f = {.has_crop = true, .crop_h = 20, .crop_w = 10, .resize_short = 32, .n_mean = 1,
                          .mean = {0.5f}, .n_std = 3, .std = {1, 2, 4}};
     ck_assert(qc_pp_overrides_given(&f));
     ck_assert_int_eq(qc_preprocess_resolve(at("none.onnx"), NULL, 3, &f, &card, &pp, warning, sizeof warning, &err),
                      QC_OK);
     ck_assert_int_eq(pp.crop_h, 20);
+    qc_model_card_free(&card);
     ck_assert_int_eq(pp.crop_w, 10);
     ck_assert_int_eq(pp.resize_short, 32);
     ck_assert_int_eq(pp.resize_h, 0);
@@ -1943,6 +1945,7 @@ START_TEST(preprocessing_flags_are_laid_over_the_default_and_checked_against_the
     ck_assert_int_eq(qc_preprocess_resolve(at("none.onnx"), NULL, 3, &f, &card, &pp, warning, sizeof warning, &err),
                      QC_ERR_USAGE);
     ck_assert_ptr_nonnull(strstr(err.msg, "--resize S and --size HxW"));
+    qc_model_card_free(&card);
     qc_pp_overrides gray = {.color = QC_COLOR_GRAY};
     ck_assert_int_eq(qc_preprocess_resolve(at("none.onnx"), NULL, 3, &gray, &card, &pp, warning, sizeof warning, &err),
                      QC_ERR_USAGE);
