@@ -88,8 +88,9 @@ static const cli_option rows[] = {
      "or mixed (int8 symmetric weights, uint8 asymmetric activations)"},
     {"--method", .kind = CLI_CUSTOM, FIELD(method), .arg = "minmax|avg|avgstd|meanstd|percentile|entropy|mse|auto",
      .parse = parse_method, .expects = "minmax, avg, avgstd, meanstd, percentile, entropy, mse or auto",
-     .help = "how activation ranges are chosen (default minmax); auto: per tensor, the candidate whose "
-             "readers' outputs are nearest FP32 on IMAGES (needs histograms; with --stats, IMAGES too)"},
+     .help = "how activation ranges are chosen (default minmax); auto: one of 11 candidates per tensor, "
+             "chosen so that the model's top-1 agrees best with FP32's on IMAGES, then its logits' KL is "
+             "lowest (needs histograms; with --stats, IMAGES too)"},
     {"--auto-images", .kind = CLI_INT64, FIELD(auto_images), .arg = "K", .min = 1, .max = INT64_MAX,
      .expects = "a positive count", .help = "--method auto: the class-balanced subset of IMAGES it runs (default 512)"},
     {.kind = CLI_GROUP, .rows = cli_range_rows, FIELD(q.range)},
