@@ -1,7 +1,8 @@
 #!/bin/bash
 # run-all.sh — runs every test program given, sums their "N passed, N failed[, N skipped]"
 # lines and prints the total last, after the list of what was skipped and why. Exits non-zero
-# when any test failed or a program did not report.
+# when any test failed or a program did not report. A passing program shows its last 40 lines,
+# a failing one all of its output (the cause of a CI failure may be anywhere in it).
 set -u
 total_pass=0
 total_fail=0
@@ -12,8 +13,12 @@ for t in "$@"; do
     echo "== $t"
     out=$("$t" 2>&1)
     rc=$?
-    printf '%s\n' "$out" | tail -n 40
     line=$(printf '%s\n' "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+    if [ "$rc" -ne 0 ] || [ -z "$line" ] || ! printf '%s' "$line" | grep -qE '(^|[^0-9])0 failed'; then
+        printf '%s\n' "$out"
+    else
+        printf '%s\n' "$out" | tail -n 40
+    fi
     if [ -z "$line" ]; then
         echo "error: '$t' printed no summary (exit $rc)"
         total_fail=$((total_fail + 1))
