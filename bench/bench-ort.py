@@ -424,7 +424,8 @@ def gemm_figures(samples):
         frac = med([d.get("vs_width_peak", 0) for d in runs])
         out.append(figure("INT8 GEMM %s, qcal qgemm (%s) / its width's peak" % (shape, kernel), "-", q, None,
                           "GMAC/s", frac, ">= 0.85 of peak", frac >= 0.85,
-                          "the register-only vpdpbusd peak bench_qgemm measures for this width: %s GMAC/s" % peak))
+                          "the register-only %s peak bench_qgemm measures for this width: %s GMAC/s"
+                          % ("tdpbusd" if kernel == "amx" else "vpdpbusd", peak)))
         o = med(samples[("gemm", "ort@" + shape)])
         out.append(figure("INT8 GEMM %s vs ORT MatMulInteger" % shape, "-", q, o, "GMAC/s", o / q, "<= 1.0",
                           o / q <= 1.0, "ORT / that peak: %.2f" % (o / peak) if peak else ""))
