@@ -926,12 +926,16 @@ START_TEST(test_qadd_matches_reference)
     int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(13);
-    uint8_t a[100], b[100], y[100];
+    /* lengths around the 8- and 16-lane vectors first, then random ones */
+    static const size_t edge[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129};
+    enum { NEDGE = sizeof edge / sizeof edge[0], MAXN = 129 };
+    uint8_t a[MAXN], b[MAXN], y[MAXN + 16];
     for (int trial = 0; trial < 300; trial++) {
-        const size_t n = (size_t)rng_range(1, 100);
+        const size_t n = trial < NEDGE ? edge[trial] : (size_t)rng_range(1, MAXN);
+        const int extreme = trial % 5 == 1; /* inputs 0 and 255 only */
         for (size_t i = 0; i < n; i++) {
-            a[i] = (uint8_t)rng();
-            b[i] = (uint8_t)rng();
+            a[i] = extreme ? (uint8_t)(rng() & 1 ? 255 : 0) : (uint8_t)rng();
+            b[i] = extreme ? (uint8_t)(rng() & 1 ? 255 : 0) : (uint8_t)rng();
         }
         qc_qadd p;
         p.shift = rng_range(16, 40);
@@ -941,14 +945,19 @@ START_TEST(test_qadd_matches_reference)
             p.a_multiplier = p.b_multiplier = 1 << 30;
             p.shift = 31;
         }
-        p.a_zero_point = rng_range(0, 255);
-        p.b_zero_point = rng_range(0, 255);
-        p.y_zero_point = rng_range(0, 255);
+        if (trial % 7 == 2) /* the largest shift */
+            p.shift = 62;
+        p.a_zero_point = extreme ? (rng() & 1 ? 255 : 0) : rng_range(0, 255);
+        p.b_zero_point = extreme ? (rng() & 1 ? 255 : 0) : rng_range(0, 255);
+        p.y_zero_point = extreme ? (rng() & 1 ? 255 : 0) : rng_range(0, 255);
         p.qmin = trial % 3 == 0 ? p.y_zero_point : 0; /* fused Relu */
         p.qmax = 255;
         for (int s = 0; s < nisa; s++) {
             ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            memset(y, 0xa5, sizeof y);
             qc_qadd_u8(n, a, b, &p, y);
+            for (size_t i = n; i < sizeof y; i++)
+                ck_assert_msg(y[i] == 0xa5, "qadd %s wrote past %zu elements", isa_name(isas[s]), n);
             for (size_t i = 0; i < n; i++) {
                 const long double v =
                     ldexpl((long double)(a[i] - p.a_zero_point) * p.a_multiplier +
@@ -1340,6 +1349,9 @@ START_TEST(test_every_kernel_table_is_complete_with_simd_depthwise)
                   t->transpose_u8 && t->dwconv_u8s8 && t->dwconv_nhwc_u8s8);
         const int simd = isas[s] != QC_INT8_ISA_SCALAR;
         const int wide = isas[s] == QC_INT8_ISA_AVX512VNNI || isas[s] == QC_INT8_ISA_AMX;
+        ck_assert(t->qadd_u8 == (wide   ? qc_qadd_u8__avx512
+                                 : simd ? qc_qadd_u8__avx2
+                                        : qc_qadd_u8__scalar));
         ck_assert(t->dwconv_u8s8 == (simd ? qc_dwconv_u8s8__avx2 : qc_dwconv_u8s8__scalar));
         ck_assert(t->dwconv_nhwc_u8s8 == (wide   ? qc_dwconv_nhwc_u8s8__avx512vnni
                                           : simd ? qc_dwconv_nhwc_u8s8__avx2
