@@ -1,14 +1,15 @@
 /* transpose-avx512.c — u8 matrix transpose (NCHW ↔ NHWC) on 512-bit vectors (AVX512 F + BW);
  * a permutation, so bit-exact with the scalar reference qc_transpose_u8__scalar by
- * construction. The ragged edges go to the AVX2 twin. */
+ * construction. Masked loads and stores take the ragged edges (24 channels, 3-channel
+ * images) inside the same blocks. */
 #include "int8-impl.h"
 
 #include <immintrin.h>
 
 /* The 16×16 byte transpose of each 128-bit lane of r[0..15] (lane bytes = 16 columns of one
  * row): four rounds of in-lane unpacks double the run of consecutive rows that sits together
- * (1 → 2 → 4 → 8 → 16 bytes). Afterwards r[k] holds, in each lane, the column col_of(k). */
-static inline void lanes16x16(__m512i r[16])
+ * (1 → 2 → 4 → 8 → 16 bytes). Afterwards lane L of r[c] is column c of lane L's 16 rows. */
+static inline __attribute__((always_inline)) void lanes16x16(__m512i r[16])
 {
     __m512i b[16];
     /* b[2q + h]: rows 2q, 2q+1 as 16-bit units, columns 8h..8h+7 */
@@ -35,62 +36,86 @@ static inline void lanes16x16(__m512i r[16])
     }
 }
 
-/* 64 rows × 16 columns: lane L of r[i] is row 16L + i, so after the lane transposes r[c] is
- * column c's 64 rows, one whole 64-byte store each (full cache lines into y). */
-static inline void block64x16(const uint8_t *x, size_t xs, uint8_t *y, size_t ys)
+/* the low n bits set, n ≤ 64 */
+static inline uint64_t low_bits(size_t n)
 {
+    return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
+}
+
+/* nr ≤ 64 rows × nc ≤ 16 columns: lane L of r[i] is row 16L + i (zero past nr), so after the
+ * lane transposes r[c] is column c's 64 rows, one 64-byte store each (whole cache lines into
+ * y when nr = 64). Rows past nr are neither read nor written. */
+static inline __attribute__((always_inline)) void block64x16(const uint8_t *x, size_t xs, uint8_t *y, size_t ys, size_t nr,
+                              size_t nc)
+{
+    const __mmask16 cols = (__mmask16)low_bits(nc);
+    const __mmask64 rows = (__mmask64)low_bits(nr);
     __m512i r[16];
     for (size_t i = 0; i < 16; i++) {
-        __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(x + i * xs)));
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(x + (i + 16) * xs)), 1);
-        v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(x + (i + 32) * xs)), 2);
-        r[i] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(x + (i + 48) * xs)), 3);
+        __m512i v = _mm512_setzero_si512();
+        for (size_t l = 0; l < 4; l++) {
+            const size_t row = 16 * l + i;
+            const __m128i part = row < nr ? _mm_maskz_loadu_epi8(cols, x + row * xs)
+                                          : _mm_setzero_si128();
+            v = l == 0 ? _mm512_castsi128_si512(part)
+                       : l == 1 ? _mm512_inserti32x4(v, part, 1)
+                                : l == 2 ? _mm512_inserti32x4(v, part, 2)
+                                         : _mm512_inserti32x4(v, part, 3);
+        }
+        r[i] = v;
     }
     lanes16x16(r);
-    for (size_t c = 0; c < 16; c++)
-        _mm512_storeu_si512(y + c * ys, r[c]);
+    for (size_t c = 0; c < nc; c++)
+        _mm512_mask_storeu_epi8(y + c * ys, rows, r[c]);
 }
 
-/* 16 rows × 64 columns: r[i] is row i's 64 bytes, lane L its columns 16L..16L+15; after the
- * lane transposes, lane L of r[c] is column 16L + c's 16 rows. */
-static inline void block16x64(const uint8_t *x, size_t xs, uint8_t *y, size_t ys)
+/* nr ≤ 16 rows × nc ≤ 64 columns: r[i] is row i's 64 bytes, lane L its columns
+ * 16L..16L+15; after the lane transposes, lane L of r[c] is column 16L + c's 16 rows. */
+static inline __attribute__((always_inline)) void block16x64(const uint8_t *x, size_t xs, uint8_t *y, size_t ys, size_t nr,
+                              size_t nc)
 {
+    const __mmask64 cols = (__mmask64)low_bits(nc);
+    const __mmask16 rows = (__mmask16)low_bits(nr);
     __m512i r[16];
     for (size_t i = 0; i < 16; i++)
-        r[i] = _mm512_loadu_si512(x + i * xs);
+        r[i] = i < nr ? _mm512_maskz_loadu_epi8(cols, x + i * xs) : _mm512_setzero_si512();
     lanes16x16(r);
-    for (size_t c = 0; c < 16; c++) {
-        _mm_storeu_si128((__m128i *)(y + c * ys), _mm512_castsi512_si128(r[c]));
-        _mm_storeu_si128((__m128i *)(y + (c + 16) * ys), _mm512_extracti32x4_epi32(r[c], 1));
-        _mm_storeu_si128((__m128i *)(y + (c + 32) * ys), _mm512_extracti32x4_epi32(r[c], 2));
-        _mm_storeu_si128((__m128i *)(y + (c + 48) * ys), _mm512_extracti32x4_epi32(r[c], 3));
+    for (size_t c = 0; c < 16 && c < nc; c++) {
+        _mm_mask_storeu_epi8(y + c * ys, rows, _mm512_castsi512_si128(r[c]));
+        if (c + 16 < nc)
+            _mm_mask_storeu_epi8(y + (c + 16) * ys, rows, _mm512_extracti32x4_epi32(r[c], 1));
+        if (c + 32 < nc)
+            _mm_mask_storeu_epi8(y + (c + 32) * ys, rows, _mm512_extracti32x4_epi32(r[c], 2));
+        if (c + 48 < nc)
+            _mm_mask_storeu_epi8(y + (c + 48) * ys, rows, _mm512_extracti32x4_epi32(r[c], 3));
     }
 }
 
-/* Tall matrices (the GEMM's [pixels][channels] tiles back to NCHW, and NCHW images of 64
- * channels or more) in 64×16 blocks; wide ones of 16 to 63 rows (NCHW images of few
- * channels) in 16×64 blocks; the strips left over by the AVX2 twin. */
+/* whole blocks (the sizes constants, so the masks fold away), then the ragged right column of
+ * blocks and the bottom row of blocks */
+#define TRANSPOSE_BLOCKS(BLOCK, BR, BC)                                                        \
+    const size_t rb = rows / (BR) * (BR), cb = cols / (BC) * (BC);                             \
+    for (size_t i0 = 0; i0 < rb; i0 += (BR)) {                                                 \
+        for (size_t j0 = 0; j0 < cb; j0 += (BC))                                               \
+            BLOCK(x + i0 * x_stride + j0, x_stride, y + j0 * y_stride + i0, y_stride, BR, BC);  \
+        if (cb < cols)                                                                         \
+            BLOCK(x + i0 * x_stride + cb, x_stride, y + cb * y_stride + i0, y_stride, BR,      \
+                  cols - cb);                                                                  \
+    }                                                                                          \
+    for (size_t j0 = 0; rb < rows && j0 < cols; j0 += (BC))                                    \
+        BLOCK(x + rb * x_stride + j0, x_stride, y + j0 * y_stride + rb, y_stride, rows - rb,    \
+              cols - j0 < (BC) ? cols - j0 : (BC));
+
+/* Matrices of 64 rows or more (the GEMM's [pixels][channels] tiles back to NCHW, NCHW images
+ * of 64 channels or more) in 64×16 blocks; fewer rows (NCHW images of few channels) in 16×64
+ * blocks, so that little of each block is padding. */
 QC_TRANSPOSE_U8(qc_transpose_u8__avx512)
 {
-    size_t rb, cb;
-    if (rows >= 64 && cols >= 16) {
-        rb = rows & ~(size_t)63;
-        cb = cols & ~(size_t)15;
-        for (size_t i0 = 0; i0 < rb; i0 += 64)
-            for (size_t j0 = 0; j0 < cb; j0 += 16)
-                block64x16(x + i0 * x_stride + j0, x_stride, y + j0 * y_stride + i0, y_stride);
-    } else if (rows >= 16 && cols >= 64) {
-        rb = rows & ~(size_t)15;
-        cb = cols & ~(size_t)63;
-        for (size_t i0 = 0; i0 < rb; i0 += 16)
-            for (size_t j0 = 0; j0 < cb; j0 += 64)
-                block16x64(x + i0 * x_stride + j0, x_stride, y + j0 * y_stride + i0, y_stride);
+    if (rows == 1) { /* a strided copy: the byte loop is quicker than a block of 1 row */
+        qc_transpose_u8__scalar(rows, cols, x, x_stride, y, y_stride);
+    } else if (rows >= 64) {
+        TRANSPOSE_BLOCKS(block64x16, 64, 16)
     } else {
-        qc_transpose_u8__avx2(rows, cols, x, x_stride, y, y_stride);
-        return;
+        TRANSPOSE_BLOCKS(block16x64, 16, 64)
     }
-    if (cb < cols)
-        qc_transpose_u8__avx2(rb, cols - cb, x + cb, x_stride, y + cb * y_stride, y_stride);
-    if (rb < rows)
-        qc_transpose_u8__avx512(rows - rb, cols, x + rb * x_stride, x_stride, y + rb, y_stride);
 }
