@@ -957,7 +957,8 @@ START_TEST(test_qadd_matches_reference)
             memset(y, 0xa5, sizeof y);
             qc_qadd_u8(n, a, b, &p, y);
             for (size_t i = n; i < sizeof y; i++)
-                ck_assert_msg(y[i] == 0xa5, "qadd %s wrote past %zu elements", isa_name(isas[s]), n);
+                ck_assert_msg(y[i] == 0xa5, "qadd %s wrote past %zu elements", isa_name(isas[s]),
+                              n);
             for (size_t i = 0; i < n; i++) {
                 const long double v =
                     ldexpl((long double)(a[i] - p.a_zero_point) * p.a_multiplier +
@@ -1457,13 +1458,14 @@ START_TEST(test_transpose_u8_avx2_and_scalar_match_definition)
 }
 END_TEST
 
-/* The AVX-512 transpose's 64×16 and 16×64 blocks and the strips they leave: every size around
- * 16 and 64 on both sides, and random ones, with strides wider than the matrices */
+/* The AVX-512 transpose's 32×32 and 16×64 blocks and the masked ones at the edges: every size
+ * around 16, 32 and 64 on both sides, and random ones, with strides wider than the matrices */
 START_TEST(test_transpose_u8_avx512_equals_scalar)
 {
     rng_seed(34);
     enum { MAXR = 200, MAXC = 200, PAD = 9 };
-    static const size_t edge[] = {1, 2, 15, 16, 17, 31, 63, 64, 65, 79, 127, 128, 129, 191, 200};
+    static const size_t edge[] = {1, 2, 3, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 79, 96, 97,
+                                  127, 128, 129, 191, 200};
     enum { NEDGE = sizeof edge / sizeof edge[0] };
     static uint8_t x[MAXR * (MAXC + PAD)], ys[MAXC * (MAXR + PAD)], yv[MAXC * (MAXR + PAD)];
     if (!have_avx512())

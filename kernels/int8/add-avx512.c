@@ -27,8 +27,10 @@ QC_QADD_U8(qc_qadd_u8__avx512)
     const __m512i zy = _mm512_set1_epi32(p->y_zero_point);
     for (size_t i = 0; i < n; i += 16) {
         const __mmask16 m = n - i < 16 ? (__mmask16)((1u << (n - i)) - 1) : 0xffff;
-        const __m512i da = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, a + i)), za);
-        const __m512i db = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, b + i)), zb);
+        const __m512i da =
+            _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, a + i)), za);
+        const __m512i db =
+            _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, b + i)), zb);
         /* S1 on even and odd lanes (vpmuldq reads the low, signed half of each 64-bit lane) */
         const __m512i ve = _mm512_add_epi64(_mm512_mul_epi32(da, ma), _mm512_mul_epi32(db, mb));
         const __m512i vo = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(da, 32), ma),

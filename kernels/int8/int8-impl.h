@@ -169,7 +169,7 @@ QC_QADD_U8(qc_qadd_u8__avx512);
 typedef QC_TRANSPOSE_U8((*qc_transpose_u8_fn));
 QC_TRANSPOSE_U8(qc_transpose_u8__scalar);
 QC_TRANSPOSE_U8(qc_transpose_u8__avx2);
-/* the same in 64×16 and 16×64 blocks of 512-bit vectors (AVX512 F + BW) */
+/* the same in 32×32 and 16×64 blocks of 512-bit vectors (AVX512 F + BW), masked edges */
 QC_TRANSPOSE_U8(qc_transpose_u8__avx512);
 
 /* A2: round_half_away(t · multiplier / 2^shift) for the global average pool, shared by both

@@ -42,37 +42,39 @@ static inline uint64_t low_bits(size_t n)
     return n >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << n) - 1;
 }
 
-/* nr ≤ 64 rows × nc ≤ 16 columns: lane L of r[i] is row 16L + i (zero past nr), so after the
- * lane transposes r[c] is column c's 64 rows, one 64-byte store each (whole cache lines into
- * y when nr = 64). Rows past nr are neither read nor written. */
-static inline __attribute__((always_inline)) void block64x16(const uint8_t *x, size_t xs, uint8_t *y, size_t ys, size_t nr,
-                              size_t nc)
+/* nr ≤ 32 rows × nc ≤ 32 columns: the lanes of r[i] are row i and row 16 + i of columns
+ * 0..15, then the same rows of columns 16..31; after the lane transposes, the low half of r[c]
+ * is column c's 32 rows and the high half column 16 + c's, 32-byte stores each. */
+static inline __attribute__((always_inline)) void block32x32(const uint8_t *x, size_t xs,
+                                                             uint8_t *y, size_t ys, size_t nr,
+                                                             size_t nc)
 {
-    const __mmask16 cols = (__mmask16)low_bits(nc);
-    const __mmask64 rows = (__mmask64)low_bits(nr);
+    const __mmask16 lo = (__mmask16)low_bits(nc < 16 ? nc : 16);
+    const __mmask16 hi = (__mmask16)low_bits(nc > 16 ? nc - 16 : 0);
+    const __mmask32 rows = (__mmask32)low_bits(nr);
     __m512i r[16];
     for (size_t i = 0; i < 16; i++) {
-        __m512i v = _mm512_setzero_si512();
-        for (size_t l = 0; l < 4; l++) {
-            const size_t row = 16 * l + i;
-            const __m128i part = row < nr ? _mm_maskz_loadu_epi8(cols, x + row * xs)
-                                          : _mm_setzero_si128();
-            v = l == 0 ? _mm512_castsi128_si512(part)
-                       : l == 1 ? _mm512_inserti32x4(v, part, 1)
-                                : l == 2 ? _mm512_inserti32x4(v, part, 2)
-                                         : _mm512_inserti32x4(v, part, 3);
-        }
-        r[i] = v;
+        /* rows past nr are not read: their lanes stay zero */
+        const uint8_t *a = x + (i < nr ? i : 0) * xs, *b = x + (i + 16 < nr ? i + 16 : 0) * xs;
+        const __mmask16 ma = i < nr ? 0xffff : 0, mb = i + 16 < nr ? 0xffff : 0;
+        __m512i v = _mm512_castsi128_si512(_mm_maskz_loadu_epi8(lo & ma, a));
+        v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(lo & mb, b), 1);
+        v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(hi & ma, a + 16), 2);
+        r[i] = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(hi & mb, b + 16), 3);
     }
     lanes16x16(r);
-    for (size_t c = 0; c < nc; c++)
-        _mm512_mask_storeu_epi8(y + c * ys, rows, r[c]);
+    for (size_t c = 0; c < 16 && c < nc; c++) {
+        _mm256_mask_storeu_epi8(y + c * ys, rows, _mm512_castsi512_si256(r[c]));
+        if (c + 16 < nc)
+            _mm256_mask_storeu_epi8(y + (c + 16) * ys, rows, _mm512_extracti64x4_epi64(r[c], 1));
+    }
 }
 
 /* nr ≤ 16 rows × nc ≤ 64 columns: r[i] is row i's 64 bytes, lane L its columns
  * 16L..16L+15; after the lane transposes, lane L of r[c] is column 16L + c's 16 rows. */
-static inline __attribute__((always_inline)) void block16x64(const uint8_t *x, size_t xs, uint8_t *y, size_t ys, size_t nr,
-                              size_t nc)
+static inline __attribute__((always_inline)) void block16x64(const uint8_t *x, size_t xs,
+                                                             uint8_t *y, size_t ys, size_t nr,
+                                                             size_t nc)
 {
     const __mmask64 cols = (__mmask64)low_bits(nc);
     const __mmask16 rows = (__mmask16)low_bits(nr);
@@ -106,15 +108,17 @@ static inline __attribute__((always_inline)) void block16x64(const uint8_t *x, s
         BLOCK(x + rb * x_stride + j0, x_stride, y + j0 * y_stride + rb, y_stride, rows - rb,    \
               cols - j0 < (BC) ? cols - j0 : (BC));
 
-/* Matrices of 64 rows or more (the GEMM's [pixels][channels] tiles back to NCHW, NCHW images
- * of 64 channels or more) in 64×16 blocks; fewer rows (NCHW images of few channels) in 16×64
- * blocks, so that little of each block is padding. */
+/* Matrices of 32 rows or more in 32×32 blocks: the GEMM's 96-pixel tiles back to NCHW are
+ * three of them (64-row blocks left a half-empty one, and their 64-byte stores straddled
+ * cache lines where a tile starts mid-line; 32-byte stores at 32-byte steps never do), and
+ * NCHW images of 32 channels or more into NHWC; fewer rows (NCHW images of few channels) in
+ * 16×64 blocks, so that little of each block is padding. */
 QC_TRANSPOSE_U8(qc_transpose_u8__avx512)
 {
     if (rows == 1) { /* a strided copy: the byte loop is quicker than a block of 1 row */
         qc_transpose_u8__scalar(rows, cols, x, x_stride, y, y_stride);
-    } else if (rows >= 64) {
-        TRANSPOSE_BLOCKS(block64x16, 64, 16)
+    } else if (rows >= 32) {
+        TRANSPOSE_BLOCKS(block32x32, 32, 32)
     } else {
         TRANSPOSE_BLOCKS(block16x64, 16, 64)
     }
