@@ -40,6 +40,12 @@ static int have_avx2(void)
     return qc_int8_select(QC_INT8_ISA_AVX2) == 0;
 }
 
+/* the AVX-512 kernels (transpose, channels-last depthwise) run where the AVX512-VNNI table does */
+static int have_avx512(void)
+{
+    return qc_int8_select(QC_INT8_ISA_AVX512VNNI) == 0;
+}
+
 static const char *isa_name(int isa);
 
 static void *xalloc(size_t bytes)
@@ -920,12 +926,16 @@ START_TEST(test_qadd_matches_reference)
     int isas[QC_INT8_ISAS];
     const int nisa = isa_list(isas);
     rng_seed(13);
-    uint8_t a[100], b[100], y[100];
+    /* lengths around the 8- and 16-lane vectors first, then random ones */
+    static const size_t edge[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129};
+    enum { NEDGE = sizeof edge / sizeof edge[0], MAXN = 129 };
+    uint8_t a[MAXN], b[MAXN], y[MAXN + 16];
     for (int trial = 0; trial < 300; trial++) {
-        const size_t n = (size_t)rng_range(1, 100);
+        const size_t n = trial < NEDGE ? edge[trial] : (size_t)rng_range(1, MAXN);
+        const int extreme = trial % 5 == 1; /* inputs 0 and 255 only */
         for (size_t i = 0; i < n; i++) {
-            a[i] = (uint8_t)rng();
-            b[i] = (uint8_t)rng();
+            a[i] = extreme ? (uint8_t)(rng() & 1 ? 255 : 0) : (uint8_t)rng();
+            b[i] = extreme ? (uint8_t)(rng() & 1 ? 255 : 0) : (uint8_t)rng();
         }
         qc_qadd p;
         p.shift = rng_range(16, 40);
@@ -935,14 +945,20 @@ START_TEST(test_qadd_matches_reference)
             p.a_multiplier = p.b_multiplier = 1 << 30;
             p.shift = 31;
         }
-        p.a_zero_point = rng_range(0, 255);
-        p.b_zero_point = rng_range(0, 255);
-        p.y_zero_point = rng_range(0, 255);
+        if (trial % 7 == 2) /* the largest shift */
+            p.shift = 62;
+        p.a_zero_point = extreme ? (rng() & 1 ? 255 : 0) : rng_range(0, 255);
+        p.b_zero_point = extreme ? (rng() & 1 ? 255 : 0) : rng_range(0, 255);
+        p.y_zero_point = extreme ? (rng() & 1 ? 255 : 0) : rng_range(0, 255);
         p.qmin = trial % 3 == 0 ? p.y_zero_point : 0; /* fused Relu */
         p.qmax = 255;
         for (int s = 0; s < nisa; s++) {
             ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            memset(y, 0xa5, sizeof y);
             qc_qadd_u8(n, a, b, &p, y);
+            for (size_t i = n; i < sizeof y; i++)
+                ck_assert_msg(y[i] == 0xa5, "qadd %s wrote past %zu elements", isa_name(isas[s]),
+                              n);
             for (size_t i = 0; i < n; i++) {
                 const long double v =
                     ldexpl((long double)(a[i] - p.a_zero_point) * p.a_multiplier +
@@ -1318,7 +1334,7 @@ START_TEST(test_dwconv_avx2_equals_scalar_equals_int64_reference)
 END_TEST
 
 /* Every table the CPU runs is complete and named after its instruction set, and the SIMD
- * ones (the VNNI tables included) take the AVX2 depthwise kernels, not the references. */
+ * ones take SIMD depthwise kernels and transposes, the AVX-512 tables their own. */
 START_TEST(test_every_kernel_table_is_complete_with_simd_depthwise)
 {
     int isas[QC_INT8_ISAS];
@@ -1333,9 +1349,17 @@ START_TEST(test_every_kernel_table_is_complete_with_simd_depthwise)
                   t->dequantize_s32 && t->maxpool_u8 && t->global_avgpool_u8 && t->qadd_u8 &&
                   t->transpose_u8 && t->dwconv_u8s8 && t->dwconv_nhwc_u8s8);
         const int simd = isas[s] != QC_INT8_ISA_SCALAR;
+        const int wide = isas[s] == QC_INT8_ISA_AVX512VNNI || isas[s] == QC_INT8_ISA_AMX;
+        ck_assert(t->qadd_u8 == (wide   ? qc_qadd_u8__avx512
+                                 : simd ? qc_qadd_u8__avx2
+                                        : qc_qadd_u8__scalar));
         ck_assert(t->dwconv_u8s8 == (simd ? qc_dwconv_u8s8__avx2 : qc_dwconv_u8s8__scalar));
-        ck_assert(t->dwconv_nhwc_u8s8 ==
-                  (simd ? qc_dwconv_nhwc_u8s8__avx2 : qc_dwconv_nhwc_u8s8__scalar));
+        ck_assert(t->dwconv_nhwc_u8s8 == (wide   ? qc_dwconv_nhwc_u8s8__avx512vnni
+                                          : simd ? qc_dwconv_nhwc_u8s8__avx2
+                                                 : qc_dwconv_nhwc_u8s8__scalar));
+        ck_assert(t->transpose_u8 == (wide   ? qc_transpose_u8__avx512
+                                      : simd ? qc_transpose_u8__avx2
+                                             : qc_transpose_u8__scalar));
     }
 }
 END_TEST
@@ -1348,7 +1372,7 @@ START_TEST(test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference)
     static uint8_t x[MAXC * MAXIN * MAXIN], xn[MAXC * MAXIN * MAXIN];
     static int8_t w[MAXC * MAXK * MAXK], wt[MAXC * MAXK * MAXK];
     static int32_t zw[MAXC], sc[MAXC * MAXIN * MAXIN], vx[MAXC * MAXIN * MAXIN];
-    const int avx2 = have_avx2();
+    const int avx2 = have_avx2(), avx512 = have_avx512();
     for (int trial = 0; trial < 500; trial++) {
         conv_geo g;
         if (!conv_geo_random(&g, MAXIN, MAXK))
@@ -1387,6 +1411,13 @@ START_TEST(test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference)
         qc_dwconv_nhwc_u8s8__avx2(channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, vx);
         ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
                       "dwconv nhwc avx2 differs from scalar, trial %d channels %zu", trial, channels);
+        if (!avx512)
+            continue;
+        memset(vx, 0xa5, sizeof vx);
+        qc_dwconv_nhwc_u8s8__avx512vnni(channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, vx);
+        ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
+                      "dwconv nhwc avx512vnni differs from scalar, trial %d channels %zu", trial,
+                      channels);
     }
 }
 END_TEST
@@ -1423,6 +1454,37 @@ START_TEST(test_transpose_u8_avx2_and_scalar_match_definition)
         memset(yv, 0xa5, sizeof yv);
         qc_transpose_u8(rows, cols, x, xs, yv, yst);
         ck_assert_mem_eq(ys, yv, sizeof ys);
+    }
+}
+END_TEST
+
+/* The AVX-512 transpose's 32×32 and 16×64 blocks and the masked ones at the edges: every size
+ * around 16, 32 and 64 on both sides, and random ones, with strides wider than the matrices */
+START_TEST(test_transpose_u8_avx512_equals_scalar)
+{
+    rng_seed(34);
+    enum { MAXR = 200, MAXC = 200, PAD = 9 };
+    static const size_t edge[] = {1, 2, 3, 15, 16, 17, 24, 31, 32, 33, 63, 64, 65, 79, 96, 97,
+                                  127, 128, 129, 191, 200};
+    enum { NEDGE = sizeof edge / sizeof edge[0] };
+    static uint8_t x[MAXR * (MAXC + PAD)], ys[MAXC * (MAXR + PAD)], yv[MAXC * (MAXR + PAD)];
+    if (!have_avx512())
+        return;
+    for (int trial = 0; trial < NEDGE * NEDGE + 200; trial++) {
+        const int swept = trial < NEDGE * NEDGE;
+        const size_t rows = swept ? edge[trial / NEDGE] : (size_t)rng_range(1, MAXR);
+        const size_t cols = swept ? edge[trial % NEDGE] : (size_t)rng_range(1, MAXC);
+        const size_t xs = cols + (size_t)rng_range(0, PAD), yst = rows + (size_t)rng_range(0, PAD);
+        for (size_t i = 0; i < rows * xs; i++)
+            x[i] = (uint8_t)rng();
+        memset(ys, 0xa5, sizeof ys);
+        memset(yv, 0xa5, sizeof yv);
+        qc_transpose_u8__scalar(rows, cols, x, xs, ys, yst);
+        qc_transpose_u8__avx512(rows, cols, x, xs, yv, yst);
+        /* the same bytes everywhere, the gaps between rows left alone included */
+        ck_assert_msg(memcmp(ys, yv, sizeof ys) == 0,
+                      "transpose avx512 differs from scalar, %zux%zu strides %zu, %zu", rows, cols,
+                      xs, yst);
     }
 }
 END_TEST
@@ -1476,7 +1538,7 @@ START_TEST(test_dwconv_channels_last_wide_extremes_equal_int64_reference)
     static uint8_t x[MAXC * MAXIN * MAXIN], xn[MAXC * MAXIN * MAXIN];
     static int8_t w[MAXC * MAXK * MAXK], wt[MAXC * MAXK * MAXK];
     static int32_t zw[MAXC], sc[MAXC * MAXIN * MAXIN], vx[MAXC * MAXIN * MAXIN];
-    const int avx2 = have_avx2();
+    const int avx2 = have_avx2(), avx512 = have_avx512();
     for (int trial = 0; trial < 120; trial++) {
         conv_geo g;
         if (!conv_geo_random(&g, MAXIN, MAXK))
@@ -1511,6 +1573,13 @@ START_TEST(test_dwconv_channels_last_wide_extremes_equal_int64_reference)
         qc_dwconv_nhwc_u8s8__avx2(channels, p, xn, zx, wt, zw, vx);
         ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
                       "dwconv nhwc avx2 differs from scalar, trial %d channels %zu k %zux%zu",
+                      trial, channels, p->kernel_h, p->kernel_w);
+        if (!avx512)
+            continue;
+        memset(vx, 0xa5, sizeof vx);
+        qc_dwconv_nhwc_u8s8__avx512vnni(channels, p, xn, zx, wt, zw, vx);
+        ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
+                      "dwconv nhwc avx512vnni differs from scalar, trial %d channels %zu k %zux%zu",
                       trial, channels, p->kernel_h, p->kernel_w);
     }
 }
@@ -1860,6 +1929,7 @@ static Suite *suite(void)
     tcase_add_test(cv, test_every_kernel_table_is_complete_with_simd_depthwise);
     tcase_add_test(cv, test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference);
     tcase_add_test(cv, test_transpose_u8_avx2_and_scalar_match_definition);
+    tcase_add_test(cv, test_transpose_u8_avx512_equals_scalar);
     tcase_add_test(cv, test_im2col_nhwc_wide_channels_match_definition);
     tcase_add_test(cv, test_dwconv_channels_last_wide_extremes_equal_int64_reference);
     suite_add_tcase(s, cv);

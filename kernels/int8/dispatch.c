@@ -4,14 +4,16 @@
 
 #include <pthread.h>
 
-/* The kernels every SIMD table shares: AVX2 (requantization apart) */
-#define QC_INT8_AVX2_COMMON                                                                    \
+/* The kernels every SIMD table shares: AVX2 (requantization, the transpose, the
+ * channels-last depthwise and qadd apart) */
+#define QC_INT8_SIMD_SHARED                                                                    \
     .quantize_u8 = qc_quantize_u8__avx2, .quantize_s8 = qc_quantize_s8__avx2,                  \
     .dequantize_u8 = qc_dequantize_u8__avx2, .dequantize_s8 = qc_dequantize_s8__avx2,          \
     .dequantize_s32 = qc_dequantize_s32__avx2, .maxpool_u8 = qc_maxpool_u8__avx2,              \
-    .global_avgpool_u8 = qc_global_avgpool_u8__avx2, .qadd_u8 = qc_qadd_u8__avx2,              \
-    .transpose_u8 = qc_transpose_u8__avx2, .dwconv_u8s8 = qc_dwconv_u8s8__avx2,                \
-    .dwconv_nhwc_u8s8 = qc_dwconv_nhwc_u8s8__avx2
+    .global_avgpool_u8 = qc_global_avgpool_u8__avx2, .dwconv_u8s8 = qc_dwconv_u8s8__avx2
+#define QC_INT8_AVX2_COMMON                                                                    \
+    .transpose_u8 = qc_transpose_u8__avx2, .dwconv_nhwc_u8s8 = qc_dwconv_nhwc_u8s8__avx2,      \
+    .qadd_u8 = qc_qadd_u8__avx2, QC_INT8_SIMD_SHARED
 
 /* The AVX512-VNNI table's kernels, AMX's too (its micro-kernel serves qc_q8gemm_pack's
  * layout; AMX replaces the driver around it) */
@@ -20,10 +22,12 @@
     .q8gemm_ukernel = qc_q8gemm_ukernel_12x32c4__avx512vnni, .q8gemm_mr = QC_Q8GEMM_MR512,     \
     .q8gemm_nr = 2 * QC_Q8GEMM_NR, .q8gemm_a_offset = 0, .q8gemm_direct_a = 1,                 \
     .requantize_u8 = qc_requantize_u8__avx512_cols,                                            \
-    .requantize_s8 = qc_requantize_s8__avx512_cols, QC_INT8_AVX2_COMMON
+    .requantize_s8 = qc_requantize_s8__avx512_cols, .transpose_u8 = qc_transpose_u8__avx512,   \
+    .dwconv_nhwc_u8s8 = qc_dwconv_nhwc_u8s8__avx512vnni, .qadd_u8 = qc_qadd_u8__avx512,        \
+    QC_INT8_SIMD_SHARED
 
-/* One table per instruction set; the VNNI ones differ from AVX2 only in the qgemm (the same
- * packed B, the same bits). isa names the table in use for reports and benchmarks. */
+/* One table per instruction set; AVX-VNNI differs from AVX2 only in the qgemm, the AVX-512
+ * ones in the kernels named above (the same packed B, the same bits). isa names the table in use for reports and benchmarks. */
 static const qc_int8_table tables[QC_ISA_COUNT] = {
     [QC_ISA_SCALAR] =
         {

@@ -2,7 +2,6 @@
 #include "dwconv-impl.h"
 
 #include <immintrin.h>
-#include <string.h>
 
 /* Same loops as the reference; along a row the taps of 8 consecutive outputs are 8
  * consecutive inputs when stride_w = 1, so they are widened to int32 and multiplied
@@ -112,10 +111,6 @@ static void nhwc_pixel(size_t channels, const qc_pool2d *p, const uint8_t *x, in
     }
 }
 
-/* the interior pixels' weights, prepared on the stack up to these sizes */
-#define NHWC_MAX_PAIRS_BY_C 8192 /* tap pairs × channels */
-#define NHWC_MAX_C 2048
-
 /* Channels last. Two taps at a time with vpmaddwd: the 16-bit lanes hold x of taps t and t+1 (0..255) and
  * w − z_w of the same taps (−255..255, prepared once per call), so each 32-bit lane gets
  * x_t·w'_t + x_t+1·w'_t+1 exactly (|·| ≤ 2·255², and vpmaddwd only wraps for two products of
@@ -126,54 +121,22 @@ QC_DWCONV_NHWC_U8S8(qc_dwconv_nhwc_u8s8__avx2)
 {
     const size_t taps = p->kernel_h * p->kernel_w, pairs = (taps + 1) / 2;
     const size_t c8 = channels & ~(size_t)7;
-    int16_t wp[2 * NHWC_MAX_PAIRS_BY_C]; /* [pair][channel][2] */
-    int32_t corr[NHWC_MAX_C];             /* z_x · Σ_t (w − z_w) */
-    size_t oh_lo = 0, oh_hi = 0, ow_lo = 0, ow_hi = 0, unused;
-    const int fast = c8 > 0 && channels <= NHWC_MAX_C && pairs * channels <= NHWC_MAX_PAIRS_BY_C;
-    if (fast) {
-        for (size_t c = 0; c < channels; c++) {
-            const int32_t zw = w_zero_point ? w_zero_point[c] : 0;
-            int32_t sw = 0;
-            for (size_t t = 0; t < 2 * pairs; t++) {
-                /* an odd last tap is paired with a zero weight */
-                const int32_t v = t < taps ? (int32_t)w[t * channels + c] - zw : 0;
-                wp[((t / 2) * channels + c) * 2 + t % 2] = (int16_t)v;
-                sw += v;
-            }
-            corr[c] = x_zero_point * sw;
-        }
-        /* the rows (columns) where the first and the last tap are both inside */
-        qc_dwconv_inside(p->out_h, p->in_h, p->stride_h, 0, p->pad_top, &oh_lo, &unused);
-        qc_dwconv_inside(p->out_h, p->in_h, p->stride_h, (p->kernel_h - 1) * p->dilation_h,
-                         p->pad_top, &unused, &oh_hi);
-        qc_dwconv_inside(p->out_w, p->in_w, p->stride_w, 0, p->pad_left, &ow_lo, &unused);
-        qc_dwconv_inside(p->out_w, p->in_w, p->stride_w, (p->kernel_w - 1) * p->dilation_w,
-                         p->pad_left, &unused, &ow_hi);
+    if (c8 == 0 || !qc_dwconv_nhwc_fits(channels, taps)) {
+        for (size_t oh = 0; oh < p->out_h; oh++)
+            for (size_t ow = 0; ow < p->out_w; ow++)
+                nhwc_pixel(channels, p, x, x_zero_point, w, w_zero_point, oh, ow,
+                           acc + (oh * p->out_w + ow) * channels);
+        return;
     }
-    /* a padding tap reads `channels` bytes of z_x: they add z_x·w' to Σ x·w', which the
-     * correction takes away again, the reference's skipped tap exactly */
-    uint8_t zrow[NHWC_MAX_C];
-    const uint8_t *tp[2 * 64]; /* each tap's pixel, or zrow */
-    const int fast_taps = fast && taps <= 64;
-    if (fast_taps)
-        memset(zrow, (int)(uint8_t)x_zero_point, channels);
+    qc_dwconv_nhwc_plan pl;
+    const uint8_t *tp[2 * QC_DWCONV_NHWC_MAX_TAPS];
+    qc_dwconv_nhwc_plan_init(&pl, channels, p, w, w_zero_point, x_zero_point);
+    const int16_t *wp = pl.wp;
+    const int32_t *corr = pl.corr;
     for (size_t oh = 0; oh < p->out_h; oh++)
         for (size_t ow = 0; ow < p->out_w; ow++) {
             int32_t *a = acc + (oh * p->out_w + ow) * channels;
-            if (!fast_taps) {
-                nhwc_pixel(channels, p, x, x_zero_point, w, w_zero_point, oh, ow, a);
-                continue;
-            }
-            const int interior = oh >= oh_lo && oh < oh_hi && ow >= ow_lo && ow < ow_hi;
-            for (size_t t = 0; t < 2 * pairs; t++) {
-                const size_t ih = oh * p->stride_h + (t / p->kernel_w) * p->dilation_h;
-                const size_t iw = ow * p->stride_w + (t % p->kernel_w) * p->dilation_w;
-                const int inside = interior || (ih >= p->pad_top && ih - p->pad_top < p->in_h &&
-                                                iw >= p->pad_left && iw - p->pad_left < p->in_w);
-                tp[t] = t < taps && inside
-                            ? x + ((ih - p->pad_top) * p->in_w + iw - p->pad_left) * channels
-                            : zrow; /* an odd last tap's partner has weight 0 */
-            }
+            qc_dwconv_nhwc_taps(p, channels, x, pl.zrow, &pl.in, oh, ow, tp);
             for (size_t c0 = 0; c0 < c8; c0 += 8) {
                 __m256i sum = _mm256_setzero_si256();
                 for (size_t q = 0; q < pairs; q++) {

@@ -160,6 +160,8 @@ QC_GAVGPOOL_U8(qc_global_avgpool_u8__scalar);
 QC_GAVGPOOL_U8(qc_global_avgpool_u8__avx2);
 QC_QADD_U8(qc_qadd_u8__scalar);
 QC_QADD_U8(qc_qadd_u8__avx2);
+/* the same on 16 elements per 512-bit vector (AVX512 F + BW) */
+QC_QADD_U8(qc_qadd_u8__avx512);
 
 #define QC_TRANSPOSE_U8(fn)                                                                    \
     void fn(size_t rows, size_t cols, const uint8_t *x, size_t x_stride, uint8_t *y,             \
@@ -167,14 +169,17 @@ QC_QADD_U8(qc_qadd_u8__avx2);
 typedef QC_TRANSPOSE_U8((*qc_transpose_u8_fn));
 QC_TRANSPOSE_U8(qc_transpose_u8__scalar);
 QC_TRANSPOSE_U8(qc_transpose_u8__avx2);
+/* the same in 32×32 and 16×64 blocks of 512-bit vectors (AVX512 F + BW), masked edges */
+QC_TRANSPOSE_U8(qc_transpose_u8__avx512);
 
 /* A2: round_half_away(t · multiplier / 2^shift) for the global average pool, shared by both
  * twins (one value per plane; the AVX2 twin vectorizes the sum) */
 int32_t qc_gavgpool_round(int32_t t, int32_t multiplier, int32_t shift);
 
 /* One table of kernels per qc_isa (dispatch.c), the widest the CPU runs chosen once (see
- * qc_cpu_isa): the AVX-VNNI and AVX512-VNNI tables are the AVX2 one with their own qgemm
- * micro-kernel (and A packing). */
+ * qc_cpu_isa): the AVX-VNNI table is the AVX2 one with its own qgemm micro-kernel; the
+ * AVX512-VNNI and AMX ones add their own A packing, requantization, transpose,
+ * channels-last depthwise and qadd. */
 typedef struct qc_int8_table {
     const char *isa;
     qc_q8gemm_packa_fn q8gemm_packa;
