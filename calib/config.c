@@ -567,3 +567,21 @@ qc_status qc_config_write(const qc_quantize_options *o, const char *path, qc_err
     free(text);
     return st;
 }
+
+qc_status qc_config_apply(const char *path, const char *preset, const char *target, qc_quantize_options *q,
+                          qc_config *config, qc_error *err)
+{
+    if (path) {
+        qc_status st = qc_config_load(path, q, config, err);
+        if (st != QC_OK)
+            return st;
+        *q = config->options;
+    }
+    if (preset && !qc_preset_apply(preset, q))
+        return qc_fail(err, QC_ERR_USAGE, "--preset takes " QC_PRESET_LIST ", not '%s'", preset);
+    if (target && !qc_target_parse(target, &q->target))
+        return qc_fail(err, QC_ERR_USAGE, "--target takes generic or tensorrt, not '%s'", target);
+    if (target && q->target == QC_TARGET_TENSORRT)
+        qc_preset_apply("tensorrt", q);
+    return QC_OK;
+}

@@ -81,42 +81,6 @@ static void print_table(const char *model, const char *int8, const bench_options
            (long long)o->runs, WARMUP_RUNS);
 }
 
-static void print_spread_json(const char *key, const qc_spread *s)
-{
-    printf("\"%s\": {\"min\": %.6g, \"mean\": %.6g, \"median\": %.6g, \"p90\": %.6g, \"p99\": %.6g}", key,
-           1e3 * s->min, 1e3 * s->mean, 1e3 * s->median, 1e3 * s->p90, 1e3 * s->p99);
-}
-
-static void print_timing_json(const char *key, const timing *t)
-{
-    printf(" \"%s\": {\"latency_ms\": %.6g, \"images_per_s\": %.6g, \"cpu_ms_per_image\": %.6g,\n  ", key,
-           1e3 * t->wall.median, t->throughput, 1e3 * t->cpu_per_input);
-    print_spread_json("wall_ms", &t->wall);
-    printf(",\n  ");
-    print_spread_json("thread_cpu_ms", &t->cpu);
-    printf("},\n");
-}
-
-static void print_json(const char *model, const char *int8, const bench_options *o, const timing *f,
-                       const timing *q)
-{
-    cli_json_field(model, "{\"model\": ");
-    cli_json_field(o->int8_path ? int8 : NULL, ", \"int8_model\": ");
-    printf(", \"scheme\": ");
-    if (o->int8_path)
-        printf("null, \"granularity\": null");
-    else
-        printf("\"%s\", \"granularity\": \"%s\"", qc_scheme_name(o->scheme),
-               o->granularity.weights == QC_GRANULARITY_CHANNEL ? "channel" : "tensor");
-    printf(", \"batch\": %lld, \"threads\": %d, \"runs\": %lld, \"warmup_runs\": %d,"
-           " \"percentiles\": \"nearest-rank\",\n", (long long)o->batch, o->common.threads, (long long)o->runs,
-           WARMUP_RUNS);
-    print_timing_json("fp32", f);
-    print_timing_json("int8", q);
-    printf(" \"speedup\": {\"latency\": %.4g, \"latency_thread_cpu\": %.4g, \"throughput\": %.4g}}\n",
-           f->wall.median / q->wall.median, f->cpu.median / q->cpu.median, q->throughput / f->throughput);
-}
-
 int cmd_bench(int argc, char **argv)
 {
     bench_options o = {.scheme = QC_SCHEME_GEMMLOWP, .granularity = {QC_GRANULARITY_CHANNEL, QC_GRANULARITY_TENSOR},
@@ -165,8 +129,10 @@ int cmd_bench(int argc, char **argv)
         status = qc_bench_time(q, &bo, in.rank, in.dims, in.per_sample, &t, &err);
     if (cli_status(status, &err) == QC_OK) {
         const char *int8 = o.int8_path ? o.int8_path : "(quantized here)";
+        qc_bench_doc doc = {.model = model, .int8_model = o.int8_path, .scheme = o.scheme,
+                            .weights = o.granularity.weights, .o = &bo};
         if (o.common.json)
-            print_json(model, int8, &o, &f, &t);
+            qc_bench_json_write(stdout, &doc, &f, &t);
         else
             print_table(model, int8, &o, &f, &t);
     }

@@ -240,9 +240,6 @@ void cli_table_print(cli_table *t, int width);
  * it does not say); else $COLUMNS when set; else no limit: a pipe or a file gets every column. */
 int cli_table_width(bool wide);
 
-/* Prints the printf-style fmt, then s as a JSON string (escaped; null when s is NULL). */
-void cli_json_field(const char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* ---- gathering statistics (cli/stats.c), shared by stats and quantize ------------------- */
 
 typedef struct {
@@ -262,19 +259,11 @@ typedef struct {
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds);
 
-/* --adequacy's settings (cli/stats.c): the range and scale whose spread is estimated. */
+/* --adequacy and its settings (cli/stats.c) */
 typedef struct {
     bool on;
-    float tolerance_pct;  /* --adequacy-tolerance PCT (default 5) */
-    qc_range_method method;
-    qc_scheme scheme;
-    int bits, resamples;
+    qc_adequacy_settings s;
 } cli_adequacy_flags;
-#define CLI_ADEQUACY_DEFAULT {.tolerance_pct = 5.0f, .method = QC_RANGE_MINMAX, .scheme = QC_SCHEME_GEMMLOWP, \
-                              .bits = 8, .resamples = 200}
-/* The bootstrap of qc_adequacy_run with these settings (n_std of params); prints what goes wrong
- * and returns the exit status. */
-int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequacy_flags *f,
-                     const qc_range_params *params, qc_adequacy *out);
+#define CLI_ADEQUACY_DEFAULT {.s = QC_ADEQUACY_DEFAULT}
 
 #endif

@@ -1,5 +1,5 @@
 /* common.c — what every subcommand shares: messages, option values, preprocessing flags,
- * the progress bar and JSON strings. */
+ * and the progress bar. */
 #include <errno.h>
 #include <stddef.h>
 #include <math.h>
@@ -470,16 +470,4 @@ void cli_progress_end(cli_progress *p)
 {
     if (p->on)
         fprintf(stderr, "\r%*s\r", 80, "");
-}
-
-void cli_json_field(const char *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    if (s)
-        qc_json_put_string(stdout, s);
-    else
-        fputs("null", stdout);
 }

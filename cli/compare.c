@@ -17,8 +17,6 @@
 
 #define MAX_MODELS 16
 #define MAX_VARIANTS QC_COMPARE_MAX_VARIANTS
-#define COMPARE_FORMAT "qcal-compare"
-#define COMPARE_VERSION 2 /* 2: a signed "delta" (a fraction) for version 1's "drop" */
 
 typedef qc_compare_spec variant_spec;
 
@@ -104,7 +102,7 @@ static int model_setup(const char *path, const char *calib, const compare_option
         return status;
     /* the page's adequacy section: the first variant's scale, stats --adequacy's defaults
      * otherwise; CALIB of one group has nothing to resample, and the page says nothing */
-    cli_adequacy_flags f = CLI_ADEQUACY_DEFAULT;
+    qc_adequacy_settings f = QC_ADEQUACY_DEFAULT;
     f.method = o->v[0].method;
     f.scheme = o->v[0].scheme;
     f.bits = o->v[0].bits;
@@ -115,7 +113,7 @@ static int model_setup(const char *path, const char *calib, const compare_option
         m->groups = NULL;
         return QC_OK;
     }
-    return cli_adequacy_run(m->stats, m->groups, &f, &params, &m->adequacy);
+    return cli_status(qc_adequacy_judge(m->stats, m->groups, &f, &params, &m->adequacy, &err), &err);
 }
 
 /* The ranges of each variant of method auto, chosen on CALIB's images the statistics were
@@ -159,11 +157,6 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
 }
 
 /* ---- results ----------------------------------------------------------------------------------- */
-
-static const char *role_name(qc_role r)
-{
-    return r == QC_ROLE_INPUT ? "input" : r == QC_ROLE_WEIGHT ? "weight" : "activation";
-}
 
 /* The score of --sensitivity, in % (top-1 with labels, else agreement with FP32). */
 static double sens_value(const model_result *m, const qc_aa_score *sc)
@@ -210,9 +203,9 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
             cli_table_cell(&tab, "%s", o->v[k].name);
             cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * qc_compare_top1(m, k));
             /* + 0.0: no "-0.00" */
-            cli_table_cell(&tab, m->labelled ? "%+.2f" : "-", 100.0 * (qc_compare_top1(m, k) - qc_compare_fp32_top1(m)) + 0.0);
+            cli_table_cell(&tab, m->labelled ? "%+.2f" : "-", 100.0 * qc_compare_delta(m, k) + 0.0);
             cli_table_cell(&tab, "%.2f%%", 100.0 * qc_compare_agreement(m, k));
-            cli_table_cell(&tab, "%.2e", m->n ? v->kl_sum / (double)m->n : 0.0);
+            cli_table_cell(&tab, "%.2e", qc_compare_kl(m, k));
             cli_table_cell(&tab, "%.2fx", v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0);
             const char *node = which >= 0 ? qc_compare_node_of(m, k, m->stats->tensors[which].name) : NULL;
             if (which >= 0)
@@ -231,134 +224,6 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
     for (int mi = 0; mi < n_models && o->sensitivity; mi++)
         for (int k = 0; k < o->n; k++)
             print_sensitivity(&ms[mi], k, o);
-}
-
-/* The text before, then x as a JSON number; null for what JSON cannot write (±inf, NaN). */
-static void json_num(const char *before, double x)
-{
-    fputs(before, stdout);
-    if (isfinite(x))
-        printf("%.10g", x);
-    else
-        printf("null");
-}
-
-/* The "layers" of variant k of m: every tensor measured. */
-static void print_layers_json(const model_result *m, int k)
-{
-    bool first = true;
-    for (int i = 0; i < m->stats->n_tensors; i++) {
-        const qc_layer_error *l = &m->ev[k].layers[i];
-        if (l->acc.samples == 0 && !l->has_codes)
-            continue;
-        qc_error_metrics e;
-        qc_error_acc_finish(&l->acc, &e);
-        cli_json_field(m->stats->tensors[i].name, "%s\n      {\"tensor\": ", first ? "" : ",");
-        first = false;
-        cli_json_field(qc_compare_node_of(m, k, m->stats->tensors[i].name), ", \"node\": ");
-        printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
-               role_name(m->stats->tensors[i].role), (long long)e.count);
-        json_num("", l->acc.samples ? e.sqnr_db : NAN);
-        printf(", \"identical\": %s, \"cosine\": ",
-               l->acc.samples && isinf(e.sqnr_db) && e.sqnr_db > 0 ? "true" : "false");
-        json_num("", l->acc.samples ? e.cosine : NAN);
-        json_num(", \"max_abs_err\": ", l->acc.samples ? e.max_abs_err : NAN);
-        json_num(", \"clipped\": ", l->has_codes ? qc_code_hist_clipped(&l->codes) : NAN);
-        json_num(", \"codes_used\": ", l->has_codes ? qc_code_hist_used(&l->codes) : NAN);
-        printf(", \"range\": ");
-        if (l->has_range) {
-            json_num("[", l->lo);
-            json_num(", ", l->hi);
-            printf("]");
-        } else
-            printf("null");
-        printf("}");
-    }
-}
-
-/* "sensitivity": {"images", "quantized", "ranking": [{"node", "top1", "agreement", "kl"}]} */
-static void print_sensitivity_json(const model_result *m, int k)
-{
-    const qc_aa_result *r = &m->sens[k];
-    printf(",\n     \"sensitivity\": {\"images\": %lld, \"quantized\": ", (long long)r->subset);
-    for (int i = -1; i < r->n_ranked; i++) {
-        const qc_aa_score *sc = i < 0 ? &r->subset_quantized : &r->ranking[i].score;
-        if (i >= 0) {
-            printf("%s\n      {\"node\": ", i ? "," : ", \"ranking\": [");
-            qc_json_put_string(stdout, r->ranking[i].node);
-            printf(", ");
-        } else
-            printf("{");
-        /* fractions, as every rate of the JSON */
-        json_num("\"top1\": ", qc_aa_value(QC_AA_TOP1, sc) / 100);
-        json_num(", \"agreement\": ", qc_aa_value(QC_AA_AGREEMENT, sc) / 100);
-        json_num(", \"kl\": ", sc->images ? sc->kl / (double)sc->images : NAN);
-        printf("}");
-    }
-    printf("%s}", r->n_ranked ? "]" : ", \"ranking\": []");
-}
-
-static void print_json(const model_result *ms, int n_models, const compare_options *o,
-                       const char *calib, const char *val, const char *const *failures, int n_fail)
-{
-    cli_json_field(calib, "{\"format\": \"%s\", \"version\": %d, \"qcal\": \"%s\",\n \"calib\": ", COMPARE_FORMAT,
-                   COMPARE_VERSION, QCAL_VERSION);
-    cli_json_field(val, ", \"val\": ");
-    printf(", \"layer_images\": %lld, \"skipped\": {\"calib\": %lld, \"val\": %lld},\n \"variants\": [",
-           (long long)o->layer_images, (long long)(o->calib_skipped ? o->calib_skipped->count : 0),
-           (long long)o->val_skipped.count);
-    for (int k = 0; k < o->n; k++) {
-        cli_json_field(o->v[k].name, "%s\n  {\"name\": ", k ? "," : "");
-        printf(", \"scheme\": \"%s\", \"granularity\": \"%s\", \"method\": \"%s\", \"bits\": %d}",
-               qc_scheme_name(o->v[k].scheme),
-               qc_granularity_name(o->v[k].granularity),
-               qc_method_name(o->v[k].method), o->v[k].bits);
-    }
-    printf("],\n \"models\": [");
-    for (int mi = 0; mi < n_models; mi++) {
-        const model_result *m = &ms[mi];
-        cli_json_field(m->path, "%s\n  {\"model\": ", mi ? "," : "");
-        if (m->output)
-            cli_json_field(m->output, ", \"output\": ");
-        printf(", \"images\": %lld, \"labelled\": %lld, \"calib_images\": %lld,\n   \"fp32\": {\"correct\": %lld, \"top1\": ",
-               (long long)m->n, (long long)m->labelled, (long long)m->stats->images,
-               (long long)m->fp32_correct);
-        json_num("", qc_compare_fp32_top1(m));
-        printf("},\n   \"variants\": [");
-        for (int k = 0; k < o->n; k++) {
-            const variant_result *v = &m->var[k];
-            cli_json_field(o->v[k].name, "%s\n    {\"name\": ", k ? "," : "");
-            printf(", \"correct\": %lld, \"top1\": ", (long long)v->correct);
-            json_num("", qc_compare_top1(m, k));
-            json_num(", \"delta\": ", qc_compare_top1(m, k) - qc_compare_fp32_top1(m));
-            json_num(", \"agreement\": ", qc_compare_agreement(m, k));
-            json_num(", \"kl\": ", m->n ? v->kl_sum / (double)m->n : 0.0);
-            printf(", \"gated\": %s", qc_compare_gated(m, o->v, o->n, k, o->gates.gate) ? "true" : "false");
-            if (o->sensitivity)
-                print_sensitivity_json(m, k);
-            printf(",\n     \"layers\": [");
-            print_layers_json(m, k);
-            printf("]}");
-        }
-        printf("]}");
-    }
-    json_num("],\n \"gates\": {\"max_drop\": ", o->gates.max_drop);
-    json_num(", \"min_sqnr\": ", o->gates.min_sqnr);
-    cli_json_field(o->gates.gate, ", \"gate\": ");
-    printf(", \"passed\": %s, \"failures\": [", n_fail ? "false" : "true");
-    for (int i = 0; i < n_fail; i++)
-        cli_json_field(failures[i], "%s", i ? ", " : "");
-    printf("]}}\n");
-}
-
-static int write_html(const model_result *ms, int n_models, const compare_options *o, const char *calib,
-                      const char *val, const char *const *failures, int n_fail)
-{
-    qc_error err;
-    qc_compare_page page = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
-                            .v = o->v, .n = o->n, .gates = &o->gates, .layer_images = o->layer_images,
-                            .sensitivity = o->sensitivity, .failures = failures, .n_failures = n_fail};
-    return cli_status(qc_compare_html_write(ms, n_models, &page, o->html, &err), &err);
 }
 
 /* ---- the command -------------------------------------------------------------------------------- */
@@ -509,7 +374,6 @@ int cmd_compare(int argc, char **argv)
         o.calib_skipped = mi == 0 ? &calib_skipped : &again;
         status = run_model(pos[mi], calib, &set, &o, &ms[mi]);
     }
-    o.calib_skipped = &calib_skipped;
 
     char (*failures)[256] = NULL;
     const char *fail_ptrs[MAX_MODELS * MAX_VARIANTS * 2];
@@ -520,16 +384,21 @@ int cmd_compare(int argc, char **argv)
         n_fail = qc_compare_gate_failures(&ms[mi], o.v, o.n, &o.gates, failures, n_fail);
     for (int i = 0; i < n_fail; i++)
         fail_ptrs[i] = failures[i];
+    qc_compare_page page = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
+                            .v = o.v, .n = o.n, .gates = &o.gates, .layer_images = o.layer_images,
+                            .sensitivity = o.sensitivity, .failures = fail_ptrs, .n_failures = n_fail,
+                            .calib_skipped = calib_skipped.count, .val_skipped = o.val_skipped.count};
     if (status == QC_OK) {
         if (o.common.json)
-            print_json(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
+            qc_compare_json_write(stdout, ms, n_models, &page);
         else
             print_table(ms, n_models, &o);
         if (o.select.skip_bad && !o.common.json)
             printf("unreadable images skipped (--skip-bad): %lld of CALIB, %lld of VAL\n",
                    (long long)calib_skipped.count, (long long)o.val_skipped.count);
+        qc_error err;
         if (o.html)
-            status = write_html(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
+            status = cli_status(qc_compare_html_write(ms, n_models, &page, o.html, &err), &err);
     }
     if (status == QC_OK && n_fail) {
         for (int i = 0; i < n_fail; i++)

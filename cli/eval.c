@@ -11,13 +11,7 @@
 
 #define MAX_MODELS 16
 
-typedef struct {
-    const char *path;
-    char output[256];   /* the scored output's name when it is a choice (cli_scored_output), or "" */
-    qc_topk_counts counts;
-    int64_t skipped;
-    double seconds;
-} eval_result;
+typedef qc_eval_summary eval_result;
 
 typedef struct {
     const char *labels, *predictions;
@@ -125,47 +119,6 @@ end:
     return status;
 }
 
-static void print_fraction_json(const char *key, int64_t count, int64_t total)
-{
-    if (total)
-        printf(", \"%s\": %.6f", key, (double)count / (double)total);
-    else
-        printf(", \"%s\": null", key);
-}
-
-static void print_result_json(const eval_result *r, const eval_options *o)
-{
-    cli_json_field(r->path, "{\"model\": ");
-    if (r->output[0])
-        cli_json_field(r->output, ", \"output\": ");
-    printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->counts.images,
-           (long long)r->skipped, (long long)r->counts.labelled);
-    if (r->counts.labelled)
-        printf(", \"top1_correct\": %lld, \"top5_correct\": %lld", (long long)r->counts.top1, (long long)r->counts.top5);
-    else
-        printf(", \"top1_correct\": null, \"top5_correct\": null");
-    print_fraction_json("top1", r->counts.top1, r->counts.labelled);
-    print_fraction_json("top5", r->counts.top5, r->counts.labelled);
-    printf(", \"images_per_s\": %.1f, \"threads\": %d, \"batch\": %lld}",
-           r->seconds > 0 ? (double)r->counts.images / r->seconds : 0.0, o->common.threads, (long long)o->select.batch);
-}
-
-/* One model: its object; several: {"models": [...]}. */
-static void print_json(const eval_result *r, int n, const eval_options *o)
-{
-    if (n == 1) {
-        print_result_json(&r[0], o);
-    } else {
-        printf("{\"models\": [");
-        for (int m = 0; m < n; m++) {
-            printf(m ? ", " : "");
-            print_result_json(&r[m], o);
-        }
-        printf("]}");
-    }
-    printf("\n");
-}
-
 static void print_table(const eval_result *r, int n, int width)
 {
     static const cli_column cols[] = {{"model", true, 0, true}, {"images", false, 0, false},
@@ -180,7 +133,7 @@ static void print_table(const eval_result *r, int n, int width)
         cli_table_cell(&tab, "%lld", (long long)c->images);
         cli_table_cell(&tab, c->labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)c->top1 / labelled, (long long)c->top1);
         cli_table_cell(&tab, c->labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)c->top5 / labelled, (long long)c->top5);
-        cli_table_cell(&tab, "%.1f", r[i].seconds > 0 ? (double)c->images / r[i].seconds : 0.0);
+        cli_table_cell(&tab, "%.1f", qc_eval_images_per_s(&r[i]));
     }
     cli_table_print(&tab, width);
     for (int i = 0; i < n; i++)
@@ -235,7 +188,7 @@ int cmd_eval(int argc, char **argv)
     if (status != QC_OK)
         return status;
     if (o.common.json)
-        print_json(results, n_models, &o);
+        qc_eval_json_write(stdout, results, n_models, o.common.threads, o.select.batch);
     else
         print_table(results, n_models, cli_table_width(o.common.wide));
     return QC_OK;

@@ -64,9 +64,7 @@ int cmd_merge(int argc, char **argv)
         status = cli_status(qc_stats_save(all, out, &err), &err);
     if (status == QC_OK) {
         if (o.common.json) {
-            cli_json_field(out, "{\"output\": ");
-            printf(", \"inputs\": %d, \"images\": %lld, \"complete\": %s}\n", n_in, (long long)all->images,
-                   all->shard_count ? "false" : "true");
+            qc_merge_json_write(stdout, out, n_in, all);
         } else {
             printf("merged %d file%s into %s: %lld images", n_in, n_in == 1 ? "" : "s", out,
                    (long long)all->images);

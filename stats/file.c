@@ -11,7 +11,7 @@
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-static const char *role_name(qc_role r)
+const char *qc_role_name(qc_role r)
 {
     return r == QC_ROLE_INPUT ? "input" : r == QC_ROLE_WEIGHT ? "weight" : "activation";
 }
@@ -70,7 +70,7 @@ static void put_tensor(FILE *f, const qc_tensor_stats *t)
 {
     fputs("    {\"name\": ", f);
     qc_json_put_string(f, t->name);
-    fprintf(f, ", \"role\": \"%s\", \"shape\": [", role_name(t->role));
+    fprintf(f, ", \"role\": \"%s\", \"shape\": [", qc_role_name(t->role));
     for (int d = 0; d < t->rank; d++)
         fprintf(f, "%s%" PRId64, d ? ", " : "", t->dims[d]);
     fprintf(f, "], \"axis\": %d, \"channels\": %d,\n", t->axis, t->channels);

@@ -343,3 +343,26 @@ int qc_range_methods_drop_histograms(bool methods[QC_RANGE_COUNT])
         }
     return dropped;
 }
+
+bool qc_range_methods_parse(const char *list, bool methods[QC_RANGE_COUNT])
+{
+    char buf[256];
+    if (strlen(list) >= sizeof buf)
+        return false;
+    snprintf(buf, sizeof buf, "%s", list);
+    memset(methods, 0, QC_RANGE_COUNT * sizeof *methods);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "all")) {
+            for (int m = 0; m < QC_RANGE_COUNT; m++)
+                methods[m] = true;
+        } else {
+            int m = qc_range_method_parse(tok);
+            if (m < 0)
+                return false;
+            methods[m] = true;
+        }
+        n++;
+    }
+    return n > 0;
+}

@@ -453,5 +453,11 @@ int64_t qc_gather_count(const qc_gather_options *o, int64_t n_images);
  * histograms; and, for statistics without them, those cleared (how many were). */
 bool qc_range_methods_use_histograms(const bool methods[QC_RANGE_COUNT]);
 int qc_range_methods_drop_histograms(bool methods[QC_RANGE_COUNT]);
+/* A comma-separated list of method names, or "all", into methods; false when a name is
+ * unknown or the list is empty or longer than 255 characters. */
+bool qc_range_methods_parse(const char *list, bool methods[QC_RANGE_COUNT]);
+
+/* "input", "activation" or "weight": a role as the files and reports name it (file.c). */
+const char *qc_role_name(qc_role r);
 
 #endif
