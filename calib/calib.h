@@ -996,6 +996,13 @@ typedef struct {
 } qc_bench_input;
 qc_status qc_bench_input_of(const qc_graph *fp32, const char *fp32_path, const qc_graph *int8, const char *int8_path,
                             qc_bench_input *in, qc_error *err);
+/* bench's measurement: the input fp32 and its INT8 version take (qc_bench_input_of) sets
+ * o->one and, for a fixed batch, o->batch; int8 is the file given or, when NULL, fp32
+ * quantized here by qo (qc_bench_quantize_random) into *made, which the caller destroys;
+ * then each is timed with o. */
+qc_status qc_bench_pair(const qc_graph *fp32, const char *fp32_path, const qc_graph *int8, const char *int8_path,
+                        const qc_quantize_options *qo, qc_bench_options *o, qc_graph **made, qc_bench_timing *t_fp32,
+                        qc_bench_timing *t_int8, qc_error *err);
 
 /* ---- the HTML report of qcal compare (report.c, report-html.c) ------------------------ */
 
@@ -1219,6 +1226,20 @@ typedef struct {
     double seconds;
 } qc_eval_summary;
 double qc_eval_images_per_s(const qc_eval_summary *r); /* 0 when not timed */
+/* eval's pass (evaluate-topk.c): g, whose image input is in, over the images of set decoded
+ * by pp; each image's scores counted into s->counts against its label and, when predictions
+ * is set (begun), written as its line (with the scores when scores is set). An unreadable
+ * image, with keep_unreadable, is counted in s->skipped and told to on_skip. */
+typedef struct {
+    qc_gather_options run;  /* limit, batch, threads, progress */
+    bool keep_unreadable;
+    qc_skip_fn on_skip;     /* may be NULL */
+    void *skip_ctx;
+    qc_file *predictions;   /* NULL: none */
+    bool scores;
+} qc_eval_topk_options;
+qc_status qc_eval_topk(const qc_graph *g, const qc_image_input *in, const qc_image_set *set, const qc_preprocess *pp,
+                       const qc_eval_topk_options *o, qc_eval_summary *s, qc_error *err);
 /* eval --json: one model's object, or {"models": [...]} for several. */
 void qc_eval_json_write(FILE *f, const qc_eval_summary *r, int n, int threads, int64_t batch);
 
@@ -1240,5 +1261,13 @@ const char *qc_report_node_shape(const qc_graph *g, int i, bool prepared, char *
 void qc_inspect_json_write(FILE *f, const qc_graph *g, const char *path, bool prepared);
 /* merge --json: the file written, how many were merged, and whether all shards are in. */
 void qc_merge_json_write(FILE *f, const char *output, int inputs, const qc_stats *all);
+
+/* The page's adequacy section of m (report.c): CALIB's bootstrap (m->groups) judged on the
+ * scale of variant v, stats --adequacy's defaults otherwise; with a single group there is
+ * nothing to resample: the groups are freed and m->adequacy stays empty. */
+qc_status qc_compare_adequacy(qc_compare_model *m, const qc_compare_spec *v, qc_error *err);
+/* The lowest and highest scale and zero point of t's channels (report.c): quantize's table. */
+void qc_quantized_spread(const qc_quantized_tensor *t, float *scale_lo, float *scale_hi, int32_t *zero_lo,
+                         int32_t *zero_hi);
 
 #endif

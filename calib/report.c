@@ -197,3 +197,33 @@ qc_status qc_compare_html_write(const qc_compare_model *ms, int n_models, const 
     free(results);
     return status;
 }
+
+qc_status qc_compare_adequacy(qc_compare_model *m, const qc_compare_spec *v, qc_error *err)
+{
+    /* CALIB of one group has nothing to resample, and the page says nothing */
+    if (m->stats->images <= QC_STATS_GROUP) {
+        qc_group_table_destroy(m->groups);
+        m->groups = NULL;
+        return QC_OK;
+    }
+    qc_adequacy_settings a = QC_ADEQUACY_DEFAULT;
+    a.method = v->method;
+    a.scheme = v->scheme;
+    a.bits = v->bits;
+    qc_range_params params;
+    qc_range_params_default(&params);
+    return qc_adequacy_judge(m->stats, m->groups, &a, &params, &m->adequacy, err);
+}
+
+void qc_quantized_spread(const qc_quantized_tensor *t, float *scale_lo, float *scale_hi, int32_t *zero_lo,
+                         int32_t *zero_hi)
+{
+    *scale_lo = *scale_hi = t->params[0].scale;
+    *zero_lo = *zero_hi = t->params[0].zero_point;
+    for (int c = 1; c < t->n_channels; c++) {
+        *scale_lo = fminf(*scale_lo, t->params[c].scale);
+        *scale_hi = fmaxf(*scale_hi, t->params[c].scale);
+        *zero_lo = t->params[c].zero_point < *zero_lo ? t->params[c].zero_point : *zero_lo;
+        *zero_hi = t->params[c].zero_point > *zero_hi ? t->params[c].zero_point : *zero_hi;
+    }
+}

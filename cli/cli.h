@@ -136,6 +136,10 @@ extern const cli_option cli_select_rows[], cli_batch_rows[];
 #define CLI_SELECT_DEFAULT {.limit = INT64_MAX, .batch = 32}
 /* cli_select_check refuses --seed without --sample (usage error, printed). */
 int cli_select_check(const cli_image_select *s, const cli_command *cmd);
+/* The same, and, for a command that reads --stats FILE or IMAGES: --allow-partial only with
+ * the file, --sample and --skip-bad only with IMAGES. */
+int cli_check_stats_file(const cli_command *cmd, const char *stats_file, bool allow_partial,
+                         const cli_image_select *s);
 /* The range-method parameters --n N and --percentile P, over a qc_range_params. */
 extern const cli_option cli_range_rows[];
 /* --granularity tensor|channel|compensated, the one word for it on every command (compare's

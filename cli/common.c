@@ -274,6 +274,17 @@ int cli_select_check(const cli_image_select *s, const cli_command *cmd)
     return QC_OK;
 }
 
+int cli_check_stats_file(const cli_command *cmd, const char *stats_file, bool allow_partial,
+                         const cli_image_select *s)
+{
+    if (allow_partial && !stats_file)
+        return cli_usage_error(cmd, "--allow-partial goes with --stats FILE");
+    int status = cli_select_check(s, cmd);
+    if (status == QC_OK && stats_file && (s->sample || s->skip_bad))
+        status = cli_usage_error(cmd, "--sample and --skip-bad need IMAGES, not --stats");
+    return status;
+}
+
 int cli_open_images(qc_image_set *set, const char *root, const char *labels_file,
                     const cli_image_select *s)
 {

@@ -100,20 +100,8 @@ static int model_setup(const char *path, const char *calib, const compare_option
     status = cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
     if (status != QC_OK || !m->groups)
         return status;
-    /* the page's adequacy section: the first variant's scale, stats --adequacy's defaults
-     * otherwise; CALIB of one group has nothing to resample, and the page says nothing */
-    qc_adequacy_settings f = QC_ADEQUACY_DEFAULT;
-    f.method = o->v[0].method;
-    f.scheme = o->v[0].scheme;
-    f.bits = o->v[0].bits;
-    qc_range_params params;
-    qc_range_params_default(&params);
-    if (m->stats->images <= QC_STATS_GROUP) {
-        qc_group_table_destroy(m->groups);
-        m->groups = NULL;
-        return QC_OK;
-    }
-    return cli_status(qc_adequacy_judge(m->stats, m->groups, &f, &params, &m->adequacy, &err), &err);
+    /* the page's adequacy section, on the first variant's scale */
+    return cli_status(qc_compare_adequacy(m, &o->v[0], &err), &err);
 }
 
 /* The ranges of each variant of method auto, chosen on CALIB's images the statistics were

@@ -48,32 +48,6 @@ static const cli_command command = {
     "output than the first.",
     rows, MAX_MODELS + 1, "eval takes at most 16 models"};
 
-typedef struct {
-    const qc_image_set *set;
-    const eval_options *o;
-    int classes;
-    qc_file *pred;
-    eval_result *res;
-} eval_sink_ctx;
-
-/* One image's scores, in image order: counted, and written to the predictions file. */
-static qc_status eval_sink(void *ctx, const qc_eval_result *r, qc_error *err)
-{
-    eval_sink_ctx *c = ctx;
-    const qc_image_item *img = &c->set->items[r->index];
-    if (r->status != QC_OK) { /* unreadable, with --skip-bad */
-        c->res->skipped++;
-        if (!c->o->common.quiet)
-            cli_warning("skipping: %s", r->err->msg);
-        return QC_OK;
-    }
-    int top1 = qc_topk_count(&c->res->counts, r->logits, c->classes, img->label);
-    if (c->pred->f)
-        return qc_prediction_put(c->pred, img->rel, top1, img->label, c->o->scores ? r->logits : NULL, c->classes,
-                                 err);
-    return QC_OK;
-}
-
 static int eval_model(const char *path, const qc_image_set *set, const eval_options *o,
                       eval_result *res)
 {
@@ -98,14 +72,13 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     cli_progress progress;
     cli_progress_start(&progress, "eval", path, qc_pass_count(&(qc_pass_inputs){.set = set}, o->select.limit),
                        o->common.quiet);
-    eval_sink_ctx sc = {.set = set, .o = o, .classes = in.classes, .pred = &pred, .res = res};
-    qc_pass_inputs inputs = {.set = set, .pp = &pp};
-    qc_eval_options eo = {.run = {.limit = o->select.limit, .batch = o->select.batch, .threads = o->common.threads,
-                                  .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .keep_unreadable = o->select.skip_bad, .sink = eval_sink, .sink_ctx = &sc,
-                          .output = in.output};
+    cli_skipped skipped = {.quiet = o->common.quiet};
+    qc_eval_topk_options eo = {.run = {.limit = o->select.limit, .batch = o->select.batch, .threads = o->common.threads,
+                                       .progress = cli_progress_draw, .progress_ctx = &progress},
+                               .keep_unreadable = o->select.skip_bad, .on_skip = cli_report_skip,
+                               .skip_ctx = &skipped, .predictions = pred.f ? &pred : NULL, .scores = o->scores};
     double start = cli_now();
-    status = qc_eval_logits(g, &inputs, in.classes, &eo, &err);
+    status = qc_eval_topk(g, &in, set, &pp, &eo, res, &err);
     res->seconds = cli_now() - start;
     cli_progress_end(&progress);
     if (status == QC_OK && pred.f)

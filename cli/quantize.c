@@ -195,14 +195,9 @@ static void print_table(const quantize_options *o, const qc_quantize_report *r, 
     cli_table_init(&tab, cols, method_auto ? 7 : 6);
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
-        float smin = t->params[0].scale, smax = smin;
-        int32_t zmin = t->params[0].zero_point, zmax = zmin;
-        for (int c = 1; c < t->n_channels; c++) {
-            smin = fminf(smin, t->params[c].scale);
-            smax = fmaxf(smax, t->params[c].scale);
-            zmin = t->params[c].zero_point < zmin ? t->params[c].zero_point : zmin;
-            zmax = t->params[c].zero_point > zmax ? t->params[c].zero_point : zmax;
-        }
+        float smin, smax;
+        int32_t zmin, zmax;
+        qc_quantized_spread(t, &smin, &smax, &zmin, &zmax);
         cli_table_cell(&tab, "%s", t->tensor);
         cli_table_cell(&tab, "%s", t->role);
         cli_table_cell(&tab, "%.5g..%.5g", (double)t->min, (double)t->max);
@@ -426,13 +421,9 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     if (o->q.bias_correction == QC_BIAS_EMPIRICAL && o->aa_val)
         return cli_usage_error(&command, "--bias-correction empirical does not go with --max-drop or --min-agreement "
                                "(its measurement is of one set of quantized layers); use analytic");
-    if (o->allow_partial && !o->stats_file)
-        return cli_usage_error(&command, "--allow-partial goes with --stats FILE");
-    int status = cli_select_check(&o->select, &command);
+    int status = cli_check_stats_file(&command, o->stats_file, o->allow_partial, &o->select);
     if (status != QC_OK)
         return status;
-    if (o->stats_file && (o->select.sample || o->select.skip_bad))
-        return cli_usage_error(&command, "--sample and --skip-bad need IMAGES, not --stats");
     o->skipped.quiet = o->common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};

@@ -107,16 +107,6 @@ static const char *base_name(const char *path)
 
 /* ---- the summary -------------------------------------------------------------------------- */
 
-static void shape_text(const qc_tensor_stats *t, char *buf, size_t size)
-{
-    size_t n = 0;
-    buf[0] = 0;
-    for (int d = 0; d < t->rank && n < size; d++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? "x" : "", (long long)t->dims[d]);
-    if (t->rank == 0)
-        snprintf(buf, size, "scalar");
-}
-
 static void print_summary_table(const qc_stats *s, const stats_options *o)
 {
     /* left out first when the terminal is narrow: the channel range, then the shape, then
@@ -135,10 +125,9 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
     for (int i = 0; i < s->n_tensors; i++) {
         const qc_tensor_stats *t = &s->tensors[i];
         char shape[64];
-        shape_text(t, shape, sizeof shape);
         cli_table_cell(&tab, "%s", t->name);
         cli_table_cell(&tab, "%s", qc_role_name(t->role));
-        cli_table_cell(&tab, "%s", shape);
+        cli_table_cell(&tab, "%s", qc_stats_shape_text(t, shape, sizeof shape));
         bool seen = t->samples && t->t.min <= t->t.max;
         cli_table_cell(&tab, seen ? "%.4g" : "-", (double)t->t.min);
         cli_table_cell(&tab, seen ? "%.4g" : "-", (double)t->t.max);
@@ -272,13 +261,9 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
         return QC_ERR_USAGE;
     if (o->stats_file && o->shard.n > 1)
         return cli_usage_error(&command, "--shard needs IMAGES, not --stats");
-    if (o->allow_partial && !o->stats_file)
-        return cli_usage_error(&command, "--allow-partial goes with --stats FILE");
-    int status = cli_select_check(&o->select, &command);
+    int status = cli_check_stats_file(&command, o->stats_file, o->allow_partial, &o->select);
     if (status != QC_OK)
         return status;
-    if (o->stats_file && (o->select.sample || o->select.skip_bad))
-        return cli_usage_error(&command, "--sample and --skip-bad need IMAGES, not --stats");
     if (o->select.skip_bad && o->shard.n > 1)
         return cli_usage_error(&command, "--skip-bad does not work with --shard: a shard cannot "
                                             "know which images the others left out");

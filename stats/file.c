@@ -740,3 +740,14 @@ qc_status qc_stats_load_checked(const char *path, const qc_graph *g, uint64_t ha
     }
     return st;
 }
+
+char *qc_stats_shape_text(const qc_tensor_stats *t, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int d = 0; d < t->rank && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? "x" : "", (long long)t->dims[d]);
+    if (t->rank == 0)
+        snprintf(buf, size, "scalar");
+    return buf;
+}

@@ -459,5 +459,7 @@ bool qc_range_methods_parse(const char *list, bool methods[QC_RANGE_COUNT]);
 
 /* "input", "activation" or "weight": a role as the files and reports name it (file.c). */
 const char *qc_role_name(qc_role r);
+/* t's shape as tables show it, "1x64x7x7" ("scalar" for rank 0), in buf (file.c). */
+char *qc_stats_shape_text(const qc_tensor_stats *t, char *buf, size_t size);
 
 #endif
