@@ -37,3 +37,10 @@ qc_status qc_adequacy_judge(const qc_stats *s, const qc_group_table *g, const qc
     ao.resamples = a->resamples;
     return qc_adequacy_of_activations(s, g, &ao, a->scheme, a->bits, out, err);
 }
+
+bool qc_adequacy_settings_are_default(const qc_adequacy_settings *a)
+{
+    const qc_adequacy_settings plain = QC_ADEQUACY_DEFAULT;
+    return a->tolerance_pct == plain.tolerance_pct && a->method == plain.method && a->scheme == plain.scheme &&
+           a->bits == plain.bits && a->resamples == plain.resamples;
+}

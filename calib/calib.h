@@ -170,6 +170,10 @@ bool qc_round_mode_parse(const char *name, qc_round_mode *out);
 /* "tensor", "channel", "compensated" */
 const char *qc_granularity_name(qc_granularity g);
 bool qc_granularity_parse(const char *name, qc_granularity *out);
+/* What one granularity word means for the weights (tensor, else channel) and for the
+ * activations (compensated, else tensor). */
+qc_granularity qc_granularity_weights(qc_granularity g);
+qc_granularity qc_granularity_activations(qc_granularity g);
 /* "half-even, half-away, …, away-from-zero": the names, for usage messages */
 #define QC_ROUND_MODE_LIST                                                                    \
     "half-even, half-away, toward-zero, up, down, half-toward-zero, half-up, half-down, "     \
@@ -562,6 +566,9 @@ typedef struct {
     size_t name_len;
     const char *file;
 } qc_input_binding;
+/* "NAME=FILE.npy" (text, which the binding points into) appended to list[0..*n); false when
+ * malformed, NAME is already bound or the list holds max. */
+bool qc_input_binding_add(qc_input_binding *list, int *n, int max, const char *text);
 /* Loads the ONNX model at path into *g: BatchNorm folded, and with fuse its QDQ patterns
  * fused into integer ops (a model to run as it is; not one to quantize or observe for
  * statistics), each of inputs bound (qc_npy_bind_input). hash, when not NULL, gets the
@@ -948,12 +955,18 @@ typedef struct {
     float min_sqnr; /* dB of the lowest activation SQNR; NaN: no gate */
 } qc_compare_gates;
 bool qc_compare_gated(const qc_compare_model *m, const qc_compare_spec *v, int n, int k, const char *gate);
+/* Whether gate is a variant's name, "all" or NULL (the default). */
+bool qc_compare_gate_known(const qc_compare_spec *v, int n, const char *gate);
 /* The lowest activation SQNR of variant k, and its tensor in *which (-1: none measured). */
 double qc_compare_min_sqnr(const qc_compare_model *m, int k, int *which);
 /* Each gate a gated variant of m's n fails, as a sentence appended to failures[n_fail]
  * (room for two per variant); the new count. */
 int qc_compare_gate_failures(const qc_compare_model *m, const qc_compare_spec *v, int n, const qc_compare_gates *g,
                              char (*failures)[256], int n_fail);
+/* The same for the models ms[0..n_models): the sentences in *out, *n_out of them (one block:
+ * free(*out)); false when out of memory. */
+bool qc_compare_failures(const qc_compare_model *ms, int n_models, const qc_compare_spec *v, int n,
+                         const qc_compare_gates *g, char ***out, int *n_out);
 
 /* ---- what qcal bench measures (bench.c) ------------------------------------------------ */
 
@@ -1141,6 +1154,7 @@ typedef struct {
 /* qc_adequacy_of_activations with these settings (n_std and percentile of params). */
 qc_status qc_adequacy_judge(const qc_stats *s, const qc_group_table *g, const qc_adequacy_settings *a,
                             const qc_range_params *params, qc_adequacy *out, qc_error *err);
+bool qc_adequacy_settings_are_default(const qc_adequacy_settings *a);
 /* The page of qcal compare's results (report.c): models ms[0..n_models) run over p->v with
  * qc_compare_run, judged by p->gates (p->failures: qc_compare_gate_failures), written
  * atomically to path by qc_report_html_write. */
@@ -1196,13 +1210,16 @@ typedef struct {
     const qc_quantize_options *q;
     bool method_auto;              /* --method auto (then no config: it has no per-tensor methods) */
     int64_t calibration_images, calibration_skipped;
-    bool runnable;                 /* qcal runs every op of the written model */
+    const qc_graph *written;       /* the model written: "runnable_by_qcal" when qcal runs its every op */
     const qc_bias_measurement *bias; /* empirical bias correction's, with its seconds */
     double bias_seconds;
     const qc_auto_result *auto_result; /* NULL or none chosen: no "auto" */
     const qc_aa_doc *aa;           /* NULL: no "accuracy_aware" */
 } qc_quantize_doc;
 void qc_quantize_json_write(FILE *f, const qc_quantize_report *r, const qc_quantize_doc *d);
+/* The candidate every tensor of --method auto started from, in buf; none when they started
+ * from their local choices. */
+const char *qc_auto_start_name(const qc_auto_result *a, const char *none, char *buf, size_t size);
 /* The name of the candidate --method auto chose for tensor, in buf; "" when none. */
 const char *qc_auto_method_of(const qc_auto_result *a, const char *tensor, char *buf, size_t size);
 
@@ -1269,5 +1286,13 @@ qc_status qc_compare_adequacy(qc_compare_model *m, const qc_compare_spec *v, qc_
 /* The lowest and highest scale and zero point of t's channels (report.c): quantize's table. */
 void qc_quantized_spread(const qc_quantized_tensor *t, float *scale_lo, float *scale_hi, int32_t *zero_lo,
                          int32_t *zero_hi);
+
+/* QC_ERR_INPUT when g (read from path) is already quantized, naming its first quantized op and
+ * what to do: the commands that quantize or gather statistics take FP32 models
+ * (model-load.c). */
+qc_status qc_check_not_quantized(const qc_graph *g, const char *path, const char *command, qc_error *err);
+/* The nodes accuracy-aware quantization returned to FP32 (r's steps) appended, copied, to the
+ * list items[0..*n) (quantize-images.c); false when out of memory. */
+bool qc_aa_exclude_steps(const qc_aa_result *r, char ***items, int *n);
 
 #endif

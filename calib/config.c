@@ -377,7 +377,7 @@ static qc_status read_global(const reader *r, const cJSON *it, qc_config *c)
     qc_status st;
     if (!strcmp(k, "granularity")) {
         st = get_named(r, "", it, "tensor, channel or compensated", &x, parse_gran);
-        o->weights = x == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
+        o->weights = qc_granularity_weights((qc_granularity)x);
         if (x == QC_GRANULARITY_COMPENSATED)
             o->activations = QC_GRANULARITY_COMPENSATED;
     } else if (!strcmp(k, "input_compensation")) {

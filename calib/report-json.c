@@ -148,12 +148,19 @@ static void put_auto_choice(FILE *f, const qc_auto_result *a, const char *tensor
     fprintf(f, "]}");
 }
 
+const char *qc_auto_start_name(const qc_auto_result *a, const char *none, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", none);
+    if (a->start >= 0)
+        qc_auto_candidate_name(&qc_auto_candidates()[a->start], buf, size);
+    return buf;
+}
+
 /* --method auto: its check at the network's output */
 static void put_auto_check(FILE *f, const qc_auto_result *r)
 {
-    char name[48] = "local";
-    if (r->start >= 0)
-        qc_auto_candidate_name(&qc_auto_candidates()[r->start], name, sizeof name);
+    char name[48];
+    qc_auto_start_name(r, "local", name, sizeof name);
     double images = (double)(r->images ? r->images : 1);
     fprintf(f, ",\n \"auto\": {\"images\": %lld, \"agree_local\": %lld, \"kl_local\": %.9g, \"start\": \"%s\", "
                "\"kept\": %d, \"agree\": %lld, \"kl\": %.9g}",
@@ -212,6 +219,14 @@ static void put_accuracy_aware(FILE *f, const qc_aa_doc *a)
     fprintf(f, "]}");
 }
 
+static bool runnable(const qc_graph *g)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!qc_op_supported(g->nodes[i].op_type, g->nodes[i].domain))
+            return false;
+    return true;
+}
+
 static void put_quantize_settings(FILE *f, const qc_quantize_doc *d)
 {
     const qc_quantize_options *q = d->q;
@@ -223,7 +238,7 @@ static void put_quantize_settings(FILE *f, const qc_quantize_doc *d)
             d->method_auto ? "auto" : qc_range_method_name(q->method), json_bool(q->weights == QC_GRANULARITY_CHANNEL),
             q->weight_bits, q->act_bits, json_bool(q->reduce_range), qc_round_mode_name(q->round),
             qc_round_mode_name(q->act_round), json_bool(q->activations == QC_GRANULARITY_COMPENSATED),
-            (long long)d->calibration_images, (long long)d->calibration_skipped, json_bool(d->runnable));
+            (long long)d->calibration_images, (long long)d->calibration_skipped, json_bool(runnable(d->written)));
     fprintf(f, "\"bias_correction\": \"%s\", ", qc_bias_mode_name(q->bias_correction));
     if (q->bias_correction == QC_BIAS_EMPIRICAL)
         fprintf(f, "\"bias_images\": %lld, \"bias_passes\": %d, \"bias_seconds\": %.3f, ",

@@ -139,11 +139,8 @@ qc_status qc_report_tensors_create(const qc_graph *fp32, const qc_stats *s, cons
 /* The page's variant k: compare's granularity split into the weights' and the activations'. */
 static qc_report_variant page_variant(const qc_compare_spec *v)
 {
-    return (qc_report_variant){v->name, v->scheme,
-                               v->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL,
-                               v->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED
-                                                                            : QC_GRANULARITY_TENSOR,
-                               v->method, v->bits};
+    return (qc_report_variant){v->name, v->scheme, qc_granularity_weights(v->granularity),
+                               qc_granularity_activations(v->granularity), v->method, v->bits};
 }
 
 /* Variant k of m as the page shows it. */

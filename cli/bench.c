@@ -101,7 +101,7 @@ int cmd_bench(int argc, char **argv)
     /* an INT8 file that records its source must come from MODEL: the speed-up of another
      * network of the same input size means nothing */
     if (status == QC_OK && o.int8_path)
-        status = cli_check_source(q, o.int8_path, hash, model);
+        status = cli_status(qc_check_source(q, o.int8_path, hash, model, &err), &err);
     if (status != QC_OK) {
         qc_graph_destroy(q);
         qc_graph_destroy(g);

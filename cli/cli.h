@@ -192,17 +192,13 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
  * command's "see --help"); each returns the exit status, what goes wrong printed. */
 typedef qc_input_file cli_file; /* io.h: its path (NULL: skipped) and what it is ("model", …) */
 int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n);
-int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
 int cli_check_positionals(const cli_command *cmd, const char *synopsis, const char *const *models, int n_models,
                           const char *const *folders, int n_folders);
-/* A quantized g (qc_graph_is_quantized) is refused by the commands that quantize or gather
- * statistics (exit 3, printed, naming the file, the first quantized op and what to do);
- * QC_OK otherwise. */
-int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command);
+/* cli_load_model (unfused), then a quantized model refused (exit 3, printed,
+ * qc_check_not_quantized): the commands that quantize or gather statistics. */
+int cli_load_fp32_model(const char *path, const char *command, qc_graph **g, uint64_t *hash);
 /* The channels of g's image input (qc_image_input_of), or 0. */
 int cli_model_channels(const qc_graph *g);
-/* calib.h's qc_check_source, printed. */
-int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet,
  * labelled with what runs and the file name of the model (model may be NULL). */

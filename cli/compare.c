@@ -16,12 +16,9 @@
 #include "cli.h"
 
 #define MAX_MODELS 16
-#define MAX_VARIANTS QC_COMPARE_MAX_VARIANTS
-
-typedef qc_compare_spec variant_spec;
 
 typedef struct {
-    variant_spec v[MAX_VARIANTS];
+    qc_compare_spec v[QC_COMPARE_MAX_VARIANTS];
     int n;
     qc_compare_lists lists;
     qc_compare_gates gates;   /* max_drop, min_sqnr NAN when not given */
@@ -36,9 +33,6 @@ typedef struct {
     cli_pp_flags pp;
     cli_common common;
 } compare_options;
-
-typedef qc_compare_result variant_result;
-typedef qc_compare_model model_result;
 
 /* ---- one model ------------------------------------------------------------------------------- */
 
@@ -67,16 +61,14 @@ static void bar_end(void *ctx)
 
 /* The model, its input, its preprocessing and its statistics over calib: once, per channel
  * and with histograms, so every variant and the page can use them. */
-static int model_setup(const char *path, const char *calib, const compare_options *o, model_result *m,
+static int model_setup(const char *path, const char *calib, const compare_options *o, qc_compare_model *m,
                        qc_preprocess *pp)
 {
     qc_error err;
     uint64_t hash = 0;
     qc_model_card card = {0};
     m->path = path;
-    int status = cli_load_model(path, false, &m->g, &hash);
-    if (status == QC_OK)
-        status = cli_refuse_quantized(m->g, path, "compare");
+    int status = cli_load_fp32_model(path, "compare", &m->g, &hash);
     if (status != QC_OK)
         return status;
     qc_image_input in = {0};
@@ -106,7 +98,7 @@ static int model_setup(const char *path, const char *calib, const compare_option
 
 /* The ranges of each variant of method auto, chosen on CALIB's images the statistics were
  * gathered on (as quantize --method auto does). */
-static int choose_auto_ranges(model_result *m, const char *calib, const compare_options *o,
+static int choose_auto_ranges(qc_compare_model *m, const char *calib, const compare_options *o,
                               const qc_compare_options *co, const qc_preprocess *pp)
 {
     bool any = false;
@@ -127,7 +119,7 @@ static int choose_auto_ranges(model_result *m, const char *calib, const compare_
 }
 
 static int run_model(const char *path, const char *calib, const qc_image_set *val,
-                     const compare_options *o, model_result *m)
+                     const compare_options *o, qc_compare_model *m)
 {
     qc_preprocess pp;
     int status = model_setup(path, calib, o, m, &pp);
@@ -147,14 +139,14 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
 /* ---- results ----------------------------------------------------------------------------------- */
 
 /* The score of --sensitivity, in % (top-1 with labels, else agreement with FP32). */
-static double sens_value(const model_result *m, const qc_aa_score *sc)
+static double sens_value(const qc_compare_model *m, const qc_aa_score *sc)
 {
     return qc_aa_value(m->labelled ? QC_AA_TOP1 : QC_AA_AGREEMENT, sc);
 }
 
 #define SENSITIVITY_ROWS 10 /* nodes per variant in the table; all of them in the JSON */
 
-static void print_sensitivity(const model_result *m, int k, const compare_options *o)
+static void print_sensitivity(const qc_compare_model *m, int k, const compare_options *o)
 {
     const qc_aa_result *r = &m->sens[k];
     const char *what = m->labelled ? "top-1" : "agreement";
@@ -167,7 +159,7 @@ static void print_sensitivity(const model_result *m, int k, const compare_option
         printf("        (%d more in --json)\n", r->n_ranked - SENSITIVITY_ROWS);
 }
 
-static void print_table(const model_result *ms, int n_models, const compare_options *o)
+static void print_table(const qc_compare_model *ms, int n_models, const compare_options *o)
 {
     static const cli_column cols[] = {{"model", true, 0, true},     {"variant", true, 0, false},
                                       {"top-1", false, 0, false},   {"delta", false, 0, false},
@@ -176,7 +168,7 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
     cli_table tab;
     cli_table_init(&tab, cols, 8);
     for (int mi = 0; mi < n_models; mi++) {
-        const model_result *m = &ms[mi];
+        const qc_compare_model *m = &ms[mi];
         const char *base = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
         cli_table_cell(&tab, "%s", base);
         cli_table_cell(&tab, "fp32");
@@ -184,7 +176,7 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
         for (int c = 3; c < 8; c++)
             cli_table_cell(&tab, "%s", "");
         for (int k = 0; k < o->n; k++) {
-            const variant_result *v = &m->var[k];
+            const qc_compare_result *v = &m->var[k];
             int which;
             double ms_db = qc_compare_min_sqnr(m, k, &which);
             cli_table_cell(&tab, "%s", "");
@@ -309,10 +301,7 @@ static bool parse_options(int argc, char **argv, compare_options *o, const char 
         *status = QC_ERR_USAGE;
     else
         *status = build_variants(o);
-    bool found = !o->gates.gate || !strcmp(o->gates.gate, "all");
-    for (int k = 0; k < o->n && !found; k++)
-        found = !strcmp(o->v[k].name, o->gates.gate);
-    if (*status == QC_OK && !found)
+    if (*status == QC_OK && !qc_compare_gate_known(o->v, o->n, o->gates.gate))
         *status = cli_usage_error(&command, "--gate: no variant is named '%s'", o->gates.gate);
     return *status == QC_OK;
 }
@@ -339,8 +328,9 @@ int cmd_compare(int argc, char **argv)
     compare_options o;
     const char *pos[MAX_MODELS + 2];
     int n_pos, status;
+    qc_error err;
     if (!parse_options(argc, argv, &o, pos, &n_pos, &status) ||
-        (o.html && (status = cli_check_output_paths(o.html, "--html", pos, n_pos)) != QC_OK)) {
+        (o.html && (status = cli_status(qc_check_output_paths(o.html, "--html", pos, n_pos, &err), &err)) != QC_OK)) {
         cli_list_free(&o.exclude);
         return status;
     }
@@ -350,7 +340,7 @@ int cmd_compare(int argc, char **argv)
         cli_warning("CALIB and VAL are the same folder '%s': every variant is measured on the images its "
                     "ranges were fitted to, which flatters it", val);
     qc_image_set set = {0};
-    model_result *ms = NULL;
+    qc_compare_model *ms = NULL;
     if ((status = open_val(val, &o, &set)) != QC_OK || !(ms = calloc((size_t)n_models, sizeof *ms))) {
         qc_image_set_free(&set);
         cli_list_free(&o.exclude);
@@ -363,18 +353,13 @@ int cmd_compare(int argc, char **argv)
         status = run_model(pos[mi], calib, &set, &o, &ms[mi]);
     }
 
-    char (*failures)[256] = NULL;
-    const char *fail_ptrs[MAX_MODELS * MAX_VARIANTS * 2];
+    char **failures = NULL;
     int n_fail = 0;
-    if (status == QC_OK && !(failures = calloc(MAX_MODELS * MAX_VARIANTS * 2, sizeof *failures)))
+    if (status == QC_OK && !qc_compare_failures(ms, n_models, o.v, o.n, &o.gates, &failures, &n_fail))
         status = cli_out_of_memory();
-    for (int mi = 0; mi < n_models && status == QC_OK; mi++)
-        n_fail = qc_compare_gate_failures(&ms[mi], o.v, o.n, &o.gates, failures, n_fail);
-    for (int i = 0; i < n_fail; i++)
-        fail_ptrs[i] = failures[i];
     qc_compare_page page = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
                             .v = o.v, .n = o.n, .gates = &o.gates, .layer_images = o.layer_images,
-                            .sensitivity = o.sensitivity, .failures = fail_ptrs, .n_failures = n_fail,
+                            .sensitivity = o.sensitivity, .failures = (const char *const *)failures, .n_failures = n_fail,
                             .calib_skipped = calib_skipped.count, .val_skipped = o.val_skipped.count};
     if (status == QC_OK) {
         if (o.common.json)
@@ -384,13 +369,12 @@ int cmd_compare(int argc, char **argv)
         if (o.select.skip_bad && !o.common.json)
             printf("unreadable images skipped (--skip-bad): %lld of CALIB, %lld of VAL\n",
                    (long long)calib_skipped.count, (long long)o.val_skipped.count);
-        qc_error err;
         if (o.html)
             status = cli_status(qc_compare_html_write(ms, n_models, &page, o.html, &err), &err);
     }
     if (status == QC_OK && n_fail) {
         for (int i = 0; i < n_fail; i++)
-            cli_error("%s", fail_ptrs[i]);
+            cli_error("%s", failures[i]);
         status = CLI_GATE_FAILED;
     }
     free(failures);

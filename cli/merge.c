@@ -52,14 +52,7 @@ int cmd_merge(int argc, char **argv)
 
     qc_error err;
     qc_stats *all = NULL;
-    status = cli_status(qc_stats_load(in[0], &all, &err), &err);
-    for (int k = 1; k < n_in && status == QC_OK; k++) {
-        qc_stats *s = NULL;
-        if ((status = cli_status(qc_stats_load(in[k], &s, &err), &err)) == QC_OK &&
-            (status = qc_stats_merge(all, s, &err)) != QC_OK)
-            cli_error("cannot merge '%s' with '%s': %s", in[k], in[0], err.msg);
-        qc_stats_destroy(s);
-    }
+    status = cli_status(qc_stats_merge_files(in, n_in, &all, &err), &err);
     if (status == QC_OK)
         status = cli_status(qc_stats_save(all, out, &err), &err);
     if (status == QC_OK) {

@@ -38,13 +38,6 @@ typedef struct {
     cli_common common;
 } quantize_options;
 
-/* What accuracy-aware quantization did (--max-drop, --min-agreement). */
-typedef struct {
-    qc_aa_result r;
-    int64_t images;
-    double seconds;
-} aa_outcome;
-
 #define METHOD_AUTO (-1)
 
 /* A range method, or auto (chosen per tensor) */
@@ -217,14 +210,12 @@ static void print_table(const quantize_options *o, const qc_quantize_report *r, 
     cli_table_print(&tab, width);
     printf("%d tensors quantized; wrote %s\n", r->n, out);
     if (method_auto) {
-        char name[48] = "its local choice";
-        if (o->auto_result.start >= 0)
-            qc_auto_candidate_name(&qc_auto_candidates()[o->auto_result.start], name, sizeof name);
         const qc_auto_result *a = &o->auto_result;
+        char name[48];
         printf("method auto on %lld images: agreement with FP32 %lld, KL of the logits %.3g with each tensor's local "
                "choice; %lld, %.3g from %s for all, %d local choices kept\n",
                (long long)a->images, (long long)a->agree_local, a->kl_local / (double)a->images, (long long)a->agree,
-               a->kl / (double)a->images, name, a->kept);
+               a->kl / (double)a->images, qc_auto_start_name(a, "its local choice", name, sizeof name), a->kept);
     }
 }
 
@@ -233,7 +224,7 @@ static void print_table(const quantize_options *o, const qc_quantize_report *r, 
 /* VAL decoded as the quantized model takes it (pp), then qc_accuracy_aware; the nodes it
  * returned to FP32 join o's exclusions. Prints what goes wrong; returns the exit status. */
 static int run_accuracy_aware(quantize_options *o, const char *model, const qc_graph *g, const qc_stats *s,
-                              const qc_preprocess *pp, aa_outcome *out)
+                              const qc_preprocess *pp, qc_aa_result *r, qc_aa_doc *out)
 {
     qc_error err;
     qc_image_set set = {0};
@@ -243,20 +234,14 @@ static int run_accuracy_aware(quantize_options *o, const char *model, const qc_g
     qc_aa_options ao = {.fp32 = g, .stats = s, .q = &o->q, .metric = o->aa_metric, .budget = o->aa_budget,
                         .sensitivity_images = o->aa_images, .max_layers = (int)o->aa_max_layers,
                         .threads = o->common.threads};
-    out->images = set.n_items;
+    *out = (qc_aa_doc){.r = r, .metric = o->aa_metric, .budget = o->aa_budget, .val = o->aa_val,
+                       .images = set.n_items};
     double start = cli_now();
-    status = cli_status(qc_accuracy_aware_images(&ao, model, &set, pp, &out->r, &err), &err);
+    status = cli_status(qc_accuracy_aware_images(&ao, model, &set, pp, r, &err), &err);
     out->seconds = cli_now() - start;
     qc_image_set_free(&set);
-    for (int i = 0; status == QC_OK && i < out->r.n_steps; i++) {
-        char **grown = realloc(o->exclude.items, (size_t)(o->exclude.n + 1) * sizeof *grown);
-        if (grown)
-            o->exclude.items = grown;
-        if (!grown || !(o->exclude.items[o->exclude.n++] = strdup(out->r.steps[i].node))) {
-            o->exclude.n -= grown != NULL;
-            status = cli_out_of_memory();
-        }
-    }
+    if (status == QC_OK && !qc_aa_exclude_steps(r, &o->exclude.items, &o->exclude.n))
+        status = cli_out_of_memory();
     o->q.exclude = (const char *const *)o->exclude.items;
     o->q.n_exclude = o->exclude.n;
     return status;
@@ -276,12 +261,12 @@ static void aa_print_score(const qc_aa_score *sc)
            sc->images ? sc->kl / (double)sc->images : 0.0);
 }
 
-static void aa_print_table(const quantize_options *o, const aa_outcome *a)
+static void aa_print_table(const qc_aa_doc *a)
 {
-    const qc_aa_result *r = &a->r;
-    printf("accuracy-aware: %s %s %g%s on %lld images of %s\n  fp32       ", aa_metric_name(o->aa_metric),
-           o->aa_metric == QC_AA_TOP1 ? "at most" : "at least", o->aa_budget,
-           o->aa_metric == QC_AA_TOP1 ? " points below FP32" : " %", (long long)a->images, o->aa_val);
+    const qc_aa_result *r = a->r;
+    printf("accuracy-aware: %s %s %g%s on %lld images of %s\n  fp32       ", aa_metric_name(a->metric),
+           a->metric == QC_AA_TOP1 ? "at most" : "at least", a->budget,
+           a->metric == QC_AA_TOP1 ? " points below FP32" : " %", (long long)a->images, a->val);
     aa_print_score(&r->fp32);
     printf("\n  quantized  ");
     aa_print_score(&r->quantized);
@@ -512,7 +497,8 @@ int cmd_quantize(int argc, char **argv)
 {
     quantize_options o = {.select = CLI_SELECT_DEFAULT, .max_drop = -1, .min_agreement = -1, .aa_images = 256,
                           .aa_max_layers = -1, .auto_images = QC_AUTO_IMAGES, .common = {.threads = 1}};
-    aa_outcome aa = {0};
+    qc_aa_result aa_result = {0};
+    qc_aa_doc aa = {0};
     qc_quantize_options_default(&o.q);
     int status = apply_config(argc, argv, &o);
     o.granularity = (cli_granularity){o.q.weights, o.q.activations};
@@ -530,8 +516,7 @@ int cmd_quantize(int argc, char **argv)
         goto end;
 
     uint64_t hash = 0;
-    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK ||
-        (status = cli_refuse_quantized(g, pos[0], "quantize")) != QC_OK)
+    if ((status = cli_load_fp32_model(pos[0], "quantize", &g, &hash)) != QC_OK)
         goto end;
     /* The preprocessing the statistics must have been gathered with, and that the quantized
      * model takes: MODEL's card (or the default), the flags laid over. */
@@ -541,7 +526,7 @@ int cmd_quantize(int argc, char **argv)
         goto end;
     if (o.method == METHOD_AUTO && (status = run_method_auto(&o, pos[0], pos[1], g, s, &pp)) != QC_OK)
         goto end;
-    if (o.aa_val && (status = run_accuracy_aware(&o, pos[0], g, s, &pp, &aa)) != QC_OK)
+    if (o.aa_val && (status = run_accuracy_aware(&o, pos[0], g, s, &pp, &aa_result, &aa)) != QC_OK)
         goto end;
     if (o.q.bias_correction == QC_BIAS_EMPIRICAL && (status = measure_bias(&o, pos[1], g, s, &pp)) != QC_OK)
         goto end;
@@ -556,24 +541,19 @@ int cmd_quantize(int argc, char **argv)
         status = qc_quantize_write(qg, &report, &o.q, &files, &copied, card_target, sizeof card_target, &err);
     if (cli_status(status, &err) != QC_OK)
         goto end;
-    bool runnable = true;
-    for (int i = 0; i < qg->n_nodes; i++)
-        runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);
-    qc_aa_doc aa_doc = {.r = &aa.r, .metric = o.aa_metric, .budget = o.aa_budget, .val = o.aa_val,
-                        .images = aa.images, .seconds = aa.seconds};
     qc_quantize_doc doc = {.model = pos[0], .output = o.out, .q = &o.q, .method_auto = o.method == METHOD_AUTO,
                            .calibration_images = s->images, .calibration_skipped = o.skipped.count,
-                           .runnable = runnable, .bias = &o.bias, .bias_seconds = o.bias_seconds,
-                           .auto_result = &o.auto_result, .aa = o.aa_val ? &aa_doc : NULL};
+                           .written = qg, .bias = &o.bias, .bias_seconds = o.bias_seconds,
+                           .auto_result = &o.auto_result, .aa = o.aa_val ? &aa : NULL};
     if (o.common.json)
         qc_quantize_json_write(stdout, &report, &doc);
     else
         print_table(&o, &report, o.out, cli_table_width(o.common.wide));
     if (o.aa_val && !o.common.json)
-        aa_print_table(&o, &aa);
-    if (o.aa_val && !aa.r.met) {
+        aa_print_table(&aa);
+    if (o.aa_val && !aa_result.met) {
         cli_error("the budget (%s %g) is missed with %d nodes returned to FP32; %s holds that model",
-                  o.aa_metric == QC_AA_TOP1 ? "--max-drop" : "--min-agreement", o.aa_budget, aa.r.n_steps, o.out);
+                  o.aa_metric == QC_AA_TOP1 ? "--max-drop" : "--min-agreement", o.aa_budget, aa_result.n_steps, o.out);
         status = CLI_GATE_FAILED;
     }
     if (o.select.skip_bad && !o.common.json)
@@ -589,7 +569,7 @@ end:
     qc_config_free(&o.config);
     qc_auto_result_free(&o.auto_result);
     qc_quantize_report_free(&report);
-    qc_aa_result_free(&aa.r);
+    qc_aa_result_free(&aa_result);
     qc_bias_measurement_free(&o.bias);
     qc_model_card_free(&card);
     qc_graph_destroy(qg);

@@ -230,17 +230,7 @@ end:
 static bool parse_shard(const char *v, void *shard)
 {
     stats_options *o = (stats_options *)((char *)shard - offsetof(stats_options, shard));
-    char *end;
-    long a = strtol(v, &end, 10);
-    if (end == v || *end != '/')
-        return false;
-    const char *rest = end + 1;
-    long b = strtol(rest, &end, 10);
-    if (end == rest || *end || b < 1 || b > (1 << 20) || a < 0 || a >= b)
-        return false;
-    o->shard.i = (int)a;
-    o->shard.n = (int)b;
-    return true;
+    return qc_shard_parse(v, &o->shard.i, &o->shard.n);
 }
 
 static bool parse_methods(const char *v, void *options)
@@ -267,13 +257,11 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
     if (o->select.skip_bad && o->shard.n > 1)
         return cli_usage_error(&command, "--skip-bad does not work with --shard: a shard cannot "
                                             "know which images the others left out");
-    const qc_adequacy_settings plain = QC_ADEQUACY_DEFAULT, *a = &o->adequacy.s;
-    if (!o->adequacy.on && (a->tolerance_pct != plain.tolerance_pct || a->method != plain.method ||
-                            a->scheme != plain.scheme || a->bits != plain.bits || a->resamples != plain.resamples))
+    if (!o->adequacy.on && !qc_adequacy_settings_are_default(&o->adequacy.s))
         return cli_usage_error(&command, "--adequacy-tolerance, -method, -scheme, -bits and -resamples go with --adequacy");
     if (o->adequacy.on && o->stats_file)
         return cli_usage_error(&command, "--adequacy needs IMAGES: the statistics file keeps no per-group summaries");
-    if (o->adequacy.on && !(a->tolerance_pct > 0))
+    if (o->adequacy.on && !(o->adequacy.s.tolerance_pct > 0))
         return cli_usage_error(&command, "--adequacy-tolerance takes a percentage above 0");
     o->skipped.quiet = o->common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
@@ -302,8 +290,7 @@ int cmd_stats(int argc, char **argv)
     qc_adequacy adequacy = {0};
     uint64_t hash = 0;
     double seconds = -1;
-    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK ||
-        (status = cli_refuse_quantized(g, pos[0], "stats")) != QC_OK)
+    if ((status = cli_load_fp32_model(pos[0], "stats", &g, &hash)) != QC_OK)
         goto end;
     if (o.stats_file) {
         /* the file must have been gathered with the preprocessing MODEL takes now */

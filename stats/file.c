@@ -751,3 +751,18 @@ char *qc_stats_shape_text(const qc_tensor_stats *t, char *buf, size_t size)
         snprintf(buf, size, "scalar");
     return buf;
 }
+
+qc_status qc_stats_merge_files(const char *const *paths, int n, qc_stats **out, qc_error *err)
+{
+    qc_status st = qc_stats_load(paths[0], out, err);
+    for (int k = 1; k < n && st == QC_OK; k++) {
+        qc_stats *s = NULL;
+        if ((st = qc_stats_load(paths[k], &s, err)) == QC_OK && (st = qc_stats_merge(*out, s, err)) != QC_OK) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            qc_fail(err, st, "cannot merge '%s' with '%s': %s", paths[k], paths[0], why);
+        }
+        qc_stats_destroy(s);
+    }
+    return st;
+}

@@ -1,6 +1,7 @@
 /* range.c — the range methods: pure functions of the recorded statistics that give the real
  * range [lo, hi] to quantize a tensor (or one channel) to. The formulas are numbered in
  * docs/statistics.md (R1–R8); every result is clamped to the absolute extremes. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -365,4 +366,25 @@ bool qc_range_methods_parse(const char *list, bool methods[QC_RANGE_COUNT])
         n++;
     }
     return n > 0;
+}
+
+bool qc_range_n_std_parse(const char *text, double *n_std)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < 0)
+        return false;
+    *n_std = v;
+    return true;
+}
+
+bool qc_range_percentile_parse(const char *text, double *percentile)
+{
+    char *end;
+    double p = strtod(text, &end);
+    if (end == text || *end || !(p > 50 && p <= 100))
+        return false;
+    *percentile = p;
+    return true;
 }

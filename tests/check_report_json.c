@@ -149,13 +149,15 @@ START_TEST(quantize_writes_settings_tensors_and_the_accuracy_aware_steps)
                       .subset_quantized = score(0, 0, 0, 0, 0.0), .n_ranked = 1, .ranking = steps,
                       .n_steps = 1, .steps = steps, .met = true};
     qc_aa_doc aa = {.r = &r, .metric = QC_AA_AGREEMENT, .budget = 90, .val = "val", .images = 10, .seconds = 1.5};
+    qc_graph *written = qc_graph_create("q");
     qc_quantize_doc d = {.model = "m.onnx", .output = "q.onnx", .q = &q, .calibration_images = 32,
-                         .calibration_skipped = 1, .runnable = true, .aa = &aa};
+                         .calibration_skipped = 1, .written = written, .aa = &aa};
     FILE *f = tmpfile();
     qc_quantize_json_write(f, &report, &d);
     cJSON *doc = parse_written(f);
     ck_assert_str_eq(str(doc, "output"), "q.onnx");
     ck_assert_str_eq(str(doc, "method"), "minmax");
+    ck_assert(is_true(doc, "runnable_by_qcal"));
     ck_assert(is_true(doc, "per_channel") && !is_true(doc, "input_compensation"));
     ck_assert_str_eq(str(doc, "bias_correction"), "none");
     ck_assert(cJSON_IsObject(at(doc, "config")));
@@ -177,6 +179,7 @@ START_TEST(quantize_writes_settings_tensors_and_the_accuracy_aware_steps)
     ck_assert(is_null(at(a, "ranking_quantized"), "kl"));   /* no images: NaN, null */
     ck_assert_str_eq(cJSON_GetArrayItem(at(a, "fp32_nodes"), 0)->valuestring, "conv");
     cJSON_Delete(doc);
+    qc_graph_destroy(written);
 }
 END_TEST
 
