@@ -259,11 +259,4 @@ typedef struct {
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds);
 
-/* --adequacy and its settings (cli/stats.c) */
-typedef struct {
-    bool on;
-    qc_adequacy_settings s;
-} cli_adequacy_flags;
-#define CLI_ADEQUACY_DEFAULT {.s = QC_ADEQUACY_DEFAULT}
-
 #endif

@@ -287,17 +287,14 @@ static bool parse_options(int argc, char **argv, compare_options *o, const char 
                            .layer_images = 64, .sensitivity_images = 256, .common = {.threads = 1}};
     if (!cli_parse(&command, o, argc, argv, pos, n_pos, status))
         return false;
+    const int n_models = o->stats_file ? 1 : *n_pos - 2; /* then VAL, or CALIB and VAL */
+    const char *synopsis = o->stats_file ? "qcal compare MODEL --stats S.json VAL" : "qcal compare MODEL... CALIB VAL";
     if (o->stats_file && *n_pos != 2)
         *status = cli_usage_error(&command, "compare --stats takes one MODEL and VAL (the statistics stand for CALIB)");
-    else if (o->stats_file)
-        *status = cli_check_positionals(&command, "qcal compare MODEL --stats S.json VAL", pos, 1, pos + 1, 1) != QC_OK
-                      ? QC_ERR_USAGE
-                      : cli_select_check(&o->select, &command) != QC_OK ? QC_ERR_USAGE : build_variants(o);
-    else if (*n_pos < 3)
+    else if (!o->stats_file && *n_pos < 3)
         *status = cli_usage_error(&command, "compare needs MODEL, CALIB and VAL");
-    else if (cli_check_positionals(&command, "qcal compare MODEL... CALIB VAL", pos, *n_pos - 2, pos + *n_pos - 2, 2) != QC_OK)
-        *status = QC_ERR_USAGE;
-    else if (cli_select_check(&o->select, &command) != QC_OK)
+    else if (cli_check_positionals(&command, synopsis, pos, n_models, pos + n_models, *n_pos - n_models) != QC_OK ||
+             cli_select_check(&o->select, &command) != QC_OK)
         *status = QC_ERR_USAGE;
     else
         *status = build_variants(o);

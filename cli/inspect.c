@@ -16,34 +16,34 @@ static const cli_command command = {
     "parameter count and the ops qcal does not support (exit 3 when there are any).",
     rows, 1, "inspect takes one MODEL"};
 
+/* The graph's inputs or outputs ids[0..n): name, dtype and shape ("?" unless shaped). */
+static void print_values(const qc_graph *g, const int *ids, int n, bool shaped, int width)
+{
+    static const cli_column cols[] = {{"name", true, 0, true}, {"dtype", true, 0, false}, {"shape", true, 0, false}};
+    char shape[128];
+    cli_table tab;
+    cli_table_init(&tab, cols, 3);
+    for (int i = 0; i < n; i++) {
+        const qc_tensor *t = &g->tensors[ids[i]];
+        cli_table_cell(&tab, "%s", t->name);
+        cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
+        cli_table_cell(&tab, "%s", shaped ? qc_report_io_shape(t, shape, sizeof shape) : "?");
+    }
+    cli_table_print(&tab, width);
+}
+
 static void print_text(const qc_graph *g, const char *path, bool prepared, int width)
 {
     char shape[128];
-    static const cli_column io_cols[] = {{"name", true, 0, true}, {"dtype", true, 0, false},
-                                         {"shape", true, 0, false}};
     static const cli_column node_cols[] = {{"#", false, 0, false},           {"op", true, 0, false},
                                            {"name", true, 0, true},          {"output shape", true, 0, false},
                                            {"supported", true, 0, false}};
     cli_table tab;
     printf("model: %s (opset %lld, %lld parameters)\ninputs:\n", path, (long long)g->opset,
            (long long)qc_graph_param_count(g));
-    cli_table_init(&tab, io_cols, 3);
-    for (int i = 0; i < g->n_inputs; i++) {
-        const qc_tensor *t = &g->tensors[g->inputs[i]];
-        cli_table_cell(&tab, "%s", t->name);
-        cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
-        cli_table_cell(&tab, "%s", qc_report_io_shape(t, shape, sizeof shape));
-    }
-    cli_table_print(&tab, width);
+    print_values(g, g->inputs, g->n_inputs, true, width);
     printf("outputs:\n");
-    cli_table_init(&tab, io_cols, 3);
-    for (int i = 0; i < g->n_outputs; i++) {
-        const qc_tensor *t = &g->tensors[g->outputs[i]];
-        cli_table_cell(&tab, "%s", t->name);
-        cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
-        cli_table_cell(&tab, "%s", prepared ? qc_report_io_shape(t, shape, sizeof shape) : "?");
-    }
-    cli_table_print(&tab, width);
+    print_values(g, g->outputs, g->n_outputs, prepared, width);
     printf("nodes (%d; shapes at batch 1):\n", g->n_nodes);
     cli_table_init(&tab, node_cols, 5);
     for (int i = 0; i < g->n_nodes; i++) {

@@ -26,7 +26,10 @@ typedef struct {
     cli_pp_flags pp;
     cli_image_select select;
     cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
-    cli_adequacy_flags adequacy;
+    struct {
+        bool on; /* --adequacy */
+        qc_adequacy_settings s;
+    } adequacy;
     cli_common common;
 } stats_options;
 
@@ -272,7 +275,7 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
 int cmd_stats(int argc, char **argv)
 {
     stats_options o = {.select = CLI_SELECT_DEFAULT, .shard = {0, 1}, .granularity = QC_GRANULARITY_CHANNEL,
-                       .adequacy = CLI_ADEQUACY_DEFAULT, .common = {.threads = 1}};
+                       .adequacy = {.s = QC_ADEQUACY_DEFAULT}, .common = {.threads = 1}};
     qc_range_params_default(&o.params);
     for (int m = 0; m < QC_RANGE_COUNT; m++)
         o.methods[m] = true;
