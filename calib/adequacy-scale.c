@@ -25,3 +25,22 @@ qc_status qc_adequacy_of_activations(const qc_stats *s, const qc_group_table *g,
     run.scale_ctx = &a;
     return qc_adequacy_run(s, g, &run, out, err);
 }
+
+qc_status qc_adequacy_judge(const qc_stats *s, const qc_group_table *g, const qc_adequacy_settings *a,
+                            const qc_range_params *params, qc_adequacy *out, qc_error *err)
+{
+    qc_adequacy_options ao;
+    qc_adequacy_options_default(&ao);
+    ao.method = a->method;
+    ao.params = *params;
+    ao.tolerance = a->tolerance_pct / 100.0;
+    ao.resamples = a->resamples;
+    return qc_adequacy_of_activations(s, g, &ao, a->scheme, a->bits, out, err);
+}
+
+bool qc_adequacy_settings_are_default(const qc_adequacy_settings *a)
+{
+    const qc_adequacy_settings plain = QC_ADEQUACY_DEFAULT;
+    return a->tolerance_pct == plain.tolerance_pct && a->method == plain.method && a->scheme == plain.scheme &&
+           a->bits == plain.bits && a->resamples == plain.resamples;
+}

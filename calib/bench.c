@@ -127,3 +127,23 @@ qc_status qc_bench_input_of(const qc_graph *fp32, const char *fp32_path, const q
                      int8_path, fp32_path, (long long)q.per_sample, (long long)in->per_sample);
     return st;
 }
+
+qc_status qc_bench_pair(const qc_graph *fp32, const char *fp32_path, const qc_graph *int8, const char *int8_path,
+                        const qc_quantize_options *qo, qc_bench_options *o, qc_graph **made, qc_bench_timing *t_fp32,
+                        qc_bench_timing *t_int8, qc_error *err)
+{
+    qc_bench_input in;
+    qc_status st = qc_bench_input_of(fp32, fp32_path, int8, int8_path, &in, err);
+    if (st != QC_OK)
+        return st;
+    o->one = in.one;
+    if (in.fixed)
+        o->batch = in.dims[0];
+    if (!int8) { /* QDQ, from statistics of random inputs */
+        if ((st = qc_bench_quantize_random(fp32, qo, o->one, in.rank, in.dims, in.per_sample, made, err)) != QC_OK)
+            return st;
+        int8 = *made;
+    }
+    st = qc_bench_time(fp32, o, in.rank, in.dims, in.per_sample, t_fp32, err);
+    return st == QC_OK ? qc_bench_time(int8, o, in.rank, in.dims, in.per_sample, t_int8, err) : st;
+}

@@ -170,6 +170,10 @@ bool qc_round_mode_parse(const char *name, qc_round_mode *out);
 /* "tensor", "channel", "compensated" */
 const char *qc_granularity_name(qc_granularity g);
 bool qc_granularity_parse(const char *name, qc_granularity *out);
+/* What one granularity word means for the weights (tensor, else channel) and for the
+ * activations (compensated, else tensor). */
+qc_granularity qc_granularity_weights(qc_granularity g);
+qc_granularity qc_granularity_activations(qc_granularity g);
 /* "half-even, half-away, …, away-from-zero": the names, for usage messages */
 #define QC_ROUND_MODE_LIST                                                                    \
     "half-even, half-away, toward-zero, up, down, half-toward-zero, half-up, half-down, "     \
@@ -338,6 +342,11 @@ qc_status qc_config_load(const char *path, const qc_quantize_options *base, qc_c
 qc_status qc_config_parse(const char *text, size_t len, const char *name, const qc_quantize_options *base,
                           qc_config *out, qc_error *err);
 void qc_config_free(qc_config *c);
+/* quantize's --config path, then --preset, then --target (each NULL when not given) over
+ * *q, in that order whatever the command line's; an unknown preset or target is
+ * QC_ERR_USAGE naming its option. */
+qc_status qc_config_apply(const char *path, const char *preset, const char *target, qc_quantize_options *q,
+                          qc_config *config, qc_error *err);
 /* Options o as a config (JSON, every global written, overrides as given, no preset): reading
  * it back gives the same options, hence the same model. NULL when out of memory; free(). */
 char *qc_config_json(const qc_quantize_options *o);
@@ -557,6 +566,9 @@ typedef struct {
     size_t name_len;
     const char *file;
 } qc_input_binding;
+/* "NAME=FILE.npy" (text, which the binding points into) appended to list[0..*n); false when
+ * malformed, NAME is already bound or the list holds max. */
+bool qc_input_binding_add(qc_input_binding *list, int *n, int max, const char *text);
 /* Loads the ONNX model at path into *g: BatchNorm folded, and with fuse its QDQ patterns
  * fused into integer ops (a model to run as it is; not one to quantize or observe for
  * statistics), each of inputs bound (qc_npy_bind_input). hash, when not NULL, gets the
@@ -943,12 +955,18 @@ typedef struct {
     float min_sqnr; /* dB of the lowest activation SQNR; NaN: no gate */
 } qc_compare_gates;
 bool qc_compare_gated(const qc_compare_model *m, const qc_compare_spec *v, int n, int k, const char *gate);
+/* Whether gate is a variant's name, "all" or NULL (the default). */
+bool qc_compare_gate_known(const qc_compare_spec *v, int n, const char *gate);
 /* The lowest activation SQNR of variant k, and its tensor in *which (-1: none measured). */
 double qc_compare_min_sqnr(const qc_compare_model *m, int k, int *which);
 /* Each gate a gated variant of m's n fails, as a sentence appended to failures[n_fail]
  * (room for two per variant); the new count. */
 int qc_compare_gate_failures(const qc_compare_model *m, const qc_compare_spec *v, int n, const qc_compare_gates *g,
                              char (*failures)[256], int n_fail);
+/* The same for the models ms[0..n_models): the sentences in *out, *n_out of them (one block:
+ * free(*out)); false when out of memory. */
+bool qc_compare_failures(const qc_compare_model *ms, int n_models, const qc_compare_spec *v, int n,
+                         const qc_compare_gates *g, char ***out, int *n_out);
 
 /* ---- what qcal bench measures (bench.c) ------------------------------------------------ */
 
@@ -991,6 +1009,13 @@ typedef struct {
 } qc_bench_input;
 qc_status qc_bench_input_of(const qc_graph *fp32, const char *fp32_path, const qc_graph *int8, const char *int8_path,
                             qc_bench_input *in, qc_error *err);
+/* bench's measurement: the input fp32 and its INT8 version take (qc_bench_input_of) sets
+ * o->one and, for a fixed batch, o->batch; int8 is the file given or, when NULL, fp32
+ * quantized here by qo (qc_bench_quantize_random) into *made, which the caller destroys;
+ * then each is timed with o. */
+qc_status qc_bench_pair(const qc_graph *fp32, const char *fp32_path, const qc_graph *int8, const char *int8_path,
+                        const qc_quantize_options *qo, qc_bench_options *o, qc_graph **made, qc_bench_timing *t_fp32,
+                        qc_bench_timing *t_int8, qc_error *err);
 
 /* ---- the HTML report of qcal compare (report.c, report-html.c) ------------------------ */
 
@@ -1117,6 +1142,19 @@ qc_status qc_method_auto_images(const qc_auto_options *o, const char *model, con
  * write move with another image set of the same size. */
 qc_status qc_adequacy_of_activations(const qc_stats *s, const qc_group_table *g, const qc_adequacy_options *o,
                                      qc_scheme scheme, int bits, qc_adequacy *out, qc_error *err);
+/* stats --adequacy's settings: the range and scale whose spread is estimated. */
+typedef struct {
+    float tolerance_pct;  /* the relative standard deviation allowed, in percent (default 5) */
+    qc_range_method method;
+    qc_scheme scheme;
+    int bits, resamples;
+} qc_adequacy_settings;
+#define QC_ADEQUACY_DEFAULT {.tolerance_pct = 5.0f, .method = QC_RANGE_MINMAX, .scheme = QC_SCHEME_GEMMLOWP, \
+                             .bits = 8, .resamples = 200}
+/* qc_adequacy_of_activations with these settings (n_std and percentile of params). */
+qc_status qc_adequacy_judge(const qc_stats *s, const qc_group_table *g, const qc_adequacy_settings *a,
+                            const qc_range_params *params, qc_adequacy *out, qc_error *err);
+bool qc_adequacy_settings_are_default(const qc_adequacy_settings *a);
 /* The page of qcal compare's results (report.c): models ms[0..n_models) run over p->v with
  * qc_compare_run, judged by p->gates (p->failures: qc_compare_gate_failures), written
  * atomically to path by qc_report_html_write. */
@@ -1129,8 +1167,132 @@ typedef struct {
     bool sensitivity;     /* the models' rankings are shown */
     const char *const *failures;
     int n_failures;
+    int64_t calib_skipped, val_skipped; /* images --skip-bad left out (the JSON's "skipped") */
 } qc_compare_page;
 qc_status qc_compare_html_write(const qc_compare_model *ms, int n_models, const qc_compare_page *p, const char *path,
                                 qc_error *err);
+
+/* ---- the JSON documents (report-json.c) -------------------------------------------------
+ * The versioned documents of the commands, which scripts read: each written whole to f, as
+ * the command prints it (the library prints nothing on its own). Rates are fractions; NaN
+ * and ±inf are written as null. The same results give the same bytes. */
+
+/* stats --json: the summary of s, and the bootstrap of --adequacy when adequacy is set. */
+typedef struct {
+    const char *model, *stats;     /* the model file, the statistics file written or read (or NULL) */
+    double seconds;                /* of the pass over the images; < 0: read from a file (no
+                                      "skipped", "seconds", "threads" and "batch") */
+    int64_t skipped, batch;        /* images --skip-bad left out; images in flight */
+    int threads;
+    const qc_range_params *params;
+    const bool *methods;           /* QC_RANGE_COUNT: the methods whose ranges are listed */
+    const qc_adequacy *adequacy;   /* NULL: none */
+    const qc_adequacy_settings *adequacy_settings;
+} qc_stats_doc;
+void qc_stats_json_write(FILE *f, const qc_stats *s, const qc_stats_doc *d);
+
+/* What accuracy-aware quantization did, for quantize --json. */
+typedef struct {
+    const qc_aa_result *r;
+    qc_aa_metric metric;
+    double budget;
+    const char *val;               /* the validation images */
+    int64_t images;                /* of val */
+    double seconds;
+} qc_aa_doc;
+/* The mean KL per image of a score; NaN without images. */
+double qc_aa_kl(const qc_aa_score *sc);
+
+/* quantize --json: the settings, each quantized tensor of r, --method auto's choices and
+ * check, accuracy-aware quantization's ranking and steps. */
+typedef struct {
+    const char *model, *output;
+    const qc_quantize_options *q;
+    bool method_auto;              /* --method auto (then no config: it has no per-tensor methods) */
+    int64_t calibration_images, calibration_skipped;
+    const qc_graph *written;       /* the model written: "runnable_by_qcal" when qcal runs its every op */
+    const qc_bias_measurement *bias; /* empirical bias correction's, with its seconds */
+    double bias_seconds;
+    const qc_auto_result *auto_result; /* NULL or none chosen: no "auto" */
+    const qc_aa_doc *aa;           /* NULL: no "accuracy_aware" */
+} qc_quantize_doc;
+void qc_quantize_json_write(FILE *f, const qc_quantize_report *r, const qc_quantize_doc *d);
+/* The candidate every tensor of --method auto started from, in buf; none when they started
+ * from their local choices. */
+const char *qc_auto_start_name(const qc_auto_result *a, const char *none, char *buf, size_t size);
+/* The name of the candidate --method auto chose for tensor, in buf; "" when none. */
+const char *qc_auto_method_of(const qc_auto_result *a, const char *tensor, char *buf, size_t size);
+
+/* compare --json (format "qcal-compare"): the variants of p, each model's figures, per-layer
+ * errors and rankings, and the gates. Version 2: a signed "delta" (a fraction) for version
+ * 1's "drop". */
+#define QC_COMPARE_FORMAT "qcal-compare"
+#define QC_COMPARE_VERSION 2
+void qc_compare_json_write(FILE *f, const qc_compare_model *ms, int n_models, const qc_compare_page *p);
+/* Variant k's top-1 less FP32's (a fraction; NaN without labels), and its mean KL per image
+ * (0 without images): the figures the table and the JSON show. */
+double qc_compare_delta(const qc_compare_model *m, int k);
+double qc_compare_kl(const qc_compare_model *m, int k);
+
+/* One model of eval: its counts and the time of its pass. */
+typedef struct {
+    const char *path;
+    char output[256];              /* the scored output's name when it is a choice, or "" */
+    qc_topk_counts counts;
+    int64_t skipped;
+    double seconds;
+} qc_eval_summary;
+double qc_eval_images_per_s(const qc_eval_summary *r); /* 0 when not timed */
+/* eval's pass (evaluate-topk.c): g, whose image input is in, over the images of set decoded
+ * by pp; each image's scores counted into s->counts against its label and, when predictions
+ * is set (begun), written as its line (with the scores when scores is set). An unreadable
+ * image, with keep_unreadable, is counted in s->skipped and told to on_skip. */
+typedef struct {
+    qc_gather_options run;  /* limit, batch, threads, progress */
+    bool keep_unreadable;
+    qc_skip_fn on_skip;     /* may be NULL */
+    void *skip_ctx;
+    qc_file *predictions;   /* NULL: none */
+    bool scores;
+} qc_eval_topk_options;
+qc_status qc_eval_topk(const qc_graph *g, const qc_image_input *in, const qc_image_set *set, const qc_preprocess *pp,
+                       const qc_eval_topk_options *o, qc_eval_summary *s, qc_error *err);
+/* eval --json: one model's object, or {"models": [...]} for several. */
+void qc_eval_json_write(FILE *f, const qc_eval_summary *r, int n, int threads, int64_t batch);
+
+/* bench --json: FP32's and INT8's timings with o's settings; int8_model NULL when the INT8
+ * model was quantized here with scheme and weights. */
+typedef struct {
+    const char *model, *int8_model;
+    qc_scheme scheme;
+    qc_granularity weights;
+    const qc_bench_options *o;
+} qc_bench_doc;
+void qc_bench_json_write(FILE *f, const qc_bench_doc *d, const qc_bench_timing *fp32, const qc_bench_timing *int8);
+
+/* inspect: a graph input's or output's shape, its symbolic dimensions shown as N (the
+ * nodes' static shapes assume batch 1), and node i's output shape ("?" unless prepared);
+ * --json: the inputs, outputs and nodes of g, and whether it prepared. */
+char *qc_report_io_shape(const qc_tensor *t, char *buf, size_t size);
+const char *qc_report_node_shape(const qc_graph *g, int i, bool prepared, char *buf, size_t size);
+void qc_inspect_json_write(FILE *f, const qc_graph *g, const char *path, bool prepared);
+/* merge --json: the file written, how many were merged, and whether all shards are in. */
+void qc_merge_json_write(FILE *f, const char *output, int inputs, const qc_stats *all);
+
+/* The page's adequacy section of m (report.c): CALIB's bootstrap (m->groups) judged on the
+ * scale of variant v, stats --adequacy's defaults otherwise; with a single group there is
+ * nothing to resample: the groups are freed and m->adequacy stays empty. */
+qc_status qc_compare_adequacy(qc_compare_model *m, const qc_compare_spec *v, qc_error *err);
+/* The lowest and highest scale and zero point of t's channels (report.c): quantize's table. */
+void qc_quantized_spread(const qc_quantized_tensor *t, float *scale_lo, float *scale_hi, int32_t *zero_lo,
+                         int32_t *zero_hi);
+
+/* QC_ERR_INPUT when g (read from path) is already quantized, naming its first quantized op and
+ * what to do: the commands that quantize or gather statistics take FP32 models
+ * (model-load.c). */
+qc_status qc_check_not_quantized(const qc_graph *g, const char *path, const char *command, qc_error *err);
+/* The nodes accuracy-aware quantization returned to FP32 (r's steps) appended, copied, to the
+ * list items[0..*n) (quantize-images.c); false when out of memory. */
+bool qc_aa_exclude_steps(const qc_aa_result *r, char ***items, int *n);
 
 #endif

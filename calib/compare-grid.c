@@ -148,3 +148,29 @@ int qc_compare_gate_failures(const qc_compare_model *m, const qc_compare_spec *v
     }
     return n_fail;
 }
+
+bool qc_compare_failures(const qc_compare_model *ms, int n_models, const qc_compare_spec *v, int n,
+                         const qc_compare_gates *g, char ***out, int *n_out)
+{
+    /* two sentences at most per variant: the pointers, then the sentences, in one block */
+    size_t room = (size_t)n_models * (size_t)n * 2;
+    char **list = calloc(room ? room : 1, sizeof(char *) + 256);
+    *out = list;
+    *n_out = 0;
+    if (!list)
+        return false;
+    char (*text)[256] = (char (*)[256])(list + room);
+    for (int mi = 0; mi < n_models; mi++)
+        *n_out = qc_compare_gate_failures(&ms[mi], v, n, g, text, *n_out);
+    for (int i = 0; i < *n_out; i++)
+        list[i] = text[i];
+    return true;
+}
+
+bool qc_compare_gate_known(const qc_compare_spec *v, int n, const char *gate)
+{
+    bool found = !gate || !strcmp(gate, "all");
+    for (int k = 0; k < n && !found; k++)
+        found = !strcmp(v[k].name, gate);
+    return found;
+}

@@ -72,8 +72,8 @@ void qc_compare_quantize_options(const qc_compare_options *o, int k, qc_quantize
     qo->exclude = o->exclude;
     qo->n_exclude = o->n_exclude;
     qo->scheme = vs->scheme;
-    qo->weights = vs->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
-    qo->activations = vs->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
+    qo->weights = qc_granularity_weights(vs->granularity);
+    qo->activations = qc_granularity_activations(vs->granularity);
     qo->method = vs->method;
     qo->weight_bits = qo->act_bits = vs->bits;
     qo->format = QC_FORMAT_QDQ;

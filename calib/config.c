@@ -377,7 +377,7 @@ static qc_status read_global(const reader *r, const cJSON *it, qc_config *c)
     qc_status st;
     if (!strcmp(k, "granularity")) {
         st = get_named(r, "", it, "tensor, channel or compensated", &x, parse_gran);
-        o->weights = x == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
+        o->weights = qc_granularity_weights((qc_granularity)x);
         if (x == QC_GRANULARITY_COMPENSATED)
             o->activations = QC_GRANULARITY_COMPENSATED;
     } else if (!strcmp(k, "input_compensation")) {
@@ -566,4 +566,22 @@ qc_status qc_config_write(const qc_quantize_options *o, const char *path, qc_err
     }
     free(text);
     return st;
+}
+
+qc_status qc_config_apply(const char *path, const char *preset, const char *target, qc_quantize_options *q,
+                          qc_config *config, qc_error *err)
+{
+    if (path) {
+        qc_status st = qc_config_load(path, q, config, err);
+        if (st != QC_OK)
+            return st;
+        *q = config->options;
+    }
+    if (preset && !qc_preset_apply(preset, q))
+        return qc_fail(err, QC_ERR_USAGE, "--preset takes " QC_PRESET_LIST ", not '%s'", preset);
+    if (target && !qc_target_parse(target, &q->target))
+        return qc_fail(err, QC_ERR_USAGE, "--target takes generic or tensorrt, not '%s'", target);
+    if (target && q->target == QC_TARGET_TENSORRT)
+        qc_preset_apply("tensorrt", q);
+    return QC_OK;
 }

@@ -3,6 +3,7 @@
  * model it is compared with. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "calib.h"
 
@@ -77,4 +78,27 @@ qc_status qc_check_sources(const char *const *paths, int n, qc_error *err)
     free(hash);
     free(quantized);
     return status;
+}
+
+qc_status qc_check_not_quantized(const qc_graph *g, const char *path, const char *command, qc_error *err)
+{
+    if (!qc_graph_is_quantized(g))
+        return QC_OK;
+    const char *op = qc_graph_quantized_op(g) ? qc_graph_quantized_op(g) : "qcal.format metadata";
+    return qc_fail(err, QC_ERR_INPUT,
+                   "'%s' is already quantized (%s): %s takes the FP32 model it came from; 'qcal eval' runs "
+                   "this one, beside the FP32 model to compare them",
+                   path, op, command);
+}
+
+bool qc_input_binding_add(qc_input_binding *list, int *n, int max, const char *text)
+{
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text || !eq[1] || *n == max)
+        return false;
+    for (int k = 0; k < *n; k++)
+        if (list[k].name_len == (size_t)(eq - text) && !strncmp(list[k].name, text, (size_t)(eq - text)))
+            return false;
+    list[(*n)++] = (qc_input_binding){text, (size_t)(eq - text), eq + 1};
+    return true;
 }

@@ -442,3 +442,13 @@ bool qc_granularity_parse(const char *name, qc_granularity *out)
         }
     return false;
 }
+
+qc_granularity qc_granularity_weights(qc_granularity g)
+{
+    return g == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
+}
+
+qc_granularity qc_granularity_activations(qc_granularity g)
+{
+    return g == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
+}

@@ -4,6 +4,7 @@
  * statistics were gathered with), then hands them to the algorithm, so that a program using
  * the library gets what `qcal quantize` does. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "calib.h"
 
@@ -61,4 +62,18 @@ qc_status qc_method_auto_images(const qc_auto_options *o, const char *model, con
         st = named_failure(qc_method_auto(&run, res, err), model, err);
     free(pixels);
     return st;
+}
+
+bool qc_aa_exclude_steps(const qc_aa_result *r, char ***items, int *n)
+{
+    for (int i = 0; i < r->n_steps; i++) {
+        char **grown = realloc(*items, (size_t)(*n + 1) * sizeof *grown);
+        if (!grown)
+            return false;
+        *items = grown;
+        if (!((*items)[*n] = strdup(r->steps[i].node)))
+            return false;
+        ++*n;
+    }
+    return true;
 }

@@ -139,11 +139,8 @@ qc_status qc_report_tensors_create(const qc_graph *fp32, const qc_stats *s, cons
 /* The page's variant k: compare's granularity split into the weights' and the activations'. */
 static qc_report_variant page_variant(const qc_compare_spec *v)
 {
-    return (qc_report_variant){v->name, v->scheme,
-                               v->granularity == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL,
-                               v->granularity == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED
-                                                                            : QC_GRANULARITY_TENSOR,
-                               v->method, v->bits};
+    return (qc_report_variant){v->name, v->scheme, qc_granularity_weights(v->granularity),
+                               qc_granularity_activations(v->granularity), v->method, v->bits};
 }
 
 /* Variant k of m as the page shows it. */
@@ -196,4 +193,34 @@ qc_status qc_compare_html_write(const qc_compare_model *ms, int n_models, const 
     free(rm);
     free(results);
     return status;
+}
+
+qc_status qc_compare_adequacy(qc_compare_model *m, const qc_compare_spec *v, qc_error *err)
+{
+    /* CALIB of one group has nothing to resample, and the page says nothing */
+    if (m->stats->images <= QC_STATS_GROUP) {
+        qc_group_table_destroy(m->groups);
+        m->groups = NULL;
+        return QC_OK;
+    }
+    qc_adequacy_settings a = QC_ADEQUACY_DEFAULT;
+    a.method = v->method;
+    a.scheme = v->scheme;
+    a.bits = v->bits;
+    qc_range_params params;
+    qc_range_params_default(&params);
+    return qc_adequacy_judge(m->stats, m->groups, &a, &params, &m->adequacy, err);
+}
+
+void qc_quantized_spread(const qc_quantized_tensor *t, float *scale_lo, float *scale_hi, int32_t *zero_lo,
+                         int32_t *zero_hi)
+{
+    *scale_lo = *scale_hi = t->params[0].scale;
+    *zero_lo = *zero_hi = t->params[0].zero_point;
+    for (int c = 1; c < t->n_channels; c++) {
+        *scale_lo = fminf(*scale_lo, t->params[c].scale);
+        *scale_hi = fmaxf(*scale_hi, t->params[c].scale);
+        *zero_lo = t->params[c].zero_point < *zero_lo ? t->params[c].zero_point : *zero_lo;
+        *zero_hi = t->params[c].zero_point > *zero_hi ? t->params[c].zero_point : *zero_hi;
+    }
 }

@@ -136,6 +136,10 @@ extern const cli_option cli_select_rows[], cli_batch_rows[];
 #define CLI_SELECT_DEFAULT {.limit = INT64_MAX, .batch = 32}
 /* cli_select_check refuses --seed without --sample (usage error, printed). */
 int cli_select_check(const cli_image_select *s, const cli_command *cmd);
+/* The same, and, for a command that reads --stats FILE or IMAGES: --allow-partial only with
+ * the file, --sample and --skip-bad only with IMAGES. */
+int cli_check_stats_file(const cli_command *cmd, const char *stats_file, bool allow_partial,
+                         const cli_image_select *s);
 /* The range-method parameters --n N and --percentile P, over a qc_range_params. */
 extern const cli_option cli_range_rows[];
 /* --granularity tensor|channel|compensated, the one word for it on every command (compare's
@@ -188,17 +192,13 @@ int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, con
  * command's "see --help"); each returns the exit status, what goes wrong printed. */
 typedef qc_input_file cli_file; /* io.h: its path (NULL: skipped) and what it is ("model", …) */
 int cli_check_output(const char *out, const char *option, const cli_file *inputs, int n);
-int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n);
 int cli_check_positionals(const cli_command *cmd, const char *synopsis, const char *const *models, int n_models,
                           const char *const *folders, int n_folders);
-/* A quantized g (qc_graph_is_quantized) is refused by the commands that quantize or gather
- * statistics (exit 3, printed, naming the file, the first quantized op and what to do);
- * QC_OK otherwise. */
-int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command);
+/* cli_load_model (unfused), then a quantized model refused (exit 3, printed,
+ * qc_check_not_quantized): the commands that quantize or gather statistics. */
+int cli_load_fp32_model(const char *path, const char *command, qc_graph **g, uint64_t *hash);
 /* The channels of g's image input (qc_image_input_of), or 0. */
 int cli_model_channels(const qc_graph *g);
-/* calib.h's qc_check_source, printed. */
-int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path);
 
 /* A progress bar with ETA on stderr, drawn only when stderr is a terminal and not quiet,
  * labelled with what runs and the file name of the model (model may be NULL). */
@@ -240,9 +240,6 @@ void cli_table_print(cli_table *t, int width);
  * it does not say); else $COLUMNS when set; else no limit: a pipe or a file gets every column. */
 int cli_table_width(bool wide);
 
-/* Prints the printf-style fmt, then s as a JSON string (escaped; null when s is NULL). */
-void cli_json_field(const char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* ---- gathering statistics (cli/stats.c), shared by stats and quantize ------------------- */
 
 typedef struct {
@@ -261,20 +258,5 @@ typedef struct {
  * returns the exit status. The result does not depend on threads or batch. */
 int cli_stats_gather(const char *model_path, const char *images, const cli_gather_options *o, const qc_graph *g,
                      uint64_t hash, qc_stats **out, double *seconds);
-
-/* --adequacy's settings (cli/stats.c): the range and scale whose spread is estimated. */
-typedef struct {
-    bool on;
-    float tolerance_pct;  /* --adequacy-tolerance PCT (default 5) */
-    qc_range_method method;
-    qc_scheme scheme;
-    int bits, resamples;
-} cli_adequacy_flags;
-#define CLI_ADEQUACY_DEFAULT {.tolerance_pct = 5.0f, .method = QC_RANGE_MINMAX, .scheme = QC_SCHEME_GEMMLOWP, \
-                              .bits = 8, .resamples = 200}
-/* The bootstrap of qc_adequacy_run with these settings (n_std of params); prints what goes wrong
- * and returns the exit status. */
-int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequacy_flags *f,
-                     const qc_range_params *params, qc_adequacy *out);
 
 #endif

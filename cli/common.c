@@ -1,5 +1,5 @@
 /* common.c — what every subcommand shares: messages, option values, preprocessing flags,
- * the progress bar and JSON strings. */
+ * and the progress bar. */
 #include <errno.h>
 #include <stddef.h>
 #include <math.h>
@@ -207,21 +207,12 @@ const cli_option cli_batch_rows[] = {
 
 static bool parse_n_std(const char *v, void *n_std)
 {
-    float f;
-    if (!cli_parse_float(v, &f) || f < 0)
-        return false;
-    *(double *)n_std = f;
-    return true;
+    return qc_range_n_std_parse(v, n_std);
 }
 
 static bool parse_percentile(const char *v, void *percentile)
 {
-    char *end;
-    double p = strtod(v, &end);
-    if (end == v || *end || !(p > 50 && p <= 100))
-        return false;
-    *(double *)percentile = p;
-    return true;
+    return qc_range_percentile_parse(v, percentile);
 }
 
 const cli_option cli_range_rows[] = {
@@ -238,8 +229,8 @@ static bool parse_granularity(const char *v, void *granularity)
     qc_granularity k;
     if (!qc_granularity_parse(v, &k))
         return false;
-    g->weights = k == QC_GRANULARITY_TENSOR ? QC_GRANULARITY_TENSOR : QC_GRANULARITY_CHANNEL;
-    g->activations = k == QC_GRANULARITY_COMPENSATED ? QC_GRANULARITY_COMPENSATED : QC_GRANULARITY_TENSOR;
+    g->weights = qc_granularity_weights(k);
+    g->activations = qc_granularity_activations(k);
     return true;
 }
 
@@ -274,6 +265,17 @@ int cli_select_check(const cli_image_select *s, const cli_command *cmd)
     return QC_OK;
 }
 
+int cli_check_stats_file(const cli_command *cmd, const char *stats_file, bool allow_partial,
+                         const cli_image_select *s)
+{
+    if (allow_partial && !stats_file)
+        return cli_usage_error(cmd, "--allow-partial goes with --stats FILE");
+    int status = cli_select_check(s, cmd);
+    if (status == QC_OK && stats_file && (s->sample || s->skip_bad))
+        status = cli_usage_error(cmd, "--sample and --skip-bad need IMAGES, not --stats");
+    return status;
+}
+
 int cli_open_images(qc_image_set *set, const char *root, const char *labels_file,
                     const cli_image_select *s)
 {
@@ -305,14 +307,7 @@ static const char *scored_output;
 static bool parse_bound_input(const char *v, void *field)
 {
     (void)field;
-    const char *eq = strchr(v, '=');
-    if (!eq || eq == v || !eq[1] || n_bound_inputs == MAX_BOUND_INPUTS)
-        return false;
-    for (int k = 0; k < n_bound_inputs; k++)
-        if (bound_inputs[k].name_len == (size_t)(eq - v) && !strncmp(bound_inputs[k].name, v, (size_t)(eq - v)))
-            return false;
-    bound_inputs[n_bound_inputs++] = (qc_input_binding){v, (size_t)(eq - v), eq + 1};
-    return true;
+    return qc_input_binding_add(bound_inputs, &n_bound_inputs, MAX_BOUND_INPUTS, v);
 }
 
 static bool parse_scored_output(const char *v, void *field)
@@ -364,33 +359,17 @@ int cli_check_positionals(const cli_command *cmd, const char *synopsis, const ch
     return QC_OK;
 }
 
-int cli_check_output_paths(const char *out, const char *option, const char *const *paths, int n)
+int cli_load_fp32_model(const char *path, const char *command, qc_graph **g, uint64_t *hash)
 {
     qc_error err;
-    return cli_status(qc_check_output_paths(out, option, paths, n, &err), &err);
-}
-
-int cli_refuse_quantized(const qc_graph *g, const char *path, const char *command)
-{
-    if (!qc_graph_is_quantized(g))
-        return QC_OK;
-    const char *op = qc_graph_quantized_op(g) ? qc_graph_quantized_op(g) : "qcal.format metadata";
-    cli_error("'%s' is already quantized (%s): %s takes the FP32 model it came from; 'qcal eval' runs "
-              "this one, beside the FP32 model to compare them",
-              path, op, command);
-    return QC_ERR_INPUT;
+    int status = cli_load_model(path, false, g, hash);
+    return status == QC_OK ? cli_status(qc_check_not_quantized(*g, path, command, &err), &err) : status;
 }
 
 int cli_model_channels(const qc_graph *g)
 {
     qc_image_input in;
     return qc_image_input_of(g, g->name, "", false, &in, NULL) == QC_OK ? in.channels : 0;
-}
-
-int cli_check_source(const qc_graph *q, const char *q_path, uint64_t fp32_hash, const char *fp32_path)
-{
-    qc_error err;
-    return cli_status(qc_check_source(q, q_path, fp32_hash, fp32_path, &err), &err);
 }
 
 int cli_load_stats(const char *stats_path, const qc_graph *g, uint64_t hash, const char *model_path,
@@ -470,16 +449,4 @@ void cli_progress_end(cli_progress *p)
 {
     if (p->on)
         fprintf(stderr, "\r%*s\r", 80, "");
-}
-
-void cli_json_field(const char *s, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    if (s)
-        qc_json_put_string(stdout, s);
-    else
-        fputs("null", stdout);
 }

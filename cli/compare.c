@@ -16,14 +16,9 @@
 #include "cli.h"
 
 #define MAX_MODELS 16
-#define MAX_VARIANTS QC_COMPARE_MAX_VARIANTS
-#define COMPARE_FORMAT "qcal-compare"
-#define COMPARE_VERSION 2 /* 2: a signed "delta" (a fraction) for version 1's "drop" */
-
-typedef qc_compare_spec variant_spec;
 
 typedef struct {
-    variant_spec v[MAX_VARIANTS];
+    qc_compare_spec v[QC_COMPARE_MAX_VARIANTS];
     int n;
     qc_compare_lists lists;
     qc_compare_gates gates;   /* max_drop, min_sqnr NAN when not given */
@@ -38,9 +33,6 @@ typedef struct {
     cli_pp_flags pp;
     cli_common common;
 } compare_options;
-
-typedef qc_compare_result variant_result;
-typedef qc_compare_model model_result;
 
 /* ---- one model ------------------------------------------------------------------------------- */
 
@@ -69,16 +61,14 @@ static void bar_end(void *ctx)
 
 /* The model, its input, its preprocessing and its statistics over calib: once, per channel
  * and with histograms, so every variant and the page can use them. */
-static int model_setup(const char *path, const char *calib, const compare_options *o, model_result *m,
+static int model_setup(const char *path, const char *calib, const compare_options *o, qc_compare_model *m,
                        qc_preprocess *pp)
 {
     qc_error err;
     uint64_t hash = 0;
     qc_model_card card = {0};
     m->path = path;
-    int status = cli_load_model(path, false, &m->g, &hash);
-    if (status == QC_OK)
-        status = cli_refuse_quantized(m->g, path, "compare");
+    int status = cli_load_fp32_model(path, "compare", &m->g, &hash);
     if (status != QC_OK)
         return status;
     qc_image_input in = {0};
@@ -102,25 +92,13 @@ static int model_setup(const char *path, const char *calib, const compare_option
     status = cli_stats_gather(path, calib, &go, m->g, hash, &m->stats, &seconds);
     if (status != QC_OK || !m->groups)
         return status;
-    /* the page's adequacy section: the first variant's scale, stats --adequacy's defaults
-     * otherwise; CALIB of one group has nothing to resample, and the page says nothing */
-    cli_adequacy_flags f = CLI_ADEQUACY_DEFAULT;
-    f.method = o->v[0].method;
-    f.scheme = o->v[0].scheme;
-    f.bits = o->v[0].bits;
-    qc_range_params params;
-    qc_range_params_default(&params);
-    if (m->stats->images <= QC_STATS_GROUP) {
-        qc_group_table_destroy(m->groups);
-        m->groups = NULL;
-        return QC_OK;
-    }
-    return cli_adequacy_run(m->stats, m->groups, &f, &params, &m->adequacy);
+    /* the page's adequacy section, on the first variant's scale */
+    return cli_status(qc_compare_adequacy(m, &o->v[0], &err), &err);
 }
 
 /* The ranges of each variant of method auto, chosen on CALIB's images the statistics were
  * gathered on (as quantize --method auto does). */
-static int choose_auto_ranges(model_result *m, const char *calib, const compare_options *o,
+static int choose_auto_ranges(qc_compare_model *m, const char *calib, const compare_options *o,
                               const qc_compare_options *co, const qc_preprocess *pp)
 {
     bool any = false;
@@ -141,7 +119,7 @@ static int choose_auto_ranges(model_result *m, const char *calib, const compare_
 }
 
 static int run_model(const char *path, const char *calib, const qc_image_set *val,
-                     const compare_options *o, model_result *m)
+                     const compare_options *o, qc_compare_model *m)
 {
     qc_preprocess pp;
     int status = model_setup(path, calib, o, m, &pp);
@@ -160,20 +138,15 @@ static int run_model(const char *path, const char *calib, const qc_image_set *va
 
 /* ---- results ----------------------------------------------------------------------------------- */
 
-static const char *role_name(qc_role r)
-{
-    return r == QC_ROLE_INPUT ? "input" : r == QC_ROLE_WEIGHT ? "weight" : "activation";
-}
-
 /* The score of --sensitivity, in % (top-1 with labels, else agreement with FP32). */
-static double sens_value(const model_result *m, const qc_aa_score *sc)
+static double sens_value(const qc_compare_model *m, const qc_aa_score *sc)
 {
     return qc_aa_value(m->labelled ? QC_AA_TOP1 : QC_AA_AGREEMENT, sc);
 }
 
 #define SENSITIVITY_ROWS 10 /* nodes per variant in the table; all of them in the JSON */
 
-static void print_sensitivity(const model_result *m, int k, const compare_options *o)
+static void print_sensitivity(const qc_compare_model *m, int k, const compare_options *o)
 {
     const qc_aa_result *r = &m->sens[k];
     const char *what = m->labelled ? "top-1" : "agreement";
@@ -186,7 +159,7 @@ static void print_sensitivity(const model_result *m, int k, const compare_option
         printf("        (%d more in --json)\n", r->n_ranked - SENSITIVITY_ROWS);
 }
 
-static void print_table(const model_result *ms, int n_models, const compare_options *o)
+static void print_table(const qc_compare_model *ms, int n_models, const compare_options *o)
 {
     static const cli_column cols[] = {{"model", true, 0, true},     {"variant", true, 0, false},
                                       {"top-1", false, 0, false},   {"delta", false, 0, false},
@@ -195,7 +168,7 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
     cli_table tab;
     cli_table_init(&tab, cols, 8);
     for (int mi = 0; mi < n_models; mi++) {
-        const model_result *m = &ms[mi];
+        const qc_compare_model *m = &ms[mi];
         const char *base = strrchr(m->path, '/') ? strrchr(m->path, '/') + 1 : m->path;
         cli_table_cell(&tab, "%s", base);
         cli_table_cell(&tab, "fp32");
@@ -203,16 +176,16 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
         for (int c = 3; c < 8; c++)
             cli_table_cell(&tab, "%s", "");
         for (int k = 0; k < o->n; k++) {
-            const variant_result *v = &m->var[k];
+            const qc_compare_result *v = &m->var[k];
             int which;
             double ms_db = qc_compare_min_sqnr(m, k, &which);
             cli_table_cell(&tab, "%s", "");
             cli_table_cell(&tab, "%s", o->v[k].name);
             cli_table_cell(&tab, m->labelled ? "%.2f%%" : "-", 100.0 * qc_compare_top1(m, k));
             /* + 0.0: no "-0.00" */
-            cli_table_cell(&tab, m->labelled ? "%+.2f" : "-", 100.0 * (qc_compare_top1(m, k) - qc_compare_fp32_top1(m)) + 0.0);
+            cli_table_cell(&tab, m->labelled ? "%+.2f" : "-", 100.0 * qc_compare_delta(m, k) + 0.0);
             cli_table_cell(&tab, "%.2f%%", 100.0 * qc_compare_agreement(m, k));
-            cli_table_cell(&tab, "%.2e", m->n ? v->kl_sum / (double)m->n : 0.0);
+            cli_table_cell(&tab, "%.2e", qc_compare_kl(m, k));
             cli_table_cell(&tab, "%.2fx", v->seconds > 0 ? m->fp32_seconds / v->seconds : 0.0);
             const char *node = which >= 0 ? qc_compare_node_of(m, k, m->stats->tensors[which].name) : NULL;
             if (which >= 0)
@@ -231,134 +204,6 @@ static void print_table(const model_result *ms, int n_models, const compare_opti
     for (int mi = 0; mi < n_models && o->sensitivity; mi++)
         for (int k = 0; k < o->n; k++)
             print_sensitivity(&ms[mi], k, o);
-}
-
-/* The text before, then x as a JSON number; null for what JSON cannot write (±inf, NaN). */
-static void json_num(const char *before, double x)
-{
-    fputs(before, stdout);
-    if (isfinite(x))
-        printf("%.10g", x);
-    else
-        printf("null");
-}
-
-/* The "layers" of variant k of m: every tensor measured. */
-static void print_layers_json(const model_result *m, int k)
-{
-    bool first = true;
-    for (int i = 0; i < m->stats->n_tensors; i++) {
-        const qc_layer_error *l = &m->ev[k].layers[i];
-        if (l->acc.samples == 0 && !l->has_codes)
-            continue;
-        qc_error_metrics e;
-        qc_error_acc_finish(&l->acc, &e);
-        cli_json_field(m->stats->tensors[i].name, "%s\n      {\"tensor\": ", first ? "" : ",");
-        first = false;
-        cli_json_field(qc_compare_node_of(m, k, m->stats->tensors[i].name), ", \"node\": ");
-        printf(", \"role\": \"%s\", \"values\": %lld, \"sqnr_db\": ",
-               role_name(m->stats->tensors[i].role), (long long)e.count);
-        json_num("", l->acc.samples ? e.sqnr_db : NAN);
-        printf(", \"identical\": %s, \"cosine\": ",
-               l->acc.samples && isinf(e.sqnr_db) && e.sqnr_db > 0 ? "true" : "false");
-        json_num("", l->acc.samples ? e.cosine : NAN);
-        json_num(", \"max_abs_err\": ", l->acc.samples ? e.max_abs_err : NAN);
-        json_num(", \"clipped\": ", l->has_codes ? qc_code_hist_clipped(&l->codes) : NAN);
-        json_num(", \"codes_used\": ", l->has_codes ? qc_code_hist_used(&l->codes) : NAN);
-        printf(", \"range\": ");
-        if (l->has_range) {
-            json_num("[", l->lo);
-            json_num(", ", l->hi);
-            printf("]");
-        } else
-            printf("null");
-        printf("}");
-    }
-}
-
-/* "sensitivity": {"images", "quantized", "ranking": [{"node", "top1", "agreement", "kl"}]} */
-static void print_sensitivity_json(const model_result *m, int k)
-{
-    const qc_aa_result *r = &m->sens[k];
-    printf(",\n     \"sensitivity\": {\"images\": %lld, \"quantized\": ", (long long)r->subset);
-    for (int i = -1; i < r->n_ranked; i++) {
-        const qc_aa_score *sc = i < 0 ? &r->subset_quantized : &r->ranking[i].score;
-        if (i >= 0) {
-            printf("%s\n      {\"node\": ", i ? "," : ", \"ranking\": [");
-            qc_json_put_string(stdout, r->ranking[i].node);
-            printf(", ");
-        } else
-            printf("{");
-        /* fractions, as every rate of the JSON */
-        json_num("\"top1\": ", qc_aa_value(QC_AA_TOP1, sc) / 100);
-        json_num(", \"agreement\": ", qc_aa_value(QC_AA_AGREEMENT, sc) / 100);
-        json_num(", \"kl\": ", sc->images ? sc->kl / (double)sc->images : NAN);
-        printf("}");
-    }
-    printf("%s}", r->n_ranked ? "]" : ", \"ranking\": []");
-}
-
-static void print_json(const model_result *ms, int n_models, const compare_options *o,
-                       const char *calib, const char *val, const char *const *failures, int n_fail)
-{
-    cli_json_field(calib, "{\"format\": \"%s\", \"version\": %d, \"qcal\": \"%s\",\n \"calib\": ", COMPARE_FORMAT,
-                   COMPARE_VERSION, QCAL_VERSION);
-    cli_json_field(val, ", \"val\": ");
-    printf(", \"layer_images\": %lld, \"skipped\": {\"calib\": %lld, \"val\": %lld},\n \"variants\": [",
-           (long long)o->layer_images, (long long)(o->calib_skipped ? o->calib_skipped->count : 0),
-           (long long)o->val_skipped.count);
-    for (int k = 0; k < o->n; k++) {
-        cli_json_field(o->v[k].name, "%s\n  {\"name\": ", k ? "," : "");
-        printf(", \"scheme\": \"%s\", \"granularity\": \"%s\", \"method\": \"%s\", \"bits\": %d}",
-               qc_scheme_name(o->v[k].scheme),
-               qc_granularity_name(o->v[k].granularity),
-               qc_method_name(o->v[k].method), o->v[k].bits);
-    }
-    printf("],\n \"models\": [");
-    for (int mi = 0; mi < n_models; mi++) {
-        const model_result *m = &ms[mi];
-        cli_json_field(m->path, "%s\n  {\"model\": ", mi ? "," : "");
-        if (m->output)
-            cli_json_field(m->output, ", \"output\": ");
-        printf(", \"images\": %lld, \"labelled\": %lld, \"calib_images\": %lld,\n   \"fp32\": {\"correct\": %lld, \"top1\": ",
-               (long long)m->n, (long long)m->labelled, (long long)m->stats->images,
-               (long long)m->fp32_correct);
-        json_num("", qc_compare_fp32_top1(m));
-        printf("},\n   \"variants\": [");
-        for (int k = 0; k < o->n; k++) {
-            const variant_result *v = &m->var[k];
-            cli_json_field(o->v[k].name, "%s\n    {\"name\": ", k ? "," : "");
-            printf(", \"correct\": %lld, \"top1\": ", (long long)v->correct);
-            json_num("", qc_compare_top1(m, k));
-            json_num(", \"delta\": ", qc_compare_top1(m, k) - qc_compare_fp32_top1(m));
-            json_num(", \"agreement\": ", qc_compare_agreement(m, k));
-            json_num(", \"kl\": ", m->n ? v->kl_sum / (double)m->n : 0.0);
-            printf(", \"gated\": %s", qc_compare_gated(m, o->v, o->n, k, o->gates.gate) ? "true" : "false");
-            if (o->sensitivity)
-                print_sensitivity_json(m, k);
-            printf(",\n     \"layers\": [");
-            print_layers_json(m, k);
-            printf("]}");
-        }
-        printf("]}");
-    }
-    json_num("],\n \"gates\": {\"max_drop\": ", o->gates.max_drop);
-    json_num(", \"min_sqnr\": ", o->gates.min_sqnr);
-    cli_json_field(o->gates.gate, ", \"gate\": ");
-    printf(", \"passed\": %s, \"failures\": [", n_fail ? "false" : "true");
-    for (int i = 0; i < n_fail; i++)
-        cli_json_field(failures[i], "%s", i ? ", " : "");
-    printf("]}}\n");
-}
-
-static int write_html(const model_result *ms, int n_models, const compare_options *o, const char *calib,
-                      const char *val, const char *const *failures, int n_fail)
-{
-    qc_error err;
-    qc_compare_page page = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
-                            .v = o->v, .n = o->n, .gates = &o->gates, .layer_images = o->layer_images,
-                            .sensitivity = o->sensitivity, .failures = failures, .n_failures = n_fail};
-    return cli_status(qc_compare_html_write(ms, n_models, &page, o->html, &err), &err);
 }
 
 /* ---- the command -------------------------------------------------------------------------------- */
@@ -442,24 +287,18 @@ static bool parse_options(int argc, char **argv, compare_options *o, const char 
                            .layer_images = 64, .sensitivity_images = 256, .common = {.threads = 1}};
     if (!cli_parse(&command, o, argc, argv, pos, n_pos, status))
         return false;
+    const int n_models = o->stats_file ? 1 : *n_pos - 2; /* then VAL, or CALIB and VAL */
+    const char *synopsis = o->stats_file ? "qcal compare MODEL --stats S.json VAL" : "qcal compare MODEL... CALIB VAL";
     if (o->stats_file && *n_pos != 2)
         *status = cli_usage_error(&command, "compare --stats takes one MODEL and VAL (the statistics stand for CALIB)");
-    else if (o->stats_file)
-        *status = cli_check_positionals(&command, "qcal compare MODEL --stats S.json VAL", pos, 1, pos + 1, 1) != QC_OK
-                      ? QC_ERR_USAGE
-                      : cli_select_check(&o->select, &command) != QC_OK ? QC_ERR_USAGE : build_variants(o);
-    else if (*n_pos < 3)
+    else if (!o->stats_file && *n_pos < 3)
         *status = cli_usage_error(&command, "compare needs MODEL, CALIB and VAL");
-    else if (cli_check_positionals(&command, "qcal compare MODEL... CALIB VAL", pos, *n_pos - 2, pos + *n_pos - 2, 2) != QC_OK)
-        *status = QC_ERR_USAGE;
-    else if (cli_select_check(&o->select, &command) != QC_OK)
+    else if (cli_check_positionals(&command, synopsis, pos, n_models, pos + n_models, *n_pos - n_models) != QC_OK ||
+             cli_select_check(&o->select, &command) != QC_OK)
         *status = QC_ERR_USAGE;
     else
         *status = build_variants(o);
-    bool found = !o->gates.gate || !strcmp(o->gates.gate, "all");
-    for (int k = 0; k < o->n && !found; k++)
-        found = !strcmp(o->v[k].name, o->gates.gate);
-    if (*status == QC_OK && !found)
+    if (*status == QC_OK && !qc_compare_gate_known(o->v, o->n, o->gates.gate))
         *status = cli_usage_error(&command, "--gate: no variant is named '%s'", o->gates.gate);
     return *status == QC_OK;
 }
@@ -486,8 +325,9 @@ int cmd_compare(int argc, char **argv)
     compare_options o;
     const char *pos[MAX_MODELS + 2];
     int n_pos, status;
+    qc_error err;
     if (!parse_options(argc, argv, &o, pos, &n_pos, &status) ||
-        (o.html && (status = cli_check_output_paths(o.html, "--html", pos, n_pos)) != QC_OK)) {
+        (o.html && (status = cli_status(qc_check_output_paths(o.html, "--html", pos, n_pos, &err), &err)) != QC_OK)) {
         cli_list_free(&o.exclude);
         return status;
     }
@@ -497,7 +337,7 @@ int cmd_compare(int argc, char **argv)
         cli_warning("CALIB and VAL are the same folder '%s': every variant is measured on the images its "
                     "ranges were fitted to, which flatters it", val);
     qc_image_set set = {0};
-    model_result *ms = NULL;
+    qc_compare_model *ms = NULL;
     if ((status = open_val(val, &o, &set)) != QC_OK || !(ms = calloc((size_t)n_models, sizeof *ms))) {
         qc_image_set_free(&set);
         cli_list_free(&o.exclude);
@@ -509,31 +349,29 @@ int cmd_compare(int argc, char **argv)
         o.calib_skipped = mi == 0 ? &calib_skipped : &again;
         status = run_model(pos[mi], calib, &set, &o, &ms[mi]);
     }
-    o.calib_skipped = &calib_skipped;
 
-    char (*failures)[256] = NULL;
-    const char *fail_ptrs[MAX_MODELS * MAX_VARIANTS * 2];
+    char **failures = NULL;
     int n_fail = 0;
-    if (status == QC_OK && !(failures = calloc(MAX_MODELS * MAX_VARIANTS * 2, sizeof *failures)))
+    if (status == QC_OK && !qc_compare_failures(ms, n_models, o.v, o.n, &o.gates, &failures, &n_fail))
         status = cli_out_of_memory();
-    for (int mi = 0; mi < n_models && status == QC_OK; mi++)
-        n_fail = qc_compare_gate_failures(&ms[mi], o.v, o.n, &o.gates, failures, n_fail);
-    for (int i = 0; i < n_fail; i++)
-        fail_ptrs[i] = failures[i];
+    qc_compare_page page = {.title = "qcal compare", .version = QCAL_VERSION, .calib = calib, .val = val,
+                            .v = o.v, .n = o.n, .gates = &o.gates, .layer_images = o.layer_images,
+                            .sensitivity = o.sensitivity, .failures = (const char *const *)failures, .n_failures = n_fail,
+                            .calib_skipped = calib_skipped.count, .val_skipped = o.val_skipped.count};
     if (status == QC_OK) {
         if (o.common.json)
-            print_json(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
+            qc_compare_json_write(stdout, ms, n_models, &page);
         else
             print_table(ms, n_models, &o);
         if (o.select.skip_bad && !o.common.json)
             printf("unreadable images skipped (--skip-bad): %lld of CALIB, %lld of VAL\n",
                    (long long)calib_skipped.count, (long long)o.val_skipped.count);
         if (o.html)
-            status = write_html(ms, n_models, &o, calib, val, fail_ptrs, n_fail);
+            status = cli_status(qc_compare_html_write(ms, n_models, &page, o.html, &err), &err);
     }
     if (status == QC_OK && n_fail) {
         for (int i = 0; i < n_fail; i++)
-            cli_error("%s", fail_ptrs[i]);
+            cli_error("%s", failures[i]);
         status = CLI_GATE_FAILED;
     }
     free(failures);

@@ -11,13 +11,7 @@
 
 #define MAX_MODELS 16
 
-typedef struct {
-    const char *path;
-    char output[256];   /* the scored output's name when it is a choice (cli_scored_output), or "" */
-    qc_topk_counts counts;
-    int64_t skipped;
-    double seconds;
-} eval_result;
+typedef qc_eval_summary eval_result;
 
 typedef struct {
     const char *labels, *predictions;
@@ -54,32 +48,6 @@ static const cli_command command = {
     "output than the first.",
     rows, MAX_MODELS + 1, "eval takes at most 16 models"};
 
-typedef struct {
-    const qc_image_set *set;
-    const eval_options *o;
-    int classes;
-    qc_file *pred;
-    eval_result *res;
-} eval_sink_ctx;
-
-/* One image's scores, in image order: counted, and written to the predictions file. */
-static qc_status eval_sink(void *ctx, const qc_eval_result *r, qc_error *err)
-{
-    eval_sink_ctx *c = ctx;
-    const qc_image_item *img = &c->set->items[r->index];
-    if (r->status != QC_OK) { /* unreadable, with --skip-bad */
-        c->res->skipped++;
-        if (!c->o->common.quiet)
-            cli_warning("skipping: %s", r->err->msg);
-        return QC_OK;
-    }
-    int top1 = qc_topk_count(&c->res->counts, r->logits, c->classes, img->label);
-    if (c->pred->f)
-        return qc_prediction_put(c->pred, img->rel, top1, img->label, c->o->scores ? r->logits : NULL, c->classes,
-                                 err);
-    return QC_OK;
-}
-
 static int eval_model(const char *path, const qc_image_set *set, const eval_options *o,
                       eval_result *res)
 {
@@ -104,14 +72,13 @@ static int eval_model(const char *path, const qc_image_set *set, const eval_opti
     cli_progress progress;
     cli_progress_start(&progress, "eval", path, qc_pass_count(&(qc_pass_inputs){.set = set}, o->select.limit),
                        o->common.quiet);
-    eval_sink_ctx sc = {.set = set, .o = o, .classes = in.classes, .pred = &pred, .res = res};
-    qc_pass_inputs inputs = {.set = set, .pp = &pp};
-    qc_eval_options eo = {.run = {.limit = o->select.limit, .batch = o->select.batch, .threads = o->common.threads,
-                                  .progress = cli_progress_draw, .progress_ctx = &progress},
-                          .keep_unreadable = o->select.skip_bad, .sink = eval_sink, .sink_ctx = &sc,
-                          .output = in.output};
+    cli_skipped skipped = {.quiet = o->common.quiet};
+    qc_eval_topk_options eo = {.run = {.limit = o->select.limit, .batch = o->select.batch, .threads = o->common.threads,
+                                       .progress = cli_progress_draw, .progress_ctx = &progress},
+                               .keep_unreadable = o->select.skip_bad, .on_skip = cli_report_skip,
+                               .skip_ctx = &skipped, .predictions = pred.f ? &pred : NULL, .scores = o->scores};
     double start = cli_now();
-    status = qc_eval_logits(g, &inputs, in.classes, &eo, &err);
+    status = qc_eval_topk(g, &in, set, &pp, &eo, res, &err);
     res->seconds = cli_now() - start;
     cli_progress_end(&progress);
     if (status == QC_OK && pred.f)
@@ -123,47 +90,6 @@ end:
     qc_model_card_free(&card);
     qc_graph_destroy(g);
     return status;
-}
-
-static void print_fraction_json(const char *key, int64_t count, int64_t total)
-{
-    if (total)
-        printf(", \"%s\": %.6f", key, (double)count / (double)total);
-    else
-        printf(", \"%s\": null", key);
-}
-
-static void print_result_json(const eval_result *r, const eval_options *o)
-{
-    cli_json_field(r->path, "{\"model\": ");
-    if (r->output[0])
-        cli_json_field(r->output, ", \"output\": ");
-    printf(", \"images\": %lld, \"skipped\": %lld, \"labelled\": %lld", (long long)r->counts.images,
-           (long long)r->skipped, (long long)r->counts.labelled);
-    if (r->counts.labelled)
-        printf(", \"top1_correct\": %lld, \"top5_correct\": %lld", (long long)r->counts.top1, (long long)r->counts.top5);
-    else
-        printf(", \"top1_correct\": null, \"top5_correct\": null");
-    print_fraction_json("top1", r->counts.top1, r->counts.labelled);
-    print_fraction_json("top5", r->counts.top5, r->counts.labelled);
-    printf(", \"images_per_s\": %.1f, \"threads\": %d, \"batch\": %lld}",
-           r->seconds > 0 ? (double)r->counts.images / r->seconds : 0.0, o->common.threads, (long long)o->select.batch);
-}
-
-/* One model: its object; several: {"models": [...]}. */
-static void print_json(const eval_result *r, int n, const eval_options *o)
-{
-    if (n == 1) {
-        print_result_json(&r[0], o);
-    } else {
-        printf("{\"models\": [");
-        for (int m = 0; m < n; m++) {
-            printf(m ? ", " : "");
-            print_result_json(&r[m], o);
-        }
-        printf("]}");
-    }
-    printf("\n");
 }
 
 static void print_table(const eval_result *r, int n, int width)
@@ -180,7 +106,7 @@ static void print_table(const eval_result *r, int n, int width)
         cli_table_cell(&tab, "%lld", (long long)c->images);
         cli_table_cell(&tab, c->labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)c->top1 / labelled, (long long)c->top1);
         cli_table_cell(&tab, c->labelled ? "%.2f%% (%lld)" : "-", 100.0 * (double)c->top5 / labelled, (long long)c->top5);
-        cli_table_cell(&tab, "%.1f", r[i].seconds > 0 ? (double)c->images / r[i].seconds : 0.0);
+        cli_table_cell(&tab, "%.1f", qc_eval_images_per_s(&r[i]));
     }
     cli_table_print(&tab, width);
     for (int i = 0; i < n; i++)
@@ -235,7 +161,7 @@ int cmd_eval(int argc, char **argv)
     if (status != QC_OK)
         return status;
     if (o.common.json)
-        print_json(results, n_models, &o);
+        qc_eval_json_write(stdout, results, n_models, o.common.threads, o.select.batch);
     else
         print_table(results, n_models, cli_table_width(o.common.wide));
     return QC_OK;

@@ -16,98 +16,45 @@ static const cli_command command = {
     "parameter count and the ops qcal does not support (exit 3 when there are any).",
     rows, 1, "inspect takes one MODEL"};
 
-/* A graph input's or output's shape, its symbolic dimensions shown as N (the nodes' static
- * shapes assume batch 1). */
-static char *io_shape(const qc_tensor *t, char *buf, size_t size)
+/* The graph's inputs or outputs ids[0..n): name, dtype and shape ("?" unless shaped). */
+static void print_values(const qc_graph *g, const int *ids, int n, bool shaped, int width)
 {
-    size_t used = 0;
-    buf[0] = '\0';
-    if (t->value.rank < 0)
-        return snprintf(buf, size, "?"), buf;
-    for (int d = 0; d < t->value.rank && used < size; d++) {
-        int n = (t->symbolic >> d & 1)
-                    ? snprintf(buf + used, size - used, "%sN", d ? "x" : "")
-                    : snprintf(buf + used, size - used, "%s%lld", d ? "x" : "",
-                               (long long)t->value.dims[d]);
-        used += n > 0 ? (size_t)n : 0;
+    static const cli_column cols[] = {{"name", true, 0, true}, {"dtype", true, 0, false}, {"shape", true, 0, false}};
+    char shape[128];
+    cli_table tab;
+    cli_table_init(&tab, cols, 3);
+    for (int i = 0; i < n; i++) {
+        const qc_tensor *t = &g->tensors[ids[i]];
+        cli_table_cell(&tab, "%s", t->name);
+        cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
+        cli_table_cell(&tab, "%s", shaped ? qc_report_io_shape(t, shape, sizeof shape) : "?");
     }
-    if (t->value.rank == 0)
-        snprintf(buf, size, "scalar");
-    return buf;
+    cli_table_print(&tab, width);
 }
 
 static void print_text(const qc_graph *g, const char *path, bool prepared, int width)
 {
     char shape[128];
-    static const cli_column io_cols[] = {{"name", true, 0, true}, {"dtype", true, 0, false},
-                                         {"shape", true, 0, false}};
     static const cli_column node_cols[] = {{"#", false, 0, false},           {"op", true, 0, false},
                                            {"name", true, 0, true},          {"output shape", true, 0, false},
                                            {"supported", true, 0, false}};
     cli_table tab;
     printf("model: %s (opset %lld, %lld parameters)\ninputs:\n", path, (long long)g->opset,
            (long long)qc_graph_param_count(g));
-    cli_table_init(&tab, io_cols, 3);
-    for (int i = 0; i < g->n_inputs; i++) {
-        const qc_tensor *t = &g->tensors[g->inputs[i]];
-        cli_table_cell(&tab, "%s", t->name);
-        cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
-        cli_table_cell(&tab, "%s", io_shape(t, shape, sizeof shape));
-    }
-    cli_table_print(&tab, width);
+    print_values(g, g->inputs, g->n_inputs, true, width);
     printf("outputs:\n");
-    cli_table_init(&tab, io_cols, 3);
-    for (int i = 0; i < g->n_outputs; i++) {
-        const qc_tensor *t = &g->tensors[g->outputs[i]];
-        cli_table_cell(&tab, "%s", t->name);
-        cli_table_cell(&tab, "%s", qc_dtype_name(t->value.dtype));
-        cli_table_cell(&tab, "%s", prepared ? io_shape(t, shape, sizeof shape) : "?");
-    }
-    cli_table_print(&tab, width);
+    print_values(g, g->outputs, g->n_outputs, prepared, width);
     printf("nodes (%d; shapes at batch 1):\n", g->n_nodes);
     cli_table_init(&tab, node_cols, 5);
     for (int i = 0; i < g->n_nodes; i++) {
         const qc_node *n = &g->nodes[i];
-        const qc_tensor *out = n->n_outputs && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
         cli_table_cell(&tab, "%d", i);
         cli_table_cell(&tab, "%s", n->op_type);
         cli_table_cell(&tab, "%s", n->name);
-        cli_table_cell(&tab, "%s", out && prepared ? qc_shape_str(&out->value, shape, sizeof shape) : "?");
+        cli_table_cell(&tab, "%s", qc_report_node_shape(g, i, prepared, shape, sizeof shape));
         cli_table_cell(&tab, "%s", qc_op_supported(n->op_type, n->domain) ? "yes" : "NO");
     }
     cli_table_print(&tab, width);
-}
-
-static void print_json(const qc_graph *g, const char *path, bool prepared)
-{
-    char shape[128];
-    cli_json_field(path, "{\"model\": ");
-    printf(", \"opset\": %lld, \"parameters\": %lld, \"inputs\": [", (long long)g->opset,
-           (long long)qc_graph_param_count(g));
-    for (int i = 0; i < g->n_inputs; i++) {
-        const qc_tensor *t = &g->tensors[g->inputs[i]];
-        cli_json_field(t->name, "%s{\"name\": ", i ? ", " : "");
-        printf(", \"dtype\": \"%s\", \"shape\": \"%s\"}", qc_dtype_name(t->value.dtype),
-               io_shape(t, shape, sizeof shape));
-    }
-    printf("], \"outputs\": [");
-    for (int i = 0; i < g->n_outputs; i++) {
-        const qc_tensor *t = &g->tensors[g->outputs[i]];
-        cli_json_field(t->name, "%s{\"name\": ", i ? ", " : "");
-        printf(", \"dtype\": \"%s\", \"shape\": \"%s\"}", qc_dtype_name(t->value.dtype),
-               prepared ? io_shape(t, shape, sizeof shape) : "?");
-    }
-    printf("], \"nodes\": [");
-    for (int i = 0; i < g->n_nodes; i++) {
-        const qc_node *n = &g->nodes[i];
-        const qc_tensor *out = n->n_outputs && n->outputs[0] >= 0 ? &g->tensors[n->outputs[0]] : NULL;
-        cli_json_field(n->op_type, "%s{\"op\": ", i ? ", " : "");
-        cli_json_field(n->name, ", \"name\": ");
-        printf(", \"output_shape\": \"%s\", \"supported\": %s}",
-               out && prepared ? qc_shape_str(&out->value, shape, sizeof shape) : "?",
-               qc_op_supported(n->op_type, n->domain) ? "true" : "false");
-    }
-    printf("], \"supported\": %s}\n", prepared ? "true" : "false");
 }
 
 int cmd_inspect(int argc, char **argv)
@@ -134,7 +81,7 @@ int cmd_inspect(int argc, char **argv)
     /* Unsupported ops still get listed: the listing is what the user asked for. */
     qc_status prepared = qc_graph_prepare(g, &err);
     if (common.json)
-        print_json(g, model, prepared == QC_OK);
+        qc_inspect_json_write(stdout, g, model, prepared == QC_OK);
     else
         print_text(g, model, prepared == QC_OK, cli_table_width(common.wide));
     if (prepared != QC_OK)

@@ -52,21 +52,12 @@ int cmd_merge(int argc, char **argv)
 
     qc_error err;
     qc_stats *all = NULL;
-    status = cli_status(qc_stats_load(in[0], &all, &err), &err);
-    for (int k = 1; k < n_in && status == QC_OK; k++) {
-        qc_stats *s = NULL;
-        if ((status = cli_status(qc_stats_load(in[k], &s, &err), &err)) == QC_OK &&
-            (status = qc_stats_merge(all, s, &err)) != QC_OK)
-            cli_error("cannot merge '%s' with '%s': %s", in[k], in[0], err.msg);
-        qc_stats_destroy(s);
-    }
+    status = cli_status(qc_stats_merge_files(in, n_in, &all, &err), &err);
     if (status == QC_OK)
         status = cli_status(qc_stats_save(all, out, &err), &err);
     if (status == QC_OK) {
         if (o.common.json) {
-            cli_json_field(out, "{\"output\": ");
-            printf(", \"inputs\": %d, \"images\": %lld, \"complete\": %s}\n", n_in, (long long)all->images,
-                   all->shard_count ? "false" : "true");
+            qc_merge_json_write(stdout, out, n_in, all);
         } else {
             printf("merged %d file%s into %s: %lld images", n_in, n_in == 1 ? "" : "s", out,
                    (long long)all->images);

@@ -38,13 +38,6 @@ typedef struct {
     cli_common common;
 } quantize_options;
 
-/* What accuracy-aware quantization did (--max-drop, --min-agreement). */
-typedef struct {
-    qc_aa_result r;
-    int64_t images;
-    double seconds;
-} aa_outcome;
-
 #define METHOD_AUTO (-1)
 
 /* A range method, or auto (chosen per tensor) */
@@ -182,8 +175,6 @@ static const cli_command command = {
     "and flags), and all shards of a split.",
     rows, 3, "quantize takes one MODEL, at most one IMAGES and, after --max-drop or --min-agreement, VAL"};
 
-static const char *auto_method_of(const quantize_options *o, const char *tensor, char *buf, size_t size);
-
 /* ---- output ---------------------------------------------------------------------------------- */
 
 static void print_table(const quantize_options *o, const qc_quantize_report *r, const char *out, int width)
@@ -197,14 +188,9 @@ static void print_table(const quantize_options *o, const qc_quantize_report *r, 
     cli_table_init(&tab, cols, method_auto ? 7 : 6);
     for (int i = 0; i < r->n; i++) {
         const qc_quantized_tensor *t = &r->tensors[i];
-        float smin = t->params[0].scale, smax = smin;
-        int32_t zmin = t->params[0].zero_point, zmax = zmin;
-        for (int c = 1; c < t->n_channels; c++) {
-            smin = fminf(smin, t->params[c].scale);
-            smax = fmaxf(smax, t->params[c].scale);
-            zmin = t->params[c].zero_point < zmin ? t->params[c].zero_point : zmin;
-            zmax = t->params[c].zero_point > zmax ? t->params[c].zero_point : zmax;
-        }
+        float smin, smax;
+        int32_t zmin, zmax;
+        qc_quantized_spread(t, &smin, &smax, &zmin, &zmax);
         cli_table_cell(&tab, "%s", t->tensor);
         cli_table_cell(&tab, "%s", t->role);
         cli_table_cell(&tab, "%.5g..%.5g", (double)t->min, (double)t->max);
@@ -219,104 +205,18 @@ static void print_table(const quantize_options *o, const qc_quantize_report *r, 
         cli_table_cell(&tab, "%d", t->bits);
         char name[48];
         if (method_auto)
-            cli_table_cell(&tab, "%s", t->range_of ? auto_method_of(o, t->range_of, name, sizeof name) : "");
+            cli_table_cell(&tab, "%s", t->range_of ? qc_auto_method_of(&o->auto_result, t->range_of, name, sizeof name) : "");
     }
     cli_table_print(&tab, width);
     printf("%d tensors quantized; wrote %s\n", r->n, out);
     if (method_auto) {
-        char name[48] = "its local choice";
-        if (o->auto_result.start >= 0)
-            qc_auto_candidate_name(&qc_auto_candidates()[o->auto_result.start], name, sizeof name);
         const qc_auto_result *a = &o->auto_result;
+        char name[48];
         printf("method auto on %lld images: agreement with FP32 %lld, KL of the logits %.3g with each tensor's local "
                "choice; %lld, %.3g from %s for all, %d local choices kept\n",
                (long long)a->images, (long long)a->agree_local, a->kl_local / (double)a->images, (long long)a->agree,
-               a->kl / (double)a->images, name, a->kept);
+               a->kl / (double)a->images, qc_auto_start_name(a, "its local choice", name, sizeof name), a->kept);
     }
-}
-
-static void aa_print_json(const quantize_options *o, const aa_outcome *a);
-
-/* --method auto: its check at the network's output */
-static void print_json_auto_check(const qc_auto_result *r)
-{
-    char name[48] = "local";
-    if (r->start >= 0)
-        qc_auto_candidate_name(&qc_auto_candidates()[r->start], name, sizeof name);
-    printf(",\n \"auto\": {\"images\": %lld, \"agree_local\": %lld, \"kl_local\": %.9g, \"start\": \"%s\", "
-           "\"kept\": %d, \"agree\": %lld, \"kl\": %.9g}",
-           (long long)r->images, (long long)r->agree_local, r->kl_local / (double)(r->images ? r->images : 1), name,
-           r->kept, (long long)r->agree, r->kl / (double)(r->images ? r->images : 1));
-}
-
-/* --method auto: the candidate chosen for tensor and what each candidate measured */
-static void print_json_auto(const quantize_options *o, const char *tensor)
-{
-    const qc_auto_choice *c = qc_auto_find(o->auto_result.choices, o->auto_result.n, tensor);
-    if (!c)
-        return;
-    char name[48];
-    printf(", \"auto\": {\"range_of\": ");
-    qc_json_put_string(stdout, tensor);
-    printf(", \"chosen\": \"%s\", ", auto_method_of(o, tensor, name, sizeof name));
-    qc_auto_candidate_name(&qc_auto_candidates()[c->local], name, sizeof name);
-    printf("\"local\": \"%s\", \"candidates\": [", name);
-    for (int k = 0; k < QC_AUTO_CANDIDATES; k++) {
-        qc_auto_candidate_name(&qc_auto_candidates()[k], name, sizeof name);
-        printf("%s{\"method\": \"%s\", ", k ? ", " : "", name);
-        if (isnan(c->error[k]))
-            printf("\"error\": null}");
-        else
-            printf("\"error\": %.9g, \"min\": %.9g, \"max\": %.9g}", c->error[k], (double)c->lo[k], (double)c->hi[k]);
-    }
-    printf("]}");
-}
-
-static void print_json(const char *model, const quantize_options *o, const qc_stats *s,
-                       const qc_quantize_report *r, bool runnable, const aa_outcome *aa)
-{
-    cli_json_field(model, "{\"model\": ");
-    cli_json_field(o->out, ", \"output\": ");
-    printf(", \"format\": \"%s\", \"scheme\": \"%s\", \"method\": \"%s\", \"per_channel\": %s, "
-           "\"weight_bits\": %d, \"act_bits\": %d, \"reduce_range\": %s, \"round\": \"%s\", \"act_round\": \"%s\", "
-           "\"input_compensation\": %s, \"calibration_images\": %lld, \"calibration_skipped\": %lld, "
-           "\"runnable_by_qcal\": %s, ",
-           qc_qformat_name(o->q.format), qc_scheme_name(o->q.scheme),
-           o->method == METHOD_AUTO ? "auto" : qc_range_method_name(o->q.method),
-           o->q.weights == QC_GRANULARITY_CHANNEL ? "true" : "false", o->q.weight_bits, o->q.act_bits,
-           o->q.reduce_range ? "true" : "false", qc_round_mode_name(o->q.round), qc_round_mode_name(o->q.act_round),
-           o->q.activations == QC_GRANULARITY_COMPENSATED ? "true" : "false", (long long)s->images,
-           (long long)o->skipped.count, runnable ? "true" : "false");
-    printf("\"bias_correction\": \"%s\", ", qc_bias_mode_name(o->q.bias_correction));
-    if (o->q.bias_correction == QC_BIAS_EMPIRICAL)
-        printf("\"bias_images\": %lld, \"bias_passes\": %d, \"bias_seconds\": %.3f, ", (long long)o->bias.images,
-               o->bias.passes, o->bias_seconds);
-    char *config = o->method == METHOD_AUTO ? NULL : qc_config_json(&o->q); /* a config has no per-tensor methods */
-    printf("\"config\": %s, \"tensors\": [", config ? config : "null");
-    free(config);
-    for (int i = 0; i < r->n; i++) {
-        const qc_quantized_tensor *t = &r->tensors[i];
-        cli_json_field(t->tensor, "%s\n  {\"name\": ", i ? "," : "");
-        printf(", \"role\": \"%s\", \"bits\": %d, \"min\": %.9g, \"max\": %.9g, \"qmin\": %lld, \"qmax\": %lld, "
-               "\"scale\": [",
-               t->role, t->bits, (double)t->min, (double)t->max, (long long)t->params[0].qmin,
-               (long long)t->params[0].qmax);
-        for (int c = 0; c < t->n_channels; c++)
-            printf("%s%.9g", c ? ", " : "", (double)t->params[c].scale);
-        printf("], \"zero_point\": [");
-        for (int c = 0; c < t->n_channels; c++)
-            printf("%s%d", c ? ", " : "", (int)t->params[c].zero_point);
-        printf("]");
-        if (t->range_of)
-            print_json_auto(o, t->range_of);
-        printf("}");
-    }
-    printf("\n]");
-    if (o->auto_result.n)
-        print_json_auto_check(&o->auto_result);
-    if (aa)
-        aa_print_json(o, aa);
-    printf("}\n");
 }
 
 /* ---- accuracy-aware quantization ------------------------------------------------------------- */
@@ -324,7 +224,7 @@ static void print_json(const char *model, const quantize_options *o, const qc_st
 /* VAL decoded as the quantized model takes it (pp), then qc_accuracy_aware; the nodes it
  * returned to FP32 join o's exclusions. Prints what goes wrong; returns the exit status. */
 static int run_accuracy_aware(quantize_options *o, const char *model, const qc_graph *g, const qc_stats *s,
-                              const qc_preprocess *pp, aa_outcome *out)
+                              const qc_preprocess *pp, qc_aa_result *r, qc_aa_doc *out)
 {
     qc_error err;
     qc_image_set set = {0};
@@ -334,20 +234,14 @@ static int run_accuracy_aware(quantize_options *o, const char *model, const qc_g
     qc_aa_options ao = {.fp32 = g, .stats = s, .q = &o->q, .metric = o->aa_metric, .budget = o->aa_budget,
                         .sensitivity_images = o->aa_images, .max_layers = (int)o->aa_max_layers,
                         .threads = o->common.threads};
-    out->images = set.n_items;
+    *out = (qc_aa_doc){.r = r, .metric = o->aa_metric, .budget = o->aa_budget, .val = o->aa_val,
+                       .images = set.n_items};
     double start = cli_now();
-    status = cli_status(qc_accuracy_aware_images(&ao, model, &set, pp, &out->r, &err), &err);
+    status = cli_status(qc_accuracy_aware_images(&ao, model, &set, pp, r, &err), &err);
     out->seconds = cli_now() - start;
     qc_image_set_free(&set);
-    for (int i = 0; status == QC_OK && i < out->r.n_steps; i++) {
-        char **grown = realloc(o->exclude.items, (size_t)(o->exclude.n + 1) * sizeof *grown);
-        if (grown)
-            o->exclude.items = grown;
-        if (!grown || !(o->exclude.items[o->exclude.n++] = strdup(out->r.steps[i].node))) {
-            o->exclude.n -= grown != NULL;
-            status = cli_out_of_memory();
-        }
-    }
+    if (status == QC_OK && !qc_aa_exclude_steps(r, &o->exclude.items, &o->exclude.n))
+        status = cli_out_of_memory();
     o->q.exclude = (const char *const *)o->exclude.items;
     o->q.n_exclude = o->exclude.n;
     return status;
@@ -367,12 +261,12 @@ static void aa_print_score(const qc_aa_score *sc)
            sc->images ? sc->kl / (double)sc->images : 0.0);
 }
 
-static void aa_print_table(const quantize_options *o, const aa_outcome *a)
+static void aa_print_table(const qc_aa_doc *a)
 {
-    const qc_aa_result *r = &a->r;
-    printf("accuracy-aware: %s %s %g%s on %lld images of %s\n  fp32       ", aa_metric_name(o->aa_metric),
-           o->aa_metric == QC_AA_TOP1 ? "at most" : "at least", o->aa_budget,
-           o->aa_metric == QC_AA_TOP1 ? " points below FP32" : " %", (long long)a->images, o->aa_val);
+    const qc_aa_result *r = a->r;
+    printf("accuracy-aware: %s %s %g%s on %lld images of %s\n  fp32       ", aa_metric_name(a->metric),
+           a->metric == QC_AA_TOP1 ? "at most" : "at least", a->budget,
+           a->metric == QC_AA_TOP1 ? " points below FP32" : " %", (long long)a->images, a->val);
     aa_print_score(&r->fp32);
     printf("\n  quantized  ");
     aa_print_score(&r->quantized);
@@ -401,57 +295,6 @@ static void aa_print_table(const quantize_options *o, const aa_outcome *a)
     printf("%s; %.1f s\n", r->n_steps ? ")" : "", a->seconds);
 }
 
-static void aa_json_score(const qc_aa_score *sc)
-{
-    printf("{\"images\": %lld, \"labelled\": %lld, \"correct\": %lld, \"agree\": %lld, \"top1\": ",
-           (long long)sc->images, (long long)sc->labelled, (long long)sc->correct, (long long)sc->agree);
-    if (sc->labelled) /* JSON rates are fractions; qc_aa_value gives percent */
-        printf("%.10g", qc_aa_value(QC_AA_TOP1, sc) / 100);
-    else
-        printf("null");
-    double kl = sc->images ? sc->kl / (double)sc->images : NAN, agreement = qc_aa_value(QC_AA_AGREEMENT, sc) / 100;
-    printf(isfinite(agreement) ? ", \"agreement\": %.10g" : ", \"agreement\": null", agreement);
-    printf(isfinite(kl) ? ", \"kl\": %.10g}" : ", \"kl\": null}", kl);
-}
-
-static void aa_json_layers(const char *key, const qc_aa_layer *l, int n)
-{
-    printf(",\n   \"%s\": [", key);
-    for (int i = 0; i < n; i++) {
-        printf("%s\n    {\"node\": ", i ? "," : "");
-        qc_json_put_string(stdout, l[i].node);
-        printf(", \"score\": ");
-        aa_json_score(&l[i].score);
-        printf("}");
-    }
-    printf("]");
-}
-
-static void aa_print_json(const quantize_options *o, const aa_outcome *a)
-{
-    const qc_aa_result *r = &a->r;
-    printf(",\n \"accuracy_aware\": {\"metric\": \"%s\", \"budget\": %.10g, \"val\": ",
-           o->aa_metric == QC_AA_TOP1 ? "top1" : "agreement", o->aa_budget);
-    qc_json_put_string(stdout, o->aa_val);
-    printf(", \"images\": %lld, \"sensitivity_images\": %lld, \"met\": %s, \"seconds\": %.3f,\n   \"fp32\": ",
-           (long long)a->images, (long long)r->subset, r->met ? "true" : "false", a->seconds);
-    aa_json_score(&r->fp32);
-    printf(",\n   \"quantized\": ");
-    aa_json_score(&r->quantized);
-    printf(",\n   \"final\": ");
-    aa_json_score(r->n_steps ? &r->steps[r->n_steps - 1].score : &r->quantized);
-    printf(",\n   \"ranking_quantized\": ");
-    aa_json_score(&r->subset_quantized);
-    aa_json_layers("ranking", r->ranking, r->n_ranked);
-    aa_json_layers("steps", r->steps, r->n_steps);
-    printf(",\n   \"fp32_nodes\": [");
-    for (int i = 0; i < r->n_steps; i++) {
-        printf("%s", i ? ", " : "");
-        qc_json_put_string(stdout, r->steps[i].node);
-    }
-    printf("]}");
-}
-
 /* ---- --method auto ------------------------------------------------------------------------------ */
 
 /* The class-balanced first o->auto_images of IMAGES decoded as the statistics were (pp), then
@@ -473,16 +316,6 @@ static int run_method_auto(quantize_options *o, const char *model, const char *i
     o->q.n_auto_choices = o->auto_result.n;
     qc_image_set_free(&set);
     return status;
-}
-
-/* The name of the candidate chosen for tensor, or "" */
-static const char *auto_method_of(const quantize_options *o, const char *tensor, char *buf, size_t size)
-{
-    const qc_auto_choice *c = qc_auto_find(o->auto_result.choices, o->auto_result.n, tensor);
-    buf[0] = 0;
-    if (c)
-        qc_auto_candidate_name(&qc_auto_candidates()[c->choice], buf, size);
-    return buf;
 }
 
 /* ---- the command -------------------------------------------------------------------------------- */
@@ -573,13 +406,9 @@ static int check_arguments(quantize_options *o, const char *const *pos, int n_po
     if (o->q.bias_correction == QC_BIAS_EMPIRICAL && o->aa_val)
         return cli_usage_error(&command, "--bias-correction empirical does not go with --max-drop or --min-agreement "
                                "(its measurement is of one set of quantized layers); use analytic");
-    if (o->allow_partial && !o->stats_file)
-        return cli_usage_error(&command, "--allow-partial goes with --stats FILE");
-    int status = cli_select_check(&o->select, &command);
+    int status = cli_check_stats_file(&command, o->stats_file, o->allow_partial, &o->select);
     if (status != QC_OK)
         return status;
-    if (o->stats_file && (o->select.sample || o->select.skip_bad))
-        return cli_usage_error(&command, "--sample and --skip-bad need IMAGES, not --stats");
     o->skipped.quiet = o->common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
                          {n_pos > 1 ? pos[1] : NULL, "image folder"}};
@@ -658,29 +487,18 @@ static const char *prescan(int argc, char **argv, const char *name)
  * are parsed after them and override what they set. */
 static int apply_config(int argc, char **argv, quantize_options *o)
 {
-    const char *path = prescan(argc, argv, "--config"), *preset = prescan(argc, argv, "--preset"),
-               *target = prescan(argc, argv, "--target");
     qc_error err;
-    if (path) {
-        int status = cli_status(qc_config_load(path, &o->q, &o->config, &err), &err);
-        if (status != QC_OK)
-            return status;
-        o->q = o->config.options;
-    }
-    if (preset && !qc_preset_apply(preset, &o->q))
-        return cli_usage_error(&command, "--preset takes " QC_PRESET_LIST ", not '%s'", preset);
-    if (target && !qc_target_parse(target, &o->q.target))
-        return cli_usage_error(&command, "--target takes generic or tensorrt, not '%s'", target);
-    if (target && o->q.target == QC_TARGET_TENSORRT)
-        qc_preset_apply("tensorrt", &o->q);
-    return QC_OK;
+    qc_status st = qc_config_apply(prescan(argc, argv, "--config"), prescan(argc, argv, "--preset"),
+                                   prescan(argc, argv, "--target"), &o->q, &o->config, &err);
+    return st == QC_ERR_USAGE ? cli_usage_error(&command, "%s", err.msg) : cli_status(st, &err);
 }
 
 int cmd_quantize(int argc, char **argv)
 {
     quantize_options o = {.select = CLI_SELECT_DEFAULT, .max_drop = -1, .min_agreement = -1, .aa_images = 256,
                           .aa_max_layers = -1, .auto_images = QC_AUTO_IMAGES, .common = {.threads = 1}};
-    aa_outcome aa = {0};
+    qc_aa_result aa_result = {0};
+    qc_aa_doc aa = {0};
     qc_quantize_options_default(&o.q);
     int status = apply_config(argc, argv, &o);
     o.granularity = (cli_granularity){o.q.weights, o.q.activations};
@@ -698,8 +516,7 @@ int cmd_quantize(int argc, char **argv)
         goto end;
 
     uint64_t hash = 0;
-    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK ||
-        (status = cli_refuse_quantized(g, pos[0], "quantize")) != QC_OK)
+    if ((status = cli_load_fp32_model(pos[0], "quantize", &g, &hash)) != QC_OK)
         goto end;
     /* The preprocessing the statistics must have been gathered with, and that the quantized
      * model takes: MODEL's card (or the default), the flags laid over. */
@@ -709,7 +526,7 @@ int cmd_quantize(int argc, char **argv)
         goto end;
     if (o.method == METHOD_AUTO && (status = run_method_auto(&o, pos[0], pos[1], g, s, &pp)) != QC_OK)
         goto end;
-    if (o.aa_val && (status = run_accuracy_aware(&o, pos[0], g, s, &pp, &aa)) != QC_OK)
+    if (o.aa_val && (status = run_accuracy_aware(&o, pos[0], g, s, &pp, &aa_result, &aa)) != QC_OK)
         goto end;
     if (o.q.bias_correction == QC_BIAS_EMPIRICAL && (status = measure_bias(&o, pos[1], g, s, &pp)) != QC_OK)
         goto end;
@@ -724,18 +541,19 @@ int cmd_quantize(int argc, char **argv)
         status = qc_quantize_write(qg, &report, &o.q, &files, &copied, card_target, sizeof card_target, &err);
     if (cli_status(status, &err) != QC_OK)
         goto end;
-    bool runnable = true;
-    for (int i = 0; i < qg->n_nodes; i++)
-        runnable &= qc_op_supported(qg->nodes[i].op_type, qg->nodes[i].domain);
+    qc_quantize_doc doc = {.model = pos[0], .output = o.out, .q = &o.q, .method_auto = o.method == METHOD_AUTO,
+                           .calibration_images = s->images, .calibration_skipped = o.skipped.count,
+                           .written = qg, .bias = &o.bias, .bias_seconds = o.bias_seconds,
+                           .auto_result = &o.auto_result, .aa = o.aa_val ? &aa : NULL};
     if (o.common.json)
-        print_json(pos[0], &o, s, &report, runnable, o.aa_val ? &aa : NULL);
+        qc_quantize_json_write(stdout, &report, &doc);
     else
         print_table(&o, &report, o.out, cli_table_width(o.common.wide));
     if (o.aa_val && !o.common.json)
-        aa_print_table(&o, &aa);
-    if (o.aa_val && !aa.r.met) {
+        aa_print_table(&aa);
+    if (o.aa_val && !aa_result.met) {
         cli_error("the budget (%s %g) is missed with %d nodes returned to FP32; %s holds that model",
-                  o.aa_metric == QC_AA_TOP1 ? "--max-drop" : "--min-agreement", o.aa_budget, aa.r.n_steps, o.out);
+                  o.aa_metric == QC_AA_TOP1 ? "--max-drop" : "--min-agreement", o.aa_budget, aa_result.n_steps, o.out);
         status = CLI_GATE_FAILED;
     }
     if (o.select.skip_bad && !o.common.json)
@@ -751,7 +569,7 @@ end:
     qc_config_free(&o.config);
     qc_auto_result_free(&o.auto_result);
     qc_quantize_report_free(&report);
-    qc_aa_result_free(&aa.r);
+    qc_aa_result_free(&aa_result);
     qc_bias_measurement_free(&o.bias);
     qc_model_card_free(&card);
     qc_graph_destroy(qg);

@@ -26,7 +26,10 @@ typedef struct {
     cli_pp_flags pp;
     cli_image_select select;
     cli_skipped skipped; /* filled by the run: the images --skip-bad left out */
-    cli_adequacy_flags adequacy;
+    struct {
+        bool on; /* --adequacy */
+        qc_adequacy_settings s;
+    } adequacy;
     cli_common common;
 } stats_options;
 
@@ -73,18 +76,18 @@ static const cli_option rows[] = {
              "how much the scale of its range would move with another set of as many images; lists the "
              "tensors uncertain by more than the tolerance and the images that would bring each within it "
              "(printed, not stored: the file is the same)"},
-    {"--adequacy-tolerance", .kind = CLI_FLOAT, FIELD(adequacy.tolerance_pct), .arg = "PCT", .min = 0, .max = 100,
+    {"--adequacy-tolerance", .kind = CLI_FLOAT, FIELD(adequacy.s.tolerance_pct), .arg = "PCT", .min = 0, .max = 100,
      .expects = "a percentage above 0",
      .help = "the relative standard deviation of a scale allowed, in percent (default 5)"},
-    {"--adequacy-method", .kind = CLI_CUSTOM, FIELD(adequacy.method), .parse = cli_parse_method,
+    {"--adequacy-method", .kind = CLI_CUSTOM, FIELD(adequacy.s.method), .parse = cli_parse_method,
      .arg = "minmax|avg|avgstd|meanstd|percentile|entropy|mse",
      .help = "the range method whose scale is judged (default minmax, as quantize); a histogram method is "
              "judged by avg (per-group histograms are not kept), and avgstd/meanstd take --n"},
-    {"--adequacy-scheme", .kind = CLI_CUSTOM, FIELD(adequacy.scheme), .parse = cli_parse_scheme,
+    {"--adequacy-scheme", .kind = CLI_CUSTOM, FIELD(adequacy.s.scheme), .parse = cli_parse_scheme,
      .arg = "gemmlowp|symlowp|mixed", .help = "the scheme of the scale (default gemmlowp, as quantize)"},
-    {"--adequacy-bits", .kind = CLI_INT, FIELD(adequacy.bits), .arg = "B", .min = 2, .max = 8,
+    {"--adequacy-bits", .kind = CLI_INT, FIELD(adequacy.s.bits), .arg = "B", .min = 2, .max = 8,
      .help = "the activation bits of the scale (default 8)"},
-    {"--adequacy-resamples", .kind = CLI_INT, FIELD(adequacy.resamples), .arg = "N", .min = 2, .max = 100000,
+    {"--adequacy-resamples", .kind = CLI_INT, FIELD(adequacy.s.resamples), .arg = "N", .min = 2, .max = 100000,
      .help = "bootstrap resamples (default 200; the seed is fixed: the same images give the same result)"},
     {0},
 };
@@ -107,69 +110,6 @@ static const char *base_name(const char *path)
 
 /* ---- the summary -------------------------------------------------------------------------- */
 
-static void shape_text(const qc_tensor_stats *t, char *buf, size_t size)
-{
-    size_t n = 0;
-    buf[0] = 0;
-    for (int d = 0; d < t->rank && n < size; d++)
-        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? "x" : "", (long long)t->dims[d]);
-    if (t->rank == 0)
-        snprintf(buf, size, "scalar");
-}
-
-static void print_summary_json(const char *model, const qc_stats *s, const stats_options *o, double seconds)
-{
-    cli_json_field(model, "{\"model\": ");
-    cli_json_field(o->out ? o->out : o->stats_file, ", \"stats\": ");
-    printf(", \"images\": %lld, \"granularity\": \"%s\", \"histograms\": %s", (long long)s->images,
-           s->per_channel ? "channel" : "tensor", s->histograms ? "true" : "false");
-    if (!o->stats_file)
-        printf(", \"skipped\": %lld", (long long)o->skipped.count);
-    if (s->shard_count) {
-        printf(", \"shard\": {\"count\": %d, \"indices\": [", s->shard_count);
-        for (int i = 0; i < s->n_shards; i++)
-            printf("%s%d", i ? ", " : "", s->shards[i]);
-        printf("]}");
-    }
-    if (seconds >= 0)
-        printf(", \"seconds\": %.3f, \"threads\": %d, \"batch\": %lld", seconds, o->common.threads,
-               (long long)o->select.batch);
-    printf(", \"params\": {\"n\": %.9g, \"percentile\": %.9g, \"bits\": %d}, \"tensors\": [",
-           o->params.n_std, o->params.percentile, o->params.bits);
-    for (int i = 0; i < s->n_tensors; i++) {
-        const qc_tensor_stats *t = &s->tensors[i];
-        static const char *roles[] = {"input", "activation", "weight"};
-        cli_json_field(t->name, "%s\n  {\"name\": ", i ? "," : "");
-        printf(", \"role\": \"%s\", \"shape\": [", roles[t->role]);
-        for (int d = 0; d < t->rank; d++)
-            printf("%s%lld", d ? ", " : "", (long long)t->dims[d]);
-        printf("], \"samples\": %lld", (long long)t->samples);
-        if (t->samples && t->t.min <= t->t.max)
-            printf(", \"min\": %.9g, \"max\": %.9g", (double)t->t.min, (double)t->t.max);
-        else
-            printf(", \"min\": null, \"max\": null");
-        printf(", \"ranges\": {");
-        bool first = true;
-        for (int m = 0; m < QC_RANGE_COUNT; m++) {
-            if (!o->methods[m])
-                continue;
-            float lo, hi;
-            printf("%s\"%s\": ", first ? "" : ", ", qc_range_method_name(m));
-            first = false;
-            if (qc_stats_range(t, m, &o->params, -1, &lo, &hi, NULL) == QC_OK)
-                printf("[%.9g, %.9g]", (double)lo, (double)hi);
-            else
-                printf("null");
-        }
-        double sl, sh;
-        if (qc_stats_channel_spread(t, &sl, &sh))
-            printf("}, \"channel_range\": [%.9g, %.9g]}", sl, sh);
-        else
-            printf("}, \"channel_range\": null}");
-    }
-    printf("\n]");
-}
-
 static void print_summary_table(const qc_stats *s, const stats_options *o)
 {
     /* left out first when the terminal is narrow: the channel range, then the shape, then
@@ -187,12 +127,10 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
     cli_table_init(&tab, cols, n);
     for (int i = 0; i < s->n_tensors; i++) {
         const qc_tensor_stats *t = &s->tensors[i];
-        static const char *roles[] = {"input", "activation", "weight"};
         char shape[64];
-        shape_text(t, shape, sizeof shape);
         cli_table_cell(&tab, "%s", t->name);
-        cli_table_cell(&tab, "%s", roles[t->role]);
-        cli_table_cell(&tab, "%s", shape);
+        cli_table_cell(&tab, "%s", qc_role_name(t->role));
+        cli_table_cell(&tab, "%s", qc_stats_shape_text(t, shape, sizeof shape));
         bool seen = t->samples && t->t.min <= t->t.max;
         cli_table_cell(&tab, seen ? "%.4g" : "-", (double)t->t.min);
         cli_table_cell(&tab, seen ? "%.4g" : "-", (double)t->t.max);
@@ -221,42 +159,9 @@ static void print_summary_table(const qc_stats *s, const stats_options *o)
 
 /* ---- adequacy ------------------------------------------------------------------------------ */
 
-int cli_adequacy_run(const qc_stats *s, const qc_group_table *g, const cli_adequacy_flags *f,
-                     const qc_range_params *params, qc_adequacy *out)
-{
-    qc_adequacy_options ao;
-    qc_adequacy_options_default(&ao);
-    ao.method = f->method;
-    ao.params = *params;
-    ao.tolerance = f->tolerance_pct / 100.0;
-    ao.resamples = f->resamples;
-    qc_error err;
-    return cli_status(qc_adequacy_of_activations(s, g, &ao, f->scheme, f->bits, out, &err), &err);
-}
-
-static void print_adequacy_json(const qc_stats *s, const qc_adequacy *a, const stats_options *o)
-{
-    const cli_adequacy_flags *f = &o->adequacy;
-    printf(", \"adequacy\": {\"method\": \"%s\", \"evaluated\": \"%s\", \"scheme\": \"%s\", \"bits\": %d, "
-           "\"n\": %.9g, \"tolerance\": %.9g, \"resamples\": %d, \"images\": %lld, \"groups\": %lld, "
-           "\"uncertain\": %d, \"tensors\": [",
-           qc_range_method_name(a->method), qc_range_method_name(a->evaluated), qc_scheme_name(f->scheme), f->bits,
-           o->params.n_std, f->tolerance_pct / 100.0, f->resamples, (long long)a->images, (long long)a->groups,
-           a->n_uncertain);
-    for (int j = 0; j < a->n; j++) {
-        const qc_adequacy_tensor *r = &a->tensors[j];
-        cli_json_field(s->tensors[r->tensor].name, "%s\n  {\"name\": ", j ? "," : "");
-        printf(", \"scale\": %.9g, \"bootstrap_mean\": %.9g, \"rsd\": %.9g, \"interval90\": [%.9g, %.9g], "
-               "\"uncertain\": %s, \"images_needed\": %lld}",
-               r->scale, r->boot_mean, r->rsd, r->lo90, r->hi90, r->uncertain ? "true" : "false",
-               (long long)r->images_needed);
-    }
-    printf("\n]}");
-}
-
 static void print_adequacy_table(const qc_stats *s, const qc_adequacy *a, const stats_options *o)
 {
-    const cli_adequacy_flags *f = &o->adequacy;
+    const qc_adequacy_settings *f = &o->adequacy.s;
     printf("\nadequacy: %lld images in %lld groups of up to %d, %d bootstrap resamples; scale of %s",
            (long long)a->images, (long long)a->groups, QC_STATS_GROUP, f->resamples, qc_range_method_name(a->method));
     if (a->evaluated != a->method)
@@ -328,43 +233,14 @@ end:
 static bool parse_shard(const char *v, void *shard)
 {
     stats_options *o = (stats_options *)((char *)shard - offsetof(stats_options, shard));
-    char *end;
-    long a = strtol(v, &end, 10);
-    if (end == v || *end != '/')
-        return false;
-    const char *rest = end + 1;
-    long b = strtol(rest, &end, 10);
-    if (end == rest || *end || b < 1 || b > (1 << 20) || a < 0 || a >= b)
-        return false;
-    o->shard.i = (int)a;
-    o->shard.n = (int)b;
-    return true;
+    return qc_shard_parse(v, &o->shard.i, &o->shard.n);
 }
 
 static bool parse_methods(const char *v, void *options)
 {
     stats_options *o = options;
-    bool *methods = o->methods;
     o->methods_given = true;
-    char buf[256];
-    if (strlen(v) >= sizeof buf)
-        return false;
-    snprintf(buf, sizeof buf, "%s", v);
-    memset(methods, 0, QC_RANGE_COUNT * sizeof *methods);
-    int n = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (!strcmp(tok, "all")) {
-            for (int m = 0; m < QC_RANGE_COUNT; m++)
-                methods[m] = true;
-        } else {
-            int m = qc_range_method_parse(tok);
-            if (m < 0)
-                return false;
-            methods[m] = true;
-        }
-        n++;
-    }
-    return n > 0;
+    return qc_range_methods_parse(v, o->methods);
 }
 
 /* The positional arguments and the options that go together, and -o against the inputs.
@@ -378,24 +254,17 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
         return QC_ERR_USAGE;
     if (o->stats_file && o->shard.n > 1)
         return cli_usage_error(&command, "--shard needs IMAGES, not --stats");
-    if (o->allow_partial && !o->stats_file)
-        return cli_usage_error(&command, "--allow-partial goes with --stats FILE");
-    int status = cli_select_check(&o->select, &command);
+    int status = cli_check_stats_file(&command, o->stats_file, o->allow_partial, &o->select);
     if (status != QC_OK)
         return status;
-    if (o->stats_file && (o->select.sample || o->select.skip_bad))
-        return cli_usage_error(&command, "--sample and --skip-bad need IMAGES, not --stats");
     if (o->select.skip_bad && o->shard.n > 1)
         return cli_usage_error(&command, "--skip-bad does not work with --shard: a shard cannot "
                                             "know which images the others left out");
-    const cli_adequacy_flags plain = CLI_ADEQUACY_DEFAULT;
-    const cli_adequacy_flags *a = &o->adequacy;
-    if (!a->on && (a->tolerance_pct != plain.tolerance_pct || a->method != plain.method ||
-                   a->scheme != plain.scheme || a->bits != plain.bits || a->resamples != plain.resamples))
+    if (!o->adequacy.on && !qc_adequacy_settings_are_default(&o->adequacy.s))
         return cli_usage_error(&command, "--adequacy-tolerance, -method, -scheme, -bits and -resamples go with --adequacy");
-    if (a->on && o->stats_file)
+    if (o->adequacy.on && o->stats_file)
         return cli_usage_error(&command, "--adequacy needs IMAGES: the statistics file keeps no per-group summaries");
-    if (a->on && !(a->tolerance_pct > 0))
+    if (o->adequacy.on && !(o->adequacy.s.tolerance_pct > 0))
         return cli_usage_error(&command, "--adequacy-tolerance takes a percentage above 0");
     o->skipped.quiet = o->common.quiet;
     cli_file inputs[] = {{pos[0], "model"}, {o->stats_file, "statistics file"},
@@ -406,7 +275,7 @@ static int check_arguments(stats_options *o, const char *const *pos, int n_pos)
 int cmd_stats(int argc, char **argv)
 {
     stats_options o = {.select = CLI_SELECT_DEFAULT, .shard = {0, 1}, .granularity = QC_GRANULARITY_CHANNEL,
-                       .adequacy = CLI_ADEQUACY_DEFAULT, .common = {.threads = 1}};
+                       .adequacy = {.s = QC_ADEQUACY_DEFAULT}, .common = {.threads = 1}};
     qc_range_params_default(&o.params);
     for (int m = 0; m < QC_RANGE_COUNT; m++)
         o.methods[m] = true;
@@ -424,8 +293,7 @@ int cmd_stats(int argc, char **argv)
     qc_adequacy adequacy = {0};
     uint64_t hash = 0;
     double seconds = -1;
-    if ((status = cli_load_model(pos[0], false, &g, &hash)) != QC_OK ||
-        (status = cli_refuse_quantized(g, pos[0], "stats")) != QC_OK)
+    if ((status = cli_load_fp32_model(pos[0], "stats", &g, &hash)) != QC_OK)
         goto end;
     if (o.stats_file) {
         /* the file must have been gathered with the preprocessing MODEL takes now */
@@ -452,14 +320,16 @@ int cmd_stats(int argc, char **argv)
             goto end;
         if (o.out && (status = cli_status(qc_stats_save(s, o.out, &err), &err)) != QC_OK)
             goto end;
-        if (o.adequacy.on && (status = cli_adequacy_run(s, groups, &o.adequacy, &o.params, &adequacy)) != QC_OK)
+        if (o.adequacy.on &&
+            (status = cli_status(qc_adequacy_judge(s, groups, &o.adequacy.s, &o.params, &adequacy, &err), &err)) != QC_OK)
             goto end;
     }
     if (o.common.json) {
-        print_summary_json(pos[0], s, &o, seconds);
-        if (o.adequacy.on)
-            print_adequacy_json(s, &adequacy, &o);
-        printf("}\n");
+        qc_stats_doc doc = {.model = pos[0], .stats = o.out ? o.out : o.stats_file, .seconds = seconds,
+                            .skipped = o.skipped.count, .batch = o.select.batch, .threads = o.common.threads,
+                            .params = &o.params, .methods = o.methods, .adequacy = o.adequacy.on ? &adequacy : NULL,
+                            .adequacy_settings = &o.adequacy.s};
+        qc_stats_json_write(stdout, s, &doc);
     } else {
         print_summary_table(s, &o);
         if (o.adequacy.on)

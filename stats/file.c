@@ -11,7 +11,7 @@
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-static const char *role_name(qc_role r)
+const char *qc_role_name(qc_role r)
 {
     return r == QC_ROLE_INPUT ? "input" : r == QC_ROLE_WEIGHT ? "weight" : "activation";
 }
@@ -70,7 +70,7 @@ static void put_tensor(FILE *f, const qc_tensor_stats *t)
 {
     fputs("    {\"name\": ", f);
     qc_json_put_string(f, t->name);
-    fprintf(f, ", \"role\": \"%s\", \"shape\": [", role_name(t->role));
+    fprintf(f, ", \"role\": \"%s\", \"shape\": [", qc_role_name(t->role));
     for (int d = 0; d < t->rank; d++)
         fprintf(f, "%s%" PRId64, d ? ", " : "", t->dims[d]);
     fprintf(f, "], \"axis\": %d, \"channels\": %d,\n", t->axis, t->channels);
@@ -737,6 +737,32 @@ qc_status qc_stats_load_checked(const char *path, const qc_graph *g, uint64_t ha
     if (st != QC_OK) {
         qc_stats_destroy(*s);
         *s = NULL;
+    }
+    return st;
+}
+
+char *qc_stats_shape_text(const qc_tensor_stats *t, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (int d = 0; d < t->rank && n < size; d++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? "x" : "", (long long)t->dims[d]);
+    if (t->rank == 0)
+        snprintf(buf, size, "scalar");
+    return buf;
+}
+
+qc_status qc_stats_merge_files(const char *const *paths, int n, qc_stats **out, qc_error *err)
+{
+    qc_status st = qc_stats_load(paths[0], out, err);
+    for (int k = 1; k < n && st == QC_OK; k++) {
+        qc_stats *s = NULL;
+        if ((st = qc_stats_load(paths[k], &s, err)) == QC_OK && (st = qc_stats_merge(*out, s, err)) != QC_OK) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err->msg);
+            qc_fail(err, st, "cannot merge '%s' with '%s': %s", paths[k], paths[0], why);
+        }
+        qc_stats_destroy(s);
     }
     return st;
 }

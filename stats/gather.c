@@ -513,3 +513,18 @@ int64_t qc_gather_count(const qc_gather_options *o, int64_t n_images)
         mine += (i / QC_STATS_GROUP) % o->shard_n == o->shard_i;
     return mine;
 }
+
+bool qc_shard_parse(const char *text, int *i, int *n)
+{
+    char *end;
+    long a = strtol(text, &end, 10);
+    if (end == text || *end != '/')
+        return false;
+    const char *rest = end + 1;
+    long b = strtol(rest, &end, 10);
+    if (end == rest || *end || b < 1 || b > (1 << 20) || a < 0 || a >= b)
+        return false;
+    *i = (int)a;
+    *n = (int)b;
+    return true;
+}

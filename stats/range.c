@@ -1,6 +1,7 @@
 /* range.c — the range methods: pure functions of the recorded statistics that give the real
  * range [lo, hi] to quantize a tensor (or one channel) to. The formulas are numbered in
  * docs/statistics.md (R1–R8); every result is clamped to the absolute extremes. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,4 +343,48 @@ int qc_range_methods_drop_histograms(bool methods[QC_RANGE_COUNT])
             dropped++;
         }
     return dropped;
+}
+
+bool qc_range_methods_parse(const char *list, bool methods[QC_RANGE_COUNT])
+{
+    char buf[256];
+    if (strlen(list) >= sizeof buf)
+        return false;
+    snprintf(buf, sizeof buf, "%s", list);
+    memset(methods, 0, QC_RANGE_COUNT * sizeof *methods);
+    int n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (!strcmp(tok, "all")) {
+            for (int m = 0; m < QC_RANGE_COUNT; m++)
+                methods[m] = true;
+        } else {
+            int m = qc_range_method_parse(tok);
+            if (m < 0)
+                return false;
+            methods[m] = true;
+        }
+        n++;
+    }
+    return n > 0;
+}
+
+bool qc_range_n_std_parse(const char *text, double *n_std)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < 0)
+        return false;
+    *n_std = v;
+    return true;
+}
+
+bool qc_range_percentile_parse(const char *text, double *percentile)
+{
+    char *end;
+    double p = strtod(text, &end);
+    if (end == text || *end || !(p > 50 && p <= 100))
+        return false;
+    *percentile = p;
+    return true;
 }

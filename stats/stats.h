@@ -453,5 +453,23 @@ int64_t qc_gather_count(const qc_gather_options *o, int64_t n_images);
  * histograms; and, for statistics without them, those cleared (how many were). */
 bool qc_range_methods_use_histograms(const bool methods[QC_RANGE_COUNT]);
 int qc_range_methods_drop_histograms(bool methods[QC_RANGE_COUNT]);
+/* A comma-separated list of method names, or "all", into methods; false when a name is
+ * unknown or the list is empty or longer than 255 characters. */
+bool qc_range_methods_parse(const char *list, bool methods[QC_RANGE_COUNT]);
+/* The range parameters as written on a command line: n_std a finite number >= 0 (read as a
+ * float), the percentile in (50, 100]; false otherwise. */
+bool qc_range_n_std_parse(const char *text, double *n_std);
+bool qc_range_percentile_parse(const char *text, double *percentile);
+
+/* "input", "activation" or "weight": a role as the files and reports name it (file.c). */
+const char *qc_role_name(qc_role r);
+/* t's shape as tables show it, "1x64x7x7" ("scalar" for rank 0), in buf (file.c). */
+char *qc_stats_shape_text(const qc_tensor_stats *t, char *buf, size_t size);
+
+/* --shard's "I/N" (0 <= I < N <= 2^20) into *i and *n (gather.c); false when malformed. */
+bool qc_shard_parse(const char *text, int *i, int *n);
+/* The statistics files at paths[0..n) loaded and merged into *out (file.c), which the caller
+ * destroys even on error; a merge that fails names both files. */
+qc_status qc_stats_merge_files(const char *const *paths, int n, qc_stats **out, qc_error *err);
 
 #endif
