@@ -1235,12 +1235,12 @@ typedef struct {
     uint8_t za;
     const uint8_t *packed;
     size_t per;          /* bytes of one packed B */
-    int32_t *acc;        /* M × N */
+    int32_t *acc;        /* rows × N for each worker */
     const int32_t *bias; /* N, or NULL */
     const qc_requant *rq;
     void *y;
-    int64_t batch;       /* the product computed */
     size_t rows;         /* rows per block */
+    int64_t blocks;      /* blocks per product: item i is block i % blocks of product i / blocks */
 } mm_job;
 
 static int mm_rows(void *ctx, int worker, int64_t item)
@@ -1248,9 +1248,10 @@ static int mm_rows(void *ctx, int worker, int64_t item)
     const mm_job *j = ctx;
     const mm_geom *mg = j->mg;
     const size_t m = (size_t)mg->m, nn = (size_t)mg->n, k = (size_t)mg->k;
-    const size_t r0 = (size_t)item * j->rows, rows = m - r0 < j->rows ? m - r0 : j->rows;
-    int64_t ao = 0, bo = 0, rest = j->batch;
-    (void)worker;
+    const int64_t batch = item / j->blocks;
+    const size_t r0 = (size_t)(item % j->blocks) * j->rows;
+    const size_t rows = m - r0 < j->rows ? m - r0 : j->rows;
+    int64_t ao = 0, bo = 0, rest = batch;
     for (int d = mg->batch_rank - 1; d >= 0; d--) {
         int64_t idx = rest % mg->batch_dims[d];
         rest /= mg->batch_dims[d];
@@ -1258,12 +1259,12 @@ static int mm_rows(void *ctx, int worker, int64_t item)
         bo += idx * mg->b_stride[d];
     }
     const uint8_t *a = j->a + ao + r0 * k, *pb = j->packed + (size_t)(bo / (mg->k * mg->n)) * j->per;
-    const size_t yo = (size_t)j->batch * m * nn + r0 * nn;
+    const size_t yo = (size_t)batch * m * nn + r0 * nn;
     if (mg->y_type == QC_INT32) {
         qc_q8gemm(rows, nn, k, a, k, j->za, pb, (int32_t *)j->y + yo, nn);
         return 0;
     }
-    int32_t *acc = j->acc + r0 * nn;
+    int32_t *acc = j->acc + (size_t)worker * j->rows * nn;
     qc_q8gemm(rows, nn, k, a, k, j->za, pb, acc, nn);
     if (mg->y_type == QC_UINT8)
         qc_requantize_u8(rows, nn, acc, nn, j->bias, j->rq, (uint8_t *)j->y + yo, nn);
@@ -1286,7 +1287,11 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
     const size_t a_count = (size_t)qc_value_count(a);
     const size_t per = round64(qc_q8gemm_packed_size(k, nn));
     const bool map_a = a->dtype == QC_INT8;
-    size_t bytes = (map_a ? round64(a_count) : 0) + round64(m * nn * sizeof(int32_t)) +
+    const int threads = qc_exec_op_threads(x, (double)mg.batches * (double)(m * nn * k));
+    const size_t block_rows = piece_of(m, threads > 1 ? 2 * (size_t)threads : 1);
+    /* an int32 block for each worker: blocks of several products run at once */
+    const size_t acc_count = (size_t)threads * block_rows * nn;
+    size_t bytes = (map_a ? round64(a_count) : 0) + round64(acc_count * sizeof(int32_t)) +
                    2 * round64(nn * sizeof(int32_t)) + round64(nn * sizeof(int32_t));
     if (!st->has_weights)
         bytes += (size_t)mg.b_batches * per + round64(k * nn) + round64(nn) +
@@ -1312,7 +1317,7 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
         packed = p;
         wabs = wa;
     }
-    int32_t *acc = carve(&c, m * nn * sizeof(int32_t));
+    int32_t *acc = carve(&c, acc_count * sizeof(int32_t));
     int32_t *mult = carve(&c, nn * sizeof(int32_t)), *shift = carve(&c, nn * sizeof(int32_t));
     int32_t *bias = carve(&c, nn * sizeof(int32_t));
     qc_requant rq = {mult, shift, QC_PER_COLUMN, 0, 0, 0};
@@ -1339,12 +1344,12 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
     s = check_acc_bound(n, mg.n, wabs, za, has_bias ? bias : NULL, mg.k, err);
     if (s != QC_OK)
         return s;
-    const int threads = qc_exec_op_threads(x, (double)mg.batches * (double)(m * nn * k));
-    mm_job j = {&mg, au, (uint8_t)za, packed, per, acc, has_bias ? bias : NULL, &rq, out[0].data, 0,
-                piece_of(m, 2 * (size_t)threads)};
-    const int64_t blocks = (int64_t)ceil_div(m, j.rows);
-    for (j.batch = 0; j.batch < mg.batches; j.batch++)
-        qc_exec_parallel(x, threads, blocks, mm_rows, &j);
+    /* every product's row blocks in one hand-off to the threads */
+    mm_job j = {&mg, au, (uint8_t)za, packed, per, acc, has_bias ? bias : NULL, &rq, out[0].data,
+                block_rows, 0};
+    j.blocks = (int64_t)ceil_div(m, j.rows);
+    if (m > 0)
+        qc_exec_parallel(x, threads, mg.batches * j.blocks, mm_rows, &j);
     return QC_OK;
 }
 
