@@ -20,10 +20,12 @@ struct qc_exec {
     double split_work; /* the least work an op splits over the pool's threads */
 };
 
-/* Below this many multiply-adds an op stays on one thread: waking a worker (on a virtual
- * machine, an interrupt to another vCPU) and waiting for it cost tens of microseconds, what one
- * core does in about 2^24 of them. Measured: at 2^20 MobileNetV2's small layers cost 2 threads
- * 30-50 % more CPU than 1; at 2^24 they stay on one thread and ResNet-18's layers still split. */
+/* Below this much work (multiply-adds of a GEMM on AVX512-VNNI, or their equivalent: see
+ * gemm_work in ops-int8.c) an op stays on one thread: waking a worker (on a virtual machine,
+ * an interrupt to another vCPU) and waiting for it cost tens of microseconds, what one core
+ * does in about 2^24 of them (~80 µs). Measured: at 2^20 MobileNetV2's small layers cost 2
+ * threads 30-50 % more CPU than 1; at 2^24 they stay on one thread and ResNet-18's layers
+ * still split. */
 #define QC_OP_SPLIT_WORK ((double)(1 << 24))
 
 /* qcal parallelises over images itself; OpenBLAS threads inside each GEMM would compete

@@ -279,7 +279,8 @@ void qc_pool_destroy(qc_pool *p);
  * the same bytes for every n. QC_ERR_IO when threads cannot be made. */
 qc_status qc_exec_set_threads(qc_exec *x, int n_threads, qc_error *err);
 int qc_exec_threads(const qc_exec *x);
-/* The least work (multiply-adds) of an op that splits over the threads; smaller ops run on
+/* The least work of an op that splits over the threads (multiply-adds of a GEMM on
+ * AVX512-VNNI; other kernels count their time in those); smaller ops run on
  * the calling thread, where waking workers would cost more than they save. 0 splits every
  * op that can be split (tests cover the splitting on small models so). */
 void qc_exec_set_split_work(qc_exec *x, double work);

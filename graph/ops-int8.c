@@ -749,103 +749,8 @@ static int32_t *constant_multipliers(const qc_graph *g, const qc_node *n, int xs
  * rows and of the transpose's 16; 96 × 512 maps of int32 is 192 KiB, within L2 */
 #define CONV_TILE 96
 
-/* Output rows [r0, r1) of window p as a window of their own, reading input from row *x_row
- * on: the padding above shrinks, or the first input row moves down. */
-static qc_pool2d window_rows(const qc_pool2d *p, size_t r0, size_t r1, size_t *x_row)
-{
-    qc_pool2d s = *p;
-    const size_t top = r0 * p->stride_h, skip = top > p->pad_top ? top - p->pad_top : 0;
-    s.pad_top = top > p->pad_top ? 0 : p->pad_top - top;
-    /* rows all in the padding below read nothing of the input: an empty one will do */
-    *x_row = skip < p->in_h ? skip : p->in_h;
-    s.in_h = p->in_h - *x_row;
-    s.out_h = r1 - r0;
-    return s;
-}
-
-/* One image of a convolution, as pieces that threads take in turn: each piece writes its own
- * part of xn, cols, acc and y, so the bytes are the same however the pieces are shared out. */
-typedef struct {
-    const conv_geom *cg;
-    const conv_weights *cw;
-    const qc_requant *rq;
-    const int32_t *bias;
-    int32_t zx;
-    const uint8_t *xi; /* the image, NCHW */
-    uint8_t *xn;       /* the image, channels last */
-    uint8_t *cols;     /* groups × pixels × K */
-    int32_t *acc;      /* depthwise: pixels × M; otherwise tile × M for each worker */
-    uint8_t *tmp;      /* tile × M for each worker */
-    void *y;           /* the image's output, NCHW */
-    size_t tile;       /* pixels per GEMM / requantization / transpose piece */
-    size_t chunk;      /* pixels per piece of the NHWC transpose */
-    size_t rows;       /* output rows per im2col or depthwise piece */
-    bool dw;
-} conv_job;
-
-static int conv_to_nhwc(void *ctx, int worker, int64_t item)
-{
-    const conv_job *j = ctx;
-    const size_t c_all = (size_t)j->cg->channels, plane = j->cg->p.in_h * j->cg->p.in_w;
-    const size_t p0 = (size_t)item * j->chunk, np = plane - p0 < j->chunk ? plane - p0 : j->chunk;
-    (void)worker;
-    qc_transpose_u8(c_all, np, j->xi + p0, plane, j->xn + p0 * c_all, c_all);
-    return 0;
-}
-
-/* im2col, or the depthwise kernel, over a range of output rows */
-static int conv_rows(void *ctx, int worker, int64_t item)
-{
-    const conv_job *j = ctx;
-    const conv_geom *cg = j->cg;
-    const size_t r0 = (size_t)item * j->rows, out_h = cg->p.out_h;
-    const size_t r1 = out_h - r0 < j->rows ? out_h : r0 + j->rows;
-    const size_t c_all = (size_t)cg->channels, pixels = (size_t)cg->pixels, k = (size_t)cg->k;
-    const size_t first = r0 * cg->p.out_w;
-    size_t x_row;
-    const qc_pool2d s = window_rows(&cg->p, r0, r1, &x_row);
-    const uint8_t *x = j->xn + x_row * cg->p.in_w * c_all;
-    (void)worker;
-    if (j->dw) {
-        qc_dwconv_nhwc_u8s8((size_t)cg->maps, &s, x, j->zx, j->cw->w_tc, j->cw->zw,
-                            j->acc + first * (size_t)cg->maps);
-        return 0;
-    }
-    for (int64_t g = 0; g < cg->groups; g++)
-        qc_im2col_nhwc_u8((size_t)cg->cg, &s, x + (size_t)g * (size_t)cg->cg, c_all, (uint8_t)j->zx,
-                          j->cols + ((size_t)g * pixels + first) * k, k);
-    return 0;
-}
-
-/* a tile of pixels: GEMM (not for depthwise), requantization, transpose into NCHW */
-static int conv_tile(void *ctx, int worker, int64_t item)
-{
-    const conv_job *j = ctx;
-    const conv_geom *cg = j->cg;
-    const size_t m = (size_t)cg->maps, mg = (size_t)cg->mg, k = (size_t)cg->k, cgs = (size_t)cg->cg;
-    const size_t pixels = (size_t)cg->pixels, c_all = (size_t)cg->channels;
-    const size_t p0 = (size_t)item * j->tile, np = pixels - p0 < j->tile ? pixels - p0 : j->tile;
-    int32_t *acc = j->dw ? j->acc + p0 * m : j->acc + (size_t)worker * j->tile * m;
-    uint8_t *tmp = j->tmp + (size_t)worker * j->tile * m;
-    for (int64_t g = 0; g < cg->groups && !j->dw; g++) {
-        /* a group's rows: its channels of the NHWC image, or its im2col rows */
-        const uint8_t *a = cg->pointwise ? j->xn + (size_t)g * cgs + p0 * c_all
-                                         : j->cols + ((size_t)g * pixels + p0) * k;
-        qc_q8gemm(np, mg, k, a, cg->pointwise ? c_all : k, (uint8_t)j->zx,
-                  j->cw->packed + (size_t)g * j->cw->group_bytes, acc + (size_t)g * mg, m);
-    }
-    /* acc is [pixels][M]: requantize per column, then transpose into NCHW */
-    if (cg->y_type == QC_INT32) {
-        qc_transpose_s32(np, m, acc, m, (int32_t *)j->y + p0, pixels);
-        return 0;
-    }
-    if (cg->y_type == QC_UINT8)
-        qc_requantize_u8(np, m, acc, m, j->bias, j->rq, tmp, m);
-    else
-        qc_requantize_s8(np, m, acc, m, j->bias, j->rq, (int8_t *)tmp, m);
-    qc_transpose_u8(np, m, tmp, m, (uint8_t *)j->y + p0, pixels);
-    return 0;
-}
+/* pieces of an image per thread: 1 keeps the halo rows each piece transposes again fewest */
+#define CONV_PIECES_PER_THREAD 1
 
 static size_t ceil_div(size_t a, size_t b)
 {
@@ -858,31 +763,188 @@ static size_t piece_of(size_t total, size_t n)
     return total > n ? ceil_div(total, n) : 1;
 }
 
-/* Pixels per tile: CONV_TILE on one thread; on several, a count of tiles that is a multiple
- * of the threads, so that none waits for a last odd tile. */
-static size_t conv_tile_pixels(size_t pixels, int threads)
+/* Output rows [r0, r1) of window p as a window of their own over the input rows they read,
+ * [*x_row, *x_row + in_h of the result): the padding above shrinks, or the first input row
+ * moves down, and the rows below the last one read are left out. */
+static qc_pool2d window_rows(const qc_pool2d *p, size_t r0, size_t r1, size_t *x_row)
 {
-    if (threads <= 1)
-        return CONV_TILE < pixels ? CONV_TILE : piece_of(pixels, 1);
-    const size_t t = (size_t)threads, tiles = t * ceil_div(ceil_div(pixels, CONV_TILE), t);
-    return piece_of(pixels, tiles);
+    qc_pool2d s = *p;
+    const size_t top = r0 * p->stride_h, skip = top > p->pad_top ? top - p->pad_top : 0;
+    const size_t reach = (r1 - 1) * p->stride_h + (p->kernel_h - 1) * p->dilation_h + 1;
+    const size_t end = reach > p->pad_top ? reach - p->pad_top : 0;
+    s.pad_top = top > p->pad_top ? 0 : p->pad_top - top;
+    /* rows all in the padding below read nothing of the input: an empty one will do */
+    *x_row = skip < p->in_h ? skip : p->in_h;
+    s.in_h = (end < p->in_h ? end : p->in_h) - *x_row;
+    if (end <= *x_row)
+        s.in_h = 0;
+    s.out_h = r1 - r0;
+    return s;
 }
 
-/* One image of a convolution through NHWC (all but the NCHW depthwise kernel), each step
- * split over the threads. */
-static void conv_image_nhwc(qc_exec *x, int threads, conv_job *j)
+/* One image of a convolution as pieces of its output pixels, one hand-off to the threads:
+ * each piece transposes into channels last the input rows its windows read, runs im2col or
+ * the depthwise kernel, then the GEMM, requantization and transpose into NCHW a tile at a
+ * time, all in the scratch of the worker running it. Pieces write disjoint bytes of y and
+ * integer sums are exact, so the bytes are the same however the pieces are shared out. */
+typedef struct {
+    const conv_geom *cg;
+    const conv_weights *cw;
+    const qc_requant *rq;
+    const int32_t *bias;
+    int32_t zx;
+    const uint8_t *xi;    /* the image, NCHW */
+    void *y;              /* the image's output, NCHW */
+    uint8_t *scratch;     /* worker_bytes for each worker */
+    size_t worker_bytes;
+    size_t piece;         /* output pixels per piece */
+    size_t span;          /* output rows a piece covers at most */
+    size_t band;          /* input rows the transposed band of a piece holds at most */
+    bool dw;
+} conv_job;
+
+/* a worker's scratch: the NHWC band, the im2col rows, the int32 and byte tiles */
+typedef struct {
+    uint8_t *xn, *cols, *tmp;
+    int32_t *acc;
+} conv_scratch;
+
+static size_t conv_acc_pixels(const conv_job *j)
+{
+    return j->dw ? j->span * j->cg->p.out_w : CONV_TILE;
+}
+
+/* bytes of one worker's scratch, and its parts when base is not NULL */
+static size_t conv_scratch_of(const conv_job *j, uint8_t *base, conv_scratch *sc)
 {
     const conv_geom *cg = j->cg;
-    const size_t plane = cg->p.in_h * cg->p.in_w, pieces = 2 * (size_t)threads;
-    /* NHWC once per image: then a 1×1 window's rows are the pixels themselves, and the
-     * im2col of any other copies `channels` contiguous bytes per tap */
-    j->chunk = threads > 1 ? ceil_div(piece_of(plane, pieces), 16) * 16 : piece_of(plane, 1);
-    qc_exec_parallel(x, threads, (int64_t)ceil_div(plane, j->chunk), conv_to_nhwc, j);
-    if (j->dw || !cg->pointwise) {
-        j->rows = piece_of(cg->p.out_h, threads > 1 ? pieces : 1);
-        qc_exec_parallel(x, threads, (int64_t)ceil_div(cg->p.out_h, j->rows), conv_rows, j);
+    const size_t m = (size_t)cg->maps, span_pixels = j->span * cg->p.out_w;
+    const size_t xn = (cg->pointwise ? j->piece : j->band * cg->p.in_w) * (size_t)cg->channels;
+    const size_t cols =
+        j->dw || cg->pointwise ? 0 : (size_t)cg->groups * span_pixels * (size_t)cg->k;
+    const size_t acc = conv_acc_pixels(j) * m * sizeof(int32_t), tmp = (size_t)CONV_TILE * m;
+    if (base) {
+        carver c = {base, 0};
+        sc->xn = carve(&c, xn);
+        sc->cols = cols ? carve(&c, cols) : NULL;
+        sc->acc = carve(&c, acc);
+        sc->tmp = carve(&c, tmp);
     }
-    qc_exec_parallel(x, threads, (int64_t)ceil_div((size_t)cg->pixels, j->tile), conv_tile, j);
+    return round64(xn) + round64(cols) + round64(acc) + round64(tmp);
+}
+
+/* GEMM (not for depthwise), requantization and transpose into NCHW of pixels [p0, p0 + np)
+ * of the image; a: the first pixel's GEMM row, rows a_stride apart, one group after another
+ * group_stride bytes on; acc: the tile's int32 (depthwise: already summed) */
+static void conv_tile(const conv_job *j, const uint8_t *a, size_t a_stride, size_t group_stride,
+                      size_t p0, size_t np, int32_t *acc, uint8_t *tmp)
+{
+    const conv_geom *cg = j->cg;
+    const size_t m = (size_t)cg->maps, mg = (size_t)cg->mg, pixels = (size_t)cg->pixels;
+    for (int64_t g = 0; g < cg->groups && !j->dw; g++)
+        qc_q8gemm(np, mg, (size_t)cg->k, a + (size_t)g * group_stride, a_stride, (uint8_t)j->zx,
+                  j->cw->packed + (size_t)g * j->cw->group_bytes, acc + (size_t)g * mg, m);
+    /* acc is [pixels][M]: requantize per column, then transpose into NCHW */
+    if (cg->y_type == QC_INT32) {
+        qc_transpose_s32(np, m, acc, m, (int32_t *)j->y + p0, pixels);
+        return;
+    }
+    if (cg->y_type == QC_UINT8)
+        qc_requantize_u8(np, m, acc, m, j->bias, j->rq, tmp, m);
+    else
+        qc_requantize_s8(np, m, acc, m, j->bias, j->rq, (int8_t *)tmp, m);
+    qc_transpose_u8(np, m, tmp, m, (uint8_t *)j->y + p0, pixels);
+}
+
+/* a 1×1 window of stride 1: output pixels are input pixels, so a piece transposes its own */
+static void conv_piece_pointwise(const conv_job *j, const conv_scratch *sc, size_t p0, size_t np)
+{
+    const conv_geom *cg = j->cg;
+    const size_t c_all = (size_t)cg->channels, plane = cg->p.in_h * cg->p.in_w;
+    qc_transpose_u8(c_all, np, j->xi + p0, plane, sc->xn, c_all);
+    for (size_t t = 0; t < np; t += CONV_TILE) {
+        const size_t nt = np - t < CONV_TILE ? np - t : CONV_TILE;
+        conv_tile(j, sc->xn + t * c_all, c_all, (size_t)cg->cg, p0 + t, nt, sc->acc, sc->tmp);
+    }
+}
+
+static int conv_piece(void *ctx, int worker, int64_t item)
+{
+    const conv_job *j = ctx;
+    const conv_geom *cg = j->cg;
+    const size_t out_w = cg->p.out_w, pixels = (size_t)cg->pixels, m = (size_t)cg->maps;
+    const size_t c_all = (size_t)cg->channels, plane = cg->p.in_h * cg->p.in_w;
+    const size_t p0 = (size_t)item * j->piece, np = pixels - p0 < j->piece ? pixels - p0 : j->piece;
+    conv_scratch sc;
+    conv_scratch_of(j, j->scratch + (size_t)worker * j->worker_bytes, &sc);
+    if (cg->pointwise && !j->dw) {
+        conv_piece_pointwise(j, &sc, p0, np);
+        return 0;
+    }
+    /* the output rows the piece's pixels lie on, and the input rows their windows read */
+    const size_t r0 = p0 / out_w, r1 = (p0 + np + out_w - 1) / out_w, first = r0 * out_w;
+    size_t x_row;
+    const qc_pool2d s = window_rows(&cg->p, r0, r1, &x_row);
+    qc_transpose_u8(c_all, s.in_h * cg->p.in_w, j->xi + x_row * cg->p.in_w, plane, sc.xn, c_all);
+    const size_t rows_pixels = (r1 - r0) * out_w, skip = p0 - first, k = (size_t)cg->k;
+    if (j->dw)
+        qc_dwconv_nhwc_u8s8(m, &s, sc.xn, j->zx, j->cw->w_tc, j->cw->zw, sc.acc);
+    for (int64_t g = 0; g < cg->groups && !j->dw; g++)
+        qc_im2col_nhwc_u8((size_t)cg->cg, &s, sc.xn + (size_t)g * (size_t)cg->cg, c_all,
+                          (uint8_t)j->zx, sc.cols + (size_t)g * rows_pixels * k, k);
+    for (size_t t = 0; t < np; t += CONV_TILE) {
+        const size_t nt = np - t < CONV_TILE ? np - t : CONV_TILE;
+        int32_t *acc = j->dw ? sc.acc + (skip + t) * m : sc.acc;
+        conv_tile(j, j->dw ? NULL : sc.cols + (skip + t) * k, k, rows_pixels * k, p0 + t, nt,
+                  acc, sc.tmp);
+    }
+    return 0;
+}
+
+/* The split decision's work: an op's time on one thread, in multiply-adds of a GEMM on
+ * AVX512-VNNI (the executor's unit). Measured layer by layer on one thread, INT8 ResNet-18
+ * and MobileNetV2 at 224² on the Xeon with AMX: a GEMM multiply-add takes ~4.7 ps on
+ * AVX512-VNNI and about half on AMX; each output value ~0.9 ns more (requantization, the
+ * transposes around it), ~2 ns where the depthwise kernel makes it. Multiply-adds alone
+ * missed the slowest layers: a 1×1 convolution 16 → 96 maps over 112² pixels (19 M, 1 ms)
+ * or a depthwise 3×3 over 112² (3.6 M, 0.85 ms). */
+#define WORK_PER_OUTPUT 200.0
+#define WORK_PER_DEPTHWISE_OUTPUT 430.0
+
+static double gemm_work(double macs, double outputs)
+{
+    return macs * (qc_cpu_isa() >= QC_ISA_AMX ? 0.5 : 1.0) + outputs * WORK_PER_OUTPUT;
+}
+
+/* the threads one image of a convolution splits over */
+static int conv_threads(qc_exec *x, const conv_geom *cg)
+{
+    const double outputs = (double)cg->pixels * (double)cg->maps;
+    if (cg->depthwise)
+        return qc_exec_op_threads(x, outputs * WORK_PER_DEPTHWISE_OUTPUT);
+    return qc_exec_op_threads(x, gemm_work(outputs * (double)cg->k, outputs));
+}
+
+/* Shapes the pieces of one image for `threads` workers: whole output rows for depthwise
+ * (its kernel sums a row at a time), any pixel range otherwise; returns a worker's bytes. */
+static size_t conv_plan(conv_job *j, int threads)
+{
+    const conv_geom *cg = j->cg;
+    const size_t out_w = cg->p.out_w, out_h = cg->p.out_h;
+    const size_t pieces = (size_t)threads * CONV_PIECES_PER_THREAD;
+    if (j->dw)
+        j->piece = piece_of(out_h, threads > 1 ? pieces : 1) * out_w;
+    else
+        j->piece = piece_of((size_t)cg->pixels, threads > 1 ? pieces : 1);
+    /* a range of pixels not starting a row may end on the row after its last whole one */
+    j->span = j->piece / out_w + (j->dw ? 0 : 2);
+    if (j->span > out_h)
+        j->span = out_h;
+    /* the most input rows a span reads: one away from the padding */
+    const size_t reach = (j->span - 1) * cg->p.stride_h + (cg->p.kernel_h - 1) * cg->p.dilation_h;
+    j->band = reach < cg->p.in_h ? reach + 1 : cg->p.in_h;
+    j->worker_bytes = conv_scratch_of(j, NULL, NULL);
+    return j->worker_bytes;
 }
 
 static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
@@ -895,24 +957,17 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     if (s != QC_OK)
         return s;
     const size_t plane = cg.p.in_h * cg.p.in_w, pixels = (size_t)cg.pixels;
-    const size_t m = (size_t)cg.maps, k = (size_t)cg.k;
+    const size_t m = (size_t)cg.maps;
     const size_t x_count = (size_t)qc_value_count(in[ix->x]);
     const bool map_x = cg.x_type == QC_INT8;
     /* depthwise: channels last (8 channels per vector) unless there are fewer than 8 */
     const bool dw_nchw = cg.depthwise && m < 8, dw_nhwc = cg.depthwise && !dw_nchw;
-    const bool need_xn = !dw_nchw, need_cols = !cg.depthwise && !cg.pointwise;
-    const size_t c_all = (size_t)cg.channels;
-    const int threads = dw_nchw ? 1 : qc_exec_op_threads(x, (double)pixels * (double)m * (double)k);
-    /* the GEMM, the requantization and the transpose into NCHW go a tile of pixels at a time,
-     * so that the int32 tile and its bytes stay in cache between them (the direct depthwise
-     * kernels produce every pixel at once) */
-    const size_t tile = dw_nchw ? pixels : conv_tile_pixels(pixels, threads);
-    const size_t acc_count = dw_nchw || dw_nhwc ? pixels * m : (size_t)threads * tile * m;
+    const int threads = dw_nchw ? 1 : conv_threads(x, &cg);
+    conv_job j = {&cg, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, dw_nhwc};
+    const size_t per_worker = dw_nchw || pixels == 0 ? 0 : conv_plan(&j, threads);
     size_t bytes = (map_x ? round64(x_count) : 0) + (st->has_weights ? 0 : weights_bytes(&cg)) +
-                   round64(acc_count * sizeof(int32_t)) + round64((size_t)threads * tile * m) +
-                   2 * round64(m * sizeof(int32_t)) +
-                   (need_cols ? round64((size_t)cg.groups * pixels * k) : 0) +
-                   (need_xn ? round64(plane * c_all) : 0);
+                   2 * round64(m * sizeof(int32_t)) + (size_t)threads * per_worker +
+                   (dw_nchw ? round64(pixels * m * sizeof(int32_t)) : 0);
     carver c = {qc_exec_scratch(x, bytes), 0};
     if (!c.base)
         return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
@@ -929,11 +984,9 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
         cw = st->weights;
     else
         prepare_weights(&cg, in[ix->w], ix->w_zp >= 0 ? input(n, in, ix->w_zp) : NULL, &c, &cw);
-    int32_t *acc = carve(&c, acc_count * sizeof(int32_t));
-    uint8_t *tmp = carve(&c, (size_t)threads * tile * m);
     int32_t *mult = carve(&c, m * sizeof(int32_t)), *shift = carve(&c, m * sizeof(int32_t));
-    uint8_t *cols = need_cols ? carve(&c, (size_t)cg.groups * pixels * k) : NULL;
-    uint8_t *xn = need_xn ? carve(&c, plane * c_all) : NULL; /* the image, channels last */
+    int32_t *acc = dw_nchw ? carve(&c, pixels * m * sizeof(int32_t)) : NULL;
+    j.scratch = per_worker ? carve(&c, (size_t)threads * per_worker) : NULL;
     qc_requant rq = {mult, shift, dw_nchw ? QC_PER_ROW : QC_PER_COLUMN, 0, 0, 0};
     const int32_t *bias = NULL;
     if (st->is_qlinear && st->multipliers != NULL) {
@@ -954,6 +1007,10 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     s = check_acc_bound(n, cg.maps, cw.wabs, zx, bias, cg.k, err);
     if (s != QC_OK)
         return s;
+    j.cw = &cw;
+    j.rq = &rq;
+    j.bias = bias;
+    j.zx = zx;
     const size_t y_image = m * pixels, y_size = qc_dtype_size(cg.y_type);
     for (int64_t b = 0; b < cg.batch; b++) {
         const uint8_t *xi = xu + (size_t)b * (size_t)cg.channels * plane;
@@ -969,9 +1026,10 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
                                  (int8_t *)out[0].data + b * y_image, pixels);
             continue;
         }
-        conv_job j = {&cg, &cw, &rq, bias, zx, xi, xn, cols, acc, tmp,
-                      (uint8_t *)out[0].data + (size_t)b * y_image * y_size, tile, 0, 0, dw_nhwc};
-        conv_image_nhwc(x, threads, &j);
+        j.xi = xi;
+        j.y = (uint8_t *)out[0].data + (size_t)b * y_image * y_size;
+        if (pixels > 0)
+            qc_exec_parallel(x, threads, (int64_t)ceil_div(pixels, j.piece), conv_piece, &j);
     }
     return QC_OK;
 }
@@ -1195,12 +1253,12 @@ typedef struct {
     uint8_t za;
     const uint8_t *packed;
     size_t per;          /* bytes of one packed B */
-    int32_t *acc;        /* M × N */
+    int32_t *acc;        /* rows × N for each worker */
     const int32_t *bias; /* N, or NULL */
     const qc_requant *rq;
     void *y;
-    int64_t batch;       /* the product computed */
     size_t rows;         /* rows per block */
+    int64_t blocks;      /* blocks per product: item i is block i % blocks of product i / blocks */
 } mm_job;
 
 static int mm_rows(void *ctx, int worker, int64_t item)
@@ -1208,9 +1266,10 @@ static int mm_rows(void *ctx, int worker, int64_t item)
     const mm_job *j = ctx;
     const mm_geom *mg = j->mg;
     const size_t m = (size_t)mg->m, nn = (size_t)mg->n, k = (size_t)mg->k;
-    const size_t r0 = (size_t)item * j->rows, rows = m - r0 < j->rows ? m - r0 : j->rows;
-    int64_t ao = 0, bo = 0, rest = j->batch;
-    (void)worker;
+    const int64_t batch = item / j->blocks;
+    const size_t r0 = (size_t)(item % j->blocks) * j->rows;
+    const size_t rows = m - r0 < j->rows ? m - r0 : j->rows;
+    int64_t ao = 0, bo = 0, rest = batch;
     for (int d = mg->batch_rank - 1; d >= 0; d--) {
         int64_t idx = rest % mg->batch_dims[d];
         rest /= mg->batch_dims[d];
@@ -1218,12 +1277,12 @@ static int mm_rows(void *ctx, int worker, int64_t item)
         bo += idx * mg->b_stride[d];
     }
     const uint8_t *a = j->a + ao + r0 * k, *pb = j->packed + (size_t)(bo / (mg->k * mg->n)) * j->per;
-    const size_t yo = (size_t)j->batch * m * nn + r0 * nn;
+    const size_t yo = (size_t)batch * m * nn + r0 * nn;
     if (mg->y_type == QC_INT32) {
         qc_q8gemm(rows, nn, k, a, k, j->za, pb, (int32_t *)j->y + yo, nn);
         return 0;
     }
-    int32_t *acc = j->acc + r0 * nn;
+    int32_t *acc = j->acc + (size_t)worker * j->rows * nn;
     qc_q8gemm(rows, nn, k, a, k, j->za, pb, acc, nn);
     if (mg->y_type == QC_UINT8)
         qc_requantize_u8(rows, nn, acc, nn, j->bias, j->rq, (uint8_t *)j->y + yo, nn);
@@ -1246,7 +1305,12 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
     const size_t a_count = (size_t)qc_value_count(a);
     const size_t per = round64(qc_q8gemm_packed_size(k, nn));
     const bool map_a = a->dtype == QC_INT8;
-    size_t bytes = (map_a ? round64(a_count) : 0) + round64(m * nn * sizeof(int32_t)) +
+    const double outputs = (double)mg.batches * (double)(m * nn);
+    const int threads = qc_exec_op_threads(x, gemm_work(outputs * (double)k, outputs));
+    const size_t block_rows = piece_of(m, threads > 1 ? 2 * (size_t)threads : 1);
+    /* an int32 block for each worker: blocks of several products run at once */
+    const size_t acc_count = (size_t)threads * block_rows * nn;
+    size_t bytes = (map_a ? round64(a_count) : 0) + round64(acc_count * sizeof(int32_t)) +
                    2 * round64(nn * sizeof(int32_t)) + round64(nn * sizeof(int32_t));
     if (!st->has_weights)
         bytes += (size_t)mg.b_batches * per + round64(k * nn) + round64(nn) +
@@ -1272,7 +1336,7 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
         packed = p;
         wabs = wa;
     }
-    int32_t *acc = carve(&c, m * nn * sizeof(int32_t));
+    int32_t *acc = carve(&c, acc_count * sizeof(int32_t));
     int32_t *mult = carve(&c, nn * sizeof(int32_t)), *shift = carve(&c, nn * sizeof(int32_t));
     int32_t *bias = carve(&c, nn * sizeof(int32_t));
     qc_requant rq = {mult, shift, QC_PER_COLUMN, 0, 0, 0};
@@ -1299,12 +1363,12 @@ static qc_status mm_run(qc_exec *x, const qc_node *n, const qc_value *const *in,
     s = check_acc_bound(n, mg.n, wabs, za, has_bias ? bias : NULL, mg.k, err);
     if (s != QC_OK)
         return s;
-    const int threads = qc_exec_op_threads(x, (double)mg.batches * (double)(m * nn * k));
-    mm_job j = {&mg, au, (uint8_t)za, packed, per, acc, has_bias ? bias : NULL, &rq, out[0].data, 0,
-                piece_of(m, 2 * (size_t)threads)};
-    const int64_t blocks = (int64_t)ceil_div(m, j.rows);
-    for (j.batch = 0; j.batch < mg.batches; j.batch++)
-        qc_exec_parallel(x, threads, blocks, mm_rows, &j);
+    /* every product's row blocks in one hand-off to the threads */
+    mm_job j = {&mg, au, (uint8_t)za, packed, per, acc, has_bias ? bias : NULL, &rq, out[0].data,
+                block_rows, 0};
+    j.blocks = (int64_t)ceil_div(m, j.rows);
+    if (m > 0)
+        qc_exec_parallel(x, threads, mg.batches * j.blocks, mm_rows, &j);
     return QC_OK;
 }
 

@@ -1055,47 +1055,53 @@ static void qconv_tiles_case_y(int64_t c_in, int64_t c_out, int64_t hw, int64_t 
         return;
     }
     LOAD_OK(&b, &g, &err);
-    qc_exec *ex = qc_exec_create(g);
-    ck_assert_ptr_nonnull(ex);
-    qc_value v = {0};
-    v.dtype = QC_UINT8;
-    v.rank = 4;
-    memcpy(v.dims, xd, sizeof xd);
-    v.data = x;
-    ck_assert_msg(qc_exec_run(ex, &v, 1, &err) == QC_OK, "%s", err.msg);
-    const qc_value *y = qc_exec_output(ex, 0);
-    ck_assert_int_eq(y->dtype, QC_UINT8);
-    ck_assert_int_eq(qc_value_count(y), c_out * pixels);
-    memcpy(yu, y->data, (size_t)(c_out * pixels));
-    int64_t inside = 0; /* outputs not saturated: most of them, or the test says little */
-    for (int64_t m = 0; m < c_out; m++)
-        for (int64_t p = 0; p < pixels; p++) {
-            const int64_t py = p / oh, px = p % oh, grp = m / mg;
-            int64_t acc = bias[m];
-            for (int64_t c = 0; c < cg; c++)
-                for (int64_t i = 0; i < k; i++)
-                    for (int64_t j = 0; j < k; j++) {
-                        const int64_t ih = py * stride + i - pad, iw = px * stride + j - pad;
-                        if (ih < 0 || iw < 0 || ih >= hw || iw >= hw)
-                            continue;
-                        acc += ((int64_t)x[((grp * cg + c) * hw + ih) * hw + iw] - xz) *
-                               w[((m * cg + c) * k + i) * k + j];
-                    }
-            /* M = 0.5 · 2^-(m%5+6) / s_y[m] with s_y[m] = 2 or 2^(1 + m%2), exact in double:
-             * rint ties to even */
-            const int y_shift = y_count == 1 ? 1 : 1 + (int)(m % 2);
-            const double q = nearbyint(ldexp((double)acc, -(int)(m % 5) - 7 - y_shift)) + yz;
-            const int64_t want = q < 0 ? 0 : q > 255 ? 255 : (int64_t)q;
-            inside += want > 0 && want < 255;
-            ck_assert_msg(yu[m * pixels + p] == want,
-                          "QLinearConv %lldx%lldx%lld -> %lld k%lld s%lld g%lld: map %lld pixel "
-                          "%lld: %d, want %lld", (long long)c_in, (long long)hw, (long long)hw,
-                          (long long)c_out, (long long)k, (long long)stride, (long long)group,
-                          (long long)m, (long long)p, yu[m * pixels + p], (long long)want);
-        }
-    ck_assert_msg(inside * 4 >= c_out * pixels * 3, "only %lld of %lld outputs unsaturated",
-                  (long long)inside, (long long)(c_out * pixels));
-    qc_exec_destroy(ex);
+    /* 1 thread, then 2 and 3 with the op split however small: the pieces of the image start
+     * mid-row, read overlapping input rows, or outnumber the rows */
+    for (int threads = 1; threads <= 3; threads++) {
+        qc_exec *ex = qc_exec_create(g);
+        ck_assert_ptr_nonnull(ex);
+        ck_assert_msg(qc_exec_set_threads(ex, threads, &err) == QC_OK, "%s", err.msg);
+        qc_exec_set_split_work(ex, 0);
+        qc_value v = {0};
+        v.dtype = QC_UINT8;
+        v.rank = 4;
+        memcpy(v.dims, xd, sizeof xd);
+        v.data = x;
+        ck_assert_msg(qc_exec_run(ex, &v, 1, &err) == QC_OK, "%s", err.msg);
+        const qc_value *y = qc_exec_output(ex, 0);
+        ck_assert_int_eq(y->dtype, QC_UINT8);
+        ck_assert_int_eq(qc_value_count(y), c_out * pixels);
+        memcpy(yu, y->data, (size_t)(c_out * pixels));
+        int64_t inside = 0; /* outputs not saturated: most of them, or the test says little */
+        for (int64_t m = 0; m < c_out; m++)
+            for (int64_t p = 0; p < pixels; p++) {
+                const int64_t py = p / oh, px = p % oh, grp = m / mg;
+                int64_t acc = bias[m];
+                for (int64_t c = 0; c < cg; c++)
+                    for (int64_t i = 0; i < k; i++)
+                        for (int64_t j = 0; j < k; j++) {
+                            const int64_t ih = py * stride + i - pad, iw = px * stride + j - pad;
+                            if (ih < 0 || iw < 0 || ih >= hw || iw >= hw)
+                                continue;
+                            acc += ((int64_t)x[((grp * cg + c) * hw + ih) * hw + iw] - xz) *
+                                   w[((m * cg + c) * k + i) * k + j];
+                        }
+                /* M = 0.5 · 2^-(m%5+6) / s_y[m] with s_y[m] = 2 or 2^(1 + m%2), exact in double:
+                 * rint ties to even */
+                const int y_shift = y_count == 1 ? 1 : 1 + (int)(m % 2);
+                const double q = nearbyint(ldexp((double)acc, -(int)(m % 5) - 7 - y_shift)) + yz;
+                const int64_t want = q < 0 ? 0 : q > 255 ? 255 : (int64_t)q;
+                inside += want > 0 && want < 255;
+                ck_assert_msg(yu[m * pixels + p] == want,
+                              "QLinearConv %lldx%lldx%lld -> %lld k%lld s%lld g%lld, %d threads: map "
+                              "%lld pixel %lld: %d, want %lld", (long long)c_in, (long long)hw, (long long)hw,
+                              (long long)c_out, (long long)k, (long long)stride, (long long)group,
+                              threads, (long long)m, (long long)p, yu[m * pixels + p], (long long)want);
+            }
+        ck_assert_msg(inside * 4 >= c_out * pixels * 3, "only %lld of %lld outputs unsaturated",
+                      (long long)inside, (long long)(c_out * pixels));
+        qc_exec_destroy(ex);
+    }
     qc_graph_destroy(g);
 }
 
@@ -1127,6 +1133,19 @@ START_TEST(qlinearconv_with_a_y_scale_per_output_channel_matches_int64_reference
     qconv_tiles_case_y(8, 12, 20, 3, 1, 1, 2, 12, 12);
     qconv_tiles_case_y(24, 24, 20, 3, 1, 1, 24, 13, 24);
     qconv_tiles_case_y(6, 6, 19, 3, 2, 1, 6, 14, 6);
+}
+END_TEST
+
+START_TEST(qlinearconv_split_over_threads_matches_int64_reference_on_odd_shapes)
+{
+    /* fewer output rows than threads (2×2, 1×1, depthwise 2×2), 1×1 of stride 2 (im2col),
+     * stride 2 with a last row in the padding, grouped 5×5 on 7×7 (pieces start mid-row) */
+    qconv_tiles_case(8, 16, 2, 3, 1, 1, 1, 21);
+    qconv_tiles_case(8, 8, 1, 3, 1, 1, 1, 22);
+    qconv_tiles_case(16, 16, 3, 3, 2, 1, 16, 23);
+    qconv_tiles_case(8, 12, 9, 1, 2, 0, 1, 24);
+    qconv_tiles_case(8, 12, 6, 3, 2, 2, 1, 25);
+    qconv_tiles_case(4, 8, 7, 5, 1, 2, 2, 26);
 }
 END_TEST
 
@@ -2936,6 +2955,7 @@ static Suite *suite(void)
     tcase_add_test(qdq, fused_and_unfused_qdq_lenet_agree_within_one_code_of_the_logits);
     tcase_add_test(qdq, qlinearconv_over_many_pixel_tiles_matches_int64_reference);
     tcase_add_test(qdq, qlinearconv_with_a_y_scale_per_output_channel_matches_int64_reference);
+    tcase_add_test(qdq, qlinearconv_split_over_threads_matches_int64_reference_on_odd_shapes);
     tcase_add_test(qdq, qlinearconv_refuses_a_y_scale_of_another_length_naming_it);
     suite_add_tcase(s, qdq);
     TCase *props = tcase_create("int8-props");
