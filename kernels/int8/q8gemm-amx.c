@@ -201,8 +201,8 @@ static void prepare_rows(size_t rows, size_t k, const uint8_t *a, size_t a_strid
  * 32 rows of A (read in place: tile loads take a stride), for each pair of panels, the whole
  * K in the tiles; then the sums go to one of two 4 KiB buffers that stay in L1, and their
  * epilogue waits until the next block's products are issued: the tile unit runs those while
- * the vector unit adds the zero-point terms and writes C (measured: 1.1–1.2× on the large
- * shapes, where writing C behind each block's products had cost as much as the products). */
+ * the vector unit adds the zero-point terms and writes C (a profile put the writes of C at
+ * about half of the time; measured under load: 0.97–1.12× on bench_qgemm's large shapes). */
 QC_Q8GEMM_WHOLE(qc_q8gemm__amx)
 {
     const amx_plan pl = {b, 0u - za, (uint32_t)k * za};
