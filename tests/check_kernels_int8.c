@@ -266,6 +266,29 @@ START_TEST(test_qgemm_amx_extremes_and_zero_points)
 }
 END_TEST
 
+START_TEST(test_qgemm_amx_deferred_epilogue_across_blocks)
+{
+    /* the AMX kernel writes each block of C while the next block's products run: the last
+     * block of a row block is finished after the next row block started (its own row sums of
+     * A, tiles configured for other rows: 32 + 1, 32 + 17 rows), the last of a column sweep
+     * after the next sweep started (224 columns per sweep at K = 4100), the last of the call
+     * after the loops; with and without weight zero points, C with a stride wider than N */
+    static const size_t shapes[][3] = {
+        {33, 70, 64}, {49, 33, 68}, {65, 96, 130}, {49, 250, 4100}, {36, 226, 4100},
+    };
+    int isas[QC_INT8_ISAS];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(9);
+    for (int s = 0; s < nisa; s++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            for (int zb = 0; zb < 2; zb++) {
+                gemm_case gc = {shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][2] + 3,
+                                shapes[i][1] + 16, (int)(i & 1), RANDOM, RANDOM, zb, 0};
+                ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+            }
+}
+END_TEST
+
 START_TEST(test_qgemm_saturation_worst_cases_are_exact)
 {
     /* a = 255 with b = ±127: 2·255·127 = 64770 for a plain vpmaddubsw; a = 0 (|a'| = 128)
@@ -1887,6 +1910,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_k_blocks_and_column_blocks_match_reference);
     tcase_add_test(g, test_qgemm_amx_tile_edges_match_reference);
     tcase_add_test(g, test_qgemm_amx_extremes_and_zero_points);
+    tcase_add_test(g, test_qgemm_amx_deferred_epilogue_across_blocks);
     tcase_add_test(g, test_qgemm_saturation_worst_cases_are_exact);
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);
