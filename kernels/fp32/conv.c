@@ -106,46 +106,53 @@ static void pad_plane(const window3 *g, const float *x, float *padded)
 
 #define DEPTHWISE_BLOCK 8
 
-/* Direct 2-d convolution with one input channel per group (mult output channels each): a
- * GEMM with K = taps would be mostly overhead. Outputs go DEPTHWISE_BLOCK at a time, their
- * sums kept in registers (vector registers once the compiler has vectorised the fixed-trip
- * inner loops); every output adds its taps in (kh, kw) order from 0, padding as zeros. */
-static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult, const float *x,
-                        const float *w, float *y, float *padded)
+/* The reference row kernel: outputs go DEPTHWISE_BLOCK at a time, their sums kept in
+ * registers; every output adds its taps in (kh, kw) order from 0, padding as zeros. */
+void qc_f32_dwconv_row__scalar(const qc_f32_dwrow *r, float *y)
 {
-    int64_t kh_n = g->kernel[1], kw_n = g->kernel[2], out_w = g->out[2], cols = span(g, 2);
-    int64_t sh = g->stride[1], sw = g->stride[2], dh = g->dilation[1], dw = g->dilation[2];
+    int64_t cols = r->cols, sw = r->stride_w, dh = r->dilation_h, dw = r->dilation_w;
+    int64_t ow = 0;
+    for (; ow + DEPTHWISE_BLOCK <= r->out_w; ow += DEPTHWISE_BLOCK) {
+        float acc[DEPTHWISE_BLOCK] = {0};
+        for (int64_t kh = 0; kh < r->kernel_h; kh++)
+            for (int64_t kw = 0; kw < r->kernel_w; kw++) {
+                float wv = r->w[kh * r->kernel_w + kw];
+                const float *src = r->base + kh * dh * cols + kw * dw + ow * sw;
+                for (int t = 0; t < DEPTHWISE_BLOCK; t++)
+                    acc[t] += wv * src[t * sw];
+            }
+        for (int t = 0; t < DEPTHWISE_BLOCK; t++)
+            y[ow + t] = r->has_bias ? acc[t] + r->bias : acc[t];
+    }
+    for (; ow < r->out_w; ow++) {
+        float acc = 0.0f;
+        for (int64_t kh = 0; kh < r->kernel_h; kh++)
+            for (int64_t kw = 0; kw < r->kernel_w; kw++)
+                acc += r->w[kh * r->kernel_w + kw] * r->base[kh * dh * cols + kw * dw + ow * sw];
+        y[ow] = r->has_bias ? acc + r->bias : acc;
+    }
+}
+
+/* Direct 2-d convolution with one input channel per group (mult output channels each): a
+ * GEMM with K = taps would be mostly overhead. The bias is added as each row is written (the
+ * same sum + bias as a separate pass would compute). */
+static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult, const float *x,
+                        const float *w, const float *bias, float *y, float *padded)
+{
+    void (*row)(const qc_f32_dwrow *, float *) = qc_f32_kernels()->dwconv_row;
+    qc_f32_dwrow r = {.kernel_h = g->kernel[1], .kernel_w = g->kernel[2], .cols = span(g, 2),
+                      .stride_w = g->stride[2], .dilation_h = g->dilation[1],
+                      .dilation_w = g->dilation[2], .out_w = g->out[2],
+                      .has_bias = bias != NULL};
     for (int64_t c = 0; c < in_channels; c++) {
         pad_plane(g, x + c * g->in_plane, padded);
         for (int64_t m = c * mult; m < (c + 1) * mult; m++) {
-            const float *wm = w + m * g->taps;
             float *ym = y + m * g->out_plane;
+            r.w = w + m * g->taps;
+            r.bias = bias ? bias[m] : 0.0f;
             for (int64_t oh = 0; oh < g->out[1]; oh++) {
-                const float *base = padded + oh * sh * cols;
-                float *yrow = ym + oh * out_w;
-                int64_t ow = 0;
-                for (; ow + DEPTHWISE_BLOCK <= out_w; ow += DEPTHWISE_BLOCK) {
-                    float acc[DEPTHWISE_BLOCK] = {0};
-                    for (int64_t kh = 0; kh < kh_n; kh++)
-                        for (int64_t kw = 0; kw < kw_n; kw++) {
-                            float wv = wm[kh * kw_n + kw];
-                            const float *src = base + kh * dh * cols + kw * dw + ow * sw;
-                            if (sw == 1)
-                                for (int t = 0; t < DEPTHWISE_BLOCK; t++)
-                                    acc[t] += wv * src[t];
-                            else
-                                for (int t = 0; t < DEPTHWISE_BLOCK; t++)
-                                    acc[t] += wv * src[t * sw];
-                        }
-                    memcpy(yrow + ow, acc, sizeof acc);
-                }
-                for (; ow < out_w; ow++) {
-                    float acc = 0.0f;
-                    for (int64_t kh = 0; kh < kh_n; kh++)
-                        for (int64_t kw = 0; kw < kw_n; kw++)
-                            acc += wm[kh * kw_n + kw] * base[kh * dh * cols + kw * dw + ow * sw];
-                    yrow[ow] = acc;
-                }
+                r.base = padded + oh * g->stride[1] * r.cols;
+                row(&r, ym + oh * r.out_w);
             }
         }
     }
@@ -182,7 +189,8 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
         if (depth == 0) {
             memset(yn, 0, (size_t)(p->out_channels * g.out_plane) * sizeof(float));
         } else if (algo == QC_F32_CONV_DEPTHWISE) {
-            depthwise2d(&g, p->in_channels, group_out, xn, w, yn, col);
+            depthwise2d(&g, p->in_channels, group_out, xn, w, bias, yn, col);
+            continue; /* the bias is in */
         } else {
             for (int64_t gi = 0; gi < groups; gi++) {
                 const float *xg = xn + gi * group_in * g.in_plane;
