@@ -1210,6 +1210,41 @@ START_TEST(test_depthwise_conv_gives_the_same_bits_on_every_isa)
 }
 END_TEST
 
+/* MaxPool without indices goes through the row kernels; with indices it keeps the per-pixel
+ * loop, the reference here: every table gives its bits (ties of -0 and +0, NaN, padding). */
+START_TEST(test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    for (int trial = 0; trial < 300; trial++) {
+        int spatial = (int)rand_int(1, 3);
+        int64_t max_in = spatial == 3 ? 6 : trial % 2 ? 40 : 11;
+        qc_f32_window w = random_window(spatial, max_in, true, trial % 3 == 0);
+        int64_t planes = rand_int(1, 3);
+        int64_t xn = planes * product(w.in, spatial), yn = planes * product(w.out, spatial);
+        float *x = rand_floats(xn), *want = rand_floats(yn), *got = rand_floats(yn + 1);
+        int64_t *idx = malloc((size_t)yn * sizeof *idx);
+        ck_assert_ptr_nonnull(idx);
+        if (trial % 4 == 0)
+            fill_special(xn, x);
+        else if (trial % 4 == 1) /* few values, signed zeros among them: ties */
+            for (int64_t i = 0; i < xn; i++)
+                x[i] = rng_next() % 3 == 0 ? (rng_next() % 2 ? -0.0f : 0.0f) : (float)(int)(x[i] * 2);
+        qc_f32_maxpool(QC_F32_ELEM_FLOAT, &w, planes, x, want, idx, false);
+        char geometry[400];
+        describe_window(geometry, sizeof geometry, &w);
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            got[yn] = 12345.0f;
+            qc_f32_maxpool(QC_F32_ELEM_FLOAT, &w, planes, x, got, NULL, false);
+            ck_assert_msg(same_floats(got, want, yn) && got[yn] == 12345.0f, "%s: maxpool %s",
+                          qc_f32_isa(), geometry);
+        }
+        free(x), free(want), free(got), free(idx);
+    }
+    restore_default_isa();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels_fp32");
@@ -1246,6 +1281,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_relu_and_clip_give_the_scalar_bits_on_every_isa);
     tcase_add_test(tc, test_depthwise_rows_give_the_reference_bits_on_every_isa);
     tcase_add_test(tc, test_depthwise_conv_gives_the_same_bits_on_every_isa);
+    tcase_add_test(tc, test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa);
     suite_add_tcase(s, tc);
     return s;
 }

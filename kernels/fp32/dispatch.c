@@ -12,6 +12,7 @@ static const qc_f32_table scalar_table = {
     .dwconv_row = qc_f32_dwconv_row__scalar,
     .relu = qc_f32_relu__scalar,
     .clip = qc_f32_clip__scalar,
+    .maxpool_row = qc_f32_maxpool_row__scalar,
 };
 
 static const qc_f32_table avx2_table = {
@@ -19,6 +20,7 @@ static const qc_f32_table avx2_table = {
     .dwconv_row = qc_f32_dwconv_row__avx2,
     .relu = qc_f32_relu__avx2,
     .clip = qc_f32_clip__avx2,
+    .maxpool_row = qc_f32_maxpool_row__avx2,
 };
 
 static const qc_f32_table avx512_table = {
@@ -26,6 +28,7 @@ static const qc_f32_table avx512_table = {
     .dwconv_row = qc_f32_dwconv_row__avx512,
     .relu = qc_f32_relu__avx512,
     .clip = qc_f32_clip__avx512,
+    .maxpool_row = qc_f32_maxpool_row__avx512,
 };
 
 /* AVX-VNNI adds nothing for floats; the AVX512-VNNI level includes AVX512 F, BW and VL */

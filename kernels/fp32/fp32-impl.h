@@ -48,6 +48,14 @@ typedef struct {
     float bias;
 } qc_f32_dwrow;
 
+/* count outputs of one MaxPool row: y[o] = the max of rows[j][offset + o·stride_w +
+ * kw·dilation_w] over j, then kw from 0 (in that order); the first tap is taken as is, a
+ * later one when it is greater or the first NaN; -inf without taps. */
+typedef struct {
+    const float *const *rows;
+    int64_t n_rows, offset, kernel_w, stride_w, dilation_w, count;
+} qc_f32_maxrow;
+
 /* The same function for every instruction set: each SIMD lane does the scalar operations in
  * the scalar order (no fused multiply-add, no reassociation), so every path gives the same
  * bits. */
@@ -56,6 +64,7 @@ typedef struct {
     void (*dwconv_row)(const qc_f32_dwrow *r, float *y);
     void (*relu)(int64_t n, const float *x, float *y);
     void (*clip)(int64_t n, float lo, float hi, const float *x, float *y);
+    void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
 } qc_f32_table;
 
 const qc_f32_table *qc_f32_kernels(void);
@@ -68,6 +77,9 @@ int qc_f32_select(int isa);
 void qc_f32_dwconv_row__scalar(const qc_f32_dwrow *r, float *y);
 void qc_f32_dwconv_row__avx2(const qc_f32_dwrow *r, float *y);
 void qc_f32_dwconv_row__avx512(const qc_f32_dwrow *r, float *y);
+void qc_f32_maxpool_row__scalar(const qc_f32_maxrow *r, float *y);
+void qc_f32_maxpool_row__avx2(const qc_f32_maxrow *r, float *y);
+void qc_f32_maxpool_row__avx512(const qc_f32_maxrow *r, float *y);
 void qc_f32_relu__scalar(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx2(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx512(int64_t n, const float *x, float *y);

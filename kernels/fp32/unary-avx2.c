@@ -3,13 +3,7 @@
  * exactly: NaN and -0 pass through as they do there. */
 #include "fp32-impl.h"
 
-#include <immintrin.h>
-
-static __m256i lanes(int64_t n)
-{
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
+#include "avx2-impl.h"
 
 void qc_f32_relu__avx2(int64_t n, const float *x, float *y)
 {
@@ -18,7 +12,7 @@ void qc_f32_relu__avx2(int64_t n, const float *x, float *y)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_max_ps(zero, _mm256_loadu_ps(x + i)));
     if (i < n) {
-        __m256i m = lanes(n - i);
+        __m256i m = qc_f32_lanes8(n - i);
         _mm256_maskstore_ps(y + i, m, _mm256_max_ps(zero, _mm256_maskload_ps(x + i, m)));
     }
 }
@@ -30,7 +24,7 @@ void qc_f32_clip__avx2(int64_t n, float lo, float hi, const float *x, float *y)
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_min_ps(vhi, _mm256_max_ps(vlo, _mm256_loadu_ps(x + i))));
     if (i < n) {
-        __m256i m = lanes(n - i);
+        __m256i m = qc_f32_lanes8(n - i);
         __m256 v = _mm256_max_ps(vlo, _mm256_maskload_ps(x + i, m));
         _mm256_maskstore_ps(y + i, m, _mm256_min_ps(vhi, v));
     }

@@ -3,18 +3,13 @@
  * exactly: NaN and -0 pass through as they do there. */
 #include "fp32-impl.h"
 
-#include <immintrin.h>
-
-static __mmask16 lanes(int64_t n)
-{
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-}
+#include "avx512-impl.h"
 
 void qc_f32_relu__avx512(int64_t n, const float *x, float *y)
 {
     const __m512 zero = _mm512_setzero_ps();
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = lanes(n - i);
+        __mmask16 m = qc_f32_lanes16(n - i);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         _mm512_mask_storeu_ps(y + i, m, _mm512_max_ps(zero, v)); /* 0 > v ? 0 : v */
     }
@@ -24,7 +19,7 @@ void qc_f32_clip__avx512(int64_t n, float lo, float hi, const float *x, float *y
 {
     const __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
     for (int64_t i = 0; i < n; i += 16) {
-        __mmask16 m = lanes(n - i);
+        __mmask16 m = qc_f32_lanes16(n - i);
         __m512 v = _mm512_max_ps(vlo, _mm512_maskz_loadu_ps(m, x + i)); /* lo > v ? lo : v */
         _mm512_mask_storeu_ps(y + i, m, _mm512_min_ps(vhi, v));         /* hi < v ? hi : v */
     }
