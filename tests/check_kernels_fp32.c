@@ -1169,29 +1169,31 @@ START_TEST(test_depthwise_rows_give_the_reference_bits_on_every_isa)
 }
 END_TEST
 
-/* Whole depthwise convolutions (padding, strides, dilations, channel multipliers, batches):
- * every table gives the scalar table's bits. */
-START_TEST(test_depthwise_conv_gives_the_same_bits_on_every_isa)
+/* Whole depthwise and im2col convolutions (padding, strides, dilations, channel
+ * multipliers, batches): every table gives the scalar table's bits. */
+START_TEST(test_conv_gives_the_same_bits_on_every_isa)
 {
     int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
     static const int64_t channels[] = {1, 3, 15, 16, 17, 33, 65};
-    for (int trial = 0; trial < 60; trial++) {
-        int64_t c = channels[trial % 7], mult = trial % 5 == 4 ? 2 : 1, batch = 1 + trial % 2;
+    int used[3] = {0, 0, 0};
+    for (int trial = 0; trial < 80; trial++) {
+        int64_t c = channels[trial % 7], batch = 1 + trial % 2;
+        bool depthwise = trial % 2 == 0 && c > 1; /* one group is the GEMM's */
+        int64_t m = depthwise ? c * (trial % 5 == 4 ? 2 : 1) : rand_int(1, 9);
         int64_t in[2] = {rand_int(1, 20), rand_int(1, 40)}, k[2] = {3, 3};
-        int64_t st[2] = {1 + trial % 2, 1 + trial % 2}, d[2] = {1, 1 + (trial % 7 == 3)};
+        int64_t st[2] = {1 + trial % 3, 1 + trial % 3}, d[2] = {1, 1 + (trial % 7 == 3)};
         int64_t pb[2] = {rand_int(0, 2), rand_int(0, 2)}, pe[2] = {rand_int(0, 2), rand_int(0, 2)};
         if (trial % 4 == 3)
             k[0] = rand_int(1, 5), k[1] = rand_int(1, 5);
         qc_f32_window win = make_window(2, in, k, st, d, pb, pe, false);
         if (win.out[0] < 1 || win.out[1] < 1)
             continue;
-        qc_f32_conv_params p = conv_params(c, c * mult, c, win);
-        if (c == 1) /* one group: the GEMM path, which has no twin */
-            continue;
-        ck_assert(qc_f32_conv_choose(&p) == QC_F32_CONV_DEPTHWISE);
-        int64_t x_n = batch * c * in[0] * in[1], y_n = batch * c * mult * win.out[0] * win.out[1];
-        float *x = rand_floats(x_n), *w = rand_floats(c * mult * k[0] * k[1]);
-        float *b = rand_floats(c * mult), *want = malloc((size_t)y_n * sizeof *want);
+        qc_f32_conv_params p = conv_params(c, m, depthwise ? c : 1, win);
+        used[qc_f32_conv_choose(&p)]++;
+        int64_t taps = k[0] * k[1], x_n = batch * c * in[0] * in[1];
+        int64_t y_n = batch * m * win.out[0] * win.out[1];
+        float *x = rand_floats(x_n), *w = rand_floats(m * (depthwise ? 1 : c) * taps);
+        float *b = rand_floats(m), *want = malloc((size_t)y_n * sizeof *want);
         float *got = malloc((size_t)y_n * sizeof *got);
         void *scratch = malloc(qc_f32_conv_scratch_size(&p) + 1);
         ck_assert(want && got && scratch);
@@ -1200,11 +1202,45 @@ START_TEST(test_depthwise_conv_gives_the_same_bits_on_every_isa)
             qc_f32_conv(&p, batch, x, w, trial % 3 ? b : NULL, i == 0 ? want : got, scratch);
             if (i > 0)
                 ck_assert_msg(same_floats(got, want, y_n),
-                              "%s: %lld channels x%lld, in %lldx%lld, stride %lld", qc_f32_isa(),
-                              (long long)c, (long long)mult, (long long)in[0], (long long)in[1],
-                              (long long)st[0]);
+                              "%s: %lld channels to %lld, %s, in %lldx%lld, stride %lld",
+                              qc_f32_isa(), (long long)c, (long long)m,
+                              depthwise ? "depthwise" : "im2col", (long long)in[0],
+                              (long long)in[1], (long long)st[0]);
         }
         free(x), free(w), free(b), free(want), free(got), free(scratch);
+    }
+    ck_assert(used[QC_F32_CONV_DEPTHWISE] > 0 && used[QC_F32_CONV_IM2COL] > 0);
+    restore_default_isa();
+}
+END_TEST
+
+/* im2col and padded-plane rows on every table against the definition, the row buffer exactly
+ * as long as the input row (a read outside [lo, hi) is caught by ASan) */
+START_TEST(test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    for (int trial = 0; trial < 500; trial++) {
+        int64_t in = rand_int(1, 70), n = rand_int(0, 70), stride = rand_int(1, 3);
+        int64_t offset = rand_int(-4, 4), lo, hi;
+        qc_f32_window_inside(n, in, stride, offset, &lo, &hi);
+        float *row = rand_floats(in), *got = malloc((size_t)(n + 1) * sizeof *got);
+        ck_assert_ptr_nonnull(got);
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            for (int64_t o = 0; o <= n; o++)
+                got[o] = 12345.0f;
+            qc_f32_kernels()->gather_row(got, n, row, offset, stride, lo, hi);
+            for (int64_t o = 0; o < n; o++) {
+                int64_t at = o * stride + offset;
+                float want = at >= 0 && at < in ? row[at] : 0.0f;
+                ck_assert_msg(memcmp(&got[o], &want, sizeof want) == 0,
+                              "%s: n %lld in %lld stride %lld offset %lld: y[%lld] = %g, not %g",
+                              qc_f32_isa(), (long long)n, (long long)in, (long long)stride,
+                              (long long)offset, (long long)o, (double)got[o], (double)want);
+            }
+            ck_assert(got[n] == 12345.0f);
+        }
+        free(row), free(got);
     }
     restore_default_isa();
 }
@@ -1280,7 +1316,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_softmax_of_large_numbers_does_not_overflow);
     tcase_add_test(tc, test_relu_and_clip_give_the_scalar_bits_on_every_isa);
     tcase_add_test(tc, test_depthwise_rows_give_the_reference_bits_on_every_isa);
-    tcase_add_test(tc, test_depthwise_conv_gives_the_same_bits_on_every_isa);
+    tcase_add_test(tc, test_conv_gives_the_same_bits_on_every_isa);
+    tcase_add_test(tc, test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa);
     tcase_add_test(tc, test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa);
     suite_add_tcase(s, tc);
     return s;

@@ -6,10 +6,10 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-/* all ones in the first n lanes */
+/* all ones in the first n lanes (none when n ≤ 0) */
 static inline __m256i qc_f32_lanes8(int64_t n)
 {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)),
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n < 8 ? n : 8)),
                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 

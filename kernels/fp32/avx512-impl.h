@@ -6,10 +6,10 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-/* the first n lanes */
+/* the first n lanes (none when n ≤ 0) */
 static inline __mmask16 qc_f32_lanes16(int64_t n)
 {
-    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+    return n >= 16 ? (__mmask16)0xffff : n <= 0 ? 0 : (__mmask16)((1u << n) - 1);
 }
 
 /* src[t·stride] for the lanes of m, 0 elsewhere; masked-off lanes read no memory */

@@ -37,33 +37,34 @@ size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p)
     return (size_t)(group_channels * g.taps * g.out_plane) * sizeof(float);
 }
 
-/* One output row of im2col: dst[o] = src[o*stride + offset], 0 where that falls outside
- * [0, in). The valid range is computed once so that the copy itself has no branch. */
-static void im2col_row(float *dst, const float *src, int64_t out, int64_t in, int64_t stride,
-                       int64_t offset)
+/* The scalar gather row: the valid range [lo, hi) is computed by the caller so that the copy
+ * itself has no branch. */
+void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t offset,
+                               int64_t stride, int64_t lo, int64_t hi)
 {
-    int64_t lo, hi;
-    qc_f32_window_inside(out, in, stride, offset, &lo, &hi);
-    memset(dst, 0, (size_t)lo * sizeof(float));
+    memset(y, 0, (size_t)lo * sizeof(float));
     if (stride == 1) {
-        memcpy(dst + lo, src + lo + offset, (size_t)(hi - lo) * sizeof(float));
+        memcpy(y + lo, row + lo + offset, (size_t)(hi - lo) * sizeof(float));
     } else {
         for (int64_t o = lo; o < hi; o++)
-            dst[o] = src[o * stride + offset];
+            y[o] = row[o * stride + offset];
     }
-    memset(dst + hi, 0, (size_t)(out - hi) * sizeof(float));
+    memset(y + hi, 0, (size_t)(n - hi) * sizeof(float));
 }
 
 /* col[channels * taps][out_plane]: row (c, kd, kh, kw) holds, for every output position, the
  * input that this tap multiplies, so that the convolution becomes weights x col. */
 static void im2col(const window3 *g, int64_t channels, const float *x, float *col)
 {
+    qc_f32_gather_row_fn gather = qc_f32_kernels()->gather_row;
     int64_t row_len = g->out[1] * g->out[2];
     for (int64_t c = 0; c < channels; c++) {
         const float *xc = x + c * g->in_plane;
         for (int64_t kd = 0; kd < g->kernel[0]; kd++)
             for (int64_t kh = 0; kh < g->kernel[1]; kh++)
                 for (int64_t kw = 0; kw < g->kernel[2]; kw++) {
+                    int64_t offset = kw * g->dilation[2] - g->pad[2], lo, hi;
+                    qc_f32_window_inside(g->out[2], g->in[2], g->stride[2], offset, &lo, &hi);
                     for (int64_t od = 0; od < g->out[0]; od++) {
                         float *dst = col + od * row_len;
                         int64_t id = od * g->stride[0] - g->pad[0] + kd * g->dilation[0];
@@ -78,9 +79,8 @@ static void im2col(const window3 *g, int64_t channels, const float *x, float *co
                                 memset(drow, 0, (size_t)g->out[2] * sizeof(float));
                                 continue;
                             }
-                            im2col_row(drow, xc + (id * g->in[1] + ih) * g->in[2], g->out[2],
-                                       g->in[2], g->stride[2],
-                                       kw * g->dilation[2] - g->pad[2]);
+                            gather(drow, g->out[2], xc + (id * g->in[1] + ih) * g->in[2],
+                                   offset, g->stride[2], lo, hi);
                         }
                     }
                     col += g->out_plane;
@@ -92,7 +92,9 @@ static void im2col(const window3 *g, int64_t channels, const float *x, float *co
  * explicit, so that the depthwise loops need no bounds test. */
 static void pad_plane(const window3 *g, const float *x, float *padded)
 {
-    int64_t rows = span(g, 1), cols = span(g, 2), in_h = g->in[1], in_w = g->in[2];
+    int64_t rows = span(g, 1), cols = span(g, 2), in_h = g->in[1], in_w = g->in[2], lo, hi;
+    qc_f32_gather_row_fn gather = qc_f32_kernels()->gather_row;
+    qc_f32_window_inside(cols, in_w, 1, -g->pad[2], &lo, &hi);
     for (int64_t r = 0; r < rows; r++) {
         float *dst = padded + r * cols;
         int64_t ih = r - g->pad[1];
@@ -100,7 +102,7 @@ static void pad_plane(const window3 *g, const float *x, float *padded)
             memset(dst, 0, (size_t)cols * sizeof(float));
             continue;
         }
-        im2col_row(dst, x + ih * in_w, cols, in_w, 1, -g->pad[2]);
+        gather(dst, cols, x + ih * in_w, -g->pad[2], 1, lo, hi);
     }
 }
 

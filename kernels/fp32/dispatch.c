@@ -13,6 +13,7 @@ static const qc_f32_table scalar_table = {
     .relu = qc_f32_relu__scalar,
     .clip = qc_f32_clip__scalar,
     .maxpool_row = qc_f32_maxpool_row__scalar,
+    .gather_row = qc_f32_gather_row__scalar,
 };
 
 static const qc_f32_table avx2_table = {
@@ -21,6 +22,7 @@ static const qc_f32_table avx2_table = {
     .relu = qc_f32_relu__avx2,
     .clip = qc_f32_clip__avx2,
     .maxpool_row = qc_f32_maxpool_row__avx2,
+    .gather_row = qc_f32_gather_row__avx2,
 };
 
 static const qc_f32_table avx512_table = {
@@ -29,6 +31,7 @@ static const qc_f32_table avx512_table = {
     .relu = qc_f32_relu__avx512,
     .clip = qc_f32_clip__avx512,
     .maxpool_row = qc_f32_maxpool_row__avx512,
+    .gather_row = qc_f32_gather_row__avx512,
 };
 
 /* AVX-VNNI adds nothing for floats; the AVX512-VNNI level includes AVX512 F, BW and VL */

@@ -56,6 +56,11 @@ typedef struct {
     int64_t n_rows, offset, kernel_w, stride_w, dilation_w, count;
 } qc_f32_maxrow;
 
+/* One row of im2col or of a padded plane: y[o] = row[o·stride + offset] for lo ≤ o < hi, 0
+ * for the other o < n; row is read only in that range. */
+typedef void (*qc_f32_gather_row_fn)(float *y, int64_t n, const float *row, int64_t offset,
+                                     int64_t stride, int64_t lo, int64_t hi);
+
 /* The same function for every instruction set: each SIMD lane does the scalar operations in
  * the scalar order (no fused multiply-add, no reassociation), so every path gives the same
  * bits. */
@@ -65,6 +70,7 @@ typedef struct {
     void (*relu)(int64_t n, const float *x, float *y);
     void (*clip)(int64_t n, float lo, float hi, const float *x, float *y);
     void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
+    qc_f32_gather_row_fn gather_row;
 } qc_f32_table;
 
 const qc_f32_table *qc_f32_kernels(void);
@@ -80,6 +86,12 @@ void qc_f32_dwconv_row__avx512(const qc_f32_dwrow *r, float *y);
 void qc_f32_maxpool_row__scalar(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx2(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx512(const qc_f32_maxrow *r, float *y);
+void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t offset,
+                                int64_t stride, int64_t lo, int64_t hi);
+void qc_f32_gather_row__avx2(float *y, int64_t n, const float *row, int64_t offset,
+                              int64_t stride, int64_t lo, int64_t hi);
+void qc_f32_gather_row__avx512(float *y, int64_t n, const float *row, int64_t offset,
+                                int64_t stride, int64_t lo, int64_t hi);
 void qc_f32_relu__scalar(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx2(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx512(int64_t n, const float *x, float *y);
