@@ -1073,7 +1073,7 @@ static bool same_floats(const float *got, const float *want, int64_t n)
     return true;
 }
 
-START_TEST(test_relu_and_clip_give_the_scalar_bits_on_every_isa)
+START_TEST(test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa)
 {
     int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
     enum { MAX_N = 133 };
@@ -1102,6 +1102,12 @@ START_TEST(test_relu_and_clip_give_the_scalar_bits_on_every_isa)
                                   got[n] == 12345.0f,
                               "clip [%g, %g], n = %lld, %s", lo, hi, (long long)n, qc_f32_isa());
             }
+            memcpy(got, x, (size_t)n * sizeof *got);
+            for (int64_t k = 0; k < n; k++)
+                want[k] = x[k] + 0.375f;
+            qc_f32_kernels()->add_bias(n, 0.375f, got);
+            ck_assert_msg(same_floats(got, want, n) && got[n] == 12345.0f,
+                          "bias add, n = %lld, %s", (long long)n, qc_f32_isa());
         }
         free(x), free(want), free(got);
     }
@@ -1314,7 +1320,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_batchnorm_matches_the_formula);
     tcase_add_test(tc, test_softmax_matches_the_definition_along_any_axis);
     tcase_add_test(tc, test_softmax_of_large_numbers_does_not_overflow);
-    tcase_add_test(tc, test_relu_and_clip_give_the_scalar_bits_on_every_isa);
+    tcase_add_test(tc, test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa);
     tcase_add_test(tc, test_depthwise_rows_give_the_reference_bits_on_every_isa);
     tcase_add_test(tc, test_conv_gives_the_same_bits_on_every_isa);
     tcase_add_test(tc, test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa);

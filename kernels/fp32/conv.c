@@ -160,14 +160,17 @@ static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult, con
     }
 }
 
+void qc_f32_add_bias__scalar(int64_t n, float bias, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += bias;
+}
+
 static void add_bias(int64_t channels, int64_t plane, const float *bias, float *y)
 {
-    for (int64_t c = 0; c < channels; c++) {
-        float b = bias[c];
-        float *yc = y + c * plane;
-        for (int64_t i = 0; i < plane; i++)
-            yc[i] += b;
-    }
+    void (*add)(int64_t, float, float *) = qc_f32_kernels()->add_bias;
+    for (int64_t c = 0; c < channels; c++)
+        add(plane, bias[c], y + c * plane);
 }
 
 void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, const float *w,

@@ -14,6 +14,7 @@ static const qc_f32_table scalar_table = {
     .clip = qc_f32_clip__scalar,
     .maxpool_row = qc_f32_maxpool_row__scalar,
     .gather_row = qc_f32_gather_row__scalar,
+    .add_bias = qc_f32_add_bias__scalar,
 };
 
 static const qc_f32_table avx2_table = {
@@ -23,6 +24,7 @@ static const qc_f32_table avx2_table = {
     .clip = qc_f32_clip__avx2,
     .maxpool_row = qc_f32_maxpool_row__avx2,
     .gather_row = qc_f32_gather_row__avx2,
+    .add_bias = qc_f32_add_bias__avx2,
 };
 
 static const qc_f32_table avx512_table = {
@@ -32,6 +34,7 @@ static const qc_f32_table avx512_table = {
     .clip = qc_f32_clip__avx512,
     .maxpool_row = qc_f32_maxpool_row__avx512,
     .gather_row = qc_f32_gather_row__avx512,
+    .add_bias = qc_f32_add_bias__avx512,
 };
 
 /* AVX-VNNI adds nothing for floats; the AVX512-VNNI level includes AVX512 F, BW and VL */

@@ -71,6 +71,7 @@ typedef struct {
     void (*clip)(int64_t n, float lo, float hi, const float *x, float *y);
     void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
     qc_f32_gather_row_fn gather_row;
+    void (*add_bias)(int64_t n, float bias, float *y); /* y[i] += bias */
 } qc_f32_table;
 
 const qc_f32_table *qc_f32_kernels(void);
@@ -92,6 +93,9 @@ void qc_f32_gather_row__avx2(float *y, int64_t n, const float *row, int64_t offs
                               int64_t stride, int64_t lo, int64_t hi);
 void qc_f32_gather_row__avx512(float *y, int64_t n, const float *row, int64_t offset,
                                 int64_t stride, int64_t lo, int64_t hi);
+void qc_f32_add_bias__scalar(int64_t n, float bias, float *y);
+void qc_f32_add_bias__avx2(int64_t n, float bias, float *y);
+void qc_f32_add_bias__avx512(int64_t n, float bias, float *y);
 void qc_f32_relu__scalar(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx2(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx512(int64_t n, const float *x, float *y);
