@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "check-util.h"
+#include "kernels/fp32/fp32-impl.h"
 #include "kernels/kernels.h"
 
 /* Float paths are compared with the reference (computed in double) relative to the sum of the
@@ -1027,6 +1028,265 @@ START_TEST(test_softmax_of_large_numbers_does_not_overflow)
 }
 END_TEST
 
+/* ---- SIMD twins: the same bits on every instruction set ----------------------------------- */
+
+/* Every FP32 kernel table the CPU can run (a qc_isa each), the scalar one first; a table the
+ * CPU lacks is skipped, and said so once. The caller restores the default with
+ * restore_default_isa. */
+static int f32_isa_list(int *isas)
+{
+    static int told;
+    int n = 0;
+    for (int isa = QC_ISA_SCALAR; isa < QC_ISA_COUNT; isa++) {
+        if (qc_f32_select(isa) == 0)
+            isas[n++] = isa;
+        else if (!told)
+            fprintf(stderr, "check_kernels_fp32: skipping ISA level %d: this CPU lacks it\n", isa);
+    }
+    told = 1;
+    return n;
+}
+
+static void restore_default_isa(void)
+{
+    ck_assert_int_eq(qc_f32_select(qc_cpu_isa()), 0);
+}
+
+/* Floats with the awkward values mixed in: signed zeros, infinities, NaN, subnormals. */
+static void fill_special(int64_t n, float *v)
+{
+    static const float special[] = {-0.0f, 0.0f, INFINITY, -INFINITY, NAN, -NAN, FLT_MIN,
+                                    -FLT_MIN / 4, FLT_MAX, -FLT_MAX, 1.0f, -1.0f};
+    for (int64_t i = 0; i < n; i++)
+        v[i] = rng_next() % 4 == 0 ? special[rng_next() % (sizeof special / sizeof special[0])]
+                                   : rand_float(-4.0f, 4.0f);
+}
+
+/* Whether got and want hold the same n floats bit for bit, any NaN matching any NaN: x86
+ * returns the first operand's NaN when both are NaN, and a compiler may swap a + b, so NaN
+ * payloads are no property of the C source. */
+static bool same_floats(const float *got, const float *want, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&got[i], &want[i], sizeof got[i]) != 0 && !(isnan(got[i]) && isnan(want[i])))
+            return false;
+    return true;
+}
+
+START_TEST(test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    enum { MAX_N = 133 };
+    static const float bounds[][2] = {{0.0f, 6.0f}, {-1.5f, 2.25f}, {-0.0f, 0.0f}, {2.0f, 1.0f}};
+    for (int64_t n = 0; n <= MAX_N; n += n < 40 ? 1 : 31) {
+        float *x = malloc((size_t)(n + 1) * sizeof *x), *want = malloc((size_t)(n + 1) * sizeof *x);
+        float *got = malloc((size_t)(n + 1) * sizeof *x);
+        ck_assert(x && want && got);
+        fill_special(n, x);
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            for (int64_t k = 0; k < n; k++) /* the definition, NaN passing through */
+                want[k] = x[k] < 0.0f ? 0.0f : x[k];
+            got[n] = 12345.0f; /* a sentinel: nothing is written past n */
+            qc_f32_relu(n, x, got);
+            ck_assert_msg(same_floats(got, want, n) && got[n] == 12345.0f,
+                          "relu, n = %lld, %s", (long long)n, qc_f32_isa());
+            for (size_t b = 0; b < sizeof bounds / sizeof bounds[0]; b++) {
+                float lo = bounds[b][0], hi = bounds[b][1];
+                for (int64_t k = 0; k < n; k++) {
+                    float v = x[k] < lo ? lo : x[k];
+                    want[k] = v > hi ? hi : v;
+                }
+                qc_f32_clip(n, lo, hi, x, got);
+                ck_assert_msg(same_floats(got, want, n) &&
+                                  got[n] == 12345.0f,
+                              "clip [%g, %g], n = %lld, %s", lo, hi, (long long)n, qc_f32_isa());
+            }
+            memcpy(got, x, (size_t)n * sizeof *got);
+            for (int64_t k = 0; k < n; k++)
+                want[k] = x[k] + 0.375f;
+            qc_f32_kernels()->add_bias(n, 0.375f, got);
+            ck_assert_msg(same_floats(got, want, n) && got[n] == 12345.0f,
+                          "bias add, n = %lld, %s", (long long)n, qc_f32_isa());
+        }
+        free(x), free(want), free(got);
+    }
+    restore_default_isa();
+}
+END_TEST
+
+/* One depthwise row straight from its definition: taps in (kh, kw) order from 0, each product
+ * rounded to float before it is added (the file is built without FMA contraction). */
+static void dwconv_row_reference(const qc_f32_dwrow *r, float *y)
+{
+    for (int64_t ow = 0; ow < r->out_w; ow++) {
+        float acc = 0.0f;
+        for (int64_t kh = 0; kh < r->kernel_h; kh++)
+            for (int64_t kw = 0; kw < r->kernel_w; kw++) {
+                float product = r->w[kh * r->kernel_w + kw] *
+                                r->base[kh * r->dilation_h * r->cols + kw * r->dilation_w +
+                                        ow * r->stride_w];
+                acc = acc + product;
+            }
+        y[ow] = r->has_bias ? acc + r->bias : acc;
+    }
+}
+
+START_TEST(test_depthwise_rows_give_the_reference_bits_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    static const int64_t widths[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 56, 65, 112};
+    for (int trial = 0; trial < 400; trial++) {
+        qc_f32_dwrow r = {.kernel_h = rand_int(1, 5), .kernel_w = rand_int(1, 5),
+                          .stride_w = trial % 3 == 2 ? rand_int(3, 4) : 1 + trial % 3,
+                          .dilation_h = rand_int(1, 2), .dilation_w = rand_int(1, 2),
+                          .out_w = widths[trial % (sizeof widths / sizeof widths[0])],
+                          .has_bias = trial % 2 == 0, .bias = rand_float(-1, 1)};
+        /* exactly the plane the row reads, so that any read past it is caught by ASan */
+        r.cols = (r.out_w - 1) * r.stride_w + (r.kernel_w - 1) * r.dilation_w + 1;
+        int64_t rows = (r.kernel_h - 1) * r.dilation_h + 1, taps = r.kernel_h * r.kernel_w;
+        float *plane = malloc((size_t)(rows * r.cols) * sizeof *plane);
+        float *w = malloc((size_t)taps * sizeof *w);
+        float *want = malloc((size_t)r.out_w * sizeof *want);
+        float *got = malloc((size_t)(r.out_w + 1) * sizeof *got);
+        ck_assert(plane && w && want && got);
+        fill_special(rows * r.cols, plane);
+        if (trial % 5 != 0) /* mostly finite inputs, so that the sums carry real rounding */
+            for (int64_t i = 0; i < rows * r.cols; i++)
+                plane[i] = rand_float(-2, 2);
+        for (int64_t i = 0; i < taps; i++)
+            w[i] = rand_float(-1, 1);
+        r.base = plane, r.w = w;
+        dwconv_row_reference(&r, want);
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            got[r.out_w] = 12345.0f;
+            qc_f32_kernels()->dwconv_row(&r, got);
+            ck_assert_msg(same_floats(got, want, r.out_w) &&
+                              got[r.out_w] == 12345.0f,
+                          "%s: width %lld kernel %lldx%lld stride %lld dilation %lldx%lld bias %d",
+                          qc_f32_isa(), (long long)r.out_w, (long long)r.kernel_h,
+                          (long long)r.kernel_w, (long long)r.stride_w, (long long)r.dilation_h,
+                          (long long)r.dilation_w, r.has_bias);
+        }
+        free(plane), free(w), free(want), free(got);
+    }
+    restore_default_isa();
+}
+END_TEST
+
+/* Whole depthwise and im2col convolutions (padding, strides, dilations, channel
+ * multipliers, batches): every table gives the scalar table's bits. */
+START_TEST(test_conv_gives_the_same_bits_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    static const int64_t channels[] = {1, 3, 15, 16, 17, 33, 65};
+    int used[3] = {0, 0, 0};
+    for (int trial = 0; trial < 80; trial++) {
+        int64_t c = channels[trial % 7], batch = 1 + trial % 2;
+        bool depthwise = trial % 2 == 0 && c > 1; /* one group is the GEMM's */
+        int64_t m = depthwise ? c * (trial % 5 == 4 ? 2 : 1) : rand_int(1, 9);
+        int64_t in[2] = {rand_int(1, 20), rand_int(1, 40)}, k[2] = {3, 3};
+        int64_t st[2] = {1 + trial % 3, 1 + trial % 3}, d[2] = {1, 1 + (trial % 7 == 3)};
+        int64_t pb[2] = {rand_int(0, 2), rand_int(0, 2)}, pe[2] = {rand_int(0, 2), rand_int(0, 2)};
+        if (trial % 4 == 3)
+            k[0] = rand_int(1, 5), k[1] = rand_int(1, 5);
+        qc_f32_window win = make_window(2, in, k, st, d, pb, pe, false);
+        if (win.out[0] < 1 || win.out[1] < 1)
+            continue;
+        qc_f32_conv_params p = conv_params(c, m, depthwise ? c : 1, win);
+        used[qc_f32_conv_choose(&p)]++;
+        int64_t taps = k[0] * k[1], x_n = batch * c * in[0] * in[1];
+        int64_t y_n = batch * m * win.out[0] * win.out[1];
+        float *x = rand_floats(x_n), *w = rand_floats(m * (depthwise ? 1 : c) * taps);
+        float *b = rand_floats(m), *want = malloc((size_t)y_n * sizeof *want);
+        float *got = malloc((size_t)y_n * sizeof *got);
+        void *scratch = malloc(qc_f32_conv_scratch_size(&p) + 1);
+        ck_assert(want && got && scratch);
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            qc_f32_conv(&p, batch, x, w, trial % 3 ? b : NULL, i == 0 ? want : got, scratch);
+            if (i > 0)
+                ck_assert_msg(same_floats(got, want, y_n),
+                              "%s: %lld channels to %lld, %s, in %lldx%lld, stride %lld",
+                              qc_f32_isa(), (long long)c, (long long)m,
+                              depthwise ? "depthwise" : "im2col", (long long)in[0],
+                              (long long)in[1], (long long)st[0]);
+        }
+        free(x), free(w), free(b), free(want), free(got), free(scratch);
+    }
+    ck_assert(used[QC_F32_CONV_DEPTHWISE] > 0 && used[QC_F32_CONV_IM2COL] > 0);
+    restore_default_isa();
+}
+END_TEST
+
+/* im2col and padded-plane rows on every table against the definition, the row buffer exactly
+ * as long as the input row (a read outside [lo, hi) is caught by ASan) */
+START_TEST(test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    for (int trial = 0; trial < 500; trial++) {
+        int64_t in = rand_int(1, 70), n = rand_int(0, 70), stride = rand_int(1, 3);
+        int64_t offset = rand_int(-4, 4), lo, hi;
+        qc_f32_window_inside(n, in, stride, offset, &lo, &hi);
+        float *row = rand_floats(in), *got = malloc((size_t)(n + 1) * sizeof *got);
+        ck_assert_ptr_nonnull(got);
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            for (int64_t o = 0; o <= n; o++)
+                got[o] = 12345.0f;
+            qc_f32_kernels()->gather_row(got, n, row, offset, stride, lo, hi);
+            for (int64_t o = 0; o < n; o++) {
+                int64_t at = o * stride + offset;
+                float want = at >= 0 && at < in ? row[at] : 0.0f;
+                ck_assert_msg(memcmp(&got[o], &want, sizeof want) == 0,
+                              "%s: n %lld in %lld stride %lld offset %lld: y[%lld] = %g, not %g",
+                              qc_f32_isa(), (long long)n, (long long)in, (long long)stride,
+                              (long long)offset, (long long)o, (double)got[o], (double)want);
+            }
+            ck_assert(got[n] == 12345.0f);
+        }
+        free(row), free(got);
+    }
+    restore_default_isa();
+}
+END_TEST
+
+/* MaxPool without indices goes through the row kernels; with indices it keeps the per-pixel
+ * loop, the reference here: every table gives its bits (ties of -0 and +0, NaN, padding). */
+START_TEST(test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    for (int trial = 0; trial < 300; trial++) {
+        int spatial = (int)rand_int(1, 3);
+        int64_t max_in = spatial == 3 ? 6 : trial % 2 ? 40 : 11;
+        qc_f32_window w = random_window(spatial, max_in, true, trial % 3 == 0);
+        int64_t planes = rand_int(1, 3);
+        int64_t xn = planes * product(w.in, spatial), yn = planes * product(w.out, spatial);
+        float *x = rand_floats(xn), *want = rand_floats(yn), *got = rand_floats(yn + 1);
+        int64_t *idx = malloc((size_t)yn * sizeof *idx);
+        ck_assert_ptr_nonnull(idx);
+        if (trial % 4 == 0)
+            fill_special(xn, x);
+        else if (trial % 4 == 1) /* few values, signed zeros among them: ties */
+            for (int64_t i = 0; i < xn; i++)
+                x[i] = rng_next() % 3 == 0 ? (rng_next() % 2 ? -0.0f : 0.0f) : (float)(int)(x[i] * 2);
+        qc_f32_maxpool(QC_F32_ELEM_FLOAT, &w, planes, x, want, idx, false);
+        char geometry[400];
+        describe_window(geometry, sizeof geometry, &w);
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            got[yn] = 12345.0f;
+            qc_f32_maxpool(QC_F32_ELEM_FLOAT, &w, planes, x, got, NULL, false);
+            ck_assert_msg(same_floats(got, want, yn) && got[yn] == 12345.0f, "%s: maxpool %s",
+                          qc_f32_isa(), geometry);
+        }
+        free(x), free(want), free(got), free(idx);
+    }
+    restore_default_isa();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kernels_fp32");
@@ -1060,6 +1320,11 @@ static Suite *suite(void)
     tcase_add_test(tc, test_batchnorm_matches_the_formula);
     tcase_add_test(tc, test_softmax_matches_the_definition_along_any_axis);
     tcase_add_test(tc, test_softmax_of_large_numbers_does_not_overflow);
+    tcase_add_test(tc, test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa);
+    tcase_add_test(tc, test_depthwise_rows_give_the_reference_bits_on_every_isa);
+    tcase_add_test(tc, test_conv_gives_the_same_bits_on_every_isa);
+    tcase_add_test(tc, test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa);
+    tcase_add_test(tc, test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -37,33 +37,34 @@ size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p)
     return (size_t)(group_channels * g.taps * g.out_plane) * sizeof(float);
 }
 
-/* One output row of im2col: dst[o] = src[o*stride + offset], 0 where that falls outside
- * [0, in). The valid range is computed once so that the copy itself has no branch. */
-static void im2col_row(float *dst, const float *src, int64_t out, int64_t in, int64_t stride,
-                       int64_t offset)
+/* The scalar gather row: the valid range [lo, hi) is computed by the caller so that the copy
+ * itself has no branch. */
+void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t offset,
+                               int64_t stride, int64_t lo, int64_t hi)
 {
-    int64_t lo, hi;
-    qc_f32_window_inside(out, in, stride, offset, &lo, &hi);
-    memset(dst, 0, (size_t)lo * sizeof(float));
+    memset(y, 0, (size_t)lo * sizeof(float));
     if (stride == 1) {
-        memcpy(dst + lo, src + lo + offset, (size_t)(hi - lo) * sizeof(float));
+        memcpy(y + lo, row + lo + offset, (size_t)(hi - lo) * sizeof(float));
     } else {
         for (int64_t o = lo; o < hi; o++)
-            dst[o] = src[o * stride + offset];
+            y[o] = row[o * stride + offset];
     }
-    memset(dst + hi, 0, (size_t)(out - hi) * sizeof(float));
+    memset(y + hi, 0, (size_t)(n - hi) * sizeof(float));
 }
 
 /* col[channels * taps][out_plane]: row (c, kd, kh, kw) holds, for every output position, the
  * input that this tap multiplies, so that the convolution becomes weights x col. */
 static void im2col(const window3 *g, int64_t channels, const float *x, float *col)
 {
+    qc_f32_gather_row_fn gather = qc_f32_kernels()->gather_row;
     int64_t row_len = g->out[1] * g->out[2];
     for (int64_t c = 0; c < channels; c++) {
         const float *xc = x + c * g->in_plane;
         for (int64_t kd = 0; kd < g->kernel[0]; kd++)
             for (int64_t kh = 0; kh < g->kernel[1]; kh++)
                 for (int64_t kw = 0; kw < g->kernel[2]; kw++) {
+                    int64_t offset = kw * g->dilation[2] - g->pad[2], lo, hi;
+                    qc_f32_window_inside(g->out[2], g->in[2], g->stride[2], offset, &lo, &hi);
                     for (int64_t od = 0; od < g->out[0]; od++) {
                         float *dst = col + od * row_len;
                         int64_t id = od * g->stride[0] - g->pad[0] + kd * g->dilation[0];
@@ -78,9 +79,8 @@ static void im2col(const window3 *g, int64_t channels, const float *x, float *co
                                 memset(drow, 0, (size_t)g->out[2] * sizeof(float));
                                 continue;
                             }
-                            im2col_row(drow, xc + (id * g->in[1] + ih) * g->in[2], g->out[2],
-                                       g->in[2], g->stride[2],
-                                       kw * g->dilation[2] - g->pad[2]);
+                            gather(drow, g->out[2], xc + (id * g->in[1] + ih) * g->in[2],
+                                   offset, g->stride[2], lo, hi);
                         }
                     }
                     col += g->out_plane;
@@ -92,7 +92,9 @@ static void im2col(const window3 *g, int64_t channels, const float *x, float *co
  * explicit, so that the depthwise loops need no bounds test. */
 static void pad_plane(const window3 *g, const float *x, float *padded)
 {
-    int64_t rows = span(g, 1), cols = span(g, 2), in_h = g->in[1], in_w = g->in[2];
+    int64_t rows = span(g, 1), cols = span(g, 2), in_h = g->in[1], in_w = g->in[2], lo, hi;
+    qc_f32_gather_row_fn gather = qc_f32_kernels()->gather_row;
+    qc_f32_window_inside(cols, in_w, 1, -g->pad[2], &lo, &hi);
     for (int64_t r = 0; r < rows; r++) {
         float *dst = padded + r * cols;
         int64_t ih = r - g->pad[1];
@@ -100,65 +102,75 @@ static void pad_plane(const window3 *g, const float *x, float *padded)
             memset(dst, 0, (size_t)cols * sizeof(float));
             continue;
         }
-        im2col_row(dst, x + ih * in_w, cols, in_w, 1, -g->pad[2]);
+        gather(dst, cols, x + ih * in_w, -g->pad[2], 1, lo, hi);
     }
 }
 
 #define DEPTHWISE_BLOCK 8
 
-/* Direct 2-d convolution with one input channel per group (mult output channels each): a
- * GEMM with K = taps would be mostly overhead. Outputs go DEPTHWISE_BLOCK at a time, their
- * sums kept in registers (vector registers once the compiler has vectorised the fixed-trip
- * inner loops); every output adds its taps in (kh, kw) order from 0, padding as zeros. */
-static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult, const float *x,
-                        const float *w, float *y, float *padded)
+/* The reference row kernel: outputs go DEPTHWISE_BLOCK at a time, their sums kept in
+ * registers; every output adds its taps in (kh, kw) order from 0, padding as zeros. */
+void qc_f32_dwconv_row__scalar(const qc_f32_dwrow *r, float *y)
 {
-    int64_t kh_n = g->kernel[1], kw_n = g->kernel[2], out_w = g->out[2], cols = span(g, 2);
-    int64_t sh = g->stride[1], sw = g->stride[2], dh = g->dilation[1], dw = g->dilation[2];
+    int64_t cols = r->cols, sw = r->stride_w, dh = r->dilation_h, dw = r->dilation_w;
+    int64_t ow = 0;
+    for (; ow + DEPTHWISE_BLOCK <= r->out_w; ow += DEPTHWISE_BLOCK) {
+        float acc[DEPTHWISE_BLOCK] = {0};
+        for (int64_t kh = 0; kh < r->kernel_h; kh++)
+            for (int64_t kw = 0; kw < r->kernel_w; kw++) {
+                float wv = r->w[kh * r->kernel_w + kw];
+                const float *src = r->base + kh * dh * cols + kw * dw + ow * sw;
+                for (int t = 0; t < DEPTHWISE_BLOCK; t++)
+                    acc[t] += wv * src[t * sw];
+            }
+        for (int t = 0; t < DEPTHWISE_BLOCK; t++)
+            y[ow + t] = r->has_bias ? acc[t] + r->bias : acc[t];
+    }
+    for (; ow < r->out_w; ow++) {
+        float acc = 0.0f;
+        for (int64_t kh = 0; kh < r->kernel_h; kh++)
+            for (int64_t kw = 0; kw < r->kernel_w; kw++)
+                acc += r->w[kh * r->kernel_w + kw] * r->base[kh * dh * cols + kw * dw + ow * sw];
+        y[ow] = r->has_bias ? acc + r->bias : acc;
+    }
+}
+
+/* Direct 2-d convolution with one input channel per group (mult output channels each): a
+ * GEMM with K = taps would be mostly overhead. The bias is added as each row is written (the
+ * same sum + bias as a separate pass would compute). */
+static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult, const float *x,
+                        const float *w, const float *bias, float *y, float *padded)
+{
+    void (*row)(const qc_f32_dwrow *, float *) = qc_f32_kernels()->dwconv_row;
+    qc_f32_dwrow r = {.kernel_h = g->kernel[1], .kernel_w = g->kernel[2], .cols = span(g, 2),
+                      .stride_w = g->stride[2], .dilation_h = g->dilation[1],
+                      .dilation_w = g->dilation[2], .out_w = g->out[2],
+                      .has_bias = bias != NULL};
     for (int64_t c = 0; c < in_channels; c++) {
         pad_plane(g, x + c * g->in_plane, padded);
         for (int64_t m = c * mult; m < (c + 1) * mult; m++) {
-            const float *wm = w + m * g->taps;
             float *ym = y + m * g->out_plane;
+            r.w = w + m * g->taps;
+            r.bias = bias ? bias[m] : 0.0f;
             for (int64_t oh = 0; oh < g->out[1]; oh++) {
-                const float *base = padded + oh * sh * cols;
-                float *yrow = ym + oh * out_w;
-                int64_t ow = 0;
-                for (; ow + DEPTHWISE_BLOCK <= out_w; ow += DEPTHWISE_BLOCK) {
-                    float acc[DEPTHWISE_BLOCK] = {0};
-                    for (int64_t kh = 0; kh < kh_n; kh++)
-                        for (int64_t kw = 0; kw < kw_n; kw++) {
-                            float wv = wm[kh * kw_n + kw];
-                            const float *src = base + kh * dh * cols + kw * dw + ow * sw;
-                            if (sw == 1)
-                                for (int t = 0; t < DEPTHWISE_BLOCK; t++)
-                                    acc[t] += wv * src[t];
-                            else
-                                for (int t = 0; t < DEPTHWISE_BLOCK; t++)
-                                    acc[t] += wv * src[t * sw];
-                        }
-                    memcpy(yrow + ow, acc, sizeof acc);
-                }
-                for (; ow < out_w; ow++) {
-                    float acc = 0.0f;
-                    for (int64_t kh = 0; kh < kh_n; kh++)
-                        for (int64_t kw = 0; kw < kw_n; kw++)
-                            acc += wm[kh * kw_n + kw] * base[kh * dh * cols + kw * dw + ow * sw];
-                    yrow[ow] = acc;
-                }
+                r.base = padded + oh * g->stride[1] * r.cols;
+                row(&r, ym + oh * r.out_w);
             }
         }
     }
 }
 
+void qc_f32_add_bias__scalar(int64_t n, float bias, float *y)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] += bias;
+}
+
 static void add_bias(int64_t channels, int64_t plane, const float *bias, float *y)
 {
-    for (int64_t c = 0; c < channels; c++) {
-        float b = bias[c];
-        float *yc = y + c * plane;
-        for (int64_t i = 0; i < plane; i++)
-            yc[i] += b;
-    }
+    void (*add)(int64_t, float, float *) = qc_f32_kernels()->add_bias;
+    for (int64_t c = 0; c < channels; c++)
+        add(plane, bias[c], y + c * plane);
 }
 
 void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, const float *w,
@@ -182,7 +194,8 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
         if (depth == 0) {
             memset(yn, 0, (size_t)(p->out_channels * g.out_plane) * sizeof(float));
         } else if (algo == QC_F32_CONV_DEPTHWISE) {
-            depthwise2d(&g, p->in_channels, group_out, xn, w, yn, col);
+            depthwise2d(&g, p->in_channels, group_out, xn, w, bias, yn, col);
+            continue; /* the bias is in */
         } else {
             for (int64_t gi = 0; gi < groups; gi++) {
                 const float *xg = xn + gi * group_in * g.in_plane;

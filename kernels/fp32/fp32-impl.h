@@ -36,4 +36,71 @@ void qc_f32_broadcast_walk(const qc_f32_operands *ops, void *y, size_t y_size, i
 
 size_t qc_f32_elem_size(qc_f32_elem type);
 
+/* ---- kernels with SIMD twins (dispatch.c picks one table per process) --------------------- */
+
+/* One output row of a depthwise convolution: y[ow] = Σ w[kh][kw]·base[kh·dh·cols + kw·dw +
+ * ow·sw] over (kh, kw) in that order from 0, each product rounded, then + bias when has_bias.
+ * base is the zero-padded input plane at the row's first tap. */
+typedef struct {
+    const float *base, *w;
+    int64_t kernel_h, kernel_w, cols, stride_w, dilation_h, dilation_w, out_w;
+    bool has_bias;
+    float bias;
+} qc_f32_dwrow;
+
+/* count outputs of one MaxPool row: y[o] = the max of rows[j][offset + o·stride_w +
+ * kw·dilation_w] over j, then kw from 0 (in that order); the first tap is taken as is, a
+ * later one when it is greater or the first NaN; -inf without taps. */
+typedef struct {
+    const float *const *rows;
+    int64_t n_rows, offset, kernel_w, stride_w, dilation_w, count;
+} qc_f32_maxrow;
+
+/* One row of im2col or of a padded plane: y[o] = row[o·stride + offset] for lo ≤ o < hi, 0
+ * for the other o < n; row is read only in that range. */
+typedef void (*qc_f32_gather_row_fn)(float *y, int64_t n, const float *row, int64_t offset,
+                                     int64_t stride, int64_t lo, int64_t hi);
+
+/* The same function for every instruction set: each SIMD lane does the scalar operations in
+ * the scalar order (no fused multiply-add, no reassociation), so every path gives the same
+ * bits. */
+typedef struct {
+    const char *isa;
+    void (*dwconv_row)(const qc_f32_dwrow *r, float *y);
+    void (*relu)(int64_t n, const float *x, float *y);
+    void (*clip)(int64_t n, float lo, float hi, const float *x, float *y);
+    void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
+    qc_f32_gather_row_fn gather_row;
+    void (*add_bias)(int64_t n, float bias, float *y); /* y[i] += bias */
+} qc_f32_table;
+
+const qc_f32_table *qc_f32_kernels(void);
+/* the table in use: "scalar", "avx2" or "avx512" */
+const char *qc_f32_isa(void);
+/* Tests and benchmarks: use the table of isa (a qc_isa) from now on, only when the CPU runs
+ * it (qc_cpu_has); returns 0, or -1 and leaves the table unchanged. Not thread-safe. */
+int qc_f32_select(int isa);
+
+void qc_f32_dwconv_row__scalar(const qc_f32_dwrow *r, float *y);
+void qc_f32_dwconv_row__avx2(const qc_f32_dwrow *r, float *y);
+void qc_f32_dwconv_row__avx512(const qc_f32_dwrow *r, float *y);
+void qc_f32_maxpool_row__scalar(const qc_f32_maxrow *r, float *y);
+void qc_f32_maxpool_row__avx2(const qc_f32_maxrow *r, float *y);
+void qc_f32_maxpool_row__avx512(const qc_f32_maxrow *r, float *y);
+void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t offset,
+                                int64_t stride, int64_t lo, int64_t hi);
+void qc_f32_gather_row__avx2(float *y, int64_t n, const float *row, int64_t offset,
+                              int64_t stride, int64_t lo, int64_t hi);
+void qc_f32_gather_row__avx512(float *y, int64_t n, const float *row, int64_t offset,
+                                int64_t stride, int64_t lo, int64_t hi);
+void qc_f32_add_bias__scalar(int64_t n, float bias, float *y);
+void qc_f32_add_bias__avx2(int64_t n, float bias, float *y);
+void qc_f32_add_bias__avx512(int64_t n, float bias, float *y);
+void qc_f32_relu__scalar(int64_t n, const float *x, float *y);
+void qc_f32_relu__avx2(int64_t n, const float *x, float *y);
+void qc_f32_relu__avx512(int64_t n, const float *x, float *y);
+void qc_f32_clip__scalar(int64_t n, float lo, float hi, const float *x, float *y);
+void qc_f32_clip__avx2(int64_t n, float lo, float hi, const float *x, float *y);
+void qc_f32_clip__avx512(int64_t n, float lo, float hi, const float *x, float *y);
+
 #endif

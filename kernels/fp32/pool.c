@@ -72,6 +72,78 @@ static int64_t position(const window3 *g, int64_t plane, int64_t d, int64_t h, i
 }
 
 DEFINE_MAXPOOL(maxpool_f32, float, -INFINITY)
+
+void qc_f32_maxpool_row__scalar(const qc_f32_maxrow *r, float *y)
+{
+    for (int64_t o = 0; o < r->count; o++) {
+        float best = -INFINITY;
+        bool first = true;
+        for (int64_t j = 0; j < r->n_rows; j++) {
+            const float *src = r->rows[j] + r->offset + o * r->stride_w;
+            for (int64_t kw = 0; kw < r->kernel_w; kw++) {
+                float v = src[kw * r->dilation_w];
+                if (first || v > best || (v != v && best == best))
+                    best = v;
+                first = false;
+            }
+        }
+        y[o] = best;
+    }
+}
+
+#define MAXPOOL_MAX_ROWS 64 /* kernel rows (depth × height) the row kernels take */
+
+/* One output row: the pixels whose window lies inside the input along the row in one call
+ * of the row kernel, the others one by one with their taps clipped; the same taps in the same
+ * order as maxpool_f32. */
+static void maxpool_f32_row(const window3 *g, const float *const *rows, int64_t n_rows,
+                            float *y)
+{
+    void (*row)(const qc_f32_maxrow *, float *) = qc_f32_kernels()->maxpool_row;
+    int64_t lo, hi, reach = (g->kernel[2] - 1) * g->dilation[2];
+    qc_f32_window_inside(g->out[2], g->in[2] - reach, g->stride[2], -g->pad[2], &lo, &hi);
+    qc_f32_maxrow r = {.rows = rows, .n_rows = n_rows, .kernel_w = g->kernel[2],
+                       .stride_w = g->stride[2], .dilation_w = g->dilation[2]};
+    for (int64_t ow = 0; ow < g->out[2]; ow++) {
+        if (ow == lo && lo < hi) {
+            r.offset = lo * g->stride[2] - g->pad[2];
+            r.kernel_w = g->kernel[2];
+            r.count = hi - lo;
+            row(&r, y + lo);
+            ow = hi - 1;
+            continue;
+        }
+        taps tw = taps_at(g, 2, ow);
+        r.offset = tw.start + tw.lo * g->dilation[2];
+        r.kernel_w = tw.hi - tw.lo;
+        r.count = 1;
+        row(&r, y + ow);
+    }
+}
+
+/* maxpool_f32 without indices, a row of outputs at a time through the kernel table */
+static void maxpool_f32_rows(const window3 *g, int64_t planes, const float *x, float *y)
+{
+    const float *rows[MAXPOOL_MAX_ROWS];
+    for (int64_t p = 0; p < planes; p++) {
+        const float *xp = x + p * g->in_plane;
+        for (int64_t od = 0; od < g->out[0]; od++) {
+            taps td = taps_at(g, 0, od);
+            for (int64_t oh = 0; oh < g->out[1]; oh++) {
+                taps th = taps_at(g, 1, oh);
+                int64_t n = 0;
+                for (int64_t kd = td.lo; kd < td.hi; kd++)
+                    for (int64_t kh = th.lo; kh < th.hi; kh++) {
+                        int64_t id = td.start + kd * g->dilation[0];
+                        int64_t ih = th.start + kh * g->dilation[1];
+                        rows[n++] = xp + (id * g->in[1] + ih) * g->in[2];
+                    }
+                maxpool_f32_row(g, rows, n, y);
+                y += g->out[2];
+            }
+        }
+    }
+}
 DEFINE_MAXPOOL(maxpool_u8, uint8_t, 0)
 DEFINE_MAXPOOL(maxpool_i8, int8_t, INT8_MIN)
 
@@ -87,7 +159,10 @@ void qc_f32_maxpool(qc_f32_elem type, const qc_f32_window *win, int64_t planes, 
         maxpool_i8(&g, planes, x, y, indices, column_major);
         break;
     default:
-        maxpool_f32(&g, planes, x, y, indices, column_major);
+        if (!indices && g.kernel[0] * g.kernel[1] <= MAXPOOL_MAX_ROWS)
+            maxpool_f32_rows(&g, planes, x, y);
+        else
+            maxpool_f32(&g, planes, x, y, indices, column_major);
         break;
     }
 }

@@ -1,9 +1,19 @@
 /* unary.c — elementwise activations: Relu, LeakyRelu, Sigmoid, Clip (float and integer). */
-#include "fp32.h"
+#include "fp32-impl.h"
 
 #include <math.h>
 
 void qc_f32_relu(int64_t n, const float *x, float *y)
+{
+    qc_f32_kernels()->relu(n, x, y);
+}
+
+void qc_f32_clip(int64_t n, float lo, float hi, const float *x, float *y)
+{
+    qc_f32_kernels()->clip(n, lo, hi, x, y);
+}
+
+void qc_f32_relu__scalar(int64_t n, const float *x, float *y)
 {
     /* Written as "x < 0 ? 0 : x" rather than fmaxf so that NaN propagates (as numpy's
      * maximum does) instead of turning into 0. */
@@ -32,7 +42,7 @@ void qc_f32_sigmoid(int64_t n, const float *x, float *y)
     }
 }
 
-void qc_f32_clip(int64_t n, float lo, float hi, const float *x, float *y)
+void qc_f32_clip__scalar(int64_t n, float lo, float hi, const float *x, float *y)
 {
     for (int64_t i = 0; i < n; i++) {
         float v = x[i];

@@ -1,0 +1,26 @@
+/* avx2-impl.h — private to the AVX2 kernel files: masks and strided loads for kernels that put
+ * 8 output positions in a ymm register. */
+#ifndef QCAL_KERNELS_FP32_AVX2_IMPL_H
+#define QCAL_KERNELS_FP32_AVX2_IMPL_H
+
+#include <immintrin.h>
+#include <stdint.h>
+
+/* all ones in the first n lanes (none when n ≤ 0) */
+static inline __m256i qc_f32_lanes8(int64_t n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n < 8 ? n : 8)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* src[t·stride] for the lanes of m, 0 elsewhere; masked-off lanes read no memory */
+static inline __m256 qc_f32_load_strided8(const float *src, int64_t stride, __m256i m)
+{
+    if (stride == 1)
+        return _mm256_maskload_ps(src, m);
+    __m256i index = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                       _mm256_set1_epi32((int)stride));
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), src, index, _mm256_castsi256_ps(m), 4);
+}
+
+#endif
