@@ -270,7 +270,7 @@ typedef struct {
     qc_scheme scheme;
     int bits, resamples;
 } cli_adequacy_flags;
-#define CLI_ADEQUACY_DEFAULT {.tolerance_pct = 5.0f, .method = QC_RANGE_MINMAX, .scheme = QC_SCHEME_GEMMLOWP, \
+#define CLI_ADEQUACY_DEFAULT {.tolerance_pct = 5.0f, .method = QC_RANGE_MINMAX, .scheme = QC_SCHEME_MIXED, \
                               .bits = 8, .resamples = 200}
 /* The bootstrap of qc_adequacy_run with these settings (n_std of params); prints what goes wrong
  * and returns the exit status. */

@@ -1206,6 +1206,15 @@ static qc_qparams qz_expected_act(const qc_stats *s, const char *name, qc_scheme
     return act(s->tensors[i].t.min, s->tensors[i].t.max, scheme, 8, is_signed);
 }
 
+/* The options these tests were written for: the seeds' GemmLowP with one weight scale per
+ * tensor (qcal's default before `mixed` per channel), the rest as qc_quantize_options_default. */
+static void qz_options_gemmlowp_per_tensor(qc_quantize_options *o)
+{
+    qc_quantize_options_default(o);
+    o->scheme = QC_SCHEME_GEMMLOWP;
+    o->weights = QC_GRANULARITY_TENSOR;
+}
+
 static const qc_node *qz_find(const qc_graph *g, const char *op, int nth)
 {
     for (int i = 0; i < g->n_nodes; i++)
@@ -1257,7 +1266,7 @@ START_TEST(qdq_conv_relu_pool_gemm_gets_the_parameters_of_its_statistics)
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *q = NULL;
     qc_quantize_report rep;
     qc_error err;
@@ -1325,7 +1334,7 @@ START_TEST(per_channel_weights_get_one_scale_and_bias_scale_per_channel)
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.weights = QC_GRANULARITY_CHANNEL;
     o.scheme = QC_SCHEME_SYMLOWP;
     qc_graph *q = NULL;
@@ -1363,7 +1372,7 @@ START_TEST(concat_inputs_share_one_scale_and_add_is_quantized)
     qc_graph *g = qz_graph_b();
     qc_stats *s = qz_stats(g, -1.0f, 1.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *q = NULL;
     qc_error err;
     ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
@@ -1412,7 +1421,7 @@ START_TEST(granularities_a_tensor_kind_cannot_have_are_usage_errors)
     qc_graph *g = qz_graph_b();
     qc_stats *s = qz_stats(g, -1.0f, 1.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     ck_assert_int_eq(o.weights, QC_GRANULARITY_TENSOR);
     ck_assert_int_eq(o.activations, QC_GRANULARITY_TENSOR);
     qc_graph *q = NULL;
@@ -1438,7 +1447,7 @@ START_TEST(excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors)
     qc_graph *g = qz_graph_b();
     qc_stats *s = qz_stats(g, -1.0f, 1.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     const char *ex[] = {"conv_a"};
     o.exclude = ex;
     o.n_exclude = 1;
@@ -1471,7 +1480,7 @@ START_TEST(nan_weights_bad_bits_and_foreign_statistics_are_rejected)
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *q = NULL;
     qc_error err;
     o.weight_bits = 9;
@@ -1480,7 +1489,7 @@ START_TEST(nan_weights_bad_bits_and_foreign_statistics_are_rejected)
     o.act_bits = 4;
     o.format = QC_FORMAT_QOPERATOR;
     ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *gb = qz_graph_b();
     qc_stats *other = qz_stats(gb, -1.0f, 1.0f);
     ck_assert_int_eq(qc_quantize(g, other, &o, &q, NULL, &err), QC_ERR_INPUT); /* tensor names differ */
@@ -1587,7 +1596,7 @@ START_TEST(fakequant_activations_round_in_every_mode_as_the_scalar_reference)
         for (int v = 0; v < 4; v++) {
             for (int r = 1; r < QC_ROUND_COUNT; r++) { /* 0, half-even: QuantizeLinear itself */
                 qc_quantize_options o;
-                qc_quantize_options_default(&o);
+                qz_options_gemmlowp_per_tensor(&o);
                 o.format = QC_FORMAT_FAKEQUANT;
                 o.act_round = (qc_round_mode)r;
                 o.scheme = v % 2 ? QC_SCHEME_SYMLOWP : QC_SCHEME_GEMMLOWP;
@@ -1624,7 +1633,7 @@ START_TEST(fakequant_activations_round_in_every_mode_as_the_scalar_reference)
         }
         /* QuantizeLinear rounds half to even: qdq and qoperator refuse the others by name */
         qc_quantize_options o;
-        qc_quantize_options_default(&o);
+        qz_options_gemmlowp_per_tensor(&o);
         o.act_round = QC_ROUND_HALF_UP;
         qc_graph *q = NULL;
         qc_error err;
@@ -1645,7 +1654,7 @@ START_TEST(fakequant_stores_fake_quantized_weights_and_clips_below_8_bits)
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.format = QC_FORMAT_FAKEQUANT;
     o.weight_bits = 4;
     o.act_bits = 3;
@@ -1688,7 +1697,7 @@ START_TEST(entropy_and_mse_ranges_are_computed_at_the_activation_bits)
     qc_range_method methods[2] = {QC_RANGE_ENTROPY, QC_RANGE_MSE};
     for (int k = 0; k < 2; k++) {
         qc_quantize_options o;
-        qc_quantize_options_default(&o);
+        qz_options_gemmlowp_per_tensor(&o);
         o.format = QC_FORMAT_FAKEQUANT;
         o.method = methods[k];
         o.act_bits = 4;
@@ -1860,7 +1869,7 @@ START_TEST(a_relu_whose_concat_reaches_below_zero_stays_a_node)
     ck_assert(s->tensors[qc_stats_find(s, "yb")].t.min < 0);
     for (int f = 0; f < 2; f++) {
         qc_quantize_options o;
-        qc_quantize_options_default(&o);
+        qz_options_gemmlowp_per_tensor(&o);
         o.format = f ? QC_FORMAT_QOPERATOR : QC_FORMAT_QDQ;
         qc_graph *q = NULL;
         qc_error err;
@@ -1881,7 +1890,7 @@ START_TEST(concats_linked_by_a_shared_input_take_the_union_of_their_ranges)
     qc_graph *g = qz_graph_e();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *q = NULL;
     qc_error err;
     ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
@@ -1929,7 +1938,7 @@ START_TEST(bias_correction_removes_the_mean_error_of_quantized_weights)
     const float *w1 = g->tensors[qc_graph_find_tensor(g, "w1")].value.data;
     for (int corrected = 0; corrected < 2; corrected++) {
         qc_quantize_options o;
-        qc_quantize_options_default(&o);
+        qz_options_gemmlowp_per_tensor(&o);
         o.format = QC_FORMAT_FAKEQUANT;
         o.weights = QC_GRANULARITY_CHANNEL;
         o.weight_bits = 4;
@@ -2132,7 +2141,7 @@ START_TEST(empirical_bias_correction_zeroes_each_layers_mean_error)
     qc_error err;
     ck_assert_msg(qc_stats_gather_inputs(g, &in, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.format = QC_FORMAT_FAKEQUANT;
     o.weights = QC_GRANULARITY_CHANNEL;
     o.weight_bits = 4;
@@ -2198,7 +2207,7 @@ START_TEST(empirical_bias_correction_reduces_lenets_layer_errors)
                                          &(qc_gather_options){.limit = N, .batch = 16, .shard_n = 1, .threads = 1},
                                          &s, &err) == QC_OK, "%s", err.msg);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.format = QC_FORMAT_FAKEQUANT;
     o.weight_bits = o.act_bits = 4;
     o.bias_correction = QC_BIAS_EMPIRICAL;
@@ -2236,7 +2245,7 @@ START_TEST(input_compensation_moves_channel_scales_into_the_next_weights)
     qc_graph *g = qz_graph_c();
     qc_stats *s = qz_stats_gran(g, -1.0f, 2.0f, true);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.weights = QC_GRANULARITY_CHANNEL;
     o.activations = QC_GRANULARITY_COMPENSATED;
     qc_graph *q = NULL;
@@ -2334,7 +2343,7 @@ START_TEST(input_compensation_skips_tensors_read_by_other_ops_and_needs_channel_
     qc_graph *g = qz_graph_b();
     qc_stats *s = qz_stats_gran(g, -1.0f, 1.0f, true);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.activations = QC_GRANULARITY_COMPENSATED;
     qc_graph *q = NULL;
     qc_error err;
@@ -2405,7 +2414,7 @@ static const qc_quantized_tensor *report_entry(const qc_quantize_report *r, cons
 static void parse_config_ok(const char *text, qc_config *c)
 {
     qc_quantize_options base;
-    qc_quantize_options_default(&base);
+    qz_options_gemmlowp_per_tensor(&base);
     qc_error err;
     ck_assert_msg(qc_config_parse(text, strlen(text), "c.json", &base, c, &err) == QC_OK, "%s", err.msg);
 }
@@ -2431,7 +2440,7 @@ START_TEST(a_config_sets_globals_over_its_preset)
     ck_assert_int_eq(c.options.weights, QC_GRANULARITY_CHANNEL);
     qc_config_free(&c);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     ck_assert(qc_preset_apply("tensorrt", &o));
     ck_assert(o.scheme == QC_SCHEME_SYMLOWP && o.weights == QC_GRANULARITY_CHANNEL && o.target == QC_TARGET_TENSORRT);
     ck_assert(qc_preset_apply("symlowp", &o));
@@ -2496,7 +2505,7 @@ START_TEST(config_errors_name_the_file_and_the_key)
         {"{\"bits\": ", "not JSON"},
     };
     qc_quantize_options base;
-    qc_quantize_options_default(&base);
+    qz_options_gemmlowp_per_tensor(&base);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         qc_config c;
         qc_error err = {{0}};
@@ -2579,7 +2588,7 @@ START_TEST(the_tensorrt_target_quantizes_only_the_inputs_of_weighted_layers_in_i
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 1.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_preset_apply("tensorrt", &o);
     qc_graph *q = NULL;
     qc_quantize_report rep;

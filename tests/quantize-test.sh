@@ -179,7 +179,7 @@ fi
 
 # 6. metadata and --exclude, read back with onnx
 if [ -n "$ONNX_PY" ]; then
-    expect "quantize --exclude exits 0" 0 "$QCAL" quantize --quiet --exclude /fc1/Gemm --stats "$tmp/lenet.json" -o "$tmp/ex.onnx" models/lenet.onnx
+    expect "quantize --exclude exits 0" 0 "$QCAL" quantize --quiet --scheme gemmlowp --granularity tensor --exclude /fc1/Gemm --stats "$tmp/lenet.json" -o "$tmp/ex.onnx" models/lenet.onnx
     digest=$(json_get "$tmp/lenet.json" '["images_digest"]')
     if "$ONNX_PY" -c "
 import onnx, sys
@@ -306,9 +306,7 @@ for m in $MODELS; do
         for s in gemmlowp symlowp mixed; do
             for g in tensor channel; do
                 out="$tmp/$m-$f-$s-$g.onnx"
-                pc=
-                [ "$g" = channel ] && pc=--per-channel
-                if "$QCAL" quantize --quiet --format "$f" --scheme "$s" $pc --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err"; then
+                if "$QCAL" quantize --quiet --format "$f" --scheme "$s" --granularity "$g" --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err"; then
                     files+=("$out")
                 else
                     bad "quantize $m $f $s $g ($(head -c 200 "$tmp/err"))"
@@ -324,7 +322,7 @@ for m in $MODELS; do
         "$QCAL" quantize --quiet --input-compensation --scheme "$s" --per-channel --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m $s with input compensation ($(head -c 200 "$tmp/err"))"
     done
     out="$tmp/$m-fakequant-gemmlowp-w6a7-compensated.onnx"
-    "$QCAL" quantize --quiet --format fakequant --input-compensation --per-channel --weight-bits 6 --act-bits 7 --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m fakequant with input compensation ($(head -c 200 "$tmp/err"))"
+    "$QCAL" quantize --quiet --format fakequant --scheme gemmlowp --input-compensation --per-channel --weight-bits 6 --act-bits 7 --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m fakequant with input compensation ($(head -c 200 "$tmp/err"))"
 done
 ok "quantize wrote ${#files[@]} files"
 if [ -n "$ONNX_PY" ]; then
@@ -473,7 +471,7 @@ done
 # float and run on the integer kernels give the same top-1 on nearly every image.
 for m in $MODELS; do
     for scheme in gemmlowp symlowp mixed; do
-        for gran in "" --per-channel "--per-channel --input-compensation"; do
+        for gran in --per-tensor --per-channel "--per-channel --input-compensation"; do
             name="$m $scheme${gran:+ ${gran//--/}}"
             "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran --format fakequant -o "$tmp/fq.onnx" "models/$m.onnx" 2>"$tmp/err" &&
                 "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran -o "$tmp/int.onnx" "models/$m.onnx" 2>>"$tmp/err" &&
@@ -575,7 +573,7 @@ onnx.save(m, sys.argv[1])" "$tmp/mm.onnx"
     for f in qdq qoperator; do
         for g in "" --per-channel; do
             out="$tmp/mm-$f${g}.onnx"
-            "$QCAL" quantize --quiet --format "$f" $g --stats "$tmp/mm-stats.json" -o "$out" "$tmp/mm.onnx" 2>"$tmp/err" && mm+=("$out") ||
+            "$QCAL" quantize --quiet --format "$f" --scheme gemmlowp ${g:---per-tensor} --stats "$tmp/mm-stats.json" -o "$out" "$tmp/mm.onnx" 2>"$tmp/err" && mm+=("$out") ||
                 bad "quantize the MatMul model $f $g ($(head -c 200 "$tmp/err"))"
         done
     done
@@ -693,7 +691,7 @@ onnx.save(m, sys.argv[1])" "$tmp/mid.onnx"
     for f in qdq qoperator; do
         for g in "" --per-channel; do
             out="$tmp/mid-$f${g}.onnx"
-            "$QCAL" quantize --quiet --format "$f" $g --exclude scale --stats "$tmp/mid-stats.json" -o "$out" "$tmp/mid.onnx" 2>"$tmp/err" && mid+=("$out") ||
+            "$QCAL" quantize --quiet --format "$f" --scheme gemmlowp ${g:---per-tensor} --exclude scale --stats "$tmp/mid-stats.json" -o "$out" "$tmp/mid.onnx" 2>"$tmp/err" && mid+=("$out") ||
                 bad "quantize the FP32-ops model $f $g ($(head -c 200 "$tmp/err"))"
         done
     done
