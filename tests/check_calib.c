@@ -1367,6 +1367,60 @@ START_TEST(per_channel_weights_get_one_scale_and_bias_scale_per_channel)
 }
 END_TEST
 
+/* qcal's default (README "Choosing the default scheme"): `mixed` with per-channel weights —
+ * int8 weights, zero point 0, one scale per output channel (largest |w| / 127, the narrow
+ * symmetric range); uint8 activations with GemmLowP's asymmetric parameters. */
+START_TEST(the_default_is_mixed_int8_weights_per_channel_and_uint8_activations)
+{
+    qc_quantize_options o, preset;
+    qc_quantize_options_default(&o);
+    ck_assert_int_eq(o.scheme, QC_SCHEME_MIXED);
+    ck_assert_int_eq(o.weights, QC_GRANULARITY_CHANNEL);
+    ck_assert_int_eq(o.activations, QC_GRANULARITY_TENSOR);
+    ck_assert_int_eq(o.format, QC_FORMAT_QDQ);
+    qz_options_gemmlowp_per_tensor(&preset);
+    ck_assert(qc_preset_apply("mixed", &preset));
+    ck_assert(preset.scheme == o.scheme && preset.weights == o.weights && preset.target == o.target);
+
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+    qc_graph *q = NULL;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    qz_assert_q(q, "x", qz_expected_act(s, "x", QC_SCHEME_GEMMLOWP, false));
+    ck_assert_int_eq(q->tensors[qz_quantizer_of(q, "x")->inputs[2]].value.dtype, QC_UINT8);
+    ck_assert_int_ne(qz_expected_act(s, "x", QC_SCHEME_GEMMLOWP, false).zero_point, 0);
+
+    const float *w = g->tensors[qc_graph_find_tensor(g, "w")].value.data;
+    const qc_node *dqw = qz_producer(q, qz_find(q, "Conv", 0)->inputs[1]);
+    const qc_attr *axis = qc_node_attr(dqw, "axis");
+    ck_assert(axis && axis->i == 0);
+    const qc_value *wq = &q->tensors[dqw->inputs[0]].value, *zw = &q->tensors[dqw->inputs[2]].value;
+    ck_assert_int_eq(wq->dtype, QC_INT8);
+    ck_assert_int_eq(zw->dtype, QC_INT8);
+    ck_assert_int_eq(qc_value_count(zw), 3);
+    for (int c = 0; c < 3; c++) {
+        float max_abs = 0.0f;
+        for (int i = 0; i < 18; i++)
+            max_abs = fmaxf(max_abs, fabsf(w[c * 18 + i]));
+        double scale = qz_scalar_f(q, dqw->inputs[1], c);
+        ck_assert_int_eq(((const int8_t *)zw->data)[c], 0);
+        ck_assert_msg(fabs(scale - max_abs / 127.0) <= 1e-6 * scale, "channel %d: scale %.9g, |w| %.9g", c, scale,
+                      (double)max_abs);
+        for (int i = 0; i < 18; i++) { /* w / scale rounded half to even, within [-127, 127] */
+            int8_t v = ((const int8_t *)wq->data)[c * 18 + i];
+            ck_assert(v >= -127 && fabs(v - (double)w[c * 18 + i] / scale) <= 0.5 + 1e-4);
+        }
+    }
+    const qc_node *dqg = qz_producer(q, qz_find(q, "Gemm", 0)->inputs[1]);
+    ck_assert_int_eq(q->tensors[dqg->inputs[0]].value.dtype, QC_INT8);
+    ck_assert_int_eq(q->tensors[dqg->inputs[1]].value.rank, 1);
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(concat_inputs_share_one_scale_and_add_is_quantized)
 {
     qc_graph *g = qz_graph_b();
@@ -2386,6 +2440,7 @@ static TCase *quantize_tcase(void)
     TCase *t = tcase_create("quantizer");
     tcase_add_test(t, qdq_conv_relu_pool_gemm_gets_the_parameters_of_its_statistics);
     tcase_add_test(t, per_channel_weights_get_one_scale_and_bias_scale_per_channel);
+    tcase_add_test(t, the_default_is_mixed_int8_weights_per_channel_and_uint8_activations);
     tcase_add_test(t, concat_inputs_share_one_scale_and_add_is_quantized);
     tcase_add_test(t, excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors);
     tcase_add_test(t, granularities_a_tensor_kind_cannot_have_are_usage_errors);
