@@ -1149,7 +1149,7 @@ typedef struct {
     qc_scheme scheme;
     int bits, resamples;
 } qc_adequacy_settings;
-#define QC_ADEQUACY_DEFAULT {.tolerance_pct = 5.0f, .method = QC_RANGE_MINMAX, .scheme = QC_SCHEME_GEMMLOWP, \
+#define QC_ADEQUACY_DEFAULT {.tolerance_pct = 5.0f, .method = QC_RANGE_MINMAX, .scheme = QC_SCHEME_MIXED, \
                              .bits = 8, .resamples = 200}
 /* qc_adequacy_of_activations with these settings (n_std and percentile of params). */
 qc_status qc_adequacy_judge(const qc_stats *s, const qc_group_table *g, const qc_adequacy_settings *a,

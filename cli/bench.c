@@ -26,7 +26,7 @@ static const cli_option rows[] = {
              "must have been quantized from MODEL); by default MODEL quantized here: QDQ, weights per "
              "channel, statistics of 8 random inputs"},
     {"--scheme", .kind = CLI_CUSTOM, FIELD(scheme), .arg = "gemmlowp|symlowp|mixed", .parse = cli_parse_scheme,
-     .expects = "gemmlowp, symlowp or mixed", .help = "gemmlowp (default), symlowp or mixed, when MODEL is quantized here"},
+     .expects = "gemmlowp, symlowp or mixed", .help = "gemmlowp, symlowp or mixed (default, as quantize), when MODEL is quantized here"},
     {.kind = CLI_GROUP, .rows = cli_granularity_rows, FIELD(granularity), .usage = "[--granularity tensor|channel]"},
     {"--granularity", .kind = CLI_DOC,
      .help = "channel (default): one weight scale per output channel; tensor: one per tensor (--per-tensor)"},
@@ -82,7 +82,7 @@ static void print_table(const char *model, const char *int8, const qc_bench_opti
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_options o = {.scheme = QC_SCHEME_GEMMLOWP, .granularity = {QC_GRANULARITY_CHANNEL, QC_GRANULARITY_TENSOR},
+    bench_options o = {.scheme = QC_SCHEME_MIXED, .granularity = {QC_GRANULARITY_CHANNEL, QC_GRANULARITY_TENSOR},
                        .batch = 32, .runs = 20, .common = {.threads = 1}};
     const char *model = NULL;
     qc_graph *g = NULL, *q = NULL;

@@ -77,8 +77,8 @@ static const cli_option rows[] = {
     {"--output", "-o", CLI_STRING, FIELD(out), .usage = ""},
     {"--stats", .kind = CLI_STRING, FIELD(stats_file), .usage = ""},
     {"--scheme", .kind = CLI_CUSTOM, FIELD(q.scheme), .arg = "gemmlowp|symlowp|mixed", .parse = cli_parse_scheme,
-     .expects = "gemmlowp, symlowp or mixed", .help = "gemmlowp (asymmetric uint8, default), symlowp (zero point 0) "
-     "or mixed (int8 symmetric weights, uint8 asymmetric activations)"},
+     .expects = "gemmlowp, symlowp or mixed", .help = "gemmlowp (asymmetric uint8), symlowp (zero point 0) "
+     "or mixed (int8 symmetric weights, uint8 asymmetric activations; the default)"},
     {"--method", .kind = CLI_CUSTOM, FIELD(method), .arg = "minmax|avg|avgstd|meanstd|percentile|entropy|mse|auto",
      .parse = parse_method, .expects = "minmax, avg, avgstd, meanstd, percentile, entropy, mse or auto",
      .help = "how activation ranges are chosen (default minmax); auto: one of 11 candidates per tensor, "
@@ -91,7 +91,8 @@ static const cli_option rows[] = {
     {"--percentile", .kind = CLI_DOC, .arg = "P", .help = "percentile: P in (50, 100] (default 99.99)"},
     {.kind = CLI_GROUP, .rows = cli_granularity_rows, FIELD(granularity)},
     {"--granularity", .kind = CLI_DOC,
-     .help = "tensor (default): one scale per weight tensor; channel: one per output channel (--per-channel); "
+     .help = "tensor: one scale per weight tensor (--per-tensor); channel (default): one per output channel "
+             "(--per-channel); "
              "compensated: per channel, and activations read by Conv/Gemm/MatMul get a scale per channel, "
              "folded into those layers' weights (--per-channel --input-compensation; needs per-channel "
              "statistics; qdq or fakequant)"},

@@ -84,7 +84,7 @@ static const cli_option rows[] = {
      .help = "the range method whose scale is judged (default minmax, as quantize); a histogram method is "
              "judged by avg (per-group histograms are not kept), and avgstd/meanstd take --n"},
     {"--adequacy-scheme", .kind = CLI_CUSTOM, FIELD(adequacy.s.scheme), .parse = cli_parse_scheme,
-     .arg = "gemmlowp|symlowp|mixed", .help = "the scheme of the scale (default gemmlowp, as quantize)"},
+     .arg = "gemmlowp|symlowp|mixed", .help = "the scheme of the scale (default mixed, as quantize)"},
     {"--adequacy-bits", .kind = CLI_INT, FIELD(adequacy.s.bits), .arg = "B", .min = 2, .max = 8,
      .help = "the activation bits of the scale (default 8)"},
     {"--adequacy-resamples", .kind = CLI_INT, FIELD(adequacy.s.resamples), .arg = "N", .min = 2, .max = 100000,

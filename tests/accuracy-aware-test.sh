@@ -39,10 +39,12 @@ contains "the message says labels are needed" "$tmp/err" "label"
 [ ! -e "$tmp/x.onnx" ] && ok "no model is written on a usage error" || bad "no model is written on a usage error"
 
 # 2. labelled: 4 bits, at most 3 points of top-1 below FP32
+# the scheme these budgets and rankings were measured with (the former default), as compare's
+FORMER="--scheme gemmlowp --granularity tensor"
 AA="--stats $tmp/s.json --bits 4 --max-drop 3 $VAL --json"
-expect "quantize --max-drop 3 at 4 bits (2 threads) exits 0" 0 "$QCAL" quantize "$M" $AA -o "$tmp/q2.onnx" --threads 2
+expect "quantize --max-drop 3 at 4 bits (2 threads) exits 0" 0 "$QCAL" quantize $FORMER "$M" $AA -o "$tmp/q2.onnx" --threads 2
 cp "$tmp/out" "$tmp/q2.json"
-expect "the same with 1 thread exits 0" 0 "$QCAL" quantize "$M" $AA -o "$tmp/q1.onnx" --threads 1
+expect "the same with 1 thread exits 0" 0 "$QCAL" quantize $FORMER "$M" $AA -o "$tmp/q1.onnx" --threads 1
 cp "$tmp/out" "$tmp/q1.json"
 same "the model does not depend on --threads" "$tmp/q1.onnx" "$tmp/q2.onnx"
 "$PY" -c "
@@ -94,21 +96,21 @@ got=$(json_get "$tmp/out" '["top1_correct"]')
 agree=$(paste "$tmp/pf.tsv" "$tmp/pq.tsv" | awk -F'\t' '$1 == $4 && $2 == $5 {n++} END {print n + 0}')
 [ "$agree" = "$final_agree" ] && ok "agreement of eval's predictions is the JSON's final ($agree)" \
     || bad "agreement of eval's predictions is the JSON's final ($agree, JSON $final_agree)"
-expect "plain quantize with the returned nodes excluded" 0 "$QCAL" quantize "$M" --stats "$tmp/s.json" --bits 4 \
+expect "plain quantize with the returned nodes excluded" 0 "$QCAL" quantize $FORMER "$M" --stats "$tmp/s.json" --bits 4 \
     --exclude "$fp32_nodes" -o "$tmp/plain.onnx"
 same "it writes the same model" "$tmp/plain.onnx" "$tmp/q2.onnx"
-expect "plain 4-bit quantize" 0 "$QCAL" quantize "$M" --stats "$tmp/s.json" --bits 4 -o "$tmp/all.onnx"
+expect "plain 4-bit quantize" 0 "$QCAL" quantize $FORMER "$M" --stats "$tmp/s.json" --bits 4 -o "$tmp/all.onnx"
 expect "qcal eval runs it" 0 "$QCAL" eval "$tmp/all.onnx" "$VAL" --json
 got=$(json_get "$tmp/out" '["top1_correct"]')
 [ "$got" = "$quant_correct" ] && ok "its top-1 count is the JSON's quantized ($got)" \
     || bad "its top-1 count is the JSON's quantized ($got, JSON $quant_correct)"
 
 # 4. text output, and a budget that cannot be met
-expect "the table output exits 0" 0 "$QCAL" quantize "$M" --stats "$tmp/s.json" --bits 4 --max-drop 3 "$VAL" \
+expect "the table output exits 0" 0 "$QCAL" quantize $FORMER "$M" --stats "$tmp/s.json" --bits 4 --max-drop 3 "$VAL" \
     -o "$tmp/t.onnx"
 contains "the table names the steps" "$tmp/out" "steps on all 600 images"
 contains "the table says the budget holds" "$tmp/out" "within budget after"
-expect "a budget missed with --max-fp32-layers 1 is exit 1" 1 "$QCAL" quantize "$M" --stats "$tmp/s.json" --bits 4 \
+expect "a budget missed with --max-fp32-layers 1 is exit 1" 1 "$QCAL" quantize $FORMER "$M" --stats "$tmp/s.json" --bits 4 \
     --max-drop 0 "$VAL" --max-fp32-layers 1 -o "$tmp/miss.onnx" --json
 contains "the message says the budget is missed" "$tmp/err" "budget"
 [ "$(json_get "$tmp/out" '["accuracy_aware"]["met"]')" = False ] && [ "$(json_get "$tmp/out" '["accuracy_aware"]["steps"].__len__()')" = 1 ] \
@@ -116,7 +118,7 @@ contains "the message says the budget is missed" "$tmp/err" "budget"
 expect "the model of a missed budget is written and runs" 0 "$QCAL" eval "$tmp/miss.onnx" "$VAL"
 
 # 5. 8 bits within budget: nothing ranked, nothing returned
-expect "8 bits with --max-drop 2 exits 0" 0 "$QCAL" quantize "$M" --stats "$tmp/s.json" --max-drop 2 "$VAL" -o "$tmp/q8.onnx" --json
+expect "8 bits with --max-drop 2 exits 0" 0 "$QCAL" quantize $FORMER "$M" --stats "$tmp/s.json" --max-drop 2 "$VAL" -o "$tmp/q8.onnx" --json
 "$PY" -c "
 import json, sys
 a = json.load(open(sys.argv[1]))['accuracy_aware']
@@ -124,7 +126,7 @@ sys.exit(not (a['met'] and a['ranking'] == [] and a['steps'] == [] and a['final'
     && ok "8 bits within budget: no ranking, no step" || bad "8 bits within budget: no ranking, no step"
 
 # 6. without labels: agreement with FP32 on lenet at 4 bits
-expect "quantize --min-agreement 97 (lenet, 4 bits) exits 0" 0 "$QCAL" quantize models/lenet.onnx data/calib --bits 4 \
+expect "quantize --min-agreement 97 (lenet, 4 bits) exits 0" 0 "$QCAL" quantize $FORMER models/lenet.onnx data/calib --bits 4 \
     --min-agreement 97 "$tmp/unlabelled" -o "$tmp/l4.onnx" --json
 cp "$tmp/out" "$tmp/l4.json"
 "$PY" -c "

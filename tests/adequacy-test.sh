@@ -39,8 +39,8 @@ ranges = {t["name"]: t["ranges"][method] for t in d["tensors"]}
 roles = {t["name"]: t["role"] for t in d["tensors"]}
 names = [t["name"] for t in a["tensors"]]
 assert names == [t["name"] for t in d["tensors"] if t["role"] != "weight"], names
-def scale(lo, hi):  # docs/qparams.md P5-P6 (gemmlowp), P9a-b (symlowp)
-    if scheme == "gemmlowp":
+def scale(lo, hi):  # docs/qparams.md P5-P6 (gemmlowp; mixed's activations), P9a-b (symlowp)
+    if scheme in ("gemmlowp", "mixed"):
         return (max(hi, 0) - min(lo, 0)) / (2 ** bits - 1)
     if lo >= 0:
         return hi / (2 ** bits - 1)
@@ -60,6 +60,9 @@ for t in a["tensors"]:
 assert a["uncertain"] == uncertain, (a["uncertain"], uncertain)
 PY
 }
+check_json "minmax, the default scheme (mixed) at 8 bits: scales, spreads and images needed" "$tmp/out" mixed 8 minmax 5
+expect "stats --adequacy --adequacy-scheme gemmlowp exits 0" 0 "$QCAL" stats --quiet --json --method minmax --adequacy \
+    --adequacy-scheme gemmlowp "$M" "$IMG"
 check_json "minmax gemmlowp 8 bits: scales, spreads and images needed" "$tmp/out" gemmlowp 8 minmax 5
 expect "stats --adequacy avgstd symlowp 6 bits exits 0" 0 "$QCAL" stats --quiet --json --method avgstd --n 2 \
     --adequacy --adequacy-method avgstd --adequacy-scheme symlowp --adequacy-bits 6 --adequacy-tolerance 1 \
@@ -72,7 +75,7 @@ contains "entropy's adequacy names avg as evaluated" "$tmp/out" '"method": "entr
 
 # 3. the table
 expect "stats --adequacy prints a table" 0 "$QCAL" stats --quiet --method minmax --adequacy --adequacy-tolerance 2 "$M" "$IMG"
-contains "the table says what it judged" "$tmp/out" "adequacy: 500 images in 32 groups of up to 16, 200 bootstrap resamples; scale of minmax, gemmlowp 8 bits"
+contains "the table says what it judged" "$tmp/out" "adequacy: 500 images in 32 groups of up to 16, 200 bootstrap resamples; scale of minmax, mixed 8 bits"
 contains "the table has the images needed" "$tmp/out" "images needed"
 contains "the table counts the uncertain tensors" "$tmp/out" "tensors uncertain by more than 2%"
 expect "a tolerance nothing exceeds says so" 0 "$QCAL" stats --quiet --method minmax --adequacy --adequacy-tolerance 100 "$M" "$IMG"

@@ -1206,6 +1206,15 @@ static qc_qparams qz_expected_act(const qc_stats *s, const char *name, qc_scheme
     return act(s->tensors[i].t.min, s->tensors[i].t.max, scheme, 8, is_signed);
 }
 
+/* The options these tests were written for: the seeds' GemmLowP with one weight scale per
+ * tensor (qcal's default before `mixed` per channel), the rest as qc_quantize_options_default. */
+static void qz_options_gemmlowp_per_tensor(qc_quantize_options *o)
+{
+    qc_quantize_options_default(o);
+    o->scheme = QC_SCHEME_GEMMLOWP;
+    o->weights = QC_GRANULARITY_TENSOR;
+}
+
 static const qc_node *qz_find(const qc_graph *g, const char *op, int nth)
 {
     for (int i = 0; i < g->n_nodes; i++)
@@ -1257,7 +1266,7 @@ START_TEST(qdq_conv_relu_pool_gemm_gets_the_parameters_of_its_statistics)
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *q = NULL;
     qc_quantize_report rep;
     qc_error err;
@@ -1325,7 +1334,7 @@ START_TEST(per_channel_weights_get_one_scale_and_bias_scale_per_channel)
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.weights = QC_GRANULARITY_CHANNEL;
     o.scheme = QC_SCHEME_SYMLOWP;
     qc_graph *q = NULL;
@@ -1358,12 +1367,66 @@ START_TEST(per_channel_weights_get_one_scale_and_bias_scale_per_channel)
 }
 END_TEST
 
+/* qcal's default (README "Choosing the default scheme"): `mixed` with per-channel weights —
+ * int8 weights, zero point 0, one scale per output channel (largest |w| / 127, the narrow
+ * symmetric range); uint8 activations with GemmLowP's asymmetric parameters. */
+START_TEST(the_default_is_mixed_int8_weights_per_channel_and_uint8_activations)
+{
+    qc_quantize_options o, preset;
+    qc_quantize_options_default(&o);
+    ck_assert_int_eq(o.scheme, QC_SCHEME_MIXED);
+    ck_assert_int_eq(o.weights, QC_GRANULARITY_CHANNEL);
+    ck_assert_int_eq(o.activations, QC_GRANULARITY_TENSOR);
+    ck_assert_int_eq(o.format, QC_FORMAT_QDQ);
+    qz_options_gemmlowp_per_tensor(&preset);
+    ck_assert(qc_preset_apply("mixed", &preset));
+    ck_assert(preset.scheme == o.scheme && preset.weights == o.weights && preset.target == o.target);
+
+    qc_graph *g = qz_graph_a();
+    qc_stats *s = qz_stats(g, -1.0f, 2.0f);
+    qc_graph *q = NULL;
+    qc_error err;
+    ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
+    qz_assert_q(q, "x", qz_expected_act(s, "x", QC_SCHEME_GEMMLOWP, false));
+    ck_assert_int_eq(q->tensors[qz_quantizer_of(q, "x")->inputs[2]].value.dtype, QC_UINT8);
+    ck_assert_int_ne(qz_expected_act(s, "x", QC_SCHEME_GEMMLOWP, false).zero_point, 0);
+
+    const float *w = g->tensors[qc_graph_find_tensor(g, "w")].value.data;
+    const qc_node *dqw = qz_producer(q, qz_find(q, "Conv", 0)->inputs[1]);
+    const qc_attr *axis = qc_node_attr(dqw, "axis");
+    ck_assert(axis && axis->i == 0);
+    const qc_value *wq = &q->tensors[dqw->inputs[0]].value, *zw = &q->tensors[dqw->inputs[2]].value;
+    ck_assert_int_eq(wq->dtype, QC_INT8);
+    ck_assert_int_eq(zw->dtype, QC_INT8);
+    ck_assert_int_eq(qc_value_count(zw), 3);
+    for (int c = 0; c < 3; c++) {
+        float max_abs = 0.0f;
+        for (int i = 0; i < 18; i++)
+            max_abs = fmaxf(max_abs, fabsf(w[c * 18 + i]));
+        double scale = qz_scalar_f(q, dqw->inputs[1], c);
+        ck_assert_int_eq(((const int8_t *)zw->data)[c], 0);
+        ck_assert_msg(fabs(scale - max_abs / 127.0) <= 1e-6 * scale, "channel %d: scale %.9g, |w| %.9g", c, scale,
+                      (double)max_abs);
+        for (int i = 0; i < 18; i++) { /* w / scale rounded half to even, within [-127, 127] */
+            int8_t v = ((const int8_t *)wq->data)[c * 18 + i];
+            ck_assert(v >= -127 && fabs(v - (double)w[c * 18 + i] / scale) <= 0.5 + 1e-4);
+        }
+    }
+    const qc_node *dqg = qz_producer(q, qz_find(q, "Gemm", 0)->inputs[1]);
+    ck_assert_int_eq(q->tensors[dqg->inputs[0]].value.dtype, QC_INT8);
+    ck_assert_int_eq(q->tensors[dqg->inputs[1]].value.rank, 1);
+    qc_graph_destroy(q);
+    qc_stats_destroy(s);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(concat_inputs_share_one_scale_and_add_is_quantized)
 {
     qc_graph *g = qz_graph_b();
     qc_stats *s = qz_stats(g, -1.0f, 1.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *q = NULL;
     qc_error err;
     ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
@@ -1412,7 +1475,7 @@ START_TEST(granularities_a_tensor_kind_cannot_have_are_usage_errors)
     qc_graph *g = qz_graph_b();
     qc_stats *s = qz_stats(g, -1.0f, 1.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     ck_assert_int_eq(o.weights, QC_GRANULARITY_TENSOR);
     ck_assert_int_eq(o.activations, QC_GRANULARITY_TENSOR);
     qc_graph *q = NULL;
@@ -1438,7 +1501,7 @@ START_TEST(excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors)
     qc_graph *g = qz_graph_b();
     qc_stats *s = qz_stats(g, -1.0f, 1.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     const char *ex[] = {"conv_a"};
     o.exclude = ex;
     o.n_exclude = 1;
@@ -1471,7 +1534,7 @@ START_TEST(nan_weights_bad_bits_and_foreign_statistics_are_rejected)
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *q = NULL;
     qc_error err;
     o.weight_bits = 9;
@@ -1480,7 +1543,7 @@ START_TEST(nan_weights_bad_bits_and_foreign_statistics_are_rejected)
     o.act_bits = 4;
     o.format = QC_FORMAT_QOPERATOR;
     ck_assert_int_eq(qc_quantize(g, s, &o, &q, NULL, &err), QC_ERR_USAGE);
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *gb = qz_graph_b();
     qc_stats *other = qz_stats(gb, -1.0f, 1.0f);
     ck_assert_int_eq(qc_quantize(g, other, &o, &q, NULL, &err), QC_ERR_INPUT); /* tensor names differ */
@@ -1587,7 +1650,7 @@ START_TEST(fakequant_activations_round_in_every_mode_as_the_scalar_reference)
         for (int v = 0; v < 4; v++) {
             for (int r = 1; r < QC_ROUND_COUNT; r++) { /* 0, half-even: QuantizeLinear itself */
                 qc_quantize_options o;
-                qc_quantize_options_default(&o);
+                qz_options_gemmlowp_per_tensor(&o);
                 o.format = QC_FORMAT_FAKEQUANT;
                 o.act_round = (qc_round_mode)r;
                 o.scheme = v % 2 ? QC_SCHEME_SYMLOWP : QC_SCHEME_GEMMLOWP;
@@ -1624,7 +1687,7 @@ START_TEST(fakequant_activations_round_in_every_mode_as_the_scalar_reference)
         }
         /* QuantizeLinear rounds half to even: qdq and qoperator refuse the others by name */
         qc_quantize_options o;
-        qc_quantize_options_default(&o);
+        qz_options_gemmlowp_per_tensor(&o);
         o.act_round = QC_ROUND_HALF_UP;
         qc_graph *q = NULL;
         qc_error err;
@@ -1645,7 +1708,7 @@ START_TEST(fakequant_stores_fake_quantized_weights_and_clips_below_8_bits)
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.format = QC_FORMAT_FAKEQUANT;
     o.weight_bits = 4;
     o.act_bits = 3;
@@ -1688,7 +1751,7 @@ START_TEST(entropy_and_mse_ranges_are_computed_at_the_activation_bits)
     qc_range_method methods[2] = {QC_RANGE_ENTROPY, QC_RANGE_MSE};
     for (int k = 0; k < 2; k++) {
         qc_quantize_options o;
-        qc_quantize_options_default(&o);
+        qz_options_gemmlowp_per_tensor(&o);
         o.format = QC_FORMAT_FAKEQUANT;
         o.method = methods[k];
         o.act_bits = 4;
@@ -1860,7 +1923,7 @@ START_TEST(a_relu_whose_concat_reaches_below_zero_stays_a_node)
     ck_assert(s->tensors[qc_stats_find(s, "yb")].t.min < 0);
     for (int f = 0; f < 2; f++) {
         qc_quantize_options o;
-        qc_quantize_options_default(&o);
+        qz_options_gemmlowp_per_tensor(&o);
         o.format = f ? QC_FORMAT_QOPERATOR : QC_FORMAT_QDQ;
         qc_graph *q = NULL;
         qc_error err;
@@ -1881,7 +1944,7 @@ START_TEST(concats_linked_by_a_shared_input_take_the_union_of_their_ranges)
     qc_graph *g = qz_graph_e();
     qc_stats *s = qz_stats(g, -1.0f, 2.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_graph *q = NULL;
     qc_error err;
     ck_assert_msg(qc_quantize(g, s, &o, &q, NULL, &err) == QC_OK, "%s", err.msg);
@@ -1929,7 +1992,7 @@ START_TEST(bias_correction_removes_the_mean_error_of_quantized_weights)
     const float *w1 = g->tensors[qc_graph_find_tensor(g, "w1")].value.data;
     for (int corrected = 0; corrected < 2; corrected++) {
         qc_quantize_options o;
-        qc_quantize_options_default(&o);
+        qz_options_gemmlowp_per_tensor(&o);
         o.format = QC_FORMAT_FAKEQUANT;
         o.weights = QC_GRANULARITY_CHANNEL;
         o.weight_bits = 4;
@@ -2132,7 +2195,7 @@ START_TEST(empirical_bias_correction_zeroes_each_layers_mean_error)
     qc_error err;
     ck_assert_msg(qc_stats_gather_inputs(g, &in, &so, &go, &s, &err) == QC_OK, "%s", err.msg);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.format = QC_FORMAT_FAKEQUANT;
     o.weights = QC_GRANULARITY_CHANNEL;
     o.weight_bits = 4;
@@ -2198,7 +2261,7 @@ START_TEST(empirical_bias_correction_reduces_lenets_layer_errors)
                                          &(qc_gather_options){.limit = N, .batch = 16, .shard_n = 1, .threads = 1},
                                          &s, &err) == QC_OK, "%s", err.msg);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.format = QC_FORMAT_FAKEQUANT;
     o.weight_bits = o.act_bits = 4;
     o.bias_correction = QC_BIAS_EMPIRICAL;
@@ -2236,7 +2299,7 @@ START_TEST(input_compensation_moves_channel_scales_into_the_next_weights)
     qc_graph *g = qz_graph_c();
     qc_stats *s = qz_stats_gran(g, -1.0f, 2.0f, true);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.weights = QC_GRANULARITY_CHANNEL;
     o.activations = QC_GRANULARITY_COMPENSATED;
     qc_graph *q = NULL;
@@ -2334,7 +2397,7 @@ START_TEST(input_compensation_skips_tensors_read_by_other_ops_and_needs_channel_
     qc_graph *g = qz_graph_b();
     qc_stats *s = qz_stats_gran(g, -1.0f, 1.0f, true);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     o.activations = QC_GRANULARITY_COMPENSATED;
     qc_graph *q = NULL;
     qc_error err;
@@ -2377,6 +2440,7 @@ static TCase *quantize_tcase(void)
     TCase *t = tcase_create("quantizer");
     tcase_add_test(t, qdq_conv_relu_pool_gemm_gets_the_parameters_of_its_statistics);
     tcase_add_test(t, per_channel_weights_get_one_scale_and_bias_scale_per_channel);
+    tcase_add_test(t, the_default_is_mixed_int8_weights_per_channel_and_uint8_activations);
     tcase_add_test(t, concat_inputs_share_one_scale_and_add_is_quantized);
     tcase_add_test(t, excluded_nodes_stay_fp32_and_unknown_names_are_usage_errors);
     tcase_add_test(t, granularities_a_tensor_kind_cannot_have_are_usage_errors);
@@ -2405,7 +2469,7 @@ static const qc_quantized_tensor *report_entry(const qc_quantize_report *r, cons
 static void parse_config_ok(const char *text, qc_config *c)
 {
     qc_quantize_options base;
-    qc_quantize_options_default(&base);
+    qz_options_gemmlowp_per_tensor(&base);
     qc_error err;
     ck_assert_msg(qc_config_parse(text, strlen(text), "c.json", &base, c, &err) == QC_OK, "%s", err.msg);
 }
@@ -2431,7 +2495,7 @@ START_TEST(a_config_sets_globals_over_its_preset)
     ck_assert_int_eq(c.options.weights, QC_GRANULARITY_CHANNEL);
     qc_config_free(&c);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     ck_assert(qc_preset_apply("tensorrt", &o));
     ck_assert(o.scheme == QC_SCHEME_SYMLOWP && o.weights == QC_GRANULARITY_CHANNEL && o.target == QC_TARGET_TENSORRT);
     ck_assert(qc_preset_apply("symlowp", &o));
@@ -2496,7 +2560,7 @@ START_TEST(config_errors_name_the_file_and_the_key)
         {"{\"bits\": ", "not JSON"},
     };
     qc_quantize_options base;
-    qc_quantize_options_default(&base);
+    qz_options_gemmlowp_per_tensor(&base);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         qc_config c;
         qc_error err = {{0}};
@@ -2579,7 +2643,7 @@ START_TEST(the_tensorrt_target_quantizes_only_the_inputs_of_weighted_layers_in_i
     qc_graph *g = qz_graph_a();
     qc_stats *s = qz_stats(g, -1.0f, 1.0f);
     qc_quantize_options o;
-    qc_quantize_options_default(&o);
+    qz_options_gemmlowp_per_tensor(&o);
     qc_preset_apply("tensorrt", &o);
     qc_graph *q = NULL;
     qc_quantize_report rep;

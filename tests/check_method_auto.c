@@ -153,6 +153,8 @@ static void conv_setup(conv_case *c)
     qc_error err;
     ck_assert_msg(qc_stats_gather_inputs(c->g, &in, &so, &go, &c->s, &err) == QC_OK, "%s", err.msg);
     qc_quantize_options_default(&c->q);
+    c->q.scheme = QC_SCHEME_GEMMLOWP; /* reference_error quantizes the weights per tensor */
+    c->q.weights = QC_GRANULARITY_TENSOR;
     c->q.weight_bits = c->q.act_bits = BITS;
 }
 

@@ -264,7 +264,7 @@ expect "bench --json exits 0" 0 "$QCAL" bench --json --runs 3 --batch 4 models/l
 if "$PY" -c "
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d['model'] == 'models/lenet.onnx' and d['int8_model'] is None and d['scheme'] == 'gemmlowp' and d['granularity'] == 'channel'
+assert d['model'] == 'models/lenet.onnx' and d['int8_model'] is None and d['scheme'] == 'mixed' and d['granularity'] == 'channel'  # quantize's default
 assert (d['batch'], d['threads'], d['runs'], d['warmup_runs'], d['percentiles']) == (4, 1, 3, 3, 'nearest-rank')
 for k in ('fp32', 'int8'):
     assert d[k]['latency_ms'] > 0 and d[k]['images_per_s'] > 0 and d[k]['cpu_ms_per_image'] > 0, d[k]

@@ -113,7 +113,7 @@ np.savez(sys.argv[2], x=x, y=np.array([l for _, l in items]))
 EOF
     for v in gemmlowp/tensor symlowp/channel; do
         scheme=${v%/*}
-        pc=; [ "${v#*/}" = channel ] && pc=--per-channel
+        pc=--per-tensor; [ "${v#*/}" = channel ] && pc=--per-channel
         "$QCAL" quantize "$M" --stats "$tmp/s.json" --scheme "$scheme" $pc --quiet -o "$tmp/q.onnx" >/dev/null 2>&1
         ort=$("$ORT_PY" - "$tmp/q.onnx" "$tmp/val.npz" <<'EOF'
 import sys, numpy as np, onnxruntime as ort
@@ -242,7 +242,7 @@ if [ -n "$ORT_PY" ] && [ -n "$ONNX_PY" ]; then
         for b in 8 6; do
             for scheme in gemmlowp symlowp; do
                 for g in tensor channel compensated; do
-                    opt=; [ $g = channel ] && opt=--per-channel; [ $g = compensated ] && opt="--per-channel --input-compensation"
+                    opt=--per-tensor; [ $g = channel ] && opt=--per-channel; [ $g = compensated ] && opt="--per-channel --input-compensation"
                     f="$tmp/q-$m-$scheme-$g-$b.onnx"
                     "$QCAL" quantize "models/$m.onnx" --stats "$tmp/s-$m.json" --scheme $scheme $opt --bits $b --quiet -o "$f" >/dev/null 2>&1 || bad "quantize $m $scheme/$g/${b}bit"
                     files+=("$f")
@@ -418,7 +418,7 @@ expect "compare --stats of another model is bad input" 3 "$QCAL" compare -q --li
 expect "compare --exclude /conv1/Conv" 0 "$QCAL" compare --json -q --limit 300 --schemes gemmlowp --granularity tensor \
     --bits 4 --exclude /conv1/Conv "$M" --stats "$tmp/cs.json" "$VAL"
 cp "$tmp/out" "$tmp/c-ex.json"
-expect "quantize --exclude /conv1/Conv" 0 "$QCAL" quantize -q --bits 4 --stats "$tmp/cs.json" --exclude /conv1/Conv \
+expect "quantize --exclude /conv1/Conv" 0 "$QCAL" quantize -q --scheme gemmlowp --granularity tensor --bits 4 --stats "$tmp/cs.json" --exclude /conv1/Conv \
     -o "$tmp/ex.onnx" "$M"
 expect "eval of that model" 0 "$QCAL" eval --json -q --limit 300 "$tmp/ex.onnx" "$VAL"
 want=$(json_get "$tmp/out" "['top1_correct']")

@@ -179,7 +179,7 @@ fi
 
 # 6. metadata and --exclude, read back with onnx
 if [ -n "$ONNX_PY" ]; then
-    expect "quantize --exclude exits 0" 0 "$QCAL" quantize --quiet --exclude /fc1/Gemm --stats "$tmp/lenet.json" -o "$tmp/ex.onnx" models/lenet.onnx
+    expect "quantize --exclude exits 0" 0 "$QCAL" quantize --quiet --scheme gemmlowp --granularity tensor --exclude /fc1/Gemm --stats "$tmp/lenet.json" -o "$tmp/ex.onnx" models/lenet.onnx
     digest=$(json_get "$tmp/lenet.json" '["images_digest"]')
     if "$ONNX_PY" -c "
 import onnx, sys
@@ -207,6 +207,74 @@ assert any(n.op_type == 'Relu' for n in m.graph.node), 'the Relu after the exclu
     fi
 else
     skip "metadata and --exclude: onnx (python) not installed"
+fi
+
+# 6a. the default (README "Choosing the default scheme"): mixed with per-channel weights — int8
+#     weights, zero point 0, one scale per output channel on axis 0; uint8 activations — the
+#     same bytes as --scheme mixed --granularity channel and --preset mixed, named as mixed in
+#     the file's metadata and the JSON report
+expect "quantize with no flag exits 0" 0 "$QCAL" quantize --quiet -o "$tmp/default.onnx" models/lenet.onnx "$IMG"
+expect "quantize --scheme mixed --granularity channel exits 0" 0 "$QCAL" quantize --json --scheme mixed --granularity channel -o "$tmp/mixed-channel.onnx" models/lenet.onnx "$IMG"
+same "the default is --scheme mixed --granularity channel, byte for byte" "$tmp/default.onnx" "$tmp/mixed-channel.onnx"
+if "$PY" -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['scheme'] == 'mixed' and d['per_channel'] is True and d['format'] == 'qdq', d
+assert d['config']['scheme'] == 'mixed' and d['config']['granularity'] == 'channel', d['config']
+" "$tmp/out" 2>"$tmp/err"; then
+    ok "the JSON report names the scheme mixed, per channel"
+else
+    bad "the JSON report names the scheme mixed, per channel ($(tail -n 1 "$tmp/err"))"
+fi
+expect "quantize --preset mixed exits 0" 0 "$QCAL" quantize --quiet --preset mixed -o "$tmp/preset-mixed.onnx" models/lenet.onnx "$IMG"
+same "the default is --preset mixed, byte for byte" "$tmp/default.onnx" "$tmp/preset-mixed.onnx"
+expect "quantize --scheme gemmlowp --granularity tensor exits 0" 0 "$QCAL" quantize --quiet --scheme gemmlowp --granularity tensor -o "$tmp/gemmlowp-tensor.onnx" models/lenet.onnx "$IMG"
+expect "quantize --preset gemmlowp exits 0" 0 "$QCAL" quantize --quiet --preset gemmlowp -o "$tmp/preset-gemmlowp.onnx" models/lenet.onnx "$IMG"
+same "--preset gemmlowp is --scheme gemmlowp --granularity tensor, byte for byte" "$tmp/gemmlowp-tensor.onnx" "$tmp/preset-gemmlowp.onnx"
+if [ -n "$ONNX_PY" ]; then
+    if "$ONNX_PY" -c "
+import onnx, sys
+from onnx import numpy_helper as nh
+m = onnx.load(sys.argv[1])
+meta = {p.key: p.value for p in m.metadata_props}
+assert meta['qcal.scheme'] == 'mixed' and meta['qcal.per_channel'] == 'true', meta
+init = {t.name: t for t in m.graph.initializer}
+producer = {o: n for n in m.graph.node for o in n.output}
+weighted = [n for n in m.graph.node if n.op_type in ('Conv', 'Gemm')]
+assert len(weighted) == 4, [n.name for n in weighted]
+for n in weighted:
+    dq = producer[n.input[1]]
+    assert dq.op_type == 'DequantizeLinear', n.name
+    w, scale, zp = (init[t] for t in dq.input)
+    out_channels = w.dims[0]
+    assert w.data_type == onnx.TensorProto.INT8, (n.name, w.data_type)
+    assert zp.data_type == onnx.TensorProto.INT8 and (nh.to_array(zp) == 0).all(), n.name
+    assert list(scale.dims) == [out_channels] == list(zp.dims), (n.name, scale.dims, zp.dims)
+    axis = [a.i for a in dq.attribute if a.name == 'axis']
+    assert axis == [0], (n.name, axis)
+    assert nh.to_array(w).min() >= -127, n.name   # the narrow symmetric range
+quantizers = [n for n in m.graph.node if n.op_type == 'QuantizeLinear']
+assert quantizers
+for q in quantizers:
+    zp = init[q.input[2]]
+    assert zp.data_type == onnx.TensorProto.UINT8 and not zp.dims, (q.name, zp.data_type, zp.dims)
+assert any(nh.to_array(init[q.input[2]]) != 0 for q in quantizers), 'asymmetric: some zero point is not 0'
+g = onnx.load(sys.argv[2])
+gmeta = {p.key: p.value for p in g.metadata_props}
+assert gmeta['qcal.scheme'] == 'gemmlowp' and gmeta['qcal.per_channel'] == 'false', gmeta
+gi = {t.name: t for t in g.graph.initializer}
+gp = {o: n for n in g.graph.node for o in n.output}
+for n in g.graph.node:
+    if n.op_type in ('Conv', 'Gemm'):
+        w, scale, zp = (gi[t] for t in gp[n.input[1]].input)
+        assert w.data_type == onnx.TensorProto.UINT8 and not scale.dims and not zp.dims, n.name
+" "$tmp/default.onnx" "$tmp/gemmlowp-tensor.onnx" 2>"$tmp/err"; then
+        ok "the default writes int8 weights per channel (axis 0, zero point 0) and uint8 activations; gemmlowp per tensor writes uint8 weights per tensor"
+    else
+        bad "the default's weights and activations, read back with onnx ($(tail -n 2 "$tmp/err" | tr '\n' ' '))"
+    fi
+else
+    skip "the default's initializers: onnx (python) not installed"
 fi
 
 # 6b. files a user must not lose or silently misuse (cli_check_output, the checks of a
@@ -306,9 +374,7 @@ for m in $MODELS; do
         for s in gemmlowp symlowp mixed; do
             for g in tensor channel; do
                 out="$tmp/$m-$f-$s-$g.onnx"
-                pc=
-                [ "$g" = channel ] && pc=--per-channel
-                if "$QCAL" quantize --quiet --format "$f" --scheme "$s" $pc --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err"; then
+                if "$QCAL" quantize --quiet --format "$f" --scheme "$s" --granularity "$g" --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err"; then
                     files+=("$out")
                 else
                     bad "quantize $m $f $s $g ($(head -c 200 "$tmp/err"))"
@@ -324,7 +390,7 @@ for m in $MODELS; do
         "$QCAL" quantize --quiet --input-compensation --scheme "$s" --per-channel --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m $s with input compensation ($(head -c 200 "$tmp/err"))"
     done
     out="$tmp/$m-fakequant-gemmlowp-w6a7-compensated.onnx"
-    "$QCAL" quantize --quiet --format fakequant --input-compensation --per-channel --weight-bits 6 --act-bits 7 --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m fakequant with input compensation ($(head -c 200 "$tmp/err"))"
+    "$QCAL" quantize --quiet --format fakequant --scheme gemmlowp --input-compensation --per-channel --weight-bits 6 --act-bits 7 --stats "$tmp/$m.json" -o "$out" "models/$m.onnx" 2>"$tmp/err" && files+=("$out") || bad "quantize $m fakequant with input compensation ($(head -c 200 "$tmp/err"))"
 done
 ok "quantize wrote ${#files[@]} files"
 if [ -n "$ONNX_PY" ]; then
@@ -473,7 +539,7 @@ done
 # float and run on the integer kernels give the same top-1 on nearly every image.
 for m in $MODELS; do
     for scheme in gemmlowp symlowp mixed; do
-        for gran in "" --per-channel "--per-channel --input-compensation"; do
+        for gran in --per-tensor --per-channel "--per-channel --input-compensation"; do
             name="$m $scheme${gran:+ ${gran//--/}}"
             "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran --format fakequant -o "$tmp/fq.onnx" "models/$m.onnx" 2>"$tmp/err" &&
                 "$QCAL" quantize --quiet --stats "$tmp/$m.json" --scheme $scheme $gran -o "$tmp/int.onnx" "models/$m.onnx" 2>>"$tmp/err" &&
@@ -575,7 +641,7 @@ onnx.save(m, sys.argv[1])" "$tmp/mm.onnx"
     for f in qdq qoperator; do
         for g in "" --per-channel; do
             out="$tmp/mm-$f${g}.onnx"
-            "$QCAL" quantize --quiet --format "$f" $g --stats "$tmp/mm-stats.json" -o "$out" "$tmp/mm.onnx" 2>"$tmp/err" && mm+=("$out") ||
+            "$QCAL" quantize --quiet --format "$f" --scheme gemmlowp ${g:---per-tensor} --stats "$tmp/mm-stats.json" -o "$out" "$tmp/mm.onnx" 2>"$tmp/err" && mm+=("$out") ||
                 bad "quantize the MatMul model $f $g ($(head -c 200 "$tmp/err"))"
         done
     done
@@ -693,7 +759,7 @@ onnx.save(m, sys.argv[1])" "$tmp/mid.onnx"
     for f in qdq qoperator; do
         for g in "" --per-channel; do
             out="$tmp/mid-$f${g}.onnx"
-            "$QCAL" quantize --quiet --format "$f" $g --exclude scale --stats "$tmp/mid-stats.json" -o "$out" "$tmp/mid.onnx" 2>"$tmp/err" && mid+=("$out") ||
+            "$QCAL" quantize --quiet --format "$f" --scheme gemmlowp ${g:---per-tensor} --exclude scale --stats "$tmp/mid-stats.json" -o "$out" "$tmp/mid.onnx" 2>"$tmp/err" && mid+=("$out") ||
                 bad "quantize the FP32-ops model $f $g ($(head -c 200 "$tmp/err"))"
         done
     done

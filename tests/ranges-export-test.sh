@@ -34,7 +34,7 @@ run_case() { # NAME, then quantize flags
         "$PY" "$CHECK" ort "$d/report.json" "$d/overrides.json" models/lenet.onnx
 }
 run_case symlowp-channel --scheme symlowp --per-channel
-run_case gemmlowp-tensor --scheme gemmlowp
+run_case gemmlowp-tensor --scheme gemmlowp --granularity tensor
 run_case entropy --scheme symlowp --method entropy
 contains "entropy ranges get the entropy calibrator's header" "$tmp/entropy/cache" "TRT-8601-EntropyCalibration2"
 contains "minmax ranges get the min-max calibrator's header" "$tmp/gemmlowp-tensor/cache" "TRT-8601-MinMaxCalibration"

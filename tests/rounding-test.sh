@@ -59,7 +59,7 @@ fi
 "$QCAL" eval -q --json models/lenet.onnx "$VAL" >"$tmp/fp32.json" 2>"$tmp/err" || bad "eval of lenet ($(head -c 200 "$tmp/err"))"
 fp32=$(json_get "$tmp/fp32.json" '["top1"]')
 for m in $MODES; do
-    if ! "$QCAL" quantize -q --stats "$tmp/lenet.json" --format fakequant --act-round $m --round $m \
+    if ! "$QCAL" quantize -q --stats "$tmp/lenet.json" --scheme gemmlowp --granularity tensor --format fakequant --act-round $m --round $m \
         -o "$tmp/l-$m.onnx" models/lenet.onnx 2>"$tmp/err"; then
         bad "quantize lenet with $m ($(head -c 200 "$tmp/err"))"
         continue

@@ -138,10 +138,8 @@ for m in $models; do
     for v in "${variants[@]}"; do
         [ -n "$prequantized" ] && break
         IFS=- read -r s g me b f <<<"$v"
-        pc=
-        [ "$g" = channel ] && pc=--per-channel
         out=$d/$v.onnx
-        "$QCAL" quantize --quiet --stats "$d/stats.json" --scheme "$s" $pc --method "$me" --bits "${b#b}" \
+        "$QCAL" quantize --quiet --stats "$d/stats.json" --scheme "$s" --granularity "$g" --method "$me" --bits "${b#b}" \
             --format "$f" -o "$out" "$model" 2>"$tmp/err"
         rc=$?
         if [ "$rc" -eq 3 ] && [ -n "${QUANTIZE_GAP[$m]:-}" ]; then
