@@ -258,8 +258,7 @@ static void aa_print_score(const qc_aa_score *sc)
 {
     if (sc->labelled)
         printf("top-1 %6.2f %%, ", qc_aa_value(QC_AA_TOP1, sc));
-    printf("agreement %6.2f %%, KL %.3g", qc_aa_value(QC_AA_AGREEMENT, sc),
-           sc->images ? sc->kl / (double)sc->images : 0.0);
+    printf("agreement %6.2f %%, KL %.3g", qc_aa_value(QC_AA_AGREEMENT, sc), qc_aa_kl(sc));
 }
 
 static void aa_print_table(const qc_aa_doc *a)
