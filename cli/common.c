@@ -90,48 +90,16 @@ const cli_option cli_common_rows[] = {
     {0},
 };
 
-static bool parse_hw(const char *s, int *h, int *w)
-{
-    char *end;
-    long a = strtol(s, &end, 10), b = a;
-    if (end == s || (*end && *end != 'x' && *end != 'X'))
-        return false;
-    const char *rest = end + 1; /* "N" alone is N x N */
-    if (*end)
-        b = strtol(rest, &end, 10);
-    else
-        rest = s;
-    if (end == rest || *end || a < 1 || b < 1 || a > 16384 || b > 16384)
-        return false;
-    *h = (int)a;
-    *w = (int)b;
-    return true;
-}
-
-/* M or M,M,M into out; the count (1 or 3), or -1. None may be 0 when nonzero is set. */
-static int parse_channel_values(const char *s, float *out, bool nonzero)
-{
-    int n = 0;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == 3 || !cli_parse_float(tok, &out[n]) || (nonzero && out[n] == 0))
-            return -1;
-        n++;
-    }
-    return n == 1 || n == 3 ? n : -1;
-}
-
 static bool parse_size(const char *v, void *pp)
 {
     cli_pp_flags *f = pp;
-    return f->has_size = parse_hw(v, &f->size_h, &f->size_w);
+    return f->has_size = qc_pp_parse_hw(v, &f->size_h, &f->size_w);
 }
 
 static bool parse_crop(const char *v, void *pp)
 {
     cli_pp_flags *f = pp;
-    return f->has_crop = parse_hw(v, &f->crop_h, &f->crop_w);
+    return f->has_crop = qc_pp_parse_hw(v, &f->crop_h, &f->crop_w);
 }
 
 static bool parse_scale(const char *v, void *pp)
@@ -143,13 +111,13 @@ static bool parse_scale(const char *v, void *pp)
 static bool parse_mean(const char *v, void *pp)
 {
     cli_pp_flags *f = pp;
-    return (f->n_mean = parse_channel_values(v, f->mean, false)) > 0;
+    return (f->n_mean = qc_pp_parse_channel_values(v, f->mean, false)) > 0;
 }
 
 static bool parse_std(const char *v, void *pp)
 {
     cli_pp_flags *f = pp;
-    return (f->n_std = parse_channel_values(v, f->std, true)) > 0;
+    return (f->n_std = qc_pp_parse_channel_values(v, f->std, true)) > 0;
 }
 
 /* how the model's input reads, not how the image is prepared: set for the whole run */

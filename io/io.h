@@ -226,6 +226,11 @@ typedef struct {
     int color; /* a qc_color; 0 when not given */
 } qc_pp_overrides;
 bool qc_pp_overrides_given(const qc_pp_overrides *f);
+/* The option texts of those fields: "HxW" (or "N", N × N; each side 1 to 16384) into *h, *w;
+ * "M" or "M,M,M" (finite numbers, none 0 when nonzero is set) into out, giving the count (1
+ * or 3), or false / -1 when the text is none of these. */
+bool qc_pp_parse_hw(const char *text, int *h, int *w);
+int qc_pp_parse_channel_values(const char *text, float out[3], bool nonzero);
 /* The preprocessing of the model at model_path (graph g, may be NULL) in *pp: its card
  * (qc_model_card_of, into *card; *warning as it says), else the default for the channels,
  * with f laid over. Both a size and a resize, or a colour of other channels than the model's,

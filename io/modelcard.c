@@ -1,6 +1,8 @@
 /* modelcard.c — the JSON model card beside a model: preprocessing, classes, reference accuracy. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -454,6 +456,42 @@ qc_status qc_model_card_of(const char *model_path, const qc_graph *g, int channe
 bool qc_pp_overrides_given(const qc_pp_overrides *f)
 {
     return f->has_size || f->resize_short || f->has_crop || f->has_scale || f->n_mean || f->n_std || f->color;
+}
+
+bool qc_pp_parse_hw(const char *text, int *h, int *w)
+{
+    char *end;
+    long a = strtol(text, &end, 10), b = a;
+    if (end == text || (*end && *end != 'x' && *end != 'X'))
+        return false;
+    const char *rest = end + 1; /* "N" alone is N x N */
+    if (*end)
+        b = strtol(rest, &end, 10);
+    else
+        rest = text;
+    if (end == rest || *end || a < 1 || b < 1 || a > 16384 || b > 16384)
+        return false;
+    *h = (int)a;
+    *w = (int)b;
+    return true;
+}
+
+int qc_pp_parse_channel_values(const char *text, float out[3], bool nonzero)
+{
+    int n = 0;
+    for (const char *p = text;; p++) { /* each value ends at a comma or at the end */
+        char *end;
+        errno = 0;
+        float v = strtof(p, &end);
+        if (n == 3 || errno || end == p || (*end && *end != ',') || !isfinite(v) || (nonzero && v == 0) ||
+            isspace((unsigned char)*p))
+            return -1;
+        out[n++] = v;
+        if (!*end)
+            break;
+        p = end;
+    }
+    return n == 1 || n == 3 ? n : -1;
 }
 
 /* f laid over pp; QC_ERR_USAGE when the result does not fit the model's channels. */

@@ -1,6 +1,7 @@
 /* check_option_values.c — the library's readers of the values qcal's options take and the
  * lists the commands derive (stats --shard, --method, --n, --percentile, --granularity,
- * --input, compare --gate and its failures, accuracy-aware exclusions), against hand values. */
+ * --input, compare --gate and its failures, accuracy-aware exclusions, the preprocessing
+ * sizes and per-channel values), against hand values. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,31 @@ START_TEST(shards_methods_and_range_parameters_read_as_the_options_say)
     ck_assert(qc_range_percentile_parse("99.99", &x) && x == 99.99);
     ck_assert(qc_range_percentile_parse("100", &x) && x == 100);
     ck_assert(!qc_range_percentile_parse("50", &x) && !qc_range_percentile_parse("100.5", &x));
+}
+END_TEST
+
+START_TEST(preprocessing_sizes_and_channel_values_read_as_the_options_say)
+{
+    int h = -1, w = -1;
+    ck_assert(qc_pp_parse_hw("224x200", &h, &w) && h == 224 && w == 200);
+    ck_assert(qc_pp_parse_hw("32X16", &h, &w) && h == 32 && w == 16);
+    ck_assert(qc_pp_parse_hw("28", &h, &w) && h == 28 && w == 28);
+    ck_assert(qc_pp_parse_hw("16384x1", &h, &w) && h == 16384 && w == 1);
+    const char *bad_sizes[] = {"", "x", "0x5", "5x0", "16385", "5x", "x5", "5x5x", "5y5", "-3x3", "5x5 "};
+    for (size_t k = 0; k < sizeof bad_sizes / sizeof *bad_sizes; k++)
+        ck_assert_msg(!qc_pp_parse_hw(bad_sizes[k], &h, &w), "%s", bad_sizes[k]);
+
+    float v[3] = {0};
+    ck_assert_int_eq(qc_pp_parse_channel_values("0.5", v, true), 1);
+    ck_assert(v[0] == 0.5f);
+    ck_assert_int_eq(qc_pp_parse_channel_values("0.485,0.456,-0.406", v, false), 3);
+    ck_assert(v[0] == 0.485f && v[1] == 0.456f && v[2] == -0.406f);
+    ck_assert_int_eq(qc_pp_parse_channel_values("0,1,2", v, false), 3);
+    const char *bad_values[] = {"", "1,2", "1,2,3,4", "1,,", "a", "1,2,x", "inf", "nan,1,1", "1e999"};
+    for (size_t k = 0; k < sizeof bad_values / sizeof *bad_values; k++)
+        ck_assert_msg(qc_pp_parse_channel_values(bad_values[k], v, false) == -1, "%s", bad_values[k]);
+    ck_assert_int_eq(qc_pp_parse_channel_values("0,1,2", v, true), -1); /* --std: no 0 */
+    ck_assert_int_eq(qc_pp_parse_channel_values("0", v, true), -1);
 }
 END_TEST
 
@@ -113,6 +139,7 @@ int main(void)
     Suite *s = suite_create("option_values");
     TCase *tc = tcase_create("values");
     tcase_add_test(tc, shards_methods_and_range_parameters_read_as_the_options_say);
+    tcase_add_test(tc, preprocessing_sizes_and_channel_values_read_as_the_options_say);
     tcase_add_test(tc, granularity_words_and_input_bindings);
     tcase_add_test(tc, gates_list_every_failure_and_know_their_variants);
     tcase_add_test(tc, accuracy_aware_steps_join_the_exclusions_in_order);
