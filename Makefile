@@ -9,6 +9,11 @@ ifeq ($(SANITIZE),1)
 BUILD := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
+# SANITIZE=thread: ThreadSanitizer for the tests that run threads (make check-threads)
+ifeq ($(SANITIZE),thread)
+BUILD := build-tsan
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+endif
 
 PKGS := libpng libjpeg libcjson libprotobuf-c openblas
 ONNX_PROTO := /usr/include/onnx/onnx.proto
@@ -45,7 +50,7 @@ QCAL_BIN ?= qcal
 endif
 QCAL_RUN = $(abspath $(QCAL_BIN))
 
-.PHONY: all deps check check-run conformance demo bench data-full fuzz clean zoo zoo-check zoo-check-full \
+.PHONY: all deps check check-run check-threads conformance demo bench data-full fuzz clean zoo zoo-check zoo-check-full \
         man install uninstall
 .DELETE_ON_ERROR:
 
@@ -139,6 +144,15 @@ check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) zoo
 	    tests/accuracy-aware-test.sh tests/vocabulary-test.sh tests/multi-io-test.sh \
 	    tests/resize-test.sh tests/batch-test.sh tests/bias-correction-test.sh tests/method-auto-test.sh tests/adequacy-test.sh \
 	    tests/bench-ort-test.sh
+
+# The tests that run threads (the pool, intra-op pieces, gathering, evaluation, the choices that
+# must give the same bytes on any --threads) under ThreadSanitizer; the zoo models in build/zoo
+# are used when `make check` built them.
+THREAD_TESTS := check_intra_op check_graph check_stats check_evaluate check_calib check_compare \
+    check_adequacy check_method_auto check_accuracy_aware check_quantize_steps
+check-threads: deps
+	@$(MAKE) --no-print-directory SANITIZE=thread $(THREAD_TESTS:%=build-tsan/tests/%)
+	@CK_DEFAULT_TIMEOUT=900 TSAN_OPTIONS=halt_on_error=1 tests/run-all.sh $(THREAD_TESTS:%=build-tsan/tests/%)
 
 conformance: deps
 	@$(MAKE) --no-print-directory $(BUILD)/tests/conformance
