@@ -115,10 +115,11 @@ static double xlogx(double x)
  *   KL(P‖Q) = Σ_k p_k log(p_k / q_k), p = P / T, q = Q / (T − out), which is
  *   (1/T) (Σ_k P_k log P_k − T log T + T log(T − out) − Σ_g G_g log(G_g / nz_g)
  *          − out · log(G_last / nz_last)),
- * infinite when bin i − 1 is empty but out is not (Q is 0 where P is not). Returns the i
- * with the smallest divergence (the first on ties). */
-static int entropy_bins(const double *a, int n, int levels)
+ * infinite when bin i − 1 is empty but out is not (Q is 0 where P is not), with levels =
+ * 2^levels_log2. Returns the i with the smallest divergence (the first on ties). */
+static int entropy_bins(const double *a, int n, int levels_log2)
 {
+    const int levels = 1 << levels_log2;
     if (n <= levels)
         return n;
     double *pre = malloc((size_t)(n + 1) * sizeof *pre);   /* Σ a[0..k) */
@@ -145,8 +146,11 @@ static int entropy_bins(const double *a, int n, int levels)
         if (out > 0 && a[i - 1] == 0)
             continue;
         double kl = plp[i - 1] + xlogx(a[i - 1] + out) - xlogx(T) + T * log(T - out);
-        for (int g = 0; g < levels; g++) {
-            int s = (int)((int64_t)i * g / levels), e = (int)((int64_t)i * (g + 1) / levels);
+        for (int g = 0, e = 0; g < levels; g++) {
+            /* levels is a power of two and i·g ≥ 0: the shift is the division, without one
+             * division per group; group g starts where group g − 1 ends */
+            int s = e;
+            e = (int)(((int64_t)i * (g + 1)) >> levels_log2);
             double G = pre[e] - pre[s];
             int z = nz[e] - nz[s];
             if (G > 0) {
@@ -183,29 +187,44 @@ static bool saturates(const double *a, int n)
     return a[n - 1] > below;
 }
 
+/* nearbyint(y) for 0 ≤ y < 2^52 in the default rounding mode (to nearest, ties to even):
+ * y + 2^52 has no fraction bits left, so the addition rounds y to an integer and the
+ * subtraction is exact. Inline, where nearbyint is a call into the library per term. */
+static inline double round_even_small(double y)
+{
+    return (y + 0x1p52) - 0x1p52;
+}
+
 /* R7: the clip c = i·w (1 ≤ i ≤ n) minimising the squared error of fake-quantizing every bin
  * centre x_j = (j + ½)·w with step s = c / qmax: Σ a_j (x_j − s·min(round(x_j / s), qmax))²,
  * round half to even. Returns i (the first on ties). A candidate stops summing once its
  * partial error reaches the best so far: the terms are never negative, so a rounded sum
- * never decreases and the candidate cannot win; the result is the full search's. */
+ * never decreases and the candidate cannot win; the result is the full search's. The
+ * non-empty bins' centres and counts are gathered once; x_j / s < 2^27 (j < 2^11, qmax <
+ * 2^16), so round_even_small applies. */
 static int mse_bins(const double *a, int n, double w, int qmax)
 {
-    int *idx = malloc((size_t)n * sizeof *idx);
-    if (!idx)
+    double *centre = malloc((size_t)n * sizeof *centre), *count = malloc((size_t)n * sizeof *count);
+    if (!centre || !count) {
+        free(centre);
+        free(count);
         return n;
+    }
     int m = 0;
     for (int j = 0; j < n; j++)
-        if (a[j] > 0)
-            idx[m++] = j;
+        if (a[j] > 0) {
+            centre[m] = (j + 0.5) * w;
+            count[m++] = a[j];
+        }
     int best = n;
     double best_err = INFINITY;
     for (int i = 1; i <= n; i++) {
         double c = i * w, s = c / qmax, inv = qmax / c, err = 0;
         for (int k = 0; k < m; k++) {
-            double x = (idx[k] + 0.5) * w;
-            double q = nearbyint(x * inv);
+            double x = centre[k];
+            double q = round_even_small(x * inv);
             double d = x - (q < qmax ? q : qmax) * s;
-            err += a[idx[k]] * d * d;
+            err += count[k] * d * d;
             if (err >= best_err)
                 break;
         }
@@ -214,7 +233,8 @@ static int mse_bins(const double *a, int n, double w, int qmax)
             best = i;
         }
     }
-    free(idx);
+    free(centre);
+    free(count);
     return best;
 }
 
@@ -286,7 +306,7 @@ qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_r
              * look costly */
             if (n > 1)
                 a[0] = a[1];
-            i = entropy_bins(a, n, 1 << (is_signed ? bits - 1 : bits));
+            i = entropy_bins(a, n, is_signed ? bits - 1 : bits);
         } else {
             i = mse_bins(a, n, w, is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
         }
