@@ -195,14 +195,37 @@ static inline double round_even_small(double y)
     return (y + 0x1p52) - 0x1p52;
 }
 
+/* R7's error of one candidate, summed over the bins in order. */
+static double mse_error_in_order(const double *centre, const double *count, int m, double s, double inv,
+                                 double qmax)
+{
+    double err = 0;
+    for (int k = 0; k < m; k++) {
+        double q = round_even_small(centre[k] * inv);
+        double d = centre[k] - (q < qmax ? q : qmax) * s;
+        err += count[k] * d * d;
+    }
+    return err;
+}
+
+/* MSE_SLACK bounds how far the in-order sum of up to 2048 non-negative terms can be from
+ * their sum in any other order, relative to it: each is within γ = m·2⁻⁵³/(1 − m·2⁻⁵³) <
+ * 2.3·10⁻¹³ of the exact sum, so the two are within a factor 1 ± 4.6·10⁻¹³ (and 10⁻¹²
+ * covers the rounding of the products below). */
+#define MSE_SLACK 1e-12
+#define MSE_BLOCK 256
+
 /* R7: the clip c = i·w (1 ≤ i ≤ n) minimising the squared error of fake-quantizing every bin
  * centre x_j = (j + ½)·w with step s = c / qmax: Σ a_j (x_j − s·min(round(x_j / s), qmax))²,
- * round half to even. Returns i (the first on ties). A candidate stops summing once its
- * partial error reaches the best so far: the terms are never negative, so a rounded sum
- * never decreases and the candidate cannot win; the result is the full search's. The
- * non-empty bins' centres and counts are gathered once; x_j / s < 2^27 (j < 2^11, qmax <
- * 2^16), so round_even_small applies. */
-static int mse_bins(const double *a, int n, double w, int qmax)
+ * summed over j in order, round half to even. Returns i (the first on ties), the search
+ * that sums every candidate in order, without summing most in order: each candidate is
+ * summed by the mse_error kernel (its lanes, in blocks of MSE_BLOCK bins), and only when
+ * that sum and the best one's are within MSE_SLACK of each other are both summed in order
+ * and compared exactly. A candidate stops once its partial sum is clearly above the best
+ * (an in-order sum of non-negative terms never decreases). The non-empty bins' centres and
+ * counts are gathered once; x_j / s < 2^27 (j < 2^11, qmax < 2^16), so rounding by adding
+ * 2^52 applies. */
+static int mse_bins(const double *a, int n, double w, int qmax_int)
 {
     double *centre = malloc((size_t)n * sizeof *centre), *count = malloc((size_t)n * sizeof *count);
     if (!centre || !count) {
@@ -216,22 +239,35 @@ static int mse_bins(const double *a, int n, double w, int qmax)
             centre[m] = (j + 0.5) * w;
             count[m++] = a[j];
         }
+    const qc_stats_kernels *kern = qc_stats_kernels_get();
+    const double qmax = qmax_int;
     int best = n;
-    double best_err = INFINITY;
+    double best_sum = INFINITY, best_exact = NAN; /* NaN: not summed in order yet */
     for (int i = 1; i <= n; i++) {
-        double c = i * w, s = c / qmax, inv = qmax / c, err = 0;
-        for (int k = 0; k < m; k++) {
-            double x = centre[k];
-            double q = round_even_small(x * inv);
-            double d = x - (q < qmax ? q : qmax) * s;
-            err += count[k] * d * d;
-            if (err >= best_err)
-                break;
+        const double c = i * w, s = c / qmax, inv = qmax / c, above = best_sum * (1 + MSE_SLACK);
+        double sum = 0;
+        bool beaten = false;
+        for (int k = 0; k < m && !beaten; k += MSE_BLOCK) {
+            sum += kern->mse_error(centre + k, count + k, m - k < MSE_BLOCK ? m - k : MSE_BLOCK, s, inv, qmax);
+            beaten = sum * (1 - MSE_SLACK) >= above;
         }
-        if (err < best_err) {
-            best_err = err;
-            best = i;
+        if (beaten)
+            continue;
+        if (best_sum < INFINITY && !(sum * (1 + MSE_SLACK) < best_sum * (1 - MSE_SLACK))) {
+            /* too close to call: R7 compares the in-order sums */
+            if (isnan(best_exact)) {
+                const double bc = best * w;
+                best_exact = mse_error_in_order(centre, count, m, bc / qmax, qmax / bc, qmax);
+            }
+            double exact = mse_error_in_order(centre, count, m, s, inv, qmax);
+            if (!(exact < best_exact))
+                continue;
+            best_exact = exact;
+        } else {
+            best_exact = NAN;
         }
+        best = i;
+        best_sum = sum;
     }
     free(centre);
     free(count);

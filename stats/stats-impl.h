@@ -29,12 +29,22 @@ void qc_span_channels__avx2(const float *x, int64_t channels, int64_t inner, qc_
 int64_t qc_hist_index__scalar(const float *x, int64_t n, double scale, int32_t *idx);
 int64_t qc_hist_index__avx2(const float *x, int64_t n, double scale, int32_t *idx);
 
+/* The squared error of fake-quantizing m histogram bin centres x with counts a at step s
+ * (inv = 1 / s, x·inv < 2^52): Σ a_k·(x_k − s·min(round(x_k·inv), qmax))², round half to
+ * even, summed in QC_MSE_LANES lanes (mse-scalar.c is the reference and defines the bits; the
+ * AVX2 and AVX-512 versions give the same bits). */
+#define QC_MSE_LANES 16
+double qc_mse_error__scalar(const double *x, const double *a, int64_t m, double s, double inv, double qmax);
+double qc_mse_error__avx2(const double *x, const double *a, int64_t m, double s, double inv, double qmax);
+double qc_mse_error__avx512(const double *x, const double *a, int64_t m, double s, double inv, double qmax);
+
 /* The best versions this CPU runs (qc_cpu_isa of kernels/, detected once); QCAL_FORCE_SCALAR=1
  * forces the references. */
 typedef struct {
     void (*span)(const float *x, int64_t n, qc_span *r);
     void (*span_channels)(const float *x, int64_t channels, int64_t inner, qc_span *r);
     int64_t (*hist_index)(const float *x, int64_t n, double scale, int32_t *idx);
+    double (*mse_error)(const double *x, const double *a, int64_t m, double s, double inv, double qmax);
 } qc_stats_kernels;
 const qc_stats_kernels *qc_stats_kernels_get(void);
 
