@@ -5,8 +5,8 @@
  * defines the bits: QC_SPAN_LANES (16) lanes, lane j taking elements 16m + j, and the t tail
  * elements (n mod 16) the last t lanes, in order; sums in double (each square exact); the
  * lanes combined by the fixed tree j += j + 8, then j + 4, j + 2, j + 1 (min and max likewise,
- * the upper lane first). The AVX2 version computes the same lanes and the same tree, so it
- * gives the same bits. */
+ * the upper lane first). The AVX2 and AVX-512 versions compute the same lanes and the same
+ * tree, so they give the same bits. */
 #include <math.h>
 
 #include "kernels/kernels.h"
@@ -87,9 +87,9 @@ static const qc_stats_kernels avx2_kernels = {
     .mse_error = qc_mse_error__avx2,
 };
 static const qc_stats_kernels avx512_kernels = {
-    .span = qc_span_stats__avx2,
-    .span_channels = qc_span_channels__avx2,
-    .hist_index = qc_hist_index__avx2,
+    .span = qc_span_stats__avx512,
+    .span_channels = qc_span_channels__avx512,
+    .hist_index = qc_hist_index__avx512,
     .mse_error = qc_mse_error__avx512,
 };
 

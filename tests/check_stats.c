@@ -136,6 +136,10 @@ START_TEST(span_kernels_match_the_scalar_reference_bit_for_bit)
                 qc_span_stats__avx2(x + off, n, &a);
                 ck_assert_msg(!memcmp(&r, &a, sizeof r), "avx2 differs at n=%d", n);
             }
+            if (__builtin_cpu_supports("avx512f")) {
+                qc_span_stats__avx512(x + off, n, &a);
+                ck_assert_msg(!memcmp(&r, &a, sizeof r), "avx512 differs at n=%d", n);
+            }
         }
     }
 }
@@ -169,6 +173,12 @@ START_TEST(channel_span_kernels_match_the_scalar_reference_bit_for_bit)
                                   "avx2 differs at %lld channels of %lld", (long long)channels,
                                   (long long)inner);
                 }
+                if (__builtin_cpu_supports("avx512f")) {
+                    qc_span_channels__avx512(x + off, channels, inner, a);
+                    ck_assert_msg(!memcmp(r, a, (size_t)channels * sizeof *r),
+                                  "avx512 differs at %lld channels of %lld", (long long)channels,
+                                  (long long)inner);
+                }
             }
         }
 }
@@ -177,7 +187,8 @@ END_TEST
 START_TEST(histogram_index_kernel_matches_the_scalar_reference)
 {
     float x[1000];
-    int32_t a[1007], b[1007];
+    int32_t a[1015], b[1015];
+    const bool avx512 = __builtin_cpu_supports("avx512f");
     for (int i = 0; i < 1000; i++) {
         int kind = (int)(rng() % 4);
         /* bin edges exactly, zeros of both signs, values just below an edge, random */
@@ -204,6 +215,10 @@ START_TEST(histogram_index_kernel_matches_the_scalar_reference)
         ck_assert_int_eq(qc_hist_index__avx2(tiny, 64, 0x1p-9, b), 64);
         ck_assert(!memcmp(a, b, 64 * sizeof *a));
     }
+    if (avx512) {
+        ck_assert_int_eq(qc_hist_index__avx512(tiny, 64, 0x1p-9, b), 64);
+        ck_assert(!memcmp(a, b, 64 * sizeof *a));
+    }
     /* and with R = 2^-130 (scale 2^141, beyond float): the same bins */
     for (int i = 0; i < 64; i++)
         tiny[i] = (i % 2 ? -1.0f : 1.0f) * ldexpf((float)(1 + i), -140);
@@ -214,11 +229,21 @@ START_TEST(histogram_index_kernel_matches_the_scalar_reference)
         ck_assert_int_eq(qc_hist_index__avx2(tiny, 64, 0x1p141, b), m);
         ck_assert(!memcmp(a, b, (size_t)m * sizeof *a));
     }
+    if (avx512) {
+        ck_assert_int_eq(qc_hist_index__avx512(tiny, 64, 0x1p141, b), m);
+        ck_assert(!memcmp(a, b, (size_t)m * sizeof *a));
+    }
     if (__builtin_cpu_supports("avx2"))
         for (int n = 0; n <= 1000; n += n < 40 ? 1 : 97) {
             int64_t ma = qc_hist_index__scalar(x, n, scale, a), mb = qc_hist_index__avx2(x, n, scale, b);
             ck_assert_int_eq(ma, mb);
             ck_assert_msg(!memcmp(a, b, (size_t)ma * sizeof *a), "avx2 differs at n=%d", n);
+        }
+    if (avx512)
+        for (int n = 0; n <= 1000; n += n < 40 ? 1 : 97) {
+            int64_t ma = qc_hist_index__scalar(x, n, scale, a), mb = qc_hist_index__avx512(x, n, scale, b);
+            ck_assert_int_eq(ma, mb);
+            ck_assert_msg(!memcmp(a, b, (size_t)ma * sizeof *a), "avx512 differs at n=%d", n);
         }
 }
 END_TEST
