@@ -94,6 +94,48 @@ START_TEST(fixed_point_holds_doubles_exactly)
 }
 END_TEST
 
+/* The text of a fixed-point value digit by digit, as docs/statistics.md defines it: "-" for a
+ * negative value, then the 64 hex digits of its magnitude without leading zeros ("0"). */
+static void fix_text_reference(const qc_fix *f, char *buf)
+{
+    qc_fix m = *f;
+    bool neg = m.w[3] >> 63;
+    if (neg) { /* two's complement magnitude */
+        unsigned carry = 1;
+        for (int w = 0; w < 4; w++) {
+            m.w[w] = ~m.w[w] + carry;
+            carry = carry && m.w[w] == 0;
+        }
+        *buf++ = '-';
+    }
+    bool started = false;
+    for (int i = 63; i >= 0; i--) {
+        unsigned d = (unsigned)(m.w[i / 16] >> (4 * (i % 16)) & 0xf);
+        if (d || started || i == 0) {
+            *buf++ = "0123456789abcdef"[d];
+            started = true;
+        }
+    }
+    *buf = 0;
+}
+
+START_TEST(fixed_point_text_is_every_digit_without_leading_zeros)
+{
+    char got[QC_FIX_STR], want[QC_FIX_STR];
+    for (int k = 0; k < 4000; k++) {
+        qc_fix f = {{0, 0, 0, 0}};
+        for (int w = 0; w < 4; w++) /* words of every kind: zero, a few low bits, full */
+            f.w[w] = rng() % 3 == 0 ? 0 : rng() >> (rng() % 64);
+        if (k % 4 == 0)
+            f.w[3] = f.w[2] = 0;
+        if (k == 0)
+            f.w[0] = f.w[1] = 0;
+        fix_text_reference(&f, want);
+        ck_assert_str_eq(qc_fix_str(&f, got), want);
+    }
+}
+END_TEST
+
 START_TEST(fixed_point_sums_do_not_depend_on_order)
 {
     enum { N = 1000 };
@@ -1207,6 +1249,7 @@ int main(void)
     TCase *fix = tcase_create("fixed point");
     tcase_add_test(fix, fixed_point_holds_doubles_exactly);
     tcase_add_test(fix, fixed_point_sums_do_not_depend_on_order);
+    tcase_add_test(fix, fixed_point_text_is_every_digit_without_leading_zeros);
     suite_add_tcase(s, fix);
     TCase *kern = tcase_create("kernels");
     tcase_add_test(kern, span_kernels_match_the_scalar_reference_bit_for_bit);
