@@ -125,12 +125,21 @@ static int entropy_bins(const double *a, int n, int levels_log2)
     double *pre = malloc((size_t)(n + 1) * sizeof *pre);   /* Σ a[0..k) */
     double *plp = malloc((size_t)(n + 1) * sizeof *plp);   /* Σ a log a over [0..k) */
     int *nz = malloc((size_t)(n + 1) * sizeof *nz);        /* non-empty bins in [0..k) */
-    if (!pre || !plp || !nz) {
+    /* group g's bins [s, e) and log(G / nz) when last computed: the low groups keep their
+     * bins from one candidate to the next, so most logarithms are reused as they are */
+    int *last_s = malloc((size_t)levels * sizeof *last_s), *last_e = malloc((size_t)levels * sizeof *last_e);
+    double *last_lq = malloc((size_t)levels * sizeof *last_lq);
+    if (!pre || !plp || !nz || !last_s || !last_e || !last_lq) {
         free(pre);
         free(plp);
         free(nz);
+        free(last_s);
+        free(last_e);
+        free(last_lq);
         return n;
     }
+    for (int g = 0; g < levels; g++)
+        last_s[g] = last_e[g] = -1;
     pre[0] = plp[0] = 0;
     nz[0] = 0;
     for (int k = 0; k < n; k++) {
@@ -154,7 +163,12 @@ static int entropy_bins(const double *a, int n, int levels_log2)
             double G = pre[e] - pre[s];
             int z = nz[e] - nz[s];
             if (G > 0) {
-                double lq = log(G / z);
+                if (last_s[g] != s || last_e[g] != e) {
+                    last_s[g] = s;
+                    last_e[g] = e;
+                    last_lq[g] = log(G / z);
+                }
+                double lq = last_lq[g];
                 kl -= G * lq;
                 if (e == i)
                     kl -= out * lq;
@@ -168,6 +182,9 @@ static int entropy_bins(const double *a, int n, int levels_log2)
     free(pre);
     free(plp);
     free(nz);
+    free(last_s);
+    free(last_e);
+    free(last_lq);
     return best;
 }
 
