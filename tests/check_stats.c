@@ -814,6 +814,42 @@ START_TEST(mse_is_the_in_order_search_exactly)
 }
 END_TEST
 
+/* A histogram where summing in lanes and summing in order disagree on the best clip (bin 37
+ * against 38 at 3 bits, errors equal but for rounding): the search must decide it in order. */
+START_TEST(mse_close_calls_are_decided_in_order)
+{
+    static const double counts[38] = {4, 3, 0, 0, 0, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                      0, 2, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const int n = 38, qmax = 7;
+    const double w = 0x1p-11;
+    double x[38], a[38], best_lanes = INFINITY;
+    int m = 0, by_lanes = n;
+    for (int j = 0; j < n; j++)
+        if (counts[j] > 0) {
+            x[m] = (j + 0.5) * w;
+            a[m++] = counts[j];
+        }
+    for (int i = 1; i <= n; i++) {
+        double e = qc_mse_error__scalar(x, a, m, i * w / qmax, qmax / (i * w), qmax);
+        if (e < best_lanes) {
+            best_lanes = e;
+            by_lanes = i;
+        }
+    }
+    int want = mse_in_order_reference(counts, n, w, qmax);
+    ck_assert_msg(by_lanes != want, "not a close call: lanes and order agree on %d", want);
+    qc_stats *st = hand_histogram(counts, n, 0);
+    qc_range_params p;
+    qc_range_params_default(&p);
+    p.bits = 3;
+    qc_error err;
+    float lo, hi;
+    ck_assert(qc_stats_range(&st->tensors[0], QC_RANGE_MSE, &p, -1, &lo, &hi, &err) == QC_OK);
+    ck_assert_msg(hi == (float)(want * w), "mse clips at bin %g, the in-order search at %d", hi / w, want);
+    qc_stats_destroy(st);
+}
+END_TEST
+
 START_TEST(histogram_methods_of_two_spikes_are_the_hand_values)
 {
     /* 0.5 five times, 1.5 three times: R = 2, bins of 1/1024, |x| bins 512 and 1536 */
@@ -1271,6 +1307,7 @@ int main(void)
     tcase_add_test(meth, histogram_methods_leave_the_model_input_unclipped);
     tcase_add_test(meth, mse_matches_a_direct_reference);
     tcase_add_test(meth, mse_is_the_in_order_search_exactly);
+    tcase_add_test(meth, mse_close_calls_are_decided_in_order);
     tcase_add_test(meth, histogram_methods_of_two_spikes_are_the_hand_values);
     suite_add_tcase(s, meth);
     TCase *hist = tcase_create("histograms");
