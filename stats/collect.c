@@ -432,7 +432,7 @@ static void hist_add(qc_hist *h, const float *x, int64_t n, float min, float max
     } else
         pending = false;
     int64_t *c = h->counts, nonzero = 0;
-    int32_t idx[512 + 7];
+    int32_t idx[512 + 15]; /* the hist_index kernels store up to 15 entries past their count */
     if (pending) {
         int lo = hist_bin(min, scale), hi = hist_bin(max, scale);
         h->pend_lo = lo < h->pend_lo ? lo : h->pend_lo;

@@ -40,8 +40,29 @@ static void put_double(FILE *f, double v)
 
 static void put_fix(FILE *f, const qc_fix *x)
 {
-    char buf[QC_FIX_STR];
-    fprintf(f, "\"%s\"", qc_fix_str(x, buf));
+    char buf[QC_FIX_STR + 2];
+    buf[0] = '"';
+    size_t n = strlen(qc_fix_str(x, buf + 1)) + 1;
+    buf[n++] = '"';
+    fwrite(buf, 1, n, f);
+}
+
+/* ", " (unless first) and v in decimal, as PRId64 writes it: the histograms' thousands of
+ * counts without a format string each. */
+static void put_count(FILE *f, int64_t v, bool first)
+{
+    char buf[24], *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    if (!first) {
+        *--p = ' ';
+        *--p = ',';
+    }
+    fwrite(p, 1, (size_t)(buf + sizeof buf - p), f);
 }
 
 /* One per-channel field as an array: kind 0 min, 1 max, 2.. the sums. */
@@ -111,7 +132,7 @@ static void put_tensor(FILE *f, const qc_tensor_stats *t)
                    ", \"first\": %d, \"counts\": [",
                 h->total ? h->log2_range : QC_HIST_LOG2_MIN, h->total, last < 0 ? 0 : first);
         for (int b = first; b <= last; b++)
-            fprintf(f, "%s%" PRId64, b > first ? ", " : "", h->counts[b]);
+            put_count(f, h->counts[b], b == first);
         fputs("]}", f);
     }
     if (t->ch) {

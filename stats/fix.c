@@ -79,14 +79,14 @@ char *qc_fix_str(const qc_fix *f, char *buf)
         fix_negate(&m);
         *p++ = '-';
     }
-    bool started = false;
-    for (int i = 63; i >= 0; i--) {
-        unsigned d = (unsigned)(m.w[i / 16] >> (4 * (i % 16)) & 0xf);
-        if (d || started || i == 0) {
-            *p++ = hex[d];
-            started = true;
-        }
-    }
+    /* the top non-zero word from its first non-zero digit ("0" for zero), the words below in
+     * full: digit i of 64 is nibble i mod 16 of word i / 16 */
+    int w = 3;
+    while (w > 0 && !m.w[w])
+        w--;
+    for (int i = m.w[w] ? 15 - __builtin_clzll(m.w[w]) / 4 : 0; w >= 0; w--, i = 15)
+        for (; i >= 0; i--)
+            *p++ = hex[m.w[w] >> (4 * i) & 0xf];
     *p = 0;
     return buf;
 }

@@ -115,21 +115,31 @@ static double xlogx(double x)
  *   KL(P‖Q) = Σ_k p_k log(p_k / q_k), p = P / T, q = Q / (T − out), which is
  *   (1/T) (Σ_k P_k log P_k − T log T + T log(T − out) − Σ_g G_g log(G_g / nz_g)
  *          − out · log(G_last / nz_last)),
- * infinite when bin i − 1 is empty but out is not (Q is 0 where P is not). Returns the i
- * with the smallest divergence (the first on ties). */
-static int entropy_bins(const double *a, int n, int levels)
+ * infinite when bin i − 1 is empty but out is not (Q is 0 where P is not), with levels =
+ * 2^levels_log2. Returns the i with the smallest divergence (the first on ties). */
+static int entropy_bins(const double *a, int n, int levels_log2)
 {
+    const int levels = 1 << levels_log2;
     if (n <= levels)
         return n;
     double *pre = malloc((size_t)(n + 1) * sizeof *pre);   /* Σ a[0..k) */
     double *plp = malloc((size_t)(n + 1) * sizeof *plp);   /* Σ a log a over [0..k) */
     int *nz = malloc((size_t)(n + 1) * sizeof *nz);        /* non-empty bins in [0..k) */
-    if (!pre || !plp || !nz) {
+    /* group g's bins [s, e) and log(G / nz) when last computed: the low groups keep their
+     * bins from one candidate to the next, so most logarithms are reused as they are */
+    int *last_s = malloc((size_t)levels * sizeof *last_s), *last_e = malloc((size_t)levels * sizeof *last_e);
+    double *last_lq = malloc((size_t)levels * sizeof *last_lq);
+    if (!pre || !plp || !nz || !last_s || !last_e || !last_lq) {
         free(pre);
         free(plp);
         free(nz);
+        free(last_s);
+        free(last_e);
+        free(last_lq);
         return n;
     }
+    for (int g = 0; g < levels; g++)
+        last_s[g] = last_e[g] = -1;
     pre[0] = plp[0] = 0;
     nz[0] = 0;
     for (int k = 0; k < n; k++) {
@@ -145,12 +155,20 @@ static int entropy_bins(const double *a, int n, int levels)
         if (out > 0 && a[i - 1] == 0)
             continue;
         double kl = plp[i - 1] + xlogx(a[i - 1] + out) - xlogx(T) + T * log(T - out);
-        for (int g = 0; g < levels; g++) {
-            int s = (int)((int64_t)i * g / levels), e = (int)((int64_t)i * (g + 1) / levels);
+        for (int g = 0, e = 0; g < levels; g++) {
+            /* levels is a power of two and i·g ≥ 0: the shift is the division, without one
+             * division per group; group g starts where group g − 1 ends */
+            int s = e;
+            e = (int)(((int64_t)i * (g + 1)) >> levels_log2);
             double G = pre[e] - pre[s];
             int z = nz[e] - nz[s];
             if (G > 0) {
-                double lq = log(G / z);
+                if (last_s[g] != s || last_e[g] != e) {
+                    last_s[g] = s;
+                    last_e[g] = e;
+                    last_lq[g] = log(G / z);
+                }
+                double lq = last_lq[g];
                 kl -= G * lq;
                 if (e == i)
                     kl -= out * lq;
@@ -164,6 +182,9 @@ static int entropy_bins(const double *a, int n, int levels)
     free(pre);
     free(plp);
     free(nz);
+    free(last_s);
+    free(last_e);
+    free(last_lq);
     return best;
 }
 
@@ -183,38 +204,90 @@ static bool saturates(const double *a, int n)
     return a[n - 1] > below;
 }
 
+/* nearbyint(y) for 0 ≤ y < 2^52 in the default rounding mode (to nearest, ties to even):
+ * y + 2^52 has no fraction bits left, so the addition rounds y to an integer and the
+ * subtraction is exact. Inline, where nearbyint is a call into the library per term. */
+static inline double round_even_small(double y)
+{
+    return (y + 0x1p52) - 0x1p52;
+}
+
+/* R7's error of one candidate, summed over the bins in order. */
+static double mse_error_in_order(const double *centre, const double *count, int m, double s, double inv,
+                                 double qmax)
+{
+    double err = 0;
+    for (int k = 0; k < m; k++) {
+        double q = round_even_small(centre[k] * inv);
+        double d = centre[k] - (q < qmax ? q : qmax) * s;
+        err += count[k] * d * d;
+    }
+    return err;
+}
+
+/* MSE_SLACK bounds how far the in-order sum of up to 2048 non-negative terms can be from
+ * their sum in any other order, relative to it: each is within γ = m·2⁻⁵³/(1 − m·2⁻⁵³) <
+ * 2.3·10⁻¹³ of the exact sum, so the two are within a factor 1 ± 4.6·10⁻¹³ (and 10⁻¹²
+ * covers the rounding of the products below). */
+#define MSE_SLACK 1e-12
+#define MSE_BLOCK 256
+
 /* R7: the clip c = i·w (1 ≤ i ≤ n) minimising the squared error of fake-quantizing every bin
  * centre x_j = (j + ½)·w with step s = c / qmax: Σ a_j (x_j − s·min(round(x_j / s), qmax))²,
- * round half to even. Returns i (the first on ties). A candidate stops summing once its
- * partial error reaches the best so far: the terms are never negative, so a rounded sum
- * never decreases and the candidate cannot win; the result is the full search's. */
-static int mse_bins(const double *a, int n, double w, int qmax)
+ * summed over j in order, round half to even. Returns i (the first on ties), the search
+ * that sums every candidate in order, without summing most in order: each candidate is
+ * summed by the mse_error kernel (its lanes, in blocks of MSE_BLOCK bins), and only when
+ * that sum and the best one's are within MSE_SLACK of each other are both summed in order
+ * and compared exactly. A candidate stops once its partial sum is clearly above the best
+ * (an in-order sum of non-negative terms never decreases). The non-empty bins' centres and
+ * counts are gathered once; x_j / s < 2^27 (j < 2^11, qmax < 2^16), so rounding by adding
+ * 2^52 applies. */
+static int mse_bins(const double *a, int n, double w, int qmax_int)
 {
-    int *idx = malloc((size_t)n * sizeof *idx);
-    if (!idx)
+    double *centre = malloc((size_t)n * sizeof *centre), *count = malloc((size_t)n * sizeof *count);
+    if (!centre || !count) {
+        free(centre);
+        free(count);
         return n;
+    }
     int m = 0;
     for (int j = 0; j < n; j++)
-        if (a[j] > 0)
-            idx[m++] = j;
+        if (a[j] > 0) {
+            centre[m] = (j + 0.5) * w;
+            count[m++] = a[j];
+        }
+    const qc_stats_kernels *kern = qc_stats_kernels_get();
+    const double qmax = qmax_int;
     int best = n;
-    double best_err = INFINITY;
+    double best_sum = INFINITY, best_exact = NAN; /* NaN: not summed in order yet */
     for (int i = 1; i <= n; i++) {
-        double c = i * w, s = c / qmax, inv = qmax / c, err = 0;
-        for (int k = 0; k < m; k++) {
-            double x = (idx[k] + 0.5) * w;
-            double q = nearbyint(x * inv);
-            double d = x - (q < qmax ? q : qmax) * s;
-            err += a[idx[k]] * d * d;
-            if (err >= best_err)
-                break;
+        const double c = i * w, s = c / qmax, inv = qmax / c, above = best_sum * (1 + MSE_SLACK);
+        double sum = 0;
+        bool beaten = false;
+        for (int k = 0; k < m && !beaten; k += MSE_BLOCK) {
+            sum += kern->mse_error(centre + k, count + k, m - k < MSE_BLOCK ? m - k : MSE_BLOCK, s, inv, qmax);
+            beaten = sum * (1 - MSE_SLACK) >= above;
         }
-        if (err < best_err) {
-            best_err = err;
-            best = i;
+        if (beaten)
+            continue;
+        if (best_sum < INFINITY && !(sum * (1 + MSE_SLACK) < best_sum * (1 - MSE_SLACK))) {
+            /* too close to call: R7 compares the in-order sums */
+            if (isnan(best_exact)) {
+                const double bc = best * w;
+                best_exact = mse_error_in_order(centre, count, m, bc / qmax, qmax / bc, qmax);
+            }
+            double exact = mse_error_in_order(centre, count, m, s, inv, qmax);
+            if (!(exact < best_exact))
+                continue;
+            best_exact = exact;
+        } else {
+            best_exact = NAN;
         }
+        best = i;
+        best_sum = sum;
     }
-    free(idx);
+    free(centre);
+    free(count);
     return best;
 }
 
@@ -286,7 +359,7 @@ qc_status qc_stats_range(const qc_tensor_stats *t, qc_range_method m, const qc_r
              * look costly */
             if (n > 1)
                 a[0] = a[1];
-            i = entropy_bins(a, n, 1 << (is_signed ? bits - 1 : bits));
+            i = entropy_bins(a, n, is_signed ? bits - 1 : bits);
         } else {
             i = mse_bins(a, n, w, is_signed ? (1 << (bits - 1)) - 1 : (1 << bits) - 1);
         }

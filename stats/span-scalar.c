@@ -5,8 +5,8 @@
  * defines the bits: QC_SPAN_LANES (16) lanes, lane j taking elements 16m + j, and the t tail
  * elements (n mod 16) the last t lanes, in order; sums in double (each square exact); the
  * lanes combined by the fixed tree j += j + 8, then j + 4, j + 2, j + 1 (min and max likewise,
- * the upper lane first). The AVX2 version computes the same lanes and the same tree, so it
- * gives the same bits. */
+ * the upper lane first). The AVX2 and AVX-512 versions compute the same lanes and the same
+ * tree, so they give the same bits. */
 #include <math.h>
 
 #include "kernels/kernels.h"
@@ -72,21 +72,30 @@ int64_t qc_hist_index__scalar(const float *x, int64_t n, double scale, int32_t *
     return m;
 }
 
-/* one table per instruction set the statistics kernels have; the wider levels of kernels/
- * (AVX-VNNI, AVX512-VNNI) include AVX2 and use its table */
+/* one table per instruction set the statistics kernels have; AVX-VNNI includes AVX2 and uses
+ * its table, AVX512-VNNI (and AMX above it) the AVX-512 one */
 static const qc_stats_kernels scalar_kernels = {
     .span = qc_span_stats__scalar,
     .span_channels = qc_span_channels__scalar,
     .hist_index = qc_hist_index__scalar,
+    .mse_error = qc_mse_error__scalar,
 };
 static const qc_stats_kernels avx2_kernels = {
     .span = qc_span_stats__avx2,
     .span_channels = qc_span_channels__avx2,
     .hist_index = qc_hist_index__avx2,
+    .mse_error = qc_mse_error__avx2,
+};
+static const qc_stats_kernels avx512_kernels = {
+    .span = qc_span_stats__avx512,
+    .span_channels = qc_span_channels__avx512,
+    .hist_index = qc_hist_index__avx512,
+    .mse_error = qc_mse_error__avx512,
 };
 
 /* the CPU detected once, by kernels/ (QCAL_FORCE_SCALAR=1 gives the references) */
 const qc_stats_kernels *qc_stats_kernels_get(void)
 {
-    return qc_cpu_isa() == QC_ISA_SCALAR ? &scalar_kernels : &avx2_kernels;
+    qc_isa isa = qc_cpu_isa();
+    return isa >= QC_ISA_AVX512VNNI ? &avx512_kernels : isa == QC_ISA_SCALAR ? &scalar_kernels : &avx2_kernels;
 }

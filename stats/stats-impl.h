@@ -13,21 +13,33 @@ void qc_tensor_stats_free(qc_tensor_stats *t);
 /* Allocates per-channel moments and the histogram of t as s's options ask; false on no memory. */
 bool qc_tensor_stats_alloc(const qc_stats *s, qc_tensor_stats *t);
 
-/* Span statistics (span-scalar.c is the reference and defines the bits; the AVX2 version
- * gives the same bits). */
+/* Span statistics (span-scalar.c is the reference and defines the bits; the AVX2 and AVX-512
+ * versions give the same bits). */
 #define QC_SPAN_LANES 16
 void qc_span_stats__scalar(const float *x, int64_t n, qc_span *r);
 void qc_span_stats__avx2(const float *x, int64_t n, qc_span *r);
+void qc_span_stats__avx512(const float *x, int64_t n, qc_span *r);
 /* The same for `channels` consecutive spans of `inner` values each: r[c] for x[c·inner …]. */
 void qc_span_channels__scalar(const float *x, int64_t channels, int64_t inner, qc_span *r);
 void qc_span_channels__avx2(const float *x, int64_t channels, int64_t inner, qc_span *r);
+void qc_span_channels__avx512(const float *x, int64_t channels, int64_t inner, qc_span *r);
 
 /* Histogram bins of the non-zero values among n: idx[0 … m) = floor(x · scale) + QC_HIST_HALF
  * for each x ≠ 0 in order (scale a power of two, so the product is exact in double); returns m.
  * Zeros, often half of a tensor after a ReLU, are left to the caller to count at once. idx
- * needs room for n + 7 entries. */
+ * needs room for n + 15 entries. */
 int64_t qc_hist_index__scalar(const float *x, int64_t n, double scale, int32_t *idx);
 int64_t qc_hist_index__avx2(const float *x, int64_t n, double scale, int32_t *idx);
+int64_t qc_hist_index__avx512(const float *x, int64_t n, double scale, int32_t *idx);
+
+/* The squared error of fake-quantizing m histogram bin centres x with counts a at step s
+ * (inv = 1 / s, x·inv < 2^52): Σ a_k·(x_k − s·min(round(x_k·inv), qmax))², round half to
+ * even, summed in QC_MSE_LANES lanes (mse-scalar.c is the reference and defines the bits; the
+ * AVX2 and AVX-512 versions give the same bits). */
+#define QC_MSE_LANES 16
+double qc_mse_error__scalar(const double *x, const double *a, int64_t m, double s, double inv, double qmax);
+double qc_mse_error__avx2(const double *x, const double *a, int64_t m, double s, double inv, double qmax);
+double qc_mse_error__avx512(const double *x, const double *a, int64_t m, double s, double inv, double qmax);
 
 /* The best versions this CPU runs (qc_cpu_isa of kernels/, detected once); QCAL_FORCE_SCALAR=1
  * forces the references. */
@@ -35,6 +47,7 @@ typedef struct {
     void (*span)(const float *x, int64_t n, qc_span *r);
     void (*span_channels)(const float *x, int64_t channels, int64_t inner, qc_span *r);
     int64_t (*hist_index)(const float *x, int64_t n, double scale, int32_t *idx);
+    double (*mse_error)(const double *x, const double *a, int64_t m, double s, double inv, double qmax);
 } qc_stats_kernels;
 const qc_stats_kernels *qc_stats_kernels_get(void);
 

@@ -94,6 +94,48 @@ START_TEST(fixed_point_holds_doubles_exactly)
 }
 END_TEST
 
+/* The text of a fixed-point value digit by digit, as docs/statistics.md defines it: "-" for a
+ * negative value, then the 64 hex digits of its magnitude without leading zeros ("0"). */
+static void fix_text_reference(const qc_fix *f, char *buf)
+{
+    qc_fix m = *f;
+    bool neg = m.w[3] >> 63;
+    if (neg) { /* two's complement magnitude */
+        unsigned carry = 1;
+        for (int w = 0; w < 4; w++) {
+            m.w[w] = ~m.w[w] + carry;
+            carry = carry && m.w[w] == 0;
+        }
+        *buf++ = '-';
+    }
+    bool started = false;
+    for (int i = 63; i >= 0; i--) {
+        unsigned d = (unsigned)(m.w[i / 16] >> (4 * (i % 16)) & 0xf);
+        if (d || started || i == 0) {
+            *buf++ = "0123456789abcdef"[d];
+            started = true;
+        }
+    }
+    *buf = 0;
+}
+
+START_TEST(fixed_point_text_is_every_digit_without_leading_zeros)
+{
+    char got[QC_FIX_STR], want[QC_FIX_STR];
+    for (int k = 0; k < 4000; k++) {
+        qc_fix f = {{0, 0, 0, 0}};
+        for (int w = 0; w < 4; w++) /* words of every kind: zero, a few low bits, full */
+            f.w[w] = rng() % 3 == 0 ? 0 : rng() >> (rng() % 64);
+        if (k % 4 == 0)
+            f.w[3] = f.w[2] = 0;
+        if (k == 0)
+            f.w[0] = f.w[1] = 0;
+        fix_text_reference(&f, want);
+        ck_assert_str_eq(qc_fix_str(&f, got), want);
+    }
+}
+END_TEST
+
 START_TEST(fixed_point_sums_do_not_depend_on_order)
 {
     enum { N = 1000 };
@@ -136,6 +178,10 @@ START_TEST(span_kernels_match_the_scalar_reference_bit_for_bit)
                 qc_span_stats__avx2(x + off, n, &a);
                 ck_assert_msg(!memcmp(&r, &a, sizeof r), "avx2 differs at n=%d", n);
             }
+            if (__builtin_cpu_supports("avx512f")) {
+                qc_span_stats__avx512(x + off, n, &a);
+                ck_assert_msg(!memcmp(&r, &a, sizeof r), "avx512 differs at n=%d", n);
+            }
         }
     }
 }
@@ -169,6 +215,12 @@ START_TEST(channel_span_kernels_match_the_scalar_reference_bit_for_bit)
                                   "avx2 differs at %lld channels of %lld", (long long)channels,
                                   (long long)inner);
                 }
+                if (__builtin_cpu_supports("avx512f")) {
+                    qc_span_channels__avx512(x + off, channels, inner, a);
+                    ck_assert_msg(!memcmp(r, a, (size_t)channels * sizeof *r),
+                                  "avx512 differs at %lld channels of %lld", (long long)channels,
+                                  (long long)inner);
+                }
             }
         }
 }
@@ -177,7 +229,8 @@ END_TEST
 START_TEST(histogram_index_kernel_matches_the_scalar_reference)
 {
     float x[1000];
-    int32_t a[1007], b[1007];
+    int32_t a[1015], b[1015];
+    const bool avx512 = __builtin_cpu_supports("avx512f");
     for (int i = 0; i < 1000; i++) {
         int kind = (int)(rng() % 4);
         /* bin edges exactly, zeros of both signs, values just below an edge, random */
@@ -204,6 +257,10 @@ START_TEST(histogram_index_kernel_matches_the_scalar_reference)
         ck_assert_int_eq(qc_hist_index__avx2(tiny, 64, 0x1p-9, b), 64);
         ck_assert(!memcmp(a, b, 64 * sizeof *a));
     }
+    if (avx512) {
+        ck_assert_int_eq(qc_hist_index__avx512(tiny, 64, 0x1p-9, b), 64);
+        ck_assert(!memcmp(a, b, 64 * sizeof *a));
+    }
     /* and with R = 2^-130 (scale 2^141, beyond float): the same bins */
     for (int i = 0; i < 64; i++)
         tiny[i] = (i % 2 ? -1.0f : 1.0f) * ldexpf((float)(1 + i), -140);
@@ -214,12 +271,61 @@ START_TEST(histogram_index_kernel_matches_the_scalar_reference)
         ck_assert_int_eq(qc_hist_index__avx2(tiny, 64, 0x1p141, b), m);
         ck_assert(!memcmp(a, b, (size_t)m * sizeof *a));
     }
+    if (avx512) {
+        ck_assert_int_eq(qc_hist_index__avx512(tiny, 64, 0x1p141, b), m);
+        ck_assert(!memcmp(a, b, (size_t)m * sizeof *a));
+    }
     if (__builtin_cpu_supports("avx2"))
         for (int n = 0; n <= 1000; n += n < 40 ? 1 : 97) {
             int64_t ma = qc_hist_index__scalar(x, n, scale, a), mb = qc_hist_index__avx2(x, n, scale, b);
             ck_assert_int_eq(ma, mb);
             ck_assert_msg(!memcmp(a, b, (size_t)ma * sizeof *a), "avx2 differs at n=%d", n);
         }
+    if (avx512)
+        for (int n = 0; n <= 1000; n += n < 40 ? 1 : 97) {
+            int64_t ma = qc_hist_index__scalar(x, n, scale, a), mb = qc_hist_index__avx512(x, n, scale, b);
+            ck_assert_int_eq(ma, mb);
+            ck_assert_msg(!memcmp(a, b, (size_t)ma * sizeof *a), "avx512 differs at n=%d", n);
+        }
+}
+END_TEST
+
+/* The MSE error kernels on bin centres of histograms of every width, with counts up to 2^40
+ * and steps where many centres round half-way: the same bits as the reference on every path
+ * present, and the reference is its sixteen in-order lanes. */
+START_TEST(mse_error_kernels_match_the_scalar_reference_bit_for_bit)
+{
+    static double x[400], a[400];
+    static const int qmaxes[] = {1, 3, 127, 255};
+    for (int trial = 0; trial < 200; trial++) {
+        double w = ldexp(1.0, (int)(rng() % 40) - 30);
+        int qmax = qmaxes[trial % 4], m = (int)(rng() % 320);
+        for (int k = 0; k < m + 3; k++) {
+            x[k] = ((double)(k * (1 + trial % 3)) + 0.5) * w;
+            a[k] = (double)(1 + rng() % (trial % 2 ? 5 : (UINT64_C(1) << 40)));
+        }
+        double c = (double)(1 + rng() % (uint64_t)(m + 3)) * w, s = c / qmax, inv = qmax / c;
+        for (int off = 0; off < 3; off++) {
+            double r = qc_mse_error__scalar(x + off, a + off, m, s, inv, qmax), lanes[QC_MSE_LANES] = {0};
+            for (int k = 0; k < m; k++) {
+                double q = nearbyint(x[off + k] * inv);
+                double d = x[off + k] - (q < qmax ? q : qmax) * s;
+                lanes[k % QC_MSE_LANES] += a[off + k] * d * d;
+            }
+            for (int wd = QC_MSE_LANES / 2; wd >= 1; wd /= 2)
+                for (int j = 0; j < wd; j++)
+                    lanes[j] += lanes[j + wd];
+            ck_assert_msg(r == lanes[0], "the reference is %.17g, its lanes %.17g (m=%d)", r, lanes[0], m);
+            if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+                double v = qc_mse_error__avx2(x + off, a + off, m, s, inv, qmax);
+                ck_assert_msg(!memcmp(&r, &v, sizeof r), "avx2 %.17g, reference %.17g (m=%d)", v, r, m);
+            }
+            if (__builtin_cpu_supports("avx512f")) {
+                double v = qc_mse_error__avx512(x + off, a + off, m, s, inv, qmax);
+                ck_assert_msg(!memcmp(&r, &v, sizeof r), "avx512 %.17g, reference %.17g (m=%d)", v, r, m);
+            }
+        }
+    }
 }
 END_TEST
 
@@ -626,6 +732,121 @@ START_TEST(mse_matches_a_direct_reference)
                       (double)hi, want * w);
     }
     qc_stats_destroy(s);
+}
+END_TEST
+
+/* R7 as its formula reads: every candidate's error summed over the bins in order, the first
+ * smallest kept. */
+static int mse_in_order_reference(const double *a, int n, double w, int qmax)
+{
+    int best = n;
+    double best_err = INFINITY;
+    for (int i = 1; i <= n; i++) {
+        double c = i * w, s = c / qmax, inv = qmax / c, err = 0;
+        for (int j = 0; j < n; j++) {
+            if (!(a[j] > 0))
+                continue;
+            double x = (j + 0.5) * w, q = nearbyint(x * inv);
+            double d = x - (q < qmax ? q : qmax) * s;
+            err += a[j] * d * d;
+        }
+        if (err < best_err) {
+            best_err = err;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* A tensor of one sample whose |x| histogram (non-negative values: bins HALF + j) is a. */
+static qc_stats *hand_histogram(const double *a, int n, int log2_range)
+{
+    int64_t dims[2] = {1, 1};
+    qc_stats *s = empty_stats(false, true);
+    qc_stats_add_tensor(s, "h", QC_ROLE_ACTIVATION, 2, dims, 1);
+    qc_tensor_stats *t = &s->tensors[0];
+    t->hist.log2_range = log2_range;
+    for (int j = 0; j < n; j++) {
+        t->hist.counts[QC_HIST_HALF + j] = (int64_t)a[j];
+        t->hist.total += (int64_t)a[j];
+    }
+    t->samples = 1;
+    t->t.min = 0;
+    t->t.max = (float)ldexp(1.0, log2_range);
+    return s;
+}
+
+/* The search sums most candidates in lanes and only close calls in order: its clip must be
+ * the in-order search's on histograms whose best clip is the top (every candidate better
+ * than the last), the middle, and a spike that several clips quantize without error (a
+ * tie, the first kept), at every bit width. */
+START_TEST(mse_is_the_in_order_search_exactly)
+{
+    static double a[QC_HIST_HALF];
+    for (int kind = 0; kind < 5; kind++)
+        for (int bits = 2; bits <= 8; bits += 2) {
+            int n = kind == 3 ? 41 : 300 + (int)(rng() % 1700);
+            for (int j = 0; j < n; j++) {
+                switch (kind) {
+                case 0: a[j] = (double)(1 + rng() % 1000); break;                        /* flat: clip at the top */
+                case 1: a[j] = floor(1e6 * exp(-j / 40.0)) + (rng() % 50 == 0); break;   /* a long tail */
+                case 2: a[j] = rng() % 7 ? 0 : (double)(rng() % (UINT64_C(1) << 36)); /* sparse, heavy */
+                    break;
+                case 3: a[j] = j == 40 ? 1000 : 0; break;                              /* one spike */
+                default: a[j] = (double)(j < n / 2 ? 1 + rng() % 3 : rng() % 2) * 1e3; /* a step */
+                }
+            }
+            a[n - 1] = a[n - 1] > 0 ? a[n - 1] : 1;
+            int log2_range = (int)(rng() % 20) - 10;
+            qc_stats *s = hand_histogram(a, n, log2_range);
+            double w = ldexp(1.0, log2_range - QC_HIST_HALF_LOG2);
+            int want = mse_in_order_reference(a, n, w, (1 << bits) - 1);
+            qc_range_params p;
+            qc_range_params_default(&p);
+            p.bits = bits;
+            qc_error err;
+            float lo, hi;
+            ck_assert(qc_stats_range(&s->tensors[0], QC_RANGE_MSE, &p, -1, &lo, &hi, &err) == QC_OK);
+            ck_assert_msg(hi == (float)(want * w), "kind %d, %d bits: mse clips at bin %g, the in-order search at %d",
+                          kind, bits, hi / w, want);
+            qc_stats_destroy(s);
+        }
+}
+END_TEST
+
+/* A histogram where summing in lanes and summing in order disagree on the best clip (bin 37
+ * against 38 at 3 bits, errors equal but for rounding): the search must decide it in order. */
+START_TEST(mse_close_calls_are_decided_in_order)
+{
+    static const double counts[38] = {4, 3, 0, 0, 0, 0, 3, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                      0, 2, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const int n = 38, qmax = 7;
+    const double w = 0x1p-11;
+    double x[38], a[38], best_lanes = INFINITY;
+    int m = 0, by_lanes = n;
+    for (int j = 0; j < n; j++)
+        if (counts[j] > 0) {
+            x[m] = (j + 0.5) * w;
+            a[m++] = counts[j];
+        }
+    for (int i = 1; i <= n; i++) {
+        double e = qc_mse_error__scalar(x, a, m, i * w / qmax, qmax / (i * w), qmax);
+        if (e < best_lanes) {
+            best_lanes = e;
+            by_lanes = i;
+        }
+    }
+    int want = mse_in_order_reference(counts, n, w, qmax);
+    ck_assert_msg(by_lanes != want, "not a close call: lanes and order agree on %d", want);
+    qc_stats *st = hand_histogram(counts, n, 0);
+    qc_range_params p;
+    qc_range_params_default(&p);
+    p.bits = 3;
+    qc_error err;
+    float lo, hi;
+    ck_assert(qc_stats_range(&st->tensors[0], QC_RANGE_MSE, &p, -1, &lo, &hi, &err) == QC_OK);
+    ck_assert_msg(hi == (float)(want * w), "mse clips at bin %g, the in-order search at %d", hi / w, want);
+    qc_stats_destroy(st);
 }
 END_TEST
 
@@ -1064,11 +1285,13 @@ int main(void)
     TCase *fix = tcase_create("fixed point");
     tcase_add_test(fix, fixed_point_holds_doubles_exactly);
     tcase_add_test(fix, fixed_point_sums_do_not_depend_on_order);
+    tcase_add_test(fix, fixed_point_text_is_every_digit_without_leading_zeros);
     suite_add_tcase(s, fix);
     TCase *kern = tcase_create("kernels");
     tcase_add_test(kern, span_kernels_match_the_scalar_reference_bit_for_bit);
     tcase_add_test(kern, channel_span_kernels_match_the_scalar_reference_bit_for_bit);
     tcase_add_test(kern, histogram_index_kernel_matches_the_scalar_reference);
+    tcase_add_test(kern, mse_error_kernels_match_the_scalar_reference_bit_for_bit);
     suite_add_tcase(s, kern);
     TCase *meth = tcase_create("range methods");
     tcase_add_test(meth, minmax_and_avg_per_tensor_are_the_hand_values);
@@ -1083,6 +1306,8 @@ int main(void)
     tcase_add_test(meth, entropy_keeps_the_bound_of_a_saturating_activation);
     tcase_add_test(meth, histogram_methods_leave_the_model_input_unclipped);
     tcase_add_test(meth, mse_matches_a_direct_reference);
+    tcase_add_test(meth, mse_is_the_in_order_search_exactly);
+    tcase_add_test(meth, mse_close_calls_are_decided_in_order);
     tcase_add_test(meth, histogram_methods_of_two_spikes_are_the_hand_values);
     suite_add_tcase(s, meth);
     TCase *hist = tcase_create("histograms");
