@@ -679,10 +679,10 @@ qc_status qc_eval_layers(const char *model, const qc_graph *fp32, const qc_stats
  * is tried on the nodes that read the tensor, each run alone with its weights fake-quantized,
  * on FP32 values of the calibration images; the candidate whose readers' outputs are nearest
  * FP32 (Σ over readers of Σ(y − ŷ)² / Σ y²) is its local choice. Then the whole model is
- * checked at its output, top-1 agreement with FP32 first and the KL of the logits as the
- * tie-breaker (qc_aa_better's order, no labels): with the local choices, with each candidate
- * for all tensors; from the best of those, each tensor's local choice is taken where the
- * criterion strictly improves (tensors in order, greedily, the earlier choices applied). */
+ * checked at its output (qc_auto_better, no labels): with the local choices, with each
+ * candidate for all tensors; from the best of those, each tensor's local choice is taken
+ * where it improves the outcome significantly (qc_auto_improves; tensors in order, greedily,
+ * the earlier choices applied). */
 
 #define QC_AUTO_CANDIDATES 11
 typedef struct {
@@ -737,6 +737,30 @@ qc_status qc_method_auto(const qc_auto_options *o, qc_auto_result *res, qc_error
 void qc_auto_result_free(qc_auto_result *res);
 /* The choice for tensor, or NULL. */
 const qc_auto_choice *qc_auto_find(const qc_auto_choice *c, int n, const char *tensor);
+/* The rule comparing two assignments at the network's output, from the per-image outcomes
+ * of the model quantized with each on the same n images (docs/qparams.md Q18). */
+typedef struct {
+    int64_t n;
+    unsigned char *agree;  /* per image: 1 when its top-1 is FP32's */
+    double *kl;            /* per image: KL(FP32 ‖ quantized) of the logits */
+} qc_auto_outcome;
+/* McNemar's statistic of n paired agreements, (n_a − n_b)² / (n_a + n_b), n_a the images
+ * only a agrees on and n_b those only b agrees on, with the sign of n_a − n_b (0 when none
+ * differ). */
+double qc_auto_mcnemar(const unsigned char *agree_a, const unsigned char *agree_b, int64_t n);
+/* Above it two agreements differ significantly (χ² with 1 degree of freedom, 5 %). */
+#define QC_AUTO_MCNEMAR 3.841
+/* The paired z of the per-image KL decrease from b to a: mean(kl_b − kl_a) / its standard
+ * error (±inf for a constant non-zero decrease, 0 for none, NaN below 2 images or a NaN). */
+double qc_auto_kl_z(const qc_auto_outcome *a, const qc_auto_outcome *b);
+/* Above it a KL decrease is significant (two-sided 5 %). */
+#define QC_AUTO_KL_Z 1.96
+/* a strictly better than b: the one agreeing more with FP32 when the agreements differ
+ * significantly (|McNemar| > QC_AUTO_MCNEMAR), otherwise the lower Σ KL (a NaN the worst). */
+bool qc_auto_better(const qc_auto_outcome *a, const qc_auto_outcome *b);
+/* The greedy pass's test: a better than b and its KL lower significantly (qc_auto_kl_z >
+ * QC_AUTO_KL_Z), so a change the calibration images support only by chance is left out. */
+bool qc_auto_improves(const qc_auto_outcome *a, const qc_auto_outcome *b);
 /* The images qc_method_auto runs: the first k of a class-balanced order of set (qc_aa_subset),
  * decoded by pp for input in into *pixels (malloc'd, *n images); on threads. */
 #define QC_AUTO_IMAGES 512 /* the default k: 128 chose 2 points worse on 4-bit lenet */

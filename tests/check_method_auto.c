@@ -2,9 +2,11 @@
  * heavy-tailed input, the chooser's error of every candidate equals a scalar reference written
  * here (fake-quantized input and weights, a direct convolution in double, Σ(y − ŷ)² / Σ y²
  * over the images), it picks the smallest, the result does not depend on the threads, and
- * qc_quantize takes the chosen range for the tensor. The output criterion's score (top-1
- * agreement with FP32, then the KL of the logits) equals a reference computed here, and an
- * assignment with more agreement wins over one with a lower KL. */
+ * qc_quantize takes the chosen range for the tensor. The label-free score (top-1 agreement
+ * with FP32, the KL of the logits) equals a reference computed here. The rule at the output
+ * lets agreement decide only where McNemar's statistic, checked against one counted here on
+ * a table of per-image agreements, is significant, and the greedy pass also asks for a
+ * significant paired KL decrease (its z against a reference). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +308,84 @@ START_TEST(agreement_with_fp32_wins_over_a_lower_kl)
 }
 END_TEST
 
+/* A table of per-image outcomes: image i agrees with FP32 when bit i of `agree` is set. */
+#define TABLE 40
+static void table(const char *agree, double kl_each, qc_auto_outcome *o, unsigned char *a, double *kl)
+{
+    for (int i = 0; i < TABLE; i++)
+        a[i] = agree[i] == '1', kl[i] = kl_each;
+    *o = (qc_auto_outcome){.n = TABLE, .agree = a, .kl = kl};
+}
+
+/* McNemar's statistic from its definition: the discordant pairs counted here. */
+static double reference_mcnemar(const unsigned char *a, const unsigned char *b, int n)
+{
+    int only_a = 0, only_b = 0;
+    for (int i = 0; i < n; i++)
+        only_a += a[i] > b[i], only_b += b[i] > a[i];
+    double chi2 = only_a + only_b ? (only_a - only_b) * (double)(only_a - only_b) / (only_a + only_b) : 0;
+    return only_a >= only_b ? chi2 : -chi2;
+}
+
+/* The rule at the output: agreement decides only where McNemar's test finds the difference
+ * significant, the KL otherwise; a refinement needs a significant KL decrease too. */
+START_TEST(agreement_decides_only_where_the_paired_difference_is_significant)
+{
+    /* b agrees on 32 of 40; a on 35 (5 images only a agrees on, 2 only b): χ² = 9/7 */
+    static const char agree_b[] = "1111111111111111111111111111111100000000";
+    static const char agree_a[] = "1111111111111111111111111111110011111000";
+    /* c on 40 of 40: 8 only c, 0 only b: χ² = 8 */
+    static const char agree_c[] = "1111111111111111111111111111111111111111";
+    unsigned char fa[TABLE], fb[TABLE], fc[TABLE];
+    double ka[TABLE], kb[TABLE], kc[TABLE];
+    qc_auto_outcome a, b, c;
+    table(agree_a, 0.02, &a, fa, ka);
+    table(agree_b, 0.01, &b, fb, kb);
+    table(agree_c, 0.05, &c, fc, kc);
+    double ref_ab = reference_mcnemar(fa, fb, TABLE), ref_cb = reference_mcnemar(fc, fb, TABLE);
+    ck_assert_double_eq_tol(ref_ab, 9.0 / 7.0, 1e-12);
+    ck_assert_double_eq_tol(ref_cb, 8.0, 1e-12);
+    ck_assert_double_eq_tol(qc_auto_mcnemar(fa, fb, TABLE), ref_ab, 1e-12);
+    ck_assert_double_eq_tol(qc_auto_mcnemar(fb, fa, TABLE), -ref_ab, 1e-12);
+    ck_assert_double_eq_tol(qc_auto_mcnemar(fc, fb, TABLE), ref_cb, 1e-12);
+    ck_assert(qc_auto_mcnemar(fa, fa, TABLE) == 0);
+    /* a agrees on 3 more images, not significantly (9/7 < 3.841): b's lower KL wins, where
+     * agreement first (qc_aa_better) takes a */
+    qc_aa_score sa = {.images = TABLE, .agree = 35, .kl = 0.02 * TABLE}, sb = {.images = TABLE, .agree = 32, .kl = 0.01 * TABLE};
+    ck_assert(qc_aa_better(QC_AA_AGREEMENT, &sa, &sb));
+    ck_assert(fabs(ref_ab) <= QC_AUTO_MCNEMAR);
+    ck_assert(qc_auto_better(&b, &a) && !qc_auto_better(&a, &b));
+    /* c's 8 more are significant (8 > 3.841): c wins over b despite a KL five times b's */
+    ck_assert(ref_cb > QC_AUTO_MCNEMAR);
+    ck_assert(qc_auto_better(&c, &b) && !qc_auto_better(&b, &c));
+    ck_assert(!qc_auto_better(&b, &b));
+
+    /* the refinement's test: d is b with one image's KL 0.39 lower, a lower Σ KL but a paired
+     * z of 1 (one decrease x among n: mean x/n, standard error x/n); e is b with every
+     * image's KL 0.002 lower (z far above 1.96) */
+    unsigned char fd[TABLE], fe[TABLE];
+    double kd[TABLE], ke[TABLE];
+    qc_auto_outcome d, e;
+    kb[7] = 0.4;
+    table(agree_b, 0.01, &d, fd, kd);
+    table(agree_b, 0, &e, fe, ke);
+    for (int i = 0; i < TABLE; i++)
+        ke[i] = kb[i] - 0.002;
+    double mean = 0, ss = 0;
+    for (int i = 0; i < TABLE; i++)
+        mean += (kb[i] - kd[i]) / TABLE;
+    for (int i = 0; i < TABLE; i++)
+        ss += (kb[i] - kd[i] - mean) * (kb[i] - kd[i] - mean);
+    double ref_z = mean / sqrt(ss / (TABLE - 1) / TABLE);
+    ck_assert_double_eq_tol(ref_z, 1.0, 1e-9);
+    ck_assert_double_eq_tol(qc_auto_kl_z(&d, &b), ref_z, 1e-9);
+    ck_assert(qc_auto_better(&d, &b) && !qc_auto_improves(&d, &b));
+    ck_assert(qc_auto_kl_z(&e, &b) > 100);
+    ck_assert(qc_auto_better(&e, &b) && qc_auto_improves(&e, &b));
+    ck_assert(!qc_auto_improves(&b, &e));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("method-auto");
@@ -314,6 +394,7 @@ int main(void)
     tcase_add_test(t, the_chooser_picks_the_candidate_with_the_smallest_reference_error);
     tcase_add_test(t, statistics_without_histograms_are_refused_naming_the_fix);
     tcase_add_test(t, agreement_with_fp32_wins_over_a_lower_kl);
+    tcase_add_test(t, agreement_decides_only_where_the_paired_difference_is_significant);
     suite_add_tcase(s, t);
     return qc_check_run("check_method_auto", s);
 }
