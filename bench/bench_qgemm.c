@@ -7,6 +7,7 @@
 
 #include <cJSON.h>
 #include <cblas.h>
+#include <immintrin.h> /* the tile intrinsics of amx_tiles_only, which has its own target */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,23 @@ static double dp_run(long iters, int width, int vex)
     return (double)macs / (now() - t) * 1e-9;
 }
 
+/* LDTILECFG's 64-byte operand (palette 1): all 8 tiles 16 rows of 64 bytes */
+typedef struct amx_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} amx_config;
+
+static void amx_config_full(amx_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->palette = 1;
+    for (int t = 0; t < 8; t++) {
+        cfg->colsb[t] = 64;
+        cfg->rows[t] = 16;
+    }
+}
+
 /* The peak of AMX-INT8: register-only tdpbusd on tiles, 16 × 16 int32 += 16 × 64 u8 · 64 × 16
  * s8 (16384 MACs each), into six independent C tiles (tmm0-5) from A in tmm6 and B in tmm7,
  * so that no product waits for the one before it. The caller checks that the CPU has AMX and
@@ -173,17 +191,8 @@ static double dp_run(long iters, int width, int vex)
 static long amx_loop(long iters)
 {
 #if defined(__x86_64__)
-    struct {
-        uint8_t palette, start_row, reserved[14];
-        uint16_t colsb[16];
-        uint8_t rows[16];
-    } cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 8; t++) {
-        cfg.colsb[t] = 64;
-        cfg.rows[t] = 16;
-    }
+    amx_config cfg;
+    amx_config_full(&cfg);
     long n = iters;
     __asm__ volatile("ldtilecfg %1\n\t"
                      "1:\n\t"
@@ -273,6 +282,48 @@ typedef struct gemm_data {
     int32_t *c;
     float *fa, *fb, *fc;
 } gemm_data;
+
+/* The ceiling of the AMX kernel's blocking on a shape: its loop order (blocks of 32 rows of A
+ * read in place, pairs of B's packed panels, the whole K in four 16 × 16 C tiles, 2 A and 2 B
+ * tile loads per 64 k, B by TILELOADDT1) with each block's tiles stored into one buffer that
+ * stays in L1 and no epilogue: what the tile loads alone allow, beside the peak (tiles never
+ * loaded) and the kernel (which also writes C). Not exact: M and N tails are computed on
+ * repeated rows and panels, and K must be a multiple of 64 (the bench's shapes are). */
+__attribute__((target("amx-tile,amx-int8"))) static void amx_tiles_only(const gemm_data *d)
+{
+    amx_config cfg;
+    amx_config_full(&cfg);
+    _tile_loadconfig(&cfg);
+    qc_q8gemm_view v;
+    qc_q8gemm_view_of(d->packed, &v);
+    static _Alignas(64) int32_t out[32][32];
+    const size_t m = d->s.m, n = d->s.n, k = d->s.k, panel = 16 * (size_t)v.kp;
+    for (size_t m0 = 0; m0 < m; m0 += 32) {
+        const uint8_t *a0 = d->a + m0 * k, *a1 = m - m0 > 16 ? a0 + 16 * k : a0;
+        for (size_t j0 = 0; j0 < n; j0 += 32) {
+            const int8_t *w0 = v.panels + j0 * v.kp, *w1 = n - j0 > 16 ? w0 + panel : w0;
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+            for (size_t s = 0; s < k / 64; s++) {
+                _tile_loadd(4, a0 + s * 64, k);
+                _tile_stream_loadd(6, w0 + s * 1024, 64);
+                _tile_stream_loadd(7, w1 + s * 1024, 64);
+                _tile_dpbusd(0, 4, 6);
+                _tile_loadd(5, a1 + s * 64, k);
+                _tile_dpbusd(1, 4, 7);
+                _tile_dpbusd(2, 5, 6);
+                _tile_dpbusd(3, 5, 7);
+            }
+            _tile_stored(0, &out[0][0], 128);
+            _tile_stored(1, &out[0][16], 128);
+            _tile_stored(2, &out[16][0], 128);
+            _tile_stored(3, &out[16][16], 128);
+        }
+    }
+    _tile_release();
+}
 
 static int kernels_scalar; /* no AVX2: the scalar kernels are measured */
 
@@ -370,6 +421,20 @@ static void print_ort(int json, const shape *s, const figure *ort, double qcal, 
            peak512 > 0 ? ort->median / peak512 : 0, "", vs_qcal);
 }
 
+/* the AMX blocking's ceiling on a shape (amx_tiles_only), its ratio to the tdpbusd peak */
+static void print_tiles(int json, const shape *s, int ran, const figure *f, double ratio)
+{
+    if (!ran)
+        return;
+    if (json) {
+        print_json("amx_tiles_only", s, f, "GMAC/s", ratio, NULL);
+        return;
+    }
+    char ts[32];
+    snprintf(ts, sizeof ts, "%.1f (%.1f-%.1f)", f->median, f->min, f->max);
+    printf("%-16s %-10s %-20s %6s %6.2f\n", "", "amx tiles", ts, "", ratio);
+}
+
 /* extra: NULL, or more "key": value pairs to append */
 static void print_json(const char *name, const shape *s, const figure *f, const char *unit,
                        double ratio, const char *extra)
@@ -454,7 +519,9 @@ int main(int argc, char **argv)
     double peak_all[NSHAPES * RUNS], exact_all[NSHAPES * RUNS];
     double dp256_all[NSHAPES * RUNS], dp512_all[NSHAPES * RUNS], amx_all[NSHAPES * RUNS];
     int npeak = 0;
-    figure qf[NK][NSHAPES], ff[NSHAPES], of[NSHAPES];
+    figure qf[NK][NSHAPES], ff[NSHAPES], of[NSHAPES], tf[NSHAPES];
+    double tratio[NSHAPES]; /* amx_tiles_only over the adjacent tdpbusd peak */
+    int tiles[NSHAPES];     /* amx_tiles_only ran on the shape */
     int have_ort = ort_script != NULL;
     double qratio[NK][NSHAPES], wratio[NK][NSHAPES], w512ratio[NK][NSHAPES], fratio[NSHAPES];
     int exact[NSHAPES], all_exact = 1;
@@ -491,7 +558,10 @@ int main(int argc, char **argv)
                 qreps[v] = calibrate(run_qgemm, &d);
             }
         const long freps = calibrate(run_sgemm, &d);
+        tiles[si] = have_amx && m >= QC_Q8GEMM_WHOLE_MIN_M && k % 64 == 0;
+        const long treps = tiles[si] ? calibrate(amx_tiles_only, &d) : 0;
         double q[NK][RUNS], f[RUNS], rq[NK][RUNS], rw[NK][RUNS], r512[NK][RUNS], rf[RUNS];
+        double t[RUNS], rt[RUNS];
         for (int r = 0; r < RUNS; r++) {
             const double pk = avx2 ? peak_run(peak_iters) : 0;
             const double pk256 = have256 ? dp_run(peak_iters, 256, vex256) : 0;
@@ -512,6 +582,8 @@ int main(int argc, char **argv)
                     rw[v][r] = own > 0 ? q[v][r] / own : 0;
                     r512[v][r] = pk512 > 0 ? q[v][r] / pk512 : 0;
                 }
+            t[r] = tiles[si] ? run(amx_tiles_only, &d, treps) : 0;
+            rt[r] = pkamx > 0 ? t[r] / pkamx : 0;
             f[r] = run(run_sgemm, &d, freps);
             exact_all[npeak] = avx2 ? exact_run(peak_iters) : 0;
             peak_all[npeak++] = pk;
@@ -528,6 +600,8 @@ int main(int argc, char **argv)
                 run_qgemm(&d);
                 exact[si] &= check_exact(&d);
             }
+        tf[si] = summarize(t, RUNS);
+        tratio[si] = summarize(rt, RUNS).median;
         ff[si] = summarize(f, RUNS);
         fratio[si] = summarize(rf, RUNS).median;
         /* ONNX Runtime right after qcal's runs of the same shape; the first failure stops it */
@@ -611,6 +685,8 @@ int main(int argc, char **argv)
                     snprintf(extra + len, sizeof extra - (size_t)len, ", \"vs_previous\": %.3f",
                              vs_prev);
                 print_json(qname, &shapes[si], &qf[v][si], "GMAC/s", qratio[v][si], extra);
+                if (kernels[v].width == AMX_WIDTH)
+                    print_tiles(json, &shapes[si], tiles[si], &tf[si], tratio[si]);
                 continue;
             }
             char qs[32], ps[16] = "-";
@@ -628,6 +704,7 @@ int main(int argc, char **argv)
             } else if (kernels[v].width == AMX_WIDTH) {
                 printf("%-16s %-10s %-20s %6.2f %6.2f %8s /512-bit %.2f\n", "", qname + 6, qs,
                        qratio[v][si], wratio[v][si], ps, w512ratio[v][si]);
+                print_tiles(json, &shapes[si], tiles[si], &tf[si], tratio[si]);
             } else {
                 printf("%-16s %-10s %-20s %6.2f %6.2f %8s\n", "", qname + 6, qs, qratio[v][si],
                        wratio[v][si], ps);
@@ -645,6 +722,8 @@ int main(int argc, char **argv)
                "(vpdpbusd 256 or 512 bits, tdpbusd for amx; the AVX2 peak for avx2), and amx's\n"
                "/512-bit the same over the 512-bit vpdpbusd peak; vs prev is /peak over the\n"
                "previous AVX2 kernel's /peak (%s); in --json, sgemm_openblas's ratio is int8/f32.\n"
+               "amx tiles: the amx kernel's loop of tile loads and tdpbusd alone (no epilogue, C\n"
+               "never written), its /width over the adjacent tdpbusd peak: the blocking's ceiling\n"
                "ort: ONNX Runtime's MatMulInteger after qcal's runs of the shape, its /width over\n"
                "the run's median 512-bit peak, qcal/ort the widest qcal kernel's median over\n"
                "ONNX Runtime's (its ratio in --json)\n",

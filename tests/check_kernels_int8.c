@@ -289,6 +289,32 @@ START_TEST(test_qgemm_amx_deferred_epilogue_across_blocks)
 }
 END_TEST
 
+START_TEST(test_qgemm_amx_epilogue_spread_over_steps)
+{
+    /* the AMX kernel writes the previous block's rows of C a few after each 64-k step of the
+     * next block: K of one step, of two steps and a tail, of three steps (32 rows in uneven
+     * shares of 11), of more steps than rows (one row a step, the last steps none), below one
+     * step (all rows after the tail); pending blocks of 32, 1 and 15 rows (M = 33, 47), the
+     * next block in the same row block or the next one, a column tail of 18; with and without
+     * weight zero points, A and C with strides wider than K and N */
+    static const size_t ks[] = {64, 133, 192, 321, 2560, 40};
+    static const size_t ms[] = {33, 47};
+    static const size_t ns[] = {32, 50, 80};
+    int isas[QC_INT8_ISAS];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(10);
+    for (int s = 0; s < nisa; s++)
+        for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++)
+            for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+                for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+                    for (int zb = 0; zb < 2; zb++) {
+                        gemm_case gc = {ms[mi], ns[ni], ks[ki], ks[ki] + 7, ns[ni] + 5,
+                                        (int)(ni & 1), RANDOM, RANDOM, zb, 0};
+                        ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                    }
+}
+END_TEST
+
 START_TEST(test_qgemm_saturation_worst_cases_are_exact)
 {
     /* a = 255 with b = ±127: 2·255·127 = 64770 for a plain vpmaddubsw; a = 0 (|a'| = 128)
@@ -1911,6 +1937,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_amx_tile_edges_match_reference);
     tcase_add_test(g, test_qgemm_amx_extremes_and_zero_points);
     tcase_add_test(g, test_qgemm_amx_deferred_epilogue_across_blocks);
+    tcase_add_test(g, test_qgemm_amx_epilogue_spread_over_steps);
     tcase_add_test(g, test_qgemm_saturation_worst_cases_are_exact);
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);

@@ -36,6 +36,7 @@ _Static_assert(QC_Q8GEMM_SLACK >= (TILE_ROWS - QC_Q8GEMM_KB / 4) * TILE_K,
 #define TB1 7
 #define TILE_ZERO(t) _tile_zero(t)
 #define TILE_LOAD(t, p, stride) _tile_loadd(t, p, stride)
+#define TILE_STREAM(t, p, stride) _tile_stream_loadd(t, p, stride) /* a hint: used once */
 #define TILE_STORE(t, p, stride) _tile_stored(t, p, stride)
 #define TILE_DPBUSD(c, a, b) _tile_dpbusd(c, a, b)
 
@@ -73,79 +74,12 @@ typedef struct arows {
     const uint8_t *tail0, *tail1; /* NULL when k is a multiple of 64 */
 } arows;
 
-/* the 32 × 32 sums Σ_k a·w of one block into C's tiles: 4 tdpbusd per 64 k, each A tile
- * serving two, each B tile two. w0, w1: the two panels (the same one when nr ≤ 16). */
-static void block_products(const arows *ar, const int8_t *w0, const int8_t *w1)
-{
-    TILE_ZERO(C00);
-    TILE_ZERO(C01);
-    TILE_ZERO(C10);
-    TILE_ZERO(C11);
-    for (size_t s = 0; s < ar->steps; s++) {
-        /* the B tiles two steps ahead, from L2 into L1 (measured: 0–15 % faster; prefetching
-         * the next block's rows of A as well gained nothing) */
-        for (int l = 0; l < TILE_ROWS; l++) {
-            _mm_prefetch((const char *)(w0 + ((s + 2) * TILE_ROWS + l) * TILE_K), _MM_HINT_T0);
-            _mm_prefetch((const char *)(w1 + ((s + 2) * TILE_ROWS + l) * TILE_K), _MM_HINT_T0);
-        }
-        TILE_LOAD(TA0, ar->a0 + s * TILE_K, ar->a_stride);
-        TILE_LOAD(TB0, w0 + s * TILE_ROWS * TILE_K, TILE_K);
-        TILE_LOAD(TB1, w1 + s * TILE_ROWS * TILE_K, TILE_K);
-        TILE_DPBUSD(C00, TA0, TB0);
-        TILE_LOAD(TA1, ar->a1 + s * TILE_K, ar->a_stride);
-        TILE_DPBUSD(C01, TA0, TB1);
-        TILE_DPBUSD(C10, TA1, TB0);
-        TILE_DPBUSD(C11, TA1, TB1);
-    }
-    if (ar->tail0 != NULL) {
-        const size_t s = ar->steps;
-        TILE_LOAD(TA0, ar->tail0, TILE_K);
-        TILE_LOAD(TB0, w0 + s * TILE_ROWS * TILE_K, TILE_K);
-        TILE_LOAD(TB1, w1 + s * TILE_ROWS * TILE_K, TILE_K);
-        TILE_DPBUSD(C00, TA0, TB0);
-        TILE_LOAD(TA1, ar->tail1, TILE_K);
-        TILE_DPBUSD(C01, TA0, TB1);
-        TILE_DPBUSD(C10, TA1, TB0);
-        TILE_DPBUSD(C11, TA1, TB1);
-    }
-}
-
-/* C's tiles into out[32][32] */
-static void block_store(int32_t out[BLOCK][BLOCK])
-{
-    TILE_STORE(C00, &out[0][0], BLOCK * sizeof(int32_t));
-    TILE_STORE(C01, &out[0][TILE_ROWS], BLOCK * sizeof(int32_t));
-    TILE_STORE(C10, &out[TILE_ROWS][0], BLOCK * sizeof(int32_t));
-    TILE_STORE(C11, &out[TILE_ROWS][TILE_ROWS], BLOCK * sizeof(int32_t));
-}
-
 /* What one call shares between its blocks */
 typedef struct amx_plan {
     const qc_q8gemm_view *b;
     uint32_t minus_za, kza; /* eq. G5's column term with offset 0: −za·colsum[n] + k·za·zb[n] */
+    size_t c_stride;
 } amx_plan;
-
-/* c[i][j0 + j] = out[i][j] + (−za·colsum + k·za·zb)[j] − zb[j]·rowsum[i], i < rows, j < cols */
-static void store_block(const amx_plan *pl, size_t rows, size_t j0, size_t cols,
-                        int32_t out[BLOCK][BLOCK], const int32_t *rowsum, int32_t *c,
-                        size_t c_stride)
-{
-    for (size_t h = 0; h * NR < cols; h++) {
-        const size_t jh = j0 + h * NR, ch = cols - h * NR < NR ? cols - h * NR : NR;
-        const __mmask16 mask = (__mmask16)((1u << ch) - 1);
-        const __m512i zb = _mm512_loadu_si512(pl->b->zb + jh);
-        const __m512i term = _mm512_add_epi32(
-            _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->minus_za),
-                               _mm512_loadu_si512(pl->b->colsum + jh)),
-            _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->kza), zb));
-        for (size_t i = 0; i < rows; i++) {
-            __m512i r = _mm512_add_epi32(_mm512_loadu_si512(&out[i][h * NR]), term);
-            if (rowsum != NULL)
-                r = _mm512_sub_epi32(r, _mm512_mullo_epi32(zb, _mm512_set1_epi32(rowsum[i])));
-            _mm512_mask_storeu_epi32(c + i * c_stride + jh, mask, r);
-        }
-    }
-}
 
 /* A block whose sums wait in a buffer for the epilogue (rows = 0: none) */
 typedef struct pending_block {
@@ -155,10 +89,82 @@ typedef struct pending_block {
     const int32_t *rowsum;   /* its rows' sums of A, NULL without weight zero points */
 } pending_block;
 
-static void finish_block(const amx_plan *pl, const pending_block *p, size_t c_stride)
+/* rows i0..i1 of a pending block into C: c[i][j0 + j] = out[i][j] + (−za·colsum +
+ * k·za·zb)[j] − zb[j]·rowsum[i], j < cols */
+static void store_rows(const amx_plan *pl, const pending_block *p, size_t i0, size_t i1)
 {
-    if (p->rows != 0)
-        store_block(pl, p->rows, p->j0, p->cols, p->out, p->rowsum, p->c, c_stride);
+    for (size_t h = 0; h * NR < p->cols; h++) {
+        const size_t jh = p->j0 + h * NR, ch = p->cols - h * NR < NR ? p->cols - h * NR : NR;
+        const __mmask16 mask = (__mmask16)((1u << ch) - 1);
+        const __m512i zb = _mm512_loadu_si512(pl->b->zb + jh);
+        const __m512i term = _mm512_add_epi32(
+            _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->minus_za),
+                               _mm512_loadu_si512(pl->b->colsum + jh)),
+            _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->kza), zb));
+        for (size_t i = i0; i < i1; i++) {
+            __m512i r = _mm512_add_epi32(_mm512_loadu_si512(&p->out[i][h * NR]), term);
+            if (p->rowsum != NULL)
+                r = _mm512_sub_epi32(r, _mm512_mullo_epi32(zb, _mm512_set1_epi32(p->rowsum[i])));
+            _mm512_mask_storeu_epi32(p->c + i * pl->c_stride + jh, mask, r);
+        }
+    }
+}
+
+/* the 32 × 32 sums Σ_k a·w of one block into C's tiles: 4 tdpbusd per 64 k, each A tile
+ * serving two, each B tile two. w0, w1: the two panels (the same one when nr ≤ 16). B comes
+ * by TILELOADDT1 (data used once): the panels stream through while the block's rows of A,
+ * reused by every column block of the sweep, stay in L1 (a loop of only these loads and
+ * tdpbusd ran 1.25–1.3× faster so at K = 1024, the whole kernel 1.1–1.4× on bench_qgemm's
+ * large shapes; the prefetch of B into L1 that stood here cost 0–10 % beside it).
+ * The previous block's epilogue (pend) is spread over the steps, a few rows after each, so
+ * that the vector unit writes C while the tile unit runs: placed after the whole block's
+ * tile instructions, it mostly waited for them to retire (leaving the epilogue out ran
+ * 1.2–1.7× faster; spreading it gained 1.02–1.11×, medians of 5 interleaved runs). */
+static void block_products(const amx_plan *pl, const arows *ar, const int8_t *w0,
+                           const int8_t *w1, const pending_block *pend)
+{
+    const size_t per_step = ar->steps > 0 ? (pend->rows + ar->steps - 1) / ar->steps : 0;
+    size_t done = 0; /* rows of pend written */
+    TILE_ZERO(C00);
+    TILE_ZERO(C01);
+    TILE_ZERO(C10);
+    TILE_ZERO(C11);
+    for (size_t s = 0; s < ar->steps; s++) {
+        TILE_LOAD(TA0, ar->a0 + s * TILE_K, ar->a_stride);
+        TILE_STREAM(TB0, w0 + s * TILE_ROWS * TILE_K, TILE_K);
+        TILE_STREAM(TB1, w1 + s * TILE_ROWS * TILE_K, TILE_K);
+        TILE_DPBUSD(C00, TA0, TB0);
+        TILE_LOAD(TA1, ar->a1 + s * TILE_K, ar->a_stride);
+        TILE_DPBUSD(C01, TA0, TB1);
+        TILE_DPBUSD(C10, TA1, TB0);
+        TILE_DPBUSD(C11, TA1, TB1);
+        if (done < pend->rows) {
+            const size_t next = pend->rows - done < per_step ? pend->rows : done + per_step;
+            store_rows(pl, pend, done, next);
+            done = next;
+        }
+    }
+    if (ar->tail0 != NULL) {
+        const size_t s = ar->steps;
+        TILE_LOAD(TA0, ar->tail0, TILE_K);
+        TILE_STREAM(TB0, w0 + s * TILE_ROWS * TILE_K, TILE_K);
+        TILE_STREAM(TB1, w1 + s * TILE_ROWS * TILE_K, TILE_K);
+        TILE_DPBUSD(C00, TA0, TB0);
+        TILE_LOAD(TA1, ar->tail1, TILE_K);
+        TILE_DPBUSD(C01, TA0, TB1);
+        TILE_DPBUSD(C10, TA1, TB0);
+        TILE_DPBUSD(C11, TA1, TB1);
+    }
+    store_rows(pl, pend, done, pend->rows);
+}
+
+/* C's tiles into out[32][32] */
+static void block_store(int32_t out[BLOCK][BLOCK])
+{
+    TILE_STORE(C00, &out[0][0], BLOCK * sizeof(int32_t));
+    TILE_STORE(C01, &out[0][TILE_ROWS], BLOCK * sizeof(int32_t));
+    TILE_STORE(C10, &out[TILE_ROWS][0], BLOCK * sizeof(int32_t));
+    TILE_STORE(C11, &out[TILE_ROWS][TILE_ROWS], BLOCK * sizeof(int32_t));
 }
 
 /* Σ_k a[i][k] for each of the rows (the zero-point term's row sums) */
@@ -200,12 +206,11 @@ static void prepare_rows(size_t rows, size_t k, const uint8_t *a, size_t a_strid
 /* Loop order: for each block of columns whose panels fit in L2 (NC_BYTES), for each block of
  * 32 rows of A (read in place: tile loads take a stride), for each pair of panels, the whole
  * K in the tiles; then the sums go to one of two 4 KiB buffers that stay in L1, and their
- * epilogue waits until the next block's products are issued: the tile unit runs those while
- * the vector unit adds the zero-point terms and writes C (a profile put the writes of C at
- * about half of the time; measured under load: 0.97–1.12× on bench_qgemm's large shapes). */
+ * epilogue is done between the next block's steps: the tile unit runs those while the
+ * vector unit adds the zero-point terms and writes C. */
 QC_Q8GEMM_WHOLE(qc_q8gemm__amx)
 {
-    const amx_plan pl = {b, 0u - za, (uint32_t)k * za};
+    const amx_plan pl = {b, 0u - za, (uint32_t)k * za, c_stride};
     const size_t panel_bytes = NR * b->kp;
     size_t nc = NC_BYTES / panel_bytes * NR;
     nc = nc < BLOCK ? BLOCK : nc / BLOCK * BLOCK;
@@ -232,14 +237,13 @@ QC_Q8GEMM_WHOLE(qc_q8gemm__amx)
             for (size_t j0 = n0; j0 < n1; j0 += BLOCK) {
                 const size_t cols = n1 - j0 < BLOCK ? n1 - j0 : BLOCK;
                 const int8_t *w0 = b->panels + j0 * b->kp;
-                block_products(&ar, w0, cols > NR ? w0 + panel_bytes : w0);
-                finish_block(&pl, &pend, c_stride);
+                block_products(&pl, &ar, w0, cols > NR ? w0 + panel_bytes : w0, &pend);
                 int32_t(*buf)[BLOCK] = pend.out == out[0] ? out[1] : out[0];
                 block_store(buf);
                 pend = (pending_block){rows, j0, cols, c + m0 * c_stride, buf, rs};
             }
         }
     }
-    finish_block(&pl, &pend, c_stride);
+    store_rows(&pl, &pend, 0, pend.rows);
     _tile_release();
 }
