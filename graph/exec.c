@@ -170,7 +170,7 @@ static qc_status bind_inputs(qc_exec *x, const qc_value *inputs, int n_inputs, q
     return QC_OK;
 }
 
-qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
+static qc_status run_nodes(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
 {
     const qc_graph *g = x->g;
     qc_status s = bind_inputs(x, inputs, n_inputs, err);
@@ -217,6 +217,15 @@ qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error
         }
     }
     return QC_OK;
+}
+
+/* The pool is held for the run: its workers spin between the run's ops rather than sleep. */
+qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
+{
+    qc_pool_hold(x->pool, true);
+    qc_status s = run_nodes(x, inputs, n_inputs, err);
+    qc_pool_hold(x->pool, false);
+    return s;
 }
 
 const qc_value *qc_exec_output(const qc_exec *x, int i)
