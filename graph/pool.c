@@ -109,6 +109,7 @@ struct qc_pool {
     atomic_int sleepers;  /* workers asleep on wake */
     atomic_bool caller_asleep; /* the caller sleeps on done */
     atomic_int held;      /* while > 0, workers spin between jobs before they sleep */
+    uint64_t nudges;      /* under lock: bumped when the pool is held, to wake the sleepers */
     atomic_llong spin_ns;
     atomic_bool stop;
 };
@@ -163,18 +164,22 @@ static bool not_held(qc_pool *p)
 }
 
 /* Waits for a job after the one numbered seen (or stop): spinning while the pool is held, then
- * asleep. Returns false on stop. */
+ * asleep until a job, stop or a nudge (the pool was held: spin again). False on stop. */
 static bool await_job(qc_pool *p, uint64_t seen)
 {
-    if (atomic_load(&p->held) > 0 && spin_until(p, new_serial, seen, not_held))
-        return !atomic_load(&p->stop);
-    pthread_mutex_lock(&p->lock);
-    atomic_fetch_add(&p->sleepers, 1);
-    while (!atomic_load(&p->stop) && atomic_load(&p->serial) == seen)
-        pthread_cond_wait(&p->wake, &p->lock);
-    atomic_fetch_sub(&p->sleepers, 1);
-    pthread_mutex_unlock(&p->lock);
-    return !atomic_load(&p->stop);
+    for (;;) {
+        if (atomic_load(&p->held) > 0 && spin_until(p, new_serial, seen, not_held))
+            return !atomic_load(&p->stop);
+        pthread_mutex_lock(&p->lock);
+        atomic_fetch_add(&p->sleepers, 1);
+        const uint64_t nudges = p->nudges;
+        while (!atomic_load(&p->stop) && atomic_load(&p->serial) == seen && p->nudges == nudges)
+            pthread_cond_wait(&p->wake, &p->lock);
+        atomic_fetch_sub(&p->sleepers, 1);
+        pthread_mutex_unlock(&p->lock);
+        if (atomic_load(&p->stop) || atomic_load(&p->serial) != seen)
+            return !atomic_load(&p->stop);
+    }
 }
 
 /* Runs the open job if it is newer than seen; returns the last job number known. A worker that
@@ -250,10 +255,18 @@ int qc_pool_threads(const qc_pool *p)
     return p ? p->n_threads : 1;
 }
 
+/* Holding wakes the sleepers, so that they spin when the first job comes: their wake-up runs
+ * while the caller prepares it. (One that falls asleep just then wakes with that job.) */
 void qc_pool_hold(qc_pool *p, bool held)
 {
-    if (p)
-        atomic_fetch_add(&p->held, held ? 1 : -1);
+    if (!p)
+        return;
+    if (atomic_fetch_add(&p->held, held ? 1 : -1) == 0 && held && atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->lock);
+        p->nudges++;
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->lock);
+    }
 }
 
 void qc_pool_set_spin(qc_pool *p, int64_t nanoseconds)
