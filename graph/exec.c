@@ -21,12 +21,13 @@ struct qc_exec {
 };
 
 /* Below this much work (multiply-adds of a GEMM on AVX512-VNNI, or their equivalent: see
- * gemm_work in ops-int8.c) an op stays on one thread: waking a worker (on a virtual machine,
- * an interrupt to another vCPU) and waiting for it cost tens of microseconds, what one core
- * does in about 2^24 of them (~80 µs). Measured: at 2^20 MobileNetV2's small layers cost 2
- * threads 30-50 % more CPU than 1; at 2^24 they stay on one thread and ResNet-18's layers
- * still split. */
-#define QC_OP_SPLIT_WORK ((double)(1 << 24))
+ * gemm_work in ops-int8.c) an op stays on one thread. Within a run the workers spin between
+ * jobs (pool.c), so a hand-off costs well under a microsecond and what is left is the
+ * imbalance of the pieces; 2^22 of them take one core ~20 µs. Measured with 2 threads on the
+ * Xeon (AMX): lowering it from 2^24 to 2^22 took INT8 ResNet-18 from 3.22 to 3.05 ms and
+ * MobileNetV2 from 4.82 to 4.45 ms; 2^20 gained little more. While workers slept between jobs,
+ * 2^24 was the least that paid for a wake-up. */
+#define QC_OP_SPLIT_WORK ((double)(1 << 22))
 
 /* qcal parallelises over images itself; OpenBLAS threads inside each GEMM would compete
  * with that and make results depend on the thread count. */
@@ -104,6 +105,35 @@ int qc_exec_parallel(qc_exec *x, int n_threads, int64_t n_items, qc_task_fn fn, 
     return qc_pool_run(n_threads > 1 ? x->pool : NULL, n_items, fn, ctx);
 }
 
+typedef struct {
+    qc_range_fn fn;
+    void *ctx;
+    size_t count, piece;
+} range_job;
+
+static int range_piece(void *ctx, int worker, int64_t item)
+{
+    const range_job *j = ctx;
+    (void)worker;
+    const size_t begin = (size_t)item * j->piece;
+    j->fn(j->ctx, begin, j->count - begin < j->piece ? j->count : begin + j->piece);
+    return 0;
+}
+
+void qc_exec_split_range(qc_exec *x, double work, size_t count, size_t grain, qc_range_fn fn,
+                         void *ctx)
+{
+    const size_t threads = (size_t)qc_exec_op_threads(x, work);
+    size_t piece = (count + threads - 1) / threads;
+    piece = grain > 1 ? (piece + grain - 1) / grain * grain : piece;
+    if (threads == 1 || piece == 0 || piece >= count) {
+        fn(ctx, 0, count);
+        return;
+    }
+    range_job j = {fn, ctx, count, piece};
+    qc_exec_parallel(x, (int)threads, (int64_t)((count + piece - 1) / piece), range_piece, &j);
+}
+
 void qc_exec_set_observer(qc_exec *x, qc_observer fn, void *ctx)
 {
     x->observer = fn;
@@ -170,7 +200,7 @@ static qc_status bind_inputs(qc_exec *x, const qc_value *inputs, int n_inputs, q
     return QC_OK;
 }
 
-qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
+static qc_status run_nodes(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
 {
     const qc_graph *g = x->g;
     qc_status s = bind_inputs(x, inputs, n_inputs, err);
@@ -217,6 +247,15 @@ qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error
         }
     }
     return QC_OK;
+}
+
+/* The pool is held for the run: its workers spin between the run's ops rather than sleep. */
+qc_status qc_exec_run(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
+{
+    qc_pool_hold(x->pool, true);
+    qc_status s = run_nodes(x, inputs, n_inputs, err);
+    qc_pool_hold(x->pool, false);
+    return s;
 }
 
 const qc_value *qc_exec_output(const qc_exec *x, int i)

@@ -51,6 +51,12 @@ void *qc_exec_scratch(qc_exec *x, size_t bytes);
  * 0..n_threads − 1, so that each may take its own piece of scratch). */
 int qc_exec_op_threads(const qc_exec *x, double work);
 int qc_exec_parallel(qc_exec *x, int n_threads, int64_t n_items, qc_task_fn fn, void *ctx);
+/* [0, count) in one contiguous range per thread that an op of this work splits over (ranges
+ * start at multiples of grain, so pieces share no cache line when grain covers one); fn(ctx,
+ * begin, end) runs once per range. For ops whose outputs are each their own computation. */
+typedef void (*qc_range_fn)(void *ctx, size_t begin, size_t end);
+void qc_exec_split_range(qc_exec *x, double work, size_t count, size_t grain, qc_range_fn fn,
+                         void *ctx);
 
 /* Sets every tensor's producer from the node list (after nodes moved). */
 void qc_graph_index_producers(qc_graph *g);
@@ -62,6 +68,16 @@ qc_status qc_pass_fold_shape_subgraphs(qc_graph *g, bool *folded, qc_error *err)
 
 /* Frees what a node owns (not the node itself), calling its op's release. */
 void qc_node_free(qc_node *n);
+
+/* Integer kernels split over the executor's intra-op threads by their work (ops-split.c):
+ * the same bytes as one call of qc_qadd_u8, qc_quantize_u8 / _s8 (is_u8 picks) and
+ * qc_maxpool_u8. */
+void qc_split_qadd_u8(qc_exec *x, size_t n, const uint8_t *a, const uint8_t *b, const qc_qadd *p,
+                      uint8_t *y);
+void qc_split_quantize(qc_exec *x, bool is_u8, size_t outer, size_t channels, size_t inner,
+                       const float *xf, const qc_quant *q, void *y);
+void qc_split_maxpool_u8(qc_exec *x, size_t planes, const qc_pool2d *p, const uint8_t *src,
+                         uint8_t *y);
 
 /* Helpers for ops (ops-window.c). */
 /* Formats an error that names the node first: "node 'conv1' (Conv): ..."; QC_ERR_INPUT. */

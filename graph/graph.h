@@ -258,13 +258,15 @@ const qc_value *qc_exec_output(const qc_exec *x, int i);
 /* ---- a small thread pool ------------------------------------------------------------------ */
 
 /* Calls fn(ctx, worker, item) for item = 0..n_items-1 on n_threads threads (blocking
- * waits, no spinning). Items are handed out in order; which worker runs an item varies,
+ * waits). Items are handed out in order; which worker runs an item varies,
  * so fn must write its results by item. Returns the first non-zero fn result. */
 typedef int (*qc_task_fn)(void *ctx, int worker, int64_t item);
 int qc_parallel_for(int n_threads, int64_t n_items, qc_task_fn fn, void *ctx);
 
-/* A pool that keeps n_threads − 1 threads asleep between jobs (a condition variable, no
- * spinning); the calling thread is worker 0 of every job. qc_pool_run is qc_parallel_for on
+/* A pool that keeps n_threads − 1 threads between jobs: asleep on a condition variable, or
+ * while the pool is held, spinning first for the next job (a pause instruction between looks,
+ * for at most 50 µs by default), since a wake-up costs a virtual machine tens of
+ * microseconds; the calling thread is worker 0 of every job. qc_pool_run is qc_parallel_for on
  * the pool's threads: workers are numbered 0..qc_pool_threads − 1. One job at a time: the
  * pool belongs to one caller. Never NULL for n_threads ≤ 1 unless out of memory; with fewer
  * threads started than asked, qc_pool_threads says how many. */
@@ -273,6 +275,12 @@ qc_pool *qc_pool_create(int n_threads);
 int qc_pool_threads(const qc_pool *p);
 int qc_pool_run(qc_pool *p, int64_t n_items, qc_task_fn fn, void *ctx);
 void qc_pool_destroy(qc_pool *p);
+/* Holding (nested: as many releases as holds) lets the workers spin between jobs: an
+ * executor holds its pool for a run. spin: the longest spin in nanoseconds (0: sleep at once);
+ * sleepers: how many workers sleep now. */
+void qc_pool_hold(qc_pool *p, bool held);
+void qc_pool_set_spin(qc_pool *p, int64_t nanoseconds);
+int qc_pool_sleepers(qc_pool *p);
 
 /* Intra-op threads: the executor's heavy ops (integer and FP32 convolutions, integer matrix
  * products) split each op over n threads of a pool it owns (1: none, the default). Outputs are

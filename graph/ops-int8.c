@@ -310,10 +310,8 @@ static qc_status quantize_run(qc_exec *x, const qc_node *n, const qc_value *cons
         return s;
     qc_quant q = {in[1]->data, z, 0, 0};
     type_range(out[0].dtype, &q.qmin, &q.qmax);
-    if (out[0].dtype == QC_UINT8)
-        qc_quantize_u8(outer, channels, inner, in[0]->data, &q, out[0].data);
-    else
-        qc_quantize_s8(outer, channels, inner, in[0]->data, &q, out[0].data);
+    qc_split_quantize(x, out[0].dtype == QC_UINT8, outer, channels, inner, in[0]->data, &q,
+                      out[0].data);
     return QC_OK;
 }
 
@@ -1501,7 +1499,7 @@ static qc_status qadd_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     clamp_range(cl, a->dtype, &p.qmin, &p.qmax);
     p.qmin += off;
     p.qmax += off;
-    qc_qadd_u8(count, pa, pb, &p, out[0].data);
+    qc_split_qadd_u8(x, count, pa, pb, &p, out[0].data);
     if (is_s8)
         s8_to_u8(count, out[0].data, out[0].data);
     return QC_OK;

@@ -1,16 +1,18 @@
 /* check_intra_op.c — the persistent pool (every item once, failures propagated, many jobs on
- * one pool, a pool of one) and intra-op threads: every tensor a model produces is the same
- * bytes with 1, 2 and 3 threads, FP32 and INT8 (QDQ and QOperator), bundled models, the
- * quantized test models and, when built, zoo models. */
+ * one pool, a pool of one, jobs handed to sleeping and to spinning workers, holding wakes the
+ * sleepers, stop while they spin) and intra-op threads: the split integer kernels give the bytes of one call, and every
+ * tensor a model produces is the same bytes with 1, 2 and 3 threads, FP32 and INT8 (QDQ and
+ * QOperator), bundled models, the quantized test models and, when built, zoo models. */
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "calib/calib.h"
-#include "graph/graph.h"
+#include "graph/graph-impl.h"
 #include "io/io.h"
 #include "stats/stats.h"
 #include "tests/check-util.h"
@@ -129,6 +131,175 @@ START_TEST(pool_runs_many_jobs_in_sequence)
             ck_assert_int_eq(slots[i], job * 1000 + i);
     }
     qc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(a_held_pool_runs_many_jobs_in_sequence)
+{
+    qc_pool *p = qc_pool_create(3);
+    ck_assert_ptr_nonnull(p);
+    qc_pool_hold(p, true); /* workers spin between the jobs, as in an executor's run */
+    int64_t slots[64];
+    for (int64_t job = 0; job < 5000; job++) {
+        seq_ctx c = {slots, job};
+        const int64_t n = 1 + job % 64;
+        ck_assert_int_eq(qc_pool_run(p, n, write_item, &c), 0);
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_int_eq(slots[i], job * 1000 + i);
+    }
+    qc_pool_hold(p, false);
+    qc_pool_destroy(p);
+}
+END_TEST
+
+/* A job whose items each wait, inside, until every worker has one: it ends only if all the
+ * pool's threads joined it. A worker that never comes makes the item give up after about 20
+ * seconds (a failure, not a hang). */
+typedef struct {
+    atomic_int arrived;
+    atomic_int by_worker[MAX_WORKERS];
+    int workers;
+} meet_ctx;
+
+static void nap(void)
+{
+    nanosleep(&(struct timespec){0, 100000}, NULL);
+}
+
+static int meet_item(void *ctx, int worker, int64_t item)
+{
+    meet_ctx *m = ctx;
+    (void)item;
+    atomic_fetch_add(&m->by_worker[worker], 1);
+    atomic_fetch_add(&m->arrived, 1);
+    for (int i = 0; atomic_load(&m->arrived) < m->workers; i++)
+        if (i > 200000)
+            return 9;
+        else
+            nap();
+    return 0;
+}
+
+static void meet_all(qc_pool *p, int workers)
+{
+    meet_ctx m = {.workers = workers};
+    ck_assert_int_eq(qc_pool_run(p, workers, meet_item, &m), 0);
+    for (int w = 0; w < workers; w++)
+        ck_assert_int_eq(atomic_load(&m.by_worker[w]), 1);
+}
+
+/* Waits (at most ~20 s) until `sleepers` workers of p sleep; says whether they did. */
+static bool await_sleepers(qc_pool *p, int sleepers)
+{
+    for (int i = 0; i < 200000; i++) {
+        if (qc_pool_sleepers(p) == sleepers)
+            return true;
+        nap();
+    }
+    return false;
+}
+
+START_TEST(a_job_wakes_sleeping_workers)
+{
+    qc_pool *p = qc_pool_create(3);
+    ck_assert_ptr_nonnull(p);
+    ck_assert(await_sleepers(p, 2)); /* not held: asleep from the start */
+    meet_all(p, 3);
+    qc_pool_hold(p, true);
+    qc_pool_set_spin(p, 0); /* held, but no spinning: asleep again after each job */
+    for (int round = 0; round < 20; round++) {
+        ck_assert(await_sleepers(p, 2));
+        meet_all(p, 3);
+    }
+    qc_pool_hold(p, false);
+    qc_pool_destroy(p);
+}
+END_TEST
+
+START_TEST(spinning_workers_take_jobs_and_stop)
+{
+    for (int ending = 0; ending < 2; ending++) {
+        qc_pool *p = qc_pool_create(3);
+        ck_assert_ptr_nonnull(p);
+        qc_pool_set_spin(p, 600 * 1000000000LL); /* no worker sleeps while the pool is held */
+        ck_assert(await_sleepers(p, 2));
+        qc_pool_hold(p, true); /* wakes them to spin before the first job */
+        ck_assert(await_sleepers(p, 0));
+        for (int round = 0; round < 200; round++) {
+            meet_all(p, 3);
+            ck_assert_int_eq(qc_pool_sleepers(p), 0);
+        }
+        if (ending == 1) { /* released: they sleep at once, spin time left or not */
+            qc_pool_hold(p, false);
+            ck_assert(await_sleepers(p, 2));
+            meet_all(p, 3); /* and wake for the next job */
+        }
+        qc_pool_destroy(p); /* stops workers spinning (0) or asleep (1) */
+    }
+}
+END_TEST
+
+/* ---- the split integer kernels give the bytes of one call ---- */
+
+static void fill_bytes(uint8_t *b, size_t n, uint32_t seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        b[i] = (uint8_t)(seed >> 24);
+    }
+}
+
+/* an executor of a small model with `threads` threads that splits every op */
+static qc_exec *splitting_exec(const qc_graph *g, int threads)
+{
+    qc_error err;
+    qc_exec *x = qc_exec_create(g);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_msg(qc_exec_set_threads(x, threads, &err) == QC_OK, "%s", err.msg);
+    qc_exec_set_split_work(x, 0);
+    return x;
+}
+
+START_TEST(split_kernels_give_the_bytes_of_one_call)
+{
+    qc_error err;
+    qc_graph *g = NULL;
+    ck_assert_msg(qc_onnx_load("models/lenet.onnx", &g, &err) == QC_OK, "%s", err.msg);
+    enum { N = 100003, PLANES = 7, H = 37, W = 29 };
+    uint8_t *a = malloc(N), *b = malloc(N), *want = malloc(N), *got = malloc(N);
+    float *f = malloc(N * sizeof(float));
+    ck_assert(a && b && want && got && f);
+    fill_bytes(a, N, 1);
+    fill_bytes(b, N, 2);
+    qc_eval_random(f, N, 3);
+    const qc_qadd add = {1u << 29, 3u << 28, 31, 120, 131, 7, 0, 255};
+    const float scales[PLANES] = {0.01f, 0.02f, 0.003f, 0.5f, 0.07f, 0.011f, 0.9f};
+    const int32_t zeros[PLANES] = {0, 3, 128, 255, 17, 64, 200};
+    const qc_quant q1 = {scales, zeros + 2, 0, 255}, q7 = {scales, zeros, -128, 127};
+    const qc_pool2d pool = {H, W, 18, 14, 3, 3, 2, 2, 1, 1, 1, 1};
+    const size_t pooled = PLANES * 18 * 14;
+    for (int threads = 2; threads <= 3; threads++) {
+        qc_exec *x = splitting_exec(g, threads);
+        qc_qadd_u8(N, a, b, &add, want);
+        qc_split_qadd_u8(x, N, a, b, &add, got);
+        ck_assert(memcmp(want, got, N) == 0);
+        qc_quantize_u8(1, 1, N, f, &q1, want); /* one scale: split anywhere */
+        qc_split_quantize(x, true, 1, 1, N, f, &q1, got);
+        ck_assert(memcmp(want, got, N) == 0);
+        qc_quantize_s8(N / (PLANES * 11), PLANES, 11, f, &q7, (int8_t *)want); /* per axis */
+        qc_split_quantize(x, false, N / (PLANES * 11), PLANES, 11, f, &q7, got);
+        ck_assert(memcmp(want, got, N / (PLANES * 11) * PLANES * 11) == 0);
+        qc_maxpool_u8(PLANES, &pool, a, want);
+        qc_split_maxpool_u8(x, PLANES, &pool, a, got);
+        ck_assert(memcmp(want, got, pooled) == 0);
+        qc_exec_destroy(x);
+    }
+    free(a);
+    free(b);
+    free(want);
+    free(got);
+    free(f);
+    qc_graph_destroy(g);
 }
 END_TEST
 
@@ -385,10 +556,15 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("intra_op");
     TCase *pool = tcase_create("pool");
+    tcase_set_timeout(pool, 120); /* a loaded machine: the waits for workers are bounded at 20 s */
     tcase_add_test(pool, pool_runs_every_item_once);
     tcase_add_test(pool, pool_of_one_runs_on_the_caller);
     tcase_add_test(pool, pool_returns_a_failing_items_result);
     tcase_add_test(pool, pool_runs_many_jobs_in_sequence);
+    tcase_add_test(pool, a_held_pool_runs_many_jobs_in_sequence);
+    tcase_add_test(pool, a_job_wakes_sleeping_workers);
+    tcase_add_test(pool, spinning_workers_take_jobs_and_stop);
+    tcase_add_test(pool, split_kernels_give_the_bytes_of_one_call);
     suite_add_tcase(s, pool);
     TCase *models = tcase_create("models");
     tcase_set_timeout(models, 600);
