@@ -1,5 +1,6 @@
 /* exec.c — runs a prepared graph: per-thread activation buffers, shapes inferred again at run
- * time (dynamic batch), an observer called on every produced tensor. */
+ * time (dynamic batch), each tensor in the layout the graph chose for it (layout.c), an
+ * observer called on every produced tensor in ONNX's layout. */
 #include <cblas.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@ struct qc_exec {
     size_t scratch_size;
     qc_observer observer;
     void *observer_ctx;
+    void *view;         /* the ONNX-layout copy of a channels-last tensor an observer sees */
+    size_t view_size;
     qc_pool *pool; /* intra-op threads; NULL: the ops run on the calling thread */
     double split_work; /* the least work an op splits over the pool's threads */
 };
@@ -66,6 +69,7 @@ void qc_exec_destroy(qc_exec *x)
     free(x->values);
     free(x->capacity);
     free(x->scratch);
+    free(x->view);
     qc_pool_destroy(x->pool);
     free(x);
 }
@@ -179,6 +183,32 @@ static qc_status ensure_buffer(qc_exec *x, const qc_node *n, int t, size_t bytes
     return QC_OK;
 }
 
+/* What the observer sees of tensor t: its value, or for a channels-last one a copy in ONNX's
+ * layout, so that observers see the same bytes whatever the executor keeps. */
+static qc_status observe(qc_exec *x, const qc_node *n, int t, qc_error *err)
+{
+    const qc_value *v = &x->values[t];
+    if (v->layout == QC_LAYOUT_ONNX) {
+        x->observer(x->observer_ctx, x->g, t, v);
+        return QC_OK;
+    }
+    const size_t bytes = qc_value_bytes(v);
+    if (bytes > x->view_size) {
+        void *p = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!p)
+            return qc_fail(err, QC_ERR_IO, "out of memory observing node '%s'", n->name);
+        free(x->view);
+        x->view = p;
+        x->view_size = (bytes + 63) & ~(size_t)63;
+    }
+    qc_value view = *v;
+    view.data = x->view;
+    view.layout = QC_LAYOUT_ONNX;
+    qc_value_copy_onnx(v, view.data);
+    x->observer(x->observer_ctx, x->g, t, &view);
+    return QC_OK;
+}
+
 static qc_status bind_inputs(qc_exec *x, const qc_value *inputs, int n_inputs, qc_error *err)
 {
     const qc_graph *g = x->g;
@@ -196,6 +226,7 @@ static qc_status bind_inputs(qc_exec *x, const qc_value *inputs, int n_inputs, q
         if ((s = qc_input_fits(g, t, &inputs[i], "", err)) != QC_OK)
             return s;
         x->values[ti] = inputs[i];
+        x->values[ti].layout = QC_LAYOUT_ONNX; /* what a caller gives is ONNX's */
     }
     return QC_OK;
 }
@@ -233,6 +264,7 @@ static qc_status run_nodes(qc_exec *x, const qc_value *inputs, int n_inputs, qc_
             if ((s = ensure_buffer(x, n, t, qc_value_bytes(&out[k]), err)) != QC_OK)
                 return s;
             out[k].data = x->values[t].data;
+            out[k].layout = g->tensors[t].value.layout;
         }
         s = n->op->run(x, n, in, out, err);
         if (s != QC_OK)
@@ -242,8 +274,8 @@ static qc_status run_nodes(qc_exec *x, const qc_value *inputs, int n_inputs, qc_
             if (t < 0)
                 continue;
             x->values[t] = out[k];
-            if (x->observer)
-                x->observer(x->observer_ctx, g, t, &x->values[t]);
+            if (x->observer && (s = observe(x, n, t, err)) != QC_OK)
+                return s;
         }
     }
     return QC_OK;

@@ -144,4 +144,21 @@ bool qc_elem_of(qc_dtype t, qc_f32_elem *e);
 qc_status qc_input_fits(const qc_graph *g, const qc_tensor *t, const qc_value *v, const char *what,
                         qc_error *err);
 
+/* Channels-last activations (layout.c). How a node may treat them: the inputs it reads in
+ * either layout (positions, -1 for none), whether its output 0 may be written channels last,
+ * and whether those inputs and the output must share one layout (elementwise and per-channel
+ * ops that run the same loop on either). Every other input and output is ONNX's. */
+typedef struct {
+    int inputs[2];
+    bool output;
+    bool tied;
+} qc_layout_rule;
+/* Chooses each tensor's layout (value.layout): channels last for the 4-d 8-bit activations
+ * that every reader and the producer take so, ONNX's for the rest (graph inputs and outputs
+ * always). Run by qc_graph_prepare last, so every prepared graph has its layouts. */
+qc_status qc_pass_choose_layouts(qc_graph *g, qc_error *err);
+/* Whether integer convolution n reads and writes channels last (ops-int8.c): constant 2-d
+ * weights, 8-bit output, and not the depthwise form with fewer than 8 maps, which runs NCHW. */
+bool qc_conv_channels_last(const qc_graph *g, const qc_node *n);
+
 #endif

@@ -60,6 +60,15 @@ const char *qc_dtype_name(qc_dtype t); /* "float32", "uint8", … */
 /* The name of an ONNX TensorProto data type code, supported or not ("float", "double", …). */
 const char *qc_onnx_type_name(int64_t code);
 
+/* The order of a value's bytes. dims are always ONNX's (N x C x spatial...); an 8-bit
+ * activation between integer ops may be stored channels last (N x spatial... x C), the layout
+ * the integer convolutions compute in, so that no transpose runs between them. The executor
+ * chooses it (graph/layout.c); everything outside it (observers, graph outputs) sees ONNX's. */
+typedef enum {
+    QC_LAYOUT_ONNX = 0,
+    QC_LAYOUT_CHANNELS_LAST = 1,
+} qc_value_layout;
+
 /* A typed n-dimensional array. data is not owned by the value itself: its owner is the
  * graph (initializers) or the qc_exec (activations), or the caller (inputs). */
 typedef struct {
@@ -67,9 +76,13 @@ typedef struct {
     int rank;
     int64_t dims[QC_MAX_RANK];
     void *data;
+    qc_value_layout layout; /* of data; an activation's static value records the layout chosen */
 } qc_value;
 
 int64_t qc_value_count(const qc_value *v); /* number of elements (1 for rank 0) */
+/* Copies v's elements into dst (qc_value_bytes(v) of them) in ONNX's layout: a channels-last
+ * value transposed, any other copied as it is (graph/layout.c). */
+void qc_value_copy_onnx(const qc_value *v, void *dst);
 size_t qc_value_bytes(const qc_value *v);
 qc_value qc_value_f32(int rank, const int64_t *dims, float *data);
 bool qc_same_shape(const qc_value *a, const qc_value *b);

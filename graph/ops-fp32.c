@@ -672,7 +672,10 @@ static qc_status maxpool_8bit(qc_exec *x, const qc_node *n, const qc_f32_window 
             t[i] = src[i] ^ 0x80;
         src = t;
     }
-    qc_split_maxpool_u8(x, (size_t)planes, &p, src, out->data);
+    if (in->layout == QC_LAYOUT_CHANNELS_LAST) /* layout.c gives out the same layout */
+        qc_maxpool_cl_u8((size_t)in->dims[0], (size_t)in->dims[1], &p, src, out->data);
+    else
+        qc_split_maxpool_u8(x, (size_t)planes, &p, src, out->data);
     if (in->dtype == QC_INT8)
         for (size_t i = 0; i < out_count; i++)
             ((uint8_t *)out->data)[i] ^= 0x80;

@@ -672,6 +672,19 @@ static void conv_release(qc_node *n)
     release_state(n);
 }
 
+static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *in, qc_value *out,
+                          qc_error *err);
+
+bool qc_conv_channels_last(const qc_graph *g, const qc_node *n)
+{
+    const conv_state *st = n->state;
+    if (!n->op || n->op->run != conv_run || !st || !st->is_qlinear || !st->has_weights)
+        return false;
+    const qc_value *w = &g->tensors[n->inputs[conv_ix(n)->w]].value;
+    const bool depthwise = w->dims[1] == 1 && w->dims[0] == st->group && st->group > 1;
+    return w->rank == 4 && !(depthwise && w->dims[0] < 8);
+}
+
 static qc_status conv_infer(const qc_node *n, const qc_value *const *in, qc_value *out,
                             qc_error *err)
 {
@@ -781,9 +794,10 @@ static qc_pool2d window_rows(const qc_pool2d *p, size_t r0, size_t r1, size_t *x
 }
 
 /* One image of a convolution as pieces of its output pixels, one hand-off to the threads:
- * each piece transposes into channels last the input rows its windows read, runs im2col or
- * the depthwise kernel, then the GEMM, requantization and transpose into NCHW a tile at a
- * time, all in the scratch of the worker running it. Pieces write disjoint bytes of y and
+ * each piece transposes into channels last the input rows its windows read (unless x is
+ * channels last already), runs im2col or the depthwise kernel, then the GEMM and the
+ * requantization a tile at a time, written channels last or transposed into NCHW, all in the
+ * scratch of the worker running it. Pieces write disjoint bytes of y and
  * integer sums are exact, so the bytes are the same however the pieces are shared out. */
 typedef struct {
     const conv_geom *cg;
@@ -791,14 +805,15 @@ typedef struct {
     const qc_requant *rq;
     const int32_t *bias;
     int32_t zx;
-    const uint8_t *xi;    /* the image, NCHW */
-    void *y;              /* the image's output, NCHW */
+    const uint8_t *xi;    /* the image, NCHW or channels last (x_cl) */
+    void *y;              /* the image's output, NCHW or channels last (y_cl) */
     uint8_t *scratch;     /* worker_bytes for each worker */
     size_t worker_bytes;
     size_t piece;         /* output pixels per piece */
     size_t span;          /* output rows a piece covers at most */
     size_t band;          /* input rows the transposed band of a piece holds at most */
     bool dw;
+    bool x_cl, y_cl;      /* x, y channels last: no transpose on that side */
 } conv_job;
 
 /* a worker's scratch: the NHWC band, the im2col rows, the int32 and byte tiles */
@@ -817,13 +832,14 @@ static size_t conv_scratch_of(const conv_job *j, uint8_t *base, conv_scratch *sc
 {
     const conv_geom *cg = j->cg;
     const size_t m = (size_t)cg->maps, span_pixels = j->span * cg->p.out_w;
-    const size_t xn = (cg->pointwise ? j->piece : j->band * cg->p.in_w) * (size_t)cg->channels;
+    const size_t xn =
+        j->x_cl ? 0 : (cg->pointwise ? j->piece : j->band * cg->p.in_w) * (size_t)cg->channels;
     const size_t cols =
         j->dw || cg->pointwise ? 0 : (size_t)cg->groups * span_pixels * (size_t)cg->k;
     const size_t acc = conv_acc_pixels(j) * m * sizeof(int32_t), tmp = (size_t)CONV_TILE * m;
     if (base) {
         carver c = {base, 0};
-        sc->xn = carve(&c, xn);
+        sc->xn = xn ? carve(&c, xn) : NULL;
         sc->cols = cols ? carve(&c, cols) : NULL;
         sc->acc = carve(&c, acc);
         sc->tmp = carve(&c, tmp);
@@ -831,7 +847,8 @@ static size_t conv_scratch_of(const conv_job *j, uint8_t *base, conv_scratch *sc
     return round64(xn) + round64(cols) + round64(acc) + round64(tmp);
 }
 
-/* GEMM (not for depthwise), requantization and transpose into NCHW of pixels [p0, p0 + np)
+/* GEMM (not for depthwise), requantization and transpose into NCHW (or channels last, in
+ * place) of pixels [p0, p0 + np)
  * of the image; a: the first pixel's GEMM row, rows a_stride apart, one group after another
  * group_stride bytes on; acc: the tile's int32 (depthwise: already summed) */
 static void conv_tile(const conv_job *j, const uint8_t *a, size_t a_stride, size_t group_stride,
@@ -847,22 +864,29 @@ static void conv_tile(const conv_job *j, const uint8_t *a, size_t a_stride, size
         qc_transpose_s32(np, m, acc, m, (int32_t *)j->y + p0, pixels);
         return;
     }
+    uint8_t *dst = j->y_cl ? (uint8_t *)j->y + p0 * m : tmp;
     if (cg->y_type == QC_UINT8)
-        qc_requantize_u8(np, m, acc, m, j->bias, j->rq, tmp, m);
+        qc_requantize_u8(np, m, acc, m, j->bias, j->rq, dst, m);
     else
-        qc_requantize_s8(np, m, acc, m, j->bias, j->rq, (int8_t *)tmp, m);
-    qc_transpose_u8(np, m, tmp, m, (uint8_t *)j->y + p0, pixels);
+        qc_requantize_s8(np, m, acc, m, j->bias, j->rq, (int8_t *)dst, m);
+    if (!j->y_cl)
+        qc_transpose_u8(np, m, tmp, m, (uint8_t *)j->y + p0, pixels);
 }
 
-/* a 1×1 window of stride 1: output pixels are input pixels, so a piece transposes its own */
+/* a 1×1 window of stride 1: output pixels are input pixels, so a piece transposes its own
+ * (or reads them where they are, channels last) */
 static void conv_piece_pointwise(const conv_job *j, const conv_scratch *sc, size_t p0, size_t np)
 {
     const conv_geom *cg = j->cg;
     const size_t c_all = (size_t)cg->channels, plane = cg->p.in_h * cg->p.in_w;
-    qc_transpose_u8(c_all, np, j->xi + p0, plane, sc->xn, c_all);
+    const uint8_t *xn = j->xi + p0 * c_all;
+    if (!j->x_cl) {
+        qc_transpose_u8(c_all, np, j->xi + p0, plane, sc->xn, c_all);
+        xn = sc->xn;
+    }
     for (size_t t = 0; t < np; t += CONV_TILE) {
         const size_t nt = np - t < CONV_TILE ? np - t : CONV_TILE;
-        conv_tile(j, sc->xn + t * c_all, c_all, (size_t)cg->cg, p0 + t, nt, sc->acc, sc->tmp);
+        conv_tile(j, xn + t * c_all, c_all, (size_t)cg->cg, p0 + t, nt, sc->acc, sc->tmp);
     }
 }
 
@@ -883,12 +907,17 @@ static int conv_piece(void *ctx, int worker, int64_t item)
     const size_t r0 = p0 / out_w, r1 = (p0 + np + out_w - 1) / out_w, first = r0 * out_w;
     size_t x_row;
     const qc_pool2d s = window_rows(&cg->p, r0, r1, &x_row);
-    qc_transpose_u8(c_all, s.in_h * cg->p.in_w, j->xi + x_row * cg->p.in_w, plane, sc.xn, c_all);
+    const uint8_t *band = j->xi + x_row * cg->p.in_w * c_all;
+    if (!j->x_cl) {
+        qc_transpose_u8(c_all, s.in_h * cg->p.in_w, j->xi + x_row * cg->p.in_w, plane, sc.xn,
+                        c_all);
+        band = sc.xn;
+    }
     const size_t rows_pixels = (r1 - r0) * out_w, skip = p0 - first, k = (size_t)cg->k;
     if (j->dw)
-        qc_dwconv_nhwc_u8s8(m, &s, sc.xn, j->zx, j->cw->w_tc, j->cw->zw, sc.acc);
+        qc_dwconv_nhwc_u8s8(m, &s, band, j->zx, j->cw->w_tc, j->cw->zw, sc.acc);
     for (int64_t g = 0; g < cg->groups && !j->dw; g++)
-        qc_im2col_nhwc_u8((size_t)cg->cg, &s, sc.xn + (size_t)g * (size_t)cg->cg, c_all,
+        qc_im2col_nhwc_u8((size_t)cg->cg, &s, band + (size_t)g * (size_t)cg->cg, c_all,
                           (uint8_t)j->zx, sc.cols + (size_t)g * rows_pixels * k, k);
     for (size_t t = 0; t < np; t += CONV_TILE) {
         const size_t nt = np - t < CONV_TILE ? np - t : CONV_TILE;
@@ -961,7 +990,11 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     /* depthwise: channels last (8 channels per vector) unless there are fewer than 8 */
     const bool dw_nchw = cg.depthwise && m < 8, dw_nhwc = cg.depthwise && !dw_nchw;
     const int threads = dw_nchw ? 1 : conv_threads(x, &cg);
-    conv_job j = {&cg, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, dw_nhwc};
+    conv_job j = {&cg, NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, 0, 0, 0, dw_nhwc, false, false};
+    j.x_cl = in[ix->x]->layout == QC_LAYOUT_CHANNELS_LAST;
+    j.y_cl = out[0].layout == QC_LAYOUT_CHANNELS_LAST;
+    if ((j.x_cl || j.y_cl) && (dw_nchw || cg.y_type == QC_INT32))
+        return qc_node_fail(err, n, "this convolution runs in NCHW only, not channels last");
     const size_t per_worker = dw_nchw || pixels == 0 ? 0 : conv_plan(&j, threads);
     size_t bytes = (map_x ? round64(x_count) : 0) + (st->has_weights ? 0 : weights_bytes(&cg)) +
                    2 * round64(m * sizeof(int32_t)) + (size_t)threads * per_worker +
@@ -1414,9 +1447,24 @@ static qc_status qadd_infer(const qc_node *n, const qc_value *const *in, qc_valu
     return QC_OK;
 }
 
-/* Broadcasts v (bytes) into the shape of y: the index of every output element, unravelled. */
-static void broadcast_u8(const qc_value *v, const qc_value *y, uint8_t *dst)
+/* v's dims in the order its bytes are stored: a channels-last value's channels last. */
+static qc_value stored_shape(const qc_value *v)
 {
+    qc_value s = *v;
+    if (v->layout == QC_LAYOUT_CHANNELS_LAST && v->rank >= 3) {
+        for (int d = 1; d + 1 < v->rank; d++)
+            s.dims[d] = v->dims[d + 1];
+        s.dims[v->rank - 1] = v->dims[1];
+    }
+    return s;
+}
+
+/* Broadcasts v (bytes) into the shape of y: the index of every output element, unravelled.
+ * v and y share one layout (layout.c ties them), so their stored shapes broadcast alike. */
+static void broadcast_u8(const qc_value *value, const qc_value *result, uint8_t *dst)
+{
+    const qc_value vs = stored_shape(value), ys = stored_shape(result);
+    const qc_value *v = &vs, *y = &ys;
     int64_t count = qc_value_count(y), stride[QC_MAX_RANK];
     int64_t s = 1;
     for (int d = y->rank - 1; d >= 0; d--) {
@@ -1560,11 +1608,14 @@ static qc_status qgap_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     p.qmin += off;
     p.qmax += off;
     const uint8_t *src = v->data;
-    if (is_s8) {
+    if (is_s8 || v->layout == QC_LAYOUT_CHANNELS_LAST) {
         uint8_t *t = qc_exec_scratch(x, planes * plane);
         if (!t)
             return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
-        s8_to_u8(planes * plane, src, t);
+        /* channels last: the last layer's few pixels per channel, transposed into planes */
+        qc_value_copy_onnx(v, t);
+        if (is_s8)
+            s8_to_u8(planes * plane, t, t);
         src = t;
     }
     qc_global_avgpool_u8(planes, plane, src, &p, out[0].data);

@@ -348,6 +348,8 @@ qc_status qc_graph_prepare(qc_graph *g, qc_error *err)
                 return s;
         }
     }
+    for (int i = 0; i < g->n_tensors; i++) /* chosen again below, once the graph is final */
+        g->tensors[i].value.layout = QC_LAYOUT_ONNX;
     s = fold_and_infer(g, err);
     if (s == QC_OK && graph_has_symbolic_input(g)) {
         bool folded;
@@ -359,7 +361,7 @@ qc_status qc_graph_prepare(qc_graph *g, qc_error *err)
         return s;
     qc_graph_index_producers(g);
     qc_pass_prune(g);
-    return QC_OK;
+    return qc_pass_choose_layouts(g, err);
 }
 
 void qc_pass_prune(qc_graph *g)

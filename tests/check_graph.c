@@ -1149,6 +1149,181 @@ START_TEST(qlinearconv_split_over_threads_matches_int64_reference_on_odd_shapes)
 }
 END_TEST
 
+/* ---- channels-last activations between integer ops ---- */
+
+static void b_attr_ints(builder *b, Onnx__NodeProto *n, char *name, int64_t *v, size_t count)
+{
+    Onnx__AttributeProto *a = &b->attrs[b->n_attrs];
+    onnx__attribute_proto__init(a);
+    a->name = name;
+    a->has_type = 1;
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->n_ints = count;
+    a->ints = v;
+    b->attr_ptrs[b->n_attrs] = a;
+    if (!n->attribute)
+        n->attribute = &b->attr_ptrs[b->n_attrs];
+    n->n_attribute++;
+    b->n_attrs++;
+}
+
+/* a QLinearConv of k×k, padding k/2, with weights of small random codes, named `name` with
+ * constants "<name>_w", "<name>_b", "<name>_ws"; scale and zero point names are shared */
+typedef struct {
+    int8_t w[24 * 16 * 9];
+    int32_t bias[24];
+    float ws[24];
+    int64_t wd[4], md[1], pads[4];
+    char names[3][16];
+    char *in[9], *out[1];
+} layout_conv;
+
+static void add_layout_conv(builder *b, layout_conv *c, char *name, char *x, char *y,
+                            int64_t c_in, int64_t c_out, int64_t k, int64_t group, uint32_t seed)
+{
+    const int64_t cg = c_in / group;
+    ck_assert(c_out * cg * k * k <= (int64_t)sizeof c->w && c_out <= 24);
+    for (int64_t i = 0; i < c_out * cg * k * k; i++)
+        c->w[i] = (int8_t)((int)((seed = seed * 1664525u + 1013904223u) >> 28) - 8);
+    for (int64_t m = 0; m < c_out; m++) {
+        c->bias[m] = (int32_t)((seed = seed * 1664525u + 1013904223u) >> 24) - 128;
+        c->ws[m] = 1.0f / 64.0f;
+    }
+    c->wd[0] = c->md[0] = c_out;
+    c->wd[1] = cg;
+    c->wd[2] = c->wd[3] = k;
+    c->pads[0] = c->pads[1] = c->pads[2] = c->pads[3] = k / 2;
+    snprintf(c->names[0], sizeof c->names[0], "%s_w", name);
+    snprintf(c->names[1], sizeof c->names[1], "%s_b", name);
+    snprintf(c->names[2], sizeof c->names[2], "%s_ws", name);
+    b_init_raw(b, c->names[0], 3, 4, c->wd, c->w, (size_t)(c_out * cg * k * k));
+    b_init_raw(b, c->names[1], 6, 1, c->md, c->bias, (size_t)c_out * 4);
+    b_init_raw(b, c->names[2], 1, 1, c->md, c->ws, (size_t)c_out * 4);
+    char *in[9] = {x, "s", "z", c->names[0], c->names[2], "wz", "s", "z", c->names[1]};
+    memcpy(c->in, in, sizeof in);
+    c->out[0] = y;
+    Onnx__NodeProto *n = b_node(b, "QLinearConv", name, 9, c->in, 1, c->out);
+    b_attr_int(b, n, "group", group);
+    b_attr_ints(b, n, "pads", c->pads, 4);
+}
+
+/* x (8×10×10) → conv 3×3 → t1 → depthwise 3×3 → t2; t1 + t2 → t3 → MaxPool 2×2 → t4 →
+ * conv 1×1 → t5 → QLinearGlobalAveragePool → y */
+static void build_layout_model(builder *b)
+{
+    static layout_conv convs[3];
+    static float s = 0.5f;
+    static uint8_t z = 128;
+    static int8_t wz = 0;
+    static int64_t xd[4] = {1, 8, 10, 10}, kernel[2] = {2, 2}, strides[2] = {2, 2};
+    static char *add_in[] = {"t1", "s", "z", "t2", "s", "z", "s", "z"}, *add_out[] = {"t3"};
+    static char *mp_in[] = {"t3"}, *mp_out[] = {"t4"};
+    static char *gap_in[] = {"t5", "s", "z", "s", "z"}, *gap_out[] = {"y"};
+    b_init(b, 13);
+    b_input(b, "x", 4, xd);
+    b->tensor_types[b->n_io - 1].elem_type = 2; /* uint8 */
+    b_init_raw(b, "s", 1, 0, NULL, &s, 4);
+    b_init_raw(b, "z", 2, 0, NULL, &z, 1);
+    b_init_raw(b, "wz", 3, 0, NULL, &wz, 1);
+    add_layout_conv(b, &convs[0], "conv", "x", "t1", 8, 16, 3, 1, 1);
+    add_layout_conv(b, &convs[1], "dw", "t1", "t2", 16, 16, 3, 16, 2);
+    b_node(b, "QLinearAdd", "add", 8, add_in, 1, add_out)->domain = "com.microsoft";
+    Onnx__NodeProto *mp = b_node(b, "MaxPool", "pool", 1, mp_in, 1, mp_out);
+    b_attr_ints(b, mp, "kernel_shape", kernel, 2);
+    b_attr_ints(b, mp, "strides", strides, 2);
+    add_layout_conv(b, &convs[2], "pw", "t4", "t5", 16, 24, 1, 1, 3);
+    b_node(b, "QLinearGlobalAveragePool", "gap", 5, gap_in, 1, gap_out)->domain = "com.microsoft";
+    b_output(b, "y");
+}
+
+/* every 8-bit tensor an observer sees, by tensor index */
+typedef struct {
+    uint8_t *bytes[64];
+    size_t size[64];
+} seen_tensors;
+
+static void keep_tensor(void *ctx, const qc_graph *g, int tensor, const qc_value *value)
+{
+    (void)g;
+    seen_tensors *seen = ctx;
+    ck_assert(tensor < 64 && value->layout == QC_LAYOUT_ONNX);
+    free(seen->bytes[tensor]);
+    seen->size[tensor] = qc_value_bytes(value);
+    seen->bytes[tensor] = malloc(seen->size[tensor]);
+    memcpy(seen->bytes[tensor], value->data, seen->size[tensor]);
+}
+
+static void run_layout_model(const qc_graph *g, int threads, const uint8_t *x, seen_tensors *seen)
+{
+    qc_error err;
+    qc_exec *ex = qc_exec_create(g);
+    ck_assert_ptr_nonnull(ex);
+    ck_assert_msg(qc_exec_set_threads(ex, threads, &err) == QC_OK, "%s", err.msg);
+    qc_exec_set_split_work(ex, 0);
+    qc_exec_set_observer(ex, keep_tensor, seen);
+    qc_value v = {.dtype = QC_UINT8, .rank = 4, .dims = {1, 8, 10, 10}, .data = (void *)x};
+    ck_assert_msg(qc_exec_run(ex, &v, 1, &err) == QC_OK, "%s", err.msg);
+    const qc_value *y = qc_exec_output(ex, 0);
+    ck_assert_int_eq(y->layout, QC_LAYOUT_ONNX);
+    ck_assert_mem_eq(y->data, seen->bytes[g->outputs[0]], 24);
+    qc_exec_destroy(ex);
+}
+
+START_TEST(integer_activations_stay_channels_last_and_equal_the_onnx_layout_run)
+{
+    builder b;
+    build_layout_model(&b);
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+    /* between the integer ops, channels last; the graph's input and output, ONNX's */
+    static const char *const channels_last[] = {"t1", "t2", "t3", "t4", "t5"};
+    for (size_t i = 0; i < sizeof channels_last / sizeof *channels_last; i++)
+        ck_assert_msg(g->tensors[qc_graph_find_tensor(g, channels_last[i])].value.layout ==
+                          QC_LAYOUT_CHANNELS_LAST,
+                      "%s is not channels last", channels_last[i]);
+    ck_assert_int_eq(g->tensors[qc_graph_find_tensor(g, "x")].value.layout, QC_LAYOUT_ONNX);
+    ck_assert_int_eq(g->tensors[qc_graph_find_tensor(g, "y")].value.layout, QC_LAYOUT_ONNX);
+    ck_assert(g->n_tensors <= 64);
+    static uint8_t x[800];
+    uint32_t r = 7;
+    for (size_t i = 0; i < sizeof x; i++)
+        x[i] = (uint8_t)((r = r * 1664525u + 1013904223u) >> 24);
+    seen_tensors cl[3], onnx;
+    memset(cl, 0, sizeof cl);
+    memset(&onnx, 0, sizeof onnx);
+    for (int threads = 1; threads <= 3; threads++)
+        run_layout_model(g, threads, x, &cl[threads - 1]);
+    /* the reference: the same graph with every tensor in ONNX's layout */
+    for (int t = 0; t < g->n_tensors; t++)
+        g->tensors[t].value.layout = QC_LAYOUT_ONNX;
+    run_layout_model(g, 1, x, &onnx);
+    int seen = 0;
+    for (int t = 0; t < g->n_tensors; t++) {
+        if (!onnx.bytes[t])
+            continue;
+        seen++;
+        int distinct = 0; /* a tensor of one repeated code would compare equal in any order */
+        for (size_t i = 1; i < onnx.size[t]; i++)
+            distinct += onnx.bytes[t][i] != onnx.bytes[t][0];
+        ck_assert_msg(distinct > 0 || onnx.size[t] == 24, "%s is constant", g->tensors[t].name);
+        for (int k = 0; k < 3; k++) {
+            ck_assert_int_eq(cl[k].size[t], onnx.size[t]);
+            ck_assert_msg(!memcmp(cl[k].bytes[t], onnx.bytes[t], onnx.size[t]),
+                          "%s differs from the ONNX-layout run (%d threads)", g->tensors[t].name,
+                          k + 1);
+        }
+    }
+    ck_assert_int_eq(seen, 6);
+    for (int t = 0; t < 64; t++) {
+        free(onnx.bytes[t]);
+        for (int k = 0; k < 3; k++)
+            free(cl[k].bytes[t]);
+    }
+    qc_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(qlinearconv_refuses_a_y_scale_of_another_length_naming_it)
 {
     qconv_tiles_case_y(8, 12, 6, 3, 1, 1, 1, 15, 5);
@@ -2974,6 +3149,7 @@ static Suite *suite(void)
     tcase_add_test(props, qlinearconv_and_qlinearmatmul_with_k_above_33025_extreme_codes_are_refused_not_wrapped);
     tcase_add_test(props, qoperator_weights_and_multipliers_are_prepared_once);
     tcase_add_test(props, activations_by_table_equal_dq_op_q_on_every_code_and_kernel_path);
+    tcase_add_test(props, integer_activations_stay_channels_last_and_equal_the_onnx_layout_run);
     suite_add_tcase(s, props);
     return s;
 }

@@ -861,6 +861,32 @@ static uint8_t maxpool_ref(const qc_pool2d *p, const uint8_t *x, size_t oh, size
     return (uint8_t)m;
 }
 
+/* a random pooling window over at most 40 × 75 pixels; false when it has no output */
+static bool random_pool2d(qc_pool2d *pp, int trial)
+{
+    qc_pool2d p;
+    p.in_h = (size_t)rng_range(1, 40);
+    p.in_w = (size_t)rng_range(1, 75);
+    p.kernel_h = (size_t)rng_range(1, 3);
+    p.kernel_w = (size_t)rng_range(1, 3);
+    p.stride_h = (size_t)rng_range(1, 3);
+    p.stride_w = (size_t)(trial % 3 == 0 ? 1 : rng_range(1, 3));
+    p.dilation_h = (size_t)rng_range(1, 2);
+    p.dilation_w = (size_t)rng_range(1, 2);
+    p.pad_top = (size_t)rng_range(0, (int)p.kernel_h - 1);
+    p.pad_left = (size_t)rng_range(0, (int)p.kernel_w - 1);
+    const long eh = (long)(p.dilation_h * (p.kernel_h - 1) + 1),
+               ew = (long)(p.dilation_w * (p.kernel_w - 1) + 1);
+    const long oh = ((long)(p.in_h + 2 * p.pad_top) - eh) / (long)p.stride_h + 1;
+    const long ow = ((long)(p.in_w + 2 * p.pad_left) - ew) / (long)p.stride_w + 1;
+    if (oh < 1 || ow < 1)
+        return false;
+    p.out_h = (size_t)oh;
+    p.out_w = (size_t)ow;
+    *pp = p;
+    return true;
+}
+
 START_TEST(test_maxpool_matches_reference)
 {
     int isas[QC_INT8_ISAS];
@@ -869,24 +895,8 @@ START_TEST(test_maxpool_matches_reference)
     static uint8_t x[3 * 40 * 75], y[3 * 40 * 75];
     for (int trial = 0; trial < 300; trial++) {
         qc_pool2d p;
-        p.in_h = (size_t)rng_range(1, 40);
-        p.in_w = (size_t)rng_range(1, 75);
-        p.kernel_h = (size_t)rng_range(1, 3);
-        p.kernel_w = (size_t)rng_range(1, 3);
-        p.stride_h = (size_t)rng_range(1, 3);
-        p.stride_w = (size_t)(trial % 3 == 0 ? 1 : rng_range(1, 3));
-        p.dilation_h = (size_t)rng_range(1, 2);
-        p.dilation_w = (size_t)rng_range(1, 2);
-        p.pad_top = (size_t)rng_range(0, (int)p.kernel_h - 1);
-        p.pad_left = (size_t)rng_range(0, (int)p.kernel_w - 1);
-        const long eh = (long)(p.dilation_h * (p.kernel_h - 1) + 1),
-                   ew = (long)(p.dilation_w * (p.kernel_w - 1) + 1);
-        const long oh = ((long)(p.in_h + 2 * p.pad_top) - eh) / (long)p.stride_h + 1;
-        const long ow = ((long)(p.in_w + 2 * p.pad_left) - ew) / (long)p.stride_w + 1;
-        if (oh < 1 || ow < 1)
+        if (!random_pool2d(&p, trial))
             continue;
-        p.out_h = (size_t)oh;
-        p.out_w = (size_t)ow;
         const size_t planes = (size_t)rng_range(1, 3);
         for (size_t i = 0; i < planes * p.in_h * p.in_w; i++)
             x[i] = (uint8_t)(trial % 7 == 0 ? 255 - rng_range(0, 3) : (int)(rng() & 255));
@@ -906,6 +916,46 @@ START_TEST(test_maxpool_matches_reference)
                                       p.dilation_h, p.dilation_w, p.pad_top, p.pad_left, c, i, j,
                                       got, want);
                     }
+        }
+    }
+}
+END_TEST
+
+/* channels last: every channel of every image pooled as the plane reference does it; channel
+ * counts below, at and past the 32 of one AVX2 vector */
+START_TEST(test_maxpool_channels_last_matches_reference)
+{
+    int isas[QC_INT8_ISAS];
+    const int nisa = isa_list(isas);
+    rng_seed(12);
+    static uint8_t x[2 * 40 * 75 * 70], y[2 * 40 * 75 * 70], plane[40 * 75];
+    for (int trial = 0; trial < 120; trial++) {
+        qc_pool2d p;
+        if (!random_pool2d(&p, trial))
+            continue;
+        const size_t images = (size_t)rng_range(1, 2), channels = (size_t)rng_range(1, 70);
+        const size_t pixels = p.in_h * p.in_w;
+        for (size_t i = 0; i < images * pixels * channels; i++)
+            x[i] = (uint8_t)(trial % 7 == 0 ? 255 - rng_range(0, 3) : (int)(rng() & 255));
+        for (int s = 0; s < nisa; s++) {
+            ck_assert_int_eq(qc_int8_select(isas[s]), 0);
+            qc_maxpool_cl_u8(images, channels, &p, x, y);
+            for (size_t b = 0; b < images; b++)
+                for (size_t c = 0; c < channels; c++) {
+                    for (size_t i = 0; i < pixels; i++)
+                        plane[i] = x[(b * pixels + i) * channels + c];
+                    for (size_t i = 0; i < p.out_h * p.out_w; i++) {
+                        const uint8_t want = maxpool_ref(&p, plane, i / p.out_w, i % p.out_w);
+                        const uint8_t got =
+                            y[(b * p.out_h * p.out_w + i) * channels + c];
+                        ck_assert_msg(got == want,
+                                      "maxpool channels last %s, %zu channels, in %zux%zu k "
+                                      "%zux%zu s %zux%zu: image %zu channel %zu pixel %zu: got "
+                                      "%d, want %d",
+                                      isa_name(isas[s]), channels, p.in_h, p.in_w, p.kernel_h,
+                                      p.kernel_w, p.stride_h, p.stride_w, b, c, i, got, want);
+                    }
+                }
         }
     }
 }
@@ -1395,7 +1445,7 @@ START_TEST(test_every_kernel_table_is_complete_with_simd_depthwise)
         ck_assert_str_eq(qc_int8_isa(), isa_name(isas[s]));
         ck_assert(t->q8gemm_packa && t->q8gemm_ukernel && t->requantize_u8 && t->requantize_s8 &&
                   t->quantize_u8 && t->quantize_s8 && t->dequantize_u8 && t->dequantize_s8 &&
-                  t->dequantize_s32 && t->maxpool_u8 && t->global_avgpool_u8 && t->qadd_u8 &&
+                  t->dequantize_s32 && t->maxpool_u8 && t->maxpool_cl_u8 && t->global_avgpool_u8 && t->qadd_u8 &&
                   t->transpose_u8 && t->dwconv_u8s8 && t->dwconv_nhwc_u8s8);
         const int simd = isas[s] != QC_INT8_ISA_SCALAR;
         const int wide = isas[s] == QC_INT8_ISA_AVX512VNNI || isas[s] == QC_INT8_ISA_AMX;
@@ -1964,6 +2014,7 @@ static Suite *suite(void)
     TCase *o = tcase_create("pool_add");
     tcase_set_timeout(o, 60);
     tcase_add_test(o, test_maxpool_matches_reference);
+    tcase_add_test(o, test_maxpool_channels_last_matches_reference);
     tcase_add_test(o, test_global_avgpool_matches_reference);
     tcase_add_test(o, test_qadd_matches_reference);
     tcase_add_test(o, test_qadd_multipliers_exact_for_ratios_2e_minus20_to_2e20);

@@ -10,6 +10,7 @@
     .quantize_u8 = qc_quantize_u8__avx2, .quantize_s8 = qc_quantize_s8__avx2,                  \
     .dequantize_u8 = qc_dequantize_u8__avx2, .dequantize_s8 = qc_dequantize_s8__avx2,          \
     .dequantize_s32 = qc_dequantize_s32__avx2, .maxpool_u8 = qc_maxpool_u8__avx2,              \
+    .maxpool_cl_u8 = qc_maxpool_cl_u8__avx2,                                                   \
     .global_avgpool_u8 = qc_global_avgpool_u8__avx2, .dwconv_u8s8 = qc_dwconv_u8s8__avx2
 #define QC_INT8_AVX2_COMMON                                                                    \
     .transpose_u8 = qc_transpose_u8__avx2, .dwconv_nhwc_u8s8 = qc_dwconv_nhwc_u8s8__avx2,      \
@@ -45,6 +46,7 @@ static const qc_int8_table tables[QC_ISA_COUNT] = {
             .dequantize_s8 = qc_dequantize_s8__scalar,
             .dequantize_s32 = qc_dequantize_s32__scalar,
             .maxpool_u8 = qc_maxpool_u8__scalar,
+            .maxpool_cl_u8 = qc_maxpool_cl_u8__scalar,
             .global_avgpool_u8 = qc_global_avgpool_u8__scalar,
             .qadd_u8 = qc_qadd_u8__scalar,
             .transpose_u8 = qc_transpose_u8__scalar,
@@ -153,6 +155,12 @@ void qc_dequantize_s32(size_t outer, size_t channels, size_t inner, const int32_
 void qc_maxpool_u8(size_t planes, const qc_pool2d *p, const uint8_t *x, uint8_t *y)
 {
     qc_int8_kernels()->maxpool_u8(planes, p, x, y);
+}
+
+void qc_maxpool_cl_u8(size_t images, size_t channels, const qc_pool2d *p, const uint8_t *x,
+                      uint8_t *y)
+{
+    qc_int8_kernels()->maxpool_cl_u8(images, channels, p, x, y);
 }
 
 void qc_global_avgpool_u8(size_t planes, size_t n, const uint8_t *x, const qc_gavgpool *p,

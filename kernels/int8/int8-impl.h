@@ -156,6 +156,24 @@ typedef QC_GAVGPOOL_U8((*qc_gavgpool_u8_fn));
 typedef QC_QADD_U8((*qc_qadd_u8_fn));
 QC_MAXPOOL_U8(qc_maxpool_u8__scalar);
 QC_MAXPOOL_U8(qc_maxpool_u8__avx2);
+/* Tap t (row-major over kernel_h × kernel_w) of output pixel (oh, ow) of window p: false in
+ * the padding, else true with *pixel the input pixel it reads (row-major over in_h × in_w). */
+static inline bool qc_pool2d_tap(const qc_pool2d *p, size_t oh, size_t ow, size_t t,
+                                 size_t *pixel)
+{
+    const size_t ih = oh * p->stride_h + t / p->kernel_w * p->dilation_h; /* + pad_top */
+    const size_t iw = ow * p->stride_w + t % p->kernel_w * p->dilation_w; /* + pad_left */
+    if (ih < p->pad_top || ih - p->pad_top >= p->in_h || iw < p->pad_left ||
+        iw - p->pad_left >= p->in_w)
+        return false;
+    *pixel = (ih - p->pad_top) * p->in_w + iw - p->pad_left;
+    return true;
+}
+#define QC_MAXPOOL_CL_U8(fn)                                                                   \
+    void fn(size_t images, size_t channels, const qc_pool2d *p, const uint8_t *x, uint8_t *y)
+typedef QC_MAXPOOL_CL_U8((*qc_maxpool_cl_u8_fn));
+QC_MAXPOOL_CL_U8(qc_maxpool_cl_u8__scalar);
+QC_MAXPOOL_CL_U8(qc_maxpool_cl_u8__avx2);
 QC_GAVGPOOL_U8(qc_global_avgpool_u8__scalar);
 QC_GAVGPOOL_U8(qc_global_avgpool_u8__avx2);
 QC_QADD_U8(qc_qadd_u8__scalar);
@@ -197,6 +215,7 @@ typedef struct qc_int8_table {
     qc_dequantize_s8_fn dequantize_s8;
     qc_dequantize_s32_fn dequantize_s32;
     qc_maxpool_u8_fn maxpool_u8;
+    qc_maxpool_cl_u8_fn maxpool_cl_u8;
     qc_gavgpool_u8_fn global_avgpool_u8;
     qc_qadd_u8_fn qadd_u8;
     qc_transpose_u8_fn transpose_u8;

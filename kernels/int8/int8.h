@@ -130,6 +130,10 @@ typedef struct qc_pool2d {
 /* MaxPool: the largest input of each window, padding ignored (0 for a window with no input);
  * exact, and the output keeps the input's scale and zero point. */
 void qc_maxpool_u8(size_t planes, const qc_pool2d *p, const uint8_t *x, uint8_t *y);
+/* The same over `images` images stored channels last (in_h × in_w × channels each, output
+ * out_h × out_w × channels): per channel the same bytes as qc_maxpool_u8. */
+void qc_maxpool_cl_u8(size_t images, size_t channels, const qc_pool2d *p, const uint8_t *x,
+                      uint8_t *y);
 
 /* GlobalAveragePool of `planes` planes of n values (docs/quantization.md, eqs. A1–A3):
  *   y = clamp(round_half_away((Σ x − n·z_in) · multiplier / 2^shift) + z_out, qmin, qmax)

@@ -84,3 +84,33 @@ QC_GAVGPOOL_U8(qc_global_avgpool_u8__avx2)
         y[c] = (uint8_t)((r < lo ? lo : r > hi ? hi : r) + p->out_zero_point);
     }
 }
+
+/* channels last: 32 channels of an output pixel at a time, the max over the window's taps
+ * kept in a register; the channels past the last 32 as the scalar kernel does them */
+QC_MAXPOOL_CL_U8(qc_maxpool_cl_u8__avx2)
+{
+    const size_t taps = p->kernel_h * p->kernel_w, out_pixels = p->out_h * p->out_w;
+    for (size_t b = 0; b < images; b++)
+        for (size_t o = 0; o < out_pixels; o++) {
+            uint8_t *dst = y + (b * out_pixels + o) * channels;
+            size_t c = 0;
+            for (; c + 32 <= channels; c += 32) {
+                __m256i m = _mm256_setzero_si256(); /* padding never wins */
+                for (size_t t = 0, pixel; t < taps; t++)
+                    if (qc_pool2d_tap(p, o / p->out_w, o % p->out_w, t, &pixel))
+                        m = _mm256_max_epu8(m, _mm256_loadu_si256((const __m256i *)(
+                                                   x + (b * p->in_h * p->in_w + pixel) * channels + c)));
+                _mm256_storeu_si256((__m256i *)(dst + c), m);
+            }
+            if (c == channels)
+                continue;
+            memset(dst + c, 0, channels - c);
+            for (size_t t = 0, pixel; t < taps; t++) {
+                if (!qc_pool2d_tap(p, o / p->out_w, o % p->out_w, t, &pixel))
+                    continue;
+                const uint8_t *src = x + (b * p->in_h * p->in_w + pixel) * channels;
+                for (size_t i = c; i < channels; i++)
+                    dst[i] = src[i] > dst[i] ? src[i] : dst[i];
+            }
+        }
+}

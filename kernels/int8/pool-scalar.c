@@ -1,6 +1,8 @@
 /* pool-scalar.c — reference u8 MaxPool and GlobalAveragePool (eqs. A1–A3); define the bits. */
 #include "int8-impl.h"
 
+#include <string.h>
+
 QC_MAXPOOL_U8(qc_maxpool_u8__scalar)
 {
     const size_t plane = p->in_h * p->in_w;
@@ -62,4 +64,22 @@ QC_GAVGPOOL_U8(qc_global_avgpool_u8__scalar)
         /* A3 */
         y[c] = (uint8_t)((r < lo ? lo : r > hi ? hi : r) + p->out_zero_point);
     }
+}
+
+/* channels last: the window's taps are whole vectors of channels, each one's max kept apart */
+QC_MAXPOOL_CL_U8(qc_maxpool_cl_u8__scalar)
+{
+    const size_t taps = p->kernel_h * p->kernel_w, out_pixels = p->out_h * p->out_w;
+    for (size_t b = 0; b < images; b++)
+        for (size_t o = 0; o < out_pixels; o++) {
+            uint8_t *dst = y + (b * out_pixels + o) * channels;
+            memset(dst, 0, channels); /* padding never wins: every input is ≥ 0 */
+            for (size_t t = 0, pixel; t < taps; t++) {
+                if (!qc_pool2d_tap(p, o / p->out_w, o % p->out_w, t, &pixel))
+                    continue;
+                const uint8_t *src = x + (b * p->in_h * p->in_w + pixel) * channels;
+                for (size_t c = 0; c < channels; c++)
+                    dst[c] = src[c] > dst[c] ? src[c] : dst[c];
+            }
+        }
 }
