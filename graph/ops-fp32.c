@@ -43,11 +43,45 @@ static void copy_shape(qc_value *out, const qc_value *in)
 typedef struct {
     qc_window_attrs win;
     int64_t group;
+    float *packed; /* owned: constant weights packed by qc_f32_conv_pack_weights, or NULL */
+    const void *packed_from;          /* the constant's data and shape they were packed from */
+    int packed_rank;
+    int64_t packed_dims[QC_MAX_RANK];
 } conv_state;
+
+/* Constant float weights of a convolution that runs on the GEMM (not depthwise) are packed
+ * once, here, from their own shape; infer checks it against x's. */
+static qc_status conv_pack(const qc_graph *g, const qc_node *n, conv_state *st, qc_error *err)
+{
+    const qc_tensor *wt = &g->tensors[n->inputs[1]];
+    const qc_value *w = &wt->value;
+    if (!wt->is_const || !w->data || w->dtype != QC_FLOAT || w->rank < 3 ||
+        w->dims[0] % st->group || (w->dims[1] == 1 && st->group > 1))
+        return QC_OK;
+    int64_t depth = product(w->dims, 1, w->rank);
+    size_t bytes = qc_f32_conv_weights_size(w->dims[0], st->group, depth);
+    if (bytes == 0)
+        return QC_OK;
+    st->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!st->packed)
+        return qc_fail(err, QC_ERR_IO, "out of memory packing the weights of node '%s'", n->name);
+    qc_f32_conv_pack_weights(w->dims[0], st->group, depth, w->data, st->packed);
+    st->packed_from = w->data;
+    st->packed_rank = w->rank;
+    memcpy(st->packed_dims, w->dims, (size_t)w->rank * sizeof *w->dims);
+    return QC_OK;
+}
+
+static void conv_release(qc_node *n)
+{
+    conv_state *st = n->state;
+    if (st)
+        free(st->packed);
+    qc_node_release_state(n);
+}
 
 static qc_status conv_check(const qc_graph *g, qc_node *n, qc_error *err)
 {
-    (void)g;
     conv_state st = {0};
     qc_status s = qc_node_check_arity(n, 2, 3, 1, err);
     if (s == QC_OK)
@@ -59,7 +93,11 @@ static qc_status conv_check(const qc_graph *g, qc_node *n, qc_error *err)
     if (s != QC_OK)
         return s;
     st.win.ceil_mode = false; /* a pooling attribute: Conv's output size always rounds down */
-    return qc_node_keep_state(n, &st, sizeof st, err);
+    if ((s = conv_pack(g, n, &st, err)) != QC_OK)
+        return s;
+    if ((s = qc_node_keep_state(n, &st, sizeof st, err)) != QC_OK)
+        free(st.packed);
+    return s;
 }
 
 /* Everything Conv needs from its inputs' shapes, shared by infer and run (run may not store
@@ -130,13 +168,20 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     qc_status s = conv_geometry(n, in, &p, err);
     if (s != QC_OK)
         return s;
-    size_t bytes = qc_f32_conv_scratch_size(&p);
+    const conv_state *st = n->state;
+    /* the packed weights, when W is still the constant they came from */
+    const float *packed =
+        st->packed && in[1]->data == st->packed_from && in[1]->rank == st->packed_rank &&
+                !memcmp(in[1]->dims, st->packed_dims, (size_t)st->packed_rank * sizeof *st->packed_dims)
+            ? st->packed
+            : NULL;
+    size_t bytes = qc_f32_conv_scratch_size(&p, packed != NULL);
     void *scratch = bytes ? qc_exec_scratch(x, bytes) : NULL;
     if (bytes && !scratch)
         return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
     const qc_value *b = n->n_inputs > 2 ? in[2] : NULL;
-    qc_f32_conv(&p, in[0]->dims[0], in[0]->data, in[1]->data, b ? b->data : NULL, out[0].data,
-                scratch);
+    qc_f32_conv(&p, in[0]->dims[0], in[0]->data, in[1]->data, packed, b ? b->data : NULL,
+                out[0].data, scratch);
     return QC_OK;
 }
 
@@ -871,7 +916,7 @@ static qc_status softmax_run(qc_exec *x, const qc_node *n, const qc_value *const
 /* ---- the table --------------------------------------------------------------------------- */
 
 const qc_op qc_ops_fp32[] = {
-    {"Conv", "", conv_check, conv_infer, conv_run, qc_node_release_state},
+    {"Conv", "", conv_check, conv_infer, conv_run, conv_release},
     {"Gemm", "", gemm_check, gemm_infer, gemm_run, qc_node_release_state},
     {"MatMul", "", matmul_check, matmul_infer, matmul_run, NULL},
     {"Add", "", binary_check, binary_infer, binary_run, qc_node_release_state},

@@ -265,11 +265,11 @@ static qc_f32_conv_algo check_conv(const qc_f32_conv_params *p, int64_t batch, b
     float *x = rand_floats(x_n), *w = rand_floats(w_n), *b = rand_floats(p->out_channels);
     float *y = rand_floats(y_n); /* garbage: the kernel must overwrite every element */
     double *ref = new_doubles(y_n), *mag = new_doubles(y_n);
-    size_t scratch_bytes = qc_f32_conv_scratch_size(p);
+    size_t scratch_bytes = qc_f32_conv_scratch_size(p, false);
     void *scratch = malloc(scratch_bytes ? scratch_bytes : 1);
     ck_assert_ptr_nonnull(scratch);
 
-    qc_f32_conv(p, batch, x, w, with_bias ? b : NULL, y, scratch);
+    qc_f32_conv(p, batch, x, w, NULL, with_bias ? b : NULL, y, scratch);
     conv_ref(p, batch, x, w, with_bias ? b : NULL, ref, mag);
     char geometry[400], what[512];
     snprintf(what, sizeof what, "conv C %lld M %lld groups %lld batch %lld %s",
@@ -372,10 +372,10 @@ START_TEST(test_conv_gives_an_image_the_same_bits_whatever_the_batch)
         float *x = rand_floats(batch * x_img), *w = rand_floats(p->out_channels * 16 * 9);
         float *b = rand_floats(p->out_channels);
         float *all = rand_floats(batch * y_img), *one = rand_floats(y_img);
-        void *scratch = malloc(qc_f32_conv_scratch_size(p) + 1);
-        qc_f32_conv(p, batch, x, w, b, all, scratch);
+        void *scratch = malloc(qc_f32_conv_scratch_size(p, false) + 1);
+        qc_f32_conv(p, batch, x, w, NULL, b, all, scratch);
         for (int64_t n = 0; n < batch; n++) {
-            qc_f32_conv(p, 1, x + n * x_img, w, b, one, scratch);
+            qc_f32_conv(p, 1, x + n * x_img, w, NULL, b, one, scratch);
             ck_assert_msg(memcmp(one, all + n * y_img, (size_t)y_img * sizeof(float)) == 0,
                           "case %zu: image %lld differs alone and in a batch", c, (long long)n);
         }
@@ -1201,11 +1201,17 @@ START_TEST(test_conv_gives_the_same_bits_on_every_isa)
         float *x = rand_floats(x_n), *w = rand_floats(m * (depthwise ? 1 : c) * taps);
         float *b = rand_floats(m), *want = malloc((size_t)y_n * sizeof *want);
         float *got = malloc((size_t)y_n * sizeof *got);
-        void *scratch = malloc(qc_f32_conv_scratch_size(&p) + 1);
-        ck_assert(want && got && scratch);
+        void *scratch = malloc(qc_f32_conv_scratch_size(&p, false) + 1);
+        /* the weights packed beforehand (as a prepared graph has them) on odd trials */
+        int64_t depth = (depthwise ? 1 : c) * taps;
+        float *packed = malloc(qc_f32_conv_weights_size(m, 1, depth) + 1);
+        ck_assert(want && got && scratch && packed);
+        if (!depthwise)
+            qc_f32_conv_pack_weights(m, 1, depth, w, packed);
         for (int i = 0; i < n_isas; i++) {
             ck_assert_int_eq(qc_f32_select(isas[i]), 0);
-            qc_f32_conv(&p, batch, x, w, trial % 3 ? b : NULL, i == 0 ? want : got, scratch);
+            qc_f32_conv(&p, batch, x, w, trial % 2 && !depthwise ? packed : NULL,
+                        trial % 3 ? b : NULL, i == 0 ? want : got, scratch);
             if (i > 0)
                 ck_assert_msg(same_floats(got, want, y_n),
                               "%s: %lld channels to %lld, %s, in %lldx%lld, stride %lld",
@@ -1213,9 +1219,94 @@ START_TEST(test_conv_gives_the_same_bits_on_every_isa)
                               depthwise ? "depthwise" : "im2col", (long long)in[0],
                               (long long)in[1], (long long)st[0]);
         }
-        free(x), free(w), free(b), free(want), free(got), free(scratch);
+        free(x), free(w), free(b), free(want), free(got), free(scratch), free(packed);
     }
     ck_assert(used[QC_F32_CONV_DEPTHWISE] > 0 && used[QC_F32_CONV_IM2COL] > 0);
+    restore_default_isa();
+}
+END_TEST
+
+/* The packed GEMM's definition, written out: each output one fmaf chain over t in order from
+ * 0, then + bias[i]. */
+static void gemm_chain_ref(int64_t m, int64_t n, int64_t k, const float *w, const float *b,
+                           const float *bias, float *y)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float acc = 0.0f;
+            for (int64_t t = 0; t < k; t++)
+                acc = fmaf(w[i * k + t], b[t * n + j], acc);
+            y[i * n + j] = bias ? acc + bias[i] : acc;
+        }
+}
+
+/* Every table's packed GEMM gives the definition's bits exactly, on shapes around the tile
+ * (rows 1 .. 2·MR + 1, columns around NR and the fill block) and depths across the depth
+ * block (256); the output's row stride wider than n. */
+START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    static const int64_t cols[] = {1, 15, 16, 17, 47, 48, 49, 97, 287, 288, 289, 700};
+    static const int64_t depths[] = {1, 2, 9, 255, 256, 257, 600};
+    for (int trial = 0; trial < 60; trial++) {
+        int64_t m = 1 + trial % (2 * QC_F32_GEMM_MR + 1), n = cols[trial % 12];
+        int64_t k = depths[trial % 7], ldy = n + trial % 3;
+        float *w = rand_floats(m * k), *b = rand_floats(k * n), *bias = rand_floats(m);
+        float *want = rand_floats(m * n), *got = rand_floats(m * ldy);
+        float *packed = malloc(qc_f32_gemm_packed_size(m, k)), *block = malloc(qc_f32_gemm_block_size());
+        ck_assert(packed && block);
+        const float *use_bias = trial % 4 ? bias : NULL;
+        gemm_chain_ref(m, n, k, w, b, use_bias, want);
+        qc_f32_gemm_pack(m, k, w, packed);
+        qc_f32_gemm_rows rows = {b, n};
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            float guard = 12345.0f;
+            for (int64_t r = 0; r < m; r++)
+                for (int64_t j = n; j < ldy; j++)
+                    got[r * ldy + j] = guard;
+            qc_f32_gemm_packed(m, n, k, packed, qc_f32_gemm_fill_rows, &rows, use_bias, got, ldy,
+                               block);
+            for (int64_t r = 0; r < m; r++) {
+                ck_assert_msg(same_floats(got + r * ldy, want + r * n, n),
+                              "%s: m %lld n %lld k %lld, row %lld differs from the fmaf chain",
+                              qc_f32_isa(), (long long)m, (long long)n, (long long)k,
+                              (long long)r);
+                for (int64_t j = n; j < ldy; j++)
+                    ck_assert_msg(got[r * ldy + j] == guard, "%s: wrote past column n",
+                                  qc_f32_isa());
+            }
+        }
+        free(w), free(b), free(bias), free(want), free(got), free(packed), free(block);
+    }
+    restore_default_isa();
+}
+END_TEST
+
+/* A fused multiply-add rounds once: with w·b exact only in the wider format, the chain keeps
+ * the low bits a separate multiply would drop (the test fails if a path multiplies and adds). */
+START_TEST(test_packed_gemm_rounds_each_multiply_add_once)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    const float e = ldexpf(1.0f, -13);
+    /* acc = fma(1 + e, 1 - e, -1) = -e² = -2^-26 exactly; a product rounded to float is 1
+     * (1 - 2^-26 is not a float), and 1 - 1 = 0 */
+    float w[2] = {1.0f, 1.0f + e}, b[2 * 16], bias = 0.0f;
+    for (int j = 0; j < 16; j++)
+        b[j] = -1.0f, b[16 + j] = 1.0f - e;
+    float *packed = malloc(qc_f32_gemm_packed_size(1, 2)), *block = malloc(qc_f32_gemm_block_size());
+    ck_assert(packed && block);
+    qc_f32_gemm_pack(1, 2, w, packed);
+    qc_f32_gemm_rows rows = {b, 16};
+    for (int i = 0; i < n_isas; i++) {
+        float y[16];
+        ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+        qc_f32_gemm_packed(1, 16, 2, packed, qc_f32_gemm_fill_rows, &rows, &bias, y, 16, block);
+        for (int j = 0; j < 16; j++)
+            ck_assert_msg(y[j] == -e * e, "%s: column %d is %a, not -2^-26", qc_f32_isa(), j,
+                          (double)y[j]);
+    }
+    free(packed), free(block);
     restore_default_isa();
 }
 END_TEST
@@ -1323,6 +1414,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa);
     tcase_add_test(tc, test_depthwise_rows_give_the_reference_bits_on_every_isa);
     tcase_add_test(tc, test_conv_gives_the_same_bits_on_every_isa);
+    tcase_add_test(tc, test_packed_gemm_gives_the_fma_chain_bits_on_every_isa);
+    tcase_add_test(tc, test_packed_gemm_rounds_each_multiply_add_once);
     tcase_add_test(tc, test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa);
     tcase_add_test(tc, test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa);
     suite_add_tcase(s, tc);

@@ -1,7 +1,7 @@
-/* conv.c — N-d convolution: im2col + GEMM, a plain GEMM for 1x1 kernels, direct depthwise. */
+/* conv.c — N-d convolution: im2col + the packed GEMM, the GEMM alone for 1x1 kernels, direct
+ * depthwise. */
 #include "fp32-impl.h"
 
-#include <cblas.h>
 #include <string.h>
 
 static int64_t span(const window3 *g, int i)
@@ -25,16 +25,41 @@ qc_f32_conv_algo qc_f32_conv_choose(const qc_f32_conv_params *p)
     return QC_F32_CONV_IM2COL;
 }
 
-size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p)
+static size_t round64(size_t bytes)
+{
+    return (bytes + 63) / 64 * 64;
+}
+
+static int64_t gemm_depth(const qc_f32_conv_params *p, const window3 *g)
+{
+    return p->groups > 0 ? p->in_channels / p->groups * g->taps : 0;
+}
+
+size_t qc_f32_conv_weights_size(int64_t out_channels, int64_t groups, int64_t depth)
+{
+    return groups > 0 ? (size_t)groups * qc_f32_gemm_packed_size(out_channels / groups, depth)
+                      : 0;
+}
+
+void qc_f32_conv_pack_weights(int64_t out_channels, int64_t groups, int64_t depth,
+                              const float *w, float *packed)
+{
+    int64_t group_out = out_channels / groups;
+    size_t per_group = qc_f32_gemm_packed_size(group_out, depth) / sizeof(float);
+    for (int64_t gi = 0; gi < groups; gi++)
+        qc_f32_gemm_pack(group_out, depth, w + gi * group_out * depth, packed + gi * per_group);
+}
+
+size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p, bool weights_packed)
 {
     qc_f32_conv_algo algo = qc_f32_conv_choose(p);
     window3 g = qc_f32_window3(&p->win);
-    if (algo == QC_F32_CONV_GEMM)
-        return 0;
     if (algo == QC_F32_CONV_DEPTHWISE) /* one padded input plane */
         return (size_t)(span(&g, 1) * span(&g, 2)) * sizeof(float);
-    int64_t group_channels = p->groups > 0 ? p->in_channels / p->groups : 0;
-    return (size_t)(group_channels * g.taps * g.out_plane) * sizeof(float);
+    size_t weights = weights_packed ? 0
+                                    : round64(qc_f32_conv_weights_size(p->out_channels, p->groups,
+                                                                       gemm_depth(p, &g)));
+    return round64(qc_f32_gemm_block_size()) + weights;
 }
 
 /* The scalar gather row: the valid range [lo, hi) is computed by the caller so that the copy
@@ -52,39 +77,82 @@ void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t of
     memset(y + hi, 0, (size_t)(n - hi) * sizeof(float));
 }
 
-/* col[channels * taps][out_plane]: row (c, kd, kh, kw) holds, for every output position, the
- * input that this tap multiplies, so that the convolution becomes weights x col. */
-static void im2col(const window3 *g, int64_t channels, const float *x, float *col)
+/* The im2col matrix of one group, never stored whole: row (c, kd, kh, kw) holds, for every
+ * output position, the input that this tap multiplies, so that the convolution becomes
+ * weights × im2col. The GEMM asks for it block by block (im2col_fill). */
+typedef struct {
+    const window3 *g;
+    const float *x; /* the group's first input channel */
+} im2col_source;
+
+/* The output positions j0 .. j0 + n − 1 of a block, cut where an output row ends: piece i
+ * covers row[at[i] .. at[i] + len[i]) and output row (od, oh) from column ow. Found once per
+ * block, so that the rows of the block need no division. */
+typedef struct {
+    int count;
+    int64_t at[QC_F32_CONV_BLOCK_COLS], len[QC_F32_CONV_BLOCK_COLS];
+    int64_t od[QC_F32_CONV_BLOCK_COLS], oh[QC_F32_CONV_BLOCK_COLS], ow[QC_F32_CONV_BLOCK_COLS];
+} im2col_pieces;
+
+static void cut_pieces(const window3 *g, int64_t j0, int64_t n, im2col_pieces *pc)
+{
+    int64_t rows_plane = g->out[1] * g->out[2];
+    int64_t od = j0 / rows_plane, oh = j0 % rows_plane / g->out[2], ow = j0 % g->out[2];
+    pc->count = 0;
+    for (int64_t j = 0; j < n;) {
+        int64_t len = g->out[2] - ow < n - j ? g->out[2] - ow : n - j;
+        int i = pc->count++;
+        pc->at[i] = j, pc->len[i] = len, pc->od[i] = od, pc->oh[i] = oh, pc->ow[i] = ow;
+        j += len;
+        ow = 0;
+        if (++oh == g->out[1])
+            oh = 0, od++;
+    }
+}
+
+/* row[j] for the block's output positions, of im2col row t */
+static void im2col_row(const window3 *g, const float *x, int64_t t, const im2col_pieces *pc,
+                       float *row)
 {
     qc_f32_gather_row_fn gather = qc_f32_kernels()->gather_row;
-    int64_t row_len = g->out[1] * g->out[2];
-    for (int64_t c = 0; c < channels; c++) {
-        const float *xc = x + c * g->in_plane;
-        for (int64_t kd = 0; kd < g->kernel[0]; kd++)
-            for (int64_t kh = 0; kh < g->kernel[1]; kh++)
-                for (int64_t kw = 0; kw < g->kernel[2]; kw++) {
-                    int64_t offset = kw * g->dilation[2] - g->pad[2], lo, hi;
-                    qc_f32_window_inside(g->out[2], g->in[2], g->stride[2], offset, &lo, &hi);
-                    for (int64_t od = 0; od < g->out[0]; od++) {
-                        float *dst = col + od * row_len;
-                        int64_t id = od * g->stride[0] - g->pad[0] + kd * g->dilation[0];
-                        if (id < 0 || id >= g->in[0]) {
-                            memset(dst, 0, (size_t)row_len * sizeof(float));
-                            continue;
-                        }
-                        for (int64_t oh = 0; oh < g->out[1]; oh++) {
-                            int64_t ih = oh * g->stride[1] - g->pad[1] + kh * g->dilation[1];
-                            float *drow = dst + oh * g->out[2];
-                            if (ih < 0 || ih >= g->in[1]) {
-                                memset(drow, 0, (size_t)g->out[2] * sizeof(float));
-                                continue;
-                            }
-                            gather(drow, g->out[2], xc + (id * g->in[1] + ih) * g->in[2],
-                                   offset, g->stride[2], lo, hi);
-                        }
-                    }
-                    col += g->out_plane;
-                }
+    int64_t c = t / g->taps, tap = t % g->taps;
+    int64_t kd = tap / (g->kernel[1] * g->kernel[2]), kh = tap / g->kernel[2] % g->kernel[1],
+            kw = tap % g->kernel[2];
+    int64_t offset = kw * g->dilation[2] - g->pad[2], lo, hi;
+    qc_f32_window_inside(g->out[2], g->in[2], g->stride[2], offset, &lo, &hi);
+    const float *xc = x + c * g->in_plane;
+    for (int i = 0; i < pc->count; i++) {
+        int64_t len = pc->len[i], ow = pc->ow[i];
+        int64_t id = pc->od[i] * g->stride[0] - g->pad[0] + kd * g->dilation[0];
+        int64_t ih = pc->oh[i] * g->stride[1] - g->pad[1] + kh * g->dilation[1];
+        float *dst = row + pc->at[i];
+        if (id < 0 || id >= g->in[0] || ih < 0 || ih >= g->in[1]) {
+            memset(dst, 0, (size_t)len * sizeof(float));
+            continue;
+        }
+        int64_t a = lo - ow < 0 ? 0 : lo - ow > len ? len : lo - ow;
+        int64_t b = hi - ow < a ? a : hi - ow > len ? len : hi - ow;
+        gather(dst, len, xc + (id * g->in[1] + ih) * g->in[2] + ow * g->stride[2], offset,
+               g->stride[2], a, b);
+    }
+}
+
+/* qc_f32_gemm_fill_fn for im2col: each row of the block gathered into an L1 row, then stored
+ * into the column panels */
+static void im2col_fill(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                        float *block)
+{
+    const im2col_source *src = ctx;
+    float row[QC_F32_CONV_BLOCK_COLS];
+    im2col_pieces pieces;
+    cut_pieces(src->g, j0, nc, &pieces);
+    for (int64_t t = 0; t < kc; t++) {
+        im2col_row(src->g, src->x, k0 + t, &pieces, row);
+        int64_t p = 0;
+        for (; p + QC_F32_GEMM_NR <= nc; p += QC_F32_GEMM_NR) /* a fixed size: inlined */
+            memcpy(block + p * kc + t * QC_F32_GEMM_NR, row + p, QC_F32_GEMM_NR * sizeof(float));
+        if (p < nc)
+            memcpy(block + p * kc + t * QC_F32_GEMM_NR, row + p, (size_t)(nc - p) * sizeof(float));
     }
 }
 
@@ -166,15 +234,8 @@ void qc_f32_add_bias__scalar(int64_t n, float bias, float *y)
         y[i] += bias;
 }
 
-static void add_bias(int64_t channels, int64_t plane, const float *bias, float *y)
-{
-    void (*add)(int64_t, float, float *) = qc_f32_kernels()->add_bias;
-    for (int64_t c = 0; c < channels; c++)
-        add(plane, bias[c], y + c * plane);
-}
-
 void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, const float *w,
-                 const float *bias, float *y, void *scratch)
+                 const float *packed_w, const float *bias, float *y, void *scratch)
 {
     window3 g = qc_f32_window3(&p->win);
     int64_t groups = p->groups;
@@ -184,33 +245,36 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
     int64_t group_out = p->out_channels / groups; /* output channels per group */
     int64_t depth = group_in * g.taps;            /* GEMM inner dimension */
     qc_f32_conv_algo algo = qc_f32_conv_choose(p);
-    float *col = scratch;
+    if (algo == QC_F32_CONV_DEPTHWISE) {
+        for (int64_t n = 0; n < batch; n++)
+            depthwise2d(&g, p->in_channels, group_out, x + n * p->in_channels * g.in_plane, w,
+                        bias, y + n * p->out_channels * g.out_plane, scratch);
+        return;
+    }
+    /* scratch: B's block, then the packed weights unless given */
+    float *block = scratch;
+    if (!packed_w) {
+        float *own = (float *)((char *)scratch + round64(qc_f32_gemm_block_size()));
+        qc_f32_conv_pack_weights(p->out_channels, groups, depth, w, own);
+        packed_w = own;
+    }
+    size_t group_weights = qc_f32_gemm_packed_size(group_out, depth) / sizeof(float);
 
-    /* One image at a time: every GEMM has the same sizes whatever the batch, so an image's
-     * result does not depend on the images around it. */
+    /* One image at a time, and each output one chain of multiply-adds (qc_f32_gemm_packed):
+     * an image's result does not depend on the images around it. */
     for (int64_t n = 0; n < batch; n++) {
         const float *xn = x + n * p->in_channels * g.in_plane;
         float *yn = y + n * p->out_channels * g.out_plane;
-        if (depth == 0) {
-            memset(yn, 0, (size_t)(p->out_channels * g.out_plane) * sizeof(float));
-        } else if (algo == QC_F32_CONV_DEPTHWISE) {
-            depthwise2d(&g, p->in_channels, group_out, xn, w, bias, yn, col);
-            continue; /* the bias is in */
-        } else {
-            for (int64_t gi = 0; gi < groups; gi++) {
-                const float *xg = xn + gi * group_in * g.in_plane;
-                const float *b = xg;
-                if (algo == QC_F32_CONV_IM2COL) {
-                    im2col(&g, group_in, xg, col);
-                    b = col;
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)group_out,
-                            (int)g.out_plane, (int)depth, 1.0f, w + gi * group_out * depth,
-                            (int)depth, b, (int)g.out_plane, 0.0f,
-                            yn + gi * group_out * g.out_plane, (int)g.out_plane);
-            }
+        for (int64_t gi = 0; gi < groups; gi++) {
+            const float *xg = xn + gi * group_in * g.in_plane;
+            im2col_source cols = {&g, xg};
+            qc_f32_gemm_rows rows = {xg, g.out_plane};
+            bool pointwise = algo == QC_F32_CONV_GEMM;
+            qc_f32_gemm_packed(group_out, g.out_plane, depth, packed_w + gi * group_weights,
+                               pointwise ? qc_f32_gemm_fill_rows : im2col_fill,
+                               pointwise ? (const void *)&rows : &cols,
+                               bias ? bias + gi * group_out : NULL,
+                               yn + gi * group_out * g.out_plane, g.out_plane, block);
         }
-        if (bias)
-            add_bias(p->out_channels, g.out_plane, bias, yn);
     }
 }

@@ -15,6 +15,7 @@ static const qc_f32_table scalar_table = {
     .maxpool_row = qc_f32_maxpool_row__scalar,
     .gather_row = qc_f32_gather_row__scalar,
     .add_bias = qc_f32_add_bias__scalar,
+    .gemm_tile = qc_f32_gemm_tile__scalar,
 };
 
 static const qc_f32_table avx2_table = {
@@ -25,6 +26,7 @@ static const qc_f32_table avx2_table = {
     .maxpool_row = qc_f32_maxpool_row__avx2,
     .gather_row = qc_f32_gather_row__avx2,
     .add_bias = qc_f32_add_bias__avx2,
+    .gemm_tile = qc_f32_gemm_tile__avx2,
 };
 
 static const qc_f32_table avx512_table = {
@@ -35,6 +37,7 @@ static const qc_f32_table avx512_table = {
     .maxpool_row = qc_f32_maxpool_row__avx512,
     .gather_row = qc_f32_gather_row__avx512,
     .add_bias = qc_f32_add_bias__avx512,
+    .gemm_tile = qc_f32_gemm_tile__avx512,
 };
 
 /* AVX-VNNI adds nothing for floats; the AVX512-VNNI level includes AVX512 F, BW and VL */

@@ -61,9 +61,25 @@ typedef struct {
 typedef void (*qc_f32_gather_row_fn)(float *y, int64_t n, const float *row, int64_t offset,
                                      int64_t stride, int64_t lo, int64_t hi);
 
+/* One tile of the packed GEMM (sgemm.c): y[r][j] for r < rows ≤ QC_F32_GEMM_MR and j < cols ≤
+ * QC_F32_GEMM_NR, over kc steps of the depth. w is a packed weight panel (kc × MR, the MR rows
+ * of one depth step side by side, rows past the matrix zero), b a packed column panel (kc ×
+ * NR; only the first cols of a step are read). Each output is one chain of fused multiply-adds
+ * in depth order, acc = fma(w[k][r], b[k][j], acc), from 0 or, when accumulate, from y (the
+ * previous depth block's float result, so blocking does not change the chain); then, when bias
+ * is not NULL, acc + bias[r] (one rounding). */
+#define QC_F32_GEMM_MR 8
+#define QC_F32_GEMM_NR 48
+typedef struct {
+    const float *w, *b, *bias;
+    float *y;
+    int64_t kc, ldy, rows, cols;
+    bool accumulate;
+} qc_f32_gemm_tile;
+
 /* The same function for every instruction set: each SIMD lane does the scalar operations in
- * the scalar order (no fused multiply-add, no reassociation), so every path gives the same
- * bits. */
+ * the scalar order (no reassociation; a fused multiply-add only where the scalar twin calls
+ * fmaf), so every path gives the same bits. */
 typedef struct {
     const char *isa;
     void (*dwconv_row)(const qc_f32_dwrow *r, float *y);
@@ -72,6 +88,7 @@ typedef struct {
     void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
     qc_f32_gather_row_fn gather_row;
     void (*add_bias)(int64_t n, float bias, float *y); /* y[i] += bias */
+    void (*gemm_tile)(const qc_f32_gemm_tile *t);
 } qc_f32_table;
 
 const qc_f32_table *qc_f32_kernels(void);
@@ -96,6 +113,9 @@ void qc_f32_gather_row__avx512(float *y, int64_t n, const float *row, int64_t of
 void qc_f32_add_bias__scalar(int64_t n, float bias, float *y);
 void qc_f32_add_bias__avx2(int64_t n, float bias, float *y);
 void qc_f32_add_bias__avx512(int64_t n, float bias, float *y);
+void qc_f32_gemm_tile__scalar(const qc_f32_gemm_tile *t);
+void qc_f32_gemm_tile__avx2(const qc_f32_gemm_tile *t);
+void qc_f32_gemm_tile__avx512(const qc_f32_gemm_tile *t);
 void qc_f32_relu__scalar(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx2(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx512(int64_t n, const float *x, float *y);

@@ -9,8 +9,9 @@
  * call: convolution runs image by image and the GEMM kernels row by row, so a tensor's values
  * are the same whatever the batch size or the way a batch is split across threads.
  *
- * GEMM work goes through OpenBLAS's CBLAS with 32-bit integer sizes: every matrix dimension
- * must stay below 2^31. The caller sets OpenBLAS to one thread.
+ * Convolutions run on qcal's packed GEMM (qc_f32_gemm_packed); Gemm, MatMul and ConvTranspose
+ * go through OpenBLAS's CBLAS with 32-bit integer sizes: every matrix dimension must stay below
+ * 2^31. The caller sets OpenBLAS to one thread.
  */
 #ifndef QCAL_KERNELS_FP32_H
 #define QCAL_KERNELS_FP32_H
@@ -80,13 +81,49 @@ typedef enum {
 
 /* The algorithm qc_f32_conv uses for these parameters. */
 qc_f32_conv_algo qc_f32_conv_choose(const qc_f32_conv_params *p);
-/* Bytes of scratch qc_f32_conv needs: the im2col matrix of one group, or one zero-padded
- * input plane for the depthwise algorithm; 0 for the GEMM one. */
-size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p);
-/* y[batch][M][out...] = conv(x[batch][C][in...], w[M][C/groups][kernel...]) + bias[M].
- * bias may be NULL. scratch holds qc_f32_conv_scratch_size(p) bytes. */
+/* The GEMM algorithms' weights packed for qc_f32_gemm_packed, group by group: depth is
+ * C/groups · taps (the product of W's dims after the first). Constant weights are packed once,
+ * when the graph is prepared. */
+size_t qc_f32_conv_weights_size(int64_t out_channels, int64_t groups, int64_t depth);
+void qc_f32_conv_pack_weights(int64_t out_channels, int64_t groups, int64_t depth,
+                              const float *w, float *packed);
+/* Bytes of scratch qc_f32_conv needs: the im2col matrix of one group, a column panel and, unless
+ * weights_packed, the packed weights; or one zero-padded input plane for the depthwise
+ * algorithm. */
+size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p, bool weights_packed);
+/* y[batch][M][out...] = conv(x[batch][C][in...], w[M][C/groups][kernel...]) + bias[M]: each
+ * output one chain of fused multiply-adds over (c, kernel taps) in order, then + bias[m].
+ * packed_w is w packed by qc_f32_conv_pack_weights, or NULL (packed into scratch here); bias
+ * may be NULL. scratch holds qc_f32_conv_scratch_size(p, packed_w != NULL) bytes. */
 void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, const float *w,
-                 const float *bias, float *y, void *scratch);
+                 const float *packed_w, const float *bias, float *y, void *scratch);
+
+/* ---- the packed GEMM of convolutions ------------------------------------------------------ */
+
+/* y[i][j] = Σ_t w[i][t]·b[t][j] (+ bias[i]) for i < m, j < n, t < k: each output one chain of
+ * fused multiply-adds in t order from 0, then + bias[i] (bias may be NULL). The bits depend on
+ * nothing else: not on the instruction set, the blocking or the other rows and columns.
+ * w (m × k, row-major) is packed once by qc_f32_gemm_pack into qc_f32_gemm_packed_size(m, k)
+ * bytes. B is never stored whole: fill(ctx, k0, kc, j0, nc, block) writes its rows k0 .. k0 +
+ * kc − 1, columns j0 .. j0 + nc − 1 into block as column panels of QC_F32_GEMM_NR:
+ * block[p·kc·NR + t·NR + j] = b[k0 + t][j0 + p·NR + j] (past nc: anything).
+ * qc_f32_gemm_fill_rows fills from a row-major matrix (ctx: a qc_f32_gemm_rows). block is
+ * scratch of qc_f32_gemm_block_size() bytes; y has row stride ldy. */
+#define QC_F32_CONV_BLOCK_COLS 288 /* the most columns fill is asked for: 6 panels of 48 */
+typedef void (*qc_f32_gemm_fill_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t j0,
+                                    int64_t nc, float *block);
+typedef struct {
+    const float *data;
+    int64_t ld; /* row stride */
+} qc_f32_gemm_rows;
+size_t qc_f32_gemm_packed_size(int64_t m, int64_t k);
+void qc_f32_gemm_pack(int64_t m, int64_t k, const float *w, float *packed);
+size_t qc_f32_gemm_block_size(void);
+void qc_f32_gemm_fill_rows(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                           float *block);
+void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
+                        qc_f32_gemm_fill_fn fill, const void *ctx, const float *bias, float *y,
+                        int64_t ldy, float *block);
 
 /* ---- matrix products --------------------------------------------------------------------- */
 

@@ -1,0 +1,136 @@
+/* bench_conv_gemm.c — single-thread GFLOP/s of the convolution GEMMs of ResNet-18 and
+ * MobileNetV2 (224², batch 1): OpenBLAS sgemm as the FP32 convolution called it before, against
+ * qcal's packed GEMM (weights packed once, outside the timing; B packed into column panels
+ * inside it, as im2col does) on each instruction set the CPU runs. Prints one row per shape and the totals; CPU time of the thread, median of 5 runs. */
+#include "kernels/fp32/fp32-impl.h" /* qc_f32_select: each kernel table in turn */
+#include "kernels/kernels.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RUNS 5
+#define MIN_RUN_SEC 0.02
+
+typedef struct {
+    const char *model;
+    int64_t m, k, n, count; /* output channels, depth (C·kh·kw), output pixels, layers */
+} shape;
+
+static const shape shapes[] = {
+    {"resnet18", 64, 147, 12544, 1},   {"resnet18", 64, 576, 3136, 4},
+    {"resnet18", 128, 576, 784, 1},    {"resnet18", 128, 1152, 784, 3},
+    {"resnet18", 128, 64, 784, 1},     {"resnet18", 256, 1152, 196, 1},
+    {"resnet18", 256, 2304, 196, 3},   {"resnet18", 256, 128, 196, 1},
+    {"resnet18", 512, 2304, 49, 1},    {"resnet18", 512, 4608, 49, 3},
+    {"resnet18", 512, 256, 49, 1},     {"mobilenet_v2", 32, 27, 12544, 1},
+    {"mobilenet_v2", 16, 32, 12544, 1}, {"mobilenet_v2", 96, 16, 12544, 1},
+    {"mobilenet_v2", 24, 96, 3136, 1}, {"mobilenet_v2", 144, 24, 3136, 2},
+    {"mobilenet_v2", 24, 144, 3136, 1}, {"mobilenet_v2", 32, 144, 784, 1},
+    {"mobilenet_v2", 192, 32, 784, 3}, {"mobilenet_v2", 32, 192, 784, 2},
+    {"mobilenet_v2", 64, 192, 196, 1}, {"mobilenet_v2", 384, 64, 196, 4},
+    {"mobilenet_v2", 64, 384, 196, 3}, {"mobilenet_v2", 96, 384, 196, 1},
+    {"mobilenet_v2", 576, 96, 196, 3}, {"mobilenet_v2", 96, 576, 196, 2},
+    {"mobilenet_v2", 160, 576, 49, 1}, {"mobilenet_v2", 960, 160, 49, 3},
+    {"mobilenet_v2", 160, 960, 49, 2}, {"mobilenet_v2", 320, 960, 49, 1},
+    {"mobilenet_v2", 1280, 320, 49, 1},
+};
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct {
+    const shape *s;
+    const float *w, *packed, *b, *bias;
+    float *y, *panel;
+    int isa; /* -1: OpenBLAS */
+} job;
+
+static void run_once(const job *j)
+{
+    const shape *s = j->s;
+    if (j->isa < 0) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->m, (int)s->n, (int)s->k,
+                    1.0f, j->w, (int)s->k, j->b, (int)s->n, 0.0f, j->y, (int)s->n);
+        for (int64_t i = 0; i < s->m; i++) /* the bias pass it needed */
+            qc_f32_kernels()->add_bias(s->n, j->bias[i], j->y + i * s->n);
+    } else {
+        qc_f32_gemm_pack_columns(s->k, s->n, j->b, s->n, j->panel); /* im2col's store */
+        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed, j->panel, j->bias, j->y, s->n);
+    }
+}
+
+/* seconds per call, median of RUNS */
+static double time_job(const job *j)
+{
+    double t[RUNS];
+    for (int r = 0; r < RUNS; r++) {
+        long calls = 0;
+        double start = now(), spent;
+        do {
+            run_once(j);
+            calls++;
+        } while ((spent = now() - start) < MIN_RUN_SEC);
+        t[r] = spent / (double)calls;
+    }
+    qsort(t, RUNS, sizeof *t, cmp_double);
+    return t[RUNS / 2];
+}
+
+static float *random_floats(int64_t n)
+{
+    float *v = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) / 64 * 64);
+    for (int64_t i = 0; v && i < n; i++)
+        v[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    return v;
+}
+
+int main(void)
+{
+    static const int isas[] = {QC_ISA_AVX2, QC_ISA_AVX512VNNI};
+    static const char *const names[] = {"avx2", "avx512"};
+    double total[3][2] = {{0}}; /* [engine][model] seconds per inference */
+    openblas_set_num_threads(1);
+    printf("%-13s %5s %5s %6s | GFLOP/s: %8s %8s %8s\n", "model", "M", "K", "N", "openblas",
+           names[0], names[1]);
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        const shape *s = &shapes[i];
+        job j = {.s = s, .w = random_floats(s->m * s->k), .b = random_floats(s->k * s->n),
+                 .bias = random_floats(s->m), .y = random_floats(s->m * s->n),
+                 .panel = aligned_alloc(64, qc_f32_gemm_columns_size(s->k, s->n))};
+        float *packed = aligned_alloc(64, qc_f32_gemm_packed_size(s->m, s->k));
+        qc_f32_gemm_pack(s->m, s->k, j.w, packed);
+        j.packed = packed;
+        double flop = 2.0 * (double)(s->m * s->k * s->n), secs[3];
+        int model = strcmp(s->model, "resnet18") != 0;
+        j.isa = -1;
+        secs[0] = time_job(&j);
+        for (int e = 0; e < 2; e++) {
+            j.isa = isas[e];
+            secs[e + 1] = qc_f32_select(isas[e]) == 0 ? time_job(&j) : 0.0;
+        }
+        printf("%-13s %5lld %5lld %6lld |          %8.1f %8.1f %8.1f\n", s->model,
+               (long long)s->m, (long long)s->k, (long long)s->n, flop / secs[0] * 1e-9,
+               secs[1] > 0 ? flop / secs[1] * 1e-9 : 0.0, secs[2] > 0 ? flop / secs[2] * 1e-9 : 0.0);
+        for (int e = 0; e < 3; e++)
+            total[e][model] += secs[e] * (double)s->count;
+        free((void *)j.w), free((void *)j.b), free((void *)j.bias), free(j.y), free(packed), free(j.panel);
+    }
+    for (int model = 0; model < 2; model++)
+        printf("%-13s total ms per image: openblas %.2f, %s %.2f, %s %.2f\n",
+               model ? "mobilenet_v2" : "resnet18", total[0][model] * 1e3, names[0],
+               total[1][model] * 1e3, names[1], total[2][model] * 1e3);
+    return 0;
+}

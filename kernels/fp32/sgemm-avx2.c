@@ -1,0 +1,68 @@
+/* sgemm-avx2.c — the packed GEMM tile in sub-tiles of 4 rows × up to 3 ymm registers (24
+ * columns): one vfmadd per output and depth step, in depth order, as the scalar twin's fmaf
+ * chain. */
+#include "fp32-impl.h"
+
+#include "avx2-impl.h"
+
+#define MR QC_F32_GEMM_MR
+#define NR QC_F32_GEMM_NR
+
+/* rows r0 .. r0 + 3 (those below t->rows stored), columns c0 .. c0 + 8·nv − 1 (those below
+ * t->cols); inlined with nv constant so that the accumulators stay in registers. */
+static inline __attribute__((always_inline)) void subtile(const qc_f32_gemm_tile *t, int64_t r0,
+                                                          int64_t c0, int nv)
+{
+    __m256i mask[3];
+    __m256 acc[4][3];
+    for (int v = 0; v < nv; v++)
+        mask[v] = qc_f32_lanes8(t->cols - c0 - 8 * v);
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++)
+            acc[r][v] = t->accumulate && r0 + r < t->rows
+                            ? _mm256_maskload_ps(t->y + (r0 + r) * t->ldy + c0 + 8 * v, mask[v])
+                            : _mm256_setzero_ps();
+    const float *w = t->w + r0, *b = t->b + c0;
+    for (int64_t k = 0; k < t->kc; k++, w += MR, b += NR) {
+        __m256 col[3];
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++)
+            col[v] = _mm256_maskload_ps(b + 8 * v, mask[v]);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; r++) {
+            __m256 wr = _mm256_broadcast_ss(w + r);
+#pragma GCC unroll 3
+            for (int v = 0; v < nv; v++)
+                acc[r][v] = _mm256_fmadd_ps(wr, col[v], acc[r][v]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; r++) {
+        if (r0 + r >= t->rows)
+            break;
+        float *out = t->y + (r0 + r) * t->ldy + c0;
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++) {
+            __m256 o = acc[r][v];
+            if (t->bias)
+                o = _mm256_add_ps(o, _mm256_set1_ps(t->bias[r0 + r]));
+            _mm256_maskstore_ps(out + 8 * v, mask[v], o);
+        }
+    }
+}
+
+void qc_f32_gemm_tile__avx2(const qc_f32_gemm_tile *t)
+{
+    for (int64_t r0 = 0; r0 < t->rows; r0 += 4)
+        for (int64_t c0 = 0; c0 < t->cols; c0 += 24) {
+            int64_t left = t->cols - c0;
+            if (left > 16)
+                subtile(t, r0, c0, 3);
+            else if (left > 8)
+                subtile(t, r0, c0, 2);
+            else
+                subtile(t, r0, c0, 1);
+        }
+}

@@ -1,0 +1,106 @@
+/* sgemm.c — the convolution GEMM y = W·B (+ bias): W packed once into row panels, B filled
+ * block by block into column panels (by im2col, straight from the input), tiles computed by the
+ * chosen ISA's kernel; and that kernel's scalar twin, which defines the bits. */
+#include "fp32-impl.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Depth steps per block. Blocking leaves each output's chain of multiply-adds whole. */
+#define GEMM_KC 256
+#define GEMM_NC QC_F32_CONV_BLOCK_COLS /* KC × NC floats: 288 KiB, in L2 */
+
+static int64_t row_panels(int64_t m)
+{
+    return (m + QC_F32_GEMM_MR - 1) / QC_F32_GEMM_MR;
+}
+
+size_t qc_f32_gemm_packed_size(int64_t m, int64_t k)
+{
+    return m > 0 && k > 0 ? (size_t)(row_panels(m) * QC_F32_GEMM_MR * k) * sizeof(float) : 0;
+}
+
+/* Panel p holds rows p·MR .. p·MR + MR − 1, depth step by depth step: packed[p][k][r] =
+ * w[p·MR + r][k], 0 past the last row. */
+void qc_f32_gemm_pack(int64_t m, int64_t k, const float *w, float *packed)
+{
+    for (int64_t p = 0; p < row_panels(m); p++)
+        for (int64_t t = 0; t < k; t++)
+            for (int64_t r = 0; r < QC_F32_GEMM_MR; r++) {
+                int64_t row = p * QC_F32_GEMM_MR + r;
+                *packed++ = row < m ? w[row * k + t] : 0.0f;
+            }
+}
+
+void qc_f32_gemm_tile__scalar(const qc_f32_gemm_tile *t)
+{
+    for (int64_t r = 0; r < t->rows; r++)
+        for (int64_t j = 0; j < t->cols; j++) {
+            float *out = t->y + r * t->ldy + j;
+            float acc = t->accumulate ? *out : 0.0f;
+            for (int64_t k = 0; k < t->kc; k++)
+                acc = fmaf(t->w[k * QC_F32_GEMM_MR + r], t->b[k * QC_F32_GEMM_NR + j], acc);
+            *out = t->bias ? acc + t->bias[r] : acc;
+        }
+}
+
+size_t qc_f32_gemm_block_size(void)
+{
+    return (size_t)GEMM_KC * GEMM_NC * sizeof(float);
+}
+
+void qc_f32_gemm_fill_rows(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                           float *block)
+{
+    const qc_f32_gemm_rows *b = ctx;
+    for (int64_t p = 0; p < nc; p += QC_F32_GEMM_NR) {
+        int64_t width = nc - p < QC_F32_GEMM_NR ? nc - p : QC_F32_GEMM_NR;
+        const float *src = b->data + k0 * b->ld + j0 + p;
+        float *dst = block + p * kc;
+        if (width == QC_F32_GEMM_NR) /* a fixed size: inlined */
+            for (int64_t t = 0; t < kc; t++)
+                memcpy(dst + t * QC_F32_GEMM_NR, src + t * b->ld, QC_F32_GEMM_NR * sizeof(float));
+        else
+            for (int64_t t = 0; t < kc; t++)
+                memcpy(dst + t * QC_F32_GEMM_NR, src + t * b->ld, (size_t)width * sizeof(float));
+    }
+}
+
+/* Columns in chunks of GEMM_NC (the outputs of a chunk stay in L2 over the whole depth), the
+ * depth in blocks of GEMM_KC: B's block is filled (KC × NC floats, in L2), then each weight
+ * panel (in L1) passes over its column panels. */
+void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
+                        qc_f32_gemm_fill_fn fill, const void *ctx, const float *bias, float *y,
+                        int64_t ldy, float *block)
+{
+    void (*tile)(const qc_f32_gemm_tile *) = qc_f32_kernels()->gemm_tile;
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) { /* an empty sum: 0, then the bias */
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++)
+                y[i * ldy + j] = bias ? 0.0f + bias[i] : 0.0f;
+        return;
+    }
+    for (int64_t c0 = 0; c0 < n; c0 += GEMM_NC) {
+        int64_t nc = n - c0 < GEMM_NC ? n - c0 : GEMM_NC;
+        for (int64_t k0 = 0; k0 < k; k0 += GEMM_KC) {
+            qc_f32_gemm_tile t = {.kc = k - k0 < GEMM_KC ? k - k0 : GEMM_KC, .ldy = ldy,
+                                  .accumulate = k0 > 0};
+            bool last = k0 + t.kc == k;
+            fill(ctx, k0, t.kc, c0, nc, block);
+            for (int64_t p = 0; p < row_panels(m); p++) {
+                int64_t i0 = p * QC_F32_GEMM_MR;
+                t.rows = m - i0 < QC_F32_GEMM_MR ? m - i0 : QC_F32_GEMM_MR;
+                t.w = packed_w + (p * k + k0) * QC_F32_GEMM_MR;
+                t.bias = last && bias ? bias + i0 : NULL;
+                for (int64_t j = 0; j < nc; j += QC_F32_GEMM_NR) {
+                    t.cols = nc - j < QC_F32_GEMM_NR ? nc - j : QC_F32_GEMM_NR;
+                    t.b = block + j * t.kc;
+                    t.y = y + i0 * ldy + c0 + j;
+                    tile(&t);
+                }
+            }
+        }
+    }
+}
