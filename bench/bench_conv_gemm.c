@@ -4,6 +4,7 @@
  * inside it, as im2col does) on each instruction set the CPU runs. Prints one row per shape and the totals; CPU time of the thread, median of 5 runs. */
 #include "kernels/fp32/fp32-impl.h" /* qc_f32_select: each kernel table in turn */
 #include "kernels/kernels.h"
+#include "bench-util.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -38,19 +39,6 @@ static const shape shapes[] = {
     {"mobilenet_v2", 1280, 320, 49, 1},
 };
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct {
     const shape *s;
     const float *w, *packed, *b, *bias;
@@ -67,8 +55,10 @@ static void run_once(const job *j)
         for (int64_t i = 0; i < s->m; i++) /* the bias pass it needed */
             qc_f32_kernels()->add_bias(s->n, j->bias[i], j->y + i * s->n);
     } else {
-        qc_f32_gemm_pack_columns(s->k, s->n, j->b, s->n, j->panel); /* im2col's store */
-        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed, j->panel, j->bias, j->y, s->n);
+        /* B's column panels filled block by block from the row-major matrix, as im2col's are */
+        const qc_f32_gemm_rows rows = {j->b, s->n};
+        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed, qc_f32_gemm_fill_rows, &rows, j->bias, j->y,
+                           s->n, j->panel);
     }
 }
 
@@ -78,14 +68,14 @@ static double time_job(const job *j)
     double t[RUNS];
     for (int r = 0; r < RUNS; r++) {
         long calls = 0;
-        double start = now(), spent;
+        double start = bench_thread_seconds(), spent;
         do {
             run_once(j);
             calls++;
-        } while ((spent = now() - start) < MIN_RUN_SEC);
+        } while ((spent = bench_thread_seconds() - start) < MIN_RUN_SEC);
         t[r] = spent / (double)calls;
     }
-    qsort(t, RUNS, sizeof *t, cmp_double);
+    qsort(t, RUNS, sizeof *t, bench_cmp_double);
     return t[RUNS / 2];
 }
 
@@ -109,7 +99,7 @@ int main(void)
         const shape *s = &shapes[i];
         job j = {.s = s, .w = random_floats(s->m * s->k), .b = random_floats(s->k * s->n),
                  .bias = random_floats(s->m), .y = random_floats(s->m * s->n),
-                 .panel = aligned_alloc(64, qc_f32_gemm_columns_size(s->k, s->n))};
+                 .panel = aligned_alloc(64, qc_f32_gemm_block_size())};
         float *packed = aligned_alloc(64, qc_f32_gemm_packed_size(s->m, s->k));
         qc_f32_gemm_pack(s->m, s->k, j.w, packed);
         j.packed = packed;
