@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench-util.h"
 #include "calib/calib.h"
 #include "graph/graph.h"
 #include "io/io.h"
@@ -32,23 +33,15 @@ typedef struct {
     qc_error err;
 } bench_ctx;
 
-static double now(void)
+static double wall_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return bench_seconds(CLOCK_MONOTONIC);
 }
 
 /* median, min, max of rates[0..runs) into stats[0..2] */
 static void spread(double *rates, int runs, double *stats)
 {
-    qsort(rates, (size_t)runs, sizeof rates[0], compare_double);
+    qsort(rates, (size_t)runs, sizeof rates[0], bench_cmp_double);
     stats[0] = rates[runs / 2];
     stats[1] = rates[0];
     stats[2] = rates[runs - 1];
@@ -60,7 +53,7 @@ static int measure(bench_ctx *c, int threads, int batch, int runs, double *stats
 {
     double seconds[64];
     qc_pass_inputs in = {.tensors = c->input, .cycle = 1, .rank = 4, .dims = c->dims};
-    if (qc_eval_time(c->g, &in, threads, batch, batch, runs, now, seconds, &c->err) != QC_OK)
+    if (qc_eval_time(c->g, &in, threads, batch, batch, runs, wall_seconds, seconds, &c->err) != QC_OK)
         return -1;
     for (int r = 0; r < runs; r++)
         seconds[r] = batch / seconds[r];
@@ -99,14 +92,6 @@ static qc_pass_inputs big_inputs(const big_ctx *c)
                             .stride = c->dims[1] * c->dims[2] * c->dims[3], .rank = 4, .dims = c->dims};
 }
 
-/* the calling thread's CPU time: what one thread spends, without the time it waits for the
- * CPU on a shared machine (wall-clock latencies varied by 2× while other jobs ran) */
-static double thread_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* stats[0..2]: median, min, max of images/s over `runs` runs of `batch` images; one thread
  * (qc_parallel_for then runs in the calling thread) is timed by its CPU time, several threads
@@ -115,7 +100,7 @@ static int big_measure(big_ctx *c, int threads, int batch, int runs, double *sta
 {
     double seconds[64];
     qc_pass_inputs in = big_inputs(c);
-    if (qc_eval_time(c->g, &in, threads, batch, batch, runs, threads == 1 ? thread_now : now, seconds,
+    if (qc_eval_time(c->g, &in, threads, batch, batch, runs, threads == 1 ? bench_thread_seconds : wall_seconds, seconds,
                      &c->err) != QC_OK)
         return -1;
     for (int r = 0; r < runs; r++)

@@ -4,6 +4,7 @@
  * Runtime's MatMulInteger. */
 #include "kernels/int8/int8.h"
 #include "kernels/int8/int8-impl.h" /* qc_int8_select: each kernel table in turn */
+#include "bench-util.h"
 
 #include <cJSON.h>
 #include <cblas.h>
@@ -21,25 +22,9 @@ typedef struct figure {
     double median, min, max; /* GMAC/s */
 } figure;
 
-/* The calling thread's CPU time, not the wall clock: every figure here is single-threaded, and
- * on a shared machine the time the thread spends descheduled would otherwise count (with other
- * jobs running, wall-clock figures dropped to half while CPU-time ones stayed within 2 %). */
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static figure summarize(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     figure f = {v[n / 2], v[0], v[n - 1]};
     return f;
 }
@@ -111,9 +96,9 @@ static long exact_loop(long iters)
 
 static double exact_run(long iters)
 {
-    const double t = now();
+    const double t = bench_thread_seconds();
     const long macs = exact_loop(iters);
-    return (double)macs / (now() - t) * 1e-9;
+    return (double)macs / (bench_thread_seconds() - t) * 1e-9;
 }
 
 /* The peak of vpdpbusd at one width (256 or 512 bits): register-only, twelve independent
@@ -162,9 +147,9 @@ static long dp_loop(long iters, int width, int vex)
 
 static double dp_run(long iters, int width, int vex)
 {
-    const double t = now();
+    const double t = bench_thread_seconds();
     const long macs = dp_loop(iters, width, vex);
-    return (double)macs / (now() - t) * 1e-9;
+    return (double)macs / (bench_thread_seconds() - t) * 1e-9;
 }
 
 /* LDTILECFG's 64-byte operand (palette 1): all 8 tiles 16 rows of 64 bytes */
@@ -217,9 +202,9 @@ static long amx_loop(long iters)
 
 static double amx_run(long iters)
 {
-    const double t = now();
+    const double t = bench_thread_seconds();
     const long macs = amx_loop(iters);
-    return (double)macs / (now() - t) * 1e-9;
+    return (double)macs / (bench_thread_seconds() - t) * 1e-9;
 }
 
 /* The previous kernel's ratios to the peak, per shape, from a committed baseline (see
@@ -255,9 +240,9 @@ static long calibrate_peak(void)
 {
     long iters = 100000;
     for (;;) {
-        const double t = now();
+        const double t = bench_thread_seconds();
         peak_loop(iters);
-        if (now() - t >= MIN_RUN_SEC)
+        if (bench_thread_seconds() - t >= MIN_RUN_SEC)
             return iters;
         iters *= 2;
     }
@@ -265,9 +250,9 @@ static long calibrate_peak(void)
 
 static double peak_run(long iters)
 {
-    const double t = now();
+    const double t = bench_thread_seconds();
     const long macs = peak_loop(iters);
-    return (double)macs / (now() - t) * 1e-9;
+    return (double)macs / (bench_thread_seconds() - t) * 1e-9;
 }
 
 typedef struct shape {
@@ -351,10 +336,10 @@ static long calibrate(void (*fn)(const gemm_data *), const gemm_data *d)
     long reps = 1;
     fn(d);
     for (;;) {
-        const double t = now();
+        const double t = bench_thread_seconds();
         for (long i = 0; i < reps; i++)
             fn(d);
-        if (now() - t >= MIN_RUN_SEC)
+        if (bench_thread_seconds() - t >= MIN_RUN_SEC)
             return reps;
         reps *= 2;
     }
@@ -363,10 +348,10 @@ static long calibrate(void (*fn)(const gemm_data *), const gemm_data *d)
 static double run(void (*fn)(const gemm_data *), const gemm_data *d, long reps)
 {
     const double macs = (double)d->s.m * (double)d->s.n * (double)d->s.k;
-    const double t = now();
+    const double t = bench_thread_seconds();
     for (long i = 0; i < reps; i++)
         fn(d);
-    return macs * (double)reps / (now() - t) * 1e-9;
+    return macs * (double)reps / (bench_thread_seconds() - t) * 1e-9;
 }
 
 /* spot-check qgemm against an int64 dot product (za = 7, zb = 0): the figure must be exact */

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench-util.h"
 #include "graph/graph.h"
 #include "io/io.h"
 #include "stats/stats.h"
@@ -43,14 +44,6 @@ typedef struct {
     qc_error err;
 } bench_ctx;
 
-/* CPU time of the process (every thread): on a busy machine it moves far less than wall time. */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 /* The plain mode: no observer on the executors. */
 static qc_status plain_start(void *ctx, int worker, qc_exec *x, qc_error *err)
 {
@@ -73,8 +66,10 @@ static double run_images(bench_ctx *c, bench_mode mode, int64_t first, int64_t n
                                          : qc_stats_hooks(&sp);
     h.execs = c->execs;
     qc_gather_options o = {.limit = INT64_MAX, .batch = n, .shard_n = 1, .threads = c->threads};
-    double t0 = now();
-    return qc_pass_run(c->g, &in, &o, &h, &c->err) == QC_OK ? now() - t0 : -1;
+    /* CPU time of the process (every thread): on a busy machine it moves far less than wall time */
+    double t0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    qc_status st = qc_pass_run(c->g, &in, &o, &h, &c->err);
+    return st == QC_OK ? bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t0 : -1;
 }
 
 /* The statistics modes' root and per-worker accumulators; seconds[k] gets the time. */
@@ -83,7 +78,7 @@ static int setup_modes(bench_ctx *c, qc_stats **root, double *seconds)
     int r = 0;
     memset(c->acc, 0, sizeof c->acc);
     for (int k = 0; k < N_MODES; k++) {
-        double t0 = now();
+        double t0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
         if (k != MODE_PLAIN) {
             qc_stats_options o = {.per_channel = true, .histograms = k == MODE_HIST};
             if (qc_stats_create(c->g, &o, &root[k], &c->err) != QC_OK)
@@ -92,7 +87,7 @@ static int setup_modes(bench_ctx *c, qc_stats **root, double *seconds)
                 if (!(c->acc[k][t] = qc_stats_clone_empty(root[k])))
                     r = 1;
         }
-        seconds[k] = now() - t0;
+        seconds[k] = bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t0;
     }
     return r;
 }
@@ -101,7 +96,7 @@ static int setup_modes(bench_ctx *c, qc_stats **root, double *seconds)
 static int merge_modes(bench_ctx *c, qc_stats **root, int r, double *seconds)
 {
     for (int k = 0; k < N_MODES; k++) {
-        double t0 = now();
+        double t0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
         for (int t = 0; t < c->threads; t++) {
             if (!r && root[k] && qc_stats_merge(root[k], c->acc[k][t], &c->err) != QC_OK)
                 r = 1;
@@ -109,7 +104,7 @@ static int merge_modes(bench_ctx *c, qc_stats **root, int r, double *seconds)
             c->acc[k][t] = NULL;
         }
         qc_stats_destroy(root[k]);
-        seconds[k] += now() - t0;
+        seconds[k] += bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t0;
     }
     return r;
 }
@@ -136,16 +131,16 @@ static int run_interleaved(bench_ctx *c, int64_t n, double *seconds)
  * to profile one mode. */
 static double run_mode(bench_ctx *c, bench_mode mode, int64_t n)
 {
-    double t0 = now();
+    double t0 = bench_seconds(CLOCK_PROCESS_CPUTIME_ID);
     if (mode == MODE_PLAIN)
-        return run_images(c, mode, 0, n) < 0 ? -1 : now() - t0;
+        return run_images(c, mode, 0, n) < 0 ? -1 : bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t0;
     qc_pass_inputs in = {.tensors = c->images, .n = n, .stride = c->image_size, .rank = 4, .dims = c->dims};
     qc_stats_options so = {.per_channel = true, .histograms = mode == MODE_HIST};
     qc_gather_options o = {.limit = INT64_MAX, .batch = n, .shard_n = 1, .threads = c->threads};
     qc_stats *s = NULL;
     qc_status st = qc_stats_gather_inputs(c->g, &in, &so, &o, &s, &c->err);
     qc_stats_destroy(s);
-    return st == QC_OK ? now() - t0 : -1;
+    return st == QC_OK ? bench_seconds(CLOCK_PROCESS_CPUTIME_ID) - t0 : -1;
 }
 
 static int compare_double(const void *a, const void *b)
