@@ -137,7 +137,8 @@ uninstall:
 check: deps
 	@$(MAKE) --no-print-directory check-run
 
-check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) zoo
+# The benchmarks are built too (never run): a program that no longer builds is a failure here.
+check-run: $(QCAL_BIN) $(TESTS) $(FUZZ_REPLAYS) $(BENCHES) zoo
 	@QCAL=$(QCAL_RUN) QCAL_BUILD=$(BUILD) QCAL_SKIP_FULL=$(SANITIZE) tests/run-all.sh $(TESTS) tests/fuzz-replay.sh tests/valgrind-test.sh tests/cli-test.sh tests/stats-test.sh tests/onnx-write-test.sh tests/quantize-test.sh \
 	    tests/compare-test.sh tests/html-test.sh tests/install-test.sh tests/zoo-check.sh tests/style-test.sh \
 	    tests/ranges-export-test.sh tests/rounding-test.sh tests/images-test.sh tests/options-test.sh tests/presets-test.sh \
