@@ -78,6 +78,9 @@ void qc_split_quantize(qc_exec *x, bool is_u8, size_t outer, size_t channels, si
                        const float *xf, const qc_quant *q, void *y);
 void qc_split_maxpool_u8(qc_exec *x, size_t planes, const qc_pool2d *p, const uint8_t *src,
                          uint8_t *y);
+/* The same for channels-last images (images × in_h × in_w × channels), split by output rows. */
+void qc_split_maxpool_cl_u8(qc_exec *x, size_t images, size_t channels, const qc_pool2d *p,
+                            const uint8_t *src, uint8_t *y);
 
 /* Helpers for ops (ops-window.c). */
 /* Formats an error that names the node first: "node 'conv1' (Conv): ..."; QC_ERR_INPUT. */

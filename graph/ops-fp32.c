@@ -718,7 +718,7 @@ static qc_status maxpool_8bit(qc_exec *x, const qc_node *n, const qc_f32_window 
         src = t;
     }
     if (in->layout == QC_LAYOUT_CHANNELS_LAST) /* layout.c gives out the same layout */
-        qc_maxpool_cl_u8((size_t)in->dims[0], (size_t)in->dims[1], &p, src, out->data);
+        qc_split_maxpool_cl_u8(x, (size_t)in->dims[0], (size_t)in->dims[1], &p, src, out->data);
     else
         qc_split_maxpool_u8(x, (size_t)planes, &p, src, out->data);
     if (in->dtype == QC_INT8)

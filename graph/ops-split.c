@@ -94,3 +94,53 @@ void qc_split_maxpool_u8(qc_exec *x, size_t planes, const qc_pool2d *p, const ui
     qc_exec_split_range(x, (double)planes * taps * WORK_PER_POOL_TAP, planes, 1, maxpool_planes,
                         &s);
 }
+
+typedef struct {
+    const qc_pool2d *p;
+    size_t channels;
+    const uint8_t *x;
+    uint8_t *y;
+} maxpool_cl_split;
+
+/* Output rows [r0, r1) of one channels-last image: the same window moved r0 rows down, with
+ * the input rows above the first one it reads cut off (or the top padding shortened), so each
+ * output pixel reads the taps, and gives the byte, of the whole call. */
+static void maxpool_cl_image_rows(const maxpool_cl_split *s, size_t image, size_t r0, size_t r1)
+{
+    qc_pool2d q = *s->p;
+    const size_t row = q.in_w * s->channels, shift = r0 * q.stride_h;
+    const uint8_t *x = s->x + image * q.in_h * row;
+    if (shift >= q.pad_top) { /* rows wholly below the input (ceil mode) keep no input row */
+        const size_t cut = shift - q.pad_top < q.in_h ? shift - q.pad_top : q.in_h;
+        x += cut * row;
+        q.in_h -= cut;
+        q.pad_top = 0;
+    } else {
+        q.pad_top -= shift;
+    }
+    q.out_h = r1 - r0;
+    uint8_t *y = s->y + (image * s->p->out_h + r0) * q.out_w * s->channels;
+    qc_maxpool_cl_u8(1, s->channels, &q, x, y);
+}
+
+/* output rows [begin, end) counted over every image */
+static void maxpool_cl_rows(void *ctx, size_t begin, size_t end)
+{
+    const maxpool_cl_split *s = ctx;
+    const size_t out_h = s->p->out_h;
+    for (size_t r = begin; r < end;) {
+        const size_t image = r / out_h, r0 = r % out_h;
+        const size_t r1 = end - image * out_h < out_h ? end - image * out_h : out_h;
+        maxpool_cl_image_rows(s, image, r0, r1);
+        r = image * out_h + r1;
+    }
+}
+
+void qc_split_maxpool_cl_u8(qc_exec *x, size_t images, size_t channels, const qc_pool2d *p,
+                            const uint8_t *src, uint8_t *y)
+{
+    maxpool_cl_split s = {p, channels, src, y};
+    const double taps = (double)(p->out_w * channels) * (double)(p->kernel_h * p->kernel_w);
+    const size_t rows = images * p->out_h;
+    qc_exec_split_range(x, (double)rows * taps * WORK_PER_POOL_TAP, rows, 1, maxpool_cl_rows, &s);
+}

@@ -292,6 +292,20 @@ START_TEST(split_kernels_give_the_bytes_of_one_call)
         qc_maxpool_u8(PLANES, &pool, a, want);
         qc_split_maxpool_u8(x, PLANES, &pool, a, got);
         ck_assert(memcmp(want, got, pooled) == 0);
+        /* channels last, split by output rows: padding above, a tail of channels past 32,
+         * and (the second window) output rows that lie wholly below the input */
+        const qc_pool2d windows[] = {{H, W, 19, 15, 3, 3, 2, 2, 1, 1, 2, 1},
+                                     {7, 6, 4, 2, 2, 2, 3, 3, 1, 1, 0, 0}};
+        for (size_t k = 0; k < sizeof windows / sizeof *windows; k++) {
+            const qc_pool2d *wp = &windows[k];
+            enum { IMAGES = 2, CHANNELS = 37 };
+            const size_t out = IMAGES * wp->out_h * wp->out_w * CHANNELS;
+            ck_assert(IMAGES * wp->in_h * wp->in_w * CHANNELS <= N && out <= N);
+            qc_maxpool_cl_u8(IMAGES, CHANNELS, wp, a, want);
+            memset(got, 0xa5, out);
+            qc_split_maxpool_cl_u8(x, IMAGES, CHANNELS, wp, a, got);
+            ck_assert_msg(memcmp(want, got, out) == 0, "window %zu, %d threads", k, threads);
+        }
         qc_exec_destroy(x);
     }
     free(a);
