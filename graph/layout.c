@@ -26,11 +26,11 @@ static const qc_value *activation_4d(const qc_graph *g, int t)
 static qc_layout_rule rule_of(const qc_graph *g, const qc_node *n)
 {
     qc_layout_rule r = {{-1, -1}, false, false};
-    const bool onnx_or_ms = !strcmp(n->domain, "com.microsoft") || !strcmp(n->domain, "qcal");
+    const bool contrib_op = !strcmp(n->domain, "com.microsoft") || !strcmp(n->domain, "qcal");
     if (!strcmp(n->op_type, "QLinearConv") && qc_conv_channels_last(g, n)) {
         r.inputs[0] = 0; /* x: either layout; W, scales and zero points are constants */
         r.output = true;
-    } else if (!strcmp(n->op_type, "QLinearAdd") && onnx_or_ms && n->n_inputs >= 4) {
+    } else if (!strcmp(n->op_type, "QLinearAdd") && contrib_op && n->n_inputs >= 4) {
         /* elementwise on operands of one shape: the layout is the operands' and the result's */
         const qc_value *a = activation_4d(g, n->inputs[0]), *b = activation_4d(g, n->inputs[3]);
         const qc_value *y = activation_4d(g, n->outputs[0]);
@@ -43,7 +43,7 @@ static qc_layout_rule rule_of(const qc_graph *g, const qc_node *n)
                activation_4d(g, n->inputs[0])) {
         r.inputs[0] = 0; /* per channel: the input's layout is the output's */
         r.output = r.tied = true;
-    } else if (!strcmp(n->op_type, "QLinearGlobalAveragePool") && onnx_or_ms) {
+    } else if (!strcmp(n->op_type, "QLinearGlobalAveragePool") && contrib_op) {
         r.inputs[0] = 0; /* reads either; its output, N x C x 1 x 1, stays ONNX's */
     }
     return r;
@@ -114,25 +114,15 @@ qc_status qc_pass_choose_layouts(qc_graph *g, qc_error *err)
 void qc_value_copy_onnx(const qc_value *v, void *dst)
 {
     const size_t bytes = qc_value_bytes(v);
-    if (v->layout != QC_LAYOUT_CHANNELS_LAST || v->rank < 3) {
+    if (v->layout != QC_LAYOUT_CHANNELS_LAST) {
         if (bytes)
             memcpy(dst, v->data, bytes);
         return;
     }
-    const size_t size = qc_dtype_size(v->dtype), images = (size_t)v->dims[0];
-    const size_t channels = (size_t)v->dims[1];
-    size_t plane = 1;
-    for (int d = 2; d < v->rank; d++)
-        plane *= (size_t)v->dims[d];
-    for (size_t b = 0; b < images; b++) {
-        const uint8_t *src = (const uint8_t *)v->data + b * plane * channels * size;
-        uint8_t *out = (uint8_t *)dst + b * plane * channels * size;
-        if (size == 1) { /* [plane][C] → [C][plane] */
-            qc_transpose_u8(plane, channels, src, channels, out, plane);
-            continue;
-        }
-        for (size_t p = 0; p < plane; p++)
-            for (size_t c = 0; c < channels; c++)
-                memcpy(out + (c * plane + p) * size, src + (p * channels + c) * size, size);
-    }
+    /* only 4-d 8-bit activations are kept channels last: [H·W][C] → [C][H·W] per image */
+    const size_t images = (size_t)v->dims[0], channels = (size_t)v->dims[1];
+    const size_t plane = (size_t)v->dims[2] * (size_t)v->dims[3];
+    for (size_t b = 0; b < images; b++)
+        qc_transpose_u8(plane, channels, (const uint8_t *)v->data + b * plane * channels, channels,
+                        (uint8_t *)dst + b * plane * channels, plane);
 }
