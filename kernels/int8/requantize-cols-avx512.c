@@ -1,16 +1,22 @@
 /* requantize-cols-avx512.c — per-column int32 → u8/s8 requantization on 16 columns per
- * 512-bit vector (AVX512 F + BW); bit-exact with the scalar reference requantize-scalar.c
- * (eqs. R1–R5). The steps are those of requantize-cols-avx2.c, whose comments derive them;
- * masks replace the blends, the +1 of the rounding and the tail copies. */
+ * 512-bit vector (AVX512 F + BW + VL); bit-exact with the scalar reference requantize-scalar.c
+ * (eqs. R1–R5). R3–R4 run as one fused multiply-add in doubles, exact for every shift (the
+ * proof is at QC_REQUANT_ROUNDER in int8-impl.h). The _int64 kernels keep the previous
+ * formulation, the 64-bit integer steps of requantize-cols-avx2.c, whose comments derive them,
+ * with masks for the blends, the +1 of the rounding and the tails. */
 #include "int8-impl.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 /* The constants of 16 consecutive columns; the 64-bit ones split into the even and the odd
  * columns, the two halves of the int32 lanes that vpmuldq multiplies. */
 typedef struct {
     __m512i sh_e, sh_o, mask_e, mask_o, half_e, half_o; /* s, 2^s − 1, 2^(s−1) */
     __m512i mult, lo, hi, bias, bias32;                 /* as in requantize-cols-avx2.c */
+    __m512i tlo, thi;       /* the double path's bounds of t: ±2^(s−1) for s ≤ 31 */
+    __m512d scale0, scale1; /* multiplier · 2^−s (exact) of columns 0–7 and 8–15 */
+    int clamp;              /* some shift ≤ 31: the double path clamps t */
 } cols16;
 
 /* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 16); lanes past the last column compute
@@ -18,10 +24,12 @@ typedef struct {
 static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq, cols16 *cc)
 {
     int64_t sh[2][8], mask[2][8], half[2][8];
-    int32_t mult[16], lo[16], hi[16], bs[16], b32[16];
+    int32_t mult[16], lo[16], hi[16], bs[16], b32[16], tlo[16], thi[16];
+    double scale[16];
+    cc->clamp = 0;
     for (size_t i = 0; i < 16; i++) {
         const size_t j = j0 + i;
-        const int32_t s = i < nn ? rq->shift[j] : 1;
+        const int32_t s = i < nn ? rq->shift[j] : 31;
         mult[i] = i < nn ? rq->multiplier[j] : 1 << 30;
         bs[i] = i < nn && bias != NULL ? bias[j] : 0;
         sh[i & 1][i / 2] = s;
@@ -31,6 +39,10 @@ static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant 
         hi[i] = s31 == 31 ? INT32_MAX : (int32_t)1 << s31;
         lo[i] = s31 == 31 ? INT32_MIN : -((int32_t)1 << s31);
         b32[i] = s >= 32 ? (int32_t)((uint32_t)1 << (63 - s)) : 0;
+        scale[i] = ldexp((double)mult[i], -s);
+        thi[i] = s <= 31 ? (int32_t)1 << (s - 1) : INT32_MAX;
+        tlo[i] = s <= 31 ? -thi[i] : INT32_MIN;
+        cc->clamp |= s <= 31;
     }
     cc->sh_e = _mm512_loadu_si512(sh[0]);
     cc->sh_o = _mm512_loadu_si512(sh[1]);
@@ -43,6 +55,10 @@ static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant 
     cc->hi = _mm512_loadu_si512(hi);
     cc->bias = _mm512_loadu_si512(bs);
     cc->bias32 = _mm512_loadu_si512(b32);
+    cc->tlo = _mm512_loadu_si512(tlo);
+    cc->thi = _mm512_loadu_si512(thi);
+    cc->scale0 = _mm512_loadu_pd(scale);
+    cc->scale1 = _mm512_loadu_pd(scale + 8);
 }
 
 /* R4 on eight 64-bit lanes, up to the bias 2^(63−s) (see round_biased in
@@ -56,11 +72,11 @@ static inline __m512i round_biased(__m512i p, __m512i sh, __m512i mask, __m512i 
     return _mm512_mask_add_epi64(q, _mm512_cmpgt_epi64_mask(rem, half), q, one);
 }
 
-/* 16 columns of one row: R1–R4, then R5's clamp and z, as int32 */
-static inline __m512i requantize16(__m512i acc, const cols16 *c, __m512i vlo, __m512i vhi,
-                                   __m512i vz)
+/* 16 columns of one row in 64-bit integers: R1–R4, then R5's clamp and z, as int32 */
+static inline __m512i requantize16_int64(const int32_t *src, __mmask16 cols, const cols16 *c,
+                                         __m512i vlo, __m512i vhi, __m512i vz)
 {
-    __m512i t = _mm512_add_epi32(acc, c->bias);
+    __m512i t = _mm512_add_epi32(_mm512_maskz_loadu_epi32(cols, src), c->bias);
     t = _mm512_max_epi32(_mm512_min_epi32(t, c->hi), c->lo);
     const __m512i pe = _mm512_mul_epi32(t, c->mult);
     const __m512i po = _mm512_mul_epi32(_mm512_srli_epi64(t, 32), _mm512_srli_epi64(c->mult, 32));
@@ -71,9 +87,47 @@ static inline __m512i requantize16(__m512i acc, const cols16 *c, __m512i vlo, __
     return _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(r, vhi), vlo), vz);
 }
 
-/* Column blocks outside, rows inside, as the AVX2 version. The result lies in the output
- * type's range, so the narrowing stores (vpmovusdb, vpmovsdb) never saturate. */
-#define REQUANTIZE_COLS_BODY(STORE, FALLBACK)                                                  \
+/* R1 (and the clamp to ±2^(s−1) when clamp) on 8 columns, then R3–R4 as the double
+ * QC_REQUANT_ROUNDER + rint(t · multiplier · 2^−s), rounded once by the fused multiply-add
+ * (int8-impl.h); the low 32 bits of each 64-bit lane are the rounded value */
+static inline __m512i rint_scaled8(__m256i acc, __m256i bias, __m256i lo, __m256i hi,
+                                   __m512d scale, int clamp)
+{
+    __m256i t = _mm256_add_epi32(acc, bias);
+    if (clamp)
+        t = _mm256_max_epi32(_mm256_min_epi32(t, hi), lo);
+    const __m512d v = _mm512_fmadd_round_pd(_mm512_cvtepi32_pd(t), scale,
+                                            _mm512_set1_pd(QC_REQUANT_ROUNDER),
+                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm512_castpd_si512(v);
+}
+
+/* 16 columns of one row through doubles: the two halves load, convert and round as 8 doubles
+ * each, the low halves of their lanes gather into 16 int32 (vpermt2d), R5 follows */
+static inline __m512i requantize16_fp64(const int32_t *src, __mmask16 cols, const cols16 *c,
+                                        int clamp, __m512i vlo, __m512i vhi, __m512i vz)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                           28, 30);
+    const __m256i a0 = _mm256_maskz_loadu_epi32((__mmask8)cols, src);
+    const __m256i a1 = _mm256_maskz_loadu_epi32((__mmask8)(cols >> 8), src + 8);
+    const __m512i r0 = rint_scaled8(a0, _mm512_castsi512_si256(c->bias),
+                                    _mm512_castsi512_si256(c->tlo),
+                                    _mm512_castsi512_si256(c->thi), c->scale0, clamp);
+    const __m512i r1 = rint_scaled8(a1, _mm512_extracti64x4_epi64(c->bias, 1),
+                                    _mm512_extracti64x4_epi64(c->tlo, 1),
+                                    _mm512_extracti64x4_epi64(c->thi, 1), c->scale1, clamp);
+    const __m512i r = _mm512_permutex2var_epi32(r0, even, r1);
+    return _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(r, vhi), vlo), vz);
+}
+
+/* Column blocks outside, rows inside, as the AVX2 version; the clamp of t only in blocks
+ * with a shift below 32. The result lies in
+ * the output type's range, so the narrowing stores (vpmovusdb, vpmovsdb) never saturate. */
+#define REQUANTIZE_ROWS(STORE, EXPR)                                                           \
+    for (size_t i = 0; i < m; i++)                                                             \
+        STORE(y + i * y_stride + j, cols, EXPR(acc + i * acc_stride + j));
+#define REQUANTIZE_COLS_BODY(STORE, FALLBACK, USE_FP64)                                        \
     if (rq->granularity != QC_PER_COLUMN) {                                                    \
         FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                \
         return;                                                                                \
@@ -86,18 +140,34 @@ static inline __m512i requantize16(__m512i acc, const cols16 *c, __m512i vlo, __
         const __mmask16 cols = (__mmask16)((1u << nn) - 1);                                    \
         cols16 cc;                                                                             \
         prepare(j, nn, bias, rq, &cc);                                                         \
-        for (size_t i = 0; i < m; i++) {                                                       \
-            const __m512i a = _mm512_maskz_loadu_epi32(cols, acc + i * acc_stride + j);        \
-            STORE(y + i * y_stride + j, cols, requantize16(a, &cc, vlo, vhi, vz));             \
+        if (USE_FP64 && cc.clamp) {                                                            \
+            REQUANTIZE_ROWS(STORE, FP64_CLAMP)                                                 \
+        } else if (USE_FP64) {                                                                 \
+            REQUANTIZE_ROWS(STORE, FP64)                                                       \
+        } else {                                                                               \
+            REQUANTIZE_ROWS(STORE, INT64)                                                      \
         }                                                                                      \
     }
+#define FP64_CLAMP(src) requantize16_fp64(src, cols, &cc, 1, vlo, vhi, vz)
+#define FP64(src) requantize16_fp64(src, cols, &cc, 0, vlo, vhi, vz)
+#define INT64(src) requantize16_int64(src, cols, &cc, vlo, vhi, vz)
 
 QC_REQUANTIZE_U8(qc_requantize_u8__avx512_cols)
 {
-    REQUANTIZE_COLS_BODY(_mm512_mask_cvtusepi32_storeu_epi8, qc_requantize_u8__avx2)
+    REQUANTIZE_COLS_BODY(_mm512_mask_cvtusepi32_storeu_epi8, qc_requantize_u8__avx2, 1)
 }
 
 QC_REQUANTIZE_S8(qc_requantize_s8__avx512_cols)
 {
-    REQUANTIZE_COLS_BODY(_mm512_mask_cvtsepi32_storeu_epi8, qc_requantize_s8__avx2)
+    REQUANTIZE_COLS_BODY(_mm512_mask_cvtsepi32_storeu_epi8, qc_requantize_s8__avx2, 1)
+}
+
+QC_REQUANTIZE_U8(qc_requantize_u8__avx512_cols_int64)
+{
+    REQUANTIZE_COLS_BODY(_mm512_mask_cvtusepi32_storeu_epi8, qc_requantize_u8__avx2, 0)
+}
+
+QC_REQUANTIZE_S8(qc_requantize_s8__avx512_cols_int64)
+{
+    REQUANTIZE_COLS_BODY(_mm512_mask_cvtsepi32_storeu_epi8, qc_requantize_s8__avx2, 0)
 }
