@@ -1736,6 +1736,162 @@ START_TEST(test_requantize_per_column_wide_and_extremes_match_scalar_and_definit
 }
 END_TEST
 
+/* ---- per-column requantization through doubles: the edges of its exactness argument ----
+ *
+ * Every per-column kernel (the double ones, the 64-bit integer ones they replaced, and the
+ * dispatched one of each table) against the long-double definition and byte for byte against
+ * the scalar reference, on accumulators placed where the double formulation could go wrong:
+ * exact ties and their neighbours at every shift 1..62, t around R2's ±2^s (past which the
+ * double path's |v| would leave int32) and half of it, the saturation threshold (the smallest
+ * |t| whose code leaves [−255, 255]), int32's
+ * ends with a bias that wraps, multipliers 2^30 and 2^31 − 1, shifts on both sides of 31 in
+ * one 16-column block, every column tail, zero points 0 / 128 / 255 (−128 / 0 / 127). */
+
+typedef struct {
+    const char *name;
+    qc_requantize_u8_fn u8;
+    qc_requantize_s8_fn s8;
+} requant_cols_kernel;
+
+/* the kernels this CPU runs; returns how many */
+static int requant_cols_kernels(requant_cols_kernel *k)
+{
+    int n = 0;
+    if (have_avx2()) {
+        k[n++] = (requant_cols_kernel){"avx2_cols", qc_requantize_u8__avx2_cols,
+                                       qc_requantize_s8__avx2_cols};
+        k[n++] = (requant_cols_kernel){"avx2_cols_int64", qc_requantize_u8__avx2_cols_int64,
+                                       qc_requantize_s8__avx2_cols_int64};
+    }
+    if (have_avx512()) {
+        k[n++] = (requant_cols_kernel){"avx512_cols", qc_requantize_u8__avx512_cols,
+                                       qc_requantize_s8__avx512_cols};
+        k[n++] = (requant_cols_kernel){"avx512_cols_int64", qc_requantize_u8__avx512_cols_int64,
+                                       qc_requantize_s8__avx512_cols_int64};
+    }
+    return n;
+}
+
+/* the t nearest to where t · mult / 2^shift equals x (long double holds it to 64 bits) */
+static int64_t t_for_value(long double x, int32_t mult, int32_t shift)
+{
+    const long double t = rintl(ldexpl(x, shift) / (long double)mult);
+    return t > 0x1p32L ? (int64_t)1 << 32 : t < -0x1p32L ? -((int64_t)1 << 32) : (int64_t)t;
+}
+
+/* an edge t for column (mult, shift), by kind; the caller subtracts the bias */
+static int64_t requant_edge_t(int kind, int32_t mult, int32_t shift)
+{
+    const int sign = rng() & 1 ? 1 : -1, nudge = rng_range(-1, 1);
+    const int32_t s1 = shift <= 31 ? shift - 1 : 31, s0 = shift <= 31 ? shift : 31;
+    switch (kind) {
+    case 0: /* a tie (exact when 2^shift divides (2k+1)·mult / 2 … in t), or next to one */
+        return t_for_value((long double)rng_range(-300, 300) + 0.5L, mult, shift) + nudge;
+    case 1: /* half R2's bound */
+        return sign * (((int64_t)1 << s1) + nudge);
+    case 2: /* R2's bound */
+        return sign * (((int64_t)1 << s0) + nudge);
+    case 3: /* the saturation threshold: rint(t·M) reaches ±256 */
+        return t_for_value(sign * 255.5L, mult, shift) + nudge;
+    case 4: /* int32's ends (the bias may wrap them) */
+        return rng() & 1 ? INT32_MAX - rng_range(0, 2) : INT32_MIN + rng_range(0, 2);
+    default:
+        return random_acc();
+    }
+}
+
+/* exact ties at shift s for multiplier 2^30: t = (2k + 1)·2^(s − 31) gives (2k + 1) / 2 */
+static int64_t exact_tie_t(int32_t shift)
+{
+    if (shift < 31)
+        return rng_range(-3, 3);
+    const int64_t odd = 2 * rng_range(-4, 3) + 1;
+    const int64_t t = odd * ((int64_t)1 << (shift - 31));
+    return t >= INT32_MIN && t <= INT32_MAX ? t : -((int64_t)1 << 31);
+}
+
+static void check_requant_cols_case(size_t m, size_t n, const int32_t *acc, const int32_t *bias,
+                                    const qc_requant *rq, int is_u8, const char *what)
+{
+    enum { MAXM = 8, MAXN = 80 };
+    uint8_t ref[MAXM * MAXN], got[MAXM * MAXN];
+    requant_cols_kernel k[4];
+    const int nk = requant_cols_kernels(k);
+    if (is_u8)
+        qc_requantize_u8__scalar(m, n, acc, n, bias, rq, ref, n);
+    else
+        qc_requantize_s8__scalar(m, n, acc, n, bias, rq, (int8_t *)ref, n);
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const int64_t t = (int64_t)acc[i * n + j] + (bias != NULL ? bias[j] : 0);
+            if (t < INT32_MIN || t > INT32_MAX)
+                continue; /* R1 wraps: the scalar reference alone defines it */
+            const int32_t want = requant_ref(t, rq->multiplier[j], rq->shift[j], rq->zero_point,
+                                             rq->qmin, rq->qmax);
+            const int32_t have = is_u8 ? ref[i * n + j] : ((int8_t *)ref)[i * n + j];
+            ck_assert_msg(have == want, "%s: scalar at (%zu, %zu) t=%lld: got %d, want %d", what,
+                          i, j, (long long)t, have, want);
+        }
+    for (int v = 0; v < nk; v++) {
+        memset(got, 0xa5, sizeof got);
+        if (is_u8)
+            k[v].u8(m, n, acc, n, bias, rq, got, n);
+        else
+            k[v].s8(m, n, acc, n, bias, rq, (int8_t *)got, n);
+        for (size_t i = 0; i < m * n; i++)
+            ck_assert_msg(got[i] == ref[i],
+                          "%s: %s %s at (%zu, %zu): acc=%d bias=%d mult=%d shift=%d z=%d "
+                          "[%d, %d]: got %d, want %d (scalar)",
+                          what, k[v].name, is_u8 ? "u8" : "s8", i / n, i % n, acc[i],
+                          bias != NULL ? bias[i % n] : 0, rq->multiplier[i % n],
+                          rq->shift[i % n], rq->zero_point, rq->qmin, rq->qmax,
+                          is_u8 ? got[i] : (int8_t)got[i], is_u8 ? ref[i] : (int8_t)ref[i]);
+        ck_assert_int_eq(got[m * n], 0xa5); /* nothing past the last column */
+    }
+}
+
+START_TEST(test_requantize_per_column_double_path_edges)
+{
+    enum { MAXM = 8, MAXN = 80 };
+    static const int32_t zeros_u8[] = {0, 128, 255}, zeros_s8[] = {-128, 0, 127};
+    int32_t acc[MAXM * MAXN], bias[MAXN], mult[MAXN], shift[MAXN];
+    char what[96];
+    rng_seed(61);
+    for (int trial = 0; trial < 3000; trial++) {
+        const int is_u8 = trial & 1, kind = (trial / 2) % 7;
+        const size_t n = 1 + (size_t)(trial / 14) % 40 + (trial % 5 == 0) * 33;
+        const size_t m = (size_t)rng_range(1, MAXM);
+        for (size_t j = 0; j < n; j++) {
+            /* shifts straddling 31 within a block, or a block of one side */
+            const int mix = trial % 3;
+            shift[j] = mix == 0   ? rng_range(1, 62)
+                       : mix == 1 ? rng_range(32, 62)
+                                  : 1 + (int32_t)((j + (size_t)trial) % 62);
+            const int mk = rng_range(0, 3);
+            mult[j] = kind == 6 ? 1 << 30
+                      : mk == 0 ? INT32_MAX
+                      : mk == 1 ? 1 << 30
+                                : (int32_t)(0x40000000u + (rng() & 0x3fffffffu));
+            bias[j] = rng() % 3 == 0 ? 0 : rng_range(-100000, 100000);
+        }
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) {
+                const int64_t t = kind == 6 ? exact_tie_t(shift[j])
+                                            : requant_edge_t(kind, mult[j], shift[j]);
+                /* acc = t − bias, wrapped to int32 as R1 wraps it back */
+                acc[i * n + j] = (int32_t)(uint32_t)((uint64_t)t - (uint64_t)(int64_t)bias[j]);
+            }
+        const int32_t z = is_u8 ? zeros_u8[trial % 3] : zeros_s8[trial % 3];
+        int32_t qmin = is_u8 ? 0 : -128, qmax = is_u8 ? 255 : 127;
+        if (trial % 4 == 3) /* a fused Relu */
+            qmin = z;
+        const qc_requant rq = {mult, shift, QC_PER_COLUMN, z, qmin, qmax};
+        snprintf(what, sizeof what, "edges kind %d trial %d n=%zu", kind, trial, n);
+        check_requant_cols_case(m, n, acc, trial % 7 == 0 ? NULL : bias, &rq, is_u8, what);
+    }
+}
+END_TEST
+
 /* ---- multipliers over scale ratios from 2^-20 to 2^20, every kernel path ----
  *
  * The real multiplier M (s_x·s_w/s_y for requantization, s_in/(s_out·n) for the global average
@@ -2002,6 +2158,7 @@ static Suite *suite(void)
     tcase_add_test(r, test_requantize_ties_round_to_even);
     tcase_add_test(r, test_requantize_extremes_saturate);
     tcase_add_test(r, test_requantize_per_column_wide_and_extremes_match_scalar_and_definition);
+    tcase_add_test(r, test_requantize_per_column_double_path_edges);
     tcase_add_test(r, test_requantize_exact_for_multipliers_2e_minus20_to_2e20);
     tcase_add_test(r, test_requant_multiplier_refuses_what_it_cannot_represent);
     suite_add_tcase(s, r);

@@ -123,14 +123,12 @@ QC_REQUANTIZE_S8(qc_requantize_s8__avx2_cols);
 /* the same on 16 columns per 512-bit vector (AVX512 F + BW + VL) */
 QC_REQUANTIZE_U8(qc_requantize_u8__avx512_cols);
 QC_REQUANTIZE_S8(qc_requantize_s8__avx512_cols);
-/* The per-column kernels compute R3–R4 in doubles. For s ≤ 31, t is first clamped to
- * ±2^(s−1): |t| ≥ 2^(s−1) gives |t · M_real| ≥ 2^29 (multiplier ≥ 2^30), which R5 saturates
- * with t's sign, with or without R2's clamp, so no output moves. Then, for every s,
- * |v| ≤ 2^30 with v = t · multiplier · 2^−s, and fl(t) = t and fl(multiplier · 2^−s) (31 bits)
- * are exact. A fused multiply-add rounds v + 3·2^51 once, to nearest, ties to even; the doubles
- * of [2^52, 2^53) are exactly the integers, and 3·2^51 is even, so the result is
- * 3·2^51 + rint(v), R4's r, whose bit pattern holds r in its low 32 bits. Docs: "R3–R4 in
- * doubles" in docs/quantization.md. */
+/* The per-column kernels compute R3–R4 in doubles, after R1 and R2 as the reference does.
+ * Then |v| ≤ 2^31 − 1 for v = t · multiplier · 2^−s (|t| ≤ 2^s for s < 31, |t| ≤ 2^31 else),
+ * and fl(t) = t and fl(multiplier · 2^−s) (31 bits) are exact. A fused multiply-add rounds
+ * v + 3·2^51 once, to nearest, ties to even; the doubles of [2^52, 2^53) are exactly the
+ * integers, and 3·2^51 is even, so the result is 3·2^51 + rint(v) = 3·2^51 + r (R4), whose bit
+ * pattern holds r in its low 32 bits (docs/quantization.md, "R3–R4 in doubles"). */
 #define QC_REQUANT_ROUNDER 0x1.8p52
 /* the kernels before that formulation (64-bit integer products and shifts), kept as the
  * benchmark's baseline and a second reference for the tests */

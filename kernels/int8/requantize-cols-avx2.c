@@ -19,18 +19,17 @@ typedef struct {
     __m256i lo, hi;         /* R2's bounds ±2^min(s,31) (2^31 − 1 above) */
     __m256i bias;           /* bias or 0 */
     __m256i bias32;         /* the low 32 bits of 2^(63−s), removed at the end (see below) */
-    __m256i tlo, thi;       /* the double path's bounds of t: ±2^(s−1) for s ≤ 31 */
     __m256d scale0, scale1; /* multiplier · 2^−s (exact) of columns 0–3 and 4–7 */
-    int clamp;              /* some shift ≤ 31: the double path clamps t */
+    int r2;                 /* some shift < 31: R2's clamp is not a no-op */
 } cols8;
 
 /* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 8) */
 static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq, cols8 *cc)
 {
     int64_t sh[8], mask[8], half[8];
-    int32_t mult[8], lo[8], hi[8], bs[8], b32[8], tlo[8], thi[8];
+    int32_t mult[8], lo[8], hi[8], bs[8], b32[8];
     double scale[8];
-    cc->clamp = 0;
+    cc->r2 = 0;
     for (size_t i = 0; i < 8; i++) {
         const size_t j = j0 + i;
         /* lanes past the last column compute a harmless value that is never stored */
@@ -45,9 +44,7 @@ static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant 
         lo[i] = s31 == 31 ? INT32_MIN : -((int32_t)1 << s31);
         b32[i] = s >= 32 ? (int32_t)((uint32_t)1 << (63 - s)) : 0;
         scale[i] = ldexp((double)mult[i], -s);
-        thi[i] = s <= 31 ? (int32_t)1 << (s - 1) : INT32_MAX;
-        tlo[i] = s <= 31 ? -thi[i] : INT32_MIN;
-        cc->clamp |= s <= 31;
+        cc->r2 |= s < 31;
     }
     cc->sh_e = _mm256_setr_epi64x(sh[0], sh[2], sh[4], sh[6]);
     cc->sh_o = _mm256_setr_epi64x(sh[1], sh[3], sh[5], sh[7]);
@@ -60,8 +57,6 @@ static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant 
     cc->hi = _mm256_loadu_si256((const __m256i *)hi);
     cc->bias = _mm256_loadu_si256((const __m256i *)bs);
     cc->bias32 = _mm256_loadu_si256((const __m256i *)b32);
-    cc->tlo = _mm256_loadu_si256((const __m256i *)tlo);
-    cc->thi = _mm256_loadu_si256((const __m256i *)thi);
     cc->scale0 = _mm256_loadu_pd(scale);
     cc->scale1 = _mm256_loadu_pd(scale + 4);
 }
@@ -100,18 +95,18 @@ static inline __m128i requantize8_int64(__m256i acc, const cols8 *c, __m256i vlo
     return _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
 
-/* 8 columns of one row through doubles: R1, the clamp of t to ±2^(s−1) when clamp, R3–R4
+/* 8 columns of one row through doubles: R1, R2 when r2, R3–R4
  * as QC_REQUANT_ROUNDER + rint(t · multiplier · 2^−s) by one fused multiply-add (MXCSR's
  * rounding, to nearest even, which qcal never changes), whose low 32 bits are gathered in
  * column order (vshufps takes columns 0 1 4 5 | 2 3 6 7, vpermq puts them right); then R5
- * on int16 (|r| ≤ 2^30 saturates to ±(2^15 − 1), still beyond [qmin − z, qmax − z] on the
+ * on int16 (|r| < 2^31 saturates to ±(2^15 − 1), still beyond [qmin − z, qmax − z] on the
  * same side). Returns 8 int16. */
-static inline __m128i requantize8_fp64(__m256i acc, const cols8 *c, int clamp, __m128i vlo,
+static inline __m128i requantize8_fp64(__m256i acc, const cols8 *c, int r2, __m128i vlo,
                                        __m128i vhi, __m128i vz)
 {
     __m256i t = _mm256_add_epi32(acc, c->bias);
-    if (clamp)
-        t = _mm256_max_epi32(_mm256_min_epi32(t, c->thi), c->tlo);
+    if (r2)
+        t = _mm256_max_epi32(_mm256_min_epi32(t, c->hi), c->lo);
     const __m256d rounder = _mm256_set1_pd(QC_REQUANT_ROUNDER);
     const __m256d v0 =
         _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(t)), c->scale0, rounder);
@@ -126,46 +121,46 @@ static inline __m128i requantize8_fp64(__m256i acc, const cols8 *c, int clamp, _
 
 /* Column blocks outside, rows inside: one block's constants stay in registers for all rows
  * (a tile of at most a few hundred rows, in cache) and are derived once per call; the double
- * path clamps t only in blocks with a shift below 32. */
-#define REQUANTIZE_ROWS(PACK, EXPR)                                                            \
-    for (size_t i = 0; i < m; i++) {                                                           \
-        const int32_t *src = acc + i * acc_stride + j;                                         \
-        if (nn == 8) {                                                                         \
-            const __m256i a = _mm256_loadu_si256((const __m256i *)src);                        \
-            _mm_storel_epi64((__m128i *)(y + i * y_stride + j), PACK(EXPR(a)));                \
-            continue;                                                                          \
-        }                                                                                      \
-        int32_t tmp[8] = {0};                                                                  \
-        uint8_t out[16];                                                                       \
-        memcpy(tmp, src, nn * sizeof *tmp);                                                    \
-        const __m256i a = _mm256_loadu_si256((const __m256i *)tmp);                            \
-        _mm_storeu_si128((__m128i *)out, PACK(EXPR(a)));                                       \
-        memcpy(y + i * y_stride + j, out, nn);                                                 \
+ * path runs R2's clamp only in blocks with a shift below 31. */
+#define REQUANTIZE_ROWS(PACK, EXPR)                                                                \
+    for (size_t i = 0; i < m; i++) {                                                               \
+        const int32_t *src = acc + i * acc_stride + j;                                             \
+        if (nn == 8) {                                                                             \
+            const __m256i a = _mm256_loadu_si256((const __m256i *)src);                            \
+            _mm_storel_epi64((__m128i *)(y + i * y_stride + j), PACK(EXPR(a)));                    \
+            continue;                                                                              \
+        }                                                                                          \
+        int32_t tmp[8] = {0};                                                                      \
+        uint8_t out[16];                                                                           \
+        memcpy(tmp, src, nn * sizeof *tmp);                                                        \
+        const __m256i a = _mm256_loadu_si256((const __m256i *)tmp);                                \
+        _mm_storeu_si128((__m128i *)out, PACK(EXPR(a)));                                           \
+        memcpy(y + i * y_stride + j, out, nn);                                                     \
     }
-#define REQUANTIZE_COLS_BODY(PACK, FALLBACK, USE_FP64)                                         \
-    if (rq->granularity != QC_PER_COLUMN) {                                                    \
-        FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                \
-        return;                                                                                \
-    }                                                                                          \
-    const int32_t z = rq->zero_point;                                                          \
-    const __m256i vz = _mm256_set1_epi32(z);                                                   \
-    const __m256i vlo = _mm256_set1_epi32(rq->qmin - z), vhi = _mm256_set1_epi32(rq->qmax - z); \
-    const __m128i vz16 = _mm_set1_epi16((int16_t)z);                                           \
-    const __m128i vlo16 = _mm_set1_epi16((int16_t)(rq->qmin - z));                             \
-    const __m128i vhi16 = _mm_set1_epi16((int16_t)(rq->qmax - z));                             \
-    for (size_t j = 0; j < n; j += 8) {                                                        \
-        const size_t nn = n - j < 8 ? n - j : 8;                                               \
-        cols8 cc;                                                                              \
-        prepare(j, nn, bias, rq, &cc);                                                         \
-        if (USE_FP64 && cc.clamp) {                                                            \
-            REQUANTIZE_ROWS(PACK, FP64_CLAMP)                                                  \
-        } else if (USE_FP64) {                                                                 \
-            REQUANTIZE_ROWS(PACK, FP64)                                                        \
-        } else {                                                                               \
-            REQUANTIZE_ROWS(PACK, INT64)                                                       \
-        }                                                                                      \
+#define REQUANTIZE_COLS_BODY(PACK, FALLBACK, USE_FP64)                                             \
+    if (rq->granularity != QC_PER_COLUMN) {                                                        \
+        FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                    \
+        return;                                                                                    \
+    }                                                                                              \
+    const int32_t z = rq->zero_point;                                                              \
+    const __m256i vz = _mm256_set1_epi32(z);                                                       \
+    const __m256i vlo = _mm256_set1_epi32(rq->qmin - z), vhi = _mm256_set1_epi32(rq->qmax - z);    \
+    const __m128i vz16 = _mm_set1_epi16((int16_t)z);                                               \
+    const __m128i vlo16 = _mm_set1_epi16((int16_t)(rq->qmin - z));                                 \
+    const __m128i vhi16 = _mm_set1_epi16((int16_t)(rq->qmax - z));                                 \
+    for (size_t j = 0; j < n; j += 8) {                                                            \
+        const size_t nn = n - j < 8 ? n - j : 8;                                                   \
+        cols8 cc;                                                                                  \
+        prepare(j, nn, bias, rq, &cc);                                                             \
+        if (USE_FP64 && cc.r2) {                                                                   \
+            REQUANTIZE_ROWS(PACK, FP64_R2)                                                         \
+        } else if (USE_FP64) {                                                                     \
+            REQUANTIZE_ROWS(PACK, FP64)                                                            \
+        } else {                                                                                   \
+            REQUANTIZE_ROWS(PACK, INT64)                                                           \
+        }                                                                                          \
     }
-#define FP64_CLAMP(a) requantize8_fp64(a, &cc, 1, vlo16, vhi16, vz16)
+#define FP64_R2(a) requantize8_fp64(a, &cc, 1, vlo16, vhi16, vz16)
 #define FP64(a) requantize8_fp64(a, &cc, 0, vlo16, vhi16, vz16)
 #define INT64(a) requantize8_int64(a, &cc, vlo, vhi, vz)
 

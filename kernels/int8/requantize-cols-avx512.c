@@ -14,9 +14,8 @@
 typedef struct {
     __m512i sh_e, sh_o, mask_e, mask_o, half_e, half_o; /* s, 2^s − 1, 2^(s−1) */
     __m512i mult, lo, hi, bias, bias32;                 /* as in requantize-cols-avx2.c */
-    __m512i tlo, thi;       /* the double path's bounds of t: ±2^(s−1) for s ≤ 31 */
     __m512d scale0, scale1; /* multiplier · 2^−s (exact) of columns 0–7 and 8–15 */
-    int clamp;              /* some shift ≤ 31: the double path clamps t */
+    int r2;                 /* some shift < 31: R2's clamp is not a no-op */
 } cols16;
 
 /* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 16); lanes past the last column compute
@@ -24,9 +23,9 @@ typedef struct {
 static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq, cols16 *cc)
 {
     int64_t sh[2][8], mask[2][8], half[2][8];
-    int32_t mult[16], lo[16], hi[16], bs[16], b32[16], tlo[16], thi[16];
+    int32_t mult[16], lo[16], hi[16], bs[16], b32[16];
     double scale[16];
-    cc->clamp = 0;
+    cc->r2 = 0;
     for (size_t i = 0; i < 16; i++) {
         const size_t j = j0 + i;
         const int32_t s = i < nn ? rq->shift[j] : 31;
@@ -40,9 +39,7 @@ static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant 
         lo[i] = s31 == 31 ? INT32_MIN : -((int32_t)1 << s31);
         b32[i] = s >= 32 ? (int32_t)((uint32_t)1 << (63 - s)) : 0;
         scale[i] = ldexp((double)mult[i], -s);
-        thi[i] = s <= 31 ? (int32_t)1 << (s - 1) : INT32_MAX;
-        tlo[i] = s <= 31 ? -thi[i] : INT32_MIN;
-        cc->clamp |= s <= 31;
+        cc->r2 |= s < 31;
     }
     cc->sh_e = _mm512_loadu_si512(sh[0]);
     cc->sh_o = _mm512_loadu_si512(sh[1]);
@@ -55,8 +52,6 @@ static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant 
     cc->hi = _mm512_loadu_si512(hi);
     cc->bias = _mm512_loadu_si512(bs);
     cc->bias32 = _mm512_loadu_si512(b32);
-    cc->tlo = _mm512_loadu_si512(tlo);
-    cc->thi = _mm512_loadu_si512(thi);
     cc->scale0 = _mm512_loadu_pd(scale);
     cc->scale1 = _mm512_loadu_pd(scale + 8);
 }
@@ -87,14 +82,14 @@ static inline __m512i requantize16_int64(const int32_t *src, __mmask16 cols, con
     return _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(r, vhi), vlo), vz);
 }
 
-/* R1 (and the clamp to ±2^(s−1) when clamp) on 8 columns, then R3–R4 as the double
+/* R1 (and R2 when r2) on 8 columns, then R3–R4 as the double
  * QC_REQUANT_ROUNDER + rint(t · multiplier · 2^−s), rounded once by the fused multiply-add
  * (int8-impl.h); the low 32 bits of each 64-bit lane are the rounded value */
 static inline __m512i rint_scaled8(__m256i acc, __m256i bias, __m256i lo, __m256i hi,
-                                   __m512d scale, int clamp)
+                                   __m512d scale, int r2)
 {
     __m256i t = _mm256_add_epi32(acc, bias);
-    if (clamp)
+    if (r2)
         t = _mm256_max_epi32(_mm256_min_epi32(t, hi), lo);
     const __m512d v = _mm512_fmadd_round_pd(_mm512_cvtepi32_pd(t), scale,
                                             _mm512_set1_pd(QC_REQUANT_ROUNDER),
@@ -105,50 +100,50 @@ static inline __m512i rint_scaled8(__m256i acc, __m256i bias, __m256i lo, __m256
 /* 16 columns of one row through doubles: the two halves load, convert and round as 8 doubles
  * each, the low halves of their lanes gather into 16 int32 (vpermt2d), R5 follows */
 static inline __m512i requantize16_fp64(const int32_t *src, __mmask16 cols, const cols16 *c,
-                                        int clamp, __m512i vlo, __m512i vhi, __m512i vz)
+                                        int r2, __m512i vlo, __m512i vhi, __m512i vz)
 {
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
                                            28, 30);
     const __m256i a0 = _mm256_maskz_loadu_epi32((__mmask8)cols, src);
     const __m256i a1 = _mm256_maskz_loadu_epi32((__mmask8)(cols >> 8), src + 8);
     const __m512i r0 = rint_scaled8(a0, _mm512_castsi512_si256(c->bias),
-                                    _mm512_castsi512_si256(c->tlo),
-                                    _mm512_castsi512_si256(c->thi), c->scale0, clamp);
+                                    _mm512_castsi512_si256(c->lo),
+                                    _mm512_castsi512_si256(c->hi), c->scale0, r2);
     const __m512i r1 = rint_scaled8(a1, _mm512_extracti64x4_epi64(c->bias, 1),
-                                    _mm512_extracti64x4_epi64(c->tlo, 1),
-                                    _mm512_extracti64x4_epi64(c->thi, 1), c->scale1, clamp);
+                                    _mm512_extracti64x4_epi64(c->lo, 1),
+                                    _mm512_extracti64x4_epi64(c->hi, 1), c->scale1, r2);
     const __m512i r = _mm512_permutex2var_epi32(r0, even, r1);
     return _mm512_add_epi32(_mm512_max_epi32(_mm512_min_epi32(r, vhi), vlo), vz);
 }
 
-/* Column blocks outside, rows inside, as the AVX2 version; the clamp of t only in blocks
- * with a shift below 32. The result lies in
+/* Column blocks outside, rows inside, as the AVX2 version; R2's clamp only in blocks with a
+ * shift below 31. The result lies in
  * the output type's range, so the narrowing stores (vpmovusdb, vpmovsdb) never saturate. */
-#define REQUANTIZE_ROWS(STORE, EXPR)                                                           \
-    for (size_t i = 0; i < m; i++)                                                             \
+#define REQUANTIZE_ROWS(STORE, EXPR)                                                               \
+    for (size_t i = 0; i < m; i++)                                                                 \
         STORE(y + i * y_stride + j, cols, EXPR(acc + i * acc_stride + j));
-#define REQUANTIZE_COLS_BODY(STORE, FALLBACK, USE_FP64)                                        \
-    if (rq->granularity != QC_PER_COLUMN) {                                                    \
-        FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                \
-        return;                                                                                \
-    }                                                                                          \
-    const int32_t z = rq->zero_point;                                                          \
-    const __m512i vz = _mm512_set1_epi32(z);                                                   \
-    const __m512i vlo = _mm512_set1_epi32(rq->qmin - z), vhi = _mm512_set1_epi32(rq->qmax - z); \
-    for (size_t j = 0; j < n; j += 16) {                                                       \
-        const size_t nn = n - j < 16 ? n - j : 16;                                             \
-        const __mmask16 cols = (__mmask16)((1u << nn) - 1);                                    \
-        cols16 cc;                                                                             \
-        prepare(j, nn, bias, rq, &cc);                                                         \
-        if (USE_FP64 && cc.clamp) {                                                            \
-            REQUANTIZE_ROWS(STORE, FP64_CLAMP)                                                 \
-        } else if (USE_FP64) {                                                                 \
-            REQUANTIZE_ROWS(STORE, FP64)                                                       \
-        } else {                                                                               \
-            REQUANTIZE_ROWS(STORE, INT64)                                                      \
-        }                                                                                      \
+#define REQUANTIZE_COLS_BODY(STORE, FALLBACK, USE_FP64)                                            \
+    if (rq->granularity != QC_PER_COLUMN) {                                                        \
+        FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                    \
+        return;                                                                                    \
+    }                                                                                              \
+    const int32_t z = rq->zero_point;                                                              \
+    const __m512i vz = _mm512_set1_epi32(z);                                                       \
+    const __m512i vlo = _mm512_set1_epi32(rq->qmin - z), vhi = _mm512_set1_epi32(rq->qmax - z);    \
+    for (size_t j = 0; j < n; j += 16) {                                                           \
+        const size_t nn = n - j < 16 ? n - j : 16;                                                 \
+        const __mmask16 cols = (__mmask16)((1u << nn) - 1);                                        \
+        cols16 cc;                                                                                 \
+        prepare(j, nn, bias, rq, &cc);                                                             \
+        if (USE_FP64 && cc.r2) {                                                                   \
+            REQUANTIZE_ROWS(STORE, FP64_R2)                                                        \
+        } else if (USE_FP64) {                                                                     \
+            REQUANTIZE_ROWS(STORE, FP64)                                                           \
+        } else {                                                                                   \
+            REQUANTIZE_ROWS(STORE, INT64)                                                          \
+        }                                                                                          \
     }
-#define FP64_CLAMP(src) requantize16_fp64(src, cols, &cc, 1, vlo, vhi, vz)
+#define FP64_R2(src) requantize16_fp64(src, cols, &cc, 1, vlo, vhi, vz)
 #define FP64(src) requantize16_fp64(src, cols, &cc, 0, vlo, vhi, vz)
 #define INT64(src) requantize16_int64(src, cols, &cc, vlo, vhi, vz)
 
