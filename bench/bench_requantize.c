@@ -2,8 +2,9 @@
  * outputs per nanosecond: the AVX-512 kernel with its double path against the same kernel in
  * 64-bit integers only, then the AVX2 per-column kernel likewise, timed interleaved (A, B, A,
  * B …) in thread CPU time so that a shared machine slows both alike; prints the medians and
- * the median of the per-round ratios. Tiles as the convolutions run them: 96 pixels × the
- * output channels of MobileNetV2 / ResNet-18 layers, shifts 33–41 as their layers have.
+ * the median of the per-round ratios. Tiles as the convolutions run them: 96 pixels (49 for
+ * the 7×7 layers) × the output channels of MobileNetV2 / ResNet-18 layers, shifts 33–41 as
+ * their layers have.
  * Each kernel's bytes are compared with the scalar reference's first.
  *
  * usage: bench_requantize [--json] [--rounds N] */
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROWS 96
 #define MAX_ROUNDS 99
 
 typedef struct {
@@ -26,7 +26,7 @@ typedef struct {
 } kernel_pair;
 
 typedef struct {
-    size_t n;
+    size_t m, n;
     int32_t *acc, *bias, *mult, *shift;
     uint8_t *y;
     qc_requant rq;
@@ -41,19 +41,20 @@ static uint32_t rnd(void)
     return (uint32_t)(state >> 16);
 }
 
-static void tile_init(tile *t, size_t n)
+static void tile_init(tile *t, size_t m, size_t n)
 {
+    t->m = m;
     t->n = n;
-    t->acc = malloc(ROWS * n * sizeof *t->acc);
+    t->acc = malloc(m * n * sizeof *t->acc);
     t->bias = malloc(n * sizeof *t->bias);
     t->mult = malloc(n * sizeof *t->mult);
     t->shift = malloc(n * sizeof *t->shift);
-    t->y = malloc(ROWS * n);
+    t->y = malloc(m * n);
     if (!t->acc || !t->bias || !t->mult || !t->shift || !t->y) {
         fprintf(stderr, "bench_requantize: out of memory\n");
         exit(1);
     }
-    for (size_t i = 0; i < ROWS * n; i++)
+    for (size_t i = 0; i < m * n; i++)
         t->acc[i] = (int32_t)(rnd() % (1u << 21)) - (1 << 20);
     for (size_t j = 0; j < n; j++) {
         t->bias[j] = (int32_t)(rnd() % 20001) - 10000;
@@ -77,18 +78,18 @@ static double time_kernel(qc_requantize_u8_fn fn, const tile *t, long reps)
 {
     const double t0 = bench_thread_seconds();
     for (long r = 0; r < reps; r++)
-        fn(ROWS, t->n, t->acc, t->n, t->bias, &t->rq, t->y, t->n);
+        fn(t->m, t->n, t->acc, t->n, t->bias, &t->rq, t->y, t->n);
     return bench_thread_seconds() - t0;
 }
 
 static int same_as_scalar(qc_requantize_u8_fn fn, const tile *t)
 {
-    uint8_t *want = malloc(ROWS * t->n);
+    uint8_t *want = malloc(t->m * t->n);
     if (want == NULL)
         return 0;
-    qc_requantize_u8__scalar(ROWS, t->n, t->acc, t->n, t->bias, &t->rq, want, t->n);
-    fn(ROWS, t->n, t->acc, t->n, t->bias, &t->rq, t->y, t->n);
-    const int same = memcmp(want, t->y, ROWS * t->n) == 0;
+    qc_requantize_u8__scalar(t->m, t->n, t->acc, t->n, t->bias, &t->rq, want, t->n);
+    fn(t->m, t->n, t->acc, t->n, t->bias, &t->rq, t->y, t->n);
+    const int same = memcmp(want, t->y, t->m * t->n) == 0;
     free(want);
     return same;
 }
@@ -111,7 +112,7 @@ static int measure(const kernel_pair *k, const tile *t, int rounds, int json, in
     while (time_kernel(k->slow, t, reps) < 0.01)
         reps *= 2;
     double fast[MAX_ROUNDS], slow[MAX_ROUNDS], ratio[MAX_ROUNDS];
-    const double outputs = (double)ROWS * (double)t->n * (double)reps;
+    const double outputs = (double)t->m * (double)t->n * (double)reps;
     for (int r = 0; r < rounds; r++) {
         slow[r] = outputs / time_kernel(k->slow, t, reps) * 1e-9;
         fast[r] = outputs / time_kernel(k->fast, t, reps) * 1e-9;
@@ -119,11 +120,11 @@ static int measure(const kernel_pair *k, const tile *t, int rounds, int json, in
     }
     const double f = median(fast, rounds), s = median(slow, rounds), x = median(ratio, rounds);
     if (json)
-        printf("%s{\"kernel\": \"%s\", \"rows\": %d, \"columns\": %zu, \"fp64_outputs_per_ns\": "
+        printf("%s{\"kernel\": \"%s\", \"rows\": %zu, \"columns\": %zu, \"fp64_outputs_per_ns\": "
                "%.3f, \"int64_outputs_per_ns\": %.3f, \"speedup\": %.3f}",
-               *first ? "" : ",\n ", k->name, ROWS, t->n, f, s, x);
+               *first ? "" : ",\n ", k->name, t->m, t->n, f, s, x);
     else
-        printf("%-12s %4d x %-5zu %10.3f %10.3f %8.2fx\n", k->name, ROWS, t->n, f, s, x);
+        printf("%-12s %4zu x %-5zu %10.3f %10.3f %8.2fx\n", k->name, t->m, t->n, f, s, x);
     *first = 0;
     return 0;
 }
@@ -149,7 +150,8 @@ int main(int argc, char **argv)
         {"avx2_cols", qc_requantize_u8__avx2_cols, qc_requantize_u8__avx2_cols_int64,
          QC_INT8_ISA_AVX2},
     };
-    static const size_t widths[] = {32, 96, 144, 384, 960, 512};
+    static const size_t tiles[][2] = {{96, 32}, {96, 144}, {96, 384}, {96, 512}, {49, 160},
+                                      {49, 960}};
     if (json)
         printf("[");
     else
@@ -161,9 +163,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_requantize: %s skipped (this CPU lacks it)\n", pairs[p].name);
             continue;
         }
-        for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        for (size_t w = 0; w < sizeof tiles / sizeof *tiles; w++) {
             tile t;
-            tile_init(&t, widths[w]);
+            tile_init(&t, tiles[w][0], tiles[w][1]);
             failed |= measure(&pairs[p], &t, rounds, json, &first);
             tile_free(&t);
         }

@@ -6,11 +6,51 @@
 #include "int8-impl.h"
 
 #include <immintrin.h>
-#include <math.h>
 #include <string.h>
 
-/* The constants of 8 consecutive columns. The 64-bit ones come split into the even and the
- * odd columns, the two halves of the int32 lanes that vpmuldq multiplies. */
+/* The constants of 8 consecutive columns for the double path. */
+typedef struct {
+    __m256i bias, lo, hi;   /* bias or 0; R2's bounds ±2^min(s,31) (2^31 − 1 above) */
+    __m256d scale0, scale1; /* multiplier · 2^−s (exact) of columns 0–3 and 4–7 */
+    int r2;                 /* some shift < 31: R2's clamp is not a no-op */
+} cols8;
+
+/* 2^−s as doubles, built from the exponent field (1 ≤ s ≤ 62: normal numbers) */
+static inline __m256d pow2_neg(__m128i s)
+{
+    const __m128i e = _mm_sub_epi32(_mm_set1_epi32(1023), s);
+    return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(e), 52));
+}
+
+/* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 8), derived in vectors (once per 8
+ * columns and call); lanes past the last column take shift 31 and multiplier 2^30, harmless
+ * values never stored */
+static inline void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq,
+                           cols8 *cc)
+{
+    const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nn),
+                                             _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256i s = _mm256_blendv_epi8(_mm256_set1_epi32(31),
+                                         _mm256_maskload_epi32(rq->shift + j0, valid), valid);
+    const __m256i m = _mm256_blendv_epi8(_mm256_set1_epi32(1 << 30),
+                                         _mm256_maskload_epi32(rq->multiplier + j0, valid), valid);
+    cc->bias = bias != NULL ? _mm256_maskload_epi32(bias + j0, valid) : _mm256_setzero_si256();
+    const __m256i r2 = _mm256_cmpgt_epi32(_mm256_set1_epi32(31), s);
+    const __m256i pw = _mm256_sllv_epi32(_mm256_set1_epi32(1), s);
+    cc->hi = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MAX), pw, r2);
+    cc->lo = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MIN),
+                                _mm256_sub_epi32(_mm256_setzero_si256(), pw), r2);
+    cc->r2 = _mm256_movemask_epi8(r2) != 0;
+    /* multiplier · 2^−s: exact (31 bits times a power of two) */
+    cc->scale0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(m)),
+                               pow2_neg(_mm256_castsi256_si128(s)));
+    cc->scale1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(m, 1)),
+                               pow2_neg(_mm256_extracti128_si256(s, 1)));
+}
+
+/* The 64-bit integer path's constants of 8 consecutive columns. The 64-bit ones come split
+ * into the even and the odd columns, the two halves of the int32 lanes that vpmuldq
+ * multiplies. */
 typedef struct {
     __m256i sh_e, sh_o;     /* shift s (R4) */
     __m256i mask_e, mask_o; /* 2^s − 1 */
@@ -19,21 +59,18 @@ typedef struct {
     __m256i lo, hi;         /* R2's bounds ±2^min(s,31) (2^31 − 1 above) */
     __m256i bias;           /* bias or 0 */
     __m256i bias32;         /* the low 32 bits of 2^(63−s), removed at the end (see below) */
-    __m256d scale0, scale1; /* multiplier · 2^−s (exact) of columns 0–3 and 4–7 */
-    int r2;                 /* some shift < 31: R2's clamp is not a no-op */
-} cols8;
+} cols8_int64;
 
 /* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 8) */
-static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq, cols8 *cc)
+static void prepare_int64(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq,
+                          cols8_int64 *cc)
 {
     int64_t sh[8], mask[8], half[8];
     int32_t mult[8], lo[8], hi[8], bs[8], b32[8];
-    double scale[8];
-    cc->r2 = 0;
     for (size_t i = 0; i < 8; i++) {
         const size_t j = j0 + i;
         /* lanes past the last column compute a harmless value that is never stored */
-        const int32_t s = i < nn ? rq->shift[j] : 31;
+        const int32_t s = i < nn ? rq->shift[j] : 1;
         mult[i] = i < nn ? rq->multiplier[j] : 1 << 30;
         bs[i] = i < nn && bias != NULL ? bias[j] : 0;
         sh[i] = s;
@@ -43,8 +80,6 @@ static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant 
         hi[i] = s31 == 31 ? INT32_MAX : (int32_t)1 << s31;
         lo[i] = s31 == 31 ? INT32_MIN : -((int32_t)1 << s31);
         b32[i] = s >= 32 ? (int32_t)((uint32_t)1 << (63 - s)) : 0;
-        scale[i] = ldexp((double)mult[i], -s);
-        cc->r2 |= s < 31;
     }
     cc->sh_e = _mm256_setr_epi64x(sh[0], sh[2], sh[4], sh[6]);
     cc->sh_o = _mm256_setr_epi64x(sh[1], sh[3], sh[5], sh[7]);
@@ -57,8 +92,6 @@ static void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant 
     cc->hi = _mm256_loadu_si256((const __m256i *)hi);
     cc->bias = _mm256_loadu_si256((const __m256i *)bs);
     cc->bias32 = _mm256_loadu_si256((const __m256i *)b32);
-    cc->scale0 = _mm256_loadu_pd(scale);
-    cc->scale1 = _mm256_loadu_pd(scale + 4);
 }
 
 /* R4 on four 64-bit lanes, up to the bias: with u = p + 2^63 (non-negative, so logical
@@ -75,8 +108,8 @@ static inline __m256i round_biased(__m256i p, __m256i sh, __m256i mask, __m256i 
 }
 
 /* 8 columns of one row in 64-bit integers: R1–R4 then R5's clamp and z; returns 8 int16 */
-static inline __m128i requantize8_int64(__m256i acc, const cols8 *c, __m256i vlo, __m256i vhi,
-                                  __m256i vz)
+static inline __m128i requantize8_int64(__m256i acc, const cols8_int64 *c, __m256i vlo,
+                                        __m256i vhi, __m256i vz)
 {
     /* R1 (mod 2^32) and R2 */
     __m256i t = _mm256_add_epi32(acc, c->bias);
@@ -120,48 +153,53 @@ static inline __m128i requantize8_fp64(__m256i acc, const cols8 *c, int r2, __m1
 }
 
 /* Column blocks outside, rows inside: one block's constants stay in registers for all rows
- * (a tile of at most a few hundred rows, in cache) and are derived once per call; the double
- * path runs R2's clamp only in blocks with a shift below 31. */
-#define REQUANTIZE_ROWS(PACK, EXPR)                                                                \
-    for (size_t i = 0; i < m; i++) {                                                               \
-        const int32_t *src = acc + i * acc_stride + j;                                             \
-        if (nn == 8) {                                                                             \
-            const __m256i a = _mm256_loadu_si256((const __m256i *)src);                            \
-            _mm_storel_epi64((__m128i *)(y + i * y_stride + j), PACK(EXPR(a)));                    \
-            continue;                                                                              \
-        }                                                                                          \
-        int32_t tmp[8] = {0};                                                                      \
-        uint8_t out[16];                                                                           \
-        memcpy(tmp, src, nn * sizeof *tmp);                                                        \
-        const __m256i a = _mm256_loadu_si256((const __m256i *)tmp);                                \
-        _mm_storeu_si128((__m128i *)out, PACK(EXPR(a)));                                           \
-        memcpy(y + i * y_stride + j, out, nn);                                                     \
+ * (a tile of at most a few hundred rows, in cache) and are derived once per call; BLOCK
+ * derives them and runs the block's rows. */
+#define REQUANTIZE_ROWS(PACK, EXPR)                                                            \
+    for (size_t i = 0; i < m; i++) {                                                           \
+        const int32_t *src = acc + i * acc_stride + j;                                         \
+        if (nn == 8) {                                                                         \
+            const __m256i a = _mm256_loadu_si256((const __m256i *)src);                        \
+            _mm_storel_epi64((__m128i *)(y + i * y_stride + j), PACK(EXPR(a)));                \
+            continue;                                                                          \
+        }                                                                                      \
+        int32_t tmp[8] = {0};                                                                  \
+        uint8_t out[16];                                                                       \
+        memcpy(tmp, src, nn * sizeof *tmp);                                                    \
+        const __m256i a = _mm256_loadu_si256((const __m256i *)tmp);                            \
+        _mm_storeu_si128((__m128i *)out, PACK(EXPR(a)));                                       \
+        memcpy(y + i * y_stride + j, out, nn);                                                 \
     }
-#define REQUANTIZE_COLS_BODY(PACK, FALLBACK, USE_FP64)                                             \
-    if (rq->granularity != QC_PER_COLUMN) {                                                        \
-        FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                    \
-        return;                                                                                    \
-    }                                                                                              \
-    const int32_t z = rq->zero_point;                                                              \
-    const __m256i vz = _mm256_set1_epi32(z);                                                       \
-    const __m256i vlo = _mm256_set1_epi32(rq->qmin - z), vhi = _mm256_set1_epi32(rq->qmax - z);    \
-    const __m128i vz16 = _mm_set1_epi16((int16_t)z);                                               \
-    const __m128i vlo16 = _mm_set1_epi16((int16_t)(rq->qmin - z));                                 \
-    const __m128i vhi16 = _mm_set1_epi16((int16_t)(rq->qmax - z));                                 \
-    for (size_t j = 0; j < n; j += 8) {                                                            \
-        const size_t nn = n - j < 8 ? n - j : 8;                                                   \
-        cols8 cc;                                                                                  \
-        prepare(j, nn, bias, rq, &cc);                                                             \
-        if (USE_FP64 && cc.r2) {                                                                   \
-            REQUANTIZE_ROWS(PACK, FP64_R2)                                                         \
-        } else if (USE_FP64) {                                                                     \
-            REQUANTIZE_ROWS(PACK, FP64)                                                            \
-        } else {                                                                                   \
-            REQUANTIZE_ROWS(PACK, INT64)                                                           \
-        }                                                                                          \
+#define REQUANTIZE_COLS_BODY(PACK, FALLBACK, BLOCK)                                            \
+    if (rq->granularity != QC_PER_COLUMN) {                                                    \
+        FALLBACK(m, n, acc, acc_stride, bias, rq, y, y_stride);                                \
+        return;                                                                                \
+    }                                                                                          \
+    const int32_t z = rq->zero_point;                                                          \
+    for (size_t j = 0; j < n; j += 8) {                                                        \
+        const size_t nn = n - j < 8 ? n - j : 8;                                               \
+        BLOCK(PACK)                                                                            \
+    }
+/* the double path (R5 on int16), R2's clamp only in blocks with a shift below 31 */
+#define FP64_BLOCK(PACK)                                                                       \
+    const __m128i vz16 = _mm_set1_epi16((int16_t)z);                                           \
+    const __m128i vlo16 = _mm_set1_epi16((int16_t)(rq->qmin - z));                             \
+    const __m128i vhi16 = _mm_set1_epi16((int16_t)(rq->qmax - z));                             \
+    cols8 cc;                                                                                  \
+    prepare(j, nn, bias, rq, &cc);                                                             \
+    if (cc.r2) {                                                                               \
+        REQUANTIZE_ROWS(PACK, FP64_R2)                                                         \
+    } else {                                                                                   \
+        REQUANTIZE_ROWS(PACK, FP64)                                                            \
     }
 #define FP64_R2(a) requantize8_fp64(a, &cc, 1, vlo16, vhi16, vz16)
 #define FP64(a) requantize8_fp64(a, &cc, 0, vlo16, vhi16, vz16)
+#define INT64_BLOCK(PACK)                                                                      \
+    const __m256i vz = _mm256_set1_epi32(z);                                                   \
+    const __m256i vlo = _mm256_set1_epi32(rq->qmin - z), vhi = _mm256_set1_epi32(rq->qmax - z); \
+    cols8_int64 cc;                                                                            \
+    prepare_int64(j, nn, bias, rq, &cc);                                                       \
+    REQUANTIZE_ROWS(PACK, INT64)
 #define INT64(a) requantize8_int64(a, &cc, vlo, vhi, vz)
 
 #define PACK_U8(x) _mm_packus_epi16(x, x)
@@ -169,20 +207,20 @@ static inline __m128i requantize8_fp64(__m256i acc, const cols8 *c, int r2, __m1
 
 QC_REQUANTIZE_U8(qc_requantize_u8__avx2_cols)
 {
-    REQUANTIZE_COLS_BODY(PACK_U8, qc_requantize_u8__avx2, 1)
+    REQUANTIZE_COLS_BODY(PACK_U8, qc_requantize_u8__avx2, FP64_BLOCK)
 }
 
 QC_REQUANTIZE_S8(qc_requantize_s8__avx2_cols)
 {
-    REQUANTIZE_COLS_BODY(PACK_S8, qc_requantize_s8__avx2, 1)
+    REQUANTIZE_COLS_BODY(PACK_S8, qc_requantize_s8__avx2, FP64_BLOCK)
 }
 
 QC_REQUANTIZE_U8(qc_requantize_u8__avx2_cols_int64)
 {
-    REQUANTIZE_COLS_BODY(PACK_U8, qc_requantize_u8__avx2, 0)
+    REQUANTIZE_COLS_BODY(PACK_U8, qc_requantize_u8__avx2, INT64_BLOCK)
 }
 
 QC_REQUANTIZE_S8(qc_requantize_s8__avx2_cols_int64)
 {
-    REQUANTIZE_COLS_BODY(PACK_S8, qc_requantize_s8__avx2, 0)
+    REQUANTIZE_COLS_BODY(PACK_S8, qc_requantize_s8__avx2, INT64_BLOCK)
 }
