@@ -65,7 +65,8 @@ static void detect(void)
 {
     __builtin_cpu_init();
     has[QC_ISA_SCALAR] = true;
-    has[QC_ISA_AVX2] = __builtin_cpu_supports("avx2");
+    /* the AVX2 files are built with -mfma too: FP32 tiles and the requantizing doubles use it */
+    has[QC_ISA_AVX2] = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     has[QC_ISA_AVXVNNI] = has[QC_ISA_AVX2] && cpuid_avxvnni();
     /* __builtin_cpu_supports checks that the OS saves the ZMM and mask state too */
     has[QC_ISA_AVX512VNNI] = has[QC_ISA_AVX2] && __builtin_cpu_supports("avx512f") &&
