@@ -57,7 +57,7 @@ static void run_once(const job *j)
     } else {
         /* B's column panels filled block by block from the row-major matrix, as im2col's are */
         const qc_f32_gemm_rows rows = {j->b, s->n};
-        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed, qc_f32_gemm_fill_rows, &rows, j->bias, j->y,
+        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed, qc_f32_gemm_fill_rows, &rows, j->bias, NULL, j->y,
                            s->n, j->panel);
     }
 }
