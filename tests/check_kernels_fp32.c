@@ -1115,26 +1115,27 @@ START_TEST(test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa)
 }
 END_TEST
 
-/* One depthwise row straight from its definition: taps in (kh, kw) order from 0, each product
+/* Depthwise rows straight from their definition: taps in (kh, kw) order from 0, each product
  * rounded to float before it is added (the file is built without FMA contraction). */
-static void dwconv_row_reference(const qc_f32_dwrow *r, float *y)
+static void dwconv_rows_reference(const qc_f32_dwrows *r, float *y)
 {
-    for (int64_t ow = 0; ow < r->out_w; ow++) {
-        float acc = 0.0f;
-        for (int64_t kh = 0; kh < r->kernel_h; kh++)
-            for (int64_t kw = 0; kw < r->kernel_w; kw++) {
-                float product = r->w[kh * r->kernel_w + kw] *
-                                r->base[kh * r->dilation_h * r->cols + kw * r->dilation_w +
-                                        ow * r->stride_w];
-                acc = acc + product;
+    for (int64_t oh = 0; oh < r->out_h; oh++)
+        for (int64_t ow = 0; ow < r->out_w; ow++) {
+            float acc = 0.0f;
+            for (int64_t kh = 0; kh < r->kernel_h; kh++)
+                for (int64_t kw = 0; kw < r->kernel_w; kw++) {
+                    float product = r->w[kh * r->kernel_w + kw] *
+                                    r->base[oh * r->row_step + kh * r->dilation_h * r->cols +
+                                            kw * r->dilation_w + ow * r->stride_w];
+                    acc = acc + product;
+                }
+            float v = r->has_bias ? acc + r->bias : acc;
+            if (r->clamp.on) {
+                v = v < r->clamp.lo ? r->clamp.lo : v;
+                v = v > r->clamp.hi ? r->clamp.hi : v;
             }
-        float v = r->has_bias ? acc + r->bias : acc;
-        if (r->clamp.on) {
-            v = v < r->clamp.lo ? r->clamp.lo : v;
-            v = v > r->clamp.hi ? r->clamp.hi : v;
+            y[oh * r->out_w + ow] = v;
         }
-        y[ow] = v;
-    }
 }
 
 /* The activations fused into convolutions: none, Relu, ReLU6 and a bound below zero */
@@ -1150,19 +1151,25 @@ START_TEST(test_depthwise_rows_give_the_reference_bits_on_every_isa)
     int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
     static const int64_t widths[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 56, 65, 112};
     for (int trial = 0; trial < 400; trial++) {
-        qc_f32_dwrow r = {.kernel_h = rand_int(1, 5), .kernel_w = rand_int(1, 5),
+        qc_f32_dwrows r = {.kernel_h = rand_int(1, 5), .kernel_w = rand_int(1, 5),
                           .stride_w = trial % 3 == 2 ? rand_int(3, 4) : 1 + trial % 3,
                           .dilation_h = rand_int(1, 2), .dilation_w = rand_int(1, 2),
                           .out_w = widths[trial % (sizeof widths / sizeof widths[0])],
                           .has_bias = trial % 2 == 0, .bias = rand_float(-1, 1),
-                          .clamp = some_clamp(trial / 2)};
-        /* exactly the plane the row reads, so that any read past it is caught by ASan */
+                          .clamp = some_clamp(trial / 2), .out_h = rand_int(1, 6)};
+        if (trial % 4 == 1) /* MobileNet's kernels, which have their own code */
+            r.kernel_h = r.kernel_w = 3, r.dilation_h = r.dilation_w = 1,
+            r.stride_w = 1 + trial / 4 % 2;
+        int64_t stride_h = rand_int(1, 2);
+        /* exactly the plane the rows read, so that any read past it is caught by ASan */
         r.cols = (r.out_w - 1) * r.stride_w + (r.kernel_w - 1) * r.dilation_w + 1;
-        int64_t rows = (r.kernel_h - 1) * r.dilation_h + 1, taps = r.kernel_h * r.kernel_w;
+        r.row_step = stride_h * r.cols;
+        int64_t rows = (r.out_h - 1) * stride_h + (r.kernel_h - 1) * r.dilation_h + 1;
+        int64_t taps = r.kernel_h * r.kernel_w, n_out = r.out_h * r.out_w;
         float *plane = malloc((size_t)(rows * r.cols) * sizeof *plane);
         float *w = malloc((size_t)taps * sizeof *w);
-        float *want = malloc((size_t)r.out_w * sizeof *want);
-        float *got = malloc((size_t)(r.out_w + 1) * sizeof *got);
+        float *want = malloc((size_t)n_out * sizeof *want);
+        float *got = malloc((size_t)(n_out + 1) * sizeof *got);
         ck_assert(plane && w && want && got);
         fill_special(rows * r.cols, plane);
         if (trial % 5 != 0) /* mostly finite inputs, so that the sums carry real rounding */
@@ -1171,16 +1178,16 @@ START_TEST(test_depthwise_rows_give_the_reference_bits_on_every_isa)
         for (int64_t i = 0; i < taps; i++)
             w[i] = rand_float(-1, 1);
         r.base = plane, r.w = w;
-        dwconv_row_reference(&r, want);
+        dwconv_rows_reference(&r, want);
         for (int i = 0; i < n_isas; i++) {
             ck_assert_int_eq(qc_f32_select(isas[i]), 0);
-            got[r.out_w] = 12345.0f;
-            qc_f32_kernels()->dwconv_row(&r, got);
-            ck_assert_msg(same_floats(got, want, r.out_w) &&
-                              got[r.out_w] == 12345.0f,
-                          "%s: width %lld kernel %lldx%lld stride %lld dilation %lldx%lld bias %d "
+            got[n_out] = 12345.0f;
+            qc_f32_kernels()->dwconv_rows(&r, got);
+            ck_assert_msg(same_floats(got, want, n_out) && got[n_out] == 12345.0f,
+                          "%s: %lld rows of width %lld kernel %lldx%lld stride %lld dilation %lldx%lld bias %d "
                           "clamp %d",
-                          qc_f32_isa(), (long long)r.out_w, (long long)r.kernel_h,
+                          qc_f32_isa(), (long long)r.out_h, (long long)r.out_w,
+                          (long long)r.kernel_h,
                           (long long)r.kernel_w, (long long)r.stride_w, (long long)r.dilation_h,
                           (long long)r.dilation_w, r.has_bias, r.clamp.on);
         }
