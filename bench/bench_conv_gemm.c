@@ -1,9 +1,10 @@
 /* bench_conv_gemm.c — single-thread GFLOP/s of the convolution GEMMs of ResNet-18 and
  * MobileNetV2 (224², batch 1): OpenBLAS sgemm as the FP32 convolution called it before, against
  * qcal's packed GEMM (weights packed once, outside the timing; B packed into column panels
- * inside it, as im2col does) on each instruction set the CPU runs. Prints the core's FP32 FMA
- * peak first (registers only), then one row per shape with its fraction of that peak, and the
- * totals; CPU time of the thread, median of 5 runs. */
+ * inside it, as im2col does, or read in place for a 1x1 convolution) on each instruction set
+ * the CPU runs. Prints the core's FP32 FMA peak first (registers only), then one row per shape
+ * with its fraction of that peak, the totals, and MobileNetV2's depthwise layers; CPU time of
+ * the thread, median of 5 runs. */
 #include "kernels/fp32/fp32-impl.h" /* qc_f32_select: each kernel table in turn */
 #include "kernels/kernels.h"
 #include "bench-util.h"
@@ -49,6 +50,20 @@ typedef struct {
     int isa; /* -1: OpenBLAS */
 } job;
 
+/* MobileNetV2's 1x1 convolutions (all but its first layer); ResNet-18's 1x1 ones have stride
+ * 2 and go through im2col */
+static bool is_pointwise(const shape *s)
+{
+    return strcmp(s->model, "mobilenet_v2") == 0 && s->k != 27;
+}
+
+/* the row-major fill under another name: the GEMM copies into column panels, as from im2col */
+static void fill_panels(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                        float *block)
+{
+    qc_f32_gemm_fill_rows(ctx, k0, kc, j0, nc, block);
+}
+
 static void run_once(const job *j)
 {
     const shape *s = j->s;
@@ -58,10 +73,12 @@ static void run_once(const job *j)
         for (int64_t i = 0; i < s->m; i++) /* the bias pass it needed */
             qc_f32_kernels()->add_bias(s->n, j->bias[i], j->y + i * s->n);
     } else {
-        /* B's column panels filled block by block from the row-major matrix, as im2col's are */
+        /* B read in place for a 1x1 convolution, else filled block by block into column
+         * panels, as im2col's are */
         const qc_f32_gemm_rows rows = {j->b, s->n};
-        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed, qc_f32_gemm_fill_rows, &rows, j->bias, NULL, j->y,
-                           s->n, j->panel);
+        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed,
+                           is_pointwise(s) ? qc_f32_gemm_fill_rows : fill_panels, &rows, j->bias,
+                           NULL, j->y, s->n, j->panel);
     }
 }
 

@@ -1311,6 +1311,14 @@ static void gemm_chain_ref(int64_t m, int64_t n, int64_t k, const float *w, cons
         }
 }
 
+/* qc_f32_gemm_fill_rows under another name: the GEMM then fills column panels from it, as it
+ * does from im2col, instead of reading the rows in place */
+static void fill_rows_into_panels(const void *ctx, int64_t k0, int64_t kc, int64_t j0,
+                                  int64_t nc, float *block)
+{
+    qc_f32_gemm_fill_rows(ctx, k0, kc, j0, nc, block);
+}
+
 /* Every table's packed GEMM gives the definition's bits exactly, on shapes around the tile
  * (rows 1 .. 2·MR + 1, columns around NR and the fill block) and depths across the depth
  * block (256); the output's row stride wider than n. */
@@ -1337,14 +1345,15 @@ START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
             for (int64_t r = 0; r < m; r++)
                 for (int64_t j = n; j < ldy; j++)
                     got[r * ldy + j] = guard;
-            qc_f32_gemm_packed(m, n, k, packed, qc_f32_gemm_fill_rows, &rows, use_bias,
-                               clamp.on ? &clamp : NULL, got, ldy, block);
+            qc_f32_gemm_packed(m, n, k, packed,
+                               trial % 2 ? fill_rows_into_panels : qc_f32_gemm_fill_rows, &rows,
+                               use_bias, clamp.on ? &clamp : NULL, got, ldy, block);
             for (int64_t r = 0; r < m; r++) {
                 ck_assert_msg(same_floats(got + r * ldy, want + r * n, n),
-                              "%s: m %lld n %lld k %lld clamp %d, row %lld differs from the fmaf "
-                              "chain",
+                              "%s: m %lld n %lld k %lld clamp %d panels %d, row %lld differs "
+                              "from the fmaf chain",
                               qc_f32_isa(), (long long)m, (long long)n, (long long)k, clamp.on,
-                              (long long)r);
+                              trial % 2, (long long)r);
                 for (int64_t j = n; j < ldy; j++)
                     ck_assert_msg(got[r * ldy + j] == guard, "%s: wrote past column n",
                                   qc_f32_isa());

@@ -77,6 +77,7 @@ typedef struct {
     const float *w, *b, *bias;
     float *y;
     int64_t kc, ldy, rows, cols;
+    int64_t ldb; /* floats from one depth step of b to the next: NR in a column panel */
     bool accumulate;
     qc_f32_clamp clamp;
 } qc_f32_gemm_tile;

@@ -117,7 +117,8 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
  * bytes. B is never stored whole: fill(ctx, k0, kc, j0, nc, block) writes its rows k0 .. k0 +
  * kc − 1, columns j0 .. j0 + nc − 1 into block as column panels of QC_F32_GEMM_NR:
  * block[p·kc·NR + t·NR + j] = b[k0 + t][j0 + p·NR + j] (past nc: anything).
- * qc_f32_gemm_fill_rows fills from a row-major matrix (ctx: a qc_f32_gemm_rows). block is
+ * qc_f32_gemm_fill_rows fills from a row-major matrix (ctx: a qc_f32_gemm_rows); given it, the
+ * GEMM reads that matrix where it is instead (a 1x1 convolution's input: no copy). block is
  * scratch of qc_f32_gemm_block_size() bytes; y has row stride ldy. */
 #define QC_F32_CONV_BLOCK_COLS 288 /* the most columns fill is asked for: 6 panels of 48 */
 typedef void (*qc_f32_gemm_fill_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t j0,

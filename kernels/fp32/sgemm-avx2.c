@@ -25,7 +25,7 @@ static inline __attribute__((always_inline)) void subtile(const qc_f32_gemm_tile
                             ? _mm256_maskload_ps(t->y + (r0 + r) * t->ldy + c0 + 8 * v, mask[v])
                             : _mm256_setzero_ps();
     const float *w = t->w + r0, *b = t->b + c0;
-    for (int64_t k = 0; k < t->kc; k++, w += MR, b += NR) {
+    for (int64_t k = 0; k < t->kc; k++, w += MR, b += t->ldb) {
         __m256 col[3];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)

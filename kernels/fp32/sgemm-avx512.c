@@ -23,7 +23,7 @@ static inline __attribute__((always_inline)) void tile_rows8(const qc_f32_gemm_t
                             ? _mm512_maskz_loadu_ps(mask[v], t->y + r * t->ldy + 16 * v)
                             : _mm512_setzero_ps();
     const float *w = t->w, *b = t->b;
-    for (int64_t k = 0; k < t->kc; k++, w += MR, b += NR) {
+    for (int64_t k = 0; k < t->kc; k++, w += MR, b += t->ldb) {
         __m512 col[3];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)

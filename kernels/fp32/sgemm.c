@@ -39,7 +39,7 @@ void qc_f32_gemm_tile__scalar(const qc_f32_gemm_tile *t)
             float *out = t->y + r * t->ldy + j;
             float acc = t->accumulate ? *out : 0.0f;
             for (int64_t k = 0; k < t->kc; k++)
-                acc = fmaf(t->w[k * QC_F32_GEMM_MR + r], t->b[k * QC_F32_GEMM_NR + j], acc);
+                acc = fmaf(t->w[k * QC_F32_GEMM_MR + r], t->b[k * t->ldb + j], acc);
             acc = t->bias ? acc + t->bias[r] : acc;
             *out = t->clamp.on ? qc_f32_clamp1(acc, t->clamp.lo, t->clamp.hi) : acc;
         }
@@ -92,7 +92,12 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
             qc_f32_gemm_tile t = {.kc = k - k0 < GEMM_KC ? k - k0 : GEMM_KC, .ldy = ldy,
                                   .accumulate = k0 > 0};
             bool last = k0 + t.kc == k;
-            fill(ctx, k0, t.kc, c0, nc, block);
+            /* a row-major B is read where it is, without a copy */
+            bool in_place = fill == qc_f32_gemm_fill_rows;
+            const qc_f32_gemm_rows *rows = ctx;
+            t.ldb = in_place ? rows->ld : QC_F32_GEMM_NR;
+            if (!in_place)
+                fill(ctx, k0, t.kc, c0, nc, block);
             for (int64_t p = 0; p < row_panels(m); p++) {
                 int64_t i0 = p * QC_F32_GEMM_MR;
                 t.rows = m - i0 < QC_F32_GEMM_MR ? m - i0 : QC_F32_GEMM_MR;
@@ -101,7 +106,7 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
                 t.clamp = last ? last_clamp : off;
                 for (int64_t j = 0; j < nc; j += QC_F32_GEMM_NR) {
                     t.cols = nc - j < QC_F32_GEMM_NR ? nc - j : QC_F32_GEMM_NR;
-                    t.b = block + j * t.kc;
+                    t.b = in_place ? rows->data + k0 * rows->ld + c0 + j : block + j * t.kc;
                     t.y = y + i0 * ldy + c0 + j;
                     tile(&t);
                 }
