@@ -1,12 +1,16 @@
 /* bench_conv_gemm.c — single-thread GFLOP/s of the convolution GEMMs of ResNet-18 and
  * MobileNetV2 (224², batch 1): OpenBLAS sgemm as the FP32 convolution called it before, against
  * qcal's packed GEMM (weights packed once, outside the timing; B packed into column panels
- * inside it, as im2col does) on each instruction set the CPU runs. Prints one row per shape and the totals; CPU time of the thread, median of 5 runs. */
+ * inside it, as im2col does, or read in place for a 1x1 convolution) on each instruction set
+ * the CPU runs. Prints the core's FP32 FMA peak first (registers only), then one row per shape
+ * with its fraction of that peak, the totals, and MobileNetV2's depthwise layers; CPU time of
+ * the thread, median of 5 runs. */
 #include "kernels/fp32/fp32-impl.h" /* qc_f32_select: each kernel table in turn */
 #include "kernels/kernels.h"
 #include "bench-util.h"
 
 #include <cblas.h>
+#include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,20 @@ typedef struct {
     int isa; /* -1: OpenBLAS */
 } job;
 
+/* MobileNetV2's 1x1 convolutions (all but its first layer); ResNet-18's 1x1 ones have stride
+ * 2 and go through im2col */
+static bool is_pointwise(const shape *s)
+{
+    return strcmp(s->model, "mobilenet_v2") == 0 && s->k != 27;
+}
+
+/* the row-major fill under another name: the GEMM copies into column panels, as from im2col */
+static void fill_panels(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                        float *block)
+{
+    qc_f32_gemm_fill_rows(ctx, k0, kc, j0, nc, block);
+}
+
 static void run_once(const job *j)
 {
     const shape *s = j->s;
@@ -55,10 +73,12 @@ static void run_once(const job *j)
         for (int64_t i = 0; i < s->m; i++) /* the bias pass it needed */
             qc_f32_kernels()->add_bias(s->n, j->bias[i], j->y + i * s->n);
     } else {
-        /* B's column panels filled block by block from the row-major matrix, as im2col's are */
+        /* B read in place for a 1x1 convolution, else filled block by block into column
+         * panels, as im2col's are */
         const qc_f32_gemm_rows rows = {j->b, s->n};
-        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed, qc_f32_gemm_fill_rows, &rows, j->bias, j->y,
-                           s->n, j->panel);
+        qc_f32_gemm_packed(s->m, s->n, s->k, j->packed,
+                           is_pointwise(s) ? qc_f32_gemm_fill_rows : fill_panels, &rows, j->bias,
+                           NULL, j->y, s->n, j->panel);
     }
 }
 
@@ -79,6 +99,57 @@ static double time_job(const job *j)
     return t[RUNS / 2];
 }
 
+/* The FMA peak: PEAK_CHAINS independent chains of zmm (or ymm) fused multiply-adds on
+ * registers alone, enough to cover the latency on every port; flop per second of one thread. */
+#define PEAK_CHAINS 16
+#define PEAK_STEPS 100000
+
+__attribute__((target("avx512f"))) static float peak_avx512_once(float seed)
+{
+    __m512 acc[PEAK_CHAINS], mul = _mm512_set1_ps(0.999999f), add = _mm512_set1_ps(1e-7f);
+    for (int c = 0; c < PEAK_CHAINS; c++)
+        acc[c] = _mm512_set1_ps(seed + (float)c);
+    for (int i = 0; i < PEAK_STEPS; i++)
+#pragma GCC unroll 16
+        for (int c = 0; c < PEAK_CHAINS; c++)
+            acc[c] = _mm512_fmadd_ps(acc[c], mul, add);
+    for (int c = 1; c < PEAK_CHAINS; c++)
+        acc[0] = _mm512_add_ps(acc[0], acc[c]);
+    return _mm512_reduce_add_ps(acc[0]);
+}
+
+__attribute__((target("avx2,fma"))) static float peak_avx2_once(float seed)
+{
+    __m256 acc[PEAK_CHAINS], mul = _mm256_set1_ps(0.999999f), add = _mm256_set1_ps(1e-7f);
+    for (int c = 0; c < PEAK_CHAINS; c++)
+        acc[c] = _mm256_set1_ps(seed + (float)c);
+    for (int i = 0; i < PEAK_STEPS; i++)
+#pragma GCC unroll 16
+        for (int c = 0; c < PEAK_CHAINS; c++)
+            acc[c] = _mm256_fmadd_ps(acc[c], mul, add);
+    for (int c = 1; c < PEAK_CHAINS; c++)
+        acc[0] = _mm256_add_ps(acc[0], acc[c]);
+    float lanes[8];
+    _mm256_storeu_ps(lanes, acc[0]);
+    return lanes[0];
+}
+
+/* GFLOP/s of the faster of RUNS timings; lanes: 16 for zmm, 8 for ymm */
+static double peak_gflops(float (*once)(float), int lanes)
+{
+    double best = 0.0;
+    volatile float sink = 0.0f;
+    for (int r = 0; r < RUNS; r++) {
+        double start = bench_thread_seconds();
+        sink += once((float)r);
+        double flops = 2.0 * lanes * PEAK_CHAINS * (double)PEAK_STEPS;
+        double g = flops / (bench_thread_seconds() - start) * 1e-9;
+        best = g > best ? g : best;
+    }
+    (void)sink;
+    return best;
+}
+
 static float *random_floats(int64_t n)
 {
     float *v = aligned_alloc(64, ((size_t)n * sizeof(float) + 63) / 64 * 64);
@@ -87,14 +158,83 @@ static float *random_floats(int64_t n)
     return v;
 }
 
+/* MobileNetV2's depthwise 3x3 convolutions (pad 1, bias, ReLU6 fused): channels, input size,
+ * stride, layers */
+typedef struct {
+    int64_t c, in, stride, count;
+} dw_shape;
+
+static const dw_shape dw_shapes[] = {
+    {32, 112, 1, 1}, {96, 112, 2, 1}, {144, 56, 1, 1}, {144, 56, 2, 1}, {192, 28, 1, 2},
+    {192, 28, 2, 1}, {384, 14, 1, 4}, {576, 14, 1, 2}, {576, 14, 2, 1}, {960, 7, 1, 3},
+};
+
+/* seconds per call of qc_f32_conv (the zero-padded planes included), median of RUNS */
+static double time_depthwise(const qc_f32_conv_params *p, const float *x, const float *w,
+                             const float *b, float *y, void *scratch)
+{
+    double t[RUNS];
+    for (int r = 0; r < RUNS; r++) {
+        long calls = 0;
+        double start = bench_thread_seconds(), spent;
+        do {
+            qc_f32_conv(p, 1, x, w, NULL, b, y, scratch);
+            calls++;
+        } while ((spent = bench_thread_seconds() - start) < MIN_RUN_SEC);
+        t[r] = spent / (double)calls;
+    }
+    qsort(t, RUNS, sizeof *t, bench_cmp_double);
+    return t[RUNS / 2];
+}
+
+/* GFLOP/s of the depthwise kernels (a multiply and an add per tap: no FMA, for the bits) */
+static void bench_depthwise(const int *isas, const char *const *names, const double *peak)
+{
+    double total[2] = {0, 0};
+    printf("%-13s %5s %5s %6s | GFLOP/s: %8s %8s %8s | of peak: %6s %6s\n", "depthwise", "C",
+           "in", "stride", "", names[0], names[1], names[0], names[1]);
+    for (size_t i = 0; i < sizeof dw_shapes / sizeof *dw_shapes; i++) {
+        const dw_shape *s = &dw_shapes[i];
+        int64_t out = (s->in - 1) / s->stride + 1;
+        qc_f32_conv_params p = {.in_channels = s->c, .out_channels = s->c, .groups = s->c,
+                                .clamp = {true, 0.0f, 6.0f},
+                                .win = {.spatial = 2, .in = {s->in, s->in}, .out = {out, out},
+                                        .kernel = {3, 3}, .stride = {s->stride, s->stride},
+                                        .dilation = {1, 1}, .pad_begin = {1, 1},
+                                        .pad_end = {1, 1}}};
+        float *x = random_floats(s->c * s->in * s->in), *w = random_floats(s->c * 9);
+        float *b = random_floats(s->c), *y = random_floats(s->c * out * out);
+        void *scratch = malloc(qc_f32_conv_scratch_size(&p, false));
+        double flop = 2.0 * 9.0 * (double)(s->c * out * out), g[2] = {0, 0};
+        for (int e = 0; e < 2; e++) {
+            if (qc_f32_select(isas[e]) != 0)
+                continue;
+            double secs = time_depthwise(&p, x, w, b, y, scratch);
+            g[e] = flop / secs * 1e-9;
+            total[e] += secs * (double)s->count;
+        }
+        printf("%-13s %5lld %5lld %6lld |          %8s %8.1f %8.1f |         %5.0f%% %5.0f%%\n",
+               "mobilenet_v2", (long long)s->c, (long long)s->in, (long long)s->stride, "",
+               g[0], g[1], peak[0] > 0 ? 100 * g[0] / peak[0] : 0.0,
+               peak[1] > 0 ? 100 * g[1] / peak[1] : 0.0);
+        free(x), free(w), free(b), free(y), free(scratch);
+    }
+    printf("mobilenet_v2  depthwise ms per image: %s %.2f, %s %.2f\n", names[0], total[0] * 1e3,
+           names[1], total[1] * 1e3);
+}
+
 int main(void)
 {
     static const int isas[] = {QC_ISA_AVX2, QC_ISA_AVX512VNNI};
     static const char *const names[] = {"avx2", "avx512"};
     double total[3][2] = {{0}}; /* [engine][model] seconds per inference */
     openblas_set_num_threads(1);
-    printf("%-13s %5s %5s %6s | GFLOP/s: %8s %8s %8s\n", "model", "M", "K", "N", "openblas",
-           names[0], names[1]);
+    double peak[2] = {qc_cpu_has(QC_ISA_AVX2) ? peak_gflops(peak_avx2_once, 8) : 0.0,
+                      qc_cpu_has(QC_ISA_AVX512VNNI) ? peak_gflops(peak_avx512_once, 16) : 0.0};
+    printf("FMA peak, registers only, GFLOP/s: %s %.1f, %s %.1f\n", names[0], peak[0], names[1],
+           peak[1]);
+    printf("%-13s %5s %5s %6s | GFLOP/s: %8s %8s %8s | of peak: %6s %6s\n", "model", "M", "K",
+           "N", "openblas", names[0], names[1], names[0], names[1]);
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
         const shape *s = &shapes[i];
         job j = {.s = s, .w = random_floats(s->m * s->k), .b = random_floats(s->k * s->n),
@@ -111,9 +251,12 @@ int main(void)
             j.isa = isas[e];
             secs[e + 1] = qc_f32_select(isas[e]) == 0 ? time_job(&j) : 0.0;
         }
-        printf("%-13s %5lld %5lld %6lld |          %8.1f %8.1f %8.1f\n", s->model,
-               (long long)s->m, (long long)s->k, (long long)s->n, flop / secs[0] * 1e-9,
-               secs[1] > 0 ? flop / secs[1] * 1e-9 : 0.0, secs[2] > 0 ? flop / secs[2] * 1e-9 : 0.0);
+        double g[3];
+        for (int e = 0; e < 3; e++)
+            g[e] = secs[e] > 0 ? flop / secs[e] * 1e-9 : 0.0;
+        printf("%-13s %5lld %5lld %6lld |          %8.1f %8.1f %8.1f |         %5.0f%% %5.0f%%\n",
+               s->model, (long long)s->m, (long long)s->k, (long long)s->n, g[0], g[1], g[2],
+               peak[0] > 0 ? 100 * g[1] / peak[0] : 0.0, peak[1] > 0 ? 100 * g[2] / peak[1] : 0.0);
         for (int e = 0; e < 3; e++)
             total[e][model] += secs[e] * (double)s->count;
         free((void *)j.w), free((void *)j.b), free((void *)j.bias), free(j.y), free(packed), free(j.panel);
@@ -122,5 +265,6 @@ int main(void)
         printf("%-13s total ms per image: openblas %.2f, %s %.2f, %s %.2f\n",
                model ? "mobilenet_v2" : "resnet18", total[0][model] * 1e3, names[0],
                total[1][model] * 1e3, names[1], total[2][model] * 1e3);
+    bench_depthwise(isas, names, peak);
     return 0;
 }

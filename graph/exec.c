@@ -8,6 +8,14 @@
 
 #include "graph-impl.h"
 
+/* A Conv that applies the Relu or Clip after it (qc_pass_fusable_activation), and that
+ * activation node, which then hands its input on as its output. */
+typedef struct {
+    bool clamps;   /* the node applies the clamp [lo, hi] to its output */
+    bool absorbed; /* the node's work is done by its producer */
+    float lo, hi;
+} qc_fusion;
+
 struct qc_exec {
     const qc_graph *g;
     qc_value *values;   /* one per graph tensor: the current value */
@@ -20,6 +28,7 @@ struct qc_exec {
     void *view;         /* the ONNX-layout copy of a channels-last tensor an observer sees */
     size_t view_size;
     qc_pool *pool; /* intra-op threads; NULL: the ops run on the calling thread */
+    qc_fusion *fusion; /* per node: activations fused into convolutions (runs without observer) */
     double split_work; /* the least work an op splits over the pool's threads */
 };
 
@@ -51,9 +60,17 @@ qc_exec *qc_exec_create(const qc_graph *g)
     size_t n = g->n_tensors ? (size_t)g->n_tensors : 1;
     x->values = calloc(n, sizeof *x->values);
     x->capacity = calloc(n, sizeof *x->capacity);
-    if (!x->values || !x->capacity) {
+    x->fusion = calloc(g->n_nodes ? (size_t)g->n_nodes : 1, sizeof *x->fusion);
+    if (!x->values || !x->capacity || !x->fusion) {
         qc_exec_destroy(x);
         return NULL;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        qc_fusion *f = &x->fusion[i];
+        int act = qc_pass_fusable_activation(g, i, &f->lo, &f->hi);
+        f->clamps = act >= 0;
+        if (act >= 0)
+            x->fusion[act].absorbed = true;
     }
     return x;
 }
@@ -68,6 +85,7 @@ void qc_exec_destroy(qc_exec *x)
                 free(x->values[i].data);
     free(x->values);
     free(x->capacity);
+    free(x->fusion);
     free(x->scratch);
     free(x->view);
     qc_pool_destroy(x->pool);
@@ -142,6 +160,27 @@ void qc_exec_set_observer(qc_exec *x, qc_observer fn, void *ctx)
 {
     x->observer = fn;
     x->observer_ctx = ctx;
+}
+
+bool qc_exec_fused_clamp(const qc_exec *x, const qc_node *n, float *lo, float *hi)
+{
+    const qc_fusion *f = &x->fusion[n - x->g->nodes];
+    if (x->observer || !f->clamps)
+        return false;
+    *lo = f->lo, *hi = f->hi;
+    return true;
+}
+
+/* An activation its producer applied: its output is the producer's buffer, as it is. */
+static void hand_on(qc_exec *x, const qc_node *n)
+{
+    const int t = n->outputs[0];
+    if (x->capacity[t]) { /* a buffer of an earlier run with an observer */
+        free(x->values[t].data);
+        x->held -= x->capacity[t];
+        x->capacity[t] = 0;
+    }
+    x->values[t] = x->values[n->inputs[0]];
 }
 
 void *qc_exec_scratch(qc_exec *x, size_t bytes)
@@ -242,6 +281,10 @@ static qc_status run_nodes(qc_exec *x, const qc_value *inputs, int n_inputs, qc_
             x->values[t] = g->tensors[t].value;
     for (int i = 0; i < g->n_nodes; i++) {
         const qc_node *n = &g->nodes[i];
+        if (x->fusion[i].absorbed && !x->observer) {
+            hand_on(x, n);
+            continue;
+        }
         const qc_value *in[QC_MAX_NODE_INPUTS];
         qc_value out[QC_MAX_NODE_OUTPUTS];
         if (n->n_inputs > QC_MAX_NODE_INPUTS || n->n_outputs > QC_MAX_NODE_OUTPUTS)

@@ -58,6 +58,14 @@ typedef void (*qc_range_fn)(void *ctx, size_t begin, size_t end);
 void qc_exec_split_range(qc_exec *x, double work, size_t count, size_t grain, qc_range_fn fn,
                          void *ctx);
 
+/* Conv + Relu/Clip fusion (passes.c, exec.c). The node after producer that it may absorb: a
+ * Relu, or a Clip with constant bounds, that alone reads producer's output (an FP32 Conv's,
+ * not a graph output); -1 when none. *lo, *hi: the bounds qc_f32_clip would apply. */
+int qc_pass_fusable_activation(const qc_graph *g, int producer, float *lo, float *hi);
+/* Whether node n applies its activation's clamp [*lo, *hi] itself in this run: only when
+ * the executor has no observer, which must see every tensor as ONNX defines it. */
+bool qc_exec_fused_clamp(const qc_exec *x, const qc_node *n, float *lo, float *hi);
+
 /* Sets every tensor's producer from the node list (after nodes moved). */
 void qc_graph_index_producers(qc_graph *g);
 

@@ -106,6 +106,7 @@ static qc_status conv_geometry(const qc_node *n, const qc_value *const *in, qc_f
                                qc_error *err)
 {
     const conv_state *st = n->state;
+    *p = (qc_f32_conv_params){0};
     qc_status s = qc_node_need_inputs(n, in, 2, err);
     if (s != QC_OK)
         return s;
@@ -180,6 +181,7 @@ static qc_status conv_run(qc_exec *x, const qc_node *n, const qc_value *const *i
     if (bytes && !scratch)
         return qc_fail(err, QC_ERR_IO, "out of memory running node '%s'", n->name);
     const qc_value *b = n->n_inputs > 2 ? in[2] : NULL;
+    p.clamp.on = qc_exec_fused_clamp(x, n, &p.clamp.lo, &p.clamp.hi);
     qc_f32_conv(&p, in[0]->dims[0], in[0]->data, in[1]->data, packed, b ? b->data : NULL,
                 out[0].data, scratch);
     return QC_OK;

@@ -1,5 +1,6 @@
 /* passes.c — graph rewrites: BatchNormalization folded into the Conv or Gemm before it; shape
  * sub-graphs folded under a symbolic batch. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,54 @@ qc_status qc_pass_fold_batchnorm(qc_graph *g, qc_error *err)
     if (any)
         qc_pass_prune(g);
     return QC_OK;
+}
+
+/* ---- activations fused into the FP32 convolution ------------------------------------------ */
+
+/* A Relu's or Clip's bounds as qc_f32_clip takes them, when they are constant (Relu is [0, +inf]:
+ * the same bits). */
+static bool constant_clamp(const qc_graph *g, const qc_node *act, float *lo, float *hi)
+{
+    if (act->domain[0] || act->n_inputs < 1 || act->n_outputs != 1 || act->outputs[0] < 0)
+        return false;
+    if (!strcmp(act->op_type, "Relu")) {
+        *lo = 0.0f, *hi = INFINITY;
+        return true;
+    }
+    if (strcmp(act->op_type, "Clip"))
+        return false;
+    if (g->opset < 11) { /* attributes, with clip_check's defaults */
+        *lo = qc_node_attr_float(act, "min", -FLT_MAX);
+        *hi = qc_node_attr_float(act, "max", FLT_MAX);
+        return true;
+    }
+    const float *bound[2] = {NULL, NULL};
+    for (int k = 1; k < act->n_inputs; k++)
+        if (act->inputs[k] >= 0 && !(bound[k - 1] = const_f32(g, act, k, 1)))
+            return false; /* a bound computed at run time, or not a float scalar */
+    *lo = bound[0] ? *bound[0] : -INFINITY;
+    *hi = bound[1] ? *bound[1] : INFINITY;
+    return true;
+}
+
+int qc_pass_fusable_activation(const qc_graph *g, int producer, float *lo, float *hi)
+{
+    const qc_node *p = &g->nodes[producer];
+    if (strcmp(p->op_type, "Conv") || p->domain[0] || p->n_outputs != 1 || p->outputs[0] < 0)
+        return -1;
+    int t = p->outputs[0];
+    const qc_tensor *y = &g->tensors[t];
+    if (y->is_output || y->value.layout != QC_LAYOUT_ONNX || count_readers(g, t) != 1)
+        return -1;
+    for (int i = producer + 1; i < g->n_nodes; i++) {
+        const qc_node *act = &g->nodes[i];
+        if (act->n_inputs < 1 || act->inputs[0] != t)
+            continue; /* the one reader: fused when it is an activation with constant bounds */
+        bool same_layout = act->n_outputs == 1 && act->outputs[0] >= 0 &&
+                           g->tensors[act->outputs[0]].value.layout == QC_LAYOUT_ONNX;
+        return same_layout && constant_clamp(g, act, lo, hi) ? i : -1;
+    }
+    return -1;
 }
 
 /* ---- shape sub-graphs under a symbolic batch ----------------------------------------------- *

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "graph/graph-impl.h"
 #include "graph/graph.h"
 #include "io/io.h"
 #include "onnx.pb-c.h"
@@ -3091,6 +3092,135 @@ START_TEST(activations_by_table_equal_dq_op_q_on_every_code_and_kernel_path)
 }
 END_TEST
 
+/* ---- Conv + Relu/Clip fusion on the FP32 path --------------------------------------------- */
+
+static float fusion_rand(uint32_t *seed, float lo, float hi)
+{
+    *seed = *seed * 1664525u + 1013904223u;
+    return lo + (hi - lo) * (float)(*seed >> 8) / (float)(1u << 24);
+}
+
+/* x (4×6×7) → conv 3×3 → a → Relu → ra → depthwise 3×3 stride 2 → d → Clip(0, 6) → cd →
+ * conv 1×1 → c → Clip(max 0.5) → y */
+static void build_fusion_model(builder *b)
+{
+    static float wa[5 * 4 * 9], ba[5], wd[5 * 9], bd[5], wc[3 * 5], zero = 0.0f, six = 6.0f,
+                 half = 0.5f;
+    static int64_t wad[4] = {5, 4, 3, 3}, wdd[4] = {5, 1, 3, 3}, wcd[4] = {3, 5, 1, 1};
+    static int64_t five[1] = {5}, pads[4] = {1, 1, 1, 1}, strides[2] = {2, 2};
+    static char *in_a[] = {"x", "wa", "ba"}, *a[] = {"a"}, *ra[] = {"ra"};
+    static char *in_d[] = {"ra", "wd", "bd"}, *d[] = {"d"}, *in_clip[] = {"d", "zero", "six"};
+    static char *cd[] = {"cd"}, *in_c[] = {"cd", "wc"}, *c[] = {"c"};
+    static char *in_clip2[] = {"c", "", "half"}, *y[] = {"y"};
+    uint32_t seed = 7;
+    for (size_t i = 0; i < sizeof wa / sizeof *wa; i++)
+        wa[i] = fusion_rand(&seed, -1, 1);
+    for (size_t i = 0; i < sizeof wd / sizeof *wd; i++)
+        wd[i] = fusion_rand(&seed, -1.5f, 1.5f);
+    for (size_t i = 0; i < sizeof wc / sizeof *wc; i++)
+        wc[i] = fusion_rand(&seed, -0.5f, 0.5f);
+    for (int i = 0; i < 5; i++)
+        ba[i] = fusion_rand(&seed, -1, 1), bd[i] = fusion_rand(&seed, -1, 1);
+    b_init(b, 13);
+    int64_t dims[4] = {1, 4, 6, 7};
+    b_input(b, "x", 4, dims);
+    b_init_f32(b, "wa", 4, wad, wa, sizeof wa / sizeof *wa);
+    b_init_f32(b, "ba", 1, five, ba, 5);
+    b_init_f32(b, "wd", 4, wdd, wd, sizeof wd / sizeof *wd);
+    b_init_f32(b, "bd", 1, five, bd, 5);
+    b_init_f32(b, "wc", 4, wcd, wc, sizeof wc / sizeof *wc);
+    b_init_f32(b, "zero", 0, NULL, &zero, 1);
+    b_init_f32(b, "six", 0, NULL, &six, 1);
+    b_init_f32(b, "half", 0, NULL, &half, 1);
+    b_attr_ints(b, b_node(b, "Conv", "conv_a", 3, in_a, 1, a), "pads", pads, 4);
+    b_node(b, "Relu", "relu", 1, a, 1, ra);
+    Onnx__NodeProto *dw = b_node(b, "Conv", "conv_d", 3, in_d, 1, d);
+    b_attr_int(b, dw, "group", 5);
+    b_attr_ints(b, dw, "pads", pads, 4);
+    b_attr_ints(b, dw, "strides", strides, 2);
+    b_node(b, "Clip", "relu6", 3, in_clip, 1, cd);
+    b_node(b, "Conv", "conv_c", 2, in_c, 1, c);
+    b_node(b, "Clip", "clip_max", 3, in_clip2, 1, y);
+    b_output(b, "y");
+}
+
+static const qc_node *node_named(const qc_graph *g, const char *name)
+{
+    for (int i = 0; i < g->n_nodes; i++)
+        if (!strcmp(g->nodes[i].name, name))
+            return &g->nodes[i];
+    ck_abort_msg("no node %s", name);
+    return NULL;
+}
+
+static void assert_clamp(const qc_exec *ex, const qc_graph *g, const char *name, bool on,
+                         float want_lo, float want_hi)
+{
+    float lo = 0, hi = 0;
+    bool fused = qc_exec_fused_clamp(ex, node_named(g, name), &lo, &hi);
+    ck_assert_msg(fused == on, "%s: fused %d, expected %d", name, fused, on);
+    ck_assert_msg(!on || (lo == want_lo && hi == want_hi), "%s clamps to [%g, %g], not [%g, %g]",
+                  name, (double)lo, (double)hi, (double)want_lo, (double)want_hi);
+}
+
+/* Without an observer each Conv applies the Relu or Clip after it and the output keeps the
+ * unfused run's bytes; with one, every tensor is ONNX's (the Conv's own output unclamped). */
+START_TEST(conv_with_relu_or_clip_fused_gives_the_unfused_bytes_and_observers_see_every_tensor)
+{
+    builder b;
+    build_fusion_model(&b);
+    qc_graph *g;
+    qc_error err;
+    LOAD_OK(&b, &g, &err);
+    float xs[4 * 6 * 7];
+    uint32_t seed = 11;
+    for (int i = 0; i < 4 * 6 * 7; i++)
+        xs[i] = fusion_rand(&seed, -4, 4);
+    qc_value in = qc_value_f32(4, (int64_t[]){1, 4, 6, 7}, xs);
+    qc_exec *ex = qc_exec_create(g);
+    ck_assert_ptr_nonnull(ex);
+    assert_clamp(ex, g, "conv_a", true, 0.0f, INFINITY);
+    assert_clamp(ex, g, "conv_d", true, 0.0f, 6.0f);
+    assert_clamp(ex, g, "conv_c", true, -INFINITY, 0.5f);
+    assert_clamp(ex, g, "relu", false, 0, 0);
+    float fused[3 * 3 * 4], unfused[3 * 3 * 4];
+    ck_assert_msg(qc_exec_run(ex, &in, 1, &err) == QC_OK, "%s", err.msg);
+    ck_assert_int_eq(qc_value_bytes(qc_exec_output(ex, 0)), sizeof fused);
+    memcpy(fused, qc_exec_output(ex, 0)->data, sizeof fused);
+
+    seen_tensors seen = {0};
+    qc_exec_set_observer(ex, keep_tensor, &seen);
+    assert_clamp(ex, g, "conv_a", false, 0, 0);
+    ck_assert_msg(qc_exec_run(ex, &in, 1, &err) == QC_OK, "%s", err.msg);
+    memcpy(unfused, qc_exec_output(ex, 0)->data, sizeof unfused);
+    ck_assert_mem_eq(fused, unfused, sizeof fused);
+    /* the bounds were reached, so a wrong bound changes bytes; the observer saw the Conv
+     * outputs before their activations */
+    const float *a = (const float *)seen.bytes[qc_graph_find_tensor(g, "a")];
+    const float *d = (const float *)seen.bytes[qc_graph_find_tensor(g, "d")];
+    const float *cd = (const float *)seen.bytes[qc_graph_find_tensor(g, "cd")];
+    bool a_negative = false, d_above = false, cd_six = false, cd_zero = false, y_half = false;
+    for (int i = 0; i < 5 * 6 * 7; i++)
+        a_negative |= a[i] < 0;
+    for (int i = 0; i < 5 * 3 * 4; i++) {
+        d_above |= d[i] > 6, cd_six |= cd[i] == 6.0f, cd_zero |= cd[i] == 0.0f;
+    }
+    for (int i = 0; i < 3 * 3 * 4; i++) {
+        ck_assert(unfused[i] <= 0.5f);
+        y_half |= unfused[i] == 0.5f;
+    }
+    ck_assert(a_negative && d_above && cd_six && cd_zero && y_half);
+
+    qc_exec_set_observer(ex, NULL, NULL); /* fused again, after a run that owned the buffers */
+    ck_assert_msg(qc_exec_run(ex, &in, 1, &err) == QC_OK, "%s", err.msg);
+    ck_assert_mem_eq(qc_exec_output(ex, 0)->data, unfused, sizeof unfused);
+    for (int i = 0; i < 64; i++)
+        free(seen.bytes[i]);
+    qc_exec_destroy(ex);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
@@ -3117,6 +3247,7 @@ static Suite *suite(void)
     tcase_add_test(shape_ops, slice_with_the_largest_steps_takes_one_element);
     suite_add_tcase(s, shape_ops);
     TCase *exec = tcase_create("exec");
+    tcase_add_test(exec, conv_with_relu_or_clip_fused_gives_the_unfused_bytes_and_observers_see_every_tensor);
     tcase_add_test(exec, an_input_of_the_wrong_shape_is_named);
     tcase_add_test(exec, a_run_beyond_the_memory_limit_is_refused_naming_the_model);
     tcase_add_test(exec, sizes_are_checked_without_overflow);

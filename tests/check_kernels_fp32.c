@@ -1115,21 +1115,35 @@ START_TEST(test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa)
 }
 END_TEST
 
-/* One depthwise row straight from its definition: taps in (kh, kw) order from 0, each product
+/* Depthwise rows straight from their definition: taps in (kh, kw) order from 0, each product
  * rounded to float before it is added (the file is built without FMA contraction). */
-static void dwconv_row_reference(const qc_f32_dwrow *r, float *y)
+static void dwconv_rows_reference(const qc_f32_dwrows *r, float *y)
 {
-    for (int64_t ow = 0; ow < r->out_w; ow++) {
-        float acc = 0.0f;
-        for (int64_t kh = 0; kh < r->kernel_h; kh++)
-            for (int64_t kw = 0; kw < r->kernel_w; kw++) {
-                float product = r->w[kh * r->kernel_w + kw] *
-                                r->base[kh * r->dilation_h * r->cols + kw * r->dilation_w +
-                                        ow * r->stride_w];
-                acc = acc + product;
+    for (int64_t oh = 0; oh < r->out_h; oh++)
+        for (int64_t ow = 0; ow < r->out_w; ow++) {
+            float acc = 0.0f;
+            for (int64_t kh = 0; kh < r->kernel_h; kh++)
+                for (int64_t kw = 0; kw < r->kernel_w; kw++) {
+                    float product = r->w[kh * r->kernel_w + kw] *
+                                    r->base[oh * r->row_step + kh * r->dilation_h * r->cols +
+                                            kw * r->dilation_w + ow * r->stride_w];
+                    acc = acc + product;
+                }
+            float v = r->has_bias ? acc + r->bias : acc;
+            if (r->clamp.on) {
+                v = v < r->clamp.lo ? r->clamp.lo : v;
+                v = v > r->clamp.hi ? r->clamp.hi : v;
             }
-        y[ow] = r->has_bias ? acc + r->bias : acc;
-    }
+            y[oh * r->out_w + ow] = v;
+        }
+}
+
+/* The activations fused into convolutions: none, Relu, ReLU6 and a bound below zero */
+static qc_f32_clamp some_clamp(int trial)
+{
+    static const qc_f32_clamp clamps[] = {
+        {false, 0, 0}, {true, 0.0f, INFINITY}, {true, 0.0f, 6.0f}, {true, -0.5f, 0.25f}};
+    return clamps[trial % 4];
 }
 
 START_TEST(test_depthwise_rows_give_the_reference_bits_on_every_isa)
@@ -1137,18 +1151,25 @@ START_TEST(test_depthwise_rows_give_the_reference_bits_on_every_isa)
     int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
     static const int64_t widths[] = {1, 3, 7, 8, 15, 16, 17, 31, 33, 56, 65, 112};
     for (int trial = 0; trial < 400; trial++) {
-        qc_f32_dwrow r = {.kernel_h = rand_int(1, 5), .kernel_w = rand_int(1, 5),
+        qc_f32_dwrows r = {.kernel_h = rand_int(1, 5), .kernel_w = rand_int(1, 5),
                           .stride_w = trial % 3 == 2 ? rand_int(3, 4) : 1 + trial % 3,
                           .dilation_h = rand_int(1, 2), .dilation_w = rand_int(1, 2),
                           .out_w = widths[trial % (sizeof widths / sizeof widths[0])],
-                          .has_bias = trial % 2 == 0, .bias = rand_float(-1, 1)};
-        /* exactly the plane the row reads, so that any read past it is caught by ASan */
+                          .has_bias = trial % 2 == 0, .bias = rand_float(-1, 1),
+                          .clamp = some_clamp(trial / 2), .out_h = rand_int(1, 6)};
+        if (trial % 4 == 1) /* MobileNet's kernels, which have their own code */
+            r.kernel_h = r.kernel_w = 3, r.dilation_h = r.dilation_w = 1,
+            r.stride_w = 1 + trial / 4 % 2;
+        int64_t stride_h = rand_int(1, 2);
+        /* exactly the plane the rows read, so that any read past it is caught by ASan */
         r.cols = (r.out_w - 1) * r.stride_w + (r.kernel_w - 1) * r.dilation_w + 1;
-        int64_t rows = (r.kernel_h - 1) * r.dilation_h + 1, taps = r.kernel_h * r.kernel_w;
+        r.row_step = stride_h * r.cols;
+        int64_t rows = (r.out_h - 1) * stride_h + (r.kernel_h - 1) * r.dilation_h + 1;
+        int64_t taps = r.kernel_h * r.kernel_w, n_out = r.out_h * r.out_w;
         float *plane = malloc((size_t)(rows * r.cols) * sizeof *plane);
         float *w = malloc((size_t)taps * sizeof *w);
-        float *want = malloc((size_t)r.out_w * sizeof *want);
-        float *got = malloc((size_t)(r.out_w + 1) * sizeof *got);
+        float *want = malloc((size_t)n_out * sizeof *want);
+        float *got = malloc((size_t)(n_out + 1) * sizeof *got);
         ck_assert(plane && w && want && got);
         fill_special(rows * r.cols, plane);
         if (trial % 5 != 0) /* mostly finite inputs, so that the sums carry real rounding */
@@ -1157,17 +1178,18 @@ START_TEST(test_depthwise_rows_give_the_reference_bits_on_every_isa)
         for (int64_t i = 0; i < taps; i++)
             w[i] = rand_float(-1, 1);
         r.base = plane, r.w = w;
-        dwconv_row_reference(&r, want);
+        dwconv_rows_reference(&r, want);
         for (int i = 0; i < n_isas; i++) {
             ck_assert_int_eq(qc_f32_select(isas[i]), 0);
-            got[r.out_w] = 12345.0f;
-            qc_f32_kernels()->dwconv_row(&r, got);
-            ck_assert_msg(same_floats(got, want, r.out_w) &&
-                              got[r.out_w] == 12345.0f,
-                          "%s: width %lld kernel %lldx%lld stride %lld dilation %lldx%lld bias %d",
-                          qc_f32_isa(), (long long)r.out_w, (long long)r.kernel_h,
+            got[n_out] = 12345.0f;
+            qc_f32_kernels()->dwconv_rows(&r, got);
+            ck_assert_msg(same_floats(got, want, n_out) && got[n_out] == 12345.0f,
+                          "%s: %lld rows of width %lld kernel %lldx%lld stride %lld dilation %lldx%lld bias %d "
+                          "clamp %d",
+                          qc_f32_isa(), (long long)r.out_h, (long long)r.out_w,
+                          (long long)r.kernel_h,
                           (long long)r.kernel_w, (long long)r.stride_w, (long long)r.dilation_h,
-                          (long long)r.dilation_w, r.has_bias);
+                          (long long)r.dilation_w, r.has_bias, r.clamp.on);
         }
         free(plane), free(w), free(want), free(got);
     }
@@ -1226,18 +1248,75 @@ START_TEST(test_conv_gives_the_same_bits_on_every_isa)
 }
 END_TEST
 
+/* A convolution with a fused clamp gives the bytes of the convolution followed by
+ * qc_f32_clip (as the unfused Conv and Relu or Clip nodes compute them), on every table and
+ * algorithm; inputs with zeros of both signs, infinities and NaN. */
+START_TEST(test_conv_with_a_fused_clamp_gives_the_bytes_of_conv_then_clip)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    int used[3] = {0, 0, 0};
+    for (int trial = 0; trial < 48; trial++) {
+        int algo = trial % 3; /* pointwise, depthwise, im2col */
+        int64_t c = 1 + trial % 17, in[2] = {rand_int(1, 12), rand_int(1, 70)};
+        int64_t m = algo == 1 ? c : rand_int(1, 20), groups = algo == 1 ? c : 1;
+        int64_t k[2] = {algo == 0 ? 1 : 3, algo == 0 ? 1 : 3}, st[2] = {1, 1 + (algo == 2)};
+        int64_t d[2] = {1, 1}, pad[2] = {algo == 0 ? 0 : 1, algo == 0 ? 0 : 1};
+        qc_f32_window win = make_window(2, in, k, st, d, pad, pad, false);
+        if (win.out[0] < 1 || win.out[1] < 1 || (algo == 1 && c == 1))
+            continue;
+        qc_f32_conv_params p = conv_params(c, m, groups, win);
+        qc_f32_conv_params fused = p;
+        fused.clamp = some_clamp(1 + trial / 3 % 3);
+        used[qc_f32_conv_choose(&p)]++;
+        int64_t x_n = c * in[0] * in[1], y_n = m * win.out[0] * win.out[1];
+        float *x = malloc((size_t)x_n * sizeof *x), *w = rand_floats(m * (c / groups) * 9);
+        float *b = rand_floats(m), *want = malloc((size_t)y_n * sizeof *want);
+        float *got = malloc((size_t)y_n * sizeof *got);
+        void *scratch = malloc(qc_f32_conv_scratch_size(&p, false) + 1);
+        ck_assert(x && want && got && scratch);
+        fill_special(x_n, x);
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            qc_f32_conv(&p, 1, x, w, NULL, trial % 2 ? b : NULL, want, scratch);
+            qc_f32_clip(y_n, fused.clamp.lo, fused.clamp.hi, want, want);
+            qc_f32_conv(&fused, 1, x, w, NULL, trial % 2 ? b : NULL, got, scratch);
+            ck_assert_msg(!memcmp(got, want, (size_t)y_n * sizeof *got),
+                          "%s: %lld channels to %lld, algorithm %d, clamp [%g, %g]", qc_f32_isa(),
+                          (long long)c, (long long)m, algo, (double)fused.clamp.lo,
+                          (double)fused.clamp.hi);
+        }
+        free(x), free(w), free(b), free(want), free(got), free(scratch);
+    }
+    ck_assert(used[QC_F32_CONV_GEMM] && used[QC_F32_CONV_DEPTHWISE] && used[QC_F32_CONV_IM2COL]);
+    restore_default_isa();
+}
+END_TEST
+
 /* The packed GEMM's definition, written out: each output one fmaf chain over t in order from
  * 0, then + bias[i]. */
 static void gemm_chain_ref(int64_t m, int64_t n, int64_t k, const float *w, const float *b,
-                           const float *bias, float *y)
+                           const float *bias, qc_f32_clamp clamp, float *y)
 {
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             float acc = 0.0f;
             for (int64_t t = 0; t < k; t++)
                 acc = fmaf(w[i * k + t], b[t * n + j], acc);
-            y[i * n + j] = bias ? acc + bias[i] : acc;
+            acc = bias ? acc + bias[i] : acc;
+            if (clamp.on) {
+                acc = acc < clamp.lo ? clamp.lo : acc;
+                acc = acc > clamp.hi ? clamp.hi : acc;
+            }
+            y[i * n + j] = acc;
         }
+}
+
+/* qc_f32_gemm_fill_rows under another name: the GEMM then fills column panels from it, as it
+ * does from im2col, instead of reading the rows in place */
+static void fill_rows_into_panels(const void *ctx, int64_t k0, int64_t kc, int64_t j0,
+                                  int64_t nc, float *block)
+{
+    qc_f32_gemm_fill_rows(ctx, k0, kc, j0, nc, block);
 }
 
 /* Every table's packed GEMM gives the definition's bits exactly, on shapes around the tile
@@ -1256,7 +1335,8 @@ START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
         float *packed = malloc(qc_f32_gemm_packed_size(m, k)), *block = malloc(qc_f32_gemm_block_size());
         ck_assert(packed && block);
         const float *use_bias = trial % 4 ? bias : NULL;
-        gemm_chain_ref(m, n, k, w, b, use_bias, want);
+        qc_f32_clamp clamp = some_clamp(trial / 4);
+        gemm_chain_ref(m, n, k, w, b, use_bias, clamp, want);
         qc_f32_gemm_pack(m, k, w, packed);
         qc_f32_gemm_rows rows = {b, n};
         for (int i = 0; i < n_isas; i++) {
@@ -1265,13 +1345,15 @@ START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
             for (int64_t r = 0; r < m; r++)
                 for (int64_t j = n; j < ldy; j++)
                     got[r * ldy + j] = guard;
-            qc_f32_gemm_packed(m, n, k, packed, qc_f32_gemm_fill_rows, &rows, use_bias, got, ldy,
-                               block);
+            qc_f32_gemm_packed(m, n, k, packed,
+                               trial % 2 ? fill_rows_into_panels : qc_f32_gemm_fill_rows, &rows,
+                               use_bias, clamp.on ? &clamp : NULL, got, ldy, block);
             for (int64_t r = 0; r < m; r++) {
                 ck_assert_msg(same_floats(got + r * ldy, want + r * n, n),
-                              "%s: m %lld n %lld k %lld, row %lld differs from the fmaf chain",
-                              qc_f32_isa(), (long long)m, (long long)n, (long long)k,
-                              (long long)r);
+                              "%s: m %lld n %lld k %lld clamp %d panels %d, row %lld differs "
+                              "from the fmaf chain",
+                              qc_f32_isa(), (long long)m, (long long)n, (long long)k, clamp.on,
+                              trial % 2, (long long)r);
                 for (int64_t j = n; j < ldy; j++)
                     ck_assert_msg(got[r * ldy + j] == guard, "%s: wrote past column n",
                                   qc_f32_isa());
@@ -1301,7 +1383,8 @@ START_TEST(test_packed_gemm_rounds_each_multiply_add_once)
     for (int i = 0; i < n_isas; i++) {
         float y[16];
         ck_assert_int_eq(qc_f32_select(isas[i]), 0);
-        qc_f32_gemm_packed(1, 16, 2, packed, qc_f32_gemm_fill_rows, &rows, &bias, y, 16, block);
+        qc_f32_gemm_packed(1, 16, 2, packed, qc_f32_gemm_fill_rows, &rows, &bias, NULL, y, 16,
+                           block);
         for (int j = 0; j < 16; j++)
             ck_assert_msg(y[j] == -e * e, "%s: column %d is %a, not -2^-26", qc_f32_isa(), j,
                           (double)y[j]);
@@ -1414,6 +1497,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa);
     tcase_add_test(tc, test_depthwise_rows_give_the_reference_bits_on_every_isa);
     tcase_add_test(tc, test_conv_gives_the_same_bits_on_every_isa);
+    tcase_add_test(tc, test_conv_with_a_fused_clamp_gives_the_bytes_of_conv_then_clip);
     tcase_add_test(tc, test_packed_gemm_gives_the_fma_chain_bits_on_every_isa);
     tcase_add_test(tc, test_packed_gemm_rounds_each_multiply_add_once);
     tcase_add_test(tc, test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa);

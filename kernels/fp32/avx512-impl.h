@@ -19,9 +19,11 @@ static inline __m512 qc_f32_load_strided16(const float *src, int64_t stride, __m
         return _mm512_maskz_loadu_ps(m, src);
     if (stride == 2) {
         /* elements 0..2n-2 of src, then the even ones */
-        uint32_t wide = 0;
-        for (int t = 0; t < 16; t++)
-            wide |= ((m >> t) & 1u) << (2 * t);
+        uint32_t wide = m; /* bit t moved to bit 2t, by halves */
+        wide = (wide | wide << 8) & 0x00ff00ffu;
+        wide = (wide | wide << 4) & 0x0f0f0f0fu;
+        wide = (wide | wide << 2) & 0x33333333u;
+        wide = (wide | wide << 1) & 0x55555555u;
         __m512 lo = _mm512_maskz_loadu_ps((__mmask16)wide, src);
         __m512 hi = _mm512_maskz_loadu_ps((__mmask16)(wide >> 16), src + 16);
         const __m512i even =

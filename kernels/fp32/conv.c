@@ -176,9 +176,16 @@ static void pad_plane(const window3 *g, const float *x, float *padded)
 
 #define DEPTHWISE_BLOCK 8
 
-/* The reference row kernel: outputs go DEPTHWISE_BLOCK at a time, their sums kept in
- * registers; every output adds its taps in (kh, kw) order from 0, padding as zeros. */
-void qc_f32_dwconv_row__scalar(const qc_f32_dwrow *r, float *y)
+/* a depthwise output from its sum: + bias, then the clamp */
+static float dw_finish(const qc_f32_dwrows *r, float acc)
+{
+    acc = r->has_bias ? acc + r->bias : acc;
+    return r->clamp.on ? qc_f32_clamp1(acc, r->clamp.lo, r->clamp.hi) : acc;
+}
+
+/* The reference kernel: outputs go DEPTHWISE_BLOCK at a time, their sums kept in registers;
+ * every output adds its taps in (kh, kw) order from 0, padding as zeros. */
+static void dwconv_row_scalar(const qc_f32_dwrows *r, const float *base, float *y)
 {
     int64_t cols = r->cols, sw = r->stride_w, dh = r->dilation_h, dw = r->dilation_w;
     int64_t ow = 0;
@@ -187,43 +194,48 @@ void qc_f32_dwconv_row__scalar(const qc_f32_dwrow *r, float *y)
         for (int64_t kh = 0; kh < r->kernel_h; kh++)
             for (int64_t kw = 0; kw < r->kernel_w; kw++) {
                 float wv = r->w[kh * r->kernel_w + kw];
-                const float *src = r->base + kh * dh * cols + kw * dw + ow * sw;
+                const float *src = base + kh * dh * cols + kw * dw + ow * sw;
                 for (int t = 0; t < DEPTHWISE_BLOCK; t++)
                     acc[t] += wv * src[t * sw];
             }
         for (int t = 0; t < DEPTHWISE_BLOCK; t++)
-            y[ow + t] = r->has_bias ? acc[t] + r->bias : acc[t];
+            y[ow + t] = dw_finish(r, acc[t]);
     }
     for (; ow < r->out_w; ow++) {
         float acc = 0.0f;
         for (int64_t kh = 0; kh < r->kernel_h; kh++)
             for (int64_t kw = 0; kw < r->kernel_w; kw++)
-                acc += r->w[kh * r->kernel_w + kw] * r->base[kh * dh * cols + kw * dw + ow * sw];
-        y[ow] = r->has_bias ? acc + r->bias : acc;
+                acc += r->w[kh * r->kernel_w + kw] * base[kh * dh * cols + kw * dw + ow * sw];
+        y[ow] = dw_finish(r, acc);
     }
 }
 
-/* Direct 2-d convolution with one input channel per group (mult output channels each): a
- * GEMM with K = taps would be mostly overhead. The bias is added as each row is written (the
- * same sum + bias as a separate pass would compute). */
-static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult, const float *x,
-                        const float *w, const float *bias, float *y, float *padded)
+void qc_f32_dwconv_rows__scalar(const qc_f32_dwrows *r, float *y)
 {
-    void (*row)(const qc_f32_dwrow *, float *) = qc_f32_kernels()->dwconv_row;
-    qc_f32_dwrow r = {.kernel_h = g->kernel[1], .kernel_w = g->kernel[2], .cols = span(g, 2),
-                      .stride_w = g->stride[2], .dilation_h = g->dilation[1],
-                      .dilation_w = g->dilation[2], .out_w = g->out[2],
-                      .has_bias = bias != NULL};
+    for (int64_t oh = 0; oh < r->out_h; oh++)
+        dwconv_row_scalar(r, r->base + oh * r->row_step, y + oh * r->out_w);
+}
+
+/* Direct 2-d convolution with one input channel per group (mult output channels each): a
+ * GEMM with K = taps would be mostly overhead. The bias and the clamp are applied as each row
+ * is written (the same sum + bias, then clamp, as separate passes would compute). */
+static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult,
+                        qc_f32_clamp clamp, const float *x, const float *w, const float *bias,
+                        float *y, float *padded)
+{
+    void (*rows)(const qc_f32_dwrows *, float *) = qc_f32_kernels()->dwconv_rows;
+    qc_f32_dwrows r = {.base = padded, .kernel_h = g->kernel[1], .kernel_w = g->kernel[2],
+                       .cols = span(g, 2), .stride_w = g->stride[2],
+                       .dilation_h = g->dilation[1], .dilation_w = g->dilation[2],
+                       .out_w = g->out[2], .out_h = g->out[1],
+                       .row_step = g->stride[1] * span(g, 2), .has_bias = bias != NULL,
+                       .clamp = clamp};
     for (int64_t c = 0; c < in_channels; c++) {
         pad_plane(g, x + c * g->in_plane, padded);
         for (int64_t m = c * mult; m < (c + 1) * mult; m++) {
-            float *ym = y + m * g->out_plane;
             r.w = w + m * g->taps;
             r.bias = bias ? bias[m] : 0.0f;
-            for (int64_t oh = 0; oh < g->out[1]; oh++) {
-                r.base = padded + oh * g->stride[1] * r.cols;
-                row(&r, ym + oh * r.out_w);
-            }
+            rows(&r, y + m * g->out_plane);
         }
     }
 }
@@ -247,8 +259,9 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
     qc_f32_conv_algo algo = qc_f32_conv_choose(p);
     if (algo == QC_F32_CONV_DEPTHWISE) {
         for (int64_t n = 0; n < batch; n++)
-            depthwise2d(&g, p->in_channels, group_out, x + n * p->in_channels * g.in_plane, w,
-                        bias, y + n * p->out_channels * g.out_plane, scratch);
+            depthwise2d(&g, p->in_channels, group_out, p->clamp,
+                        x + n * p->in_channels * g.in_plane, w, bias,
+                        y + n * p->out_channels * g.out_plane, scratch);
         return;
     }
     /* scratch: B's block, then the packed weights unless given */
@@ -273,7 +286,7 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
             qc_f32_gemm_packed(group_out, g.out_plane, depth, packed_w + gi * group_weights,
                                pointwise ? qc_f32_gemm_fill_rows : im2col_fill,
                                pointwise ? (const void *)&rows : &cols,
-                               bias ? bias + gi * group_out : NULL,
+                               bias ? bias + gi * group_out : NULL, &p->clamp,
                                yn + gi * group_out * g.out_plane, g.out_plane, block);
         }
     }

@@ -9,7 +9,7 @@
 
 static const qc_f32_table scalar_table = {
     .isa = "scalar",
-    .dwconv_row = qc_f32_dwconv_row__scalar,
+    .dwconv_rows = qc_f32_dwconv_rows__scalar,
     .relu = qc_f32_relu__scalar,
     .clip = qc_f32_clip__scalar,
     .maxpool_row = qc_f32_maxpool_row__scalar,
@@ -20,7 +20,7 @@ static const qc_f32_table scalar_table = {
 
 static const qc_f32_table avx2_table = {
     .isa = "avx2",
-    .dwconv_row = qc_f32_dwconv_row__avx2,
+    .dwconv_rows = qc_f32_dwconv_rows__avx2,
     .relu = qc_f32_relu__avx2,
     .clip = qc_f32_clip__avx2,
     .maxpool_row = qc_f32_maxpool_row__avx2,
@@ -31,7 +31,7 @@ static const qc_f32_table avx2_table = {
 
 static const qc_f32_table avx512_table = {
     .isa = "avx512",
-    .dwconv_row = qc_f32_dwconv_row__avx512,
+    .dwconv_rows = qc_f32_dwconv_rows__avx512,
     .relu = qc_f32_relu__avx512,
     .clip = qc_f32_clip__avx512,
     .maxpool_row = qc_f32_maxpool_row__avx512,

@@ -38,15 +38,17 @@ size_t qc_f32_elem_size(qc_f32_elem type);
 
 /* ---- kernels with SIMD twins (dispatch.c picks one table per process) --------------------- */
 
-/* One output row of a depthwise convolution: y[ow] = Σ w[kh][kw]·base[kh·dh·cols + kw·dw +
- * ow·sw] over (kh, kw) in that order from 0, each product rounded, then + bias when has_bias.
- * base is the zero-padded input plane at the row's first tap. */
+/* Output rows of a depthwise convolution: y[oh][ow] = Σ w[kh][kw]·base[oh·row_step + kh·dh·cols
+ * + kw·dw + ow·sw] over (kh, kw) in that order from 0, each product rounded, then + bias when
+ * has_bias, then the clamp when clamp.on; oh < out_h, ow < out_w, y's rows out_w apart. base
+ * is the zero-padded input plane at the first row's first tap. */
 typedef struct {
     const float *base, *w;
-    int64_t kernel_h, kernel_w, cols, stride_w, dilation_h, dilation_w, out_w;
+    int64_t kernel_h, kernel_w, cols, stride_w, dilation_h, dilation_w, out_w, out_h, row_step;
     bool has_bias;
     float bias;
-} qc_f32_dwrow;
+    qc_f32_clamp clamp;
+} qc_f32_dwrows;
 
 /* count outputs of one MaxPool row: y[o] = the max of rows[j][offset + o·stride_w +
  * kw·dilation_w] over j, then kw from 0 (in that order); the first tap is taken as is, a
@@ -67,14 +69,17 @@ typedef void (*qc_f32_gather_row_fn)(float *y, int64_t n, const float *row, int6
  * NR; only the first cols of a step are read). Each output is one chain of fused multiply-adds
  * in depth order, acc = fma(w[k][r], b[k][j], acc), from 0 or, when accumulate, from y (the
  * previous depth block's float result, so blocking does not change the chain); then, when bias
- * is not NULL, acc + bias[r] (one rounding). */
+ * is not NULL, acc + bias[r] (one rounding); then, when clamp.on (the last depth block only),
+ * min(hi, max(lo, ·)) as qc_f32_clip computes it. */
 #define QC_F32_GEMM_MR 8
 #define QC_F32_GEMM_NR 48
 typedef struct {
     const float *w, *b, *bias;
     float *y;
     int64_t kc, ldy, rows, cols;
+    int64_t ldb; /* floats from one depth step of b to the next: NR in a column panel */
     bool accumulate;
+    qc_f32_clamp clamp;
 } qc_f32_gemm_tile;
 
 /* The same function for every instruction set: each SIMD lane does the scalar operations in
@@ -82,7 +87,7 @@ typedef struct {
  * fmaf), so every path gives the same bits. */
 typedef struct {
     const char *isa;
-    void (*dwconv_row)(const qc_f32_dwrow *r, float *y);
+    void (*dwconv_rows)(const qc_f32_dwrows *r, float *y);
     void (*relu)(int64_t n, const float *x, float *y);
     void (*clip)(int64_t n, float lo, float hi, const float *x, float *y);
     void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
@@ -92,15 +97,22 @@ typedef struct {
 } qc_f32_table;
 
 const qc_f32_table *qc_f32_kernels(void);
+
+/* v clamped as qc_f32_clip__scalar does: the reference the fused activations match */
+static inline float qc_f32_clamp1(float v, float lo, float hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
 /* the table in use: "scalar", "avx2" or "avx512" */
 const char *qc_f32_isa(void);
 /* Tests and benchmarks: use the table of isa (a qc_isa) from now on, only when the CPU runs
  * it (qc_cpu_has); returns 0, or -1 and leaves the table unchanged. Not thread-safe. */
 int qc_f32_select(int isa);
 
-void qc_f32_dwconv_row__scalar(const qc_f32_dwrow *r, float *y);
-void qc_f32_dwconv_row__avx2(const qc_f32_dwrow *r, float *y);
-void qc_f32_dwconv_row__avx512(const qc_f32_dwrow *r, float *y);
+void qc_f32_dwconv_rows__scalar(const qc_f32_dwrows *r, float *y);
+void qc_f32_dwconv_rows__avx2(const qc_f32_dwrows *r, float *y);
+void qc_f32_dwconv_rows__avx512(const qc_f32_dwrows *r, float *y);
 void qc_f32_maxpool_row__scalar(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx2(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx512(const qc_f32_maxrow *r, float *y);

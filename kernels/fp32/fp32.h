@@ -66,11 +66,20 @@ void qc_f32_window_inside(int64_t n, int64_t in, int64_t stride, int64_t offset,
 
 /* ---- convolution ------------------------------------------------------------------------- */
 
+/* An activation fused into the op that computes its input: each output v becomes
+ * min(hi, max(lo, v)) as qc_f32_clip computes it, while it is still in cache. Relu is [0, +inf]
+ * (the same bits as qc_f32_relu: NaN and -0 pass through). Off unless on. */
+typedef struct {
+    bool on;
+    float lo, hi;
+} qc_f32_clamp;
+
 typedef struct {
     qc_f32_window win;
     int64_t in_channels;  /* C: input channels, a multiple of groups */
     int64_t out_channels; /* M: output channels, a multiple of groups */
     int64_t groups;
+    qc_f32_clamp clamp; /* applied to every output after the bias */
 } qc_f32_conv_params;
 
 typedef enum {
@@ -101,13 +110,15 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
 /* ---- the packed GEMM of convolutions ------------------------------------------------------ */
 
 /* y[i][j] = Σ_t w[i][t]·b[t][j] (+ bias[i]) for i < m, j < n, t < k: each output one chain of
- * fused multiply-adds in t order from 0, then + bias[i] (bias may be NULL). The bits depend on
+ * fused multiply-adds in t order from 0, then + bias[i] (bias may be NULL), then the clamp
+ * (NULL: none; qc_f32_clamp). The bits depend on
  * nothing else: not on the instruction set, the blocking or the other rows and columns.
  * w (m × k, row-major) is packed once by qc_f32_gemm_pack into qc_f32_gemm_packed_size(m, k)
  * bytes. B is never stored whole: fill(ctx, k0, kc, j0, nc, block) writes its rows k0 .. k0 +
  * kc − 1, columns j0 .. j0 + nc − 1 into block as column panels of QC_F32_GEMM_NR:
  * block[p·kc·NR + t·NR + j] = b[k0 + t][j0 + p·NR + j] (past nc: anything).
- * qc_f32_gemm_fill_rows fills from a row-major matrix (ctx: a qc_f32_gemm_rows). block is
+ * qc_f32_gemm_fill_rows fills from a row-major matrix (ctx: a qc_f32_gemm_rows); given it, the
+ * GEMM reads that matrix where it is instead (a 1x1 convolution's input: no copy). block is
  * scratch of qc_f32_gemm_block_size() bytes; y has row stride ldy. */
 #define QC_F32_CONV_BLOCK_COLS 288 /* the most columns fill is asked for: 6 panels of 48 */
 typedef void (*qc_f32_gemm_fill_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t j0,
@@ -122,8 +133,8 @@ size_t qc_f32_gemm_block_size(void);
 void qc_f32_gemm_fill_rows(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                            float *block);
 void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
-                        qc_f32_gemm_fill_fn fill, const void *ctx, const float *bias, float *y,
-                        int64_t ldy, float *block);
+                        qc_f32_gemm_fill_fn fill, const void *ctx, const float *bias,
+                        const qc_f32_clamp *clamp, float *y, int64_t ldy, float *block);
 
 /* ---- matrix products --------------------------------------------------------------------- */
 

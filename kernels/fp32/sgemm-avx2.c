@@ -25,7 +25,7 @@ static inline __attribute__((always_inline)) void subtile(const qc_f32_gemm_tile
                             ? _mm256_maskload_ps(t->y + (r0 + r) * t->ldy + c0 + 8 * v, mask[v])
                             : _mm256_setzero_ps();
     const float *w = t->w + r0, *b = t->b + c0;
-    for (int64_t k = 0; k < t->kc; k++, w += MR, b += NR) {
+    for (int64_t k = 0; k < t->kc; k++, w += MR, b += t->ldb) {
         __m256 col[3];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
@@ -48,6 +48,9 @@ static inline __attribute__((always_inline)) void subtile(const qc_f32_gemm_tile
             __m256 o = acc[r][v];
             if (t->bias)
                 o = _mm256_add_ps(o, _mm256_set1_ps(t->bias[r0 + r]));
+            if (t->clamp.on) /* the bound first: the scalar clamp's comparisons (unary-avx2.c) */
+                o = _mm256_min_ps(_mm256_set1_ps(t->clamp.hi),
+                                  _mm256_max_ps(_mm256_set1_ps(t->clamp.lo), o));
             _mm256_maskstore_ps(out + 8 * v, mask[v], o);
         }
     }

@@ -23,7 +23,7 @@ static inline __attribute__((always_inline)) void tile_rows8(const qc_f32_gemm_t
                             ? _mm512_maskz_loadu_ps(mask[v], t->y + r * t->ldy + 16 * v)
                             : _mm512_setzero_ps();
     const float *w = t->w, *b = t->b;
-    for (int64_t k = 0; k < t->kc; k++, w += MR, b += NR) {
+    for (int64_t k = 0; k < t->kc; k++, w += MR, b += t->ldb) {
         __m512 col[3];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
@@ -36,6 +36,8 @@ static inline __attribute__((always_inline)) void tile_rows8(const qc_f32_gemm_t
                 acc[r][v] = _mm512_fmadd_ps(wr, col[v], acc[r][v]);
         }
     }
+    /* vmaxps/vminps with the bound first: the scalar clamp's comparisons (unary-avx512.c) */
+    const __m512 lo = _mm512_set1_ps(t->clamp.lo), hi = _mm512_set1_ps(t->clamp.hi);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; r++) {
         if (r >= t->rows)
@@ -44,6 +46,8 @@ static inline __attribute__((always_inline)) void tile_rows8(const qc_f32_gemm_t
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++) {
             __m512 out = t->bias ? _mm512_add_ps(acc[r][v], add) : acc[r][v];
+            if (t->clamp.on)
+                out = _mm512_min_ps(hi, _mm512_max_ps(lo, out));
             _mm512_mask_storeu_ps(t->y + r * t->ldy + 16 * v, mask[v], out);
         }
     }

@@ -39,8 +39,9 @@ void qc_f32_gemm_tile__scalar(const qc_f32_gemm_tile *t)
             float *out = t->y + r * t->ldy + j;
             float acc = t->accumulate ? *out : 0.0f;
             for (int64_t k = 0; k < t->kc; k++)
-                acc = fmaf(t->w[k * QC_F32_GEMM_MR + r], t->b[k * QC_F32_GEMM_NR + j], acc);
-            *out = t->bias ? acc + t->bias[r] : acc;
+                acc = fmaf(t->w[k * QC_F32_GEMM_MR + r], t->b[k * t->ldb + j], acc);
+            acc = t->bias ? acc + t->bias[r] : acc;
+            *out = t->clamp.on ? qc_f32_clamp1(acc, t->clamp.lo, t->clamp.hi) : acc;
         }
 }
 
@@ -70,16 +71,19 @@ void qc_f32_gemm_fill_rows(const void *ctx, int64_t k0, int64_t kc, int64_t j0, 
  * depth in blocks of GEMM_KC: B's block is filled (KC × NC floats, in L2), then each weight
  * panel (in L1) passes over its column panels. */
 void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
-                        qc_f32_gemm_fill_fn fill, const void *ctx, const float *bias, float *y,
-                        int64_t ldy, float *block)
+                        qc_f32_gemm_fill_fn fill, const void *ctx, const float *bias,
+                        const qc_f32_clamp *clamp, float *y, int64_t ldy, float *block)
 {
     void (*tile)(const qc_f32_gemm_tile *) = qc_f32_kernels()->gemm_tile;
     if (m <= 0 || n <= 0)
         return;
-    if (k <= 0) { /* an empty sum: 0, then the bias */
+    qc_f32_clamp off = {0}, last_clamp = clamp ? *clamp : off;
+    if (k <= 0) { /* an empty sum: 0, then the bias and the clamp */
         for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++)
-                y[i * ldy + j] = bias ? 0.0f + bias[i] : 0.0f;
+            for (int64_t j = 0; j < n; j++) {
+                float v = bias ? 0.0f + bias[i] : 0.0f;
+                y[i * ldy + j] = last_clamp.on ? qc_f32_clamp1(v, last_clamp.lo, last_clamp.hi) : v;
+            }
         return;
     }
     for (int64_t c0 = 0; c0 < n; c0 += GEMM_NC) {
@@ -88,15 +92,21 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
             qc_f32_gemm_tile t = {.kc = k - k0 < GEMM_KC ? k - k0 : GEMM_KC, .ldy = ldy,
                                   .accumulate = k0 > 0};
             bool last = k0 + t.kc == k;
-            fill(ctx, k0, t.kc, c0, nc, block);
+            /* a row-major B is read where it is, without a copy */
+            bool in_place = fill == qc_f32_gemm_fill_rows;
+            const qc_f32_gemm_rows *rows = ctx;
+            t.ldb = in_place ? rows->ld : QC_F32_GEMM_NR;
+            if (!in_place)
+                fill(ctx, k0, t.kc, c0, nc, block);
             for (int64_t p = 0; p < row_panels(m); p++) {
                 int64_t i0 = p * QC_F32_GEMM_MR;
                 t.rows = m - i0 < QC_F32_GEMM_MR ? m - i0 : QC_F32_GEMM_MR;
                 t.w = packed_w + (p * k + k0) * QC_F32_GEMM_MR;
                 t.bias = last && bias ? bias + i0 : NULL;
+                t.clamp = last ? last_clamp : off;
                 for (int64_t j = 0; j < nc; j += QC_F32_GEMM_NR) {
                     t.cols = nc - j < QC_F32_GEMM_NR ? nc - j : QC_F32_GEMM_NR;
-                    t.b = block + j * t.kc;
+                    t.b = in_place ? rows->data + k0 * rows->ld + c0 + j : block + j * t.kc;
                     t.y = y + i0 * ldy + c0 + j;
                     tile(&t);
                 }

@@ -44,11 +44,8 @@ void qc_f32_sigmoid(int64_t n, const float *x, float *y)
 
 void qc_f32_clip__scalar(int64_t n, float lo, float hi, const float *x, float *y)
 {
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        v = v < lo ? lo : v;
-        y[i] = v > hi ? hi : v;
-    }
+    for (int64_t i = 0; i < n; i++)
+        y[i] = qc_f32_clamp1(x[i], lo, hi);
 }
 
 #define DEFINE_CLIP(NAME, T, TMIN, TMAX)                                                      \
