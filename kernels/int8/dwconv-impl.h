@@ -140,8 +140,9 @@ static inline size_t qc_dwconv_quad_byte(size_t quads, size_t tap, size_t c)
 }
 
 /* The tap pointers of output pixel (oh, ow), slots of them: the tap's input pixel, NULL for a
- * tap in the padding and for the slots past the last tap. off: the taps' offsets from the
- * window's top-left pixel (channels-last bytes), used when interior says every tap is inside. */
+ * tap in the padding. The slots past the last tap (zero weights) hold the first tap's pixel
+ * when interior says every tap is inside (then none is NULL), else NULL. off: the taps'
+ * offsets from the window's top-left pixel (channels-last bytes). */
 static inline void qc_dwconv_pixel_taps(const qc_pool2d *p, size_t channels, const uint8_t *x,
                                         size_t oh, size_t ow, int interior,
                                         const ptrdiff_t *off, size_t slots, const uint8_t **tp)
@@ -167,7 +168,7 @@ static inline void qc_dwconv_pixel_taps(const qc_pool2d *p, size_t channels, con
         }
     }
     for (size_t t = taps; t < slots; t++)
-        tp[t] = NULL;
+        tp[t] = interior ? tp[0] : NULL;
 }
 
 /* off[t] for qc_dwconv_pixel_taps */
