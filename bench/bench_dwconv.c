@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     uint8_t *x = malloc(max_x);
     int32_t *acc = malloc(max_acc * sizeof *acc), zw[960];
     int8_t *w = malloc(max_w);
-    void *buf = aligned_alloc(64, (qc_dwconv_nhwc_pack_size(960, 9) + 63) & ~(size_t)63);
+    void *buf = aligned_alloc(64, (qc_dwconv_nhwc_pack_size(960, 3, 3) + 63) & ~(size_t)63);
     if (!x || !acc || !w || !buf)
         return 1;
     srand(1);
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
             for (int l = 0; l < NLAYERS; l++) {
                 const qc_pool2d p = window(layers[l].side, layers[l].stride);
                 qc_dwconv_weights dw;
-                qc_dwconv_nhwc_pack(layers[l].channels, 9, w, zw, buf, &dw);
+                qc_dwconv_nhwc_pack(layers[l].channels, 3, 3, w, zw, buf, &dw);
                 const double t = time_call(&dw, &p, x, acc);
                 const double m = (double)(p.out_h * p.out_w * layers[l].channels * 9);
                 macs += m * (double)layers[l].count;

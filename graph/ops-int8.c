@@ -553,7 +553,7 @@ static size_t weights_bytes(const conv_geom *cg)
     if (!cg->depthwise)
         b += (size_t)cg->groups * round64(qc_q8gemm_packed_size(k, (size_t)cg->mg));
     else
-        b += round64(m * k) + round64(qc_dwconv_nhwc_pack_size(m, k));
+        b += round64(m * k) + round64(qc_dwconv_nhwc_pack_size(m, cg->p.kernel_h, cg->p.kernel_w));
     return b;
 }
 
@@ -594,8 +594,9 @@ static void prepare_weights(const conv_geom *cg, const qc_value *w, const qc_val
         for (size_t ch = 0; ch < m; ch++)
             for (size_t t = 0; t < k; t++)
                 cw->w_tc[t * m + ch] = cw->w[ch * k + t];
-        qc_dwconv_nhwc_pack(m, k, cw->w_tc, cw->zw, carve(c, qc_dwconv_nhwc_pack_size(m, k)),
-                            &cw->dw);
+        const size_t kh = cg->p.kernel_h, kw = cg->p.kernel_w;
+        qc_dwconv_nhwc_pack(m, kh, kw, cw->w_tc, cw->zw,
+                            carve(c, qc_dwconv_nhwc_pack_size(m, kh, kw)), &cw->dw);
         return;
     }
     cw->group_bytes = round64(qc_q8gemm_packed_size(k, (size_t)cg->mg));
@@ -652,6 +653,9 @@ static qc_status conv_check(const qc_graph *g, qc_node *n, qc_error *err)
     cg.mg = cg.maps / st->group;
     cg.k = product(wt->value.dims, 1, wt->value.rank);
     cg.depthwise = cg.cg == 1 && cg.mg == 1 && cg.groups > 1;
+    /* the window the depthwise packing is for (a 1-d one is one row) */
+    cg.p.kernel_h = wt->value.rank == 4 ? (size_t)wt->value.dims[2] : 1;
+    cg.p.kernel_w = (size_t)wt->value.dims[wt->value.rank - 1];
     if (wzt && (wzt->value.rank > 1 || (qc_value_count(&wzt->value) != 1 &&
                                         qc_value_count(&wzt->value) != cg.maps)))
         return QC_OK;

@@ -1226,12 +1226,11 @@ static void dw_nhwc_quads(qc_dwconv_nhwc_u8s8_fn fn, size_t channels, const qc_p
                           const uint8_t *xn, int32_t zx, const int8_t *wt, const int32_t *zw,
                           int32_t *out, int *quads)
 {
-    const size_t taps = p->kernel_h * p->kernel_w;
-    const size_t bytes = qc_dwconv_nhwc_pack_size(channels, taps);
-    uint8_t *buf = aligned_alloc(64, bytes + 64);
+    const size_t bytes = qc_dwconv_nhwc_pack_size(channels, p->kernel_h, p->kernel_w);
+    uint8_t *buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     ck_assert_ptr_nonnull(buf);
     qc_dwconv_weights dw;
-    qc_dwconv_nhwc_pack(channels, taps, wt, zw, buf, &dw);
+    qc_dwconv_nhwc_pack(channels, p->kernel_h, p->kernel_w, wt, zw, buf, &dw);
     fn(&dw, p, xn, zx, out);
     if (quads)
         *quads = dw.quads != NULL;

@@ -128,15 +128,22 @@ static inline void qc_dwconv_nhwc_taps(const qc_pool2d *p, size_t channels, cons
 }
 
 /* The layout of qc_dwconv_weights.quads: channels in blocks of 64 (the last one padded with
- * zero weights), taps in quads of 4 (the last padded likewise); for block b and quad q, four
- * vectors of 64 bytes. Byte t of dword d = 4·l + i of vector j holds tap 4q + t of channel
- * 64b + 16l + 4j + i: the order in which byte and word unpacks within 128-bit lanes
- * interleave four taps' 64 channels (dwconv-avx512vnni.c). */
+ * zero weights), taps in quads of four window rows 4g..4g + 3 of one column kw (rows past the
+ * kernel padded likewise), quad q = g·kernel_w + kw: four input rows' bytes of one column,
+ * interleaved once, serve every output pixel whose window covers that column. For block b and
+ * quad q, four vectors of 64 bytes, vector j for channels 64b + 16j .. 64b + 16j + 15: byte t
+ * of dword d holds window row 4g + t of channel 64b + 16j + d (vpdpbusd's four bytes). */
 #define QC_DWCONV_BLOCK 64
-static inline size_t qc_dwconv_quad_byte(size_t quads, size_t tap, size_t c)
+static inline size_t qc_dwconv_quads(size_t kernel_h, size_t kernel_w)
 {
-    const size_t b = c / 64, l = c % 64 / 16, j = c % 16 / 4, i = c % 4;
-    return (((b * quads + tap / 4) * 4 + j) * 64) + (4 * l + i) * 4 + tap % 4;
+    return (kernel_h + 3) / 4 * kernel_w;
+}
+
+static inline size_t qc_dwconv_quad_byte(size_t kernel_h, size_t kernel_w, size_t kh, size_t kw,
+                                         size_t c)
+{
+    const size_t q = kh / 4 * kernel_w + kw;
+    return ((c / 64 * qc_dwconv_quads(kernel_h, kernel_w) + q) * 64 + c % 64) * 4 + kh % 4;
 }
 
 /* The tap pointers of output pixel (oh, ow), slots of them: the tap's input pixel, NULL for a

@@ -9,17 +9,18 @@ static size_t round64(size_t n)
     return (n + 63) & ~(size_t)63;
 }
 
-static size_t quads_bytes(size_t channels, size_t taps)
+static size_t quads_bytes(size_t channels, size_t kernel_h, size_t kernel_w)
 {
     const size_t blocks = (channels + QC_DWCONV_BLOCK - 1) / QC_DWCONV_BLOCK;
-    return blocks * (taps + 3) / 4 * 4 * QC_DWCONV_BLOCK;
+    return blocks * qc_dwconv_quads(kernel_h, kernel_w) * 4 * QC_DWCONV_BLOCK;
 }
 
-size_t qc_dwconv_nhwc_pack_size(size_t channels, size_t taps)
+size_t qc_dwconv_nhwc_pack_size(size_t channels, size_t kernel_h, size_t kernel_w)
 {
+    const size_t taps = kernel_h * kernel_w;
     return round64(channels * sizeof(int32_t)) +
            round64((taps + 1) / 2 * channels * 2 * sizeof(int16_t)) +
-           round64(quads_bytes(channels, taps));
+           round64(quads_bytes(channels, kernel_h, kernel_w));
 }
 
 /* w − z_w of tap t and channel c */
@@ -29,15 +30,16 @@ static int32_t centred(const int8_t *w, const int32_t *w_zero_point, size_t chan
     return (int32_t)w[t * channels + c] - (w_zero_point ? w_zero_point[c] : 0);
 }
 
-void qc_dwconv_nhwc_pack(size_t channels, size_t taps, const int8_t *w,
+void qc_dwconv_nhwc_pack(size_t channels, size_t kernel_h, size_t kernel_w, const int8_t *w,
                          const int32_t *w_zero_point, void *buf, qc_dwconv_weights *dw)
 {
+    const size_t taps = kernel_h * kernel_w;
     uint8_t *b = buf;
     int32_t *sum = (int32_t *)b;
     int16_t *pairs = (int16_t *)(b + round64(channels * sizeof(int32_t)));
     int8_t *quads = (int8_t *)((uint8_t *)pairs +
                                round64((taps + 1) / 2 * channels * 2 * sizeof(int16_t)));
-    const size_t npairs = (taps + 1) / 2, nquads = (taps + 3) / 4;
+    const size_t npairs = (taps + 1) / 2;
     int fits = 1;
     for (size_t c = 0; c < channels; c++) {
         int32_t s = 0;
@@ -49,10 +51,11 @@ void qc_dwconv_nhwc_pack(size_t channels, size_t taps, const int8_t *w,
         }
         sum[c] = s;
     }
-    memset(quads, 0, quads_bytes(channels, taps));
+    memset(quads, 0, quads_bytes(channels, kernel_h, kernel_w));
     for (size_t c = 0; c < channels && fits; c++)
         for (size_t t = 0; t < taps; t++)
-            quads[qc_dwconv_quad_byte(nquads, t, c)] =
+            quads[qc_dwconv_quad_byte(kernel_h, kernel_w, t / kernel_w, t % kernel_w, c)] =
                 (int8_t)centred(w, w_zero_point, channels, t, c);
-    *dw = (qc_dwconv_weights){channels, taps, w, w_zero_point, sum, pairs, fits ? quads : NULL};
+    *dw = (qc_dwconv_weights){channels, kernel_h, kernel_w, taps, w, w_zero_point,
+                              sum,      pairs,    fits ? quads : NULL};
 }
