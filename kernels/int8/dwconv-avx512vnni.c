@@ -75,6 +75,28 @@ static inline __attribute__((always_inline)) sums4 dot4(sums4 s, const __m512i *
     return s;
 }
 
+/* the same with a quad's weights in registers (the first nv of them loaded by load4) */
+static inline __attribute__((always_inline)) sums4 dot4w(sums4 s, const __m512i *v, sums4 w,
+                                                         int nv)
+{
+    s.s0 = _mm512_dpbusd_epi32(s.s0, v[0], w.s0);
+    if (nv > 1)
+        s.s1 = _mm512_dpbusd_epi32(s.s1, v[1], w.s1);
+    if (nv > 2) {
+        s.s2 = _mm512_dpbusd_epi32(s.s2, v[2], w.s2);
+        s.s3 = _mm512_dpbusd_epi32(s.s3, v[3], w.s3);
+    }
+    return s;
+}
+
+static inline sums4 load4(const int8_t *wq, int nv)
+{
+    const __m512i z = _mm512_setzero_si512();
+    return (sums4){_mm512_loadu_si512(wq), nv > 1 ? _mm512_loadu_si512(wq + 64) : z,
+                   nv > 2 ? _mm512_loadu_si512(wq + 128) : z,
+                   nv > 2 ? _mm512_loadu_si512(wq + 192) : z};
+}
+
 /* stores the first n ≤ 64 channels' sums */
 static inline void store4(sums4 s, size_t n, int32_t *a)
 {
@@ -155,11 +177,23 @@ row_block(const chunk_ctx *k, const uint8_t *const *rows, size_t c, int32_t *aro
     const __mmask64 mask = block_mask(left);
     const int8_t *wq = k->dw->quads + c0 / 64 * quads * 256;
     __m512i il[MAX_COLS * MAX_GROUPS * 4];
+    /* three quads (kernel_w = 3, kernel_h ≤ 4: 3×3 windows) keep their weights in registers */
+    const int three = groups == 1 && p->kernel_w == 3;
+    const sums4 w0 = load4(wq, three ? nv : 1), w1 = load4(wq + (three ? 256 : 0), three ? nv : 1),
+                w2 = load4(wq + (three ? 512 : 0), three ? nv : 1);
+    const size_t sw = p->stride_w, dw = p->dilation_w;
     for (size_t ow0 = 0; ow0 < p->out_w; ow0 += STRIP) {
         const size_t ns = p->out_w - ow0 < STRIP ? p->out_w - ow0 : STRIP;
         const size_t ncol = (ns - 1) * p->stride_w + (p->kernel_w - 1) * p->dilation_w + 1;
         interleave_columns(k, rows, groups, ow0 * p->stride_w, ncol, c0, mask, il, nv);
-        for (size_t i = 0; i < ns; i++) {
+        for (size_t i = 0; three && i < ns; i++) {
+            sums4 s = start4(k->negc + c, nv);
+            s = dot4w(s, il + i * sw * 4, w0, nv);
+            s = dot4w(s, il + (i * sw + dw) * 4, w1, nv);
+            s = dot4w(s, il + (i * sw + 2 * dw) * 4, w2, nv);
+            store4(s, left, arow + (ow0 + i) * k->dw->channels + c0);
+        }
+        for (size_t i = 0; !three && i < ns; i++) {
             sums4 s = start4(k->negc + c, nv);
             for (size_t g = 0; g < groups; g++)
                 for (size_t kw = 0; kw < p->kernel_w; kw++) {
