@@ -439,6 +439,7 @@ typedef struct {
     int8_t *zw8;        /* the same as int8, for qc_q8gemm_pack */
     uint8_t *packed;    /* groups × group_bytes; NULL for the depthwise path */
     int8_t *w_tc;       /* depthwise: the weights [taps][C], for the channels-last kernel */
+    qc_dwconv_weights dw; /* depthwise: w_tc prepared for qc_dwconv_nhwc_u8s8 */
     int64_t *wabs;      /* M sums Σ_k |w − z_w| (the accumulator bound of check_acc_bound) */
     size_t group_bytes;
 } conv_weights;
@@ -552,7 +553,7 @@ static size_t weights_bytes(const conv_geom *cg)
     if (!cg->depthwise)
         b += (size_t)cg->groups * round64(qc_q8gemm_packed_size(k, (size_t)cg->mg));
     else
-        b += round64(m * k);
+        b += round64(m * k) + round64(qc_dwconv_nhwc_pack_size(m, cg->p.kernel_h, cg->p.kernel_w));
     return b;
 }
 
@@ -593,6 +594,9 @@ static void prepare_weights(const conv_geom *cg, const qc_value *w, const qc_val
         for (size_t ch = 0; ch < m; ch++)
             for (size_t t = 0; t < k; t++)
                 cw->w_tc[t * m + ch] = cw->w[ch * k + t];
+        const size_t kh = cg->p.kernel_h, kw = cg->p.kernel_w;
+        qc_dwconv_nhwc_pack(m, kh, kw, cw->w_tc, cw->zw,
+                            carve(c, qc_dwconv_nhwc_pack_size(m, kh, kw)), &cw->dw);
         return;
     }
     cw->group_bytes = round64(qc_q8gemm_packed_size(k, (size_t)cg->mg));
@@ -649,6 +653,9 @@ static qc_status conv_check(const qc_graph *g, qc_node *n, qc_error *err)
     cg.mg = cg.maps / st->group;
     cg.k = product(wt->value.dims, 1, wt->value.rank);
     cg.depthwise = cg.cg == 1 && cg.mg == 1 && cg.groups > 1;
+    /* the window the depthwise packing is for (a 1-d one is one row) */
+    cg.p.kernel_h = wt->value.rank == 4 ? (size_t)wt->value.dims[2] : 1;
+    cg.p.kernel_w = (size_t)wt->value.dims[wt->value.rank - 1];
     if (wzt && (wzt->value.rank > 1 || (qc_value_count(&wzt->value) != 1 &&
                                         qc_value_count(&wzt->value) != cg.maps)))
         return QC_OK;
@@ -822,9 +829,16 @@ typedef struct {
     int32_t *acc;
 } conv_scratch;
 
+/* depthwise output rows summed at a time: about a tile's pixels, requantized while in cache */
+static size_t conv_dw_rows(const conv_job *j)
+{
+    const size_t out_w = j->cg->p.out_w;
+    return out_w < CONV_TILE ? CONV_TILE / out_w : 1;
+}
+
 static size_t conv_acc_pixels(const conv_job *j)
 {
-    return j->dw ? j->span * j->cg->p.out_w : CONV_TILE;
+    return j->dw ? conv_dw_rows(j) * j->cg->p.out_w : CONV_TILE;
 }
 
 /* bytes of one worker's scratch, and its parts when base is not NULL */
@@ -890,11 +904,33 @@ static void conv_piece_pointwise(const conv_job *j, const conv_scratch *sc, size
     }
 }
 
+/* depthwise: output rows [r0, r1) of the piece's pixels [p0, p0 + np), a few rows at a time
+ * summed and requantized while they are in cache; band holds input rows from x_row on */
+static void conv_piece_depthwise(const conv_job *j, const conv_scratch *sc, const uint8_t *band,
+                                 size_t x_row, size_t r0, size_t r1, size_t p0, size_t np)
+{
+    const conv_geom *cg = j->cg;
+    const size_t out_w = cg->p.out_w, m = (size_t)cg->maps, step = conv_dw_rows(j);
+    const size_t row_bytes = cg->p.in_w * (size_t)cg->channels;
+    for (size_t ra = r0; ra < r1; ra += step) {
+        const size_t rb = r1 - ra < step ? r1 : ra + step;
+        size_t xr;
+        const qc_pool2d s = window_rows(&cg->p, ra, rb, &xr);
+        qc_dwconv_nhwc_u8s8(&j->cw->dw, &s, band + (xr - x_row) * row_bytes, j->zx, sc->acc);
+        const size_t q0 = p0 > ra * out_w ? p0 : ra * out_w;
+        const size_t q1 = p0 + np < rb * out_w ? p0 + np : rb * out_w;
+        for (size_t q = q0; q < q1; q += CONV_TILE) {
+            const size_t nt = q1 - q < CONV_TILE ? q1 - q : CONV_TILE;
+            conv_tile(j, NULL, 0, 0, q, nt, sc->acc + (q - ra * out_w) * m, sc->tmp);
+        }
+    }
+}
+
 static int conv_piece(void *ctx, int worker, int64_t item)
 {
     const conv_job *j = ctx;
     const conv_geom *cg = j->cg;
-    const size_t out_w = cg->p.out_w, pixels = (size_t)cg->pixels, m = (size_t)cg->maps;
+    const size_t out_w = cg->p.out_w, pixels = (size_t)cg->pixels;
     const size_t c_all = (size_t)cg->channels, plane = cg->p.in_h * cg->p.in_w;
     const size_t p0 = (size_t)item * j->piece, np = pixels - p0 < j->piece ? pixels - p0 : j->piece;
     conv_scratch sc;
@@ -913,17 +949,17 @@ static int conv_piece(void *ctx, int worker, int64_t item)
                         c_all);
         band = sc.xn;
     }
+    if (j->dw) {
+        conv_piece_depthwise(j, &sc, band, x_row, r0, r1, p0, np);
+        return 0;
+    }
     const size_t rows_pixels = (r1 - r0) * out_w, skip = p0 - first, k = (size_t)cg->k;
-    if (j->dw)
-        qc_dwconv_nhwc_u8s8(m, &s, band, j->zx, j->cw->w_tc, j->cw->zw, sc.acc);
-    for (int64_t g = 0; g < cg->groups && !j->dw; g++)
+    for (int64_t g = 0; g < cg->groups; g++)
         qc_im2col_nhwc_u8((size_t)cg->cg, &s, band + (size_t)g * (size_t)cg->cg, c_all,
                           (uint8_t)j->zx, sc.cols + (size_t)g * rows_pixels * k, k);
     for (size_t t = 0; t < np; t += CONV_TILE) {
         const size_t nt = np - t < CONV_TILE ? np - t : CONV_TILE;
-        int32_t *acc = j->dw ? sc.acc + (skip + t) * m : sc.acc;
-        conv_tile(j, j->dw ? NULL : sc.cols + (skip + t) * k, k, rows_pixels * k, p0 + t, nt,
-                  acc, sc.tmp);
+        conv_tile(j, sc.cols + (skip + t) * k, k, rows_pixels * k, p0 + t, nt, sc.acc, sc.tmp);
     }
     return 0;
 }

@@ -971,7 +971,7 @@ static void b_init_raw(builder *b, char *name, int32_t data_type, int rank, int6
 static void qconv_tiles_case_y(int64_t c_in, int64_t c_out, int64_t hw, int64_t k, int64_t stride,
                                int64_t pad, int64_t group, uint32_t seed, int64_t y_count)
 {
-    enum { MAXB = 70000 };
+    enum { MAXB = 1 << 20 }; /* a depthwise 72 × 100 × 100 */
     static uint8_t x[MAXB], yu[MAXB];
     static int8_t w[MAXB];
     static int32_t bias[256];
@@ -1123,6 +1123,9 @@ START_TEST(qlinearconv_over_many_pixel_tiles_matches_int64_reference)
     qconv_tiles_case(16, 24, 37, 3, 2, 1, 1, 5);
     qconv_tiles_case(24, 24, 20, 3, 1, 1, 24, 6);
     qconv_tiles_case(20, 20, 21, 5, 2, 2, 20, 7);
+    /* depthwise rows wider than a tile (summed a row at a time, requantized in two tiles),
+     * channels beyond a 64-channel block */
+    qconv_tiles_case(72, 72, 100, 3, 1, 1, 72, 8);
 }
 END_TEST
 

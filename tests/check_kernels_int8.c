@@ -1182,6 +1182,8 @@ typedef struct conv_geo {
     size_t groups, cg, mg; /* channels per group in and out */
 } conv_geo;
 
+static int conv_geo_pad_random(conv_geo *g);
+
 /* Random geometry with at least one output; false when it does not fit. */
 static int conv_geo_random(conv_geo *g, int max_in, int max_k)
 {
@@ -1194,6 +1196,14 @@ static int conv_geo_random(conv_geo *g, int max_in, int max_k)
     p->stride_w = (size_t)rng_range(1, 3);
     p->dilation_h = (size_t)rng_range(1, 2);
     p->dilation_w = (size_t)rng_range(1, 2);
+    return conv_geo_pad_random(g);
+}
+
+/* Random paddings (up to the kernel) for g's input, kernel, strides and dilations, and the
+ * output size; false when there is no output. */
+static int conv_geo_pad_random(conv_geo *g)
+{
+    qc_pool2d *p = &g->p;
     p->pad_top = (size_t)rng_range(0, (int)p->kernel_h);
     p->pad_left = (size_t)rng_range(0, (int)p->kernel_w);
     const long pad_bottom = rng_range(0, (int)p->kernel_h), pad_right = rng_range(0, (int)p->kernel_w);
@@ -1207,6 +1217,31 @@ static int conv_geo_random(conv_geo *g, int max_in, int max_k)
     p->out_h = (size_t)oh;
     p->out_w = (size_t)ow;
     return 1;
+}
+
+/* Runs a channels-last depthwise kernel on weights wt [taps][channels] prepared by
+ * qc_dwconv_nhwc_pack in a 64-byte aligned buffer (as the graph carves it); *quads tells
+ * whether the packing chose the int8 layout (quads may be NULL) */
+static void dw_nhwc_quads(qc_dwconv_nhwc_u8s8_fn fn, size_t channels, const qc_pool2d *p,
+                          const uint8_t *xn, int32_t zx, const int8_t *wt, const int32_t *zw,
+                          int32_t *out, int *quads)
+{
+    const size_t bytes = qc_dwconv_nhwc_pack_size(channels, p->kernel_h, p->kernel_w);
+    uint8_t *buf = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    ck_assert_ptr_nonnull(buf);
+    qc_dwconv_weights dw;
+    qc_dwconv_nhwc_pack(channels, p->kernel_h, p->kernel_w, wt, zw, buf, &dw);
+    fn(&dw, p, xn, zx, out);
+    if (quads)
+        *quads = dw.quads != NULL;
+    free(buf);
+}
+
+static void dw_nhwc(qc_dwconv_nhwc_u8s8_fn fn, size_t channels, const qc_pool2d *p,
+                    const uint8_t *xn, int32_t zx, const int8_t *wt, const int32_t *zw,
+                    int32_t *out)
+{
+    dw_nhwc_quads(fn, channels, p, xn, zx, wt, zw, out, NULL);
 }
 
 /* The definition, in int64: one output of map m (of group m / mg). */
@@ -1494,7 +1529,7 @@ START_TEST(test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference)
             for (size_t t = 0; t < taps; t++)
                 wt[t * channels + c] = w[c * taps + t];
         }
-        qc_dwconv_nhwc_u8s8__scalar(channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, sc);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__scalar, channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, sc);
         for (size_t px = 0; px < pixels; px++)
             for (size_t c = 0; c < channels; c++) {
                 const int32_t *zr = trial % 4 == 3 ? (const int32_t[MAXC]){0} : zw;
@@ -1507,13 +1542,13 @@ START_TEST(test_dwconv_channels_last_avx2_equals_scalar_equals_int64_reference)
             }
         if (!avx2)
             continue;
-        qc_dwconv_nhwc_u8s8__avx2(channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, vx);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__avx2, channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, vx);
         ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
                       "dwconv nhwc avx2 differs from scalar, trial %d channels %zu", trial, channels);
         if (!avx512)
             continue;
         memset(vx, 0xa5, sizeof vx);
-        qc_dwconv_nhwc_u8s8__avx512vnni(channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, vx);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__avx512vnni, channels, p, xn, zx, wt, trial % 4 == 3 ? NULL : zw, vx);
         ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
                       "dwconv nhwc avx512vnni differs from scalar, trial %d channels %zu", trial,
                       channels);
@@ -1661,7 +1696,7 @@ START_TEST(test_dwconv_channels_last_wide_extremes_equal_int64_reference)
             for (size_t t = 0; t < taps; t++)
                 wt[t * channels + c] = w[c * taps + t];
         }
-        qc_dwconv_nhwc_u8s8__scalar(channels, p, xn, zx, wt, zw, sc);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__scalar, channels, p, xn, zx, wt, zw, sc);
         for (size_t px = 0; px < pixels; px++)
             for (size_t c = 0; c < channels; c++) {
                 const int64_t want = conv_ref(&g, x, zx, w, zw, c, px / p->out_w, px % p->out_w);
@@ -1669,17 +1704,137 @@ START_TEST(test_dwconv_channels_last_wide_extremes_equal_int64_reference)
             }
         if (!avx2)
             continue;
-        qc_dwconv_nhwc_u8s8__avx2(channels, p, xn, zx, wt, zw, vx);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__avx2, channels, p, xn, zx, wt, zw, vx);
         ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
                       "dwconv nhwc avx2 differs from scalar, trial %d channels %zu k %zux%zu",
                       trial, channels, p->kernel_h, p->kernel_w);
         if (!avx512)
             continue;
         memset(vx, 0xa5, sizeof vx);
-        qc_dwconv_nhwc_u8s8__avx512vnni(channels, p, xn, zx, wt, zw, vx);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__avx512vnni, channels, p, xn, zx, wt, zw, vx);
         ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
                       "dwconv nhwc avx512vnni differs from scalar, trial %d channels %zu k %zux%zu",
                       trial, channels, p->kernel_h, p->kernel_w);
+    }
+}
+END_TEST
+
+/* The four-taps-per-instruction layout (weights w − z_w within int8): channels 1..70 (every tail
+ * of the 64-channel blocks and of the 16-channel vectors) and 120..140, 3×3 and 5×5 windows
+ * (other sizes now and then), strides 1 and 2, dilations, every padding, z_x 0, 128, 255 or
+ * any, weights at −128 and 127, per-channel z_w zero or not; weights beyond int8 take the
+ * pairs, which the packing must tell apart. Each path equals the scalar one, which equals the
+ * definition in int64. */
+START_TEST(test_dwconv_channels_last_int8_weights_every_path_equals_int64_reference)
+{
+    rng_seed(37);
+    enum { MAXC = 140, MAXIN = 13, MAXK = 7, MAXOUT = MAXIN + MAXK + 1 };
+    static uint8_t x[MAXC * MAXIN * MAXIN], xn[MAXC * MAXIN * MAXIN];
+    static int8_t w[MAXC * MAXK * MAXK], wt[MAXC * MAXK * MAXK];
+    static int32_t zw[MAXC], sc[MAXC * MAXOUT * MAXOUT + 1], vx[MAXC * MAXOUT * MAXOUT + 1];
+    static const int32_t zxs[] = {0, 128, 255};
+    const int avx2 = have_avx2(), avx512 = have_avx512();
+    int layouts[2] = {0, 0};
+    for (int trial = 0; trial < 700; trial++) {
+        conv_geo g;
+        qc_pool2d *p = &g.p;
+        const int odd = trial % 5 == 4, five = trial % 2;
+        p->in_h = (size_t)rng_range(1, MAXIN);
+        p->in_w = (size_t)rng_range(1, MAXIN);
+        p->kernel_h = odd ? (size_t)rng_range(1, MAXK) : five ? 5 : 3;
+        p->kernel_w = odd ? (size_t)rng_range(1, MAXK) : five ? 5 : 3;
+        p->stride_h = p->stride_w = (size_t)rng_range(1, 2);
+        p->dilation_h = p->dilation_w = trial % 7 == 0 ? 2 : 1;
+        if (!conv_geo_pad_random(&g))
+            continue;
+        const size_t channels = trial % 4 == 3 ? (size_t)rng_range(120, MAXC)
+                                               : (size_t)(trial % 70) + 1;
+        const size_t taps = p->kernel_h * p->kernel_w;
+        const size_t plane = p->in_h * p->in_w, pixels = p->out_h * p->out_w;
+        g.groups = channels;
+        g.cg = g.mg = 1;
+        const int32_t zx = trial % 4 < 3 ? zxs[trial % 3] : rng_range(0, 255);
+        /* 0: z_w = 0; 1: z_w ≠ 0 with w − z_w within int8; 2: anything (mostly beyond) */
+        const int mode = trial % 3;
+        int fits = 1;
+        for (size_t c = 0; c < channels; c++)
+            zw[c] = mode == 0 ? 0 : mode == 1 ? rng_range(-60, 60) : rng_range(-128, 127);
+        for (size_t c = 0; c < channels; c++)
+            for (size_t t = 0; t < taps; t++) {
+                int32_t v = w_value(trial + (int)t);
+                if (mode == 1) /* into [z_w − 128, z_w + 127] ∩ [−128, 127] */
+                    v = v < zw[c] - 128 ? zw[c] - 128 : v > zw[c] + 127 ? zw[c] + 127 : v;
+                w[c * taps + t] = (int8_t)v;
+                fits &= v - zw[c] >= -128 && v - zw[c] <= 127;
+            }
+        for (size_t i = 0; i < channels * plane; i++)
+            x[i] = x_value(trial);
+        for (size_t c = 0; c < channels; c++) {
+            for (size_t i = 0; i < plane; i++)
+                xn[i * channels + c] = x[c * plane + i];
+            for (size_t t = 0; t < taps; t++)
+                wt[t * channels + c] = w[c * taps + t];
+        }
+        const int32_t *zp = mode == 0 && trial % 2 ? NULL : zw;
+        int quads = -1;
+        dw_nhwc_quads(qc_dwconv_nhwc_u8s8__scalar, channels, p, xn, zx, wt, zp, sc, &quads);
+        ck_assert_int_eq(quads, fits);
+        layouts[fits]++;
+        for (size_t px = 0; px < pixels; px++)
+            for (size_t c = 0; c < channels; c++) {
+                const int64_t want = conv_ref(&g, x, zx, w, zw, c, px / p->out_w, px % p->out_w);
+                ck_assert_msg(sc[px * channels + c] == want,
+                              "dwconv nhwc scalar trial %d channels %zu k %zux%zu at pixel %zu "
+                              "channel %zu: %d, want %lld", trial, channels, p->kernel_h,
+                              p->kernel_w, px, c, sc[px * channels + c], (long long)want);
+            }
+        const qc_dwconv_nhwc_u8s8_fn simd[] = {avx2 ? qc_dwconv_nhwc_u8s8__avx2 : NULL,
+                                               avx512 ? qc_dwconv_nhwc_u8s8__avx512vnni : NULL};
+        for (int k = 0; k < 2; k++) {
+            if (!simd[k])
+                continue;
+            memset(vx, 0xa5, sizeof vx);
+            dw_nhwc(simd[k], channels, p, xn, zx, wt, zp, vx);
+            ck_assert_msg(memcmp(vx, sc, channels * pixels * sizeof *vx) == 0,
+                          "dwconv nhwc %s differs from scalar, trial %d channels %zu in %zux%zu "
+                          "k %zux%zu s %zu d %zu pad %zu,%zu z_x %d int8 weights %d",
+                          k ? "avx512vnni" : "avx2", trial, channels, p->in_h, p->in_w,
+                          p->kernel_h, p->kernel_w, p->stride_h, p->dilation_h, p->pad_top,
+                          p->pad_left, zx, fits);
+            /* the bytes after the output are left alone */
+            ck_assert_int_eq(vx[channels * pixels], (int32_t)0xa5a5a5a5);
+        }
+    }
+    ck_assert_int_gt(layouts[0], 50);
+    ck_assert_int_gt(layouts[1], 300);
+}
+END_TEST
+
+/* More channels than the AVX-512 kernel's corrections hold at once (2048): the chunks' edges */
+START_TEST(test_dwconv_channels_last_many_channels_equal_scalar)
+{
+    rng_seed(38);
+    enum { C = 2100, IN = 5 };
+    static uint8_t xn[C * IN * IN];
+    static int8_t wt[C * 9];
+    static int32_t zw[C], sc[C * IN * IN], vx[C * IN * IN];
+    if (!have_avx512())
+        return;
+    for (int trial = 0; trial < 4; trial++) {
+        const qc_pool2d p = {.in_h = IN, .in_w = IN, .kernel_h = 3, .kernel_w = 3,
+                             .stride_h = 1, .stride_w = 1, .dilation_h = 1, .dilation_w = 1,
+                             .pad_top = 1, .pad_left = 1, .out_h = IN, .out_w = IN};
+        const size_t channels = trial < 2 ? C : 2048 + (size_t)trial;
+        for (size_t i = 0; i < channels * IN * IN; i++)
+            xn[i] = (uint8_t)rng();
+        for (size_t i = 0; i < channels * 9; i++)
+            wt[i] = (int8_t)(trial % 2 ? rng() : rng() % 100);
+        for (size_t c = 0; c < channels; c++)
+            zw[c] = trial % 2 ? rng_range(-128, 127) : rng_range(-20, 20);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__scalar, channels, &p, xn, 77, wt, zw, sc);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__avx512vnni, channels, &p, xn, 77, wt, zw, vx);
+        ck_assert_msg(memcmp(vx, sc, channels * IN * IN * sizeof *vx) == 0,
+                      "dwconv nhwc avx512vnni differs from scalar, %zu channels", channels);
     }
 }
 END_TEST
@@ -2191,6 +2346,8 @@ static Suite *suite(void)
     tcase_add_test(cv, test_transpose_u8_avx512_equals_scalar);
     tcase_add_test(cv, test_im2col_nhwc_wide_channels_match_definition);
     tcase_add_test(cv, test_dwconv_channels_last_wide_extremes_equal_int64_reference);
+    tcase_add_test(cv, test_dwconv_channels_last_int8_weights_every_path_equals_int64_reference);
+    tcase_add_test(cv, test_dwconv_channels_last_many_channels_equal_scalar);
     suite_add_tcase(s, cv);
     return s;
 }

@@ -186,9 +186,8 @@ void qc_dwconv_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x, int32
     qc_int8_kernels()->dwconv_u8s8(channels, p, x, x_zero_point, w, w_zero_point, acc);
 }
 
-void qc_dwconv_nhwc_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x,
-                         int32_t x_zero_point, const int8_t *w, const int32_t *w_zero_point,
-                         int32_t *acc)
+void qc_dwconv_nhwc_u8s8(const qc_dwconv_weights *dw, const qc_pool2d *p, const uint8_t *x,
+                         int32_t x_zero_point, int32_t *acc)
 {
-    qc_int8_kernels()->dwconv_nhwc_u8s8(channels, p, x, x_zero_point, w, w_zero_point, acc);
+    qc_int8_kernels()->dwconv_nhwc_u8s8(dw, p, x, x_zero_point, acc);
 }

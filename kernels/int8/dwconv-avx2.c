@@ -119,6 +119,9 @@ static void nhwc_pixel(size_t channels, const qc_pool2d *p, const uint8_t *x, in
  * reference's bit for bit. Border pixels read z_x for their padding taps (below). */
 QC_DWCONV_NHWC_U8S8(qc_dwconv_nhwc_u8s8__avx2)
 {
+    const size_t channels = dw->channels;
+    const int8_t *w = dw->w;
+    const int32_t *w_zero_point = dw->w_zero_point;
     const size_t taps = p->kernel_h * p->kernel_w, pairs = (taps + 1) / 2;
     const size_t c8 = channels & ~(size_t)7;
     if (c8 == 0 || !qc_dwconv_nhwc_fits(channels, taps)) {

@@ -15,12 +15,13 @@ QC_DWCONV_U8S8(qc_dwconv_u8s8__scalar);
 QC_DWCONV_U8S8(qc_dwconv_u8s8__avx2);
 
 #define QC_DWCONV_NHWC_U8S8(fn)                                                                \
-    void fn(size_t channels, const qc_pool2d *p, const uint8_t *x, int32_t x_zero_point,      \
-            const int8_t *w, const int32_t *w_zero_point, int32_t *acc)
+    void fn(const qc_dwconv_weights *dw, const qc_pool2d *p, const uint8_t *x,                \
+            int32_t x_zero_point, int32_t *acc)
 typedef QC_DWCONV_NHWC_U8S8((*qc_dwconv_nhwc_u8s8_fn));
 QC_DWCONV_NHWC_U8S8(qc_dwconv_nhwc_u8s8__scalar);
 QC_DWCONV_NHWC_U8S8(qc_dwconv_nhwc_u8s8__avx2);
-/* the same on 16 channels per 512-bit vector, two taps per vpdpwssd (AVX512-VNNI) */
+/* the same on 64 channels, four taps per vpdpbusd where the weights fit int8, else 16 channels
+ * and two taps per vpdpwssd (AVX512-VNNI) */
 QC_DWCONV_NHWC_U8S8(qc_dwconv_nhwc_u8s8__avx512vnni);
 
 /* The output positions [*lo, *hi) of a row whose tap o·stride + offset − pad falls inside
@@ -124,6 +125,66 @@ static inline void qc_dwconv_nhwc_taps(const qc_pool2d *p, size_t channels, cons
                     ? x + ((ih - p->pad_top) * p->in_w + iw - p->pad_left) * channels
                     : zrow;
     }
+}
+
+/* The layout of qc_dwconv_weights.quads: channels in blocks of 64 (the last one padded with
+ * zero weights), taps in quads of four window rows 4g..4g + 3 of one column kw (rows past the
+ * kernel padded likewise), quad q = g·kernel_w + kw: four input rows' bytes of one column,
+ * interleaved once, serve every output pixel whose window covers that column. For block b and
+ * quad q, four vectors of 64 bytes, vector j for channels 64b + 16j .. 64b + 16j + 15: byte t
+ * of dword d holds window row 4g + t of channel 64b + 16j + d (vpdpbusd's four bytes). */
+#define QC_DWCONV_BLOCK 64
+static inline size_t qc_dwconv_quads(size_t kernel_h, size_t kernel_w)
+{
+    return (kernel_h + 3) / 4 * kernel_w;
+}
+
+static inline size_t qc_dwconv_quad_byte(size_t kernel_h, size_t kernel_w, size_t kh, size_t kw,
+                                         size_t c)
+{
+    const size_t q = kh / 4 * kernel_w + kw;
+    return ((c / 64 * qc_dwconv_quads(kernel_h, kernel_w) + q) * 64 + c % 64) * 4 + kh % 4;
+}
+
+/* The tap pointers of output pixel (oh, ow), slots of them: the tap's input pixel, NULL for a
+ * tap in the padding. The slots past the last tap (zero weights) hold the first tap's pixel
+ * when interior says every tap is inside (then none is NULL), else NULL. off: the taps'
+ * offsets from the window's top-left pixel (channels-last bytes). */
+static inline void qc_dwconv_pixel_taps(const qc_pool2d *p, size_t channels, const uint8_t *x,
+                                        size_t oh, size_t ow, int interior,
+                                        const ptrdiff_t *off, size_t slots, const uint8_t **tp)
+{
+    const size_t taps = p->kernel_h * p->kernel_w;
+    const size_t ih0 = oh * p->stride_h, iw0 = ow * p->stride_w;
+    if (interior) {
+        const uint8_t *base =
+            x + ((ih0 - p->pad_top) * p->in_w + iw0 - p->pad_left) * channels;
+        for (size_t t = 0; t < taps; t++)
+            tp[t] = base + off[t];
+    } else {
+        size_t t = 0;
+        for (size_t kh = 0; kh < p->kernel_h; kh++) {
+            const size_t ih = ih0 + kh * p->dilation_h;
+            const int row_in = ih >= p->pad_top && ih - p->pad_top < p->in_h;
+            for (size_t kw = 0; kw < p->kernel_w; kw++, t++) {
+                const size_t iw = iw0 + kw * p->dilation_w;
+                tp[t] = row_in && iw >= p->pad_left && iw - p->pad_left < p->in_w
+                            ? x + ((ih - p->pad_top) * p->in_w + iw - p->pad_left) * channels
+                            : NULL;
+            }
+        }
+    }
+    for (size_t t = taps; t < slots; t++)
+        tp[t] = interior ? tp[0] : NULL;
+}
+
+/* off[t] for qc_dwconv_pixel_taps */
+static inline void qc_dwconv_tap_offsets(const qc_pool2d *p, size_t channels, ptrdiff_t *off)
+{
+    for (size_t kh = 0; kh < p->kernel_h; kh++)
+        for (size_t kw = 0; kw < p->kernel_w; kw++)
+            off[kh * p->kernel_w + kw] =
+                (ptrdiff_t)((kh * p->dilation_h * p->in_w + kw * p->dilation_w) * channels);
 }
 
 #endif

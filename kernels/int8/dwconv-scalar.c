@@ -51,6 +51,9 @@ QC_DWCONV_U8S8(qc_dwconv_u8s8__scalar)
 /* Channels last: acc[pixel][c], x[ih][iw][c], w[tap][c]; the same sum as above. */
 QC_DWCONV_NHWC_U8S8(qc_dwconv_nhwc_u8s8__scalar)
 {
+    const size_t channels = dw->channels;
+    const int8_t *w = dw->w;
+    const int32_t *w_zero_point = dw->w_zero_point;
     for (size_t oh = 0; oh < p->out_h; oh++)
         for (size_t ow = 0; ow < p->out_w; ow++) {
             int32_t *a = acc + (oh * p->out_w + ow) * channels;

@@ -222,11 +222,28 @@ void qc_transpose_s32(size_t rows, size_t cols, const int32_t *x, size_t x_strid
  * than 33 025 taps. */
 void qc_dwconv_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x, int32_t x_zero_point,
                     const int8_t *w, const int32_t *w_zero_point, int32_t *acc);
-/* The same channels last: x[ih][iw][c], w[tap][c] (tap = i·kernel_w + j), acc[pixel][c]; 8
- * channels per vector, so it wins over the NCHW kernel on small planes (deep layers). */
-void qc_dwconv_nhwc_u8s8(size_t channels, const qc_pool2d *p, const uint8_t *x,
-                         int32_t x_zero_point, const int8_t *w, const int32_t *w_zero_point,
-                         int32_t *acc);
+/* Depthwise weights prepared once for the channels-last kernel (qc_dwconv_nhwc_pack): the
+ * weights as given, and the layouts the SIMD kernels multiply, all in the caller's buffer. */
+typedef struct {
+    size_t channels, kernel_h, kernel_w, taps; /* taps = kernel_h·kernel_w */
+    const int8_t *w;              /* [taps][channels] */
+    const int32_t *w_zero_point;  /* channels, or NULL for 0 */
+    const int32_t *sum;           /* Σ_t (w − z_w) per channel */
+    const int16_t *pairs;         /* [(taps + 1) / 2][channels][2]: w − z_w of taps 2q, 2q + 1 */
+    const int8_t *quads;          /* NULL unless every w − z_w fits int8: four rows of a window
+                                   * column, 64 channels in vpdpbusd order (dwconv-impl.h) */
+} qc_dwconv_weights;
+
+/* bytes of the buffer qc_dwconv_nhwc_pack fills (64-byte aligned) */
+size_t qc_dwconv_nhwc_pack_size(size_t channels, size_t kernel_h, size_t kernel_w);
+/* w [taps][channels] int8 (tap = i·kernel_w + j), w_zero_point as for qc_dwconv_u8s8; dw keeps
+ * pointers to w, w_zero_point and buf, which must outlive it */
+void qc_dwconv_nhwc_pack(size_t channels, size_t kernel_h, size_t kernel_w, const int8_t *w,
+                         const int32_t *w_zero_point, void *buf, qc_dwconv_weights *dw);
+/* The same sum as qc_dwconv_u8s8 channels last: x[ih][iw][c], acc[pixel][c]; p's kernel is
+ * dw's. Fastest where the weights fit int8 (four taps per instruction). */
+void qc_dwconv_nhwc_u8s8(const qc_dwconv_weights *dw, const qc_pool2d *p, const uint8_t *x,
+                         int32_t x_zero_point, int32_t *acc);
 
 /* the kernel table in use, for reports and benchmarks: "scalar", "avx2", "avxvnni" or
  * "avx512vnni" (the last two: AVX2 with a VNNI qgemm) */
