@@ -121,11 +121,11 @@ static void store_rows(const amx_plan *pl, const pending_block *p, size_t i0, si
     }
 }
 
-/* the 32 × 32 sums Σ_k a·w of one block into C's tiles, each row of a tile from its row of
- * start (the column terms of the two panels: stride 0 loads one row 16 times) or from 0
- * (start NULL; computed just before the block, the column terms cost 5-10 %: the tile loads
- * waited for those stores): 4 tdpbusd per 64 k, each A tile
- * serving two, each B tile two. w0, w1: the two panels (the same one when nr ≤ 16). B comes
+/* the 32 × 32 sums Σ_k a·w of one block into C's tiles, which start from 0 or (start not
+ * NULL) from the column terms of the two panels, one row 16 times by a stride-0 load (terms
+ * computed just before the block cost 5-10 %: the tile loads waited for those stores, so
+ * they are computed once per sweep): 4 tdpbusd per 64 k, each A tile serving two, each B
+ * tile two. w0, w1: the two panels (the same one when nr ≤ 16). B comes
  * by TILELOADDT1 (data used once): the panels stream through while the block's rows of A,
  * reused by every column block of the sweep, stay in L1 (a loop of only these loads and
  * tdpbusd ran 1.25–1.3× faster so at K = 1024, the whole kernel 1.1–1.4× on bench_qgemm's
@@ -261,9 +261,9 @@ static void block_store_c(int32_t *cb, size_t c_stride)
  * panels, the whole K in the tiles. Without weight zero points a C needs no more than the
  * column term, so its whole blocks start from it and are stored from the tiles into C (with
  * no vector epilogue the kernel ran 1.06-1.3× faster on bench_qgemm's shapes and 96-row
- * convolution tiles, medians of 7 interleaved runs). Otherwise the sums go to one of two 4 KiB buffers that stay in L1, and their epilogue is
- * done between the next block's steps: the tile unit runs those while the vector unit adds
- * the zero-point terms and writes C. */
+ * convolution tiles, medians of 7 interleaved runs). Otherwise the sums go to one of two
+ * 4 KiB buffers that stay in L1, and their epilogue is done between the next block's steps:
+ * the tile unit runs those while the vector unit adds the zero-point terms and writes C. */
 QC_Q8GEMM_WHOLE(qc_q8gemm__amx)
 {
     const amx_plan pl = {b, 0u - za, (uint32_t)k * za, c_stride};
