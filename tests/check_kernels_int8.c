@@ -315,6 +315,36 @@ START_TEST(test_qgemm_amx_epilogue_spread_over_steps)
 }
 END_TEST
 
+START_TEST(test_qgemm_amx_blocks_stored_from_tiles)
+{
+    /* without weight zero points the AMX kernel's whole 32 × 32 blocks start from the column
+     * term and go from the tiles straight into C, beside buffered blocks (row and column
+     * tails) in the same call: za = 0 and 255 (all 255 × all −128: the largest sums), sweeps
+     * of 1024 columns at small K (a pending tail block of one sweep written after the next
+     * sweep's column terms were computed: 33 rows, 1100 columns), C with a stride wider than
+     * N; with weight zero points the same shapes go through the epilogue */
+    static const size_t shapes[][3] = {
+        {32, 32, 64}, {64, 96, 576}, {96, 64, 100}, {64, 1064, 64}, {33, 1100, 40}, {47, 2080, 8},
+    };
+    int isas[QC_INT8_ISAS];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(11);
+    for (int s = 0; s < nisa; s++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+            for (int zb = 0; zb < 2; zb++) {
+                gemm_case gc = {shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][2] + 5,
+                                shapes[i][1] + 16 * (i & 1), (int)(i & 1), RANDOM, RANDOM, zb, 0};
+                ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                gemm_case ext = {shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][2],
+                                 shapes[i][1], 0, 255, -128, zb, 0};
+                ck_assert_msg(run_gemm_case(&ext, isas[s]), "see the message above");
+                ext.a_fill = 0; /* a − za = −255 everywhere */
+                ext.za = 255;
+                ck_assert_msg(run_gemm_case(&ext, isas[s]), "see the message above");
+            }
+}
+END_TEST
+
 START_TEST(test_qgemm_saturation_worst_cases_are_exact)
 {
     /* a = 255 with b = ±127: 2·255·127 = 64770 for a plain vpmaddubsw; a = 0 (|a'| = 128)
@@ -2299,6 +2329,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_amx_extremes_and_zero_points);
     tcase_add_test(g, test_qgemm_amx_deferred_epilogue_across_blocks);
     tcase_add_test(g, test_qgemm_amx_epilogue_spread_over_steps);
+    tcase_add_test(g, test_qgemm_amx_blocks_stored_from_tiles);
     tcase_add_test(g, test_qgemm_saturation_worst_cases_are_exact);
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);

@@ -17,6 +17,8 @@
 /* the columns whose panels one sweep of the row blocks reuses: their nc·kp bytes stay in L2
  * (2 MiB on the CPUs that have AMX) while the blocks of 32 rows go by */
 #define NC_BYTES (1024 * 1024)
+/* at most this many columns per sweep: their column terms are computed once per sweep */
+#define NC_MAX 1024
 
 _Static_assert(NR * 4 == TILE_K && TILE_K % QC_Q8GEMM_KB == 0,
                "a c4 group of a panel is a tile row");
@@ -87,20 +89,29 @@ typedef struct pending_block {
     int32_t *c;              /* C's row of the block's first row */
     int32_t (*out)[BLOCK];   /* its sums */
     const int32_t *rowsum;   /* its rows' sums of A, NULL without weight zero points */
+    const int32_t (*term)[TILE_ROWS]; /* the column terms of its two panels */
 } pending_block;
 
-/* rows i0..i1 of a pending block into C: c[i][j0 + j] = out[i][j] + (−za·colsum +
- * k·za·zb)[j] − zb[j]·rowsum[i], j < cols */
+/* eq. G5's column term with offset 0, (−za·colsum + k·za·zb)[j], for the 16 columns of the
+ * panel at column j */
+static void column_term(const amx_plan *pl, size_t j, int32_t term[TILE_ROWS])
+{
+    _mm512_store_si512(term, _mm512_add_epi32(
+                                 _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->minus_za),
+                                                    _mm512_loadu_si512(pl->b->colsum + j)),
+                                 _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->kza),
+                                                    _mm512_loadu_si512(pl->b->zb + j))));
+}
+
+/* rows i0..i1 of a pending block into C: c[i][j0 + j] = out[i][j] + term[j] −
+ * zb[j]·rowsum[i], j < cols */
 static void store_rows(const amx_plan *pl, const pending_block *p, size_t i0, size_t i1)
 {
     for (size_t h = 0; h * NR < p->cols; h++) {
         const size_t jh = p->j0 + h * NR, ch = p->cols - h * NR < NR ? p->cols - h * NR : NR;
         const __mmask16 mask = (__mmask16)((1u << ch) - 1);
         const __m512i zb = _mm512_loadu_si512(pl->b->zb + jh);
-        const __m512i term = _mm512_add_epi32(
-            _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->minus_za),
-                               _mm512_loadu_si512(pl->b->colsum + jh)),
-            _mm512_mullo_epi32(_mm512_set1_epi32((int32_t)pl->kza), zb));
+        const __m512i term = _mm512_load_si512(p->term[h]);
         for (size_t i = i0; i < i1; i++) {
             __m512i r = _mm512_add_epi32(_mm512_loadu_si512(&p->out[i][h * NR]), term);
             if (p->rowsum != NULL)
@@ -110,8 +121,11 @@ static void store_rows(const amx_plan *pl, const pending_block *p, size_t i0, si
     }
 }
 
-/* the 32 × 32 sums Σ_k a·w of one block into C's tiles: 4 tdpbusd per 64 k, each A tile
- * serving two, each B tile two. w0, w1: the two panels (the same one when nr ≤ 16). B comes
+/* the 32 × 32 sums Σ_k a·w of one block into C's tiles, which start from 0 or (start not
+ * NULL) from the column terms of the two panels, one row 16 times by a stride-0 load (terms
+ * computed just before the block cost 5-10 %: the tile loads waited for those stores, so
+ * they are computed once per sweep): 4 tdpbusd per 64 k, each A tile serving two, each B
+ * tile two. w0, w1: the two panels (the same one when nr ≤ 16). B comes
  * by TILELOADDT1 (data used once): the panels stream through while the block's rows of A,
  * reused by every column block of the sweep, stay in L1 (a loop of only these loads and
  * tdpbusd ran 1.25–1.3× faster so at K = 1024, the whole kernel 1.1–1.4× on bench_qgemm's
@@ -121,14 +135,22 @@ static void store_rows(const amx_plan *pl, const pending_block *p, size_t i0, si
  * tile instructions, it mostly waited for them to retire (leaving the epilogue out ran
  * 1.2–1.7× faster; spreading it gained 1.02–1.11×, medians of 5 interleaved runs). */
 static void block_products(const amx_plan *pl, const arows *ar, const int8_t *w0,
-                           const int8_t *w1, const pending_block *pend)
+                           const int8_t *w1, const int32_t (*start)[TILE_ROWS],
+                           const pending_block *pend)
 {
     const size_t per_step = ar->steps > 0 ? (pend->rows + ar->steps - 1) / ar->steps : 0;
     size_t done = 0; /* rows of pend written */
-    TILE_ZERO(C00);
-    TILE_ZERO(C01);
-    TILE_ZERO(C10);
-    TILE_ZERO(C11);
+    if (start != NULL) {
+        TILE_LOAD(C00, start[0], 0);
+        TILE_LOAD(C01, start[1], 0);
+        TILE_LOAD(C10, start[0], 0);
+        TILE_LOAD(C11, start[1], 0);
+    } else {
+        TILE_ZERO(C00);
+        TILE_ZERO(C01);
+        TILE_ZERO(C10);
+        TILE_ZERO(C11);
+    }
     for (size_t s = 0; s < ar->steps; s++) {
         TILE_LOAD(TA0, ar->a0 + s * TILE_K, ar->a_stride);
         TILE_STREAM(TB0, w0 + s * TILE_ROWS * TILE_K, TILE_K);
@@ -167,19 +189,40 @@ static void block_store(int32_t out[BLOCK][BLOCK])
     TILE_STORE(C11, &out[TILE_ROWS][TILE_ROWS], BLOCK * sizeof(int32_t));
 }
 
-/* Σ_k a[i][k] for each of the rows (the zero-point term's row sums) */
+/* Σ_k a[i][k] for each of the rows (the zero-point term's row sums): vpdpbusd with weights
+ * of 1, four rows at a time so that four sums are in flight (for 32 rows of K = 576 it ran
+ * 1.06-1.15× faster than a psadbw and a 64-bit add per 64 bytes, one row after the other) */
 static void row_sums(size_t rows, size_t k, const uint8_t *a, size_t a_stride, int32_t *sum)
 {
-    const __m512i zero = _mm512_setzero_si512();
-    for (size_t i = 0; i < rows; i++) {
-        __m512i s = zero;
+    const __m512i ones = _mm512_set1_epi8(1);
+    size_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+        const uint8_t *r = a + i * a_stride;
         for (size_t k0 = 0; k0 < k; k0 += 64) {
             const size_t have = k - k0;
             const __mmask64 load = have >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << have) - 1;
-            s = _mm512_add_epi64(
-                s, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(load, a + i * a_stride + k0), zero));
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_maskz_loadu_epi8(load, r + k0), ones);
+            s1 = _mm512_dpbusd_epi32(s1, _mm512_maskz_loadu_epi8(load, r + a_stride + k0), ones);
+            s2 = _mm512_dpbusd_epi32(s2, _mm512_maskz_loadu_epi8(load, r + 2 * a_stride + k0),
+                                     ones);
+            s3 = _mm512_dpbusd_epi32(s3, _mm512_maskz_loadu_epi8(load, r + 3 * a_stride + k0),
+                                     ones);
         }
-        sum[i] = (int32_t)_mm512_reduce_add_epi64(s);
+        sum[i] = _mm512_reduce_add_epi32(s0);
+        sum[i + 1] = _mm512_reduce_add_epi32(s1);
+        sum[i + 2] = _mm512_reduce_add_epi32(s2);
+        sum[i + 3] = _mm512_reduce_add_epi32(s3);
+    }
+    for (; i < rows; i++) {
+        __m512i s0 = _mm512_setzero_si512();
+        for (size_t k0 = 0; k0 < k; k0 += 64) {
+            const size_t have = k - k0;
+            const __mmask64 load = have >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << have) - 1;
+            s0 = _mm512_dpbusd_epi32(s0, _mm512_maskz_loadu_epi8(load, a + i * a_stride + k0),
+                                     ones);
+        }
+        sum[i] = _mm512_reduce_add_epi32(s0);
     }
 }
 
@@ -203,25 +246,43 @@ static void prepare_rows(size_t rows, size_t k, const uint8_t *a, size_t a_strid
     ar->tail1 = rows > TILE_ROWS ? tail[TILE_ROWS] : tail[0];
 }
 
-/* Loop order: for each block of columns whose panels fit in L2 (NC_BYTES), for each block of
- * 32 rows of A (read in place: tile loads take a stride), for each pair of panels, the whole
- * K in the tiles; then the sums go to one of two 4 KiB buffers that stay in L1, and their
- * epilogue is done between the next block's steps: the tile unit runs those while the
- * vector unit adds the zero-point terms and writes C. */
+/* C's tiles straight into C's 32 × 32 block at cb (rows c_stride apart) */
+static void block_store_c(int32_t *cb, size_t c_stride)
+{
+    const size_t bytes = c_stride * sizeof(int32_t);
+    TILE_STORE(C00, cb, bytes);
+    TILE_STORE(C01, cb + TILE_ROWS, bytes);
+    TILE_STORE(C10, cb + TILE_ROWS * c_stride, bytes);
+    TILE_STORE(C11, cb + TILE_ROWS * c_stride + TILE_ROWS, bytes);
+}
+
+/* Loop order: for each block of columns whose panels fit in L2 (NC_BYTES, at most NC_MAX),
+ * for each block of 32 rows of A (read in place: tile loads take a stride), for each pair of
+ * panels, the whole K in the tiles. Without weight zero points a C needs no more than the
+ * column term, so its whole blocks start from it and are stored from the tiles into C (with
+ * no vector epilogue the kernel ran 1.06-1.3× faster on bench_qgemm's shapes and 96-row
+ * convolution tiles, medians of 7 interleaved runs). Otherwise the sums go to one of two
+ * 4 KiB buffers that stay in L1, and their epilogue is done between the next block's steps:
+ * the tile unit runs those while the vector unit adds the zero-point terms and writes C. */
 QC_Q8GEMM_WHOLE(qc_q8gemm__amx)
 {
     const amx_plan pl = {b, 0u - za, (uint32_t)k * za, c_stride};
     const size_t panel_bytes = NR * b->kp;
     size_t nc = NC_BYTES / panel_bytes * NR;
-    nc = nc < BLOCK ? BLOCK : nc / BLOCK * BLOCK;
+    nc = nc < BLOCK ? BLOCK : nc > NC_MAX ? NC_MAX : nc / BLOCK * BLOCK;
     _Alignas(64) int32_t out[2][BLOCK][BLOCK];
+    _Alignas(64) int32_t term[NC_MAX / NR][TILE_ROWS]; /* the sweep's column terms */
     _Alignas(64) uint8_t tail[BLOCK][TILE_K];
     int32_t rowsum[2][BLOCK]; /* the current row block's and the pending block's */
-    pending_block pend = {0, 0, 0, NULL, NULL, NULL};
+    pending_block pend = {0, 0, 0, NULL, NULL, NULL, NULL};
     size_t configured = 0, row_blocks = 0; /* configured: the tiles' rows (0: none yet) */
 
     for (size_t n0 = 0; n0 < n; n0 += nc) {
         const size_t n1 = n - n0 < nc ? n : n0 + nc;
+        store_rows(&pl, &pend, 0, pend.rows); /* it reads the terms about to be replaced */
+        pend.rows = 0;
+        for (size_t j = n0; j < n1; j += NR)
+            column_term(&pl, j, term[(j - n0) / NR]);
         for (size_t m0 = 0; m0 < m; m0 += BLOCK) {
             const size_t rows = m - m0 < BLOCK ? m - m0 : BLOCK;
             if (rows != configured) {
@@ -237,10 +298,18 @@ QC_Q8GEMM_WHOLE(qc_q8gemm__amx)
             for (size_t j0 = n0; j0 < n1; j0 += BLOCK) {
                 const size_t cols = n1 - j0 < BLOCK ? n1 - j0 : BLOCK;
                 const int8_t *w0 = b->panels + j0 * b->kp;
-                block_products(&pl, &ar, w0, cols > NR ? w0 + panel_bytes : w0, &pend);
+                const int32_t(*t)[TILE_ROWS] = &term[(j0 - n0) / NR];
+                const int to_c = !b->has_zb && rows == BLOCK && cols == BLOCK;
+                block_products(&pl, &ar, w0, cols > NR ? w0 + panel_bytes : w0,
+                               to_c ? t : NULL, &pend);
+                if (to_c) {
+                    block_store_c(c + m0 * c_stride + j0, c_stride);
+                    pend.rows = 0;
+                    continue;
+                }
                 int32_t(*buf)[BLOCK] = pend.out == out[0] ? out[1] : out[0];
                 block_store(buf);
-                pend = (pending_block){rows, j0, cols, c + m0 * c_stride, buf, rs};
+                pend = (pending_block){rows, j0, cols, c + m0 * c_stride, buf, rs, t};
             }
         }
     }
