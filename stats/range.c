@@ -232,16 +232,40 @@ static double mse_error_in_order(const double *centre, const double *count, int 
 #define MSE_SLACK 1e-12
 #define MSE_BLOCK 256
 
+/* The mse_error kernel's sum of one candidate over the m bins, block by block (MSE_BLOCK
+ * bins), from the top block down or from the bottom one up; *beaten once the partial sum is
+ * clearly at or above `above` (the sum is then left partial). Any order of the blocks is a
+ * sum of the same non-negative terms, within MSE_SLACK of the in-order one, and each partial
+ * sum is at most the whole. */
+static double mse_kernel_sum(const qc_stats_kernels *kern, const double *centre, const double *count, int m,
+                             double s, double inv, double qmax, bool top_down, double above, bool *beaten)
+{
+    const int blocks = (m + MSE_BLOCK - 1) / MSE_BLOCK;
+    double sum = 0;
+    *beaten = false;
+    for (int b = 0; b < blocks && !*beaten; b++) {
+        const int k = (top_down ? blocks - 1 - b : b) * MSE_BLOCK;
+        sum += kern->mse_error(centre + k, count + k, m - k < MSE_BLOCK ? m - k : MSE_BLOCK, s, inv, qmax);
+        *beaten = sum * (1 - MSE_SLACK) >= above;
+    }
+    return sum;
+}
+
+/* Candidates of the coarse pass that bounds the search: about this many, evenly spaced. */
+#define MSE_COARSE 32
+
 /* R7: the clip c = i·w (1 ≤ i ≤ n) minimising the squared error of fake-quantizing every bin
  * centre x_j = (j + ½)·w with step s = c / qmax: Σ a_j (x_j − s·min(round(x_j / s), qmax))²,
  * summed over j in order, round half to even. Returns i (the first on ties), the search
  * that sums every candidate in order, without summing most in order: each candidate is
  * summed by the mse_error kernel (its lanes, in blocks of MSE_BLOCK bins), and only when
  * that sum and the best one's are within MSE_SLACK of each other are both summed in order
- * and compared exactly. A candidate stops once its partial sum is clearly above the best
- * (an in-order sum of non-negative terms never decreases). The non-empty bins' centres and
- * counts are gathered once; x_j / s < 2^27 (j < 2^11, qmax < 2^16), so rounding by adding
- * 2^52 applies. */
+ * and compared exactly. A candidate stops once its partial sum is clearly above the best so
+ * far or above the least of a coarse pass over every n / MSE_COARSE-th candidate (it is then
+ * worse than that one in order too, so never the answer); a clip below the coarse best sums
+ * from the top block down, where its clipped values err most, the others from the bottom up,
+ * where most values are. The non-empty bins' centres and counts are gathered once;
+ * x_j / s < 2^27 (j < 2^11, qmax < 2^16), so rounding by adding 2^52 applies. */
 static int mse_bins(const double *a, int n, double w, int qmax_int)
 {
     double *centre = malloc((size_t)n * sizeof *centre), *count = malloc((size_t)n * sizeof *count);
@@ -258,16 +282,23 @@ static int mse_bins(const double *a, int n, double w, int qmax_int)
         }
     const qc_stats_kernels *kern = qc_stats_kernels_get();
     const double qmax = qmax_int;
+    bool beaten;
+    double bound = INFINITY;
+    int coarse_best = n;
+    for (int i = n; i >= 1; i -= (n + MSE_COARSE - 1) / MSE_COARSE) {
+        const double c = i * w, sum = mse_kernel_sum(kern, centre, count, m, c / qmax, qmax / c, qmax, false,
+                                                      bound * (1 + MSE_SLACK), &beaten);
+        if (!beaten && sum < bound) {
+            bound = sum;
+            coarse_best = i;
+        }
+    }
     int best = n;
     double best_sum = INFINITY, best_exact = NAN; /* NaN: not summed in order yet */
     for (int i = 1; i <= n; i++) {
-        const double c = i * w, s = c / qmax, inv = qmax / c, above = best_sum * (1 + MSE_SLACK);
-        double sum = 0;
-        bool beaten = false;
-        for (int k = 0; k < m && !beaten; k += MSE_BLOCK) {
-            sum += kern->mse_error(centre + k, count + k, m - k < MSE_BLOCK ? m - k : MSE_BLOCK, s, inv, qmax);
-            beaten = sum * (1 - MSE_SLACK) >= above;
-        }
+        const double c = i * w, s = c / qmax, inv = qmax / c;
+        const double above = (best_sum < bound ? best_sum : bound) * (1 + MSE_SLACK);
+        double sum = mse_kernel_sum(kern, centre, count, m, s, inv, qmax, i < coarse_best, above, &beaten);
         if (beaten)
             continue;
         if (best_sum < INFINITY && !(sum * (1 + MSE_SLACK) < best_sum * (1 - MSE_SLACK))) {
