@@ -323,5 +323,9 @@ qc_status qc_check_operands(const char *synopsis, const char *const *models, int
  * once — QC_ERR_INPUT, the file named. */
 #define QC_MAX_FILE_BYTES (((size_t)2 << 30) - 1)
 qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *err);
+/* The same file, with the same checks and errors, handed to take in pieces of up to 256 KiB
+ * through one buffer, in order, without holding it whole (hashing a model file). */
+qc_status qc_read_file_pieces(const char *path, void (*take)(void *ctx, const void *piece, size_t n), void *ctx,
+                              qc_error *err);
 
 #endif
