@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -318,6 +319,41 @@ qc_status qc_read_file_pieces(const char *path, void (*take)(void *ctx, const vo
     }
     free(buf);
     return close_after_reading(f, path, err);
+}
+
+qc_status qc_map_file(const char *path, qc_file_bytes *bytes, qc_error *err)
+{
+    *bytes = (qc_file_bytes){0};
+    FILE *f;
+    qc_status st = open_for_reading(path, &f, err);
+    if (st != QC_OK)
+        return st;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+        /* the page cache's own pages, mapped at once, instead of a copy into fresh ones */
+        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(f), 0);
+        if (p != MAP_FAILED) {
+            fclose(f);
+            bytes->data = p;
+            bytes->size = (size_t)sb.st_size;
+            bytes->mapped = true;
+            return QC_OK;
+        }
+    }
+    fclose(f);
+    char *data;
+    st = qc_read_file(path, &data, &bytes->size, err);
+    bytes->data = data;
+    return st;
+}
+
+void qc_unmap_file(qc_file_bytes *bytes)
+{
+    if (bytes->mapped)
+        munmap((void *)bytes->data, bytes->size);
+    else
+        free((void *)bytes->data);
+    *bytes = (qc_file_bytes){0};
 }
 
 /* ---- file identity and writability, checked before a run ------------------------------------ */
