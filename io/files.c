@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -204,11 +205,12 @@ void qc_file_abort(qc_file *file)
     file_release(file);
 }
 
-qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *err)
+/* Opens path for reading as qc_read_file does: a device or a regular file over the limit is
+ * refused before a byte is read. */
+static qc_status open_for_reading(const char *path, FILE **out, qc_error *err)
 {
     char msg[256];
-    *data = NULL;
-    *size = 0;
+    *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) {
         int e = errno;
@@ -226,6 +228,37 @@ qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *er
         return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': %.1f GiB, more than the 2 GiB qcal reads",
                        path, (double)st.st_size / 1073741824.0);
     }
+    *out = f;
+    return QC_OK;
+}
+
+/* Closes f after a read; the error of the read, if any, named. */
+static qc_status close_after_reading(FILE *f, const char *path, qc_error *err)
+{
+    char msg[256];
+    if (ferror(f)) {
+        int e = errno ? errno : EIO;
+        fclose(f);
+        return qc_fail(err, QC_ERR_IO, "cannot read '%s': %s", path,
+                       qc_errno_text(e, msg, sizeof msg));
+    }
+    fclose(f);
+    return QC_OK;
+}
+
+static qc_status too_long(const char *path, qc_error *err)
+{
+    return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': more than the 2 GiB qcal reads", path);
+}
+
+qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    FILE *f;
+    qc_status st = open_for_reading(path, &f, err);
+    if (st != QC_OK)
+        return st;
     /* Grow as we go rather than trusting st_size: pipes and /proc files report 0. */
     size_t cap = 0, len = 0;
     char *buf = NULL;
@@ -233,8 +266,7 @@ qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *er
         if (len > QC_MAX_FILE_BYTES) {
             free(buf);
             fclose(f);
-            return qc_fail(err, QC_ERR_INPUT, "cannot read '%s': more than the 2 GiB qcal reads",
-                           path);
+            return too_long(path, err);
         }
         if (cap - len < 2) {
             size_t new_cap = cap ? cap * 2 : 65536;
@@ -252,18 +284,76 @@ qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *er
         if (n == 0)
             break;
     }
-    if (ferror(f)) {
-        int e = errno ? errno : EIO;
+    if ((st = close_after_reading(f, path, err)) != QC_OK) {
         free(buf);
-        fclose(f);
-        return qc_fail(err, QC_ERR_IO, "cannot read '%s': %s", path,
-                       qc_errno_text(e, msg, sizeof msg));
+        return st;
     }
-    fclose(f);
     buf[len] = '\0';
     *data = buf;
     *size = len;
     return QC_OK;
+}
+
+qc_status qc_read_file_pieces(const char *path, void (*take)(void *ctx, const void *piece, size_t n), void *ctx,
+                              qc_error *err)
+{
+    enum { PIECE = 1 << 18 };
+    FILE *f;
+    qc_status st = open_for_reading(path, &f, err);
+    if (st != QC_OK)
+        return st;
+    char *buf = malloc(PIECE);
+    if (!buf) {
+        fclose(f);
+        return qc_fail(err, QC_ERR_IO, "cannot read '%s': out of memory", path);
+    }
+    size_t len = 0, n;
+    while ((n = fread(buf, 1, PIECE, f)) > 0) {
+        len += n;
+        if (len > QC_MAX_FILE_BYTES) {
+            free(buf);
+            fclose(f);
+            return too_long(path, err);
+        }
+        take(ctx, buf, n);
+    }
+    free(buf);
+    return close_after_reading(f, path, err);
+}
+
+qc_status qc_map_file(const char *path, qc_file_bytes *bytes, qc_error *err)
+{
+    *bytes = (qc_file_bytes){0};
+    FILE *f;
+    qc_status st = open_for_reading(path, &f, err);
+    if (st != QC_OK)
+        return st;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+        /* the page cache's own pages, mapped at once, instead of a copy into fresh ones */
+        void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fileno(f), 0);
+        if (p != MAP_FAILED) {
+            fclose(f);
+            bytes->data = p;
+            bytes->size = (size_t)sb.st_size;
+            bytes->mapped = true;
+            return QC_OK;
+        }
+    }
+    fclose(f);
+    char *data;
+    st = qc_read_file(path, &data, &bytes->size, err);
+    bytes->data = data;
+    return st;
+}
+
+void qc_unmap_file(qc_file_bytes *bytes)
+{
+    if (bytes->mapped)
+        munmap((void *)bytes->data, bytes->size);
+    else
+        free((void *)bytes->data);
+    *bytes = (qc_file_bytes){0};
 }
 
 /* ---- file identity and writability, checked before a run ------------------------------------ */

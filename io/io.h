@@ -323,5 +323,18 @@ qc_status qc_check_operands(const char *synopsis, const char *const *models, int
  * once — QC_ERR_INPUT, the file named. */
 #define QC_MAX_FILE_BYTES (((size_t)2 << 30) - 1)
 qc_status qc_read_file(const char *path, char **data, size_t *size, qc_error *err);
+/* A whole file's bytes for reading only: a regular file mapped (the page cache's pages, not a
+ * copy), anything else read as qc_read_file reads it, with its checks and errors. */
+typedef struct {
+    const void *data;
+    size_t size;
+    bool mapped;
+} qc_file_bytes;
+qc_status qc_map_file(const char *path, qc_file_bytes *bytes, qc_error *err);
+void qc_unmap_file(qc_file_bytes *bytes);
+/* The same file, with the same checks and errors, handed to take in pieces of up to 256 KiB
+ * through one buffer, in order, without holding it whole (hashing a model file). */
+qc_status qc_read_file_pieces(const char *path, void (*take)(void *ctx, const void *piece, size_t n), void *ctx,
+                              qc_error *err);
 
 #endif

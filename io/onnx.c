@@ -349,15 +349,14 @@ qc_status qc_onnx_parse(const void *data, size_t size, const char *name, qc_grap
 
 qc_status qc_onnx_load(const char *path, qc_graph **out, qc_error *err)
 {
-    char *data;
-    size_t size;
+    qc_file_bytes bytes;
     *out = NULL;
-    qc_status s = qc_read_file(path, &data, &size, err);
+    qc_status s = qc_map_file(path, &bytes, err);
     if (s != QC_OK)
         return s;
     qc_graph *g;
-    s = qc_onnx_parse(data, size, path, &g, err);
-    free(data);
+    s = qc_onnx_parse(bytes.data, bytes.size, path, &g, err);
+    qc_unmap_file(&bytes);
     if (s != QC_OK)
         return s;
     s = qc_graph_prepare(g, err);

@@ -129,16 +129,21 @@ uint64_t qc_fnv1a64(const void *data, size_t size, uint64_t h)
     return h;
 }
 
+static void hash_piece(void *ctx, const void *piece, size_t n)
+{
+    uint64_t *h = ctx;
+    *h = qc_fnv1a64(piece, n, *h);
+}
+
+/* in pieces, so that a model of tens of MB is not copied whole into fresh pages again after
+ * its load did so (the page faults cost about as much as the hash) */
 qc_status qc_stats_hash_file(const char *path, uint64_t *hash, qc_error *err)
 {
-    char *data;
-    size_t size;
-    qc_status s = qc_read_file(path, &data, &size, err);
-    if (s != QC_OK)
-        return s;
-    *hash = qc_fnv1a64(data, size, QC_FNV_BASIS);
-    free(data);
-    return QC_OK;
+    uint64_t h = QC_FNV_BASIS;
+    qc_status s = qc_read_file_pieces(path, hash_piece, &h, err);
+    if (s == QC_OK)
+        *hash = h;
+    return s;
 }
 
 bool qc_fix_add_double(qc_fix *f, double x)

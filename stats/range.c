@@ -125,21 +125,22 @@ static int entropy_bins(const double *a, int n, int levels_log2)
     double *pre = malloc((size_t)(n + 1) * sizeof *pre);   /* Σ a[0..k) */
     double *plp = malloc((size_t)(n + 1) * sizeof *plp);   /* Σ a log a over [0..k) */
     int *nz = malloc((size_t)(n + 1) * sizeof *nz);        /* non-empty bins in [0..k) */
-    /* group g's bins [s, e) and log(G / nz) when last computed: the low groups keep their
-     * bins from one candidate to the next, so most logarithms are reused as they are */
-    int *last_s = malloc((size_t)levels * sizeof *last_s), *last_e = malloc((size_t)levels * sizeof *last_e);
-    double *last_lq = malloc((size_t)levels * sizeof *last_lq);
-    if (!pre || !plp || !nz || !last_s || !last_e || !last_lq) {
+    /* log(G / nz) of the group [s, s + width), kept by s in the slot of width's parity: a
+     * candidate's groups have two widths, ⌊i / levels⌋ and one more, so both stay cached
+     * while the candidates pass, and each group a candidate shares with an earlier one (at
+     * any g) takes its logarithm from there: ~9x fewer logarithms at 2048 bins */
+    double *lq_of = malloc(2 * (size_t)(n + 1) * sizeof *lq_of);
+    int *width_of = malloc(2 * (size_t)(n + 1) * sizeof *width_of);
+    if (!pre || !plp || !nz || !lq_of || !width_of) {
         free(pre);
         free(plp);
         free(nz);
-        free(last_s);
-        free(last_e);
-        free(last_lq);
+        free(lq_of);
+        free(width_of);
         return n;
     }
-    for (int g = 0; g < levels; g++)
-        last_s[g] = last_e[g] = -1;
+    for (int k = 0; k < 2 * (n + 1); k++)
+        width_of[k] = -1;
     pre[0] = plp[0] = 0;
     nz[0] = 0;
     for (int k = 0; k < n; k++) {
@@ -161,14 +162,14 @@ static int entropy_bins(const double *a, int n, int levels_log2)
             int s = e;
             e = (int)(((int64_t)i * (g + 1)) >> levels_log2);
             double G = pre[e] - pre[s];
-            int z = nz[e] - nz[s];
             if (G > 0) {
-                if (last_s[g] != s || last_e[g] != e) {
-                    last_s[g] = s;
-                    last_e[g] = e;
-                    last_lq[g] = log(G / z);
+                const int width = e - s;
+                const size_t slot = (size_t)(width & 1) * (size_t)(n + 1) + (size_t)s;
+                if (width_of[slot] != width) {
+                    width_of[slot] = width;
+                    lq_of[slot] = log(G / (nz[e] - nz[s]));
                 }
-                double lq = last_lq[g];
+                double lq = lq_of[slot];
                 kl -= G * lq;
                 if (e == i)
                     kl -= out * lq;
@@ -182,9 +183,8 @@ static int entropy_bins(const double *a, int n, int levels_log2)
     free(pre);
     free(plp);
     free(nz);
-    free(last_s);
-    free(last_e);
-    free(last_lq);
+    free(lq_of);
+    free(width_of);
     return best;
 }
 
@@ -232,16 +232,40 @@ static double mse_error_in_order(const double *centre, const double *count, int 
 #define MSE_SLACK 1e-12
 #define MSE_BLOCK 256
 
+/* The mse_error kernel's sum of one candidate over the m bins, block by block (MSE_BLOCK
+ * bins), from the top block down or from the bottom one up; *beaten once the partial sum is
+ * clearly at or above `above` (the sum is then left partial). Any order of the blocks is a
+ * sum of the same non-negative terms, within MSE_SLACK of the in-order one, and each partial
+ * sum is at most the whole. */
+static double mse_kernel_sum(const qc_stats_kernels *kern, const double *centre, const double *count, int m,
+                             double s, double inv, double qmax, bool top_down, double above, bool *beaten)
+{
+    const int blocks = (m + MSE_BLOCK - 1) / MSE_BLOCK;
+    double sum = 0;
+    *beaten = false;
+    for (int b = 0; b < blocks && !*beaten; b++) {
+        const int k = (top_down ? blocks - 1 - b : b) * MSE_BLOCK;
+        sum += kern->mse_error(centre + k, count + k, m - k < MSE_BLOCK ? m - k : MSE_BLOCK, s, inv, qmax);
+        *beaten = sum * (1 - MSE_SLACK) >= above;
+    }
+    return sum;
+}
+
+/* Candidates of the coarse pass that bounds the search: about this many, evenly spaced. */
+#define MSE_COARSE 32
+
 /* R7: the clip c = i·w (1 ≤ i ≤ n) minimising the squared error of fake-quantizing every bin
  * centre x_j = (j + ½)·w with step s = c / qmax: Σ a_j (x_j − s·min(round(x_j / s), qmax))²,
  * summed over j in order, round half to even. Returns i (the first on ties), the search
  * that sums every candidate in order, without summing most in order: each candidate is
  * summed by the mse_error kernel (its lanes, in blocks of MSE_BLOCK bins), and only when
  * that sum and the best one's are within MSE_SLACK of each other are both summed in order
- * and compared exactly. A candidate stops once its partial sum is clearly above the best
- * (an in-order sum of non-negative terms never decreases). The non-empty bins' centres and
- * counts are gathered once; x_j / s < 2^27 (j < 2^11, qmax < 2^16), so rounding by adding
- * 2^52 applies. */
+ * and compared exactly. A candidate stops once its partial sum is clearly above the best so
+ * far or above the least of a coarse pass over every n / MSE_COARSE-th candidate (it is then
+ * worse than that one in order too, so never the answer); a clip below the coarse best sums
+ * from the top block down, where its clipped values err most, the others from the bottom up,
+ * where most values are. The non-empty bins' centres and counts are gathered once;
+ * x_j / s < 2^27 (j < 2^11, qmax < 2^16), so rounding by adding 2^52 applies. */
 static int mse_bins(const double *a, int n, double w, int qmax_int)
 {
     double *centre = malloc((size_t)n * sizeof *centre), *count = malloc((size_t)n * sizeof *count);
@@ -258,16 +282,23 @@ static int mse_bins(const double *a, int n, double w, int qmax_int)
         }
     const qc_stats_kernels *kern = qc_stats_kernels_get();
     const double qmax = qmax_int;
+    bool beaten;
+    double bound = INFINITY;
+    int coarse_best = n;
+    for (int i = n; i >= 1; i -= (n + MSE_COARSE - 1) / MSE_COARSE) {
+        const double c = i * w, sum = mse_kernel_sum(kern, centre, count, m, c / qmax, qmax / c, qmax, false,
+                                                      bound * (1 + MSE_SLACK), &beaten);
+        if (!beaten && sum < bound) {
+            bound = sum;
+            coarse_best = i;
+        }
+    }
     int best = n;
     double best_sum = INFINITY, best_exact = NAN; /* NaN: not summed in order yet */
     for (int i = 1; i <= n; i++) {
-        const double c = i * w, s = c / qmax, inv = qmax / c, above = best_sum * (1 + MSE_SLACK);
-        double sum = 0;
-        bool beaten = false;
-        for (int k = 0; k < m && !beaten; k += MSE_BLOCK) {
-            sum += kern->mse_error(centre + k, count + k, m - k < MSE_BLOCK ? m - k : MSE_BLOCK, s, inv, qmax);
-            beaten = sum * (1 - MSE_SLACK) >= above;
-        }
+        const double c = i * w, s = c / qmax, inv = qmax / c;
+        const double above = (best_sum < bound ? best_sum : bound) * (1 + MSE_SLACK);
+        double sum = mse_kernel_sum(kern, centre, count, m, s, inv, qmax, i < coarse_best, above, &beaten);
         if (beaten)
             continue;
         if (best_sum < INFINITY && !(sum * (1 + MSE_SLACK) < best_sum * (1 - MSE_SLACK))) {

@@ -696,6 +696,37 @@ START_TEST(an_endless_file_named_png_is_rejected_without_reading_it_whole)
 }
 END_TEST
 
+/* A mapped model file has the bytes qc_read_file reads; an empty file, a missing one and a
+ * device give what qc_read_file gives. */
+START_TEST(a_mapped_file_has_the_bytes_read_and_the_same_errors)
+{
+    qc_error err;
+    char *want;
+    size_t want_size;
+    ck_assert_int_eq(qc_read_file("models/lenet.onnx", &want, &want_size, &err), QC_OK);
+    qc_file_bytes b;
+    ck_assert_int_eq(qc_map_file("models/lenet.onnx", &b, &err), QC_OK);
+    ck_assert(b.mapped);
+    ck_assert_uint_eq(b.size, want_size);
+    ck_assert(!memcmp(b.data, want, want_size));
+    qc_unmap_file(&b);
+    ck_assert_ptr_null(b.data);
+    free(want);
+    FILE *f = fopen(at("empty.onnx"), "wb");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_int_eq(qc_map_file(at("empty.onnx"), &b, &err), QC_OK);
+    ck_assert(!b.mapped);
+    ck_assert_uint_eq(b.size, 0);
+    qc_unmap_file(&b);
+    ck_assert_int_eq(qc_map_file(at("missing.onnx"), &b, &err), QC_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "missing.onnx"));
+    ck_assert_ptr_null(b.data);
+    ck_assert_int_eq(qc_map_file("/dev/zero", &b, &err), QC_ERR_INPUT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "a device"));
+}
+END_TEST
+
 START_TEST(a_folder_named_png_is_an_io_error)
 {
     make_dir(at("dir.png"));
@@ -2050,6 +2081,7 @@ static Suite *suite(void)
     TCase *files = tcase_create("files");
     tcase_add_checked_fixture(files, setup, teardown);
     tcase_add_test(files, a_committed_file_replaces_the_target_and_leaves_no_temporary);
+    tcase_add_test(files, a_mapped_file_has_the_bytes_read_and_the_same_errors);
     tcase_add_test(files, an_aborted_file_leaves_the_target_as_it_was);
     tcase_add_test(files, a_signal_removes_the_temporary_files_and_ends_the_process);
     tcase_add_test(files, a_failed_write_is_an_io_error_and_leaves_no_file);

@@ -1279,6 +1279,33 @@ START_TEST(gathering_names_the_bad_image_and_returns_nothing)
 }
 END_TEST
 
+/* The model hash is FNV-1a 64 of the file's bytes (written here from its definition, over the
+ * file read whole) however the file is read: lenet.onnx is larger than one 256 KiB piece. */
+START_TEST(model_hash_is_fnv1a_of_the_whole_file)
+{
+    FILE *f = fopen("models/lenet.onnx", "rb");
+    ck_assert_ptr_nonnull(f);
+    uint64_t want = 0xcbf29ce484222325ull;
+    size_t size = 0;
+    for (int c; (c = fgetc(f)) != EOF; size++) {
+        want ^= (unsigned char)c;
+        want *= 0x100000001b3ull;
+    }
+    fclose(f);
+    ck_assert_uint_gt(size, 1 << 18);
+    qc_error err;
+    uint64_t got = 0;
+    ck_assert_int_eq(qc_stats_hash_file("models/lenet.onnx", &got, &err), QC_OK);
+    ck_assert_msg(got == want, "hash %016llx, FNV-1a of the bytes %016llx", (unsigned long long)got,
+                  (unsigned long long)want);
+    got = 7;
+    ck_assert_int_eq(qc_stats_hash_file("models/no-such-model.onnx", &got, &err), QC_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no-such-model.onnx"));
+    ck_assert_int_eq(qc_stats_hash_file("/dev/zero", &got, &err), QC_ERR_INPUT);
+    ck_assert_uint_eq(got, 7);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("stats");
@@ -1286,6 +1313,7 @@ int main(void)
     tcase_add_test(fix, fixed_point_holds_doubles_exactly);
     tcase_add_test(fix, fixed_point_sums_do_not_depend_on_order);
     tcase_add_test(fix, fixed_point_text_is_every_digit_without_leading_zeros);
+    tcase_add_test(fix, model_hash_is_fnv1a_of_the_whole_file);
     suite_add_tcase(s, fix);
     TCase *kern = tcase_create("kernels");
     tcase_add_test(kern, span_kernels_match_the_scalar_reference_bit_for_bit);
