@@ -170,8 +170,11 @@ def write_card(model_path, name):
 def place_model(models_dir, out, name):
     """out/NAME.onnx (a link to the generated model) with its model card beside it."""
     path = os.path.join(out, name + ".onnx")
-    if not os.path.exists(path):
-        os.symlink(os.path.abspath(os.path.join(models_dir, name + ".onnx")), path)
+    target = os.path.abspath(os.path.join(models_dir, name + ".onnx"))
+    if os.path.islink(path) and os.readlink(path) != target:
+        os.remove(path)  # a link left by a build elsewhere, perhaps dangling
+    if not os.path.lexists(path):
+        os.symlink(target, path)
     write_card(path, name)
     return path
 
