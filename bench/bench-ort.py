@@ -249,7 +249,10 @@ def ort_minmax_calibration_s(model, tensors, tmp):
 def matmul_integer_model(m, n, k, path):
     """MatMulInteger(A uint8 [m,k] input, B int8 [k,n] constant, a_zero_point 7) -> int32."""
     rng = np.random.default_rng(1)
-    b = rng.integers(-128, 128, (k, n), dtype=np.int8)
+    # 7-bit weights (ONNX Runtime's reduce_range): its kernels compute them exactly on every x86
+    # CPU (without VNNI its u8 x s8 GEMM saturates int16 pairs at full range), so the check of
+    # the result holds everywhere; the time does not depend on the values
+    b = rng.integers(-64, 65, (k, n), dtype=np.int8)
     node = helper.make_node("MatMulInteger", ["A", "B", "a_zp"], ["C"])
     graph = helper.make_graph([node], "mmi", [helper.make_tensor_value_info("A", TensorProto.UINT8, [m, k])],
                               [helper.make_tensor_value_info("C", TensorProto.INT32, [m, n])],
@@ -428,7 +431,7 @@ def gemm_figures(samples):
         out.append(figure("INT8 GEMM %s, qcal qgemm (%s) / its width's peak" % (shape, kernel), "-", q, None,
                           "GMAC/s", frac, ">= 0.85 of peak", frac >= 0.85,
                           "the register-only %s peak bench_qgemm measures for this width: %s GMAC/s"
-                          % ("tdpbusd" if kernel == "amx" else "vpdpbusd", peak)))
+                          % ({"amx": "tdpbusd", "avx2": "vpmaddubsw"}.get(kernel, "vpdpbusd"), peak)))
         o = med(samples[("gemm", "ort@" + shape)])
         out.append(figure("INT8 GEMM %s vs ORT MatMulInteger" % shape, "-", q, o, "GMAC/s", o / q, "<= 1.0",
                           o / q <= 1.0, "ORT / that peak: %.2f" % (o / peak) if peak else ""))

@@ -75,7 +75,9 @@ def main():
         return 3
     rng = np.random.default_rng(1)
     a = rng.integers(0, 256, size=(m, k), dtype=np.uint8)
-    b = rng.integers(-127, 128, size=(k, n), dtype=np.int8)
+    # 7-bit weights (reduce_range): exact in ONNX Runtime on every x86 CPU, VNNI or not, so the
+    # check below holds everywhere; the time does not depend on the values
+    b = rng.integers(-64, 65, size=(k, n), dtype=np.int8)
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1

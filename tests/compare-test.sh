@@ -111,7 +111,11 @@ items = sorted((d + "/" + f, int(d.split("_")[0])) for d in os.listdir(root)
 x = np.stack([np.asarray(Image.open(os.path.join(root, p))) for p, _ in items])
 np.savez(sys.argv[2], x=x, y=np.array([l for _, l in items]))
 EOF
-    for v in gemmlowp/tensor symlowp/channel; do
+    # where ONNX Runtime's u8 × s8 GEMM saturates (x86 without VNNI, tests/ort-saturates.py) it
+    # does not run int8 weights as written; uint8 weights (gemmlowp/channel) stand in for them
+    variants="gemmlowp/tensor symlowp/channel"
+    [ -z "$(ort_quantize_flags "$ORT_PY")" ] || variants="gemmlowp/tensor gemmlowp/channel"
+    for v in $variants; do
         scheme=${v%/*}
         pc=--per-tensor; [ "${v#*/}" = channel ] && pc=--per-channel
         "$QCAL" quantize "$M" --stats "$tmp/s.json" --scheme "$scheme" $pc --quiet -o "$tmp/q.onnx" >/dev/null 2>&1

@@ -42,3 +42,12 @@ find_python() {
 }
 # summary NAME: prints "NAME: N passed, N failed, N skipped" and exits 0 when nothing failed
 summary() { echo "$1: $passed passed, $failed failed, $skipped skipped"; [ "$failed" -eq 0 ]; exit $?; }
+# ort_quantize_flags PY: the quantize flags of files that must agree exactly with ONNX Runtime
+# (run by PY): --reduce-range where ONNX Runtime's u8 × s8 GEMM saturates on this CPU (x86
+# without VNNI; tests/ort-saturates.py asks it), as a user deploying there would write them
+# (docs/qparams.md P3); nothing elsewhere
+ort_quantize_flags() {
+    [ -n "$1" ] && [ "$("$1" "$(dirname "${BASH_SOURCE[0]}")/ort-saturates.py" 2>/dev/null)" = saturates ] &&
+        echo --reduce-range
+    return 0
+}

@@ -19,6 +19,8 @@ MODELS="resnet mobilenet"
 ONNX_PY=$(find_python onnx) || ONNX_PY=
 ORT_PY=$(find_python "onnxruntime, numpy") || ORT_PY=
 PIL_PY=$(find_python "PIL, numpy") || PIL_PY=
+# the files ONNX Runtime must run as qcal does: 7-bit weights where its u8 × s8 GEMM saturates
+ORT_QFLAGS=$(ort_quantize_flags "$ORT_PY")
 
 for m in $MODELS; do
     expect "stats of $m" 0 "$QCAL" stats --quiet --limit 64 -o "$tmp/$m.json" "models/$m.onnx" "$IMG"
@@ -28,13 +30,13 @@ done
 files=()
 for m in $MODELS; do
     for g in tensor channel; do
-        expect "quantize $m mixed/$g" 0 "$QCAL" quantize --quiet --scheme mixed --granularity $g --stats "$tmp/$m.json" -o "$tmp/$m-mixed-$g.onnx" "models/$m.onnx"
+        expect "quantize $m mixed/$g" 0 "$QCAL" quantize --quiet $ORT_QFLAGS --scheme mixed --granularity $g --stats "$tmp/$m.json" -o "$tmp/$m-mixed-$g.onnx" "models/$m.onnx"
         files+=("$tmp/$m-mixed-$g.onnx")
     done
-    expect "quantize $m --target tensorrt" 0 "$QCAL" quantize --quiet --target tensorrt --stats "$tmp/$m.json" -o "$tmp/$m-trt.onnx" "models/$m.onnx"
+    expect "quantize $m --target tensorrt" 0 "$QCAL" quantize --quiet $ORT_QFLAGS --target tensorrt --stats "$tmp/$m.json" -o "$tmp/$m-trt.onnx" "models/$m.onnx"
     files+=("$tmp/$m-trt.onnx")
 done
-expect "--preset mixed is --scheme mixed --granularity channel" 0 "$QCAL" quantize --quiet --preset mixed --stats "$tmp/resnet.json" -o "$tmp/preset.onnx" models/resnet.onnx
+expect "--preset mixed is --scheme mixed --granularity channel" 0 "$QCAL" quantize --quiet $ORT_QFLAGS --preset mixed --stats "$tmp/resnet.json" -o "$tmp/preset.onnx" models/resnet.onnx
 same "--preset mixed gives the mixed/channel file" "$tmp/preset.onnx" "$tmp/resnet-mixed-channel.onnx"
 
 if [ -n "$ONNX_PY" ]; then
@@ -173,7 +175,7 @@ cat >"$tmp/cfg-in.json" <<'EOF'
                {"match": {"name": "/stem/stem.0/Conv"}, "bits": 8, "granularity": "tensor"},
                {"match": {"name": "/stage3/stage3.0/conv1/Conv"}, "exclude": true}]}
 EOF
-expect "quantize --config with overrides and --json" 0 "$QCAL" quantize --json --config "$tmp/cfg-in.json" --write-config "$tmp/cfg-written.json" --stats "$tmp/resnet.json" -o "$tmp/c1.onnx" models/resnet.onnx
+expect "quantize --config with overrides and --json" 0 "$QCAL" quantize --json $ORT_QFLAGS --config "$tmp/cfg-in.json" --write-config "$tmp/cfg-written.json" --stats "$tmp/resnet.json" -o "$tmp/c1.onnx" models/resnet.onnx
 cp "$tmp/out" "$tmp/c1-report.json"
 "$PY" -c "import json, sys; json.dump(json.load(open(sys.argv[1]))['config'], open(sys.argv[2], 'w'))" "$tmp/c1-report.json" "$tmp/cfg-printed.json"
 expect "quantize --config of the printed config" 0 "$QCAL" quantize --quiet --config "$tmp/cfg-printed.json" --stats "$tmp/resnet.json" -o "$tmp/c2.onnx" models/resnet.onnx

@@ -49,6 +49,10 @@ if [ ! -x "$DUMP" ]; then
     summary zoo
 fi
 "$ORT_PY" -c "import numpy as np, sys; np.load(sys.argv[1])[:$LAYER_IMAGES].tofile(sys.argv[2])" "$ZOO/val.npy" "$tmp/inputs.f32"
+# 7-bit weights where ONNX Runtime's u8 × s8 GEMM saturates (tests/lib.sh): there it runs
+# per-channel uint8 QOperator weights as int8 and would not compute qcal's integers
+ORT_QFLAGS=$(ort_quantize_flags "$ORT_PY")
+[ -z "$ORT_QFLAGS" ] || echo "zoo: ONNX Runtime's u8 x s8 GEMM saturates on this CPU: variants written with $ORT_QFLAGS"
 
 # the grid: scheme × granularity × method × bits × format (QOperator at 8 bits only)
 SCHEMES="gemmlowp symlowp"
@@ -139,7 +143,7 @@ for m in $models; do
         [ -n "$prequantized" ] && break
         IFS=- read -r s g me b f <<<"$v"
         out=$d/$v.onnx
-        "$QCAL" quantize --quiet --stats "$d/stats.json" --scheme "$s" --granularity "$g" --method "$me" --bits "${b#b}" \
+        "$QCAL" quantize --quiet $ORT_QFLAGS --stats "$d/stats.json" --scheme "$s" --granularity "$g" --method "$me" --bits "${b#b}" \
             --format "$f" -o "$out" "$model" 2>"$tmp/err"
         rc=$?
         if [ "$rc" -eq 3 ] && [ -n "${QUANTIZE_GAP[$m]:-}" ]; then
