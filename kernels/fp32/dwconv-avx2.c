@@ -5,6 +5,20 @@
 
 #include "avx2-impl.h"
 
+#include <stdbool.h>
+
+/* the sum + bias, then the clamp: vmaxps/vminps with the bound first are the scalar clamp's
+ * comparisons (unary-avx2.c) */
+static inline __m256 finish8(const qc_f32_dwrows *r, __m256 acc)
+{
+    if (r->has_bias)
+        acc = _mm256_add_ps(acc, _mm256_set1_ps(r->bias));
+    if (r->clamp.on)
+        acc = _mm256_min_ps(_mm256_set1_ps(r->clamp.hi),
+                            _mm256_max_ps(_mm256_set1_ps(r->clamp.lo), acc));
+    return acc;
+}
+
 /* nv (1 to 4) vectors of outputs at once, vector v read from src[v] (the plane at its first
  * tap) and stored to y[v] under m[v]: nv independent chains of adds per weight broadcast, so
  * that the adds' latency overlaps. Inlined with nv constant. */
@@ -28,13 +42,8 @@ static inline __attribute__((always_inline)) void vectors8(const qc_f32_dwrows *
                     acc[v], _mm256_mul_ps(wv, qc_f32_load_strided8(src[v] + tap, sw, m[v])));
         }
 #pragma GCC unroll 4
-    for (int v = 0; v < nv; v++) {
-        __m256 out = r->has_bias ? _mm256_add_ps(acc[v], _mm256_set1_ps(r->bias)) : acc[v];
-        if (r->clamp.on) /* the bound first: the scalar clamp's comparisons (unary-avx2.c) */
-            out = _mm256_min_ps(_mm256_set1_ps(r->clamp.hi),
-                                _mm256_max_ps(_mm256_set1_ps(r->clamp.lo), out));
-        _mm256_maskstore_ps(y[v], m[v], out);
-    }
+    for (int v = 0; v < nv; v++)
+        _mm256_maskstore_ps(y[v], m[v], finish8(r, acc[v]));
 }
 
 static void some_vectors8(const qc_f32_dwrows *r, const float *const *src, float *const *y,
@@ -50,12 +59,14 @@ static void some_vectors8(const qc_f32_dwrows *r, const float *const *src, float
         vectors8(r, src, y, m, 1);
 }
 
-void qc_f32_dwconv_rows__avx2(const qc_f32_dwrows *r, float *y)
+/* Any kernel: narrow rows up to 4 at once (a vector each), wide ones up to 4 vectors of a row
+ * at once. */
+static void rows8(const qc_f32_dwrows *r, float *y)
 {
     const float *src[4];
     float *dst[4];
     __m256i m[4];
-    if (r->out_w <= 8) { /* narrow rows: up to 4 rows at once, one vector each */
+    if (r->out_w <= 8) {
         for (int64_t oh = 0; oh < r->out_h; oh += 4) {
             int nv = r->out_h - oh < 4 ? (int)(r->out_h - oh) : 4;
             for (int v = 0; v < nv; v++) {
@@ -67,7 +78,7 @@ void qc_f32_dwconv_rows__avx2(const qc_f32_dwrows *r, float *y)
         }
         return;
     }
-    for (int64_t oh = 0; oh < r->out_h; oh++) /* wide rows: up to 4 vectors of a row at once */
+    for (int64_t oh = 0; oh < r->out_h; oh++)
         for (int64_t ow = 0; ow < r->out_w; ow += 32) {
             int64_t left = r->out_w - ow;
             int nv = left > 24 ? 4 : (int)((left + 7) / 8);
@@ -78,4 +89,84 @@ void qc_f32_dwconv_rows__avx2(const qc_f32_dwrows *r, float *y)
             }
             some_vectors8(r, src, dst, m, nv);
         }
+}
+
+/* y[0..8) of a 3x3 kernel at stride 1, src at the first output's first tap; with full false
+ * only the lanes of m are read and meant. */
+static inline __attribute__((always_inline)) __m256 k3_stride1(const __m256 *w, const float *src,
+                                                               int64_t cols, __m256i m, bool full)
+{
+    __m256 acc = _mm256_setzero_ps();
+#pragma GCC unroll 3
+    for (int kh = 0; kh < 3; kh++)
+#pragma GCC unroll 3
+        for (int kw = 0; kw < 3; kw++) {
+            const float *p = src + kh * cols + kw;
+            __m256 x = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3 + kw], x));
+        }
+    return acc;
+}
+
+/* y[0..n) of a 3x3 kernel at stride 2 (n = 8 when full), src at the first output's first tap.
+ * Two vectors of a row split by vshufps into its even and odd columns, output lanes in the
+ * order 0 1 4 5 2 3 6 7 (the one vpermpd at the end puts them back), no gather; the third tap
+ * the even columns of the row one further on. Reads src[kh·cols + 0 .. 2n] only. */
+static inline __attribute__((always_inline)) __m256 k3_stride2(const __m256 *w, const float *src,
+                                                               int64_t cols, int64_t n, bool full)
+{
+    __m256i m0 = qc_f32_lanes8(2 * n + 1), m1 = qc_f32_lanes8(2 * n - 7);
+    __m256i m2 = qc_f32_lanes8(2 * n), m3 = qc_f32_lanes8(2 * n - 8);
+    __m256 acc = _mm256_setzero_ps();
+#pragma GCC unroll 3
+    for (int kh = 0; kh < 3; kh++) {
+        const float *p = src + kh * cols;
+        __m256 a = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m0);
+        __m256 b = full ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, m1);
+        __m256 c = full ? _mm256_loadu_ps(p + 1) : _mm256_maskload_ps(p + 1, m2);
+        __m256 d = full ? _mm256_loadu_ps(p + 9) : _mm256_maskload_ps(p + 9, m3);
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3], _mm256_shuffle_ps(a, b, 0x88)));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3 + 1], _mm256_shuffle_ps(a, b, 0xdd)));
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3 + 2], _mm256_shuffle_ps(c, d, 0xdd)));
+    }
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), 0xd8));
+}
+
+/* A 3x3 kernel without dilation: the 9 weights stay in registers over the whole plane, full
+ * vectors with plain loads, the masked one at a row's end. */
+static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *r, float *y,
+                                                           int64_t stride)
+{
+    __m256 w[9];
+    for (int t = 0; t < 9; t++)
+        w[t] = _mm256_set1_ps(r->w[t]);
+    int64_t cols = r->cols, out_w = r->out_w;
+    for (int64_t oh = 0; oh < r->out_h; oh++) {
+        const float *row = r->base + oh * r->row_step;
+        float *yo = y + oh * out_w;
+        int64_t ow = 0;
+        for (; ow + 8 <= out_w; ow += 8) {
+            __m256 acc = stride == 1 ? k3_stride1(w, row + ow, cols, _mm256_set1_epi32(-1), true)
+                                     : k3_stride2(w, row + 2 * ow, cols, 8, true);
+            _mm256_storeu_ps(yo + ow, finish8(r, acc));
+        }
+        if (ow < out_w) {
+            __m256i m = qc_f32_lanes8(out_w - ow);
+            __m256 acc = stride == 1 ? k3_stride1(w, row + ow, cols, m, false)
+                                     : k3_stride2(w, row + 2 * ow, cols, out_w - ow, false);
+            _mm256_maskstore_ps(yo + ow, m, finish8(r, acc));
+        }
+    }
+}
+
+/* MobileNet's 3x3 kernels at stride 1 and 2 get their own code */
+void qc_f32_dwconv_rows__avx2(const qc_f32_dwrows *r, float *y)
+{
+    bool k3 = r->kernel_h == 3 && r->kernel_w == 3 && r->dilation_h == 1 && r->dilation_w == 1;
+    if (k3 && r->stride_w == 1)
+        rows8_k3(r, y, 1);
+    else if (k3 && r->stride_w == 2)
+        rows8_k3(r, y, 2);
+    else
+        rows8(r, y);
 }
