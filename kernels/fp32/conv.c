@@ -156,22 +156,17 @@ static void im2col_fill(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int
     }
 }
 
-/* padded[r][q] = x[r - pad_h][q - pad_w], 0 outside x: the plane with its zero border made
- * explicit, so that the depthwise loops need no bounds test. */
-static void pad_plane(const window3 *g, const float *x, float *padded)
+/* padded[r][q] = x[r - pad_h][q - pad_w] where x has it: the plane with its zero border made
+ * explicit, so that the depthwise loops need no bounds test. The border is the same for every
+ * channel, so the caller zeroes the plane once and only the inside is copied here. */
+static void pad_plane_inside(const window3 *g, const float *x, float *padded)
 {
-    int64_t rows = span(g, 1), cols = span(g, 2), in_h = g->in[1], in_w = g->in[2], lo, hi;
-    qc_f32_gather_row_fn gather = qc_f32_kernels()->gather_row;
+    int64_t cols = span(g, 2), in_w = g->in[2], lo, hi, r_lo, r_hi;
     qc_f32_window_inside(cols, in_w, 1, -g->pad[2], &lo, &hi);
-    for (int64_t r = 0; r < rows; r++) {
-        float *dst = padded + r * cols;
-        int64_t ih = r - g->pad[1];
-        if (ih < 0 || ih >= in_h) {
-            memset(dst, 0, (size_t)cols * sizeof(float));
-            continue;
-        }
-        gather(dst, cols, x + ih * in_w, -g->pad[2], 1, lo, hi);
-    }
+    qc_f32_window_inside(span(g, 1), g->in[1], 1, -g->pad[1], &r_lo, &r_hi);
+    for (int64_t r = r_lo; r < r_hi; r++)
+        memcpy(padded + r * cols + lo, x + (r - g->pad[1]) * in_w + lo - g->pad[2],
+               (size_t)(hi - lo) * sizeof(float));
 }
 
 #define DEPTHWISE_BLOCK 8
@@ -230,8 +225,9 @@ static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult,
                        .out_w = g->out[2], .out_h = g->out[1],
                        .row_step = g->stride[1] * span(g, 2), .has_bias = bias != NULL,
                        .clamp = clamp};
+    memset(padded, 0, (size_t)(span(g, 1) * span(g, 2)) * sizeof(float));
     for (int64_t c = 0; c < in_channels; c++) {
-        pad_plane(g, x + c * g->in_plane, padded);
+        pad_plane_inside(g, x + c * g->in_plane, padded);
         for (int64_t m = c * mult; m < (c + 1) * mult; m++) {
             r.w = w + m * g->taps;
             r.bias = bias ? bias[m] : 0.0f;
