@@ -307,6 +307,8 @@ START_TEST(test_conv_matches_direct_loops_on_edge_shapes)
         {"depthwise x2 strided dilated", 2, 3, 6, 3, {9, 7}, {3, 2}, {2, 1}, {2, 3}, {2, 0}, {0, 1}, QC_F32_CONV_DEPTHWISE},
         {"depthwise wide rows", 2, 4, 8, 4, {5, 21}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, QC_F32_CONV_DEPTHWISE},
         {"depthwise wide strided rows", 2, 2, 2, 2, {4, 40}, {3, 5}, {1, 2}, {1, 2}, {0, 2}, {2, 3}, QC_F32_CONV_DEPTHWISE},
+        {"depthwise 3x3 stride 2 padded at the end only", 2, 3, 3, 3, {9, 17}, {3, 3}, {2, 2}, {1, 1}, {0, 0}, {1, 1}, QC_F32_CONV_DEPTHWISE},
+        {"depthwise 3x3 stride 2 leaving the last row and column unread", 2, 3, 3, 3, {16, 16}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, QC_F32_CONV_DEPTHWISE},
         {"dilated", 2, 3, 2, 1, {8, 8}, {3, 3}, {2, 2}, {2, 2}, {1, 1}, {1, 1}, QC_F32_CONV_IM2COL},
         {"kernel wider than input", 1, 4, 4, 1, {1}, {5}, {1}, {1}, {2}, {2}, QC_F32_CONV_IM2COL},
         {"1-d grouped", 1, 4, 6, 2, {6}, {3}, {1}, {1}, {0}, {0}, QC_F32_CONV_IM2COL},
