@@ -108,6 +108,25 @@ static inline __attribute__((always_inline)) __m256 k3_stride1(const __m256 *w, 
     return acc;
 }
 
+/* k3_stride1 for two output rows one input row apart: the 4 input rows loaded once each */
+static inline __attribute__((always_inline)) void k3_stride1_x2(const __m256 *w, const float *src,
+                                                                int64_t cols, __m256i m,
+                                                                bool full, __m256 *acc)
+{
+    acc[0] = acc[1] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int ih = 0; ih < 4; ih++)
+#pragma GCC unroll 3
+        for (int kw = 0; kw < 3; kw++) {
+            const float *p = src + ih * cols + kw;
+            __m256 x = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
+            if (ih < 3)
+                acc[0] = _mm256_add_ps(acc[0], _mm256_mul_ps(w[ih * 3 + kw], x));
+            if (ih > 0)
+                acc[1] = _mm256_add_ps(acc[1], _mm256_mul_ps(w[(ih - 1) * 3 + kw], x));
+        }
+}
+
 /* y[0..n) of a 3x3 kernel at stride 2 (n = 8 when full), src at the first output's first tap.
  * Two vectors of a row split by vshufps into its even and odd columns, output lanes in the
  * order 0 1 4 5 2 3 6 7 (the one vpermpd at the end puts them back), no gather; the third tap
@@ -140,8 +159,26 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
     __m256 w[9];
     for (int t = 0; t < 9; t++)
         w[t] = _mm256_set1_ps(r->w[t]);
-    int64_t cols = r->cols, out_w = r->out_w;
-    for (int64_t oh = 0; oh < r->out_h; oh++) {
+    int64_t cols = r->cols, out_w = r->out_w, oh = 0;
+    if (stride == 1 && r->row_step == cols) /* two rows at once where they share input rows */
+        for (; oh + 2 <= r->out_h; oh += 2) {
+            const float *row = r->base + oh * cols;
+            float *yo = y + oh * out_w;
+            __m256 acc[2];
+            int64_t ow = 0;
+            for (; ow + 8 <= out_w; ow += 8) {
+                k3_stride1_x2(w, row + ow, cols, _mm256_set1_epi32(-1), true, acc);
+                _mm256_storeu_ps(yo + ow, finish8(r, acc[0]));
+                _mm256_storeu_ps(yo + out_w + ow, finish8(r, acc[1]));
+            }
+            if (ow < out_w) {
+                __m256i m = qc_f32_lanes8(out_w - ow);
+                k3_stride1_x2(w, row + ow, cols, m, false, acc);
+                _mm256_maskstore_ps(yo + ow, m, finish8(r, acc[0]));
+                _mm256_maskstore_ps(yo + out_w + ow, m, finish8(r, acc[1]));
+            }
+        }
+    for (; oh < r->out_h; oh++) {
         const float *row = r->base + oh * r->row_step;
         float *yo = y + oh * out_w;
         int64_t ow = 0;
