@@ -127,28 +127,63 @@ static inline __attribute__((always_inline)) void k3_stride1_x2(const __m256 *w,
         }
 }
 
-/* y[0..n) of a 3x3 kernel at stride 2 (n = 8 when full), src at the first output's first tap.
- * Two vectors of a row split by vshufps into its even and odd columns, output lanes in the
- * order 0 1 4 5 2 3 6 7 (the one vpermpd at the end puts them back), no gather; the third tap
- * the even columns of the row one further on. Reads src[kh·cols + 0 .. 2n] only. */
+/* The three taps of one input row at stride 2 for outputs 0..n (n = 8 when full), p at the
+ * first output's first tap: two vectors of the row split by vshufps into its even and odd
+ * columns, the third tap the even columns of the row one float on; output lanes in the order
+ * 0 1 4 5 2 3 6 7 (one vpermpd at the end puts them back), no gather. Reads p[0 .. 2n] only. */
+static inline __attribute__((always_inline)) void split3(const float *p, int64_t n, bool full,
+                                                         __m256 *x)
+{
+    __m256 a = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, qc_f32_lanes8(2 * n + 1));
+    __m256 b = full ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, qc_f32_lanes8(2 * n - 7));
+    __m256 c = full ? _mm256_loadu_ps(p + 1) : _mm256_maskload_ps(p + 1, qc_f32_lanes8(2 * n));
+    __m256 d = full ? _mm256_loadu_ps(p + 9) : _mm256_maskload_ps(p + 9, qc_f32_lanes8(2 * n - 8));
+    x[0] = _mm256_shuffle_ps(a, b, 0x88);
+    x[1] = _mm256_shuffle_ps(a, b, 0xdd);
+    x[2] = _mm256_shuffle_ps(c, d, 0xdd);
+}
+
+/* the lanes of split3's order back in output order */
+static inline __m256 unsplit(__m256 acc)
+{
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), 0xd8));
+}
+
+/* y[0..n) of a 3x3 kernel at stride 2, src at the first output's first tap */
 static inline __attribute__((always_inline)) __m256 k3_stride2(const __m256 *w, const float *src,
                                                                int64_t cols, int64_t n, bool full)
 {
-    __m256i m0 = qc_f32_lanes8(2 * n + 1), m1 = qc_f32_lanes8(2 * n - 7);
-    __m256i m2 = qc_f32_lanes8(2 * n), m3 = qc_f32_lanes8(2 * n - 8);
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc = _mm256_setzero_ps(), x[3];
 #pragma GCC unroll 3
     for (int kh = 0; kh < 3; kh++) {
-        const float *p = src + kh * cols;
-        __m256 a = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m0);
-        __m256 b = full ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, m1);
-        __m256 c = full ? _mm256_loadu_ps(p + 1) : _mm256_maskload_ps(p + 1, m2);
-        __m256 d = full ? _mm256_loadu_ps(p + 9) : _mm256_maskload_ps(p + 9, m3);
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3], _mm256_shuffle_ps(a, b, 0x88)));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3 + 1], _mm256_shuffle_ps(a, b, 0xdd)));
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3 + 2], _mm256_shuffle_ps(c, d, 0xdd)));
+        split3(src + kh * cols, n, full, x);
+#pragma GCC unroll 3
+        for (int kw = 0; kw < 3; kw++)
+            acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3 + kw], x[kw]));
     }
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), 0xd8));
+    return unsplit(acc);
+}
+
+/* k3_stride2 for two output rows two input rows apart: the row they share split once */
+static inline __attribute__((always_inline)) void k3_stride2_x2(const __m256 *w, const float *src,
+                                                                int64_t cols, int64_t n,
+                                                                bool full, __m256 *acc)
+{
+    __m256 x[3];
+    acc[0] = acc[1] = _mm256_setzero_ps();
+#pragma GCC unroll 5
+    for (int ih = 0; ih < 5; ih++) {
+        split3(src + ih * cols, n, full, x);
+#pragma GCC unroll 3
+        for (int kw = 0; kw < 3; kw++) {
+            if (ih < 3)
+                acc[0] = _mm256_add_ps(acc[0], _mm256_mul_ps(w[ih * 3 + kw], x[kw]));
+            if (ih > 1)
+                acc[1] = _mm256_add_ps(acc[1], _mm256_mul_ps(w[(ih - 2) * 3 + kw], x[kw]));
+        }
+    }
+    acc[0] = unsplit(acc[0]);
+    acc[1] = unsplit(acc[1]);
 }
 
 /* A 3x3 kernel without dilation: the 9 weights stay in registers over the whole plane, full
@@ -174,6 +209,24 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
             if (ow < out_w) {
                 __m256i m = qc_f32_lanes8(out_w - ow);
                 k3_stride1_x2(w, row + ow, cols, m, false, acc);
+                _mm256_maskstore_ps(yo + ow, m, finish8(r, acc[0]));
+                _mm256_maskstore_ps(yo + out_w + ow, m, finish8(r, acc[1]));
+            }
+        }
+    if (stride == 2 && r->row_step == 2 * cols)
+        for (; oh + 2 <= r->out_h; oh += 2) {
+            const float *row = r->base + oh * 2 * cols;
+            float *yo = y + oh * out_w;
+            __m256 acc[2];
+            int64_t ow = 0;
+            for (; ow + 8 <= out_w; ow += 8) {
+                k3_stride2_x2(w, row + 2 * ow, cols, 8, true, acc);
+                _mm256_storeu_ps(yo + ow, finish8(r, acc[0]));
+                _mm256_storeu_ps(yo + out_w + ow, finish8(r, acc[1]));
+            }
+            if (ow < out_w) {
+                __m256i m = qc_f32_lanes8(out_w - ow);
+                k3_stride2_x2(w, row + 2 * ow, cols, out_w - ow, false, acc);
                 _mm256_maskstore_ps(yo + ow, m, finish8(r, acc[0]));
                 _mm256_maskstore_ps(yo + out_w + ow, m, finish8(r, acc[1]));
             }
