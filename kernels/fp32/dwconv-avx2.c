@@ -127,17 +127,26 @@ static inline __attribute__((always_inline)) void k3_stride1_x2(const __m256 *w,
         }
 }
 
-/* The three taps of one input row at stride 2 for outputs 0..n (n = 8 when full), p at the
- * first output's first tap: two vectors of the row split by vshufps into its even and odd
- * columns, the third tap the even columns of the row one float on; output lanes in the order
- * 0 1 4 5 2 3 6 7 (one vpermpd at the end puts them back), no gather. Reads p[0 .. 2n] only. */
-static inline __attribute__((always_inline)) void split3(const float *p, int64_t n, bool full,
-                                                         __m256 *x)
+/* The loads of a row's last masked vector of n < 8 outputs at stride 2 (split3's a, b, c, d):
+ * the same for every row of a plane, so made once. */
+static inline void split3_masks(int64_t n, __m256i *tm)
 {
-    __m256 a = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, qc_f32_lanes8(2 * n + 1));
-    __m256 b = full ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, qc_f32_lanes8(2 * n - 7));
-    __m256 c = full ? _mm256_loadu_ps(p + 1) : _mm256_maskload_ps(p + 1, qc_f32_lanes8(2 * n));
-    __m256 d = full ? _mm256_loadu_ps(p + 9) : _mm256_maskload_ps(p + 9, qc_f32_lanes8(2 * n - 8));
+    tm[0] = qc_f32_lanes8(2 * n + 1), tm[1] = qc_f32_lanes8(2 * n - 7);
+    tm[2] = qc_f32_lanes8(2 * n), tm[3] = qc_f32_lanes8(2 * n - 8);
+}
+
+/* The three taps of one input row at stride 2 for 8 outputs (or n under split3_masks' tm when
+ * not full), p at the first output's first tap: two vectors of the row split by vshufps into
+ * its even and odd columns, the third tap the even columns of the row one float on; output
+ * lanes in the order 0 1 4 5 2 3 6 7 (one vpermpd at the end puts them back), no gather.
+ * Reads p[0 .. 2n] only. */
+static inline __attribute__((always_inline)) void split3(const float *p, const __m256i *tm,
+                                                         bool full, __m256 *x)
+{
+    __m256 a = full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, tm[0]);
+    __m256 b = full ? _mm256_loadu_ps(p + 8) : _mm256_maskload_ps(p + 8, tm[1]);
+    __m256 c = full ? _mm256_loadu_ps(p + 1) : _mm256_maskload_ps(p + 1, tm[2]);
+    __m256 d = full ? _mm256_loadu_ps(p + 9) : _mm256_maskload_ps(p + 9, tm[3]);
     x[0] = _mm256_shuffle_ps(a, b, 0x88);
     x[1] = _mm256_shuffle_ps(a, b, 0xdd);
     x[2] = _mm256_shuffle_ps(c, d, 0xdd);
@@ -149,14 +158,16 @@ static inline __m256 unsplit(__m256 acc)
     return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), 0xd8));
 }
 
-/* y[0..n) of a 3x3 kernel at stride 2, src at the first output's first tap */
+/* y[0..8) of a 3x3 kernel at stride 2 (the lanes of tm when not full), src at the first
+ * output's first tap */
 static inline __attribute__((always_inline)) __m256 k3_stride2(const __m256 *w, const float *src,
-                                                               int64_t cols, int64_t n, bool full)
+                                                               int64_t cols, const __m256i *tm,
+                                                               bool full)
 {
     __m256 acc = _mm256_setzero_ps(), x[3];
 #pragma GCC unroll 3
     for (int kh = 0; kh < 3; kh++) {
-        split3(src + kh * cols, n, full, x);
+        split3(src + kh * cols, tm, full, x);
 #pragma GCC unroll 3
         for (int kw = 0; kw < 3; kw++)
             acc = _mm256_add_ps(acc, _mm256_mul_ps(w[kh * 3 + kw], x[kw]));
@@ -166,14 +177,14 @@ static inline __attribute__((always_inline)) __m256 k3_stride2(const __m256 *w, 
 
 /* k3_stride2 for two output rows two input rows apart: the row they share split once */
 static inline __attribute__((always_inline)) void k3_stride2_x2(const __m256 *w, const float *src,
-                                                                int64_t cols, int64_t n,
+                                                                int64_t cols, const __m256i *tm,
                                                                 bool full, __m256 *acc)
 {
     __m256 x[3];
     acc[0] = acc[1] = _mm256_setzero_ps();
 #pragma GCC unroll 5
     for (int ih = 0; ih < 5; ih++) {
-        split3(src + ih * cols, n, full, x);
+        split3(src + ih * cols, tm, full, x);
 #pragma GCC unroll 3
         for (int kw = 0; kw < 3; kw++) {
             if (ih < 3)
@@ -195,6 +206,8 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
     for (int t = 0; t < 9; t++)
         w[t] = _mm256_set1_ps(r->w[t]);
     int64_t cols = r->cols, out_w = r->out_w, oh = 0;
+    __m256i tm[4];
+    split3_masks(out_w % 8, tm);
     if (stride == 1 && r->row_step == cols) /* two rows at once where they share input rows */
         for (; oh + 2 <= r->out_h; oh += 2) {
             const float *row = r->base + oh * cols;
@@ -220,13 +233,13 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
             __m256 acc[2];
             int64_t ow = 0;
             for (; ow + 8 <= out_w; ow += 8) {
-                k3_stride2_x2(w, row + 2 * ow, cols, 8, true, acc);
+                k3_stride2_x2(w, row + 2 * ow, cols, tm, true, acc);
                 _mm256_storeu_ps(yo + ow, finish8(r, acc[0]));
                 _mm256_storeu_ps(yo + out_w + ow, finish8(r, acc[1]));
             }
             if (ow < out_w) {
                 __m256i m = qc_f32_lanes8(out_w - ow);
-                k3_stride2_x2(w, row + 2 * ow, cols, out_w - ow, false, acc);
+                k3_stride2_x2(w, row + 2 * ow, cols, tm, false, acc);
                 _mm256_maskstore_ps(yo + ow, m, finish8(r, acc[0]));
                 _mm256_maskstore_ps(yo + out_w + ow, m, finish8(r, acc[1]));
             }
@@ -237,13 +250,13 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
         int64_t ow = 0;
         for (; ow + 8 <= out_w; ow += 8) {
             __m256 acc = stride == 1 ? k3_stride1(w, row + ow, cols, _mm256_set1_epi32(-1), true)
-                                     : k3_stride2(w, row + 2 * ow, cols, 8, true);
+                                     : k3_stride2(w, row + 2 * ow, cols, tm, true);
             _mm256_storeu_ps(yo + ow, finish8(r, acc));
         }
         if (ow < out_w) {
             __m256i m = qc_f32_lanes8(out_w - ow);
             __m256 acc = stride == 1 ? k3_stride1(w, row + ow, cols, m, false)
-                                     : k3_stride2(w, row + 2 * ow, cols, out_w - ow, false);
+                                     : k3_stride2(w, row + 2 * ow, cols, tm, false);
             _mm256_maskstore_ps(yo + ow, m, finish8(r, acc));
         }
     }
