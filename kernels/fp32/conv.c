@@ -156,17 +156,30 @@ static void im2col_fill(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int
     }
 }
 
-/* padded[r][q] = x[r - pad_h][q - pad_w] where x has it: the plane with its zero border made
+/* The part of the padded plane that x fills: rows [row[0], row[1]), columns [col[0], col[1]).
+ * The same for every channel, so found once. */
+typedef struct {
+    int64_t row[2], col[2];
+} plane_inside;
+
+static plane_inside find_inside(const window3 *g)
+{
+    plane_inside in;
+    qc_f32_window_inside(span(g, 1), g->in[1], 1, -g->pad[1], &in.row[0], &in.row[1]);
+    qc_f32_window_inside(span(g, 2), g->in[2], 1, -g->pad[2], &in.col[0], &in.col[1]);
+    return in;
+}
+
+/* padded[r][q] = x[r - pad_h][q - pad_w] inside in: the plane with its zero border made
  * explicit, so that the depthwise loops need no bounds test. The border is the same for every
  * channel, so the caller zeroes the plane once and only the inside is copied here. */
-static void pad_plane_inside(const window3 *g, const float *x, float *padded)
+static void pad_plane_inside(const window3 *g, const plane_inside *in, const float *x,
+                             float *padded)
 {
-    int64_t cols = span(g, 2), in_w = g->in[2], lo, hi, r_lo, r_hi;
-    qc_f32_window_inside(cols, in_w, 1, -g->pad[2], &lo, &hi);
-    qc_f32_window_inside(span(g, 1), g->in[1], 1, -g->pad[1], &r_lo, &r_hi);
-    for (int64_t r = r_lo; r < r_hi; r++)
-        memcpy(padded + r * cols + lo, x + (r - g->pad[1]) * in_w + lo - g->pad[2],
-               (size_t)(hi - lo) * sizeof(float));
+    int64_t cols = span(g, 2), lo = in->col[0];
+    size_t bytes = (size_t)(in->col[1] - lo) * sizeof(float);
+    for (int64_t r = in->row[0]; r < in->row[1]; r++)
+        memcpy(padded + r * cols + lo, x + (r - g->pad[1]) * g->in[2] + lo - g->pad[2], bytes);
 }
 
 #define DEPTHWISE_BLOCK 8
@@ -225,9 +238,10 @@ static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult,
                        .out_w = g->out[2], .out_h = g->out[1],
                        .row_step = g->stride[1] * span(g, 2), .has_bias = bias != NULL,
                        .clamp = clamp};
+    plane_inside inside = find_inside(g);
     memset(padded, 0, (size_t)(span(g, 1) * span(g, 2)) * sizeof(float));
     for (int64_t c = 0; c < in_channels; c++) {
-        pad_plane_inside(g, x + c * g->in_plane, padded);
+        pad_plane_inside(g, &inside, x + c * g->in_plane, padded);
         for (int64_t m = c * mult; m < (c + 1) * mult; m++) {
             r.w = w + m * g->taps;
             r.bias = bias ? bias[m] : 0.0f;
