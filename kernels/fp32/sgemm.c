@@ -6,9 +6,11 @@
 #include <math.h>
 #include <string.h>
 
-/* Depth steps per block. Blocking leaves each output's chain of multiply-adds whole. */
-#define GEMM_KC 256
-#define GEMM_NC QC_F32_CONV_BLOCK_COLS /* KC × NC floats: 288 KiB, in L2 */
+/* Depth steps per block, at most: a column panel (KC × NR floats, 24 KiB) stays in a 32 KiB
+ * L1 while every weight panel passes over it. Blocking leaves each output's chain of
+ * multiply-adds whole. */
+#define GEMM_KC 128
+#define GEMM_NC QC_F32_CONV_BLOCK_COLS /* KC × NC floats: 144 KiB, in L2 */
 
 static int64_t row_panels(int64_t m)
 {
@@ -68,8 +70,8 @@ void qc_f32_gemm_fill_rows(const void *ctx, int64_t k0, int64_t kc, int64_t j0, 
 }
 
 /* Columns in chunks of GEMM_NC (the outputs of a chunk stay in L2 over the whole depth), the
- * depth in blocks of GEMM_KC: B's block is filled (KC × NC floats, in L2), then each weight
- * panel (in L1) passes over its column panels. */
+ * depth in blocks of at most GEMM_KC: B's block is filled (in L2), then every weight panel
+ * (streamed from L2) passes over each of its column panels (in L1). */
 void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
                         qc_f32_gemm_fill_fn fill, const void *ctx, const float *bias,
                         const qc_f32_clamp *clamp, float *y, int64_t ldy, float *block)
@@ -86,10 +88,12 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
             }
         return;
     }
+    /* depth blocks of equal size, none above GEMM_KC: 147 is 74 + 73, not 128 + 19 */
+    int64_t blocks = (k + GEMM_KC - 1) / GEMM_KC, kc_max = (k + blocks - 1) / blocks;
     for (int64_t c0 = 0; c0 < n; c0 += GEMM_NC) {
         int64_t nc = n - c0 < GEMM_NC ? n - c0 : GEMM_NC;
-        for (int64_t k0 = 0; k0 < k; k0 += GEMM_KC) {
-            qc_f32_gemm_tile t = {.kc = k - k0 < GEMM_KC ? k - k0 : GEMM_KC, .ldy = ldy,
+        for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
+            qc_f32_gemm_tile t = {.kc = k - k0 < kc_max ? k - k0 : kc_max, .ldy = ldy,
                                   .accumulate = k0 > 0};
             bool last = k0 + t.kc == k;
             /* a row-major B is read where it is, without a copy */
@@ -98,15 +102,16 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
             t.ldb = in_place ? rows->ld : QC_F32_GEMM_NR;
             if (!in_place)
                 fill(ctx, k0, t.kc, c0, nc, block);
-            for (int64_t p = 0; p < row_panels(m); p++) {
-                int64_t i0 = p * QC_F32_GEMM_MR;
-                t.rows = m - i0 < QC_F32_GEMM_MR ? m - i0 : QC_F32_GEMM_MR;
-                t.w = packed_w + (p * k + k0) * QC_F32_GEMM_MR;
-                t.bias = last && bias ? bias + i0 : NULL;
-                t.clamp = last ? last_clamp : off;
-                for (int64_t j = 0; j < nc; j += QC_F32_GEMM_NR) {
-                    t.cols = nc - j < QC_F32_GEMM_NR ? nc - j : QC_F32_GEMM_NR;
-                    t.b = in_place ? rows->data + k0 * rows->ld + c0 + j : block + j * t.kc;
+            t.clamp = last ? last_clamp : off;
+            /* each column panel (in L1) meets every weight panel (streamed from L2) */
+            for (int64_t j = 0; j < nc; j += QC_F32_GEMM_NR) {
+                t.cols = nc - j < QC_F32_GEMM_NR ? nc - j : QC_F32_GEMM_NR;
+                t.b = in_place ? rows->data + k0 * rows->ld + c0 + j : block + j * t.kc;
+                for (int64_t p = 0; p < row_panels(m); p++) {
+                    int64_t i0 = p * QC_F32_GEMM_MR;
+                    t.rows = m - i0 < QC_F32_GEMM_MR ? m - i0 : QC_F32_GEMM_MR;
+                    t.w = packed_w + (p * k + k0) * QC_F32_GEMM_MR;
+                    t.bias = last && bias ? bias + i0 : NULL;
                     t.y = y + i0 * ldy + c0 + j;
                     tile(&t);
                 }
