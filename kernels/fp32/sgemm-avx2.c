@@ -23,18 +23,18 @@ static inline __attribute__((always_inline)) void store8(float *p, __m256i m, bo
         _mm256_maskstore_ps(p, m, v);
 }
 
-/* rows r0 .. r0 + 3 (those below t->rows stored), columns c0 .. c0 + 8·nv − 1 (those below
- * t->cols; all of them when full); inlined with nv and full constant so that the accumulators
- * stay in registers. */
+/* rows r0 .. r0 + nr − 1 (those below t->rows stored), columns c0 .. c0 + 8·nv − 1 (those
+ * below t->cols; all of them when full); inlined with nr, nv and full constant so that the
+ * nr·nv ≤ 12 accumulators stay in registers. */
 static inline __attribute__((always_inline)) void subtile(const qc_f32_gemm_tile *t, int64_t r0,
-                                                          int64_t c0, int nv, bool full)
+                                                          int nr, int64_t c0, int nv, bool full)
 {
     __m256i mask[3];
-    __m256 acc[4][3];
+    __m256 acc[MR][3];
     for (int v = 0; v < nv; v++)
         mask[v] = full ? _mm256_setzero_si256() : qc_f32_lanes8(t->cols - c0 - 8 * v);
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++)
+#pragma GCC unroll 8
+    for (int r = 0; r < nr; r++)
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
             acc[r][v] = t->accumulate && r0 + r < t->rows
@@ -46,16 +46,16 @@ static inline __attribute__((always_inline)) void subtile(const qc_f32_gemm_tile
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
             col[v] = load8(b + 8 * v, mask[v], full);
-#pragma GCC unroll 4
-        for (int r = 0; r < 4; r++) {
+#pragma GCC unroll 8
+        for (int r = 0; r < nr; r++) {
             __m256 wr = _mm256_broadcast_ss(w + r);
 #pragma GCC unroll 3
             for (int v = 0; v < nv; v++)
                 acc[r][v] = _mm256_fmadd_ps(wr, col[v], acc[r][v]);
         }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; r++) {
+#pragma GCC unroll 8
+    for (int r = 0; r < nr; r++) {
         if (r0 + r >= t->rows)
             break;
         float *out = t->y + (r0 + r) * t->ldy + c0;
@@ -72,18 +72,22 @@ static inline __attribute__((always_inline)) void subtile(const qc_f32_gemm_tile
     }
 }
 
+/* 4 × 24 sub-tiles: 12 chains, 3 loads and 4 broadcasts per depth step. A last 8 columns or
+ * fewer take all 8 rows at once: 8 chains, enough to cover the fma latency on both pipes. */
 void qc_f32_gemm_tile__avx2(const qc_f32_gemm_tile *t)
 {
     for (int64_t c0 = 0; c0 < t->cols; c0 += 24) {
         int64_t left = t->cols - c0;
+        if (left <= 8) {
+            subtile(t, 0, MR, c0, 1, false);
+            continue;
+        }
         for (int64_t r0 = 0; r0 < t->rows; r0 += 4)
             if (left >= 24)
-                subtile(t, r0, c0, 3, true);
+                subtile(t, r0, 4, c0, 3, true);
             else if (left > 16)
-                subtile(t, r0, c0, 3, false);
-            else if (left > 8)
-                subtile(t, r0, c0, 2, false);
+                subtile(t, r0, 4, c0, 3, false);
             else
-                subtile(t, r0, c0, 1, false);
+                subtile(t, r0, 4, c0, 2, false);
     }
 }

@@ -22,16 +22,29 @@ size_t qc_f32_gemm_packed_size(int64_t m, int64_t k)
     return m > 0 && k > 0 ? (size_t)(row_panels(m) * QC_F32_GEMM_MR * k) * sizeof(float) : 0;
 }
 
-/* Panel p holds rows p·MR .. p·MR + MR − 1, depth step by depth step: packed[p][k][r] =
- * w[p·MR + r][k], 0 past the last row. */
+/* The depth block: blocks of equal size, none above GEMM_KC (147 is 74 + 73, not 128 + 19);
+ * the last one may be shorter. */
+static int64_t depth_block(int64_t k)
+{
+    int64_t blocks = (k + GEMM_KC - 1) / GEMM_KC;
+    return (k + blocks - 1) / blocks;
+}
+
+/* Depth block by depth block (k0, kc), panel p holds rows p·MR .. p·MR + MR − 1, depth step by
+ * depth step: packed[k0·P·MR + p·kc·MR + t·MR + r] = w[p·MR + r][k0 + t] with P panels, 0
+ * past the last row. A block's panels follow one another: the GEMM streams them in order. */
 void qc_f32_gemm_pack(int64_t m, int64_t k, const float *w, float *packed)
 {
-    for (int64_t p = 0; p < row_panels(m); p++)
-        for (int64_t t = 0; t < k; t++)
-            for (int64_t r = 0; r < QC_F32_GEMM_MR; r++) {
-                int64_t row = p * QC_F32_GEMM_MR + r;
-                *packed++ = row < m ? w[row * k + t] : 0.0f;
-            }
+    int64_t kc_max = k > 0 ? depth_block(k) : 1;
+    for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
+        int64_t kc = k - k0 < kc_max ? k - k0 : kc_max;
+        for (int64_t p = 0; p < row_panels(m); p++)
+            for (int64_t t = k0; t < k0 + kc; t++)
+                for (int64_t r = 0; r < QC_F32_GEMM_MR; r++) {
+                    int64_t row = p * QC_F32_GEMM_MR + r;
+                    *packed++ = row < m ? w[row * k + t] : 0.0f;
+                }
+    }
 }
 
 void qc_f32_gemm_tile__scalar(const qc_f32_gemm_tile *t)
@@ -88,8 +101,7 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
             }
         return;
     }
-    /* depth blocks of equal size, none above GEMM_KC: 147 is 74 + 73, not 128 + 19 */
-    int64_t blocks = (k + GEMM_KC - 1) / GEMM_KC, kc_max = (k + blocks - 1) / blocks;
+    int64_t kc_max = depth_block(k);
     for (int64_t c0 = 0; c0 < n; c0 += GEMM_NC) {
         int64_t nc = n - c0 < GEMM_NC ? n - c0 : GEMM_NC;
         for (int64_t k0 = 0; k0 < k; k0 += kc_max) {
@@ -110,7 +122,7 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
                 for (int64_t p = 0; p < row_panels(m); p++) {
                     int64_t i0 = p * QC_F32_GEMM_MR;
                     t.rows = m - i0 < QC_F32_GEMM_MR ? m - i0 : QC_F32_GEMM_MR;
-                    t.w = packed_w + (p * k + k0) * QC_F32_GEMM_MR;
+                    t.w = packed_w + (k0 * row_panels(m) + p * t.kc) * QC_F32_GEMM_MR;
                     t.bias = last && bias ? bias + i0 : NULL;
                     t.y = y + i0 * ldy + c0 + j;
                     tile(&t);
