@@ -1342,9 +1342,10 @@ START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
         qc_f32_gemm_rows rows = {b, n};
         for (int i = 0; i < n_isas; i++) {
             ck_assert_int_eq(qc_f32_select(isas[i]), 0);
-            float guard = 12345.0f;
+            float guard = 12345.0f; /* everywhere: an output left unwritten shows, not the
+                                       previous table's */
             for (int64_t r = 0; r < m; r++)
-                for (int64_t j = n; j < ldy; j++)
+                for (int64_t j = 0; j < ldy; j++)
                     got[r * ldy + j] = guard;
             qc_f32_gemm_packed(m, n, k, packed,
                                trial % 2 ? fill_rows_into_panels : qc_f32_gemm_fill_rows, &rows,
