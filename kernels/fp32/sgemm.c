@@ -65,20 +65,25 @@ size_t qc_f32_gemm_block_size(void)
     return (size_t)GEMM_KC * GEMM_NC * sizeof(float);
 }
 
+/* Row by row, each row's nc floats read in one run; the row FILL_AHEAD below is fetched
+ * meanwhile (rows of a large B lie 4 KiB or more apart, too far for the prefetchers to
+ * follow). */
+#define FILL_AHEAD 4
 void qc_f32_gemm_fill_rows(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                            float *block)
 {
     const qc_f32_gemm_rows *b = ctx;
-    for (int64_t p = 0; p < nc; p += QC_F32_GEMM_NR) {
-        int64_t width = nc - p < QC_F32_GEMM_NR ? nc - p : QC_F32_GEMM_NR;
-        const float *src = b->data + k0 * b->ld + j0 + p;
-        float *dst = block + p * kc;
-        if (width == QC_F32_GEMM_NR) /* a fixed size: inlined */
-            for (int64_t t = 0; t < kc; t++)
-                memcpy(dst + t * QC_F32_GEMM_NR, src + t * b->ld, QC_F32_GEMM_NR * sizeof(float));
-        else
-            for (int64_t t = 0; t < kc; t++)
-                memcpy(dst + t * QC_F32_GEMM_NR, src + t * b->ld, (size_t)width * sizeof(float));
+    for (int64_t t = 0; t < kc; t++) {
+        const float *src = b->data + (k0 + t) * b->ld + j0;
+        if (t + FILL_AHEAD < kc)
+            for (int64_t j = 0; j < nc; j += 16)
+                __builtin_prefetch(src + FILL_AHEAD * b->ld + j);
+        float *dst = block + t * QC_F32_GEMM_NR;
+        int64_t p = 0;
+        for (; p + QC_F32_GEMM_NR <= nc; p += QC_F32_GEMM_NR) /* a fixed size: inlined */
+            memcpy(dst + p * kc, src + p, QC_F32_GEMM_NR * sizeof(float));
+        if (p < nc)
+            memcpy(dst + p * kc, src + p, (size_t)(nc - p) * sizeof(float));
     }
 }
 
