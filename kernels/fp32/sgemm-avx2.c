@@ -41,7 +41,9 @@ static inline __attribute__((always_inline)) void subtile(const qc_f32_gemm_tile
                             ? load8(t->y + (r0 + r) * t->ldy + c0 + 8 * v, mask[v], full)
                             : _mm256_setzero_ps();
     const float *w = t->w + r0, *b = t->b + c0;
-    for (int64_t k = 0; k < t->kc; k++, w += MR, b += t->ldb) {
+    const int64_t kc = t->kc, ldb = t->ldb;
+#pragma GCC unroll 2 /* measured: 4 gains nothing more */
+    for (int64_t k = 0; k < kc; k++, w += MR, b += ldb) {
         __m256 col[3];
 #pragma GCC unroll 3
         for (int v = 0; v < nv; v++)
