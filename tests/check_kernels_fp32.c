@@ -1322,16 +1322,17 @@ static void fill_rows_into_panels(const void *ctx, int64_t k0, int64_t kc, int64
 }
 
 /* Every table's packed GEMM gives the definition's bits exactly, on shapes around the tile
- * (rows 1 .. 2·MR + 1, columns around NR and the fill block) and depths across the depth
- * block (256); the output's row stride wider than n. */
+ * (rows 1 .. 2·MR + 1, columns around the 24-column sub-tile, NR and the fill block) and
+ * depths across the depth block (128: blocks split evenly, so 257 is three); the output's row
+ * stride wider than n. */
 START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
 {
     int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
-    static const int64_t cols[] = {1, 15, 16, 17, 47, 48, 49, 97, 287, 288, 289, 700};
-    static const int64_t depths[] = {1, 2, 9, 255, 256, 257, 600};
-    for (int trial = 0; trial < 60; trial++) {
-        int64_t m = 1 + trial % (2 * QC_F32_GEMM_MR + 1), n = cols[trial % 12];
-        int64_t k = depths[trial % 7], ldy = n + trial % 3;
+    static const int64_t cols[] = {1, 15, 16, 17, 24, 47, 48, 49, 97, 287, 288, 289, 700};
+    static const int64_t depths[] = {1, 2, 9, 127, 128, 129, 257, 600};
+    for (int trial = 0; trial < 104; trial++) {
+        int64_t m = 1 + trial % (2 * QC_F32_GEMM_MR + 1), n = cols[trial % 13];
+        int64_t k = depths[trial / 2 % 8], ldy = n + trial % 3; /* both fills on every depth */
         float *w = rand_floats(m * k), *b = rand_floats(k * n), *bias = rand_floats(m);
         float *want = rand_floats(m * n), *got = rand_floats(m * ldy);
         float *packed = malloc(qc_f32_gemm_packed_size(m, k)), *block = malloc(qc_f32_gemm_block_size());
@@ -1343,9 +1344,10 @@ START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
         qc_f32_gemm_rows rows = {b, n};
         for (int i = 0; i < n_isas; i++) {
             ck_assert_int_eq(qc_f32_select(isas[i]), 0);
-            float guard = 12345.0f;
+            float guard = 12345.0f; /* everywhere: an output left unwritten shows, not the
+                                       previous table's */
             for (int64_t r = 0; r < m; r++)
-                for (int64_t j = n; j < ldy; j++)
+                for (int64_t j = 0; j < ldy; j++)
                     got[r * ldy + j] = guard;
             qc_f32_gemm_packed(m, n, k, packed,
                                trial % 2 ? fill_rows_into_panels : qc_f32_gemm_fill_rows, &rows,
