@@ -1430,6 +1430,125 @@ START_TEST(test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa)
 }
 END_TEST
 
+/* im2col panels on every table against their definition: pieces of every length across the
+ * panel, input rows before, inside and after the input, strides 1 to 3, offsets of every
+ * kernel column, dilation and pad; the input exactly as long as the formula reads (ASan catches
+ * a read past it) and sentinels after the panel's rows. */
+START_TEST(test_im2col_panels_give_the_definition_on_every_isa)
+{
+    enum { NR = QC_F32_GEMM_NR, MAX_ROWS = 9, SLACK = 8 };
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    for (int trial = 0; trial < 600; trial++) {
+        int64_t in_d = rand_int(1, 2), in_h = rand_int(1, 4), in_w = rand_int(1, 70);
+        int64_t channels = rand_int(1, 2), plane = in_d * in_h * in_w, x_n = channels * plane;
+        int64_t stride = rand_int(1, 3), out_w = rand_int(1, 60), rows = rand_int(1, MAX_ROWS);
+        float *x = malloc((size_t)x_n * sizeof *x);
+        float *got = malloc((size_t)(rows * NR + SLACK) * sizeof *got);
+        ck_assert(x && got);
+        fill_special(x_n, x);
+        qc_f32_im2col_tap taps[MAX_ROWS];
+        for (int64_t t = 0; t < rows; t++) {
+            qc_f32_im2col_tap *tap = &taps[t];
+            int64_t kw = rand_int(0, 6), dilation = rand_int(1, 2), pad = rand_int(0, 3);
+            *tap = (qc_f32_im2col_tap){.channel = rand_int(0, channels - 1) * plane,
+                                       .dz = rand_int(0, 1), .dy = rand_int(0, 2),
+                                       .offset = kw * dilation - pad};
+            qc_f32_window_inside(out_w, in_w, stride, tap->offset, &tap->lo, &tap->hi);
+        }
+        qc_f32_im2col_piece pieces[NR];
+        int64_t count = 0, width = rand_int(1, NR);
+        for (int64_t j = 0; j < width; count++) {
+            int64_t len = rand_int(1, width - j < out_w ? width - j : out_w);
+            pieces[count] = (qc_f32_im2col_piece){.j = j, .len = len,
+                                                   .ow = rand_int(0, out_w - len),
+                                                   .id = rand_int(-2, in_d),
+                                                   .ih = rand_int(-3, in_h)};
+            j += len;
+        }
+        qc_f32_im2col_panel panel = {.x = x, .in_d = in_d, .in_h = in_h, .in_w = in_w,
+                                     .stride_w = stride, .taps = taps, .rows = rows,
+                                     .pieces = pieces, .count = count};
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            for (int64_t k = 0; k < rows * NR + SLACK; k++)
+                got[k] = 12345.0f;
+            qc_f32_kernels()->im2col_panel(&panel, got);
+            for (int64_t t = 0; t < rows; t++)
+                for (int64_t p = 0; p < count; p++)
+                    for (int64_t q = 0; q < pieces[p].len; q++) {
+                        const qc_f32_im2col_piece *pc = &pieces[p];
+                        int64_t iz = pc->id + taps[t].dz, iy = pc->ih + taps[t].dy;
+                        int64_t o = pc->ow + q, ix = o * stride + taps[t].offset;
+                        bool inside = iz >= 0 && iz < in_d && iy >= 0 && iy < in_h &&
+                                      o >= taps[t].lo && o < taps[t].hi;
+                        float want = inside ? x[taps[t].channel + (iz * in_h + iy) * in_w + ix]
+                                            : 0.0f;
+                        float have = got[t * NR + pc->j + q];
+                        ck_assert_msg(memcmp(&have, &want, sizeof want) == 0,
+                                      "%s: row %lld column %lld: %g, not %g (stride %lld, "
+                                      "offset %lld, in %lldx%lldx%lld)",
+                                      qc_f32_isa(), (long long)t, (long long)(pc->j + q),
+                                      (double)have, (double)want, (long long)stride,
+                                      (long long)taps[t].offset, (long long)in_d,
+                                      (long long)in_h, (long long)in_w);
+                    }
+            for (int64_t k = rows * NR; k < rows * NR + SLACK; k++)
+                ck_assert_msg(got[k] == 12345.0f, "%s: wrote past the panel's rows",
+                              qc_f32_isa());
+        }
+        free(x), free(got);
+    }
+    restore_default_isa();
+}
+END_TEST
+
+/* im2col convolutions of every kernel width 1 to 7 with strides 1 to 3, dilations 1 and 2 and
+ * every pair of pads below the kernel: every table gives the scalar table's bits (depths past
+ * the rows described at once and the GEMM's depth block, outputs past a column block). */
+START_TEST(test_im2col_conv_gives_the_same_bits_on_every_isa_for_every_width_stride_and_pad)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    int trials = 0;
+    for (int64_t kw = 1; kw <= 7; kw++)
+        for (int64_t st = 1; st <= 3; st++)
+            for (int64_t dil = 1; dil <= 2; dil++)
+                for (int64_t pb = 0; pb < kw; pb++)
+                    for (int64_t pe = 0; pe < kw; pe += pb % 2 + 1) {
+                        int64_t c = rand_int(1, 40), m = rand_int(1, 10), kh = rand_int(1, 3);
+                        int64_t in[2] = {rand_int(kh, 12), rand_int(1, 90)}, k[2] = {kh, kw};
+                        int64_t s[2] = {rand_int(1, 2), st}, d[2] = {1, dil};
+                        int64_t pad_b[2] = {rand_int(0, kh - 1), pb}, pad_e[2] = {0, pe};
+                        qc_f32_window win = make_window(2, in, k, s, d, pad_b, pad_e, false);
+                        if (win.out[0] < 1 || win.out[1] < 1)
+                            continue;
+                        qc_f32_conv_params p = conv_params(c, m, 1, win);
+                        ck_assert(qc_f32_conv_choose(&p) == QC_F32_CONV_IM2COL || kw == 1);
+                        int64_t y_n = m * win.out[0] * win.out[1], x_n = c * in[0] * in[1];
+                        float *x = malloc((size_t)x_n * sizeof *x), *w = rand_floats(m * c * kh * kw);
+                        float *want = malloc((size_t)y_n * sizeof *want);
+                        float *got = malloc((size_t)y_n * sizeof *got);
+                        void *scratch = malloc(qc_f32_conv_scratch_size(&p, false) + 1);
+                        ck_assert(x && want && got && scratch);
+                        fill_special(x_n, x);
+                        for (int i = 0; i < n_isas; i++) {
+                            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+                            qc_f32_conv(&p, 1, x, w, NULL, NULL, i == 0 ? want : got, scratch);
+                            ck_assert_msg(i == 0 || same_floats(got, want, y_n),
+                                          "%s: kernel %lldx%lld stride %lld dilation %lld pads "
+                                          "%lld %lld, in %lldx%lld, %lld channels",
+                                          qc_f32_isa(), (long long)kh, (long long)kw,
+                                          (long long)st, (long long)dil, (long long)pb,
+                                          (long long)pe, (long long)in[0], (long long)in[1],
+                                          (long long)c);
+                        }
+                        trials++;
+                        free(x), free(w), free(want), free(got), free(scratch);
+                    }
+    ck_assert_int_gt(trials, 200);
+    restore_default_isa();
+}
+END_TEST
+
 /* MaxPool without indices goes through the row kernels; with indices it keeps the per-pixel
  * loop, the reference here: every table gives its bits (ties of -0 and +0, NaN, padding). */
 START_TEST(test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa)
@@ -1506,6 +1625,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_packed_gemm_rounds_each_multiply_add_once);
     tcase_add_test(tc, test_gather_rows_copy_the_window_and_zero_the_rest_on_every_isa);
     tcase_add_test(tc, test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa);
+    tcase_add_test(tc, test_im2col_panels_give_the_definition_on_every_isa);
+    tcase_add_test(tc, test_im2col_conv_gives_the_same_bits_on_every_isa_for_every_width_stride_and_pad);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -77,6 +77,30 @@ void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t of
     memset(y + hi, 0, (size_t)(n - hi) * sizeof(float));
 }
 
+/* The reference panel: each piece's row as the gather row computes it, zeros where the input
+ * row is outside the input. */
+void qc_f32_im2col_panel__scalar(const qc_f32_im2col_panel *p, float *y)
+{
+    for (int64_t t = 0; t < p->rows; t++) {
+        const qc_f32_im2col_tap *tap = &p->taps[t];
+        for (int64_t i = 0; i < p->count; i++) {
+            const qc_f32_im2col_piece *pc = &p->pieces[i];
+            float *dst = y + t * QC_F32_GEMM_NR + pc->j;
+            int64_t iz = pc->id + tap->dz, iy = pc->ih + tap->dy, len = pc->len;
+            if (iz < 0 || iz >= p->in_d || iy < 0 || iy >= p->in_h) {
+                memset(dst, 0, (size_t)len * sizeof(float));
+                continue;
+            }
+            int64_t a = tap->lo - pc->ow < 0 ? 0 : tap->lo - pc->ow > len ? len : tap->lo - pc->ow;
+            int64_t b = tap->hi - pc->ow < a ? a : tap->hi - pc->ow > len ? len : tap->hi - pc->ow;
+            qc_f32_gather_row__scalar(dst, len,
+                                      p->x + tap->channel + (iz * p->in_h + iy) * p->in_w +
+                                          pc->ow * p->stride_w,
+                                      tap->offset, p->stride_w, a, b);
+        }
+    }
+}
+
 /* The im2col matrix of one group, never stored whole: row (c, kd, kh, kw) holds, for every
  * output position, the input that this tap multiplies, so that the convolution becomes
  * weights × im2col. The GEMM asks for it block by block (im2col_fill). */
@@ -85,74 +109,73 @@ typedef struct {
     const float *x; /* the group's first input channel */
 } im2col_source;
 
-/* The output positions j0 .. j0 + n − 1 of a block, cut where an output row ends: piece i
- * covers row[at[i] .. at[i] + len[i]) and output row (od, oh) from column ow. Found once per
- * block, so that the rows of the block need no division. */
-typedef struct {
-    int count;
-    int64_t at[QC_F32_CONV_BLOCK_COLS], len[QC_F32_CONV_BLOCK_COLS];
-    int64_t od[QC_F32_CONV_BLOCK_COLS], oh[QC_F32_CONV_BLOCK_COLS], ow[QC_F32_CONV_BLOCK_COLS];
-} im2col_pieces;
+/* im2col rows described at a time (the stack holds their descriptions) */
+#define IM2COL_ROWS 64
 
-static void cut_pieces(const window3 *g, int64_t j0, int64_t n, im2col_pieces *pc)
+/* The block's columns j0 .. j0 + n − 1 cut where an output row or a panel ends, found once per
+ * block so that its rows need no division; first[p] is panel p's first piece (first[panels]:
+ * the count). */
+static void cut_pieces(const window3 *g, int64_t j0, int64_t n, qc_f32_im2col_piece *pc,
+                       int64_t *first)
 {
     int64_t rows_plane = g->out[1] * g->out[2];
     int64_t od = j0 / rows_plane, oh = j0 % rows_plane / g->out[2], ow = j0 % g->out[2];
-    pc->count = 0;
+    int64_t count = 0;
     for (int64_t j = 0; j < n;) {
-        int64_t len = g->out[2] - ow < n - j ? g->out[2] - ow : n - j;
-        int i = pc->count++;
-        pc->at[i] = j, pc->len[i] = len, pc->od[i] = od, pc->oh[i] = oh, pc->ow[i] = ow;
+        int64_t in_panel = j % QC_F32_GEMM_NR;
+        if (in_panel == 0)
+            first[j / QC_F32_GEMM_NR] = count;
+        int64_t len = g->out[2] - ow;
+        len = len < QC_F32_GEMM_NR - in_panel ? len : QC_F32_GEMM_NR - in_panel;
+        len = len < n - j ? len : n - j;
+        pc[count++] = (qc_f32_im2col_piece){.j = in_panel, .len = len, .ow = ow,
+                                             .id = od * g->stride[0] - g->pad[0],
+                                             .ih = oh * g->stride[1] - g->pad[1]};
         j += len;
-        ow = 0;
-        if (++oh == g->out[1])
+        if ((ow += len) == g->out[2] && (ow = 0, ++oh == g->out[1]))
             oh = 0, od++;
     }
+    first[(n + QC_F32_GEMM_NR - 1) / QC_F32_GEMM_NR] = count;
 }
 
-/* row[j] for the block's output positions, of im2col row t */
-static void im2col_row(const window3 *g, const float *x, int64_t t, const im2col_pieces *pc,
-                       float *row)
+/* im2col rows k0 .. k0 + n − 1 */
+static void describe_rows(const window3 *g, int64_t k0, int64_t n, qc_f32_im2col_tap *taps)
 {
-    qc_f32_gather_row_fn gather = qc_f32_kernels()->gather_row;
-    int64_t c = t / g->taps, tap = t % g->taps;
-    int64_t kd = tap / (g->kernel[1] * g->kernel[2]), kh = tap / g->kernel[2] % g->kernel[1],
-            kw = tap % g->kernel[2];
-    int64_t offset = kw * g->dilation[2] - g->pad[2], lo, hi;
-    qc_f32_window_inside(g->out[2], g->in[2], g->stride[2], offset, &lo, &hi);
-    const float *xc = x + c * g->in_plane;
-    for (int i = 0; i < pc->count; i++) {
-        int64_t len = pc->len[i], ow = pc->ow[i];
-        int64_t id = pc->od[i] * g->stride[0] - g->pad[0] + kd * g->dilation[0];
-        int64_t ih = pc->oh[i] * g->stride[1] - g->pad[1] + kh * g->dilation[1];
-        float *dst = row + pc->at[i];
-        if (id < 0 || id >= g->in[0] || ih < 0 || ih >= g->in[1]) {
-            memset(dst, 0, (size_t)len * sizeof(float));
-            continue;
-        }
-        int64_t a = lo - ow < 0 ? 0 : lo - ow > len ? len : lo - ow;
-        int64_t b = hi - ow < a ? a : hi - ow > len ? len : hi - ow;
-        gather(dst, len, xc + (id * g->in[1] + ih) * g->in[2] + ow * g->stride[2], offset,
-               g->stride[2], a, b);
+    for (int64_t t = 0; t < n; t++) {
+        int64_t c = (k0 + t) / g->taps, tap = (k0 + t) % g->taps;
+        int64_t kd = tap / (g->kernel[1] * g->kernel[2]), kh = tap / g->kernel[2] % g->kernel[1],
+                kw = tap % g->kernel[2];
+        qc_f32_im2col_tap *r = &taps[t];
+        *r = (qc_f32_im2col_tap){.channel = c * g->in_plane, .dz = kd * g->dilation[0],
+                                 .dy = kh * g->dilation[1],
+                                 .offset = kw * g->dilation[2] - g->pad[2]};
+        qc_f32_window_inside(g->out[2], g->in[2], g->stride[2], r->offset, &r->lo, &r->hi);
     }
 }
 
-/* qc_f32_gemm_fill_fn for im2col: each row of the block gathered into an L1 row, then stored
- * into the column panels */
+/* qc_f32_gemm_fill_fn for im2col: IM2COL_ROWS rows at a time, written straight into each
+ * column panel */
 static void im2col_fill(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
                         float *block)
 {
+    enum { PANELS = (QC_F32_CONV_BLOCK_COLS + QC_F32_GEMM_NR - 1) / QC_F32_GEMM_NR };
     const im2col_source *src = ctx;
-    float row[QC_F32_CONV_BLOCK_COLS];
-    im2col_pieces pieces;
-    cut_pieces(src->g, j0, nc, &pieces);
-    for (int64_t t = 0; t < kc; t++) {
-        im2col_row(src->g, src->x, k0 + t, &pieces, row);
-        int64_t p = 0;
-        for (; p + QC_F32_GEMM_NR <= nc; p += QC_F32_GEMM_NR) /* a fixed size: inlined */
-            memcpy(block + p * kc + t * QC_F32_GEMM_NR, row + p, QC_F32_GEMM_NR * sizeof(float));
-        if (p < nc)
-            memcpy(block + p * kc + t * QC_F32_GEMM_NR, row + p, (size_t)(nc - p) * sizeof(float));
+    const window3 *g = src->g;
+    void (*fill)(const qc_f32_im2col_panel *, float *) = qc_f32_kernels()->im2col_panel;
+    qc_f32_im2col_piece pieces[QC_F32_CONV_BLOCK_COLS];
+    qc_f32_im2col_tap taps[IM2COL_ROWS];
+    int64_t first[PANELS + 1], panels = (nc + QC_F32_GEMM_NR - 1) / QC_F32_GEMM_NR;
+    cut_pieces(g, j0, nc, pieces, first);
+    qc_f32_im2col_panel panel = {.x = src->x, .in_d = g->in[0], .in_h = g->in[1],
+                                 .in_w = g->in[2], .stride_w = g->stride[2], .taps = taps};
+    for (int64_t t0 = 0; t0 < kc; t0 += IM2COL_ROWS) {
+        panel.rows = kc - t0 < IM2COL_ROWS ? kc - t0 : IM2COL_ROWS;
+        describe_rows(g, k0 + t0, panel.rows, taps);
+        for (int64_t p = 0; p < panels; p++) {
+            panel.pieces = pieces + first[p];
+            panel.count = first[p + 1] - first[p];
+            fill(&panel, block + p * kc * QC_F32_GEMM_NR + t0 * QC_F32_GEMM_NR);
+        }
     }
 }
 

@@ -14,6 +14,7 @@ static const qc_f32_table scalar_table = {
     .clip = qc_f32_clip__scalar,
     .maxpool_row = qc_f32_maxpool_row__scalar,
     .gather_row = qc_f32_gather_row__scalar,
+    .im2col_panel = qc_f32_im2col_panel__scalar,
     .add_bias = qc_f32_add_bias__scalar,
     .gemm_tile = qc_f32_gemm_tile__scalar,
 };
@@ -25,6 +26,7 @@ static const qc_f32_table avx2_table = {
     .clip = qc_f32_clip__avx2,
     .maxpool_row = qc_f32_maxpool_row__avx2,
     .gather_row = qc_f32_gather_row__avx2,
+    .im2col_panel = qc_f32_im2col_panel__avx2,
     .add_bias = qc_f32_add_bias__avx2,
     .gemm_tile = qc_f32_gemm_tile__avx2,
 };
@@ -36,6 +38,7 @@ static const qc_f32_table avx512_table = {
     .clip = qc_f32_clip__avx512,
     .maxpool_row = qc_f32_maxpool_row__avx512,
     .gather_row = qc_f32_gather_row__avx512,
+    .im2col_panel = qc_f32_im2col_panel__avx2, /* no 16-lane twin: AVX-512 CPUs run AVX2 */
     .add_bias = qc_f32_add_bias__avx512,
     .gemm_tile = qc_f32_gemm_tile__avx512,
 };

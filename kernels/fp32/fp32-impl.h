@@ -63,6 +63,34 @@ typedef struct {
 typedef void (*qc_f32_gather_row_fn)(float *y, int64_t n, const float *row, int64_t offset,
                                      int64_t stride, int64_t lo, int64_t hi);
 
+/* A block of the im2col matrix cut where an output row or a column panel ends: piece i covers
+ * columns j .. j + len − 1 of its panel, output row (od, oh) from column ow; id = od·stride_d −
+ * pad_d and ih = oh·stride_h − pad_h are the input rows of the first tap. */
+typedef struct {
+    int64_t j, len, ow, id, ih;
+} qc_f32_im2col_piece;
+
+/* One im2col row (c, kd, kh, kw): channel = c·in_plane, dz = kd·dilation_d, dy =
+ * kh·dilation_h, offset = kw·dilation_w − pad_w; the output columns [lo, hi) read inside the
+ * input row (qc_f32_window_inside). */
+typedef struct {
+    int64_t channel, dz, dy, offset, lo, hi;
+} qc_f32_im2col_tap;
+
+/* rows im2col rows of one column panel (its pieces, in column order):
+ * y[t·NR + j + q] = x[channel + (iz·in_h + iy)·in_w + (ow + q)·stride_w + offset] for q < len,
+ * where iz = id + dz, iy = ih + dy, when 0 ≤ iz < in_d, 0 ≤ iy < in_h and lo ≤ ow + q < hi;
+ * 0 otherwise. Only the rows × NR floats at y are written (past the pieces: anything); x is
+ * read only where the formula reads it. */
+typedef struct {
+    const float *x;
+    int64_t in_d, in_h, in_w, stride_w;
+    const qc_f32_im2col_tap *taps;
+    int64_t rows;
+    const qc_f32_im2col_piece *pieces;
+    int64_t count;
+} qc_f32_im2col_panel;
+
 /* One tile of the packed GEMM (sgemm.c): y[r][j] for r < rows ≤ QC_F32_GEMM_MR and j < cols ≤
  * QC_F32_GEMM_NR, over kc steps of the depth. w is a packed weight panel (kc × MR, the MR rows
  * of one depth step side by side, rows past the matrix zero), b a packed column panel (kc ×
@@ -92,6 +120,7 @@ typedef struct {
     void (*clip)(int64_t n, float lo, float hi, const float *x, float *y);
     void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
     qc_f32_gather_row_fn gather_row;
+    void (*im2col_panel)(const qc_f32_im2col_panel *p, float *y);
     void (*add_bias)(int64_t n, float bias, float *y); /* y[i] += bias */
     void (*gemm_tile)(const qc_f32_gemm_tile *t);
 } qc_f32_table;
@@ -122,6 +151,8 @@ void qc_f32_gather_row__avx2(float *y, int64_t n, const float *row, int64_t offs
                               int64_t stride, int64_t lo, int64_t hi);
 void qc_f32_gather_row__avx512(float *y, int64_t n, const float *row, int64_t offset,
                                 int64_t stride, int64_t lo, int64_t hi);
+void qc_f32_im2col_panel__scalar(const qc_f32_im2col_panel *p, float *y);
+void qc_f32_im2col_panel__avx2(const qc_f32_im2col_panel *p, float *y);
 void qc_f32_add_bias__scalar(int64_t n, float bias, float *y);
 void qc_f32_add_bias__avx2(int64_t n, float bias, float *y);
 void qc_f32_add_bias__avx512(int64_t n, float bias, float *y);
