@@ -58,11 +58,6 @@ typedef struct {
     int64_t n_rows, offset, kernel_w, stride_w, dilation_w, count;
 } qc_f32_maxrow;
 
-/* One row of im2col or of a padded plane: y[o] = row[o·stride + offset] for lo ≤ o < hi, 0
- * for the other o < n; row is read only in that range. */
-typedef void (*qc_f32_gather_row_fn)(float *y, int64_t n, const float *row, int64_t offset,
-                                     int64_t stride, int64_t lo, int64_t hi);
-
 /* A block of the im2col matrix cut where an output row or a column panel ends: piece i covers
  * columns j .. j + len − 1 of its panel, output row (od, oh) from column ow; id = od·stride_d −
  * pad_d and ih = oh·stride_h − pad_h are the input rows of the first tap. */
@@ -119,7 +114,6 @@ typedef struct {
     void (*relu)(int64_t n, const float *x, float *y);
     void (*clip)(int64_t n, float lo, float hi, const float *x, float *y);
     void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
-    qc_f32_gather_row_fn gather_row;
     void (*im2col_panel)(const qc_f32_im2col_panel *p, float *y);
     void (*add_bias)(int64_t n, float bias, float *y); /* y[i] += bias */
     void (*gemm_tile)(const qc_f32_gemm_tile *t);
@@ -145,11 +139,9 @@ void qc_f32_dwconv_rows__avx512(const qc_f32_dwrows *r, float *y);
 void qc_f32_maxpool_row__scalar(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx2(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx512(const qc_f32_maxrow *r, float *y);
+/* One row of the reference im2col panel: y[o] = row[o·stride + offset] for lo ≤ o < hi, 0 for
+ * the other o < n; row is read only in that range. */
 void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t offset,
-                                int64_t stride, int64_t lo, int64_t hi);
-void qc_f32_gather_row__avx2(float *y, int64_t n, const float *row, int64_t offset,
-                              int64_t stride, int64_t lo, int64_t hi);
-void qc_f32_gather_row__avx512(float *y, int64_t n, const float *row, int64_t offset,
                                 int64_t stride, int64_t lo, int64_t hi);
 void qc_f32_im2col_panel__scalar(const qc_f32_im2col_panel *p, float *y);
 void qc_f32_im2col_panel__avx2(const qc_f32_im2col_panel *p, float *y);
