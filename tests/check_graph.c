@@ -3259,6 +3259,7 @@ static Suite *suite(void)
     tcase_add_test(exec, reductions_and_variadic_ops_run_for_any_batch);
     suite_add_tcase(s, exec);
     TCase *qdq = tcase_create("qdq");
+    tcase_set_timeout(qdq, 60); /* the many-tile convolutions take seconds on a loaded machine */
     tcase_add_loop_test(qdq, quantized_models_run_on_integer_ops_and_match_onnx_runtime, 0,
                         (int)(sizeof qdq_cases / sizeof qdq_cases[0]));
     tcase_add_test(qdq, qdq_fusion_leaves_no_float_op_in_a_quantized_lenet);
