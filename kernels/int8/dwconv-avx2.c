@@ -64,7 +64,8 @@ QC_DWCONV_U8S8(qc_dwconv_u8s8__avx2)
 }
 
 /* One output pixel of the channels-last kernel with every tap checked against the padding
- * (when the weights do not fit the fast path's stack buffers): 8 channels per vector, their sums kept in a register across all taps; products exact as
+ * (windows the row path does not take, weights beyond the pixel path's stack buffers): 8
+ * channels per vector, their sums kept in a register across all taps; products exact as
  * above. Channels beyond a multiple of 8 take the reference's loop. */
 static void nhwc_pixel(size_t channels, const qc_pool2d *p, const uint8_t *x, int32_t x_zero_point,
                        const int8_t *w, const int32_t *w_zero_point, size_t oh, size_t ow,
@@ -322,19 +323,17 @@ static inline __attribute__((always_inline)) void row_block(const row_ctx *k, si
         interleave_columns(k, ow0 * sw, (ns - 1) * sw + span, c0, n, nv, full, il);
         for (size_t i = 0; i < ns; i++) {
             __m256i s0 = negc0, s1 = negc1;
-            {
-                for (size_t g = 0; g < groups; g++)
-                    for (size_t kw = 0; kw < kw_n; kw++) {
-                        const __m256i *v = il + ((i * sw + kw * dil) * groups + g) * 2;
-                        const int16_t *wq = wc + (g * kw_n + kw) * 32;
-                        s0 = _mm256_add_epi32(
-                            s0, _mm256_madd_epi16(v[0], _mm256_loadu_si256((const __m256i *)wq)));
-                        if (nv == 2)
-                            s1 = _mm256_add_epi32(
-                                s1, _mm256_madd_epi16(
-                                        v[1], _mm256_loadu_si256((const __m256i *)(wq + 16))));
-                    }
-            }
+            for (size_t g = 0; g < groups; g++)
+                for (size_t kw = 0; kw < kw_n; kw++) {
+                    const __m256i *v = il + ((i * sw + kw * dil) * groups + g) * 2;
+                    const int16_t *wq = wc + (g * kw_n + kw) * 32;
+                    s0 = _mm256_add_epi32(
+                        s0, _mm256_madd_epi16(v[0], _mm256_loadu_si256((const __m256i *)wq)));
+                    if (nv == 2)
+                        s1 = _mm256_add_epi32(
+                            s1, _mm256_madd_epi16(
+                                    v[1], _mm256_loadu_si256((const __m256i *)(wq + 16))));
+                }
             store_sums(s0, s1, nv, full, n, arow + (ow0 + i) * channels + c0);
         }
     }
@@ -383,7 +382,8 @@ static void rows_path(const qc_dwconv_weights *dw, const qc_pool2d *p, const uin
 
 /* ---- channels last, pixel by pixel: windows the row path does not take ------------------ */
 
-/* Channels last. Two taps at a time with vpmaddwd: the 16-bit lanes hold x of taps t and t+1 (0..255) and
+/* Channels last: the row path above where the window fits it, else pixel by pixel, two taps
+ * at a time with vpmaddwd: the 16-bit lanes hold x of taps t and t+1 (0..255) and
  * w − z_w of the same taps (−255..255, prepared once per call), so each 32-bit lane gets
  * x_t·w'_t + x_t+1·w'_t+1 exactly (|·| ≤ 2·255², and vpmaddwd only wraps for two products of
  * −2^15·−2^15). Then Σ (x − z_x)·w' = Σ x·w' − z_x·Σ w', the second term computed once per
