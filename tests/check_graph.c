@@ -1124,8 +1124,11 @@ START_TEST(qlinearconv_over_many_pixel_tiles_matches_int64_reference)
     qconv_tiles_case(24, 24, 20, 3, 1, 1, 24, 6);
     qconv_tiles_case(20, 20, 21, 5, 2, 2, 20, 7);
     /* depthwise rows wider than a tile (summed a row at a time, requantized in two tiles),
-     * channels beyond a 64-channel block */
+     * channels beyond a 64-channel block; strided 3×3 and 5×5 rows (20, 21 pixels) wider than
+     * the AVX2 kernel's strips, with 8-channel and ragged channel tails */
     qconv_tiles_case(72, 72, 100, 3, 1, 1, 72, 8);
+    qconv_tiles_case(70, 70, 40, 3, 2, 1, 70, 9);
+    qconv_tiles_case(40, 40, 41, 5, 2, 2, 40, 10);
 }
 END_TEST
 

@@ -1840,7 +1840,73 @@ START_TEST(test_dwconv_channels_last_int8_weights_every_path_equals_int64_refere
 }
 END_TEST
 
-/* More channels than the AVX-512 kernel's corrections hold at once (2048): the chunks' edges */
+/* The AVX2 kernel's row path over rows of several strips (up to 70 pixels, strides 1-3 and
+ * dilations that shrink a strip), its sliding 3×3 path, and windows beyond the row path (taller
+ * than 8 rows, or wider than its columns) that go pixel by pixel: channels 1..70, 65..140 and
+ * multiples of 8, against the scalar reference, with the input and output exactly as long as
+ * they must be (a read or write past them shows under valgrind or ASan). */
+START_TEST(test_dwconv_channels_last_avx2_rows_and_wide_windows_equal_scalar)
+{
+    rng_seed(39);
+    enum { MAXC = 140, MAXH = 12, MAXW = 70, MAXK = 25 };
+    static const int32_t zxs[] = {0, 128, 255};
+    if (!have_avx2())
+        return;
+    int shapes[3] = {0, 0, 0}; /* sliding 3×3, strips, pixel by pixel */
+    for (int trial = 0; trial < 600; trial++) {
+        conv_geo g;
+        qc_pool2d *p = &g.p;
+        const int kind = trial % 4;
+        p->in_h = (size_t)rng_range(1, MAXH);
+        p->in_w = (size_t)rng_range(1, MAXW);
+        p->kernel_h = kind == 0 ? 3 : kind == 3 ? (size_t)rng_range(9, 10) : (size_t)rng_range(1, 8);
+        p->kernel_w = kind == 0 ? 3 : kind == 3 && trial % 8 == 7 ? MAXK : (size_t)rng_range(1, 9);
+        p->stride_h = (size_t)rng_range(1, 2);
+        p->stride_w = kind == 0 ? (size_t)rng_range(1, 2) : (size_t)rng_range(1, 3);
+        p->dilation_h = (size_t)rng_range(1, 2);
+        p->dilation_w = kind == 0 ? 1 : p->kernel_w == MAXK ? 2 : (size_t)rng_range(1, 4);
+        if (!conv_geo_pad_random(&g))
+            continue;
+        const size_t channels = trial % 3 == 0   ? (size_t)rng_range(1, 70)
+                                : trial % 3 == 1 ? (size_t)rng_range(65, MAXC)
+                                                 : 8 * (size_t)rng_range(1, 17);
+        const size_t taps = p->kernel_h * p->kernel_w, pixels = p->out_h * p->out_w;
+        const size_t xn_len = p->in_h * p->in_w * channels, out_len = pixels * channels;
+        const int32_t zx = trial % 5 < 3 ? zxs[trial % 5] : rng_range(0, 255);
+        uint8_t *xn = malloc(xn_len);
+        int8_t *wt = malloc(taps * channels);
+        int32_t *zw = malloc(channels * sizeof *zw), *sc = malloc(out_len * sizeof *sc),
+                *vx = malloc(out_len * sizeof *vx);
+        ck_assert(xn && wt && zw && sc && vx);
+        for (size_t i = 0; i < xn_len; i++)
+            xn[i] = x_value(trial);
+        for (size_t i = 0; i < taps * channels; i++)
+            wt[i] = w_value(trial);
+        /* z_w = 0, within int8's reach of w, or anything */
+        for (size_t c = 0; c < channels; c++)
+            zw[c] = trial % 3 == 0 ? 0 : trial % 3 == 1 ? rng_range(-20, 20) : rng_range(-255, 255);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__scalar, channels, p, xn, zx, wt, zw, sc);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__avx2, channels, p, xn, zx, wt, zw, vx);
+        ck_assert_msg(memcmp(vx, sc, out_len * sizeof *vx) == 0,
+                      "dwconv nhwc avx2 differs from scalar, trial %d channels %zu in %zux%zu k "
+                      "%zux%zu s %zux%zu d %zux%zu pad %zu,%zu z_x %d", trial, channels, p->in_h,
+                      p->in_w, p->kernel_h, p->kernel_w, p->stride_h, p->stride_w, p->dilation_h,
+                      p->dilation_w, p->pad_top, p->pad_left, zx);
+        shapes[kind == 0 ? 0 : kind == 3 ? 2 : 1]++;
+        free(xn);
+        free(wt);
+        free(zw);
+        free(sc);
+        free(vx);
+    }
+    ck_assert_int_gt(shapes[0], 100);
+    ck_assert_int_gt(shapes[1], 200);
+    ck_assert_int_gt(shapes[2], 50);
+}
+END_TEST
+
+/* More channels than the AVX-512 kernel's corrections hold at once (2048): the chunks' edges;
+ * the AVX2 row path over many blocks */
 START_TEST(test_dwconv_channels_last_many_channels_equal_scalar)
 {
     rng_seed(38);
@@ -1848,7 +1914,7 @@ START_TEST(test_dwconv_channels_last_many_channels_equal_scalar)
     static uint8_t xn[C * IN * IN];
     static int8_t wt[C * 9];
     static int32_t zw[C], sc[C * IN * IN], vx[C * IN * IN];
-    if (!have_avx512())
+    if (!have_avx2())
         return;
     for (int trial = 0; trial < 4; trial++) {
         const qc_pool2d p = {.in_h = IN, .in_w = IN, .kernel_h = 3, .kernel_w = 3,
@@ -1862,6 +1928,11 @@ START_TEST(test_dwconv_channels_last_many_channels_equal_scalar)
         for (size_t c = 0; c < channels; c++)
             zw[c] = trial % 2 ? rng_range(-128, 127) : rng_range(-20, 20);
         dw_nhwc(qc_dwconv_nhwc_u8s8__scalar, channels, &p, xn, 77, wt, zw, sc);
+        dw_nhwc(qc_dwconv_nhwc_u8s8__avx2, channels, &p, xn, 77, wt, zw, vx);
+        ck_assert_msg(memcmp(vx, sc, channels * IN * IN * sizeof *vx) == 0,
+                      "dwconv nhwc avx2 differs from scalar, %zu channels", channels);
+        if (!have_avx512())
+            continue;
         dw_nhwc(qc_dwconv_nhwc_u8s8__avx512vnni, channels, &p, xn, 77, wt, zw, vx);
         ck_assert_msg(memcmp(vx, sc, channels * IN * IN * sizeof *vx) == 0,
                       "dwconv nhwc avx512vnni differs from scalar, %zu channels", channels);
@@ -2379,6 +2450,7 @@ static Suite *suite(void)
     tcase_add_test(cv, test_dwconv_channels_last_wide_extremes_equal_int64_reference);
     tcase_add_test(cv, test_dwconv_channels_last_int8_weights_every_path_equals_int64_reference);
     tcase_add_test(cv, test_dwconv_channels_last_many_channels_equal_scalar);
+    tcase_add_test(cv, test_dwconv_channels_last_avx2_rows_and_wide_windows_equal_scalar);
     suite_add_tcase(s, cv);
     return s;
 }

@@ -64,7 +64,8 @@ QC_DWCONV_U8S8(qc_dwconv_u8s8__avx2)
 }
 
 /* One output pixel of the channels-last kernel with every tap checked against the padding
- * (when the weights do not fit the fast path's stack buffers): 8 channels per vector, their sums kept in a register across all taps; products exact as
+ * (windows the row path does not take, weights beyond the pixel path's stack buffers): 8
+ * channels per vector, their sums kept in a register across all taps; products exact as
  * above. Channels beyond a multiple of 8 take the reference's loop. */
 static void nhwc_pixel(size_t channels, const qc_pool2d *p, const uint8_t *x, int32_t x_zero_point,
                        const int8_t *w, const int32_t *w_zero_point, size_t oh, size_t ow,
@@ -111,7 +112,278 @@ static void nhwc_pixel(size_t channels, const qc_pool2d *p, const uint8_t *x, in
     }
 }
 
-/* Channels last. Two taps at a time with vpmaddwd: the 16-bit lanes hold x of taps t and t+1 (0..255) and
+/* ---- channels last, the row path: input columns interleaved once per strip of pixels ---- */
+
+/* Two window rows of a column at a time with vpmaddwd: each 32-bit lane holds x of rows 2g and
+ * 2g + 1 (0..255 each, as int16) and the weights w − z_w of both (dw->colpairs, |·| ≤ 383),
+ * so it gets two exact products (|·| ≤ 2·255·383, and vpmaddwd only wraps for two products
+ * of −2^15·−2^15). A tap in the padding reads z_x: Σ (x − z_x)·w' = Σ x·w' − z_x·Σ w', the
+ * second term once per channel, cancels its product (the reference's skipped tap exactly).
+ * int32 sums wrap modulo 2^32 and the true sum fits, so any order gives the reference's bits. */
+
+/* output pixels whose input columns are interleaved at once; the columns and row pairs that
+ * interleaving keeps (kernel_h ≤ 8, (kernel_w − 1)·dilation_w < MAX_COLS) */
+#define STRIP 16
+#define MAX_COLS 48
+#define MAX_GROUPS 4
+
+static int row_path_fits(const qc_pool2d *p)
+{
+    return p->kernel_h <= 2 * MAX_GROUPS && (p->kernel_w - 1) * p->dilation_w < MAX_COLS;
+}
+
+/* 8·nv channels of a row (NULL: the padding, z_x); a partial block (n < 8·nv) is copied so
+ * that no byte past the channels is read */
+static inline __attribute__((always_inline)) __m128i load_x(const uint8_t *r, __m128i vzx8,
+                                                            int nv, int full, size_t n)
+{
+    if (!r)
+        return vzx8;
+    if (full)
+        return nv == 2 ? _mm_loadu_si128((const __m128i *)r) : _mm_loadl_epi64((const __m128i *)r);
+    uint8_t t[16] = {0};
+    for (size_t i = 0; i < n; i++)
+        t[i] = r[i];
+    return _mm_loadu_si128((const __m128i *)t);
+}
+
+/* rows ra, rb (rb past the kernel when single) of one column as vpmaddwd's int16 pairs */
+static inline __attribute__((always_inline)) void pair_rows(const uint8_t *ra, const uint8_t *rb,
+                                                            int single, __m128i vzx8, int nv,
+                                                            int full, size_t n, __m256i *v)
+{
+    if (single && full && ra) { /* the partner's weight is 0: x alone, zero-extended */
+        v[0] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)ra));
+        if (nv == 2)
+            v[1] = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(ra + 8)));
+        return;
+    }
+    const __m128i a = load_x(ra, vzx8, nv, full, n);
+    const __m128i b = single ? a : load_x(rb, vzx8, nv, full, n);
+    v[0] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(a, b));
+    if (nv == 2)
+        v[1] = _mm256_cvtepu8_epi16(_mm_unpackhi_epi8(a, b));
+}
+
+typedef struct {
+    const qc_dwconv_weights *dw;
+    const qc_pool2d *p;
+    const uint8_t *const *rows; /* the output row's window rows, NULL in the padding */
+    size_t groups;
+    __m128i vzx8;  /* z_x in every byte */
+    __m256i vzx16; /* z_x in every word: a column in the padding */
+    int32_t zx;
+} row_ctx;
+
+/* il[(col·groups + g)·2 + j] for input columns [ic0, ic0 + ncol) (ic counts the left
+ * padding), channels c0 .. c0 + n of the block */
+static inline __attribute__((always_inline)) void
+interleave_columns(const row_ctx *k, size_t ic0, size_t ncol, size_t c0, size_t n, int nv,
+                   int full, __m256i *il)
+{
+    const qc_pool2d *p = k->p;
+    const size_t channels = k->dw->channels, kernel_h = p->kernel_h;
+    for (size_t col = 0; col < ncol; col++) {
+        const size_t ic = ic0 + col;
+        __m256i *v = il + col * k->groups * 2;
+        if (ic < p->pad_left || ic - p->pad_left >= p->in_w) {
+            for (size_t i = 0; i < 2 * k->groups; i++)
+                v[i] = k->vzx16;
+            continue;
+        }
+        const size_t off = (ic - p->pad_left) * channels + c0;
+        for (size_t g = 0; g < k->groups; g++) {
+            const uint8_t *ra = k->rows[2 * g], *rb = k->rows[2 * g + 1];
+            const int single = 2 * g + 1 >= kernel_h;
+            pair_rows(ra ? ra + off : NULL, rb ? rb + off : NULL, single, k->vzx8, nv, full, n,
+                      v + 2 * g);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void store_sums(__m256i s0, __m256i s1, int nv,
+                                                             int full, size_t n, int32_t *a)
+{
+    if (full) {
+        _mm256_storeu_si256((__m256i *)a, s0);
+        if (nv == 2)
+            _mm256_storeu_si256((__m256i *)(a + 8), s1);
+        return;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i n0 = _mm256_set1_epi32((int32_t)n);
+    _mm256_maskstore_epi32(a, _mm256_cmpgt_epi32(n0, lane), s0);
+    if (nv == 2)
+        _mm256_maskstore_epi32(a + 8, _mm256_cmpgt_epi32(_mm256_sub_epi32(n0, _mm256_set1_epi32(8)),
+                                                         lane),
+                               s1);
+}
+
+/* the block's −z_x·Σ w', 8 channels per vector */
+static inline __attribute__((always_inline)) void negc_of(const row_ctx *k, size_t c0, size_t n,
+                                                          __m256i *negc0, __m256i *negc1)
+{
+    int32_t sums[16] = {0};
+    for (size_t i = 0; i < n; i++)
+        sums[i] = k->dw->sum[c0 + i];
+    const __m256i vnz = _mm256_set1_epi32(-k->zx);
+    *negc0 = _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)sums), vnz);
+    *negc1 = _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)(sums + 8)), vnz);
+}
+
+/* the strip's width so that its columns fit il */
+static size_t strip_of(const qc_pool2d *p)
+{
+    const size_t span = (p->kernel_w - 1) * p->dilation_w + 1;
+    const size_t most = (MAX_COLS - span) / p->stride_w + 1;
+    return most < STRIP ? most : STRIP;
+}
+
+/* rows 0, 1 of input column ic interleaved (*pv) and row 2 widened (*sv), 8 channels c0..;
+ * a row or column in the padding reads z_x */
+static inline __attribute__((always_inline)) void column3(const row_ctx *k, size_t ic, size_t c0,
+                                                          __m256i *pv, __m256i *sv)
+{
+    const qc_pool2d *p = k->p;
+    if (ic - p->pad_left >= p->in_w) { /* wraps below pad_left */
+        *pv = *sv = k->vzx16;
+        return;
+    }
+    const size_t off = (ic - p->pad_left) * k->dw->channels + c0;
+    const uint8_t *r0 = k->rows[0], *r1 = k->rows[1], *r2 = k->rows[2];
+    const __m128i x0 = r0 ? _mm_loadl_epi64((const __m128i *)(r0 + off)) : k->vzx8;
+    const __m128i x1 = r1 ? _mm_loadl_epi64((const __m128i *)(r1 + off)) : k->vzx8;
+    *pv = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
+    *sv = r2 ? _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r2 + off))) : k->vzx16;
+}
+
+/* One output row of a 3×3 window (dilation_w 1, stride_w 1 or 2) on 8 channels c0..: the
+ * columns slide through registers, each interleaved once (stride 1: one new column per
+ * pixel, stride 2: two), and the six weight vectors stay in registers. */
+static inline __attribute__((always_inline)) void row3x3_block8(const row_ctx *k, size_t c0,
+                                                                size_t sw, int32_t *arow)
+{
+    const qc_pool2d *p = k->p;
+    const size_t channels = k->dw->channels;
+    const __m256i *wv = (const __m256i *)(k->dw->colpairs + c0 / 16 * 6 * 32 + c0 % 16 * 2);
+    const __m256i w00 = _mm256_loadu_si256(wv), w01 = _mm256_loadu_si256(wv + 2),
+                  w02 = _mm256_loadu_si256(wv + 4), w10 = _mm256_loadu_si256(wv + 6),
+                  w11 = _mm256_loadu_si256(wv + 8), w12 = _mm256_loadu_si256(wv + 10);
+    int32_t sums[8];
+    for (size_t i = 0; i < 8; i++)
+        sums[i] = k->dw->sum[c0 + i];
+    const __m256i negc =
+        _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)sums), _mm256_set1_epi32(-k->zx));
+    __m256i p0, s0, p1, s1, p2, s2;
+    column3(k, 0, c0, &p0, &s0);
+    if (sw == 1)
+        column3(k, 1, c0, &p1, &s1);
+    int32_t *a = arow + c0;
+    for (size_t ow = 0; ow < p->out_w; ow++, a += channels) {
+        if (sw == 1) {
+            column3(k, ow + 2, c0, &p2, &s2);
+        } else {
+            column3(k, 2 * ow + 1, c0, &p1, &s1);
+            column3(k, 2 * ow + 2, c0, &p2, &s2);
+        }
+        const __m256i t0 = _mm256_add_epi32(_mm256_madd_epi16(p0, w00), _mm256_madd_epi16(s0, w10));
+        const __m256i t1 = _mm256_add_epi32(_mm256_madd_epi16(p1, w01), _mm256_madd_epi16(s1, w11));
+        const __m256i t2 = _mm256_add_epi32(_mm256_madd_epi16(p2, w02), _mm256_madd_epi16(s2, w12));
+        _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_add_epi32(negc, t0),
+                                                           _mm256_add_epi32(t1, t2)));
+        if (sw == 1) {
+            p0 = p1;
+            s0 = s1;
+            p1 = p2;
+            s1 = s2;
+        } else {
+            p0 = p2;
+            s0 = s2;
+        }
+    }
+}
+
+/* One output row of the block of channels c0 .. c0 + n (8·nv of them in vectors): per strip of
+ * pixels the columns their windows cover are interleaved once, then each pixel takes
+ * groups·kernel_w pairs of them. */
+static inline __attribute__((always_inline)) void row_block(const row_ctx *k, size_t c0, size_t n,
+                                                            int nv, int full, int32_t *arow)
+{
+    const qc_pool2d *p = k->p;
+    const size_t channels = k->dw->channels, groups = k->groups, kw_n = p->kernel_w;
+    const size_t sw = p->stride_w, dil = p->dilation_w, span = (kw_n - 1) * dil + 1;
+    /* c0 is a multiple of 8, of 16 when nv = 2 */
+    const int16_t *wc = k->dw->colpairs + c0 / 16 * groups * kw_n * 32 + c0 % 16 * 2;
+    __m256i negc0, negc1;
+    negc_of(k, c0, n, &negc0, &negc1);
+    const size_t strip = strip_of(p);
+    __m256i il[MAX_COLS * MAX_GROUPS * 2];
+    for (size_t ow0 = 0; ow0 < p->out_w; ow0 += strip) {
+        const size_t ns = p->out_w - ow0 < strip ? p->out_w - ow0 : strip;
+        interleave_columns(k, ow0 * sw, (ns - 1) * sw + span, c0, n, nv, full, il);
+        for (size_t i = 0; i < ns; i++) {
+            __m256i s0 = negc0, s1 = negc1;
+            for (size_t g = 0; g < groups; g++)
+                for (size_t kw = 0; kw < kw_n; kw++) {
+                    const __m256i *v = il + ((i * sw + kw * dil) * groups + g) * 2;
+                    const int16_t *wq = wc + (g * kw_n + kw) * 32;
+                    s0 = _mm256_add_epi32(
+                        s0, _mm256_madd_epi16(v[0], _mm256_loadu_si256((const __m256i *)wq)));
+                    if (nv == 2)
+                        s1 = _mm256_add_epi32(
+                            s1, _mm256_madd_epi16(
+                                    v[1], _mm256_loadu_si256((const __m256i *)(wq + 16))));
+                }
+            store_sums(s0, s1, nv, full, n, arow + (ow0 + i) * channels + c0);
+        }
+    }
+}
+
+static void rows_path(const qc_dwconv_weights *dw, const qc_pool2d *p, const uint8_t *x,
+                      int32_t x_zero_point, int32_t *acc)
+{
+    const size_t channels = dw->channels, groups = (p->kernel_h + 1) / 2;
+    const int three = p->kernel_h == 3 && p->kernel_w == 3 && p->dilation_w == 1 &&
+                      p->stride_w <= 2;
+    const uint8_t *rows[2 * MAX_GROUPS];
+    row_ctx k = {dw,
+                 p,
+                 rows,
+                 groups,
+                 _mm_set1_epi8((char)x_zero_point),
+                 _mm256_set1_epi16((int16_t)x_zero_point),
+                 x_zero_point};
+    for (size_t oh = 0; oh < p->out_h; oh++) {
+        for (size_t kh = 0; kh < 2 * groups; kh++) {
+            const size_t ih = oh * p->stride_h + kh * p->dilation_h;
+            rows[kh] = kh < p->kernel_h && ih >= p->pad_top && ih - p->pad_top < p->in_h
+                           ? x + (ih - p->pad_top) * p->in_w * channels
+                           : NULL;
+        }
+        int32_t *arow = acc + oh * p->out_w * channels;
+        size_t c0 = 0;
+        if (three && p->stride_w == 1)
+            for (; c0 + 8 <= channels; c0 += 8)
+                row3x3_block8(&k, c0, 1, arow);
+        else if (three)
+            for (; c0 + 8 <= channels; c0 += 8)
+                row3x3_block8(&k, c0, 2, arow);
+        for (; c0 + 16 <= channels; c0 += 16)
+            row_block(&k, c0, 16, 2, 1, arow);
+        const size_t left = channels - c0;
+        if (left == 8)
+            row_block(&k, c0, 8, 1, 1, arow);
+        else if (left > 8)
+            row_block(&k, c0, left, 2, 0, arow);
+        else if (left > 0)
+            row_block(&k, c0, left, 1, 0, arow);
+    }
+}
+
+/* ---- channels last, pixel by pixel: windows the row path does not take ------------------ */
+
+/* Channels last: the row path above where the window fits it, else pixel by pixel, two taps
+ * at a time with vpmaddwd: the 16-bit lanes hold x of taps t and t+1 (0..255) and
  * w − z_w of the same taps (−255..255, prepared once per call), so each 32-bit lane gets
  * x_t·w'_t + x_t+1·w'_t+1 exactly (|·| ≤ 2·255², and vpmaddwd only wraps for two products of
  * −2^15·−2^15). Then Σ (x − z_x)·w' = Σ x·w' − z_x·Σ w', the second term computed once per
@@ -124,6 +396,10 @@ QC_DWCONV_NHWC_U8S8(qc_dwconv_nhwc_u8s8__avx2)
     const int32_t *w_zero_point = dw->w_zero_point;
     const size_t taps = p->kernel_h * p->kernel_w, pairs = (taps + 1) / 2;
     const size_t c8 = channels & ~(size_t)7;
+    if (row_path_fits(p)) {
+        rows_path(dw, p, x, x_zero_point, acc);
+        return;
+    }
     if (c8 == 0 || !qc_dwconv_nhwc_fits(channels, taps)) {
         for (size_t oh = 0; oh < p->out_h; oh++)
             for (size_t ow = 0; ow < p->out_w; ow++)

@@ -146,6 +146,24 @@ static inline size_t qc_dwconv_quad_byte(size_t kernel_h, size_t kernel_w, size_
     return ((c / 64 * qc_dwconv_quads(kernel_h, kernel_w) + q) * 64 + c % 64) * 4 + kh % 4;
 }
 
+/* The layout of qc_dwconv_weights.colpairs: channels in blocks of 16 (the last one padded with
+ * zero weights), window rows in pairs 2g, 2g + 1 (an odd last row paired with a zero weight),
+ * pair q = g·kernel_w + kw: two input rows of one column, interleaved once, serve every output
+ * pixel whose window covers that column. For block b and pair q, 32 int16: channel
+ * 16b + i holds w − z_w of rows 2g and 2g + 1 at 2i and 2i + 1 (vpmaddwd's two words). */
+#define QC_DWCONV_COLBLOCK 16
+static inline size_t qc_dwconv_colpairs(size_t kernel_h, size_t kernel_w)
+{
+    return (kernel_h + 1) / 2 * kernel_w;
+}
+
+static inline size_t qc_dwconv_colpair_index(size_t kernel_h, size_t kernel_w, size_t kh,
+                                             size_t kw, size_t c)
+{
+    const size_t q = kh / 2 * kernel_w + kw;
+    return ((c / 16 * qc_dwconv_colpairs(kernel_h, kernel_w) + q) * 16 + c % 16) * 2 + kh % 2;
+}
+
 /* The tap pointers of output pixel (oh, ow), slots of them: the tap's input pixel, NULL for a
  * tap in the padding. The slots past the last tap (zero weights) hold the first tap's pixel
  * when interior says every tap is inside (then none is NULL), else NULL. off: the taps'

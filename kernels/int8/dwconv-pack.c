@@ -15,12 +15,20 @@ static size_t quads_bytes(size_t channels, size_t kernel_h, size_t kernel_w)
     return blocks * qc_dwconv_quads(kernel_h, kernel_w) * 4 * QC_DWCONV_BLOCK;
 }
 
+static size_t colpairs_bytes(size_t channels, size_t kernel_h, size_t kernel_w)
+{
+    const size_t blocks = (channels + QC_DWCONV_COLBLOCK - 1) / QC_DWCONV_COLBLOCK;
+    return blocks * qc_dwconv_colpairs(kernel_h, kernel_w) * QC_DWCONV_COLBLOCK * 2 *
+           sizeof(int16_t);
+}
+
 size_t qc_dwconv_nhwc_pack_size(size_t channels, size_t kernel_h, size_t kernel_w)
 {
     const size_t taps = kernel_h * kernel_w;
     return round64(channels * sizeof(int32_t)) +
            round64((taps + 1) / 2 * channels * 2 * sizeof(int16_t)) +
-           round64(quads_bytes(channels, kernel_h, kernel_w));
+           round64(quads_bytes(channels, kernel_h, kernel_w)) +
+           round64(colpairs_bytes(channels, kernel_h, kernel_w));
 }
 
 /* w − z_w of tap t and channel c */
@@ -39,6 +47,8 @@ void qc_dwconv_nhwc_pack(size_t channels, size_t kernel_h, size_t kernel_w, cons
     int16_t *pairs = (int16_t *)(b + round64(channels * sizeof(int32_t)));
     int8_t *quads = (int8_t *)((uint8_t *)pairs +
                                round64((taps + 1) / 2 * channels * 2 * sizeof(int16_t)));
+    int16_t *colpairs = (int16_t *)((uint8_t *)quads +
+                                    round64(quads_bytes(channels, kernel_h, kernel_w)));
     const size_t npairs = (taps + 1) / 2;
     int fits = 1;
     for (size_t c = 0; c < channels; c++) {
@@ -56,6 +66,11 @@ void qc_dwconv_nhwc_pack(size_t channels, size_t kernel_h, size_t kernel_w, cons
         for (size_t t = 0; t < taps; t++)
             quads[qc_dwconv_quad_byte(kernel_h, kernel_w, t / kernel_w, t % kernel_w, c)] =
                 (int8_t)centred(w, w_zero_point, channels, t, c);
-    *dw = (qc_dwconv_weights){channels, kernel_h, kernel_w, taps, w, w_zero_point,
-                              sum,      pairs,    fits ? quads : NULL};
+    memset(colpairs, 0, colpairs_bytes(channels, kernel_h, kernel_w));
+    for (size_t c = 0; c < channels; c++)
+        for (size_t t = 0; t < taps; t++)
+            colpairs[qc_dwconv_colpair_index(kernel_h, kernel_w, t / kernel_w, t % kernel_w, c)] =
+                (int16_t)centred(w, w_zero_point, channels, t, c);
+    *dw = (qc_dwconv_weights){channels, kernel_h,     kernel_w, taps, w, w_zero_point, sum,
+                              pairs,    fits ? quads : NULL, colpairs};
 }

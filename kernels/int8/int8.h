@@ -232,6 +232,8 @@ typedef struct {
     const int16_t *pairs;         /* [(taps + 1) / 2][channels][2]: w − z_w of taps 2q, 2q + 1 */
     const int8_t *quads;          /* NULL unless every w − z_w fits int8: four rows of a window
                                    * column, 64 channels in vpdpbusd order (dwconv-impl.h) */
+    const int16_t *colpairs;      /* two rows of a window column, 16 channels in vpmaddwd
+                                   * order (dwconv-impl.h) */
 } qc_dwconv_weights;
 
 /* bytes of the buffer qc_dwconv_nhwc_pack fills (64-byte aligned) */
