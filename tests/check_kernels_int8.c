@@ -374,8 +374,8 @@ END_TEST
 
 START_TEST(test_qgemm_tile_edges_and_k_block_at_the_int16_extremes)
 {
-    /* every M and N remainder of the tile and one more, K below / at / above the KB pad and
-     * the cache block, with a ∈ {0, 255} against b ∈ {−128, 127} mixed at random and with the
+    /* every M and N remainder of the tile (6 rows × one or two 16-column panels) and one more,
+     * K below / at / above the KB pad and the cache block, with a ∈ {0, 255} against b ∈ {−128, 127} mixed at random and with the
      * worst int16 case alone (a = 0 against b = 127: every product −16 384, every vpmaddubsw
      * pair sum −32 768, so any int16 sum of two pair sums would wrap) */
     static const size_t ks[] = {7, 8, 9, QC_Q8GEMM_KC - 1, QC_Q8GEMM_KC, QC_Q8GEMM_KC + 9};
@@ -384,7 +384,7 @@ START_TEST(test_qgemm_tile_edges_and_k_block_at_the_int16_extremes)
     rng_seed(11);
     for (int s = 0; s < nisa; s++)
         for (size_t m = 1; m <= QC_Q8GEMM_MR + 1; m++)
-            for (size_t n = 1; n <= QC_Q8GEMM_NR + 1; n++)
+            for (size_t n = 1; n <= 2 * QC_Q8GEMM_NR + 1; n++)
                 for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
                     gemm_case gc = {m, n, ks[ki], ks[ki], n, 0, EXTREMES, EXTREMES,
                                     (int)(n % 2), 0};
