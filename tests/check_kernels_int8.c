@@ -57,16 +57,17 @@ static void *xalloc(size_t bytes)
 
 /* ---- qgemm ---- */
 
-#define RANDOM (-1000) /* fill value: uniform over the type's whole range */
+#define RANDOM (-1000)   /* fill value: uniform over the type's whole range */
+#define EXTREMES (-2000) /* fill value: each element either end of the range, at random */
 
 typedef struct gemm_case {
     size_t m, n, k;
     size_t a_stride, c_stride;
     int transposed; /* B given N×K */
-    int a_fill;     /* RANDOM or the value of every activation */
-    int b_fill;     /* RANDOM or the value of every weight */
+    int a_fill;     /* RANDOM, EXTREMES or the value of every activation */
+    int b_fill;     /* RANDOM, EXTREMES or the value of every weight */
     int with_zb;
-    int za; /* the activation zero point when a_fill is not RANDOM (else drawn) */
+    int za; /* the activation zero point when a_fill is a value (else drawn) */
 } gemm_case;
 
 /* C from qc_q8gemm with the chosen kernels versus Σ (a − za)(b − zb) in int64 */
@@ -77,12 +78,16 @@ static int run_gemm_case(const gemm_case *gc, int isa)
     int8_t *b = xalloc(k * n + 1);
     int8_t zb[4096];
     int32_t *c = xalloc((m * gc->c_stride + 1) * sizeof *c);
-    const uint8_t za = (uint8_t)(gc->a_fill == RANDOM ? rng_range(0, 255) : gc->za);
+    const uint8_t za = (uint8_t)(gc->a_fill < 0 ? rng_range(0, 255) : gc->za);
 
     for (size_t i = 0; i < m * gc->a_stride; i++)
-        a[i] = (uint8_t)(gc->a_fill == RANDOM ? rng_range(0, 255) : gc->a_fill);
+        a[i] = (uint8_t)(gc->a_fill == RANDOM     ? rng_range(0, 255)
+                         : gc->a_fill == EXTREMES ? 255 * rng_range(0, 1)
+                                                  : gc->a_fill);
     for (size_t i = 0; i < k * n; i++)
-        b[i] = (int8_t)(gc->b_fill == RANDOM ? rng_range(-128, 127) : gc->b_fill);
+        b[i] = (int8_t)(gc->b_fill == RANDOM     ? rng_range(-128, 127)
+                        : gc->b_fill == EXTREMES ? (rng_range(0, 1) ? 127 : -128)
+                                                 : gc->b_fill);
     for (size_t j = 0; j < n; j++)
         zb[j] = (int8_t)(gc->with_zb ? rng_range(-128, 127) : 0);
     for (size_t i = 0; i < m * gc->c_stride; i++)
@@ -362,6 +367,31 @@ START_TEST(test_qgemm_saturation_worst_cases_are_exact)
                     gemm_case gc = {3, 9, ks[ki], ks[ki], 9, 0, as[ai], bs[bi], 0, 0};
                     ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
                     gc.with_zb = 1;
+                    ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                }
+}
+END_TEST
+
+START_TEST(test_qgemm_tile_edges_and_k_block_at_the_int16_extremes)
+{
+    /* every M and N remainder of the tile (6 rows × one or two 16-column panels) and one more,
+     * K below / at / above the KB pad and the cache block, with a ∈ {0, 255} against b ∈ {−128, 127} mixed at random and with the
+     * worst int16 case alone (a = 0 against b = 127: every product −16 384, every vpmaddubsw
+     * pair sum −32 768, so any int16 sum of two pair sums would wrap) */
+    static const size_t ks[] = {7, 8, 9, QC_Q8GEMM_KC - 1, QC_Q8GEMM_KC, QC_Q8GEMM_KC + 9};
+    int isas[QC_INT8_ISAS];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(11);
+    for (int s = 0; s < nisa; s++)
+        for (size_t m = 1; m <= QC_Q8GEMM_MR + 1; m++)
+            for (size_t n = 1; n <= 2 * QC_Q8GEMM_NR + 1; n++)
+                for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+                    gemm_case gc = {m, n, ks[ki], ks[ki], n, 0, EXTREMES, EXTREMES,
+                                    (int)(n % 2), 0};
+                    ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+                    gc.a_fill = 0;
+                    gc.b_fill = 127;
+                    gc.za = 0;
                     ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
                 }
 }
@@ -2402,6 +2432,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_amx_epilogue_spread_over_steps);
     tcase_add_test(g, test_qgemm_amx_blocks_stored_from_tiles);
     tcase_add_test(g, test_qgemm_saturation_worst_cases_are_exact);
+    tcase_add_test(g, test_qgemm_tile_edges_and_k_block_at_the_int16_extremes);
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);
     tcase_add_test(g, test_qgemm_packa_avx2_equals_scalar);

@@ -1,5 +1,6 @@
 /* q8gemm-6x16c4-avx2.c — AVX2 qgemm micro-kernel (xor form of the sign trick, eq. G4) and A
- * packing; bit-exact with q8gemm-6x16c4-scalar.c. */
+ * packing; bit-exact with q8gemm-6x16c4-scalar.c. It takes one or two 16-column panels per
+ * call (the table's q8gemm_nr is 2·NR): against two, each broadcast of A serves four steps. */
 #include "int8-impl.h"
 #include "q8gemm-avx2-impl.h"
 
@@ -97,6 +98,57 @@ rows_kernel(size_t rows, size_t nr, size_t kc, const uint8_t *a, const int8_t *w
     qc_q8gemm_epilogue_avx2(rows, acc, nr, negsum, c, c_stride, params);
 }
 
+/* the parameters of the second panel's 16 columns */
+static inline qc_q8gemm_ukernel_params second_panel(const qc_q8gemm_ukernel_params *params)
+{
+    qc_q8gemm_ukernel_params p = *params;
+    if (p.init != NULL)
+        p.init += NR;
+    if (p.zb != NULL)
+        p.zb += NR;
+    return p;
+}
+
+/* 1 to 3 rows against two panels (nr > NR): the same steps with four accumulators a row, so
+ * that a row's broadcasts serve four 8-column steps */
+static inline __attribute__((always_inline)) void
+rows_kernel32(size_t rows, size_t nr, size_t kc, const uint8_t *a, const int8_t *w, int32_t *c,
+              size_t c_stride, const qc_q8gemm_ukernel_params *params)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int8_t *w2 = w + params->panel_stride;
+    __m256i lo[3][2], hi[3][2];
+#pragma GCC unroll 3
+    for (size_t i = 0; i < rows; i++)
+        lo[i][0] = lo[i][1] = hi[i][0] = hi[i][1] = _mm256_setzero_si256();
+    for (size_t g = 0; g < kc / 4; g++) {
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + g * 64));
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + g * 64 + 32));
+        const __m256i w2a = _mm256_loadu_si256((const __m256i *)(w2 + g * 64));
+        const __m256i w2b = _mm256_loadu_si256((const __m256i *)(w2 + g * 64 + 32));
+#pragma GCC unroll 3
+        for (size_t i = 0; i < rows; i++) {
+            int32_t mi, ui;
+            memcpy(&mi, a + i * 2 * kc + g * 8, 4);
+            memcpy(&ui, a + i * 2 * kc + g * 8 + 4, 4);
+            const __m256i m = _mm256_set1_epi32(mi), u = _mm256_set1_epi32(ui);
+            const __m256i t0 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w0, m));
+            const __m256i t1 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w1, m));
+            const __m256i t2 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w2a, m));
+            const __m256i t3 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w2b, m));
+            lo[i][0] = _mm256_add_epi32(lo[i][0], _mm256_madd_epi16(t0, ones));
+            lo[i][1] = _mm256_add_epi32(lo[i][1], _mm256_madd_epi16(t1, ones));
+            hi[i][0] = _mm256_add_epi32(hi[i][0], _mm256_madd_epi16(t2, ones));
+            hi[i][1] = _mm256_add_epi32(hi[i][1], _mm256_madd_epi16(t3, ones));
+        }
+    }
+    int32_t negsum[MR];
+    memcpy(negsum, a + MR * 2 * kc, sizeof negsum);
+    qc_q8gemm_epilogue_avx2(rows, lo, NR, negsum, c, c_stride, params);
+    const qc_q8gemm_ukernel_params p = second_panel(params);
+    qc_q8gemm_epilogue_avx2(rows, hi, nr - NR, negsum, c + NR, c_stride, &p);
+}
+
 /* One row i of one group of 4 k (eq. G4), both 8-column halves: broadcast m_i and u_i (4 k
  * each), t = w XOR m; vpmaddubsw(u, t) adds pairs of u·t ∈ [−16384, 16256] into int16
  * without saturating; vpmaddwd(·, 1) adds the pairs into int32; vpaddd accumulates mod 2^32.
@@ -124,8 +176,113 @@ rows_kernel(size_t rows, size_t nr, size_t kc, const uint8_t *a, const int8_t *w
     QC_ROW(#G "(%[a3],%[p])", #G "+4(%[a3],%[p])", W, "8", "9")                                \
     QC_ROW(#G "(%[a3],%[p],2)", #G "+4(%[a3],%[p],2)", W, "10", "11")
 
+/* the loops' start: the int16 ones in ymm15, the 12 accumulators ymm0-ymm11 zero */
+#define QC_START                                                                               \
+    "vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"                                                    \
+    "vpabsw %%ymm15, %%ymm15\n\t"                                                               \
+    "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"                                                          \
+    "vmovdqa %%ymm0, %%ymm1\n\tvmovdqa %%ymm0, %%ymm2\n\tvmovdqa %%ymm0, %%ymm3\n\t"              \
+    "vmovdqa %%ymm0, %%ymm4\n\tvmovdqa %%ymm0, %%ymm5\n\tvmovdqa %%ymm0, %%ymm6\n\t"              \
+    "vmovdqa %%ymm0, %%ymm7\n\tvmovdqa %%ymm0, %%ymm8\n\tvmovdqa %%ymm0, %%ymm9\n\t"              \
+    "vmovdqa %%ymm0, %%ymm10\n\tvmovdqa %%ymm0, %%ymm11\n\t"
+
+/* One row of one group of 4 k against two panels (32 columns): the broadcasts of m and u
+ * serve four 8-column steps instead of two */
+#define QC_ROW32(MADDR, UADDR, WOFF, C0, C1, C2, C3)                                           \
+    QC_ROW(MADDR, UADDR, WOFF, C0, C1)                                                         \
+    "vpxor " #WOFF "(%[w],%[ps]), %%ymm12, %%ymm14\n\t"                                        \
+    "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"                                                 \
+    "vpmaddwd %%ymm15, %%ymm14, %%ymm14\n\t"                                                   \
+    "vpaddd %%ymm14, %%ymm" C2 ", %%ymm" C2 "\n\t"                                             \
+    "vpxor " #WOFF "+32(%[w],%[ps]), %%ymm12, %%ymm14\n\t"                                     \
+    "vpmaddubsw %%ymm14, %%ymm13, %%ymm14\n\t"                                                 \
+    "vpmaddwd %%ymm15, %%ymm14, %%ymm14\n\t"                                                   \
+    "vpaddd %%ymm14, %%ymm" C3 ", %%ymm" C3 "\n\t"
+
+#define QC_GROUP32(G, W)                                                                       \
+    QC_ROW32(#G "(%[a0])", #G "+4(%[a0])", W, "0", "1", "2", "3")                              \
+    QC_ROW32(#G "(%[a0],%[p])", #G "+4(%[a0],%[p])", W, "4", "5", "6", "7")                    \
+    QC_ROW32(#G "(%[a0],%[p],2)", #G "+4(%[a0],%[p],2)", W, "8", "9", "10", "11")
+
+/* three packed rows at a against the panels at w and w + ps; the first panel's sums to lo, the
+ * second's to hi */
+static void rows3x32(size_t kc, const uint8_t *a, const int8_t *w, size_t ps, __m256i lo[][2],
+                     __m256i hi[][2])
+{
+    const uint8_t *a0 = a;
+    const int8_t *pw = w;
+    const size_t pitch = 2 * kc;
+    size_t k = kc;
+    __asm__ volatile(QC_START
+                     "1:\n\t"
+                     QC_GROUP32(0, 0)
+                     QC_GROUP32(8, 64)
+                     "add $16, %[a0]\n\t"
+                     "sub $-128, %[w]\n\t"
+                     "sub $8, %[k]\n\t"
+                     "jnz 1b\n\t"
+                     "vmovdqu %%ymm0, 0(%[lo])\n\t"
+                     "vmovdqu %%ymm1, 32(%[lo])\n\t"
+                     "vmovdqu %%ymm2, 0(%[hi])\n\t"
+                     "vmovdqu %%ymm3, 32(%[hi])\n\t"
+                     "vmovdqu %%ymm4, 64(%[lo])\n\t"
+                     "vmovdqu %%ymm5, 96(%[lo])\n\t"
+                     "vmovdqu %%ymm6, 64(%[hi])\n\t"
+                     "vmovdqu %%ymm7, 96(%[hi])\n\t"
+                     "vmovdqu %%ymm8, 128(%[lo])\n\t"
+                     "vmovdqu %%ymm9, 160(%[lo])\n\t"
+                     "vmovdqu %%ymm10, 128(%[hi])\n\t"
+                     "vmovdqu %%ymm11, 160(%[hi])\n\t"
+                     : [a0] "+r"(a0), [w] "+r"(pw), [k] "+r"(k)
+                     : [p] "r"(pitch), [ps] "r"(ps), [lo] "r"(lo), [hi] "r"(hi)
+                     : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6",
+                       "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14",
+                       "xmm15");
+}
+
+/* 5 or 6 rows against 17 to 32 columns: rows 0-2 then 3-5, each against both panels */
+static void rows6x32(size_t mr, size_t nr, size_t kc, const uint8_t *a, const int8_t *w,
+                     int32_t *c, size_t c_stride, const qc_q8gemm_ukernel_params *params)
+{
+    int32_t negsum[MR];
+    memcpy(negsum, a + MR * 2 * kc, sizeof negsum);
+    for (size_t r0 = 0; r0 < mr; r0 += 3) {
+        __m256i lo[3][2], hi[3][2];
+        rows3x32(kc, a + r0 * 2 * kc, w, params->panel_stride, lo, hi);
+        const size_t rows = mr - r0 < 3 ? mr - r0 : 3;
+        qc_q8gemm_ukernel_params p = *params;
+        p.rowsum = params->rowsum + r0;
+        qc_q8gemm_epilogue_avx2(rows, lo, NR, negsum + r0, c + r0 * c_stride, c_stride, &p);
+        p = second_panel(&p);
+        qc_q8gemm_epilogue_avx2(rows, hi, nr - NR, negsum + r0, c + r0 * c_stride + NR,
+                                c_stride, &p);
+    }
+}
+
 QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx2)
 {
+    if (nr > NR) {
+        switch (mr) {
+        case 1:
+            rows_kernel32(1, nr, kc, a, w, c, c_stride, params);
+            return;
+        case 2:
+            rows_kernel32(2, nr, kc, a, w, c, c_stride, params);
+            return;
+        case 3:
+            rows_kernel32(3, nr, kc, a, w, c, c_stride, params);
+            return;
+        case 4: { /* one panel at a time: as 3 + 3 rows two would be padding */
+            rows_kernel(4, NR, kc, a, w, c, c_stride, params);
+            const qc_q8gemm_ukernel_params p = second_panel(params);
+            rows_kernel(4, nr - NR, kc, a, w + params->panel_stride, c + NR, c_stride, &p);
+            return;
+        }
+        default: /* 5 or 6 rows: rows 0-2, then 3-5 (5 run as 6) */
+            rows6x32(mr, nr, kc, a, w, c, c_stride, params);
+            return;
+        }
+    }
     switch (mr) {
     case 1:
         rows_kernel(1, nr, kc, a, w, c, c_stride, params);
@@ -151,20 +308,7 @@ QC_Q8GEMM_UKERNEL(qc_q8gemm_ukernel_6x16c4__avx2)
     const int8_t *pw = w;
     const size_t pitch = 2 * kc;
     size_t k = kc;
-    __asm__ volatile("vpcmpeqw %%ymm15, %%ymm15, %%ymm15\n\t"
-                     "vpabsw %%ymm15, %%ymm15\n\t"
-                     "vpxor %%xmm0, %%xmm0, %%xmm0\n\t"
-                     "vmovdqa %%ymm0, %%ymm1\n\t"
-                     "vmovdqa %%ymm0, %%ymm2\n\t"
-                     "vmovdqa %%ymm0, %%ymm3\n\t"
-                     "vmovdqa %%ymm0, %%ymm4\n\t"
-                     "vmovdqa %%ymm0, %%ymm5\n\t"
-                     "vmovdqa %%ymm0, %%ymm6\n\t"
-                     "vmovdqa %%ymm0, %%ymm7\n\t"
-                     "vmovdqa %%ymm0, %%ymm8\n\t"
-                     "vmovdqa %%ymm0, %%ymm9\n\t"
-                     "vmovdqa %%ymm0, %%ymm10\n\t"
-                     "vmovdqa %%ymm0, %%ymm11\n\t"
+    __asm__ volatile(QC_START
                      "1:\n\t"
                      QC_GROUP(0, 0)
                      QC_GROUP(8, 64)
