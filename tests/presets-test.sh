@@ -183,16 +183,18 @@ same "--config of the config --json printed gives a byte-identical model" "$tmp/
 expect "quantize --config of the written config" 0 "$QCAL" quantize --quiet --config "$tmp/cfg-written.json" --stats "$tmp/resnet.json" -o "$tmp/c3.onnx" models/resnet.onnx
 same "--config of --write-config's file gives a byte-identical model" "$tmp/c1.onnx" "$tmp/c3.onnx"
 same_logits "$tmp/c1.onnx" # 6- and 8-bit activations, 6- and 8-bit weights in one QDQ file
-if "$PY" - "$tmp/c1-report.json" >"$tmp/check.txt" 2>&1 <<'EOF'
+if "$PY" - "$tmp/c1-report.json" "$ORT_QFLAGS" >"$tmp/check.txt" 2>&1 <<'EOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
+# int8 weights' lowest code at 8 and 6 bits: narrow range, or reduce_range's (docs/qparams.md P3a)
+q8, q6 = (-64, -16) if sys.argv[2] == "--reduce-range" else (-127, -31)
 t = {x["name"]: x for x in d["tensors"]}
 stem_w = t["onnx::Conv_109"]  # the stem Conv's weight: name > op, 8 bits per tensor, int8 symmetric
-assert stem_w["bits"] == 8 and len(stem_w["scale"]) == 1 and stem_w["qmin"] == -127, stem_w
+assert stem_w["bits"] == 8 and len(stem_w["scale"]) == 1 and stem_w["qmin"] == q8, stem_w
 w = [x for x in d["tensors"] if x["role"] == "weight" and x["name"].startswith("onnx::Conv_") and len(x["scale"]) > 1]
-assert len(w) == 9 and all(x["bits"] == 6 and x["qmin"] == -31 for x in w), [(x["name"], x["bits"]) for x in w]
+assert len(w) == 9 and all(x["bits"] == 6 and x["qmin"] == q6 for x in w), [(x["name"], x["bits"]) for x in w]
 fc = t["fc.weight"]  # not a Conv (and the excluded Conv has none): the globals, 8-bit int8 per channel
-assert fc["bits"] == 8 and fc["qmin"] == -127 and len(fc["scale"]) > 1, fc
+assert fc["bits"] == 8 and fc["qmin"] == q8 and len(fc["scale"]) > 1, fc
 s2 = [x for n, x in t.items() if n.startswith("/stage2/") and x["role"] == "activation"]
 assert s2 and all(x["bits"] == 6 and x["zero_point"] == [0] for x in s2), s2  # pattern: 6-bit symlowp
 other = t["/stage1/stage1.0/conv2/Conv_output_0"]  # globals: 8-bit mixed, asymmetric uint8
