@@ -65,6 +65,26 @@ QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2)
     memcpy(packed + MR * 2 * kc, negsum, sizeof negsum);
 }
 
+/* m_i and u_i of row i, group g of 4 k (eq. G4), each broadcast to every lane */
+static inline __attribute__((always_inline)) void
+row_group(const uint8_t *a, size_t kc, size_t i, size_t g, __m256i *m, __m256i *u)
+{
+    int32_t mi, ui;
+    memcpy(&mi, a + i * 2 * kc + g * 8, 4);
+    memcpy(&ui, a + i * 2 * kc + g * 8 + 4, 4);
+    *m = _mm256_set1_epi32(mi);
+    *u = _mm256_set1_epi32(ui);
+}
+
+/* acc plus one group of 4 k for 8 columns (eq. G4): vpmaddubsw(u, w XOR m), widened by
+ * vpmaddwd(·, 1) */
+static inline __attribute__((always_inline)) __m256i g4_step(__m256i acc, __m256i u, __m256i m,
+                                                             __m256i w, __m256i ones)
+{
+    return _mm256_add_epi32(
+        acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, _mm256_xor_si256(w, m)), ones));
+}
+
 /* 1 to 4 rows (M remainders, and the one-row GEMV of a fully connected layer at batch 1): the
  * same steps in intrinsics, unrolled for a constant number of rows, so that no work is spent on
  * padding rows. */
@@ -83,14 +103,10 @@ rows_kernel(size_t rows, size_t nr, size_t kc, const uint8_t *a, const int8_t *w
         const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + g * 64 + 32));
 #pragma GCC unroll 6
         for (size_t i = 0; i < rows; i++) {
-            int32_t mi, ui;
-            memcpy(&mi, a + i * 2 * kc + g * 8, 4);
-            memcpy(&ui, a + i * 2 * kc + g * 8 + 4, 4);
-            const __m256i m = _mm256_set1_epi32(mi), u = _mm256_set1_epi32(ui);
-            const __m256i t0 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w0, m));
-            const __m256i t1 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w1, m));
-            acc[i][0] = _mm256_add_epi32(acc[i][0], _mm256_madd_epi16(t0, ones));
-            acc[i][1] = _mm256_add_epi32(acc[i][1], _mm256_madd_epi16(t1, ones));
+            __m256i m, u;
+            row_group(a, kc, i, g, &m, &u);
+            acc[i][0] = g4_step(acc[i][0], u, m, w0, ones);
+            acc[i][1] = g4_step(acc[i][1], u, m, w1, ones);
         }
     }
     int32_t negsum[MR];
@@ -128,18 +144,12 @@ rows_kernel32(size_t rows, size_t nr, size_t kc, const uint8_t *a, const int8_t 
         const __m256i w2b = _mm256_loadu_si256((const __m256i *)(w2 + g * 64 + 32));
 #pragma GCC unroll 3
         for (size_t i = 0; i < rows; i++) {
-            int32_t mi, ui;
-            memcpy(&mi, a + i * 2 * kc + g * 8, 4);
-            memcpy(&ui, a + i * 2 * kc + g * 8 + 4, 4);
-            const __m256i m = _mm256_set1_epi32(mi), u = _mm256_set1_epi32(ui);
-            const __m256i t0 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w0, m));
-            const __m256i t1 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w1, m));
-            const __m256i t2 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w2a, m));
-            const __m256i t3 = _mm256_maddubs_epi16(u, _mm256_xor_si256(w2b, m));
-            lo[i][0] = _mm256_add_epi32(lo[i][0], _mm256_madd_epi16(t0, ones));
-            lo[i][1] = _mm256_add_epi32(lo[i][1], _mm256_madd_epi16(t1, ones));
-            hi[i][0] = _mm256_add_epi32(hi[i][0], _mm256_madd_epi16(t2, ones));
-            hi[i][1] = _mm256_add_epi32(hi[i][1], _mm256_madd_epi16(t3, ones));
+            __m256i m, u;
+            row_group(a, kc, i, g, &m, &u);
+            lo[i][0] = g4_step(lo[i][0], u, m, w0, ones);
+            lo[i][1] = g4_step(lo[i][1], u, m, w1, ones);
+            hi[i][0] = g4_step(hi[i][0], u, m, w2a, ones);
+            hi[i][1] = g4_step(hi[i][1], u, m, w2b, ones);
         }
     }
     int32_t negsum[MR];
@@ -150,8 +160,8 @@ rows_kernel32(size_t rows, size_t nr, size_t kc, const uint8_t *a, const int8_t 
 }
 
 /* One row i of one group of 4 k (eq. G4), both 8-column halves: broadcast m_i and u_i (4 k
- * each), t = w XOR m; vpmaddubsw(u, t) adds pairs of u·t ∈ [−16384, 16256] into int16
- * without saturating; vpmaddwd(·, 1) adds the pairs into int32; vpaddd accumulates mod 2^32.
+ * each), t = w XOR m; vpmaddubsw(u, t) adds pairs of products u·t (each in [−16384, 16256])
+ * into int16 without saturating (a pair is in [−32768, 32512]); vpmaddwd(·, 1) adds the pairs into int32; vpaddd accumulates mod 2^32.
  * Registers: ymm0-ymm11 the accumulators, ymm12 m, ymm13 u, ymm14 temporary, ymm15 the int16
  * ones. */
 #define QC_ROW(MADDR, UADDR, WOFF, C0, C1)                                                     \
