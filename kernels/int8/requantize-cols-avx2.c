@@ -1,5 +1,5 @@
 /* requantize-cols-avx2.c — per-column int32 → u8/s8 requantization (GEMM and channels-last
- * outputs) with the constants of each 8 columns derived once per call; bit-exact with the scalar
+ * outputs), 16 columns per step, with the constants of each block derived once per call; bit-exact with the scalar
  * reference requantize-scalar.c (eqs. R1–R5), which stays the definition. R3–R4 run as one
  * fused multiply-add in doubles, exact for every shift (the proof is at QC_REQUANT_ROUNDER in
  * int8-impl.h); the _int64 kernels keep the previous formulation in 64-bit integers. */
@@ -9,11 +9,12 @@
 #include <string.h>
 
 /* The constants of 16 consecutive columns for the double path, the int32 ones in two halves
- * (columns 0–7 and 8–15). */
+ * (columns 0–7 and 8–15) and offset by 2^31 (x ^ 2^31: the int32 t + 2^31 as a uint32, in the
+ * same order), the doubles in the lane order of vpunpckldq / vpunpckhdq. */
 typedef struct {
     __m256i bias[2], lo[2], hi[2]; /* bias or 0; R2's bounds ±2^min(s,31) (2^31 − 1 above) */
     __m256i valid[2];              /* the columns that exist: a partial block's load masks */
-    __m256d scale[4];              /* multiplier · 2^−s (exact) of columns 0–3, 4–7, 8–11, 12–15 */
+    __m256d scale[4];              /* multiplier · 2^−s (exact), columns 0 1 4 5, 2 3 6 7, then + 8 */
     int r2;                        /* some shift < 31: R2's clamp is not a no-op */
 } cols16;
 
@@ -42,17 +43,22 @@ static inline void prepare8(size_t j0, size_t nn, const int32_t *bias, const qc_
     }
     const __m256i r2 = _mm256_cmpgt_epi32(_mm256_set1_epi32(31), s);
     const __m256i pw = _mm256_sllv_epi32(_mm256_set1_epi32(1), s);
+    const __m256i sign = _mm256_set1_epi32(INT32_MIN);
+    const __m256i hi = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MAX), pw, r2);
+    const __m256i lo = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MIN),
+                                          _mm256_sub_epi32(_mm256_setzero_si256(), pw), r2);
     cc->valid[h] = valid;
-    cc->bias[h] = b;
-    cc->hi[h] = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MAX), pw, r2);
-    cc->lo[h] = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MIN),
-                                   _mm256_sub_epi32(_mm256_setzero_si256(), pw), r2);
+    cc->bias[h] = _mm256_xor_si256(b, sign);
+    cc->hi[h] = _mm256_xor_si256(hi, sign);
+    cc->lo[h] = _mm256_xor_si256(lo, sign);
     cc->r2 |= _mm256_movemask_epi8(r2) != 0;
     /* multiplier · 2^−s: exact (31 bits times a power of two) */
-    cc->scale[2 * h] = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(m)),
+    const __m256d s0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(m)),
                                      pow2_neg(_mm256_castsi256_si128(s)));
-    cc->scale[2 * h + 1] = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(m, 1)),
-                                         pow2_neg(_mm256_extracti128_si256(s, 1)));
+    const __m256d s1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(m, 1)),
+                                     pow2_neg(_mm256_extracti128_si256(s, 1)));
+    cc->scale[2 * h] = _mm256_permute2f128_pd(s0, s1, 0x20); /* as vpunpckldq's lanes */
+    cc->scale[2 * h + 1] = _mm256_permute2f128_pd(s0, s1, 0x31);
 }
 
 /* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 16) */
@@ -64,28 +70,32 @@ static inline void prepare16(size_t j0, size_t nn, const int32_t *bias, const qc
     prepare8(j0 + 8, nn > 8 ? nn - 8 : 0, bias, rq, cc, 1);
 }
 
-/* R1, R2 when r2, then R3–R4 as QC_REQUANT_ROUNDER + rint(t · multiplier · 2^−s) by one fused
- * multiply-add (MXCSR's rounding, to nearest even, which qcal never changes) on 8 columns;
- * returns the low 32 bits of the rounded doubles in the order vshufps leaves them, columns
- * 0 1 4 5 | 2 3 6 7 */
+/* R1 and R2 when r2 on u = t + 2^31 (mod 2^32, unsigned: the bias carries the 2^31, the
+ * bounds too), then t as a double without vcvtdq2pd: the bit pattern 0x43300000:u is the
+ * double 2^52 + u, and subtracting 2^52 + 2^31 leaves t exactly; R3–R4 as QC_REQUANT_ROUNDER
+ * + rint(t · multiplier · 2^−s) by one fused multiply-add (MXCSR's rounding, to nearest even,
+ * which qcal never changes). 8 columns; vpunpck{l,h}dq leave columns 0 1 4 5 and 2 3 6 7,
+ * and vshufps gathers the low 32 bits of the rounded doubles back in order, 0 1 2 3 | 4 5 6 7. */
 static inline __m256i rint_scaled8(__m256i acc, const cols16 *c, int h, int r2)
 {
     __m256i t = _mm256_add_epi32(acc, c->bias[h]);
     if (r2)
-        t = _mm256_max_epi32(_mm256_min_epi32(t, c->hi[h]), c->lo[h]);
+        t = _mm256_max_epu32(_mm256_min_epu32(t, c->hi[h]), c->lo[h]);
+    const __m256i magic = _mm256_set1_epi32(0x43300000);  /* high half of 2^52 */
+    const __m256d off = _mm256_set1_pd(0x1.000008p52); /* 2^52 + 2^31 */
     const __m256d rounder = _mm256_set1_pd(QC_REQUANT_ROUNDER);
-    const __m256d v0 = _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(t)),
-                                       c->scale[2 * h], rounder);
-    const __m256d v1 = _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(t, 1)),
-                                       c->scale[2 * h + 1], rounder);
+    const __m256d x0 = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_unpacklo_epi32(t, magic)), off);
+    const __m256d x1 = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_unpackhi_epi32(t, magic)), off);
+    const __m256d v0 = _mm256_fmadd_pd(x0, c->scale[2 * h], rounder);
+    const __m256d v1 = _mm256_fmadd_pd(x1, c->scale[2 * h + 1], rounder);
     return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castpd_ps(v0), _mm256_castpd_ps(v1),
                                                  _MM_SHUFFLE(2, 0, 2, 0)));
 }
 
-/* 16 columns of one row: vpackssdw takes int16 columns 0 1 4 5 8 9 12 13 | 2 3 6 7 10 11 14
- * 15 (|r| < 2^31 saturates to ±(2^15 − 1), still beyond [qmin − z, qmax − z] on the same
- * side), R5 runs on them, the narrowing pack doubles each 128-bit half's 8 bytes, and
- * vpunpcklwd of the two halves' byte pairs puts columns 0..15 in order. */
+/* 16 columns of one row: vpackssdw takes int16 columns 0–3 8–11 | 4–7 12–15 (|r| < 2^31
+ * saturates to ±(2^15 − 1), still beyond [qmin − z, qmax − z] on the same side), R5 runs on
+ * them, the narrowing pack doubles each 128-bit half's 8 bytes, and vpunpckldq of the two
+ * halves' 4-byte groups puts columns 0..15 in order. */
 static inline __attribute__((always_inline)) __m128i
 requantize16(__m256i a0, __m256i a1, const cols16 *c, int r2, int u8, __m256i vlo, __m256i vhi,
              __m256i vz)
@@ -93,7 +103,7 @@ requantize16(__m256i a0, __m256i a1, const cols16 *c, int r2, int u8, __m256i vl
     __m256i r = _mm256_packs_epi32(rint_scaled8(a0, c, 0, r2), rint_scaled8(a1, c, 1, r2));
     r = _mm256_add_epi16(_mm256_max_epi16(_mm256_min_epi16(r, vhi), vlo), vz);
     r = u8 ? _mm256_packus_epi16(r, r) : _mm256_packs_epi16(r, r);
-    return _mm_unpacklo_epi16(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+    return _mm_unpacklo_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
 
 /* the first nn < 16 bytes of v to y, in pieces of 8, 4, 2 and 1 */
