@@ -1,8 +1,9 @@
 /* requantize-cols-avx2.c — per-column int32 → u8/s8 requantization (GEMM and channels-last
- * outputs), 16 columns per step, with the constants of each block derived once per call; bit-exact with the scalar
- * reference requantize-scalar.c (eqs. R1–R5), which stays the definition. R3–R4 run as one
- * fused multiply-add in doubles, exact for every shift (the proof is at QC_REQUANT_ROUNDER in
- * int8-impl.h); the _int64 kernels keep the previous formulation in 64-bit integers. */
+ * outputs), 16 columns per step, the constants of each block derived once per call;
+ * bit-exact with the scalar reference requantize-scalar.c (eqs. R1–R5), which stays the
+ * definition. R3–R4 run as one fused multiply-add in doubles, exact for every shift (the proof
+ * is at QC_REQUANT_ROUNDER in int8-impl.h, the conversion's in docs/quantization.md, D5–D6);
+ * the _int64 kernels keep the previous formulation in 64-bit integers. */
 #include "int8-impl.h"
 
 #include <immintrin.h>
@@ -14,7 +15,7 @@
 typedef struct {
     __m256i bias[2], lo[2], hi[2]; /* bias or 0; R2's bounds ±2^min(s,31) (2^31 − 1 above) */
     __m256i valid[2];              /* the columns that exist: a partial block's load masks */
-    __m256d scale[4];              /* multiplier · 2^−s (exact), columns 0 1 4 5, 2 3 6 7, then + 8 */
+    __m256d scale[4];              /* multiplier · 2^−s (exact): columns 0 1 4 5, 2 3 6 7, … */
     int r2;                        /* some shift < 31: R2's clamp is not a no-op */
 } cols16;
 
@@ -130,7 +131,7 @@ static inline void store_tail(uint8_t *y, __m128i v, size_t nn)
         *y = (uint8_t)_mm_cvtsi128_si32(v);
 }
 
-/* the rows of one block of nn ≤ 16 columns starting at column j; a partial block loads under
+/* the rows of one block of nn ≤ 16 columns (acc and y at its first); a partial block loads under
  * its masks (no read past the last column) and stores its nn bytes */
 static inline __attribute__((always_inline)) void
 rows16(size_t m, const int32_t *acc, size_t acc_stride, size_t nn, const cols16 *c, int r2,
