@@ -2178,6 +2178,77 @@ START_TEST(test_requantize_per_column_double_path_edges)
 }
 END_TEST
 
+/* ---- per-column requantization in blocks of 16 columns: every width, shift and stride ----
+ *
+ * The AVX2 double path takes 16 columns per step (8 + 8 through one vpackssdw, the halves
+ * put back in order by vpunpcklwd) and the last n % 16 under load masks with a store in
+ * pieces. Every width 1..40 and 64 + 5, every shift 1..62, blocks where R2 clamps and blocks
+ * where it cannot, u8 and s8, row strides larger than the width on both sides (the bytes
+ * between rows must stay untouched), edge accumulators: byte for byte against the scalar
+ * reference. */
+
+static void check_requant_blocks_case(size_t m, size_t n, int is_u8, int mode, int off)
+{
+    enum { MAXM = 5, MAXN = 69, PAD = 13 };
+    int32_t acc[MAXM * (MAXN + PAD)], bias[MAXN], mult[MAXN], shift[MAXN];
+    uint8_t ref[MAXM * (MAXN + PAD)], got[MAXM * (MAXN + PAD)];
+    requant_cols_kernel k[4];
+    const int nk = requant_cols_kernels(k);
+    const size_t as = n + (size_t)rng_range(0, PAD), ys = n + (size_t)rng_range(0, PAD);
+    for (size_t j = 0; j < n; j++) {
+        /* 0: every shift across the columns; 1: R2 clamps in odd blocks only; 2: never */
+        const int32_t any = 1 + (int32_t)((j + (size_t)off) % 62);
+        shift[j] = mode == 0   ? any
+                   : mode == 1 ? (j / 16 % 2 ? 1 + (int32_t)((j + (size_t)off) % 30)
+                                             : 31 + (int32_t)((j + (size_t)off) % 32))
+                               : 31 + (int32_t)((j + (size_t)off) % 32);
+        const int mk = rng_range(0, 2);
+        mult[j] = mk == 0 ? INT32_MAX : mk == 1 ? 1 << 30
+                                              : (int32_t)(0x40000000u + (rng() & 0x3fffffffu));
+        bias[j] = rng() % 3 == 0 ? 0 : rng_range(-100000, 100000);
+    }
+    for (size_t i = 0; i < m * as; i++)
+        acc[i] = (int32_t)rng(); /* the columns past n: never read into an output */
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < n; j++) {
+            const int64_t t = requant_edge_t(rng_range(0, 5), mult[j], shift[j]);
+            acc[i * as + j] = (int32_t)(uint32_t)((uint64_t)t - (uint64_t)(int64_t)bias[j]);
+        }
+    const int32_t z = is_u8 ? rng_range(0, 255) : rng_range(-128, 127);
+    const int32_t qmin = rng() % 4 == 0 ? z : is_u8 ? 0 : -128, qmax = is_u8 ? 255 : 127;
+    const qc_requant rq = {mult, shift, QC_PER_COLUMN, z, qmin, qmax};
+    const int32_t *bp = rng() % 5 == 0 ? NULL : bias;
+    memset(ref, 0x5a, sizeof ref);
+    if (is_u8)
+        qc_requantize_u8__scalar(m, n, acc, as, bp, &rq, ref, ys);
+    else
+        qc_requantize_s8__scalar(m, n, acc, as, bp, &rq, (int8_t *)ref, ys);
+    for (int v = 0; v < nk; v++) {
+        memset(got, 0x5a, sizeof got);
+        if (is_u8)
+            k[v].u8(m, n, acc, as, bp, &rq, got, ys);
+        else
+            k[v].s8(m, n, acc, as, bp, &rq, (int8_t *)got, ys);
+        for (size_t i = 0; i < sizeof got; i++)
+            ck_assert_msg(got[i] == ref[i],
+                          "%s %s %zux%zu (strides %zu, %zu) mode %d at (%zu, %zu): shift=%d: got "
+                          "%d, want %d (scalar)",
+                          k[v].name, is_u8 ? "u8" : "s8", m, n, as, ys, mode, i / ys, i % ys,
+                          i % ys < n ? shift[i % ys] : 0, got[i], ref[i]);
+    }
+}
+
+START_TEST(test_requantize_per_column_blocks_of_16_every_width_shift_and_stride)
+{
+    rng_seed(83);
+    for (size_t n = 1; n <= 41; n++) /* 41 stands for 64 + 5 */
+        for (int mode = 0; mode < 3; mode++)
+            for (int off = 0; off < 62; off += n < 16 ? 1 : 7)
+                check_requant_blocks_case((size_t)rng_range(1, 5), n == 41 ? 69 : n,
+                                          (off + mode) & 1, mode, off);
+}
+END_TEST
+
 /* ---- multipliers over scale ratios from 2^-20 to 2^20, every kernel path ----
  *
  * The real multiplier M (s_x·s_w/s_y for requantization, s_in/(s_out·n) for the global average
@@ -2447,6 +2518,7 @@ static Suite *suite(void)
     tcase_add_test(r, test_requantize_extremes_saturate);
     tcase_add_test(r, test_requantize_per_column_wide_and_extremes_match_scalar_and_definition);
     tcase_add_test(r, test_requantize_per_column_double_path_edges);
+    tcase_add_test(r, test_requantize_per_column_blocks_of_16_every_width_shift_and_stride);
     tcase_add_test(r, test_requantize_exact_for_multipliers_2e_minus20_to_2e20);
     tcase_add_test(r, test_requant_multiplier_refuses_what_it_cannot_represent);
     suite_add_tcase(s, r);

@@ -1,19 +1,23 @@
 /* requantize-cols-avx2.c — per-column int32 → u8/s8 requantization (GEMM and channels-last
- * outputs) with the constants of each 8 columns derived once per call; bit-exact with the scalar
- * reference requantize-scalar.c (eqs. R1–R5), which stays the definition. R3–R4 run as one
- * fused multiply-add in doubles, exact for every shift (the proof is at QC_REQUANT_ROUNDER in
- * int8-impl.h); the _int64 kernels keep the previous formulation in 64-bit integers. */
+ * outputs), 16 columns per step, the constants of each block derived once per call;
+ * bit-exact with the scalar reference requantize-scalar.c (eqs. R1–R5), which stays the
+ * definition. R3–R4 run as one fused multiply-add in doubles, exact for every shift (the proof
+ * is at QC_REQUANT_ROUNDER in int8-impl.h, the conversion's in docs/quantization.md, D5–D6);
+ * the _int64 kernels keep the previous formulation in 64-bit integers. */
 #include "int8-impl.h"
 
 #include <immintrin.h>
 #include <string.h>
 
-/* The constants of 8 consecutive columns for the double path. */
+/* The constants of 16 consecutive columns for the double path, the int32 ones in two halves
+ * (columns 0–7 and 8–15) and offset by 2^31 (x ^ 2^31: the int32 t + 2^31 as a uint32, in the
+ * same order), the doubles in the lane order of vpunpckldq / vpunpckhdq. */
 typedef struct {
-    __m256i bias, lo, hi;   /* bias or 0; R2's bounds ±2^min(s,31) (2^31 − 1 above) */
-    __m256d scale0, scale1; /* multiplier · 2^−s (exact) of columns 0–3 and 4–7 */
-    int r2;                 /* some shift < 31: R2's clamp is not a no-op */
-} cols8;
+    __m256i bias[2], lo[2], hi[2]; /* bias or 0; R2's bounds ±2^min(s,31) (2^31 − 1 above) */
+    __m256i valid[2];              /* the columns that exist: a partial block's load masks */
+    __m256d scale[4];              /* multiplier · 2^−s (exact): columns 0 1 4 5, 2 3 6 7, … */
+    int r2;                        /* some shift < 31: R2's clamp is not a no-op */
+} cols16;
 
 /* 2^−s as doubles, built from the exponent field (1 ≤ s ≤ 62: normal numbers) */
 static inline __m256d pow2_neg(__m128i s)
@@ -22,30 +26,157 @@ static inline __m256d pow2_neg(__m128i s)
     return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_cvtepi32_epi64(e), 52));
 }
 
-/* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 8), derived in vectors (once per 8
- * columns and call); lanes past the last column take shift 31 and multiplier 2^30, harmless
+/* the constants of half h (columns j0 .. j0 + nn − 1, 0 ≤ nn ≤ 8), derived in vectors once
+ * per block and call; lanes past the last column take shift 31 and multiplier 2^30, harmless
  * values never stored */
-static inline void prepare(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq,
-                           cols8 *cc)
+static inline void prepare8(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq,
+                            cols16 *cc, int h)
 {
     const __m256i valid = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nn),
                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    const __m256i s = _mm256_blendv_epi8(_mm256_set1_epi32(31),
-                                         _mm256_maskload_epi32(rq->shift + j0, valid), valid);
-    const __m256i m = _mm256_blendv_epi8(_mm256_set1_epi32(1 << 30),
-                                         _mm256_maskload_epi32(rq->multiplier + j0, valid), valid);
-    cc->bias = bias != NULL ? _mm256_maskload_epi32(bias + j0, valid) : _mm256_setzero_si256();
+    __m256i s = _mm256_set1_epi32(31), m = _mm256_set1_epi32(1 << 30);
+    __m256i b = _mm256_setzero_si256();
+    if (nn > 0) {
+        s = _mm256_blendv_epi8(s, _mm256_maskload_epi32(rq->shift + j0, valid), valid);
+        m = _mm256_blendv_epi8(m, _mm256_maskload_epi32(rq->multiplier + j0, valid), valid);
+        if (bias != NULL)
+            b = _mm256_maskload_epi32(bias + j0, valid);
+    }
     const __m256i r2 = _mm256_cmpgt_epi32(_mm256_set1_epi32(31), s);
     const __m256i pw = _mm256_sllv_epi32(_mm256_set1_epi32(1), s);
-    cc->hi = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MAX), pw, r2);
-    cc->lo = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MIN),
-                                _mm256_sub_epi32(_mm256_setzero_si256(), pw), r2);
-    cc->r2 = _mm256_movemask_epi8(r2) != 0;
+    const __m256i sign = _mm256_set1_epi32(INT32_MIN);
+    const __m256i hi = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MAX), pw, r2);
+    const __m256i lo = _mm256_blendv_epi8(_mm256_set1_epi32(INT32_MIN),
+                                          _mm256_sub_epi32(_mm256_setzero_si256(), pw), r2);
+    cc->valid[h] = valid;
+    cc->bias[h] = _mm256_xor_si256(b, sign);
+    cc->hi[h] = _mm256_xor_si256(hi, sign);
+    cc->lo[h] = _mm256_xor_si256(lo, sign);
+    cc->r2 |= _mm256_movemask_epi8(r2) != 0;
     /* multiplier · 2^−s: exact (31 bits times a power of two) */
-    cc->scale0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(m)),
-                               pow2_neg(_mm256_castsi256_si128(s)));
-    cc->scale1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(m, 1)),
-                               pow2_neg(_mm256_extracti128_si256(s, 1)));
+    const __m256d s0 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(m)),
+                                     pow2_neg(_mm256_castsi256_si128(s)));
+    const __m256d s1 = _mm256_mul_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(m, 1)),
+                                     pow2_neg(_mm256_extracti128_si256(s, 1)));
+    cc->scale[2 * h] = _mm256_permute2f128_pd(s0, s1, 0x20); /* as vpunpckldq's lanes */
+    cc->scale[2 * h + 1] = _mm256_permute2f128_pd(s0, s1, 0x31);
+}
+
+/* the constants of columns j0 .. j0 + nn − 1 (nn ≤ 16) */
+static inline void prepare16(size_t j0, size_t nn, const int32_t *bias, const qc_requant *rq,
+                             cols16 *cc)
+{
+    cc->r2 = 0;
+    prepare8(j0, nn < 8 ? nn : 8, bias, rq, cc, 0);
+    prepare8(j0 + 8, nn > 8 ? nn - 8 : 0, bias, rq, cc, 1);
+}
+
+/* R1 and R2 when r2 on u = t + 2^31 (mod 2^32, unsigned: the bias carries the 2^31, the
+ * bounds too), then t as a double without vcvtdq2pd: the bit pattern 0x43300000:u is the
+ * double 2^52 + u, and subtracting 2^52 + 2^31 leaves t exactly; R3–R4 as QC_REQUANT_ROUNDER
+ * + rint(t · multiplier · 2^−s) by one fused multiply-add (MXCSR's rounding, to nearest even,
+ * which qcal never changes). 8 columns; vpunpck{l,h}dq leave columns 0 1 4 5 and 2 3 6 7,
+ * and vshufps gathers the low 32 bits of the rounded doubles back in order, 0 1 2 3 | 4 5 6 7. */
+static inline __m256i rint_scaled8(__m256i acc, const cols16 *c, int h, int r2)
+{
+    __m256i t = _mm256_add_epi32(acc, c->bias[h]);
+    if (r2)
+        t = _mm256_max_epu32(_mm256_min_epu32(t, c->hi[h]), c->lo[h]);
+    const __m256i magic = _mm256_set1_epi32(0x43300000);  /* high half of 2^52 */
+    const __m256d off = _mm256_set1_pd(0x1.000008p52); /* 2^52 + 2^31 */
+    const __m256d rounder = _mm256_set1_pd(QC_REQUANT_ROUNDER);
+    const __m256d x0 = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_unpacklo_epi32(t, magic)), off);
+    const __m256d x1 = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_unpackhi_epi32(t, magic)), off);
+    const __m256d v0 = _mm256_fmadd_pd(x0, c->scale[2 * h], rounder);
+    const __m256d v1 = _mm256_fmadd_pd(x1, c->scale[2 * h + 1], rounder);
+    return _mm256_castps_si256(_mm256_shuffle_ps(_mm256_castpd_ps(v0), _mm256_castpd_ps(v1),
+                                                 _MM_SHUFFLE(2, 0, 2, 0)));
+}
+
+/* 16 columns of one row: vpackssdw takes int16 columns 0–3 8–11 | 4–7 12–15 (|r| < 2^31
+ * saturates to ±(2^15 − 1), still beyond [qmin − z, qmax − z] on the same side), R5 runs on
+ * them, the narrowing pack doubles each 128-bit half's 8 bytes, and vpunpckldq of the two
+ * halves' 4-byte groups puts columns 0..15 in order. */
+static inline __attribute__((always_inline)) __m128i
+requantize16(__m256i a0, __m256i a1, const cols16 *c, int r2, int u8, __m256i vlo, __m256i vhi,
+             __m256i vz)
+{
+    __m256i r = _mm256_packs_epi32(rint_scaled8(a0, c, 0, r2), rint_scaled8(a1, c, 1, r2));
+    r = _mm256_add_epi16(_mm256_max_epi16(_mm256_min_epi16(r, vhi), vlo), vz);
+    r = u8 ? _mm256_packus_epi16(r, r) : _mm256_packs_epi16(r, r);
+    return _mm_unpacklo_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+
+/* the first nn < 16 bytes of v to y, in pieces of 8, 4, 2 and 1 */
+static inline void store_tail(uint8_t *y, __m128i v, size_t nn)
+{
+    if (nn & 8) {
+        _mm_storel_epi64((__m128i *)y, v);
+        v = _mm_unpackhi_epi64(v, v);
+        y += 8;
+    }
+    if (nn & 4) {
+        const uint32_t w = (uint32_t)_mm_cvtsi128_si32(v);
+        memcpy(y, &w, 4);
+        v = _mm_srli_epi64(v, 32);
+        y += 4;
+    }
+    if (nn & 2) {
+        const uint16_t w = (uint16_t)_mm_cvtsi128_si32(v);
+        memcpy(y, &w, 2);
+        v = _mm_srli_epi64(v, 16);
+        y += 2;
+    }
+    if (nn & 1)
+        *y = (uint8_t)_mm_cvtsi128_si32(v);
+}
+
+/* the rows of one block of nn ≤ 16 columns (acc and y at its first); a partial block loads under
+ * its masks (no read past the last column) and stores its nn bytes */
+static inline __attribute__((always_inline)) void
+rows16(size_t m, const int32_t *acc, size_t acc_stride, size_t nn, const cols16 *c, int r2,
+       int u8, __m256i vlo, __m256i vhi, __m256i vz, uint8_t *y, size_t y_stride)
+{
+    if (nn == 16) {
+        for (size_t i = 0; i < m; i++) {
+            const int32_t *src = acc + i * acc_stride;
+            const __m256i a0 = _mm256_loadu_si256((const __m256i *)src);
+            const __m256i a1 = _mm256_loadu_si256((const __m256i *)(src + 8));
+            _mm_storeu_si128((__m128i *)(y + i * y_stride),
+                             requantize16(a0, a1, c, r2, u8, vlo, vhi, vz));
+        }
+        return;
+    }
+    for (size_t i = 0; i < m; i++) {
+        const int32_t *src = acc + i * acc_stride;
+        const __m256i a0 = _mm256_maskload_epi32(src, c->valid[0]);
+        const __m256i a1 = nn > 8 ? _mm256_maskload_epi32(src + 8, c->valid[1])
+                                  : _mm256_setzero_si256();
+        store_tail(y + i * y_stride, requantize16(a0, a1, c, r2, u8, vlo, vhi, vz), nn);
+    }
+}
+
+/* Column blocks outside, rows inside: one block's constants stay in registers for all rows
+ * (a tile of at most a few hundred rows, in cache) and are derived once per call. R2's clamp
+ * runs only in blocks with a shift below 31. */
+static inline __attribute__((always_inline)) void
+requantize_cols_fp64(size_t m, size_t n, const int32_t *acc, size_t acc_stride,
+                     const int32_t *bias, const qc_requant *rq, uint8_t *y, size_t y_stride,
+                     int u8)
+{
+    const int32_t z = rq->zero_point;
+    const __m256i vz = _mm256_set1_epi16((int16_t)z);
+    const __m256i vlo = _mm256_set1_epi16((int16_t)(rq->qmin - z));
+    const __m256i vhi = _mm256_set1_epi16((int16_t)(rq->qmax - z));
+    for (size_t j = 0; j < n; j += 16) {
+        const size_t nn = n - j < 16 ? n - j : 16;
+        cols16 cc;
+        prepare16(j, nn, bias, rq, &cc);
+        if (cc.r2)
+            rows16(m, acc + j, acc_stride, nn, &cc, 1, u8, vlo, vhi, vz, y + j, y_stride);
+        else
+            rows16(m, acc + j, acc_stride, nn, &cc, 0, u8, vlo, vhi, vz, y + j, y_stride);
+    }
 }
 
 /* The 64-bit integer path's constants of 8 consecutive columns. The 64-bit ones come split
@@ -128,33 +259,8 @@ static inline __m128i requantize8_int64(__m256i acc, const cols8_int64 *c, __m25
     return _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
 
-/* 8 columns of one row through doubles: R1, R2 when r2, R3–R4
- * as QC_REQUANT_ROUNDER + rint(t · multiplier · 2^−s) by one fused multiply-add (MXCSR's
- * rounding, to nearest even, which qcal never changes), whose low 32 bits are gathered in
- * column order (vshufps takes columns 0 1 4 5 | 2 3 6 7, vpermq puts them right); then R5
- * on int16 (|r| < 2^31 saturates to ±(2^15 − 1), still beyond [qmin − z, qmax − z] on the
- * same side). Returns 8 int16. */
-static inline __m128i requantize8_fp64(__m256i acc, const cols8 *c, int r2, __m128i vlo,
-                                       __m128i vhi, __m128i vz)
-{
-    __m256i t = _mm256_add_epi32(acc, c->bias);
-    if (r2)
-        t = _mm256_max_epi32(_mm256_min_epi32(t, c->hi), c->lo);
-    const __m256d rounder = _mm256_set1_pd(QC_REQUANT_ROUNDER);
-    const __m256d v0 =
-        _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(t)), c->scale0, rounder);
-    const __m256d v1 =
-        _mm256_fmadd_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256(t, 1)), c->scale1, rounder);
-    const __m256 low = _mm256_shuffle_ps(_mm256_castpd_ps(v0), _mm256_castpd_ps(v1),
-                                         _MM_SHUFFLE(2, 0, 2, 0));
-    const __m256i r = _mm256_permute4x64_epi64(_mm256_castps_si256(low), _MM_SHUFFLE(3, 1, 2, 0));
-    const __m128i r16 = _mm_packs_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
-    return _mm_add_epi16(_mm_max_epi16(_mm_min_epi16(r16, vhi), vlo), vz);
-}
-
-/* Column blocks outside, rows inside: one block's constants stay in registers for all rows
- * (a tile of at most a few hundred rows, in cache) and are derived once per call; BLOCK
- * derives them and runs the block's rows. */
+/* The 64-bit integer path in blocks of 8 columns, rows inside as above; BLOCK derives a
+ * block's constants and runs its rows. */
 #define REQUANTIZE_ROWS(PACK, EXPR)                                                            \
     for (size_t i = 0; i < m; i++) {                                                           \
         const int32_t *src = acc + i * acc_stride + j;                                         \
@@ -180,20 +286,6 @@ static inline __m128i requantize8_fp64(__m256i acc, const cols8 *c, int r2, __m1
         const size_t nn = n - j < 8 ? n - j : 8;                                               \
         BLOCK(PACK)                                                                            \
     }
-/* the double path (R5 on int16), R2's clamp only in blocks with a shift below 31 */
-#define FP64_BLOCK(PACK)                                                                       \
-    const __m128i vz16 = _mm_set1_epi16((int16_t)z);                                           \
-    const __m128i vlo16 = _mm_set1_epi16((int16_t)(rq->qmin - z));                             \
-    const __m128i vhi16 = _mm_set1_epi16((int16_t)(rq->qmax - z));                             \
-    cols8 cc;                                                                                  \
-    prepare(j, nn, bias, rq, &cc);                                                             \
-    if (cc.r2) {                                                                               \
-        REQUANTIZE_ROWS(PACK, FP64_R2)                                                         \
-    } else {                                                                                   \
-        REQUANTIZE_ROWS(PACK, FP64)                                                            \
-    }
-#define FP64_R2(a) requantize8_fp64(a, &cc, 1, vlo16, vhi16, vz16)
-#define FP64(a) requantize8_fp64(a, &cc, 0, vlo16, vhi16, vz16)
 #define INT64_BLOCK(PACK)                                                                      \
     const __m256i vz = _mm256_set1_epi32(z);                                                   \
     const __m256i vlo = _mm256_set1_epi32(rq->qmin - z), vhi = _mm256_set1_epi32(rq->qmax - z); \
@@ -207,12 +299,18 @@ static inline __m128i requantize8_fp64(__m256i acc, const cols8 *c, int r2, __m1
 
 QC_REQUANTIZE_U8(qc_requantize_u8__avx2_cols)
 {
-    REQUANTIZE_COLS_BODY(PACK_U8, qc_requantize_u8__avx2, FP64_BLOCK)
+    if (rq->granularity != QC_PER_COLUMN)
+        qc_requantize_u8__avx2(m, n, acc, acc_stride, bias, rq, y, y_stride);
+    else
+        requantize_cols_fp64(m, n, acc, acc_stride, bias, rq, y, y_stride, 1);
 }
 
 QC_REQUANTIZE_S8(qc_requantize_s8__avx2_cols)
 {
-    REQUANTIZE_COLS_BODY(PACK_S8, qc_requantize_s8__avx2, FP64_BLOCK)
+    if (rq->granularity != QC_PER_COLUMN)
+        qc_requantize_s8__avx2(m, n, acc, acc_stride, bias, rq, y, y_stride);
+    else
+        requantize_cols_fp64(m, n, acc, acc_stride, bias, rq, (uint8_t *)y, y_stride, 0);
 }
 
 QC_REQUANTIZE_U8(qc_requantize_u8__avx2_cols_int64)
