@@ -182,18 +182,22 @@ static void cut_pieces(const im2col_source *src, int64_t j0, int64_t n, qc_f32_i
     first[(n + QC_F32_GEMM_NR - 1) / QC_F32_GEMM_NR] = count;
 }
 
-/* im2col rows k0 .. k0 + n − 1: where each one's tap moves the reads */
+/* im2col rows k0 .. k0 + n − 1: where each one's tap moves the reads; the first row's (c, kd,
+ * kh, kw) found by division, the next ones by counting. */
 static void describe_rows(const im2col_source *src, int64_t k0, int64_t n, int64_t *taps)
 {
     const window3 *g = src->g;
-    int64_t plane = src->dims[0] * src->dims[1] * src->dims[2];
+    const int64_t *dims = src->dims, *kernel = g->kernel;
+    int64_t plane = dims[0] * dims[1] * dims[2];
+    int64_t step[3] = {g->dilation[0] * dims[1] * dims[2], g->dilation[1] * dims[2],
+                       g->dilation[2]};
+    int64_t c = k0 / g->taps, tap = k0 % g->taps;
+    int64_t k[3] = {tap / (kernel[1] * kernel[2]), tap / kernel[2] % kernel[1], tap % kernel[2]};
     for (int64_t t = 0; t < n; t++) {
-        int64_t c = (k0 + t) / g->taps, tap = (k0 + t) % g->taps;
-        int64_t kd = tap / (g->kernel[1] * g->kernel[2]), kh = tap / g->kernel[2] % g->kernel[1],
-                kw = tap % g->kernel[2];
-        taps[t] = c * plane +
-                  (kd * g->dilation[0] * src->dims[1] + kh * g->dilation[1]) * src->dims[2] +
-                  kw * g->dilation[2];
+        taps[t] = c * plane + k[0] * step[0] + k[1] * step[1] + k[2] * step[2];
+        if (++k[2] == kernel[2] && (k[2] = 0, ++k[1] == kernel[1]) &&
+            (k[1] = 0, ++k[0] == kernel[0]))
+            k[0] = 0, c++;
     }
 }
 
