@@ -107,9 +107,9 @@ void qc_f32_im2col_panel__scalar(const qc_f32_im2col_panel *p, float *y)
  * with its zero border stored (im2col_pad), so that no piece of a row needs a bound. */
 typedef struct {
     const window3 *g;
-    const float *x;   /* the group's first input channel, padding stored */
-    int64_t dims[3];  /* x's extents: span when padded, else the input's */
-    int64_t x_len;    /* floats readable at x */
+    const float *x;  /* the group's first input channel, or its padded copy (im2col_padded) */
+    int64_t dims[3]; /* x's extents: span when padded, else the input's */
+    int64_t x_len;   /* floats readable at x */
 } im2col_source;
 
 /* xp[c][z][r][q] = x[c][z − pad_d][r − pad_h][q − pad_w] where that is inside the input, 0
