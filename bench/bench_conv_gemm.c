@@ -48,6 +48,8 @@ typedef struct {
     const float *w, *packed, *b, *bias;
     float *y, *panel;
     int isa; /* -1: OpenBLAS */
+    const qc_f32_conv_params *conv; /* not NULL: the whole convolution, b its input */
+    bool keep;                      /* the GEMM on the panels as they are, no fill */
 } job;
 
 /* MobileNetV2's 1x1 convolutions (all but its first layer); ResNet-18's 1x1 ones have stride
@@ -55,6 +57,13 @@ typedef struct {
 static bool is_pointwise(const shape *s)
 {
     return strcmp(s->model, "mobilenet_v2") == 0 && s->k != 27;
+}
+
+/* no fill: the column panels as they are, so that the GEMM's tiles are timed alone */
+static void keep_panels(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                        float *block)
+{
+    (void)ctx, (void)k0, (void)kc, (void)j0, (void)nc, (void)block;
 }
 
 /* the row-major fill under another name: the GEMM copies into column panels, as from im2col */
@@ -67,7 +76,9 @@ static void fill_panels(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int
 static void run_once(const job *j)
 {
     const shape *s = j->s;
-    if (j->isa < 0) {
+    if (j->conv) {
+        qc_f32_conv(j->conv, 1, j->b, NULL, j->packed, j->bias, j->y, j->panel);
+    } else if (j->isa < 0) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->m, (int)s->n, (int)s->k,
                     1.0f, j->w, (int)s->k, j->b, (int)s->n, 0.0f, j->y, (int)s->n);
         for (int64_t i = 0; i < s->m; i++) /* the bias pass it needed */
@@ -77,8 +88,10 @@ static void run_once(const job *j)
          * panels, as im2col's are */
         const qc_f32_gemm_rows rows = {j->b, s->n};
         qc_f32_gemm_packed(s->m, s->n, s->k, j->packed,
-                           is_pointwise(s) ? qc_f32_gemm_fill_rows : fill_panels, &rows, j->bias,
-                           NULL, j->y, s->n, j->panel);
+                           is_pointwise(s) ? qc_f32_gemm_fill_rows
+                           : j->keep       ? keep_panels
+                                           : fill_panels,
+                           &rows, j->bias, NULL, j->y, s->n, j->panel);
     }
 }
 
@@ -226,6 +239,72 @@ static void bench_depthwise(const int *isas, const char *const *names, const dou
            names[1], total[1] * 1e3);
 }
 
+/* ResNet-18's im2col convolutions (224², batch 1): input channels, output channels, input
+ * size, kernel, stride (padding kernel / 2), layers */
+typedef struct {
+    int64_t c, m, in, k, stride, count;
+} im2col_shape;
+
+static const im2col_shape im2col_shapes[] = {
+    {3, 64, 224, 7, 2, 1},    {64, 64, 56, 3, 1, 4},    {64, 128, 56, 3, 2, 1},
+    {128, 128, 28, 3, 1, 3},  {64, 128, 56, 1, 2, 1},   {128, 256, 28, 3, 2, 1},
+    {256, 256, 14, 3, 1, 3},  {128, 256, 28, 1, 2, 1},  {256, 512, 14, 3, 2, 1},
+    {512, 512, 7, 3, 1, 3},   {256, 512, 14, 1, 2, 1},
+};
+
+/* Each convolution whole (the padded input, im2col into the column panels, the GEMM; weights
+ * packed beforehand, as a prepared graph has them) against its GEMM's tiles alone on panels
+ * filled once: the difference is what im2col costs. */
+static void bench_im2col(const int *isas, const char *const *names)
+{
+    double total[2][2] = {{0}}; /* [isa][conv, gemm] seconds per image */
+    printf("%-13s %4s %4s %4s %2s %2s | ms: %-6s %9s %-6s %9s | im2col %%: %6s %6s\n",
+           "im2col conv", "C", "M", "in", "k", "s", names[0], "gemm", names[1], "gemm",
+           names[0], names[1]);
+    for (size_t i = 0; i < sizeof im2col_shapes / sizeof *im2col_shapes; i++) {
+        const im2col_shape *c = &im2col_shapes[i];
+        int64_t pad = c->k / 2, out = (c->in + 2 * pad - c->k) / c->stride + 1;
+        qc_f32_conv_params p = {.in_channels = c->c, .out_channels = c->m, .groups = 1,
+                                .win = {.spatial = 2, .in = {c->in, c->in}, .out = {out, out},
+                                        .kernel = {c->k, c->k}, .stride = {c->stride, c->stride},
+                                        .dilation = {1, 1}, .pad_begin = {pad, pad},
+                                        .pad_end = {pad, pad}}};
+        shape s = {"resnet18", c->m, c->c * c->k * c->k, out * out, 1};
+        job j = {.s = &s, .w = random_floats(s.m * s.k), .b = random_floats(c->c * c->in * c->in),
+                 .bias = random_floats(s.m), .y = random_floats(s.m * s.n)};
+        float *packed = aligned_alloc(64, qc_f32_gemm_packed_size(s.m, s.k));
+        qc_f32_gemm_pack(s.m, s.k, j.w, packed);
+        j.packed = packed;
+        double secs[2][2] = {{0}};
+        for (int e = 0; e < 2; e++) {
+            if (qc_f32_select(isas[e]) != 0)
+                continue;
+            j.isa = isas[e];
+            j.conv = &p;
+            j.panel = malloc(qc_f32_conv_scratch_size(&p, true));
+            secs[e][0] = time_job(&j);
+            free(j.panel);
+            job g = j;
+            g.conv = NULL, g.keep = true;
+            g.panel = random_floats((int64_t)(qc_f32_gemm_block_size() / sizeof(float)));
+            secs[e][1] = time_job(&g);
+            free(g.panel);
+            for (int v = 0; v < 2; v++)
+                total[e][v] += secs[e][v] * (double)c->count;
+        }
+        printf("%-13s %4lld %4lld %4lld %2lld %2lld |     %6.3f %9.3f %6.3f %9.3f |          "
+               "%5.0f%% %5.0f%%\n",
+               "resnet18", (long long)c->c, (long long)c->m, (long long)c->in, (long long)c->k,
+               (long long)c->stride, secs[0][0] * 1e3, secs[0][1] * 1e3, secs[1][0] * 1e3,
+               secs[1][1] * 1e3, secs[0][0] > 0 ? 100 * (1 - secs[0][1] / secs[0][0]) : 0.0,
+               secs[1][0] > 0 ? 100 * (1 - secs[1][1] / secs[1][0]) : 0.0);
+        free((void *)j.w), free((void *)j.b), free((void *)j.bias), free(j.y), free(packed);
+    }
+    for (int e = 0; e < 2; e++)
+        printf("resnet18      im2col convolutions ms per image, %s: %.2f, their GEMM tiles %.2f\n",
+               names[e], total[e][0] * 1e3, total[e][1] * 1e3);
+}
+
 int main(void)
 {
     static const int isas[] = {QC_ISA_AVX2, QC_ISA_AVX512VNNI};
@@ -269,5 +348,6 @@ int main(void)
                model ? "mobilenet_v2" : "resnet18", total[0][model] * 1e3, names[0],
                total[1][model] * 1e3, names[1], total[2][model] * 1e3);
     bench_depthwise(isas, names, peak);
+    bench_im2col(isas, names);
     return 0;
 }

@@ -1398,71 +1398,37 @@ START_TEST(test_packed_gemm_rounds_each_multiply_add_once)
 }
 END_TEST
 
-/* the reference im2col panel's rows against the definition, the row buffer exactly as long as
- * the input row (a read outside [lo, hi) is caught by ASan) */
-START_TEST(test_the_reference_gather_row_copies_the_window_and_zeroes_the_rest)
-{
-    for (int trial = 0; trial < 500; trial++) {
-        int64_t in = rand_int(1, 70), n = rand_int(0, 70), stride = rand_int(1, 3);
-        int64_t offset = rand_int(-4, 4), lo, hi;
-        qc_f32_window_inside(n, in, stride, offset, &lo, &hi);
-        float *row = rand_floats(in), *got = malloc((size_t)(n + 1) * sizeof *got);
-        ck_assert_ptr_nonnull(got);
-        for (int64_t o = 0; o <= n; o++)
-            got[o] = 12345.0f;
-        qc_f32_gather_row__scalar(got, n, row, offset, stride, lo, hi);
-        for (int64_t o = 0; o < n; o++) {
-            int64_t at = o * stride + offset;
-            float want = at >= 0 && at < in ? row[at] : 0.0f;
-            ck_assert_msg(memcmp(&got[o], &want, sizeof want) == 0,
-                          "n %lld in %lld stride %lld offset %lld: y[%lld] = %g, not %g",
-                          (long long)n, (long long)in, (long long)stride, (long long)offset,
-                          (long long)o, (double)got[o], (double)want);
-        }
-        ck_assert(got[n] == 12345.0f);
-        free(row), free(got);
-    }
-}
-END_TEST
-
 /* im2col panels on every table against their definition: pieces of every length across the
- * panel, input rows before, inside and after the input, strides 1 to 3, offsets of every
- * kernel column, dilation and pad; the input exactly as long as the formula reads (ASan catches
- * a read past it) and sentinels after the panel's rows. */
+ * panel, strides 1 to 4, rows moved anywhere; the input exactly as long as the formula reads
+ * on some trials (the last rows then cannot read whole vectors: ASan catches a read past it)
+ * and sentinels after the panel's rows. */
 START_TEST(test_im2col_panels_give_the_definition_on_every_isa)
 {
     enum { NR = QC_F32_GEMM_NR, MAX_ROWS = 9, SLACK = 8 };
     int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
-    for (int trial = 0; trial < 600; trial++) {
-        int64_t in_d = rand_int(1, 2), in_h = rand_int(1, 4), in_w = rand_int(1, 70);
-        int64_t channels = rand_int(1, 2), plane = in_d * in_h * in_w, x_n = channels * plane;
-        int64_t stride = rand_int(1, 3), out_w = rand_int(1, 60), rows = rand_int(1, MAX_ROWS);
-        float *x = malloc((size_t)x_n * sizeof *x);
-        float *got = malloc((size_t)(rows * NR + SLACK) * sizeof *got);
-        ck_assert(x && got);
-        fill_special(x_n, x);
-        qc_f32_im2col_tap taps[MAX_ROWS];
-        for (int64_t t = 0; t < rows; t++) {
-            qc_f32_im2col_tap *tap = &taps[t];
-            int64_t kw = rand_int(0, 6), dilation = rand_int(1, 2), pad = rand_int(0, 3);
-            *tap = (qc_f32_im2col_tap){.channel = rand_int(0, channels - 1) * plane,
-                                       .dz = rand_int(0, 1), .dy = rand_int(0, 2),
-                                       .offset = kw * dilation - pad};
-            qc_f32_window_inside(out_w, in_w, stride, tap->offset, &tap->lo, &tap->hi);
-        }
+    for (int trial = 0; trial < 1000; trial++) {
+        int64_t stride = rand_int(1, 4), rows = rand_int(1, MAX_ROWS), reads = 1;
+        int64_t taps[MAX_ROWS];
+        for (int64_t t = 0; t < rows; t++)
+            taps[t] = rand_int(0, 200);
         qc_f32_im2col_piece pieces[NR];
-        int64_t count = 0, width = rand_int(1, NR);
+        int64_t count = 0, width = rand_int(1, NR), max_len = rand_int(1, NR);
         for (int64_t j = 0; j < width; count++) {
-            int64_t len = rand_int(1, width - j < out_w ? width - j : out_w);
-            pieces[count] = (qc_f32_im2col_piece){.j = j, .len = len,
-                                                   .ow = rand_int(0, out_w - len),
-                                                   .id = rand_int(-2, in_d),
-                                                   .ih = rand_int(-3, in_h)};
+            int64_t len = rand_int(1, width - j < max_len ? width - j : max_len);
+            pieces[count] = (qc_f32_im2col_piece){.j = j, .len = len, .at = rand_int(0, 150)};
+            for (int64_t t = 0; t < rows; t++) {
+                int64_t end = taps[t] + pieces[count].at + (len - 1) * stride + 1;
+                reads = end > reads ? end : reads;
+            }
             j += len;
         }
-        qc_f32_im2col_panel panel = {.x = x, .in_d = in_d, .in_h = in_h, .in_w = in_w,
-                                     .stride_w = stride, .taps = taps, .rows = rows,
-                                     .pieces = pieces, .count = count};
+        int64_t x_len = reads + (trial % 2 ? 0 : rand_int(0, 20));
+        float *x = malloc((size_t)x_len * sizeof *x);
+        float *got = malloc((size_t)(rows * NR + SLACK) * sizeof *got);
+        ck_assert(x && got);
+        fill_special(x_len, x);
+        qc_f32_im2col_panel panel = {.x = x, .x_len = x_len, .stride = stride, .taps = taps,
+                                     .rows = rows, .pieces = pieces, .count = count};
         for (int i = 0; i < n_isas; i++) {
             ck_assert_int_eq(qc_f32_select(isas[i]), 0);
             for (int64_t k = 0; k < rows * NR + SLACK; k++)
@@ -1472,20 +1438,14 @@ START_TEST(test_im2col_panels_give_the_definition_on_every_isa)
                 for (int64_t p = 0; p < count; p++)
                     for (int64_t q = 0; q < pieces[p].len; q++) {
                         const qc_f32_im2col_piece *pc = &pieces[p];
-                        int64_t iz = pc->id + taps[t].dz, iy = pc->ih + taps[t].dy;
-                        int64_t o = pc->ow + q, ix = o * stride + taps[t].offset;
-                        bool inside = iz >= 0 && iz < in_d && iy >= 0 && iy < in_h &&
-                                      o >= taps[t].lo && o < taps[t].hi;
-                        float want = inside ? x[taps[t].channel + (iz * in_h + iy) * in_w + ix]
-                                            : 0.0f;
+                        float want = x[taps[t] + pc->at + q * stride];
                         float have = got[t * NR + pc->j + q];
                         ck_assert_msg(memcmp(&have, &want, sizeof want) == 0,
                                       "%s: row %lld column %lld: %g, not %g (stride %lld, "
-                                      "offset %lld, in %lldx%lldx%lld)",
+                                      "piece of %lld)",
                                       qc_f32_isa(), (long long)t, (long long)(pc->j + q),
                                       (double)have, (double)want, (long long)stride,
-                                      (long long)taps[t].offset, (long long)in_d,
-                                      (long long)in_h, (long long)in_w);
+                                      (long long)pc->len);
                     }
             for (int64_t k = rows * NR; k < rows * NR + SLACK; k++)
                 ck_assert_msg(got[k] == 12345.0f, "%s: wrote past the panel's rows",
@@ -1540,6 +1500,79 @@ START_TEST(test_im2col_conv_gives_the_same_bits_on_every_isa_for_every_width_str
                         free(x), free(w), free(want), free(got), free(scratch);
                     }
     ck_assert_int_gt(trials, 200);
+    restore_default_isa();
+}
+END_TEST
+
+/* One im2col convolution on every table: the scalar table's result near the direct loops
+ * (conv_ref), every other table's its bits. */
+static void check_im2col_conv_on_every_isa(const qc_f32_conv_params *p, const int *isas,
+                                           int n_isas)
+{
+    int spatial = p->win.spatial;
+    int64_t c = p->in_channels, m = p->out_channels, taps = product(p->win.kernel, spatial);
+    int64_t x_n = c * product(p->win.in, spatial), y_n = m * product(p->win.out, spatial);
+    float *x = rand_floats(x_n), *w = rand_floats(m * c * taps), *b = rand_floats(m);
+    float *want = malloc((size_t)y_n * sizeof *want), *got = malloc((size_t)y_n * sizeof *got);
+    double *ref = new_doubles(y_n), *mag = new_doubles(y_n);
+    void *scratch = malloc(qc_f32_conv_scratch_size(p, false) + 1);
+    ck_assert(want && got && scratch);
+    char geometry[400], what[512];
+    snprintf(what, sizeof what, "im2col conv C %lld M %lld %s", (long long)c, (long long)m,
+             describe_window(geometry, sizeof geometry, &p->win));
+    ck_assert_msg(qc_f32_conv_choose(p) == QC_F32_CONV_IM2COL, "%s: not im2col", what);
+    conv_ref(p, 1, x, w, b, ref, mag);
+    for (int i = 0; i < n_isas; i++) {
+        ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+        qc_f32_conv(p, 1, x, w, NULL, b, i == 0 ? want : got, scratch);
+        if (i == 0)
+            for (int64_t k = 0; k < y_n; k++)
+                assert_close(what, k, want[k], ref[k], mag[k], CONV_REL_TOL);
+        else
+            ck_assert_msg(same_floats(got, want, y_n), "%s: %s differs from %s", what,
+                          qc_f32_isa(), "scalar");
+    }
+    free(x), free(w), free(b), free(want), free(got), free(ref), free(mag), free(scratch);
+}
+
+/* Square 2-d kernels 1, 3, 5 and 7 with strides 1 and 2, dilations 1 and 2 and pads 0 to 3
+ * on rows 1 to 20 and 56 wide (pieces shorter than, as long as and longer than a vector; rows
+ * cut by the column panels), and 3-d kernels padded and strided: every table gives the scalar
+ * table's bits, and the scalar table the direct loops' values. */
+START_TEST(test_im2col_conv_gives_the_scalar_bits_on_rows_1_to_20_and_56_wide)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    ck_assert_int_eq(isas[0], QC_ISA_SCALAR);
+    int trials = 0;
+    for (int64_t k = 1; k <= 7; k += 2)
+        for (int64_t st = 1; st <= 2; st++)
+            for (int64_t pad = 0; pad <= 3; pad++)
+                for (int64_t width = 1; width <= 21; width++) {
+                    int64_t in[2] = {rand_int(1, 9), width <= 20 ? width : 56};
+                    int64_t kk[2] = {k, k}, s[2] = {st, st}, d[2] = {1, 1 + (width + k) % 2};
+                    int64_t pb[2] = {pad, pad}, pe[2] = {rand_int(0, pad), pad};
+                    qc_f32_window win = make_window(2, in, kk, s, d, pb, pe, false);
+                    if (win.out[0] < 1 || win.out[1] < 1 || (k == 1 && st == 1 && pad == 0))
+                        continue;
+                    qc_f32_conv_params p = conv_params(rand_int(1, k == 1 ? 70 : 4),
+                                                       rand_int(1, 9), 1, win);
+                    check_im2col_conv_on_every_isa(&p, isas, n_isas);
+                    trials++;
+                }
+    for (int trial = 0; trial < 40; trial++) {
+        int64_t in[3] = {rand_int(1, 6), rand_int(1, 7), rand_int(1, 20)};
+        int64_t k[3] = {rand_int(1, 3), 3, 3};
+        int64_t s[3] = {rand_int(1, 2), trial % 2 + 1, trial % 2 + 1};
+        int64_t d[3] = {1, 1, rand_int(1, 2)}, pb[3] = {rand_int(0, 1), 1, rand_int(0, 3)};
+        int64_t pe[3] = {rand_int(0, 1), rand_int(0, 1), 1};
+        qc_f32_window win = make_window(3, in, k, s, d, pb, pe, false);
+        if (win.out[0] < 1 || win.out[1] < 1 || win.out[2] < 1)
+            continue;
+        qc_f32_conv_params p = conv_params(rand_int(1, 5), rand_int(1, 9), 1, win);
+        check_im2col_conv_on_every_isa(&p, isas, n_isas);
+        trials++;
+    }
+    ck_assert_int_gt(trials, 500);
     restore_default_isa();
 }
 END_TEST
@@ -1618,10 +1651,10 @@ static Suite *suite(void)
     tcase_add_test(tc, test_conv_with_a_fused_clamp_gives_the_bytes_of_conv_then_clip);
     tcase_add_test(tc, test_packed_gemm_gives_the_fma_chain_bits_on_every_isa);
     tcase_add_test(tc, test_packed_gemm_rounds_each_multiply_add_once);
-    tcase_add_test(tc, test_the_reference_gather_row_copies_the_window_and_zeroes_the_rest);
     tcase_add_test(tc, test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa);
     tcase_add_test(tc, test_im2col_panels_give_the_definition_on_every_isa);
     tcase_add_test(tc, test_im2col_conv_gives_the_same_bits_on_every_isa_for_every_width_stride_and_pad);
+    tcase_add_test(tc, test_im2col_conv_gives_the_scalar_bits_on_rows_1_to_20_and_56_wide);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -32,31 +32,4 @@ static inline __m256 qc_f32_evens8(__m256 lo, __m256 hi)
                                                   _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-/* Positions o .. o + 7 of a row: x[at + q·stride] for the positions q in [a, b), 0 for the
- * others; nothing outside [a, b) is read and no address is formed when none is in it. Whole
- * loads inside the range (stride 2: two loads and a de-interleave, not a gather); masked ones
- * only where the range starts or ends. */
-static inline __m256 qc_f32_window8(const float *x, int64_t at, int64_t stride, int64_t o,
-                                    int64_t a, int64_t b)
-{
-    if (o + 8 <= a || o >= b || a >= b)
-        return _mm256_setzero_ps();
-    const float *src = x + at + o * stride;
-    bool inside = o >= a && o + 8 <= b;
-    if (stride == 1 && inside)
-        return _mm256_loadu_ps(src);
-    __m256i m = _mm256_andnot_si256(qc_f32_lanes8(a - o), qc_f32_lanes8(b - o));
-    if (stride != 2)
-        return qc_f32_load_strided8(src, stride, m);
-    if (inside && o + 8 < b) /* the odd float after the last position is inside too */
-        return qc_f32_evens8(_mm256_loadu_ps(src), _mm256_loadu_ps(src + 8));
-    /* position q's float is element 2q of the 16: the masks on the even elements only */
-    const __m256i even = _mm256_setr_epi32(-1, 0, -1, 0, -1, 0, -1, 0);
-    __m256i m_lo = _mm256_and_si256(even, _mm256_permutevar8x32_epi32(
-                                              m, _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3)));
-    __m256i m_hi = _mm256_and_si256(even, _mm256_permutevar8x32_epi32(
-                                              m, _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7)));
-    return qc_f32_evens8(_mm256_maskload_ps(src, m_lo), _mm256_maskload_ps(src + 8, m_hi));
-}
-
 #endif

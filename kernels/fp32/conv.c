@@ -50,6 +50,29 @@ void qc_f32_conv_pack_weights(int64_t out_channels, int64_t groups, int64_t dept
         qc_f32_gemm_pack(group_out, depth, w + gi * group_out * depth, packed + gi * per_group);
 }
 
+/* zeros after the padded copy: the AVX2 rows' whole vectors past the last position stay
+ * inside it (16: a stride-2 vector's two loads) */
+#define IM2COL_SLACK 16
+
+/* True when a read falls outside the input (padding, or a window past its end): then im2col
+ * reads a padded copy, else the input itself. */
+static bool im2col_padded(const window3 *g)
+{
+    for (int i = 0; i < 3; i++)
+        if (g->pad[i] > 0 || span(g, i) > g->in[i])
+            return true;
+    return false;
+}
+
+/* bytes of the padded copy of one group's channels (0 when the input is read as it is) */
+static size_t im2col_pad_size(const window3 *g, int64_t channels)
+{
+    if (g->out_plane <= 0 || !im2col_padded(g))
+        return 0;
+    return round64((size_t)(channels * span(g, 0) * span(g, 1) * span(g, 2) + IM2COL_SLACK) *
+                   sizeof(float));
+}
+
 size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p, bool weights_packed)
 {
     qc_f32_conv_algo algo = qc_f32_conv_choose(p);
@@ -59,65 +82,86 @@ size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p, bool weights_packed
     size_t weights = weights_packed ? 0
                                     : round64(qc_f32_conv_weights_size(p->out_channels, p->groups,
                                                                        gemm_depth(p, &g)));
-    return round64(qc_f32_gemm_block_size()) + weights;
+    size_t padded = algo == QC_F32_CONV_IM2COL && p->groups > 0
+                        ? im2col_pad_size(&g, p->in_channels / p->groups)
+                        : 0;
+    return round64(qc_f32_gemm_block_size()) + padded + weights;
 }
 
-/* The scalar gather row: the valid range [lo, hi) is computed by the caller so that the copy
- * itself has no branch. */
-void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t offset,
-                               int64_t stride, int64_t lo, int64_t hi)
-{
-    memset(y, 0, (size_t)lo * sizeof(float));
-    if (stride == 1) {
-        memcpy(y + lo, row + lo + offset, (size_t)(hi - lo) * sizeof(float));
-    } else {
-        for (int64_t o = lo; o < hi; o++)
-            y[o] = row[o * stride + offset];
-    }
-    memset(y + hi, 0, (size_t)(n - hi) * sizeof(float));
-}
-
-/* The reference panel: each piece's row as the gather row computes it, zeros where the input
- * row is outside the input. */
+/* The reference panel: the formula's copies, one float at a time. */
 void qc_f32_im2col_panel__scalar(const qc_f32_im2col_panel *p, float *y)
 {
-    for (int64_t t = 0; t < p->rows; t++) {
-        const qc_f32_im2col_tap *tap = &p->taps[t];
+    for (int64_t t = 0; t < p->rows; t++)
         for (int64_t i = 0; i < p->count; i++) {
             const qc_f32_im2col_piece *pc = &p->pieces[i];
+            const float *src = p->x + p->taps[t] + pc->at;
             float *dst = y + t * QC_F32_GEMM_NR + pc->j;
-            int64_t iz = pc->id + tap->dz, iy = pc->ih + tap->dy, len = pc->len;
-            if (iz < 0 || iz >= p->in_d || iy < 0 || iy >= p->in_h) {
-                memset(dst, 0, (size_t)len * sizeof(float));
-                continue;
-            }
-            int64_t a = tap->lo - pc->ow < 0 ? 0 : tap->lo - pc->ow > len ? len : tap->lo - pc->ow;
-            int64_t b = tap->hi - pc->ow < a ? a : tap->hi - pc->ow > len ? len : tap->hi - pc->ow;
-            qc_f32_gather_row__scalar(dst, len,
-                                      p->x + tap->channel + (iz * p->in_h + iy) * p->in_w +
-                                          pc->ow * p->stride_w,
-                                      tap->offset, p->stride_w, a, b);
+            for (int64_t q = 0; q < pc->len; q++)
+                dst[q] = src[q * p->stride];
         }
-    }
 }
 
 /* The im2col matrix of one group, never stored whole: row (c, kd, kh, kw) holds, for every
  * output position, the input that this tap multiplies, so that the convolution becomes
- * weights × im2col. The GEMM asks for it block by block (im2col_fill). */
+ * weights × im2col. The GEMM asks for it block by block (im2col_fill), read from the input
+ * with its zero border stored (im2col_pad), so that no piece of a row needs a bound. */
 typedef struct {
     const window3 *g;
-    const float *x; /* the group's first input channel */
+    const float *x;  /* the group's first input channel, or its padded copy (im2col_padded) */
+    int64_t dims[3]; /* x's extents: span when padded, else the input's */
+    int64_t x_len;   /* floats readable at x */
 } im2col_source;
+
+/* xp[c][z][r][q] = x[c][z − pad_d][r − pad_h][q − pad_w] where that is inside the input, 0
+ * elsewhere, over the extents span: every row written once, then IM2COL_SLACK zeros. */
+static void im2col_pad(const window3 *g, int64_t channels, const float *x, float *xp)
+{
+    int64_t lo[3], hi[3], depth = span(g, 0), rows = span(g, 1), cols = span(g, 2);
+    for (int i = 0; i < 3; i++)
+        qc_f32_window_inside(span(g, i), g->in[i], 1, -g->pad[i], &lo[i], &hi[i]);
+    for (int64_t c = 0; c < channels; c++)
+        for (int64_t z = 0; z < depth; z++)
+            for (int64_t r = 0; r < rows; r++, xp += cols) {
+                bool inside = z >= lo[0] && z < hi[0] && r >= lo[1] && r < hi[1] && lo[2] < hi[2];
+                int64_t a = inside ? lo[2] : cols, b = inside ? hi[2] : cols;
+                memset(xp, 0, (size_t)a * sizeof(float));
+                if (inside)
+                    memcpy(xp + a,
+                           x + c * g->in_plane +
+                               ((z - g->pad[0]) * g->in[1] + r - g->pad[1]) * g->in[2] + a -
+                               g->pad[2],
+                           (size_t)(b - a) * sizeof(float));
+                memset(xp + b, 0, (size_t)(cols - b) * sizeof(float));
+            }
+    memset(xp, 0, IM2COL_SLACK * sizeof(float));
+}
+
+/* the source of group channels at x: x itself, or its padded copy written into xp */
+static im2col_source im2col_prepare(const window3 *g, int64_t channels, const float *x,
+                                    float *xp)
+{
+    im2col_source src = {.g = g, .x = x, .x_len = channels * g->in_plane};
+    bool padded = im2col_padded(g);
+    for (int i = 0; i < 3; i++)
+        src.dims[i] = padded ? span(g, i) : g->in[i];
+    if (padded) {
+        im2col_pad(g, channels, x, xp);
+        src.x = xp;
+        src.x_len = channels * src.dims[0] * src.dims[1] * src.dims[2] + IM2COL_SLACK;
+    }
+    return src;
+}
 
 /* im2col rows described at a time (the stack holds their descriptions) */
 #define IM2COL_ROWS 64
 
 /* The block's columns j0 .. j0 + n − 1 cut where an output row or a panel ends, found once per
  * block so that its rows need no division; first[p] is panel p's first piece (first[panels]:
- * the count). */
-static void cut_pieces(const window3 *g, int64_t j0, int64_t n, qc_f32_im2col_piece *pc,
+ * the count). A piece reads from its output position times the stride, in the padded copy. */
+static void cut_pieces(const im2col_source *src, int64_t j0, int64_t n, qc_f32_im2col_piece *pc,
                        int64_t *first)
 {
+    const window3 *g = src->g;
     int64_t rows_plane = g->out[1] * g->out[2];
     int64_t od = j0 / rows_plane, oh = j0 % rows_plane / g->out[2], ow = j0 % g->out[2];
     int64_t count = 0;
@@ -128,9 +172,9 @@ static void cut_pieces(const window3 *g, int64_t j0, int64_t n, qc_f32_im2col_pi
         int64_t len = g->out[2] - ow;
         len = len < QC_F32_GEMM_NR - in_panel ? len : QC_F32_GEMM_NR - in_panel;
         len = len < n - j ? len : n - j;
-        pc[count++] = (qc_f32_im2col_piece){.j = in_panel, .len = len, .ow = ow,
-                                             .id = od * g->stride[0] - g->pad[0],
-                                             .ih = oh * g->stride[1] - g->pad[1]};
+        int64_t at = (od * g->stride[0] * src->dims[1] + oh * g->stride[1]) * src->dims[2] +
+                     ow * g->stride[2];
+        pc[count++] = (qc_f32_im2col_piece){.j = in_panel, .len = len, .at = at};
         j += len;
         if ((ow += len) == g->out[2] && (ow = 0, ++oh == g->out[1]))
             oh = 0, od++;
@@ -138,18 +182,22 @@ static void cut_pieces(const window3 *g, int64_t j0, int64_t n, qc_f32_im2col_pi
     first[(n + QC_F32_GEMM_NR - 1) / QC_F32_GEMM_NR] = count;
 }
 
-/* im2col rows k0 .. k0 + n − 1 */
-static void describe_rows(const window3 *g, int64_t k0, int64_t n, qc_f32_im2col_tap *taps)
+/* im2col rows k0 .. k0 + n − 1: where each one's tap moves the reads; the first row's (c, kd,
+ * kh, kw) found by division, the next ones by counting. */
+static void describe_rows(const im2col_source *src, int64_t k0, int64_t n, int64_t *taps)
 {
+    const window3 *g = src->g;
+    const int64_t *dims = src->dims, *kernel = g->kernel;
+    int64_t plane = dims[0] * dims[1] * dims[2];
+    int64_t step[3] = {g->dilation[0] * dims[1] * dims[2], g->dilation[1] * dims[2],
+                       g->dilation[2]};
+    int64_t c = k0 / g->taps, tap = k0 % g->taps;
+    int64_t k[3] = {tap / (kernel[1] * kernel[2]), tap / kernel[2] % kernel[1], tap % kernel[2]};
     for (int64_t t = 0; t < n; t++) {
-        int64_t c = (k0 + t) / g->taps, tap = (k0 + t) % g->taps;
-        int64_t kd = tap / (g->kernel[1] * g->kernel[2]), kh = tap / g->kernel[2] % g->kernel[1],
-                kw = tap % g->kernel[2];
-        qc_f32_im2col_tap *r = &taps[t];
-        *r = (qc_f32_im2col_tap){.channel = c * g->in_plane, .dz = kd * g->dilation[0],
-                                 .dy = kh * g->dilation[1],
-                                 .offset = kw * g->dilation[2] - g->pad[2]};
-        qc_f32_window_inside(g->out[2], g->in[2], g->stride[2], r->offset, &r->lo, &r->hi);
+        taps[t] = c * plane + k[0] * step[0] + k[1] * step[1] + k[2] * step[2];
+        if (++k[2] == kernel[2] && (k[2] = 0, ++k[1] == kernel[1]) &&
+            (k[1] = 0, ++k[0] == kernel[0]))
+            k[0] = 0, c++;
     }
 }
 
@@ -160,17 +208,16 @@ static void im2col_fill(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int
 {
     enum { PANELS = (QC_F32_CONV_BLOCK_COLS + QC_F32_GEMM_NR - 1) / QC_F32_GEMM_NR };
     const im2col_source *src = ctx;
-    const window3 *g = src->g;
     void (*fill)(const qc_f32_im2col_panel *, float *) = qc_f32_kernels()->im2col_panel;
     qc_f32_im2col_piece pieces[QC_F32_CONV_BLOCK_COLS];
-    qc_f32_im2col_tap taps[IM2COL_ROWS];
+    int64_t taps[IM2COL_ROWS];
     int64_t first[PANELS + 1], panels = (nc + QC_F32_GEMM_NR - 1) / QC_F32_GEMM_NR;
-    cut_pieces(g, j0, nc, pieces, first);
-    qc_f32_im2col_panel panel = {.x = src->x, .in_d = g->in[0], .in_h = g->in[1],
-                                 .in_w = g->in[2], .stride_w = g->stride[2], .taps = taps};
+    cut_pieces(src, j0, nc, pieces, first);
+    qc_f32_im2col_panel panel = {.x = src->x, .x_len = src->x_len,
+                                 .stride = src->g->stride[2], .taps = taps};
     for (int64_t t0 = 0; t0 < kc; t0 += IM2COL_ROWS) {
         panel.rows = kc - t0 < IM2COL_ROWS ? kc - t0 : IM2COL_ROWS;
-        describe_rows(g, k0 + t0, panel.rows, taps);
+        describe_rows(src, k0 + t0, panel.rows, taps);
         for (int64_t p = 0; p < panels; p++) {
             panel.pieces = pieces + first[p];
             panel.count = first[p + 1] - first[p];
@@ -297,10 +344,14 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
                         y + n * p->out_channels * g.out_plane, scratch);
         return;
     }
-    /* scratch: B's block, then the packed weights unless given */
+    /* scratch: B's block, im2col's padded input when it needs one, then the packed weights
+     * unless given */
     float *block = scratch;
+    bool pointwise = algo == QC_F32_CONV_GEMM;
+    size_t pad_bytes = pointwise ? 0 : im2col_pad_size(&g, group_in);
+    float *padded = (float *)((char *)scratch + round64(qc_f32_gemm_block_size()));
     if (!packed_w) {
-        float *own = (float *)((char *)scratch + round64(qc_f32_gemm_block_size()));
+        float *own = (float *)((char *)padded + pad_bytes);
         qc_f32_conv_pack_weights(p->out_channels, groups, depth, w, own);
         packed_w = own;
     }
@@ -313,9 +364,10 @@ void qc_f32_conv(const qc_f32_conv_params *p, int64_t batch, const float *x, con
         float *yn = y + n * p->out_channels * g.out_plane;
         for (int64_t gi = 0; gi < groups; gi++) {
             const float *xg = xn + gi * group_in * g.in_plane;
-            im2col_source cols = {&g, xg};
             qc_f32_gemm_rows rows = {xg, g.out_plane};
-            bool pointwise = algo == QC_F32_CONV_GEMM;
+            im2col_source cols;
+            if (!pointwise)
+                cols = im2col_prepare(&g, group_in, xg, padded);
             qc_f32_gemm_packed(group_out, g.out_plane, depth, packed_w + gi * group_weights,
                                pointwise ? qc_f32_gemm_fill_rows : im2col_fill,
                                pointwise ? (const void *)&rows : &cols,

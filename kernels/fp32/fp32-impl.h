@@ -59,28 +59,21 @@ typedef struct {
 } qc_f32_maxrow;
 
 /* A block of the im2col matrix cut where an output row or a column panel ends: piece i covers
- * columns j .. j + len − 1 of its panel, output row (od, oh) from column ow; id = od·stride_d −
- * pad_d and ih = oh·stride_h − pad_h are the input rows of the first tap. */
+ * columns j .. j + len − 1 of its panel; at is where its first column reads, tap (0, 0, 0) of
+ * channel 0, in the input with its padding made explicit. */
 typedef struct {
-    int64_t j, len, ow, id, ih;
+    int64_t j, len, at;
 } qc_f32_im2col_piece;
 
-/* One im2col row (c, kd, kh, kw): channel = c·in_plane, dz = kd·dilation_d, dy =
- * kh·dilation_h, offset = kw·dilation_w − pad_w; the output columns [lo, hi) read inside the
- * input row (qc_f32_window_inside). */
-typedef struct {
-    int64_t channel, dz, dy, offset, lo, hi;
-} qc_f32_im2col_tap;
-
-/* rows im2col rows of one column panel (its pieces, in column order):
- * y[t·NR + j + q] = x[channel + (iz·in_h + iy)·in_w + (ow + q)·stride_w + offset] for q < len,
- * where iz = id + dz, iy = ih + dy, when 0 ≤ iz < in_d, 0 ≤ iy < in_h and lo ≤ ow + q < hi;
- * 0 otherwise. Only the rows × NR floats at y are written (past the pieces: anything); x is
- * read only where the formula reads it. */
+/* rows im2col rows of one column panel (its pieces, in column order), on an input whose zero
+ * padding is stored, so that every read is inside: y[t·NR + j + q] = x[taps[t] + at + q·stride]
+ * for q < len; taps[t] is where row t's tap (c, kd, kh, kw) moves the reads. Only the rows × NR
+ * floats at y are written (past the pieces: anything); x is read only in [0, x_len), which
+ * holds every position the formula reads. */
 typedef struct {
     const float *x;
-    int64_t in_d, in_h, in_w, stride_w;
-    const qc_f32_im2col_tap *taps;
+    int64_t x_len, stride;
+    const int64_t *taps;
     int64_t rows;
     const qc_f32_im2col_piece *pieces;
     int64_t count;
@@ -139,10 +132,6 @@ void qc_f32_dwconv_rows__avx512(const qc_f32_dwrows *r, float *y);
 void qc_f32_maxpool_row__scalar(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx2(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx512(const qc_f32_maxrow *r, float *y);
-/* One row of the reference im2col panel: y[o] = row[o·stride + offset] for lo ≤ o < hi, 0 for
- * the other o < n; row is read only in that range. */
-void qc_f32_gather_row__scalar(float *y, int64_t n, const float *row, int64_t offset,
-                                int64_t stride, int64_t lo, int64_t hi);
 void qc_f32_im2col_panel__scalar(const qc_f32_im2col_panel *p, float *y);
 void qc_f32_im2col_panel__avx2(const qc_f32_im2col_panel *p, float *y);
 void qc_f32_add_bias__scalar(int64_t n, float bias, float *y);

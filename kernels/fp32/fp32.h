@@ -96,9 +96,9 @@ qc_f32_conv_algo qc_f32_conv_choose(const qc_f32_conv_params *p);
 size_t qc_f32_conv_weights_size(int64_t out_channels, int64_t groups, int64_t depth);
 void qc_f32_conv_pack_weights(int64_t out_channels, int64_t groups, int64_t depth,
                               const float *w, float *packed);
-/* Bytes of scratch qc_f32_conv needs: the im2col matrix of one group, a column panel and, unless
- * weights_packed, the packed weights; or one zero-padded input plane for the depthwise
- * algorithm. */
+/* Bytes of scratch qc_f32_conv needs: a block of the im2col matrix, a zero-padded copy of one
+ * group's input when a window reaches past the input and, unless weights_packed, the packed
+ * weights; or one zero-padded input plane for the depthwise algorithm. */
 size_t qc_f32_conv_scratch_size(const qc_f32_conv_params *p, bool weights_packed);
 /* y[batch][M][out...] = conv(x[batch][C][in...], w[M][C/groups][kernel...]) + bias[M]: each
  * output one chain of fused multiply-adds over (c, kernel taps) in order, then + bias[m].

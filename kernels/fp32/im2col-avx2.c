@@ -1,7 +1,8 @@
-/* im2col-avx2.c — the im2col rows of a column panel, 8 floats per ymm store: whole unaligned
- * stores that may run past a piece (the next piece, or the next row, overwrites them), a
- * stride-2 row de-interleaved from two loads; the last row through a buffer, so that nothing
- * past the panel's rows is written. Pure copies: the scalar twin's values. */
+/* im2col-avx2.c — the im2col rows of a column panel from the padded input, 8 floats per ymm
+ * store: the panel's pieces cut into whole-vector moves once, every row then a list of moves
+ * (unaligned stores that may run past a piece: the next piece, or the next row, overwrites
+ * them; a stride-2 vector de-interleaved from two loads); the last row through a buffer, so
+ * that nothing past the panel's rows is written. Pure copies: the scalar twin's values. */
 #include "fp32-impl.h"
 
 #include <string.h>
@@ -10,55 +11,58 @@
 
 #define NR QC_F32_GEMM_NR
 
-/* y[q] = x[at + q·stride] for q in [a, b), 0 for the other q < len; up to 7 floats past len
- * written. Zeros, whole copies, one masked vector where the copy ends, zeros. */
-static inline void piece(float *y, int64_t len, const float *x, int64_t at, int64_t stride,
-                         int64_t a, int64_t b)
+/* 8 positions of a piece: read from x + from (stride apart), written at y + to */
+typedef struct {
+    int64_t from, to;
+} move8;
+
+/* a row in moves, inlined with stride 1 or 2 constant */
+static inline __attribute__((always_inline)) void move_row(const float *x, const move8 *m,
+                                                           int64_t moves, int64_t stride,
+                                                           float *y)
 {
-    const __m256 zero = _mm256_setzero_ps();
-    for (int64_t q = 0; q < a; q += 8)
-        _mm256_storeu_ps(y + q, zero);
-    int64_t q = a;
-    if (stride == 1)
-        for (; q + 8 <= b; q += 8)
-            _mm256_storeu_ps(y + q, _mm256_loadu_ps(x + at + q));
-    else if (stride == 2) /* the odd float after the last position read too: inside */
-        for (; q + 8 < b; q += 8) {
-            const float *src = x + at + 2 * q;
-            _mm256_storeu_ps(y + q, qc_f32_evens8(_mm256_loadu_ps(src), _mm256_loadu_ps(src + 8)));
-        }
-    for (; q < b; q += 8)
-        _mm256_storeu_ps(y + q, qc_f32_window8(x, at, stride, q, a, b));
-    for (q = b; q < len; q += 8)
-        _mm256_storeu_ps(y + q, zero);
+    for (int64_t v = 0; v < moves; v++) {
+        const float *src = x + m[v].from;
+        __m256 r = stride == 1 ? _mm256_loadu_ps(src)
+                               : qc_f32_evens8(_mm256_loadu_ps(src), _mm256_loadu_ps(src + 8));
+        _mm256_storeu_ps(y + m[v].to, r);
+    }
 }
 
-/* row t's pieces into y (the row's first column), up to 7 floats past each piece */
-static void panel_row(const qc_f32_im2col_panel *p, const qc_f32_im2col_tap *tap, float *y)
+/* a row float by float: strides above 2 (rare), and rows whose vectors would read past x_len */
+static void exact_row(const float *x, const qc_f32_im2col_piece *pc, int64_t count,
+                      int64_t stride, float *y)
 {
-    int64_t in_d = p->in_d, in_h = p->in_h, in_w = p->in_w, s = p->stride_w;
-    int64_t shift = tap->channel + (tap->dz * in_h + tap->dy) * in_w + tap->offset;
-    for (int64_t i = 0; i < p->count; i++) {
-        const qc_f32_im2col_piece *pc = &p->pieces[i];
-        int64_t iz = pc->id + tap->dz, iy = pc->ih + tap->dy, len = pc->len;
-        int64_t a = tap->lo - pc->ow, b = tap->hi - pc->ow;
-        a = a < 0 ? 0 : a > len ? len : a;
-        b = b < a ? a : b > len ? len : b;
-        if (iz < 0 || iz >= in_d || iy < 0 || iy >= in_h)
-            a = b = len;
-        piece(y + pc->j, len, p->x, (pc->id * in_h + pc->ih) * in_w + pc->ow * s + shift, s, a,
-              b);
-    }
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t q = 0; q < pc[i].len; q++)
+            y[pc[i].j + q] = x[pc[i].at + q * stride];
 }
 
 void qc_f32_im2col_panel__avx2(const qc_f32_im2col_panel *p, float *y)
 {
     if (p->rows <= 0 || p->count <= 0)
         return;
-    for (int64_t t = 0; t + 1 < p->rows; t++)
-        panel_row(p, &p->taps[t], y + t * NR);
+    /* at most NR / 8 + count moves: a piece of len takes len / 8 rounded up */
+    move8 m[NR / 8 + NR];
+    const qc_f32_im2col_piece *pc = p->pieces;
+    int64_t count = p->count, stride = p->stride, moves = 0, reach = 0;
+    for (int64_t i = 0; i < count; i++)
+        for (int64_t q = 0; q < pc[i].len; q += 8) {
+            m[moves++] = (move8){pc[i].at + q * stride, pc[i].j + q};
+            int64_t end = pc[i].at + (stride <= 2 ? (q + 8) * stride : pc[i].len * stride);
+            reach = end > reach ? end : reach;
+        }
     float last[NR + 8];
-    const qc_f32_im2col_piece *end = &p->pieces[p->count - 1];
-    panel_row(p, &p->taps[p->rows - 1], last);
+    for (int64_t t = 0; t < p->rows; t++) {
+        float *dst = t + 1 < p->rows ? y + t * NR : last;
+        const float *x = p->x + p->taps[t];
+        if (stride > 2 || p->taps[t] + reach > p->x_len)
+            exact_row(x, pc, count, stride, dst);
+        else if (stride == 1)
+            move_row(x, m, moves, 1, dst);
+        else
+            move_row(x, m, moves, 2, dst);
+    }
+    const qc_f32_im2col_piece *end = &pc[count - 1];
     memcpy(y + (p->rows - 1) * NR, last, (size_t)(end->j + end->len) * sizeof(float));
 }
