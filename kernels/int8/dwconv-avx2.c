@@ -241,23 +241,21 @@ static size_t strip_of(const qc_pool2d *p)
 }
 
 /* rows 0, 1 of input column ic interleaved (*pv) and row 2 widened (*sv), 8 channels c0..;
- * with check, a row or column in the padding reads z_x; without, the caller knows all three
- * rows and the column are inside (no tests in the loop the interior pixels take) */
+ * a row or column in the padding reads z_x */
 static inline __attribute__((always_inline)) void column3(const row_ctx *k, size_t ic, size_t c0,
-                                                          int check, __m256i *pv, __m256i *sv)
+                                                          __m256i *pv, __m256i *sv)
 {
     const qc_pool2d *p = k->p;
-    if (check && ic - p->pad_left >= p->in_w) { /* wraps below pad_left */
+    if (ic - p->pad_left >= p->in_w) { /* wraps below pad_left */
         *pv = *sv = k->vzx16;
         return;
     }
     const size_t off = (ic - p->pad_left) * k->dw->channels + c0;
     const uint8_t *r0 = k->rows[0], *r1 = k->rows[1], *r2 = k->rows[2];
-    const __m128i x0 = !check || r0 ? _mm_loadl_epi64((const __m128i *)(r0 + off)) : k->vzx8;
-    const __m128i x1 = !check || r1 ? _mm_loadl_epi64((const __m128i *)(r1 + off)) : k->vzx8;
+    const __m128i x0 = r0 ? _mm_loadl_epi64((const __m128i *)(r0 + off)) : k->vzx8;
+    const __m128i x1 = r1 ? _mm_loadl_epi64((const __m128i *)(r1 + off)) : k->vzx8;
     *pv = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
-    *sv = !check || r2 ? _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r2 + off)))
-                       : k->vzx16;
+    *sv = r2 ? _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r2 + off))) : k->vzx16;
 }
 
 /* the two columns a 3×3 window keeps from one output pixel to the next (stride 1: kw = 1, 2;
@@ -266,19 +264,35 @@ typedef struct {
     __m256i p0, s0, p1, s1;
 } slide3;
 
-/* output pixel ow of row3x3_block8: its new columns read (column3 with check), the sum of its
- * nine taps stored at a, the window slid on */
+/* rows 0, 1 interleaved and row 2 widened at byte off of the three rows, all inside */
+static inline __attribute__((always_inline)) void column3_at(const uint8_t *const *rows,
+                                                             size_t off, __m256i *pv, __m256i *sv)
+{
+    const __m128i x0 = _mm_loadl_epi64((const __m128i *)(rows[0] + off));
+    const __m128i x1 = _mm_loadl_epi64((const __m128i *)(rows[1] + off));
+    *pv = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
+    *sv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(rows[2] + off)));
+}
+
+/* output pixel ow of row3x3_block8: its new columns read (with check: column3 by column;
+ * without: column3_at from byte off, the next column channels on), the sum of its nine taps
+ * stored at a, the window slid on */
 static inline __attribute__((always_inline)) void pixel3x3(const row_ctx *k, const __m256i *w,
                                                            __m256i negc, size_t c0, size_t sw,
-                                                           int check, size_t ow, slide3 *c,
-                                                           int32_t *a)
+                                                           int check, size_t ow, size_t off,
+                                                           slide3 *c, int32_t *a)
 {
     __m256i p1 = c->p1, s1 = c->s1, p2, s2;
-    if (sw == 1) {
-        column3(k, ow + 2, c0, check, &p2, &s2);
+    if (!check && sw == 1) {
+        column3_at(k->rows, off, &p2, &s2);
+    } else if (!check) {
+        column3_at(k->rows, off, &p1, &s1);
+        column3_at(k->rows, off + k->dw->channels, &p2, &s2);
+    } else if (sw == 1) {
+        column3(k, ow + 2, c0, &p2, &s2);
     } else {
-        column3(k, 2 * ow + 1, c0, check, &p1, &s1);
-        column3(k, 2 * ow + 2, c0, check, &p2, &s2);
+        column3(k, 2 * ow + 1, c0, &p1, &s1);
+        column3(k, 2 * ow + 2, c0, &p2, &s2);
     }
     const __m256i t0 =
         _mm256_add_epi32(_mm256_madd_epi16(c->p0, w[0]), _mm256_madd_epi16(c->s0, w[3]));
@@ -316,19 +330,21 @@ static inline __attribute__((always_inline)) void row3x3_block8(const row_ctx *k
     const __m256i negc =
         _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)sums), _mm256_set1_epi32(-k->zx));
     slide3 c;
-    column3(k, 0, c0, 1, &c.p0, &c.s0);
+    column3(k, 0, c0, &c.p0, &c.s0);
     c.p1 = c.s1 = c.p0;
     if (sw == 1)
-        column3(k, 1, c0, 1, &c.p1, &c.s1);
+        column3(k, 1, c0, &c.p1, &c.s1);
     const int rows_in = k->rows[0] && k->rows[1] && k->rows[2];
     const size_t lo = rows_in ? k->ow_lo : p->out_w, hi = rows_in ? k->ow_hi : p->out_w;
     size_t ow = 0;
     for (; ow < lo; ow++)
-        pixel3x3(k, w, negc, c0, sw, 1, ow, &c, arow + ow * channels + c0);
-    for (; ow < hi; ow++)
-        pixel3x3(k, w, negc, c0, sw, 0, ow, &c, arow + ow * channels + c0);
+        pixel3x3(k, w, negc, c0, sw, 1, ow, 0, &c, arow + ow * channels + c0);
+    /* the first new column of pixel ow: ow + 2 (stride 1) or 2·ow + 1 (stride 2), inside */
+    size_t off = (ow * sw + (sw == 1 ? 2 : 1) - p->pad_left) * channels + c0;
+    for (; ow < hi; ow++, off += sw * channels)
+        pixel3x3(k, w, negc, c0, sw, 0, ow, off, &c, arow + ow * channels + c0);
     for (; ow < p->out_w; ow++)
-        pixel3x3(k, w, negc, c0, sw, 1, ow, &c, arow + ow * channels + c0);
+        pixel3x3(k, w, negc, c0, sw, 1, ow, 0, &c, arow + ow * channels + c0);
 }
 
 /* One output row of the block of channels c0 .. c0 + n (8·nv of them in vectors): per strip of
