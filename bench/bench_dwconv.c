@@ -33,9 +33,8 @@ static qc_pool2d window(size_t side, size_t stride)
                        .dilation_w = 1, .pad_top = 1, .pad_left = 1};
 }
 
-/* seconds per call, the median of RUNS runs of CPU time */
-static double time_call(const qc_dwconv_weights *dw, const qc_pool2d *p, const uint8_t *x,
-                        int32_t *acc)
+/* seconds per call of call(ctx), the median of RUNS runs of CPU time */
+static double median_seconds(void (*call)(const void *), const void *ctx)
 {
     double v[RUNS];
     for (int r = 0; r < RUNS; r++) {
@@ -43,7 +42,7 @@ static double time_call(const qc_dwconv_weights *dw, const qc_pool2d *p, const u
         const double t0 = bench_thread_seconds();
         double t;
         do {
-            qc_dwconv_nhwc_u8s8(dw, p, x, 3, acc);
+            call(ctx);
             calls++;
         } while ((t = bench_thread_seconds() - t0) < MIN_RUN_SEC);
         v[r] = t / (double)calls;
@@ -52,7 +51,40 @@ static double time_call(const qc_dwconv_weights *dw, const qc_pool2d *p, const u
     return v[RUNS / 2];
 }
 
-/* seconds per FP32 depthwise call on layer l, the median of RUNS runs of CPU time */
+typedef struct {
+    const qc_dwconv_weights *dw;
+    const qc_pool2d *p;
+    const uint8_t *x;
+    int32_t *acc;
+} int8_call;
+
+static void run_int8(const void *ctx)
+{
+    const int8_call *c = ctx;
+    qc_dwconv_nhwc_u8s8(c->dw, c->p, c->x, 3, c->acc);
+}
+
+static double time_call(const qc_dwconv_weights *dw, const qc_pool2d *p, const uint8_t *x,
+                        int32_t *acc)
+{
+    const int8_call c = {dw, p, x, acc};
+    return median_seconds(run_int8, &c);
+}
+
+typedef struct {
+    const qc_f32_conv_params *p;
+    const float *x, *w, *bias;
+    float *y;
+    void *scratch;
+} f32_call;
+
+static void run_f32(const void *ctx)
+{
+    const f32_call *c = ctx;
+    qc_f32_conv(c->p, 1, c->x, c->w, NULL, c->bias, c->y, c->scratch);
+}
+
+/* seconds per FP32 depthwise call on layer l (bias, then ReLU6) */
 static double time_f32(size_t l, const float *x, const float *w, const float *bias, float *y,
                        void *scratch)
 {
@@ -63,19 +95,8 @@ static double time_f32(size_t l, const float *x, const float *w, const float *bi
                 .stride = {stride, stride}, .dilation = {1, 1}, .pad_begin = {1, 1},
                 .pad_end = {1, 1}},
         .in_channels = c, .out_channels = c, .groups = c, .clamp = {true, 0.0f, 6.0f}};
-    double v[RUNS];
-    for (int r = 0; r < RUNS; r++) {
-        long calls = 0;
-        const double t0 = bench_thread_seconds();
-        double t;
-        do {
-            qc_f32_conv(&p, 1, x, w, NULL, bias, y, scratch);
-            calls++;
-        } while ((t = bench_thread_seconds() - t0) < MIN_RUN_SEC);
-        v[r] = t / (double)calls;
-    }
-    qsort(v, RUNS, sizeof *v, bench_cmp_double);
-    return v[RUNS / 2];
+    const f32_call call = {&p, x, w, bias, y, scratch};
+    return median_seconds(run_f32, &call);
 }
 
 /* the FP32 rows: per layer, then the 17 layers' sum */
@@ -84,7 +105,7 @@ static int bench_f32(int json, int first)
     const size_t max_x = 112 * 112 * 144, max_w = 9 * 960;
     float *x = malloc(max_x * sizeof *x), *y = malloc(max_x * sizeof *y);
     float *w = malloc(max_w * sizeof *w), *bias = malloc(960 * sizeof *bias);
-    void *scratch = malloc(114 * 114 * sizeof(float));
+    void *scratch = malloc(114 * 114 * sizeof(float)); /* the largest padded plane: 112 + 2 */
     if (!x || !y || !w || !bias || !scratch)
         return 1;
     for (size_t i = 0; i < max_x; i++)
