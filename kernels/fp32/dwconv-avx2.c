@@ -7,15 +7,27 @@
 
 #include <stdbool.h>
 
+/* the bias and the clamp's bounds broadcast once per plane: a store through y could alias the
+ * row description's floats, so read there they would be loaded again after every store */
+typedef struct {
+    bool has_bias, clamp;
+    __m256 bias, lo, hi;
+} finish_v;
+
+static inline finish_v finish_of(const qc_f32_dwrows *r)
+{
+    return (finish_v){r->has_bias, r->clamp.on, _mm256_set1_ps(r->bias),
+                      _mm256_set1_ps(r->clamp.lo), _mm256_set1_ps(r->clamp.hi)};
+}
+
 /* the sum + bias, then the clamp: vmaxps/vminps with the bound first are the scalar clamp's
  * comparisons (unary-avx2.c) */
-static inline __m256 finish8(const qc_f32_dwrows *r, __m256 acc)
+static inline __m256 finish8(const finish_v *f, __m256 acc)
 {
-    if (r->has_bias)
-        acc = _mm256_add_ps(acc, _mm256_set1_ps(r->bias));
-    if (r->clamp.on)
-        acc = _mm256_min_ps(_mm256_set1_ps(r->clamp.hi),
-                            _mm256_max_ps(_mm256_set1_ps(r->clamp.lo), acc));
+    if (f->has_bias)
+        acc = _mm256_add_ps(acc, f->bias);
+    if (f->clamp)
+        acc = _mm256_min_ps(f->hi, _mm256_max_ps(f->lo, acc));
     return acc;
 }
 
@@ -28,6 +40,7 @@ static inline __attribute__((always_inline)) void vectors8(const qc_f32_dwrows *
                                                            int nv)
 {
     int64_t cols = r->cols, sw = r->stride_w, dh = r->dilation_h, dw = r->dilation_w;
+    const finish_v f = finish_of(r);
     __m256 acc[4];
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++)
@@ -43,7 +56,7 @@ static inline __attribute__((always_inline)) void vectors8(const qc_f32_dwrows *
         }
 #pragma GCC unroll 4
     for (int v = 0; v < nv; v++)
-        _mm256_maskstore_ps(y[v], m[v], finish8(r, acc[v]));
+        _mm256_maskstore_ps(y[v], m[v], finish8(&f, acc[v]));
 }
 
 static void some_vectors8(const qc_f32_dwrows *r, const float *const *src, float *const *y,
@@ -206,6 +219,7 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
     for (int t = 0; t < 9; t++)
         w[t] = _mm256_set1_ps(r->w[t]);
     int64_t cols = r->cols, out_w = r->out_w, oh = 0;
+    const finish_v f = finish_of(r);
     __m256i tm[4];
     split3_masks(out_w % 8, tm);
     if (stride == 1 && r->row_step == cols) /* two rows at once where they share input rows */
@@ -216,14 +230,14 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
             int64_t ow = 0;
             for (; ow + 8 <= out_w; ow += 8) {
                 k3_stride1_x2(w, row + ow, cols, _mm256_set1_epi32(-1), true, acc);
-                _mm256_storeu_ps(yo + ow, finish8(r, acc[0]));
-                _mm256_storeu_ps(yo + out_w + ow, finish8(r, acc[1]));
+                _mm256_storeu_ps(yo + ow, finish8(&f, acc[0]));
+                _mm256_storeu_ps(yo + out_w + ow, finish8(&f, acc[1]));
             }
             if (ow < out_w) {
                 __m256i m = qc_f32_lanes8(out_w - ow);
                 k3_stride1_x2(w, row + ow, cols, m, false, acc);
-                _mm256_maskstore_ps(yo + ow, m, finish8(r, acc[0]));
-                _mm256_maskstore_ps(yo + out_w + ow, m, finish8(r, acc[1]));
+                _mm256_maskstore_ps(yo + ow, m, finish8(&f, acc[0]));
+                _mm256_maskstore_ps(yo + out_w + ow, m, finish8(&f, acc[1]));
             }
         }
     if (stride == 2 && r->row_step == 2 * cols)
@@ -234,14 +248,14 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
             int64_t ow = 0;
             for (; ow + 8 <= out_w; ow += 8) {
                 k3_stride2_x2(w, row + 2 * ow, cols, tm, true, acc);
-                _mm256_storeu_ps(yo + ow, finish8(r, acc[0]));
-                _mm256_storeu_ps(yo + out_w + ow, finish8(r, acc[1]));
+                _mm256_storeu_ps(yo + ow, finish8(&f, acc[0]));
+                _mm256_storeu_ps(yo + out_w + ow, finish8(&f, acc[1]));
             }
             if (ow < out_w) {
                 __m256i m = qc_f32_lanes8(out_w - ow);
                 k3_stride2_x2(w, row + 2 * ow, cols, tm, false, acc);
-                _mm256_maskstore_ps(yo + ow, m, finish8(r, acc[0]));
-                _mm256_maskstore_ps(yo + out_w + ow, m, finish8(r, acc[1]));
+                _mm256_maskstore_ps(yo + ow, m, finish8(&f, acc[0]));
+                _mm256_maskstore_ps(yo + out_w + ow, m, finish8(&f, acc[1]));
             }
         }
     for (; oh < r->out_h; oh++) {
@@ -251,13 +265,13 @@ static inline __attribute__((always_inline)) void rows8_k3(const qc_f32_dwrows *
         for (; ow + 8 <= out_w; ow += 8) {
             __m256 acc = stride == 1 ? k3_stride1(w, row + ow, cols, _mm256_set1_epi32(-1), true)
                                      : k3_stride2(w, row + 2 * ow, cols, tm, true);
-            _mm256_storeu_ps(yo + ow, finish8(r, acc));
+            _mm256_storeu_ps(yo + ow, finish8(&f, acc));
         }
         if (ow < out_w) {
             __m256i m = qc_f32_lanes8(out_w - ow);
             __m256 acc = stride == 1 ? k3_stride1(w, row + ow, cols, m, false)
                                      : k3_stride2(w, row + 2 * ow, cols, tm, false);
-            _mm256_maskstore_ps(yo + ow, m, finish8(r, acc));
+            _mm256_maskstore_ps(yo + ow, m, finish8(&f, acc));
         }
     }
 }
@@ -365,6 +379,7 @@ static inline __attribute__((always_inline)) plane_cols plane_cols_of(const qc_f
 /* vector v of 8 outputs that reaches outside the row: plane3 under masks */
 static inline __attribute__((always_inline)) void edge_vector(const qc_f32_dwplane *pl,
                                                               const plane_cols *pc,
+                                                              const finish_v *f,
                                                               const __m256 *w,
                                                               const float *const *rows, int two,
                                                               int64_t s, int64_t v, float *y)
@@ -383,9 +398,9 @@ static inline __attribute__((always_inline)) void edge_vector(const qc_f32_dwpla
     const __m256i keep = qc_f32_lanes8(r->out_w - ow);
     __m256 acc[2];
     plane3(w, rows, two, s, q, m, false, acc);
-    _mm256_maskstore_ps(y + ow, keep, finish8(r, acc[0]));
+    _mm256_maskstore_ps(y + ow, keep, finish8(f, acc[0]));
     if (two)
-        _mm256_maskstore_ps(y + r->out_w + ow, keep, finish8(r, acc[1]));
+        _mm256_maskstore_ps(y + r->out_w + ow, keep, finish8(f, acc[1]));
 }
 
 /* One output row (two rows with two) of the plane: the edge vectors under masks; the full
@@ -393,6 +408,7 @@ static inline __attribute__((always_inline)) void edge_vector(const qc_f32_dwpla
  * apart) when the window's rows are all inside, else plane3 on the rows (zeros among them). */
 static inline __attribute__((always_inline)) void plane_rows(const qc_f32_dwplane *pl,
                                                              const plane_cols *pc,
+                                                             const finish_v *f,
                                                              const __m256 *w,
                                                              const float *const *rows, int two,
                                                              int inside, int64_t s, float *y)
@@ -402,7 +418,7 @@ static inline __attribute__((always_inline)) void plane_rows(const qc_f32_dwplan
     const int64_t hi = pc->full_hi > lo ? pc->full_hi : lo;
     const __m256i all = _mm256_set1_epi32(-1);
     for (int64_t v = 0; v < lo; v++)
-        edge_vector(pl, pc, w, rows, two, s, v, y);
+        edge_vector(pl, pc, f, w, rows, two, s, v, y);
     const float *src = rows[0] - pl->pad_left;
     for (int64_t ow = 8 * lo; ow < 8 * hi; ow += 8) {
         __m256 acc[2];
@@ -415,12 +431,12 @@ static inline __attribute__((always_inline)) void plane_rows(const qc_f32_dwplan
         else
             acc[0] = s == 1 ? k3_stride1(w, src + ow, in_w, all, true)
                             : k3_stride2(w, src + 2 * ow, in_w, NULL, true);
-        _mm256_storeu_ps(y + ow, finish8(&pl->r, acc[0]));
+        _mm256_storeu_ps(y + ow, finish8(f, acc[0]));
         if (two)
-            _mm256_storeu_ps(y + out_w + ow, finish8(&pl->r, acc[1]));
+            _mm256_storeu_ps(y + out_w + ow, finish8(f, acc[1]));
     }
     for (int64_t v = hi; v < pc->n; v++)
-        edge_vector(pl, pc, w, rows, two, s, v, y);
+        edge_vector(pl, pc, f, w, rows, two, s, v, y);
 }
 
 static inline __attribute__((always_inline)) void plane_k3(const qc_f32_dwplane *pl, float *y,
@@ -431,6 +447,7 @@ static inline __attribute__((always_inline)) void plane_k3(const qc_f32_dwplane 
     for (int t = 0; t < 9; t++)
         w[t] = _mm256_set1_ps(r->w[t]);
     const plane_cols pc = plane_cols_of(pl, s);
+    const finish_v f = finish_of(r);
     const int pairs = pl->stride_h == s; /* two output rows share 3 − s input rows */
     for (int64_t oh = 0; oh < r->out_h;) {
         const int two = pairs && oh + 1 < r->out_h;
@@ -442,13 +459,13 @@ static inline __attribute__((always_inline)) void plane_k3(const qc_f32_dwplane 
                                                          : pl->zeros;
         float *yo = y + oh * r->out_w;
         if (two && inside)
-            plane_rows(pl, &pc, w, rows, 1, 1, s, yo);
+            plane_rows(pl, &pc, &f, w, rows, 1, 1, s, yo);
         else if (two)
-            plane_rows(pl, &pc, w, rows, 1, 0, s, yo);
+            plane_rows(pl, &pc, &f, w, rows, 1, 0, s, yo);
         else if (inside)
-            plane_rows(pl, &pc, w, rows, 0, 1, s, yo);
+            plane_rows(pl, &pc, &f, w, rows, 0, 1, s, yo);
         else
-            plane_rows(pl, &pc, w, rows, 0, 0, s, yo);
+            plane_rows(pl, &pc, &f, w, rows, 0, 0, s, yo);
         oh += two ? 2 : 1;
     }
 }
