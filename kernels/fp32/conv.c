@@ -292,7 +292,7 @@ static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult,
         qc_f32_dwplane pl = {.r = r, .zeros = padded, .in_h = g->in[1], .in_w = g->in[2],
                              .stride_h = g->stride[1], .pad_top = g->pad[1],
                              .pad_left = g->pad[2]};
-        memset(padded, 0, (size_t)g->in[2] * sizeof(float));
+        memset(padded, 0, (size_t)g->in[2] * sizeof(float)); /* in_w < the scratch plane */
         for (int64_t c = 0; c < in_channels; c++) {
             pl.x = x + c * g->in_plane;
             for (int64_t m = c * mult; m < (c + 1) * mult; m++) {

@@ -314,7 +314,8 @@ static inline __attribute__((always_inline)) void pixel3x3(const row_ctx *k, con
 /* One output row of a 3×3 window (dilation_w 1, stride_w 1 or 2) on 8 channels c0..: the
  * columns slide through registers, each interleaved once (stride 1: one new column per
  * pixel, stride 2: two), and the six weight vectors stay in registers. When the three rows
- * are inside, the pixels whose columns are all inside (k->in) go without padding tests. */
+ * are inside, the pixels whose columns are all inside (ow_lo .. ow_hi) go without padding
+ * tests. */
 static inline __attribute__((always_inline)) void row3x3_block8(const row_ctx *k, size_t c0,
                                                                 size_t sw, int32_t *arow)
 {
@@ -331,7 +332,7 @@ static inline __attribute__((always_inline)) void row3x3_block8(const row_ctx *k
         _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)sums), _mm256_set1_epi32(-k->zx));
     slide3 c;
     column3(k, 0, c0, &c.p0, &c.s0);
-    c.p1 = c.s1 = c.p0;
+    c.p1 = c.s1 = c.p0; /* stride 2 reads both afresh */
     if (sw == 1)
         column3(k, 1, c0, &c.p1, &c.s1);
     const int rows_in = k->rows[0] && k->rows[1] && k->rows[2];
