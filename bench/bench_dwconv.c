@@ -1,7 +1,9 @@
 /* bench_dwconv.c — single-thread GMAC/s of the channels-last INT8 depthwise convolution on the
  * 3×3 layers of MobileNetV2 at 224² (each kernel table present), with weights that fit int8
  * (the mixed export: four taps per instruction) and weights beyond it (GemmLowP's uint8
- * weights: two taps per instruction). Prints a table, or JSON with --json. */
+ * weights: two taps per instruction); then the FP32 depthwise convolution (NCHW, bias and
+ * ReLU6, the widest table) on the same layers. Prints a table, or JSON with --json. */
+#include "kernels/fp32/fp32.h"
 #include "kernels/int8/int8.h"
 #include "kernels/int8/int8-impl.h" /* qc_int8_select: each kernel table in turn */
 #include "kernels/kernels.h"
@@ -31,9 +33,8 @@ static qc_pool2d window(size_t side, size_t stride)
                        .dilation_w = 1, .pad_top = 1, .pad_left = 1};
 }
 
-/* seconds per call, the median of RUNS runs of CPU time */
-static double time_call(const qc_dwconv_weights *dw, const qc_pool2d *p, const uint8_t *x,
-                        int32_t *acc)
+/* seconds per call of call(ctx), the median of RUNS runs of CPU time */
+static double median_seconds(void (*call)(const void *), const void *ctx)
 {
     double v[RUNS];
     for (int r = 0; r < RUNS; r++) {
@@ -41,13 +42,104 @@ static double time_call(const qc_dwconv_weights *dw, const qc_pool2d *p, const u
         const double t0 = bench_thread_seconds();
         double t;
         do {
-            qc_dwconv_nhwc_u8s8(dw, p, x, 3, acc);
+            call(ctx);
             calls++;
         } while ((t = bench_thread_seconds() - t0) < MIN_RUN_SEC);
         v[r] = t / (double)calls;
     }
     qsort(v, RUNS, sizeof *v, bench_cmp_double);
     return v[RUNS / 2];
+}
+
+typedef struct {
+    const qc_dwconv_weights *dw;
+    const qc_pool2d *p;
+    const uint8_t *x;
+    int32_t *acc;
+} int8_call;
+
+static void run_int8(const void *ctx)
+{
+    const int8_call *c = ctx;
+    qc_dwconv_nhwc_u8s8(c->dw, c->p, c->x, 3, c->acc);
+}
+
+static double time_call(const qc_dwconv_weights *dw, const qc_pool2d *p, const uint8_t *x,
+                        int32_t *acc)
+{
+    const int8_call c = {dw, p, x, acc};
+    return median_seconds(run_int8, &c);
+}
+
+typedef struct {
+    const qc_f32_conv_params *p;
+    const float *x, *w, *bias;
+    float *y;
+    void *scratch;
+} f32_call;
+
+static void run_f32(const void *ctx)
+{
+    const f32_call *c = ctx;
+    qc_f32_conv(c->p, 1, c->x, c->w, NULL, c->bias, c->y, c->scratch);
+}
+
+/* seconds per FP32 depthwise call on layer l (bias, then ReLU6) */
+static double time_f32(size_t l, const float *x, const float *w, const float *bias, float *y,
+                       void *scratch)
+{
+    const int64_t side = (int64_t)layers[l].side, stride = (int64_t)layers[l].stride;
+    const int64_t out = (side + 2 - 3) / stride + 1, c = (int64_t)layers[l].channels;
+    const qc_f32_conv_params p = {
+        .win = {.spatial = 2, .in = {side, side}, .out = {out, out}, .kernel = {3, 3},
+                .stride = {stride, stride}, .dilation = {1, 1}, .pad_begin = {1, 1},
+                .pad_end = {1, 1}},
+        .in_channels = c, .out_channels = c, .groups = c, .clamp = {true, 0.0f, 6.0f}};
+    const f32_call call = {&p, x, w, bias, y, scratch};
+    return median_seconds(run_f32, &call);
+}
+
+/* the FP32 rows: per layer, then the 17 layers' sum */
+static int bench_f32(int json, int first)
+{
+    const size_t max_x = 112 * 112 * 144, max_w = 9 * 960;
+    float *x = malloc(max_x * sizeof *x), *y = malloc(max_x * sizeof *y);
+    float *w = malloc(max_w * sizeof *w), *bias = malloc(960 * sizeof *bias);
+    void *scratch = malloc(114 * 114 * sizeof(float)); /* the largest padded plane: 112 + 2 */
+    if (!x || !y || !w || !bias || !scratch)
+        return 1;
+    for (size_t i = 0; i < max_x; i++)
+        x[i] = (float)(rand() % 2001 - 1000) * 1e-3f;
+    for (size_t i = 0; i < max_w; i++)
+        w[i] = (float)(rand() % 2001 - 1000) * 1e-3f;
+    for (size_t i = 0; i < 960; i++)
+        bias[i] = (float)(rand() % 201 - 100) * 1e-3f;
+    double macs = 0, secs = 0;
+    for (size_t l = 0; l < NLAYERS; l++) {
+        const qc_pool2d p = window(layers[l].side, layers[l].stride);
+        const double t = time_f32(l, x, w, bias, y, scratch);
+        const double m = (double)(p.out_h * p.out_w * layers[l].channels * 9);
+        macs += m * (double)layers[l].count;
+        secs += t * (double)layers[l].count;
+        if (json)
+            printf("%s{\"table\":\"fp32\",\"channels\":%zu,\"side\":%zu,\"stride\":%zu,"
+                   "\"us\":%.2f,\"gmacs\":%.2f}",
+                   first ? "" : ",", layers[l].channels, layers[l].side, layers[l].stride,
+                   t * 1e6, m / t * 1e-9);
+        else
+            printf("%-12s %-7s %6zu %6zu %3zu %9.1f %8.1f\n", "fp32", "float", layers[l].channels,
+                   layers[l].side, layers[l].stride, t * 1e6, m / t * 1e-9);
+        first = 0;
+    }
+    if (!json)
+        printf("%-12s %-7s %-17s %9.1f %8.1f  (all 17 layers)\n", "fp32", "float", "", secs * 1e6,
+               macs / secs * 1e-9);
+    free(x);
+    free(y);
+    free(w);
+    free(bias);
+    free(scratch);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -104,6 +196,8 @@ int main(int argc, char **argv)
                        wide ? "beyond" : "int8", "", secs * 1e6, macs / secs * 1e-9);
         }
     }
+    if (bench_f32(json, first) != 0)
+        return 1;
     if (json)
         printf("]\n");
     free(x);

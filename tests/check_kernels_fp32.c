@@ -1199,6 +1199,75 @@ START_TEST(test_depthwise_rows_give_the_reference_bits_on_every_isa)
 }
 END_TEST
 
+/* The unpadded plane's 3x3 kernels against the definition on the plane padded by hand: every
+ * width up to 20 and 112, paddings 0 to 2 on each side, strides 1 and 2 across and down; x
+ * and the zero row allocated to their size, so that a read outside them is caught by ASan */
+START_TEST(test_depthwise_plane_gives_the_padded_reference_bits_on_every_isa)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    int trial = 0, planes = 0;
+    for (int64_t s = 1; s <= 2; s++)
+        for (int64_t pad = 0; pad <= 2; pad++)
+            for (int64_t wi = 1; wi <= 21; wi++)
+                for (int pick = 0; pick < 3; pick++, trial++) {
+                    int64_t in_w = wi <= 20 ? wi : 112, in_h = rand_int(1, 6);
+                    int64_t pad_top = pick == 0 ? pad : rand_int(0, 2);
+                    int64_t pad_right = pick == 1 ? pad : rand_int(0, 2);
+                    int64_t pad_bottom = rand_int(0, 2), stride_h = pick == 2 ? 3 - s : s;
+                    int64_t out_w = (in_w + pad + pad_right - 3) / s + 1;
+                    int64_t out_h = (in_h + pad_top + pad_bottom - 3) / stride_h + 1;
+                    if (in_w + pad + pad_right < 3 || in_h + pad_top + pad_bottom < 3)
+                        continue;
+                    qc_f32_dwrows r = {.kernel_h = 3, .kernel_w = 3, .stride_w = s,
+                                       .dilation_h = 1, .dilation_w = 1, .out_w = out_w,
+                                       .out_h = out_h, .has_bias = trial % 2 == 0,
+                                       .bias = rand_float(-1, 1), .clamp = some_clamp(trial / 2)};
+                    r.cols = (out_w - 1) * s + 3;
+                    r.row_step = stride_h * r.cols;
+                    int64_t rows = (out_h - 1) * stride_h + 3, n_out = out_h * out_w;
+                    float *x = malloc((size_t)(in_h * in_w) * sizeof *x);
+                    float *zeros = calloc((size_t)in_w, sizeof *zeros);
+                    float *padded = calloc((size_t)(rows * r.cols), sizeof *padded);
+                    float w[9], *want = malloc((size_t)n_out * sizeof *want);
+                    float *got = malloc((size_t)(n_out + 1) * sizeof *got);
+                    ck_assert(x && zeros && padded && want && got);
+                    fill_special(in_h * in_w, x);
+                    if (trial % 5 != 0)
+                        for (int64_t i = 0; i < in_h * in_w; i++)
+                            x[i] = rand_float(-2, 2);
+                    for (int t = 0; t < 9; t++)
+                        w[t] = rand_float(-1, 1);
+                    for (int64_t i = 0; i < rows; i++)
+                        for (int64_t j = 0; j < r.cols; j++)
+                            if (i >= pad_top && i - pad_top < in_h && j >= pad && j - pad < in_w)
+                                padded[i * r.cols + j] = x[(i - pad_top) * in_w + j - pad];
+                    r.base = padded, r.w = w;
+                    dwconv_rows_reference(&r, want);
+                    qc_f32_dwplane pl = {.r = r, .x = x, .zeros = zeros, .in_h = in_h,
+                                         .in_w = in_w, .stride_h = stride_h,
+                                         .pad_top = pad_top, .pad_left = pad};
+                    for (int i = 0; i < n_isas; i++) {
+                        ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+                        if (!qc_f32_kernels()->dwconv_plane)
+                            continue;
+                        got[n_out] = 12345.0f;
+                        qc_f32_kernels()->dwconv_plane(&pl, got);
+                        planes++;
+                        ck_assert_msg(same_floats(got, want, n_out) && got[n_out] == 12345.0f,
+                                      "%s: plane %lldx%lld pads %lld,%lld,%lld,%lld strides "
+                                      "%lld,%lld bias %d clamp %d",
+                                      qc_f32_isa(), (long long)in_h, (long long)in_w,
+                                      (long long)pad_top, (long long)pad, (long long)pad_bottom,
+                                      (long long)pad_right, (long long)stride_h, (long long)s,
+                                      r.has_bias, r.clamp.on);
+                    }
+                    free(x), free(zeros), free(padded), free(want), free(got);
+                }
+    ck_assert_int_gt(planes, 300);
+    restore_default_isa();
+}
+END_TEST
+
 /* Whole depthwise and im2col convolutions (padding, strides, dilations, channel
  * multipliers, batches): every table gives the scalar table's bits. */
 START_TEST(test_conv_gives_the_same_bits_on_every_isa)
@@ -1647,6 +1716,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_softmax_of_large_numbers_does_not_overflow);
     tcase_add_test(tc, test_relu_clip_and_bias_add_give_the_definition_bits_on_every_isa);
     tcase_add_test(tc, test_depthwise_rows_give_the_reference_bits_on_every_isa);
+    tcase_add_test(tc, test_depthwise_plane_gives_the_padded_reference_bits_on_every_isa);
     tcase_add_test(tc, test_conv_gives_the_same_bits_on_every_isa);
     tcase_add_test(tc, test_conv_with_a_fused_clamp_gives_the_bytes_of_conv_then_clip);
     tcase_add_test(tc, test_packed_gemm_gives_the_fma_chain_bits_on_every_isa);

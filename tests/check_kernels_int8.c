@@ -1935,6 +1935,59 @@ START_TEST(test_dwconv_channels_last_avx2_rows_and_wide_windows_equal_scalar)
 }
 END_TEST
 
+/* MobileNetV2's 3×3 windows on the row path, every width up to 20 and 112, paddings 0 to 2,
+ * strides 1 and 2: the interior pixels' untested loop and the border pixels' tested one meet
+ * at every place a row can put them */
+START_TEST(test_dwconv_channels_last_avx2_3x3_rows_every_width_equal_scalar)
+{
+    rng_seed(41);
+    static const int32_t zxs[] = {0, 128, 255};
+    if (!have_avx2())
+        return;
+    int trial = 0;
+    for (size_t stride = 1; stride <= 2; stride++)
+        for (size_t pad = 0; pad <= 2; pad++)
+            for (size_t wi = 1; wi <= 21; wi++)
+                for (int pick = 0; pick < 2; pick++, trial++) {
+                    qc_pool2d p = {.kernel_h = 3, .kernel_w = 3, .stride_h = stride,
+                                   .stride_w = stride, .dilation_h = 1, .dilation_w = 1,
+                                   .pad_top = pad, .pad_left = pad};
+                    p.in_w = wi <= 20 ? wi : 112;
+                    p.in_h = (size_t)rng_range(1, 6);
+                    if (p.in_w + 2 * pad < 3 || p.in_h + 2 * pad < 3)
+                        continue;
+                    p.out_h = (p.in_h + 2 * pad - 3) / stride + 1;
+                    p.out_w = (p.in_w + 2 * pad - 3) / stride + 1;
+                    const size_t channels = (size_t)rng_range(1, 70);
+                    const size_t x_len = p.in_h * p.in_w * channels;
+                    const size_t out_len = p.out_h * p.out_w * channels;
+                    const int32_t zx = zxs[trial % 3];
+                    uint8_t *xn = malloc(x_len);
+                    int8_t *wt = malloc(9 * channels);
+                    int32_t *zw = malloc(channels * sizeof *zw), *sc = malloc(out_len * sizeof *sc),
+                            *vx = malloc(out_len * sizeof *vx);
+                    ck_assert(xn && wt && zw && sc && vx);
+                    for (size_t i = 0; i < x_len; i++)
+                        xn[i] = x_value(trial);
+                    for (size_t i = 0; i < 9 * channels; i++)
+                        wt[i] = w_value(trial);
+                    for (size_t c = 0; c < channels; c++)
+                        zw[c] = pick ? rng_range(-255, 255) : 0;
+                    dw_nhwc(qc_dwconv_nhwc_u8s8__scalar, channels, &p, xn, zx, wt, zw, sc);
+                    dw_nhwc(qc_dwconv_nhwc_u8s8__avx2, channels, &p, xn, zx, wt, zw, vx);
+                    ck_assert_msg(memcmp(vx, sc, out_len * sizeof *vx) == 0,
+                                  "dwconv nhwc avx2 3x3 differs from scalar: channels %zu in "
+                                  "%zux%zu stride %zu pad %zu z_x %d",
+                                  channels, p.in_h, p.in_w, stride, pad, zx);
+                    free(xn);
+                    free(wt);
+                    free(zw);
+                    free(sc);
+                    free(vx);
+                }
+}
+END_TEST
+
 /* More channels than the AVX-512 kernel's corrections hold at once (2048): the chunks' edges;
  * the AVX2 row path over many blocks */
 START_TEST(test_dwconv_channels_last_many_channels_equal_scalar)
@@ -2554,6 +2607,7 @@ static Suite *suite(void)
     tcase_add_test(cv, test_dwconv_channels_last_int8_weights_every_path_equals_int64_reference);
     tcase_add_test(cv, test_dwconv_channels_last_many_channels_equal_scalar);
     tcase_add_test(cv, test_dwconv_channels_last_avx2_rows_and_wide_windows_equal_scalar);
+    tcase_add_test(cv, test_dwconv_channels_last_avx2_3x3_rows_every_width_equal_scalar);
     suite_add_tcase(s, cv);
     return s;
 }

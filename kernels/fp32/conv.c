@@ -253,6 +253,7 @@ static void pad_plane_inside(const window3 *g, const plane_inside *in, const flo
 }
 
 #define DEPTHWISE_BLOCK 8
+#define DEPTHWISE_L1 (32 * 1024) /* bytes of L1 data cache the padded plane is held in */
 
 /* a depthwise output from its sum: + bias, then the clamp */
 static float dw_finish(const qc_f32_dwrows *r, float acc)
@@ -294,6 +295,26 @@ void qc_f32_dwconv_rows__scalar(const qc_f32_dwrows *r, float *y)
         dwconv_row_scalar(r, r->base + oh * r->row_step, y + oh * r->out_w);
 }
 
+/* The reference of the unpadded plane: dwconv_row_scalar's sums, a tap outside the plane read
+ * as 0 */
+void qc_f32_dwconv_plane__scalar(const qc_f32_dwplane *pl, float *y)
+{
+    const qc_f32_dwrows *r = &pl->r;
+    for (int64_t oh = 0; oh < r->out_h; oh++)
+        for (int64_t ow = 0; ow < r->out_w; ow++) {
+            float acc = 0.0f;
+            for (int64_t kh = 0; kh < r->kernel_h; kh++) {
+                const int64_t ih = oh * pl->stride_h + kh * r->dilation_h - pl->pad_top;
+                for (int64_t kw = 0; kw < r->kernel_w; kw++) {
+                    const int64_t iw = ow * r->stride_w + kw * r->dilation_w - pl->pad_left;
+                    const bool in = ih >= 0 && ih < pl->in_h && iw >= 0 && iw < pl->in_w;
+                    acc += r->w[kh * r->kernel_w + kw] * (in ? pl->x[ih * pl->in_w + iw] : 0.0f);
+                }
+            }
+            y[oh * r->out_w + ow] = dw_finish(r, acc);
+        }
+}
+
 /* Direct 2-d convolution with one input channel per group (mult output channels each): a
  * GEMM with K = taps would be mostly overhead. The bias and the clamp are applied as each row
  * is written (the same sum + bias, then clamp, as separate passes would compute). */
@@ -308,6 +329,27 @@ static void depthwise2d(const window3 *g, int64_t in_channels, int64_t mult,
                        .out_w = g->out[2], .out_h = g->out[1],
                        .row_step = g->stride[1] * span(g, 2), .has_bias = bias != NULL,
                        .clamp = clamp};
+    /* A 3x3 window at stride 2 on a plane larger than L1 reads x where it is: the padded copy
+     * would go out to L2 and back (96 planes of 112² at stride 2, Zen 3: 20-30 % faster). On
+     * planes in L1, and at stride 1, the padded plane's plain loads are faster than the
+     * unpadded plane's masked edges. */
+    void (*plane)(const qc_f32_dwplane *, float *) = qc_f32_kernels()->dwconv_plane;
+    if (plane && r.kernel_h == 3 && r.kernel_w == 3 && r.dilation_h == 1 && r.dilation_w == 1 &&
+        r.stride_w == 2 && span(g, 1) * span(g, 2) * (int64_t)sizeof(float) > DEPTHWISE_L1) {
+        qc_f32_dwplane pl = {.r = r, .zeros = padded, .in_h = g->in[1], .in_w = g->in[2],
+                             .stride_h = g->stride[1], .pad_top = g->pad[1],
+                             .pad_left = g->pad[2]};
+        memset(padded, 0, (size_t)g->in[2] * sizeof(float)); /* in_w < the scratch plane */
+        for (int64_t c = 0; c < in_channels; c++) {
+            pl.x = x + c * g->in_plane;
+            for (int64_t m = c * mult; m < (c + 1) * mult; m++) {
+                pl.r.w = w + m * g->taps;
+                pl.r.bias = bias ? bias[m] : 0.0f;
+                plane(&pl, y + m * g->out_plane);
+            }
+        }
+        return;
+    }
     plane_inside inside = find_inside(g);
     memset(padded, 0, (size_t)(span(g, 1) * span(g, 2)) * sizeof(float));
     for (int64_t c = 0; c < in_channels; c++) {

@@ -10,6 +10,7 @@
 static const qc_f32_table scalar_table = {
     .isa = "scalar",
     .dwconv_rows = qc_f32_dwconv_rows__scalar,
+    .dwconv_plane = qc_f32_dwconv_plane__scalar,
     .relu = qc_f32_relu__scalar,
     .clip = qc_f32_clip__scalar,
     .maxpool_row = qc_f32_maxpool_row__scalar,
@@ -21,6 +22,7 @@ static const qc_f32_table scalar_table = {
 static const qc_f32_table avx2_table = {
     .isa = "avx2",
     .dwconv_rows = qc_f32_dwconv_rows__avx2,
+    .dwconv_plane = qc_f32_dwconv_plane__avx2,
     .relu = qc_f32_relu__avx2,
     .clip = qc_f32_clip__avx2,
     .maxpool_row = qc_f32_maxpool_row__avx2,

@@ -50,6 +50,17 @@ typedef struct {
     qc_f32_clamp clamp;
 } qc_f32_dwrows;
 
+/* The same outputs read from the unpadded input plane x (in_h rows of in_w): r's base, cols and
+ * row_step are unused; input row oh·stride_h + kh·dilation_h − pad_top and column ow·stride_w +
+ * kw·dilation_w − pad_left, a tap outside the plane read as 0 (its product w·0 added as on the
+ * padded plane, so the bits are qc_f32_dwrows's). zeros: in_w zeros, for the rows in the
+ * padding. The SIMD twins take 3x3 windows without dilation at stride_w 1 or 2 only. */
+typedef struct {
+    qc_f32_dwrows r;
+    const float *x, *zeros;
+    int64_t in_h, in_w, stride_h, pad_top, pad_left;
+} qc_f32_dwplane;
+
 /* count outputs of one MaxPool row: y[o] = the max of rows[j][offset + o·stride_w +
  * kw·dilation_w] over j, then kw from 0 (in that order); the first tap is taken as is, a
  * later one when it is greater or the first NaN; -inf without taps. */
@@ -104,6 +115,7 @@ typedef struct {
 typedef struct {
     const char *isa;
     void (*dwconv_rows)(const qc_f32_dwrows *r, float *y);
+    void (*dwconv_plane)(const qc_f32_dwplane *r, float *y); /* NULL: pad, then dwconv_rows */
     void (*relu)(int64_t n, const float *x, float *y);
     void (*clip)(int64_t n, float lo, float hi, const float *x, float *y);
     void (*maxpool_row)(const qc_f32_maxrow *r, float *y);
@@ -129,6 +141,8 @@ int qc_f32_select(int isa);
 void qc_f32_dwconv_rows__scalar(const qc_f32_dwrows *r, float *y);
 void qc_f32_dwconv_rows__avx2(const qc_f32_dwrows *r, float *y);
 void qc_f32_dwconv_rows__avx512(const qc_f32_dwrows *r, float *y);
+void qc_f32_dwconv_plane__scalar(const qc_f32_dwplane *r, float *y);
+void qc_f32_dwconv_plane__avx2(const qc_f32_dwplane *r, float *y);
 void qc_f32_maxpool_row__scalar(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx2(const qc_f32_maxrow *r, float *y);
 void qc_f32_maxpool_row__avx512(const qc_f32_maxrow *r, float *y);

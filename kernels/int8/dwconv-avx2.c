@@ -173,6 +173,7 @@ typedef struct {
     __m128i vzx8;  /* z_x in every byte */
     __m256i vzx16; /* z_x in every word: a column in the padding */
     int32_t zx;
+    size_t ow_lo, ow_hi; /* the output columns whose every tap is inside */
 } row_ctx;
 
 /* il[(col·groups + g)·2 + j] for input columns [ic0, ic0 + ncol) (ic counts the left
@@ -257,50 +258,94 @@ static inline __attribute__((always_inline)) void column3(const row_ctx *k, size
     *sv = r2 ? _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(r2 + off))) : k->vzx16;
 }
 
+/* the two columns a 3×3 window keeps from one output pixel to the next (stride 1: kw = 1, 2;
+ * stride 2: kw = 2 only, in c0) as column3's pairs and singles */
+typedef struct {
+    __m256i p0, s0, p1, s1;
+} slide3;
+
+/* rows 0, 1 interleaved and row 2 widened at byte off of the three rows, all inside */
+static inline __attribute__((always_inline)) void column3_at(const uint8_t *const *rows,
+                                                             size_t off, __m256i *pv, __m256i *sv)
+{
+    const __m128i x0 = _mm_loadl_epi64((const __m128i *)(rows[0] + off));
+    const __m128i x1 = _mm_loadl_epi64((const __m128i *)(rows[1] + off));
+    *pv = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(x0, x1));
+    *sv = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(rows[2] + off)));
+}
+
+/* output pixel ow of row3x3_block8: its new columns read (with check: column3 by column;
+ * without: column3_at from byte off, the next column channels on), the sum of its nine taps
+ * stored at a, the window slid on */
+static inline __attribute__((always_inline)) void pixel3x3(const row_ctx *k, const __m256i *w,
+                                                           __m256i negc, size_t c0, size_t sw,
+                                                           int check, size_t ow, size_t off,
+                                                           slide3 *c, int32_t *a)
+{
+    __m256i p1 = c->p1, s1 = c->s1, p2, s2;
+    if (!check && sw == 1) {
+        column3_at(k->rows, off, &p2, &s2);
+    } else if (!check) {
+        column3_at(k->rows, off, &p1, &s1);
+        column3_at(k->rows, off + k->dw->channels, &p2, &s2);
+    } else if (sw == 1) {
+        column3(k, ow + 2, c0, &p2, &s2);
+    } else {
+        column3(k, 2 * ow + 1, c0, &p1, &s1);
+        column3(k, 2 * ow + 2, c0, &p2, &s2);
+    }
+    const __m256i t0 =
+        _mm256_add_epi32(_mm256_madd_epi16(c->p0, w[0]), _mm256_madd_epi16(c->s0, w[3]));
+    const __m256i t1 = _mm256_add_epi32(_mm256_madd_epi16(p1, w[1]), _mm256_madd_epi16(s1, w[4]));
+    const __m256i t2 = _mm256_add_epi32(_mm256_madd_epi16(p2, w[2]), _mm256_madd_epi16(s2, w[5]));
+    _mm256_storeu_si256((__m256i *)a,
+                        _mm256_add_epi32(_mm256_add_epi32(negc, t0), _mm256_add_epi32(t1, t2)));
+    if (sw == 1) {
+        c->p0 = p1;
+        c->s0 = s1;
+        c->p1 = p2;
+        c->s1 = s2;
+    } else {
+        c->p0 = p2;
+        c->s0 = s2;
+    }
+}
+
 /* One output row of a 3×3 window (dilation_w 1, stride_w 1 or 2) on 8 channels c0..: the
  * columns slide through registers, each interleaved once (stride 1: one new column per
- * pixel, stride 2: two), and the six weight vectors stay in registers. */
+ * pixel, stride 2: two), and the six weight vectors stay in registers. When the three rows
+ * are inside, the pixels whose columns are all inside (ow_lo .. ow_hi) go without padding
+ * tests. */
 static inline __attribute__((always_inline)) void row3x3_block8(const row_ctx *k, size_t c0,
                                                                 size_t sw, int32_t *arow)
 {
     const qc_pool2d *p = k->p;
     const size_t channels = k->dw->channels;
     const __m256i *wv = (const __m256i *)(k->dw->colpairs + c0 / 16 * 6 * 32 + c0 % 16 * 2);
-    const __m256i w00 = _mm256_loadu_si256(wv), w01 = _mm256_loadu_si256(wv + 2),
-                  w02 = _mm256_loadu_si256(wv + 4), w10 = _mm256_loadu_si256(wv + 6),
-                  w11 = _mm256_loadu_si256(wv + 8), w12 = _mm256_loadu_si256(wv + 10);
+    const __m256i w[6] = {_mm256_loadu_si256(wv),     _mm256_loadu_si256(wv + 2),
+                          _mm256_loadu_si256(wv + 4), _mm256_loadu_si256(wv + 6),
+                          _mm256_loadu_si256(wv + 8), _mm256_loadu_si256(wv + 10)};
     int32_t sums[8];
     for (size_t i = 0; i < 8; i++)
         sums[i] = k->dw->sum[c0 + i];
     const __m256i negc =
         _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)sums), _mm256_set1_epi32(-k->zx));
-    __m256i p0, s0, p1, s1, p2, s2;
-    column3(k, 0, c0, &p0, &s0);
+    slide3 c;
+    column3(k, 0, c0, &c.p0, &c.s0);
+    c.p1 = c.s1 = c.p0; /* stride 2 reads both afresh */
     if (sw == 1)
-        column3(k, 1, c0, &p1, &s1);
-    int32_t *a = arow + c0;
-    for (size_t ow = 0; ow < p->out_w; ow++, a += channels) {
-        if (sw == 1) {
-            column3(k, ow + 2, c0, &p2, &s2);
-        } else {
-            column3(k, 2 * ow + 1, c0, &p1, &s1);
-            column3(k, 2 * ow + 2, c0, &p2, &s2);
-        }
-        const __m256i t0 = _mm256_add_epi32(_mm256_madd_epi16(p0, w00), _mm256_madd_epi16(s0, w10));
-        const __m256i t1 = _mm256_add_epi32(_mm256_madd_epi16(p1, w01), _mm256_madd_epi16(s1, w11));
-        const __m256i t2 = _mm256_add_epi32(_mm256_madd_epi16(p2, w02), _mm256_madd_epi16(s2, w12));
-        _mm256_storeu_si256((__m256i *)a, _mm256_add_epi32(_mm256_add_epi32(negc, t0),
-                                                           _mm256_add_epi32(t1, t2)));
-        if (sw == 1) {
-            p0 = p1;
-            s0 = s1;
-            p1 = p2;
-            s1 = s2;
-        } else {
-            p0 = p2;
-            s0 = s2;
-        }
-    }
+        column3(k, 1, c0, &c.p1, &c.s1);
+    const int rows_in = k->rows[0] && k->rows[1] && k->rows[2];
+    const size_t lo = rows_in ? k->ow_lo : p->out_w, hi = rows_in ? k->ow_hi : p->out_w;
+    size_t ow = 0;
+    for (; ow < lo; ow++)
+        pixel3x3(k, w, negc, c0, sw, 1, ow, 0, &c, arow + ow * channels + c0);
+    /* the first new column of pixel ow: ow + 2 (stride 1) or 2·ow + 1 (stride 2), inside */
+    size_t off = (ow * sw + (sw == 1 ? 2 : 1) - p->pad_left) * channels + c0;
+    for (; ow < hi; ow++, off += sw * channels)
+        pixel3x3(k, w, negc, c0, sw, 0, ow, off, &c, arow + ow * channels + c0);
+    for (; ow < p->out_w; ow++)
+        pixel3x3(k, w, negc, c0, sw, 1, ow, 0, &c, arow + ow * channels + c0);
 }
 
 /* One output row of the block of channels c0 .. c0 + n (8·nv of them in vectors): per strip of
@@ -352,7 +397,12 @@ static void rows_path(const qc_dwconv_weights *dw, const qc_pool2d *p, const uin
                  groups,
                  _mm_set1_epi8((char)x_zero_point),
                  _mm256_set1_epi16((int16_t)x_zero_point),
-                 x_zero_point};
+                 x_zero_point,
+                 0,
+                 0};
+    const qc_dwconv_interior in = qc_dwconv_interior_of(p);
+    k.ow_lo = in.ow_lo;
+    k.ow_hi = in.ow_hi;
     for (size_t oh = 0; oh < p->out_h; oh++) {
         for (size_t kh = 0; kh < 2 * groups; kh++) {
             const size_t ih = oh * p->stride_h + kh * p->dilation_h;
