@@ -845,11 +845,11 @@ static size_t conv_acc_pixels(const conv_job *j)
 static size_t conv_scratch_of(const conv_job *j, uint8_t *base, conv_scratch *sc)
 {
     const conv_geom *cg = j->cg;
-    const size_t m = (size_t)cg->maps, span_pixels = j->span * cg->p.out_w;
+    const size_t m = (size_t)cg->maps;
     const size_t xn =
         j->x_cl ? 0 : (cg->pointwise ? j->piece : j->band * cg->p.in_w) * (size_t)cg->channels;
     const size_t cols =
-        j->dw || cg->pointwise ? 0 : (size_t)cg->groups * span_pixels * (size_t)cg->k;
+        j->dw || cg->pointwise ? 0 : (size_t)cg->groups * CONV_TILE * (size_t)cg->k;
     const size_t acc = conv_acc_pixels(j) * m * sizeof(int32_t), tmp = (size_t)CONV_TILE * m;
     if (base) {
         carver c = {base, 0};
@@ -953,13 +953,15 @@ static int conv_piece(void *ctx, int worker, int64_t item)
         conv_piece_depthwise(j, &sc, band, x_row, r0, r1, p0, np);
         return 0;
     }
-    const size_t rows_pixels = (r1 - r0) * out_w, skip = p0 - first, k = (size_t)cg->k;
-    for (int64_t g = 0; g < cg->groups; g++)
-        qc_im2col_nhwc_u8((size_t)cg->cg, &s, band + (size_t)g * (size_t)cg->cg, c_all,
-                          (uint8_t)j->zx, sc.cols + (size_t)g * rows_pixels * k, k);
+    /* im2col a tile at a time: its rows are still in L2 when the GEMM packs them (a whole
+     * piece's rows are megabytes) */
+    const size_t skip = p0 - first, k = (size_t)cg->k, group_bytes = CONV_TILE * k;
     for (size_t t = 0; t < np; t += CONV_TILE) {
         const size_t nt = np - t < CONV_TILE ? np - t : CONV_TILE;
-        conv_tile(j, sc.cols + (skip + t) * k, k, rows_pixels * k, p0 + t, nt, sc.acc, sc.tmp);
+        for (int64_t g = 0; g < cg->groups; g++)
+            qc_im2col_nhwc_u8((size_t)cg->cg, &s, band + (size_t)g * (size_t)cg->cg, c_all,
+                              (uint8_t)j->zx, skip + t, nt, sc.cols + (size_t)g * group_bytes, k);
+        conv_tile(j, sc.cols, k, group_bytes, p0 + t, nt, sc.acc, sc.tmp);
     }
     return 0;
 }

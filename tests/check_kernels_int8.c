@@ -1428,7 +1428,8 @@ START_TEST(test_grouped_conv_via_im2col_and_qgemm_matches_int64_reference)
             ck_assert_int_eq(qc_int8_select(isas[s]), 0);
             for (size_t grp = 0; grp < g.groups; grp++) {
                 if (order)
-                    qc_im2col_nhwc_u8(g.cg, p, xn + grp * g.cg, c_all, (uint8_t)zx, cols, k);
+                    qc_im2col_nhwc_u8(g.cg, p, xn + grp * g.cg, c_all, (uint8_t)zx, 0, pixels,
+                                      cols, k);
                 else
                     qc_im2col_u8(g.cg, p, x + grp * g.cg * plane, (uint8_t)zx, cols, k);
                 qc_q8gemm(pixels, g.mg, k, cols, k, (uint8_t)zx, packed + grp * bytes,
@@ -1701,23 +1702,33 @@ START_TEST(test_im2col_nhwc_wide_channels_match_definition)
         const uint8_t pad = (uint8_t)rng_range(0, 255);
         for (size_t i = 0; i < p->in_h * p->in_w * xs; i++)
             x[i] = (uint8_t)rng();
-        qc_im2col_nhwc_u8(c, p, x, xs, pad, cols, ld);
-        for (size_t oh = 0; oh < p->out_h; oh++)
-            for (size_t ow = 0; ow < p->out_w; ow++)
-                for (size_t i = 0; i < p->kernel_h; i++)
-                    for (size_t j = 0; j < p->kernel_w; j++)
-                        for (size_t ch = 0; ch < c; ch++) {
-                            const long ih = (long)(oh * p->stride_h + i * p->dilation_h) - (long)p->pad_top;
-                            const long iw = (long)(ow * p->stride_w + j * p->dilation_w) - (long)p->pad_left;
-                            const int inside = ih >= 0 && iw >= 0 && ih < (long)p->in_h && iw < (long)p->in_w;
-                            const uint8_t want =
-                                inside ? x[((size_t)ih * p->in_w + (size_t)iw) * xs + ch] : pad;
-                            const uint8_t got =
-                                cols[(oh * p->out_w + ow) * ld + (i * p->kernel_w + j) * c + ch];
-                            ck_assert_msg(got == want, "im2col nhwc trial %d C %zu at (%zu,%zu) "
-                                          "tap (%zu,%zu,%zu): %d, want %d", trial, c, oh, ow, i, j,
-                                          ch, got, want);
-                        }
+        /* every pixel, or a range starting and ending anywhere in a row */
+        const size_t pixels = p->out_h * p->out_w;
+        const size_t first = trial % 2 ? (size_t)rng_range(0, (int)pixels - 1) : 0;
+        const size_t count = trial % 2 ? (size_t)rng_range(1, (int)(pixels - first)) : pixels;
+        memset(cols, 0xa5, sizeof cols);
+        qc_im2col_nhwc_u8(c, p, x, xs, pad, first, count, cols, ld);
+        size_t b = (count - 1) * ld + k;
+        while (b < sizeof cols && cols[b] == 0xa5)
+            b++;
+        ck_assert_msg(b == sizeof cols, "im2col nhwc trial %d wrote byte %zu past its rows",
+                      trial, b);
+        for (size_t q = first; q < first + count; q++) {
+            const size_t oh = q / p->out_w, ow = q % p->out_w;
+            for (size_t i = 0; i < p->kernel_h; i++)
+                for (size_t j = 0; j < p->kernel_w; j++)
+                    for (size_t ch = 0; ch < c; ch++) {
+                        const long ih = (long)(oh * p->stride_h + i * p->dilation_h) - (long)p->pad_top;
+                        const long iw = (long)(ow * p->stride_w + j * p->dilation_w) - (long)p->pad_left;
+                        const int inside = ih >= 0 && iw >= 0 && ih < (long)p->in_h && iw < (long)p->in_w;
+                        const uint8_t want =
+                            inside ? x[((size_t)ih * p->in_w + (size_t)iw) * xs + ch] : pad;
+                        const uint8_t got = cols[(q - first) * ld + (i * p->kernel_w + j) * c + ch];
+                        ck_assert_msg(got == want, "im2col nhwc trial %d C %zu at (%zu,%zu) "
+                                      "tap (%zu,%zu,%zu): %d, want %d", trial, c, oh, ow, i, j,
+                                      ch, got, want);
+                    }
+        }
     }
 }
 END_TEST

@@ -58,37 +58,41 @@ static inline void copy_run(uint8_t *dst, const uint8_t *src, size_t n)
 /* From channels-last input: every tap of a pixel is C contiguous bytes, one copy (the
  * NCHW version above moves one byte at a time). With a dense tensor (x_stride = C) and
  * dilation_w = 1, the kernel_w taps of a window row are kernel_w·C contiguous bytes: one
- * copy for the row when it lies inside the image. */
+ * copy for the row when it lies inside the image. Only the rows of pixels first..first +
+ * count − 1, so that a caller can fill a tile's rows while they fit in cache. */
 void qc_im2col_nhwc_u8(size_t channels, const qc_pool2d *p, const uint8_t *x, size_t x_stride,
-                       uint8_t pad_value, uint8_t *cols, size_t ld)
+                       uint8_t pad_value, size_t first, size_t count, uint8_t *cols, size_t ld)
 {
     const int rows_dense = x_stride == channels && p->dilation_w == 1;
     const size_t run = p->kernel_w * channels;
-    for (size_t oh = 0; oh < p->out_h; oh++)
-        for (size_t ow = 0; ow < p->out_w; ow++) {
-            uint8_t *dst = cols + (oh * p->out_w + ow) * ld;
-            const size_t iw0 = ow * p->stride_w; /* + pad_left: unsigned, as below */
-            const int cols_inside = iw0 >= p->pad_left && iw0 - p->pad_left + p->kernel_w <= p->in_w;
-            for (size_t kh = 0; kh < p->kernel_h; kh++) {
-                const size_t ih = oh * p->stride_h + kh * p->dilation_h;
-                const int row_inside = ih >= p->pad_top && ih - p->pad_top < p->in_h;
-                if (rows_dense && row_inside && cols_inside) {
-                    copy_run(dst, x + ((ih - p->pad_top) * p->in_w + iw0 - p->pad_left) * channels,
-                             run);
-                    dst += run;
-                    continue;
-                }
-                for (size_t kw = 0; kw < p->kernel_w; kw++, dst += channels) {
-                    const size_t iw = iw0 + kw * p->dilation_w;
-                    if (row_inside && iw >= p->pad_left && iw - p->pad_left < p->in_w)
-                        copy_run(dst,
-                                 x + ((ih - p->pad_top) * p->in_w + iw - p->pad_left) * x_stride,
-                                 channels);
-                    else
-                        memset(dst, pad_value, channels);
-                }
+    size_t oh = p->out_w ? first / p->out_w : 0, ow = p->out_w ? first % p->out_w : 0;
+    for (size_t q = 0; q < count; q++) {
+        uint8_t *dst = cols + q * ld;
+        const size_t iw0 = ow * p->stride_w; /* + pad_left: unsigned, as below */
+        const int cols_inside = iw0 >= p->pad_left && iw0 - p->pad_left + p->kernel_w <= p->in_w;
+        for (size_t kh = 0; kh < p->kernel_h; kh++) {
+            const size_t ih = oh * p->stride_h + kh * p->dilation_h;
+            const int row_inside = ih >= p->pad_top && ih - p->pad_top < p->in_h;
+            if (rows_dense && row_inside && cols_inside) {
+                copy_run(dst, x + ((ih - p->pad_top) * p->in_w + iw0 - p->pad_left) * channels,
+                         run);
+                dst += run;
+                continue;
+            }
+            for (size_t kw = 0; kw < p->kernel_w; kw++, dst += channels) {
+                const size_t iw = iw0 + kw * p->dilation_w;
+                if (row_inside && iw >= p->pad_left && iw - p->pad_left < p->in_w)
+                    copy_run(dst, x + ((ih - p->pad_top) * p->in_w + iw - p->pad_left) * x_stride,
+                             channels);
+                else
+                    memset(dst, pad_value, channels);
             }
         }
+        if (++ow == p->out_w) {
+            ow = 0;
+            oh++;
+        }
+    }
 }
 
 /* A 1×1, stride-1, unpadded window: each pixel's row is the column of the C planes. The

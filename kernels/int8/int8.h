@@ -206,9 +206,10 @@ void qc_im2col_u8(size_t channels, const qc_pool2d *p, const uint8_t *x, uint8_t
 /* The same from channels-last input (pixel (h, w) of channel c at x[(h·in_w + w)·x_stride + c],
  * x_stride ≥ channels: a group's channels inside a wider NHWC tensor), with the taps ordered
  * k = (i·kernel_w + j)·channels + c; weights must be packed in that order. This is the one
- * the runtime uses: each tap is `channels` contiguous bytes. */
+ * the runtime uses: each tap is `channels` contiguous bytes. Only the rows of output pixels
+ * first..first + count − 1 (pixel oh·out_w + ow), row q of them at cols + q·ld. */
 void qc_im2col_nhwc_u8(size_t channels, const qc_pool2d *p, const uint8_t *x, size_t x_stride,
-                       uint8_t pad_value, uint8_t *cols, size_t ld);
+                       uint8_t pad_value, size_t first, size_t count, uint8_t *cols, size_t ld);
 
 /* y[j][i] = x[i][j] for a rows × cols matrix (NHWC ↔ NCHW) */
 void qc_transpose_u8(size_t rows, size_t cols, const uint8_t *x, size_t x_stride, uint8_t *y,

@@ -14,7 +14,9 @@
 _Static_assert(MR == 6 && NR == 16 && KB == 8, "the assembly below is written for 6x16c4");
 
 /* 32 k of one row at a time: m and u computed in one go, then their 4-byte groups
- * interleaved (m0 u0 m1 u1 …) into the row's 64 bytes */
+ * interleaved (m0 u0 m1 u1 …) into the row's 64 bytes. The input's quarters are put in the
+ * order 0 2 1 3 first, so that the in-lane unpacks give groups 0-3 and 4-7 as they are (three
+ * shuffles, not four). */
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2)
 {
     const __m256i bias = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
@@ -35,12 +37,10 @@ QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2)
                     x = _mm256_loadu_si256((const __m256i *)tmp);
                 }
             }
-            const __m256i s = _mm256_xor_si256(x, bias);
+            const __m256i s = _mm256_xor_si256(_mm256_permute4x64_epi64(x, 0xd8), bias);
             const __m256i m = _mm256_cmpgt_epi8(zero, s);
             const __m256i u = _mm256_abs_epi8(s);
-            const __m256i lo = _mm256_unpacklo_epi32(m, u), hi = _mm256_unpackhi_epi32(m, u);
-            const __m256i out0 = _mm256_permute2x128_si256(lo, hi, 0x20);
-            const __m256i out1 = _mm256_permute2x128_si256(lo, hi, 0x31);
+            const __m256i out0 = _mm256_unpacklo_epi32(m, u), out1 = _mm256_unpackhi_epi32(m, u);
             if (k0 + 32 <= kc) {
                 _mm256_storeu_si256((__m256i *)(p + 2 * k0), out0);
                 _mm256_storeu_si256((__m256i *)(p + 2 * k0 + 32), out1);
