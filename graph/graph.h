@@ -170,6 +170,8 @@ typedef struct {
     int64_t opset;        /* default-domain opset version */
     int n_tensors, cap_tensors;
     qc_tensor *tensors;
+    int *slots;           /* tensor names hashed: index + 1 per slot, 0 empty (graph.c) */
+    int n_slots;          /* a power of two, more than twice n_tensors */
     int n_nodes, cap_nodes;
     qc_node *nodes;       /* topological order */
     int n_inputs;

@@ -206,6 +206,35 @@ static qc_status b_load(builder *b, bool prepare, qc_graph **g, qc_error *err)
 
 /* ---- tests ---------------------------------------------------------------------------------- */
 
+START_TEST(tensors_are_found_by_name_among_thousands)
+{
+    /* names that share long prefixes and differ in one character, as exporters write them;
+     * enough of them that the name table grows several times */
+    enum { N = 5000 };
+    qc_graph *g = qc_graph_create("names");
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_eq(qc_graph_find_tensor(g, "x"), -1);
+    char name[64];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof name, "/features/features.%d/conv/Conv_output_0", i);
+        ck_assert_int_eq(qc_graph_tensor(g, name), i);
+    }
+    ck_assert_int_eq(g->n_tensors, N);
+    for (int i = N - 1; i >= 0; i--) {
+        snprintf(name, sizeof name, "/features/features.%d/conv/Conv_output_0", i);
+        ck_assert_int_eq(qc_graph_find_tensor(g, name), i);
+        ck_assert_int_eq(qc_graph_tensor(g, name), i); /* found, not added again */
+        ck_assert_str_eq(g->tensors[i].name, name);
+    }
+    ck_assert_int_eq(g->n_tensors, N);
+    ck_assert_int_eq(qc_graph_find_tensor(g, "/features/features.5000/conv/Conv_output_0"), -1);
+    ck_assert_int_eq(qc_graph_find_tensor(g, ""), -1);
+    ck_assert_int_eq(qc_graph_tensor(g, ""), N); /* the empty name is a name like any other */
+    ck_assert_int_eq(qc_graph_find_tensor(g, ""), N);
+    qc_graph_destroy(g);
+}
+END_TEST
+
 START_TEST(unsupported_ops_are_all_listed_with_a_node_name)
 {
     builder b;
@@ -3232,6 +3261,7 @@ static Suite *suite(void)
 {
     Suite *s = suite_create("graph");
     TCase *load = tcase_create("load");
+    tcase_add_test(load, tensors_are_found_by_name_among_thousands);
     tcase_add_test(load, unsupported_ops_are_all_listed_with_a_node_name);
     tcase_add_test(load, readme_lists_exactly_the_registered_ops);
     tcase_add_test(load, a_truncated_or_garbage_file_is_bad_input_naming_it);
