@@ -591,6 +591,27 @@ START_TEST(test_qgemm_packa_avx2_equals_scalar)
 }
 END_TEST
 
+START_TEST(test_qgemm_row_blocks_times_column_blocks_match_reference)
+{
+    /* M over several packed row blocks and N over several L2 column blocks at once (A packed
+     * once per row block, reused by every column block): mc = 60 / nc = 512 at K = 512, 30 /
+     * 256 at K = 1001 and 1024, 30 / 256 at each of the two K blocks of 2000 */
+    static const size_t shapes[][3] = {
+        {100, 530, 512}, {70, 301, 1024}, {65, 700, 1001}, {40, 400, 2000}, {61, 1030, 24},
+    };
+    int isas[QC_INT8_ISAS];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(8);
+    for (int s = 0; s < nisa; s++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+            gemm_case gc = {shapes[i][0],     shapes[i][1],     shapes[i][2],
+                            shapes[i][2] + 3, shapes[i][1] + 1, (int)(i & 1),
+                            RANDOM,           RANDOM,           (int)(i % 2 == 0), 0};
+            ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+        }
+}
+END_TEST
+
 START_TEST(test_force_scalar_environment_variable)
 {
     const char *fork = getenv("CK_FORK");
@@ -2571,6 +2592,7 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);
     tcase_add_test(g, test_qgemm_packa_avx2_equals_scalar);
+    tcase_add_test(g, test_qgemm_row_blocks_times_column_blocks_match_reference);
     tcase_add_test(g, test_qgemm_ukernel_avx512vnni_equals_definition);
     tcase_add_test(g, test_force_scalar_environment_variable);
     tcase_add_test(g, test_isa_environment_variable_caps_the_level);
