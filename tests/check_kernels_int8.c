@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "check-util.h"
 
@@ -588,6 +590,113 @@ START_TEST(test_qgemm_packa_avx2_equals_scalar)
                     ck_assert_msg(r0[i] == r1[i], "rowsum mr=%zu kc=%zu k=%zu row %zu: %d vs %d",
                                   mr, kc, k_real, i, r0[i], r1[i]);
             }
+}
+END_TEST
+
+/* The packed block of A by its definition (eqs. G2-G4): a' = a − 128 for the real bytes (rows
+ * below mr, k below k_real), 0 elsewhere; for each group of 4 k the 4 sign masks, then the
+ * 4 magnitudes; rowsum = Σ a, negsum = Σ |a'| over a' < 0, in int64 */
+static int packa_matches_definition(size_t mr, size_t kc, size_t k_real, const uint8_t *a,
+                                    size_t a_stride, const uint8_t *packed, const int32_t *rowsum)
+{
+    enum { MR = QC_Q8GEMM_MR };
+    for (size_t i = 0; i < MR; i++) {
+        int64_t sum = 0, neg = 0;
+        for (size_t k = 0; k < kc; k++) {
+            const int v = i < mr && k < k_real ? (int)a[i * a_stride + k] - 128 : 0;
+            sum += i < mr && k < k_real ? a[i * a_stride + k] : 0;
+            neg += v < 0 ? -v : 0;
+            const uint8_t m = v < 0 ? 0xff : 0, u = (uint8_t)(v < 0 ? -v : v);
+            const uint8_t *g = packed + i * 2 * kc + (k / 4) * 8;
+            if (g[k % 4] != m || g[4 + k % 4] != u) {
+                fprintf(stderr, "packa mr=%zu kc=%zu k=%zu: row %zu k %zu packed %02x %02x, "
+                        "want %02x %02x\n", mr, kc, k_real, i, k, g[k % 4], g[4 + k % 4], m, u);
+                return 0;
+            }
+        }
+        int32_t negsum;
+        memcpy(&negsum, packed + MR * 2 * kc + i * sizeof negsum, sizeof negsum);
+        if (rowsum[i] != sum || negsum != neg) {
+            fprintf(stderr, "packa mr=%zu kc=%zu k=%zu: row %zu rowsum %d negsum %d, want %lld "
+                    "%lld\n", mr, kc, k_real, i, rowsum[i], negsum, (long long)sum,
+                    (long long)neg);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Both packers against the definition, every k_real 1..70 and some past the 1536 K block, kc
+ * its KB round-up and more (whole padding chunks), mr 1..6; each row of A ends where an
+ * inaccessible page begins, so a packer that reads a byte past k_real faults; nothing is
+ * written past QC_Q8GEMM_PACKA_BYTES(kc) */
+START_TEST(test_qgemm_packa_reads_no_byte_past_the_row_and_matches_definition)
+{
+    enum { MR = QC_Q8GEMM_MR, KB = QC_Q8GEMM_KB, SENTINEL = 64 };
+    static const size_t long_k[] = {1529, 1530, 1531, 1533, 1535, 1536, 1537, 1543};
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    /* row i in page 2i (its end at the page's end), page 2i + 1 inaccessible */
+    uint8_t *map = mmap(NULL, 2 * MR * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+    ck_assert(map != MAP_FAILED);
+    for (size_t i = 0; i < MR; i++)
+        ck_assert_int_eq(mprotect(map + (2 * i + 1) * page, page, PROT_NONE), 0);
+    rng_seed(7);
+    for (size_t i = 0; i < MR; i++)
+        for (size_t b = 0; b < page; b++)
+            map[2 * i * page + b] = (uint8_t)(b % 97 == 0 ? (uint32_t)(128 * rng_range(0, 1)) : rng());
+    const size_t kmax = 1543 + 5 * KB;
+    uint8_t *packed = xalloc(QC_Q8GEMM_PACKA_BYTES(kmax) + SENTINEL);
+    int32_t rowsum[MR];
+    int isas[2] = {QC_INT8_ISA_SCALAR, QC_INT8_ISA_AVX2};
+    const int nisa = have_avx2() ? 2 : 1;
+    for (size_t t = 0; t < 70 + sizeof long_k / sizeof *long_k; t++) {
+        const size_t k_real = t < 70 ? t + 1 : long_k[t - 70];
+        const size_t kp = (k_real + KB - 1) / KB * KB;
+        const size_t kcs[3] = {kp, kp + KB, kp + 5 * KB};
+        const uint8_t *a = map + page - k_real;
+        for (size_t ci = 0; ci < 3; ci++)
+            for (size_t mr = 1; mr <= MR; mr++)
+                for (int s = 0; s < nisa; s++) {
+                    const size_t kc = kcs[ci], bytes = QC_Q8GEMM_PACKA_BYTES(kc);
+                    memset(packed, 0x5a, bytes + SENTINEL);
+                    for (size_t i = 0; i < MR; i++)
+                        rowsum[i] = 0x5a5a5a5a;
+                    (isas[s] == QC_INT8_ISA_AVX2 ? qc_q8gemm_packa_6x16c4__avx2
+                                                 : qc_q8gemm_packa_6x16c4__scalar)(
+                        mr, kc, k_real, a, 2 * page, packed, rowsum);
+                    ck_assert_msg(packa_matches_definition(mr, kc, k_real, a, 2 * page, packed,
+                                                           rowsum),
+                                  "%s: see the message above", isa_name(isas[s]));
+                    for (size_t b = bytes; b < bytes + SENTINEL; b++)
+                        ck_assert_msg(packed[b] == 0x5a, "%s packa mr=%zu kc=%zu k=%zu wrote "
+                                      "byte %zu past its %zu", isa_name(isas[s]), mr, kc, k_real,
+                                      b - bytes, bytes);
+                }
+    }
+    free(packed);
+    munmap(map, 2 * MR * page);
+}
+END_TEST
+
+START_TEST(test_qgemm_row_blocks_times_column_blocks_match_reference)
+{
+    /* M over several packed row blocks and N over several L2 column blocks at once (A packed
+     * once per row block, reused by every column block): mc = 60 / nc = 512 at K = 512, 30 /
+     * 256 at K = 1001 and 1024, 30 / 256 at each of the two K blocks of 2000 */
+    static const size_t shapes[][3] = {
+        {100, 530, 512}, {70, 301, 1024}, {65, 700, 1001}, {40, 400, 2000}, {61, 1030, 24},
+    };
+    int isas[QC_INT8_ISAS];
+    const int nisa = qgemm_isa_list(isas);
+    rng_seed(8);
+    for (int s = 0; s < nisa; s++)
+        for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+            gemm_case gc = {shapes[i][0],     shapes[i][1],     shapes[i][2],
+                            shapes[i][2] + 3, shapes[i][1] + 1, (int)(i & 1),
+                            RANDOM,           RANDOM,           (int)(i % 2 == 0), 0};
+            ck_assert_msg(run_gemm_case(&gc, isas[s]), "see the message above");
+        }
 }
 END_TEST
 
@@ -2571,6 +2680,8 @@ static Suite *suite(void)
     tcase_add_test(g, test_qgemm_empty_sizes);
     tcase_add_test(g, test_qgemm_ukernel_avx2_equals_scalar);
     tcase_add_test(g, test_qgemm_packa_avx2_equals_scalar);
+    tcase_add_test(g, test_qgemm_packa_reads_no_byte_past_the_row_and_matches_definition);
+    tcase_add_test(g, test_qgemm_row_blocks_times_column_blocks_match_reference);
     tcase_add_test(g, test_qgemm_ukernel_avx512vnni_equals_definition);
     tcase_add_test(g, test_force_scalar_environment_variable);
     tcase_add_test(g, test_isa_environment_variable_caps_the_level);

@@ -13,53 +13,105 @@
 
 _Static_assert(MR == 6 && NR == 16 && KB == 8, "the assembly below is written for 6x16c4");
 
-/* 32 k of one row at a time: m and u computed in one go, then their 4-byte groups
- * interleaved (m0 u0 m1 u1 …) into the row's 64 bytes. The input's quarters are put in the
- * order 0 2 1 3 first, so that the in-lane unpacks give groups 0-3 and 4-7 as they are (three
- * shuffles, not four). */
+/* One chunk of 32 k of a row (bytes past the row's end are 128, a' = 0): m and u computed in
+ * one go, then their 4-byte groups interleaved (m0 u0 m1 u1 …) into its 2·32 bytes, of which
+ * the first `bytes` (16, 32, 48 or 64) are stored. The input's quarters are put in the order
+ * 0 2 1 3 first, so that the in-lane unpacks give groups 0-3 and 4-7 as they are (three
+ * shuffles, not four). Adds Σ m·u to neg. */
+static inline __attribute__((always_inline)) void pack_chunk(__m256i x, uint8_t *p, size_t bytes,
+                                                             __m256i *neg)
+{
+    const __m256i bias = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
+    const __m256i s = _mm256_xor_si256(_mm256_permute4x64_epi64(x, 0xd8), bias);
+    const __m256i m = _mm256_cmpgt_epi8(zero, s);
+    const __m256i u = _mm256_abs_epi8(s);
+    const __m256i out0 = _mm256_unpacklo_epi32(m, u), out1 = _mm256_unpackhi_epi32(m, u);
+    if (bytes >= 32)
+        _mm256_storeu_si256((__m256i *)p, out0);
+    else
+        _mm_storeu_si128((__m128i *)p, _mm256_castsi256_si128(out0));
+    if (bytes == 64)
+        _mm256_storeu_si256((__m256i *)(p + 32), out1);
+    else if (bytes == 48)
+        _mm_storeu_si128((__m128i *)(p + 32), _mm256_castsi256_si128(out1));
+    *neg = _mm256_add_epi64(*neg, _mm256_sad_epu8(_mm256_and_si256(u, m), zero));
+}
+
+/* the r < 32 bytes of a row at src (the bytes of the row's last partial chunk) in the low
+ * bytes, zero above; no byte past src + r is read: whole dwords by a masked load, the last
+ * r % 4 bytes by the dword that ends at src + r when the chunk is not the row's start (k0),
+ * else one at a time */
+static inline __attribute__((always_inline)) __m256i load_tail(const uint8_t *src, size_t r,
+                                                               size_t k0)
+{
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i nd = _mm256_set1_epi32((int)(r / 4));
+    __m256i x = _mm256_maskload_epi32((const int *)src, _mm256_cmpgt_epi32(nd, lane));
+    const size_t rem = r % 4;
+    if (rem != 0) {
+        uint32_t w = 0;
+        if (r >= 4 || k0 >= 4) {
+            memcpy(&w, src + r - 4, 4);
+            w >>= 8 * (4 - rem);
+        } else {
+            for (size_t b = 0; b < rem; b++)
+                w |= (uint32_t)src[b] << (8 * b);
+        }
+        x = _mm256_or_si256(x, _mm256_and_si256(_mm256_set1_epi32((int)w),
+                                                _mm256_cmpeq_epi32(nd, lane)));
+    }
+    return x;
+}
+
+/* 2·n bytes of zeros at p (n a multiple of 8): packed padding, a' = 0 */
+static inline void zero_bytes(uint8_t *p, size_t n)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    size_t b = 0;
+    for (; b + 32 <= 2 * n; b += 32)
+        _mm256_storeu_si256((__m256i *)(p + b), zero);
+    if (b < 2 * n)
+        _mm_storeu_si128((__m128i *)(p + b), _mm256_castsi256_si128(zero));
+}
+
+/* Each real row 32 k at a time from A, then its last partial chunk from load_tail with 128
+ * blended into the bytes past k_real, then zeros up to kc; the rows past mr zeros. */
 QC_Q8GEMM_PACKA(qc_q8gemm_packa_6x16c4__avx2)
 {
     const __m256i bias = _mm256_set1_epi8((char)0x80), zero = _mm256_setzero_si256();
+    const __m256i byte_index = _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                                                15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+                                                27, 28, 29, 30, 31);
+    const size_t real = k_real < kc ? k_real : kc, whole = real / 32 * 32, r = real - whole;
+    const __m256i in_row = _mm256_cmpgt_epi8(_mm256_set1_epi8((char)r), byte_index);
     int32_t negsum[MR];
     for (size_t i = 0; i < MR; i++) {
-        const uint8_t *src = a + i * a_stride;
         uint8_t *p = packed + i * 2 * kc;
-        __m256i sum = zero, neg = zero;
-        for (size_t k0 = 0; k0 < kc; k0 += 32) {
-            __m256i x = bias; /* a = 128: a' = 0 */
-            if (i < mr) {
-                if (k0 + 32 <= k_real) {
-                    x = _mm256_loadu_si256((const __m256i *)(src + k0));
-                } else if (k0 < k_real) {
-                    uint8_t tmp[32];
-                    memset(tmp, 0x80, sizeof tmp);
-                    memcpy(tmp, src + k0, k_real - k0);
-                    x = _mm256_loadu_si256((const __m256i *)tmp);
-                }
-            }
-            const __m256i s = _mm256_xor_si256(_mm256_permute4x64_epi64(x, 0xd8), bias);
-            const __m256i m = _mm256_cmpgt_epi8(zero, s);
-            const __m256i u = _mm256_abs_epi8(s);
-            const __m256i out0 = _mm256_unpacklo_epi32(m, u), out1 = _mm256_unpackhi_epi32(m, u);
-            if (k0 + 32 <= kc) {
-                _mm256_storeu_si256((__m256i *)(p + 2 * k0), out0);
-                _mm256_storeu_si256((__m256i *)(p + 2 * k0 + 32), out1);
-            } else {
-                uint8_t tmp[64];
-                _mm256_storeu_si256((__m256i *)tmp, out0);
-                _mm256_storeu_si256((__m256i *)(tmp + 32), out1);
-                memcpy(p + 2 * k0, tmp, 2 * (kc - k0));
-            }
-            sum = _mm256_add_epi64(sum, _mm256_sad_epu8(x, zero));
-            neg = _mm256_add_epi64(neg, _mm256_sad_epu8(_mm256_and_si256(u, m), zero));
+        if (i >= mr) {
+            zero_bytes(p, kc);
+            rowsum[i] = negsum[i] = 0;
+            continue;
         }
-        /* sum counted every padding byte (k past k_real, up to the last whole 32) as 128 */
-        const size_t real = i < mr ? (k_real < kc ? k_real : kc) : 0;
-        const int64_t pad = (int64_t)128 * (int64_t)((kc + 31) / 32 * 32 - real);
+        const uint8_t *src = a + i * a_stride;
+        __m256i sum = zero, neg = zero;
+        for (size_t k0 = 0; k0 < whole; k0 += 32) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(src + k0));
+            pack_chunk(x, p + 2 * k0, 64, &neg);
+            sum = _mm256_add_epi64(sum, _mm256_sad_epu8(x, zero));
+        }
+        size_t k0 = whole;
+        if (r != 0) {
+            const __m256i x = load_tail(src + k0, r, k0);
+            const size_t left = kc - k0 < 32 ? kc - k0 : 32;
+            pack_chunk(_mm256_blendv_epi8(bias, x, in_row), p + 2 * k0, 2 * left, &neg);
+            sum = _mm256_add_epi64(sum, _mm256_sad_epu8(x, zero));
+            k0 += left;
+        }
+        zero_bytes(p + 2 * k0, kc - k0);
         __m256i v = _mm256_unpacklo_epi64(sum, neg);
         v = _mm256_add_epi64(v, _mm256_unpackhi_epi64(sum, neg));
         const __m128i t = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        rowsum[i] = i < mr ? (int32_t)(_mm_cvtsi128_si64(t) - pad) : 0;
+        rowsum[i] = (int32_t)_mm_cvtsi128_si64(t);
         negsum[i] = (int32_t)_mm_extract_epi64(t, 1);
     }
     memcpy(packed + MR * 2 * kc, negsum, sizeof negsum);

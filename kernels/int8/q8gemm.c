@@ -123,16 +123,23 @@ typedef struct gemm_plan {
     uint32_t shift, kza; /* eq. G5's column term: shift·colsum[n] + kza·zb[n] */
 } gemm_plan;
 
-/* One block of kc k (starting at k0) × columns n0..n1 × rows m0..m1: pack (or point at) the
- * rows, then for each row group run the micro-kernel across the block's columns, so the
- * group's rows stay in L1 while the columns' panels come from L2. */
-static void run_block(const gemm_plan *pl, size_t k0, size_t kc, size_t k_real, size_t m0,
-                      size_t m1, size_t n0, size_t n1, const uint8_t *a, size_t a_stride,
-                      const int32_t *init, int32_t *c, size_t c_stride, struct ablock *ab)
+/* The column term of eq. G5 for the calls of columns n0..n1 (their panels: np is a multiple
+ * of NR), the first K block's init */
+static void column_init(const gemm_plan *pl, size_t n0, size_t n1, int32_t *init)
+{
+    for (size_t j = n0; j < round_up(n1, NR); j++)
+        init[j - n0] = (int32_t)(pl->shift * (uint32_t)pl->colsum[j] + pl->kza * (uint32_t)pl->zbp[j]);
+}
+
+/* The packed (or pointed at) rows m0..m1 of the K block at k0 against columns n0..n1: for
+ * each row group the micro-kernel across the columns, so that the group's rows stay in L1
+ * while the columns' panels come from L2. */
+static void run_block(const gemm_plan *pl, size_t k0, size_t kc, size_t m0, size_t m1,
+                      size_t n0, size_t n1, const int32_t *init, int32_t *c, size_t c_stride,
+                      const struct ablock *ab)
 {
     const qc_int8_table *t = pl->t;
     const size_t mr_call = t->q8gemm_mr, nc = t->q8gemm_nr;
-    prepare_ablock(t, m0, m1, kc, k_real, a + k0, a_stride, pl->has_zb, pl->pstride, ab);
     for (size_t i0 = m0, p = 0; i0 < m1; i0 += mr_call, p++) {
         const size_t mr = m1 - i0 < mr_call ? m1 - i0 : mr_call;
         for (size_t j0 = n0; j0 < n1; j0 += nc) {
@@ -146,10 +153,13 @@ static void run_block(const gemm_plan *pl, size_t k0, size_t kc, size_t k_real, 
     }
 }
 
-/* Loop order: for each block of kc ≤ KC k, for each block of columns
- * whose panels fit in L2 (NC_BYTES), for each block of rows of A (packed into ≤ 64 KiB, or
- * read in place), for each group of 6 or 12 rows, the micro-kernel across the columns (one or
- * two panels of kc × 16 bytes per call). */
+/* Loop order: for each block of kc ≤ KC k, for each block of rows of A (packed once into
+ * ≤ 64 KiB, or read in place), for each block of columns whose panels fit in L2 (NC_BYTES),
+ * for each group of 6 or 12 rows, the micro-kernel across the columns (one or two panels of
+ * kc × 16 bytes per call). Where N spans several column blocks, a column block's panels are
+ * read from L3 by the first row group of each row block and from L2 by the others, which
+ * bench_qgemm's 1024³ did not show slower than packing the rows again for every column block
+ * (Zen 3, 512 KiB L2). */
 void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, uint8_t za,
                const void *packed, int32_t *c, size_t c_stride)
 {
@@ -194,19 +204,24 @@ void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, 
     pl.kza = (uint32_t)k * za;
     struct ablock ab;
     int32_t init[NC_MAX];
+    const int one_column_block = n <= pl.nc_block;
+    if (one_column_block)
+        column_init(&pl, 0, n, init);
 
     for (size_t k0 = 0; k0 < kp; k0 += pl.kc_max) {
         const size_t kc = kp - k0 < pl.kc_max ? kp - k0 : pl.kc_max;
         const size_t k_real = k - k0 < kc ? k - k0 : kc;
-        for (size_t n0 = 0; n0 < n; n0 += pl.nc_block) {
-            const size_t n1 = n - n0 < pl.nc_block ? n : n0 + pl.nc_block;
-            if (k0 == 0) /* the panels these calls read: np is a multiple of NR */
-                for (size_t j = n0; j < round_up(n1, NR); j++)
-                    init[j - n0] = (int32_t)(pl.shift * (uint32_t)pl.colsum[j] +
-                                             pl.kza * (uint32_t)pl.zbp[j]);
-            for (size_t m0 = 0; m0 < m; m0 += pl.mc)
-                run_block(&pl, k0, kc, k_real, m0, m0 + pl.mc < m ? m0 + pl.mc : m, n0, n1, a,
-                          a_stride, k0 == 0 ? init : NULL, c, c_stride, &ab);
+        for (size_t m0 = 0; m0 < m; m0 += pl.mc) {
+            const size_t m1 = m - m0 < pl.mc ? m : m0 + pl.mc;
+            prepare_ablock(pl.t, m0, m1, kc, k_real, a + k0, a_stride, pl.has_zb, pl.pstride,
+                           &ab);
+            for (size_t n0 = 0; n0 < n; n0 += pl.nc_block) {
+                const size_t n1 = n - n0 < pl.nc_block ? n : n0 + pl.nc_block;
+                if (k0 == 0 && !one_column_block)
+                    column_init(&pl, n0, n1, init);
+                run_block(&pl, k0, kc, m0, m1, n0, n1, k0 == 0 ? init : NULL, c, c_stride,
+                          &ab);
+            }
         }
     }
 }
