@@ -250,11 +250,8 @@ qc_status qz_emit_qdq(qz *q, int t)
     if (ft->is_output) {
         char renamed[600];
         snprintf(renamed, sizeof renamed, "%s_QuantizeLinear_Input", ft->name);
-        char *copy = strdup(renamed);
-        if (!copy)
+        if (qc_graph_rename_tensor(q->ng, x, renamed) != 0)
             return qz_oom(q);
-        free(q->ng->tensors[x].name);
-        q->ng->tensors[x].name = copy;
     }
     const int64_t *dims = ft->value.dims;
     int rank = ft->value.rank;

@@ -220,8 +220,8 @@ void qc_graph_destroy(qc_graph *g)
 
 /* Tensors are found by name through an open-addressed table (linear probing): searching the
  * list took time quadratic in the tensors while a model was read (20 M instructions for
- * MobileNetV2's ~1,000, far more for larger models). Names never change and tensors are never
- * removed, so the table only grows. */
+ * MobileNetV2's ~1,000, far more for larger models). Tensors are never removed, so the table
+ * only grows; a name changes only through qc_graph_rename_tensor. */
 static uint32_t name_hash(const char *name)
 {
     uint32_t h = 2166136261u; /* FNV-1a */
@@ -268,6 +268,20 @@ static bool reserve_slot(qc_graph *g)
     g->slots = slots;
     g->n_slots = n;
     return true;
+}
+
+int qc_graph_rename_tensor(qc_graph *g, int t, const char *name)
+{
+    char *copy = strdup(name);
+    if (!copy)
+        return -1;
+    free(g->tensors[t].name);
+    g->tensors[t].name = copy;
+    /* rebuilt in index order, so that of two tensors with one name the first is found */
+    memset(g->slots, 0, (size_t)g->n_slots * sizeof *g->slots);
+    for (int i = 0; i < g->n_tensors; i++)
+        slot_insert(g->slots, g->n_slots, g->tensors[i].name, i);
+    return 0;
 }
 
 int qc_graph_tensor(qc_graph *g, const char *name)

@@ -189,6 +189,8 @@ int qc_graph_find_tensor(const qc_graph *g, const char *name);
 /* Returns the index of the tensor with this name, adding an empty one when absent; -1 when
  * out of memory. */
 int qc_graph_tensor(qc_graph *g, const char *name);
+/* Gives tensor t a new name (a copy); 0, or -1 when out of memory. */
+int qc_graph_rename_tensor(qc_graph *g, int t, const char *name);
 /* metadata_props[key], or NULL when absent (graph/meta.c). */
 const char *qc_graph_meta(const qc_graph *g, const char *key);
 /* Whether g is already quantized: qcal's qcal.format metadata, or a (De)QuantizeLinear,

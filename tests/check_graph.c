@@ -231,6 +231,12 @@ START_TEST(tensors_are_found_by_name_among_thousands)
     ck_assert_int_eq(qc_graph_find_tensor(g, ""), -1);
     ck_assert_int_eq(qc_graph_tensor(g, ""), N); /* the empty name is a name like any other */
     ck_assert_int_eq(qc_graph_find_tensor(g, ""), N);
+    /* a renamed tensor is found by its new name only; its old name is free for a new one */
+    ck_assert_int_eq(qc_graph_rename_tensor(g, 7, "y_QuantizeLinear_Input"), 0);
+    ck_assert_int_eq(qc_graph_find_tensor(g, "y_QuantizeLinear_Input"), 7);
+    ck_assert_int_eq(qc_graph_find_tensor(g, "/features/features.7/conv/Conv_output_0"), -1);
+    ck_assert_int_eq(qc_graph_tensor(g, "/features/features.7/conv/Conv_output_0"), N + 1);
+    ck_assert_int_eq(qc_graph_find_tensor(g, "/features/features.8/conv/Conv_output_0"), 8);
     qc_graph_destroy(g);
 }
 END_TEST
