@@ -1438,6 +1438,51 @@ START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
 }
 END_TEST
 
+/* A last column panel of 1 to QC_F32_GEMM_NARROW columns is computed over all rows at once
+ * (groups of up to 8 row panels, then single ones): heights across the groups and their
+ * remainders, every narrow width after full panels (49, 196) and after a full fill block
+ * (289), depths of one and of several blocks; the definition's bits on every table. */
+START_TEST(test_packed_gemm_narrow_last_columns_over_many_row_panels)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    static const int64_t heights[] = {1, 9, 24, 25, 57, 64, 71, 100, 512};
+    static const int64_t cols[] = {1, 2, 3, 4, 5, 49, 50, 51, 52, 196, 289};
+    static const int64_t depths[] = {3, 129, 300};
+    for (int trial = 0; trial < 66; trial++) {
+        int64_t m = heights[trial % 9], n = cols[trial % 11], k = depths[trial % 3];
+        int64_t ldy = n + trial % 2;
+        float *w = rand_floats(m * k), *b = rand_floats(k * n), *bias = rand_floats(m);
+        float *want = rand_floats(m * n), *got = rand_floats(m * ldy);
+        float *packed = malloc(qc_f32_gemm_packed_size(m, k)), *block = malloc(qc_f32_gemm_block_size());
+        ck_assert(packed && block);
+        const float *use_bias = trial % 4 ? bias : NULL;
+        qc_f32_clamp clamp = some_clamp(trial / 3);
+        gemm_chain_ref(m, n, k, w, b, use_bias, clamp, want);
+        qc_f32_gemm_pack(m, k, w, packed);
+        qc_f32_gemm_rows rows = {b, n};
+        for (int i = 0; i < n_isas; i++) {
+            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+            for (int64_t j = 0; j < m * ldy; j++)
+                got[j] = 12345.0f;
+            qc_f32_gemm_packed(m, n, k, packed,
+                               trial % 2 ? fill_rows_into_panels : qc_f32_gemm_fill_rows, &rows,
+                               use_bias, clamp.on ? &clamp : NULL, got, ldy, block);
+            for (int64_t r = 0; r < m; r++) {
+                ck_assert_msg(same_floats(got + r * ldy, want + r * n, n),
+                              "%s: m %lld n %lld k %lld, row %lld differs from the fmaf chain",
+                              qc_f32_isa(), (long long)m, (long long)n, (long long)k,
+                              (long long)r);
+                if (ldy > n)
+                    ck_assert_msg(got[r * ldy + n] == 12345.0f, "%s: wrote past column n",
+                                  qc_f32_isa());
+            }
+        }
+        free(w), free(b), free(bias), free(want), free(got), free(packed), free(block);
+    }
+    restore_default_isa();
+}
+END_TEST
+
 /* A fused multiply-add rounds once: with w·b exact only in the wider format, the chain keeps
  * the low bits a separate multiply would drop (the test fails if a path multiplies and adds). */
 START_TEST(test_packed_gemm_rounds_each_multiply_add_once)
@@ -1720,6 +1765,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_conv_gives_the_same_bits_on_every_isa);
     tcase_add_test(tc, test_conv_with_a_fused_clamp_gives_the_bytes_of_conv_then_clip);
     tcase_add_test(tc, test_packed_gemm_gives_the_fma_chain_bits_on_every_isa);
+    tcase_add_test(tc, test_packed_gemm_narrow_last_columns_over_many_row_panels);
     tcase_add_test(tc, test_packed_gemm_rounds_each_multiply_add_once);
     tcase_add_test(tc, test_maxpool_rows_give_the_indexed_loop_bits_on_every_isa);
     tcase_add_test(tc, test_im2col_panels_give_the_definition_on_every_isa);

@@ -29,6 +29,7 @@ static const qc_f32_table avx2_table = {
     .im2col_panel = qc_f32_im2col_panel__avx2,
     .add_bias = qc_f32_add_bias__avx2,
     .gemm_tile = qc_f32_gemm_tile__avx2,
+    .gemm_narrow = qc_f32_gemm_narrow__avx2,
 };
 
 static const qc_f32_table avx512_table = {

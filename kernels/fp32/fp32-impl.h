@@ -109,6 +109,12 @@ typedef struct {
     qc_f32_clamp clamp;
 } qc_f32_gemm_tile;
 
+/* A column panel of at most QC_F32_GEMM_NARROW columns (the last one of a GEMM whose width is
+ * 1 to 4 past a multiple of the panel's, as 49 and 196 are) is computed over every row at
+ * once: the same tile, with rows the matrix's height, w the depth block's first weight panel
+ * and panel p at w + p·kc·MR, bias and y those of row 0. */
+#define QC_F32_GEMM_NARROW 4
+
 /* The same function for every instruction set: each SIMD lane does the scalar operations in
  * the scalar order (no reassociation; a fused multiply-add only where the scalar twin calls
  * fmaf), so every path gives the same bits. */
@@ -122,6 +128,7 @@ typedef struct {
     void (*im2col_panel)(const qc_f32_im2col_panel *p, float *y);
     void (*add_bias)(int64_t n, float bias, float *y); /* y[i] += bias */
     void (*gemm_tile)(const qc_f32_gemm_tile *t);
+    void (*gemm_narrow)(const qc_f32_gemm_tile *t); /* NULL: gemm_tile on each row panel */
 } qc_f32_table;
 
 const qc_f32_table *qc_f32_kernels(void);
@@ -154,6 +161,7 @@ void qc_f32_add_bias__avx512(int64_t n, float bias, float *y);
 void qc_f32_gemm_tile__scalar(const qc_f32_gemm_tile *t);
 void qc_f32_gemm_tile__avx2(const qc_f32_gemm_tile *t);
 void qc_f32_gemm_tile__avx512(const qc_f32_gemm_tile *t);
+void qc_f32_gemm_narrow__avx2(const qc_f32_gemm_tile *t);
 void qc_f32_relu__scalar(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx2(int64_t n, const float *x, float *y);
 void qc_f32_relu__avx512(int64_t n, const float *x, float *y);

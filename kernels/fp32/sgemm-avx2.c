@@ -93,3 +93,72 @@ void qc_f32_gemm_tile__avx2(const qc_f32_gemm_tile *t)
                 subtile(t, r0, 4, c0, 2, false);
     }
 }
+
+/* Panels p0 .. p0 + np − 1 (8·np rows) × columns 0 .. nc − 1 of a narrow column panel: the
+ * rows in the vector (a packed weight step is 8 rows side by side), each column's b broadcast,
+ * so that np·nc chains run with np + nc loads per step where the 8 × 1 sub-tile above needs 9
+ * loads for 8 chains of a single column. The vectors hold a column, so they go to y one float
+ * at a time, with the scalar twin's bias and clamp. */
+static inline __attribute__((always_inline)) void narrow_panels(const qc_f32_gemm_tile *t,
+                                                                int64_t p0, int np, int nc)
+{
+    __m256 acc[8][QC_F32_GEMM_NARROW];
+    float lane[MR];
+#pragma GCC unroll 8
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nc; j++) {
+            for (int r = 0; r < MR; r++) {
+                int64_t row = (p0 + p) * MR + r;
+                lane[r] = t->accumulate && row < t->rows ? t->y[row * t->ldy + j] : 0.0f;
+            }
+            acc[p][j] = _mm256_loadu_ps(lane);
+        }
+    const int64_t kc = t->kc, ldb = t->ldb, panel = kc * MR;
+    const float *w = t->w + p0 * panel, *b = t->b;
+    for (int64_t k = 0; k < kc; k++, w += MR, b += ldb)
+#pragma GCC unroll 4
+        for (int j = 0; j < nc; j++) {
+            __m256 bj = _mm256_broadcast_ss(b + j);
+#pragma GCC unroll 8
+            for (int p = 0; p < np; p++)
+                acc[p][j] = _mm256_fmadd_ps(_mm256_loadu_ps(w + p * panel), bj, acc[p][j]);
+        }
+#pragma GCC unroll 8
+    for (int p = 0; p < np; p++)
+#pragma GCC unroll 4
+        for (int j = 0; j < nc; j++) {
+            _mm256_storeu_ps(lane, acc[p][j]);
+            for (int r = 0; r < MR; r++) {
+                int64_t row = (p0 + p) * MR + r;
+                if (row >= t->rows)
+                    break;
+                float v = t->bias ? lane[r] + t->bias[row] : lane[r];
+                v = t->clamp.on ? qc_f32_clamp1(v, t->clamp.lo, t->clamp.hi) : v;
+                t->y[row * t->ldy + j] = v;
+            }
+        }
+}
+
+/* nc columns: groups of the most panels that keep np·nc ≤ 12 chains (8 for one column: 9
+ * loads a step already), then single panels */
+static inline __attribute__((always_inline)) void narrow_columns(const qc_f32_gemm_tile *t, int nc)
+{
+    const int np = nc == 1 ? 8 : 12 / nc;
+    int64_t panels = (t->rows + MR - 1) / MR, p0 = 0;
+    for (; p0 + np <= panels; p0 += np)
+        narrow_panels(t, p0, np, nc);
+    for (; p0 < panels; p0++)
+        narrow_panels(t, p0, 1, nc);
+}
+
+/* 1 to QC_F32_GEMM_NARROW columns */
+void qc_f32_gemm_narrow__avx2(const qc_f32_gemm_tile *t)
+{
+    switch (t->cols) {
+    case 1: narrow_columns(t, 1); break;
+    case 2: narrow_columns(t, 2); break;
+    case 3: narrow_columns(t, 3); break;
+    default: narrow_columns(t, 4); break;
+    }
+}

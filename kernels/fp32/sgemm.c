@@ -95,6 +95,7 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
                         const qc_f32_clamp *clamp, float *y, int64_t ldy, float *block)
 {
     void (*tile)(const qc_f32_gemm_tile *) = qc_f32_kernels()->gemm_tile;
+    void (*narrow)(const qc_f32_gemm_tile *) = qc_f32_kernels()->gemm_narrow;
     if (m <= 0 || n <= 0)
         return;
     qc_f32_clamp off = {0}, last_clamp = clamp ? *clamp : off;
@@ -124,6 +125,14 @@ void qc_f32_gemm_packed(int64_t m, int64_t n, int64_t k, const float *packed_w,
             for (int64_t j = 0; j < nc; j += QC_F32_GEMM_NR) {
                 t.cols = nc - j < QC_F32_GEMM_NR ? nc - j : QC_F32_GEMM_NR;
                 t.b = in_place ? rows->data + k0 * rows->ld + c0 + j : block + j * t.kc;
+                if (narrow && t.cols <= QC_F32_GEMM_NARROW) { /* every row panel at once */
+                    t.rows = m;
+                    t.w = packed_w + k0 * row_panels(m) * QC_F32_GEMM_MR;
+                    t.bias = last ? bias : NULL;
+                    t.y = y + c0 + j;
+                    narrow(&t);
+                    continue;
+                }
                 for (int64_t p = 0; p < row_panels(m); p++) {
                     int64_t i0 = p * QC_F32_GEMM_MR;
                     t.rows = m - i0 < QC_F32_GEMM_MR ? m - i0 : QC_F32_GEMM_MR;
