@@ -219,10 +219,8 @@ void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, 
     pl.shift = pl.t->q8gemm_a_offset - za;
     pl.kza = (uint32_t)k * za;
     struct ablock ab;
-    int32_t init[NC_MAX];
-    const int one_column_block = n <= pl.nc_block;
-    if (one_column_block)
-        column_init(&pl, 0, n, init);
+    int32_t init[NC_MAX]; /* the first K block's column term, for each row block (≤ NC_MAX
+                             multiply-adds against its rows × columns of micro-kernel calls) */
 
     for (size_t k0 = 0; k0 < kp; k0 += pl.kc_max) {
         const size_t kc = kp - k0 < pl.kc_max ? kp - k0 : pl.kc_max;
@@ -233,7 +231,7 @@ void qc_q8gemm(size_t m, size_t n, size_t k, const uint8_t *a, size_t a_stride, 
                            &ab);
             for (size_t n0 = 0; n0 < n; n0 += pl.nc_block) {
                 const size_t n1 = n - n0 < pl.nc_block ? n : n0 + pl.nc_block;
-                if (k0 == 0 && !one_column_block)
+                if (k0 == 0)
                     column_init(&pl, n0, n1, init);
                 run_block(&pl, k0, kc, m0, m1, n0, n1, k0 == 0 ? init : NULL, c, c_stride,
                           &ab);
