@@ -1390,51 +1390,58 @@ static void fill_rows_into_panels(const void *ctx, int64_t k0, int64_t kc, int64
     qc_f32_gemm_fill_rows(ctx, k0, kc, j0, nc, block);
 }
 
+/* One shape on every table against the definition: random operands, a bias when use_bias, the
+ * clamp of clamp_trial, B filled into column panels when panels (read in place otherwise),
+ * the output's row stride ldy ≥ n; every output written, nothing past column n. */
+static void check_packed_gemm_on_every_isa(int64_t m, int64_t n, int64_t k, int64_t ldy,
+                                           bool use_bias, int clamp_trial, bool panels)
+{
+    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
+    float *w = rand_floats(m * k), *b = rand_floats(k * n), *bias = rand_floats(m);
+    float *want = rand_floats(m * n), *got = rand_floats(m * ldy);
+    float *packed = malloc(qc_f32_gemm_packed_size(m, k)), *block = malloc(qc_f32_gemm_block_size());
+    ck_assert(packed && block);
+    qc_f32_clamp clamp = some_clamp(clamp_trial);
+    gemm_chain_ref(m, n, k, w, b, use_bias ? bias : NULL, clamp, want);
+    qc_f32_gemm_pack(m, k, w, packed);
+    qc_f32_gemm_rows rows = {b, n};
+    for (int i = 0; i < n_isas; i++) {
+        ck_assert_int_eq(qc_f32_select(isas[i]), 0);
+        const float guard = 12345.0f; /* everywhere: an output left unwritten shows, not the
+                                         previous table's */
+        for (int64_t j = 0; j < m * ldy; j++)
+            got[j] = guard;
+        qc_f32_gemm_packed(m, n, k, packed, panels ? fill_rows_into_panels : qc_f32_gemm_fill_rows,
+                           &rows, use_bias ? bias : NULL, clamp.on ? &clamp : NULL, got, ldy,
+                           block);
+        for (int64_t r = 0; r < m; r++) {
+            ck_assert_msg(same_floats(got + r * ldy, want + r * n, n),
+                          "%s: m %lld n %lld k %lld clamp %d panels %d, row %lld differs from "
+                          "the fmaf chain",
+                          qc_f32_isa(), (long long)m, (long long)n, (long long)k, clamp.on,
+                          panels, (long long)r);
+            for (int64_t j = n; j < ldy; j++)
+                ck_assert_msg(got[r * ldy + j] == guard, "%s: wrote past column n",
+                              qc_f32_isa());
+        }
+    }
+    free(w), free(b), free(bias), free(want), free(got), free(packed), free(block);
+    restore_default_isa();
+}
+
 /* Every table's packed GEMM gives the definition's bits exactly, on shapes around the tile
  * (rows 1 .. 2·MR + 1, columns around the 24-column sub-tile, NR and the fill block) and
  * depths across the depth block (128: blocks split evenly, so 257 is three); the output's row
  * stride wider than n. */
 START_TEST(test_packed_gemm_gives_the_fma_chain_bits_on_every_isa)
 {
-    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
     static const int64_t cols[] = {1, 15, 16, 17, 24, 47, 48, 49, 97, 287, 288, 289, 700};
     static const int64_t depths[] = {1, 2, 9, 127, 128, 129, 257, 600};
-    for (int trial = 0; trial < 104; trial++) {
+    for (int trial = 0; trial < 104; trial++) { /* both fills on every depth */
         int64_t m = 1 + trial % (2 * QC_F32_GEMM_MR + 1), n = cols[trial % 13];
-        int64_t k = depths[trial / 2 % 8], ldy = n + trial % 3; /* both fills on every depth */
-        float *w = rand_floats(m * k), *b = rand_floats(k * n), *bias = rand_floats(m);
-        float *want = rand_floats(m * n), *got = rand_floats(m * ldy);
-        float *packed = malloc(qc_f32_gemm_packed_size(m, k)), *block = malloc(qc_f32_gemm_block_size());
-        ck_assert(packed && block);
-        const float *use_bias = trial % 4 ? bias : NULL;
-        qc_f32_clamp clamp = some_clamp(trial / 4);
-        gemm_chain_ref(m, n, k, w, b, use_bias, clamp, want);
-        qc_f32_gemm_pack(m, k, w, packed);
-        qc_f32_gemm_rows rows = {b, n};
-        for (int i = 0; i < n_isas; i++) {
-            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
-            float guard = 12345.0f; /* everywhere: an output left unwritten shows, not the
-                                       previous table's */
-            for (int64_t r = 0; r < m; r++)
-                for (int64_t j = 0; j < ldy; j++)
-                    got[r * ldy + j] = guard;
-            qc_f32_gemm_packed(m, n, k, packed,
-                               trial % 2 ? fill_rows_into_panels : qc_f32_gemm_fill_rows, &rows,
-                               use_bias, clamp.on ? &clamp : NULL, got, ldy, block);
-            for (int64_t r = 0; r < m; r++) {
-                ck_assert_msg(same_floats(got + r * ldy, want + r * n, n),
-                              "%s: m %lld n %lld k %lld clamp %d panels %d, row %lld differs "
-                              "from the fmaf chain",
-                              qc_f32_isa(), (long long)m, (long long)n, (long long)k, clamp.on,
-                              trial % 2, (long long)r);
-                for (int64_t j = n; j < ldy; j++)
-                    ck_assert_msg(got[r * ldy + j] == guard, "%s: wrote past column n",
-                                  qc_f32_isa());
-            }
-        }
-        free(w), free(b), free(bias), free(want), free(got), free(packed), free(block);
+        check_packed_gemm_on_every_isa(m, n, depths[trial / 2 % 8], n + trial % 3, trial % 4,
+                                       trial / 4, trial % 2);
     }
-    restore_default_isa();
 }
 END_TEST
 
@@ -1444,42 +1451,14 @@ END_TEST
  * (289), depths of one and of several blocks; the definition's bits on every table. */
 START_TEST(test_packed_gemm_narrow_last_columns_over_many_row_panels)
 {
-    int isas[QC_ISA_COUNT], n_isas = f32_isa_list(isas);
     static const int64_t heights[] = {1, 9, 24, 25, 57, 64, 71, 100, 512};
     static const int64_t cols[] = {1, 2, 3, 4, 5, 49, 50, 51, 52, 196, 289};
     static const int64_t depths[] = {3, 129, 300};
     for (int trial = 0; trial < 66; trial++) {
-        int64_t m = heights[trial % 9], n = cols[trial % 11], k = depths[trial % 3];
-        int64_t ldy = n + trial % 2;
-        float *w = rand_floats(m * k), *b = rand_floats(k * n), *bias = rand_floats(m);
-        float *want = rand_floats(m * n), *got = rand_floats(m * ldy);
-        float *packed = malloc(qc_f32_gemm_packed_size(m, k)), *block = malloc(qc_f32_gemm_block_size());
-        ck_assert(packed && block);
-        const float *use_bias = trial % 4 ? bias : NULL;
-        qc_f32_clamp clamp = some_clamp(trial / 3);
-        gemm_chain_ref(m, n, k, w, b, use_bias, clamp, want);
-        qc_f32_gemm_pack(m, k, w, packed);
-        qc_f32_gemm_rows rows = {b, n};
-        for (int i = 0; i < n_isas; i++) {
-            ck_assert_int_eq(qc_f32_select(isas[i]), 0);
-            for (int64_t j = 0; j < m * ldy; j++)
-                got[j] = 12345.0f;
-            qc_f32_gemm_packed(m, n, k, packed,
-                               trial % 2 ? fill_rows_into_panels : qc_f32_gemm_fill_rows, &rows,
-                               use_bias, clamp.on ? &clamp : NULL, got, ldy, block);
-            for (int64_t r = 0; r < m; r++) {
-                ck_assert_msg(same_floats(got + r * ldy, want + r * n, n),
-                              "%s: m %lld n %lld k %lld, row %lld differs from the fmaf chain",
-                              qc_f32_isa(), (long long)m, (long long)n, (long long)k,
-                              (long long)r);
-                if (ldy > n)
-                    ck_assert_msg(got[r * ldy + n] == 12345.0f, "%s: wrote past column n",
-                                  qc_f32_isa());
-            }
-        }
-        free(w), free(b), free(bias), free(want), free(got), free(packed), free(block);
+        int64_t n = cols[trial % 11];
+        check_packed_gemm_on_every_isa(heights[trial % 9], n, depths[trial % 3], n + trial % 2,
+                                       trial % 4, trial / 3, trial % 2);
     }
-    restore_default_isa();
 }
 END_TEST
 
